@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// ddcp needs Node.js 24 (node:sqlite, TypeScript type stripping). The project ships Node 24 as the
+// `node` npm package; when an older node on PATH runs this file, hand over to that one.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  let node24;
+  try {
+    node24 = createRequire(import.meta.url).resolve('node/bin/node');
+  } catch {
+    process.stderr.write(`ddcp: error: Node.js 24 or newer is required (found ${process.version}); run 'npm install' in the ddcp package\n`);
+    process.exit(70);
+  }
+  const result = spawnSync(node24, ['--disable-warning=ExperimentalWarning', ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(result.status ?? 70);
+}
+process.removeAllListeners('warning');
+process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
+await import('../src/cli/main.ts');

@@ -1,0 +1,81 @@
+/**
+ * Reading changes since a db_version, in (db_version, seq) order across all CRR tables, as a lazy
+ * stream: memory stays bounded whatever the size.
+ */
+import type { Change } from './change.ts';
+import type { Sites } from './clock.ts';
+import { packColumns } from './pack.ts';
+import { SENTINEL } from './schema.ts';
+import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.ts';
+import type { CrrTable } from './table.ts';
+
+/** The query reading one table's changes; columns: pk…, cid, col_version, db_version, site, seq, cl, val. */
+export function changesQuery(table: CrrTable, exceptSite: boolean): string {
+  const { info, names } = table;
+  const t = ident(info.name);
+  const pkCols = info.pks.map((p) => `p.${ident(p)}`).join(', ');
+  const join = info.pks.map((p) => `t.${ident(p)} = p.${ident(p)}`).join(' AND ');
+  const val = info.columns.length === 0 ? 'NULL' : `CASE c.cid ${info.columns.map((col) => `WHEN ${literal(col)} THEN t.${ident(col)}`).join(' ')} ELSE NULL END`;
+  return `SELECT ${pkCols}, c.cid, c.col_version, c.db_version, c.site, c.seq,
+    CASE c.cid WHEN '${SENTINEL}' THEN c.col_version ELSE coalesce((SELECT s.col_version FROM ${names.clock} s WHERE s.key = c.key AND s.cid = '${SENTINEL}'), 1) END,
+    ${val}
+  FROM ${names.clock} c JOIN ${names.pks} p ON p.__key = c.key LEFT JOIN ${t} t ON ${join}
+  WHERE c.db_version > ?${exceptSite ? ' AND c.site <> ?' : ''}
+  ORDER BY c.db_version, c.seq`;
+}
+
+interface Cursor {
+  table: CrrTable;
+  it: Iterator<SqlValue[]>;
+  head: SqlValue[] | undefined;
+}
+
+/**
+ * Yields every change with db_version > `since`, leaving out those whose origin is `exceptSite`.
+ * Must run inside a read transaction for a consistent snapshot (the engine does this).
+ */
+export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number): Generator<Change> {
+  const cursors: Cursor[] = [];
+  for (const table of tables) {
+    const stmt = db.prepare(changesQuery(table, exceptSite !== undefined));
+    stmt.setReadBigInts(true);
+    stmt.setReturnArrays(true);
+    const args: SqlValue[] = [BigInt(since)];
+    if (exceptSite !== undefined) args.push(BigInt(exceptSite));
+    const it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+    const first = it.next();
+    if (!first.done) cursors.push({ table, it, head: first.value });
+  }
+  try {
+    while (cursors.length > 0) {
+      // Few tables: a linear scan for the smallest (db_version, seq) beats a heap.
+      let best = 0;
+      for (let i = 1; i < cursors.length; i++) {
+        const a = cursors[i]!.head!;
+        const b = cursors[best]!.head!;
+        const n = cursors[i]!.table.info.pks.length;
+        const m = cursors[best]!.table.info.pks.length;
+        if ((a[n + 2] as bigint) < (b[m + 2] as bigint) || (a[n + 2] === b[m + 2] && (a[n + 4] as bigint) < (b[m + 4] as bigint))) best = i;
+      }
+      const cur = cursors[best]!;
+      const r = cur.head!;
+      const n = cur.table.info.pks.length;
+      yield {
+        table: cur.table.info.name,
+        pk: packColumns(r.slice(0, n)),
+        cid: r[n] as string,
+        colVersion: Number(r[n + 1]),
+        dbVersion: Number(r[n + 2]),
+        siteId: sites.bytesOf(Number(r[n + 3])),
+        seq: Number(r[n + 4]),
+        cl: Number(r[n + 5]),
+        val: r[n + 6] ?? null,
+      };
+      const next = cur.it.next();
+      if (next.done) cursors.splice(best, 1);
+      else cur.head = next.value;
+    }
+  } finally {
+    for (const c of cursors) c.it.return?.();
+  }
+}

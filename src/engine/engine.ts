@@ -1,0 +1,241 @@
+/**
+ * The CRR engine on one SQLite connection: upgrading tables, reading and merging changes, and the
+ * clock bookkeeping. It knows nothing of files, networks or processes.
+ */
+import type { Change } from './change.ts';
+import { readChanges } from './changes.ts';
+import { GLOBAL_SCHEMA, Sites, TrackedPeers, Versions, type TrackedPeer } from './clock.ts';
+import { SchemaError } from './errors.ts';
+import { mergeChanges, type MergeResult } from './merge.ts';
+import { crrNames } from './names.ts';
+import { checkCrrTable, describe, introspect, SENTINEL, type TableInfo } from './schema.ts';
+import { sealTables } from './seal.ts';
+import { ident, literal, type SqliteConnection } from './sqlite.ts';
+import { CrrTable } from './table.ts';
+import { transaction } from './transaction.ts';
+import { dropTriggersSql, logColumns, recreateLogSql, tablesSql, triggersSql } from './triggers.ts';
+import { createHash } from 'node:crypto';
+
+export interface ChangesOptions {
+  /** Leave out changes whose origin is this site (typically the peer asking for them). */
+  exceptSite?: Uint8Array;
+}
+
+export interface ApplyOptions {
+  /**
+   * Record, in the same transaction, that we now hold this version of this peer (cr-sqlite's tracked
+   * peers), so delta sync resumes exactly after what was durably applied.
+   */
+  trackPeer?: TrackedPeer;
+}
+
+export interface ApplyResult {
+  received: number;
+  applied: number;
+  /** Our db_version after the merge. */
+  dbVersion: number;
+}
+
+export class Engine {
+  private readonly sites: Sites;
+  private readonly versions: Versions;
+  private readonly peers: TrackedPeers;
+  private tables = new Map<string, CrrTable>();
+
+  /** The connection the engine works on. */
+  readonly db: SqliteConnection;
+
+  private constructor(db: SqliteConnection) {
+    this.db = db;
+    this.sites = new Sites(db);
+    this.versions = new Versions(db);
+    this.peers = new TrackedPeers(db);
+    this.loadTables();
+  }
+
+  /** Opens the engine on a connection, creating ddcp's bookkeeping tables if they are missing. */
+  static open(db: SqliteConnection): Engine {
+    return transaction(db, () => {
+      db.exec(GLOBAL_SCHEMA);
+      return new Engine(db);
+    });
+  }
+
+  /** This database's 16-byte site id. */
+  get siteId(): Uint8Array {
+    return this.sites.local;
+  }
+
+  private loadTables(): void {
+    const next = new Map<string, CrrTable>();
+    const rows = this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl').all() as { tbl: string }[];
+    for (const { tbl } of rows) next.set(tbl, this.tables.get(tbl) ?? new CrrTable(this.db, introspect(this.db, tbl)));
+    this.tables = next;
+  }
+
+  /** Another connection may have changed the set of CRRs; pick that up. */
+  refresh(): void {
+    const names = (this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl').all() as { tbl: string }[]).map((r) => r.tbl);
+    if (names.join('\0') !== [...this.tables.keys()].join('\0')) this.loadTables();
+    this.sites.reload();
+  }
+
+  /** The CRR tables. */
+  crrs(): TableInfo[] {
+    this.refresh();
+    return [...this.tables.values()].map((t) => t.info);
+  }
+
+  /**
+   * Stamps every write logged since the last seal with a new db_version. Reads and merges do this
+   * themselves; call it to make writes by other clients visible in {@link dbVersion} right away.
+   */
+  seal(): number {
+    return transaction(this.db, () => this.sealInTx());
+  }
+
+  private sealInTx(): number {
+    this.refresh();
+    const open = this.versions.open();
+    if (sealTables(this.db, this.tables.values(), open)) this.versions.close(open);
+    return this.versions.open() - 1;
+  }
+
+  /** The current db_version (after sealing pending writes). */
+  dbVersion(): number {
+    return this.seal();
+  }
+
+  /**
+   * Makes `table` a CRR (cr-sqlite's `crsql_as_crr`): checks it can be merged safely, creates its
+   * clock tables and triggers, and backfills existing rows so they replicate. Does nothing if it
+   * already is one. Throws {@link SchemaError} and changes nothing if the table can't be a CRR.
+   */
+  asCrr(table: string): void {
+    transaction(this.db, () => {
+      const known = this.db.prepare('SELECT altering FROM ddcp_crrs WHERE tbl = ?').get(table) as { altering: number } | undefined;
+      if (known) {
+        if (Number(known.altering) !== 0) throw new SchemaError(`table ${table} is being altered; finish with crsql_commit_alter('${table}')`);
+        return;
+      }
+      const info = checkCrrTable(this.db, table);
+      this.sealInTx();
+      const n = crrNames(info.name);
+      this.db.exec(tablesSql(info, n));
+      this.db.exec(triggersSql(info, n));
+      this.db.prepare('INSERT INTO ddcp_crrs (tbl) VALUES (?)').run(info.name);
+      // Backfill: log every existing row as inserted, and let the seal give them clocks.
+      const lc = logColumns(info);
+      this.db.exec(`INSERT INTO ${n.log} (op, ${lc.keys.join(', ')}) SELECT 1, ${info.pks.map(ident).join(', ')} FROM ${ident(info.name)}`);
+      this.sealInTx();
+    });
+  }
+
+  /**
+   * Starts a schema change of a CRR (cr-sqlite's `crsql_begin_alter`): seals pending writes and
+   * drops the tracking triggers so `ALTER TABLE` can run. Finish with {@link commitAlter}.
+   */
+  beginAlter(table: string): void {
+    transaction(this.db, () => {
+      this.requireCrr(table);
+      this.sealInTx();
+      this.db.exec(dropTriggersSql(crrNames(table)));
+      this.db.prepare('UPDATE ddcp_crrs SET altering = 1 WHERE tbl = ?').run(table);
+      this.loadTables();
+    });
+  }
+
+  /**
+   * Finishes a schema change (cr-sqlite's `crsql_commit_alter`): checks the new shape, forgets the
+   * clocks of dropped columns and restores tracking. Clocks of the other columns are kept.
+   */
+  commitAlter(table: string): void {
+    transaction(this.db, () => {
+      const row = this.db.prepare('SELECT altering FROM ddcp_crrs WHERE tbl = ?').get(table) as { altering: number } | undefined;
+      if (!row) throw new SchemaError(`table ${table} is not a CRR`);
+      const n = crrNames(table);
+      const before = introspect(this.db, `${table}__ddcp_pks`).columns.filter((c) => c !== '__key');
+      const info = checkCrrTable(this.db, table);
+      if (before.join('\0') !== info.pks.join('\0')) {
+        throw new SchemaError(`cannot change the primary key of CRR ${table} (was ${before.join(', ')}, now ${info.pks.join(', ')})`);
+      }
+      const keep = [SENTINEL, ...info.columns];
+      this.db.exec(`DELETE FROM ${n.clock} WHERE cid NOT IN (${keep.map(literal).join(', ')})`);
+      this.db.exec(dropTriggersSql(n));
+      this.db.exec(recreateLogSql(info, n));
+      this.db.exec(triggersSql(info, n));
+      this.db.prepare('UPDATE ddcp_crrs SET altering = 0 WHERE tbl = ?').run(table);
+      this.tables.delete(table);
+      this.loadTables();
+    });
+  }
+
+  private requireCrr(table: string): void {
+    const row = this.db.prepare('SELECT altering FROM ddcp_crrs WHERE tbl = ?').get(table) as { altering: number } | undefined;
+    if (!row) throw new SchemaError(`table ${table} is not a CRR`);
+    if (Number(row.altering) !== 0) throw new SchemaError(`table ${table} is already being altered`);
+  }
+
+  /**
+   * Every change with db_version greater than `since`, in (db_version, seq) order, read lazily from
+   * one consistent snapshot. Consume it fully or `return()` it (a `for…of` with `break` does) to end
+   * the read transaction.
+   */
+  *changesSince(since = 0, options: ChangesOptions = {}): Generator<Change> {
+    this.seal();
+    const ownTx = !this.db.isTransaction;
+    if (ownTx) this.db.exec('BEGIN');
+    try {
+      this.refresh();
+      const except = options.exceptSite ? this.sites.lookup(options.exceptSite) : undefined;
+      yield* readChanges(this.db, this.tables.values(), this.sites, since, except);
+    } finally {
+      if (ownTx && this.db.isTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  /**
+   * Merges changes from peers in one transaction: all of them or, if any is invalid or doesn't fit
+   * our schema, none (throws {@link ChangeError}).
+   */
+  applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
+    return transaction(this.db, () => {
+      this.sealInTx();
+      const version = this.versions.open();
+      let result: MergeResult;
+      try {
+        result = mergeChanges(this.tables, this.sites, changes, version);
+      } catch (err) {
+        this.sites.reload(); // ordinals added in the rolled-back transaction are gone
+        throw err;
+      }
+      if (result.applied > 0) this.versions.close(version);
+      if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
+      return { received: result.received, applied: result.applied, dbVersion: this.versions.open() - 1 };
+    });
+  }
+
+  /** The versions we hold of each peer. */
+  trackedPeers(): TrackedPeer[] {
+    return this.peers.all();
+  }
+
+  /** The version we hold of one peer (0 if none). */
+  trackedVersion(siteId: Uint8Array): number {
+    return this.peers.versionOf(siteId);
+  }
+
+  /** Records that we hold `version` of a peer (never moves backwards). */
+  trackPeer(peer: TrackedPeer): void {
+    transaction(this.db, () => this.peers.record(peer.siteId, peer.version));
+  }
+
+  /**
+   * A fingerprint of the CRR schema (tables, keys, columns): two databases can exchange changes
+   * when their fingerprints match.
+   */
+  schemaFingerprint(): string {
+    const text = this.crrs().map(describe).join('\n');
+    return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The CRR rules of cr-sqlite 0.16 as pure functions over one row's clock state.
+ *
+ * - Each column is a last-writer-wins register ordered by col_version, then by value
+ *   ({@link compareValues}). When both are equal the values are the same, and the greater origin
+ *   site id wins the metadata, so every replica ends with the same clock (cr-sqlite keeps whichever
+ *   it saw first; the table contents are the same either way).
+ * - The row is a causal-length set, kept in the sentinel (cid `-1`): odd = alive, even = deleted.
+ *   A greater causal length wins outright; a smaller one is ignored.
+ */
+import { SENTINEL } from './schema.ts';
+import type { SqlValue } from './sqlite.ts';
+import { compareBytes, compareValues } from './value.ts';
+
+/** The clock of one cell (or of the row sentinel). `site` is a local ordinal: 0 is this database. */
+export interface CellClock {
+  colVersion: number;
+  dbVersion: number;
+  site: number;
+  seq: number;
+}
+
+/** One row's clocks, with what changed since it was loaded. */
+export class RowState {
+  sentinel: CellClock | undefined;
+  readonly cells = new Map<string, CellClock>();
+  sentinelDirty = false;
+  /** Every cell clock was removed (row deleted) before the dirty cells were set. */
+  cellsCleared = false;
+  readonly dirtyCells = new Set<string>();
+
+  constructor(sentinel?: CellClock, cells?: Iterable<[string, CellClock]>) {
+    this.sentinel = sentinel;
+    if (cells) for (const [cid, c] of cells) this.cells.set(cid, c);
+  }
+
+  /** The row's causal length: the sentinel's version, 1 for a row known only by its cells, 0 if unknown. */
+  causalLength(): number {
+    return this.sentinel ? this.sentinel.colVersion : this.cells.size > 0 ? 1 : 0;
+  }
+
+  get dirty(): boolean {
+    return this.sentinelDirty || this.cellsCleared || this.dirtyCells.size > 0;
+  }
+
+  setSentinel(clock: CellClock): void {
+    this.sentinel = clock;
+    this.sentinelDirty = true;
+  }
+
+  setCell(cid: string, clock: CellClock): void {
+    this.cells.set(cid, clock);
+    this.dirtyCells.add(cid);
+  }
+
+  clearCells(): void {
+    this.cells.clear();
+    this.dirtyCells.clear();
+    this.cellsCleared = true;
+  }
+}
+
+/** Where new clocks are stamped: this transaction's db_version and the next seq. */
+export interface Stamp {
+  readonly dbVersion: number;
+  nextSeq(): number;
+}
+
+const local = (colVersion: number, stamp: Stamp): CellClock => ({ colVersion, dbVersion: stamp.dbVersion, site: 0, seq: stamp.nextSeq() });
+
+/** A local INSERT (also INSERT OR REPLACE over a live row, which SQLite reports as an insert). */
+export function localInsert(row: RowState, columns: readonly string[], stamp: Stamp): void {
+  const cl = row.causalLength();
+  if (cl === 0) {
+    if (columns.length === 0) row.setSentinel(local(1, stamp));
+    for (const c of columns) row.setCell(c, local(1, stamp));
+  } else if (cl % 2 === 0) {
+    row.setSentinel(local(cl + 1, stamp));
+    row.clearCells();
+    for (const c of columns) row.setCell(c, local(1, stamp));
+  } else {
+    if (row.sentinel) row.setSentinel(local(cl + 2, stamp));
+    for (const c of columns) row.setCell(c, local((row.cells.get(c)?.colVersion ?? 0) + 1, stamp));
+  }
+}
+
+/** A local UPDATE of some non-key columns. */
+export function localUpdate(row: RowState, changed: readonly string[], stamp: Stamp): void {
+  for (const c of changed) row.setCell(c, local((row.cells.get(c)?.colVersion ?? 0) + 1, stamp));
+}
+
+/** A local DELETE. */
+export function localDelete(row: RowState, stamp: Stamp): void {
+  const cl = row.causalLength();
+  row.setSentinel(local(cl % 2 === 1 ? cl + 1 : cl + 2, stamp));
+  row.clearCells();
+}
+
+/** A change from a peer, with its origin site as a local ordinal. */
+export interface IncomingCell {
+  cid: string;
+  val: SqlValue;
+  colVersion: number;
+  cl: number;
+  site: number;
+}
+
+/** What a merge does to the table row itself. */
+export class RowEffects {
+  /** Delete the row before anything else. */
+  deleteFirst = false;
+  /** The row must exist afterwards (inserted with defaults if missing). */
+  exists = false;
+  /** Column values to write. */
+  readonly values = new Map<string, SqlValue>();
+}
+
+export interface MergeContext {
+  stamp: Stamp;
+  /** The row's current value of a column (read lazily: only ties need it). */
+  currentValue(cid: string): SqlValue;
+  /** Site id bytes of a local ordinal. */
+  siteBytes(site: number): Uint8Array;
+}
+
+/** Merges one incoming change into a row. Returns whether anything changed. */
+export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: MergeContext): boolean {
+  const localCl = row.causalLength();
+  if (ch.cl < localCl) return false;
+  const remote = (colVersion: number): CellClock => ({ colVersion, dbVersion: ctx.stamp.dbVersion, site: ch.site, seq: ctx.stamp.nextSeq() });
+  const siteWins = (mine: CellClock | undefined): boolean => !mine || compareBytes(ctx.siteBytes(ch.site), ctx.siteBytes(mine.site)) > 0;
+
+  if (ch.cl > localCl) {
+    if (ch.cl % 2 === 0) {
+      // Deleted at a later causal length: the row goes, whatever its cells said.
+      row.setSentinel(remote(ch.cl));
+      row.clearCells();
+      fx.deleteFirst = true;
+      fx.exists = false;
+      fx.values.clear();
+      return true;
+    }
+    // Alive at a later causal length: the row was (re)created elsewhere. Keep our values but let any
+    // cell of the new life win over them (cr-sqlite resets their versions to 0).
+    if (ch.cid === SENTINEL || ch.cl > 1) row.setSentinel(remote(ch.cl));
+    for (const cid of [...row.cells.keys()]) row.setCell(cid, { colVersion: 0, dbVersion: ctx.stamp.dbVersion, site: 0, seq: ctx.stamp.nextSeq() });
+    fx.exists = true;
+    if (ch.cid === SENTINEL) return true;
+  } else if (ch.cid === SENTINEL) {
+    // Same causal length: only the sentinel's origin can differ.
+    if (siteWins(row.sentinel)) {
+      row.setSentinel(remote(ch.cl));
+      return true;
+    }
+    return false;
+  }
+
+  const mine = row.cells.get(ch.cid);
+  let takeValue: boolean;
+  if (!mine || ch.colVersion > mine.colVersion) takeValue = true;
+  else if (ch.colVersion < mine.colVersion) return false;
+  else {
+    const cmp = compareValues(ch.val, fx.values.has(ch.cid) ? fx.values.get(ch.cid)! : ctx.currentValue(ch.cid));
+    if (cmp < 0) return false;
+    if (cmp === 0) {
+      if (!siteWins(mine)) return false;
+      takeValue = false;
+    } else takeValue = true;
+  }
+  row.setCell(ch.cid, remote(ch.colVersion));
+  if (takeValue) {
+    fx.values.set(ch.cid, ch.val);
+    fx.exists = true;
+  }
+  return true;
+}

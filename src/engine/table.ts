@@ -1,0 +1,128 @@
+/**
+ * One CRR table at run time: the prepared statements that read and write its rows, key map and
+ * clocks. Merge and seal decide with the pure rules in `rules.ts`; this file only moves state.
+ */
+import { crrNames, type CrrNames } from './names.ts';
+import { RowState, type CellClock, type RowEffects } from './rules.ts';
+import { SENTINEL, type TableInfo } from './schema.ts';
+import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
+
+type Row = SqlValue[];
+
+function prepareBig(db: SqliteConnection, sql: string): Statement {
+  const s = db.prepare(sql);
+  s.setReadBigInts(true);
+  s.setReturnArrays(true);
+  return s;
+}
+
+export class CrrTable {
+  readonly names: CrrNames;
+  readonly columnSet: ReadonlySet<string>;
+  private readonly t: string;
+  private readonly pkWhere: string;
+  private readonly keyOf: Statement;
+  private readonly insertKey: Statement;
+  private readonly clocksOf: Statement;
+  private readonly upsertClock: Statement;
+  private readonly deleteCellClocks: Statement;
+  private readonly deleteRow: Statement;
+  private readonly ensureRow: Statement;
+  private readonly upserts = new Map<string, Statement>();
+  private readonly valueReads = new Map<string, Statement>();
+
+  private readonly db: SqliteConnection;
+  readonly info: TableInfo;
+
+  constructor(db: SqliteConnection, info: TableInfo) {
+    this.db = db;
+    this.info = info;
+    const n = (this.names = crrNames(info.name));
+    this.columnSet = new Set(info.columns);
+    this.t = ident(info.name);
+    const pkList = info.pks.map(ident).join(', ');
+    const marks = info.pks.map(() => '?').join(', ');
+    this.pkWhere = info.pks.map((p) => `${ident(p)} = ?`).join(' AND ');
+    this.keyOf = prepareBig(db, `SELECT __key FROM ${n.pks} WHERE ${this.pkWhere}`);
+    this.insertKey = prepareBig(db, `INSERT INTO ${n.pks} (${pkList}) VALUES (${marks}) RETURNING __key`);
+    this.clocksOf = prepareBig(db, `SELECT cid, col_version, db_version, site, seq FROM ${n.clock} WHERE key = ?`);
+    this.upsertClock = db.prepare(
+      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key, cid) DO UPDATE SET col_version = excluded.col_version, db_version = excluded.db_version,
+       site = excluded.site, seq = excluded.seq`,
+    );
+    this.deleteCellClocks = db.prepare(`DELETE FROM ${n.clock} WHERE key = ? AND cid <> '${SENTINEL}'`);
+    this.deleteRow = db.prepare(`DELETE FROM ${this.t} WHERE ${this.pkWhere}`);
+    this.ensureRow = db.prepare(`INSERT INTO ${this.t} (${pkList}) VALUES (${marks}) ON CONFLICT DO NOTHING`);
+  }
+
+  /** The integer key of a primary key, if the row was ever tracked. */
+  key(pk: Row): number | undefined {
+    const r = this.keyOf.get(...pk) as [bigint] | undefined;
+    return r ? Number(r[0]) : undefined;
+  }
+
+  /** Loads a row's clocks (empty for a row never seen). */
+  load(pk: Row): { key: number | undefined; row: RowState } {
+    const key = this.key(pk);
+    const row = new RowState();
+    if (key === undefined) return { key, row };
+    for (const r of this.clocksOf.iterate(key) as Iterable<[string, bigint, bigint, bigint, bigint]>) {
+      const clock: CellClock = { colVersion: Number(r[1]), dbVersion: Number(r[2]), site: Number(r[3]), seq: Number(r[4]) };
+      if (r[0] === SENTINEL) row.sentinel = clock;
+      else row.cells.set(r[0], clock);
+    }
+    return { key, row };
+  }
+
+  /** Writes what changed in a row's clocks. */
+  save(pk: Row, key: number | undefined, row: RowState): void {
+    if (!row.dirty) return;
+    key ??= Number((this.insertKey.get(...pk) as [bigint])[0]);
+    if (row.cellsCleared) this.deleteCellClocks.run(key);
+    if (row.sentinelDirty && row.sentinel) this.writeClock(key, SENTINEL, row.sentinel);
+    for (const cid of row.dirtyCells) this.writeClock(key, cid, row.cells.get(cid)!);
+  }
+
+  private writeClock(key: number, cid: string, c: CellClock): void {
+    this.upsertClock.run(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
+  }
+
+  /** The current value of one column of a row (NULL if the row is missing). */
+  value(pk: Row, cid: string): SqlValue {
+    let s = this.valueReads.get(cid);
+    if (!s) {
+      s = prepareBig(this.db, `SELECT ${ident(cid)} FROM ${this.t} WHERE ${this.pkWhere}`);
+      this.valueReads.set(cid, s);
+    }
+    const r = s.get(...pk) as [SqlValue] | undefined;
+    return r ? r[0] : null;
+  }
+
+  /** Makes the table row match a merge's effects. */
+  applyEffects(pk: Row, fx: RowEffects): void {
+    if (fx.deleteFirst) this.deleteRow.run(...pk);
+    if (!fx.exists) return;
+    if (fx.values.size === 0) {
+      this.ensureRow.run(...pk);
+      return;
+    }
+    const cols = [...fx.values.keys()];
+    const id = cols.join('\u0000');
+    let s = this.upserts.get(id);
+    if (!s) {
+      const all = [...this.info.pks, ...cols].map(ident);
+      s = this.db.prepare(
+        `INSERT INTO ${this.t} (${all.join(', ')}) VALUES (${all.map(() => '?').join(', ')})
+         ON CONFLICT (${this.info.pks.map(ident).join(', ')}) DO UPDATE SET ${cols.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`,
+      );
+      this.upserts.set(id, s);
+    }
+    s.run(...pk, ...fx.values.values());
+  }
+
+  /** Empties the write log (after a seal has consumed it, or after a merge whose own writes it recorded). */
+  clearLog(): void {
+    this.db.exec(`DELETE FROM ${this.names.log}`);
+  }
+}
