@@ -18,4 +18,5 @@ if (major < 24) {
 }
 process.removeAllListeners('warning');
 process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
-await import('../src/cli/main.ts');
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

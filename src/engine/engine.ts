@@ -101,6 +101,11 @@ export class Engine {
     return this.versions.open() - 1;
   }
 
+  /** The db_version last stamped, without sealing (cheap; writes not yet sealed don't count). */
+  currentDbVersion(): number {
+    return this.versions.open() - 1;
+  }
+
   /** The current db_version (after sealing pending writes). */
   dbVersion(): number {
     return this.seal();

@@ -26,12 +26,13 @@ export interface FunctionOptions {
   deterministic?: boolean;
   varargs?: boolean;
   directOnly?: boolean;
+  useBigIntArguments?: boolean;
 }
 
 export interface SqliteConnection {
   exec(sql: string): void;
   prepare(sql: string): Statement;
-  function(name: string, options: FunctionOptions, fn: (...args: any[]) => SqlValue | boolean): void;
+  function(name: string, options: FunctionOptions, fn: (...args: any[]) => SqlValue): void;
   close(): void;
   readonly isTransaction: boolean;
 }

@@ -1,0 +1,38 @@
+/** `ddcp apply`: merge JSON-lines changes in one transaction. */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { parseChanges } from '../sync/jsonl.ts';
+import { readFileLines } from '../sync/lines.ts';
+import { CliError } from './exit.ts';
+import { toJson } from './format.ts';
+import type { Context } from './context.ts';
+
+export function register(program: Command, ctx: Context): void {
+  program
+    .command('apply')
+    .description('merge changes (JSON lines, as `ddcp changes` prints them) from FILE or standard input, all or nothing')
+    .argument('[file]', 'file of JSON lines; - or nothing for standard input')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+A malformed line, or a change for a table or column this database doesn't have, rejects the
+whole input with an error naming the line; the database is left unchanged.
+
+Examples:
+  ddcp apply changes.jsonl
+  other-ddcp changes | ddcp apply`,
+    )
+    .action((file: string | undefined, opts: { json?: boolean }) => {
+      if (file !== undefined && file !== '-' && !existsSync(file)) throw new CliError(`no such file: ${file}`);
+      const engine = ctx.repo().engine;
+      let result;
+      try {
+        result = engine.applyChanges(parseChanges(readFileLines(file)));
+      } catch (cause) {
+        throw new CliError(`${(cause as Error).message}; nothing was applied`, 1, { cause });
+      }
+      if (opts.json) ctx.out(toJson({ received: result.received, applied: result.applied, db_version: result.dbVersion }));
+      else ctx.out(`merged ${result.received} changes (${result.applied} new), db_version ${result.dbVersion}`);
+    });
+}

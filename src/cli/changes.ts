@@ -1,0 +1,40 @@
+/** `ddcp changes`: print changes as JSON lines. */
+import type { Command } from 'commander';
+import { formatChange } from '../sync/jsonl.ts';
+import { CliError, ExitCode } from './exit.ts';
+import type { Context } from './context.ts';
+
+export function parseVersion(text: string, what = '--since'): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new CliError(`${what} takes a db_version (a non-negative integer), not "${text}"`, ExitCode.Usage);
+  return Number(text);
+}
+
+export function register(program: Command, ctx: Context): void {
+  program
+    .command('changes')
+    .description('print the changes since a db_version as JSON lines (the format `ddcp apply` reads)')
+    .option('--since <version>', 'only changes after this db_version', '0')
+    .addHelpText(
+      'after',
+      `
+Each line: {"table","pk","cid","val","col_version","db_version","site_id","cl","seq"}
+  pk, val and site_id are lowercase hex (pk and val packed as crsql_pack_columns packs them).
+
+Examples:
+  ddcp changes > all.jsonl
+  ddcp changes --since 42 | ssh other 'cd repo && ddcp apply'`,
+    )
+    .action((opts: { since: string }) => {
+      const since = parseVersion(opts.since);
+      const engine = ctx.repo().engine;
+      let chunk: string[] = [];
+      for (const c of engine.changesSince(since)) {
+        chunk.push(formatChange(c));
+        if (chunk.length >= 1024) {
+          ctx.out(chunk.join('\n'));
+          chunk = [];
+        }
+      }
+      if (chunk.length > 0) ctx.out(chunk.join('\n'));
+    });
+}

@@ -1,0 +1,39 @@
+/** `ddcp status`: what this repository is and holds. */
+import type { Command } from 'commander';
+import { toHex } from '../engine/hex.ts';
+import { toJson } from './format.ts';
+import type { Context } from './context.ts';
+
+export function register(program: Command, ctx: Context): void {
+  program
+    .command('status')
+    .description("show the database, its site id, db_version and CRR tables")
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', `
+Examples:
+  ddcp status
+  ddcp status --json | jq .db_version`)
+    .action((opts: { json?: boolean }) => {
+      const repo = ctx.repo();
+      const engine = repo.engine;
+      const status = {
+        root: repo.root,
+        db: repo.dbPath,
+        site_id: toHex(engine.siteId),
+        db_version: engine.dbVersion(),
+        crrs: engine.crrs().map((t) => ({ table: t.name, pk: t.pks, columns: t.columns })),
+        schema: engine.schemaFingerprint(),
+        peers: engine.trackedPeers().map((p) => ({ site_id: toHex(p.siteId), version: p.version })),
+      };
+      if (opts.json) {
+        ctx.out(toJson(status));
+        return;
+      }
+      ctx.out(`repository  ${status.root}`);
+      ctx.out(`database    ${status.db}`);
+      ctx.out(`site id     ${status.site_id}`);
+      ctx.out(`db_version  ${status.db_version}`);
+      ctx.out(`CRR tables  ${status.crrs.length === 0 ? "(none: SELECT crsql_as_crr('table') in ddcp shell)" : status.crrs.map((t) => t.table).join(', ')}`);
+      for (const p of status.peers) ctx.out(`peer        ${p.site_id} at version ${p.version}`);
+    });
+}

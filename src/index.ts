@@ -1,0 +1,27 @@
+/**
+ * ddcp as a library. Everything the CLI does is available here.
+ *
+ * @example
+ * ```ts
+ * import { Repository } from 'ddcp';
+ * const repo = Repository.init('./notes');
+ * repo.db.exec("CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)");
+ * repo.engine.asCrr('notes');
+ * for (const change of repo.engine.changesSince(0)) console.log(change);
+ * ```
+ */
+export { Engine } from './engine/engine.ts';
+export type { ApplyOptions, ApplyResult, ChangesOptions } from './engine/engine.ts';
+export type { Change } from './engine/change.ts';
+export type { TrackedPeer } from './engine/clock.ts';
+export type { TableInfo } from './engine/schema.ts';
+export { openDatabase } from './engine/sqlite.ts';
+export type { SqlValue, SqliteConnection, Statement } from './engine/sqlite.ts';
+export { registerFunctions } from './engine/functions.ts';
+export { packColumns, unpackColumns, packValue, unpackValue } from './engine/pack.ts';
+export { compareValues } from './engine/value.ts';
+export { DdcpError, SchemaError, ChangeError, PackError } from './engine/errors.ts';
+export { Repository } from './repo/repository.ts';
+export type { InitOptions } from './repo/repository.ts';
+export { NotARepositoryError, RepositoryExistsError, RepositoryError } from './repo/errors.ts';
+export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';

@@ -1,0 +1,33 @@
+/** The repository's config file: small, human-readable JSON, written atomically. */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { RepositoryError } from './errors.ts';
+
+export const CONFIG_VERSION = 1;
+
+export interface RepoConfig {
+  version: number;
+  /** The database file, relative to the repository root (or absolute). */
+  db: string;
+}
+
+export function readConfig(path: string): RepoConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new RepositoryError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  const c = parsed as Partial<RepoConfig>;
+  if (typeof c !== 'object' || c === null || typeof c.db !== 'string' || typeof c.version !== 'number') {
+    throw new RepositoryError(`${path} is not a ddcp config (expected "version" and "db")`);
+  }
+  if (c.version > CONFIG_VERSION) throw new RepositoryError(`${path} is from a newer ddcp (config version ${c.version}); upgrade ddcp`);
+  return c as RepoConfig;
+}
+
+/** Writes the config via a temporary file and rename, so a crash never leaves half a file. */
+export function writeConfig(path: string, config: RepoConfig): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
+  renameSync(tmp, path);
+}
