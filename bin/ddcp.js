@@ -16,6 +16,8 @@ if (major < 24) {
   const result = spawnSync(node24, ['--disable-warning=ExperimentalWarning', ...process.argv.slice(1)], { stdio: 'inherit' });
   process.exit(result.status ?? 70);
 }
+// Cache compiled code between runs: a CLI starts often.
+(await import('node:module')).enableCompileCache?.();
 process.removeAllListeners('warning');
 process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
 const { main } = await import('../src/cli/main.ts');
