@@ -32,7 +32,8 @@ function smallLength(n: number): number {
   return n === 0 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
 }
 
-class Writer {
+/** A growable byte buffer. */
+export class ByteWriter {
   buf = new Uint8Array(64);
   pos = 0;
   ensure(n: number): void {
@@ -66,7 +67,8 @@ class Writer {
   }
 }
 
-function writeValue(w: Writer, v: SqlValue): void {
+/** Writes one tagged value (the per-column layout above). */
+export function writeValue(w: ByteWriter, v: SqlValue): void {
   switch (typeof v) {
     case 'bigint': {
       if (v < -0x8000000000000000n || v > 0x7fffffffffffffffn) throw new PackError(`integer out of 64-bit range: ${v}`);
@@ -122,7 +124,7 @@ function writeValue(w: Writer, v: SqlValue): void {
 /** Packs values as `crsql_pack_columns(v1, v2, …)` does. INTEGER values must be `bigint`. */
 export function packColumns(values: readonly SqlValue[]): Uint8Array {
   if (values.length > 255) throw new PackError(`cannot pack ${values.length} columns (at most 255)`);
-  const w = new Writer();
+  const w = new ByteWriter();
   w.byte(values.length);
   for (const v of values) writeValue(w, v);
   return w.result();
@@ -134,6 +136,65 @@ export function packValue(value: SqlValue): Uint8Array {
 }
 
 /**
+ * Reads one tagged value at `pos` (the per-column layout above). Throws {@link PackError} on a
+ * truncated or malformed value. Returns the value and the position after it.
+ */
+export function readValue(buf: Uint8Array, pos: number): { value: SqlValue; pos: number } {
+  const need = (n: number, what: string): void => {
+    if (pos + n > buf.length) throw new PackError(`packed value is truncated in ${what}`);
+  };
+  need(1, 'a type tag');
+  const tag = buf[pos++]!;
+  const type = tag & 0x07;
+  const len = tag >> 3;
+  switch (type) {
+    case T_INTEGER: {
+      if (len > 8) throw new PackError(`packed integer has ${len} bytes (at most 8)`);
+      need(len, 'an integer');
+      let value: bigint;
+      if (len <= 6) {
+        let n = 0;
+        for (let j = 0; j < len; j++) n = n * 256 + buf[pos + j]!;
+        value = BigInt(n);
+      } else {
+        let u = 0n;
+        for (let j = 0; j < len; j++) u = (u << 8n) | BigInt(buf[pos + j]!);
+        value = len === 8 ? BigInt.asIntN(64, u) : u;
+      }
+      return { value, pos: pos + len };
+    }
+    case T_REAL: {
+      if (len !== 0) throw new PackError(`packed real has a malformed tag 0x${tag.toString(16)}`);
+      need(8, 'a real');
+      return { value: new DataView(buf.buffer, buf.byteOffset).getFloat64(pos), pos: pos + 8 };
+    }
+    case T_TEXT:
+    case T_BLOB: {
+      const kind = type === T_TEXT ? 'text' : 'blob';
+      if (len > 4) throw new PackError(`packed ${kind} length takes ${len} bytes (at most 4)`);
+      need(len, `a ${kind} length`);
+      let n = 0;
+      for (let j = 0; j < len; j++) n = n * 256 + buf[pos + j]!;
+      pos += len;
+      need(n, kind);
+      const bytes = buf.subarray(pos, pos + n);
+      pos += n;
+      if (type === T_BLOB) return { value: bytes.slice(), pos };
+      try {
+        return { value: decoder.decode(bytes), pos };
+      } catch (cause) {
+        throw new PackError('packed text is not valid UTF-8', { cause });
+      }
+    }
+    case T_NULL:
+      if (len !== 0) throw new PackError(`packed null has a malformed tag 0x${tag.toString(16)}`);
+      return { value: null, pos };
+    default:
+      throw new PackError(`unknown type tag 0x${tag.toString(16)} in packed value`);
+  }
+}
+
+/**
  * Unpacks a `crsql_pack_columns` record. Throws {@link PackError} on anything malformed: truncation,
  * an unknown tag, a length beyond the end, invalid UTF-8 in TEXT, or bytes after the last column.
  */
@@ -142,60 +203,15 @@ export function unpackColumns(buf: Uint8Array): SqlValue[] {
   const count = buf[0]!;
   const out: SqlValue[] = new Array(count);
   let pos = 1;
-  let column = 0;
-  const need = (n: number, what: string): void => {
-    if (pos + n > buf.length) throw new PackError(`packed record is truncated in ${what} (column ${column} of ${count})`);
-  };
   for (let i = 0; i < count; i++) {
-    column = i + 1;
-    need(1, 'a type tag');
-    const tag = buf[pos++]!;
-    const type = tag & 0x07;
-    const len = tag >> 3;
-    switch (type) {
-      case T_INTEGER: {
-        if (len > 8) throw new PackError(`packed integer has ${len} bytes (at most 8)`);
-        need(len, 'an integer');
-        let u = 0n;
-        for (let j = 0; j < len; j++) u = (u << 8n) | BigInt(buf[pos + j]!);
-        pos += len;
-        out[i] = len === 8 ? BigInt.asIntN(64, u) : u;
-        break;
-      }
-      case T_REAL: {
-        if (len !== 0) throw new PackError(`packed real has a malformed tag 0x${tag.toString(16)}`);
-        need(8, 'a real');
-        out[i] = new DataView(buf.buffer, buf.byteOffset).getFloat64(pos);
-        pos += 8;
-        break;
-      }
-      case T_TEXT:
-      case T_BLOB: {
-        if (len > 4) throw new PackError(`packed ${type === T_TEXT ? 'text' : 'blob'} length takes ${len} bytes (at most 4)`);
-        need(len, 'a length');
-        let n = 0;
-        for (let j = 0; j < len; j++) n = n * 256 + buf[pos + j]!;
-        pos += len;
-        need(n, type === T_TEXT ? 'text' : 'a blob');
-        const bytes = buf.subarray(pos, pos + n);
-        pos += n;
-        if (type === T_BLOB) out[i] = bytes.slice();
-        else {
-          try {
-            out[i] = decoder.decode(bytes);
-          } catch (cause) {
-            throw new PackError('packed text is not valid UTF-8', { cause });
-          }
-        }
-        break;
-      }
-      case T_NULL:
-        if (len !== 0) throw new PackError(`packed null has a malformed tag 0x${tag.toString(16)}`);
-        out[i] = null;
-        break;
-      default:
-        throw new PackError(`unknown type tag 0x${tag.toString(16)} in packed record`);
+    let r;
+    try {
+      r = readValue(buf, pos);
+    } catch (err) {
+      throw new PackError(`${(err as Error).message} (column ${i + 1} of ${count})`, { cause: err });
     }
+    out[i] = r.value;
+    pos = r.pos;
   }
   if (pos !== buf.length) throw new PackError(`packed record has ${buf.length - pos} trailing bytes`);
   return out;
