@@ -7,7 +7,7 @@ import type { Context } from './context.ts';
 export function register(program: Command, ctx: Context): void {
   program
     .command('status')
-    .description("show the database, its site id, db_version and CRR tables")
+    .description('show the database, its address and site id, db_version, CRR tables and remotes')
     .option('--json', 'print one JSON object')
     .addHelpText('after', `
 Examples:
@@ -20,10 +20,12 @@ Examples:
         root: repo.root,
         db: repo.dbPath,
         site_id: toHex(engine.siteId),
+        address: repo.address,
         db_version: engine.dbVersion(),
         crrs: engine.crrs().map((t) => ({ table: t.name, pk: t.pks, columns: t.columns })),
         schema: engine.schemaFingerprint(),
         peers: engine.trackedPeers().map((p) => ({ site_id: toHex(p.siteId), version: p.version })),
+        remotes: repo.remoteStatus().map((r) => ({ name: r.name, location: r.location, site_id: r.siteId ?? null, fetched_version: r.fetchedVersion, staged: r.staged, fetched_at: r.fetchedAt ?? null })),
       };
       if (opts.json) {
         ctx.out(toJson(status));
@@ -31,9 +33,12 @@ Examples:
       }
       ctx.out(`repository  ${status.root}`);
       ctx.out(`database    ${status.db}`);
+      ctx.out(`address     ${status.address}`);
       ctx.out(`site id     ${status.site_id}`);
       ctx.out(`db_version  ${status.db_version}`);
       ctx.out(`CRR tables  ${status.crrs.length === 0 ? "(none: SELECT crsql_as_crr('table') in ddcp shell)" : status.crrs.map((t) => t.table).join(', ')}`);
-      for (const p of status.peers) ctx.out(`peer        ${p.site_id} at version ${p.version}`);
+      for (const r of status.remotes) {
+        ctx.out(`remote      ${r.name} (${r.location}): fetched up to version ${r.fetched_version}, ${r.staged} staged${r.staged > 0 ? ` (ddcp merge ${r.name})` : ''}`);
+      }
     });
 }

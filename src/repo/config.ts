@@ -1,6 +1,7 @@
 /** The repository's config file: small, human-readable JSON, written atomically. */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { RepositoryError } from './errors.ts';
+import type { RemoteConfig } from './remotes.ts';
 
 export const CONFIG_VERSION = 1;
 
@@ -8,6 +9,8 @@ export interface RepoConfig {
   version: number;
   /** The database file, relative to the repository root (or absolute). */
   db: string;
+  /** Remotes by name. */
+  remotes?: Record<string, RemoteConfig>;
 }
 
 export function readConfig(path: string): RepoConfig {

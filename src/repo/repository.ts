@@ -1,25 +1,46 @@
 /**
- * A ddcp repository: an ordinary SQLite database plus ddcp's state beside it.
+ * A ddcp repository: an ordinary SQLite database plus ddcp's state beside it (see layout.ts), with
+ * remotes to fetch from, merge and pull — like git, for a database.
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { openDatabase, type SqliteConnection } from '../engine/sqlite.ts';
 import { readConfig, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
 import { NotARepositoryError, RepositoryError, RepositoryExistsError } from './errors.ts';
-import { DEFAULT_DB, layout, type Layout } from './layout.ts';
+import { fetchFrom, mergeStaged, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
+import { createIdentity, loadIdentity, type Identity } from './identity.ts';
+import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
+import { checkRemoteName, RemoteError, resolveLocation, type Remote } from './remotes.ts';
+import { LocalSource, type ChangeSource } from './source.ts';
+import { Staging, type FetchState } from './staging.ts';
 
 export interface InitOptions {
   /** Adopt this existing SQLite file (or create it there) instead of `<dir>/ddcp.db`. */
   db?: string;
 }
 
+/** A remote with what we know of it. */
+export interface RemoteStatus extends Remote {
+  /** Its site id (hex), once fetched from. */
+  siteId?: string;
+  /** The remote's db_version we have fetched up to (0 before the first fetch). */
+  fetchedVersion: number;
+  /** Changes fetched and not merged yet. */
+  staged: number;
+  /** When we last fetched (ISO time), if ever. */
+  fetchedAt?: string;
+}
+
+export interface SyncOptions {
+  onProgress?: Progress;
+}
+
 /** Finds the repository containing `dir`: `dir` itself or the nearest parent with a `.ddcp` folder. */
 export function findRoot(dir: string): string | undefined {
   let cur = resolve(dir);
   for (;;) {
-    const l = layout(cur);
-    if (existsSync(l.config)) return cur;
+    if (existsSync(layout(cur).config)) return cur;
     const parent = dirname(cur);
     if (parent === cur) return undefined;
     cur = parent;
@@ -28,43 +49,50 @@ export function findRoot(dir: string): string | undefined {
 
 export class Repository {
   readonly layout: Layout;
-  readonly config: RepoConfig;
+  private cfg: RepoConfig;
   /** Absolute path of the database file. */
   readonly dbPath: string;
   private conn: SqliteConnection | undefined;
   private eng: Engine | undefined;
+  private id: Identity | undefined;
+  private stage: Staging | undefined;
 
   private constructor(root: string, config: RepoConfig) {
     this.layout = layout(root);
-    this.config = config;
-    this.dbPath = isAbsolute(config.db) ? config.db : join(root, config.db);
+    this.cfg = config;
+    this.dbPath = dbPathOf(root, config.db);
   }
 
   /**
    * Creates a repository in `dir`: a new database (or the existing file given as `db`, which the
-   * app keeps using as before) and ddcp's state. Throws {@link RepositoryExistsError} if one is there.
+   * app keeps using as before), ddcp's state and the database's identity key.
+   * Throws {@link RepositoryExistsError} if one is there; leaves nothing behind if it fails.
    */
-  static init(dir: string, options: InitOptions = {}): Repository {
+  static async init(dir: string, options: InitOptions = {}): Promise<Repository> {
     const root = resolve(dir);
     const l = layout(root);
     if (existsSync(l.config)) throw new RepositoryExistsError(`a ddcp repository already exists in ${root}`);
     const dbPath = resolve(root, options.db ?? DEFAULT_DB);
-    if (options.db !== undefined && existsSync(dbPath) && !statSync(dbPath).isFile()) {
-      throw new RepositoryError(`${dbPath} is not a file`);
+    if (options.db !== undefined) {
+      if (existsSync(dbPath) && !statSync(dbPath).isFile()) throw new RepositoryError(`${dbPath} is not a file`);
+      if (!existsSync(dirname(dbPath))) throw new RepositoryError(`folder ${dirname(dbPath)} does not exist`);
     }
-    if (options.db !== undefined && !existsSync(dirname(dbPath))) throw new RepositoryError(`folder ${dirname(dbPath)} does not exist`);
     mkdirSync(root, { recursive: true });
     const rel = relative(root, dbPath);
-    const config: RepoConfig = { version: CONFIG_VERSION, db: rel.startsWith('..') || isAbsolute(rel) ? dbPath : rel };
+    const config: RepoConfig = { version: CONFIG_VERSION, db: rel.startsWith('..') || isAbsolute(rel) ? dbPath : rel, remotes: {} };
     const createdState = !existsSync(l.stateDir);
-    mkdirSync(l.stateDir, { recursive: true });
+    const createdDb = !existsSync(dbPath);
+    mkdirSync(l.stateDir, { recursive: true, mode: 0o700 });
+    const repo = new Repository(root, config);
     try {
-      const repo = new Repository(root, config);
       repo.engine; // creates or adopts the database and ddcp's tables in it
+      repo.id = await createIdentity(l.identity);
       writeConfig(l.config, config);
       return repo;
     } catch (err) {
+      repo.close();
       if (createdState) rmSync(l.stateDir, { recursive: true, force: true });
+      if (createdDb) for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
       throw err;
     }
   }
@@ -80,6 +108,10 @@ export class Repository {
 
   get root(): string {
     return this.layout.root;
+  }
+
+  get config(): Readonly<RepoConfig> {
+    return this.cfg;
   }
 
   /** The SQLite connection (opened on first use). */
@@ -106,7 +138,121 @@ export class Repository {
     return this.eng;
   }
 
+  /** The database's key pair and address. */
+  get identity(): Identity {
+    this.id ??= loadIdentity(this.layout.identity);
+    return this.id;
+  }
+
+  /** The database's address (its public key as a peer id). */
+  get address(): string {
+    return this.identity.address;
+  }
+
+  private get staging(): Staging {
+    this.stage ??= new Staging(this.layout.staging);
+    return this.stage;
+  }
+
+  // --- remotes ---
+
+  /** The remotes, by name. */
+  remotes(): Remote[] {
+    return Object.entries(this.cfg.remotes ?? {})
+      .map(([name, r]) => ({ name, ...r }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  remote(name: string): Remote {
+    const r = this.cfg.remotes?.[name];
+    if (!r) throw new RemoteError(`no remote named "${name}"; see 'ddcp remote list'`);
+    return { name, ...r };
+  }
+
+  /**
+   * Adds a remote. `location` is a path to another repository (relative to `cwd`). Throws
+   * {@link RemoteError} for a duplicate name, an unreachable location or this repository itself.
+   */
+  addRemote(name: string, location: string, cwd: string = process.cwd()): Remote {
+    checkRemoteName(name);
+    if (this.cfg.remotes?.[name]) throw new RemoteError(`remote "${name}" already exists (${this.cfg.remotes[name]!.location}); remove it first`);
+    const resolved = resolveLocation(location, cwd);
+    if (resolve(resolved) === this.root) throw new RemoteError(`${resolved} is this repository itself`);
+    const remotes = { ...(this.cfg.remotes ?? {}), [name]: { location: resolved } };
+    this.saveConfig({ ...this.cfg, remotes });
+    return { name, location: resolved };
+  }
+
+  /** Removes a remote and anything staged from it. */
+  removeRemote(name: string): void {
+    this.remote(name);
+    const { [name]: _gone, ...rest } = this.cfg.remotes ?? {};
+    this.saveConfig({ ...this.cfg, remotes: rest });
+    this.staging.forget(name);
+  }
+
+  private saveConfig(next: RepoConfig): void {
+    writeConfig(this.layout.config, next);
+    this.cfg = next;
+  }
+
+  /** Each remote with its last fetched version and staged changes. */
+  remoteStatus(): RemoteStatus[] {
+    return this.remotes().map((r) => {
+      const s: FetchState | undefined = this.staging.state(r.name);
+      return {
+        ...r,
+        siteId: s ? Buffer.from(s.siteId).toString('hex') : undefined,
+        fetchedVersion: s?.version ?? 0,
+        staged: s?.staged ?? 0,
+        fetchedAt: s ? new Date(s.fetchedAt).toISOString() : undefined,
+      };
+    });
+  }
+
+  /** Opens a remote for reading its changes. */
+  openSource(remote: Remote): ChangeSource {
+    return new LocalSource(resolveLocation(remote.location, this.root));
+  }
+
+  // --- fetch / merge / pull ---
+
+  /**
+   * Downloads a remote's new changes into the staging area, without touching the database. Only
+   * what is new since the last fetch is transferred, and never changes that came from us.
+   */
+  async fetch(name: string, options: SyncOptions = {}): Promise<FetchResult> {
+    const remote = this.remote(name);
+    const source = this.openSource(remote);
+    try {
+      return await fetchFrom(this.engine, this.staging, remote.name, source, options.onProgress);
+    } finally {
+      source.close();
+    }
+  }
+
+  /** Fetches from every remote. */
+  async fetchAll(options: SyncOptions = {}): Promise<FetchResult[]> {
+    const out: FetchResult[] = [];
+    for (const r of this.remotes()) out.push(await this.fetch(r.name, options));
+    return out;
+  }
+
+  /** Applies a remote's staged changes in one transaction (all or nothing). */
+  merge(name: string, options: SyncOptions = {}): MergeOutcome {
+    this.remote(name);
+    return mergeStaged(this.engine, this.staging, name, options.onProgress);
+  }
+
+  /** Fetch, then merge. */
+  async pull(name: string, options: SyncOptions = {}): Promise<{ fetch: FetchResult; merge: MergeOutcome }> {
+    const fetch = await this.fetch(name, options);
+    return { fetch, merge: this.merge(name, options) };
+  }
+
   close(): void {
+    this.stage?.close();
+    this.stage = undefined;
     this.conn?.close();
     this.conn = undefined;
     this.eng = undefined;

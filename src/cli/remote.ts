@@ -1,0 +1,56 @@
+/** `ddcp remote add|list|remove`. */
+import type { Command } from 'commander';
+import { toJson } from './format.ts';
+import type { Context } from './context.ts';
+
+export function register(program: Command, ctx: Context): void {
+  const remote = program
+    .command('remote')
+    .description('manage the repositories this one fetches from')
+    .addHelpText('after', `
+Examples:
+  ddcp remote add bob ../bob
+  ddcp remote list
+  ddcp remote remove bob`);
+  remote
+    .command('add')
+    .description('add a remote: a name and the location of another repository')
+    .argument('<name>', 'a short name (letters, digits, . _ -)')
+    .argument('<location>', 'path to another ddcp repository on this machine')
+    .addHelpText('after', `
+Examples:
+  ddcp remote add alice ~/sync/alice
+  ddcp remote add usb /media/usb/notes`)
+    .action((name: string, location: string) => {
+      const r = ctx.repo().addRemote(name, location, ctx.dir());
+      ctx.out(`added remote ${r.name} → ${r.location}`);
+    });
+  remote
+    .command('list')
+    .description('list remotes with their last fetched version and staged changes')
+    .option('--json', 'print a JSON array')
+    .addHelpText('after', `
+Examples:
+  ddcp remote list
+  ddcp remote list --json`)
+    .action((opts: { json?: boolean }) => {
+      const list = ctx.repo().remoteStatus();
+      if (opts.json) {
+        ctx.out(toJson(list.map((r) => ({ name: r.name, location: r.location, site_id: r.siteId ?? null, fetched_version: r.fetchedVersion, staged: r.staged, fetched_at: r.fetchedAt ?? null }))));
+        return;
+      }
+      for (const r of list) ctx.out(`${r.name}\t${r.location}`);
+    });
+  remote
+    .command('remove')
+    .alias('rm')
+    .description('remove a remote and drop what was staged from it')
+    .argument('<name>')
+    .addHelpText('after', `
+Example:
+  ddcp remote remove alice`)
+    .action((name: string) => {
+      ctx.repo().removeRemote(name);
+      ctx.out(`removed remote ${name}`);
+    });
+}

@@ -1,0 +1,78 @@
+/** Fetching into the staging area and merging from it. */
+import type { Change } from '../engine/change.ts';
+import type { Engine } from '../engine/engine.ts';
+import { ChangeError } from '../engine/errors.ts';
+import { SENTINEL, type TableInfo } from '../engine/schema.ts';
+import type { ChangeSource } from './source.ts';
+import type { Staging } from './staging.ts';
+
+/** Progress callback: what is being done and how many changes so far. */
+export type Progress = (phase: 'fetch' | 'merge', done: number, total?: number) => void;
+
+export interface FetchResult {
+  remote: string;
+  /** Changes transferred and staged by this fetch. */
+  changes: number;
+  /** The remote's db_version we now have everything up to. */
+  version: number;
+  /** Changes staged in all (this fetch and earlier, unmerged ones). */
+  staged: number;
+}
+
+export interface MergeOutcome {
+  remote: string;
+  /** Staged changes merged. */
+  received: number;
+  /** Of those, how many changed something here. */
+  applied: number;
+  dbVersion: number;
+}
+
+/** Refuses changes for tables or columns we don't have, before anything is staged. */
+function schemaGuard(remote: string, ours: TableInfo[]): (c: Change) => void {
+  const tables = new Map(ours.map((t) => [t.name, new Set(t.columns)]));
+  return (c) => {
+    const cols = tables.get(c.table);
+    if (!cols) throw new ChangeError(`remote ${remote} sends changes for table ${c.table}, which is not a CRR here (schemas differ); nothing was fetched`);
+    if (c.cid !== SENTINEL && !cols.has(c.cid)) {
+      throw new ChangeError(`remote ${remote} sends changes for column ${c.table}.${c.cid}, which this database lacks (schemas differ); nothing was fetched`);
+    }
+  };
+}
+
+export async function fetchFrom(engine: Engine, staging: Staging, remote: string, source: ChangeSource, onProgress?: Progress): Promise<FetchResult> {
+  const state = staging.state(remote);
+  const sameSite = state && Buffer.compare(state.siteId, source.siteId) === 0;
+  // Another database now answers at this location: start over rather than skip its history.
+  const since = Math.max(sameSite ? state.version : 0, engine.trackedVersion(source.siteId));
+  if (state && !sameSite) staging.forget(remote);
+  const guard = schemaGuard(remote, engine.crrs());
+  let changes = 0;
+  for await (const batch of source.batches(since, engine.siteId)) {
+    for (const c of batch.changes) guard(c);
+    // Each batch is staged with the version it completes, in its own transaction: an interrupted
+    // fetch resumes after the last stored batch.
+    changes += staging.stage(remote, source.siteId, batch.changes, () => batch.version);
+    onProgress?.('fetch', changes);
+  }
+  return { remote, changes, version: staging.state(remote)?.version ?? since, staged: staging.count(remote) };
+}
+
+export function mergeStaged(engine: Engine, staging: Staging, remote: string, onProgress?: Progress): MergeOutcome {
+  const state = staging.state(remote);
+  if (!state) return { remote, received: 0, applied: 0, dbVersion: engine.dbVersion() };
+  const total = state.staged;
+  let done = 0;
+  const counted = function* (changes: Iterable<Change>): Generator<Change> {
+    for (const c of changes) {
+      yield c;
+      if (++done % 10_000 === 0) onProgress?.('merge', done, total);
+    }
+  };
+  const result = engine.applyChanges(counted(staging.changes(remote)), { trackPeer: { siteId: state.siteId, version: state.version } });
+  // Committed: the staged copy can go. If we die before this, the next merge re-applies the same
+  // changes, which merging makes a no-op.
+  staging.clear(remote);
+  onProgress?.('merge', done, total);
+  return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion };
+}

@@ -1,0 +1,37 @@
+/** Remotes: named locations of other repositories, kept in the config like git's. */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { DdcpError } from '../engine/errors.ts';
+import { layout } from './layout.ts';
+
+export interface RemoteConfig {
+  /** A path to another repository on this machine (network addresses come with `ddcp serve`). */
+  location: string;
+}
+
+export interface Remote extends RemoteConfig {
+  name: string;
+}
+
+/** A remote is unknown, already exists, or its location is not usable. */
+export class RemoteError extends DdcpError {
+  override name = 'RemoteError';
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function checkRemoteName(name: string): void {
+  if (!NAME.test(name)) throw new RemoteError(`invalid remote name "${name}": use letters, digits, '.', '_' or '-' (at most 64)`);
+}
+
+/**
+ * Resolves a location given on the command line: a path to a repository (relative paths are made
+ * absolute against `cwd`). Throws {@link RemoteError} if nothing usable is there.
+ */
+export function resolveLocation(location: string, cwd: string): string {
+  if (location.trim() === '') throw new RemoteError('the remote location is empty');
+  const path = isAbsolute(location) ? location : resolve(cwd, location);
+  if (existsSync(layout(path).config)) return path;
+  if (existsSync(path)) throw new RemoteError(`${path} is not a ddcp repository (no .ddcp/config.json there)`);
+  throw new RemoteError(`cannot reach remote location ${location}: no such repository (${path})`);
+}
