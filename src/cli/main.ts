@@ -5,6 +5,7 @@ import { errorLine, exitCodeOf, ExitCode } from './exit.ts';
 import * as apply from './apply.ts';
 import * as changes from './changes.ts';
 import * as init from './init.ts';
+import * as log from './log.ts';
 import * as remote from './remote.ts';
 import * as shell from './shell.ts';
 import * as status from './status.ts';
@@ -23,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s}`) });
-  for (const cmd of [init, shell, status, remote, sync, changes, apply]) cmd.register(program, ctx);
+  for (const cmd of [init, shell, status, log, remote, sync, changes, apply]) cmd.register(program, ctx);
   program.addHelpText(
     'after',
     `

@@ -10,7 +10,7 @@ import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.t
 import type { CrrTable } from './table.ts';
 
 /** The query reading one table's changes; columns: pk…, cid, col_version, db_version, site, seq, cl, val. */
-export function changesQuery(table: CrrTable, exceptSite: boolean): string {
+export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst = false): string {
   const { info, names } = table;
   const t = ident(info.name);
   const pkCols = info.pks.map((p) => `p.${ident(p)}`).join(', ');
@@ -21,7 +21,7 @@ export function changesQuery(table: CrrTable, exceptSite: boolean): string {
     ${val}
   FROM ${names.clock} c JOIN ${names.pks} p ON p.__key = c.key LEFT JOIN ${t} t ON ${join}
   WHERE c.db_version > ?${exceptSite ? ' AND c.site <> ?' : ''}
-  ORDER BY c.db_version, c.seq`;
+  ORDER BY ${newestFirst ? 'c.db_version DESC, c.seq DESC LIMIT ?' : 'c.db_version, c.seq'}`;
 }
 
 interface Cursor {
@@ -60,17 +60,7 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
       const cur = cursors[best]!;
       const r = cur.head!;
       const n = cur.table.info.pks.length;
-      yield {
-        table: cur.table.info.name,
-        pk: packColumns(r.slice(0, n)),
-        cid: r[n] as string,
-        colVersion: Number(r[n + 1]),
-        dbVersion: Number(r[n + 2]),
-        siteId: sites.bytesOf(Number(r[n + 3])),
-        seq: Number(r[n + 4]),
-        cl: Number(r[n + 5]),
-        val: r[n + 6] ?? null,
-      };
+      yield toChange(cur.table, r, n, sites);
       const next = cur.it.next();
       if (next.done) cursors.splice(best, 1);
       else cur.head = next.value;
@@ -78,4 +68,32 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
   } finally {
     for (const c of cursors) c.it.return?.();
   }
+}
+
+/** The `limit` newest changes across `tables`, newest first (for logs; one query per table). */
+export function newestChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, limit: number): Change[] {
+  const all: Change[] = [];
+  for (const table of tables) {
+    const stmt = db.prepare(changesQuery(table, false, true));
+    stmt.setReadBigInts(true);
+    stmt.setReturnArrays(true);
+    const n = table.info.pks.length;
+    for (const r of stmt.iterate(0n, BigInt(limit)) as Iterable<SqlValue[]>) all.push(toChange(table, r, n, sites));
+  }
+  all.sort((a, b) => b.dbVersion - a.dbVersion || b.seq - a.seq);
+  return all.slice(0, limit);
+}
+
+function toChange(table: CrrTable, r: SqlValue[], n: number, sites: Sites): Change {
+  return {
+    table: table.info.name,
+    pk: packColumns(r.slice(0, n)),
+    cid: r[n] as string,
+    colVersion: Number(r[n + 1]),
+    dbVersion: Number(r[n + 2]),
+    siteId: sites.bytesOf(Number(r[n + 3])),
+    seq: Number(r[n + 4]),
+    cl: Number(r[n + 5]),
+    val: r[n + 6] ?? null,
+  };
 }

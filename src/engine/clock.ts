@@ -17,6 +17,7 @@ export interface TrackedPeer {
 export const GLOBAL_SCHEMA = `
 CREATE TABLE IF NOT EXISTS ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS ddcp_state (key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ddcp_versions (db_version INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ddcp_crrs (tbl TEXT PRIMARY KEY, altering INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ddcp_tracked_peers (
   site_id BLOB NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL DEFAULT 0,
@@ -90,10 +91,14 @@ export class Sites {
 export class Versions {
   private readonly get: Statement;
   private readonly set: Statement;
+  private readonly stamp: Statement;
+  private readonly timeOf: Statement;
   constructor(db: SqliteConnection) {
     db.prepare(`INSERT INTO ddcp_state (key, value) VALUES ('open_version', 1) ON CONFLICT DO NOTHING`).run();
     this.get = db.prepare(`SELECT value FROM ddcp_state WHERE key = 'open_version'`);
     this.set = db.prepare(`UPDATE ddcp_state SET value = ? WHERE key = 'open_version'`);
+    this.stamp = db.prepare('INSERT OR REPLACE INTO ddcp_versions (db_version, at) VALUES (?, ?)');
+    this.timeOf = db.prepare('SELECT at FROM ddcp_versions WHERE db_version = ?');
   }
   open(): number {
     return Number((this.get.get() as { value: number | bigint }).value);
@@ -101,6 +106,13 @@ export class Versions {
   /** Closes the open version: it becomes the current db_version. */
   close(version: number): void {
     this.set.run(BigInt(version + 1));
+    this.stamp.run(BigInt(version), BigInt(Date.now()));
+  }
+
+  /** When a version was stamped here (ms since the epoch), if known. */
+  time(version: number): number | undefined {
+    const r = this.timeOf.get(BigInt(version)) as { at: number | bigint } | undefined;
+    return r ? Number(r.at) : undefined;
   }
 }
 

@@ -3,7 +3,7 @@
  * clock bookkeeping. It knows nothing of files, networks or processes.
  */
 import type { Change } from './change.ts';
-import { readChanges } from './changes.ts';
+import { newestChanges, readChanges } from './changes.ts';
 import { GLOBAL_SCHEMA, Sites, TrackedPeers, Versions, type TrackedPeer } from './clock.ts';
 import { SchemaError } from './errors.ts';
 import { mergeChanges, type MergeResult } from './merge.ts';
@@ -218,6 +218,22 @@ export class Engine {
       if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
       return { received: result.received, applied: result.applied, dbVersion: this.versions.open() - 1 };
     });
+  }
+
+  /**
+   * The newest changes, newest first, optionally of one table — for logs. Each carries the time its
+   * db_version was stamped here (`at`, ms since the epoch) when known.
+   */
+  recentChanges(options: { limit?: number; table?: string } = {}): (Change & { at?: number })[] {
+    const limit = options.limit ?? 20;
+    this.seal();
+    this.refresh();
+    let tables = [...this.tables.values()];
+    if (options.table !== undefined) {
+      tables = tables.filter((t) => t.info.name === options.table);
+      if (tables.length === 0) throw new SchemaError(`table ${options.table} is not a CRR`);
+    }
+    return transaction(this.db, () => newestChanges(this.db, tables, this.sites, limit)).map((c) => ({ ...c, at: this.versions.time(c.dbVersion) }));
   }
 
   /** The versions we hold of each peer. */

@@ -275,7 +275,7 @@ function fullSync(replicas: readonly Replica[], pool?: Wire[]): void {
   for (const to of replicas) {
     for (const from of replicas) {
       if (from === to) continue;
-      const sent = from.emit().reverse();
+      const sent = shuffle(from.emit(), Math.random);
       pool?.push(...sent);
       to.merge(sent);
     }
@@ -601,7 +601,7 @@ describe('mergeCell: histories converge', () => {
           assert.equal(first.row !== null, first.cl % 2 === 1);
           if (first.cl % 2 === 0) assert.deepStrictEqual(first.cells, []);
         }),
-        { numRuns: 400 },
+        { numRuns: 5000 },
       );
     });
 
@@ -624,7 +624,7 @@ describe('mergeCell: histories converge', () => {
           assert.deepStrictEqual(a.snapshot(), b.snapshot());
           assert.deepStrictEqual(a.snapshot(), replicas[0]!.snapshot(), 'the same as the replicas that made the changes');
         }),
-        { numRuns: 400 },
+        { numRuns: 5000 },
       );
     });
 
@@ -683,7 +683,7 @@ describe('mergeCell: histories converge', () => {
           const first = replicas[0]!.sentinelClock();
           for (const r of replicas.slice(1)) assert.equal(r.sentinelClock(), first);
         }),
-        { numRuns: 400 },
+        { numRuns: 5000 },
       );
     });
   }
