@@ -12,13 +12,17 @@ import type { SqlValue } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { bytesEqual } from './value.ts';
 
+/**
+ * Rows merged into one table before its triggers are dropped for the rest of the merge: below this,
+ * logging and deleting a few rows is cheaper than the schema change.
+ */
+const SUSPEND_TRACKING_AFTER = 512;
+
 export interface MergeResult {
   /** Changes read. */
   received: number;
   /** Changes that changed something here (the rest were old or already known). */
   applied: number;
-  /** The highest db_version seen per origin site (hex), for delta sync bookkeeping. */
-  maxVersionBySite: Map<string, { siteId: Uint8Array; version: number }>;
 }
 
 /**
@@ -29,7 +33,7 @@ export interface MergeResult {
 export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites, changes: Iterable<Change>, version: number): MergeResult {
   let seq = 0;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
-  const result: MergeResult = { received: 0, applied: 0, maxVersionBySite: new Map() };
+  const result: MergeResult = { received: 0, applied: 0 };
   const touched = new Set<CrrTable>();
 
   let table: CrrTable | undefined;
@@ -38,6 +42,8 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
   let state: ReturnType<CrrTable['load']> | undefined;
   let fx = new RowEffects();
   let dirty = false;
+  let lastSiteId: Uint8Array | undefined;
+  let lastSite = 0;
 
   const ctx: MergeContext = {
     stamp,
@@ -45,8 +51,16 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
     siteBytes: (site) => sites.bytesOf(site),
   };
 
+  const rowsWritten = new Map<CrrTable, number>();
+  const suspended = new Set<CrrTable>();
   const flush = (): void => {
     if (table && state && dirty) {
+      const n = (rowsWritten.get(table) ?? 0) + 1;
+      rowsWritten.set(table, n);
+      if (n === SUSPEND_TRACKING_AFTER) {
+        table.suspendTracking();
+        suspended.add(table);
+      }
       table.applyEffects(pk, fx);
       table.save(pk, state.key, state.row);
       touched.add(table);
@@ -83,18 +97,17 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
       state = t.load(pk);
       fx = new RowEffects();
     }
-    const site = sites.ordinalOf(c.siteId);
-    if (mergeCell(state!.row, fx, { cid: c.cid, val: c.val, colVersion: c.colVersion, cl: c.cl, site }, ctx)) {
+    // Runs of changes share a site id: skip the lookup when it is the same as the last one.
+    if (c.siteId !== lastSiteId && (lastSiteId === undefined || !bytesEqual(c.siteId, lastSiteId))) lastSite = sites.ordinalOf(c.siteId);
+    lastSiteId = c.siteId;
+    if (mergeCell(state!.row, fx, { cid: c.cid, val: c.val, colVersion: c.colVersion, cl: c.cl, site: lastSite }, ctx)) {
       result.applied++;
       dirty = true;
     }
-    const hex = Buffer.from(c.siteId).toString('hex');
-    const seen = result.maxVersionBySite.get(hex);
-    if (!seen) result.maxVersionBySite.set(hex, { siteId: c.siteId, version: c.dbVersion });
-    else if (c.dbVersion > seen.version) seen.version = c.dbVersion;
   }
   flush();
   // Our own writes to the tables went through the triggers too; they are not local edits.
   for (const t of touched) t.clearLog();
+  for (const t of suspended) t.resumeTracking();
   return result;
 }

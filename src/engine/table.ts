@@ -6,6 +6,7 @@ import { crrNames, type CrrNames } from './names.ts';
 import { RowState, type CellClock, type RowEffects } from './rules.ts';
 import { SENTINEL, type TableInfo } from './schema.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
+import { dropTriggersSql, triggersSql } from './triggers.ts';
 
 type Row = SqlValue[];
 
@@ -29,6 +30,7 @@ export class CrrTable {
   private readonly deleteRow: Statement;
   private readonly ensureRow: Statement;
   private readonly upserts = new Map<string, Statement>();
+  private readonly clockUpserts = new Map<number, Statement>();
   private readonly valueReads = new Map<string, Statement>();
 
   private readonly db: SqliteConnection;
@@ -80,12 +82,27 @@ export class CrrTable {
     if (!row.dirty) return;
     key ??= Number((this.insertKey.get(...pk) as [bigint])[0]);
     if (row.cellsCleared) this.deleteCellClocks.run(key);
-    if (row.sentinelDirty && row.sentinel) this.writeClock(key, SENTINEL, row.sentinel);
-    for (const cid of row.dirtyCells) this.writeClock(key, cid, row.cells.get(cid)!);
-  }
-
-  private writeClock(key: number, cid: string, c: CellClock): void {
-    this.upsertClock.run(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
+    // All of a row's dirty clocks in one statement: statements, not rows, are what cost here.
+    const params: SqlValue[] = [];
+    const add = (cid: string, c: CellClock): void => void params.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
+    if (row.sentinelDirty && row.sentinel) add(SENTINEL, row.sentinel);
+    for (const cid of row.dirtyCells) add(cid, row.cells.get(cid)!);
+    const n = params.length / 6;
+    if (n === 0) return;
+    if (n === 1) {
+      this.upsertClock.run(...params);
+      return;
+    }
+    let s = this.clockUpserts.get(n);
+    if (!s) {
+      s = this.db.prepare(
+        `INSERT INTO ${this.names.clock} (key, cid, col_version, db_version, site, seq) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (key, cid) DO UPDATE SET col_version = excluded.col_version, db_version = excluded.db_version,
+         site = excluded.site, seq = excluded.seq`,
+      );
+      this.clockUpserts.set(n, s);
+    }
+    s.run(...params);
   }
 
   /** The current value of one column of a row (NULL if the row is missing). */
@@ -119,6 +136,19 @@ export class CrrTable {
       this.upserts.set(id, s);
     }
     s.run(...pk, ...fx.values.values());
+  }
+
+  /**
+   * Drops the tracking triggers for the rest of the current transaction (a large merge would
+   * otherwise log every row it writes only to delete the log again); {@link resumeTracking} puts
+   * them back before the commit. A rollback restores them by itself.
+   */
+  suspendTracking(): void {
+    this.db.exec(dropTriggersSql(this.names));
+  }
+
+  resumeTracking(): void {
+    this.db.exec(triggersSql(this.info, this.names));
   }
 
   /** Empties the write log (after a seal has consumed it, or after a merge whose own writes it recorded). */

@@ -46,13 +46,14 @@ export async function fetchFrom(engine: Engine, staging: Staging, remote: string
   // Another database now answers at this location: start over rather than skip its history.
   const since = Math.max(sameSite ? state.version : 0, engine.trackedVersion(source.siteId));
   if (state && !sameSite) staging.forget(remote);
+  else staging.dropIncomplete(remote);
   const guard = schemaGuard(remote, engine.crrs());
   let changes = 0;
   for await (const batch of source.batches(since, engine.siteId)) {
     for (const c of batch.changes) guard(c);
-    // Each batch is staged with the version it completes, in its own transaction: an interrupted
-    // fetch resumes after the last stored batch.
-    changes += staging.stage(remote, source.siteId, batch.changes, () => batch.version);
+    // Each batch is staged in its own transaction and complete ones record their version: an
+    // interrupted fetch resumes after the last complete batch.
+    changes += staging.stage(remote, source.siteId, batch);
     onProgress?.('fetch', changes);
   }
   return { remote, changes, version: staging.state(remote)?.version ?? since, staged: staging.count(remote) };

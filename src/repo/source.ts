@@ -18,8 +18,8 @@ export interface ChangeSource {
   /** The peer's CRR tables. */
   schema(): TableInfo[];
   /**
-   * The peer's changes after `since`, leaving out those that originated at `exceptSite`, as batches
-   * cut between db_versions. The last batch (possibly empty) carries the version the peer was at.
+   * The peer's changes after `since`, leaving out those that originated at `exceptSite`, as bounded
+   * batches (see batches.ts). The last batch (possibly empty) carries the version the peer was at.
    */
   batches(since: number, exceptSite: Uint8Array): AsyncGenerator<Batch>;
   close(): void;
@@ -60,7 +60,7 @@ export class LocalSource implements ChangeSource {
       last = batch.version;
       yield batch;
     }
-    yield { changes: [] as Change[], version: Math.max(at, last) };
+    yield { changes: [] as Change[], version: Math.max(at, last), complete: true };
   }
 
   close(): void {

@@ -1,11 +1,14 @@
 /**
  * The staging area: changes fetched from remotes but not merged yet, in `.ddcp/staging.db` beside
- * the database (fetch never touches the database itself). Per remote it also remembers how far
- * fetching got, so the next fetch transfers only what is new.
+ * the database (fetch never touches the database itself). Changes are kept as encoded batches (one
+ * row per batch, sync/codec.ts), and per remote it remembers how far fetching got, so the next fetch
+ * transfers only what is new.
  */
 import type { Change } from '../engine/change.ts';
-import { openDatabase, type SqlValue, type SqliteConnection, type Statement } from '../engine/sqlite.ts';
+import { openDatabase, type SqliteConnection, type Statement } from '../engine/sqlite.ts';
 import { transaction } from '../engine/transaction.ts';
+import type { Batch } from '../sync/batches.ts';
+import { decodeChanges, encodeChanges } from '../sync/codec.ts';
 
 export interface FetchState {
   remote: string;
@@ -21,21 +24,25 @@ export interface FetchState {
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS fetched (remote TEXT PRIMARY KEY, site_id BLOB NOT NULL, version INTEGER NOT NULL, fetched_at INTEGER NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS staged (
+CREATE TABLE IF NOT EXISTS batches (
   remote TEXT NOT NULL, n INTEGER NOT NULL,
-  tbl TEXT NOT NULL, pk BLOB NOT NULL, cid TEXT NOT NULL, val ANY,
-  col_version INTEGER NOT NULL, db_version INTEGER NOT NULL, site_id BLOB NOT NULL, cl INTEGER NOT NULL, seq INTEGER NOT NULL,
+  version INTEGER NOT NULL, complete INTEGER NOT NULL, changes INTEGER NOT NULL, data BLOB NOT NULL,
   PRIMARY KEY (remote, n)
-) STRICT, WITHOUT ROWID;`;
+) STRICT;`;
 
 export class Staging {
   readonly db: SqliteConnection;
   private readonly insert: Statement;
+  private readonly upsertFetched: Statement;
 
   constructor(path: string) {
     this.db = openDatabase(path);
     this.db.exec(SCHEMA);
-    this.insert = this.db.prepare('INSERT INTO staged VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insert = this.db.prepare('INSERT INTO batches VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM batches WHERE remote = ?), ?, ?, ?, ?)');
+    this.upsertFetched = this.db.prepare(
+      `INSERT INTO fetched VALUES (?, ?, ?, ?) ON CONFLICT (remote) DO UPDATE SET site_id = excluded.site_id,
+       version = max(version, excluded.version), fetched_at = excluded.fetched_at`,
+    );
   }
 
   state(remote: string): FetchState | undefined {
@@ -46,57 +53,47 @@ export class Staging {
     return { remote: r.remote, siteId: new Uint8Array(r.site_id), version: Number(r.version), fetchedAt: Number(r.fetched_at), staged: this.count(remote) };
   }
 
+  /** Changes staged for a remote. */
   count(remote: string): number {
-    return Number((this.db.prepare('SELECT count(*) AS n FROM staged WHERE remote = ?').get(remote) as { n: number }).n);
+    return Number((this.db.prepare('SELECT coalesce(sum(changes), 0) AS n FROM batches WHERE remote = ?').get(remote) as { n: number }).n);
   }
 
   /**
-   * Stages changes from a remote and records how far it got, in one transaction: a failed or
-   * interrupted fetch stages nothing. `version` may depend on the changes, so it is asked for after
-   * they are stored. Returns how many changes were staged.
+   * Stages one batch from a remote, in one transaction. A complete batch also records that the
+   * remote is fetched up to its version; an incomplete one (part of a huge version) waits for the
+   * rest. Returns how many changes were staged.
    */
-  stage(remote: string, siteId: Uint8Array, changes: Iterable<Change>, version: () => number, onProgress?: (n: number) => void): number {
+  stage(remote: string, siteId: Uint8Array, batch: Batch): number {
     return transaction(this.db, () => {
-      const row = this.db.prepare('SELECT coalesce(max(n), 0) AS n FROM staged WHERE remote = ?').get(remote) as { n: number };
-      let n = Number(row.n);
-      let count = 0;
-      for (const c of changes) {
-        this.insert.run(remote, BigInt(++n), c.table, c.pk, c.cid, c.val, BigInt(c.colVersion), BigInt(c.dbVersion), c.siteId, BigInt(c.cl), BigInt(c.seq));
-        if (++count % 10_000 === 0) onProgress?.(count);
+      if (batch.changes.length > 0) {
+        this.insert.run(remote, remote, BigInt(batch.version), batch.complete ? 1n : 0n, BigInt(batch.changes.length), encodeChanges(batch.changes));
       }
-      this.db
-        .prepare(
-          `INSERT INTO fetched VALUES (?, ?, ?, ?) ON CONFLICT (remote) DO UPDATE SET site_id = excluded.site_id,
-           version = max(version, excluded.version), fetched_at = excluded.fetched_at`,
-        )
-        .run(remote, siteId, BigInt(version()), BigInt(Date.now()));
-      return count;
+      if (batch.complete) this.upsertFetched.run(remote, siteId, BigInt(batch.version), BigInt(Date.now()));
+      return batch.changes.length;
     });
   }
 
-  /** The staged changes of a remote, in the order they were fetched (read lazily). */
+  /**
+   * Drops staged batches past the last complete one (left by an interrupted fetch: the next fetch
+   * starts again from the last complete version).
+   */
+  dropIncomplete(remote: string): void {
+    this.db
+      .prepare(
+        `DELETE FROM batches WHERE remote = ? AND n > coalesce((SELECT max(n) FROM batches WHERE remote = ? AND complete = 1), 0)`,
+      )
+      .run(remote, remote);
+  }
+
+  /** The staged changes of a remote, in the order they were fetched (decoded a batch at a time). */
   *changes(remote: string): Generator<Change> {
-    const s = this.db.prepare('SELECT tbl, pk, cid, val, col_version, db_version, site_id, cl, seq FROM staged WHERE remote = ? ORDER BY n');
-    s.setReadBigInts(true);
-    s.setReturnArrays(true);
-    for (const r of s.iterate(remote) as Iterable<SqlValue[]>) {
-      yield {
-        table: r[0] as string,
-        pk: r[1] as Uint8Array,
-        cid: r[2] as string,
-        val: r[3] ?? null,
-        colVersion: Number(r[4]),
-        dbVersion: Number(r[5]),
-        siteId: r[6] as Uint8Array,
-        cl: Number(r[7]),
-        seq: Number(r[8]),
-      };
-    }
+    const s = this.db.prepare('SELECT data FROM batches WHERE remote = ? ORDER BY n');
+    for (const r of s.iterate(remote) as Iterable<{ data: Uint8Array }>) yield* decodeChanges(r.data);
   }
 
   /** Drops a remote's staged changes (after they were merged). */
   clear(remote: string): void {
-    this.db.prepare('DELETE FROM staged WHERE remote = ?').run(remote);
+    this.db.prepare('DELETE FROM batches WHERE remote = ?').run(remote);
   }
 
   /** Forgets a remote entirely. */
