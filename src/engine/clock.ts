@@ -8,6 +8,9 @@ import { toHex } from './hex.ts';
 
 export const SITE_ID_BYTES = 16;
 
+/** Stands for "some site" where a change doesn't say which (all zero bytes: below every real id). */
+export const UNKNOWN_SITE = new Uint8Array(SITE_ID_BYTES);
+
 /** A peer's latest db_version that we hold. */
 export interface TrackedPeer {
   siteId: Uint8Array;

@@ -13,7 +13,7 @@ import { sealTables } from './seal.ts';
 import { ident, literal, type SqliteConnection } from './sqlite.ts';
 import { CrrTable } from './table.ts';
 import { transaction } from './transaction.ts';
-import { dropTriggersSql, logColumns, recreateLogSql, tablesSql, triggersSql } from './triggers.ts';
+import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, triggersSql } from './triggers.ts';
 import { createHash } from 'node:crypto';
 
 export interface ChangesOptions {
@@ -57,8 +57,21 @@ export class Engine {
   static open(db: SqliteConnection): Engine {
     return transaction(db, () => {
       db.exec(GLOBAL_SCHEMA);
-      return new Engine(db);
+      const engine = new Engine(db);
+      engine.upgradeTriggers();
+      return engine;
     });
+  }
+
+  /** Rebuilds the tracking triggers of every CRR if they were made by an older ddcp. */
+  private upgradeTriggers(): void {
+    const row = this.db.prepare(`SELECT value FROM ddcp_state WHERE key = 'triggers_version'`).get() as { value: number } | undefined;
+    if (row && Number(row.value) === TRIGGERS_VERSION) return;
+    for (const t of this.tables.values()) {
+      this.db.exec(dropTriggersSql(t.names));
+      this.db.exec(triggersSql(t.info, t.names));
+    }
+    this.db.prepare(`INSERT OR REPLACE INTO ddcp_state (key, value) VALUES ('triggers_version', ?)`).run(BigInt(TRIGGERS_VERSION));
   }
 
   /** This database's 16-byte site id. */
@@ -169,9 +182,14 @@ export class Engine {
       this.db.exec(dropTriggersSql(n));
       this.db.exec(recreateLogSql(info, n));
       this.db.exec(triggersSql(info, n));
+      const defaults = new Map(
+        (this.db.prepare(`PRAGMA main.table_xinfo(${literal(table)})`).all() as { name: string; dflt_value: string | null }[]).map((c) => [c.name, c.dflt_value]),
+      );
+      this.db.exec(backfillSql(info, n, defaults));
       this.db.prepare('UPDATE ddcp_crrs SET altering = 0 WHERE tbl = ?').run(table);
       this.tables.delete(table);
       this.loadTables();
+      this.sealInTx();
     });
   }
 

@@ -3,7 +3,7 @@
  * clocks, one write of the row); the whole call is one transaction, stamped with one db_version.
  */
 import { checkChange, type Change } from './change.ts';
-import type { Sites } from './clock.ts';
+import { UNKNOWN_SITE, type Sites } from './clock.ts';
 import { ChangeError, PackError } from './errors.ts';
 import { unpackColumns } from './pack.ts';
 import { mergeCell, RowEffects, type MergeContext, type Stamp } from './rules.ts';
@@ -49,6 +49,7 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
     stamp,
     currentValue: (cid) => table!.value(pk, cid),
     siteBytes: (site) => sites.bytesOf(site),
+    unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
   };
 
   const rowsWritten = new Map<CrrTable, number>();

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { localDelete, localInsert, localUpdate, mergeCell, RowEffects, RowState, type CellClock, type MergeContext, type Stamp } from './rules.ts';
+import { UNKNOWN_SITE } from './clock.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import { compareBytes, compareValues } from './value.ts';
@@ -159,6 +160,7 @@ class Replica {
       stamp,
       currentValue: (cid) => this.row?.get(cid) ?? null,
       siteBytes: (site) => this.sites[site]!,
+      unknownSite: () => this.ordinalOf(UNKNOWN_SITE),
     };
     const flush = (): void => {
       if (state && dirty) {
@@ -415,7 +417,15 @@ describe('mergeCell: causal length', () => {
   const sites = [siteBytes(0), siteBytes(1), siteBytes(2), siteBytes(3)];
   const ctxFor = (values: Record<string, SqlValue> = {}): MergeContext => {
     let seq = 0;
-    return { stamp: { dbVersion: 99, nextSeq: () => seq++ }, currentValue: (cid) => values[cid] ?? null, siteBytes: (s) => sites[s]! };
+    return {
+      stamp: { dbVersion: 99, nextSeq: () => seq++ },
+      currentValue: (cid) => values[cid] ?? null,
+      siteBytes: (s) => sites[s]!,
+      unknownSite: () => {
+        const i = sites.findIndex((b) => compareBytes(b, UNKNOWN_SITE) === 0);
+        return i >= 0 ? i : sites.push(UNKNOWN_SITE) - 1;
+      },
+    };
   };
   const incomingArb = fc.record({
     cid: fc.constantFrom(SENTINEL, ...COLS),

@@ -121,12 +121,17 @@ export interface MergeContext {
   currentValue(cid: string): SqlValue;
   /** Site id bytes of a local ordinal. */
   siteBytes(site: number): Uint8Array;
+  /** The ordinal of the unknown site (all zero bytes), below every real site id. */
+  unknownSite(): number;
 }
 
 /** Merges one incoming change into a row. Returns whether anything changed. */
 export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: MergeContext): boolean {
   const localCl = row.causalLength();
   if (ch.cl < localCl) return false;
+  // A cell of a life that has ended here too (the same even cl): nothing to merge. cr-sqlite treats
+  // any even cl as a delete and skips one it already has.
+  if (ch.cl === localCl && ch.cl % 2 === 0 && ch.cid !== SENTINEL) return false;
   const remote = (colVersion: number): CellClock => ({ colVersion, dbVersion: ctx.stamp.dbVersion, site: ch.site, seq: ctx.stamp.nextSeq() });
   const siteWins = (mine: CellClock | undefined): boolean => !mine || compareBytes(ctx.siteBytes(ch.site), ctx.siteBytes(mine.site)) > 0;
 
@@ -141,8 +146,11 @@ export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: 
       return true;
     }
     // Alive at a later causal length: the row was (re)created elsewhere. Keep our values but let any
-    // cell of the new life win over them (cr-sqlite resets their versions to 0).
-    if (ch.cid === SENTINEL || ch.cl > 1) row.setSentinel(remote(ch.cl));
+    // cell of the new life win over them (cr-sqlite resets their versions to 0). A cell only tells us
+    // the new causal length, not who revived the row: credit that to the unknown site, which loses
+    // to the real sentinel whenever it arrives, so every replica ends with the same origin.
+    if (ch.cid === SENTINEL) row.setSentinel(remote(ch.cl));
+    else if (ch.cl > 1) row.setSentinel({ colVersion: ch.cl, dbVersion: ctx.stamp.dbVersion, site: ctx.unknownSite(), seq: ctx.stamp.nextSeq() });
     for (const cid of [...row.cells.keys()]) row.setCell(cid, { colVersion: 0, dbVersion: ctx.stamp.dbVersion, site: 0, seq: ctx.stamp.nextSeq() });
     fx.exists = true;
     if (ch.cid === SENTINEL) return true;

@@ -8,6 +8,9 @@ import type { CrrNames } from './names.ts';
 import type { TableInfo } from './schema.ts';
 import { ident } from './sqlite.ts';
 
+/** Bump when the trigger SQL changes: databases with older triggers get them rebuilt on open. */
+export const TRIGGERS_VERSION = 2;
+
 /** Log operations. */
 export const Op = { Insert: 1, Update: 2, Delete: 3, UpdateKey: 4 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
@@ -65,7 +68,13 @@ function maskExprs(info: TableInfo): string[] {
   const out: string[] = [];
   for (let m = 0; m * MASK_BITS < info.columns.length; m++) {
     const part = info.columns.slice(m * MASK_BITS, (m + 1) * MASK_BITS);
-    out.push(part.map((c, i) => `((NEW.${ident(c)} IS NOT OLD.${ident(c)}) << ${i})`).join(' | '));
+    // `IS NOT` alone calls 2 and 2.0 equal and applies the column's collation ('a' = 'A' under
+    // NOCASE): compare bytes, and the storage class too.
+    out.push(
+      part
+        .map((c, i) => `((NEW.${ident(c)} IS NOT OLD.${ident(c)} COLLATE BINARY OR typeof(NEW.${ident(c)}) <> typeof(OLD.${ident(c)})) << ${i})`)
+        .join(' | '),
+    );
   }
   return out;
 }
@@ -97,4 +106,34 @@ export function dropTriggersSql(n: CrrNames): string {
   return Object.values(n.triggers)
     .map((trig) => `DROP TRIGGER IF EXISTS ${trig};`)
     .join('\n');
+}
+
+/**
+ * Logs what was written while the triggers were off (between begin and commit of an alter), as
+ * cr-sqlite's commit_alter backfills it: rows we hold no live clocks for are inserts, rows our clocks
+ * call alive but the table lacks are deletes, and a column without a clock in a live row is an update
+ * of it where it differs from the column's default. (Updates of columns that already had clocks
+ * can't be told apart from old values; cr-sqlite misses them too.)
+ */
+export function backfillSql(info: TableInfo, n: CrrNames, defaults: ReadonlyMap<string, string | null>): string {
+  const t = ident(info.name);
+  const lc = logColumns(info);
+  const keyMatch = info.pks.map((p) => `p.${ident(p)} = t.${ident(p)}`).join(' AND ');
+  const alive = (key: string): string => `EXISTS (SELECT 1 FROM ${n.clock} c WHERE c.key = ${key} AND (c.cid <> '-1' OR c.col_version % 2 = 1))`;
+  const tKeys = info.pks.map((p) => `t.${ident(p)}`).join(', ');
+  const pKeys = info.pks.map((p) => `p.${ident(p)}`).join(', ');
+  const out = [
+    `INSERT INTO ${n.log} (op, ${lc.keys.join(', ')}) SELECT 1, ${tKeys} FROM ${t} t WHERE NOT EXISTS (SELECT 1 FROM ${n.pks} p WHERE ${keyMatch} AND ${alive('p.__key')});`,
+    `INSERT INTO ${n.log} (op, ${lc.keys.join(', ')}) SELECT 3, ${pKeys} FROM ${n.pks} p WHERE ${alive('p.__key')} AND NOT EXISTS (SELECT 1 FROM ${t} t WHERE ${keyMatch});`,
+  ];
+  info.columns.forEach((col, i) => {
+    const mask = lc.masks[Math.floor(i / MASK_BITS)]!;
+    const dflt = defaults.get(col) ?? 'NULL';
+    out.push(
+      `INSERT INTO ${n.log} (op, ${lc.keys.join(', ')}, ${mask}) SELECT 2, ${tKeys}, ${1n << BigInt(i % MASK_BITS)} FROM ${t} t JOIN ${n.pks} p ON ${keyMatch}
+       WHERE ${alive('p.__key')} AND NOT EXISTS (SELECT 1 FROM ${n.clock} c WHERE c.key = p.__key AND c.cid = '${col.replaceAll("'", "''")}')
+       AND (t.${ident(col)} IS NOT (${dflt}) COLLATE BINARY OR typeof(t.${ident(col)}) <> typeof(${dflt}));`,
+    );
+  });
+  return out.join('\n');
 }
