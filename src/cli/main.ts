@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { createContext } from './context.ts';
 import { errorLine, exitCodeOf, ExitCode } from './exit.ts';
 import * as apply from './apply.ts';
+import * as bundle from './bundle.ts';
 import * as changes from './changes.ts';
 import * as init from './init.ts';
 import * as log from './log.ts';
@@ -14,6 +15,11 @@ import * as sync from './sync.ts';
 const VERSION = '0.1.0';
 
 export async function main(argv: string[]): Promise<number> {
+  // `ddcp changes | head`: the reader went away; stop quietly like other command-line tools.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
+    throw err;
+  });
   const program = new Command();
   const ctx = createContext(() => program.opts<{ C?: string }>().C);
   program
@@ -21,10 +27,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('Local-first, multi-master sync for SQLite: replicate tables between databases and merge without conflicts.')
     .version(VERSION, '-V, --version')
     .option('-C <dir>', 'run as if started in <dir>')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s}`) });
-  for (const cmd of [init, shell, status, log, remote, sync, changes, apply]) cmd.register(program, ctx);
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s.trimEnd()} (see --help)\n`) });
+  for (const cmd of [init, shell, status, log, remote, sync, changes, apply, bundle]) cmd.register(program, ctx);
   program.addHelpText(
     'after',
     `

@@ -251,8 +251,9 @@ function schemaGuard(header: BundleHeader, ours: TableInfo[]): (c: Change) => vo
  */
 export function applyBundle(repo: Repository, file: string, options: ApplyBundleOptions = {}): ApplyBundleResult {
   const path = resolve(file);
-  const reader = BundleReader.open(path);
+  let reader: BundleReader | undefined;
   try {
+    reader = BundleReader.open(path);
     const h = reader.header;
     const engine = repo.engine;
     const guard = schemaGuard(h, engine.crrs());
@@ -262,8 +263,9 @@ export function applyBundle(repo: Repository, file: string, options: ApplyBundle
     const total = reader.announcedChanges();
     const { onProgress } = options;
     let done = 0;
+    const stream = reader.changes();
     const changes = function* (): Generator<Change> {
-      for (const c of reader.changes()) {
+      for (const c of stream) {
         guard(c);
         yield c;
         if (++done % 10_000 === 0) onProgress?.(done, total);
@@ -283,11 +285,11 @@ export function applyBundle(repo: Repository, file: string, options: ApplyBundle
       tracked,
     };
   } catch (err) {
-    if (err instanceof BundleError && !err.message.endsWith('nothing was applied')) {
+    if (err instanceof BundleError && err.fault !== 'io' && !err.message.endsWith('nothing was applied')) {
       throw new BundleError(`${err.message}; nothing was applied`, err.fault, { cause: err });
     }
     throw err;
   } finally {
-    reader.close();
+    reader?.close();
   }
 }

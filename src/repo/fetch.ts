@@ -48,18 +48,27 @@ export async function fetchFrom(engine: Engine, staging: Staging, remote: string
   if (state && !sameSite) staging.forget(remote);
   else staging.dropIncomplete(remote);
   const guard = schemaGuard(remote, engine.crrs());
+  const mark = staging.mark(remote);
   let changes = 0;
-  for await (const batch of source.batches(since, engine.siteId)) {
-    for (const c of batch.changes) guard(c);
-    // Each batch is staged in its own transaction and complete ones record their version: an
-    // interrupted fetch resumes after the last complete batch.
-    changes += staging.stage(remote, source.siteId, batch);
-    onProgress?.('fetch', changes);
+  try {
+    for await (const batch of source.batches(since, engine.siteId)) {
+      for (const c of batch.changes) guard(c);
+      // Each batch is staged in its own transaction and complete ones record their version: an
+      // interrupted fetch resumes after the last complete batch.
+      changes += staging.stage(remote, source.siteId, batch);
+      onProgress?.('fetch', changes);
+    }
+  } catch (err) {
+    // The error says "nothing was fetched": undo the batches this fetch staged before it.
+    if (err instanceof ChangeError) staging.restore(mark);
+    throw err;
   }
   return { remote, changes, version: staging.state(remote)?.version ?? since, staged: staging.count(remote) };
 }
 
 export function mergeStaged(engine: Engine, staging: Staging, remote: string, onProgress?: Progress): MergeOutcome {
+  // Batches past the last complete one hold part of a version: the next fetch gets it whole.
+  staging.dropIncomplete(remote);
   const state = staging.state(remote);
   if (!state) return { remote, received: 0, applied: 0, dbVersion: engine.dbVersion() };
   const total = state.staged;

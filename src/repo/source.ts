@@ -3,6 +3,7 @@
  * batches; the fetch logic doesn't care whether the peer is a folder on this machine or (later) a
  * node on the network.
  */
+import { existsSync } from 'node:fs';
 import type { Change } from '../engine/change.ts';
 import { Engine } from '../engine/engine.ts';
 import type { TableInfo } from '../engine/schema.ts';
@@ -37,8 +38,11 @@ export class LocalSource implements ChangeSource {
     } catch (cause) {
       throw new RemoteError(`${root} is not a usable ddcp repository: ${(cause as Error).message}`, { cause });
     }
+    const dbPath = dbPathOf(root, config.db);
+    // openDatabase would create an empty database (with a new site id) in the remote's repository
+    if (!existsSync(dbPath)) throw new RemoteError(`the database of the repository at ${root} is missing (${dbPath})`);
     try {
-      this.db = openDatabase(dbPathOf(root, config.db));
+      this.db = openDatabase(dbPath);
       this.engine = Engine.open(this.db);
     } catch (cause) {
       throw new RemoteError(`cannot open the database of the repository at ${root}: ${(cause as Error).message}`, { cause });

@@ -22,6 +22,14 @@ export interface FetchState {
   staged: number;
 }
 
+/** A remote's staging at one moment (see {@link Staging.mark}). */
+export interface StagingMark {
+  remote: string;
+  /** The number of the last staged batch. */
+  n: number;
+  fetched: { site_id: Uint8Array; version: number | bigint; fetched_at: number | bigint } | undefined;
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS fetched (remote TEXT PRIMARY KEY, site_id BLOB NOT NULL, version INTEGER NOT NULL, fetched_at INTEGER NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS batches (
@@ -83,6 +91,23 @@ export class Staging {
         `DELETE FROM batches WHERE remote = ? AND n > coalesce((SELECT max(n) FROM batches WHERE remote = ? AND complete = 1), 0)`,
       )
       .run(remote, remote);
+  }
+
+  /** Where a remote's staging stands now, to {@link restore} it if a fetch must be undone. */
+  mark(remote: string): StagingMark {
+    const n = Number((this.db.prepare('SELECT coalesce(max(n), 0) AS n FROM batches WHERE remote = ?').get(remote) as { n: number }).n);
+    const fetched = this.db.prepare('SELECT site_id, version, fetched_at FROM fetched WHERE remote = ?').get(remote) as StagingMark['fetched'];
+    return { remote, n, fetched };
+  }
+
+  /** Undoes what was staged for the remote since `mark`, and how far fetching got. */
+  restore(mark: StagingMark): void {
+    transaction(this.db, () => {
+      this.db.prepare('DELETE FROM batches WHERE remote = ? AND n > ?').run(mark.remote, BigInt(mark.n));
+      const f = mark.fetched;
+      if (f) this.db.prepare('INSERT OR REPLACE INTO fetched VALUES (?, ?, ?, ?)').run(mark.remote, f.site_id, f.version, f.fetched_at);
+      else this.db.prepare('DELETE FROM fetched WHERE remote = ?').run(mark.remote);
+    });
   }
 
   /** The staged changes of a remote, in the order they were fetched (decoded a batch at a time). */
