@@ -92,17 +92,13 @@ function clockKeys(list: any[]): string[] {
   return list.map((c) => JSON.stringify([c.table, c.pk, c.cid, c.val, c.col_version, c.site_id, c.cl])).sort();
 }
 
-/**
- * Asserts a failed run: the exit code and one error line matching `pattern` (usage errors, exit 2,
- * may add commander's "(run with --help for usage)" hint on a second line).
- */
+/** Asserts a failed run: the exit code and exactly one error line matching `pattern`. */
 function fails(r: RunResult, code: number, pattern: RegExp): void {
   assert.equal(r.code, code, `expected exit ${code}, got ${r.code}: ${r.stderr}`);
   const lines = r.stderr.trim().split('\n');
   assert.match(lines[0]!, /^ddcp: (error: )?/);
   assert.match(lines[0]!, pattern);
-  if (code === 2) assert.ok(lines.slice(1).every((l) => /run with --help/.test(l)), r.stderr);
-  else assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
 }
 
 const ADDRESS = /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/;
