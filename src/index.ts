@@ -25,3 +25,7 @@ export { Repository } from './repo/repository.ts';
 export type { InitOptions } from './repo/repository.ts';
 export { NotARepositoryError, RepositoryExistsError, RepositoryError } from './repo/errors.ts';
 export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';
+export { createBundle, applyBundle } from './repo/bundle.ts';
+export type { CreateBundleOptions, CreateBundleResult, ApplyBundleOptions, ApplyBundleResult } from './repo/bundle.ts';
+export { BundleReader, BundleWriter, BundleError, writeBundle, verifyBundle } from './transport/bundle.ts';
+export type { BundleHeader, BundleTable, BundleSummary, BundleFault } from './transport/bundle.ts';

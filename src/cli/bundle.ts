@@ -11,6 +11,11 @@ import type { Context } from './context.ts';
 
 const short = (siteId: string): string => siteId.slice(0, 8);
 
+/** The source's db_versions a bundle covers. */
+function range(since: number, version: number): string {
+  return version > since ? `db_versions ${since + 1}–${version}` : `nothing after db_version ${since}`;
+}
+
 function kib(bytes: number): string {
   return bytes < 1024 ? `${bytes} bytes` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
@@ -53,7 +58,7 @@ Examples:
       const bar = progressBar();
       let r;
       try {
-        r = createBundle(repo, resolve(ctx.dir(), file), { since, forRemote: opts.for, onProgress: (n) => bar.update('bundle', n) });
+        r = createBundle(repo, resolve(ctx.dir(), file), { since, forRemote: opts.for, onProgress: (n) => bar.update('create bundle', n) });
       } finally {
         bar.done();
       }
@@ -73,7 +78,7 @@ Examples:
         );
       } else {
         const target = r.forRemote ? ` for ${r.forRemote}` : '';
-        ctx.out(`wrote ${r.changes} changes${target} (db_versions ${r.since + 1}–${r.version}) to ${file}: ${kib(r.bytes)}`);
+        ctx.out(`wrote ${r.changes} changes${target} (${range(r.since, r.version)}) to ${file}: ${kib(r.bytes)}`);
       }
     });
 
@@ -139,7 +144,7 @@ Examples:
       const bar = progressBar();
       let r;
       try {
-        r = verifyBundle(resolve(ctx.dir(), file), (n) => bar.update('verify', n));
+        r = verifyBundle(resolve(ctx.dir(), file), (n) => bar.update('verify bundle', n));
       } finally {
         bar.done();
       }
@@ -163,7 +168,7 @@ Examples:
           }),
         );
       } else {
-        ctx.out(`${file} is a valid bundle: ${r.summary.changes} changes from ${h.siteId} (db_versions ${h.since + 1}–${h.version}), created ${h.createdAt}`);
+        ctx.out(`${file} is a valid bundle: ${r.summary.changes} changes from ${h.siteId} (${range(h.since, h.version)}), created ${h.createdAt}`);
         ctx.out(`tables: ${h.schema.map((t) => t.table).join(', ') || '(none)'}; sha256 ${r.summary.sha256}`);
       }
     });

@@ -121,18 +121,6 @@ function writeState(repo: Repository, state: BundleState): void {
   renameSync(tmp, path);
 }
 
-/** Where the next bundle for each remote starts (our db_version), as far as we remember. */
-export function bundleMarks(repo: Repository): { remote: string; version: number; createdAt: string }[] {
-  const ours = toHex(repo.engine.siteId);
-  const state = readState(repo);
-  return repo
-    .remotes()
-    .flatMap((r) => {
-      const s = state.for[r.name];
-      return s && s.site_id === ours && s.location === r.location ? [{ remote: r.name, version: s.version, createdAt: s.created_at }] : [];
-    });
-}
-
 // --- create ---
 
 const isVersion = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
@@ -168,7 +156,7 @@ export function createBundle(repo: Repository, file: string, options: CreateBund
   const version = engine.dbVersion();
   const since = Math.min(options.since ?? marked, version);
   if (options.since !== undefined && options.since > version) {
-    throw new DdcpError(`since ${options.since} is beyond this database's db_version ${version}; nothing to bundle`);
+    throw new DdcpError(`cannot bundle the changes after db_version ${options.since}: this database is only at db_version ${version}`);
   }
   let address: string | undefined;
   try {

@@ -8,6 +8,7 @@ import { Engine } from '../engine/engine.ts';
 import { openDatabase, type SqliteConnection } from '../engine/sqlite.ts';
 import { readConfig, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
 import { NotARepositoryError, RepositoryError, RepositoryExistsError } from './errors.ts';
+import { applyBundle, createBundle, type ApplyBundleOptions, type ApplyBundleResult, type CreateBundleOptions, type CreateBundleResult } from './bundle.ts';
 import { fetchFrom, mergeStaged, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
 import { createIdentity, loadIdentity, type Identity } from './identity.ts';
 import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
@@ -248,6 +249,18 @@ export class Repository {
   async pull(name: string, options: SyncOptions = {}): Promise<{ fetch: FetchResult; merge: MergeOutcome }> {
     const fetch = await this.fetch(name, options);
     return { fetch, merge: this.merge(name, options) };
+  }
+
+  // --- bundles ---
+
+  /** Writes changes to a single file (see transport/bundle.ts); streams, so any size works. */
+  createBundle(file: string, options: CreateBundleOptions = {}): CreateBundleResult {
+    return createBundle(this, file, options);
+  }
+
+  /** Merges a bundle in one transaction; a corrupted, truncated or foreign-schema bundle applies nothing. */
+  applyBundle(file: string, options: ApplyBundleOptions = {}): ApplyBundleResult {
+    return applyBundle(this, file, options);
   }
 
   close(): void {

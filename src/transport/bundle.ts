@@ -25,7 +25,7 @@
  * chunk (READ_CHUNK) and one frame.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Change } from '../engine/change.ts';
@@ -302,18 +302,53 @@ export interface WriteBundleOptions extends WriterOptions {
   onProgress?: (changes: number) => void;
 }
 
+/** A file-system error in words, without the temporary file's name. */
+function ioReason(err: unknown, folder: string): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return `folder ${folder} does not exist`;
+    case 'ENOTDIR':
+      return `${folder} is not a folder`;
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied in ${folder}`;
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EROFS':
+      return 'the file system is read-only';
+    default:
+      return (err as Error).message;
+  }
+}
+
+/** Makes a rename durable (best effort: not every platform can sync a folder). */
+function syncFolder(path: string): void {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // the bundle is complete either way
+  }
+}
+
 /**
  * Writes a bundle of `changes` to `path` atomically: into a temporary file beside it, synced, then
  * renamed over `path`. If anything fails (including the `changes` iterable throwing), no file —
  * partial or temporary — is left, and an existing file at `path` is untouched.
  */
 export function writeBundle(path: string, header: BundleHeader, changes: Iterable<Change>, options: WriteBundleOptions = {}): BundleSummary {
+  const cannot = (cause: unknown): BundleError => new BundleError(`cannot write ${path}: ${ioReason(cause, dirname(path))}`, 'io', { cause });
+  if (existsSync(path) && statSync(path).isDirectory()) throw new BundleError(`cannot write ${path}: it is a folder`, 'io');
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let fd: number;
   try {
     fd = openSync(tmp, 'wx', 0o644);
   } catch (cause) {
-    throw new BundleError(`cannot write ${path}: ${(cause as Error).message}`, 'io', { cause });
+    throw cannot(cause);
   }
   let open = true;
   try {
@@ -332,6 +367,7 @@ export function writeBundle(path: string, header: BundleHeader, changes: Iterabl
     closeSync(fd);
     open = false;
     renameSync(tmp, path);
+    syncFolder(dirname(path));
     return summary;
   } catch (err) {
     if (open) closeSync(fd);
@@ -340,8 +376,8 @@ export function writeBundle(path: string, header: BundleHeader, changes: Iterabl
     } catch {
       // already gone
     }
-    if (err instanceof DdcpError) throw err;
-    throw new BundleError(`cannot write ${path}: ${(err as Error).message}`, 'io', { cause: err });
+    if (err instanceof DdcpError || !(err as NodeJS.ErrnoException).code) throw err;
+    throw cannot(err);
   }
 }
 
@@ -429,8 +465,7 @@ export class BundleReader {
   private readonly hash: Hash = createHash('sha256');
   private frames = 0;
   private used = false;
-  /** The largest frame payload read so far (bytes) — what reading held in memory at once. */
-  largestFrame = 0;
+  private maxFrame = 0;
 
   private constructor(path: string, fd: number, options: ReaderOptions) {
     this.path = path;
@@ -488,7 +523,7 @@ export class BundleReader {
   }
 
   /** Reads the next frame, checking its bounds and CRC; undefined at a clean end of file. */
-  private readFrame(): { type: number; payload: Buffer } | undefined {
+  private readFrame(): { type: number; payload: Uint8Array } | undefined {
     const type = this.input.byte();
     if (type === undefined) return undefined;
     if (type !== FRAME_HEADER && type !== FRAME_CHANGES && type !== FRAME_TRAILER) {
@@ -526,8 +561,14 @@ export class BundleReader {
       this.hash.update(crcBytes);
     }
     this.frames++;
-    this.largestFrame = Math.max(this.largestFrame, payload.length);
-    return { type, payload };
+    this.maxFrame = Math.max(this.maxFrame, payload.length);
+    // A plain Uint8Array, so the values and keys decoded from it are plain byte arrays, not Buffers.
+    return { type, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.length) };
+  }
+
+  /** The largest frame payload read so far (bytes): what reading held in memory at once, besides its read buffer. */
+  get largestFrame(): number {
+    return this.maxFrame;
   }
 
   /**
@@ -567,10 +608,11 @@ export class BundleReader {
         if (frame.type === FRAME_TRAILER) {
           const p = frame.payload;
           if (p.length !== TRAILER_PAYLOAD) this.fail('damaged bundle: malformed trailer', 'malformed');
+          const view = Buffer.from(p.buffer, p.byteOffset, p.length);
           const sha = this.hash.digest();
-          if (!sha.equals(p.subarray(12))) this.fail('checksum mismatch: the bundle is damaged (its SHA-256 does not match)', 'checksum');
-          const frames = p.readUInt32BE(0);
-          const count = p.readBigUInt64BE(4);
+          if (!sha.equals(view.subarray(12))) this.fail('checksum mismatch: the bundle is damaged (its SHA-256 does not match)', 'checksum');
+          const frames = view.readUInt32BE(0);
+          const count = view.readBigUInt64BE(4);
           if (frames !== this.frames - 1) this.fail(`damaged bundle: the trailer counts ${frames} frames, the file has ${this.frames - 1}`, 'malformed');
           if (count !== BigInt(changes)) this.fail(`damaged bundle: the trailer counts ${count} changes, the file has ${changes}`, 'malformed');
           if (!this.input.atEnd()) this.fail(`damaged bundle: unexpected bytes after the trailer (at byte ${this.input.offset} of ${this.size})`, 'malformed');
