@@ -42,20 +42,23 @@ function schemaGuard(remote: string, ours: TableInfo[]): (c: Change) => void {
 
 export async function fetchFrom(engine: Engine, staging: Staging, remote: string, source: ChangeSource, onProgress?: Progress): Promise<FetchResult> {
   const state = staging.state(remote);
-  const sameSite = state && Buffer.compare(state.siteId, source.siteId) === 0;
-  // Another database now answers at this location: start over rather than skip its history.
-  const since = Math.max(sameSite ? state.version : 0, engine.trackedVersion(source.siteId));
-  if (state && !sameSite) staging.forget(remote);
+  const read = await source.open({
+    expectedSite: state?.siteId,
+    exceptSite: engine.siteId,
+    since: (siteId) => Math.max(state && Buffer.compare(state.siteId, siteId) === 0 ? state.version : 0, engine.trackedVersion(siteId)),
+  });
+  // Another database now answers at this location: start over rather than mix histories.
+  if (state && Buffer.compare(state.siteId, read.siteId) !== 0) staging.forget(remote);
   else staging.dropIncomplete(remote);
   const guard = schemaGuard(remote, engine.crrs());
   const mark = staging.mark(remote);
   let changes = 0;
   try {
-    for await (const batch of source.batches(since, engine.siteId)) {
+    for await (const batch of read.batches) {
       for (const c of batch.changes) guard(c);
       // Each batch is staged in its own transaction and complete ones record their version: an
       // interrupted fetch resumes after the last complete batch.
-      changes += staging.stage(remote, source.siteId, batch);
+      changes += staging.stage(remote, read.siteId, batch);
       onProgress?.('fetch', changes);
     }
   } catch (err) {
@@ -63,7 +66,7 @@ export async function fetchFrom(engine: Engine, staging: Staging, remote: string
     if (err instanceof ChangeError) staging.restore(mark);
     throw err;
   }
-  return { remote, changes, version: staging.state(remote)?.version ?? since, staged: staging.count(remote) };
+  return { remote, changes, version: staging.state(remote)?.version ?? 0, staged: staging.count(remote) };
 }
 
 export function mergeStaged(engine: Engine, staging: Staging, remote: string, onProgress?: Progress): MergeOutcome {

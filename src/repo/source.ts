@@ -13,17 +13,32 @@ import { readConfig } from './config.ts';
 import { RemoteError } from './remotes.ts';
 import { dbPathOf, layout } from './layout.ts';
 
-export interface ChangeSource {
+/** What a fetch asks a source for. */
+export interface SourceRequest {
+  /** The site id we expect the peer to have (from an earlier fetch), if any. */
+  expectedSite?: Uint8Array;
+  /** The peer's version to start after, given its site id. */
+  since(siteId: Uint8Array): number;
+  /** Leave out changes that originated here. */
+  exceptSite: Uint8Array;
+}
+
+/** An open read of a peer's changes. */
+export interface SourceRead {
   /** The peer's site id. */
-  readonly siteId: Uint8Array;
+  siteId: Uint8Array;
   /** The peer's CRR tables. */
-  schema(): TableInfo[];
+  schema: TableInfo[];
   /**
-   * The peer's changes after `since`, leaving out those that originated at `exceptSite`, as bounded
-   * batches (see batches.ts). The last batch (possibly empty) carries the version the peer was at.
+   * The peer's changes after the requested version, as bounded batches (see batches.ts). The last
+   * batch (possibly empty, complete) carries the version the peer was at.
    */
-  batches(since: number, exceptSite: Uint8Array): AsyncGenerator<Batch>;
-  close(): void;
+  batches: AsyncGenerator<Batch>;
+}
+
+export interface ChangeSource {
+  open(request: SourceRequest): Promise<SourceRead>;
+  close(): void | Promise<void>;
 }
 
 /** A repository in a folder on this machine. Reads through its own connection (WAL: never blocks its writers). */
@@ -49,25 +64,30 @@ export class LocalSource implements ChangeSource {
     }
   }
 
-  get siteId(): Uint8Array {
-    return this.engine.siteId;
-  }
-
-  schema(): TableInfo[] {
-    return this.engine.crrs();
-  }
-
-  async *batches(since: number, exceptSite: Uint8Array): AsyncGenerator<Batch> {
-    const at = this.engine.dbVersion();
-    let last = since;
-    for (const batch of batchByVersion(this.engine.changesSince(since, { exceptSite }))) {
-      last = batch.version;
-      yield batch;
-    }
-    yield { changes: [] as Change[], version: Math.max(at, last), complete: true };
+  async open(request: SourceRequest): Promise<SourceRead> {
+    const engine = this.engine;
+    return { siteId: engine.siteId, schema: engine.crrs(), batches: toAsync(readBatches(engine, request.since(engine.siteId), request.exceptSite)) };
   }
 
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * A repository's changes after `since` (not those of `exceptSite`) as bounded batches, ending with
+ * an empty complete batch at the version the repository was at.
+ */
+export function* readBatches(engine: Engine, since: number, exceptSite: Uint8Array): Generator<Batch> {
+  const at = engine.dbVersion();
+  let last = since;
+  for (const batch of batchByVersion(engine.changesSince(since, { exceptSite }))) {
+    last = batch.version;
+    yield batch;
+  }
+  yield { changes: [] as Change[], version: Math.max(at, last), complete: true };
+}
+
+async function* toAsync<T>(it: Iterable<T>): AsyncGenerator<T> {
+  yield* it;
 }
