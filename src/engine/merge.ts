@@ -1,6 +1,5 @@
 /**
- * Applying changes from peers. Consecutive changes of one row are merged together (one read of its
- * clocks, one write of the row); the whole call is one transaction, stamped with one db_version.
+ * Applying changes from peers: the whole call is one transaction, stamped with one db_version.
  */
 import { checkChange, type Change } from './change.ts';
 import { UNKNOWN_SITE, type Sites } from './clock.ts';
@@ -9,7 +8,7 @@ import { unpackColumns } from './pack.ts';
 import { mergeCell, RowEffects, type MergeContext, type Stamp } from './rules.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
-import type { CrrTable } from './table.ts';
+import type { CrrTable, RowEntry } from './table.ts';
 import { bytesEqual } from './value.ts';
 
 /**
@@ -25,49 +24,73 @@ export interface MergeResult {
   applied: number;
 }
 
+/** Rows buffered before their keys and clocks are loaded and written together. */
+const CHUNK_ROWS = 256;
+
+interface PendingRow {
+  pk: SqlValue[];
+  changes: { c: Change; site: number }[];
+}
+
 /**
  * Merges `changes` into the tables at db_version `version`. Must run inside a transaction; throws
  * {@link ChangeError} on the first change that is invalid or doesn't fit our schema (the caller rolls
- * back, so nothing is applied).
+ * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
+ * chunk's rows, one their clocks, and multi-row statements write them back.
  */
 export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites, changes: Iterable<Change>, version: number): MergeResult {
   let seq = 0;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
   const result: MergeResult = { received: 0, applied: 0 };
   const touched = new Set<CrrTable>();
+  const rowsWritten = new Map<CrrTable, number>();
+  const suspended = new Set<CrrTable>();
 
-  let table: CrrTable | undefined;
-  let pkBytes: Uint8Array | undefined;
-  let pk: SqlValue[] = [];
-  let state: ReturnType<CrrTable['load']> | undefined;
-  let fx = new RowEffects();
-  let dirty = false;
+  // The chunk being gathered: per table, rows by packed key.
+  let chunk = new Map<CrrTable, Map<string, PendingRow>>();
+  let chunkRows = 0;
+  let lastTable: CrrTable | undefined;
+  let lastPkBytes: Uint8Array | undefined;
+  let lastRow: PendingRow | undefined;
   let lastSiteId: Uint8Array | undefined;
   let lastSite = 0;
 
-  const ctx: MergeContext = {
-    stamp,
-    currentValue: (cid) => table!.value(pk, cid),
-    siteBytes: (site) => sites.bytesOf(site),
-    unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
-  };
-
-  const rowsWritten = new Map<CrrTable, number>();
-  const suspended = new Set<CrrTable>();
-  const flush = (): void => {
-    if (table && state && dirty) {
-      const n = (rowsWritten.get(table) ?? 0) + 1;
-      rowsWritten.set(table, n);
-      if (n === SUSPEND_TRACKING_AFTER) {
+  const processChunk = (): void => {
+    for (const [table, rows] of chunk) {
+      const pending = [...rows.values()];
+      const entries = table.loadMany(pending.map((r) => r.pk));
+      const written: RowEntry[] = [];
+      entries.forEach((entry, i) => {
+        const fx = new RowEffects();
+        const ctx: MergeContext = {
+          stamp,
+          currentValue: (cid) => table.value(entry.pk, cid),
+          siteBytes: (site) => sites.bytesOf(site),
+          unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
+        };
+        for (const { c, site } of pending[i]!.changes) {
+          if (mergeCell(entry.row, fx, { cid: c.cid, val: c.val, colVersion: c.colVersion, cl: c.cl, site }, ctx)) result.applied++;
+        }
+        if (entry.row.dirty) {
+          entry.fx = fx;
+          written.push(entry);
+        }
+      });
+      if (written.length === 0) continue;
+      const before = rowsWritten.get(table) ?? 0;
+      rowsWritten.set(table, before + written.length);
+      if (!suspended.has(table) && before + written.length >= SUSPEND_TRACKING_AFTER) {
         table.suspendTracking();
         suspended.add(table);
       }
-      table.applyEffects(pk, fx);
-      table.save(pk, state.key, state.row);
+      table.saveMany(written);
       touched.add(table);
     }
-    state = undefined;
-    dirty = false;
+    chunk = new Map();
+    chunkRows = 0;
+    lastTable = undefined;
+    lastPkBytes = undefined;
+    lastRow = undefined;
   };
 
   for (const c of changes) {
@@ -80,8 +103,10 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
     const t = tables.get(c.table);
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
     if (c.cid !== SENTINEL && !t.columnSet.has(c.cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${c.cid} here (schemas differ?)`);
-    if (t !== table || !pkBytes || !bytesEqual(pkBytes, c.pk)) {
-      flush();
+    // Runs of changes share a site id: skip the lookup when it is the same as the last one.
+    if (c.siteId !== lastSiteId && (lastSiteId === undefined || !bytesEqual(c.siteId, lastSiteId))) lastSite = sites.ordinalOf(c.siteId);
+    lastSiteId = c.siteId;
+    if (t !== lastTable || !lastPkBytes || !bytesEqual(lastPkBytes, c.pk)) {
       let values: SqlValue[];
       try {
         values = unpackColumns(c.pk);
@@ -89,24 +114,28 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
         throw new ChangeError(`change ${n}: bad primary key for ${c.table}: ${(err as PackError).message}`, { cause: err });
       }
       if (values.length !== t.info.pks.length) {
-        throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns here it has ${t.info.pks.length} (schemas differ?)`);
+        throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
       }
       if (values.some((v) => v === null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
-      table = t;
-      pkBytes = c.pk;
-      pk = values;
-      state = t.load(pk);
-      fx = new RowEffects();
+      let rows = chunk.get(t);
+      if (!rows) chunk.set(t, (rows = new Map()));
+      const id = Buffer.from(c.pk.buffer, c.pk.byteOffset, c.pk.byteLength).toString('latin1');
+      let row = rows.get(id);
+      if (!row) {
+        if (chunkRows >= CHUNK_ROWS) {
+          processChunk();
+          chunk.set(t, (rows = new Map()));
+        }
+        rows.set(id, (row = { pk: values, changes: [] }));
+        chunkRows++;
+      }
+      lastTable = t;
+      lastPkBytes = c.pk;
+      lastRow = row;
     }
-    // Runs of changes share a site id: skip the lookup when it is the same as the last one.
-    if (c.siteId !== lastSiteId && (lastSiteId === undefined || !bytesEqual(c.siteId, lastSiteId))) lastSite = sites.ordinalOf(c.siteId);
-    lastSiteId = c.siteId;
-    if (mergeCell(state!.row, fx, { cid: c.cid, val: c.val, colVersion: c.colVersion, cl: c.cl, site: lastSite }, ctx)) {
-      result.applied++;
-      dirty = true;
-    }
+    lastRow!.changes.push({ c, site: lastSite });
   }
-  flush();
+  processChunk();
   // Our own writes to the tables went through the triggers too; they are not local edits.
   for (const t of touched) t.clearLog();
   for (const t of suspended) t.resumeTracking();

@@ -7,6 +7,19 @@ import { RowState, type CellClock, type RowEffects } from './rules.ts';
 import { SENTINEL, type TableInfo } from './schema.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
+import { inGroups, placeholders, StatementCache, valuesKey } from './bulk.ts';
+
+/** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
+export interface RowEntry {
+  pk: SqlValue[];
+  key: number | undefined;
+  row: RowState;
+  /** Merge effects on the table row, if any. */
+  fx?: RowEffects;
+}
+
+/** Rows per multi-row statement. */
+const GROUP = 64;
 
 type Row = SqlValue[];
 
@@ -30,6 +43,12 @@ export class CrrTable {
   private readonly deleteRow: Statement;
   private readonly ensureRow: Statement;
   private readonly upserts = new Map<string, Statement>();
+  private readonly bulkUpserts = new Map<string, StatementCache>();
+  private readonly keysOf: StatementCache;
+  private readonly clocksOfMany: StatementCache;
+  private readonly insertKeys: StatementCache;
+  private readonly upsertClocks: StatementCache;
+  private readonly ensureRows: StatementCache;
   private readonly clockUpserts = new Map<number, Statement>();
   private readonly valueReads = new Map<string, Statement>();
 
@@ -40,6 +59,7 @@ export class CrrTable {
     this.db = db;
     this.info = info;
     const n = (this.names = crrNames(info.name));
+    const n_ = n;
     this.columnSet = new Set(info.columns);
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
@@ -56,6 +76,93 @@ export class CrrTable {
     this.deleteCellClocks = db.prepare(`DELETE FROM ${n.clock} WHERE key = ? AND cid <> '${SENTINEL}'`);
     this.deleteRow = db.prepare(`DELETE FROM ${this.t} WHERE ${this.pkWhere}`);
     this.ensureRow = db.prepare(`INSERT INTO ${this.t} (${pkList}) VALUES (${marks}) ON CONFLICT DO NOTHING`);
+    const nk = info.pks.length;
+    const qJoin = info.pks.map((p, i) => `k.${ident(p)} = v.column${i + 2}`).join(' AND ');
+    // Look keys up by position in a VALUES list, so SQLite's own equality decides (1 = 1.0); CROSS
+    // JOIN keeps the planner from scanning the key table instead.
+    this.keysOf = new StatementCache(db, (n) => `SELECT v.column1, k.__key FROM (VALUES ${placeholders(n, nk + 1)}) v CROSS JOIN ${n_.pks} k ON ${qJoin}`, true);
+    this.clocksOfMany = new StatementCache(db, (n) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n_.clock} WHERE key IN (${Array.from({ length: n }, () => '?').join(', ')})`, true);
+    this.insertKeys = new StatementCache(db, (n) => `INSERT INTO ${n_.pks} (${pkList}) VALUES ${placeholders(n, nk)} RETURNING __key, ${pkList}`, true);
+    this.upsertClocks = new StatementCache(
+      db,
+      (n) => `INSERT INTO ${n_.clock} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(n, 6)}
+       ON CONFLICT (key, cid) DO UPDATE SET col_version = excluded.col_version, db_version = excluded.db_version, site = excluded.site, seq = excluded.seq`,
+    );
+    this.ensureRows = new StatementCache(db, (n) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(n, nk)} ON CONFLICT DO NOTHING`);
+  }
+
+  /** Loads the keys and clocks of many rows at once (entries come back in the same order). */
+  loadMany(pks: SqlValue[][]): RowEntry[] {
+    const entries: RowEntry[] = pks.map((pk) => ({ pk, key: undefined, row: new RowState() }));
+    inGroups(entries.map((e, i) => [BigInt(i), ...e.pk] as SqlValue[]), GROUP, this.keysOf, (p) => p, (s, p) => {
+      for (const r of s.iterate(...p) as Iterable<[bigint, bigint]>) entries[Number(r[0])]!.key = Number(r[1]);
+    });
+    const byKey = new Map<number, RowState>();
+    for (const e of entries) if (e.key !== undefined) byKey.set(e.key, e.row);
+    inGroups([...byKey.keys()], GROUP, this.clocksOfMany, (k) => [k], (s, p) => {
+      for (const r of s.iterate(...p) as Iterable<[bigint, string, bigint, bigint, bigint, bigint]>) {
+        const row = byKey.get(Number(r[0]))!;
+        const clock: CellClock = { colVersion: Number(r[2]), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) };
+        if (r[1] === SENTINEL) row.sentinel = clock;
+        else row.cells.set(r[1], clock);
+      }
+    });
+    return entries;
+  }
+
+  /** Writes many rows' merge effects and changed clocks, a few statements for all of them. */
+  saveMany(entries: readonly RowEntry[]): void {
+    const dirty = entries.filter((e) => e.row.dirty);
+    if (dirty.length === 0) return;
+    // The table rows.
+    const upserts = new Map<string, RowEntry[]>();
+    const ensure: RowEntry[] = [];
+    for (const e of dirty) {
+      const fx = e.fx;
+      if (!fx) continue;
+      if (fx.deleteFirst) this.deleteRow.run(...e.pk);
+      if (!fx.exists) continue;
+      if (fx.values.size === 0) ensure.push(e);
+      else {
+        const id = [...fx.values.keys()].join('\u0000');
+        let list = upserts.get(id);
+        if (!list) upserts.set(id, (list = []));
+        list.push(e);
+      }
+    }
+    inGroups(ensure, GROUP, this.ensureRows, (e) => e.pk, (s, p) => void s.run(...p));
+    for (const [id, list] of upserts) {
+      const cols = [...list[0]!.fx!.values.keys()];
+      let cache = this.bulkUpserts.get(id);
+      if (!cache) {
+        const all = [...this.info.pks, ...cols].map(ident);
+        cache = new StatementCache(
+          this.db,
+          (n) => `INSERT INTO ${this.t} (${all.join(', ')}) VALUES ${placeholders(n, all.length)}
+           ON CONFLICT (${this.info.pks.map(ident).join(', ')}) DO UPDATE SET ${cols.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`,
+        );
+        this.bulkUpserts.set(id, cache);
+      }
+      inGroups(list, GROUP, cache, (e) => [...e.pk, ...e.fx!.values.values()], (s, p) => void s.run(...p));
+    }
+    // Keys for rows seen for the first time.
+    const fresh = dirty.filter((e) => e.key === undefined);
+    if (fresh.length > 0) {
+      const byPk = new Map<string, RowEntry>();
+      for (const e of fresh) byPk.set(valuesKey(e.pk), e);
+      inGroups(fresh, GROUP, this.insertKeys, (e) => e.pk, (s, p) => {
+        for (const r of s.iterate(...p) as Iterable<SqlValue[]>) byPk.get(valuesKey(r.slice(1)))!.key = Number(r[0]);
+      });
+    }
+    // The clocks.
+    const clocks: [number, string, CellClock][] = [];
+    for (const e of dirty) {
+      const key = e.key!;
+      if (e.row.cellsCleared) this.deleteCellClocks.run(key);
+      if (e.row.sentinelDirty && e.row.sentinel) clocks.push([key, SENTINEL, e.row.sentinel]);
+      for (const cid of e.row.dirtyCells) clocks.push([key, cid, e.row.cells.get(cid)!]);
+    }
+    inGroups(clocks, GROUP, this.upsertClocks, ([key, cid, c]) => [key, cid, c.colVersion, c.dbVersion, c.site, c.seq], (s, p) => void s.run(...p));
   }
 
   /** The integer key of a primary key, if the row was ever tracked. */

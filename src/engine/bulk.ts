@@ -1,0 +1,72 @@
+/**
+ * Running one statement over many rows: groups of a fixed size share a multi-row statement (what
+ * costs is statements, not rows), the remainder goes one by one. Statements are cached per shape.
+ */
+import type { SqlValue, SqliteConnection, Statement } from './sqlite.ts';
+import { toHex } from './hex.ts';
+
+/** A cache of statements built from a row count. */
+export class StatementCache {
+  private readonly cache = new Map<number, Statement>();
+  private readonly db: SqliteConnection;
+  private readonly build: (rows: number) => string;
+  private readonly bigInts: boolean;
+  constructor(db: SqliteConnection, build: (rows: number) => string, bigInts = false) {
+    this.db = db;
+    this.build = build;
+    this.bigInts = bigInts;
+  }
+  get(rows: number): Statement {
+    let s = this.cache.get(rows);
+    if (!s) {
+      s = this.db.prepare(this.build(rows));
+      if (this.bigInts) {
+        s.setReadBigInts(true);
+        s.setReturnArrays(true);
+      }
+      this.cache.set(rows, s);
+    }
+    return s;
+  }
+}
+
+/**
+ * Calls `run(statement, params)` for `items` in groups of `group` (and single items for the rest),
+ * where `params(item)` gives each item's parameters.
+ */
+export function inGroups<T>(items: readonly T[], group: number, cache: StatementCache, params: (item: T) => SqlValue[], run: (s: Statement, p: SqlValue[]) => void): void {
+  let i = 0;
+  for (; i + group <= items.length; i += group) {
+    const p: SqlValue[] = [];
+    for (let j = i; j < i + group; j++) for (const v of params(items[j]!)) p.push(v);
+    run(cache.get(group), p);
+  }
+  for (; i < items.length; i++) run(cache.get(1), params(items[i]!));
+}
+
+/** `(?, ?, …)` repeated: the VALUES list of a multi-row statement. */
+export function placeholders(rows: number, columns: number): string {
+  const one = `(${Array.from({ length: columns }, () => '?').join(', ')})`;
+  return Array.from({ length: rows }, () => one).join(', ');
+}
+
+/** A string that identifies a list of SQL values exactly (type included): a map key for primary keys. */
+export function valuesKey(values: readonly SqlValue[]): string {
+  let out = '';
+  for (const v of values) {
+    switch (typeof v) {
+      case 'bigint':
+        out += `i${v}\u0000`;
+        break;
+      case 'number':
+        out += `r${Object.is(v, -0) ? '-0' : v}\u0000`;
+        break;
+      case 'string':
+        out += `t${v.length}:${v}\u0000`;
+        break;
+      default:
+        out += v === null ? 'n\u0000' : `b${toHex(v)}\u0000`;
+    }
+  }
+  return out;
+}
