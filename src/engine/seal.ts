@@ -2,11 +2,82 @@
  * Sealing: turning the triggers' write logs into clocks. Everything logged since the last seal is
  * stamped with one new db_version, so a local transaction is never split across versions (several
  * transactions may share one). Runs before changes are read or merged, inside their transaction.
+ *
+ * The log is read in chunks; each chunk's rows are loaded together, their operations replayed in log
+ * order through the pure rules, and written back together.
  */
-import { Op, logColumns, MASK_BITS } from './triggers.ts';
+import { valuesKey } from './bulk.ts';
 import { localDelete, localInsert, localUpdate, type Stamp } from './rules.ts';
-import type { CrrTable } from './table.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';
+import type { CrrTable } from './table.ts';
+import { logColumns, MASK_BITS, Op } from './triggers.ts';
+
+/** Log entries per chunk. */
+const CHUNK = 4096;
+
+interface Entry {
+  op: number;
+  pk: SqlValue[];
+  oldPk: SqlValue[];
+  masks: (bigint | null)[];
+}
+
+/** The columns a change mask names. */
+function maskedColumns(columns: readonly string[], masks: readonly (bigint | null)[]): string[] {
+  const out: string[] = [];
+  masks.forEach((mask, m) => {
+    if (!mask) return;
+    // Two 31-bit halves: plain number bit tests instead of 62 bigint shifts.
+    const lo = Number(mask & 0x7fffffffn);
+    const hi = Number(mask >> 31n);
+    for (let i = 0; i < 31; i++) if (lo & (1 << i)) out.push(columns[m * MASK_BITS + i]!);
+    for (let i = 0; i < 31; i++) if (hi & (1 << i)) out.push(columns[m * MASK_BITS + 31 + i]!);
+  });
+  return out;
+}
+
+function sealChunk(table: CrrTable, entries: Entry[], stamp: Stamp): void {
+  const info = table.info;
+  // Every row the chunk touches, loaded once.
+  const index = new Map<string, number>();
+  const pks: SqlValue[][] = [];
+  const slot = (pk: SqlValue[]): number => {
+    const k = valuesKey(pk);
+    let i = index.get(k);
+    if (i === undefined) {
+      i = pks.length;
+      pks.push(pk);
+      index.set(k, i);
+    }
+    return i;
+  };
+  const plan = entries.map((e) => ({ e, at: slot(e.pk), old: e.op === Op.UpdateKey ? slot(e.oldPk) : -1 }));
+  const rows = table.loadMany(pks);
+  for (const { e, at, old } of plan) {
+    const row = rows[at]!.row;
+    switch (e.op) {
+      case Op.Insert:
+        localInsert(row, info.columns, stamp);
+        break;
+      case Op.Update: {
+        const changed = maskedColumns(info.columns, e.masks);
+        if (changed.length > 0) localUpdate(row, changed, stamp);
+        break;
+      }
+      case Op.Delete:
+        localDelete(row, stamp);
+        break;
+      case Op.UpdateKey:
+        // A changed primary key is a different row: the old one is deleted, the new one inserted
+        // with all its columns (cr-sqlite moves the old clocks instead, and a peer that had already
+        // synced them then never receives the moved values).
+        localDelete(rows[old]!.row, stamp);
+        localInsert(row, info.columns, stamp);
+        break;
+    }
+  }
+  table.saveMany(rows);
+}
 
 /** Stamps every logged write with `version`. Returns whether anything was logged. */
 export function sealTables(db: SqliteConnection, tables: Iterable<CrrTable>, version: number): boolean {
@@ -14,50 +85,29 @@ export function sealTables(db: SqliteConnection, tables: Iterable<CrrTable>, ver
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
   let any = false;
   for (const table of tables) {
-    const info = table.info;
-    const lc = logColumns(info);
-    const cols = ['op', ...lc.keys, ...lc.oldKeys, ...lc.masks].join(', ');
-    const read = db.prepare(`SELECT ${cols} FROM ${table.names.log} ORDER BY seq`);
+    const used = table.sealFreshInserts(version, seq);
+    if (used !== undefined) {
+      seq += used;
+      table.clearLog();
+      any = true;
+      continue;
+    }
+    const lc = logColumns(table.info);
+    const nk = table.info.pks.length;
+    const read = db.prepare(`SELECT ${['op', ...lc.keys, ...lc.oldKeys, ...lc.masks].join(', ')} FROM ${table.names.log} ORDER BY seq`);
     read.setReadBigInts(true);
     read.setReturnArrays(true);
-    const nk = info.pks.length;
+    let chunk: Entry[] = [];
     let logged = false;
     for (const r of read.iterate() as Iterable<SqlValue[]>) {
       logged = true;
-      const op = Number(r[0]);
-      const pk = r.slice(1, 1 + nk);
-      if (op === Op.Insert) {
-        const { key, row } = table.load(pk);
-        localInsert(row, info.columns, stamp);
-        table.save(pk, key, row);
-      } else if (op === Op.Update) {
-        const changed: string[] = [];
-        for (let m = 0; m < lc.masks.length; m++) {
-          const mask = r[1 + 2 * nk + m] as bigint | null;
-          if (!mask) continue;
-          for (let i = 0; i < MASK_BITS; i++) if ((mask >> BigInt(i)) & 1n) changed.push(info.columns[m * MASK_BITS + i]!);
-        }
-        if (changed.length === 0) continue;
-        const { key, row } = table.load(pk);
-        localUpdate(row, changed, stamp);
-        table.save(pk, key, row);
-      } else if (op === Op.Delete) {
-        const { key, row } = table.load(pk);
-        localDelete(row, stamp);
-        table.save(pk, key, row);
-      } else if (op === Op.UpdateKey) {
-        // A changed primary key is a different row: the old one is deleted, the new one inserted
-        // with all its columns (cr-sqlite moves the old clocks instead, and a peer that had already
-        // synced them then never receives the moved values).
-        const oldPk = r.slice(1 + nk, 1 + 2 * nk);
-        const before = table.load(oldPk);
-        localDelete(before.row, stamp);
-        table.save(oldPk, before.key, before.row);
-        const after = table.load(pk);
-        localInsert(after.row, info.columns, stamp);
-        table.save(pk, after.key, after.row);
+      chunk.push({ op: Number(r[0]), pk: r.slice(1, 1 + nk), oldPk: r.slice(1 + nk, 1 + 2 * nk), masks: r.slice(1 + 2 * nk) as (bigint | null)[] });
+      if (chunk.length >= CHUNK) {
+        sealChunk(table, chunk, stamp);
+        chunk = [];
       }
     }
+    if (chunk.length > 0) sealChunk(table, chunk, stamp);
     if (logged) {
       table.clearLog();
       any = true;
