@@ -1,0 +1,260 @@
+/**
+ * ddcp's benchmark: write overhead of a CRR over the same plain table, changes read and merged per
+ * second, and the same figures for real cr-sqlite 0.16 (wasm), all measured in one run on one
+ * machine. Prints a Markdown report and writes it as JSON to bench/results.json.
+ *
+ *   npm run bench                       # N = 100,000 rows, best of 3
+ *   BENCH_ROWS=20000 BENCH_REPS=5 npm run bench
+ */
+import { writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
+import { crVersions, measureCrSync, measureCrWrites, CHANGES_BATCH, INSERT_BATCH, RANGE_BATCH, type CrSyncResults, type CrWriteResults } from './crsqlite.ts';
+import { measureSync, measureWrites, type SyncResults, type WriteResults } from './ddcp.ts';
+import { measurePull, type PullResult } from './pull.ts';
+import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return n;
+}
+
+const ROWS = intEnv('BENCH_ROWS', 100_000);
+const REPS = intEnv('BENCH_REPS', 3);
+const WARMUP_ROWS = Math.min(ROWS, Math.max(1_000, Math.floor(ROWS / 10)));
+
+const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US');
+const fmtMs = (x: number): string => x.toFixed(1);
+const fmtRatio = (x: number): string => `${x.toFixed(2)}×`;
+const perSec = (count: number, ms: number): number => (count * 1000) / ms;
+const status = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+interface Target {
+  target: string;
+  ddcp: { value: number; display: string; pass: boolean };
+  crsqlite: { value: number; display: string; pass: boolean } | null;
+}
+
+async function main(): Promise<void> {
+  const started = now();
+  const before = machine();
+  const scratch = new Scratch();
+  try {
+    log(`warm-up: ${fmtInt(WARMUP_ROWS)} rows, once`);
+    const warm = makeItems(WARMUP_ROWS);
+    measureWrites(scratch, warm, 1);
+    measureSync(scratch, warm, 1);
+    await measureCrWrites(warm, 1);
+    await measureCrSync(warm, 1);
+
+    const items = makeItems(ROWS);
+    log(`ddcp writes: ${fmtInt(ROWS)} rows × ${REPS}`);
+    const dw = measureWrites(scratch, items, REPS);
+    log('ddcp read/merge');
+    const ds = measureSync(scratch, items, REPS);
+    log(`cr-sqlite writes: ${fmtInt(ROWS)} rows × ${REPS}`);
+    const cw = await measureCrWrites(items, REPS);
+    log('cr-sqlite read/merge');
+    const cs = await measureCrSync(items, REPS);
+
+    const pulls: PullResult[] = [];
+    for (const rows of [Math.max(1_000, Math.floor(ROWS / 4)), ROWS]) {
+      log(`repository pull: ${fmtInt(rows)} rows`);
+      pulls.push(await measurePull(scratch, rows));
+    }
+
+    const seconds = (now() - started) / 1000;
+    const report = buildReport(before, dw, ds, cw, cs, await versions(), seconds);
+    process.stdout.write(report.markdown);
+    process.stdout.write(pullReport(pulls));
+    (report.json as Record<string, unknown>).pull = pulls;
+    const out = fileURLToPath(new URL('./results.json', import.meta.url));
+    writeFileSync(out, JSON.stringify(report.json, null, 2) + '\n');
+    log(`wrote ${out} (${seconds.toFixed(0)} s in all)`);
+  } finally {
+    scratch.cleanup();
+  }
+}
+
+async function versions(): Promise<{ nodeSqlite: string; crsqliteWasmSqlite: string; crsqlite: string }> {
+  const db = new DatabaseSync(':memory:');
+  const v = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+  db.close();
+  return { nodeSqlite: v, crsqliteWasmSqlite: (await crVersions()).sqlite, crsqlite: '0.16.0 (@vlcn.io/crsqlite-wasm)' };
+}
+
+function buildReport(m: Machine, dw: WriteResults, ds: SyncResults, cw: CrWriteResults, cs: CrSyncResults, v: Awaited<ReturnType<typeof versions>>, seconds: number) {
+  const loadAfter = machine().loadAverage;
+  const rev = revision(fileURLToPath(new URL('..', import.meta.url)));
+  const command = `npm run bench  (node --disable-warning=ExperimentalWarning bench/run.ts; BENCH_ROWS=${ROWS}, BENCH_REPS=${REPS})`;
+  const lines: string[] = [];
+  const p = (s = ''): void => {
+    lines.push(s);
+  };
+
+  p(`# ddcp benchmark — ${fmtInt(ROWS)} rows, best of ${REPS} (after one warm-up at ${fmtInt(WARMUP_ROWS)} rows)`);
+  p();
+  p(`- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}`);
+  p(`- Node ${m.node}; SQLite ${v.nodeSqlite} (node:sqlite); cr-sqlite ${v.crsqlite} on SQLite ${v.crsqliteWasmSqlite}`);
+  p(`- Command: \`${command}\``);
+  p(`- Engine revision: ${rev ?? 'unknown'}; date: ${new Date().toISOString()}; whole run ${seconds.toFixed(0)} s`);
+  p(`- Load average (1 min) before / after: ${m.loadAverage} / ${loadAfter} (other work on the machine inflates the times)`);
+  p();
+
+  // Writes.
+  p('## Writes: a CRR vs the same plain table');
+  p();
+  p('`items(id INTEGER PRIMARY KEY NOT NULL, name TEXT, qty INTEGER, price REAL)`; every phase touches all rows in one transaction.');
+  p();
+  p('| phase | engine | plain ms | CRR ms (app-visible) | ratio | seal ms | CRR + seal ms | ratio incl. seal |');
+  p('|---|---|---:|---:|---:|---:|---:|---:|');
+  const writeJson: Record<string, unknown> = {};
+  for (const ph of ['insert', 'update', 'delete'] as const) {
+    const d = dw[ph];
+    const c = cw[ph];
+    const dRatio = d.crr.best / d.plain.best;
+    const dTotal = d.crrTotal.best / d.plain.best;
+    const cRatio = c.crr.best / c.plain.best;
+    p(`| ${ph} | ddcp | ${fmtMs(d.plain.best)} | ${fmtMs(d.crr.best)} | ${fmtRatio(dRatio)} | ${fmtMs(d.seal.best)} | ${fmtMs(d.crrTotal.best)} | ${fmtRatio(dTotal)} |`);
+    p(`| ${ph} | cr-sqlite wasm | ${fmtMs(c.plain.best)} | ${fmtMs(c.crr.best)} | ${fmtRatio(cRatio)} | — | ${fmtMs(c.crr.best)} | ${fmtRatio(cRatio)} |`);
+    writeJson[ph] = {
+      ddcp: { ...d, ratio: round2(dRatio), ratioInclSeal: round2(dTotal) },
+      crsqlite: { ...c, ratio: round2(cRatio) },
+    };
+  }
+  p();
+
+  // Sync.
+  const dRead = perSec(ds.changes, ds.read.best);
+  const dMerge = perSec(ds.changes, ds.merge.best);
+  const dMergeRatio = ds.merge.best / ds.plainReplace.best;
+  const cRead = perSec(cs.changes, cs.read.best);
+  const cMerge = perSec(cs.changes, cs.merge.best);
+  const cMergeRatio = cs.merge.best / cs.plainReplace.best;
+  p('## Changes read and merged');
+  p();
+  p('| metric | ddcp | cr-sqlite wasm |');
+  p('|---|---:|---:|');
+  p(`| changes for ${fmtInt(ROWS)} inserted rows | ${fmtInt(ds.changes)} | ${fmtInt(cs.changes)} |`);
+  p(`| read all changes, ms | ${fmtMs(ds.read.best)} | ${fmtMs(cs.read.best)} |`);
+  p(`| **read, changes/s** | **${fmtInt(dRead)}** | **${fmtInt(cRead)}** |`);
+  p(`| merge into an empty replica, ms | ${fmtMs(ds.merge.best)} | ${fmtMs(cs.merge.best)} |`);
+  p(`| **merge, changes/s** | **${fmtInt(dMerge)}** | **${fmtInt(cMerge)}** |`);
+  p(`| plain INSERT OR REPLACE of the same ${fmtInt(ROWS)} rows, ms | ${fmtMs(ds.plainReplace.best)} | ${fmtMs(cs.plainReplace.best)} |`);
+  p(`| merge / plain INSERT OR REPLACE | ${fmtRatio(dMergeRatio)} | ${fmtRatio(cMergeRatio)} |`);
+  p();
+
+  // Targets.
+  const ins = dw.insert;
+  const insRatio = ins.crr.best / ins.plain.best;
+  const insTotal = ins.crrTotal.best / ins.plain.best;
+  const cInsRatio = cw.insert.crr.best / cw.insert.plain.best;
+  const targets: Target[] = [
+    {
+      target: 'insert overhead ≤ 2.0× plain (app-visible write)',
+      ddcp: { value: round2(insRatio), display: fmtRatio(insRatio), pass: insRatio <= 2 },
+      crsqlite: { value: round2(cInsRatio), display: fmtRatio(cInsRatio), pass: cInsRatio <= 2 },
+    },
+    {
+      target: 'insert overhead ≤ 2.0× plain (incl. seal)',
+      ddcp: { value: round2(insTotal), display: fmtRatio(insTotal), pass: insTotal <= 2 },
+      crsqlite: { value: round2(cInsRatio), display: fmtRatio(cInsRatio), pass: cInsRatio <= 2 },
+    },
+    {
+      target: 'merge ≤ 2× plain INSERT OR REPLACE',
+      ddcp: { value: round2(dMergeRatio), display: fmtRatio(dMergeRatio), pass: dMergeRatio <= 2 },
+      crsqlite: { value: round2(cMergeRatio), display: fmtRatio(cMergeRatio), pass: cMergeRatio <= 2 },
+    },
+    {
+      target: 'merge ≥ 300,000 changes/s',
+      ddcp: { value: Math.round(dMerge), display: fmtInt(dMerge), pass: dMerge >= 300_000 },
+      crsqlite: { value: Math.round(cMerge), display: fmtInt(cMerge), pass: cMerge >= 300_000 },
+    },
+    {
+      target: 'read ≥ 500,000 changes/s',
+      ddcp: { value: Math.round(dRead), display: fmtInt(dRead), pass: dRead >= 500_000 },
+      crsqlite: { value: Math.round(cRead), display: fmtInt(cRead), pass: cRead >= 500_000 },
+    },
+  ];
+  p('## Targets');
+  p();
+  p('| target | ddcp | status | cr-sqlite wasm | status |');
+  p('|---|---:|---|---:|---|');
+  for (const t of targets) p(`| ${t.target} | ${t.ddcp.display} | ${status(t.ddcp.pass)} | ${t.crsqlite?.display ?? '—'} | ${t.crsqlite ? status(t.crsqlite.pass) : '—'} |`);
+  p();
+
+  p('## How it is measured');
+  p();
+  p('- Times are the best of the repetitions (all samples are in bench/results.json); each repetition uses fresh databases.');
+  p(
+    '- ddcp: node:sqlite on files in a temp dir (WAL, synchronous=NORMAL, as `openDatabase` opens them), prepared statements, one row per statement, one `BEGIN … COMMIT` per phase. ' +
+      '"CRR ms" is what the app waits for: its statements and the triggers\' log appends, committed. "seal ms" is `engine.seal()` run right after the phase (turning the log into clocks: reads and merges would otherwise pay it); "CRR + seal" is the best of their per-repetition sums.',
+  );
+  p(
+    `- cr-sqlite: in-memory databases (temp_store=memory; the wasm build has no file system here), plain and CRR tables each in their own database. Every wasm call is async, so statements are batched: inserts ${INSERT_BATCH} rows per prepared multi-row INSERT, updates and deletes ${fmtInt(RANGE_BATCH)}-id ranges per prepared statement, all inside one \`db.tx\`; plain and CRR run the same statements. cr-sqlite does all its work in its triggers, so it has no separate seal.`,
+  );
+  p(
+    `- Read: ddcp \`for (const c of engine.changesSince(0))\` over all changes (pending writes sealed beforehand); cr-sqlite \`execA("${'SELECT [table], pk, cid, val, col_version, db_version, site_id, cl, seq FROM crsql_changes WHERE db_version > 0'}")\` into an array.`,
+  );
+  p(
+    `- Merge: the whole changeset (read beforehand, in memory) into an empty replica with the same schema, one transaction: ddcp \`applyChanges(changes)\`; cr-sqlite prepared \`INSERT INTO crsql_changes (…) VALUES\` with ${CHANGES_BATCH} changes per statement inside one \`db.tx\`. ` +
+      'The baseline is `INSERT OR REPLACE` of the same rows into an empty plain table in the same engine, one transaction (ddcp: one row per prepared statement; cr-sqlite: batched like its inserts).',
+  );
+  p('- ddcp runs on files, cr-sqlite in memory: compare each engine\'s ratios with each other more than the raw ms.');
+  p();
+
+  const json = {
+    date: new Date().toISOString(),
+    command,
+    rows: ROWS,
+    reps: REPS,
+    warmupRows: WARMUP_ROWS,
+    machine: { ...m, loadAverageAfter: loadAfter },
+    revision: rev,
+    versions: v,
+    seconds: Math.round(seconds),
+    method: {
+      ddcp: 'node:sqlite, file-backed (WAL, synchronous=NORMAL), per-row prepared statements, one transaction per phase',
+      crsqlite: { storage: 'memory', insertBatchRows: INSERT_BATCH, rangeBatchRows: RANGE_BATCH, changesBatch: CHANGES_BATCH },
+      times: 'ms, best of reps; samples listed',
+    },
+    writes: writeJson,
+    sync: {
+      ddcp: { ...ds, readPerSec: Math.round(dRead), mergePerSec: Math.round(dMerge), mergeVsPlainReplace: round2(dMergeRatio) },
+      crsqlite: { ...cs, readPerSec: Math.round(cRead), mergePerSec: Math.round(cMerge), mergeVsPlainReplace: round2(cMergeRatio) },
+    },
+    targets,
+  };
+  return { markdown: lines.join('\n') + '\n', json };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+await main();
+
+/** The repository pull section: end-to-end rate, peak memory at two sizes, bundle size. */
+function pullReport(pulls: PullResult[]): string {
+  const lines = ['## Repository pull (fetch + merge between two repositories)', ''];
+  lines.push('| rows | changes | ms | changes/s | peak RSS of the pulling process | bundle bytes/change |');
+  lines.push('|---:|---:|---:|---:|---:|---:|');
+  for (const r of pulls) {
+    lines.push(`| ${fmtInt(r.rows)} | ${fmtInt(r.changes)} | ${fmtMs(r.ms)} | ${fmtInt(r.changesPerSec)} | ${r.maxRssMiB.toFixed(0)} MiB | ${r.bundleBytesPerChange.toFixed(1)} |`);
+  }
+  const big = pulls[pulls.length - 1]!;
+  const peak = Math.max(...pulls.map((r) => r.maxRssMiB));
+  lines.push('');
+  lines.push(`Targets: ≥ 150,000 changes/s end to end — ${fmtInt(big.changesPerSec)} ${status(big.changesPerSec >= 150_000)}; peak memory under 200 MB regardless of size — ${peak.toFixed(0)} MiB ${status(peak < 200)}.`);
+  lines.push('');
+  lines.push('Measured in a child process running `Repository.pull` (what `ddcp pull` runs) with the Node flags `ddcp pull` runs with (bin/node-flags.js), from a repository holding the rows, through the staging area; peak RSS is the process\'s maxRSS. Bundle: `bundle create --since 0` of the same rows.');
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,92 @@
+/** Timing helpers, data generation and machine facts shared by the benchmark's two halves. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** The schema both engines benchmark. */
+export const ITEMS_DDL = 'CREATE TABLE items (id INTEGER PRIMARY KEY NOT NULL, name TEXT, qty INTEGER, price REAL)';
+
+/** One row of `items`: INTEGER as bigint (node:sqlite binds JS numbers as REAL). */
+export type Item = [id: bigint, name: string, qty: bigint, price: number];
+
+/** Rows 1..n: distinct names, small integer quantities, non-integral prices (stay REAL everywhere). */
+export function makeItems(n: number): Item[] {
+  const rows: Item[] = new Array(n);
+  for (let i = 1; i <= n; i++) rows[i - 1] = [BigInt(i), `item ${i}`, BigInt(i % 100), i + 0.25];
+  return rows;
+}
+
+// A collection between timed phases keeps one phase's garbage out of the next one's time.
+setFlagsFromString('--expose-gc');
+const gcFn = runInNewContext('gc') as (() => void) | undefined;
+export function gc(): void {
+  gcFn?.();
+}
+
+export const now = (): number => performance.now();
+
+/** Best (minimum) of some samples, and the samples themselves, in ms. */
+export interface Timing {
+  best: number;
+  samples: number[];
+}
+
+export function timing(samples: number[]): Timing {
+  return { best: round1(Math.min(...samples)), samples: samples.map(round1) };
+}
+
+export function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+/** A scratch directory for database files, removed by `cleanup`. */
+export class Scratch {
+  readonly dir = mkdtempSync(join(tmpdir(), 'ddcp-bench-'));
+  private n = 0;
+  /** A fresh file path (never reused). */
+  file(tag: string): string {
+    return join(this.dir, `${tag}-${++this.n}.db`);
+  }
+  /** Removes one database and its WAL/SHM files. */
+  remove(path: string): void {
+    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(path + suffix, { force: true });
+  }
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+  /** 1-minute load average when asked: other work on the machine skews the figures. */
+  loadAverage: number;
+}
+
+export function machine(): Machine {
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    loadAverage: Math.round(loadavg()[0]! * 100) / 100,
+  };
+}
+
+/** The commit the engine was measured at, `+dirty` if src/engine has uncommitted changes (null outside git). */
+export function revision(root: string): string | null {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const rev = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--', 'src/engine') === '' ? rev : `${rev}+dirty`;
+  } catch {
+    return null;
+  }
+}
