@@ -254,7 +254,7 @@ function pullReport(pulls: PullResult[]): string {
   lines.push('');
   lines.push(`Targets: ≥ 150,000 changes/s end to end — ${fmtInt(big.changesPerSec)} ${status(big.changesPerSec >= 150_000)}; peak memory under 200 MB regardless of size — ${peak.toFixed(0)} MiB ${status(peak < 200)}.`);
   lines.push('');
-  lines.push('Measured in a child process running `Repository.pull` (what `ddcp pull` runs) with the Node flags `ddcp pull` runs with (bin/node-flags.js), from a repository holding the rows, through the staging area; peak RSS is the process\'s maxRSS. Bundle: `bundle create --since 0` of the same rows.');
+  lines.push('Measured in a child process running `Repository.pull` (what `ddcp pull` runs) with the Node flags `ddcp pull` runs with (bin/node-flags.js), from a repository holding the rows, through the staging area; peak RSS is the process\'s VmHWM. Bundle: `bundle create --since 0` of the same rows.');
   lines.push('');
   return lines.join('\n');
 }
