@@ -1,23 +1,19 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // ddcp needs Node.js 24 (node:sqlite, TypeScript type stripping). The project ships Node 24 as the
-// `node` npm package; when an older node on PATH runs this file, hand over to that one. Heavy
-// commands also get memory flags (see node-flags.js), which only a new process can take.
+// `node` npm package; when an older node on PATH runs this file, hand over to that one. The shebang's
+// flag (see node-flags.js) keeps peak memory flat however many changes stream through.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { HEAVY_COMMANDS, MEMORY_FLAGS } from './node-flags.js';
+import { MEMORY_FLAGS } from './node-flags.js';
 
 const major = Number(process.versions.node.split('.')[0]);
-const command = process.argv.slice(2).find((a, i, all) => !a.startsWith('-') && all[i - 1] !== '-C');
-const wantFlags = HEAVY_COMMANDS.has(command ?? '') && !MEMORY_FLAGS.every((f) => process.execArgv.includes(f));
-if (major < 24 || wantFlags) {
-  let node = process.execPath;
-  if (major < 24) {
-    try {
-      node = createRequire(import.meta.url).resolve('node/bin/node');
-    } catch {
-      process.stderr.write(`ddcp: error: Node.js 24 or newer is required (found ${process.version}); run 'npm install' in the ddcp package\n`);
-      process.exit(70);
-    }
+if (major < 24) {
+  let node;
+  try {
+    node = createRequire(import.meta.url).resolve('node/bin/node');
+  } catch {
+    process.stderr.write(`ddcp: error: Node.js 24 or newer is required (found ${process.version}); run 'npm install' in the ddcp package\n`);
+    process.exit(70);
   }
   const result = spawnSync(node, ['--disable-warning=ExperimentalWarning', ...MEMORY_FLAGS, ...process.argv.slice(1)], { stdio: 'inherit' });
   if (result.signal) process.kill(process.pid, result.signal);

@@ -97,7 +97,8 @@ export async function serveSession(channel: FrameChannel, ctx: ServerContext, op
       await channel.close();
     } finally {
       options.signal.removeEventListener('abort', onAbort);
-      await clientGone.catch((err: Error) => log('warn', `session with ${options.peer}: ${err.message}`));
+      // Don't wait for the client to hang up; only report how it went if it misbehaved.
+      clientGone.catch((err: Error) => log('warn', `session with ${options.peer}: ${err.message}`));
     }
   } catch (err) {
     if (err instanceof ProtocolError) {
@@ -136,7 +137,10 @@ export async function openSession(channel: FrameChannel, hello: Omit<Hello, 'typ
   async function* messages(): AsyncGenerator<BatchMessage | CaughtUp> {
     for (;;) {
       const m = await next(it);
-      if (!m) return;
+      if (!m) {
+        await channel.close().catch(() => {});
+        return;
+      }
       if (m.type === 'error') throw new ProtocolError(m.code, `the peer ended the session: ${m.message}`);
       if (m.type !== 'batch' && m.type !== 'caught-up') throw new ProtocolError('unexpected', `unexpected ${m.type} from the server`);
       yield m;
