@@ -1,6 +1,8 @@
 /** `ddcp fetch`, `ddcp merge`, `ddcp pull`. */
 import type { Command } from 'commander';
 import type { Repository } from '../repo/repository.ts';
+import type { Dial } from '../repo/network-source.ts';
+import { withNetwork } from '../peer/temporary.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { toJson } from './format.ts';
 import { progressBar } from './progress.ts';
@@ -9,6 +11,12 @@ import type { FetchResult, MergeOutcome } from '../repo/fetch.ts';
 
 const fetchJson = (r: FetchResult) => ({ remote: r.remote, changes: r.changes, version: r.version, staged: r.staged });
 const mergeJson = (r: MergeOutcome) => ({ remote: r.remote, received: r.received, applied: r.applied, db_version: r.dbVersion });
+
+/** Runs `fn` with a network dialer when any of `names` is a network remote. */
+async function maybeNetwork<T>(repo: Repository, names: string[], fn: (dial?: (location: string) => Dial) => Promise<T>): Promise<T> {
+  if (!names.some((n) => repo.isNetworkRemote(repo.remote(n)))) return fn(undefined);
+  return withNetwork(repo, (dial) => fn(dial));
+}
 
 function targets(repo: Repository, name: string | undefined): string[] {
   if (name !== undefined) return [repo.remote(name).name];
@@ -33,9 +41,12 @@ Examples:
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
       const repo = ctx.repo();
       const bar = progressBar();
-      const results = [];
+      const results: FetchResult[] = [];
       try {
-        for (const r of targets(repo, name)) results.push(await repo.fetch(r, { onProgress: (_p, n) => bar.update(`fetch ${r}`, n) }));
+        const names = targets(repo, name);
+        await maybeNetwork(repo, names, async (dial) => {
+          for (const r of names) results.push(await repo.fetch(r, { dial, onProgress: (_p, n) => bar.update(`fetch ${r}`, n) }));
+        });
       } finally {
         bar.done();
       }
@@ -78,9 +89,12 @@ Examples:
     .action(async (name: string | undefined, opts: { json?: boolean }) => {
       const repo = ctx.repo();
       const bar = progressBar();
-      const results = [];
+      const results: { fetch: FetchResult; merge: MergeOutcome }[] = [];
       try {
-        for (const r of targets(repo, name)) results.push(await repo.pull(r, { onProgress: (p, n, total) => bar.update(`${p} ${r}`, n, total) }));
+        const names = targets(repo, name);
+        await maybeNetwork(repo, names, async (dial) => {
+          for (const r of names) results.push(await repo.pull(r, { dial, onProgress: (p, n, total) => bar.update(`${p} ${r}`, n, total) }));
+        });
       } finally {
         bar.done();
       }

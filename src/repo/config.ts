@@ -11,6 +11,10 @@ export interface RepoConfig {
   db: string;
   /** Remotes by name. */
   remotes?: Record<string, RemoteConfig>;
+  /** Addresses (peer ids) allowed to fetch from this database when it is served. */
+  allow?: string[];
+  /** Multiaddrs of DHT bootstrap peers for `serve` and network fetches. */
+  bootstrap?: string[];
 }
 
 export function readConfig(path: string): RepoConfig {

@@ -2,10 +2,14 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { DdcpError } from '../engine/errors.ts';
+import { isAddress } from './identity.ts';
 import { layout } from './layout.ts';
 
 export interface RemoteConfig {
-  /** A path to another repository on this machine (network addresses come with `ddcp serve`). */
+  /**
+   * A path to another repository on this machine, or a network address: the database's address
+   * (a peer id, `12D3KooW…`) or a full multiaddr ending in `/p2p/<peer id>`.
+   */
   location: string;
 }
 
@@ -24,14 +28,23 @@ export function checkRemoteName(name: string): void {
   if (!NAME.test(name)) throw new RemoteError(`invalid remote name "${name}": use letters, digits, '.', '_' or '-' (at most 64)`);
 }
 
+/** The peer id of a network location (a peer id, or a multiaddr ending in /p2p/<id>), else undefined. */
+export function networkPeer(location: string): string | undefined {
+  if (isAddress(location)) return location;
+  const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]+)$/.exec(location);
+  if (location.startsWith('/') && m && isAddress(m[1]!) && !existsSync(location)) return m[1];
+  return undefined;
+}
+
 /**
  * Resolves a location given on the command line: a path to a repository (relative paths are made
  * absolute against `cwd`). Throws {@link RemoteError} if nothing usable is there.
  */
 export function resolveLocation(location: string, cwd: string): string {
   if (location.trim() === '') throw new RemoteError('the remote location is empty');
+  if (networkPeer(location)) return location;
   const path = isAbsolute(location) ? location : resolve(cwd, location);
   if (existsSync(layout(path).config)) return path;
   if (existsSync(path)) throw new RemoteError(`${path} is not a ddcp repository (no .ddcp/config.json there)`);
-  throw new RemoteError(`cannot reach remote location ${location}: no such repository (${path})`);
+  throw new RemoteError(`cannot reach remote location ${location}: no such repository (${path}), and it is not a database address (12D3KooW…) or a multiaddr ending in /p2p/<address>`);
 }

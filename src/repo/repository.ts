@@ -10,9 +10,12 @@ import { readConfig, writeConfig, CONFIG_VERSION, type RepoConfig } from './conf
 import { NotARepositoryError, RepositoryError, RepositoryExistsError } from './errors.ts';
 import { applyBundle, createBundle, type ApplyBundleOptions, type ApplyBundleResult, type CreateBundleOptions, type CreateBundleResult } from './bundle.ts';
 import { fetchFrom, mergeStaged, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
-import { createIdentity, loadIdentity, type Identity } from './identity.ts';
+import { createIdentity, isAddress, loadIdentity, type Identity } from './identity.ts';
 import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
-import { checkRemoteName, RemoteError, resolveLocation, type Remote } from './remotes.ts';
+import { NetworkSource, type Dial } from './network-source.ts';
+import { followRemote, type FollowOptions } from './follow.ts';
+import type { FrameChannel } from '../sync/channel.ts';
+import { checkRemoteName, networkPeer, RemoteError, resolveLocation, type Remote } from './remotes.ts';
 import { LocalSource, type ChangeSource } from './source.ts';
 import { Staging, type FetchState } from './staging.ts';
 
@@ -35,6 +38,8 @@ export interface RemoteStatus extends Remote {
 
 export interface SyncOptions {
   onProgress?: Progress;
+  /** How to reach a network remote (a running node supplies it; see peer/). */
+  dial?: (location: string) => Dial;
 }
 
 /** Finds the repository containing `dir`: `dir` itself or the nearest parent with a `.ddcp` folder. */
@@ -184,6 +189,30 @@ export class Repository {
     return { name, location: resolved };
   }
 
+  /** Addresses allowed to fetch from this database when served (besides remotes' own addresses). */
+  allowed(): string[] {
+    return [...(this.cfg.allow ?? [])];
+  }
+
+  /** Allows an address (a peer id) to fetch from this database. */
+  allow(address: string): void {
+    if (!isAddress(address)) throw new RemoteError(`"${address}" is not a database address (a peer id such as 12D3KooW…)`);
+    if (this.cfg.allow?.includes(address)) return;
+    this.saveConfig({ ...this.cfg, allow: [...(this.cfg.allow ?? []), address] });
+  }
+
+  /** Withdraws an address's permission. Throws if it wasn't allowed. */
+  deny(address: string): void {
+    if (!this.cfg.allow?.includes(address)) throw new RemoteError(`${address} is not in the allow list; see 'ddcp allow --list'`);
+    this.saveConfig({ ...this.cfg, allow: this.cfg.allow.filter((a) => a !== address) });
+  }
+
+  /** Whether `peer` may fetch from us: allowed explicitly, or one of our remotes. */
+  mayFetch(peer: string): boolean {
+    if (this.cfg.allow?.includes(peer)) return true;
+    return this.remotes().some((r) => networkPeer(r.location) === peer);
+  }
+
   /** Removes a remote and anything staged from it. */
   removeRemote(name: string): void {
     this.remote(name);
@@ -211,8 +240,17 @@ export class Repository {
     });
   }
 
+  /** Whether a remote is reached over the network (its location is an address, not a folder). */
+  isNetworkRemote(remote: Remote): boolean {
+    return networkPeer(remote.location) !== undefined;
+  }
+
   /** Opens a remote for reading its changes. */
-  openSource(remote: Remote): ChangeSource {
+  openSource(remote: Remote, dial?: (location: string) => Dial): ChangeSource {
+    if (this.isNetworkRemote(remote)) {
+      if (!dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
+      return new NetworkSource(dial(remote.location), { siteId: this.engine.siteId, schema: this.engine.crrs() });
+    }
     return new LocalSource(resolveLocation(remote.location, this.root));
   }
 
@@ -224,7 +262,7 @@ export class Repository {
    */
   async fetch(name: string, options: SyncOptions = {}): Promise<FetchResult> {
     const remote = this.remote(name);
-    const source = this.openSource(remote);
+    const source = this.openSource(remote, options.dial);
     try {
       return await fetchFrom(this.engine, this.staging, remote.name, source, options.onProgress);
     } finally {
@@ -243,6 +281,15 @@ export class Repository {
   merge(name: string, options: SyncOptions = {}): MergeOutcome {
     this.remote(name);
     return mergeStaged(this.engine, this.staging, name, options.onProgress);
+  }
+
+  /**
+   * Follows a remote until `signal` aborts: a live session that merges each complete batch as it
+   * arrives and reconnects (resuming after the last complete batch) when it breaks.
+   */
+  follow(name: string, connect: (signal: AbortSignal) => Promise<FrameChannel>, options: FollowOptions): Promise<void> {
+    this.remote(name);
+    return followRemote(this.engine, this.staging, name, connect, options);
   }
 
   /** Fetch, then merge. */

@@ -1,5 +1,5 @@
 /** Running the real `ddcp` executable in tests. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,4 +30,22 @@ export function ok(cwd: string, args: string[], input?: string): string {
 /** A fresh temporary folder. */
 export function tempDir(prefix = 'ddcp-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Like {@link ddcp}, without blocking this process's event loop (for servers running in the test). */
+export function ddcpAsync(cwd: string, args: string[], input?: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
 }

@@ -1,0 +1,43 @@
+/** `ddcp serve`: publish the database on the p2p network, follow remotes, push changes live. */
+import type { Command } from 'commander';
+import { Server } from '../peer/server.ts';
+import type { Context } from './context.ts';
+
+export function register(program: Command, ctx: Context): void {
+  program
+    .command('serve')
+    .description('publish this database on the p2p network, follow its remotes and push changes live')
+    .option('--listen <multiaddr...>', 'addresses to listen on (default: all interfaces, random TCP and WebSocket ports)')
+    .option('--public', 'answer any peer that knows the address (default: only allowed peers and remotes)')
+    .option('--bootstrap <multiaddr...>', 'DHT bootstrap peers (multiaddrs ending in /p2p/<address>)')
+    .option('--no-mdns', 'do not discover peers on the local network')
+    .addHelpText('after', `
+Runs until stopped (Ctrl-C or SIGTERM). Changes committed to the database by any program reach
+following peers within a second; changes from remotes are merged as they arrive.
+Peers may fetch only if allowed ('ddcp allow ADDRESS') or added as a remote, unless --public.
+
+Examples:
+  ddcp serve
+  ddcp serve --listen /ip4/0.0.0.0/tcp/4001 --public`)
+    .action(async (opts: { listen?: string[]; public?: boolean; bootstrap?: string[]; mdns: boolean }) => {
+      const repo = ctx.repo();
+      const server = await Server.start(repo, {
+        listen: opts.listen,
+        public: opts.public,
+        bootstrap: opts.bootstrap,
+        mdns: opts.mdns,
+        log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+      });
+      ctx.out(`serving ${repo.dbPath}`);
+      ctx.out(`address ${server.address}`);
+      for (const a of server.addresses()) ctx.out(`listening ${a}`);
+      ctx.out(opts.public ? 'open to any peer (--public)' : `allowed: ${[...repo.allowed(), ...repo.remotes().map((r) => r.name)].join(', ') || 'nobody yet (ddcp allow ADDRESS)'}`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      process.stderr.write('stopping\n');
+      await server.stop();
+    });
+}

@@ -1,0 +1,158 @@
+/**
+ * `ddcp serve` as a library: a repository published on the p2p network under its own identity.
+ * It answers sync sessions from allowed peers, follows every remote (over the network, or in-process
+ * for folders on this machine) merging what arrives, and pushes its own commits to its followers as
+ * they happen.
+ */
+import { EventEmitter } from 'node:events';
+import { Publisher } from '../repo/publisher.ts';
+import { SYNC_PROTOCOL } from '../repo/network-source.ts';
+import { networkPeer } from '../repo/remotes.ts';
+import { Repository } from '../repo/repository.ts';
+import type { FollowEvent } from '../repo/follow.ts';
+import type { FrameChannel } from '../sync/channel.ts';
+import { serveSession } from '../sync/session.ts';
+import { framePair } from '../transport/memory.ts';
+import { createNode, type P2pNode } from '../transport/p2p/node.ts';
+
+export interface ServeOptions {
+  /** Multiaddrs to listen on (default: all interfaces, random ports, TCP and WebSocket). */
+  listen?: string[];
+  /** Answer any peer that knows our address, not only allowed ones. */
+  public?: boolean;
+  /** DHT bootstrap peers (multiaddrs ending in /p2p/<id>); default: the repository's config. */
+  bootstrap?: string[];
+  /** Discover peers on the local network (default true). */
+  mdns?: boolean;
+  /** Run the DHT (default true). */
+  dht?: boolean;
+  /** Log lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface ServerEvents {
+  'peer:connect': [peer: string];
+  'peer:disconnect': [peer: string];
+  /** A remote's changes were merged. */
+  changes: [event: { remote: string; received: number; applied: number; dbVersion: number }];
+  /** A remote is caught up to `version`. */
+  sync: [event: { remote: string; version: number }];
+  /** Something failed (a session, a follow); the server goes on. */
+  error: [error: Error];
+}
+
+export class Server extends EventEmitter<ServerEvents> {
+  readonly repo: Repository;
+  readonly node: P2pNode;
+  private readonly publisher: Publisher;
+  private readonly abort = new AbortController();
+  private readonly tasks: Promise<unknown>[] = [];
+  private readonly locals: { repo: Repository; publisher: Publisher }[] = [];
+  private readonly log: (line: string) => void;
+
+  private constructor(repo: Repository, node: P2pNode, log: (line: string) => void) {
+    super();
+    this.repo = repo;
+    this.node = node;
+    this.log = log;
+    this.publisher = new Publisher(repo);
+  }
+
+  /** Starts serving `repo`. */
+  static async start(repo: Repository, options: ServeOptions = {}): Promise<Server> {
+    const node = await createNode({
+      privateKey: repo.identity.privateKey,
+      listen: options.listen,
+      bootstrap: options.bootstrap ?? repo.config.bootstrap ?? [],
+      mdns: options.mdns,
+      dht: options.dht,
+    });
+    const server = new Server(repo, node, options.log ?? (() => {}));
+    try {
+      await server.begin(options);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
+  }
+
+  /** The database's address. */
+  get address(): string {
+    return this.node.peerId;
+  }
+
+  /** Where peers can reach us. */
+  addresses(): string[] {
+    return this.node.addresses();
+  }
+
+  private async begin(options: ServeOptions): Promise<void> {
+    const signal = this.abort.signal;
+    this.node.on('peer:connect', (p) => this.emit('peer:connect', p));
+    this.node.on('peer:disconnect', (p) => this.emit('peer:disconnect', p));
+    this.publisher.start();
+    await this.node.handle(SYNC_PROTOCOL, (stream, peer) =>
+      serveSession(stream, this.publisher, {
+        peer,
+        signal,
+        log: (_level, line) => this.log(line),
+        authorize: () => (options.public || this.repo.mayFetch(peer) ? undefined : `peer ${peer} is not allowed to fetch from this database (on the serving side: ddcp allow ${peer})`),
+      }),
+    );
+    for (const remote of this.repo.remotes()) this.followRemote(remote.name, remote.location);
+  }
+
+  /** Reports a failure to 'error' listeners, if any (an unheard 'error' would end the process). */
+  private problem(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** Starts following a remote (done for every remote at start). */
+  followRemote(name: string, location: string): void {
+    const connect = networkPeer(location) ? (signal: AbortSignal) => this.node.open(location, SYNC_PROTOCOL, { signal }) as Promise<FrameChannel> : this.localConnector(location);
+    const onEvent = (e: FollowEvent): void => {
+      if (e.type === 'merged') {
+        if (e.outcome.received > 0) this.log(`merged ${e.outcome.received} changes from ${name} (${e.outcome.applied} new), db_version ${e.outcome.dbVersion}`);
+        this.emit('changes', { remote: name, received: e.outcome.received, applied: e.outcome.applied, dbVersion: e.outcome.dbVersion });
+        this.publisher.check(); // our followers hear of it at once
+      } else if (e.type === 'caught-up') this.emit('sync', { remote: name, version: e.version });
+      else if (e.type === 'connected') this.log(`following ${name}`);
+      else if (e.error) {
+        this.log(`lost ${name}: ${e.error.message}; retrying`);
+        this.problem(e.error);
+      }
+    };
+    this.tasks.push(this.repo.follow(name, connect, { signal: this.abort.signal, onEvent }).catch((err: Error) => this.problem(err)));
+  }
+
+  /** A folder on this machine: serve its database in-process over an in-memory channel. */
+  private localConnector(location: string): (signal: AbortSignal) => Promise<FrameChannel> {
+    let local: { repo: Repository; publisher: Publisher } | undefined;
+    return async (signal) => {
+      if (!local) {
+        const repo = Repository.open(location);
+        const publisher = new Publisher(repo);
+        publisher.start();
+        local = { repo, publisher };
+        this.locals.push(local);
+      }
+      const [server, client] = framePair();
+      const l = local;
+      void serveSession(server, l.publisher, { peer: `local:${location}`, signal, log: (_level, line) => this.log(line) });
+      return client;
+    };
+  }
+
+  /** Stops serving and following; closes the node. The repository stays open. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.publisher.stop();
+    await Promise.allSettled(this.tasks);
+    for (const l of this.locals) {
+      l.publisher.stop();
+      l.repo.close();
+    }
+    await this.node.stop();
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * {@link FrameStream} over a libp2p v3 stream (an event target: `message` events carry bytes,
+ * `send()` returns false when the muxer's buffer is full and `drain` follows, `pause()`/`resume()`
+ * stop and restart reading — with Yamux, a paused stream stops granting window to the sender, so
+ * the sender's `send()` eventually waits too).
+ *
+ * Frames are varint length-prefixed (see transport/frames.ts). Reading: incoming bytes go through a
+ * {@link FrameDecoder}; whole frames wait in a {@link FrameInbox}, and the libp2p stream is paused
+ * while more than `highWaterBytes` of them are unread. A malformed or oversized frame aborts the
+ * stream (the peer sees a reset) and the reader gets the named error. Writing: `send()` hands the
+ * prefix and frame to the stream and then waits until its unsent backlog is at most
+ * `highWaterBytes`.
+ */
+import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
+import {
+  FrameDecoder,
+  FrameError,
+  FrameInbox,
+  FrameStreamClosedError,
+  FrameStreamResetError,
+  FrameTooLargeError,
+  encodeFrameLength,
+  frameOptions,
+  type FrameStream,
+  type FrameStreamOptions,
+  type SendOptions,
+} from '../frames.ts';
+
+/**
+ * What a paused Yamux stream may still receive: the largest receive window it may have granted
+ * (16 MiB by default), plus slack. libp2p resets a stream whose paused read buffer outgrows
+ * `maxReadBufferLength`, so it is raised to at least this.
+ */
+const PAUSED_READ_ALLOWANCE = 24 * 1024 * 1024;
+
+/** Wraps a libp2p stream (just opened or just accepted, before anything was read from it). */
+export function libp2pFrameStream(stream: Stream, remotePeer: string, options: FrameStreamOptions = {}): FrameStream {
+  return new Libp2pFrameStream(stream, remotePeer, options);
+}
+
+class Libp2pFrameStream implements FrameStream {
+  readonly remotePeer: string;
+  readonly maxFrameBytes: number;
+  readonly #stream: Stream;
+  readonly #highWater: number;
+  readonly #decoder: FrameDecoder;
+  readonly #inbox: FrameInbox;
+  #chain: Promise<void> = Promise.resolve();
+  #closing = false;
+  #pausePending = false;
+  /** Why the stream failed (local abort, reset, bad frame); later sends throw it. */
+  #error: Error | null = null;
+
+  constructor(stream: Stream, remotePeer: string, options: FrameStreamOptions) {
+    const { maxFrameBytes, highWaterBytes } = frameOptions(options);
+    this.remotePeer = remotePeer;
+    this.maxFrameBytes = maxFrameBytes;
+    this.#stream = stream;
+    this.#highWater = highWaterBytes;
+    this.#decoder = new FrameDecoder(maxFrameBytes);
+    this.#inbox = new FrameInbox(highWaterBytes, () => this.#resume());
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, PAUSED_READ_ALLOWANCE + highWaterBytes);
+    stream.addEventListener('message', this.#onMessage);
+    stream.addEventListener('end', this.#onEnd);
+    stream.addEventListener('close', this.#onClose);
+    // the stream may have ended or closed before we listened
+    if (stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset') this.#onClose(undefined);
+    else if (stream.readableEnded) this.#onEnd();
+  }
+
+  // ---- reading
+
+  readonly #onMessage = (evt: StreamMessageEvent): void => {
+    if (this.#inbox.closed) return; // reader gone or stream failed: drop
+    const data = evt.data;
+    try {
+      for (const chunk of data instanceof Uint8Array ? [data] : data) {
+        for (const frame of this.#decoder.push(chunk)) this.#inbox.push(frame);
+      }
+    } catch (err) {
+      this.#failLocally(err as Error, false);
+      return;
+    }
+    // Pause after this dispatch, not inside it: when the dispatch comes from resume(), libp2p
+    // re-opens the Yamux window right after it, which would undo a pause made here.
+    if (this.#inbox.full && !this.#pausePending) {
+      this.#pausePending = true;
+      queueMicrotask(() => {
+        this.#pausePending = false;
+        if (this.#inbox.full && !this.#inbox.closed && this.#stream.readStatus === 'readable') {
+          try {
+            this.#stream.pause();
+          } catch {
+            // closing already: nothing more will come
+          }
+        }
+      });
+    }
+  };
+
+  #resume(): void {
+    if (this.#stream.readStatus === 'paused') this.#stream.resume();
+  }
+
+  readonly #onEnd = (): void => {
+    // 'end' also fires just before the 'close' of a reset or abort; that close carries the error
+    if (this.#stream.status === 'reset' || this.#stream.status === 'aborted') return;
+    this.#finishReading();
+  };
+
+  readonly #onClose = (evt: StreamCloseEvent | undefined): void => {
+    const error = evt?.error;
+    if (error != null) {
+      this.#setError(
+        evt?.local === false
+          ? new FrameStreamResetError(`${this.remotePeer} reset the stream`, { cause: error })
+          : this.#mapError(error),
+      );
+      this.#inbox.fail(this.#error!, false);
+      return;
+    }
+    if (this.#stream.status === 'reset' || this.#stream.status === 'aborted') {
+      this.#setError(new FrameStreamResetError(`${this.remotePeer}: the stream was reset`));
+      this.#inbox.fail(this.#error!, false);
+      return;
+    }
+    // closed cleanly; if unread data is still buffered in the (paused) stream, 'end' follows it
+    if (this.#stream.readBufferLength === 0) this.#finishReading();
+  };
+
+  #finishReading(): void {
+    if (this.#inbox.closed) return;
+    try {
+      this.#decoder.finish();
+    } catch (err) {
+      this.#failLocally(err as Error, false);
+      return;
+    }
+    this.#inbox.end();
+  }
+
+  // ---- writing
+
+  send(frame: Uint8Array, options: SendOptions = {}): Promise<void> {
+    if (frame.length > this.maxFrameBytes) {
+      return Promise.reject(new FrameTooLargeError(`frame of ${frame.length} bytes exceeds the ${this.maxFrameBytes}-byte limit`));
+    }
+    if (this.#error === null && this.#closing) {
+      return Promise.reject(new FrameStreamClosedError('cannot send on a closed frame stream'));
+    }
+    const turn = this.#chain.then(() => this.#sendNow(frame, options));
+    this.#chain = turn.catch(() => {});
+    return turn;
+  }
+
+  async #sendNow(frame: Uint8Array, options: SendOptions): Promise<void> {
+    options.signal?.throwIfAborted();
+    if (this.#error !== null) throw this.#error;
+    const stream = this.#stream;
+    if (stream.writeStatus !== 'writable') {
+      throw new FrameStreamClosedError(`cannot send: the stream's writable end is ${stream.writeStatus}`);
+    }
+    try {
+      // two sends, one synchronous step: nothing can come between the prefix and the frame
+      stream.send(encodeFrameLength(frame.length));
+      // copied: the caller may reuse its buffer once we resolve, while libp2p still holds it
+      if (frame.length > 0) stream.send(frame.slice());
+    } catch (err) {
+      throw this.#error ?? this.#mapError(err as Error);
+    }
+    await this.#writable(options.signal);
+  }
+
+  /** Resolves once at most `highWaterBytes` are queued unsent; rejects if the stream closes first. */
+  #writable(signal?: AbortSignal): Promise<void> {
+    const stream = this.#stream;
+    const low = (): boolean => stream.writeBufferLength <= this.#highWater;
+    if (low()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        stream.removeEventListener('drain', onDrain);
+        stream.removeEventListener('idle', onIdle);
+        stream.removeEventListener('close', onClose);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const check = (): void => {
+        if (!low()) return;
+        cleanup();
+        resolve();
+      };
+      // on 'drain' the stream resumes sending in a microtask queued just before us: look after it
+      const onDrain = (): void => queueMicrotask(check);
+      const onIdle = (): void => check();
+      const onClose = (evt: StreamCloseEvent): void => {
+        cleanup();
+        reject(this.#error ?? (evt.error != null ? this.#mapError(evt.error) : new FrameStreamClosedError('the stream closed before the frame was sent')));
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(signal!.reason);
+      };
+      stream.addEventListener('drain', onDrain);
+      stream.addEventListener('idle', onIdle);
+      stream.addEventListener('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+    });
+  }
+
+  async close(options: SendOptions = {}): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    await this.#chain;
+    if (this.#error !== null) throw this.#error;
+    try {
+      await this.#stream.close(options);
+    } catch (err) {
+      throw this.#error ?? this.#mapError(err as Error);
+    }
+  }
+
+  abort(err: Error): void {
+    this.#failLocally(err, true);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.#inbox[Symbol.asyncIterator]();
+  }
+
+  // ---- failure
+
+  /** Fails the stream from this end: readers and senders get `err`, the peer sees a reset. */
+  #failLocally(err: Error, discard: boolean): void {
+    this.#setError(err);
+    this.#inbox.fail(this.#error!, discard);
+    try {
+      this.#stream.abort(err);
+    } catch {
+      // already closed
+    }
+  }
+
+  #setError(err: Error): void {
+    if (this.#error === null) this.#error = err;
+  }
+
+  /** libp2p's errors as frame errors where they mean the same (the peer reset the stream). */
+  #mapError(err: Error): Error {
+    if (err instanceof FrameError) return err;
+    if (err.name === 'StreamResetError' || err.name === 'StreamAbortedError' || err.name === 'ConnectionClosedError' || err.name === 'MuxerClosedError') {
+      return new FrameStreamResetError(`${this.remotePeer}: ${err.message || err.name}`, { cause: err });
+    }
+    if (err.name === 'StreamStateError' || err.name === 'StreamClosedError') {
+      return new FrameStreamClosedError(`${this.remotePeer}: ${err.message || err.name}`, { cause: err });
+    }
+    return err;
+  }
+}

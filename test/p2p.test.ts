@@ -1,0 +1,117 @@
+/**
+ * Peer-to-peer sync with real libp2p nodes on 127.0.0.1: live push, relay through a middle peer,
+ * catching up after a restart, refusing unlisted peers, and fetch/pull over the network via the CLI.
+ */
+import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Repository } from '../src/index.ts';
+import { Server } from '../src/peer/server.ts';
+import { ddcpAsync, ok, tempDir } from './support/cli.ts';
+
+const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+const servers: Server[] = [];
+after(async () => {
+  await Promise.allSettled(servers.map((s) => s.stop()));
+});
+
+async function repo(dir: string, name: string): Promise<Repository> {
+  const r = await Repository.init(join(dir, name));
+  r.db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
+  r.engine.asCrr('notes');
+  return r;
+}
+
+async function serve(r: Repository): Promise<Server> {
+  const s = await Server.start(r, { listen: LISTEN, mdns: false, dht: false });
+  servers.push(s);
+  return s;
+}
+
+const tcp = (s: Server): string => s.addresses().find((a) => a.includes('/tcp/') && !a.includes('/ws'))!;
+const rows = (r: Repository): string => JSON.stringify(r.db.prepare('SELECT id, body FROM notes ORDER BY id').all().map((x) => ({ ...(x as object) })));
+
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function write(r: Repository, sql: string): void {
+  // as an app would: its own connection, nothing from ddcp loaded
+  const db = new DatabaseSync(r.dbPath, { timeout: 5000 });
+  db.exec(sql);
+  db.close();
+}
+
+describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
+  it('three peers in a chain converge live, relaying through the middle one', async () => {
+    const dir = tempDir();
+    const [alice, bob, carol] = [await repo(dir, 'alice'), await repo(dir, 'bob'), await repo(dir, 'carol')];
+    const sa = await serve(alice);
+    const sc = await serve(carol);
+    bob.addRemote('alice', tcp(sa));
+    bob.addRemote('carol', tcp(sc));
+    const sb = await serve(bob);
+    alice.addRemote('bob', tcp(sb));
+    carol.addRemote('bob', tcp(sb));
+    sa.followRemote('bob', tcp(sb));
+    sc.followRemote('bob', tcp(sb));
+    write(alice, "INSERT INTO notes VALUES ('a', 'alice'), ('shared', 'from alice')");
+    write(bob, "INSERT INTO notes VALUES ('b', 'bob')");
+    write(carol, "INSERT INTO notes VALUES ('c', 'carol'), ('shared', 'from carol')");
+    await until('convergence', () => rows(alice) === rows(bob) && rows(bob) === rows(carol) && rows(alice).includes('"c"') && rows(carol).includes('"a"'));
+    // live: one more commit at carol reaches alice (never connected to carol) through bob
+    const t0 = Date.now();
+    write(carol, "INSERT INTO notes VALUES ('late', 'relayed')");
+    await until('relay', () => rows(alice).includes('relayed'));
+    assert.ok(Date.now() - t0 < 3000, `relay took ${Date.now() - t0} ms`);
+    assert.equal(rows(alice), rows(carol));
+  });
+
+  it('a stopped peer catches up from where it left off when it comes back', async () => {
+    const dir = tempDir();
+    const alice = await repo(dir, 'alice');
+    let bob = await repo(dir, 'bob');
+    const sa = await serve(alice);
+    alice.allow(bob.address);
+    bob.addRemote('alice', tcp(sa));
+    let sb = await serve(bob);
+    write(alice, "INSERT INTO notes VALUES ('1', 'before')");
+    await until('first sync', () => rows(bob).includes('before'));
+    await sb.stop();
+    servers.splice(servers.indexOf(sb), 1);
+    bob.close();
+    write(alice, "INSERT INTO notes VALUES ('2', 'while away'); UPDATE notes SET body = 'edited' WHERE id = '1'");
+    bob = Repository.open(join(dir, 'bob'));
+    sb = await serve(bob);
+    await until('catch-up', () => rows(bob) === rows(alice));
+    assert.match(rows(bob), /while away/);
+  });
+
+  it('refuses a peer that is not allowed, with a clear error, and serves others meanwhile', async () => {
+    const dir = tempDir();
+    const alice = await repo(dir, 'alice');
+    const sa = await serve(alice);
+    write(alice, "INSERT INTO notes VALUES ('secret', 'x')");
+    const mallory = await repo(dir, 'mallory');
+    const addr = tcp(sa);
+    mallory.close();
+    ok(join(dir, 'mallory'), ['remote', 'add', 'alice', addr]);
+    const r = await ddcpAsync(join(dir, 'mallory'), ['pull', 'alice']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not allowed to fetch/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    // once allowed, the same CLI pull works
+    const m = Repository.open(join(dir, 'mallory'));
+    alice.allow(m.address);
+    m.close();
+    const pulled = await ddcpAsync(join(dir, 'mallory'), ['pull', 'alice', '--json']);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(JSON.parse(pulled.stdout)[0].merge.received, 1);
+    assert.match(ok(join(dir, 'mallory'), ['shell', '-c', 'SELECT body FROM notes']), /x/);
+  });
+});
