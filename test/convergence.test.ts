@@ -15,6 +15,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { Engine } from '../src/engine/engine.ts';
 import type { Change } from '../src/engine/change.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
+import { rng, shuffle } from './support/random.ts';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -119,25 +120,6 @@ const core = (d: Dump): Pick<Dump, 'rows' | 'cells' | 'cls'> => ({ rows: d.rows,
 // ---------------------------------------------------------------------------------------------
 // Randomness for shuffles and chunks (the seed comes from fast-check, so runs replay and shrink)
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: readonly T[], rand: () => number): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Operations

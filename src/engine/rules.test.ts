@@ -11,6 +11,7 @@ import { UNKNOWN_SITE } from './clock.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import { compareBytes, compareValues } from './value.ts';
+import { rng, shuffle } from '../../test/support/random.ts';
 
 const COLS = ['a', 'b', 'c'] as const;
 
@@ -28,26 +29,6 @@ function repr(v: SqlValue | undefined): string {
   return `x'${hex(v)}'`;
 }
 
-/** A deterministic PRNG for shuffles and group boundaries (fast-check gives the seed). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: readonly T[], rand: () => number): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
 
 /** A change as it travels: the origin is a site id, not an ordinal. */
 interface Wire {
