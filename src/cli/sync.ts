@@ -14,8 +14,9 @@ const mergeJson = (r: MergeOutcome) => ({ remote: r.remote, received: r.received
 
 /** Runs `fn` with a network dialer when any of `names` is a network remote. */
 async function maybeNetwork<T>(repo: Repository, names: string[], fn: (dial?: (location: string) => Dial) => Promise<T>): Promise<T> {
-  if (!names.some((n) => repo.isNetworkRemote(repo.remote(n)))) return fn(undefined);
-  return withNetwork(repo, (dial) => fn(dial));
+  const network = names.map((n) => repo.remote(n)).filter((r) => repo.isNetworkRemote(r));
+  if (network.length === 0) return fn(undefined);
+  return withNetwork(repo, network.map((r) => r.location), (dial) => fn(dial));
 }
 
 function targets(repo: Repository, name: string | undefined): string[] {

@@ -38,6 +38,7 @@ class MemoryFrameStream implements FrameStream {
   readonly inbox: FrameInbox;
   peer!: MemoryFrameStream;
   #writeClosed = false;
+  #closed: Promise<void> | null = null;
   #error: Error | null = null;
   #chain: Promise<void> = Promise.resolve();
   /** Wakes sends waiting on the peer's inbox when this end fails. */
@@ -53,6 +54,9 @@ class MemoryFrameStream implements FrameStream {
     if (frame.length > this.maxFrameBytes) {
       return Promise.reject(new FrameTooLargeError(`frame of ${frame.length} bytes exceeds the ${this.maxFrameBytes}-byte limit`));
     }
+    if (this.#error === null && this.#writeClosed) {
+      return Promise.reject(new FrameStreamClosedError('cannot send on a closed frame stream'));
+    }
     const turn = this.#chain.then(() => this.#sendNow(frame, options));
     this.#chain = turn.catch(() => {});
     return turn;
@@ -61,7 +65,6 @@ class MemoryFrameStream implements FrameStream {
   async #sendNow(frame: Uint8Array, options: SendOptions): Promise<void> {
     options.signal?.throwIfAborted();
     if (this.#error !== null) throw this.#error;
-    if (this.#writeClosed) throw new FrameStreamClosedError('cannot send on a closed frame stream');
     this.peer.inbox.push(frame.slice());
     await this.#waitFor(this.peer.inbox.belowHighWater(), options.signal);
     if (this.#error !== null) throw this.#error;
@@ -89,8 +92,12 @@ class MemoryFrameStream implements FrameStream {
     return this.inbox[Symbol.asyncIterator]();
   }
 
-  async close(options: SendOptions = {}): Promise<void> {
-    if (this.#writeClosed) return;
+  close(options: SendOptions = {}): Promise<void> {
+    this.#closed ??= this.#close(options);
+    return this.#closed;
+  }
+
+  async #close(options: SendOptions): Promise<void> {
     this.#writeClosed = true;
     await this.#waitFor(this.#chain, options.signal);
     if (this.#error !== null) throw this.#error;

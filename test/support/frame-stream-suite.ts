@@ -72,6 +72,7 @@ export function frameStreamSuite(options: SuiteOptions): void {
       await b.close();
       return got;
     })();
+    bSide.catch(() => {}); // awaited below; a failure must not surface early as unhandled
     await a.send(text('hello'));
     await a.send(new Uint8Array(0));
     await a.send(text('world'));
@@ -109,6 +110,7 @@ export function frameStreamSuite(options: SuiteOptions): void {
       await a.send(text('after'));
       await a.close();
     })();
+    sending.catch(() => {}); // awaited below
     const frames = await readAll(b);
     await sending;
     assert.equal(frames.length, 2);
@@ -127,6 +129,16 @@ export function frameStreamSuite(options: SuiteOptions): void {
     await a.close();
     const frames = await readAll(b);
     assert.deepEqual(frames.map((f) => f.length), [1000]);
+    await b.close();
+  });
+
+  it('frames sent before close() are delivered even if close() is not awaited after them', { timeout }, async () => {
+    const { a, b } = await pair({ highWaterBytes: 1024 });
+    const sends = [a.send(new Uint8Array(4000)), a.send(text('last'))];
+    const closing = a.close();
+    const again = a.close();
+    const [frames] = await Promise.all([readAll(b), ...sends, closing, again]);
+    assert.deepEqual(frames.map((f) => f.length), [4000, 4]);
     await b.close();
   });
 
@@ -182,6 +194,7 @@ export function frameStreamSuite(options: SuiteOptions): void {
       for (let i = 0; i < 200; i++) await a.send(numbered(i, 16 * 1024));
       await a.close();
     })();
+    sending.catch(() => {}); // awaited below
     for await (const frame of b) {
       checkNumbered(frame, 0);
       break;
@@ -207,6 +220,7 @@ export function frameStreamSuite(options: SuiteOptions): void {
       }
       await a.close();
     })();
+    sending.catch(() => {}); // awaited below
     await sleep(200); // let the sender run ahead as far as it can
     const aheadWhileIdle = accepted;
     for await (const frame of b) {

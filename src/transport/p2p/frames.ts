@@ -10,6 +10,9 @@
  * stream (the peer sees a reset) and the reader gets the named error. Writing: `send()` hands the
  * prefix and frame to the stream and then waits until its unsent backlog is at most
  * `highWaterBytes`.
+ *
+ * libp2p aborts a stream on which nothing moved for its `inactivityTimeout` (120 s by default); a
+ * protocol that idles longer should send keep-alive frames or set `stream.inactivityTimeout`.
  */
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
 import {
@@ -28,7 +31,7 @@ import {
 
 /**
  * What a paused Yamux stream may still receive: the largest receive window it may have granted
- * (16 MiB by default), plus slack. libp2p resets a stream whose paused read buffer outgrows
+ * (16 MiB by libp2p's default; our nodes use 4 MiB, see STREAM_WINDOW_BYTES in node.ts), plus slack. libp2p resets a stream whose paused read buffer outgrows
  * `maxReadBufferLength`, so it is raised to at least this.
  */
 const PAUSED_READ_ALLOWANCE = 24 * 1024 * 1024;
@@ -47,6 +50,7 @@ class Libp2pFrameStream implements FrameStream {
   readonly #inbox: FrameInbox;
   #chain: Promise<void> = Promise.resolve();
   #closing = false;
+  #closed: Promise<void> | null = null;
   #pausePending = false;
   /** Why the stream failed (local abort, reset, bad frame); later sends throw it. */
   #error: Error | null = null;
@@ -207,8 +211,12 @@ class Libp2pFrameStream implements FrameStream {
     });
   }
 
-  async close(options: SendOptions = {}): Promise<void> {
-    if (this.#closing) return;
+  close(options: SendOptions = {}): Promise<void> {
+    this.#closed ??= this.#close(options);
+    return this.#closed;
+  }
+
+  async #close(options: SendOptions): Promise<void> {
     this.#closing = true;
     await this.#chain;
     if (this.#error !== null) throw this.#error;
