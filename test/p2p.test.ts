@@ -114,4 +114,27 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     assert.equal(JSON.parse(pulled.stdout)[0].merge.received, 1);
     assert.match(ok(join(dir, 'mallory'), ['shell', '-c', 'SELECT body FROM notes']), /x/);
   });
+
+  it('while serve runs, other commands go through its control socket; a second serve is refused', async () => {
+    const dir = tempDir();
+    const alice = await repo(dir, 'alice');
+    const bob = await repo(dir, 'bob');
+    const sa = await serve(alice);
+    alice.allow(bob.address);
+    write(alice, "INSERT INTO notes VALUES ('via', 'socket')");
+    const sb = await serve(bob);
+    const status = await ddcpAsync(bob.root, ['status', '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(JSON.parse(status.stdout).serving.addresses, sb.addresses());
+    // the CLI adds a remote; the running server starts following it at once
+    const added = await ddcpAsync(bob.root, ['remote', 'add', 'alice', tcp(sa)]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /the running serve now follows alice/);
+    await until('follow after remote add', () => rows(bob).includes('socket'));
+    // a pull asked of the CLI is done by the server's node
+    const pulled = await ddcpAsync(bob.root, ['pull', 'alice', '--json']);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(JSON.parse(pulled.stdout)[0].fetch.remote, 'alice');
+    await assert.rejects(Server.start(bob, { listen: LISTEN, mdns: false, dht: false }), (e: Error) => e.name === 'ControlError' && /already running/.test(e.message));
+  });
 });

@@ -1,6 +1,7 @@
 /** `ddcp remote add|list|remove`. */
 import type { Command } from 'commander';
 import { toJson } from './format.ts';
+import { askServer } from '../peer/control.ts';
 import type { Context } from './context.ts';
 
 export function register(program: Command, ctx: Context): void {
@@ -21,9 +22,12 @@ Examples:
 Examples:
   ddcp remote add alice ~/sync/alice
   ddcp remote add usb /media/usb/notes`)
-    .action((name: string, location: string) => {
-      const r = ctx.repo().addRemote(name, location, ctx.dir());
+    .action(async (name: string, location: string) => {
+      const repo = ctx.repo();
+      const r = repo.addRemote(name, location, ctx.dir());
       ctx.out(`added remote ${r.name} → ${r.location}`);
+      // A running serve starts following it at once.
+      if (await askServer(repo, { cmd: 'remote-added', remote: r.name })) ctx.out(`the running serve now follows ${r.name}`);
     });
   remote
     .command('list')

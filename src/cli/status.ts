@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { toHex } from '../engine/hex.ts';
 import { toJson } from './format.ts';
+import { askServer } from '../peer/control.ts';
 import type { Context } from './context.ts';
 
 export function register(program: Command, ctx: Context): void {
@@ -13,8 +14,9 @@ export function register(program: Command, ctx: Context): void {
 Examples:
   ddcp status
   ddcp status --json | jq .db_version`)
-    .action((opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean }) => {
       const repo = ctx.repo();
+      const serving = (await askServer(repo, { cmd: 'status' }).catch(() => undefined)) as { address: string; addresses: string[]; peers: string[]; following: string[] } | undefined;
       const engine = repo.engine;
       const status = {
         root: repo.root,
@@ -25,6 +27,7 @@ Examples:
         crrs: engine.crrs().map((t) => ({ table: t.name, pk: t.pks, columns: t.columns })),
         schema: engine.schemaFingerprint(),
         peers: engine.trackedPeers().map((p) => ({ site_id: toHex(p.siteId), version: p.version })),
+        serving: serving ? { addresses: serving.addresses, peers: serving.peers, following: serving.following } : null,
         remotes: repo.remoteStatus().map((r) => ({ name: r.name, location: r.location, site_id: r.siteId ?? null, fetched_version: r.fetchedVersion, staged: r.staged, fetched_at: r.fetchedAt ?? null })),
       };
       if (opts.json) {
@@ -37,6 +40,10 @@ Examples:
       ctx.out(`site id     ${status.site_id}`);
       ctx.out(`db_version  ${status.db_version}`);
       ctx.out(`CRR tables  ${status.crrs.length === 0 ? "(none: SELECT crsql_as_crr('table') in ddcp shell)" : status.crrs.map((t) => t.table).join(', ')}`);
+      if (serving) {
+        ctx.out(`serving     yes: ${serving.addresses.join(' ')}`);
+        ctx.out(`peers       ${serving.peers.length === 0 ? '(none connected)' : serving.peers.join(' ')}`);
+      } else ctx.out('serving     no (ddcp serve)');
       for (const r of status.remotes) {
         ctx.out(`remote      ${r.name} (${r.location}): fetched up to version ${r.fetched_version}, ${r.staged} staged${r.staged > 0 ? ` (ddcp merge ${r.name})` : ''}`);
       }

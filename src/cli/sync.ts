@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Repository } from '../repo/repository.ts';
 import type { Dial } from '../repo/network-source.ts';
 import { withNetwork } from '../peer/temporary.ts';
+import { askServer } from '../peer/control.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { toJson } from './format.ts';
 import { progressBar } from './progress.ts';
@@ -11,6 +12,20 @@ import type { FetchResult, MergeOutcome } from '../repo/fetch.ts';
 
 const fetchJson = (r: FetchResult) => ({ remote: r.remote, changes: r.changes, version: r.version, staged: r.staged });
 const mergeJson = (r: MergeOutcome) => ({ remote: r.remote, received: r.received, applied: r.applied, db_version: r.dbVersion });
+
+/**
+ * When `ddcp serve` runs for this repository, asks it to do the work (one node per identity);
+ * returns undefined when none runs.
+ */
+async function viaServer(repo: Repository, cmd: 'fetch' | 'pull' | 'merge', names: string[]): Promise<unknown[] | undefined> {
+  const out: unknown[] = [];
+  for (const remote of names) {
+    const r = await askServer(repo, { cmd, remote });
+    if (r === undefined) return undefined;
+    out.push(r);
+  }
+  return out;
+}
 
 /** Runs `fn` with a network dialer when any of `names` is a network remote. */
 async function maybeNetwork<T>(repo: Repository, names: string[], fn: (dial?: (location: string) => Dial) => Promise<T>): Promise<T> {
@@ -45,9 +60,12 @@ Examples:
       const results: FetchResult[] = [];
       try {
         const names = targets(repo, name);
-        await maybeNetwork(repo, names, async (dial) => {
-          for (const r of names) results.push(await repo.fetch(r, { dial, onProgress: (_p, n) => bar.update(`fetch ${r}`, n) }));
-        });
+        const served = await viaServer(repo, 'fetch', names);
+        if (served) results.push(...(served as FetchResult[]));
+        else
+          await maybeNetwork(repo, names, async (dial) => {
+            for (const r of names) results.push(await repo.fetch(r, { dial, onProgress: (_p, n) => bar.update(`fetch ${r}`, n) }));
+          });
       } finally {
         bar.done();
       }
@@ -65,12 +83,13 @@ All staged changes are merged or, if any does not fit this database, none are.
 
 Example:
   ddcp fetch bob && ddcp merge bob`)
-    .action((name: string, opts: { json?: boolean }) => {
+    .action(async (name: string, opts: { json?: boolean }) => {
       const repo = ctx.repo();
       const bar = progressBar();
       let r;
       try {
-        r = repo.merge(name, { onProgress: (_p, n, total) => bar.update(`merge ${name}`, n, total) });
+        const served = await viaServer(repo, 'merge', [repo.remote(name).name]);
+        r = served ? (served as MergeOutcome[])[0]! : repo.merge(name, { onProgress: (_p, n, total) => bar.update(`merge ${name}`, n, total) });
       } finally {
         bar.done();
       }
@@ -93,9 +112,12 @@ Examples:
       const results: { fetch: FetchResult; merge: MergeOutcome }[] = [];
       try {
         const names = targets(repo, name);
-        await maybeNetwork(repo, names, async (dial) => {
-          for (const r of names) results.push(await repo.pull(r, { dial, onProgress: (p, n, total) => bar.update(`${p} ${r}`, n, total) }));
-        });
+        const served = await viaServer(repo, 'pull', names);
+        if (served) results.push(...(served as { fetch: FetchResult; merge: MergeOutcome }[]));
+        else
+          await maybeNetwork(repo, names, async (dial) => {
+            for (const r of names) results.push(await repo.pull(r, { dial, onProgress: (p, n, total) => bar.update(`${p} ${r}`, n, total) }));
+          });
       } finally {
         bar.done();
       }

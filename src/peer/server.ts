@@ -14,6 +14,10 @@ import type { FrameChannel } from '../sync/channel.ts';
 import { serveSession } from '../sync/session.ts';
 import { framePair } from '../transport/memory.ts';
 import { createNode, type P2pNode } from '../transport/p2p/node.ts';
+import type { Server as NetServer } from 'node:net';
+import { SYNC_PROTOCOL as _SYNC, type Dial } from '../repo/network-source.ts';
+import { listenControl, socketPath, type ControlRequest } from './control.ts';
+import { rmSync } from 'node:fs';
 
 export interface ServeOptions {
   /** Multiaddrs to listen on (default: all interfaces, random ports, TCP and WebSocket). */
@@ -49,6 +53,8 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly tasks: Promise<unknown>[] = [];
   private readonly locals: { repo: Repository; publisher: Publisher }[] = [];
   private readonly log: (line: string) => void;
+  private control: NetServer | undefined;
+  private readonly following = new Set<string>();
 
   private constructor(repo: Repository, node: P2pNode, log: (line: string) => void) {
     super();
@@ -97,10 +103,50 @@ export class Server extends EventEmitter<ServerEvents> {
         peer,
         signal,
         log: (_level, line) => this.log(line),
-        authorize: () => (options.public || this.repo.mayFetch(peer) ? undefined : `peer ${peer} is not allowed to fetch from this database (on the serving side: ddcp allow ${peer})`),
+        authorize: () => (options.public || (this.repo.reloadConfig(), this.repo.mayFetch(peer)) ? undefined : `peer ${peer} is not allowed to fetch from this database (on the serving side: ddcp allow ${peer})`),
       }),
     );
     for (const remote of this.repo.remotes()) this.followRemote(remote.name, remote.location);
+    this.control = await listenControl(this.repo, (req) => this.onControl(req));
+  }
+
+  /** Dials network locations through this node. */
+  dialer(): (location: string) => Dial {
+    return (location) => (signal) => this.node.open(location, _SYNC, { signal }) as Promise<FrameChannel>;
+  }
+
+  /** Requests from other ddcp commands in this repository (see control.ts). */
+  private async onControl(req: ControlRequest): Promise<unknown> {
+    const name = req.remote;
+    switch (req.cmd) {
+      case 'status':
+        return { address: this.address, addresses: this.addresses(), peers: this.node.peers(), following: [...this.following] };
+      case 'fetch':
+        return this.repo.fetch(this.need(name), { dial: this.dialer() });
+      case 'merge': {
+        const r = this.repo.merge(this.need(name));
+        this.publisher.check();
+        return r;
+      }
+      case 'pull': {
+        const r = await this.repo.pull(this.need(name), { dial: this.dialer() });
+        this.publisher.check();
+        return r;
+      }
+      case 'remote-added': {
+        this.repo.reloadConfig();
+        const r = this.repo.remote(this.need(name));
+        if (!this.following.has(r.name)) this.followRemote(r.name, r.location);
+        return { following: r.name };
+      }
+      default:
+        throw new Error(`unknown request ${String((req as { cmd: unknown }).cmd)}`);
+    }
+  }
+
+  private need(name: string | undefined): string {
+    if (!name) throw new Error('which remote?');
+    return name;
   }
 
   /** Reports a failure to 'error' listeners, if any (an unheard 'error' would end the process). */
@@ -110,6 +156,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
   /** Starts following a remote (done for every remote at start). */
   followRemote(name: string, location: string): void {
+    this.following.add(name);
     const connect = networkPeer(location) ? (signal: AbortSignal) => this.node.open(location, SYNC_PROTOCOL, { signal }) as Promise<FrameChannel> : this.localConnector(location);
     const onEvent = (e: FollowEvent): void => {
       if (e.type === 'merged') {
@@ -147,6 +194,10 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Stops serving and following; closes the node. The repository stays open. */
   async stop(): Promise<void> {
     this.abort.abort();
+    if (this.control) {
+      this.control.close();
+      rmSync(socketPath(this.repo), { force: true });
+    }
     this.publisher.stop();
     await Promise.allSettled(this.tasks);
     for (const l of this.locals) {

@@ -221,6 +221,11 @@ export class Repository {
     this.staging.forget(name);
   }
 
+  /** Re-reads the config (another process may have changed remotes or the allow list). */
+  reloadConfig(): void {
+    this.cfg = readConfig(this.layout.config);
+  }
+
   private saveConfig(next: RepoConfig): void {
     writeConfig(this.layout.config, next);
     this.cfg = next;

@@ -1,0 +1,103 @@
+/**
+ * The control socket: while `ddcp serve` runs, other ddcp commands in the same repository talk to it
+ * over `.ddcp/serve.sock` (newline-delimited JSON, one request per connection) instead of starting a
+ * second node — two processes never fight over one identity or port.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server as NetServer } from 'node:net';
+import { join } from 'node:path';
+import { DdcpError } from '../engine/errors.ts';
+import type { Repository } from '../repo/repository.ts';
+
+export const SOCKET_FILE = 'serve.sock';
+
+export interface ControlRequest {
+  cmd: 'status' | 'fetch' | 'pull' | 'merge' | 'remote-added';
+  remote?: string;
+}
+
+export type ControlHandler = (req: ControlRequest) => Promise<unknown>;
+
+/** The running server refused or failed a request. */
+export class ControlError extends DdcpError {
+  override name = 'ControlError';
+}
+
+export function socketPath(repo: Repository): string {
+  return join(repo.layout.stateDir, SOCKET_FILE);
+}
+
+/** Listens on the repository's control socket. Throws if another serve already owns it. */
+export async function listenControl(repo: Repository, handler: ControlHandler): Promise<NetServer> {
+  const path = socketPath(repo);
+  if (existsSync(path)) {
+    if (await ping(path)) throw new ControlError(`ddcp serve is already running for ${repo.root} (control socket ${path})`);
+    rmSync(path, { force: true }); // left by a serve that died
+  }
+  const server = createServer((conn) => {
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) {
+        if (buf.length > 65536) conn.destroy();
+        return;
+      }
+      let req: ControlRequest;
+      try {
+        req = JSON.parse(buf.slice(0, nl)) as ControlRequest;
+      } catch {
+        conn.end(JSON.stringify({ ok: false, error: 'malformed request' }) + '\n');
+        return;
+      }
+      handler(req).then(
+        (result) => conn.end(JSON.stringify({ ok: true, result }, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)) + '\n'),
+        (err: Error) => conn.end(JSON.stringify({ ok: false, error: err.message }) + '\n'),
+      );
+    });
+    conn.on('error', () => {});
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  return server;
+}
+
+function ping(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Sends a request to the serve running for `repo`, if one is. Returns undefined when none runs
+ * (the caller does the work itself).
+ */
+export async function askServer(repo: Repository, req: ControlRequest): Promise<unknown | undefined> {
+  const path = socketPath(repo);
+  if (!existsSync(path)) return undefined;
+  return new Promise((resolve, reject) => {
+    const c = createConnection(path);
+    let buf = '';
+    c.setEncoding('utf8');
+    c.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? resolve(undefined) : reject(err)));
+    c.on('data', (d: string) => (buf += d));
+    c.on('end', () => {
+      try {
+        const res = JSON.parse(buf) as { ok: boolean; result?: unknown; error?: string };
+        if (res.ok) resolve(res.result);
+        else reject(new ControlError(res.error ?? 'the running serve failed'));
+      } catch (cause) {
+        reject(new ControlError('the running serve gave an unreadable answer', { cause }));
+      }
+    });
+    c.write(JSON.stringify(req) + '\n');
+  });
+}
