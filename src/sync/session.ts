@@ -51,7 +51,24 @@ async function refuse(channel: FrameChannel, err: ProtocolError): Promise<void> 
  * Serves one session. `authorize` may refuse the peer before anything is read from the database.
  * Never throws: protocol violations are answered with an error message and logged.
  */
-export async function serveSession(channel: FrameChannel, ctx: ServerContext, options: { peer: string; signal: AbortSignal; log?: SessionLog; authorize?: () => string | undefined }): Promise<void> {
+/** How long a following session may stay silent before the server repeats caught-up (ms). */
+export const KEEPALIVE_MS = 30_000;
+
+async function waitForChange(ctx: ServerContext, signal: AbortSignal, ms: number): Promise<void> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), ms);
+  try {
+    await ctx.changed(AbortSignal.any([signal, timeout.signal]));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function serveSession(
+  channel: FrameChannel,
+  ctx: ServerContext,
+  options: { peer: string; signal: AbortSignal; log?: SessionLog; authorize?: () => string | undefined; keepAliveMs?: number },
+): Promise<void> {
   const log: SessionLog = options.log ?? (() => {});
   const it = channel[Symbol.asyncIterator]();
   try {
@@ -91,7 +108,8 @@ export async function serveSession(channel: FrameChannel, ctx: ServerContext, op
         since = Math.max(since, at);
         await channel.send(encodeMessage({ type: 'caught-up', version: since }));
         if (!hello.follow) break;
-        await ctx.changed(stop.signal);
+        // Idle sessions still say caught-up now and then: transports drop streams that stay silent.
+        await waitForChange(ctx, stop.signal, options.keepAliveMs ?? KEEPALIVE_MS);
         if (stop.signal.aborted) break;
       }
       await channel.close();
