@@ -137,4 +137,24 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     assert.equal(JSON.parse(pulled.stdout)[0].fetch.remote, 'alice');
     await assert.rejects(Server.start(bob, { listen: LISTEN, mdns: false, dht: false }), (e: Error) => e.name === 'ControlError' && /already running/.test(e.message));
   });
+
+  it('a 50 MB blob value syncs over the network intact', async () => {
+    const dir = tempDir();
+    const alice = await Repository.init(join(dir, 'alice'));
+    const bob = await Repository.init(join(dir, 'bob'));
+    for (const r of [alice, bob]) {
+      r.db.exec('CREATE TABLE files(name TEXT PRIMARY KEY NOT NULL, data BLOB)');
+      r.engine.asCrr('files');
+    }
+    const blob = new Uint8Array(50 * 1024 * 1024);
+    for (let i = 0; i < blob.length; i += 4096) blob[i] = i % 251;
+    alice.db.prepare('INSERT INTO files VALUES (?, ?)').run('big.bin', blob);
+    const sa = await serve(alice);
+    alice.allow(bob.address);
+    bob.addRemote('alice', tcp(sa));
+    await serve(bob);
+    await until('the blob', () => (bob.db.prepare("SELECT length(data) AS n FROM files WHERE name = 'big.bin'").get() as { n: number } | undefined)?.n === blob.length, 60_000);
+    const got = (bob.db.prepare("SELECT data FROM files WHERE name = 'big.bin'").get() as { data: Uint8Array }).data;
+    assert.ok(Buffer.compare(Buffer.from(got), Buffer.from(blob)) === 0);
+  });
 });
