@@ -157,4 +157,26 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     const got = (bob.db.prepare("SELECT data FROM files WHERE name = 'big.bin'").get() as { data: Uint8Array }).data;
     assert.ok(Buffer.compare(Buffer.from(got), Buffer.from(blob)) === 0);
   });
+
+  it('finds a peer by its address alone through the DHT (bootstrap peers), and follows it', async () => {
+    const dir = tempDir();
+    const { generateKeyPair } = await import('@libp2p/crypto/keys');
+    const { createNode } = await import('../src/transport/p2p/node.ts');
+    const boot = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: LISTEN, mdns: false, dht: true });
+    try {
+      const bootstrap = [boot.addresses().find((a) => a.includes('/tcp/'))!];
+      const alice = await repo(dir, 'alice');
+      const bob = await repo(dir, 'bob');
+      write(alice, "INSERT INTO notes VALUES ('dht', 'found by address')");
+      alice.allow(bob.address);
+      const sa = await Server.start(alice, { listen: LISTEN, mdns: false, dht: true, bootstrap });
+      servers.push(sa);
+      bob.addRemote('alice', alice.address); // no multiaddr: only the public key
+      const sb = await Server.start(bob, { listen: LISTEN, mdns: false, dht: true, bootstrap });
+      servers.push(sb);
+      await until('a sync found through the DHT', () => rows(bob).includes('found by address'), 60_000);
+    } finally {
+      await boot.stop();
+    }
+  });
 });
