@@ -179,4 +179,27 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
       await boot.stop();
     }
   });
+
+  it('a library app runs the node in-process and hears peer, change and sync events', async () => {
+    const dir = tempDir();
+    const alice = await repo(dir, 'alice');
+    const bob = await repo(dir, 'bob');
+    const sa = await serve(alice);
+    alice.allow(bob.address);
+    bob.addRemote('alice', tcp(sa));
+    const sb = await Server.start(bob, { listen: LISTEN, mdns: false, dht: false });
+    servers.push(sb);
+    const seen: string[] = [];
+    sb.on('peer:connect', (p) => seen.push(`connect ${p === alice.address}`));
+    sb.on('changes', (e) => seen.push(`changes ${e.remote} ${e.applied}`));
+    sb.on('sync', (e) => seen.push(`sync ${e.remote}`));
+    write(alice, "INSERT INTO notes VALUES ('e', 'event')");
+    await until('events', () => seen.includes('changes alice 1') && seen.includes('sync alice'));
+    // the connection may have opened before we listened; the node knows it either way
+    assert.ok(seen.includes('connect true') || sb.node.peers().includes(alice.address));
+    const disconnected = new Promise<string>((resolve) => sb.on('peer:disconnect', (p) => p === alice.address && resolve(p)));
+    await sa.stop();
+    servers.splice(servers.indexOf(sa), 1);
+    assert.equal(await disconnected, alice.address);
+  });
 });
