@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
-import { ddcpAsync, ok, tempDir } from './support/cli.ts';
+import { spawn } from 'node:child_process';
+import { BIN, ddcpAsync, ok, tempDir } from './support/cli.ts';
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 const servers: Server[] = [];
@@ -201,5 +202,30 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     await sa.stop();
     servers.splice(servers.indexOf(sa), 1);
     assert.equal(await disconnected, alice.address);
+  });
+
+  it('ddcp serve --public prints its address, answers anyone, and stops cleanly on SIGTERM', async () => {
+    const dir = tempDir();
+    const alice = await repo(dir, 'alice');
+    const stranger = await repo(dir, 'stranger');
+    write(alice, "INSERT INTO notes VALUES ('pub', 'for everyone')");
+    alice.close();
+    const child = spawn(process.execPath, [BIN, 'serve', '--public', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], { cwd: join(dir, 'alice'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await until('serve to print its addresses', () => /listening \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//.test(out));
+      assert.match(out, /^address 12D3KooW/m);
+      const addr = /listening (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/.exec(out)![1]!;
+      stranger.addRemote('alice', addr);
+      stranger.close();
+      const pulled = await ddcpAsync(join(dir, 'stranger'), ['pull', 'alice']);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.match(ok(join(dir, 'stranger'), ['shell', '-c', 'SELECT body FROM notes']), /for everyone/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
   });
 });
