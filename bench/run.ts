@@ -11,6 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { crVersions, measureCrSync, measureCrWrites, CHANGES_BATCH, INSERT_BATCH, RANGE_BATCH, type CrSyncResults, type CrWriteResults } from './crsqlite.ts';
 import { measureSync, measureWrites, type SyncResults, type WriteResults } from './ddcp.ts';
+import { measureP2pLatency, measureP2pSync, type P2pLatencyResult, type P2pSyncResult } from './p2p.ts';
 import { measurePull, type PullResult } from './pull.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
 
@@ -24,6 +25,7 @@ function intEnv(name: string, fallback: number): number {
 
 const ROWS = intEnv('BENCH_ROWS', 100_000);
 const REPS = intEnv('BENCH_REPS', 3);
+const LIVE_COMMITS = intEnv('BENCH_LIVE_COMMITS', 1_000);
 const WARMUP_ROWS = Math.min(ROWS, Math.max(1_000, Math.floor(ROWS / 10)));
 
 const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -69,12 +71,22 @@ async function main(): Promise<void> {
       log(`repository pull: ${fmtInt(rows)} rows`);
       pulls.push(await measurePull(scratch, rows));
     }
+    const p2pSyncs: P2pSyncResult[] = [];
+    // Memory must not grow with size: compare N with 2N (smaller runs are still warming up).
+    for (const rows of [ROWS, 2 * ROWS]) {
+      log(`p2p initial sync: ${fmtInt(rows)} rows`);
+      p2pSyncs.push(await measureP2pSync(scratch, rows));
+    }
+    log(`p2p live latency: ${fmtInt(LIVE_COMMITS)} commits`);
+    const p2pLive = await measureP2pLatency(scratch, LIVE_COMMITS);
 
     const seconds = (now() - started) / 1000;
     const report = buildReport(before, dw, ds, cw, cs, await versions(), seconds);
     process.stdout.write(report.markdown);
     process.stdout.write(pullReport(pulls));
     (report.json as Record<string, unknown>).pull = pulls;
+    process.stdout.write(p2pReport(p2pSyncs, p2pLive));
+    (report.json as Record<string, unknown>).p2p = { initialSync: p2pSyncs, live: p2pLive };
     const out = fileURLToPath(new URL('./results.json', import.meta.url));
     writeFileSync(out, JSON.stringify(report.json, null, 2) + '\n');
     log(`wrote ${out} (${seconds.toFixed(0)} s in all)`);
@@ -255,6 +267,38 @@ function pullReport(pulls: PullResult[]): string {
   lines.push(`Targets: ≥ 150,000 changes/s end to end — ${fmtInt(big.changesPerSec)} ${status(big.changesPerSec >= 150_000)}; peak memory under 200 MB regardless of size — ${peak.toFixed(0)} MiB ${status(peak < 200)}.`);
   lines.push('');
   lines.push('Measured in a child process running `Repository.pull` (what `ddcp pull` runs) with the Node flags `ddcp pull` runs with (bin/node-flags.js), from a repository holding the rows, through the staging area; peak RSS is the process\'s VmHWM. Bundle: `bundle create --since 0` of the same rows.');
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** The peer-to-peer section: initial sync over libp2p at two sizes, and live push latency. */
+function p2pReport(syncs: P2pSyncResult[], live: P2pLatencyResult): string {
+  const lines = ['', '## Peer to peer (libp2p over TCP on 127.0.0.1: Noise, Yamux; no mDNS, no DHT)', ''];
+  lines.push('| rows | changes | ms | changes/s | peak RSS, serving (alice) | peak RSS, pulling (bob) | TCP bytes sent by alice | bytes/change |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of syncs) {
+    lines.push(`| ${fmtInt(r.rows)} | ${fmtInt(r.changes)} | ${fmtMs(r.ms)} | ${fmtInt(r.changesPerSec)} | ${r.serverMaxRssMiB.toFixed(0)} MiB | ${r.clientMaxRssMiB.toFixed(0)} MiB | ${fmtInt(r.wireBytesSent)} | ${r.wireBytesPerChange.toFixed(1)} |`);
+  }
+  lines.push('');
+  lines.push(`| live push, ${fmtInt(live.commits)} single-row commits | median ms | p99 ms | max ms | mean ms |`);
+  lines.push('|---|---:|---:|---:|---:|');
+  lines.push(`| alice (app connection) → bob's database | ${live.medianMs.toFixed(1)} | ${live.p99Ms.toFixed(1)} | ${live.maxMs.toFixed(1)} | ${live.meanMs.toFixed(1)} |`);
+  const big = syncs[syncs.length - 1]!;
+  const small = syncs[0]!;
+  const peak = (r: P2pSyncResult): number => Math.max(r.serverMaxRssMiB, r.clientMaxRssMiB);
+  const growth = peak(big) / peak(small);
+  lines.push('');
+  lines.push(
+    `Targets: initial sync ≥ 100,000 changes/s — ${fmtInt(big.changesPerSec)} ${status(big.changesPerSec >= 100_000)}; median live latency < 50 ms — ${live.medianMs.toFixed(1)} ms ${status(live.medianMs < 50)}; ` +
+      `memory bounded (peak at ${fmtInt(big.rows)} rows within 1.25× of ${fmtInt(small.rows)} rows, either side) — ${peak(small).toFixed(0)} → ${peak(big).toFixed(0)} MiB ${status(growth <= 1.25)}.`,
+  );
+  lines.push('');
+  lines.push(
+    'Each peer in its own process with the Node flags ddcp runs with (bin/node-flags.js); peak RSS is each process\'s VmHWM. Initial sync: alice runs `Server.start` (listening on /ip4/127.0.0.1/tcp/0, allowing bob); ' +
+      'bob runs `Repository.pull` once through a dial-only node (`withNetwork`), timed from the start of the pull (dial, Noise and Yamux handshakes included) to the end of the merge; node start-up is not timed. ' +
+      'Bytes on the wire: Node\'s counters of bytes written to the TCP sockets (`socket.bytesWritten`) of the connections alice accepted, summed — everything libp2p sends (Noise, Yamux, multistream overhead included; TCP/IP headers not). ' +
+      `Live: alice and bob both run \`Server.start\`, bob following alice; each commit is one INSERT through a plain node:sqlite connection to alice's database, timed until bob's database (polled every 1 ms by another connection) has the row; the next commit waits for that; after 10 warm-up commits.`,
+  );
   lines.push('');
   return lines.join('\n');
 }

@@ -15,6 +15,8 @@ import { readBatches } from './source.ts';
 
 /** How often the database's commit counter is checked (ms); a file watch usually wakes us sooner. */
 export const WATCH_INTERVAL_MS = 50;
+/** After a file event, look again this many ms later (the commit may not be visible yet). */
+const RECHECK_MS = [2, 10];
 
 export class Publisher implements ServerContext {
   private readonly repo: Repository;
@@ -87,7 +89,10 @@ export class Publisher implements ServerContext {
     try {
       const name = basename(this.repo.dbPath);
       this.watcher = watch(dirname(this.repo.dbPath), (_event, file) => {
-        if (file && String(file).startsWith(name)) this.check();
+        if (!file || !String(file).startsWith(name)) return;
+        // The WAL is written a moment before the commit becomes visible: look now and again shortly.
+        this.check();
+        for (const ms of RECHECK_MS) setTimeout(() => this.check(), ms).unref();
       });
       this.watcher.unref();
     } catch {
@@ -101,6 +106,7 @@ export class Publisher implements ServerContext {
 
   /** Looks for new commits; seals them and tells followers. */
   check(): void {
+    if (!this.timer) return; // stopped
     let dv: number;
     try {
       dv = this.readDataVersion();

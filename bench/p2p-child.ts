@@ -1,0 +1,84 @@
+/**
+ * One side of the peer-to-peer benchmark in its own process (so its peak memory is its own):
+ *
+ *   node p2p-child.ts serve DIR            serves DIR on 127.0.0.1 (no mDNS, no DHT), following its
+ *                                          remotes; prints {addresses} as a JSON line, then on each
+ *                                          stdin line "report" prints {bytesWritten, bytesRead,
+ *                                          maxRssMiB}; stdin closing stops it.
+ *   node p2p-child.ts pull DIR MULTIADDR   adds MULTIADDR as remote "alice" of DIR, pulls it once
+ *                                          over a dial-only node and prints {ms, changes, maxRssMiB}.
+ *
+ * Bytes on the wire are the TCP sockets' own counters (`socket.bytesWritten` / `bytesRead` of every
+ * connection accepted on 127.0.0.1): everything libp2p sends, Noise, Yamux and multistream included.
+ */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { Repository } from '../src/index.ts';
+import { Server } from '../src/peer/server.ts';
+import { withNetwork } from '../src/peer/temporary.ts';
+
+export const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+
+function peakRssMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+// Every TCP connection a net.Server in this process accepts (libp2p's TCP listener is one).
+const accepted: net.Socket[] = [];
+const emit = net.Server.prototype.emit as (this: net.Server, event: string | symbol, ...args: unknown[]) => boolean;
+net.Server.prototype.emit = function (this: net.Server, event: string | symbol, ...args: unknown[]): boolean {
+  if (event === 'connection') {
+    const s = args[0] as net.Socket;
+    if (s.remoteAddress === '127.0.0.1' || s.remoteAddress === '::ffff:127.0.0.1') accepted.push(s);
+  }
+  return emit.call(this, event, ...args);
+} as typeof net.Server.prototype.emit;
+
+const out = (o: unknown): void => {
+  process.stdout.write(JSON.stringify(o) + '\n');
+};
+
+const [mode, dir, target] = process.argv.slice(2);
+if (mode === 'serve') {
+  const repo = Repository.open(dir!);
+  const server = await Server.start(repo, { listen: LISTEN, mdns: false, dht: false });
+  server.on('error', (err) => process.stderr.write(`[p2p-child ${dir}] ${err.message}\n`));
+  out({ addresses: server.addresses() });
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    if (line.trim() === 'report') {
+      out({
+        bytesWritten: accepted.reduce((n, s) => n + s.bytesWritten, 0),
+        bytesRead: accepted.reduce((n, s) => n + s.bytesRead, 0),
+        connections: accepted.length,
+        maxRssMiB: peakRssMiB(),
+      });
+    }
+  });
+  rl.on('close', () => {
+    void server.stop().then(() => {
+      repo.close();
+      process.exit(0);
+    });
+  });
+} else if (mode === 'pull') {
+  const repo = Repository.open(dir!);
+  repo.addRemote('alice', target!);
+  const r = await withNetwork(repo, [target!], async (dial) => {
+    const t0 = performance.now();
+    const r = await repo.pull('alice', { dial });
+    return { ms: performance.now() - t0, changes: r.merge.received };
+  });
+  repo.close();
+  out({ ...r, maxRssMiB: peakRssMiB() });
+  process.exit(0);
+} else {
+  throw new Error(`usage: p2p-child.ts serve DIR | pull DIR MULTIADDR`);
+}

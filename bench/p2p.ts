@@ -1,0 +1,212 @@
+/**
+ * Peer-to-peer sync over libp2p on 127.0.0.1 (TCP, Noise, Yamux; no mDNS, no DHT), each peer in its
+ * own process: the initial sync of N rows (≈3N changes) from a serving peer to one that pulls once,
+ * and the latency of live push between two serving peers, one following the other.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
+import { Repository } from '../src/index.ts';
+import { ITEMS_DDL, makeItems, type Scratch } from './util.ts';
+// @ts-expect-error: plain JS module without types
+import { MEMORY_FLAGS } from '../bin/node-flags.js';
+
+export interface P2pSyncResult {
+  rows: number;
+  changes: number;
+  ms: number;
+  changesPerSec: number;
+  /** Peak RSS (VmHWM) of the serving process (alice) and of the pulling one (bob). */
+  serverMaxRssMiB: number;
+  clientMaxRssMiB: number;
+  /** TCP bytes alice sent / received on the connection(s) bob opened, per change. */
+  wireBytesSent: number;
+  wireBytesReceived: number;
+  wireBytesPerChange: number;
+}
+
+export interface P2pLatencyResult {
+  commits: number;
+  medianMs: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+const CHILD = fileURLToPath(new URL('./p2p-child.ts', import.meta.url));
+const NODE_ARGS = ['--disable-warning=ExperimentalWarning', ...(MEMORY_FLAGS as string[]), CHILD];
+
+/** A child process speaking JSON lines. */
+class Child {
+  readonly proc: ChildProcessWithoutNullStreams;
+  private readonly lines: Interface;
+  private readonly queue: string[] = [];
+  private waiting: ((line: string) => void) | undefined;
+  private readonly exited: Promise<number | null>;
+
+  constructor(args: string[]) {
+    this.proc = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    this.lines = createInterface({ input: this.proc.stdout });
+    this.lines.on('line', (l) => {
+      if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = undefined;
+        w(l);
+      } else this.queue.push(l);
+    });
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
+  }
+
+  async next<T>(): Promise<T> {
+    const l = this.queue.shift();
+    if (l !== undefined) return JSON.parse(l) as T;
+    const line = await Promise.race([
+      new Promise<string>((resolve) => (this.waiting = resolve)),
+      this.exited.then((code) => {
+        throw new Error(`p2p child ${this.proc.spawnargs.slice(-2).join(' ')} exited (${code}) before answering`);
+      }),
+    ]);
+    return JSON.parse(line) as T;
+  }
+
+  send(line: string): void {
+    this.proc.stdin.write(line + '\n');
+  }
+
+  async stop(): Promise<void> {
+    this.proc.stdin.end();
+    const timer = setTimeout(() => this.proc.kill(), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+async function makePair(scratch: Scratch, tag: string): Promise<{ alice: Repository; bob: Repository }> {
+  const alice = await Repository.init(join(scratch.dir, `p2p-alice-${tag}`));
+  const bob = await Repository.init(join(scratch.dir, `p2p-bob-${tag}`));
+  for (const r of [alice, bob]) {
+    r.db.exec(ITEMS_DDL);
+    r.engine.asCrr('items');
+  }
+  alice.allow(bob.address);
+  return { alice, bob };
+}
+
+interface Report {
+  bytesWritten: number;
+  bytesRead: number;
+  connections: number;
+  maxRssMiB: number;
+}
+
+/** Initial sync: alice (serving, own process) → bob (one `pull` over a dial-only node, own process). */
+export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2pSyncResult> {
+  const { alice, bob } = await makePair(scratch, `sync-${rows}`);
+  const ins = alice.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
+  alice.db.exec('BEGIN');
+  for (const item of makeItems(rows)) ins.run(...item);
+  alice.db.exec('COMMIT');
+  alice.engine.seal();
+  const aliceDir = alice.root;
+  const bobDir = bob.root;
+  alice.close();
+  bob.close();
+
+  const server = new Child(['serve', aliceDir]);
+  try {
+    const { addresses } = await server.next<{ addresses: string[] }>();
+    const target = addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
+    if (!target) throw new Error(`alice listens on no 127.0.0.1 TCP address: ${addresses.join(', ')}`);
+    const client = new Child(['pull', bobDir, target]);
+    const pulled = await client.next<{ ms: number; changes: number; maxRssMiB: number }>();
+    await client.stop();
+    server.send('report');
+    const rep = await server.next<Report>();
+    return {
+      rows,
+      changes: pulled.changes,
+      ms: pulled.ms,
+      changesPerSec: (pulled.changes * 1000) / pulled.ms,
+      serverMaxRssMiB: rep.maxRssMiB,
+      clientMaxRssMiB: pulled.maxRssMiB,
+      wireBytesSent: rep.bytesWritten,
+      wireBytesReceived: rep.bytesRead,
+      wireBytesPerChange: rep.bytesWritten / pulled.changes,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Live push: alice and bob both serve (own processes), bob follows alice. `commits` single-row
+ * INSERTs on alice, each from a plain node:sqlite connection (as an app would write), one after the
+ * other; after each, bob's database is polled every millisecond until the row is there.
+ */
+export async function measureP2pLatency(scratch: Scratch, commits: number): Promise<P2pLatencyResult> {
+  const { alice, bob } = await makePair(scratch, 'live');
+  const aliceDir = alice.root;
+  const aliceDbPath = alice.dbPath;
+  const bobDir = bob.root;
+  alice.close();
+  const aliceServer = new Child(['serve', aliceDir]);
+  let bobServer: Child | undefined;
+  try {
+    const { addresses } = await aliceServer.next<{ addresses: string[] }>();
+    const target = addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'))!;
+    bob.addRemote('alice', target);
+    const bobDb = bob.dbPath;
+    bob.close();
+    bobServer = new Child(['serve', bobDir]);
+    await bobServer.next<{ addresses: string[] }>();
+
+    const aliceDb = new DatabaseSync(aliceDbPath);
+    aliceDb.exec('PRAGMA busy_timeout = 5000');
+    const reader = new DatabaseSync(bobDb, { readOnly: true });
+    reader.exec('PRAGMA busy_timeout = 5000');
+    const insert = aliceDb.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
+    const seen = reader.prepare('SELECT 1 FROM items WHERE id = ?');
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    const waitFor = async (id: bigint, timeoutMs: number): Promise<void> => {
+      const deadline = performance.now() + timeoutMs;
+      while (seen.get(id) === undefined) {
+        if (performance.now() > deadline) throw new Error(`row ${id} did not reach bob within ${timeoutMs} ms`);
+        await sleep(1);
+      }
+    };
+    // Warm-up: the follow session connects and the first pushes go through.
+    for (let i = 1; i <= 10; i++) {
+      insert.run(BigInt(-i), `warm ${i}`, 0n, 0.5);
+      await waitFor(BigInt(-i), 30_000);
+    }
+    const lat: number[] = [];
+    for (let i = 1; i <= commits; i++) {
+      const id = BigInt(i);
+      const t0 = performance.now();
+      insert.run(id, `item ${i}`, BigInt(i % 100), i + 0.25);
+      await waitFor(id, 10_000);
+      lat.push(performance.now() - t0);
+    }
+    aliceDb.close();
+    reader.close();
+    lat.sort((a, b) => a - b);
+    const q = (p: number): number => lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]!;
+    return {
+      commits,
+      medianMs: round2(q(0.5)),
+      p99Ms: round2(q(0.99)),
+      maxMs: round2(lat[lat.length - 1]!),
+      meanMs: round2(lat.reduce((a, b) => a + b, 0) / lat.length),
+    };
+  } finally {
+    await bobServer?.stop();
+    await aliceServer.stop();
+  }
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
