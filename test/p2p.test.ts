@@ -289,4 +289,48 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     assert.equal(rows(bob), rows(alice));
     assert.equal(received, 15_000, 'every change arrived exactly once');
   });
+
+  it('garbage and protocol violations over libp2p are refused with a logged reason; others are still served (oversized frames: transport/p2p/node.test.ts)', async () => {
+    const dir = tempDir();
+    const alice = await repo(dir, 'alice');
+    write(alice, "INSERT INTO notes VALUES ('keep', 'unchanged')");
+    const before = rows(alice);
+    const logs: string[] = [];
+    const sa = await Server.start(alice, { listen: LISTEN, mdns: false, dht: false, public: true, log: (l) => logs.push(l) });
+    servers.push(sa);
+    const { createNode } = await import('../src/transport/p2p/node.ts');
+    const { SYNC_PROTOCOL } = await import('../src/repo/network-source.ts');
+    const { encodeMessage } = await import('../src/sync/messages.ts');
+    const { generateKeyPair } = await import('@libp2p/crypto/keys');
+    const mallory = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [], mdns: false, dht: false });
+    try {
+      const attacks: Uint8Array[][] = [
+        [new Uint8Array([0xff, 0, 1, 2])],
+        [new TextEncoder().encode('\u0001{"protocol":1,"site_id":"zz"')],
+        [encodeMessage({ type: 'batch', version: 9, complete: true, changes: [] })],
+        [new Uint8Array(0)],
+      ];
+      for (const frames of attacks) {
+        const stream = await mallory.open(tcp(sa), SYNC_PROTOCOL);
+        for (const f of frames) await stream.send(f).catch(() => {});
+        await stream.close().catch(() => {});
+        const answers: string[] = [];
+        try {
+          for await (const f of stream) answers.push(new TextDecoder().decode(f.subarray(1)));
+        } catch {
+          // a reset is a fine answer to garbage
+        }
+      }
+      assert.ok(logs.filter((l) => /refused|failed|malformed/.test(l)).length >= 3, logs.join('\n'));
+      // the node still serves an honest peer
+      const bob = await repo(dir, 'bob');
+      bob.addRemote('alice', tcp(sa));
+      bob.close();
+      const pulled = await ddcpAsync(join(dir, 'bob'), ['pull', 'alice', '--json']);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.equal(rows(alice), before);
+    } finally {
+      await mallory.stop();
+    }
+  });
 });
