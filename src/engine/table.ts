@@ -35,21 +35,14 @@ export class CrrTable {
   readonly columnSet: ReadonlySet<string>;
   private readonly t: string;
   private readonly pkWhere: string;
-  private readonly keyOf: Statement;
-  private readonly insertKey: Statement;
-  private readonly clocksOf: Statement;
-  private readonly upsertClock: Statement;
   private readonly deleteCellClocks: Statement;
   private readonly deleteRow: Statement;
-  private readonly ensureRow: Statement;
-  private readonly upserts = new Map<string, Statement>();
   private readonly bulkUpserts = new Map<string, StatementCache>();
   private readonly keysOf: StatementCache;
   private readonly clocksOfMany: StatementCache;
   private readonly insertKeys: StatementCache;
   private readonly upsertClocks: StatementCache;
   private readonly ensureRows: StatementCache;
-  private readonly clockUpserts = new Map<number, Statement>();
   private readonly valueReads = new Map<string, Statement>();
 
   private readonly db: SqliteConnection;
@@ -59,36 +52,25 @@ export class CrrTable {
     this.db = db;
     this.info = info;
     const n = (this.names = crrNames(info.name));
-    const n_ = n;
     this.columnSet = new Set(info.columns);
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
-    const marks = info.pks.map(() => '?').join(', ');
     this.pkWhere = info.pks.map((p) => `${ident(p)} = ?`).join(' AND ');
-    this.keyOf = prepareBig(db, `SELECT __key FROM ${n.pks} WHERE ${this.pkWhere}`);
-    this.insertKey = prepareBig(db, `INSERT INTO ${n.pks} (${pkList}) VALUES (${marks}) RETURNING __key`);
-    this.clocksOf = prepareBig(db, `SELECT cid, col_version, db_version, site, seq FROM ${n.clock} WHERE key = ?`);
-    this.upsertClock = db.prepare(
-      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (key, cid) DO UPDATE SET col_version = excluded.col_version, db_version = excluded.db_version,
-       site = excluded.site, seq = excluded.seq`,
-    );
     this.deleteCellClocks = db.prepare(`DELETE FROM ${n.clock} WHERE key = ? AND cid <> '${SENTINEL}'`);
     this.deleteRow = db.prepare(`DELETE FROM ${this.t} WHERE ${this.pkWhere}`);
-    this.ensureRow = db.prepare(`INSERT INTO ${this.t} (${pkList}) VALUES (${marks}) ON CONFLICT DO NOTHING`);
     const nk = info.pks.length;
     const qJoin = info.pks.map((p, i) => `k.${ident(p)} = v.column${i + 2}`).join(' AND ');
     // Look keys up by position in a VALUES list, so SQLite's own equality decides (1 = 1.0); CROSS
     // JOIN keeps the planner from scanning the key table instead.
-    this.keysOf = new StatementCache(db, (n) => `SELECT v.column1, k.__key FROM (VALUES ${placeholders(n, nk + 1)}) v CROSS JOIN ${n_.pks} k ON ${qJoin}`, true);
-    this.clocksOfMany = new StatementCache(db, (n) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n_.clock} WHERE key IN (${Array.from({ length: n }, () => '?').join(', ')})`, true);
-    this.insertKeys = new StatementCache(db, (n) => `INSERT INTO ${n_.pks} (${pkList}) VALUES ${placeholders(n, nk)} RETURNING __key, ${pkList}`, true);
+    this.keysOf = new StatementCache(db, (rows) => `SELECT v.column1, k.__key FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}`, true);
+    this.clocksOfMany = new StatementCache(db, (rows) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n.clock} WHERE key IN (${Array.from({ length: rows }, () => '?').join(', ')})`, true);
+    this.insertKeys = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (${pkList}) VALUES ${placeholders(rows, nk)} RETURNING __key, ${pkList}`, true);
     this.upsertClocks = new StatementCache(
       db,
-      (n) => `INSERT INTO ${n_.clock} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(n, 6)}
+      (rows) => `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}
        ON CONFLICT (key, cid) DO UPDATE SET col_version = excluded.col_version, db_version = excluded.db_version, site = excluded.site, seq = excluded.seq`,
     );
-    this.ensureRows = new StatementCache(db, (n) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(n, nk)} ON CONFLICT DO NOTHING`);
+    this.ensureRows = new StatementCache(db, (rows) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
   }
 
   /** Loads the keys and clocks of many rows at once (entries come back in the same order). */
@@ -165,53 +147,6 @@ export class CrrTable {
     inGroups(clocks, GROUP, this.upsertClocks, ([key, cid, c]) => [key, cid, c.colVersion, c.dbVersion, c.site, c.seq], (s, p) => void s.run(...p));
   }
 
-  /** The integer key of a primary key, if the row was ever tracked. */
-  key(pk: Row): number | undefined {
-    const r = this.keyOf.get(...pk) as [bigint] | undefined;
-    return r ? Number(r[0]) : undefined;
-  }
-
-  /** Loads a row's clocks (empty for a row never seen). */
-  load(pk: Row): { key: number | undefined; row: RowState } {
-    const key = this.key(pk);
-    const row = new RowState();
-    if (key === undefined) return { key, row };
-    for (const r of this.clocksOf.iterate(key) as Iterable<[string, bigint, bigint, bigint, bigint]>) {
-      const clock: CellClock = { colVersion: Number(r[1]), dbVersion: Number(r[2]), site: Number(r[3]), seq: Number(r[4]) };
-      if (r[0] === SENTINEL) row.sentinel = clock;
-      else row.cells.set(r[0], clock);
-    }
-    return { key, row };
-  }
-
-  /** Writes what changed in a row's clocks. */
-  save(pk: Row, key: number | undefined, row: RowState): void {
-    if (!row.dirty) return;
-    key ??= Number((this.insertKey.get(...pk) as [bigint])[0]);
-    if (row.cellsCleared) this.deleteCellClocks.run(key);
-    // All of a row's dirty clocks in one statement: statements, not rows, are what cost here.
-    const params: SqlValue[] = [];
-    const add = (cid: string, c: CellClock): void => void params.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
-    if (row.sentinelDirty && row.sentinel) add(SENTINEL, row.sentinel);
-    for (const cid of row.dirtyCells) add(cid, row.cells.get(cid)!);
-    const n = params.length / 6;
-    if (n === 0) return;
-    if (n === 1) {
-      this.upsertClock.run(...params);
-      return;
-    }
-    let s = this.clockUpserts.get(n);
-    if (!s) {
-      s = this.db.prepare(
-        `INSERT INTO ${this.names.clock} (key, cid, col_version, db_version, site, seq) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}
-         ON CONFLICT (key, cid) DO UPDATE SET col_version = excluded.col_version, db_version = excluded.db_version,
-         site = excluded.site, seq = excluded.seq`,
-      );
-      this.clockUpserts.set(n, s);
-    }
-    s.run(...params);
-  }
-
   /** The current value of one column of a row (NULL if the row is missing). */
   value(pk: Row, cid: string): SqlValue {
     let s = this.valueReads.get(cid);
@@ -221,28 +156,6 @@ export class CrrTable {
     }
     const r = s.get(...pk) as [SqlValue] | undefined;
     return r ? r[0] : null;
-  }
-
-  /** Makes the table row match a merge's effects. */
-  applyEffects(pk: Row, fx: RowEffects): void {
-    if (fx.deleteFirst) this.deleteRow.run(...pk);
-    if (!fx.exists) return;
-    if (fx.values.size === 0) {
-      this.ensureRow.run(...pk);
-      return;
-    }
-    const cols = [...fx.values.keys()];
-    const id = cols.join('\u0000');
-    let s = this.upserts.get(id);
-    if (!s) {
-      const all = [...this.info.pks, ...cols].map(ident);
-      s = this.db.prepare(
-        `INSERT INTO ${this.t} (${all.join(', ')}) VALUES (${all.map(() => '?').join(', ')})
-         ON CONFLICT (${this.info.pks.map(ident).join(', ')}) DO UPDATE SET ${cols.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`,
-      );
-      this.upserts.set(id, s);
-    }
-    s.run(...pk, ...fx.values.values());
   }
 
   /**
