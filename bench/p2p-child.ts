@@ -11,24 +11,15 @@
  * Bytes on the wire are the TCP sockets' own counters (`socket.bytesWritten` / `bytesRead` of every
  * connection accepted on 127.0.0.1): everything libp2p sends, Noise, Yamux and multistream included.
  */
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Repository } from '../src/index.ts';
+import { peakRssMiB } from './util.ts';
 import { Server } from '../src/peer/server.ts';
 import { withNetwork } from '../src/peer/temporary.ts';
 
 export const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 
-function peakRssMiB(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
-}
 
 // Every TCP connection a net.Server in this process accepts (libp2p's TCP listener is one).
 const accepted: net.Socket[] = [];

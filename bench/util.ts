@@ -1,5 +1,5 @@
 /** Timing helpers, data generation and machine facts shared by the benchmark's two halves. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +89,18 @@ export function revision(root: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Peak RSS of this process image in MiB. Linux's VmHWM starts afresh at exec; getrusage's maxRSS
+ * does not (it keeps the forking parent's peak), so prefer VmHWM where there is one.
+ */
+export function peakRssMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
 }

@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
 import { spawn } from 'node:child_process';
+import { cutAfter } from './support/channels.ts';
 import { BIN, ddcpAsync, ok, tempDir } from './support/cli.ts';
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
@@ -254,24 +255,8 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
         'alice',
         async (signal) => {
           const stream = await node.open(tcp(sa), SYNC_PROTOCOL, { signal });
-          if (++connections > 1) return stream;
           // the first connection is torn down after the welcome and two batches
-          let frames = 0;
-          const it = stream[Symbol.asyncIterator]();
-          return {
-            send: (f: Uint8Array) => stream.send(f),
-            close: () => stream.close(),
-            abort: (e: Error) => stream.abort(e),
-            [Symbol.asyncIterator]: () => ({
-              next: async () => {
-                if (frames++ === 3) {
-                  stream.abort(new Error('connection cut'));
-                  throw new Error('connection cut');
-                }
-                return it.next();
-              },
-            }),
-          };
+          return ++connections > 1 ? stream : cutAfter(stream, 3);
         },
         {
           signal: ac.signal,

@@ -7,6 +7,7 @@ import type { Batch } from '../src/sync/batches.ts';
 import { encodeMessage, ProtocolError } from '../src/sync/messages.ts';
 import { openSession, serveSession } from '../src/sync/session.ts';
 import { framePair } from '../src/transport/memory.ts';
+import { cutAfter } from './support/channels.ts';
 import { tempDir } from './support/cli.ts';
 
 async function repo(name: string, schema = 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)'): Promise<Repository> {
@@ -198,24 +199,8 @@ describe('sync sessions over an in-memory channel', () => {
         async (signal) => {
           const [server, client] = framePair();
           void serveSession(server, pub, { peer: 'bob', signal });
-          if (++connections > 1) return client;
           // the first connection dies after three frames (welcome and two batches)
-          let frames = 0;
-          const it = client[Symbol.asyncIterator]();
-          return {
-            send: (f: Uint8Array) => client.send(f),
-            close: () => client.close(),
-            abort: (e: Error) => client.abort(e),
-            [Symbol.asyncIterator]: () => ({
-              next: async () => {
-                if (frames++ === 3) {
-                  client.abort(new Error('connection cut'));
-                  throw new Error('connection cut');
-                }
-                return it.next();
-              },
-            }),
-          };
+          return ++connections > 1 ? client : cutAfter(client, 3);
         },
         {
           signal: ac.signal,
