@@ -102,6 +102,16 @@ export class FrameStreamResetError extends FrameError {
   override name = 'FrameStreamResetError';
 }
 
+/**
+ * Why `send()` must refuse a frame before queueing it — over the size limit, or the sending side
+ * already closed (and not failed: a failed stream reports its own error) — or undefined.
+ */
+export function sendRefusal(frame: Uint8Array, maxFrameBytes: number, closedForSending: boolean): FrameError | undefined {
+  if (frame.length > maxFrameBytes) return new FrameTooLargeError(`frame of ${frame.length} bytes exceeds the ${maxFrameBytes}-byte limit`);
+  if (closedForSending) return new FrameStreamClosedError('cannot send on a closed frame stream');
+  return undefined;
+}
+
 /** Resolved options with their defaults, validated. */
 export function frameOptions(options: FrameStreamOptions = {}): Required<FrameStreamOptions> {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;

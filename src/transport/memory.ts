@@ -7,10 +7,9 @@
  */
 import {
   FrameInbox,
-  FrameStreamClosedError,
   FrameStreamResetError,
-  FrameTooLargeError,
   frameOptions,
+  sendRefusal,
   type FrameStream,
   type FrameStreamOptions,
   type SendOptions,
@@ -51,12 +50,8 @@ class MemoryFrameStream implements FrameStream {
   }
 
   send(frame: Uint8Array, options: SendOptions = {}): Promise<void> {
-    if (frame.length > this.maxFrameBytes) {
-      return Promise.reject(new FrameTooLargeError(`frame of ${frame.length} bytes exceeds the ${this.maxFrameBytes}-byte limit`));
-    }
-    if (this.#error === null && this.#writeClosed) {
-      return Promise.reject(new FrameStreamClosedError('cannot send on a closed frame stream'));
-    }
+    const refused = sendRefusal(frame, this.maxFrameBytes, this.#error === null && this.#writeClosed);
+    if (refused) return Promise.reject(refused);
     const turn = this.#chain.then(() => this.#sendNow(frame, options));
     this.#chain = turn.catch(() => {});
     return turn;

@@ -21,9 +21,9 @@ import {
   FrameInbox,
   FrameStreamClosedError,
   FrameStreamResetError,
-  FrameTooLargeError,
   encodeFrameLength,
   frameOptions,
+  sendRefusal,
   type FrameStream,
   type FrameStreamOptions,
   type SendOptions,
@@ -146,12 +146,8 @@ class Libp2pFrameStream implements FrameStream {
   // ---- writing
 
   send(frame: Uint8Array, options: SendOptions = {}): Promise<void> {
-    if (frame.length > this.maxFrameBytes) {
-      return Promise.reject(new FrameTooLargeError(`frame of ${frame.length} bytes exceeds the ${this.maxFrameBytes}-byte limit`));
-    }
-    if (this.#error === null && this.#closing) {
-      return Promise.reject(new FrameStreamClosedError('cannot send on a closed frame stream'));
-    }
+    const refused = sendRefusal(frame, this.maxFrameBytes, this.#error === null && this.#closing);
+    if (refused) return Promise.reject(refused);
     const turn = this.#chain.then(() => this.#sendNow(frame, options));
     this.#chain = turn.catch(() => {});
     return turn;
