@@ -4,12 +4,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const EXIT_ENVIRONMENT = 70; // sysexits' EX_SOFTWARE: the command can't run here at all
+const EXIT_CANNOT_RUN = 70; // as sysexits' EX_SOFTWARE: ddcp cannot run here at all
 
 /** Prints `ddcp: error: …` and exits 70. */
 function fail(message) {
   process.stderr.write(`ddcp: error: ${message}\n`);
-  process.exit(EXIT_ENVIRONMENT);
+  process.exit(EXIT_CANNOT_RUN);
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
@@ -22,6 +22,12 @@ if (fromSource && !process.features.typescript) {
 }
 const code = fromSource ? new URL('../src/', import.meta.url) : new URL('../dist/', import.meta.url);
 const ext = fromSource ? 'ts' : 'js';
+if (!existsSync(new URL(`cli/main.${ext}`, code))) fail(`ddcp's code is missing from ${root} (no src/ or dist/): reinstall it, or run 'npm run build' there`);
+
+// Cache compiled code between runs: a CLI starts often. Node 22 warns that node:sqlite is experimental.
+(await import('node:module')).enableCompileCache?.();
+process.removeAllListeners('warning');
+process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
 
 // node:sqlite first and alone: engine/sqlite checks that it has everything ddcp calls.
 try {
@@ -31,9 +37,5 @@ try {
   fail(`ddcp needs Node.js 22.16+ or 24+ (for node:sqlite); it was started with ${process.version} (${process.execPath}): ${hint}`);
 }
 
-// Cache compiled code between runs: a CLI starts often.
-(await import('node:module')).enableCompileCache?.();
-process.removeAllListeners('warning');
-process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
 const { main } = await import(new URL(`cli/main.${ext}`, code).href);
 process.exitCode = await main(process.argv.slice(2));
