@@ -1,27 +1,41 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// ddcp needs Node.js 24 (node:sqlite, TypeScript type stripping). The project ships Node 24 as the
-// `node` npm package; when an older node on PATH runs this file, hand over to that one. The shebang's
-// flag (see node-flags.js) keeps peak memory flat however many changes stream through.
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { MEMORY_FLAGS } from './node-flags.js';
+// The JavaScript entry of the `ddcp` command; bin/ddcp picks the Node.js and starts this file with it
+// (tests start it directly). Plain JavaScript any Node.js parses, so a Node.js that can't run ddcp
+// gets a reason and exit code 70 rather than a syntax or link error.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-const major = Number(process.versions.node.split('.')[0]);
-if (major < 24) {
-  let node;
-  try {
-    node = createRequire(import.meta.url).resolve('node/bin/node');
-  } catch {
-    process.stderr.write(`ddcp: error: Node.js 24 or newer is required (found ${process.version}); run 'npm install' in the ddcp package\n`);
-    process.exit(70);
-  }
-  const result = spawnSync(node, ['--disable-warning=ExperimentalWarning', ...MEMORY_FLAGS, ...process.argv.slice(1)], { stdio: 'inherit' });
-  if (result.signal) process.kill(process.pid, result.signal);
-  process.exit(result.status ?? 70);
+const EXIT_CANNOT_RUN = 70; // as sysexits' EX_SOFTWARE: ddcp cannot run here at all
+
+/** Prints `ddcp: error: …` and exits 70. */
+function fail(message) {
+  process.stderr.write(`ddcp: error: ${message}\n`);
+  process.exit(EXIT_CANNOT_RUN);
 }
-// Cache compiled code between runs: a CLI starts often.
+
+const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+const hint = `install ddcp with its optional dependency 'node' (Node.js 24), or set DDCP_NODE to a newer node`;
+
+// A clone (or `npm link` of one) has src/ and runs the TypeScript; a package ships only dist/.
+const fromSource = existsSync(new URL('../src/cli/main.ts', import.meta.url));
+if (fromSource && !process.features.typescript) {
+  fail(`running ddcp from its source (${root}) needs a Node.js that strips types (24); this is ${process.version} (${process.execPath}): run 'npm install' there (it brings Node.js 24), or set DDCP_NODE`);
+}
+const code = fromSource ? new URL('../src/', import.meta.url) : new URL('../dist/', import.meta.url);
+const ext = fromSource ? 'ts' : 'js';
+if (!existsSync(new URL(`cli/main.${ext}`, code))) fail(`ddcp's code is missing from ${root} (no src/ or dist/): reinstall it, or run 'npm run build' there`);
+
+// Cache compiled code between runs: a CLI starts often. Node 22 warns that node:sqlite is experimental.
 (await import('node:module')).enableCompileCache?.();
 process.removeAllListeners('warning');
 process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
-const { main } = await import('../src/cli/main.ts');
+
+// node:sqlite first and alone: engine/sqlite checks that it has everything ddcp calls.
+try {
+  await import(new URL(`engine/sqlite.${ext}`, code).href);
+} catch (err) {
+  if (err?.code !== 'ERR_DDCP_NODE_SQLITE') throw err;
+  fail(`ddcp needs Node.js 22.16+ or 24+ (for node:sqlite); it was started with ${process.version} (${process.execPath}): ${hint}`);
+}
+
+const { main } = await import(new URL(`cli/main.${ext}`, code).href);
 process.exitCode = await main(process.argv.slice(2));

@@ -1,4 +1,10 @@
-// Node.js flags ddcp runs with (also in bin/ddcp.js's shebang). A small young generation keeps
-// peak memory flat however many changes stream through (V8 otherwise grows it to tens of MB
-// before collecting).
-export const MEMORY_FLAGS = ['--max-semi-space-size=4'];
+// The Node.js flags ddcp runs with, for code that starts ddcp-like processes itself (the benchmarks).
+// One source of truth: bin/ddcp, the command, which must not need Node.js to know them.
+import { readFileSync } from 'node:fs';
+
+const script = readFileSync(new URL('./ddcp', import.meta.url), 'utf8');
+const line = /^DDCP_NODE_FLAGS='([^']*)'$/m.exec(script);
+if (!line) throw new Error("bin/ddcp has no DDCP_NODE_FLAGS='…' line");
+
+/** A small young generation keeps peak memory flat however many changes stream through. */
+export const MEMORY_FLAGS = line[1].split(/\s+/).filter(Boolean);

@@ -15,7 +15,7 @@ export type { ApplyOptions, ApplyResult, ChangesOptions } from './engine/engine.
 export type { Change } from './engine/change.ts';
 export type { TrackedPeer } from './engine/clock.ts';
 export type { TableInfo } from './engine/schema.ts';
-export { openDatabase } from './engine/sqlite.ts';
+export { openDatabase, NodeSqliteUnavailableError, SQLITE_NODE_RANGE } from './engine/sqlite.ts';
 export type { SqlValue, SqliteConnection, Statement } from './engine/sqlite.ts';
 export { registerFunctions } from './engine/functions.ts';
 export { packColumns, unpackColumns, packValue, unpackValue } from './engine/pack.ts';

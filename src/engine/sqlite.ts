@@ -3,7 +3,64 @@
  * never imports a driver, so any binding with these methods works. `node:sqlite`'s `DatabaseSync`
  * satisfies it as is; {@link openDatabase} opens one with ddcp's connection settings.
  */
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { DdcpError } from './errors.ts';
+
+/**
+ * The Node.js versions whose `node:sqlite` has everything ddcp uses: `DatabaseSync`'s `timeout` option
+ * and `isTransaction`, `StatementSync#setReturnArrays()` and `#columns()` all arrived in 22.16.0 and
+ * 24.0.0 (none of them in 23.x); `iterate()` and `function()` in 22.13.0. Also `engines.node` in
+ * package.json.
+ */
+export const SQLITE_NODE_RANGE = '^22.16.0 || >=24';
+
+/**
+ * `node:sqlite` is missing, or too old for ddcp, in the running Node.js. Thrown when the library is
+ * imported, so it fails at once with a reason instead of a link error or a missing method later.
+ */
+export class NodeSqliteUnavailableError extends DdcpError {
+  override name = 'NodeSqliteUnavailableError';
+  /** Stable code, for callers that cannot `instanceof` (the import itself failed). */
+  readonly code = 'ERR_DDCP_NODE_SQLITE';
+  /** The running Node.js version, e.g. `v20.20.2`. */
+  readonly nodeVersion: string;
+  constructor(nodeVersion: string, options?: { cause?: unknown }) {
+    super(`ddcp's library needs Node.js 22.16+ or 24+ (for node:sqlite); found ${nodeVersion} — the ddcp CLI brings its own Node 24`, options);
+    this.nodeVersion = nodeVersion;
+  }
+}
+
+/**
+ * `node:sqlite`, looked up at run time rather than imported statically: a static import of a module
+ * this Node.js lacks fails while linking, before any of our code could say why. The check is by
+ * feature (what ddcp calls), not by version number.
+ */
+function loadNodeSqlite(): typeof import('node:sqlite') {
+  let mod: typeof import('node:sqlite') | undefined;
+  try {
+    // getBuiltinModule: Node >= 20.16 / 22.3; before that the optional call yields undefined.
+    mod = process.getBuiltinModule?.('node:sqlite');
+  } catch (err) {
+    throw new NodeSqliteUnavailableError(process.version, { cause: err });
+  }
+  if (!mod || !isComplete(mod)) throw new NodeSqliteUnavailableError(process.version);
+  return mod;
+}
+
+/** Whether this `node:sqlite` has every method ddcp calls (isTransaction lives on instances). */
+function isComplete(mod: typeof import('node:sqlite')): boolean {
+  const statement = mod.StatementSync?.prototype;
+  if (typeof statement?.setReturnArrays !== 'function' || typeof statement.columns !== 'function' || typeof statement.iterate !== 'function') return false;
+  if (typeof mod.DatabaseSync.prototype.function !== 'function') return false;
+  const probe = new mod.DatabaseSync(':memory:');
+  try {
+    return typeof probe.isTransaction === 'boolean';
+  } finally {
+    probe.close();
+  }
+}
+
+const sqlite = loadNodeSqlite();
 
 /** A value SQLite stores: INTEGER is always `bigint` (exact 64-bit), REAL is `number`. */
 export type SqlValue = null | bigint | number | string | Uint8Array;
@@ -46,7 +103,7 @@ export const BUSY_TIMEOUT_MS = 10_000;
  * never corrupt: the WAL default).
  */
 export function openDatabase(path: string): DatabaseSync {
-  const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+  const db = new sqlite.DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
   if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   return db;

@@ -176,13 +176,14 @@ export class Repository {
   }
 
   /**
-   * Adds a remote. `location` is a path to another repository (relative to `cwd`). Throws
-   * {@link RemoteError} for a duplicate name, an unreachable location or this repository itself.
+   * Adds a remote. `location` is a path to another repository — relative to `base`, by default this
+   * repository's root (as `ddcp -C DIR remote add` resolves it against DIR) — or a network address.
+   * Throws {@link RemoteError} for a duplicate name, an unreachable location or this repository itself.
    */
-  addRemote(name: string, location: string, cwd: string = process.cwd()): Remote {
+  addRemote(name: string, location: string, base: string = this.root): Remote {
     checkRemoteName(name);
     if (this.cfg.remotes?.[name]) throw new RemoteError(`remote "${name}" already exists (${this.cfg.remotes[name]!.location}); remove it first`);
-    const resolved = resolveLocation(location, cwd);
+    const resolved = resolveLocation(location, base);
     if (resolve(resolved) === this.root) throw new RemoteError(`${resolved} is this repository itself`);
     const remotes = { ...(this.cfg.remotes ?? {}), [name]: { location: resolved } };
     this.saveConfig({ ...this.cfg, remotes });
