@@ -97,8 +97,8 @@ const hasScript = spawnSync('script', ['--version']).status === 0;
 describe('ddcp shell on a terminal', { skip: !hasScript && 'util-linux script(1) is not installed' }, () => {
   const ptys: Pty[] = [];
   after(() => ptys.forEach((p) => p.kill()));
-  const shell = (dir: string): Pty => {
-    const p = new Pty(process.execPath, [BIN, 'shell'], dir);
+  const shell = (dir: string, term?: string): Pty => {
+    const p = new Pty(process.execPath, [BIN, 'shell'], dir, term);
     ptys.push(p);
     return p;
   };
@@ -159,6 +159,16 @@ describe('ddcp shell on a terminal', { skip: !hasScript && 'util-linux script(1)
     assert.match(json, /\n\[\{"id":"a","body":"x","kind":"json"\}\]\nddcp> $/);
     assert.match(await line(p, '.frobnicate'), /\nddcp: error: unknown command \.frobnicate; try \.help\nddcp> $/);
     p.type('.quit\r');
+    assert.equal(await p.exited(), 0);
+  });
+
+  it('TERM=dumb (no line editing): Ctrl-C still drops the typed line', async () => {
+    const p = shell(repo(), 'dumb');
+    await p.waitFor(/ddcp> $/);
+    p.type('SELECT 1 +\x03');
+    await p.waitFor(/\^C\nddcp> $/);
+    assert.match(await line(p, 'SELECT 40 + 2;'), /\n42\nddcp> $/);
+    p.type('\x04');
     assert.equal(await p.exited(), 0);
   });
 });
