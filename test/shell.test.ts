@@ -162,13 +162,17 @@ describe('ddcp shell on a terminal', { skip: !hasScript && 'util-linux script(1)
     assert.equal(await p.exited(), 0);
   });
 
-  it('TERM=dumb (no line editing): Ctrl-C still drops the typed line', async () => {
-    const p = shell(repo(), 'dumb');
+  it('TERM=dumb (no line editing): Ctrl-C still drops the typed line; leaving inside a transaction rolls it back and says so', async () => {
+    const dir = repo();
+    const p = shell(dir, 'dumb');
     await p.waitFor(/ddcp> $/);
     p.type('SELECT 1 +\x03');
     await p.waitFor(/\^C\nddcp> $/);
     assert.match(await line(p, 'SELECT 40 + 2;'), /\n42\nddcp> $/);
+    await line(p, "BEGIN; INSERT INTO notes VALUES ('tx', 'gone');");
     p.type('\x04');
+    await p.waitFor(/ddcp: error: left inside a transaction \(no COMMIT\): it was rolled back\n/);
     assert.equal(await p.exited(), 0);
+    assert.equal(ids(dir), '');
   });
 });

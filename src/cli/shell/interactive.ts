@@ -18,7 +18,7 @@ const err = (line: string): void => void process.stderr.write(`ddcp: error: ${li
 
 /** Runs the prompt until Ctrl-D or `.quit`. `dir`: the repository's folder; `dbPath` for the banner. */
 export async function interactive(dir: string, dbPath: string, settings: OutputSettings): Promise<void> {
-  const runner = new RunnerClient(dir);
+  const runner = new RunnerClient(dir, err);
   runner.start();
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: PROMPT });
   const input = new InputBuffer();

@@ -32,10 +32,15 @@ export class RunnerClient {
   inTransaction = false;
 
   private readonly dir: string;
+  private readonly onIdleExit: (message: string) => void;
 
-  /** `dir`: the repository's folder, opened by the runner. */
-  constructor(dir: string) {
+  /**
+   * `dir`: the repository's folder, opened by the runner. `onIdleExit` hears of a runner that ended
+   * with no request running (e.g. Ctrl-C just after a statement finished) that took a transaction with it.
+   */
+  constructor(dir: string, onIdleExit: (message: string) => void) {
     this.dir = dir;
+    this.onIdleExit = onIdleExit;
   }
 
   /** Starts the runner now, so the first statement doesn't wait for it. */
@@ -53,8 +58,12 @@ export class RunnerClient {
       if (this.child === child) this.child = undefined;
       const hadTransaction = this.inTransaction;
       this.inTransaction = false;
-      if (this.cancelled) this.settle({ status: 'cancelled', rolledBack: hadTransaction });
-      else this.settle({ status: 'failed', error: `the statement runner stopped (${signal ?? `exit code ${code}`})${hadTransaction ? '; the open transaction was rolled back' : ''}`, inTransaction: false });
+      const stopped = `the statement runner stopped (${signal ?? `exit code ${code}`})${hadTransaction ? '; the open transaction was rolled back' : ''}`;
+      if (!this.waiting) {
+        // Cancelled too late (the statement had finished), or died while idle: only a lost transaction matters.
+        if (hadTransaction) this.onIdleExit(stopped);
+      } else if (this.cancelled) this.settle({ status: 'cancelled', rolledBack: hadTransaction });
+      else this.settle({ status: 'failed', error: stopped, inTransaction: false });
       this.cancelled = false;
     });
     child.on('error', (err) => this.settle({ status: 'failed', error: `can't start the statement runner: ${err.message}`, inTransaction: false }));
@@ -87,6 +96,7 @@ export class RunnerClient {
   close(): void {
     const child = this.child;
     this.child = undefined;
+    this.inTransaction = false; // the caller says so if it matters
     if (child?.connected) child.disconnect();
   }
 
