@@ -1,95 +1,27 @@
 /**
- * `ddcp shell`: SQL against the repository's database, with cr-sqlite's functions available.
- * Reads standard input (a prompt when it is a terminal), or one script given with `-c`.
+ * `ddcp shell`: SQL against the repository's database, with cr-sqlite's functions available, like
+ * the sqlite3 shell: interactive on a terminal (shell/interactive.ts), else a script from `-c` or
+ * standard input (shell/script.ts). Dot commands: shell/dot-commands.ts; output modes: shell/printer.ts.
  */
-import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { registerFunctions } from '../engine/functions.ts';
-import type { SqlValue, SqliteConnection } from '../engine/sqlite.ts';
-import type { Repository } from '../repo/repository.ts';
 import { readLines } from '../sync/lines.ts';
-import { CliError } from './exit.ts';
-import { toJson, valueJson, valueText } from './format.ts';
-import { splitStatements } from './statements.ts';
+import { interactive } from './shell/interactive.ts';
+import { USER_MODES, type Mode, type OutputSettings } from './shell/modes.ts';
+import { runScript } from './shell/script.ts';
+import { SqlSession } from './shell/session.ts';
 import type { Context } from './context.ts';
 
 export interface ShellOptions {
   json?: boolean;
   header?: boolean;
+  mode?: Mode;
   command?: string;
 }
 
-/** Runs one statement and prints its rows. */
-function runStatement(db: SqliteConnection, sql: string, opts: ShellOptions, out: (line: string) => void): void {
-  const stmt = db.prepare(sql);
-  stmt.setReadBigInts(true);
-  const cols = (stmt as unknown as { columns(): { name: string }[] }).columns().map((c) => c.name);
-  if (cols.length === 0) {
-    stmt.run();
-    return;
-  }
-  stmt.setReturnArrays(true);
-  let first = true;
-  for (const row of stmt.iterate() as Iterable<SqlValue[]>) {
-    if (opts.json) {
-      out(toJson(Object.fromEntries(cols.map((c, i) => [c, valueJson(row[i]!)]))));
-      continue;
-    }
-    if (first && opts.header) out(cols.join('|'));
-    first = false;
-    out(row.map(valueText).join('|'));
-  }
-}
-
-/** Runs a script statement by statement; stops at the first error (statements before it stay, as in sqlite3). */
-export function runScript(repo: Repository, sql: string, opts: ShellOptions, out: (line: string) => void): void {
-  const { statements, rest } = splitStatements(sql);
-  if (rest.trim() !== '') statements.push(rest.trim());
-  const engine = repo.engine;
-  statements.forEach((s, i) => {
-    try {
-      runStatement(repo.db, s, opts, out);
-      // Outside an explicit transaction every statement is its own commit: give it its own version.
-      if (!repo.db.isTransaction) engine.seal();
-    } catch (cause) {
-      throw new CliError(`statement ${i + 1}: ${(cause as Error).message}`, 1, { cause });
-    }
-  });
-}
-
-async function interactive(repo: Repository, opts: ShellOptions): Promise<void> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'ddcp> ' });
-  const out = (line: string): void => void process.stdout.write(line + '\n');
-  process.stdout.write(`ddcp shell on ${repo.dbPath}\nEnter SQL statements terminated with ";". ".tables" lists tables, ".quit" leaves.\n`);
-  let buffer = '';
-  rl.prompt();
-  for await (const line of rl) {
-    if (buffer === '' && line.trim().startsWith('.')) {
-      const cmd = line.trim().split(/\s+/)[0];
-      if (cmd === '.quit' || cmd === '.exit') break;
-      if (cmd === '.tables') {
-        runStatement(repo.db, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'ddcp\\_%' ESCAPE '\\' AND name NOT LIKE '%\\_\\_ddcp\\_%' ESCAPE '\\' ORDER BY name`, {}, out);
-      } else if (cmd === '.help') {
-        out('.tables  list tables\n.quit    leave\nSQL statements end with ";". cr-sqlite functions: crsql_as_crr, crsql_begin_alter, crsql_commit_alter, crsql_site_id(), crsql_db_version()');
-      } else out(`unknown command ${cmd}; try .help`);
-      rl.prompt();
-      continue;
-    }
-    buffer += line + '\n';
-    const { statements, rest } = splitStatements(buffer);
-    buffer = rest.trim() === '' ? '' : rest;
-    for (const s of statements) {
-      try {
-        runStatement(repo.db, s, opts, out);
-        if (!repo.db.isTransaction) repo.engine.seal();
-      } catch (err) {
-        process.stderr.write(`ddcp: error: ${(err as Error).message}\n`);
-      }
-    }
-    rl.setPrompt(buffer === '' ? 'ddcp> ' : '  ...> ');
-    rl.prompt();
-  }
-  rl.close();
+/** The output settings the command line asks for (`--json` is one JSON object per line). */
+function settingsOf(opts: ShellOptions): OutputSettings {
+  return { mode: opts.json ? 'jsonl' : (opts.mode ?? 'list'), headers: opts.header ?? false };
 }
 
 export function register(program: Command, ctx: Context): void {
@@ -97,12 +29,16 @@ export function register(program: Command, ctx: Context): void {
     .command('shell')
     .description('run SQL against the database (cr-sqlite functions available)')
     .option('-c, --command <sql>', 'run this SQL instead of reading standard input')
-    .option('--json', 'print each result row as a JSON object')
+    .option('--json', 'print each result row as a JSON object on its own line')
     .option('--header', 'print column names before result rows')
+    .addOption(new Option('--mode <mode>', 'print rows as list, csv, json (one array) or table, as .mode does').choices(USER_MODES))
     .addHelpText(
       'after',
       `
-SQL comes from standard input (interactive when it is a terminal) or from -c.
+SQL comes from standard input (interactive when it is a terminal) or from -c. A script stops at the
+first failing statement: the statements before it stay committed (each is its own transaction unless
+the script wrote BEGIN), a transaction the script left open is rolled back, and the error names the
+failing statement. Dot commands (.help lists them): .schema [TABLE], .tables, .crrs, .mode, .headers, .quit.
 Besides SQL, these cr-sqlite functions work:
   crsql_as_crr('t')        make table t a conflict-free replicated relation
   crsql_begin_alter('t')   start a schema change of t; crsql_commit_alter('t') finishes it
@@ -112,14 +48,17 @@ Writes made by any other program (the sqlite3 CLI, your app) are tracked too.
 
 Examples:
   echo "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');" | ddcp shell
-  ddcp shell -c "SELECT * FROM notes" --json`,
+  ddcp shell -c "SELECT * FROM notes" --json
+  ddcp shell -c "SELECT * FROM notes" --mode table`,
     )
     .action(async (opts: ShellOptions) => {
       const repo = ctx.repo();
+      const settings = settingsOf(opts);
+      if (opts.command === undefined && process.stdin.isTTY) return interactive(ctx.dir(), repo.dbPath, settings);
       registerFunctions(repo.engine);
-      if (opts.command !== undefined) return runScript(repo, opts.command, opts, ctx.out);
-      if (process.stdin.isTTY) return interactive(repo, opts);
-      const text = [...readLines(0)].join('\n');
-      runScript(repo, text, opts, ctx.out);
+      const write = (text: string): void => void process.stdout.write(text);
+      const session = new SqlSession(repo, write);
+      // Standard input is read line by line: a dump of any size streams through.
+      runScript(session, opts.command === undefined ? readLines(0) : opts.command.split('\n'), settings, write);
     });
 }

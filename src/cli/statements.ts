@@ -4,10 +4,12 @@
  */
 
 export interface Split {
-  /** Complete statements, without the trailing `;`, trimmed. Empty statements are dropped. */
+  /** Complete statements, without the trailing `;`, trimmed. Empty and comment-only statements are dropped. */
   statements: string[];
-  /** What is left after the last complete statement (an unfinished statement, or whitespace). */
+  /** What is left after the last complete statement (an unfinished statement, or whitespace and comments). */
   rest: string;
+  /** Whether {@link rest} holds SQL beyond whitespace and comments (an unfinished statement). */
+  restHasSql: boolean;
 }
 
 export function splitStatements(sql: string): Split {
@@ -18,24 +20,29 @@ export function splitStatements(sql: string): Split {
   let words: string[] = [];
   let isTrigger = false;
   let depth = 0;
+  // Comment-only text between `;`s is no statement (node:sqlite refuses to prepare it).
+  let hasSql = false;
   const n = sql.length;
+  const unfinished = (): Split => ({ statements, rest: sql.slice(start), restHasSql: true });
   while (i < n) {
     const ch = sql[i]!;
+    const comment = (ch === '-' && sql[i + 1] === '-') || (ch === '/' && sql[i + 1] === '*');
+    if (!comment && ch !== ';' && !/\s/.test(ch)) hasSql = true;
     if (ch === "'" || ch === '"' || ch === '`') {
       const close = sql.indexOf(ch, i + 1);
-      if (close < 0) return { statements, rest: sql.slice(start) };
+      if (close < 0) return unfinished();
       // a doubled quote continues the string
       i = close + 1;
       while (sql[i] === ch) {
         const next = sql.indexOf(ch, i + 1);
-        if (next < 0) return { statements, rest: sql.slice(start) };
+        if (next < 0) return unfinished();
         i = next + 1;
       }
       continue;
     }
     if (ch === '[') {
       const close = sql.indexOf(']', i + 1);
-      if (close < 0) return { statements, rest: sql.slice(start) };
+      if (close < 0) return unfinished();
       i = close + 1;
       continue;
     }
@@ -46,7 +53,7 @@ export function splitStatements(sql: string): Split {
     }
     if (ch === '/' && sql[i + 1] === '*') {
       const close = sql.indexOf('*/', i + 2);
-      if (close < 0) return { statements, rest: sql.slice(start) };
+      if (close < 0) return { statements, rest: sql.slice(start), restHasSql: hasSql };
       i = close + 2;
       continue;
     }
@@ -67,14 +74,20 @@ export function splitStatements(sql: string): Split {
       continue;
     }
     if (ch === ';' && !(isTrigger && depth > 0)) {
-      const stmt = sql.slice(start, i).trim();
-      if (stmt !== '') statements.push(stmt);
+      if (hasSql) statements.push(sql.slice(start, i).trim());
       start = i + 1;
       words = [];
       isTrigger = false;
       depth = 0;
+      hasSql = false;
     }
     i++;
   }
-  return { statements, rest: sql.slice(start) };
+  return { statements, rest: sql.slice(start), restHasSql: hasSql };
+}
+
+/** A statement shortened for an error message: whitespace collapsed, at most `max` characters. */
+export function excerpt(sql: string, max = 40): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1).trimEnd()}…`;
 }
