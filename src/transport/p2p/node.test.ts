@@ -154,8 +154,9 @@ describe('P2pNode', () => {
       const disconnected: string[] = [];
       const offConnect = a.on('peer:connect', (id) => connected.push(id));
       a.on('peer:disconnect', (id) => disconnected.push(id));
-      // unknown peer, no DHT: unreachable
-      await rejectsNamed(() => a.open(b.peerId, '/ddcp-test/echo/1'), 'PeerUnreachableError');
+      // unknown peer, no DHT, no mDNS: not found, at once
+      const notFound = await rejectsNamed(() => a.open(b.peerId, '/ddcp-test/echo/1'), 'PeerNotFoundError');
+      assert.ok(notFound instanceof PeerUnreachableError && notFound.message.includes(b.peerId));
       // by address, then by id alone over the same connection
       const first = await a.open(addressOf(b, 'tcp'), '/ddcp-test/echo/1');
       await first.send(text('via address'));
@@ -173,9 +174,11 @@ describe('P2pNode', () => {
       // a protocol nobody handles, an address nobody listens on, nonsense
       const c = await startNode();
       await assert.rejects(() => a.open(addressOf(c, 'tcp'), '/ddcp-test/nobody/1'));
-      await rejectsNamed(() => a.open('/ip4/127.0.0.1/tcp/1', '/ddcp-test/echo/1'), 'PeerUnreachableError');
+      const refused = await rejectsNamed(() => a.open('/ip4/127.0.0.1/tcp/1', '/ddcp-test/echo/1'), 'PeerUnreachableError');
+      assert.ok(refused instanceof PeerUnreachableError && refused.refused, refused.message);
+      assert.match(refused.message, /connection refused$/);
       await rejectsNamed(() => a.open('not-a-peer', '/ddcp-test/echo/1'), 'P2pAddressError');
-      assert.ok(new PeerUnreachableError('x') instanceof Error);
+      assert.ok(new PeerUnreachableError('x', 'y') instanceof Error);
     } finally {
       await stopNode(a);
       await stopNode(b);
