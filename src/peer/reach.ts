@@ -2,6 +2,8 @@
  * Reaching a remote over the network, with failures said in words a user can act on: which remote,
  * where, and what to do — never libp2p's own wording.
  */
+import { connect } from 'node:net';
+import { multiaddr } from '@multiformats/multiaddr';
 import { DdcpError } from '../engine/errors.ts';
 import { SYNC_PROTOCOL, type Dial } from '../repo/network-source.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -57,17 +59,30 @@ export function syncDialer(repo: Repository, node: P2pNode): (location: string) 
 }
 
 /**
- * Checks that a multiaddr location answers: connects, opens a sync stream and closes it at once.
- * Gives up after {@link lookupMs}. Throws {@link RemoteUnreachableError} saying why.
+ * Checks that something listens at a multiaddr location: a TCP connection to its host and port
+ * (TCP and WebSocket transports both run over one), closed at once. Gives up after {@link lookupMs}.
+ * Throws {@link RemoteUnreachableError} saying why. Only the socket is tried — a peer whose process
+ * is busy still counts as there; the sync session checks who answers when it runs.
  */
-export async function probe(node: P2pNode, location: string, name: string, ms: number = lookupMs()): Promise<void> {
-  const signal = AbortSignal.timeout(ms);
-  let channel: FrameChannel;
-  try {
-    channel = await openSync(node, location, name, signal);
-  } catch (err) {
-    if (signal.aborted) throw new RemoteUnreachableError(`cannot reach ${name} at ${location}: no answer within ${ms} ms`, { cause: err });
-    throw err;
-  }
-  await channel.close().catch(() => {}); // before any hello: the server ends the session quietly
+export async function probe(location: string, name: string, ms: number = lookupMs()): Promise<void> {
+  const parts = multiaddr(location).getComponents();
+  const host = parts[0];
+  const port = Number(parts.find((c) => c.name === 'tcp')?.value);
+  if (!host?.value || !['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(host.name) || !(port > 0)) return; // nothing we know how to try
+  const hostname = host.value;
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host: hostname, port, timeout: ms });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      reject(new RemoteUnreachableError(`cannot reach ${name} at ${location}: no answer within ${ms} ms`));
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      const reason = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
+      reject(new RemoteUnreachableError(`cannot reach ${name} at ${location}: ${reason}`, { cause: err }));
+    });
+  });
 }
