@@ -148,6 +148,10 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
       assert.equal(warnings.length, 1, s.output());
       assert.match(warnings[0]!, new RegExp(`127\\.0\\.0\\.1/tcp/${port} .*is taken; listening on a random port`));
       assert.equal(await s.stop(), 0);
+      // asked for explicitly, a taken port is an error in words
+      const taken = await run(alice.root, ['serve', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
+      assert.equal(taken.code, 1);
+      assert.equal(taken.stderr, `ddcp: error: cannot listen on /ip4/127.0.0.1/tcp/${port}: address already in use\n`);
     } finally {
       squatter.close();
     }

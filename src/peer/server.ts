@@ -103,7 +103,11 @@ export class Server extends EventEmitter<ServerEvents> {
     try {
       options.onListening?.(server);
       for (const w of warnings) server.log(w);
-      rememberListen(repo, node.listening());
+      try {
+        rememberListen(repo, node.listening());
+      } catch (err) {
+        server.log(`warning: cannot remember the listen addresses for next time: ${(err as Error).message}`);
+      }
       await server.begin(options);
     } catch (err) {
       await server.stop();

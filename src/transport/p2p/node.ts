@@ -157,6 +157,23 @@ function dialReason(err: Error): string {
   return isRefusal(err) ? 'connection refused' : err.message;
 }
 
+/** The node could not listen where asked (the port is taken, the address is not this machine's). */
+export class ListenError extends DdcpError {
+  override name = 'ListenError';
+}
+
+const LISTEN_REASONS: Record<string, string> = { EADDRINUSE: 'address already in use', EADDRNOTAVAIL: 'not an address of this machine', EACCES: 'permission denied' };
+
+/** libp2p's "failed to be listened on" error, in words (undefined for other errors). */
+function listenError(err: unknown): ListenError | undefined {
+  if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError') return undefined;
+  const failures = [...err.message.matchAll(/^\s*(\/\S+): (.*)$/gm)].map(([, address, reason]) => {
+    const code = /\b(E[A-Z]+)\b/.exec(reason ?? '')?.[1];
+    return `${address}: ${(code && LISTEN_REASONS[code]) ?? reason}`;
+  });
+  return new ListenError(`cannot listen on ${failures.join('; ') || 'the given addresses'}`, { cause: err });
+}
+
 /** A bad argument: an address that is not a multiaddr or a peer id, a bootstrap address without a peer id. */
 export class P2pAddressError extends DdcpError {
   override name = 'P2pAddressError';
@@ -212,16 +229,21 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
     });
   }
 
-  const libp2p: Libp2p = await createLibp2p({
-    privateKey: init.privateKey,
-    addresses: { listen },
-    transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES } })],
-    peerDiscovery,
-    services,
-    nodeInfo: { name: 'ddcp' },
-  });
+  let libp2p: Libp2p;
+  try {
+    libp2p = await createLibp2p({
+      privateKey: init.privateKey,
+      addresses: { listen },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES } })],
+      peerDiscovery,
+      services,
+      nodeInfo: { name: 'ddcp' },
+    });
+  } catch (err) {
+    throw listenError(err) ?? err;
+  }
   return new Node(libp2p, { listen, dht: useDht, mdns: useMdns, lookupMs: init.lookupMs ?? DEFAULT_LOOKUP_MS }, init.frames ?? {}, (fn) => {
     onLocalPeer = fn;
   });
