@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { toJson } from './format.ts';
 import { askServer } from '../peer/control.ts';
+import { probe } from '../peer/reach.ts';
+import { checkRemoteName, networkPeer } from '../repo/remotes.ts';
 import type { Context } from './context.ts';
 
 export function register(program: Command, ctx: Context): void {
@@ -22,8 +24,17 @@ Examples:
 Examples:
   ddcp remote add alice ~/sync/alice
   ddcp remote add usb /media/usb/notes`)
-    .action(async (name: string, location: string) => {
+    .option('--no-check', 'add a multiaddr without trying to reach it (for a peer that is offline now)')
+    .addHelpText('after', `
+A multiaddr is tried first (a few seconds) and refused if nothing listens there, unless --no-check.
+A bare address (12D3KooW…) is not dialed: that database may be offline now; fetch and pull look
+for it (mDNS, DHT bootstrap peers) when they run.`)
+    .action(async (name: string, location: string, opts: { check: boolean }) => {
       const repo = ctx.repo();
+      if (opts.check && location.startsWith('/') && networkPeer(location)) {
+        checkRemoteName(name);
+        if (!repo.remotes().some((r) => r.name === name)) await probe(location, name);
+      }
       const r = repo.addRemote(name, location, ctx.dir());
       ctx.out(`added remote ${r.name} → ${r.location}`);
       // A running serve starts following it at once.

@@ -7,14 +7,17 @@ export function register(program: Command, ctx: Context): void {
   program
     .command('serve')
     .description('publish this database on the p2p network, follow its remotes and push changes live')
-    .option('--listen <multiaddr...>', 'addresses to listen on (default: all interfaces, random TCP and WebSocket ports)')
+    .option('--listen <multiaddr...>', 'addresses to listen on (default: the config\'s "listen", else where the last serve listened, else all interfaces on random TCP and WebSocket ports)')
     .option('--public', 'answer any peer that knows the address (default: only allowed peers and remotes)')
     .option('--bootstrap <multiaddr...>', 'DHT bootstrap peers (multiaddrs ending in /p2p/<address>)')
-    .option('--no-mdns', 'do not discover peers on the local network')
+    .option('--no-mdns', 'do not discover peers on the local network (also: ddcp config mdns off)')
     .addHelpText('after', `
 Runs until stopped (Ctrl-C or SIGTERM). Changes committed to the database by any program reach
 following peers within a second; changes from remotes are merged as they arrive.
 Peers may fetch only if allowed ('ddcp allow ADDRESS') or added as a remote, unless --public.
+Without --listen it listens where it did last time (.ddcp/listen.json), so multiaddrs given to
+peers stay valid; if that port is taken now, a random one is used and a warning says so.
+The banner (serving, address, listening, allowed) comes first on standard output; log lines follow.
 
 Examples:
   ddcp serve
@@ -25,13 +28,16 @@ Examples:
         listen: opts.listen,
         public: opts.public,
         bootstrap: opts.bootstrap,
-        mdns: opts.mdns,
+        mdns: opts.mdns === false ? false : undefined, // else the config decides
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+        // printed before the server serves or follows anything, so before any log line
+        onListening: (s) => {
+          ctx.out(`serving ${repo.dbPath}`);
+          ctx.out(`address ${s.address}`);
+          for (const a of s.addresses()) ctx.out(`listening ${a}`);
+          ctx.out(opts.public ? 'open to any peer (--public)' : `allowed: ${[...repo.allowed(), ...repo.remotes().map((r) => r.name)].join(', ') || 'nobody yet (ddcp allow ADDRESS)'}`);
+        },
       });
-      ctx.out(`serving ${repo.dbPath}`);
-      ctx.out(`address ${server.address}`);
-      for (const a of server.addresses()) ctx.out(`listening ${a}`);
-      ctx.out(opts.public ? 'open to any peer (--public)' : `allowed: ${[...repo.allowed(), ...repo.remotes().map((r) => r.name)].join(', ') || 'nobody yet (ddcp allow ADDRESS)'}`);
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once('SIGINT', stop);

@@ -15,23 +15,34 @@ import { serveSession } from '../sync/session.ts';
 import { framePair } from '../transport/memory.ts';
 import { createNode, type P2pNode } from '../transport/p2p/node.ts';
 import type { Server as NetServer } from 'node:net';
-import { SYNC_PROTOCOL as _SYNC, type Dial } from '../repo/network-source.ts';
+import type { Dial } from '../repo/network-source.ts';
 import { listenControl, socketPath, type ControlRequest } from './control.ts';
+import { isDisconnect, watchChannel } from './disconnect.ts';
+import { chooseListen, rememberListen } from './listen.ts';
+import { lookupMs, openSync, syncDialer } from './reach.ts';
 import { rmSync } from 'node:fs';
 
 export interface ServeOptions {
-  /** Multiaddrs to listen on (default: all interfaces, random ports, TCP and WebSocket). */
+  /**
+   * Multiaddrs to listen on. Default: the config's `listen`, else where the last serve of this
+   * repository was bound (see peer/listen.ts), else all interfaces on random TCP and WebSocket ports.
+   */
   listen?: string[];
   /** Answer any peer that knows our address, not only allowed ones. */
   public?: boolean;
   /** DHT bootstrap peers (multiaddrs ending in /p2p/<id>); default: the repository's config. */
   bootstrap?: string[];
-  /** Discover peers on the local network (default true). */
+  /** Discover peers on the local network (default: the config's `mdns`, else true). */
   mdns?: boolean;
   /** Run the DHT (default true). */
   dht?: boolean;
   /** Log lines (default: none). */
   log?: (line: string) => void;
+  /**
+   * Called once the node listens, before anything is served, followed or logged: the place to
+   * announce the server (the CLI prints its banner here, so the banner always precedes log lines).
+   */
+  onListening?: (server: Server) => void;
 }
 
 export interface ServerEvents {
@@ -66,15 +77,37 @@ export class Server extends EventEmitter<ServerEvents> {
 
   /** Starts serving `repo`. */
   static async start(repo: Repository, options: ServeOptions = {}): Promise<Server> {
-    const node = await createNode({
-      privateKey: repo.identity.privateKey,
-      listen: options.listen,
-      bootstrap: options.bootstrap ?? repo.config.bootstrap ?? [],
-      mdns: options.mdns,
-      dht: options.dht,
-    });
-    const server = new Server(repo, node, options.log ?? (() => {}));
+    // The control socket first: a second serve of the same repository stops before touching ports.
+    let server: Server | undefined;
+    const control = await listenControl(repo, (req) => (server ? server.onControl(req) : Promise.reject(new Error('ddcp serve is still starting'))));
+    let node: P2pNode;
+    let warnings: string[];
     try {
+      const choice = await chooseListen(repo, options.listen);
+      warnings = choice.warnings;
+      node = await createNode({
+        privateKey: repo.identity.privateKey,
+        listen: choice.listen,
+        bootstrap: options.bootstrap ?? repo.config.bootstrap ?? [],
+        mdns: options.mdns ?? repo.config.mdns,
+        dht: options.dht,
+        lookupMs: lookupMs(),
+      });
+    } catch (err) {
+      control.close();
+      rmSync(socketPath(repo), { force: true });
+      throw err;
+    }
+    server = new Server(repo, node, options.log ?? (() => {}));
+    server.control = control;
+    try {
+      options.onListening?.(server);
+      for (const w of warnings) server.log(w);
+      try {
+        rememberListen(repo, node.listening());
+      } catch (err) {
+        server.log(`warning: cannot remember the listen addresses for next time: ${(err as Error).message}`);
+      }
       await server.begin(options);
     } catch (err) {
       await server.stop();
@@ -98,21 +131,30 @@ export class Server extends EventEmitter<ServerEvents> {
     this.node.on('peer:connect', (p) => this.emit('peer:connect', p));
     this.node.on('peer:disconnect', (p) => this.emit('peer:disconnect', p));
     this.publisher.start();
-    await this.node.handle(SYNC_PROTOCOL, (stream, peer) =>
-      serveSession(stream, this.publisher, {
+    await this.node.handle(SYNC_PROTOCOL, (stream, peer) => {
+      const watched = watchChannel(stream);
+      return serveSession(watched.channel, this.publisher, {
         peer,
         signal,
-        log: (_level, line) => this.log(line),
+        log: (level, line) => this.sessionLog(level, line, peer, watched.failure()),
         authorize: () => (options.public || (this.repo.reloadConfig(), this.repo.mayFetch(peer)) ? undefined : `peer ${peer} is not allowed to fetch from this database (on the serving side: ddcp allow ${peer})`),
-      }),
-    );
+      });
+    });
     for (const remote of this.repo.remotes()) this.followRemote(remote.name, remote.location);
-    this.control = await listenControl(this.repo, (req) => this.onControl(req));
   }
 
-  /** Dials network locations through this node. */
+  /**
+   * A session's log line. A session that ended because the peer went away (closed or reset its
+   * stream or connection) is an ordinary disconnect, logged as such; other failures keep their reason.
+   */
+  private sessionLog(level: 'info' | 'warn', line: string, peer: string, failure: Error | undefined): void {
+    if (level === 'warn' && failure && isDisconnect(failure) && line.endsWith(failure.message)) this.log(`${peer} disconnected`);
+    else this.log(line);
+  }
+
+  /** Dials network locations through this node (failures in words, see reach.ts). */
   dialer(): (location: string) => Dial {
-    return (location) => (signal) => this.node.open(location, _SYNC, { signal }) as Promise<FrameChannel>;
+    return syncDialer(this.repo, this.node);
   }
 
   /** Requests from other ddcp commands in this repository (see control.ts). */
@@ -157,16 +199,21 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Starts following a remote (done for every remote at start). */
   followRemote(name: string, location: string): void {
     this.following.add(name);
-    const connect = networkPeer(location) ? (signal: AbortSignal) => this.node.open(location, SYNC_PROTOCOL, { signal }) as Promise<FrameChannel> : this.localConnector(location);
+    const connect = networkPeer(location) ? (signal: AbortSignal) => openSync(this.node, location, name, signal) : this.localConnector(location);
+    let lastProblem: string | undefined; // one line per outage, not one per retry
     const onEvent = (e: FollowEvent): void => {
       if (e.type === 'merged') {
         if (e.outcome.received > 0) this.log(`merged ${e.outcome.received} changes from ${name} (${e.outcome.applied} new), db_version ${e.outcome.dbVersion}`);
         this.emit('changes', { remote: name, received: e.outcome.received, applied: e.outcome.applied, dbVersion: e.outcome.dbVersion });
         this.publisher.check(); // our followers hear of it at once
       } else if (e.type === 'caught-up') this.emit('sync', { remote: name, version: e.version });
-      else if (e.type === 'connected') this.log(`following ${name}`);
+      else if (e.type === 'connected') {
+        lastProblem = undefined;
+        this.log(`following ${name}`);
+      } else if (e.error && isDisconnect(e.error)) this.log(`${name} disconnected; reconnecting`);
       else if (e.error) {
-        this.log(`lost ${name}: ${e.error.message}; retrying`);
+        if (e.error.message !== lastProblem) this.log(`lost ${name}: ${e.error.message}; retrying`);
+        lastProblem = e.error.message;
         this.problem(e.error);
       }
     };
@@ -186,7 +233,9 @@ export class Server extends EventEmitter<ServerEvents> {
       }
       const [server, client] = framePair();
       const l = local;
-      void serveSession(server, l.publisher, { peer: `local:${location}`, signal, log: (_level, line) => this.log(line) });
+      const peer = `local:${location}`;
+      const watched = watchChannel(server);
+      void serveSession(watched.channel, l.publisher, { peer, signal, log: (level, line) => this.sessionLog(level, line, peer, watched.failure()) });
       return client;
     };
   }

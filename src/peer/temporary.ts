@@ -1,21 +1,34 @@
-/** A short-lived node for one command (fetch, pull) that needs to reach network remotes. */
-import { SYNC_PROTOCOL, type Dial } from '../repo/network-source.ts';
+/** A short-lived node for one command (fetch, pull, remote add) that needs to reach network remotes. */
+import type { Dial } from '../repo/network-source.ts';
 import type { Repository } from '../repo/repository.ts';
-import type { FrameChannel } from '../sync/channel.ts';
-import { createNode } from '../transport/p2p/node.ts';
+import { createNode, type P2pNode } from '../transport/p2p/node.ts';
+import { lookupMs, syncDialer } from './reach.ts';
 
 /**
- * Runs `fn` with a dialer for network `locations`, backed by a node that only dials out. Multiaddrs
- * are dialed directly; bare addresses (peer ids) are looked for on the local network (mDNS) and in
- * the DHT when bootstrap peers are configured.
+ * Runs `fn` with a node that only dials out, under the repository's identity. Multiaddrs are dialed
+ * directly; bare addresses (peer ids) in `locations` are looked for on the local network (mDNS,
+ * unless the config says `"mdns": false`) and in the DHT when bootstrap peers are configured, for at
+ * most {@link lookupMs}.
  */
-export async function withNetwork<T>(repo: Repository, locations: string[], fn: (dial: (location: string) => Dial) => Promise<T>): Promise<T> {
+export async function withNode<T>(repo: Repository, locations: string[], fn: (node: P2pNode) => Promise<T>): Promise<T> {
   const bootstrap = repo.config.bootstrap ?? [];
   const needsDiscovery = locations.some((l) => !l.startsWith('/'));
-  const node = await createNode({ privateKey: repo.identity.privateKey, listen: [], mdns: needsDiscovery, dht: needsDiscovery && bootstrap.length > 0, bootstrap });
+  const node = await createNode({
+    privateKey: repo.identity.privateKey,
+    listen: [],
+    mdns: needsDiscovery && repo.config.mdns !== false,
+    dht: needsDiscovery && bootstrap.length > 0,
+    bootstrap: needsDiscovery ? bootstrap : [],
+    lookupMs: lookupMs(),
+  });
   try {
-    return await fn((location) => (signal) => node.open(location, SYNC_PROTOCOL, { signal }) as Promise<FrameChannel>);
+    return await fn(node);
   } finally {
     await node.stop();
   }
+}
+
+/** Runs `fn` with a dialer for network `locations` (see {@link withNode}); failures are worded. */
+export function withNetwork<T>(repo: Repository, locations: string[], fn: (dial: (location: string) => Dial) => Promise<T>): Promise<T> {
+  return withNode(repo, locations, (node) => fn(syncDialer(repo, node)));
 }

@@ -13,8 +13,28 @@ export interface RepoConfig {
   remotes?: Record<string, RemoteConfig>;
   /** Addresses (peer ids) allowed to fetch from this database when it is served. */
   allow?: string[];
-  /** Multiaddrs of DHT bootstrap peers for `serve` and network fetches. */
+  /** Multiaddrs of DHT bootstrap peers for `serve` and network fetches (`ddcp config bootstrap`). */
   bootstrap?: string[];
+  /**
+   * Where `serve` listens (multiaddrs), unless `--listen` is given. Without it, `serve` listens where
+   * it did last time (remembered in `.ddcp/listen.json`), or on random ports the first time.
+   */
+  listen?: string[];
+  /** Whether to discover peers on the local network by mDNS (`ddcp config mdns on|off`); default on. */
+  mdns?: boolean;
+}
+
+/** The config with `address` added to the bootstrap peers (unchanged if already there). */
+export function withBootstrap(config: RepoConfig, address: string): RepoConfig {
+  const list = config.bootstrap ?? [];
+  return list.includes(address) ? config : { ...config, bootstrap: [...list, address] };
+}
+
+/** The config without bootstrap peer `address`; undefined if it was not there. */
+export function withoutBootstrap(config: RepoConfig, address: string): RepoConfig | undefined {
+  const list = config.bootstrap ?? [];
+  if (!list.includes(address)) return undefined;
+  return { ...config, bootstrap: list.filter((a) => a !== address) };
 }
 
 export function readConfig(path: string): RepoConfig {

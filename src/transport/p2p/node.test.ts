@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey, Stream } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { frameStreamSuite, readAll, rejectsNamed, type StreamPair } from '../../../test/support/frame-stream-suite.ts';
 import { encodeFrameLength, type FrameStream, type FrameStreamOptions } from '../frames.ts';
-import { createNode, PeerUnreachableError, STREAM_WINDOW_BYTES, type NodeInit, type P2pNode } from './node.ts';
+import { boundAs, checkPeerAddress, createNode, PeerUnreachableError, STREAM_WINDOW_BYTES, type NodeInit, type P2pNode } from './node.ts';
 
 const TCP = '/ip4/127.0.0.1/tcp/0';
 const WS = '/ip4/127.0.0.1/tcp/0/ws';
@@ -154,8 +154,9 @@ describe('P2pNode', () => {
       const disconnected: string[] = [];
       const offConnect = a.on('peer:connect', (id) => connected.push(id));
       a.on('peer:disconnect', (id) => disconnected.push(id));
-      // unknown peer, no DHT: unreachable
-      await rejectsNamed(() => a.open(b.peerId, '/ddcp-test/echo/1'), 'PeerUnreachableError');
+      // unknown peer, no DHT, no mDNS: not found, at once
+      const notFound = await rejectsNamed(() => a.open(b.peerId, '/ddcp-test/echo/1'), 'PeerNotFoundError');
+      assert.ok(notFound instanceof PeerUnreachableError && notFound.message.includes(b.peerId));
       // by address, then by id alone over the same connection
       const first = await a.open(addressOf(b, 'tcp'), '/ddcp-test/echo/1');
       await first.send(text('via address'));
@@ -173,9 +174,11 @@ describe('P2pNode', () => {
       // a protocol nobody handles, an address nobody listens on, nonsense
       const c = await startNode();
       await assert.rejects(() => a.open(addressOf(c, 'tcp'), '/ddcp-test/nobody/1'));
-      await rejectsNamed(() => a.open('/ip4/127.0.0.1/tcp/1', '/ddcp-test/echo/1'), 'PeerUnreachableError');
+      const refused = await rejectsNamed(() => a.open('/ip4/127.0.0.1/tcp/1', '/ddcp-test/echo/1'), 'PeerUnreachableError');
+      assert.ok(refused instanceof PeerUnreachableError && refused.refused, refused.message);
+      assert.match(refused.message, /connection refused$/);
       await rejectsNamed(() => a.open('not-a-peer', '/ddcp-test/echo/1'), 'P2pAddressError');
-      assert.ok(new PeerUnreachableError('x') instanceof Error);
+      assert.ok(new PeerUnreachableError('x', 'y') instanceof Error);
     } finally {
       await stopNode(a);
       await stopNode(b);
@@ -417,6 +420,46 @@ describe('finding peers', () => {
       await stopNode(b);
       await stopNode(c);
     }
+  });
+
+  it('gives up on a peer id nobody announces after lookupMs, with PeerNotFoundError', { timeout: 30_000 }, async () => {
+    const b = await startNode({ dht: true, listen: [TCP] });
+    const a = await startNode({ dht: true, listen: [], bootstrap: [addressOf(b, 'tcp')], lookupMs: 1000 });
+    try {
+      const nobody = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+      // without the bound the DHT query would wait forever; the test's timeout catches that
+      const err = await rejectsNamed(() => a.open(nobody, '/ddcp-test/echo/1'), 'PeerNotFoundError');
+      assert.match(err.message, new RegExp(`no address found for ${nobody} within 1000 ms`));
+      // the caller's signal still wins
+      await assert.rejects(() => a.open(nobody, '/ddcp-test/echo/1', { signal: AbortSignal.abort(new Error('gave up')) }), /gave up/);
+    } finally {
+      await stopNode(a);
+      await stopNode(b);
+    }
+  });
+
+  it('reports its listen addresses as bound (port 0 replaced), so the next run can listen there again', { timeout: 10_000 }, async () => {
+    const node = await startNode({ listen: [TCP, WS] });
+    try {
+      const [tcp, ws] = node.listening();
+      assert.equal(`${tcp}/p2p/${node.peerId}`, addressOf(node, 'tcp'));
+      assert.equal(`${ws}/p2p/${node.peerId}`, addressOf(node, 'ws'));
+      // a wildcard host matches any interface's address; a fixed port stays as given
+      const bound = [multiaddr('/ip4/127.0.0.1/tcp/4101'), multiaddr('/ip4/10.0.0.2/tcp/4102/ws')];
+      assert.equal(boundAs('/ip4/0.0.0.0/tcp/0', bound), '/ip4/0.0.0.0/tcp/4101');
+      assert.equal(boundAs('/ip4/0.0.0.0/tcp/0/ws', bound), '/ip4/0.0.0.0/tcp/4102/ws');
+      assert.equal(boundAs('/ip4/127.0.0.1/tcp/0/ws', bound), '/ip4/127.0.0.1/tcp/0/ws');
+      assert.equal(boundAs('/ip4/127.0.0.1/tcp/9', bound), '/ip4/127.0.0.1/tcp/9');
+    } finally {
+      await stopNode(node);
+    }
+  });
+
+  it('checks peer multiaddrs: a multiaddr ending in /p2p/<peer id>', () => {
+    checkPeerAddress(`/ip4/127.0.0.1/tcp/1/p2p/12D3KooWBQ4zpW1NjUGwd4pxzKiUoNLfRS6EGzHS7EMC6GFdBJeS`);
+    assert.throws(() => checkPeerAddress('/ip4/127.0.0.1/tcp/1', 'bootstrap peer'), { name: 'P2pAddressError', message: /must end in \/p2p\/<peer id>/ });
+    assert.throws(() => checkPeerAddress('nonsense'), { name: 'P2pAddressError', message: /is not a multiaddr/ });
+    assert.throws(() => checkPeerAddress('/ip4/127.0.0.1/tcp/1/p2p/QmNope'), { name: 'P2pAddressError', message: /not a peer id/ });
   });
 
   it('discovers a peer by mDNS (in a private network namespace, loopback only)', { timeout: 30_000 }, async (t) => {

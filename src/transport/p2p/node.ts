@@ -50,7 +50,15 @@ export interface NodeInit {
   dht?: boolean;
   /** Frame limits and buffering for every stream of this node (defaults: see transport/frames.ts). */
   frames?: FrameStreamOptions;
+  /**
+   * How long {@link P2pNode.open} looks for a peer known only by its id (mDNS, DHT) before giving up
+   * with {@link PeerNotFoundError}. Default {@link DEFAULT_LOOKUP_MS}.
+   */
+  lookupMs?: number;
 }
+
+/** How long a peer known only by its id is looked for, by default (ms). */
+export const DEFAULT_LOOKUP_MS = 5000;
 
 /** Runs one incoming stream. The stream is the handler's until its promise settles (see {@link P2pNode.handle}). */
 export type FrameHandler = (stream: FrameStream, remotePeer: string) => Promise<void> | void;
@@ -81,6 +89,11 @@ export interface P2pNode {
   readonly libp2p: Libp2p;
   /** The multiaddrs this node can be reached on, each ending in `/p2p/<peer id>`. */
   addresses(): string[];
+  /**
+   * The listen addresses as bound: each one it was asked to listen on, a port 0 replaced by the port
+   * the system chose (no `/p2p/` suffix). Listening there again keeps the node's multiaddrs.
+   */
+  listening(): string[];
   /** Peer ids this node has an open connection to. */
   peers(): string[];
   /**
@@ -96,8 +109,9 @@ export interface P2pNode {
    * Opens a stream of `protocol` to `target`: a peer id, or a full multiaddr (ending in `/p2p/<id>`
    * or not). For a peer id, an open connection is reused; otherwise the addresses known for it
    * (from identify, mDNS, earlier lookups) are dialed, and when there are none, or none works (it
-   * may have moved), the DHT is asked for its current addresses. Throws
-   * {@link PeerUnreachableError} when no connection can be made.
+   * may have moved), the node looks for it — mDNS announcements, the DHT — for at most
+   * {@link NodeInit.lookupMs}. Throws {@link PeerNotFoundError} when no address was found,
+   * {@link PeerUnreachableError} when none of its addresses answered.
    */
   open(target: string, protocol: string, options?: OpenOptions): Promise<FrameStream>;
   /** Asks the DHT (and the peer store) for the current addresses of `peerId`. */
@@ -111,6 +125,53 @@ export interface P2pNode {
 /** A peer could not be connected to (not found, or none of its addresses answered). */
 export class PeerUnreachableError extends DdcpError {
   override name = 'PeerUnreachableError';
+  /** The peer id or multiaddr that was dialed. */
+  readonly target: string;
+  /** Whether the connection was refused (nothing listens there), as opposed to other failures. */
+  readonly refused: boolean;
+  constructor(message: string, target: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.target = target;
+    this.refused = isRefusal(options.cause);
+  }
+}
+
+/** A peer known only by its id: no address for it was found (mDNS, DHT) within the lookup time. */
+export class PeerNotFoundError extends PeerUnreachableError {
+  override name = 'PeerNotFoundError';
+  constructor(peerId: string, lookedMs: number, options: { cause?: unknown } = {}) {
+    super(lookedMs > 0 ? `no address found for ${peerId} within ${lookedMs} ms` : `no address known for ${peerId}`, peerId, options);
+  }
+}
+
+/** Whether a dial error (or one it wraps) is a refused connection. */
+export function isRefusal(err: unknown, depth = 0): boolean {
+  if (!(err instanceof Error) || depth > 5) return false;
+  if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' || /ECONNREFUSED/.test(err.message)) return true;
+  const inner = [err.cause, ...((err as { errors?: unknown[] }).errors ?? [])];
+  return inner.some((e) => isRefusal(e, depth + 1));
+}
+
+/** The reason of a dial error in words ("connection refused", or libp2p's message). */
+function dialReason(err: Error): string {
+  return isRefusal(err) ? 'connection refused' : err.message;
+}
+
+/** The node could not listen where asked (the port is taken, the address is not this machine's). */
+export class ListenError extends DdcpError {
+  override name = 'ListenError';
+}
+
+const LISTEN_REASONS: Record<string, string> = { EADDRINUSE: 'address already in use', EADDRNOTAVAIL: 'not an address of this machine', EACCES: 'permission denied' };
+
+/** libp2p's "failed to be listened on" error, in words (undefined for other errors). */
+function listenError(err: unknown): ListenError | undefined {
+  if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError') return undefined;
+  const failures = [...err.message.matchAll(/^\s*(\/\S+): (.*)$/gm)].map(([, address, reason]) => {
+    const code = /\b(E[A-Z]+)\b/.exec(reason ?? '')?.[1];
+    return `${address}: ${(code && LISTEN_REASONS[code]) ?? reason}`;
+  });
+  return new ListenError(`cannot listen on ${failures.join('; ') || 'the given addresses'}`, { cause: err });
 }
 
 /** A bad argument: an address that is not a multiaddr or a peer id, a bootstrap address without a peer id. */
@@ -137,11 +198,7 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
   const useMdns = init.mdns ?? true;
   for (const address of listen) parseMultiaddr(address);
   const bootstrapList = init.bootstrap ?? [];
-  for (const address of bootstrapList) {
-    if (parseMultiaddr(address).getComponents().findLast((c) => c.name === 'p2p')?.value == null) {
-      throw new P2pAddressError(`bootstrap address ${address} must end in /p2p/<peer id>`);
-    }
-  }
+  for (const address of bootstrapList) checkPeerAddress(address, 'bootstrap address');
 
   // mDNS-discovered peers are dialed (set once libp2p exists)
   let onLocalPeer: (peer: PeerInfo) => void = () => {};
@@ -172,19 +229,44 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
     });
   }
 
-  const libp2p: Libp2p = await createLibp2p({
-    privateKey: init.privateKey,
-    addresses: { listen },
-    transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES } })],
-    peerDiscovery,
-    services,
-    nodeInfo: { name: 'ddcp' },
-  });
-  return new Node(libp2p, useDht, init.frames ?? {}, (fn) => {
+  let libp2p: Libp2p;
+  try {
+    libp2p = await createLibp2p({
+      privateKey: init.privateKey,
+      addresses: { listen },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES } })],
+      peerDiscovery,
+      services,
+      nodeInfo: { name: 'ddcp' },
+    });
+  } catch (err) {
+    throw listenError(err) ?? err;
+  }
+  return new Node(libp2p, { listen, dht: useDht, mdns: useMdns, lookupMs: init.lookupMs ?? DEFAULT_LOOKUP_MS }, init.frames ?? {}, (fn) => {
     onLocalPeer = fn;
   });
+}
+
+/**
+ * Checks that `address` is a multiaddr ending in `/p2p/<peer id>` (a bootstrap peer, a remote);
+ * throws {@link P2pAddressError} naming `what` otherwise.
+ */
+export function checkPeerAddress(address: string, what = 'address'): void {
+  let ma: Multiaddr;
+  try {
+    ma = multiaddr(address);
+  } catch (cause) {
+    throw new P2pAddressError(`${what} ${address} is not a multiaddr (like /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…)`, { cause });
+  }
+  const last = ma.getComponents().at(-1);
+  if (last?.name !== 'p2p' || last.value == null) throw new P2pAddressError(`${what} ${address} must end in /p2p/<peer id>`);
+  try {
+    peerIdFromString(last.value);
+  } catch (cause) {
+    throw new P2pAddressError(`${what} ${address} ends in /p2p/${last.value}, which is not a peer id`, { cause });
+  }
 }
 
 function parseMultiaddr(address: string): Multiaddr {
@@ -203,24 +285,36 @@ function parsePeerId(text: string): PeerId {
   }
 }
 
+interface NodeSettings {
+  listen: string[];
+  dht: boolean;
+  mdns: boolean;
+  lookupMs: number;
+}
+
 class Node implements P2pNode {
   readonly peerId: string;
   readonly libp2p: Libp2p;
-  readonly #useDht: boolean;
+  readonly #settings: NodeSettings;
   readonly #frames: FrameStreamOptions;
   readonly #lastAutoDial = new Map<string, number>();
   #stopped = false;
 
-  constructor(libp2p: Libp2p, useDht: boolean, frames: FrameStreamOptions, setOnLocalPeer: (fn: (peer: PeerInfo) => void) => void) {
+  constructor(libp2p: Libp2p, settings: NodeSettings, frames: FrameStreamOptions, setOnLocalPeer: (fn: (peer: PeerInfo) => void) => void) {
     this.libp2p = libp2p;
     this.peerId = libp2p.peerId.toString();
-    this.#useDht = useDht;
+    this.#settings = settings;
     this.#frames = frames;
     setOnLocalPeer((peer) => this.#autoDial(peer));
   }
 
   addresses(): string[] {
     return this.libp2p.getMultiaddrs().map((ma) => ma.toString());
+  }
+
+  listening(): string[] {
+    const bound = this.libp2p.getMultiaddrs();
+    return this.#settings.listen.map((template) => boundAs(template, bound));
   }
 
   peers(): string[] {
@@ -288,43 +382,92 @@ class Node implements P2pNode {
       return await this.libp2p.dial(address, signal ? { signal } : {});
     } catch (cause) {
       signal?.throwIfAborted();
-      throw new PeerUnreachableError(`cannot connect to ${address.toString()}: ${(cause as Error).message}`, { cause });
+      throw new PeerUnreachableError(`cannot connect to ${address.toString()}: ${dialReason(cause as Error)}`, address.toString(), { cause });
     }
   }
 
-  /** The peer store's addresses (or an open connection) first, then a fresh DHT lookup. */
+  /**
+   * An open connection or the peer store's addresses first; then, while the lookup time lasts, what
+   * mDNS and the DHT say (a peer that moved is found again at its new address).
+   */
   async #dialPeer(peerId: PeerId, signal?: AbortSignal): Promise<Connection> {
-    const opts = signal ? { signal } : {};
-    let firstError: Error;
-    try {
-      return await this.libp2p.dial(peerId, opts);
-    } catch (err) {
-      signal?.throwIfAborted();
-      firstError = err as Error;
-    }
-    if (!this.#useDht) {
-      throw new PeerUnreachableError(`cannot connect to ${peerId.toString()}: ${firstError.message}`, { cause: firstError });
-    }
-    let addresses: Multiaddr[];
-    try {
-      const info = await this.libp2p.peerRouting.findPeer(peerId, { ...opts, useCache: false });
-      addresses = info.multiaddrs;
-    } catch (err) {
-      signal?.throwIfAborted();
-      throw new PeerUnreachableError(`cannot connect to ${peerId.toString()}: ${firstError.message}; not found in the DHT either (${(err as Error).message})`, {
-        cause: firstError,
-      });
-    }
     const id = peerId.toString();
-    const dialable = addresses.map((ma) => (ma.getComponents().findLast((c) => c.name === 'p2p')?.value === id ? ma : ma.encapsulate(`/p2p/${id}`)));
-    if (dialable.length === 0) {
-      throw new PeerUnreachableError(`cannot connect to ${id}: ${firstError.message}; the DHT knows no address for it`, { cause: firstError });
+    const opts = signal ? { signal } : {};
+    let failure: Error | undefined;
+    const attempt = async (target: PeerId | Multiaddr[]): Promise<Connection | undefined> => {
+      try {
+        return await this.libp2p.dial(target, opts);
+      } catch (err) {
+        signal?.throwIfAborted();
+        failure = err as Error;
+        return undefined;
+      }
+    };
+    if (await this.#knows(peerId)) {
+      const connection = await attempt(peerId);
+      if (connection) return connection;
     }
+    const { dht, mdns, lookupMs } = this.#settings;
+    const searching = dht || mdns;
+    if (searching) {
+      const lookup = signal ? AbortSignal.any([signal, AbortSignal.timeout(lookupMs)]) : AbortSignal.timeout(lookupMs);
+      while (!lookup.aborted) {
+        const found = await this.#lookFor(peerId, lookup);
+        signal?.throwIfAborted();
+        if (found === undefined) continue;
+        const connection = await attempt(found);
+        if (connection) return connection;
+        await sleepUnless(lookup, 250); // its address refused: it may be restarting elsewhere
+      }
+    }
+    signal?.throwIfAborted();
+    if (failure) throw new PeerUnreachableError(`cannot connect to ${id}: ${dialReason(failure)}`, id, { cause: failure });
+    throw new PeerNotFoundError(id, searching ? lookupMs : 0);
+  }
+
+  /** Whether we are connected to the peer or hold addresses for it. */
+  async #knows(peerId: PeerId): Promise<boolean> {
+    if (this.libp2p.getConnections(peerId).length > 0) return true;
     try {
-      return await this.libp2p.dial(dialable, opts);
-    } catch (err) {
-      signal?.throwIfAborted();
-      throw new PeerUnreachableError(`cannot connect to ${id} at ${dialable.join(', ')}: ${(err as Error).message}`, { cause: err });
+      return (await this.libp2p.peerStore.get(peerId)).addresses.length > 0;
+    } catch {
+      return false; // not in the peer store
+    }
+  }
+
+  /**
+   * One round of looking for a peer: resolves with its addresses from the DHT, or its id once mDNS
+   * announced it or it connected to us, or undefined when the DHT has no answer (after a short
+   * pause) or `signal` aborts.
+   */
+  async #lookFor(peerId: PeerId, signal: AbortSignal): Promise<PeerId | Multiaddr[] | undefined> {
+    const id = peerId.toString();
+    const stop = new AbortController();
+    const both = AbortSignal.any([signal, stop.signal]);
+    const heard = new Promise<PeerId | undefined>((resolve) => {
+      const onEvent = (evt: CustomEvent<PeerId | PeerInfo>): void => {
+        const detail = evt.detail;
+        if (('id' in detail ? detail.id : detail).equals(peerId)) resolve(peerId);
+      };
+      for (const name of ['peer:discovery', 'peer:connect'] as const) this.libp2p.addEventListener(name, onEvent as (evt: CustomEvent<unknown>) => void);
+      both.addEventListener('abort', () => {
+        for (const name of ['peer:discovery', 'peer:connect'] as const) this.libp2p.removeEventListener(name, onEvent as (evt: CustomEvent<unknown>) => void);
+        resolve(undefined);
+      });
+    });
+    const asked = this.#settings.dht
+      ? this.libp2p.peerRouting.findPeer(peerId, { signal: both, useCache: false }).then(
+          (info) => (info.multiaddrs.length > 0 ? info.multiaddrs.map((ma) => (ma.getComponents().findLast((c) => c.name === 'p2p')?.value === id ? ma : ma.encapsulate(`/p2p/${id}`))) : undefined),
+          async () => {
+            await sleepUnless(both, 250); // not (yet) in the DHT: ask again shortly
+            return undefined;
+          },
+        )
+      : heard;
+    try {
+      return await Promise.race([heard, asked]);
+    } finally {
+      stop.abort();
     }
   }
 
@@ -342,4 +485,40 @@ class Node implements P2pNode {
       // best effort: a later announcement, or open(), tries again
     });
   }
+}
+
+/** Waits `ms`, or less if `signal` aborts. */
+function sleepUnless(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
+/**
+ * A listen address as bound: `template` with a port 0 replaced by the port of the matching bound
+ * address (same IP family and transport, same host unless the template's is a wildcard).
+ */
+export function boundAs(template: string, bound: Multiaddr[]): string {
+  const t = multiaddr(template).getComponents();
+  const host = t[0];
+  const port = t.find((c) => c.name === 'tcp');
+  if (!host || !port || port.value !== '0') return template;
+  const ws = t.some((c) => c.name === 'ws' || c.name === 'wss');
+  for (const ma of bound) {
+    const b = ma.getComponents();
+    if (b[0]?.name !== host.name || (!WILDCARDS.has(host.value ?? '') && b[0].value !== host.value)) continue;
+    if (b.some((c) => c.name === 'ws' || c.name === 'wss') !== ws) continue;
+    const p = b.find((c) => c.name === 'tcp')?.value;
+    if (p && p !== '0') return template.replace('/tcp/0', `/tcp/${p}`);
+  }
+  return template;
 }
