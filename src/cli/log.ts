@@ -87,8 +87,9 @@ export function register(program: Command, ctx: Context): void {
 One entry per db_version: a commit (writes by any program, sealed together — several
 transactions sealed at once share one entry) with the rows inserted, updated and deleted and the
 cells set per table; or a merge (pull/merge of a remote, a bundle, ddcp apply) with the changes
-received and applied per table and the conflicts it met (see ddcp conflicts). The time is when the
-db_version was stamped in this database. Entries stamped by an older ddcp show only their time.
+received and applied per table and the conflicts it met (see ddcp conflicts). A merge that changed
+nothing gets no db_version and no entry. The time is when the db_version was stamped in this
+database. Entries stamped by an older ddcp show only their time.
 
 -p lists the cells each entry wrote that still hold its value, with their origin ("here", a
 remote's name, or the first characters of a site id). ddcp keeps only the current value of each
