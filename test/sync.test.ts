@@ -807,7 +807,7 @@ describe('the library API', () => {
 
       const v = bob.engine.dbVersion();
       const m = bob.merge('alice');
-      assert.deepEqual(m, { remote: 'alice', received: aliceChanges, applied: aliceChanges, dbVersion: v + 1 });
+      assert.deepEqual(m, { remote: 'alice', received: aliceChanges, applied: aliceChanges, dbVersion: v + 1, conflicts: 0 });
       assert.equal(bob.remoteStatus()[0]!.staged, 0);
       const rows = (r: Repository) => r.db.prepare('SELECT id, body, n, r, b FROM notes ORDER BY id').all();
       assert.deepEqual(rows(bob), rows(alice));
