@@ -29,10 +29,10 @@ export function register(program: Command, ctx: Context): void {
     .addHelpText('after', `
 A conflict is a cell where a merged change and the value here had the SAME col_version and
 DIFFERENT values: two databases changed the cell from the same starting point without seeing each
-other's write. The merge rule keeps the greater value (see the README) on every copy alike; the other
-value is listed here, whichever side it was on. Conflicts are recorded when merges run (pull, merge,
-serve, bundle apply, apply), newest first; the newest 10,000 are kept in the table ddcp_conflicts
-inside the database.
+other's write. The merge rule keeps the greater value (see the README) on every copy alike; both
+values are listed here, whichever side won. Conflicts are recorded when merges run (pull, merge,
+serve, bundle apply, apply) and listed newest first; the newest 10,000 are kept in the table
+ddcp_conflicts inside the database.
 
 Not listed, because the clocks can't tell them from ordinary overwrites: a change with a GREATER
 col_version replacing a value its writer never saw (one side edited the cell twice, the other
