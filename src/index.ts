@@ -11,7 +11,9 @@
  * ```
  */
 export { Engine } from './engine/engine.ts';
-export type { ApplyOptions, ApplyResult, ChangesOptions } from './engine/engine.ts';
+export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine/engine.ts';
+export type { HistoryEntry, VersionRecord, CommitCounts, MergeCounts } from './engine/history.ts';
+export type { Conflict, ConflictSide } from './engine/conflicts.ts';
 export type { Change } from './engine/change.ts';
 export type { TrackedPeer } from './engine/clock.ts';
 export type { TableInfo } from './engine/schema.ts';

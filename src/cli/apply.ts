@@ -28,7 +28,9 @@ Examples:
       const engine = ctx.repo().engine;
       let result;
       try {
-        result = engine.applyChanges(parseChanges(readFileLines(file)));
+        // Labels the merge in `ddcp log` and `ddcp conflicts`.
+        const source = file === undefined || file === '-' ? 'apply (stdin)' : `apply (${file})`;
+        result = engine.applyChanges(parseChanges(readFileLines(file)), { source });
       } catch (cause) {
         throw new CliError(`${(cause as Error).message}; nothing was applied`, 1, { cause });
       }

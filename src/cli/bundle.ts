@@ -116,6 +116,7 @@ Examples:
             file: r.file,
             site_id: r.siteId,
             address: r.address ?? null,
+            remote: r.remote ?? null,
             since: r.since,
             version: r.version,
             received: r.received,
@@ -125,7 +126,7 @@ Examples:
           }),
         );
       } else {
-        ctx.out(`merged ${r.received} changes from ${short(r.siteId)} (${r.applied} new), db_version ${r.dbVersion}`);
+        ctx.out(`merged ${r.received} changes from ${r.remote ?? short(r.siteId)} (${r.applied} new), db_version ${r.dbVersion}`);
       }
     });
 

@@ -11,6 +11,11 @@ import type { CrrTable } from './table.ts';
 
 /** The query reading one table's changes; columns: pk…, cid, col_version, db_version, site, seq, cl, val. */
 export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst = false): string {
+  const where = `c.db_version > ?${exceptSite ? ' AND c.site <> ?' : ''}`;
+  return selectChanges(table, where, newestFirst ? 'c.db_version DESC, c.seq DESC LIMIT ?' : 'c.db_version, c.seq');
+}
+
+function selectChanges(table: CrrTable, where: string, order: string): string {
   const { info, names } = table;
   const t = ident(info.name);
   const pkCols = info.pks.map((p) => `p.${ident(p)}`).join(', ');
@@ -20,8 +25,8 @@ export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst =
     CASE c.cid WHEN '${SENTINEL}' THEN c.col_version ELSE coalesce((SELECT s.col_version FROM ${names.clock} s WHERE s.key = c.key AND s.cid = '${SENTINEL}'), 1) END,
     ${val}
   FROM ${names.clock} c JOIN ${names.pks} p ON p.__key = c.key LEFT JOIN ${t} t ON ${join}
-  WHERE c.db_version > ?${exceptSite ? ' AND c.site <> ?' : ''}
-  ORDER BY ${newestFirst ? 'c.db_version DESC, c.seq DESC LIMIT ?' : 'c.db_version, c.seq'}`;
+  WHERE ${where}
+  ORDER BY ${order}`;
 }
 
 interface Cursor {
@@ -82,6 +87,27 @@ export function newestChanges(db: SqliteConnection, tables: Iterable<CrrTable>, 
   }
   all.sort((a, b) => b.dbVersion - a.dbVersion || b.seq - a.seq);
   return all.slice(0, limit);
+}
+
+/**
+ * The cells still stamped with db_version `version`, across `tables`, in seq order: what that version
+ * changed, less what later versions overwrote (clocks keep only the current value of each cell).
+ */
+export function versionChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, version: number): Change[] {
+  const all: Change[] = [];
+  for (const table of tables) {
+    const stmt = db.prepare(selectChanges(table, 'c.db_version = ?', 'c.seq'));
+    stmt.setReadBigInts(true);
+    stmt.setReturnArrays(true);
+    const n = table.info.pks.length;
+    for (const r of stmt.iterate(BigInt(version)) as Iterable<SqlValue[]>) all.push(toChange(table, r, n, sites));
+  }
+  return all.sort((a, b) => a.seq - b.seq);
+}
+
+/** Whether any cell of `table` is still stamped with db_version `version`. */
+export function touchesVersion(db: SqliteConnection, table: CrrTable, version: number): boolean {
+  return db.prepare(`SELECT 1 FROM ${table.names.clock} WHERE db_version = ? LIMIT 1`).get(BigInt(version)) !== undefined;
 }
 
 function toChange(table: CrrTable, r: SqlValue[], n: number, sites: Sites): Change {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SqliteConnection, Statement } from './sqlite.ts';
 import { toHex } from './hex.ts';
+import { STAMP_SQL, stampParams, type VersionRecord } from './history.ts';
 
 export const SITE_ID_BYTES = 16;
 
@@ -100,16 +101,16 @@ export class Versions {
     db.prepare(`INSERT INTO ddcp_state (key, value) VALUES ('open_version', 1) ON CONFLICT DO NOTHING`).run();
     this.get = db.prepare(`SELECT value FROM ddcp_state WHERE key = 'open_version'`);
     this.set = db.prepare(`UPDATE ddcp_state SET value = ? WHERE key = 'open_version'`);
-    this.stamp = db.prepare('INSERT OR REPLACE INTO ddcp_versions (db_version, at) VALUES (?, ?)');
+    this.stamp = db.prepare(STAMP_SQL);
     this.timeOf = db.prepare('SELECT at FROM ddcp_versions WHERE db_version = ?');
   }
   open(): number {
     return Number((this.get.get() as { value: number | bigint }).value);
   }
-  /** Closes the open version: it becomes the current db_version. */
-  close(version: number): void {
+  /** Closes the open version: it becomes the current db_version, stamped with its time and what it was. */
+  close(version: number, record: VersionRecord, at = Date.now()): void {
     this.set.run(BigInt(version + 1));
-    this.stamp.run(BigInt(version), BigInt(Date.now()));
+    this.stamp.run(...stampParams(version, at, record));
   }
 
   /** When a version was stamped here (ms since the epoch), if known. */

@@ -3,9 +3,11 @@
  * clock bookkeeping. It knows nothing of files, networks or processes.
  */
 import type { Change } from './change.ts';
-import { newestChanges, readChanges } from './changes.ts';
+import { newestChanges, readChanges, touchesVersion, versionChanges } from './changes.ts';
 import { GLOBAL_SCHEMA, Sites, TrackedPeers, Versions, type TrackedPeer } from './clock.ts';
+import { CONFLICTS_SCHEMA, ConflictRecorder, DEFAULT_KEEP_CONFLICTS, readConflicts, type Conflict } from './conflicts.ts';
 import { SchemaError } from './errors.ts';
+import { readHistory, upgradeHistorySchema, type HistoryEntry } from './history.ts';
 import { mergeChanges, type MergeResult } from './merge.ts';
 import { crrNames } from './names.ts';
 import { checkCrrTable, describe, introspect, SENTINEL, type TableInfo } from './schema.ts';
@@ -21,7 +23,20 @@ export interface ChangesOptions {
   exceptSite?: Uint8Array;
 }
 
+export interface EngineOptions {
+  /**
+   * How many conflicts to keep in `ddcp_conflicts` (the newest; older ones are pruned in the merge
+   * that records new ones). Default 10,000; 0 records none.
+   */
+  keepConflicts?: number;
+}
+
 export interface ApplyOptions {
+  /**
+   * A label for where the changes came from, kept in the history with the merge (a remote's name, a
+   * file…). The engine doesn't interpret it.
+   */
+  source?: string;
   /**
    * Record, in the same transaction, that we now hold this version of this peer (cr-sqlite's tracked
    * peers), so delta sync resumes exactly after what was durably applied.
@@ -34,6 +49,15 @@ export interface ApplyResult {
   applied: number;
   /** Our db_version after the merge. */
   dbVersion: number;
+  /** Cells where an incoming value met a concurrent one here (see {@link Engine.conflicts}). */
+  conflicts: number;
+}
+
+export interface HistoryOptions {
+  /** At most this many entries (default 20). */
+  limit?: number;
+  /** Only entries that touched this table. */
+  table?: string;
 }
 
 export class Engine {
@@ -41,12 +65,14 @@ export class Engine {
   private readonly versions: Versions;
   private readonly peers: TrackedPeers;
   private tables = new Map<string, CrrTable>();
+  private readonly keepConflicts: number;
 
   /** The connection the engine works on. */
   readonly db: SqliteConnection;
 
-  private constructor(db: SqliteConnection) {
+  private constructor(db: SqliteConnection, options: EngineOptions) {
     this.db = db;
+    this.keepConflicts = options.keepConflicts ?? DEFAULT_KEEP_CONFLICTS;
     this.sites = new Sites(db);
     this.versions = new Versions(db);
     this.peers = new TrackedPeers(db);
@@ -54,10 +80,14 @@ export class Engine {
   }
 
   /** Opens the engine on a connection, creating ddcp's bookkeeping tables if they are missing. */
-  static open(db: SqliteConnection): Engine {
+  static open(db: SqliteConnection, options: EngineOptions = {}): Engine {
+    const keep = options.keepConflicts;
+    if (keep !== undefined && !(Number.isSafeInteger(keep) && keep >= 0)) throw new RangeError(`keepConflicts must be a non-negative integer, got ${keep}`);
     return transaction(db, () => {
       db.exec(GLOBAL_SCHEMA);
-      const engine = new Engine(db);
+      db.exec(CONFLICTS_SCHEMA);
+      upgradeHistorySchema(db);
+      const engine = new Engine(db, options);
       engine.upgradeTriggers();
       return engine;
     });
@@ -110,7 +140,8 @@ export class Engine {
   private sealInTx(): number {
     this.refresh();
     const open = this.versions.open();
-    if (sealTables(this.db, this.tables.values(), open)) this.versions.close(open);
+    const counts = sealTables(this.db, this.tables.values(), open);
+    if (counts) this.versions.close(open, { kind: 'commit', tables: counts });
     return this.versions.open() - 1;
   }
 
@@ -225,17 +256,73 @@ export class Engine {
     return transaction(this.db, () => {
       this.sealInTx();
       const version = this.versions.open();
+      const conflicts = new ConflictRecorder(this.keepConflicts);
       let result: MergeResult;
       try {
-        result = mergeChanges(this.tables, this.sites, changes, version);
+        result = mergeChanges(this.tables, this.sites, changes, version, conflicts);
       } catch (err) {
         this.sites.reload(); // ordinals added in the rolled-back transaction are gone
         throw err;
       }
-      if (result.applied > 0) this.versions.close(version);
+      const { source } = options;
+      const at = Date.now();
+      if (result.applied > 0) {
+        const { received, applied, tables } = result;
+        this.versions.close(version, { kind: 'merge', source, received, applied, conflicts: conflicts.count, tables }, at);
+      }
+      conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
       if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
-      return { received: result.received, applied: result.applied, dbVersion: this.versions.open() - 1 };
+      return { received: result.received, applied: result.applied, dbVersion: this.versions.open() - 1, conflicts: conflicts.count };
     });
+  }
+
+  /**
+   * What each db_version was, newest first: a local commit or a merge (with its source label), with
+   * counts per table. Versions stamped before this database kept history are `unrecorded` (time
+   * only; with `table`, listed if cells of that table still carry the version).
+   */
+  history(options: HistoryOptions = {}): HistoryEntry[] {
+    const limit = options.limit ?? 20;
+    this.seal();
+    const table = options.table !== undefined ? this.crrTable(options.table) : undefined;
+    return transaction(this.db, () => {
+      const out: HistoryEntry[] = [];
+      if (limit <= 0) return out;
+      const touches = table && ((v: number) => touchesVersion(this.db, table, v));
+      for (const e of readHistory(this.db, { table: options.table, touches })) {
+        out.push(e);
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
+  }
+
+  /**
+   * The cells a db_version wrote that are still current, in the order it wrote them (optionally of
+   * one table). Values it wrote that later versions replaced are not kept anywhere.
+   */
+  versionChanges(dbVersion: number, options: { table?: string } = {}): Change[] {
+    this.refresh();
+    const tables = options.table !== undefined ? [this.crrTable(options.table)] : [...this.tables.values()];
+    return transaction(this.db, () => versionChanges(this.db, tables, this.sites, dbVersion));
+  }
+
+  /**
+   * The newest conflicts merges recorded, newest first (optionally of one table): cells where an
+   * incoming change and the value here had the same col_version and different values. See
+   * `conflicts.ts` for what the clocks can and cannot tell.
+   */
+  conflicts(options: HistoryOptions = {}): Conflict[] {
+    this.refresh();
+    if (options.table !== undefined) this.crrTable(options.table);
+    return readConflicts(this.db, this.sites, { limit: options.limit ?? 20, table: options.table });
+  }
+
+  private crrTable(name: string): CrrTable {
+    this.refresh();
+    const t = this.tables.get(name);
+    if (!t) throw new SchemaError(`table ${name} is not a CRR`);
+    return t;
   }
 
   /**

@@ -3,7 +3,9 @@
  */
 import { checkChange, type Change } from './change.ts';
 import { UNKNOWN_SITE, type Sites } from './clock.ts';
+import type { ConflictRecorder } from './conflicts.ts';
 import { ChangeError, PackError } from './errors.ts';
+import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
 import { mergeCell, RowEffects, type MergeContext, type Stamp } from './rules.ts';
 import { SENTINEL } from './schema.ts';
@@ -22,6 +24,8 @@ export interface MergeResult {
   received: number;
   /** Changes that changed something here (the rest were old or already known). */
   applied: number;
+  /** The same per table (tables that received changes). */
+  tables: Record<string, MergeCounts>;
 }
 
 /** Rows buffered before their keys and clocks are loaded and written together. */
@@ -38,10 +42,10 @@ interface PendingRow {
  * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
  * chunk's rows, one their clocks, and multi-row statements write them back.
  */
-export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites, changes: Iterable<Change>, version: number): MergeResult {
+export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites, changes: Iterable<Change>, version: number, conflicts?: ConflictRecorder): MergeResult {
   let seq = 0;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
-  const result: MergeResult = { received: 0, applied: 0 };
+  const result: MergeResult = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts> };
   const touched = new Set<CrrTable>();
   const rowsWritten = new Map<CrrTable, number>();
   const suspended = new Set<CrrTable>();
@@ -60,6 +64,8 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
       const pending = [...rows.values()];
       const entries = table.loadMany(pending.map((r) => r.pk));
       const written: RowEntry[] = [];
+      const name = table.info.name;
+      const counts = (result.tables[name] ??= { received: 0, applied: 0 });
       entries.forEach((entry, i) => {
         const fx = new RowEffects();
         const ctx: MergeContext = {
@@ -67,9 +73,15 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
           currentValue: (cid) => table.value(entry.pk, cid),
           siteBytes: (site) => sites.bytesOf(site),
           unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
+          onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(name, entry.pk, ch, mine, current, incomingWins)),
         };
-        for (const { c, site } of pending[i]!.changes) {
-          if (mergeCell(entry.row, fx, { cid: c.cid, val: c.val, colVersion: c.colVersion, cl: c.cl, site }, ctx)) result.applied++;
+        const changes = pending[i]!.changes;
+        counts.received += changes.length;
+        for (const { c, site } of changes) {
+          if (mergeCell(entry.row, fx, { cid: c.cid, val: c.val, colVersion: c.colVersion, cl: c.cl, site }, ctx)) {
+            result.applied++;
+            counts.applied++;
+          }
         }
         if (entry.row.dirty) {
           entry.fx = fx;

@@ -123,6 +123,11 @@ export interface MergeContext {
   siteBytes(site: number): Uint8Array;
   /** The ordinal of the unknown site (all zero bytes), below every real site id. */
   unknownSite(): number;
+  /**
+   * Observes a concurrent edit: the incoming change and the cell here have the same col_version but
+   * different values, and the tie-break picks `incomingWins`. Called only then; changes nothing.
+   */
+  onConcurrent?(ch: IncomingCell, mine: CellClock, current: SqlValue, incomingWins: boolean): void;
 }
 
 /** Merges one incoming change into a row. Returns whether anything changed. */
@@ -168,7 +173,9 @@ export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: 
   if (!mine || ch.colVersion > mine.colVersion) takeValue = true;
   else if (ch.colVersion < mine.colVersion) return false;
   else {
-    const cmp = compareValues(ch.val, fx.values.has(ch.cid) ? fx.values.get(ch.cid)! : ctx.currentValue(ch.cid));
+    const current = fx.values.has(ch.cid) ? fx.values.get(ch.cid)! : ctx.currentValue(ch.cid);
+    const cmp = compareValues(ch.val, current);
+    if (cmp !== 0) ctx.onConcurrent?.(ch, mine, current, cmp > 0);
     if (cmp < 0) return false;
     if (cmp === 0) {
       if (!siteWins(mine)) return false;

@@ -7,6 +7,7 @@
  * order through the pure rules, and written back together.
  */
 import { valuesKey } from './bulk.ts';
+import type { CommitCounts } from './history.ts';
 import { localDelete, localInsert, localUpdate, type Stamp } from './rules.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
@@ -36,7 +37,7 @@ function maskedColumns(columns: readonly string[], masks: readonly (bigint | nul
   return out;
 }
 
-function sealChunk(table: CrrTable, entries: Entry[], stamp: Stamp): void {
+function sealChunk(table: CrrTable, entries: Entry[], stamp: Stamp, counts: CommitCounts): void {
   const info = table.info;
   // Every row the chunk touches, loaded once.
   const index = new Map<string, number>();
@@ -58,14 +59,21 @@ function sealChunk(table: CrrTable, entries: Entry[], stamp: Stamp): void {
     switch (e.op) {
       case Op.Insert:
         localInsert(row, info.columns, stamp);
+        counts.inserted++;
+        counts.cells += info.columns.length;
         break;
       case Op.Update: {
         const changed = maskedColumns(info.columns, e.masks);
-        if (changed.length > 0) localUpdate(row, changed, stamp);
+        if (changed.length > 0) {
+          localUpdate(row, changed, stamp);
+          counts.updated++;
+          counts.cells += changed.length;
+        }
         break;
       }
       case Op.Delete:
         localDelete(row, stamp);
+        counts.deleted++;
         break;
       case Op.UpdateKey:
         // A changed primary key is a different row: the old one is deleted, the new one inserted
@@ -73,23 +81,33 @@ function sealChunk(table: CrrTable, entries: Entry[], stamp: Stamp): void {
         // synced them then never receives the moved values).
         localDelete(rows[old]!.row, stamp);
         localInsert(row, info.columns, stamp);
+        counts.deleted++;
+        counts.inserted++;
+        counts.cells += info.columns.length;
         break;
     }
   }
   table.saveMany(rows);
 }
 
-/** Stamps every logged write with `version`. Returns whether anything was logged. */
-export function sealTables(db: SqliteConnection, tables: Iterable<CrrTable>, version: number): boolean {
+/**
+ * Stamps every logged write with `version`. Returns what was done per table that had anything
+ * logged (for the history), or undefined if nothing was logged.
+ */
+export function sealTables(db: SqliteConnection, tables: Iterable<CrrTable>, version: number): Record<string, CommitCounts> | undefined {
   let seq = 0;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
-  let any = false;
+  let done: Record<string, CommitCounts> | undefined;
   for (const table of tables) {
+    const counts: CommitCounts = { inserted: 0, updated: 0, deleted: 0, cells: 0 };
     const used = table.sealFreshInserts(version, seq);
     if (used !== undefined) {
       seq += used;
       table.clearLog();
-      any = true;
+      const width = Math.max(table.info.columns.length, 1);
+      counts.inserted = used / width;
+      counts.cells = table.info.columns.length * counts.inserted;
+      (done ??= Object.create(null) as Record<string, CommitCounts>)[table.info.name] = counts;
       continue;
     }
     const lc = logColumns(table.info);
@@ -103,15 +121,15 @@ export function sealTables(db: SqliteConnection, tables: Iterable<CrrTable>, ver
       logged = true;
       chunk.push({ op: Number(r[0]), pk: r.slice(1, 1 + nk), oldPk: r.slice(1 + nk, 1 + 2 * nk), masks: r.slice(1 + 2 * nk) as (bigint | null)[] });
       if (chunk.length >= CHUNK) {
-        sealChunk(table, chunk, stamp);
+        sealChunk(table, chunk, stamp, counts);
         chunk = [];
       }
     }
-    if (chunk.length > 0) sealChunk(table, chunk, stamp);
+    if (chunk.length > 0) sealChunk(table, chunk, stamp, counts);
     if (logged) {
       table.clearLog();
-      any = true;
+      (done ??= Object.create(null) as Record<string, CommitCounts>)[table.info.name] = counts;
     }
   }
-  return any;
+  return done;
 }

@@ -9,13 +9,14 @@
  * out when R's site id is known (after a fetch from it).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Change } from '../engine/change.ts';
 import { ChangeError, DdcpError } from '../engine/errors.ts';
 import { fromHex, toHex } from '../engine/hex.ts';
 import { SENTINEL, type TableInfo } from '../engine/schema.ts';
 import { BundleError, BundleReader, writeBundle, type BundleHeader, type BundleTable } from '../transport/bundle.ts';
 import { RepositoryError } from './errors.ts';
+import { networkPeer } from './remotes.ts';
 import type { Repository } from './repository.ts';
 
 export const BUNDLE_STATE_FILE = 'bundles.json';
@@ -58,6 +59,8 @@ export interface ApplyBundleResult {
   /** The source's site id (hex) and address. */
   siteId: string;
   address?: string;
+  /** The remote the bundle came from: the one whose site id or network address matches the bundle's. */
+  remote?: string;
   since: number;
   /** The source's db_version the bundle is complete up to. */
   version: number;
@@ -231,6 +234,14 @@ function schemaGuard(header: BundleHeader, ours: TableInfo[]): (c: Change) => vo
   };
 }
 
+/** The remote a bundle came from: its site id (known after a fetch) or its network address matches. */
+function remoteOf(repo: Repository, h: BundleHeader): string | undefined {
+  const bySite = repo.remoteStatus().find((r) => r.siteId === h.siteId);
+  if (bySite) return bySite.name;
+  if (h.address === undefined) return undefined;
+  return repo.remotes().find((r) => networkPeer(r.location) === h.address)?.name;
+}
+
 /**
  * Merges a bundle into the repository's database in one transaction. The file is read as a stream
  * (memory stays bounded) and verified as it is read; a damaged, truncated or foreign bundle, or one
@@ -248,6 +259,7 @@ export function applyBundle(repo: Repository, file: string, options: ApplyBundle
     const ours = toHex(engine.siteId);
     const source = fromHex(h.siteId);
     const tracked = h.siteId !== ours && (h.exceptSite === undefined || h.exceptSite === ours) && h.since <= engine.trackedVersion(source);
+    const remote = remoteOf(repo, h);
     const total = reader.announcedChanges();
     const { onProgress } = options;
     let done = 0;
@@ -259,12 +271,14 @@ export function applyBundle(repo: Repository, file: string, options: ApplyBundle
         if (++done % 10_000 === 0) onProgress?.(done, total);
       }
     };
-    const result = engine.applyChanges(changes(), tracked ? { trackPeer: { siteId: source, version: h.version } } : {});
+    const label = remote !== undefined ? `${remote} (bundle ${basename(path)})` : `bundle ${basename(path)}`;
+    const result = engine.applyChanges(changes(), { source: label, ...(tracked ? { trackPeer: { siteId: source, version: h.version } } : {}) });
     onProgress?.(done, total);
     return {
       file: path,
       siteId: h.siteId,
       ...(h.address !== undefined ? { address: h.address } : {}),
+      ...(remote !== undefined ? { remote } : {}),
       since: h.since,
       version: h.version,
       received: result.received,

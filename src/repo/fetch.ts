@@ -26,6 +26,8 @@ export interface MergeOutcome {
   /** Of those, how many changed something here. */
   applied: number;
   dbVersion: number;
+  /** Cells where a value from the remote met a concurrent one here (see `ddcp conflicts`). */
+  conflicts: number;
 }
 
 /** Refuses changes for tables or columns we don't have, before anything is staged. */
@@ -73,7 +75,7 @@ export function mergeStaged(engine: Engine, staging: Staging, remote: string, on
   // Batches past the last complete one hold part of a version: the next fetch gets it whole.
   staging.dropIncomplete(remote);
   const state = staging.state(remote);
-  if (!state) return { remote, received: 0, applied: 0, dbVersion: engine.dbVersion() };
+  if (!state) return { remote, received: 0, applied: 0, dbVersion: engine.dbVersion(), conflicts: 0 };
   const total = state.staged;
   let done = 0;
   const counted = function* (changes: Iterable<Change>): Generator<Change> {
@@ -82,10 +84,11 @@ export function mergeStaged(engine: Engine, staging: Staging, remote: string, on
       if (++done % 10_000 === 0) onProgress?.('merge', done, total);
     }
   };
-  const result = engine.applyChanges(counted(staging.changes(remote)), { trackPeer: { siteId: state.siteId, version: state.version } });
+  // The remote's name labels the merge in the history (`ddcp log`) and in recorded conflicts.
+  const result = engine.applyChanges(counted(staging.changes(remote)), { source: remote, trackPeer: { siteId: state.siteId, version: state.version } });
   // Committed: the staged copy can go. If we die before this, the next merge re-applies the same
   // changes, which merging makes a no-op.
   staging.clear(remote);
   onProgress?.('merge', done, total);
-  return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion };
+  return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion, conflicts: result.conflicts };
 }

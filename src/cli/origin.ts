@@ -1,0 +1,13 @@
+/** Naming the site that made a change for people: "here", a remote's name, or a site-id prefix. */
+import { toHex } from '../engine/hex.ts';
+import type { Repository } from '../repo/repository.ts';
+
+/** A function naming site ids as seen from `repo`. */
+export function originNamer(repo: Repository): (siteId: Uint8Array) => string {
+  const here = toHex(repo.engine.siteId);
+  const names = new Map(repo.remoteStatus().flatMap((r) => (r.siteId ? [[r.siteId, r.name] as const] : [])));
+  return (siteId) => {
+    const site = toHex(siteId);
+    return site === here ? 'here' : (names.get(site) ?? site.slice(0, 8));
+  };
+}
