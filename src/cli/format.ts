@@ -21,3 +21,8 @@ export function valueJson(v: SqlValue): unknown {
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' || v instanceof Uint8Array ? valueJson(v) : v));
 }
+
+/** A count with its noun, singular for exactly one: `counted(1, 'change')` → "1 change", else "3 changes". */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
