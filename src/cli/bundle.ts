@@ -5,7 +5,7 @@ import { applyBundle, createBundle } from '../repo/bundle.ts';
 import { verifyBundle } from '../transport/bundle.ts';
 import { parseVersion } from './changes.ts';
 import { CliError, ExitCode } from './exit.ts';
-import { toJson } from './format.ts';
+import { counted, toJson } from './format.ts';
 import { progressBar } from './progress.ts';
 import type { Context } from './context.ts';
 
@@ -38,7 +38,7 @@ Examples:
     .command('create')
     .description('write changes to FILE (atomically: a failure leaves no file)')
     .argument('<file>', 'the bundle to write (replaced if it exists)')
-    .option('--since <version>', 'only changes after this db_version of this database (default 0)')
+    .option('--since <version>', 'only changes after this db_version of this database (default: 0)')
     .option('--for <remote>', 'what REMOTE lacks: the changes since the last bundle made for it, without its own changes')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
@@ -78,7 +78,7 @@ Examples:
         );
       } else {
         const target = r.forRemote ? ` for ${r.forRemote}` : '';
-        ctx.out(`wrote ${r.changes} changes${target} (${range(r.since, r.version)}) to ${file}: ${kib(r.bytes)}`);
+        ctx.out(`wrote ${counted(r.changes, 'change')}${target} (${range(r.since, r.version)}) to ${file}: ${kib(r.bytes)}`);
       }
     });
 
@@ -125,7 +125,7 @@ Examples:
           }),
         );
       } else {
-        ctx.out(`merged ${r.received} changes from ${short(r.siteId)} (${r.applied} new), db_version ${r.dbVersion}`);
+        ctx.out(`merged ${counted(r.received, 'change')} from ${short(r.siteId)} (${r.applied} new), db_version ${r.dbVersion}`);
       }
     });
 
@@ -168,7 +168,7 @@ Examples:
           }),
         );
       } else {
-        ctx.out(`${file} is a valid bundle: ${r.summary.changes} changes from ${h.siteId} (${range(h.since, h.version)}), created ${h.createdAt}`);
+        ctx.out(`${file} is a valid bundle: ${counted(r.summary.changes, 'change')} from ${h.siteId} (${range(h.since, h.version)}), created ${h.createdAt}`);
         ctx.out(`tables: ${h.schema.map((t) => t.table).join(', ') || '(none)'}; sha256 ${r.summary.sha256}`);
       }
     });
