@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { applyBundle, createBundle } from '../repo/bundle.ts';
-import { verifyBundle } from '../transport/bundle.ts';
+import { BundleReader, verifyBundle } from '../transport/bundle.ts';
 import { parseVersion } from './changes.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { counted, toJson } from './format.ts';
@@ -14,6 +14,22 @@ const short = (siteId: string): string => siteId.slice(0, 8);
 /** The source's db_versions a bundle covers. */
 function range(since: number, version: number): string {
   return version > since ? `db_versions ${since + 1}–${version}` : `nothing after db_version ${since}`;
+}
+
+/**
+ * The count of changes a bundle's trailer announces, for the progress bar only (verifying checks
+ * it); undefined when unreadable — the verify that follows says why.
+ */
+function announcedChanges(path: string): number | undefined {
+  let reader: BundleReader | undefined;
+  try {
+    reader = BundleReader.open(path);
+    return reader.announcedChanges();
+  } catch {
+    return undefined;
+  } finally {
+    reader?.close();
+  }
 }
 
 function kib(bytes: number): string {
@@ -141,10 +157,12 @@ Examples:
   ddcp bundle verify /media/usb/notes.ddcpb
   ddcp bundle verify notes.ddcpb --json`)
     .action((file: string, opts: { json?: boolean }) => {
+      const path = resolve(ctx.dir(), file);
       const bar = progressBar();
+      const total = bar.active ? announcedChanges(path) : undefined;
       let r;
       try {
-        r = verifyBundle(resolve(ctx.dir(), file), (n) => bar.update('verify bundle', n));
+        r = verifyBundle(path, (n) => bar.update('verify bundle', n, total));
       } finally {
         bar.done();
       }

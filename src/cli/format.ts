@@ -22,7 +22,12 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' || v instanceof Uint8Array ? valueJson(v) : v));
 }
 
-/** A count with its noun, singular for exactly one: `counted(1, 'change')` → "1 change", else "3 changes". */
-export function counted(n: number, noun: string, plural = `${noun}s`): string {
-  return `${n} ${n === 1 ? noun : plural}`;
+/** The noun for a count: singular for exactly one (`plural(1, 'change')` → "change"), else plural. */
+export function plural(n: number, noun: string, many = `${noun}s`): string {
+  return n === 1 ? noun : many;
+}
+
+/** A count with its noun: `counted(1, 'change')` → "1 change", `counted(3, 'change')` → "3 changes". */
+export function counted(n: number, noun: string, many = `${noun}s`): string {
+  return `${n} ${plural(n, noun, many)}`;
 }

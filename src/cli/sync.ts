@@ -111,7 +111,7 @@ Examples:
       try {
         outcomes =
           (await viaServer<FetchResult>(repo, 'fetch', names)) ??
-          (await maybeNetwork(repo, names, (dial) => eachRemote(names, (r) => repo.fetch(r, { dial, onProgress: (_p, n, total) => bar.update(`fetch ${r}`, n, total) }))));
+          (await maybeNetwork(repo, names, (dial) => eachRemote(names, (r) => repo.fetch(r, { dial, onProgress: (_p, n, total, versions) => bar.update(`fetch ${r}`, n, total, versions) }))));
       } finally {
         bar.done();
       }
@@ -163,7 +163,7 @@ Examples:
       try {
         outcomes =
           (await viaServer<PullResult>(repo, 'pull', names)) ??
-          (await maybeNetwork(repo, names, (dial) => eachRemote(names, (r) => repo.pull(r, { dial, onProgress: (p, n, total) => bar.update(`${p} ${r}`, n, total) }))));
+          (await maybeNetwork(repo, names, (dial) => eachRemote(names, (r) => repo.pull(r, { dial, onProgress: (p, n, total, versions) => bar.update(`${p} ${r}`, n, total, versions) }))));
       } finally {
         bar.done();
       }
