@@ -253,7 +253,7 @@ describe('fetch, merge and pull', () => {
     const before = { dv: dataVersion(), v: status(bob).db_version, rows: dump(bob) };
 
     const f = json(bob, ['fetch']);
-    assert.deepEqual(f, [{ remote: 'alice', changes: aliceChanges, version: status(alice).db_version, staged: aliceChanges }]);
+    assert.deepEqual(f, [{ remote: 'alice', ok: true, changes: aliceChanges, version: status(alice).db_version, staged: aliceChanges }]);
     // nothing in the database changed: no commit by any other connection, same rows, same db_version
     assert.equal(dataVersion(), before.dv, 'fetch committed nothing to the database');
     assert.equal(dump(bob), before.rows);

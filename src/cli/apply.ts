@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { parseChanges } from '../sync/jsonl.ts';
 import { readFileLines } from '../sync/lines.ts';
 import { CliError } from './exit.ts';
-import { toJson } from './format.ts';
+import { counted, toJson } from './format.ts';
 import type { Context } from './context.ts';
 
 export function register(program: Command, ctx: Context): void {
@@ -35,6 +35,6 @@ Examples:
         throw new CliError(`${(cause as Error).message}; nothing was applied`, 1, { cause });
       }
       if (opts.json) ctx.out(toJson({ received: result.received, applied: result.applied, db_version: result.dbVersion }));
-      else ctx.out(`merged ${result.received} changes (${result.applied} new), db_version ${result.dbVersion}`);
+      else ctx.out(`merged ${counted(result.received, 'change')} (${result.applied} new), db_version ${result.dbVersion}`);
     });
 }

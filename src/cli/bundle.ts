@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { applyBundle, createBundle } from '../repo/bundle.ts';
-import { verifyBundle } from '../transport/bundle.ts';
+import { BundleReader, verifyBundle } from '../transport/bundle.ts';
 import { parseVersion } from './changes.ts';
 import { CliError, ExitCode } from './exit.ts';
-import { toJson } from './format.ts';
+import { counted, toJson } from './format.ts';
 import { progressBar } from './progress.ts';
 import type { Context } from './context.ts';
 
@@ -14,6 +14,22 @@ const short = (siteId: string): string => siteId.slice(0, 8);
 /** The source's db_versions a bundle covers. */
 function range(since: number, version: number): string {
   return version > since ? `db_versions ${since + 1}–${version}` : `nothing after db_version ${since}`;
+}
+
+/**
+ * The count of changes a bundle's trailer announces, for the progress bar only (verifying checks
+ * it); undefined when unreadable — the verify that follows says why.
+ */
+function announcedChanges(path: string): number | undefined {
+  let reader: BundleReader | undefined;
+  try {
+    reader = BundleReader.open(path);
+    return reader.announcedChanges();
+  } catch {
+    return undefined;
+  } finally {
+    reader?.close();
+  }
 }
 
 function kib(bytes: number): string {
@@ -38,7 +54,7 @@ Examples:
     .command('create')
     .description('write changes to FILE (atomically: a failure leaves no file)')
     .argument('<file>', 'the bundle to write (replaced if it exists)')
-    .option('--since <version>', 'only changes after this db_version of this database (default 0)')
+    .option('--since <version>', 'only changes after this db_version of this database (default: 0)')
     .option('--for <remote>', 'what REMOTE lacks: the changes since the last bundle made for it, without its own changes')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
@@ -78,7 +94,7 @@ Examples:
         );
       } else {
         const target = r.forRemote ? ` for ${r.forRemote}` : '';
-        ctx.out(`wrote ${r.changes} changes${target} (${range(r.since, r.version)}) to ${file}: ${kib(r.bytes)}`);
+        ctx.out(`wrote ${counted(r.changes, 'change')}${target} (${range(r.since, r.version)}) to ${file}: ${kib(r.bytes)}`);
       }
     });
 
@@ -126,7 +142,7 @@ Examples:
           }),
         );
       } else {
-        ctx.out(`merged ${r.received} changes from ${r.remote ?? short(r.siteId)} (${r.applied} new), db_version ${r.dbVersion}`);
+        ctx.out(`merged ${counted(r.received, 'change')} from ${r.remote ?? short(r.siteId)} (${r.applied} new), db_version ${r.dbVersion}`);
       }
     });
 
@@ -142,10 +158,12 @@ Examples:
   ddcp bundle verify /media/usb/notes.ddcpb
   ddcp bundle verify notes.ddcpb --json`)
     .action((file: string, opts: { json?: boolean }) => {
+      const path = resolve(ctx.dir(), file);
       const bar = progressBar();
+      const total = bar.active ? announcedChanges(path) : undefined;
       let r;
       try {
-        r = verifyBundle(resolve(ctx.dir(), file), (n) => bar.update('verify bundle', n));
+        r = verifyBundle(path, (n) => bar.update('verify bundle', n, total));
       } finally {
         bar.done();
       }
@@ -169,7 +187,7 @@ Examples:
           }),
         );
       } else {
-        ctx.out(`${file} is a valid bundle: ${r.summary.changes} changes from ${h.siteId} (${range(h.since, h.version)}), created ${h.createdAt}`);
+        ctx.out(`${file} is a valid bundle: ${counted(r.summary.changes, 'change')} from ${h.siteId} (${range(h.since, h.version)}), created ${h.createdAt}`);
         ctx.out(`tables: ${h.schema.map((t) => t.table).join(', ') || '(none)'}; sha256 ${r.summary.sha256}`);
       }
     });

@@ -21,7 +21,30 @@ export class CliError extends DdcpError {
   }
 }
 
-const REPOSITORY_ERRORS = new Set(['NotARepositoryError', 'RepositoryExistsError', 'RepositoryError']);
+/**
+ * Exit 3 is for "no repository here, or it is damaged". A repository that already exists (a second
+ * `init`) is an ordinary failure (1): the repository is fine, the command was not.
+ */
+const REPOSITORY_ERRORS = new Set(['NotARepositoryError', 'RepositoryError']);
+
+/** One remote of a multi-remote command that failed, with why. */
+export interface RemoteFailure {
+  remote: string;
+  error: string;
+}
+
+/**
+ * Some remotes of a `fetch`/`pull` failed (the others were done and reported). Printed as one
+ * `ddcp: error: REMOTE: cause` line per failed remote; exit 1.
+ */
+export class RemotesFailedError extends CliError {
+  override name = 'RemotesFailedError';
+  readonly failures: RemoteFailure[];
+  constructor(failures: RemoteFailure[]) {
+    super(failures.map((f) => `${f.remote}: ${f.error}`).join('; '), ExitCode.Failure);
+    this.failures = failures;
+  }
+}
 
 /** Exit code for an error. */
 export function exitCodeOf(err: unknown): number {
@@ -30,8 +53,10 @@ export function exitCodeOf(err: unknown): number {
   return ExitCode.Failure;
 }
 
-/** The one line printed for an error: the message, flattened to one line. */
+const oneLine = (msg: string): string => `ddcp: error: ${msg.replace(/\s*\n\s*/g, ' ')}`;
+
+/** What is printed for an error: the message flattened to one line (one line per failed remote). */
 export function errorLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return `ddcp: error: ${msg.replace(/\s*\n\s*/g, ' ')}`;
+  if (err instanceof RemotesFailedError) return err.failures.map((f) => oneLine(`${f.remote}: ${f.error}`)).join('\n');
+  return oneLine(err instanceof Error ? err.message : String(err));
 }

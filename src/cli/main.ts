@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { createContext } from './context.ts';
 import { errorLine, exitCodeOf, ExitCode } from './exit.ts';
+import { plainDefaults } from './help.ts';
 import * as allow from './allow.ts';
 import * as apply from './apply.ts';
 import * as bundle from './bundle.ts';
@@ -43,6 +44,7 @@ Start with:
   ddcp init && echo "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');" | ddcp shell`,
   );
   for (const c of program.commands) c.exitOverride();
+  plainDefaults(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.Ok;

@@ -7,23 +7,45 @@ import { checkRemoteName, networkPeer } from '../repo/remotes.ts';
 import type { Context } from './context.ts';
 
 export function register(program: Command, ctx: Context): void {
+  /** Prints the remotes: name and location per line, or a JSON array. */
+  const list = (opts: { json?: boolean }): void => {
+    const remotes = ctx.repo().remoteStatus();
+    if (opts.json) {
+      ctx.out(toJson(remotes.map((r) => ({ name: r.name, location: r.location, site_id: r.siteId ?? null, fetched_version: r.fetchedVersion, staged: r.staged, fetched_at: r.fetchedAt ?? null }))));
+      return;
+    }
+    for (const r of remotes) ctx.out(`${r.name}\t${r.location}`);
+  };
   const remote = program
     .command('remote')
-    .description('manage the repositories this one fetches from')
+    .description('manage the repositories this one fetches from; alone, list them (like remote list)')
     .addHelpText('after', `
 Examples:
+  ddcp remote
   ddcp remote add bob ../bob
-  ddcp remote list
-  ddcp remote remove bob`);
+  ddcp remote add alice /ip4/192.168.1.20/tcp/4001/p2p/12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4
+  ddcp remote list --json
+  ddcp remote remove bob`)
+    // As with git: `ddcp remote` alone lists the remotes.
+    .action(() => list({}));
   remote
     .command('add')
     .description('add a remote: a name and the location of another repository')
     .argument('<name>', 'a short name (letters, digits, . _ -)')
-    .argument('<location>', 'path to another ddcp repository on this machine')
+    .argument('<location>', 'where it is: a path, a peer address (12D3KooW…) or a multiaddr (…/p2p/12D3KooW…)')
     .addHelpText('after', `
+LOCATION is one of:
+  a path           another ddcp repository on this machine (relative to the current folder)
+  a peer address   12D3KooW…, what 'ddcp init' printed there; found on the local network (mDNS)
+                   or through the DHT bootstrap peers
+  a multiaddr      ending in /p2p/12D3KooW…, e.g. /ip4/HOST/tcp/PORT/p2p/12D3KooW…, as
+                   'ddcp serve' prints it: dialed directly
+
 Examples:
   ddcp remote add alice ~/sync/alice
-  ddcp remote add usb /media/usb/notes`)
+  ddcp remote add usb /media/usb/notes
+  ddcp remote add phone 12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4
+  ddcp remote add office /ip4/192.168.1.20/tcp/4001/p2p/12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4`)
     .option('--no-check', 'add a multiaddr without trying to reach it (for a peer that is offline now)')
     .addHelpText('after', `
 A multiaddr is tried first (a few seconds) and refused if nothing listens there, unless --no-check.
@@ -48,14 +70,7 @@ for it (mDNS, DHT bootstrap peers) when they run.`)
 Examples:
   ddcp remote list
   ddcp remote list --json`)
-    .action((opts: { json?: boolean }) => {
-      const list = ctx.repo().remoteStatus();
-      if (opts.json) {
-        ctx.out(toJson(list.map((r) => ({ name: r.name, location: r.location, site_id: r.siteId ?? null, fetched_version: r.fetchedVersion, staged: r.staged, fetched_at: r.fetchedAt ?? null }))));
-        return;
-      }
-      for (const r of list) ctx.out(`${r.name}\t${r.location}`);
-    });
+    .action(list);
   remote
     .command('remove')
     .alias('rm')

@@ -6,8 +6,12 @@ import { SENTINEL, type TableInfo } from '../engine/schema.ts';
 import type { ChangeSource } from './source.ts';
 import type { Staging } from './staging.ts';
 
-/** Progress callback: what is being done and how many changes so far. */
-export type Progress = (phase: 'fetch' | 'merge', done: number, total?: number) => void;
+/**
+ * Progress callback: what is being done, how many changes so far and, when known, of how many. A
+ * fetch can't know its count of changes before they arrive; it tells instead how many of the peer's
+ * versions (transactions) it has received of those it is getting, when the source says.
+ */
+export type Progress = (phase: 'fetch' | 'merge', done: number, total?: number, versions?: { done: number; total: number }) => void;
 
 export interface FetchResult {
   remote: string;
@@ -61,7 +65,7 @@ export async function fetchFrom(engine: Engine, staging: Staging, remote: string
       // Each batch is staged in its own transaction and complete ones record their version: an
       // interrupted fetch resumes after the last complete batch.
       changes += staging.stage(remote, read.siteId, batch);
-      onProgress?.('fetch', changes);
+      onProgress?.('fetch', changes, undefined, read.span && { done: Math.max(0, batch.version - read.span.since), total: read.span.version - read.span.since });
     }
   } catch (err) {
     // The error says "nothing was fetched": undo the batches this fetch staged before it.

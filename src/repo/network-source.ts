@@ -33,7 +33,7 @@ export class NetworkSource implements ChangeSource {
       yield* toBatches(session.messages);
       self.finished = true;
     }
-    return { siteId: session.welcome.siteId, schema: session.welcome.schema, batches: batches() };
+    return { siteId: session.welcome.siteId, schema: session.welcome.schema, batches: batches(), span: { since, version: session.welcome.version } };
   }
 
   close(): void {

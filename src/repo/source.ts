@@ -34,6 +34,12 @@ export interface SourceRead {
    * batch (possibly empty, complete) carries the version the peer was at.
    */
   batches: AsyncGenerator<Batch>;
+  /**
+   * The peer's db_versions this read covers, when known: after `since`, up to `version` (where the
+   * peer was when the read began). Lets progress show how far a fetch is; counts of changes are not
+   * known before they arrive.
+   */
+  span?: { since: number; version: number };
 }
 
 export interface ChangeSource {
@@ -66,7 +72,8 @@ export class LocalSource implements ChangeSource {
 
   async open(request: SourceRequest): Promise<SourceRead> {
     const engine = this.engine;
-    return { siteId: engine.siteId, schema: engine.crrs(), batches: toAsync(readBatches(engine, request.since(engine.siteId), request.exceptSite)) };
+    const since = request.since(engine.siteId);
+    return { siteId: engine.siteId, schema: engine.crrs(), batches: toAsync(readBatches(engine, since, request.exceptSite)), span: { since, version: engine.dbVersion() } };
   }
 
   close(): void {
