@@ -184,7 +184,7 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     ok(bob.root, ['config', 'mdns', 'off']);
     const ghost = await randomAddress();
     ok(bob.root, ['remote', 'add', 'ghost', ghost]); // not dialed: it may be offline
-    const expected = new RegExp(`^ddcp: error: no address known for ${ghost}; is it serving\\? add a multiaddr \\(ddcp remote add ghost /ip4/…/p2p/${ghost}\\) or a bootstrap peer \\(ddcp config bootstrap add MULTIADDR\\)\\n$`);
+    const expected = new RegExp(`^ddcp: error: ghost: no address known for ${ghost}; is it serving\\? add a multiaddr \\(ddcp remote add ghost /ip4/…/p2p/${ghost}\\) or a bootstrap peer \\(ddcp config bootstrap add MULTIADDR\\)\\n$`);
     // nowhere to look: at once
     let r = await run(bob.root, ['pull', 'ghost']);
     assert.equal(r.code, 1);
@@ -200,7 +200,7 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     ok(bob.root, ['remote', 'add', '--no-check', 'dead', dead]);
     r = await run(bob.root, ['pull', 'dead']);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `ddcp: error: cannot reach dead at ${dead}: connection refused\n`);
+    assert.equal(r.stderr, `ddcp: error: dead: cannot reach dead at ${dead}: connection refused\n`);
   });
 
   it('remote add of an unreachable multiaddr is refused and nothing added; --no-check adds it', async () => {
