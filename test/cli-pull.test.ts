@@ -4,23 +4,16 @@
  * failed, and the exit code says whether all succeeded — run directly and through a running serve.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
-import { ddcp, ddcpAsync, ok, tempDir, type RunResult } from './support/cli.ts';
+import { ddcp, ddcpAsync, ok, tempDir, type RunResult, initRepo } from './support/cli.ts';
 
 const SCHEMA = "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');";
 
-/** `root/name`, made a repository with the notes CRR through the CLI. */
-function init(root: string, name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir);
-  ok(dir, ['init']);
-  ok(dir, ['shell'], SCHEMA);
-  return dir;
-}
+const init = (root: string, name: string): string => initRepo(root, name, SCHEMA);
 
 /** The ids in notes (the shell's --json prints one object per row and line). */
 const ids = (dir: string): string[] =>

@@ -4,24 +4,17 @@
  * defaults print one way; "1 change", not "1 changes"; fetch progress knows how far it is.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
 import { withNetwork } from '../src/peer/temporary.ts';
 import { progressLine } from '../src/cli/progress.ts';
-import { ddcp, ok, tempDir } from './support/cli.ts';
+import { ddcp, ok, tempDir, initRepo } from './support/cli.ts';
 
 const SCHEMA = "CREATE TABLE tags(id TEXT PRIMARY KEY NOT NULL, v TEXT); SELECT crsql_as_crr('tags');";
 
-function init(root: string, name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir);
-  ok(dir, ['init']);
-  ok(dir, ['shell'], SCHEMA);
-  return dir;
-}
+const init = (root: string, name: string): string => initRepo(root, name, SCHEMA);
 
 /** The command names listed under "Commands:" in a help text. */
 function subcommands(help: string): string[] {

@@ -18,7 +18,7 @@ import { Server } from '../src/peer/server.ts';
 import { SYNC_PROTOCOL } from '../src/repo/network-source.ts';
 import { encodeMessage } from '../src/sync/messages.ts';
 import { createNode, type P2pNode } from '../src/transport/p2p/node.ts';
-import { BIN, ok, tempDir, type RunResult } from './support/cli.ts';
+import { BIN, ddcpAsync, ok, tempDir, type RunResult } from './support/cli.ts';
 
 const LOCAL = '/ip4/127.0.0.1/tcp/0';
 const cleanup: (() => Promise<unknown> | void)[] = [];
@@ -46,21 +46,7 @@ function insert(root: string, id: string): void {
 const ids = (root: string): string => ok(root, ['shell', '-c', 'SELECT id FROM notes ORDER BY id']);
 
 /** Runs the CLI without blocking the event loop, with extra environment variables. */
-function run(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const run = (cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> => ddcpAsync(cwd, args, '', env);
 
 async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -168,6 +154,8 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     assert.match(ok(bob.root, ['config', 'bootstrap', 'add', bootstrap]), /^added bootstrap peer /);
     assert.deepEqual(JSON.parse(ok(bob.root, ['config', 'bootstrap', 'list', '--json'])), [bootstrap]);
     ok(bob.root, ['config', 'mdns', 'off']);
+    // alice is in the DHT once the bootstrap peer has her connection (she dials it after her banner)
+    await until('alice to reach the bootstrap peer', () => boot.peers().includes(alice.address));
     const added = await run(bob.root, ['remote', 'add', 'alice', alice.address]);
     assert.equal(added.code, 0, added.stderr);
     // a generous bound: the DHT needs a moment on a busy machine

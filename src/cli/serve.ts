@@ -24,6 +24,12 @@ Examples:
   ddcp serve --listen /ip4/0.0.0.0/tcp/4001 --public`)
     .action(async (opts: { listen?: string[]; public?: boolean; bootstrap?: string[]; mdns: boolean }) => {
       const repo = ctx.repo();
+      // Listen for SIGINT/SIGTERM before starting: a signal that arrives while the node starts (a
+      // supervisor stopping us at once) must still stop it cleanly, not kill it mid-start.
+      const stopped = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
       const server = await Server.start(repo, {
         listen: opts.listen,
         public: opts.public,
@@ -38,11 +44,7 @@ Examples:
           ctx.out(opts.public ? 'open to any peer (--public)' : `allowed: ${[...repo.allowed(), ...repo.remotes().map((r) => r.name)].join(', ') || 'nobody yet (ddcp allow ADDRESS)'}`);
         },
       });
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await stopped;
       process.stderr.write('stopping\n');
       await server.stop();
     });

@@ -1,6 +1,6 @@
 /** Running the real `ddcp` executable in tests. */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,9 +33,9 @@ export function tempDir(prefix = 'ddcp-test-'): string {
 }
 
 /** Like {@link ddcp}, without blocking this process's event loop (for servers running in the test). */
-export function ddcpAsync(cwd: string, args: string[], input?: string): Promise<RunResult> {
+export function ddcpAsync(cwd: string, args: string[], input?: string, env: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -48,4 +48,13 @@ export function ddcpAsync(cwd: string, args: string[], input?: string): Promise<
     });
     child.stdin.end(input ?? '');
   });
+}
+
+/** `root/name`, made a repository through the CLI, with `schema` (SQL) run in its shell. */
+export function initRepo(root: string, name: string, schema: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  ok(dir, ['init']);
+  ok(dir, ['shell'], schema);
+  return dir;
 }
