@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { readConfig, withBootstrap, withoutBootstrap, writeConfig } from '../repo/config.ts';
 import type { Repository } from '../repo/repository.ts';
-import { checkPeerAddress, P2pAddressError } from '../transport/p2p/node.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
@@ -14,7 +13,8 @@ function update(repo: Repository, change: (c: ReturnType<typeof readConfig>) => 
 }
 
 /** A bootstrap address given on the command line, checked: bad input is a usage error. */
-function bootstrapArg(address: string): string {
+async function bootstrapArg(address: string): Promise<string> {
+  const { checkPeerAddress, P2pAddressError } = await import('../transport/p2p/node.ts'); // loaded only when needed
   try {
     checkPeerAddress(address, 'bootstrap peer');
   } catch (err) {
@@ -51,9 +51,9 @@ Examples:
     .command('add')
     .description('add a bootstrap peer')
     .argument('<multiaddr>', 'its multiaddr, ending in /p2p/<address>')
-    .action((address: string) => {
+    .action(async (address: string) => {
       const repo = ctx.repo();
-      bootstrapArg(address);
+      await bootstrapArg(address);
       const before = repo.config.bootstrap ?? [];
       update(repo, (c) => withBootstrap(c, address));
       ctx.out(before.includes(address) ? `bootstrap peer ${address} was already there` : `added bootstrap peer ${address}`);

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { toJson } from './format.ts';
 import { askServer } from '../peer/control.ts';
-import { probe } from '../peer/reach.ts';
 import { checkRemoteName, networkPeer } from '../repo/remotes.ts';
 import type { Context } from './context.ts';
 
@@ -55,7 +54,7 @@ for it (mDNS, DHT bootstrap peers) when they run.`)
       const repo = ctx.repo();
       if (opts.check && location.startsWith('/') && networkPeer(location)) {
         checkRemoteName(name);
-        if (!repo.remotes().some((r) => r.name === name)) await probe(location, name);
+        if (!repo.remotes().some((r) => r.name === name)) await (await import('../peer/reach.ts')).probe(location, name);
       }
       const r = repo.addRemote(name, location, ctx.dir());
       ctx.out(`added remote ${r.name} → ${r.location}`);

@@ -1,6 +1,5 @@
 /** `ddcp serve`: publish the database on the p2p network, follow remotes, push changes live. */
 import type { Command } from 'commander';
-import { Server } from '../peer/server.ts';
 import type { Context } from './context.ts';
 
 export function register(program: Command, ctx: Context): void {
@@ -30,6 +29,7 @@ Examples:
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
+      const { Server } = await import('../peer/server.ts'); // the network stack, only for serve
       const server = await Server.start(repo, {
         listen: opts.listen,
         public: opts.public,

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import type { Repository } from '../repo/repository.ts';
 import type { Dial } from '../repo/network-source.ts';
-import { withNetwork } from '../peer/temporary.ts';
 import { askServer, ControlError } from '../peer/control.ts';
 import { CliError, ExitCode, RemotesFailedError } from './exit.ts';
 import { counted, toJson } from './format.ts';
@@ -73,6 +72,8 @@ function throwIfAnyFailed(outcomes: RemoteOutcome<unknown>[]): void {
 async function maybeNetwork<T>(repo: Repository, names: string[], fn: (dial?: (location: string) => Dial) => Promise<T>): Promise<T> {
   const network = names.map((n) => repo.remote(n)).filter((r) => repo.isNetworkRemote(r));
   if (network.length === 0) return fn(undefined);
+  // the network stack loads only when a command needs it: quick commands stay quick
+  const { withNetwork } = await import('../peer/temporary.ts');
   return withNetwork(repo, network.map((r) => r.location), (dial) => fn(dial));
 }
 
