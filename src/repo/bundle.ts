@@ -274,7 +274,8 @@ export function applyBundle(repo: Repository, file: string, options: ApplyBundle
       }
     };
     const label = remote !== undefined ? `${remote} (bundle ${basename(path)})` : `bundle ${basename(path)}`;
-    const result = engine.applyChanges(changes(), { source: label, ...(tracked ? { trackPeer: { siteId: source, version: h.version } } : {}) });
+    // Our own input (whoever made the bundle): the gate checks schema fit, no peer policy applies.
+    const result = repo.gate.admit(engine, changes(), { source: label, ...(tracked ? { trackPeer: { siteId: source, version: h.version } } : {}) });
     onProgress?.(done, total);
     return {
       file: path,
