@@ -198,6 +198,15 @@ describe('write guard', () => {
     assert.deepEqual(rows(server, 'SELECT id FROM notes ORDER BY id'), [[10n], [21n]]);
   });
 
+  it('a rule naming only a table allows everything of it, and nothing of other tables', () => {
+    const { bob, server } = setup();
+    const ok = alice(bob, `INSERT INTO other VALUES ('k', 'v')`);
+    const bad = alice(bob, `INSERT INTO other VALUES ('k2', 'v'); UPDATE notes SET title = 'x' WHERE id = 10`);
+    const r = server.applyChanges([...ok, ...bad], { write: { rules: [{ table: 'other' }] } });
+    assert.deepEqual(r.refused.map((x) => x.table), ['notes']);
+    assert.deepEqual(rows(server, 'SELECT k FROM other'), [['k']]);
+  });
+
   it('without a guard everything merges as before', () => {
     const { bob, server } = setup();
     const c = alice(bob, `INSERT INTO notes VALUES (2, 'x', 'y', 'z'); INSERT INTO other VALUES ('k', 'v')`);

@@ -148,12 +148,14 @@ export function mergeGuarded(
 ): MergeResult & { refused: Refusal[] } {
   const total: MergeResult & { refused: Refusal[] } = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts>, nextSeq: 0, refused: [] };
   const predicates = new Predicates(db, guard.params);
+  const open = new Set(guard.rules.filter((r) => r.columns === undefined && r.where === undefined).map((r) => r.table));
   for (const group of sourceTransactions(changes)) {
     total.received += group.changes.length;
     const refuse = (table: string, pk: Uint8Array, rule: string, why: string): void => {
       total.refused.push({ siteId: group.siteId, dbVersion: group.dbVersion, table, pk, rule, message: why });
     };
-    const rows = touchedRows(tables, group.changes);
+    // Tables with a rule that allows everything of them need no row-level checks.
+    const rows = group.changes.every((c) => open.has(c.table)) ? [] : touchedRows(tables, group.changes);
     for (const row of rows) dropNeutral(row, rulesOf(guard.rules, row.table.info.name), predicates);
     // Static rules first: no database work for a table or column nobody may write.
     const candidates = new Map<TouchedRow, RowRule[]>();
