@@ -1,20 +1,2 @@
-/** Whether changes from one CRR schema fit another. */
-import type { TableInfo } from '../engine/schema.ts';
-
-/**
- * Why changes made under `theirs` would not fit `ours`, or undefined if they do: every table of
- * theirs must be a CRR here with the same primary key, and every column of theirs must exist here
- * (we may have more columns: a peer that hasn't migrated yet still syncs).
- */
-export function schemaMismatch(ours: readonly TableInfo[], theirs: readonly TableInfo[]): string | undefined {
-  const mine = new Map(ours.map((t) => [t.name, t]));
-  for (const t of theirs) {
-    const m = mine.get(t.name);
-    if (!m) return `table ${t.name} is not a CRR here`;
-    if (m.pks.join('\0') !== t.pks.join('\0')) return `table ${t.name} has primary key (${t.pks.join(', ')}) there, (${m.pks.join(', ')}) here`;
-    const cols = new Set(m.columns);
-    const missing = t.columns.filter((c) => !cols.has(c));
-    if (missing.length > 0) return `table ${t.name} lacks column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} here`;
-  }
-  return undefined;
-}
+/** Whether changes from one CRR schema fit another: decided by the gate (kept as a path for old imports). */
+export { schemaMismatch } from './gate.ts';
