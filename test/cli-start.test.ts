@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
@@ -25,12 +25,12 @@ before(() => {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 /** Runs `ddcp args…` in the repository; its standard output and the modules it loaded. */
-function traced(args: string[]): { stdout: string; modules: string[] } {
+function traced(args: string[], env: Record<string, string> = {}): { stdout: string; modules: string[] } {
   const list = join(root, 'modules.txt');
   const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--import', TRACER, BIN, ...args], {
     cwd: repo,
     encoding: 'utf8',
-    env: { ...process.env, DDCP_TRACE_MODULES: list },
+    env: { ...process.env, DDCP_TRACE_MODULES: list, ...env },
   });
   assert.equal(r.status, 0, r.stderr);
   return { stdout: r.stdout, modules: readFileSync(list, 'utf8').trim().split('\n') };
@@ -63,5 +63,14 @@ describe('quick commands load only what they need', () => {
       assert.match(stdout, new RegExp(`^  ${name} `, 'm'), name);
     }
     assert.deepEqual(modules.filter((u) => NETWORK.test(u)), []);
+  });
+
+  it("caches compiled code in the user's cache folder when Node's default one can't be written", () => {
+    const notADir = join(root, 'a-file');
+    writeFileSync(notADir, ''); // $TMPDIR/node-compile-cache can't be made under a file
+    const cacheHome = join(root, 'cache');
+    traced(['status'], { TMPDIR: notADir, XDG_CACHE_HOME: cacheHome });
+    const [version] = readdirSync(join(cacheHome, 'ddcp', 'node-compile-cache'));
+    assert.ok(readdirSync(join(cacheHome, 'ddcp', 'node-compile-cache', version!)).length > 10);
   });
 });
