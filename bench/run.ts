@@ -13,6 +13,7 @@ import { crVersions, measureCrSync, measureCrWrites, CHANGES_BATCH, INSERT_BATCH
 import { measureSync, measureWrites, type SyncResults, type WriteResults } from './ddcp.ts';
 import { measureP2pLatency, measureP2pSync, type P2pLatencyResult, type P2pSyncResult } from './p2p.ts';
 import { measurePull, type PullResult } from './pull.ts';
+import { cliStartReport, measureCliStart } from './cli.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
 
 function intEnv(name: string, fallback: number): number {
@@ -79,6 +80,8 @@ async function main(): Promise<void> {
     }
     log(`p2p live latency: ${fmtInt(LIVE_COMMITS)} commits`);
     const p2pLive = await measureP2pLatency(scratch, LIVE_COMMITS);
+    log('quick commands: ddcp status, ddcp log -n 5 (clone and built package)');
+    const cliStart = measureCliStart(scratch, intEnv('BENCH_CLI_RUNS', 21), true, log);
 
     const seconds = (now() - started) / 1000;
     const report = buildReport(before, dw, ds, cw, cs, await versions(), seconds);
@@ -87,6 +90,8 @@ async function main(): Promise<void> {
     (report.json as Record<string, unknown>).pull = pulls;
     process.stdout.write(p2pReport(p2pSyncs, p2pLive));
     (report.json as Record<string, unknown>).p2p = { initialSync: p2pSyncs, live: p2pLive };
+    process.stdout.write(cliStartReport(cliStart));
+    (report.json as Record<string, unknown>).cliStart = cliStart;
     const out = fileURLToPath(new URL('./results.json', import.meta.url));
     writeFileSync(out, JSON.stringify(report.json, null, 2) + '\n');
     log(`wrote ${out} (${seconds.toFixed(0)} s in all)`);

@@ -24,8 +24,14 @@ const code = fromSource ? new URL('../src/', import.meta.url) : new URL('../dist
 const ext = fromSource ? 'ts' : 'js';
 if (!existsSync(new URL(`cli/main.${ext}`, code))) fail(`ddcp's code is missing from ${root} (no src/ or dist/): reinstall it, or run 'npm run build' there`);
 
-// Cache compiled code between runs: a CLI starts often. Node 22 warns that node:sqlite is experimental.
-(await import('node:module')).enableCompileCache?.();
+// Cache compiled code between runs: a CLI starts often. Node's default folder ($TMPDIR/node-compile-cache)
+// belongs to whichever user made it first; if this user may not write there, use their own cache folder.
+const { enableCompileCache, constants } = await import('node:module');
+if (enableCompileCache && enableCompileCache().status === constants.compileCacheStatus.FAILED) {
+  const { homedir } = await import('node:os');
+  enableCompileCache(`${process.env.XDG_CACHE_HOME || `${homedir()}/.cache`}/ddcp/node-compile-cache`);
+}
+// Node 22 warns that node:sqlite is experimental.
 process.removeAllListeners('warning');
 process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
 

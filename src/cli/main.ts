@@ -3,19 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { createContext } from './context.ts';
 import { errorLine, exitCodeOf, ExitCode } from './exit.ts';
 import { plainDefaults } from './help.ts';
-import * as allow from './allow.ts';
-import * as apply from './apply.ts';
-import * as bundle from './bundle.ts';
-import * as changes from './changes.ts';
-import * as config from './config.ts';
-import * as conflicts from './conflicts.ts';
-import * as init from './init.ts';
-import * as log from './log.ts';
-import * as remote from './remote.ts';
-import * as serve from './serve.ts';
-import * as shell from './shell.ts';
-import * as status from './status.ts';
-import * as sync from './sync.ts';
+import { registerCommands } from './commands.ts';
 
 const VERSION = '0.1.0';
 
@@ -34,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-C <dir>', 'run as if started in <dir>')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s.trimEnd()} (see --help)\n`) });
-  for (const cmd of [init, shell, status, log, conflicts, remote, sync, serve, allow, config, changes, apply, bundle]) cmd.register(program, ctx);
+  await registerCommands(program, ctx, argv);
   program.addHelpText(
     'after',
     `
