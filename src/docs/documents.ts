@@ -282,7 +282,7 @@ export class Documents {
   /** Delivers events now, or once the caller's own transaction (if any) has ended. */
   private emit(events: DocumentEvent[]): void {
     if (events.length === 0) return;
-    if (this.engine.db.isTransaction) setImmediate(() => this.emit(events));
+    if (this.engine.db.isTransaction) setTimeout(() => this.emit(events), 1);
     else this.events.deliver(events);
   }
 }

@@ -1,0 +1,214 @@
+/**
+ * The Documents API on real engines: CRUD, versions, refused patches, field-level merge between
+ * replicas, same-field conflicts, delete vs edit, history, undo (also against newer remote edits),
+ * reading old versions and events (local, synced, throwing listeners, outside transactions).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Engine } from '../engine/engine.ts';
+import { openDatabase } from '../engine/sqlite.ts';
+import { Documents } from './documents.ts';
+import type { DocumentEvent } from './events.ts';
+
+const replica = (): Documents => new Documents(Engine.open(openDatabase(':memory:')));
+
+/** Sends everything `from` has to `to` (known changes are no-ops). */
+function sync(from: Documents, to: Documents): void {
+  to.applyChanges([...from.engine.changesSince(0)], { source: 'test' });
+}
+
+describe('Documents', () => {
+  it('creates, reads, lists, queries, updates by JSON Patch and Merge Patch, deletes', () => {
+    const d = replica();
+    const a = d.create('tasks', { title: 'a', status: 'open', meta: { prio: 1 } }, { id: 't1' });
+    assert.deepEqual(a, { collection: 'tasks', id: 't1', version: 1, revision: a.revision, content: { title: 'a', status: 'open', meta: { prio: 1 } } });
+    const b = d.create('tasks', { title: 'b', status: 'done' });
+    assert.match(b.id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(d.collections(), ['tasks']);
+    assert.deepEqual(d.list('tasks', { where: { '/status': 'done' } }).map((x) => x.id), [b.id]);
+    assert.deepEqual(d.list('tasks', { where: { '/meta/prio': 1 } }).map((x) => x.id), ['t1']);
+    const u = d.update('tasks', 't1', [
+      { op: 'test', path: '/status', value: 'open' },
+      { op: 'replace', path: '/status', value: 'done' },
+      { op: 'add', path: '/tags', value: ['x'] },
+    ]);
+    assert.equal(u.version, 2);
+    assert.notEqual(u.revision, a.revision);
+    assert.deepEqual(u.content, { title: 'a', status: 'done', meta: { prio: 1 }, tags: ['x'] });
+    const m = d.mergePatch('tasks', 't1', { meta: { prio: null, owner: 'ann' }, tags: null });
+    assert.equal(m.version, 3);
+    assert.deepEqual(m.content, { title: 'a', status: 'done', meta: { owner: 'ann' } });
+    d.delete('tasks', 't1');
+    assert.equal(d.get('tasks', 't1'), undefined);
+    assert.deepEqual(d.list('tasks').map((x) => x.id), [b.id]);
+    assert.throws(() => d.update('tasks', 't1', []), { name: 'DocumentNotFoundError' });
+    assert.throws(() => d.create('tasks', { x: 1 }, { id: b.id }), { name: 'DocumentExistsError' });
+    assert.throws(() => d.create('tasks', [1]), { name: 'InvalidDocumentError' });
+    assert.equal(d.create('tasks', { again: true }, { id: 't1' }).version, 5);
+    assert.deepEqual(d.get('tasks', 't1')!.content, { again: true });
+  });
+
+  it('refuses an invalid patch with a typed error and changes nothing', () => {
+    const d = replica();
+    d.create('c', { n: 1, s: 'x' }, { id: 'd' });
+    const before = d.get('c', 'd');
+    const changes = [...d.engine.changesSince(0)].length;
+    assert.throws(() => d.update('c', 'd', [{ op: 'replace', path: '/n', value: 2 }, { op: 'test', path: '/s', value: 'y' }]), { name: 'PatchError', message: /test failed/ });
+    assert.throws(() => d.update('c', 'd', [{ op: 'remove', path: '/nope' }]), { name: 'PatchError' });
+    assert.throws(() => d.update('c', 'd', [{ op: 'add', path: '/s/x', value: 1 }]), { name: 'PatchError' });
+    assert.throws(() => d.update('c', 'd', [{ op: 'replace', path: '', value: 3 }]), { name: 'InvalidDocumentError' });
+    assert.throws(() => d.mergePatch('c', 'd', 'x'), { name: 'InvalidDocumentError' });
+    assert.deepEqual(d.get('c', 'd'), before);
+    assert.equal(d.history('c', 'd').length, 1);
+    assert.equal([...d.engine.changesSince(0)].length, changes);
+  });
+
+  it('keeps concurrent edits of different fields, nested ones too', () => {
+    const a = replica();
+    const b = replica();
+    a.create('c', { title: 't', meta: { owner: 'ann', prio: 1 }, tags: [] }, { id: 'd' });
+    sync(a, b);
+    a.update('c', 'd', [{ op: 'replace', path: '/title', value: 'A title' }, { op: 'replace', path: '/meta/owner', value: 'bob' }]);
+    b.update('c', 'd', [{ op: 'replace', path: '/meta/prio', value: 5 }, { op: 'add', path: '/meta/due', value: 'mon' }]);
+    sync(a, b);
+    sync(b, a);
+    const want = { title: 'A title', meta: { owner: 'bob', prio: 5, due: 'mon' }, tags: [] };
+    assert.deepEqual(a.get('c', 'd')!.content, want);
+    assert.deepEqual(b.get('c', 'd')!.content, want);
+    assert.equal(a.get('c', 'd')!.version, 3);
+    assert.equal(a.get('c', 'd')!.revision, b.get('c', 'd')!.revision);
+    assert.equal(a.history('c', 'd').length, 3);
+  });
+
+  it('converges on one value of a field edited on both sides and tells the losing side', () => {
+    const a = replica();
+    const b = replica();
+    a.create('c', { status: 'open', tags: ['x'] }, { id: 'd' });
+    sync(a, b);
+    const seenA: DocumentEvent[] = [];
+    const seenB: DocumentEvent[] = [];
+    a.on('conflict', (e) => seenA.push(e));
+    b.on('conflict', (e) => seenB.push(e));
+    a.update('c', 'd', [{ op: 'replace', path: '/status', value: 'done' }, { op: 'add', path: '/tags/-', value: 'a' }]);
+    b.update('c', 'd', [{ op: 'replace', path: '/status', value: 'blocked' }, { op: 'add', path: '/tags/-', value: 'b' }]);
+    sync(a, b);
+    sync(b, a);
+    const doc = a.get('c', 'd')!.content;
+    assert.deepEqual(b.get('c', 'd')!.content, doc);
+    // The greater value wins a tie (the engine's rule); arrays are whole-value last-writer-wins.
+    assert.deepEqual(doc, { status: 'done', tags: ['x', 'b'] });
+    assert.deepEqual(seenA.map((e) => e.type === 'conflict' && [e.path, e.lost, e.kept]), [['/tags', ['x', 'a'], ['x', 'b']]]);
+    assert.deepEqual(seenB.map((e) => e.type === 'conflict' && [e.path, e.lost, e.kept]), [['/status', 'blocked', 'done']]);
+  });
+
+  it('delete wins over a concurrent edit; the edit stays in the history; re-creating starts fresh', () => {
+    const a = replica();
+    const b = replica();
+    a.create('c', { x: 1, y: 1 }, { id: 'd' });
+    sync(a, b);
+    a.delete('c', 'd');
+    b.update('c', 'd', [{ op: 'replace', path: '/x', value: 2 }]);
+    sync(a, b);
+    sync(b, a);
+    assert.equal(a.get('c', 'd'), undefined);
+    assert.equal(b.get('c', 'd'), undefined);
+    assert.deepEqual(a.history('c', 'd').map((e) => e.op).sort(), ['create', 'delete', 'update']);
+    b.create('c', { z: 1 }, { id: 'd' });
+    sync(b, a);
+    assert.deepEqual(a.get('c', 'd')!.content, { z: 1 });
+  });
+
+  it('records history with both patches and reads a document as of an earlier version', () => {
+    const d = new Documents(Engine.open(openDatabase(':memory:')), { author: 'ann' });
+    d.create('c', { a: 1 }, { id: 'd' });
+    d.update('c', 'd', [{ op: 'add', path: '/b', value: { c: 2 } }]);
+    d.mergePatch('c', 'd', { a: null });
+    const h = d.history('c', 'd');
+    assert.deepEqual(h.map((e) => [e.seq, e.op, e.author, e.site]), [1, 2, 3].map((n) => [n, n === 1 ? 'create' : 'update', 'ann', h[0]!.site]));
+    assert.deepEqual(h[1]!.forward, [{ op: 'add', path: '/b', value: { c: 2 } }]);
+    assert.deepEqual(h[1]!.reverse, [{ op: 'remove', path: '/b' }]);
+    assert.deepEqual(h[2]!.reverse, [{ op: 'add', path: '/a', value: 1 }]);
+    assert.deepEqual(d.get('c', 'd', { version: 1 })!.content, { a: 1 });
+    assert.deepEqual(d.get('c', 'd', { version: 2 })!.content, { a: 1, b: { c: 2 } });
+    assert.equal(d.get('c', 'd', { version: 9 }), undefined);
+  });
+
+  it('undo reverts the last local change as a new change that syncs, step by step', () => {
+    const a = replica();
+    const b = replica();
+    a.create('c', { title: 't', n: 1 }, { id: 'd' });
+    a.update('c', 'd', [{ op: 'replace', path: '/n', value: 2 }]);
+    a.update('c', 'd', [{ op: 'replace', path: '/title', value: 'T' }, { op: 'add', path: '/o', value: { p: 1 } }]);
+    const r1 = a.undo('c', 'd');
+    assert.deepEqual(r1.skipped, []);
+    assert.deepEqual(r1.document!.content, { title: 't', n: 2 });
+    assert.equal(r1.change!.undoes, r1.undone.id);
+    assert.deepEqual(a.undo('c', 'd').document!.content, { title: 't', n: 1 });
+    sync(a, b);
+    assert.deepEqual(b.get('c', 'd')!.content, { title: 't', n: 1 });
+    assert.equal(a.undo('c', 'd').document, undefined); // undoes the create: deleted
+    assert.throws(() => a.undo('c', 'd'), { name: 'NothingToUndoError' });
+    sync(a, b);
+    assert.equal(b.get('c', 'd'), undefined);
+    assert.throws(() => b.undo('c', 'd'), { name: 'NothingToUndoError' }); // b made no change
+  });
+
+  it('undo never overwrites a newer remote edit of the same field: it skips it and says so', () => {
+    const a = replica();
+    const b = replica();
+    a.create('c', { x: 1, y: 1 }, { id: 'd' });
+    sync(a, b);
+    a.update('c', 'd', [{ op: 'replace', path: '/x', value: 2 }, { op: 'replace', path: '/y', value: 2 }]);
+    sync(a, b);
+    b.update('c', 'd', [{ op: 'replace', path: '/x', value: 3 }]);
+    sync(b, a);
+    const r = a.undo('c', 'd');
+    assert.deepEqual(r.skipped, ['/x']);
+    assert.deepEqual(r.document!.content, { x: 3, y: 1 });
+    sync(a, b);
+    assert.deepEqual(b.get('c', 'd')!.content, { x: 3, y: 1 });
+    // Undoing a delete when the document exists again, and a create after remote edits: nothing done.
+    a.delete('c', 'd');
+    sync(a, b);
+    b.create('c', { fresh: true }, { id: 'd' });
+    sync(b, a);
+    const r2 = a.undo('c', 'd');
+    assert.deepEqual([r2.skipped, r2.change, r2.document?.content], [[''], undefined, { fresh: true }]);
+  });
+
+  it('delivers events for local and synced changes, filtered, outside transactions, despite throwing listeners', async () => {
+    const errors: unknown[] = [];
+    const a = new Documents(Engine.open(openDatabase(':memory:')), { onListenerError: (e) => errors.push(e) });
+    const b = replica();
+    const seen: string[] = [];
+    const inTx: boolean[] = [];
+    a.on('*', () => {
+      throw new Error('listener bug');
+    });
+    a.on('*', (e) => {
+      inTx.push(a.engine.db.isTransaction);
+      seen.push(`${e.type}:${e.id}:${e.type === 'conflict' ? e.path : `${e.local}:${e.patch.length}`}`);
+    });
+    const onlyD2: string[] = [];
+    const off = a.on(['updated', 'deleted'], (e) => onlyD2.push(`${e.type}:${e.id}`), { collection: 'c', id: 'd2' });
+    a.create('c', { v: 1 }, { id: 'd1' });
+    b.create('c', { v: 1 }, { id: 'd2' });
+    sync(b, a);
+    b.update('c', 'd2', [{ op: 'replace', path: '/v', value: 2 }]);
+    b.delete('c', 'd2');
+    sync(b, a);
+    off();
+    a.update('c', 'd1', [{ op: 'replace', path: '/v', value: 5 }]);
+    b.create('other', { q: 1 }, { id: 'd3' });
+    a.engine.db.exec('BEGIN'); // the app's own transaction: events wait until it has ended
+    sync(b, a);
+    assert.equal(seen.length, 5);
+    a.engine.db.exec('COMMIT');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen, ['created:d1:true:1', 'created:d2:false:1', 'updated:d2:false:1', 'deleted:d2:false:1', 'updated:d1:true:1', 'created:d3:false:1']);
+    assert.deepEqual(onlyD2, ['updated:d2', 'deleted:d2']);
+    assert.equal(errors.length, seen.length);
+    assert.ok(inTx.every((x) => !x));
+    assert.deepEqual(a.refresh(), []);
+  });
+});
