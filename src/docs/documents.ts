@@ -265,7 +265,7 @@ export class Documents {
       if (this.author !== undefined) entry.author = this.author;
       if (decision.next !== undefined) entry.state = decision.next;
       if (decision.undoes !== undefined) entry.undoes = decision.undoes;
-      writeContent(db, collection, id, decision.next);
+      writeContent(db, collection, id, current, decision.next);
       const rowid = recordEntry(db, entry);
       return { current: decision.next, entry, rowid };
     });

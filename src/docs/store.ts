@@ -1,6 +1,6 @@
 /** Reading and writing one document's rows (see fields.ts for the representation). */
 import type { SqliteConnection } from '../engine/sqlite.ts';
-import { flatten, unflatten } from './fields.ts';
+import { flatten, OBJECT_MARKER, unflatten } from './fields.ts';
 import type { JsonObject } from './json.ts';
 import { DOCS_TABLE, FIELDS_TABLE } from './schema.ts';
 
@@ -18,18 +18,27 @@ export function liveRows(db: SqliteConnection, collection: string, id: string): 
 }
 
 /**
- * Stores `content` (undefined: deleted) as the document's state, writing only rows whose value
- * changes — so a field nobody touched keeps its clock and a concurrent edit of it elsewhere wins.
- * Rows no longer part of the document (including ones hidden under a replaced parent) are cleared.
+ * Changes the document from `current` (what readContent gave; undefined: none) to `next`
+ * (undefined: deleted), writing only rows whose value changes — so a field nobody touched keeps its
+ * clock and a concurrent edit of it elsewhere wins. Rows that were visible and are no longer part of
+ * the document are cleared, and so are hidden rows under an object this change creates (they
+ * belong to an older object there). Other hidden rows — e.g. members whose parent object hasn't
+ * arrived yet from a peer — are left alone, so they show once it does.
  */
-export function writeContent(db: SqliteConnection, collection: string, id: string, content: JsonObject | undefined): void {
+export function writeContent(db: SqliteConnection, collection: string, id: string, current: JsonObject | undefined, next: JsonObject | undefined): void {
   const stored = db.prepare(`SELECT path, value FROM ${FIELDS_TABLE} WHERE collection = ? AND doc = ?`).all(collection, id) as { path: string; value: string | null }[];
-  const want = content ? flatten(content) : new Map<string, string>();
+  const was = current ? flatten(current) : new Map<string, string>();
+  const want = next ? flatten(next) : new Map<string, string>();
+  const fresh = [...want].filter(([p, v]) => v === OBJECT_MARKER && was.get(p) !== OBJECT_MARKER).map(([p]) => p + '/');
+  if (next && !current) fresh.push('/');
   const set = db.prepare(`INSERT INTO ${FIELDS_TABLE} (collection, doc, path, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value`);
   const have = new Map(stored.map((r) => [r.path, r.value]));
-  for (const [path, value] of have) if (value !== null && !want.has(path)) set.run(collection, id, path, null);
+  for (const [path, value] of have) {
+    if (value === null || want.has(path)) continue;
+    if (was.has(path) || fresh.some((prefix) => path.startsWith(prefix))) set.run(collection, id, path, null);
+  }
   for (const [path, value] of want) if (have.get(path) !== value) set.run(collection, id, path, value);
-  const deleted = content ? 0 : 1;
+  const deleted = next ? 0 : 1;
   const row = db.prepare(`SELECT deleted FROM ${DOCS_TABLE} WHERE collection = ? AND id = ?`).get(collection, id) as { deleted: unknown } | undefined;
   if (!row) db.prepare(`INSERT INTO ${DOCS_TABLE} (collection, id, deleted) VALUES (?, ?, ?)`).run(collection, id, deleted);
   else if (Number(row.deleted) !== deleted) db.prepare(`UPDATE ${DOCS_TABLE} SET deleted = ? WHERE collection = ? AND id = ?`).run(deleted, collection, id);
