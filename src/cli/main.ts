@@ -9,6 +9,7 @@ import * as bundle from './bundle.ts';
 import * as changes from './changes.ts';
 import * as config from './config.ts';
 import * as conflicts from './conflicts.ts';
+import * as doc from './doc.ts';
 import * as init from './init.ts';
 import * as log from './log.ts';
 import * as remote from './remote.ts';
@@ -34,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-C <dir>', 'run as if started in <dir>')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s.trimEnd()} (see --help)\n`) });
-  for (const cmd of [init, shell, status, log, conflicts, remote, sync, serve, allow, config, changes, apply, bundle]) cmd.register(program, ctx);
+  for (const cmd of [init, shell, status, log, conflicts, remote, sync, serve, allow, config, changes, apply, bundle, doc]) cmd.register(program, ctx);
   program.addHelpText(
     'after',
     `
