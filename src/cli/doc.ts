@@ -52,7 +52,7 @@ const clip = (s: string, n: number): string => (s.length > n ? s.slice(0, n - 1)
 
 export function register(program: Command, ctx: Context): void {
   const docs = (): Documents => new Documents(ctx.repo().engine);
-  const collect = (v: string, acc: string[]): string[] => [...acc, v];
+  const collect = (v: string, acc: string[] | undefined): string[] => [...(acc ?? []), v];
   const doc = program
     .command('doc')
     .description('JSON documents: create, read, patch and delete them; they sync like tables')
@@ -102,18 +102,19 @@ Examples:
     .command('list')
     .description('list the documents of a collection (without one, the collections)')
     .argument('[collection]')
-    .option('--where <pointer=value>', 'only documents with this value there (JSON, else text); repeatable', collect, [])
+    .option('--where <pointer=value>', 'only documents with this value there (JSON, else text); repeatable', collect)
     .option('--json', 'print a JSON array')
-    .action((collection: string | undefined, opts: { where: string[]; json?: boolean }) => {
+    .action((collection: string | undefined, opts: { where?: string[]; json?: boolean }) => {
       const d = docs();
+      const where = opts.where ?? [];
       if (collection === undefined) {
-        if (opts.where.length > 0) throw new CliError('--where needs a collection', ExitCode.Usage);
+        if (where.length > 0) throw new CliError('--where needs a collection', ExitCode.Usage);
         const names = d.collections();
         if (opts.json) ctx.out(toJson(names));
         else for (const n of names) ctx.out(n);
         return;
       }
-      const list = d.list(collection, { where: parseWhere(opts.where) });
+      const list = d.list(collection, { where: parseWhere(where) });
       if (opts.json) ctx.out(toJson(list.map(docJson)));
       else for (const x of list) ctx.out(`${x.id}\tv${x.version}\t${clip(JSON.stringify(x.content), 100)}`);
     });
