@@ -59,8 +59,8 @@ export function register(program: Command, ctx: Context): void {
     .addHelpText('after', `
 Documents are JSON objects in named collections, stored in CRR tables (ddcpdoc_*) so they sync
 over every remote. Concurrent edits of different fields of a document all survive; the same field
-edited on two sides converges to one value everywhere (see 'ddcp conflicts'). Arrays are single
-values (last writer wins). A deletion wins over a concurrent edit.
+edited on two sides converges to one value everywhere (see 'ddcp conflicts'). Elements added to
+one array on two sides all survive. A deletion wins over a concurrent edit.
 
 JSON arguments may be given on standard input instead (omit them or pass -).
 

@@ -83,22 +83,45 @@ describe('Documents', () => {
   it('converges on one value of a field edited on both sides and tells the losing side', () => {
     const a = replica();
     const b = replica();
-    a.create('c', { status: 'open', tags: ['x'] }, { id: 'd' });
+    a.create('c', { status: 'open', meta: { owner: 'ann' }, tags: ['x', 'y'] }, { id: 'd' });
     sync(a, b);
     const seenA: DocumentEvent[] = [];
     const seenB: DocumentEvent[] = [];
     a.on('conflict', (e) => seenA.push(e));
     b.on('conflict', (e) => seenB.push(e));
-    a.update('c', 'd', [{ op: 'replace', path: '/status', value: 'done' }, { op: 'add', path: '/tags/-', value: 'a' }]);
-    b.update('c', 'd', [{ op: 'replace', path: '/status', value: 'blocked' }, { op: 'add', path: '/tags/-', value: 'b' }]);
+    a.update('c', 'd', [{ op: 'replace', path: '/status', value: 'done' }, { op: 'replace', path: '/meta/owner', value: 'al' }, { op: 'replace', path: '/tags/1', value: 'ya' }]);
+    b.update('c', 'd', [{ op: 'replace', path: '/status', value: 'blocked' }, { op: 'replace', path: '/meta/owner', value: 'bo' }, { op: 'replace', path: '/tags/1', value: 'yb' }]);
     sync(a, b);
     sync(b, a);
     const doc = a.get('c', 'd')!.content;
     assert.deepEqual(b.get('c', 'd')!.content, doc);
-    // The greater value wins a tie (the engine's rule); arrays are whole-value last-writer-wins.
-    assert.deepEqual(doc, { status: 'done', tags: ['x', 'b'] });
-    assert.deepEqual(seenA.map((e) => e.type === 'conflict' && [e.path, e.lost, e.kept]), [['/tags', ['x', 'a'], ['x', 'b']]]);
-    assert.deepEqual(seenB.map((e) => e.type === 'conflict' && [e.path, e.lost, e.kept]), [['/status', 'blocked', 'done']]);
+    // The greater value wins a tie (the engine's rule), for an array element as for any field.
+    assert.deepEqual(doc, { status: 'done', meta: { owner: 'bo' }, tags: ['x', 'yb'] });
+    const seen = (events: DocumentEvent[]) => events.map((e) => e.type === 'conflict' && [e.path, e.lost, e.kept]).sort();
+    assert.deepEqual(seen(seenA), [['/meta/owner', 'al', 'bo'], ['/tags', 'ya', 'yb']]);
+    assert.deepEqual(seen(seenB), [['/status', 'blocked', 'done']]);
+  });
+
+  it('keeps concurrent appends and inserts into one array from both sides, in one order everywhere', () => {
+    const a = replica();
+    const b = replica();
+    a.create('c', { tags: ['x', 'z'] }, { id: 'd' });
+    sync(a, b);
+    a.update('c', 'd', [{ op: 'add', path: '/tags/-', value: 'a1' }, { op: 'add', path: '/tags/1', value: 'y' }]);
+    b.update('c', 'd', [{ op: 'add', path: '/tags/-', value: 'b1' }, { op: 'add', path: '/tags/-', value: 'b2' }, { op: 'remove', path: '/tags/0' }]);
+    sync(a, b);
+    sync(b, a);
+    const tags = a.get('c', 'd')!.content.tags as string[];
+    assert.deepEqual(b.get('c', 'd')!.content.tags, tags);
+    assert.deepEqual(tags.slice(0, 2), ['y', 'z']); // x removed by b, y inserted by a before z
+    assert.deepEqual(tags.filter((t) => t.startsWith('b')), ['b1', 'b2']);
+    assert.deepEqual(tags.slice(2).sort(), ['a1', 'b1', 'b2']);
+    // Inserting between two elements that got the same order key (concurrent appends) lands exactly there.
+    a.update('c', 'd', [{ op: 'add', path: '/tags/3', value: 'mid' }]);
+    const want = [...tags.slice(0, 3), 'mid', ...tags.slice(3)];
+    assert.deepEqual(a.get('c', 'd')!.content.tags, want);
+    sync(a, b);
+    assert.deepEqual(b.get('c', 'd')!.content.tags, want);
   });
 
   it('delete wins over a concurrent edit; the edit stays in the history; re-creating starts fresh', () => {

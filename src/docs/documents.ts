@@ -20,7 +20,7 @@ import type { SqlValue } from '../engine/sqlite.ts';
 import { transaction } from '../engine/transaction.ts';
 import { DocumentError, DocumentExistsError, DocumentNotFoundError, NothingToUndoError } from './errors.ts';
 import { changeType, Events, type ChangeEvent, type ConflictEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
-import { OBJECT_MARKER } from './fields.ts';
+import { ARRAY_MARKER, ELEMENT_TOKEN, OBJECT_MARKER, parentPath } from './fields.ts';
 import { countEntries, entriesAfter, lastRowid, lastUndoable, nextSeq, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
 import { canonical, checkContent, clone, type Json, type JsonObject } from './json.ts';
 import { applyMergePatch } from './merge-patch.ts';
@@ -216,7 +216,9 @@ export class Documents {
     for (const c of conflicts.reverse()) {
       this.conflictCursor = Math.max(this.conflictCursor, c.id);
       if (c.winner !== 'incoming' || c.cid !== 'value') continue;
-      const [collection, id, path] = unpackColumns(c.pk) as [string, string, string];
+      const [collection, id, row] = unpackColumns(c.pk) as [string, string, string];
+      // An array element's row is reported as its array's field.
+      const path = ELEMENT_TOKEN.test(row.slice(row.lastIndexOf('/') + 1)) ? parentPath(row) : row;
       const ev: ConflictEvent = { type: 'conflict', collection, id, path, lost: parseField(c.local.value), kept: parseField(c.incoming.value), conflict: c.id };
       events.push(ev);
     }
@@ -290,6 +292,6 @@ export class Documents {
 /** A stored field value as JSON (undefined: removed). */
 function parseField(v: SqlValue): Json | undefined {
   if (typeof v !== 'string') return undefined;
-  return v === OBJECT_MARKER ? {} : (JSON.parse(v) as Json);
+  return v === OBJECT_MARKER ? {} : v === ARRAY_MARKER ? [] : (JSON.parse(v) as Json);
 }
 

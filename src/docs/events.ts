@@ -25,7 +25,7 @@ export interface ConflictEvent {
   type: 'conflict';
   collection: string;
   id: string;
-  /** The field's JSON Pointer. */
+  /** The field's JSON Pointer (for an element of an array, the array's). */
   path: string;
   /** Our value that lost (undefined: the field was removed here). */
   lost: Json | undefined;

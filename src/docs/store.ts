@@ -1,6 +1,6 @@
 /** Reading and writing one document's rows (see fields.ts for the representation). */
 import type { SqliteConnection } from '../engine/sqlite.ts';
-import { flatten, OBJECT_MARKER, unflatten } from './fields.ts';
+import { ARRAY_MARKER, layout, OBJECT_MARKER, unflatten, visibleRows } from './fields.ts';
 import type { JsonObject } from './json.ts';
 import { DOCS_TABLE, FIELDS_TABLE } from './schema.ts';
 
@@ -27,9 +27,10 @@ export function liveRows(db: SqliteConnection, collection: string, id: string): 
  */
 export function writeContent(db: SqliteConnection, collection: string, id: string, current: JsonObject | undefined, next: JsonObject | undefined): void {
   const stored = db.prepare(`SELECT path, value FROM ${FIELDS_TABLE} WHERE collection = ? AND doc = ?`).all(collection, id) as { path: string; value: string | null }[];
-  const was = current ? flatten(current) : new Map<string, string>();
-  const want = next ? flatten(next) : new Map<string, string>();
-  const fresh = [...want].filter(([p, v]) => v === OBJECT_MARKER && was.get(p) !== OBJECT_MARKER).map(([p]) => p + '/');
+  const was = current ? visibleRows(stored.flatMap((r) => (r.value === null ? [] : [[r.path, r.value] as const]))) : new Map<string, string>();
+  const want = next ? layout(next, was) : new Map<string, string>();
+  const isContainer = (v: string | undefined): boolean => v === OBJECT_MARKER || v === ARRAY_MARKER;
+  const fresh = [...want].filter(([p, v]) => isContainer(v) && was.get(p) !== v).map(([p]) => p + '/');
   if (next && !current) fresh.push('/');
   const set = db.prepare(`INSERT INTO ${FIELDS_TABLE} (collection, doc, path, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value`);
   const have = new Map(stored.map((r) => [r.path, r.value]));
