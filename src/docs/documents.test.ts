@@ -122,6 +122,15 @@ describe('Documents', () => {
     assert.deepEqual(a.get('c', 'd')!.content.tags, want);
     sync(a, b);
     assert.deepEqual(b.get('c', 'd')!.content.tags, want);
+    // One side removes an element the other changes: one of the two wins everywhere, the loser hears of it.
+    const conflicts: DocumentEvent[] = [];
+    for (const r of [a, b]) r.on('conflict', (e) => conflicts.push(e));
+    a.update('c', 'd', [{ op: 'remove', path: '/tags/0' }]);
+    b.update('c', 'd', [{ op: 'replace', path: '/tags/0', value: 'Y' }]);
+    sync(a, b);
+    sync(b, a);
+    assert.deepEqual(a.get('c', 'd')!.content, b.get('c', 'd')!.content);
+    assert.deepEqual(conflicts.map((e) => e.type === 'conflict' && e.path), ['/tags']);
   });
 
   it('delete wins over a concurrent edit; the edit stays in the history; re-creating starts fresh', () => {
