@@ -1,7 +1,7 @@
 /** The stored form of documents: one row per node, objects as markers, arrays as leaves. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARRAY_MARKER, ELEMENT_TOKEN, flatten, layout, OBJECT_MARKER, unflatten, visibleRows } from './fields.ts';
+import { ARRAY_MARKER, commonSubsequence, ELEMENT_TOKEN, flatten, layout, OBJECT_MARKER, unflatten, visibleRows } from './fields.ts';
 import { isKey, keyBetween, keysBetween } from './keys.ts';
 
 describe('document fields', () => {
@@ -80,5 +80,17 @@ describe('array elements', () => {
     assert.equal(new Set(keys).size, keys.length);
     assert.ok(keys.every(isKey));
     assert.ok(keyBetween('a', 'b') > 'a' && keyBetween('a', 'b') < 'b' && keyBetween('a', 'a1') < 'a1');
+  });
+});
+
+describe('common subsequence of arrays', () => {
+  it('matches the common prefix, suffix and a longest common middle', () => {
+    assert.deepEqual(commonSubsequence(['a', 'b', 'c', 'd'], ['a', 'x', 'c', 'd']), [[0, 0], [2, 2], [3, 3]]);
+    assert.deepEqual(commonSubsequence(['a', 'b', 'c'], ['c', 'a', 'b']), [[0, 1], [1, 2]]);
+    assert.deepEqual(commonSubsequence([], ['a']), []);
+    const big = Array.from({ length: 20_000 }, (_, i) => String(i));
+    const pairs = commonSubsequence(big, [...big.slice(0, 10_000), 'new', ...big.slice(10_000)]);
+    assert.equal(pairs.length, 20_000);
+    assert.deepEqual(pairs[10_000], [10_000, 10_001]);
   });
 });

@@ -126,13 +126,8 @@ function elementsOf(visible: ReadonlyMap<string, string>, path: string): Element
 /** Tokens for the elements `texts`, reusing those of `old` (sorted) that stay. */
 export function placeElements(old: readonly Element[], texts: readonly string[]): string[] {
   const reuse: (string | undefined)[] = new Array<string | undefined>(texts.length).fill(undefined);
-  // Longest common subsequence of the values: those elements stay.
   const n = old.length;
   const m = texts.length;
-  const L: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i]![j] = old[i]!.text === texts[j] ? L[i + 1]![j + 1]! + 1 : Math.max(L[i + 1]![j]!, L[i]![j + 1]!);
-  let i = 0;
-  let j = 0;
   let gapOld: number[] = [];
   let gapNew: number[] = [];
   const closeGap = (): void => {
@@ -141,13 +136,16 @@ export function placeElements(old: readonly Element[], texts: readonly string[])
     gapOld = [];
     gapNew = [];
   };
-  while (i < n || j < m) {
-    if (i < n && j < m && old[i]!.text === texts[j]) {
-      closeGap();
-      reuse[j++] = old[i++]!.token;
-    } else if (j < m && (i >= n || L[i]![j + 1]! >= L[i + 1]![j]!)) gapNew.push(j++);
-    else gapOld.push(i++);
+  let i = 0;
+  let j = 0;
+  for (const [mi, mj] of commonSubsequence(old.map((e) => e.text), texts)) {
+    while (i < mi) gapOld.push(i++);
+    while (j < mj) gapNew.push(j++);
+    closeGap();
+    reuse[j++] = old[i++]!.token;
   }
+  while (i < n) gapOld.push(i++);
+  while (j < m) gapNew.push(j++);
   closeGap();
   // New elements get keys between their neighbours'; when two neighbours share a key (concurrent
   // inserts at one place), the next one is placed anew too, so the order is exactly `texts`.
@@ -165,4 +163,35 @@ export function placeElements(old: readonly Element[], texts: readonly string[])
     j0 = j1 - 1;
   }
   return reuse as string[];
+}
+
+/** Above this many cells the middle of two arrays is not searched for common elements (they are edited in place). */
+const LCS_CELLS = 250_000;
+
+/**
+ * Index pairs of equal elements of `a` and `b`, in order: the common prefix and suffix, and a
+ * longest common subsequence of what lies between (when small enough).
+ */
+export function commonSubsequence(a: readonly string[], b: readonly string[]): [number, number][] {
+  let p = 0;
+  while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  let q = 0;
+  while (q < a.length - p && q < b.length - p && a[a.length - 1 - q] === b[b.length - 1 - q]) q++;
+  const out: [number, number][] = [];
+  for (let k = 0; k < p; k++) out.push([k, k]);
+  const n = a.length - p - q;
+  const m = b.length - p - q;
+  if (n > 0 && m > 0 && n * m <= LCS_CELLS) {
+    const L: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+    for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i]![j] = a[p + i] === b[p + j] ? L[i + 1]![j + 1]! + 1 : Math.max(L[i + 1]![j]!, L[i]![j + 1]!);
+    let i = 0;
+    let j = 0;
+    while (i < n && j < m) {
+      if (a[p + i] === b[p + j]) out.push([p + i++, p + j++]);
+      else if (L[i]![j + 1]! >= L[i + 1]![j]!) j++;
+      else i++;
+    }
+  }
+  for (let k = q; k > 0; k--) out.push([a.length - k, b.length - k]);
+  return out;
 }
