@@ -1,7 +1,8 @@
 /** The stored form of documents: one row per node, objects as markers, arrays as leaves. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARRAY_MARKER, commonSubsequence, ELEMENT_TOKEN, flatten, layout, OBJECT_MARKER, unflatten, visibleRows } from './fields.ts';
+import { commonSubsequence, ELEMENT_TOKEN } from './elements.ts';
+import { ARRAY_MARKER, flatten, layout, OBJECT_MARKER, unflatten, visibleRows } from './fields.ts';
 import { isKey, keyBetween, keysBetween } from './keys.ts';
 
 describe('document fields', () => {

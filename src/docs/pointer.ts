@@ -24,3 +24,8 @@ export function escapeToken(token: string): string {
 export function formatPointer(tokens: readonly string[]): string {
   return tokens.map((t) => '/' + escapeToken(t)).join('');
 }
+
+/** The pointer of the parent of `pointer` (`''` for a top-level member). */
+export function parentPath(pointer: string): string {
+  return pointer.slice(0, pointer.lastIndexOf('/'));
+}
