@@ -29,7 +29,7 @@ export { Repository } from './repo/repository.ts';
 export { Documents } from './docs/documents.ts';
 export type { Document, DocumentsOptions, UndoResult } from './docs/documents.ts';
 export type { HistoryEntry as DocumentHistoryEntry } from './docs/history.ts';
-export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent as DocumentConflictEvent, EventFilter as DocumentEventFilter } from './docs/events.ts';
+export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent as DocumentConflictEvent, SyncEvent as DocumentSyncEvent, EventFilter as DocumentEventFilter } from './docs/events.ts';
 export type { Json, JsonObject } from './docs/json.ts';
 export type { Operation as JsonPatchOperation } from './docs/patch.ts';
 export { DocumentError, PatchError, InvalidDocumentError, DocumentNotFoundError, DocumentExistsError, NothingToUndoError } from './docs/errors.ts';

@@ -214,15 +214,17 @@ describe('Documents', () => {
     const b = replica();
     const seen: string[] = [];
     const inTx: boolean[] = [];
-    a.on('*', () => {
+    const changes = ['created', 'updated', 'deleted', 'conflict'] as const;
+    a.on([...changes], () => {
       throw new Error('listener bug');
     });
-    a.on('*', (e) => {
+    a.on([...changes], (e) => {
       inTx.push(a.engine.db.isTransaction);
+      if (e.type === 'sync') return;
       seen.push(`${e.type}:${e.id}:${e.type === 'conflict' ? e.path : `${e.local}:${e.patch.length}`}`);
     });
     const onlyD2: string[] = [];
-    const off = a.on(['updated', 'deleted'], (e) => onlyD2.push(`${e.type}:${e.id}`), { collection: 'c', id: 'd2' });
+    const off = a.on(['updated', 'deleted'], (e) => onlyD2.push(`${e.type}:${e.type === 'sync' ? '' : e.id}`), { collection: 'c', id: 'd2' });
     a.create('c', { v: 1 }, { id: 'd1' });
     b.create('c', { v: 1 }, { id: 'd2' });
     sync(b, a);
@@ -242,5 +244,20 @@ describe('Documents', () => {
     assert.equal(errors.length, seen.length);
     assert.ok(inTx.every((x) => !x));
     assert.deepEqual(a.refresh(), []);
+  });
+
+  it('marks merges through applyChanges with sync started / completed events carrying counts', () => {
+    const a = replica();
+    const b = replica();
+    b.create('c', { v: 1 }, { id: 'd' });
+    const seen: unknown[] = [];
+    a.on('*', (e) => seen.push(e.type === 'sync' ? { ...e } : e.type));
+    a.on('sync', () => seen.push('filtered'), { collection: 'c' });
+    a.applyChanges([...b.engine.changesSince(0)], { source: 'bob' });
+    assert.equal(seen.length, 3);
+    assert.deepEqual(seen[0], { type: 'sync', phase: 'started', source: 'bob' });
+    assert.equal(seen[1], 'created');
+    const done = seen[2] as { phase: string; received: number; applied: number; conflicts: number };
+    assert.deepEqual([done.phase, done.received > 0, done.applied, done.conflicts], ['completed', true, done.received, 0]);
   });
 });

@@ -228,10 +228,16 @@ export class Documents {
     return events;
   }
 
-  /** Merges changes from a peer into the engine (see `Engine.applyChanges`), then {@link refresh}es. */
+  /**
+   * Merges changes from a peer into the engine (see `Engine.applyChanges`), then {@link refresh}es;
+   * `sync` events mark its start and end (with counts).
+   */
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
+    const source = options.source === undefined ? {} : { source: options.source };
+    this.emit([{ type: 'sync', phase: 'started', ...source }]);
     const result = this.engine.applyChanges(changes, options);
     this.refresh();
+    this.emit([{ type: 'sync', phase: 'completed', ...source, received: result.received, applied: result.applied, conflicts: result.conflicts }]);
     return result;
   }
 

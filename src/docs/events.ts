@@ -35,7 +35,19 @@ export interface ConflictEvent {
   conflict: number;
 }
 
-export type DocumentEvent = ChangeEvent | ConflictEvent;
+/** A merge through `Documents.applyChanges` starting, and done (with its counts). */
+export interface SyncEvent {
+  type: 'sync';
+  phase: 'started' | 'completed';
+  /** The merge's source label, if given. */
+  source?: string;
+  /** Changes received and applied (new here), and conflicts met: on `completed` only. */
+  received?: number;
+  applied?: number;
+  conflicts?: number;
+}
+
+export type DocumentEvent = ChangeEvent | ConflictEvent | SyncEvent;
 export type EventType = DocumentEvent['type'];
 
 export interface EventFilter {
@@ -73,8 +85,9 @@ export class Events {
     for (const event of events) {
       for (const s of [...this.subs]) {
         if (s.types && !s.types.has(event.type)) continue;
-        if (s.filter.collection !== undefined && s.filter.collection !== event.collection) continue;
-        if (s.filter.id !== undefined && s.filter.id !== event.id) continue;
+        // Sync events concern no one document: filtered subscriptions don't get them.
+        if (s.filter.collection !== undefined && (event.type === 'sync' || s.filter.collection !== event.collection)) continue;
+        if (s.filter.id !== undefined && (event.type === 'sync' || s.filter.id !== event.id)) continue;
         try {
           s.listener(event);
         } catch (err) {
