@@ -33,6 +33,13 @@ describe('document fields', () => {
     assert.deepEqual(unflatten(rows), { a: 5, x: { y: 3 } });
     assert.deepEqual(unflatten([...rows].reverse()), { a: 5, x: { y: 3 } });
   });
+
+  it('reads a member named __proto__ back as a member', () => {
+    const doc = JSON.parse('{"__proto__": {"a": [1]}}');
+    const back = unflatten(layout(doc, new Map()));
+    assert.deepEqual(Object.keys(back), ['__proto__']);
+    assert.equal(JSON.stringify(back), JSON.stringify(doc));
+  });
 });
 
 describe('array elements', () => {

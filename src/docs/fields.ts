@@ -13,7 +13,7 @@
  * scalar while another edits `/a/b`, whichever value of `/a` wins decides, deterministically,
  * whether `/a/b` shows.
  */
-import { canonical, isObject, type Json, type JsonObject } from './json.ts';
+import { canonical, isObject, setMember, type Json, type JsonObject } from './json.ts';
 import { elementsOf, placeElements } from './elements.ts';
 import { escapeToken, parentPath } from './pointer.ts';
 
@@ -76,7 +76,7 @@ export function unflatten(rows: Iterable<readonly [string, string]>): JsonObject
       return undefined;
     }
     const made = text === OBJECT_MARKER ? {} : text === ARRAY_MARKER ? [] : undefined;
-    parent[lastToken(path)] = made ?? (JSON.parse(text) as Json);
+    setMember(parent, lastToken(path), made ?? (JSON.parse(text) as Json));
     return made;
   });
   return root;

@@ -55,6 +55,14 @@ export function canonical(v: Json): string {
   return JSON.stringify(v);
 }
 
+/**
+ * Sets a member of an object as an own property, also when the key is `__proto__` (a plain
+ * assignment would change the object's prototype instead and lose the member).
+ */
+export function setMember(obj: JsonObject, key: string, value: Json): void {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
 /** A deep copy. */
 export function clone<T extends Json>(v: T): T {
   return structuredClone(v);

@@ -23,6 +23,10 @@ describe('JSON Patch', () => {
     assert.deepEqual(applyPatch({ 'a/b': 1, 'm~n': 2 }, [{ op: 'replace', path: '/a~1b', value: 3 }, { op: 'remove', path: '/m~0n' }]), { 'a/b': 3 });
     assert.deepEqual(applyPatch({ baz: 'qux', foo: ['a', 2, 'c'] }, [{ op: 'test', path: '/foo', value: ['a', 2, 'c'] }]), { baz: 'qux', foo: ['a', 2, 'c'] });
     assert.deepEqual(applyPatch({ a: { x: 1, y: 2 } }, [{ op: 'test', path: '/a', value: { y: 2, x: 1 } }]), { a: { x: 1, y: 2 } });
+    // `__proto__` is an ordinary member name, never the prototype.
+    const odd = applyPatch({}, [{ op: 'add', path: '/__proto__', value: { p: 1 } }]) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(odd), ['__proto__']);
+    assert.equal(Object.getPrototypeOf(odd), Object.prototype);
   });
 
   it('refuses invalid patches with a PatchError naming the operation, leaving the input untouched', () => {

@@ -8,7 +8,7 @@
  * document (the result is `undefined`), and `add` of the root on `undefined` creates it.
  */
 import { PatchError } from './errors.ts';
-import { checkJson, clone, isObject, jsonEqual, type Json, type JsonObject } from './json.ts';
+import { checkJson, clone, isObject, jsonEqual, setMember, type Json, type JsonObject } from './json.ts';
 import { escapeToken, parsePointer } from './pointer.ts';
 
 export type Operation =
@@ -81,7 +81,7 @@ function addAt(root: Json | undefined, tokens: string[], value: Json, i: number,
     if (key === '-') parent.push(value);
     else if (ARRAY_INDEX.test(key) && Number(key) <= parent.length) parent.splice(Number(key), 0, value);
     else throw new PatchError(`path '${path}': bad array index '${key}'`, i);
-  } else parent[key] = value;
+  } else setMember(parent, key, value);
   return root;
 }
 
