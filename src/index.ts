@@ -26,6 +26,13 @@ export { packColumns, unpackColumns, packValue, unpackValue } from './engine/pac
 export { compareValues } from './engine/value.ts';
 export { DdcpError, SchemaError, ChangeError, PackError } from './engine/errors.ts';
 export { Repository } from './repo/repository.ts';
+export { Documents } from './docs/documents.ts';
+export type { Document, DocumentsOptions, UndoResult } from './docs/documents.ts';
+export type { HistoryEntry as DocumentHistoryEntry } from './docs/history.ts';
+export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent as DocumentConflictEvent, SyncEvent as DocumentSyncEvent, EventFilter as DocumentEventFilter } from './docs/events.ts';
+export type { Json, JsonObject } from './docs/json.ts';
+export type { Operation as JsonPatchOperation } from './docs/patch.ts';
+export { DocumentError, PatchError, InvalidDocumentError, DocumentNotFoundError, DocumentExistsError, NothingToUndoError } from './docs/errors.ts';
 export type { InitOptions } from './repo/repository.ts';
 export { NotARepositoryError, RepositoryExistsError, RepositoryError } from './repo/errors.ts';
 export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';

@@ -33,6 +33,7 @@ export const COMMANDS: Readonly<Record<string, Load>> = {
   changes: () => import('./changes.ts'),
   apply: () => import('./apply.ts'),
   bundle: () => import('./bundle.ts'),
+  doc: () => import('./doc.ts'),
 };
 
 /**

@@ -1,0 +1,305 @@
+/**
+ * JSON documents on the CRR engine: collections of JSON objects, changed by JSON Patch or JSON
+ * Merge Patch, merged field by field, with a synced history, undo and events.
+ *
+ * @example
+ * ```ts
+ * const docs = new Documents(repo.engine);
+ * const task = docs.create('tasks', { title: 'Write docs', status: 'open' });
+ * docs.update('tasks', task.id, [{ op: 'replace', path: '/status', value: 'done' }]);
+ * docs.on('updated', (e) => console.log(e.id, e.patch), { collection: 'tasks' });
+ * repo.engine.applyChanges(changesFromAPeer); docs.refresh(); // events for what arrived
+ * ```
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { ApplyOptions, ApplyResult, Engine } from '../engine/engine.ts';
+import type { Change } from '../engine/change.ts';
+import { toHex } from '../engine/hex.ts';
+import { unpackColumns } from '../engine/pack.ts';
+import type { SqlValue } from '../engine/sqlite.ts';
+import { transaction } from '../engine/transaction.ts';
+import { DocumentError, DocumentExistsError, DocumentNotFoundError, NothingToUndoError } from './errors.ts';
+import { changeType, Events, type ChangeEvent, type ConflictEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
+import { ELEMENT_TOKEN } from './elements.ts';
+import { ARRAY_MARKER, OBJECT_MARKER } from './fields.ts';
+import { countEntries, entriesAfter, lastRowid, lastUndoable, nextSeq, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
+import { canonical, checkContent, clone, type Json, type JsonObject } from './json.ts';
+import { applyMergePatch } from './merge-patch.ts';
+import { applyPatch, diff } from './patch.ts';
+import { parentPath } from './pointer.ts';
+import { matches, type Where } from './query.ts';
+import { ensureSchema, FIELDS_TABLE } from './schema.ts';
+import { collectionNames, liveIds, readContent, writeContent } from './store.ts';
+import { planUndo } from './undo.ts';
+
+/** A document as read. */
+export interface Document {
+  collection: string;
+  id: string;
+  /** How many changes the document has had (its history's length; the same on synced replicas). */
+  version: number;
+  /** `<version>-<hash of the content>`: changes with every change, equal on replicas holding the same. */
+  revision: string;
+  content: JsonObject;
+}
+
+export interface DocumentsOptions {
+  /** Recorded as the author of local changes (e.g. a user name). */
+  author?: string;
+  /** Called with an error a listener threw (default: ignored). */
+  onListenerError?: (err: unknown, event: DocumentEvent) => void;
+}
+
+/** What `undo` did. */
+export interface UndoResult {
+  /** The change undone (undefined if nothing could be reverted). */
+  undone: HistoryEntry;
+  /** The new change that reverted it, or undefined if every field it touched changed since. */
+  change?: HistoryEntry;
+  /** Pointers of fields left alone because they changed after the undone change (`""`: the document). */
+  skipped: string[];
+  /** The document now (undefined: deleted). */
+  document?: Document;
+}
+
+function checkName(what: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) throw new DocumentError(`${what} must be a non-empty string`);
+}
+
+function revisionOf(version: number, content: JsonObject | undefined): string {
+  const hash = createHash('sha256').update(content === undefined ? '' : canonical(content)).digest('hex');
+  return `${version}-${hash.slice(0, 16)}`;
+}
+
+export class Documents {
+  readonly engine: Engine;
+  private readonly author: string | undefined;
+  private readonly events: Events;
+  private readonly site: string;
+  /** History rows up to here have been reported by {@link refresh}. */
+  private historyCursor: number;
+  /** Conflicts up to this id have been reported. */
+  private conflictCursor: number;
+  /** Changes made through this object, already reported when made. */
+  private readonly own = new Set<string>();
+
+  /** Opens documents on `engine`, creating the document tables (as CRRs) if they are missing. */
+  constructor(engine: Engine, options: DocumentsOptions = {}) {
+    this.engine = engine;
+    this.author = options.author;
+    this.events = new Events(options.onListenerError);
+    ensureSchema(engine);
+    this.site = toHex(engine.siteId);
+    this.historyCursor = lastRowid(engine.db);
+    this.conflictCursor = engine.conflicts({ limit: 1 })[0]?.id ?? 0;
+  }
+
+  /** Collections holding at least one document. */
+  collections(): string[] {
+    return collectionNames(this.engine.db);
+  }
+
+  /** Creates a document (id: a random UUID unless given). Throws {@link DocumentExistsError} if the id is taken. */
+  create(collection: string, content: unknown, options: { id?: string } = {}): Document {
+    checkName('collection', collection);
+    const id = options.id ?? randomUUID();
+    checkName('id', id);
+    checkContent(content);
+    return this.change(collection, id, (current) => {
+      if (current) throw new DocumentExistsError(collection, id);
+      return { op: 'create', next: clone(content) };
+    }).document!;
+  }
+
+  /** A document, or undefined if there is none (or it was deleted). With `version`, as it was after that change. */
+  get(collection: string, id: string, options: { version?: number } = {}): Document | undefined {
+    if (options.version !== undefined) return this.at(collection, id, options.version);
+    const content = readContent(this.engine.db, collection, id);
+    if (!content) return undefined;
+    const version = countEntries(this.engine.db, collection, id);
+    return { collection, id, version, revision: revisionOf(version, content), content };
+  }
+
+  private at(collection: string, id: string, version: number): Document | undefined {
+    if (!Number.isSafeInteger(version) || version < 1) throw new DocumentError(`version must be a positive integer, got ${version}`);
+    const entry = readHistory(this.engine.db, collection, id)[version - 1];
+    if (!entry?.state) return undefined;
+    return { collection, id, version, revision: revisionOf(version, entry.state), content: entry.state };
+  }
+
+  /** The documents of a collection (in id order), optionally only those holding the values of `where`. */
+  list(collection: string, options: { where?: Where } = {}): Document[] {
+    const out: Document[] = [];
+    for (const id of liveIds(this.engine.db, collection)) {
+      const d = this.get(collection, id);
+      if (d && (!options.where || matches(d.content, options.where))) out.push(d);
+    }
+    return out;
+  }
+
+  /**
+   * Applies a JSON Patch (RFC 6902, `test` included). Throws `PatchError` (invalid patch,
+   * missing path, failed test), `InvalidDocumentError` (the result isn't an object) or
+   * {@link DocumentNotFoundError}; then nothing changed. A patch that changes nothing records nothing.
+   */
+  update(collection: string, id: string, patch: unknown): Document {
+    return this.change(collection, id, (current) => {
+      if (!current) throw new DocumentNotFoundError(collection, id);
+      const next = applyPatch(current, patch);
+      checkContent(next);
+      return { op: 'update', next };
+    }).document!;
+  }
+
+  /** Applies a JSON Merge Patch (RFC 7396); errors as {@link update}. */
+  mergePatch(collection: string, id: string, patch: unknown): Document {
+    return this.change(collection, id, (current) => {
+      if (!current) throw new DocumentNotFoundError(collection, id);
+      const next = applyMergePatch(current, patch);
+      checkContent(next);
+      return { op: 'update', next };
+    }).document!;
+  }
+
+  /** Deletes a document. Throws {@link DocumentNotFoundError} if there is none. */
+  delete(collection: string, id: string): void {
+    this.change(collection, id, (current) => {
+      if (!current) throw new DocumentNotFoundError(collection, id);
+      return { op: 'delete', next: undefined };
+    });
+  }
+
+  /** A document's changes, oldest first (local ones and those that arrived by sync; deleted documents too). */
+  history(collection: string, id: string): HistoryEntry[] {
+    return readHistory(this.engine.db, collection, id);
+  }
+
+  /**
+   * Reverts the last local change of a document not undone yet, as a new change (so the undo
+   * syncs). Fields changed since that change (e.g. by a remote edit) are left alone and listed in
+   * `skipped`. Throws {@link NothingToUndoError} if there is no such change.
+   */
+  undo(collection: string, id: string): UndoResult {
+    let undone: HistoryEntry | undefined;
+    let skipped: string[] = [];
+    const { entry, document } = this.change(collection, id, (current) => {
+      undone = lastUndoable(this.engine.db, collection, id, this.site);
+      if (!undone) throw new NothingToUndoError(collection, id);
+      const plan = planUndo(undone, current);
+      skipped = plan.skipped;
+      if (plan.target === 'unchanged') return undefined;
+      const op: ChangeKind = plan.target === undefined ? 'delete' : current === undefined ? 'create' : 'update';
+      return { op, next: plan.target, undoes: undone.id };
+    });
+    const result: UndoResult = { undone: undone!, skipped };
+    if (entry) result.change = entry;
+    if (document) result.document = document;
+    return result;
+  }
+
+  /** Subscribes to events (see events.ts), optionally of one collection or document; returns the unsubscribe function. */
+  on(types: EventType | EventType[] | '*', listener: Listener, filter: EventFilter = {}): () => void {
+    return this.events.on(types, listener, filter);
+  }
+
+  /**
+   * Reports what arrived since the last call (by a merge, or written by another process): an event
+   * per new change and a `conflict` per field where a merge kept another replica's value over ours.
+   * Call it after merging (ddcp's pull, a peer session…); {@link applyChanges} does. Returns the events.
+   */
+  refresh(): DocumentEvent[] {
+    const events: DocumentEvent[] = [];
+    for (const e of entriesAfter(this.engine.db, this.historyCursor)) {
+      this.historyCursor = Math.max(this.historyCursor, e.rowid);
+      if (this.own.delete(e.id)) continue;
+      events.push(this.changeEvent(e, false));
+    }
+    const conflicts = this.engine.conflicts({ table: FIELDS_TABLE, limit: 100_000 }).filter((c) => c.id > this.conflictCursor);
+    for (const c of conflicts.reverse()) {
+      this.conflictCursor = Math.max(this.conflictCursor, c.id);
+      if (c.winner !== 'incoming' || c.cid !== 'value') continue;
+      const [collection, id, row] = unpackColumns(c.pk) as [string, string, string];
+      // An array element's row is reported as its array's field.
+      const path = ELEMENT_TOKEN.test(row.slice(row.lastIndexOf('/') + 1)) ? parentPath(row) : row;
+      const ev: ConflictEvent = { type: 'conflict', collection, id, path, lost: parseField(c.local.value), kept: parseField(c.incoming.value), conflict: c.id };
+      events.push(ev);
+    }
+    this.emit(events);
+    return events;
+  }
+
+  /**
+   * Merges changes from a peer into the engine (see `Engine.applyChanges`), then {@link refresh}es;
+   * `sync` events mark its start and end (with counts).
+   */
+  applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
+    const source = options.source === undefined ? {} : { source: options.source };
+    this.emit([{ type: 'sync', phase: 'started', ...source }]);
+    const result = this.engine.applyChanges(changes, options);
+    this.refresh();
+    this.emit([{ type: 'sync', phase: 'completed', ...source, received: result.received, applied: result.applied, conflicts: result.conflicts }]);
+    return result;
+  }
+
+  private changeEvent(e: HistoryEntry, local: boolean): ChangeEvent {
+    return { type: changeType(e.op), collection: e.collection, id: e.doc, patch: e.forward, change: e.id, local, site: e.site };
+  }
+
+  /**
+   * One change in one transaction: `decide` sees the current content and says what to write (or
+   * undefined: nothing). The history entry is written with it; events go out after the commit.
+   */
+  private change(
+    collection: string,
+    id: string,
+    decide: (current: JsonObject | undefined) => { op: ChangeKind; next: JsonObject | undefined; undoes?: string } | undefined,
+  ): { entry?: HistoryEntry; document?: Document } {
+    checkName('collection', collection);
+    checkName('id', id);
+    const db = this.engine.db;
+    const done = transaction(db, () => {
+      const current = readContent(db, collection, id);
+      const decision = decide(current);
+      if (!decision || (decision.next !== undefined && current !== undefined && canonical(decision.next) === canonical(current))) return { current };
+      const entry: HistoryEntry = {
+        id: randomUUID(),
+        collection,
+        doc: id,
+        seq: nextSeq(db, collection, id),
+        at: Date.now(),
+        site: this.site,
+        op: decision.op,
+        forward: diff(current, decision.next),
+        reverse: diff(decision.next, current),
+      };
+      if (this.author !== undefined) entry.author = this.author;
+      if (decision.next !== undefined) entry.state = decision.next;
+      if (decision.undoes !== undefined) entry.undoes = decision.undoes;
+      writeContent(db, collection, id, current, decision.next);
+      const rowid = recordEntry(db, entry);
+      return { current: decision.next, entry, rowid };
+    });
+    if (done.entry) {
+      // Reported now; refresh() skips it (cheaply by the cursor when nothing else came in between).
+      if (done.rowid === this.historyCursor + 1) this.historyCursor = done.rowid;
+      else this.own.add(done.entry.id);
+      this.emit([this.changeEvent(done.entry, true)]);
+    }
+    const document = done.current === undefined ? undefined : this.get(collection, id);
+    return { ...(done.entry ? { entry: done.entry } : {}), ...(document ? { document } : {}) };
+  }
+
+  /** Delivers events now, or once the caller's own transaction (if any) has ended. */
+  private emit(events: DocumentEvent[]): void {
+    if (events.length === 0) return;
+    if (this.engine.db.isTransaction) setTimeout(() => this.emit(events), 1);
+    else this.events.deliver(events);
+  }
+}
+
+/** A stored field value as JSON (undefined: removed). */
+function parseField(v: SqlValue): Json | undefined {
+  if (typeof v !== 'string') return undefined;
+  return v === OBJECT_MARKER ? {} : v === ARRAY_MARKER ? [] : (JSON.parse(v) as Json);
+}
+

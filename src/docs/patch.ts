@@ -1,0 +1,159 @@
+/**
+ * JSON Patch (RFC 6902): applying a patch (add, remove, replace, move, copy, test) and computing
+ * one between two documents. No well-kept RFC 6902 package is installed (fast-json-patch / rfc6902
+ * would be the choice), so this is a small, strict applier: any invalid operation throws
+ * {@link PatchError} and the input is never modified (the patch runs on a copy).
+ *
+ * One extension, used only by history entries: `remove` of the root (`""`) removes the whole
+ * document (the result is `undefined`), and `add` of the root on `undefined` creates it.
+ */
+import { PatchError } from './errors.ts';
+import { checkJson, clone, isObject, jsonEqual, setMember, type Json, type JsonObject } from './json.ts';
+import { escapeToken, parsePointer } from './pointer.ts';
+
+export type Operation =
+  | { op: 'add' | 'replace' | 'test'; path: string; value: Json }
+  | { op: 'remove'; path: string }
+  | { op: 'move' | 'copy'; path: string; from: string };
+
+const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
+
+/** Validates the shape of a patch (an array of operations with the members their op needs). */
+export function checkPatch(patch: unknown): asserts patch is Operation[] {
+  if (!Array.isArray(patch)) throw new PatchError('a JSON Patch must be an array of operations');
+  patch.forEach((o: unknown, i) => {
+    if (!isObject(o)) throw new PatchError('an operation must be an object', i);
+    if (typeof o.path !== 'string') throw new PatchError(`'path' must be a string`, i);
+    parsePointer(o.path, i);
+    switch (o.op) {
+      case 'add':
+      case 'replace':
+      case 'test':
+        if (!('value' in o)) throw new PatchError(`'${o.op}' needs a 'value'`, i);
+        checkJson(o.value, 'value');
+        break;
+      case 'move':
+      case 'copy':
+        if (typeof o.from !== 'string') throw new PatchError(`'${o.op}' needs a 'from' path`, i);
+        parsePointer(o.from, i);
+        break;
+      case 'remove':
+        break;
+      default:
+        throw new PatchError(`unknown op ${JSON.stringify(o.op)}`, i);
+    }
+  });
+}
+
+type Container = JsonObject | Json[];
+
+/** Finds the container holding the last token of `tokens` (which must exist and be an object or array). */
+function parentOf(root: Json, tokens: string[], i: number, path: string): Container {
+  let cur: Json = root;
+  for (const t of tokens.slice(0, -1)) {
+    const next: Json | undefined = Array.isArray(cur) ? (ARRAY_INDEX.test(t) ? cur[Number(t)] : undefined) : isObject(cur) ? (Object.hasOwn(cur, t) ? cur[t] : undefined) : undefined;
+    if (next === undefined) throw new PatchError(`path '${path}' does not exist`, i);
+    cur = next;
+  }
+  if (typeof cur !== 'object' || cur === null) throw new PatchError(`path '${path}': parent is not an object or array`, i);
+  return cur;
+}
+
+function getAt(root: Json | undefined, tokens: string[], i: number, path: string): Json {
+  if (root === undefined) throw new PatchError(`path '${path}' does not exist`, i);
+  if (tokens.length === 0) return root;
+  const parent = parentOf(root, tokens, i, path);
+  const key = tokens.at(-1)!;
+  if (Array.isArray(parent)) {
+    if (!ARRAY_INDEX.test(key) || Number(key) >= parent.length) throw new PatchError(`path '${path}' does not exist`, i);
+    return parent[Number(key)]!;
+  }
+  if (!Object.hasOwn(parent, key)) throw new PatchError(`path '${path}' does not exist`, i);
+  return parent[key]!;
+}
+
+function addAt(root: Json | undefined, tokens: string[], value: Json, i: number, path: string): Json {
+  if (tokens.length === 0) return value;
+  if (root === undefined) throw new PatchError(`path '${path}' does not exist`, i);
+  const parent = parentOf(root, tokens, i, path);
+  const key = tokens.at(-1)!;
+  if (Array.isArray(parent)) {
+    if (key === '-') parent.push(value);
+    else if (ARRAY_INDEX.test(key) && Number(key) <= parent.length) parent.splice(Number(key), 0, value);
+    else throw new PatchError(`path '${path}': bad array index '${key}'`, i);
+  } else setMember(parent, key, value);
+  return root;
+}
+
+function removeAt(root: Json | undefined, tokens: string[], i: number, path: string): Json | undefined {
+  getAt(root, tokens, i, path); // must exist
+  if (tokens.length === 0) return undefined;
+  const parent = parentOf(root!, tokens, i, path);
+  const key = tokens.at(-1)!;
+  if (Array.isArray(parent)) parent.splice(Number(key), 1);
+  else delete parent[key];
+  return root;
+}
+
+/**
+ * Applies a JSON Patch to `doc` and returns the result (a new value; `doc` is untouched). Throws
+ * {@link PatchError} naming the failing operation for a malformed patch, a path that doesn't exist,
+ * a bad array index, a failed `test`, or a `move` into its own child.
+ */
+export function applyPatch(doc: Json | undefined, patch: unknown): Json | undefined {
+  checkPatch(patch);
+  let root: Json | undefined = doc === undefined ? undefined : clone(doc);
+  patch.forEach((o, i) => {
+    const tokens = parsePointer(o.path, i);
+    switch (o.op) {
+      case 'add':
+        root = addAt(root, tokens, clone(o.value), i, o.path);
+        break;
+      case 'remove':
+        root = removeAt(root, tokens, i, o.path);
+        break;
+      case 'replace':
+        getAt(root, tokens, i, o.path);
+        root = removeAt(root, tokens, i, o.path);
+        root = addAt(root, tokens, clone(o.value), i, o.path);
+        break;
+      case 'test':
+        if (!jsonEqual(getAt(root, tokens, i, o.path), o.value)) throw new PatchError(`test failed at '${o.path}'`, i);
+        break;
+      case 'move': {
+        if (o.path.startsWith(o.from + '/')) throw new PatchError(`cannot move '${o.from}' into its own child '${o.path}'`, i);
+        const from = parsePointer(o.from, i);
+        const value = getAt(root, from, i, o.from);
+        if (o.from === o.path) break;
+        root = removeAt(root, from, i, o.from);
+        root = addAt(root, tokens, value, i, o.path);
+        break;
+      }
+      case 'copy':
+        root = addAt(root, tokens, clone(getAt(root, parsePointer(o.from, i), i, o.from)), i, o.path);
+        break;
+    }
+  });
+  return root;
+}
+
+/**
+ * A JSON Patch turning `a` into `b`: objects are compared member by member (recursively), arrays
+ * and scalars are replaced whole. `undefined` stands for "no document" (see the module comment).
+ */
+export function diff(a: Json | undefined, b: Json | undefined, path = ''): Operation[] {
+  if (a === undefined && b === undefined) return [];
+  if (a === undefined) return [{ op: 'add', path, value: clone(b!) }];
+  if (b === undefined) return [{ op: 'remove', path }];
+  if (isObject(a) && isObject(b)) {
+    const ops: Operation[] = [];
+    for (const k of Object.keys(a)) if (!Object.hasOwn(b, k)) ops.push({ op: 'remove', path: `${path}/${escapeToken(k)}` });
+    for (const k of Object.keys(b)) {
+      const p = `${path}/${escapeToken(k)}`;
+      if (!Object.hasOwn(a, k)) ops.push({ op: 'add', path: p, value: clone(b[k]!) });
+      else ops.push(...diff(a[k], b[k], p));
+    }
+    return ops;
+  }
+  return jsonEqual(a, b) ? [] : [{ op: 'replace', path, value: clone(b) }];
+}
