@@ -15,7 +15,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
-import { SYNC_PROTOCOL } from '../src/repo/network-source.ts';
+import { SYNC_PROTOCOL } from '../src/sync/protocol.ts';
 import { encodeMessage } from '../src/sync/messages.ts';
 import { createNode, type P2pNode } from '../src/transport/p2p/node.ts';
 import { BIN, ok, tempDir, type RunResult } from './support/cli.ts';
@@ -184,7 +184,7 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     ok(bob.root, ['config', 'mdns', 'off']);
     const ghost = await randomAddress();
     ok(bob.root, ['remote', 'add', 'ghost', ghost]); // not dialed: it may be offline
-    const expected = new RegExp(`^ddcp: error: no address known for ${ghost}; is it serving\\? add a multiaddr \\(ddcp remote add ghost /ip4/…/p2p/${ghost}\\) or a bootstrap peer \\(ddcp config bootstrap add MULTIADDR\\)\\n$`);
+    const expected = new RegExp(`^ddcp: error: ghost: no address known for ${ghost}; is it serving\\? add a multiaddr \\(ddcp remote add ghost /ip4/…/p2p/${ghost}\\) or a bootstrap peer \\(ddcp config bootstrap add MULTIADDR\\)\\n$`);
     // nowhere to look: at once
     let r = await run(bob.root, ['pull', 'ghost']);
     assert.equal(r.code, 1);
@@ -200,7 +200,7 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     ok(bob.root, ['remote', 'add', '--no-check', 'dead', dead]);
     r = await run(bob.root, ['pull', 'dead']);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `ddcp: error: cannot reach dead at ${dead}: connection refused\n`);
+    assert.equal(r.stderr, `ddcp: error: dead: cannot reach dead at ${dead}: connection refused\n`);
   });
 
   it('remote add of an unreachable multiaddr is refused and nothing added; --no-check adds it', async () => {

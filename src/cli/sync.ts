@@ -1,7 +1,7 @@
 /** `ddcp fetch`, `ddcp merge`, `ddcp pull`. */
 import type { Command } from 'commander';
 import type { Repository } from '../repo/repository.ts';
-import type { Dial } from '../repo/network-source.ts';
+import type { Dial } from '../sync/protocol.ts';
 import { withNetwork } from '../peer/temporary.ts';
 import { askServer, ControlError } from '../peer/control.ts';
 import { CliError, ExitCode, RemotesFailedError } from './exit.ts';

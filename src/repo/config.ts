@@ -13,6 +13,11 @@ export interface RepoConfig {
   remotes?: Record<string, RemoteConfig>;
   /** Addresses (peer ids) allowed to fetch from this database when it is served. */
   allow?: string[];
+  /**
+   * Addresses (peer ids) whose pushed changes this database takes; everyone else may not write.
+   * (All or nothing per peer until per-peer write policies exist.)
+   */
+  write?: string[];
   /** Multiaddrs of DHT bootstrap peers for `serve` and network fetches (`ddcp config bootstrap`). */
   bootstrap?: string[];
   /**
@@ -57,4 +62,13 @@ export function writeConfig(path: string, config: RepoConfig): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
   renameSync(tmp, path);
+}
+
+/**
+ * Why `peer` may not push to a database with this config, or undefined if it may. Writing is refused
+ * unless the peer was given write permission.
+ */
+export function writeRefusal(config: RepoConfig, peer: string): string | undefined {
+  if (config.write?.includes(peer)) return undefined;
+  return `peer ${peer} may not write to this database (on its side: ddcp allow ${peer} --write '*')`;
 }

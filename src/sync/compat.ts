@@ -1,5 +1,5 @@
 /** Whether changes from one CRR schema fit another. */
-import type { TableInfo } from '../engine/schema.ts';
+import { SENTINEL, type TableInfo } from '../engine/schema.ts';
 
 /**
  * Why changes made under `theirs` would not fit `ours`, or undefined if they do: every table of
@@ -17,4 +17,18 @@ export function schemaMismatch(ours: readonly TableInfo[], theirs: readonly Tabl
     if (missing.length > 0) return `table ${t.name} lacks column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} here`;
   }
   return undefined;
+}
+
+/**
+ * A check of single changes against `ours`: what a change does not fit (a table or column we lack,
+ * named), or undefined if it fits.
+ */
+export function changeFit(ours: readonly TableInfo[]): (c: { table: string; cid: string }) => string | undefined {
+  const tables = new Map(ours.map((t) => [t.name, new Set(t.columns)]));
+  return (c) => {
+    const cols = tables.get(c.table);
+    if (!cols) return `table ${c.table}, which is not a CRR here`;
+    if (c.cid !== SENTINEL && !cols.has(c.cid)) return `column ${c.table}.${c.cid}, which this database lacks`;
+    return undefined;
+  };
 }
