@@ -12,6 +12,8 @@
  */
 export { Engine } from './engine/engine.ts';
 export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine/engine.ts';
+export type { ReadFilter, WriteGuard, RowRule } from './engine/filter.ts';
+export type { Refusal } from './engine/guard.ts';
 export type { HistoryEntry, VersionRecord, CommitCounts, MergeCounts } from './engine/history.ts';
 export type { Conflict, ConflictSide } from './engine/conflicts.ts';
 export type { Change } from './engine/change.ts';
@@ -27,6 +29,10 @@ export { Repository } from './repo/repository.ts';
 export type { InitOptions } from './repo/repository.ts';
 export { NotARepositoryError, RepositoryExistsError, RepositoryError } from './repo/errors.ts';
 export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';
+export { DEFAULT_POLICY, NO_ACCESS, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';
+export type { PeerPolicy, TableRule } from './sync/policy.ts';
+export { Gate, SchemaFitError, readFilterOf, writeGuardOf, refusalText, schemaMismatch } from './sync/gate.ts';
+export type { AdmitOptions, PolicyLookup } from './sync/gate.ts';
 export { createBundle, applyBundle } from './repo/bundle.ts';
 export type { CreateBundleOptions, CreateBundleResult, ApplyBundleOptions, ApplyBundleResult } from './repo/bundle.ts';
 export { BundleReader, BundleWriter, BundleError, writeBundle, verifyBundle } from './transport/bundle.ts';

@@ -6,6 +6,7 @@ import type { RepoFeed } from '../src/repo/feed.ts';
 import type { Batch } from '../src/sync/batches.ts';
 import { runSession, type PullTarget } from '../src/sync/client.ts';
 import { decodeMessage, encodeMessage, ProtocolError, type Message, type Welcome } from '../src/sync/messages.ts';
+import { Gate } from '../src/sync/gate.ts';
 import { serveSession, type ServeOptions } from '../src/sync/server.ts';
 import { framePair } from '../src/transport/memory.ts';
 import { cutAfter } from './support/channels.ts';
@@ -46,6 +47,9 @@ function served(feed: RepoFeed, options: ServeOptions): { client: ReturnType<typ
   const [server, client] = framePair();
   return { client, done: serveSession(server, feed, feed, options) };
 }
+
+/** A gate that lets every peer read and write everything. */
+const writer = new Gate(() => ({ read: 'all', write: 'all' }));
 
 const as = (r: Repository) => ({ siteId: r.engine.siteId, schema: r.engine.crrs() });
 
@@ -158,7 +162,7 @@ describe('sync sessions over an in-memory channel', () => {
         [hello(false), encodeMessage({ type: 'ack', version: 1 })],
       ]) {
         const warnings: string[] = [];
-        const s = served(feed, { peer: 'fuzz', signal: ac.signal, log: (_l, m) => warnings.push(m), mayWrite: () => 'no writing' });
+        const s = served(feed, { peer: 'fuzz', signal: ac.signal, log: (_l, m) => warnings.push(m), gate: new Gate(() => ({ read: 'all', write: 'none' })) });
         for (const f of frames) await s.client.send(f);
         await s.client.close();
         await s.done;
@@ -199,11 +203,11 @@ describe('sync sessions over an in-memory channel', () => {
     const bobFeed = bob.feed();
     const ac = new AbortController();
     try {
-      const denied = served(feed, { peer: 'bob', signal: ac.signal, mayWrite: () => 'bob may not write here' });
+      const denied = served(feed, { peer: 'bob', signal: ac.signal, gate: new Gate(() => ({ read: 'all', write: 'none' })) });
       await assert.rejects(runSession(denied.client, { ...as(bob), push: bobFeed }), (e: ProtocolError) => e.code === 'denied' && /does not take our changes/.test(e.message));
       await denied.done;
       assert.deepEqual(rows(alice), []);
-      const ok = served(feed, { peer: 'bob', signal: ac.signal });
+      const ok = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
       const r = await runSession(ok.client, { ...as(bob), push: bobFeed });
       await ok.done;
       assert.equal(r.welcome.yours, 0);
@@ -212,7 +216,7 @@ describe('sync sessions over an in-memory channel', () => {
       assert.deepEqual(rows(alice), [{ id: 'b1', body: 'bob' }]);
       assert.equal(alice.engine.trackedVersion(bob.engine.siteId), bob.engine.dbVersion());
       // the next push starts after what alice holds: nothing is sent again
-      const again = served(feed, { peer: 'bob', signal: ac.signal });
+      const again = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
       const r2 = await runSession(again.client, { ...as(bob), push: bobFeed });
       await again.done;
       assert.deepEqual([r2.welcome.yours, r2.pushed.changes], [bob.engine.dbVersion(), 0]);

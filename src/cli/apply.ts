@@ -25,12 +25,14 @@ Examples:
     )
     .action((file: string | undefined, opts: { json?: boolean }) => {
       if (file !== undefined && file !== '-' && !existsSync(file)) throw new CliError(`no such file: ${file}`);
-      const engine = ctx.repo().engine;
+      const repo = ctx.repo();
+      const engine = repo.engine;
       let result;
       try {
         // Labels the merge in `ddcp log` and `ddcp conflicts`.
         const source = file === undefined || file === '-' ? 'apply (stdin)' : `apply (${file})`;
-        result = engine.applyChanges(parseChanges(readFileLines(file)), { source });
+        // Our own input: the gate checks schema fit; no peer policy applies.
+        result = repo.gate.admit(engine, parseChanges(readFileLines(file)), { source });
       } catch (cause) {
         throw new CliError(`${(cause as Error).message}; nothing was applied`, 1, { cause });
       }

@@ -6,12 +6,13 @@ import type { Change } from './change.ts';
 import type { Sites } from './clock.ts';
 import { packColumns } from './pack.ts';
 import { SENTINEL } from './schema.ts';
+import { readCondition, rulesOf, type ReadFilter } from './filter.ts';
 import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 
 /** The query reading one table's changes; columns: pk…, cid, col_version, db_version, site, seq, cl, val. */
-export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst = false): string {
-  const where = `c.db_version > ?${exceptSite ? ' AND c.site <> ?' : ''}`;
+export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst = false, condition?: string): string {
+  const where = `c.db_version > ?${exceptSite ? ' AND c.site <> ?' : ''}${condition ? ` AND ${condition}` : ''}`;
   return selectChanges(table, where, newestFirst ? 'c.db_version DESC, c.seq DESC LIMIT ?' : 'c.db_version, c.seq');
 }
 
@@ -36,18 +37,30 @@ interface Cursor {
 }
 
 /**
- * Yields every change with db_version > `since`, leaving out those whose origin is `exceptSite`.
+ * Yields every change with db_version > `since`, leaving out those whose origin is `exceptSite`, and,
+ * with a `read` filter, those it doesn't allow (tables without a rule are not read at all).
  * Must run inside a read transaction for a consistent snapshot (the engine does this).
  */
-export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number): Generator<Change> {
+export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter): Generator<Change> {
   const cursors: Cursor[] = [];
   for (const table of tables) {
-    const stmt = db.prepare(changesQuery(table, exceptSite !== undefined));
+    let condition: string | undefined;
+    if (read) {
+      const rules = rulesOf(read.rules, table.info.name);
+      if (rules.length === 0) continue;
+      condition = readCondition(table, rules);
+    }
+    const stmt = db.prepare(changesQuery(table, exceptSite !== undefined, false, condition));
     stmt.setReadBigInts(true);
     stmt.setReturnArrays(true);
     const args: SqlValue[] = [BigInt(since)];
     if (exceptSite !== undefined) args.push(BigInt(exceptSite));
-    const it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+    let it: Iterator<SqlValue[]>;
+    if (condition && read?.params) {
+      // Named parameters bind by name; a rule need not use all of them.
+      stmt.setAllowUnknownNamedParameters?.(true);
+      it = (stmt.iterate(read.params as Record<string, SqlValue>, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+    } else it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
     const first = it.next();
     if (!first.done) cursors.push({ table, it, head: first.value });
   }

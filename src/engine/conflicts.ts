@@ -103,6 +103,18 @@ export class ConflictRecorder {
     if (this.notes.length >= 2 * this.keep) this.notes = this.notes.slice(-this.keep);
   }
 
+  /** A new, empty recorder with the same bound (for part of a merge that may be rolled back). */
+  fork(): ConflictRecorder {
+    return new ConflictRecorder(this.keep);
+  }
+
+  /** Takes over the notes of a fork whose part of the merge was kept. */
+  adopt(fork: ConflictRecorder): void {
+    for (const n of fork.notes) this.notes.push(n);
+    this.count += fork.count;
+    if (this.notes.length >= 2 * this.keep) this.notes = this.notes.slice(-this.keep);
+  }
+
   /** Inserts the notes and prunes the table to the newest `keep` rows (inside the merge's transaction). */
   write(db: SqliteConnection, merge: { at: number; dbVersion: number | undefined; source: string | undefined }): void {
     if (this.notes.length === 0) return;

@@ -9,6 +9,8 @@ import { CONFLICTS_SCHEMA, ConflictRecorder, DEFAULT_KEEP_CONFLICTS, readConflic
 import { SchemaError } from './errors.ts';
 import { readHistory, upgradeHistorySchema, type HistoryEntry } from './history.ts';
 import { mergeChanges, type MergeResult } from './merge.ts';
+import type { ReadFilter, WriteGuard } from './filter.ts';
+import { mergeGuarded, type Refusal } from './guard.ts';
 import { crrNames } from './names.ts';
 import { checkCrrTable, describe, introspect, SENTINEL, type TableInfo } from './schema.ts';
 import { sealTables } from './seal.ts';
@@ -21,6 +23,11 @@ import { createHash } from 'node:crypto';
 export interface ChangesOptions {
   /** Leave out changes whose origin is this site (typically the peer asking for them). */
   exceptSite?: Uint8Array;
+  /**
+   * Only what this filter allows: changes of its tables and columns (keys and the row's existence
+   * always), of rows whose current state satisfies its `where`; deletes of rows of its tables always.
+   */
+  read?: ReadFilter;
 }
 
 export interface EngineOptions {
@@ -42,11 +49,19 @@ export interface ApplyOptions {
    * peers), so delta sync resumes exactly after what was durably applied.
    */
   trackPeer?: TrackedPeer;
+  /**
+   * Merge only what this guard allows, one source transaction (origin site id + the sender's
+   * db_version) at a time: a transaction with any change outside it is refused whole and listed in
+   * {@link ApplyResult.refused}; the others apply. Without it, everything is merged as one.
+   */
+  write?: WriteGuard;
 }
 
 export interface ApplyResult {
   received: number;
   applied: number;
+  /** Source transactions the write guard refused (empty without one); nothing of them was applied. */
+  refused: Refusal[];
   /** Our db_version after the merge. */
   dbVersion: number;
   /** Cells where an incoming value met a concurrent one here (see {@link Engine.conflicts}). */
@@ -242,7 +257,7 @@ export class Engine {
     try {
       this.refresh();
       const except = options.exceptSite ? this.sites.lookup(options.exceptSite) : undefined;
-      yield* readChanges(this.db, this.tables.values(), this.sites, since, except);
+      yield* readChanges(this.db, this.tables.values(), this.sites, since, except, options.read);
     } finally {
       if (ownTx && this.db.isTransaction) this.db.exec('COMMIT');
     }
@@ -250,7 +265,8 @@ export class Engine {
 
   /**
    * Merges changes from peers in one transaction: all of them or, if any is invalid or doesn't fit
-   * our schema, none (throws {@link ChangeError}).
+   * our schema, none (throws {@link ChangeError}). With a `write` guard, source transactions it
+   * refuses are left out whole (see {@link ApplyOptions.write}).
    */
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
     return transaction(this.db, () => {
@@ -258,8 +274,10 @@ export class Engine {
       const version = this.versions.open();
       const conflicts = new ConflictRecorder(this.keepConflicts);
       let result: MergeResult;
+      let refused: Refusal[] = [];
       try {
-        result = mergeChanges(this.tables, this.sites, changes, version, conflicts);
+        if (options.write) ({ refused, ...result } = mergeGuarded(this.db, this.tables, this.sites, changes, version, conflicts, options.write));
+        else result = mergeChanges(this.tables, this.sites, changes, version, conflicts);
       } catch (err) {
         this.sites.reload(); // ordinals added in the rolled-back transaction are gone
         throw err;
@@ -272,7 +290,7 @@ export class Engine {
       }
       conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
       if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
-      return { received: result.received, applied: result.applied, dbVersion: this.versions.open() - 1, conflicts: conflicts.count };
+      return { received: result.received, applied: result.applied, refused, dbVersion: this.versions.open() - 1, conflicts: conflicts.count };
     });
   }
 

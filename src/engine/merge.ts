@@ -26,6 +26,8 @@ export interface MergeResult {
   applied: number;
   /** The same per table (tables that received changes). */
   tables: Record<string, MergeCounts>;
+  /** The next seq free in `version` (a further merge into the same version starts there). */
+  nextSeq: number;
 }
 
 /** Rows buffered before their keys and clocks are loaded and written together. */
@@ -42,10 +44,10 @@ interface PendingRow {
  * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
  * chunk's rows, one their clocks, and multi-row statements write them back.
  */
-export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites, changes: Iterable<Change>, version: number, conflicts?: ConflictRecorder): MergeResult {
-  let seq = 0;
+export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites, changes: Iterable<Change>, version: number, conflicts?: ConflictRecorder, firstSeq = 0): MergeResult {
+  let seq = firstSeq;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
-  const result: MergeResult = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts> };
+  const result: MergeResult = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts>, nextSeq: firstSeq };
   const touched = new Set<CrrTable>();
   const rowsWritten = new Map<CrrTable, number>();
   const suspended = new Set<CrrTable>();
@@ -151,5 +153,6 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
   // Our own writes to the tables went through the triggers too; they are not local edits.
   for (const t of touched) t.clearLog();
   for (const t of suspended) t.resumeTracking();
+  result.nextSeq = seq;
   return result;
 }

@@ -73,10 +73,15 @@ export interface RunResult {
 export interface Statement {
   run(...params: SqlValue[]): RunResult;
   get(...params: SqlValue[]): unknown;
+  /** With named parameters (`:name` binds `named.name`) before the positional ones. */
+  get(named: Record<string, SqlValue>, ...params: SqlValue[]): unknown;
   all(...params: SqlValue[]): unknown[];
   iterate(...params: SqlValue[]): Iterator<unknown> & Iterable<unknown>;
+  iterate(named: Record<string, SqlValue>, ...params: SqlValue[]): Iterator<unknown> & Iterable<unknown>;
   setReadBigInts(enabled: boolean): unknown;
   setReturnArrays(enabled: boolean): unknown;
+  /** Lets a bound object carry names the statement doesn't use (only read filters and write guards need it). */
+  setAllowUnknownNamedParameters?(enabled: boolean): unknown;
 }
 
 export interface FunctionOptions {

@@ -136,7 +136,7 @@ export class Server extends EventEmitter<ServerEvents> {
         signal,
         log: (level, line) => this.sessionLog(level, line, peer, watched.failure()),
         authorize: () => (options.public || (this.repo.reloadConfig(), this.repo.mayFetch(peer)) ? undefined : `peer ${peer} is not allowed to fetch from this database (on the serving side: ddcp allow ${peer})`),
-        mayWrite: () => this.repo.writeRefusal(peer),
+        gate: this.repo.gate,
       });
     });
     for (const remote of this.repo.remotes()) this.followRemote(remote.name, remote.location);

@@ -14,6 +14,7 @@ import type { Change } from '../engine/change.ts';
 import { ChangeError, DdcpError } from '../engine/errors.ts';
 import { fromHex, toHex } from '../engine/hex.ts';
 import { SENTINEL, type TableInfo } from '../engine/schema.ts';
+import { changeFit, keyMismatch } from '../sync/gate.ts';
 import { BundleError, BundleReader, writeBundle, type BundleHeader, type BundleTable } from '../transport/bundle.ts';
 import { RepositoryError } from './errors.ts';
 import { networkPeer } from './remotes.ts';
@@ -212,23 +213,24 @@ function schemaGuard(header: BundleHeader, ours: TableInfo[]): (c: Change) => vo
   const theirs = new Map<string, BundleTable>(header.schema.map((t) => [t.table, t]));
   for (const t of header.schema) {
     const h = here.get(t.table);
-    if (h && h.pks.join('\0') !== t.pks.join('\0')) {
+    if (h && keyMismatch(h, { name: t.table, pks: t.pks })) {
       throw different(`table ${t.table} has primary key (${t.pks.join(', ')}) in the bundle but (${h.pks.join(', ')}) here`);
     }
   }
-  const columns = new Map(ours.map((t) => [t.name, new Set(t.columns)]));
+  // Whether a change fits our schema is the gate's call; what the bundle's own header lists is ours.
+  const fit = changeFit(ours);
   const theirColumns = new Map(header.schema.map((t) => [t.table, new Set(t.columns)]));
   let last: string | undefined;
   let lastCid: string | undefined;
   return (c) => {
     if (c.table === last && c.cid === lastCid) return;
     if (!theirs.has(c.table)) throw new BundleError(`malformed bundle: it has changes for table ${c.table}, which its own schema does not list`, 'malformed');
-    const cols = columns.get(c.table);
-    if (!cols) throw different(`it has changes for table ${c.table}, which is not a CRR here`);
-    if (c.cid !== SENTINEL) {
-      if (!theirColumns.get(c.table)!.has(c.cid)) throw new BundleError(`malformed bundle: it has changes for column ${c.table}.${c.cid}, which its own schema does not list`, 'malformed');
-      if (!cols.has(c.cid)) throw different(`it has changes for column ${c.table}.${c.cid}, which this database lacks`);
+    if (c.cid !== SENTINEL && !theirColumns.get(c.table)!.has(c.cid)) {
+      throw new BundleError(`malformed bundle: it has changes for column ${c.table}.${c.cid}, which its own schema does not list`, 'malformed');
     }
+    const misfit = fit(c);
+    if (misfit?.column === undefined && misfit) throw different(`it has changes for table ${c.table}, which is not a CRR here`);
+    if (misfit) throw different(`it has changes for column ${c.table}.${c.cid}, which this database lacks`);
     last = c.table;
     lastCid = c.cid;
   };
@@ -272,7 +274,8 @@ export function applyBundle(repo: Repository, file: string, options: ApplyBundle
       }
     };
     const label = remote !== undefined ? `${remote} (bundle ${basename(path)})` : `bundle ${basename(path)}`;
-    const result = engine.applyChanges(changes(), { source: label, ...(tracked ? { trackPeer: { siteId: source, version: h.version } } : {}) });
+    // Our own input (whoever made the bundle): the gate checks schema fit, no peer policy applies.
+    const result = repo.gate.admit(engine, changes(), { source: label, ...(tracked ? { trackPeer: { siteId: source, version: h.version } } : {}) });
     onProgress?.(done, total);
     return {
       file: path,

@@ -2,6 +2,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { RepositoryError } from './errors.ts';
 import type { RemoteConfig } from './remotes.ts';
+import { DEFAULT_POLICY, policyFromJson, policyToJson, PolicyError, type PeerPolicy } from '../sync/policy.ts';
 
 export const CONFIG_VERSION = 1;
 
@@ -11,13 +12,13 @@ export interface RepoConfig {
   db: string;
   /** Remotes by name. */
   remotes?: Record<string, RemoteConfig>;
-  /** Addresses (peer ids) allowed to fetch from this database when it is served. */
-  allow?: string[];
+  /** Allowed peers (by address) and what each may read and write when this database is served. */
+  peers?: Record<string, PeerPolicy>;
   /**
-   * Addresses (peer ids) whose pushed changes this database takes; everyone else may not write.
-   * (All or nothing per peer until per-peer write policies exist.)
+   * Legacy (before policies): addresses allowed to fetch, read as {@link DEFAULT_POLICY} each; moved
+   * into `peers` the next time the config is written.
    */
-  write?: string[];
+  allow?: string[];
   /** Multiaddrs of DHT bootstrap peers for `serve` and network fetches (`ddcp config bootstrap`). */
   bootstrap?: string[];
   /**
@@ -42,6 +43,30 @@ export function withoutBootstrap(config: RepoConfig, address: string): RepoConfi
   return { ...config, bootstrap: list.filter((a) => a !== address) };
 }
 
+/** The allowed peers and their policies, legacy `allow` entries included (as the default policy). */
+export function peerPolicies(config: RepoConfig): Map<string, PeerPolicy> {
+  const out = new Map<string, PeerPolicy>();
+  for (const a of config.allow ?? []) out.set(a, { ...DEFAULT_POLICY });
+  for (const [a, p] of Object.entries(config.peers ?? {})) out.set(a, p);
+  return out;
+}
+
+/** The config with `address`'s policy set (legacy `allow` migrated into `peers`). */
+export function withPolicy(config: RepoConfig, address: string, policy: PeerPolicy): RepoConfig {
+  const peers = Object.fromEntries([...peerPolicies(config)].map(([a, p]) => [a, policyToJson(p)]));
+  peers[address] = policyToJson(policy);
+  const { allow: _legacy, ...rest } = config;
+  return { ...rest, peers };
+}
+
+/** The config without `address` among the allowed peers; undefined if it was not there. */
+export function withoutPeer(config: RepoConfig, address: string): RepoConfig | undefined {
+  const all = peerPolicies(config);
+  if (!all.delete(address)) return undefined;
+  const { allow: _legacy, ...rest } = config;
+  return { ...rest, peers: Object.fromEntries([...all].map(([a, p]) => [a, policyToJson(p)])) };
+}
+
 export function readConfig(path: string): RepoConfig {
   let parsed: unknown;
   try {
@@ -54,6 +79,20 @@ export function readConfig(path: string): RepoConfig {
     throw new RepositoryError(`${path} is not a ddcp config (expected "version" and "db")`);
   }
   if (c.version > CONFIG_VERSION) throw new RepositoryError(`${path} is from a newer ddcp (config version ${c.version}); upgrade ddcp`);
+  if (c.allow !== undefined && !(Array.isArray(c.allow) && c.allow.every((a) => typeof a === 'string'))) throw new RepositoryError(`${path}: "allow" must be a list of addresses`);
+  if (c.peers !== undefined) {
+    if (typeof c.peers !== 'object' || c.peers === null || Array.isArray(c.peers)) throw new RepositoryError(`${path}: "peers" must be an object of policies by address`);
+    const peers: Record<string, PeerPolicy> = {};
+    for (const [a, p] of Object.entries(c.peers)) {
+      try {
+        peers[a] = policyFromJson(p, `peers[${JSON.stringify(a)}]`);
+      } catch (cause) {
+        if (!(cause instanceof PolicyError)) throw cause;
+        throw new RepositoryError(`${path}: ${cause.message}`, { cause });
+      }
+    }
+    c.peers = peers;
+  }
   return c as RepoConfig;
 }
 
@@ -64,11 +103,3 @@ export function writeConfig(path: string, config: RepoConfig): void {
   renameSync(tmp, path);
 }
 
-/**
- * Why `peer` may not push to a database with this config, or undefined if it may. Writing is refused
- * unless the peer was given write permission.
- */
-export function writeRefusal(config: RepoConfig, peer: string): string | undefined {
-  if (config.write?.includes(peer)) return undefined;
-  return `peer ${peer} may not write to this database (on its side: ddcp allow ${peer} --write '*')`;
-}

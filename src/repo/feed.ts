@@ -13,6 +13,7 @@ import { toHex } from '../engine/hex.ts';
 import { openDatabase, type SqliteConnection, type Statement } from '../engine/sqlite.ts';
 import { batchByVersion, type Batch } from '../sync/batches.ts';
 import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '../sync/ports.ts';
+import { refusalText } from '../sync/gate.ts';
 import { mergeStaged } from './fetch.ts';
 import type { Staging } from './staging.ts';
 
@@ -31,10 +32,10 @@ export interface FeedRepository {
  * A repository's changes after `since` (not those of `exceptSite`) as bounded batches, ending with
  * an empty complete batch at the version the repository was at.
  */
-export function* readBatches(engine: Engine, since: number, exceptSite: Uint8Array): Generator<Batch> {
+export function* readBatches(engine: Engine, since: number, request: FeedRequest): Generator<Batch> {
   const at = engine.dbVersion();
   let last = since;
-  for (const batch of batchByVersion(engine.changesSince(since, { exceptSite }))) {
+  for (const batch of batchByVersion(engine.changesSince(since, request))) {
     last = batch.version;
     yield batch;
   }
@@ -85,7 +86,7 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
     // and merges use the repository's connection meanwhile.
     const db = openDatabase(this.repo.dbPath);
     try {
-      yield* readBatches(Engine.open(db), since, request.exceptSite);
+      yield* readBatches(Engine.open(db), since, request);
     } finally {
       db.close();
     }
@@ -126,10 +127,11 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
     // Staged durably first: a huge transaction arrives as several batches and is merged whole.
     this.staging.stage(key, from.siteId, batch);
     if (!batch.complete) return undefined;
-    const merged = mergeStaged(this.repo.engine, this.staging, key, undefined, from.source);
+    // Through the gate: schema fit, and the pusher's write policy per source transaction.
+    const merged = mergeStaged(this.repo.engine, this.staging, key, { source: from.source, ...(from.write ? { write: from.write } : {}) });
     this.staging.forget(key);
     this.check(); // our followers hear of it at once
-    return { version: batch.version, applied: merged.applied, refused: [] };
+    return { version: batch.version, applied: merged.applied, refused: (merged.refused ?? []).map((r) => ({ version: r.dbVersion, message: refusalText(r) })) };
   }
 
   caughtUp(version: number, from: PushOrigin): void {

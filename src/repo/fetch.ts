@@ -1,10 +1,13 @@
 /** Fetching into the staging area and merging from it. */
 import type { Change } from '../engine/change.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { Refusal } from '../engine/guard.ts';
 import { ChangeError } from '../engine/errors.ts';
 import type { Batch } from '../sync/batches.ts';
 import type { PullTarget } from '../sync/client.ts';
-import { changeFit } from '../sync/compat.ts';
+import { changeFit, misfitObject } from '../sync/compat.ts';
+import { fitting, type Misfit } from '../sync/gate.ts';
+import type { WriteGuard } from '../engine/filter.ts';
 import type { Welcome } from '../sync/messages.ts';
 import { startAfter } from '../sync/server.ts';
 import type { Staging, StagingMark } from './staging.ts';
@@ -35,6 +38,8 @@ export interface MergeOutcome {
   dbVersion: number;
   /** Cells where a value from the remote met a concurrent one here (see `ddcp conflicts`). */
   conflicts: number;
+  /** Source transactions the gate refused whole (a pusher's write policy; absent if none); nothing of them landed. */
+  refused?: Refusal[];
 }
 
 /**
@@ -59,7 +64,7 @@ export class StagingTarget implements PullTarget {
   changes = 0;
   private siteId: Uint8Array | undefined;
   private span: { since: number; version: number } | undefined;
-  private readonly fits: (c: Change) => string | undefined;
+  private readonly fits: (c: Change) => Misfit | undefined;
   private readonly mark: StagingMark;
   private readonly engine: Engine;
   private readonly staging: Staging;
@@ -105,22 +110,26 @@ export class StagingTarget implements PullTarget {
       if (misfit) {
         // The error says "nothing was fetched": undo the batches this session staged before it.
         if (!this.options.mergeEach) this.staging.restore(this.mark);
-        throw new ChangeError(`remote ${this.remote} sends changes for ${misfit} (schemas differ); nothing was fetched`);
+        throw new ChangeError(`remote ${this.remote} sends changes for ${misfitObject(misfit)} (schemas differ); nothing was fetched`);
       }
     }
     this.changes += this.staging.stage(this.remote, this.siteId!, batch);
     const span = this.span!;
     this.options.onProgress?.('fetch', this.changes, undefined, { done: Math.max(0, batch.version - span.since), total: span.version - span.since });
-    if (batch.complete && this.options.mergeEach) this.options.onMerged?.(mergeStaged(this.engine, this.staging, this.remote));
+    if (batch.complete && this.options.mergeEach) this.options.onMerged?.(this.mergeNow());
   }
 
   caughtUp(version: number): void {
     this.staging.stage(this.remote, this.siteId!, { changes: [], version, complete: true });
     if (this.options.mergeEach) {
-      if (this.staging.count(this.remote) > 0) this.options.onMerged?.(mergeStaged(this.engine, this.staging, this.remote));
+      if (this.staging.count(this.remote) > 0) this.options.onMerged?.(this.mergeNow());
       else if (version > this.engine.trackedVersion(this.siteId!)) this.engine.trackPeer({ siteId: this.siteId!, version });
     }
     this.options.onCaughtUp?.(version);
+  }
+
+  private mergeNow(): MergeOutcome {
+    return mergeStaged(this.engine, this.staging, this.remote);
   }
 
   /** What this fetch came to. */
@@ -129,8 +138,21 @@ export class StagingTarget implements PullTarget {
   }
 }
 
-/** Merges a remote's staged changes in one transaction; `source` labels the merge (default: the remote). */
-export function mergeStaged(engine: Engine, staging: Staging, remote: string, onProgress?: Progress, source: string = remote): MergeOutcome {
+export interface MergeStagedOptions {
+  onProgress?: Progress;
+  /** Labels the merge in the history (default: the remote's name). */
+  source?: string;
+  /** The pusher's write guard (the gate's, for its address): pulled changes are ours to take. */
+  write?: WriteGuard;
+}
+
+/**
+ * Merges a remote's staged changes in one transaction, through the gate: each change must fit our
+ * schema (else nothing is merged), and under a write guard a source transaction it forbids is
+ * refused whole, listed in the outcome.
+ */
+export function mergeStaged(engine: Engine, staging: Staging, remote: string, options: MergeStagedOptions = {}): MergeOutcome {
+  const { onProgress, source = remote, write } = options;
   // Batches past the last complete one hold part of a version: the next fetch gets it whole.
   staging.dropIncomplete(remote);
   const state = staging.state(remote);
@@ -144,10 +166,11 @@ export function mergeStaged(engine: Engine, staging: Staging, remote: string, on
     }
   };
   // The remote's name labels the merge in the history (`ddcp log`) and in recorded conflicts.
-  const result = engine.applyChanges(counted(staging.changes(remote)), { source, trackPeer: { siteId: state.siteId, version: state.version } });
+  const changes = fitting(counted(staging.changes(remote)), engine.crrs(), `staged change from ${source}`);
+  const result = engine.applyChanges(changes, { source, trackPeer: { siteId: state.siteId, version: state.version }, ...(write ? { write } : {}) });
   // Committed: the staged copy can go. If we die before this, the next merge re-applies the same
   // changes, which merging makes a no-op.
   staging.clear(remote);
   onProgress?.('merge', done, total);
-  return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion, conflicts: result.conflicts };
+  return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion, conflicts: result.conflicts, ...(result.refused.length > 0 ? { refused: result.refused } : {}) };
 }

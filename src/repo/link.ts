@@ -9,7 +9,9 @@ import { openDatabase, type SqliteConnection } from '../engine/sqlite.ts';
 import type { Dial } from '../sync/protocol.ts';
 import { serveSession, type SessionLog } from '../sync/server.ts';
 import { framePair } from '../transport/memory.ts';
-import { readConfig, writeRefusal, type RepoConfig } from './config.ts';
+import { Gate } from '../sync/gate.ts';
+import { DEFAULT_POLICY } from '../sync/policy.ts';
+import { peerPolicies, readConfig, type RepoConfig } from './config.ts';
 import { RepoFeed } from './feed.ts';
 import { dbPathOf, layout } from './layout.ts';
 import { RemoteError } from './remotes.ts';
@@ -29,6 +31,7 @@ export interface FolderLink {
 
 interface Folder {
   dbPath: string;
+  gate: Gate;
   db: SqliteConnection;
   engine: Engine;
   staging(): Staging;
@@ -54,8 +57,12 @@ function openFolder(root: string): Folder {
     const engine = Engine.open(db);
     let staging: Staging | undefined;
     const opened = db;
+    // The config is read again per check: its owner may change policies while we are linked.
+    // Anyone on this machine may read a folder (as its files); writing needs a policy for our address.
+    const gate = new Gate((peer) => peerPolicies(readConfig(l.config)).get(peer) ?? { ...DEFAULT_POLICY });
     return {
       dbPath,
+      gate,
       db,
       engine,
       staging: () => (staging ??= new Staging(l.staging)),
@@ -85,7 +92,7 @@ export function linkFolder(root: string, options: LinkOptions): FolderLink {
         peer: options.peer,
         signal: stop,
         log: options.log,
-        mayWrite: () => writeRefusal(folder.config(), options.peer),
+        gate: folder.gate,
       });
       return client;
     },

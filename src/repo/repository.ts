@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { openDatabase, type SqliteConnection } from '../engine/sqlite.ts';
-import { readConfig, writeConfig, writeRefusal, CONFIG_VERSION, type RepoConfig } from './config.ts';
+import { peerPolicies, readConfig, withoutPeer, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
+import { checkPolicy, DEFAULT_POLICY, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
+import { Gate } from '../sync/gate.ts';
 import { NotARepositoryError, RepositoryError, RepositoryExistsError } from './errors.ts';
 import { applyBundle, createBundle, type ApplyBundleOptions, type ApplyBundleResult, type CreateBundleOptions, type CreateBundleResult } from './bundle.ts';
 import { mergeStaged, StagingTarget, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
@@ -213,38 +215,62 @@ export class Repository {
 
   /** Addresses allowed to fetch from this database when served (besides remotes' own addresses). */
   allowed(): string[] {
-    return [...(this.cfg.allow ?? [])];
+    return [...peerPolicies(this.cfg).keys()];
   }
 
-  /** Allows an address (a peer id) to fetch from this database. */
+  /** Allows an address (a peer id) to fetch from this database, with the default policy unless it has one. */
   allow(address: string): void {
-    if (!isAddress(address)) throw new RemoteError(`"${address}" is not a database address (a peer id such as 12D3KooW…)`);
-    if (this.cfg.allow?.includes(address)) return;
-    this.saveConfig({ ...this.cfg, allow: [...(this.cfg.allow ?? []), address] });
+    checkAddress(address);
+    if (peerPolicies(this.cfg).has(address)) return;
+    this.saveConfig(withPolicy(this.cfg, address, { ...DEFAULT_POLICY }));
   }
 
-  /** Withdraws an address's permission. Throws if it wasn't allowed. */
+  /**
+   * Allows a peer and sets what it may read and write when this database is served (see
+   * {@link PeerPolicy}; `:peer` in a rule's WHERE is the peer's address). The policy is checked
+   * against the database first: tables must be CRRs, columns theirs, WHERE one expression over
+   * them. Throws {@link PolicyError} (nothing changed) or {@link RemoteError} for a bad address.
+   */
+  setPolicy(address: string, policy: PeerPolicy): void {
+    checkAddress(address);
+    const p = policyFromJson(policy);
+    checkPolicy(p, this.engine.crrs(), this.engine.db);
+    this.saveConfig(withPolicy(this.cfg, address, p));
+  }
+
+  /**
+   * What `address` may read and write: its own policy if it was allowed, {@link DEFAULT_POLICY}
+   * (read everything, write nothing) for one of our remotes, and {@link NO_ACCESS} for anyone else.
+   */
+  policyFor(address: string): PeerPolicy {
+    const own = peerPolicies(this.cfg).get(address);
+    if (own) return own;
+    return this.remotes().some((r) => networkPeer(r.location) === address) ? { ...DEFAULT_POLICY } : { read: [], write: NO_ACCESS.write };
+  }
+
+  /** Every allowed peer with its policy, by address. */
+  policies(): { address: string; policy: PeerPolicy }[] {
+    return [...peerPolicies(this.cfg)].map(([address, policy]) => ({ address, policy }));
+  }
+
+  /**
+   * The gate for this repository: schema fit and each peer's policy (read afresh from the config,
+   * which another process may change while serving).
+   */
+  get gate(): Gate {
+    return new Gate((peer) => this.policyFor(peer));
+  }
+
+  /** Withdraws an address's permission (and its policy). Throws if it wasn't allowed. */
   deny(address: string): void {
-    if (!this.cfg.allow?.includes(address)) throw new RemoteError(`${address} is not in the allow list; see 'ddcp allow --list'`);
-    this.saveConfig({ ...this.cfg, allow: this.cfg.allow.filter((a) => a !== address) });
-  }
-
-  /** Lets `address` push its changes to this database (see {@link writeRefusal}). */
-  allowWrite(address: string): void {
-    if (!isAddress(address)) throw new RemoteError(`"${address}" is not a database address (a peer id such as 12D3KooW…)`);
-    if (this.cfg.write?.includes(address)) return;
-    this.saveConfig({ ...this.cfg, write: [...(this.cfg.write ?? []), address] });
-  }
-
-  /** Why `peer` may not push to us (read from the config as it is now), or undefined if it may. */
-  writeRefusal(peer: string): string | undefined {
-    this.reloadConfig();
-    return writeRefusal(this.cfg, peer);
+    const next = withoutPeer(this.cfg, address);
+    if (!next) throw new RemoteError(`${address} is not in the allow list; see 'ddcp allow --list'`);
+    this.saveConfig(next);
   }
 
   /** Whether `peer` may fetch from us: allowed explicitly, or one of our remotes. */
   mayFetch(peer: string): boolean {
-    if (this.cfg.allow?.includes(peer)) return true;
+    if (peerPolicies(this.cfg).has(peer)) return true;
     return this.remotes().some((r) => networkPeer(r.location) === peer);
   }
 
@@ -335,7 +361,7 @@ export class Repository {
     return this.withLink(name, options, async (dial) => {
       const feed = this.feed();
       try {
-        const r = await runSession(await dial(), { siteId: this.engine.siteId, schema: this.engine.crrs(), push: feed });
+        const r = await runSession(await dial(), { siteId: this.engine.siteId, address: this.address, schema: this.engine.crrs(), push: feed });
         return { remote: name, changes: r.pushed.changes, version: r.pushed.version, refused: r.pushed.refused };
       } finally {
         feed.stop();
@@ -353,7 +379,7 @@ export class Repository {
   /** Applies a remote's staged changes in one transaction (all or nothing). */
   merge(name: string, options: SyncOptions = {}): MergeOutcome {
     this.remote(name);
-    return mergeStaged(this.engine, this.staging, name, options.onProgress);
+    return mergeStaged(this.engine, this.staging, name, options.onProgress ? { onProgress: options.onProgress } : {});
   }
 
   /**
@@ -391,6 +417,10 @@ export class Repository {
     this.conn = undefined;
     this.eng = undefined;
   }
+}
+
+function checkAddress(address: string): void {
+  if (!isAddress(address)) throw new RemoteError(`"${address}" is not a database address (a peer id such as 12D3KooW…)`);
 }
 
 /** SQLite's "file is not a database" as a repository error naming the file; other errors unchanged. */

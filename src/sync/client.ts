@@ -34,6 +34,8 @@ export interface PullTarget {
 export interface ClientOptions {
   /** Our site id and CRR tables. */
   siteId: Uint8Array;
+  /** Our address, to name in errors that tell the other side's owner what to do. */
+  address?: string;
   schema: TableInfo[];
   /** Pull the server's changes into this. */
   pull?: PullTarget;
@@ -97,7 +99,7 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
     const pushing = options.push !== undefined && welcome.push;
     if (options.push && !welcome.push && !options.follow) {
       await channel.close().catch(() => {});
-      throw new PushDeniedError('denied', `the peer does not take our changes: ask its owner to let us write (on its side: ddcp allow OUR_ADDRESS --write '*')`);
+      throw new PushDeniedError('denied', `the peer does not take our changes: its owner can let us write (on its side: ddcp allow ${options.address ?? 'OUR_ADDRESS'} --write SPEC)`);
     }
     const pushed = { changes: 0, version: welcome.yours, refused: [] as Refusal[] };
     let pulled = options.pull === undefined; // caught up on the pull side

@@ -3,6 +3,7 @@
  * stores later). The serving side reads from a {@link ChangeFeed} and hands pushed changes to a
  * {@link ChangeSink}; a client pushes from its own feed.
  */
+import type { ReadFilter, WriteGuard } from '../engine/filter.ts';
 import type { TableInfo } from '../engine/schema.ts';
 import type { Batch } from './batches.ts';
 
@@ -10,6 +11,8 @@ import type { Batch } from './batches.ts';
 export interface FeedRequest {
   /** Leave out changes that originated at this site (the peer asking: it has them). */
   exceptSite: Uint8Array;
+  /** Only what the asking peer may read (the gate's read filter for it); undefined: everything. */
+  read?: ReadFilter;
 }
 
 /** A store's changes, read as bounded batches (see batches.ts). */
@@ -49,6 +52,10 @@ export interface Received {
 export interface PushOrigin {
   /** The pushing database's site id. */
   siteId: Uint8Array;
+  /** Its address. */
+  peer: string;
+  /** What it may write (the gate's write guard for it); undefined: everything. */
+  write?: WriteGuard;
   /** A label for the history and logs (a remote's name, an address). */
   source: string;
 }

@@ -3,6 +3,7 @@
  * caught-up, and, when following, new batches as the feed changes. The server sends this way, and so
  * does a pushing client: the two directions of a session are the same code.
  */
+import type { ReadFilter } from '../engine/filter.ts';
 import type { FrameChannel } from './channel.ts';
 import { encodeMessage } from './messages.ts';
 import type { ChangeFeed } from './ports.ts';
@@ -11,6 +12,8 @@ import { KEEPALIVE_MS } from './protocol.ts';
 export interface SendOptions {
   /** Leave out the peer's own changes. */
   exceptSite: Uint8Array;
+  /** What the peer may read (the gate's read filter); undefined: everything. */
+  read?: ReadFilter;
   /** Go on sending new changes until `signal` aborts. */
   follow: boolean;
   signal: AbortSignal;
@@ -37,7 +40,7 @@ export async function sendFeed(channel: FrameChannel, feed: ChangeFeed, since: n
   const { signal } = options;
   for (;;) {
     let last = since;
-    for await (const batch of feed.batches(since, { exceptSite: options.exceptSite })) {
+    for await (const batch of feed.batches(since, { exceptSite: options.exceptSite, ...(options.read ? { read: options.read } : {}) })) {
       if (signal.aborted) return since;
       if (batch.changes.length > 0) {
         await channel.send(encodeMessage({ type: 'batch', version: batch.version, complete: batch.complete, changes: batch.changes }));

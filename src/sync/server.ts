@@ -11,7 +11,8 @@
  */
 import type { Change } from '../engine/change.ts';
 import type { FrameChannel } from './channel.ts';
-import { changeFit } from './compat.ts';
+import { changeFit, misfitObject } from './compat.ts';
+import type { Gate } from './gate.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Hello, type Message } from './messages.ts';
 import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
 import { sendFeed } from './sender.ts';
@@ -29,10 +30,11 @@ export interface ServeOptions {
   /** Refuses the peer (the reason) before anything is read; undefined lets it in. */
   authorize?: () => string | undefined;
   /**
-   * Whether the peer may push, and if not why (sent to it). Undefined: it may. Until a per-peer
-   * write policy exists, that is all or nothing per peer.
+   * What the peer may read and write (its policy). The feed is read through its read filter; a peer
+   * that may write nothing is told so in welcome, and the sink merges pushes under its write guard.
+   * Without a gate the peer reads everything and may not write.
    */
-  mayWrite?: () => string | undefined;
+  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'writeGuard'>;
   keepAliveMs?: number;
 }
 
@@ -76,8 +78,9 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
   try {
     const hello = checkHello(await next(it), options);
     if (!hello) return;
-    const writeDenied = hello.push ? options.mayWrite?.() : 'not asked';
-    const origin: PushOrigin = { siteId: hello.siteId, source: options.peer };
+    const writeDenied = hello.push ? (options.gate?.mayWrite(options.peer) ? undefined : `peer ${options.peer} may not write to this database (on its side: ddcp allow ${options.peer} --write SPEC)`) : 'not asked';
+    const write = writeDenied ? undefined : options.gate?.writeGuard(options.peer);
+    const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, ...(write ? { write } : {}) };
     if (hello.push && !writeDenied) sink.dropIncomplete(origin);
     const yours = sink.trackedVersion(hello.siteId);
     await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: feed.schema(), version: feed.version(), yours, push: !writeDenied }));
@@ -92,7 +95,8 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     // A client that ends its side (or breaks the protocol) ends what we send, too.
     inbound.then(onAbort, onAbort);
     try {
-      if (hello.pull) await sendFeed(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs });
+      const read = options.gate?.readFilter(options.peer);
+      if (hello.pull) await sendFeed(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs });
       // A pushing client hangs up once everything it sent is acknowledged.
       if (hello.push || hello.follow) await inbound;
       await channel.close();
@@ -132,7 +136,7 @@ async function receive(
       continue;
     }
     const misfit = firstMisfit(m.changes, fits);
-    if (misfit) throw new ProtocolError('schema', `${ctx.peer} sends changes for ${misfit} (schemas differ); nothing of that batch was applied`);
+    if (misfit) throw new ProtocolError('schema', `${ctx.peer} sends changes for ${misfitObject(misfit)} (schemas differ); nothing of that batch was applied`);
     const got = sink.receive({ changes: m.changes, version: m.version, complete: m.complete }, origin);
     if (!got) continue;
     for (const r of got.refused) {
@@ -144,7 +148,7 @@ async function receive(
   }
 }
 
-function firstMisfit(changes: Change[], fits: (c: Change) => string | undefined): string | undefined {
+function firstMisfit<M>(changes: Change[], fits: (c: Change) => M | undefined): M | undefined {
   for (const c of changes) {
     const why = fits(c);
     if (why) return why;

@@ -1,0 +1,71 @@
+/**
+ * Rules that limit what a reader receives and what a writer may change: per table, the columns and a
+ * row predicate (an SQL expression over the row's columns, with named parameters). The engine only
+ * evaluates them; who they are for (peers, policies) is decided above it.
+ */
+import { ident, literal, type SqlValue } from './sqlite.ts';
+import { SENTINEL } from './schema.ts';
+import type { CrrTable } from './table.ts';
+
+/** One table's rule: which columns (all if omitted) of which rows (all if `where` is omitted). */
+export interface RowRule {
+  table: string;
+  /** Columns covered; primary-key columns and the row's existence are always covered. */
+  columns?: readonly string[];
+  /** An SQL expression over the row's columns, e.g. `owner = :peer`. NULL counts as false. */
+  where?: string;
+  /** How to name the rule in refusals (e.g. the policy's own text). */
+  label?: string;
+}
+
+/** What a reader may receive: changes of the listed tables only, as their rules allow. */
+export interface ReadFilter {
+  rules: readonly RowRule[];
+  /** Values of the named parameters the `where` expressions use (`{ peer: '12D3…' }` for `:peer`). */
+  params?: Readonly<Record<string, SqlValue>>;
+}
+
+/**
+ * What a writer may change: a change must be of a listed table and covered column, and its row
+ * before (if it existed) and after (if it exists) must satisfy the rule's `where`.
+ */
+export interface WriteGuard {
+  rules: readonly RowRule[];
+  params?: Readonly<Record<string, SqlValue>>;
+}
+
+/** The rules of one table (several rules of a table are alternatives: any one may allow). */
+export function rulesOf(rules: readonly RowRule[], table: string): RowRule[] {
+  return rules.filter((r) => r.table === table);
+}
+
+/** Whether a rule covers column `cid` (the row sentinel is covered by every rule of its table). */
+export function coversColumn(rule: RowRule, cid: string): boolean {
+  return cid === SENTINEL || rule.columns === undefined || rule.columns.includes(cid);
+}
+
+/**
+ * The SQL condition, over the change query's aliases `c` (clock) and `p` (keys), that keeps the
+ * changes `rules` allow of `table`; undefined when they allow everything. The row predicate is
+ * evaluated set-based, as one uncorrelated `IN (SELECT keys FROM table WHERE …)` per rule that SQLite
+ * computes once per query. A delete (sentinel with an even causal length) is kept whenever the table
+ * is: the row is gone, so there is nothing to test, and the delete carries only the key.
+ */
+export function readCondition(table: CrrTable, rules: readonly RowRule[]): string | undefined {
+  const { info } = table;
+  const keys = info.pks.map(ident);
+  const outer = info.pks.length === 1 ? `p.${keys[0]}` : `(${info.pks.map((k) => `p.${ident(k)}`).join(', ')})`;
+  const alternatives: string[] = [];
+  for (const rule of rules) {
+    const parts: string[] = [];
+    if (rule.columns !== undefined) {
+      const cols = [SENTINEL, ...rule.columns.filter((c) => table.columnSet.has(c))];
+      parts.push(`c.cid IN (${cols.map(literal).join(', ')})`);
+    }
+    if (rule.where !== undefined) parts.push(`${outer} IN (SELECT ${keys.join(', ')} FROM ${ident(info.name)} WHERE (${rule.where}))`);
+    if (parts.length === 0) return undefined;
+    alternatives.push(parts.join(' AND '));
+  }
+  if (alternatives.length === 0) return '0';
+  return `((c.cid = '${SENTINEL}' AND c.col_version % 2 = 0) OR ${alternatives.map((a) => `(${a})`).join(' OR ')})`;
+}

@@ -1,0 +1,161 @@
+/**
+ * The gate: the one place that decides whether changes fit our schema and what a peer may read and
+ * write. Every inbound door (fetch/follow, push received, bundle apply, `ddcp apply`, the library on
+ * behalf of a peer) passes it before anything is applied; every serving side asks it for the peer's
+ * read filter.
+ */
+import type { Change } from '../engine/change.ts';
+import type { ApplyOptions, ApplyResult, Engine } from '../engine/engine.ts';
+import { ChangeError } from '../engine/errors.ts';
+import type { ReadFilter, RowRule, WriteGuard } from '../engine/filter.ts';
+import type { Refusal } from '../engine/guard.ts';
+import { SENTINEL, type TableInfo } from '../engine/schema.ts';
+import { toHex } from '../engine/hex.ts';
+import { formatRule, PEER_PARAMETER, type PeerPolicy, type TableRule } from './policy.ts';
+
+/**
+ * Why changes made under `theirs` would not fit `ours`, or undefined if they do: every table of
+ * theirs must be a CRR here with the same primary key, and every column of theirs must exist here
+ * (we may have more columns: a peer that hasn't migrated yet still syncs).
+ */
+export function schemaMismatch(ours: readonly TableInfo[], theirs: readonly TableInfo[]): string | undefined {
+  const mine = new Map(ours.map((t) => [t.name, t]));
+  for (const t of theirs) {
+    const m = mine.get(t.name);
+    if (!m) return `table ${t.name} is not a CRR here`;
+    const keys = keyMismatch(m, t);
+    if (keys) return keys;
+    const cols = new Set(m.columns);
+    const missing = t.columns.filter((c) => !cols.has(c));
+    if (missing.length > 0) return `table ${t.name} lacks column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} here`;
+  }
+  return undefined;
+}
+
+/** Why a table of theirs has another primary key than ours, or undefined. */
+export function keyMismatch(ours: TableInfo, theirs: Pick<TableInfo, 'name' | 'pks'>): string | undefined {
+  if (ours.pks.join('\0') === theirs.pks.join('\0')) return undefined;
+  return `table ${theirs.name} has primary key (${theirs.pks.join(', ')}) there, (${ours.pks.join(', ')}) here`;
+}
+
+/** What about a change doesn't fit our schema: its table, or (with `column`) its column. */
+export interface Misfit {
+  table: string;
+  column?: string;
+}
+
+/** A misfit in words: `no CRR table T here` / `table T has no column c here`. */
+export function misfitText(m: Misfit): string {
+  return m.column === undefined ? `no CRR table ${m.table} here` : `table ${m.table} has no column ${m.column} here`;
+}
+
+/**
+ * A check of single changes against our schema: what doesn't fit (its table is not a CRR here, or its
+ * column is missing here), or undefined. Cheap on runs of the same table and column.
+ */
+export function changeFit(ours: readonly TableInfo[]): (c: Change) => Misfit | undefined {
+  const tables = new Map(ours.map((t) => [t.name, new Set(t.columns)]));
+  let lastTable: string | undefined;
+  let lastCid: string | undefined;
+  return (c) => {
+    if (c.table === lastTable && c.cid === lastCid) return undefined;
+    const cols = tables.get(c.table);
+    if (!cols) return { table: c.table };
+    if (c.cid !== SENTINEL && !cols.has(c.cid)) return { table: c.table, column: c.cid };
+    lastTable = c.table;
+    lastCid = c.cid;
+    return undefined;
+  };
+}
+
+/** Changes that don't fit our schema (see {@link changeFit}). */
+export class SchemaFitError extends ChangeError {
+  override name = 'SchemaFitError';
+}
+
+/** Passes `changes` on, throwing {@link SchemaFitError} at the first that doesn't fit `ours`. */
+export function* fitting(changes: Iterable<Change>, ours: readonly TableInfo[], context = 'change'): Generator<Change> {
+  const fit = changeFit(ours);
+  let n = 0;
+  for (const c of changes) {
+    n++;
+    const m = typeof c === 'object' && c !== null && typeof c.table === 'string' ? fit(c) : undefined;
+    if (m) throw new SchemaFitError(`${context} ${n}: ${misfitText(m)} (schemas differ?)`);
+    yield c;
+  }
+}
+
+const toRowRules = (rules: readonly TableRule[]): RowRule[] =>
+  rules.map((r) => ({ table: r.table, ...(r.columns ? { columns: r.columns } : {}), ...(r.where !== undefined ? { where: r.where } : {}), label: formatRule(r) }));
+
+/** The engine's read filter for a policy and the peer's address (undefined: everything). */
+export function readFilterOf(policy: PeerPolicy, peer: string): ReadFilter | undefined {
+  if (policy.read === 'all') return undefined;
+  return { rules: toRowRules(policy.read), params: { [PEER_PARAMETER]: peer } };
+}
+
+/** The engine's write guard for a policy and the peer's address (undefined: everything allowed). */
+export function writeGuardOf(policy: PeerPolicy, peer: string): WriteGuard | undefined {
+  if (policy.write === 'all') return undefined;
+  return { rules: policy.write === 'none' ? [] : toRowRules(policy.write), params: { [PEER_PARAMETER]: peer } };
+}
+
+/** One line naming a refused source transaction: origin, version, table, key, rule and why. */
+export function refusalText(r: Refusal): string {
+  return `refused transaction ${toHex(r.siteId).slice(0, 12)}…@${r.dbVersion} (table ${r.table}, rule ${r.rule}): ${r.message}`;
+}
+
+/** Where the gate learns each peer's policy (the repository's config, or an app's own). */
+export type PolicyLookup = (peer: string) => PeerPolicy;
+
+export interface AdmitOptions extends Pick<ApplyOptions, 'source' | 'trackPeer'> {
+  /** The peer the changes come from; its write policy applies. Omitted: our own input (no policy). */
+  peer?: string;
+  /** Names the input in schema errors (`change`, `line`…). */
+  context?: string;
+}
+
+/** Schema fit and policy, for every door. */
+export class Gate {
+  private readonly policyFor: PolicyLookup;
+  constructor(policyFor: PolicyLookup) {
+    this.policyFor = policyFor;
+  }
+
+  /** The peer's policy. */
+  policy(peer: string): PeerPolicy {
+    return this.policyFor(peer);
+  }
+
+  /** The read filter for this peer (undefined: everything). Passed to the feed. */
+  readFilter(peer: string): ReadFilter | undefined {
+    return readFilterOf(this.policyFor(peer), peer);
+  }
+
+  /** The write guard for this peer (undefined: it may write everything). */
+  writeGuard(peer: string): WriteGuard | undefined {
+    return writeGuardOf(this.policyFor(peer), peer);
+  }
+
+  /** Whether the peer may write anything at all (a push from one that may not is refused up front). */
+  mayWrite(peer: string): boolean {
+    const w = this.policyFor(peer).write;
+    return w !== 'none' && (w === 'all' || w.length > 0);
+  }
+
+  /** Why a peer's schema doesn't fit ours, or undefined. */
+  schemaMismatch(ours: readonly TableInfo[], theirs: readonly TableInfo[]): string | undefined {
+    return schemaMismatch(ours, theirs);
+  }
+
+  /**
+   * Applies changes through the gate: each must fit our schema (else {@link SchemaFitError}, nothing
+   * applied), and with a `peer`, its write policy decides per source transaction (refusals are in
+   * the result's `refused`; see {@link refusalText}).
+   */
+  admit(engine: Engine, changes: Iterable<Change>, options: AdmitOptions = {}): ApplyResult {
+    const { peer, context, ...apply } = options;
+    const write = peer === undefined ? undefined : this.writeGuard(peer);
+    return engine.applyChanges(fitting(changes, engine.crrs(), context), { ...apply, ...(write ? { write } : {}) });
+  }
+}
