@@ -16,6 +16,7 @@ import * as serve from './serve.ts';
 import * as shell from './shell.ts';
 import * as status from './status.ts';
 import * as sync from './sync.ts';
+import * as push from './push.ts';
 
 const VERSION = '0.1.0';
 
@@ -34,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-C <dir>', 'run as if started in <dir>')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s.trimEnd()} (see --help)\n`) });
-  for (const cmd of [init, shell, status, log, conflicts, remote, sync, serve, allow, config, changes, apply, bundle]) cmd.register(program, ctx);
+  for (const cmd of [init, shell, status, log, conflicts, remote, sync, push, serve, allow, config, changes, apply, bundle]) cmd.register(program, ctx);
   program.addHelpText(
     'after',
     `

@@ -164,6 +164,8 @@ export class Server extends EventEmitter<ServerEvents> {
         return { address: this.address, addresses: this.addresses(), peers: this.node.peers(), following: [...this.following] };
       case 'fetch':
         return this.repo.fetch(this.need(name), { dial: this.dialer() });
+      case 'push':
+        return this.repo.push(this.need(name), { dial: this.dialer() });
       case 'merge': {
         const r = this.repo.merge(this.need(name));
         this.publisher.check();
