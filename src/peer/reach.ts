@@ -47,7 +47,7 @@ export function unreachable(err: unknown, location: string, name?: string): unkn
 /** Opens a sync stream to `location` through `node`, failures in words. */
 export async function openSync(node: P2pNode, location: string, name?: string, signal?: AbortSignal): Promise<FrameChannel> {
   try {
-    return (await node.open(location, SYNC_PROTOCOL, signal ? { signal } : {})) as FrameChannel;
+    return await node.open(location, SYNC_PROTOCOL, signal ? { signal } : {});
   } catch (err) {
     throw unreachable(err, location, name);
   }

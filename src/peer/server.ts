@@ -11,6 +11,8 @@ import type { FollowEvent } from '../repo/follow.ts';
 import { networkPeer } from '../repo/remotes.ts';
 import type { Repository } from '../repo/repository.ts';
 import { SYNC_PROTOCOL, type Dial } from '../sync/protocol.ts';
+import { Gate } from '../sync/gate.ts';
+import { DEFAULT_POLICY } from '../sync/policy.ts';
 import { serveSession } from '../sync/server.ts';
 import { createNode, type P2pNode } from '../transport/p2p/node.ts';
 import type { Server as NetServer } from 'node:net';
@@ -136,7 +138,7 @@ export class Server extends EventEmitter<ServerEvents> {
         signal,
         log: (level, line) => this.sessionLog(level, line, peer, watched.failure()),
         authorize: () => (options.public || (this.repo.reloadConfig(), this.repo.mayFetch(peer)) ? undefined : `peer ${peer} is not allowed to fetch from this database (on the serving side: ddcp allow ${peer})`),
-        gate: this.repo.gate,
+        gate: options.public ? this.publicGate : this.repo.gate,
       });
     });
     for (const remote of this.repo.remotes()) this.followRemote(remote.name, remote.location);
@@ -150,6 +152,9 @@ export class Server extends EventEmitter<ServerEvents> {
     if (level === 'warn' && failure && isDisconnect(failure) && line.endsWith(failure.message)) this.log(`${peer} disconnected`);
     else this.log(line);
   }
+
+  /** With --public: a peer nobody allowed reads everything and writes nothing (the default policy). */
+  private readonly publicGate = new Gate((peer) => (this.repo.mayFetch(peer) ? this.repo.policyFor(peer) : { ...DEFAULT_POLICY }));
 
   /** Dials network locations through this node (failures in words, see reach.ts). */
   dialer(): (location: string) => Dial {
