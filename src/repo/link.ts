@@ -11,7 +11,7 @@ import { serveSession, type SessionLog } from '../sync/server.ts';
 import { framePair } from '../transport/memory.ts';
 import { Gate } from '../sync/gate.ts';
 import { DEFAULT_POLICY } from '../sync/policy.ts';
-import { peerPolicies, readConfig, type RepoConfig } from './config.ts';
+import { peerPolicies, readConfig } from './config.ts';
 import { RepoFeed } from './feed.ts';
 import { dbPathOf, layout } from './layout.ts';
 import { RemoteError } from './remotes.ts';
@@ -35,7 +35,6 @@ interface Folder {
   db: SqliteConnection;
   engine: Engine;
   staging(): Staging;
-  config(): RepoConfig;
   close(): void;
 }
 
@@ -66,8 +65,6 @@ function openFolder(root: string): Folder {
       db,
       engine,
       staging: () => (staging ??= new Staging(l.staging)),
-      // read again per session: its owner may have changed who may write since
-      config: () => readConfig(l.config),
       close: () => {
         staging?.close();
         opened.close();

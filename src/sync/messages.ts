@@ -10,9 +10,8 @@ import { fromHex, toHex } from '../engine/hex.ts';
 import type { TableInfo } from '../engine/schema.ts';
 import { ByteWriter } from '../engine/pack.ts';
 import { decodeChanges, encodeChanges } from './codec.ts';
-import { readVarint, writeVarint } from './varint.ts';
-
 import { PROTOCOL_VERSION } from './protocol.ts';
+import { readVarint, writeVarint } from './varint.ts';
 
 export { PROTOCOL_VERSION };
 
