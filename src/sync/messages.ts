@@ -68,6 +68,8 @@ export interface BatchMessage {
   version: number;
   complete: boolean;
   changes: Change[];
+  /** Decoded frames only: the validated encoding of `changes` (a view into the frame). */
+  encoded?: Uint8Array;
 }
 
 /** Either side after its batches: you have everything up to `version` (when following, more will come). */
@@ -192,7 +194,8 @@ export function decodeMessage(frame: Uint8Array): Message {
       const v = readVarint(frame, 1);
       const complete = frame[v.pos];
       if (complete !== 0 && complete !== 1) throw malformed('batch flag');
-      return { type: 'batch', version: v.value, complete: complete === 1, changes: decodeChanges(frame.subarray(v.pos + 1)) };
+      const encoded = frame.subarray(v.pos + 1);
+      return { type: 'batch', version: v.value, complete: complete === 1, changes: decodeChanges(encoded), encoded };
     } catch (cause) {
       if (cause instanceof ProtocolError) throw cause;
       throw malformed(`batch: ${(cause as Error).message}`, cause);

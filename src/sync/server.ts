@@ -137,7 +137,7 @@ async function receive(
     }
     const misfit = firstMisfit(m.changes, fits);
     if (misfit) throw new ProtocolError('schema', `${ctx.peer} sends changes for ${misfitObject(misfit)} (schemas differ); nothing of that batch was applied`);
-    const got = sink.receive({ changes: m.changes, version: m.version, complete: m.complete }, origin);
+    const got = sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin);
     if (!got) continue;
     for (const r of got.refused) {
       ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
