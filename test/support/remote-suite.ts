@@ -133,16 +133,36 @@ export function remoteSuite(kind: RemoteKind): void {
   it('a push cut mid-transfer resumes after what the server merged: nothing lost, nothing twice', async () => {
     const { server, client, reach } = await pair();
     server.setPolicy(client.address, { read: 'all', write: 'all' });
-    const n = many(client, 'c');
+    // more than the transports buffer, so the cut falls mid-transfer
+    const n = many(client, 'c', 60, 1000);
     // the client's side is torn down after the welcome and two acknowledgements
     await assert.rejects(client.push('origin', { connect: async (signal) => cutAfter(await reach.dial(signal), 3) }));
     await until('the server to finish what it had', () => mergedReceived(server) > 0);
     const first = count(server);
-    assert.ok(first > 0 && first < n, `${first} of ${n} rows landed before the cut`);
+    assert.ok(first > 0, 'complete batches landed before the cut');
     const rest = await client.push('origin', { connect: reach.dial });
-    assert.ok(rest.changes < n, 'the second push started after what the server holds');
+    // (over a network the server may still merge frames it had buffered before it saw the cut)
+    assert.ok(rest.changes <= n - first, `the second push sent only what the server lacked: ${rest.changes} of ${n}`);
     assert.equal(rows(server), rows(client));
     assert.equal(mergedReceived(server), n, 'every change was merged exactly once');
+  });
+
+  it('read policy: the client receives only the rows its predicate allows, live too', async () => {
+    const { server, client, reach } = await pair();
+    server.setPolicy(client.address, { read: [{ table: 'notes', where: "body LIKE 'public%'" }], write: 'none' });
+    server.db.exec("INSERT INTO notes VALUES ('p1', 'public one'), ('s1', 'secret')");
+    await client.pull('origin', { connect: reach.dial });
+    assert.deepEqual(client.db.prepare('SELECT id FROM notes ORDER BY id').all().map((x) => (x as { id: string }).id), ['p1']);
+    const ac = new AbortController();
+    const following = client.follow('origin', reach.dial, { signal: ac.signal, retryMs: 10 });
+    try {
+      server.db.exec("INSERT INTO notes VALUES ('s2', 'secret too'), ('p2', 'public two')");
+      await until('the public row to arrive', () => count(client) === 2);
+      assert.deepEqual(client.db.prepare('SELECT id FROM notes ORDER BY id').all().map((x) => (x as { id: string }).id), ['p1', 'p2']);
+    } finally {
+      ac.abort();
+      await following;
+    }
   });
 
   it('refusal by policy: a transaction the receiver forbids is refused whole, the sender hears why, nothing of it lands', async () => {
