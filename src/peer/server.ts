@@ -59,7 +59,7 @@ export interface ServerEvents {
 export class Server extends EventEmitter<ServerEvents> {
   readonly repo: Repository;
   readonly node: P2pNode;
-  private readonly publisher: RepoFeed;
+  private readonly feed: RepoFeed;
   private readonly abort = new AbortController();
   private readonly tasks: Promise<unknown>[] = [];
   private readonly links: { close(): void }[] = [];
@@ -72,7 +72,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.repo = repo;
     this.node = node;
     this.log = log;
-    this.publisher = repo.feed();
+    this.feed = repo.feed();
   }
 
   /** Starts serving `repo`. */
@@ -130,10 +130,10 @@ export class Server extends EventEmitter<ServerEvents> {
     const signal = this.abort.signal;
     this.node.on('peer:connect', (p) => this.emit('peer:connect', p));
     this.node.on('peer:disconnect', (p) => this.emit('peer:disconnect', p));
-    this.publisher.start();
+    this.feed.start();
     await this.node.handle(SYNC_PROTOCOL, (stream, peer) => {
       const watched = watchChannel(stream);
-      return serveSession(watched.channel, this.publisher, this.publisher, {
+      return serveSession(watched.channel, this.feed, this.feed, {
         peer,
         signal,
         log: (level, line) => this.sessionLog(level, line, peer, watched.failure()),
@@ -173,12 +173,12 @@ export class Server extends EventEmitter<ServerEvents> {
         return this.repo.push(this.need(name), { dial: this.dialer() });
       case 'merge': {
         const r = this.repo.merge(this.need(name));
-        this.publisher.check();
+        this.feed.check();
         return r;
       }
       case 'pull': {
         const r = await this.repo.pull(this.need(name), { dial: this.dialer() });
-        this.publisher.check();
+        this.feed.check();
         return r;
       }
       case 'remote-added': {
@@ -222,7 +222,7 @@ export class Server extends EventEmitter<ServerEvents> {
       if (e.type === 'merged') {
         if (e.outcome.received > 0) this.log(`merged ${e.outcome.received} changes from ${name} (${e.outcome.applied} new), db_version ${e.outcome.dbVersion}`);
         this.emit('changes', { remote: name, received: e.outcome.received, applied: e.outcome.applied, dbVersion: e.outcome.dbVersion });
-        this.publisher.check(); // our followers hear of it at once
+        this.feed.check(); // our followers hear of it at once
       } else if (e.type === 'caught-up') this.emit('sync', { remote: name, version: e.version });
       else if (e.type === 'connected') {
         lastProblem = undefined;
@@ -235,7 +235,7 @@ export class Server extends EventEmitter<ServerEvents> {
         this.problem(e.error);
       }
     };
-    this.tasks.push(this.repo.follow(name, dial, { signal: this.abort.signal, onEvent, push: this.publisher }).catch((err: Error) => this.problem(err)));
+    this.tasks.push(this.repo.follow(name, dial, { signal: this.abort.signal, onEvent, push: this.feed }).catch((err: Error) => this.problem(err)));
   }
 
   /** Stops serving and following; closes the node. The repository stays open. */
@@ -245,7 +245,7 @@ export class Server extends EventEmitter<ServerEvents> {
       this.control.close();
       rmSync(socketPath(this.repo), { force: true });
     }
-    this.publisher.stop();
+    this.feed.stop();
     await Promise.allSettled(this.tasks);
     for (const l of this.links) l.close();
     await this.node.stop();
