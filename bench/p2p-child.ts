@@ -70,6 +70,18 @@ if (mode === 'serve') {
   repo.close();
   out({ ...r, maxRssMiB: peakRssMiB() });
   process.exit(0);
+} else if (mode === 'push') {
+  const repo = Repository.open(dir!);
+  repo.addRemote('alice', target!);
+  const r = await withNetwork(repo, [target!], async (dial) => {
+    const t0 = performance.now();
+    const r = await repo.push('alice', { dial });
+    if (r.refused.length > 0) throw new Error(`alice refused ${r.refused.length} transactions`);
+    return { ms: performance.now() - t0, changes: r.changes };
+  });
+  repo.close();
+  out({ ...r, maxRssMiB: peakRssMiB() });
+  process.exit(0);
 } else {
-  throw new Error(`usage: p2p-child.ts serve DIR | pull DIR MULTIADDR`);
+  throw new Error(`usage: p2p-child.ts serve DIR | pull DIR MULTIADDR | push DIR MULTIADDR`);
 }

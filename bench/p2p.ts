@@ -27,6 +27,14 @@ export interface P2pSyncResult {
   wireBytesPerChange: number;
 }
 
+/** Push throughput: changes sent, merged and acknowledged per second. */
+export interface P2pPushResult {
+  rows: number;
+  changes: number;
+  ms: number;
+  changesPerSec: number;
+}
+
 export interface P2pLatencyResult {
   commits: number;
   medianMs: number;
@@ -136,6 +144,33 @@ export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2
       wireBytesReceived: rep.bytesRead,
       wireBytesPerChange: rep.bytesWritten / pulled.changes,
     };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Push: bob (own process, a dial-only node) pushes N rows to alice (serving, own process), who lets him write. */
+export async function measureP2pPush(scratch: Scratch, rows: number): Promise<P2pPushResult> {
+  const { alice, bob } = await makePair(scratch, `push-${rows}`);
+  alice.setPolicy(bob.address, { read: 'all', write: 'all' });
+  const ins = bob.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
+  bob.db.exec('BEGIN');
+  for (const item of makeItems(rows)) ins.run(...item);
+  bob.db.exec('COMMIT');
+  bob.engine.seal();
+  const aliceDir = alice.root;
+  const bobDir = bob.root;
+  alice.close();
+  bob.close();
+  const server = new Child(['serve', aliceDir]);
+  try {
+    const { addresses } = await server.next<{ addresses: string[] }>();
+    const target = addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
+    if (!target) throw new Error(`alice listens on no 127.0.0.1 TCP address: ${addresses.join(', ')}`);
+    const client = new Child(['push', bobDir, target]);
+    const pushed = await client.next<{ ms: number; changes: number; maxRssMiB: number }>();
+    await client.stop();
+    return { rows, changes: pushed.changes, ms: pushed.ms, changesPerSec: (pushed.changes * 1000) / pushed.ms };
   } finally {
     await server.stop();
   }

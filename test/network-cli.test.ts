@@ -15,7 +15,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
-import { SYNC_PROTOCOL } from '../src/repo/network-source.ts';
+import { SYNC_PROTOCOL } from '../src/sync/protocol.ts';
 import { encodeMessage } from '../src/sync/messages.ts';
 import { createNode, type P2pNode } from '../src/transport/p2p/node.ts';
 import { BIN, ddcpAsync, ok, tempDir, type RunResult } from './support/cli.ts';

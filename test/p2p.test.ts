@@ -245,7 +245,7 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     alice.allow(bob.address);
     bob.addRemote('alice', tcp(sa));
     const { createNode } = await import('../src/transport/p2p/node.ts');
-    const { SYNC_PROTOCOL } = await import('../src/repo/network-source.ts');
+    const { SYNC_PROTOCOL } = await import('../src/sync/protocol.ts');
     const node = await createNode({ privateKey: bob.identity.privateKey, listen: [], mdns: false, dht: false });
     const ac = new AbortController();
     let connections = 0;
@@ -284,7 +284,7 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     const sa = await Server.start(alice, { listen: LISTEN, mdns: false, dht: false, public: true, log: (l) => logs.push(l) });
     servers.push(sa);
     const { createNode } = await import('../src/transport/p2p/node.ts');
-    const { SYNC_PROTOCOL } = await import('../src/repo/network-source.ts');
+    const { SYNC_PROTOCOL } = await import('../src/sync/protocol.ts');
     const { encodeMessage } = await import('../src/sync/messages.ts');
     const { generateKeyPair } = await import('@libp2p/crypto/keys');
     const mallory = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [], mdns: false, dht: false });

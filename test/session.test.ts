@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
-import { Publisher } from '../src/repo/publisher.ts';
+import type { RepoFeed } from '../src/repo/feed.ts';
 import type { Batch } from '../src/sync/batches.ts';
-import { encodeMessage, ProtocolError } from '../src/sync/messages.ts';
-import { openSession, serveSession } from '../src/sync/session.ts';
+import { runSession, type PullTarget } from '../src/sync/client.ts';
+import { decodeMessage, encodeMessage, ProtocolError, type Message, type Welcome } from '../src/sync/messages.ts';
+import { Gate } from '../src/sync/gate.ts';
+import { serveSession, type ServeOptions } from '../src/sync/server.ts';
 import { framePair } from '../src/transport/memory.ts';
 import { cutAfter } from './support/channels.ts';
 import { tempDir } from './support/cli.ts';
@@ -20,19 +22,36 @@ async function repo(name: string, schema = 'CREATE TABLE notes(id TEXT PRIMARY K
 
 const rows = (r: Repository): unknown[] => r.db.prepare('SELECT id, body FROM notes ORDER BY id').all().map((x) => ({ ...(x as object) }));
 
-/** Applies a session's batches the way a follower does: complete batches are merged. */
-async function consume(r: Repository, peer: Uint8Array, messages: AsyncGenerator<{ type: string } & Partial<Batch>>, until: (caughtUp: number) => boolean): Promise<void> {
+/** A pull target that merges the way a follower does: complete batches are merged. */
+function merging(r: Repository, onCaughtUp: (version: number) => void = () => {}): PullTarget & { siteId?: Uint8Array } {
   let pending: Batch['changes'] = [];
-  for await (const m of messages) {
-    if (m.type === 'batch') {
-      pending.push(...m.changes!);
-      if (m.complete) {
-        r.engine.applyChanges(pending, { trackPeer: { siteId: peer, version: m.version! } });
+  const t: PullTarget & { siteId?: Uint8Array } = {
+    from: () => ({ since: 0, held: [] }),
+    welcome: (w: Welcome) => {
+      t.siteId = w.siteId;
+    },
+    batch: (b) => {
+      pending.push(...b.changes);
+      if (b.complete) {
+        r.engine.applyChanges(pending, { trackPeer: { siteId: t.siteId!, version: b.version } });
         pending = [];
       }
-    } else if (m.type === 'caught-up' && until(m.version!)) return;
-  }
+    },
+    caughtUp: onCaughtUp,
+  };
+  return t;
 }
+
+/** Serves `feed` (also as the sink) on one end of a fresh pair; returns the other end and the session. */
+function served(feed: RepoFeed, options: ServeOptions): { client: ReturnType<typeof framePair>[1]; done: Promise<void> } {
+  const [server, client] = framePair();
+  return { client, done: serveSession(server, feed, feed, options) };
+}
+
+/** A gate that lets every peer read and write everything. */
+const writer = new Gate(() => ({ read: 'all', write: 'all' }));
+
+const as = (r: Repository) => ({ siteId: r.engine.siteId, schema: r.engine.crrs() });
 
 describe('sync sessions over an in-memory channel', () => {
   it('fetches everything since the tracked version, never the client own changes, then ends', async () => {
@@ -40,43 +59,39 @@ describe('sync sessions over an in-memory channel', () => {
     const bob = await repo('bob');
     alice.db.exec("INSERT INTO notes VALUES ('a1', 'one'), ('a2', 'two')");
     bob.db.exec("INSERT INTO notes VALUES ('b1', 'bob')");
-    const pub = new Publisher(alice);
+    const feed = alice.feed();
     try {
-      const [server, client] = framePair();
       const ac = new AbortController();
-      const served = serveSession(server, pub, { peer: 'bob', signal: ac.signal });
-      const s = await openSession(client, { siteId: bob.engine.siteId, schema: bob.engine.crrs(), since: 0, follow: false });
-      assert.deepEqual(s.welcome.siteId, alice.engine.siteId);
-      await consume(bob, s.welcome.siteId, s.messages as never, () => false);
-      await served;
+      const s = served(feed, { peer: 'bob', signal: ac.signal });
+      const r = await runSession(s.client, { ...as(bob), pull: merging(bob) });
+      assert.deepEqual(r.welcome.siteId, alice.engine.siteId);
+      await s.done;
       assert.deepEqual(rows(bob), [{ id: 'a1', body: 'one' }, { id: 'a2', body: 'two' }, { id: 'b1', body: 'bob' }]);
       // bob's changes relayed back to alice would be echoed; a second session from bob gets nothing
-      const [server2, client2] = framePair();
-      const served2 = serveSession(server2, pub, { peer: 'bob', signal: ac.signal });
-      const s2 = await openSession(client2, { siteId: bob.engine.siteId, schema: bob.engine.crrs(), since: bob.engine.trackedVersion(alice.engine.siteId), follow: false });
-      const got = [];
-      for await (const m of s2.messages) if (m.type === 'batch') got.push(...m.changes);
-      await served2;
+      const s2 = served(feed, { peer: 'bob', signal: ac.signal });
+      const got: unknown[] = [];
+      const since = bob.engine.trackedVersion(alice.engine.siteId);
+      await runSession(s2.client, { ...as(bob), pull: { from: () => ({ since, expect: alice.engine.siteId, held: [] }), welcome: () => {}, batch: (b) => got.push(...b.changes), caughtUp: () => {} } });
+      await s2.done;
       assert.equal(got.length, 0);
     } finally {
-      pub.stop();
+      feed.stop();
       alice.close();
       bob.close();
     }
   });
 
-  it('following pushes commits made by another connection without being asked', async () => {
+  it('following sends commits made by another connection without being asked', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');
-    const pub = new Publisher(alice);
-    pub.start();
+    const feed = alice.feed();
     const ac = new AbortController();
     try {
-      const [server, client] = framePair();
-      const served = serveSession(server, pub, { peer: 'bob', signal: ac.signal });
-      const s = await openSession(client, { siteId: bob.engine.siteId, schema: bob.engine.crrs(), since: 0, follow: true });
+      const s = served(feed, { peer: 'bob', signal: ac.signal });
       let caught = 0;
-      const following = consume(bob, s.welcome.siteId, s.messages as never, (v) => ++caught >= 2 && v > 0);
+      const stop = new AbortController();
+      const following = runSession(s.client, { ...as(bob), follow: true, signal: stop.signal, pull: merging(bob, (v) => ++caught >= 2 && v > 0 && stop.abort()) });
+      while (caught === 0) await new Promise((r) => setTimeout(r, 5));
       // another connection (as an app would) commits a write
       const app = new (await import('node:sqlite')).DatabaseSync(alice.dbPath, { timeout: 5000 });
       const t0 = Date.now();
@@ -86,40 +101,40 @@ describe('sync sessions over an in-memory channel', () => {
       assert.ok(Date.now() - t0 < 1000, `arrived after ${Date.now() - t0} ms`);
       assert.deepEqual(rows(bob), [{ id: 'live', body: 'pushed' }]);
       ac.abort();
-      await served;
+      await s.done;
     } finally {
-      pub.stop();
+      feed.stop();
       alice.close();
       bob.close();
     }
   });
 
-  it('refuses a client whose schema lacks a column, a denied peer, and a wrong protocol version — clearly', async () => {
+  it('refuses changes that do not fit the receiver, a denied peer, and a wrong protocol version — clearly', async () => {
     const alice = await repo('alice', 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, tag TEXT)');
+    alice.db.exec("INSERT INTO notes VALUES ('t', 'tagged', 'x')");
     const bob = await repo('bob');
-    const pub = new Publisher(alice);
+    bob.addRemote('alice', alice.root);
+    const feed = alice.feed();
     const ac = new AbortController();
     try {
-      const warnings: string[] = [];
-      const [server, client] = framePair();
-      const served = serveSession(server, pub, { peer: 'bob', signal: ac.signal, log: (_l, m) => warnings.push(m) });
-      await assert.rejects(openSession(client, { siteId: bob.engine.siteId, schema: bob.engine.crrs(), since: 0, follow: false }), (e: ProtocolError) => e.code === 'schema' && /notes lacks column tag/.test(e.message));
-      await served;
-      assert.match(warnings.join('\n'), /schemas differ/);
+      const s = served(feed, { peer: 'bob', signal: ac.signal });
+      await assert.rejects(bob.fetch('alice', { connect: async () => s.client }), /column notes\.tag, which this database lacks \(schemas differ\); nothing was fetched/);
+      await s.done;
+      assert.deepEqual(bob.remoteStatus()[0]!.staged, 0);
 
-      const [server2, client2] = framePair();
-      const served2 = serveSession(server2, pub, { peer: 'mallory', signal: ac.signal, authorize: () => 'peer mallory is not allowed; ddcp allow KEY' });
-      await assert.rejects(openSession(client2, { siteId: bob.engine.siteId, schema: alice.engine.crrs(), since: 0, follow: false }), (e: ProtocolError) => e.code === 'denied' && /not allowed/.test(e.message));
-      await served2;
+      const s2 = served(feed, { peer: 'mallory', signal: ac.signal, authorize: () => 'peer mallory is not allowed; ddcp allow KEY' });
+      await assert.rejects(runSession(s2.client, { siteId: bob.engine.siteId, schema: alice.engine.crrs(), pull: merging(bob) }), (e: ProtocolError) => e.code === 'denied' && /not allowed/.test(e.message));
+      await s2.done;
 
-      const [server3, client3] = framePair();
-      const served3 = serveSession(server3, pub, { peer: 'old', signal: ac.signal });
-      await client3.send(new TextEncoder().encode('\u0001' + JSON.stringify({ protocol: 99, site_id: '00'.repeat(16), schema: [], since: 0, follow: false })));
-      const answer = await client3[Symbol.asyncIterator]().next();
-      assert.match(new TextDecoder().decode((answer.value as Uint8Array).subarray(1)), /protocol version 99 is not supported/);
-      await served3;
+      for (const old of [1, 99]) {
+        const s3 = served(feed, { peer: 'old', signal: ac.signal });
+        await s3.client.send(new TextEncoder().encode('\u0001' + JSON.stringify({ protocol: old, site_id: '00'.repeat(16), schema: [], since: 0, follow: false })));
+        const answer = await s3.client[Symbol.asyncIterator]().next();
+        assert.match(new TextDecoder().decode((answer.value as Uint8Array).subarray(1)), new RegExp(`protocol version ${old} is not supported \\(this peer speaks 2\\)`));
+        await s3.done;
+      }
     } finally {
-      pub.stop();
+      feed.stop();
       alice.close();
       bob.close();
     }
@@ -128,29 +143,34 @@ describe('sync sessions over an in-memory channel', () => {
   it('survives garbage and protocol violations, leaving the database unchanged', async () => {
     const alice = await repo('alice');
     alice.db.exec("INSERT INTO notes VALUES ('keep', 'me')");
-    const pub = new Publisher(alice);
+    const feed = alice.feed();
     const ac = new AbortController();
     try {
       const before = rows(alice);
+      const hello = (push: boolean) => encodeMessage({ type: 'hello', protocol: 2, siteId: new Uint8Array(16).fill(7), schema: alice.engine.crrs(), since: 0, held: [], follow: false, pull: false, push });
       for (const frames of [
         [new Uint8Array([0xff, 1, 2, 3])],
         [new Uint8Array(0)],
         [new TextEncoder().encode('\u0001{not json')],
+        [new TextEncoder().encode('\u0001' + JSON.stringify({ protocol: 2, site_id: '00'.repeat(16), schema: [], since: 0, follow: false }))],
         [encodeMessage({ type: 'caught-up', version: 1 })],
         [encodeMessage({ type: 'batch', version: 1, complete: true, changes: [] })],
         [new Uint8Array([3, 0x80])],
+        // a client that may not write pushes anyway; one that did not say it pushes sends a batch
+        [hello(true), encodeMessage({ type: 'batch', version: 1, complete: true, changes: [] })],
+        [hello(false), encodeMessage({ type: 'caught-up', version: 1 })],
+        [hello(false), encodeMessage({ type: 'ack', version: 1 })],
       ]) {
         const warnings: string[] = [];
-        const [server, client] = framePair();
-        const served = serveSession(server, pub, { peer: 'fuzz', signal: ac.signal, log: (_l, m) => warnings.push(m) });
-        for (const f of frames) await client.send(f);
-        await client.close();
-        await served;
-        assert.ok(warnings.length > 0, 'the reason is logged');
+        const s = served(feed, { peer: 'fuzz', signal: ac.signal, log: (_l, m) => warnings.push(m), gate: new Gate(() => ({ read: 'all', write: 'none' })) });
+        for (const f of frames) await s.client.send(f);
+        await s.client.close();
+        await s.done;
+        assert.ok(warnings.some((w) => /refused|unexpected|malformed|may not/.test(w)), `the reason is logged: ${warnings.join('; ')}`);
       }
       assert.deepEqual(rows(alice), before);
     } finally {
-      pub.stop();
+      feed.stop();
       alice.close();
     }
   });
@@ -158,19 +178,51 @@ describe('sync sessions over an in-memory channel', () => {
   it('a following session that stays idle repeats caught-up as a keep-alive', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');
-    const pub = new Publisher(alice);
+    const feed = alice.feed();
     const ac = new AbortController();
     try {
-      const [server, client] = framePair();
-      const served = serveSession(server, pub, { peer: 'bob', signal: ac.signal, keepAliveMs: 30 });
-      const s = await openSession(client, { siteId: bob.engine.siteId, schema: bob.engine.crrs(), since: 0, follow: true });
+      const s = served(feed, { peer: 'bob', signal: ac.signal, keepAliveMs: 30 });
+      const stop = new AbortController();
       let caughtUp = 0;
-      for await (const m of s.messages) if (m.type === 'caught-up' && ++caughtUp === 4) break;
+      await runSession(s.client, { ...as(bob), follow: true, signal: stop.signal, pull: merging(bob, () => ++caughtUp === 4 && stop.abort()) });
       assert.equal(caughtUp, 4);
       ac.abort();
-      await served;
+      await s.done;
     } finally {
-      pub.stop();
+      feed.stop();
+      alice.close();
+      bob.close();
+    }
+  });
+
+  it('the welcome tells a pushing client whether it may write, and the version of its own the server holds', async () => {
+    const alice = await repo('alice');
+    const bob = await repo('bob');
+    bob.db.exec("INSERT INTO notes VALUES ('b1', 'bob')");
+    const feed = alice.feed();
+    const bobFeed = bob.feed();
+    const ac = new AbortController();
+    try {
+      const denied = served(feed, { peer: 'bob', signal: ac.signal, gate: new Gate(() => ({ read: 'all', write: 'none' })) });
+      await assert.rejects(runSession(denied.client, { ...as(bob), push: bobFeed }), (e: ProtocolError) => e.code === 'denied' && /does not take our changes/.test(e.message));
+      await denied.done;
+      assert.deepEqual(rows(alice), []);
+      const ok = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
+      const r = await runSession(ok.client, { ...as(bob), push: bobFeed });
+      await ok.done;
+      assert.equal(r.welcome.yours, 0);
+      assert.equal(r.pushed.changes, 1);
+      assert.equal(r.pushed.version, bob.engine.dbVersion());
+      assert.deepEqual(rows(alice), [{ id: 'b1', body: 'bob' }]);
+      assert.equal(alice.engine.trackedVersion(bob.engine.siteId), bob.engine.dbVersion());
+      // the next push starts after what alice holds: nothing is sent again
+      const again = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
+      const r2 = await runSession(again.client, { ...as(bob), push: bobFeed });
+      await again.done;
+      assert.deepEqual([r2.welcome.yours, r2.pushed.changes], [bob.engine.dbVersion(), 0]);
+    } finally {
+      feed.stop();
+      bobFeed.stop();
       alice.close();
       bob.close();
     }
@@ -188,7 +240,7 @@ describe('sync sessions over an in-memory channel', () => {
       alice.engine.seal();
     }
     bob.addRemote('alice', alice.root);
-    const pub = new Publisher(alice);
+    const feed = alice.feed();
     const ac = new AbortController();
     let connections = 0;
     let applied = 0;
@@ -198,7 +250,7 @@ describe('sync sessions over an in-memory channel', () => {
         'alice',
         async (signal) => {
           const [server, client] = framePair();
-          void serveSession(server, pub, { peer: 'bob', signal });
+          void serveSession(server, feed, feed, { peer: 'bob', signal: signal! });
           // the first connection dies after three frames (welcome and two batches)
           return ++connections > 1 ? client : cutAfter(client, 3);
         },
@@ -222,9 +274,33 @@ describe('sync sessions over an in-memory channel', () => {
       assert.equal(applied, 20_000);
       assert.equal(received, 20_000);
     } finally {
-      pub.stop();
+      feed.stop();
       alice.close();
       bob.close();
+    }
+  });
+});
+
+describe('protocol v2 messages', () => {
+  it('round-trip hello, welcome, ack and refused, and reject v2 messages missing their fields', () => {
+    const siteId = new Uint8Array(16).fill(1);
+    for (const m of [
+      { type: 'hello', protocol: 2, siteId, schema: [], since: 3, expect: siteId, held: [{ siteId, version: 2 }], follow: true, pull: false, push: true },
+      { type: 'welcome', protocol: 2, siteId, schema: [], version: 9, yours: 4, push: true },
+      { type: 'ack', version: 5 },
+      { type: 'refused', version: 6, message: 'no' },
+    ] as Message[]) {
+      assert.deepEqual(decodeMessage(encodeMessage(m)), m);
+    }
+    const frame = (type: number, body: object) => new Uint8Array([type, ...new TextEncoder().encode(JSON.stringify(body))]);
+    for (const bad of [
+      frame(2, { protocol: 2, site_id: '01'.repeat(16), schema: [], version: 1, push: true }),
+      frame(2, { protocol: 2, site_id: '01'.repeat(16), schema: [], version: 1, yours: 0 }),
+      frame(6, { version: -1 }),
+      frame(7, { version: 1 }),
+      frame(1, { protocol: 2, site_id: '01'.repeat(16), schema: [], since: 0, follow: false, pull: 'yes', push: false }),
+    ]) {
+      assert.throws(() => decodeMessage(bad), (e: ProtocolError) => e.code === 'malformed');
     }
   });
 });

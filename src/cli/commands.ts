@@ -26,6 +26,7 @@ export const COMMANDS: Readonly<Record<string, Load>> = {
   fetch: () => import('./sync.ts'),
   merge: () => import('./sync.ts'),
   pull: () => import('./sync.ts'),
+  push: () => import('./push.ts'),
   serve: () => import('./serve.ts'),
   allow: () => import('./allow.ts'),
   deny: () => import('./allow.ts'),

@@ -1,7 +1,7 @@
 /** `ddcp fetch`, `ddcp merge`, `ddcp pull`. */
 import type { Command } from 'commander';
 import type { Repository } from '../repo/repository.ts';
-import type { Dial } from '../repo/network-source.ts';
+import type { Dial } from '../sync/protocol.ts';
 import { askServer, ControlError } from '../peer/control.ts';
 import { CliError, ExitCode, RemotesFailedError } from './exit.ts';
 import { counted, toJson } from './format.ts';
@@ -26,10 +26,10 @@ const fetchOutcomeJson = (o: RemoteOutcome<FetchResult>) => (o.ok ? { remote: o.
 const pullOutcomeJson = (o: RemoteOutcome<PullResult>) =>
   o.ok ? { remote: o.remote, ok: true, fetch: fetchJson(o.result.fetch), merge: mergeJson(o.result.merge) } : { remote: o.remote, ok: false, error: o.error };
 
-const failed = (remote: string, err: unknown): RemoteOutcome<never> => ({ remote, ok: false, error: err instanceof Error ? err.message : String(err) });
+export const failed = (remote: string, err: unknown): RemoteOutcome<never> => ({ remote, ok: false, error: err instanceof Error ? err.message : String(err) });
 
 /** Runs `fn` for each remote in turn; a failure is recorded for its remote and the next one is tried. */
-async function eachRemote<T>(names: string[], fn: (name: string) => Promise<T>): Promise<RemoteOutcome<T>[]> {
+export async function eachRemote<T>(names: string[], fn: (name: string) => Promise<T>): Promise<RemoteOutcome<T>[]> {
   const out: RemoteOutcome<T>[] = [];
   for (const remote of names) {
     try {
@@ -45,7 +45,7 @@ async function eachRemote<T>(names: string[], fn: (name: string) => Promise<T>):
  * When `ddcp serve` runs for this repository, asks it to do the work (one node per identity), one
  * request per remote so each gets its own result or error; returns undefined when none runs.
  */
-async function viaServer<T>(repo: Repository, cmd: 'fetch' | 'pull', names: string[]): Promise<RemoteOutcome<T>[] | undefined> {
+export async function viaServer<T>(repo: Repository, cmd: 'fetch' | 'pull' | 'push', names: string[]): Promise<RemoteOutcome<T>[] | undefined> {
   const out: RemoteOutcome<T>[] = [];
   for (const remote of names) {
     try {
@@ -63,13 +63,13 @@ async function viaServer<T>(repo: Repository, cmd: 'fetch' | 'pull', names: stri
 }
 
 /** Ends the command with exit 1 (one error line per failed remote) if any remote failed. */
-function throwIfAnyFailed(outcomes: RemoteOutcome<unknown>[]): void {
+export function throwIfAnyFailed(outcomes: RemoteOutcome<unknown>[]): void {
   const failures = outcomes.flatMap((o) => (o.ok ? [] : [{ remote: o.remote, error: o.error }]));
   if (failures.length > 0) throw new RemotesFailedError(failures);
 }
 
 /** Runs `fn` with a network dialer when any of `names` is a network remote. */
-async function maybeNetwork<T>(repo: Repository, names: string[], fn: (dial?: (location: string) => Dial) => Promise<T>): Promise<T> {
+export async function maybeNetwork<T>(repo: Repository, names: string[], fn: (dial?: (location: string) => Dial) => Promise<T>): Promise<T> {
   const network = names.map((n) => repo.remote(n)).filter((r) => repo.isNetworkRemote(r));
   if (network.length === 0) return fn(undefined);
   // the network stack loads only when a command needs it: quick commands stay quick
@@ -77,14 +77,14 @@ async function maybeNetwork<T>(repo: Repository, names: string[], fn: (dial?: (l
   return withNetwork(repo, network.map((r) => r.location), (dial) => fn(dial));
 }
 
-function targets(repo: Repository, name: string | undefined): string[] {
+export function targets(repo: Repository, name: string | undefined): string[] {
   if (name !== undefined) return [repo.remote(name).name];
   const all = repo.remotes().map((r) => r.name);
   if (all.length === 0) throw new CliError("no remotes yet; add one with 'ddcp remote add NAME LOCATION'", ExitCode.Failure);
   return all;
 }
 
-const SEVERAL = `
+export const SEVERAL = `
 With several remotes, each is tried in turn: one that fails is reported as
 "ddcp: error: REMOTE: cause" on standard error and the others are still done. The exit code is 0
 if every remote succeeded, 1 if any failed.`;

@@ -12,7 +12,7 @@ import type { Repository } from '../repo/repository.ts';
 export const SOCKET_FILE = 'serve.sock';
 
 export interface ControlRequest {
-  cmd: 'status' | 'fetch' | 'pull' | 'merge' | 'remote-added';
+  cmd: 'status' | 'fetch' | 'pull' | 'push' | 'merge' | 'remote-added';
   remote?: string;
 }
 

@@ -5,7 +5,7 @@
 import { connect } from 'node:net';
 import { multiaddr } from '@multiformats/multiaddr';
 import { DdcpError } from '../engine/errors.ts';
-import { SYNC_PROTOCOL, type Dial } from '../repo/network-source.ts';
+import { SYNC_PROTOCOL, type Dial } from '../sync/protocol.ts';
 import type { Repository } from '../repo/repository.ts';
 import type { FrameChannel } from '../sync/channel.ts';
 import { DEFAULT_LOOKUP_MS, PeerNotFoundError, PeerUnreachableError, type P2pNode } from '../transport/p2p/node.ts';
@@ -47,7 +47,7 @@ export function unreachable(err: unknown, location: string, name?: string): unkn
 /** Opens a sync stream to `location` through `node`, failures in words. */
 export async function openSync(node: P2pNode, location: string, name?: string, signal?: AbortSignal): Promise<FrameChannel> {
   try {
-    return (await node.open(location, SYNC_PROTOCOL, signal ? { signal } : {})) as FrameChannel;
+    return await node.open(location, SYNC_PROTOCOL, signal ? { signal } : {});
   } catch (err) {
     throw unreachable(err, location, name);
   }

@@ -1,21 +1,21 @@
 /**
  * `ddcp serve` as a library: a repository published on the p2p network under its own identity.
- * It answers sync sessions from allowed peers, follows every remote (over the network, or in-process
- * for folders on this machine) merging what arrives, and pushes its own commits to its followers as
- * they happen.
+ * It answers sync sessions from allowed peers (taking the pushes of those it lets write), follows
+ * every remote (over the network, or in-process for folders on this machine) merging what arrives
+ * and sending our commits the other way on the same session, and sends its own commits to its
+ * followers as they happen.
  */
 import { EventEmitter } from 'node:events';
-import { Publisher } from '../repo/publisher.ts';
-import { SYNC_PROTOCOL } from '../repo/network-source.ts';
-import { networkPeer } from '../repo/remotes.ts';
-import { Repository } from '../repo/repository.ts';
+import type { RepoFeed } from '../repo/feed.ts';
 import type { FollowEvent } from '../repo/follow.ts';
-import type { FrameChannel } from '../sync/channel.ts';
-import { serveSession } from '../sync/session.ts';
-import { framePair } from '../transport/memory.ts';
+import { networkPeer } from '../repo/remotes.ts';
+import type { Repository } from '../repo/repository.ts';
+import { SYNC_PROTOCOL, type Dial } from '../sync/protocol.ts';
+import { Gate } from '../sync/gate.ts';
+import { DEFAULT_POLICY } from '../sync/policy.ts';
+import { serveSession } from '../sync/server.ts';
 import { createNode, type P2pNode } from '../transport/p2p/node.ts';
 import type { Server as NetServer } from 'node:net';
-import type { Dial } from '../repo/network-source.ts';
 import { listenControl, socketPath, type ControlRequest } from './control.ts';
 import { isDisconnect, watchChannel } from './disconnect.ts';
 import { chooseListen, rememberListen } from './listen.ts';
@@ -59,10 +59,10 @@ export interface ServerEvents {
 export class Server extends EventEmitter<ServerEvents> {
   readonly repo: Repository;
   readonly node: P2pNode;
-  private readonly publisher: Publisher;
+  private readonly feed: RepoFeed;
   private readonly abort = new AbortController();
   private readonly tasks: Promise<unknown>[] = [];
-  private readonly locals: { repo: Repository; publisher: Publisher }[] = [];
+  private readonly links: { close(): void }[] = [];
   private readonly log: (line: string) => void;
   private control: NetServer | undefined;
   private readonly following = new Set<string>();
@@ -72,7 +72,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.repo = repo;
     this.node = node;
     this.log = log;
-    this.publisher = new Publisher(repo);
+    this.feed = repo.feed();
   }
 
   /** Starts serving `repo`. */
@@ -130,14 +130,15 @@ export class Server extends EventEmitter<ServerEvents> {
     const signal = this.abort.signal;
     this.node.on('peer:connect', (p) => this.emit('peer:connect', p));
     this.node.on('peer:disconnect', (p) => this.emit('peer:disconnect', p));
-    this.publisher.start();
+    this.feed.start();
     await this.node.handle(SYNC_PROTOCOL, (stream, peer) => {
       const watched = watchChannel(stream);
-      return serveSession(watched.channel, this.publisher, {
+      return serveSession(watched.channel, this.feed, this.feed, {
         peer,
         signal,
         log: (level, line) => this.sessionLog(level, line, peer, watched.failure()),
         authorize: () => (options.public || (this.repo.reloadConfig(), this.repo.mayFetch(peer)) ? undefined : `peer ${peer} is not allowed to fetch from this database (on the serving side: ddcp allow ${peer})`),
+        gate: options.public ? this.publicGate : this.repo.gate,
       });
     });
     for (const remote of this.repo.remotes()) this.followRemote(remote.name, remote.location);
@@ -152,6 +153,9 @@ export class Server extends EventEmitter<ServerEvents> {
     else this.log(line);
   }
 
+  /** With --public: a peer nobody allowed reads everything and writes nothing (the default policy). */
+  private readonly publicGate = new Gate((peer) => (this.repo.mayFetch(peer) ? this.repo.policyFor(peer) : { ...DEFAULT_POLICY }));
+
   /** Dials network locations through this node (failures in words, see reach.ts). */
   dialer(): (location: string) => Dial {
     return syncDialer(this.repo, this.node);
@@ -165,14 +169,16 @@ export class Server extends EventEmitter<ServerEvents> {
         return { address: this.address, addresses: this.addresses(), peers: this.node.peers(), following: [...this.following] };
       case 'fetch':
         return this.repo.fetch(this.need(name), { dial: this.dialer() });
+      case 'push':
+        return this.repo.push(this.need(name), { dial: this.dialer() });
       case 'merge': {
         const r = this.repo.merge(this.need(name));
-        this.publisher.check();
+        this.feed.check();
         return r;
       }
       case 'pull': {
         const r = await this.repo.pull(this.need(name), { dial: this.dialer() });
-        this.publisher.check();
+        this.feed.check();
         return r;
       }
       case 'remote-added': {
@@ -199,45 +205,37 @@ export class Server extends EventEmitter<ServerEvents> {
   /** Starts following a remote (done for every remote at start). */
   followRemote(name: string, location: string): void {
     this.following.add(name);
-    const connect = networkPeer(location) ? (signal: AbortSignal) => openSync(this.node, location, name, signal) : this.localConnector(location);
+    let dial: Dial;
+    if (networkPeer(location)) dial = (signal) => openSync(this.node, location, name, signal);
+    else {
+      // A folder on this machine: its database served in-process over an in-memory channel.
+      try {
+        const link = this.repo.link(this.repo.remote(name));
+        this.links.push(link);
+        dial = link.dial;
+      } catch (err) {
+        dial = () => Promise.reject(err as Error);
+      }
+    }
     let lastProblem: string | undefined; // one line per outage, not one per retry
     const onEvent = (e: FollowEvent): void => {
       if (e.type === 'merged') {
         if (e.outcome.received > 0) this.log(`merged ${e.outcome.received} changes from ${name} (${e.outcome.applied} new), db_version ${e.outcome.dbVersion}`);
         this.emit('changes', { remote: name, received: e.outcome.received, applied: e.outcome.applied, dbVersion: e.outcome.dbVersion });
-        this.publisher.check(); // our followers hear of it at once
+        this.feed.check(); // our followers hear of it at once
       } else if (e.type === 'caught-up') this.emit('sync', { remote: name, version: e.version });
       else if (e.type === 'connected') {
         lastProblem = undefined;
-        this.log(`following ${name}`);
-      } else if (e.error && isDisconnect(e.error)) this.log(`${name} disconnected; reconnecting`);
+        this.log(`following ${name}${e.pushing ? ', sending ours' : ''}`);
+      } else if (e.type === 'refused') this.log(`${name} refused our transaction (version ${e.refusal.version}): ${e.refusal.message}`);
+      else if (e.type === 'acked') return; else if (e.error && isDisconnect(e.error)) this.log(`${name} disconnected; reconnecting`);
       else if (e.error) {
         if (e.error.message !== lastProblem) this.log(`lost ${name}: ${e.error.message}; retrying`);
         lastProblem = e.error.message;
         this.problem(e.error);
       }
     };
-    this.tasks.push(this.repo.follow(name, connect, { signal: this.abort.signal, onEvent }).catch((err: Error) => this.problem(err)));
-  }
-
-  /** A folder on this machine: serve its database in-process over an in-memory channel. */
-  private localConnector(location: string): (signal: AbortSignal) => Promise<FrameChannel> {
-    let local: { repo: Repository; publisher: Publisher } | undefined;
-    return async (signal) => {
-      if (!local) {
-        const repo = Repository.open(location);
-        const publisher = new Publisher(repo);
-        publisher.start();
-        local = { repo, publisher };
-        this.locals.push(local);
-      }
-      const [server, client] = framePair();
-      const l = local;
-      const peer = `local:${location}`;
-      const watched = watchChannel(server);
-      void serveSession(watched.channel, l.publisher, { peer, signal, log: (level, line) => this.sessionLog(level, line, peer, watched.failure()) });
-      return client;
-    };
+    this.tasks.push(this.repo.follow(name, dial, { signal: this.abort.signal, onEvent, push: this.feed }).catch((err: Error) => this.problem(err)));
   }
 
   /** Stops serving and following; closes the node. The repository stays open. */
@@ -247,12 +245,9 @@ export class Server extends EventEmitter<ServerEvents> {
       this.control.close();
       rmSync(socketPath(this.repo), { force: true });
     }
-    this.publisher.stop();
+    this.feed.stop();
     await Promise.allSettled(this.tasks);
-    for (const l of this.locals) {
-      l.publisher.stop();
-      l.repo.close();
-    }
+    for (const l of this.links) l.close();
     await this.node.stop();
   }
 }

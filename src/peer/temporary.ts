@@ -1,5 +1,5 @@
 /** A short-lived node for one command (fetch, pull, remote add) that needs to reach network remotes. */
-import type { Dial } from '../repo/network-source.ts';
+import type { Dial } from '../sync/protocol.ts';
 import type { Repository } from '../repo/repository.ts';
 import { createNode, type P2pNode } from '../transport/p2p/node.ts';
 import { lookupMs, syncDialer } from './reach.ts';

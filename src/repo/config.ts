@@ -102,3 +102,4 @@ export function writeConfig(path: string, config: RepoConfig): void {
   writeFileSync(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
   renameSync(tmp, path);
 }
+

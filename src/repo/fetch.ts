@@ -1,10 +1,16 @@
 /** Fetching into the staging area and merging from it. */
 import type { Change } from '../engine/change.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { Refusal } from '../engine/guard.ts';
 import { ChangeError } from '../engine/errors.ts';
-import { SENTINEL, type TableInfo } from '../engine/schema.ts';
-import type { ChangeSource } from './source.ts';
-import type { Staging } from './staging.ts';
+import type { Batch } from '../sync/batches.ts';
+import type { PullTarget } from '../sync/client.ts';
+import { changeFit, misfitObject } from '../sync/compat.ts';
+import { fitting, type Misfit } from '../sync/gate.ts';
+import type { WriteGuard } from '../engine/filter.ts';
+import type { Welcome } from '../sync/messages.ts';
+import { startAfter } from '../sync/server.ts';
+import type { Staging, StagingMark } from './staging.ts';
 
 /**
  * Progress callback: what is being done, how many changes so far and, when known, of how many. A
@@ -32,50 +38,121 @@ export interface MergeOutcome {
   dbVersion: number;
   /** Cells where a value from the remote met a concurrent one here (see `ddcp conflicts`). */
   conflicts: number;
+  /** Source transactions the gate refused whole (a pusher's write policy; absent if none); nothing of them landed. */
+  refused?: Refusal[];
 }
 
-/** Refuses changes for tables or columns we don't have, before anything is staged. */
-function schemaGuard(remote: string, ours: TableInfo[]): (c: Change) => void {
-  const tables = new Map(ours.map((t) => [t.name, new Set(t.columns)]));
-  return (c) => {
-    const cols = tables.get(c.table);
-    if (!cols) throw new ChangeError(`remote ${remote} sends changes for table ${c.table}, which is not a CRR here (schemas differ); nothing was fetched`);
-    if (c.cid !== SENTINEL && !cols.has(c.cid)) {
-      throw new ChangeError(`remote ${remote} sends changes for column ${c.table}.${c.cid}, which this database lacks (schemas differ); nothing was fetched`);
-    }
-  };
+/**
+ * The pull side of a session into the staging area (sync/client.ts's PullTarget), shared by fetch and
+ * follow: it asks for the remote's changes after what we hold of it, starts over when another
+ * database answers at the location, drops what an interrupted fetch left incomplete, checks each
+ * change fits our schema before anything is staged, and stages every batch in its own transaction —
+ * complete ones record their version, so a cut session resumes after the last complete batch. With
+ * `mergeEach` (a follower) each complete batch is merged at once.
+ */
+export interface TargetOptions {
+  onProgress?: Progress;
+  /** Merge each complete batch at once (a follower). */
+  mergeEach?: boolean;
+  onMerged?: (o: MergeOutcome) => void;
+  onWelcome?: (w: Welcome) => void;
+  onCaughtUp?: (version: number) => void;
 }
 
-export async function fetchFrom(engine: Engine, staging: Staging, remote: string, source: ChangeSource, onProgress?: Progress): Promise<FetchResult> {
-  const state = staging.state(remote);
-  const read = await source.open({
-    expectedSite: state?.siteId,
-    exceptSite: engine.siteId,
-    since: (siteId) => Math.max(state && Buffer.compare(state.siteId, siteId) === 0 ? state.version : 0, engine.trackedVersion(siteId)),
-  });
-  // Another database now answers at this location: start over rather than mix histories.
-  if (state && Buffer.compare(state.siteId, read.siteId) !== 0) staging.forget(remote);
-  else staging.dropIncomplete(remote);
-  const guard = schemaGuard(remote, engine.crrs());
-  const mark = staging.mark(remote);
-  let changes = 0;
-  try {
-    for await (const batch of read.batches) {
-      for (const c of batch.changes) guard(c);
-      // Each batch is staged in its own transaction and complete ones record their version: an
-      // interrupted fetch resumes after the last complete batch.
-      changes += staging.stage(remote, read.siteId, batch);
-      onProgress?.('fetch', changes, undefined, read.span && { done: Math.max(0, batch.version - read.span.since), total: read.span.version - read.span.since });
-    }
-  } catch (err) {
-    // The error says "nothing was fetched": undo the batches this fetch staged before it.
-    if (err instanceof ChangeError) staging.restore(mark);
-    throw err;
+export class StagingTarget implements PullTarget {
+  /** Changes staged by this session. */
+  changes = 0;
+  private siteId: Uint8Array | undefined;
+  private span: { since: number; version: number } | undefined;
+  private readonly fits: (c: Change) => Misfit | undefined;
+  private readonly mark: StagingMark;
+  private readonly engine: Engine;
+  private readonly staging: Staging;
+  private readonly remote: string;
+  private readonly options: TargetOptions;
+
+  constructor(engine: Engine, staging: Staging, remote: string, options: TargetOptions = {}) {
+    this.engine = engine;
+    this.staging = staging;
+    this.remote = remote;
+    this.options = options;
+    this.fits = changeFit(engine.crrs());
+    this.mark = staging.mark(remote);
   }
-  return { remote, changes, version: staging.state(remote)?.version ?? 0, staged: staging.count(remote) };
+
+  from(): { since: number; expect?: Uint8Array; held: { siteId: Uint8Array; version: number }[] } {
+    // The peer's site id is known only after its welcome: say what we hold of the one we expect, and
+    // of every database we track (the server picks its own).
+    const state = this.staging.state(this.remote);
+    const held = this.engine.trackedPeers();
+    return state ? { since: Math.max(state.version, this.engine.trackedVersion(state.siteId)), expect: state.siteId, held } : { since: 0, held };
+  }
+
+  /** The server's version this session starts after (as the server works it out, see sync/server.ts). */
+  private sinceFor(siteId: Uint8Array): number {
+    return startAfter(this.from(), siteId);
+  }
+
+  welcome(w: Welcome): void {
+    const state = this.staging.state(this.remote);
+    const since = this.sinceFor(w.siteId);
+    // Another database now answers at this location: start over rather than mix histories.
+    if (state && Buffer.compare(state.siteId, w.siteId) !== 0) this.staging.forget(this.remote);
+    else this.staging.dropIncomplete(this.remote);
+    this.siteId = w.siteId;
+    this.span = { since, version: w.version };
+    this.options.onWelcome?.(w);
+  }
+
+  batch(batch: Batch): void {
+    for (const c of batch.changes) {
+      const misfit = this.fits(c);
+      if (misfit) {
+        // The error says "nothing was fetched": undo the batches this session staged before it.
+        if (!this.options.mergeEach) this.staging.restore(this.mark);
+        throw new ChangeError(`remote ${this.remote} sends changes for ${misfitObject(misfit)} (schemas differ); nothing was fetched`);
+      }
+    }
+    this.changes += this.staging.stage(this.remote, this.siteId!, batch);
+    const span = this.span!;
+    this.options.onProgress?.('fetch', this.changes, undefined, { done: Math.max(0, batch.version - span.since), total: span.version - span.since });
+    if (batch.complete && this.options.mergeEach) this.options.onMerged?.(this.mergeNow());
+  }
+
+  caughtUp(version: number): void {
+    this.staging.stage(this.remote, this.siteId!, { changes: [], version, complete: true });
+    if (this.options.mergeEach) {
+      if (this.staging.count(this.remote) > 0) this.options.onMerged?.(this.mergeNow());
+      else if (version > this.engine.trackedVersion(this.siteId!)) this.engine.trackPeer({ siteId: this.siteId!, version });
+    }
+    this.options.onCaughtUp?.(version);
+  }
+
+  private mergeNow(): MergeOutcome {
+    return mergeStaged(this.engine, this.staging, this.remote);
+  }
+
+  /** What this fetch came to. */
+  result(): FetchResult {
+    return { remote: this.remote, changes: this.changes, version: this.staging.state(this.remote)?.version ?? 0, staged: this.staging.count(this.remote) };
+  }
 }
 
-export function mergeStaged(engine: Engine, staging: Staging, remote: string, onProgress?: Progress): MergeOutcome {
+export interface MergeStagedOptions {
+  onProgress?: Progress;
+  /** Labels the merge in the history (default: the remote's name). */
+  source?: string;
+  /** The pusher's write guard (the gate's, for its address): pulled changes are ours to take. */
+  write?: WriteGuard;
+}
+
+/**
+ * Merges a remote's staged changes in one transaction, through the gate: each change must fit our
+ * schema (else nothing is merged), and under a write guard a source transaction it forbids is
+ * refused whole, listed in the outcome.
+ */
+export function mergeStaged(engine: Engine, staging: Staging, remote: string, options: MergeStagedOptions = {}): MergeOutcome {
+  const { onProgress, source = remote, write } = options;
   // Batches past the last complete one hold part of a version: the next fetch gets it whole.
   staging.dropIncomplete(remote);
   const state = staging.state(remote);
@@ -89,10 +166,11 @@ export function mergeStaged(engine: Engine, staging: Staging, remote: string, on
     }
   };
   // The remote's name labels the merge in the history (`ddcp log`) and in recorded conflicts.
-  const result = engine.applyChanges(counted(staging.changes(remote)), { source: remote, trackPeer: { siteId: state.siteId, version: state.version } });
+  const changes = fitting(counted(staging.changes(remote)), engine.crrs(), `staged change from ${source}`);
+  const result = engine.applyChanges(changes, { source, trackPeer: { siteId: state.siteId, version: state.version }, ...(write ? { write } : {}) });
   // Committed: the staged copy can go. If we die before this, the next merge re-applies the same
   // changes, which merging makes a no-op.
   staging.clear(remote);
   onProgress?.('merge', done, total);
-  return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion, conflicts: result.conflicts };
+  return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion, conflicts: result.conflicts, ...(result.refused.length > 0 ? { refused: result.refused } : {}) };
 }

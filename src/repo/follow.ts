@@ -1,26 +1,33 @@
 /**
  * Following a remote: one long sync session that keeps delivering the remote's changes as they
- * happen. Every batch is staged durably; each complete one is merged at once. When the session
- * breaks, it reconnects and resumes after the last complete batch.
+ * happen — each complete batch staged and merged at once — and, when given our feed, sends ours the
+ * other way on the same connection. When the session breaks, it reconnects and resumes in both
+ * directions (see sync/client.ts).
  */
 import type { Engine } from '../engine/engine.ts';
-import type { FrameChannel } from '../sync/channel.ts';
-import { openSession } from '../sync/session.ts';
-import { mergeStaged, type MergeOutcome } from './fetch.ts';
+import { runSession } from '../sync/client.ts';
+import type { ChangeFeed, Refusal } from '../sync/ports.ts';
+import type { Dial } from '../sync/protocol.ts';
+import { StagingTarget, type MergeOutcome } from './fetch.ts';
 import type { Staging } from './staging.ts';
 
 export type FollowEvent =
-  | { type: 'connected'; remote: string; siteId: Uint8Array }
+  | { type: 'connected'; remote: string; siteId: Uint8Array; pushing: boolean }
   | { type: 'merged'; remote: string; outcome: MergeOutcome }
   | { type: 'caught-up'; remote: string; version: number }
+  | { type: 'acked'; remote: string; version: number }
+  | { type: 'refused'; remote: string; refusal: Refusal }
   | { type: 'disconnected'; remote: string; error?: Error };
 
 export interface FollowOptions {
   signal: AbortSignal;
   onEvent?: (e: FollowEvent) => void;
+  /** Send our changes too (the remote takes them if its policy lets us write). */
+  push?: ChangeFeed;
   /** First wait before reconnecting (ms); doubles up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
+  keepAliveMs?: number;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -34,45 +41,37 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done);
   });
 
-export async function followRemote(engine: Engine, staging: Staging, remote: string, connect: (signal: AbortSignal) => Promise<FrameChannel>, options: FollowOptions): Promise<void> {
+export async function followRemote(engine: Engine, staging: Staging, remote: string, dial: Dial, options: FollowOptions): Promise<void> {
   const emit = options.onEvent ?? (() => {});
   const first = options.retryMs ?? 500;
   let wait = first;
   while (!options.signal.aborted) {
-    let channel: FrameChannel | undefined;
     try {
-      channel = await connect(options.signal);
-      const state = staging.state(remote);
-      const since = state ? Math.max(state.version, engine.trackedVersion(state.siteId)) : 0;
-      const session = await openSession(channel, { siteId: engine.siteId, schema: engine.crrs(), since, follow: true });
-      const siteId = session.welcome.siteId;
-      if (state && Buffer.compare(state.siteId, siteId) !== 0) staging.forget(remote);
-      else staging.dropIncomplete(remote);
-      emit({ type: 'connected', remote, siteId });
-      wait = first;
-      const stop = (): void => channel?.abort(new Error('stopped'));
-      options.signal.addEventListener('abort', stop);
-      try {
-        for await (const m of session.messages) {
-          if (m.type === 'batch') {
-            staging.stage(remote, siteId, { changes: m.changes, version: m.version, complete: m.complete });
-            if (m.complete) emit({ type: 'merged', remote, outcome: mergeStaged(engine, staging, remote) });
-          } else {
-            staging.stage(remote, siteId, { changes: [], version: m.version, complete: true });
-            if (staging.count(remote) > 0) emit({ type: 'merged', remote, outcome: mergeStaged(engine, staging, remote) });
-            else engine.trackPeer({ siteId, version: m.version });
-            emit({ type: 'caught-up', remote, version: m.version });
-          }
-        }
-      } finally {
-        options.signal.removeEventListener('abort', stop);
-      }
+      const channel = await dial(options.signal);
+      const target = new StagingTarget(engine, staging, remote, {
+        mergeEach: true,
+        onMerged: (outcome) => emit({ type: 'merged', remote, outcome }),
+        onCaughtUp: (version) => emit({ type: 'caught-up', remote, version }),
+        onWelcome: (w) => {
+          wait = first;
+          emit({ type: 'connected', remote, siteId: w.siteId, pushing: options.push !== undefined && w.push });
+        },
+      });
+      await runSession(channel, {
+        siteId: engine.siteId,
+        schema: engine.crrs(),
+        pull: target,
+        push: options.push,
+        follow: true,
+        signal: options.signal,
+        keepAliveMs: options.keepAliveMs,
+        onAck: (version) => emit({ type: 'acked', remote, version }),
+        onRefused: (refusal) => emit({ type: 'refused', remote, refusal }),
+      });
       emit({ type: 'disconnected', remote });
     } catch (err) {
       if (options.signal.aborted) break;
       emit({ type: 'disconnected', remote, error: err as Error });
-    } finally {
-      channel?.abort(new Error('session over'));
     }
     await sleep(wait, options.signal);
     wait = Math.min(wait * 2, options.maxRetryMs ?? 10_000);

@@ -11,14 +11,16 @@ import { checkPolicy, DEFAULT_POLICY, NO_ACCESS, policyFromJson, type PeerPolicy
 import { Gate } from '../sync/gate.ts';
 import { NotARepositoryError, RepositoryError, RepositoryExistsError } from './errors.ts';
 import { applyBundle, createBundle, type ApplyBundleOptions, type ApplyBundleResult, type CreateBundleOptions, type CreateBundleResult } from './bundle.ts';
-import { fetchFrom, mergeStaged, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
+import { mergeStaged, StagingTarget, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
+import { RepoFeed } from './feed.ts';
 import { createIdentity, isAddress, loadIdentity, type Identity } from './identity.ts';
 import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
-import { NetworkSource, type Dial } from './network-source.ts';
+import { linkFolder } from './link.ts';
 import { followRemote, type FollowOptions } from './follow.ts';
-import type { FrameChannel } from '../sync/channel.ts';
+import { runSession } from '../sync/client.ts';
+import type { Refusal } from '../sync/ports.ts';
+import type { Dial } from '../sync/protocol.ts';
 import { checkRemoteName, networkPeer, RemoteError, resolveLocation, type Remote } from './remotes.ts';
-import { LocalSource, type ChangeSource } from './source.ts';
 import { Staging, type FetchState } from './staging.ts';
 
 export interface InitOptions {
@@ -42,6 +44,25 @@ export interface SyncOptions {
   onProgress?: Progress;
   /** How to reach a network remote (a running node supplies it; see peer/). */
   dial?: (location: string) => Dial;
+  /** Reach the remote through this instead, whatever its kind (an app's own transport, tests). */
+  connect?: Dial;
+}
+
+/** What `push` came to. */
+export interface PushResult {
+  remote: string;
+  /** Changes sent. */
+  changes: number;
+  /** Our db_version the remote now holds everything up to (merged, or refused whole). */
+  version: number;
+  /** Transactions of ours the remote refused, each with its reason. */
+  refused: Refusal[];
+}
+
+/** An open way to a remote: sessions are dialled through it; close it when done. */
+export interface RemoteLink {
+  dial: Dial;
+  close(): void;
 }
 
 /** Finds the repository containing `dir`: `dir` itself or the nearest parent with a `.ddcp` folder. */
@@ -290,29 +311,62 @@ export class Repository {
     return networkPeer(remote.location) !== undefined;
   }
 
-  /** Opens a remote for reading its changes. */
-  openSource(remote: Remote, dial?: (location: string) => Dial): ChangeSource {
-    if (this.isNetworkRemote(remote)) {
-      if (!dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
-      return new NetworkSource(dial(remote.location), { siteId: this.engine.siteId, schema: this.engine.crrs() });
-    }
-    return new LocalSource(resolveLocation(remote.location, this.root));
+  /** The repository as a sync feed and sink (see feed.ts); stop it when done. */
+  feed(): RepoFeed {
+    return new RepoFeed(this, () => this.staging);
   }
 
-  // --- fetch / merge / pull ---
+  /**
+   * Opens the way to a remote: a folder is linked in-process, a network location is dialled through
+   * `options.dial` (a running node supplies it), and `options.connect` overrides both.
+   */
+  link(remote: Remote, options: SyncOptions = {}): RemoteLink {
+    if (options.connect) return { dial: options.connect, close: () => {} };
+    if (this.isNetworkRemote(remote)) {
+      if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
+      return { dial: options.dial(remote.location), close: () => {} };
+    }
+    return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address });
+  }
+
+  private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial) => Promise<T>): Promise<T> {
+    const link = this.link(this.remote(name), options);
+    try {
+      return await fn(link.dial);
+    } finally {
+      link.close();
+    }
+  }
+
+  // --- fetch / merge / pull / push ---
 
   /**
    * Downloads a remote's new changes into the staging area, without touching the database. Only
    * what is new since the last fetch is transferred, and never changes that came from us.
    */
   async fetch(name: string, options: SyncOptions = {}): Promise<FetchResult> {
-    const remote = this.remote(name);
-    const source = this.openSource(remote, options.dial);
-    try {
-      return await fetchFrom(this.engine, this.staging, remote.name, source, options.onProgress);
-    } finally {
-      source.close();
-    }
+    return this.withLink(name, options, async (dial) => {
+      const target = new StagingTarget(this.engine, this.staging, name, { onProgress: options.onProgress });
+      await runSession(await dial(), { siteId: this.engine.siteId, schema: this.engine.crrs(), pull: target });
+      return target.result();
+    });
+  }
+
+  /**
+   * Sends our changes (and those we relay) that the remote lacks, like `git push`: it merges them one
+   * transaction per source transaction, or refuses a transaction whole (listed in the result), or —
+   * if it lets us write nothing — refuses the push (throws, saying so).
+   */
+  async push(name: string, options: SyncOptions = {}): Promise<PushResult> {
+    return this.withLink(name, options, async (dial) => {
+      const feed = this.feed();
+      try {
+        const r = await runSession(await dial(), { siteId: this.engine.siteId, address: this.address, schema: this.engine.crrs(), push: feed });
+        return { remote: name, changes: r.pushed.changes, version: r.pushed.version, refused: r.pushed.refused };
+      } finally {
+        feed.stop();
+      }
+    });
   }
 
   /** Fetches from every remote. */
@@ -325,16 +379,17 @@ export class Repository {
   /** Applies a remote's staged changes in one transaction (all or nothing). */
   merge(name: string, options: SyncOptions = {}): MergeOutcome {
     this.remote(name);
-    return mergeStaged(this.engine, this.staging, name, options.onProgress);
+    return mergeStaged(this.engine, this.staging, name, options.onProgress ? { onProgress: options.onProgress } : {});
   }
 
   /**
    * Follows a remote until `signal` aborts: a live session that merges each complete batch as it
-   * arrives and reconnects (resuming after the last complete batch) when it breaks.
+   * arrives, sends ours the other way when `options.push` is our feed, and reconnects (resuming in
+   * both directions) when it breaks. `dial` reaches the remote (see {@link link}).
    */
-  follow(name: string, connect: (signal: AbortSignal) => Promise<FrameChannel>, options: FollowOptions): Promise<void> {
+  follow(name: string, dial: Dial, options: FollowOptions): Promise<void> {
     this.remote(name);
-    return followRemote(this.engine, this.staging, name, connect, options);
+    return followRemote(this.engine, this.staging, name, dial, options);
   }
 
   /** Fetch, then merge. */

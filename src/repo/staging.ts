@@ -74,7 +74,7 @@ export class Staging {
   stage(remote: string, siteId: Uint8Array, batch: Batch): number {
     return transaction(this.db, () => {
       if (batch.changes.length > 0) {
-        this.insert.run(remote, remote, BigInt(batch.version), batch.complete ? 1n : 0n, BigInt(batch.changes.length), encodeChanges(batch.changes));
+        this.insert.run(remote, remote, BigInt(batch.version), batch.complete ? 1n : 0n, BigInt(batch.changes.length), batch.encoded ?? encodeChanges(batch.changes));
       }
       if (batch.complete) this.upsertFetched.run(remote, siteId, BigInt(batch.version), BigInt(Date.now()));
       return batch.changes.length;

@@ -12,6 +12,11 @@ export interface Batch {
   version: number;
   /** The batch ends at a version boundary: the source is complete up to `version` once it is stored. */
   complete: boolean;
+  /**
+   * The changes as the codec encoded them, when they arrived that way (a received frame): a store
+   * can keep these bytes instead of encoding the changes again.
+   */
+  encoded?: Uint8Array;
 }
 
 /** Default number of changes per batch. */

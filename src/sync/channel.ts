@@ -1,12 +1,28 @@
 /**
- * The port a sync session talks through: whole frames in and out, with backpressure. Transports
- * (libp2p streams, WebSocket, in-memory pairs) implement it; sessions never see sockets.
+ * The port a sync session talks through: a two-way channel of whole messages ("frames") with one
+ * peer, with backpressure. Transports (libp2p streams, in-process pairs, later WebSocket) implement
+ * it — transport/frames.ts documents the guarantees they give — and sessions never see sockets.
+ *
+ * - Iterate it (once, by one consumer) to receive whole frames in order; the iteration ends when the
+ *   peer closes its sending side, and throws when the channel fails (a malformed or oversized frame,
+ *   the peer resetting it, or the error given to `abort`).
+ * - `send()` frames; await each call (concurrent calls are sent in call order).
+ * - `close()` when done sending (frames from the peer can still be read); `abort(err)` tears the
+ *   channel down at once in both directions.
  */
 export interface FrameChannel extends AsyncIterable<Uint8Array> {
-  /** Sends one frame; resolves once the transport accepted it (waits while the peer is slow). */
-  send(frame: Uint8Array): Promise<void>;
-  /** Ends our side gracefully. */
-  close(): Promise<void>;
-  /** Tears the channel down with an error. */
+  /**
+   * Sends one frame; resolves once the transport accepted it and the backlog toward the peer is
+   * under its high-water mark (it waits while the peer is slow). The frame may be reused after.
+   */
+  send(frame: Uint8Array, options?: SendOptions): Promise<void>;
+  /** Ends our side gracefully: waits for pending sends, then tells the peer no more frames come. */
+  close(options?: SendOptions): Promise<void>;
+  /** Tears the channel down with an error: pending and later sends and reads fail with it. */
   abort(err: Error): void;
+}
+
+export interface SendOptions {
+  /** Gives up waiting for backpressure to clear; the frame may or may not have been sent. */
+  signal?: AbortSignal;
 }

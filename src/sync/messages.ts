@@ -10,10 +10,10 @@ import { fromHex, toHex } from '../engine/hex.ts';
 import type { TableInfo } from '../engine/schema.ts';
 import { ByteWriter } from '../engine/pack.ts';
 import { decodeChanges, encodeChanges } from './codec.ts';
+import { PROTOCOL_VERSION } from './protocol.ts';
 import { readVarint, writeVarint } from './varint.ts';
 
-/** Bumped on any incompatible change; peers with different versions refuse each other clearly. */
-export const PROTOCOL_VERSION = 1;
+export { PROTOCOL_VERSION };
 
 /** The peer broke the protocol (malformed frame, wrong message at this point, refused, …). */
 export class ProtocolError extends DdcpError {
@@ -32,10 +32,21 @@ export interface Hello {
   protocol: number;
   siteId: Uint8Array;
   schema: TableInfo[];
-  /** Send changes after this version of yours. */
+  /** Send changes after this version of yours — if you are `expect` (the site it was counted for). */
   since: number;
-  /** Keep the session open and push new changes as they happen. */
+  /** The site id `since` refers to (the database we found at this location last time), if any. */
+  expect?: Uint8Array;
+  /**
+   * The versions we hold of databases (our tracked peers): when `expect` is not you (first contact,
+   * or another database answers there now), you start after what this says of you.
+   */
+  held: { siteId: Uint8Array; version: number }[];
+  /** Keep the session open; both sides send new changes as they happen. */
   follow: boolean;
+  /** Send me your changes (false: I only push). */
+  pull: boolean;
+  /** I will send my changes (after the version of mine you report in welcome). */
+  push: boolean;
 }
 
 /** Server → client: accepted; my identity and current version. */
@@ -45,20 +56,39 @@ export interface Welcome {
   siteId: Uint8Array;
   schema: TableInfo[];
   version: number;
+  /** The client's version the server already holds: the client pushes changes after it. */
+  yours: number;
+  /** Whether the server accepts the client's changes at all (its write policy for the client). */
+  push: boolean;
 }
 
-/** Server → client: changes; `complete` when the batch ends at a version boundary. */
+/** Either side (the server, or a pushing client): changes; `complete` when the batch ends at a version boundary. */
 export interface BatchMessage {
   type: 'batch';
   version: number;
   complete: boolean;
   changes: Change[];
+  /** Decoded frames only: the validated encoding of `changes` (a view into the frame). */
+  encoded?: Uint8Array;
 }
 
-/** Server → client: you have everything up to `version` (and, when following, more will come). */
+/** Either side after its batches: you have everything up to `version` (when following, more will come). */
 export interface CaughtUp {
   type: 'caught-up';
   version: number;
+}
+
+/** Server → pushing client: everything you sent up to `version` is durably handled (merged or refused). */
+export interface Ack {
+  type: 'ack';
+  version: number;
+}
+
+/** Server → pushing client: your source transaction at `version` was refused whole; the session goes on. */
+export interface Refused {
+  type: 'refused';
+  version: number;
+  message: string;
 }
 
 /** Either side: the session ends because of this. */
@@ -68,13 +98,15 @@ export interface ErrorMessage {
   message: string;
 }
 
-export type Message = Hello | Welcome | BatchMessage | CaughtUp | ErrorMessage;
+export type Message = Hello | Welcome | BatchMessage | CaughtUp | Ack | Refused | ErrorMessage;
 
 const T_HELLO = 1;
 const T_WELCOME = 2;
 const T_BATCH = 3;
 const T_CAUGHT_UP = 4;
 const T_ERROR = 5;
+const T_ACK = 6;
+const T_REFUSED = 7;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -90,11 +122,15 @@ function jsonFrame(type: number, body: unknown): Uint8Array {
 export function encodeMessage(m: Message): Uint8Array {
   switch (m.type) {
     case 'hello':
-      return jsonFrame(T_HELLO, { protocol: m.protocol, site_id: toHex(m.siteId), schema: m.schema, since: m.since, follow: m.follow });
+      return jsonFrame(T_HELLO, { protocol: m.protocol, site_id: toHex(m.siteId), schema: m.schema, since: m.since, expect: m.expect && toHex(m.expect), held: m.held.map((h) => [toHex(h.siteId), h.version]), follow: m.follow, pull: m.pull, push: m.push });
     case 'welcome':
-      return jsonFrame(T_WELCOME, { protocol: m.protocol, site_id: toHex(m.siteId), schema: m.schema, version: m.version });
+      return jsonFrame(T_WELCOME, { protocol: m.protocol, site_id: toHex(m.siteId), schema: m.schema, version: m.version, yours: m.yours, push: m.push });
     case 'caught-up':
       return jsonFrame(T_CAUGHT_UP, { version: m.version });
+    case 'ack':
+      return jsonFrame(T_ACK, { version: m.version });
+    case 'refused':
+      return jsonFrame(T_REFUSED, { version: m.version, message: m.message });
     case 'error':
       return jsonFrame(T_ERROR, { code: m.code, message: m.message });
     case 'batch': {
@@ -141,6 +177,14 @@ function schema(v: unknown): TableInfo[] {
   });
 }
 
+function held(v: unknown): { siteId: Uint8Array; version: number }[] {
+  if (!Array.isArray(v) || v.length > 100_000) throw malformed('held versions');
+  return v.map((h: unknown) => {
+    if (!Array.isArray(h) || h.length !== 2) throw malformed('held version');
+    return { siteId: siteId(h[0]), version: count(h[1], 'held version') };
+  });
+}
+
 /** Decodes one frame; throws {@link ProtocolError} ('malformed') for anything invalid. */
 export function decodeMessage(frame: Uint8Array): Message {
   if (frame.length === 0) throw malformed('frame (empty)');
@@ -150,7 +194,8 @@ export function decodeMessage(frame: Uint8Array): Message {
       const v = readVarint(frame, 1);
       const complete = frame[v.pos];
       if (complete !== 0 && complete !== 1) throw malformed('batch flag');
-      return { type: 'batch', version: v.value, complete: complete === 1, changes: decodeChanges(frame.subarray(v.pos + 1)) };
+      const encoded = frame.subarray(v.pos + 1);
+      return { type: 'batch', version: v.value, complete: complete === 1, changes: decodeChanges(encoded), encoded };
     } catch (cause) {
       if (cause instanceof ProtocolError) throw cause;
       throw malformed(`batch: ${(cause as Error).message}`, cause);
@@ -165,10 +210,30 @@ export function decodeMessage(frame: Uint8Array): Message {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw malformed('control message');
   switch (type) {
     case T_HELLO:
-      if (typeof o.follow !== 'boolean') throw malformed('hello');
-      return { type: 'hello', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), schema: schema(o.schema), since: count(o.since, 'since'), follow: o.follow };
+      // An older peer's hello lacks the v2 fields: answer it with the version mismatch, not 'malformed'.
+      if (o.protocol !== PROTOCOL_VERSION) return { type: 'hello', protocol: count(o.protocol, 'protocol'), siteId: new Uint8Array(SITE_ID_BYTES), schema: [], since: 0, held: [], follow: false, pull: false, push: false };
+      if (typeof o.follow !== 'boolean' || typeof o.pull !== 'boolean' || typeof o.push !== 'boolean') throw malformed('hello');
+      return {
+        type: 'hello',
+        protocol: count(o.protocol, 'protocol'),
+        siteId: siteId(o.site_id),
+        schema: schema(o.schema),
+        since: count(o.since, 'since'),
+        ...(o.expect === undefined ? {} : { expect: siteId(o.expect) }),
+        held: held(o.held),
+        follow: o.follow,
+        pull: o.pull,
+        push: o.push,
+      };
     case T_WELCOME:
-      return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), schema: schema(o.schema), version: count(o.version, 'version') };
+      if (o.protocol !== PROTOCOL_VERSION) return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: new Uint8Array(SITE_ID_BYTES), schema: [], version: 0, yours: 0, push: false };
+      if (typeof o.push !== 'boolean') throw malformed('welcome');
+      return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), schema: schema(o.schema), version: count(o.version, 'version'), yours: count(o.yours, 'yours'), push: o.push };
+    case T_ACK:
+      return { type: 'ack', version: count(o.version, 'version') };
+    case T_REFUSED:
+      if (typeof o.message !== 'string') throw malformed('refused message');
+      return { type: 'refused', version: count(o.version, 'version'), message: o.message.slice(0, 1000) };
     case T_CAUGHT_UP:
       return { type: 'caught-up', version: count(o.version, 'version') };
     case T_ERROR:

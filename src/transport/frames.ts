@@ -1,7 +1,7 @@
 /**
  * Frame streams: a two-way channel of whole messages ("frames") between this process and one peer,
  * independent of the transport underneath (a libp2p stream in transport/p2p/frames.ts, an in-memory
- * pair in transport/memory.ts). Protocols are written against {@link FrameStream} only.
+ * pair in transport/memory.ts): the sync layer's FrameChannel port (sync/channel.ts), implemented here.
  *
  * On a byte stream each frame is its length as an unsigned LEB128 varint followed by that many
  * bytes. The reading side is {@link FrameDecoder}: it accepts arbitrary bytes from an untrusted
@@ -16,6 +16,7 @@
  *   transport stops reading (and so, through its own flow control, the peer stops sending).
  */
 import { DdcpError } from '../engine/errors.ts';
+import type { FrameChannel } from '../sync/channel.ts';
 
 /** The largest frame accepted by default: 64 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -36,45 +37,23 @@ export interface FrameStreamOptions {
   highWaterBytes?: number;
 }
 
-export interface SendOptions {
-  /** Gives up waiting for backpressure to clear; the frame may or may not have been sent. */
-  signal?: AbortSignal;
-}
+export type { SendOptions } from '../sync/channel.ts';
 
 /**
- * A bidirectional stream of frames with one peer.
- *
- * - Iterate it (once, by one consumer) to receive whole frames in order. The iteration ends when
- *   the peer closes its sending side after a complete frame, and throws a {@link FrameError} (or the
- *   error given to `abort`) when the stream fails: a malformed or oversized frame from the peer
- *   ({@link FrameTooLargeError}, {@link FrameTruncatedError}), the peer resetting the stream
- *   ({@link FrameStreamResetError}). Leaving the loop early (`break`) discards later frames.
- * - `send()` frames; await each call (concurrent calls are sent in call order).
- * - `close()` when done sending: the peer's iteration then ends, and frames from the peer can still
- *   be read. `abort(err)` tears the stream down at once in both directions.
+ * The sync layer's {@link FrameChannel} port as transports provide it, with who is at the other end
+ * and the frame size limit. (One port: sessions take any FrameChannel; this only names what a
+ * transport's channels carry besides.)
  */
-export interface FrameStream extends AsyncIterable<Uint8Array> {
+export interface FrameStream extends FrameChannel {
   /** Who is at the other end: a peer id for libp2p streams, a label for in-memory ones. */
   readonly remotePeer: string;
-  /** The largest frame this end sends or accepts. */
+  /**
+   * The largest frame this end sends or accepts. `send()` rejects a longer one with
+   * {@link FrameTooLargeError} (the stream stays usable); after `close()` it rejects with
+   * {@link FrameStreamClosedError}; a failed stream rejects with its error ({@link FrameStreamResetError}
+   * when the peer reset it).
+   */
   readonly maxFrameBytes: number;
-  /**
-   * Sends one frame. Resolves once the frame is accepted and the backlog toward the peer is under
-   * the high-water mark (it waits for the transport to drain). Rejects with
-   * {@link FrameTooLargeError} for a frame over `maxFrameBytes` (the stream stays usable), with
-   * {@link FrameStreamClosedError} after `close()`, or with the stream's error once it failed.
-   * The frame's bytes may be reused once the promise resolves.
-   */
-  send(frame: Uint8Array, options?: SendOptions): Promise<void>;
-  /** Receives frames; see the interface's description. */
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
-  /**
-   * Graceful half-close: waits for pending sends, then tells the peer no more frames will come.
-   * Reading goes on until the peer closes too.
-   */
-  close(options?: SendOptions): Promise<void>;
-  /** Tears the stream down in both directions: pending and later sends and reads fail with `err`. */
-  abort(err: Error): void;
 }
 
 /** Any failure of a frame stream. */

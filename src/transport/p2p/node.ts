@@ -97,7 +97,7 @@ export interface P2pNode {
   /** Peer ids this node has an open connection to. */
   peers(): string[];
   /**
-   * Accepts streams of `protocol` (e.g. `/ddcp/sync/1.0.0`). Each incoming stream is wrapped as a
+   * Accepts streams of `protocol` (e.g. `/ddcp/sync/2.0.0`). Each incoming stream is wrapped as a
    * {@link FrameStream} and passed to `handler` with the peer id of the remote. When the handler's
    * promise resolves the stream is closed gracefully (if it isn't already); when it rejects (or the
    * handler throws) the stream is aborted with that error. Errors never escape to the process.

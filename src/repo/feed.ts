@@ -1,25 +1,53 @@
 /**
- * The serving side of a repository: what a sync session needs (sync/session.ts's ServerContext),
- * and a watch on the database so following peers hear of every commit — by this process or any
- * other (the app, sqlite3, ddcp shell) — within a few tens of milliseconds, without polling them.
+ * A repository as the two ports of a sync session (sync/ports.ts): the feed its changes are read
+ * from — with a watch on the database so following peers hear of every commit, by this process or
+ * any other (the app, sqlite3, ddcp shell), within a few tens of milliseconds without polling them —
+ * and the sink pushed changes are merged into.
  */
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import type { Change } from '../engine/change.ts';
 import { Engine } from '../engine/engine.ts';
+import { toHex } from '../engine/hex.ts';
 import { openDatabase, type SqliteConnection, type Statement } from '../engine/sqlite.ts';
-import type { Batch } from '../sync/batches.ts';
-import type { ServerContext } from '../sync/session.ts';
-import type { Repository } from './repository.ts';
-import { readBatches } from './source.ts';
+import { batchByVersion, type Batch } from '../sync/batches.ts';
+import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '../sync/ports.ts';
+import { refusalText } from '../sync/gate.ts';
+import { mergeStaged } from './fetch.ts';
+import type { Staging } from './staging.ts';
 
 /** How often the database's commit counter is checked (ms); a file watch usually wakes us sooner. */
 export const WATCH_INTERVAL_MS = 50;
 /** After a file event, look again this many ms later (the commit may not be visible yet). */
 const RECHECK_MS = [2, 10];
 
-export class Publisher implements ServerContext {
-  private readonly repo: Repository;
+/** What the feed needs of a repository (a Repository satisfies it). */
+export interface FeedRepository {
+  readonly dbPath: string;
+  readonly engine: Engine;
+}
+
+/**
+ * A repository's changes after `since` (not those of `exceptSite`) as bounded batches, ending with
+ * an empty complete batch at the version the repository was at.
+ */
+export function* readBatches(engine: Engine, since: number, request: FeedRequest): Generator<Batch> {
+  const at = engine.dbVersion();
+  let last = since;
+  for (const batch of batchByVersion(engine.changesSince(since, request))) {
+    last = batch.version;
+    yield batch;
+  }
+  yield { changes: [] as Change[], version: Math.max(at, last), complete: true };
+}
+
+/** The staging key under which a pusher's incomplete batches wait. */
+const pushKey = (siteId: Uint8Array): string => `push:${toHex(siteId)}`;
+
+export class RepoFeed implements ChangeFeed, ChangeSink {
+  private readonly repo: FeedRepository;
+  private readonly stagingOf: () => Staging;
   private readonly events = new EventEmitter();
   private readonly watchDb: SqliteConnection;
   private readonly dataVersion: Statement;
@@ -27,9 +55,12 @@ export class Publisher implements ServerContext {
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private version_ = 0;
+  private stopped = false;
 
-  constructor(repo: Repository) {
+  /** `staging` is opened only once something is pushed (a feed that is only read needs none). */
+  constructor(repo: FeedRepository, staging: () => Staging) {
     this.repo = repo;
+    this.stagingOf = staging;
     this.events.setMaxListeners(0);
     // PRAGMA data_version changes when another connection commits: a connection of its own sees
     // this process's merges as well as other processes' writes.
@@ -50,18 +81,19 @@ export class Publisher implements ServerContext {
     return this.repo.engine.dbVersion();
   }
 
-  *batches(since: number, exceptSite: Uint8Array): Generator<Batch> {
+  async *batches(since: number, request: FeedRequest): AsyncGenerator<Batch> {
     // A connection per read: the session awaits the network between batches, and other sessions
     // and merges use the repository's connection meanwhile.
     const db = openDatabase(this.repo.dbPath);
     try {
-      yield* readBatches(Engine.open(db), since, exceptSite);
+      yield* readBatches(Engine.open(db), since, request);
     } finally {
       db.close();
     }
   }
 
   changed(signal: AbortSignal): Promise<void> {
+    this.start(); // watch from the first follower on
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
       const done = (): void => {
@@ -80,9 +112,41 @@ export class Publisher implements ServerContext {
     return () => this.events.off('changed', listener);
   }
 
-  /** Starts watching the database. */
+  // --- the sink: pushed changes ---
+
+  trackedVersion(siteId: Uint8Array): number {
+    return this.repo.engine.trackedVersion(siteId);
+  }
+
+  private get staging(): Staging {
+    return this.stagingOf();
+  }
+
+  receive(batch: Batch, from: PushOrigin): Received | undefined {
+    const key = pushKey(from.siteId);
+    // Staged durably first: a huge transaction arrives as several batches and is merged whole.
+    this.staging.stage(key, from.siteId, batch);
+    if (!batch.complete) return undefined;
+    // Through the gate: schema fit, and the pusher's write policy per source transaction.
+    const merged = mergeStaged(this.repo.engine, this.staging, key, { source: from.source, ...(from.write ? { write: from.write } : {}) });
+    this.staging.forget(key);
+    this.check(); // our followers hear of it at once
+    return { version: batch.version, applied: merged.applied, refused: (merged.refused ?? []).map((r) => ({ version: r.dbVersion, message: refusalText(r) })) };
+  }
+
+  caughtUp(version: number, from: PushOrigin): void {
+    if (version > this.trackedVersion(from.siteId)) this.repo.engine.trackPeer({ siteId: from.siteId, version });
+  }
+
+  dropIncomplete(from: PushOrigin): void {
+    this.staging.forget(pushKey(from.siteId));
+  }
+
+  // --- watching ---
+
+  /** Starts watching the database (the first follower does it; see {@link changed}). */
   start(): void {
-    if (this.timer) return;
+    if (this.timer || this.stopped) return;
     this.lastDataVersion = this.readDataVersion();
     this.timer = setInterval(() => this.check(), WATCH_INTERVAL_MS);
     this.timer.unref();
@@ -130,6 +194,8 @@ export class Publisher implements ServerContext {
   }
 
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.watcher?.close();

@@ -1,0 +1,102 @@
+/**
+ * A folder remote: another repository on this machine, reached like any other remote — through a
+ * sync session over an in-process channel to a feed served from that folder. The folder's database
+ * is read through connections of its own (WAL: its writers are never blocked).
+ */
+import { existsSync } from 'node:fs';
+import { Engine } from '../engine/engine.ts';
+import { openDatabase, type SqliteConnection } from '../engine/sqlite.ts';
+import type { Dial } from '../sync/protocol.ts';
+import { serveSession, type SessionLog } from '../sync/server.ts';
+import { framePair } from '../transport/memory.ts';
+import { Gate } from '../sync/gate.ts';
+import { DEFAULT_POLICY } from '../sync/policy.ts';
+import { peerPolicies, readConfig } from './config.ts';
+import { RepoFeed } from './feed.ts';
+import { dbPathOf, layout } from './layout.ts';
+import { RemoteError } from './remotes.ts';
+import { Staging } from './staging.ts';
+
+export interface LinkOptions {
+  /** Who dials (our address): the folder's write policy for it decides what it may push. */
+  peer: string;
+  log?: SessionLog;
+}
+
+/** An open link to a folder remote: dial it for sessions, close it when done. */
+export interface FolderLink {
+  dial: Dial;
+  close(): void;
+}
+
+interface Folder {
+  dbPath: string;
+  gate: Gate;
+  db: SqliteConnection;
+  engine: Engine;
+  staging(): Staging;
+  close(): void;
+}
+
+/** Opens the repository at `root` for serving, with errors naming the remote location. */
+function openFolder(root: string): Folder {
+  const l = layout(root);
+  let config;
+  try {
+    config = readConfig(l.config);
+  } catch (cause) {
+    throw new RemoteError(`${root} is not a usable ddcp repository: ${(cause as Error).message}`, { cause });
+  }
+  const dbPath = dbPathOf(root, config.db);
+  // opening would create an empty database (with a new site id) in the remote's repository
+  if (!existsSync(dbPath)) throw new RemoteError(`the database of the repository at ${root} is missing (${dbPath})`);
+  let db: SqliteConnection | undefined;
+  try {
+    db = openDatabase(dbPath);
+    const engine = Engine.open(db);
+    let staging: Staging | undefined;
+    const opened = db;
+    // The config is read again per check: its owner may change policies while we are linked.
+    // Anyone on this machine may read a folder (as its files); writing needs a policy for our address.
+    const gate = new Gate((peer) => peerPolicies(readConfig(l.config)).get(peer) ?? { ...DEFAULT_POLICY });
+    return {
+      dbPath,
+      gate,
+      db,
+      engine,
+      staging: () => (staging ??= new Staging(l.staging)),
+      close: () => {
+        staging?.close();
+        opened.close();
+      },
+    };
+  } catch (cause) {
+    db?.close();
+    throw new RemoteError(`cannot open the database of the repository at ${root}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Links to the repository in folder `root`. Throws {@link RemoteError} if nothing usable is there. */
+export function linkFolder(root: string, options: LinkOptions): FolderLink {
+  const folder = openFolder(root);
+  const feed = new RepoFeed(folder, folder.staging);
+  const sessions = new AbortController();
+  return {
+    dial: async (signal) => {
+      const [server, client] = framePair({ names: ['folder', `local:${root}`] });
+      const stop = signal ? AbortSignal.any([signal, sessions.signal]) : sessions.signal;
+      void serveSession(server, feed, feed, {
+        peer: options.peer,
+        signal: stop,
+        log: options.log,
+        gate: folder.gate,
+      });
+      return client;
+    },
+    close: () => {
+      sessions.abort();
+      feed.stop();
+      folder.close();
+    },
+  };
+}

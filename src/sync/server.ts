@@ -1,0 +1,157 @@
+/**
+ * The serving side of a sync session, over any {@link FrameChannel}, answering one client from a
+ * {@link ChangeFeed} (what we send) and a {@link ChangeSink} (what the client pushes).
+ *
+ * The client says hello (its site id, schema, the version of ours it holds, whether it pulls, pushes
+ * and follows); we answer welcome (with the version of the client's we hold, and whether we take its
+ * changes) or error. Then both directions run at once: our batches since that version and caught-up
+ * (and, when following, new batches as we change); the client's batches, each complete one merged
+ * (or refused whole, non-fatally) and acknowledged once durable. Never throws: protocol violations
+ * are answered with an error message and logged.
+ */
+import type { Change } from '../engine/change.ts';
+import type { FrameChannel } from './channel.ts';
+import { changeFit, misfitObject } from './compat.ts';
+import type { Gate } from './gate.ts';
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Hello, type Message } from './messages.ts';
+import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
+import { sendFeed } from './sender.ts';
+
+export interface SessionLog {
+  (level: 'info' | 'warn', message: string): void;
+}
+
+export interface ServeOptions {
+  /** Who the client is (its address, or a label), for logs and the history. */
+  peer: string;
+  /** Ends the session (following sessions run until then). */
+  signal: AbortSignal;
+  log?: SessionLog;
+  /** Refuses the peer (the reason) before anything is read; undefined lets it in. */
+  authorize?: () => string | undefined;
+  /**
+   * What the peer may read and write (its policy). The feed is read through its read filter; a peer
+   * that may write nothing is told so in welcome, and the sink merges pushes under its write guard.
+   * Without a gate the peer reads everything and may not write.
+   */
+  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'writeGuard'>;
+  keepAliveMs?: number;
+}
+
+async function next(it: AsyncIterator<Uint8Array>): Promise<Message | undefined> {
+  const r = await it.next();
+  return r.done ? undefined : decodeMessage(r.value);
+}
+
+/** Sends the error and closes; a channel already broken is just torn down. */
+export async function refuse(channel: FrameChannel, err: ProtocolError): Promise<void> {
+  try {
+    await channel.send(encodeMessage({ type: 'error', code: err.code, message: err.message }));
+    await channel.close();
+  } catch {
+    channel.abort(err);
+  }
+}
+
+/** Checks a client's hello; throws the {@link ProtocolError} to answer with. */
+function checkHello(m: Message | undefined, options: ServeOptions): Hello | undefined {
+  if (!m) return undefined;
+  if (m.type !== 'hello') throw new ProtocolError('unexpected', `expected hello, got ${m.type}`);
+  if (m.protocol !== PROTOCOL_VERSION) throw new ProtocolError('version', `protocol version ${m.protocol} is not supported (this peer speaks ${PROTOCOL_VERSION})`);
+  const denied = options.authorize?.();
+  if (denied) throw new ProtocolError('denied', denied);
+  // Schema fit is the receiver's to decide, change by change (a table without changes doesn't matter).
+  return m;
+}
+
+/** The version of ours the client holds: what it says of us, whether it expected us or not. */
+export function startAfter(hello: Pick<Hello, 'since' | 'expect' | 'held'>, us: Uint8Array): number {
+  const same = (a: Uint8Array | undefined): boolean => a !== undefined && Buffer.compare(a, us) === 0;
+  const held = hello.held.find((h) => same(h.siteId))?.version ?? 0;
+  return Math.max(same(hello.expect) ? hello.since : 0, held);
+}
+
+/** Serves one session until it ends. */
+export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink: ChangeSink, options: ServeOptions): Promise<void> {
+  const log: SessionLog = options.log ?? (() => {});
+  const it = channel[Symbol.asyncIterator]();
+  try {
+    const hello = checkHello(await next(it), options);
+    if (!hello) return;
+    const writeDenied = hello.push ? (options.gate?.mayWrite(options.peer) ? undefined : `peer ${options.peer} may not write to this database (on its side: ddcp allow ${options.peer} --write SPEC)`) : 'not asked';
+    const write = writeDenied ? undefined : options.gate?.writeGuard(options.peer);
+    const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, ...(write ? { write } : {}) };
+    if (hello.push && !writeDenied) sink.dropIncomplete(origin);
+    const yours = sink.trackedVersion(hello.siteId);
+    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: feed.schema(), version: feed.version(), yours, push: !writeDenied }));
+    const modes = [hello.pull && `sending changes after version ${startAfter(hello, feed.siteId)}`, hello.push && (writeDenied ? `not taking its changes (${writeDenied})` : `taking its changes after its version ${yours}`), hello.follow && 'following'];
+    log('info', `session with ${options.peer}: ${modes.filter(Boolean).join(', ')}`);
+    if (hello.push && writeDenied) log('warn', `${options.peer} may not write here: ${writeDenied}`);
+
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    options.signal.addEventListener('abort', onAbort);
+    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, ours: feed.schema(), peer: options.peer, log });
+    // A client that ends its side (or breaks the protocol) ends what we send, too.
+    inbound.then(onAbort, onAbort);
+    try {
+      const read = options.gate?.readFilter(options.peer);
+      if (hello.pull) await sendFeed(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs });
+      // A pushing client hangs up once everything it sent is acknowledged.
+      if (hello.push || hello.follow) await inbound;
+      await channel.close();
+    } finally {
+      options.signal.removeEventListener('abort', onAbort);
+      // Don't wait for a pulling client to hang up; only report how it went if it misbehaved.
+      inbound.catch((err: Error) => log('warn', `session with ${options.peer}: ${err.message}`));
+    }
+  } catch (err) {
+    if (err instanceof ProtocolError) {
+      log('warn', `refused ${options.peer}: ${err.message}`);
+      await refuse(channel, err);
+    } else {
+      log('warn', `session with ${options.peer} failed: ${(err as Error).message}`);
+      channel.abort(err as Error);
+    }
+  }
+}
+
+/** Reads the client's side of the session: pushed batches (merged and acknowledged), until it ends. */
+async function receive(
+  channel: FrameChannel,
+  it: AsyncIterator<Uint8Array>,
+  sink: ChangeSink,
+  origin: PushOrigin,
+  ctx: { push: boolean; ours: ReturnType<ChangeFeed['schema']>; peer: string; log: SessionLog },
+): Promise<void> {
+  const fits = changeFit(ctx.ours);
+  for (;;) {
+    const m = await next(it);
+    if (!m) return;
+    if (m.type === 'error') throw new ProtocolError('remote', `peer ${ctx.peer}: ${m.message}`);
+    if (!ctx.push || (m.type !== 'batch' && m.type !== 'caught-up')) throw new ProtocolError('unexpected', `unexpected ${m.type} from the client`);
+    if (m.type === 'caught-up') {
+      sink.caughtUp(m.version, origin);
+      await channel.send(encodeMessage({ type: 'ack', version: m.version }));
+      continue;
+    }
+    const misfit = firstMisfit(m.changes, fits);
+    if (misfit) throw new ProtocolError('schema', `${ctx.peer} sends changes for ${misfitObject(misfit)} (schemas differ); nothing of that batch was applied`);
+    const got = sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin);
+    if (!got) continue;
+    for (const r of got.refused) {
+      ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
+      await channel.send(encodeMessage({ type: 'refused', version: r.version, message: r.message }));
+    }
+    if (got.applied > 0) ctx.log('info', `merged ${got.applied} changes pushed by ${ctx.peer}`);
+    await channel.send(encodeMessage({ type: 'ack', version: got.version }));
+  }
+}
+
+function firstMisfit<M>(changes: Change[], fits: (c: Change) => M | undefined): M | undefined {
+  for (const c of changes) {
+    const why = fits(c);
+    if (why) return why;
+  }
+  return undefined;
+}
