@@ -1,7 +1,7 @@
 /** `ddcp conflicts`: cells where a merge met a concurrent value, with both values and who won. */
 import type { Command } from 'commander';
 import type { Conflict, ConflictSide } from '../engine/conflicts.ts';
-import { toHex } from '../engine/hex.ts';
+import { toHex } from '../base/hex.ts';
 import { unpackColumns } from '../engine/pack.ts';
 import type { SqlValue } from '../engine/sqlite.ts';
 import { parseCount } from './count.ts';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Change } from '../engine/change.ts';
 import type { Engine } from '../engine/engine.ts';
-import { toHex } from '../engine/hex.ts';
+import { toHex } from '../base/hex.ts';
 import type { CommitCounts, HistoryEntry, MergeCounts } from '../engine/history.ts';
 import { unpackColumns } from '../engine/pack.ts';
 import { SENTINEL } from '../engine/schema.ts';

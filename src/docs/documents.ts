@@ -14,7 +14,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ApplyOptions, ApplyResult, Engine } from '../engine/engine.ts';
 import type { Change } from '../engine/change.ts';
-import { toHex } from '../engine/hex.ts';
+import { toHex } from '../base/hex.ts';
 import { unpackColumns } from '../engine/pack.ts';
 import type { SqlValue } from '../engine/sqlite.ts';
 import { transaction } from '../engine/transaction.ts';

@@ -11,8 +11,9 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Change } from '../engine/change.ts';
-import { ChangeError, DdcpError } from '../engine/errors.ts';
-import { fromHex, toHex } from '../engine/hex.ts';
+import { ChangeError } from '../engine/errors.ts';
+import { DdcpError } from '../base/errors.ts';
+import { fromHex, toHex } from '../base/hex.ts';
 import { SENTINEL, type TableInfo } from '../engine/schema.ts';
 import { changeFit, keyMismatch } from '../sync/gate.ts';
 import { BundleError, BundleReader, writeBundle, type BundleHeader, type BundleTable } from '../transport/bundle.ts';

@@ -12,9 +12,10 @@
  */
 import type { Change } from '../engine/change.ts';
 import { SITE_ID_BYTES } from '../engine/clock.ts';
-import { ByteWriter, readValue, writeValue } from '../engine/pack.ts';
-import { CodecError } from './errors.ts';
-import { readVarint, writeVarint } from './varint.ts';
+import { ByteWriter } from '../base/bytes.ts';
+import { readValue, writeValue } from '../engine/pack.ts';
+import { CodecError } from '../base/errors.ts';
+import { readVarint, writeVarint } from '../base/varint.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });

@@ -10,7 +10,7 @@ import { ChangeError } from '../engine/errors.ts';
 import type { ReadFilter, RowRule, WriteGuard } from '../engine/filter.ts';
 import type { Refusal } from '../engine/guard.ts';
 import { SENTINEL, type TableInfo } from '../engine/schema.ts';
-import { toHex } from '../engine/hex.ts';
+import { toHex } from '../base/hex.ts';
 import { formatRule, PEER_PARAMETER, type PeerPolicy, type TableRule } from './policy.ts';
 
 /**

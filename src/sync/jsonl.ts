@@ -6,7 +6,7 @@
  */
 import type { Change } from '../engine/change.ts';
 import { ChangeError } from '../engine/errors.ts';
-import { fromHex, toHex } from '../engine/hex.ts';
+import { fromHex, toHex } from '../base/hex.ts';
 import { packValue, unpackValue } from '../engine/pack.ts';
 
 const FIELDS = ['table', 'pk', 'cid', 'val', 'col_version', 'db_version', 'site_id', 'cl', 'seq'] as const;

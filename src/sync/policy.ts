@@ -7,7 +7,7 @@
  * expression over the row's columns where `:peer` is the peer's address. Several rules of a table are
  * alternatives (any one may allow).
  */
-import { DdcpError } from '../engine/errors.ts';
+import { DdcpError } from '../base/errors.ts';
 import type { TableInfo } from '../engine/schema.ts';
 import { ident, type SqliteConnection } from '../engine/sqlite.ts';
 

@@ -29,11 +29,11 @@ import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, rename
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Change } from '../engine/change.ts';
-import { DdcpError } from '../engine/errors.ts';
-import { ByteWriter } from '../engine/pack.ts';
+import { DdcpError } from '../base/errors.ts';
+import { ByteWriter } from '../base/bytes.ts';
 import { decodeChanges, encodeChanges } from '../sync/codec.ts';
-import { CodecError } from '../sync/errors.ts';
-import { writeVarint } from '../sync/varint.ts';
+import { CodecError } from '../base/errors.ts';
+import { writeVarint } from '../base/varint.ts';
 
 export const MAGIC = Buffer.from('DDCPBNDL', 'latin1');
 export const FORMAT_VERSION = 1;
