@@ -10,22 +10,22 @@
  * for (const change of repo.engine.changesSince(0)) console.log(change);
  * ```
  */
-export { Engine } from './engine/engine.ts';
-export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine/engine.ts';
-export type { ReadFilter, WriteGuard, RowRule } from './engine/filter.ts';
-export type { Refusal } from './engine/guard.ts';
-export type { HistoryEntry, VersionRecord, CommitCounts, MergeCounts } from './engine/history.ts';
-export type { Conflict, ConflictSide } from './engine/conflicts.ts';
-export type { Change } from './engine/change.ts';
-export type { TrackedPeer } from './engine/clock.ts';
-export type { TableInfo } from './engine/schema.ts';
-export { openDatabase, NodeSqliteUnavailableError, SQLITE_NODE_RANGE } from './engine/sqlite.ts';
-export type { SqlValue, SqliteConnection, Statement } from './engine/sqlite.ts';
-export { registerFunctions } from './engine/functions.ts';
-export { packColumns, unpackColumns, packValue, unpackValue } from './engine/pack.ts';
-export { compareValues } from './engine/value.ts';
+export { Engine } from './engine/index.ts';
+export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine/index.ts';
+export type { ReadFilter, WriteGuard, RowRule } from './engine/index.ts';
+export type { Refusal } from './engine/index.ts';
+export type { HistoryEntry, VersionRecord, CommitCounts, MergeCounts } from './engine/index.ts';
+export type { Conflict, ConflictSide } from './engine/index.ts';
+export type { Change } from './engine/index.ts';
+export type { TrackedPeer } from './engine/index.ts';
+export type { TableInfo } from './engine/index.ts';
+export { openDatabase, NodeSqliteUnavailableError, SQLITE_NODE_RANGE } from './engine/index.ts';
+export type { SqlValue, SqliteConnection, Statement } from './engine/index.ts';
+export { registerFunctions } from './engine/index.ts';
+export { packColumns, unpackColumns, packValue, unpackValue } from './engine/index.ts';
+export { compareValues } from './engine/index.ts';
 export { DdcpError, PackError } from './base/errors.ts';
-export { SchemaError, ChangeError } from './engine/errors.ts';
+export { SchemaError, ChangeError } from './engine/index.ts';
 export { Repository } from './repo/repository.ts';
 export { Documents } from './docs/documents.ts';
 export type { Document, DocumentsOptions, UndoResult } from './docs/documents.ts';

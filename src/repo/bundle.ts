@@ -10,11 +10,10 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { Change } from '../engine/change.ts';
-import { ChangeError } from '../engine/errors.ts';
+import type { Change } from '../engine/index.ts';
+import { ChangeError, SENTINEL, type TableInfo } from '../engine/index.ts';
 import { DdcpError } from '../base/errors.ts';
 import { fromHex, toHex } from '../base/hex.ts';
-import { SENTINEL, type TableInfo } from '../engine/schema.ts';
 import { changeFit, keyMismatch } from '../sync/gate.ts';
 import { BundleError, BundleReader, writeBundle, type BundleHeader, type BundleTable } from '../transport/bundle.ts';
 import { RepositoryError } from './errors.ts';

@@ -4,8 +4,7 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { Engine } from '../engine/engine.ts';
-import { openDatabase, type SqliteConnection } from '../engine/sqlite.ts';
+import { Engine, openDatabase, type SqliteConnection } from '../engine/index.ts';
 import { peerPolicies, readConfig, withoutPeer, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
 import { checkPolicy, DEFAULT_POLICY, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
 import { Gate } from '../sync/gate.ts';

@@ -3,11 +3,10 @@
  * the type; control messages are small JSON objects, change batches use the binary codec. Decoding
  * validates everything — frames come from untrusted peers — and throws {@link ProtocolError}.
  */
-import type { Change } from '../engine/change.ts';
-import { SITE_ID_BYTES } from '../engine/clock.ts';
+import type { Change, TableInfo } from '../engine/index.ts';
+import { SITE_ID_BYTES } from '../engine/index.ts';
 import { DdcpError } from '../base/errors.ts';
 import { fromHex, toHex } from '../base/hex.ts';
-import type { TableInfo } from '../engine/schema.ts';
 import { ByteWriter } from '../base/bytes.ts';
 import { decodeChanges, encodeChanges } from './codec.ts';
 import { PROTOCOL_VERSION } from './protocol.ts';

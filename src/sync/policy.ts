@@ -8,8 +8,8 @@
  * alternatives (any one may allow).
  */
 import { DdcpError } from '../base/errors.ts';
-import type { TableInfo } from '../engine/schema.ts';
-import { ident, type SqliteConnection } from '../engine/sqlite.ts';
+import type { TableInfo } from '../engine/index.ts';
+import { ident, type SqliteConnection } from '../engine/index.ts';
 
 /** One table's rule: which columns (all if omitted) of which rows (all if `where` is omitted). */
 export interface TableRule {

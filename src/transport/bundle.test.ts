@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { Change } from '../engine/change.ts';
-import { packColumns } from '../engine/pack.ts';
-import type { SqlValue } from '../engine/sqlite.ts';
+import type { Change, SqlValue } from '../engine/index.ts';
+import { packColumns } from '../engine/index.ts';
 import {
   BundleError,
   BundleReader,

@@ -28,7 +28,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { Change } from '../engine/change.ts';
+import type { Change } from '../engine/index.ts';
 import { DdcpError } from '../base/errors.ts';
 import { ByteWriter } from '../base/bytes.ts';
 import { decodeChanges, encodeChanges } from '../sync/codec.ts';
