@@ -54,7 +54,12 @@ export { DEFAULT_POLICY, NO_ACCESS, PolicyError, parseRule, formatRule, policyFr
 export type { PeerPolicy, TableRule } from './sync/policy.ts';
 export { Gate, SchemaFitError, readFilterOf, writeGuardOf, refusalText, schemaMismatch } from './sync/gate.ts';
 export type { AdmitOptions, PolicyLookup } from './sync/gate.ts';
-export { createBundle, applyBundle } from './repo/bundle.ts';
-export type { CreateBundleOptions, CreateBundleResult, ApplyBundleOptions, ApplyBundleResult } from './repo/bundle.ts';
-export { BundleReader, BundleWriter, BundleError, writeBundle, verifyBundle } from './transport/bundle.ts';
-export type { BundleHeader, BundleTable, BundleSummary, BundleFault } from './transport/bundle.ts';
+export { createBundle } from './bundle/create.ts';
+export type { CreateBundleOptions, CreateBundleResult, BundleOrigin, BundleRecipient } from './bundle/create.ts';
+export { applyBundle } from './bundle/apply.ts';
+export type { ApplyBundleOptions, ApplyBundleResult, RemoteOf } from './bundle/apply.ts';
+export { BundleError } from './bundle/format.ts';
+export type { BundleHeader, BundleTable, BundleSummary, BundleFault } from './bundle/format.ts';
+export { BundleReader } from './bundle/reader.ts';
+export { BundleWriter, writeBundle } from './bundle/writer.ts';
+export { verifyBundle } from './bundle/verify.ts';
