@@ -5,8 +5,7 @@ import { describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Repository } from '../src/repo/repository.ts';
-import { applyBundle, createBundle } from '../src/repo/bundle.ts';
-import { BundleReader } from '../src/transport/bundle.ts';
+import { BundleReader } from '../src/bundle/reader.ts';
 import { ddcp, ok, tempDir } from './support/cli.ts';
 
 const SCHEMA = `CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, n INTEGER, r REAL, b BLOB);
@@ -197,7 +196,7 @@ UPDATE notes SET body = 'edited' WHERE id = 'k1';`);
     const repoB = Repository.open(b);
     try {
       const before = repoB.engine.dbVersion();
-      assert.throws(() => applyBundle(repoB, file), { name: 'BundleError', message: /checksum mismatch/ });
+      assert.throws(() => repoB.applyBundle(file), { name: 'BundleError', message: /checksum mismatch/ });
       assert.equal(repoB.engine.dbVersion(), before);
       assert.equal(repoB.engine.trackedPeers().length, 0);
     } finally {
@@ -293,7 +292,7 @@ CREATE TABLE other(id INTEGER PRIMARY KEY NOT NULL); SELECT crsql_as_crr('other'
 
       const base = memory();
       let peak = 0;
-      const created = createBundle(a, file, { onProgress: () => (peak = Math.max(peak, memory() - base)) });
+      const created = a.createBundle(file, { onProgress: () => (peak = Math.max(peak, memory() - base)) });
       assert.equal(created.changes, rows * 3);
       const createdPeak = peak;
 
@@ -307,7 +306,7 @@ CREATE TABLE other(id INTEGER PRIMARY KEY NOT NULL); SELECT crsql_as_crr('other'
       const base2 = memory();
       peak = 0;
       let progress = 0;
-      const applied = applyBundle(b, file, {
+      const applied = b.applyBundle(file, {
         onProgress: (n, total) => {
           assert.equal(total, rows * 3);
           progress = n;

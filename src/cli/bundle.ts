@@ -1,8 +1,8 @@
 /** `ddcp bundle create|apply|verify`: changes in one file, for sync without a network. */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { applyBundle, createBundle } from '../repo/bundle.ts';
-import { BundleReader, verifyBundle } from '../transport/bundle.ts';
+import { BundleReader } from '../bundle/reader.ts';
+import { verifyBundle } from '../bundle/verify.ts';
 import { parseVersion } from './changes.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { counted, toJson } from './format.ts';
@@ -74,7 +74,7 @@ Examples:
       const bar = progressBar();
       let r;
       try {
-        r = createBundle(repo, resolve(ctx.dir(), file), { since, forRemote: opts.for, onProgress: (n) => bar.update('create bundle', n) });
+        r = repo.createBundle(resolve(ctx.dir(), file), { since, forRemote: opts.for, onProgress: (n) => bar.update('create bundle', n) });
       } finally {
         bar.done();
       }
@@ -116,7 +116,7 @@ Examples:
       const bar = progressBar();
       let r;
       try {
-        r = applyBundle(repo, resolve(ctx.dir(), file), { onProgress: (n, total) => bar.update('apply bundle', n, total) });
+        r = repo.applyBundle(resolve(ctx.dir(), file), { onProgress: (n, total) => bar.update('apply bundle', n, total) });
       } catch (cause) {
         const msg = (cause as Error).message;
         if (cause instanceof Error && cause.name === 'ChangeError' && !msg.endsWith('nothing was applied')) {

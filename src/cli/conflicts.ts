@@ -1,9 +1,8 @@
 /** `ddcp conflicts`: cells where a merge met a concurrent value, with both values and who won. */
 import type { Command } from 'commander';
-import type { Conflict, ConflictSide } from '../engine/conflicts.ts';
-import { toHex } from '../engine/hex.ts';
-import { unpackColumns } from '../engine/pack.ts';
-import type { SqlValue } from '../engine/sqlite.ts';
+import type { Conflict, ConflictSide, SqlValue } from '../engine/index.ts';
+import { toHex } from '../base/hex.ts';
+import { unpackColumns } from '../engine/index.ts';
 import { parseCount } from './count.ts';
 import { toJson, valueJson, valueText } from './format.ts';
 import { originNamer } from './origin.ts';

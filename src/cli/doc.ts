@@ -5,7 +5,7 @@ import { Documents, type Document } from '../docs/documents.ts';
 import { DocumentNotFoundError } from '../docs/errors.ts';
 import type { HistoryEntry } from '../docs/history.ts';
 import type { Json } from '../docs/json.ts';
-import { fromHex } from '../engine/hex.ts';
+import { fromHex } from '../base/hex.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { toJson } from './format.ts';
 import { originNamer } from './origin.ts';

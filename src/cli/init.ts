@@ -1,7 +1,7 @@
 /** `ddcp init`: create a repository here. */
 import type { Command } from 'commander';
 import { Repository } from '../repo/repository.ts';
-import { toHex } from '../engine/hex.ts';
+import { toHex } from '../base/hex.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
 

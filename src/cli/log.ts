@@ -1,11 +1,8 @@
 /** `ddcp log`: the history of the database, one entry per db_version, newest first, like `git log`. */
 import type { Command } from 'commander';
-import type { Change } from '../engine/change.ts';
-import type { Engine } from '../engine/engine.ts';
-import { toHex } from '../engine/hex.ts';
-import type { CommitCounts, HistoryEntry, MergeCounts } from '../engine/history.ts';
-import { unpackColumns } from '../engine/pack.ts';
-import { SENTINEL } from '../engine/schema.ts';
+import type { Change, Engine, CommitCounts, HistoryEntry, MergeCounts } from '../engine/index.ts';
+import { toHex } from '../base/hex.ts';
+import { unpackColumns, SENTINEL } from '../engine/index.ts';
 import { parseCount } from './count.ts';
 import { toJson, valueJson, valueText } from './format.ts';
 import { originNamer } from './origin.ts';

@@ -1,5 +1,5 @@
 /** Naming the site that made a change for people: "here", a remote's name, or a site-id prefix. */
-import { toHex } from '../engine/hex.ts';
+import { toHex } from '../base/hex.ts';
 import type { Repository } from '../repo/repository.ts';
 
 /** A function naming site ids as seen from `repo`. */

@@ -1,6 +1,6 @@
 /** `ddcp status`: what this repository is and holds. */
 import type { Command } from 'commander';
-import { toHex } from '../engine/hex.ts';
+import { toHex } from '../base/hex.ts';
 import { toJson } from './format.ts';
 import { askServer } from '../peer/control.ts';
 import type { Context } from './context.ts';

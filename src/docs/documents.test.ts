@@ -5,8 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Engine } from '../engine/engine.ts';
-import { openDatabase } from '../engine/sqlite.ts';
+import { Engine, openDatabase } from '../engine/index.ts';
 import { Documents } from './documents.ts';
 import type { DocumentEvent } from './events.ts';
 

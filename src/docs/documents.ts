@@ -12,12 +12,9 @@
  * ```
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { ApplyOptions, ApplyResult, Engine } from '../engine/engine.ts';
-import type { Change } from '../engine/change.ts';
-import { toHex } from '../engine/hex.ts';
-import { unpackColumns } from '../engine/pack.ts';
-import type { SqlValue } from '../engine/sqlite.ts';
-import { transaction } from '../engine/transaction.ts';
+import type { ApplyOptions, ApplyResult, Engine, Change, SqlValue } from '../engine/index.ts';
+import { toHex } from '../base/hex.ts';
+import { unpackColumns, transaction } from '../engine/index.ts';
 import { DocumentError, DocumentExistsError, DocumentNotFoundError, NothingToUndoError } from './errors.ts';
 import { changeType, Events, type ChangeEvent, type ConflictEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
 import { ELEMENT_TOKEN } from './elements.ts';

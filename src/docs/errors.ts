@@ -1,5 +1,5 @@
 /** Errors of the document layer: typed, with a message naming the cause. Nothing was changed when one is thrown. */
-import { DdcpError } from '../engine/errors.ts';
+import { DdcpError } from '../base/errors.ts';
 
 /** Base class of document errors. */
 export class DocumentError extends DdcpError {

@@ -7,7 +7,7 @@
  * change always sorts after those it saw), ties between concurrent changes broken by site then id —
  * the same order on every replica.
  */
-import type { SqliteConnection } from '../engine/sqlite.ts';
+import type { SqliteConnection } from '../engine/index.ts';
 import type { JsonObject } from './json.ts';
 import type { Operation } from './patch.ts';
 import { HISTORY_TABLE } from './schema.ts';

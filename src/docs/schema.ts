@@ -2,8 +2,8 @@
  * The CRR tables documents live in, created and made CRRs on first use so they sync over every
  * transport like any other table. (Names can't start with `ddcp_`: that prefix is the engine's.)
  */
-import type { Engine } from '../engine/engine.ts';
-import { transaction } from '../engine/transaction.ts';
+import type { Engine } from '../engine/index.ts';
+import { transaction } from '../engine/index.ts';
 
 /** One row per document: its existence (`deleted` is a last-writer-wins flag). */
 export const DOCS_TABLE = 'ddcpdoc_docs';

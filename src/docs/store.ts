@@ -1,5 +1,5 @@
 /** Reading and writing one document's rows (see fields.ts for the representation). */
-import type { SqliteConnection } from '../engine/sqlite.ts';
+import type { SqliteConnection } from '../engine/index.ts';
 import { ARRAY_MARKER, layout, OBJECT_MARKER, unflatten, visibleRows } from './fields.ts';
 import type { JsonObject } from './json.ts';
 import { DOCS_TABLE, FIELDS_TABLE } from './schema.ts';

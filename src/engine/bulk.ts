@@ -3,7 +3,7 @@
  * costs is statements, not rows), the remainder goes one by one. Statements are cached per shape.
  */
 import type { SqlValue, SqliteConnection, Statement } from './sqlite.ts';
-import { toHex } from './hex.ts';
+import { toHex } from '../base/hex.ts';
 
 /** A cache of statements built from a row count. */
 export class StatementCache {

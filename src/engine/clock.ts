@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SqliteConnection, Statement } from './sqlite.ts';
-import { toHex } from './hex.ts';
+import { toHex } from '../base/hex.ts';
 import { STAMP_SQL, stampParams, type VersionRecord } from './history.ts';
 
 export const SITE_ID_BYTES = 16;

@@ -2,19 +2,11 @@
  * The engine's errors: named classes (callers and tests match on `name`), a message that names the
  * cause, and the underlying error as `cause` where there is one.
  */
-
-export class DdcpError extends Error {
-  override name = 'DdcpError';
-}
+import { DdcpError } from '../base/errors.ts';
 
 /** A table cannot be made a CRR safely (no primary key, unique index, …). Nothing was changed. */
 export class SchemaError extends DdcpError {
   override name = 'SchemaError';
-}
-
-/** A packed value or key is malformed: truncated, unknown type tag, trailing bytes. */
-export class PackError extends DdcpError {
-  override name = 'PackError';
 }
 
 /** A change is invalid or doesn't fit our schema (unknown table or column, bad key). Nothing was applied. */

@@ -16,7 +16,7 @@ import { SENTINEL } from './schema.ts';
 import { compareValues } from './value.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
-import { toHex } from './hex.ts';
+import { toHex } from '../base/hex.ts';
 
 /** A source transaction the guard refused: nothing of it was applied. */
 export interface Refusal {

@@ -4,7 +4,8 @@
 import { checkChange, type Change } from './change.ts';
 import { UNKNOWN_SITE, type Sites } from './clock.ts';
 import type { ConflictRecorder } from './conflicts.ts';
-import { ChangeError, PackError } from './errors.ts';
+import { ChangeError } from './errors.ts';
+import { PackError } from '../base/errors.ts';
 import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
 import { mergeCell, RowEffects, type MergeContext, type Stamp } from './rules.ts';

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { packColumns, packValue, unpackColumns, unpackValue } from './pack.ts';
-import { PackError } from './errors.ts';
+import { PackError } from '../base/errors.ts';
 import type { SqlValue } from './sqlite.ts';
 import { openCr } from '../../test/support/crsqlite.ts';
 

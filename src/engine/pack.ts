@@ -6,7 +6,8 @@
  * - REAL: 8 bytes, IEEE-754 big-endian;
  * - TEXT/BLOB: the byte length in `len` big-endian bytes, then the bytes (UTF-8 for TEXT).
  */
-import { PackError } from './errors.ts';
+import { PackError } from '../base/errors.ts';
+import { ByteWriter } from '../base/bytes.ts';
 import type { SqlValue } from './sqlite.ts';
 
 const T_INTEGER = 1;
@@ -30,41 +31,6 @@ function uintLength(u: bigint): number {
 
 function smallLength(n: number): number {
   return n === 0 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
-}
-
-/** A growable byte buffer. */
-export class ByteWriter {
-  buf = new Uint8Array(64);
-  pos = 0;
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-  }
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = b;
-  }
-  /** `len` big-endian bytes of a non-negative number below 2^32. */
-  uint(n: number, len: number): void {
-    this.ensure(len);
-    for (let i = len - 1; i >= 0; i--) {
-      this.buf[this.pos + i] = n & 0xff;
-      n = Math.floor(n / 256);
-    }
-    this.pos += len;
-  }
-  bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-  result(): Uint8Array {
-    return this.buf.slice(0, this.pos);
-  }
 }
 
 /** Writes one tagged value (the per-column layout above). */

@@ -4,7 +4,7 @@
  * satisfies it as is; {@link openDatabase} opens one with ddcp's connection settings.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { DdcpError } from './errors.ts';
+import { DdcpError } from '../base/errors.ts';
 
 /**
  * The Node.js versions whose `node:sqlite` has everything ddcp uses: `DatabaseSync`'s `timeout` option

@@ -6,7 +6,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
-import { DdcpError } from '../engine/errors.ts';
+import { DdcpError } from '../base/errors.ts';
 import type { Repository } from '../repo/repository.ts';
 
 export const SOCKET_FILE = 'serve.sock';

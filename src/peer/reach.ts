@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { multiaddr } from '@multiformats/multiaddr';
-import { DdcpError } from '../engine/errors.ts';
+import { DdcpError } from '../base/errors.ts';
 import { SYNC_PROTOCOL, type Dial } from '../sync/protocol.ts';
 import type { Repository } from '../repo/repository.ts';
 import type { FrameChannel } from '../sync/channel.ts';

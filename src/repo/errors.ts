@@ -1,5 +1,5 @@
 /** Errors of the repository layer. */
-import { DdcpError } from '../engine/errors.ts';
+import { DdcpError } from '../base/errors.ts';
 
 /** There is no repository at (or above) the given folder. */
 export class NotARepositoryError extends DdcpError {

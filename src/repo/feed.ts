@@ -7,10 +7,9 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Change } from '../engine/change.ts';
-import { Engine } from '../engine/engine.ts';
-import { toHex } from '../engine/hex.ts';
-import { openDatabase, type SqliteConnection, type Statement } from '../engine/sqlite.ts';
+import type { Change } from '../engine/index.ts';
+import { Engine, openDatabase, type SqliteConnection, type Statement } from '../engine/index.ts';
+import { toHex } from '../base/hex.ts';
 import { batchByVersion, type Batch } from '../sync/batches.ts';
 import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '../sync/ports.ts';
 import { refusalText } from '../sync/gate.ts';

@@ -1,13 +1,10 @@
 /** Fetching into the staging area and merging from it. */
-import type { Change } from '../engine/change.ts';
-import type { Engine } from '../engine/engine.ts';
-import type { Refusal } from '../engine/guard.ts';
-import { ChangeError } from '../engine/errors.ts';
+import type { Change, Engine, Refusal, WriteGuard } from '../engine/index.ts';
+import { ChangeError } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
 import type { PullTarget } from '../sync/client.ts';
 import { changeFit, misfitObject } from '../sync/compat.ts';
 import { fitting, type Misfit } from '../sync/gate.ts';
-import type { WriteGuard } from '../engine/filter.ts';
 import type { Welcome } from '../sync/messages.ts';
 import { startAfter } from '../sync/server.ts';
 import type { Staging, StagingMark } from './staging.ts';

@@ -4,7 +4,7 @@
  * other way on the same connection. When the session breaks, it reconnects and resumes in both
  * directions (see sync/client.ts).
  */
-import type { Engine } from '../engine/engine.ts';
+import type { Engine } from '../engine/index.ts';
 import { runSession } from '../sync/client.ts';
 import type { ChangeFeed, Refusal } from '../sync/ports.ts';
 import type { Dial } from '../sync/protocol.ts';

@@ -4,8 +4,7 @@
  * is read through connections of its own (WAL: its writers are never blocked).
  */
 import { existsSync } from 'node:fs';
-import { Engine } from '../engine/engine.ts';
-import { openDatabase, type SqliteConnection } from '../engine/sqlite.ts';
+import { Engine, openDatabase, type SqliteConnection } from '../engine/index.ts';
 import type { Dial } from '../sync/protocol.ts';
 import { serveSession, type SessionLog } from '../sync/server.ts';
 import { framePair } from '../transport/memory.ts';

@@ -1,7 +1,7 @@
 /** Remotes: named locations of other repositories, kept in the config like git's. */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { DdcpError } from '../engine/errors.ts';
+import { DdcpError } from '../base/errors.ts';
 import { isAddress } from './identity.ts';
 import { layout } from './layout.ts';
 

@@ -3,14 +3,14 @@
  * remotes to fetch from, merge and pull — like git, for a database.
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { Engine } from '../engine/engine.ts';
-import { openDatabase, type SqliteConnection } from '../engine/sqlite.ts';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { Engine, openDatabase, type SqliteConnection } from '../engine/index.ts';
 import { peerPolicies, readConfig, withoutPeer, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
 import { checkPolicy, DEFAULT_POLICY, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
 import { Gate } from '../sync/gate.ts';
 import { NotARepositoryError, RepositoryError, RepositoryExistsError } from './errors.ts';
-import { applyBundle, createBundle, type ApplyBundleOptions, type ApplyBundleResult, type CreateBundleOptions, type CreateBundleResult } from './bundle.ts';
+import { applyBundle, type ApplyBundleOptions, type ApplyBundleResult } from '../bundle/apply.ts';
+import { BUNDLE_STATE_FILE, createBundle, type BundleRecipient, type CreateBundleOptions, type CreateBundleResult } from '../bundle/create.ts';
 import { mergeStaged, StagingTarget, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
 import { RepoFeed } from './feed.ts';
 import { createIdentity, isAddress, loadIdentity, type Identity } from './identity.ts';
@@ -400,14 +400,35 @@ export class Repository {
 
   // --- bundles ---
 
-  /** Writes changes to a single file (see transport/bundle.ts); streams, so any size works. */
+  /** Writes changes to a single file (see bundle/create.ts); streams, so any size works. */
   createBundle(file: string, options: CreateBundleOptions = {}): CreateBundleResult {
-    return createBundle(this, file, options);
+    return createBundle(this.engine, join(this.layout.stateDir, BUNDLE_STATE_FILE), file, options, {
+      address: () => {
+        try {
+          return this.address;
+        } catch {
+          return undefined; // the bundle is still usable without it
+        }
+      },
+      recipient: (name): BundleRecipient => {
+        const remote = this.remote(name);
+        const siteId = this.remoteStatus().find((r) => r.name === remote.name)?.siteId;
+        return { name: remote.name, location: remote.location, ...(siteId !== undefined ? { siteId } : {}) };
+      },
+    });
   }
 
   /** Merges a bundle in one transaction; a corrupted, truncated or foreign-schema bundle applies nothing. */
   applyBundle(file: string, options: ApplyBundleOptions = {}): ApplyBundleResult {
-    return applyBundle(this, file, options);
+    return applyBundle(this.engine, this.gate, file, options, (source) => this.bundleRemote(source.siteId, source.address));
+  }
+
+  /** The remote a bundle came from: its site id (known after a fetch) or its network address matches. */
+  private bundleRemote(siteId: string, address: string | undefined): string | undefined {
+    const bySite = this.remoteStatus().find((r) => r.siteId === siteId);
+    if (bySite) return bySite.name;
+    if (address === undefined) return undefined;
+    return this.remotes().find((r) => networkPeer(r.location) === address)?.name;
   }
 
   close(): void {

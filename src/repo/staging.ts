@@ -4,9 +4,8 @@
  * row per batch, sync/codec.ts), and per remote it remembers how far fetching got, so the next fetch
  * transfers only what is new.
  */
-import type { Change } from '../engine/change.ts';
-import { openDatabase, type SqliteConnection, type Statement } from '../engine/sqlite.ts';
-import { transaction } from '../engine/transaction.ts';
+import type { Change } from '../engine/index.ts';
+import { openDatabase, type SqliteConnection, type Statement, transaction } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
 import { decodeChanges, encodeChanges } from '../sync/codec.ts';
 

@@ -4,7 +4,7 @@
  * version larger than one batch (one huge transaction) spans several incomplete batches, so memory
  * stays bounded whatever the size; the receiver applies them together.
  */
-import type { Change } from '../engine/change.ts';
+import type { Change } from '../engine/index.ts';
 
 export interface Batch {
   changes: Change[];

@@ -9,7 +9,7 @@
  * sends after the version of ours the server reports in welcome (its tracked version of us, advanced
  * only when a merge commits). Nothing is applied twice or lost.
  */
-import type { TableInfo } from '../engine/schema.ts';
+import type { TableInfo } from '../engine/index.ts';
 import type { Batch } from './batches.ts';
 import type { FrameChannel } from './channel.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Message, type Welcome } from './messages.ts';

@@ -10,11 +10,11 @@
  * Decoding validates everything (bounds, indexes, UTF-8) and throws {@link CodecError}: bytes from a
  * peer or a file are untrusted.
  */
-import type { Change } from '../engine/change.ts';
-import { SITE_ID_BYTES } from '../engine/clock.ts';
-import { ByteWriter, readValue, writeValue } from '../engine/pack.ts';
-import { CodecError } from './errors.ts';
-import { readVarint, writeVarint } from './varint.ts';
+import type { Change } from '../engine/index.ts';
+import { SITE_ID_BYTES, readValue, writeValue } from '../engine/index.ts';
+import { ByteWriter } from '../base/bytes.ts';
+import { CodecError } from '../base/errors.ts';
+import { readVarint, writeVarint } from '../base/varint.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });

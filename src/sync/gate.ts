@@ -4,13 +4,9 @@
  * behalf of a peer) passes it before anything is applied; every serving side asks it for the peer's
  * read filter.
  */
-import type { Change } from '../engine/change.ts';
-import type { ApplyOptions, ApplyResult, Engine } from '../engine/engine.ts';
-import { ChangeError } from '../engine/errors.ts';
-import type { ReadFilter, RowRule, WriteGuard } from '../engine/filter.ts';
-import type { Refusal } from '../engine/guard.ts';
-import { SENTINEL, type TableInfo } from '../engine/schema.ts';
-import { toHex } from '../engine/hex.ts';
+import type { Change, ApplyOptions, ApplyResult, Engine, ReadFilter, RowRule, WriteGuard, Refusal } from '../engine/index.ts';
+import { ChangeError, SENTINEL, type TableInfo } from '../engine/index.ts';
+import { toHex } from '../base/hex.ts';
 import { formatRule, PEER_PARAMETER, type PeerPolicy, type TableRule } from './policy.ts';
 
 /**

@@ -4,10 +4,9 @@
  * packed primary key in lowercase hex, `val` the value packed as a one-column `crsql_pack_columns`
  * record in hex (so NULL, '' and types survive), `site_id` hex, the rest JSON integers.
  */
-import type { Change } from '../engine/change.ts';
-import { ChangeError } from '../engine/errors.ts';
-import { fromHex, toHex } from '../engine/hex.ts';
-import { packValue, unpackValue } from '../engine/pack.ts';
+import type { Change } from '../engine/index.ts';
+import { ChangeError, packValue, unpackValue } from '../engine/index.ts';
+import { fromHex, toHex } from '../base/hex.ts';
 
 const FIELDS = ['table', 'pk', 'cid', 'val', 'col_version', 'db_version', 'site_id', 'cl', 'seq'] as const;
 

@@ -3,15 +3,14 @@
  * the type; control messages are small JSON objects, change batches use the binary codec. Decoding
  * validates everything — frames come from untrusted peers — and throws {@link ProtocolError}.
  */
-import type { Change } from '../engine/change.ts';
-import { SITE_ID_BYTES } from '../engine/clock.ts';
-import { DdcpError } from '../engine/errors.ts';
-import { fromHex, toHex } from '../engine/hex.ts';
-import type { TableInfo } from '../engine/schema.ts';
-import { ByteWriter } from '../engine/pack.ts';
+import type { Change, TableInfo } from '../engine/index.ts';
+import { SITE_ID_BYTES } from '../engine/index.ts';
+import { DdcpError } from '../base/errors.ts';
+import { fromHex, toHex } from '../base/hex.ts';
+import { ByteWriter } from '../base/bytes.ts';
 import { decodeChanges, encodeChanges } from './codec.ts';
 import { PROTOCOL_VERSION } from './protocol.ts';
-import { readVarint, writeVarint } from './varint.ts';
+import { readVarint, writeVarint } from '../base/varint.ts';
 
 export { PROTOCOL_VERSION };
 

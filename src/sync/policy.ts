@@ -7,9 +7,9 @@
  * expression over the row's columns where `:peer` is the peer's address. Several rules of a table are
  * alternatives (any one may allow).
  */
-import { DdcpError } from '../engine/errors.ts';
-import type { TableInfo } from '../engine/schema.ts';
-import { ident, type SqliteConnection } from '../engine/sqlite.ts';
+import { DdcpError } from '../base/errors.ts';
+import type { TableInfo } from '../engine/index.ts';
+import { ident, type SqliteConnection } from '../engine/index.ts';
 
 /** One table's rule: which columns (all if omitted) of which rows (all if `where` is omitted). */
 export interface TableRule {

@@ -3,8 +3,7 @@
  * stores later). The serving side reads from a {@link ChangeFeed} and hands pushed changes to a
  * {@link ChangeSink}; a client pushes from its own feed.
  */
-import type { ReadFilter, WriteGuard } from '../engine/filter.ts';
-import type { TableInfo } from '../engine/schema.ts';
+import type { ReadFilter, WriteGuard, TableInfo } from '../engine/index.ts';
 import type { Batch } from './batches.ts';
 
 /** What a feed is asked for. */

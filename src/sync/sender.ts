@@ -3,7 +3,7 @@
  * caught-up, and, when following, new batches as the feed changes. The server sends this way, and so
  * does a pushing client: the two directions of a session are the same code.
  */
-import type { ReadFilter } from '../engine/filter.ts';
+import type { ReadFilter } from '../engine/index.ts';
 import type { FrameChannel } from './channel.ts';
 import { encodeMessage } from './messages.ts';
 import type { ChangeFeed } from './ports.ts';

@@ -9,7 +9,7 @@
  * (or refused whole, non-fatally) and acknowledged once durable. Never throws: protocol violations
  * are answered with an error message and logged.
  */
-import type { Change } from '../engine/change.ts';
+import type { Change } from '../engine/index.ts';
 import type { FrameChannel } from './channel.ts';
 import { changeFit, misfitObject } from './compat.ts';
 import type { Gate } from './gate.ts';

@@ -15,7 +15,7 @@
  * - frames received but not yet taken by the reader are held up to `highWaterBytes`; past that the
  *   transport stops reading (and so, through its own flow control, the peer stops sending).
  */
-import { DdcpError } from '../engine/errors.ts';
+import { DdcpError } from '../base/errors.ts';
 import type { FrameChannel } from '../sync/channel.ts';
 
 /** The largest frame accepted by default: 64 MiB. */

@@ -22,7 +22,7 @@ import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import { DdcpError } from '../../engine/errors.ts';
+import { DdcpError } from '../../base/errors.ts';
 import type { FrameStream, FrameStreamOptions } from '../frames.ts';
 import { libp2pFrameStream } from './frames.ts';
 

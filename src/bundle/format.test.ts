@@ -4,22 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { Change } from '../engine/change.ts';
-import { packColumns } from '../engine/pack.ts';
-import type { SqlValue } from '../engine/sqlite.ts';
-import {
-  BundleError,
-  BundleReader,
-  BundleWriter,
-  FORMAT_VERSION,
-  FRAME_CHANGES,
-  MAGIC,
-  MAX_FRAME_BYTES,
-  verifyBundle,
-  writeBundle,
-  type BundleFault,
-  type BundleHeader,
-} from './bundle.ts';
+import type { Change, SqlValue } from '../engine/index.ts';
+import { packColumns } from '../engine/index.ts';
+import { BundleError, FORMAT_VERSION, FRAME_CHANGES, MAGIC, MAX_FRAME_BYTES, type BundleFault, type BundleHeader } from './format.ts';
+import { BundleReader } from './reader.ts';
+import { verifyBundle } from './verify.ts';
+import { BundleWriter, writeBundle } from './writer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ddcp-bundle-unit-'));
 let seq = 0;

@@ -1,6 +1,6 @@
 /** Unsigned LEB128 varints for counts and versions (safe integers, up to 2^53 - 1). */
 import { CodecError } from './errors.ts';
-import type { ByteWriter } from '../engine/pack.ts';
+import type { ByteWriter } from './bytes.ts';
 
 export function writeVarint(w: ByteWriter, n: number): void {
   w.ensure(8);

@@ -1,0 +1,23 @@
+/**
+ * The engine's only face to the layers above (sync/, repo/, bundle/, peer/, docs/, cli/ and the
+ * public API): everything they use of the engine, and nothing else. Code outside src/engine imports
+ * from here, never from an engine file; tests may reach deeper.
+ */
+export { Engine } from './engine.ts';
+export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine.ts';
+export type { Change } from './change.ts';
+export { SITE_ID_BYTES } from './clock.ts';
+export type { TrackedPeer } from './clock.ts';
+export type { Conflict, ConflictSide } from './conflicts.ts';
+export { SchemaError, ChangeError } from './errors.ts';
+export type { ReadFilter, RowRule, WriteGuard } from './filter.ts';
+export { registerFunctions } from './functions.ts';
+export type { Refusal } from './guard.ts';
+export type { CommitCounts, HistoryEntry, MergeCounts, VersionRecord } from './history.ts';
+export { packColumns, unpackColumns, packValue, unpackValue, readValue, writeValue } from './pack.ts';
+export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './schema.ts';
+export type { TableInfo } from './schema.ts';
+export { NodeSqliteUnavailableError, SQLITE_NODE_RANGE, ident, openDatabase } from './sqlite.ts';
+export type { SqlValue, SqliteConnection, Statement } from './sqlite.ts';
+export { transaction } from './transaction.ts';
+export { compareValues } from './value.ts';
