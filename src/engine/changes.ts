@@ -16,7 +16,23 @@ export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst =
   return selectChanges(table, where, newestFirst ? 'c.db_version DESC, c.seq DESC LIMIT ?' : 'c.db_version, c.seq');
 }
 
-function selectChanges(table: CrrTable, where: string, order: string): string {
+/**
+ * The query reading one filtered table's changes when its rules have a row predicate: every current
+ * cell of each row with any cell after `since` (a row may have re-entered the predicate, and the cells
+ * changed while it was out are older than `since`), the predicate and columns applied as usual. The
+ * extra last column is the cell's position in the feed: its db_version if after `since`, else the
+ * row's first db_version after `since` (the change that made it qualify). Parameters: since (×4),
+ * then the excepted site if `exceptSite`, then the named parameters of `condition`.
+ */
+export function rowChangesQuery(table: CrrTable, exceptSite: boolean, condition: string): string {
+  const clock = table.names.clock;
+  const pos = `CASE WHEN c.db_version > ? THEN c.db_version ELSE (SELECT min(r.db_version) FROM ${clock} r WHERE r.key = c.key AND r.db_version > ?) END`;
+  const where = `(c.db_version > ? OR c.key IN (SELECT r.key FROM ${clock} r WHERE r.db_version > ?))${exceptSite ? ' AND c.site <> ?' : ''} AND ${condition}`;
+  // Order by the position column (the last one, after pk…, cid, col_version, db_version, site, seq, cl, val).
+  return selectChanges(table, where, `${table.info.pks.length + 8}, c.seq`, pos);
+}
+
+function selectChanges(table: CrrTable, where: string, order: string, extra?: string): string {
   const { info, names } = table;
   const t = ident(info.name);
   const pkCols = info.pks.map((p) => `p.${ident(p)}`).join(', ');
@@ -24,7 +40,8 @@ function selectChanges(table: CrrTable, where: string, order: string): string {
   const val = info.columns.length === 0 ? 'NULL' : `CASE c.cid ${info.columns.map((col) => `WHEN ${literal(col)} THEN t.${ident(col)}`).join(' ')} ELSE NULL END`;
   return `SELECT ${pkCols}, c.cid, c.col_version, c.db_version, c.site, c.seq,
     CASE c.cid WHEN '${SENTINEL}' THEN c.col_version ELSE coalesce((SELECT s.col_version FROM ${names.clock} s WHERE s.key = c.key AND s.cid = '${SENTINEL}'), 1) END,
-    ${val}
+    ${val}${extra ? `,
+    ${extra}` : ''}
   FROM ${names.clock} c JOIN ${names.pks} p ON p.__key = c.key LEFT JOIN ${t} t ON ${join}
   WHERE ${where}
   ORDER BY ${order}`;
@@ -34,26 +51,37 @@ interface Cursor {
   table: CrrTable;
   it: Iterator<SqlValue[]>;
   head: SqlValue[] | undefined;
+  /** Index of the column ordering the stream (db_version, or the position of a row-predicate query). */
+  at: number;
 }
 
 /**
  * Yields every change with db_version > `since`, leaving out those whose origin is `exceptSite`, and,
- * with a `read` filter, those it doesn't allow (tables without a rule are not read at all).
+ * with a `read` filter, those it doesn't allow (tables without a rule are not read at all). For a
+ * table whose rules have a row predicate, a row with any change after `since` that is allowed now is
+ * sent whole (its allowed current cells, older ones included): it may have re-entered the predicate,
+ * and what changed while it was out must reach the reader. Such older cells come at the position of
+ * the row's first change after `since`, so the stream is in position order, and a cell's db_version
+ * may be lower than an earlier one's (re-sending a cell the reader has is a no-op when merged).
  * Must run inside a read transaction for a consistent snapshot (the engine does this).
  */
 export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter): Generator<Change> {
   const cursors: Cursor[] = [];
   for (const table of tables) {
     let condition: string | undefined;
+    let wholeRows = false;
     if (read) {
       const rules = rulesOf(read.rules, table.info.name);
       if (rules.length === 0) continue;
       condition = readCondition(table, rules);
+      // From 0 every cell is after `since` already: the plain query says the same, cheaper.
+      wholeRows = condition !== undefined && since > 0 && rules.some((r) => r.where !== undefined);
     }
-    const stmt = db.prepare(changesQuery(table, exceptSite !== undefined, false, condition));
+    const n = table.info.pks.length;
+    const stmt = db.prepare(wholeRows ? rowChangesQuery(table, exceptSite !== undefined, condition!) : changesQuery(table, exceptSite !== undefined, false, condition));
     stmt.setReadBigInts(true);
     stmt.setReturnArrays(true);
-    const args: SqlValue[] = [BigInt(since)];
+    const args: SqlValue[] = wholeRows ? [BigInt(since), BigInt(since), BigInt(since), BigInt(since)] : [BigInt(since)];
     if (exceptSite !== undefined) args.push(BigInt(exceptSite));
     let it: Iterator<SqlValue[]>;
     if (condition && read?.params) {
@@ -62,23 +90,23 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
       it = (stmt.iterate(read.params as Record<string, SqlValue>, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
     } else it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
     const first = it.next();
-    if (!first.done) cursors.push({ table, it, head: first.value });
+    if (!first.done) cursors.push({ table, it, head: first.value, at: wholeRows ? n + 7 : n + 2 });
   }
   try {
     while (cursors.length > 0) {
-      // Few tables: a linear scan for the smallest (db_version, seq) beats a heap.
+      // Few tables: a linear scan for the smallest (position, seq) beats a heap.
       let best = 0;
       for (let i = 1; i < cursors.length; i++) {
-        const a = cursors[i]!.head!;
-        const b = cursors[best]!.head!;
-        const n = cursors[i]!.table.info.pks.length;
-        const m = cursors[best]!.table.info.pks.length;
-        if ((a[n + 2] as bigint) < (b[m + 2] as bigint) || (a[n + 2] === b[m + 2] && (a[n + 4] as bigint) < (b[m + 4] as bigint))) best = i;
+        const a = cursors[i]!;
+        const b = cursors[best]!;
+        const pa = a.head![a.at] as bigint;
+        const pb = b.head![b.at] as bigint;
+        const sa = a.head![a.table.info.pks.length + 4] as bigint;
+        const sb = b.head![b.table.info.pks.length + 4] as bigint;
+        if (pa < pb || (pa === pb && sa < sb)) best = i;
       }
       const cur = cursors[best]!;
-      const r = cur.head!;
-      const n = cur.table.info.pks.length;
-      yield toChange(cur.table, r, n, sites);
+      yield toChange(cur.table, cur.head!, cur.table.info.pks.length, sites);
       const next = cur.it.next();
       if (next.done) cursors.splice(best, 1);
       else cur.head = next.value;

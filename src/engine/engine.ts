@@ -247,7 +247,8 @@ export class Engine {
 
   /**
    * Every change with db_version greater than `since`, in (db_version, seq) order, read lazily from
-   * one consistent snapshot. Consume it fully or `return()` it (a `for…of` with `break` does) to end
+   * one consistent snapshot. Through a `read` filter with a row predicate, a changed row that matches
+   * comes whole, its older cells at the position of its first change after `since` (see readChanges). Consume it fully or `return()` it (a `for…of` with `break` does) to end
    * the read transaction.
    */
   *changesSince(since = 0, options: ChangesOptions = {}): Generator<Change> {

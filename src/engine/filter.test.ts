@@ -30,6 +30,12 @@ function rows(e: Engine, sql = 'SELECT * FROM notes ORDER BY id'): SqlValue[][] 
   return s.all() as SqlValue[][];
 }
 
+/** Runs `sql` as one local transaction (sealed into its own db_version). */
+function commit(e: Engine, sql: string): void {
+  e.db.exec(sql);
+  e.seal();
+}
+
 /** Sends `from`'s changes to `to` through `read` (what `from` lets `to` see). */
 function sync(from: Engine, to: Engine, read?: ReadFilter): void {
   to.applyChanges([...from.changesSince(0, { exceptSite: to.siteId, read })]);
@@ -101,6 +107,56 @@ describe('read filter', () => {
     a.db.exec(`UPDATE notes SET owner = 'bob' WHERE id = 1`);
     sync(a, b, read);
     assert.deepEqual(rows(b), [[1n, 'bob', 'v2', null]]);
+  });
+
+  it('a row that leaves, is edited, and re-enters reaches the peer as it is now, syncing from the last position', () => {
+    const a = open();
+    const b = open();
+    const read: ReadFilter = { rules: [{ table: 'notes', columns: ['owner', 'title'], where: 'owner = :peer' }], params: { peer: 'bob' } };
+    let since = 0;
+    const step = (): Change[] => {
+      const got = [...a.changesSince(since, { exceptSite: b.siteId, read })];
+      b.applyChanges(got);
+      since = a.dbVersion();
+      return got;
+    };
+    commit(a, `INSERT INTO notes VALUES (1, 'bob', 'v1', 's1'), (2, 'bob', 'other', NULL)`);
+    step();
+    commit(a, `UPDATE notes SET owner = 'carol' WHERE id = 1`);
+    commit(a, `UPDATE notes SET title = 'v2', secret = 's2' WHERE id = 1`);
+    commit(a, `UPDATE notes SET title = 'other2' WHERE id = 2`);
+    assert.deepEqual(summary(step()), ['notes:2:owner', 'notes:2:title'], 'nothing of row 1 while it is out; row 2 changed, so it is sent whole');
+    assert.deepEqual(rows(b), [[1n, 'bob', 'v1', null], [2n, 'bob', 'other2', null]]);
+    commit(a, `UPDATE notes SET owner = 'bob' WHERE id = 1`);
+    // The whole row as far as allowed, its edit while out included; not row 2.
+    assert.deepEqual(summary(step()), ['notes:1:owner', 'notes:1:title']);
+    assert.deepEqual(rows(b), [[1n, 'bob', 'v2', null], [2n, 'bob', 'other2', null]]);
+    assert.deepEqual(summary(step()), [], 'nothing more once caught up');
+    // A re-entry together with a change of a column the peer may not read still sends the row.
+    commit(a, `UPDATE notes SET owner = 'carol' WHERE id = 2`);
+    step();
+    commit(a, `UPDATE notes SET title = 'other3' WHERE id = 2`);
+    step();
+    commit(a, `UPDATE notes SET owner = 'bob', secret = 'x' WHERE id = 2`);
+    step();
+    assert.deepEqual(rows(b), [[1n, 'bob', 'v2', null], [2n, 'bob', 'other3', null]]);
+  });
+
+  it('sends older cells of a re-entering row at the position of its newer change, with their own db_version', () => {
+    const a = open();
+    const read: ReadFilter = { rules: [{ table: 'notes', where: 'owner = :peer' }, { table: 'other' }], params: { peer: 'bob' } };
+    commit(a, `INSERT INTO notes VALUES (1, 'bob', 'v1', NULL)`);
+    commit(a, `UPDATE notes SET owner = 'carol' WHERE id = 1`);
+    commit(a, `UPDATE notes SET title = 'v2' WHERE id = 1`);
+    const since = a.dbVersion();
+    commit(a, `INSERT INTO other VALUES ('before', '1')`);
+    commit(a, `UPDATE notes SET owner = 'bob' WHERE id = 1`);
+    commit(a, `INSERT INTO other VALUES ('after', '2')`);
+    const got = [...a.changesSince(since, { read })];
+    const seen = got.map((c) => `${c.table}:${c.cid}:${c.val}@${c.dbVersion}`);
+    assert.equal(seen[0], `other:v:1@${since + 1}`);
+    assert.deepEqual(seen.slice(1, 4).sort(), [`notes:owner:bob@${since + 2}`, 'notes:secret:null@1', `notes:title:v2@${since}`], 'the row whole at its re-entry; older cells keep their own db_version');
+    assert.equal(seen[4], `other:v:2@${since + 3}`);
   });
 
   it('relays: a filter applies to changes whatever their origin', () => {

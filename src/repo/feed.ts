@@ -34,7 +34,7 @@ export interface FeedRepository {
 export function* readBatches(engine: Engine, since: number, request: FeedRequest): Generator<Batch> {
   const at = engine.dbVersion();
   let last = since;
-  for (const batch of batchByVersion(engine.changesSince(since, request))) {
+  for (const batch of batchByVersion(engine.changesSince(since, request), undefined, since)) {
     last = batch.version;
     yield batch;
   }

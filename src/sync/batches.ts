@@ -22,20 +22,26 @@ export interface Batch {
 /** Default number of changes per batch. */
 export const BATCH_CHANGES = 5_000;
 
-/** Groups changes (in db_version order) into batches of at most `size`. */
-export function* batchByVersion(changes: Iterable<Change>, size = BATCH_CHANGES): Generator<Batch> {
+/**
+ * Groups changes into batches of at most `size`. The changes come in position order: db_version
+ * order, except that a filtered feed may re-send a row's older cells next to a newer change of the
+ * row (engine/changes.ts). A batch's version is therefore the highest db_version seen so far (never
+ * below `from`, the version the feed starts after), and only a rise of it is a version boundary.
+ */
+export function* batchByVersion(changes: Iterable<Change>, size = BATCH_CHANGES, from = 0): Generator<Batch> {
   let batch: Change[] = [];
+  let position = from;
   for (const c of changes) {
-    const last = batch[batch.length - 1];
-    if (last) {
-      const boundary = c.dbVersion !== last.dbVersion;
+    if (batch.length > 0) {
+      const boundary = c.dbVersion > position;
       // Cut between versions once the batch is half full; anywhere once it is full.
       if (batch.length >= size || (boundary && batch.length >= size / 2)) {
-        yield { changes: batch, version: last.dbVersion, complete: boundary };
+        yield { changes: batch, version: position, complete: boundary };
         batch = [];
       }
     }
+    if (c.dbVersion > position) position = c.dbVersion;
     batch.push(c);
   }
-  if (batch.length > 0) yield { changes: batch, version: batch[batch.length - 1]!.dbVersion, complete: true };
+  if (batch.length > 0) yield { changes: batch, version: position, complete: true };
 }
