@@ -14,6 +14,7 @@ import { measureSync, measureWrites, type SyncResults, type WriteResults } from 
 import { measureP2pLatency, measureP2pPush, measureP2pSync, type P2pLatencyResult, type P2pPushResult, type P2pSyncResult } from './p2p.ts';
 import { measurePull, type PullResult } from './pull.ts';
 import { cliStartReport, measureCliStart } from './cli.ts';
+import { measureReadFilter, readFilterReport } from './policy.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
 
 function intEnv(name: string, fallback: number): number {
@@ -82,6 +83,8 @@ async function main(): Promise<void> {
     const p2pPush = await measureP2pPush(scratch, ROWS);
     log(`p2p live latency: ${fmtInt(LIVE_COMMITS)} commits`);
     const p2pLive = await measureP2pLatency(scratch, LIVE_COMMITS);
+    log(`read policies: ${fmtInt(ROWS)} rows`);
+    const readFilter = measureReadFilter(scratch, items, REPS);
     log('quick commands: ddcp status, ddcp log -n 5 (clone and built package)');
     const cliStart = measureCliStart(scratch, intEnv('BENCH_CLI_RUNS', 21), true, log);
 
@@ -92,6 +95,8 @@ async function main(): Promise<void> {
     (report.json as Record<string, unknown>).pull = pulls;
     process.stdout.write(p2pReport(p2pSyncs, p2pLive, p2pPush));
     (report.json as Record<string, unknown>).p2p = { initialSync: p2pSyncs, push: p2pPush, live: p2pLive };
+    process.stdout.write(readFilterReport(readFilter, ROWS, REPS));
+    (report.json as Record<string, unknown>).readFilter = readFilter;
     process.stdout.write(cliStartReport(cliStart));
     (report.json as Record<string, unknown>).cliStart = cliStart;
     const out = fileURLToPath(new URL('./results.json', import.meta.url));
