@@ -7,6 +7,7 @@
 import type { Engine } from '../engine/index.ts';
 import { runSession } from '../sync/client.ts';
 import type { ChangeFeed, Refusal } from '../sync/ports.ts';
+import type { Gate } from '../sync/gate.ts';
 import type { Dial } from '../sync/protocol.ts';
 import { StagingTarget, type MergeOutcome } from './fetch.ts';
 import type { Staging } from './staging.ts';
@@ -41,14 +42,14 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done);
   });
 
-export async function followRemote(engine: Engine, staging: Staging, remote: string, dial: Dial, options: FollowOptions): Promise<void> {
+export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, staging: Staging, remote: string, dial: Dial, options: FollowOptions): Promise<void> {
   const emit = options.onEvent ?? (() => {});
   const first = options.retryMs ?? 500;
   let wait = first;
   while (!options.signal.aborted) {
     try {
       const channel = await dial(options.signal);
-      const target = new StagingTarget(engine, staging, remote, {
+      const target = new StagingTarget(engine, gate, staging, remote, {
         mergeEach: true,
         onMerged: (outcome) => emit({ type: 'merged', remote, outcome }),
         onCaughtUp: (version) => emit({ type: 'caught-up', remote, version }),
