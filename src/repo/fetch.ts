@@ -1,10 +1,9 @@
 /** Fetching into the staging area and merging from it. */
 import type { Change, Engine, Refusal } from '../engine/index.ts';
-import { ChangeError } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
 import type { PullTarget } from '../sync/client.ts';
 import { changeFit, misfitObject } from '../sync/compat.ts';
-import type { Gate, Misfit } from '../sync/gate.ts';
+import { SchemaFitError, type Gate, type Misfit } from '../sync/gate.ts';
 import type { Welcome } from '../sync/messages.ts';
 import { startAfter } from '../sync/server.ts';
 import type { Staging, StagingMark } from './staging.ts';
@@ -109,7 +108,7 @@ export class StagingTarget implements PullTarget {
       if (misfit) {
         // The error says "nothing was fetched": undo the batches this session staged before it.
         if (!this.options.mergeEach) this.staging.restore(this.mark);
-        throw new ChangeError(`remote ${this.remote} sends changes for ${misfitObject(misfit)} (schemas differ); nothing was fetched`);
+        throw new SchemaFitError(`remote ${this.remote} sends changes for ${misfitObject(misfit)} (schemas differ); nothing was fetched`, misfit);
       }
     }
     this.changes += this.staging.stage(this.remote, this.siteId!, batch);
