@@ -233,6 +233,33 @@ describe('sync sessions over an in-memory channel', () => {
     }
   });
 
+  it('transactions sealed together share one db_version and are judged as one source transaction by the write guard', async () => {
+    const alice = await repo('alice');
+    const bob = await repo('bob');
+    // two SQLite transactions, one seal: the allowed one is refused with the forbidden one
+    bob.db.exec("INSERT INTO notes VALUES ('ok1', 'allowed')");
+    bob.db.exec("INSERT INTO notes VALUES ('bad', 'forbidden')");
+    bob.engine.seal();
+    // sealed on its own: judged on its own
+    bob.db.exec("INSERT INTO notes VALUES ('ok2', 'allowed')");
+    bob.engine.seal();
+    const feed = alice.feed();
+    const bobFeed = bob.feed();
+    const ac = new AbortController();
+    try {
+      const s = served(feed, { peer: 'bob', signal: ac.signal, gate: new Gate(() => ({ read: 'all', write: [{ table: 'notes', where: "id LIKE 'ok%'" }] })) });
+      const r = await runSession(s.client, { ...as(bob), push: bobFeed });
+      await s.done;
+      assert.equal(r.pushed.refused.length, 1);
+      assert.deepEqual(rows(alice), [{ id: 'ok2', body: 'allowed' }]);
+    } finally {
+      feed.stop();
+      bobFeed.stop();
+      alice.close();
+      bob.close();
+    }
+  });
+
   it('the welcome tells a pushing client whether it may write, and the version of its own the server holds', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');
