@@ -195,6 +195,71 @@ describe('sync sessions over an in-memory channel', () => {
     }
   });
 
+  it('every inbound door passes Gate.admit: a received push under the pusher as peer, a pulled merge for schema fit only', async () => {
+    const alice = await repo('alice');
+    const bob = await repo('bob');
+    alice.db.exec("INSERT INTO notes VALUES ('a1', 'alice')");
+    bob.db.exec("INSERT INTO notes VALUES ('b1', 'bob')");
+    bob.addRemote('alice', alice.root);
+    /** A gate that records who each admit was for (undefined: our own input, no peer policy). */
+    const recording = (calls: (string | undefined)[]): Gate =>
+      new (class extends Gate {
+        override admit(...args: Parameters<Gate['admit']>): ReturnType<Gate['admit']> {
+          calls.push(args[2]?.peer);
+          return super.admit(...args);
+        }
+      })(() => ({ read: 'all', write: 'all' }));
+    const pushes: (string | undefined)[] = [];
+    const pulls: (string | undefined)[] = [];
+    Object.defineProperty(bob, 'gate', { value: recording(pulls) });
+    const feed = alice.feed();
+    const bobFeed = bob.feed();
+    const ac = new AbortController();
+    try {
+      const s = served(feed, { peer: 'bob', signal: ac.signal, gate: recording(pushes) });
+      await runSession(s.client, { ...as(bob), push: bobFeed });
+      await s.done;
+      assert.deepEqual(pushes, ['bob'], 'the push was merged through the gate, under bob\'s policy');
+      const s2 = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
+      await bob.pull('alice', { connect: async () => s2.client });
+      await s2.done;
+      assert.deepEqual(pulls, [undefined], 'the pulled merge went through the gate, schema fit only');
+      assert.deepEqual(rows(alice), rows(bob));
+    } finally {
+      feed.stop();
+      bobFeed.stop();
+      alice.close();
+      bob.close();
+    }
+  });
+
+  it('transactions sealed together share one db_version and are judged as one source transaction by the write guard', async () => {
+    const alice = await repo('alice');
+    const bob = await repo('bob');
+    // two SQLite transactions, one seal: the allowed one is refused with the forbidden one
+    bob.db.exec("INSERT INTO notes VALUES ('ok1', 'allowed')");
+    bob.db.exec("INSERT INTO notes VALUES ('bad', 'forbidden')");
+    bob.engine.seal();
+    // sealed on its own: judged on its own
+    bob.db.exec("INSERT INTO notes VALUES ('ok2', 'allowed')");
+    bob.engine.seal();
+    const feed = alice.feed();
+    const bobFeed = bob.feed();
+    const ac = new AbortController();
+    try {
+      const s = served(feed, { peer: 'bob', signal: ac.signal, gate: new Gate(() => ({ read: 'all', write: [{ table: 'notes', where: "id LIKE 'ok%'" }] })) });
+      const r = await runSession(s.client, { ...as(bob), push: bobFeed });
+      await s.done;
+      assert.equal(r.pushed.refused.length, 1);
+      assert.deepEqual(rows(alice), [{ id: 'ok2', body: 'allowed' }]);
+    } finally {
+      feed.stop();
+      bobFeed.stop();
+      alice.close();
+      bob.close();
+    }
+  });
+
   it('the welcome tells a pushing client whether it may write, and the version of its own the server holds', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { RepoFeed } from '../repo/feed.ts';
-import type { FollowEvent } from '../repo/follow.ts';
+import { isSchemaMisfit, type FollowEvent } from '../repo/follow.ts';
 import { networkPeer } from '../repo/remotes.ts';
 import type { Repository } from '../repo/repository.ts';
 import { SYNC_PROTOCOL, type Dial } from '../sync/protocol.ts';
@@ -228,14 +228,21 @@ export class Server extends EventEmitter<ServerEvents> {
         lastProblem = undefined;
         this.log(`following ${name}${e.pushing ? ', sending ours' : ''}`);
       } else if (e.type === 'refused') this.log(`${name} refused our transaction (version ${e.refusal.version}): ${e.refusal.message}`);
-      else if (e.type === 'acked') return; else if (e.error && isDisconnect(e.error)) this.log(`${name} disconnected; reconnecting`);
+      else if (e.type === 'acked' || (e.error && isSchemaMisfit(e.error))) return; // a misfit ends following: logged once below
+      else if (e.error && isDisconnect(e.error)) this.log(`${name} disconnected; reconnecting`);
       else if (e.error) {
         if (e.error.message !== lastProblem) this.log(`lost ${name}: ${e.error.message}; retrying`);
         lastProblem = e.error.message;
         this.problem(e.error);
       }
     };
-    this.tasks.push(this.repo.follow(name, dial, { signal: this.abort.signal, onEvent, push: this.feed }).catch((err: Error) => this.problem(err)));
+    const stopped = (err: Error): void => {
+      // a schema misfit: retrying can't help until one side migrates
+      this.following.delete(name);
+      this.log(`stopped following ${name}: ${err.message}`);
+      this.problem(err);
+    };
+    this.tasks.push(this.repo.follow(name, dial, { signal: this.abort.signal, onEvent, push: this.feed }).catch(stopped));
   }
 
   /** Stops serving and following; closes the node. The repository stays open. */

@@ -127,8 +127,12 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
     this.staging.stage(key, from.siteId, batch);
     if (!batch.complete) return undefined;
     // Through the gate: schema fit, and the pusher's write policy per source transaction.
-    const merged = mergeStaged(this.repo.engine, this.staging, key, { source: from.source, ...(from.write ? { write: from.write } : {}) });
-    this.staging.forget(key);
+    let merged;
+    try {
+      merged = mergeStaged(this.repo.engine, from.gate, this.staging, key, { source: from.source, peer: from.peer });
+    } finally {
+      this.staging.forget(key); // merged, or refused by the gate: not kept either way
+    }
     this.check(); // our followers hear of it at once
     return { version: batch.version, applied: merged.applied, refused: (merged.refused ?? []).map((r) => ({ version: r.dbVersion, message: refusalText(r) })) };
   }

@@ -1,10 +1,9 @@
 /** Fetching into the staging area and merging from it. */
-import type { Change, Engine, Refusal, WriteGuard } from '../engine/index.ts';
-import { ChangeError } from '../engine/index.ts';
+import type { Change, Engine, Refusal } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
 import type { PullTarget } from '../sync/client.ts';
 import { changeFit, misfitObject } from '../sync/compat.ts';
-import { fitting, type Misfit } from '../sync/gate.ts';
+import { SchemaFitError, type Gate, type Misfit } from '../sync/gate.ts';
 import type { Welcome } from '../sync/messages.ts';
 import { startAfter } from '../sync/server.ts';
 import type { Staging, StagingMark } from './staging.ts';
@@ -64,12 +63,14 @@ export class StagingTarget implements PullTarget {
   private readonly fits: (c: Change) => Misfit | undefined;
   private readonly mark: StagingMark;
   private readonly engine: Engine;
+  private readonly gate: Pick<Gate, 'admit'>;
   private readonly staging: Staging;
   private readonly remote: string;
   private readonly options: TargetOptions;
 
-  constructor(engine: Engine, staging: Staging, remote: string, options: TargetOptions = {}) {
+  constructor(engine: Engine, gate: Pick<Gate, 'admit'>, staging: Staging, remote: string, options: TargetOptions = {}) {
     this.engine = engine;
+    this.gate = gate;
     this.staging = staging;
     this.remote = remote;
     this.options = options;
@@ -107,7 +108,7 @@ export class StagingTarget implements PullTarget {
       if (misfit) {
         // The error says "nothing was fetched": undo the batches this session staged before it.
         if (!this.options.mergeEach) this.staging.restore(this.mark);
-        throw new ChangeError(`remote ${this.remote} sends changes for ${misfitObject(misfit)} (schemas differ); nothing was fetched`);
+        throw new SchemaFitError(`remote ${this.remote} sends changes for ${misfitObject(misfit)} (schemas differ); nothing was fetched`, misfit);
       }
     }
     this.changes += this.staging.stage(this.remote, this.siteId!, batch);
@@ -126,7 +127,7 @@ export class StagingTarget implements PullTarget {
   }
 
   private mergeNow(): MergeOutcome {
-    return mergeStaged(this.engine, this.staging, this.remote);
+    return mergeStaged(this.engine, this.gate, this.staging, this.remote);
   }
 
   /** What this fetch came to. */
@@ -139,17 +140,17 @@ export interface MergeStagedOptions {
   onProgress?: Progress;
   /** Labels the merge in the history (default: the remote's name). */
   source?: string;
-  /** The pusher's write guard (the gate's, for its address): pulled changes are ours to take. */
-  write?: WriteGuard;
+  /** The pusher's address: its write policy applies. Omitted for what we pulled (ours to take). */
+  peer?: string;
 }
 
 /**
- * Merges a remote's staged changes in one transaction, through the gate: each change must fit our
- * schema (else nothing is merged), and under a write guard a source transaction it forbids is
- * refused whole, listed in the outcome.
+ * Merges a remote's staged changes in one transaction, through the gate ({@link Gate.admit}): each
+ * change must fit our schema (else nothing is merged), and for a pusher's `peer` a source
+ * transaction its write policy forbids is refused whole, listed in the outcome.
  */
-export function mergeStaged(engine: Engine, staging: Staging, remote: string, options: MergeStagedOptions = {}): MergeOutcome {
-  const { onProgress, source = remote, write } = options;
+export function mergeStaged(engine: Engine, gate: Pick<Gate, 'admit'>, staging: Staging, remote: string, options: MergeStagedOptions = {}): MergeOutcome {
+  const { onProgress, source = remote, peer } = options;
   // Batches past the last complete one hold part of a version: the next fetch gets it whole.
   staging.dropIncomplete(remote);
   const state = staging.state(remote);
@@ -163,8 +164,12 @@ export function mergeStaged(engine: Engine, staging: Staging, remote: string, op
     }
   };
   // The remote's name labels the merge in the history (`ddcp log`) and in recorded conflicts.
-  const changes = fitting(counted(staging.changes(remote)), engine.crrs(), `staged change from ${source}`);
-  const result = engine.applyChanges(changes, { source, trackPeer: { siteId: state.siteId, version: state.version }, ...(write ? { write } : {}) });
+  const result = gate.admit(engine, counted(staging.changes(remote)), {
+    source,
+    trackPeer: { siteId: state.siteId, version: state.version },
+    context: `staged change from ${source}`,
+    ...(peer !== undefined ? { peer } : {}),
+  });
   // Committed: the staged copy can go. If we die before this, the next merge re-applies the same
   // changes, which merging makes a no-op.
   staging.clear(remote);

@@ -6,7 +6,9 @@
  */
 import type { Engine } from '../engine/index.ts';
 import { runSession } from '../sync/client.ts';
+import { ProtocolError } from '../sync/messages.ts';
 import type { ChangeFeed, Refusal } from '../sync/ports.ts';
+import { SchemaFitError, type Gate } from '../sync/gate.ts';
 import type { Dial } from '../sync/protocol.ts';
 import { StagingTarget, type MergeOutcome } from './fetch.ts';
 import type { Staging } from './staging.ts';
@@ -41,14 +43,28 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done);
   });
 
-export async function followRemote(engine: Engine, staging: Staging, remote: string, dial: Dial, options: FollowOptions): Promise<void> {
+/**
+ * Whether a session ended because changes one way don't fit the other side's schema (ours refusing
+ * the remote's, or the remote refusing ours). Reconnecting can't cure it — the same transaction
+ * comes first again — until someone migrates.
+ */
+export function isSchemaMisfit(err: unknown): boolean {
+  return err instanceof SchemaFitError || (err instanceof ProtocolError && err.code === 'schema');
+}
+
+/**
+ * Follows until `signal` aborts, reconnecting with a doubling wait when the session breaks. A schema
+ * misfit (see {@link isSchemaMisfit}) is not retried: it is reported as `disconnected` and the
+ * returned promise rejects with it (migrate the lagging side, then follow again).
+ */
+export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, staging: Staging, remote: string, dial: Dial, options: FollowOptions): Promise<void> {
   const emit = options.onEvent ?? (() => {});
   const first = options.retryMs ?? 500;
   let wait = first;
   while (!options.signal.aborted) {
     try {
       const channel = await dial(options.signal);
-      const target = new StagingTarget(engine, staging, remote, {
+      const target = new StagingTarget(engine, gate, staging, remote, {
         mergeEach: true,
         onMerged: (outcome) => emit({ type: 'merged', remote, outcome }),
         onCaughtUp: (version) => emit({ type: 'caught-up', remote, version }),
@@ -72,6 +88,7 @@ export async function followRemote(engine: Engine, staging: Staging, remote: str
     } catch (err) {
       if (options.signal.aborted) break;
       emit({ type: 'disconnected', remote, error: err as Error });
+      if (isSchemaMisfit(err)) throw err;
     }
     await sleep(wait, options.signal);
     wait = Math.min(wait * 2, options.maxRetryMs ?? 10_000);

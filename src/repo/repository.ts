@@ -346,7 +346,7 @@ export class Repository {
    */
   async fetch(name: string, options: SyncOptions = {}): Promise<FetchResult> {
     return this.withLink(name, options, async (dial) => {
-      const target = new StagingTarget(this.engine, this.staging, name, { onProgress: options.onProgress });
+      const target = new StagingTarget(this.engine, this.gate, this.staging, name, { onProgress: options.onProgress });
       await runSession(await dial(), { siteId: this.engine.siteId, schema: this.engine.crrs(), pull: target });
       return target.result();
     });
@@ -379,7 +379,7 @@ export class Repository {
   /** Applies a remote's staged changes in one transaction (all or nothing). */
   merge(name: string, options: SyncOptions = {}): MergeOutcome {
     this.remote(name);
-    return mergeStaged(this.engine, this.staging, name, options.onProgress ? { onProgress: options.onProgress } : {});
+    return mergeStaged(this.engine, this.gate, this.staging, name, options.onProgress ? { onProgress: options.onProgress } : {});
   }
 
   /**
@@ -389,7 +389,7 @@ export class Repository {
    */
   follow(name: string, dial: Dial, options: FollowOptions): Promise<void> {
     this.remote(name);
-    return followRemote(this.engine, this.staging, name, dial, options);
+    return followRemote(this.engine, this.gate, this.staging, name, dial, options);
   }
 
   /** Fetch, then merge. */

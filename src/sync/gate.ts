@@ -7,7 +7,7 @@
 import type { Change, ApplyOptions, ApplyResult, Engine, ReadFilter, RowRule, WriteGuard, Refusal } from '../engine/index.ts';
 import { ChangeError, SENTINEL, type TableInfo } from '../engine/index.ts';
 import { toHex } from '../base/hex.ts';
-import { formatRule, PEER_PARAMETER, type PeerPolicy, type TableRule } from './policy.ts';
+import { DEFAULT_POLICY, formatRule, PEER_PARAMETER, type PeerPolicy, type TableRule } from './policy.ts';
 
 /**
  * Why changes made under `theirs` would not fit `ours`, or undefined if they do: every table of
@@ -67,6 +67,12 @@ export function changeFit(ours: readonly TableInfo[]): (c: Change) => Misfit | u
 /** Changes that don't fit our schema (see {@link changeFit}). */
 export class SchemaFitError extends ChangeError {
   override name = 'SchemaFitError';
+  /** The table (and column) that doesn't fit. */
+  readonly misfit: Misfit;
+  constructor(message: string, misfit: Misfit) {
+    super(message);
+    this.misfit = misfit;
+  }
 }
 
 /** Passes `changes` on, throwing {@link SchemaFitError} at the first that doesn't fit `ours`. */
@@ -76,7 +82,7 @@ export function* fitting(changes: Iterable<Change>, ours: readonly TableInfo[], 
   for (const c of changes) {
     n++;
     const m = typeof c === 'object' && c !== null && typeof c.table === 'string' ? fit(c) : undefined;
-    if (m) throw new SchemaFitError(`${context} ${n}: ${misfitText(m)} (schemas differ?)`);
+    if (m) throw new SchemaFitError(`${context} ${n}: ${misfitText(m)} (schemas differ?)`, m);
     yield c;
   }
 }
@@ -113,6 +119,9 @@ export interface AdmitOptions extends Pick<ApplyOptions, 'source' | 'trackPeer'>
 
 /** Schema fit and policy, for every door. */
 export class Gate {
+  /** A gate for a peer nobody set a policy for: it reads everything and writes nothing. */
+  static readonly default = new Gate(() => DEFAULT_POLICY);
+
   private readonly policyFor: PolicyLookup;
   constructor(policyFor: PolicyLookup) {
     this.policyFor = policyFor;
@@ -128,11 +137,6 @@ export class Gate {
     return readFilterOf(this.policyFor(peer), peer);
   }
 
-  /** The write guard for this peer (undefined: it may write everything). */
-  writeGuard(peer: string): WriteGuard | undefined {
-    return writeGuardOf(this.policyFor(peer), peer);
-  }
-
   /** Whether the peer may write anything at all (a push from one that may not is refused up front). */
   mayWrite(peer: string): boolean {
     const w = this.policyFor(peer).write;
@@ -145,13 +149,14 @@ export class Gate {
   }
 
   /**
-   * Applies changes through the gate: each must fit our schema (else {@link SchemaFitError}, nothing
-   * applied), and with a `peer`, its write policy decides per source transaction (refusals are in
-   * the result's `refused`; see {@link refusalText}).
+   * Applies changes through the gate — the one call every inbound door makes (fetch/follow merges,
+   * received pushes, bundles, `ddcp apply`): each must fit our schema (else {@link SchemaFitError},
+   * nothing applied), and with a `peer`, its write policy decides per source transaction (refusals
+   * are in the result's `refused`; see {@link refusalText}).
    */
   admit(engine: Engine, changes: Iterable<Change>, options: AdmitOptions = {}): ApplyResult {
     const { peer, context, ...apply } = options;
-    const write = peer === undefined ? undefined : this.writeGuard(peer);
+    const write = peer === undefined ? undefined : writeGuardOf(this.policyFor(peer), peer);
     return engine.applyChanges(fitting(changes, engine.crrs(), context), { ...apply, ...(write ? { write } : {}) });
   }
 }

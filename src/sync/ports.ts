@@ -3,7 +3,8 @@
  * stores later). The serving side reads from a {@link ChangeFeed} and hands pushed changes to a
  * {@link ChangeSink}; a client pushes from its own feed.
  */
-import type { ReadFilter, WriteGuard, TableInfo } from '../engine/index.ts';
+import type { ReadFilter, TableInfo } from '../engine/index.ts';
+import type { Gate } from './gate.ts';
 import type { Batch } from './batches.ts';
 
 /** What a feed is asked for. */
@@ -53,8 +54,8 @@ export interface PushOrigin {
   siteId: Uint8Array;
   /** Its address. */
   peer: string;
-  /** What it may write (the gate's write guard for it); undefined: everything. */
-  write?: WriteGuard;
+  /** The gate its changes pass (schema fit, and `peer`'s write policy): the sink merges through it. */
+  gate: Pick<Gate, 'admit'>;
   /** A label for the history and logs (a remote's name, an address). */
   source: string;
 }

@@ -9,10 +9,9 @@
  * (or refused whole, non-fatally) and acknowledged once durable. Never throws: protocol violations
  * are answered with an error message and logged.
  */
-import type { Change } from '../engine/index.ts';
 import type { FrameChannel } from './channel.ts';
-import { changeFit, misfitObject } from './compat.ts';
-import type { Gate } from './gate.ts';
+import { misfitObject } from './compat.ts';
+import { Gate, SchemaFitError } from './gate.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Hello, type Message } from './messages.ts';
 import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
 import { sendFeed } from './sender.ts';
@@ -32,9 +31,9 @@ export interface ServeOptions {
   /**
    * What the peer may read and write (its policy). The feed is read through its read filter; a peer
    * that may write nothing is told so in welcome, and the sink merges pushes under its write guard.
-   * Without a gate the peer reads everything and may not write.
+   * Without a gate the peer reads everything and may not write ({@link Gate.default}).
    */
-  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'writeGuard'>;
+  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'admit'>;
   keepAliveMs?: number;
 }
 
@@ -78,9 +77,10 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
   try {
     const hello = checkHello(await next(it), options);
     if (!hello) return;
-    const writeDenied = hello.push ? (options.gate?.mayWrite(options.peer) ? undefined : `peer ${options.peer} may not write to this database (on its side: ddcp allow ${options.peer} --write SPEC)`) : 'not asked';
-    const write = writeDenied ? undefined : options.gate?.writeGuard(options.peer);
-    const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, ...(write ? { write } : {}) };
+    const gate = options.gate ?? Gate.default;
+    const writeDenied = hello.push ? (gate.mayWrite(options.peer) ? undefined : `peer ${options.peer} may not write to this database (on its side: ddcp allow ${options.peer} --write SPEC)`) : 'not asked';
+    // The sink merges what the peer pushes through the gate, under the peer's write policy.
+    const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, gate };
     if (hello.push && !writeDenied) sink.dropIncomplete(origin);
     const yours = sink.trackedVersion(hello.siteId);
     await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: feed.schema(), version: feed.version(), yours, push: !writeDenied }));
@@ -91,11 +91,11 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
     options.signal.addEventListener('abort', onAbort);
-    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, ours: feed.schema(), peer: options.peer, log });
+    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, peer: options.peer, log });
     // A client that ends its side (or breaks the protocol) ends what we send, too.
     inbound.then(onAbort, onAbort);
     try {
-      const read = options.gate?.readFilter(options.peer);
+      const read = gate.readFilter(options.peer);
       if (hello.pull) await sendFeed(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs });
       // A pushing client hangs up once everything it sent is acknowledged.
       if (hello.push || hello.follow) await inbound;
@@ -122,9 +122,8 @@ async function receive(
   it: AsyncIterator<Uint8Array>,
   sink: ChangeSink,
   origin: PushOrigin,
-  ctx: { push: boolean; ours: ReturnType<ChangeFeed['schema']>; peer: string; log: SessionLog },
+  ctx: { push: boolean; peer: string; log: SessionLog },
 ): Promise<void> {
-  const fits = changeFit(ctx.ours);
   for (;;) {
     const m = await next(it);
     if (!m) return;
@@ -135,9 +134,7 @@ async function receive(
       await channel.send(encodeMessage({ type: 'ack', version: m.version }));
       continue;
     }
-    const misfit = firstMisfit(m.changes, fits);
-    if (misfit) throw new ProtocolError('schema', `${ctx.peer} sends changes for ${misfitObject(misfit)} (schemas differ); nothing of that batch was applied`);
-    const got = sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin);
+    const got = received(() => sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin), ctx.peer);
     if (!got) continue;
     for (const r of got.refused) {
       ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
@@ -148,10 +145,16 @@ async function receive(
   }
 }
 
-function firstMisfit<M>(changes: Change[], fits: (c: Change) => M | undefined): M | undefined {
-  for (const c of changes) {
-    const why = fits(c);
-    if (why) return why;
+/**
+ * What the sink made of a batch. A change that doesn't fit our schema ends the session (the gate
+ * decided; nothing of that transaction landed): refusing just that transaction would count it as
+ * handled, and once we migrate we would never be sent it again.
+ */
+function received<R>(receive: () => R, peer: string): R {
+  try {
+    return receive();
+  } catch (err) {
+    if (err instanceof SchemaFitError) throw new ProtocolError('schema', `${peer} sends changes for ${misfitObject(err.misfit)} (schemas differ); nothing of that transaction was applied`, { cause: err });
+    throw err;
   }
-  return undefined;
 }

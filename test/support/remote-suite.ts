@@ -187,4 +187,43 @@ export function remoteSuite(kind: RemoteKind): void {
     await assert.rejects(client.push('origin', { connect: reach.dial }), /does not take our changes.*ddcp allow 12D3KooW\S+ --write/);
     assert.equal(count(server), 2);
   });
+
+  it('a change that does not fit the receiver schema stops the session with its table and column named, lands nowhere, and a follower stops retrying', async () => {
+    const { server, client, reach } = await pair();
+    server.setPolicy(client.address, { read: 'all', write: 'all' });
+    client.db.exec("INSERT INTO notes VALUES ('c1', 'fits')");
+    await client.push('origin', { connect: reach.dial });
+    // the client migrated (notes gained a column), the server has not
+    client.engine.beginAlter('notes');
+    client.db.exec('ALTER TABLE notes ADD COLUMN tag TEXT');
+    client.engine.commitAlter('notes');
+    client.db.exec("INSERT INTO notes VALUES ('c2', 'does not fit', 'x')");
+    await assert.rejects(client.push('origin', { connect: reach.dial }), /notes\.tag, which this database lacks/);
+    assert.deepEqual(server.db.prepare('SELECT id FROM notes ORDER BY id').all().map((x) => (x as { id: string }).id), ['c1'], 'nothing of the misfit landed');
+    // a follower doesn't retry what can't fit: it stops with the same error
+    const ac = new AbortController();
+    let sessions = 0;
+    const feed = client.feed();
+    try {
+      const following = client.follow('origin', reach.dial, { signal: ac.signal, push: feed, retryMs: 1, maxRetryMs: 1, onEvent: (e) => void (e.type === 'connected' && sessions++) });
+      let ended = false;
+      const outcome = await Promise.race([
+        following.then(
+          () => 'ended without an error',
+          (e: Error) => e,
+        ),
+        until('a second session', () => ended || sessions > 1).then(() => 'retried'),
+      ]).finally(() => (ended = true));
+      assert.ok(outcome instanceof Error && /notes\.tag, which this database lacks/.test(outcome.message), String(outcome));
+      assert.equal(sessions, 1, 'not retried');
+      assert.equal(count(server), 1);
+      // the server goes on serving the client what fits
+      server.db.exec("INSERT INTO notes VALUES ('s1', 'from server')");
+      await client.pull('origin', { connect: reach.dial });
+      assert.equal(count(client), 3);
+    } finally {
+      ac.abort();
+      feed.stop();
+    }
+  });
 }
