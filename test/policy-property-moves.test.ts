@@ -25,7 +25,7 @@ import fc from 'fast-check';
 import { Engine } from '../src/engine/engine.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { readFilterOf } from '../src/sync/gate.ts';
-import type { PeerPolicy, TableRule } from '../src/sync/policy.ts';
+import { checkPolicy, type PeerPolicy, type TableRule } from '../src/sync/policy.ts';
 import { rng } from './support/random.ts';
 
 const N = 3;
@@ -204,15 +204,18 @@ describe('read policies: property with rows moving', () => {
   });
 
   // Found by this property with key-only column lists allowed (hence `minLength: 1` above): an
-  // INSERT that sets non-key columns stamps no row sentinel, so a rule covering only key columns
-  // (`items(id)`, which checkPolicy accepts) sends nothing of the row, though a rule always covers
-  // "the row's existence". Runs as a todo until the engine can send existence without a sentinel.
-  it('a key-only read rule sends the row\'s existence', { todo: 'engine: no sentinel for an INSERT with non-key columns' }, () => {
+  // INSERT stamps its non-key columns, not a row sentinel, so a read rule covering only key columns
+  // (`items(id)`) would send nothing of a live row. Such a rule is refused when a policy is set;
+  // one naming a non-key column sends the row.
+  it('a read rule naming only key columns is refused; one naming another column sends the row', () => {
     const from = open();
     const to = open();
+    const keyOnly: PeerPolicy = { read: [{ table: 'items', columns: ['id'] }], write: 'none' };
+    assert.throws(() => checkPolicy(keyOnly, from.crrs(), from.db), { name: 'PolicyError', message: /only primary-key columns of items/ });
     from.db.prepare('INSERT INTO items (id, owner, a, b) VALUES (1, ?, 1, 1)').run('peer-1');
-    const read = readFilterOf({ read: [{ table: 'items', columns: ['id'] }], write: 'none' }, 'peer-1');
-    to.applyChanges([...from.changesSince(0, { read })]);
-    assert.equal(show(query(to, 'SELECT * FROM items')), show([{ id: 1n, owner: null, a: null, b: null }]));
+    const withA: PeerPolicy = { read: [{ table: 'items', columns: ['id', 'a'] }], write: 'none' };
+    checkPolicy(withA, from.crrs(), from.db);
+    to.applyChanges([...from.changesSince(0, { read: readFilterOf(withA, 'peer-1') })]);
+    assert.equal(show(query(to, 'SELECT * FROM items')), show([{ id: 1n, owner: null, a: 1n, b: null }]));
   });
 });

@@ -233,6 +233,11 @@ export function checkPolicy(policy: PeerPolicy, crrs: readonly TableInfo[], db: 
     const t = tables.get(r.table);
     if (!t) throw new PolicyError(`${name}: table ${r.table} is not a CRR here`);
     for (const c of r.columns ?? []) if (!t.columns.includes(c) && !t.pks.includes(c)) throw new PolicyError(`${name}: table ${r.table} has no column ${c}`);
+    // A row's existence travels with its cells (an INSERT stamps its columns, not a sentinel), so a
+    // read rule naming only key columns would send nothing of a live row: refuse it in words.
+    if (access === 'read' && r.columns !== undefined && t.columns.length > 0 && !r.columns.some((c) => t.columns.includes(c))) {
+      throw new PolicyError(`${name}: lists only primary-key columns of ${r.table}, which are always sent; name at least one other column, or give the table alone`);
+    }
     if (r.where === undefined) return;
     checkExpression(r.where);
     try {
