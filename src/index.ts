@@ -1,14 +1,24 @@
 /**
- * ddcp as a library. Everything the CLI does is available here.
+ * `ddcp`: the library's main entry — repositories (init, remotes, fetch, pull, push, follow,
+ * bundles), the CRR engine, sync sessions and per-peer read/write policies. Everything the CLI does
+ * is available from here and the optional subpaths, which load more code and are imported only
+ * when needed:
+ * - `ddcp/peer`: the p2p network — `Server` (what `ddcp serve` runs), dialing network remotes for
+ *   fetch/pull/push (`withNetwork`), reaching a running serve over its control socket;
+ * - `ddcp/docs`: JSON documents over CRR tables;
+ * - `ddcp/bundle`: the bundle file format (reader, writer, verify).
+ *
+ * Importing this entry loads no network stack (libp2p), so a short-lived tool starts fast.
  *
  * @example
  * ```ts
  * import { Repository } from 'ddcp';
- * const repo = Repository.init('./notes');
+ * const repo = await Repository.init('./notes');
  * repo.db.exec("CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)");
  * repo.engine.asCrr('notes');
  * for (const change of repo.engine.changesSince(0)) console.log(change);
  * ```
+ * @packageDocumentation
  */
 export { Engine } from './engine/index.ts';
 export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine/index.ts';
@@ -27,13 +37,6 @@ export { compareValues } from './engine/index.ts';
 export { DdcpError, PackError } from './base/errors.ts';
 export { SchemaError, ChangeError } from './engine/index.ts';
 export { Repository } from './repo/repository.ts';
-export { Documents } from './docs/documents.ts';
-export type { Document, DocumentsOptions, UndoResult } from './docs/documents.ts';
-export type { HistoryEntry as DocumentHistoryEntry } from './docs/history.ts';
-export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent as DocumentConflictEvent, SyncEvent as DocumentSyncEvent, EventFilter as DocumentEventFilter } from './docs/events.ts';
-export type { Json, JsonObject } from './docs/json.ts';
-export type { Operation as JsonPatchOperation } from './docs/patch.ts';
-export { DocumentError, PatchError, InvalidDocumentError, DocumentNotFoundError, DocumentExistsError, NothingToUndoError } from './docs/errors.ts';
 export type { InitOptions } from './repo/repository.ts';
 export type { SyncOptions, PushResult, RemoteLink } from './repo/repository.ts';
 export type { FetchResult, MergeOutcome, Progress } from './repo/fetch.ts';
@@ -54,12 +57,13 @@ export { DEFAULT_POLICY, NO_ACCESS, PolicyError, parseRule, formatRule, policyFr
 export type { PeerPolicy, TableRule } from './sync/policy.ts';
 export { Gate, SchemaFitError, readFilterOf, writeGuardOf, refusalText, schemaMismatch } from './sync/gate.ts';
 export type { AdmitOptions, PolicyLookup } from './sync/gate.ts';
-export { createBundle } from './bundle/create.ts';
-export type { CreateBundleOptions, CreateBundleResult, BundleOrigin, BundleRecipient } from './bundle/create.ts';
-export { applyBundle } from './bundle/apply.ts';
-export type { ApplyBundleOptions, ApplyBundleResult, RemoteOf } from './bundle/apply.ts';
-export { BundleError } from './bundle/format.ts';
-export type { BundleHeader, BundleTable, BundleSummary, BundleFault } from './bundle/format.ts';
-export { BundleReader } from './bundle/reader.ts';
-export { BundleWriter, writeBundle } from './bundle/writer.ts';
-export { verifyBundle } from './bundle/verify.ts';
+export type { ApplyBundleOptions, ApplyBundleResult, CreateBundleOptions, CreateBundleResult, BundleRecipient } from './bundle/index.ts';
+export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './engine/index.ts';
+export { toHex, fromHex } from './base/hex.ts';
+export { readLines, readFileLines } from './sync/lines.ts';
+export { readFromSpecs, writeFromSpecs, formatAccess } from './sync/policy.ts';
+export { RemoteError } from './repo/remotes.ts';
+export type { Remote } from './repo/remotes.ts';
+export type { RepoConfig } from './repo/config.ts';
+export { askServer, ControlError } from './peer/control.ts';
+export type { ControlRequest } from './peer/control.ts';
