@@ -20,28 +20,41 @@
  * ```
  * @packageDocumentation
  */
+// Repositories: a database plus ddcp's state — remotes, fetch/pull/push, follow, policies, bundles.
+export { Repository } from './repo/repository.ts';
+export type { InitOptions, SyncOptions, PushResult, RemoteLink } from './repo/repository.ts';
+export type { FetchResult, MergeOutcome, Progress } from './repo/fetch.ts';
+export type { FollowEvent, FollowOptions } from './repo/follow.ts';
+export type { Remote } from './repo/remotes.ts';
+export type { RepoConfig } from './repo/config.ts';
+export { RepoFeed } from './repo/feed.ts';
+export { NotARepositoryError, RepositoryExistsError, RepositoryError } from './repo/errors.ts';
+export { RemoteError } from './repo/remotes.ts';
+export type { ApplyBundleOptions, ApplyBundleResult, CreateBundleOptions, CreateBundleResult, BundleRecipient } from './bundle/index.ts';
+
+// The CRR engine on one SQLite connection.
 export { Engine } from './engine/index.ts';
 export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine/index.ts';
-export type { ReadFilter, WriteGuard, RowRule } from './engine/index.ts';
-export type { Refusal } from './engine/index.ts';
+export type { ReadFilter, WriteGuard, RowRule, Refusal } from './engine/index.ts';
 export type { HistoryEntry, VersionRecord, CommitCounts, MergeCounts } from './engine/index.ts';
-export type { Conflict, ConflictSide } from './engine/index.ts';
-export type { Change } from './engine/index.ts';
-export type { TrackedPeer } from './engine/index.ts';
-export type { TableInfo } from './engine/index.ts';
+export type { Conflict, ConflictSide, Change, TrackedPeer, TableInfo } from './engine/index.ts';
 export { openDatabase, NodeSqliteUnavailableError, SQLITE_NODE_RANGE } from './engine/index.ts';
 export type { SqlValue, SqliteConnection, Statement } from './engine/index.ts';
 export { registerFunctions } from './engine/index.ts';
-export { packColumns, unpackColumns, packValue, unpackValue } from './engine/index.ts';
-export { compareValues } from './engine/index.ts';
-export { DdcpError, PackError } from './base/errors.ts';
+/** A change's primary key (`Change.pk`) and cr-sqlite's packed values: {@link unpackColumns} reads them. */
+export { packColumns, unpackColumns } from './engine/index.ts';
+/** Names the engine keeps to itself (tables, triggers) and the column id of a row's existence. */
+export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './engine/index.ts';
 export { SchemaError, ChangeError } from './engine/index.ts';
-export { Repository } from './repo/repository.ts';
-export type { InitOptions } from './repo/repository.ts';
-export type { SyncOptions, PushResult, RemoteLink } from './repo/repository.ts';
-export type { FetchResult, MergeOutcome, Progress } from './repo/fetch.ts';
-export type { FollowEvent, FollowOptions } from './repo/follow.ts';
-export { RepoFeed } from './repo/feed.ts';
+
+// Per-peer read/write policies, and the gate every inbound change passes.
+export { DEFAULT_POLICY, NO_ACCESS, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';
+export { readFromSpecs, writeFromSpecs, formatAccess } from './sync/policy.ts';
+export type { PeerPolicy, TableRule } from './sync/policy.ts';
+export { Gate, SchemaFitError, readFilterOf, writeGuardOf, refusalText, schemaMismatch } from './sync/gate.ts';
+export type { AdmitOptions, PolicyLookup } from './sync/gate.ts';
+
+// The sync protocol over any frame channel (an app's own transport), and changes as JSON lines.
 export { PROTOCOL_VERSION, SYNC_PROTOCOL, KEEPALIVE_MS } from './sync/protocol.ts';
 export type { Dial } from './sync/protocol.ts';
 export type { FrameChannel, SendOptions } from './sync/channel.ts';
@@ -51,19 +64,13 @@ export type { ServeOptions as SessionOptions, SessionLog } from './sync/server.t
 export { runSession, PushDeniedError } from './sync/client.ts';
 export type { ClientOptions, PullTarget, SessionResult } from './sync/client.ts';
 export { ProtocolError } from './sync/messages.ts';
-export { NotARepositoryError, RepositoryExistsError, RepositoryError } from './repo/errors.ts';
 export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';
-export { DEFAULT_POLICY, NO_ACCESS, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';
-export type { PeerPolicy, TableRule } from './sync/policy.ts';
-export { Gate, SchemaFitError, readFilterOf, writeGuardOf, refusalText, schemaMismatch } from './sync/gate.ts';
-export type { AdmitOptions, PolicyLookup } from './sync/gate.ts';
-export type { ApplyBundleOptions, ApplyBundleResult, CreateBundleOptions, CreateBundleResult, BundleRecipient } from './bundle/index.ts';
-export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './engine/index.ts';
-export { toHex, fromHex } from './base/hex.ts';
 export { readLines, readFileLines } from './sync/lines.ts';
-export { readFromSpecs, writeFromSpecs, formatAccess } from './sync/policy.ts';
-export { RemoteError } from './repo/remotes.ts';
-export type { Remote } from './repo/remotes.ts';
-export type { RepoConfig } from './repo/config.ts';
+
+// A running `ddcp serve` of the same repository, reached over its control socket (no network stack).
 export { askServer, ControlError } from './peer/control.ts';
 export type { ControlRequest } from './peer/control.ts';
+
+// Small shared pieces.
+export { DdcpError, PackError } from './base/errors.ts';
+export { toHex, fromHex } from './base/hex.ts';
