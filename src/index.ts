@@ -1,44 +1,60 @@
 /**
- * ddcp as a library. Everything the CLI does is available here.
+ * `ddcp`: the library's main entry — repositories (init, remotes, fetch, pull, push, follow,
+ * bundles), the CRR engine, sync sessions and per-peer read/write policies. Everything the CLI does
+ * is available from here and the optional subpaths, which load more code and are imported only
+ * when needed:
+ * - `ddcp/peer`: the p2p network — `Server` (what `ddcp serve` runs), dialing network remotes for
+ *   fetch/pull/push (`withNetwork`), reaching a running serve over its control socket;
+ * - `ddcp/docs`: JSON documents over CRR tables;
+ * - `ddcp/bundle`: the bundle file format (reader, writer, verify).
+ *
+ * Importing this entry loads no network stack (libp2p), so a short-lived tool starts fast.
  *
  * @example
  * ```ts
  * import { Repository } from 'ddcp';
- * const repo = Repository.init('./notes');
+ * const repo = await Repository.init('./notes');
  * repo.db.exec("CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)");
  * repo.engine.asCrr('notes');
  * for (const change of repo.engine.changesSince(0)) console.log(change);
  * ```
+ * @packageDocumentation
  */
+// Repositories: a database plus ddcp's state — remotes, fetch/pull/push, follow, policies, bundles.
+export { Repository } from './repo/repository.ts';
+export type { InitOptions, SyncOptions, PushResult, RemoteLink } from './repo/repository.ts';
+export type { FetchResult, MergeOutcome, Progress } from './repo/fetch.ts';
+export type { FollowEvent, FollowOptions } from './repo/follow.ts';
+export type { Remote } from './repo/remotes.ts';
+export type { RepoConfig } from './repo/config.ts';
+export { RepoFeed } from './repo/feed.ts';
+export { NotARepositoryError, RepositoryExistsError, RepositoryError } from './repo/errors.ts';
+export { RemoteError } from './repo/remotes.ts';
+export type { ApplyBundleOptions, ApplyBundleResult, CreateBundleOptions, CreateBundleResult, BundleRecipient } from './bundle/index.ts';
+
+// The CRR engine on one SQLite connection.
 export { Engine } from './engine/index.ts';
 export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine/index.ts';
-export type { ReadFilter, WriteGuard, RowRule } from './engine/index.ts';
-export type { Refusal } from './engine/index.ts';
+export type { ReadFilter, WriteGuard, RowRule, Refusal } from './engine/index.ts';
 export type { HistoryEntry, VersionRecord, CommitCounts, MergeCounts } from './engine/index.ts';
-export type { Conflict, ConflictSide } from './engine/index.ts';
-export type { Change } from './engine/index.ts';
-export type { TrackedPeer } from './engine/index.ts';
-export type { TableInfo } from './engine/index.ts';
+export type { Conflict, ConflictSide, Change, TrackedPeer, TableInfo } from './engine/index.ts';
 export { openDatabase, NodeSqliteUnavailableError, SQLITE_NODE_RANGE } from './engine/index.ts';
 export type { SqlValue, SqliteConnection, Statement } from './engine/index.ts';
 export { registerFunctions } from './engine/index.ts';
-export { packColumns, unpackColumns, packValue, unpackValue } from './engine/index.ts';
-export { compareValues } from './engine/index.ts';
-export { DdcpError, PackError } from './base/errors.ts';
+/** A change's primary key (`Change.pk`) and cr-sqlite's packed values: {@link unpackColumns} reads them. */
+export { packColumns, unpackColumns } from './engine/index.ts';
+/** Names the engine keeps to itself (tables, triggers) and the column id of a row's existence. */
+export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './engine/index.ts';
 export { SchemaError, ChangeError } from './engine/index.ts';
-export { Repository } from './repo/repository.ts';
-export { Documents } from './docs/documents.ts';
-export type { Document, DocumentsOptions, UndoResult } from './docs/documents.ts';
-export type { HistoryEntry as DocumentHistoryEntry } from './docs/history.ts';
-export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent as DocumentConflictEvent, SyncEvent as DocumentSyncEvent, EventFilter as DocumentEventFilter } from './docs/events.ts';
-export type { Json, JsonObject } from './docs/json.ts';
-export type { Operation as JsonPatchOperation } from './docs/patch.ts';
-export { DocumentError, PatchError, InvalidDocumentError, DocumentNotFoundError, DocumentExistsError, NothingToUndoError } from './docs/errors.ts';
-export type { InitOptions } from './repo/repository.ts';
-export type { SyncOptions, PushResult, RemoteLink } from './repo/repository.ts';
-export type { FetchResult, MergeOutcome, Progress } from './repo/fetch.ts';
-export type { FollowEvent, FollowOptions } from './repo/follow.ts';
-export { RepoFeed } from './repo/feed.ts';
+
+// Per-peer read/write policies, and the gate every inbound change passes.
+export { DEFAULT_POLICY, NO_ACCESS, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';
+export { readFromSpecs, writeFromSpecs, formatAccess } from './sync/policy.ts';
+export type { PeerPolicy, TableRule } from './sync/policy.ts';
+export { Gate, SchemaFitError, readFilterOf, writeGuardOf, refusalText, schemaMismatch } from './sync/gate.ts';
+export type { AdmitOptions, PolicyLookup } from './sync/gate.ts';
+
+// The sync protocol over any frame channel (an app's own transport), and changes as JSON lines.
 export { PROTOCOL_VERSION, SYNC_PROTOCOL, KEEPALIVE_MS } from './sync/protocol.ts';
 export type { Dial } from './sync/protocol.ts';
 export type { FrameChannel, SendOptions } from './sync/channel.ts';
@@ -48,18 +64,13 @@ export type { ServeOptions as SessionOptions, SessionLog } from './sync/server.t
 export { runSession, PushDeniedError } from './sync/client.ts';
 export type { ClientOptions, PullTarget, SessionResult } from './sync/client.ts';
 export { ProtocolError } from './sync/messages.ts';
-export { NotARepositoryError, RepositoryExistsError, RepositoryError } from './repo/errors.ts';
 export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';
-export { DEFAULT_POLICY, NO_ACCESS, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';
-export type { PeerPolicy, TableRule } from './sync/policy.ts';
-export { Gate, SchemaFitError, readFilterOf, writeGuardOf, refusalText, schemaMismatch } from './sync/gate.ts';
-export type { AdmitOptions, PolicyLookup } from './sync/gate.ts';
-export { createBundle } from './bundle/create.ts';
-export type { CreateBundleOptions, CreateBundleResult, BundleOrigin, BundleRecipient } from './bundle/create.ts';
-export { applyBundle } from './bundle/apply.ts';
-export type { ApplyBundleOptions, ApplyBundleResult, RemoteOf } from './bundle/apply.ts';
-export { BundleError } from './bundle/format.ts';
-export type { BundleHeader, BundleTable, BundleSummary, BundleFault } from './bundle/format.ts';
-export { BundleReader } from './bundle/reader.ts';
-export { BundleWriter, writeBundle } from './bundle/writer.ts';
-export { verifyBundle } from './bundle/verify.ts';
+export { readLines, readFileLines } from './sync/lines.ts';
+
+// A running `ddcp serve` of the same repository, reached over its control socket (no network stack).
+export { askServer, ControlError } from './peer/control.ts';
+export type { ControlRequest } from './peer/control.ts';
+
+// Small shared pieces.
+export { DdcpError, PackError } from './base/errors.ts';
+export { toHex, fromHex } from './base/hex.ts';

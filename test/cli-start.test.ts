@@ -48,6 +48,9 @@ describe('quick commands load only what they need', () => {
       assert.ok(modules.some((u) => u.endsWith(`/cli/${name}.ts`)), 'its own command module');
       assert.deepEqual(modules.filter((u) => NETWORK.test(u)), []);
       assert.deepEqual(otherCommands(modules, name), []);
+      // The main entry (src/index.ts) loads neither documents nor the bundle codec's extras: those are subpaths.
+      assert.deepEqual(modules.filter((u) => u.startsWith(`${SRC}docs/`) || u === `${SRC}bundle/index.ts` || u === `${SRC}bundle/verify.ts` || u.startsWith(`${SRC}peer/`) && !u.endsWith('/peer/control.ts')), []);
+      assert.ok(modules.includes(`${SRC}index.ts`), 'the CLI reaches the library through its public entry');
     });
   }
 

@@ -160,6 +160,28 @@ console.log(JSON.stringify({ tables: changes.map((c) => c.table), address: repo.
     assert.match(out.address, /^12D3KooW/);
   });
 
+  it('its subpaths ddcp/peer, ddcp/docs and ddcp/bundle resolve from the packed install', () => {
+    const node = join(p.app, 'node_modules', '.bin', 'node');
+    writeFileSync(join(p.app, 'subpaths.mjs'), `
+import { Repository } from 'ddcp';
+import { Server, withNetwork, checkPeerAddress, askServer } from 'ddcp/peer';
+import { Documents } from 'ddcp/docs';
+import { BundleReader, verifyBundle } from 'ddcp/bundle';
+const repo = await Repository.init('sub-repo');
+let bad = '';
+try { checkPeerAddress('/ip4/1.2.3.4/tcp/1', 'bootstrap peer'); } catch (e) { bad = e.name; }
+console.log(JSON.stringify({
+  kinds: [Server, withNetwork, askServer, Documents, BundleReader, verifyBundle].map((f) => typeof f),
+  served: await askServer(repo, { cmd: 'status' }) ?? null,
+  bad,
+}));
+`);
+    const out = JSON.parse(ok(node, ['subpaths.mjs'], p.app)) as { kinds: string[]; served: unknown; bad: string };
+    assert.deepEqual(out.kinds, Array(6).fill('function'));
+    assert.equal(out.served, null, 'no serve runs there');
+    assert.equal(out.bad, 'P2pAddressError');
+  });
+
   it('its library, imported on a Node.js without node:sqlite, throws NodeSqliteUnavailableError', (t) => {
     if (majorOf(SYSTEM_NODE) >= 22) return t.skip(`the system Node.js (${SYSTEM_NODE}) is not older than 22`);
     writeFileSync(join(p.app, 'old.mjs'), `
@@ -178,6 +200,11 @@ catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
     writeFileSync(join(dir, 'consumer.ts'), `
 import { Repository, Engine, openDatabase, NodeSqliteUnavailableError, type Change, type SqlValue } from 'ddcp';
+import { Server, type ServeOptions } from 'ddcp/peer';
+import { Documents } from 'ddcp/docs';
+import { BundleReader } from 'ddcp/bundle';
+const serve: (r: Repository, o?: ServeOptions) => Promise<Server> = Server.start;
+console.log(serve, Documents, BundleReader);
 const repo: Repository = await Repository.init('x');
 const engine: Engine = Engine.open(openDatabase(':memory:'));
 const first: Change | undefined = [...engine.changesSince(0)][0];

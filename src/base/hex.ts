@@ -1,6 +1,7 @@
 /** Lowercase hex for byte arrays (site ids, packed keys and values on the CLI). */
 import { PackError } from './errors.ts';
 
+/** Bytes as lowercase hex, e.g. a site id `Uint8Array` → `"0a1b…"`. */
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

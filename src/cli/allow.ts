@@ -1,6 +1,6 @@
 /** `ddcp allow` / `ddcp deny`: which peers may sync with this database when served, and what each may read and write. */
 import type { Command } from 'commander';
-import { DEFAULT_POLICY, formatAccess, PolicyError, readFromSpecs, writeFromSpecs, type PeerPolicy } from '../sync/policy.ts';
+import { DEFAULT_POLICY, formatAccess, PolicyError, readFromSpecs, writeFromSpecs, type PeerPolicy } from '../index.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';

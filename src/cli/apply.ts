@@ -1,8 +1,7 @@
 /** `ddcp apply`: merge JSON-lines changes in one transaction. */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { parseChanges } from '../sync/jsonl.ts';
-import { readFileLines } from '../sync/lines.ts';
+import { parseChanges, readFileLines } from '../index.ts';
 import { CliError } from './exit.ts';
 import { counted, toJson } from './format.ts';
 import type { Context } from './context.ts';

@@ -1,8 +1,7 @@
 /** `ddcp bundle create|apply|verify`: changes in one file, for sync without a network. */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { BundleReader } from '../bundle/reader.ts';
-import { verifyBundle } from '../bundle/verify.ts';
+import { BundleReader, verifyBundle } from '../bundle/index.ts';
 import { parseVersion } from './changes.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { counted, toJson } from './format.ts';

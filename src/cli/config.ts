@@ -1,20 +1,12 @@
 /** `ddcp config bootstrap add|remove|list`, `ddcp config mdns [on|off]`: network settings in .ddcp/config.json. */
 import type { Command } from 'commander';
-import { readConfig, withBootstrap, withoutBootstrap, writeConfig } from '../repo/config.ts';
-import type { Repository } from '../repo/repository.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
 
-/** Re-reads the config, applies `change`, writes it (another command may have changed it meanwhile). */
-function update(repo: Repository, change: (c: ReturnType<typeof readConfig>) => ReturnType<typeof readConfig>): void {
-  writeConfig(repo.layout.config, change(readConfig(repo.layout.config)));
-  repo.reloadConfig();
-}
-
 /** A bootstrap address given on the command line, checked: bad input is a usage error. */
 async function bootstrapArg(address: string): Promise<string> {
-  const { checkPeerAddress, P2pAddressError } = await import('../transport/p2p/node.ts'); // loaded only when needed
+  const { checkPeerAddress, P2pAddressError } = await import('../peer/index.ts'); // loaded only when needed
   try {
     checkPeerAddress(address, 'bootstrap peer');
   } catch (err) {
@@ -54,9 +46,7 @@ Examples:
     .action(async (address: string) => {
       const repo = ctx.repo();
       await bootstrapArg(address);
-      const before = repo.config.bootstrap ?? [];
-      update(repo, (c) => withBootstrap(c, address));
-      ctx.out(before.includes(address) ? `bootstrap peer ${address} was already there` : `added bootstrap peer ${address}`);
+      ctx.out(repo.addBootstrap(address) ? `added bootstrap peer ${address}` : `bootstrap peer ${address} was already there`);
     });
   bootstrap
     .command('remove')
@@ -65,11 +55,7 @@ Examples:
     .argument('<multiaddr>')
     .action((address: string) => {
       const repo = ctx.repo();
-      update(repo, (c) => {
-        const next = withoutBootstrap(c, address);
-        if (!next) throw new CliError(`${address} is not a bootstrap peer; see 'ddcp config bootstrap list'`);
-        return next;
-      });
+      if (!repo.removeBootstrap(address)) throw new CliError(`${address} is not a bootstrap peer; see 'ddcp config bootstrap list'`);
       ctx.out(`removed bootstrap peer ${address}`);
     });
   bootstrap
@@ -100,7 +86,7 @@ Examples:
         return;
       }
       if (state !== 'on' && state !== 'off') throw new CliError(`mdns takes "on" or "off", not "${state}"`, ExitCode.Usage);
-      update(repo, (c) => ({ ...c, mdns: state === 'on' }));
+      repo.setMdns(state === 'on');
       ctx.out(`mdns ${state}`);
     });
 }

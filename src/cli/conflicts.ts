@@ -1,8 +1,6 @@
 /** `ddcp conflicts`: cells where a merge met a concurrent value, with both values and who won. */
 import type { Command } from 'commander';
-import type { Conflict, ConflictSide, SqlValue } from '../engine/index.ts';
-import { toHex } from '../base/hex.ts';
-import { unpackColumns } from '../engine/index.ts';
+import { toHex, unpackColumns, type Conflict, type ConflictSide, type SqlValue } from '../index.ts';
 import { parseCount } from './count.ts';
 import { toJson, valueJson, valueText } from './format.ts';
 import { originNamer } from './origin.ts';

@@ -1,6 +1,6 @@
 /** What every command gets: the repository (opened lazily from `-C` or the current folder) and output. */
 import { resolve } from 'node:path';
-import { Repository } from '../repo/repository.ts';
+import { Repository } from '../index.ts';
 
 export interface Context {
   /** The folder the command works in (`-C`, default: the current folder). */

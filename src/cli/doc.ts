@@ -1,11 +1,8 @@
 /** `ddcp doc create|get|list|update|delete|history|undo`: JSON documents (see src/docs/). */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Documents, type Document } from '../docs/documents.ts';
-import { DocumentNotFoundError } from '../docs/errors.ts';
-import type { HistoryEntry } from '../docs/history.ts';
-import type { Json } from '../docs/json.ts';
-import { fromHex } from '../base/hex.ts';
+import { Documents, DocumentNotFoundError, type Document, type DocumentHistoryEntry as HistoryEntry, type Json } from '../docs/index.ts';
+import { fromHex } from '../index.ts';
 import { CliError, ExitCode } from './exit.ts';
 import { toJson } from './format.ts';
 import { originNamer } from './origin.ts';

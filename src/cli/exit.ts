@@ -1,5 +1,5 @@
 /** Exit codes (documented in the README) and one-line error reporting. */
-import { DdcpError } from '../base/errors.ts';
+import { DdcpError } from '../index.ts';
 
 export const ExitCode = {
   Ok: 0,

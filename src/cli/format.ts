@@ -1,6 +1,5 @@
 /** Rendering SQLite values for people (text) and for programs (JSON). */
-import { toHex } from '../base/hex.ts';
-import type { SqlValue } from '../engine/index.ts';
+import { toHex, type SqlValue } from '../index.ts';
 
 /** A value as the sqlite3 shell's list mode shows it (REAL keeps a decimal point; BLOB as X'..'). */
 export function valueText(v: SqlValue): string {

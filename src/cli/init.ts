@@ -1,7 +1,6 @@
 /** `ddcp init`: create a repository here. */
 import type { Command } from 'commander';
-import { Repository } from '../repo/repository.ts';
-import { toHex } from '../base/hex.ts';
+import { Repository, toHex } from '../index.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
 

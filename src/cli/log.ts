@@ -1,8 +1,6 @@
 /** `ddcp log`: the history of the database, one entry per db_version, newest first, like `git log`. */
 import type { Command } from 'commander';
-import type { Change, Engine, CommitCounts, HistoryEntry, MergeCounts } from '../engine/index.ts';
-import { toHex } from '../base/hex.ts';
-import { unpackColumns, SENTINEL } from '../engine/index.ts';
+import { toHex, unpackColumns, SENTINEL, type Change, type Engine, type CommitCounts, type HistoryEntry, type MergeCounts } from '../index.ts';
 import { parseCount } from './count.ts';
 import { toJson, valueJson, valueText } from './format.ts';
 import { originNamer } from './origin.ts';

@@ -1,6 +1,5 @@
 /** Naming the site that made a change for people: "here", a remote's name, or a site-id prefix. */
-import { toHex } from '../base/hex.ts';
-import type { Repository } from '../repo/repository.ts';
+import { toHex, type Repository } from '../index.ts';
 
 /** A function naming site ids as seen from `repo`. */
 export function originNamer(repo: Repository): (siteId: Uint8Array) => string {

@@ -1,6 +1,6 @@
 /** `ddcp push`: send our changes to remotes that let us write. */
 import type { Command } from 'commander';
-import type { PushResult } from '../repo/repository.ts';
+import type { PushResult } from '../index.ts';
 import { counted, toJson } from './format.ts';
 import type { Context } from './context.ts';
 import { eachRemote, maybeNetwork, SEVERAL, targets, throwIfAnyFailed, viaServer, type RemoteOutcome } from './sync.ts';

@@ -1,8 +1,7 @@
 /** `ddcp remote add|list|remove`. */
 import type { Command } from 'commander';
 import { toJson } from './format.ts';
-import { askServer } from '../peer/control.ts';
-import { checkRemoteName, networkPeer } from '../repo/remotes.ts';
+import { askServer } from '../index.ts';
 import type { Context } from './context.ts';
 
 export function register(program: Command, ctx: Context): void {
@@ -52,9 +51,9 @@ A bare address (12D3KooW…) is not dialed: that database may be offline now; fe
 for it (mDNS, DHT bootstrap peers) when they run.`)
     .action(async (name: string, location: string, opts: { check: boolean }) => {
       const repo = ctx.repo();
-      if (opts.check && location.startsWith('/') && networkPeer(location)) {
-        checkRemoteName(name);
-        if (!repo.remotes().some((r) => r.name === name)) await (await import('../peer/reach.ts')).probe(location, name);
+      // A multiaddr is tried before it is added (a bare address may be offline; it is looked up when used).
+      if (opts.check && location.startsWith('/') && repo.checkRemote(name, location, ctx.dir()).peer !== undefined) {
+        await (await import('../peer/index.ts')).probe(location, name); // the network stack, only here
       }
       const r = repo.addRemote(name, location, ctx.dir());
       ctx.out(`added remote ${r.name} → ${r.location}`);

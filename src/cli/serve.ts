@@ -29,7 +29,7 @@ Examples:
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
-      const { Server } = await import('../peer/server.ts'); // the network stack, only for serve
+      const { Server } = await import('../peer/index.ts'); // the network stack, only for serve
       const server = await Server.start(repo, {
         listen: opts.listen,
         public: opts.public,

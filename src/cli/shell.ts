@@ -4,8 +4,7 @@
  * standard input (shell/script.ts). Dot commands: shell/dot-commands.ts; output modes: shell/printer.ts.
  */
 import { Option, type Command } from 'commander';
-import { registerFunctions } from '../engine/index.ts';
-import { readLines } from '../sync/lines.ts';
+import { readLines, registerFunctions } from '../index.ts';
 import { interactive } from './shell/interactive.ts';
 import { USER_MODES, type Mode, type OutputSettings } from './shell/modes.ts';
 import { runScript } from './shell/script.ts';

@@ -1,8 +1,7 @@
 /** `ddcp status`: what this repository is and holds. */
 import type { Command } from 'commander';
-import { toHex } from '../base/hex.ts';
+import { askServer, toHex } from '../index.ts';
 import { toJson } from './format.ts';
-import { askServer } from '../peer/control.ts';
 import type { Context } from './context.ts';
 
 export function register(program: Command, ctx: Context): void {

@@ -1,13 +1,10 @@
 /** `ddcp fetch`, `ddcp merge`, `ddcp pull`. */
 import type { Command } from 'commander';
-import type { Repository } from '../repo/repository.ts';
-import type { Dial } from '../sync/protocol.ts';
-import { askServer, ControlError } from '../peer/control.ts';
+import { askServer, ControlError, type Dial, type FetchResult, type MergeOutcome, type Repository } from '../index.ts';
 import { CliError, ExitCode, RemotesFailedError } from './exit.ts';
 import { counted, toJson } from './format.ts';
 import { progressBar } from './progress.ts';
 import type { Context } from './context.ts';
-import type { FetchResult, MergeOutcome } from '../repo/fetch.ts';
 
 type PullResult = { fetch: FetchResult; merge: MergeOutcome };
 
@@ -73,7 +70,7 @@ export async function maybeNetwork<T>(repo: Repository, names: string[], fn: (di
   const network = names.map((n) => repo.remote(n)).filter((r) => repo.isNetworkRemote(r));
   if (network.length === 0) return fn(undefined);
   // the network stack loads only when a command needs it: quick commands stay quick
-  const { withNetwork } = await import('../peer/temporary.ts');
+  const { withNetwork } = await import('../peer/index.ts');
   return withNetwork(repo, network.map((r) => r.location), (dial) => fn(dial));
 }
 

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { DdcpError } from '../base/errors.ts';
 import type { Repository } from '../repo/repository.ts';
 
+/** The control socket's file name in `.ddcp/`. */
 export const SOCKET_FILE = 'serve.sock';
 
+/** A request to a running serve: its status, or to fetch/pull/push/merge a remote, or to follow a new one. */
 export interface ControlRequest {
   cmd: 'status' | 'fetch' | 'pull' | 'push' | 'merge' | 'remote-added';
   remote?: string;

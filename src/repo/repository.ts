@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Engine, openDatabase, type SqliteConnection } from '../engine/index.ts';
-import { peerPolicies, readConfig, withoutPeer, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
+import { peerPolicies, readConfig, withBootstrap, withoutBootstrap, withoutPeer, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
 import { checkPolicy, DEFAULT_POLICY, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
 import { Gate } from '../sync/gate.ts';
 import { NotARepositoryError, RepositoryError, RepositoryExistsError } from './errors.ts';
@@ -204,13 +204,52 @@ export class Repository {
    * Throws {@link RemoteError} for a duplicate name, an unreachable location or this repository itself.
    */
   addRemote(name: string, location: string, base: string = this.root): Remote {
+    const r = this.checkRemote(name, location, base);
+    const remotes = { ...(this.cfg.remotes ?? {}), [name]: { location: r.location } };
+    this.saveConfig({ ...this.cfg, remotes });
+    return { name, location: r.location };
+  }
+
+  /**
+   * Checks what {@link addRemote} would add, without adding it: the name (letters, digits, `.`, `_`,
+   * `-`), that no remote has it, and the location. Returns the remote and, for a network location
+   * (a peer address or a multiaddr ending in `/p2p/<address>`), that peer's address — so an app can
+   * try to reach it before adding it. Throws {@link RemoteError} as addRemote does.
+   */
+  checkRemote(name: string, location: string, base: string = this.root): Remote & { peer?: string } {
     checkRemoteName(name);
     if (this.cfg.remotes?.[name]) throw new RemoteError(`remote "${name}" already exists (${this.cfg.remotes[name]!.location}); remove it first`);
     const resolved = resolveLocation(location, base);
     if (resolve(resolved) === this.root) throw new RemoteError(`${resolved} is this repository itself`);
-    const remotes = { ...(this.cfg.remotes ?? {}), [name]: { location: resolved } };
-    this.saveConfig({ ...this.cfg, remotes });
-    return { name, location: resolved };
+    const peer = networkPeer(resolved);
+    return peer === undefined ? { name, location: resolved } : { name, location: resolved, peer };
+  }
+
+  /**
+   * Adds a DHT bootstrap peer (a multiaddr ending in `/p2p/<address>`; `checkPeerAddress` from
+   * `ddcp/peer` checks one) to the config. Returns false if it was already there.
+   */
+  addBootstrap(address: string): boolean {
+    this.reloadConfig(); // another process may have changed the config meanwhile
+    const next = withBootstrap(this.cfg, address);
+    if (next === this.cfg) return false;
+    this.saveConfig(next);
+    return true;
+  }
+
+  /** Removes a DHT bootstrap peer from the config. Returns false if it was not there. */
+  removeBootstrap(address: string): boolean {
+    this.reloadConfig();
+    const next = withoutBootstrap(this.cfg, address);
+    if (!next) return false;
+    this.saveConfig(next);
+    return true;
+  }
+
+  /** Turns discovery of peers on the local network (mDNS) on or off for serve, fetch and pull. */
+  setMdns(on: boolean): void {
+    this.reloadConfig();
+    this.saveConfig({ ...this.cfg, mdns: on });
   }
 
   /** Addresses allowed to fetch from this database when served (besides remotes' own addresses). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SqlValue } from '../../engine/index.ts';
+import type { SqlValue } from '../../index.ts';
 import type { OutputSettings } from './modes.ts';
 import { createPrinter } from './printer.ts';
 

@@ -1,5 +1,5 @@
 /** Printing one statement's result rows in the chosen output mode. */
-import type { SqlValue } from '../../engine/index.ts';
+import type { SqlValue } from '../../index.ts';
 import { toJson, valueJson, valueText } from '../format.ts';
 import { csvRecord } from './csv.ts';
 import type { OutputSettings } from './modes.ts';

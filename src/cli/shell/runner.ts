@@ -4,8 +4,8 @@
  * it to cancel a statement (SQLite rolls back what it didn't commit) and starts another.
  */
 import { writeSync } from 'node:fs';
-import { registerFunctions } from '../../engine/index.ts';
-import { Repository } from '../../repo/repository.ts';
+import { registerFunctions } from '../../index.ts';
+import { Repository } from '../../index.ts';
 import type { Fatal, Reply, Request } from './protocol.ts';
 import { SqlSession } from './session.ts';
 

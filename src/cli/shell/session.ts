@@ -3,9 +3,9 @@
  * read the database. Each statement outside a transaction is its own commit and gets its own
  * db_version, as other SQLite clients' writes do.
  */
-import type { SqlValue } from '../../engine/index.ts';
-import { INTERNAL_MARK, INTERNAL_PREFIX } from '../../engine/index.ts';
-import type { Repository } from '../../repo/repository.ts';
+import type { SqlValue } from '../../index.ts';
+import { INTERNAL_MARK, INTERNAL_PREFIX } from '../../index.ts';
+import type { Repository } from '../../index.ts';
 import type { DatabaseDot } from './dot-commands.ts';
 import type { OutputSettings } from './modes.ts';
 import { createPrinter } from './printer.ts';

@@ -1,0 +1,18 @@
+/**
+ * `ddcp/docs`: JSON documents stored in a repository's CRR tables — create, patch, query, history,
+ * undo and change events — synced like any other table.
+ *
+ * @example
+ * ```ts
+ * import { Repository } from 'ddcp';
+ * import { Documents } from 'ddcp/docs';
+ * const docs = new Documents(Repository.open('./notes').engine);
+ * ```
+ */
+export { Documents } from './documents.ts';
+export type { Document, DocumentsOptions, UndoResult } from './documents.ts';
+export type { HistoryEntry as DocumentHistoryEntry } from './history.ts';
+export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent as DocumentConflictEvent, SyncEvent as DocumentSyncEvent, EventFilter as DocumentEventFilter } from './events.ts';
+export type { Json, JsonObject } from './json.ts';
+export type { Operation as JsonPatchOperation } from './patch.ts';
+export { DocumentError, PatchError, InvalidDocumentError, DocumentNotFoundError, DocumentExistsError, NothingToUndoError } from './errors.ts';
