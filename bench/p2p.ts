@@ -110,14 +110,27 @@ interface Report {
   maxRssMiB: number;
 }
 
+/** Commits `rows` items in one transaction and seals them. */
+function insertItems(repo: Repository, rows: number): void {
+  const ins = repo.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
+  repo.db.exec('BEGIN');
+  for (const item of makeItems(rows)) ins.run(...item);
+  repo.db.exec('COMMIT');
+  repo.engine.seal();
+}
+
+/** The 127.0.0.1 TCP multiaddr a serving child announces. */
+async function tcpTarget(server: Child): Promise<string> {
+  const { addresses } = await server.next<{ addresses: string[] }>();
+  const target = addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
+  if (!target) throw new Error(`alice listens on no 127.0.0.1 TCP address: ${addresses.join(', ')}`);
+  return target;
+}
+
 /** Initial sync: alice (serving, own process) → bob (one `pull` over a dial-only node, own process). */
 export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2pSyncResult> {
   const { alice, bob } = await makePair(scratch, `sync-${rows}`);
-  const ins = alice.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
-  alice.db.exec('BEGIN');
-  for (const item of makeItems(rows)) ins.run(...item);
-  alice.db.exec('COMMIT');
-  alice.engine.seal();
+  insertItems(alice, rows);
   const aliceDir = alice.root;
   const bobDir = bob.root;
   alice.close();
@@ -125,9 +138,7 @@ export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2
 
   const server = new Child(['serve', aliceDir]);
   try {
-    const { addresses } = await server.next<{ addresses: string[] }>();
-    const target = addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
-    if (!target) throw new Error(`alice listens on no 127.0.0.1 TCP address: ${addresses.join(', ')}`);
+    const target = await tcpTarget(server);
     const client = new Child(['pull', bobDir, target]);
     const pulled = await client.next<{ ms: number; changes: number; maxRssMiB: number }>();
     await client.stop();
@@ -153,20 +164,14 @@ export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2
 export async function measureP2pPush(scratch: Scratch, rows: number): Promise<P2pPushResult> {
   const { alice, bob } = await makePair(scratch, `push-${rows}`);
   alice.setPolicy(bob.address, { read: 'all', write: 'all' });
-  const ins = bob.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
-  bob.db.exec('BEGIN');
-  for (const item of makeItems(rows)) ins.run(...item);
-  bob.db.exec('COMMIT');
-  bob.engine.seal();
+  insertItems(bob, rows);
   const aliceDir = alice.root;
   const bobDir = bob.root;
   alice.close();
   bob.close();
   const server = new Child(['serve', aliceDir]);
   try {
-    const { addresses } = await server.next<{ addresses: string[] }>();
-    const target = addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
-    if (!target) throw new Error(`alice listens on no 127.0.0.1 TCP address: ${addresses.join(', ')}`);
+    const target = await tcpTarget(server);
     const client = new Child(['push', bobDir, target]);
     const pushed = await client.next<{ ms: number; changes: number; maxRssMiB: number }>();
     await client.stop();
