@@ -4,22 +4,14 @@
  * why a refused transaction or push was refused, and goes through a running serve.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
-import { ddcp, ddcpAsync, ok, tempDir } from './support/cli.ts';
+import { ddcp, ddcpAsync, ok, tempDir, initRepo } from './support/cli.ts';
 
 const SCHEMA = "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');";
 
-function init(root: string, name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir);
-  ok(dir, ['init']);
-  ok(dir, ['shell'], SCHEMA);
-  return dir;
-}
+const init = (root: string, name: string): string => initRepo(root, name, SCHEMA);
 
 const ids = (dir: string): string[] =>
   ok(dir, ['shell', '--json', '-c', 'SELECT id FROM notes ORDER BY id'])
