@@ -10,18 +10,13 @@ import { after, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
 import { ddcp, ddcpAsync, ok, tempDir, type RunResult, initRepo } from './support/cli.ts';
+import { cliNoteIds } from './support/notes.ts';
 
 const SCHEMA = "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');";
 
 const init = (root: string, name: string): string => initRepo(root, name, SCHEMA);
 
-/** The ids in notes (the shell's --json prints one object per row and line). */
-const ids = (dir: string): string[] =>
-  ok(dir, ['shell', '--json', '-c', 'SELECT id FROM notes ORDER BY id'])
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { id: string }).id);
+const ids = cliNoteIds;
 
 /** Standard error's lines. */
 const errLines = (r: RunResult): string[] => r.stderr.trim().split('\n').filter(Boolean);

@@ -8,17 +8,13 @@ import { describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
 import { ddcp, ddcpAsync, ok, tempDir, initRepo } from './support/cli.ts';
+import { cliNoteIds } from './support/notes.ts';
 
 const SCHEMA = "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');";
 
 const init = (root: string, name: string): string => initRepo(root, name, SCHEMA);
 
-const ids = (dir: string): string[] =>
-  ok(dir, ['shell', '--json', '-c', 'SELECT id FROM notes ORDER BY id'])
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { id: string }).id);
+const ids = cliNoteIds;
 
 const address = (dir: string): string => (JSON.parse(ok(dir, ['status', '--json'])) as { address: string }).address;
 

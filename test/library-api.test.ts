@@ -4,23 +4,18 @@
  * push, set a peer's policy, reach a running serve, edit the network settings — no deep imports.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { askServer, RemoteError, Repository, writeFromSpecs } from '../src/index.ts';
 import { checkPeerAddress, P2pAddressError, Server, withNetwork } from '../src/peer/index.ts';
 import { tempDir } from './support/cli.ts';
+import { notesRepo } from './support/notes.ts';
 
 const servers: Server[] = [];
 after(async () => {
   await Promise.allSettled(servers.map((s) => s.stop()));
 });
 
-async function repo(dir: string, name: string): Promise<Repository> {
-  const r = await Repository.init(join(dir, name));
-  r.db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
-  r.engine.asCrr('notes');
-  return r;
-}
+const repo = (dir: string, name: string): Promise<Repository> => notesRepo(dir, name);
 
 const ids = (r: Repository): string[] => r.db.prepare('SELECT id FROM notes ORDER BY id').all().map((x) => String((x as { id: string }).id));
 

@@ -11,6 +11,7 @@ import { Server } from '../src/peer/server.ts';
 import { spawn } from 'node:child_process';
 import { cutAfter } from './support/channels.ts';
 import { BIN, ddcpAsync, ok, tempDir } from './support/cli.ts';
+import { notesRepo } from './support/notes.ts';
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 const servers: Server[] = [];
@@ -18,12 +19,7 @@ after(async () => {
   await Promise.allSettled(servers.map((s) => s.stop()));
 });
 
-async function repo(dir: string, name: string): Promise<Repository> {
-  const r = await Repository.init(join(dir, name));
-  r.db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
-  r.engine.asCrr('notes');
-  return r;
-}
+const repo = (dir: string, name: string): Promise<Repository> => notesRepo(dir, name);
 
 async function serve(r: Repository): Promise<Server> {
   const s = await Server.start(r, { listen: LISTEN, mdns: false, dht: false });

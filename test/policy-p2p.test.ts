@@ -13,6 +13,7 @@ import { openSync } from '../src/peer/reach.ts';
 import { Server } from '../src/peer/server.ts';
 import { createNode, type P2pNode } from '../src/transport/p2p/node.ts';
 import { tempDir } from './support/cli.ts';
+import { notesRepo } from './support/notes.ts';
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 const NOTES = 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, owner TEXT, body TEXT)';
@@ -25,12 +26,7 @@ after(async () => {
   await Promise.allSettled(nodes.map((n) => n.stop()));
 });
 
-async function repo(dir: string, name: string): Promise<Repository> {
-  const r = await Repository.init(join(dir, name));
-  r.db.exec(NOTES);
-  r.engine.asCrr('notes');
-  return r;
-}
+const repo = (dir: string, name: string): Promise<Repository> => notesRepo(dir, name, NOTES);
 
 async function serve(r: Repository, log?: (line: string) => void): Promise<Server> {
   const s = await Server.start(r, { listen: LISTEN, mdns: false, dht: false, log });

@@ -6,13 +6,13 @@
  * same sync client and server; only how the channel is made differs.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, it } from 'node:test';
 import { Repository } from '../../src/index.ts';
 import type { Dial } from '../../src/sync/protocol.ts';
 import { cutAfter } from './channels.ts';
 import { tempDir } from './cli.ts';
+import { notesRepo } from './notes.ts';
 
 /** `server` made reachable from `client`: dial sessions with `dial`, then `close`. */
 export interface Reach {
@@ -29,12 +29,7 @@ export interface RemoteKind {
 
 const NOTES = 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)';
 
-async function repo(dir: string, name: string): Promise<Repository> {
-  const r = await Repository.init(join(dir, name));
-  r.db.exec(NOTES);
-  r.engine.asCrr('notes');
-  return r;
-}
+const repo = (dir: string, name: string): Promise<Repository> => notesRepo(dir, name, NOTES);
 
 const rows = (r: Repository): string => JSON.stringify(r.db.prepare('SELECT id, body FROM notes ORDER BY id').all());
 const count = (r: Repository): number => Number((r.db.prepare('SELECT count(*) AS n FROM notes').get() as { n: number }).n);
