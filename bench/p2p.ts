@@ -127,18 +127,30 @@ async function tcpTarget(server: Child): Promise<string> {
   return target;
 }
 
-/** Initial sync: alice (serving, own process) → bob (one `pull` over a dial-only node, own process). */
-export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2pSyncResult> {
-  const { alice, bob } = await makePair(scratch, `sync-${rows}`);
-  insertItems(alice, rows);
+/**
+ * Two repositories prepared by `setup`, then closed; alice is served by a child process (stopped
+ * again if it announces no 127.0.0.1 address) at `target`, and bob's folder is for the other child.
+ */
+async function servedPair(scratch: Scratch, tag: string, setup: (alice: Repository, bob: Repository) => void): Promise<{ server: Child; target: string; bobDir: string }> {
+  const { alice, bob } = await makePair(scratch, tag);
+  setup(alice, bob);
   const aliceDir = alice.root;
   const bobDir = bob.root;
   alice.close();
   bob.close();
-
   const server = new Child(['serve', aliceDir]);
   try {
-    const target = await tcpTarget(server);
+    return { server, target: await tcpTarget(server), bobDir };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+/** Initial sync: alice (serving, own process) → bob (one `pull` over a dial-only node, own process). */
+export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2pSyncResult> {
+  const { server, target, bobDir } = await servedPair(scratch, `sync-${rows}`, (alice) => insertItems(alice, rows));
+  try {
     const client = new Child(['pull', bobDir, target]);
     const pulled = await client.next<{ ms: number; changes: number; maxRssMiB: number }>();
     await client.stop();
@@ -162,16 +174,11 @@ export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2
 
 /** Push: bob (own process, a dial-only node) pushes N rows to alice (serving, own process), who lets him write. */
 export async function measureP2pPush(scratch: Scratch, rows: number): Promise<P2pPushResult> {
-  const { alice, bob } = await makePair(scratch, `push-${rows}`);
-  alice.setPolicy(bob.address, { read: 'all', write: 'all' });
-  insertItems(bob, rows);
-  const aliceDir = alice.root;
-  const bobDir = bob.root;
-  alice.close();
-  bob.close();
-  const server = new Child(['serve', aliceDir]);
+  const { server, target, bobDir } = await servedPair(scratch, `push-${rows}`, (alice, bob) => {
+    alice.setPolicy(bob.address, { read: 'all', write: 'all' });
+    insertItems(bob, rows);
+  });
   try {
-    const target = await tcpTarget(server);
     const client = new Child(['push', bobDir, target]);
     const pushed = await client.next<{ ms: number; changes: number; maxRssMiB: number }>();
     await client.stop();
