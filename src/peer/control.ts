@@ -12,10 +12,24 @@ import type { Repository } from '../repo/repository.ts';
 /** The control socket's file name in `.ddcp/`. */
 export const SOCKET_FILE = 'serve.sock';
 
-/** A request to a running serve: its status, or to fetch/pull/push/merge a remote, or to follow a new one. */
+/**
+ * A request to a running serve: its status, or to fetch/pull/push/merge a remote, or to follow a new
+ * one, or to apply the config as changed (`ddcp allow`, `deny`, `remote remove`), answered with a
+ * {@link ConfigChange}.
+ */
 export interface ControlRequest {
-  cmd: 'status' | 'fetch' | 'pull' | 'push' | 'merge' | 'remote-added';
+  cmd: 'status' | 'fetch' | 'pull' | 'push' | 'merge' | 'remote-added' | 'config-changed';
   remote?: string;
+}
+
+/** What a running serve did when the config changed. */
+export interface ConfigChange {
+  /** Open sessions cut, by peer, with the reason the peer was told. */
+  cut: { peer: string; sessions: number; reason: string }[];
+  /** Remotes no longer followed (removed, moved, or their peer denied). */
+  stopped: string[];
+  /** Remotes followed again (their peer allowed again). */
+  started: string[];
 }
 
 export type ControlHandler = (req: ControlRequest) => Promise<unknown>;
