@@ -23,6 +23,7 @@ import { chooseListen, rememberListen } from './listen.ts';
 import { lookupMs, openSync, syncDialer } from './reach.ts';
 import { rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename } from 'node:path';
+import { multiaddr } from '@multiformats/multiaddr';
 
 export interface ServeOptions {
   /**
@@ -96,10 +97,12 @@ export class Server extends EventEmitter<ServerEvents> {
     try {
       const choice = await chooseListen(repo, options.listen);
       warnings = choice.warnings;
+      const bootstrap = options.bootstrap ?? repo.config.bootstrap ?? [];
       node = await createNode({
         privateKey: repo.identity.privateKey,
         listen: choice.listen,
-        bootstrap: options.bootstrap ?? repo.config.bootstrap ?? [],
+        bootstrap,
+        dhtAnswers: dhtAnswers(repo, bootstrap),
         mdns: options.mdns ?? repo.config.mdns,
         dht: options.dht,
         lookupMs: lookupMs(),
@@ -418,4 +421,15 @@ function configStamp(repo: Repository): string {
   } catch {
     return 'none';
   }
+}
+
+/**
+ * Whom a served repository's DHT answers: the peers it knows — allowed peers and remotes (not
+ * denied), as the config says at the time of the query, and its bootstrap peers (they keep it in
+ * the DHT) — never a stranger, even with --public: a DHT answer gives away the addresses of the
+ * node's other peers.
+ */
+function dhtAnswers(repo: Repository, bootstrap: string[]): (peer: string) => boolean {
+  const boot = new Set(bootstrap.map((a) => multiaddr(a).getComponents().findLast((c) => c.name === 'p2p')?.value));
+  return (peer) => boot.has(peer) || repo.mayFetch(peer);
 }
