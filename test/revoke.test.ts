@@ -5,13 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Repository } from '../src/index.ts';
+import { Repository } from '../src/index.ts';
 import { runSession } from '../src/sync/client.ts';
 import { Gate } from '../src/sync/gate.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Message } from '../src/sync/messages.ts';
 import { serveSession } from '../src/sync/server.ts';
 import { Sessions, SessionRevokedError } from '../src/sync/sessions.ts';
 import { framePair } from '../src/transport/memory.ts';
+import { Server } from '../src/peer/server.ts';
+import { SYNC_PROTOCOL } from '../src/sync/protocol.ts';
+import { createNode } from '../src/transport/p2p/node.ts';
 import { tempDir } from './support/cli.ts';
 import { notesRepo } from './support/notes.ts';
 
@@ -115,6 +118,65 @@ describe('revoking open sessions', () => {
       assert.deepEqual(ids(alice), []);
     } finally {
       feed.stop();
+      close();
+    }
+  });
+
+  it('Server.revoke cuts a peer following over libp2p with the reason given (the hook for revoked credentials)', async () => {
+    const { alice, bob, close } = await pair();
+    alice.db.exec("INSERT INTO notes VALUES ('a1', 'x')");
+    alice.allow(bob.address);
+    const server = await Server.start(alice, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false });
+    const node = await createNode({ privateKey: bob.identity.privateKey, listen: [], mdns: false, dht: false });
+    try {
+      assert.equal(server.revoke(bob.address, 'nobody here'), 0);
+      const channel = await node.open(server.addresses()[0]!, SYNC_PROTOCOL);
+      let caughtUp!: () => void;
+      const first = new Promise<void>((r) => (caughtUp = r));
+      const following = runSession(channel, {
+        siteId: bob.engine.siteId,
+        schema: bob.engine.crrs(),
+        follow: true,
+        pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: (b) => bob.engine.applyChanges(b.changes), caughtUp: () => caughtUp() },
+      });
+      await first;
+      assert.equal(server.revoke(bob.address, 'the credential of bob was revoked'), 1);
+      await assert.rejects(following, /the peer ended the session: the credential of bob was revoked/);
+      assert.deepEqual(ids(bob), ['a1']);
+    } finally {
+      await node.stop();
+      await server.stop();
+      close();
+    }
+  });
+
+  it('a serve notices a deny written by another process (its config watch) and cuts the session', async () => {
+    const { alice, bob, close } = await pair();
+    alice.db.exec("INSERT INTO notes VALUES ('a1', 'x')");
+    alice.allow(bob.address);
+    const logs: string[] = [];
+    const server = await Server.start(alice, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, log: (l) => logs.push(l) });
+    const node = await createNode({ privateKey: bob.identity.privateKey, listen: [], mdns: false, dht: false });
+    try {
+      const channel = await node.open(server.addresses()[0]!, SYNC_PROTOCOL);
+      let caughtUp!: () => void;
+      const first = new Promise<void>((r) => (caughtUp = r));
+      const following = runSession(channel, {
+        siteId: bob.engine.siteId,
+        schema: bob.engine.crrs(),
+        follow: true,
+        pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: (b) => bob.engine.applyChanges(b.changes), caughtUp: () => caughtUp() },
+      });
+      await first;
+      // another handle on the repository, as another process would have: the server isn't told
+      const other = Repository.open(alice.root);
+      other.deny(bob.address);
+      other.close();
+      await assert.rejects(following, /the peer ended the session: peer \S+ is denied by this database/);
+      assert.ok(logs.some((l) => l.startsWith(`cut 1 open session of ${bob.address}`)), logs.join('\n'));
+    } finally {
+      await node.stop();
+      await server.stop();
       close();
     }
   });
