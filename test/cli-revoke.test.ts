@@ -85,6 +85,10 @@ describe('revoking access on open sessions (real CLI, 127.0.0.1)', { timeout: 12
     assert.match(deniedCarol, new RegExp(`^denied ${carol.address}\\b`));
     assert.match(await run(alice.root, ['allow', '--list']), new RegExp(`^${carol.address}  read: none  write: none`, 'm'));
     await a.waitFor(/stopped following carol: .*denied/, aAt);
+    // nor is anything exchanged with her on request
+    const pulled = await ddcpAsync(alice.root, ['pull', 'carol']);
+    assert.equal(pulled.code, 1);
+    assert.match(pulled.stderr, /^ddcp: error: carol: remote carol is denied here \(ddcp allow \S+ to sync with it again, or ddcp remote remove carol\)\n$/);
     await c.waitFor(/lost alice: the peer ended the session: .*denied/, cAt);
     await a.waitFor(new RegExp(`refused ${carol.address}: .*denied`), aAt);
     insert(alice.root, 'a4'); // neither has a session that could carry it

@@ -4,7 +4,7 @@ import { DEFAULT_POLICY, formatAccess, grantsNothing, PolicyError, readFromSpecs
 import { CliError, ExitCode } from './exit.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
-import { tellServe } from './serving.ts';
+import { changeConfig } from './serving.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -62,16 +62,18 @@ Examples:
       const read = opts.read && specs(opts.read, readFromSpecs);
       const write = opts.write && specs(opts.write, writeFromSpecs);
       const repo = ctx.repo();
-      if (!read && !write) {
-        repo.allow(address);
-      } else {
-        const own = repo.policies().find((p) => p.address === address)?.policy;
-        const before: PeerPolicy = own && !grantsNothing(own) ? own : { ...DEFAULT_POLICY }; // a denied peer starts afresh
-        repo.setPolicy(address, { read: read ?? before.read, write: write ?? before.write });
-      }
-      const now = repo.policyFor(address);
-      ctx.out(`allowed ${address}  read: ${formatAccess(now.read)}  write: ${formatAccess(now.write)}`);
-      await tellServe(ctx, repo); // its open sessions go on under the new policy
+      // a running serve cuts the peer's open sessions: they reconnect under the new policy
+      await changeConfig(ctx, repo, () => {
+        if (!read && !write) {
+          repo.allow(address);
+        } else {
+          const own = repo.policies().find((p) => p.address === address)?.policy;
+          const before: PeerPolicy = own && !grantsNothing(own) ? own : { ...DEFAULT_POLICY }; // a denied peer starts afresh
+          repo.setPolicy(address, { read: read ?? before.read, write: write ?? before.write });
+        }
+        const now = repo.policyFor(address);
+        ctx.out(`allowed ${address}  read: ${formatAccess(now.read)}  write: ${formatAccess(now.write)}`);
+      });
     });
   program
     .command('deny')
@@ -87,8 +89,9 @@ Example:
   ddcp deny 12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4`)
     .action(async (address: string) => {
       const repo = ctx.repo();
-      repo.deny(address);
-      ctx.out(`denied ${address}`);
-      await tellServe(ctx, repo);
+      await changeConfig(ctx, repo, () => {
+        repo.deny(address);
+        ctx.out(`denied ${address}`);
+      });
     });
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { toJson } from './format.ts';
 import { askServer } from '../index.ts';
 import type { Context } from './context.ts';
-import { tellServe } from './serving.ts';
+import { changeConfig } from './serving.ts';
 
 export function register(program: Command, ctx: Context): void {
   /** Prints the remotes: name and location per line, or a JSON array. */
@@ -80,8 +80,10 @@ Example:
   ddcp remote remove alice`)
     .action(async (name: string) => {
       const repo = ctx.repo();
-      repo.removeRemote(name);
-      ctx.out(`removed remote ${name}`);
-      await tellServe(ctx, repo); // a running serve stops following it now
+      // a running serve stops following it now
+      await changeConfig(ctx, repo, () => {
+        repo.removeRemote(name);
+        ctx.out(`removed remote ${name}`);
+      });
     });
 }

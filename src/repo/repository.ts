@@ -383,8 +383,16 @@ export class Repository {
     return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address });
   }
 
+  /** The remote, unless its peer is denied here (then nothing is exchanged with it either way). */
+  private syncable(name: string): Remote {
+    const r = this.remote(name);
+    const peer = networkPeer(r.location);
+    if (peer !== undefined && this.isDenied(peer)) throw new RemoteError(`remote ${r.name} is denied here (ddcp allow ${peer} to sync with it again, or ddcp remote remove ${r.name})`);
+    return r;
+  }
+
   private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial) => Promise<T>): Promise<T> {
-    const link = this.link(this.remote(name), options);
+    const link = this.link(this.syncable(name), options);
     try {
       return await fn(link.dial);
     } finally {
@@ -442,7 +450,11 @@ export class Repository {
    * both directions) when it breaks. `dial` reaches the remote (see {@link link}).
    */
   follow(name: string, dial: Dial, options: FollowOptions): Promise<void> {
-    this.remote(name);
+    try {
+      this.syncable(name);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return followRemote(this.engine, this.gate, this.staging, name, dial, options);
   }
 
