@@ -180,4 +180,40 @@ describe('revoking open sessions', () => {
       close();
     }
   });
+
+  it('a removed folder remote is no longer followed: later commits there stay there, and the server stops cleanly', async () => {
+    const { alice, bob, close } = await pair();
+    bob.db.exec("INSERT INTO notes VALUES ('b1', 'x')");
+    alice.addRemote('bob', bob.root);
+    const logs: string[] = [];
+    const server = await Server.start(alice, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, log: (l) => logs.push(l) });
+    try {
+      await until(() => ids(alice).includes('b1'));
+      const other = Repository.open(alice.root);
+      other.removeRemote('bob');
+      other.close();
+      await until(() => logs.includes('stopped following bob: removed'));
+      bob.db.exec("INSERT INTO notes VALUES ('b2', 'x')");
+      // were it still followed, b2 would arrive within the feed's watch interval; a later change
+      // from a remote still followed shows the server is alive and merging
+      const carol = await notesRepo(tempDir(), 'carol');
+      carol.db.exec("INSERT INTO notes VALUES ('c1', 'x')");
+      alice.addRemote('carol', carol.root);
+      server.followRemote('carol', carol.root);
+      await until(() => ids(alice).includes('c1'));
+      assert.deepEqual(ids(alice), ['b1', 'c1']);
+      carol.close();
+    } finally {
+      await server.stop();
+      close();
+    }
+  });
 });
+
+async function until(check: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -69,7 +69,7 @@ export class Server extends EventEmitter<ServerEvents> {
   private readonly log: (line: string) => void;
   private control: NetServer | undefined;
   /** Remotes followed now, each with what stops it. */
-  private readonly following = new Map<string, { location: string; stop: AbortController; link?: { close(): void } }>();
+  private readonly following = new Map<string, Following>();
   /** Remotes not followed because their peer is denied (followed again once it is allowed). */
   private readonly deniedRemotes = new Set<string>();
   /** Open sync sessions by peer, each with the policy it started under (see {@link revoke}). */
@@ -148,7 +148,11 @@ export class Server extends EventEmitter<ServerEvents> {
     this.feed.start();
     await this.node.handle(SYNC_PROTOCOL, async (stream, peer) => {
       const watched = watchChannel(stream);
-      this.repo.reloadConfig(); // another process may have changed the allow list
+      try {
+        this.repo.reloadConfig(); // another process may have changed the allow list
+      } catch (err) {
+        this.log(`warning: cannot re-read the config, going on with the last good one: ${(err as Error).message}`);
+      }
       // Registered before the handshake, so that a deny racing it still cuts it.
       const session = this.sessions.open(peer, signal, policyKey(this.policyOf(peer)));
       try {
@@ -282,7 +286,12 @@ export class Server extends EventEmitter<ServerEvents> {
     if (!f) return;
     this.following.delete(name);
     f.stop.abort();
-    f.link?.close();
+    const link = f.link;
+    if (link) {
+      // a folder remote: its database is closed once the session over it has ended
+      this.links.splice(this.links.indexOf(link), 1);
+      void f.task.finally(() => link.close());
+    }
     this.log(`stopped following ${name}: ${why}`);
   }
 
@@ -349,7 +358,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
   /** Starts following a remote (done for every remote at start). */
   followRemote(name: string, location: string): void {
-    const following: { location: string; stop: AbortController; link?: { close(): void } } = { location, stop: new AbortController() };
+    const following: Following = { location, stop: new AbortController(), task: Promise.resolve() };
     this.following.set(name, following);
     let dial: Dial;
     if (networkPeer(location)) dial = (signal) => openSync(this.node, location, name, signal);
@@ -390,7 +399,8 @@ export class Server extends EventEmitter<ServerEvents> {
       this.problem(err);
     };
     const signal = AbortSignal.any([this.abort.signal, following.stop.signal]);
-    this.tasks.push(this.repo.follow(name, dial, { signal, onEvent, push: this.feed }).catch(stopped));
+    following.task = this.repo.follow(name, dial, { signal, onEvent, push: this.feed }).catch(stopped);
+    this.tasks.push(following.task);
   }
 
   /** Stops serving and following; closes the node. The repository stays open. */
@@ -406,6 +416,14 @@ export class Server extends EventEmitter<ServerEvents> {
     for (const l of this.links) l.close();
     await this.node.stop();
   }
+}
+
+/** A remote being followed: where, what stops it, the session task, and a folder remote's link. */
+interface Following {
+  location: string;
+  stop: AbortController;
+  task: Promise<unknown>;
+  link?: { close(): void };
 }
 
 /** A policy as a comparable string (what a session was granted). */
