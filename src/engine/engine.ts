@@ -14,6 +14,7 @@ import { mergeGuarded, type Refusal } from './guard.ts';
 import { crrNames } from './names.ts';
 import { checkCrrTable, describe, introspect, SENTINEL, type TableInfo } from './schema.ts';
 import { sealTables } from './seal.ts';
+import { checkState } from './state.ts';
 import { ident, literal, type SqliteConnection } from './sqlite.ts';
 import { CrrTable } from './table.ts';
 import { transaction } from './transaction.ts';
@@ -94,11 +95,16 @@ export class Engine {
     this.loadTables();
   }
 
-  /** Opens the engine on a connection, creating ddcp's bookkeeping tables if they are missing. */
+  /**
+   * Opens the engine on a connection: initialises ddcp's bookkeeping in a database new to it, and
+   * refuses (StateError, nothing changed) one whose bookkeeping was damaged — it never rebuilds a
+   * site id or a db_version counter with new values.
+   */
   static open(db: SqliteConnection, options: EngineOptions = {}): Engine {
     const keep = options.keepConflicts;
     if (keep !== undefined && !(Number.isSafeInteger(keep) && keep >= 0)) throw new RangeError(`keepConflicts must be a non-negative integer, got ${keep}`);
     return transaction(db, () => {
+      checkState(db);
       db.exec(GLOBAL_SCHEMA);
       db.exec(CONFLICTS_SCHEMA);
       upgradeHistorySchema(db);
