@@ -164,7 +164,7 @@ export class Repository {
   get engine(): Engine {
     if (!this.eng) {
       try {
-        this.eng = Engine.open(this.db);
+        this.eng = Engine.open(this.db, { onNotice: (m) => this.onNotice(m) });
       } catch (cause) {
         if (cause instanceof StateError) throw new RepositoryError(`${this.dbPath}: ${cause.message}`, { cause });
         throw notADatabase(this.dbPath, cause);
