@@ -25,8 +25,9 @@ export function checkState(db: SqliteConnection): boolean {
       (r) => r.name,
     ),
   );
-  // An app's own table that merely starts with ddcp_ doesn't make a database ddcp's.
-  if (names.size === 0) return true;
+  // An app's own table that merely starts with ddcp_ doesn't make a database ddcp's, and a
+  // ddcp_site_id alone is a site id chosen ahead of the first open (tests, tools): still new.
+  if ([...names].every((n) => n === 'ddcp_site_id')) return true;
   for (const t of CORE_TABLES) {
     if (!names.has(t)) throw new StateError(`ddcp's table ${t} is missing (dropped by another program?); ${HINT}`);
   }
