@@ -110,6 +110,22 @@ describe('other state files', () => {
     }
   });
 
+  it('a damaged bundles.json: bundle create --for refuses with exit 3 naming it and the field', () => {
+    const src = fresh();
+    const dir = fresh();
+    ok(dir, ['remote', 'add', 'origin', src]);
+    ok(dir, ['bundle', 'create', join(root, 'b1.bundle'), '--for', 'origin']);
+    const path = join(dir, '.ddcp', 'bundles.json');
+    const good = JSON.parse(readFileSync(path, 'utf8'));
+    for (const [body, field] of [
+      [{ ...good, for: { origin: { ...good.for.origin, version: '3' } } }, /for\.origin\.version/],
+      [{ ...good, for: 'origin' }, /for\b/],
+    ] as const) {
+      writeFileSync(path, JSON.stringify(body));
+      refused(ddcp(dir, ['bundle', 'create', join(root, 'b2.bundle'), '--for', 'origin']), 3, /bundles\.json/, field);
+    }
+  });
+
   it('a damaged identity key: exit 3 naming it', () => {
     const dir = fresh();
     const key = join(dir, '.ddcp', 'identity.key');
