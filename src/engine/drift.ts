@@ -13,7 +13,7 @@
  */
 import { SchemaError } from './errors.ts';
 import { crrNames } from './names.ts';
-import { checkCrrTable, INTERNAL_MARK, type TableInfo } from './schema.ts';
+import { checkCrrTable, INTERNAL_MARK, introspect, type TableInfo } from './schema.ts';
 import type { SqliteConnection } from './sqlite.ts';
 import { dropTriggersSql } from './triggers.ts';
 
@@ -61,6 +61,15 @@ export function findDrift(db: SqliteConnection): Drift[] {
       out.push(moved ? { kind: 'renamed', table: tbl, to: moved.tbl_name } : { kind: 'dropped', table: tbl });
       continue;
     }
+    const before = storedShape(db, tbl);
+    const tracked = triggers.length === 4 && triggers.every((t) => t.tbl_name === tbl);
+    const current = introspect(db, tbl);
+    if (!before && tracked) {
+      storeShape(db, current); // made by a ddcp that didn't record shapes: the triggers match the table
+      continue;
+    }
+    if (before && tracked && sameShape(before, current)) continue;
+    // Drifted: only now ask whether it can still be a CRR (an untouched CRR is never re-judged).
     let now: TableInfo;
     try {
       now = checkCrrTable(db, tbl);
@@ -69,13 +78,6 @@ export function findDrift(db: SqliteConnection): Drift[] {
       out.push({ kind: 'unfit', table: tbl, reason: err.message });
       continue;
     }
-    const before = storedShape(db, tbl);
-    const tracked = triggers.length === 4 && triggers.every((t) => t.tbl_name === tbl);
-    if (!before && tracked) {
-      storeShape(db, now); // made by a ddcp that didn't record shapes: the triggers match the table
-      continue;
-    }
-    if (before && tracked && sameShape(before, now)) continue;
     const was = before ?? now;
     if (was.pks.join('\0') !== now.pks.join('\0')) {
       out.push({ kind: 'unfit', table: tbl, reason: `its primary key changed (was ${was.pks.join(', ')}, now ${now.pks.join(', ')})` });
