@@ -84,7 +84,7 @@ describe('a CRR dropped by another program', () => {
     sql(dir, 'DROP TABLE notes');
     const r = ddcp(dir, ['pull']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^ddcp: error: peer: remote peer sends changes for table notes/);
+    assert.match(r.stderr, /^ddcp: error: peer: remote peer sends changes for table notes/m);
     assert.doesNotMatch(r.stderr, /no such table/);
   });
 
