@@ -16,7 +16,7 @@ import { checkCrrTable, describe, introspect, SENTINEL, type TableInfo } from '.
 import { sealTables } from './seal.ts';
 import { checkState } from './state.ts';
 import { driftNotice, findDrift, forgetCrr, storedShape, storeShape, untrackSql } from './drift.ts';
-import { ident, literal, type SqliteConnection } from './sqlite.ts';
+import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import { CrrTable } from './table.ts';
 import { transaction } from './transaction.ts';
 import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, triggersSql } from './triggers.ts';
@@ -91,6 +91,7 @@ export class Engine {
   private readonly onNotice: ((message: string) => void) | undefined;
   /** The schema_version the CRRs were last checked against (see {@link refresh}). */
   private schemaVersion = -1;
+  private schemaVersionStmt: Statement | undefined;
   /** A merge is running: its own trigger suspension is not drift. */
   private merging = false;
 
@@ -167,7 +168,8 @@ export class Engine {
   }
 
   private readSchemaVersion(): number {
-    return Number((this.db.prepare('PRAGMA schema_version').get() as { schema_version: number }).schema_version);
+    this.schemaVersionStmt ??= this.db.prepare('PRAGMA schema_version');
+    return Number((this.schemaVersionStmt.get() as { schema_version: number }).schema_version);
   }
 
   /**
