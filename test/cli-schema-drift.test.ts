@@ -88,6 +88,17 @@ describe('a CRR dropped by another program', () => {
     assert.doesNotMatch(r.stderr, /no such table/);
   });
 
+  it('dropped in a folder remote: pulling from it repairs it there and says so, naming the folder', () => {
+    const peer = fresh();
+    const dir = fresh();
+    ok(dir, ['remote', 'add', 'peer', peer]);
+    sql(peer, 'DROP TABLE notes');
+    const r = ddcp(dir, ['pull']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^ddcp: warning: in the repository at ${peer.replaceAll('/', '\\/')}: table notes was dropped`, 'm'));
+    assert.deepEqual(crrs(peer), ['tags']);
+  });
+
   it('dropped and created again with the same shape (as a migration does): tracking is restored and its rows are tracked', () => {
     const dir = fresh();
     sql(dir, "BEGIN; DROP TABLE notes; CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, n INTEGER); INSERT INTO notes VALUES ('n1', 'hi', 1), ('n3', 'new', 3); COMMIT;");

@@ -371,7 +371,7 @@ export class Repository {
       if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
       return { dial: options.dial(remote.location), close: () => {} };
     }
-    return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address });
+    return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address, onNotice: (m) => this.onNotice(m) });
   }
 
   private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial) => Promise<T>): Promise<T> {
