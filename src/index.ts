@@ -45,7 +45,7 @@ export { registerFunctions } from './engine/index.ts';
 export { packColumns, unpackColumns } from './engine/index.ts';
 /** Names the engine keeps to itself (tables, triggers) and the column id of a row's existence. */
 export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './engine/index.ts';
-export { SchemaError, ChangeError } from './engine/index.ts';
+export { SchemaError, ChangeError, StateError } from './engine/index.ts';
 
 // Per-peer read/write policies, and the gate every inbound change passes.
 export { DEFAULT_POLICY, NO_ACCESS, grantsNothing, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';

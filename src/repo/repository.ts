@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { Engine, openDatabase, type SqliteConnection } from '../engine/index.ts';
+import { Engine, openDatabase, StateError, type SqliteConnection } from '../engine/index.ts';
 import { peerPolicies, readConfig, withBootstrap, withoutBootstrap, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
 import { checkPolicy, DEFAULT_POLICY, grantsNothing, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
 import { Gate } from '../sync/gate.ts';
@@ -21,7 +21,7 @@ import { runSession } from '../sync/client.ts';
 import type { Refusal } from '../sync/ports.ts';
 import type { Dial } from '../sync/protocol.ts';
 import { checkRemoteName, networkPeer, RemoteError, resolveLocation, type Remote } from './remotes.ts';
-import { Staging, type FetchState } from './staging.ts';
+import { openStaging, type Staging, type FetchState } from './staging.ts';
 
 export interface InitOptions {
   /** Adopt this existing SQLite file (or create it there) instead of `<dir>/ddcp.db`. */
@@ -85,6 +85,11 @@ export class Repository {
   private eng: Engine | undefined;
   private id: Identity | undefined;
   private stage: Staging | undefined;
+  /**
+   * Told of what was found and repaired on the way (a damaged staging area set aside, a CRR dropped
+   * or changed by another program): one line each. By default a process warning; the CLI prints them.
+   */
+  onNotice: (message: string) => void = (message) => process.emitWarning(message, 'DdcpNotice');
 
   private constructor(root: string, config: RepoConfig) {
     this.layout = layout(root);
@@ -159,8 +164,9 @@ export class Repository {
   get engine(): Engine {
     if (!this.eng) {
       try {
-        this.eng = Engine.open(this.db);
+        this.eng = Engine.open(this.db, { onNotice: (m) => this.onNotice(m) });
       } catch (cause) {
+        if (cause instanceof StateError) throw new RepositoryError(`${this.dbPath}: ${cause.message}`, { cause });
         throw notADatabase(this.dbPath, cause);
       }
     }
@@ -179,7 +185,7 @@ export class Repository {
   }
 
   private get staging(): Staging {
-    this.stage ??= new Staging(this.layout.staging);
+    this.stage ??= openStaging(this.layout.staging, (m) => this.onNotice(m));
     return this.stage;
   }
 
@@ -380,7 +386,7 @@ export class Repository {
       if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
       return { dial: options.dial(remote.location), close: () => {} };
     }
-    return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address });
+    return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address, onNotice: (m) => this.onNotice(m) });
   }
 
   /** The remote, unless its peer is denied here (then nothing is exchanged with it either way). */
