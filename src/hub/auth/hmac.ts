@@ -48,13 +48,25 @@ export interface AdminRequestInit {
  * ```
  */
 export function signAdminRequest(init: AdminRequestInit): Record<string, string> {
-  const timestamp = String(Math.trunc(init.now ?? Date.now()));
+  const timestamp = String(init.now !== undefined ? Math.trunc(init.now) : uniqueNow());
   return {
     [ADMIN_HEADERS.key]: init.apiKey,
     [ADMIN_HEADERS.timestamp]: timestamp,
     [ADMIN_HEADERS.email]: init.email,
     [ADMIN_HEADERS.signature]: adminSignature(init.secret, timestamp, init.email, init.apiKey, init.body ?? ''),
   };
+}
+
+let lastTimestamp = 0;
+
+/**
+ * The clock in ms, but never the same value twice in this process: two identical calls (same email
+ * and body) in one millisecond would otherwise carry the same signature, and the hub accepts a
+ * signature once. A few ms ahead of the clock at most, well inside the window.
+ */
+function uniqueNow(): number {
+  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+  return lastTimestamp;
 }
 
 /** HMAC-SHA256 (hex) of `timestamp.email.api_key.body` under `secret`. */
