@@ -27,7 +27,7 @@ describe('sealed secrets', () => {
 
   it('a data folder keeps the secret only sealed, and the master key in a 0600 file beside it', async () => {
     const data = join(dir, 'hub');
-    const { auth, close } = await openHubAuth({ dataDir: data, env: {}, createMasterKey: true });
+    const { auth, close } = await openHubAuth({ dataDir: data, env: {}, create: true });
     const { key, secret } = await auth.credentials.create('notes');
     await close();
     assert.equal(statSync(join(data, 'master.key')).mode & 0o777, 0o600);

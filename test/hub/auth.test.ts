@@ -65,7 +65,7 @@ describe('admin calls (HMAC-SHA256 over timestamp.email.api_key.body)', () => {
     const call = adminCall('ann@example.com', body);
     call.headers['x-ddcp-email'] = 'boss@example.com';
     await refused(f, f.auth.authenticateAdmin(call, body), /signature does not match/);
-    await refused(f, f.auth.authenticateAdmin(adminCall('ann@example.com', body, { key: 'ddcpk_' + 'A'.repeat(32) }), body), /unknown or revoked API key/);
+    await refused(f, f.auth.authenticateAdmin(adminCall('ann@example.com', body, { key: 'ddcpk_' + 'a'.repeat(32) }), body), /unknown or revoked API key/);
     const partial = adminCall('ann@example.com');
     delete partial.headers['x-ddcp-signature'];
     await refused(f, f.auth.authenticateAdmin(partial, ''), /without one x-ddcp-signature/);

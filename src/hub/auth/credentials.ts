@@ -5,14 +5,14 @@
  * an HMAC signature, which needs the secret itself.
  */
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { CredentialError } from './errors.ts';
+import { CredentialError, MasterKeyError } from './errors.ts';
 import { open, seal } from './sealed.ts';
 import type { AuthStore, CredentialRecord, IdentityProvider } from './store.ts';
 
 /** An app name: what `--name` takes. */
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** The API key's form: a prefix that says what it is, and 24 random bytes. */
-const API_KEY = /^ddcpk_[A-Za-z0-9_-]{32}$/;
+/** The API key's form: a prefix that says what it is, and 16 random bytes in hex (never starts with `-`: safe as a command-line argument). */
+const API_KEY = /^ddcpk_[0-9a-f]{32}$/;
 
 /** What `create` shows once. */
 export interface NewCredential {
@@ -37,9 +37,10 @@ export function isApiKey(text: string): boolean {
 
 export class Credentials {
   readonly #store: AuthStore;
-  readonly #masterKey: Uint8Array;
+  readonly #masterKey: Uint8Array | undefined;
 
-  constructor(store: AuthStore, masterKey: Uint8Array) {
+  /** Without a master key, `list` and `revoke` work (revoking never needs the key); `create` and `active` do not. */
+  constructor(store: AuthStore, masterKey?: Uint8Array) {
     this.#store = store;
     this.#masterKey = masterKey;
   }
@@ -48,12 +49,12 @@ export class Credentials {
   async create(app: string, options: { idp?: IdentityProvider; now?: number } = {}): Promise<NewCredential> {
     if (!APP_NAME.test(app)) throw new CredentialError(`app name ${JSON.stringify(app)} is not valid: 1–64 letters, digits, . _ - (starting with a letter or digit)`);
     if (options.idp) checkIdentityProvider(options.idp);
-    const key = `ddcpk_${randomBytes(24).toString('base64url')}`;
-    const secret = randomBytes(32).toString('base64url');
+    const key = `ddcpk_${randomBytes(16).toString('hex')}`;
+    const secret = randomBytes(32).toString('hex');
     await this.#store.addCredential({
       key,
       app,
-      sealedSecret: seal(this.#masterKey, Buffer.from(secret, 'utf8'), key),
+      sealedSecret: seal(this.#key(), Buffer.from(secret, 'utf8'), key),
       createdAt: options.now ?? Date.now(),
       ...(options.idp && { idp: options.idp }),
     });
@@ -80,7 +81,12 @@ export class Credentials {
     if (!isApiKey(key)) return undefined;
     const record = await this.#store.credential(key);
     if (!record || record.revokedAt !== undefined) return undefined;
-    return { record, secret: open(this.#masterKey, record.sealedSecret, key) };
+    return { record, secret: open(this.#key(), record.sealedSecret, key) };
+  }
+
+  #key(): Uint8Array {
+    if (!this.#masterKey) throw new MasterKeyError('no master key given: secrets can be neither sealed nor opened');
+    return this.#masterKey;
   }
 }
 

@@ -3,7 +3,7 @@
  * (with the master key file beside it), or PostgreSQL (the master key from the environment, which
  * every hub on the database shares). What `ddcp hub serve` and `ddcp hub credentials` call.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HubAuthenticator, type HubAuthOptions } from './authenticator.ts';
 import { CredentialError } from './errors.ts';
@@ -21,21 +21,22 @@ export interface HubAuthStorage {
   schema?: string;
   /** The environment to read the master key from (default process.env). */
   env?: Record<string, string | undefined>;
-  /** Create the master key file if missing (the hub and `credentials create` do). */
-  createMasterKey?: boolean;
+  /** Create the data folder and master key file if missing (the hub and `credentials create` do); else a missing folder is an error. */
+  create?: boolean;
 }
 
 /** Opens the auth store: PostgreSQL if a URL is given, else the data folder's SQLite file. */
 export async function openAuthStore(storage: HubAuthStorage): Promise<AuthStore> {
   if (storage.databaseUrl !== undefined) return await PostgresAuthStore.open(storage.databaseUrl, { ...(storage.schema !== undefined && { schema: storage.schema }) });
   if (storage.dataDir === undefined) throw new CredentialError('hub storage needs a data folder or a PostgreSQL URL');
-  mkdirSync(storage.dataDir, { recursive: true, mode: 0o700 });
+  if (storage.create) mkdirSync(storage.dataDir, { recursive: true, mode: 0o700 });
+  else if (!existsSync(join(storage.dataDir, AUTH_DB_FILE))) throw new CredentialError(`no hub credentials in ${storage.dataDir} (none created there yet)`);
   return new SqliteAuthStore(join(storage.dataDir, AUTH_DB_FILE));
 }
 
 /** Opens the store and the master key and makes the authenticator; `close` closes the store. */
 export async function openHubAuth(storage: HubAuthStorage, options: Omit<HubAuthOptions, 'store' | 'masterKey'> = {}): Promise<{ auth: HubAuthenticator; store: AuthStore; close(): Promise<void> }> {
-  const masterKey = loadMasterKey({ ...(storage.env && { env: storage.env }), ...(storage.dataDir !== undefined && { dataDir: storage.dataDir }), create: storage.createMasterKey ?? false });
+  const masterKey = loadMasterKey({ ...(storage.env && { env: storage.env }), ...(storage.dataDir !== undefined && { dataDir: storage.dataDir }), create: storage.create ?? false });
   const store = await openAuthStore(storage);
   const auth = new HubAuthenticator({ ...options, store, masterKey });
   return { auth, store, close: () => store.close() };

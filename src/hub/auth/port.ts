@@ -1,3 +1,9 @@
+/**
+ * The hub's authentication port: how the server learns who a connection or an admin call acts for.
+ * The server codes against this; src/hub/auth implements it (API keys, HMAC admin calls, hub-minted
+ * user tokens, external JWT/JWKS, enrolled device keys).
+ */
+
 /** Who a connection or an admin call acts for. */
 export interface Principal { app: string; user: string; method: 'token' | 'jwt' | 'device'; expiresAt?: number /* ms epoch */ }
 export interface AuthRequest { headers: Record<string, string | string[] | undefined>; remoteAddress: string; url: string }
