@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { deviceAuthorization } from '../../src/hub/auth/device.ts';
+import { deviceAuthorization, fetchDeviceAuthorization } from '../../src/hub/auth/device.ts';
 import { signAdminRequest } from '../../src/hub/auth/hmac.ts';
 import { handleAuthRequest } from '../../src/hub/auth/http.ts';
 import { SqliteAuthStore } from '../../src/hub/auth/sqlite-store.ts';
@@ -73,6 +73,8 @@ describe('auth endpoints', () => {
     const { nonce } = (await (await fetch(`${base}/auth/challenge`)).json()) as { nonce: string };
     const p = await f.auth.authenticate(request({ authorization: await deviceAuthorization(address, nonce, privateKey) }));
     assert.equal(p.user, 'bob@example.com');
+    const again = await fetchDeviceAuthorization(base.replace('http:', 'ws:') + '/notes', address, privateKey); // what a client calls
+    assert.equal((await f.auth.authenticate(request({ authorization: again }))).user, 'bob@example.com');
     assert.equal((await call('DELETE', `/auth/devices/${address}`, 'bob@example.com')).status, 204);
     assert.equal(await f.auth.valid(p), false);
     assert.equal((await call('DELETE', `/auth/devices/${address}`, 'bob@example.com')).status, 404);

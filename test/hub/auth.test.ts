@@ -253,3 +253,14 @@ describe('rate limits', () => {
     await f.auth.issueChallenge('203.0.113.2');
   });
 });
+
+describe('the failure limiter', () => {
+  it('remembers at most maxKeys keys, dropping the oldest windows first', async () => {
+    const { FailureLimiter } = await import('../../src/hub/auth/ratelimit.ts');
+    const limiter = new FailureLimiter({ maxFailures: 1, windowMs: 1000, maxKeys: 3 });
+    for (const k of ['a', 'b', 'c', 'd']) limiter.fail([k], 0);
+    assert.equal(limiter.blocked(['a'], 1), false, 'the oldest was dropped');
+    assert.equal(limiter.blocked(['b'], 1) && limiter.blocked(['d'], 1), true);
+    assert.equal(limiter.blocked(['d'], 1000), false, 'the window is over');
+  });
+});

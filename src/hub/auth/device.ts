@@ -9,6 +9,7 @@
  */
 import { createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { publicKeyOf } from '../../repo/address.ts';
+import { DeviceChallengeError } from './errors.ts';
 
 /** The Authorization scheme of a device. */
 export const DEVICE_SCHEME = 'DDCP-Device';
@@ -47,4 +48,18 @@ export function deviceSignatureValid(address: string, nonce: string, signature: 
   if (!raw || signature.length !== 64) return false;
   const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
   return verify(null, challengeMessage(nonce), key, signature);
+}
+
+/**
+ * What a client sends to connect as an enrolled device: asks the hub at `hubUrl` (`ws[s]://host:port`
+ * or `http[s]://…`, any path) for a challenge and answers it. Use the value at once (the nonce
+ * expires in {@link CHALLENGE_TTL_MS} and works once).
+ */
+export async function fetchDeviceAuthorization(hubUrl: string, address: string, signer: DeviceSigner): Promise<string> {
+  const url = new URL('/auth/challenge', hubUrl.replace(/^ws(s?):/, 'http$1:'));
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new DeviceChallengeError(`the hub at ${url.origin} gave no challenge: HTTP ${res.status}`);
+  const { nonce } = (await res.json()) as { nonce?: unknown };
+  if (typeof nonce !== 'string') throw new DeviceChallengeError(`the hub at ${url.origin} gave a challenge without a nonce`);
+  return await deviceAuthorization(address, nonce, signer);
 }
