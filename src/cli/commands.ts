@@ -35,6 +35,7 @@ export const COMMANDS: Readonly<Record<string, Load>> = {
   apply: () => import('./apply.ts'),
   bundle: () => import('./bundle.ts'),
   doc: () => import('./doc.ts'),
+  hub: () => import('./hub.ts'),
 };
 
 /**
