@@ -57,8 +57,11 @@ export interface PushOrigin {
   siteId: Uint8Array;
   /** Its address. */
   peer: string;
-  /** The gate its changes pass (schema fit, and `peer`'s write policy): the sink merges through it. */
-  gate: Pick<Gate, 'admit'>;
+  /**
+   * The gate its changes pass (schema fit, and `peer`'s write policy): the sink merges through it
+   * (`admit`), or, for a store without an Engine, applies `peer`'s `writeGuard` itself.
+   */
+  gate: Pick<Gate, 'admit' | 'writeGuard'>;
   /** A label for the history and logs (a remote's name, an address). */
   source: string;
 }

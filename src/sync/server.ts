@@ -33,7 +33,7 @@ export interface ServeOptions {
    * that may write nothing is told so in welcome, and the sink merges pushes under its write guard.
    * Without a gate the peer reads everything and may not write ({@link Gate.default}).
    */
-  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'admit'>;
+  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'admit' | 'writeGuard'>;
   keepAliveMs?: number;
 }
 
