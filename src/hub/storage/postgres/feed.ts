@@ -8,7 +8,7 @@
  *
  * A read is one snapshot. Small reads (the common case: a follower's next few changes) are one
  * statement; a read larger than a batch, or one through a row predicate, runs in a REPEATABLE READ
- * transaction on a reserved connection, through a cursor, so memory stays bounded.
+ * transaction on a reserved connection, through a server-side cursor, so memory stays bounded.
  */
 import type { Sql } from 'postgres';
 import { coversColumn, rulesOf, SENTINEL, unpackColumns, type Change, type ReadFilter, type SqlValue, type TableInfo } from '../../../engine/index.ts';
@@ -121,12 +121,26 @@ async function* finishAsync(batches: AsyncIterable<Batch>, since: number, at: nu
 async function* all(sql: Sql, src: FeedSource, since: number, exceptSite: Uint8Array): AsyncGenerator<Change> {
   const S = src.schema;
   const sites = new SiteIds();
-  const q = sql.unsafe<ChangeRow[]>(`SELECT ${COLUMNS.replaceAll('{S}', S)} FROM ${S}.cells c WHERE c.db = $1 AND c.db_version > $2 AND c.site <> $3 ORDER BY c.db_version, c.seq`, [
+  const q = pages<ChangeRow>(sql, `SELECT ${COLUMNS.replaceAll('{S}', S)} FROM ${S}.cells c WHERE c.db = $1 AND c.db_version > $2 AND c.site <> $3 ORDER BY c.db_version, c.seq`, [
     src.db,
     since,
     bytea(exceptSite),
   ]);
-  for await (const rows of q.cursor(CURSOR_ROWS)) for (const row of rows) yield toChange(row, sites);
+  for await (const rows of q) for (const row of rows) yield toChange(row, sites);
+}
+
+/**
+ * The rows of `query` in pages, through a server-side cursor of the open transaction (other queries
+ * may run on the connection between pages, unlike with a protocol-level cursor).
+ */
+async function* pages<T>(sql: Sql, query: string, params: unknown[]): AsyncGenerator<T[]> {
+  await sql.unsafe(`DECLARE ddcp_feed NO SCROLL CURSOR FOR ${query}`, params as never[]);
+  for (;;) {
+    const rows = await sql.unsafe<T[]>(`FETCH ${CURSOR_ROWS} FROM ddcp_feed`);
+    if (rows.length > 0) yield [...rows];
+    if (rows.length < CURSOR_ROWS) break;
+  }
+  await sql.unsafe('CLOSE ddcp_feed');
 }
 
 /**
@@ -151,7 +165,7 @@ async function* filtered(sql: Sql, src: FeedSource, tables: TableInfo[], since: 
       JOIN ${S}.cells c ON c.db = $1 AND c.tbl = m.tbl AND c.pk = m.pk
       WHERE c.site <> $3`);
   }
-  const q = sql.unsafe<(ChangeRow & { pos: number })[]>(`${parts.join(' UNION ALL ')} ORDER BY pos, seq, tbl, pk, cid`, [
+  const q = pages<ChangeRow & { pos: number }>(sql, `${parts.join(' UNION ALL ')} ORDER BY pos, seq, tbl, pk, cid`, [
     src.db,
     since,
     bytea(exceptSite),
@@ -160,7 +174,7 @@ async function* filtered(sql: Sql, src: FeedSource, tables: TableInfo[], since: 
   ]);
   const sites = new SiteIds();
   const allowed = new Map<string, boolean[]>(); // per row: which of the table's rules its predicate passes
-  for await (const rows of q.cursor(CURSOR_ROWS)) {
+  for await (const rows of q) {
     // Test the rows of this page that predicates need, a query and one SQLite pass per table and rule.
     const need = new Map<string, Map<string, { pk: Buffer; alive: boolean }>>();
     for (const r of rows) {
