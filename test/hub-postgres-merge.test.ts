@@ -198,9 +198,13 @@ describe('hub PostgreSQL store merges as the engine does', () => {
         e.db.exec("UPDATE items SET b = 'z' WHERE id % 5 = 0");
         e.seal();
       }
-      // b's edits of the rows a also wrote, in one set that revisits rows far apart
+      // One set with the tables interleaved (a chunk holds rows of both, merged table by table) and
+      // every item row met twice, far apart (its column a, then much later its column b).
       const mixed = [...b.changesSince(0)];
-      const sets = [[...a.changesSince(0)], [...mixed.slice(900), ...mixed.slice(0, 900)]];
+      const of = (p: (c: Change) => boolean): Change[] => mixed.filter(p);
+      const [cellsA, cellsB, tags] = [of((c) => c.cid === 'a'), of((c) => c.cid === 'b'), of((c) => c.table === 'tags')];
+      const interleaved = cellsA.flatMap((c, i) => (tags[i] ? [c, tags[i]] : [c]));
+      const sets = [[...a.changesSince(0)], [...interleaved, ...cellsB]];
       await compare(sets, [0, 1, 0], OPEN);
       await compare(sets, [1, 0], GUARDED);
     } finally {
