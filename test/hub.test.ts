@@ -1,5 +1,5 @@
 /**
- * The hub end to end on 127.0.0.1, with its embedded SQLite store: databases created by their
+ * The hub end to end on 127.0.0.1, with each store (embedded SQLite, PostgreSQL): databases created by their
  * owner's first push, shared per user under sync-v2 policies, two clients syncing live through it,
  * schema growth and misfits, cross-user access refused, revocation and expiry of open sessions, and
  * /healthz and /metrics. (Restarts and kill -9: hub-restart.test.ts; bad input: hub-input.test.ts.)
@@ -13,6 +13,10 @@ import type { FollowEvent } from '../src/repo/follow.ts';
 import { tempDir } from './support/cli.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
 import { notesRepo } from './support/notes.ts';
+import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
+import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
+import type { HubStore } from '../src/hub/storage/port.ts';
+import { dropSchema, testClient, testSchema } from './support/postgres.ts';
 
 const TEAM = 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, owner TEXT)';
 
@@ -37,21 +41,28 @@ async function following<T>(repo: Repository, fn: (events: FollowEvent[]) => Pro
   }
 }
 
-describe('hub (SQLite store) on 127.0.0.1', () => {
+const sql = testClient();
+after(() => sql.end());
+
+for (const mode of ['sqlite', 'postgres'] as const)
+describe(`hub (${mode} store) on 127.0.0.1`, () => {
   const auth = new TokenAuthenticator();
   const dir = tempDir();
+  const schema = testSchema();
   let hub: HubServer;
   let http: string;
   const repos: Repository[] = [];
   let n = 0;
 
   before(async () => {
-    hub = await startHub(`${dir}/hub`, auth);
+    const store: HubStore = mode === 'sqlite' ? new SqliteHubStore(`${dir}/hub`) : await PgHubStore.open({ url: sql, schema });
+    hub = await startHub(`${dir}/hub`, auth, { store });
     http = hub.url.replace(/^ws/, 'http');
   });
   after(async () => {
     await hub.stop();
     for (const r of repos) r.close();
+    if (mode === 'postgres') await dropSchema(sql, schema);
   });
 
   /** A client repository of `user` (with the team table) whose 'origin' is database `db` on the hub. */
