@@ -7,10 +7,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, ident, openDatabase, transaction, type SqliteConnection, type TableInfo } from '../../../engine/index.ts';
-import { RepoFeed } from '../../../repo/feed.ts';
 import { Staging } from '../../../repo/staging.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { planDeclare } from '../declare.ts';
+import { HostedFeed } from './feed.ts';
 import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 
 const META_SCHEMA = `
@@ -25,8 +25,8 @@ interface MetaRow {
 
 class SqliteHubDatabase implements HubDatabase {
   readonly name: string;
-  readonly feed: RepoFeed;
-  readonly sink: RepoFeed;
+  readonly feed: HostedFeed;
+  readonly sink: HostedFeed;
   readonly dbPath: string;
   readonly engine: Engine;
   private readonly db: SqliteConnection;
@@ -44,7 +44,7 @@ class SqliteHubDatabase implements HubDatabase {
       this.db.close();
       throw new HubStoreError(`cannot open hosted database ${name} (${this.dbPath}): ${(cause as Error).message}`, { cause });
     }
-    this.feed = this.sink = new RepoFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))));
+    this.feed = this.sink = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))));
   }
 
   async info(): Promise<DatabaseInfo> {
@@ -69,6 +69,7 @@ class SqliteHubDatabase implements HubDatabase {
         this.engine.commitAlter(a.table);
       }
     });
+    this.feed.schemaChanged();
   }
 
   async share(user: string, policy: PeerPolicy | undefined): Promise<void> {
