@@ -36,6 +36,7 @@ export const COMMANDS: Readonly<Record<string, Load>> = {
   bundle: () => import('./bundle.ts'),
   doc: () => import('./doc.ts'),
   untrack: () => import('./untrack.ts'),
+  hub: () => import('./hub.ts'),
 };
 
 /**

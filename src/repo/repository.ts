@@ -16,6 +16,7 @@ import { RepoFeed } from './feed.ts';
 import { createIdentity, isAddress, loadIdentity, type Identity } from './identity.ts';
 import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
 import { linkFolder } from './link.ts';
+import { hubDial, HubTokens, isHubLocation } from './hub.ts';
 import { followRemote, type FollowOptions } from './follow.ts';
 import { runSession } from '../sync/client.ts';
 import type { Refusal } from '../sync/ports.ts';
@@ -187,6 +188,11 @@ export class Repository {
   private get staging(): Staging {
     this.stage ??= openStaging(this.layout.staging, (m) => this.onNotice(m));
     return this.stage;
+  }
+
+  /** Tokens for hub remotes, per hub (`ddcp hub login`); `DDCP_HUB_TOKEN` wins over them. */
+  get hubTokens(): HubTokens {
+    return new HubTokens(this.layout.stateDir);
   }
 
   // --- remotes ---
@@ -382,6 +388,7 @@ export class Repository {
    */
   link(remote: Remote, options: SyncOptions = {}): RemoteLink {
     if (options.connect) return { dial: options.connect, close: () => {} };
+    if (isHubLocation(remote.location)) return { dial: hubDial(remote.location, () => this.hubTokens.get(remote.location)), close: () => {} };
     if (this.isNetworkRemote(remote)) {
       if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
       return { dial: options.dial(remote.location), close: () => {} };
