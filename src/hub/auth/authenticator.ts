@@ -137,7 +137,7 @@ export class HubAuthenticator implements Authenticator {
    */
   async authenticateAdmin(req: AuthRequest, body: string | Uint8Array): Promise<AdminPrincipal> {
     const key = req.headers[ADMIN_HEADERS.key];
-    return await this.#guard(req.remoteAddress, { method: 'hmac', ...(typeof key === 'string' && { key }) }, async (now) => {
+    return await this.#guard(req.remoteAddress, { method: 'hmac', ...(typeof key === 'string' && { key: key.slice(0, 200) }) }, async (now) => {
       const claims = readAdminHeaders(req.headers);
       if (!inWindow(claims.timestamp, now, SIGNATURE_WINDOW_MS)) throw new AuthFailure(`admin call timestamp ${claims.timestamp} is outside the ${SIGNATURE_WINDOW_MS / 60_000}-minute window`);
       const active = await this.credentials.active(claims.key);
