@@ -14,7 +14,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { SessionLog } from '../sync/server.ts';
-import { CLOSE_GOING_AWAY, WsFrameStream, type ControlMessage } from '../transport/ws/frames.ts';
+import { CLOSE_GOING_AWAY, CLOSE_NORMAL, WsFrameStream, type ControlMessage } from '../transport/ws/frames.ts';
 import { accessOf } from './access.ts';
 import { HubRequestError } from './errors.ts';
 import type { Authenticator, Principal } from './auth/port.ts';
@@ -211,6 +211,11 @@ export class HubServer {
         clearTimeout(live.expiry);
         this.sessions.delete(live);
         this.gauges();
+        // The session is over even if the client does not hang up: close (after what was sent).
+        if (ws.readyState === ws.OPEN) {
+          ws.close(CLOSE_NORMAL);
+          setTimeout(() => ws.terminate(), 2_000).unref();
+        }
       });
   }
 
@@ -281,6 +286,7 @@ export class HubServer {
       }
       const all = Promise.all([...this.sessions].map((s) => s.done));
       await Promise.race([all, new Promise((resolve) => setTimeout(resolve, this.options.shutdownMs ?? 5_000).unref())]);
+      for (const ws of this.wss.clients) ws.terminate();
       await closed;
       await this.store.close();
     })();

@@ -33,7 +33,7 @@ export interface ServeOptions {
    * that may write nothing is told so in welcome, and the sink merges pushes under its write guard.
    * Without a gate the peer reads everything and may not write ({@link Gate.default}).
    */
-  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'admit'>;
+  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'admit' | 'writeGuard'>;
   keepAliveMs?: number;
 }
 
@@ -81,9 +81,9 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     const writeDenied = hello.push ? (gate.mayWrite(options.peer) ? undefined : `peer ${options.peer} may not write to this database (on its side: ddcp allow ${options.peer} --write SPEC)`) : 'not asked';
     // The sink merges what the peer pushes through the gate, under the peer's write policy.
     const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, gate };
-    if (hello.push && !writeDenied) sink.dropIncomplete(origin);
-    const yours = sink.trackedVersion(hello.siteId);
-    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: feed.schema(), version: feed.version(), yours, push: !writeDenied }));
+    if (hello.push && !writeDenied) await sink.dropIncomplete(origin);
+    const yours = await sink.trackedVersion(hello.siteId);
+    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: await feed.schema(), version: await feed.version(), yours, push: !writeDenied }));
     const modes = [hello.pull && `sending changes after version ${startAfter(hello, feed.siteId)}`, hello.push && (writeDenied ? `not taking its changes (${writeDenied})` : `taking its changes after its version ${yours}`), hello.follow && 'following'];
     log('info', `session with ${options.peer}: ${modes.filter(Boolean).join(', ')}`);
     if (hello.push && writeDenied) log('warn', `${options.peer} may not write here: ${writeDenied}`);
@@ -130,11 +130,11 @@ async function receive(
     if (m.type === 'error') throw new ProtocolError('remote', `peer ${ctx.peer}: ${m.message}`);
     if (!ctx.push || (m.type !== 'batch' && m.type !== 'caught-up')) throw new ProtocolError('unexpected', `unexpected ${m.type} from the client`);
     if (m.type === 'caught-up') {
-      sink.caughtUp(m.version, origin);
+      await sink.caughtUp(m.version, origin);
       await channel.send(encodeMessage({ type: 'ack', version: m.version }));
       continue;
     }
-    const got = received(() => sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin), ctx.peer);
+    const got = await received(() => sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin), ctx.peer);
     if (!got) continue;
     for (const r of got.refused) {
       ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
@@ -150,9 +150,9 @@ async function receive(
  * decided; nothing of that transaction landed): refusing just that transaction would count it as
  * handled, and once we migrate we would never be sent it again.
  */
-function received<R>(receive: () => R, peer: string): R {
+async function received<R>(receive: () => R | Promise<R>, peer: string): Promise<R> {
   try {
-    return receive();
+    return await receive();
   } catch (err) {
     if (err instanceof SchemaFitError) throw new ProtocolError('schema', `${peer} sends changes for ${misfitObject(err.misfit)} (schemas differ); nothing of that transaction was applied`, { cause: err });
     throw err;

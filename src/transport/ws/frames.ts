@@ -6,7 +6,6 @@
  * than the high-water mark is buffered toward the peer, and reading pauses the socket while more
  * than it waits for our reader.
  */
-import type { WebSocket } from 'ws';
 import {
   FrameError,
   FrameInbox,
@@ -17,6 +16,26 @@ import {
   type FrameStreamOptions,
   type SendOptions,
 } from '../frames.ts';
+
+/**
+ * What this stream uses of a `ws` WebSocket (structurally: the library's types stay out of our
+ * declarations, so apps need not install them).
+ */
+export interface WsSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  readonly bufferedAmount: number;
+  readonly isPaused: boolean;
+  binaryType: string;
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  send(data: Uint8Array | string, options?: { binary?: boolean }, cb?: (err?: Error) => void): void;
+  pause(): void;
+  resume(): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
 
 /** A control message: `{type: …}` plus fields. */
 export interface ControlMessage {
@@ -39,7 +58,7 @@ export const CLOSE_ABORTED = 4000;
 export class WsFrameStream implements FrameStream {
   readonly remotePeer: string;
   readonly maxFrameBytes: number;
-  readonly #ws: WebSocket;
+  readonly #ws: WsSocket;
   readonly #inbox: FrameInbox;
   readonly #highWater: number;
   readonly #onControl: ((m: ControlMessage) => void) | undefined;
@@ -50,7 +69,7 @@ export class WsFrameStream implements FrameStream {
   #error: Error | null = null;
   #waiters = new Set<() => void>();
 
-  constructor(ws: WebSocket, options: WsFrameStreamOptions) {
+  constructor(ws: WsSocket, options: WsFrameStreamOptions) {
     const { maxFrameBytes, highWaterBytes } = frameOptions(options);
     this.#ws = ws;
     this.remotePeer = options.remotePeer;
