@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { WebSocket } from 'ws';
@@ -19,32 +18,13 @@ import { MASTER_KEY_ENV } from '../../src/hub/auth/masterkey.ts';
 import { openHubAuth } from '../../src/hub/auth/open.ts';
 import type { HubServer } from '../../src/hub/server.ts';
 import type { Repository } from '../../src/index.ts';
-import type { FollowEvent } from '../../src/repo/follow.ts';
 import { addressOf } from '../../src/repo/address.ts';
 import { dialWs } from '../../src/transport/ws/dial.ts';
 import { ddcpAsync, tempDir } from '../support/cli.ts';
 import { startHub } from '../support/hub.ts';
 import { notesRepo } from '../support/notes.ts';
+import { following, until } from './following.ts';
 import { PG_URL, pgSchemaName } from './pg.ts';
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await sleep(10);
-}
-
-/** `repo` following its 'origin' (pushing too) while `fn` runs; the follow's events. */
-async function following<T>(repo: Repository, fn: (events: FollowEvent[]) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const feed = repo.feed();
-  const events: FollowEvent[] = [];
-  const done = repo.follow('origin', repo.link(repo.remote('origin')).dial, { signal: ac.signal, push: feed, retryMs: 20, maxRetryMs: 200, onEvent: (e) => events.push(e) }).catch(() => {});
-  try {
-    return await fn(events);
-  } finally {
-    ac.abort();
-    await done;
-    feed.stop();
-  }
-}
 
 const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => {
   const r = await ddcpAsync(cwd, args, '', env);
