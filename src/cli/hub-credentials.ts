@@ -16,17 +16,18 @@ interface StorageOptions {
 /** The `--data DIR | --database-url URL` every credentials command takes. */
 function storageOptions(cmd: Command): Command {
   return cmd
-    .option('--data <dir>', "the hub's data folder (embedded storage; holds the master key unless $" + MASTER_KEY_ENV + ' is set)')
+    .option('--data <dir>', "the hub's data folder (embedded storage; holds the master key unless $" + MASTER_KEY_ENV + " is set; default ./hub, as for hub serve)")
     .option('--database-url <url>', 'the hub\'s PostgreSQL (postgres://…); the master key then comes from $' + MASTER_KEY_ENV)
     .option('--schema <name>', 'with --database-url: the schema of the auth tables (default ddcp_hub)');
 }
 
 /** Where the hub keeps its state, from the options (relative to -C). */
 function storageOf(ctx: Context, opts: StorageOptions, create: boolean): HubAuthStorage {
-  if (opts.data === undefined && opts.databaseUrl === undefined) throw new CliError('say where the hub keeps its state: --data DIR or --database-url URL', ExitCode.Usage);
   if (opts.schema !== undefined && opts.databaseUrl === undefined) throw new CliError('--schema goes with --database-url', ExitCode.Usage);
+  // As `hub serve`: the data folder is ./hub unless PostgreSQL is given (then only if named, for the master key).
+  const data = opts.databaseUrl === undefined ? (opts.data ?? DEFAULT_DATA) : opts.data;
   return {
-    ...(opts.data !== undefined && { dataDir: resolve(ctx.dir(), opts.data) }),
+    ...(data !== undefined && { dataDir: resolve(ctx.dir(), data) }),
     ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }),
     ...(opts.schema !== undefined && { schema: opts.schema }),
     create,
@@ -54,6 +55,9 @@ async function withCredentials<T>(storage: HubAuthStorage, fn: (credentials: Cre
   }
 }
 
+/** The data folder when none is named (the same as `hub serve`'s). */
+const DEFAULT_DATA = 'hub';
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Adds `credentials` to the `hub` command. */
@@ -66,9 +70,9 @@ An app's trusted backend signs admin calls with its key and secret (HMAC-SHA256)
 hold the secret: the backend asks the hub for short-lived user tokens, or enrolls their devices.
 
 Examples:
-  ddcp hub credentials create --name notes --data ./hub
-  ddcp hub credentials list --data ./hub
-  ddcp hub credentials revoke ddcpk_… --data ./hub
+  ddcp hub credentials create --name notes            (in ./hub, as ddcp hub serve)
+  ddcp hub credentials list --data /var/lib/ddcp-hub
+  ddcp hub credentials revoke ddcpk_…
   ${MASTER_KEY_ENV}=… ddcp hub credentials create --name notes --database-url postgres://127.0.0.1/hub`);
 
   storageOptions(credentials.command('create'))

@@ -73,15 +73,21 @@ export class HubTokens {
   }
 }
 
-/** Dials sessions to a hub database with the token `token()` gives at each dial. */
-export function hubDial(location: string, token: () => string | undefined): Dial {
+/**
+ * Dials sessions to a hub database with the token `token()` gives at each dial; without one, as an
+ * enrolled device if `device` is given (it answers the hub's challenge with the repository's key).
+ */
+export function hubDial(location: string, token: () => string | undefined, device?: () => Promise<string>): Dial {
   return async (signal) => {
     const t = token();
+    // A hub that gives no challenge (down, or older) is dialled without: the dial then says why it failed.
+    const authorization = !t && device ? await device().catch(() => undefined) : undefined;
     try {
-      return await dialWs(location, { ...(t ? { token: t } : {}), ...(signal ? { signal } : {}) });
+      return await dialWs(location, { ...(t ? { token: t } : {}), ...(authorization ? { authorization } : {}), ...(signal ? { signal } : {}) });
     } catch (err) {
       if (err instanceof WsRefusedError && err.status === 401 && !t) {
-        throw new RemoteError(`${location}: the hub wants a token: run ddcp hub login ${hubOrigin(location)} (or set ${HUB_TOKEN_ENV})`, { cause: err });
+        const enroll = device ? "; or have the app's backend enroll this repository's address" : '';
+        throw new RemoteError(`${location}: the hub wants a token: run ddcp hub login ${hubOrigin(location)} (or set ${HUB_TOKEN_ENV})${enroll}`, { cause: err });
       }
       throw err;
     }

@@ -13,6 +13,7 @@ import { applyBundle, type ApplyBundleOptions, type ApplyBundleResult } from '..
 import { BUNDLE_STATE_FILE, createBundle, type BundleRecipient, type CreateBundleOptions, type CreateBundleResult } from '../bundle/create.ts';
 import { mergeStaged, StagingTarget, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
 import { RepoFeed } from './feed.ts';
+import { fetchDeviceAuthorization } from './device-auth.ts';
 import { createIdentity, isAddress, loadIdentity, type Identity } from './identity.ts';
 import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
 import { linkFolder } from './link.ts';
@@ -388,7 +389,10 @@ export class Repository {
    */
   link(remote: Remote, options: SyncOptions = {}): RemoteLink {
     if (options.connect) return { dial: options.connect, close: () => {} };
-    if (isHubLocation(remote.location)) return { dial: hubDial(remote.location, () => this.hubTokens.get(remote.location)), close: () => {} };
+    if (isHubLocation(remote.location)) {
+      const device = () => fetchDeviceAuthorization(remote.location, this.identity.address, this.identity.privateKey);
+      return { dial: hubDial(remote.location, () => this.hubTokens.get(remote.location), device), close: () => {} };
+    }
     if (this.isNetworkRemote(remote)) {
       if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
       return { dial: options.dial(remote.location), close: () => {} };

@@ -7,11 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { WebSocket } from 'ws';
-import type { AuthEvent } from '../../src/hub/auth/authenticator.ts';
+import type { AuthEvent, HubAuthenticator } from '../../src/hub/auth/authenticator.ts';
 import { fetchDeviceAuthorization } from '../../src/hub/auth/device.ts';
 import { signAdminRequest } from '../../src/hub/auth/hmac.ts';
 import { handleAuthRequest } from '../../src/hub/auth/http.ts';
@@ -19,32 +18,13 @@ import { MASTER_KEY_ENV } from '../../src/hub/auth/masterkey.ts';
 import { openHubAuth } from '../../src/hub/auth/open.ts';
 import type { HubServer } from '../../src/hub/server.ts';
 import type { Repository } from '../../src/index.ts';
-import type { FollowEvent } from '../../src/repo/follow.ts';
 import { addressOf } from '../../src/repo/address.ts';
 import { dialWs } from '../../src/transport/ws/dial.ts';
 import { ddcpAsync, tempDir } from '../support/cli.ts';
 import { startHub } from '../support/hub.ts';
 import { notesRepo } from '../support/notes.ts';
+import { following, until } from './following.ts';
 import { PG_URL, pgSchemaName } from './pg.ts';
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await sleep(10);
-}
-
-/** `repo` following its 'origin' (pushing too) while `fn` runs; the follow's events. */
-async function following<T>(repo: Repository, fn: (events: FollowEvent[]) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const feed = repo.feed();
-  const events: FollowEvent[] = [];
-  const done = repo.follow('origin', repo.link(repo.remote('origin')).dial, { signal: ac.signal, push: feed, retryMs: 20, maxRetryMs: 200, onEvent: (e) => events.push(e) }).catch(() => {});
-  try {
-    return await fn(events);
-  } finally {
-    ac.abort();
-    await done;
-    feed.stop();
-  }
-}
 
 const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => {
   const r = await ddcpAsync(cwd, args, '', env);
@@ -66,12 +46,14 @@ describe('the hub with its authenticator (SQLite)', () => {
   let hub: HubServer;
   let app: { key: string; secret: string };
   let closeAuth: () => Promise<void>;
+  let hubAuth: HubAuthenticator;
   const repos: Repository[] = [];
 
   before(async () => {
     app = JSON.parse(await cli(dir, ['hub', 'credentials', 'create', '--name', 'notes', '--data', 'hub', '--json'])) as { key: string; secret: string };
     const opened = await openHubAuth({ dataDir: `${dir}/hub`, env: {} }, { log: (e) => log.push(e) });
     closeAuth = opened.close;
+    hubAuth = opened.auth;
     hub = await startHub(`${dir}/hub`, opened.auth, { http: (req, res) => handleAuthRequest(opened.auth, req, res) });
   });
   after(async () => {
@@ -130,6 +112,21 @@ describe('the hub with its authenticator (SQLite)', () => {
     assert.equal((refreshed[0] as { type: string }).type, 'refreshed');
     assert.ok(hub.connections >= 1, 'the refreshed session is still open');
     kept.abort(new Error('done'));
+  });
+  it('a repository enrolled by the backend syncs with no token (its identity answers the challenge); one not enrolled is told how to get in', async () => {
+    const devices = await hubAuth.credentials.create('devices');
+    const carol = await notesRepo(dir, 'carol');
+    const stranger = await notesRepo(dir, 'stranger');
+    repos.push(carol, stranger);
+    for (const r of [carol, stranger]) r.addRemote('origin', `${hub.url}/carols-notes`);
+    await backend(hub, devices, '/auth/devices', 'carol@example.com', { address: carol.address });
+    carol.db.exec("INSERT INTO notes VALUES ('c1', 'from carol')");
+    assert.equal((await carol.push('origin')).changes, 1);
+    await following(carol, async (events) => {
+      await until(() => events.some((e) => e.type === 'connected'));
+    });
+    await assert.rejects(stranger.pull('origin'), /the hub wants a token: .*or have the app's backend enroll this repository's address/);
+    assert.ok(log.some((e) => e.method === 'device' && e.key === stranger.address && /not enrolled/.test(e.reason)));
   });
 });
 

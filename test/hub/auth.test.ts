@@ -237,12 +237,19 @@ describe('rate limits', () => {
     assert.equal((await f.auth.authenticate(bearer(token, '203.0.113.5'))).user, 'ann@example.com');
   });
 
-  it('blocks a key after failures from many addresses', async () => {
+  it('blocks a key after failures from many addresses: each guessing address gets one try, the app\'s own backend is not locked out', async () => {
     f = authFixture(new SqliteAuthStore(':memory:'), { rateLimit: { maxFailures: 3 } });
     app = await f.auth.credentials.create('notes');
-    for (let i = 0; i < 3; i++) await refused(f, f.auth.authenticateAdmin(adminCall('ann@example.com', '', { secret: 'guess' + i, remoteAddress: `203.0.113.${i}` }), ''), /does not match/);
-    await refused(f, f.auth.authenticateAdmin(adminCall('ann@example.com', '', { remoteAddress: '203.0.113.99' }), ''), /rate limited/);
+    const guess = (i: number) => f.auth.authenticateAdmin(adminCall('ann@example.com', '', { secret: `guess${i}`, remoteAddress: `203.0.113.${i}` }), '');
+    for (let i = 0; i < 3; i++) await refused(f, guess(i), /does not match/);
+    await refused(f, guess(0), /rate limited/);
     assert.equal(f.log.at(-1)?.key, app.key);
+    await refused(f, guess(50), /does not match/); // a new address: one try …
+    f.clock.now += 1;
+    await refused(f, f.auth.authenticateAdmin(adminCall('ann@example.com', '', { remoteAddress: '203.0.113.50' }), ''), /rate limited/); // … then even a right signature is refused
+    f.clock.now += 1;
+    const backend = await f.auth.authenticateAdmin(adminCall('ann@example.com', '', { remoteAddress: '198.51.100.7' }), '');
+    assert.equal(backend.app, 'notes', 'an address that never failed goes on');
   });
 
   it('limits the challenges one address may ask for (each one is stored)', async () => {

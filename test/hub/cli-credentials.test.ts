@@ -48,9 +48,8 @@ describe('ddcp hub credentials (data folder)', () => {
   });
 
   it('says clearly what is wrong', () => {
-    const none = ddcp(root, ['hub', 'credentials', 'list']);
-    assert.equal(none.code, 2);
-    assert.match(none.stderr, /--data DIR or --database-url URL/);
+    assert.match(ok(root, ['hub', 'credentials', 'list']), /\tnotes\t/, 'the data folder is ./hub unless named');
+    assert.equal(ddcp(root, ['hub', 'credentials', 'list', '--schema', 's']).code, 2);
     const empty = ddcp(root, ['hub', 'credentials', 'list', '--data', 'nowhere']);
     assert.equal(empty.code, 1);
     assert.match(empty.stderr, /no hub credentials in .*nowhere/);

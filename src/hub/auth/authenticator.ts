@@ -137,7 +137,7 @@ export class HubAuthenticator implements Authenticator {
    */
   async authenticateAdmin(req: AuthRequest, body: string | Uint8Array): Promise<AdminPrincipal> {
     const key = req.headers[ADMIN_HEADERS.key];
-    return await this.#guard(req.remoteAddress, { method: 'hmac', ...(typeof key === 'string' && { key }) }, async (now) => {
+    return await this.#guard(req.remoteAddress, { method: 'hmac', ...(typeof key === 'string' && { key: key.slice(0, 200) }) }, async (now) => {
       const claims = readAdminHeaders(req.headers);
       if (!inWindow(claims.timestamp, now, SIGNATURE_WINDOW_MS)) throw new AuthFailure(`admin call timestamp ${claims.timestamp} is outside the ${SIGNATURE_WINDOW_MS / 60_000}-minute window`);
       const active = await this.credentials.active(claims.key);
@@ -182,12 +182,19 @@ export class HubAuthenticator implements Authenticator {
     return await this.#store.removeDevice(address, admin.app);
   }
 
-  /** Runs one attempt under the rate limits: a refusal is counted, logged with its reason and answered generically. */
+  /**
+   * Runs one attempt under the rate limits: a refusal is counted, logged with its reason and answered
+   * generically. A blocked address is refused outright. A blocked key is refused only to addresses
+   * that failed in this window too: a key is no secret (a user token names the key that minted it), so
+   * a block must not let anyone lock the app's own backend or clients out — it stops guessers, who
+   * get one try per address and window.
+   */
   async #guard<T>(remoteAddress: string, attempt: Attempt, check: (now: number) => Promise<T>): Promise<T> {
     const now = this.#now();
-    const keys = [`addr:${remoteAddress}`, ...(attempt.key !== undefined ? [`key:${attempt.key}`] : [])];
+    const address = `addr:${remoteAddress}`;
+    const keys = [address, ...(attempt.key !== undefined ? [`key:${attempt.key}`] : [])];
     const event = { method: attempt.method, remoteAddress, ...(attempt.key !== undefined && { key: attempt.key }) };
-    if (this.#failures.blocked(keys, now)) {
+    if (this.#failures.blocked([address], now) || (this.#failures.blocked(keys.slice(1), now) && this.#failures.failed(address, now))) {
       this.#log({ reason: 'rate limited: too many failed attempts', ...event });
       throw new AuthError();
     }

@@ -30,7 +30,3 @@ export class MasterKeyError extends DdcpError {
   override name = 'MasterKeyError';
 }
 
-/** A client could not get a device challenge from a hub (unreachable, an error status, a malformed answer). */
-export class DeviceChallengeError extends DdcpError {
-  override name = 'DeviceChallengeError';
-}

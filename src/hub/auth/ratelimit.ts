@@ -1,8 +1,9 @@
 /**
  * Failed attempts, counted per key (a remote address, an API key, a device address) in fixed
- * windows: once a key has {@link RateLimitOptions.maxFailures} failures in a window, every attempt
- * under it is refused until the window ends, right or wrong. Counts are per process (several hubs
- * each count their own: the limit an attacker meets grows with the number of hubs, not unbounded).
+ * windows: once a key has {@link RateLimitOptions.maxFailures} failures in a window, it is blocked
+ * until the window ends (what a block refuses is the caller's rule: see authenticator.ts). Counts are
+ * per process (several hubs each count their own: the limit an attacker meets grows with the number
+ * of hubs, not unbounded).
  */
 
 export interface RateLimitOptions {
@@ -37,6 +38,12 @@ export class FailureLimiter {
       const w = this.#windows.get(k);
       return w !== undefined && w.until > now && w.count >= this.#max;
     });
+  }
+
+  /** Whether `key` has any failure in its current window. */
+  failed(key: string, now: number): boolean {
+    const w = this.#windows.get(key);
+    return w !== undefined && w.until > now;
   }
 
   /** Counts one failure against each of `keys`. */

@@ -10,6 +10,8 @@ import { WsFrameStream, type ControlMessage } from './frames.ts';
 export interface WsDialOptions extends FrameStreamOptions {
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
+  /** Sent as the `Authorization` header as it is (e.g. a device's signed challenge); wins over `token`. */
+  authorization?: string;
   signal?: AbortSignal;
   /** Told of the server's control messages (see {@link WsFrameStream}). */
   onControl?: (message: ControlMessage) => void;
@@ -43,7 +45,7 @@ export function dialWs(url: string, options: WsDialOptions = {}): Promise<WsFram
       maxPayload: maxFrameBytes,
       handshakeTimeout: options.timeoutMs ?? 10_000,
       perMessageDeflate: false,
-      ...(options.token ? { headers: { authorization: `Bearer ${options.token}` } } : {}),
+      ...(options.authorization ? { headers: { authorization: options.authorization } } : options.token ? { headers: { authorization: `Bearer ${options.token}` } } : {}),
     });
     let settled = false;
     const fail = (err: Error): void => {
