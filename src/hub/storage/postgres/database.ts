@@ -153,20 +153,32 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     let merged: MergeResult & { refused: Refusal[] };
     try {
       merged = await this.ctx.sql.begin(async (tx) => {
-        const { open: version, tables } = await this.lock(tx);
-        const waiting = await tx.unsafe<{ changes: Buffer }[]>(
-          `WITH w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2 RETURNING n, changes) SELECT changes FROM w ORDER BY n`,
+        // One round trip: lock the version row, and take what waited for this batch (if anything).
+        const rows = await tx.unsafe<{ open: number; tables: TableInfo[]; changes: Buffer | null }[]>(
+          `WITH d AS (SELECT open_version, tables FROM ${this.s}.databases WHERE id = $1 FOR UPDATE),
+                w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2 RETURNING n, changes)
+           SELECT d.open_version::float8 AS open, d.tables, w.changes FROM d LEFT JOIN w ON true ORDER BY w.n`,
           [this.id, bytea(from.siteId)],
         );
-        const parts: Change[][] = waiting.map((w) => decodeChanges(bytes(w.changes)));
+        if (rows.length === 0) throw new HubStoreError(`hosted database ${this.name} is gone`);
+        const { open: version, tables } = rows[0]!;
+        const parts: Change[][] = rows.flatMap((w) => (w.changes ? [decodeChanges(bytes(w.changes))] : []));
         parts.push(batch.changes);
-        const changes = fitting(parts.flat(), tables, `staged change from ${from.source}`);
+        const changes = fitting(parts.length === 1 ? batch.changes : parts.flat(), tables, `staged change from ${from.source}`);
         const result = await this.merge(tx, tables, changes, version, from);
+        // And one more: stamp the version, tell every hub process (delivered at commit), track the pusher.
+        const track = `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
+          ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`;
         if (result.applied > 0) {
-          await tx.unsafe(`UPDATE ${this.s}.databases SET open_version = $2 WHERE id = $1`, [this.id, version + 1]);
-          await tx.unsafe('SELECT pg_notify($1, $2)', [this.ctx.channel, this.name]);
-        }
-        await this.track(tx, from.siteId, batch.version);
+          await tx.unsafe(`WITH v AS (UPDATE ${this.s}.databases SET open_version = $4 WHERE id = $1), t AS (${track}) SELECT pg_notify($5, $6)`, [
+            this.id,
+            bytea(from.siteId),
+            batch.version,
+            version + 1,
+            this.ctx.channel,
+            this.name,
+          ]);
+        } else await tx.unsafe(track, [this.id, bytea(from.siteId), batch.version]);
         return result;
       });
     } catch (err) {

@@ -28,7 +28,6 @@ import {
   type Stamp,
   type TableInfo,
 } from '../../../engine/index.ts';
-import { toHex } from '../../../base/hex.ts';
 
 /** One stored cell (or sentinel) of a row: its clock, with the origin's site id, and its value. */
 export interface StoredCell {
@@ -69,7 +68,7 @@ export class SiteOrdinals {
     this.ordinalOf(local);
   }
   ordinalOf(site: Uint8Array): number {
-    const hex = toHex(site);
+    const hex = rowId(site); // a map key
     let n = this.byHex.get(hex);
     if (n === undefined) {
       n = this.bytes.length;
