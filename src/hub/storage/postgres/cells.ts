@@ -68,45 +68,71 @@ export class PgCellIO implements CellIO {
         [this.db, a(cleared.map((r) => r.table), ARRAY.text), a(cleared.map((r) => hex(r.pk)), ARRAY.text)],
       );
     }
-    // Parallel arrays; bytes as hex text (postgres.js would escape bytea's backslashes one by one),
-    // site ids once each and referred to by index.
-    const tbl: string[] = [];
-    const pk: string[] = [];
-    const cid: string[] = [];
-    const val: (string | null)[] = [];
-    const colVersion: number[] = [];
-    const dbVersion: number[] = [];
-    const site: number[] = [];
-    const seq: number[] = [];
-    const sites: string[] = [];
-    const siteIndex = new Map<string, number>();
+    // New cells are inserted, stored ones updated: an upsert (ON CONFLICT) costs PostgreSQL about
+    // twice a plain INSERT. Parallel arrays; bytes as hex text (postgres.js would escape bytea's
+    // backslashes one by one), site ids once each and referred to by index.
+    const inserts = new CellArrays();
+    const updates = new CellArrays();
     for (const r of rows) {
       const key = hex(r.pk);
-      for (const c of r.cells) {
-        tbl.push(r.table);
-        pk.push(key);
-        cid.push(c.cid);
-        val.push(c.val === null ? null : hex(packValue(c.val)));
-        colVersion.push(c.colVersion);
-        dbVersion.push(c.dbVersion);
-        const id = hex(c.site);
-        let i = siteIndex.get(id);
-        if (i === undefined) {
-          siteIndex.set(id, (i = sites.length + 1));
-          sites.push(id);
-        }
-        site.push(i);
-        seq.push(c.seq);
-      }
+      r.cells.forEach((c, i) => (r.stored[i] ? updates : inserts).add(r.table, key, c));
     }
-    if (tbl.length === 0) return;
-    await this.sql.unsafe(
-      `INSERT INTO ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq)
-       SELECT $1, x.tbl, decode(x.pk, 'hex'), x.cid, decode(x.val, 'hex'), x.cv, x.dv, decode(($10::text[])[x.site], 'hex'), x.seq
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int4[], $9::int4[]) AS x(tbl, pk, cid, val, cv, dv, site, seq)
-       ON CONFLICT (db, tbl, pk, cid) DO UPDATE SET val = excluded.val, col_version = excluded.col_version,
-         db_version = excluded.db_version, site = excluded.site, seq = excluded.seq`,
-      [this.db, a(tbl, ARRAY.text), a(pk, ARRAY.text), a(cid, ARRAY.text), a(val, ARRAY.text), a(colVersion, ARRAY.int8), a(dbVersion, ARRAY.int8), a(site, ARRAY.int4), a(seq, ARRAY.int4), a(sites, ARRAY.text)],
-    );
+    if (inserts.size > 0) {
+      await this.sql.unsafe(
+        `INSERT INTO ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq)
+         SELECT $1, x.tbl, decode(x.pk, 'hex'), x.cid, decode(x.val, 'hex'), x.cv, x.dv, decode(($10::text[])[x.site], 'hex'), x.seq
+         FROM ${UNNEST}`,
+        inserts.params(this.db, a),
+      );
+    }
+    if (updates.size > 0) {
+      await this.sql.unsafe(
+        `UPDATE ${this.s}.cells c SET val = decode(x.val, 'hex'), col_version = x.cv, db_version = x.dv, site = decode(($10::text[])[x.site], 'hex'), seq = x.seq
+         FROM ${UNNEST}
+         WHERE c.db = $1 AND c.tbl = x.tbl AND c.pk = decode(x.pk, 'hex') AND c.cid = x.cid`,
+        updates.params(this.db, a),
+      );
+    }
+  }
+}
+
+const UNNEST = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int4[], $9::int4[]) AS x(tbl, pk, cid, val, cv, dv, site, seq)`;
+
+/** Cells as the parallel arrays of {@link UNNEST} ($2…$9), and the site ids ($10). */
+class CellArrays {
+  private readonly tbl: string[] = [];
+  private readonly pk: string[] = [];
+  private readonly cid: string[] = [];
+  private readonly val: (string | null)[] = [];
+  private readonly colVersion: number[] = [];
+  private readonly dbVersion: number[] = [];
+  private readonly site: number[] = [];
+  private readonly seq: number[] = [];
+  private readonly sites: string[] = [];
+  private readonly siteIndex = new Map<string, number>();
+
+  get size(): number {
+    return this.tbl.length;
+  }
+
+  add(table: string, pk: string, c: StoredCell): void {
+    this.tbl.push(table);
+    this.pk.push(pk);
+    this.cid.push(c.cid);
+    this.val.push(c.val === null ? null : hex(packValue(c.val)));
+    this.colVersion.push(c.colVersion);
+    this.dbVersion.push(c.dbVersion);
+    const id = hex(c.site);
+    let i = this.siteIndex.get(id);
+    if (i === undefined) {
+      this.siteIndex.set(id, (i = this.sites.length + 1));
+      this.sites.push(id);
+    }
+    this.site.push(i);
+    this.seq.push(c.seq);
+  }
+
+  params(db: string, a: (xs: unknown[], type: number) => never): never[] {
+    return [db as never, a(this.tbl, ARRAY.text), a(this.pk, ARRAY.text), a(this.cid, ARRAY.text), a(this.val, ARRAY.text), a(this.colVersion, ARRAY.int8), a(this.dbVersion, ARRAY.int8), a(this.site, ARRAY.int4), a(this.seq, ARRAY.int4), a(this.sites, ARRAY.text)];
   }
 }
