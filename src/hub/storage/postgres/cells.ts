@@ -2,6 +2,8 @@
  * Reading and writing one hosted database's cells in PostgreSQL (the `cells` table, see schema.ts):
  * whole rows by key, with a few set-based statements over `unnest` arrays however many rows.
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Sql } from 'postgres';
 import { packValue, unpackValue, type SqlValue } from '../../../engine/index.ts';
 import { rowId, type CellIO, type RowWrite, type StoredCell } from './merge.ts';
@@ -69,21 +71,17 @@ export class PgCellIO implements CellIO {
       );
     }
     // New cells are inserted, stored ones updated: an upsert (ON CONFLICT) costs PostgreSQL about
-    // twice a plain INSERT. Parallel arrays; bytes as hex text (postgres.js would escape bytea's
-    // backslashes one by one), site ids once each and referred to by index.
-    const inserts = new CellArrays();
+    // twice a plain INSERT.
+    const inserts: string[] = [];
     const updates = new CellArrays();
     for (const r of rows) {
       const key = hex(r.pk);
-      r.cells.forEach((c, i) => (r.stored[i] ? updates : inserts).add(r.table, key, c));
+      r.cells.forEach((c, i) => (r.stored[i] ? updates.add(r.table, key, c) : inserts.push(copyLine(this.db, r.table, key, c))));
     }
-    if (inserts.size > 0) {
-      await this.sql.unsafe(
-        `INSERT INTO ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq)
-         SELECT $1, x.tbl, decode(x.pk, 'hex'), x.cid, decode(x.val, 'hex'), x.cv, x.dv, decode(($10::text[])[x.site], 'hex'), x.seq
-         FROM ${UNNEST}`,
-        inserts.params(this.db, a),
-      );
+    if (inserts.length > 0) {
+      // COPY: the fastest way in; a third faster than INSERT … SELECT FROM unnest here.
+      const into = await this.sql.unsafe(`COPY ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq) FROM STDIN`).writable();
+      await pipeline(Readable.from([inserts.join('')]), into);
     }
     if (updates.size > 0) {
       await this.sql.unsafe(
@@ -98,7 +96,19 @@ export class PgCellIO implements CellIO {
 
 const UNNEST = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int4[], $9::int4[]) AS x(tbl, pk, cid, val, cv, dv, site, seq)`;
 
-/** Cells as the parallel arrays of {@link UNNEST} ($2…$9), and the site ids ($10). */
+/** A text field of COPY's text format. */
+const copyText = (t: string): string => (/[\\\t\n\r]/.test(t) ? t.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch]!) : t);
+
+/** One cell as a line of COPY's text format (bytea as `\\x` hex, NULL as `\\N`). */
+function copyLine(db: string, table: string, pk: string, c: StoredCell): string {
+  const val = c.val === null ? '\\N' : `\\\\x${hex(packValue(c.val))}`;
+  return `${db}\t${copyText(table)}\t\\\\x${pk}\t${copyText(c.cid)}\t${val}\t${c.colVersion}\t${c.dbVersion}\t\\\\x${hex(c.site)}\t${c.seq}\n`;
+}
+
+/**
+ * Cells as the parallel arrays of {@link UNNEST} ($2…$9) — bytes as hex text (postgres.js would
+ * escape bytea's backslashes one by one) — and the site ids, once each, referred to by index ($10).
+ */
 class CellArrays {
   private readonly tbl: string[] = [];
   private readonly pk: string[] = [];
