@@ -14,6 +14,14 @@ export const bytea = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer
 /** A plain Uint8Array view of a Buffer PostgreSQL returned (what the rest of ddcp compares and encodes). */
 export const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
+/**
+ * The cells of one key (`h`, hex) of table $2 of database $1, for `LATERAL` over a list of keys: an
+ * index probe per key whatever the planner's statistics say (`OFFSET 0` keeps it from turning the
+ * list into a hash join over the whole table, as it would on a table not analyzed yet).
+ */
+export const byKey = (schema: string, columns: string, where = ''): string =>
+  `SELECT ${columns} FROM ${schema}.cells WHERE db = $1 AND tbl = $2 AND pk = decode(h, 'hex')${where} OFFSET 0`;
+
 /** Bytes as hex text. */
 export const hex = (b: Uint8Array): string => bytea(b).toString('hex');
 
@@ -47,8 +55,7 @@ export class PgCellIO implements CellIO {
     const out = new Map<string, StoredCell[]>();
     if (pks.length === 0) return out;
     const rows = await this.sql.unsafe<CellRow[]>(
-      `SELECT pk, cid, val, col_version::float8 AS col_version, db_version::float8 AS db_version, site, seq
-       FROM ${this.s}.cells WHERE db = $1 AND tbl = $2 AND pk IN (SELECT decode(h, 'hex') FROM unnest($3::text[]) h)`,
+      `SELECT c.* FROM unnest($3::text[]) h, LATERAL (${byKey(this.s, 'pk, cid, val, col_version::float8 AS col_version, db_version::float8 AS db_version, site, seq')}) c`,
       [this.db, table, this.sql.array(pks.map(hex) as never[], ARRAY.text)],
     );
     for (const r of rows) {
@@ -65,8 +72,9 @@ export class PgCellIO implements CellIO {
     const cleared = rows.filter((r) => r.cleared);
     if (cleared.length > 0) {
       await this.sql.unsafe(
-        `DELETE FROM ${this.s}.cells c USING unnest($2::text[], $3::text[]) AS r(tbl, pk)
-         WHERE c.db = $1 AND c.tbl = r.tbl AND c.pk = decode(r.pk, 'hex') AND c.cid <> '-1'`,
+        `DELETE FROM ${this.s}.cells WHERE ctid = ANY(ARRAY(
+           SELECT c.ctid FROM unnest($2::text[], $3::text[]) AS r(tbl, pk),
+             LATERAL (SELECT ctid FROM ${this.s}.cells WHERE db = $1 AND tbl = r.tbl AND pk = decode(r.pk, 'hex') AND cid <> '-1' OFFSET 0) c))`,
         [this.db, a(cleared.map((r) => r.table), ARRAY.text), a(cleared.map((r) => hex(r.pk)), ARRAY.text)],
       );
     }
