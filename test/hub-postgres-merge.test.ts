@@ -183,6 +183,24 @@ describe('hub PostgreSQL store merges as the engine does', () => {
     );
   });
 
+  it('table and column names with tabs, newlines and backslashes survive the bulk write', async () => {
+    const t: TableInfo = { name: 'odd\tta\\ble', pks: ['k\ney'], columns: ['v\ral\tue'] };
+    const e = Engine.open(openDatabase(':memory:'));
+    try {
+      e.db.exec(`CREATE TABLE ${ident(t.name)} (${ident(t.pks[0]!)} NOT NULL PRIMARY KEY, ${ident(t.columns[0]!)})`);
+      e.asCrr(t.name);
+      e.db.prepare(`INSERT INTO ${ident(t.name)} VALUES (?, ?)`).run('a\\b', 'tab\there');
+      const db = (await store.open(`odd${n++}`, OWNER))!;
+      await db.declare([t]);
+      const changes = [...e.changesSince(0)];
+      await db.sink.receive({ changes, version: e.dbVersion(), complete: true }, { siteId: e.siteId, peer: 'bob', source: 'bob', gate: OPEN });
+      const local = new Uint8Array(16);
+      assert.deepEqual((await pgRead(db, 0)).map((c) => line(c, local)), changes.map((c) => line(c, local)));
+    } finally {
+      e.db.close();
+    }
+  });
+
   it('a set larger than a merge chunk (rows of two tables interleaved, rows met again later) merges the same', async () => {
     const a = site(1);
     const b = site(2);

@@ -151,40 +151,62 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       return undefined;
     }
     let merged: MergeResult & { refused: Refusal[] };
+    // A connection of our own, its transaction run by hand: BEGIN goes out with the first statement
+    // and the last statement with COMMIT (pipelined, one round trip each pair).
+    const tx = await this.ctx.sql.reserve();
     try {
-      merged = await this.ctx.sql.begin(async (tx) => {
-        const { open: version, tables } = await this.lock(tx);
-        const waiting = await tx.unsafe<{ changes: Buffer }[]>(
-          `WITH w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2 RETURNING n, changes) SELECT changes FROM w ORDER BY n`,
-          [this.id, bytea(from.siteId)],
-        );
-        const parts: Change[][] = waiting.map((w) => decodeChanges(bytes(w.changes)));
-        parts.push(batch.changes);
-        const changes = fitting(parts.flat(), tables, `staged change from ${from.source}`);
-        const result = await this.merge(tx, tables, changes, version, from);
-        if (result.applied > 0) {
-          await tx.unsafe(`UPDATE ${this.s}.databases SET open_version = $2 WHERE id = $1`, [this.id, version + 1]);
-          await tx.unsafe('SELECT pg_notify($1, $2)', [this.ctx.channel, this.name]);
-        }
-        await this.track(tx, from.siteId, batch.version);
-        return result;
-      });
+      // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
+      const begin = tx.unsafe('BEGIN').execute();
+      // Lock the version row, and take what waited for this batch (if anything).
+      const rows = await tx.unsafe<{ open: number; tables: TableInfo[]; changes: Buffer | null }[]>(
+        `WITH d AS (SELECT open_version, tables FROM ${this.s}.databases WHERE id = $1 FOR UPDATE),
+              w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2 RETURNING n, changes)
+         SELECT d.open_version::float8 AS open, d.tables, w.changes FROM d LEFT JOIN w ON true ORDER BY w.n`,
+        [this.id, bytea(from.siteId)],
+      );
+      await begin;
+      if (rows.length === 0) throw new HubStoreError(`hosted database ${this.name} is gone`);
+      const { open: version, tables } = rows[0]!;
+      const parts: Change[][] = rows.flatMap((w) => (w.changes ? [decodeChanges(bytes(w.changes))] : []));
+      parts.push(batch.changes);
+      const changes = fitting(parts.length === 1 ? batch.changes : parts.flat(), tables, `staged change from ${from.source}`);
+      merged = await this.merge(tx as unknown as Sql, tables, changes, version, from);
+      // Stamp the version, tell every hub process (delivered at commit), track the pusher; commit.
+      const track = `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
+        ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`;
+      const last =
+        merged.applied > 0
+          ? tx.unsafe(`WITH v AS (UPDATE ${this.s}.databases SET open_version = $4 WHERE id = $1), t AS (${track}) SELECT pg_notify($5, $6)`, [
+              this.id,
+              bytea(from.siteId),
+              batch.version,
+              version + 1,
+              this.ctx.channel,
+              this.name,
+            ]).execute()
+          : tx.unsafe(track, [this.id, bytea(from.siteId), batch.version]).execute();
+      const commit = tx.unsafe('COMMIT').execute();
+      // If the last statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
+      await Promise.all([last, commit]);
     } catch (err) {
+      await tx.unsafe('ROLLBACK').catch(() => {});
       // Nothing of it landed; what waited for it is not kept either (as the SQLite store forgets it).
       await this.dropIncomplete(from).catch(() => {});
       throw err;
+    } finally {
+      tx.release();
     }
     if (merged.applied > 0) this.ctx.wake(this.name);
     return { version: batch.version, applied: merged.applied, refused: merged.refused.map((r) => ({ version: r.dbVersion, message: refusalText(r) })) };
   }
 
-  private async merge(tx: TransactionSql, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {
+  private async merge(tx: Sql, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {
     const tables = new Map(list.map((t) => [t.name, t]));
     const sites = new SiteOrdinals(this.siteId);
     const guard = from.gate.writeGuard(from.peer);
     const io = (sql: Sql): PgCellIO => new PgCellIO(sql, this.s, this.id);
     if (guard) return mergeGuardedCells(tx, io, tables, sites, changes, version, guard, this.ctx.predicates);
-    return { ...(await mergeCells(io(tx as unknown as Sql), tables, sites, changes, version)), refused: [] };
+    return { ...(await mergeCells(io(tx), tables, sites, changes, version)), refused: [] };
   }
 
   async caughtUp(version: number, from: PushOrigin): Promise<void> {

@@ -13,7 +13,7 @@
 import type { Sql } from 'postgres';
 import { coversColumn, rulesOf, SENTINEL, unpackColumns, type Change, type ReadFilter, type SqlValue, type TableInfo } from '../../../engine/index.ts';
 import { BATCH_CHANGES, batchByVersion, batchByVersionAsync, type Batch } from '../../../sync/batches.ts';
-import { bytea, bytes, valueOf } from './cells.ts';
+import { bytea, byKey, bytes, hex, valueOf } from './cells.ts';
 import { rowId } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
@@ -213,8 +213,8 @@ async function testRows(
   const values = new Map<string, Map<string, SqlValue>>();
   if (alive.length > 0) {
     const cells = await sql.unsafe<{ pk: Buffer; cid: string; val: Buffer | null }[]>(
-      `SELECT pk, cid, val FROM ${src.schema}.cells WHERE db = $1 AND tbl = $2 AND pk = ANY($3::bytea[]) AND cid <> '-1'`,
-      [src.db, table.name, sql.array(alive.map((r) => r.pk) as never[], 1001)],
+      `SELECT c.* FROM unnest($3::text[]) h, LATERAL (${byKey(src.schema, 'pk, cid, val', ` AND cid <> '-1'`)}) c`,
+      [src.db, table.name, sql.array(alive.map((r) => hex(r.pk)) as never[], 1009)],
     );
     for (const c of cells) {
       const id = rowId(c.pk);

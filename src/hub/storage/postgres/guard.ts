@@ -6,7 +6,7 @@
  * the same messages; the rows' states come from PostgreSQL, the predicates run in SQLite
  * (predicates.ts), and a refused transaction is rolled back to a savepoint.
  */
-import type { Sql, TransactionSql } from 'postgres';
+import type { Sql } from 'postgres';
 import {
   compareValues,
   coversColumn,
@@ -102,14 +102,12 @@ function dropNeutral(row: TouchedRow, rules: readonly RowRule[], now: RowNow): v
   }
 }
 
-class Refused extends Error {}
-
 /**
- * Merges `changes` at `version` under `guard`, inside transaction `tx`. `io(sql)` gives the cell I/O
- * on a handle (the transaction's, or a savepoint's).
+ * Merges `changes` at `version` under `guard`, inside the transaction open on `tx` (a reserved
+ * connection). `io(sql)` gives the cell I/O on it.
  */
 export async function mergeGuardedCells(
-  tx: TransactionSql,
+  tx: Sql,
   io: (sql: Sql) => CellIO,
   tables: ReadonlyMap<string, TableInfo>,
   sites: SiteOrdinals,
@@ -120,7 +118,7 @@ export async function mergeGuardedCells(
 ): Promise<MergeResult & { refused: Refusal[] }> {
   const total: MergeResult & { refused: Refusal[] } = { received: 0, applied: 0, nextSeq: 0, refused: [] };
   const open = new Set(guard.rules.filter((r) => r.columns === undefined && r.where === undefined).map((r) => r.table));
-  const txIO = io(tx as unknown as Sql);
+  const txIO = io(tx);
   for (const group of sourceTransactions(changes)) {
     total.received += group.changes.length;
     const refuse = (table: string, pk: Uint8Array, rule: string, why: string): void => {
@@ -159,25 +157,28 @@ export async function mergeGuardedCells(
     }
     if (refused) continue;
     // Merge in a savepoint; the row after must satisfy a rule still standing.
-    let result: MergeResult | undefined;
-    try {
-      await tx.savepoint(async (sp) => {
-        const spIO = io(sp as unknown as Sql);
-        const merged = await mergeCells(spIO, tables, sites, group.changes, version, total.nextSeq);
-        const after = await rowsNow(spIO, [...candidates.keys()]);
-        for (const [row, ok] of candidates) {
-          if (ok.some((r) => r.where === undefined || holds(predicates, guard, row, r, after.get(row)) !== false)) continue;
-          refuse(row.table.name, row.pkBytes, ok.map(labelOf).join(' | '), `row ${keyText(row.pk)} of ${row.table.name} would be outside the write rules after the change`);
-          throw new Refused();
-        }
-        result = merged;
-      });
-    } catch (err) {
-      if (err instanceof Refused) continue;
+    await tx.unsafe('SAVEPOINT ddcp_guard');
+    const result = await mergeCells(txIO, tables, sites, group.changes, version, total.nextSeq).catch(async (err: unknown) => {
+      await tx.unsafe('ROLLBACK TO SAVEPOINT ddcp_guard');
       throw err;
+    });
+    const after = await rowsNow(txIO, [...candidates.keys()]);
+    let offender: [TouchedRow, RowRule[]] | undefined;
+    for (const [row, ok] of candidates) {
+      if (ok.some((r) => r.where === undefined || holds(predicates, guard, row, r, after.get(row)) !== false)) continue;
+      offender = [row, ok];
+      break;
     }
-    total.nextSeq = result!.nextSeq;
-    total.applied += result!.applied;
+    if (offender) {
+      const [row, ok] = offender;
+      await tx.unsafe('ROLLBACK TO SAVEPOINT ddcp_guard');
+      await tx.unsafe('RELEASE SAVEPOINT ddcp_guard');
+      refuse(row.table.name, row.pkBytes, ok.map(labelOf).join(' | '), `row ${keyText(row.pk)} of ${row.table.name} would be outside the write rules after the change`);
+      continue;
+    }
+    await tx.unsafe('RELEASE SAVEPOINT ddcp_guard');
+    total.nextSeq = result.nextSeq;
+    total.applied += result.applied;
   }
   return total;
 }

@@ -28,7 +28,6 @@ import {
   type Stamp,
   type TableInfo,
 } from '../../../engine/index.ts';
-import { toHex } from '../../../base/hex.ts';
 
 /** One stored cell (or sentinel) of a row: its clock, with the origin's site id, and its value. */
 export interface StoredCell {
@@ -40,12 +39,16 @@ export interface StoredCell {
   seq: number;
 }
 
-/** A row's cells to write: `cleared` first removes every cell but the sentinel (the row was deleted). */
+/**
+ * A row's cells to write: `cleared` first removes every cell but the sentinel (the row was deleted);
+ * `stored` says which of `cells` are stored now, after that removal (updated, not inserted).
+ */
 export interface RowWrite {
   table: string;
   pk: Uint8Array;
   cleared: boolean;
   cells: StoredCell[];
+  stored: boolean[];
 }
 
 /** What the merge needs of the store, inside the caller's transaction. */
@@ -69,7 +72,7 @@ export class SiteOrdinals {
     this.ordinalOf(local);
   }
   ordinalOf(site: Uint8Array): number {
-    const hex = toHex(site);
+    const hex = rowId(site); // a map key
     let n = this.byHex.get(hex);
     if (n === undefined) {
       n = this.bytes.length;
@@ -107,6 +110,8 @@ type Chunk = Map<string, Map<string, PendingRow>>;
 interface RowRecord {
   state: RowState;
   values: Map<string, SqlValue>;
+  /** The cells stored when it was loaded. */
+  stored: Set<string>;
 }
 
 /**
@@ -172,7 +177,9 @@ function* chunksOf(changes: Iterable<Change>, tables: ReadonlyMap<string, TableI
 function recordOf(cells: readonly StoredCell[] | undefined, sites: SiteOrdinals): RowRecord {
   const state = new RowState();
   const values = new Map<string, SqlValue>();
+  const stored = new Set<string>();
   for (const cell of cells ?? []) {
+    stored.add(cell.cid);
     const clock: CellClock = { colVersion: cell.colVersion, dbVersion: cell.dbVersion, site: sites.ordinalOf(cell.site), seq: cell.seq };
     if (cell.cid === SENTINEL) state.sentinel = clock;
     else {
@@ -180,7 +187,7 @@ function recordOf(cells: readonly StoredCell[] | undefined, sites: SiteOrdinals)
       values.set(cell.cid, cell.val);
     }
   }
-  return { state, values };
+  return { state, values, stored };
 }
 
 /**
@@ -244,7 +251,8 @@ export async function mergeCells(io: CellIO, tables: ReadonlyMap<string, TableIn
         const stored = (cid: string, clock: CellClock, val: SqlValue): StoredCell => ({ cid, val, colVersion: clock.colVersion, dbVersion: clock.dbVersion, site: sites.bytesOf(clock.site), seq: clock.seq });
         if (state.sentinelDirty && state.sentinel) cells.push(stored(SENTINEL, state.sentinel, null));
         for (const cid of state.dirtyCells) cells.push(stored(cid, state.cells.get(cid)!, rec.values.get(cid) ?? null));
-        writes.push({ table, pk: pks.get(id)!, cleared: state.cellsCleared, cells });
+        const kept = (cid: string): boolean => rec.stored.has(cid) && (cid === SENTINEL || !state.cellsCleared);
+        writes.push({ table, pk: pks.get(id)!, cleared: state.cellsCleared, cells, stored: cells.map((c) => kept(c.cid)) });
       }
     }
     if (writes.length > 0) await io.save(writes);
