@@ -19,15 +19,26 @@ function start(cwd: string, args: string[]): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-/** Resolves with the first match of `re` on the child's standard output. */
-async function line(child: ChildProcessWithoutNullStreams, re: RegExp): Promise<RegExpExecArray> {
-  let out = '';
-  for await (const chunk of child.stdout) {
-    out += String(chunk);
-    const m = re.exec(out);
-    if (m) return m;
-  }
-  throw new Error(`exited without printing ${re}: ${out}`);
+/**
+ * Resolves with the first match of `re` on the child's standard output, and keeps draining it (a
+ * reader that stopped would close the pipe under the child).
+ */
+function line(child: ChildProcessWithoutNullStreams, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer): void => {
+      out += String(chunk);
+      const m = re.exec(out);
+      if (!m) return;
+      child.stdout.off('data', onData);
+      child.stdout.resume();
+      child.off('exit', onExit);
+      resolve(m);
+    };
+    const onExit = (): void => reject(new Error(`exited without printing ${re}: ${out}`));
+    child.stdout.on('data', onData);
+    child.once('exit', onExit);
+  });
 }
 
 const cli = async (cwd: string, args: string[], input = ''): Promise<string> => {

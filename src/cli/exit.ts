@@ -60,3 +60,12 @@ export function errorLine(err: unknown): string {
   if (err instanceof RemotesFailedError) return err.failures.map((f) => oneLine(`${f.remote}: ${f.error}`)).join('\n');
   return oneLine(err instanceof Error ? err.message : String(err));
 }
+
+/**
+ * For a server command: a closed standard output (`ddcp hub serve | head -1`) no longer ends the
+ * process — whoever read the banner went away, the peers it serves did not.
+ */
+export function outliveStdout(): void {
+  process.stdout.removeAllListeners('error');
+  process.stdout.on('error', () => {});
+}

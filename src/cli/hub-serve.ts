@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_HUB_PORT, handleAuthRequest, HubServer, openHubAuth, PgHubStore, SqliteHubStore, type HubStore } from '../hub/index.ts';
-import { CliError, ExitCode } from './exit.ts';
+import { CliError, ExitCode, outliveStdout } from './exit.ts';
 import type { Context } from './context.ts';
 
 /** `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` → host and port. */
@@ -65,6 +65,7 @@ Examples:
         await auth.close();
         throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
       }
+      outliveStdout();
       ctx.out(`hub listening on ${server.url}`);
       ctx.out(`storage: ${opts.databaseUrl !== undefined ? `PostgreSQL (${opts.schema ?? 'ddcp_hub'})` : dataDir}`);
       await stopped;

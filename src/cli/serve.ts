@@ -1,6 +1,7 @@
 /** `ddcp serve`: publish the database on the p2p network, follow remotes, push changes live. */
 import type { Command } from 'commander';
 import type { Context } from './context.ts';
+import { outliveStdout } from './exit.ts';
 
 export function register(program: Command, ctx: Context): void {
   program
@@ -38,6 +39,7 @@ Examples:
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
         // printed before the server serves or follows anything, so before any log line
         onListening: (s) => {
+          outliveStdout();
           ctx.out(`serving ${repo.dbPath}`);
           ctx.out(`address ${s.address}`);
           for (const a of s.addresses()) ctx.out(`listening ${a}`);
