@@ -126,7 +126,7 @@ describe('applyChanges refuses bad input and applies nothing', () => {
     { name: 'negative cl', bad: (v) => ({ ...item(v), cl: -1 }), message: /cl/ },
     { name: 'non-integer cl', bad: (v) => ({ ...item(v), cl: 1.5 }), message: /cl/ },
     { name: 'sentinel with a value', bad: (v) => ({ ...sentinel(v), val: 'x' }), message: /sentinel/ },
-    { name: 'sentinel whose col_version is not its cl', bad: (v) => ({ ...sentinel(v), colVersion: sentinel(v).cl + 2 }), message: /sentinel/ },
+    { name: 'sentinel whose col_version is not its cl', bad: (v) => ({ ...sentinel(v), colVersion: Number(sentinel(v).cl) + 2 }), message: /sentinel/ },
     { name: 'value that is not an SQLite value (boolean)', bad: (v) => ({ ...item(v), val: true }), message: /val/ },
     { name: 'value that is not an SQLite value (undefined)', bad: (v) => ({ ...item(v), val: undefined }), message: /val/ },
     { name: 'value that is not an SQLite value (object)', bad: (v) => ({ ...item(v), val: { x: 1 } }), message: /val/ },
@@ -182,7 +182,7 @@ describe('applyChanges refuses bad input and applies nothing', () => {
       const origins = [...here.changesSince(0)].map((c) => hex(c.siteId));
       assert.ok(!origins.includes(hex(stranger)));
       // The stranger's next (valid) batch is recorded as the stranger's, not under a reused ordinal.
-      const later = fromStranger.map((c) => ({ ...c, colVersion: c.cid === '-1' ? c.colVersion : c.colVersion + 1 }));
+      const later = fromStranger.map((c) => ({ ...c, colVersion: c.cid === '-1' ? c.colVersion : Number(c.colVersion) + 1 }));
       here.applyChanges(later);
       const byOrigin = new Map<string, string[]>();
       for (const c of here.changesSince(0)) byOrigin.set(hex(c.siteId), [...(byOrigin.get(hex(c.siteId)) ?? []), `${c.table}.${c.cid}`]);

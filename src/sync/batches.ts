@@ -40,7 +40,7 @@ export function* batchByVersion(changes: Iterable<Change>, size = BATCH_CHANGES,
         batch = [];
       }
     }
-    if (c.dbVersion > position) position = c.dbVersion;
+    if (c.dbVersion > position) position = Number(c.dbVersion); // a feed's own db_versions: always exact numbers
     batch.push(c);
   }
   if (batch.length > 0) yield { changes: batch, version: position, complete: true };
