@@ -12,6 +12,7 @@ import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import { compareBytes, compareValues } from './value.ts';
 import { addInt64, isEven, type Int64 } from '../base/int64.ts';
+import { MAX_CLOCK } from './change.ts';
 
 /**
  * The clock of one cell (or of the row sentinel). `site` is a local ordinal: 0 is this database.
@@ -72,6 +73,29 @@ export interface Stamp {
 
 const local = (colVersion: Int64, stamp: Stamp): CellClock => ({ colVersion, dbVersion: stamp.dbVersion, site: 0, seq: stamp.nextSeq() });
 
+/**
+ * `v + n`, or undefined past {@link MAX_CLOCK}: local writes never stamp a clock the gate would
+ * refuse, so what this database sends is always accepted (clocks that high only come from a forger).
+ */
+const step = (v: Int64, n: number): Int64 | undefined => {
+  const r = addInt64(v, n);
+  return r > MAX_CLOCK ? undefined : r;
+};
+
+/**
+ * A write to columns of a live row whose col_version can't step any more: the row starts a new life
+ * (causal length + 2, which wins outright everywhere) with the written columns at 1 and the others
+ * at 0, as a peer's merge of a new life would leave them. If the causal length can't step either, the
+ * row is pinned at the limit and the write stays local (see README "Limits").
+ */
+function rebase(row: RowState, columns: readonly string[], stamp: Stamp): void {
+  const up = step(row.causalLength(), 2);
+  if (up === undefined) return;
+  row.setSentinel(local(up, stamp));
+  for (const cid of [...row.cells.keys()]) row.setCell(cid, local(0, stamp));
+  for (const c of columns) row.setCell(c, local(1, stamp));
+}
+
 /** A local INSERT (also INSERT OR REPLACE over a live row, which SQLite reports as an insert). */
 export function localInsert(row: RowState, columns: readonly string[], stamp: Stamp): void {
   const cl = row.causalLength();
@@ -79,24 +103,34 @@ export function localInsert(row: RowState, columns: readonly string[], stamp: St
     if (columns.length === 0) row.setSentinel(local(1, stamp));
     for (const c of columns) row.setCell(c, local(1, stamp));
   } else if (isEven(cl)) {
-    row.setSentinel(local(addInt64(cl, 1), stamp));
+    const up = step(cl, 1);
+    if (up === undefined) return;
+    row.setSentinel(local(up, stamp));
     row.clearCells();
     for (const c of columns) row.setCell(c, local(1, stamp));
   } else {
-    if (row.sentinel) row.setSentinel(local(addInt64(cl, 2), stamp));
-    for (const c of columns) row.setCell(c, local(addInt64(row.cells.get(c)?.colVersion ?? 0, 1), stamp));
+    const up = row.sentinel ? step(cl, 2) : cl;
+    if (up === undefined) return;
+    const versions = columns.map((c) => step(row.cells.get(c)?.colVersion ?? 0, 1));
+    if (versions.includes(undefined)) return rebase(row, columns, stamp);
+    if (row.sentinel) row.setSentinel(local(up, stamp));
+    columns.forEach((c, i) => row.setCell(c, local(versions[i]!, stamp)));
   }
 }
 
 /** A local UPDATE of some non-key columns. */
 export function localUpdate(row: RowState, changed: readonly string[], stamp: Stamp): void {
-  for (const c of changed) row.setCell(c, local(addInt64(row.cells.get(c)?.colVersion ?? 0, 1), stamp));
+  const versions = changed.map((c) => step(row.cells.get(c)?.colVersion ?? 0, 1));
+  if (versions.includes(undefined)) return rebase(row, changed, stamp);
+  changed.forEach((c, i) => row.setCell(c, local(versions[i]!, stamp)));
 }
 
 /** A local DELETE. */
 export function localDelete(row: RowState, stamp: Stamp): void {
   const cl = row.causalLength();
-  row.setSentinel(local(addInt64(cl, isEven(cl) ? 2 : 1), stamp));
+  const up = step(cl, isEven(cl) ? 2 : 1);
+  if (up === undefined) return;
+  row.setSentinel(local(up, stamp));
   row.clearCells();
 }
 
