@@ -74,18 +74,30 @@ export class KeyCheck {
     return undefined;
   }
 
-  /** What a column of affinity `a` stores for `v`, asked of SQLite (a scratch row, removed at once). */
+  /**
+   * What a column of affinity `a` stores for `v`, asked of SQLite: a scratch row in a temp table,
+   * removed at once. A rolled-back savepoint (a refused source transaction) may take the table with
+   * it: then it is made again.
+   */
   private store(a: Affinity, v: SqlValue): SqlValue {
-    let s = this.probes.get(a);
-    if (!s) {
-      this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS ddcp_affinity_${a.toLowerCase()} (v ${a})`);
-      s = this.db.prepare(`INSERT INTO temp.ddcp_affinity_${a.toLowerCase()} (v) VALUES (?) RETURNING v`);
-      s.setReadBigInts(true);
-      s.setReturnArrays(true);
-      this.probes.set(a, s);
+    const table = `temp.ddcp_affinity_${a.toLowerCase()}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let s = this.probes.get(a);
+        if (!s) {
+          this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (v ${a})`);
+          s = this.db.prepare(`INSERT INTO ${table} (v) VALUES (?) RETURNING v`);
+          s.setReadBigInts(true);
+          s.setReturnArrays(true);
+          this.probes.set(a, s);
+        }
+        const r = (s.get(v) as [SqlValue])[0];
+        this.db.exec(`DELETE FROM ${table}`);
+        return r;
+      } catch (err) {
+        this.probes.delete(a);
+        if (attempt > 0) throw err;
+      }
     }
-    const r = (s.get(v) as [SqlValue])[0];
-    this.db.exec(`DELETE FROM temp.ddcp_affinity_${a.toLowerCase()}`);
-    return r;
   }
 }
