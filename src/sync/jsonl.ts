@@ -54,7 +54,7 @@ export function parseChange(line: string, lineNo: number): Change {
   const int = (k: string): Int64 => {
     const v = o[k];
     if (typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : typeof v === 'bigint' && v > 0n && v <= INT64_MAX) return v as Int64;
-    return fail(`"${k}" must be an integer from 0 to 2^63-1`);
+    return fail(`"${k}" must be a non-negative integer (at most 2^63-1)`);
   };
   const hex = (k: string): Uint8Array => {
     try {
