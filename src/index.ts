@@ -45,10 +45,10 @@ export { registerFunctions } from './engine/index.ts';
 export { packColumns, unpackColumns } from './engine/index.ts';
 /** Names the engine keeps to itself (tables, triggers) and the column id of a row's existence. */
 export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './engine/index.ts';
-export { SchemaError, ChangeError } from './engine/index.ts';
+export { SchemaError, ChangeError, StateError } from './engine/index.ts';
 
 // Per-peer read/write policies, and the gate every inbound change passes.
-export { DEFAULT_POLICY, NO_ACCESS, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';
+export { DEFAULT_POLICY, NO_ACCESS, grantsNothing, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';
 export { readFromSpecs, writeFromSpecs, formatAccess } from './sync/policy.ts';
 export type { PeerPolicy, TableRule } from './sync/policy.ts';
 export { Gate, SchemaFitError, readFilterOf, writeGuardOf, refusalText, schemaMismatch } from './sync/gate.ts';
@@ -64,12 +64,14 @@ export type { ServeOptions as SessionOptions, SessionLog } from './sync/server.t
 export { runSession, PushDeniedError } from './sync/client.ts';
 export type { ClientOptions, PullTarget, SessionResult } from './sync/client.ts';
 export { ProtocolError } from './sync/messages.ts';
+export { Sessions, SessionRevokedError } from './sync/sessions.ts';
+export type { OpenSession, SessionCheck } from './sync/sessions.ts';
 export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';
 export { readLines, readFileLines } from './sync/lines.ts';
 
 // A running `ddcp serve` of the same repository, reached over its control socket (no network stack).
 export { askServer, ControlError } from './peer/control.ts';
-export type { ControlRequest } from './peer/control.ts';
+export type { ConfigChange, ControlRequest } from './peer/control.ts';
 
 // Small shared pieces.
 export { DdcpError, PackError } from './base/errors.ts';

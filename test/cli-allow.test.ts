@@ -57,7 +57,10 @@ describe('ddcp allow with policies', () => {
     ok(dir, ['allow', BOB]);
     assert.deepEqual(config(dir).peers[BOB], { read: 'all', write: 'all' });
     assert.equal(ok(dir, ['deny', BOB]), `denied ${BOB}\n`);
-    assert.deepEqual(Object.keys(config(dir).peers), [ALICE]);
+    // denied: recorded as a policy that grants nothing, listed as such, until allowed again
+    assert.deepEqual(config(dir).peers[BOB], { read: [], write: 'none' });
+    assert.match(ok(dir, ['allow', '--list']), new RegExp(`^${BOB}  read: none  write: none  \\(denied\\)$`, 'm'));
+    assert.equal(ok(dir, ['allow', BOB, '--write', '*']), `allowed ${BOB}  read: *  write: *\n`);
   });
 
   const bad: [string[], number, RegExp][] = [

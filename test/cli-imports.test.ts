@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const CLI = join(SRC, 'cli');
 /** The public entries, as files under src/ (package.json `exports` maps them). */
-const PUBLIC = ['index.ts', 'peer/index.ts', 'docs/index.ts', 'bundle/index.ts'];
+const PUBLIC = ['index.ts', 'peer/index.ts', 'docs/index.ts', 'bundle/index.ts', 'hub/index.ts'];
 
 /** The CLI's source files (tests excluded), recursively. */
 function cliFiles(dir: string = CLI): string[] {

@@ -8,12 +8,14 @@
  * bundle for it was complete up to, in the state file (`.ddcp/bundles.json`). Changes that originated
  * at R are left out when R's site id is known (after a fetch from it).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import * as v from 'valibot';
 import { resolve } from 'node:path';
 import type { Change, Engine } from '../engine/index.ts';
 import { DdcpError } from '../base/errors.ts';
 import { fromHex, toHex } from '../base/hex.ts';
 import { RepositoryError } from '../repo/errors.ts';
+import { parseWith, readJsonFile } from '../repo/validate.ts';
 import { writeBundle } from './writer.ts';
 import type { BundleHeader } from './format.ts';
 
@@ -87,20 +89,26 @@ interface BundleState {
   for: Record<string, SentState>;
 }
 
+const STATE_SCHEMA = v.looseObject({
+  version: v.literal(1),
+  for: v.record(
+    v.string(),
+    v.looseObject({
+      site_id: v.string(),
+      location: v.string(),
+      version: v.pipe(v.number(), v.safeInteger('must be a whole number'), v.minValue(0, 'must be 0 or more')),
+      created_at: v.string(),
+    }),
+  ),
+});
+
 function readState(path: string): BundleState {
-  let text: string;
+  if (!existsSync(path)) return { version: 1, for: {} };
   try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, for: {} };
-    throw new RepositoryError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const s = JSON.parse(text) as BundleState;
-    if (typeof s !== 'object' || s === null || typeof s.for !== 'object' || s.for === null) throw new Error('expected {"version", "for"}');
-    return s;
+    return parseWith(path, STATE_SCHEMA, readJsonFile(path)) as BundleState;
   } catch (cause) {
-    throw new RepositoryError(`${path} is damaged (${(cause as Error).message}); delete it to start bundles for every remote from scratch`, { cause });
+    if (!(cause instanceof RepositoryError)) throw cause;
+    throw new RepositoryError(`${cause.message} (delete it to start bundles for every remote from scratch)`, { cause });
   }
 }
 

@@ -35,6 +35,8 @@ export const COMMANDS: Readonly<Record<string, Load>> = {
   apply: () => import('./apply.ts'),
   bundle: () => import('./bundle.ts'),
   doc: () => import('./doc.ts'),
+  untrack: () => import('./untrack.ts'),
+  hub: () => import('./hub.ts'),
 };
 
 /**

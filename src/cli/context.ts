@@ -18,7 +18,10 @@ export function createContext(getDir: () => string | undefined): Context {
   return {
     dir: () => resolve(getDir() ?? process.cwd()),
     repo() {
-      repo ??= Repository.open(this.dir());
+      if (!repo) {
+        repo = Repository.open(this.dir());
+        repo.onNotice = (message) => void process.stderr.write(`ddcp: warning: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+      }
       return repo;
     },
     out: (line) => void process.stdout.write(line + '\n'),

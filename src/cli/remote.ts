@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { toJson } from './format.ts';
 import { askServer } from '../index.ts';
 import type { Context } from './context.ts';
+import { changeConfig } from './serving.ts';
 
 export function register(program: Command, ctx: Context): void {
   /** Prints the remotes: name and location per line, or a JSON array. */
@@ -77,8 +78,12 @@ Examples:
     .addHelpText('after', `
 Example:
   ddcp remote remove alice`)
-    .action((name: string) => {
-      ctx.repo().removeRemote(name);
-      ctx.out(`removed remote ${name}`);
+    .action(async (name: string) => {
+      const repo = ctx.repo();
+      // a running serve stops following it now
+      await changeConfig(ctx, repo, () => {
+        repo.removeRemote(name);
+        ctx.out(`removed remote ${name}`);
+      });
     });
 }

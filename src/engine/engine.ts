@@ -15,7 +15,9 @@ import { crrNames } from './names.ts';
 import { keyColumns } from './keys.ts';
 import { checkCrrTable, describe, introspect, SENTINEL, type TableInfo } from './schema.ts';
 import { sealTables } from './seal.ts';
-import { ident, literal, type SqliteConnection } from './sqlite.ts';
+import { checkState } from './state.ts';
+import { driftNotice, findDrift, forgetCrr, storedShape, storeShape, untrackSql } from './drift.ts';
+import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import { CrrTable } from './table.ts';
 import { transaction } from './transaction.ts';
 import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, triggersSql } from './triggers.ts';
@@ -32,6 +34,11 @@ export interface ChangesOptions {
 }
 
 export interface EngineOptions {
+  /**
+   * Told, in one line each, of schema drift found and repaired: a CRR dropped, renamed or changed by
+   * another program (see drift.ts). The lines are also kept in {@link Engine.notices}.
+   */
+  onNotice?: (message: string) => void;
   /**
    * How many conflicts to keep in `ddcp_conflicts` (the newest; older ones are pruned in the merge
    * that records new ones). Default 10,000; 0 records none.
@@ -82,28 +89,42 @@ export class Engine {
   private readonly peers: TrackedPeers;
   private tables = new Map<string, CrrTable>();
   private readonly keepConflicts: number;
+  private readonly onNotice: ((message: string) => void) | undefined;
+  /** The schema_version the CRRs were last checked against (see {@link refresh}). */
+  private schemaVersion = -1;
+  private schemaVersionStmt: Statement | undefined;
+  /** A merge is running: its own trigger suspension is not drift. */
+  private merging = false;
 
   /** The connection the engine works on. */
   readonly db: SqliteConnection;
+  /** What was found and repaired (schema drift), one line each, oldest first. */
+  readonly notices: string[] = [];
 
   private constructor(db: SqliteConnection, options: EngineOptions) {
     this.db = db;
     this.keepConflicts = options.keepConflicts ?? DEFAULT_KEEP_CONFLICTS;
+    this.onNotice = options.onNotice;
     this.sites = new Sites(db);
     this.versions = new Versions(db);
     this.peers = new TrackedPeers(db);
-    this.loadTables();
   }
 
-  /** Opens the engine on a connection, creating ddcp's bookkeeping tables if they are missing. */
+  /**
+   * Opens the engine on a connection: initialises ddcp's bookkeeping in a database new to it, and
+   * refuses (StateError, nothing changed) one whose bookkeeping was damaged — it never rebuilds a
+   * site id or a db_version counter with new values.
+   */
   static open(db: SqliteConnection, options: EngineOptions = {}): Engine {
     const keep = options.keepConflicts;
     if (keep !== undefined && !(Number.isSafeInteger(keep) && keep >= 0)) throw new RangeError(`keepConflicts must be a non-negative integer, got ${keep}`);
     return transaction(db, () => {
+      checkState(db);
       db.exec(GLOBAL_SCHEMA);
       db.exec(CONFLICTS_SCHEMA);
       upgradeHistorySchema(db);
       const engine = new Engine(db, options);
+      engine.reconcile();
       engine.upgradeTriggers();
       return engine;
     });
@@ -132,11 +153,96 @@ export class Engine {
     this.tables = next;
   }
 
-  /** Another connection may have changed the set of CRRs; pick that up. */
+  /**
+   * Another connection may have changed the set of CRRs, or (any program) the tables themselves;
+   * pick that up. The schema is checked again only when SQLite's schema_version moved.
+   */
   refresh(): void {
+    if (!this.merging && this.readSchemaVersion() !== this.schemaVersion) {
+      transaction(this.db, () => this.reconcile());
+      this.sites.reload();
+      return;
+    }
     const names = (this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl').all() as { tbl: string }[]).map((r) => r.tbl);
     if (names.join('\0') !== [...this.tables.keys()].join('\0')) this.loadTables();
     this.sites.reload();
+  }
+
+  private readSchemaVersion(): number {
+    this.schemaVersionStmt ??= this.db.prepare('PRAGMA schema_version');
+    return Number((this.schemaVersionStmt.get() as { schema_version: number }).schema_version);
+  }
+
+  /**
+   * Repairs schema drift (see drift.ts): what was logged is first stamped under the shape the
+   * triggers logged it in, then tables that are gone or unfit stop being tracked and changed ones
+   * are tracked again in their new shape; each is reported. Runs inside the caller's transaction.
+   */
+  private reconcile(): void {
+    const drift = findDrift(this.db);
+    if (drift.length > 0) {
+      const byTable = new Map(drift.map((d) => [d.table, d]));
+      const pending: CrrTable[] = [];
+      for (const { tbl } of this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl').all() as { tbl: string }[]) {
+        const d = byTable.get(tbl);
+        if (d && d.kind !== 'changed') continue; // gone or unfit: what it logged goes with its tracking
+        const info = d?.kind === 'changed' ? d.before : (storedShape(this.db, tbl) ?? introspect(this.db, tbl));
+        pending.push(new CrrTable(this.db, info));
+      }
+      this.sealWith(pending);
+      for (const d of drift) {
+        if (d.kind === 'changed') this.retrack(d.now);
+        else {
+          this.db.exec(untrackSql(d.table));
+          forgetCrr(this.db, d.table);
+        }
+        this.tables.delete(d.table);
+      }
+    }
+    this.loadTables();
+    if (drift.some((d) => d.kind === 'changed')) this.sealWith(this.tables.values()); // the backfill
+    for (const d of drift) this.notify(driftNotice(d));
+    this.schemaVersion = this.readSchemaVersion();
+  }
+
+  private notify(message: string): void {
+    this.notices.push(message);
+    this.onNotice?.(message);
+  }
+
+  /**
+   * Tracks a CRR again in its current shape `info` (same primary key), keeping the clocks of the
+   * columns it still has, as {@link commitAlter} does: the log and triggers are made anew and what
+   * was written while they were off is logged.
+   */
+  private retrack(info: TableInfo): void {
+    const n = crrNames(info.name);
+    const keep = [SENTINEL, ...info.columns];
+    this.db.exec(`DELETE FROM ${n.clock} WHERE cid NOT IN (${keep.map(literal).join(', ')})`);
+    this.db.exec(dropTriggersSql(n));
+    this.db.exec(recreateLogSql(info, n));
+    this.db.exec(triggersSql(info, n));
+    const defaults = new Map(
+      (this.db.prepare(`PRAGMA main.table_xinfo(${literal(info.name)})`).all() as { name: string; dflt_value: string | null }[]).map((c) => [c.name, c.dflt_value]),
+    );
+    this.db.exec(backfillSql(info, n, defaults));
+    storeShape(this.db, info);
+  }
+
+  /**
+   * Stops tracking `table` (cr-sqlite's `crsql_as_table`): removes its triggers and ddcp's tables
+   * for it, and leaves the table and its rows as they are. Its changes no longer sync; a peer's
+   * changes for it are refused as not fitting the schema. Throws {@link SchemaError} if it is not a CRR.
+   */
+  untrack(table: string): void {
+    transaction(this.db, () => {
+      this.sealInTx();
+      if (!this.db.prepare('SELECT 1 FROM ddcp_crrs WHERE tbl = ?').get(table)) throw new SchemaError(`table ${table} is not a CRR`);
+      this.db.exec(untrackSql(table));
+      forgetCrr(this.db, table);
+      this.tables.delete(table);
+      this.loadTables();
+    });
   }
 
   /** The CRR tables. */
@@ -155,10 +261,14 @@ export class Engine {
 
   private sealInTx(): number {
     this.refresh();
-    const open = this.versions.open();
-    const counts = sealTables(this.db, this.tables.values(), open);
-    if (counts) this.versions.close(open, { kind: 'commit', tables: counts });
+    this.sealWith(this.tables.values());
     return this.versions.open() - 1;
+  }
+
+  private sealWith(tables: Iterable<CrrTable>): void {
+    const open = this.versions.open();
+    const counts = sealTables(this.db, tables, open);
+    if (counts) this.versions.close(open, { kind: 'commit', tables: counts });
   }
 
   /** The db_version last stamped, without sealing (cheap; writes not yet sealed don't count). */
@@ -189,6 +299,7 @@ export class Engine {
       this.db.exec(tablesSql(info, n, keyColumns(this.db, info.name).map((c) => c.affinity)));
       this.db.exec(triggersSql(info, n));
       this.db.prepare('INSERT INTO ddcp_crrs (tbl) VALUES (?)').run(info.name);
+      storeShape(this.db, info);
       // Backfill: log every existing row as inserted, and let the seal give them clocks.
       const lc = logColumns(info);
       this.db.exec(`INSERT INTO ${n.log} (op, ${lc.keys.join(', ')}) SELECT 1, ${info.pks.map(ident).join(', ')} FROM ${ident(info.name)}`);
@@ -224,15 +335,7 @@ export class Engine {
       if (before.join('\0') !== info.pks.join('\0')) {
         throw new SchemaError(`cannot change the primary key of CRR ${table} (was ${before.join(', ')}, now ${info.pks.join(', ')})`);
       }
-      const keep = [SENTINEL, ...info.columns];
-      this.db.exec(`DELETE FROM ${n.clock} WHERE cid NOT IN (${keep.map(literal).join(', ')})`);
-      this.db.exec(dropTriggersSql(n));
-      this.db.exec(recreateLogSql(info, n));
-      this.db.exec(triggersSql(info, n));
-      const defaults = new Map(
-        (this.db.prepare(`PRAGMA main.table_xinfo(${literal(table)})`).all() as { name: string; dflt_value: string | null }[]).map((c) => [c.name, c.dflt_value]),
-      );
-      this.db.exec(backfillSql(info, n, defaults));
+      this.retrack(info);
       this.db.prepare('UPDATE ddcp_crrs SET altering = 0 WHERE tbl = ?').run(table);
       this.tables.delete(table);
       this.loadTables();
@@ -277,12 +380,15 @@ export class Engine {
       const conflicts = new ConflictRecorder(this.keepConflicts);
       let result: MergeResult;
       let refused: Refusal[] = [];
+      this.merging = true;
       try {
         if (options.write) ({ refused, ...result } = mergeGuarded(this.db, this.tables, this.sites, changes, version, conflicts, options.write));
         else result = mergeChanges(this.tables, this.sites, changes, version, conflicts);
       } catch (err) {
         this.sites.reload(); // ordinals added in the rolled-back transaction are gone
         throw err;
+      } finally {
+        this.merging = false;
       }
       const { source } = options;
       const at = Date.now();

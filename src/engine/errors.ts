@@ -13,3 +13,12 @@ export class SchemaError extends DdcpError {
 export class ChangeError extends DdcpError {
   override name = 'ChangeError';
 }
+
+/**
+ * ddcp's own bookkeeping in the database is damaged (a table of it dropped or emptied by another
+ * program): refused rather than rebuilt, since new values (a new site id, db_versions from 1) would
+ * fork this database's history. Nothing was changed.
+ */
+export class StateError extends DdcpError {
+  override name = 'StateError';
+}

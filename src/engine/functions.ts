@@ -1,6 +1,6 @@
 /**
  * cr-sqlite's SQL functions on a connection, so scripts written for cr-sqlite run unchanged:
- * `crsql_as_crr`, `crsql_begin_alter`, `crsql_commit_alter`, `crsql_site_id()`, `crsql_db_version()`
+ * `crsql_as_crr`, `crsql_as_table`, `crsql_begin_alter`, `crsql_commit_alter`, `crsql_site_id()`, `crsql_db_version()`
  * and `crsql_pack_columns(…)`. Only connections that want them need them: tracking itself is plain SQL.
  */
 import type { Engine } from './engine.ts';
@@ -23,6 +23,10 @@ export function registerFunctions(engine: Engine): void {
   });
   db.function('crsql_commit_alter', { directOnly: true }, (t: unknown) => {
     engine.commitAlter(table('crsql_commit_alter', t));
+    return 'OK';
+  });
+  db.function('crsql_as_table', { directOnly: true }, (t: unknown) => {
+    engine.untrack(table('crsql_as_table', t));
     return 'OK';
   });
   db.function('crsql_site_id', { deterministic: true }, () => engine.siteId);

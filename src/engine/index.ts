@@ -9,7 +9,7 @@ export type { Change } from './change.ts';
 export { SITE_ID_BYTES } from './clock.ts';
 export type { TrackedPeer } from './clock.ts';
 export type { Conflict, ConflictSide } from './conflicts.ts';
-export { SchemaError, ChangeError } from './errors.ts';
+export { SchemaError, ChangeError, StateError } from './errors.ts';
 export type { ReadFilter, RowRule, WriteGuard } from './filter.ts';
 export { registerFunctions } from './functions.ts';
 export type { Refusal } from './guard.ts';
@@ -21,3 +21,13 @@ export { NodeSqliteUnavailableError, SQLITE_NODE_RANGE, ident, openDatabase } fr
 export type { SqlValue, SqliteConnection, Statement } from './sqlite.ts';
 export { transaction } from './transaction.ts';
 export { compareValues } from './value.ts';
+// The merge rules as pure functions, for a store that keeps CRR state outside SQLite (the hub's
+// PostgreSQL store): it must merge exactly as the engine does.
+export { checkChange } from './change.ts';
+export { CHUNK_ROWS } from './merge.ts';
+export { UNKNOWN_SITE } from './clock.ts';
+export { coversColumn, rulesOf } from './filter.ts';
+export { keyText, sourceTransactions } from './guard.ts';
+export { mergeCell, RowEffects, RowState } from './rules.ts';
+export type { CellClock, IncomingCell, MergeContext, Stamp } from './rules.ts';
+export { bytesEqual, compareBytes } from './value.ts';

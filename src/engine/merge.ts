@@ -33,7 +33,7 @@ export interface MergeResult {
 }
 
 /** Rows buffered before their keys and clocks are loaded and written together. */
-const CHUNK_ROWS = 256;
+export const CHUNK_ROWS = 256;
 
 interface PendingRow {
   pk: SqlValue[];

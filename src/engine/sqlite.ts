@@ -109,8 +109,13 @@ export const BUSY_TIMEOUT_MS = 10_000;
  */
 export function openDatabase(path: string): DatabaseSync {
   const db = new sqlite.DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
-  if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = NORMAL');
+  try {
+    if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+  } catch (err) {
+    db.close(); // not a database: don't keep the file open
+    throw err;
+  }
   return db;
 }
 

@@ -3,7 +3,7 @@
  * over `.ddcp/serve.sock` (newline-delimited JSON, one request per connection) instead of starting a
  * second node — two processes never fight over one identity or port.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { DdcpError } from '../base/errors.ts';
@@ -12,10 +12,24 @@ import type { Repository } from '../repo/repository.ts';
 /** The control socket's file name in `.ddcp/`. */
 export const SOCKET_FILE = 'serve.sock';
 
-/** A request to a running serve: its status, or to fetch/pull/push/merge a remote, or to follow a new one. */
+/**
+ * A request to a running serve: its status, or to fetch/pull/push/merge a remote, or to follow a new
+ * one, or to apply the config as changed (`ddcp allow`, `deny`, `remote remove`), answered with a
+ * {@link ConfigChange}.
+ */
 export interface ControlRequest {
-  cmd: 'status' | 'fetch' | 'pull' | 'push' | 'merge' | 'remote-added';
+  cmd: 'status' | 'fetch' | 'pull' | 'push' | 'merge' | 'remote-added' | 'config-changed';
   remote?: string;
+}
+
+/** What a running serve did when the config changed. */
+export interface ConfigChange {
+  /** Open sessions cut, by peer, with the reason the peer was told. */
+  cut: { peer: string; sessions: number; reason: string }[];
+  /** Remotes no longer followed (removed, moved, or their peer denied). */
+  stopped: string[];
+  /** Remotes followed again (their peer allowed again). */
+  started: string[];
 }
 
 export type ControlHandler = (req: ControlRequest) => Promise<unknown>;
@@ -62,9 +76,33 @@ export async function listenControl(repo: Repository, handler: ControlHandler): 
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve());
+    // Created 0600 whatever the umask: bind() makes the file at once (synchronously), so the umask
+    // is narrowed only around it. Connecting needs write permission on the socket, so no other user
+    // (but root) can talk to the serve; Node can't read the peer's credentials (SO_PEERCRED).
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => resolve());
+    } finally {
+      process.umask(umask);
+    }
   });
+  try {
+    checkPrivate(path);
+  } catch (err) {
+    server.close();
+    rmSync(path, { force: true });
+    throw err;
+  }
   return server;
+}
+
+/** Refuses a control socket that another user could connect to (a file system that ignores modes). */
+function checkPrivate(path: string): void {
+  const st = statSync(path);
+  const uid = process.getuid?.();
+  if ((st.mode & 0o077) !== 0 || (uid !== undefined && st.uid !== uid)) {
+    throw new ControlError(`the control socket ${path} is open to other users (mode ${(st.mode & 0o777).toString(8)}); serve the repository from a file system that keeps file modes`);
+  }
 }
 
 function ping(path: string): Promise<boolean> {

@@ -27,8 +27,8 @@ export function watchChannel(channel: FrameChannel): WatchedChannel {
     throw err;
   };
   const watched: FrameChannel = {
-    send: (frame) => channel.send(frame).catch(note),
-    close: () => channel.close().catch(note),
+    send: (frame, options) => channel.send(frame, options).catch(note),
+    close: (options) => channel.close(options).catch(note),
     abort: (err) => channel.abort(err),
     [Symbol.asyncIterator]() {
       const it = channel[Symbol.asyncIterator]();

@@ -4,11 +4,14 @@
  * else all interfaces on random TCP and WebSocket ports. A remembered port that is taken now is
  * replaced by a random one, with a warning.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
+import * as v from 'valibot';
 import type { Repository } from '../repo/repository.ts';
+import { RepositoryError } from '../repo/errors.ts';
+import { parseWith, readJsonFile } from '../repo/validate.ts';
 import { DEFAULT_LISTEN } from '../transport/p2p/node.ts';
 
 export const LISTEN_FILE = 'listen.json';
@@ -23,16 +26,34 @@ function statePath(repo: Repository): string {
   return join(repo.layout.stateDir, LISTEN_FILE);
 }
 
-/** The addresses the last serve was bound to, if recorded (a damaged file counts as none). */
+/** A multiaddr as text (parsed, so a damaged one is caught before serve tries to bind it). */
+const MULTIADDR = v.pipe(
+  v.string(),
+  v.check((a) => {
+    try {
+      multiaddr(a);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a multiaddr'),
+);
+
+const LISTEN_SCHEMA = v.looseObject({ listen: v.array(MULTIADDR) });
+
+/**
+ * The addresses the last serve was bound to, if recorded. A damaged file is refused (RepositoryError,
+ * naming the file and the field) rather than replaced by random ports: peers hold those multiaddrs.
+ */
 export function rememberedListen(repo: Repository): string[] | undefined {
+  const path = statePath(repo);
+  if (!existsSync(path)) return undefined;
   try {
-    const parsed = JSON.parse(readFileSync(statePath(repo), 'utf8')) as { listen?: unknown };
-    const list = parsed.listen;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((a) => typeof a === 'string')) return undefined;
-    for (const a of list) multiaddr(a);
-    return list as string[];
-  } catch {
-    return undefined;
+    const { listen } = parseWith(path, LISTEN_SCHEMA, readJsonFile(path));
+    return listen.length > 0 ? listen : undefined;
+  } catch (err) {
+    if (!(err instanceof RepositoryError)) throw err;
+    throw new RepositoryError(`${err.message} (delete it, or give --listen, to choose the addresses again)`, { cause: err });
   }
 }
 

@@ -18,6 +18,7 @@ export async function withNode<T>(repo: Repository, locations: string[], fn: (no
     listen: [],
     mdns: needsDiscovery && repo.config.mdns !== false,
     dht: needsDiscovery && bootstrap.length > 0,
+    dhtAnswers: false, // it only asks: a short-lived node answers nobody's DHT queries
     bootstrap: needsDiscovery ? bootstrap : [],
     lookupMs: lookupMs(),
   });

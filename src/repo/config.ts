@@ -1,6 +1,8 @@
 /** The repository's config file: small, human-readable JSON, written atomically. */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
+import * as v from 'valibot';
 import { RepositoryError } from './errors.ts';
+import { parseWith, readJsonFile } from './validate.ts';
 import type { RemoteConfig } from './remotes.ts';
 import { DEFAULT_POLICY, policyFromJson, policyToJson, PolicyError, type PeerPolicy } from '../sync/policy.ts';
 
@@ -59,31 +61,37 @@ export function withPolicy(config: RepoConfig, address: string, policy: PeerPoli
   return { ...rest, peers };
 }
 
-/** The config without `address` among the allowed peers; undefined if it was not there. */
-export function withoutPeer(config: RepoConfig, address: string): RepoConfig | undefined {
-  const all = peerPolicies(config);
-  if (!all.delete(address)) return undefined;
-  const { allow: _legacy, ...rest } = config;
-  return { ...rest, peers: Object.fromEntries([...all].map(([a, p]) => [a, policyToJson(p)])) };
-}
+const strings = v.array(v.string());
 
+/**
+ * The config's shape. Fields it doesn't know are kept (a newer ddcp may add some); `peers` policies
+ * are checked by {@link policyFromJson}, which names the rule at fault.
+ */
+const CONFIG_SCHEMA = v.looseObject({
+  version: v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(1, 'must be 1 or more')),
+  db: v.pipe(v.string(), v.nonEmpty('must not be empty')),
+  remotes: v.optional(v.record(v.string(), v.looseObject({ location: v.pipe(v.string(), v.nonEmpty('must not be empty')) }))),
+  peers: v.optional(v.record(v.string(), v.unknown())),
+  allow: v.optional(strings),
+  bootstrap: v.optional(strings),
+  listen: v.optional(strings),
+  mdns: v.optional(v.boolean()),
+});
+
+/**
+ * Reads and checks the config. Throws {@link RepositoryError} (exit 3 in the CLI) with one line naming
+ * the file and the field for anything of the wrong shape.
+ */
 export function readConfig(path: string): RepoConfig {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (cause) {
-    throw new RepositoryError(`cannot read ${path}: ${(cause as Error).message}`, { cause });
-  }
-  const c = parsed as Partial<RepoConfig>;
-  if (typeof c !== 'object' || c === null || typeof c.db !== 'string' || typeof c.version !== 'number') {
-    throw new RepositoryError(`${path} is not a ddcp config (expected "version" and "db")`);
-  }
-  if (c.version > CONFIG_VERSION) throw new RepositoryError(`${path} is from a newer ddcp (config version ${c.version}); upgrade ddcp`);
-  if (c.allow !== undefined && !(Array.isArray(c.allow) && c.allow.every((a) => typeof a === 'string'))) throw new RepositoryError(`${path}: "allow" must be a list of addresses`);
-  if (c.peers !== undefined) {
-    if (typeof c.peers !== 'object' || c.peers === null || Array.isArray(c.peers)) throw new RepositoryError(`${path}: "peers" must be an object of policies by address`);
+  const parsed = readJsonFile(path);
+  // A newer ddcp's config may have other shapes: say so rather than what doesn't fit.
+  const version = (parsed as { version?: unknown } | null)?.version;
+  if (Number.isInteger(version) && (version as number) > CONFIG_VERSION) throw new RepositoryError(`${path} is from a newer ddcp (config version ${version}); upgrade ddcp`);
+  const { peers: rawPeers, ...rest } = parseWith(path, CONFIG_SCHEMA, parsed);
+  const c: RepoConfig = rest;
+  if (rawPeers !== undefined) {
     const peers: Record<string, PeerPolicy> = {};
-    for (const [a, p] of Object.entries(c.peers)) {
+    for (const [a, p] of Object.entries(rawPeers)) {
       try {
         peers[a] = policyFromJson(p, `peers[${JSON.stringify(a)}]`);
       } catch (cause) {
@@ -93,7 +101,7 @@ export function readConfig(path: string): RepoConfig {
     }
     c.peers = peers;
   }
-  return c as RepoConfig;
+  return c;
 }
 
 /** Writes the config via a temporary file and rename, so a crash never leaves half a file. */

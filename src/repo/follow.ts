@@ -44,6 +44,14 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   });
 
 /**
+ * The wait before a reconnect: between half and all of `wait`, at random ("equal jitter"), so that
+ * many clients cut off at once (a hub restarting) do not all come back in the same instant.
+ */
+export function retryDelay(wait: number, random: () => number = Math.random): number {
+  return wait / 2 + random() * (wait / 2);
+}
+
+/**
  * Whether a session ended because changes one way don't fit the other side's schema (ours refusing
  * the remote's, or the remote refusing ours). Reconnecting can't cure it — the same transaction
  * comes first again — until someone migrates.
@@ -53,7 +61,7 @@ export function isSchemaMisfit(err: unknown): boolean {
 }
 
 /**
- * Follows until `signal` aborts, reconnecting with a doubling wait when the session breaks. A schema
+ * Follows until `signal` aborts, reconnecting with a doubling, jittered wait when the session breaks. A schema
  * misfit (see {@link isSchemaMisfit}) is not retried: it is reported as `disconnected` and the
  * returned promise rejects with it (migrate the lagging side, then follow again).
  */
@@ -90,7 +98,7 @@ export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, st
       emit({ type: 'disconnected', remote, error: err as Error });
       if (isSchemaMisfit(err)) throw err;
     }
-    await sleep(wait, options.signal);
+    await sleep(retryDelay(wait), options.signal);
     wait = Math.min(wait * 2, options.maxRetryMs ?? 10_000);
   }
 }

@@ -20,6 +20,8 @@ export interface LinkOptions {
   /** Who dials (our address): the folder's write policy for it decides what it may push. */
   peer: string;
   log?: SessionLog;
+  /** Told of what opening the folder's database repaired there (schema drift, see Engine's onNotice). */
+  onNotice?: (message: string) => void;
 }
 
 /** An open link to a folder remote: dial it for sessions, close it when done. */
@@ -38,7 +40,7 @@ interface Folder {
 }
 
 /** Opens the repository at `root` for serving, with errors naming the remote location. */
-function openFolder(root: string): Folder {
+function openFolder(root: string, onNotice?: (message: string) => void): Folder {
   const l = layout(root);
   let config;
   try {
@@ -52,7 +54,7 @@ function openFolder(root: string): Folder {
   let db: SqliteConnection | undefined;
   try {
     db = openDatabase(dbPath);
-    const engine = Engine.open(db);
+    const engine = Engine.open(db, { onNotice: (m) => onNotice?.(`in the repository at ${root}: ${m}`) });
     let staging: Staging | undefined;
     const opened = db;
     // The config is read again per check: its owner may change policies while we are linked.
@@ -77,7 +79,7 @@ function openFolder(root: string): Folder {
 
 /** Links to the repository in folder `root`. Throws {@link RemoteError} if nothing usable is there. */
 export function linkFolder(root: string, options: LinkOptions): FolderLink {
-  const folder = openFolder(root);
+  const folder = openFolder(root, options.onNotice);
   const feed = new RepoFeed(folder, folder.staging);
   const sessions = new AbortController();
   return {

@@ -4,11 +4,14 @@ import { isAbsolute, resolve } from 'node:path';
 import { DdcpError } from '../base/errors.ts';
 import { isAddress } from './identity.ts';
 import { layout } from './layout.ts';
+import { isWsUrl } from '../transport/ws/dial.ts';
+import { checkHubLocation } from './hub.ts';
 
 export interface RemoteConfig {
   /**
    * A path to another repository on this machine, or a network address: the database's address
-   * (a peer id, `12D3KooW…`) or a full multiaddr ending in `/p2p/<peer id>`.
+   * (a peer id, `12D3KooW…`) or a full multiaddr ending in `/p2p/<peer id>`, or a database on a hub
+   * (`ws://host:port/<db>`, `wss://…`).
    */
   location: string;
 }
@@ -42,9 +45,10 @@ export function networkPeer(location: string): string | undefined {
  */
 export function resolveLocation(location: string, cwd: string): string {
   if (location.trim() === '') throw new RemoteError('the remote location is empty');
+  if (isWsUrl(location)) return checkHubLocation(location);
   if (networkPeer(location)) return location;
   const path = isAbsolute(location) ? location : resolve(cwd, location);
   if (existsSync(layout(path).config)) return path;
   if (existsSync(path)) throw new RemoteError(`${path} is not a ddcp repository (no .ddcp/config.json there)`);
-  throw new RemoteError(`cannot reach remote location ${location}: no such repository (${path}), and it is not a database address (12D3KooW…) or a multiaddr ending in /p2p/<address>`);
+  throw new RemoteError(`cannot reach remote location ${location}: no such repository (${path}), and it is not a database address (12D3KooW…) or a multiaddr ending in /p2p/<address>, or a hub database ws://HOST:PORT/DATABASE`);
 }

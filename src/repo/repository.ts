@@ -4,24 +4,26 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { Engine, openDatabase, type SqliteConnection } from '../engine/index.ts';
-import { peerPolicies, readConfig, withBootstrap, withoutBootstrap, withoutPeer, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
-import { checkPolicy, DEFAULT_POLICY, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
+import { Engine, openDatabase, StateError, type SqliteConnection } from '../engine/index.ts';
+import { peerPolicies, readConfig, withBootstrap, withoutBootstrap, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
+import { checkPolicy, DEFAULT_POLICY, grantsNothing, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
 import { Gate } from '../sync/gate.ts';
 import { NotARepositoryError, RepositoryError, RepositoryExistsError } from './errors.ts';
 import { applyBundle, type ApplyBundleOptions, type ApplyBundleResult } from '../bundle/apply.ts';
 import { BUNDLE_STATE_FILE, createBundle, type BundleRecipient, type CreateBundleOptions, type CreateBundleResult } from '../bundle/create.ts';
 import { mergeStaged, StagingTarget, type FetchResult, type MergeOutcome, type Progress } from './fetch.ts';
 import { RepoFeed } from './feed.ts';
+import { fetchDeviceAuthorization } from './device-auth.ts';
 import { createIdentity, isAddress, loadIdentity, type Identity } from './identity.ts';
 import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
 import { linkFolder } from './link.ts';
+import { hubDial, HubTokens, isHubLocation } from './hub.ts';
 import { followRemote, type FollowOptions } from './follow.ts';
 import { runSession } from '../sync/client.ts';
 import type { Refusal } from '../sync/ports.ts';
 import type { Dial } from '../sync/protocol.ts';
 import { checkRemoteName, networkPeer, RemoteError, resolveLocation, type Remote } from './remotes.ts';
-import { Staging, type FetchState } from './staging.ts';
+import { openStaging, type Staging, type FetchState } from './staging.ts';
 
 export interface InitOptions {
   /** Adopt this existing SQLite file (or create it there) instead of `<dir>/ddcp.db`. */
@@ -85,6 +87,11 @@ export class Repository {
   private eng: Engine | undefined;
   private id: Identity | undefined;
   private stage: Staging | undefined;
+  /**
+   * Told of what was found and repaired on the way (a damaged staging area set aside, a CRR dropped
+   * or changed by another program): one line each. By default a process warning; the CLI prints them.
+   */
+  onNotice: (message: string) => void = (message) => process.emitWarning(message, 'DdcpNotice');
 
   private constructor(root: string, config: RepoConfig) {
     this.layout = layout(root);
@@ -159,8 +166,9 @@ export class Repository {
   get engine(): Engine {
     if (!this.eng) {
       try {
-        this.eng = Engine.open(this.db);
+        this.eng = Engine.open(this.db, { onNotice: (m) => this.onNotice(m) });
       } catch (cause) {
+        if (cause instanceof StateError) throw new RepositoryError(`${this.dbPath}: ${cause.message}`, { cause });
         throw notADatabase(this.dbPath, cause);
       }
     }
@@ -179,8 +187,13 @@ export class Repository {
   }
 
   private get staging(): Staging {
-    this.stage ??= new Staging(this.layout.staging);
+    this.stage ??= openStaging(this.layout.staging, (m) => this.onNotice(m));
     return this.stage;
+  }
+
+  /** Tokens for hub remotes, per hub (`ddcp hub login`); `DDCP_HUB_TOKEN` wins over them. */
+  get hubTokens(): HubTokens {
+    return new HubTokens(this.layout.stateDir);
   }
 
   // --- remotes ---
@@ -252,15 +265,19 @@ export class Repository {
     this.saveConfig({ ...this.cfg, mdns: on });
   }
 
-  /** Addresses allowed to fetch from this database when served (besides remotes' own addresses). */
+  /** Addresses allowed to fetch from this database when served (besides remotes' own addresses); denied ones are not. */
   allowed(): string[] {
-    return [...peerPolicies(this.cfg).keys()];
+    return [...peerPolicies(this.cfg)].filter(([, p]) => !grantsNothing(p)).map(([a]) => a);
   }
 
-  /** Allows an address (a peer id) to fetch from this database, with the default policy unless it has one. */
+  /**
+   * Allows an address (a peer id) to fetch from this database, with the default policy unless it has
+   * one (a denied address gets the default policy again).
+   */
   allow(address: string): void {
     checkAddress(address);
-    if (peerPolicies(this.cfg).has(address)) return;
+    const own = peerPolicies(this.cfg).get(address);
+    if (own && !grantsNothing(own)) return;
     this.saveConfig(withPolicy(this.cfg, address, { ...DEFAULT_POLICY }));
   }
 
@@ -300,17 +317,28 @@ export class Repository {
     return new Gate((peer) => this.policyFor(peer));
   }
 
-  /** Withdraws an address's permission (and its policy). Throws if it wasn't allowed. */
+  /**
+   * Denies an address: it may no longer read from this database nor write to it, whether it was
+   * allowed, is one of our remotes (a running serve stops following it) or would be let in by
+   * `serve --public`. Recorded in the config as its policy {@link NO_ACCESS} (listed by
+   * `allow --list` as `read: none  write: none`) until it is allowed again. A running serve cuts
+   * its open sessions at once (see `Server.policyChanged`).
+   */
   deny(address: string): void {
-    const next = withoutPeer(this.cfg, address);
-    if (!next) throw new RemoteError(`${address} is not in the allow list; see 'ddcp allow --list'`);
-    this.saveConfig(next);
+    checkAddress(address);
+    this.reloadConfig(); // another process may have changed the config meanwhile
+    this.saveConfig(withPolicy(this.cfg, address, { ...NO_ACCESS, read: [] }));
   }
 
-  /** Whether `peer` may fetch from us: allowed explicitly, or one of our remotes. */
+  /** Whether `address` was denied (its policy grants nothing). */
+  isDenied(address: string): boolean {
+    const own = peerPolicies(this.cfg).get(address);
+    return own !== undefined && grantsNothing(own);
+  }
+
+  /** Whether `peer` may sync with us: allowed explicitly, or one of our remotes — and not denied. */
   mayFetch(peer: string): boolean {
-    if (peerPolicies(this.cfg).has(peer)) return true;
-    return this.remotes().some((r) => networkPeer(r.location) === peer);
+    return !grantsNothing(this.policyFor(peer));
   }
 
   /** Removes a remote and anything staged from it. */
@@ -361,15 +389,27 @@ export class Repository {
    */
   link(remote: Remote, options: SyncOptions = {}): RemoteLink {
     if (options.connect) return { dial: options.connect, close: () => {} };
+    if (isHubLocation(remote.location)) {
+      const device = () => fetchDeviceAuthorization(remote.location, this.identity.address, this.identity.privateKey);
+      return { dial: hubDial(remote.location, () => this.hubTokens.get(remote.location), device), close: () => {} };
+    }
     if (this.isNetworkRemote(remote)) {
       if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
       return { dial: options.dial(remote.location), close: () => {} };
     }
-    return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address });
+    return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address, onNotice: (m) => this.onNotice(m) });
+  }
+
+  /** The remote, unless its peer is denied here (then nothing is exchanged with it either way). */
+  private syncable(name: string): Remote {
+    const r = this.remote(name);
+    const peer = networkPeer(r.location);
+    if (peer !== undefined && this.isDenied(peer)) throw new RemoteError(`remote ${r.name} is denied here (ddcp allow ${peer} to sync with it again, or ddcp remote remove ${r.name})`);
+    return r;
   }
 
   private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial) => Promise<T>): Promise<T> {
-    const link = this.link(this.remote(name), options);
+    const link = this.link(this.syncable(name), options);
     try {
       return await fn(link.dial);
     } finally {
@@ -427,7 +467,11 @@ export class Repository {
    * both directions) when it breaks. `dial` reaches the remote (see {@link link}).
    */
   follow(name: string, dial: Dial, options: FollowOptions): Promise<void> {
-    this.remote(name);
+    try {
+      this.syncable(name);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return followRemote(this.engine, this.gate, this.staging, name, dial, options);
   }
 

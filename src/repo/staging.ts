@@ -4,6 +4,8 @@
  * row per batch, sync/codec.ts), and per remote it remembers how far fetching got, so the next fetch
  * transfers only what is new.
  */
+import { renameSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Change } from '../engine/index.ts';
 import { openDatabase, type SqliteConnection, type Statement, transaction } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
@@ -37,14 +39,54 @@ CREATE TABLE IF NOT EXISTS batches (
   PRIMARY KEY (remote, n)
 ) STRICT;`;
 
+/** The columns each staging table must have (a file of another shape is damaged, not ours to guess at). */
+const COLUMNS: Record<string, string[]> = {
+  fetched: ['remote', 'site_id', 'version', 'fetched_at'],
+  batches: ['remote', 'n', 'version', 'complete', 'changes', 'data'],
+};
+
+/** The staging file is not a staging area (garbage, another database, tables of another shape). */
+class StagingDamage extends Error {}
+
+/** SQLite's "file is not a database" (26) and "database disk image is malformed" (11). */
+const isDamage = (err: unknown): boolean => err instanceof StagingDamage || [11, 26].includes(Number((err as { errcode?: number }).errcode) & 0xff);
+
+/**
+ * Opens the staging area at `path`. It is a cache — changes fetched and not merged yet, which the
+ * next fetch gets again (the versions merged are kept in the database) — so a damaged one is set
+ * aside as `staging.db.corrupt-<time>` (kept for inspection) and a fresh one made, and `notice` says so.
+ */
+export function openStaging(path: string, notice: (message: string) => void): Staging {
+  try {
+    return new Staging(path);
+  } catch (err) {
+    if (!isDamage(err)) throw err;
+    const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(path, aside);
+    for (const suffix of ['-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    notice(`${path} was damaged (${(err as Error).message}); set aside as ${basename(aside)} — changes fetched and not merged yet will be fetched again`);
+    return new Staging(path);
+  }
+}
+
 export class Staging {
   readonly db: SqliteConnection;
   private readonly insert: Statement;
   private readonly upsertFetched: Statement;
 
   constructor(path: string) {
-    this.db = openDatabase(path);
-    this.db.exec(SCHEMA);
+    const db = openDatabase(path);
+    try {
+      db.exec(SCHEMA);
+      for (const [table, want] of Object.entries(COLUMNS)) {
+        const have = (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).map((r) => r.name);
+        if (have.join() !== want.join()) throw new StagingDamage(`table ${table} has columns (${have.join(', ')}), not (${want.join(', ')})`);
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.db = db;
     this.insert = this.db.prepare('INSERT INTO batches VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM batches WHERE remote = ?), ?, ?, ?, ?)');
     this.upsertFetched = this.db.prepare(
       `INSERT INTO fetched VALUES (?, ?, ?, ?) ON CONFLICT (remote) DO UPDATE SET site_id = excluded.site_id,

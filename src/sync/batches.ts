@@ -29,19 +29,50 @@ export const BATCH_CHANGES = 5_000;
  * below `from`, the version the feed starts after), and only a rise of it is a version boundary.
  */
 export function* batchByVersion(changes: Iterable<Change>, size = BATCH_CHANGES, from = 0): Generator<Batch> {
-  let batch: Change[] = [];
-  let position = from;
+  const cut = new BatchCutter(size, from);
   for (const c of changes) {
-    if (batch.length > 0) {
-      const boundary = c.dbVersion > position;
+    const full = cut.add(c);
+    if (full) yield full;
+  }
+  const last = cut.end();
+  if (last) yield last;
+}
+
+/** {@link batchByVersion} over changes that arrive asynchronously (a store read over the network). */
+export async function* batchByVersionAsync(changes: AsyncIterable<Change>, size = BATCH_CHANGES, from = 0): AsyncGenerator<Batch> {
+  const cut = new BatchCutter(size, from);
+  for await (const c of changes) {
+    const full = cut.add(c);
+    if (full) yield full;
+  }
+  const last = cut.end();
+  if (last) yield last;
+}
+
+/** The cutting rule, one change at a time: `add` returns the batch a change closes, if any. */
+class BatchCutter {
+  private batch: Change[] = [];
+  private position: number;
+  private readonly size: number;
+  constructor(size: number, from: number) {
+    this.size = size;
+    this.position = from;
+  }
+  add(c: Change): Batch | undefined {
+    let out: Batch | undefined;
+    if (this.batch.length > 0) {
+      const boundary = c.dbVersion > this.position;
       // Cut between versions once the batch is half full; anywhere once it is full.
-      if (batch.length >= size || (boundary && batch.length >= size / 2)) {
-        yield { changes: batch, version: position, complete: boundary };
-        batch = [];
+      if (this.batch.length >= this.size || (boundary && this.batch.length >= this.size / 2)) {
+        out = { changes: this.batch, version: this.position, complete: boundary };
+        this.batch = [];
       }
     }
-    if (c.dbVersion > position) position = Number(c.dbVersion); // a feed's own db_versions: always exact numbers
-    batch.push(c);
+    if (c.dbVersion > this.position) this.position = Number(c.dbVersion); // a feed's own db_versions: always exact numbers
+    this.batch.push(c);
+    return out;
   }
-  if (batch.length > 0) yield { changes: batch, version: position, complete: true };
+  end(): Batch | undefined {
+    return this.batch.length > 0 ? { changes: this.batch, version: this.position, complete: true } : undefined;
+  }
 }

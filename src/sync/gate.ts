@@ -137,6 +137,11 @@ export class Gate {
     return readFilterOf(this.policyFor(peer), peer);
   }
 
+  /** The write guard for this peer (undefined: it may write everything). A store that merges without an Engine applies it itself. */
+  writeGuard(peer: string): WriteGuard | undefined {
+    return writeGuardOf(this.policyFor(peer), peer);
+  }
+
   /** Whether the peer may write anything at all (a push from one that may not is refused up front). */
   mayWrite(peer: string): boolean {
     const w = this.policyFor(peer).write;
@@ -156,7 +161,7 @@ export class Gate {
    */
   admit(engine: Engine, changes: Iterable<Change>, options: AdmitOptions = {}): ApplyResult {
     const { peer, context, ...apply } = options;
-    const write = peer === undefined ? undefined : writeGuardOf(this.policyFor(peer), peer);
+    const write = peer === undefined ? undefined : this.writeGuard(peer);
     return engine.applyChanges(fitting(changes, engine.crrs(), context), { ...apply, ...(write ? { write } : {}) });
   }
 }

@@ -198,7 +198,8 @@ export function decodeMessage(frame: Uint8Array): Message {
       return { type: 'batch', version: v.value, complete: complete === 1, changes: decodeChanges(encoded), encoded };
     } catch (cause) {
       if (cause instanceof ProtocolError) throw cause;
-      throw malformed(`batch: ${(cause as Error).message}`, cause);
+      // The codec's own errors already say "malformed batch: …": don't say it twice.
+      throw malformed(`batch: ${(cause as Error).message.replace(/^malformed batch: /, '')}`, cause);
     }
   }
   let o: Record<string, unknown>;

@@ -34,6 +34,14 @@ export const DEFAULT_POLICY: Readonly<PeerPolicy> = Object.freeze({ read: 'all',
 /** A peer that was not allowed: it may read and write nothing. */
 export const NO_ACCESS: Readonly<PeerPolicy> = Object.freeze({ read: [], write: 'none' });
 
+/**
+ * Whether a policy grants nothing at all (reads nothing, writes nothing): the peer is denied, and
+ * its sessions are refused up front. `ddcp deny` records this policy.
+ */
+export function grantsNothing(p: PeerPolicy): boolean {
+  return Array.isArray(p.read) && p.read.length === 0 && (p.write === 'none' || (Array.isArray(p.write) && p.write.length === 0));
+}
+
 /** A rule or policy that is malformed or doesn't fit the database. */
 export class PolicyError extends DdcpError {
   override name = 'PolicyError';

@@ -15,13 +15,16 @@ export interface FeedRequest {
   read?: ReadFilter;
 }
 
+/** A value, or a promise of it: a port backed by a remote store (PostgreSQL) answers asynchronously. */
+export type MaybePromise<T> = T | Promise<T>;
+
 /** A store's changes, read as bounded batches (see batches.ts). */
 export interface ChangeFeed {
   readonly siteId: Uint8Array;
   /** Its CRR tables. */
-  schema(): TableInfo[];
+  schema(): MaybePromise<TableInfo[]>;
   /** Its current db_version (after sealing pending writes). */
-  version(): number;
+  version(): MaybePromise<number>;
   /**
    * Its changes after `since` as batches, ending with an empty complete batch at the version it was
    * at when the read began. Reads from a snapshot of its own: the session awaits the network between
@@ -54,8 +57,11 @@ export interface PushOrigin {
   siteId: Uint8Array;
   /** Its address. */
   peer: string;
-  /** The gate its changes pass (schema fit, and `peer`'s write policy): the sink merges through it. */
-  gate: Pick<Gate, 'admit'>;
+  /**
+   * The gate its changes pass (schema fit, and `peer`'s write policy): the sink merges through it
+   * (`admit`), or, for a store without an Engine, applies `peer`'s `writeGuard` itself.
+   */
+  gate: Pick<Gate, 'admit' | 'writeGuard'>;
   /** A label for the history and logs (a remote's name, an address). */
   source: string;
 }
@@ -63,15 +69,15 @@ export interface PushOrigin {
 /** A store that takes pushed changes. */
 export interface ChangeSink {
   /** The version of `siteId` this store holds (pushes resume after it). */
-  trackedVersion(siteId: Uint8Array): number;
+  trackedVersion(siteId: Uint8Array): MaybePromise<number>;
   /**
    * Takes one pushed batch. An incomplete batch (part of a huge transaction) is kept until the
    * rest arrives and returns undefined; a complete one is merged — one transaction per source
    * transaction, or refused whole — and the pusher's tracked version advances only after commit.
    */
-  receive(batch: Batch, from: PushOrigin): Received | undefined;
+  receive(batch: Batch, from: PushOrigin): MaybePromise<Received | undefined>;
   /** The pusher is caught up to `version` with nothing more to send: remember we hold it. */
-  caughtUp(version: number, from: PushOrigin): void;
+  caughtUp(version: number, from: PushOrigin): MaybePromise<void>;
   /** Forgets a pusher's incomplete batches (a session was cut mid-transaction). */
-  dropIncomplete(from: PushOrigin): void;
+  dropIncomplete(from: PushOrigin): MaybePromise<void>;
 }

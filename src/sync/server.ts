@@ -15,6 +15,7 @@ import { Gate, SchemaFitError } from './gate.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Hello, type Message } from './messages.ts';
 import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
 import { sendFeed } from './sender.ts';
+import { SessionRevokedError } from './sessions.ts';
 
 export interface SessionLog {
   (level: 'info' | 'warn', message: string): void;
@@ -23,7 +24,12 @@ export interface SessionLog {
 export interface ServeOptions {
   /** Who the client is (its address, or a label), for logs and the history. */
   peer: string;
-  /** Ends the session (following sessions run until then). */
+  /**
+   * Ends the session (following sessions run until then). Aborted with a {@link SessionRevokedError}
+   * (see {@link Sessions.revoke}), the session stops sending and merging at once, tells the peer the
+   * reason in an `error` message and closes; a peer that doesn't hang up within
+   * {@link REVOKE_GRACE_MS} is cut off.
+   */
   signal: AbortSignal;
   log?: SessionLog;
   /** Refuses the peer (the reason) before anything is read; undefined lets it in. */
@@ -33,8 +39,35 @@ export interface ServeOptions {
    * that may write nothing is told so in welcome, and the sink merges pushes under its write guard.
    * Without a gate the peer reads everything and may not write ({@link Gate.default}).
    */
-  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'admit'>;
+  gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'admit' | 'writeGuard'>;
   keepAliveMs?: number;
+  /** How long a revoked session waits for the peer to take its error and hang up (default {@link REVOKE_GRACE_MS}). */
+  revokeGraceMs?: number;
+}
+
+/** How long a revoked session waits for its error to reach the peer and the peer to hang up (ms). */
+export const REVOKE_GRACE_MS = 2000;
+
+/** The revocation that aborted `signal`, if that is why it aborted. */
+function revocation(signal: AbortSignal): SessionRevokedError | undefined {
+  return signal.aborted && signal.reason instanceof SessionRevokedError ? signal.reason : undefined;
+}
+
+const aborted = (signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
+/** Tells the peer why its session is cut, closes, and tears the channel down (bounded in time). */
+async function cut(channel: FrameChannel, err: SessionRevokedError, inbound: Promise<void>, graceMs: number): Promise<void> {
+  const grace = AbortSignal.timeout(graceMs);
+  try {
+    await channel.send(encodeMessage({ type: 'error', code: err.code, message: err.message }), { signal: grace });
+    await channel.close({ signal: grace });
+    // the peer hangs up once it reads the error; one that doesn't is torn down
+    await Promise.race([inbound.catch(() => {}), aborted(grace)]);
+  } catch {
+    // broken already, or too slow to take the error: torn down below
+  }
+  channel.abort(err);
 }
 
 async function next(it: AsyncIterator<Uint8Array>): Promise<Message | undefined> {
@@ -74,16 +107,25 @@ export function startAfter(hello: Pick<Hello, 'since' | 'expect' | 'held'>, us: 
 export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink: ChangeSink, options: ServeOptions): Promise<void> {
   const log: SessionLog = options.log ?? (() => {});
   const it = channel[Symbol.asyncIterator]();
+  // A revoked session whose peer blocks us (reads nothing, sends no hello) is torn down regardless.
+  let watchdog: NodeJS.Timeout | undefined;
+  const onRevoked = (): void => {
+    const err = revocation(options.signal);
+    if (err) (watchdog = setTimeout(() => channel.abort(err), 2 * (options.revokeGraceMs ?? REVOKE_GRACE_MS))).unref();
+  };
+  options.signal.addEventListener('abort', onRevoked, { once: true });
   try {
     const hello = checkHello(await next(it), options);
     if (!hello) return;
+    const early = revocation(options.signal);
+    if (early) throw early;
     const gate = options.gate ?? Gate.default;
     const writeDenied = hello.push ? (gate.mayWrite(options.peer) ? undefined : `peer ${options.peer} may not write to this database (on its side: ddcp allow ${options.peer} --write SPEC)`) : 'not asked';
     // The sink merges what the peer pushes through the gate, under the peer's write policy.
     const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, gate };
-    if (hello.push && !writeDenied) sink.dropIncomplete(origin);
-    const yours = sink.trackedVersion(hello.siteId);
-    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: feed.schema(), version: feed.version(), yours, push: !writeDenied }));
+    if (hello.push && !writeDenied) await sink.dropIncomplete(origin);
+    const yours = await sink.trackedVersion(hello.siteId);
+    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: await feed.schema(), version: await feed.version(), yours, push: !writeDenied }));
     const modes = [hello.pull && `sending changes after version ${startAfter(hello, feed.siteId)}`, hello.push && (writeDenied ? `not taking its changes (${writeDenied})` : `taking its changes after its version ${yours}`), hello.follow && 'following'];
     log('info', `session with ${options.peer}: ${modes.filter(Boolean).join(', ')}`);
     if (hello.push && writeDenied) log('warn', `${options.peer} may not write here: ${writeDenied}`);
@@ -91,14 +133,20 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
     options.signal.addEventListener('abort', onAbort);
-    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, peer: options.peer, log });
+    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, peer: options.peer, log, signal: options.signal });
     // A client that ends its side (or breaks the protocol) ends what we send, too.
     inbound.then(onAbort, onAbort);
     try {
       const read = gate.readFilter(options.peer);
       if (hello.pull) await sendFeed(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs });
       // A pushing client hangs up once everything it sent is acknowledged.
-      if (hello.push || hello.follow) await inbound;
+      if (hello.push || hello.follow) await Promise.race([inbound, aborted(options.signal)]);
+      const revoked = revocation(options.signal);
+      if (revoked) {
+        log('info', `cut the session with ${options.peer}: ${revoked.message}`);
+        await cut(channel, revoked, inbound, options.revokeGraceMs ?? REVOKE_GRACE_MS);
+        return;
+      }
       await channel.close();
     } finally {
       options.signal.removeEventListener('abort', onAbort);
@@ -113,6 +161,9 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
       log('warn', `session with ${options.peer} failed: ${(err as Error).message}`);
       channel.abort(err as Error);
     }
+  } finally {
+    clearTimeout(watchdog);
+    options.signal.removeEventListener('abort', onRevoked);
   }
 }
 
@@ -122,19 +173,20 @@ async function receive(
   it: AsyncIterator<Uint8Array>,
   sink: ChangeSink,
   origin: PushOrigin,
-  ctx: { push: boolean; peer: string; log: SessionLog },
+  ctx: { push: boolean; peer: string; log: SessionLog; signal: AbortSignal },
 ): Promise<void> {
   for (;;) {
     const m = await next(it);
-    if (!m) return;
+    // Ended (or revoked): nothing more is merged; unacknowledged batches are sent again next time.
+    if (!m || ctx.signal.aborted) return;
     if (m.type === 'error') throw new ProtocolError('remote', `peer ${ctx.peer}: ${m.message}`);
     if (!ctx.push || (m.type !== 'batch' && m.type !== 'caught-up')) throw new ProtocolError('unexpected', `unexpected ${m.type} from the client`);
     if (m.type === 'caught-up') {
-      sink.caughtUp(m.version, origin);
+      await sink.caughtUp(m.version, origin);
       await channel.send(encodeMessage({ type: 'ack', version: m.version }));
       continue;
     }
-    const got = received(() => sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin), ctx.peer);
+    const got = await received(() => sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin), ctx.peer);
     if (!got) continue;
     for (const r of got.refused) {
       ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
@@ -150,9 +202,9 @@ async function receive(
  * decided; nothing of that transaction landed): refusing just that transaction would count it as
  * handled, and once we migrate we would never be sent it again.
  */
-function received<R>(receive: () => R, peer: string): R {
+async function received<R>(receive: () => R | Promise<R>, peer: string): Promise<R> {
   try {
-    return receive();
+    return await receive();
   } catch (err) {
     if (err instanceof SchemaFitError) throw new ProtocolError('schema', `${peer} sends changes for ${misfitObject(err.misfit)} (schemas differ); nothing of that transaction was applied`, { cause: err });
     throw err;

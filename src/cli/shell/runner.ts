@@ -45,6 +45,7 @@ function main(dir: string): void {
   let session: SqlSession;
   try {
     repo = Repository.open(dir);
+    repo.onNotice = (message) => void process.stderr.write(`ddcp: warning: ${message}\n`);
     registerFunctions(repo.engine);
     session = new SqlSession(repo, out.write);
   } catch (err) {

@@ -5,9 +5,9 @@
  *
  * The stack (libp2p 3.x): TCP and WebSocket transports, Noise encryption, Yamux multiplexing,
  * identify (and identify-push, so peers learn of address changes), ping, a Kademlia DHT in server
- * mode on a private protocol ({@link DHT_PROTOCOL}) — every node answers DHT queries, so in a small
- * network a peer is found by its id through any node that knows it — mDNS discovery on the local
- * network, and bootstrap peers.
+ * mode on a private protocol ({@link DHT_PROTOCOL}) — a node answers DHT queries (from the peers
+ * {@link NodeInit.dhtAnswers} lets it answer), so in a small network a peer is found by its id
+ * through any node that knows it — mDNS discovery on the local network, and bootstrap peers.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -48,6 +48,13 @@ export interface NodeInit {
    * ones included) to find peers by id. Default true.
    */
   dht?: boolean;
+  /**
+   * Which peers the DHT answers (their queries tell them the addresses of peers this node knows):
+   * true (any peer, the default), false (none: the node only asks, as a DHT client), or a function
+   * of the asking peer's id, checked on each incoming DHT stream — a peer it refuses has the stream
+   * reset and learns nothing.
+   */
+  dhtAnswers?: boolean | ((peerId: string) => boolean);
   /** Frame limits and buffering for every stream of this node (defaults: see transport/frames.ts). */
   frames?: FrameStreamOptions;
   /**
@@ -219,14 +226,16 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
     ping: ping(),
   };
   if (useDht) {
-    services.dht = kadDHT({
+    const answers = init.dhtAnswers ?? true;
+    const dht = kadDHT({
       protocol: DHT_PROTOCOL,
-      clientMode: false,
+      clientMode: answers === false,
       peerInfoMapper: passthroughMapper,
       logPrefix: 'libp2p:ddcp-dht',
       datastorePrefix: '/ddcp-dht',
       metricsPrefix: 'ddcp_dht',
     });
+    services.dht = typeof answers === 'function' ? (components: any) => dht(answeringOnly(components, answers)) : dht;
   }
 
   let libp2p: Libp2p;
@@ -247,6 +256,38 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
   return new Node(libp2p, { listen, dht: useDht, mdns: useMdns, lookupMs: init.lookupMs ?? DEFAULT_LOOKUP_MS }, init.frames ?? {}, (fn) => {
     onLocalPeer = fn;
   });
+}
+
+/** A peer asked our DHT without being one it answers. */
+export class DhtRefusedError extends DdcpError {
+  override name = 'DhtRefusedError';
+}
+
+/**
+ * The DHT's components with a registrar whose `handle` admits an incoming stream only from a peer
+ * `answers` accepts (the DHT registers its protocol handler through it, also when it switches
+ * modes); everything else is the real components'.
+ */
+function answeringOnly(components: any, answers: (peerId: string) => boolean): any {
+  const registrar = components.registrar;
+  const handle = (protocol: string, handler: (stream: any, connection: Connection) => unknown, options?: unknown): Promise<void> =>
+    registrar.handle(
+      protocol,
+      (stream: any, connection: Connection) => {
+        const peer = connection.remotePeer.toString();
+        if (answers(peer)) return handler(stream, connection);
+        stream.abort(new DhtRefusedError(`peer ${peer} may not query this node's DHT`));
+      },
+      options,
+    );
+  const gated = new Proxy(registrar, {
+    get: (target, prop) => {
+      if (prop === 'handle') return handle;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return new Proxy(components, { get: (target, prop) => (prop === 'registrar' ? gated : Reflect.get(target, prop, target)) });
 }
 
 /**

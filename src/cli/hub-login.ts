@@ -1,0 +1,90 @@
+/** `ddcp hub login|logout|share`: a repository's side of a hub — its token, and sharing a database it owns. */
+import type { Command } from 'commander';
+import { readFromSpecs, writeFromSpecs } from '../index.ts';
+import { CliError, ExitCode } from './exit.ts';
+import type { Context } from './context.ts';
+
+/** Reads all of standard input (a token piped in, so it stays out of the shell history). */
+async function stdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text.trim();
+}
+
+/** A hub URL (ws://HOST:PORT, with or without a database) → its origin. */
+function originOf(url: string): string {
+  if (!/^wss?:\/\/[^/\s]+/i.test(url)) throw new CliError(`${url} is not a hub URL: expected ws://HOST:PORT or wss://HOST`, ExitCode.Usage);
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}`;
+}
+
+export function registerLogin(hub: Command, ctx: Context): void {
+  hub
+    .command('login')
+    .description("store a user token for a hub in this repository (.ddcp/hub-tokens.json, mode 0600)")
+    .argument('<url>', 'the hub: ws://HOST:PORT (or a database URL on it)')
+    .option('--token <token>', 'the token (default: read from standard input)')
+    .addHelpText('after', `
+The token is a user token your app's backend got from the hub for you (or a JWT of the app's
+identity provider). fetch, pull, push and serve use it for every database on that hub; the
+environment variable DDCP_HUB_TOKEN, when set, is used instead.
+
+Examples:
+  ddcp hub login ws://127.0.0.1:7420 --token eyJ…
+  my-backend token-for alice | ddcp hub login wss://hub.example.com`)
+    .action(async (url: string, opts: { token?: string }) => {
+      const origin = originOf(url);
+      const token = opts.token ?? (await stdin());
+      if (!token || /\s/.test(token)) throw new CliError('no token given (use --token TOKEN or pipe it in); a token has no spaces', ExitCode.Usage);
+      ctx.repo().hubTokens.set(origin, token);
+      ctx.out(`stored a token for ${origin}`);
+    });
+
+  hub
+    .command('logout')
+    .description('forget the token stored for a hub')
+    .argument('<url>', 'the hub: ws://HOST:PORT')
+    .action((url: string) => {
+      const origin = originOf(url);
+      ctx.repo().hubTokens.set(origin, undefined);
+      ctx.out(`forgot the token for ${origin}`);
+    });
+
+  hub
+    .command('share')
+    .description('share a database you own on a hub with another user of your app (or stop sharing)')
+    .argument('<database-url>', 'the database: ws://HOST:PORT/<db>')
+    .argument('<user>', 'the user id to share with')
+    .option('--read <spec...>', "what the user may read: '*' (default), 'none', or TABLE[(cols)] [WHERE expr]")
+    .option('--write <spec...>', "what the user may write: 'none' (default), '*', or TABLE[(cols)] [WHERE expr]; :peer is the user id")
+    .option('--remove', 'stop sharing with the user')
+    .addHelpText('after', `
+Examples:
+  ddcp hub share ws://127.0.0.1:7420/team bob --write '*'
+  ddcp hub share ws://127.0.0.1:7420/team carol --write "notes WHERE owner = :peer"
+  ddcp hub share ws://127.0.0.1:7420/team carol --remove`)
+    .action(async (dbUrl: string, user: string, opts: { read?: string[]; write?: string[]; remove?: boolean }) => {
+      const origin = originOf(dbUrl);
+      const db = new URL(dbUrl).pathname.slice(1);
+      if (!db) throw new CliError(`${dbUrl} names no database: expected ws://HOST:PORT/<db>`, ExitCode.Usage);
+      const token = ctx.repo().hubTokens.get(origin);
+      if (!token) throw new CliError(`no token for ${origin}: run ddcp hub login ${origin} (or set DDCP_HUB_TOKEN)`, ExitCode.Failure);
+      const policy = opts.remove ? undefined : { read: readFromSpecs(opts.read ?? ['*']), write: writeFromSpecs(opts.write ?? ['none']) };
+      const http = origin.replace(/^ws/i, 'http');
+      let res: Response;
+      try {
+        res = await fetch(`${http}/v1/databases/${encodeURIComponent(db)}/shares/${encodeURIComponent(user)}`, {
+          method: policy ? 'PUT' : 'DELETE',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          ...(policy ? { body: JSON.stringify(policy) } : {}),
+        });
+      } catch (err) {
+        throw new CliError(`cannot reach ${origin}: ${(err as Error).message}`, ExitCode.Failure);
+      }
+      if (!res.ok) {
+        const body = (await res.json().catch(() => ({}))) as { message?: string };
+        throw new CliError(`${origin} refused: ${body.message ?? res.statusText} (HTTP ${res.status})`, ExitCode.Failure);
+      }
+      ctx.out(policy ? `shared ${db} with ${user}` : `stopped sharing ${db} with ${user}`);
+    });
+}

@@ -1,0 +1,76 @@
+/** `ddcp hub serve`: the sync hub, until SIGINT/SIGTERM. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { DEFAULT_HUB_PORT, handleAuthRequest, HubServer, openHubAuth, PgHubStore, SqliteHubStore, type HubStore } from '../hub/index.ts';
+import { CliError, ExitCode } from './exit.ts';
+import type { Context } from './context.ts';
+
+/** `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` → host and port. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*))?:?(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw new CliError(`bad --listen ${JSON.stringify(text)}: expected HOST:PORT (e.g. 127.0.0.1:${DEFAULT_HUB_PORT} or 0.0.0.0:${DEFAULT_HUB_PORT})`, ExitCode.Usage);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+export function registerServe(hub: Command, ctx: Context): void {
+  hub
+    .command('serve')
+    .description('run the sync hub: databases at ws://HOST:PORT/<db>, GET /healthz and /metrics')
+    .option('--listen <host:port>', `where to listen (default 127.0.0.1:${DEFAULT_HUB_PORT})`)
+    .option('--data <dir>', 'the data folder: embedded SQLite storage, one file per database (default ./hub)')
+    .option('--database-url <url>', 'PostgreSQL instead (postgres://…): all state there, so several hubs can serve one storage')
+    .option('--schema <name>', 'with --database-url: the schema of the hub tables (default ddcp_hub)')
+    .option('--max-frame <bytes>', 'the largest frame a client may send (default 16 MiB)')
+    .addHelpText('after', `
+Clients add a database as a remote (ddcp remote add origin ws://HOST:PORT/notes) and authenticate
+with a user token (ddcp hub login ws://HOST:PORT, or DDCP_HUB_TOKEN); a database is created by its
+owner's first connection, its schema comes from the first push and grows by added columns. An
+app's backend gets tokens for its users from the hub (ddcp hub credentials create).
+Stops on Ctrl-C or SIGTERM: sessions finish the batch they are merging, clients reconnect later.
+
+Examples:
+  ddcp hub serve --data ./hub
+  ddcp hub serve --listen 0.0.0.0:7420 --database-url postgres://127.0.0.1/hub`)
+    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string }) => {
+      const stopped = new Promise<void>((resolve_) => {
+        process.once('SIGINT', () => resolve_());
+        process.once('SIGTERM', () => resolve_());
+      });
+      if (opts.schema !== undefined && opts.databaseUrl === undefined) throw new CliError('--schema goes with --database-url', ExitCode.Usage);
+      const { host, port } = parseListen(opts.listen ?? `127.0.0.1:${DEFAULT_HUB_PORT}`);
+      const maxFrameBytes = opts.maxFrame === undefined ? undefined : Number(opts.maxFrame);
+      if (maxFrameBytes !== undefined && !(Number.isSafeInteger(maxFrameBytes) && maxFrameBytes >= 1024)) throw new CliError(`bad --max-frame ${opts.maxFrame}: a number of bytes, at least 1024`, ExitCode.Usage);
+      const dataDir = opts.databaseUrl === undefined || opts.data !== undefined ? resolve(ctx.dir(), opts.data ?? 'hub') : undefined;
+      const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      const auth = await openHubAuth(
+        { ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true },
+        { log: (e) => log(`auth refused (${e.method}) from ${e.remoteAddress}${e.key ? ` [${e.key}]` : ''}: ${e.reason}`) },
+      );
+      let store: HubStore | undefined;
+      let server: HubServer | undefined;
+      try {
+        store = opts.databaseUrl !== undefined ? await PgHubStore.open({ url: opts.databaseUrl, ...(opts.schema !== undefined && { schema: opts.schema }) }) : new SqliteHubStore(dataDir!);
+        server = await HubServer.start({
+          store,
+          auth: auth.auth,
+          host,
+          port,
+          ...(maxFrameBytes !== undefined && { maxFrameBytes }),
+          log: (level, message) => log(`${level === 'warn' ? 'warn: ' : ''}${message}`),
+          http: (req, res) => handleAuthRequest(auth.auth, req, res),
+        });
+      } catch (err) {
+        await store?.close();
+        await auth.close();
+        throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
+      }
+      ctx.out(`hub listening on ${server.url}`);
+      ctx.out(`storage: ${opts.databaseUrl !== undefined ? `PostgreSQL (${opts.schema ?? 'ddcp_hub'})` : dataDir}`);
+      await stopped;
+      log('stopping: finishing in-flight batches');
+      await server.stop();
+      await auth.close();
+      log('stopped');
+    });
+}

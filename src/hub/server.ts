@@ -1,0 +1,301 @@
+/**
+ * The hub: an always-on sync server over WebSocket. Each hosted database is reached at
+ * `ws://host:port/<db>`; the upgrade is authenticated (Authorization: Bearer …, see auth/port.ts),
+ * the database opened — created, owned by the caller, if it does not exist — and the caller's access
+ * checked (owner, or a share's policy) before any frame is read. Then the session is the ordinary
+ * sync session (session.ts). HTTP beside it: GET /healthz, GET /metrics (Prometheus), and the
+ * owner's share endpoints (shares.ts).
+ *
+ * Refusals before the upgrade are an HTTP status with a JSON body `{code, message}`; refusals
+ * during a session are the sync protocol's error messages, or a WebSocket close code with a reason
+ * (4401: credentials revoked or expired). A refused client never affects the others.
+ */
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { SessionLog } from '../sync/server.ts';
+import { CLOSE_GOING_AWAY, CLOSE_NORMAL, WsFrameStream, type ControlMessage } from '../transport/ws/frames.ts';
+import { accessOf } from './access.ts';
+import { HubRequestError } from './errors.ts';
+import type { Authenticator, Principal } from './auth/port.ts';
+import { HubMetrics } from './metrics.ts';
+import { serveHubSession, type MergeClock } from './session.ts';
+import { handleShares } from './shares.ts';
+import { checkDatabaseName, DatabaseNameError, type HubStore } from './storage/port.ts';
+
+/** The default port of `ddcp hub serve`. */
+export const DEFAULT_HUB_PORT = 7420;
+/** The largest frame a client may send by default: 16 MiB (a batch is far smaller). */
+export const DEFAULT_HUB_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** WebSocket close code for a session whose credentials were revoked or expired. */
+export const CLOSE_UNAUTHORIZED = 4401;
+
+export interface HubServerOptions {
+  store: HubStore;
+  auth: Authenticator;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port (default {@link DEFAULT_HUB_PORT}; 0 picks a free one). */
+  port?: number;
+  /** The largest frame accepted (default {@link DEFAULT_HUB_MAX_FRAME_BYTES}); a larger one closes the connection (1009). */
+  maxFrameBytes?: number;
+  log?: SessionLog;
+  keepAliveMs?: number;
+  /** How long {@link HubServer.stop} lets sessions finish what they are doing (ms, default 5,000). */
+  shutdownMs?: number;
+  /** More HTTP endpoints (e.g. the auth endpoints): answer and resolve true, or resolve false. */
+  http?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}
+
+interface Live {
+  principal: Principal;
+  db: string;
+  stream: WsFrameStream;
+  stop: AbortController;
+  done: Promise<void>;
+  expiry?: NodeJS.Timeout;
+}
+
+/** The database name a request's path names (`/<db>`, a query allowed). */
+export function databaseOf(url: string | undefined): string {
+  const path = new URL(url ?? '/', 'http://hub.invalid').pathname;
+  const name = decodeURIComponent(path.slice(1));
+  try {
+    checkDatabaseName(name);
+  } catch (err) {
+    if (err instanceof DatabaseNameError) throw new HubRequestError(400, 'bad-request', `${err.message} (connect to ws://HOST:PORT/<database>)`);
+    throw err;
+  }
+  return name;
+}
+
+export class HubServer {
+  readonly metrics = new HubMetrics();
+  readonly store: HubStore;
+  private readonly auth: Authenticator;
+  private readonly options: HubServerOptions;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly log: SessionLog;
+  private readonly sessions = new Set<Live>();
+  private readonly clocks = new Map<string, MergeClock>();
+  private readonly unsubscribe: () => void;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(options: HubServerOptions) {
+    this.options = options;
+    this.store = options.store;
+    this.auth = options.auth;
+    this.log = options.log ?? (() => {});
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_HUB_MAX_FRAME_BYTES, perMessageDeflate: false });
+    this.http = createServer((req, res) => void this.request(req, res));
+    this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
+    this.unsubscribe = this.auth.onRevoked((app) => {
+      for (const live of this.sessions) if (live.principal.app === app) void this.recheck(live, 'revoked');
+    });
+  }
+
+  /** Starts a hub listening on `host:port`. */
+  static async start(options: HubServerOptions): Promise<HubServer> {
+    const hub = new HubServer(options);
+    await new Promise<void>((resolve, reject) => {
+      hub.http.once('error', reject);
+      hub.http.listen(options.port ?? DEFAULT_HUB_PORT, options.host ?? '127.0.0.1', () => {
+        hub.http.off('error', reject);
+        resolve();
+      });
+    });
+    return hub;
+  }
+
+  /** `ws://host:port` (append `/<db>` for a database). */
+  get url(): string {
+    const a = this.http.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `ws://${host}:${a.port}`;
+  }
+
+  /** Open sessions. */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  // --- HTTP ---
+
+  private async request(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const path = new URL(req.url ?? '/', 'http://hub.invalid').pathname;
+      if (req.method === 'GET' && path === '/healthz') {
+        const ok = this.stopping === undefined;
+        return json(res, ok ? 200 : 503, { status: ok ? 'ok' : 'stopping', connections: this.sessions.size });
+      }
+      if (req.method === 'GET' && path === '/metrics') {
+        res.writeHead(200, { 'content-type': this.metrics.contentType });
+        res.end(await this.metrics.text());
+        return;
+      }
+      if (await handleShares(req, res, { store: this.store, auth: this.auth, remoteAddress: req.socket.remoteAddress ?? '' })) return;
+      if (this.options.http && (await this.options.http(req, res))) return;
+      json(res, 404, { code: 'not-found', message: `no such endpoint: ${req.method} ${path}` });
+    } catch (err) {
+      const e = err instanceof HubRequestError ? err : undefined;
+      if (e) this.metrics.refused(e.code);
+      else this.log('warn', `HTTP ${req.method} ${req.url} failed: ${(err as Error).message}`);
+      if (!res.headersSent) json(res, e?.status ?? 500, { code: e?.code ?? 'internal', message: e?.message ?? 'internal error' });
+      else res.destroy();
+    }
+  }
+
+  // --- WebSocket sessions ---
+
+  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => {}); // a client that vanishes mid-upgrade is not our error
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    try {
+      if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
+      const name = databaseOf(req.url);
+      let principal: Principal;
+      try {
+        principal = await this.auth.authenticate({ headers: req.headers, remoteAddress: remote, url: req.url ?? '/' });
+      } catch (err) {
+        const cause = (err as Error & { cause?: Error }).cause;
+        this.log('warn', `refused a connection from ${remote} to ${name}: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
+        throw new HubRequestError(401, 'unauthenticated', 'authentication failed');
+      }
+      const db = (await this.store.open(name)) ?? (await this.store.open(name, { app: principal.app, user: principal.user }))!;
+      const policy = accessOf(await db.info(), principal);
+      if (!policy) throw new HubRequestError(403, 'forbidden', `database ${name} is not yours and not shared with you`);
+      if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, principal, db, policy, remote));
+    } catch (err) {
+      const e = err instanceof HubRequestError ? err : new HubRequestError(500, 'unavailable', 'the hub could not open the database');
+      if (!(err instanceof HubRequestError)) this.log('warn', `connection from ${remote} to ${req.url} failed: ${(err as Error).message}`);
+      else if (e.code !== 'unauthenticated') this.log('warn', `refused a connection from ${remote} to ${req.url}: ${e.message}`);
+      this.metrics.refused(e.code);
+      const body = JSON.stringify({ code: e.code, message: e.message });
+      socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    }
+  }
+
+  private session(ws: WebSocket, principal: Principal, db: Awaited<ReturnType<HubStore['open']>> & {}, policy: ReturnType<typeof accessOf> & {}, remote: string): void {
+    const stop = new AbortController();
+    const live = { principal, db: db.name, stop } as Live;
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.metrics.refused('oversized');
+        this.log('warn', `${principal.user} (${remote}) sent a frame over the limit: connection closed`);
+      }
+    });
+    live.stream = new WsFrameStream(ws, {
+      remotePeer: `${principal.user}@${remote}`,
+      maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_HUB_MAX_FRAME_BYTES,
+      onControl: (m) => this.control(live, m),
+    });
+    let clock = this.clocks.get(db.name);
+    if (!clock) this.clocks.set(db.name, (clock = {}));
+    this.sessions.add(live);
+    this.gauges();
+    this.schedule(live);
+    live.done = serveHubSession(live.stream, {
+      db,
+      principal,
+      policy,
+      signal: stop.signal,
+      metrics: this.metrics,
+      clock,
+      log: this.log,
+      ...(this.options.keepAliveMs !== undefined ? { keepAliveMs: this.options.keepAliveMs } : {}),
+    })
+      .catch((err: Error) => this.log('warn', `session of ${principal.user} on ${db.name} failed: ${err.message}`))
+      .finally(() => {
+        clearTimeout(live.expiry);
+        this.sessions.delete(live);
+        this.gauges();
+        // The session is over even if the client does not hang up: close (after what was sent).
+        if (ws.readyState === ws.OPEN) {
+          ws.close(CLOSE_NORMAL);
+          setTimeout(() => ws.terminate(), 2_000).unref();
+        }
+      });
+  }
+
+  private gauges(): void {
+    this.metrics.connections.set(this.sessions.size);
+    this.metrics.databases.set(new Set([...this.sessions].map((s) => s.db)).size);
+  }
+
+  /** Ends the session when its credentials expire (unless refreshed before). */
+  private schedule(live: Live): void {
+    clearTimeout(live.expiry);
+    const at = live.principal.expiresAt;
+    if (at === undefined) return;
+    // setTimeout takes at most 2^31-1 ms; a later expiry is looked at again then
+    live.expiry = setTimeout(() => void this.recheck(live, 'expired'), Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    live.expiry.unref();
+  }
+
+  /** Ends the session if its principal is no longer valid (revoked, expired). */
+  private async recheck(live: Live, reason: 'revoked' | 'expired'): Promise<void> {
+    let ok = false;
+    try {
+      ok = (live.principal.expiresAt === undefined || live.principal.expiresAt > Date.now()) && (await this.auth.valid(live.principal));
+    } catch (err) {
+      this.log('warn', `checking the credentials of ${live.principal.user} failed: ${(err as Error).message}`);
+    }
+    if (ok) return this.schedule(live);
+    this.end(live, reason);
+  }
+
+  private end(live: Live, reason: 'revoked' | 'expired' | 'unauthenticated'): void {
+    if (!this.sessions.has(live)) return;
+    this.metrics.refused(reason);
+    const text = reason === 'expired' ? 'credentials expired: reconnect with a fresh token' : reason === 'revoked' ? 'credentials revoked' : 'authentication failed';
+    this.log('warn', `ended the session of ${live.principal.user} on ${live.db}: ${text}`);
+    live.stop.abort();
+    live.stream.end(CLOSE_UNAUTHORIZED, text, new HubRequestError(401, reason, text));
+  }
+
+  /** A control message on an open session: a refreshed token. */
+  private control(live: Live, m: ControlMessage): void {
+    if (m.type !== 'refresh' || typeof m.token !== 'string') throw new HubRequestError(400, 'protocol', `unknown control message ${JSON.stringify(m.type)}`);
+    this.auth.refresh(live.principal, m.token).then(
+      (p) => {
+        if (p.app !== live.principal.app || p.user !== live.principal.user) return this.end(live, 'unauthenticated');
+        live.principal = p;
+        this.schedule(live);
+        live.stream.control({ type: 'refreshed', ...(p.expiresAt !== undefined ? { expiresAt: p.expiresAt } : {}) });
+      },
+      () => this.end(live, 'unauthenticated'),
+    );
+  }
+
+  /**
+   * Stops: no new connections; every session stops sending, a batch being merged finishes (it is
+   * acknowledged or not at all), connections close with 1001 (clients reconnect with backoff), and
+   * the store closes once sessions are done.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.unsubscribe();
+      const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      this.http.closeAllConnections();
+      for (const live of this.sessions) {
+        clearTimeout(live.expiry);
+        live.stop.abort();
+        live.stream.end(CLOSE_GOING_AWAY, 'the hub is shutting down', new HubRequestError(503, 'unavailable', 'the hub is shutting down'));
+      }
+      const all = Promise.all([...this.sessions].map((s) => s.done));
+      await Promise.race([all, new Promise((resolve) => setTimeout(resolve, this.options.shutdownMs ?? 5_000).unref())]);
+      for (const ws of this.wss.clients) ws.terminate();
+      await closed;
+      await this.store.close();
+    })();
+    return this.stopping;
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

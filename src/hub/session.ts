@@ -1,0 +1,167 @@
+/**
+ * One client's sync session at the hub, over any FrameChannel: the ordinary sync server
+ * (sync/server.ts) answering from the hosted database, behind what the hub adds — the database's
+ * schema grows from a writer's hello before it is answered (a misfit is refused naming table and
+ * column), the user's policy is the gate, and changes in and out, refusals and fan-out latency are
+ * counted.
+ */
+import { NO_ACCESS, type PeerPolicy } from '../sync/policy.ts';
+import type { FrameChannel } from '../sync/channel.ts';
+import { Gate } from '../sync/gate.ts';
+import { decodeMessage, encodeMessage, ProtocolError, type Message } from '../sync/messages.ts';
+import type { ChangeFeed, ChangeSink, Received } from '../sync/ports.ts';
+import { refuse, serveSession, type SessionLog } from '../sync/server.ts';
+import type { Principal } from './auth/port.ts';
+import type { HubMetrics, RefusalReason } from './metrics.ts';
+import { SchemaDeclareError, type HubDatabase } from './storage/port.ts';
+
+/** When a database last merged pushed changes (for the fan-out latency). */
+export interface MergeClock {
+  last?: number;
+}
+
+export interface HubSessionOptions {
+  db: HubDatabase;
+  principal: Principal;
+  /** The principal's policy on the database (see access.ts). */
+  policy: PeerPolicy;
+  signal: AbortSignal;
+  metrics: HubMetrics;
+  clock: MergeClock;
+  log: SessionLog;
+  keepAliveMs?: number;
+}
+
+/** The first byte of a batch frame: batches are counted by the feed, not decoded again. */
+const BATCH_TYPE = encodeMessage({ type: 'batch', version: 0, complete: true, changes: [] })[0];
+
+const REASONS: Record<string, RefusalReason> = { schema: 'schema', denied: 'forbidden', malformed: 'protocol', unexpected: 'protocol', version: 'protocol' };
+
+/** The channel, with the first frame (already read) put back in front. */
+function replay(first: Uint8Array, it: AsyncIterator<Uint8Array>, channel: FrameChannel): FrameChannel {
+  return {
+    send: (frame, options) => channel.send(frame, options),
+    close: (options) => channel.close(options),
+    abort: (err) => channel.abort(err),
+    async *[Symbol.asyncIterator]() {
+      try {
+        yield first;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          yield r.value;
+        }
+      } finally {
+        await it.return?.();
+      }
+    },
+  };
+}
+
+/** The channel, counting what the server answers: errors by code, refused transactions. */
+function counted(channel: FrameChannel, metrics: HubMetrics): FrameChannel {
+  return {
+    send: (frame, options) => {
+      if (frame[0] !== BATCH_TYPE) {
+        const m = decodeMessage(frame);
+        if (m.type === 'error') metrics.refused(REASONS[m.code] ?? 'protocol');
+        else if (m.type === 'refused') metrics.refused('policy');
+      }
+      return channel.send(frame, options);
+    },
+    close: (options) => channel.close(options),
+    abort: (err) => channel.abort(err),
+    [Symbol.asyncIterator]: () => channel[Symbol.asyncIterator](),
+  };
+}
+
+/** The database's feed, counting changes sent and timing the first batch after each merge. */
+function countedFeed(feed: ChangeFeed, metrics: HubMetrics, clock: MergeClock): ChangeFeed {
+  const start = performance.now();
+  let seen = start;
+  return {
+    get siteId() {
+      return feed.siteId;
+    },
+    schema: () => feed.schema(),
+    version: () => feed.version(),
+    changed: (signal) => feed.changed(signal),
+    async *batches(since, request) {
+      for await (const b of feed.batches(since, request)) {
+        yield b;
+        // resumed once the batch was sent
+        if (b.changes.length === 0) continue;
+        metrics.changesOut.inc(b.changes.length);
+        const at = clock.last;
+        if (at !== undefined && at > seen) {
+          seen = at;
+          metrics.fanout.observe((performance.now() - at) / 1000);
+        }
+      }
+    },
+  };
+}
+
+/** The database's sink, counting changes received and noting when merges land. */
+function countedSink(sink: ChangeSink, metrics: HubMetrics, clock: MergeClock): ChangeSink {
+  return {
+    trackedVersion: (siteId) => sink.trackedVersion(siteId),
+    receive: (batch, from) => {
+      metrics.changesIn.inc(batch.changes.length);
+      const noted = (r: Received | undefined): Received | undefined => {
+        if (r && r.applied > 0) clock.last = performance.now();
+        return r;
+      };
+      // a store behind a network answers with a promise
+      const r = sink.receive(batch, from) as Received | undefined | Promise<Received | undefined>;
+      return (r instanceof Promise ? r.then(noted) : noted(r)) as ReturnType<ChangeSink['receive']>;
+    },
+    caughtUp: (version, from) => sink.caughtUp(version, from),
+    dropIncomplete: (from) => sink.dropIncomplete(from),
+  };
+}
+
+const mayWrite = (p: PeerPolicy): boolean => p.write === 'all' || (p.write !== 'none' && p.write.length > 0);
+
+/** Serves one session until it ends; never throws (refusals are answered and counted). */
+export async function serveHubSession(channel: FrameChannel, o: HubSessionOptions): Promise<void> {
+  const user = o.principal.user;
+  const out = counted(channel, o.metrics);
+  const it = channel[Symbol.asyncIterator]();
+  let first: IteratorResult<Uint8Array>;
+  try {
+    first = await it.next();
+  } catch (err) {
+    o.log('warn', `session of ${user} on ${o.db.name} failed before hello: ${(err as Error).message}`);
+    return;
+  }
+  if (first.done) return;
+  let hello: Message | undefined;
+  try {
+    hello = decodeMessage(first.value);
+  } catch {
+    // serveSession answers the malformed frame
+  }
+  if (hello?.type === 'hello' && hello.push && mayWrite(o.policy)) {
+    try {
+      await o.db.declare(hello.schema);
+    } catch (err) {
+      if (!(err instanceof SchemaDeclareError)) {
+        o.log('warn', `declaring the schema of ${o.db.name} for ${user} failed: ${(err as Error).message}`);
+        channel.abort(err as Error);
+        return;
+      }
+      o.log('warn', `refused ${user} on ${o.db.name}: ${err.message}`);
+      await refuse(out, new ProtocolError('schema', `database ${o.db.name}: ${err.message} (its schema can only grow by added tables and columns)`, { cause: err }));
+      return;
+    }
+  }
+  const gate = new Gate((peer) => (peer === user ? o.policy : NO_ACCESS));
+  await serveSession(replay(first.value, it, out), countedFeed(o.db.feed, o.metrics, o.clock), countedSink(o.db.sink, o.metrics, o.clock), {
+    peer: user,
+    signal: o.signal,
+    log: o.log,
+    gate,
+    ...(o.keepAliveMs !== undefined ? { keepAliveMs: o.keepAliveMs } : {}),
+  });
+}

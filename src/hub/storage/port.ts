@@ -1,0 +1,68 @@
+/**
+ * The hub's storage port: where hosted databases live (SQLite files in a data folder, or
+ * PostgreSQL). A handful of methods, like automerge-repo's storage port; the server does the rest.
+ * Every implementation passes one conformance suite (test/support/hub-store-suite.ts).
+ *
+ * A hosted database is what a sync session talks to: its `feed` (what clients pull, with a change
+ * signal that must also fire for changes another hub process accepted) and its `sink` (what clients
+ * push). Its CRR schema comes from the first push (`declare`) and may grow by added tables and columns.
+ * Its metadata says who owns it and with whom it is shared, under which sync-v2 policy.
+ */
+import type { TableInfo } from '../../engine/index.ts';
+import type { PeerPolicy } from '../../sync/policy.ts';
+import type { ChangeFeed, ChangeSink } from '../../sync/ports.ts';
+
+/** A user of an app: who owns a database. Users of one app share its namespace of user ids. */
+export interface HubUser {
+  app: string;
+  user: string;
+}
+
+/** A hosted database's metadata. */
+export interface DatabaseInfo {
+  name: string;
+  owner: HubUser;
+  /**
+   * Users of the owner's app it is shared with, and what each may read and write (sync-v2 policy;
+   * a rule's `:peer` is the user id). The owner reads and writes everything.
+   */
+  shares: Record<string, PeerPolicy>;
+  /** Its CRR tables (none until the first push declares them). */
+  tables: TableInfo[];
+}
+
+/** One hosted database, open. */
+export interface HubDatabase {
+  readonly name: string;
+  /** What clients pull; `changed()` also fires for changes accepted by another hub process on the same storage. */
+  readonly feed: ChangeFeed;
+  /** What clients push (merged through the session's gate; acknowledged only once durable). */
+  readonly sink: ChangeSink;
+  /** Owner, shares, tables — as stored now. */
+  info(): Promise<DatabaseInfo>;
+  /**
+   * Makes the database's schema hold `tables`: creates missing tables and adds missing columns (the
+   * schema only grows). Throws {@link SchemaDeclareError} naming the table (and column) that cannot
+   * fit — another primary key, a key column declared as a non-key one or the reverse, a reserved
+   * name — and changes nothing then.
+   */
+  declare(tables: readonly TableInfo[]): Promise<void>;
+  /** Shares the database with `user` (of the owner's app) under `policy`, or stops sharing (undefined). */
+  share(user: string, policy: PeerPolicy | undefined): Promise<void>;
+}
+
+/** Where hosted databases live. */
+export interface HubStore {
+  /**
+   * The database called `name`, open (every caller gets the same one), or undefined if there is
+   * none — unless `create` is given: then a missing one is created, owned by `create`.
+   * Throws {@link DatabaseNameError} for a name that is not a valid database name.
+   */
+  open(name: string, create?: HubUser): Promise<HubDatabase | undefined>;
+  /** Every hosted database's metadata, by name. */
+  list(): Promise<DatabaseInfo[]>;
+  /** Closes every open database; pending writes are durable when it resolves. */
+  close(): Promise<void>;
+}
+
+export { DatabaseNameError, HubStoreError, SchemaDeclareError, checkDatabaseName } from './errors.ts';

@@ -1,0 +1,176 @@
+/**
+ * Reading and writing one hosted database's cells in PostgreSQL (the `cells` table, see schema.ts):
+ * whole rows by key, with a few set-based statements over `unnest` arrays however many rows.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Sql } from 'postgres';
+import { packValue, unpackValue, type SqlValue } from '../../../engine/index.ts';
+import { rowId, type CellIO, type RowWrite, type StoredCell } from './merge.ts';
+
+/** A bytea parameter (postgres.js serializes Buffers). */
+export const bytea = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/** A plain Uint8Array view of a Buffer PostgreSQL returned (what the rest of ddcp compares and encodes). */
+export const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * The cells of one key (`h`, hex) of table $2 of database $1, for `LATERAL` over a list of keys: an
+ * index probe per key whatever the planner's statistics say (`OFFSET 0` keeps it from turning the
+ * list into a hash join over the whole table, as it would on a table not analyzed yet).
+ */
+export const byKey = (schema: string, columns: string, where = ''): string =>
+  `SELECT ${columns} FROM ${schema}.cells WHERE db = $1 AND tbl = $2 AND pk = decode(h, 'hex')${where} OFFSET 0`;
+
+/** Bytes as hex text. */
+export const hex = (b: Uint8Array): string => bytea(b).toString('hex');
+
+/** A stored value: packed as cr-sqlite packs a value (NULL: no bytes). */
+export const valueOf = (b: Buffer | null): SqlValue => (b === null ? null : unpackValue(bytes(b)));
+
+const ARRAY = { text: 1009, int4: 1007, int8: 1016 } as const;
+
+/** New cells from which a save uses COPY. */
+const COPY_FROM = 500;
+
+interface CellRow {
+  pk: Buffer;
+  cid: string;
+  val: Buffer | null;
+  col_version: number;
+  db_version: number;
+  site: Buffer;
+  seq: number;
+}
+
+/** The merge's I/O for database `db` on `sql` (a transaction's handle). */
+export class PgCellIO implements CellIO {
+  private readonly sql: Sql;
+  private readonly s: string;
+  private readonly db: string;
+  constructor(sql: Sql, schema: string, db: string) {
+    this.sql = sql;
+    this.s = schema;
+    this.db = db;
+  }
+
+  async load(table: string, pks: readonly Uint8Array[]): Promise<Map<string, StoredCell[]>> {
+    const out = new Map<string, StoredCell[]>();
+    if (pks.length === 0) return out;
+    const rows = await this.sql.unsafe<CellRow[]>(
+      `SELECT c.* FROM unnest($3::text[]) h, LATERAL (${byKey(this.s, 'pk, cid, val, col_version::float8 AS col_version, db_version::float8 AS db_version, site, seq')}) c`,
+      [this.db, table, this.sql.array(pks.map(hex) as never[], ARRAY.text)],
+    );
+    for (const r of rows) {
+      const id = rowId(r.pk);
+      let cells = out.get(id);
+      if (!cells) out.set(id, (cells = []));
+      cells.push({ cid: r.cid, val: valueOf(r.val), colVersion: r.col_version, dbVersion: r.db_version, site: bytes(r.site), seq: r.seq });
+    }
+    return out;
+  }
+
+  async save(rows: readonly RowWrite[]): Promise<void> {
+    const a = this.sql.array.bind(this.sql) as (xs: unknown[], type: number) => never;
+    const cleared = rows.filter((r) => r.cleared);
+    if (cleared.length > 0) {
+      await this.sql.unsafe(
+        `DELETE FROM ${this.s}.cells WHERE ctid = ANY(ARRAY(
+           SELECT c.ctid FROM unnest($2::text[], $3::text[]) AS r(tbl, pk),
+             LATERAL (SELECT ctid FROM ${this.s}.cells WHERE db = $1 AND tbl = r.tbl AND pk = decode(r.pk, 'hex') AND cid <> '-1' OFFSET 0) c))`,
+        [this.db, a(cleared.map((r) => r.table), ARRAY.text), a(cleared.map((r) => hex(r.pk)), ARRAY.text)],
+      );
+    }
+    // New cells are inserted, stored ones updated: an upsert (ON CONFLICT) costs PostgreSQL about
+    // twice a plain INSERT.
+    let inserted = 0;
+    for (const r of rows) inserted += r.stored.filter((x) => !x).length;
+    // Many new cells go in by COPY (a third faster than INSERT from unnest); a few by one INSERT,
+    // which is one round trip where COPY takes two and waits on the socket in between.
+    const copy = inserted >= COPY_FROM;
+    const lines: string[] = [];
+    const inserts = new CellArrays();
+    const updates = new CellArrays();
+    for (const r of rows) {
+      const key = hex(r.pk);
+      r.cells.forEach((c, i) => {
+        if (r.stored[i]) updates.add(r.table, key, c);
+        else if (copy) lines.push(copyLine(this.db, r.table, key, c));
+        else inserts.add(r.table, key, c);
+      });
+    }
+    if (lines.length > 0) {
+      const into = await this.sql.unsafe(`COPY ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq) FROM STDIN`).writable();
+      await pipeline(Readable.from([lines.join('')]), into);
+    }
+    if (inserts.size > 0) {
+      await this.sql.unsafe(
+        `INSERT INTO ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq)
+         SELECT $1, x.tbl, decode(x.pk, 'hex'), x.cid, decode(x.val, 'hex'), x.cv, x.dv, decode(($10::text[])[x.site], 'hex'), x.seq
+         FROM ${UNNEST}`,
+        inserts.params(this.db, a),
+      );
+    }
+    if (updates.size > 0) {
+      await this.sql.unsafe(
+        `UPDATE ${this.s}.cells c SET val = decode(x.val, 'hex'), col_version = x.cv, db_version = x.dv, site = decode(($10::text[])[x.site], 'hex'), seq = x.seq
+         FROM ${UNNEST}
+         WHERE c.db = $1 AND c.tbl = x.tbl AND c.pk = decode(x.pk, 'hex') AND c.cid = x.cid`,
+        updates.params(this.db, a),
+      );
+    }
+  }
+}
+
+const UNNEST = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int4[], $9::int4[]) AS x(tbl, pk, cid, val, cv, dv, site, seq)`;
+
+/** A text field of COPY's text format. */
+const copyText = (t: string): string => (/[\\\t\n\r]/.test(t) ? t.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch]!) : t);
+
+/** One cell as a line of COPY's text format (bytea as `\\x` hex, NULL as `\\N`). */
+function copyLine(db: string, table: string, pk: string, c: StoredCell): string {
+  const val = c.val === null ? '\\N' : `\\\\x${hex(packValue(c.val))}`;
+  return `${db}\t${copyText(table)}\t\\\\x${pk}\t${copyText(c.cid)}\t${val}\t${c.colVersion}\t${c.dbVersion}\t\\\\x${hex(c.site)}\t${c.seq}\n`;
+}
+
+/**
+ * Cells as the parallel arrays of {@link UNNEST} ($2…$9) — bytes as hex text (postgres.js would
+ * escape bytea's backslashes one by one) — and the site ids, once each, referred to by index ($10).
+ */
+class CellArrays {
+  private readonly tbl: string[] = [];
+  private readonly pk: string[] = [];
+  private readonly cid: string[] = [];
+  private readonly val: (string | null)[] = [];
+  private readonly colVersion: number[] = [];
+  private readonly dbVersion: number[] = [];
+  private readonly site: number[] = [];
+  private readonly seq: number[] = [];
+  private readonly sites: string[] = [];
+  private readonly siteIndex = new Map<string, number>();
+
+  get size(): number {
+    return this.tbl.length;
+  }
+
+  add(table: string, pk: string, c: StoredCell): void {
+    this.tbl.push(table);
+    this.pk.push(pk);
+    this.cid.push(c.cid);
+    this.val.push(c.val === null ? null : hex(packValue(c.val)));
+    this.colVersion.push(c.colVersion);
+    this.dbVersion.push(c.dbVersion);
+    const id = hex(c.site);
+    let i = this.siteIndex.get(id);
+    if (i === undefined) {
+      this.siteIndex.set(id, (i = this.sites.length + 1));
+      this.sites.push(id);
+    }
+    this.site.push(i);
+    this.seq.push(c.seq);
+  }
+
+  params(db: string, a: (xs: unknown[], type: number) => never): never[] {
+    return [db as never, a(this.tbl, ARRAY.text), a(this.pk, ARRAY.text), a(this.cid, ARRAY.text), a(this.val, ARRAY.text), a(this.colVersion, ARRAY.int8), a(this.dbVersion, ARRAY.int8), a(this.site, ARRAY.int4), a(this.seq, ARRAY.int4), a(this.sites, ARRAY.text)];
+  }
+}

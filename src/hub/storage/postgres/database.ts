@@ -1,0 +1,225 @@
+/**
+ * One hosted database in PostgreSQL, as the two ports of a sync session: the feed clients pull from
+ * and the sink their pushes are merged into. Nothing is kept in the process between calls — every
+ * answer comes from PostgreSQL — so any hub process serves any client of it.
+ *
+ * A merge locks the database's row (its db_version counter) for its transaction: merges into one
+ * database commit one after another, in version order, so a reader that saw version v has every
+ * version below it. The transaction also stamps the version, records the pusher's version and
+ * sends the change notification (NOTIFY is delivered at commit, and only if it commits), and it
+ * commits before the push is acknowledged.
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import type { Change, Refusal, TableInfo } from '../../../engine/index.ts';
+import { decodeChanges, encodeChanges } from '../../../sync/codec.ts';
+import type { Batch } from '../../../sync/batches.ts';
+import { fitting, refusalText } from '../../../sync/gate.ts';
+import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
+import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '../../../sync/ports.ts';
+import { planDeclare } from '../declare.ts';
+import { HubStoreError, type DatabaseInfo, type HubDatabase, type HubUser } from '../port.ts';
+import { bytea, bytes, PgCellIO } from './cells.ts';
+import { readBatches } from './feed.ts';
+import { mergeGuardedCells } from './guard.ts';
+import { mergeCells, SiteOrdinals, type MergeResult } from './merge.ts';
+import type { ScratchPredicates } from './predicates.ts';
+
+/** What a database needs of its store. */
+export interface StoreContext {
+  sql: Sql;
+  schema: string;
+  /** The notification channel of this hub's storage. */
+  channel: string;
+  predicates: ScratchPredicates;
+  /** Resolves on the next change of database `name` (any process), or when `signal` aborts. */
+  changed(name: string, signal: AbortSignal): Promise<void>;
+  /** Tells this process's followers at once (the notification comes back a little later). */
+  wake(name: string): void;
+}
+
+/** Tables by name, in the order the engine lists CRRs. */
+const sortTables = (tables: readonly TableInfo[]): TableInfo[] => [...tables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
+  readonly name: string;
+  readonly siteId: Uint8Array;
+  /** The row id in `databases`. */
+  readonly id: string;
+  private readonly ctx: StoreContext;
+
+  constructor(ctx: StoreContext, name: string, id: string, siteId: Uint8Array) {
+    this.ctx = ctx;
+    this.name = name;
+    this.id = id;
+    this.siteId = siteId;
+  }
+
+  get feed(): ChangeFeed {
+    return this;
+  }
+
+  get sink(): ChangeSink {
+    return this;
+  }
+
+  private get s(): string {
+    return this.ctx.schema;
+  }
+
+  // --- metadata ---
+
+  async info(): Promise<DatabaseInfo> {
+    const [row] = await this.ctx.sql.unsafe<{ app: string; owner: string; tables: TableInfo[] }[]>(`SELECT app, owner, tables FROM ${this.s}.databases WHERE id = $1`, [this.id]);
+    if (!row) throw new HubStoreError(`hosted database ${this.name} is gone`);
+    return { name: this.name, owner: { app: row.app, user: row.owner }, shares: await this.shares(), tables: sortTables(row.tables) };
+  }
+
+  private async shares(): Promise<Record<string, PeerPolicy>> {
+    const rows = await this.ctx.sql.unsafe<{ user: string; policy: unknown }[]>(`SELECT "user", policy FROM ${this.s}.shares WHERE db = $1 ORDER BY "user"`, [this.id]);
+    return Object.fromEntries(rows.map((r) => [r.user, policyFromJson(r.policy, `share of ${this.name} with ${r.user}`)]));
+  }
+
+  async declare(tables: readonly TableInfo[]): Promise<void> {
+    await this.ctx.sql.begin(async (tx) => {
+      const ours = await this.lock(tx);
+      const plan = planDeclare(ours.tables, tables); // throws, naming the misfit: nothing changed
+      if (plan.create.length === 0 && plan.add.length === 0) return;
+      const next = ours.tables.map((t) => ({ name: t.name, pks: [...t.pks], columns: [...t.columns] }));
+      for (const a of plan.add) next.find((t) => t.name === a.table)!.columns.push(...a.columns);
+      next.push(...plan.create.map((t) => ({ name: t.name, pks: [...t.pks], columns: [...t.columns] })));
+      await tx.unsafe(`UPDATE ${this.s}.databases SET tables = $2::text::jsonb WHERE id = $1`, [this.id, JSON.stringify(sortTables(next))]);
+    });
+  }
+
+  async share(user: string, policy: PeerPolicy | undefined): Promise<void> {
+    if (policy === undefined) await this.ctx.sql.unsafe(`DELETE FROM ${this.s}.shares WHERE db = $1 AND "user" = $2`, [this.id, user]);
+    else {
+      await this.ctx.sql.unsafe(`INSERT INTO ${this.s}.shares (db, "user", policy) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (db, "user") DO UPDATE SET policy = excluded.policy`, [
+        this.id,
+        user,
+        JSON.stringify(policyToJson(policy)),
+      ]);
+    }
+  }
+
+  /** Locks the database's row for the transaction: its open version and tables. */
+  private async lock(tx: TransactionSql): Promise<{ open: number; tables: TableInfo[] }> {
+    const [row] = await tx.unsafe<{ open: number; tables: TableInfo[] }[]>(`SELECT open_version::float8 AS open, tables FROM ${this.s}.databases WHERE id = $1 FOR UPDATE`, [this.id]);
+    if (!row) throw new HubStoreError(`hosted database ${this.name} is gone`);
+    return row;
+  }
+
+  // --- the feed ---
+
+  async schema(): Promise<TableInfo[]> {
+    const [row] = await this.ctx.sql.unsafe<{ tables: TableInfo[] }[]>(`SELECT tables FROM ${this.s}.databases WHERE id = $1`, [this.id]);
+    return sortTables(row?.tables ?? []);
+  }
+
+  async version(): Promise<number> {
+    const [row] = await this.ctx.sql.unsafe<{ open: number }[]>(`SELECT open_version::float8 AS open FROM ${this.s}.databases WHERE id = $1`, [this.id]);
+    return Number(row?.open ?? 1) - 1;
+  }
+
+  batches(since: number, request: FeedRequest): AsyncIterable<Batch> {
+    return readBatches({ sql: this.ctx.sql, schema: this.s, db: this.id, predicates: this.ctx.predicates }, since, request.exceptSite, request.read);
+  }
+
+  changed(signal: AbortSignal): Promise<void> {
+    return this.ctx.changed(this.name, signal);
+  }
+
+  // --- the sink ---
+
+  async trackedVersion(siteId: Uint8Array): Promise<number> {
+    const [row] = await this.ctx.sql.unsafe<{ version: number }[]>(`SELECT version::float8 AS version FROM ${this.s}.tracked WHERE db = $1 AND site_id = $2`, [this.id, bytea(siteId)]);
+    return row ? Number(row.version) : 0;
+  }
+
+  private async track(sql: Sql | TransactionSql, siteId: Uint8Array, version: number): Promise<void> {
+    await sql.unsafe(
+      `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
+       ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`,
+      [this.id, bytea(siteId), version],
+    );
+  }
+
+  async receive(batch: Batch, from: PushOrigin): Promise<Received | undefined> {
+    if (!batch.complete) {
+      // Part of a transaction larger than a batch: kept (in PostgreSQL) until its last batch comes.
+      await this.ctx.sql.unsafe(`INSERT INTO ${this.s}.pending (db, site_id, changes) VALUES ($1, $2, $3)`, [this.id, bytea(from.siteId), bytea(batch.encoded ?? encodeChanges(batch.changes))]);
+      return undefined;
+    }
+    let merged: MergeResult & { refused: Refusal[] };
+    // A connection of our own, its transaction run by hand: BEGIN goes out with the first statement
+    // and the last statement with COMMIT (pipelined, one round trip each pair).
+    const tx = await this.ctx.sql.reserve();
+    try {
+      // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
+      const begin = tx.unsafe('BEGIN').execute();
+      // Lock the version row, and take what waited for this batch (if anything).
+      const rows = await tx.unsafe<{ open: number; tables: TableInfo[]; changes: Buffer | null }[]>(
+        `WITH d AS (SELECT open_version, tables FROM ${this.s}.databases WHERE id = $1 FOR UPDATE),
+              w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2 RETURNING n, changes)
+         SELECT d.open_version::float8 AS open, d.tables, w.changes FROM d LEFT JOIN w ON true ORDER BY w.n`,
+        [this.id, bytea(from.siteId)],
+      );
+      await begin;
+      if (rows.length === 0) throw new HubStoreError(`hosted database ${this.name} is gone`);
+      const { open: version, tables } = rows[0]!;
+      const parts: Change[][] = rows.flatMap((w) => (w.changes ? [decodeChanges(bytes(w.changes))] : []));
+      parts.push(batch.changes);
+      const changes = fitting(parts.length === 1 ? batch.changes : parts.flat(), tables, `staged change from ${from.source}`);
+      merged = await this.merge(tx as unknown as Sql, tables, changes, version, from);
+      // Stamp the version, tell every hub process (delivered at commit), track the pusher; commit.
+      const track = `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
+        ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`;
+      const last =
+        merged.applied > 0
+          ? tx.unsafe(`WITH v AS (UPDATE ${this.s}.databases SET open_version = $4 WHERE id = $1), t AS (${track}) SELECT pg_notify($5, $6)`, [
+              this.id,
+              bytea(from.siteId),
+              batch.version,
+              version + 1,
+              this.ctx.channel,
+              this.name,
+            ]).execute()
+          : tx.unsafe(track, [this.id, bytea(from.siteId), batch.version]).execute();
+      const commit = tx.unsafe('COMMIT').execute();
+      // If the last statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
+      await Promise.all([last, commit]);
+    } catch (err) {
+      await tx.unsafe('ROLLBACK').catch(() => {});
+      // Nothing of it landed; what waited for it is not kept either (as the SQLite store forgets it).
+      await this.dropIncomplete(from).catch(() => {});
+      throw err;
+    } finally {
+      tx.release();
+    }
+    if (merged.applied > 0) this.ctx.wake(this.name);
+    return { version: batch.version, applied: merged.applied, refused: merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) })) };
+  }
+
+  private async merge(tx: Sql, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {
+    const tables = new Map(list.map((t) => [t.name, t]));
+    const sites = new SiteOrdinals(this.siteId);
+    const guard = from.gate.writeGuard(from.peer);
+    const io = (sql: Sql): PgCellIO => new PgCellIO(sql, this.s, this.id);
+    if (guard) return mergeGuardedCells(tx, io, tables, sites, changes, version, guard, this.ctx.predicates);
+    return { ...(await mergeCells(io(tx), tables, sites, changes, version)), refused: [] };
+  }
+
+  async caughtUp(version: number, from: PushOrigin): Promise<void> {
+    await this.track(this.ctx.sql, from.siteId, version);
+  }
+
+  async dropIncomplete(from: PushOrigin): Promise<void> {
+    await this.ctx.sql.unsafe(`DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2`, [this.id, bytea(from.siteId)]);
+  }
+}
+
+/** The metadata of a database row. */
+export function infoOf(row: { name: string; app: string; owner: string; tables: TableInfo[] }, shares: Record<string, PeerPolicy>): DatabaseInfo {
+  const owner: HubUser = { app: row.app, user: row.owner };
+  return { name: row.name, owner, shares, tables: sortTables(row.tables) };
+}

@@ -1,0 +1,152 @@
+/**
+ * The hub's PostgreSQL store (`ddcp hub serve --database-url postgres://…`): every hosted database in
+ * one schema (schema.ts), migrated at start. All state is in PostgreSQL, so several hub processes
+ * can share it and any of them serves any client.
+ *
+ * Scale-out uses PostgreSQL's own LISTEN/NOTIFY: a merge sends `NOTIFY <channel>, '<database>'` in
+ * its transaction, and every hub process LISTENs on the channel and wakes the followers of that
+ * database. Chosen over NATS because it needs no second service to run and secure, and because the
+ * notification is transactional — sent exactly when the commit happens, never for a rolled-back
+ * merge, never before the change is readable — where a separate bus would be a second write that can
+ * be lost or overtake the commit. Its limits (payloads under 8 KB, one queue per database server)
+ * don't matter for a few bytes per merged push.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import postgres, { type Sql } from 'postgres';
+import { SITE_ID_BYTES, type TableInfo } from '../../../engine/index.ts';
+import { policyFromJson, type PeerPolicy } from '../../../sync/policy.ts';
+import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
+import { bytes } from './cells.ts';
+import { infoOf, PgHubDatabase, type StoreContext } from './database.ts';
+import { ScratchPredicates } from './predicates.ts';
+import { checkSchemaName, migrate } from './schema.ts';
+
+/** The schema the hub's tables live in unless told otherwise. */
+export const DEFAULT_SCHEMA = 'ddcp_hub';
+
+export interface PgHubStoreOptions {
+  /** `postgres://user@host:port/database` (or an open postgres.js client, which the store then does not end). */
+  url: string | Sql;
+  /** The schema for the hub's tables (default {@link DEFAULT_SCHEMA}); hubs sharing storage use the same one. */
+  schema?: string;
+  /** Connections in the pool (default 10; one more is used to LISTEN). */
+  max?: number;
+}
+
+export class PgHubStore implements HubStore {
+  readonly schema: string;
+  private readonly sql: Sql;
+  private readonly ownsClient: boolean;
+  private readonly channel: string;
+  private readonly events = new EventEmitter();
+  private readonly opened = new Map<string, Promise<PgHubDatabase | undefined>>();
+  private readonly predicates = new ScratchPredicates();
+  private unlisten: (() => Promise<void>) | undefined;
+  private closed = false;
+
+  private constructor(sql: Sql, owns: boolean, schema: string) {
+    this.sql = sql;
+    this.ownsClient = owns;
+    this.schema = schema;
+    this.channel = `${schema}_changed`;
+    this.events.setMaxListeners(0);
+  }
+
+  /** Connects, migrates the schema (idempotent) and starts listening for other processes' merges. */
+  static async open(options: PgHubStoreOptions): Promise<PgHubStore> {
+    const schema = options.schema ?? DEFAULT_SCHEMA;
+    checkSchemaName(schema);
+    const owns = typeof options.url === 'string';
+    const sql = typeof options.url === 'string' ? postgres(options.url, { max: options.max ?? 10, onnotice: () => {} }) : options.url;
+    const store = new PgHubStore(sql, owns, schema);
+    try {
+      await migrate(sql, schema);
+      const listening = await sql.listen(store.channel, (name) => store.events.emit(name));
+      store.unlisten = () => listening.unlisten();
+    } catch (cause) {
+      if (owns) await sql.end({ timeout: 5 }).catch(() => {});
+      throw new HubStoreError(`cannot open the hub's PostgreSQL storage (schema ${schema}): ${(cause as Error).message}`, { cause });
+    }
+    return store;
+  }
+
+  private context(): StoreContext {
+    return {
+      sql: this.sql,
+      schema: this.schema,
+      channel: this.channel,
+      predicates: this.predicates,
+      changed: (name, signal) =>
+        new Promise((resolve) => {
+          if (signal.aborted || this.closed) return resolve();
+          const done = (): void => {
+            this.events.off(name, done);
+            this.events.off('\u0000closed', done);
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          this.events.on(name, done);
+          this.events.on('\u0000closed', done);
+          signal.addEventListener('abort', done);
+        }),
+      wake: (name) => this.events.emit(name),
+    };
+  }
+
+  open(name: string, create?: HubUser): Promise<HubDatabase | undefined> {
+    try {
+      checkDatabaseName(name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.closed) return Promise.reject(new HubStoreError('the hub store is closed'));
+    const open = this.opened.get(name);
+    if (open) return open;
+    const opening = this.find(name, create);
+    this.opened.set(name, opening);
+    // A database that isn't there may be created later (by us or another hub): don't remember that.
+    opening.then((db) => db === undefined && this.opened.get(name) === opening && this.opened.delete(name), () => this.opened.delete(name));
+    return opening;
+  }
+
+  private async find(name: string, create?: HubUser): Promise<PgHubDatabase | undefined> {
+    const s = this.schema;
+    const select = async (): Promise<{ id: string; site_id: Buffer } | undefined> =>
+      (await this.sql.unsafe<{ id: string; site_id: Buffer }[]>(`SELECT id::text AS id, site_id FROM ${s}.databases WHERE name = $1`, [name]))[0];
+    let row = await select();
+    if (!row && create) {
+      // Another hub may create it at the same moment: the first wins, both then open that one.
+      await this.sql.unsafe(`INSERT INTO ${s}.databases (name, app, owner, site_id) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`, [
+        name,
+        create.app,
+        create.user,
+        randomBytes(SITE_ID_BYTES),
+      ]);
+      row = await select();
+    }
+    return row && new PgHubDatabase(this.context(), name, row.id, bytes(row.site_id));
+  }
+
+  async list(): Promise<DatabaseInfo[]> {
+    const s = this.schema;
+    const rows = await this.sql.unsafe<{ id: string; name: string; app: string; owner: string; tables: TableInfo[] }[]>(`SELECT id::text AS id, name, app, owner, tables FROM ${s}.databases ORDER BY name`);
+    const shares = await this.sql.unsafe<{ db: string; user: string; policy: unknown }[]>(`SELECT db::text AS db, "user", policy FROM ${s}.shares ORDER BY "user"`);
+    return rows.map((r) => {
+      const mine: Record<string, PeerPolicy> = {};
+      for (const sh of shares) if (sh.db === r.id) mine[sh.user] = policyFromJson(sh.policy, `share of ${r.name} with ${sh.user}`);
+      return infoOf(r, mine);
+    });
+  }
+
+  /** Stops listening and closes the pool; every acknowledged merge was committed before its ack. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.emit('\u0000closed'); // followers end their waits
+    this.opened.clear();
+    await this.unlisten?.().catch(() => {});
+    if (this.ownsClient) await this.sql.end({ timeout: 5 });
+    this.predicates.close();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The embedded hub store: a data folder with one SQLite file per hosted database (a ddcp engine,
+ * served through the repository's feed — repo/feed.ts — like any repository) and `hub.db` for the
+ * metadata (owners, shares). No set-up; WAL, so an acknowledged change (committed before the ack)
+ * survives a killed process.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine, ident, openDatabase, transaction, type SqliteConnection, type TableInfo } from '../../../engine/index.ts';
+import { Staging } from '../../../repo/staging.ts';
+import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
+import { planDeclare } from '../declare.ts';
+import { HostedFeed } from './feed.ts';
+import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
+
+const META_SCHEMA = `
+CREATE TABLE IF NOT EXISTS databases (name TEXT PRIMARY KEY, app TEXT NOT NULL, owner TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS shares (db TEXT NOT NULL REFERENCES databases(name), user TEXT NOT NULL, policy TEXT NOT NULL, PRIMARY KEY (db, user)) STRICT;`;
+
+interface MetaRow {
+  name: string;
+  app: string;
+  owner: string;
+}
+
+class SqliteHubDatabase implements HubDatabase {
+  readonly name: string;
+  readonly feed: HostedFeed;
+  readonly sink: HostedFeed;
+  readonly dbPath: string;
+  readonly engine: Engine;
+  private readonly db: SqliteConnection;
+  private readonly meta: SqliteConnection;
+  private staging: Staging | undefined;
+
+  constructor(meta: SqliteConnection, dir: string, name: string) {
+    this.name = name;
+    this.meta = meta;
+    this.dbPath = join(dir, `${name}.db`);
+    this.db = openDatabase(this.dbPath);
+    try {
+      this.engine = Engine.open(this.db);
+    } catch (cause) {
+      this.db.close();
+      throw new HubStoreError(`cannot open hosted database ${name} (${this.dbPath}): ${(cause as Error).message}`, { cause });
+    }
+    this.feed = this.sink = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))));
+  }
+
+  async info(): Promise<DatabaseInfo> {
+    const row = this.meta.prepare('SELECT name, app, owner FROM databases WHERE name = ?').get(this.name) as MetaRow | undefined;
+    if (!row) throw new HubStoreError(`hosted database ${this.name} has no metadata`);
+    return { name: row.name, owner: { app: row.app, user: row.owner }, shares: sharesOf(this.meta, this.name), tables: this.engine.crrs() };
+  }
+
+  async declare(tables: readonly TableInfo[]): Promise<void> {
+    const plan = planDeclare(this.engine.crrs(), tables);
+    if (plan.create.length === 0 && plan.add.length === 0) return;
+    // Untyped columns: values keep the type each client gave them, as in the clients' databases.
+    transaction(this.db, () => {
+      for (const t of plan.create) {
+        const cols = [...t.pks.map((c) => `${ident(c)} NOT NULL`), ...t.columns.map(ident)];
+        this.db.exec(`CREATE TABLE ${ident(t.name)} (${cols.join(', ')}, PRIMARY KEY (${t.pks.map(ident).join(', ')}))`);
+        this.engine.asCrr(t.name);
+      }
+      for (const a of plan.add) {
+        this.engine.beginAlter(a.table);
+        for (const c of a.columns) this.db.exec(`ALTER TABLE ${ident(a.table)} ADD COLUMN ${ident(c)}`);
+        this.engine.commitAlter(a.table);
+      }
+    });
+    this.feed.schemaChanged();
+  }
+
+  async share(user: string, policy: PeerPolicy | undefined): Promise<void> {
+    if (policy === undefined) this.meta.prepare('DELETE FROM shares WHERE db = ? AND user = ?').run(this.name, user);
+    else this.meta.prepare('INSERT OR REPLACE INTO shares VALUES (?, ?, ?)').run(this.name, user, JSON.stringify(policyToJson(policy)));
+  }
+
+  close(): void {
+    this.feed.stop();
+    this.staging?.close();
+    this.db.close();
+  }
+}
+
+function sharesOf(meta: SqliteConnection, name: string): Record<string, PeerPolicy> {
+  const rows = meta.prepare('SELECT user, policy FROM shares WHERE db = ? ORDER BY user').all(name) as { user: string; policy: string }[];
+  return Object.fromEntries(rows.map((r) => [r.user, policyFromJson(JSON.parse(r.policy), `share of ${name} with ${r.user}`)]));
+}
+
+/** Hosted databases in a data folder (created if missing). */
+export class SqliteHubStore implements HubStore {
+  readonly dir: string;
+  private readonly meta: SqliteConnection;
+  private readonly opened = new Map<string, SqliteHubDatabase>();
+  private closed = false;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(join(dir, 'databases'), { recursive: true });
+    this.meta = openDatabase(join(dir, 'hub.db'));
+    this.meta.exec(META_SCHEMA);
+  }
+
+  async open(name: string, create?: HubUser): Promise<HubDatabase | undefined> {
+    checkDatabaseName(name);
+    if (this.closed) throw new HubStoreError('the hub store is closed');
+    const open = this.opened.get(name);
+    if (open) return open;
+    const known = this.meta.prepare('SELECT 1 FROM databases WHERE name = ?').get(name) !== undefined;
+    if (!known) {
+      if (!create) return undefined;
+      this.meta.prepare('INSERT INTO databases VALUES (?, ?, ?, ?)').run(name, create.app, create.user, Date.now());
+    }
+    const db = new SqliteHubDatabase(this.meta, join(this.dir, 'databases'), name);
+    this.opened.set(name, db);
+    return db;
+  }
+
+  async list(): Promise<DatabaseInfo[]> {
+    const rows = this.meta.prepare('SELECT name, app, owner FROM databases ORDER BY name').all() as unknown as MetaRow[];
+    const out: DatabaseInfo[] = [];
+    for (const r of rows) {
+      const open = this.opened.get(r.name);
+      out.push(open ? await open.info() : { name: r.name, owner: { app: r.app, user: r.owner }, shares: sharesOf(this.meta, r.name), tables: this.tablesOf(r.name) });
+    }
+    return out;
+  }
+
+  /** A closed database's tables, read without opening its engine for good. */
+  private tablesOf(name: string): TableInfo[] {
+    const db = openDatabase(join(this.dir, 'databases', `${name}.db`));
+    try {
+      return Engine.open(db).crrs();
+    } finally {
+      db.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const db of this.opened.values()) db.close();
+    this.opened.clear();
+    this.meta.close();
+  }
+}

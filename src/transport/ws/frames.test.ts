@@ -1,0 +1,79 @@
+/** The frame stream suite over WebSocket on 127.0.0.1 (a `ws` server and a dialled client), and dial refusals. */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { frameStreamSuite, readAll, rejectsNamed } from '../../../test/support/frame-stream-suite.ts';
+import { dialWs, isWsUrl } from './dial.ts';
+import { WsFrameStream } from './frames.ts';
+
+describe('FrameStream over WebSocket', () => {
+  let http: Server;
+  let wss: WebSocketServer;
+  let url: string;
+  let accepted: ((ws: WebSocket) => void)[] = [];
+  before(async () => {
+    http = createServer((_req, res) => res.writeHead(404).end());
+    wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+    http.on('upgrade', (req, socket, head) => {
+      if (req.url === '/refuse') {
+        socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"code":"forbidden","message":"not yours"}');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => accepted.shift()?.(ws));
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  const pair = async (options: { maxFrameBytes?: number; highWaterBytes?: number }) => {
+    const server = new Promise<WebSocket>((resolve) => accepted.push(resolve));
+    const a = await dialWs(`${url}/db`, options);
+    const b = new WsFrameStream(await server, { ...options, remotePeer: 'client' });
+    return { a, b };
+  };
+
+  frameStreamSuite({
+    pair,
+    // each end's queue + what the kernel's socket buffers on loopback hold while the reader is paused
+    maxInFlight: (highWater) => 2 * highWater + 16 * 1024 * 1024,
+    backpressureBytes: 64 * 1024 * 1024,
+    timeout: 30_000,
+  });
+
+  it('a refused upgrade rejects with the server status, code and message', async () => {
+    const err = await rejectsNamed(() => dialWs(`${url}/refuse`), 'WsRefusedError');
+    assert.match(err.message, /not yours \(forbidden, HTTP 403\)/);
+  });
+
+  it('nothing listening: a FrameError names the URL', async () => {
+    const err = await rejectsNamed(() => dialWs('ws://127.0.0.1:1/x', { timeoutMs: 2_000 }), 'FrameError');
+    assert.match(err.message, /ws:\/\/127\.0\.0\.1:1\/x/);
+  });
+
+  it('control messages: end half-closes, others reach onControl, malformed ones fail the stream', async () => {
+    const got: unknown[] = [];
+    const server = new Promise<WebSocket>((resolve) => accepted.push(resolve));
+    const a = await dialWs(`${url}/db`);
+    const ws = await server;
+    const b = new WsFrameStream(ws, { remotePeer: 'client', onControl: (m) => void got.push(m) });
+    a.control({ type: 'refresh', token: 't' });
+    await a.send(new Uint8Array([1]));
+    await a.close();
+    assert.deepEqual((await readAll(b)).map((f) => [...f]), [[1]]);
+    assert.deepEqual(got, [{ type: 'refresh', token: 't' }]);
+    await b.close();
+    // garbage text from the other side ends the stream with a FrameError
+    const server2 = new Promise<WebSocket>((resolve) => accepted.push(resolve));
+    const c = await dialWs(`${url}/db`);
+    const d = new WsFrameStream(await server2, { remotePeer: 'client' });
+    (c as unknown as { control(m: unknown): void }).control({ type: 'what' });
+    await rejectsNamed(() => readAll(d), 'FrameError');
+    assert.ok(isWsUrl('ws://h:1/db') && isWsUrl('wss://h/db') && !isWsUrl('/tmp/x') && !isWsUrl('ws:/x'));
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * The real authenticator in the real hub, end to end on 127.0.0.1: credentials made with the CLI, a
+ * backend minting user tokens over HTTP (signed admin calls), a repository following a hub database
+ * with its token, an enrolled device's challenge–response on the upgrade, refresh in place — and a
+ * revoke run from the command line (another process) closing the open session. Then two hubs sharing
+ * the PostgreSQL auth store: one CLI revoke closes the sessions on both (LISTEN/NOTIFY).
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import postgres from 'postgres';
+import { WebSocket } from 'ws';
+import type { AuthEvent, HubAuthenticator } from '../../src/hub/auth/authenticator.ts';
+import { fetchDeviceAuthorization } from '../../src/hub/auth/device.ts';
+import { signAdminRequest } from '../../src/hub/auth/hmac.ts';
+import { handleAuthRequest } from '../../src/hub/auth/http.ts';
+import { MASTER_KEY_ENV } from '../../src/hub/auth/masterkey.ts';
+import { openHubAuth } from '../../src/hub/auth/open.ts';
+import type { HubServer } from '../../src/hub/server.ts';
+import type { Repository } from '../../src/index.ts';
+import { addressOf } from '../../src/repo/address.ts';
+import { dialWs } from '../../src/transport/ws/dial.ts';
+import { ddcpAsync, tempDir } from '../support/cli.ts';
+import { startHub } from '../support/hub.ts';
+import { notesRepo } from '../support/notes.ts';
+import { following, until } from './following.ts';
+import { PG_URL, pgSchemaName } from './pg.ts';
+
+const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => {
+  const r = await ddcpAsync(cwd, args, '', env);
+  assert.equal(r.code, 0, `ddcp ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+/** A backend's admin call: POST `path` signed with the app's key and secret. */
+async function backend(hub: HubServer, app: { key: string; secret: string }, path: string, email: string, payload: unknown): Promise<Record<string, unknown>> {
+  const body = JSON.stringify(payload);
+  const res = await fetch(hub.url.replace(/^ws/, 'http') + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...signAdminRequest({ apiKey: app.key, secret: app.secret, email, body }) } });
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe('the hub with its authenticator (SQLite)', () => {
+  const dir = tempDir('ddcp-hub-auth-');
+  const log: AuthEvent[] = [];
+  let hub: HubServer;
+  let app: { key: string; secret: string };
+  let closeAuth: () => Promise<void>;
+  let hubAuth: HubAuthenticator;
+  const repos: Repository[] = [];
+
+  before(async () => {
+    app = JSON.parse(await cli(dir, ['hub', 'credentials', 'create', '--name', 'notes', '--data', 'hub', '--json'])) as { key: string; secret: string };
+    const opened = await openHubAuth({ dataDir: `${dir}/hub`, env: {} }, { log: (e) => log.push(e) });
+    closeAuth = opened.close;
+    hubAuth = opened.auth;
+    hub = await startHub(`${dir}/hub`, opened.auth, { http: (req, res) => handleAuthRequest(opened.auth, req, res) });
+  });
+  after(async () => {
+    await hub.stop();
+    await closeAuth();
+    for (const r of repos) r.close();
+  });
+
+  it('a client syncs with the token its backend minted; a CLI revoke closes its open session and keeps it out', async () => {
+    const { token } = await backend(hub, app, '/auth/token', 'ann@example.com', { ttl_seconds: 600 });
+    const ann = await notesRepo(dir, 'ann');
+    repos.push(ann);
+    ann.addRemote('origin', `${hub.url}/anns-notes`);
+    ann.hubTokens.set(`${hub.url}/anns-notes`, token as string);
+    ann.db.exec("INSERT INTO notes VALUES ('n1', 'hello')");
+    assert.equal((await ann.push('origin')).changes, 1);
+    await following(ann, async (events) => {
+      await until(() => events.some((e) => e.type === 'connected'));
+      assert.equal(hub.connections, 1);
+      await cli(dir, ['hub', 'credentials', 'revoke', 'notes', '--data', 'hub']); // another process
+      await until(() => events.some((e) => e.type === 'disconnected' && /credentials revoked/.test(e.error?.message ?? '')));
+      await until(() => events.some((e) => e.type === 'disconnected' && /authentication failed/.test(e.error?.message ?? '')));
+    });
+    assert.ok(log.some((e) => e.method === 'token' && /revoked or unknown API key/.test(e.reason)), 'the refusal reason is in the hub log');
+  });
+
+  it('an enrolled device connects by challenge–response; a refreshed token keeps a session past its first expiry', async () => {
+    const app2 = JSON.parse(await cli(dir, ['hub', 'credentials', 'create', '--name', 'tasks', '--data', 'hub', '--json'])) as { key: string; secret: string };
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const address = addressOf(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'));
+    await backend(hub, app2, '/auth/devices', 'bob@example.com', { address });
+    const open = (authorization: string) => new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${hub.url}/bobs-tasks`, { headers: { authorization } });
+      ws.on('open', () => (ws.close(), resolve(101)));
+      ws.on('error', () => {}); // the refusal is the status below
+      ws.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0)));
+    });
+    const authorization = await fetchDeviceAuthorization(hub.url, address, privateKey);
+    assert.equal(await open(authorization), 101);
+    assert.equal(await open(authorization), 401, 'the nonce is spent');
+
+    const short = (await backend(hub, app2, '/auth/token', 'bob@example.com', { ttl_seconds: 2 })).token as string;
+    const long = (await backend(hub, app2, '/auth/token', 'bob@example.com', { ttl_seconds: 600 })).token as string;
+    const refreshed: unknown[] = [];
+    const kept = await dialWs(`${hub.url}/bobs-tasks`, { token: short, onControl: (m) => void refreshed.push(m) });
+    const lapsing = await dialWs(`${hub.url}/bobs-tasks`, { token: short });
+    kept.control({ type: 'refresh', token: long });
+    const ended = await (async () => {
+      try {
+        for await (const _ of lapsing);
+      } catch (err) {
+        return err as Error;
+      }
+    })();
+    assert.match(String(ended?.message), /credentials expired/);
+    assert.equal((refreshed[0] as { type: string }).type, 'refreshed');
+    assert.ok(hub.connections >= 1, 'the refreshed session is still open');
+    kept.abort(new Error('done'));
+  });
+  it('a repository enrolled by the backend syncs with no token (its identity answers the challenge); one not enrolled is told how to get in', async () => {
+    const devices = await hubAuth.credentials.create('devices');
+    const carol = await notesRepo(dir, 'carol');
+    const stranger = await notesRepo(dir, 'stranger');
+    repos.push(carol, stranger);
+    for (const r of [carol, stranger]) r.addRemote('origin', `${hub.url}/carols-notes`);
+    await backend(hub, devices, '/auth/devices', 'carol@example.com', { address: carol.address });
+    carol.db.exec("INSERT INTO notes VALUES ('c1', 'from carol')");
+    assert.equal((await carol.push('origin')).changes, 1);
+    await following(carol, async (events) => {
+      await until(() => events.some((e) => e.type === 'connected'));
+    });
+    await assert.rejects(stranger.pull('origin'), /the hub wants a token: .*or have the app's backend enroll this repository's address/);
+    assert.ok(log.some((e) => e.method === 'device' && e.key === stranger.address && /not enrolled/.test(e.reason)));
+  });
+});
+
+describe('two hubs sharing the PostgreSQL auth store', () => {
+  const dir = tempDir('ddcp-hub-auth-pg-');
+  const schema = pgSchemaName('e2e');
+  const env = { [MASTER_KEY_ENV]: randomBytes(32).toString('base64') };
+  const pg = ['--database-url', PG_URL, '--schema', schema];
+  const hubs: HubServer[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  const repos: Repository[] = [];
+
+  before(async () => {
+    for (const name of ['one', 'two']) {
+      const opened = await openHubAuth({ databaseUrl: PG_URL, schema, env });
+      closers.push(opened.close);
+      hubs.push(await startHub(`${dir}/${name}`, opened.auth, { http: (req, res) => handleAuthRequest(opened.auth, req, res) }));
+    }
+  });
+  after(async () => {
+    for (const h of hubs) await h.stop();
+    for (const c of closers) await c();
+    for (const r of repos) r.close();
+    const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await sql.end();
+  });
+
+  it('a token minted by one hub admits on the other; one CLI revoke closes the sessions on both', async () => {
+    const app = JSON.parse(await cli(dir, ['hub', 'credentials', 'create', '--name', 'notes', ...pg, '--json'], env)) as { key: string; secret: string };
+    const { token } = await backend(hubs[0]!, app, '/auth/token', 'ann@example.com', {});
+    const clients = await Promise.all(hubs.map(async (h, i) => {
+      const r = await notesRepo(dir, `ann-${i}`);
+      repos.push(r);
+      r.addRemote('origin', `${h.url}/notes`);
+      r.hubTokens.set(`${h.url}/notes`, token as string);
+      return r;
+    }));
+    await following(clients[0]!, (a) => following(clients[1]!, async (b) => {
+      await until(() => a.some((e) => e.type === 'connected') && b.some((e) => e.type === 'connected'));
+      await cli(dir, ['hub', 'credentials', 'revoke', app.key, ...pg]);
+      await until(() => [a, b].every((events) => events.some((e) => e.type === 'disconnected' && /credentials revoked/.test(e.error?.message ?? ''))));
+    }));
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Hub test helpers: an {@link Authenticator} over a map of bearer tokens (the hub server codes against
+ * the port; src/hub/auth is the real one), a hub on 127.0.0.1 with the embedded SQLite store, and a
+ * store that hosts an existing repository as one database (for the remote conformance suite).
+ */
+import { EventEmitter } from 'node:events';
+import type { AuthRequest, Authenticator, Principal } from '../../src/hub/auth/port.ts';
+import { HubServer, type HubServerOptions } from '../../src/hub/server.ts';
+import { SqliteHubStore } from '../../src/hub/storage/sqlite/store.ts';
+import type { DatabaseInfo, HubDatabase, HubStore } from '../../src/hub/storage/port.ts';
+import type { Repository } from '../../src/index.ts';
+import type { PeerPolicy } from '../../src/sync/policy.ts';
+
+export class TestAuthError extends Error {
+  override name = 'AuthError';
+  constructor() {
+    super('authentication failed');
+  }
+}
+
+/** Bearer tokens → principals; revoking a token tells listeners of its app. */
+export class TokenAuthenticator implements Authenticator {
+  private readonly tokens = new Map<string, Principal>();
+  private readonly events = new EventEmitter();
+
+  /** Issues `token` for `user` of `app` (expiring at `expiresAt`, ms epoch, if given). */
+  issue(token: string, user: string, app = 'test-app', expiresAt?: number): string {
+    this.tokens.set(token, { app, user, method: 'token', ...(expiresAt !== undefined ? { expiresAt } : {}) });
+    return token;
+  }
+
+  revoke(token: string): void {
+    const p = this.tokens.get(token);
+    this.tokens.delete(token);
+    if (p) this.events.emit('revoked', p.app);
+  }
+
+  private lookup(token: string | undefined): Principal {
+    const p = token === undefined ? undefined : this.tokens.get(token);
+    if (!p || (p.expiresAt !== undefined && p.expiresAt <= Date.now())) throw new TestAuthError();
+    return p;
+  }
+
+  async authenticate(req: AuthRequest): Promise<Principal> {
+    const h = req.headers.authorization;
+    const m = typeof h === 'string' ? /^Bearer (\S+)$/.exec(h) : null;
+    return this.lookup(m?.[1]);
+  }
+
+  async refresh(p: Principal, token: string): Promise<Principal> {
+    const q = this.lookup(token);
+    if (q.app !== p.app || q.user !== p.user) throw new TestAuthError();
+    return q;
+  }
+
+  async valid(p: Principal): Promise<boolean> {
+    const now = Date.now();
+    return [...this.tokens.values()].some((q) => q.app === p.app && q.user === p.user && (q.expiresAt === undefined || q.expiresAt > now));
+  }
+
+  onRevoked(listener: (app: string) => void): () => void {
+    this.events.on('revoked', listener);
+    return () => this.events.off('revoked', listener);
+  }
+}
+
+/** A hub on 127.0.0.1 (a free port) with the SQLite store in `dir` and `auth`. */
+export function startHub(dir: string, auth: Authenticator, options: Partial<HubServerOptions> = {}): Promise<HubServer> {
+  return HubServer.start({ store: new SqliteHubStore(dir), auth, host: '127.0.0.1', port: 0, ...options });
+}
+
+/**
+ * A store hosting repository `repo` as database `name`, owned by `owner` of app `app`: the shares
+ * are the repository's peer policies (by address: the suite's users are repositories' addresses),
+ * and its schema is the repository's own (declare changes nothing, so a misfit is refused as a
+ * repository refuses it). The hub's own SQLite store grows its schema instead (test/hub.test.ts).
+ */
+export function repositoryStore(repo: Repository, name: string, app = 'test-app', owner = 'owner'): HubStore {
+  const feed = repo.feed();
+  const db: HubDatabase = {
+    name,
+    feed,
+    sink: feed,
+    info: async (): Promise<DatabaseInfo> => ({
+      name,
+      owner: { app, user: owner },
+      shares: Object.fromEntries(repo.policies().map((p) => [p.address, p.policy] as [string, PeerPolicy])),
+      tables: repo.engine.crrs(),
+    }),
+    declare: async () => {},
+    share: async (user, policy) => (policy ? repo.setPolicy(user, policy) : repo.deny(user)),
+  };
+  return {
+    open: async (n) => (n === name ? db : undefined),
+    list: async () => [await db.info()],
+    close: async () => feed.stop(),
+  };
+}
