@@ -149,7 +149,7 @@ describe('hub PostgreSQL store merges as the engine does', () => {
         const set = sets[i % sets.length]!;
         const pusher = set[0]!.siteId;
         const mine = gate.admit(ref, set, { peer: 'bob' });
-        const version = Math.max(...set.map((c) => c.dbVersion));
+        const version = Math.max(...set.map((c) => Number(c.dbVersion)));
         const theirs = (await db.sink.receive({ changes: set, version, complete: true }, { siteId: pusher, peer: 'bob', source: 'bob', gate }))!;
         assert.equal(theirs.applied, mine.applied, 'applied');
         assert.deepEqual(theirs.refused.map((r) => r.message), mine.refused.map(refusalText), 'refused');

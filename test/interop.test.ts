@@ -541,7 +541,7 @@ test('writes by a plain SQLite connection that never loaded ddcp replicate to cr
           assert.deepEqual(await cr.dump(), expected);
           // A peer that had the engine's writes gets the plain writes as a delta.
           await delta.apply(early);
-          await delta.apply(await reopened.changes(Math.max(0, ...early.map((c) => c.dbVersion))));
+          await delta.apply(await reopened.changes(Math.max(0, ...early.map((c) => Number(c.dbVersion)))));
           assert.deepEqual(await delta.dump(), expected);
         } finally {
           await closeAll(reopened, cr, delta);

@@ -28,6 +28,7 @@ import { crc32 } from 'node:zlib';
 import { DdcpError } from '../base/errors.ts';
 import { ByteWriter } from '../base/bytes.ts';
 import { writeVarint } from '../base/varint.ts';
+import { parseJson } from '../base/json.ts';
 
 export const MAGIC = Buffer.from('DDCPBNDL', 'latin1');
 export const FORMAT_VERSION = 1;
@@ -128,7 +129,7 @@ export function parseHeader(payload: Uint8Array): BundleHeader {
   };
   let j: Record<string, unknown>;
   try {
-    j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)) as Record<string, unknown>;
+    j = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(payload)) as Record<string, unknown>; // strict: no duplicate keys
   } catch (cause) {
     throw new BundleError(`malformed bundle header: ${(cause as Error).message}`, 'malformed', { cause });
   }

@@ -38,7 +38,7 @@ function title(e: HistoryEntry): string {
 /** One change for people: `notes[n1] body = hello  (bob)`. */
 function changeText(c: Change, origin: string): string {
   const key = unpackColumns(c.pk).map((v) => valueText(v)).join(', ');
-  const what = c.cid === SENTINEL ? (c.cl % 2 === 0 ? 'deleted' : 'created') : c.cid;
+  const what = c.cid === SENTINEL ? (BigInt(c.cl) % 2n === 0n ? 'deleted' : 'created') : c.cid;
   const value = c.cid === SENTINEL ? '' : ` = ${clip(valueText(c.val), 60)}`;
   return `${c.table}[${clip(key, 40)}] ${what}${value}  (${origin})`;
 }
@@ -48,7 +48,7 @@ function changeJson(c: Change, origin: string): Record<string, unknown> {
     table: c.table,
     key: unpackColumns(c.pk).map(valueJson),
     column: c.cid === SENTINEL ? null : c.cid,
-    event: c.cid === SENTINEL ? (c.cl % 2 === 0 ? 'deleted' : 'created') : 'set',
+    event: c.cid === SENTINEL ? (BigInt(c.cl) % 2n === 0n ? 'deleted' : 'created') : 'set',
     value: c.cid === SENTINEL ? null : valueJson(c.val),
     col_version: c.colVersion,
     origin,

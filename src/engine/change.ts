@@ -2,6 +2,7 @@
 import { ChangeError } from './errors.ts';
 import { SITE_ID_BYTES } from './clock.ts';
 import type { SqlValue } from './sqlite.ts';
+import { INT64_MAX, isEven, type Int64 } from '../base/int64.ts';
 
 export interface Change {
   /** The CRR table. */
@@ -12,18 +13,29 @@ export interface Change {
   cid: string;
   /** The column's value (NULL for the sentinel). INTEGER is `bigint`, REAL is `number`. */
   val: SqlValue;
-  colVersion: number;
+  /** Clocks are 64-bit (see base/int64.ts: a number while exact, a bigint beyond 2^53 − 1). */
+  colVersion: Int64;
   /** The db_version of the database the change was read from. */
-  dbVersion: number;
+  dbVersion: Int64;
   /** The site id of the database that made the change (16 bytes). */
   siteId: Uint8Array;
   /** The row's causal length: odd alive, even deleted. */
-  cl: number;
+  cl: Int64;
   /** Orders changes within one db_version. */
-  seq: number;
+  seq: Int64;
 }
 
-const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+/**
+ * The largest col_version or causal length taken from outside: local writes step clocks by one or
+ * two, and this leaves room for 2^32 of them on one cell before 2^63 − 1 — so no accepted value can
+ * lead to a clock that can't be written (cr-sqlite's range, less that margin).
+ */
+export const MAX_CLOCK = INT64_MAX - 0xffffffffn;
+
+const isCount = (n: unknown, max = INT64_MAX): n is Int64 => (typeof n === 'number' ? Number.isSafeInteger(n) && n >= 0 : typeof n === 'bigint' && n >= 0n && n <= max);
+
+/** The all-zero site id: ddcp's "unknown origin" (clock.ts), never a real database's. */
+const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
 /** Checks the shape of an untrusted change; throws {@link ChangeError} naming the bad field. */
 export function checkChange(c: Change): void {
@@ -36,11 +48,15 @@ export function checkChange(c: Change): void {
   if (typeof c.cid !== 'string' || c.cid === '') bad('cid must be a non-empty string');
   const v = c.val;
   if (!(v === null || typeof v === 'bigint' || typeof v === 'number' || typeof v === 'string' || v instanceof Uint8Array)) bad('val is not an SQLite value');
-  if (!isCount(c.colVersion)) bad('col_version must be a non-negative integer');
-  if (!isCount(c.dbVersion)) bad('db_version must be a non-negative integer');
-  if (!isCount(c.seq)) bad('seq must be a non-negative integer');
-  if (!isCount(c.cl) || c.cl < 1) bad('cl must be a positive integer');
+  if (Number.isNaN(v)) bad('val is NaN (SQLite would store NULL)');
+  if (!isCount(c.colVersion, MAX_CLOCK)) bad(`col_version must be an integer from 0 to ${MAX_CLOCK} (2^63 - 2^32)`);
+  if (!isCount(c.dbVersion)) bad('db_version must be an integer from 0 to 2^63-1');
+  if (!isCount(c.seq)) bad('seq must be an integer from 0 to 2^63-1');
+  if (!isCount(c.cl, MAX_CLOCK) || c.cl < 1) bad(`cl must be an integer from 1 to ${MAX_CLOCK} (2^63 - 2^32)`);
   if (!(c.siteId instanceof Uint8Array) || c.siteId.length !== SITE_ID_BYTES) bad(`site_id must be ${SITE_ID_BYTES} bytes`);
-  if (c.cid === '-1' && c.colVersion !== c.cl) bad('a row sentinel must have col_version equal to cl');
+  // ddcp itself sends the zero site only as the origin of a revived row's sentinel (rules.ts: a cell
+  // at a new causal length doesn't say who revived the row); anything else claiming it is forged.
+  if (isZero(c.siteId) && !(c.cid === '-1' && !isEven(c.cl) && c.cl > 1)) bad('site_id is all zero (the unknown site, not a database)');
+  if (c.cid === '-1' && c.colVersion != c.cl) bad('a row sentinel must have col_version equal to cl');
   if (c.cid === '-1' && c.val !== null) bad('a row sentinel carries no value');
 }

@@ -9,6 +9,7 @@ import { SENTINEL } from './schema.ts';
 import { readCondition, rulesOf, type ReadFilter } from './filter.ts';
 import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
+import { compareInt64, int64 } from '../base/int64.ts';
 
 /** The query reading one table's changes; columns: pk…, cid, col_version, db_version, site, seq, cl, val. */
 export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst = false, condition?: string): string {
@@ -126,7 +127,7 @@ export function newestChanges(db: SqliteConnection, tables: Iterable<CrrTable>, 
     const n = table.info.pks.length;
     for (const r of stmt.iterate(0n, BigInt(limit)) as Iterable<SqlValue[]>) all.push(toChange(table, r, n, sites));
   }
-  all.sort((a, b) => b.dbVersion - a.dbVersion || b.seq - a.seq);
+  all.sort((a, b) => compareInt64(b.dbVersion, a.dbVersion) || compareInt64(b.seq, a.seq));
   return all.slice(0, limit);
 }
 
@@ -143,7 +144,7 @@ export function versionChanges(db: SqliteConnection, tables: Iterable<CrrTable>,
     const n = table.info.pks.length;
     for (const r of stmt.iterate(BigInt(version)) as Iterable<SqlValue[]>) all.push(toChange(table, r, n, sites));
   }
-  return all.sort((a, b) => a.seq - b.seq);
+  return all.sort((a, b) => compareInt64(a.seq, b.seq));
 }
 
 /** Whether any cell of `table` is still stamped with db_version `version`. */
@@ -156,11 +157,11 @@ function toChange(table: CrrTable, r: SqlValue[], n: number, sites: Sites): Chan
     table: table.info.name,
     pk: packColumns(r.slice(0, n)),
     cid: r[n] as string,
-    colVersion: Number(r[n + 1]),
-    dbVersion: Number(r[n + 2]),
+    colVersion: int64(r[n + 1] as bigint),
+    dbVersion: int64(r[n + 2] as bigint),
     siteId: sites.bytesOf(Number(r[n + 3])),
-    seq: Number(r[n + 4]),
-    cl: Number(r[n + 5]),
+    seq: int64(r[n + 4] as bigint),
+    cl: int64(r[n + 5] as bigint),
     val: r[n + 6] ?? null,
   };
 }

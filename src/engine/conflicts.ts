@@ -19,6 +19,7 @@ import type { Sites } from './clock.ts';
 import { packColumns } from './pack.ts';
 import type { CellClock, IncomingCell } from './rules.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';
+import { int64, type Int64 } from '../base/int64.ts';
 
 /** Conflicts kept by default (the newest). */
 export const DEFAULT_KEEP_CONFLICTS = 10_000;
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS ddcp_conflicts (
 /** One side of a conflict: a value, its col_version and the site that wrote it. */
 export interface ConflictSide {
   value: SqlValue;
-  colVersion: number;
+  colVersion: Int64;
   /** The site that made the value (16 bytes); this database's own site id for a local write. */
   siteId: Uint8Array;
 }
@@ -77,6 +78,8 @@ interface Note {
   localVal: SqlValue;
   local: CellClock;
   incoming: IncomingCell;
+  /** The incoming change's origin as a local ordinal (a conflict names it, so it is kept). */
+  incomingSite: number;
   incomingWins: boolean;
 }
 
@@ -95,10 +98,10 @@ export class ConflictRecorder {
     this.keep = keep;
   }
 
-  note(table: string, pk: SqlValue[], incoming: IncomingCell, local: CellClock, localVal: SqlValue, incomingWins: boolean): void {
+  note(table: string, pk: SqlValue[], incoming: IncomingCell, incomingSite: () => number, local: CellClock, localVal: SqlValue, incomingWins: boolean): void {
     this.count++;
     if (this.keep === 0) return;
-    this.notes.push({ table, pk, cid: incoming.cid, localVal, local, incoming, incomingWins });
+    this.notes.push({ table, pk, cid: incoming.cid, localVal, local, incoming, incomingSite: incomingSite(), incomingWins });
     // Only the newest `keep` can survive the prune: drop older ones in halves, so memory stays bounded.
     if (this.notes.length >= 2 * this.keep) this.notes = this.notes.slice(-this.keep);
   }
@@ -140,7 +143,7 @@ export class ConflictRecorder {
         BigInt(n.local.site),
         n.incoming.val,
         BigInt(n.incoming.colVersion),
-        BigInt(n.incoming.site),
+        BigInt(n.incomingSite),
         n.incomingWins ? 'incoming' : 'local',
       ],
       (s, p) => void s.run(...p),
@@ -166,8 +169,8 @@ export function readConflicts(db: SqliteConnection, sites: Sites, options: { lim
     table: r[4],
     pk: new Uint8Array(r[5]),
     cid: r[6],
-    local: { value: r[7], colVersion: Number(r[8]), siteId: sites.bytesOf(Number(r[9])) },
-    incoming: { value: r[10], colVersion: Number(r[11]), siteId: sites.bytesOf(Number(r[12])) },
+    local: { value: r[7], colVersion: int64(r[8]), siteId: sites.bytesOf(Number(r[9])) },
+    incoming: { value: r[10], colVersion: int64(r[11]), siteId: sites.bytesOf(Number(r[12])) },
     winner: r[13] === 'incoming' ? 'incoming' : 'local',
   }));
 }

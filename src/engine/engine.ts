@@ -12,6 +12,7 @@ import { mergeChanges, type MergeResult } from './merge.ts';
 import type { ReadFilter, WriteGuard } from './filter.ts';
 import { mergeGuarded, type Refusal } from './guard.ts';
 import { crrNames } from './names.ts';
+import { keyColumns } from './keys.ts';
 import { checkCrrTable, describe, introspect, SENTINEL, type TableInfo } from './schema.ts';
 import { sealTables } from './seal.ts';
 import { checkState } from './state.ts';
@@ -295,7 +296,7 @@ export class Engine {
       const info = checkCrrTable(this.db, table);
       this.sealInTx();
       const n = crrNames(info.name);
-      this.db.exec(tablesSql(info, n));
+      this.db.exec(tablesSql(info, n, keyColumns(this.db, info.name).map((c) => c.affinity)));
       this.db.exec(triggersSql(info, n));
       this.db.prepare('INSERT INTO ddcp_crrs (tbl) VALUES (?)').run(info.name);
       storeShape(this.db, info);
@@ -463,7 +464,7 @@ export class Engine {
       tables = tables.filter((t) => t.info.name === options.table);
       if (tables.length === 0) throw new SchemaError(`table ${options.table} is not a CRR`);
     }
-    return transaction(this.db, () => newestChanges(this.db, tables, this.sites, limit)).map((c) => ({ ...c, at: this.versions.time(c.dbVersion) }));
+    return transaction(this.db, () => newestChanges(this.db, tables, this.sites, limit)).map((c) => ({ ...c, at: this.versions.time(Number(c.dbVersion)) }));
   }
 
   /** The versions we hold of each peer. */

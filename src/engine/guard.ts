@@ -17,13 +17,14 @@ import { compareValues } from './value.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { toHex } from '../base/hex.ts';
+import type { Int64 } from '../base/int64.ts';
 
 /** A source transaction the guard refused: nothing of it was applied. */
 export interface Refusal {
   /** The origin site of the refused changes. */
   siteId: Uint8Array;
   /** The db_version the sender gave them (with `siteId`, names the source transaction). */
-  dbVersion: number;
+  dbVersion: Int64;
   /** The first offending change's table and packed primary key. */
   table: string;
   pk: Uint8Array;
@@ -35,7 +36,7 @@ export interface Refusal {
 
 interface Group {
   siteId: Uint8Array;
-  dbVersion: number;
+  dbVersion: Int64;
   changes: Change[];
 }
 
@@ -45,7 +46,7 @@ interface Group {
  */
 export function* sourceTransactions(changes: Iterable<Change>): Generator<Group> {
   let run = new Map<string, Group>();
-  let version: number | undefined;
+  let version: Int64 | undefined;
   for (const c of changes) {
     if (c.dbVersion !== version) {
       yield* run.values();

@@ -13,6 +13,7 @@ import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import type { CrrTable, RowEntry } from './table.ts';
 import { bytesEqual } from './value.ts';
+import { int64 } from '../base/int64.ts';
 
 /**
  * Rows merged into one table before its triggers are dropped for the rest of the merge: below this,
@@ -36,7 +37,7 @@ export const CHUNK_ROWS = 256;
 
 interface PendingRow {
   pk: SqlValue[];
-  changes: { c: Change; site: number }[];
+  changes: Change[];
 }
 
 /**
@@ -59,8 +60,15 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
   let lastTable: CrrTable | undefined;
   let lastPkBytes: Uint8Array | undefined;
   let lastRow: PendingRow | undefined;
+  // Site ordinals are looked up (and new sites added) only for changes that win: runs of changes
+  // share a site id, so the last one is remembered.
   let lastSiteId: Uint8Array | undefined;
   let lastSite = 0;
+  const siteOrdinal = (siteId: Uint8Array): number => {
+    if (siteId !== lastSiteId && (lastSiteId === undefined || !bytesEqual(siteId, lastSiteId))) lastSite = sites.ordinalOf(siteId);
+    lastSiteId = siteId;
+    return lastSite;
+  };
 
   const processChunk = (): void => {
     for (const [table, rows] of chunk) {
@@ -75,13 +83,14 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
           stamp,
           currentValue: (cid) => table.value(entry.pk, cid),
           siteBytes: (site) => sites.bytesOf(site),
+          siteOrdinal,
           unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
-          onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(name, entry.pk, ch, mine, current, incomingWins)),
+          onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(name, entry.pk, ch, () => siteOrdinal(ch.siteId), mine, current, incomingWins)),
         };
         const changes = pending[i]!.changes;
         counts.received += changes.length;
-        for (const { c, site } of changes) {
-          if (mergeCell(entry.row, fx, { cid: c.cid, val: c.val, colVersion: c.colVersion, cl: c.cl, site }, ctx)) {
+        for (const c of changes) {
+          if (mergeCell(entry.row, fx, { cid: c.cid, val: c.val, colVersion: int64(c.colVersion), cl: int64(c.cl), siteId: c.siteId }, ctx)) {
             result.applied++;
             counts.applied++;
           }
@@ -118,9 +127,6 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
     const t = tables.get(c.table);
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
     if (c.cid !== SENTINEL && !t.columnSet.has(c.cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${c.cid} here (schemas differ?)`);
-    // Runs of changes share a site id: skip the lookup when it is the same as the last one.
-    if (c.siteId !== lastSiteId && (lastSiteId === undefined || !bytesEqual(c.siteId, lastSiteId))) lastSite = sites.ordinalOf(c.siteId);
-    lastSiteId = c.siteId;
     if (t !== lastTable || !lastPkBytes || !bytesEqual(lastPkBytes, c.pk)) {
       let values: SqlValue[];
       try {
@@ -132,6 +138,8 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
         throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
       }
       if (values.some((v) => v === null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
+      const misfit = t.keys.problem(values);
+      if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
       let rows = chunk.get(t);
       if (!rows) chunk.set(t, (rows = new Map()));
       const id = Buffer.from(c.pk.buffer, c.pk.byteOffset, c.pk.byteLength).toString('latin1');
@@ -148,7 +156,7 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
       lastPkBytes = c.pk;
       lastRow = row;
     }
-    lastRow!.changes.push({ c, site: lastSite });
+    lastRow!.changes.push(c);
   }
   processChunk();
   // Our own writes to the tables went through the triggers too; they are not local edits.

@@ -132,7 +132,10 @@ export function readValue(buf: Uint8Array, pos: number): { value: SqlValue; pos:
     case T_REAL: {
       if (len !== 0) throw new PackError(`packed real has a malformed tag 0x${tag.toString(16)}`);
       need(8, 'a real');
-      return { value: new DataView(buf.buffer, buf.byteOffset).getFloat64(pos), pos: pos + 8 };
+      const value = new DataView(buf.buffer, buf.byteOffset).getFloat64(pos);
+      // SQLite has no NaN (it stores NULL): a NaN can only be forged, and would not round-trip.
+      if (Number.isNaN(value)) throw new PackError('packed real is NaN (SQLite has no NaN)');
+      return { value, pos: pos + 8 };
     }
     case T_TEXT:
     case T_BLOB: {

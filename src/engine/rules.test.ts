@@ -121,8 +121,8 @@ class Replica {
   emit(): Wire[] {
     const out: Wire[] = [];
     const cl = this.sentinel ? this.sentinel.colVersion : 1;
-    if (this.sentinel) out.push({ cid: SENTINEL, val: null, colVersion: this.sentinel.colVersion, cl, site: this.sites[this.sentinel.site]! });
-    for (const [cid, c] of this.cells) out.push({ cid, val: this.row?.get(cid) ?? null, colVersion: c.colVersion, cl, site: this.sites[c.site]! });
+    if (this.sentinel) out.push({ cid: SENTINEL, val: null, colVersion: Number(this.sentinel.colVersion), cl: Number(cl), site: this.sites[this.sentinel.site]! });
+    for (const [cid, c] of this.cells) out.push({ cid, val: this.row?.get(cid) ?? null, colVersion: Number(c.colVersion), cl: Number(cl), site: this.sites[c.site]! });
     return out;
   }
 
@@ -141,6 +141,7 @@ class Replica {
       stamp,
       currentValue: (cid) => this.row?.get(cid) ?? null,
       siteBytes: (site) => this.sites[site]!,
+      siteOrdinal: (siteId) => this.ordinalOf(siteId),
       unknownSite: () => this.ordinalOf(UNKNOWN_SITE),
     };
     const flush = (): void => {
@@ -161,7 +162,7 @@ class Replica {
         state = this.load();
         fx = new RowEffects();
       }
-      if (mergeCell(state, fx, { cid: ch.cid, val: ch.val, colVersion: ch.colVersion, cl: ch.cl, site: this.ordinalOf(ch.site) }, ctx)) {
+      if (mergeCell(state, fx, { cid: ch.cid, val: ch.val, colVersion: ch.colVersion, cl: ch.cl, siteId: ch.site }, ctx)) {
         applied++;
         dirty = true;
       }
@@ -171,7 +172,7 @@ class Replica {
   }
 
   causalLength(): number {
-    return this.load().causalLength();
+    return Number(this.load().causalLength());
   }
 
   /** Everything that must converge: causal length, each cell's col_version and origin, the values. */
@@ -273,7 +274,7 @@ describe('local writes (cr-sqlite 0.16 clock transitions)', () => {
     return { dbVersion: 7, nextSeq: () => seq++ };
   };
   const clock = (colVersion: number, site = 0): CellClock => ({ colVersion, dbVersion: 1, site, seq: 0 });
-  const versions = (row: RowState): Record<string, number> => Object.fromEntries([...row.cells].map(([c, k]) => [c, k.colVersion]));
+  const versions = (row: RowState): Record<string, number> => Object.fromEntries([...row.cells].map(([c, k]) => [c, Number(k.colVersion)]));
 
   it('a fresh insert gives every cell col_version 1 and no sentinel', () => {
     const row = new RowState();
@@ -357,7 +358,7 @@ describe('local writes (cr-sqlite 0.16 clock transitions)', () => {
       assert.equal(row.sentinel?.site, 0);
       assert.equal(row.cells.size, 0);
       assert.ok(row.cellsCleared);
-      assert.equal(row.causalLength() % 2, 0);
+      assert.equal(Number(row.causalLength()) % 2, 0);
     }
     const unknown = new RowState();
     localDelete(unknown, stamp());
@@ -402,6 +403,10 @@ describe('mergeCell: causal length', () => {
       stamp: { dbVersion: 99, nextSeq: () => seq++ },
       currentValue: (cid) => values[cid] ?? null,
       siteBytes: (s) => sites[s]!,
+      siteOrdinal: (b) => {
+        const i = sites.findIndex((x) => compareBytes(x, b) === 0);
+        return i >= 0 ? i : sites.push(b) - 1;
+      },
       unknownSite: () => {
         const i = sites.findIndex((b) => compareBytes(b, UNKNOWN_SITE) === 0);
         return i >= 0 ? i : sites.push(UNKNOWN_SITE) - 1;
@@ -413,14 +418,14 @@ describe('mergeCell: causal length', () => {
     val: valueArb,
     colVersion: fc.integer({ min: 1, max: 8 }),
     site: fc.nat(3),
-  });
+  }).map((ch) => ({ ...ch, siteId: sites[ch.site]! }));
   const dump = (row: RowState): unknown => ({ sentinel: row.sentinel, cells: [...row.cells], dirty: row.dirty });
 
   it('a smaller causal length is ignored: nothing changes', () => {
     fc.assert(
       fc.property(stateArb, incomingArb, fc.integer({ min: 1, max: 8 }), (mk, ch, down) => {
         const row = mk();
-        const L = row.causalLength();
+        const L = Number(row.causalLength());
         fc.pre(L >= 2);
         const cl = Math.max(1, L - down);
         const before = dump(row);
@@ -439,12 +444,12 @@ describe('mergeCell: causal length', () => {
     fc.assert(
       fc.property(stateArb, incomingArb, fc.integer({ min: 1, max: 8 }), (mk, ch, up) => {
         const row = mk();
-        const L = row.causalLength();
+        const L = Number(row.causalLength());
         const cl = L + up + ((L + up) % 2); // the next even one at least `up` above
         const fx = new RowEffects();
         fx.values.set('a', 'stale');
         fx.exists = true;
-        assert.equal(mergeCell(row, fx, { cid: SENTINEL, val: null, colVersion: cl, cl, site: ch.site }, ctxFor()), true);
+        assert.equal(mergeCell(row, fx, { cid: SENTINEL, val: null, colVersion: cl, cl, siteId: ch.siteId }, ctxFor()), true);
         assert.equal(row.causalLength(), cl);
         assert.equal(row.sentinel?.site, ch.site);
         assert.equal(row.cells.size, 0);
@@ -461,7 +466,7 @@ describe('mergeCell: causal length', () => {
       fc.property(stateArb, incomingArb, fc.integer({ min: 1, max: 8 }), (mk, ch, up) => {
         fc.pre(ch.cid !== SENTINEL);
         const row = mk();
-        const L = row.causalLength();
+        const L = Number(row.causalLength());
         const cl = L + up + ((L + up + 1) % 2); // odd, above L
         const fx = new RowEffects();
         assert.equal(mergeCell(row, fx, { ...ch, cl }, ctxFor({ a: 'mine', b: 'mine', c: 'mine' })), true);
@@ -480,7 +485,7 @@ describe('mergeCell: causal length', () => {
   it('an alive sentinel at a greater causal length brings the row back with its old values', () => {
     const row = new RowState({ colVersion: 2, dbVersion: 1, site: 1, seq: 0 });
     const fx = new RowEffects();
-    assert.equal(mergeCell(row, fx, { cid: SENTINEL, val: null, colVersion: 3, cl: 3, site: 2 }, ctxFor()), true);
+    assert.equal(mergeCell(row, fx, { cid: SENTINEL, val: null, colVersion: 3, cl: 3, siteId: sites[2]! }, ctxFor()), true);
     assert.equal(row.causalLength(), 3);
     assert.ok(fx.exists);
     assert.equal(fx.values.size, 0);
@@ -492,7 +497,7 @@ describe('mergeCell: causal length', () => {
     // leaves the row deleted and the changes unchanged.
     const row = new RowState({ colVersion: 2, dbVersion: 1, site: 1, seq: 0 });
     const fx = new RowEffects();
-    const changed = mergeCell(row, fx, { cid: 'a', val: 'zombie', colVersion: 5, cl: 2, site: 2 }, ctxFor());
+    const changed = mergeCell(row, fx, { cid: 'a', val: 'zombie', colVersion: 5, cl: 2, siteId: sites[2]! }, ctxFor());
     assert.equal(fx.exists, false, 'the deleted row must not be re-created');
     assert.equal(row.cells.size, 0, 'a deleted row has no cell clocks');
     assert.equal(changed, false);

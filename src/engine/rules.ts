@@ -11,10 +11,15 @@
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import { compareBytes, compareValues } from './value.ts';
+import { addInt64, isEven, type Int64 } from '../base/int64.ts';
+import { MAX_CLOCK } from './change.ts';
 
-/** The clock of one cell (or of the row sentinel). `site` is a local ordinal: 0 is this database. */
+/**
+ * The clock of one cell (or of the row sentinel). `site` is a local ordinal: 0 is this database.
+ * Versions are 64-bit (base/int64.ts); `<`, `>` and `===` work across their two representations.
+ */
 export interface CellClock {
-  colVersion: number;
+  colVersion: Int64;
   dbVersion: number;
   site: number;
   seq: number;
@@ -35,7 +40,7 @@ export class RowState {
   }
 
   /** The row's causal length: the sentinel's version, 1 for a row known only by its cells, 0 if unknown. */
-  causalLength(): number {
+  causalLength(): Int64 {
     return this.sentinel ? this.sentinel.colVersion : this.cells.size > 0 ? 1 : 0;
   }
 
@@ -66,7 +71,30 @@ export interface Stamp {
   nextSeq(): number;
 }
 
-const local = (colVersion: number, stamp: Stamp): CellClock => ({ colVersion, dbVersion: stamp.dbVersion, site: 0, seq: stamp.nextSeq() });
+const local = (colVersion: Int64, stamp: Stamp): CellClock => ({ colVersion, dbVersion: stamp.dbVersion, site: 0, seq: stamp.nextSeq() });
+
+/**
+ * `v + n`, or undefined past {@link MAX_CLOCK}: local writes never stamp a clock the gate would
+ * refuse, so what this database sends is always accepted (clocks that high only come from a forger).
+ */
+const step = (v: Int64, n: number): Int64 | undefined => {
+  const r = addInt64(v, n);
+  return r > MAX_CLOCK ? undefined : r;
+};
+
+/**
+ * A write to columns of a live row whose col_version can't step any more: the row starts a new life
+ * (causal length + 2, which wins outright everywhere) with the written columns at 1 and the others
+ * at 0, as a peer's merge of a new life would leave them. If the causal length can't step either, the
+ * row is pinned at the limit and the write stays local (see README "Limits").
+ */
+function rebase(row: RowState, columns: readonly string[], stamp: Stamp): void {
+  const up = step(row.causalLength(), 2);
+  if (up === undefined) return;
+  row.setSentinel(local(up, stamp));
+  for (const cid of [...row.cells.keys()]) row.setCell(cid, local(0, stamp));
+  for (const c of columns) row.setCell(c, local(1, stamp));
+}
 
 /** A local INSERT (also INSERT OR REPLACE over a live row, which SQLite reports as an insert). */
 export function localInsert(row: RowState, columns: readonly string[], stamp: Stamp): void {
@@ -74,35 +102,48 @@ export function localInsert(row: RowState, columns: readonly string[], stamp: St
   if (cl === 0) {
     if (columns.length === 0) row.setSentinel(local(1, stamp));
     for (const c of columns) row.setCell(c, local(1, stamp));
-  } else if (cl % 2 === 0) {
-    row.setSentinel(local(cl + 1, stamp));
+  } else if (isEven(cl)) {
+    const up = step(cl, 1);
+    if (up === undefined) return;
+    row.setSentinel(local(up, stamp));
     row.clearCells();
     for (const c of columns) row.setCell(c, local(1, stamp));
   } else {
-    if (row.sentinel) row.setSentinel(local(cl + 2, stamp));
-    for (const c of columns) row.setCell(c, local((row.cells.get(c)?.colVersion ?? 0) + 1, stamp));
+    const up = row.sentinel ? step(cl, 2) : cl;
+    if (up === undefined) return;
+    const versions = columns.map((c) => step(row.cells.get(c)?.colVersion ?? 0, 1));
+    if (versions.includes(undefined)) return rebase(row, columns, stamp);
+    if (row.sentinel) row.setSentinel(local(up, stamp));
+    columns.forEach((c, i) => row.setCell(c, local(versions[i]!, stamp)));
   }
 }
 
 /** A local UPDATE of some non-key columns. */
 export function localUpdate(row: RowState, changed: readonly string[], stamp: Stamp): void {
-  for (const c of changed) row.setCell(c, local((row.cells.get(c)?.colVersion ?? 0) + 1, stamp));
+  const versions = changed.map((c) => step(row.cells.get(c)?.colVersion ?? 0, 1));
+  if (versions.includes(undefined)) return rebase(row, changed, stamp);
+  changed.forEach((c, i) => row.setCell(c, local(versions[i]!, stamp)));
 }
 
 /** A local DELETE. */
 export function localDelete(row: RowState, stamp: Stamp): void {
   const cl = row.causalLength();
-  row.setSentinel(local(cl % 2 === 1 ? cl + 1 : cl + 2, stamp));
+  const up = step(cl, isEven(cl) ? 2 : 1);
+  if (up === undefined) return;
+  row.setSentinel(local(up, stamp));
   row.clearCells();
 }
 
-/** A change from a peer, with its origin site as a local ordinal. */
+/**
+ * A change from a peer. Its origin site is given as bytes; the merge asks the context for its local
+ * ordinal only when the change wins (a change that changes nothing adds no site).
+ */
 export interface IncomingCell {
   cid: string;
   val: SqlValue;
-  colVersion: number;
-  cl: number;
-  site: number;
+  colVersion: Int64;
+  cl: Int64;
+  siteId: Uint8Array;
 }
 
 /** What a merge does to the table row itself. */
@@ -121,6 +162,8 @@ export interface MergeContext {
   currentValue(cid: string): SqlValue;
   /** Site id bytes of a local ordinal. */
   siteBytes(site: number): Uint8Array;
+  /** The local ordinal of a site id, added if new (called only for a change that wins). */
+  siteOrdinal(siteId: Uint8Array): number;
   /** The ordinal of the unknown site (all zero bytes), below every real site id. */
   unknownSite(): number;
   /**
@@ -136,12 +179,12 @@ export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: 
   if (ch.cl < localCl) return false;
   // A cell of a life that has ended here too (the same even cl): nothing to merge. cr-sqlite treats
   // any even cl as a delete and skips one it already has.
-  if (ch.cl === localCl && ch.cl % 2 === 0 && ch.cid !== SENTINEL) return false;
-  const remote = (colVersion: number): CellClock => ({ colVersion, dbVersion: ctx.stamp.dbVersion, site: ch.site, seq: ctx.stamp.nextSeq() });
-  const siteWins = (mine: CellClock | undefined): boolean => !mine || compareBytes(ctx.siteBytes(ch.site), ctx.siteBytes(mine.site)) > 0;
+  if (ch.cl === localCl && isEven(ch.cl) && ch.cid !== SENTINEL) return false;
+  const remote = (colVersion: Int64): CellClock => ({ colVersion, dbVersion: ctx.stamp.dbVersion, site: ctx.siteOrdinal(ch.siteId), seq: ctx.stamp.nextSeq() });
+  const siteWins = (mine: CellClock | undefined): boolean => !mine || compareBytes(ch.siteId, ctx.siteBytes(mine.site)) > 0;
 
   if (ch.cl > localCl) {
-    if (ch.cl % 2 === 0) {
+    if (isEven(ch.cl)) {
       // Deleted at a later causal length: the row goes, whatever its cells said.
       row.setSentinel(remote(ch.cl));
       row.clearCells();

@@ -8,6 +8,8 @@ import { SENTINEL, type TableInfo } from './schema.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
 import { inGroups, placeholders, StatementCache, valuesKey } from './bulk.ts';
+import { int64 } from '../base/int64.ts';
+import { KeyCheck, keyColumns } from './keys.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
 export interface RowEntry {
@@ -47,12 +49,15 @@ export class CrrTable {
 
   private readonly db: SqliteConnection;
   readonly info: TableInfo;
+  /** Whether a key from a peer is what SQLite would store in the key columns (keys.ts). */
+  readonly keys: KeyCheck;
 
   constructor(db: SqliteConnection, info: TableInfo) {
     this.db = db;
     this.info = info;
     const n = (this.names = crrNames(info.name));
     this.columnSet = new Set(info.columns);
+    this.keys = new KeyCheck(db, keyColumns(db, info.name));
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
     this.pkWhere = info.pks.map((p) => `${ident(p)} = ?`).join(' AND ');
@@ -84,7 +89,7 @@ export class CrrTable {
     inGroups([...byKey.keys()], GROUP, this.clocksOfMany, (k) => [k], (s, p) => {
       for (const r of s.iterate(...p) as Iterable<[bigint, string, bigint, bigint, bigint, bigint]>) {
         const row = byKey.get(Number(r[0]))!;
-        const clock: CellClock = { colVersion: Number(r[2]), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) };
+        const clock: CellClock = { colVersion: int64(r[2]), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) };
         if (r[1] === SENTINEL) row.sentinel = clock;
         else row.cells.set(r[1], clock);
       }

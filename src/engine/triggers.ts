@@ -35,12 +35,16 @@ export function logColumns(info: TableInfo): { keys: string[]; oldKeys: string[]
   };
 }
 
-/** DDL for the bookkeeping tables of a CRR (idempotent). */
-export function tablesSql(info: TableInfo, n: CrrNames): string {
-  const pkDecl = info.pks.map((p) => ident(p)).join(', ');
+/**
+ * DDL for the bookkeeping tables of a CRR (idempotent). The key map's columns get the affinities of
+ * the table's key columns (`pkTypes`), so it compares keys as the table does.
+ */
+export function tablesSql(info: TableInfo, n: CrrNames, pkTypes: readonly string[] = []): string {
+  const pkNames = info.pks.map((p) => ident(p)).join(', ');
+  const pkDecl = info.pks.map((p, i) => (pkTypes[i] ? `${ident(p)} ${pkTypes[i]}` : ident(p))).join(', ');
   const lc = logColumns(info);
   return `
-CREATE TABLE IF NOT EXISTS ${n.pks} (__key INTEGER PRIMARY KEY, ${pkDecl}, UNIQUE (${pkDecl}));
+CREATE TABLE IF NOT EXISTS ${n.pks} (__key INTEGER PRIMARY KEY, ${pkDecl}, UNIQUE (${pkNames}));
 CREATE TABLE IF NOT EXISTS ${n.clock} (
   key INTEGER NOT NULL,
   cid TEXT NOT NULL,

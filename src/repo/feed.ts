@@ -134,7 +134,8 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
       this.staging.forget(key); // merged, or refused by the gate: not kept either way
     }
     this.check(); // our followers hear of it at once
-    return { version: batch.version, applied: merged.applied, refused: (merged.refused ?? []).map((r) => ({ version: r.dbVersion, message: refusalText(r) })) };
+    // A refused transaction's version is the pusher's own db_version: exact, unless the pusher lies.
+    return { version: batch.version, applied: merged.applied, refused: (merged.refused ?? []).map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) })) };
   }
 
   caughtUp(version: number, from: PushOrigin): void {

@@ -68,7 +68,7 @@ class BatchCutter {
         this.batch = [];
       }
     }
-    if (c.dbVersion > this.position) this.position = c.dbVersion;
+    if (c.dbVersion > this.position) this.position = Number(c.dbVersion); // a feed's own db_versions: always exact numbers
     this.batch.push(c);
     return out;
   }

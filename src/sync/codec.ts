@@ -7,6 +7,8 @@
  *       varint table, varint cid, varint pkLength, pk bytes, value (pack.ts's tagged layout),
  *       varint col_version, varint db_version, varint site, varint cl, varint seq
  *
+ * Counts and indexes are exact numbers; clocks and versions are 64-bit (up to 2^63 − 1).
+ *
  * Decoding validates everything (bounds, indexes, UTF-8) and throws {@link CodecError}: bytes from a
  * peer or a file are untrusted.
  */
@@ -14,7 +16,8 @@ import type { Change } from '../engine/index.ts';
 import { SITE_ID_BYTES, readValue, writeValue } from '../engine/index.ts';
 import { ByteWriter } from '../base/bytes.ts';
 import { CodecError } from '../base/errors.ts';
-import { readVarint, writeVarint } from '../base/varint.ts';
+import { readVarint, readVarint64, writeVarint } from '../base/varint.ts';
+import type { Int64 } from '../base/int64.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -86,6 +89,11 @@ export function decodeChanges(buf: Uint8Array): Change[] {
     pos = r.pos;
     return r.value;
   };
+  const varint64 = (): Int64 => {
+    const r = readVarint64(buf, pos);
+    pos = r.pos;
+    return r.value;
+  };
   const bytes = (n: number, what: string): Uint8Array => {
     if (n > buf.length - pos) throw new CodecError(`truncated ${what}`);
     const b = buf.subarray(pos, pos + n);
@@ -126,11 +134,11 @@ export function decodeChanges(buf: Uint8Array): Change[] {
       const pk = bytes(varint(), 'primary key').slice();
       const v = readValue(buf, pos);
       pos = v.pos;
-      const colVersion = varint();
-      const dbVersion = varint();
+      const colVersion = varint64();
+      const dbVersion = varint64();
       const siteId = pick(sites, varint(), 'site');
-      const cl = varint();
-      const seq = varint();
+      const cl = varint64();
+      const seq = varint64();
       out[i] = { table, pk, cid, val: v.value, colVersion, dbVersion, siteId, cl, seq };
     }
     if (pos !== buf.length) throw new CodecError(`${buf.length - pos} trailing bytes after the batch`);

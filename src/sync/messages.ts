@@ -11,6 +11,7 @@ import { ByteWriter } from '../base/bytes.ts';
 import { decodeChanges, encodeChanges } from './codec.ts';
 import { PROTOCOL_VERSION } from './protocol.ts';
 import { readVarint, writeVarint } from '../base/varint.ts';
+import { parseJson } from '../base/json.ts';
 
 export { PROTOCOL_VERSION };
 
@@ -203,7 +204,8 @@ export function decodeMessage(frame: Uint8Array): Message {
   }
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(decoder.decode(frame.subarray(1))) as Record<string, unknown>;
+    // Strict: a duplicated key is refused, nesting is bounded (base/json.ts).
+    o = parseJson(decoder.decode(frame.subarray(1))) as Record<string, unknown>;
   } catch (cause) {
     throw malformed('control message (not JSON)', cause);
   }

@@ -197,7 +197,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       tx.release();
     }
     if (merged.applied > 0) this.ctx.wake(this.name);
-    return { version: batch.version, applied: merged.applied, refused: merged.refused.map((r) => ({ version: r.dbVersion, message: refusalText(r) })) };
+    return { version: batch.version, applied: merged.applied, refused: merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) })) };
   }
 
   private async merge(tx: Sql, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {

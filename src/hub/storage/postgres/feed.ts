@@ -11,6 +11,7 @@
  * transaction on a reserved connection, through a server-side cursor, so memory stays bounded.
  */
 import type { Sql } from 'postgres';
+import { isEven } from '../../../base/int64.ts';
 import { coversColumn, rulesOf, SENTINEL, unpackColumns, type Change, type ReadFilter, type SqlValue, type TableInfo } from '../../../engine/index.ts';
 import { BATCH_CHANGES, batchByVersion, batchByVersionAsync, type Batch } from '../../../sync/batches.ts';
 import { bytea, byKey, bytes, hex, valueOf } from './cells.ts';
@@ -188,7 +189,7 @@ async function* filtered(sql: Sql, src: FeedSource, tables: TableInfo[], since: 
     for (const [tbl, rowsOf] of need) await testRows(sql, src, byName.get(tbl)!, rulesOf(read.rules, tbl), read.params, [...rowsOf.values()], allowed);
     for (const r of rows) {
       const c = toChange(r, sites);
-      if (c.cid === SENTINEL && c.colVersion % 2 === 0) {
+      if (c.cid === SENTINEL && isEven(c.colVersion)) {
         yield c; // a delete: the row is gone, nothing to test
         continue;
       }

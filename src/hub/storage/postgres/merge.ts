@@ -28,6 +28,7 @@ import {
   type Stamp,
   type TableInfo,
 } from '../../../engine/index.ts';
+import { int64 } from '../../../base/int64.ts';
 
 /** One stored cell (or sentinel) of a row: its clock, with the origin's site id, and its value. */
 export interface StoredCell {
@@ -229,10 +230,11 @@ export async function mergeCells(io: CellIO, tables: ReadonlyMap<string, TableIn
             stamp,
             currentValue: (cid) => rec.values.get(cid) ?? null,
             siteBytes: (site) => sites.bytesOf(site),
+            siteOrdinal: (siteId) => sites.ordinalOf(siteId),
             unknownSite: () => unknown,
           };
-          for (const { c, site } of pending.changes) {
-            if (mergeCell(rec.state, fx, { cid: c.cid, val: c.val, colVersion: c.colVersion, cl: c.cl, site }, ctx)) result.applied++;
+          for (const { c } of pending.changes) {
+            if (mergeCell(rec.state, fx, { cid: c.cid, val: c.val, colVersion: int64(c.colVersion), cl: int64(c.cl), siteId: c.siteId }, ctx)) result.applied++;
           }
           // What the SQLite table row would now hold: deleted first, then the values written.
           if (fx.deleteFirst) rec.values.clear();
@@ -248,7 +250,7 @@ export async function mergeCells(io: CellIO, tables: ReadonlyMap<string, TableIn
         const { state } = rec;
         if (!state.dirty) continue;
         const cells: StoredCell[] = [];
-        const stored = (cid: string, clock: CellClock, val: SqlValue): StoredCell => ({ cid, val, colVersion: clock.colVersion, dbVersion: clock.dbVersion, site: sites.bytesOf(clock.site), seq: clock.seq });
+        const stored = (cid: string, clock: CellClock, val: SqlValue): StoredCell => ({ cid, val, colVersion: Number(clock.colVersion), dbVersion: clock.dbVersion, site: sites.bytesOf(clock.site), seq: clock.seq });
         if (state.sentinelDirty && state.sentinel) cells.push(stored(SENTINEL, state.sentinel, null));
         for (const cid of state.dirtyCells) cells.push(stored(cid, state.cells.get(cid)!, rec.values.get(cid) ?? null));
         const kept = (cid: string): boolean => rec.stored.has(cid) && (cid === SENTINEL || !state.cellsCleared);
