@@ -137,6 +137,41 @@ export function packColumns(values: readonly SqlValue[]): Uint8Array {
   return w.result();
 }
 
+/** The packing buffer of {@link packKey}, reused. */
+const keyWriter = new ByteWriter();
+/** Keys are cut from shared slabs (as Node's Buffer pool does): one ArrayBuffer per slab, not per key. */
+const SLAB_BYTES = 8 * 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * {@link packColumns} of the first `count` values, for the primary key of every change read: the same bytes, as a view into a
+ * shared slab rather than an ArrayBuffer of its own (allocating one per change was a large share of
+ * what reading changes cost). Use `byteOffset`/`byteLength` with its `buffer`, as with any view.
+ */
+export function packKey(values: readonly SqlValue[], count = values.length): Uint8Array {
+  if (count > 255) throw new PackError(`cannot pack ${count} columns (at most 255)`);
+  const w = keyWriter;
+  w.pos = 0;
+  w.byte(count);
+  for (let i = 0; i < count; i++) writeValue(w, values[i]!);
+  const n = w.pos;
+  if (n > SLAB_BYTES / 8) {
+    const own = w.buf.slice(0, n);
+    if (w.buf.length > SLAB_BYTES) w.buf = new Uint8Array(64);
+    return own;
+  }
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  for (let i = 0; i < n; i++) out[i] = w.buf[i]!;
+  // Keep views 8-byte aligned, as allocators do.
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
 /** Packs one value (the CLI's `val` encoding). */
 export function packValue(value: SqlValue): Uint8Array {
   return packColumns([value]);
