@@ -1,7 +1,8 @@
 /**
  * The batch codec: what is encoded decodes to the same changes (every value kind, several tables,
- * columns and sites, keys and texts past the short-string fast paths), a message carries the same
- * bytes after its header, and any cut of a valid batch is refused as a CodecError.
+ * columns and sites, keys and texts past the short-string fast paths), eagerly or one change at a
+ * time; a message carries the same bytes after its header; any cut of a valid batch is refused as a
+ * CodecError.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,7 @@ import fc from 'fast-check';
 import type { Change } from '../engine/change.ts';
 import { packColumns } from '../engine/pack.ts';
 import { CodecError } from '../base/errors.ts';
-import { decodeChanges, encodeChanges } from './codec.ts';
+import { decodeChanges, eachChange, encodeChanges } from './codec.ts';
 import { decodeMessage, encodeMessage } from './messages.ts';
 
 const INT64_MIN = -(2n ** 63n);
@@ -45,6 +46,7 @@ describe('batch codec', () => {
       fc.property(fc.array(change, { maxLength: 40 }), fc.maxSafeNat(), fc.boolean(), (cs, version, complete) => {
         const bytes = encodeChanges(cs);
         assert.deepEqual(plain(decodeChanges(bytes)), plain(cs));
+        assert.deepEqual(plain([...eachChange(bytes)]), plain(cs));
         const m = decodeMessage(encodeMessage({ type: 'batch', version, complete, changes: cs }));
         assert.equal(m.type, 'batch');
         if (m.type !== 'batch') return;
@@ -60,7 +62,10 @@ describe('batch codec', () => {
     fc.assert(
       fc.property(fc.array(change, { minLength: 1, maxLength: 10 }), (cs) => {
         const bytes = encodeChanges(cs);
-        for (let cut = 0; cut < bytes.length; cut++) assert.throws(() => decodeChanges(bytes.subarray(0, cut)), CodecError);
+        for (let cut = 0; cut < bytes.length; cut++) {
+          assert.throws(() => decodeChanges(bytes.subarray(0, cut)), CodecError);
+          assert.throws(() => [...eachChange(bytes.subarray(0, cut))], CodecError);
+        }
       }),
       { numRuns: 100 },
     );

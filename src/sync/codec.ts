@@ -110,8 +110,8 @@ export function encodeChanges(changes: readonly Change[], prefix?: Uint8Array): 
   }
 }
 
-/** Decodes a batch; throws {@link CodecError} if the bytes are not exactly one valid batch. */
-export function decodeChanges(buf: Uint8Array): Change[] {
+/** Reads one batch: its dictionaries at once, then its changes one by one (see {@link eachChange}). */
+function batchReader(buf: Uint8Array): { count: number; next: () => Change; finish: () => void } {
   // One cursor for the whole batch: reading a value or a varint allocates nothing.
   const at: ReadCursor = { pos: 0 };
   const end = buf.length;
@@ -146,21 +146,21 @@ export function decodeChanges(buf: Uint8Array): Change[] {
     }
     return out;
   };
-  try {
-    const tables = strings('table name');
-    const cids = strings('column name');
-    const nSites = varint();
-    if (nSites * SITE_ID_BYTES > end - at.pos) throw new CodecError(`truncated site ids`);
-    const sites: Uint8Array[] = [];
-    for (let i = 0; i < nSites; i++) sites.push(bytes(SITE_ID_BYTES, 'site id').slice());
-    const n = varint();
-    if (n > end - at.pos) throw new CodecError(`implausible change count ${n}`);
-    const out: Change[] = new Array(n);
-    const pick = <T>(list: T[], i: number, what: string): T => {
-      if (i >= list.length) throw new CodecError(`${what} reference ${i} out of range`);
-      return list[i]!;
-    };
-    for (let i = 0; i < n; i++) {
+  const pick = <T>(list: T[], i: number, what: string): T => {
+    if (i >= list.length) throw new CodecError(`${what} reference ${i} out of range`);
+    return list[i]!;
+  };
+  const tables = strings('table name');
+  const cids = strings('column name');
+  const nSites = varint();
+  if (nSites * SITE_ID_BYTES > end - at.pos) throw new CodecError(`truncated site ids`);
+  const sites: Uint8Array[] = [];
+  for (let i = 0; i < nSites; i++) sites.push(bytes(SITE_ID_BYTES, 'site id').slice());
+  const count = varint();
+  if (count > end - at.pos) throw new CodecError(`implausible change count ${count}`);
+  return {
+    count,
+    next: () => {
       const table = pick(tables, varint(), 'table');
       const cid = pick(cids, varint(), 'column');
       // A view into `buf`, not a copy: the batch's changes live no longer than its bytes anyway.
@@ -171,12 +171,57 @@ export function decodeChanges(buf: Uint8Array): Change[] {
       const siteId = pick(sites, varint(), 'site');
       const cl = varint();
       const seq = varint();
-      out[i] = { table, pk, cid, val, colVersion, dbVersion, siteId, cl, seq };
-    }
-    if (at.pos !== end) throw new CodecError(`${end - at.pos} trailing bytes after the batch`);
+      return { table, pk, cid, val, colVersion, dbVersion, siteId, cl, seq };
+    },
+    finish: () => {
+      if (at.pos !== end) throw new CodecError(`${end - at.pos} trailing bytes after the batch`);
+    },
+  };
+}
+
+/** Any failure while reading a batch, as a {@link CodecError}. */
+function asCodecError(err: unknown): CodecError {
+  if (err instanceof CodecError) return err;
+  return new CodecError(`malformed batch: ${(err as Error).message}`, { cause: err });
+}
+
+/** Decodes a batch; throws {@link CodecError} if the bytes are not exactly one valid batch. */
+export function decodeChanges(buf: Uint8Array): Change[] {
+  try {
+    const r = batchReader(buf);
+    const out: Change[] = new Array(r.count);
+    for (let i = 0; i < r.count; i++) out[i] = r.next();
+    r.finish();
     return out;
   } catch (err) {
-    if (err instanceof CodecError) throw err;
-    throw new CodecError(`malformed batch: ${(err as Error).message}`, { cause: err });
+    throw asCodecError(err);
+  }
+}
+
+/**
+ * The changes of a batch one at a time, for bytes that were validated before (a staged batch): only
+ * the change at hand is in memory, not the whole batch as objects. Throws {@link CodecError} where
+ * the bytes stop being valid, after yielding the changes before that point.
+ */
+export function* eachChange(buf: Uint8Array): Generator<Change> {
+  let r;
+  try {
+    r = batchReader(buf);
+  } catch (err) {
+    throw asCodecError(err);
+  }
+  for (let i = 0; i < r.count; i++) {
+    let c: Change;
+    try {
+      c = r.next();
+    } catch (err) {
+      throw asCodecError(err);
+    }
+    yield c;
+  }
+  try {
+    r.finish();
+  } catch (err) {
+    throw asCodecError(err);
   }
 }
