@@ -116,13 +116,18 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
   const at: ReadCursor = { pos: 0 };
   const end = buf.length;
   const varint = (): number => {
-    const pos = at.pos;
-    const b = pos < end ? buf[pos]! : 0x80;
-    if (b < 0x80) {
-      at.pos = pos + 1;
-      return b;
+    let pos = at.pos;
+    // Up to 4 bytes (28 bits) inline, without readVarint's result object; longer ones, and errors, through it.
+    let value = 0;
+    for (let shift = 0; shift < 28 && pos < end; shift += 7) {
+      const b = buf[pos++]!;
+      value |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        at.pos = pos;
+        return value >>> 0;
+      }
     }
-    const r = readVarint(buf, pos);
+    const r = readVarint(buf, at.pos);
     at.pos = r.pos;
     return r.value;
   };
