@@ -67,7 +67,8 @@ export class KeyCheck {
       if (a === 'BLOB' || v instanceof Uint8Array) continue;
       if (typeof v === 'string' && a === 'TEXT') continue;
       if (typeof v === 'bigint' && (a === 'INTEGER' || a === 'NUMERIC')) continue;
-      if (typeof v === 'number' && a === 'REAL') continue;
+      // -0.0 is the exception: SQLite stores it as 0.0, so it goes to SQLite's verdict below.
+      if (typeof v === 'number' && a === 'REAL' && !Object.is(v, -0)) continue;
       const stored = this.store(a, v);
       if (valuesKey([stored]) !== valuesKey([v])) return `key column ${col.name} has ${a} affinity: SQLite would store ${TYPE_NAME(v)} ${String(v).slice(0, 40)} as ${TYPE_NAME(stored)}`;
     }
