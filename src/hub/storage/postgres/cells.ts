@@ -33,13 +33,14 @@ const ARRAY = { text: 1009, int4: 1007, int8: 1016 } as const;
 /** New cells from which a save uses COPY. */
 const COPY_FROM = 500;
 
+/** A loaded cell: `i` is the (1-based) position of its key in the list asked for, `site` hex text. */
 interface CellRow {
-  pk: Buffer;
+  i: number;
   cid: string;
   val: Buffer | null;
   col_version: number;
   db_version: number;
-  site: Buffer;
+  site: string;
   seq: number;
 }
 
@@ -57,15 +58,27 @@ export class PgCellIO implements CellIO {
   async load(table: string, pks: readonly Uint8Array[]): Promise<Map<string, StoredCell[]>> {
     const out = new Map<string, StoredCell[]>();
     if (pks.length === 0) return out;
+    // Each cell comes back with the position of its key in the list (not the key: no bytea to parse
+    // per cell, and the map key is the caller's bytes, which are the stored ones), its site as hex
+    // text (most cells share a few sites: one Uint8Array each).
     const rows = await this.sql.unsafe<CellRow[]>(
-      `SELECT c.* FROM unnest($3::text[]) h, LATERAL (${byKey(this.s, 'pk, cid, val, col_version::float8 AS col_version, db_version::float8 AS db_version, site, seq')}) c`,
+      `SELECT h.i::int4 AS i, c.* FROM unnest($3::text[]) WITH ORDINALITY h(h, i), LATERAL (${byKey(this.s, "cid, val, col_version::float8 AS col_version, db_version::float8 AS db_version, encode(site, 'hex') AS site, seq")}) c`,
       [this.db, table, this.sql.array(pks.map(hex) as never[], ARRAY.text)],
     );
+    const sites = new Map<string, Uint8Array>();
+    let lastI = 0;
+    let cells: StoredCell[] = [];
     for (const r of rows) {
-      const id = rowId(r.pk);
-      let cells = out.get(id);
-      if (!cells) out.set(id, (cells = []));
-      cells.push({ cid: r.cid, val: valueOf(r.val), colVersion: r.col_version, dbVersion: r.db_version, site: bytes(r.site), seq: r.seq });
+      if (r.i !== lastI) {
+        const id = rowId(pks[r.i - 1]!);
+        const had = out.get(id);
+        if (had) cells = had;
+        else out.set(id, (cells = []));
+        lastI = r.i;
+      }
+      let site = sites.get(r.site);
+      if (!site) sites.set(r.site, (site = new Uint8Array(Buffer.from(r.site, 'hex'))));
+      cells.push({ cid: r.cid, val: valueOf(r.val), colVersion: r.col_version, dbVersion: r.db_version, site, seq: r.seq });
     }
     return out;
   }
@@ -89,13 +102,14 @@ export class PgCellIO implements CellIO {
     // which is one round trip where COPY takes two and waits on the socket in between.
     const copy = inserted >= COPY_FROM;
     const lines: string[] = [];
+    const siteHex = new SiteHex();
     const inserts = new CellArrays();
     const updates = new CellArrays();
     for (const r of rows) {
       const key = hex(r.pk);
       r.cells.forEach((c, i) => {
         if (r.stored[i]) updates.add(r.table, key, c);
-        else if (copy) lines.push(copyLine(this.db, r.table, key, c));
+        else if (copy) lines.push(copyLine(this.db, r.table, key, c, siteHex.of(c.site)));
         else inserts.add(r.table, key, c);
       });
     }
@@ -128,9 +142,9 @@ const UNNEST = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[
 const copyText = (t: string): string => (/[\\\t\n\r]/.test(t) ? t.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch]!) : t);
 
 /** One cell as a line of COPY's text format (bytea as `\\x` hex, NULL as `\\N`). */
-function copyLine(db: string, table: string, pk: string, c: StoredCell): string {
+function copyLine(db: string, table: string, pk: string, c: StoredCell, site: string): string {
   const val = c.val === null ? '\\N' : `\\\\x${hex(packValue(c.val))}`;
-  return `${db}\t${copyText(table)}\t\\\\x${pk}\t${copyText(c.cid)}\t${val}\t${c.colVersion}\t${c.dbVersion}\t\\\\x${hex(c.site)}\t${c.seq}\n`;
+  return `${db}\t${copyText(table)}\t\\\\x${pk}\t${copyText(c.cid)}\t${val}\t${c.colVersion}\t${c.dbVersion}\t\\\\x${site}\t${c.seq}\n`;
 }
 
 /**
@@ -148,6 +162,7 @@ class CellArrays {
   private readonly seq: number[] = [];
   private readonly sites: string[] = [];
   private readonly siteIndex = new Map<string, number>();
+  private readonly siteHex = new SiteHex();
 
   get size(): number {
     return this.tbl.length;
@@ -160,7 +175,7 @@ class CellArrays {
     this.val.push(c.val === null ? null : hex(packValue(c.val)));
     this.colVersion.push(c.colVersion);
     this.dbVersion.push(c.dbVersion);
-    const id = hex(c.site);
+    const id = this.siteHex.of(c.site);
     let i = this.siteIndex.get(id);
     if (i === undefined) {
       this.siteIndex.set(id, (i = this.sites.length + 1));
@@ -172,5 +187,15 @@ class CellArrays {
 
   params(db: string, a: (xs: unknown[], type: number) => never): never[] {
     return [db as never, a(this.tbl, ARRAY.text), a(this.pk, ARRAY.text), a(this.cid, ARRAY.text), a(this.val, ARRAY.text), a(this.colVersion, ARRAY.int8), a(this.dbVersion, ARRAY.int8), a(this.site, ARRAY.int4), a(this.seq, ARRAY.int4), a(this.sites, ARRAY.text)];
+  }
+}
+
+/** Site ids as hex, each converted once: a merge's cells share the few site objects of its `SiteOrdinals`. */
+class SiteHex {
+  private readonly known = new Map<Uint8Array, string>();
+  of(site: Uint8Array): string {
+    let h = this.known.get(site);
+    if (h === undefined) this.known.set(site, (h = hex(site)));
+    return h;
   }
 }
