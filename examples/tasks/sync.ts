@@ -30,14 +30,12 @@ export interface SyncOptions {
 export function addPeers(repo: Repository, locations: string[]): string[] {
   const names: string[] = [];
   for (const location of locations) {
+    let n = 1;
+    while (repo.remotes().some((r) => r.name === `peer${n}`)) n++;
+    // Checked as a new remote would be (a bad address fails here), which also says whose it is.
+    const { peer } = repo.checkRemote(`peer${n}`, location);
     const existing = repo.remotes().find((r) => r.location === location);
-    let name = existing?.name;
-    if (!name) {
-      let n = repo.remotes().length + 1;
-      while (repo.remotes().some((r) => r.name === `peer${n}`)) n++;
-      name = repo.addRemote(`peer${n}`, location).name;
-    }
-    const peer = repo.checkRemote('x-check', location).peer;
+    const name = existing ? existing.name : repo.addRemote(`peer${n}`, location).name;
     if (peer) repo.setPolicy(peer, { read: 'all', write: 'all' });
     names.push(name);
   }
