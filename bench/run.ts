@@ -3,7 +3,7 @@
  * second, and the same figures for real cr-sqlite 0.16 (wasm), all measured in one run on one
  * machine. Prints a Markdown report and writes it as JSON to bench/results.json.
  *
- *   npm run bench                       # N = 100,000 rows, best of 3
+ *   npm run bench                       # N = 100,000 rows, best of 3; documents: bench/docs.ts
  *   BENCH_ROWS=20000 BENCH_REPS=5 npm run bench
  */
 import { writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { measureP2pLatency, measureP2pPush, measureP2pSync, type P2pLatencyResul
 import { measurePull, type PullResult } from './pull.ts';
 import { cliStartReport, measureCliStart } from './cli.ts';
 import { measureReadFilter, readFilterReport } from './policy.ts';
+import { docsReport, measureDocs } from './docs.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
 
 function intEnv(name: string, fallback: number): number {
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     const readFilter = measureReadFilter(scratch, items, REPS);
     log('quick commands: ddcp status, ddcp log -n 5 (clone and built package)');
     const cliStart = measureCliStart(scratch, intEnv('BENCH_CLI_RUNS', 21), true, log);
+    const docs = measureDocs(scratch, intEnv('BENCH_DOCS', 10_000), intEnv('BENCH_DOC_PATCHES', 100_000), log);
 
     const seconds = (now() - started) / 1000;
     const report = buildReport(before, dw, ds, cw, cs, await versions(), seconds);
@@ -99,6 +101,8 @@ async function main(): Promise<void> {
     (report.json as Record<string, unknown>).readFilter = readFilter;
     process.stdout.write(cliStartReport(cliStart));
     (report.json as Record<string, unknown>).cliStart = cliStart;
+    process.stdout.write(docsReport(docs));
+    (report.json as Record<string, unknown>).docs = docs;
     const out = fileURLToPath(new URL('./results.json', import.meta.url));
     writeFileSync(out, JSON.stringify(report.json, null, 2) + '\n');
     log(`wrote ${out} (${seconds.toFixed(0)} s in all)`);

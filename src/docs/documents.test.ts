@@ -245,6 +245,19 @@ describe('Documents', () => {
     assert.deepEqual(a.refresh(), []);
   });
 
+  it("an app's transaction ended by closing the connection: events waiting for it still go out, nothing throws", async () => {
+    const db = openDatabase(':memory:');
+    const docs = new Documents(Engine.open(db));
+    const seen: string[] = [];
+    docs.on('created', (e) => seen.push(e.type === 'sync' ? '' : e.id));
+    db.exec('BEGIN');
+    docs.create('c', { v: 1 }, { id: 'd1' });
+    db.exec('COMMIT');
+    db.close(); // before the deferred delivery runs
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen, ['d1']);
+  });
+
   it('marks merges through applyChanges with sync started / completed events carrying counts', () => {
     const a = replica();
     const b = replica();

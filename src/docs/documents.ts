@@ -288,9 +288,18 @@ export class Documents {
 
   /** Delivers events now, or once the caller's own transaction (if any) has ended. */
   private emit(events: DocumentEvent[]): void {
-    if (events.length === 0) return;
-    if (this.engine.db.isTransaction) setTimeout(() => this.emit(events), 1);
+    if (events.length === 0 || !this.events.listened) return;
+    if (inTransaction(this.engine.db)) setTimeout(() => this.emit(events), 1);
     else this.events.deliver(events);
+  }
+}
+
+/** Whether a transaction is open; a connection closed since then has none (its events still go out). */
+function inTransaction(db: Engine['db']): boolean {
+  try {
+    return db.isTransaction;
+  } catch {
+    return false;
   }
 }
 

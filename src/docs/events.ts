@@ -72,6 +72,11 @@ export class Events {
     this.onError = onError;
   }
 
+  /** Whether anyone listens (with no one, events aren't even scheduled). */
+  get listened(): boolean {
+    return this.subs.size > 0;
+  }
+
   /** Subscribes to events of `types` (all types if empty); returns the unsubscribe function. */
   on(types: EventType | EventType[] | '*', listener: Listener, filter: EventFilter = {}): () => void {
     const list = types === '*' ? [] : Array.isArray(types) ? types : [types];

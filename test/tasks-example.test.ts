@@ -1,0 +1,142 @@
+/**
+ * The task-manager example (examples/tasks) as a user meets it: two instances, each in its own
+ * terminal (tmux panes on a private tmux server), sync directly as peers over 127.0.0.1. A task made
+ * in one shows in the other; one goes offline, both edit, it comes back, and both show the same list.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { Repository } from '../src/index.ts';
+import { tempDir } from './support/cli.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = join(ROOT, 'examples/tasks/main.ts');
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const SOCKET = `ddcp-tasks-test-${process.pid}`;
+
+const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+const quote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** A TCP port free now on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One task manager in its own tmux session. */
+class Terminal {
+  readonly name: string;
+  constructor(name: string, args: string[]) {
+    this.name = name;
+    // CI unset: Ink renders only the final frame when it thinks it runs in CI. The pane stays after
+    // the program exits (with its exit code), so a crash is seen rather than a vanished pane.
+    const cmd = `env -u CI ${[process.execPath, '--disable-warning=ExperimentalWarning', MAIN, ...args].map(quote).join(' ')}; echo "EXITED $?"; sleep 600`;
+    tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', ROOT, cmd);
+  }
+  screen(): string {
+    return tmux('capture-pane', '-p', '-t', this.name);
+  }
+  /** Keys by tmux name (`Enter`, `Tab`…). */
+  keys(...keys: string[]): void {
+    tmux('send-keys', '-t', this.name, ...keys);
+  }
+  /** Literal text. */
+  type(text: string): void {
+    tmux('send-keys', '-t', this.name, '-l', text);
+  }
+  /** Waits until the screen satisfies `test`; fails with the screen if it doesn't within `ms`. */
+  async until(test: (screen: string) => boolean, what: string, ms = 60_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const s = this.screen();
+      if (test(s)) return s;
+      if (Date.now() > deadline) throw new Error(`${this.name}: timed out waiting for ${what}; screen:\n${s}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  /** The task list: the lines with a status mark, selection marker dropped. */
+  list(): string[] {
+    return this.screen().split('\n').filter((l) => /^[ ›] \[[ ~x]\]/.test(l)).map((l) => l.slice(2).trimEnd());
+  }
+}
+
+const shows = (...texts: string[]) => (s: string): boolean => texts.every((t) => s.includes(t));
+
+describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not installed' }, () => {
+  after(() => {
+    spawnSync('tmux', ['-L', SOCKET, 'kill-server']); // ends both programs
+  });
+
+  it('two instances sync as peers, live; one goes offline, both edit, and they converge', async () => {
+    const root = tempDir('ddcp-tasks-');
+    const dirs = { ann: join(root, 'ann'), bob: join(root, 'bob') };
+    const ids: Record<string, string> = {};
+    for (const [who, dir] of Object.entries(dirs)) {
+      const repo = await Repository.init(dir);
+      ids[who] = repo.address;
+      repo.close();
+    }
+    const ports = { ann: await freePort(), bob: await freePort() };
+    const at = (who: 'ann' | 'bob'): string => `/ip4/127.0.0.1/tcp/${ports[who]}/p2p/${ids[who]}`;
+    const ann = new Terminal('ann', [dirs.ann, '--listen', `/ip4/127.0.0.1/tcp/${ports.ann}`, '--peer', at('bob')]);
+    const bob = new Terminal('bob', [dirs.bob, '--listen', `/ip4/127.0.0.1/tcp/${ports.bob}`, '--peer', at('ann')]);
+    await ann.until(shows('online · 1 peer', 'press a'), 'ann online with bob');
+    await bob.until(shows('online · 1 peer', 'press a'), 'bob online with ann');
+
+    // made in one, live in the other
+    ann.keys('a');
+    await ann.until(shows('New task'), 'the form');
+    ann.type('Buy milk');
+    ann.keys('Tab');
+    ann.type('two litres');
+    ann.keys('Tab', 'Tab');
+    ann.type('home, shop');
+    await ann.until(shows('home, shop'), 'the tags typed');
+    ann.keys('Enter');
+    await ann.until(shows('[ ] !!  Buy milk #home #shop'), 'the task in ann');
+    await bob.until(shows('[ ] !!  Buy milk #home #shop'), 'the task arriving at bob');
+
+    // bob goes offline and edits; ann edits the same task (another field) and adds one
+    bob.keys('o');
+    await bob.until(shows('○ offline'), 'bob offline');
+    await ann.until(shows('online · 0 peers'), 'ann seeing bob gone');
+    bob.keys('s'); // todo → doing
+    await bob.until(shows('[~] !!  Buy milk'), "bob's status edit");
+    bob.keys('a');
+    await bob.until(shows('New task'), 'the form');
+    bob.type('Offline task');
+    bob.keys('Enter');
+    await bob.until(shows('Offline task'), "bob's new task");
+    ann.keys('p'); // medium → high
+    await ann.until(shows('[ ] !!! Buy milk'), "ann's priority edit");
+    ann.keys('a');
+    await ann.until(shows('New task'), 'the form');
+    ann.type('From ann');
+    ann.keys('Enter');
+    await ann.until(shows('From ann'), "ann's new task");
+    assert.ok(!ann.screen().includes('Offline task'), 'nothing passes while bob is offline');
+    assert.ok(!bob.screen().includes('From ann'), 'nothing passes while bob is offline');
+
+    // back online: both edits of the one task survive, both new tasks arrive, the lists are equal
+    bob.keys('o');
+    const converged = shows('[~] !!! Buy milk #home #shop', '[ ] !!  Offline task', '[ ] !!  From ann');
+    await bob.until(converged, 'bob converged');
+    await ann.until(converged, 'ann converged');
+    assert.deepEqual(ann.list(), bob.list());
+    assert.equal(ann.list().length, 3);
+
+    ann.keys('q');
+    bob.keys('q');
+    await ann.until(shows('EXITED 0'), 'ann quitting cleanly');
+    await bob.until(shows('EXITED 0'), 'bob quitting cleanly');
+  });
+});
