@@ -44,6 +44,17 @@ export function inGroups<T>(items: readonly T[], group: number, cache: Statement
   for (; i < items.length; i++) run(cache.get(1), params(items[i]!));
 }
 
+/**
+ * {@link inGroups} over rows already laid out flat, `width` values each: no array per row (merges
+ * write a few of these per change).
+ */
+export function inFlatGroups(values: readonly SqlValue[], width: number, group: number, cache: StatementCache, run: (s: Statement, p: SqlValue[]) => void): void {
+  const rows = values.length / width;
+  let i = 0;
+  for (; i + group <= rows; i += group) run(cache.get(group), values.slice(i * width, (i + group) * width));
+  for (; i < rows; i++) run(cache.get(1), values.slice(i * width, (i + 1) * width));
+}
+
 /** `(?, ?, …)` repeated: the VALUES list of a multi-row statement. */
 export function placeholders(rows: number, columns: number): string {
   const one = `(${Array.from({ length: columns }, () => '?').join(', ')})`;

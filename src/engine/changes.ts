@@ -4,7 +4,7 @@
  */
 import type { Change } from './change.ts';
 import type { Sites } from './clock.ts';
-import { packColumns } from './pack.ts';
+import { packKey } from './pack.ts';
 import { SENTINEL } from './schema.ts';
 import { readCondition, rulesOf, type ReadFilter } from './filter.ts';
 import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.ts';
@@ -154,7 +154,7 @@ export function touchesVersion(db: SqliteConnection, table: CrrTable, version: n
 function toChange(table: CrrTable, r: SqlValue[], n: number, sites: Sites): Change {
   return {
     table: table.info.name,
-    pk: packColumns(r.slice(0, n)),
+    pk: packKey(r, n),
     cid: r[n] as string,
     colVersion: Number(r[n + 1]),
     dbVersion: Number(r[n + 2]),

@@ -69,15 +69,19 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
       const written: RowEntry[] = [];
       const name = table.info.name;
       const counts = (result.tables[name] ??= { received: 0, applied: 0 });
-      entries.forEach((entry, i) => {
+      // One context for the table's rows in this chunk, pointed at the row being merged (not a new
+      // object and closures per row).
+      let entry!: RowEntry;
+      const ctx: MergeContext = {
+        stamp,
+        currentValue: (cid) => table.value(entry.pk, cid),
+        siteBytes: (site) => sites.bytesOf(site),
+        unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
+        onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(name, entry.pk, ch, mine, current, incomingWins)),
+      };
+      for (let i = 0; i < entries.length; i++) {
+        entry = entries[i]!;
         const fx = new RowEffects();
-        const ctx: MergeContext = {
-          stamp,
-          currentValue: (cid) => table.value(entry.pk, cid),
-          siteBytes: (site) => sites.bytesOf(site),
-          unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
-          onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(name, entry.pk, ch, mine, current, incomingWins)),
-        };
         const changes = pending[i]!.changes;
         counts.received += changes.length;
         for (const { c, site } of changes) {
@@ -90,7 +94,7 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
           entry.fx = fx;
           written.push(entry);
         }
-      });
+      }
       if (written.length === 0) continue;
       const before = rowsWritten.get(table) ?? 0;
       rowsWritten.set(table, before + written.length);

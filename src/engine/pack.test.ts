@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { packColumns, packValue, unpackColumns, unpackValue } from './pack.ts';
+import { packColumns, packKey, packValue, unpackColumns, unpackValue } from './pack.ts';
 import { PackError } from '../base/errors.ts';
 import type { SqlValue } from './sqlite.ts';
 import { openCr } from '../../test/support/crsqlite.ts';
@@ -113,6 +113,18 @@ describe('packColumns: known byte vectors (cr-sqlite crsql_pack_columns)', () =>
     const out = unpackValue(input) as Uint8Array;
     input[3] = 0;
     assert.equal(hex(out), 'dead');
+  });
+});
+
+describe('packKey', () => {
+  it('packs what packColumns packs, and keys cut from one slab stay apart', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(sqlValueArb, { maxLength: 4 }), { minLength: 1, maxLength: 400 }), (rows) => {
+        const keys = rows.map((r) => packKey([...r, 'extra'], r.length));
+        rows.forEach((r, i) => assert.equal(hex(keys[i]!), hex(packColumns(r))));
+      }),
+      { numRuns: 100 },
+    );
   });
 });
 

@@ -33,6 +33,46 @@ function smallLength(n: number): number {
   return n === 0 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
 }
 
+// Values are written and read once per change synced: no DataView, TextEncoder result or
+// {value, pos} object per value (their garbage is most of what a large sync collects).
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Writes `v` as 8 big-endian IEEE-754 bytes at `pos` (room must be there). */
+function writeFloat64(buf: Uint8Array, pos: number, v: number): void {
+  f64[0] = v;
+  if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) buf[pos + i] = f64Bytes[7 - i]!;
+  else for (let i = 0; i < 8; i++) buf[pos + i] = f64Bytes[i]!;
+}
+
+function readFloat64(buf: Uint8Array, pos: number): number {
+  if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) f64Bytes[7 - i] = buf[pos + i]!;
+  else for (let i = 0; i < 8; i++) f64Bytes[i] = buf[pos + i]!;
+  return f64[0]!;
+}
+
+/** Strings up to this length are tried as ASCII first (written byte by byte, no encoder call). */
+const ASCII_FAST_PATH = 64;
+
+/** Writes a short string as TEXT if it is all ASCII (then its UTF-8 is its char codes); false (nothing written) if not. */
+function writeAscii(w: ByteWriter, v: string): boolean {
+  const n = v.length;
+  const len = smallLength(n);
+  w.ensure(1 + len + n);
+  const buf = w.buf;
+  const start = w.pos + 1 + len;
+  for (let i = 0; i < n; i++) {
+    const code = v.charCodeAt(i);
+    if (code > 0x7f) return false;
+    buf[start + i] = code;
+  }
+  buf[w.pos++] = (len << 3) | T_TEXT;
+  w.uint(n, len);
+  w.pos += n;
+  return true;
+}
+
 /** Writes one tagged value (the per-column layout above). */
 export function writeValue(w: ByteWriter, v: SqlValue): void {
   switch (typeof v) {
@@ -59,13 +99,14 @@ export function writeValue(w: ByteWriter, v: SqlValue): void {
       return;
     }
     case 'number': {
-      w.byte(T_REAL);
-      w.ensure(8);
-      new DataView(w.buf.buffer, w.buf.byteOffset).setFloat64(w.pos, v);
+      w.ensure(9);
+      w.buf[w.pos++] = T_REAL;
+      writeFloat64(w.buf, w.pos, v);
       w.pos += 8;
       return;
     }
     case 'string': {
+      if (v.length <= ASCII_FAST_PATH && writeAscii(w, v)) return;
       const b = encoder.encode(v);
       const len = smallLength(b.length);
       w.byte((len << 3) | T_TEXT);
@@ -96,9 +137,49 @@ export function packColumns(values: readonly SqlValue[]): Uint8Array {
   return w.result();
 }
 
+/** The packing buffer of {@link packKey}, reused. */
+const keyWriter = new ByteWriter();
+/** Keys are cut from shared slabs (as Node's Buffer pool does): one ArrayBuffer per slab, not per key. */
+const SLAB_BYTES = 8 * 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * {@link packColumns} of the first `count` values, for the primary key of every change read: the same bytes, as a view into a
+ * shared slab rather than an ArrayBuffer of its own (allocating one per change was a large share of
+ * what reading changes cost). Use `byteOffset`/`byteLength` with its `buffer`, as with any view.
+ */
+export function packKey(values: readonly SqlValue[], count = values.length): Uint8Array {
+  if (count > 255) throw new PackError(`cannot pack ${count} columns (at most 255)`);
+  const w = keyWriter;
+  w.pos = 0;
+  w.byte(count);
+  for (let i = 0; i < count; i++) writeValue(w, values[i]!);
+  const n = w.pos;
+  if (n > SLAB_BYTES / 8) {
+    const own = w.buf.slice(0, n);
+    if (w.buf.length > SLAB_BYTES) w.buf = new Uint8Array(64);
+    return own;
+  }
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  for (let i = 0; i < n; i++) out[i] = w.buf[i]!;
+  // Keep views 8-byte aligned, as allocators do.
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
 /** Packs one value (the CLI's `val` encoding). */
 export function packValue(value: SqlValue): Uint8Array {
   return packColumns([value]);
+}
+
+/** A read position that {@link readValueAt} advances (one object for a whole decode, not one per value). */
+export interface ReadCursor {
+  pos: number;
 }
 
 /**
@@ -106,17 +187,26 @@ export function packValue(value: SqlValue): Uint8Array {
  * truncated or malformed value. Returns the value and the position after it.
  */
 export function readValue(buf: Uint8Array, pos: number): { value: SqlValue; pos: number } {
-  const need = (n: number, what: string): void => {
-    if (pos + n > buf.length) throw new PackError(`packed value is truncated in ${what}`);
-  };
-  need(1, 'a type tag');
+  const at: ReadCursor = { pos };
+  const value = readValueAt(buf, at);
+  return { value, pos: at.pos };
+}
+
+function truncated(what: string): never {
+  throw new PackError(`packed value is truncated in ${what}`);
+}
+
+/** {@link readValue} at `at.pos`, moving `at.pos` past the value (no closure or object per value: it runs once per value synced). */
+export function readValueAt(buf: Uint8Array, at: ReadCursor): SqlValue {
+  let pos = at.pos;
+  if (pos + 1 > buf.length) truncated('a type tag');
   const tag = buf[pos++]!;
   const type = tag & 0x07;
   const len = tag >> 3;
   switch (type) {
     case T_INTEGER: {
       if (len > 8) throw new PackError(`packed integer has ${len} bytes (at most 8)`);
-      need(len, 'an integer');
+      if (pos + len > buf.length) truncated('an integer');
       let value: bigint;
       if (len <= 6) {
         let n = 0;
@@ -127,34 +217,37 @@ export function readValue(buf: Uint8Array, pos: number): { value: SqlValue; pos:
         for (let j = 0; j < len; j++) u = (u << 8n) | BigInt(buf[pos + j]!);
         value = len === 8 ? BigInt.asIntN(64, u) : u;
       }
-      return { value, pos: pos + len };
+      at.pos = pos + len;
+      return value;
     }
     case T_REAL: {
       if (len !== 0) throw new PackError(`packed real has a malformed tag 0x${tag.toString(16)}`);
-      need(8, 'a real');
-      return { value: new DataView(buf.buffer, buf.byteOffset).getFloat64(pos), pos: pos + 8 };
+      if (pos + 8 > buf.length) truncated('a real');
+      at.pos = pos + 8;
+      return readFloat64(buf, pos);
     }
     case T_TEXT:
     case T_BLOB: {
       const kind = type === T_TEXT ? 'text' : 'blob';
       if (len > 4) throw new PackError(`packed ${kind} length takes ${len} bytes (at most 4)`);
-      need(len, `a ${kind} length`);
+      if (pos + len > buf.length) truncated(`a ${kind} length`);
       let n = 0;
       for (let j = 0; j < len; j++) n = n * 256 + buf[pos + j]!;
       pos += len;
-      need(n, kind);
+      if (pos + n > buf.length) truncated(kind);
       const bytes = buf.subarray(pos, pos + n);
-      pos += n;
-      if (type === T_BLOB) return { value: bytes.slice(), pos };
+      at.pos = pos + n;
+      if (type === T_BLOB) return bytes.slice();
       try {
-        return { value: decoder.decode(bytes), pos };
+        return decoder.decode(bytes);
       } catch (cause) {
         throw new PackError('packed text is not valid UTF-8', { cause });
       }
     }
     case T_NULL:
       if (len !== 0) throw new PackError(`packed null has a malformed tag 0x${tag.toString(16)}`);
-      return { value: null, pos };
+      at.pos = pos;
+      return null;
     default:
       throw new PackError(`unknown type tag 0x${tag.toString(16)} in packed value`);
   }
@@ -168,18 +261,15 @@ export function unpackColumns(buf: Uint8Array): SqlValue[] {
   if (buf.length === 0) throw new PackError('packed record is empty');
   const count = buf[0]!;
   const out: SqlValue[] = new Array(count);
-  let pos = 1;
+  const at: ReadCursor = { pos: 1 };
   for (let i = 0; i < count; i++) {
-    let r;
     try {
-      r = readValue(buf, pos);
+      out[i] = readValueAt(buf, at);
     } catch (err) {
       throw new PackError(`${(err as Error).message} (column ${i + 1} of ${count})`, { cause: err });
     }
-    out[i] = r.value;
-    pos = r.pos;
   }
-  if (pos !== buf.length) throw new PackError(`packed record has ${buf.length - pos} trailing bytes`);
+  if (at.pos !== buf.length) throw new PackError(`packed record has ${buf.length - at.pos} trailing bytes`);
   return out;
 }
 

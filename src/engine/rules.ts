@@ -130,6 +130,16 @@ export interface MergeContext {
   onConcurrent?(ch: IncomingCell, mine: CellClock, current: SqlValue, incomingWins: boolean): void;
 }
 
+/** A clock for an incoming change's cell, stamped here. (This and the next are plain functions, not closures: they run per change merged.) */
+function remoteClock(colVersion: number, ch: IncomingCell, ctx: MergeContext): CellClock {
+  return { colVersion, dbVersion: ctx.stamp.dbVersion, site: ch.site, seq: ctx.stamp.nextSeq() };
+}
+
+/** Whether the incoming change's site id is greater than that of the clock here (none: it wins). */
+function incomingSiteWins(ch: IncomingCell, mine: CellClock | undefined, ctx: MergeContext): boolean {
+  return !mine || compareBytes(ctx.siteBytes(ch.site), ctx.siteBytes(mine.site)) > 0;
+}
+
 /** Merges one incoming change into a row. Returns whether anything changed. */
 export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: MergeContext): boolean {
   const localCl = row.causalLength();
@@ -137,13 +147,11 @@ export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: 
   // A cell of a life that has ended here too (the same even cl): nothing to merge. cr-sqlite treats
   // any even cl as a delete and skips one it already has.
   if (ch.cl === localCl && ch.cl % 2 === 0 && ch.cid !== SENTINEL) return false;
-  const remote = (colVersion: number): CellClock => ({ colVersion, dbVersion: ctx.stamp.dbVersion, site: ch.site, seq: ctx.stamp.nextSeq() });
-  const siteWins = (mine: CellClock | undefined): boolean => !mine || compareBytes(ctx.siteBytes(ch.site), ctx.siteBytes(mine.site)) > 0;
 
   if (ch.cl > localCl) {
     if (ch.cl % 2 === 0) {
       // Deleted at a later causal length: the row goes, whatever its cells said.
-      row.setSentinel(remote(ch.cl));
+      row.setSentinel(remoteClock(ch.cl, ch, ctx));
       row.clearCells();
       fx.deleteFirst = true;
       fx.exists = false;
@@ -154,15 +162,15 @@ export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: 
     // cell of the new life win over them (cr-sqlite resets their versions to 0). A cell only tells us
     // the new causal length, not who revived the row: credit that to the unknown site, which loses
     // to the real sentinel whenever it arrives, so every replica ends with the same origin.
-    if (ch.cid === SENTINEL) row.setSentinel(remote(ch.cl));
+    if (ch.cid === SENTINEL) row.setSentinel(remoteClock(ch.cl, ch, ctx));
     else if (ch.cl > 1) row.setSentinel({ colVersion: ch.cl, dbVersion: ctx.stamp.dbVersion, site: ctx.unknownSite(), seq: ctx.stamp.nextSeq() });
     for (const cid of [...row.cells.keys()]) row.setCell(cid, { colVersion: 0, dbVersion: ctx.stamp.dbVersion, site: 0, seq: ctx.stamp.nextSeq() });
     fx.exists = true;
     if (ch.cid === SENTINEL) return true;
   } else if (ch.cid === SENTINEL) {
     // Same causal length: only the sentinel's origin can differ.
-    if (siteWins(row.sentinel)) {
-      row.setSentinel(remote(ch.cl));
+    if (incomingSiteWins(ch, row.sentinel, ctx)) {
+      row.setSentinel(remoteClock(ch.cl, ch, ctx));
       return true;
     }
     return false;
@@ -178,11 +186,11 @@ export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: 
     if (cmp !== 0) ctx.onConcurrent?.(ch, mine, current, cmp > 0);
     if (cmp < 0) return false;
     if (cmp === 0) {
-      if (!siteWins(mine)) return false;
+      if (!incomingSiteWins(ch, mine, ctx)) return false;
       takeValue = false;
     } else takeValue = true;
   }
-  row.setCell(ch.cid, remote(ch.colVersion));
+  row.setCell(ch.cid, remoteClock(ch.colVersion, ch, ctx));
   if (takeValue) {
     fx.values.set(ch.cid, ch.val);
     fx.exists = true;

@@ -7,7 +7,7 @@ import { RowState, type CellClock, type RowEffects } from './rules.ts';
 import { SENTINEL, type TableInfo } from './schema.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
-import { inGroups, placeholders, StatementCache, valuesKey } from './bulk.ts';
+import { inFlatGroups, inGroups, placeholders, StatementCache, valuesKey } from './bulk.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
 export interface RowEntry {
@@ -76,7 +76,9 @@ export class CrrTable {
   /** Loads the keys and clocks of many rows at once (entries come back in the same order). */
   loadMany(pks: SqlValue[][]): RowEntry[] {
     const entries: RowEntry[] = pks.map((pk) => ({ pk, key: undefined, row: new RowState() }));
-    inGroups(entries.map((e, i) => [BigInt(i), ...e.pk] as SqlValue[]), GROUP, this.keysOf, (p) => p, (s, p) => {
+    const lookups: SqlValue[] = [];
+    entries.forEach((e, i) => void lookups.push(BigInt(i), ...e.pk));
+    inFlatGroups(lookups, this.info.pks.length + 1, GROUP, this.keysOf, (s, p) => {
       for (const r of s.iterate(...p) as Iterable<[bigint, bigint]>) entries[Number(r[0])]!.key = Number(r[1]);
     });
     const byKey = new Map<number, RowState>();
@@ -125,7 +127,12 @@ export class CrrTable {
         );
         this.bulkUpserts.set(id, cache);
       }
-      inGroups(list, GROUP, cache, (e) => [...e.pk, ...e.fx!.values.values()], (s, p) => void s.run(...p));
+      const flat: SqlValue[] = [];
+      for (const e of list) {
+        for (const v of e.pk) flat.push(v);
+        for (const v of e.fx!.values.values()) flat.push(v);
+      }
+      inFlatGroups(flat, this.info.pks.length + cols.length, GROUP, cache, (s, p) => void s.run(...p));
     }
     // Keys for rows seen for the first time.
     const fresh = dirty.filter((e) => e.key === undefined);
@@ -137,14 +144,16 @@ export class CrrTable {
       });
     }
     // The clocks.
-    const clocks: [number, string, CellClock][] = [];
+    // (key, cid, col_version, db_version, site, seq) per changed clock, flat.
+    const clocks: SqlValue[] = [];
+    const push = (key: number, cid: string, c: CellClock): void => void clocks.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
     for (const e of dirty) {
       const key = e.key!;
       if (e.row.cellsCleared) this.deleteCellClocks.run(key);
-      if (e.row.sentinelDirty && e.row.sentinel) clocks.push([key, SENTINEL, e.row.sentinel]);
-      for (const cid of e.row.dirtyCells) clocks.push([key, cid, e.row.cells.get(cid)!]);
+      if (e.row.sentinelDirty && e.row.sentinel) push(key, SENTINEL, e.row.sentinel);
+      for (const cid of e.row.dirtyCells) push(key, cid, e.row.cells.get(cid)!);
     }
-    inGroups(clocks, GROUP, this.upsertClocks, ([key, cid, c]) => [key, cid, c.colVersion, c.dbVersion, c.site, c.seq], (s, p) => void s.run(...p));
+    inFlatGroups(clocks, 6, GROUP, this.upsertClocks, (s, p) => void s.run(...p));
   }
 
   /** The current value of one column of a row (NULL if the row is missing). */

@@ -13,7 +13,7 @@ import { toHex } from '../base/hex.ts';
 import { batchByVersion, type Batch } from '../sync/batches.ts';
 import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '../sync/ports.ts';
 import { refusalText } from '../sync/gate.ts';
-import { mergeStaged } from './fetch.ts';
+import { mergeStaged, type MergeOutcome } from './fetch.ts';
 import type { Staging } from './staging.ts';
 
 /** How often the database's commit counter is checked (ms); a file watch usually wakes us sooner. */
@@ -123,15 +123,27 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
 
   receive(batch: Batch, from: PushOrigin): Received | undefined {
     const key = pushKey(from.siteId);
-    // Staged durably first: a huge transaction arrives as several batches and is merged whole.
-    this.staging.stage(key, from.siteId, batch);
-    if (!batch.complete) return undefined;
-    // Through the gate: schema fit, and the pusher's write policy per source transaction.
-    let merged;
-    try {
-      merged = mergeStaged(this.repo.engine, from.gate, this.staging, key, { source: from.source, peer: from.peer });
-    } finally {
-      this.staging.forget(key); // merged, or refused by the gate: not kept either way
+    let merged: Pick<MergeOutcome, 'applied' | 'refused'>;
+    if (batch.complete && this.staging.count(key) === 0) {
+      // A whole source transaction in one batch (the common case): merged straight from the batch,
+      // through the gate, in one transaction — what staging it first and merging that would do.
+      const r = from.gate.admit(this.repo.engine, batch.changes, {
+        source: from.source,
+        peer: from.peer,
+        trackPeer: { siteId: from.siteId, version: batch.version },
+        context: `staged change from ${from.source}`,
+      });
+      merged = { applied: r.applied, refused: r.refused };
+    } else {
+      // Staged durably first: a huge transaction arrives as several batches and is merged whole.
+      this.staging.stage(key, from.siteId, batch);
+      if (!batch.complete) return undefined;
+      // Through the gate: schema fit, and the pusher's write policy per source transaction.
+      try {
+        merged = mergeStaged(this.repo.engine, from.gate, this.staging, key, { source: from.source, peer: from.peer });
+      } finally {
+        this.staging.forget(key); // merged, or refused by the gate: not kept either way
+      }
     }
     this.check(); // our followers hear of it at once
     return { version: batch.version, applied: merged.applied, refused: (merged.refused ?? []).map((r) => ({ version: r.dbVersion, message: refusalText(r) })) };

@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import type { Change } from '../engine/index.ts';
 import { openDatabase, type SqliteConnection, type Statement, transaction } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
-import { decodeChanges, encodeChanges } from '../sync/codec.ts';
+import { eachChange, encodeChanges } from '../sync/codec.ts';
 
 export interface FetchState {
   remote: string;
@@ -151,10 +151,13 @@ export class Staging {
     });
   }
 
-  /** The staged changes of a remote, in the order they were fetched (decoded a batch at a time). */
+  /**
+   * The staged changes of a remote, in the order they were fetched, decoded one at a time (they
+   * were validated when staged; a merge of them is one transaction, so an error midway undoes it).
+   */
   *changes(remote: string): Generator<Change> {
     const s = this.db.prepare('SELECT data FROM batches WHERE remote = ? ORDER BY n');
-    for (const r of s.iterate(remote) as Iterable<{ data: Uint8Array }>) yield* decodeChanges(r.data);
+    for (const r of s.iterate(remote) as Iterable<{ data: Uint8Array }>) yield* eachChange(r.data);
   }
 
   /** Drops a remote's staged changes (after they were merged). */

@@ -11,7 +11,7 @@
  * peer or a file are untrusted.
  */
 import type { Change } from '../engine/index.ts';
-import { SITE_ID_BYTES, readValue, writeValue } from '../engine/index.ts';
+import { SITE_ID_BYTES, readValueAt, writeValue, type ReadCursor } from '../engine/index.ts';
 import { ByteWriter } from '../base/bytes.ts';
 import { CodecError } from '../base/errors.ts';
 import { readVarint, writeVarint } from '../base/varint.ts';
@@ -24,77 +24,122 @@ function writeBytes(w: ByteWriter, b: Uint8Array): void {
   w.bytes(b);
 }
 
-class Dictionary<K> {
-  readonly items: K[] = [];
-  private readonly index = new Map<string | K, number>();
-  private readonly keyOf: (k: K) => string | K;
-  constructor(keyOf: (k: K) => string | K) {
-    this.keyOf = keyOf;
-  }
-  ref(k: K): number {
-    const key = this.keyOf(k);
-    let i = this.index.get(key);
+/**
+ * Indexes of a batch's distinct names, in order of first use. The changes of a batch come in runs
+ * of one table, and a table's few columns repeat: the last name answers most lookups.
+ */
+class Names {
+  readonly items: string[] = [];
+  private readonly index = new Map<string, number>();
+  private last: string | undefined;
+  private lastRef = 0;
+  ref(name: string): number {
+    if (name === this.last) return this.lastRef;
+    let i = this.index.get(name);
     if (i === undefined) {
       i = this.items.length;
-      this.items.push(k);
-      this.index.set(key, i);
+      this.items.push(name);
+      this.index.set(name, i);
     }
+    this.last = name;
+    this.lastRef = i;
     return i;
   }
 }
 
-/** Encodes a batch of changes. */
-export function encodeChanges(changes: readonly Change[]): Uint8Array {
-  const tables = new Dictionary<string>((s) => s);
-  const cids = new Dictionary<string>((s) => s);
-  const sites = new Dictionary<Uint8Array>((b) => Buffer.from(b).toString('latin1'));
-  const body = new ByteWriter();
-  writeVarint(body, changes.length);
-  let lastSite: Uint8Array | undefined;
-  let lastSiteRef = 0;
-  for (const c of changes) {
-    writeVarint(body, tables.ref(c.table));
-    writeVarint(body, cids.ref(c.cid));
-    writeBytes(body, c.pk);
-    writeValue(body, c.val);
-    writeVarint(body, c.colVersion);
-    writeVarint(body, c.dbVersion);
-    if (c.siteId !== lastSite) {
-      lastSite = c.siteId;
-      lastSiteRef = sites.ref(c.siteId);
+/** The batch body is written here first (its dictionaries come before it): one buffer, reused. */
+const scratch = new ByteWriter();
+/** Past this the scratch buffer is not kept between batches (one huge batch must not pin its memory). */
+const SCRATCH_KEEP_BYTES = 4 * 1024 * 1024;
+
+/** Encodes a batch of changes (after `prefix`, if given: the bytes a message puts before them). */
+export function encodeChanges(changes: readonly Change[], prefix?: Uint8Array): Uint8Array {
+  const tables = new Names();
+  const cids = new Names();
+  const sites: Uint8Array[] = [];
+  const siteRefs = new Map<string, number>();
+  const body = scratch;
+  body.pos = 0;
+  try {
+    writeVarint(body, changes.length);
+    let lastSite: Uint8Array | undefined;
+    let lastSiteRef = 0;
+    for (const c of changes) {
+      writeVarint(body, tables.ref(c.table));
+      writeVarint(body, cids.ref(c.cid));
+      const pk = c.pk;
+      writeVarint(body, pk.length);
+      body.ensure(pk.length);
+      // Keys are short: a loop beats the call into TypedArray.set.
+      if (pk.length <= 32) for (let i = 0; i < pk.length; i++) body.buf[body.pos + i] = pk[i]!;
+      else body.buf.set(pk, body.pos);
+      body.pos += pk.length;
+      writeValue(body, c.val);
+      writeVarint(body, c.colVersion);
+      writeVarint(body, c.dbVersion);
+      if (c.siteId !== lastSite) {
+        lastSite = c.siteId;
+        const key = Buffer.from(c.siteId.buffer, c.siteId.byteOffset, c.siteId.byteLength).toString('latin1');
+        let ref = siteRefs.get(key);
+        if (ref === undefined) {
+          ref = sites.length;
+          sites.push(c.siteId);
+          siteRefs.set(key, ref);
+        }
+        lastSiteRef = ref;
+      }
+      writeVarint(body, lastSiteRef);
+      writeVarint(body, c.cl);
+      writeVarint(body, c.seq);
     }
-    writeVarint(body, lastSiteRef);
-    writeVarint(body, c.cl);
-    writeVarint(body, c.seq);
+    const head = new ByteWriter();
+    if (prefix) head.bytes(prefix);
+    for (const dict of [tables, cids]) {
+      writeVarint(head, dict.items.length);
+      for (const s of dict.items) writeBytes(head, encoder.encode(s));
+    }
+    writeVarint(head, sites.length);
+    for (const s of sites) head.bytes(s);
+    const out = new Uint8Array(head.pos + body.pos);
+    out.set(head.buf.subarray(0, head.pos), 0);
+    out.set(body.buf.subarray(0, body.pos), head.pos);
+    return out;
+  } finally {
+    if (body.buf.length > SCRATCH_KEEP_BYTES) body.buf = new Uint8Array(64);
+    body.pos = 0;
   }
-  const out = new ByteWriter();
-  for (const dict of [tables, cids]) {
-    writeVarint(out, dict.items.length);
-    for (const s of dict.items) writeBytes(out, encoder.encode(s));
-  }
-  writeVarint(out, sites.items.length);
-  for (const s of sites.items) out.bytes(s);
-  out.bytes(body.buf.subarray(0, body.pos));
-  return out.result();
 }
 
-/** Decodes a batch; throws {@link CodecError} if the bytes are not exactly one valid batch. */
-export function decodeChanges(buf: Uint8Array): Change[] {
-  let pos = 0;
+/** Reads one batch: its dictionaries at once, then its changes one by one (see {@link eachChange}). */
+function batchReader(buf: Uint8Array): { count: number; next: () => Change; finish: () => void } {
+  // One cursor for the whole batch: reading a value or a varint allocates nothing.
+  const at: ReadCursor = { pos: 0 };
+  const end = buf.length;
   const varint = (): number => {
-    const r = readVarint(buf, pos);
-    pos = r.pos;
+    let pos = at.pos;
+    // Up to 4 bytes (28 bits) inline, without readVarint's result object; longer ones, and errors, through it.
+    let value = 0;
+    for (let shift = 0; shift < 28 && pos < end; shift += 7) {
+      const b = buf[pos++]!;
+      value |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        at.pos = pos;
+        return value >>> 0;
+      }
+    }
+    const r = readVarint(buf, at.pos);
+    at.pos = r.pos;
     return r.value;
   };
   const bytes = (n: number, what: string): Uint8Array => {
-    if (n > buf.length - pos) throw new CodecError(`truncated ${what}`);
-    const b = buf.subarray(pos, pos + n);
-    pos += n;
-    return b;
+    const pos = at.pos;
+    if (n > end - pos) throw new CodecError(`truncated ${what}`);
+    at.pos = pos + n;
+    return buf.subarray(pos, pos + n);
   };
   const strings = (what: string): string[] => {
     const n = varint();
-    if (n > buf.length) throw new CodecError(`implausible ${what} count ${n}`);
+    if (n > end) throw new CodecError(`implausible ${what} count ${n}`);
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
       try {
@@ -106,37 +151,82 @@ export function decodeChanges(buf: Uint8Array): Change[] {
     }
     return out;
   };
-  try {
-    const tables = strings('table name');
-    const cids = strings('column name');
-    const nSites = varint();
-    if (nSites * SITE_ID_BYTES > buf.length - pos) throw new CodecError(`truncated site ids`);
-    const sites: Uint8Array[] = [];
-    for (let i = 0; i < nSites; i++) sites.push(bytes(SITE_ID_BYTES, 'site id').slice());
-    const n = varint();
-    if (n > buf.length - pos) throw new CodecError(`implausible change count ${n}`);
-    const out: Change[] = new Array(n);
-    const pick = <T>(list: T[], i: number, what: string): T => {
-      if (i >= list.length) throw new CodecError(`${what} reference ${i} out of range`);
-      return list[i]!;
-    };
-    for (let i = 0; i < n; i++) {
+  const pick = <T>(list: T[], i: number, what: string): T => {
+    if (i >= list.length) throw new CodecError(`${what} reference ${i} out of range`);
+    return list[i]!;
+  };
+  const tables = strings('table name');
+  const cids = strings('column name');
+  const nSites = varint();
+  if (nSites * SITE_ID_BYTES > end - at.pos) throw new CodecError(`truncated site ids`);
+  const sites: Uint8Array[] = [];
+  for (let i = 0; i < nSites; i++) sites.push(bytes(SITE_ID_BYTES, 'site id').slice());
+  const count = varint();
+  if (count > end - at.pos) throw new CodecError(`implausible change count ${count}`);
+  return {
+    count,
+    next: () => {
       const table = pick(tables, varint(), 'table');
       const cid = pick(cids, varint(), 'column');
-      const pk = bytes(varint(), 'primary key').slice();
-      const v = readValue(buf, pos);
-      pos = v.pos;
+      // A view into `buf`, not a copy: the batch's changes live no longer than its bytes anyway.
+      const pk = bytes(varint(), 'primary key');
+      const val = readValueAt(buf, at);
       const colVersion = varint();
       const dbVersion = varint();
       const siteId = pick(sites, varint(), 'site');
       const cl = varint();
       const seq = varint();
-      out[i] = { table, pk, cid, val: v.value, colVersion, dbVersion, siteId, cl, seq };
-    }
-    if (pos !== buf.length) throw new CodecError(`${buf.length - pos} trailing bytes after the batch`);
+      return { table, pk, cid, val, colVersion, dbVersion, siteId, cl, seq };
+    },
+    finish: () => {
+      if (at.pos !== end) throw new CodecError(`${end - at.pos} trailing bytes after the batch`);
+    },
+  };
+}
+
+/** Any failure while reading a batch, as a {@link CodecError}. */
+function asCodecError(err: unknown): CodecError {
+  if (err instanceof CodecError) return err;
+  return new CodecError(`malformed batch: ${(err as Error).message}`, { cause: err });
+}
+
+/** Decodes a batch; throws {@link CodecError} if the bytes are not exactly one valid batch. */
+export function decodeChanges(buf: Uint8Array): Change[] {
+  try {
+    const r = batchReader(buf);
+    const out: Change[] = new Array(r.count);
+    for (let i = 0; i < r.count; i++) out[i] = r.next();
+    r.finish();
     return out;
   } catch (err) {
-    if (err instanceof CodecError) throw err;
-    throw new CodecError(`malformed batch: ${(err as Error).message}`, { cause: err });
+    throw asCodecError(err);
+  }
+}
+
+/**
+ * The changes of a batch one at a time, for bytes that were validated before (a staged batch): only
+ * the change at hand is in memory, not the whole batch as objects. Throws {@link CodecError} where
+ * the bytes stop being valid, after yielding the changes before that point.
+ */
+export function* eachChange(buf: Uint8Array): Generator<Change> {
+  let r;
+  try {
+    r = batchReader(buf);
+  } catch (err) {
+    throw asCodecError(err);
+  }
+  for (let i = 0; i < r.count; i++) {
+    let c: Change;
+    try {
+      c = r.next();
+    } catch (err) {
+      throw asCodecError(err);
+    }
+    yield c;
+  }
+  try {
+    r.finish();
+  } catch (err) {
+    throw asCodecError(err);
   }
 }

@@ -137,8 +137,7 @@ export function encodeMessage(m: Message): Uint8Array {
       w.byte(T_BATCH);
       writeVarint(w, m.version);
       w.byte(m.complete ? 1 : 0);
-      w.bytes(encodeChanges(m.changes));
-      return w.result();
+      return encodeChanges(m.changes, w.buf.subarray(0, w.pos));
     }
   }
 }

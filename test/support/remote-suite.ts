@@ -142,6 +142,22 @@ export function remoteSuite(kind: RemoteKind): void {
     assert.equal(mergedReceived(server), n, 'every change was merged exactly once');
   });
 
+  it('a pushed transaction larger than a batch lands whole, in one merge, with the small ones around it', async () => {
+    const { server, client, reach } = await pair();
+    server.setPolicy(client.address, { read: 'all', write: 'all' });
+    client.db.exec("INSERT INTO notes VALUES ('before', 'small')");
+    client.engine.seal();
+    many(client, 'big', 1, 12_000); // one version of 12,000 changes: several batches, staged until the last
+    client.db.exec("INSERT INTO notes VALUES ('after', 'small')");
+    client.engine.seal();
+    const pushed = await client.push('origin', { connect: reach.dial });
+    assert.equal(pushed.changes, 12_002);
+    assert.equal(rows(server), rows(client));
+    const merges = server.engine.history({ limit: 100 }).filter((e) => e.kind === 'merge').map((e) => (e.kind === 'merge' ? e.received : 0));
+    assert.equal(merges.reduce((a, b) => a + b, 0), 12_002, 'every change merged once');
+    assert.ok(merges.some((n) => n >= 12_000), `the big transaction was split across merges: ${merges.reverse().join(', ')}`);
+  });
+
   it('read policy: the client receives only the rows its predicate allows, live too', async () => {
     const { server, client, reach } = await pair();
     server.setPolicy(client.address, { read: [{ table: 'notes', where: "body LIKE 'public%'" }], write: 'none' });
