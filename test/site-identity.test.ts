@@ -1,0 +1,169 @@
+/**
+ * Issue 8, findings 1 and 3: a site id is bound to its database's identity. A database that claims
+ * another's site id (a forger, a copied or restored file) is refused with a clear message instead of
+ * silently stopping sync, and a change stamped with a database's site id that reaches it through
+ * others is delivered to it like any other, so honest peers converge. Real repositories through the
+ * real CLI; the forger's database is edited with plain SQLite, as an attacker would.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { ddcp, ok, tempDir } from './support/cli.ts';
+import { cliNoteIds, NOTES_TABLE } from './support/notes.ts';
+
+const siteOf = (dir: string): string => (JSON.parse(ok(dir, ['status', '--json'])) as { site_id: string }).site_id;
+
+function notesRepo(root: string, name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  ok(dir, ['init']);
+  ok(dir, ['shell'], `${NOTES_TABLE}; SELECT crsql_as_crr('notes');`);
+  return dir;
+}
+
+const note = (dir: string, id: string): void => void ok(dir, ['shell', '-c', `INSERT INTO notes VALUES ('${id}', 'from ${id}')`]);
+
+/** Makes the database of `dir` claim `siteId` as its own, at a huge db_version (what a forger does). */
+function forgeSite(dir: string, siteId: string, version?: bigint): void {
+  const db = new DatabaseSync(join(dir, 'ddcp.db'));
+  try {
+    db.prepare('UPDATE ddcp_site_id SET site_id = ? WHERE ordinal = 0').run(Buffer.from(siteId, 'hex'));
+    if (version !== undefined) db.prepare(`UPDATE ddcp_state SET value = ? WHERE key = 'open_version'`).run(version);
+  } finally {
+    db.close();
+  }
+}
+
+describe('finding 1: a site id is bound to its identity', () => {
+  it('a peer claiming another database’s site id is refused, and sync with the real one goes on', () => {
+    const root = tempDir();
+    const a = notesRepo(root, 'a');
+    const b = notesRepo(root, 'b');
+    const c = notesRepo(root, 'c');
+    forgeSite(c, siteOf(b), 9007199254740000n);
+    note(b, 'b1');
+    note(c, 'c1');
+    ok(a, ['remote', 'add', 'b', '../b']);
+    ok(a, ['remote', 'add', 'c', '../c']);
+    ok(a, ['pull', 'b']);
+    const forged = ddcp(a, ['pull', 'c']);
+    assert.notEqual(forged.code, 0, 'a database claiming b’s site id is refused');
+    assert.match(forged.stderr, /two identities claim site id/);
+    assert.equal(forged.stderr.trim().split('\n').length, 1, forged.stderr);
+    note(b, 'b2');
+    ok(a, ['pull', 'b']);
+    assert.deepEqual(cliNoteIds(a), ['b1', 'b2']);
+  });
+
+  it('whoever claims a site id first, the second identity is refused loudly, never ignored', () => {
+    const root = tempDir();
+    const a = notesRepo(root, 'a');
+    const b = notesRepo(root, 'b');
+    const c = notesRepo(root, 'c');
+    forgeSite(c, siteOf(b), 9007199254740000n);
+    note(b, 'b1');
+    note(c, 'c1');
+    ok(a, ['remote', 'add', 'b', '../b']);
+    ok(a, ['remote', 'add', 'c', '../c']);
+    ddcp(a, ['pull', 'c']);
+    const r = ddcp(a, ['pull', 'b']);
+    // Either b's changes arrive, or the pull fails saying why — never "up to date" with b1 missing.
+    if (r.code === 0) assert.ok(cliNoteIds(a).includes('b1'), 'b’s note arrived');
+    else assert.match(r.stderr, /two identities claim site id/);
+    assert.ok(r.code !== 0 || cliNoteIds(a).includes('b1'));
+  });
+
+  it('a bundle claiming another database’s site id is refused', () => {
+    const root = tempDir();
+    const a = notesRepo(root, 'a');
+    const b = notesRepo(root, 'b');
+    const c = notesRepo(root, 'c');
+    forgeSite(c, siteOf(b), 9007199254740000n);
+    note(b, 'b1');
+    note(c, 'c1');
+    ok(a, ['remote', 'add', 'b', '../b']);
+    ok(a, ['pull', 'b']);
+    ok(c, ['bundle', 'create', join(root, 'c.bundle')]);
+    const r = ddcp(a, ['bundle', 'apply', join(root, 'c.bundle')]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /two identities claim site id/);
+    note(b, 'b2');
+    ok(a, ['pull', 'b']);
+    assert.deepEqual(cliNoteIds(a), ['b1', 'b2']);
+  });
+});
+
+describe('finding 3: a change stamped with a database’s site id reaches it', () => {
+  it('C forges a change under B’s site id; A takes it from C; B, following A, gets it too', () => {
+    const root = tempDir();
+    const a = notesRepo(root, 'a');
+    const b = notesRepo(root, 'b');
+    const c = notesRepo(root, 'c');
+    note(b, 'b1');
+    const line = JSON.parse(ok(b, ['changes']).trim().split('\n')[0]!) as Record<string, unknown>;
+    // The same shape as B's change, another row: what C can write under B's site id.
+    const forged = { ...line, pk: '010b02' + Buffer.from('zz').toString('hex'), val: '010b05' + Buffer.from('fromC').toString('hex'), db_version: 1 };
+    ok(c, ['apply'], JSON.stringify(forged) + '\n');
+    ok(a, ['remote', 'add', 'c', '../c']);
+    ok(b, ['remote', 'add', 'a', '../a']);
+    ok(a, ['pull', 'c']);
+    ok(b, ['pull', 'a']);
+    ok(a, ['remote', 'add', 'b', '../b']);
+    ok(a, ['pull', 'b']);
+    ok(c, ['remote', 'add', 'a', '../a']);
+    ok(c, ['pull', 'a']);
+    assert.deepEqual(cliNoteIds(a), ['b1', 'zz']);
+    assert.deepEqual(cliNoteIds(b), ['b1', 'zz'], 'the change stamped with B’s site id reached B');
+    assert.deepEqual(cliNoteIds(c), ['b1', 'zz']);
+  });
+
+  it('a copied database is detected (two identities, one site id) and init --new-site fixes it', () => {
+    const root = tempDir();
+    const a = notesRepo(root, 'a');
+    const b = notesRepo(root, 'b');
+    note(b, 'b1');
+    ok(a, ['remote', 'add', 'b', '../b']);
+    ok(a, ['pull', 'b']);
+    // The copy: b's database file, adopted by a new repository (a new identity, b's site id).
+    const copy = join(root, 'copy');
+    mkdirSync(copy);
+    copyFileSync(join(b, 'ddcp.db'), join(copy, 'notes.db'));
+    ok(copy, ['init', '--db', 'notes.db']);
+    note(copy, 'k1');
+    note(b, 'b2');
+    ok(a, ['remote', 'add', 'copy', '../copy']);
+    const r = ddcp(a, ['pull', 'copy']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /two identities claim site id .*init --new-site/);
+    const before = siteOf(copy);
+    ok(copy, ['init', '--new-site']);
+    assert.notEqual(siteOf(copy), before);
+    note(copy, 'k2');
+    ok(a, ['pull', 'copy']);
+    ok(a, ['pull', 'b']);
+    assert.deepEqual(cliNoteIds(a), ['b1', 'b2', 'k1', 'k2']);
+    ok(b, ['remote', 'add', 'a', '../a']);
+    ok(b, ['pull', 'a']);
+    assert.deepEqual(cliNoteIds(b), ['b1', 'b2', 'k1', 'k2'], 'the copy’s first note, made under b’s old site id, reached b too');
+  });
+
+  it('a whole repository copied with cp -a is refused when it meets its original', () => {
+    const root = tempDir();
+    const b = notesRepo(root, 'b');
+    note(b, 'b1');
+    const copy = join(root, 'copy');
+    cpSync(b, copy, { recursive: true });
+    note(copy, 'k1');
+    ok(copy, ['remote', 'add', 'b', '../b']);
+    const r = ddcp(copy, ['pull', 'b']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /copy.*init --new-site/);
+    ok(copy, ['init', '--new-site']);
+    ok(copy, ['pull', 'b']);
+    ok(b, ['remote', 'add', 'copy', '../copy']);
+    ok(b, ['pull', 'copy']);
+    assert.deepEqual(cliNoteIds(b), ['b1', 'k1']);
+  });
+});
