@@ -11,7 +11,10 @@ import { cpSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ddcp, ok, tempDir } from './support/cli.ts';
-import { cliNoteIds, NOTES_TABLE } from './support/notes.ts';
+import { cliNoteIds, NOTES_TABLE, notesRepo as libRepo } from './support/notes.ts';
+import { BundleReader } from '../src/bundle/reader.ts';
+import { writeBundle } from '../src/bundle/writer.ts';
+import { toHex } from '../src/base/hex.ts';
 
 const siteOf = (dir: string): string => (JSON.parse(ok(dir, ['status', '--json'])) as { site_id: string }).site_id;
 
@@ -165,5 +168,51 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
     ok(b, ['remote', 'add', 'copy', '../copy']);
     ok(b, ['pull', 'copy']);
     assert.deepEqual(cliNoteIds(b), ['b1', 'k1']);
+  });
+});
+
+describe('bundles carry the site proof and are signed whole', () => {
+  it('changes swapped under a real source’s header are refused; an unsigned (older) bundle applies but records nothing', async () => {
+    const root = tempDir();
+    const a = await libRepo(root, 'a');
+    const b = await libRepo(root, 'b');
+    const c = await libRepo(root, 'c');
+    try {
+      b.db.exec("INSERT INTO notes VALUES ('b1', 'real')");
+      c.db.exec("INSERT INTO notes VALUES ('c1', 'forged')");
+      const real = join(root, 'b.ddcpb');
+      b.createBundle(real);
+      const h = BundleReader.open(real).header;
+      assert.equal(h.siteProof?.length, 128, 'the header proves b’s site id');
+      // c's changes under b's header (b's proof replayed, a huge version), signed by c or not at all.
+      const forged = { ...h, version: 9007199254740000 };
+      const theirs = [...c.engine.changesSince(0)];
+      for (const sign of [(m: Uint8Array) => c.identity.sign(m), () => new Uint8Array(64)]) {
+        const file = join(root, `forged-${sign.length}.ddcpb`);
+        writeBundle(file, forged, theirs, { sign });
+        assert.throws(() => a.applyBundle(file), { name: 'BundleError', message: /not signed by/ });
+      }
+      // A header whose proof is not b's signature is refused before anything is read.
+      const badProof = join(root, 'bad-proof.ddcpb');
+      writeBundle(badProof, { ...h, siteProof: toHex(c.siteProof().signature) }, theirs, { sign: (m) => c.identity.sign(m) });
+      assert.throws(() => a.applyBundle(badProof), { name: 'BundleError', message: /proof of site id .* does not verify/ });
+      assert.equal(a.engine.trackedVersion(b.engine.siteId), 0);
+      assert.equal((a.db.prepare('SELECT count(*) AS n FROM notes').get() as { n: number }).n, 0);
+      // Unsigned, as older ddcp wrote them: the changes apply, but nothing is recorded of the source.
+      const { siteProof: _, ...unsigned } = forged;
+      const old = join(root, 'old.ddcpb');
+      writeBundle(old, unsigned, theirs);
+      const r = a.applyBundle(old);
+      assert.equal(r.signed, false);
+      assert.equal(r.tracked, false);
+      assert.equal(a.engine.trackedVersion(b.engine.siteId), 0);
+      // b's own signed bundle applies and is tracked.
+      const ok = a.applyBundle(real);
+      assert.equal(ok.signed, true);
+      assert.equal(ok.tracked, true);
+      assert.equal(a.engine.trackedVersion(b.engine.siteId), b.engine.dbVersion());
+    } finally {
+      for (const r of [a, b, c]) r.close();
+    }
   });
 });

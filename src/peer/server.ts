@@ -135,6 +135,9 @@ export class Server extends EventEmitter<ServerEvents> {
       const watched = watchChannel(stream);
       return serveSession(watched.channel, this.feed, this.feed, {
         peer,
+        // libp2p authenticated the peer id: the client must prove its site id as that address.
+        peerAddress: peer,
+        proof: this.repo.siteProof(),
         signal,
         log: (level, line) => this.sessionLog(level, line, peer, watched.failure()),
         authorize: () => (options.public || (this.repo.reloadConfig(), this.repo.mayFetch(peer)) ? undefined : `peer ${peer} is not allowed to fetch from this database (on the serving side: ddcp allow ${peer})`),

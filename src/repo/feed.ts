@@ -117,6 +117,10 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
     return this.repo.engine.trackedVersion(siteId);
   }
 
+  bindSite(siteId: Uint8Array, address: string): void {
+    this.repo.engine.bindSite(siteId, address);
+  }
+
   private get staging(): Staging {
     return this.stagingOf();
   }
@@ -129,7 +133,8 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
     // Through the gate: schema fit, and the pusher's write policy per source transaction.
     let merged;
     try {
-      merged = mergeStaged(this.repo.engine, from.gate, this.staging, key, { source: from.source, peer: from.peer });
+      // Straight from the pusher (its site id was proved and bound in the handshake): it holds its own changes.
+      merged = mergeStaged(this.repo.engine, from.gate, this.staging, key, { source: from.source, peer: from.peer, direct: from.siteId });
     } finally {
       this.staging.forget(key); // merged, or refused by the gate: not kept either way
     }

@@ -142,6 +142,11 @@ export interface MergeStagedOptions {
   source?: string;
   /** The pusher's address: its write policy applies. Omitted for what we pulled (ours to take). */
   peer?: string;
+  /**
+   * The site the changes came straight from, its claim proved in the handshake: a pusher's. (What
+   * we pulled came straight from the staged site, whose welcome proved it.)
+   */
+  direct?: Uint8Array;
 }
 
 /**
@@ -150,7 +155,7 @@ export interface MergeStagedOptions {
  * transaction its write policy forbids is refused whole, listed in the outcome.
  */
 export function mergeStaged(engine: Engine, gate: Pick<Gate, 'admit'>, staging: Staging, remote: string, options: MergeStagedOptions = {}): MergeOutcome {
-  const { onProgress, source = remote, peer } = options;
+  const { onProgress, source = remote, peer, direct } = options;
   // Batches past the last complete one hold part of a version: the next fetch gets it whole.
   staging.dropIncomplete(remote);
   const state = staging.state(remote);
@@ -167,6 +172,7 @@ export function mergeStaged(engine: Engine, gate: Pick<Gate, 'admit'>, staging: 
   const result = gate.admit(engine, counted(staging.changes(remote)), {
     source,
     trackPeer: { siteId: state.siteId, version: state.version },
+    direct: direct ?? state.siteId,
     context: `staged change from ${source}`,
     ...(peer !== undefined ? { peer } : {}),
   });

@@ -15,11 +15,12 @@ import { mergeStaged, StagingTarget, type FetchResult, type MergeOutcome, type P
 import { RepoFeed } from './feed.ts';
 import { createIdentity, isAddress, loadIdentity, type Identity } from './identity.ts';
 import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
-import { linkFolder } from './link.ts';
+import { folderAddress, linkFolder } from './link.ts';
 import { followRemote, type FollowOptions } from './follow.ts';
 import { runSession } from '../sync/client.ts';
 import type { Refusal } from '../sync/ports.ts';
 import type { Dial } from '../sync/protocol.ts';
+import { makeSiteProof, type SiteProof } from '../sync/proof.ts';
 import { checkRemoteName, networkPeer, RemoteError, resolveLocation, type Remote } from './remotes.ts';
 import { Staging, type FetchState } from './staging.ts';
 
@@ -62,6 +63,8 @@ export interface PushResult {
 /** An open way to a remote: sessions are dialled through it; close it when done. */
 export interface RemoteLink {
   dial: Dial;
+  /** The remote's address as the link authenticates it (a network remote's peer id, a folder's identity); unknown for an app's own transport. */
+  address?: string;
   close(): void;
 }
 
@@ -85,6 +88,7 @@ export class Repository {
   private eng: Engine | undefined;
   private id: Identity | undefined;
   private stage: Staging | undefined;
+  private proof: { siteId: Uint8Array; proof: SiteProof } | undefined;
 
   private constructor(root: string, config: RepoConfig) {
     this.layout = layout(root);
@@ -171,6 +175,28 @@ export class Repository {
   get identity(): Identity {
     this.id ??= loadIdentity(this.layout.identity);
     return this.id;
+  }
+
+  /**
+   * Our claim of our site id, signed by our identity (sent in every sync handshake and bundle; see
+   * sync/proof.ts).
+   */
+  siteProof(): SiteProof {
+    const siteId = this.engine.siteId;
+    if (!this.proof || Buffer.compare(this.proof.siteId, siteId) !== 0) {
+      this.proof = { siteId, proof: makeSiteProof(siteId, this.address, (m) => this.identity.sign(m)) };
+    }
+    return this.proof.proof;
+  }
+
+  /**
+   * Gives the database a new site id (`ddcp init --new-site`): for a copied or restored database,
+   * which must not go on writing under the site id its original uses. Returns the new one.
+   */
+  renewSiteId(): Uint8Array {
+    const id = this.engine.renewSiteId();
+    this.proof = undefined;
+    return id;
   }
 
   /** The database's address (its public key as a peer id). */
@@ -361,17 +387,23 @@ export class Repository {
    */
   link(remote: Remote, options: SyncOptions = {}): RemoteLink {
     if (options.connect) return { dial: options.connect, close: () => {} };
-    if (this.isNetworkRemote(remote)) {
+    const peer = networkPeer(remote.location);
+    if (peer !== undefined) {
       if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
-      return { dial: options.dial(remote.location), close: () => {} };
+      return { dial: options.dial(remote.location), address: peer, close: () => {} };
     }
     return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address });
   }
 
-  private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial) => Promise<T>): Promise<T> {
+  /** What a sync session of ours says and checks about identities (see sync/proof.ts). */
+  private sessionIdentity(peerAddress: string | undefined): { siteId: Uint8Array; proof: SiteProof; peerAddress?: string; bind: (siteId: Uint8Array, address: string) => void } {
+    return { siteId: this.engine.siteId, proof: this.siteProof(), ...(peerAddress !== undefined ? { peerAddress } : {}), bind: (siteId, address) => this.engine.bindSite(siteId, address) };
+  }
+
+  private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial, address: string | undefined) => Promise<T>): Promise<T> {
     const link = this.link(this.remote(name), options);
     try {
-      return await fn(link.dial);
+      return await fn(link.dial, link.address);
     } finally {
       link.close();
     }
@@ -384,9 +416,9 @@ export class Repository {
    * what is new since the last fetch is transferred, and never changes that came from us.
    */
   async fetch(name: string, options: SyncOptions = {}): Promise<FetchResult> {
-    return this.withLink(name, options, async (dial) => {
+    return this.withLink(name, options, async (dial, address) => {
       const target = new StagingTarget(this.engine, this.gate, this.staging, name, { onProgress: options.onProgress });
-      await runSession(await dial(), { siteId: this.engine.siteId, schema: this.engine.crrs(), pull: target });
+      await runSession(await dial(), { ...this.sessionIdentity(address), schema: this.engine.crrs(), pull: target });
       return target.result();
     });
   }
@@ -397,10 +429,10 @@ export class Repository {
    * if it lets us write nothing — refuses the push (throws, saying so).
    */
   async push(name: string, options: SyncOptions = {}): Promise<PushResult> {
-    return this.withLink(name, options, async (dial) => {
+    return this.withLink(name, options, async (dial, address) => {
       const feed = this.feed();
       try {
-        const r = await runSession(await dial(), { siteId: this.engine.siteId, address: this.address, schema: this.engine.crrs(), push: feed });
+        const r = await runSession(await dial(), { ...this.sessionIdentity(address), address: this.address, schema: this.engine.crrs(), push: feed });
         return { remote: name, changes: r.pushed.changes, version: r.pushed.version, refused: r.pushed.refused };
       } finally {
         feed.stop();
@@ -427,8 +459,18 @@ export class Repository {
    * both directions) when it breaks. `dial` reaches the remote (see {@link link}).
    */
   follow(name: string, dial: Dial, options: FollowOptions): Promise<void> {
-    this.remote(name);
-    return followRemote(this.engine, this.gate, this.staging, name, dial, options);
+    const remote = this.remote(name);
+    // The address the remote must prove: a network remote's peer id, a folder's identity.
+    let peerAddress = options.peerAddress ?? networkPeer(remote.location);
+    if (peerAddress === undefined) {
+      try {
+        peerAddress = folderAddress(resolveLocation(remote.location, this.root));
+      } catch {
+        // not a usable folder: dialling it says why
+      }
+    }
+    const { siteId, proof, bind } = this.sessionIdentity(peerAddress);
+    return followRemote(this.engine, this.gate, this.staging, name, dial, { ...options, siteId, proof, bind, ...(peerAddress !== undefined ? { peerAddress } : {}) });
   }
 
   /** Fetch, then merge. */
@@ -447,6 +489,13 @@ export class Repository {
           return this.address;
         } catch {
           return undefined; // the bundle is still usable without it
+        }
+      },
+      identity: () => {
+        try {
+          return { proof: this.siteProof(), sign: (m: Uint8Array) => this.identity.sign(m) };
+        } catch {
+          return undefined; // unsigned: still usable, but a receiver records nothing of us
         }
       },
       recipient: (name): BundleRecipient => {

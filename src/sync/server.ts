@@ -15,6 +15,8 @@ import { Gate, SchemaFitError } from './gate.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Hello, type Message } from './messages.ts';
 import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
 import { sendFeed } from './sender.ts';
+import { siteClaimProblem, type SiteProof } from './proof.ts';
+import { DdcpError } from '../base/errors.ts';
 
 export interface SessionLog {
   (level: 'info' | 'warn', message: string): void;
@@ -23,6 +25,14 @@ export interface SessionLog {
 export interface ServeOptions {
   /** Who the client is (its address, or a label), for logs and the history. */
   peer: string;
+  /** Our address and its signature claiming the feed's site id (see proof.ts), sent in welcome. */
+  proof: SiteProof;
+  /**
+   * The client's address as the transport authenticated it (libp2p's remote peer id; the dialler of
+   * an in-process link): the client must claim its site id as that address. Omitted for a transport
+   * that authenticates nobody itself (an app's own): the signed claim is taken as is.
+   */
+  peerAddress?: string;
   /** Ends the session (following sessions run until then). */
   signal: AbortSignal;
   log?: SessionLog;
@@ -52,13 +62,25 @@ export async function refuse(channel: FrameChannel, err: ProtocolError): Promise
   }
 }
 
-/** Checks a client's hello; throws the {@link ProtocolError} to answer with. */
-function checkHello(m: Message | undefined, options: ServeOptions): Hello | undefined {
+/**
+ * Checks a client's hello: protocol, authorization, and its claim of its site id (proved by its
+ * address, which the transport authenticated, and bound to it in the sink: first binding wins).
+ * Throws the {@link ProtocolError} to answer with.
+ */
+function checkHello(m: Message | undefined, feed: ChangeFeed, sink: ChangeSink, options: ServeOptions): Hello | undefined {
   if (!m) return undefined;
   if (m.type !== 'hello') throw new ProtocolError('unexpected', `expected hello, got ${m.type}`);
   if (m.protocol !== PROTOCOL_VERSION) throw new ProtocolError('version', `protocol version ${m.protocol} is not supported (this peer speaks ${PROTOCOL_VERSION})`);
   const denied = options.authorize?.();
   if (denied) throw new ProtocolError('denied', denied);
+  const problem = siteClaimProblem(m.siteId, m.proof, { authenticated: options.peerAddress, own: feed.siteId, ownAddress: options.proof.address });
+  if (problem) throw new ProtocolError('identity', `refusing ${options.peer}: ${problem}`);
+  try {
+    sink.bindSite(m.siteId, m.proof.address);
+  } catch (err) {
+    if (err instanceof DdcpError) throw new ProtocolError('identity', err.message, { cause: err });
+    throw err;
+  }
   // Schema fit is the receiver's to decide, change by change (a table without changes doesn't matter).
   return m;
 }
@@ -75,7 +97,7 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
   const log: SessionLog = options.log ?? (() => {});
   const it = channel[Symbol.asyncIterator]();
   try {
-    const hello = checkHello(await next(it), options);
+    const hello = checkHello(await next(it), feed, sink, options);
     if (!hello) return;
     const gate = options.gate ?? Gate.default;
     const writeDenied = hello.push ? (gate.mayWrite(options.peer) ? undefined : `peer ${options.peer} may not write to this database (on its side: ddcp allow ${options.peer} --write SPEC)`) : 'not asked';
@@ -83,7 +105,7 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, gate };
     if (hello.push && !writeDenied) sink.dropIncomplete(origin);
     const yours = sink.trackedVersion(hello.siteId);
-    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: feed.schema(), version: feed.version(), yours, push: !writeDenied }));
+    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, proof: options.proof, schema: feed.schema(), version: feed.version(), yours, push: !writeDenied }));
     const modes = [hello.pull && `sending changes after version ${startAfter(hello, feed.siteId)}`, hello.push && (writeDenied ? `not taking its changes (${writeDenied})` : `taking its changes after its version ${yours}`), hello.follow && 'following'];
     log('info', `session with ${options.peer}: ${modes.filter(Boolean).join(', ')}`);
     if (hello.push && writeDenied) log('warn', `${options.peer} may not write here: ${writeDenied}`);
