@@ -98,9 +98,12 @@ export function loadIdentity(path: string): Identity {
   } catch (cause) {
     throw new RepositoryError(`identity key ${path} is damaged: ${(cause as Error).message}`, { cause });
   }
-  if (privateKey.type !== 'Ed25519') throw new RepositoryError(`identity key ${path} is a ${privateKey.type} key; ddcp needs an Ed25519 key`);
-  const raw = privateKey.raw;
-  return { privateKey, address: base58Encode(privateKey.publicKey.toMultihash().bytes), sign: signerOf(() => nodeKey(raw.subarray(0, 32), privateKey.publicKey.raw)) };
+  // Site proofs are Ed25519 signatures verified from the address: another key type can't make them.
+  const key = (): KeyObject => {
+    if (privateKey.type !== 'Ed25519') throw new RepositoryError(`identity key ${path} is a ${privateKey.type} key; proving the database's site id needs an Ed25519 key`);
+    return nodeKey(privateKey.raw.subarray(0, 32), privateKey.publicKey.raw);
+  };
+  return { privateKey, address: base58Encode(privateKey.publicKey.toMultihash().bytes), sign: signerOf(key) };
 }
 
 /** An identity whose libp2p key object is made from `bytes` on first use. */
