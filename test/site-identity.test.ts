@@ -11,40 +11,46 @@ import { cpSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { ddcp, ok, tempDir } from './support/cli.ts';
-import { cliNoteIds, NOTES_TABLE, notesRepo as libRepo } from './support/notes.ts';
+import { cliNoteIds, notesRepo as libRepo } from './support/notes.ts';
 import { BundleReader } from '../src/bundle/reader.ts';
 import { writeBundle } from '../src/bundle/writer.ts';
 import { toHex } from '../src/base/hex.ts';
 
-const siteOf = (dir: string): string => (JSON.parse(ok(dir, ['status', '--json'])) as { site_id: string }).site_id;
-
-function notesRepo(root: string, name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir);
-  ok(dir, ['init']);
-  ok(dir, ['shell'], `${NOTES_TABLE}; SELECT crsql_as_crr('notes');`);
-  return dir;
-}
-
-const note = (dir: string, id: string): void => void ok(dir, ['shell', '-c', `INSERT INTO notes VALUES ('${id}', 'from ${id}')`]);
-
-/** Makes the database of `dir` claim `siteId` as its own, at a huge db_version (what a forger does). */
-function forgeSite(dir: string, siteId: string, version?: bigint): void {
-  const db = new DatabaseSync(join(dir, 'ddcp.db'));
+/** Runs SQL on a repository's database as any SQLite client would (ddcp's triggers track it). */
+function sql<T>(dir: string, run: (db: DatabaseSync) => T, file = 'ddcp.db'): T {
+  const db = new DatabaseSync(join(dir, file));
   try {
-    db.prepare('UPDATE ddcp_site_id SET site_id = ? WHERE ordinal = 0').run(Buffer.from(siteId, 'hex'));
-    if (version !== undefined) db.prepare(`UPDATE ddcp_state SET value = ? WHERE key = 'open_version'`).run(version);
+    return run(db);
   } finally {
     db.close();
   }
 }
 
+const siteOf = (dir: string, file?: string): string =>
+  toHex(sql(dir, (db) => (db.prepare('SELECT site_id FROM ddcp_site_id WHERE ordinal = 0').get() as { site_id: Uint8Array }).site_id, file));
+
+/** A repository with the CRR `notes`, made through the library (the CLI is what the tests exercise). */
+async function notesRepo(root: string, name: string): Promise<string> {
+  (await libRepo(root, name)).close();
+  return join(root, name);
+}
+
+const note = (dir: string, id: string, file?: string): void => void sql(dir, (db) => db.prepare('INSERT INTO notes VALUES (?, ?)').run(id, `from ${id}`), file);
+
+/** Makes the database of `dir` claim `siteId` as its own, at a huge db_version (what a forger does). */
+function forgeSite(dir: string, siteId: string, version: bigint): void {
+  sql(dir, (db) => {
+    db.prepare('UPDATE ddcp_site_id SET site_id = ? WHERE ordinal = 0').run(Buffer.from(siteId, 'hex'));
+    db.prepare(`UPDATE ddcp_state SET value = ? WHERE key = 'open_version'`).run(version);
+  });
+}
+
 describe('finding 1: a site id is bound to its identity', () => {
-  it('a peer claiming another database’s site id is refused, and sync with the real one goes on', () => {
+  it('a peer claiming another database’s site id is refused, and sync with the real one goes on', async () => {
     const root = tempDir();
-    const a = notesRepo(root, 'a');
-    const b = notesRepo(root, 'b');
-    const c = notesRepo(root, 'c');
+    const a = await notesRepo(root, 'a');
+    const b = await notesRepo(root, 'b');
+    const c = await notesRepo(root, 'c');
     forgeSite(c, siteOf(b), 9007199254740000n);
     note(b, 'b1');
     note(c, 'c1');
@@ -60,11 +66,11 @@ describe('finding 1: a site id is bound to its identity', () => {
     assert.deepEqual(cliNoteIds(a), ['b1', 'b2']);
   });
 
-  it('whoever claims a site id first, the second identity is refused loudly, never ignored', () => {
+  it('whoever claims a site id first, the second identity is refused loudly, never ignored', async () => {
     const root = tempDir();
-    const a = notesRepo(root, 'a');
-    const b = notesRepo(root, 'b');
-    const c = notesRepo(root, 'c');
+    const a = await notesRepo(root, 'a');
+    const b = await notesRepo(root, 'b');
+    const c = await notesRepo(root, 'c');
     forgeSite(c, siteOf(b), 9007199254740000n);
     note(b, 'b1');
     note(c, 'c1');
@@ -78,11 +84,11 @@ describe('finding 1: a site id is bound to its identity', () => {
     assert.ok(r.code !== 0 || cliNoteIds(a).includes('b1'));
   });
 
-  it('a bundle claiming another database’s site id is refused', () => {
+  it('a bundle claiming another database’s site id is refused', async () => {
     const root = tempDir();
-    const a = notesRepo(root, 'a');
-    const b = notesRepo(root, 'b');
-    const c = notesRepo(root, 'c');
+    const a = await notesRepo(root, 'a');
+    const b = await notesRepo(root, 'b');
+    const c = await notesRepo(root, 'c');
     forgeSite(c, siteOf(b), 9007199254740000n);
     note(b, 'b1');
     note(c, 'c1');
@@ -99,11 +105,11 @@ describe('finding 1: a site id is bound to its identity', () => {
 });
 
 describe('finding 3: a change stamped with a database’s site id reaches it', () => {
-  it('C forges a change under B’s site id; A takes it from C; B, following A, gets it too', () => {
+  it('C forges a change under B’s site id; A takes it from C; B, following A, gets it too', async () => {
     const root = tempDir();
-    const a = notesRepo(root, 'a');
-    const b = notesRepo(root, 'b');
-    const c = notesRepo(root, 'c');
+    const a = await notesRepo(root, 'a');
+    const b = await notesRepo(root, 'b');
+    const c = await notesRepo(root, 'c');
     note(b, 'b1');
     const line = JSON.parse(ok(b, ['changes']).trim().split('\n')[0]!) as Record<string, unknown>;
     // The same shape as B's change, another row: what C can write under B's site id.
@@ -122,10 +128,10 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
     assert.deepEqual(cliNoteIds(c), ['b1', 'zz']);
   });
 
-  it('a copied database is detected (two identities, one site id) and init --new-site fixes it', () => {
+  it('a copied database is detected (two identities, one site id) and init --new-site fixes it', async () => {
     const root = tempDir();
-    const a = notesRepo(root, 'a');
-    const b = notesRepo(root, 'b');
+    const a = await notesRepo(root, 'a');
+    const b = await notesRepo(root, 'b');
     note(b, 'b1');
     ok(a, ['remote', 'add', 'b', '../b']);
     ok(a, ['pull', 'b']);
@@ -134,16 +140,16 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
     mkdirSync(copy);
     copyFileSync(join(b, 'ddcp.db'), join(copy, 'notes.db'));
     ok(copy, ['init', '--db', 'notes.db']);
-    note(copy, 'k1');
+    note(copy, 'k1', 'notes.db');
     note(b, 'b2');
     ok(a, ['remote', 'add', 'copy', '../copy']);
     const r = ddcp(a, ['pull', 'copy']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /two identities claim site id .*init --new-site/);
-    const before = siteOf(copy);
+    const before = siteOf(copy, 'notes.db');
     ok(copy, ['init', '--new-site']);
-    assert.notEqual(siteOf(copy), before);
-    note(copy, 'k2');
+    assert.notEqual(siteOf(copy, 'notes.db'), before);
+    note(copy, 'k2', 'notes.db');
     ok(a, ['pull', 'copy']);
     ok(a, ['pull', 'b']);
     assert.deepEqual(cliNoteIds(a), ['b1', 'b2', 'k1', 'k2']);
@@ -152,9 +158,9 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
     assert.deepEqual(cliNoteIds(b), ['b1', 'b2', 'k1', 'k2'], 'the copy’s first note, made under b’s old site id, reached b too');
   });
 
-  it('a whole repository copied with cp -a is refused when it meets its original', () => {
+  it('a whole repository copied with cp -a is refused when it meets its original', async () => {
     const root = tempDir();
-    const b = notesRepo(root, 'b');
+    const b = await notesRepo(root, 'b');
     note(b, 'b1');
     const copy = join(root, 'copy');
     cpSync(b, copy, { recursive: true });
