@@ -15,6 +15,10 @@ import { cliNoteIds, notesRepo as libRepo } from './support/notes.ts';
 import { BundleReader } from '../src/bundle/reader.ts';
 import { writeBundle } from '../src/bundle/writer.ts';
 import { toHex } from '../src/base/hex.ts';
+import { runSession } from '../src/sync/client.ts';
+import { ProtocolError } from '../src/sync/messages.ts';
+import { serveSession } from '../src/sync/server.ts';
+import { framePair } from '../src/transport/memory.ts';
 
 /** Runs SQL on a repository's database as any SQLite client would (ddcp's triggers track it). */
 function sql<T>(dir: string, run: (db: DatabaseSync) => T, file = 'ddcp.db'): T {
@@ -219,6 +223,41 @@ describe('bundles carry the site proof and are signed whole', () => {
       assert.equal(a.engine.trackedVersion(b.engine.siteId), b.engine.dbVersion());
     } finally {
       for (const r of [a, b, c]) r.close();
+    }
+  });
+});
+
+describe('the handshake proves site ids', () => {
+  it('a replayed or forged proof is refused, and nothing is recorded of the site it names', async () => {
+    const root = tempDir();
+    const alice = await libRepo(root, 'alice');
+    const bob = await libRepo(root, 'bob');
+    const mallory = await libRepo(root, 'mallory');
+    const feed = alice.feed();
+    const feeds = [mallory.feed(), bob.feed()] as const;
+    const stop = new AbortController();
+    try {
+      // The transport authenticated mallory; mallory replays bob's proof (bob's site id, address, signature).
+      const serveFor = (peerAddress: string) => {
+        const [server, client] = framePair();
+        void serveSession(server, feed, feed, { peer: peerAddress, peerAddress, proof: alice.siteProof(), signal: stop.signal });
+        return client;
+      };
+      const asBob = { siteId: bob.engine.siteId, proof: bob.siteProof(), schema: bob.engine.crrs() };
+      await assert.rejects(runSession(serveFor(mallory.address), { ...asBob, push: feeds[0] }), (e: ProtocolError) => e.code === 'identity' && e.message.includes(`it is ${mallory.address} but claims to be ${bob.address}`));
+      const flipped = { ...bob.siteProof(), signature: bob.siteProof().signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+      await assert.rejects(runSession(serveFor(bob.address), { ...asBob, proof: flipped, push: feeds[1] }), (e: ProtocolError) => e.code === 'identity' && /does not verify/.test(e.message));
+      assert.equal(alice.engine.siteOwner(bob.engine.siteId), undefined);
+      assert.equal(alice.engine.trackedVersion(bob.engine.siteId), 0);
+      // The client checks the server the same way: alice answering where mallory was dialled is refused.
+      await assert.rejects(runSession(serveFor(bob.address), { ...asBob, peerAddress: mallory.address, pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: () => {}, caughtUp: () => {} } }), (e: ProtocolError) => e.code === 'identity' && e.message.includes(`it is ${mallory.address} but claims to be ${alice.address}`));
+      // Bob himself is let in and bound.
+      await runSession(serveFor(bob.address), { ...asBob, pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: () => {}, caughtUp: () => {} } });
+      assert.equal(alice.engine.siteOwner(bob.engine.siteId), bob.address);
+    } finally {
+      stop.abort();
+      for (const f of [feed, ...feeds]) f.stop();
+      for (const r of [alice, bob, mallory]) r.close();
     }
   });
 });
