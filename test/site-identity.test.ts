@@ -181,6 +181,30 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
   });
 });
 
+describe('a restored database is detected', () => {
+  it('a peer holding more of its changes than it has refuses it until init --new-site; then both get everything', async () => {
+    const root = tempDir();
+    const a = await notesRepo(root, 'a');
+    const b = await notesRepo(root, 'b');
+    note(b, 'b1');
+    sql(b, (db) => db.exec(`VACUUM INTO '${join(root, 'backup.db')}'`));
+    ok(b, ['shell'], "INSERT INTO notes VALUES ('b2', 'two'); INSERT INTO notes VALUES ('b2x', 'versions');"); // a db_version each
+    ok(a, ['remote', 'add', 'b', '../b']);
+    ok(b, ['remote', 'add', 'a', '../a']);
+    ok(a, ['pull', 'b']);
+    copyFileSync(join(root, 'backup.db'), join(b, 'ddcp.db')); // b2 and b2x are lost here, a has them
+    note(b, 'b3'); // one version where two were lost: a holds more of b than b has
+    const r = ddcp(a, ['pull', 'b']);
+    assert.notEqual(r.code, 0, 'not "up to date" with b3 missing');
+    assert.match(r.stderr, /restored from a backup or copied; run 'ddcp init --new-site'/);
+    ok(b, ['init', '--new-site']);
+    ok(a, ['pull', 'b']);
+    ok(b, ['pull', 'a']);
+    assert.deepEqual(cliNoteIds(a), ['b1', 'b2', 'b2x', 'b3']);
+    assert.deepEqual(cliNoteIds(b), ['b1', 'b2', 'b2x', 'b3'], 'b got back what it had lost');
+  });
+});
+
 describe('bundles carry the site proof and are signed whole', () => {
   it('changes swapped under a real source’s header are refused; an unsigned (older) bundle applies but records nothing', async () => {
     const root = tempDir();
