@@ -61,6 +61,12 @@ export interface ApplyOptions {
    */
   direct?: Uint8Array;
   /**
+   * Binds a site id to its owner (the identity that proved it) in the same transaction — with
+   * `trackPeer`, so what we record holding of a site is only ever the proved owner's. Throws
+   * {@link SiteClaimError} (nothing applied) if another identity has it.
+   */
+  bind?: { siteId: Uint8Array; owner: string };
+  /**
    * Merge only what this guard allows, one source transaction (origin site id + the sender's
    * db_version) at a time: a transaction with any change outside it is refused whole and listed in
    * {@link ApplyResult.refused}; the others apply. Without it, everything is merged as one.
@@ -285,6 +291,7 @@ export class Engine {
    */
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
     return transaction(this.db, () => {
+      if (options.bind) this.owners.bind(options.bind.siteId, options.bind.owner);
       this.sealInTx();
       const version = this.versions.open();
       const conflicts = new ConflictRecorder(this.keepConflicts);

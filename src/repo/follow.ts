@@ -39,8 +39,8 @@ export interface FollowOptions {
 export interface FollowIdentity {
   siteId: Uint8Array;
   proof: SiteProof;
-  /** Binds the remote's proved site id to its address (throws for a second identity). */
-  bind: (siteId: Uint8Array, address: string) => void;
+  /** Checks the remote's proved site id against its address (throws for a second identity). */
+  checkSite: (siteId: Uint8Array, address: string) => void;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -95,7 +95,7 @@ export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, st
       await runSession(channel, {
         siteId: options.siteId,
         proof: options.proof,
-        bind: options.bind,
+        checkSite: options.checkSite,
         ...(options.peerAddress !== undefined ? { peerAddress: options.peerAddress } : {}),
         schema: engine.crrs(),
         pull: target,

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { Engine, openDatabase, type SqliteConnection } from '../engine/index.ts';
+import { Engine, openDatabase, SiteClaimError, type SqliteConnection } from '../engine/index.ts';
 import { peerPolicies, readConfig, withBootstrap, withoutBootstrap, withoutPeer, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
 import { checkPolicy, DEFAULT_POLICY, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
 import { Gate } from '../sync/gate.ts';
@@ -395,9 +395,27 @@ export class Repository {
     return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address });
   }
 
-  /** What a sync session of ours says and checks about identities (see sync/proof.ts). */
-  private sessionIdentity(peerAddress: string | undefined): { siteId: Uint8Array; proof: SiteProof; peerAddress?: string; bind: (siteId: Uint8Array, address: string) => void } {
-    return { siteId: this.engine.siteId, proof: this.siteProof(), ...(peerAddress !== undefined ? { peerAddress } : {}), bind: (siteId, address) => this.engine.bindSite(siteId, address) };
+  /**
+   * What a sync session of ours says and checks about identities (see sync/proof.ts). The server's
+   * site id is only checked here (a fetch writes nothing to the database); a merge binds it.
+   */
+  private sessionIdentity(peerAddress: string | undefined): { siteId: Uint8Array; proof: SiteProof; peerAddress?: string; checkSite: (siteId: Uint8Array, address: string) => void } {
+    const checkSite = (siteId: Uint8Array, address: string): void => {
+      const owner = this.engine.siteOwner(siteId);
+      if (owner !== undefined && owner !== address) throw new SiteClaimError(siteId, owner, address);
+    };
+    return { siteId: this.engine.siteId, proof: this.siteProof(), ...(peerAddress !== undefined ? { peerAddress } : {}), checkSite };
+  }
+
+  /** The address a remote must prove to be: a network remote's peer id, a folder's identity (undefined if unreadable). */
+  private remoteAddress(remote: Remote): string | undefined {
+    const peer = networkPeer(remote.location);
+    if (peer !== undefined) return peer;
+    try {
+      return folderAddress(resolveLocation(remote.location, this.root));
+    } catch {
+      return undefined; // not a usable folder: dialling it says why
+    }
   }
 
   private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial, address: string | undefined) => Promise<T>): Promise<T> {
@@ -449,8 +467,11 @@ export class Repository {
 
   /** Applies a remote's staged changes in one transaction (all or nothing). */
   merge(name: string, options: SyncOptions = {}): MergeOutcome {
-    this.remote(name);
-    return mergeStaged(this.engine, this.gate, this.staging, name, options.onProgress ? { onProgress: options.onProgress } : {});
+    const remote = this.remote(name);
+    // The staged site's owner, bound with what we record holding of it (the fetch's session proved
+    // the remote answers as this address; an app's own transport leaves it unbound).
+    const owner = options.connect ? undefined : this.remoteAddress(remote);
+    return mergeStaged(this.engine, this.gate, this.staging, name, { ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(owner !== undefined ? { owner } : {}) });
   }
 
   /**
@@ -460,17 +481,9 @@ export class Repository {
    */
   follow(name: string, dial: Dial, options: FollowOptions): Promise<void> {
     const remote = this.remote(name);
-    // The address the remote must prove: a network remote's peer id, a folder's identity.
-    let peerAddress = options.peerAddress ?? networkPeer(remote.location);
-    if (peerAddress === undefined) {
-      try {
-        peerAddress = folderAddress(resolveLocation(remote.location, this.root));
-      } catch {
-        // not a usable folder: dialling it says why
-      }
-    }
-    const { siteId, proof, bind } = this.sessionIdentity(peerAddress);
-    return followRemote(this.engine, this.gate, this.staging, name, dial, { ...options, siteId, proof, bind, ...(peerAddress !== undefined ? { peerAddress } : {}) });
+    const peerAddress = options.peerAddress ?? this.remoteAddress(remote);
+    const { siteId, proof, checkSite } = this.sessionIdentity(peerAddress);
+    return followRemote(this.engine, this.gate, this.staging, name, dial, { ...options, siteId, proof, checkSite, ...(peerAddress !== undefined ? { peerAddress } : {}) });
   }
 
   /** Fetch, then merge. */

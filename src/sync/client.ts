@@ -15,6 +15,7 @@ import type { FrameChannel } from './channel.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Message, type Welcome } from './messages.ts';
 import type { ChangeFeed, Refusal } from './ports.ts';
 import { sendFeed } from './sender.ts';
+import { startAfter } from './server.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
 
 /** Where pulled batches go (a staging area; a follower also merges them). */
@@ -44,10 +45,11 @@ export interface ClientOptions {
    */
   peerAddress?: string;
   /**
-   * Binds the server's site id to its address once its claim verified (the engine's first-binding-
-   * wins table); throws to refuse it (another identity has that site id).
+   * Checks the server's site id against its address once its claim verified (the engine's
+   * first-binding-wins table; binding itself is recorded with what we hold of it, see repo/fetch.ts);
+   * throws to refuse it (another identity has that site id).
    */
-  bind?: (siteId: Uint8Array, address: string) => void;
+  checkSite?: (siteId: Uint8Array, address: string) => void;
   /** Our address, to name in errors that tell the other side's owner what to do. */
   address?: string;
   schema: TableInfo[];
@@ -94,7 +96,13 @@ async function handshake(channel: FrameChannel, it: AsyncIterator<Uint8Array>, o
   if (first.protocol !== PROTOCOL_VERSION) throw new ProtocolError('version', `the peer speaks protocol ${first.protocol}, we speak ${PROTOCOL_VERSION}`);
   const problem = siteClaimProblem(first.siteId, first.proof, { authenticated: options.peerAddress, own: options.siteId, ownAddress: options.proof.address });
   if (problem) throw new ProtocolError('identity', `refusing the peer: ${problem}`);
-  options.bind?.(first.siteId, first.proof.address);
+  options.checkSite?.(first.siteId, first.proof.address);
+  // We hold more of its changes than it has: it is a restored backup or a copy, and its next versions
+  // reuse numbers we count as held (we would never get them).
+  const held = options.pull ? startAfter(options.pull.from(), first.siteId) : 0;
+  if (held > first.version) {
+    throw new ProtocolError('identity', `${first.proof.address} is at version ${first.version}, but we hold its changes up to version ${held}: it was restored from a backup or copied; run 'ddcp init --new-site' in it`);
+  }
   return first;
 }
 

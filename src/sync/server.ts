@@ -99,10 +99,6 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
   try {
     const hello = checkHello(await next(it), feed, sink, options);
     if (!hello) return;
-    // The client holds more of our changes than we have: we are a restored backup or a copy, and our
-    // next versions would reuse numbers it already counts as held (it would never get them).
-    const held = startAfter(hello, feed.siteId);
-    if (held > feed.version()) throw new ProtocolError('identity', `${options.peer} holds this database's changes up to version ${held}, but it is at version ${feed.version()}: it was restored from a backup or copied; run 'ddcp init --new-site' in it`);
     const gate = options.gate ?? Gate.default;
     const writeDenied = hello.push ? (gate.mayWrite(options.peer) ? undefined : `peer ${options.peer} may not write to this database (on its side: ddcp allow ${options.peer} --write SPEC)`) : 'not asked';
     // The sink merges what the peer pushes through the gate, under the peer's write policy.
