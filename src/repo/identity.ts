@@ -65,12 +65,27 @@ export function publicKeyInKeyFile(bytes: Uint8Array): Uint8Array | undefined {
   return bytes.subarray(bytes.length - PUBLIC_KEY_LENGTH);
 }
 
+/** A new Ed25519 key pair, as a key file's bytes (libp2p's protobuf encoding). */
+export function newKeyFile(): Uint8Array {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  return encodeKeyFile(Buffer.from(jwk.d!, 'base64url'), Buffer.from(jwk.x!, 'base64url'));
+}
+
+/**
+ * The identity in a key file's bytes kept elsewhere than a file (a hub's PostgreSQL storage);
+ * `where` names them in the error if they are not an Ed25519 key as {@link newKeyFile} makes.
+ */
+export function identityFromKeyFile(bytes: Uint8Array, where: string): Identity {
+  const publicKey = publicKeyInKeyFile(bytes);
+  if (!publicKey) throw new RepositoryError(`the identity key of ${where} is damaged (not an Ed25519 key in libp2p's encoding)`);
+  return identityOf(new Uint8Array(bytes), addressOf(publicKey));
+}
+
 /** Creates a new identity and stores it at `path` (mode 0600). */
 export async function createIdentity(path: string): Promise<Identity> {
   if (existsSync(path)) throw new RepositoryError(`${path} already exists; refusing to overwrite an identity`);
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-  const publicKey = Buffer.from(jwk.x!, 'base64url');
-  const bytes = encodeKeyFile(Buffer.from(jwk.d!, 'base64url'), publicKey);
+  const bytes = newKeyFile();
+  const publicKey = publicKeyInKeyFile(bytes)!;
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, bytes, { mode: 0o600 });
   chmodSync(tmp, 0o600); // in case the umask widened it

@@ -122,7 +122,7 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
     const welcome = await handshake(channel, it, options);
     options.pull?.welcome(welcome);
     // The server holds more of our changes than we have: we are a restored backup or a copy.
-    if (options.push && welcome.yours > options.push.version()) {
+    if (options.push && welcome.yours > (await options.push.version())) {
       throw new ProtocolError('identity', `the peer holds this database's changes up to version ${welcome.yours}, but it is at version ${options.push.version()}: it was restored from a backup or copied; run 'ddcp init --new-site' here`);
     }
     const pushing = options.push !== undefined && welcome.push;
