@@ -388,6 +388,16 @@ export class Engine {
   }
 
   /**
+   * The versions in (`since`, `until`] merged straight from their origin ({@link ApplyOptions.direct}),
+   * each with that site id: a reader filtering changes itself (a hub's shared tail) leaves a site's
+   * own changes out for it only at these versions, as {@link ChangesOptions.exceptSite} does.
+   */
+  directVersions(since: number, until: number): Map<number, Uint8Array> {
+    const rows = this.db.prepare('SELECT db_version, site FROM ddcp_direct_versions WHERE db_version > ? AND db_version <= ?').all(BigInt(since), BigInt(until)) as { db_version: number | bigint; site: number | bigint }[];
+    return new Map(rows.map((r) => [Number(r.db_version), this.sites.bytesOf(Number(r.site))]));
+  }
+
+  /**
    * Merges changes from peers in one transaction: all of them or, if any is invalid or doesn't fit
    * our schema, none (throws {@link ChangeError}). With a `write` guard, source transactions it
    * refuses are left out whole (see {@link ApplyOptions.write}).

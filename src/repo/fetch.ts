@@ -114,14 +114,14 @@ export class StagingTarget implements PullTarget {
         throw new SchemaFitError(`remote ${this.remote} sends changes for ${misfitObject(misfit)} (schemas differ); nothing was fetched`, misfit);
       }
     }
-    this.changes += this.staging.stage(this.remote, this.siteId!, batch);
+    this.changes += this.staging.stage(this.remote, this.siteId!, batch, this.owner);
     const span = this.span!;
     this.options.onProgress?.('fetch', this.changes, undefined, { done: Math.max(0, batch.version - span.since), total: span.version - span.since });
     if (batch.complete && this.options.mergeEach) this.options.onMerged?.(this.mergeNow());
   }
 
   caughtUp(version: number): void {
-    this.staging.stage(this.remote, this.siteId!, { changes: [], version, complete: true });
+    this.staging.stage(this.remote, this.siteId!, { changes: [], version, complete: true }, this.owner);
     if (this.options.mergeEach) {
       if (this.staging.count(this.remote) > 0) this.options.onMerged?.(this.mergeNow());
       else if (version > this.engine.trackedVersion(this.siteId!)) {

@@ -508,8 +508,10 @@ export class Repository {
   merge(name: string, options: SyncOptions = {}): MergeOutcome {
     const remote = this.remote(name);
     // The staged site's owner, bound with what we record holding of it (the fetch's session proved
-    // the remote answers as this address; an app's own transport leaves it unbound).
-    const owner = options.connect ? undefined : this.remoteAddress(remote);
+    // the remote answers as this address; an app's own transport leaves it unbound). A hub database's
+    // address is not known before it answers: its signed claim, verified by the fetch, is bound (first
+    // binding wins, so another key claiming that site id later is refused).
+    const owner = options.connect ? undefined : (this.remoteAddress(remote) ?? (isHubLocation(remote.location) ? this.staging.state(name)?.owner : undefined));
     return mergeStaged(this.engine, this.gate, this.staging, name, { ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(owner !== undefined ? { owner } : {}) });
   }
 
