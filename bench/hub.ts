@@ -20,8 +20,16 @@ import { Staging } from '../src/repo/staging.ts';
 import type { Batch } from '../src/sync/batches.ts';
 import { runSession, type PullTarget } from '../src/sync/client.ts';
 import type { FrameChannel } from '../src/sync/channel.ts';
+import type { SiteProof } from '../src/sync/proof.ts';
 import { dialWs } from '../src/transport/ws/dial.ts';
+import { proofOf } from '../test/support/identity.ts';
 import { Scratch } from './util.ts';
+
+/** A reading client's site id and its proof (a real key, as a client database has). */
+function readerIdentity(): { siteId: Uint8Array; proof: SiteProof } {
+  const siteId = randomBytes(16);
+  return { siteId, proof: proofOf(siteId) };
+}
 
 const int = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const CLIENTS = int('BENCH_HUB_CLIENTS', 1000);
@@ -70,6 +78,8 @@ function counting(channel: FrameChannel, reader: Reader): FrameChannel {
 interface Writer {
   engine: Engine;
   feed: RepoFeed;
+  /** Its claim to its site id (a key of its own). */
+  proof: SiteProof;
   committed: number;
   acked: number;
   version: number;
@@ -82,7 +92,7 @@ function writer(dir: string, i: number): Writer {
   db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
   engine.asCrr('notes');
   const feed = new RepoFeed({ dbPath: path, engine }, () => new Staging(join(dir, `w${i}.staging.db`)));
-  return { engine, feed, committed: 0, acked: 0, version: 0 };
+  return { engine, feed, proof: proofOf(engine.siteId), committed: 0, acked: 0, version: 0 };
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -111,7 +121,7 @@ async function main(): Promise<void> {
     const writers = Array.from({ length: WRITERS }, (_, i) => writer(scratch.dir, i));
     // the first push declares the schema
     writers[0]!.engine.db.exec(`INSERT INTO notes VALUES ('seed', '${performance.now()} seed')`);
-    await runSession(await dialWs(url, { token: 'bench' }), { siteId: writers[0]!.engine.siteId, schema: SCHEMA, push: writers[0]!.feed });
+    await runSession(await dialWs(url, { token: 'bench' }), { siteId: writers[0]!.engine.siteId, proof: writers[0]!.proof, schema: SCHEMA, push: writers[0]!.feed });
     const rssBase = rssKiB(pid);
     log(`hub ${url}: RSS ${Math.round(rssBase / 1024)} MiB before clients; connecting ${CLIENTS} clients (${WRITERS} writing)`);
     const readers: Reader[] = [];
@@ -124,7 +134,7 @@ async function main(): Promise<void> {
       const channel = counting(await dialWs(url, { token: 'bench' }), r);
       sessions.push(
         runSession(channel, {
-          siteId: w ? w.engine.siteId : randomBytes(16),
+          ...(w ? { siteId: w.engine.siteId, proof: w.proof } : readerIdentity()),
           schema: SCHEMA,
           pull: r,
           ...(w ? { push: w.feed, onAck: (v: number) => (w.acked = Math.max(w.acked, v)) } : {}),

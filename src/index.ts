@@ -45,7 +45,7 @@ export { registerFunctions } from './engine/index.ts';
 export { packColumns, unpackColumns } from './engine/index.ts';
 /** Names the engine keeps to itself (tables, triggers) and the column id of a row's existence. */
 export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './engine/index.ts';
-export { SchemaError, ChangeError, StateError } from './engine/index.ts';
+export { SchemaError, ChangeError, StateError, SiteClaimError } from './engine/index.ts';
 
 // Per-peer read/write policies, and the gate every inbound change passes.
 export { DEFAULT_POLICY, NO_ACCESS, grantsNothing, PolicyError, parseRule, formatRule, policyFromJson, policyToJson, checkPolicy } from './sync/policy.ts';
@@ -57,6 +57,8 @@ export type { AdmitOptions, PolicyLookup } from './sync/gate.ts';
 // The sync protocol over any frame channel (an app's own transport), and changes as JSON lines.
 export { PROTOCOL_VERSION, SYNC_PROTOCOL, KEEPALIVE_MS } from './sync/protocol.ts';
 export type { Dial } from './sync/protocol.ts';
+export { makeSiteProof, verifySiteProof, SITE_PROOF_DOMAIN } from './sync/proof.ts';
+export type { SiteProof, Signer } from './sync/proof.ts';
 export type { FrameChannel, SendOptions } from './sync/channel.ts';
 export type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received, Refusal as PushRefusal } from './sync/ports.ts';
 export { serveSession } from './sync/server.ts';

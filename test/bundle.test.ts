@@ -13,6 +13,7 @@ SELECT crsql_as_crr('notes');`;
 
 /** The trailer's size: a cut this far from the end leaves every change frame intact. */
 const TRAILER = 50;
+const SIGNATURE_FRAME = 70; // 'S' · length 64 · signature · CRC
 
 function repo(schema = SCHEMA): string {
   const dir = tempDir('ddcp-bundle-');
@@ -181,7 +182,7 @@ UPDATE notes SET body = 'edited' WHERE id = 'k1';`);
     const b = repo();
     ok(a, ['bundle', 'create', 'good.ddcpb']);
     const bad = Buffer.from(readFileSync(join(a, 'good.ddcpb')));
-    bad[bad.length - TRAILER - 8]! ^= 0x01; // inside the last change frame
+    bad[bad.length - TRAILER - SIGNATURE_FRAME - 8]! ^= 0x01; // inside the last change frame (before the signature and the trailer)
     const file = join(b, 'last.ddcpb');
     writeFileSync(file, bad);
     refused(b, file, /checksum mismatch: frame 3 .*nothing was applied/);

@@ -25,6 +25,7 @@ import { decodeChanges, encodeChanges } from '../src/sync/codec.ts';
 import { applyBundle } from '../src/bundle/apply.ts';
 import { writeBundle } from '../src/bundle/writer.ts';
 import { BundleReader } from '../src/bundle/reader.ts';
+import { proofOf } from './support/identity.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -296,7 +297,7 @@ describe('sync messages', () => {
   it('mutated frames: refused with one line, or applied exactly; sync converges after', () => {
     const frames = [
       encodeMessage({ type: 'batch', version: 3, complete: true, changes: honestChanges }),
-      encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: SITE_H, schema: [{ name: 'notes', pks: ['id'], columns: ['body'] }], since: 0, held: [{ siteId: SITE_T, version: 1 }], follow: false, pull: true, push: false }),
+      encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: SITE_H, proof: proofOf(SITE_H), schema: [{ name: 'notes', pks: ['id'], columns: ['body'] }], since: 0, held: [{ siteId: SITE_T, version: 1 }], follow: false, pull: true, push: false }),
       encodeMessage({ type: 'caught-up', version: 3 }),
     ];
     fc.assert(

@@ -13,6 +13,7 @@ import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Message } from '..
 import { dialWs } from '../src/transport/ws/dial.ts';
 import type { WsFrameStream } from '../src/transport/ws/frames.ts';
 import { tempDir } from './support/cli.ts';
+import { proofOf } from './support/identity.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
 import { notesRepo } from './support/notes.ts';
 
@@ -33,8 +34,12 @@ async function answers(s: WsFrameStream): Promise<{ messages: Message[]; error?:
   return { messages };
 }
 
+/** One identity per site id, as a database has (a second address claiming it would be refused). */
+const proofs = new Map<string, ReturnType<typeof proofOf>>();
+const proofFor = (siteId: Uint8Array) => proofs.get(Buffer.from(siteId).toString('hex')) ?? proofs.set(Buffer.from(siteId).toString('hex'), proofOf(siteId)).get(Buffer.from(siteId).toString('hex'))!;
+
 const hello = (siteId: Uint8Array, extra: Partial<Extract<Message, { type: 'hello' }>> = {}): Uint8Array =>
-  encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId, schema: [{ name: 'notes', pks: ['id'], columns: ['body'] }], since: 0, held: [], follow: false, pull: false, push: true, ...extra });
+  encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId, proof: proofFor(siteId), schema: [{ name: 'notes', pks: ['id'], columns: ['body'] }], since: 0, held: [], follow: false, pull: false, push: true, ...extra });
 
 describe('hub: bad input', () => {
   const auth = new TokenAuthenticator();

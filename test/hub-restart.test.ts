@@ -133,6 +133,7 @@ describe('hub restarts', () => {
       await assert.rejects(
         runSession(await dial(), {
           siteId: alice.engine.siteId,
+          proof: alice.siteProof(),
           schema: alice.engine.crrs(),
           push: feed,
           onAck: (v) => {

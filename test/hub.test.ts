@@ -50,12 +50,13 @@ describe(`hub (${mode} store) on 127.0.0.1`, () => {
   const dir = tempDir();
   const schema = testSchema();
   let hub: HubServer;
+  let store: HubStore;
   let http: string;
   const repos: Repository[] = [];
   let n = 0;
 
   before(async () => {
-    const store: HubStore = mode === 'sqlite' ? new SqliteHubStore(`${dir}/hub`) : await PgHubStore.open({ url: sql, schema });
+    store = mode === 'sqlite' ? new SqliteHubStore(`${dir}/hub`) : await PgHubStore.open({ url: sql, schema });
     hub = await startHub(`${dir}/hub`, auth, { store });
     http = hub.url.replace(/^ws/, 'http');
   });
@@ -88,6 +89,18 @@ describe(`hub (${mode} store) on 127.0.0.1`, () => {
     assert.deepEqual(ids(a2), ['a']);
     const listed = (await (await fetch(`${http}/v1/databases`, { headers: { authorization: 'Bearer test-app:alice' } })).json()) as { name: string; owner: string }[];
     assert.ok(listed.some((d) => d.name === 'first' && d.owner === 'alice'));
+  });
+
+  it("a client binds the hub database's site id to the address that proved it, at its first merge", async () => {
+    const a1 = await clientOf('alice', 'proved');
+    a1.db.exec("INSERT INTO notes VALUES ('p', 'proved', 'alice')");
+    await a1.push('origin');
+    const db = (await store.open('proved'))!;
+    const a2 = await clientOf('alice', 'proved');
+    await a2.fetch('origin');
+    assert.equal(a2.engine.siteOwner(db.feed.siteId), undefined, 'a fetch writes nothing to the database');
+    a2.merge('origin');
+    assert.equal(a2.engine.siteOwner(db.feed.siteId), db.proof.address);
   });
 
   it('two clients sync live through the hub: each change reaches every other connected client', async () => {

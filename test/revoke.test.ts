@@ -66,11 +66,12 @@ describe('revoking open sessions', () => {
     try {
       const [server, client] = framePair();
       const session = sessions.open('bob');
-      const served = serveSession(server, feed, feed, { peer: 'bob', signal: session.signal, gate: writer }).finally(() => session.end());
+      const served = serveSession(server, feed, feed, { peer: 'bob', proof: alice.siteProof(), signal: session.signal, gate: writer }).finally(() => session.end());
       let caughtUp!: () => void;
       const first = new Promise<void>((r) => (caughtUp = r));
       const following = runSession(client, {
         siteId: bob.engine.siteId,
+        proof: bob.siteProof(),
         schema: bob.engine.crrs(),
         follow: true,
         pull: {
@@ -102,10 +103,10 @@ describe('revoking open sessions', () => {
       const [server, client] = framePair();
       const session = sessions.open('bob');
       const started = Date.now();
-      const served = serveSession(server, feed, feed, { peer: 'bob', signal: session.signal, gate: writer, revokeGraceMs: 100 });
+      const served = serveSession(server, feed, feed, { peer: 'bob', proof: alice.siteProof(), signal: session.signal, gate: writer, revokeGraceMs: 100 });
       const it = client[Symbol.asyncIterator]();
       const read = async (): Promise<Message> => decodeMessage((await it.next()).value as Uint8Array);
-      await client.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: bob.engine.siteId, schema: bob.engine.crrs(), since: 0, held: [], follow: true, pull: false, push: true }));
+      await client.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: bob.engine.siteId, proof: bob.siteProof(), schema: bob.engine.crrs(), since: 0, held: [], follow: true, pull: false, push: true }));
       const welcome = await read();
       assert.equal(welcome.type, 'welcome');
       sessions.revoke('bob', 'credential revoked');
@@ -135,6 +136,7 @@ describe('revoking open sessions', () => {
       const first = new Promise<void>((r) => (caughtUp = r));
       const following = runSession(channel, {
         siteId: bob.engine.siteId,
+        proof: bob.siteProof(),
         schema: bob.engine.crrs(),
         follow: true,
         pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: (b) => bob.engine.applyChanges(b.changes), caughtUp: () => caughtUp() },
@@ -163,6 +165,7 @@ describe('revoking open sessions', () => {
       const first = new Promise<void>((r) => (caughtUp = r));
       const following = runSession(channel, {
         siteId: bob.engine.siteId,
+        proof: bob.siteProof(),
         schema: bob.engine.crrs(),
         follow: true,
         pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: (b) => bob.engine.applyChanges(b.changes), caughtUp: () => caughtUp() },

@@ -11,9 +11,15 @@ import { serveSession, type ServeOptions } from '../src/sync/server.ts';
 import { framePair } from '../src/transport/memory.ts';
 import { cutAfter } from './support/channels.ts';
 import { tempDir } from './support/cli.ts';
+import { toHex } from '../src/base/hex.ts';
+import type { SiteProof } from '../src/sync/proof.ts';
+
+/** Each test repository's proof of its site id, by site id (hex): a served feed answers with it. */
+const proofs = new Map<string, SiteProof>();
 
 async function repo(name: string, schema = 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)'): Promise<Repository> {
   const r = await Repository.init(join(tempDir(), name));
+  proofs.set(toHex(r.engine.siteId), r.siteProof());
   r.db.exec(schema);
   for (const t of r.engine.crrs()) void t;
   r.engine.asCrr('notes');
@@ -43,15 +49,15 @@ function merging(r: Repository, onCaughtUp: (version: number) => void = () => {}
 }
 
 /** Serves `feed` (also as the sink) on one end of a fresh pair; returns the other end and the session. */
-function served(feed: RepoFeed, options: ServeOptions): { client: ReturnType<typeof framePair>[1]; done: Promise<void> } {
+function served(feed: RepoFeed, options: Omit<ServeOptions, 'proof'>): { client: ReturnType<typeof framePair>[1]; done: Promise<void> } {
   const [server, client] = framePair();
-  return { client, done: serveSession(server, feed, feed, options) };
+  return { client, done: serveSession(server, feed, feed, { proof: proofs.get(toHex(feed.siteId))!, ...options }) };
 }
 
 /** A gate that lets every peer read and write everything. */
 const writer = new Gate(() => ({ read: 'all', write: 'all' }));
 
-const as = (r: Repository) => ({ siteId: r.engine.siteId, schema: r.engine.crrs() });
+const as = (r: Repository) => ({ siteId: r.engine.siteId, proof: r.siteProof(), schema: r.engine.crrs() });
 
 describe('sync sessions over an in-memory channel', () => {
   it('fetches everything since the tracked version, never the client own changes, then ends', async () => {
@@ -123,14 +129,14 @@ describe('sync sessions over an in-memory channel', () => {
       assert.deepEqual(bob.remoteStatus()[0]!.staged, 0);
 
       const s2 = served(feed, { peer: 'mallory', signal: ac.signal, authorize: () => 'peer mallory is not allowed; ddcp allow KEY' });
-      await assert.rejects(runSession(s2.client, { siteId: bob.engine.siteId, schema: alice.engine.crrs(), pull: merging(bob) }), (e: ProtocolError) => e.code === 'denied' && /not allowed/.test(e.message));
+      await assert.rejects(runSession(s2.client, { siteId: bob.engine.siteId, proof: bob.siteProof(), schema: alice.engine.crrs(), pull: merging(bob) }), (e: ProtocolError) => e.code === 'denied' && /not allowed/.test(e.message));
       await s2.done;
 
       for (const old of [1, 99]) {
         const s3 = served(feed, { peer: 'old', signal: ac.signal });
         await s3.client.send(new TextEncoder().encode('\u0001' + JSON.stringify({ protocol: old, site_id: '00'.repeat(16), schema: [], since: 0, follow: false })));
         const answer = await s3.client[Symbol.asyncIterator]().next();
-        assert.match(new TextDecoder().decode((answer.value as Uint8Array).subarray(1)), new RegExp(`protocol version ${old} is not supported \\(this peer speaks 2\\)`));
+        assert.match(new TextDecoder().decode((answer.value as Uint8Array).subarray(1)), new RegExp(`protocol version ${old} is not supported \\(this peer speaks 3\\)`));
         await s3.done;
       }
     } finally {
@@ -147,7 +153,8 @@ describe('sync sessions over an in-memory channel', () => {
     const ac = new AbortController();
     try {
       const before = rows(alice);
-      const hello = (push: boolean) => encodeMessage({ type: 'hello', protocol: 2, siteId: new Uint8Array(16).fill(7), schema: alice.engine.crrs(), since: 0, held: [], follow: false, pull: false, push });
+      const fuzzer = await repo('fuzzer');
+      const hello = (push: boolean) => encodeMessage({ type: 'hello', protocol: 3, siteId: fuzzer.engine.siteId, proof: fuzzer.siteProof(), schema: alice.engine.crrs(), since: 0, held: [], follow: false, pull: false, push });
       for (const frames of [
         [new Uint8Array([0xff, 1, 2, 3])],
         [new Uint8Array(0)],
@@ -315,7 +322,7 @@ describe('sync sessions over an in-memory channel', () => {
         'alice',
         async (signal) => {
           const [server, client] = framePair();
-          void serveSession(server, feed, feed, { peer: 'bob', signal: signal! });
+          void serveSession(server, feed, feed, { peer: 'bob', proof: alice.siteProof(), signal: signal! });
           // the first connection dies after three frames (welcome and two batches)
           return ++connections > 1 ? client : cutAfter(client, 3);
         },
@@ -346,24 +353,30 @@ describe('sync sessions over an in-memory channel', () => {
   });
 });
 
-describe('protocol v2 messages', () => {
-  it('round-trip hello, welcome, ack and refused, and reject v2 messages missing their fields', () => {
+describe('protocol v3 messages', () => {
+  it('round-trip hello, welcome, ack and refused, and reject v3 messages missing their fields', () => {
     const siteId = new Uint8Array(16).fill(1);
+    const proof = { address: '12D3KooWCFyXrCNVjxa1sxhqVk68LezMTtduDonVnzdYAuL6r9Sv', signature: new Uint8Array(64).fill(9) };
     for (const m of [
-      { type: 'hello', protocol: 2, siteId, schema: [], since: 3, expect: siteId, held: [{ siteId, version: 2 }], follow: true, pull: false, push: true },
-      { type: 'welcome', protocol: 2, siteId, schema: [], version: 9, yours: 4, push: true },
+      { type: 'hello', protocol: 3, siteId, proof, schema: [], since: 3, expect: siteId, held: [{ siteId, version: 2 }], follow: true, pull: false, push: true },
+      { type: 'welcome', protocol: 3, siteId, proof, schema: [], version: 9, yours: 4, push: true },
       { type: 'ack', version: 5 },
       { type: 'refused', version: 6, message: 'no' },
     ] as Message[]) {
       assert.deepEqual(decodeMessage(encodeMessage(m)), m);
     }
     const frame = (type: number, body: object) => new Uint8Array([type, ...new TextEncoder().encode(JSON.stringify(body))]);
+    const signed = { address: proof.address, proof: '09'.repeat(64) };
     for (const bad of [
-      frame(2, { protocol: 2, site_id: '01'.repeat(16), schema: [], version: 1, push: true }),
-      frame(2, { protocol: 2, site_id: '01'.repeat(16), schema: [], version: 1, yours: 0 }),
+      frame(2, { protocol: 3, site_id: '01'.repeat(16), ...signed, schema: [], version: 1, push: true }),
+      frame(2, { protocol: 3, site_id: '01'.repeat(16), ...signed, schema: [], version: 1, yours: 0 }),
       frame(6, { version: -1 }),
       frame(7, { version: 1 }),
-      frame(1, { protocol: 2, site_id: '01'.repeat(16), schema: [], since: 0, follow: false, pull: 'yes', push: false }),
+      frame(1, { protocol: 3, site_id: '01'.repeat(16), ...signed, schema: [], since: 0, held: [], follow: false, pull: 'yes', push: false }),
+      // the site proof: missing, not an address, a signature of the wrong length
+      frame(1, { protocol: 3, site_id: '01'.repeat(16), schema: [], since: 0, held: [], follow: false, pull: true, push: false }),
+      frame(1, { protocol: 3, site_id: '01'.repeat(16), ...signed, address: 'bob', schema: [], since: 0, held: [], follow: false, pull: true, push: false }),
+      frame(2, { protocol: 3, site_id: '01'.repeat(16), ...signed, proof: '09'.repeat(63), schema: [], version: 1, yours: 0, push: true }),
     ]) {
       assert.throws(() => decodeMessage(bad), (e: ProtocolError) => e.code === 'malformed');
     }

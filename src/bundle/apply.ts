@@ -33,10 +33,13 @@ export interface ApplyBundleResult {
   dbVersion: number;
   /**
    * Whether we now record holding the source's changes up to `version` (so a later fetch from it
-   * starts there). Not when the bundle starts after what we held of the source (it would hide the
-   * gap), leaves out another site's changes, or is our own.
+   * starts there). Only for a signed bundle (its source proved its site id and signed the content);
+   * not when the bundle starts after what we held of the source (it would hide the gap), leaves out
+   * another site's changes, or is our own.
    */
   tracked: boolean;
+  /** Whether the source signed the bundle (see {@link BundleReader.signed}); older bundles are not. */
+  signed: boolean;
 }
 
 /** Names the remote a bundle came from (by its source's site id or address), if it is one of ours. */
@@ -92,7 +95,11 @@ export function applyBundle(engine: Engine, gate: Gate, file: string, options: A
     const guard = schemaGuard(h, engine.crrs());
     const ours = toHex(engine.siteId);
     const source = fromHex(h.siteId);
-    const tracked = h.siteId !== ours && (h.exceptSite === undefined || h.exceptSite === ours) && h.since <= engine.trackedVersion(source);
+    const signed = reader.signed;
+    // A signed bundle's site id is bound to its signer like a peer's in a handshake (first binding
+    // wins: a second identity claiming it is refused, nothing applied).
+    if (signed && h.siteId !== ours) engine.bindSite(source, h.address!);
+    const tracked = signed && h.siteId !== ours && (h.exceptSite === undefined || h.exceptSite === ours) && h.since <= engine.trackedVersion(source);
     const remote = remoteOf(h);
     const total = reader.announcedChanges();
     const { onProgress } = options;
@@ -107,7 +114,9 @@ export function applyBundle(engine: Engine, gate: Gate, file: string, options: A
     };
     const label = remote !== undefined ? `${remote} (bundle ${basename(path)})` : `bundle ${basename(path)}`;
     // Our own input (whoever made the bundle): the gate checks schema fit, no peer policy applies.
-    const result = gate.admit(engine, changes(), { source: label, ...(tracked ? { trackPeer: { siteId: source, version: h.version } } : {}) });
+    // Signed: the content is the source's own (the reader checks the signature before the merge
+    // commits), so it holds its changes in it.
+    const result = gate.admit(engine, changes(), { source: label, ...(tracked ? { trackPeer: { siteId: source, version: h.version } } : {}), ...(signed && h.siteId !== ours ? { direct: source } : {}) });
     onProgress?.(done, total);
     return {
       file: path,
@@ -120,6 +129,7 @@ export function applyBundle(engine: Engine, gate: Gate, file: string, options: A
       applied: result.applied,
       dbVersion: result.dbVersion,
       tracked,
+      signed,
     };
   } catch (err) {
     if (err instanceof BundleError && err.fault !== 'io' && !err.message.endsWith('nothing was applied')) {

@@ -18,6 +18,7 @@ import { RepositoryError } from '../repo/errors.ts';
 import { parseWith, readJsonFile } from '../repo/validate.ts';
 import { writeBundle } from './writer.ts';
 import type { BundleHeader } from './format.ts';
+import type { Signer, SiteProof } from '../sync/proof.ts';
 
 /** The state file's name in a repository's state folder (`.ddcp/`). */
 export const BUNDLE_STATE_FILE = 'bundles.json';
@@ -63,6 +64,11 @@ export interface BundleRecipient {
 export interface BundleOrigin {
   /** Our network address, if we have one (the bundle is still usable without it). */
   address?: () => string | undefined;
+  /**
+   * Our identity: its proof of our site id and its signer. With it the bundle is signed (its header
+   * proves the site id, its content is signed), so a receiver may record what it holds of us.
+   */
+  identity?: () => { proof: SiteProof; sign: Signer } | undefined;
   /** The remote named by `forRemote`; throws if there is none. */
   recipient?: (name: string) => BundleRecipient;
 }
@@ -152,10 +158,12 @@ export function createBundle(engine: Engine, statePath: string, file: string, op
   if (options.since !== undefined && options.since > version) {
     throw new DdcpError(`cannot bundle the changes after db_version ${options.since}: this database is only at db_version ${version}`);
   }
-  const address = origin.address?.();
+  const identity = origin.identity?.();
+  const address = identity?.proof.address ?? origin.address?.();
   const header: BundleHeader = {
     siteId,
     ...(address !== undefined ? { address } : {}),
+    ...(identity ? { siteProof: toHex(identity.proof.signature) } : {}),
     schema: engine.crrs().map((t) => ({ table: t.name, pks: [...t.pks], columns: [...t.columns] })),
     schemaFingerprint: engine.schemaFingerprint(),
     since,
@@ -165,7 +173,7 @@ export function createBundle(engine: Engine, statePath: string, file: string, op
   };
   const path = resolve(file);
   const changes = upTo(engine.changesSince(since, exceptSite !== undefined ? { exceptSite: fromHex(exceptSite) } : {}), version);
-  const summary = writeBundle(path, header, changes, { onProgress: options.onProgress });
+  const summary = writeBundle(path, header, changes, { onProgress: options.onProgress, ...(identity ? { sign: identity.sign } : {}) });
   // The bundle extends what the remote was given only if it starts no later than the last one ended.
   if (remote && state && since <= marked) {
     state.for[remote.name] = { site_id: siteId, location: remote.location, version: Math.max(marked, version), created_at: header.createdAt };

@@ -9,6 +9,9 @@
  *       'H'      exactly once, first: the header, UTF-8 JSON (source site id, schema, versions…)
  *       'C'      any number: one batch of changes, encoded by sync/codec.ts (at most FRAME_CHANGES
  *                changes or about FRAME_BYTES bytes each, so reading needs one frame in memory)
+ *       'S'      when the header has a `site_proof`, exactly once, just before the trailer: the
+ *                source identity's Ed25519 signature over `ddcp-bundle-v1` ‖ SHA-256 of every byte
+ *                before this frame — the content is the source's, not only the header's claim
  *       'T'      exactly once, last: frame count (uint32 BE), change count (uint64 BE), and the
  *                SHA-256 of every byte of the file before this frame
  *     nothing may follow the trailer.
@@ -36,6 +39,10 @@ export const FORMAT_VERSION = 1;
 export const FRAME_HEADER = 0x48; // 'H'
 export const FRAME_CHANGES = 0x43; // 'C'
 export const FRAME_TRAILER = 0x54; // 'T'
+export const FRAME_SIGNATURE = 0x53; // 'S'
+
+/** Domain separation of the content signature (see sync/proof.ts for the site proof's). */
+export const BUNDLE_SIGNATURE_DOMAIN = 'ddcp-bundle-v1';
 
 /** The largest frame a reader accepts (and a writer writes). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
@@ -79,6 +86,11 @@ export interface BundleHeader {
   siteId: string;
   /** The source's address (peer id), when known. */
   address?: string;
+  /**
+   * The source's site proof (128 hex: its identity's signature claiming `siteId`, see sync/proof.ts),
+   * with `address`. A bundle that has one is signed whole (the 'S' frame); older bundles have none.
+   */
+  siteProof?: string;
   /** The source's CRR tables. */
   schema: BundleTable[];
   /** The source's schema fingerprint (Engine.schemaFingerprint). */
@@ -110,6 +122,7 @@ export function headerJson(h: BundleHeader): Uint8Array {
   const json = {
     site_id: h.siteId,
     address: h.address ?? null,
+    ...(h.siteProof !== undefined ? { site_proof: h.siteProof } : {}),
     schema: h.schema.map((t) => ({ table: t.table, pks: t.pks, columns: t.columns })),
     schema_fingerprint: h.schemaFingerprint,
     since: h.since,
@@ -138,6 +151,7 @@ export function parseHeader(payload: Uint8Array): BundleHeader {
   const isNames = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string' && s !== '');
   if (typeof j.site_id !== 'string' || !HEX32.test(j.site_id)) bad('site_id must be 32 lowercase hex digits');
   if (j.address !== null && j.address !== undefined && typeof j.address !== 'string') bad('address must be a string');
+  if (j.site_proof !== undefined && (typeof j.site_proof !== 'string' || !/^[0-9a-f]{128}$/.test(j.site_proof) || typeof j.address !== 'string')) bad('site_proof must be 128 lowercase hex digits, with an address');
   if (j.except_site !== null && j.except_site !== undefined && (typeof j.except_site !== 'string' || !HEX32.test(j.except_site))) bad('except_site must be 32 lowercase hex digits');
   if (!isVersion(j.since) || !isVersion(j.version)) bad('since and version must be non-negative integers');
   if (typeof j.schema_fingerprint !== 'string') bad('schema_fingerprint must be a string');
@@ -156,6 +170,7 @@ export function parseHeader(payload: Uint8Array): BundleHeader {
   return {
     siteId: j.site_id as string,
     ...(typeof j.address === 'string' ? { address: j.address } : {}),
+    ...(typeof j.site_proof === 'string' ? { siteProof: j.site_proof } : {}),
     schema,
     schemaFingerprint: j.schema_fingerprint as string,
     since: j.since as number,

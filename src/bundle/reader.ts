@@ -4,12 +4,16 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Change } from '../engine/index.ts';
 import { CodecError, DdcpError } from '../base/errors.ts';
 import { decodeChanges } from '../sync/codec.ts';
+import { fromHex } from '../base/hex.ts';
+import { signedMessage, SIGNATURE_BYTES, verifySignature, verifySiteProof } from '../sync/proof.ts';
 import {
   BundleError,
   FORMAT_VERSION,
   FRAME_CHANGES,
   FRAME_HEADER,
   FRAME_TRAILER,
+  FRAME_SIGNATURE,
+  BUNDLE_SIGNATURE_DOMAIN,
   frameCrc,
   MAGIC,
   MAX_FRAME_BYTES,
@@ -106,6 +110,8 @@ export class BundleReader {
   private frames = 0;
   private used = false;
   private maxFrame = 0;
+  /** The SHA-256 of the bytes before the signature frame, once it was read. */
+  private signedDigest: Buffer | undefined;
 
   private constructor(path: string, fd: number, options: ReaderOptions) {
     this.path = path;
@@ -159,14 +165,27 @@ export class BundleReader {
     const frame = this.readFrame();
     if (!frame) this.truncated('the header');
     if (frame.type !== FRAME_HEADER) this.fail('malformed bundle: it does not start with a header', 'malformed');
-    return parseHeader(frame.payload);
+    const header = parseHeader(frame.payload);
+    if (header.siteProof !== undefined && !verifySiteProof(fromHex(header.siteId), { address: header.address!, signature: fromHex(header.siteProof) })) {
+      this.fail(`forged bundle: its header's proof of site id ${header.siteId} does not verify for address ${header.address}`, 'malformed');
+    }
+    return header;
+  }
+
+  /**
+   * Whether the source signed the bundle (its header proves its site id, and the content is checked
+   * against its signature as it is read: {@link batches} throws if that fails). Unsigned bundles
+   * (older ddcp, or made without an identity) say nothing about who made them.
+   */
+  get signed(): boolean {
+    return this.header.siteProof !== undefined;
   }
 
   /** Reads the next frame, checking its bounds and CRC; undefined at a clean end of file. */
   private readFrame(): { type: number; payload: Uint8Array } | undefined {
     const type = this.input.byte();
     if (type === undefined) return undefined;
-    if (type !== FRAME_HEADER && type !== FRAME_CHANGES && type !== FRAME_TRAILER) {
+    if (type !== FRAME_HEADER && type !== FRAME_CHANGES && type !== FRAME_TRAILER && type !== FRAME_SIGNATURE) {
       this.fail(`damaged bundle: unknown frame type 0x${type.toString(16).padStart(2, '0')} at byte ${this.input.offset - 1}`, 'malformed');
     }
     let length = 0;
@@ -195,6 +214,7 @@ export class BundleReader {
     if (crcBytes.readUInt32BE(0) !== frameCrc(this.frames, prefixBytes, payload)) {
       this.fail(`checksum mismatch: frame ${this.frames} (ending at byte ${this.input.offset}) is damaged`, 'checksum');
     }
+    if (type === FRAME_SIGNATURE) this.signedDigest = this.hash.copy().digest();
     if (type !== FRAME_TRAILER) {
       this.hash.update(prefixBytes);
       this.hash.update(payload);
@@ -239,13 +259,24 @@ export class BundleReader {
     this.used = true;
     try {
       let changes = 0;
+      let signature: Uint8Array | undefined;
       for (;;) {
         const frame = this.readFrame();
         if (!frame) {
           this.fail(`truncated bundle: no trailer (the file ends after ${changes} changes in ${this.frames} frames); it is incomplete`, 'truncated');
         }
         if (frame.type === FRAME_HEADER) this.fail(`damaged bundle: a second header at frame ${this.frames - 1}`, 'malformed');
+        if (signature !== undefined && frame.type !== FRAME_TRAILER) this.fail(`damaged bundle: frame ${this.frames - 1} follows the signature`, 'malformed');
+        if (frame.type === FRAME_SIGNATURE) {
+          if (!this.signed) this.fail('malformed bundle: a signature without a site proof in the header', 'malformed');
+          if (frame.payload.length !== SIGNATURE_BYTES || !verifySignature(this.header.address!, signedMessage(BUNDLE_SIGNATURE_DOMAIN, this.signedDigest!), frame.payload)) {
+            this.fail(`forged or damaged bundle: its content is not signed by ${this.header.address}`, 'checksum');
+          }
+          signature = frame.payload;
+          continue;
+        }
         if (frame.type === FRAME_TRAILER) {
+          if (this.signed && signature === undefined) this.fail(`forged or damaged bundle: its header claims ${this.header.address} but its content is not signed`, 'checksum');
           const p = frame.payload;
           if (p.length !== TRAILER_PAYLOAD) this.fail('damaged bundle: malformed trailer', 'malformed');
           const view = Buffer.from(p.buffer, p.byteOffset, p.length);

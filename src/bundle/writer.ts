@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Change } from '../engine/index.ts';
 import { DdcpError } from '../base/errors.ts';
 import { encodeChanges } from '../sync/codec.ts';
+import { signedMessage, type Signer } from '../sync/proof.ts';
 import {
   BundleError,
   checkHeader,
@@ -14,6 +15,8 @@ import {
   FRAME_CHANGES_MAX,
   FRAME_HEADER,
   FRAME_TRAILER,
+  FRAME_SIGNATURE,
+  BUNDLE_SIGNATURE_DOMAIN,
   frameCrc,
   framePrefix,
   headerJson,
@@ -31,6 +34,8 @@ export interface WriterOptions {
   frameChanges?: number;
   /** Start a new frame once its changes reach about this many bytes (default {@link FRAME_BYTES}). */
   frameBytes?: number;
+  /** Signs the content (the 'S' frame); required when the header has a site proof. */
+  sign?: Signer;
 }
 
 /** A rough upper bound of a change's encoded size, to cut frames by bytes. */
@@ -55,10 +60,13 @@ export class BundleWriter {
   private bytes = 0;
   private count = 0;
   private finished = false;
+  private readonly sign: Signer | undefined;
 
   /** Writes the magic, the version and the header to `fd` (which the caller opened and closes). */
   constructor(fd: number, header: BundleHeader, options: WriterOptions = {}) {
     checkHeader(header);
+    if (header.siteProof !== undefined && !options.sign) throw new BundleError('a bundle with a site proof must be signed', 'io');
+    this.sign = header.siteProof !== undefined ? options.sign : undefined;
     this.fd = fd;
     this.frameChanges = Math.max(1, options.frameChanges ?? FRAME_CHANGES_MAX);
     this.frameBytes = Math.max(1, options.frameBytes ?? FRAME_BYTES);
@@ -119,6 +127,7 @@ export class BundleWriter {
     if (this.finished) throw new BundleError('the bundle is already finished', 'io');
     this.flush();
     this.finished = true;
+    if (this.sign) this.frame(FRAME_SIGNATURE, this.sign(signedMessage(BUNDLE_SIGNATURE_DOMAIN, this.hash.copy().digest())));
     const sha = this.hash.digest();
     const payload = Buffer.alloc(TRAILER_PAYLOAD);
     payload.writeUInt32BE(this.frames, 0);

@@ -10,10 +10,11 @@ import { readCondition, rulesOf, type ReadFilter } from './filter.ts';
 import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { compareInt64, int64 } from '../base/int64.ts';
+import { EXCEPT_DIRECT } from './owners.ts';
 
 /** The query reading one table's changes; columns: pk…, cid, col_version, db_version, site, seq, cl, val. */
 export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst = false, condition?: string): string {
-  const where = `c.db_version > ?${exceptSite ? ' AND c.site <> ?' : ''}${condition ? ` AND ${condition}` : ''}`;
+  const where = `c.db_version > ?${exceptSite ? ` AND ${EXCEPT_DIRECT}` : ''}${condition ? ` AND ${condition}` : ''}`;
   return selectChanges(table, where, newestFirst ? 'c.db_version DESC, c.seq DESC LIMIT ?' : 'c.db_version, c.seq');
 }
 
@@ -28,7 +29,7 @@ export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst =
 export function rowChangesQuery(table: CrrTable, exceptSite: boolean, condition: string): string {
   const clock = table.names.clock;
   const pos = `CASE WHEN c.db_version > ? THEN c.db_version ELSE (SELECT min(r.db_version) FROM ${clock} r WHERE r.key = c.key AND r.db_version > ?) END`;
-  const where = `(c.db_version > ? OR c.key IN (SELECT r.key FROM ${clock} r WHERE r.db_version > ?))${exceptSite ? ' AND c.site <> ?' : ''} AND ${condition}`;
+  const where = `(c.db_version > ? OR c.key IN (SELECT r.key FROM ${clock} r WHERE r.db_version > ?))${exceptSite ? ` AND ${EXCEPT_DIRECT}` : ''} AND ${condition}`;
   // Order by the position column (the last one, after pk…, cid, col_version, db_version, site, seq, cl, val).
   return selectChanges(table, where, `${table.info.pks.length + 8}, c.seq`, pos);
 }
@@ -57,7 +58,8 @@ interface Cursor {
 }
 
 /**
- * Yields every change with db_version > `since`, leaving out those whose origin is `exceptSite`, and,
+ * Yields every change with db_version > `since`, leaving out those whose origin is `exceptSite` and
+ * that came straight from it (it holds them; see owners.ts), and,
  * with a `read` filter, those it doesn't allow (tables without a rule are not read at all). For a
  * table whose rules have a row predicate, a row with any change after `since` that is allowed now is
  * sent whole (its allowed current cells, older ones included): it may have re-entered the predicate,

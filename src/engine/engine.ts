@@ -5,6 +5,7 @@
 import type { Change } from './change.ts';
 import { newestChanges, readChanges, touchesVersion, versionChanges } from './changes.ts';
 import { GLOBAL_SCHEMA, Sites, TrackedPeers, Versions, type TrackedPeer } from './clock.ts';
+import { OWNERS_SCHEMA, SiteOwners } from './owners.ts';
 import { CONFLICTS_SCHEMA, ConflictRecorder, DEFAULT_KEEP_CONFLICTS, readConflicts, type Conflict } from './conflicts.ts';
 import { SchemaError } from './errors.ts';
 import { readHistory, upgradeHistorySchema, type HistoryEntry } from './history.ts';
@@ -21,10 +22,14 @@ import { ident, literal, type SqliteConnection, type Statement } from './sqlite.
 import { CrrTable } from './table.ts';
 import { transaction } from './transaction.ts';
 import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, triggersSql } from './triggers.ts';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export interface ChangesOptions {
-  /** Leave out changes whose origin is this site (typically the peer asking for them). */
+  /**
+   * Leave out changes whose origin is this site (typically the peer asking for them) where they came
+   * straight from it ({@link ApplyOptions.direct}): it holds those. Its changes that arrived any
+   * other way (relayed, from a file, forged) are sent, so they reach it too.
+   */
   exceptSite?: Uint8Array;
   /**
    * Only what this filter allows: changes of its tables and columns (keys and the row's existence
@@ -58,6 +63,18 @@ export interface ApplyOptions {
    */
   trackPeer?: TrackedPeer;
   /**
+   * The authenticated site the changes come straight from (its owner sent them, so it holds its own
+   * changes among them): remembered with the merge's version, so a feed leaves exactly those out
+   * when that site asks ({@link ChangesOptions.exceptSite}).
+   */
+  direct?: Uint8Array;
+  /**
+   * Binds a site id to its owner (the identity that proved it) in the same transaction — with
+   * `trackPeer`, so what we record holding of a site is only ever the proved owner's. Throws
+   * {@link SiteClaimError} (nothing applied) if another identity has it.
+   */
+  bind?: { siteId: Uint8Array; owner: string };
+  /**
    * Merge only what this guard allows, one source transaction (origin site id + the sender's
    * db_version) at a time: a transaction with any change outside it is refused whole and listed in
    * {@link ApplyResult.refused}; the others apply. Without it, everything is merged as one.
@@ -84,7 +101,8 @@ export interface HistoryOptions {
 }
 
 export class Engine {
-  private readonly sites: Sites;
+  private sites: Sites;
+  private readonly owners: SiteOwners;
   private readonly versions: Versions;
   private readonly peers: TrackedPeers;
   private tables = new Map<string, CrrTable>();
@@ -108,6 +126,7 @@ export class Engine {
     this.sites = new Sites(db);
     this.versions = new Versions(db);
     this.peers = new TrackedPeers(db);
+    this.owners = new SiteOwners(db);
   }
 
   /**
@@ -121,6 +140,7 @@ export class Engine {
     return transaction(db, () => {
       checkState(db);
       db.exec(GLOBAL_SCHEMA);
+      db.exec(OWNERS_SCHEMA);
       db.exec(CONFLICTS_SCHEMA);
       upgradeHistorySchema(db);
       const engine = new Engine(db, options);
@@ -369,12 +389,23 @@ export class Engine {
   }
 
   /**
+   * The versions in (`since`, `until`] merged straight from their origin ({@link ApplyOptions.direct}),
+   * each with that site id: a reader filtering changes itself (a hub's shared tail) leaves a site's
+   * own changes out for it only at these versions, as {@link ChangesOptions.exceptSite} does.
+   */
+  directVersions(since: number, until: number): Map<number, Uint8Array> {
+    const rows = this.db.prepare('SELECT db_version, site FROM ddcp_direct_versions WHERE db_version > ? AND db_version <= ?').all(BigInt(since), BigInt(until)) as { db_version: number | bigint; site: number | bigint }[];
+    return new Map(rows.map((r) => [Number(r.db_version), this.sites.bytesOf(Number(r.site))]));
+  }
+
+  /**
    * Merges changes from peers in one transaction: all of them or, if any is invalid or doesn't fit
    * our schema, none (throws {@link ChangeError}). With a `write` guard, source transactions it
    * refuses are left out whole (see {@link ApplyOptions.write}).
    */
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
     return transaction(this.db, () => {
+      if (options.bind) this.owners.bind(options.bind.siteId, options.bind.owner);
       this.sealInTx();
       const version = this.versions.open();
       const conflicts = new ConflictRecorder(this.keepConflicts);
@@ -398,6 +429,7 @@ export class Engine {
       }
       conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
       if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
+      if (options.direct && result.applied > 0) this.db.prepare('INSERT OR REPLACE INTO ddcp_direct_versions (db_version, site) VALUES (?, ?)').run(BigInt(version), BigInt(this.sites.ordinalOf(options.direct)));
       return { received: result.received, applied: result.applied, refused, dbVersion: this.versions.open() - 1, conflicts: conflicts.count };
     });
   }
@@ -475,6 +507,44 @@ export class Engine {
   /** The version we hold of one peer (0 if none). */
   trackedVersion(siteId: Uint8Array): number {
     return this.peers.versionOf(siteId);
+  }
+
+  /** Who a site id belongs to (the address it was first bound to), if known. */
+  siteOwner(siteId: Uint8Array): string | undefined {
+    return this.owners.ownerOf(siteId);
+  }
+
+  /**
+   * Binds a site id to the identity (address) that proved it claims it; the first binding wins.
+   * Throws {@link SiteClaimError} if another identity has it (a forger, or a copied or restored
+   * database).
+   */
+  bindSite(siteId: Uint8Array, owner: string): void {
+    transaction(this.db, () => this.owners.bind(siteId, owner));
+  }
+
+  /**
+   * Gives this database a new site id (`ddcp init --new-site`: a copied or restored database must
+   * not go on writing under the site id its original uses). Changes made so far keep the old site id
+   * (now an ordinary other site here), so what peers already hold stays identical; new ones get the new id.
+   */
+  renewSiteId(): Uint8Array {
+    const fresh = transaction(this.db, () => {
+      this.sealInTx();
+      const old = this.sites.local;
+      const id = new Uint8Array(randomBytes(old.length));
+      this.db.prepare('UPDATE ddcp_site_id SET site_id = ? WHERE ordinal = 0').run(id);
+      const moved = Number((this.db.prepare('INSERT INTO ddcp_site_id (site_id) VALUES (?) RETURNING ordinal').get(old) as { ordinal: number | bigint }).ordinal);
+      for (const { tbl } of this.db.prepare('SELECT tbl FROM ddcp_crrs').all() as { tbl: string }[]) {
+        this.db.prepare(`UPDATE ${crrNames(tbl).clock} SET site = ? WHERE site = 0`).run(BigInt(moved));
+      }
+      this.db.prepare('UPDATE ddcp_conflicts SET local_site = ? WHERE local_site = 0').run(BigInt(moved));
+      this.db.prepare('UPDATE ddcp_conflicts SET incoming_site = ? WHERE incoming_site = 0').run(BigInt(moved));
+      this.db.prepare('UPDATE ddcp_direct_versions SET site = ? WHERE site = 0').run(BigInt(moved));
+      return id;
+    });
+    this.sites = new Sites(this.db);
+    return fresh;
   }
 
   /** Records that we hold `version` of a peer (never moves backwards). */

@@ -37,8 +37,9 @@ function commit(e: Engine, sql: string): void {
 }
 
 /** Sends `from`'s changes to `to` through `read` (what `from` lets `to` see). */
+/** `from` serves `to` as a session does: `to` records that these came straight from `from`. */
 function sync(from: Engine, to: Engine, read?: ReadFilter): void {
-  to.applyChanges([...from.changesSince(0, { exceptSite: to.siteId, read })]);
+  to.applyChanges([...from.changesSince(0, { exceptSite: to.siteId, read })], { direct: from.siteId });
 }
 
 const summary = (cs: Change[]): string[] => cs.map((c) => `${c.table}:${unpackColumns(c.pk).join(',')}:${c.cid}`).sort();

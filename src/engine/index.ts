@@ -10,6 +10,7 @@ export { SITE_ID_BYTES } from './clock.ts';
 export type { TrackedPeer } from './clock.ts';
 export type { Conflict, ConflictSide } from './conflicts.ts';
 export { SchemaError, ChangeError, StateError } from './errors.ts';
+export { SiteClaimError } from './owners.ts';
 export type { ReadFilter, RowRule, WriteGuard } from './filter.ts';
 export { registerFunctions } from './functions.ts';
 export type { Refusal } from './guard.ts';

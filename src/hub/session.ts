@@ -106,6 +106,7 @@ function countedFeed(feed: ChangeFeed, metrics: HubMetrics, clock: MergeClock): 
 function countedSink(sink: ChangeSink, metrics: HubMetrics, clock: MergeClock): ChangeSink {
   return {
     trackedVersion: (siteId) => sink.trackedVersion(siteId),
+    bindSite: (siteId, address) => sink.bindSite(siteId, address),
     receive: (batch, from) => {
       metrics.changesIn.inc(batch.changes.length);
       const noted = (r: Received | undefined): Received | undefined => {
@@ -159,6 +160,10 @@ export async function serveHubSession(channel: FrameChannel, o: HubSessionOption
   const gate = new Gate((peer) => (peer === user ? o.policy : NO_ACCESS));
   await serveSession(replay(first.value, it, out), countedFeed(o.db.feed, o.metrics, o.clock), countedSink(o.db.sink, o.metrics, o.clock), {
     peer: user,
+    proof: o.db.proof,
+    // An enrolled device proved its key (its address) to the hub: its hello must claim that address.
+    // A token names a user, not a key: the hello's own proof binds its site id to its key.
+    ...(o.principal.method === 'device' && o.principal.address !== undefined ? { peerAddress: o.principal.address } : {}),
     signal: o.signal,
     log: o.log,
     gate,

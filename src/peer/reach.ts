@@ -41,6 +41,10 @@ export function unreachable(err: unknown, location: string, name?: string): unkn
     const reason = err.refused ? 'connection refused' : err.message.replace(/^cannot connect to \S+: /, '');
     return new RemoteUnreachableError(`cannot reach ${name ?? location} at ${location}: ${reason}`, { cause: err });
   }
+  if (err instanceof Error && err.name === 'UnsupportedProtocolError') {
+    // An older (or newer) ddcp: it doesn't speak this sync protocol (3: site ids proved by identities).
+    return new RemoteUnreachableError(`${name ?? location} does not speak ${SYNC_PROTOCOL}: it runs another version of ddcp; upgrade both sides to the same one`, { cause: err });
+  }
   return err;
 }
 

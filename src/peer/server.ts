@@ -158,6 +158,9 @@ export class Server extends EventEmitter<ServerEvents> {
       try {
         await serveSession(watched.channel, this.feed, this.feed, {
           peer,
+          // libp2p authenticated the peer id: the client must prove its site id as that address.
+          peerAddress: peer,
+          proof: this.repo.siteProof(),
           signal: session.signal,
           log: (level, line) => this.sessionLog(level, line, peer, watched.failure()),
           authorize: () => (grantsNothing(this.policyOf(peer)) ? this.refusal(peer) : undefined),

@@ -9,6 +9,7 @@ import { base58btc } from 'multiformats/bases/base58';
 import { addressOf, isAddress, publicKeyOf } from './address.ts';
 import { base58Decode, base58Encode } from './base58.ts';
 import { createIdentity, loadIdentity } from './identity.ts';
+import { makeSiteProof, verifySiteProof } from '../sync/proof.ts';
 
 /** libp2p's answer to "is this an Ed25519 peer id?" (what isAddress used to call). */
 function libp2pIsAddress(text: string): boolean {
@@ -77,6 +78,26 @@ describe('identity key files', () => {
       assert.deepEqual(id.privateKey.raw, key.raw); // libp2p's object, made on first use
       const msg = new TextEncoder().encode('signed by the identity');
       assert.equal(await key.publicKey.verify(msg, await id.privateKey.sign(msg)), true);
+    }
+  });
+
+  it('signs with node:crypto what libp2p verifies; a site proof verifies from the address alone, for that site id only', async () => {
+    const site = new Uint8Array(16).fill(3);
+    for (let i = 0; i < 5; i++) {
+      const path = join(dir, `signer-${i}.key`);
+      const id = await createIdentity(path);
+      const key = privateKeyFromProtobuf(readFileSync(path));
+      const msg = new TextEncoder().encode(`message ${i}`);
+      assert.equal(await key.publicKey.verify(msg, id.sign(msg)), true);
+      const proof = makeSiteProof(site, id.address, id.sign);
+      assert.equal(verifySiteProof(site, proof), true);
+      assert.equal(verifySiteProof(new Uint8Array(16).fill(4), proof), false, 'another site id');
+      const other = await createIdentity(join(dir, `other-${i}.key`));
+      assert.equal(verifySiteProof(site, { ...proof, address: other.address }), false, 'another address');
+      // A key libp2p wrote (loaded through libp2p's code when not in today's encoding) signs the same.
+      const old = Uint8Array.of(0x08, 0x01, 0x12, 96, ...key.raw, ...key.publicKey.raw);
+      writeFileSync(path, old, { mode: 0o600 });
+      assert.equal(verifySiteProof(site, makeSiteProof(site, id.address, loadIdentity(path).sign)), true);
     }
   });
 

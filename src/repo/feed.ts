@@ -117,6 +117,10 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
     return this.repo.engine.trackedVersion(siteId);
   }
 
+  bindSite(siteId: Uint8Array, address: string): void {
+    this.repo.engine.bindSite(siteId, address);
+  }
+
   private get staging(): Staging {
     return this.stagingOf();
   }
@@ -131,6 +135,8 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
         source: from.source,
         peer: from.peer,
         trackPeer: { siteId: from.siteId, version: batch.version },
+        // Straight from the pusher (its site id was proved and bound in the handshake): it holds its own changes.
+        direct: from.siteId,
         context: `staged change from ${from.source}`,
       });
       merged = { applied: r.applied, refused: r.refused };
@@ -140,7 +146,7 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
       if (!batch.complete) return undefined;
       // Through the gate: schema fit, and the pusher's write policy per source transaction.
       try {
-        merged = mergeStaged(this.repo.engine, from.gate, this.staging, key, { source: from.source, peer: from.peer });
+        merged = mergeStaged(this.repo.engine, from.gate, this.staging, key, { source: from.source, peer: from.peer, direct: from.siteId });
       } finally {
         this.staging.forget(key); // merged, or refused by the gate: not kept either way
       }

@@ -59,6 +59,8 @@ export class StagingTarget implements PullTarget {
   /** Changes staged by this session. */
   changes = 0;
   private siteId: Uint8Array | undefined;
+  /** The server's address, as its welcome proved it (bound when a merge records what we hold of it). */
+  private owner: string | undefined;
   private span: { since: number; version: number } | undefined;
   private readonly fits: (c: Change) => Misfit | undefined;
   private readonly mark: StagingMark;
@@ -98,6 +100,7 @@ export class StagingTarget implements PullTarget {
     if (state && Buffer.compare(state.siteId, w.siteId) !== 0) this.staging.forget(this.remote);
     else this.staging.dropIncomplete(this.remote);
     this.siteId = w.siteId;
+    this.owner = w.proof.address;
     this.span = { since, version: w.version };
     this.options.onWelcome?.(w);
   }
@@ -111,23 +114,26 @@ export class StagingTarget implements PullTarget {
         throw new SchemaFitError(`remote ${this.remote} sends changes for ${misfitObject(misfit)} (schemas differ); nothing was fetched`, misfit);
       }
     }
-    this.changes += this.staging.stage(this.remote, this.siteId!, batch);
+    this.changes += this.staging.stage(this.remote, this.siteId!, batch, this.owner);
     const span = this.span!;
     this.options.onProgress?.('fetch', this.changes, undefined, { done: Math.max(0, batch.version - span.since), total: span.version - span.since });
     if (batch.complete && this.options.mergeEach) this.options.onMerged?.(this.mergeNow());
   }
 
   caughtUp(version: number): void {
-    this.staging.stage(this.remote, this.siteId!, { changes: [], version, complete: true });
+    this.staging.stage(this.remote, this.siteId!, { changes: [], version, complete: true }, this.owner);
     if (this.options.mergeEach) {
       if (this.staging.count(this.remote) > 0) this.options.onMerged?.(this.mergeNow());
-      else if (version > this.engine.trackedVersion(this.siteId!)) this.engine.trackPeer({ siteId: this.siteId!, version });
+      else if (version > this.engine.trackedVersion(this.siteId!)) {
+        this.engine.bindSite(this.siteId!, this.owner!);
+        this.engine.trackPeer({ siteId: this.siteId!, version });
+      }
     }
     this.options.onCaughtUp?.(version);
   }
 
   private mergeNow(): MergeOutcome {
-    return mergeStaged(this.engine, this.gate, this.staging, this.remote);
+    return mergeStaged(this.engine, this.gate, this.staging, this.remote, { owner: this.owner! });
   }
 
   /** What this fetch came to. */
@@ -142,6 +148,16 @@ export interface MergeStagedOptions {
   source?: string;
   /** The pusher's address: its write policy applies. Omitted for what we pulled (ours to take). */
   peer?: string;
+  /**
+   * The site the changes came straight from, its claim proved in the handshake: a pusher's. (What
+   * we pulled came straight from the staged site, whose welcome proved it.)
+   */
+  direct?: Uint8Array;
+  /**
+   * The staged site's owner (the address that proved it in the session): bound in the merge's
+   * transaction, with the tracked version. Omitted when unknown (an app's own transport).
+   */
+  owner?: string;
 }
 
 /**
@@ -150,7 +166,7 @@ export interface MergeStagedOptions {
  * transaction its write policy forbids is refused whole, listed in the outcome.
  */
 export function mergeStaged(engine: Engine, gate: Pick<Gate, 'admit'>, staging: Staging, remote: string, options: MergeStagedOptions = {}): MergeOutcome {
-  const { onProgress, source = remote, peer } = options;
+  const { onProgress, source = remote, peer, direct, owner } = options;
   // Batches past the last complete one hold part of a version: the next fetch gets it whole.
   staging.dropIncomplete(remote);
   const state = staging.state(remote);
@@ -167,6 +183,8 @@ export function mergeStaged(engine: Engine, gate: Pick<Gate, 'admit'>, staging: 
   const result = gate.admit(engine, counted(staging.changes(remote)), {
     source,
     trackPeer: { siteId: state.siteId, version: state.version },
+    direct: direct ?? state.siteId,
+    ...(owner !== undefined ? { bind: { siteId: state.siteId, owner } } : {}),
     context: `staged change from ${source}`,
     ...(peer !== undefined ? { peer } : {}),
   });

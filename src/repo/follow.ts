@@ -4,12 +4,13 @@
  * other way on the same connection. When the session breaks, it reconnects and resumes in both
  * directions (see sync/client.ts).
  */
-import type { Engine } from '../engine/index.ts';
+import { SiteClaimError, type Engine } from '../engine/index.ts';
 import { runSession } from '../sync/client.ts';
 import { ProtocolError } from '../sync/messages.ts';
 import type { ChangeFeed, Refusal } from '../sync/ports.ts';
 import { SchemaFitError, type Gate } from '../sync/gate.ts';
 import type { Dial } from '../sync/protocol.ts';
+import type { SiteProof } from '../sync/proof.ts';
 import { StagingTarget, type MergeOutcome } from './fetch.ts';
 import type { Staging } from './staging.ts';
 
@@ -30,6 +31,16 @@ export interface FollowOptions {
   retryMs?: number;
   maxRetryMs?: number;
   keepAliveMs?: number;
+  /** The remote's address as the transport authenticates it (see ClientOptions.peerAddress). */
+  peerAddress?: string;
+}
+
+/** Who we are in the sessions (Repository.follow fills it in). */
+export interface FollowIdentity {
+  siteId: Uint8Array;
+  proof: SiteProof;
+  /** Checks the remote's proved site id against its address (throws for a second identity). */
+  checkSite: (siteId: Uint8Array, address: string) => void;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -61,11 +72,19 @@ export function isSchemaMisfit(err: unknown): boolean {
 }
 
 /**
+ * Whether a session was refused over identities: a site id claimed by two identities, or a claim that
+ * doesn't verify. Reconnecting can't cure that either (see `ddcp init --new-site`).
+ */
+export function isIdentityRefusal(err: unknown): boolean {
+  return err instanceof SiteClaimError || (err instanceof ProtocolError && err.code === 'identity');
+}
+
+/**
  * Follows until `signal` aborts, reconnecting with a doubling, jittered wait when the session breaks. A schema
- * misfit (see {@link isSchemaMisfit}) is not retried: it is reported as `disconnected` and the
+ * misfit (see {@link isSchemaMisfit}) or an identity refusal ({@link isIdentityRefusal}) is not retried: it is reported as `disconnected` and the
  * returned promise rejects with it (migrate the lagging side, then follow again).
  */
-export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, staging: Staging, remote: string, dial: Dial, options: FollowOptions): Promise<void> {
+export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, staging: Staging, remote: string, dial: Dial, options: FollowOptions & FollowIdentity): Promise<void> {
   const emit = options.onEvent ?? (() => {});
   const first = options.retryMs ?? 500;
   let wait = first;
@@ -82,7 +101,10 @@ export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, st
         },
       });
       await runSession(channel, {
-        siteId: engine.siteId,
+        siteId: options.siteId,
+        proof: options.proof,
+        checkSite: options.checkSite,
+        ...(options.peerAddress !== undefined ? { peerAddress: options.peerAddress } : {}),
         schema: engine.crrs(),
         pull: target,
         push: options.push,
@@ -96,7 +118,7 @@ export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, st
     } catch (err) {
       if (options.signal.aborted) break;
       emit({ type: 'disconnected', remote, error: err as Error });
-      if (isSchemaMisfit(err)) throw err;
+      if (isSchemaMisfit(err) || isIdentityRefusal(err)) throw err;
     }
     await sleep(retryDelay(wait), options.signal);
     wait = Math.min(wait * 2, options.maxRetryMs ?? 10_000);

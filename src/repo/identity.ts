@@ -8,20 +8,34 @@
  * The key as libp2p's object is built on first use, by the commands that go on the network.
  */
 import type { PrivateKey } from '@libp2p/interface';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { addressOf, PUBLIC_KEY_LENGTH } from './address.ts';
-import { base58Encode } from './base58.ts';
+import { addressOf, PUBLIC_KEY_LENGTH } from '../base/address.ts';
+import { base58Encode } from '../base/base58.ts';
 import { RepositoryError } from './errors.ts';
 
-export { isAddress } from './address.ts';
+export { isAddress } from '../base/address.ts';
 
 export interface Identity {
   /** The key pair as libp2p's object (libp2p is loaded on first use). */
   readonly privateKey: PrivateKey;
   /** The database's address: the peer id derived from its public key. */
   readonly address: string;
+  /** Signs `message` with the key (Ed25519; node:crypto, no libp2p needed). */
+  sign(message: Uint8Array): Uint8Array;
+}
+
+/** node:crypto's key object for an Ed25519 seed and public key. */
+function nodeKey(seed: Uint8Array, publicKey: Uint8Array): KeyObject {
+  const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
+  return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64(seed), x: b64(publicKey) }, format: 'jwk' });
+}
+
+/** A signer over a node:crypto key made on first use. */
+function signerOf(key: () => KeyObject): (message: Uint8Array) => Uint8Array {
+  let k: KeyObject | undefined;
+  return (message) => new Uint8Array(edSign(null, message, (k ??= key())));
 }
 
 type Keys = typeof import('@libp2p/crypto/keys');
@@ -51,12 +65,27 @@ export function publicKeyInKeyFile(bytes: Uint8Array): Uint8Array | undefined {
   return bytes.subarray(bytes.length - PUBLIC_KEY_LENGTH);
 }
 
+/** A new Ed25519 key pair, as a key file's bytes (libp2p's protobuf encoding). */
+export function newKeyFile(): Uint8Array {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  return encodeKeyFile(Buffer.from(jwk.d!, 'base64url'), Buffer.from(jwk.x!, 'base64url'));
+}
+
+/**
+ * The identity in a key file's bytes kept elsewhere than a file (a hub's PostgreSQL storage);
+ * `where` names them in the error if they are not an Ed25519 key as {@link newKeyFile} makes.
+ */
+export function identityFromKeyFile(bytes: Uint8Array, where: string): Identity {
+  const publicKey = publicKeyInKeyFile(bytes);
+  if (!publicKey) throw new RepositoryError(`the identity key of ${where} is damaged (not an Ed25519 key in libp2p's encoding)`);
+  return identityOf(new Uint8Array(bytes), addressOf(publicKey));
+}
+
 /** Creates a new identity and stores it at `path` (mode 0600). */
 export async function createIdentity(path: string): Promise<Identity> {
   if (existsSync(path)) throw new RepositoryError(`${path} already exists; refusing to overwrite an identity`);
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-  const publicKey = Buffer.from(jwk.x!, 'base64url');
-  const bytes = encodeKeyFile(Buffer.from(jwk.d!, 'base64url'), publicKey);
+  const bytes = newKeyFile();
+  const publicKey = publicKeyInKeyFile(bytes)!;
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, bytes, { mode: 0o600 });
   chmodSync(tmp, 0o600); // in case the umask widened it
@@ -84,14 +113,22 @@ export function loadIdentity(path: string): Identity {
   } catch (cause) {
     throw new RepositoryError(`identity key ${path} is damaged: ${(cause as Error).message}`, { cause });
   }
-  return { privateKey, address: base58Encode(privateKey.publicKey.toMultihash().bytes) };
+  // Site proofs are Ed25519 signatures verified from the address: another key type can't make them.
+  const key = (): KeyObject => {
+    if (privateKey.type !== 'Ed25519') throw new RepositoryError(`identity key ${path} is a ${privateKey.type} key; proving the database's site id needs an Ed25519 key`);
+    return nodeKey(privateKey.raw.subarray(0, 32), privateKey.publicKey.raw);
+  };
+  return { privateKey, address: base58Encode(privateKey.publicKey.toMultihash().bytes), sign: signerOf(key) };
 }
 
 /** An identity whose libp2p key object is made from `bytes` on first use. */
 function identityOf(bytes: Uint8Array, address: string): Identity {
   let key: PrivateKey | undefined;
+  const publicKey = publicKeyInKeyFile(bytes)!;
+  const seed = bytes.subarray(KEY_HEAD.length + 1, KEY_HEAD.length + 1 + 32);
   return {
     address,
+    sign: signerOf(() => nodeKey(seed, publicKey)),
     get privateKey() {
       key ??= libp2pKeys().privateKeyFromProtobuf(bytes);
       return key;

@@ -15,6 +15,8 @@ import { RepoFeed } from './feed.ts';
 import { dbPathOf, layout } from './layout.ts';
 import { RemoteError } from './remotes.ts';
 import { Staging } from './staging.ts';
+import { loadIdentity, type Identity } from './identity.ts';
+import { makeSiteProof } from '../sync/proof.ts';
 
 export interface LinkOptions {
   /** Who dials (our address): the folder's write policy for it decides what it may push. */
@@ -27,6 +29,8 @@ export interface LinkOptions {
 /** An open link to a folder remote: dial it for sessions, close it when done. */
 export interface FolderLink {
   dial: Dial;
+  /** The folder's address (its identity's): what its sessions must prove to be. */
+  address: string;
   close(): void;
 }
 
@@ -35,8 +39,23 @@ interface Folder {
   gate: Gate;
   db: SqliteConnection;
   engine: Engine;
+  identity: Identity;
   staging(): Staging;
   close(): void;
+}
+
+/** The identity of the repository at `root`, with errors naming the remote location. */
+function folderIdentity(root: string): Identity {
+  try {
+    return loadIdentity(layout(root).identity);
+  } catch (cause) {
+    throw new RemoteError(`${root} is not a usable ddcp repository: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** The address of the repository at `root` (its identity's). Throws {@link RemoteError}. */
+export function folderAddress(root: string): string {
+  return folderIdentity(root).address;
 }
 
 /** Opens the repository at `root` for serving, with errors naming the remote location. */
@@ -48,6 +67,7 @@ function openFolder(root: string, onNotice?: (message: string) => void): Folder 
   } catch (cause) {
     throw new RemoteError(`${root} is not a usable ddcp repository: ${(cause as Error).message}`, { cause });
   }
+  const identity = folderIdentity(root);
   const dbPath = dbPathOf(root, config.db);
   // opening would create an empty database (with a new site id) in the remote's repository
   if (!existsSync(dbPath)) throw new RemoteError(`the database of the repository at ${root} is missing (${dbPath})`);
@@ -65,6 +85,7 @@ function openFolder(root: string, onNotice?: (message: string) => void): Folder 
       gate,
       db,
       engine,
+      identity,
       staging: () => (staging ??= new Staging(l.staging)),
       close: () => {
         staging?.close();
@@ -82,12 +103,18 @@ export function linkFolder(root: string, options: LinkOptions): FolderLink {
   const folder = openFolder(root, options.onNotice);
   const feed = new RepoFeed(folder, folder.staging);
   const sessions = new AbortController();
+  // The folder answers as itself: its identity signs its site id, as a served node's would.
+  const proof = makeSiteProof(folder.engine.siteId, folder.identity.address, (m) => folder.identity.sign(m));
   return {
+    address: folder.identity.address,
     dial: async (signal) => {
       const [server, client] = framePair({ names: ['folder', `local:${root}`] });
       const stop = signal ? AbortSignal.any([signal, sessions.signal]) : sessions.signal;
       void serveSession(server, feed, feed, {
         peer: options.peer,
+        // In-process: the dialler is this process, which said who it is.
+        peerAddress: options.peer,
+        proof,
         signal: stop,
         log: options.log,
         gate: folder.gate,

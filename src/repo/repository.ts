@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { Engine, openDatabase, StateError, type SqliteConnection } from '../engine/index.ts';
+import { Engine, openDatabase, SiteClaimError, StateError, type SqliteConnection } from '../engine/index.ts';
 import { peerPolicies, readConfig, withBootstrap, withoutBootstrap, withPolicy, writeConfig, CONFIG_VERSION, type RepoConfig } from './config.ts';
 import { checkPolicy, DEFAULT_POLICY, grantsNothing, NO_ACCESS, policyFromJson, type PeerPolicy } from '../sync/policy.ts';
 import { Gate } from '../sync/gate.ts';
@@ -16,12 +16,13 @@ import { RepoFeed } from './feed.ts';
 import { fetchDeviceAuthorization } from './device-auth.ts';
 import { createIdentity, isAddress, loadIdentity, type Identity } from './identity.ts';
 import { dbPathOf, DEFAULT_DB, layout, type Layout } from './layout.ts';
-import { linkFolder } from './link.ts';
+import { folderAddress, linkFolder } from './link.ts';
 import { hubDial, HubTokens, isHubLocation } from './hub.ts';
 import { followRemote, type FollowOptions } from './follow.ts';
 import { runSession } from '../sync/client.ts';
 import type { Refusal } from '../sync/ports.ts';
 import type { Dial } from '../sync/protocol.ts';
+import { makeSiteProof, type SiteProof } from '../sync/proof.ts';
 import { checkRemoteName, networkPeer, RemoteError, resolveLocation, type Remote } from './remotes.ts';
 import { openStaging, type Staging, type FetchState } from './staging.ts';
 
@@ -64,6 +65,8 @@ export interface PushResult {
 /** An open way to a remote: sessions are dialled through it; close it when done. */
 export interface RemoteLink {
   dial: Dial;
+  /** The remote's address as the link authenticates it (a network remote's peer id, a folder's identity); unknown for an app's own transport. */
+  address?: string;
   close(): void;
 }
 
@@ -92,6 +95,7 @@ export class Repository {
    * or changed by another program): one line each. By default a process warning; the CLI prints them.
    */
   onNotice: (message: string) => void = (message) => process.emitWarning(message, 'DdcpNotice');
+  private proof: { siteId: Uint8Array; proof: SiteProof } | undefined;
 
   private constructor(root: string, config: RepoConfig) {
     this.layout = layout(root);
@@ -179,6 +183,28 @@ export class Repository {
   get identity(): Identity {
     this.id ??= loadIdentity(this.layout.identity);
     return this.id;
+  }
+
+  /**
+   * Our claim of our site id, signed by our identity (sent in every sync handshake and bundle; see
+   * sync/proof.ts).
+   */
+  siteProof(): SiteProof {
+    const siteId = this.engine.siteId;
+    if (!this.proof || Buffer.compare(this.proof.siteId, siteId) !== 0) {
+      this.proof = { siteId, proof: makeSiteProof(siteId, this.address, (m) => this.identity.sign(m)) };
+    }
+    return this.proof.proof;
+  }
+
+  /**
+   * Gives the database a new site id (`ddcp init --new-site`): for a copied or restored database,
+   * which must not go on writing under the site id its original uses. Returns the new one.
+   */
+  renewSiteId(): Uint8Array {
+    const id = this.engine.renewSiteId();
+    this.proof = undefined;
+    return id;
   }
 
   /** The database's address (its public key as a peer id). */
@@ -395,7 +421,7 @@ export class Repository {
     }
     if (this.isNetworkRemote(remote)) {
       if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);
-      return { dial: options.dial(remote.location), close: () => {} };
+      return { dial: options.dial(remote.location), address: networkPeer(remote.location), close: () => {} };
     }
     return linkFolder(resolveLocation(remote.location, this.root), { peer: this.address, onNotice: (m) => this.onNotice(m) });
   }
@@ -408,10 +434,33 @@ export class Repository {
     return r;
   }
 
-  private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial) => Promise<T>): Promise<T> {
+  /**
+   * What a sync session of ours says and checks about identities (see sync/proof.ts). The server's
+   * site id is only checked here (a fetch writes nothing to the database); a merge binds it.
+   */
+  private sessionIdentity(peerAddress: string | undefined): { siteId: Uint8Array; proof: SiteProof; peerAddress?: string; checkSite: (siteId: Uint8Array, address: string) => void } {
+    const checkSite = (siteId: Uint8Array, address: string): void => {
+      const owner = this.engine.siteOwner(siteId);
+      if (owner !== undefined && owner !== address) throw new SiteClaimError(siteId, owner, address);
+    };
+    return { siteId: this.engine.siteId, proof: this.siteProof(), ...(peerAddress !== undefined ? { peerAddress } : {}), checkSite };
+  }
+
+  /** The address a remote must prove to be: a network remote's peer id, a folder's identity (undefined if unreadable). */
+  private remoteAddress(remote: Remote): string | undefined {
+    const peer = networkPeer(remote.location);
+    if (peer !== undefined) return peer;
+    try {
+      return folderAddress(resolveLocation(remote.location, this.root));
+    } catch {
+      return undefined; // not a usable folder: dialling it says why
+    }
+  }
+
+  private async withLink<T>(name: string, options: SyncOptions, fn: (dial: Dial, address: string | undefined) => Promise<T>): Promise<T> {
     const link = this.link(this.syncable(name), options);
     try {
-      return await fn(link.dial);
+      return await fn(link.dial, link.address);
     } finally {
       link.close();
     }
@@ -424,9 +473,9 @@ export class Repository {
    * what is new since the last fetch is transferred, and never changes that came from us.
    */
   async fetch(name: string, options: SyncOptions = {}): Promise<FetchResult> {
-    return this.withLink(name, options, async (dial) => {
+    return this.withLink(name, options, async (dial, address) => {
       const target = new StagingTarget(this.engine, this.gate, this.staging, name, { onProgress: options.onProgress });
-      await runSession(await dial(), { siteId: this.engine.siteId, schema: this.engine.crrs(), pull: target });
+      await runSession(await dial(), { ...this.sessionIdentity(address), schema: this.engine.crrs(), pull: target });
       return target.result();
     });
   }
@@ -437,10 +486,10 @@ export class Repository {
    * if it lets us write nothing — refuses the push (throws, saying so).
    */
   async push(name: string, options: SyncOptions = {}): Promise<PushResult> {
-    return this.withLink(name, options, async (dial) => {
+    return this.withLink(name, options, async (dial, address) => {
       const feed = this.feed();
       try {
-        const r = await runSession(await dial(), { siteId: this.engine.siteId, address: this.address, schema: this.engine.crrs(), push: feed });
+        const r = await runSession(await dial(), { ...this.sessionIdentity(address), address: this.address, schema: this.engine.crrs(), push: feed });
         return { remote: name, changes: r.pushed.changes, version: r.pushed.version, refused: r.pushed.refused };
       } finally {
         feed.stop();
@@ -457,8 +506,13 @@ export class Repository {
 
   /** Applies a remote's staged changes in one transaction (all or nothing). */
   merge(name: string, options: SyncOptions = {}): MergeOutcome {
-    this.remote(name);
-    return mergeStaged(this.engine, this.gate, this.staging, name, options.onProgress ? { onProgress: options.onProgress } : {});
+    const remote = this.remote(name);
+    // The staged site's owner, bound with what we record holding of it (the fetch's session proved
+    // the remote answers as this address; an app's own transport leaves it unbound). A hub database's
+    // address is not known before it answers: its signed claim, verified by the fetch, is bound (first
+    // binding wins, so another key claiming that site id later is refused).
+    const owner = options.connect ? undefined : (this.remoteAddress(remote) ?? (isHubLocation(remote.location) ? this.staging.state(name)?.owner : undefined));
+    return mergeStaged(this.engine, this.gate, this.staging, name, { ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(owner !== undefined ? { owner } : {}) });
   }
 
   /**
@@ -467,12 +521,15 @@ export class Repository {
    * both directions) when it breaks. `dial` reaches the remote (see {@link link}).
    */
   follow(name: string, dial: Dial, options: FollowOptions): Promise<void> {
+    let remote: Remote;
     try {
-      this.syncable(name);
+      remote = this.syncable(name);
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return followRemote(this.engine, this.gate, this.staging, name, dial, options);
+    const peerAddress = options.peerAddress ?? this.remoteAddress(remote);
+    const { siteId, proof, checkSite } = this.sessionIdentity(peerAddress);
+    return followRemote(this.engine, this.gate, this.staging, name, dial, { ...options, siteId, proof, checkSite, ...(peerAddress !== undefined ? { peerAddress } : {}) });
   }
 
   /** Fetch, then merge. */
@@ -491,6 +548,13 @@ export class Repository {
           return this.address;
         } catch {
           return undefined; // the bundle is still usable without it
+        }
+      },
+      identity: () => {
+        try {
+          return { proof: this.siteProof(), sign: (m: Uint8Array) => this.identity.sign(m) };
+        } catch {
+          return undefined; // unsigned: still usable, but a receiver records nothing of us
         }
       },
       recipient: (name): BundleRecipient => {

@@ -21,6 +21,11 @@ export interface FetchState {
   fetchedAt: number;
   /** Changes staged and not merged yet. */
   staged: number;
+  /**
+   * The address whose proof of `siteId` the fetch's session verified, for a merge to bind it when
+   * nothing else authenticates the remote (a hub database: its address isn't known before it answers).
+   */
+  owner?: string;
 }
 
 /** A remote's staging at one moment (see {@link Staging.mark}). */
@@ -28,11 +33,11 @@ export interface StagingMark {
   remote: string;
   /** The number of the last staged batch. */
   n: number;
-  fetched: { site_id: Uint8Array; version: number | bigint; fetched_at: number | bigint } | undefined;
+  fetched: { site_id: Uint8Array; version: number | bigint; fetched_at: number | bigint; owner: string | null } | undefined;
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS fetched (remote TEXT PRIMARY KEY, site_id BLOB NOT NULL, version INTEGER NOT NULL, fetched_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS fetched (remote TEXT PRIMARY KEY, site_id BLOB NOT NULL, version INTEGER NOT NULL, fetched_at INTEGER NOT NULL, owner TEXT) STRICT;
 CREATE TABLE IF NOT EXISTS batches (
   remote TEXT NOT NULL, n INTEGER NOT NULL,
   version INTEGER NOT NULL, complete INTEGER NOT NULL, changes INTEGER NOT NULL, data BLOB NOT NULL,
@@ -41,7 +46,7 @@ CREATE TABLE IF NOT EXISTS batches (
 
 /** The columns each staging table must have (a file of another shape is damaged, not ours to guess at). */
 const COLUMNS: Record<string, string[]> = {
-  fetched: ['remote', 'site_id', 'version', 'fetched_at'],
+  fetched: ['remote', 'site_id', 'version', 'fetched_at', 'owner'],
   batches: ['remote', 'n', 'version', 'complete', 'changes', 'data'],
 };
 
@@ -78,6 +83,9 @@ export class Staging {
     const db = openDatabase(path);
     try {
       db.exec(SCHEMA);
+      // A staging area from before site proofs: its fetched remotes' owners are not known.
+      const old = (db.prepare(`SELECT name FROM pragma_table_info('fetched')`).all() as { name: string }[]).map((r) => r.name);
+      if (old.join() === 'remote,site_id,version,fetched_at') db.exec('ALTER TABLE fetched ADD COLUMN owner TEXT');
       for (const [table, want] of Object.entries(COLUMNS)) {
         const have = (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).map((r) => r.name);
         if (have.join() !== want.join()) throw new StagingDamage(`table ${table} has columns (${have.join(', ')}), not (${want.join(', ')})`);
@@ -89,17 +97,19 @@ export class Staging {
     this.db = db;
     this.insert = this.db.prepare('INSERT INTO batches VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM batches WHERE remote = ?), ?, ?, ?, ?)');
     this.upsertFetched = this.db.prepare(
-      `INSERT INTO fetched VALUES (?, ?, ?, ?) ON CONFLICT (remote) DO UPDATE SET site_id = excluded.site_id,
-       version = max(version, excluded.version), fetched_at = excluded.fetched_at`,
+      `INSERT INTO fetched VALUES (?, ?, ?, ?, ?) ON CONFLICT (remote) DO UPDATE SET site_id = excluded.site_id,
+       version = max(version, excluded.version), fetched_at = excluded.fetched_at, owner = excluded.owner`,
     );
   }
 
   state(remote: string): FetchState | undefined {
-    const r = this.db.prepare('SELECT remote, site_id, version, fetched_at FROM fetched WHERE remote = ?').get(remote) as
-      | { remote: string; site_id: Uint8Array; version: number; fetched_at: number }
+    const r = this.db.prepare('SELECT remote, site_id, version, fetched_at, owner FROM fetched WHERE remote = ?').get(remote) as
+      | { remote: string; site_id: Uint8Array; version: number; fetched_at: number; owner: string | null }
       | undefined;
     if (!r) return undefined;
-    return { remote: r.remote, siteId: new Uint8Array(r.site_id), version: Number(r.version), fetchedAt: Number(r.fetched_at), staged: this.count(remote) };
+    const state: FetchState = { remote: r.remote, siteId: new Uint8Array(r.site_id), version: Number(r.version), fetchedAt: Number(r.fetched_at), staged: this.count(remote) };
+    if (r.owner !== null) state.owner = r.owner;
+    return state;
   }
 
   /** Changes staged for a remote. */
@@ -110,14 +120,14 @@ export class Staging {
   /**
    * Stages one batch from a remote, in one transaction. A complete batch also records that the
    * remote is fetched up to its version; an incomplete one (part of a huge version) waits for the
-   * rest. Returns how many changes were staged.
+   * rest. Returns how many changes were staged. `owner`: the address that proved `siteId` (see {@link FetchState.owner}).
    */
-  stage(remote: string, siteId: Uint8Array, batch: Batch): number {
+  stage(remote: string, siteId: Uint8Array, batch: Batch, owner?: string): number {
     return transaction(this.db, () => {
       if (batch.changes.length > 0) {
         this.insert.run(remote, remote, BigInt(batch.version), batch.complete ? 1n : 0n, BigInt(batch.changes.length), batch.encoded ?? encodeChanges(batch.changes));
       }
-      if (batch.complete) this.upsertFetched.run(remote, siteId, BigInt(batch.version), BigInt(Date.now()));
+      if (batch.complete) this.upsertFetched.run(remote, siteId, BigInt(batch.version), BigInt(Date.now()), owner ?? null);
       return batch.changes.length;
     });
   }
@@ -137,7 +147,7 @@ export class Staging {
   /** Where a remote's staging stands now, to {@link restore} it if a fetch must be undone. */
   mark(remote: string): StagingMark {
     const n = Number((this.db.prepare('SELECT coalesce(max(n), 0) AS n FROM batches WHERE remote = ?').get(remote) as { n: number }).n);
-    const fetched = this.db.prepare('SELECT site_id, version, fetched_at FROM fetched WHERE remote = ?').get(remote) as StagingMark['fetched'];
+    const fetched = this.db.prepare('SELECT site_id, version, fetched_at, owner FROM fetched WHERE remote = ?').get(remote) as StagingMark['fetched'];
     return { remote, n, fetched };
   }
 
@@ -146,7 +156,7 @@ export class Staging {
     transaction(this.db, () => {
       this.db.prepare('DELETE FROM batches WHERE remote = ? AND n > ?').run(mark.remote, BigInt(mark.n));
       const f = mark.fetched;
-      if (f) this.db.prepare('INSERT OR REPLACE INTO fetched VALUES (?, ?, ?, ?)').run(mark.remote, f.site_id, f.version, f.fetched_at);
+      if (f) this.db.prepare('INSERT OR REPLACE INTO fetched VALUES (?, ?, ?, ?, ?)').run(mark.remote, f.site_id, f.version, f.fetched_at, f.owner);
       else this.db.prepare('DELETE FROM fetched WHERE remote = ?').run(mark.remote);
     });
   }

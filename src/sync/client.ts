@@ -15,6 +15,8 @@ import type { FrameChannel } from './channel.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Message, type Welcome } from './messages.ts';
 import type { ChangeFeed, Refusal } from './ports.ts';
 import { sendFeed } from './sender.ts';
+import { startAfter } from './server.ts';
+import { siteClaimProblem, type SiteProof } from './proof.ts';
 
 /** Where pulled batches go (a staging area; a follower also merges them). */
 export interface PullTarget {
@@ -34,6 +36,20 @@ export interface PullTarget {
 export interface ClientOptions {
   /** Our site id and CRR tables. */
   siteId: Uint8Array;
+  /** Our address and its signature claiming `siteId` (see proof.ts). */
+  proof: SiteProof;
+  /**
+   * The server's address as the transport authenticated it (the peer id a libp2p remote was dialled
+   * at, a folder's identity): the server must claim its site id as that address. Omitted for a
+   * transport that authenticates nobody itself (an app's own): the signed claim is taken as is.
+   */
+  peerAddress?: string;
+  /**
+   * Checks the server's site id against its address once its claim verified (the engine's
+   * first-binding-wins table; binding itself is recorded with what we hold of it, see repo/fetch.ts);
+   * throws to refuse it (another identity has that site id).
+   */
+  checkSite?: (siteId: Uint8Array, address: string) => void;
   /** Our address, to name in errors that tell the other side's owner what to do. */
   address?: string;
   schema: TableInfo[];
@@ -72,12 +88,21 @@ async function next(it: AsyncIterator<Uint8Array>): Promise<Message | undefined>
 async function handshake(channel: FrameChannel, it: AsyncIterator<Uint8Array>, options: ClientOptions): Promise<Welcome> {
   const pull = options.pull !== undefined;
   const push = options.push !== undefined;
-  await channel.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: options.siteId, schema: options.schema, ...(options.pull?.from() ?? { since: 0, held: [] }), follow: options.follow ?? false, pull, push }));
+  await channel.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: options.siteId, proof: options.proof, schema: options.schema, ...(options.pull?.from() ?? { since: 0, held: [] }), follow: options.follow ?? false, pull, push }));
   const first = await next(it);
   if (!first) throw new ProtocolError('closed', 'the peer closed the session without answering');
   if (first.type === 'error') throw new ProtocolError(first.code, `the peer refused: ${first.message}`);
   if (first.type !== 'welcome') throw new ProtocolError('unexpected', `expected welcome, got ${first.type}`);
   if (first.protocol !== PROTOCOL_VERSION) throw new ProtocolError('version', `the peer speaks protocol ${first.protocol}, we speak ${PROTOCOL_VERSION}`);
+  const problem = siteClaimProblem(first.siteId, first.proof, { authenticated: options.peerAddress, own: options.siteId, ownAddress: options.proof.address });
+  if (problem) throw new ProtocolError('identity', `refusing the peer: ${problem}`);
+  options.checkSite?.(first.siteId, first.proof.address);
+  // We hold more of its changes than it has: it is a restored backup or a copy, and its next versions
+  // reuse numbers we count as held (we would never get them).
+  const held = options.pull ? startAfter(options.pull.from(), first.siteId) : 0;
+  if (held > first.version) {
+    throw new ProtocolError('identity', `${first.proof.address} is at version ${first.version}, but we hold its changes up to version ${held}: it was restored from a backup or copied; run 'ddcp init --new-site' in it`);
+  }
   return first;
 }
 
@@ -96,6 +121,10 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
   try {
     const welcome = await handshake(channel, it, options);
     options.pull?.welcome(welcome);
+    // The server holds more of our changes than we have: we are a restored backup or a copy.
+    if (options.push && welcome.yours > (await options.push.version())) {
+      throw new ProtocolError('identity', `the peer holds this database's changes up to version ${welcome.yours}, but it is at version ${options.push.version()}: it was restored from a backup or copied; run 'ddcp init --new-site' here`);
+    }
     const pushing = options.push !== undefined && welcome.push;
     if (options.push && !welcome.push && !options.follow) {
       await channel.close().catch(() => {});

@@ -12,6 +12,8 @@ import { decodeChanges, encodeChanges } from './codec.ts';
 import { PROTOCOL_VERSION } from './protocol.ts';
 import { readVarint, writeVarint } from '../base/varint.ts';
 import { parseJson } from '../base/json.ts';
+import { isAddress } from '../base/address.ts';
+import { SIGNATURE_BYTES, type SiteProof } from './proof.ts';
 
 export { PROTOCOL_VERSION };
 
@@ -31,6 +33,8 @@ export interface Hello {
   type: 'hello';
   protocol: number;
   siteId: Uint8Array;
+  /** Our address and its signature claiming `siteId` (see proof.ts). */
+  proof: SiteProof;
   schema: TableInfo[];
   /** Send changes after this version of yours — if you are `expect` (the site it was counted for). */
   since: number;
@@ -54,6 +58,8 @@ export interface Welcome {
   type: 'welcome';
   protocol: number;
   siteId: Uint8Array;
+  /** The server's address and its signature claiming `siteId` (see proof.ts). */
+  proof: SiteProof;
   schema: TableInfo[];
   version: number;
   /** The client's version the server already holds: the client pushes changes after it. */
@@ -122,9 +128,9 @@ function jsonFrame(type: number, body: unknown): Uint8Array {
 export function encodeMessage(m: Message): Uint8Array {
   switch (m.type) {
     case 'hello':
-      return jsonFrame(T_HELLO, { protocol: m.protocol, site_id: toHex(m.siteId), schema: m.schema, since: m.since, expect: m.expect && toHex(m.expect), held: m.held.map((h) => [toHex(h.siteId), h.version]), follow: m.follow, pull: m.pull, push: m.push });
+      return jsonFrame(T_HELLO, { protocol: m.protocol, site_id: toHex(m.siteId), address: m.proof.address, proof: toHex(m.proof.signature), schema: m.schema, since: m.since, expect: m.expect && toHex(m.expect), held: m.held.map((h) => [toHex(h.siteId), h.version]), follow: m.follow, pull: m.pull, push: m.push });
     case 'welcome':
-      return jsonFrame(T_WELCOME, { protocol: m.protocol, site_id: toHex(m.siteId), schema: m.schema, version: m.version, yours: m.yours, push: m.push });
+      return jsonFrame(T_WELCOME, { protocol: m.protocol, site_id: toHex(m.siteId), address: m.proof.address, proof: toHex(m.proof.signature), schema: m.schema, version: m.version, yours: m.yours, push: m.push });
     case 'caught-up':
       return jsonFrame(T_CAUGHT_UP, { version: m.version });
     case 'ack':
@@ -143,6 +149,9 @@ export function encodeMessage(m: Message): Uint8Array {
   }
 }
 
+/** Stands for the proof an older peer's hello or welcome lacks (answered with the version mismatch). */
+const NO_PROOF: SiteProof = Object.freeze({ address: '', signature: new Uint8Array(0) });
+
 const malformed = (what: string, cause?: unknown): ProtocolError => new ProtocolError('malformed', `malformed ${what}`, cause === undefined ? undefined : { cause });
 
 function count(v: unknown, what: string): number {
@@ -160,6 +169,16 @@ function siteId(v: unknown): Uint8Array {
   }
   if (b.length !== SITE_ID_BYTES) throw malformed('site id (wrong length)');
   return b;
+}
+
+function proof(address: unknown, signature: unknown): SiteProof {
+  if (typeof address !== 'string' || address.length > 128 || !isAddress(address)) throw malformed('address');
+  if (typeof signature !== 'string' || signature.length !== SIGNATURE_BYTES * 2) throw malformed('site proof');
+  try {
+    return { address, signature: fromHex(signature) };
+  } catch (cause) {
+    throw malformed('site proof', cause);
+  }
 }
 
 function names(v: unknown, what: string): string[] {
@@ -212,12 +231,13 @@ export function decodeMessage(frame: Uint8Array): Message {
   switch (type) {
     case T_HELLO:
       // An older peer's hello lacks the v2 fields: answer it with the version mismatch, not 'malformed'.
-      if (o.protocol !== PROTOCOL_VERSION) return { type: 'hello', protocol: count(o.protocol, 'protocol'), siteId: new Uint8Array(SITE_ID_BYTES), schema: [], since: 0, held: [], follow: false, pull: false, push: false };
+      if (o.protocol !== PROTOCOL_VERSION) return { type: 'hello', protocol: count(o.protocol, 'protocol'), siteId: new Uint8Array(SITE_ID_BYTES), proof: NO_PROOF, schema: [], since: 0, held: [], follow: false, pull: false, push: false };
       if (typeof o.follow !== 'boolean' || typeof o.pull !== 'boolean' || typeof o.push !== 'boolean') throw malformed('hello');
       return {
         type: 'hello',
         protocol: count(o.protocol, 'protocol'),
         siteId: siteId(o.site_id),
+        proof: proof(o.address, o.proof),
         schema: schema(o.schema),
         since: count(o.since, 'since'),
         ...(o.expect === undefined ? {} : { expect: siteId(o.expect) }),
@@ -227,9 +247,9 @@ export function decodeMessage(frame: Uint8Array): Message {
         push: o.push,
       };
     case T_WELCOME:
-      if (o.protocol !== PROTOCOL_VERSION) return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: new Uint8Array(SITE_ID_BYTES), schema: [], version: 0, yours: 0, push: false };
+      if (o.protocol !== PROTOCOL_VERSION) return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: new Uint8Array(SITE_ID_BYTES), proof: NO_PROOF, schema: [], version: 0, yours: 0, push: false };
       if (typeof o.push !== 'boolean') throw malformed('welcome');
-      return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), schema: schema(o.schema), version: count(o.version, 'version'), yours: count(o.yours, 'yours'), push: o.push };
+      return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), proof: proof(o.address, o.proof), schema: schema(o.schema), version: count(o.version, 'version'), yours: count(o.yours, 'yours'), push: o.push };
     case T_ACK:
       return { type: 'ack', version: count(o.version, 'version') };
     case T_REFUSED:

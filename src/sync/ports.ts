@@ -71,6 +71,11 @@ export interface ChangeSink {
   /** The version of `siteId` this store holds (pushes resume after it). */
   trackedVersion(siteId: Uint8Array): MaybePromise<number>;
   /**
+   * Binds a client's site id to its authenticated address (first binding wins); throws to refuse a
+   * second identity claiming a bound site id. Called for every session before anything is recorded.
+   */
+  bindSite(siteId: Uint8Array, address: string): MaybePromise<void>;
+  /**
    * Takes one pushed batch. An incomplete batch (part of a huge transaction) is kept until the
    * rest arrives and returns undefined; a complete one is merged — one transaction per source
    * transaction, or refused whole — and the pusher's tracked version advances only after commit.

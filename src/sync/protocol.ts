@@ -5,11 +5,11 @@
  */
 import type { FrameChannel } from './channel.ts';
 
-/** Bumped on any incompatible change; peers with different versions refuse each other clearly. */
-export const PROTOCOL_VERSION = 2;
+/** Bumped on any incompatible change; peers with different versions refuse each other clearly (3: site proofs in hello and welcome). */
+export const PROTOCOL_VERSION = 3;
 
 /** The protocol id under which transports carry sessions (libp2p's protocol negotiation). */
-export const SYNC_PROTOCOL = '/ddcp/sync/2.0.0';
+export const SYNC_PROTOCOL = '/ddcp/sync/3.0.0';
 
 /** Opens a channel to a peer; a transport supplies it (libp2p, an in-process link, in-memory in tests). */
 export type Dial = (signal?: AbortSignal) => Promise<FrameChannel>;

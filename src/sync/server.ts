@@ -16,6 +16,8 @@ import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Hel
 import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
 import { sendFeed } from './sender.ts';
 import { SessionRevokedError } from './sessions.ts';
+import { siteClaimProblem, type SiteProof } from './proof.ts';
+import { DdcpError } from '../base/errors.ts';
 
 export interface SessionLog {
   (level: 'info' | 'warn', message: string): void;
@@ -24,6 +26,14 @@ export interface SessionLog {
 export interface ServeOptions {
   /** Who the client is (its address, or a label), for logs and the history. */
   peer: string;
+  /** Our address and its signature claiming the feed's site id (see proof.ts), sent in welcome. */
+  proof: SiteProof;
+  /**
+   * The client's address as the transport authenticated it (libp2p's remote peer id; the dialler of
+   * an in-process link): the client must claim its site id as that address. Omitted for a transport
+   * that authenticates nobody itself (an app's own): the signed claim is taken as is.
+   */
+  peerAddress?: string;
   /**
    * Ends the session (following sessions run until then). Aborted with a {@link SessionRevokedError}
    * (see {@link Sessions.revoke}), the session stops sending and merging at once, tells the peer the
@@ -85,13 +95,25 @@ export async function refuse(channel: FrameChannel, err: ProtocolError): Promise
   }
 }
 
-/** Checks a client's hello; throws the {@link ProtocolError} to answer with. */
-function checkHello(m: Message | undefined, options: ServeOptions): Hello | undefined {
+/**
+ * Checks a client's hello: protocol, authorization, and its claim of its site id (proved by its
+ * address, which the transport authenticated, and bound to it in the sink: first binding wins).
+ * Throws the {@link ProtocolError} to answer with.
+ */
+async function checkHello(m: Message | undefined, feed: ChangeFeed, sink: ChangeSink, options: ServeOptions): Promise<Hello | undefined> {
   if (!m) return undefined;
   if (m.type !== 'hello') throw new ProtocolError('unexpected', `expected hello, got ${m.type}`);
   if (m.protocol !== PROTOCOL_VERSION) throw new ProtocolError('version', `protocol version ${m.protocol} is not supported (this peer speaks ${PROTOCOL_VERSION})`);
   const denied = options.authorize?.();
   if (denied) throw new ProtocolError('denied', denied);
+  const problem = siteClaimProblem(m.siteId, m.proof, { authenticated: options.peerAddress, own: feed.siteId, ownAddress: options.proof.address });
+  if (problem) throw new ProtocolError('identity', `refusing ${options.peer}: ${problem}`);
+  try {
+    await sink.bindSite(m.siteId, m.proof.address);
+  } catch (err) {
+    if (err instanceof DdcpError) throw new ProtocolError('identity', err.message, { cause: err });
+    throw err;
+  }
   // Schema fit is the receiver's to decide, change by change (a table without changes doesn't matter).
   return m;
 }
@@ -115,7 +137,7 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
   };
   options.signal.addEventListener('abort', onRevoked, { once: true });
   try {
-    const hello = checkHello(await next(it), options);
+    const hello = await checkHello(await next(it), feed, sink, options);
     if (!hello) return;
     const early = revocation(options.signal);
     if (early) throw early;
@@ -125,7 +147,7 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, gate };
     if (hello.push && !writeDenied) await sink.dropIncomplete(origin);
     const yours = await sink.trackedVersion(hello.siteId);
-    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, schema: await feed.schema(), version: await feed.version(), yours, push: !writeDenied }));
+    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, proof: options.proof, schema: await feed.schema(), version: await feed.version(), yours, push: !writeDenied }));
     const modes = [hello.pull && `sending changes after version ${startAfter(hello, feed.siteId)}`, hello.push && (writeDenied ? `not taking its changes (${writeDenied})` : `taking its changes after its version ${yours}`), hello.follow && 'following'];
     log('info', `session with ${options.peer}: ${modes.filter(Boolean).join(', ')}`);
     if (hello.push && writeDenied) log('warn', `${options.peer} may not write here: ${writeDenied}`);

@@ -6,7 +6,7 @@
  * the PostgreSQL auth store: one CLI revoke closes the sessions on both (LISTEN/NOTIFY).
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { WebSocket } from 'ws';
@@ -19,7 +19,10 @@ import { openHubAuth } from '../../src/hub/auth/open.ts';
 import type { HubServer } from '../../src/hub/server.ts';
 import type { Repository } from '../../src/index.ts';
 import { addressOf } from '../../src/repo/address.ts';
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Message } from '../../src/sync/messages.ts';
+import { makeSiteProof } from '../../src/sync/proof.ts';
 import { dialWs } from '../../src/transport/ws/dial.ts';
+import { proofOf } from '../support/identity.ts';
 import { ddcpAsync, tempDir } from '../support/cli.ts';
 import { startHub } from '../support/hub.ts';
 import { notesRepo } from '../support/notes.ts';
@@ -78,6 +81,30 @@ describe('the hub with its authenticator (SQLite)', () => {
       await until(() => events.some((e) => e.type === 'disconnected' && /authentication failed/.test(e.error?.message ?? '')));
     });
     assert.ok(log.some((e) => e.method === 'token' && /revoked or unknown API key/.test(e.reason)), 'the refusal reason is in the hub log');
+  });
+
+  it("an enrolled device's session must claim its site id as the device's own address", async () => {
+    const app3 = JSON.parse(await cli(dir, ['hub', 'credentials', 'create', '--name', 'devices-proof', '--data', 'hub', '--json'])) as { key: string; secret: string };
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const address = addressOf(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'));
+    await backend(hub, app3, '/auth/devices', 'dee@example.com', { address });
+    const answer = async (proof: ReturnType<typeof proofOf>, siteId: Uint8Array): Promise<Message> => {
+      const s = await dialWs(`${hub.url}/dees-notes`, { authorization: await fetchDeviceAuthorization(hub.url, address, privateKey) });
+      try {
+        await s.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId, proof, schema: [{ name: 'notes', pks: ['id'], columns: ['body'] }], since: 0, held: [], follow: false, pull: true, push: true }));
+        const first = await s[Symbol.asyncIterator]().next();
+        return decodeMessage(first.value as Uint8Array);
+      } finally {
+        s.abort(new Error('done'));
+      }
+    };
+    const other = randomBytes(16);
+    const refused = await answer(proofOf(other), other); // a valid proof, by another key than the device's
+    assert.equal(refused.type, 'error');
+    assert.match((refused as Extract<Message, { type: 'error' }>).message, new RegExp(`it is ${address} but claims to be `));
+    const siteId = randomBytes(16);
+    const own = makeSiteProof(siteId, address, (m) => new Uint8Array(sign(null, m, privateKey)));
+    assert.equal((await answer(own, siteId)).type, 'welcome');
   });
 
   it('an enrolled device connects by challenge–response; a refreshed token keeps a session past its first expiry', async () => {

@@ -13,7 +13,7 @@ describe('remote kind: in-memory channel', () => {
         location: server.root,
         dial: async () => {
           const [s, c] = framePair();
-          void serveSession(s, feed, feed, { peer: client.address, signal: sessions.signal, gate: server.gate });
+          void serveSession(s, feed, feed, { peer: client.address, peerAddress: client.address, proof: server.siteProof(), signal: sessions.signal, gate: server.gate });
           return c;
         },
         close: async () => {

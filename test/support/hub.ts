@@ -81,6 +81,7 @@ export function repositoryStore(repo: Repository, name: string, app = 'test-app'
     name,
     feed,
     sink: feed,
+    proof: repo.siteProof(),
     info: async (): Promise<DatabaseInfo> => ({
       name,
       owner: { app, user: owner },

@@ -5,7 +5,14 @@
  */
 
 /** Who a connection or an admin call acts for. */
-export interface Principal { app: string; user: string; method: 'token' | 'jwt' | 'device'; expiresAt?: number /* ms epoch */ }
+export interface Principal {
+  app: string;
+  user: string;
+  method: 'token' | 'jwt' | 'device';
+  expiresAt?: number /* ms epoch */;
+  /** For method 'device': the enrolled key's address, which answered the hub's challenge. */
+  address?: string;
+}
 export interface AuthRequest { headers: Record<string, string | string[] | undefined>; remoteAddress: string; url: string }
 export interface Authenticator {
   /** Authenticates a WebSocket upgrade or HTTP call (Authorization header); throws AuthError (one generic message, no hint which part was wrong). */

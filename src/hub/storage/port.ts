@@ -11,6 +11,7 @@
 import type { TableInfo } from '../../engine/index.ts';
 import type { PeerPolicy } from '../../sync/policy.ts';
 import type { ChangeFeed, ChangeSink } from '../../sync/ports.ts';
+import type { SiteProof } from '../../sync/proof.ts';
 
 /** A user of an app: who owns a database. Users of one app share its namespace of user ids. */
 export interface HubUser {
@@ -38,6 +39,12 @@ export interface HubDatabase {
   readonly feed: ChangeFeed;
   /** What clients push (merged through the session's gate; acknowledged only once durable). */
   readonly sink: ChangeSink;
+  /**
+   * The database's claim to its site id (sync/proof.ts), signed by its own identity: an Ed25519 key
+   * made when the database was created and stored with it, so every hub process serving it proves
+   * the same address.
+   */
+  readonly proof: SiteProof;
   /** Owner, shares, tables — as stored now. */
   info(): Promise<DatabaseInfo>;
   /**

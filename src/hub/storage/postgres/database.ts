@@ -10,12 +10,14 @@
  * commits before the push is acknowledged.
  */
 import type { Sql, TransactionSql } from 'postgres';
-import type { Change, Refusal, TableInfo } from '../../../engine/index.ts';
+import { SiteClaimError, type Change, type Refusal, type TableInfo } from '../../../engine/index.ts';
+import type { Identity } from '../../../repo/identity.ts';
 import { decodeChanges, encodeChanges } from '../../../sync/codec.ts';
 import type { Batch } from '../../../sync/batches.ts';
 import { fitting, refusalText } from '../../../sync/gate.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '../../../sync/ports.ts';
+import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { planDeclare } from '../declare.ts';
 import { HubStoreError, type DatabaseInfo, type HubDatabase, type HubUser } from '../port.ts';
 import { bytea, bytes, PgCellIO } from './cells.ts';
@@ -45,13 +47,15 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   readonly siteId: Uint8Array;
   /** The row id in `databases`. */
   readonly id: string;
+  readonly proof: SiteProof;
   private readonly ctx: StoreContext;
 
-  constructor(ctx: StoreContext, name: string, id: string, siteId: Uint8Array) {
+  constructor(ctx: StoreContext, name: string, id: string, siteId: Uint8Array, identity: Identity) {
     this.ctx = ctx;
     this.name = name;
     this.id = id;
     this.siteId = siteId;
+    this.proof = makeSiteProof(siteId, identity.address, (m) => identity.sign(m));
   }
 
   get feed(): ChangeFeed {
@@ -136,6 +140,13 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     return row ? Number(row.version) : 0;
   }
 
+  /** Binds a pusher's site id to its address (first binding wins, as the engine's owners.ts). */
+  async bindSite(siteId: Uint8Array, address: string): Promise<void> {
+    await this.ctx.sql.unsafe(`INSERT INTO ${this.s}.site_owners (db, site_id, owner) VALUES ($1, $2, $3) ON CONFLICT (db, site_id) DO NOTHING`, [this.id, bytea(siteId), address]);
+    const [row] = await this.ctx.sql.unsafe<{ owner: string }[]>(`SELECT owner FROM ${this.s}.site_owners WHERE db = $1 AND site_id = $2`, [this.id, bytea(siteId)]);
+    if (row?.owner !== address) throw new SiteClaimError(siteId, row?.owner ?? '?', address);
+  }
+
   private async track(sql: Sql | TransactionSql, siteId: Uint8Array, version: number): Promise<void> {
     await sql.unsafe(
       `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
@@ -176,14 +187,14 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`;
       const last =
         merged.applied > 0
-          ? tx.unsafe(`WITH v AS (UPDATE ${this.s}.databases SET open_version = $4 WHERE id = $1), t AS (${track}) SELECT pg_notify($5, $6)`, [
-              this.id,
-              bytea(from.siteId),
-              batch.version,
-              version + 1,
-              this.ctx.channel,
-              this.name,
-            ]).execute()
+          ? // The merge came straight from the pusher (its site id proved in the session): its feed
+            // leaves the pusher's own changes of this version out for it (as the engine's `direct`).
+            tx.unsafe(
+              `WITH v AS (UPDATE ${this.s}.databases SET open_version = $4 WHERE id = $1), t AS (${track}),
+                    dv AS (INSERT INTO ${this.s}.direct_versions (db, db_version, site) VALUES ($1, $7, $2) ON CONFLICT (db, db_version) DO UPDATE SET site = excluded.site)
+               SELECT pg_notify($5, $6)`,
+              [this.id, bytea(from.siteId), batch.version, version + 1, this.ctx.channel, this.name, version],
+            ).execute()
           : tx.unsafe(track, [this.id, bytea(from.siteId), batch.version]).execute();
       const commit = tx.unsafe('COMMIT').execute();
       // If the last statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.

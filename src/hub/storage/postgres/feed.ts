@@ -1,7 +1,7 @@
 /**
  * Reading a hosted database's changes from PostgreSQL, as the engine reads them from SQLite
  * (engine/changes.ts): every cell after `since` in (db_version, seq) order, with the row's causal
- * length, leaving out `exceptSite`'s; through a read filter, only the tables, columns and rows it
+ * length, leaving out `exceptSite`'s where they came straight from it; through a read filter, only the tables, columns and rows it
  * allows — a row predicate tested on the row's current values (predicates.ts), deletes always, and
  * for `since` > 0 a changed row that is allowed now sent whole, its older cells at the position of
  * its first change after `since`.
@@ -40,6 +40,13 @@ const COLUMNS = `c.tbl, c.pk, c.cid, c.val, c.col_version::float8 AS col_version
   (CASE WHEN c.cid = '-1' THEN c.col_version
    ELSE coalesce((SELECT s.col_version FROM {S}.cells s WHERE s.db = c.db AND s.tbl = c.tbl AND s.pk = c.pk AND s.cid = '-1'), 1) END)::float8 AS cl`;
 
+/**
+ * Leaves out the asking site's ($3) changes only at versions merged straight from it (the engine's
+ * EXCEPT_DIRECT): its changes that arrived any other way (relayed, forged) are sent to it too.
+ */
+const exceptDirect = (S: string): string =>
+  `NOT (c.site = $3 AND EXISTS (SELECT 1 FROM ${S}.direct_versions dv WHERE dv.db = c.db AND dv.db_version = c.db_version AND dv.site = c.site))`;
+
 /** Site id bytes, shared per read (most changes come from a few sites). */
 class SiteIds {
   private readonly known = new Map<string, Uint8Array>();
@@ -74,7 +81,7 @@ export async function* readBatches(src: FeedSource, since: number, exceptSite: U
     const rows = await sql.unsafe<(ChangeRow & { open: number })[]>(
       `SELECT d.open_version::float8 AS open, x.* FROM ${S}.databases d LEFT JOIN LATERAL (
          SELECT ${COLUMNS.replaceAll('{S}', S)} FROM ${S}.cells c
-         WHERE c.db = d.id AND c.db_version > $2 AND c.site <> $3 ORDER BY c.db_version, c.seq LIMIT $4) x ON true
+         WHERE c.db = d.id AND c.db_version > $2 AND ${exceptDirect(S)} ORDER BY c.db_version, c.seq LIMIT $4) x ON true
        WHERE d.id = $1 ORDER BY x.db_version, x.seq`,
       [src.db, since, bytea(exceptSite), BATCH_CHANGES + 1],
     );
@@ -122,7 +129,7 @@ async function* finishAsync(batches: AsyncIterable<Batch>, since: number, at: nu
 async function* all(sql: Sql, src: FeedSource, since: number, exceptSite: Uint8Array): AsyncGenerator<Change> {
   const S = src.schema;
   const sites = new SiteIds();
-  const q = pages<ChangeRow>(sql, `SELECT ${COLUMNS.replaceAll('{S}', S)} FROM ${S}.cells c WHERE c.db = $1 AND c.db_version > $2 AND c.site <> $3 ORDER BY c.db_version, c.seq`, [
+  const q = pages<ChangeRow>(sql, `SELECT ${COLUMNS.replaceAll('{S}', S)} FROM ${S}.cells c WHERE c.db = $1 AND c.db_version > $2 AND ${exceptDirect(S)} ORDER BY c.db_version, c.seq`, [
     src.db,
     since,
     bytea(exceptSite),
@@ -159,12 +166,12 @@ async function* filtered(sql: Sql, src: FeedSource, tables: TableInfo[], since: 
   if (ruled.length === 0) return;
   const cols = COLUMNS.replaceAll('{S}', S);
   const parts: string[] = [];
-  if (plain.length > 0) parts.push(`SELECT ${cols}, c.db_version::float8 AS pos FROM ${S}.cells c WHERE c.db = $1 AND c.db_version > $2 AND c.site <> $3 AND c.tbl = ANY($4::text[])`);
+  if (plain.length > 0) parts.push(`SELECT ${cols}, c.db_version::float8 AS pos FROM ${S}.cells c WHERE c.db = $1 AND c.db_version > $2 AND ${exceptDirect(S)} AND c.tbl = ANY($4::text[])`);
   if (whole.length > 0) {
     parts.push(`SELECT ${cols}, (CASE WHEN c.db_version > $2 THEN c.db_version ELSE m.first END)::float8 AS pos
       FROM (SELECT tbl, pk, min(db_version) AS first FROM ${S}.cells WHERE db = $1 AND db_version > $2 AND tbl = ANY($5::text[]) GROUP BY tbl, pk) m
       JOIN ${S}.cells c ON c.db = $1 AND c.tbl = m.tbl AND c.pk = m.pk
-      WHERE c.site <> $3`);
+      WHERE ${exceptDirect(S)}`);
   }
   const q = pages<ChangeRow & { pos: number }>(sql, `${parts.join(' UNION ALL ')} ORDER BY pos, seq, tbl, pk, cid`, [
     src.db,

@@ -8,7 +8,11 @@
  *   (`open_version`, locked by every merge so versions commit in order), its CRR tables;
  * - `cells`: the CRR state of every database, one row per cell (or row sentinel, cid `-1`) with its
  *   clock and current value (packed as cr-sqlite packs values, so every SQLite type survives);
- * - `tracked`: the version of each pusher a database holds; `pending`: incomplete pushed batches.
+ * - `tracked`: the version of each pusher a database holds; `pending`: incomplete pushed batches;
+ * - `databases.identity`: the database's Ed25519 key (libp2p's encoding), proving its site id;
+ * - `site_owners`: the address each pushing site id is bound to (first binding wins, as the engine's
+ *   owners.ts); `direct_versions`: versions merged straight from their origin site (the feed leaves a
+ *   site's own changes out for it only at those versions, as the engine does).
  */
 import type { Sql } from 'postgres';
 
@@ -63,6 +67,22 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
       n bigserial,
       changes bytea NOT NULL,
       PRIMARY KEY (db, site_id, n)
+    );`,
+  // Site ids bound to identities (sync protocol 3): each database's own key, the owner each pushing
+  // site id is bound to (first binding wins), and the versions merged straight from their origin.
+  (s) => `
+    ALTER TABLE ${s}.databases ADD COLUMN identity bytea;
+    CREATE TABLE ${s}.site_owners (
+      db bigint NOT NULL REFERENCES ${s}.databases (id) ON DELETE CASCADE,
+      site_id bytea NOT NULL,
+      owner text NOT NULL,
+      PRIMARY KEY (db, site_id)
+    );
+    CREATE TABLE ${s}.direct_versions (
+      db bigint NOT NULL REFERENCES ${s}.databases (id) ON DELETE CASCADE,
+      db_version bigint NOT NULL,
+      site bytea NOT NULL,
+      PRIMARY KEY (db, db_version)
     );`,
 ];
 

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import postgres, { type Sql } from 'postgres';
 import { SITE_ID_BYTES, type TableInfo } from '../../../engine/index.ts';
+import { identityFromKeyFile, newKeyFile } from '../../../repo/identity.ts';
 import { policyFromJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 import { bytes } from './cells.ts';
@@ -117,15 +118,26 @@ export class PgHubStore implements HubStore {
     let row = await select();
     if (!row && create) {
       // Another hub may create it at the same moment: the first wins, both then open that one.
-      await this.sql.unsafe(`INSERT INTO ${s}.databases (name, app, owner, site_id) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`, [
+      await this.sql.unsafe(`INSERT INTO ${s}.databases (name, app, owner, site_id, identity) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`, [
         name,
         create.app,
         create.user,
         randomBytes(SITE_ID_BYTES),
+        Buffer.from(newKeyFile()),
       ]);
       row = await select();
     }
-    return row && new PgHubDatabase(this.context(), name, row.id, bytes(row.site_id));
+    if (!row) return undefined;
+    // The database's identity: made with it, or now for one made before hubs proved site ids. Every
+    // hub process proves the same: the first to store a key wins, the others read that one.
+    let [key] = await this.sql.unsafe<{ identity: Buffer | null }[]>(`SELECT identity FROM ${s}.databases WHERE id = $1`, [row.id]);
+    if (!key?.identity) {
+      await this.sql.unsafe(`UPDATE ${s}.databases SET identity = $2 WHERE id = $1 AND identity IS NULL`, [row.id, Buffer.from(newKeyFile())]);
+      [key] = await this.sql.unsafe<{ identity: Buffer | null }[]>(`SELECT identity FROM ${s}.databases WHERE id = $1`, [row.id]);
+    }
+    if (!key?.identity) throw new HubStoreError(`hosted database ${name} is gone`);
+    const identity = identityFromKeyFile(bytes(key.identity), `hosted database ${name}`);
+    return new PgHubDatabase(this.context(), name, row.id, bytes(row.site_id), identity);
   }
 
   async list(): Promise<DatabaseInfo[]> {

@@ -3,7 +3,7 @@
  * every follower of a database on each merge; read one by one, N followers cost N reads per merge.
  * So:
  * - followers without a read filter are served from a shared tail of the newest changes, read once
- *   per merge (and filtered per follower by origin, so none is sent its own changes back);
+ *   per merge (and filtered per follower by origin, so none is sent back its own changes it pushed itself);
  * - other reads go through a small pool of engines on connections of their own, instead of a new
  *   connection and engine per read.
  * The pool and the tail are dropped when the schema changes (declare), so no read sees an old shape.
@@ -28,6 +28,8 @@ interface Tail {
   until: number;
   batches: Batch[];
   changes: number;
+  /** The tail's versions merged straight from their origin, with that site (engine's directVersions). */
+  direct: Map<number, Uint8Array>;
 }
 
 const sameSite = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(a, b) === 0;
@@ -76,7 +78,7 @@ export class HostedFeed extends RepoFeed {
   private refresh(): Tail {
     if (!this.tail) {
       const v = this.hosted.engine.currentDbVersion();
-      this.tail = { since: v, until: v, batches: [], changes: 0 };
+      this.tail = { since: v, until: v, batches: [], changes: 0, direct: new Map() };
       this.stale = true;
     }
     if (!this.stale) return this.tail;
@@ -85,6 +87,7 @@ export class HostedFeed extends RepoFeed {
     const generation = this.idle;
     const engine = this.take();
     try {
+      const from = tail.until;
       for (const b of readBatches(engine, tail.until, { exceptSite: NOBODY })) {
         if (b.changes.length > 0) {
           tail.batches.push(b);
@@ -92,6 +95,8 @@ export class HostedFeed extends RepoFeed {
         }
         tail.until = Math.max(tail.until, b.version);
       }
+      // Synchronous, as the read: no merge of this process lands between them.
+      for (const [v, site] of engine.directVersions(from, tail.until)) tail.direct.set(v, site);
     } finally {
       this.give(engine, generation);
     }
@@ -104,6 +109,7 @@ export class HostedFeed extends RepoFeed {
       } while (!old.complete && tail.batches.length > 0); // a version split over batches goes whole
       tail.since = old.version;
     }
+    for (const v of tail.direct.keys()) if (v <= tail.since) tail.direct.delete(v);
     return tail;
   }
 
@@ -111,7 +117,8 @@ export class HostedFeed extends RepoFeed {
     let open = false; // an incomplete batch was sent: its version must be completed
     for (const b of tail.batches) {
       if (b.version <= since) continue;
-      const changes = b.changes.filter((c) => c.dbVersion > since && !sameSite(c.siteId, exceptSite));
+      // A follower's own changes are left out only where they came straight from it (as the engine's feed).
+      const changes = b.changes.filter((c) => c.dbVersion > since && !(sameSite(c.siteId, exceptSite) && sameSite(tail.direct.get(Number(c.dbVersion)) ?? NOBODY, exceptSite)));
       if (changes.length === 0 && !(open && b.complete)) continue;
       open = !b.complete;
       yield { changes, version: b.version, complete: b.complete };

@@ -4,10 +4,12 @@
  * metadata (owners, shares). No set-up; WAL, so an acknowledged change (committed before the ack)
  * survives a killed process.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, ident, openDatabase, transaction, type SqliteConnection, type TableInfo } from '../../../engine/index.ts';
+import { createIdentity, loadIdentity, type Identity } from '../../../repo/identity.ts';
 import { Staging } from '../../../repo/staging.ts';
+import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { planDeclare } from '../declare.ts';
 import { HostedFeed } from './feed.ts';
@@ -29,11 +31,12 @@ class SqliteHubDatabase implements HubDatabase {
   readonly sink: HostedFeed;
   readonly dbPath: string;
   readonly engine: Engine;
+  readonly proof: SiteProof;
   private readonly db: SqliteConnection;
   private readonly meta: SqliteConnection;
   private staging: Staging | undefined;
 
-  constructor(meta: SqliteConnection, dir: string, name: string) {
+  constructor(meta: SqliteConnection, dir: string, name: string, identity: Identity) {
     this.name = name;
     this.meta = meta;
     this.dbPath = join(dir, `${name}.db`);
@@ -44,6 +47,7 @@ class SqliteHubDatabase implements HubDatabase {
       this.db.close();
       throw new HubStoreError(`cannot open hosted database ${name} (${this.dbPath}): ${(cause as Error).message}`, { cause });
     }
+    this.proof = makeSiteProof(this.engine.siteId, identity.address, (m) => identity.sign(m));
     this.feed = this.sink = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))));
   }
 
@@ -113,7 +117,14 @@ export class SqliteHubStore implements HubStore {
       if (!create) return undefined;
       this.meta.prepare('INSERT INTO databases VALUES (?, ?, ?, ?)').run(name, create.app, create.user, Date.now());
     }
-    const db = new SqliteHubDatabase(this.meta, join(this.dir, 'databases'), name);
+    const dir = join(this.dir, 'databases');
+    // The database's identity, beside its file (made with it; made now for one made before hubs proved site ids).
+    const keyPath = join(dir, `${name}.key`);
+    const identity = existsSync(keyPath) ? loadIdentity(keyPath) : await createIdentity(keyPath);
+    if (this.closed) throw new HubStoreError('the hub store is closed');
+    const again = this.opened.get(name);
+    if (again) return again;
+    const db = new SqliteHubDatabase(this.meta, dir, name, identity);
     this.opened.set(name, db);
     return db;
   }
