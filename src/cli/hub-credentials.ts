@@ -18,7 +18,7 @@ function storageOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir>', "the hub's data folder (embedded storage; holds the master key unless $" + MASTER_KEY_ENV + " is set; default ./hub, as for hub serve)")
     .option('--database-url <url>', 'the hub\'s PostgreSQL (postgres://…); the master key then comes from $' + MASTER_KEY_ENV)
-    .option('--schema <name>', 'with --database-url: the schema of the auth tables (default ddcp_hub)');
+    .option('--schema <name>', 'with --database-url: the schema of the auth tables (default: ddcp_hub)');
 }
 
 /** Where the hub keeps its state, from the options (relative to -C). */

@@ -17,11 +17,11 @@ export function registerServe(hub: Command, ctx: Context): void {
   hub
     .command('serve')
     .description('run the sync hub: databases at ws://HOST:PORT/<db>, GET /healthz and /metrics')
-    .option('--listen <host:port>', `where to listen (default 127.0.0.1:${DEFAULT_HUB_PORT})`)
-    .option('--data <dir>', 'the data folder: embedded SQLite storage, one file per database (default ./hub)')
+    .option('--listen <host:port>', `where to listen (default: 127.0.0.1:${DEFAULT_HUB_PORT})`)
+    .option('--data <dir>', 'the data folder: embedded SQLite storage, one file per database (default: ./hub)')
     .option('--database-url <url>', 'PostgreSQL instead (postgres://…): all state there, so several hubs can serve one storage')
-    .option('--schema <name>', 'with --database-url: the schema of the hub tables (default ddcp_hub)')
-    .option('--max-frame <bytes>', 'the largest frame a client may send (default 16 MiB)')
+    .option('--schema <name>', 'with --database-url: the schema of the hub tables (default: ddcp_hub)')
+    .option('--max-frame <bytes>', 'the largest frame a client may send (default: 16 MiB)')
     .addHelpText('after', `
 Clients add a database as a remote (ddcp remote add origin ws://HOST:PORT/notes) and authenticate
 with a user token (ddcp hub login ws://HOST:PORT, or DDCP_HUB_TOKEN); a database is created by its
