@@ -118,9 +118,12 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
   // One cursor for the whole batch: reading a value or a varint allocates nothing.
   const at: ReadCursor = { pos: 0 };
   const end = buf.length;
-  const varint = (): number => {
+  /**
+   * A varint of up to 4 bytes (28 bits) read inline, without a result object; -1 (the cursor not
+   * moved) for a longer one or an error, which the callers read through their exact slow path.
+   */
+  const small = (): number => {
     let pos = at.pos;
-    // Up to 4 bytes (28 bits) inline, without readVarint's result object; longer ones, and errors, through it.
     let value = 0;
     for (let shift = 0; shift < 28 && pos < end; shift += 7) {
       const b = buf[pos++]!;
@@ -130,22 +133,19 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
         return value >>> 0;
       }
     }
+    return -1;
+  };
+  const varint = (): number => {
+    const v = small();
+    if (v >= 0) return v;
     const r = readVarint(buf, at.pos);
     at.pos = r.pos;
     return r.value;
   };
-  /** Clocks may reach 2^63 - 1: the same inline fast path, then readVarint64 (exact beyond 2^53). */
+  /** Clocks may reach 2^63 - 1: exact beyond 2^53 through readVarint64. */
   const varint64 = (): Int64 => {
-    let pos = at.pos;
-    let value = 0;
-    for (let shift = 0; shift < 28 && pos < end; shift += 7) {
-      const b = buf[pos++]!;
-      value |= (b & 0x7f) << shift;
-      if (b < 0x80) {
-        at.pos = pos;
-        return value >>> 0;
-      }
-    }
+    const v = small();
+    if (v >= 0) return v;
     const r = readVarint64(buf, at.pos);
     at.pos = r.pos;
     return r.value;
