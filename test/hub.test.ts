@@ -5,11 +5,9 @@
  * /healthz and /metrics. (Restarts and kill -9: hub-restart.test.ts; bad input: hub-input.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { HubServer } from '../src/hub/server.ts';
 import type { Repository } from '../src/index.ts';
-import type { FollowEvent } from '../src/repo/follow.ts';
 import { tempDir } from './support/cli.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
 import { notesRepo } from './support/notes.ts';
@@ -17,29 +15,11 @@ import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
 import type { HubStore } from '../src/hub/storage/port.ts';
 import { dropSchema, testClient, testSchema } from './support/postgres.ts';
+import { following, until } from './hub/following.ts';
 
 const TEAM = 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, owner TEXT)';
 
 const ids = (r: Repository): string[] => (r.db.prepare('SELECT id FROM notes ORDER BY id').all() as { id: string }[]).map((x) => x.id);
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await sleep(10);
-}
-
-/** Runs `fn` with `repo` following its remote 'origin' (pushing its own changes too); returns the events. */
-async function following<T>(repo: Repository, fn: (events: FollowEvent[]) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const feed = repo.feed();
-  const events: FollowEvent[] = [];
-  const done = repo.follow('origin', repo.link(repo.remote('origin')).dial, { signal: ac.signal, push: feed, retryMs: 20, maxRetryMs: 200, onEvent: (e) => events.push(e) }).catch(() => {});
-  try {
-    return await fn(events);
-  } finally {
-    ac.abort();
-    await done;
-    feed.stop();
-  }
-}
 
 const sql = testClient();
 after(() => sql.end());
