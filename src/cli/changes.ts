@@ -27,14 +27,16 @@ Examples:
     .action((opts: { since: string }) => {
       const since = parseVersion(opts.since);
       const engine = ctx.repo().engine;
-      let chunk: string[] = [];
+      // Lines are gathered into ~256 KiB writes: one write per line would cost more than the lines.
+      let text = '';
       for (const c of engine.changesSince(since)) {
-        chunk.push(formatChange(c));
-        if (chunk.length >= 1024) {
-          ctx.out(chunk.join('\n'));
-          chunk = [];
+        if (text.length > 0) text += '\n';
+        text += formatChange(c);
+        if (text.length >= 1 << 18) {
+          ctx.out(text);
+          text = '';
         }
       }
-      if (chunk.length > 0) ctx.out(chunk.join('\n'));
+      if (text.length > 0) ctx.out(text);
     });
 }
