@@ -14,6 +14,7 @@ import { measureSync, measureWrites, type SyncResults, type WriteResults } from 
 import { measureP2pLatency, measureP2pPush, measureP2pSync, type P2pLatencyResult, type P2pPushResult, type P2pSyncResult } from './p2p.ts';
 import { measurePull, type PullResult } from './pull.ts';
 import { cliStartReport, measureCliStart } from './cli.ts';
+import { cliRatesReport, measureCliRates } from './cli-rates.ts';
 import { measureReadFilter, readFilterReport } from './policy.ts';
 import { docsReport, measureDocs } from './docs.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
@@ -88,6 +89,8 @@ async function main(): Promise<void> {
     const readFilter = measureReadFilter(scratch, items, REPS);
     log('quick commands: ddcp status, ddcp log -n 5 (clone and built package)');
     const cliStart = measureCliStart(scratch, intEnv('BENCH_CLI_RUNS', 21), true, log);
+    log(`command line throughput: ddcp changes / ddcp apply, ${fmtInt(ROWS)} rows × ${REPS}`);
+    const cliRates = await measureCliRates(scratch, items, REPS);
     const docs = measureDocs(scratch, intEnv('BENCH_DOCS', 10_000), intEnv('BENCH_DOC_PATCHES', 100_000), log);
 
     const seconds = (now() - started) / 1000;
@@ -101,6 +104,8 @@ async function main(): Promise<void> {
     (report.json as Record<string, unknown>).readFilter = readFilter;
     process.stdout.write(cliStartReport(cliStart));
     (report.json as Record<string, unknown>).cliStart = cliStart;
+    process.stdout.write(cliRatesReport(cliRates, { read: perSec(ds.changes, ds.read.best), merge: perSec(ds.changes, ds.merge.best) }));
+    (report.json as Record<string, unknown>).cliRates = cliRates;
     process.stdout.write(docsReport(docs));
     (report.json as Record<string, unknown>).docs = docs;
     const out = fileURLToPath(new URL('./results.json', import.meta.url));

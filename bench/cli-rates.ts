@@ -1,0 +1,99 @@
+/**
+ * The command line's throughput: `ddcp changes > FILE` and `ddcp apply FILE` end to end (process
+ * start, JSON lines, hex), each started as a user starts it (bin/ddcp), on the same rows the library
+ * figures of this run read and merge — so the two rates can be put side by side. Best of `reps`.
+ *
+ *   node --disable-warning=ExperimentalWarning bench/cli-rates.ts       # 100,000 rows, best of 3
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Repository } from '../src/index.ts';
+import { ITEMS_DDL, makeItems, now, round1, Scratch, timing, type Item, type Timing } from './util.ts';
+
+const DDCP = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
+
+export interface CliRates {
+  changes: number;
+  /** `ddcp changes`, whole process, into a file. */
+  print: Timing;
+  /** `ddcp apply FILE` into an empty replica, whole process. */
+  apply: Timing;
+  jsonBytesPerChange: number;
+}
+
+/** Runs bin/ddcp with `args` in `dir`, standard output to `out` (or discarded); throws on failure. */
+function ddcp(dir: string, args: string[], out?: string): number {
+  const fd = out === undefined ? 'ignore' : openSync(out, 'w');
+  try {
+    const t0 = now();
+    const r = spawnSync(DDCP, ['-C', dir, ...args], { stdio: ['ignore', fd, 'pipe'] });
+    const ms = now() - t0;
+    if (r.status !== 0) throw new Error(`ddcp ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+    return ms;
+  } finally {
+    if (typeof fd === 'number') closeSync(fd);
+  }
+}
+
+async function itemsRepo(dir: string, items: Item[]): Promise<void> {
+  const repo = await Repository.init(dir);
+  repo.db.exec(ITEMS_DDL);
+  repo.engine.asCrr('items');
+  const ins = repo.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
+  repo.db.exec('BEGIN');
+  for (const item of items) ins.run(...item);
+  repo.db.exec('COMMIT');
+  repo.engine.seal();
+  repo.close();
+}
+
+export async function measureCliRates(scratch: Scratch, items: Item[], reps: number): Promise<CliRates> {
+  const source = join(scratch.dir, 'cli-rates-source');
+  await itemsRepo(source, items);
+  const file = join(scratch.dir, 'cli-rates.jsonl');
+  ddcp(source, ['status']); // compile cache, page cache
+  const print: number[] = [];
+  for (let i = 0; i < reps; i++) print.push(ddcp(source, ['changes'], file));
+  const changes = items.length * 3;
+  const apply: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const target = join(scratch.dir, `cli-rates-target-${i}`);
+    await itemsRepo(target, []);
+    apply.push(ddcp(target, ['apply', file]));
+  }
+  return { changes, print: timing(print), apply: timing(apply), jsonBytesPerChange: round1(statSync(file).size / changes) };
+}
+
+/** Markdown beside the library's read and merge rates of the same run (changes/s), if given. */
+export function cliRatesReport(r: CliRates, library?: { read: number; merge: number }): string {
+  const rate = (t: Timing): number => (r.changes * 1000) / t.best;
+  const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
+  const share = (cli: number, lib: number | undefined): string => {
+    if (lib === undefined) return '';
+    const pct = (100 * cli) / lib;
+    return ` | ${fmt(lib)} | ${pct.toFixed(0)}% ${pct >= 60 ? 'PASS' : 'MISS'}`;
+  };
+  const lines = ['', `## Command line throughput: ${fmt(r.changes)} changes, best of ${r.print.samples.length}`, ''];
+  lines.push(library ? '| | ms | changes/s | library, changes/s | CLI ÷ library (target ≥ 60%) |' : '| | ms | changes/s |');
+  lines.push(library ? '|---|---:|---:|---:|---:|' : '|---|---:|---:|');
+  lines.push(`| \`ddcp changes > FILE\` | ${r.print.best.toFixed(0)} | ${fmt(rate(r.print))}${share(rate(r.print), library?.read)} |`);
+  lines.push(`| \`ddcp apply FILE\` (empty replica) | ${r.apply.best.toFixed(0)} | ${fmt(rate(r.apply))}${share(rate(r.apply), library?.merge)} |`);
+  lines.push('');
+  lines.push(`Whole processes as a user starts them (bin/ddcp: sh, then Node.js), JSON lines of ${r.jsonBytesPerChange} bytes per change; the library columns are this run's read and merge rates.`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = Number(process.env.BENCH_ROWS ?? 100_000);
+  const scratch = new Scratch();
+  try {
+    const r = await measureCliRates(scratch, makeItems(rows), Number(process.env.BENCH_REPS ?? 3));
+    process.stdout.write(cliRatesReport(r));
+    process.stdout.write(JSON.stringify(r) + '\n');
+  } finally {
+    scratch.cleanup();
+  }
+}
