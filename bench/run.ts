@@ -5,6 +5,7 @@
  *
  *   npm run bench                       # N = 100,000 rows, best of 3; documents: bench/docs.ts
  *   BENCH_ROWS=20000 BENCH_REPS=5 npm run bench
+ *   BENCH_SCALE_ROWS=0 npm run bench    # without the 1,000,000-row pull and p2p sync
  */
 import { writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -15,6 +16,7 @@ import { measureP2pLatency, measureP2pPush, measureP2pSync, type P2pLatencyResul
 import { measurePull, type PullResult } from './pull.ts';
 import { cliStartReport, measureCliStart } from './cli.ts';
 import { cliRatesReport, measureCliRates } from './cli-rates.ts';
+import { measureScale, scaleReport } from './scale.ts';
 import { measureReadFilter, readFilterReport } from './policy.ts';
 import { docsReport, measureDocs } from './docs.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
@@ -30,6 +32,8 @@ function intEnv(name: string, fallback: number): number {
 const ROWS = intEnv('BENCH_ROWS', 100_000);
 const REPS = intEnv('BENCH_REPS', 3);
 const LIVE_COMMITS = intEnv('BENCH_LIVE_COMMITS', 1_000);
+// 0 skips the large run.
+const SCALE_ROWS = process.env.BENCH_SCALE_ROWS === '0' ? 0 : intEnv('BENCH_SCALE_ROWS', 1_000_000);
 const WARMUP_ROWS = Math.min(ROWS, Math.max(1_000, Math.floor(ROWS / 10)));
 
 const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
       log(`p2p initial sync: ${fmtInt(rows)} rows`);
       p2pSyncs.push(await measureP2pSync(scratch, rows));
     }
+    const scale = SCALE_ROWS > 0 ? await measureScale(scratch, SCALE_ROWS, { pull: pulls[pulls.length - 1]!, p2p: p2pSyncs[0]! }, log) : undefined;
     log(`p2p push: ${fmtInt(ROWS)} rows`);
     const p2pPush = await measureP2pPush(scratch, ROWS);
     log(`p2p live latency: ${fmtInt(LIVE_COMMITS)} commits`);
@@ -100,6 +105,10 @@ async function main(): Promise<void> {
     (report.json as Record<string, unknown>).pull = pulls;
     process.stdout.write(p2pReport(p2pSyncs, p2pLive, p2pPush));
     (report.json as Record<string, unknown>).p2p = { initialSync: p2pSyncs, push: p2pPush, live: p2pLive };
+    if (scale) {
+      process.stdout.write(scaleReport(scale));
+      (report.json as Record<string, unknown>).scale = { rows: scale.rows, pull: scale.pull.large, p2p: scale.p2p.large };
+    }
     process.stdout.write(readFilterReport(readFilter, ROWS, REPS));
     (report.json as Record<string, unknown>).readFilter = readFilter;
     process.stdout.write(cliStartReport(cliStart));
