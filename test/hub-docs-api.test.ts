@@ -266,6 +266,36 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
     assert.deepEqual(content(await a.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { v: 1 });
   });
 
+  it("refuses a change the user's write policy does not allow, changing nothing, and rebuilds the replica", async () => {
+    const a = await connect('partial', alice);
+    await a.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { v: 1 } });
+    const http = hub.url.replace(/^ws/, 'http');
+    // bob may write document rows but not their fields or history: every document change is refused at the gate
+    const res = await fetch(`${http}/v1/databases/partial/shares/bob`, { method: 'PUT', headers: { authorization: `Bearer ${alice}` }, body: JSON.stringify({ read: 'all', write: [{ table: 'ddcpdoc_docs' }] }) });
+    assert.equal(res.status, 200);
+    const b = await connect('partial', bob);
+    const w = await b.request({ type: 'update_document', collection: 'c', doc: 'd', patch: [{ op: 'replace', path: '/v', value: 2 }] });
+    assert.equal(w.ok, false);
+    assert.equal(w.error!.code, 'refused');
+    assert.match(w.error!.message, /refused/);
+    await until(() => b.closed !== undefined);
+    assert.equal(b.closed!.code, 1012);
+    assert.deepEqual(content(await a.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { v: 1 });
+    const again = await connect('partial', bob);
+    const seen = await again.ok({ type: 'get_document', collection: 'c', doc: 'd' });
+    assert.deepEqual(content(seen), { v: 1 });
+    assert.equal(version(seen), 1);
+  });
+
+  it('ends a connection whose token is revoked (4401)', async () => {
+    const carol = auth.issue('test-app:carol', 'carol');
+    const c = await connect('revoked', carol);
+    await c.ok({ type: 'list_documents', collection: 'c' });
+    auth.revoke(carol);
+    await until(() => c.closed !== undefined);
+    assert.equal(c.closed!.code, 4401);
+  });
+
   it('answers garbage with malformed and closes; closes on binary and oversized messages', async () => {
     const g = await connect('garbage', alice);
     g.ws.send('{not json');
