@@ -237,6 +237,26 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
     assert.ok(!c.messages.slice(before).some((m) => m.subscription === sub.subscription), 'no events after unsubscribe');
   });
 
+  it('keeps serving when library clients grow the database with tables of their own', async () => {
+    const c = await connect('mixed', alice);
+    await c.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { v: 1 } });
+    const sub = await c.ok({ type: 'subscribe', collection: 'c' });
+    // a library client with an app table (notes) pushes a row of it and a document edit
+    const lib = await libraryClient(dir, hub, auth, 'alice', 'mixed');
+    repos.push(lib.repo);
+    await lib.repo.pull('origin');
+    lib.docs.refresh();
+    lib.repo.db.exec("INSERT INTO notes VALUES ('n1', 'an app row')");
+    lib.docs.update('c', 'd', [{ op: 'replace', path: '/v', value: 2 }]);
+    await lib.repo.push('origin');
+    const ev = await c.waitFor((m) => m.event === 'updated' && m.subscription === sub.subscription);
+    assert.deepEqual(ev.patch, [{ op: 'replace', path: '/v', value: 2 }]);
+    await c.ok({ type: 'update_document', collection: 'c', doc: 'd', patch: [{ op: 'replace', path: '/v', value: 3 }] });
+    await lib.repo.pull('origin');
+    lib.docs.refresh();
+    assert.deepEqual(lib.docs.get('c', 'd')!.content, { v: 3 });
+  });
+
   it("refuses another user's database without saying more, and a missing or wrong token", async () => {
     const a = await connect('private', alice);
     await a.ok({ type: 'create_document', collection: 'c', doc: 'secret', content: { s: 1 } });
