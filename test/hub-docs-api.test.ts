@@ -11,6 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { Documents } from '../src/docs/index.ts';
+import { signAdminRequest } from '../src/hub/auth/hmac.ts';
+import { handleAuthRequest } from '../src/hub/auth/http.ts';
+import { openHubAuth } from '../src/hub/auth/open.ts';
 import type { HubServer } from '../src/hub/server.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import type { Repository } from '../src/index.ts';
@@ -337,6 +340,49 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
     // the hub goes on serving
     const ok = await connect('garbage', alice);
     await ok.ok({ type: 'list_documents', collection: 'c' });
+  });
+});
+
+describe("hub JSON document API with the hub's own authenticator", () => {
+  const dir = tempDir();
+  let hub: HubServer;
+  let close: () => Promise<void>;
+  let app: { key: string; secret: string };
+  const clients: JsonClient[] = [];
+
+  before(async () => {
+    const opened = await openHubAuth({ dataDir: `${dir}/hub`, env: {}, create: true });
+    close = opened.close;
+    app = await opened.auth.credentials.create('notes');
+    hub = await startHub(`${dir}/hub`, opened.auth, { http: (req, res) => handleAuthRequest(opened.auth, req, res) });
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await hub.stop();
+    await close();
+  });
+
+  /** A user token minted for `email` by the app's backend (a signed admin call). */
+  async function tokenFor(email: string): Promise<string> {
+    const body = '{}';
+    const res = await fetch(`${hub.url.replace(/^ws/, 'http')}/auth/token`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...signAdminRequest({ apiKey: app.key, secret: app.secret, email, body }) } });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  it('admits a minted user token in the Authorization header or ?access_token=, and refuses a forged one and another user', async () => {
+    const ann = await tokenFor('ann@example.com');
+    const a = await JsonClient.connect(`${hub.url}/v1/docs/annsdocs`, ann);
+    clients.push(a);
+    assert.equal(a.messages[0]!.user, 'ann@example.com');
+    await a.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { v: 1 } });
+    const q = await JsonClient.connect(`${hub.url}/v1/docs/annsdocs?access_token=${encodeURIComponent(ann)}`, undefined);
+    clients.push(q);
+    assert.deepEqual(content(await q.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { v: 1 });
+    const forged = ann.slice(0, -4) + (ann.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    await assert.rejects(JsonClient.connect(`${hub.url}/v1/docs/annsdocs`, forged), (err: Error & { status: number }) => err.status === 401);
+    const bob = await tokenFor('bob@example.com');
+    await assert.rejects(JsonClient.connect(`${hub.url}/v1/docs/annsdocs`, bob), (err: Error & { status: number }) => err.status === 403);
   });
 });
 
