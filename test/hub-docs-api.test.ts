@@ -343,6 +343,21 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
   });
 });
 
+describe('hub JSON document API at shutdown', () => {
+  it('closes open connections with 1001 and stops', async () => {
+    const auth = new TokenAuthenticator();
+    const dir = tempDir();
+    const hub = await startHub(`${dir}/hub`, auth);
+    const token = auth.issue('t-ann', 'ann');
+    const c = await JsonClient.connect(`${hub.url}/v1/docs/bye`, token);
+    await c.ok({ type: 'create_document', collection: 'c', content: { v: 1 } });
+    const stopping = hub.stop();
+    await until(() => c.closed !== undefined);
+    assert.equal(c.closed!.code, 1001);
+    await stopping;
+  });
+});
+
 describe("hub JSON document API with the hub's own authenticator", () => {
   const dir = tempDir();
   let hub: HubServer;
