@@ -197,7 +197,10 @@ export class DocsApi {
       }
       conn.pending++;
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
-      conn.chain = conn.chain.then(() => this.request(conn, text)).finally(() => conn.pending--);
+      conn.chain = conn.chain
+        .then(() => this.request(conn, text))
+        .catch((err: Error) => this.options.log('warn', `a document request of ${principal.user} failed: ${err.message}`))
+        .finally(() => conn.pending--);
     });
   }
 
