@@ -7,7 +7,10 @@
  * PostgreSQL mode with two hub processes on one schema (a JSON client on each).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { Documents } from '../src/docs/index.ts';
@@ -17,7 +20,7 @@ import { openHubAuth } from '../src/hub/auth/open.ts';
 import type { HubServer } from '../src/hub/server.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import type { Repository } from '../src/index.ts';
-import { tempDir } from './support/cli.ts';
+import { BIN, ddcpAsync, tempDir } from './support/cli.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
 import { notesRepo } from './support/notes.ts';
 import { dropSchema, testClient } from './support/postgres.ts';
@@ -340,6 +343,51 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
     // the hub goes on serving
     const ok = await connect('garbage', alice);
     await ok.ok({ type: 'list_documents', collection: 'c' });
+  });
+});
+
+describe('hub JSON document API from `ddcp hub serve --docs-cache`', () => {
+  it('serves documents with a backend-minted token, and keeps the replica in the cache across a restart', async () => {
+    const dir = tempDir();
+    const made = await ddcpAsync(dir, ['hub', 'credentials', 'create', '--name', 'notes', '--data', 'hub', '--json']);
+    assert.equal(made.code, 0, made.stderr);
+    const app = JSON.parse(made.stdout) as { key: string; secret: string };
+    const serve = async () => {
+      const child = spawn(process.execPath, [BIN, 'hub', 'serve', '--listen', '127.0.0.1:0', '--data', 'hub', '--docs-cache', 'cache'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stderr.resume();
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          const m = /hub listening on (ws:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', () => reject(new Error(`hub serve exited: ${out}`)));
+      });
+      return { child, url };
+    };
+    const stop = async (h: { child: ReturnType<typeof spawn> }) => {
+      if (h.child.exitCode !== null || h.child.signalCode !== null) return;
+      h.child.kill('SIGTERM');
+      await once(h.child, 'exit');
+    };
+    let hub = await serve();
+    try {
+      const body = '{}';
+      const res = await fetch(`${hub.url.replace(/^ws/, 'http')}/auth/token`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...signAdminRequest({ apiKey: app.key, secret: app.secret, email: 'ann@example.com', body }) } });
+      const { token } = (await res.json()) as { token: string };
+      const a = await JsonClient.connect(`${hub.url}/v1/docs/cached`, token);
+      await a.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { v: 1 } });
+      a.close();
+      await stop(hub);
+      assert.deepEqual(readdirSync(`${dir}/cache`), ['cached'], 'the replica stays in the cache folder');
+      hub = await serve();
+      const b = await JsonClient.connect(`${hub.url}/v1/docs/cached`, token);
+      assert.deepEqual(content(await b.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { v: 1 });
+      b.close();
+    } finally {
+      await stop(hub);
+    }
   });
 });
 
