@@ -243,6 +243,23 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
     assert.ok(!c.messages.slice(before).some((m) => m.subscription === sub.subscription), 'no events after unsubscribe');
   });
 
+  it('pushes a conflict event when a concurrent edit from a library client wins a field', async () => {
+    const c = await connect('conflicts', alice);
+    await c.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { title: 'x', other: 1 } });
+    const sub = await c.ok({ type: 'subscribe', collection: 'c', doc: 'd' });
+    const lib = await libraryClient(dir, hub, auth, 'alice', 'conflicts');
+    repos.push(lib.repo);
+    await lib.repo.pull('origin');
+    lib.docs.refresh();
+    // both edit /title without seeing each other; the library's value is greater, so it wins everywhere
+    lib.docs.update('c', 'd', [{ op: 'replace', path: '/title', value: 'zzz from the library' }]);
+    await c.ok({ type: 'update_document', collection: 'c', doc: 'd', patch: [{ op: 'replace', path: '/title', value: 'aaa from json' }] });
+    await lib.repo.push('origin');
+    const ev = await c.waitFor((m) => m.event === 'conflict' && m.subscription === sub.subscription);
+    assert.deepEqual(ev, { event: 'conflict', subscription: sub.subscription, collection: 'c', doc: 'd', path: '/title', lost: 'aaa from json', kept: 'zzz from the library' });
+    assert.deepEqual(content(await c.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { title: 'zzz from the library', other: 1 });
+  });
+
   it('keeps serving when library clients grow the database with tables of their own', async () => {
     const c = await connect('mixed', alice);
     await c.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { v: 1 } });
