@@ -89,8 +89,8 @@ describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not inst
     const at = (who: 'ann' | 'bob'): string => `/ip4/127.0.0.1/tcp/${ports[who]}/p2p/${ids[who]}`;
     const ann = new Terminal('ann', [dirs.ann, '--listen', `/ip4/127.0.0.1/tcp/${ports.ann}`, '--peer', at('bob')]);
     const bob = new Terminal('bob', [dirs.bob, '--listen', `/ip4/127.0.0.1/tcp/${ports.bob}`, '--peer', at('ann')]);
-    await ann.until(shows('online · 1 peer', 'press a'), 'ann online with bob');
-    await bob.until(shows('online · 1 peer', 'press a'), 'bob online with ann');
+    await ann.until(shows('online · 1 peer', 'press a', 'peer1: online'), 'ann online with bob');
+    await bob.until(shows('online · 1 peer', 'press a', 'peer1: online'), 'bob online with ann');
 
     // made in one, live in the other
     ann.keys('a');
@@ -108,7 +108,7 @@ describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not inst
     // bob goes offline and edits; ann edits the same task (another field) and adds one
     bob.keys('o');
     await bob.until(shows('○ offline'), 'bob offline');
-    await ann.until(shows('online · 0 peers'), 'ann seeing bob gone');
+    await ann.until(shows('online · 0 peers', 'peer1: reconnecting'), 'ann seeing bob gone');
     bob.keys('s'); // todo → doing
     await bob.until(shows('[~] !!  Buy milk'), "bob's status edit");
     bob.keys('a');
@@ -131,6 +131,7 @@ describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not inst
     const converged = shows('[~] !!! Buy milk #home #shop', '[ ] !!  Offline task', '[ ] !!  From ann');
     await bob.until(converged, 'bob converged');
     await ann.until(converged, 'ann converged');
+    await ann.until(shows('peer1: online'), 'ann following bob again');
     assert.deepEqual(ann.list(), bob.list());
     assert.equal(ann.list().length, 3);
 

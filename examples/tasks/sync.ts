@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Repository } from '../../src/index.ts';
-import type { Server } from '../../src/peer/index.ts';
+import type { ConnectionState, Server } from '../../src/peer/index.ts';
 
 export interface SyncState {
   online: boolean;
@@ -15,6 +15,8 @@ export interface SyncState {
   peers: number;
   /** Where others reach us (empty offline). */
   addresses: string[];
+  /** Each remote followed and its connection state (online / reconnecting / offline). */
+  remotes: { remote: string; state: ConnectionState }[];
   /** The server's last log line (following, disconnected, merged…). */
   last: string;
 }
@@ -57,7 +59,7 @@ export class Sync extends EventEmitter<{ state: [SyncState]; changes: [] }> {
 
   get state(): SyncState {
     const s = this.server;
-    return { online: !!s, peers: s ? s.node.peers().length : 0, addresses: s ? s.addresses() : [], last: this.lastLine };
+    return { online: !!s, peers: s ? s.node.peers().length : 0, addresses: s ? s.addresses() : [], remotes: s ? s.connectionStates() : [], last: this.lastLine };
   }
 
   /** Starts or stops syncing (calls are queued, so fast toggles don't overlap). */
@@ -83,6 +85,7 @@ export class Sync extends EventEmitter<{ state: [SyncState]; changes: [] }> {
     const changed = (): void => void this.emit('state', this.state);
     server.on('peer:connect', changed);
     server.on('peer:disconnect', changed);
+    server.on('connection', changed);
     server.on('changes', () => void this.emit('changes'));
     server.on('error', () => {}); // logged through `log` already; the server goes on
     this.server = server;

@@ -158,7 +158,9 @@ export function App({ docs, sync, dir, onQuit }: AppProps): React.ReactElement {
   const current = tasks[Math.min(selected, tasks.length - 1)];
   const header = h(Box, { gap: 1 },
     h(Text, { bold: true }, `ddcp tasks · ${dir}`),
-    net.online ? h(Text, { color: 'green' }, `● online · ${net.peers} peer${net.peers === 1 ? '' : 's'}`) : h(Text, { color: 'gray' }, '○ offline'));
+    net.online ? h(Text, { color: 'green' }, `● online · ${net.peers} peer${net.peers === 1 ? '' : 's'}`) : h(Text, { color: 'gray' }, '○ offline'),
+    // each remote's connection state, from the server's 'connection' events
+    ...net.remotes.map((r) => h(Text, { key: r.remote, color: r.state === 'online' ? 'green' : r.state === 'reconnecting' ? 'yellow' : 'gray' }, `${r.remote}: ${r.state}`)));
   const address = net.addresses.find((a) => a.includes('/tcp/')) ?? net.addresses[0];
   const list = tasks.length === 0
     ? h(Text, { dimColor: true }, 'no tasks yet — press a to add one')

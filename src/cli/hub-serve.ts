@@ -16,23 +16,25 @@ export function parseListen(text: string): { host: string; port: number } {
 export function registerServe(hub: Command, ctx: Context): void {
   hub
     .command('serve')
-    .description('run the sync hub: databases at ws://HOST:PORT/<db>, GET /healthz and /metrics')
+    .description('run the sync hub: databases at ws://HOST:PORT/<db>, their documents as JSON at /v1/docs/<db>, GET /healthz and /metrics')
     .option('--listen <host:port>', `where to listen (default: 127.0.0.1:${DEFAULT_HUB_PORT})`)
     .option('--data <dir>', 'the data folder: embedded SQLite storage, one file per database (default: ./hub)')
     .option('--database-url <url>', 'PostgreSQL instead (postgres://…): all state there, so several hubs can serve one storage')
     .option('--schema <name>', 'with --database-url: the schema of the hub tables (default: ddcp_hub)')
     .option('--max-frame <bytes>', 'the largest frame a client may send (default: 16 MiB)')
+    .option('--docs-cache <dir>', "where the JSON document API keeps its per-user replicas, kept across restarts (default: a temporary folder removed at stop)")
     .addHelpText('after', `
 Clients add a database as a remote (ddcp remote add origin ws://HOST:PORT/notes) and authenticate
 with a user token (ddcp hub login ws://HOST:PORT, or DDCP_HUB_TOKEN); a database is created by its
 owner's first connection, its schema comes from the first push and grows by added columns. An
-app's backend gets tokens for its users from the hub (ddcp hub credentials create).
+app's backend gets tokens for its users from the hub (ddcp hub credentials create). Apps without
+the library use documents over JSON at ws://HOST:PORT/v1/docs/<db> with the same tokens.
 Stops on Ctrl-C or SIGTERM: sessions finish the batch they are merging, clients reconnect later.
 
 Examples:
   ddcp hub serve --data ./hub
   ddcp hub serve --listen 0.0.0.0:7420 --database-url postgres://127.0.0.1/hub`)
-    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string }) => {
+    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string; docsCache?: string }) => {
       const stopped = new Promise<void>((resolve_) => {
         process.once('SIGINT', () => resolve_());
         process.once('SIGTERM', () => resolve_());
@@ -57,6 +59,7 @@ Examples:
           host,
           port,
           ...(maxFrameBytes !== undefined && { maxFrameBytes }),
+          ...(opts.docsCache !== undefined && { docs: { dir: resolve(ctx.dir(), opts.docsCache) } }),
           log: (level, message) => log(`${level === 'warn' ? 'warn: ' : ''}${message}`),
           http: (req, res) => handleAuthRequest(auth.auth, req, res),
         });

@@ -16,7 +16,7 @@ import type { ApplyOptions, ApplyResult, Engine, Change, SqlValue } from '../eng
 import { toHex } from '../base/hex.ts';
 import { unpackColumns, transaction } from '../engine/index.ts';
 import { DocumentError, DocumentExistsError, DocumentNotFoundError, NothingToUndoError } from './errors.ts';
-import { changeType, Events, type ChangeEvent, type ConflictEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
+import { changeType, Events, type AnyEvent, type ChangeEvent, type ConflictEvent, type ConnectionEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
 import { ELEMENT_TOKEN } from './elements.ts';
 import { ARRAY_MARKER, OBJECT_MARKER } from './fields.ts';
 import { countEntries, entriesAfter, lastRowid, lastUndoable, nextSeq, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
@@ -40,11 +40,21 @@ export interface Document {
   content: JsonObject;
 }
 
+/**
+ * What reports remotes' connection states: a served repository (`Server` of `ddcp/peer`) or anything
+ * with the same `connection` event (and, optionally, the states now).
+ */
+export interface ConnectionSource {
+  on(event: 'connection', listener: (e: Omit<ConnectionEvent, 'type'>) => void): unknown;
+  off(event: 'connection', listener: (e: Omit<ConnectionEvent, 'type'>) => void): unknown;
+  connectionStates?(): Omit<ConnectionEvent, 'type'>[];
+}
+
 export interface DocumentsOptions {
   /** Recorded as the author of local changes (e.g. a user name). */
   author?: string;
   /** Called with an error a listener threw (default: ignored). */
-  onListenerError?: (err: unknown, event: DocumentEvent) => void;
+  onListenerError?: (err: unknown, event: DocumentEvent | ConnectionEvent) => void;
 }
 
 /** What `undo` did. */
@@ -194,9 +204,27 @@ export class Documents {
     return result;
   }
 
-  /** Subscribes to events (see events.ts), optionally of one collection or document; returns the unsubscribe function. */
-  on(types: EventType | EventType[] | '*', listener: Listener, filter: EventFilter = {}): () => void {
+  /**
+   * Subscribes to events (see events.ts), optionally of one collection or document; returns the
+   * unsubscribe function. `'*'` is every document event; connection states (see
+   * {@link watchConnections}) come to `'connection'` subscriptions, optionally of one `remote`.
+   */
+  on(types: 'connection', listener: Listener<ConnectionEvent>, filter?: Pick<EventFilter, 'remote'>): () => void;
+  on(types: EventType | EventType[] | '*', listener: Listener, filter?: EventFilter): () => void;
+  on(types: EventType | EventType[] | '*' | 'connection', listener: Listener<never>, filter: EventFilter = {}): () => void {
     return this.events.on(types, listener, filter);
+  }
+
+  /**
+   * Delivers `source`'s connection states as `connection` events (first the state of each remote it
+   * follows now, then every change) until the returned function is called. Subscribe with
+   * `docs.on('connection', listener, { remote })` to hear of one remote only.
+   */
+  watchConnections(source: ConnectionSource): () => void {
+    const listener = (e: Omit<ConnectionEvent, 'type'>): void => this.emit([{ ...e, type: 'connection' }]);
+    source.on('connection', listener);
+    this.emit((source.connectionStates?.() ?? []).map((e) => ({ ...e, type: 'connection' as const })));
+    return () => void source.off('connection', listener);
   }
 
   /**
@@ -287,7 +315,7 @@ export class Documents {
   }
 
   /** Delivers events now, or once the caller's own transaction (if any) has ended. */
-  private emit(events: DocumentEvent[]): void {
+  private emit(events: AnyEvent[]): void {
     if (events.length === 0 || !this.events.listened) return;
     if (inTransaction(this.engine.db)) setTimeout(() => this.emit(events), 1);
     else this.events.deliver(events);

@@ -47,28 +47,47 @@ export interface SyncEvent {
   conflicts?: number;
 }
 
+/**
+ * A followed remote's connection state changed (see `Documents.watchConnections`): `online`,
+ * `reconnecting` (the session broke or could not be opened; retrying) or `offline` (not followed).
+ * Delivered only to subscriptions that name `'connection'` (not to `'*'`, which means every
+ * document event).
+ */
+export interface ConnectionEvent {
+  type: 'connection';
+  remote: string;
+  state: 'online' | 'offline' | 'reconnecting';
+  /** Why the session ended or failed, if known. */
+  error?: string;
+}
+
 export type DocumentEvent = ChangeEvent | ConflictEvent | SyncEvent;
 export type EventType = DocumentEvent['type'];
+/** Every event delivered: document events and connection states. */
+export type AnyEvent = DocumentEvent | ConnectionEvent;
 
 export interface EventFilter {
   collection?: string;
   id?: string;
+  /** Only this remote's `connection` events (and no other events). */
+  remote?: string;
 }
 
-export type Listener<E extends DocumentEvent = DocumentEvent> = (event: E) => void;
+export type Listener<E extends AnyEvent = DocumentEvent> = (event: E) => void;
 
 interface Subscription {
-  types: ReadonlySet<EventType> | undefined;
+  /** Undefined: every document event (not connection events). */
+  types: ReadonlySet<AnyEvent['type']> | undefined;
   filter: EventFilter;
-  listener: Listener;
+  listener: Listener<AnyEvent>;
 }
 
 /** Listeners and delivery. */
 export class Events {
   private subs = new Set<Subscription>();
-  private readonly onError: ((err: unknown, event: DocumentEvent) => void) | undefined;
+  private readonly onError: ((err: unknown, event: AnyEvent) => void) | undefined;
 
-  constructor(onError?: (err: unknown, event: DocumentEvent) => void) {
+  constructor(onError?: (err: unknown, event: AnyEvent) => void) {
     this.onError = onError;
   }
 
@@ -78,21 +97,23 @@ export class Events {
   }
 
   /** Subscribes to events of `types` (all types if empty); returns the unsubscribe function. */
-  on(types: EventType | EventType[] | '*', listener: Listener, filter: EventFilter = {}): () => void {
+  on(types: AnyEvent['type'] | AnyEvent['type'][] | '*', listener: Listener<never>, filter: EventFilter = {}): () => void {
     const list = types === '*' ? [] : Array.isArray(types) ? types : [types];
-    const sub: Subscription = { types: list.length ? new Set(list) : undefined, filter, listener };
+    const sub: Subscription = { types: list.length ? new Set(list) : undefined, filter, listener: listener as Listener<AnyEvent> };
     this.subs.add(sub);
     return () => void this.subs.delete(sub);
   }
 
   /** Calls the matching listeners of each event, in order. */
-  deliver(events: readonly DocumentEvent[]): void {
+  deliver(events: readonly AnyEvent[]): void {
     for (const event of events) {
       for (const s of [...this.subs]) {
-        if (s.types && !s.types.has(event.type)) continue;
-        // Sync events concern no one document: filtered subscriptions don't get them.
-        if (s.filter.collection !== undefined && (event.type === 'sync' || s.filter.collection !== event.collection)) continue;
-        if (s.filter.id !== undefined && (event.type === 'sync' || s.filter.id !== event.id)) continue;
+        if (s.types ? !s.types.has(event.type) : event.type === 'connection') continue;
+        // Sync and connection events concern no one document: filtered subscriptions don't get them.
+        const global = event.type === 'sync' || event.type === 'connection';
+        if (s.filter.collection !== undefined && (global || s.filter.collection !== event.collection)) continue;
+        if (s.filter.id !== undefined && (global || s.filter.id !== event.id)) continue;
+        if (s.filter.remote !== undefined && (event.type !== 'connection' || s.filter.remote !== event.remote)) continue;
         try {
           s.listener(event);
         } catch (err) {

@@ -10,9 +10,9 @@
  * ```
  */
 export { Documents } from './documents.ts';
-export type { Document, DocumentsOptions, UndoResult } from './documents.ts';
+export type { ConnectionSource, Document, DocumentsOptions, UndoResult } from './documents.ts';
 export type { HistoryEntry as DocumentHistoryEntry } from './history.ts';
-export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent as DocumentConflictEvent, SyncEvent as DocumentSyncEvent, EventFilter as DocumentEventFilter } from './events.ts';
+export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent as DocumentConflictEvent, SyncEvent as DocumentSyncEvent, ConnectionEvent as DocumentConnectionEvent, EventFilter as DocumentEventFilter } from './events.ts';
 export type { Json, JsonObject } from './json.ts';
 export type { Operation as JsonPatchOperation } from './patch.ts';
 export { DocumentError, PatchError, InvalidDocumentError, DocumentNotFoundError, DocumentExistsError, NothingToUndoError } from './errors.ts';

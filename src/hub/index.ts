@@ -17,3 +17,7 @@ export { PgHubStore, DEFAULT_SCHEMA as DEFAULT_HUB_SCHEMA } from './storage/post
 export type { PgHubStoreOptions } from './storage/postgres/store.ts';
 export { checkDatabaseName, DatabaseNameError, HubStoreError, SchemaDeclareError } from './storage/port.ts';
 export type { DatabaseInfo, HubDatabase, HubStore, HubUser } from './storage/port.ts';
+// The JSON document API at ws://host:port/v1/docs/<db> (see src/hub/docs/socket.ts).
+export { DOCS_PATH_PREFIX, DEFAULT_DOCS_MAX_MESSAGE_BYTES, DOCS_CLOSE } from './docs/socket.ts';
+export { DocsApiError } from './docs/errors.ts';
+export type { DocsErrorCode } from './docs/errors.ts';

@@ -16,6 +16,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { SessionLog } from '../sync/server.ts';
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, WsFrameStream, type ControlMessage } from '../transport/ws/frames.ts';
 import { accessOf } from './access.ts';
+import { DocsApi } from './docs/socket.ts';
 import { HubRequestError } from './errors.ts';
 import type { Authenticator, Principal } from './auth/port.ts';
 import { HubMetrics } from './metrics.ts';
@@ -45,6 +46,12 @@ export interface HubServerOptions {
   shutdownMs?: number;
   /** More HTTP endpoints (e.g. the auth endpoints): answer and resolve true, or resolve false. */
   http?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /**
+   * The JSON document API at `ws://host:port/v1/docs/<db>` (src/hub/docs/socket.ts): where its
+   * per-user replicas are cached (default: a temporary folder removed at stop) and the largest
+   * message (default 1 MiB); false turns it off.
+   */
+  docs?: { dir?: string; maxMessageBytes?: number } | false;
 }
 
 interface Live {
@@ -80,6 +87,7 @@ export class HubServer {
   private readonly sessions = new Set<Live>();
   private readonly clocks = new Map<string, MergeClock>();
   private readonly unsubscribe: () => void;
+  private readonly docs: DocsApi | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(options: HubServerOptions) {
@@ -90,6 +98,7 @@ export class HubServer {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_HUB_MAX_FRAME_BYTES, perMessageDeflate: false });
     this.http = createServer((req, res) => void this.request(req, res));
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
+    if (options.docs !== false) this.docs = new DocsApi({ store: this.store, auth: this.auth, metrics: this.metrics, log: this.log, ...options.docs });
     this.unsubscribe = this.auth.onRevoked((app) => {
       for (const live of this.sessions) if (live.principal.app === app) void this.recheck(live, 'revoked');
     });
@@ -153,6 +162,7 @@ export class HubServer {
     const remote = req.socket.remoteAddress ?? 'unknown';
     try {
       if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
+      if (this.docs && (await this.docs.upgrade(req, socket, head))) return;
       const name = databaseOf(req.url);
       let principal: Principal;
       try {
@@ -287,6 +297,7 @@ export class HubServer {
       const all = Promise.all([...this.sessions].map((s) => s.done));
       await Promise.race([all, new Promise((resolve) => setTimeout(resolve, this.options.shutdownMs ?? 5_000).unref())]);
       for (const ws of this.wss.clients) ws.terminate();
+      await this.docs?.stop();
       await closed;
       await this.store.close();
     })();

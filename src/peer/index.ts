@@ -14,6 +14,7 @@
  */
 export { Server } from './server.ts';
 export type { ServeOptions, ServerEvents } from './server.ts';
+export type { ConnectionChange, ConnectionState } from '../repo/connection.ts';
 export { withNetwork, withNode } from './temporary.ts';
 export { probe, RemoteUnreachableError, LOOKUP_ENV } from './reach.ts';
 export { askServer, ControlError, SOCKET_FILE } from './control.ts';

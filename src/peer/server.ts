@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { RepoFeed } from '../repo/feed.ts';
+import { ConnectionStates, stateAfter, type ConnectionChange, type ConnectionState } from '../repo/connection.ts';
 import { isSchemaMisfit, type FollowEvent } from '../repo/follow.ts';
 import { networkPeer } from '../repo/remotes.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -55,6 +56,11 @@ export interface ServerEvents {
   changes: [event: { remote: string; received: number; applied: number; dbVersion: number }];
   /** A remote is caught up to `version`. */
   sync: [event: { remote: string; version: number }];
+  /**
+   * A followed remote's connection state changed: `online`, `reconnecting` (the session broke or
+   * could not be opened; retrying) or `offline` (no longer followed). See repo/connection.ts.
+   */
+  connection: [event: ConnectionChange];
   /** Something failed (a session, a follow); the server goes on. */
   error: [error: Error];
 }
@@ -70,6 +76,8 @@ export class Server extends EventEmitter<ServerEvents> {
   private control: NetServer | undefined;
   /** Remotes followed now, each with what stops it. */
   private readonly following = new Map<string, Following>();
+  /** Each followed remote's connection state (reported as 'connection' events). */
+  private readonly states = new ConnectionStates((e) => this.emit('connection', e));
   /** Remotes not followed because their peer is denied (followed again once it is allowed). */
   private readonly deniedRemotes = new Set<string>();
   /** Open sync sessions by peer, each with the policy it started under (see {@link revoke}). */
@@ -359,10 +367,17 @@ export class Server extends EventEmitter<ServerEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
+  /** The connection state of every remote followed now (`offline` until its first session opens). */
+  connectionStates(): { remote: string; state: ConnectionState }[] {
+    const known = new Map(this.states.list().map((s) => [s.remote, s.state]));
+    return [...this.following.keys()].map((remote) => ({ remote, state: known.get(remote) ?? 'offline' }));
+  }
+
   /** Starts following a remote (done for every remote at start). */
   followRemote(name: string, location: string): void {
     const following: Following = { location, stop: new AbortController(), task: Promise.resolve() };
     this.following.set(name, following);
+    const signal = AbortSignal.any([this.abort.signal, following.stop.signal]);
     let dial: Dial;
     if (networkPeer(location)) dial = (signal) => openSync(this.node, location, name, signal);
     else {
@@ -378,6 +393,8 @@ export class Server extends EventEmitter<ServerEvents> {
     }
     let lastProblem: string | undefined; // one line per outage, not one per retry
     const onEvent = (e: FollowEvent): void => {
+      const state = stateAfter(e, signal.aborted);
+      if (state) this.states.set(name, state, e.type === 'disconnected' ? e.error?.message : undefined);
       if (e.type === 'merged') {
         if (e.outcome.received > 0) this.log(`merged ${e.outcome.received} changes from ${name} (${e.outcome.applied} new), db_version ${e.outcome.dbVersion}`);
         this.emit('changes', { remote: name, received: e.outcome.received, applied: e.outcome.applied, dbVersion: e.outcome.dbVersion });
@@ -401,8 +418,13 @@ export class Server extends EventEmitter<ServerEvents> {
       this.log(`stopped following ${name}: ${err.message}`);
       this.problem(err);
     };
-    const signal = AbortSignal.any([this.abort.signal, following.stop.signal]);
-    following.task = this.repo.follow(name, dial, { signal, onEvent, push: this.feed }).catch(stopped);
+    following.task = this.repo
+      .follow(name, dial, { signal, onEvent, push: this.feed })
+      .catch(stopped)
+      .finally(() => {
+        // not followed any more, unless it is followed anew (moved)
+        if (!this.following.has(name) || this.following.get(name) === following) this.states.remove(name);
+      });
     this.tasks.push(following.task);
   }
 
