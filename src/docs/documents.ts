@@ -11,7 +11,7 @@
  * repo.engine.applyChanges(changesFromAPeer); docs.refresh(); // events for what arrived
  * ```
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ApplyOptions, ApplyResult, Engine, Change, SqlValue } from '../engine/index.ts';
 import { toHex } from '../base/hex.ts';
 import { unpackColumns, transaction } from '../engine/index.ts';
@@ -19,26 +19,19 @@ import { DocumentError, DocumentExistsError, DocumentNotFoundError, NothingToUnd
 import { changeType, Events, type ChangeEvent, type ConflictEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
 import { ELEMENT_TOKEN } from './elements.ts';
 import { ARRAY_MARKER, OBJECT_MARKER } from './fields.ts';
-import { countEntries, entriesAfter, lastRowid, lastUndoable, nextSeq, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
+import { contentOf, documentOf, revisionOf, type Document } from './decode.ts';
+import { changeId, counts, entriesAfter, lastRowid, lastUndoable, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
 import { canonical, checkContent, clone, type Json, type JsonObject } from './json.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { applyPatch, diff } from './patch.ts';
 import { parentPath } from './pointer.ts';
 import { matches, type Where } from './query.ts';
 import { ensureSchema, FIELDS_TABLE } from './schema.ts';
-import { collectionNames, liveIds, readContent, writeContent } from './store.ts';
+import { replay } from './replay.ts';
+import { collectionNames, liveIds, loadDocument, writeContent } from './store.ts';
 import { planUndo } from './undo.ts';
 
-/** A document as read. */
-export interface Document {
-  collection: string;
-  id: string;
-  /** How many changes the document has had (its history's length; the same on synced replicas). */
-  version: number;
-  /** `<version>-<hash of the content>`: changes with every change, equal on replicas holding the same. */
-  revision: string;
-  content: JsonObject;
-}
+export type { Document } from './decode.ts';
 
 export interface DocumentsOptions {
   /** Recorded as the author of local changes (e.g. a user name). */
@@ -61,11 +54,6 @@ export interface UndoResult {
 
 function checkName(what: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) throw new DocumentError(`${what} must be a non-empty string`);
-}
-
-function revisionOf(version: number, content: JsonObject | undefined): string {
-  const hash = createHash('sha256').update(content === undefined ? '' : canonical(content)).digest('hex');
-  return `${version}-${hash.slice(0, 16)}`;
 }
 
 export class Documents {
@@ -111,17 +99,18 @@ export class Documents {
   /** A document, or undefined if there is none (or it was deleted). With `version`, as it was after that change. */
   get(collection: string, id: string, options: { version?: number } = {}): Document | undefined {
     if (options.version !== undefined) return this.at(collection, id, options.version);
-    const content = readContent(this.engine.db, collection, id);
-    if (!content) return undefined;
-    const version = countEntries(this.engine.db, collection, id);
-    return { collection, id, version, revision: revisionOf(version, content), content };
+    const stored = loadDocument(this.engine.db, collection, id);
+    if (stored.deleted !== 0) return undefined;
+    return documentOf(collection, id, stored, counts(this.engine.db, collection, id).version);
   }
 
   private at(collection: string, id: string, version: number): Document | undefined {
     if (!Number.isSafeInteger(version) || version < 1) throw new DocumentError(`version must be a positive integer, got ${version}`);
-    const entry = readHistory(this.engine.db, collection, id)[version - 1];
-    if (!entry?.state) return undefined;
-    return { collection, id, version, revision: revisionOf(version, entry.state), content: entry.state };
+    const history = readHistory(this.engine.db, collection, id);
+    if (version > history.length) return undefined;
+    const content = replay(history, version);
+    if (!content) return undefined;
+    return { collection, id, version, revision: revisionOf(version, content), content };
   }
 
   /** The documents of a collection (in id order), optionally only those holding the values of `where`. */
@@ -180,9 +169,10 @@ export class Documents {
     let undone: HistoryEntry | undefined;
     let skipped: string[] = [];
     const { entry, document } = this.change(collection, id, (current) => {
-      undone = lastUndoable(this.engine.db, collection, id, this.site);
+      const history = readHistory(this.engine.db, collection, id);
+      undone = lastUndoable(history, this.site);
       if (!undone) throw new NothingToUndoError(collection, id);
-      const plan = planUndo(undone, current);
+      const plan = planUndo(history, history.indexOf(undone), current);
       skipped = plan.skipped;
       if (plan.target === 'unchanged') return undefined;
       const op: ChangeKind = plan.target === undefined ? 'delete' : current === undefined ? 'create' : 'update';
@@ -208,7 +198,7 @@ export class Documents {
     const events: DocumentEvent[] = [];
     for (const e of entriesAfter(this.engine.db, this.historyCursor)) {
       this.historyCursor = Math.max(this.historyCursor, e.rowid);
-      if (this.own.delete(e.id)) continue;
+      if (this.own.size > 0 && this.own.delete(ownKey(e))) continue;
       events.push(this.changeEvent(e, false));
     }
     const conflicts = this.engine.conflicts({ table: FIELDS_TABLE, limit: 100_000 }).filter((c) => c.id > this.conflictCursor);
@@ -255,14 +245,18 @@ export class Documents {
     checkName('id', id);
     const db = this.engine.db;
     const done = transaction(db, () => {
-      const current = readContent(db, collection, id);
+      const stored = loadDocument(db, collection, id);
+      const current = contentOf(stored);
       const decision = decide(current);
-      if (!decision || (decision.next !== undefined && current !== undefined && canonical(decision.next) === canonical(current))) return { current };
+      const { version, nextSeq } = counts(db, collection, id);
+      const currentText = current === undefined ? undefined : canonical(current);
+      const nextText = decision?.next === undefined ? undefined : canonical(decision.next);
+      if (!decision || (nextText !== undefined && nextText === currentText)) return { current, text: currentText, version };
       const entry: HistoryEntry = {
-        id: randomUUID(),
+        id: changeId(this.site, nextSeq),
         collection,
         doc: id,
-        seq: nextSeq(db, collection, id),
+        seq: nextSeq,
         at: Date.now(),
         site: this.site,
         op: decision.op,
@@ -270,19 +264,19 @@ export class Documents {
         reverse: diff(decision.next, current),
       };
       if (this.author !== undefined) entry.author = this.author;
-      if (decision.next !== undefined) entry.state = decision.next;
       if (decision.undoes !== undefined) entry.undoes = decision.undoes;
-      writeContent(db, collection, id, current, decision.next);
+      writeContent(db, collection, id, stored, current, decision.next);
       const rowid = recordEntry(db, entry);
-      return { current: decision.next, entry, rowid };
+      return { current: decision.next, text: nextText, version: version + 1, entry, rowid };
     });
     if (done.entry) {
       // Reported now; refresh() skips it (cheaply by the cursor when nothing else came in between).
       if (done.rowid === this.historyCursor + 1) this.historyCursor = done.rowid;
-      else this.own.add(done.entry.id);
+      else this.own.add(ownKey(done.entry));
       this.emit([this.changeEvent(done.entry, true)]);
     }
-    const document = done.current === undefined ? undefined : this.get(collection, id);
+    const document: Document | undefined =
+      done.current === undefined ? undefined : { collection, id, version: done.version, revision: revisionOf(done.version, done.current, done.text), content: done.current };
     return { ...(done.entry ? { entry: done.entry } : {}), ...(document ? { document } : {}) };
   }
 
@@ -293,6 +287,9 @@ export class Documents {
     else this.events.deliver(events);
   }
 }
+
+/** A change's key in `own` (change ids are unique within a document). */
+const ownKey = (e: HistoryEntry): string => `${e.collection}\0${e.doc}\0${e.id}`;
 
 /** Whether a transaction is open; a connection closed since then has none (its events still go out). */
 function inTransaction(db: Engine['db']): boolean {
