@@ -66,12 +66,27 @@ function fromRow(r: Row): HistoryEntry & { rowid: number } {
 
 const withoutRowid = ({ rowid: _, ...e }: HistoryEntry & { rowid: number }): HistoryEntry => e;
 
-/** Records a change (in the caller's transaction); returns its rowid here. */
-export function recordEntry(db: SqliteConnection, e: HistoryEntry): number {
+/** The changes table's columns, in the order of {@link entryRow}. */
+export const ENTRY_COLUMNS = ['collection', 'doc', 'site', 'seq', 'entry'] as const;
+
+/** An entry as a row of the changes table ({@link ENTRY_COLUMNS}). */
+export function entryRow(e: HistoryEntry): [string, string, Uint8Array, number, Uint8Array] {
   const body: EntryBody = { at: e.at, op: e.op, forward: e.forward, reverse: e.reverse };
   if (e.author !== undefined) body.author = e.author;
   if (e.undoes !== undefined) body.undoes = Number(e.undoes.slice(e.undoes.lastIndexOf('.') + 1));
-  const r = statement(db, `INSERT INTO ${CHANGES_TABLE} (collection, doc, site, seq, entry) VALUES (?, ?, ?, ?, ?)`).run(e.collection, e.doc, fromHex(e.site, 'site id'), e.seq, encodeEntry(body));
+  return [e.collection, e.doc, siteBytes(e.site), e.seq, encodeEntry(body)];
+}
+
+let lastSite: [string, Uint8Array] | undefined;
+/** A site id's bytes (entries come from one site in runs: the last one is kept). */
+function siteBytes(hex: string): Uint8Array {
+  if (lastSite?.[0] !== hex) lastSite = [hex, fromHex(hex, 'site id')];
+  return lastSite[1];
+}
+
+/** Records a change (in the caller's transaction); returns its rowid here. */
+export function recordEntry(db: SqliteConnection, e: HistoryEntry): number {
+  const r = statement(db, `INSERT INTO ${CHANGES_TABLE} (${ENTRY_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?)`).run(...entryRow(e));
   return Number(r.lastInsertRowid);
 }
 
