@@ -84,6 +84,18 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
       site bytea NOT NULL,
       PRIMARY KEY (db, db_version)
     );`,
+  // JSON documents materialized as JSONB (hub/storage/postgres/documents.ts), queryable by SQL.
+  (s) => `
+    CREATE TABLE ${s}.documents (
+      db bigint NOT NULL REFERENCES ${s}.databases (id) ON DELETE CASCADE,
+      collection text NOT NULL,
+      id text NOT NULL,
+      version bigint NOT NULL,
+      revision text NOT NULL,
+      content jsonb NOT NULL,
+      PRIMARY KEY (db, collection, id)
+    );
+    CREATE INDEX documents_content ON ${s}.documents USING gin (content);`,
 ];
 
 /** The schema version this code needs. */
