@@ -12,7 +12,9 @@
  * - `databases.identity`: the database's Ed25519 key (libp2p's encoding), proving its site id;
  * - `site_owners`: the address each pushing site id is bound to (first binding wins, as the engine's
  *   owners.ts); `direct_versions`: versions merged straight from their origin site (the feed leaves a
- *   site's own changes out for it only at those versions, as the engine does).
+ *   site's own changes out for it only at those versions, as the engine does);
+ * - `documents` (migration 3): each database's JSON documents as JSONB with a GIN index on
+ *   `content`, kept by every merge (documents.ts).
  */
 import type { Sql } from 'postgres';
 
