@@ -15,13 +15,13 @@ import { randomUUID } from 'node:crypto';
 import type { ApplyOptions, ApplyResult, Engine, Change, SqlValue } from '../engine/index.ts';
 import { toHex } from '../base/hex.ts';
 import { unpackColumns, transaction } from '../engine/index.ts';
-import { DocumentError, DocumentExistsError, DocumentNotFoundError, NothingToUndoError } from './errors.ts';
+import { DocumentError, DocumentExistsError, DocumentNotFoundError, InvalidDocumentError, NothingToUndoError } from './errors.ts';
 import { changeType, Events, type ChangeEvent, type ConflictEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
 import { ELEMENT_TOKEN } from './elements.ts';
 import { ARRAY_MARKER, OBJECT_MARKER } from './fields.ts';
 import { contentOf, documentOf, revisionOf, type Document } from './decode.ts';
 import { changeId, ENTRY_COLUMNS, entriesAfter, entryRow, lastRowid, lastUndoable, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
-import { canonical, checkContent, clone, type Json, type JsonObject } from './json.ts';
+import { checkContent, clone, isObject, type Json, type JsonObject } from './json.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { applyPatch, diff } from './patch.ts';
 import { parentPath } from './pointer.ts';
@@ -137,7 +137,8 @@ export class Documents {
     return this.change(collection, id, (current) => {
       if (!current) throw new DocumentNotFoundError(collection, id);
       const next = applyPatch(current, patch);
-      checkContent(next);
+      // The patch's values were checked, and current is JSON: only the result's kind can be wrong.
+      if (!isObject(next)) throw new InvalidDocumentError('a document must be a JSON object');
       return { op: 'update', next };
     }).document!;
   }
@@ -204,8 +205,9 @@ export class Documents {
   refresh(): DocumentEvent[] {
     this.flush();
     const events: DocumentEvent[] = [];
-    for (const e of entriesAfter(this.engine.db, this.historyCursor)) {
-      this.historyCursor = Math.max(this.historyCursor, e.rowid);
+    const { entries, last } = entriesAfter(this.engine.db, this.historyCursor);
+    this.historyCursor = Math.max(this.historyCursor, last);
+    for (const e of entries) {
       if (this.own.size > 0 && this.own.delete(ownKey(e))) continue;
       events.push(this.changeEvent(e, false));
     }

@@ -10,7 +10,7 @@
  */
 import type { SqliteConnection } from '../engine/index.ts';
 import { fromHex, toHex } from '../base/hex.ts';
-import { decodeEntry, encodeEntry, type ChangeKind, type EntryBody } from './entry.ts';
+import { decodeEntry, encodeEntry, EntryFormatError, type ChangeKind, type EntryBody } from './entry.ts';
 import type { Operation } from './patch.ts';
 import { CHANGES_TABLE } from './schema.ts';
 import { statement } from './statements.ts';
@@ -107,9 +107,23 @@ export function countEntries(db: SqliteConnection, collection: string, doc: stri
   return counts(db, collection, doc).version;
 }
 
-/** Entries stored after `rowid` here (by this process, another one, or a merge), in storage order. */
-export function entriesAfter(db: SqliteConnection, rowid: number): (HistoryEntry & { rowid: number })[] {
-  return (statement(db, `SELECT ${COLUMNS} FROM ${CHANGES_TABLE} WHERE rowid > ? ORDER BY rowid`).all(rowid) as unknown as Row[]).map(fromRow);
+/**
+ * Entries stored after `rowid` here (by this process, another one, or a merge), in storage order,
+ * and the greatest rowid read. An entry whose value can't be read (a damaged one from a peer) is
+ * passed over here, so it can't stop the events of every other change; reading its document's
+ * history throws {@link EntryFormatError}.
+ */
+export function entriesAfter(db: SqliteConnection, rowid: number): { entries: (HistoryEntry & { rowid: number })[]; last: number } {
+  const rows = statement(db, `SELECT ${COLUMNS} FROM ${CHANGES_TABLE} WHERE rowid > ? ORDER BY rowid`).all(rowid) as unknown as Row[];
+  const entries: (HistoryEntry & { rowid: number })[] = [];
+  for (const r of rows) {
+    try {
+      entries.push(fromRow(r));
+    } catch (err) {
+      if (!(err instanceof EntryFormatError)) throw err;
+    }
+  }
+  return { entries, last: rows.length > 0 ? Number(rows.at(-1)!.rowid) : rowid };
 }
 
 /** The greatest rowid of the changes table (0 when empty). */
