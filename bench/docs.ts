@@ -9,7 +9,8 @@
  * ddcp's wire size is its sync codec (sync/codec.ts) over every change the patches made: the field
  * rows and the history rows (forward and reverse patch, the state after). Automerge's is the size of
  * its binary changes, Yjs's that of its update messages. Each patch is its own transaction (as an app
- * making one edit at a time would do), and, for ddcp, also 1,000 patches to a transaction.
+ * making one edit at a time would do), and, for ddcp, also 1,000 patches to a `Documents.batch`.
+ * Rates are given by wall time and by this process's CPU time (steadier on a shared machine).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,6 @@ import * as Automerge from '@automerge/automerge';
 import * as Y from 'yjs';
 import { Engine } from '../src/engine/engine.ts';
 import { openDatabase } from '../src/engine/sqlite.ts';
-import { transaction } from '../src/engine/transaction.ts';
 import type { Change } from '../src/engine/index.ts';
 import { Documents } from '../src/docs/documents.ts';
 import { encodeChanges } from '../src/sync/codec.ts';
@@ -29,6 +29,10 @@ export interface DocsEngineResult {
   appliedPerSec: number;
   /** Patches merged into a second replica (that already had the documents) per second. */
   mergedPerSec: number;
+  /** ddcp only: local edits per second counting the seal (the engine stamping the logged writes, done before changes are read). */
+  appliedSealedPerSec?: number;
+  /** The same three rates by CPU time of this process (the machine is shared: CPU time is steadier than wall time). */
+  cpu?: { appliedPerSec: number; appliedSealedPerSec?: number; mergedPerSec: number };
   bytesPerPatch: number;
 }
 
@@ -70,6 +74,11 @@ function workload(docs: number, patches: number): { initial: Fields[]; edits: Ed
 }
 
 const perSec = (n: number, ms: number): number => Math.round((n * 1000) / ms);
+/** CPU time of this process (user + system), in ms. */
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 function measureDdcp(scratch: Scratch, initial: Fields[], edits: Edit[], perTransaction: number): DocsEngineResult {
   const a = Engine.open(openDatabase(scratch.file('docs-a')));
@@ -82,23 +91,38 @@ function measureDdcp(scratch: Scratch, initial: Fields[], edits: Edit[], perTran
     docsB.applyChanges([...a.changesSince(0)]);
     gc();
     const t0 = now();
+    const c0 = cpuMs();
     for (let i = 0; i < edits.length; i += perTransaction) {
       const run = (): void => {
         for (const e of edits.slice(i, i + perTransaction)) docsA.update('tasks', ids[e.doc]!, [{ op: 'replace', path: `/${e.field}`, value: e.value }]);
       };
       if (perTransaction === 1) run();
-      else transaction(a.db, run);
+      else docsA.batch(run);
     }
     const applyMs = now() - t0;
+    const applyCpu = cpuMs() - c0;
+    a.seal();
+    const sealedMs = now() - t0;
+    const sealedCpu = cpuMs() - c0;
     const changes: Change[] = [...a.changesSince(created)];
     const bytes = encodeChanges(changes).length;
     gc();
     const t1 = now();
+    const c1 = cpuMs();
     docsB.applyChanges(changes);
     const mergeMs = now() - t1;
+    const mergeCpu = cpuMs() - c1;
     const same = JSON.stringify(docsA.get('tasks', ids[edits.at(-1)!.doc]!)) === JSON.stringify(docsB.get('tasks', ids[edits.at(-1)!.doc]!));
     if (!same) throw new Error('ddcp replicas differ after the merge');
-    return { name: perTransaction === 1 ? 'ddcp (a transaction per patch)' : `ddcp (${perTransaction} patches a transaction)`, appliedPerSec: perSec(edits.length, applyMs), mergedPerSec: perSec(edits.length, mergeMs), bytesPerPatch: bytes / edits.length };
+    const n = edits.length;
+    return {
+      name: perTransaction === 1 ? 'ddcp (a transaction per patch)' : `ddcp (batch() of ${perTransaction} patches)`,
+      appliedPerSec: perSec(n, applyMs),
+      appliedSealedPerSec: perSec(n, sealedMs),
+      mergedPerSec: perSec(n, mergeMs),
+      bytesPerPatch: bytes / n,
+      cpu: { appliedPerSec: perSec(n, applyCpu), appliedSealedPerSec: perSec(n, sealedCpu), mergedPerSec: perSec(n, mergeCpu) },
+    };
   } finally {
     a.db.close();
     b.db.close();
@@ -112,23 +136,28 @@ function measureAutomerge(initial: Fields[], edits: Edit[]): DocsEngineResult {
   const base = docs.map((d) => Automerge.getHeads(d));
   gc();
   const t0 = now();
+  const c0 = cpuMs();
   for (const e of edits) {
     docs[e.doc] = Automerge.change(docs[e.doc]!, (d) => {
       (d as Record<string, unknown>)[e.field] = e.value;
     });
   }
   const applyMs = now() - t0;
+  const applyCpu = cpuMs() - c0;
   const changes = docs.map((d, i) => Automerge.getChanges(Automerge.view(d, base[i]!), d));
   let bytes = 0;
   for (const list of changes) for (const c of list) bytes += c.length;
   gc();
   const t1 = now();
+  const c1 = cpuMs();
   replicas = replicas.map((r, i) => Automerge.applyChanges(r, changes[i]!)[0]);
   const mergeMs = now() - t1;
+  const mergeCpu = cpuMs() - c1;
   const last = edits.at(-1)!.doc;
   if (JSON.stringify(replicas[last]) !== JSON.stringify(docs[last])) throw new Error('automerge replicas differ');
   docs = [];
-  return { name: `Automerge ${versionOf('@automerge/automerge')}`, appliedPerSec: perSec(edits.length, applyMs), mergedPerSec: perSec(edits.length, mergeMs), bytesPerPatch: bytes / edits.length };
+  const n = edits.length;
+  return { name: `Automerge ${versionOf('@automerge/automerge')}`, appliedPerSec: perSec(n, applyMs), mergedPerSec: perSec(n, mergeMs), bytesPerPatch: bytes / n, cpu: { appliedPerSec: perSec(n, applyCpu), mergedPerSec: perSec(n, mergeCpu) } };
 }
 
 function measureYjs(initial: Fields[], edits: Edit[]): DocsEngineResult {
@@ -147,22 +176,27 @@ function measureYjs(initial: Fields[], edits: Edit[]): DocsEngineResult {
   docs.forEach((d, i) => d.on('update', (u: Uint8Array) => updates[i]!.push(u)));
   gc();
   const t0 = now();
+  const c0 = cpuMs();
   for (const e of edits) {
     const d = docs[e.doc]!;
     d.transact(() => d.getMap('content').set(e.field, e.value));
   }
   const applyMs = now() - t0;
+  const applyCpu = cpuMs() - c0;
   let bytes = 0;
   for (const list of updates) for (const u of list) bytes += u.length;
   gc();
   const t1 = now();
+  const c1 = cpuMs();
   updates.forEach((list, i) => {
     for (const u of list) Y.applyUpdate(replicas[i]!, u);
   });
   const mergeMs = now() - t1;
+  const mergeCpu = cpuMs() - c1;
   const last = edits.at(-1)!.doc;
   if (JSON.stringify(replicas[last]!.getMap('content').toJSON()) !== JSON.stringify(docs[last]!.getMap('content').toJSON())) throw new Error('yjs replicas differ');
-  return { name: `Yjs ${versionOf('yjs')}`, appliedPerSec: perSec(edits.length, applyMs), mergedPerSec: perSec(edits.length, mergeMs), bytesPerPatch: bytes / edits.length };
+  const n = edits.length;
+  return { name: `Yjs ${versionOf('yjs')}`, appliedPerSec: perSec(n, applyMs), mergedPerSec: perSec(n, mergeMs), bytesPerPatch: bytes / n, cpu: { appliedPerSec: perSec(n, applyCpu), mergedPerSec: perSec(n, mergeCpu) } };
 }
 
 /** An installed package's version (from its package.json). */
@@ -195,9 +229,14 @@ export function docsReport(r: DocsResults): string {
     '',
     `## JSON documents: ${fmt(r.patches)} patches on ${fmt(r.docs)} documents`,
     '',
-    '| | applied locally | merged into a second replica | bytes per patch on the wire |',
-    '|---|---:|---:|---:|',
-    ...r.engines.map((e) => `| ${e.name} | ${fmt(e.appliedPerSec)} /s | ${fmt(e.mergedPerSec)} /s | ${e.bytesPerPatch.toFixed(1)} |`),
+    'Wall time (CPU time of this process in brackets: steadier on a shared machine).',
+    '',
+    '| | applied locally | applied, seal included | merged into a second replica | bytes per patch on the wire |',
+    '|---|---:|---:|---:|---:|',
+    ...r.engines.map(
+      (e) =>
+        `| ${e.name} | ${fmt(e.appliedPerSec)} /s (${fmt(e.cpu?.appliedPerSec ?? 0)}) | ${e.appliedSealedPerSec === undefined ? '' : `${fmt(e.appliedSealedPerSec)} /s (${fmt(e.cpu?.appliedSealedPerSec ?? 0)})`} | ${fmt(e.mergedPerSec)} /s (${fmt(e.cpu?.mergedPerSec ?? 0)}) | ${e.bytesPerPatch.toFixed(1)} |`,
+    ),
     '',
     'Target: ≥ 50,000 patches/s applied and merged, fewer bytes per patch than Automerge.',
     '',

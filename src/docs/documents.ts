@@ -11,34 +11,27 @@
  * repo.engine.applyChanges(changesFromAPeer); docs.refresh(); // events for what arrived
  * ```
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ApplyOptions, ApplyResult, Engine, Change, SqlValue } from '../engine/index.ts';
 import { toHex } from '../base/hex.ts';
 import { unpackColumns, transaction } from '../engine/index.ts';
-import { DocumentError, DocumentExistsError, DocumentNotFoundError, NothingToUndoError } from './errors.ts';
+import { DocumentError, DocumentExistsError, DocumentNotFoundError, InvalidDocumentError, NothingToUndoError } from './errors.ts';
 import { changeType, Events, type AnyEvent, type ChangeEvent, type ConflictEvent, type ConnectionEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
 import { ELEMENT_TOKEN } from './elements.ts';
 import { ARRAY_MARKER, OBJECT_MARKER } from './fields.ts';
-import { countEntries, entriesAfter, lastRowid, lastUndoable, nextSeq, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
-import { canonical, checkContent, clone, type Json, type JsonObject } from './json.ts';
+import { contentOf, documentOf, revisionOf, type Document } from './decode.ts';
+import { changeId, ENTRY_COLUMNS, entriesAfter, entryRow, lastRowid, lastUndoable, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
+import { checkContent, clone, isObject, type Json, type JsonObject } from './json.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { applyPatch, diff } from './patch.ts';
 import { parentPath } from './pointer.ts';
 import { matches, type Where } from './query.ts';
-import { ensureSchema, FIELDS_TABLE } from './schema.ts';
-import { collectionNames, liveIds, readContent, writeContent } from './store.ts';
+import { CHANGES_TABLE, DOCS_TABLE, ensureSchema, FIELDS_TABLE } from './schema.ts';
+import { replay } from './replay.ts';
+import { applyWrites, collectionNames, liveIds, loadDocument, planWrites, upsertMany, writeRows, type LoadedDocument } from './store.ts';
 import { planUndo } from './undo.ts';
 
-/** A document as read. */
-export interface Document {
-  collection: string;
-  id: string;
-  /** How many changes the document has had (its history's length; the same on synced replicas). */
-  version: number;
-  /** `<version>-<hash of the content>`: changes with every change, equal on replicas holding the same. */
-  revision: string;
-  content: JsonObject;
-}
+export type { Document } from './decode.ts';
 
 /**
  * What reports remotes' connection states: a served repository (`Server` of `ddcp/peer`) or anything
@@ -73,11 +66,6 @@ function checkName(what: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) throw new DocumentError(`${what} must be a non-empty string`);
 }
 
-function revisionOf(version: number, content: JsonObject | undefined): string {
-  const hash = createHash('sha256').update(content === undefined ? '' : canonical(content)).digest('hex');
-  return `${version}-${hash.slice(0, 16)}`;
-}
-
 export class Documents {
   readonly engine: Engine;
   private readonly author: string | undefined;
@@ -89,6 +77,8 @@ export class Documents {
   private conflictCursor: number;
   /** Changes made through this object, already reported when made. */
   private readonly own = new Set<string>();
+  /** The batch being run ({@link batch}), if any. */
+  private pending: Batch | undefined;
 
   /** Opens documents on `engine`, creating the document tables (as CRRs) if they are missing. */
   constructor(engine: Engine, options: DocumentsOptions = {}) {
@@ -103,6 +93,7 @@ export class Documents {
 
   /** Collections holding at least one document. */
   collections(): string[] {
+    this.flush();
     return collectionNames(this.engine.db);
   }
 
@@ -121,21 +112,24 @@ export class Documents {
   /** A document, or undefined if there is none (or it was deleted). With `version`, as it was after that change. */
   get(collection: string, id: string, options: { version?: number } = {}): Document | undefined {
     if (options.version !== undefined) return this.at(collection, id, options.version);
-    const content = readContent(this.engine.db, collection, id);
-    if (!content) return undefined;
-    const version = countEntries(this.engine.db, collection, id);
-    return { collection, id, version, revision: revisionOf(version, content), content };
+    this.flush();
+    const { stored, version } = loadDocument(this.engine.db, collection, id);
+    return documentOf(collection, id, stored, version);
   }
 
   private at(collection: string, id: string, version: number): Document | undefined {
     if (!Number.isSafeInteger(version) || version < 1) throw new DocumentError(`version must be a positive integer, got ${version}`);
-    const entry = readHistory(this.engine.db, collection, id)[version - 1];
-    if (!entry?.state) return undefined;
-    return { collection, id, version, revision: revisionOf(version, entry.state), content: entry.state };
+    this.flush();
+    const history = readHistory(this.engine.db, collection, id);
+    if (version > history.length) return undefined;
+    const content = replay(history, version);
+    if (!content) return undefined;
+    return { collection, id, version, revision: revisionOf(version, content), content };
   }
 
   /** The documents of a collection (in id order), optionally only those holding the values of `where`. */
   list(collection: string, options: { where?: Where } = {}): Document[] {
+    this.flush();
     const out: Document[] = [];
     for (const id of liveIds(this.engine.db, collection)) {
       const d = this.get(collection, id);
@@ -153,7 +147,8 @@ export class Documents {
     return this.change(collection, id, (current) => {
       if (!current) throw new DocumentNotFoundError(collection, id);
       const next = applyPatch(current, patch);
-      checkContent(next);
+      // The patch's values were checked, and current is JSON: only the result's kind can be wrong.
+      if (!isObject(next)) throw new InvalidDocumentError('a document must be a JSON object');
       return { op: 'update', next };
     }).document!;
   }
@@ -178,6 +173,7 @@ export class Documents {
 
   /** A document's changes, oldest first (local ones and those that arrived by sync; deleted documents too). */
   history(collection: string, id: string): HistoryEntry[] {
+    this.flush();
     return readHistory(this.engine.db, collection, id);
   }
 
@@ -187,12 +183,14 @@ export class Documents {
    * `skipped`. Throws {@link NothingToUndoError} if there is no such change.
    */
   undo(collection: string, id: string): UndoResult {
+    this.flush();
     let undone: HistoryEntry | undefined;
     let skipped: string[] = [];
     const { entry, document } = this.change(collection, id, (current) => {
-      undone = lastUndoable(this.engine.db, collection, id, this.site);
+      const history = readHistory(this.engine.db, collection, id);
+      undone = lastUndoable(history, this.site);
       if (!undone) throw new NothingToUndoError(collection, id);
-      const plan = planUndo(undone, current);
+      const plan = planUndo(history, history.indexOf(undone), current);
       skipped = plan.skipped;
       if (plan.target === 'unchanged') return undefined;
       const op: ChangeKind = plan.target === undefined ? 'delete' : current === undefined ? 'create' : 'update';
@@ -233,10 +231,12 @@ export class Documents {
    * Call it after merging (ddcp's pull, a peer session…); {@link applyChanges} does. Returns the events.
    */
   refresh(): DocumentEvent[] {
+    this.flush();
     const events: DocumentEvent[] = [];
-    for (const e of entriesAfter(this.engine.db, this.historyCursor)) {
-      this.historyCursor = Math.max(this.historyCursor, e.rowid);
-      if (this.own.delete(e.id)) continue;
+    const { entries, last } = entriesAfter(this.engine.db, this.historyCursor);
+    this.historyCursor = Math.max(this.historyCursor, last);
+    for (const e of entries) {
+      if (this.own.size > 0 && this.own.delete(ownKey(e))) continue;
       events.push(this.changeEvent(e, false));
     }
     const conflicts = this.engine.conflicts({ table: FIELDS_TABLE, limit: 100_000 }).filter((c) => c.id > this.conflictCursor);
@@ -253,15 +253,27 @@ export class Documents {
     return events;
   }
 
+  /** Moves the event cursors past everything stored (nobody listens: nothing to read or report). */
+  private skipToNow(): void {
+    this.historyCursor = lastRowid(this.engine.db);
+    this.own.clear();
+    this.conflictCursor = Math.max(this.conflictCursor, this.engine.conflicts({ limit: 1 })[0]?.id ?? 0);
+  }
+
   /**
    * Merges changes from a peer into the engine (see `Engine.applyChanges`), then {@link refresh}es;
-   * `sync` events mark its start and end (with counts).
+   * `sync` events mark its start and end (with counts). With no listener subscribed, the changes
+   * that arrived are not read back for events (nobody would get them; refresh() won't return them).
    */
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
     const source = options.source === undefined ? {} : { source: options.source };
     this.emit([{ type: 'sync', phase: 'started', ...source }]);
+    // Inside a batch: what it changed so far is written first, and its cached rows are read again after.
+    this.flush();
+    this.pending?.docs.clear();
     const result = this.engine.applyChanges(changes, options);
-    this.refresh();
+    if (this.events.listened) this.refresh();
+    else this.skipToNow();
     this.emit([{ type: 'sync', phase: 'completed', ...source, received: result.received, applied: result.applied, conflicts: result.conflicts }]);
     return result;
   }
@@ -271,8 +283,57 @@ export class Documents {
   }
 
   /**
-   * One change in one transaction: `decide` sees the current content and says what to write (or
-   * undefined: nothing). The history entry is written with it; events go out after the commit.
+   * Runs `fn` (which makes changes through this object) as one transaction, batching their work:
+   * each document is read once, whatever the number of changes to it, and the rows all changes
+   * write go out in a few multi-row statements at the end. Reads through this object inside `fn`
+   * see every change made so far. Events go out after the commit. If `fn` throws, nothing of it
+   * is kept. Nested calls join the outer batch.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.pending) return fn();
+    const pending: Batch = { docs: new Map(), fields: new Map(), docRows: new Map(), entries: [], events: [] };
+    this.pending = pending;
+    let result: T;
+    try {
+      result = transaction(this.engine.db, () => {
+        const r = fn();
+        this.flush();
+        return r;
+      });
+    } finally {
+      this.pending = undefined;
+    }
+    this.emit(pending.events);
+    return result;
+  }
+
+  /** Writes what the current batch holds so far (reads inside a batch come after this). */
+  private flush(): void {
+    const p = this.pending;
+    if (!p || (p.entries.length === 0 && p.fields.size === 0 && p.docRows.size === 0)) return;
+    const db = this.engine.db;
+    const fields: SqlValue[] = [];
+    for (const row of p.fields.values()) fields.push(...row);
+    if (fields.length > 0) upsertMany(db, FIELDS_TABLE, ['collection', 'doc', 'path', 'value'], 3, fields);
+    const docs: SqlValue[] = [];
+    for (const row of p.docRows.values()) docs.push(...row);
+    if (docs.length > 0) upsertMany(db, DOCS_TABLE, ['collection', 'id', 'deleted'], 2, docs);
+    const entries: SqlValue[] = [];
+    for (const e of p.entries) entries.push(...entryRow(e));
+    if (entries.length > 0) upsertMany(db, CHANGES_TABLE, [...ENTRY_COLUMNS], 4, entries);
+    // Already reported (once committed): refresh() skips them, by the cursor if nothing else came in between.
+    const last = lastRowid(db);
+    if (last === this.historyCursor + p.entries.length) this.historyCursor = last;
+    else for (const e of p.entries) this.own.add(ownKey(e));
+    p.fields.clear();
+    p.docRows.clear();
+    p.entries = [];
+  }
+
+  /**
+   * One change in one transaction (or in the current batch): `decide` sees the current content and
+   * says what to write (or undefined: nothing). The history entry is written with it; events go
+   * out after the commit.
    */
   private change(
     collection: string,
@@ -282,35 +343,58 @@ export class Documents {
     checkName('collection', collection);
     checkName('id', id);
     const db = this.engine.db;
-    const done = transaction(db, () => {
-      const current = readContent(db, collection, id);
+    const batch = this.pending;
+    const run = (): { current: JsonObject | undefined; version: number; entry?: HistoryEntry; rowid?: number } => {
+      const key = docKey(collection, id);
+      let loaded = batch?.docs.get(key);
+      if (!loaded) {
+        loaded = loadDocument(db, collection, id);
+        batch?.docs.set(key, loaded);
+      }
+      const { stored, version, nextSeq } = loaded;
+      const current = contentOf(stored);
       const decision = decide(current);
-      if (!decision || (decision.next !== undefined && current !== undefined && canonical(decision.next) === canonical(current))) return { current };
+      if (!decision) return { current, version };
+      const forward = diff(current, decision.next);
+      if (forward.length === 0) return { current, version };
       const entry: HistoryEntry = {
-        id: randomUUID(),
+        id: changeId(this.site, nextSeq),
         collection,
         doc: id,
-        seq: nextSeq(db, collection, id),
+        seq: nextSeq,
         at: Date.now(),
         site: this.site,
         op: decision.op,
-        forward: diff(current, decision.next),
+        forward,
         reverse: diff(decision.next, current),
       };
       if (this.author !== undefined) entry.author = this.author;
-      if (decision.next !== undefined) entry.state = decision.next;
       if (decision.undoes !== undefined) entry.undoes = decision.undoes;
-      writeContent(db, collection, id, current, decision.next);
-      const rowid = recordEntry(db, entry);
-      return { current: decision.next, entry, rowid };
-    });
+      const writes = planWrites(stored, current, decision.next);
+      if (!batch) {
+        writeRows(db, collection, id, writes);
+        return { current: decision.next, version: version + 1, entry, rowid: recordEntry(db, entry) };
+      }
+      // In a batch: the cached rows take the change, the writes wait for the flush.
+      applyWrites(stored, writes);
+      loaded.version = version + 1;
+      loaded.nextSeq = nextSeq + 1;
+      for (const [path, value] of writes.fields) batch.fields.set(`${key}${path}`, [collection, id, path, value]);
+      if (writes.doc) batch.docRows.set(key, [collection, id, writes.deleted]);
+      batch.entries.push(entry);
+      return { current: decision.next, version: version + 1, entry };
+    };
+    const done = batch ? run() : transaction(db, run);
     if (done.entry) {
-      // Reported now; refresh() skips it (cheaply by the cursor when nothing else came in between).
-      if (done.rowid === this.historyCursor + 1) this.historyCursor = done.rowid;
-      else this.own.add(done.entry.id);
-      this.emit([this.changeEvent(done.entry, true)]);
+      if (batch) batch.events.push(this.changeEvent(done.entry, true));
+      else {
+        // Reported now; refresh() skips it (cheaply by the cursor when nothing else came in between).
+        if (done.rowid === this.historyCursor + 1) this.historyCursor = done.rowid;
+        else this.own.add(ownKey(done.entry));
+        this.emit([this.changeEvent(done.entry, true)]);
+      }
     }
-    const document = done.current === undefined ? undefined : this.get(collection, id);
+    const document: Document | undefined = done.current === undefined ? undefined : { collection, id, version: done.version, revision: revisionOf(done.version, done.current), content: done.current };
     return { ...(done.entry ? { entry: done.entry } : {}), ...(document ? { document } : {}) };
   }
 
@@ -321,6 +405,23 @@ export class Documents {
     else this.events.deliver(events);
   }
 }
+
+/** What a batch holds until it is written: documents as changed so far, rows to write, events. */
+interface Batch {
+  docs: Map<string, LoadedDocument>;
+  /** Field rows to write by document key and path (the last write of a row wins). */
+  fields: Map<string, [string, string, string, string | null]>;
+  /** Existence rows to write (collection, id, deleted) by document key. */
+  docRows: Map<string, [string, string, number]>;
+  entries: HistoryEntry[];
+  events: DocumentEvent[];
+}
+
+/** A change's key in `own` (change ids are unique within a document). */
+const ownKey = (e: HistoryEntry): string => docKey(e.collection, e.doc) + e.id;
+
+/** A document's map key (length-prefixed: no collection and id give the key of another pair). */
+const docKey = (collection: string, id: string): string => `${collection.length}:${collection}${id.length}:${id}`;
 
 /** Whether a transaction is open; a connection closed since then has none (its events still go out). */
 function inTransaction(db: Engine['db']): boolean {

@@ -16,3 +16,7 @@ export type { DocumentEvent, ChangeEvent as DocumentChangeEvent, ConflictEvent a
 export type { Json, JsonObject } from './json.ts';
 export type { Operation as JsonPatchOperation } from './patch.ts';
 export { DocumentError, PatchError, InvalidDocumentError, DocumentNotFoundError, DocumentExistsError, NothingToUndoError } from './errors.ts';
+// For stores that keep a database's rows outside SQLite (the hub in PostgreSQL mode): the tables
+// and the pure decoding of a document from its rows, the same every replica uses.
+export { CHANGES_TABLE as DOCUMENT_CHANGES_TABLE, DOCS_TABLE as DOCUMENTS_TABLE, FIELDS_TABLE as DOCUMENT_FIELDS_TABLE } from './schema.ts';
+export { documentOf, type StoredDocument } from './decode.ts';

@@ -63,7 +63,14 @@ export function setMember(obj: JsonObject, key: string, value: Json): void {
   Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
-/** A deep copy. */
+/** A deep copy (a plain walk: several times faster than structuredClone on small documents). */
 export function clone<T extends Json>(v: T): T {
-  return structuredClone(v);
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map(clone) as T;
+  const out: JsonObject = {};
+  for (const k of Object.keys(v)) {
+    if (k === '__proto__') setMember(out, k, clone(v[k]!));
+    else out[k] = clone(v[k]!);
+  }
+  return out as T;
 }

@@ -1,56 +1,129 @@
 /** Reading and writing one document's rows (see fields.ts for the representation). */
-import type { SqliteConnection } from '../engine/index.ts';
-import { ARRAY_MARKER, layout, OBJECT_MARKER, unflatten, visibleRows } from './fields.ts';
+import type { SqliteConnection, SqlValue } from '../engine/index.ts';
+import { contentOf, valuedRows, type StoredDocument } from './decode.ts';
+import { ARRAY_MARKER, layout, OBJECT_MARKER, visibleRows } from './fields.ts';
 import type { JsonObject } from './json.ts';
-import { DOCS_TABLE, FIELDS_TABLE } from './schema.ts';
+import { CHANGES_TABLE, DOCS_TABLE, FIELDS_TABLE } from './schema.ts';
+import { statement } from './statements.ts';
+
+export type { StoredDocument } from './decode.ts';
+
+/** A document's rows and its history's length and next seq here (what a change starts from). */
+export interface LoadedDocument {
+  stored: StoredDocument & { fields: Map<string, string | null> };
+  version: number;
+  nextSeq: number;
+}
+
+// One statement for all three reads: the existence row (k 0), the history's count and greatest
+// seq (k 1), then the field rows (k 2).
+const LOAD = `SELECT 0, deleted, NULL FROM ${DOCS_TABLE} WHERE collection = ?1 AND id = ?2
+  UNION ALL SELECT 1, count(*), max(seq) FROM ${CHANGES_TABLE} WHERE collection = ?1 AND doc = ?2
+  UNION ALL SELECT 2, value, path FROM ${FIELDS_TABLE} WHERE collection = ?1 AND doc = ?2`;
+
+/** Reads a document's rows, with its version and the seq its next change here gets. */
+export function loadDocument(db: SqliteConnection, collection: string, id: string): LoadedDocument {
+  const s = statement(db, LOAD);
+  s.setReturnArrays(true);
+  const fields = new Map<string, string | null>();
+  let deleted: number | undefined;
+  let version = 0;
+  let nextSeq = 1;
+  for (const r of s.all(collection, id) as [number, SqlValue, SqlValue][]) {
+    if (r[0] === 2) fields.set(r[2] as string, r[1] as string | null);
+    else if (r[0] === 0) deleted = Number(r[1]);
+    else {
+      version = Number(r[1]);
+      nextSeq = Number(r[2] ?? 0) + 1;
+    }
+  }
+  return { stored: { deleted, fields }, version, nextSeq };
+}
 
 /** The live content of a document, or undefined if it doesn't exist or is deleted. */
 export function readContent(db: SqliteConnection, collection: string, id: string): JsonObject | undefined {
-  const row = db.prepare(`SELECT deleted FROM ${DOCS_TABLE} WHERE collection = ? AND id = ?`).get(collection, id) as { deleted: unknown } | undefined;
-  if (!row || Number(row.deleted) !== 0) return undefined;
-  return unflatten(liveRows(db, collection, id));
+  return contentOf(loadDocument(db, collection, id).stored);
 }
 
-/** Path → text of the document's rows that hold a value. */
-export function liveRows(db: SqliteConnection, collection: string, id: string): Map<string, string> {
-  const rows = db.prepare(`SELECT path, value FROM ${FIELDS_TABLE} WHERE collection = ? AND doc = ? AND value IS NOT NULL`).all(collection, id) as { path: string; value: string }[];
-  return new Map(rows.map((r) => [r.path, r.value]));
+/** The row writes that take a document from what is stored to a new content. */
+export interface RowWrites {
+  /** Field rows to set (null: removed), in order. */
+  fields: [string, string | null][];
+  /** The existence row: inserted (`insert`), its flag changed (`update`), or left alone. */
+  doc: 'insert' | 'update' | undefined;
+  deleted: number;
 }
 
 /**
- * Changes the document from `current` (what readContent gave; undefined: none) to `next`
- * (undefined: deleted), writing only rows whose value changes — so a field nobody touched keeps its
- * clock and a concurrent edit of it elsewhere wins. Rows that were visible and are no longer part of
- * the document are cleared, and so are hidden rows under an object this change creates (they
- * belong to an older object there). Other hidden rows — e.g. members whose parent object hasn't
- * arrived yet from a peer — are left alone, so they show once it does.
+ * What changes the document from what `stored` holds (whose content is `current`; undefined: none)
+ * to `next` (undefined: deleted): only rows whose value changes — so a field nobody touched keeps
+ * its clock and a concurrent edit of it elsewhere wins. Rows that were visible and are no longer
+ * part of the document are cleared, and so are hidden rows under an object this change creates
+ * (they belong to an older object there). Other hidden rows — e.g. members whose parent object
+ * hasn't arrived yet from a peer — are left alone, so they show once it does. Pure.
  */
-export function writeContent(db: SqliteConnection, collection: string, id: string, current: JsonObject | undefined, next: JsonObject | undefined): void {
-  const stored = db.prepare(`SELECT path, value FROM ${FIELDS_TABLE} WHERE collection = ? AND doc = ?`).all(collection, id) as { path: string; value: string | null }[];
-  const was = current ? visibleRows(stored.flatMap((r) => (r.value === null ? [] : [[r.path, r.value] as const]))) : new Map<string, string>();
+export function planWrites(stored: StoredDocument, current: JsonObject | undefined, next: JsonObject | undefined): RowWrites {
+  const have = stored.fields;
+  const was = current ? visibleRows(valuedRows(have)) : new Map<string, string>();
   const want = next ? layout(next, was) : new Map<string, string>();
-  const isContainer = (v: string | undefined): boolean => v === OBJECT_MARKER || v === ARRAY_MARKER;
-  const fresh = [...want].filter(([p, v]) => isContainer(v) && was.get(p) !== v).map(([p]) => p + '/');
+  const fresh: string[] = [];
+  for (const [p, v] of want) if ((v === OBJECT_MARKER || v === ARRAY_MARKER) && was.get(p) !== v) fresh.push(p + '/');
   if (next && !current) fresh.push('/');
-  const set = db.prepare(`INSERT INTO ${FIELDS_TABLE} (collection, doc, path, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value`);
-  const have = new Map(stored.map((r) => [r.path, r.value]));
+  const fields: [string, string | null][] = [];
   for (const [path, value] of have) {
     if (value === null || want.has(path)) continue;
-    if (was.has(path) || fresh.some((prefix) => path.startsWith(prefix))) set.run(collection, id, path, null);
+    if (was.has(path) || fresh.some((prefix) => path.startsWith(prefix))) fields.push([path, null]);
   }
-  for (const [path, value] of want) if (have.get(path) !== value) set.run(collection, id, path, value);
+  for (const [path, value] of want) if (have.get(path) !== value) fields.push([path, value]);
   const deleted = next ? 0 : 1;
-  const row = db.prepare(`SELECT deleted FROM ${DOCS_TABLE} WHERE collection = ? AND id = ?`).get(collection, id) as { deleted: unknown } | undefined;
-  if (!row) db.prepare(`INSERT INTO ${DOCS_TABLE} (collection, id, deleted) VALUES (?, ?, ?)`).run(collection, id, deleted);
-  else if (Number(row.deleted) !== deleted) db.prepare(`UPDATE ${DOCS_TABLE} SET deleted = ? WHERE collection = ? AND id = ?`).run(deleted, collection, id);
+  return { fields, deleted, doc: stored.deleted === undefined ? 'insert' : stored.deleted !== deleted ? 'update' : undefined };
+}
+
+/** Applies {@link planWrites}' result to `stored` (a cached copy of the rows). */
+export function applyWrites(stored: StoredDocument & { fields: Map<string, string | null> }, w: RowWrites): void {
+  for (const [path, value] of w.fields) stored.fields.set(path, value);
+  if (w.doc) stored.deleted = w.deleted;
+}
+
+const SET_FIELD = `INSERT INTO ${FIELDS_TABLE} (collection, doc, path, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value`;
+const INSERT_DOC = `INSERT INTO ${DOCS_TABLE} (collection, id, deleted) VALUES (?, ?, ?)`;
+const UPDATE_DOC = `UPDATE ${DOCS_TABLE} SET deleted = ? WHERE collection = ? AND id = ?`;
+
+/** Writes {@link planWrites}' result, one statement per row. */
+export function writeRows(db: SqliteConnection, collection: string, id: string, w: RowWrites): void {
+  if (w.fields.length > 0) {
+    const set = statement(db, SET_FIELD);
+    for (const [path, value] of w.fields) set.run(collection, id, path, value);
+  }
+  if (w.doc === 'insert') statement(db, INSERT_DOC).run(collection, id, w.deleted);
+  else if (w.doc === 'update') statement(db, UPDATE_DOC).run(w.deleted, collection, id);
+}
+
+/** Rows per multi-row statement of {@link writeMany}. */
+const GROUP = 64;
+
+/**
+ * Writes many rows of one table with multi-row upserts (`columns` per row, flat in `values`): a
+ * batch of changes costs a few statements rather than one per row.
+ */
+export function upsertMany(db: SqliteConnection, table: string, columns: readonly string[], keys: number, values: SqlValue[]): void {
+  const width = columns.length;
+  const rows = values.length / width;
+  const sqlFor = (n: number): string =>
+    `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: n }, () => `(${columns.map(() => '?').join(', ')})`).join(', ')}
+     ON CONFLICT (${columns.slice(0, keys).join(', ')}) DO UPDATE SET ${columns.slice(keys).map((c) => `${c} = excluded.${c}`).join(', ')}`;
+  for (let r = 0; r < rows; r += GROUP) {
+    const n = Math.min(GROUP, rows - r);
+    statement(db, sqlFor(n)).run(...values.slice(r * width, (r + n) * width));
+  }
 }
 
 /** Ids of the live documents of a collection, in id order. */
 export function liveIds(db: SqliteConnection, collection: string): string[] {
-  return (db.prepare(`SELECT id FROM ${DOCS_TABLE} WHERE collection = ? AND deleted = 0 ORDER BY id`).all(collection) as { id: string }[]).map((r) => r.id);
+  return (statement(db, `SELECT id FROM ${DOCS_TABLE} WHERE collection = ? AND deleted = 0 ORDER BY id`).all(collection) as { id: string }[]).map((r) => r.id);
 }
 
 /** Names of collections holding at least one live document. */
 export function collectionNames(db: SqliteConnection): string[] {
-  return (db.prepare(`SELECT DISTINCT collection FROM ${DOCS_TABLE} WHERE deleted = 0 ORDER BY collection`).all() as { collection: string }[]).map((r) => r.collection);
+  return (statement(db, `SELECT DISTINCT collection FROM ${DOCS_TABLE} WHERE deleted = 0 ORDER BY collection`).all() as { collection: string }[]).map((r) => r.collection);
 }

@@ -9,9 +9,9 @@
  * - undo of a delete: re-creates the document as it was, unless it exists again (then skipped).
  */
 import { flatten, OBJECT_MARKER, unflatten } from './fields.ts';
-import { isObject, jsonEqual, type JsonObject } from './json.ts';
-import { applyPatch } from './patch.ts';
+import { jsonEqual, type JsonObject } from './json.ts';
 import type { HistoryEntry } from './history.ts';
+import { applyLenient, replay } from './replay.ts';
 
 export interface UndoPlan {
   /** The document to write (undefined: deleted), or `unchanged` when there is nothing to write. */
@@ -20,16 +20,22 @@ export interface UndoPlan {
   skipped: string[];
 }
 
-/** The state before `entry`, from its state after and its reverse patch. */
-export function stateBefore(entry: HistoryEntry): JsonObject | undefined {
-  const before = applyPatch(entry.state, entry.reverse);
-  return isObject(before) ? before : undefined;
+/**
+ * The document right after the change at `index` of `history` (the history replayed up to it), and
+ * right before it as its author saw it (that state with the change's reverse patch applied).
+ */
+export function statesAround(history: readonly HistoryEntry[], index: number): { before: JsonObject | undefined; after: JsonObject | undefined } {
+  const entry = history[index]!;
+  const after = applyLenient(replay(history, index), entry.forward);
+  return { before: applyLenient(after, entry.reverse), after };
 }
 
-/** Plans the undo of `entry` given the document's `current` state (undefined: deleted). */
-export function planUndo(entry: HistoryEntry, current: JsonObject | undefined): UndoPlan {
-  const before = stateBefore(entry);
-  const after = entry.state;
+/**
+ * Plans the undo of the change at `index` of the document's `history` given its `current` state
+ * (undefined: deleted).
+ */
+export function planUndo(history: readonly HistoryEntry[], index: number, current: JsonObject | undefined): UndoPlan {
+  const { before, after } = statesAround(history, index);
   if (after === undefined) {
     if (current !== undefined || before === undefined) return { target: 'unchanged', skipped: [''] };
     return { target: before, skipped: [] };

@@ -23,6 +23,7 @@ import { HubStoreError, type DatabaseInfo, type HubDatabase, type HubUser } from
 import { bytea, bytes, PgCellIO } from './cells.ts';
 import { readBatches } from './feed.ts';
 import { mergeGuardedCells } from './guard.ts';
+import { materializeDocuments } from './documents.ts';
 import { mergeCells, SiteOrdinals, type MergeResult } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
@@ -182,6 +183,8 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       parts.push(batch.changes);
       const changes = fitting(parts.length === 1 ? batch.changes : parts.flat(), tables, `staged change from ${from.source}`);
       merged = await this.merge(tx as unknown as Sql, tables, changes, version, from);
+      // Documents the merge touched are materialized again, in its transaction (documents.ts).
+      if (merged.applied > 0) await materializeDocuments(tx as unknown as Sql, this.s, this.id, parts.flat());
       // Stamp the version, tell every hub process (delivered at commit), track the pusher; commit.
       const track = `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
         ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`;

@@ -12,7 +12,9 @@
  * - `databases.identity`: the database's Ed25519 key (libp2p's encoding), proving its site id;
  * - `site_owners`: the address each pushing site id is bound to (first binding wins, as the engine's
  *   owners.ts); `direct_versions`: versions merged straight from their origin site (the feed leaves a
- *   site's own changes out for it only at those versions, as the engine does).
+ *   site's own changes out for it only at those versions, as the engine does);
+ * - `documents` (migration 3): each database's JSON documents as JSONB with a GIN index on
+ *   `content`, kept by every merge (documents.ts).
  */
 import type { Sql } from 'postgres';
 
@@ -84,6 +86,18 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
       site bytea NOT NULL,
       PRIMARY KEY (db, db_version)
     );`,
+  // JSON documents materialized as JSONB (hub/storage/postgres/documents.ts), queryable by SQL.
+  (s) => `
+    CREATE TABLE ${s}.documents (
+      db bigint NOT NULL REFERENCES ${s}.databases (id) ON DELETE CASCADE,
+      collection text NOT NULL,
+      id text NOT NULL,
+      version bigint NOT NULL,
+      revision text NOT NULL,
+      content jsonb NOT NULL,
+      PRIMARY KEY (db, collection, id)
+    );
+    CREATE INDEX documents_content ON ${s}.documents USING gin (content);`,
 ];
 
 /** The schema version this code needs. */
