@@ -8,7 +8,9 @@
  *
  * Refusals before the upgrade are an HTTP status with a JSON body `{code, message}`; refusals
  * during a session are the sync protocol's error messages, or a WebSocket close code with a reason
- * (4401: credentials revoked or expired). A refused client never affects the others.
+ * (4401: credentials revoked or expired; 4403: access withdrawn or changed — a share removed or its
+ * policy changed, in this hub process or another on the same storage). A refused client never
+ * affects the others.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -21,7 +23,8 @@ import type { Authenticator, Principal } from './auth/port.ts';
 import { HubMetrics } from './metrics.ts';
 import { serveHubSession, type MergeClock } from './session.ts';
 import { handleShares } from './shares.ts';
-import { checkDatabaseName, DatabaseNameError, type HubStore } from './storage/port.ts';
+import { checkDatabaseName, DatabaseNameError, type DatabaseInfo, type HubDatabase, type HubStore } from './storage/port.ts';
+import { policyToJson, type PeerPolicy } from '../sync/policy.ts';
 
 /** The default port of `ddcp hub serve`. */
 export const DEFAULT_HUB_PORT = 7420;
@@ -29,6 +32,8 @@ export const DEFAULT_HUB_PORT = 7420;
 export const DEFAULT_HUB_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** WebSocket close code for a session whose credentials were revoked or expired. */
 export const CLOSE_UNAUTHORIZED = 4401;
+/** WebSocket close code for a session whose access was withdrawn or changed (it may reconnect under the new policy). */
+export const CLOSE_FORBIDDEN = 4403;
 
 export interface HubServerOptions {
   store: HubStore;
@@ -50,6 +55,9 @@ export interface HubServerOptions {
 interface Live {
   principal: Principal;
   db: string;
+  database: HubDatabase;
+  /** The policy the session runs under (access.ts). */
+  policy: PeerPolicy;
   stream: WsFrameStream;
   stop: AbortController;
   done: Promise<void>;
@@ -91,7 +99,10 @@ export class HubServer {
     this.http = createServer((req, res) => void this.request(req, res));
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
     this.unsubscribe = this.auth.onRevoked((app) => {
-      for (const live of this.sessions) if (live.principal.app === app) void this.recheck(live, 'revoked');
+      // A credential revoked, or access to a database changed: the app's sessions are checked for
+      // both, each database's metadata read once.
+      const infos = new Map<string, Promise<DatabaseInfo>>();
+      for (const live of this.sessions) if (live.principal.app === app) void this.recheck(live, 'revoked', infos);
     });
   }
 
@@ -177,9 +188,9 @@ export class HubServer {
     }
   }
 
-  private session(ws: WebSocket, principal: Principal, db: Awaited<ReturnType<HubStore['open']>> & {}, policy: ReturnType<typeof accessOf> & {}, remote: string): void {
+  private session(ws: WebSocket, principal: Principal, db: HubDatabase, policy: PeerPolicy, remote: string): void {
     const stop = new AbortController();
-    const live = { principal, db: db.name, stop } as Live;
+    const live = { principal, db: db.name, database: db, policy, stop } as Live;
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         this.metrics.refused('oversized');
@@ -234,25 +245,47 @@ export class HubServer {
     live.expiry.unref();
   }
 
-  /** Ends the session if its principal is no longer valid (revoked, expired). */
-  private async recheck(live: Live, reason: 'revoked' | 'expired'): Promise<void> {
+  /**
+   * Ends the session if its principal is no longer valid (revoked, expired), or — with `infos`
+   * (after a revocation, which may be of access) — if its access to the database was withdrawn or
+   * changed: a changed policy applies from the client's next connection.
+   */
+  private async recheck(live: Live, reason: 'revoked' | 'expired', infos?: Map<string, Promise<DatabaseInfo>>): Promise<void> {
     let ok = false;
     try {
       ok = (live.principal.expiresAt === undefined || live.principal.expiresAt > Date.now()) && (await this.auth.valid(live.principal));
     } catch (err) {
       this.log('warn', `checking the credentials of ${live.principal.user} failed: ${(err as Error).message}`);
     }
-    if (ok) return this.schedule(live);
-    this.end(live, reason);
+    if (!ok) return this.end(live, reason);
+    this.schedule(live);
+    if (!infos) return;
+    let now: PeerPolicy | undefined;
+    try {
+      let info = infos.get(live.db);
+      if (!info) infos.set(live.db, (info = live.database.info()));
+      now = accessOf(await info, live.principal);
+    } catch (err) {
+      return this.log('warn', `checking the access of ${live.principal.user} to ${live.db} failed: ${(err as Error).message}`);
+    }
+    if (!now) this.end(live, 'forbidden');
+    else if (JSON.stringify(policyToJson(now)) !== JSON.stringify(policyToJson(live.policy))) this.end(live, 'policy');
   }
 
-  private end(live: Live, reason: 'revoked' | 'expired' | 'unauthenticated'): void {
+  private end(live: Live, reason: 'revoked' | 'expired' | 'unauthenticated' | 'forbidden' | 'policy'): void {
     if (!this.sessions.has(live)) return;
     this.metrics.refused(reason);
-    const text = reason === 'expired' ? 'credentials expired: reconnect with a fresh token' : reason === 'revoked' ? 'credentials revoked' : 'authentication failed';
+    const text = {
+      expired: 'credentials expired: reconnect with a fresh token',
+      revoked: 'credentials revoked',
+      unauthenticated: 'authentication failed',
+      forbidden: `access withdrawn: database ${live.db} is no longer shared with you`,
+      policy: `access changed: your policy on database ${live.db} changed; reconnect to sync under the new one`,
+    }[reason];
     this.log('warn', `ended the session of ${live.principal.user} on ${live.db}: ${text}`);
     live.stop.abort();
-    live.stream.end(CLOSE_UNAUTHORIZED, text, new HubRequestError(401, reason, text));
+    const forbidden = reason === 'forbidden' || reason === 'policy';
+    live.stream.end(forbidden ? CLOSE_FORBIDDEN : CLOSE_UNAUTHORIZED, text, new HubRequestError(forbidden ? 403 : 401, reason, text));
   }
 
   /** A control message on an open session: a refreshed token. */
