@@ -1,8 +1,8 @@
 /**
  * The task manager's connection to other replicas: the library's `Server` (what `ddcp serve` runs)
  * publishes this repository and follows every remote, pulling and pushing live. A peer is just a
- * remote: a libp2p address today; once the hub lands, a `ws://…` hub address added the same way
- * syncs through the hub with no change here. Going offline stops the server; the repository keeps
+ * remote: a libp2p address, or a database on a hub (`ws://HOST:PORT/DB`, with a user token), which
+ * the same server follows the same way. Going offline stops the server; the repository keeps
  * working locally, and going online again catches up both ways.
  */
 import { EventEmitter } from 'node:events';
@@ -11,7 +11,7 @@ import type { Server } from '../../src/peer/index.ts';
 
 export interface SyncState {
   online: boolean;
-  /** Peers connected now. */
+  /** Peers connected now (libp2p peers, and hub databases with a session open). */
   peers: number;
   /** Where others reach us (empty offline). */
   addresses: string[];
@@ -25,9 +25,10 @@ export interface SyncOptions {
 
 /**
  * Adds each peer address as a remote (named `peer1`, `peer2`… unless already one) and lets that
- * peer read and write, so both sides exchange their edits. Returns the remotes' names.
+ * peer read and write, so both sides exchange their edits; a hub database (`ws://…`) is reached with
+ * `token` (kept for that hub, as `ddcp hub login` does). Returns the remotes' names.
  */
-export function addPeers(repo: Repository, locations: string[]): string[] {
+export function addPeers(repo: Repository, locations: string[], token?: string): string[] {
   const names: string[] = [];
   for (const location of locations) {
     let n = 1;
@@ -37,6 +38,7 @@ export function addPeers(repo: Repository, locations: string[]): string[] {
     const existing = repo.remotes().find((r) => r.location === location);
     const name = existing ? existing.name : repo.addRemote(`peer${n}`, location).name;
     if (peer) repo.setPolicy(peer, { read: 'all', write: 'all' });
+    else if (token !== undefined && /^wss?:\/\//.test(location)) repo.hubTokens.set(location, token);
     names.push(name);
   }
   return names;
@@ -44,6 +46,8 @@ export function addPeers(repo: Repository, locations: string[]): string[] {
 
 export class Sync extends EventEmitter<{ state: [SyncState]; changes: [] }> {
   private server: Server | undefined;
+  /** Hub remotes with a session open (a hub is no libp2p peer: the server tells of these). */
+  private readonly hubs = new Set<string>();
   private busy: Promise<void> = Promise.resolve();
   private lastLine = '';
   private readonly repo: Repository;
@@ -57,7 +61,7 @@ export class Sync extends EventEmitter<{ state: [SyncState]; changes: [] }> {
 
   get state(): SyncState {
     const s = this.server;
-    return { online: !!s, peers: s ? s.node.peers().length : 0, addresses: s ? s.addresses() : [], last: this.lastLine };
+    return { online: !!s, peers: s ? s.node.peers().length + this.hubs.size : 0, addresses: s ? s.addresses() : [], last: this.lastLine };
   }
 
   /** Starts or stops syncing (calls are queued, so fast toggles don't overlap). */
@@ -83,6 +87,15 @@ export class Sync extends EventEmitter<{ state: [SyncState]; changes: [] }> {
     const changed = (): void => void this.emit('state', this.state);
     server.on('peer:connect', changed);
     server.on('peer:disconnect', changed);
+    const isHub = (remote: string): boolean => /^wss?:\/\//.test(this.repo.remotes().find((r) => r.name === remote)?.location ?? '');
+    server.on('remote:connect', (remote) => {
+      if (isHub(remote)) this.hubs.add(remote);
+      changed();
+    });
+    server.on('remote:disconnect', (remote) => {
+      this.hubs.delete(remote);
+      changed();
+    });
     server.on('changes', () => void this.emit('changes'));
     server.on('error', () => {}); // logged through `log` already; the server goes on
     this.server = server;
@@ -93,6 +106,7 @@ export class Sync extends EventEmitter<{ state: [SyncState]; changes: [] }> {
     const s = this.server;
     if (!s) return;
     this.server = undefined;
+    this.hubs.clear();
     this.note('offline');
     await s.stop();
     this.emit('state', this.state);

@@ -55,6 +55,10 @@ export interface ServerEvents {
   changes: [event: { remote: string; received: number; applied: number; dbVersion: number }];
   /** A remote is caught up to `version`. */
   sync: [event: { remote: string; version: number }];
+  /** A session with a followed remote began (a hub remote's connection, which no libp2p peer shows). */
+  'remote:connect': [remote: string];
+  /** A followed remote's session ended (it is retried). */
+  'remote:disconnect': [remote: string];
   /** Something failed (a session, a follow); the server goes on. */
   error: [error: Error];
 }
@@ -378,6 +382,7 @@ export class Server extends EventEmitter<ServerEvents> {
     }
     let lastProblem: string | undefined; // one line per outage, not one per retry
     const onEvent = (e: FollowEvent): void => {
+      if (e.type === 'disconnected') this.emit('remote:disconnect', name);
       if (e.type === 'merged') {
         if (e.outcome.received > 0) this.log(`merged ${e.outcome.received} changes from ${name} (${e.outcome.applied} new), db_version ${e.outcome.dbVersion}`);
         this.emit('changes', { remote: name, received: e.outcome.received, applied: e.outcome.applied, dbVersion: e.outcome.dbVersion });
@@ -385,6 +390,7 @@ export class Server extends EventEmitter<ServerEvents> {
       } else if (e.type === 'caught-up') this.emit('sync', { remote: name, version: e.version });
       else if (e.type === 'connected') {
         lastProblem = undefined;
+        this.emit('remote:connect', name);
         this.log(`following ${name}${e.pushing ? ', sending ours' : ''}`);
       } else if (e.type === 'refused') this.log(`${name} refused our transaction (version ${e.refusal.version}): ${e.refusal.message}`);
       else if (e.type === 'acked' || (e.error && isSchemaMisfit(e.error))) return; // a misfit ends following: logged once below
