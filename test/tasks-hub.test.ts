@@ -63,7 +63,7 @@ describe('the task-manager example through a hub', { skip: hasTmux ? false : 'tm
     const instance = (who: 'ann' | 'bob'): Terminal =>
       new Terminal(SOCKET, who, ROOT, [process.execPath, '--disable-warning=ExperimentalWarning', MAIN, join(root, who), '--listen', '/ip4/127.0.0.1/tcp/0', '--peer', db, '--token', tokens[who]]);
 
-    // ann's first connection creates the database (hers); she shares it with bob
+    // ann's session creates the database (hers: it pushes); she shares it with bob
     const ann = instance('ann');
     await ann.until(shows('online · 1 peer', 'press a'), 'ann online with the hub');
     const shared = await fetch(`${http}/v1/databases/tasks/shares/bob`, { method: 'PUT', headers: { authorization: `Bearer ${tokens.ann}` }, body: JSON.stringify({ read: 'all', write: 'all' }) });

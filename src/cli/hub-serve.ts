@@ -26,7 +26,7 @@ export function registerServe(hub: Command, ctx: Context): void {
     .addHelpText('after', `
 Clients add a database as a remote (ddcp remote add origin ws://HOST:PORT/notes) and authenticate
 with a user token (ddcp hub login ws://HOST:PORT, or DDCP_HUB_TOKEN); a database is created by its
-owner's first connection, its schema comes from the first push and grows by added columns. An
+owner's first push (a pull creates nothing), its schema grows by added columns after it. An
 app's backend gets tokens for its users from the hub (ddcp hub credentials create).
 Stops on Ctrl-C or SIGTERM: sessions finish the batch they are merging, clients reconnect later.
 
