@@ -14,6 +14,7 @@ const auth: Authenticator = {
   },
   refresh: async (p) => p,
   valid: async () => true,
+  accessChanged: async () => {},
   onRevoked: () => () => {},
 };
 const hub = await HubServer.start({ store: new SqliteHubStore(process.argv[2]!), auth, host: '127.0.0.1', port: 0 });

@@ -138,7 +138,7 @@ describe(`hub (${mode} store) on 127.0.0.1`, () => {
     alice.db.exec("INSERT INTO notes VALUES ('p', 'private', 'alice')");
     await alice.push('origin');
     const mallory = await clientOf('mallory', 'private');
-    await assert.rejects(mallory.pull('origin'), /not yours and not shared with you \(forbidden, HTTP 403\)/);
+    await assert.rejects(mallory.pull('origin'), /the peer refused: database private is not yours and not shared with you \(forbidden\)/);
     mallory.db.exec("INSERT INTO notes VALUES ('m', 'intrusion', 'mallory')");
     await assert.rejects(mallory.push('origin'), /forbidden/);
     // the same user name in another app is another user

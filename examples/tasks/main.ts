@@ -1,12 +1,13 @@
 /**
  * An interactive terminal task manager on ddcp's JSON documents, syncing live with other instances.
  *
- *   node examples/tasks/main.ts DIR [--listen MULTIADDR]… [--peer ADDRESS]… [--offline]
+ *   node examples/tasks/main.ts DIR [--listen MULTIADDR]… [--peer ADDRESS]… [--token TOKEN] [--offline]
  *   node examples/tasks/main.ts DIR --address      prints this replica's address and exits
  *
  * DIR is a ddcp repository (created if missing). Each --peer is added as a remote and allowed to
- * read and write; both instances name each other and sync directly (see the README, "Example: a
- * task manager").
+ * read and write; both instances name each other and sync directly — or both name one database on
+ * a hub (`--peer ws://HOST:PORT/DB --token USER_TOKEN`) and sync through it (see the README,
+ * "Example: a task manager").
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       listen: { type: 'string', multiple: true },
       peer: { type: 'string', multiple: true },
+      token: { type: 'string' },
       offline: { type: 'boolean', default: false },
       address: { type: 'boolean', default: false },
       author: { type: 'string' },
@@ -36,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const dir = positionals[0];
   if (!dir || positionals.length > 1) {
-    process.stderr.write('usage: node examples/tasks/main.ts DIR [--listen MULTIADDR]… [--peer ADDRESS]… [--offline] [--address]\n');
+    process.stderr.write('usage: node examples/tasks/main.ts DIR [--listen MULTIADDR]… [--peer ADDRESS | ws://HUB/DB]… [--token TOKEN] [--offline] [--address]\n');
     return 2;
   }
   const repo = await openOrInit(dir);
@@ -47,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     repo.close();
     return 0;
   }
-  addPeers(repo, values.peer ?? []);
+  addPeers(repo, values.peer ?? [], values.token);
 
   // Changes merged by sync (pulled, or pushed to us), or written by another process (`ddcp doc …`
   // on the same folder), are noticed by the repository's feed; refresh() turns them into events.

@@ -1,8 +1,8 @@
 /**
  * The task manager's connection to other replicas: the library's `Server` (what `ddcp serve` runs)
  * publishes this repository and follows every remote, pulling and pushing live. A peer is just a
- * remote: a libp2p address today; once the hub lands, a `ws://…` hub address added the same way
- * syncs through the hub with no change here. Going offline stops the server; the repository keeps
+ * remote: a libp2p address, or a database on a hub (`ws://HOST:PORT/DB`, with a user token), which
+ * the same server follows the same way. Going offline stops the server; the repository keeps
  * working locally, and going online again catches up both ways.
  */
 import { EventEmitter } from 'node:events';
@@ -11,7 +11,7 @@ import type { ConnectionState, Server } from '../../src/peer/index.ts';
 
 export interface SyncState {
   online: boolean;
-  /** Peers connected now. */
+  /** Peers connected now (libp2p peers, and hub databases with a session open). */
   peers: number;
   /** Where others reach us (empty offline). */
   addresses: string[];
@@ -27,9 +27,10 @@ export interface SyncOptions {
 
 /**
  * Adds each peer address as a remote (named `peer1`, `peer2`… unless already one) and lets that
- * peer read and write, so both sides exchange their edits. Returns the remotes' names.
+ * peer read and write, so both sides exchange their edits; a hub database (`ws://…`) is reached with
+ * `token` (kept for that hub, as `ddcp hub login` does). Returns the remotes' names.
  */
-export function addPeers(repo: Repository, locations: string[]): string[] {
+export function addPeers(repo: Repository, locations: string[], token?: string): string[] {
   const names: string[] = [];
   for (const location of locations) {
     let n = 1;
@@ -39,6 +40,7 @@ export function addPeers(repo: Repository, locations: string[]): string[] {
     const existing = repo.remotes().find((r) => r.location === location);
     const name = existing ? existing.name : repo.addRemote(`peer${n}`, location).name;
     if (peer) repo.setPolicy(peer, { read: 'all', write: 'all' });
+    else if (token !== undefined && /^wss?:\/\//.test(location)) repo.hubTokens.set(location, token);
     names.push(name);
   }
   return names;
@@ -57,9 +59,15 @@ export class Sync extends EventEmitter<{ state: [SyncState]; changes: [] }> {
     this.options = options;
   }
 
+  /** Whether a remote is a hub database (a hub is no libp2p peer: its session state tells). */
+  private isHub(remote: string): boolean {
+    return /^wss?:\/\//.test(this.repo.remotes().find((r) => r.name === remote)?.location ?? '');
+  }
+
   get state(): SyncState {
     const s = this.server;
-    return { online: !!s, peers: s ? s.node.peers().length : 0, addresses: s ? s.addresses() : [], remotes: s ? s.connectionStates() : [], last: this.lastLine };
+    const hubsOnline = s ? s.connectionStates().filter((r) => r.state === 'online' && this.isHub(r.remote)).length : 0;
+    return { online: !!s, peers: s ? s.node.peers().length + hubsOnline : 0, addresses: s ? s.addresses() : [], remotes: s ? s.connectionStates() : [], last: this.lastLine };
   }
 
   /** Starts or stops syncing (calls are queued, so fast toggles don't overlap). */

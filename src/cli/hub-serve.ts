@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_HUB_PORT, handleAuthRequest, HubServer, openHubAuth, PgHubStore, SqliteHubStore, type HubStore } from '../hub/index.ts';
+import { lockDataFolder, type DataFolderLock } from '../hub/storage/sqlite/lock.ts';
 import { CliError, ExitCode, outliveStdout } from './exit.ts';
 import type { Context } from './context.ts';
 
@@ -26,7 +27,7 @@ export function registerServe(hub: Command, ctx: Context): void {
     .addHelpText('after', `
 Clients add a database as a remote (ddcp remote add origin ws://HOST:PORT/notes) and authenticate
 with a user token (ddcp hub login ws://HOST:PORT, or DDCP_HUB_TOKEN); a database is created by its
-owner's first connection, its schema comes from the first push and grows by added columns. An
+owner's first push (a pull creates nothing), its schema grows by added columns after it. An
 app's backend gets tokens for its users from the hub (ddcp hub credentials create). Apps without
 the library use documents over JSON at ws://HOST:PORT/v1/docs/<db> with the same tokens.
 Stops on Ctrl-C or SIGTERM: sessions finish the batch they are merging, clients reconnect later.
@@ -45,6 +46,15 @@ Examples:
       if (maxFrameBytes !== undefined && !(Number.isSafeInteger(maxFrameBytes) && maxFrameBytes >= 1024)) throw new CliError(`bad --max-frame ${opts.maxFrame}: a number of bytes, at least 1024`, ExitCode.Usage);
       const dataDir = opts.databaseUrl === undefined || opts.data !== undefined ? resolve(ctx.dir(), opts.data ?? 'hub') : undefined;
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      // One hub per embedded data folder (a second would not hear of the first's merges).
+      let lock: DataFolderLock | undefined;
+      if (opts.databaseUrl === undefined) {
+        try {
+          lock = lockDataFolder(dataDir!);
+        } catch (err) {
+          throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
+        }
+      }
       const auth = await openHubAuth(
         { ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true },
         { log: (e) => log(`auth refused (${e.method}) from ${e.remoteAddress}${e.key ? ` [${e.key}]` : ''}: ${e.reason}`) },
@@ -66,6 +76,7 @@ Examples:
       } catch (err) {
         await store?.close();
         await auth.close();
+        lock?.release();
         throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
       }
       outliveStdout();
@@ -75,6 +86,7 @@ Examples:
       log('stopping: finishing in-flight batches');
       await server.stop();
       await auth.close();
+      lock?.release();
       log('stopped');
     });
 }

@@ -58,8 +58,8 @@ interface Cursor {
 }
 
 /**
- * Yields every change with db_version > `since`, leaving out those whose origin is `exceptSite` and
- * that came straight from it (it holds them; see owners.ts), and,
+ * Yields every change with db_version > `since`, leaving out those of merges that came straight
+ * from `exceptSite` (it holds them; see owners.ts), and,
  * with a `read` filter, those it doesn't allow (tables without a rule are not read at all). For a
  * table whose rules have a row predicate, a row with any change after `since` that is allowed now is
  * sent whole (its allowed current cells, older ones included): it may have re-entered the predicate,

@@ -26,9 +26,10 @@ import { createHash, randomBytes } from 'node:crypto';
 
 export interface ChangesOptions {
   /**
-   * Leave out changes whose origin is this site (typically the peer asking for them) where they came
-   * straight from it ({@link ApplyOptions.direct}): it holds those. Its changes that arrived any
-   * other way (relayed, from a file, forged) are sent, so they reach it too.
+   * Leave out what this site (typically the peer asking for them) holds: the changes of merges that
+   * came straight from it ({@link ApplyOptions.direct}) — its own, and what it relayed or served us
+   * (a hub's other users' changes we pulled from it are not pushed back to it). Its changes that
+   * arrived any other way (relayed by another, from a file, forged) are sent, so they reach it too.
    */
   exceptSite?: Uint8Array;
   /**
@@ -63,8 +64,8 @@ export interface ApplyOptions {
    */
   trackPeer?: TrackedPeer;
   /**
-   * The authenticated site the changes come straight from (its owner sent them, so it holds its own
-   * changes among them): remembered with the merge's version, so a feed leaves exactly those out
+   * The authenticated site the changes come straight from (its owner sent them, so it holds every
+   * one of them): remembered with the merge's version, so a feed leaves that merge's changes out
    * when that site asks ({@link ChangesOptions.exceptSite}).
    */
   direct?: Uint8Array;

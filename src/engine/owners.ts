@@ -58,5 +58,11 @@ export class SiteOwners {
   }
 }
 
-/** The condition leaving out a site's changes only where they came straight from it (one parameter: the site's ordinal). */
-export const EXCEPT_DIRECT = 'NOT (c.site = ? AND EXISTS (SELECT 1 FROM ddcp_direct_versions d WHERE d.db_version = c.db_version AND d.site = c.site))';
+/**
+ * The condition leaving out, for a site asking, the changes it holds: those of merges that came
+ * straight from it (one parameter: the site's ordinal). Such a merge holds what that site sent —
+ * its own changes, or what it relayed (a hub relays other users' changes; a pull merges what the
+ * server held) — so sending it back would only echo it. Its changes that arrived any other way are
+ * still sent to it.
+ */
+export const EXCEPT_DIRECT = 'NOT EXISTS (SELECT 1 FROM ddcp_direct_versions d WHERE d.db_version = c.db_version AND d.site = ?)';

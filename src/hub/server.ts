@@ -1,19 +1,26 @@
 /**
  * The hub: an always-on sync server over WebSocket. Each hosted database is reached at
- * `ws://host:port/<db>`; the upgrade is authenticated (Authorization: Bearer …, see auth/port.ts),
- * the database opened — created, owned by the caller, if it does not exist — and the caller's access
- * checked (owner, or a share's policy) before any frame is read. Then the session is the ordinary
- * sync session (session.ts). HTTP beside it: GET /healthz, GET /metrics (Prometheus), and the
- * owner's share endpoints (shares.ts).
+ * `ws://host:port/<db>`; the upgrade is authenticated (Authorization: Bearer …, see auth/port.ts)
+ * and the caller's access checked (owner, or a share's policy). A caller without access — the
+ * database is another's, or none has the name — is answered after its hello, the same way for both
+ * (`forbidden`: no hint which names exist), unless it pushes to a name nobody has: that creates the
+ * database, owned by the caller (a pull creates nothing). Then the session is the ordinary sync
+ * session (session.ts). HTTP beside it: GET /healthz, GET /metrics (Prometheus), and the owner's
+ * share endpoints (shares.ts).
  *
- * Refusals before the upgrade are an HTTP status with a JSON body `{code, message}`; refusals
- * during a session are the sync protocol's error messages, or a WebSocket close code with a reason
- * (4401: credentials revoked or expired). A refused client never affects the others.
+ * Refusals before the upgrade are an HTTP status with a JSON body `{code, message}` (the one error
+ * shape of every hub endpoint); refusals during a session are the sync protocol's error messages
+ * (the same codes), or a WebSocket close code with a reason
+ * (4401: credentials revoked or expired; 4403: access withdrawn or changed — a share removed or its
+ * policy changed, in this hub process or another on the same storage). A refused client never
+ * affects the others.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { SessionLog } from '../sync/server.ts';
+import type { FrameChannel } from '../sync/channel.ts';
+import { decodeMessage, ProtocolError, type Message } from '../sync/messages.ts';
+import { refuse, type SessionLog } from '../sync/server.ts';
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, WsFrameStream, type ControlMessage } from '../transport/ws/frames.ts';
 import { accessOf } from './access.ts';
 import { DocsApi } from './docs/socket.ts';
@@ -22,7 +29,8 @@ import type { Authenticator, Principal } from './auth/port.ts';
 import { HubMetrics } from './metrics.ts';
 import { serveHubSession, type MergeClock } from './session.ts';
 import { handleShares } from './shares.ts';
-import { checkDatabaseName, DatabaseNameError, type HubStore } from './storage/port.ts';
+import { checkDatabaseName, DatabaseNameError, type DatabaseInfo, type HubDatabase, type HubStore } from './storage/port.ts';
+import { policyToJson, type PeerPolicy } from '../sync/policy.ts';
 
 /** The default port of `ddcp hub serve`. */
 export const DEFAULT_HUB_PORT = 7420;
@@ -30,6 +38,8 @@ export const DEFAULT_HUB_PORT = 7420;
 export const DEFAULT_HUB_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** WebSocket close code for a session whose credentials were revoked or expired. */
 export const CLOSE_UNAUTHORIZED = 4401;
+/** WebSocket close code for a session whose access was withdrawn or changed (it may reconnect under the new policy). */
+export const CLOSE_FORBIDDEN = 4403;
 
 export interface HubServerOptions {
   store: HubStore;
@@ -57,10 +67,43 @@ export interface HubServerOptions {
 interface Live {
   principal: Principal;
   db: string;
+  /** The database and the policy the session runs under (access.ts), once admitted. */
+  database?: HubDatabase;
+  policy?: PeerPolicy;
   stream: WsFrameStream;
   stop: AbortController;
   done: Promise<void>;
   expiry?: NodeJS.Timeout;
+}
+
+/** A session's database and policy. */
+interface Access {
+  db: HubDatabase;
+  policy: PeerPolicy;
+}
+
+/** The one answer to a client without access to a database, whether it exists or not. */
+const NO_ACCESS_TEXT = (name: string): string => `database ${name} is not yours and not shared with you (forbidden)`;
+
+/** The channel, with its first frame (already read) put back in front. */
+function prepend(first: Uint8Array, it: AsyncIterator<Uint8Array>, channel: FrameChannel): FrameChannel {
+  return {
+    send: (frame, options) => channel.send(frame, options),
+    close: (options) => channel.close(options),
+    abort: (err) => channel.abort(err),
+    async *[Symbol.asyncIterator]() {
+      try {
+        yield first;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          yield r.value;
+        }
+      } finally {
+        await it.return?.();
+      }
+    },
+  };
 }
 
 /** The database name a request's path names (`/<db>`, a query allowed). */
@@ -100,7 +143,10 @@ export class HubServer {
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
     if (options.docs !== false) this.docs = new DocsApi({ store: this.store, auth: this.auth, metrics: this.metrics, log: this.log, ...options.docs });
     this.unsubscribe = this.auth.onRevoked((app) => {
-      for (const live of this.sessions) if (live.principal.app === app) void this.recheck(live, 'revoked');
+      // A credential revoked, or access to a database changed: the app's sessions are checked for
+      // both, each database's metadata read once.
+      const infos = new Map<string, Promise<DatabaseInfo>>();
+      for (const live of this.sessions) if (live.principal.app === app) void this.recheck(live, 'revoked', infos);
     });
   }
 
@@ -172,11 +218,13 @@ export class HubServer {
         this.log('warn', `refused a connection from ${remote} to ${name}: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
         throw new HubRequestError(401, 'unauthenticated', 'authentication failed');
       }
-      const db = (await this.store.open(name)) ?? (await this.store.open(name, { app: principal.app, user: principal.user }))!;
-      const policy = accessOf(await db.info(), principal);
-      if (!policy) throw new HubRequestError(403, 'forbidden', `database ${name} is not yours and not shared with you`);
+      const db = await this.store.open(name);
+      const policy = db && accessOf(await db.info(), principal);
       if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, principal, db, policy, remote));
+      // Without access — the database is another's, or there is none yet — the answer comes after
+      // the client's hello, the same either way (no hint which names exist), unless it pushes to a
+      // name nobody has: then the database is created, its own (a pull creates nothing).
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, principal, name, db && policy ? { db, policy } : undefined, remote));
     } catch (err) {
       const e = err instanceof HubRequestError ? err : new HubRequestError(500, 'unavailable', 'the hub could not open the database');
       if (!(err instanceof HubRequestError)) this.log('warn', `connection from ${remote} to ${req.url} failed: ${(err as Error).message}`);
@@ -187,9 +235,9 @@ export class HubServer {
     }
   }
 
-  private session(ws: WebSocket, principal: Principal, db: Awaited<ReturnType<HubStore['open']>> & {}, policy: ReturnType<typeof accessOf> & {}, remote: string): void {
+  private session(ws: WebSocket, principal: Principal, name: string, access: Access | undefined, remote: string): void {
     const stop = new AbortController();
-    const live = { principal, db: db.name, stop } as Live;
+    const live = { principal, db: name, stop } as Live;
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         this.metrics.refused('oversized');
@@ -201,22 +249,40 @@ export class HubServer {
       maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_HUB_MAX_FRAME_BYTES,
       onControl: (m) => this.control(live, m),
     });
-    let clock = this.clocks.get(db.name);
-    if (!clock) this.clocks.set(db.name, (clock = {}));
     this.sessions.add(live);
     this.gauges();
     this.schedule(live);
-    live.done = serveHubSession(live.stream, {
-      db,
-      principal,
-      policy,
-      signal: stop.signal,
-      metrics: this.metrics,
-      clock,
-      log: this.log,
-      ...(this.options.keepAliveMs !== undefined ? { keepAliveMs: this.options.keepAliveMs } : {}),
-    })
-      .catch((err: Error) => this.log('warn', `session of ${principal.user} on ${db.name} failed: ${err.message}`))
+    live.done = (async () => {
+      let channel: FrameChannel = live.stream;
+      if (!access) {
+        const it = live.stream[Symbol.asyncIterator]();
+        const first = await it.next();
+        if (first.done) return;
+        channel = prepend(first.value, it, live.stream);
+        access = await this.admit(name, principal, first.value);
+        if (!access) {
+          this.metrics.refused('forbidden');
+          this.log('warn', `refused ${principal.user} (${remote}) on ${name}: ${NO_ACCESS_TEXT(name)}`);
+          return await refuse(channel, new ProtocolError('forbidden', NO_ACCESS_TEXT(name)));
+        }
+      }
+      const { db, policy } = access;
+      live.database = db;
+      live.policy = policy;
+      let clock = this.clocks.get(db.name);
+      if (!clock) this.clocks.set(db.name, (clock = {}));
+      await serveHubSession(channel, {
+        db,
+        principal: live.principal,
+        policy,
+        signal: stop.signal,
+        metrics: this.metrics,
+        clock,
+        log: this.log,
+        ...(this.options.keepAliveMs !== undefined ? { keepAliveMs: this.options.keepAliveMs } : {}),
+      });
+    })()
+      .catch((err: Error) => this.log('warn', `session of ${principal.user} on ${name} failed: ${err.message}`))
       .finally(() => {
         clearTimeout(live.expiry);
         this.sessions.delete(live);
@@ -227,6 +293,24 @@ export class HubServer {
           setTimeout(() => ws.terminate(), 2_000).unref();
         }
       });
+  }
+
+  /**
+   * A session's access once its hello is read, for a client that had none at the upgrade: a push
+   * to a name no database has creates it, owned by the client; anything else has no access.
+   */
+  private async admit(name: string, principal: Principal, hello: Uint8Array): Promise<Access | undefined> {
+    let m: Message | undefined;
+    try {
+      m = decodeMessage(hello);
+    } catch {
+      return undefined; // garbage: no access either
+    }
+    if (m.type !== 'hello' || !m.push) return undefined;
+    const db = (await this.store.open(name)) ?? (await this.store.open(name, { app: principal.app, user: principal.user }));
+    // (someone else may have created it meanwhile: then their access rules)
+    const policy = db && accessOf(await db.info(), principal);
+    return db && policy ? { db, policy } : undefined;
   }
 
   private gauges(): void {
@@ -244,25 +328,48 @@ export class HubServer {
     live.expiry.unref();
   }
 
-  /** Ends the session if its principal is no longer valid (revoked, expired). */
-  private async recheck(live: Live, reason: 'revoked' | 'expired'): Promise<void> {
+  /**
+   * Ends the session if its principal is no longer valid (revoked, expired), or — with `infos`
+   * (after a revocation, which may be of access) — if its access to the database was withdrawn or
+   * changed: a changed policy applies from the client's next connection.
+   */
+  private async recheck(live: Live, reason: 'revoked' | 'expired', infos?: Map<string, Promise<DatabaseInfo>>): Promise<void> {
     let ok = false;
     try {
       ok = (live.principal.expiresAt === undefined || live.principal.expiresAt > Date.now()) && (await this.auth.valid(live.principal));
     } catch (err) {
       this.log('warn', `checking the credentials of ${live.principal.user} failed: ${(err as Error).message}`);
     }
-    if (ok) return this.schedule(live);
-    this.end(live, reason);
+    if (!ok) return this.end(live, reason);
+    this.schedule(live);
+    const database = live.database;
+    if (!infos || !database || !live.policy) return;
+    let now: PeerPolicy | undefined;
+    try {
+      let info = infos.get(live.db);
+      if (!info) infos.set(live.db, (info = database.info()));
+      now = accessOf(await info, live.principal);
+    } catch (err) {
+      return this.log('warn', `checking the access of ${live.principal.user} to ${live.db} failed: ${(err as Error).message}`);
+    }
+    if (!now) this.end(live, 'forbidden');
+    else if (JSON.stringify(policyToJson(now)) !== JSON.stringify(policyToJson(live.policy))) this.end(live, 'policy');
   }
 
-  private end(live: Live, reason: 'revoked' | 'expired' | 'unauthenticated'): void {
+  private end(live: Live, reason: 'revoked' | 'expired' | 'unauthenticated' | 'forbidden' | 'policy'): void {
     if (!this.sessions.has(live)) return;
     this.metrics.refused(reason);
-    const text = reason === 'expired' ? 'credentials expired: reconnect with a fresh token' : reason === 'revoked' ? 'credentials revoked' : 'authentication failed';
+    const text = {
+      expired: 'credentials expired: reconnect with a fresh token',
+      revoked: 'credentials revoked',
+      unauthenticated: 'authentication failed',
+      forbidden: `access withdrawn: database ${live.db} is no longer shared with you`,
+      policy: `access changed: your policy on database ${live.db} changed; reconnect to sync under the new one`,
+    }[reason];
     this.log('warn', `ended the session of ${live.principal.user} on ${live.db}: ${text}`);
     live.stop.abort();
-    live.stream.end(CLOSE_UNAUTHORIZED, text, new HubRequestError(401, reason, text));
+    const forbidden = reason === 'forbidden' || reason === 'policy';
+    live.stream.end(forbidden ? CLOSE_FORBIDDEN : CLOSE_UNAUTHORIZED, text, new HubRequestError(forbidden ? 403 : 401, reason, text));
   }
 
   /** A control message on an open session: a refreshed token. */

@@ -5,8 +5,11 @@
  * - `PUT /v1/databases/<db>/shares/<user>` with a sync-v2 policy `{read, write}` (JSON, as in
  *   `.ddcp/config.json`): the owner shares the database with another user of its app. The policy is
  *   checked against the database's schema (tables, columns, WHERE expressions) first.
- * - `DELETE /v1/databases/<db>/shares/<user>`: stops sharing; that user's open sessions end at their
- *   next connection.
+ * - `DELETE /v1/databases/<db>/shares/<user>`: stops sharing.
+ *
+ * A share removed or changed ends that user's open sessions on the database at once, in every hub
+ * process on the same storage (told through the authenticator's revocation channel): a removed
+ * share's client is refused when it reconnects; a changed one's syncs under the new policy.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openDatabase, type TableInfo } from '../engine/index.ts';
@@ -88,6 +91,7 @@ export async function handleShares(req: IncomingMessage, res: ServerResponse, ct
   if (user === who.user) throw new HubRequestError(400, 'bad-request', 'the owner already reads and writes everything');
   if (req.method === 'DELETE') {
     await db.share(user, undefined);
+    await ctx.auth.accessChanged(who.app);
     res.writeHead(204).end();
     return true;
   }
@@ -100,6 +104,7 @@ export async function handleShares(req: IncomingMessage, res: ServerResponse, ct
     throw err;
   }
   await db.share(user, policy);
+  await ctx.auth.accessChanged(who.app);
   reply(res, 200, { name, user, policy });
   return true;
 }

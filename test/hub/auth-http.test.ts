@@ -59,7 +59,7 @@ describe('auth endpoints', () => {
     const wrong = await call('POST', '/auth/token', 'ann@example.com', {}, (init) => signAdminRequest({ ...init, secret: 'guessed' }));
     for (const res of [replay, wrong]) {
       assert.equal(res.status, 401);
-      assert.deepEqual(await res.json(), { error: 'authentication failed', code: 'ERR_DDCP_AUTH' });
+      assert.deepEqual(await res.json(), { code: 'unauthenticated', message: 'authentication failed' });
     }
     assert.match(f.log.at(-2)!.reason, /replay/);
     assert.match(f.log.at(-1)!.reason, /does not match/);
@@ -83,7 +83,7 @@ describe('auth endpoints', () => {
   it('says what is wrong with a well-signed call\'s request, and leaves other paths alone', async () => {
     const bad = await call('POST', '/auth/devices', 'bob@example.com', { address: 'nope' });
     assert.equal(bad.status, 400);
-    assert.match(((await bad.json()) as { error: string }).error, /not a repository address/);
+    assert.match(((await bad.json()) as { message: string }).message, /not a repository address/);
     assert.equal((await call('POST', '/auth/token', 'ann@example.com', { ttl_seconds: 'long' })).status, 400);
     assert.equal((await fetch(`${base}/auth/token`, { method: 'POST', body: 'x'.repeat(20_000) })).status, 413);
     assert.equal((await fetch(`${base}/healthz`)).status, 404, 'not an auth path: the server\'s');

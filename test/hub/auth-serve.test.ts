@@ -96,7 +96,7 @@ describe('ddcp hub serve with its authenticator', () => {
     const headers = { 'content-type': 'application/json', ...signAdminRequest({ apiKey: app.key, secret: app.secret, email: 'ann@example.com', body }) };
     const refused = await fetch(`${hub.url.replace(/^ws/, 'http')}/auth/token`, { method: 'POST', body, headers });
     assert.equal(refused.status, 401);
-    assert.deepEqual(await refused.json(), { error: 'authentication failed', code: 'ERR_DDCP_AUTH' });
+    assert.deepEqual(await refused.json(), { code: 'unauthenticated', message: 'authentication failed' });
     await until(() => /auth refused \(hmac\).*unknown or revoked API key/.test(hub.log()));
     assert.match(hub.log(), /auth refused \(token\) from 127\.0\.0\.1 \[ddcpk_[0-9a-f]+\]: user token of a revoked or unknown API key/);
     await stop(hub);

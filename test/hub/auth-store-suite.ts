@@ -98,6 +98,12 @@ export function authStoreSuite(name: string, setup: () => Promise<AuthStoreFixtu
       assert.equal(await a.removeDevice('addr-1', 'notes'), false);
     });
 
+    it("a change of an app's database access reaches the listeners of another store as a revocation with neither key nor address", async () => {
+      const seen = nextRevocation(b);
+      await a.accessChanged('shared-app', 9500);
+      assert.deepEqual(await seen, { app: 'shared-app' });
+    });
+
     it('stops telling a listener once it unsubscribed', async () => {
       await a.addCredential(credential('k-off', 'quiet', 8000));
       let told = 0;

@@ -58,6 +58,10 @@ export class TokenAuthenticator implements Authenticator {
     return [...this.tokens.values()].some((q) => q.app === p.app && q.user === p.user && (q.expiresAt === undefined || q.expiresAt > now));
   }
 
+  async accessChanged(app: string): Promise<void> {
+    this.events.emit('revoked', app);
+  }
+
   onRevoked(listener: (app: string) => void): () => void {
     this.events.on('revoked', listener);
     return () => this.events.off('revoked', listener);

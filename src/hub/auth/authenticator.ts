@@ -127,6 +127,10 @@ export class HubAuthenticator implements Authenticator {
     return await this.#appActive(p.app);
   }
 
+  async accessChanged(app: string): Promise<void> {
+    await this.#store.accessChanged(app, this.#now());
+  }
+
   onRevoked(listener: (app: string) => void): () => void {
     return this.#store.onRevoked((r) => listener(r.app));
   }

@@ -10,7 +10,9 @@
  * - `DELETE /auth/devices/<address>` (admin call) → 204, or 404 if it was not enrolled: ends its
  *   sessions.
  *
- * Refusals are `401 {"error":"authentication failed","code":"ERR_DDCP_AUTH"}`, whatever the reason.
+ * Errors have the hub's one JSON shape `{code, message}` (as the WebSocket upgrade and the /v1
+ * routes): an authentication refusal is `401 {"code":"unauthenticated","message":"authentication
+ * failed"}`, whatever the reason.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdminPrincipal, HubAuthenticator } from './authenticator.ts';
@@ -20,13 +22,15 @@ import { AuthError, CredentialError } from './errors.ts';
 /** The largest admin call body read (bytes). */
 export const MAX_ADMIN_BODY = 16 * 1024;
 
-/** A request the endpoints cannot serve (status and message go to the caller as they are). */
+/** A request the endpoints cannot serve (status, code and message go to the caller as they are). */
 class BadRequest extends DdcpError {
   override name = 'BadRequest';
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly code: string;
+  constructor(status: number, message: string, code = status === 404 ? 'not-found' : 'bad-request') {
     super(message);
     this.status = status;
+    this.code = code;
   }
 }
 
@@ -63,10 +67,10 @@ export async function handleAuthRequest(auth: HubAuthenticator, req: IncomingMes
     }
     throw new BadRequest(404, `no ${req.method} ${url.pathname}`);
   } catch (err) {
-    if (err instanceof AuthError) return reply(res, 401, { error: err.message, code: err.code });
-    if (err instanceof BadRequest) return reply(res, err.status, { error: err.message });
-    if (err instanceof CredentialError) return reply(res, 400, { error: err.message });
-    reply(res, 500, { error: 'internal error' });
+    if (err instanceof AuthError) return reply(res, 401, { code: 'unauthenticated', message: err.message });
+    if (err instanceof BadRequest) return reply(res, err.status, { code: err.code, message: err.message });
+    if (err instanceof CredentialError) return reply(res, 400, { code: 'bad-request', message: err.message });
+    reply(res, 500, { code: 'internal', message: 'internal error' });
     throw err;
   }
 }

@@ -21,6 +21,12 @@ export interface Authenticator {
   refresh(p: Principal, token: string): Promise<Principal>;
   /** Is this principal still valid now (not revoked, not expired)? */
   valid(p: Principal): Promise<boolean>;
-  /** Listen for revocations of an app's credentials (this process or, with shared storage, another): returns an unsubscribe. */
+  /**
+   * Says that access to a database of `app` was withdrawn or changed (a share removed or its policy
+   * changed): every {@link onRevoked} listener hears of it — with shared storage, in every hub
+   * process — and checks its open sessions of the app again.
+   */
+  accessChanged(app: string): Promise<void>;
+  /** Listen for revocations of an app's credentials or access (this process or, with shared storage, another): returns an unsubscribe. */
   onRevoked(listener: (app: string) => void): () => void;
 }

@@ -112,6 +112,10 @@ export class PostgresAuthStore implements AuthStore {
     return row && { address: row.address, app: row.app, user: row.user_name, createdAt: Number(row.created_at) };
   }
 
+  async accessChanged(app: string, _at: number): Promise<void> {
+    await this.#sql`SELECT pg_notify(${this.#channel}, ${JSON.stringify({ app } satisfies Revocation)})`;
+  }
+
   onRevoked(listener: (r: Revocation) => void): () => void {
     this.#events.on('revoked', listener);
     return () => void this.#events.off('revoked', listener);

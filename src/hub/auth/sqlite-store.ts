@@ -110,6 +110,10 @@ export class SqliteAuthStore implements AuthStore {
     return row && { address: row.address, app: row.app, user: row.user, createdAt: row.created_at };
   }
 
+  async accessChanged(app: string, at: number): Promise<void> {
+    this.#revoked({ app }, at);
+  }
+
   onRevoked(listener: (r: Revocation) => void): () => void {
     this.#events.on('revoked', listener);
     this.#startPolling();

@@ -37,7 +37,11 @@ export interface DeviceRecord {
   createdAt: number;
 }
 
-/** What was revoked: an API key (`key`) or a device enrollment (`address`) of `app`. */
+/**
+ * What was revoked: an API key (`key`) or a device enrollment (`address`) of `app` — or, with
+ * neither, access to one of its databases (a share removed or its policy changed): the app's open
+ * sessions are checked again.
+ */
 export interface Revocation {
   app: string;
   key?: string;
@@ -60,6 +64,11 @@ export interface AuthStore {
   /** Removes an app's enrollment of a device: tells the revocation listeners; false if there was none. */
   removeDevice(address: string, app: string): Promise<boolean>;
   device(address: string): Promise<DeviceRecord | undefined>;
+  /**
+   * Tells every revocation listener (with shared storage, in every process) that access to a database
+   * of `app` was withdrawn or changed: a {@link Revocation} with neither key nor address.
+   */
+  accessChanged(app: string, at: number): Promise<void>;
   /** Listens for revocations (this process or, with shared storage, another); returns an unsubscribe. */
   onRevoked(listener: (r: Revocation) => void): () => void;
   close(): Promise<void>;

@@ -41,11 +41,12 @@ const COLUMNS = `c.tbl, c.pk, c.cid, c.val, c.col_version::float8 AS col_version
    ELSE coalesce((SELECT s.col_version FROM {S}.cells s WHERE s.db = c.db AND s.tbl = c.tbl AND s.pk = c.pk AND s.cid = '-1'), 1) END)::float8 AS cl`;
 
 /**
- * Leaves out the asking site's ($3) changes only at versions merged straight from it (the engine's
- * EXCEPT_DIRECT): its changes that arrived any other way (relayed, forged) are sent to it too.
+ * Leaves out, for the asking site ($3), the versions merged straight from it (the engine's
+ * EXCEPT_DIRECT): it holds what it pushed, its own changes and what it relayed. Its changes that
+ * arrived any other way (relayed by another, forged) are sent to it too.
  */
 const exceptDirect = (S: string): string =>
-  `NOT (c.site = $3 AND EXISTS (SELECT 1 FROM ${S}.direct_versions dv WHERE dv.db = c.db AND dv.db_version = c.db_version AND dv.site = c.site))`;
+  `NOT EXISTS (SELECT 1 FROM ${S}.direct_versions dv WHERE dv.db = c.db AND dv.db_version = c.db_version AND dv.site = $3)`;
 
 /** Site id bytes, shared per read (most changes come from a few sites). */
 class SiteIds {

@@ -117,8 +117,8 @@ export class HostedFeed extends RepoFeed {
     let open = false; // an incomplete batch was sent: its version must be completed
     for (const b of tail.batches) {
       if (b.version <= since) continue;
-      // A follower's own changes are left out only where they came straight from it (as the engine's feed).
-      const changes = b.changes.filter((c) => c.dbVersion > since && !(sameSite(c.siteId, exceptSite) && sameSite(tail.direct.get(Number(c.dbVersion)) ?? NOBODY, exceptSite)));
+      // What came straight from the follower is left out for it (it holds that), as the engine's feed does.
+      const changes = b.changes.filter((c) => c.dbVersion > since && !sameSite(tail.direct.get(Number(c.dbVersion)) ?? NOBODY, exceptSite));
       if (changes.length === 0 && !(open && b.complete)) continue;
       open = !b.complete;
       yield { changes, version: b.version, complete: b.complete };
