@@ -146,7 +146,7 @@ export class WsFrameStream implements FrameStream {
     options.signal?.throwIfAborted();
     if (this.#error !== null) throw this.#error;
     // ws may keep a reference to the bytes until they are written: copy, so the caller may reuse its buffer.
-    const flushed = new Promise<void>((resolve) => this.#ws.send(frame.slice(), { binary: true }, () => resolve()));
+    const flushed = new Promise<void>((resolve) => this.#ws.send(options.shared ? frame : frame.slice(), { binary: true }, () => resolve()));
     if (this.#ws.bufferedAmount > this.#highWater) await this.#waitFor(flushed, options.signal);
     if (this.#error !== null) throw this.#error;
   }

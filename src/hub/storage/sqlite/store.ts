@@ -51,6 +51,10 @@ class SqliteHubDatabase implements HubDatabase {
     this.feed = this.sink = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))));
   }
 
+  async directVersions(since: number, until: number): Promise<Map<number, Uint8Array>> {
+    return this.feed.directVersions(since, until);
+  }
+
   async info(): Promise<DatabaseInfo> {
     const row = this.meta.prepare('SELECT name, app, owner FROM databases WHERE name = ?').get(this.name) as MetaRow | undefined;
     if (!row) throw new HubStoreError(`hosted database ${this.name} has no metadata`);
