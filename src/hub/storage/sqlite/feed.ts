@@ -4,15 +4,22 @@
  *   connection and engine per read.
  * - Reads never seal (a seal is a write transaction): only merges write to a hosted database, and a
  *   merge stamps its own version, so there is never anything pending to seal.
+ * - Pushes are merged in group commits: the batches pushed (by every session) while the event loop
+ *   was busy are merged one after another in one SQLite transaction — each still its own version,
+ *   in a savepoint of its own, refused or failed alone — and acknowledged once that commits: one WAL
+ *   commit for many pushes, not one each.
+ * - Followers are told of changes by the merges themselves, after they commit (nothing else writes
+ *   a hosted database: the data folder is the hub's), without sealing or polling data_version.
  * Fan-out to many followers (one read per merge, frames encoded once) is the hub's (hub/fanout.ts);
  * `directVersions` gives it what it needs to leave each pusher's own changes out for it.
  * The pool is dropped when the schema changes (declare), so no read sees an old shape.
  */
+import { EventEmitter } from 'node:events';
 import { Engine, openDatabase, type Change } from '../../../engine/index.ts';
 import { RepoFeed, type FeedRepository } from '../../../repo/feed.ts';
 import type { Staging } from '../../../repo/staging.ts';
 import { batchByVersion, type Batch } from '../../../sync/batches.ts';
-import type { FeedRequest } from '../../../sync/ports.ts';
+import type { FeedRequest, PushOrigin, Received } from '../../../sync/ports.ts';
 
 /** Idle read engines kept per database (more concurrent reads open more, closed after). */
 export const READ_POOL_SIZE = 8;
@@ -47,6 +54,12 @@ export class HostedFeed extends RepoFeed {
   private closed = false;
   /** Reads of the database, for tests and benchmarks. */
   reads = 0;
+  /** Group commits, for tests and benchmarks. */
+  commits = 0;
+  private queue: { batch: Batch; from: PushOrigin; resolve: (r: Received | undefined) => void; reject: (err: unknown) => void }[] = [];
+  private readonly told = new EventEmitter();
+  private toldVersion = -1;
+  private flushing = false;
 
   constructor(repo: FeedRepository, staging: () => Staging) {
     super(repo, staging);
@@ -56,6 +69,71 @@ export class HostedFeed extends RepoFeed {
 
   override version(): number {
     return this.hosted.engine.currentDbVersion();
+  }
+
+  /** Resolves after the next merge that changed something (or when stopped, or `signal` aborts). */
+  override changed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted || this.closed) return resolve();
+      const done = (): void => {
+        this.told.off('changed', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.told.on('changed', done);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  /** Tells followers if the version moved (no seal: merges stamp their own versions). */
+  override check(): void {
+    if (this.closed || this.flushing) return; // told after the commit
+    const v = this.hosted.engine.currentDbVersion();
+    if (v === this.toldVersion) return;
+    this.toldVersion = v;
+    this.told.emit('changed', v);
+  }
+
+  /** Queues a pushed batch for the next group commit; resolves once it committed (or was refused). */
+  receiveGrouped(batch: Batch, from: PushOrigin): Promise<Received | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ batch, from, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const queue = this.queue;
+    this.queue = [];
+    if (queue.length === 0) return;
+    const db = this.hosted.engine.db;
+    const results: ({ ok: Received | undefined } | { err: unknown })[] = [];
+    this.flushing = true;
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      // Each merge runs in a savepoint of its own (engine transactions nest): one that throws is undone alone.
+      for (const q of queue) {
+        try {
+          results.push({ ok: this.receive(q.batch, q.from) });
+        } catch (err) {
+          results.push({ err });
+        }
+      }
+      db.exec('COMMIT');
+      this.commits++;
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      for (const q of queue) q.reject(err);
+      return;
+    } finally {
+      this.flushing = false;
+    }
+    queue.forEach((q, i) => {
+      const r = results[i]!;
+      if ('ok' in r) q.resolve(r.ok);
+      else q.reject(r.err);
+    });
+    this.check();
   }
 
   private take(): Engine {
@@ -90,8 +168,10 @@ export class HostedFeed extends RepoFeed {
   }
 
   override stop(): void {
+    this.flush(); // pushes queued for the next commit land (and are acknowledged) before the store closes
     this.closed = true;
     this.schemaChanged();
     super.stop();
+    this.told.emit('changed', this.toldVersion); // wake waiting followers so they can end
   }
 }
