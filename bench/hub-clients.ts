@@ -4,7 +4,7 @@
  * welcome, batches decoded and validated, acks) — each following one database; writers also push
  * single-row changes from an in-memory feed. Driven by JSON lines on stdin, answering on stdout:
  *
- *   argv: URL CONFIG_JSON   ({clients: [{i, db, writer}], ratePerWriter})
+ *   argv: URL CONFIG_JSON   ({clients: [{i, db, writer}], ratePerWriter, maxInFlight})
  *   → {type:'connected'}                               every session welcomed and caught up
  *   ← {type:'go', seconds}  → {type:'written', committed: {i: n}, ackedAt}
  *   ← {type:'expect', perDb: {db: {i: n}}}  → {type:'result', …}   once converged (or 60 s)
@@ -153,7 +153,7 @@ const send = (m: unknown): void => void process.stdout.write(`${JSON.stringify(m
 
 async function main(): Promise<void> {
   const url = process.argv[2]!;
-  const config = JSON.parse(process.argv[3]!) as { clients: ClientSpec[]; ratePerWriter: number };
+  const config = JSON.parse(process.argv[3]!) as { clients: ClientSpec[]; ratePerWriter: number; maxInFlight: number };
   const stop = new AbortController();
   const clients: Client[] = [];
   const errors: string[] = [];
@@ -191,13 +191,14 @@ async function main(): Promise<void> {
       const writers = clients.filter((c) => c.feed);
       const start = epoch();
       const end = start + m.seconds! * 1000;
-      // open loop: each writer commits at its rate, whatever the hub does
+      // each writer commits at its rate, as long as no more than maxInFlight of its changes wait for
+      // the hub's ack (a saturated hub then sets the pace: what it accepts is its throughput)
       while (epoch() < end) {
         const due = Math.floor(((epoch() - start) / 1000) * config.ratePerWriter);
-        for (const w of writers) while (w.feed!.log.length < due) w.feed!.commit();
+        for (const w of writers) while (w.feed!.log.length < due && w.feed!.log.length - w.acked < config.maxInFlight) w.feed!.commit();
         await sleep(2);
       }
-      const deadline = epoch() + 120_000;
+      const deadline = epoch() + 60_000;
       while (writers.some((w) => w.acked < w.feed!.log.length) && epoch() < deadline) await sleep(5);
       send({ type: 'written', committed: Object.fromEntries(writers.map((w) => [w.spec.i, w.feed!.log.length])), unacked: writers.reduce((s, w) => s + w.feed!.log.length - w.acked, 0), ackedAt: epoch(), start });
     } else if (m.type === 'expect') {

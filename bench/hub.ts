@@ -2,7 +2,8 @@
  * Hub load run on loopback (issue 10's proof): one hub process (bench/hub-child.ts), embedded SQLite
  * or PostgreSQL, and CLIENTS connected clients in PROCS other processes (bench/hub-clients.ts: light
  * protocol clients over WebSocket), spread over DBS databases; WRITERS of them commit single-row
- * changes at RATE changes/s in all (open loop) for SECONDS, every client following its database.
+ * changes at RATE changes/s in all for SECONDS (each with at most INFLIGHT changes not yet
+ * acknowledged: a saturated hub sets the pace), every client following its database.
  * Reports accepted changes/s (committed ÷ time until the last was acknowledged), the hub's CPU time
  * per accepted change, fan-out latency (commit at a writer → change decoded at each other client of
  * that database: median, p99), hub RSS before clients and with them connected and idle (per client),
@@ -11,7 +12,7 @@
  *
  *   node --disable-warning=ExperimentalWarning bench/hub.ts             # both modes, defaults below
  *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 BENCH_HUB_WRITERS=200 BENCH_HUB_DBS=100 \
- *   BENCH_HUB_PROCS=4 BENCH_HUB_RATE=20000 BENCH_HUB_SECONDS=10 node … bench/hub.ts
+ *   BENCH_HUB_PROCS=4 BENCH_HUB_RATE=20000 BENCH_HUB_INFLIGHT=20 BENCH_HUB_SECONDS=10 node … bench/hub.ts
  *
  * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
  * its own, dropped after.
@@ -39,6 +40,8 @@ export interface HubLoadOptions {
   dbs: number;
   procs: number;
   rate: number;
+  /** Changes a writer may have waiting for the hub's ack before it waits too. */
+  inflight: number;
   seconds: number;
 }
 
@@ -127,7 +130,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     const t0 = performance.now();
     for (let p = 0; p < o.procs; p++) {
       const mine = specs.filter((s) => s.i % o.procs === p);
-      children.push(new Child([here('./hub-clients.ts'), hub.url, JSON.stringify({ clients: mine, ratePerWriter: o.rate / writers })]));
+      children.push(new Child([here('./hub-clients.ts'), hub.url, JSON.stringify({ clients: mine, ratePerWriter: o.rate / writers, maxInFlight: o.inflight })]));
     }
     const connected = await Promise.all(children.map((c) => c.next<{ errors: string[] }>()));
     const errors = connected.flatMap((c) => c.errors);
@@ -201,6 +204,7 @@ export function hubLoadOptions(mode: HubLoadOptions['mode']): HubLoadOptions {
     dbs: int('BENCH_HUB_DBS', 100),
     procs: int('BENCH_HUB_PROCS', 4),
     rate: int('BENCH_HUB_RATE', 20_000),
+    inflight: int('BENCH_HUB_INFLIGHT', 20),
     seconds: int('BENCH_HUB_SECONDS', 10),
   };
 }
@@ -211,6 +215,24 @@ export function hubLoadModes(): HubLoadOptions['mode'][] {
   if (m === 'both') return ['sqlite', 'postgres'];
   if (m === 'sqlite' || m === 'postgres') return [m];
   throw new Error(`BENCH_HUB_MODE must be sqlite, postgres or both, got ${m}`);
+}
+
+/** The runs as a Markdown section, each figure beside its target (issue 10, on 2 cores). */
+export function hubLoadReport(runs: HubLoadResult[]): string {
+  const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+  const rows = runs.map(
+    (r) =>
+      `| ${r.mode} | ${r.clients} / ${r.writers} / ${r.dbs} | ${r.accepted_per_s.toLocaleString('en-US')} (${mark(r.accepted_per_s >= 20_000)}) | ${r.hub_cpu_us_per_change} | ${r.fanout_ms.median} / ${r.fanout_ms.p99} (${mark(r.fanout_ms.median < 10 && r.fanout_ms.p99 < 100)}) | ${r.rss_per_idle_client_kib} (${mark(r.rss_per_idle_client_kib < 100)}) | ${r.wire_bytes_per_change.all_frames} (${mark(r.wire_bytes_per_change.all_frames < 100)}) | ${r.converged ? 'yes' : `NO (missing ${r.missing}, twice ${r.duplicates}, unacked ${r.unacked})`} |`,
+  );
+  return [
+    '',
+    '## Hub load (bench/hub.ts)',
+    '',
+    '| store | clients / writers / databases | accepted changes/s (≥ 20,000) | hub CPU µs per change | fan-out ms median / p99 (< 10 / < 100) | RSS KiB per idle client (< 100) | wire bytes per change (< 100) | converged |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ].join('\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

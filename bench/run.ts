@@ -5,6 +5,7 @@
  *
  *   npm run bench                       # N = 100,000 rows, best of 3; documents: bench/docs.ts
  *   BENCH_ROWS=20000 BENCH_REPS=5 npm run bench
+ *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 … npm run bench   # the hub load run's knobs: bench/hub.ts
  */
 import { writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -16,6 +17,7 @@ import { measurePull, type PullResult } from './pull.ts';
 import { cliStartReport, measureCliStart } from './cli.ts';
 import { measureReadFilter, readFilterReport } from './policy.ts';
 import { docsReport, measureDocs } from './docs.ts';
+import { hubLoadModes, hubLoadOptions, hubLoadReport, measureHubLoad, type HubLoadResult } from './hub.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
 
 function intEnv(name: string, fallback: number): number {
@@ -89,6 +91,11 @@ async function main(): Promise<void> {
     log('quick commands: ddcp status, ddcp log -n 5 (clone and built package)');
     const cliStart = measureCliStart(scratch, intEnv('BENCH_CLI_RUNS', 21), true, log);
     const docs = measureDocs(scratch, intEnv('BENCH_DOCS', 10_000), intEnv('BENCH_DOC_PATCHES', 100_000), log);
+    const hubs: HubLoadResult[] = [];
+    for (const mode of hubLoadModes()) {
+      log(`hub load (${mode}): BENCH_HUB_* sizes, see bench/hub.ts`);
+      hubs.push(await measureHubLoad(hubLoadOptions(mode)));
+    }
 
     const seconds = (now() - started) / 1000;
     const report = buildReport(before, dw, ds, cw, cs, await versions(), seconds);
@@ -103,6 +110,8 @@ async function main(): Promise<void> {
     (report.json as Record<string, unknown>).cliStart = cliStart;
     process.stdout.write(docsReport(docs));
     (report.json as Record<string, unknown>).docs = docs;
+    process.stdout.write(hubLoadReport(hubs));
+    (report.json as Record<string, unknown>).hub = hubs;
     const out = fileURLToPath(new URL('./results.json', import.meta.url));
     writeFileSync(out, JSON.stringify(report.json, null, 2) + '\n');
     log(`wrote ${out} (${seconds.toFixed(0)} s in all)`);
