@@ -1,10 +1,12 @@
 /**
- * The hub under load, in its own process (so its RSS is its own): `node bench/hub-child.ts DIR`
- * serves DIR (embedded SQLite) on 127.0.0.1, every client with bearer token `bench` acting as user
- * `bench` of app `bench`; prints `listening ws://… pid N`, stops on SIGTERM.
+ * The hub under load, in its own process (so its RSS and CPU time are its own):
+ * `node bench/hub-child.ts DIR` serves DIR (embedded SQLite), `node bench/hub-child.ts postgres://… SCHEMA`
+ * serves that PostgreSQL schema; on 127.0.0.1, every client with bearer token `bench` acting as
+ * user `bench` of app `bench`. Prints `listening ws://… pid N`, stops on SIGTERM.
  */
 import type { Authenticator } from '../src/hub/auth/port.ts';
 import { HubServer } from '../src/hub/server.ts';
+import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
 
 const auth: Authenticator = {
@@ -17,6 +19,8 @@ const auth: Authenticator = {
   accessChanged: async () => {},
   onRevoked: () => () => {},
 };
-const hub = await HubServer.start({ store: new SqliteHubStore(process.argv[2]!), auth, host: '127.0.0.1', port: 0 });
+const where = process.argv[2]!;
+const store = where.startsWith('postgres://') ? await PgHubStore.open({ url: where, schema: process.argv[3]!, max: 10 }) : new SqliteHubStore(where);
+const hub = await HubServer.start({ store, auth, host: '127.0.0.1', port: 0 });
 console.log(`listening ${hub.url} pid ${process.pid}`);
 process.once('SIGTERM', () => void hub.stop().then(() => process.exit(0)));

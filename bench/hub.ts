@@ -1,205 +1,240 @@
 /**
- * Hub load run on loopback: one hub process (embedded SQLite) and many clients of one database in
- * this process — all following it live, some committing single-row changes — measuring accepted
- * changes/s, fan-out latency to the other clients (commit at a writer → batch read at a reader:
- * median, p99), hub RSS idle and per connected client, wire bytes per change, and that every client
- * converged with nothing lost.
+ * Hub load run on loopback (issue 10's proof): one hub process (bench/hub-child.ts), embedded SQLite
+ * or PostgreSQL, and CLIENTS connected clients in PROCS other processes (bench/hub-clients.ts: light
+ * protocol clients over WebSocket), spread over DBS databases; WRITERS of them commit single-row
+ * changes at RATE changes/s in all for SECONDS (each with at most INFLIGHT changes not yet
+ * acknowledged: a saturated hub sets the pace), every client following its database.
+ * Reports accepted changes/s (committed ÷ time until the last was acknowledged), the hub's CPU time
+ * per accepted change, fan-out latency (commit at a writer → change decoded at each other client of
+ * that database: median, p99), hub RSS before clients and with them connected and idle (per client),
+ * bytes on the wire per change received (WebSocket frames, all of them / batches only), and
+ * convergence (every client holds every other writer's every change of its database; none twice).
  *
- *   node --disable-warning=ExperimentalWarning bench/hub.ts
- *   BENCH_HUB_CLIENTS=1000 BENCH_HUB_WRITERS=200 BENCH_HUB_SECONDS=10 BENCH_HUB_INTERVAL_MS=20 node … bench/hub.ts
+ *   node --disable-warning=ExperimentalWarning bench/hub.ts             # both modes, defaults below
+ *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 BENCH_HUB_WRITERS=200 BENCH_HUB_DBS=100 \
+ *   BENCH_HUB_PROCS=4 BENCH_HUB_RATE=20000 BENCH_HUB_INFLIGHT=20 BENCH_HUB_SECONDS=10 node … bench/hub.ts
+ *
+ * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
+ * its own, dropped after.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Engine, openDatabase, type TableInfo } from '../src/engine/index.ts';
-import { RepoFeed } from '../src/repo/feed.ts';
-import { Staging } from '../src/repo/staging.ts';
-import type { Batch } from '../src/sync/batches.ts';
-import { runSession, type PullTarget } from '../src/sync/client.ts';
-import type { FrameChannel } from '../src/sync/channel.ts';
-import type { SiteProof } from '../src/sync/proof.ts';
-import { dialWs } from '../src/transport/ws/dial.ts';
-import { proofOf } from '../test/support/identity.ts';
+import postgres from 'postgres';
+import { BUCKETS, bucketMs } from './hub-histogram.ts';
 import { Scratch } from './util.ts';
 
-/** A reading client's site id and its proof (a real key, as a client database has). */
-function readerIdentity(): { siteId: Uint8Array; proof: SiteProof } {
-  const siteId = randomBytes(16);
-  return { siteId, proof: proofOf(siteId) };
-}
-
-const int = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
-const CLIENTS = int('BENCH_HUB_CLIENTS', 1000);
-const WRITERS = Math.min(CLIENTS, int('BENCH_HUB_WRITERS', 200));
-const SECONDS = int('BENCH_HUB_SECONDS', 10);
-const INTERVAL_MS = int('BENCH_HUB_INTERVAL_MS', 20);
-const SCHEMA: TableInfo[] = [{ name: 'notes', pks: ['id'], columns: ['body'] }];
-const log = (m: string): void => void process.stderr.write(`[bench hub] ${m}\n`);
-
-const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-
-/** A reader: counts what arrives, and each change's latency from the commit time in its body. */
-class Reader implements PullTarget {
-  changes = 0;
-  bytes = 0;
-  latencies: number[] = [];
-  from() {
-    return { since: 0, held: [] };
-  }
-  welcome(): void {}
-  batch(b: Batch): void {
-    const at = performance.now();
-    for (const c of b.changes) {
-      this.changes++;
-      if (c.cid === 'body' && typeof c.val === 'string') this.latencies.push(at - Number(c.val.split(' ')[0]));
-    }
-  }
-  caughtUp(): void {}
-}
-
-/** Counts the bytes of frames read from a channel. */
-function counting(channel: FrameChannel, reader: Reader): FrameChannel {
-  return {
-    send: (f, o) => channel.send(f, o),
-    close: (o) => channel.close(o),
-    abort: (e) => channel.abort(e),
-    async *[Symbol.asyncIterator]() {
-      for await (const f of channel) {
-        reader.bytes += f.length;
-        yield f;
-      }
-    },
-  };
-}
-
-interface Writer {
-  engine: Engine;
-  feed: RepoFeed;
-  /** Its claim to its site id (a key of its own). */
-  proof: SiteProof;
-  committed: number;
-  acked: number;
-  version: number;
-}
-
-function writer(dir: string, i: number): Writer {
-  const path = join(dir, `w${i}.db`);
-  const db = openDatabase(path);
-  const engine = Engine.open(db);
-  db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
-  engine.asCrr('notes');
-  const feed = new RepoFeed({ dbPath: path, engine }, () => new Staging(join(dir, `w${i}.staging.db`)));
-  return { engine, feed, proof: proofOf(engine.siteId), committed: 0, acked: 0, version: 0 };
-}
-
-const pct = (xs: number[], p: number): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+const int = (name: string, fallback: number): number => {
+  const n = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${process.env[name]}`);
+  return n;
 };
 
-async function main(): Promise<void> {
-  const scratch = new Scratch();
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(new URL('./hub-child.ts', import.meta.url)), join(scratch.dir, 'hub')], { stdio: ['ignore', 'pipe', 'inherit'] });
+export interface HubLoadOptions {
+  mode: 'sqlite' | 'postgres';
+  clients: number;
+  writers: number;
+  dbs: number;
+  procs: number;
+  rate: number;
+  /** Changes a writer may have waiting for the hub's ack before it waits too. */
+  inflight: number;
+  seconds: number;
+}
+
+export interface HubLoadResult extends HubLoadOptions {
+  committed: number;
+  accepted_per_s: number;
+  unacked: number;
+  hub_cpu_us_per_change: number;
+  fanout_ms: { median: number; p99: number; samples: number };
+  hub_rss_mib: { before_clients: number; clients_idle: number; after_run: number };
+  rss_per_idle_client_kib: number;
+  wire_bytes_per_change: { all_frames: number; batches_only: number };
+  received: number;
+  expected: number;
+  duplicates: number;
+  missing: number;
+  converged: boolean;
+  errors: string[];
+}
+
+const log = (m: string): void => void process.stderr.write(`[bench hub] ${m}\n`);
+const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
+const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+/** User + system CPU time of a process (ms). */
+const cpuMs = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15 (utime, stime) in clock ticks of 1/100 s
+};
+
+/** A child speaking JSON lines. */
+class Child {
+  readonly proc: ChildProcess;
+  private readonly lines: Interface;
+  private readonly pending: ((m: Record<string, unknown>) => void)[] = [];
+  constructor(args: string[]) {
+    this.proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.proc.stdout! });
+    this.lines.on('line', (l) => this.pending.shift()?.(JSON.parse(l) as Record<string, unknown>));
+  }
+  next<T>(): Promise<T> {
+    return new Promise((resolve) => this.pending.push(resolve as (m: Record<string, unknown>) => void));
+  }
+  tell(m: unknown): void {
+    this.proc.stdin!.write(`${JSON.stringify(m)}\n`);
+  }
+}
+
+async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: string, schema: string): Promise<{ proc: ChildProcess; url: string; pid: number }> {
+  const args = mode === 'sqlite' ? [join(scratch.dir, `hub-${randomBytes(3).toString('hex')}`)] : [pgUrl, schema];
+  // BENCH_HUB_PROFILE=DIR: a CPU profile of the hub, written to DIR when it stops
+  const prof = process.env.BENCH_HUB_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROFILE}`] : [];
+  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, here('./hub-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  let url = '';
-  let pid = 0;
-  for await (const chunk of child.stdout!) {
+  for await (const chunk of proc.stdout!) {
     out += String(chunk);
     const m = /listening (\S+) pid (\d+)/.exec(out);
-    if (m) {
-      url = `${m[1]}/bench`;
-      pid = Number(m[2]);
-      break;
-    }
+    if (m) return { proc, url: m[1]!, pid: Number(m[2]) };
   }
-  const stop = new AbortController();
+  throw new Error(`the hub did not start: ${out}`);
+}
+
+const pct = (hist: number[], p: number): number => {
+  const total = hist.reduce((s, n) => s + n, 0);
+  let seen = 0;
+  for (let b = 0; b < BUCKETS; b++) {
+    seen += hist[b]!;
+    if (seen >= (p / 100) * total && total > 0) return +bucketMs(b).toFixed(b < 200 ? 2 : 1);
+  }
+  return NaN;
+};
+
+/** One load run (see the file comment). */
+export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> {
+  const scratch = new Scratch();
+  const pgUrl = process.env.BENCH_HUB_PG_URL ?? 'postgres://127.0.0.1:5432/test';
+  const schema = `bench_hubfan_${randomBytes(4).toString('hex')}`;
+  const hub = await startHub(o.mode, scratch, pgUrl, schema);
+  const children: Child[] = [];
   try {
-    const writers = Array.from({ length: WRITERS }, (_, i) => writer(scratch.dir, i));
-    // the first push declares the schema
-    writers[0]!.engine.db.exec(`INSERT INTO notes VALUES ('seed', '${performance.now()} seed')`);
-    await runSession(await dialWs(url, { token: 'bench' }), { siteId: writers[0]!.engine.siteId, proof: writers[0]!.proof, schema: SCHEMA, push: writers[0]!.feed });
-    const rssBase = rssKiB(pid);
-    log(`hub ${url}: RSS ${Math.round(rssBase / 1024)} MiB before clients; connecting ${CLIENTS} clients (${WRITERS} writing)`);
-    const readers: Reader[] = [];
-    const sessions: Promise<unknown>[] = [];
+    const rssBefore = rssKiB(hub.pid);
+    const perDb = Math.max(1, Math.floor(o.clients / o.dbs));
+    const writersPerDb = Math.max(1, Math.floor(o.writers / o.dbs));
+    const specs = Array.from({ length: o.clients }, (_, i) => ({ i, db: `db${Math.floor(i / perDb) % o.dbs}`, writer: i % perDb < writersPerDb }));
+    const writers = specs.filter((s) => s.writer).length;
+    log(`${o.mode}: hub ${hub.url} RSS ${(rssBefore / 1024).toFixed(1)} MiB; connecting ${o.clients} clients from ${o.procs} processes to ${o.dbs} databases (${writers} writers)`);
     const t0 = performance.now();
-    for (let i = 0; i < CLIENTS; i++) {
-      const r = new Reader();
-      readers.push(r);
-      const w = writers[i];
-      const channel = counting(await dialWs(url, { token: 'bench' }), r);
-      sessions.push(
-        runSession(channel, {
-          ...(w ? { siteId: w.engine.siteId, proof: w.proof } : readerIdentity()),
-          schema: SCHEMA,
-          pull: r,
-          ...(w ? { push: w.feed, onAck: (v: number) => (w.acked = Math.max(w.acked, v)) } : {}),
-          follow: true,
-          signal: stop.signal,
-        }).catch((err: Error) => log(`client ${i}: ${err.message}`)),
-      );
+    for (let p = 0; p < o.procs; p++) {
+      const mine = specs.filter((s) => s.i % o.procs === p);
+      children.push(new Child([here('./hub-clients.ts'), hub.url, JSON.stringify({ clients: mine, ratePerWriter: o.rate / writers, maxInFlight: o.inflight })]));
     }
-    // wait for everyone to be caught up on the seed
-    while (readers.slice(1).some((r) => r.changes < 1)) await sleep(50);
-    log(`${CLIENTS} clients connected and caught up in ${Math.round(performance.now() - t0)} ms`);
-    await sleep(500);
-    const rssConnected = rssKiB(pid);
-    for (const r of readers) {
-      r.latencies = [];
-      r.changes = 0;
-      r.bytes = 0;
+    const connected = await Promise.all(children.map((c) => c.next<{ errors: string[] }>()));
+    const errors = connected.flatMap((c) => c.errors);
+    log(`connected and caught up in ${Math.round(performance.now() - t0)} ms${errors.length ? `; ${errors.length} errors: ${errors[0]}` : ''}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const rssIdle = rssKiB(hub.pid);
+    const cpu0 = cpuMs(hub.pid);
+    log(`writing ${o.rate} changes/s for ${o.seconds} s`);
+    for (const c of children) c.tell({ type: 'go', seconds: o.seconds });
+    const written = await Promise.all(children.map((c) => c.next<{ committed: Record<string, number>; unacked: number; ackedAt: number; start: number }>()));
+    const cpu1 = cpuMs(hub.pid);
+    const committedBy: Record<string, Record<string, number>> = {};
+    let committed = 0;
+    for (const w of written) {
+      for (const [i, n] of Object.entries(w.committed)) {
+        const db = specs[Number(i)]!.db;
+        (committedBy[db] ??= {})[i] = n;
+        committed += n;
+      }
     }
-    // writing: each writer commits one single-row change every INTERVAL_MS, for SECONDS
-    const start = performance.now();
-    const end = start + SECONDS * 1000;
-    let n = 0;
-    await Promise.all(
-      writers.map(async (w, i) => {
-        await sleep(Math.random() * INTERVAL_MS);
-        const ins = w.engine.db.prepare('INSERT INTO notes VALUES (?, ?)');
-        while (performance.now() < end) {
-          ins.run(`w${i}-${n++}`, `${performance.now()} x`);
-          w.version = w.engine.seal();
-          w.committed++;
-          w.feed.check();
-          await sleep(INTERVAL_MS);
-        }
-      }),
-    );
-    const committed = writers.reduce((s, w) => s + w.committed, 0);
-    while (writers.some((w) => w.acked < w.version) && performance.now() < end + 60_000) await sleep(20);
-    const acceptedMs = performance.now() - start;
-    // converged: every reader has every other writer's changes (one cell each), nothing lost
-    const expect = (i: number): number => committed - (writers[i]?.committed ?? 0);
-    while (readers.some((r, i) => r.changes < expect(i)) && performance.now() < end + 120_000) await sleep(50);
-    const converged = readers.every((r, i) => r.changes === expect(i));
-    const lat = readers.flatMap((r) => r.latencies);
-    const bytes = readers.reduce((s, r) => s + r.bytes, 0);
-    const received = readers.reduce((s, r) => s + r.changes, 0);
-    const report = {
-      clients: CLIENTS,
-      writers: WRITERS,
+    const start = Math.min(...written.map((w) => w.start));
+    const acceptedMs = Math.max(...written.map((w) => w.ackedAt)) - start;
+    const unacked = written.reduce((s, w) => s + w.unacked, 0);
+    log(`${committed} committed, all acknowledged after ${Math.round(acceptedMs)} ms (${unacked} not); waiting for convergence`);
+    for (const c of children) c.tell({ type: 'expect', perDb: committedBy });
+    const results = await Promise.all(children.map((c) => c.next<{ hist: number[]; bytes: number; batchBytes: number; received: number; duplicates: number; missing: number; errors: string[] }>()));
+    const hist = new Array<number>(BUCKETS).fill(0);
+    for (const r of results) r.hist.forEach((n, b) => (hist[b]! += n));
+    const received = results.reduce((s, r) => s + r.received, 0);
+    let expected = 0;
+    for (const s of specs) for (const [i, n] of Object.entries(committedBy[s.db] ?? {})) if (Number(i) !== s.i) expected += n;
+    const missing = results.reduce((s, r) => s + r.missing, 0);
+    const duplicates = results.reduce((s, r) => s + r.duplicates, 0);
+    return {
+      ...o,
       committed,
       accepted_per_s: Math.round((committed * 1000) / acceptedMs),
-      fanout_ms: { median: +pct(lat, 50).toFixed(1), p99: +pct(lat, 99).toFixed(1), samples: lat.length },
-      hub_rss_mib: { idle: +(rssBase / 1024).toFixed(1), connected: +(rssConnected / 1024).toFixed(1) },
-      rss_per_client_kib: +((rssConnected - rssBase) / CLIENTS).toFixed(1),
-      wire_bytes_per_change: +(bytes / Math.max(1, received)).toFixed(1),
-      converged,
-      lost: readers.reduce((s, r, i) => s + Math.max(0, expect(i) - r.changes), 0),
+      unacked,
+      hub_cpu_us_per_change: Math.round(((cpu1 - cpu0) * 1000) / Math.max(1, committed)),
+      fanout_ms: { median: pct(hist, 50), p99: pct(hist, 99), samples: hist.reduce((s, n) => s + n, 0) },
+      hub_rss_mib: { before_clients: +(rssBefore / 1024).toFixed(1), clients_idle: +(rssIdle / 1024).toFixed(1), after_run: +(rssKiB(hub.pid) / 1024).toFixed(1) },
+      rss_per_idle_client_kib: +((rssIdle - rssBefore) / o.clients).toFixed(1),
+      wire_bytes_per_change: { all_frames: +(results.reduce((s, r) => s + r.bytes, 0) / Math.max(1, received)).toFixed(1), batches_only: +(results.reduce((s, r) => s + r.batchBytes, 0) / Math.max(1, received)).toFixed(1) },
+      received,
+      expected,
+      duplicates,
+      missing,
+      converged: missing === 0 && duplicates === 0 && received === expected && unacked === 0,
+      errors: [...errors, ...results.flatMap((r) => r.errors)].slice(0, 5),
     };
-    console.log(JSON.stringify(report, null, 2));
-    stop.abort();
-    await Promise.all(sessions);
-    for (const w of writers) w.feed.stop();
   } finally {
-    child.kill('SIGTERM');
+    for (const c of children) c.tell({ type: 'stop' });
+    await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.once('exit', r)))));
+    hub.proc.kill('SIGTERM');
+    await new Promise((r) => (hub.proc.exitCode !== null ? r(null) : hub.proc.once('exit', r)));
+    if (o.mode === 'postgres') {
+      const sql = postgres(pgUrl, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+      await sql.end();
+    }
     scratch.cleanup?.();
   }
 }
 
-await main();
+/** The options from the environment (see the file comment). */
+export function hubLoadOptions(mode: HubLoadOptions['mode']): HubLoadOptions {
+  return {
+    mode,
+    clients: int('BENCH_HUB_CLIENTS', 1000),
+    writers: int('BENCH_HUB_WRITERS', 200),
+    dbs: int('BENCH_HUB_DBS', 100),
+    procs: int('BENCH_HUB_PROCS', 4),
+    rate: int('BENCH_HUB_RATE', 20_000),
+    inflight: int('BENCH_HUB_INFLIGHT', 20),
+    seconds: int('BENCH_HUB_SECONDS', 10),
+  };
+}
+
+/** The modes BENCH_HUB_MODE asks for (default both). */
+export function hubLoadModes(): HubLoadOptions['mode'][] {
+  const m = process.env.BENCH_HUB_MODE ?? 'both';
+  if (m === 'both') return ['sqlite', 'postgres'];
+  if (m === 'sqlite' || m === 'postgres') return [m];
+  throw new Error(`BENCH_HUB_MODE must be sqlite, postgres or both, got ${m}`);
+}
+
+/** The runs as a Markdown section, each figure beside its target (issue 10, on 2 cores). */
+export function hubLoadReport(runs: HubLoadResult[]): string {
+  const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+  const rows = runs.map(
+    (r) =>
+      `| ${r.mode} | ${r.clients} / ${r.writers} / ${r.dbs} | ${r.accepted_per_s.toLocaleString('en-US')} (${mark(r.accepted_per_s >= 20_000)}) | ${r.hub_cpu_us_per_change} | ${r.fanout_ms.median} / ${r.fanout_ms.p99} (${mark(r.fanout_ms.median < 10 && r.fanout_ms.p99 < 100)}) | ${r.rss_per_idle_client_kib} (${mark(r.rss_per_idle_client_kib < 100)}) | ${r.wire_bytes_per_change.all_frames} (${mark(r.wire_bytes_per_change.all_frames < 100)}) | ${r.converged ? 'yes' : `NO (missing ${r.missing}, twice ${r.duplicates}, unacked ${r.unacked})`} |`,
+  );
+  return [
+    '',
+    '## Hub load (bench/hub.ts)',
+    '',
+    '| store | clients / writers / databases | accepted changes/s (≥ 20,000) | hub CPU µs per change | fan-out ms median / p99 (< 10 / < 100) | RSS KiB per idle client (< 100) | wire bytes per change (< 100) | converged |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const mode of hubLoadModes()) console.log(JSON.stringify(await measureHubLoad(hubLoadOptions(mode)), null, 2));
+}

@@ -6,6 +6,7 @@
  *   npm run bench                       # N = 100,000 rows, best of 3; documents: bench/docs.ts
  *   BENCH_ROWS=20000 BENCH_REPS=5 npm run bench
  *   BENCH_SCALE_ROWS=0 npm run bench    # without the 1,000,000-row pull and p2p sync
+ *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 … npm run bench   # the hub load run's knobs: bench/hub.ts
  */
 import { writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -19,6 +20,7 @@ import { cliRatesReport, measureCliRates } from './cli-rates.ts';
 import { measureScale, scaleReport } from './scale.ts';
 import { measureReadFilter, readFilterReport } from './policy.ts';
 import { docsReport, measureDocs } from './docs.ts';
+import { hubLoadModes, hubLoadOptions, hubLoadReport, measureHubLoad, type HubLoadResult } from './hub.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
 
 function intEnv(name: string, fallback: number): number {
@@ -97,6 +99,11 @@ async function main(): Promise<void> {
     log(`command line throughput: ddcp changes / ddcp apply, ${fmtInt(ROWS)} rows × ${REPS}`);
     const cliRates = await measureCliRates(scratch, items, REPS);
     const docs = measureDocs(scratch, intEnv('BENCH_DOCS', 10_000), intEnv('BENCH_DOC_PATCHES', 100_000), log);
+    const hubs: HubLoadResult[] = [];
+    for (const mode of hubLoadModes()) {
+      log(`hub load (${mode}): BENCH_HUB_* sizes, see bench/hub.ts`);
+      hubs.push(await measureHubLoad(hubLoadOptions(mode)));
+    }
 
     const seconds = (now() - started) / 1000;
     const report = buildReport(before, dw, ds, cw, cs, await versions(), seconds);
@@ -117,6 +124,8 @@ async function main(): Promise<void> {
     (report.json as Record<string, unknown>).cliRates = cliRates;
     process.stdout.write(docsReport(docs));
     (report.json as Record<string, unknown>).docs = docs;
+    process.stdout.write(hubLoadReport(hubs));
+    (report.json as Record<string, unknown>).hub = hubs;
     const out = fileURLToPath(new URL('./results.json', import.meta.url));
     writeFileSync(out, JSON.stringify(report.json, null, 2) + '\n');
     log(`wrote ${out} (${seconds.toFixed(0)} s in all)`);

@@ -37,6 +37,11 @@ export interface ChangesOptions {
    * always), of rows whose current state satisfies its `where`; deletes of rows of its tables always.
    */
   read?: ReadFilter;
+  /**
+   * Read what is stamped, without sealing pending writes first (sealing is a write transaction): for
+   * a database only merges write to (a hub's hosted one), where nothing is ever pending.
+   */
+  unsealed?: boolean;
 }
 
 export interface EngineOptions {
@@ -377,7 +382,7 @@ export class Engine {
    * the read transaction.
    */
   *changesSince(since = 0, options: ChangesOptions = {}): Generator<Change> {
-    this.seal();
+    if (!options.unsealed) this.seal();
     const ownTx = !this.db.isTransaction;
     if (ownTx) this.db.exec('BEGIN');
     try {

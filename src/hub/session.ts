@@ -3,14 +3,16 @@
  * (sync/server.ts) answering from the hosted database, behind what the hub adds — the database's
  * schema grows from a writer's hello before it is answered (a misfit is refused naming table and
  * column), the user's policy is the gate, and changes in and out, refusals and fan-out latency are
- * counted.
+ * counted. What it sends goes through the database's fan-out (fanout.ts), shared with every other
+ * session following that database.
  */
 import { NO_ACCESS, type PeerPolicy } from '../sync/policy.ts';
 import type { FrameChannel } from '../sync/channel.ts';
 import { Gate } from '../sync/gate.ts';
 import { decodeMessage, encodeMessage, ProtocolError, type Message } from '../sync/messages.ts';
-import type { ChangeFeed, ChangeSink, Received } from '../sync/ports.ts';
-import { refuse, serveSession, type SessionLog } from '../sync/server.ts';
+import type { ChangeSink, Received } from '../sync/ports.ts';
+import { refuse, serveSession, type ServeOptions, type SessionLog } from '../sync/server.ts';
+import { fanoutOf } from './fanout.ts';
 import type { Principal } from './auth/port.ts';
 import type { HubMetrics, RefusalReason } from './metrics.ts';
 import { SchemaDeclareError, type HubDatabase } from './storage/port.ts';
@@ -32,8 +34,9 @@ export interface HubSessionOptions {
   keepAliveMs?: number;
 }
 
-/** The first byte of a batch frame: batches are counted by the feed, not decoded again. */
-const BATCH_TYPE = encodeMessage({ type: 'batch', version: 0, complete: true, changes: [] })[0];
+/** The first byte of the frames counted as refusals (no other frame is decoded again). */
+const ERROR_TYPE = encodeMessage({ type: 'error', code: '', message: '' })[0];
+const REFUSED_TYPE = encodeMessage({ type: 'refused', version: 0, message: '' })[0];
 
 const REASONS: Record<string, RefusalReason> = { schema: 'schema', denied: 'forbidden', malformed: 'protocol', unexpected: 'protocol', version: 'protocol' };
 
@@ -62,11 +65,10 @@ function replay(first: Uint8Array, it: AsyncIterator<Uint8Array>, channel: Frame
 function counted(channel: FrameChannel, metrics: HubMetrics): FrameChannel {
   return {
     send: (frame, options) => {
-      if (frame[0] !== BATCH_TYPE) {
+      if (frame[0] === ERROR_TYPE) {
         const m = decodeMessage(frame);
         if (m.type === 'error') metrics.refused(REASONS[m.code] ?? 'protocol');
-        else if (m.type === 'refused') metrics.refused('policy');
-      }
+      } else if (frame[0] === REFUSED_TYPE) metrics.refused('policy');
       return channel.send(frame, options);
     },
     close: (options) => channel.close(options),
@@ -75,30 +77,27 @@ function counted(channel: FrameChannel, metrics: HubMetrics): FrameChannel {
   };
 }
 
-/** The database's feed, counting changes sent and timing the first batch after each merge. */
-function countedFeed(feed: ChangeFeed, metrics: HubMetrics, clock: MergeClock): ChangeFeed {
-  const start = performance.now();
-  let seen = start;
-  return {
-    get siteId() {
-      return feed.siteId;
-    },
-    schema: () => feed.schema(),
-    version: () => feed.version(),
-    changed: (signal) => feed.changed(signal),
-    async *batches(since, request) {
-      for await (const b of feed.batches(since, request)) {
-        yield b;
-        // resumed once the batch was sent
-        if (b.changes.length === 0) continue;
-        metrics.changesOut.inc(b.changes.length);
+/**
+ * What a session sends, through the database's fan-out (fanout.ts: one read and one encoding per
+ * merge for all its followers), counting changes sent and timing the first batch after each merge.
+ */
+function fannedOut(db: HubDatabase, metrics: HubMetrics, clock: MergeClock, log: SessionLog): NonNullable<ServeOptions['send']> {
+  const fanout = fanoutOf(db);
+  fanout.log = log;
+  return (channel, _feed, since, options) => {
+    let seen = performance.now();
+    return fanout.send(channel, since, {
+      ...options,
+      onBatch: (changes) => {
+        if (changes === 0) return;
+        metrics.changesOut.inc(changes);
         const at = clock.last;
         if (at !== undefined && at > seen) {
           seen = at;
           metrics.fanout.observe((performance.now() - at) / 1000);
         }
-      }
-    },
+      },
+    });
   };
 }
 
@@ -158,7 +157,7 @@ export async function serveHubSession(channel: FrameChannel, o: HubSessionOption
     }
   }
   const gate = new Gate((peer) => (peer === user ? o.policy : NO_ACCESS));
-  await serveSession(replay(first.value, it, out), countedFeed(o.db.feed, o.metrics, o.clock), countedSink(o.db.sink, o.metrics, o.clock), {
+  await serveSession(replay(first.value, it, out), o.db.feed, countedSink(o.db.sink, o.metrics, o.clock), {
     peer: user,
     proof: o.db.proof,
     // An enrolled device proved its key (its address) to the hub: its hello must claim that address.
@@ -167,6 +166,7 @@ export async function serveHubSession(channel: FrameChannel, o: HubSessionOption
     signal: o.signal,
     log: o.log,
     gate,
+    send: fannedOut(o.db, o.metrics, o.clock, o.log),
     ...(o.keepAliveMs !== undefined ? { keepAliveMs: o.keepAliveMs } : {}),
   });
 }

@@ -62,6 +62,11 @@ export function retryDelay(wait: number, random: () => number = Math.random): nu
   return wait / 2 + random() * (wait / 2);
 }
 
+/** The backoff after another failed attempt: double the last, up to `max` (then `max` until a session is welcomed). */
+export function nextRetryWait(wait: number, max: number): number {
+  return Math.min(wait * 2, max);
+}
+
 /**
  * Whether a session ended because changes one way don't fit the other side's schema (ours refusing
  * the remote's, or the remote refusing ours). Reconnecting can't cure it — the same transaction
@@ -121,6 +126,6 @@ export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, st
       if (isSchemaMisfit(err) || isIdentityRefusal(err)) throw err;
     }
     await sleep(retryDelay(wait), options.signal);
-    wait = Math.min(wait * 2, options.maxRetryMs ?? 10_000);
+    wait = nextRetryWait(wait, options.maxRetryMs ?? 10_000);
   }
 }

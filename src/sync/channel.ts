@@ -25,4 +25,9 @@ export interface FrameChannel extends AsyncIterable<Uint8Array> {
 export interface SendOptions {
   /** Gives up waiting for backpressure to clear; the frame may or may not have been sent. */
   signal?: AbortSignal;
+  /**
+   * The frame is never modified (one frame sent to many peers, hub/fanout.ts): the transport may
+   * keep it without copying it.
+   */
+  shared?: boolean;
 }

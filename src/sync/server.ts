@@ -14,7 +14,7 @@ import { misfitObject } from './compat.ts';
 import { Gate, SchemaFitError } from './gate.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Hello, type Message } from './messages.ts';
 import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
-import { sendFeed } from './sender.ts';
+import { sendFeed, type SendOptions } from './sender.ts';
 import { SessionRevokedError } from './sessions.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
 import { DdcpError } from '../base/errors.ts';
@@ -51,6 +51,11 @@ export interface ServeOptions {
    */
   gate?: Pick<Gate, 'readFilter' | 'mayWrite' | 'admit' | 'writeGuard'>;
   keepAliveMs?: number;
+  /**
+   * Sends the feed to the client (default {@link sendFeed}): a hub puts its fan-out here, which reads
+   * each merge once for all its followers and sends them all the same encoded frames.
+   */
+  send?: (channel: FrameChannel, feed: ChangeFeed, since: number, options: SendOptions) => Promise<number>;
   /** How long a revoked session waits for the peer to take its error and hang up (default {@link REVOKE_GRACE_MS}). */
   revokeGraceMs?: number;
 }
@@ -160,7 +165,7 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     inbound.then(onAbort, onAbort);
     try {
       const read = gate.readFilter(options.peer);
-      if (hello.pull) await sendFeed(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs });
+      if (hello.pull) await (options.send ?? sendFeed)(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs });
       // A pushing client hangs up once everything it sent is acknowledged.
       if (hello.push || hello.follow) await Promise.race([inbound, aborted(options.signal)]);
       const revoked = revocation(options.signal);

@@ -86,6 +86,7 @@ export function repositoryStore(repo: Repository, name: string, app = 'test-app'
     feed,
     sink: feed,
     proof: repo.siteProof(),
+    directVersions: async (since, until) => repo.engine.directVersions(since, until),
     info: async (): Promise<DatabaseInfo> => ({
       name,
       owner: { app, user: owner },

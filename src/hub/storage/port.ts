@@ -45,6 +45,13 @@ export interface HubDatabase {
    * the same address.
    */
   readonly proof: SiteProof;
+  /**
+   * The versions in (`since`, `until`] merged straight from their origin (a pusher whose site id was
+   * proved in its session), each with that site id: whoever filters the feed's changes itself (the
+   * hub's fan-out, hub/fanout.ts) leaves a site's own changes out for it only at these versions, as
+   * the feed's `exceptSite` does.
+   */
+  directVersions(since: number, until: number): Promise<Map<number, Uint8Array>>;
   /** Owner, shares, tables — as stored now. */
   info(): Promise<DatabaseInfo>;
   /**

@@ -68,6 +68,7 @@ export class WsFrameStream implements FrameStream {
   #closed: Promise<void> | null = null;
   #error: Error | null = null;
   #waiters = new Set<() => void>();
+  #corked = false;
 
   constructor(ws: WsSocket, options: WsFrameStreamOptions) {
     const { maxFrameBytes, highWaterBytes } = frameOptions(options);
@@ -146,9 +147,25 @@ export class WsFrameStream implements FrameStream {
     options.signal?.throwIfAborted();
     if (this.#error !== null) throw this.#error;
     // ws may keep a reference to the bytes until they are written: copy, so the caller may reuse its buffer.
-    const flushed = new Promise<void>((resolve) => this.#ws.send(frame.slice(), { binary: true }, () => resolve()));
+    this.#cork();
+    const flushed = new Promise<void>((resolve) => this.#ws.send(options.shared ? frame : frame.slice(), { binary: true }, () => resolve()));
     if (this.#ws.bufferedAmount > this.#highWater) await this.#waitFor(flushed, options.signal);
     if (this.#error !== null) throw this.#error;
+  }
+
+  /**
+   * Holds the socket's writes until the event loop's next turn: frames sent back to back (a batch
+   * and its caught-up, a hub's fan-out to this peer) leave in one write, not a system call each.
+   */
+  #cork(): void {
+    const socket = (this.#ws as { _socket?: { cork(): void; uncork(): void; destroyed?: boolean } })._socket;
+    if (this.#corked || !socket || typeof socket.cork !== 'function') return;
+    this.#corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.#corked = false;
+      socket.uncork();
+    });
   }
 
   /** Awaits `promise`, giving up when the stream fails or `signal` aborts. */

@@ -134,6 +134,15 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     return this.ctx.changed(this.name, signal);
   }
 
+  async directVersions(since: number, until: number): Promise<Map<number, Uint8Array>> {
+    const rows = await this.ctx.sql.unsafe<{ v: number; site: Buffer }[]>(`SELECT db_version::float8 AS v, site FROM ${this.s}.direct_versions WHERE db = $1 AND db_version > $2 AND db_version <= $3`, [
+      this.id,
+      since,
+      until,
+    ]);
+    return new Map(rows.map((r) => [Number(r.v), bytes(r.site)]));
+  }
+
   // --- the sink ---
 
   async trackedVersion(siteId: Uint8Array): Promise<number> {

@@ -1,53 +1,139 @@
 /**
- * A hosted database's feed: the repository feed (repo/feed.ts), made cheap to fan out. A hub wakes
- * every follower of a database on each merge; read one by one, N followers cost N reads per merge.
- * So:
- * - followers without a read filter are served from a shared tail of the newest changes, read once
- *   per merge (and filtered per follower by origin, so none is sent back its own changes it pushed itself);
- * - other reads go through a small pool of engines on connections of their own, instead of a new
+ * A hosted database's feed: the repository feed (repo/feed.ts), with reads made cheap for a hub.
+ * - Reads go through a small pool of engines on connections of their own, instead of a new
  *   connection and engine per read.
- * The pool and the tail are dropped when the schema changes (declare), so no read sees an old shape.
+ * - Reads never seal (a seal is a write transaction): only merges write to a hosted database, and a
+ *   merge stamps its own version, so there is never anything pending to seal.
+ * - Pushes are merged in group commits: the batches pushed (by every session) while the event loop
+ *   was busy are merged one after another in one SQLite transaction — each still its own version,
+ *   in a savepoint of its own, refused or failed alone — and acknowledged once that commits: one WAL
+ *   commit for many pushes, not one each.
+ * - Followers are told of changes by the merges themselves, after they commit (nothing else writes
+ *   a hosted database: the data folder is the hub's), without sealing or polling data_version.
+ * Fan-out to many followers (one read per merge, frames encoded once) is the hub's (hub/fanout.ts);
+ * `directVersions` gives it what it needs to leave each pusher's own changes out for it.
+ * The pool is dropped when the schema changes (declare), so no read sees an old shape.
  */
-import { Engine, openDatabase } from '../../../engine/index.ts';
-import { readBatches, RepoFeed, type FeedRepository } from '../../../repo/feed.ts';
+import { EventEmitter } from 'node:events';
+import { Engine, openDatabase, type Change } from '../../../engine/index.ts';
+import { RepoFeed, type FeedRepository } from '../../../repo/feed.ts';
 import type { Staging } from '../../../repo/staging.ts';
-import type { Batch } from '../../../sync/batches.ts';
+import { batchByVersion, type Batch } from '../../../sync/batches.ts';
 import type { FeedRequest, PushOrigin, Received } from '../../../sync/ports.ts';
 
 /** Idle read engines kept per database (more concurrent reads open more, closed after). */
 export const READ_POOL_SIZE = 8;
-/** Changes the shared tail keeps (older ones are read from the database). */
-export const TAIL_CHANGES = 20_000;
 
-const NOBODY = new Uint8Array(16);
-
-interface Tail {
-  /** Serves followers at versions from here... */
-  since: number;
-  /** ...to here (the database's version when last read). */
-  until: number;
-  batches: Batch[];
-  changes: number;
-  /** The tail's versions merged straight from their origin, with that site (engine's directVersions). */
-  direct: Map<number, Uint8Array>;
+/** Changes after `since` as bounded batches, ending with an empty complete batch at the version read at; never seals. */
+function* readStamped(engine: Engine, since: number, request: FeedRequest): Generator<Batch> {
+  const changes = engine.changesSince(since, { ...request, unsealed: true });
+  // The version in the read's snapshot: the first change opens the read transaction; read it inside.
+  const first = changes.next();
+  const at = engine.currentDbVersion();
+  let last = since;
+  function* all(): Generator<Change> {
+    if (first.done) return;
+    yield first.value;
+    yield* changes;
+  }
+  try {
+    for (const batch of batchByVersion(all(), undefined, since)) {
+      last = batch.version;
+      yield batch;
+    }
+  } finally {
+    changes.return(undefined);
+  }
+  yield { changes: [] as Change[], version: Math.max(at, last), complete: true };
 }
-
-const sameSite = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(a, b) === 0;
 
 export class HostedFeed extends RepoFeed {
   private readonly path: string;
   private readonly hosted: FeedRepository;
   private idle: Engine[] = [];
   private closed = false;
-  private tail: Tail | undefined;
-  private stale = true;
-  /** Reads of the database itself (not served from the tail), for tests and metrics. */
+  /** Reads of the database, for tests and benchmarks. */
   reads = 0;
+  /** Group commits, for tests and benchmarks. */
+  commits = 0;
+  private queue: { batch: Batch; from: PushOrigin; resolve: (r: Received | undefined) => void; reject: (err: unknown) => void }[] = [];
+  private readonly told = new EventEmitter();
+  private toldVersion = -1;
+  private flushing = false;
 
   constructor(repo: FeedRepository, staging: () => Staging) {
     super(repo, staging);
     this.hosted = repo;
     this.path = repo.dbPath;
+  }
+
+  override version(): number {
+    return this.hosted.engine.currentDbVersion();
+  }
+
+  /** Resolves after the next merge that changed something (or when stopped, or `signal` aborts). */
+  override changed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted || this.closed) return resolve();
+      const done = (): void => {
+        this.told.off('changed', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.told.on('changed', done);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  /** Tells followers if the version moved (no seal: merges stamp their own versions). */
+  override check(): void {
+    if (this.closed || this.flushing) return; // told after the commit
+    const v = this.hosted.engine.currentDbVersion();
+    if (v === this.toldVersion) return;
+    this.toldVersion = v;
+    this.told.emit('changed', v);
+  }
+
+  /** Queues a pushed batch for the next group commit; resolves once it committed (or was refused). */
+  receiveGrouped(batch: Batch, from: PushOrigin): Promise<Received | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ batch, from, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const queue = this.queue;
+    this.queue = [];
+    if (queue.length === 0) return;
+    const db = this.hosted.engine.db;
+    const results: ({ ok: Received | undefined } | { err: unknown })[] = [];
+    this.flushing = true;
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      // Each merge runs in a savepoint of its own (engine transactions nest): one that throws is undone alone.
+      for (const q of queue) {
+        try {
+          results.push({ ok: this.receive(q.batch, q.from) });
+        } catch (err) {
+          results.push({ err });
+        }
+      }
+      db.exec('COMMIT');
+      this.commits++;
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      for (const q of queue) q.reject(err);
+      return;
+    } finally {
+      this.flushing = false;
+    }
+    queue.forEach((q, i) => {
+      const r = results[i]!;
+      if ('ok' in r) q.resolve(r.ok);
+      else q.reject(r.err);
+    });
+    this.check();
   }
 
   private take(): Engine {
@@ -61,87 +147,31 @@ export class HostedFeed extends RepoFeed {
   }
 
   override async *batches(since: number, request: FeedRequest): AsyncGenerator<Batch> {
-    if (request.read === undefined && !this.closed) {
-      const tail = this.refresh();
-      if (since >= tail.since && since <= tail.until) return yield* this.fromTail(tail, since, request.exceptSite);
-    }
     const generation = this.idle;
     const engine = this.take();
     try {
-      yield* readBatches(engine, since, request);
+      yield* readStamped(engine, since, request);
     } finally {
       this.give(engine, generation);
     }
   }
 
-  /** The tail, brought up to date if something was merged since (synchronously: no follower sees half of it). */
-  private refresh(): Tail {
-    if (!this.tail) {
-      const v = this.hosted.engine.currentDbVersion();
-      this.tail = { since: v, until: v, batches: [], changes: 0, direct: new Map() };
-      this.stale = true;
-    }
-    if (!this.stale) return this.tail;
-    this.stale = false;
-    const tail = this.tail;
-    const generation = this.idle;
-    const engine = this.take();
-    try {
-      const from = tail.until;
-      for (const b of readBatches(engine, tail.until, { exceptSite: NOBODY })) {
-        if (b.changes.length > 0) {
-          tail.batches.push(b);
-          tail.changes += b.changes.length;
-        }
-        tail.until = Math.max(tail.until, b.version);
-      }
-      // Synchronous, as the read: no merge of this process lands between them.
-      for (const [v, site] of engine.directVersions(from, tail.until)) tail.direct.set(v, site);
-    } finally {
-      this.give(engine, generation);
-    }
-    // keep the newest; the tail then starts after the last version it dropped whole
-    while (tail.changes > TAIL_CHANGES && tail.batches.length > 1) {
-      let old: Batch;
-      do {
-        old = tail.batches.shift()!;
-        tail.changes -= old.changes.length;
-      } while (!old.complete && tail.batches.length > 0); // a version split over batches goes whole
-      tail.since = old.version;
-    }
-    for (const v of tail.direct.keys()) if (v <= tail.since) tail.direct.delete(v);
-    return tail;
+  /** The versions in (`since`, `until`] merged straight from their origin, with that site. */
+  directVersions(since: number, until: number): Map<number, Uint8Array> {
+    return this.hosted.engine.directVersions(since, until);
   }
 
-  private *fromTail(tail: Tail, since: number, exceptSite: Uint8Array): Generator<Batch> {
-    let open = false; // an incomplete batch was sent: its version must be completed
-    for (const b of tail.batches) {
-      if (b.version <= since) continue;
-      // What came straight from the follower is left out for it (it holds that), as the engine's feed does.
-      const changes = b.changes.filter((c) => c.dbVersion > since && !sameSite(tail.direct.get(Number(c.dbVersion)) ?? NOBODY, exceptSite));
-      if (changes.length === 0 && !(open && b.complete)) continue;
-      open = !b.complete;
-      yield { changes, version: b.version, complete: b.complete };
-    }
-    yield { changes: [], version: tail.until, complete: true };
-  }
-
-  override receive(batch: Batch, from: PushOrigin): Received | undefined {
-    const r = super.receive(batch, from);
-    if (r) this.stale = true;
-    return r;
-  }
-
-  /** The schema changed: reads from now on use new engines, and a new tail. */
+  /** The schema changed: reads from now on use new engines. */
   schemaChanged(): void {
     for (const e of this.idle) e.db.close();
     this.idle = [];
-    this.tail = undefined;
   }
 
   override stop(): void {
+    this.flush(); // pushes queued for the next commit land (and are acknowledged) before the store closes
     this.closed = true;
     this.schemaChanged();
     super.stop();
+    this.told.emit('changed', this.toldVersion); // wake waiting followers so they can end
   }
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Engine, ident, openDatabase, transaction, type SqliteConnection, type TableInfo } from '../../../engine/index.ts';
 import { createIdentity, loadIdentity, type Identity } from '../../../repo/identity.ts';
 import { Staging } from '../../../repo/staging.ts';
+import type { ChangeSink } from '../../../sync/ports.ts';
 import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { planDeclare } from '../declare.ts';
@@ -28,7 +29,7 @@ interface MetaRow {
 class SqliteHubDatabase implements HubDatabase {
   readonly name: string;
   readonly feed: HostedFeed;
-  readonly sink: HostedFeed;
+  readonly sink: ChangeSink;
   readonly dbPath: string;
   readonly engine: Engine;
   readonly proof: SiteProof;
@@ -48,7 +49,19 @@ class SqliteHubDatabase implements HubDatabase {
       throw new HubStoreError(`cannot open hosted database ${name} (${this.dbPath}): ${(cause as Error).message}`, { cause });
     }
     this.proof = makeSiteProof(this.engine.siteId, identity.address, (m) => identity.sign(m));
-    this.feed = this.sink = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))));
+    const feed = (this.feed = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`)))));
+    // Pushes go through the feed's group commit (see feed.ts).
+    this.sink = {
+      trackedVersion: (siteId) => feed.trackedVersion(siteId),
+      bindSite: (siteId, address) => feed.bindSite(siteId, address),
+      receive: (batch, from) => feed.receiveGrouped(batch, from),
+      caughtUp: (version, from) => feed.caughtUp(version, from),
+      dropIncomplete: (from) => feed.dropIncomplete(from),
+    };
+  }
+
+  async directVersions(since: number, until: number): Promise<Map<number, Uint8Array>> {
+    return this.feed.directVersions(since, until);
   }
 
   async info(): Promise<DatabaseInfo> {

@@ -1,0 +1,230 @@
+/**
+ * Clients of the hub load run (bench/hub.ts), in a process of their own: light protocol clients
+ * over WebSocket — no repository, but the real sync protocol (hello with a signed site claim,
+ * welcome, batches decoded and validated, acks) — each following one database; writers also push
+ * single-row changes from an in-memory feed. Driven by JSON lines on stdin, answering on stdout:
+ *
+ *   argv: URL CONFIG_JSON   ({clients: [{i, db, writer}], ratePerWriter, maxInFlight})
+ *   → {type:'connected'}                               every session welcomed and caught up
+ *   ← {type:'go', seconds}  → {type:'written', committed: {i: n}, ackedAt}
+ *   ← {type:'expect', perDb: {db: {i: n}}}  → {type:'result', …}   once converged (or 60 s)
+ *   ← {type:'stop'}
+ */
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { packColumns, type Change, type TableInfo } from '../src/engine/index.ts';
+import { batchByVersion, type Batch } from '../src/sync/batches.ts';
+import type { FrameChannel } from '../src/sync/channel.ts';
+import { runSession, type PullTarget } from '../src/sync/client.ts';
+import type { ChangeFeed } from '../src/sync/ports.ts';
+import { dialWs } from '../src/transport/ws/dial.ts';
+import { proofOf } from '../test/support/identity.ts';
+import { BUCKETS, bucketOf } from './hub-histogram.ts';
+
+const SCHEMA: TableInfo[] = [{ name: 'notes', pks: ['id'], columns: ['body'] }];
+
+const epoch = (): number => performance.timeOrigin + performance.now();
+
+/** WebSocket framing of a server frame (unmasked): 2 bytes, 4 past 125, 10 past 65,535. */
+const wsHeader = (n: number): number => (n < 126 ? 2 : n < 65_536 ? 4 : 10);
+
+interface ClientSpec {
+  i: number;
+  db: string;
+  writer: boolean;
+}
+
+/** A writer's database, in memory: each commit one new row with one column (a single-cell change). */
+class MemFeed implements ChangeFeed {
+  readonly siteId = randomBytes(16);
+  readonly log: Change[] = [];
+  private readonly events = new EventEmitter();
+  private readonly i: number;
+  constructor(i: number) {
+    this.i = i;
+    this.events.setMaxListeners(0);
+  }
+  schema(): TableInfo[] {
+    return SCHEMA;
+  }
+  version(): number {
+    return this.log.length;
+  }
+  commit(): void {
+    const k = this.log.length + 1;
+    this.log.push({ table: 'notes', pk: packColumns([`${this.i}:${k}`]), cid: 'body', val: `${epoch().toFixed(3)} ${this.i} ${k}`, colVersion: 1, dbVersion: k, siteId: this.siteId, seq: 0, cl: 1 });
+    this.events.emit('changed');
+  }
+  async *batches(since: number): AsyncGenerator<Batch> {
+    const at = this.log.length;
+    yield* batchByVersion(this.log.slice(since, at), undefined, since);
+    yield { changes: [], version: at, complete: true };
+  }
+  changed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.events.off('changed', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      if (signal.aborted) return resolve();
+      this.events.on('changed', done);
+      signal.addEventListener('abort', done);
+    });
+  }
+}
+
+/** What a client got: every writer's rows (one bit each), the latency of each, bytes on the wire. */
+class Received implements PullTarget {
+  seen = new Map<number, Uint8Array>();
+  changes = 0;
+  duplicates = 0;
+  bytes = 0;
+  batchBytes = 0;
+  caughtUps = 0;
+  measuring = false;
+  readonly hist = new Array<number>(BUCKETS).fill(0);
+  from() {
+    return { since: 0, held: [] };
+  }
+  welcome(): void {}
+  batch(b: Batch): void {
+    const at = epoch();
+    for (const c of b.changes) {
+      if (c.cid !== 'body' || typeof c.val !== 'string') continue;
+      const [t, w, k] = c.val.split(' ');
+      const i = Number(w);
+      const n = Number(k);
+      let bits = this.seen.get(i);
+      if (!bits || bits.length * 8 <= n) {
+        const more = new Uint8Array(Math.max(64, (n >> 3) * 2 + 1));
+        if (bits) more.set(bits);
+        this.seen.set(i, (bits = more));
+      }
+      if (bits[n >> 3]! & (1 << (n & 7))) {
+        this.duplicates++;
+        continue;
+      }
+      bits[n >> 3]! |= 1 << (n & 7);
+      this.changes++;
+      if (this.measuring) this.hist[bucketOf(at - Number(t))]!++;
+    }
+  }
+  caughtUp(): void {
+    this.caughtUps++;
+  }
+  count(i: number): number {
+    const bits = this.seen.get(i);
+    let n = 0;
+    if (bits) for (const byte of bits) for (let b = byte; b; b &= b - 1) n++;
+    return n;
+  }
+}
+
+/** Counts what is read from a channel, as it is on the wire (frame and WebSocket header). */
+function counted(channel: FrameChannel, r: Received): FrameChannel {
+  return {
+    send: (f, o) => channel.send(f, o),
+    close: (o) => channel.close(o),
+    abort: (e) => channel.abort(e),
+    async *[Symbol.asyncIterator]() {
+      for await (const f of channel) {
+        if (r.measuring) {
+          r.bytes += f.length + wsHeader(f.length);
+          if (f[0] === 3) r.batchBytes += f.length + wsHeader(f.length);
+        }
+        yield f;
+      }
+    },
+  };
+}
+
+interface Client {
+  spec: ClientSpec;
+  got: Received;
+  feed?: MemFeed;
+  acked: number;
+  done: Promise<unknown>;
+}
+
+const send = (m: unknown): void => void process.stdout.write(`${JSON.stringify(m)}\n`);
+
+async function main(): Promise<void> {
+  const url = process.argv[2]!;
+  const config = JSON.parse(process.argv[3]!) as { clients: ClientSpec[]; ratePerWriter: number; maxInFlight: number };
+  const stop = new AbortController();
+  const clients: Client[] = [];
+  const errors: string[] = [];
+  // connect, a few at a time
+  const queue = [...config.clients];
+  await Promise.all(
+    Array.from({ length: 25 }, async () => {
+      for (let spec = queue.shift(); spec; spec = queue.shift()) {
+        const got = new Received();
+        const feed = spec.writer ? new MemFeed(spec.i) : undefined;
+        const siteId = feed?.siteId ?? randomBytes(16);
+        const c: Client = { spec, got, acked: 0, done: Promise.resolve(), ...(feed ? { feed } : {}) };
+        const channel = counted(await dialWs(`${url}/${spec.db}`, { token: 'bench' }), got);
+        c.done = runSession(channel, {
+          siteId,
+          proof: proofOf(siteId),
+          schema: SCHEMA,
+          pull: got,
+          ...(feed ? { push: feed, onAck: (v: number) => (c.acked = Math.max(c.acked, v)) } : {}),
+          follow: true,
+          signal: stop.signal,
+        }).catch((err: Error) => errors.push(`client ${spec.i}: ${err.message}`));
+        clients.push(c);
+        while (got.caughtUps === 0 && errors.length === 0) await sleep(5);
+      }
+    }),
+  );
+  send({ type: 'connected', errors });
+
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const m = JSON.parse(line) as { type: string; seconds?: number; perDb?: Record<string, Record<string, number>> };
+    if (m.type === 'go') {
+      for (const c of clients) c.got.measuring = true;
+      const writers = clients.filter((c) => c.feed);
+      const start = epoch();
+      const end = start + m.seconds! * 1000;
+      // each writer commits at its rate, as long as no more than maxInFlight of its changes wait for
+      // the hub's ack (a saturated hub then sets the pace: what it accepts is its throughput)
+      while (epoch() < end) {
+        const due = Math.floor(((epoch() - start) / 1000) * config.ratePerWriter);
+        for (const w of writers) while (w.feed!.log.length < due && w.feed!.log.length - w.acked < config.maxInFlight) w.feed!.commit();
+        await sleep(2);
+      }
+      const deadline = epoch() + 60_000;
+      while (writers.some((w) => w.acked < w.feed!.log.length) && epoch() < deadline) await sleep(5);
+      send({ type: 'written', committed: Object.fromEntries(writers.map((w) => [w.spec.i, w.feed!.log.length])), unacked: writers.reduce((s, w) => s + w.feed!.log.length - w.acked, 0), ackedAt: epoch(), start });
+    } else if (m.type === 'expect') {
+      const perDb = m.perDb!;
+      const missing = (c: Client): number => Object.entries(perDb[c.spec.db] ?? {}).reduce((s, [i, n]) => (Number(i) === c.spec.i ? s : s + Math.max(0, n - c.got.count(Number(i)))), 0);
+      const deadline = epoch() + 60_000;
+      while (clients.some((c) => missing(c) > 0) && epoch() < deadline) await sleep(20);
+      const hist = new Array<number>(BUCKETS).fill(0);
+      for (const c of clients) c.got.hist.forEach((n, b) => (hist[b]! += n));
+      send({
+        type: 'result',
+        hist,
+        bytes: clients.reduce((s, c) => s + c.got.bytes, 0),
+        batchBytes: clients.reduce((s, c) => s + c.got.batchBytes, 0),
+        received: clients.reduce((s, c) => s + c.got.changes, 0),
+        duplicates: clients.reduce((s, c) => s + c.got.duplicates, 0),
+        missing: clients.reduce((s, c) => s + missing(c), 0),
+        behind: clients.filter((c) => missing(c) > 0).length,
+        errors,
+      });
+    } else if (m.type === 'stop') {
+      stop.abort();
+      await Promise.race([Promise.all(clients.map((c) => c.done)), sleep(5_000)]);
+      process.exit(0);
+    }
+  }
+}
+
+await main();

@@ -1,0 +1,384 @@
+/**
+ * Fan-out: a hosted database's changes, sent to every session following it. Each session reading
+ * the store and encoding the batch itself costs N reads and N encodings per merge for N followers
+ * (and the store's connection pool is contended N ways). Instead, per database and per read policy
+ * (followers under the same read filter see the same changes), one *group*:
+ * - wakes once per change of the database (its feed's `changed`, which also fires for merges by
+ *   another hub process), reads the new changes once — coalescing merges that land while it reads —
+ *   and encodes each batch once, into a frame every follower is sent as is (`shared`: no copy);
+ * - keeps the frames of the last few thousand changes, so a follower a little behind catches up from
+ *   them; one further behind (a new session, a slow socket) reads the store itself, then joins;
+ * - leaves a pusher's own changes out for it (as the feed's `exceptSite`: only at versions merged
+ *   straight from it) by a frame made for that one site, on first need.
+ * Followers never wait for each other: each sends at its own socket's pace (`send` waits only for
+ * its own backlog), and wakes when the group has something newer than what it sent.
+ */
+import type { Change, ReadFilter } from '../engine/index.ts';
+import type { FrameChannel } from '../sync/channel.ts';
+import { encodeMessage } from '../sync/messages.ts';
+import type { ChangeFeed } from '../sync/ports.ts';
+import { KEEPALIVE_MS } from '../sync/protocol.ts';
+import type { SendOptions } from '../sync/sender.ts';
+
+/** Changes a group keeps frames of, for followers a little behind (older ones are read from the store). */
+export const FANOUT_LOG_CHANGES = 5_000;
+/** After a failed read, the group tries again this much later (ms), or at the next change. */
+const RETRY_MS = 1_000;
+
+/** What the fan-out needs of a hosted database (a HubDatabase satisfies it). */
+export interface FanoutSource {
+  readonly feed: ChangeFeed;
+  /** The versions in (`since`, `until`] merged straight from their origin, with that site. */
+  directVersions(since: number, until: number): Promise<Map<number, Uint8Array>>;
+}
+
+/** Work done, for tests and benchmarks. */
+export interface FanoutStats {
+  /** Reads of the store by groups (one per wake, however many followers). */
+  groupReads: number;
+  /** Reads of the store by single followers (catching up from before a group's frames). */
+  followerReads: number;
+  /** Batches encoded: once per group batch, plus frames made for one follower. */
+  encoded: number;
+}
+
+const NOBODY = new Uint8Array(16);
+
+const siteKey = (site: Uint8Array): string => Buffer.from(site.buffer, site.byteOffset, site.byteLength).toString('latin1');
+
+const sameSite = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(a, b) === 0;
+
+/** A read filter as a map key (its rules and parameters; parameters may be bigints or bytes). */
+function filterKey(read: ReadFilter | undefined): string {
+  if (!read) return '';
+  return JSON.stringify([read.rules, read.params ?? {}], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `0x${Buffer.from(v).toString('hex')}` : v));
+}
+
+/** One batch of a group, encoded. */
+interface Entry {
+  /** The batch's version; `after`: the version boundary before it (its changes are all newer, unfiltered). */
+  version: number;
+  after: number;
+  complete: boolean;
+  changes: Change[];
+  frame: Uint8Array;
+  /** Per change, the site it was merged straight from when that is its own origin (left out for that site). */
+  own: (string | undefined)[] | undefined;
+  /** Frames without one site's own changes, made on first need (null: none left). */
+  without: Map<string, Uint8Array | null>;
+}
+
+/** A frame to send, and what it holds. */
+interface Out {
+  frame: Uint8Array;
+  shared: boolean;
+  changes: number;
+  version: number;
+}
+
+/** The followers of one database under one read filter. */
+class Group {
+  readonly read: ReadFilter | undefined;
+  /** Frames cover the versions in (`since`, `until`]. */
+  since = 0;
+  until = 0;
+  caughtUp: Uint8Array = new Uint8Array(0);
+  readonly ready: Promise<void>;
+  readonly positions = new Set<{ at: number }>();
+  private entries: Entry[] = [];
+  private changes = 0;
+  private initialized = false;
+  private reading = false;
+  private dirty = false;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly waiters = new Set<() => void>();
+  private readonly fanout: Fanout;
+
+  constructor(fanout: Fanout, read: ReadFilter | undefined) {
+    this.fanout = fanout;
+    this.read = read;
+    this.ready = (async () => {
+      const v = await fanout.source.feed.version();
+      this.since = this.until = v;
+      this.caughtUp = encodeMessage({ type: 'caught-up', version: v });
+      this.initialized = true;
+      if (this.dirty) this.kick();
+    })();
+  }
+
+  /** The database changed: read what is new (once, however many followers; again after a read under way). */
+  kick(): void {
+    if (!this.initialized || this.reading) {
+      this.dirty = true;
+      return;
+    }
+    this.reading = true;
+    void (async () => {
+      try {
+        do {
+          this.dirty = false;
+          await this.refresh();
+        } while (this.dirty && this.positions.size > 0);
+      } catch (err) {
+        this.fanout.log('warn', `fan-out read failed (retrying): ${(err as Error).message}`);
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => this.kick(), RETRY_MS);
+        this.retry.unref();
+      } finally {
+        this.reading = false;
+      }
+    })();
+  }
+
+  private async refresh(): Promise<void> {
+    const { source, stats } = this.fanout;
+    const from = this.until;
+    let at = from;
+    const batches: { changes: Change[]; version: number; complete: boolean }[] = [];
+    stats.groupReads++;
+    for await (const b of source.feed.batches(from, { exceptSite: NOBODY, ...(this.read ? { read: this.read } : {}) })) {
+      if (b.changes.length > 0) batches.push(b);
+      at = Math.max(at, b.version);
+    }
+    if (at <= from && batches.length === 0) return;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const b of batches) {
+      for (const c of b.changes) {
+        const v = Number(c.dbVersion);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    const direct = batches.length > 0 ? await source.directVersions(lo - 1, hi) : new Map<number, Uint8Array>();
+    let after = from;
+    for (const b of batches) {
+      let own: (string | undefined)[] | undefined;
+      if (direct.size > 0) {
+        b.changes.forEach((c, i) => {
+          const d = direct.get(Number(c.dbVersion));
+          if (d && sameSite(d, c.siteId)) (own ??= new Array<string | undefined>(b.changes.length))[i] = siteKey(d);
+        });
+      }
+      this.entries.push({ version: b.version, after, complete: b.complete, changes: b.changes, frame: encodeMessage({ type: 'batch', ...b }), own, without: new Map() });
+      stats.encoded++;
+      this.changes += b.changes.length;
+      if (b.complete) after = b.version;
+    }
+    this.until = at;
+    this.caughtUp = encodeMessage({ type: 'caught-up', version: at });
+    this.trim();
+    const woken = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of woken) wake();
+  }
+
+  /** Drops frames every follower has sent, and the oldest past the log's size (whole versions). */
+  private trim(): void {
+    let min = Infinity;
+    for (const p of this.positions) if (p.at < min) min = p.at;
+    let drop = 0;
+    let changes = this.changes;
+    let since = this.since;
+    for (let i = 0; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      if (!(e.version <= min || changes > FANOUT_LOG_CHANGES)) break;
+      changes -= e.changes.length;
+      if (e.complete) {
+        drop = i + 1;
+        since = e.version;
+        this.changes = changes;
+      }
+    }
+    if (drop > 0) this.entries.splice(0, drop);
+    this.since = since;
+  }
+
+  /** Resolves when the group has versions after `since`, after `ms`, or when `signal` aborts. */
+  next(since: number, signal: AbortSignal, ms: number): Promise<void> {
+    if (this.until > since || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  /** The frames a follower at `since` (site `site`) is sent, up to {@link until}. */
+  after(since: number, site: string): Out[] {
+    const entries = this.entries;
+    let lo = 0;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (entries[mid]!.version <= since) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Out[] = [];
+    let open = false; // an incomplete batch was sent: its version must be completed
+    for (let i = lo; i < entries.length; i++) {
+      const e = entries[i]!;
+      let frame: Uint8Array | null = e.frame;
+      let shared = true;
+      let changes = e.changes.length;
+      if (this.read === undefined && e.after < since) {
+        // A follower that read the store itself may be inside this batch: only what it lacks.
+        const mine = e.changes.filter((c, j) => Number(c.dbVersion) > since && e.own?.[j] !== site);
+        frame = mine.length > 0 || (open && e.complete) ? this.fanout.encode({ version: e.version, complete: e.complete, changes: mine }) : null;
+        shared = false;
+        changes = mine.length;
+      } else if (e.own?.includes(site)) {
+        let f = e.without.get(site);
+        if (f === undefined) {
+          const mine = e.changes.filter((_c, j) => e.own![j] !== site);
+          f = mine.length > 0 ? this.fanout.encode({ version: e.version, complete: e.complete, changes: mine }) : null;
+          e.without.set(site, f);
+        }
+        frame = f;
+        changes = e.changes.length - e.own.filter((s) => s === site).length;
+        if (frame === null && open && e.complete) frame = this.fanout.encode({ version: e.version, complete: true, changes: [] });
+      }
+      if (frame === null) continue;
+      open = !e.complete;
+      out.push({ frame, shared, changes, version: e.version });
+    }
+    return out;
+  }
+
+  close(): void {
+    clearTimeout(this.retry);
+    for (const wake of [...this.waiters]) wake();
+  }
+}
+
+/** The fan-out of one hosted database (see the file comment); {@link fanoutOf} gives the one of a database. */
+export class Fanout {
+  readonly source: FanoutSource;
+  readonly stats: FanoutStats = { groupReads: 0, followerReads: 0, encoded: 0 };
+  log: (level: 'info' | 'warn', message: string) => void = () => {};
+  private readonly groups = new Map<string, Group>();
+  private watching: AbortController | undefined;
+
+  constructor(source: FanoutSource) {
+    this.source = source;
+  }
+
+  /** Encodes a batch for one follower. */
+  encode(b: { version: number; complete: boolean; changes: Change[] }): Uint8Array {
+    this.stats.encoded++;
+    return encodeMessage({ type: 'batch', ...b });
+  }
+
+  /** Watches the database while anyone follows it: each change wakes every group once. */
+  private watch(): void {
+    if (this.watching) return;
+    const stop = (this.watching = new AbortController());
+    void (async () => {
+      while (!stop.signal.aborted) {
+        await this.source.feed.changed(stop.signal);
+        // Let the rest of this turn's merges land first (one read for all), and never spin on a
+        // feed that answers at once (a closed store does).
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stop.signal.aborted) return;
+        for (const g of this.groups.values()) g.kick();
+      }
+    })();
+  }
+
+  private join(read: ReadFilter | undefined): Group {
+    const key = filterKey(read);
+    let g = this.groups.get(key);
+    if (!g) {
+      this.watch(); // before the group reads its starting version: no change between is missed
+      this.groups.set(key, (g = new Group(this, read)));
+    }
+    return g;
+  }
+
+  private leave(g: Group, me: { at: number }): void {
+    g.positions.delete(me);
+    if (g.positions.size > 0) return;
+    g.close();
+    for (const [k, v] of this.groups) if (v === g) this.groups.delete(k);
+    if (this.groups.size === 0) {
+      this.watching?.abort();
+      this.watching = undefined;
+    }
+  }
+
+  /**
+   * Sends the database's changes after `since` to one follower, as {@link sendFeed} does (batches,
+   * then caught-up; when following, again on every change, and caught-up now and then when idle);
+   * returns the last version sent.
+   */
+  async send(channel: FrameChannel, since: number, options: SendOptions): Promise<number> {
+    const { signal } = options;
+    const g = this.join(options.read);
+    const me = { at: since };
+    g.positions.add(me);
+    const site = siteKey(options.exceptSite);
+    try {
+      for (;;) {
+        await g.ready;
+        if (signal.aborted) return since;
+        let caughtUp: Uint8Array;
+        if (since < g.since) {
+          // Before the group's frames: read the store, for this follower alone.
+          since = await this.fromStore(channel, since, options);
+          if (signal.aborted) return since;
+          caughtUp = encodeMessage({ type: 'caught-up', version: since });
+        } else {
+          const until = g.until;
+          const shared = g.caughtUp;
+          for (const o of g.after(since, site)) {
+            await channel.send(o.frame, { shared: o.shared, signal });
+            if (signal.aborted) return since;
+            options.onBatch?.(o.changes, o.version);
+          }
+          if (until >= since) {
+            caughtUp = shared;
+            since = until;
+          } else caughtUp = encodeMessage({ type: 'caught-up', version: since }); // ahead of the group (it read the store)
+        }
+        await channel.send(caughtUp, { shared: true, signal });
+        options.onCaughtUp?.(since);
+        me.at = since;
+        if (!options.follow) return since;
+        await g.next(since, signal, options.keepAliveMs ?? KEEPALIVE_MS);
+        if (signal.aborted) return since;
+      }
+    } finally {
+      this.leave(g, me);
+    }
+  }
+
+  /** One follower's read of the store (the sender's loop, once): batches after `since`; returns the version reached. */
+  private async fromStore(channel: FrameChannel, since: number, options: SendOptions): Promise<number> {
+    this.stats.followerReads++;
+    let last = since;
+    for await (const b of this.source.feed.batches(since, { exceptSite: options.exceptSite, ...(options.read ? { read: options.read } : {}) })) {
+      if (options.signal.aborted) return since;
+      if (b.changes.length > 0) {
+        await channel.send(this.encode(b), { shared: true, signal: options.signal });
+        options.onBatch?.(b.changes.length, b.version);
+      }
+      if (b.complete) last = Math.max(last, b.version);
+    }
+    return last;
+  }
+}
+
+const fanouts = new WeakMap<FanoutSource, Fanout>();
+
+/** The fan-out of a hosted database (one per database object: every session of it shares it). */
+export function fanoutOf(db: FanoutSource): Fanout {
+  let f = fanouts.get(db);
+  if (!f) fanouts.set(db, (f = new Fanout(db)));
+  return f;
+}
