@@ -380,7 +380,7 @@ export class Documents {
       loaded.version = version + 1;
       loaded.nextSeq = nextSeq + 1;
       for (const [path, value] of writes.fields) batch.fields.set(`${key}${path}`, [collection, id, path, value]);
-      if (writes.doc) batch.docRows.set(key, [collection, id, writes.deleted]);
+      if (writes.doc) batch.docRows.set(key, [collection, id, BigInt(writes.deleted)]); // INTEGER, not REAL (see entryRow)
       batch.entries.push(entry);
       return { current: decision.next, version: version + 1, entry };
     };
@@ -412,7 +412,7 @@ interface Batch {
   /** Field rows to write by document key and path (the last write of a row wins). */
   fields: Map<string, [string, string, string, string | null]>;
   /** Existence rows to write (collection, id, deleted) by document key. */
-  docRows: Map<string, [string, string, number]>;
+  docRows: Map<string, [string, string, bigint]>;
   entries: HistoryEntry[];
   events: DocumentEvent[];
 }

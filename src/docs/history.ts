@@ -69,12 +69,16 @@ const withoutRowid = ({ rowid: _, ...e }: HistoryEntry & { rowid: number }): His
 /** The changes table's columns, in the order of {@link entryRow}. */
 export const ENTRY_COLUMNS = ['collection', 'doc', 'site', 'seq', 'entry'] as const;
 
-/** An entry as a row of the changes table ({@link ENTRY_COLUMNS}). */
-export function entryRow(e: HistoryEntry): [string, string, Uint8Array, number, Uint8Array] {
+/**
+ * An entry as a row of the changes table ({@link ENTRY_COLUMNS}). The seq is bound as an INTEGER
+ * (a bigint): a JavaScript number binds as REAL, which a table without the declared types (one made
+ * from a synced schema) would keep — and a REAL key is refused by every other replica.
+ */
+export function entryRow(e: HistoryEntry): [string, string, Uint8Array, bigint, Uint8Array] {
   const body: EntryBody = { at: e.at, op: e.op, forward: e.forward, reverse: e.reverse };
   if (e.author !== undefined) body.author = e.author;
   if (e.undoes !== undefined) body.undoes = Number(e.undoes.slice(e.undoes.lastIndexOf('.') + 1));
-  return [e.collection, e.doc, siteBytes(e.site), e.seq, encodeEntry(body)];
+  return [e.collection, e.doc, siteBytes(e.site), BigInt(e.seq), encodeEntry(body)];
 }
 
 let lastSite: [string, Uint8Array] | undefined;

@@ -39,7 +39,7 @@ export function migrateHistory(engine: Engine, old: string, changes: string): nu
     const body: EntryBody = { at: Number(r.at), op: r.op as ChangeKind, forward: JSON.parse(r.forward) as Operation[], reverse: JSON.parse(r.reverse) as Operation[] };
     if (r.author !== null) body.author = r.author;
     if (r.undoes !== null) body.undoes = seqOf.get(r.undoes) ?? 0;
-    moved += Number(insert.run(r.collection, r.doc, fromHex(r.site, 'site id'), Number(r.seq), encodeEntry(body)).changes);
+    moved += Number(insert.run(r.collection, r.doc, fromHex(r.site, 'site id'), BigInt(r.seq), encodeEntry(body)).changes);
   }
   engine.untrack(old);
   db.exec(`DROP TABLE ${old}`);

@@ -95,8 +95,8 @@ export function writeRows(db: SqliteConnection, collection: string, id: string, 
     const set = statement(db, SET_FIELD);
     for (const [path, value] of w.fields) set.run(collection, id, path, value);
   }
-  if (w.doc === 'insert') statement(db, INSERT_DOC).run(collection, id, w.deleted);
-  else if (w.doc === 'update') statement(db, UPDATE_DOC).run(w.deleted, collection, id);
+  if (w.doc === 'insert') statement(db, INSERT_DOC).run(collection, id, BigInt(w.deleted)); // INTEGER, not REAL (see entryRow)
+  else if (w.doc === 'update') statement(db, UPDATE_DOC).run(BigInt(w.deleted), collection, id);
 }
 
 /** Rows per multi-row statement of {@link writeMany}. */
