@@ -5,7 +5,7 @@
 import { crrNames, type CrrNames } from './names.ts';
 import { RowState, type CellClock, type RowEffects } from './rules.ts';
 import { SENTINEL, type TableInfo } from './schema.ts';
-import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
+import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
 import { inFlatGroups, inGroups, placeholders, StatementCache, valuesKey } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
@@ -183,42 +183,6 @@ export class CrrTable {
 
   resumeTracking(): void {
     this.db.exec(triggersSql(this.info, this.names));
-  }
-
-  /**
-   * The common bulk case in plain SQL: if the log holds only inserts of rows never seen before
-   * (each once), give them keys and first clocks with two INSERT … SELECTs — no row passes through
-   * JavaScript. Returns how many seqs it used, or undefined (nothing done) if the log holds anything
-   * else; the caller then takes the general path.
-   */
-  sealFreshInserts(version: number, seqBase: number): number | undefined {
-    const n = this.names;
-    const stats = this.db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi, min(op) AS minOp, max(op) AS maxOp FROM ${n.log}`).get() as Record<string, number | null>;
-    if (stats.lo === null || stats.minOp !== 1 || stats.maxOp !== 1) return undefined;
-    const keys = this.info.pks.map((_, i) => `l.k${i}`).join(', ');
-    const join = this.info.pks.map((p, i) => `p.${ident(p)} = l.k${i}`).join(' AND ');
-    const cells = this.info.columns.length > 0 ? this.info.columns : [SENTINEL];
-    const width = cells.length;
-    const values = cells.map((c, i) => `(${literal(c)}, ${i})`).join(', ');
-    this.db.exec('SAVEPOINT ddcp_fresh');
-    try {
-      // Fails on a key already known (a re-insert) or inserted twice: then this isn't the simple case.
-      this.db.exec(`INSERT INTO ${n.pks} (${this.info.pks.map(ident).join(', ')}) SELECT ${keys} FROM ${n.log} l ORDER BY l.seq`);
-    } catch (err) {
-      this.db.exec('ROLLBACK TO ddcp_fresh');
-      this.db.exec('RELEASE ddcp_fresh');
-      if (/UNIQUE constraint failed/.test((err as Error).message)) return undefined;
-      throw err;
-    }
-    this.db
-      .prepare(
-        `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
-         SELECT p.__key, c.column1, 1, ?, 0, ? + (l.seq - ?) * ${width} + c.column2
-         FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${join} CROSS JOIN (VALUES ${values}) c`,
-      )
-      .run(BigInt(version), BigInt(seqBase), BigInt(Number(stats.lo)));
-    this.db.exec('RELEASE ddcp_fresh');
-    return (Number(stats.hi) - Number(stats.lo) + 1) * width;
   }
 
   /** Empties the write log (after a seal has consumed it, or after a merge whose own writes it recorded). */
