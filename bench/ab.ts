@@ -1,12 +1,15 @@
 /**
  * A/B of the engine's writes and sync phases between another source tree (a checkout or `git archive`
  * of an older commit, with node_modules) and this one, interleaved in one process so a loaded machine
- * slows both alike; plus the bytes on disk per row of 100,000... rows inserted and sealed.
+ * slows both alike; plus the bytes on disk per row inserted and sealed. Writes are timed in CPU time
+ * of this process (a loaded machine inflates wall time several-fold, CPU time much less), the bench's
+ * phases: insert, update one column, delete, every row, one transaction each, then `seal()`; the
+ * read/merge figures are bench/ddcp.ts's own (wall time).
  *
  *   node --disable-warning=ExperimentalWarning bench/ab.ts /tmp/base      (BENCH_ROWS, BENCH_REPS)
  */
 import { resolve } from 'node:path';
-import { ITEMS_DDL, makeItems, Scratch, type Item } from './util.ts';
+import { gc, ITEMS_DDL, makeItems, Scratch, type Item } from './util.ts';
 
 type DdcpBench = typeof import('./ddcp.ts');
 type EngineModule = typeof import('../src/engine/engine.ts');
@@ -29,6 +32,60 @@ async function load(label: string, root: string): Promise<Tree> {
     engine: (await import(resolve(root, 'src/engine/engine.ts'))) as EngineModule,
     sqlite: (await import(resolve(root, 'src/engine/sqlite.ts'))) as SqliteModule,
   };
+}
+
+interface CpuRun {
+  crr: boolean;
+  insert: number;
+  update: number;
+  delete: number;
+  seals: { insert: number; update: number; delete: number };
+}
+
+/** CPU ms of this process spent in `fn`. */
+function cpu(fn: () => void): number {
+  const t0 = process.cpuUsage();
+  fn();
+  const d = process.cpuUsage(t0);
+  return (d.user + d.system) / 1000;
+}
+
+/** The bench's write phases (bench/ddcp.ts's writeRun) in CPU time, sealing after each if CRR. */
+function cpuWrites(tree: Tree, scratch: Scratch, items: Item[], crr: boolean): CpuRun {
+  const path = scratch.file('cpu');
+  const db = tree.sqlite.openDatabase(path);
+  db.exec(ITEMS_DDL);
+  const engine = crr ? tree.engine.Engine.open(db) : undefined;
+  engine?.asCrr('items');
+  const ins = db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
+  const upd = db.prepare('UPDATE items SET qty = ? WHERE id = ?');
+  const del = db.prepare('DELETE FROM items WHERE id = ?');
+  const newQty = items.map((r) => r[2] + 1n);
+  const tx = (fn: () => void): number =>
+    cpu(() => {
+      db.exec('BEGIN');
+      fn();
+      db.exec('COMMIT');
+    });
+  const seal = (): number => (engine ? cpu(() => engine.seal()) : 0);
+  gc();
+  const insert = tx(() => {
+    for (const r of items) ins.run(r[0], r[1], r[2], r[3]);
+  });
+  const s1 = seal();
+  gc();
+  const update = tx(() => {
+    for (let i = 0; i < items.length; i++) upd.run(newQty[i]!, items[i]![0]);
+  });
+  const s2 = seal();
+  gc();
+  const remove = tx(() => {
+    for (const r of items) del.run(r[0]);
+  });
+  const s3 = seal();
+  db.close();
+  scratch.remove(path);
+  return { crr, insert, update, delete: remove, seals: { insert: s1, update: s2, delete: s3 } };
 }
 
 /** Bytes of the database file (checkpointed) and per table/index (dbstat), with `items` as a CRR or not. */
@@ -62,26 +119,29 @@ async function main(): Promise<void> {
     const items = makeItems(ROWS);
     const warm = makeItems(Math.min(ROWS, 5_000));
     for (const t of trees) {
-      t.bench.measureWrites(scratch, warm, 1);
+      cpuWrites(t, scratch, warm, true);
       t.bench.measureSync(scratch, warm, 1);
     }
-    const writes = new Map<string, ReturnType<DdcpBench['measureWrites']>[]>();
+    const writes = new Map<string, CpuRun[]>();
     const syncs = new Map<string, ReturnType<DdcpBench['measureSync']>[]>();
     for (let i = 0; i < REPS; i++) {
       for (const t of i % 2 === 0 ? trees : [...trees].reverse()) {
-        (writes.get(t.label) ?? writes.set(t.label, []).get(t.label)!).push(t.bench.measureWrites(scratch, items, 1));
+        (writes.get(t.label) ?? writes.set(t.label, []).get(t.label)!).push(cpuWrites(t, scratch, items, false), cpuWrites(t, scratch, items, true));
         (syncs.get(t.label) ?? syncs.set(t.label, []).get(t.label)!).push(t.bench.measureSync(scratch, items, 1));
       }
     }
     const best = (xs: number[]): number => Math.min(...xs);
-    const out: string[] = [`${ROWS} rows, best of ${REPS}, interleaved; ratios are against plain in the same repetition's best`];
-    out.push('| tree | phase | plain ms | app-visible ms | seal ms | incl. seal ms | ratio incl. seal |', '|---|---|---:|---:|---:|---:|---:|');
+    const out: string[] = [`${ROWS} rows, best of ${REPS}, trees interleaved; writes in CPU ms of this process`];
+    out.push('| tree | phase | plain | app-visible | seal | incl. seal | ratio incl. seal |', '|---|---|---:|---:|---:|---:|---:|');
     for (const t of trees) {
+      const runs = writes.get(t.label)!;
       for (const phase of ['insert', 'update', 'delete'] as const) {
-        const runs = writes.get(t.label)!.map((w) => w[phase]);
-        const plain = best(runs.map((r) => r.plain.best));
-        const total = best(runs.map((r) => r.crrTotal.best));
-        out.push(`| ${t.label} | ${phase} | ${plain.toFixed(1)} | ${best(runs.map((r) => r.crr.best)).toFixed(1)} | ${best(runs.map((r) => r.seal.best)).toFixed(1)} | ${total.toFixed(1)} | ${(total / plain).toFixed(2)}× |`);
+        const plain = best(runs.filter((r) => !r.crr).map((r) => r[phase]));
+        const crr = runs.filter((r) => r.crr);
+        const app = best(crr.map((r) => r[phase]));
+        const seal = best(crr.map((r) => r.seals[phase]));
+        const total = best(crr.map((r) => r[phase] + r.seals[phase]));
+        out.push(`| ${t.label} | ${phase} | ${plain.toFixed(0)} | ${app.toFixed(0)} | ${seal.toFixed(0)} | ${total.toFixed(0)} | ${(total / plain).toFixed(2)}× |`);
       }
     }
     out.push('', '| tree | read /s | merge /s | plain INSERT OR REPLACE ms | merge ms | merge ratio |', '|---|---:|---:|---:|---:|---:|');

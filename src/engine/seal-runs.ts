@@ -116,23 +116,36 @@ export function sealUpdateRun(db: SqliteConnection, table: CrrTable, run: LogRun
   if (cells === 0) return { seqs: 0, rows: 0, cells: 0 };
   const keys = info.pks.map((_, i) => `l.k${i}`);
   const bitOf = info.columns.length === 1 ? bits[0]! : `CASE c.column2 ${bits.map((b, i) => `WHEN ${i} THEN ${b}`).join(' ')} END`;
-  return attempt(db, () => {
-    // A key missing from the key map gives key NULL, a col_version past MAX_CLOCK gives NULL: both fail.
-    db.prepare(
-      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
-       SELECT p.__key, l.cid, count(*), ?, 0, max(l.pos)
-       FROM (
-         SELECT ${keys.map((k, i) => `${k} AS k${i}`).join(', ')}, c.column1 AS cid, ? + row_number() OVER (ORDER BY l.seq, c.column2) - 1 AS pos
+  const pairs = `SELECT ${keys.map((k, i) => `${k} AS k${i}`).join(', ')}, c.column1 AS cid, ? + row_number() OVER (ORDER BY l.seq, c.column2) - 1 AS pos
          FROM ${n.log} l CROSS JOIN (VALUES ${cellValues(table)}) c
-         WHERE l.seq BETWEEN ? AND ? AND ${bitOf}
-       ) l LEFT JOIN ${n.pks} p ON ${keyJoin(table)}
+         WHERE l.seq BETWEEN ? AND ? AND ${bitOf}`;
+  const stamp = (sql: string, ...more: bigint[]): RunResult | undefined =>
+    attempt(db, () => {
+      db.prepare(sql).run(BigInt(version), BigInt(seqBase), run.lo, run.hi, ...more);
+      return { seqs: cells, rows, cells };
+    });
+  // A key missing from the key map gives key NULL, a col_version past MAX_CLOCK gives NULL: both
+  // fail. The common case first: each row once in the run, no grouping; a cell stamped twice in the
+  // run (seq >= the run's first) fails it, and the grouped statement counts the entries per cell.
+  return (
+    stamp(
+      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
+       SELECT p.__key, l.cid, 1, ?, 0, l.pos FROM (${pairs}) l LEFT JOIN ${n.pks} p ON ${keyJoin(table)}
+       WHERE true
+       ON CONFLICT (key, cid) DO UPDATE SET
+         col_version = CASE WHEN db_version = excluded.db_version AND seq >= ? THEN NULL WHEN col_version < ${MAX_CLOCK} THEN col_version + 1 END,
+         db_version = excluded.db_version, site = 0, seq = excluded.seq`,
+      BigInt(seqBase),
+    ) ??
+    stamp(
+      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
+       SELECT p.__key, l.cid, count(*), ?, 0, max(l.pos) FROM (${pairs}) l LEFT JOIN ${n.pks} p ON ${keyJoin(table)}
        GROUP BY p.__key, l.cid
        ON CONFLICT (key, cid) DO UPDATE SET
          col_version = CASE WHEN col_version <= ${MAX_CLOCK} - excluded.col_version THEN col_version + excluded.col_version END,
          db_version = excluded.db_version, site = 0, seq = excluded.seq`,
-    ).run(BigInt(version), BigInt(seqBase), run.lo, run.hi);
-    return { seqs: cells, rows, cells };
-  });
+    )
+  );
 }
 
 /**
