@@ -7,7 +7,7 @@ import { RowState, type CellClock, type RowEffects } from './rules.ts';
 import { SENTINEL, type TableInfo } from './schema.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
-import { inFlatGroups, inGroups, placeholders, StatementCache, valuesKey } from './bulk.ts';
+import { inFlatGroups, inGroups, placeholders, StatementCache } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
 
@@ -43,6 +43,7 @@ export class CrrTable {
   private readonly keysOf: StatementCache;
   private readonly clocksOfMany: StatementCache;
   private readonly insertKeys: StatementCache;
+  private readonly lastKey: Statement;
   private readonly upsertClocks: StatementCache;
   private readonly ensureRows: StatementCache;
   private readonly valueReads = new Map<string, Statement>();
@@ -69,7 +70,10 @@ export class CrrTable {
     // JOIN keeps the planner from scanning the key table instead.
     this.keysOf = new StatementCache(db, (rows) => `SELECT v.column1, k.__key FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}`, true);
     this.clocksOfMany = new StatementCache(db, (rows) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n.clock} WHERE key IN (${Array.from({ length: rows }, () => '?').join(', ')})`, true);
-    this.insertKeys = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (${pkList}) VALUES ${placeholders(rows, nk)} RETURNING __key, ${pkList}`, true);
+    this.insertKeys = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}) VALUES ${placeholders(rows, nk + 1)}`);
+    this.lastKey = db.prepare(`SELECT max(__key) FROM ${n.pks}`);
+    this.lastKey.setReadBigInts(true);
+    this.lastKey.setReturnArrays(true);
     this.upsertClocks = new StatementCache(
       db,
       (rows) => `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}
@@ -142,11 +146,19 @@ export class CrrTable {
     // Keys for rows seen for the first time.
     const fresh = dirty.filter((e) => e.key === undefined);
     if (fresh.length > 0) {
-      const byPk = new Map<string, RowEntry>();
-      for (const e of fresh) byPk.set(valuesKey(e.pk), e);
-      inGroups(fresh, GROUP, this.insertKeys, (e) => e.pk, (s, p) => {
-        for (const r of s.iterate(...p) as Iterable<SqlValue[]>) byPk.get(valuesKey(r.slice(1)))!.key = Number(r[0]);
-      });
+      // The keys SQLite would choose (the greatest so far + 1, in order), given here: no RETURNING to
+      // read back and match to rows. (Past 2^53 keys, a bigint; SQLite itself would go random only at 2^63.)
+      const last = (this.lastKey.get() as [bigint | null])[0] ?? 0n;
+      let next = last + 1n;
+      const flat: SqlValue[] = [];
+      for (const e of fresh) {
+        const key = next++;
+        e.key = Number(key);
+        if (!Number.isSafeInteger(e.key)) throw new RangeError(`key map of ${this.info.name} is full`);
+        flat.push(key);
+        for (const v of e.pk) flat.push(v);
+      }
+      inFlatGroups(flat, this.info.pks.length + 1, GROUP, this.insertKeys, (s, p) => void s.run(...p));
     }
     // The clocks.
     // (key, cid, col_version, db_version, site, seq) per changed clock, flat.
