@@ -3,15 +3,18 @@
  * stamped with one new db_version, so a local transaction is never split across versions (several
  * transactions may share one). Runs before changes are read or merged, inside their transaction.
  *
- * The log is read in chunks; each chunk's rows are loaded together, their operations replayed in log
- * order through the pure rules, and written back together.
+ * The log is cut into runs of one operation. Long runs of inserts of new rows, updates and deletes
+ * are sealed set-based in SQL (seal-runs.ts); the rest takes the general path: read in chunks, each
+ * chunk's rows loaded together, their operations replayed in log order through the pure rules, and
+ * written back together. Both give the same clocks.
  */
 import { valuesKey } from './bulk.ts';
 import type { CommitCounts } from './history.ts';
 import { localDelete, localInsert, localUpdate, type Stamp } from './rules.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
-import { logColumns, MASK_BITS, Op } from './triggers.ts';
+import { MASK_BITS, Op } from './triggers.ts';
+import { logRuns, logSelect, sealDeleteRun, sealInsertRun, sealUpdateRun } from './seal-runs.ts';
 
 /** Log entries per chunk. */
 const CHUNK = 4096;
@@ -90,46 +93,75 @@ function sealChunk(table: CrrTable, entries: Entry[], stamp: Stamp, counts: Comm
   table.saveMany(rows);
 }
 
+/** How the log is sealed (tests compare the two paths). */
+export interface SealOptions {
+  /**
+   * Runs of one operation at least this long are sealed set-based in SQL (seal-runs.ts); shorter ones,
+   * and those only the rules can do, go through the general path. Infinity: the general path only.
+   */
+  minRun?: number;
+}
+
+/** Below this many entries a run costs more in statements than the general path spends on it. */
+const MIN_RUN = 64;
+
 /**
  * Stamps every logged write with `version`. Returns what was done per table that had anything
  * logged (for the history), or undefined if nothing was logged.
  */
-export function sealTables(db: SqliteConnection, tables: Iterable<CrrTable>, version: number): Record<string, CommitCounts> | undefined {
+export function sealTables(db: SqliteConnection, tables: Iterable<CrrTable>, version: number, options: SealOptions = {}): Record<string, CommitCounts> | undefined {
+  const minRun = options.minRun ?? MIN_RUN;
   let seq = 0;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
   let done: Record<string, CommitCounts> | undefined;
   for (const table of tables) {
+    const runs = logRuns(db, table);
+    if (runs.length === 0) continue;
     const counts: CommitCounts = { inserted: 0, updated: 0, deleted: 0, cells: 0 };
-    const used = table.sealFreshInserts(version, seq);
-    if (used !== undefined) {
-      seq += used;
-      table.clearLog();
-      const width = Math.max(table.info.columns.length, 1);
-      counts.inserted = used / width;
-      counts.cells = table.info.columns.length * counts.inserted;
-      (done ??= Object.create(null) as Record<string, CommitCounts>)[table.info.name] = counts;
-      continue;
-    }
-    const lc = logColumns(table.info);
-    const nk = table.info.pks.length;
-    const read = db.prepare(`SELECT ${['op', ...lc.keys, ...lc.oldKeys, ...lc.masks].join(', ')} FROM ${table.names.log} ORDER BY seq`);
-    read.setReadBigInts(true);
-    read.setReturnArrays(true);
-    let chunk: Entry[] = [];
-    let logged = false;
-    for (const r of read.iterate() as Iterable<SqlValue[]>) {
-      logged = true;
-      chunk.push({ op: Number(r[0]), pk: r.slice(1, 1 + nk), oldPk: r.slice(1 + nk, 1 + 2 * nk), masks: r.slice(1 + 2 * nk) as (bigint | null)[] });
-      if (chunk.length >= CHUNK) {
-        sealChunk(table, chunk, stamp, counts);
-        chunk = [];
+    // Consecutive entries left to the general path, sealed before the next set-based run.
+    let general: { lo: number; hi: number } | undefined;
+    const flush = (): void => {
+      if (general) sealGeneral(db, table, general.lo, general.hi, stamp, counts);
+      general = undefined;
+    };
+    for (const run of runs) {
+      const set = run.hi - run.lo + 1 >= minRun ? setBased[run.op] : undefined;
+      if (set) {
+        flush();
+        const r = set(db, table, run, version, seq);
+        if (r) {
+          seq += r.seqs;
+          if (run.op === Op.Insert) counts.inserted += r.rows;
+          else if (run.op === Op.Update) counts.updated += r.rows;
+          else counts.deleted += r.rows;
+          counts.cells += r.cells;
+          continue;
+        }
       }
+      general = general ? { lo: general.lo, hi: run.hi } : { lo: run.lo, hi: run.hi };
     }
-    if (chunk.length > 0) sealChunk(table, chunk, stamp, counts);
-    if (logged) {
-      table.clearLog();
-      (done ??= Object.create(null) as Record<string, CommitCounts>)[table.info.name] = counts;
-    }
+    flush();
+    table.clearLog();
+    (done ??= Object.create(null) as Record<string, CommitCounts>)[table.info.name] = counts;
   }
   return done;
+}
+
+const setBased: Record<number, typeof sealInsertRun | undefined> = { [Op.Insert]: sealInsertRun, [Op.Update]: sealUpdateRun, [Op.Delete]: sealDeleteRun };
+
+/** The general path over log entries `lo`…`hi`: read in chunks, replayed through the rules. */
+function sealGeneral(db: SqliteConnection, table: CrrTable, lo: number, hi: number, stamp: Stamp, counts: CommitCounts): void {
+  const nk = table.info.pks.length;
+  const read = db.prepare(logSelect(table));
+  read.setReadBigInts(true);
+  read.setReturnArrays(true);
+  let chunk: Entry[] = [];
+  for (const r of read.iterate(lo, hi) as Iterable<SqlValue[]>) {
+    chunk.push({ op: Number(r[0]), pk: r.slice(1, 1 + nk), oldPk: r.slice(1 + nk, 1 + 2 * nk), masks: r.slice(1 + 2 * nk) as (bigint | null)[] });
+    if (chunk.length >= CHUNK) {
+      sealChunk(table, chunk, stamp, counts);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) sealChunk(table, chunk, stamp, counts);
 }

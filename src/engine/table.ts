@@ -5,9 +5,9 @@
 import { crrNames, type CrrNames } from './names.ts';
 import { RowState, type CellClock, type RowEffects } from './rules.ts';
 import { SENTINEL, type TableInfo } from './schema.ts';
-import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
+import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
-import { inFlatGroups, inGroups, placeholders, StatementCache, valuesKey } from './bulk.ts';
+import { inFlatGroups, inGroups, placeholders, StatementCache } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
 
@@ -43,6 +43,7 @@ export class CrrTable {
   private readonly keysOf: StatementCache;
   private readonly clocksOfMany: StatementCache;
   private readonly insertKeys: StatementCache;
+  private readonly lastKey: Statement;
   private readonly upsertClocks: StatementCache;
   private readonly ensureRows: StatementCache;
   private readonly valueReads = new Map<string, Statement>();
@@ -69,7 +70,10 @@ export class CrrTable {
     // JOIN keeps the planner from scanning the key table instead.
     this.keysOf = new StatementCache(db, (rows) => `SELECT v.column1, k.__key FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}`, true);
     this.clocksOfMany = new StatementCache(db, (rows) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n.clock} WHERE key IN (${Array.from({ length: rows }, () => '?').join(', ')})`, true);
-    this.insertKeys = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (${pkList}) VALUES ${placeholders(rows, nk)} RETURNING __key, ${pkList}`, true);
+    this.insertKeys = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}) VALUES ${placeholders(rows, nk + 1)}`);
+    this.lastKey = db.prepare(`SELECT max(__key) FROM ${n.pks}`);
+    this.lastKey.setReadBigInts(true);
+    this.lastKey.setReturnArrays(true);
     this.upsertClocks = new StatementCache(
       db,
       (rows) => `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}
@@ -142,11 +146,19 @@ export class CrrTable {
     // Keys for rows seen for the first time.
     const fresh = dirty.filter((e) => e.key === undefined);
     if (fresh.length > 0) {
-      const byPk = new Map<string, RowEntry>();
-      for (const e of fresh) byPk.set(valuesKey(e.pk), e);
-      inGroups(fresh, GROUP, this.insertKeys, (e) => e.pk, (s, p) => {
-        for (const r of s.iterate(...p) as Iterable<SqlValue[]>) byPk.get(valuesKey(r.slice(1)))!.key = Number(r[0]);
-      });
+      // The keys SQLite would choose (the greatest so far + 1, in order), given here: no RETURNING to
+      // read back and match to rows. (Past 2^53 keys, a bigint; SQLite itself would go random only at 2^63.)
+      const last = (this.lastKey.get() as [bigint | null])[0] ?? 0n;
+      let next = last + 1n;
+      const flat: SqlValue[] = [];
+      for (const e of fresh) {
+        const key = next++;
+        e.key = Number(key);
+        if (!Number.isSafeInteger(e.key)) throw new RangeError(`key map of ${this.info.name} is full`);
+        flat.push(key);
+        for (const v of e.pk) flat.push(v);
+      }
+      inFlatGroups(flat, this.info.pks.length + 1, GROUP, this.insertKeys, (s, p) => void s.run(...p));
     }
     // The clocks.
     // (key, cid, col_version, db_version, site, seq) per changed clock, flat.
@@ -183,42 +195,6 @@ export class CrrTable {
 
   resumeTracking(): void {
     this.db.exec(triggersSql(this.info, this.names));
-  }
-
-  /**
-   * The common bulk case in plain SQL: if the log holds only inserts of rows never seen before
-   * (each once), give them keys and first clocks with two INSERT … SELECTs — no row passes through
-   * JavaScript. Returns how many seqs it used, or undefined (nothing done) if the log holds anything
-   * else; the caller then takes the general path.
-   */
-  sealFreshInserts(version: number, seqBase: number): number | undefined {
-    const n = this.names;
-    const stats = this.db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi, min(op) AS minOp, max(op) AS maxOp FROM ${n.log}`).get() as Record<string, number | null>;
-    if (stats.lo === null || stats.minOp !== 1 || stats.maxOp !== 1) return undefined;
-    const keys = this.info.pks.map((_, i) => `l.k${i}`).join(', ');
-    const join = this.info.pks.map((p, i) => `p.${ident(p)} = l.k${i}`).join(' AND ');
-    const cells = this.info.columns.length > 0 ? this.info.columns : [SENTINEL];
-    const width = cells.length;
-    const values = cells.map((c, i) => `(${literal(c)}, ${i})`).join(', ');
-    this.db.exec('SAVEPOINT ddcp_fresh');
-    try {
-      // Fails on a key already known (a re-insert) or inserted twice: then this isn't the simple case.
-      this.db.exec(`INSERT INTO ${n.pks} (${this.info.pks.map(ident).join(', ')}) SELECT ${keys} FROM ${n.log} l ORDER BY l.seq`);
-    } catch (err) {
-      this.db.exec('ROLLBACK TO ddcp_fresh');
-      this.db.exec('RELEASE ddcp_fresh');
-      if (/UNIQUE constraint failed/.test((err as Error).message)) return undefined;
-      throw err;
-    }
-    this.db
-      .prepare(
-        `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
-         SELECT p.__key, c.column1, 1, ?, 0, ? + (l.seq - ?) * ${width} + c.column2
-         FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${join} CROSS JOIN (VALUES ${values}) c`,
-      )
-      .run(BigInt(version), BigInt(seqBase), BigInt(Number(stats.lo)));
-    this.db.exec('RELEASE ddcp_fresh');
-    return (Number(stats.hi) - Number(stats.lo) + 1) * width;
   }
 
   /** Empties the write log (after a seal has consumed it, or after a merge whose own writes it recorded). */
