@@ -172,25 +172,19 @@ export function mergeStaged(engine: Engine, gate: Pick<Gate, 'admit'>, staging: 
   const state = staging.state(remote);
   if (!state) return { remote, received: 0, applied: 0, dbVersion: engine.dbVersion(), conflicts: 0 };
   const total = state.staged;
-  let done = 0;
-  const counted = function* (changes: Iterable<Change>): Generator<Change> {
-    for (const c of changes) {
-      yield c;
-      if (++done % 10_000 === 0) onProgress?.('merge', done, total);
-    }
-  };
   // The remote's name labels the merge in the history (`ddcp log`) and in recorded conflicts.
-  const result = gate.admit(engine, counted(staging.changes(remote)), {
+  const result = gate.admit(engine, staging.changes(remote), {
     source,
     trackPeer: { siteId: state.siteId, version: state.version },
     direct: direct ?? state.siteId,
     ...(owner !== undefined ? { bind: { siteId: state.siteId, owner } } : {}),
     context: `staged change from ${source}`,
     ...(peer !== undefined ? { peer } : {}),
+    ...(onProgress ? { onProgress: (done: number) => onProgress('merge', done, total) } : {}),
   });
   // Committed: the staged copy can go. If we die before this, the next merge re-applies the same
   // changes, which merging makes a no-op.
   staging.clear(remote);
-  onProgress?.('merge', done, total);
+  onProgress?.('merge', result.received, total);
   return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion, conflicts: result.conflicts, ...(result.refused.length > 0 ? { refused: result.refused } : {}) };
 }

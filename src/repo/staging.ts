@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import type { Change } from '../engine/index.ts';
 import { openDatabase, type SqliteConnection, type Statement, transaction } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
-import { eachChange, encodeChanges } from '../sync/codec.ts';
+import { eachChangeOf, encodeChanges } from '../sync/codec.ts';
 
 export interface FetchState {
   remote: string;
@@ -72,6 +72,11 @@ export function openStaging(path: string, notice: (message: string) => void): St
     notice(`${path} was damaged (${(err as Error).message}); set aside as ${basename(aside)} — changes fetched and not merged yet will be fetched again`);
     return new Staging(path);
   }
+}
+
+/** The bytes of each staged batch row (one step per batch; the changes are read by one generator). */
+function* batchBytes(rows: Iterable<[Uint8Array]>): Generator<Uint8Array> {
+  for (const r of rows) yield r[0];
 }
 
 export class Staging {
@@ -165,9 +170,10 @@ export class Staging {
    * The staged changes of a remote, in the order they were fetched, decoded one at a time (they
    * were validated when staged; a merge of them is one transaction, so an error midway undoes it).
    */
-  *changes(remote: string): Generator<Change> {
+  changes(remote: string): Generator<Change> {
     const s = this.db.prepare('SELECT data FROM batches WHERE remote = ? ORDER BY n');
-    for (const r of s.iterate(remote) as Iterable<{ data: Uint8Array }>) yield* eachChange(r.data);
+    s.setReturnArrays(true);
+    return eachChangeOf(batchBytes(s.iterate(remote) as Iterable<[Uint8Array]>));
   }
 
   /** Drops a remote's staged changes (after they were merged). */

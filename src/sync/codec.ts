@@ -182,13 +182,27 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
   for (let i = 0; i < nSites; i++) sites.push(bytes(SITE_ID_BYTES, 'site id').slice());
   const count = varint();
   if (count > end - at.pos) throw new CodecError(`implausible change count ${count}`);
+  // The changes of a row come together (a row's cells): they share one view of its key.
+  let lastPk: Uint8Array | undefined;
+  const key = (n: number): Uint8Array => {
+    const pos = at.pos;
+    if (n > end - pos) throw new CodecError('truncated primary key');
+    at.pos = pos + n;
+    if (lastPk !== undefined && lastPk.length === n) {
+      let i = 0;
+      const off = lastPk.byteOffset - buf.byteOffset;
+      while (i < n && buf[off + i] === buf[pos + i]) i++;
+      if (i === n) return lastPk;
+    }
+    // A view into `buf`, not a copy: the batch's changes live no longer than its bytes anyway.
+    return (lastPk = buf.subarray(pos, pos + n));
+  };
   return {
     count,
     next: () => {
       const table = pick(tables, varint(), 'table');
       const cid = pick(cids, varint(), 'column');
-      // A view into `buf`, not a copy: the batch's changes live no longer than its bytes anyway.
-      const pk = bytes(varint(), 'primary key');
+      const pk = key(varint());
       const val = readValueAt(buf, at);
       const colVersion = varint64();
       const dbVersion = varint64();
@@ -227,25 +241,35 @@ export function decodeChanges(buf: Uint8Array): Change[] {
  * the change at hand is in memory, not the whole batch as objects. Throws {@link CodecError} where
  * the bytes stop being valid, after yielding the changes before that point.
  */
-export function* eachChange(buf: Uint8Array): Generator<Change> {
-  let r;
-  try {
-    r = batchReader(buf);
-  } catch (err) {
-    throw asCodecError(err);
-  }
-  for (let i = 0; i < r.count; i++) {
-    let c: Change;
+export function eachChange(buf: Uint8Array): Generator<Change> {
+  return eachChangeOf([buf]);
+}
+
+/**
+ * The changes of several batches, one after the other, as {@link eachChange} reads one: a single
+ * generator for all of them (a merge pulls every change through each generator it is wrapped in).
+ */
+export function* eachChangeOf(bufs: Iterable<Uint8Array>): Generator<Change> {
+  for (const buf of bufs) {
+    let r;
     try {
-      c = r.next();
+      r = batchReader(buf);
     } catch (err) {
       throw asCodecError(err);
     }
-    yield c;
-  }
-  try {
-    r.finish();
-  } catch (err) {
-    throw asCodecError(err);
+    for (let i = 0; i < r.count; i++) {
+      let c: Change;
+      try {
+        c = r.next();
+      } catch (err) {
+        throw asCodecError(err);
+      }
+      yield c;
+    }
+    try {
+      r.finish();
+    } catch (err) {
+      throw asCodecError(err);
+    }
   }
 }
