@@ -62,7 +62,7 @@ export class StagingTarget implements PullTarget {
   /** The server's address, as its welcome proved it (bound when a merge records what we hold of it). */
   private owner: string | undefined;
   private span: { since: number; version: number } | undefined;
-  private readonly fits: (c: Change) => Misfit | undefined;
+  private readonly fits: (c: Pick<Change, 'table' | 'cid'>) => Misfit | undefined;
   private readonly mark: StagingMark;
   private readonly engine: Engine;
   private readonly gate: Pick<Gate, 'admit'>;
@@ -106,7 +106,8 @@ export class StagingTarget implements PullTarget {
   }
 
   batch(batch: Batch): void {
-    for (const c of batch.changes) {
+    // A received batch lists its (table, column) pairs: checking those is checking every change.
+    for (const c of batch.scan ? batch.scan.columns : batch.changes) {
       const misfit = this.fits(c);
       if (misfit) {
         // The error says "nothing was fetched": undo the batches this session staged before it.

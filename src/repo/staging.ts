@@ -8,7 +8,7 @@ import { renameSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Change } from '../engine/index.ts';
 import { openDatabase, type SqliteConnection, type Statement, transaction } from '../engine/index.ts';
-import type { Batch } from '../sync/batches.ts';
+import { batchSize, type Batch } from '../sync/batches.ts';
 import { eachChangeOf, encodeChanges } from '../sync/codec.ts';
 
 export interface FetchState {
@@ -128,12 +128,13 @@ export class Staging {
    * rest. Returns how many changes were staged. `owner`: the address that proved `siteId` (see {@link FetchState.owner}).
    */
   stage(remote: string, siteId: Uint8Array, batch: Batch, owner?: string): number {
+    const size = batchSize(batch);
     return transaction(this.db, () => {
-      if (batch.changes.length > 0) {
-        this.insert.run(remote, remote, BigInt(batch.version), batch.complete ? 1n : 0n, BigInt(batch.changes.length), batch.encoded ?? encodeChanges(batch.changes));
+      if (size > 0) {
+        this.insert.run(remote, remote, BigInt(batch.version), batch.complete ? 1n : 0n, BigInt(size), batch.encoded ?? encodeChanges(batch.changes));
       }
       if (batch.complete) this.upsertFetched.run(remote, siteId, BigInt(batch.version), BigInt(Date.now()), owner ?? null);
-      return batch.changes.length;
+      return size;
     });
   }
 

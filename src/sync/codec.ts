@@ -114,7 +114,7 @@ export function encodeChanges(changes: readonly Change[], prefix?: Uint8Array): 
 }
 
 /** Reads one batch: its dictionaries at once, then its changes one by one (see {@link eachChange}). */
-function batchReader(buf: Uint8Array): { count: number; next: () => Change; finish: () => void } {
+function batchReader(buf: Uint8Array): { count: number; tables: string[]; cids: string[]; next: () => Change; skip: () => number; finish: () => void } {
   // One cursor for the whole batch: reading a value or a varint allocates nothing.
   const at: ReadCursor = { pos: 0 };
   const end = buf.length;
@@ -199,6 +199,8 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
   };
   return {
     count,
+    tables,
+    cids,
     next: () => {
       const table = pick(tables, varint(), 'table');
       const cid = pick(cids, varint(), 'column');
@@ -211,6 +213,24 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
       const seq = varint64();
       return { table, pk, cid, val, colVersion, dbVersion, siteId, cl, seq };
     },
+    /**
+     * Reads and checks the next change exactly as `next` does (same reads, same errors), keeping
+     * nothing: returns its table and column as `tableIndex * cids.length + cidIndex`.
+     */
+    skip: () => {
+      const t = varint();
+      pick(tables, t, 'table');
+      const ci = varint();
+      pick(cids, ci, 'column');
+      bytes(varint(), 'primary key');
+      readValueAt(buf, at);
+      varint64();
+      varint64();
+      pick(sites, varint(), 'site');
+      varint64();
+      varint64();
+      return t * cids.length + ci;
+    },
     finish: () => {
       if (at.pos !== end) throw new CodecError(`${end - at.pos} trailing bytes after the batch`);
     },
@@ -221,6 +241,39 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
 function asCodecError(err: unknown): CodecError {
   if (err instanceof CodecError) return err;
   return new CodecError(`malformed batch: ${(err as Error).message}`, { cause: err });
+}
+
+/** What {@link scanChanges} found in a valid batch. */
+export interface BatchScan {
+  /** How many changes it holds. */
+  count: number;
+  /** The distinct (table, column) pairs of its changes, in order of first use. */
+  columns: { table: string; cid: string }[];
+}
+
+/**
+ * Checks that the bytes are exactly one valid batch, as {@link decodeChanges} does (same checks, same
+ * errors), without making its changes: for a batch that is stored as received and decoded later (a
+ * fetched or pushed batch waiting in staging). Throws {@link CodecError}.
+ */
+export function scanChanges(buf: Uint8Array): BatchScan {
+  try {
+    const r = batchReader(buf);
+    const seen = new Set<number>();
+    const columns: BatchScan['columns'] = [];
+    let last = -1;
+    for (let i = 0; i < r.count; i++) {
+      const pair = r.skip();
+      if (pair === last || seen.has(pair)) continue;
+      seen.add(pair);
+      last = pair;
+      columns.push({ table: r.tables[Math.floor(pair / r.cids.length)]!, cid: r.cids[pair % r.cids.length]! });
+    }
+    r.finish();
+    return { count: r.count, columns };
+  } catch (err) {
+    throw asCodecError(err);
+  }
 }
 
 /** Decodes a batch; throws {@link CodecError} if the bytes are not exactly one valid batch. */

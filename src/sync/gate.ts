@@ -49,7 +49,7 @@ export function misfitText(m: Misfit): string {
  * A check of single changes against our schema: what doesn't fit (its table is not a CRR here, or its
  * column is missing here), or undefined. Cheap on runs of the same table and column.
  */
-export function changeFit(ours: readonly TableInfo[]): (c: Change) => Misfit | undefined {
+export function changeFit(ours: readonly TableInfo[]): (c: Pick<Change, 'table' | 'cid'>) => Misfit | undefined {
   const tables = new Map(ours.map((t) => [t.name, new Set(t.columns)]));
   let lastTable: string | undefined;
   let lastCid: string | undefined;
