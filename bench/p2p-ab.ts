@@ -31,18 +31,24 @@ const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const trees = [resolve(other), here];
 
 const runs: Run[] = [];
+const failures: string[] = [];
 for (let i = 0; i < rounds; i++) {
   for (const tree of trees) {
     const { measureP2pSync, measureP2pPush } = (await import(`${tree}/bench/p2p.ts`)) as typeof import('./p2p.ts');
     const { Scratch } = (await import(`${tree}/bench/util.ts`)) as typeof import('./util.ts');
     const scratch = new Scratch();
     try {
-      const s = await measureP2pSync(scratch, rows);
-      const p = await measureP2pPush(scratch, rows);
-      for (const [what, r] of [['sync', s], ['push', p]] as const) {
-        const run: Run = { tree, what, changesPerSec: Math.round(r.changesPerSec), ms: Math.round(r.ms), serverCpuS: r.serverCpuS, clientCpuS: r.clientCpuS, serverMaxRssMiB: r.serverMaxRssMiB, clientMaxRssMiB: r.clientMaxRssMiB };
-        runs.push(run);
-        process.stdout.write(JSON.stringify(run) + '\n');
+      for (const what of ['sync', 'push'] as const) {
+        // A failed run (on a loaded machine a session can break) is reported and left out, not fatal.
+        try {
+          const r = what === 'sync' ? await measureP2pSync(scratch, rows) : await measureP2pPush(scratch, rows);
+          const run: Run = { tree, what, changesPerSec: Math.round(r.changesPerSec), ms: Math.round(r.ms), serverCpuS: r.serverCpuS, clientCpuS: r.clientCpuS, serverMaxRssMiB: r.serverMaxRssMiB, clientMaxRssMiB: r.clientMaxRssMiB };
+          runs.push(run);
+          process.stdout.write(JSON.stringify(run) + '\n');
+        } catch (err) {
+          failures.push(`${what} ${tree}: ${(err as Error).message}`);
+          process.stdout.write(JSON.stringify({ tree, what, failed: (err as Error).message }) + '\n');
+        }
       }
     } finally {
       scratch.cleanup();
@@ -51,6 +57,7 @@ for (let i = 0; i < rounds; i++) {
 }
 
 const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -61,7 +68,8 @@ for (const what of ['sync', 'push'] as const) {
     const rs = runs.filter((r) => r.tree === tree && r.what === what);
     process.stdout.write(
       `${what} ${tree}: median ${show(rs.map((r) => r.changesPerSec), 0)} changes/s, CPU s serving ${show(rs.map((r) => r.serverCpuS), 2)} / ` +
-        `${what === 'sync' ? 'pulling' : 'pushing'} ${show(rs.map((r) => r.clientCpuS), 2)}, peak RSS MiB ${show(rs.map((r) => r.serverMaxRssMiB), 0)} / ${show(rs.map((r) => r.clientMaxRssMiB), 0)}\n`,
+        `${what === 'sync' ? 'pulling' : 'pushing'} ${show(rs.map((r) => r.clientCpuS), 2)}, peak RSS MiB ${show(rs.map((r) => r.serverMaxRssMiB), 0)} / ${show(rs.map((r) => r.clientMaxRssMiB), 0)} (${rs.length} runs)\n`,
     );
   }
 }
+for (const f of failures) process.stdout.write(`failed: ${f}\n`);
