@@ -4,9 +4,13 @@
  *   node p2p-child.ts serve DIR            serves DIR on 127.0.0.1 (no mDNS, no DHT), following its
  *                                          remotes; prints {addresses} as a JSON line, then on each
  *                                          stdin line "report" prints {bytesWritten, bytesRead,
- *                                          maxRssMiB}; stdin closing stops it.
+ *                                          maxRssMiB, cpuS (CPU seconds since it announced)};
+ *                                          stdin closing stops it.
  *   node p2p-child.ts pull DIR MULTIADDR   adds MULTIADDR as remote "alice" of DIR, pulls it once
- *                                          over a dial-only node and prints {ms, changes, maxRssMiB}.
+ *                                          (fetch, then merge) over a dial-only node and prints
+ *                                          {ms, fetchMs, mergeMs, cpuS, changes, maxRssMiB}.
+ *   node p2p-child.ts push DIR MULTIADDR   pushes DIR to MULTIADDR the same way; prints
+ *                                          {ms, cpuS, changes, maxRssMiB}.
  *
  * Bytes on the wire are the TCP sockets' own counters (`socket.bytesWritten` / `bytesRead` of every
  * connection accepted on 127.0.0.1): everything libp2p sends, Noise, Yamux and multistream included.
@@ -32,6 +36,12 @@ net.Server.prototype.emit = function (this: net.Server, event: string | symbol, 
   return emit.call(this, event, ...args);
 } as typeof net.Server.prototype.emit;
 
+/** CPU seconds (user + system) this process spent since `from` (since it started if omitted). */
+function cpuSeconds(from?: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1e6;
+}
+
 const out = (o: unknown): void => {
   process.stdout.write(JSON.stringify(o) + '\n');
 };
@@ -42,6 +52,7 @@ if (mode === 'serve') {
   const server = await Server.start(repo, { listen: LISTEN, mdns: false, dht: false });
   server.on('error', (err) => process.stderr.write(`[p2p-child ${dir}] ${err.message}\n`));
   out({ addresses: server.addresses() });
+  const ready = process.cpuUsage();
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => {
     if (line.trim() === 'report') {
@@ -50,6 +61,7 @@ if (mode === 'serve') {
         bytesRead: accepted.reduce((n, s) => n + s.bytesRead, 0),
         connections: accepted.length,
         maxRssMiB: peakRssMiB(),
+        cpuS: cpuSeconds(ready),
       });
     }
   });
@@ -64,8 +76,14 @@ if (mode === 'serve') {
   repo.addRemote('alice', target!);
   const r = await withNetwork(repo, [target!], async (dial) => {
     const t0 = performance.now();
-    const r = await repo.pull('alice', { dial });
-    return { ms: performance.now() - t0, changes: r.merge.received };
+    const cpu0 = process.cpuUsage();
+    const fetched = await repo.fetch('alice', { dial });
+    const t1 = performance.now();
+    const fetchCpuS = cpuSeconds(cpu0);
+    const merged = repo.merge('alice', { dial });
+    const t2 = performance.now();
+    if (merged.received !== fetched.changes) throw new Error(`fetched ${fetched.changes} changes but merged ${merged.received}`);
+    return { ms: t2 - t0, fetchMs: t1 - t0, mergeMs: t2 - t1, cpuS: cpuSeconds(cpu0), fetchCpuS, changes: merged.received };
   });
   repo.close();
   out({ ...r, maxRssMiB: peakRssMiB() });
@@ -75,9 +93,10 @@ if (mode === 'serve') {
   repo.addRemote('alice', target!);
   const r = await withNetwork(repo, [target!], async (dial) => {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const r = await repo.push('alice', { dial });
     if (r.refused.length > 0) throw new Error(`alice refused ${r.refused.length} transactions`);
-    return { ms: performance.now() - t0, changes: r.changes };
+    return { ms: performance.now() - t0, cpuS: cpuSeconds(cpu0), changes: r.changes };
   });
   repo.close();
   out({ ...r, maxRssMiB: peakRssMiB() });

@@ -18,6 +18,14 @@ export interface P2pSyncResult {
   changes: number;
   ms: number;
   changesPerSec: number;
+  /** Of `ms`: the fetch (transfer into staging) and the merge. */
+  fetchMs: number;
+  mergeMs: number;
+  /** CPU seconds (user + system) of the serving side while it served, and of the pulling side's pull. */
+  serverCpuS: number;
+  clientCpuS: number;
+  /** Of `clientCpuS`: the fetch's. */
+  fetchCpuS: number;
   /** Peak RSS (VmHWM) of the serving process (alice) and of the pulling one (bob). */
   serverMaxRssMiB: number;
   clientMaxRssMiB: number;
@@ -33,6 +41,11 @@ export interface P2pPushResult {
   changes: number;
   ms: number;
   changesPerSec: number;
+  /** CPU seconds of the receiving side (alice, serving) and of the pushing one during the push. */
+  serverCpuS: number;
+  clientCpuS: number;
+  serverMaxRssMiB: number;
+  clientMaxRssMiB: number;
 }
 
 export interface P2pLatencyResult {
@@ -108,6 +121,7 @@ interface Report {
   bytesRead: number;
   connections: number;
   maxRssMiB: number;
+  cpuS: number;
 }
 
 /** Commits `rows` items in one transaction and seals them. */
@@ -152,7 +166,7 @@ export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2
   const { server, target, bobDir } = await servedPair(scratch, `sync-${rows}`, (alice) => insertItems(alice, rows));
   try {
     const client = new Child(['pull', bobDir, target]);
-    const pulled = await client.next<{ ms: number; changes: number; maxRssMiB: number }>();
+    const pulled = await client.next<{ ms: number; fetchMs: number; mergeMs: number; cpuS: number; fetchCpuS: number; changes: number; maxRssMiB: number }>();
     await client.stop();
     server.send('report');
     const rep = await server.next<Report>();
@@ -161,6 +175,11 @@ export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2
       changes: pulled.changes,
       ms: pulled.ms,
       changesPerSec: (pulled.changes * 1000) / pulled.ms,
+      fetchMs: pulled.fetchMs,
+      mergeMs: pulled.mergeMs,
+      serverCpuS: rep.cpuS,
+      clientCpuS: pulled.cpuS,
+      fetchCpuS: pulled.fetchCpuS,
       serverMaxRssMiB: rep.maxRssMiB,
       clientMaxRssMiB: pulled.maxRssMiB,
       wireBytesSent: rep.bytesWritten,
@@ -180,9 +199,20 @@ export async function measureP2pPush(scratch: Scratch, rows: number): Promise<P2
   });
   try {
     const client = new Child(['push', bobDir, target]);
-    const pushed = await client.next<{ ms: number; changes: number; maxRssMiB: number }>();
+    const pushed = await client.next<{ ms: number; cpuS: number; changes: number; maxRssMiB: number }>();
     await client.stop();
-    return { rows, changes: pushed.changes, ms: pushed.ms, changesPerSec: (pushed.changes * 1000) / pushed.ms };
+    server.send('report');
+    const rep = await server.next<Report>();
+    return {
+      rows,
+      changes: pushed.changes,
+      ms: pushed.ms,
+      changesPerSec: (pushed.changes * 1000) / pushed.ms,
+      serverCpuS: rep.cpuS,
+      clientCpuS: pushed.cpuS,
+      serverMaxRssMiB: rep.maxRssMiB,
+      clientMaxRssMiB: pushed.maxRssMiB,
+    };
   } finally {
     await server.stop();
   }

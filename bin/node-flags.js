@@ -6,5 +6,5 @@ const script = readFileSync(new URL('./ddcp', import.meta.url), 'utf8');
 const line = /^DDCP_NODE_FLAGS='([^']*)'$/m.exec(script);
 if (!line) throw new Error("bin/ddcp has no DDCP_NODE_FLAGS='…' line");
 
-/** A small young generation keeps peak memory flat however many changes stream through. */
+/** A bounded young generation (16 MB semi-spaces, see bin/ddcp) keeps peak memory flat however many changes stream through. */
 export const MEMORY_FLAGS = line[1].split(/\s+/).filter(Boolean);

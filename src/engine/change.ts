@@ -35,13 +35,17 @@ export const MAX_CLOCK = INT64_MAX - 0xffffffffn;
 const isCount = (n: unknown, max = INT64_MAX): n is Int64 => (typeof n === 'number' ? Number.isSafeInteger(n) && n >= 0 : typeof n === 'bigint' && n >= 0n && n <= max);
 
 /** The all-zero site id: ddcp's "unknown origin" (clock.ts), never a real database's. */
-const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
+function isZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
 
-/** Checks the shape of an untrusted change; throws {@link ChangeError} naming the bad field. */
+function bad(what: string): never {
+  throw new ChangeError(`invalid change: ${what}`);
+}
+
+/** Checks the shape of an untrusted change (once per change merged: no closure); throws {@link ChangeError} naming the bad field. */
 export function checkChange(c: Change): void {
-  const bad = (what: string): never => {
-    throw new ChangeError(`invalid change: ${what}`);
-  };
   if (typeof c !== 'object' || c === null) bad('not an object');
   if (typeof c.table !== 'string' || c.table === '') bad('table must be a non-empty string');
   if (!(c.pk instanceof Uint8Array) || c.pk.length === 0) bad('pk must be packed bytes');

@@ -77,16 +77,17 @@ function writeAscii(w: ByteWriter, v: string): boolean {
 export function writeValue(w: ByteWriter, v: SqlValue): void {
   switch (typeof v) {
     case 'bigint': {
-      if (v < -0x8000000000000000n || v > 0x7fffffffffffffffn) throw new PackError(`integer out of 64-bit range: ${v}`);
-      const u = BigInt.asUintN(64, v);
-      // Small non-negative integers are by far the commonest keys: no bigint loop for them.
-      if (u < 0x100000000n) {
-        const n = Number(u);
+      // Small non-negative integers are by far the commonest keys and values: no bigint arithmetic
+      // (each result would be a new bigint) for them.
+      if (v >= 0n && v < 0x100000000n) {
+        const n = Number(v);
         const len = smallLength(n);
         w.byte((len << 3) | T_INTEGER);
         w.uint(n, len);
         return;
       }
+      if (v < -0x8000000000000000n || v > 0x7fffffffffffffffn) throw new PackError(`integer out of 64-bit range: ${v}`);
+      const u = BigInt.asUintN(64, v);
       const len = uintLength(u);
       w.byte((len << 3) | T_INTEGER);
       w.ensure(len);

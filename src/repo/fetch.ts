@@ -62,7 +62,7 @@ export class StagingTarget implements PullTarget {
   /** The server's address, as its welcome proved it (bound when a merge records what we hold of it). */
   private owner: string | undefined;
   private span: { since: number; version: number } | undefined;
-  private readonly fits: (c: Change) => Misfit | undefined;
+  private readonly fits: (c: Pick<Change, 'table' | 'cid'>) => Misfit | undefined;
   private readonly mark: StagingMark;
   private readonly engine: Engine;
   private readonly gate: Pick<Gate, 'admit'>;
@@ -106,7 +106,8 @@ export class StagingTarget implements PullTarget {
   }
 
   batch(batch: Batch): void {
-    for (const c of batch.changes) {
+    // A received batch lists its (table, column) pairs: checking those is checking every change.
+    for (const c of batch.scan ? batch.scan.columns : batch.changes) {
       const misfit = this.fits(c);
       if (misfit) {
         // The error says "nothing was fetched": undo the batches this session staged before it.
@@ -172,25 +173,19 @@ export function mergeStaged(engine: Engine, gate: Pick<Gate, 'admit'>, staging: 
   const state = staging.state(remote);
   if (!state) return { remote, received: 0, applied: 0, dbVersion: engine.dbVersion(), conflicts: 0 };
   const total = state.staged;
-  let done = 0;
-  const counted = function* (changes: Iterable<Change>): Generator<Change> {
-    for (const c of changes) {
-      yield c;
-      if (++done % 10_000 === 0) onProgress?.('merge', done, total);
-    }
-  };
   // The remote's name labels the merge in the history (`ddcp log`) and in recorded conflicts.
-  const result = gate.admit(engine, counted(staging.changes(remote)), {
+  const result = gate.admit(engine, staging.changes(remote), {
     source,
     trackPeer: { siteId: state.siteId, version: state.version },
     direct: direct ?? state.siteId,
     ...(owner !== undefined ? { bind: { siteId: state.siteId, owner } } : {}),
     context: `staged change from ${source}`,
     ...(peer !== undefined ? { peer } : {}),
+    ...(onProgress ? { onProgress: (done: number) => onProgress('merge', done, total) } : {}),
   });
   // Committed: the staged copy can go. If we die before this, the next merge re-applies the same
   // changes, which merging makes a no-op.
   staging.clear(remote);
-  onProgress?.('merge', done, total);
+  onProgress?.('merge', result.received, total);
   return { remote, received: result.received, applied: result.applied, dbVersion: result.dbVersion, conflicts: result.conflicts, ...(result.refused.length > 0 ? { refused: result.refused } : {}) };
 }

@@ -8,8 +8,8 @@ import { renameSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Change } from '../engine/index.ts';
 import { openDatabase, type SqliteConnection, type Statement, transaction } from '../engine/index.ts';
-import type { Batch } from '../sync/batches.ts';
-import { eachChange, encodeChanges } from '../sync/codec.ts';
+import { batchSize, type Batch } from '../sync/batches.ts';
+import { eachChangeOf, encodeChanges } from '../sync/codec.ts';
 
 export interface FetchState {
   remote: string;
@@ -74,6 +74,11 @@ export function openStaging(path: string, notice: (message: string) => void): St
   }
 }
 
+/** The bytes of each staged batch row (one step per batch; the changes are read by one generator). */
+function* batchBytes(rows: Iterable<[Uint8Array]>): Generator<Uint8Array> {
+  for (const r of rows) yield r[0];
+}
+
 export class Staging {
   readonly db: SqliteConnection;
   private readonly insert: Statement;
@@ -123,12 +128,13 @@ export class Staging {
    * rest. Returns how many changes were staged. `owner`: the address that proved `siteId` (see {@link FetchState.owner}).
    */
   stage(remote: string, siteId: Uint8Array, batch: Batch, owner?: string): number {
+    const size = batchSize(batch);
     return transaction(this.db, () => {
-      if (batch.changes.length > 0) {
-        this.insert.run(remote, remote, BigInt(batch.version), batch.complete ? 1n : 0n, BigInt(batch.changes.length), batch.encoded ?? encodeChanges(batch.changes));
+      if (size > 0) {
+        this.insert.run(remote, remote, BigInt(batch.version), batch.complete ? 1n : 0n, BigInt(size), batch.encoded ?? encodeChanges(batch.changes));
       }
       if (batch.complete) this.upsertFetched.run(remote, siteId, BigInt(batch.version), BigInt(Date.now()), owner ?? null);
-      return batch.changes.length;
+      return size;
     });
   }
 
@@ -165,9 +171,10 @@ export class Staging {
    * The staged changes of a remote, in the order they were fetched, decoded one at a time (they
    * were validated when staged; a merge of them is one transaction, so an error midway undoes it).
    */
-  *changes(remote: string): Generator<Change> {
+  changes(remote: string): Generator<Change> {
     const s = this.db.prepare('SELECT data FROM batches WHERE remote = ? ORDER BY n');
-    for (const r of s.iterate(remote) as Iterable<{ data: Uint8Array }>) yield* eachChange(r.data);
+    s.setReturnArrays(true);
+    return eachChangeOf(batchBytes(s.iterate(remote) as Iterable<[Uint8Array]>));
   }
 
   /** Drops a remote's staged changes (after they were merged). */

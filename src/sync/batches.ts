@@ -5,6 +5,7 @@
  * stays bounded whatever the size; the receiver applies them together.
  */
 import type { Change } from '../engine/index.ts';
+import type { BatchScan } from './codec.ts';
 
 export interface Batch {
   changes: Change[];
@@ -17,6 +18,17 @@ export interface Batch {
    * can keep these bytes instead of encoding the changes again.
    */
   encoded?: Uint8Array;
+  /**
+   * A received frame's change count and distinct (table, column) pairs, known before `changes` is
+   * decoded (a received batch decodes its changes when they are first asked for, so one that is
+   * only stored never makes them).
+   */
+  scan?: BatchScan;
+}
+
+/** How many changes a batch holds (without decoding a received one's). */
+export function batchSize(batch: Batch): number {
+  return batch.scan ? batch.scan.count : batch.changes.length;
 }
 
 /** Default number of changes per batch. */

@@ -163,7 +163,7 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
             throw new ProtocolError(m.code, `the peer ended the session: ${m.message}`);
           case 'batch':
             if (!options.pull) throw new ProtocolError('unexpected', 'unexpected batch from the server');
-            options.pull.batch({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) });
+            options.pull.batch(m); // as received: its changes are decoded only if the target reads them
             break;
           case 'caught-up':
             if (!options.pull) throw new ProtocolError('unexpected', 'unexpected caught-up from the server');

@@ -114,7 +114,7 @@ export function encodeChanges(changes: readonly Change[], prefix?: Uint8Array): 
 }
 
 /** Reads one batch: its dictionaries at once, then its changes one by one (see {@link eachChange}). */
-function batchReader(buf: Uint8Array): { count: number; next: () => Change; finish: () => void } {
+function batchReader(buf: Uint8Array): { count: number; tables: string[]; cids: string[]; next: () => Change; skip: () => number; finish: () => void } {
   // One cursor for the whole batch: reading a value or a varint allocates nothing.
   const at: ReadCursor = { pos: 0 };
   const end = buf.length;
@@ -182,13 +182,29 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
   for (let i = 0; i < nSites; i++) sites.push(bytes(SITE_ID_BYTES, 'site id').slice());
   const count = varint();
   if (count > end - at.pos) throw new CodecError(`implausible change count ${count}`);
+  // The changes of a row come together (a row's cells): they share one view of its key.
+  let lastPk: Uint8Array | undefined;
+  const key = (n: number): Uint8Array => {
+    const pos = at.pos;
+    if (n > end - pos) throw new CodecError('truncated primary key');
+    at.pos = pos + n;
+    if (lastPk !== undefined && lastPk.length === n) {
+      let i = 0;
+      const off = lastPk.byteOffset - buf.byteOffset;
+      while (i < n && buf[off + i] === buf[pos + i]) i++;
+      if (i === n) return lastPk;
+    }
+    // A view into `buf`, not a copy: the batch's changes live no longer than its bytes anyway.
+    return (lastPk = buf.subarray(pos, pos + n));
+  };
   return {
     count,
+    tables,
+    cids,
     next: () => {
       const table = pick(tables, varint(), 'table');
       const cid = pick(cids, varint(), 'column');
-      // A view into `buf`, not a copy: the batch's changes live no longer than its bytes anyway.
-      const pk = bytes(varint(), 'primary key');
+      const pk = key(varint());
       const val = readValueAt(buf, at);
       const colVersion = varint64();
       const dbVersion = varint64();
@@ -196,6 +212,24 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
       const cl = varint64();
       const seq = varint64();
       return { table, pk, cid, val, colVersion, dbVersion, siteId, cl, seq };
+    },
+    /**
+     * Reads and checks the next change exactly as `next` does (same reads, same errors), keeping
+     * nothing: returns its table and column as `tableIndex * cids.length + cidIndex`.
+     */
+    skip: () => {
+      const t = varint();
+      pick(tables, t, 'table');
+      const ci = varint();
+      pick(cids, ci, 'column');
+      bytes(varint(), 'primary key');
+      readValueAt(buf, at);
+      varint64();
+      varint64();
+      pick(sites, varint(), 'site');
+      varint64();
+      varint64();
+      return t * cids.length + ci;
     },
     finish: () => {
       if (at.pos !== end) throw new CodecError(`${end - at.pos} trailing bytes after the batch`);
@@ -207,6 +241,39 @@ function batchReader(buf: Uint8Array): { count: number; next: () => Change; fini
 function asCodecError(err: unknown): CodecError {
   if (err instanceof CodecError) return err;
   return new CodecError(`malformed batch: ${(err as Error).message}`, { cause: err });
+}
+
+/** What {@link scanChanges} found in a valid batch. */
+export interface BatchScan {
+  /** How many changes it holds. */
+  count: number;
+  /** The distinct (table, column) pairs of its changes, in order of first use. */
+  columns: { table: string; cid: string }[];
+}
+
+/**
+ * Checks that the bytes are exactly one valid batch, as {@link decodeChanges} does (same checks, same
+ * errors), without making its changes: for a batch that is stored as received and decoded later (a
+ * fetched or pushed batch waiting in staging). Throws {@link CodecError}.
+ */
+export function scanChanges(buf: Uint8Array): BatchScan {
+  try {
+    const r = batchReader(buf);
+    const seen = new Set<number>();
+    const columns: BatchScan['columns'] = [];
+    let last = -1;
+    for (let i = 0; i < r.count; i++) {
+      const pair = r.skip();
+      if (pair === last || seen.has(pair)) continue;
+      seen.add(pair);
+      last = pair;
+      columns.push({ table: r.tables[Math.floor(pair / r.cids.length)]!, cid: r.cids[pair % r.cids.length]! });
+    }
+    r.finish();
+    return { count: r.count, columns };
+  } catch (err) {
+    throw asCodecError(err);
+  }
 }
 
 /** Decodes a batch; throws {@link CodecError} if the bytes are not exactly one valid batch. */
@@ -227,25 +294,35 @@ export function decodeChanges(buf: Uint8Array): Change[] {
  * the change at hand is in memory, not the whole batch as objects. Throws {@link CodecError} where
  * the bytes stop being valid, after yielding the changes before that point.
  */
-export function* eachChange(buf: Uint8Array): Generator<Change> {
-  let r;
-  try {
-    r = batchReader(buf);
-  } catch (err) {
-    throw asCodecError(err);
-  }
-  for (let i = 0; i < r.count; i++) {
-    let c: Change;
+export function eachChange(buf: Uint8Array): Generator<Change> {
+  return eachChangeOf([buf]);
+}
+
+/**
+ * The changes of several batches, one after the other, as {@link eachChange} reads one: a single
+ * generator for all of them (a merge pulls every change through each generator it is wrapped in).
+ */
+export function* eachChangeOf(bufs: Iterable<Uint8Array>): Generator<Change> {
+  for (const buf of bufs) {
+    let r;
     try {
-      c = r.next();
+      r = batchReader(buf);
     } catch (err) {
       throw asCodecError(err);
     }
-    yield c;
-  }
-  try {
-    r.finish();
-  } catch (err) {
-    throw asCodecError(err);
+    for (let i = 0; i < r.count; i++) {
+      let c: Change;
+      try {
+        c = r.next();
+      } catch (err) {
+        throw asCodecError(err);
+      }
+      yield c;
+    }
+    try {
+      r.finish();
+    } catch (err) {
+      throw asCodecError(err);
+    }
   }
 }

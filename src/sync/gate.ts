@@ -49,7 +49,7 @@ export function misfitText(m: Misfit): string {
  * A check of single changes against our schema: what doesn't fit (its table is not a CRR here, or its
  * column is missing here), or undefined. Cheap on runs of the same table and column.
  */
-export function changeFit(ours: readonly TableInfo[]): (c: Change) => Misfit | undefined {
+export function changeFit(ours: readonly TableInfo[]): (c: Pick<Change, 'table' | 'cid'>) => Misfit | undefined {
   const tables = new Map(ours.map((t) => [t.name, new Set(t.columns)]));
   let lastTable: string | undefined;
   let lastCid: string | undefined;
@@ -75,8 +75,15 @@ export class SchemaFitError extends ChangeError {
   }
 }
 
-/** Passes `changes` on, throwing {@link SchemaFitError} at the first that doesn't fit `ours`. */
-export function* fitting(changes: Iterable<Change>, ours: readonly TableInfo[], context = 'change'): Generator<Change> {
+/** How often {@link fitting} reports progress (changes). */
+export const PROGRESS_EVERY = 10_000;
+
+/**
+ * Passes `changes` on, throwing {@link SchemaFitError} at the first that doesn't fit `ours`;
+ * `onProgress` hears how many passed every {@link PROGRESS_EVERY} (one generator for both: a merge
+ * pulls every change through each one it is wrapped in).
+ */
+export function* fitting(changes: Iterable<Change>, ours: readonly TableInfo[], context = 'change', onProgress?: (done: number) => void): Generator<Change> {
   const fit = changeFit(ours);
   let n = 0;
   for (const c of changes) {
@@ -84,6 +91,7 @@ export function* fitting(changes: Iterable<Change>, ours: readonly TableInfo[], 
     const m = typeof c === 'object' && c !== null && typeof c.table === 'string' ? fit(c) : undefined;
     if (m) throw new SchemaFitError(`${context} ${n}: ${misfitText(m)} (schemas differ?)`, m);
     yield c;
+    if (onProgress !== undefined && n % PROGRESS_EVERY === 0) onProgress(n);
   }
 }
 
@@ -115,6 +123,8 @@ export interface AdmitOptions extends Pick<ApplyOptions, 'source' | 'trackPeer' 
   peer?: string;
   /** Names the input in schema errors (`change`, `line`…). */
   context?: string;
+  /** Hears how many changes were read, every {@link PROGRESS_EVERY}. */
+  onProgress?: (done: number) => void;
 }
 
 /** Schema fit and policy, for every door. */
@@ -160,8 +170,8 @@ export class Gate {
    * are in the result's `refused`; see {@link refusalText}).
    */
   admit(engine: Engine, changes: Iterable<Change>, options: AdmitOptions = {}): ApplyResult {
-    const { peer, context, ...apply } = options;
+    const { peer, context, onProgress, ...apply } = options;
     const write = peer === undefined ? undefined : this.writeGuard(peer);
-    return engine.applyChanges(fitting(changes, engine.crrs(), context), { ...apply, ...(write ? { write } : {}) });
+    return engine.applyChanges(fitting(changes, engine.crrs(), context, onProgress), { ...apply, ...(write ? { write } : {}) });
   }
 }

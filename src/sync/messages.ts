@@ -8,7 +8,7 @@ import { SITE_ID_BYTES } from '../engine/index.ts';
 import { DdcpError } from '../base/errors.ts';
 import { fromHex, toHex } from '../base/hex.ts';
 import { ByteWriter } from '../base/bytes.ts';
-import { decodeChanges, encodeChanges } from './codec.ts';
+import { decodeChanges, encodeChanges, scanChanges, type BatchScan } from './codec.ts';
 import { PROTOCOL_VERSION } from './protocol.ts';
 import { readVarint, writeVarint } from '../base/varint.ts';
 import { parseJson } from '../base/json.ts';
@@ -76,6 +76,27 @@ export interface BatchMessage {
   changes: Change[];
   /** Decoded frames only: the validated encoding of `changes` (a view into the frame). */
   encoded?: Uint8Array;
+  /** Decoded frames only: the count and (table, column) pairs of `changes`, which are decoded when first read. */
+  scan?: BatchScan;
+}
+
+/**
+ * A received batch: its bytes were checked whole ({@link scanChanges}); its changes are decoded
+ * when first read (a batch that is only staged never is), which can no longer fail.
+ */
+function receivedBatch(version: number, complete: boolean, encoded: Uint8Array): BatchMessage {
+  const scan = scanChanges(encoded);
+  let changes: Change[] | undefined;
+  return {
+    type: 'batch',
+    version,
+    complete,
+    encoded,
+    scan,
+    get changes(): Change[] {
+      return (changes ??= decodeChanges(encoded));
+    },
+  };
 }
 
 /** Either side after its batches: you have everything up to `version` (when following, more will come). */
@@ -213,7 +234,7 @@ export function decodeMessage(frame: Uint8Array): Message {
       const complete = frame[v.pos];
       if (complete !== 0 && complete !== 1) throw malformed('batch flag');
       const encoded = frame.subarray(v.pos + 1);
-      return { type: 'batch', version: v.value, complete: complete === 1, changes: decodeChanges(encoded), encoded };
+      return receivedBatch(v.value, complete === 1, encoded);
     } catch (cause) {
       if (cause instanceof ProtocolError) throw cause;
       // The codec's own errors already say "malformed batch: …": don't say it twice.

@@ -213,7 +213,8 @@ async function receive(
       await channel.send(encodeMessage({ type: 'ack', version: m.version }));
       continue;
     }
-    const got = await received(() => sink.receive({ changes: m.changes, version: m.version, complete: m.complete, ...(m.encoded ? { encoded: m.encoded } : {}) }, origin), ctx.peer);
+    // As received: its changes are decoded only if the sink reads them (a staged part of a larger transaction isn't).
+    const got = await received(() => sink.receive(m, origin), ctx.peer);
     if (!got) continue;
     for (const r of got.refused) {
       ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
