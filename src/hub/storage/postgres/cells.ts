@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Sql } from 'postgres';
+import { int64, type Int64 } from '../../../base/int64.ts';
 import { packValue, unpackValue, type SqlValue } from '../../../engine/index.ts';
 import { rowId, type CellIO, type RowWrite, type StoredCell } from './merge.ts';
 
@@ -28,6 +29,12 @@ export const hex = (b: Uint8Array): string => bytea(b).toString('hex');
 /** A stored value: packed as cr-sqlite packs a value (NULL: no bytes). */
 export const valueOf = (b: Buffer | null): SqlValue => (b === null ? null : unpackValue(bytes(b)));
 
+/**
+ * A bigint column as postgres.js returns it (decimal text) as a 64-bit value: a number while exact,
+ * a bigint beyond 2^53 (clocks are 64-bit; a cast to float8 would round them).
+ */
+export const int8 = (text: string): Int64 => (text.length < 16 ? Number(text) : int64(BigInt(text)));
+
 const ARRAY = { text: 1009, int4: 1007, int8: 1016 } as const;
 
 /** New cells from which a save uses COPY. */
@@ -38,7 +45,7 @@ interface CellRow {
   i: number;
   cid: string;
   val: Buffer | null;
-  col_version: number;
+  col_version: string;
   db_version: number;
   site: string;
   seq: number;
@@ -62,7 +69,7 @@ export class PgCellIO implements CellIO {
     // per cell, and the map key is the caller's bytes, which are the stored ones), its site as hex
     // text (most cells share a few sites: one Uint8Array each).
     const rows = await this.sql.unsafe<CellRow[]>(
-      `SELECT h.i::int4 AS i, c.* FROM unnest($3::text[]) WITH ORDINALITY h(h, i), LATERAL (${byKey(this.s, "cid, val, col_version::float8 AS col_version, db_version::float8 AS db_version, encode(site, 'hex') AS site, seq")}) c`,
+      `SELECT h.i::int4 AS i, c.* FROM unnest($3::text[]) WITH ORDINALITY h(h, i), LATERAL (${byKey(this.s, "cid, val, col_version, db_version::float8 AS db_version, encode(site, 'hex') AS site, seq")}) c`,
       [this.db, table, this.sql.array(pks.map(hex) as never[], ARRAY.text)],
     );
     const sites = new Map<string, Uint8Array>();
@@ -78,7 +85,7 @@ export class PgCellIO implements CellIO {
       }
       let site = sites.get(r.site);
       if (!site) sites.set(r.site, (site = new Uint8Array(Buffer.from(r.site, 'hex'))));
-      cells.push({ cid: r.cid, val: valueOf(r.val), colVersion: r.col_version, dbVersion: r.db_version, site, seq: r.seq });
+      cells.push({ cid: r.cid, val: valueOf(r.val), colVersion: int8(r.col_version), dbVersion: r.db_version, site, seq: r.seq });
     }
     return out;
   }
@@ -156,7 +163,7 @@ class CellArrays {
   private readonly pk: string[] = [];
   private readonly cid: string[] = [];
   private readonly val: (string | null)[] = [];
-  private readonly colVersion: number[] = [];
+  private readonly colVersion: Int64[] = [];
   private readonly dbVersion: number[] = [];
   private readonly site: number[] = [];
   private readonly seq: number[] = [];

@@ -28,13 +28,14 @@ import {
   type Stamp,
   type TableInfo,
 } from '../../../engine/index.ts';
-import { int64 } from '../../../base/int64.ts';
+import { int64, type Int64 } from '../../../base/int64.ts';
 
 /** One stored cell (or sentinel) of a row: its clock, with the origin's site id, and its value. */
 export interface StoredCell {
   cid: string;
   val: SqlValue;
-  colVersion: number;
+  /** 64-bit (a bigint beyond 2^53, base/int64.ts), as the engine's clocks. */
+  colVersion: Int64;
   dbVersion: number;
   site: Uint8Array;
   seq: number;
@@ -250,7 +251,7 @@ export async function mergeCells(io: CellIO, tables: ReadonlyMap<string, TableIn
         const { state } = rec;
         if (!state.dirty) continue;
         const cells: StoredCell[] = [];
-        const stored = (cid: string, clock: CellClock, val: SqlValue): StoredCell => ({ cid, val, colVersion: Number(clock.colVersion), dbVersion: clock.dbVersion, site: sites.bytesOf(clock.site), seq: clock.seq });
+        const stored = (cid: string, clock: CellClock, val: SqlValue): StoredCell => ({ cid, val, colVersion: clock.colVersion, dbVersion: clock.dbVersion, site: sites.bytesOf(clock.site), seq: clock.seq });
         if (state.sentinelDirty && state.sentinel) cells.push(stored(SENTINEL, state.sentinel, null));
         for (const cid of state.dirtyCells) cells.push(stored(cid, state.cells.get(cid)!, rec.values.get(cid) ?? null));
         const kept = (cid: string): boolean => rec.stored.has(cid) && (cid === SENTINEL || !state.cellsCleared);
