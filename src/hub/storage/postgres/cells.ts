@@ -51,18 +51,58 @@ interface CellRow {
   seq: number;
 }
 
-/** The merge's I/O for database `db` on `sql` (a transaction's handle). */
+/**
+ * The merge's I/O for database `db` on `sql` (a transaction's handle, on one connection).
+ *
+ * Writes are pipelined: {@link save} sends its statements without waiting for their answers (the
+ * connection runs them in order, so a later load sees them), and the caller collects them with
+ * {@link written} together with its own last statements and COMMIT — a push costs one round trip
+ * for all its writes. Loads given in advance ({@link preload}) go out with the transaction's first
+ * statements and answer the merge's first loads, until its first save.
+ */
 export class PgCellIO implements CellIO {
   private readonly sql: Sql;
   private readonly s: string;
   private readonly db: string;
+  private readonly sent: Promise<unknown>[] = [];
+  private preloaded: Map<string, { ids: Set<string>; cells: Promise<Map<string, StoredCell[]>> }> | undefined;
   constructor(sql: Sql, schema: string, db: string) {
     this.sql = sql;
     this.s = schema;
     this.db = db;
   }
 
+  /**
+   * Sends the loads of these rows now (keys packed as the merge packs them), to be answered from
+   * when the merge asks for no other rows before its first save.
+   */
+  preload(rows: ReadonlyMap<string, readonly Uint8Array[]>): void {
+    this.preloaded = new Map();
+    for (const [table, pks] of rows) {
+      const cells = this.query(table, pks);
+      cells.catch(() => {}); // a failed transaction is reported by its lock; this may never be asked for
+      this.preloaded.set(table, { ids: new Set(pks.map(rowId)), cells });
+    }
+  }
+
+  /** Every write sent so far, answered (rejects with the first that failed). */
+  async written(): Promise<void> {
+    await Promise.all(this.sent);
+  }
+
+  private send(q: Promise<unknown> & { execute(): unknown }): void {
+    q.execute();
+    q.catch(() => {}); // awaited in written(); an unhandled rejection must not end the process first
+    this.sent.push(q);
+  }
+
   async load(table: string, pks: readonly Uint8Array[]): Promise<Map<string, StoredCell[]>> {
+    const ready = this.preloaded?.get(table);
+    if (ready && pks.every((pk) => ready.ids.has(rowId(pk)))) return ready.cells;
+    return this.query(table, pks);
+  }
+
+  private async query(table: string, pks: readonly Uint8Array[]): Promise<Map<string, StoredCell[]>> {
     const out = new Map<string, StoredCell[]>();
     if (pks.length === 0) return out;
     // Each cell comes back with the position of its key in the list (not the key: no bytea to parse
@@ -91,15 +131,16 @@ export class PgCellIO implements CellIO {
   }
 
   async save(rows: readonly RowWrite[]): Promise<void> {
+    this.preloaded = undefined; // what was loaded before is stale from here
     const a = this.sql.array.bind(this.sql) as (xs: unknown[], type: number) => never;
     const cleared = rows.filter((r) => r.cleared);
     if (cleared.length > 0) {
-      await this.sql.unsafe(
+      this.send(this.sql.unsafe(
         `DELETE FROM ${this.s}.cells WHERE ctid = ANY(ARRAY(
            SELECT c.ctid FROM unnest($2::text[], $3::text[]) AS r(tbl, pk),
              LATERAL (SELECT ctid FROM ${this.s}.cells WHERE db = $1 AND tbl = r.tbl AND pk = decode(r.pk, 'hex') AND cid <> '-1' OFFSET 0) c))`,
         [this.db, a(cleared.map((r) => r.table), ARRAY.text), a(cleared.map((r) => hex(r.pk)), ARRAY.text)],
-      );
+      ));
     }
     // New cells are inserted, stored ones updated: an upsert (ON CONFLICT) costs PostgreSQL about
     // twice a plain INSERT.
@@ -121,24 +162,25 @@ export class PgCellIO implements CellIO {
       });
     }
     if (lines.length > 0) {
+      await this.written(); // COPY takes the connection to itself
       const into = await this.sql.unsafe(`COPY ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq) FROM STDIN`).writable();
       await pipeline(Readable.from([lines.join('')]), into);
     }
     if (inserts.size > 0) {
-      await this.sql.unsafe(
+      this.send(this.sql.unsafe(
         `INSERT INTO ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq)
          SELECT $1, x.tbl, decode(x.pk, 'hex'), x.cid, decode(x.val, 'hex'), x.cv, x.dv, decode(($10::text[])[x.site], 'hex'), x.seq
          FROM ${UNNEST}`,
         inserts.params(this.db, a),
-      );
+      ));
     }
     if (updates.size > 0) {
-      await this.sql.unsafe(
+      this.send(this.sql.unsafe(
         `UPDATE ${this.s}.cells c SET val = decode(x.val, 'hex'), col_version = x.cv, db_version = x.dv, site = decode(($10::text[])[x.site], 'hex'), seq = x.seq
          FROM ${UNNEST}
          WHERE c.db = $1 AND c.tbl = x.tbl AND c.pk = decode(x.pk, 'hex') AND c.cid = x.cid`,
         updates.params(this.db, a),
-      );
+      ));
     }
   }
 }

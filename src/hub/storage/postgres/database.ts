@@ -23,7 +23,7 @@ import { HubStoreError, type DatabaseInfo, type HubDatabase, type HubUser } from
 import { bytea, bytes, PgCellIO } from './cells.ts';
 import { readBatches } from './feed.ts';
 import { mergeGuardedCells } from './guard.ts';
-import { mergeCells, SiteOrdinals, type MergeResult } from './merge.ts';
+import { mergeCells, rowsOf, SiteOrdinals, type MergeResult } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
 /** What a database needs of its store. */
@@ -162,26 +162,34 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       return undefined;
     }
     let merged: MergeResult & { refused: Refusal[] };
-    // A connection of our own, its transaction run by hand: BEGIN goes out with the first statement
-    // and the last statement with COMMIT (pipelined, one round trip each pair).
+    // A connection of our own, its transaction run by hand and pipelined: BEGIN, the lock and the
+    // load of the batch's rows go out together; then the merge's writes, the stamp and COMMIT. A
+    // small push is two round trips.
     const tx = await this.ctx.sql.reserve();
+    const io = new PgCellIO(tx as unknown as Sql, this.s, this.id);
     try {
       // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
       const begin = tx.unsafe('BEGIN').execute();
       // Lock the version row, and take what waited for this batch (if anything).
-      const rows = await tx.unsafe<{ open: number; tables: TableInfo[]; changes: Buffer | null }[]>(
-        `WITH d AS (SELECT open_version, tables FROM ${this.s}.databases WHERE id = $1 FOR UPDATE),
-              w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2 RETURNING n, changes)
-         SELECT d.open_version::float8 AS open, d.tables, w.changes FROM d LEFT JOIN w ON true ORDER BY w.n`,
-        [this.id, bytea(from.siteId)],
-      );
+      const locked = tx
+        .unsafe<{ open: number; tables: TableInfo[]; changes: Buffer | null }[]>(
+          `WITH d AS (SELECT open_version, tables FROM ${this.s}.databases WHERE id = $1 FOR UPDATE),
+                w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2 RETURNING n, changes)
+           SELECT d.open_version::float8 AS open, d.tables, w.changes FROM d LEFT JOIN w ON true ORDER BY w.n`,
+          [this.id, bytea(from.siteId)],
+        )
+        .execute();
+      // Run after the lock is held, so they see every merge committed before (READ COMMITTED).
+      const rows = rowsOf(batch.changes);
+      if (rows) io.preload(rows);
       await begin;
-      if (rows.length === 0) throw new HubStoreError(`hosted database ${this.name} is gone`);
-      const { open: version, tables } = rows[0]!;
-      const parts: Change[][] = rows.flatMap((w) => (w.changes ? [decodeChanges(bytes(w.changes))] : []));
+      const locks = await locked;
+      if (locks.length === 0) throw new HubStoreError(`hosted database ${this.name} is gone`);
+      const { open: version, tables } = locks[0]!;
+      const parts: Change[][] = locks.flatMap((w) => (w.changes ? [decodeChanges(bytes(w.changes))] : []));
       parts.push(batch.changes);
       const changes = fitting(parts.length === 1 ? batch.changes : parts.flat(), tables, `staged change from ${from.source}`);
-      merged = await this.merge(tx as unknown as Sql, tables, changes, version, from);
+      merged = await this.merge(tx as unknown as Sql, io, tables, changes, version, from);
       // Stamp the version, tell every hub process (delivered at commit), track the pusher; commit.
       const track = `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
         ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`;
@@ -197,13 +205,17 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
             ).execute()
           : tx.unsafe(track, [this.id, bytea(from.siteId), batch.version]).execute();
       const commit = tx.unsafe('COMMIT').execute();
-      // If the last statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
-      await Promise.all([last, commit]);
+      // If a write or the last statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
+      await Promise.all([io.written(), last, commit]);
     } catch (err) {
       await tx.unsafe('ROLLBACK').catch(() => {});
       // Nothing of it landed; what waited for it is not kept either (as the SQLite store forgets it).
       await this.dropIncomplete(from).catch(() => {});
-      throw err;
+      // A failed write makes every later statement fail: report the write's own error.
+      throw await io.written().then(
+        () => err,
+        (cause: unknown) => cause,
+      );
     } finally {
       tx.release();
     }
@@ -211,13 +223,12 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     return { version: batch.version, applied: merged.applied, refused: merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) })) };
   }
 
-  private async merge(tx: Sql, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {
+  private async merge(tx: Sql, io: PgCellIO, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {
     const tables = new Map(list.map((t) => [t.name, t]));
     const sites = new SiteOrdinals(this.siteId);
     const guard = from.gate.writeGuard(from.peer);
-    const io = (sql: Sql): PgCellIO => new PgCellIO(sql, this.s, this.id);
-    if (guard) return mergeGuardedCells(tx, io, tables, sites, changes, version, guard, this.ctx.predicates);
-    return { ...(await mergeCells(io(tx), tables, sites, changes, version)), refused: [] };
+    if (guard) return mergeGuardedCells(tx, () => io, tables, sites, changes, version, guard, this.ctx.predicates);
+    return { ...(await mergeCells(io, tables, sites, changes, version)), refused: [] };
   }
 
   async caughtUp(version: number, from: PushOrigin): Promise<void> {

@@ -100,6 +100,36 @@ export interface MergeResult {
 /** Rows loaded and merged per window (several chunks). */
 const WINDOW_ROWS = 4096;
 
+/**
+ * The rows `changes` touch, by table, keyed as the merge keys them (packed again from their
+ * values), to load before the merge asks: undefined if they are more than one window or a key does
+ * not unpack (the merge then loads, or refuses, itself).
+ */
+export function rowsOf(changes: readonly Change[]): Map<string, Uint8Array[]> | undefined {
+  const rows = new Map<string, Map<string, Uint8Array>>();
+  let n = 0;
+  let lastTable: string | undefined;
+  let lastPk: Uint8Array | undefined;
+  for (const c of changes) {
+    if (c.table === lastTable && lastPk && bytesEqual(lastPk, c.pk)) continue;
+    lastTable = c.table;
+    lastPk = c.pk;
+    let pk: Uint8Array;
+    try {
+      pk = packColumns(unpackColumns(c.pk));
+    } catch {
+      return undefined;
+    }
+    let byId = rows.get(c.table);
+    if (!byId) rows.set(c.table, (byId = new Map()));
+    const id = rowId(pk);
+    if (byId.has(id)) continue;
+    if (++n > WINDOW_ROWS) return undefined;
+    byId.set(id, pk);
+  }
+  return new Map([...rows].map(([t, byId]) => [t, [...byId.values()]]));
+}
+
 interface PendingRow {
   pk: Uint8Array;
   changes: { c: Change; site: number }[];
