@@ -111,7 +111,8 @@ for (const mode of ['sqlite', 'postgres'] as const) {
       return repo;
     }
 
-    it('three clients with random writes, syncing in random order with duplicates, end with identical tables and clocks, equal to the hub copy', async () => {
+    // A few dozen sessions a run: more than the suite's default per-test timeout on a loaded machine.
+    it('three clients with random writes, syncing in random order with duplicates, end with identical tables and clocks, equal to the hub copy', { timeout: 600_000 }, async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(opArb, { minLength: 10, maxLength: 40, size: 'max' }), async (ops) => {
           const name = `conv${++runs}`;
