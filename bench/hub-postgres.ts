@@ -2,7 +2,11 @@
  * The hub's PostgreSQL store: changes merged per second (a pushed batch of BENCH_PG_CHANGES
  * single-column changes, new rows and then updates of them), against the SQLite engine merging the
  * same batch in the same run; and single-row pushes through one hub process with a follower on
- * another (ack latency, and the time until the other process's follower wakes), median and p99.
+ * another (ack latency, and the time until the other process's follower wakes), median and p99;
+ * and BENCH_PG_WRITERS clients pushing BENCH_PG_EACH single-row transactions each into one database
+ * at once (each awaiting its ack before its next push, as a session does): changes accepted per
+ * second with group commit (the default) and with each push its own transaction (maxGroup 1),
+ * interleaved in one run.
  *
  *   node --disable-warning=ExperimentalWarning bench/hub-postgres.ts
  *   DDCP_TEST_PG_URL=postgres://… BENCH_PG_CHANGES=10000 BENCH_PG_PUSHES=200 node … bench/hub-postgres.ts
@@ -16,6 +20,8 @@ import { Gate } from '../src/sync/gate.ts';
 const URL = process.env.DDCP_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_PG_CHANGES ?? 10_000);
 const PUSHES = Number(process.env.BENCH_PG_PUSHES ?? 200);
+const WRITERS = Number(process.env.BENCH_PG_WRITERS ?? 200);
+const EACH = Number(process.env.BENCH_PG_EACH ?? 20);
 const REPS = 3;
 const ALL = new Gate(() => ({ read: 'all', write: 'all' }));
 const OWNER = { app: 'bench', user: 'u' };
@@ -47,6 +53,7 @@ const rate = (n: number, ms: number): string => `${Math.round((n * 1000) / ms).t
 const sql = postgres(URL, { max: 4, onnotice: () => {} });
 const schema = `ddcp_hubpg_bench_${randomBytes(4).toString('hex')}`;
 const [one, two] = await Promise.all([PgHubStore.open({ url: URL, schema }), PgHubStore.open({ url: URL, schema })]);
+const ungrouped = await PgHubStore.open({ url: URL, schema, maxGroup: 1 });
 try {
   const { insert, update, siteId } = batches();
   const from = { siteId, peer: 'u', source: 'u', gate: ALL };
@@ -106,8 +113,39 @@ try {
   }
   console.log(`${PUSHES} single-row pushes into hub one: ack median ${pct(acks, 50).toFixed(1)} ms, p99 ${pct(acks, 99).toFixed(1)} ms;`);
   console.log(`  push to hub two's follower woken (LISTEN/NOTIFY): median ${pct(wakes, 50).toFixed(1)} ms, p99 ${pct(wakes, 99).toFixed(1)} ms`);
+
+  // Many writers at once into one database: each pushes its single-row transactions in turn.
+  const writers = Array.from({ length: WRITERS }, (_, w) => {
+    const e = source();
+    const pushes: { changes: Change[]; version: number }[] = [];
+    for (let i = 0; i < EACH; i++) {
+      e.db.prepare('INSERT INTO notes VALUES (?, ?)').run(`w${w}-${i}`, `from ${w}`);
+      const v = e.dbVersion();
+      pushes.push({ changes: [...e.changesSince(v - 1)], version: v });
+    }
+    return { siteId: e.siteId, pushes };
+  });
+  const total = writers.reduce((n, w) => n + w.pushes.reduce((m, p) => m + p.changes.length, 0), 0);
+  const rates: Record<string, number[]> = { grouped: [], single: [] };
+  for (let r = 0; r < REPS; r++) {
+    for (const [label, store] of [['grouped', one], ['single', ungrouped]] as const) {
+      const db = (await store.open(`many-${label}-${r}`, OWNER))!;
+      await db.declare([{ name: 'notes', pks: ['id'], columns: ['body'] }]);
+      const t = performance.now();
+      await Promise.all(
+        writers.map(async (w) => {
+          for (const p of w.pushes) await db.sink.receive({ ...p, complete: true }, { ...from, siteId: w.siteId });
+        }),
+      );
+      rates[label]!.push((total * 1000) / (performance.now() - t));
+    }
+  }
+  const fmt = (xs: number[]): string => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(' / ');
+  console.log(`${WRITERS} writers × ${EACH} single-row pushes into one database at once (${total} changes), changes accepted/s per round:`);
+  console.log(`  group commit (default): ${fmt(rates.grouped!)}`);
+  console.log(`  one transaction each (maxGroup 1): ${fmt(rates.single!)}`);
 } finally {
-  await Promise.all([one.close(), two.close()]);
+  await Promise.all([one.close(), two.close(), ungrouped.close()]);
   await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await sql.end();
 }

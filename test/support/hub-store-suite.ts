@@ -200,6 +200,38 @@ export function runHubStoreTests(name: string, setup: () => Promise<HubStoreFixt
     );
 
     it(
+      'clocks are 64-bit: col_versions and causal lengths beyond 2^53 are merged and read back exactly',
+      withStore(async (store, _f, reopen) => {
+        const c = client();
+        try {
+          const db = (await store.open('notes', ALICE))!;
+          await db.declare(c.engine.crrs());
+          c.exec("INSERT INTO notes VALUES ('a', 'one')");
+          const [b] = batchesOf(c.engine);
+          // 2^60 + 1 and 2^60 are one float64 apart from nothing: a store that rounds them sees a
+          // tie and lets the greater value ('zzz') win; an exact one keeps the higher col_version.
+          const HIGH = 2n ** 60n + 1n;
+          const CL = 2n ** 59n + 1n; // odd: the row is alive
+          const at = (colVersion: bigint, val: string) =>
+            b!.changes.map((x) => ({ ...x, colVersion: x.cid === '-1' ? CL : colVersion, cl: CL, dbVersion: 2n ** 60n + 7n, val: x.cid === '-1' ? null : val }));
+          const from = origin(c.engine.siteId);
+          assert.ok((await db.sink.receive({ changes: at(HIGH, 'one'), version: b!.version, complete: true }, from))!.applied > 0);
+          assert.equal((await db.sink.receive({ changes: at(HIGH - 1n, 'zzz'), version: b!.version, complete: true }, from))!.applied, 0, 'a lower col_version loses');
+          const check = async (d: HubDatabase): Promise<void> => {
+            const body = (await read(d)).find((x) => x.cid === 'body')!;
+            assert.equal(body.val, 'one');
+            assert.equal(body.colVersion, HIGH, 'col_version exact');
+            assert.equal(body.cl, CL, 'causal length exact');
+          };
+          await check(db);
+          await check((await (await reopen()).open('notes'))!);
+        } finally {
+          c.close();
+        }
+      }),
+    );
+
+    it(
       'a transaction larger than a batch waits whole: nothing lands until its last batch, and a cut session forgets it',
       withStore(async (store) => {
         const c = client();

@@ -20,11 +20,11 @@ import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '
 import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { planDeclare } from '../declare.ts';
 import { HubStoreError, type DatabaseInfo, type HubDatabase, type HubUser } from '../port.ts';
-import { bytea, bytes, PgCellIO } from './cells.ts';
+import { bytea, bytes, hex, PgCellIO } from './cells.ts';
 import { readBatches } from './feed.ts';
 import { mergeGuardedCells } from './guard.ts';
 import { materializeDocuments } from './documents.ts';
-import { mergeCells, SiteOrdinals, type MergeResult } from './merge.ts';
+import { mergeCells, rowsOf, SiteOrdinals, type MergeResult } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
 /** What a database needs of its store. */
@@ -38,6 +38,16 @@ export interface StoreContext {
   changed(name: string, signal: AbortSignal): Promise<void>;
   /** Tells this process's followers at once (the notification comes back a little later). */
   wake(name: string): void;
+  /** The most pushes merged in one transaction (1: each its own). */
+  maxGroup: number;
+}
+
+/** A complete pushed batch waiting for its group's transaction. */
+interface Queued {
+  batch: Batch;
+  from: PushOrigin;
+  resolve(r: Received): void;
+  reject(err: unknown): void;
 }
 
 /** Tables by name, in the order the engine lists CRRs. */
@@ -50,6 +60,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   readonly id: string;
   readonly proof: SiteProof;
   private readonly ctx: StoreContext;
+  /** Complete pushes waiting to be merged (see drain). */
+  private readonly queue: Queued[] = [];
+  private draining = false;
 
   constructor(ctx: StoreContext, name: string, id: string, siteId: Uint8Array, identity: Identity) {
     this.ctx = ctx;
@@ -171,65 +184,157 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       await this.ctx.sql.unsafe(`INSERT INTO ${this.s}.pending (db, site_id, changes) VALUES ($1, $2, $3)`, [this.id, bytea(from.siteId), bytea(batch.encoded ?? encodeChanges(batch.changes))]);
       return undefined;
     }
-    let merged: MergeResult & { refused: Refusal[] };
-    // A connection of our own, its transaction run by hand: BEGIN goes out with the first statement
-    // and the last statement with COMMIT (pipelined, one round trip each pair).
+    return new Promise((resolve, reject) => {
+      this.queue.push({ batch, from, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  /**
+   * Merges what waits, a group at a time (a group commit): while one transaction runs, the pushes
+   * that arrive meanwhile wait and then go in one transaction together — each its own version, in
+   * order of arrival — so one database's lock, round trips and WAL flush are shared by many small
+   * pushes. A group that fails is merged again push by push, so only the faulty one fails.
+   */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        // One push per site in a group (its waiting batches belong to its first complete one).
+        const group: Queued[] = [];
+        const sites = new Set<string>();
+        for (let i = 0; i < this.queue.length && group.length < this.ctx.maxGroup; ) {
+          const q = this.queue[i]!;
+          const site = hex(q.from.siteId);
+          if (sites.has(site)) i++;
+          else {
+            sites.add(site);
+            group.push(q);
+            this.queue.splice(i, 1);
+          }
+        }
+        try {
+          const results = await this.mergeGroup(group, group.length === 1);
+          group.forEach((q, i) => q.resolve(results[i]!));
+        } catch (err) {
+          if (group.length === 1) group[0]!.reject(err);
+          else {
+            for (const q of group) {
+              await this.mergeGroup([q], true).then(
+                ([r]) => q.resolve(r!),
+                (e: unknown) => q.reject(e),
+              );
+            }
+          }
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Merges pushes in one transaction, on a connection of its own run by hand and pipelined: BEGIN,
+   * the lock and the load of the pushes' rows go out together; then the merges' writes, the stamps
+   * and COMMIT — two round trips when the pushes fit a window. Throws if any push fails (nothing
+   * landed); `alone`: a push that fails also forgets what waited for it.
+   */
+  private async mergeGroup(group: readonly Queued[], alone: boolean): Promise<Received[]> {
     const tx = await this.ctx.sql.reserve();
+    const io = new PgCellIO(tx as unknown as Sql, this.s, this.id);
+    const results: Received[] = [];
+    let applied = false;
     try {
       // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
       const begin = tx.unsafe('BEGIN').execute();
-      // Lock the version row, and take what waited for this batch (if anything).
-      const rows = await tx.unsafe<{ open: number; tables: TableInfo[]; changes: Buffer | null }[]>(
-        `WITH d AS (SELECT open_version, tables FROM ${this.s}.databases WHERE id = $1 FOR UPDATE),
-              w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id = $2 RETURNING n, changes)
-         SELECT d.open_version::float8 AS open, d.tables, w.changes FROM d LEFT JOIN w ON true ORDER BY w.n`,
-        [this.id, bytea(from.siteId)],
-      );
+      // Lock the version row, and take what waited for these batches (if anything).
+      const locked = tx
+        .unsafe<{ open: number; tables: TableInfo[]; site: Buffer | null; changes: Buffer | null }[]>(
+          `WITH d AS (SELECT open_version, tables FROM ${this.s}.databases WHERE id = $1 FOR UPDATE),
+                w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id IN (SELECT decode(h, 'hex') FROM unnest($2::text[]) h) RETURNING site_id, n, changes)
+           SELECT d.open_version::float8 AS open, d.tables, w.site_id AS site, w.changes FROM d LEFT JOIN w ON true ORDER BY w.n`,
+          [this.id, tx.array(group.map((q) => hex(q.from.siteId)) as never[], 1009)],
+        )
+        .execute();
+      // Run after the lock is held, so they see every merge committed before (READ COMMITTED).
+      const rows = rowsOf(group.flatMap((q) => q.batch.changes));
+      if (rows) io.preload(rows);
       await begin;
-      if (rows.length === 0) throw new HubStoreError(`hosted database ${this.name} is gone`);
-      const { open: version, tables } = rows[0]!;
-      const parts: Change[][] = rows.flatMap((w) => (w.changes ? [decodeChanges(bytes(w.changes))] : []));
-      parts.push(batch.changes);
-      const changes = fitting(parts.length === 1 ? batch.changes : parts.flat(), tables, `staged change from ${from.source}`);
-      merged = await this.merge(tx as unknown as Sql, tables, changes, version, from);
-      // Documents the merge touched are materialized again, in its transaction (documents.ts).
-      if (merged.applied > 0) await materializeDocuments(tx as unknown as Sql, this.s, this.id, parts.flat());
-      // Stamp the version, tell every hub process (delivered at commit), track the pusher; commit.
-      const track = `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
-        ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`;
-      const last =
-        merged.applied > 0
-          ? // The merge came straight from the pusher (its site id proved in the session): its feed
-            // leaves the pusher's own changes of this version out for it (as the engine's `direct`).
-            tx.unsafe(
-              `WITH v AS (UPDATE ${this.s}.databases SET open_version = $4 WHERE id = $1), t AS (${track}),
-                    dv AS (INSERT INTO ${this.s}.direct_versions (db, db_version, site) VALUES ($1, $7, $2) ON CONFLICT (db, db_version) DO UPDATE SET site = excluded.site)
-               SELECT pg_notify($5, $6)`,
-              [this.id, bytea(from.siteId), batch.version, version + 1, this.ctx.channel, this.name, version],
-            ).execute()
-          : tx.unsafe(track, [this.id, bytea(from.siteId), batch.version]).execute();
+      const locks = await locked;
+      if (locks.length === 0) throw new HubStoreError(`hosted database ${this.name} is gone`);
+      const { open, tables } = locks[0]!;
+      let version = open;
+      // What the group's last statement records: each pusher's version, and the versions merged
+      // straight from their pusher (its site id proved in the session), so its feed leaves its own
+      // changes of those versions out for it (as the engine's `direct`).
+      const tracked: { site: string[]; version: number[] } = { site: [], version: [] };
+      const direct: { site: string[]; version: number[] } = { site: [], version: [] };
+      const touched: Change[] = []; // changes of the merges that applied something
+      for (const { batch, from } of group) {
+        const site = hex(from.siteId);
+        const parts: Change[][] = locks.flatMap((w) => (w.changes && w.site && hex(w.site) === site ? [decodeChanges(bytes(w.changes))] : []));
+        parts.push(batch.changes);
+        const changes = fitting(parts.length === 1 ? batch.changes : parts.flat(), tables, `staged change from ${from.source}`);
+        const merged = await this.merge(tx as unknown as Sql, io, tables, changes, version, from);
+        tracked.site.push(site);
+        tracked.version.push(batch.version);
+        if (merged.applied > 0) {
+          touched.push(...parts.flat());
+          direct.site.push(site);
+          direct.version.push(version);
+          version++;
+          applied = true;
+        }
+        results.push({ version: batch.version, applied: merged.applied, refused: merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) })) });
+      }
+      await io.flushed(); // the merges' writes go first
+      // Documents the merges touched are materialized again, in the same transaction (documents.ts).
+      if (touched.length > 0) await materializeDocuments(tx as unknown as Sql, this.s, this.id, touched);
+      // Track the pushers, record direct versions, stamp the version, tell every hub process
+      // (delivered at commit): one statement; commit.
+      const a = tx.array.bind(tx) as (xs: unknown[], type: number) => never;
+      const last = tx
+        .unsafe(
+          `WITH t AS (INSERT INTO ${this.s}.tracked (db, site_id, version) SELECT $1, decode(x.s, 'hex'), x.v FROM unnest($2::text[], $3::int8[]) AS x(s, v)
+                      ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)),
+                dv AS (INSERT INTO ${this.s}.direct_versions (db, db_version, site) SELECT $1, y.v, decode(y.s, 'hex') FROM unnest($4::text[], $5::int8[]) AS y(s, v)
+                      ON CONFLICT (db, db_version) DO UPDATE SET site = excluded.site),
+                ov AS (UPDATE ${this.s}.databases SET open_version = $6::int8 WHERE id = $1 AND $6::int8 > $7::int8)
+           SELECT CASE WHEN $6::int8 > $7::int8 THEN pg_notify($8, $9) END`,
+          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, this.name],
+        )
+        .execute();
       const commit = tx.unsafe('COMMIT').execute();
-      // If the last statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
-      await Promise.all([last, commit]);
+      // If a write or statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
+      await Promise.all([io.written(), last, commit]);
     } catch (err) {
+      // Writes kept for the end are dropped (never sent after the rollback). A failed write makes
+      // every later statement fail: report the write's own error.
+      const cause = io.abandoned().then(
+        () => err,
+        (first: unknown) => first,
+      );
       await tx.unsafe('ROLLBACK').catch(() => {});
       // Nothing of it landed; what waited for it is not kept either (as the SQLite store forgets it).
-      await this.dropIncomplete(from).catch(() => {});
-      throw err;
+      if (alone) await this.dropIncomplete(group[0]!.from).catch(() => {});
+      throw await cause;
     } finally {
       tx.release();
     }
-    if (merged.applied > 0) this.ctx.wake(this.name);
-    return { version: batch.version, applied: merged.applied, refused: merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) })) };
+    if (applied) this.ctx.wake(this.name);
+    return results;
   }
 
-  private async merge(tx: Sql, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {
+  private async merge(tx: Sql, io: PgCellIO, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {
     const tables = new Map(list.map((t) => [t.name, t]));
     const sites = new SiteOrdinals(this.siteId);
     const guard = from.gate.writeGuard(from.peer);
-    const io = (sql: Sql): PgCellIO => new PgCellIO(sql, this.s, this.id);
-    if (guard) return mergeGuardedCells(tx, io, tables, sites, changes, version, guard, this.ctx.predicates);
-    return { ...(await mergeCells(io(tx), tables, sites, changes, version)), refused: [] };
+    if (guard) {
+      await io.uncached(); // the guard rolls refused transactions back to a savepoint
+      return mergeGuardedCells(tx, () => io, tables, sites, changes, version, guard, this.ctx.predicates);
+    }
+    return { ...(await mergeCells(io, tables, sites, changes, version)), refused: [] };
   }
 
   async caughtUp(version: number, from: PushOrigin): Promise<void> {

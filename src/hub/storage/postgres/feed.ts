@@ -14,7 +14,7 @@ import type { Sql } from 'postgres';
 import { isEven } from '../../../base/int64.ts';
 import { coversColumn, rulesOf, SENTINEL, unpackColumns, type Change, type ReadFilter, type SqlValue, type TableInfo } from '../../../engine/index.ts';
 import { BATCH_CHANGES, batchByVersion, batchByVersionAsync, type Batch } from '../../../sync/batches.ts';
-import { bytea, byKey, bytes, hex, valueOf } from './cells.ts';
+import { bytea, byKey, bytes, hex, int8, valueOf } from './cells.ts';
 import { rowId } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
@@ -23,11 +23,12 @@ interface ChangeRow {
   pk: Buffer;
   cid: string;
   val: Buffer | null;
-  col_version: number;
+  /** bigint columns as decimal text (see int8). */
+  col_version: string;
   db_version: number;
   site: Buffer;
   seq: number;
-  cl: number;
+  cl: string;
 }
 
 /** Cursor rows per round trip. */
@@ -36,9 +37,9 @@ const CURSOR_ROWS = 1000;
 const PREDICATE_CACHE = 50_000;
 
 /** The columns of a change row; `c` is the cell, `$1` the database. */
-const COLUMNS = `c.tbl, c.pk, c.cid, c.val, c.col_version::float8 AS col_version, c.db_version::float8 AS db_version, c.site, c.seq,
+const COLUMNS = `c.tbl, c.pk, c.cid, c.val, c.col_version, c.db_version::float8 AS db_version, c.site, c.seq,
   (CASE WHEN c.cid = '-1' THEN c.col_version
-   ELSE coalesce((SELECT s.col_version FROM {S}.cells s WHERE s.db = c.db AND s.tbl = c.tbl AND s.pk = c.pk AND s.cid = '-1'), 1) END)::float8 AS cl`;
+   ELSE coalesce((SELECT s.col_version FROM {S}.cells s WHERE s.db = c.db AND s.tbl = c.tbl AND s.pk = c.pk AND s.cid = '-1'), 1) END) AS cl`;
 
 /**
  * Leaves out, for the asking site ($3), the versions merged straight from it (the engine's
@@ -60,7 +61,7 @@ class SiteIds {
 }
 
 function toChange(r: ChangeRow, sites: SiteIds): Change {
-  return { table: r.tbl, pk: bytes(r.pk), cid: r.cid, val: valueOf(r.val), colVersion: r.col_version, dbVersion: r.db_version, siteId: sites.of(r.site), seq: r.seq, cl: r.cl };
+  return { table: r.tbl, pk: bytes(r.pk), cid: r.cid, val: valueOf(r.val), colVersion: int8(r.col_version), dbVersion: r.db_version, siteId: sites.of(r.site), seq: r.seq, cl: int8(r.cl) };
 }
 
 export interface FeedSource {
@@ -191,7 +192,7 @@ async function* filtered(sql: Sql, src: FeedSource, tables: TableInfo[], since: 
       if (!rules.some((x) => x.where !== undefined) || allowed.has(`${r.tbl}\u0000${rowId(r.pk)}`)) continue;
       let m = need.get(r.tbl);
       if (!m) need.set(r.tbl, (m = new Map()));
-      m.set(rowId(r.pk), { pk: r.pk, alive: r.cl % 2 === 1 });
+      m.set(rowId(r.pk), { pk: r.pk, alive: !isEven(int8(r.cl)) });
     }
     if (allowed.size > PREDICATE_CACHE) allowed.clear();
     for (const [tbl, rowsOf] of need) await testRows(sql, src, byName.get(tbl)!, rulesOf(read.rules, tbl), read.params, [...rowsOf.values()], allowed);

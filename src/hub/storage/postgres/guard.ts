@@ -7,6 +7,7 @@
  * (predicates.ts), and a refused transaction is rolled back to a savepoint.
  */
 import type { Sql } from 'postgres';
+import { isEven } from '../../../base/int64.ts';
 import {
   compareValues,
   coversColumn,
@@ -80,7 +81,7 @@ async function rowsNow(io: CellIO, rows: readonly TouchedRow[]): Promise<Map<Tou
 function stateOf(cells: readonly StoredCell[] | undefined): RowNow {
   if (!cells || cells.length === 0) return undefined;
   const sentinel = cells.find((c) => c.cid === SENTINEL);
-  if (sentinel && sentinel.colVersion % 2 === 0) return undefined;
+  if (sentinel && isEven(sentinel.colVersion)) return undefined;
   return new Map(cells.filter((c) => c.cid !== SENTINEL).map((c) => [c.cid, c.val]));
 }
 

@@ -28,13 +28,14 @@ import {
   type Stamp,
   type TableInfo,
 } from '../../../engine/index.ts';
-import { int64 } from '../../../base/int64.ts';
+import { int64, type Int64 } from '../../../base/int64.ts';
 
 /** One stored cell (or sentinel) of a row: its clock, with the origin's site id, and its value. */
 export interface StoredCell {
   cid: string;
   val: SqlValue;
-  colVersion: number;
+  /** 64-bit (a bigint beyond 2^53, base/int64.ts), as the engine's clocks. */
+  colVersion: Int64;
   dbVersion: number;
   site: Uint8Array;
   seq: number;
@@ -98,6 +99,36 @@ export interface MergeResult {
 
 /** Rows loaded and merged per window (several chunks). */
 const WINDOW_ROWS = 4096;
+
+/**
+ * The rows `changes` touch, by table, keyed as the merge keys them (packed again from their
+ * values), to load before the merge asks: undefined if they are more than one window or a key does
+ * not unpack (the merge then loads, or refuses, itself).
+ */
+export function rowsOf(changes: readonly Change[]): Map<string, Uint8Array[]> | undefined {
+  const rows = new Map<string, Map<string, Uint8Array>>();
+  let n = 0;
+  let lastTable: string | undefined;
+  let lastPk: Uint8Array | undefined;
+  for (const c of changes) {
+    if (c.table === lastTable && lastPk && bytesEqual(lastPk, c.pk)) continue;
+    lastTable = c.table;
+    lastPk = c.pk;
+    let pk: Uint8Array;
+    try {
+      pk = packColumns(unpackColumns(c.pk));
+    } catch {
+      return undefined;
+    }
+    let byId = rows.get(c.table);
+    if (!byId) rows.set(c.table, (byId = new Map()));
+    const id = rowId(pk);
+    if (byId.has(id)) continue;
+    if (++n > WINDOW_ROWS) return undefined;
+    byId.set(id, pk);
+  }
+  return new Map([...rows].map(([t, byId]) => [t, [...byId.values()]]));
+}
 
 interface PendingRow {
   pk: Uint8Array;
@@ -250,7 +281,7 @@ export async function mergeCells(io: CellIO, tables: ReadonlyMap<string, TableIn
         const { state } = rec;
         if (!state.dirty) continue;
         const cells: StoredCell[] = [];
-        const stored = (cid: string, clock: CellClock, val: SqlValue): StoredCell => ({ cid, val, colVersion: Number(clock.colVersion), dbVersion: clock.dbVersion, site: sites.bytesOf(clock.site), seq: clock.seq });
+        const stored = (cid: string, clock: CellClock, val: SqlValue): StoredCell => ({ cid, val, colVersion: clock.colVersion, dbVersion: clock.dbVersion, site: sites.bytesOf(clock.site), seq: clock.seq });
         if (state.sentinelDirty && state.sentinel) cells.push(stored(SENTINEL, state.sentinel, null));
         for (const cid of state.dirtyCells) cells.push(stored(cid, state.cells.get(cid)!, rec.values.get(cid) ?? null));
         const kept = (cid: string): boolean => rec.stored.has(cid) && (cid === SENTINEL || !state.cellsCleared);

@@ -33,7 +33,16 @@ export interface PgHubStoreOptions {
   schema?: string;
   /** Connections in the pool (default 10; one more is used to LISTEN). */
   max?: number;
+  /**
+   * The most complete pushes into one database merged in one transaction (default
+   * {@link DEFAULT_MAX_GROUP}; 1 gives each its own): pushes arriving while a merge runs wait for it
+   * and then go in together, each at its own version.
+   */
+  maxGroup?: number;
 }
+
+/** Pushes merged in one transaction at most, by default. */
+export const DEFAULT_MAX_GROUP = 256;
 
 export class PgHubStore implements HubStore {
   readonly schema: string;
@@ -46,7 +55,10 @@ export class PgHubStore implements HubStore {
   private unlisten: (() => Promise<void>) | undefined;
   private closed = false;
 
-  private constructor(sql: Sql, owns: boolean, schema: string) {
+  private readonly maxGroup: number;
+
+  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number) {
+    this.maxGroup = maxGroup;
     this.sql = sql;
     this.ownsClient = owns;
     this.schema = schema;
@@ -60,7 +72,7 @@ export class PgHubStore implements HubStore {
     checkSchemaName(schema);
     const owns = typeof options.url === 'string';
     const sql = typeof options.url === 'string' ? postgres(options.url, { max: options.max ?? 10, onnotice: () => {} }) : options.url;
-    const store = new PgHubStore(sql, owns, schema);
+    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)));
     try {
       await migrate(sql, schema);
       const listening = await sql.listen(store.channel, (name) => store.events.emit(name));
@@ -78,6 +90,7 @@ export class PgHubStore implements HubStore {
       schema: this.schema,
       channel: this.channel,
       predicates: this.predicates,
+      maxGroup: this.maxGroup,
       changed: (name, signal) =>
         new Promise((resolve) => {
           if (signal.aborted || this.closed) return resolve();

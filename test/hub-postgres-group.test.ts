@@ -1,0 +1,112 @@
+/**
+ * The PostgreSQL hub store's group commit: pushes into one database that arrive while a merge runs
+ * are merged together in one transaction, each at its own version in order of arrival. Pushed all
+ * at once they must give exactly what the same pushes give one by one (every change, clock, version
+ * and seq), every pusher tracked; a push that fails in a group fails alone, the others land.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Engine, openDatabase, type Change } from '../src/engine/index.ts';
+import type { HubDatabase } from '../src/hub/storage/port.ts';
+import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
+import type { Batch } from '../src/sync/batches.ts';
+import { Gate } from '../src/sync/gate.ts';
+import { dropSchema, testClient, testSchema } from './support/postgres.ts';
+
+const sql = testClient();
+after(() => sql.end());
+
+const OWNER = { app: 'test', user: 'alice' };
+const ALL = new Gate(() => ({ read: 'all', write: 'all' }));
+const NOTES = { name: 'notes', pks: ['id'], columns: ['body'] };
+const ZERO = new Uint8Array(16);
+
+/** A client that wrote `n` transactions, some on rows the other clients write too. */
+function client(i: number, n: number): { engine: Engine; batches: Batch[] } {
+  const engine = Engine.open(openDatabase(':memory:'));
+  engine.db.exec('CREATE TABLE notes (id NOT NULL PRIMARY KEY, body)');
+  engine.asCrr('notes');
+  const batches: Batch[] = [];
+  for (let t = 0; t < n; t++) {
+    const v = engine.dbVersion();
+    engine.db.prepare('INSERT INTO notes VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body').run(`own-${i}-${t}`, `c${i} t${t}`);
+    engine.db.prepare('INSERT INTO notes VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body').run(`shared-${t % 3}`, `c${i} t${t}`);
+    if (t % 4 === 3) engine.db.prepare('DELETE FROM notes WHERE id = ?').run(`shared-${t % 3}`);
+    engine.seal();
+    batches.push({ changes: [...engine.changesSince(v)], version: engine.dbVersion(), complete: true });
+  }
+  return { engine, batches };
+}
+
+const feedOf = async (db: HubDatabase): Promise<string[]> => {
+  const out: string[] = [];
+  for await (const b of db.feed.batches(0, { exceptSite: ZERO })) {
+    for (const c of b.changes as Change[]) out.push(`${c.dbVersion}/${c.seq} ${c.table} ${Buffer.from(c.pk).toString('hex')} ${c.cid}=${String(c.val)} v${c.colVersion} cl${c.cl} @${Buffer.from(c.siteId).toString('hex')}`);
+  }
+  return out;
+};
+
+describe('PostgreSQL hub store: group commit', () => {
+  it('pushes arriving together give exactly what the same pushes give one by one, each tracked', async () => {
+    const schema = testSchema();
+    const [grouped, single] = await Promise.all([PgHubStore.open({ url: sql, schema }), PgHubStore.open({ url: sql, schema: `${schema}_1`, maxGroup: 1 })]);
+    try {
+      const clients = Array.from({ length: 12 }, (_, i) => client(i, 4));
+      const a = (await grouped.open('g', OWNER))!;
+      const b = (await single.open('g', OWNER))!;
+      await a.declare([NOTES]);
+      await b.declare([NOTES]);
+      // Round by round, every client's next transaction at once (the order of the calls is the order of arrival).
+      for (let t = 0; t < 4; t++) {
+        const from = (c: (typeof clients)[number]) => ({ siteId: c.engine.siteId, peer: 'alice', source: 'test', gate: ALL });
+        const together = await Promise.all(clients.map((c) => a.sink.receive(c.batches[t]!, from(c))));
+        const oneByOne = [];
+        for (const c of clients) oneByOne.push(await b.sink.receive(c.batches[t]!, from(c)));
+        assert.deepEqual(together, oneByOne);
+      }
+      const feed = await feedOf(a);
+      assert.ok(feed.length > 0);
+      assert.deepEqual(feed, await feedOf(b), 'the same changes, clocks, versions and seqs');
+      assert.equal(await a.feed.version(), await b.feed.version());
+      for (const c of clients) assert.equal(await a.sink.trackedVersion(c.engine.siteId), c.engine.dbVersion());
+      // Each pusher's own changes are left out for it only (its versions were recorded as direct).
+      const own = clients[5]!;
+      const hexOf = (x: Uint8Array): string => Buffer.from(x).toString('hex');
+      const notOwn: string[] = [];
+      for await (const batch of a.feed.batches(0, { exceptSite: own.engine.siteId })) for (const c of batch.changes) notOwn.push(hexOf(c.siteId));
+      assert.ok(notOwn.length > 0 && !notOwn.includes(hexOf(own.engine.siteId)));
+    } finally {
+      await Promise.all([grouped.close(), single.close()]);
+      await dropSchema(sql, schema);
+      await dropSchema(sql, `${schema}_1`);
+    }
+  });
+
+  it('a push that fails in a group fails alone; the others of its group land', async () => {
+    const schema = testSchema();
+    const store = await PgHubStore.open({ url: sql, schema });
+    try {
+      const db = (await store.open('g', OWNER))!;
+      await db.declare([NOTES]);
+      const clients = Array.from({ length: 8 }, (_, i) => client(i, 1));
+      const bad = clients[4]!;
+      const badBatch: Batch = { ...bad.batches[0]!, changes: bad.batches[0]!.changes.map((c) => (c.cid === 'body' ? { ...c, cid: 'nope' } : c)) };
+      const results = await Promise.allSettled(
+        clients.map((c) => db.sink.receive(c === bad ? badBatch : c.batches[0]!, { siteId: c.engine.siteId, peer: 'alice', source: 'test', gate: ALL })),
+      );
+      results.forEach((r, i) => {
+        if (i === 4) assert.ok(r.status === 'rejected' && /nope/.test(String((r.reason as Error).message)), String(r.status === 'rejected' ? r.reason : 'landed'));
+        else assert.ok(r.status === "fulfilled" && r.value!.applied > 0, `push ${i}: ${r.status === "rejected" ? String(r.reason) : "applied 0"}`);
+      });
+      const ids = new Set((await feedOf(db)).map((l) => l.split(' ')[2]));
+      for (const [i, c] of clients.entries()) {
+        const id = Buffer.from(c.batches[0]!.changes.find((x) => x.cid === 'body')!.pk).toString('hex');
+        assert.equal(ids.has(id), i !== 4, `client ${i}'s row`);
+      }
+      assert.equal(await db.feed.version(), 7, 'one version per push that landed');
+    } finally {
+      await store.close();
+      await dropSchema(sql, schema);
+    }
+  });
+});
