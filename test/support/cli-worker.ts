@@ -67,6 +67,7 @@ port.on('message', async (req: Request) => {
   try {
     fs.writeFileSync(inputFile, req.input);
     inputFd = fs.openSync(inputFile, 'r');
+    fs.rmSync(inputFile); // the open descriptor keeps the content; nothing is left behind
     const code = await main(req.args);
     answer({ code, stdout, stderr });
   } catch (err) {
@@ -77,7 +78,6 @@ port.on('message', async (req: Request) => {
   }
 });
 process.on('uncaughtException', (err) => answer({ crashed: err.stack ?? String(err) }));
-process.on('exit', () => fs.rmSync(inputFile, { force: true }));
 answers.postMessage({ ready: true });
 Atomics.store(flag, 0, 1);
 Atomics.notify(flag, 0);
