@@ -15,6 +15,8 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 interface Request {
   args: string[];
   input: string;
+  /** The test process's environment now (a child process would inherit it as it is at spawn). */
+  env: Record<string, string>;
 }
 
 const { flag, answers } = workerData as { flag: Int32Array; answers: MessagePort };
@@ -64,6 +66,8 @@ const answer = (message: { code: number; stdout: string; stderr: string } | { cr
 port.on('message', async (req: Request) => {
   stdout = '';
   stderr = '';
+  for (const k of Object.keys(process.env)) if (!(k in req.env)) delete process.env[k];
+  Object.assign(process.env, req.env);
   try {
     fs.writeFileSync(inputFile, req.input);
     inputFd = fs.openSync(inputFile, 'r');

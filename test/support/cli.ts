@@ -43,11 +43,23 @@ let inProcess: InProcess | undefined;
 
 type Answer = { code: number; stdout: string; stderr: string } | { crashed: string } | { ready: true };
 
+/** A worker that may be mid-command or broken is dropped; the next command starts a fresh one. */
+function discard(p: InProcess): void {
+  if (inProcess === p) inProcess = undefined;
+  void p.worker.terminate();
+}
+
 /** Waits (blocking this thread, as spawnSync does) for the worker's next answer. */
 function answer(p: InProcess, what: string): Answer {
-  if (Atomics.wait(p.flag, 0, 0, 60_000) === 'timed-out') throw new Error(`ddcp ${what}: no answer from the CLI worker in 60 s`);
+  if (Atomics.wait(p.flag, 0, 0, 60_000) === 'timed-out') {
+    discard(p);
+    throw new Error(`ddcp ${what}: no answer from the CLI worker in 60 s`);
+  }
   const m = receiveMessageOnPort(p.answers);
-  if (!m) throw new Error(`ddcp ${what}: the CLI worker ended without an answer`);
+  if (!m) {
+    discard(p);
+    throw new Error(`ddcp ${what}: the CLI worker ended without an answer`);
+  }
   return m.message as Answer;
 }
 
@@ -69,13 +81,22 @@ function worker(): InProcess {
 export function ddcp(cwd: string, args: string[], input?: string): RunResult {
   if (SPAWN_ALL || serves(args)) return spawned(cwd, args, input);
   const p = worker();
+  // An error thrown by what a previous command left running (a process of its own would have died of it).
+  const stale = receiveMessageOnPort(p.answers)?.message as Answer | undefined;
+  if (stale) {
+    discard(p);
+    throw new Error(`ddcp ${args.join(' ')}: the CLI worker failed after its previous command: ${'crashed' in stale ? stale.crashed : JSON.stringify(stale)}`);
+  }
   const back = process.cwd();
   process.chdir(cwd);
   try {
     Atomics.store(p.flag, 0, 0);
-    p.worker.postMessage({ args, input: input ?? '' });
+    p.worker.postMessage({ args, input: input ?? '', env: { ...process.env } });
     const m = answer(p, args.join(' '));
-    if ('crashed' in m) throw new Error(`ddcp ${args.join(' ')} crashed: ${m.crashed}`);
+    if ('crashed' in m) {
+      discard(p);
+      throw new Error(`ddcp ${args.join(' ')} crashed: ${m.crashed}`);
+    }
     if ('ready' in m) throw new Error('the CLI worker answered out of turn');
     return m;
   } finally {
