@@ -24,13 +24,19 @@ before(() => {
 
 after(() => rmSync(root, { recursive: true, force: true }));
 
+/** This process's environment without NODE_COMPILE_CACHE: the CLI picks its cache folder itself. */
+function withoutCompileCacheVariable(): NodeJS.ProcessEnv {
+  const { NODE_COMPILE_CACHE: _, ...env } = process.env;
+  return env;
+}
+
 /** Runs `ddcp args…` in the repository; its standard output and the modules it loaded. */
 function traced(args: string[], env: Record<string, string> = {}): { stdout: string; modules: string[] } {
   const list = join(root, 'modules.txt');
   const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--import', TRACER, BIN, ...args], {
     cwd: repo,
     encoding: 'utf8',
-    env: { ...process.env, DDCP_TRACE_MODULES: list, ...env },
+    env: { ...withoutCompileCacheVariable(), DDCP_TRACE_MODULES: list, ...env },
   });
   assert.equal(r.status, 0, r.stderr);
   return { stdout: r.stdout, modules: readFileSync(list, 'utf8').trim().split('\n') };

@@ -1,9 +1,18 @@
-/** Running the real `ddcp` executable in tests. */
+/**
+ * Running `ddcp` in tests. {@link ddcp} and {@link ok} run a command the way `bin/ddcp.js` does —
+ * `main(argv)` in the folder given, standard input given, standard output and error captured, the
+ * exit code `main` returns — in a worker thread of this process (test/support/cli-worker.ts), while
+ * this thread waits as it would for spawnSync: starting Node.js and loading the CLI for every
+ * command was most of the suite's time. {@link spawned}, {@link ddcpAsync} and `serve` start the
+ * real executable (test/cli-process.test.ts covers the process itself: exit codes, streams,
+ * standard input); `DDCP_TEST_SPAWN=1` makes every command a real process again.
+ */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 
 export const BIN = fileURLToPath(new URL('../../bin/ddcp.js', import.meta.url));
 
@@ -13,11 +22,86 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs `ddcp args…` in `cwd` with optional standard input. */
-export function ddcp(cwd: string, args: string[], input?: string): RunResult {
+/** Runs the real executable: `ddcp args…` in `cwd` with optional standard input. */
+export function spawned(cwd: string, args: string[], input?: string): RunResult {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, input: input ?? '', encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Commands that serve until signalled: only a process of their own can run them. */
+const serves = (args: string[]): boolean => args[0] === 'serve' || (args[0] === 'hub' && args[1] === 'serve');
+
+const SPAWN_ALL = process.env.DDCP_TEST_SPAWN === '1';
+
+interface InProcess {
+  worker: Worker;
+  flag: Int32Array;
+  answers: MessagePort;
+}
+let inProcess: InProcess | undefined;
+
+type Answer = { code: number; stdout: string; stderr: string } | { crashed: string } | { ready: true };
+
+/** A worker that may be mid-command or broken is dropped; the next command starts a fresh one. */
+function discard(p: InProcess): void {
+  if (inProcess === p) inProcess = undefined;
+  void p.worker.terminate();
+}
+
+/** Waits (blocking this thread, as spawnSync does) for the worker's next answer. */
+function answer(p: InProcess, what: string): Answer {
+  if (Atomics.wait(p.flag, 0, 0, 60_000) === 'timed-out') {
+    discard(p);
+    throw new Error(`ddcp ${what}: no answer from the CLI worker in 60 s`);
+  }
+  const m = receiveMessageOnPort(p.answers);
+  if (!m) {
+    discard(p);
+    throw new Error(`ddcp ${what}: the CLI worker ended without an answer`);
+  }
+  return m.message as Answer;
+}
+
+function worker(): InProcess {
+  if (inProcess) return inProcess;
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const w = new Worker(new URL('./cli-worker.ts', import.meta.url), { workerData: { flag, answers: port2 }, transferList: [port2], stdout: false, stderr: false });
+  w.unref();
+  inProcess = { worker: w, flag, answers: port1 };
+  answer(inProcess, '(starting)');
+  return inProcess;
+}
+
+/**
+ * Runs `ddcp args…` in `cwd` with optional standard input, in this process (see the file's
+ * comment); a serving command, or every command under `DDCP_TEST_SPAWN=1`, as a real process.
+ */
+export function ddcp(cwd: string, args: string[], input?: string): RunResult {
+  if (SPAWN_ALL || serves(args)) return spawned(cwd, args, input);
+  const p = worker();
+  // An error thrown by what a previous command left running (a process of its own would have died of it).
+  const stale = receiveMessageOnPort(p.answers)?.message as Answer | undefined;
+  if (stale) {
+    discard(p);
+    throw new Error(`ddcp ${args.join(' ')}: the CLI worker failed after its previous command: ${'crashed' in stale ? stale.crashed : JSON.stringify(stale)}`);
+  }
+  const back = process.cwd();
+  process.chdir(cwd);
+  try {
+    Atomics.store(p.flag, 0, 0);
+    p.worker.postMessage({ args, input: input ?? '', env: { ...process.env } });
+    const m = answer(p, args.join(' '));
+    if ('crashed' in m) {
+      discard(p);
+      throw new Error(`ddcp ${args.join(' ')} crashed: ${m.crashed}`);
+    }
+    if ('ready' in m) throw new Error('the CLI worker answered out of turn');
+    return m;
+  } finally {
+    process.chdir(back);
+  }
 }
 
 /** Like {@link ddcp} but fails the test on a non-zero exit. */

@@ -1,0 +1,97 @@
+/**
+ * The `ddcp` process itself, for every command family: most CLI tests run commands in this process
+ * (test/support/cli.ts), so this file runs the real executable — exit codes as the process's own,
+ * standard output and error as separate streams, standard input read from fd 0 — and checks that
+ * the in-process runner answers exactly as the process does.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { ddcp, spawned, tempDir, type RunResult } from './support/cli.ts';
+
+const SCHEMA = "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');";
+
+/** Asserts a real run: exit `code`, and standard error empty (0) or one `ddcp: error:` line. */
+function exits(r: RunResult, code: number, what: string): void {
+  assert.equal(r.code, code, `${what}: exit ${r.code}, stderr: ${r.stderr}`);
+  if (code === 0) assert.equal(r.stderr, '', what);
+  else assert.match(r.stderr, /^ddcp: error: [^\n]+\n$/, what);
+}
+
+describe('the real ddcp process, one command of each family', () => {
+  let root: string;
+  let a: string;
+  let b: string;
+  let id: string;
+  before(() => {
+    root = tempDir('ddcp-process-');
+    a = join(root, 'a');
+    b = join(root, 'b');
+  });
+
+  it('init, shell from standard input and -c, status: exit 0 and their output on standard output', () => {
+    for (const dir of [a, b]) {
+      mkdirSync(dir);
+      exits(spawned(dir, ['init']), 0, 'init');
+    }
+    const shell = spawned(a, ['shell'], `${SCHEMA}\nINSERT INTO notes VALUES ('n1', 'from stdin');\nSELECT body FROM notes;`);
+    exits(shell, 0, 'shell < script');
+    assert.match(shell.stdout, /from stdin\n$/);
+    exits(spawned(b, ['shell', '-c', SCHEMA]), 0, 'shell -c');
+    const status = spawned(a, ['status', '--json']);
+    exits(status, 0, 'status');
+    assert.deepEqual(JSON.parse(status.stdout).crrs.map((t: { table: string }) => t.table), ['notes']);
+  });
+
+  it('changes | apply from standard input, remote, pull, log, conflicts, bundle, doc, allow: exit 0', () => {
+    const changes = spawned(a, ['changes']);
+    exits(changes, 0, 'changes');
+    const applied = spawned(b, ['apply'], changes.stdout);
+    exits(applied, 0, 'apply < changes');
+    assert.match(applied.stdout, /^merged 1 change \(1 new\)/);
+    exits(spawned(b, ['remote', 'add', 'a', '../a']), 0, 'remote add');
+    exits(spawned(b, ['pull', 'a']), 0, 'pull');
+    exits(spawned(b, ['log', '-n', '5']), 0, 'log');
+    exits(spawned(b, ['conflicts']), 0, 'conflicts');
+    exits(spawned(a, ['bundle', 'create', 'all.ddcpb']), 0, 'bundle create');
+    exits(spawned(b, ['bundle', 'apply', join(a, 'all.ddcpb')]), 0, 'bundle apply');
+    const doc = spawned(a, ['doc', 'create', 'tasks'], '{"title":"from stdin"}');
+    exits(doc, 0, 'doc create < json');
+    id = /^created tasks\/(\S+) /.exec(doc.stdout)?.[1] ?? '';
+    assert.match(spawned(a, ['doc', 'get', 'tasks', id]).stdout, /from stdin/);
+    exits(spawned(a, ['allow', '--help']), 0, 'allow --help');
+    exits(spawned(root, ['hub', 'credentials', 'create', '--name', 'app', '--data', 'hubdata']), 0, 'hub credentials create');
+  });
+
+  it('exit codes are the process’s: 1 a failed operation, 2 a bad command line, 3 no repository', () => {
+    exits(spawned(a, ['init']), 1, 'second init');
+    exits(spawned(a, ['apply'], 'not json\n'), 1, 'apply < garbage');
+    exits(spawned(a, ['frob']), 2, 'unknown command');
+    exits(spawned(a, ['log', '-n', 'x']), 2, 'bad option value');
+    exits(spawned(tempDir(), ['status']), 3, 'no repository');
+  });
+
+  it('the in-process runner answers exactly as the process: exit code, standard output, standard error', () => {
+    const cases: [string, string[], string?][] = [
+      [a, ['status', '--json']],
+      [b, ['log', '-n', '5']],
+      [a, ['changes']],
+      [b, ['shell', '--json', '-c', 'SELECT * FROM notes']],
+      [b, ['shell'], 'SELECT count(*) FROM notes;\nSELECT crsql_db_version();'],
+      [b, ['apply', '--json'], spawned(a, ['changes']).stdout],
+      [a, ['bundle', 'verify', 'all.ddcpb', '--json']],
+      [a, ['doc', 'get', 'tasks', id]],
+      [b, ['remote']],
+      [root, ['hub', 'credentials', 'list', '--data', 'hubdata']],
+      [a, ['--version']],
+      [a, ['bundle', '--help']],
+      [a, ['init']],
+      [a, ['apply'], 'not json\n'],
+      [a, ['frob']],
+      [a, ['log', '-n', 'x']],
+      [root, ['status']],
+    ];
+    for (const [dir, args, input] of cases) assert.deepEqual(ddcp(dir, args, input), spawned(dir, args, input), `ddcp ${args.join(' ')}`);
+  });
+});
