@@ -11,6 +11,7 @@ import type { FrameChannel } from '../sync/channel.ts';
 import { Gate } from '../sync/gate.ts';
 import { decodeMessage, encodeMessage, ProtocolError, type Message } from '../sync/messages.ts';
 import type { ChangeSink, Received } from '../sync/ports.ts';
+import { batchSize } from '../sync/batches.ts';
 import { refuse, serveSession, type ServeOptions, type SessionLog } from '../sync/server.ts';
 import { fanoutOf } from './fanout.ts';
 import type { Principal } from './auth/port.ts';
@@ -107,7 +108,7 @@ function countedSink(sink: ChangeSink, metrics: HubMetrics, clock: MergeClock): 
     trackedVersion: (siteId) => sink.trackedVersion(siteId),
     bindSite: (siteId, address) => sink.bindSite(siteId, address),
     receive: (batch, from) => {
-      metrics.changesIn.inc(batch.changes.length);
+      metrics.changesIn.inc(batchSize(batch)); // counted without decoding (the store decodes once)
       const noted = (r: Received | undefined): Received | undefined => {
         if (r && r.applied > 0) clock.last = performance.now();
         return r;
