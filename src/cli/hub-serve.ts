@@ -1,8 +1,7 @@
 /** `ddcp hub serve`: the sync hub, until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { DEFAULT_HUB_PORT, handleAuthRequest, HubServer, openHubAuth, PgHubStore, SqliteHubStore, type HubStore } from '../hub/index.ts';
-import { lockDataFolder, type DataFolderLock } from '../hub/storage/sqlite/lock.ts';
+import { DEFAULT_HUB_PORT, handleAuthRequest, HubServer, lockDataFolder, openHubAuth, PgHubStore, SqliteHubStore, type DataFolderLock, type HubStore } from '../hub/index.ts';
 import { CliError, ExitCode, outliveStdout } from './exit.ts';
 import type { Context } from './context.ts';
 

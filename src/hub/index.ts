@@ -13,6 +13,7 @@ export { HubMetrics } from './metrics.ts';
 export type { RefusalReason } from './metrics.ts';
 export { accessOf } from './access.ts';
 export { SqliteHubStore } from './storage/sqlite/store.ts';
+export { DataFolderLockedError, lockDataFolder, type DataFolderLock } from './storage/sqlite/lock.ts';
 export { PgHubStore, DEFAULT_SCHEMA as DEFAULT_HUB_SCHEMA } from './storage/postgres/store.ts';
 export type { PgHubStoreOptions } from './storage/postgres/store.ts';
 export { checkDatabaseName, DatabaseNameError, HubStoreError, SchemaDeclareError } from './storage/port.ts';
