@@ -4,76 +4,23 @@
  * in one shows in the other; one goes offline, both edit, it comes back, and both show the same list.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { tempDir } from './support/cli.ts';
+import { freePort, hasTmux, killTmuxServer, shows, Terminal } from './support/terminal.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'examples/tasks/main.ts');
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const SOCKET = `ddcp-tasks-test-${process.pid}`;
 
-const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-const quote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
-
-/** A TCP port free now on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** One task manager in its own tmux session. */
-class Terminal {
-  readonly name: string;
-  constructor(name: string, args: string[]) {
-    this.name = name;
-    // CI unset: Ink renders only the final frame when it thinks it runs in CI. The pane stays after
-    // the program exits (with its exit code), so a crash is seen rather than a vanished pane.
-    const cmd = `env -u CI ${[process.execPath, '--disable-warning=ExperimentalWarning', MAIN, ...args].map(quote).join(' ')}; echo "EXITED $?"; sleep 600`;
-    tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', ROOT, cmd);
-  }
-  screen(): string {
-    return tmux('capture-pane', '-p', '-t', this.name);
-  }
-  /** Keys by tmux name (`Enter`, `Tab`…). */
-  keys(...keys: string[]): void {
-    tmux('send-keys', '-t', this.name, ...keys);
-  }
-  /** Literal text. */
-  type(text: string): void {
-    tmux('send-keys', '-t', this.name, '-l', text);
-  }
-  /** Waits until the screen satisfies `test`; fails with the screen if it doesn't within `ms`. */
-  async until(test: (screen: string) => boolean, what: string, ms = 60_000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const s = this.screen();
-      if (test(s)) return s;
-      if (Date.now() > deadline) throw new Error(`${this.name}: timed out waiting for ${what}; screen:\n${s}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  /** The task list: the lines with a status mark, selection marker dropped. */
-  list(): string[] {
-    return this.screen().split('\n').filter((l) => /^[ ›] \[[ ~x]\]/.test(l)).map((l) => l.slice(2).trimEnd());
-  }
-}
-
-const shows = (...texts: string[]) => (s: string): boolean => texts.every((t) => s.includes(t));
+/** One task manager in its own terminal. */
+const taskManager = (name: string, args: string[]): Terminal => new Terminal(SOCKET, name, ROOT, [process.execPath, '--disable-warning=ExperimentalWarning', MAIN, ...args]);
 
 describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not installed' }, () => {
   after(() => {
-    spawnSync('tmux', ['-L', SOCKET, 'kill-server']); // ends both programs
+    killTmuxServer(SOCKET); // ends both programs
   });
 
   it('two instances sync as peers, live; one goes offline, both edit, and they converge', async () => {
@@ -87,8 +34,8 @@ describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not inst
     }
     const ports = { ann: await freePort(), bob: await freePort() };
     const at = (who: 'ann' | 'bob'): string => `/ip4/127.0.0.1/tcp/${ports[who]}/p2p/${ids[who]}`;
-    const ann = new Terminal('ann', [dirs.ann, '--listen', `/ip4/127.0.0.1/tcp/${ports.ann}`, '--peer', at('bob')]);
-    const bob = new Terminal('bob', [dirs.bob, '--listen', `/ip4/127.0.0.1/tcp/${ports.bob}`, '--peer', at('ann')]);
+    const ann = taskManager('ann', [dirs.ann, '--listen', `/ip4/127.0.0.1/tcp/${ports.ann}`, '--peer', at('bob')]);
+    const bob = taskManager('bob', [dirs.bob, '--listen', `/ip4/127.0.0.1/tcp/${ports.bob}`, '--peer', at('ann')]);
     await ann.until(shows('online · 1 peer', 'press a', 'peer1: online'), 'ann online with bob');
     await bob.until(shows('online · 1 peer', 'press a', 'peer1: online'), 'bob online with ann');
 
