@@ -18,7 +18,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { FrameChannel } from '../sync/channel.ts';
+import { withFirstFrame, type FrameChannel } from '../sync/channel.ts';
 import { decodeMessage, ProtocolError, type Message } from '../sync/messages.ts';
 import { refuse, type SessionLog } from '../sync/server.ts';
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, WsFrameStream, type ControlMessage } from '../transport/ws/frames.ts';
@@ -84,27 +84,6 @@ interface Access {
 
 /** The one answer to a client without access to a database, whether it exists or not. */
 const NO_ACCESS_TEXT = (name: string): string => `database ${name} is not yours and not shared with you (forbidden)`;
-
-/** The channel, with its first frame (already read) put back in front. */
-function prepend(first: Uint8Array, it: AsyncIterator<Uint8Array>, channel: FrameChannel): FrameChannel {
-  return {
-    send: (frame, options) => channel.send(frame, options),
-    close: (options) => channel.close(options),
-    abort: (err) => channel.abort(err),
-    async *[Symbol.asyncIterator]() {
-      try {
-        yield first;
-        for (;;) {
-          const r = await it.next();
-          if (r.done) return;
-          yield r.value;
-        }
-      } finally {
-        await it.return?.();
-      }
-    },
-  };
-}
 
 /** The database name a request's path names (`/<db>`, a query allowed). */
 export function databaseOf(url: string | undefined): string {
@@ -258,7 +237,7 @@ export class HubServer {
         const it = live.stream[Symbol.asyncIterator]();
         const first = await it.next();
         if (first.done) return;
-        channel = prepend(first.value, it, live.stream);
+        channel = withFirstFrame(first.value, it, live.stream);
         access = await this.admit(name, principal, first.value);
         if (!access) {
           this.metrics.refused('forbidden');

@@ -7,7 +7,7 @@
  * session following that database.
  */
 import { NO_ACCESS, type PeerPolicy } from '../sync/policy.ts';
-import type { FrameChannel } from '../sync/channel.ts';
+import { withFirstFrame, type FrameChannel } from '../sync/channel.ts';
 import { Gate } from '../sync/gate.ts';
 import { decodeMessage, encodeMessage, ProtocolError, type Message } from '../sync/messages.ts';
 import type { ChangeSink, Received } from '../sync/ports.ts';
@@ -40,27 +40,6 @@ const ERROR_TYPE = encodeMessage({ type: 'error', code: '', message: '' })[0];
 const REFUSED_TYPE = encodeMessage({ type: 'refused', version: 0, message: '' })[0];
 
 const REASONS: Record<string, RefusalReason> = { schema: 'schema', denied: 'forbidden', malformed: 'protocol', unexpected: 'protocol', version: 'protocol' };
-
-/** The channel, with the first frame (already read) put back in front. */
-function replay(first: Uint8Array, it: AsyncIterator<Uint8Array>, channel: FrameChannel): FrameChannel {
-  return {
-    send: (frame, options) => channel.send(frame, options),
-    close: (options) => channel.close(options),
-    abort: (err) => channel.abort(err),
-    async *[Symbol.asyncIterator]() {
-      try {
-        yield first;
-        for (;;) {
-          const r = await it.next();
-          if (r.done) return;
-          yield r.value;
-        }
-      } finally {
-        await it.return?.();
-      }
-    },
-  };
-}
 
 /** The channel, counting what the server answers: errors by code, refused transactions. */
 function counted(channel: FrameChannel, metrics: HubMetrics): FrameChannel {
@@ -158,7 +137,7 @@ export async function serveHubSession(channel: FrameChannel, o: HubSessionOption
     }
   }
   const gate = new Gate((peer) => (peer === user ? o.policy : NO_ACCESS));
-  await serveSession(replay(first.value, it, out), o.db.feed, countedSink(o.db.sink, o.metrics, o.clock), {
+  await serveSession(withFirstFrame(first.value, it, out), o.db.feed, countedSink(o.db.sink, o.metrics, o.clock), {
     peer: user,
     proof: o.db.proof,
     // An enrolled device proved its key (its address) to the hub: its hello must claim that address.

@@ -31,3 +31,27 @@ export interface SendOptions {
    */
   shared?: boolean;
 }
+
+/**
+ * `channel` with a frame already read from it (`first`, taken through `it`, the channel's own
+ * iterator) put back in front: for a server that reads the first frame to decide who serves the rest.
+ */
+export function withFirstFrame(first: Uint8Array, it: AsyncIterator<Uint8Array>, channel: FrameChannel): FrameChannel {
+  return {
+    send: (frame, options) => channel.send(frame, options),
+    close: (options) => channel.close(options),
+    abort: (err) => channel.abort(err),
+    async *[Symbol.asyncIterator]() {
+      try {
+        yield first;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          yield r.value;
+        }
+      } finally {
+        await it.return?.();
+      }
+    },
+  };
+}
