@@ -89,11 +89,11 @@ class Child {
   }
 }
 
-async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: string, schema: string): Promise<{ proc: ChildProcess; url: string; pid: number }> {
+async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: string, schema: string, dbs: number): Promise<{ proc: ChildProcess; url: string; pid: number }> {
   const args = mode === 'sqlite' ? [join(scratch.dir, `hub-${randomBytes(3).toString('hex')}`)] : [pgUrl, schema];
   // BENCH_HUB_PROFILE=DIR: a CPU profile of the hub, written to DIR when it stops
   const prof = process.env.BENCH_HUB_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROFILE}`] : [];
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, here('./hub-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, here('./hub-child.ts'), ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   for await (const chunk of proc.stdout!) {
     out += String(chunk);
@@ -118,7 +118,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
   const scratch = new Scratch();
   const pgUrl = process.env.BENCH_HUB_PG_URL ?? 'postgres://127.0.0.1:5432/test';
   const schema = `bench_hubfan_${randomBytes(4).toString('hex')}`;
-  const hub = await startHub(o.mode, scratch, pgUrl, schema);
+  const hub = await startHub(o.mode, scratch, pgUrl, schema, o.dbs);
   const children: Child[] = [];
   try {
     const rssBefore = rssKiB(hub.pid);
