@@ -202,6 +202,14 @@ export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
  */
 export const PING_TIMEOUT_MS = 30_000;
 
+/**
+ * How long a new stream's protocol negotiation may take, each way, before libp2p aborts the stream.
+ * Its default, 10 s of wall time, is as short as the stalls of a loaded machine (up to 11 s seen):
+ * an incoming sync stream, or the monitor's ping (whose failure costs the whole connection), would
+ * be reset as the answering process wakes up.
+ */
+export const NEGOTIATION_TIMEOUT_MS = 30_000;
+
 /** Don't redial an mDNS-discovered peer more often than this. */
 const AUTO_DIAL_INTERVAL_MS = 30_000;
 /** Don't dial discovered peers beyond this many open connections. */
@@ -259,6 +267,7 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES } })],
+      connectionManager: { inboundStreamProtocolNegotiationTimeout: NEGOTIATION_TIMEOUT_MS, outboundStreamProtocolNegotiationTimeout: NEGOTIATION_TIMEOUT_MS },
       connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: 2 * PING_TIMEOUT_MS } },
       peerDiscovery,
       services,
