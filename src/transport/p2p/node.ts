@@ -191,6 +191,25 @@ export class P2pAddressError extends DdcpError {
  */
 export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 
+/**
+ * How long libp2p's connection monitor (which pings every connection every 10 s) waits for a ping
+ * before it aborts the whole connection, every stream on it reset; the answering side gives an
+ * incoming ping twice as long before it resets the ping stream (which the pinging side's monitor
+ * also takes for a failure). libp2p's defaults, 5 s (on a fast link) and 10 s, are counted in wall
+ * time: a process whose event loop stalls longer (5–11 s stalls measured at load 12 on 2 cores)
+ * finds the ping timed out when it wakes, before it reads the answer already waiting, and a sync in
+ * the middle of its transfer is cut. A peer that is really gone is still dropped, within 10 + 30 s.
+ */
+export const PING_TIMEOUT_MS = 30_000;
+
+/**
+ * How long a new stream's protocol negotiation may take, each way, before libp2p aborts the stream.
+ * Its default, 10 s of wall time, is as short as the stalls of a loaded machine (up to 11 s seen):
+ * an incoming sync stream, or the monitor's ping (whose failure costs the whole connection), would
+ * be reset as the answering process wakes up.
+ */
+export const NEGOTIATION_TIMEOUT_MS = 30_000;
+
 /** Don't redial an mDNS-discovered peer more often than this. */
 const AUTO_DIAL_INTERVAL_MS = 30_000;
 /** Don't dial discovered peers beyond this many open connections. */
@@ -224,7 +243,7 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
     identifyPush: identifyPush(),
-    ping: ping(),
+    ping: ping({ timeout: 2 * PING_TIMEOUT_MS }),
   };
   if (useDht) {
     const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht');
@@ -248,6 +267,8 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES } })],
+      connectionManager: { inboundStreamProtocolNegotiationTimeout: NEGOTIATION_TIMEOUT_MS, outboundStreamProtocolNegotiationTimeout: NEGOTIATION_TIMEOUT_MS },
+      connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: 2 * PING_TIMEOUT_MS } },
       peerDiscovery,
       services,
       nodeInfo: { name: 'ddcp' },
