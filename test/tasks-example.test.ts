@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { tempDir } from './support/cli.ts';
-import { freePort, hasTmux, killTmuxServer, shows, Terminal } from './support/terminal.ts';
+import { editWhileApart, freePort, hasTmux, killTmuxServer, shows, Terminal } from './support/terminal.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'examples/tasks/main.ts');
@@ -56,22 +56,7 @@ describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not inst
     bob.keys('o');
     await bob.until(shows('○ offline'), 'bob offline');
     await ann.until(shows('online · 0 peers', 'peer1: reconnecting'), 'ann seeing bob gone');
-    bob.keys('s'); // todo → doing
-    await bob.until(shows('[~] !!  Buy milk'), "bob's status edit");
-    bob.keys('a');
-    await bob.until(shows('New task'), 'the form');
-    bob.type('Offline task');
-    bob.keys('Enter');
-    await bob.until(shows('Offline task'), "bob's new task");
-    ann.keys('p'); // medium → high
-    await ann.until(shows('[ ] !!! Buy milk'), "ann's priority edit");
-    ann.keys('a');
-    await ann.until(shows('New task'), 'the form');
-    ann.type('From ann');
-    ann.keys('Enter');
-    await ann.until(shows('From ann'), "ann's new task");
-    assert.ok(!ann.screen().includes('Offline task'), 'nothing passes while bob is offline');
-    assert.ok(!bob.screen().includes('From ann'), 'nothing passes while bob is offline');
+    await editWhileApart(ann, bob);
 
     // back online: both edits of the one task survive, both new tasks arrive, the lists are equal
     bob.keys('o');

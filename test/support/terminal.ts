@@ -61,6 +61,14 @@ export class Terminal {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  /** Adds a task with just a title through the task manager's form, and waits for it in the list. */
+  async addTask(title: string): Promise<void> {
+    this.keys('a');
+    await this.until(shows('New task'), 'the form');
+    this.type(title);
+    this.keys('Enter');
+    await this.until(shows(title), `the new task ${title}`);
+  }
   /** The task list: the lines with a status mark, selection marker dropped. */
   list(): string[] {
     return this.screen().split('\n').filter((l) => /^[ ›] \[[ ~x]\]/.test(l)).map((l) => l.slice(2).trimEnd());
@@ -70,4 +78,19 @@ export class Terminal {
 /** Ends every session of the tmux server `socket` (and the programs in them). */
 export function killTmuxServer(socket: string): void {
   spawnSync('tmux', ['-L', socket, 'kill-server']);
+}
+
+/**
+ * The task-manager tests' offline scenario, once `bob` is offline and both show "Buy milk": bob moves
+ * it to doing and adds "Offline task"; ann raises its priority and adds "From ann"; neither sees the
+ * other's edits meanwhile.
+ */
+export async function editWhileApart(ann: Terminal, bob: Terminal): Promise<void> {
+  bob.keys('s'); // todo → doing
+  await bob.until(shows('[~] !!  Buy milk'), "bob's status edit");
+  await bob.addTask('Offline task');
+  ann.keys('p'); // medium → high
+  await ann.until(shows('[ ] !!! Buy milk'), "ann's priority edit");
+  await ann.addTask('From ann');
+  if (ann.screen().includes('Offline task') || bob.screen().includes('From ann')) throw new Error('an edit passed while bob was offline');
 }
