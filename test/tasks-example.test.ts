@@ -40,15 +40,7 @@ describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not inst
     await bob.until(shows('online · 1 peer', 'press a', 'peer1: online'), 'bob online with ann');
 
     // made in one, live in the other
-    ann.keys('a');
-    await ann.until(shows('New task'), 'the form');
-    ann.type('Buy milk');
-    ann.keys('Tab');
-    ann.type('two litres');
-    ann.keys('Tab', 'Tab');
-    ann.type('home, shop');
-    await ann.until(shows('home, shop'), 'the tags typed');
-    ann.keys('Enter');
+    await ann.addTask('Buy milk', { description: 'two litres', tags: 'home, shop' });
     await ann.until(shows('[ ] !!  Buy milk #home #shop'), 'the task in ann');
     await bob.until(shows('[ ] !!  Buy milk #home #shop'), 'the task arriving at bob');
 

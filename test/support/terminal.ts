@@ -61,11 +61,20 @@ export class Terminal {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  /** Adds a task with just a title through the task manager's form, and waits for it in the list. */
-  async addTask(title: string): Promise<void> {
+  /** Adds a task through the task manager's form (title; description and tags optional), and waits for it. */
+  async addTask(title: string, more: { description?: string; tags?: string } = {}): Promise<void> {
     this.keys('a');
     await this.until(shows('New task'), 'the form');
     this.type(title);
+    if (more.description !== undefined || more.tags !== undefined) {
+      this.keys('Tab');
+      if (more.description !== undefined) this.type(more.description);
+      if (more.tags !== undefined) {
+        this.keys('Tab', 'Tab');
+        this.type(more.tags);
+        await this.until(shows(more.tags), 'the tags typed');
+      }
+    }
     this.keys('Enter');
     await this.until(shows(title), `the new task ${title}`);
   }
