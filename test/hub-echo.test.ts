@@ -8,8 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { HubServer } from '../src/hub/server.ts';
 import type { Repository } from '../src/index.ts';
 import { tempDir } from './support/cli.ts';
-import { startHub, TokenAuthenticator } from './support/hub.ts';
-import { notesRepo } from './support/notes.ts';
+import { hubClient, startHub, TokenAuthenticator } from './support/hub.ts';
 import { following, until } from './hub/following.ts';
 
 const ids = (r: Repository): string[] => (r.db.prepare('SELECT id FROM notes ORDER BY id').all() as { id: string }[]).map((x) => x.id);
@@ -32,10 +31,8 @@ describe('no echo through a hub', () => {
   });
 
   async function clientOf(user: string, db: string): Promise<Repository> {
-    const r = await notesRepo(dir, `${user}-${++n}`);
+    const r = await hubClient(dir, `${user}-${++n}`, hub.url, db, auth.issue(`test-app:${user}`, user));
     repos.push(r);
-    r.addRemote('origin', `${hub.url}/${db}`);
-    r.hubTokens.set(`${hub.url}/${db}`, auth.issue(`test-app:${user}`, user));
     return r;
   }
 

@@ -14,8 +14,7 @@ import { dialWs, WsRefusedError } from '../src/transport/ws/dial.ts';
 import type { HubServer } from '../src/hub/server.ts';
 import type { Repository } from '../src/index.ts';
 import { tempDir } from './support/cli.ts';
-import { startHub } from './support/hub.ts';
-import { notesRepo } from './support/notes.ts';
+import { hubClient, startHub } from './support/hub.ts';
 
 const UNAUTHENTICATED = { code: 'unauthenticated', message: 'authentication failed' };
 
@@ -47,10 +46,8 @@ describe('the hub hides which databases exist', () => {
   });
 
   async function clientOf(user: string, db: string): Promise<Repository> {
-    const r = await notesRepo(dir, `${user}-${++n}`);
+    const r = await hubClient(dir, `${user}-${++n}`, hub.url, db, tokens[user]!);
     repos.push(r);
-    r.addRemote('origin', `${hub.url}/${db}`);
-    r.hubTokens.set(`${hub.url}/${db}`, tokens[user]!);
     return r;
   }
 

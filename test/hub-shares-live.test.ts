@@ -16,7 +16,7 @@ import type { HubServer } from '../src/hub/server.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import type { Repository } from '../src/index.ts';
 import { tempDir } from './support/cli.ts';
-import { startHub, TokenAuthenticator } from './support/hub.ts';
+import { hubClient, startHub, TokenAuthenticator } from './support/hub.ts';
 import { notesRepo } from './support/notes.ts';
 import { disconnected, following, until } from './hub/following.ts';
 import { PG_URL, pgSchemaName } from './hub/pg.ts';
@@ -47,10 +47,8 @@ describe('share changes reach open sessions (one hub)', () => {
   });
 
   async function clientOf(user: string, db: string): Promise<Repository> {
-    const r = await notesRepo(dir, `${user}-${++n}`);
+    const r = await hubClient(dir, `${user}-${++n}`, hub.url, db, auth.issue(`test-app:${user}`, user));
     repos.push(r);
-    r.addRemote('origin', `${hub.url}/${db}`);
-    r.hubTokens.set(`${hub.url}/${db}`, auth.issue(`test-app:${user}`, user));
     return r;
   }
 

@@ -9,8 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { HubServer } from '../src/hub/server.ts';
 import type { Repository } from '../src/index.ts';
 import { tempDir } from './support/cli.ts';
-import { startHub, TokenAuthenticator } from './support/hub.ts';
-import { notesRepo } from './support/notes.ts';
+import { hubClient, startHub, TokenAuthenticator } from './support/hub.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
 import type { HubStore } from '../src/hub/storage/port.ts';
@@ -48,10 +47,8 @@ describe(`hub (${mode} store) on 127.0.0.1`, () => {
 
   /** A client repository of `user` (with the team table) whose 'origin' is database `db` on the hub. */
   async function clientOf(user: string, db: string, app = 'test-app', ddl = TEAM): Promise<Repository> {
-    const r = await notesRepo(dir, `${user}-${++n}`, ddl);
+    const r = await hubClient(dir, `${user}-${++n}`, hub.url, db, auth.issue(`${app}:${user}`, user, app), ddl);
     repos.push(r);
-    r.addRemote('origin', `${hub.url}/${db}`);
-    r.hubTokens.set(`${hub.url}/${db}`, auth.issue(`${app}:${user}`, user, app));
     return r;
   }
 

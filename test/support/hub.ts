@@ -9,6 +9,7 @@ import { HubServer, type HubServerOptions } from '../../src/hub/server.ts';
 import { SqliteHubStore } from '../../src/hub/storage/sqlite/store.ts';
 import type { DatabaseInfo, HubDatabase, HubStore } from '../../src/hub/storage/port.ts';
 import type { Repository } from '../../src/index.ts';
+import { notesRepo } from './notes.ts';
 import type { PeerPolicy } from '../../src/sync/policy.ts';
 
 export class TestAuthError extends Error {
@@ -101,4 +102,15 @@ export function repositoryStore(repo: Repository, name: string, app = 'test-app'
     list: async () => [await db.info()],
     close: async () => feed.stop(),
   };
+}
+
+/**
+ * A client repository `name` in `dir` (the notes table, or `ddl`) whose remote 'origin' is database
+ * `db` on the hub at `hubUrl`, presenting `token`.
+ */
+export async function hubClient(dir: string, name: string, hubUrl: string, db: string, token: string, ddl?: string): Promise<Repository> {
+  const r = await notesRepo(dir, name, ddl);
+  r.addRemote('origin', `${hubUrl}/${db}`);
+  r.hubTokens.set(`${hubUrl}/${db}`, token);
+  return r;
 }
