@@ -10,6 +10,11 @@
  */
 import { FrameInbox, sendRefusal, type FrameStream, type FrameStreamOptions, type SendOptions } from './frames.ts';
 
+/**
+ * The base of every transport's {@link FrameStream}: a subclass supplies `write`, `endWriting`,
+ * `abort` and, if its reading can pause, `resumeReading`; it pushes what it receives into `inbox`
+ * and reports failures through `fail`.
+ */
 export abstract class BaseFrameStream implements FrameStream {
   readonly remotePeer: string;
   readonly maxFrameBytes: number;
@@ -56,6 +61,7 @@ export abstract class BaseFrameStream implements FrameStream {
   /** The inbox fell to half its high-water mark or less, or its reader left: read again if paused. */
   protected resumeReading(): void {}
 
+  /** Tears the stream down with `err` (see {@link FrameStream}); how the peer learns of it is the medium's. */
   abstract abort(err: Error): void;
 
   send(frame: Uint8Array, options: SendOptions = {}): Promise<void> {
