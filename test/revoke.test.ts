@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
-import { runSession } from '../src/sync/client.ts';
+import type { FrameChannel } from '../src/sync/channel.ts';
+import { runSession, type SessionResult } from '../src/sync/client.ts';
 import { Gate } from '../src/sync/gate.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Message } from '../src/sync/messages.ts';
 import { serveSession } from '../src/sync/server.ts';
@@ -26,6 +27,45 @@ async function pair(): Promise<{ alice: Repository; bob: Repository; close(): vo
   const alice = await notesRepo(dir, 'alice');
   const bob = await notesRepo(dir, 'bob');
   return { alice, bob, close: () => (alice.close(), bob.close()) };
+}
+
+/** Bob follows the server at the other end of `channel`, merging what it sends; `first` resolves once he has caught up. */
+function follow(channel: FrameChannel, bob: Repository): { following: Promise<SessionResult>; first: Promise<void> } {
+  let caughtUp!: () => void;
+  const first = new Promise<void>((r) => (caughtUp = r));
+  const following = runSession(channel, {
+    siteId: bob.engine.siteId,
+    proof: bob.siteProof(),
+    schema: bob.engine.crrs(),
+    follow: true,
+    pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: (b) => bob.engine.applyChanges(b.changes), caughtUp: () => caughtUp() },
+  });
+  return { following, first };
+}
+
+/** Alice serving over libp2p on 127.0.0.1 (letting bob in); `follow` dials her from a node with bob's key. */
+async function libp2pPair(alice: Repository, bob: Repository, log?: (line: string) => void) {
+  alice.allow(bob.address);
+  const server = await Server.start(alice, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, log });
+  const node = await createNode({ privateKey: bob.identity.privateKey, listen: [], mdns: false, dht: false });
+  return {
+    server,
+    follow: async () => follow(await node.open(server.addresses()[0]!, SYNC_PROTOCOL), bob),
+    stop: async () => {
+      await node.stop();
+      await server.stop();
+    },
+  };
+}
+
+/** Changes alice's repository through another handle, as another process would: her server isn't told. */
+function elsewhere(alice: Repository, change: (other: Repository) => void): void {
+  const other = Repository.open(alice.root);
+  try {
+    change(other);
+  } finally {
+    other.close();
+  }
 }
 
 describe('revoking open sessions', () => {
@@ -67,20 +107,7 @@ describe('revoking open sessions', () => {
       const [server, client] = framePair();
       const session = sessions.open('bob');
       const served = serveSession(server, feed, feed, { peer: 'bob', proof: alice.siteProof(), signal: session.signal, gate: writer }).finally(() => session.end());
-      let caughtUp!: () => void;
-      const first = new Promise<void>((r) => (caughtUp = r));
-      const following = runSession(client, {
-        siteId: bob.engine.siteId,
-        proof: bob.siteProof(),
-        schema: bob.engine.crrs(),
-        follow: true,
-        pull: {
-          from: () => ({ since: 0, held: [] }),
-          welcome: () => {},
-          batch: (b) => bob.engine.applyChanges(b.changes),
-          caughtUp: () => caughtUp(),
-        },
-      });
+      const { following, first } = follow(client, bob);
       await first;
       assert.equal(sessions.revoke('bob', 'peer bob is denied by this database'), 1);
       alice.db.exec("INSERT INTO notes VALUES ('a2', 'x')");
@@ -126,28 +153,16 @@ describe('revoking open sessions', () => {
   it('Server.revoke cuts a peer following over libp2p with the reason given (the hook for revoked credentials)', async () => {
     const { alice, bob, close } = await pair();
     alice.db.exec("INSERT INTO notes VALUES ('a1', 'x')");
-    alice.allow(bob.address);
-    const server = await Server.start(alice, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false });
-    const node = await createNode({ privateKey: bob.identity.privateKey, listen: [], mdns: false, dht: false });
+    const p2p = await libp2pPair(alice, bob);
     try {
-      assert.equal(server.revoke(bob.address, 'nobody here'), 0);
-      const channel = await node.open(server.addresses()[0]!, SYNC_PROTOCOL);
-      let caughtUp!: () => void;
-      const first = new Promise<void>((r) => (caughtUp = r));
-      const following = runSession(channel, {
-        siteId: bob.engine.siteId,
-        proof: bob.siteProof(),
-        schema: bob.engine.crrs(),
-        follow: true,
-        pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: (b) => bob.engine.applyChanges(b.changes), caughtUp: () => caughtUp() },
-      });
+      assert.equal(p2p.server.revoke(bob.address, 'nobody here'), 0);
+      const { following, first } = await p2p.follow();
       await first;
-      assert.equal(server.revoke(bob.address, 'the credential of bob was revoked'), 1);
+      assert.equal(p2p.server.revoke(bob.address, 'the credential of bob was revoked'), 1);
       await assert.rejects(following, /the peer ended the session: the credential of bob was revoked/);
       assert.deepEqual(ids(bob), ['a1']);
     } finally {
-      await node.stop();
-      await server.stop();
+      await p2p.stop();
       close();
     }
   });
@@ -155,31 +170,16 @@ describe('revoking open sessions', () => {
   it('a serve notices a deny written by another process (its config watch) and cuts the session', async () => {
     const { alice, bob, close } = await pair();
     alice.db.exec("INSERT INTO notes VALUES ('a1', 'x')");
-    alice.allow(bob.address);
     const logs: string[] = [];
-    const server = await Server.start(alice, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, log: (l) => logs.push(l) });
-    const node = await createNode({ privateKey: bob.identity.privateKey, listen: [], mdns: false, dht: false });
+    const p2p = await libp2pPair(alice, bob, (l) => logs.push(l));
     try {
-      const channel = await node.open(server.addresses()[0]!, SYNC_PROTOCOL);
-      let caughtUp!: () => void;
-      const first = new Promise<void>((r) => (caughtUp = r));
-      const following = runSession(channel, {
-        siteId: bob.engine.siteId,
-        proof: bob.siteProof(),
-        schema: bob.engine.crrs(),
-        follow: true,
-        pull: { from: () => ({ since: 0, held: [] }), welcome: () => {}, batch: (b) => bob.engine.applyChanges(b.changes), caughtUp: () => caughtUp() },
-      });
+      const { following, first } = await p2p.follow();
       await first;
-      // another handle on the repository, as another process would have: the server isn't told
-      const other = Repository.open(alice.root);
-      other.deny(bob.address);
-      other.close();
+      elsewhere(alice, (other) => other.deny(bob.address));
       await assert.rejects(following, /the peer ended the session: peer \S+ is denied by this database/);
       assert.ok(logs.some((l) => l.startsWith(`cut 1 open session of ${bob.address}`)), logs.join('\n'));
     } finally {
-      await node.stop();
-      await server.stop();
+      await p2p.stop();
       close();
     }
   });
@@ -192,9 +192,7 @@ describe('revoking open sessions', () => {
     const server = await Server.start(alice, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, log: (l) => logs.push(l) });
     try {
       await until(() => ids(alice).includes('b1'));
-      const other = Repository.open(alice.root);
-      other.removeRemote('bob');
-      other.close();
+      elsewhere(alice, (other) => other.removeRemote('bob'));
       await until(() => logs.includes('stopped following bob: removed'));
       bob.db.exec("INSERT INTO notes VALUES ('b2', 'x')");
       // were it still followed, b2 would arrive within the feed's watch interval; a later change

@@ -39,6 +39,14 @@ async function notesRepo(root: string, name: string): Promise<string> {
   return join(root, name);
 }
 
+/** A new temporary folder with a notes repository for each of `names`: the folder, then their paths. */
+async function repos<Names extends string[]>(...names: Names): Promise<[string, ...{ [K in keyof Names]: string }]> {
+  const root = tempDir();
+  const dirs: string[] = [];
+  for (const name of names) dirs.push(await notesRepo(root, name));
+  return [root, ...dirs] as [string, ...{ [K in keyof Names]: string }];
+}
+
 const note = (dir: string, id: string, file?: string): void => void sql(dir, (db) => db.prepare('INSERT INTO notes VALUES (?, ?)').run(id, `from ${id}`), file);
 
 /** Makes the database of `dir` claim `siteId` as its own, at a huge db_version (what a forger does). */
@@ -49,37 +57,48 @@ function forgeSite(dir: string, siteId: string, version: bigint): void {
   });
 }
 
+/** Adds each of `names` (a sibling repository) as a remote of `dir`, under its own name. */
+function addRemotes(dir: string, ...names: string[]): void {
+  for (const name of names) ok(dir, ['remote', 'add', name, `../${name}`]);
+}
+
+/** Runs the CLI in `dir` expecting it to fail with a message matching `reason`. */
+function refused(dir: string, args: string[], reason: RegExp, why?: string): ReturnType<typeof ddcp> {
+  const r = ddcp(dir, args);
+  assert.notEqual(r.code, 0, why);
+  assert.match(r.stderr, reason);
+  return r;
+}
+
+/** Repositories a, b and c, where c's database claims b's site id; b and c have a note each (b1, c1). */
+async function forgedTrio(): Promise<{ root: string; a: string; b: string; c: string }> {
+  const [root, a, b, c] = await repos('a', 'b', 'c');
+  forgeSite(c, siteOf(b), 9007199254740000n);
+  note(b, 'b1');
+  note(c, 'c1');
+  return { root, a, b, c };
+}
+
+/** After the forger was refused, sync of `a` with the real b (holding b1) goes on: b2 arrives. */
+function syncWithBGoesOn(a: string, b: string): void {
+  note(b, 'b2');
+  ok(a, ['pull', 'b']);
+  assert.deepEqual(cliNoteIds(a), ['b1', 'b2']);
+}
+
 describe('finding 1: a site id is bound to its identity', () => {
   it('a peer claiming another database’s site id is refused, and sync with the real one goes on', async () => {
-    const root = tempDir();
-    const a = await notesRepo(root, 'a');
-    const b = await notesRepo(root, 'b');
-    const c = await notesRepo(root, 'c');
-    forgeSite(c, siteOf(b), 9007199254740000n);
-    note(b, 'b1');
-    note(c, 'c1');
-    ok(a, ['remote', 'add', 'b', '../b']);
-    ok(a, ['remote', 'add', 'c', '../c']);
+    const { a, b } = await forgedTrio();
+    addRemotes(a, 'b', 'c');
     ok(a, ['pull', 'b']);
-    const forged = ddcp(a, ['pull', 'c']);
-    assert.notEqual(forged.code, 0, 'a database claiming b’s site id is refused');
-    assert.match(forged.stderr, /two identities claim site id/);
+    const forged = refused(a, ['pull', 'c'], /two identities claim site id/, 'a database claiming b’s site id is refused');
     assert.equal(forged.stderr.trim().split('\n').length, 1, forged.stderr);
-    note(b, 'b2');
-    ok(a, ['pull', 'b']);
-    assert.deepEqual(cliNoteIds(a), ['b1', 'b2']);
+    syncWithBGoesOn(a, b);
   });
 
   it('whoever claims a site id first, the second identity is refused loudly, never ignored', async () => {
-    const root = tempDir();
-    const a = await notesRepo(root, 'a');
-    const b = await notesRepo(root, 'b');
-    const c = await notesRepo(root, 'c');
-    forgeSite(c, siteOf(b), 9007199254740000n);
-    note(b, 'b1');
-    note(c, 'c1');
-    ok(a, ['remote', 'add', 'b', '../b']);
-    ok(a, ['remote', 'add', 'c', '../c']);
+    const { a } = await forgedTrio();
+    addRemotes(a, 'b', 'c');
     ddcp(a, ['pull', 'c']);
     const r = ddcp(a, ['pull', 'b']);
     // Either b's changes arrive, or the pull fails saying why — never "up to date" with b1 missing.
@@ -89,43 +108,30 @@ describe('finding 1: a site id is bound to its identity', () => {
   });
 
   it('a bundle claiming another database’s site id is refused', async () => {
-    const root = tempDir();
-    const a = await notesRepo(root, 'a');
-    const b = await notesRepo(root, 'b');
-    const c = await notesRepo(root, 'c');
-    forgeSite(c, siteOf(b), 9007199254740000n);
-    note(b, 'b1');
-    note(c, 'c1');
-    ok(a, ['remote', 'add', 'b', '../b']);
+    const { root, a, b, c } = await forgedTrio();
+    addRemotes(a, 'b');
     ok(a, ['pull', 'b']);
     ok(c, ['bundle', 'create', join(root, 'c.bundle')]);
-    const r = ddcp(a, ['bundle', 'apply', join(root, 'c.bundle')]);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /two identities claim site id/);
-    note(b, 'b2');
-    ok(a, ['pull', 'b']);
-    assert.deepEqual(cliNoteIds(a), ['b1', 'b2']);
+    refused(a, ['bundle', 'apply', join(root, 'c.bundle')], /two identities claim site id/);
+    syncWithBGoesOn(a, b);
   });
 });
 
 describe('finding 3: a change stamped with a database’s site id reaches it', () => {
   it('C forges a change under B’s site id; A takes it from C; B, following A, gets it too', async () => {
-    const root = tempDir();
-    const a = await notesRepo(root, 'a');
-    const b = await notesRepo(root, 'b');
-    const c = await notesRepo(root, 'c');
+    const [, a, b, c] = await repos('a', 'b', 'c');
     note(b, 'b1');
     const line = JSON.parse(ok(b, ['changes']).trim().split('\n')[0]!) as Record<string, unknown>;
     // The same shape as B's change, another row: what C can write under B's site id.
     const forged = { ...line, pk: '010b02' + Buffer.from('zz').toString('hex'), val: '010b05' + Buffer.from('fromC').toString('hex'), db_version: 1 };
     ok(c, ['apply'], JSON.stringify(forged) + '\n');
-    ok(a, ['remote', 'add', 'c', '../c']);
-    ok(b, ['remote', 'add', 'a', '../a']);
+    addRemotes(a, 'c');
+    addRemotes(b, 'a');
     ok(a, ['pull', 'c']);
     ok(b, ['pull', 'a']);
-    ok(a, ['remote', 'add', 'b', '../b']);
+    addRemotes(a, 'b');
     ok(a, ['pull', 'b']);
-    ok(c, ['remote', 'add', 'a', '../a']);
+    addRemotes(c, 'a');
     ok(c, ['pull', 'a']);
     assert.deepEqual(cliNoteIds(a), ['b1', 'zz']);
     assert.deepEqual(cliNoteIds(b), ['b1', 'zz'], 'the change stamped with B’s site id reached B');
@@ -133,11 +139,9 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
   });
 
   it('a copied database is detected (two identities, one site id) and init --new-site fixes it', async () => {
-    const root = tempDir();
-    const a = await notesRepo(root, 'a');
-    const b = await notesRepo(root, 'b');
+    const [root, a, b] = await repos('a', 'b');
     note(b, 'b1');
-    ok(a, ['remote', 'add', 'b', '../b']);
+    addRemotes(a, 'b');
     ok(a, ['pull', 'b']);
     // The copy: b's database file, adopted by a new repository (a new identity, b's site id).
     const copy = join(root, 'copy');
@@ -146,10 +150,8 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
     ok(copy, ['init', '--db', 'notes.db']);
     note(copy, 'k1', 'notes.db');
     note(b, 'b2');
-    ok(a, ['remote', 'add', 'copy', '../copy']);
-    const r = ddcp(a, ['pull', 'copy']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /two identities claim site id .*init --new-site/);
+    addRemotes(a, 'copy');
+    refused(a, ['pull', 'copy'], /two identities claim site id .*init --new-site/);
     const before = siteOf(copy, 'notes.db');
     ok(copy, ['init', '--new-site']);
     assert.notEqual(siteOf(copy, 'notes.db'), before);
@@ -157,25 +159,22 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
     ok(a, ['pull', 'copy']);
     ok(a, ['pull', 'b']);
     assert.deepEqual(cliNoteIds(a), ['b1', 'b2', 'k1', 'k2']);
-    ok(b, ['remote', 'add', 'a', '../a']);
+    addRemotes(b, 'a');
     ok(b, ['pull', 'a']);
     assert.deepEqual(cliNoteIds(b), ['b1', 'b2', 'k1', 'k2'], 'the copy’s first note, made under b’s old site id, reached b too');
   });
 
   it('a whole repository copied with cp -a is refused when it meets its original', async () => {
-    const root = tempDir();
-    const b = await notesRepo(root, 'b');
+    const [root, b] = await repos('b');
     note(b, 'b1');
     const copy = join(root, 'copy');
     cpSync(b, copy, { recursive: true });
     note(copy, 'k1');
-    ok(copy, ['remote', 'add', 'b', '../b']);
-    const r = ddcp(copy, ['pull', 'b']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /copy.*init --new-site/);
+    addRemotes(copy, 'b');
+    refused(copy, ['pull', 'b'], /copy.*init --new-site/);
     ok(copy, ['init', '--new-site']);
     ok(copy, ['pull', 'b']);
-    ok(b, ['remote', 'add', 'copy', '../copy']);
+    addRemotes(b, 'copy');
     ok(b, ['pull', 'copy']);
     assert.deepEqual(cliNoteIds(b), ['b1', 'k1']);
   });
@@ -183,20 +182,16 @@ describe('finding 3: a change stamped with a database’s site id reaches it', (
 
 describe('a restored database is detected', () => {
   it('a peer holding more of its changes than it has refuses it until init --new-site; then both get everything', async () => {
-    const root = tempDir();
-    const a = await notesRepo(root, 'a');
-    const b = await notesRepo(root, 'b');
+    const [root, a, b] = await repos('a', 'b');
     note(b, 'b1');
     sql(b, (db) => db.exec(`VACUUM INTO '${join(root, 'backup.db')}'`));
     ok(b, ['shell'], "INSERT INTO notes VALUES ('b2', 'two'); INSERT INTO notes VALUES ('b2x', 'versions');"); // a db_version each
-    ok(a, ['remote', 'add', 'b', '../b']);
-    ok(b, ['remote', 'add', 'a', '../a']);
+    addRemotes(a, 'b');
+    addRemotes(b, 'a');
     ok(a, ['pull', 'b']);
     copyFileSync(join(root, 'backup.db'), join(b, 'ddcp.db')); // b2 and b2x are lost here, a has them
     note(b, 'b3'); // one version where two were lost: a holds more of b than b has
-    const r = ddcp(a, ['pull', 'b']);
-    assert.notEqual(r.code, 0, 'not "up to date" with b3 missing');
-    assert.match(r.stderr, /restored from a backup or copied; run 'ddcp init --new-site'/);
+    refused(a, ['pull', 'b'], /restored from a backup or copied; run 'ddcp init --new-site'/, 'not "up to date" with b3 missing');
     ok(b, ['init', '--new-site']);
     ok(a, ['pull', 'b']);
     ok(b, ['pull', 'a']);

@@ -15,15 +15,14 @@
  * protocol that idles longer should send keep-alive frames or set `stream.inactivityTimeout`.
  */
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
+import { BaseFrameStream } from '../frame-stream.ts';
 import {
   FrameDecoder,
   FrameError,
-  FrameInbox,
   FrameStreamClosedError,
   FrameStreamResetError,
   encodeFrameLength,
   frameOptions,
-  sendRefusal,
   type FrameStream,
   type FrameStreamOptions,
   type SendOptions,
@@ -41,29 +40,16 @@ export function libp2pFrameStream(stream: Stream, remotePeer: string, options: F
   return new Libp2pFrameStream(stream, remotePeer, options);
 }
 
-class Libp2pFrameStream implements FrameStream {
-  readonly remotePeer: string;
-  readonly maxFrameBytes: number;
+class Libp2pFrameStream extends BaseFrameStream {
   readonly #stream: Stream;
-  readonly #highWater: number;
   readonly #decoder: FrameDecoder;
-  readonly #inbox: FrameInbox;
-  #chain: Promise<void> = Promise.resolve();
-  #closing = false;
-  #closed: Promise<void> | null = null;
   #pausePending = false;
-  /** Why the stream failed (local abort, reset, bad frame); later sends throw it. */
-  #error: Error | null = null;
 
   constructor(stream: Stream, remotePeer: string, options: FrameStreamOptions) {
-    const { maxFrameBytes, highWaterBytes } = frameOptions(options);
-    this.remotePeer = remotePeer;
-    this.maxFrameBytes = maxFrameBytes;
+    super(remotePeer, frameOptions(options));
     this.#stream = stream;
-    this.#highWater = highWaterBytes;
-    this.#decoder = new FrameDecoder(maxFrameBytes);
-    this.#inbox = new FrameInbox(highWaterBytes, () => this.#resume());
-    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, PAUSED_READ_ALLOWANCE + highWaterBytes);
+    this.#decoder = new FrameDecoder(this.maxFrameBytes);
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, PAUSED_READ_ALLOWANCE + this.highWaterBytes);
     stream.addEventListener('message', this.#onMessage);
     stream.addEventListener('end', this.#onEnd);
     stream.addEventListener('close', this.#onClose);
@@ -75,11 +61,11 @@ class Libp2pFrameStream implements FrameStream {
   // ---- reading
 
   readonly #onMessage = (evt: StreamMessageEvent): void => {
-    if (this.#inbox.closed) return; // reader gone or stream failed: drop
+    if (this.inbox.closed) return; // reader gone or stream failed: drop
     const data = evt.data;
     try {
       for (const chunk of data instanceof Uint8Array ? [data] : data) {
-        for (const frame of this.#decoder.push(chunk)) this.#inbox.push(frame);
+        for (const frame of this.#decoder.push(chunk)) this.inbox.push(frame);
       }
     } catch (err) {
       this.#failLocally(err as Error, false);
@@ -87,11 +73,11 @@ class Libp2pFrameStream implements FrameStream {
     }
     // Pause after this dispatch, not inside it: when the dispatch comes from resume(), libp2p
     // re-opens the Yamux window right after it, which would undo a pause made here.
-    if (this.#inbox.full && !this.#pausePending) {
+    if (this.inbox.full && !this.#pausePending) {
       this.#pausePending = true;
       queueMicrotask(() => {
         this.#pausePending = false;
-        if (this.#inbox.full && !this.#inbox.closed && this.#stream.readStatus === 'readable') {
+        if (this.inbox.full && !this.inbox.closed && this.#stream.readStatus === 'readable') {
           try {
             this.#stream.pause();
           } catch {
@@ -102,7 +88,7 @@ class Libp2pFrameStream implements FrameStream {
     }
   };
 
-  #resume(): void {
+  protected override resumeReading(): void {
     if (this.#stream.readStatus === 'paused') this.#stream.resume();
   }
 
@@ -115,17 +101,16 @@ class Libp2pFrameStream implements FrameStream {
   readonly #onClose = (evt: StreamCloseEvent | undefined): void => {
     const error = evt?.error;
     if (error != null) {
-      this.#setError(
+      this.fail(
         evt?.local === false
           ? new FrameStreamResetError(`${this.remotePeer} reset the stream`, { cause: error })
           : this.#mapError(error),
+        false,
       );
-      this.#inbox.fail(this.#error!, false);
       return;
     }
     if (this.#stream.status === 'reset' || this.#stream.status === 'aborted') {
-      this.#setError(new FrameStreamResetError(`${this.remotePeer}: the stream was reset`));
-      this.#inbox.fail(this.#error!, false);
+      this.fail(new FrameStreamResetError(`${this.remotePeer}: the stream was reset`), false);
       return;
     }
     // closed cleanly; if unread data is still buffered in the (paused) stream, 'end' follows it
@@ -133,29 +118,19 @@ class Libp2pFrameStream implements FrameStream {
   };
 
   #finishReading(): void {
-    if (this.#inbox.closed) return;
+    if (this.inbox.closed) return;
     try {
       this.#decoder.finish();
     } catch (err) {
       this.#failLocally(err as Error, false);
       return;
     }
-    this.#inbox.end();
+    this.inbox.end();
   }
 
   // ---- writing
 
-  send(frame: Uint8Array, options: SendOptions = {}): Promise<void> {
-    const refused = sendRefusal(frame, this.maxFrameBytes, this.#error === null && this.#closing);
-    if (refused) return Promise.reject(refused);
-    const turn = this.#chain.then(() => this.#sendNow(frame, options));
-    this.#chain = turn.catch(() => {});
-    return turn;
-  }
-
-  async #sendNow(frame: Uint8Array, options: SendOptions): Promise<void> {
-    options.signal?.throwIfAborted();
-    if (this.#error !== null) throw this.#error;
+  protected override async write(frame: Uint8Array, options: SendOptions): Promise<void> {
     const stream = this.#stream;
     if (stream.writeStatus !== 'writable') {
       throw new FrameStreamClosedError(`cannot send: the stream's writable end is ${stream.writeStatus}`);
@@ -166,7 +141,7 @@ class Libp2pFrameStream implements FrameStream {
       // copied: the caller may reuse its buffer once we resolve, while libp2p still holds it
       if (frame.length > 0) stream.send(frame.slice());
     } catch (err) {
-      throw this.#error ?? this.#mapError(err as Error);
+      throw this.error ?? this.#mapError(err as Error);
     }
     await this.#writable(options.signal);
   }
@@ -174,7 +149,7 @@ class Libp2pFrameStream implements FrameStream {
   /** Resolves once at most `highWaterBytes` are queued unsent; rejects if the stream closes first. */
   #writable(signal?: AbortSignal): Promise<void> {
     const stream = this.#stream;
-    const low = (): boolean => stream.writeBufferLength <= this.#highWater;
+    const low = (): boolean => stream.writeBufferLength <= this.highWaterBytes;
     if (low()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
@@ -193,7 +168,7 @@ class Libp2pFrameStream implements FrameStream {
       const onIdle = (): void => check();
       const onClose = (evt: StreamCloseEvent): void => {
         cleanup();
-        reject(this.#error ?? (evt.error != null ? this.#mapError(evt.error) : new FrameStreamClosedError('the stream closed before the frame was sent')));
+        reject(this.error ?? (evt.error != null ? this.#mapError(evt.error) : new FrameStreamClosedError('the stream closed before the frame was sent')));
       };
       const onAbort = (): void => {
         cleanup();
@@ -207,45 +182,28 @@ class Libp2pFrameStream implements FrameStream {
     });
   }
 
-  close(options: SendOptions = {}): Promise<void> {
-    this.#closed ??= this.#close(options);
-    return this.#closed;
-  }
-
-  async #close(options: SendOptions): Promise<void> {
-    this.#closing = true;
-    await this.#chain;
-    if (this.#error !== null) throw this.#error;
+  protected override async endWriting(options: SendOptions): Promise<void> {
     try {
       await this.#stream.close(options);
     } catch (err) {
-      throw this.#error ?? this.#mapError(err as Error);
+      throw this.error ?? this.#mapError(err as Error);
     }
   }
 
-  abort(err: Error): void {
+  override abort(err: Error): void {
     this.#failLocally(err, true);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return this.#inbox[Symbol.asyncIterator]();
   }
 
   // ---- failure
 
   /** Fails the stream from this end: readers and senders get `err`, the peer sees a reset. */
   #failLocally(err: Error, discard: boolean): void {
-    this.#setError(err);
-    this.#inbox.fail(this.#error!, discard);
+    this.fail(err, discard);
     try {
       this.#stream.abort(err);
     } catch {
       // already closed
     }
-  }
-
-  #setError(err: Error): void {
-    if (this.#error === null) this.#error = err;
   }
 
   /** libp2p's errors as frame errors where they mean the same (the peer reset the stream). */

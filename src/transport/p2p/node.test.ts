@@ -127,6 +127,20 @@ for (const transport of ['tcp', 'ws'] as const) {
       backpressureBytes: 64 * 1024 * 1024,
       timeout: 30_000,
     });
+
+    it('close() stops waiting for sends held by backpressure when its signal aborts', { timeout: 30_000 }, async () => {
+      const { a, b } = await factory.pair({ highWaterBytes: 64 * 1024 });
+      // b never reads: well over what its queue, the Yamux window and a's backlog can take
+      const frame = new Uint8Array(256 * 1024);
+      const sends = Array.from({ length: 80 }, () => a.send(frame));
+      for (const s of sends) s.catch(() => {}); // they fail with the abort below
+      await assert.rejects(a.close({ signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' });
+      const done = new Error('done');
+      done.name = 'DoneError';
+      a.abort(done);
+      await rejectsNamed(() => sends[sends.length - 1]!, 'DoneError');
+      b.abort(done);
+    });
   });
 }
 

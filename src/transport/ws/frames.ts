@@ -6,16 +6,8 @@
  * than the high-water mark is buffered toward the peer, and reading pauses the socket while more
  * than it waits for our reader.
  */
-import {
-  FrameError,
-  FrameInbox,
-  FrameStreamResetError,
-  frameOptions,
-  sendRefusal,
-  type FrameStream,
-  type FrameStreamOptions,
-  type SendOptions,
-} from '../frames.ts';
+import { BaseFrameStream } from '../frame-stream.ts';
+import { FrameError, FrameStreamResetError, frameOptions, type FrameStreamOptions, type SendOptions } from '../frames.ts';
 
 /**
  * What this stream uses of a `ws` WebSocket (structurally: the library's types stay out of our
@@ -55,43 +47,32 @@ export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_ABORTED = 4000;
 
-export class WsFrameStream implements FrameStream {
-  readonly remotePeer: string;
-  readonly maxFrameBytes: number;
+export class WsFrameStream extends BaseFrameStream {
   readonly #ws: WsSocket;
-  readonly #inbox: FrameInbox;
-  readonly #highWater: number;
   readonly #onControl: ((m: ControlMessage) => void) | undefined;
-  #chain: Promise<void> = Promise.resolve();
-  #writeClosed = false;
   #peerEnded = false;
-  #closed: Promise<void> | null = null;
-  #error: Error | null = null;
-  #waiters = new Set<() => void>();
   #corked = false;
 
   constructor(ws: WsSocket, options: WsFrameStreamOptions) {
-    const { maxFrameBytes, highWaterBytes } = frameOptions(options);
+    super(options.remotePeer, frameOptions(options));
     this.#ws = ws;
-    this.remotePeer = options.remotePeer;
-    this.maxFrameBytes = maxFrameBytes;
-    this.#highWater = highWaterBytes;
     this.#onControl = options.onControl;
-    this.#inbox = new FrameInbox(highWaterBytes, () => {
-      if (ws.isPaused && ws.readyState === ws.OPEN) ws.resume();
-    });
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.#closedByPeer(code, reason.toString()));
-    ws.on('error', (err: Error) => this.#fail(new FrameStreamResetError(`connection to ${this.remotePeer} failed: ${err.message}`, { cause: err })));
+    ws.on('error', (err: Error) => this.fail(new FrameStreamResetError(`connection to ${this.remotePeer} failed: ${err.message}`, { cause: err }), false));
+  }
+
+  protected override resumeReading(): void {
+    if (this.#ws.isPaused && this.#ws.readyState === this.#ws.OPEN) this.#ws.resume();
   }
 
   #message(data: Buffer, isBinary: boolean): void {
     if (isBinary) {
       if (this.#peerEnded) return this.abort(new FrameError(`${this.remotePeer} sent a frame after ending its side`));
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      this.#inbox.push(frame);
-      if (this.#inbox.full && !this.#ws.isPaused) this.#ws.pause();
+      this.inbox.push(frame);
+      if (this.inbox.full && !this.#ws.isPaused) this.#ws.pause();
       return;
     }
     let m: ControlMessage;
@@ -104,8 +85,8 @@ export class WsFrameStream implements FrameStream {
     }
     if (m.type === 'end') {
       this.#peerEnded = true;
-      this.#inbox.end();
-      if (this.#writeClosed) this.#ws.close(CLOSE_NORMAL);
+      this.inbox.end();
+      if (this.writeClosed) this.#ws.close(CLOSE_NORMAL);
       return;
     }
     try {
@@ -117,40 +98,21 @@ export class WsFrameStream implements FrameStream {
   }
 
   #closedByPeer(code: number, reason: string): void {
-    if (this.#peerEnded && this.#writeClosed) return;
+    if (this.#peerEnded && this.writeClosed) return;
     const why = reason ? `: ${reason}` : '';
-    this.#fail(new FrameStreamResetError(`${this.remotePeer} closed the connection (code ${code}${why})`));
-  }
-
-  #fail(err: Error, discard = false): void {
-    if (this.#error !== null) return;
-    this.#error = err;
-    this.#inbox.fail(err, discard);
-    for (const wake of this.#waiters) wake();
-    this.#waiters.clear();
+    this.fail(new FrameStreamResetError(`${this.remotePeer} closed the connection (code ${code}${why})`), false);
   }
 
   /** Sends a control message (the peer's `onControl` gets it). */
   control(message: ControlMessage): void {
-    if (this.#error === null && this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
+    if (this.error === null && this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
   }
 
-  send(frame: Uint8Array, options: SendOptions = {}): Promise<void> {
-    const refused = sendRefusal(frame, this.maxFrameBytes, this.#error === null && this.#writeClosed);
-    if (refused) return Promise.reject(refused);
-    const turn = this.#chain.then(() => this.#sendNow(frame, options));
-    this.#chain = turn.catch(() => {});
-    return turn;
-  }
-
-  async #sendNow(frame: Uint8Array, options: SendOptions): Promise<void> {
-    options.signal?.throwIfAborted();
-    if (this.#error !== null) throw this.#error;
+  protected override async write(frame: Uint8Array, options: SendOptions): Promise<void> {
     // ws may keep a reference to the bytes until they are written: copy, so the caller may reuse its buffer.
     this.#cork();
     const flushed = new Promise<void>((resolve) => this.#ws.send(options.shared ? frame : frame.slice(), { binary: true }, () => resolve()));
-    if (this.#ws.bufferedAmount > this.#highWater) await this.#waitFor(flushed, options.signal);
-    if (this.#error !== null) throw this.#error;
+    if (this.#ws.bufferedAmount > this.highWaterBytes) await this.waitFor(flushed, options.signal);
   }
 
   /**
@@ -168,49 +130,22 @@ export class WsFrameStream implements FrameStream {
     });
   }
 
-  /** Awaits `promise`, giving up when the stream fails or `signal` aborts. */
-  async #waitFor(promise: Promise<void>, signal?: AbortSignal): Promise<void> {
-    let wake!: () => void;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
-    this.#waiters.add(wake);
-    signal?.addEventListener('abort', wake, { once: true });
-    try {
-      await Promise.race([promise, woken]);
-    } finally {
-      this.#waiters.delete(wake);
-      signal?.removeEventListener('abort', wake);
-    }
-    signal?.throwIfAborted();
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return this.#inbox[Symbol.asyncIterator]();
-  }
-
-  close(options: SendOptions = {}): Promise<void> {
-    this.#closed ??= this.#close(options);
-    return this.#closed;
-  }
-
-  async #close(options: SendOptions): Promise<void> {
-    this.#writeClosed = true;
-    await this.#waitFor(this.#chain, options.signal);
-    if (this.#error !== null) throw this.#error;
+  protected override endWriting(): void {
     this.#ws.send(JSON.stringify({ type: 'end' }));
     if (this.#peerEnded) this.#ws.close(CLOSE_NORMAL);
   }
 
-  abort(err: Error): void {
-    if (this.#error !== null) return;
-    this.#fail(err, true);
+  override abort(err: Error): void {
+    if (this.error !== null) return;
+    this.fail(err, true);
     // At once: a peer that stopped reading must not hold the connection open.
     this.#ws.terminate();
   }
 
   /** Ends the connection with a close code and reason the peer sees (e.g. a revoked credential). */
   end(code: number, reason: string, err: Error): void {
-    if (this.#error !== null) return;
-    this.#fail(err, true);
+    if (this.error !== null) return;
+    this.fail(err, true);
     this.#ws.close(code, reason.slice(0, 120));
     // if the peer does not answer the close handshake, do not wait for it
     setTimeout(() => this.#ws.terminate(), 2_000).unref();
