@@ -13,6 +13,7 @@ import type { HubServer } from '../src/hub/server.ts';
 import { launchBrowser, pageErrors, screenshot } from './support/browser.ts';
 import { browserBundle, on, openTestPage, pageUntil, serveStatic } from './support/browser-app.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
+import { dialWs } from '../src/transport/ws/dial.ts';
 
 describe('browser replicas through a hub', () => {
   let browser: Browser;
@@ -78,7 +79,10 @@ describe('browser replicas through a hub', () => {
     await screenshot(a.page, 'browser-hub-live-page-a');
     await screenshot(b.page, 'browser-hub-live-page-b');
     assert.deepEqual([...a.errors, ...b.errors].filter((e) => !e.includes('404')), []);
-    // The token travelled in the URL (browsers can't set headers): the hub's log never shows it.
+    // The token travels in the URL (browsers can't set headers): the hub's log never shows it, even
+    // when it logs the URL of a request it refuses.
+    await assert.rejects(dialWs(`${hub.url}/Not_A_Name?access_token=${token}`), /refused/);
+    assert.ok(logs.some((l) => l.includes('Not_A_Name?access_token=[redacted]')), `the refusal is logged: ${logs.join('; ')}`);
     assert.ok(!logs.some((l) => l.includes(token)), 'no log line holds the token');
   });
 
