@@ -28,9 +28,9 @@ export function sqliteWasmPath(): string {
   return join(dirname(req.resolve('@sqlite.org/sqlite-wasm/package.json')), 'dist', 'sqlite3.wasm');
 }
 
-/** Bundles the browser entries into `outdir` (emptied first). */
-export async function buildBrowser(outdir: string, options: { minify?: boolean; extraEntries?: Record<string, string> } = {}): Promise<BrowserBuild> {
-  rmSync(outdir, { recursive: true, force: true });
+/** Bundles the browser entries into `outdir` (emptied first unless `clean: false`: dist/browser also holds tsc's .d.ts). */
+export async function buildBrowser(outdir: string, options: { minify?: boolean; clean?: boolean; extraEntries?: Record<string, string> } = {}): Promise<BrowserBuild> {
+  if (options.clean !== false) rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const result = await build({
     absWorkingDir: root,
@@ -54,6 +54,6 @@ export async function buildBrowser(outdir: string, options: { minify?: boolean; 
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const out = await buildBrowser(process.argv[2] ?? join(root, 'dist', 'browser'));
+  const out = await buildBrowser(process.argv[2] ?? join(root, 'dist', 'browser'), { clean: false });
   process.stdout.write(`browser bundle: ${Object.keys(out.outputs).length} files in ${out.outdir}\n`);
 }

@@ -6,7 +6,7 @@
  */
 export { LocalReplica, DOC_METHODS } from './replica.ts';
 export type { ReplicaOptions, ExecResult, ChangeListener, StateListener } from './replica.ts';
-export { openBrowserDatabase, loadSqlite, opfsAvailable, StorageError, type Storage, type OpenOptions } from './sqlite.ts';
+export { deleteBrowserDatabase, openBrowserDatabase, loadSqlite, opfsAvailable, StorageError, type Storage, type OpenOptions } from './sqlite.ts';
 export { WasmConnection, WasmSqliteError } from './wasm-connection.ts';
 export { HubSync, EngineFeed, MAX_RETRY_MS, type HubConnection } from './sync.ts';
 export { Engine, type SqlValue, type SqliteConnection, type Change } from '../engine/index.ts';

@@ -22,7 +22,13 @@ export function loadSqlite(): Promise<Sqlite3> {
   return (module ??= (sqlite3InitModule as unknown as (o?: object) => Promise<Sqlite3>)({ print: () => {}, printErr: () => {} }));
 }
 
-let pool: Promise<{ vfsName: string }> | undefined;
+/** What this module uses of sqlite-wasm's pool utility. */
+interface Pool {
+  vfsName: string;
+  unlink(name: string): boolean;
+}
+
+let pool: Promise<Pool> | undefined;
 
 /** Whether this context can persist with opfs-sahpool (a dedicated worker with OPFS). */
 export function opfsAvailable(): boolean {
@@ -34,16 +40,39 @@ export function opfsAvailable(): boolean {
  * Installs the opfs-sahpool VFS once per worker. Another worker of this origin may still be letting
  * go of the pool's access handles (a closing tab): retried for up to `waitMs`.
  */
-async function installPool(sqlite3: Sqlite3, waitMs: number): Promise<{ vfsName: string }> {
+async function installPool(sqlite3: Sqlite3, waitMs: number): Promise<Pool> {
   const deadline = Date.now() + waitMs;
   for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
     try {
-      return (await sqlite3.installOpfsSAHPoolVfs({ name: 'ddcp-sahpool', directory: '/ddcp', initialCapacity: 6 })) as { vfsName: string };
+      return (await sqlite3.installOpfsSAHPoolVfs({ name: 'ddcp-sahpool', directory: '/ddcp', initialCapacity: 6 })) as Pool;
     } catch (err) {
       if (Date.now() > deadline) throw new StorageError(`cannot open the OPFS storage: ${(err as Error).message}`, { cause: err });
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+function openPool(sqlite3: Sqlite3, waitMs = 5_000): Promise<Pool> {
+  if (!opfsAvailable()) throw new StorageError('OPFS persistence needs a dedicated worker in a browser with the origin private file system');
+  pool ??= installPool(sqlite3, waitMs).catch((err) => {
+    pool = undefined;
+    throw err;
+  });
+  return pool;
+}
+
+function fileOf(name: string): string {
+  if (!/^[\w.-]{1,100}$/.test(name)) throw new StorageError(`"${name}" is not a database name (1-100 of letters, digits, '_', '-', '.')`);
+  return `/${name}.db`;
+}
+
+/** Deletes database `name` from OPFS (close it first). Returns whether it existed. */
+export async function deleteBrowserDatabase(name: string): Promise<boolean> {
+  const p = await openPool(await loadSqlite());
+  const file = fileOf(name);
+  const existed = p.unlink(file);
+  p.unlink(`${file}-journal`);
+  return existed;
 }
 
 export interface OpenOptions {
@@ -59,14 +88,8 @@ export async function openBrowserDatabase(name: string, options: OpenOptions = {
   let filename = ':memory:';
   let vfs: string | number = 0;
   if (storage === 'opfs') {
-    if (!opfsAvailable()) throw new StorageError('OPFS persistence needs a dedicated worker in a browser with the origin private file system');
-    pool ??= installPool(sqlite3, options.waitMs ?? 5_000).catch((err) => {
-      pool = undefined;
-      throw err;
-    });
-    vfs = (await pool).vfsName;
-    if (!/^[\w.-]{1,100}$/.test(name)) throw new StorageError(`"${name}" is not a database name (1-100 of letters, digits, '_', '-', '.')`);
-    filename = `/${name}.db`;
+    vfs = (await openPool(sqlite3, options.waitMs)).vfsName;
+    filename = fileOf(name);
   }
   const { capi, wasm } = sqlite3;
   const stack = wasm.pstack.pointer;
