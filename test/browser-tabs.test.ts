@@ -48,6 +48,11 @@ describe('two tabs of one origin', () => {
         await pageUntil('both notes in each tab', () => on<string[]>(page, 'app.ids()'), (v) => v.join() === 't1,t2');
         await pageUntil('both changes heard live', () => on<number>(page, 'window.heard'), (n) => n >= 2);
       }
+      // JSON documents (ddcp/docs) through either tab, on the one replica.
+      await on(second, `app.r.docs.create('tasks', { title: 'from a follower', done: false }, { id: 'task-1' })`);
+      await on(first, `app.r.docs.update('tasks', 'task-1', [{ op: 'replace', path: '/done', value: true }])`);
+      const doc = await on<{ content: { title: string; done: boolean } }>(second, `app.r.docs.get('tasks', 'task-1')`);
+      assert.deepEqual(doc.content, { title: 'from a follower', done: true });
       await on(first, 'app.render()');
       await on(second, 'app.render()');
       await screenshot(first, 'browser-tabs-first-leader');

@@ -99,6 +99,7 @@ describe('the engine on sqlite-wasm', () => {
       arrays.setReturnArrays(true);
       assert.deepEqual(arrays.get(), [1, 2]);
       // named parameters, unknown names allowed only when asked
+      assert.deepEqual(db.prepare('SELECT ?2 - ?1 AS d').get(1n, 5n), { d: 4 }, '?NNN binds by position');
       const named = db.prepare('SELECT :a + ? AS s');
       assert.deepEqual(named.get({ a: 1n }, 2n), { s: 3 });
       assert.throws(() => named.get({ a: 1n, b: 2n }, 1n), /Unknown named parameter 'b'/);

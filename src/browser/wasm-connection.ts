@@ -190,7 +190,9 @@ export class WasmConnection implements SqliteConnection {
     const count = this.#x.sqlite3_bind_parameter_count(p);
     let k = 0;
     for (let idx = 1; idx <= count && k < rest.length; idx++) {
-      if (this.#x.sqlite3_bind_parameter_name(p, idx) !== 0) continue; // named: bound by name only
+      // named (`:a`, `@a`, `$a`): bound by name only; `?NNN` is positional, as in node:sqlite
+      const name = this.#x.sqlite3_bind_parameter_name(p, idx);
+      if (name !== 0 && this.#wasm.heap8u()[name] !== 0x3f) continue;
       this.#bindOne(p, idx, rest[k++] as SqlValue);
     }
     if (k < rest.length) throw new WasmSqliteError(`too many parameters: ${rest.length} given, the statement has ${count}`, 25, 'column index out of range');
