@@ -74,6 +74,14 @@ describe('browser replicas through a hub', () => {
     await pageUntil('B → A', () => ids(a.page), (v) => v.includes('b1'));
     assert.deepEqual(await ids(a.page), ['a1', 'b1']);
     assert.deepEqual(await ids(b.page), ['a1', 'b1']);
+    // A second tab of A's origin joins A's replica: it is online at once, and its writes reach B.
+    const tab = await a.context.newPage();
+    await openTestPage(tab, site.url);
+    await on(tab, `app.open('notes', 'opfs')`);
+    assert.equal(await on(tab, 'app.r.role'), 'follower');
+    assert.equal(await on(tab, 'app.r.state'), 'online');
+    await on(tab, `app.add('a2', 'from a second tab of A')`);
+    await pageUntil('A’s second tab → B', () => ids(b.page), (v) => v.includes('a2'));
     await on(a.page, 'app.render()');
     await on(b.page, 'app.render()');
     await screenshot(a.page, 'browser-hub-live-page-a');

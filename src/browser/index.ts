@@ -167,6 +167,13 @@ export class Replica {
     this.#calls.clear();
   }
 
+  /** @internal the state as the replica reported it when this tab joined */
+  noteState(state: ConnectionState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    for (const l of this.#stateListeners) l(state);
+  }
+
   /** @internal */
   call(request: Op | { op: 'open'; name: string; storage: Storage | 'auto' }): Promise<unknown> {
     return this.#call(request);
@@ -209,6 +216,8 @@ export async function openReplica(options: OpenReplicaOptions): Promise<Replica>
   const replica = new Replica(options.name, new Ctor(url, { type: 'module', name: `ddcp:${options.name}` }));
   try {
     await replica.call({ op: 'open', name: options.name, storage: options.storage ?? 'auto' });
+    // A tab joining a replica that is already online hears no state change: ask for the state now.
+    replica.noteState(((await replica.call({ op: 'info' })) as ReplicaInfo).state);
   } catch (err) {
     replica.close();
     throw err;

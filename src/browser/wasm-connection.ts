@@ -17,7 +17,6 @@
 import type { FunctionOptions, RunResult, SqlValue, SqliteConnection, Statement } from '../engine/sqlite.ts';
 import { DdcpError } from '../base/errors.ts';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the wasm module's C API is untyped here */
 /** The initialised sqlite-wasm module (what `sqlite3InitModule()` resolves to). */
 export type Sqlite3 = any;
 
