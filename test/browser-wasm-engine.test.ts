@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { openBrowserDatabase } from '../src/browser/sqlite.ts';
 import { Engine, openDatabase, type Change, type SqliteConnection } from '../src/engine/index.ts';
 import { registerFunctions } from '../src/engine/index.ts';
+import { LocalReplica } from '../src/browser/replica.ts';
 
 const SCHEMA = 'CREATE TABLE item (id INTEGER PRIMARY KEY NOT NULL, name TEXT, score REAL, data BLOB, n INTEGER)';
 
@@ -128,6 +129,27 @@ describe('the engine on sqlite-wasm', () => {
       assert.throws(() => db.exec('INSERT INTO t VALUES (1, 1); INSERT INTO t VALUES (1, 2)'), /UNIQUE constraint failed/);
     } finally {
       db.close();
+    }
+  });
+
+  it('LocalReplica: several statements apply all or nothing; local writes are sealed and heard', async () => {
+    const r = await LocalReplica.open({ name: 'local' });
+    try {
+      const heard: number[] = [];
+      r.onChange((c) => heard.push(c.version));
+      assert.throws(() => r.exec("CREATE TABLE n (id TEXT PRIMARY KEY NOT NULL, b TEXT); INSERT INTO n VALUES ('a', 'x'); INSERT INTO n VALUES ('a', 'y')"), /UNIQUE constraint failed/);
+      assert.deepEqual(r.query("SELECT name FROM sqlite_schema WHERE name = 'n'"), [], 'nothing of the failed batch is left');
+      r.exec('CREATE TABLE n (id TEXT PRIMARY KEY NOT NULL, b TEXT)');
+      r.asCrr('n');
+      const w = r.exec('INSERT INTO n VALUES (?, ?)', ['a', 'x']);
+      assert.equal(w.changes, 1);
+      assert.equal(heard.at(-1), w.version);
+      assert.ok(r.engine.recentChanges({ table: 'n' }).some((c) => c.cid === 'b' && c.dbVersion === w.version), 'the write is a sealed change');
+      const doc = r.callDocs('create', ['tasks', { title: 't' }, { id: 'd1' }]) as { content: unknown };
+      assert.deepEqual(doc.content, { title: 't' });
+      assert.throws(() => r.callDocs('engine', []), /no method engine/);
+    } finally {
+      await r.close();
     }
   });
 });

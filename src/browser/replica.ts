@@ -5,7 +5,7 @@
  * benchmark do.
  */
 import { Documents } from '../docs/documents.ts';
-import { Engine, type SqlValue } from '../engine/index.ts';
+import { Engine, transaction, type SqlValue } from '../engine/index.ts';
 import type { ConnectionState } from '../repo/connection.ts';
 import { loadIdentity, type BrowserIdentity } from './identity.ts';
 import { openBrowserDatabase, type Storage } from './sqlite.ts';
@@ -75,13 +75,14 @@ export class LocalReplica {
   }
 
   /**
-   * Runs SQL that writes: one statement with `params`, or any number of statements without. Tracked
+   * Runs SQL that writes: one statement with `params`, or any number of statements without — those
+   * in one transaction, all or nothing (so they must not begin or commit one themselves). Tracked
    * tables' writes are sealed into a new db_version at once, and listeners and the hub hear of it.
    */
   exec(sql: string, params?: SqlValue[]): ExecResult {
     let changes = 0;
     let lastInsertRowid = 0;
-    if (params === undefined) this.db.exec(sql);
+    if (params === undefined) transaction(this.db, () => this.db.exec(sql));
     else {
       const r = this.db.prepare(sql).run(...params);
       changes = Number(r.changes);

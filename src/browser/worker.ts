@@ -71,6 +71,8 @@ async function open(name: string, wanted: Storage | 'auto'): Promise<void> {
   let opened!: () => void;
   let failed!: (err: unknown) => void;
   const ready = new Promise<void>((resolve, reject) => ((opened = resolve), (failed = reject)));
+  // Failing after this tab joined another's leader: its page hears it as the connection's error.
+  ready.catch((err: unknown) => post({ event: 'state', state: 'offline', error: `this tab could not take over the database: ${(err as Error).message}` }));
   const locks = (globalThis as unknown as { navigator?: { locks?: Locks } }).navigator?.locks;
   if (!locks) {
     await lead(name, storage);
@@ -129,7 +131,7 @@ async function onTab(m: TabMessage): Promise<void> {
         res = { kind: 'res', to: m.from, id: m.id, ok: false, error: errorShape(err) };
       }
       answered.set(key, res);
-      if (answered.size > 1000) answered.delete(answered.keys().next().value!);
+      if (answered.size > 100) answered.delete(answered.keys().next().value!);
       channel!.postMessage(res);
       return;
     }
