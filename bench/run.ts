@@ -7,6 +7,7 @@
  *   BENCH_ROWS=20000 BENCH_REPS=5 npm run bench
  *   BENCH_SCALE_ROWS=0 npm run bench    # without the 1,000,000-row pull and p2p sync
  *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 … npm run bench   # the hub load run's knobs: bench/hub.ts
+ *   BENCH_BROWSER_ROWS=50000 npm run bench  # the in-browser run (headless Chromium): bench/browser.ts
  */
 import { writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -20,6 +21,7 @@ import { cliRatesReport, measureCliRates } from './cli-rates.ts';
 import { measureScale, scaleReport } from './scale.ts';
 import { measureReadFilter, readFilterReport } from './policy.ts';
 import { docsReport, measureDocs } from './docs.ts';
+import { browserReport, measureBrowser } from './browser.ts';
 import { hubLoadModes, hubLoadOptions, hubLoadReport, measureHubLoad, type HubLoadResult } from './hub.ts';
 import { machine, makeItems, now, revision, round1, Scratch, type Machine } from './util.ts';
 
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
     log(`command line throughput: ddcp changes / ddcp apply, ${fmtInt(ROWS)} rows × ${REPS}`);
     const cliRates = await measureCliRates(scratch, items, REPS);
     const docs = measureDocs(scratch, intEnv('BENCH_DOCS', 10_000), intEnv('BENCH_DOC_PATCHES', 100_000), log);
+    const browser = await measureBrowser(intEnv('BENCH_BROWSER_ROWS', 50_000), REPS, log);
     const hubs: HubLoadResult[] = [];
     for (const mode of hubLoadModes()) {
       log(`hub load (${mode}): BENCH_HUB_* sizes, see bench/hub.ts`);
@@ -124,6 +127,8 @@ async function main(): Promise<void> {
     (report.json as Record<string, unknown>).cliRates = cliRates;
     process.stdout.write(docsReport(docs));
     (report.json as Record<string, unknown>).docs = docs;
+    process.stdout.write(browserReport(browser));
+    (report.json as Record<string, unknown>).browser = browser;
     process.stdout.write(hubLoadReport(hubs));
     (report.json as Record<string, unknown>).hub = hubs;
     const out = fileURLToPath(new URL('./results.json', import.meta.url));

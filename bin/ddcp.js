@@ -37,7 +37,8 @@ process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.std
 
 // node:sqlite first and alone: engine/sqlite checks that it has everything ddcp calls.
 try {
-  await import(new URL(`engine/sqlite.${ext}`, code).href);
+  const { nodeSqlite } = await import(new URL(`engine/sqlite.${ext}`, code).href);
+  nodeSqlite(); // loaded on first use (the engine also runs on sqlite-wasm): check it now
 } catch (err) {
   if (err?.code !== 'ERR_DDCP_NODE_SQLITE') throw err;
   fail(`ddcp needs Node.js 22.16+ or 24+ (for node:sqlite); it was started with ${process.version} (${process.execPath}): ${hint}`);

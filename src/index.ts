@@ -39,6 +39,9 @@ export type { ReadFilter, WriteGuard, RowRule, Refusal } from './engine/index.ts
 export type { HistoryEntry, VersionRecord, CommitCounts, MergeCounts } from './engine/index.ts';
 export type { Conflict, ConflictSide, Change, TrackedPeer, TableInfo } from './engine/index.ts';
 export { openDatabase, NodeSqliteUnavailableError, SQLITE_NODE_RANGE } from './engine/index.ts';
+import { nodeSqlite } from './engine/index.ts';
+// Fail at import, with the reason, on a Node.js whose node:sqlite is missing or too old.
+nodeSqlite();
 export type { SqlValue, SqliteConnection, Statement } from './engine/index.ts';
 export { registerFunctions } from './engine/index.ts';
 /** A change's primary key (`Change.pk`) and cr-sqlite's packed values: {@link unpackColumns} reads them. */

@@ -2,7 +2,7 @@
  * From a document's stored rows to the document (pure): what this replica's reads and the hub's
  * materialized copy (hub/storage/postgres/documents.ts) both use, so they can't disagree.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../base/portable.ts';
 import { unflatten } from './fields.ts';
 import { canonical, type JsonObject } from './json.ts';
 
@@ -40,7 +40,7 @@ export function contentOf(stored: StoredDocument): JsonObject | undefined {
 
 /** `<version>-<first 16 hex digits of the SHA-256 of the canonical content>`. */
 export function revisionOf(version: number, content: JsonObject | undefined, text = content === undefined ? '' : canonical(content)): string {
-  return `${version}-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+  return `${version}-${sha256Hex(text).slice(0, 16)}`;
 }
 
 /**

@@ -11,7 +11,7 @@
  * repo.engine.applyChanges(changesFromAPeer); docs.refresh(); // events for what arrived
  * ```
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../base/portable.ts';
 import type { ApplyOptions, ApplyResult, Engine, Change, SqlValue } from '../engine/index.ts';
 import { toHex } from '../base/hex.ts';
 import { unpackColumns, transaction } from '../engine/index.ts';

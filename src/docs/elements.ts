@@ -3,7 +3,7 @@
  * array's row (see fields.ts), and a patch that rewrites an array keeps the tokens of the elements
  * that stay, so only what it really changed competes with concurrent edits.
  */
-import { randomBytes } from 'node:crypto';
+import { bytesToHex, randomBytes } from '../base/portable.ts';
 import { keysBetween } from './keys.ts';
 import { parentPath } from './pointer.ts';
 
@@ -11,7 +11,7 @@ import { parentPath } from './pointer.ts';
 export const ELEMENT_TOKEN = /^[0-9a-z]*[1-9a-z]\.[0-9a-f]{12}$/;
 
 /** A new element token's random part. */
-const newId = (): string => randomBytes(6).toString('hex');
+const newId = (): string => bytesToHex(randomBytes(6));
 const keyOf = (token: string): string => token.slice(0, token.indexOf('.'));
 
 export interface Element {

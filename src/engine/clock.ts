@@ -2,9 +2,9 @@
  * Database-wide clock state: this database's site id, the db_version counter, the site-id ordinals
  * clocks refer to, and the versions we hold of each peer (cr-sqlite's tracked peers).
  */
-import { randomBytes } from 'node:crypto';
 import type { SqliteConnection, Statement } from './sqlite.ts';
 import { toHex } from '../base/hex.ts';
+import { randomBytes } from '../base/portable.ts';
 import { STAMP_SQL, stampParams, type VersionRecord } from './history.ts';
 
 export const SITE_ID_BYTES = 16;
@@ -42,7 +42,7 @@ export class Sites {
     const row = db.prepare('SELECT site_id FROM ddcp_site_id WHERE ordinal = 0').get() as { site_id: Uint8Array } | undefined;
     if (row) this.local = new Uint8Array(row.site_id);
     else {
-      this.local = new Uint8Array(randomBytes(SITE_ID_BYTES));
+      this.local = randomBytes(SITE_ID_BYTES);
       db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(this.local);
     }
     this.insert = db.prepare('INSERT INTO ddcp_site_id (site_id) VALUES (?) RETURNING ordinal');

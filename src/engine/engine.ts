@@ -22,7 +22,7 @@ import { ident, literal, type SqliteConnection, type Statement } from './sqlite.
 import { CrrTable } from './table.ts';
 import { transaction } from './transaction.ts';
 import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, triggersSql } from './triggers.ts';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes, sha256Hex } from '../base/portable.ts';
 
 export interface ChangesOptions {
   /**
@@ -538,7 +538,7 @@ export class Engine {
     const fresh = transaction(this.db, () => {
       this.sealInTx();
       const old = this.sites.local;
-      const id = new Uint8Array(randomBytes(old.length));
+      const id = randomBytes(old.length);
       this.db.prepare('UPDATE ddcp_site_id SET site_id = ? WHERE ordinal = 0').run(id);
       const moved = Number((this.db.prepare('INSERT INTO ddcp_site_id (site_id) VALUES (?) RETURNING ordinal').get(old) as { ordinal: number | bigint }).ordinal);
       for (const { tbl } of this.db.prepare('SELECT tbl FROM ddcp_crrs').all() as { tbl: string }[]) {
@@ -564,6 +564,6 @@ export class Engine {
    */
   schemaFingerprint(): string {
     const text = this.crrs().map(describe).join('\n');
-    return createHash('sha256').update(text).digest('hex').slice(0, 32);
+    return sha256Hex(text).slice(0, 32);
   }
 }

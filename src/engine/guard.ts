@@ -17,6 +17,7 @@ import { compareValues } from './value.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { toHex } from '../base/hex.ts';
+import { latin1 } from '../base/portable.ts';
 import type { Int64 } from '../base/int64.ts';
 
 /** A source transaction the guard refused: nothing of it was applied. */
@@ -246,7 +247,7 @@ function touchedRows(tables: ReadonlyMap<string, CrrTable>, changes: readonly Ch
   for (const c of changes) {
     const table = tables.get(c.table);
     if (!table || !(c.pk instanceof Uint8Array)) continue;
-    const id = `${c.table}\u0000${Buffer.from(c.pk.buffer, c.pk.byteOffset, c.pk.byteLength).toString('latin1')}`;
+    const id = `${c.table}\u0000${latin1(c.pk)}`;
     let row = rows.get(id);
     if (!row) {
       let pk: SqlValue[];

@@ -19,7 +19,7 @@ export { packColumns, unpackColumns, packValue, unpackValue, readValue, readValu
 export type { ReadCursor } from './pack.ts';
 export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './schema.ts';
 export type { TableInfo } from './schema.ts';
-export { NodeSqliteUnavailableError, SQLITE_NODE_RANGE, ident, openDatabase } from './sqlite.ts';
+export { NodeSqliteUnavailableError, SQLITE_NODE_RANGE, ident, nodeSqlite, openDatabase } from './sqlite.ts';
 export type { SqlValue, SqliteConnection, Statement } from './sqlite.ts';
 export { transaction } from './transaction.ts';
 export { compareValues } from './value.ts';

@@ -14,6 +14,7 @@ import type { SqlValue } from './sqlite.ts';
 import type { CrrTable, RowEntry } from './table.ts';
 import { bytesEqual } from './value.ts';
 import { int64 } from '../base/int64.ts';
+import { latin1 } from '../base/portable.ts';
 
 /**
  * Rows merged into one table before its triggers are dropped for the rest of the merge: below this,
@@ -146,7 +147,7 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
       if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
       let rows = chunk.get(t);
       if (!rows) chunk.set(t, (rows = new Map()));
-      const id = Buffer.from(c.pk.buffer, c.pk.byteOffset, c.pk.byteLength).toString('latin1');
+      const id = latin1(c.pk);
       let row = rows.get(id);
       if (!row) {
         if (chunkRows >= CHUNK_ROWS) {

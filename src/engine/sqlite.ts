@@ -39,11 +39,11 @@ function loadNodeSqlite(): typeof import('node:sqlite') {
   let mod: typeof import('node:sqlite') | undefined;
   try {
     // getBuiltinModule: Node >= 20.16 / 22.3; before that the optional call yields undefined.
-    mod = process.getBuiltinModule?.('node:sqlite');
+    mod = globalThis.process?.getBuiltinModule?.('node:sqlite');
   } catch (err) {
-    throw new NodeSqliteUnavailableError(process.version, { cause: err });
+    throw new NodeSqliteUnavailableError(globalThis.process?.version ?? 'not Node.js', { cause: err });
   }
-  if (!mod || !isComplete(mod)) throw new NodeSqliteUnavailableError(process.version);
+  if (!mod || !isComplete(mod)) throw new NodeSqliteUnavailableError(globalThis.process?.version ?? 'not Node.js');
   return mod;
 }
 
@@ -60,7 +60,16 @@ function isComplete(mod: typeof import('node:sqlite')): boolean {
   }
 }
 
-const sqlite = loadNodeSqlite();
+let sqlite: typeof import('node:sqlite') | undefined;
+
+/**
+ * `node:sqlite`, checked, loaded on first use: the engine itself runs on any binding (a browser's
+ * sqlite-wasm too), so only opening a file the Node way needs it. The Node library entry calls this
+ * when imported, so a Node.js without it still fails at once with the reason.
+ */
+export function nodeSqlite(): typeof import('node:sqlite') {
+  return (sqlite ??= loadNodeSqlite());
+}
 
 /** A value SQLite stores: INTEGER is always `bigint` (exact 64-bit), REAL is `number`. */
 export type SqlValue = null | bigint | number | string | Uint8Array;
@@ -108,7 +117,7 @@ export const BUSY_TIMEOUT_MS = 10_000;
  * never corrupt: the WAL default).
  */
 export function openDatabase(path: string): DatabaseSync {
-  const db = new sqlite.DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+  const db = new (nodeSqlite().DatabaseSync)(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');

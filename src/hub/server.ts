@@ -26,6 +26,7 @@ import { accessOf } from './access.ts';
 import { DocsApi } from './docs/socket.ts';
 import { HubRequestError } from './errors.ts';
 import type { Authenticator, Principal } from './auth/port.ts';
+import { redactUrl } from './auth/authenticator.ts';
 import { HubMetrics } from './metrics.ts';
 import { serveHubSession, type MergeClock } from './session.ts';
 import { handleShares } from './shares.ts';
@@ -174,7 +175,7 @@ export class HubServer {
     } catch (err) {
       const e = err instanceof HubRequestError ? err : undefined;
       if (e) this.metrics.refused(e.code);
-      else this.log('warn', `HTTP ${req.method} ${req.url} failed: ${(err as Error).message}`);
+      else this.log('warn', `HTTP ${req.method} ${redactUrl(req.url)} failed: ${(err as Error).message}`);
       if (!res.headersSent) json(res, e?.status ?? 500, { code: e?.code ?? 'internal', message: e?.message ?? 'internal error' });
       else res.destroy();
     }
@@ -206,8 +207,8 @@ export class HubServer {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, principal, name, db && policy ? { db, policy } : undefined, remote));
     } catch (err) {
       const e = err instanceof HubRequestError ? err : new HubRequestError(500, 'unavailable', 'the hub could not open the database');
-      if (!(err instanceof HubRequestError)) this.log('warn', `connection from ${remote} to ${req.url} failed: ${(err as Error).message}`);
-      else if (e.code !== 'unauthenticated') this.log('warn', `refused a connection from ${remote} to ${req.url}: ${e.message}`);
+      if (!(err instanceof HubRequestError)) this.log('warn', `connection from ${remote} to ${redactUrl(req.url)} failed: ${(err as Error).message}`);
+      else if (e.code !== 'unauthenticated') this.log('warn', `refused a connection from ${remote} to ${redactUrl(req.url)}: ${e.message}`);
       this.metrics.refused(e.code);
       const body = JSON.stringify({ code: e.code, message: e.message });
       socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);

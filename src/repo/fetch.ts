@@ -1,5 +1,5 @@
 /** Fetching into the staging area and merging from it. */
-import type { Change, Engine, Refusal } from '../engine/index.ts';
+import { bytesEqual, type Change, type Engine, type Refusal } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
 import type { PullTarget } from '../sync/client.ts';
 import { changeFit, misfitObject } from '../sync/compat.ts';
@@ -97,7 +97,7 @@ export class StagingTarget implements PullTarget {
     const state = this.staging.state(this.remote);
     const since = this.sinceFor(w.siteId);
     // Another database now answers at this location: start over rather than mix histories.
-    if (state && Buffer.compare(state.siteId, w.siteId) !== 0) this.staging.forget(this.remote);
+    if (state && !bytesEqual(state.siteId, w.siteId)) this.staging.forget(this.remote);
     else this.staging.dropIncomplete(this.remote);
     this.siteId = w.siteId;
     this.owner = w.proof.address;

@@ -15,6 +15,7 @@
 import type { Change } from '../engine/index.ts';
 import { SITE_ID_BYTES, readValueAt, writeValue, type ReadCursor } from '../engine/index.ts';
 import { ByteWriter } from '../base/bytes.ts';
+import { latin1 } from '../base/portable.ts';
 import { CodecError } from '../base/errors.ts';
 import { readVarint, readVarint64, writeVarint } from '../base/varint.ts';
 import type { Int64 } from '../base/int64.ts';
@@ -82,7 +83,7 @@ export function encodeChanges(changes: readonly Change[], prefix?: Uint8Array): 
       writeVarint(body, c.dbVersion);
       if (c.siteId !== lastSite) {
         lastSite = c.siteId;
-        const key = Buffer.from(c.siteId.buffer, c.siteId.byteOffset, c.siteId.byteLength).toString('latin1');
+        const key = latin1(c.siteId);
         let ref = siteRefs.get(key);
         if (ref === undefined) {
           ref = sites.length;

@@ -10,9 +10,10 @@
  * binds the site id to that address (first binding wins, see the engine's owners.ts). Bundles carry
  * the same proof in their header and a signature over their content (see bundle/).
  */
-import { createPublicKey, verify } from 'node:crypto';
 import { publicKeyOf } from '../base/address.ts';
 import { toHex } from '../base/hex.ts';
+import { concatBytes, ed25519Verify } from '../base/portable.ts';
+import { bytesEqual } from '../engine/index.ts';
 
 /** Domain separation: a site proof can't be mistaken for any other signature of the key. */
 export const SITE_PROOF_DOMAIN = 'ddcp-site-id-v1';
@@ -31,7 +32,7 @@ export interface SiteProof {
 
 /** `domain` ‖ each part: the bytes a domain-separated signature covers. */
 export function signedMessage(domain: string, ...parts: Uint8Array[]): Uint8Array {
-  return Buffer.concat([Buffer.from(domain, 'utf8'), ...parts]);
+  return concatBytes(new TextEncoder().encode(domain), ...parts);
 }
 
 /** What a site proof signs, or undefined if `address` is not a database address. */
@@ -51,12 +52,7 @@ export function makeSiteProof(siteId: Uint8Array, address: string, sign: Signer)
 export function verifySignature(address: string, message: Uint8Array, signature: Uint8Array): boolean {
   const key = publicKeyOf(address);
   if (!key || signature.length !== SIGNATURE_BYTES) return false;
-  try {
-    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key).toString('base64url') }, format: 'jwk' });
-    return verify(null, message, publicKey, signature);
-  } catch {
-    return false;
-  }
+  return ed25519Verify(key, message, signature);
 }
 
 /** Whether `proof` is a valid claim of `siteId` by its address. */
@@ -71,7 +67,7 @@ export function siteClaimProblem(siteId: Uint8Array, proof: SiteProof, options: 
   if (options.authenticated !== undefined && proof.address !== options.authenticated) {
     return `it is ${options.authenticated} but claims to be ${proof.address}`;
   }
-  if (Buffer.compare(siteId, options.own) === 0) {
+  if (bytesEqual(siteId, options.own)) {
     const who = proof.address === options.ownAddress ? 'it has this database\'s own address and site id' : `${proof.address} claims this database's own site id ${toHex(siteId)}`;
     return `${who}: one of the two is a copy of the other (cp -a, a restored backup); run 'ddcp init --new-site' in the copy`;
   }

@@ -9,6 +9,7 @@
  * (or refused whole, non-fatally) and acknowledged once durable. Never throws: protocol violations
  * are answered with an error message and logged.
  */
+import { bytesEqual } from '../engine/index.ts';
 import type { FrameChannel } from './channel.ts';
 import { misfitObject } from './compat.ts';
 import { Gate, SchemaFitError } from './gate.ts';
@@ -125,7 +126,7 @@ async function checkHello(m: Message | undefined, feed: ChangeFeed, sink: Change
 
 /** The version of ours the client holds: what it says of us, whether it expected us or not. */
 export function startAfter(hello: Pick<Hello, 'since' | 'expect' | 'held'>, us: Uint8Array): number {
-  const same = (a: Uint8Array | undefined): boolean => a !== undefined && Buffer.compare(a, us) === 0;
+  const same = (a: Uint8Array | undefined): boolean => a !== undefined && bytesEqual(a, us);
   const held = hello.held.find((h) => same(h.siteId))?.version ?? 0;
   return Math.max(same(hello.expect) ? hello.since : 0, held);
 }

@@ -45,7 +45,8 @@ export class TokenAuthenticator implements Authenticator {
   async authenticate(req: AuthRequest): Promise<Principal> {
     const h = req.headers.authorization;
     const m = typeof h === 'string' ? /^Bearer (\S+)$/.exec(h) : null;
-    return this.lookup(m?.[1]);
+    // As the real hub: a browser, which can't set headers, sends its token as access_token.
+    return this.lookup(m?.[1] ?? (h === undefined ? (new URL(req.url, 'http://hub.invalid').searchParams.get('access_token') ?? undefined) : undefined));
   }
 
   async refresh(p: Principal, token: string): Promise<Principal> {

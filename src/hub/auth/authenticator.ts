@@ -61,6 +61,11 @@ export interface HubAuthOptions {
 /** The query parameter a browser puts a token in (a browser's WebSocket cannot set headers). */
 export const TOKEN_PARAM = 'access_token';
 
+/** A request URL as logs may show it: an `access_token` parameter's value replaced (tokens are secrets). */
+export function redactUrl(url: string | undefined): string {
+  return (url ?? '/').replace(new RegExp(`([?&]${TOKEN_PARAM}=)[^&#]*`, 'g'), '$1[redacted]');
+}
+
 type Attempt = { method: AuthEvent['method']; key?: string };
 
 export class HubAuthenticator implements Authenticator {

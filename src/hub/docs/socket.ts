@@ -22,6 +22,7 @@ import type { PeerPolicy } from '../../sync/policy.ts';
 import type { SessionLog } from '../../sync/server.ts';
 import { accessOf } from '../access.ts';
 import type { Authenticator, Principal } from '../auth/port.ts';
+import { redactUrl } from '../auth/authenticator.ts';
 import { HubRequestError } from '../errors.ts';
 import type { HubMetrics } from '../metrics.ts';
 import { checkDatabaseName, DatabaseNameError, type HubDatabase, type HubStore } from '../storage/port.ts';
@@ -149,8 +150,8 @@ export class DocsApi {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.connection(ws, principal, db, policy, remote));
     } catch (err) {
       const e = err instanceof HubRequestError ? err : new HubRequestError(500, 'unavailable', 'the hub could not open the database');
-      if (!(err instanceof HubRequestError)) this.options.log('warn', `document connection from ${remote} to ${req.url} failed: ${(err as Error).message}`);
-      else if (e.code !== 'unauthenticated') this.options.log('warn', `refused a document connection from ${remote} to ${req.url}: ${e.message}`);
+      if (!(err instanceof HubRequestError)) this.options.log('warn', `document connection from ${remote} to ${redactUrl(req.url)} failed: ${(err as Error).message}`);
+      else if (e.code !== 'unauthenticated') this.options.log('warn', `refused a document connection from ${remote} to ${redactUrl(req.url)}: ${e.message}`);
       this.options.metrics.refused(e.code);
       const body = JSON.stringify({ code: e.code, message: e.message });
       socket.end(`HTTP/1.1 ${e.status} ${e.status === 400 ? 'Bad Request' : e.status === 401 ? 'Unauthorized' : e.status === 403 ? 'Forbidden' : e.status === 503 ? 'Service Unavailable' : 'Internal Server Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
