@@ -56,8 +56,10 @@ export interface P2pLatencyResult {
   meanMs: number;
 }
 
-const CHILD = fileURLToPath(new URL('./p2p-child.ts', import.meta.url));
-const NODE_ARGS = ['--disable-warning=ExperimentalWarning', ...(MEMORY_FLAGS as string[]), CHILD];
+// BENCH_P2P_CHILD: another build of p2p-child (e.g. compiled against dist/, as a package runs; bench/p2p-dist.ts).
+const child = (): string => process.env.BENCH_P2P_CHILD || fileURLToPath(new URL('./p2p-child.ts', import.meta.url));
+// BENCH_P2P_FLAGS: Node.js flags instead of bin/ddcp's (for A/B runs of memory settings).
+const nodeArgs = (): string[] => ['--disable-warning=ExperimentalWarning', ...(process.env.BENCH_P2P_FLAGS !== undefined ? process.env.BENCH_P2P_FLAGS.split(/\s+/).filter(Boolean) : (MEMORY_FLAGS as string[])), child()];
 
 /** A child process speaking JSON lines. */
 class Child {
@@ -68,7 +70,7 @@ class Child {
   private readonly exited: Promise<number | null>;
 
   constructor(args: string[]) {
-    this.proc = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [...nodeArgs(), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     this.lines = createInterface({ input: this.proc.stdout });
     this.lines.on('line', (l) => {
