@@ -49,7 +49,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     for (let r = 0; r < reps; r++) {
       for (const [label, child] of children) {
         process.env.BENCH_P2P_CHILD = child;
-        const x = await measureP2pSync(scratch, rows);
+        const run = new Scratch(); // the pair's folders are named by size: a fresh scratch each run
+        let x: P2pSyncResult;
+        try {
+          x = await measureP2pSync(run, rows);
+        } finally {
+          run.cleanup();
+        }
         results.get(label)!.push(x);
         process.stderr.write(`[p2p-package] ${label}: ${Math.round(x.changesPerSec)} changes/s, CPU ${x.serverCpuS.toFixed(2)} / ${x.clientCpuS.toFixed(2)} s, peak ${x.serverMaxRssMiB.toFixed(0)} / ${x.clientMaxRssMiB.toFixed(0)} MiB (load ${loadavg()[0]!.toFixed(1)})\n`);
       }
