@@ -82,8 +82,8 @@ export class ChangeLineWriter {
     const table = this.name(this.tables, c.table, '{"table":', ',"pk":"');
     const cid = this.name(this.cids, c.cid, '","cid":', ',"val":"');
     const packed = this.packed;
-    packed.pos = 0;
-    packed.byte(1);
+    packed.buf[0] = 1; // one column (its buffer always has room for this byte)
+    packed.pos = 1;
     writeValue(packed, c.val);
     const pk = c.pk;
     const site = this.siteDigits(c.siteId);
@@ -121,16 +121,19 @@ export class ChangeLineWriter {
   }
 
   private siteDigits(id: Uint8Array): Uint8Array {
-    const last = this.site;
-    let same = last.length === id.length;
-    for (let i = 0; same && i < id.length; i++) same = last[i] === id[i];
-    if (!same) {
+    if (!sameBytes(this.site, id)) {
       this.site = id.slice();
       this.siteHex = new Uint8Array(2 * id.length);
       hex(this.siteHex, 0, id, id.length);
     }
     return this.siteHex;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Copies `src` to `p`; returns the position after (a loop: a typed array's set() costs more for these few bytes). */
