@@ -9,6 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+// @ts-expect-error: plain JS module without types
+import { MEMORY_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 import { formatChange, Repository } from '../src/index.ts';
 import { BIN, ddcp, spawned, tempDir, type RunResult } from './support/cli.ts';
 
@@ -125,5 +128,27 @@ describe('ddcp changes, written as bytes in large chunks', () => {
     assert.ok(expected.length > 2_000_000, `${expected.length} bytes`);
     assert.equal(readFileSync(toFile, 'utf8'), expected);
     assert.equal(readFileSync(throughPipe, 'utf8'), expected);
+  });
+});
+
+describe('bin/ddcp, the sh command', () => {
+  it('adds the serving flags to `serve` and `hub serve` only, wherever -C puts the command', () => {
+    const sh = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
+    // DDCP_NODE=/bin/echo: the command line bin/ddcp would exec, printed instead of run.
+    const line = (args: string[]): string[] => {
+      const r = spawnSync(sh, args, { env: { ...process.env, DDCP_NODE: '/bin/echo' }, encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim().split(' ');
+    };
+    const serving = [...(MEMORY_FLAGS as string[]), ...(SERVE_FLAGS as string[])];
+    for (const args of [['serve'], ['-C', '/x', 'serve'], ['-C/x', 'serve', '--port', '1'], ['hub', 'serve'], ['-C', 'hub', 'hub', 'serve']]) {
+      const argv = line(args);
+      for (const flag of serving) assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
+    }
+    for (const args of [['status'], ['-C', 'serve', 'status'], ['log', '-n', '5'], ['hub', 'login', 'x'], ['changes']]) {
+      const argv = line(args);
+      for (const flag of MEMORY_FLAGS as string[]) assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}`);
+      for (const flag of SERVE_FLAGS as string[]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
+    }
   });
 });
