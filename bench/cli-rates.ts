@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
 import { ITEMS_DDL, makeItems, now, round1, Scratch, timing, type Item, type Timing } from './util.ts';
+import { childrenCpuMs } from './cli.ts';
 
 const DDCP = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
 
@@ -21,15 +22,43 @@ export interface CliRates {
   /** `ddcp apply FILE` into an empty replica, whole process. */
   apply: Timing;
   jsonBytesPerChange: number;
+  /**
+   * CPU ms (user + system) of each `ddcp changes` process, and of the library reading the same
+   * repository's changes in this process (warm, best of `reps`): the ratio a loaded machine distorts
+   * less than wall times (CPU times are in 10 ms ticks).
+   */
+  printCpu: number[];
+  libraryReadCpu: number;
+}
+
+/** The library's read of `dir`'s changes, as CPU ms of this process: best of `reps`. */
+function libraryReadCpu(dir: string, reps: number): number {
+  const repo = Repository.open(dir);
+  try {
+    let best = Infinity;
+    for (let i = 0; i < reps + 1; i++) {
+      const c0 = process.cpuUsage();
+      let n = 0;
+      for (const c of repo.engine.changesSince(0)) if (c.cl > 0) n++; // touch each change, as bench/ddcp.ts does
+      const c = process.cpuUsage(c0);
+      if (i > 0) best = Math.min(best, (c.user + c.system) / 1000); // the first warms up, as the bench's warm-up run does
+      if (n === 0) throw new Error('no changes read');
+    }
+    return round1(best);
+  } finally {
+    repo.close();
+  }
 }
 
 /** Runs bin/ddcp with `args` in `dir`, standard output to `out` (or discarded); throws on failure. */
-function ddcp(dir: string, args: string[], out?: string): number {
+function ddcp(dir: string, args: string[], out?: string, cpu?: number[]): number {
   const fd = out === undefined ? 'ignore' : openSync(out, 'w');
   try {
+    const c0 = childrenCpuMs();
     const t0 = now();
     const r = spawnSync(DDCP, ['-C', dir, ...args], { stdio: ['ignore', fd, 'pipe'] });
     const ms = now() - t0;
+    cpu?.push(childrenCpuMs() - c0);
     if (r.status !== 0) throw new Error(`ddcp ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
     return ms;
   } finally {
@@ -55,7 +84,9 @@ export async function measureCliRates(scratch: Scratch, items: Item[], reps: num
   const file = join(scratch.dir, 'cli-rates.jsonl');
   ddcp(source, ['status']); // compile cache, page cache
   const print: number[] = [];
-  for (let i = 0; i < reps; i++) print.push(ddcp(source, ['changes'], file));
+  const printCpu: number[] = [];
+  for (let i = 0; i < reps; i++) print.push(ddcp(source, ['changes'], file, printCpu));
+  const libCpu = libraryReadCpu(source, reps);
   const changes = items.length * 3;
   const apply: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -63,7 +94,7 @@ export async function measureCliRates(scratch: Scratch, items: Item[], reps: num
     await itemsRepo(target, []);
     apply.push(ddcp(target, ['apply', file]));
   }
-  return { changes, print: timing(print), apply: timing(apply), jsonBytesPerChange: round1(statSync(file).size / changes) };
+  return { changes, print: timing(print), apply: timing(apply), jsonBytesPerChange: round1(statSync(file).size / changes), printCpu, libraryReadCpu: libCpu };
 }
 
 /** Markdown beside the library's read and merge rates of the same run (changes/s), if given. */
@@ -80,6 +111,9 @@ export function cliRatesReport(r: CliRates, library?: { read: number; merge: num
   lines.push(library ? '|---|---:|---:|---:|---:|' : '|---|---:|---:|');
   lines.push(`| \`ddcp changes > FILE\` | ${r.print.best.toFixed(0)} | ${fmt(rate(r.print))}${share(rate(r.print), library?.read)} |`);
   lines.push(`| \`ddcp apply FILE\` (empty replica) | ${r.apply.best.toFixed(0)} | ${fmt(rate(r.apply))}${share(rate(r.apply), library?.merge)} |`);
+  const cpu = Math.min(...r.printCpu);
+  lines.push('');
+  lines.push(`By CPU time, steadier on a loaded machine: \`ddcp changes\` ${cpu.toFixed(0)} ms (best of ${r.printCpu.length}: ${r.printCpu.join(', ')}), the library's read of the same repository ${r.libraryReadCpu.toFixed(0)} ms, so the CLI reaches **${((100 * r.libraryReadCpu) / cpu).toFixed(0)}%** of the library's rate.`);
   lines.push('');
   lines.push(`Whole processes as a user starts them (bin/ddcp: sh, then Node.js), JSON lines of ${r.jsonBytesPerChange} bytes per change; the library columns are this run's read and merge rates.`);
   lines.push('');

@@ -52,7 +52,7 @@ function wallTimes(samples: number[], cpu: number[]): WallTimes {
  * CPU time (ms) of this process's children that have been waited for: Linux's cutime + cstime, in
  * clock ticks (10 ms; summed over many runs the mean is fine). NaN off Linux.
  */
-function childrenCpuMs(): number {
+export function childrenCpuMs(): number {
   try {
     const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[13]) + Number(fields[14])) * 10; // fields 16 and 17 of proc(5); USER_HZ is 100

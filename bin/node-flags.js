@@ -8,3 +8,9 @@ if (!line) throw new Error("bin/ddcp has no DDCP_NODE_FLAGS='…' line");
 
 /** A bounded young generation (16 MB semi-spaces, see bin/ddcp) keeps peak memory flat however many changes stream through. */
 export const MEMORY_FLAGS = line[1].split(/\s+/).filter(Boolean);
+
+const serveLine = /^DDCP_SERVE_FLAGS='([^']*)'$/m.exec(script);
+if (!serveLine) throw new Error("bin/ddcp has no DDCP_SERVE_FLAGS='…' line");
+
+/** Added for the commands that serve (`ddcp serve`, `ddcp hub serve`): an early first full collection (see bin/ddcp). */
+export const SERVE_FLAGS = serveLine[1].split(/\s+/).filter(Boolean);

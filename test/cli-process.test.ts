@@ -5,10 +5,15 @@
  * the in-process runner answers exactly as the process does.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { ddcp, spawned, tempDir, type RunResult } from './support/cli.ts';
+import { fileURLToPath } from 'node:url';
+// @ts-expect-error: plain JS module without types
+import { MEMORY_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
+import { formatChange, Repository } from '../src/index.ts';
+import { BIN, ddcp, spawned, tempDir, type RunResult } from './support/cli.ts';
 
 const SCHEMA = "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');";
 
@@ -93,5 +98,57 @@ describe('the real ddcp process, one command of each family', () => {
       [root, ['status']],
     ];
     for (const [dir, args, input] of cases) assert.deepEqual(ddcp(dir, args, input), spawned(dir, args, input), `ddcp ${args.join(' ')}`);
+  });
+});
+
+describe('ddcp changes, written as bytes in large chunks', () => {
+  it('prints to a file and through a slow pipe exactly the lines formatChange makes of the library’s changes', async () => {
+    const dir = tempDir('ddcp-changes-bytes-');
+    const repo = await Repository.init(dir);
+    repo.db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, n INTEGER, r REAL, b BLOB)');
+    repo.engine.asCrr('notes');
+    repo.db.exec('BEGIN');
+    const ins = repo.db.prepare('INSERT INTO notes VALUES (?, ?, ?, ?, ?)');
+    // Far more than a pipe's buffer and a chunk (1 MiB): ~2 MB of lines, with non-ASCII and wide values.
+    for (let i = 0; i < 4000; i++) ins.run(`k${i}-é`, i % 7 === 0 ? null : `body ${'x'.repeat(i % 50)} ü 😀`, BigInt(i) * 2_305_843_009_213_693n, i / 3, Buffer.from([i & 255, 0, 255]));
+    repo.db.exec('COMMIT');
+    repo.db.exec("UPDATE notes SET body = 'edited' WHERE rowid % 5 = 0; DELETE FROM notes WHERE rowid % 11 = 0");
+    const expected = [...repo.engine.changesSince(0)].map((c) => formatChange(c) + '\n').join('');
+    repo.close();
+    const toFile = join(dir, 'file.jsonl');
+    const throughPipe = join(dir, 'pipe.jsonl');
+    const sh = (cmd: string): void => {
+      const r = spawnSync('sh', ['-c', cmd, process.execPath, BIN], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+    };
+    sh(`"$0" "$1" changes > file.jsonl`);
+    // The reader starts late: the writer must wait for the pipe rather than lose or reorder output.
+    sh(`"$0" "$1" changes | (sleep 0.3; cat > pipe.jsonl)`);
+    assert.ok(expected.length > 2_000_000, `${expected.length} bytes`);
+    assert.equal(readFileSync(toFile, 'utf8'), expected);
+    assert.equal(readFileSync(throughPipe, 'utf8'), expected);
+  });
+});
+
+describe('bin/ddcp, the sh command', () => {
+  it('adds the serving flags to `serve` and `hub serve` only, wherever -C puts the command', () => {
+    const sh = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
+    // DDCP_NODE=/bin/echo: the command line bin/ddcp would exec, printed instead of run.
+    const line = (args: string[]): string[] => {
+      const r = spawnSync(sh, args, { env: { ...process.env, DDCP_NODE: '/bin/echo' }, encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim().split(' ');
+    };
+    const serving = [...(MEMORY_FLAGS as string[]), ...(SERVE_FLAGS as string[])];
+    for (const args of [['serve'], ['-C', '/x', 'serve'], ['-C/x', 'serve', '--port', '1'], ['hub', 'serve'], ['-C', 'hub', 'hub', 'serve']]) {
+      const argv = line(args);
+      for (const flag of serving) assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
+    }
+    for (const args of [['status'], ['-C', 'serve', 'status'], ['log', '-n', '5'], ['hub', 'login', 'x'], ['changes']]) {
+      const argv = line(args);
+      for (const flag of MEMORY_FLAGS as string[]) assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}`);
+      for (const flag of SERVE_FLAGS as string[]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
+    }
   });
 });

@@ -53,6 +53,8 @@ describe('quick commands load only what they need', () => {
       assert.ok(stdout.length > 0);
       assert.ok(modules.some((u) => u.endsWith(`/cli/${name}.ts`)), 'its own command module');
       assert.deepEqual(modules.filter((u) => NETWORK.test(u)), []);
+      // Nor the WebSocket client (and Node's HTTP, which it loads): only a hub remote dials it.
+      assert.deepEqual(modules.filter((u) => /\/node_modules\/ws\//.test(u) || u === 'node:http'), []);
       assert.deepEqual(otherCommands(modules, name), []);
       // The main entry (src/index.ts) loads neither documents nor the bundle codec's extras: those are subpaths.
       assert.deepEqual(modules.filter((u) => u.startsWith(`${SRC}docs/`) || u === `${SRC}bundle/index.ts` || u === `${SRC}bundle/verify.ts` || u.startsWith(`${SRC}peer/`) && !u.endsWith('/peer/control.ts')), []);

@@ -1,6 +1,6 @@
 /** `ddcp changes`: print changes as JSON lines. */
 import type { Command } from 'commander';
-import { formatChange } from '../index.ts';
+import { ChangeLineWriter } from '../sync/jsonl-writer.ts';
 import { CliError, ExitCode } from './exit.ts';
 import type { Context } from './context.ts';
 
@@ -24,19 +24,16 @@ Examples:
   ddcp changes > all.jsonl
   ddcp changes --since 42 | ssh other 'cd repo && ddcp apply'`,
     )
-    .action((opts: { since: string }) => {
+    .action(async (opts: { since: string }) => {
       const since = parseVersion(opts.since);
       const engine = ctx.repo().engine;
-      // Lines are gathered into ~256 KiB writes: one write per line would cost more than the lines.
-      let text = '';
+      // Lines are built as bytes (formatChange's text exactly) into 1 MiB writes: a string per line,
+      // or a write per line, would cost more than reading the changes.
+      const lines = new ChangeLineWriter(1 << 20);
       for (const c of engine.changesSince(since)) {
-        if (text.length > 0) text += '\n';
-        text += formatChange(c);
-        if (text.length >= 1 << 18) {
-          ctx.out(text);
-          text = '';
-        }
+        lines.add(c);
+        if (lines.full) await ctx.write(lines.take());
       }
-      if (text.length > 0) ctx.out(text);
+      if (lines.size > 0) await ctx.write(lines.take());
     });
 }

@@ -1,4 +1,5 @@
 /** What every command gets: the repository (opened lazily from `-C` or the current folder) and output. */
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { Repository } from '../index.ts';
 
@@ -9,6 +10,11 @@ export interface Context {
   repo(): Repository;
   /** Prints a line on standard output. */
   out(line: string): void;
+  /**
+   * Writes bytes to standard output, handing the buffer over (it must not be changed after); resolves
+   * when the stream wants more, so a slow reader (a pipe) holds the writer back instead of memory growing.
+   */
+  write(bytes: Uint8Array): Promise<void>;
   /** Closes what the command opened. */
   close(): void;
 }
@@ -25,6 +31,9 @@ export function createContext(getDir: () => string | undefined): Context {
       return repo;
     },
     out: (line) => void process.stdout.write(line + '\n'),
+    write: async (bytes) => {
+      if (!process.stdout.write(bytes)) await once(process.stdout, 'drain');
+    },
     close() {
       repo?.close();
       repo = undefined;

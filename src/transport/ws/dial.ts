@@ -3,7 +3,6 @@
  * upgrade answers with an HTTP status and a JSON body `{code, message}`; that becomes a
  * {@link WsRefusedError} carrying both, so the caller can say why in words.
  */
-import WebSocket from 'ws';
 import { FrameError, frameOptions, type FrameStreamOptions } from '../frames.ts';
 import { WsFrameStream, type ControlMessage } from './frames.ts';
 
@@ -37,8 +36,9 @@ export function isWsUrl(location: string): boolean {
 }
 
 /** Opens a frame stream to `url`; rejects with {@link WsRefusedError} or a {@link FrameError} saying why. */
-export function dialWs(url: string, options: WsDialOptions = {}): Promise<WsFrameStream> {
+export async function dialWs(url: string, options: WsDialOptions = {}): Promise<WsFrameStream> {
   const { maxFrameBytes } = frameOptions(options);
+  const { default: WebSocket } = await import('ws');
   return new Promise((resolve, reject) => {
     options.signal?.throwIfAborted();
     const ws = new WebSocket(url, {

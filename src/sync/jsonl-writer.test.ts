@@ -1,0 +1,80 @@
+/**
+ * The fast JSON-lines writer writes exactly what the general formatter does: for any changes, its
+ * bytes are `formatChange(c) + '\n'` of each in UTF-8, whatever the chunk size, and a chunk once taken
+ * is never written to again.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { Change } from '../engine/change.ts';
+import { packColumns } from '../engine/pack.ts';
+import { int64, INT64_MAX } from '../base/int64.ts';
+import { formatChange } from './jsonl.ts';
+import { ChangeLineWriter } from './jsonl-writer.ts';
+
+const INT64_MIN = -(2n ** 63n);
+/** Clocks of every width: small, around each power of ten, up to 2^53 − 1, and bigints beyond. */
+const clock = fc.oneof(
+  fc.nat(),
+  fc.integer({ min: 0, max: 15 }).chain((e) => fc.integer({ min: -2, max: 2 }).map((d) => Math.max(0, 10 ** e + d))),
+  fc.maxSafeNat(),
+  fc.constant(Number.MAX_SAFE_INTEGER),
+  fc.bigInt({ min: 0n, max: INT64_MAX }).map(int64),
+);
+const name = fc.oneof(fc.constantFrom('items', 'tëst', 'a"b', 'back\\slash', 'tab\tname', '-1', '\ud800lone', '😀'), fc.string({ minLength: 1, maxLength: 8, unit: 'binary' }));
+const sites = [new Uint8Array(16).fill(7), new Uint8Array(16).fill(0xab), Uint8Array.from({ length: 16 }, (_, i) => i * 17)];
+const change: fc.Arbitrary<Change> = fc.record({
+  table: name,
+  pk: fc.array(fc.oneof(fc.bigInt({ min: INT64_MIN, max: INT64_MAX }), fc.string({ maxLength: 20 }), fc.uint8Array({ maxLength: 40 })), { minLength: 1, maxLength: 3 }).map((v) => packColumns(v)),
+  cid: name,
+  val: fc.oneof(fc.constant(null), fc.bigInt({ min: INT64_MIN, max: INT64_MAX }), fc.double(), fc.string({ maxLength: 80, unit: 'binary' }), fc.uint8Array({ maxLength: 300 })),
+  colVersion: clock,
+  dbVersion: clock,
+  // Runs from one site, as read from a database, and changes of site between them.
+  siteId: fc.oneof(fc.constantFrom(...sites), fc.uint8Array({ minLength: 16, maxLength: 16 })),
+  cl: clock,
+  seq: clock,
+});
+
+/** What `ddcp changes` printed before the fast writer: each line and a newline, in UTF-8. */
+const general = (changes: Change[]): Buffer => Buffer.from(changes.map((c) => formatChange(c) + '\n').join(''), 'utf8');
+
+/** All the writer's bytes, taken whenever it is full (as the CLI does) and at the end. */
+function written(changes: Change[], chunkBytes: number): { bytes: Buffer; chunks: Uint8Array[] } {
+  const w = new ChangeLineWriter(chunkBytes);
+  const chunks: Uint8Array[] = [];
+  for (const c of changes) {
+    w.add(c);
+    if (w.full) chunks.push(w.take());
+  }
+  if (w.size > 0) chunks.push(w.take());
+  assert.equal(w.size, 0);
+  return { bytes: Buffer.concat(chunks), chunks };
+}
+
+describe('JSON lines, fast writer', () => {
+  it('writes byte for byte what formatChange does, whatever the chunk size', () => {
+    fc.assert(
+      fc.property(fc.array(change, { maxLength: 30 }), fc.constantFrom(1, 64, 1000, 1 << 20), (changes, chunkBytes) => {
+        const { bytes, chunks } = written(changes, chunkBytes);
+        assert.deepEqual(bytes, general(changes));
+        // Lines never straddle chunks: each chunk ends a line.
+        for (const chunk of chunks) assert.equal(chunk[chunk.length - 1], 0x0a);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never writes into a chunk it handed over, and reuses no site id it was shown before a change to it', () => {
+    const c: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: 'x', colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
+    const w = new ChangeLineWriter(16);
+    w.add(c);
+    const first = w.take();
+    const copy = Buffer.from(first);
+    // The same site id array, changed in place (a caller's reused buffer): the line must show the new bytes.
+    c.siteId[0] = 0xff;
+    for (let i = 0; i < 100; i++) w.add({ ...c, seq: i });
+    assert.deepEqual(Buffer.from(first), copy);
+    assert.deepEqual(Buffer.from(w.take()), general(Array.from({ length: 100 }, (_, i) => ({ ...c, seq: i }))));
+  });
+});
