@@ -5,9 +5,10 @@
  * - Reads never seal (a seal is a write transaction): only merges write to a hosted database, and a
  *   merge stamps its own version, so there is never anything pending to seal.
  * - Pushes are merged in group commits: the batches pushed (by every session) while the event loop
- *   was busy are merged one after another in one SQLite transaction — each still its own version,
- *   in a savepoint of its own, refused or failed alone — and acknowledged once that commits: one WAL
- *   commit for many pushes, not one each.
+ *   was busy are merged in one SQLite transaction — each session's waiting batches as one, at its
+ *   own version, in a savepoint of its own, refused or failed alone — and acknowledged once that
+ *   commits: one WAL commit for many pushes, not one each. None of a session's pushes is merged
+ *   after one of its pushes failed (they come after it).
  * - Followers are told of changes by the merges themselves, after they commit (nothing else writes
  *   a hosted database: the data folder is the hub's), without sealing or polling data_version.
  * Fan-out to many followers (one read per merge, frames encoded once) is the hub's (hub/fanout.ts);
