@@ -169,6 +169,30 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
     assert.deepEqual(lib.docs.history('tasks', 't1').map((e) => e.author), ['alice', 'alice', 'alice', 'alice']);
   });
 
+  it("a connection's writes go on without waiting for each merge: pushed together, answered in order, all durable; its connection counted in /metrics", async () => {
+    const c = await connect('piped', alice);
+    const open = async (): Promise<number> => Number(/^ddcp_hub_docs_connections (\d+)/m.exec(await (await fetch(`${hub.url.replace('ws:', 'http:')}/metrics`)).text())?.[1]);
+    const counted = await open();
+    assert.ok(counted >= 1, 'JSON API connections are in /metrics');
+    await c.ok({ type: 'create_document', collection: 'tasks', doc: 'p', content: { n: -1 } });
+    const db = (await hub.store.open('piped'))!;
+    const before = await db.feed.version();
+    const N = 20;
+    for (let i = 0; i < N; i++) c.ws.send(JSON.stringify({ id: `w${i}`, type: 'update_document', collection: 'tasks', doc: 'p', merge_patch: { n: i } }));
+    await until(() => c.messages.filter((m) => typeof m.id === 'string' && m.id.startsWith('w')).length === N);
+    const replies = c.messages.filter((m) => typeof m.id === 'string' && m.id.startsWith('w'));
+    assert.deepEqual(replies.map((m) => m.id), Array.from({ length: N }, (_, i) => `w${i}`), 'replies in the order of the requests');
+    assert.ok(replies.every((m) => m.ok === true), JSON.stringify(replies.find((m) => m.ok !== true)));
+    assert.deepEqual(content(replies.at(-1)!), { n: N - 1 });
+    // Each reply came once the database merged its write; one by one they would be N merges.
+    const merges = (await db.feed.version()) - before;
+    assert.ok(merges >= 1 && merges < N, `${N} writes merged in ${merges} versions`);
+    c.close();
+    await until(() => c.closed !== undefined);
+    for (let i = 0; i < 100 && (await open()) !== counted - 1; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await open(), counted - 1, 'a closed connection is no longer counted');
+  });
+
   it('refuses an invalid patch or a failed test with an error reply, changing nothing', async () => {
     const c = await connect('patches', alice);
     await c.ok({ type: 'create_document', collection: 'notes', doc: 'n1', content: { body: 'hello', n: 1 } });

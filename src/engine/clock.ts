@@ -34,6 +34,7 @@ export class Sites {
   private readonly byOrdinal = new Map<number, Uint8Array>();
   private readonly byHex = new Map<string, number>();
   private readonly insert: Statement;
+  private readonly all: Statement;
   readonly local: Uint8Array;
   private readonly db: SqliteConnection;
 
@@ -46,6 +47,7 @@ export class Sites {
       db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(this.local);
     }
     this.insert = db.prepare('INSERT INTO ddcp_site_id (site_id) VALUES (?) RETURNING ordinal');
+    this.all = db.prepare('SELECT ordinal, site_id FROM ddcp_site_id');
     this.reload();
   }
 
@@ -53,7 +55,7 @@ export class Sites {
   reload(): void {
     this.byOrdinal.clear();
     this.byHex.clear();
-    for (const r of this.db.prepare('SELECT ordinal, site_id FROM ddcp_site_id').all() as { ordinal: number; site_id: Uint8Array }[]) {
+    for (const r of this.all.all() as { ordinal: number; site_id: Uint8Array }[]) {
       const bytes = new Uint8Array(r.site_id);
       this.byOrdinal.set(Number(r.ordinal), bytes);
       this.byHex.set(toHex(bytes), Number(r.ordinal));
@@ -123,6 +125,8 @@ export class Versions {
 /** cr-sqlite's tracked peers: the latest version of each peer we have merged. */
 export class TrackedPeers {
   private readonly db: SqliteConnection;
+  private versionStmt: Statement | undefined;
+  private recordStmt: Statement | undefined;
   constructor(db: SqliteConnection) {
     this.db = db;
   }
@@ -134,17 +138,17 @@ export class TrackedPeers {
   }
 
   versionOf(siteId: Uint8Array): number {
-    const r = this.db.prepare('SELECT version FROM ddcp_tracked_peers WHERE site_id = ? AND tag = 0 AND event = 0').get(siteId) as { version: number | bigint } | undefined;
+    this.versionStmt ??= this.db.prepare('SELECT version FROM ddcp_tracked_peers WHERE site_id = ? AND tag = 0 AND event = 0');
+    const r = this.versionStmt.get(siteId) as { version: number | bigint } | undefined;
     return r ? Number(r.version) : 0;
   }
 
   /** Records that we hold `version` of a peer; never moves backwards. */
   record(siteId: Uint8Array, version: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO ddcp_tracked_peers (site_id, version, seq, tag, event) VALUES (?, ?, 0, 0, 0)
-         ON CONFLICT (site_id, tag, event) DO UPDATE SET version = max(version, excluded.version)`,
-      )
-      .run(siteId, BigInt(version));
+    this.recordStmt ??= this.db.prepare(
+      `INSERT INTO ddcp_tracked_peers (site_id, version, seq, tag, event) VALUES (?, ?, 0, 0, 0)
+       ON CONFLICT (site_id, tag, event) DO UPDATE SET version = max(version, excluded.version)`,
+    );
+    this.recordStmt.run(siteId, BigInt(version));
   }
 }

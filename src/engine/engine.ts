@@ -117,6 +117,10 @@ export class Engine {
   /** The schema_version the CRRs were last checked against (see {@link refresh}). */
   private schemaVersion = -1;
   private schemaVersionStmt: Statement | undefined;
+  /** Prepared once: statements every merge and read runs (preparing costs as much as running them). */
+  private crrNamesStmt: Statement | undefined;
+  private directStmt: Statement | undefined;
+  private directInsertStmt: Statement | undefined;
   /** A merge is running: its own trigger suspension is not drift. */
   private merging = false;
 
@@ -189,7 +193,8 @@ export class Engine {
       this.sites.reload();
       return;
     }
-    const names = (this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl').all() as { tbl: string }[]).map((r) => r.tbl);
+    this.crrNamesStmt ??= this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl');
+    const names = (this.crrNamesStmt.all() as { tbl: string }[]).map((r) => r.tbl);
     if (names.join('\0') !== [...this.tables.keys()].join('\0')) this.loadTables();
     this.sites.reload();
   }
@@ -400,7 +405,8 @@ export class Engine {
    * own changes out for it only at these versions, as {@link ChangesOptions.exceptSite} does.
    */
   directVersions(since: number, until: number): Map<number, Uint8Array> {
-    const rows = this.db.prepare('SELECT db_version, site FROM ddcp_direct_versions WHERE db_version > ? AND db_version <= ?').all(BigInt(since), BigInt(until)) as { db_version: number | bigint; site: number | bigint }[];
+    this.directStmt ??= this.db.prepare('SELECT db_version, site FROM ddcp_direct_versions WHERE db_version > ? AND db_version <= ?');
+    const rows = this.directStmt.all(BigInt(since), BigInt(until)) as { db_version: number | bigint; site: number | bigint }[];
     return new Map(rows.map((r) => [Number(r.db_version), this.sites.bytesOf(Number(r.site))]));
   }
 
@@ -435,7 +441,10 @@ export class Engine {
       }
       conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
       if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
-      if (options.direct && result.applied > 0) this.db.prepare('INSERT OR REPLACE INTO ddcp_direct_versions (db_version, site) VALUES (?, ?)').run(BigInt(version), BigInt(this.sites.ordinalOf(options.direct)));
+      if (options.direct && result.applied > 0) {
+        this.directInsertStmt ??= this.db.prepare('INSERT OR REPLACE INTO ddcp_direct_versions (db_version, site) VALUES (?, ?)');
+        this.directInsertStmt.run(BigInt(version), BigInt(this.sites.ordinalOf(options.direct)));
+      }
       return { received: result.received, applied: result.applied, refused, dbVersion: this.versions.open() - 1, conflicts: conflicts.count };
     });
   }

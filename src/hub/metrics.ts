@@ -21,6 +21,7 @@ export type RefusalReason =
 export class HubMetrics {
   readonly registry = new Registry();
   readonly connections = new Gauge({ name: 'ddcp_hub_connections', help: 'Open sync sessions.', registers: [this.registry] });
+  readonly docsConnections = new Gauge({ name: 'ddcp_hub_docs_connections', help: 'Open connections of the JSON document API (/v1/docs/<db>).', registers: [this.registry] });
   readonly databases = new Gauge({ name: 'ddcp_hub_databases', help: 'Hosted databases with an open session.', registers: [this.registry] });
   readonly changesIn = new Counter({ name: 'ddcp_hub_changes_in_total', help: 'Changes received from clients (pushed).', registers: [this.registry] });
   readonly changesOut = new Counter({ name: 'ddcp_hub_changes_out_total', help: 'Changes sent to clients.', registers: [this.registry] });

@@ -101,6 +101,13 @@ function countedSink(sink: ChangeSink, metrics: HubMetrics, clock: MergeClock): 
   };
 }
 
+/**
+ * Pushes of one session handed to the store before the first is acknowledged: a client's pushes that
+ * arrive while the store commits go into its next group commit together (bounded: each may be a
+ * large frame).
+ */
+export const HUB_PUSH_PIPELINE = 32;
+
 const mayWrite = (p: PeerPolicy): boolean => p.write === 'all' || (p.write !== 'none' && p.write.length > 0);
 
 /** Serves one session until it ends; never throws (refusals are answered and counted). */
@@ -147,6 +154,8 @@ export async function serveHubSession(channel: FrameChannel, o: HubSessionOption
     log: o.log,
     gate,
     send: fannedOut(o.db, o.metrics, o.clock, o.log),
+    // Both stores merge an origin's pushes in order and none after one that failed (storage/port.ts).
+    pipeline: HUB_PUSH_PIPELINE,
     ...(o.keepAliveMs !== undefined ? { keepAliveMs: o.keepAliveMs } : {}),
   });
 }

@@ -52,6 +52,9 @@ export async function sendFeed(channel: FrameChannel, feed: ChangeFeed, since: n
     await channel.send(encodeMessage({ type: 'caught-up', version: since }));
     options.onCaughtUp?.(since);
     if (!options.follow) return since;
+    // A change made while we were sending may have signalled before we listened (a feed's signal
+    // is not kept for later listeners): look at the version before waiting.
+    if ((await feed.version()) > since) continue;
     // Idle sessions still say caught-up now and then: transports drop streams that stay silent.
     await waitForChange(feed, signal, options.keepAliveMs ?? KEEPALIVE_MS);
     if (signal.aborted) return since;

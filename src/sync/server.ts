@@ -59,6 +59,14 @@ export interface ServeOptions {
   send?: (channel: FrameChannel, feed: ChangeFeed, since: number, options: SendOptions) => Promise<number>;
   /** How long a revoked session waits for the peer to take its error and hang up (default {@link REVOKE_GRACE_MS}). */
   revokeGraceMs?: number;
+  /**
+   * How many of the client's pushes may be handed to the sink before the first is acknowledged
+   * (default 1: each waits for the one before). More lets a sink that commits in groups (a hub's
+   * stores) take everything a client sent meanwhile in one commit. Only for a sink that merges an
+   * origin's pushes in the order given and merges none of them after one that failed; a caught-up
+   * is recorded, and every answer sent, in the client's order.
+   */
+  pipeline?: number;
 }
 
 /** How long a revoked session waits for its error to reach the peer and the peer to hang up (ms). */
@@ -161,7 +169,7 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
     options.signal.addEventListener('abort', onAbort);
-    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, peer: options.peer, log, signal: options.signal });
+    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, peer: options.peer, log, signal: options.signal, pipeline: Math.max(1, options.pipeline ?? 1) });
     // A client that ends its side (or breaks the protocol) ends what we send, too.
     inbound.then(onAbort, onAbort);
     try {
@@ -195,35 +203,81 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
   }
 }
 
-/** Reads the client's side of the session: pushed batches (merged and acknowledged), until it ends. */
+/**
+ * Reads the client's side of the session: pushed batches (merged and acknowledged), until it ends.
+ * Up to `pipeline` pushes are with the sink at once; their answers (refusals, ack) go out in order.
+ */
 async function receive(
   channel: FrameChannel,
   it: AsyncIterator<Uint8Array>,
   sink: ChangeSink,
   origin: PushOrigin,
-  ctx: { push: boolean; peer: string; log: SessionLog; signal: AbortSignal },
+  ctx: { push: boolean; peer: string; log: SessionLog; signal: AbortSignal; pipeline: number },
 ): Promise<void> {
-  for (;;) {
-    const m = await next(it);
-    // Ended (or revoked): nothing more is merged; unacknowledged batches are sent again next time.
-    if (!m || ctx.signal.aborted) return;
-    if (m.type === 'error') throw new ProtocolError('remote', `peer ${ctx.peer}: ${m.message}`);
-    if (!ctx.push || (m.type !== 'batch' && m.type !== 'caught-up')) throw new ProtocolError('unexpected', `unexpected ${m.type} from the client`);
-    if (m.type === 'caught-up') {
-      await sink.caughtUp(m.version, origin);
-      await channel.send(encodeMessage({ type: 'ack', version: m.version }));
-      continue;
+  // Each push's answering, chained: it waits for the one before, so answers keep the client's order.
+  const answering: Promise<void>[] = [];
+  let tail: Promise<void> = Promise.resolve();
+  const failures: unknown[] = []; // the first answering that failed ends the session
+  let fail!: (err: unknown) => void;
+  // Rejects at the first failure: a read waiting for the client's next frame ends then too.
+  const failing = new Promise<never>((_resolve, reject) => (fail = reject));
+  failing.catch(() => {});
+  const check = (): void => {
+    if (failures.length > 0) throw failures[0];
+  };
+  const answer = (work: (before: Promise<void>) => Promise<void>): void => {
+    tail = work(tail);
+    tail.catch((err: unknown) => {
+      failures.push(err);
+      fail(err);
+    });
+    answering.push(tail);
+  };
+  try {
+    for (;;) {
+      // At most `pipeline` pushes unanswered: wait for the oldest.
+      while (answering.length >= ctx.pipeline) await answering.shift()!.catch(() => {});
+      check();
+      const m = answering.length > 0 ? await Promise.race([next(it), failing]) : await next(it);
+      // Ended (or revoked): nothing more is merged; unacknowledged batches are sent again next time.
+      if (!m || ctx.signal.aborted || failures.length > 0) break;
+      if (m.type === 'error') throw new ProtocolError('remote', `peer ${ctx.peer}: ${m.message}`);
+      if (!ctx.push || (m.type !== 'batch' && m.type !== 'caught-up')) throw new ProtocolError('unexpected', `unexpected ${m.type} from the client`);
+      if (m.type === 'caught-up') {
+        // Recorded only once every push before it is merged (it says we hold all up to its version).
+        answer(async (before) => {
+          await before;
+          await sink.caughtUp(m.version, origin);
+          await channel.send(encodeMessage({ type: 'ack', version: m.version }));
+        });
+        continue;
+      }
+      if (!m.complete) {
+        // Part of a larger transaction: handed over once the pushes before it are answered (the
+        // sink keeps the parts until the last one, which goes with them).
+        await tail.catch(() => {});
+        check();
+      }
+      // As received: its changes are decoded only if the sink reads them (a staged part of a larger transaction isn't).
+      const merging = received(() => sink.receive(m, origin), ctx.peer);
+      merging.catch(() => {}); // its failure is answered in order, below
+      answer(async (before) => {
+        await before;
+        const got = await merging;
+        if (!got) return;
+        for (const r of got.refused) {
+          ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
+          await channel.send(encodeMessage({ type: 'refused', version: r.version, message: r.message }));
+        }
+        if (got.applied > 0) ctx.log('info', `merged ${got.applied} changes pushed by ${ctx.peer}`);
+        await channel.send(encodeMessage({ type: 'ack', version: got.version }));
+      });
     }
-    // As received: its changes are decoded only if the sink reads them (a staged part of a larger transaction isn't).
-    const got = await received(() => sink.receive(m, origin), ctx.peer);
-    if (!got) continue;
-    for (const r of got.refused) {
-      ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
-      await channel.send(encodeMessage({ type: 'refused', version: r.version, message: r.message }));
-    }
-    if (got.applied > 0) ctx.log('info', `merged ${got.applied} changes pushed by ${ctx.peer}`);
-    await channel.send(encodeMessage({ type: 'ack', version: got.version }));
+  } finally {
+    // What was handed to the sink is merged (or not) either way: answered while the channel is open.
+    if (answering.length > 0) await tail.catch(() => {});
   }
+  check();
 }
 
 /**

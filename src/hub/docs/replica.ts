@@ -186,18 +186,30 @@ export class DocsReplica {
    * through, with nothing changed.
    */
   async write<T>(fn: (docs: Documents) => T): Promise<T> {
+    const { result, merged } = this.begin(fn);
+    await merged;
+    return result;
+  }
+
+  /**
+   * The first half of {@link write}: runs the change now (throwing what `fn` throws, or if closed)
+   * and gives its result with a promise that settles once the database merged (or refused) it.
+   * Changes begun one after another are pushed in that order, without each waiting for the one
+   * before to be merged (several go in one push).
+   */
+  begin<T>(fn: (docs: Documents) => T): { result: T; merged: Promise<void> } {
     if (this.closed) throw new DocsApiError('unavailable', 'the document replica is closed');
     const before = this.repo.engine.dbVersion();
     const result = fn(this.docs);
     const version = this.repo.engine.dbVersion(); // seals the change under its own version
-    if (version === before) return result;
+    if (version === before) return { result, merged: Promise.resolve() };
     this.feed.check(); // the session sends it now
-    await new Promise<void>((resolve, reject) => {
+    const merged = new Promise<void>((resolve, reject) => {
       const w: Waiter = { version, resolve, reject };
       this.waiters.add(w);
       this.settle(w);
     });
-    return result;
+    return { result, merged };
   }
 
   private ack(version: number): void {

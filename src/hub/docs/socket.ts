@@ -67,10 +67,16 @@ interface Conn {
   policy: PeerPolicy;
   entry: Entry;
   subscriptions: Map<string, () => void>;
+  /** Requests run in order, each once the one before has run (a write: applied to the replica). */
   chain: Promise<void>;
+  /** Replies go in order, each once the one before was sent (a write's: once the database merged it). */
+  replies: Promise<void>;
   pending: number;
   expiry?: NodeJS.Timeout;
 }
+
+/** A reply's fields. */
+type Fields = Record<string, unknown>;
 
 const mayWrite = (p: PeerPolicy): boolean => p.write === 'all' || (p.write !== 'none' && p.write.length > 0);
 
@@ -99,6 +105,8 @@ export class DocsApi {
   private readonly options: DocsApiOptions;
   private readonly wss: WebSocketServer;
   private readonly entries = new Map<string, Entry>();
+  /** Open connections (for the metrics). */
+  private readonly open = new Set<Conn>();
   /** Replicas being closed, by key: a new one in the same folder waits for it. */
   private readonly closing = new Map<string, Promise<void>>();
   private readonly unsubscribe: () => void;
@@ -161,8 +169,10 @@ export class DocsApi {
 
   private connection(ws: WebSocket, principal: Principal, db: HubDatabase, policy: PeerPolicy, remote: string): void {
     const entry = this.acquire(db, principal);
-    const conn: Conn = { ws, principal, policy, entry, subscriptions: new Map(), chain: Promise.resolve(), pending: 0 };
+    const conn: Conn = { ws, principal, policy, entry, subscriptions: new Map(), chain: Promise.resolve(), replies: Promise.resolve(), pending: 0 };
     entry.conns.add(conn);
+    this.open.add(conn);
+    this.options.metrics.docsConnections.set(this.open.size);
     this.schedule(conn);
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -198,16 +208,26 @@ export class DocsApi {
       }
       conn.pending++;
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
+      // A write's reply waits for the database; the next request need not (writes go on in order).
+      let replied!: () => void;
+      const reply = new Promise<void>((resolve) => (replied = resolve));
+      const before = conn.replies;
+      conn.replies = before.then(() => reply).finally(() => conn.pending--);
       conn.chain = conn.chain
-        .then(() => this.request(conn, text))
-        .catch((err: Error) => this.options.log('warn', `a document request of ${principal.user} failed: ${err.message}`))
-        .finally(() => conn.pending--);
+        .then(() => this.request(conn, text, before, replied))
+        .catch((err: Error) => {
+          this.options.log('warn', `a document request of ${principal.user} failed: ${err.message}`);
+          replied();
+        });
     });
   }
 
-  /** Answers one text message. */
-  private async request(conn: Conn, text: string): Promise<void> {
-    if (conn.ws.readyState !== conn.ws.OPEN) return;
+  /**
+   * Runs one text message; `reply` is called once its answer was sent (after the answers before
+   * it, `before`, in the order the requests came).
+   */
+  private async request(conn: Conn, text: string, before: Promise<void>, reply: () => void): Promise<void> {
+    if (conn.ws.readyState !== conn.ws.OPEN) return reply();
     let message: unknown;
     try {
       message = parseMessage(text);
@@ -216,41 +236,61 @@ export class DocsApi {
       this.options.metrics.refused('protocol');
       this.send(conn, { id: null, ok: false, error: { code: 'malformed', message: (err as Error).message } });
       conn.ws.close(DOCS_CLOSE.malformed, 'malformed message');
-      return;
+      return reply();
     }
     let id: RequestId | null = requestIdOf(message);
+    let answer: () => Fields | Promise<Fields>;
     try {
       const r = checkRequest(message);
       id = r.id;
-      const fields = await this.execute(conn, r);
-      this.send(conn, { id, ok: true, ...fields });
+      answer = (await this.execute(conn, r)).answer;
     } catch (err) {
-      const e = apiError(err);
-      if (e.code === 'internal') this.options.log('warn', `document request of ${conn.principal.user} on ${conn.entry.key.split('\0')[0]} failed: ${(err as Error).message}`);
-      this.send(conn, { id, ok: false, error: { code: e.code, message: e.message } });
-      if (e.code === 'refused') this.reset(conn.entry);
+      answer = () => Promise.reject(err);
     }
+    void (async () => {
+      try {
+        await before.catch(() => {});
+        try {
+          this.send(conn, { id, ok: true, ...(await answer()) });
+        } catch (err) {
+          const e = apiError(err);
+          if (e.code === 'internal') this.options.log('warn', `document request of ${conn.principal.user} on ${conn.entry.key.split('\0')[0]} failed: ${(err as Error).message}`);
+          this.send(conn, { id, ok: false, error: { code: e.code, message: e.message } });
+          if (e.code === 'refused') this.reset(conn.entry);
+        }
+      } finally {
+        reply();
+      }
+    })();
   }
 
-  private async execute(conn: Conn, r: Request): Promise<Record<string, unknown>> {
+  /**
+   * Runs a request in the connection's order; its answer is made when its turn to be sent comes (a
+   * write's once the database merged it; a subscription starts then, so its events follow its reply).
+   */
+  private async execute(conn: Conn, r: Request): Promise<{ answer: () => Fields | Promise<Fields> }> {
     const replica = await conn.entry.replica;
     switch (r.type) {
       case 'subscribe': {
-        const subscription = `s${++this.subscriptionIds}`;
         const filter = { ...(r.collection !== undefined ? { collection: r.collection } : {}), ...(r.doc !== undefined ? { id: r.doc } : {}) };
-        const off = replica.docs.on(['created', 'updated', 'deleted', 'conflict'], (e) => {
-          const m = eventJson(subscription, e);
-          if (m) this.send(conn, m);
-        }, filter);
-        conn.subscriptions.set(subscription, off);
-        return { subscription };
+        return {
+          answer: () => {
+            const subscription = `s${++this.subscriptionIds}`;
+            const off = replica.docs.on(['created', 'updated', 'deleted', 'conflict'], (e) => {
+              const m = eventJson(subscription, e);
+              if (m) this.send(conn, m);
+            }, filter);
+            conn.subscriptions.set(subscription, off);
+            return { subscription };
+          },
+        };
       }
       case 'unsubscribe': {
         const off = conn.subscriptions.get(r.subscription);
         if (!off) throw new DocsApiError('bad-request', `no subscription ${r.subscription} on this connection`);
         off();
         conn.subscriptions.delete(r.subscription);
-        return {};
+        return { answer: () => ({}) };
       }
       case 'refresh_token': {
         let p: Principal;
@@ -263,14 +303,20 @@ export class DocsApi {
         conn.principal = p;
         replica.principal = p;
         this.schedule(conn);
-        return p.expiresAt !== undefined ? { expires_at: p.expiresAt } : {};
+        const fields = p.expiresAt !== undefined ? { expires_at: p.expiresAt } : {};
+        return { answer: () => fields };
       }
-      default:
+      default: {
         if (WRITES.has(r.type)) {
           if (!mayWrite(conn.policy)) throw new DocsApiError('forbidden', `you may read database ${replica.db.name} but not write to it`);
-          return await replica.write((docs) => perform(docs, r));
+          // Applied now, in order; the next request runs without waiting for the database.
+          const { result, merged } = replica.begin((docs) => perform(docs, r));
+          merged.catch(() => {}); // answered in order
+          return { answer: async () => (await merged, result) };
         }
-        return perform(replica.docs, r);
+        const fields = perform(replica.docs, r);
+        return { answer: () => fields };
+      }
     }
   }
 
@@ -320,6 +366,8 @@ export class DocsApi {
     conn.subscriptions.clear();
     const entry = conn.entry;
     entry.conns.delete(conn);
+    this.open.delete(conn);
+    this.options.metrics.docsConnections.set(this.open.size);
     if (entry.conns.size === 0 && this.entries.get(entry.key) === entry) this.drop(entry);
   }
 

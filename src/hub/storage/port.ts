@@ -37,7 +37,11 @@ export interface HubDatabase {
   readonly name: string;
   /** What clients pull; `changed()` also fires for changes accepted by another hub process on the same storage. */
   readonly feed: ChangeFeed;
-  /** What clients push (merged through the session's gate; acknowledged only once durable). */
+  /**
+   * What clients push (merged through the session's gate; acknowledged only once durable). A
+   * session hands it several pushes before the first is answered: it merges an origin's pushes in
+   * the order given, and none of them after one that failed.
+   */
   readonly sink: ChangeSink;
   /**
    * The database's claim to its site id (sync/proof.ts), signed by its own identity: an Ed25519 key

@@ -50,6 +50,15 @@ interface Queued {
   reject(err: unknown): void;
 }
 
+/** One pusher's part of a group: its queued pushes, merged as one (one version), in order. */
+interface Entry {
+  from: PushOrigin;
+  pushes: Queued[];
+}
+
+/** The most pushes of one origin merged as one (bounds one merge's size). */
+const MAX_RUN = 256;
+
 /** Tables by name, in the order the engine lists CRRs. */
 const sortTables = (tables: readonly TableInfo[]): TableInfo[] => [...tables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
@@ -63,6 +72,10 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   /** Complete pushes waiting to be merged (see drain). */
   private readonly queue: Queued[] = [];
   private draining = false;
+  /** The newest version of each site (hex) merged by this process (its tracked version is at least that). */
+  private readonly merged = new Map<string, number>();
+  /** Origins (sessions) one of whose pushes failed: none of their later ones is merged. */
+  private readonly failed = new WeakMap<PushOrigin, unknown>();
 
   constructor(ctx: StoreContext, name: string, id: string, siteId: Uint8Array, identity: Identity) {
     this.ctx = ctx;
@@ -192,38 +205,59 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
 
   /**
    * Merges what waits, a group at a time (a group commit): while one transaction runs, the pushes
-   * that arrive meanwhile wait and then go in one transaction together — each its own version, in
-   * order of arrival — so one database's lock, round trips and WAL flush are shared by many small
-   * pushes. A group that fails is merged again push by push, so only the faulty one fails.
+   * that arrive meanwhile wait and then go in one transaction together — each pusher's waiting
+   * pushes merged as one, its own version, pushers in order of arrival — so one database's lock,
+   * round trips and WAL flush are shared by many small pushes. A group that fails is merged again
+   * pusher by pusher, so only the faulty one fails; none of its later pushes is merged then.
    */
   private async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        // One push per site in a group (its waiting batches belong to its first complete one).
-        const group: Queued[] = [];
-        const sites = new Set<string>();
-        for (let i = 0; i < this.queue.length && group.length < this.ctx.maxGroup; ) {
+        // One entry per site in a group (what waited in `pending` belongs to its first push).
+        const group: Entry[] = [];
+        const sites = new Map<string, Entry>();
+        for (let i = 0; i < this.queue.length; ) {
           const q = this.queue[i]!;
-          const site = hex(q.from.siteId);
-          if (sites.has(site)) i++;
-          else {
-            sites.add(site);
-            group.push(q);
+          const failed = this.failed.get(q.from);
+          if (failed !== undefined) {
             this.queue.splice(i, 1);
+            q.reject(failed);
+            continue;
           }
+          const site = hex(q.from.siteId);
+          const entry = sites.get(site);
+          if (entry ? entry.from === q.from && entry.pushes.length < MAX_RUN : group.length < this.ctx.maxGroup) {
+            if (entry) entry.pushes.push(q);
+            else {
+              const e = { from: q.from, pushes: [q] };
+              sites.set(site, e);
+              group.push(e);
+            }
+            this.queue.splice(i, 1);
+          } else i++;
         }
+        if (group.length === 0) continue;
+        const settle = (e: Entry, r: Received[]): void => {
+          const site = hex(e.from.siteId);
+          this.merged.set(site, Math.max(this.merged.get(site) ?? -1, e.pushes[e.pushes.length - 1]!.batch.version));
+          e.pushes.forEach((q, i) => q.resolve(r[i]!));
+        };
+        const fail = (e: Entry, err: unknown): void => {
+          this.failed.set(e.from, err);
+          for (const q of e.pushes) q.reject(err);
+        };
         try {
           const results = await this.mergeGroup(group, group.length === 1);
-          group.forEach((q, i) => q.resolve(results[i]!));
+          group.forEach((e, i) => settle(e, results[i]!));
         } catch (err) {
-          if (group.length === 1) group[0]!.reject(err);
+          if (group.length === 1) fail(group[0]!, err);
           else {
-            for (const q of group) {
-              await this.mergeGroup([q], true).then(
-                ([r]) => q.resolve(r!),
-                (e: unknown) => q.reject(e),
+            for (const e of group) {
+              await this.mergeGroup([e], true).then(
+                ([r]) => settle(e, r!),
+                (x: unknown) => fail(e, x),
               );
             }
           }
@@ -240,10 +274,10 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
    * and COMMIT — two round trips when the pushes fit a window. Throws if any push fails (nothing
    * landed); `alone`: a push that fails also forgets what waited for it.
    */
-  private async mergeGroup(group: readonly Queued[], alone: boolean): Promise<Received[]> {
+  private async mergeGroup(group: readonly Entry[], alone: boolean): Promise<Received[][]> {
     const tx = await this.ctx.sql.reserve();
     const io = new PgCellIO(tx as unknown as Sql, this.s, this.id);
-    const results: Received[] = [];
+    const results: Received[][] = [];
     let applied = false;
     try {
       // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
@@ -258,7 +292,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         )
         .execute();
       // Run after the lock is held, so they see every merge committed before (READ COMMITTED).
-      const rows = rowsOf(group.flatMap((q) => q.batch.changes));
+      const rows = rowsOf(group.flatMap((e) => e.pushes.flatMap((q) => q.batch.changes)));
       if (rows) io.preload(rows);
       await begin;
       const locks = await locked;
@@ -271,14 +305,15 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       const tracked: { site: string[]; version: number[] } = { site: [], version: [] };
       const direct: { site: string[]; version: number[] } = { site: [], version: [] };
       const touched: Change[] = []; // changes of the merges that applied something
-      for (const { batch, from } of group) {
+      for (const { pushes, from } of group) {
         const site = hex(from.siteId);
+        const last = pushes[pushes.length - 1]!.batch;
         const parts: Change[][] = locks.flatMap((w) => (w.changes && w.site && hex(w.site) === site ? [decodeChanges(bytes(w.changes))] : []));
-        parts.push(batch.changes);
-        const changes = fitting(parts.length === 1 ? batch.changes : parts.flat(), tables, `staged change from ${from.source}`);
+        for (const q of pushes) parts.push(q.batch.changes);
+        const changes = fitting(parts.length === 1 ? parts[0]! : parts.flat(), tables, `staged change from ${from.source}`);
         const merged = await this.merge(tx as unknown as Sql, io, tables, changes, version, from);
         tracked.site.push(site);
-        tracked.version.push(batch.version);
+        tracked.version.push(last.version);
         if (merged.applied > 0) {
           touched.push(...parts.flat());
           direct.site.push(site);
@@ -286,7 +321,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
           version++;
           applied = true;
         }
-        results.push({ version: batch.version, applied: merged.applied, refused: merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) })) });
+        // The last push's answer holds what applied and every refusal (the pushes merged as one).
+        const refused = merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) }));
+        results.push(pushes.map((q) => (q.batch === last ? { version: last.version, applied: merged.applied, refused } : { version: q.batch.version, applied: 0, refused: [] })));
       }
       await io.flushed(); // the merges' writes go first
       // Documents the merges touched are materialized again, in the same transaction (documents.ts).
@@ -338,6 +375,8 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   }
 
   async caughtUp(version: number, from: PushOrigin): Promise<void> {
+    // Recorded by the merge already when this process merged up to `version` (no round trip then).
+    if (version <= (this.merged.get(hex(from.siteId)) ?? -1)) return;
     await this.track(this.ctx.sql, from.siteId, version);
   }
 

@@ -5,9 +5,10 @@
  * - Reads never seal (a seal is a write transaction): only merges write to a hosted database, and a
  *   merge stamps its own version, so there is never anything pending to seal.
  * - Pushes are merged in group commits: the batches pushed (by every session) while the event loop
- *   was busy are merged one after another in one SQLite transaction — each still its own version,
- *   in a savepoint of its own, refused or failed alone — and acknowledged once that commits: one WAL
- *   commit for many pushes, not one each.
+ *   was busy are merged in one SQLite transaction — each session's waiting batches as one, at its
+ *   own version, in a savepoint of its own, refused or failed alone — and acknowledged once that
+ *   commits: one WAL commit for many pushes, not one each. None of a session's pushes is merged
+ *   after one of its pushes failed (they come after it).
  * - Followers are told of changes by the merges themselves, after they commit (nothing else writes
  *   a hosted database: the data folder is the hub's), without sealing or polling data_version.
  * Fan-out to many followers (one read per merge, frames encoded once) is the hub's (hub/fanout.ts);
@@ -20,6 +21,20 @@ import { RepoFeed, type FeedRepository } from '../../../repo/feed.ts';
 import type { Staging } from '../../../repo/staging.ts';
 import { batchByVersion, type Batch } from '../../../sync/batches.ts';
 import type { FeedRequest, PushOrigin, Received } from '../../../sync/ports.ts';
+import { refusalText } from '../../../sync/gate.ts';
+
+/** A pushed batch waiting for the next group commit. */
+interface Queued {
+  batch: Batch;
+  from: PushOrigin;
+  resolve: (r: Received | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The most pushes of one origin merged as one (bounds one merge's size). */
+const MAX_RUN = 256;
+
+const siteKey = (site: Uint8Array): string => Buffer.from(site.buffer, site.byteOffset, site.byteLength).toString('hex');
 
 /** Idle read engines kept per database (more concurrent reads open more, closed after). */
 export const READ_POOL_SIZE = 8;
@@ -56,7 +71,13 @@ export class HostedFeed extends RepoFeed {
   reads = 0;
   /** Group commits, for tests and benchmarks. */
   commits = 0;
-  private queue: { batch: Batch; from: PushOrigin; resolve: (r: Received | undefined) => void; reject: (err: unknown) => void }[] = [];
+  private queue: Queued[] = [];
+  /** Sites with nothing staged (their session dropped what was, and no part came since). */
+  private readonly clean = new Set<string>();
+  /** The newest version of each site merged by this process (its tracked version is at least that). */
+  private readonly merged = new Map<string, number>();
+  /** Origins (sessions) one of whose pushes failed: none of their later ones is merged. */
+  private readonly failed = new WeakMap<PushOrigin, unknown>();
   private readonly told = new EventEmitter();
   private toldVersion = -1;
   private flushing = false;
@@ -102,28 +123,43 @@ export class HostedFeed extends RepoFeed {
     });
   }
 
+  /** A pusher's session starts: what it staged before is dropped, so nothing waits for it now. */
+  override dropIncomplete(from: PushOrigin): void {
+    super.dropIncomplete(from);
+    this.clean.add(siteKey(from.siteId));
+  }
+
+  /** Recorded by the merge already when this process merged up to `version` (no statement then). */
+  override caughtUp(version: number, from: PushOrigin): void {
+    if (version <= (this.merged.get(siteKey(from.siteId)) ?? -1)) return;
+    super.caughtUp(version, from);
+  }
+
   private flush(): void {
     const queue = this.queue;
     this.queue = [];
     if (queue.length === 0) return;
     const db = this.hosted.engine.db;
-    const results: ({ ok: Received | undefined } | { err: unknown })[] = [];
+    const results: ({ ok: Received | undefined } | { err: unknown })[] = new Array(queue.length);
+    // Each origin's pushes in order; the origins one after another (their order is nobody's concern).
+    const byOrigin = new Map<PushOrigin, number[]>();
+    queue.forEach((q, i) => {
+      const list = byOrigin.get(q.from);
+      if (list) list.push(i);
+      else byOrigin.set(q.from, [i]);
+    });
     this.flushing = true;
     try {
       db.exec('BEGIN IMMEDIATE');
-      // Each merge runs in a savepoint of its own (engine transactions nest): one that throws is undone alone.
-      for (const q of queue) {
-        try {
-          results.push({ ok: this.receive(q.batch, q.from) });
-        } catch (err) {
-          results.push({ err });
-        }
-      }
+      for (const [from, list] of byOrigin) this.mergeOrigin(queue, list, from, results);
       db.exec('COMMIT');
       this.commits++;
     } catch (err) {
       if (db.isTransaction) db.exec('ROLLBACK');
-      for (const q of queue) q.reject(err);
+      for (const q of queue) {
+        this.failed.set(q.from, err); // nothing of theirs landed: none of their later pushes may
+        q.reject(err);
+      }
       return;
     } finally {
       this.flushing = false;
@@ -134,6 +170,63 @@ export class HostedFeed extends RepoFeed {
       else q.reject(r.err);
     });
     this.check();
+  }
+
+  /**
+   * One origin's queued pushes (`list`: indices into `queue`, in order), inside the group's
+   * transaction. A run of complete ones with nothing staged for the site is merged as one (one
+   * version, one pass through the gate and the engine); a part of a larger transaction is staged as
+   * the repository feed does. After one fails (its savepoint undone), none of the origin's later
+   * pushes is merged: they come after it.
+   */
+  private mergeOrigin(queue: readonly Queued[], list: readonly number[], from: PushOrigin, results: ({ ok: Received | undefined } | { err: unknown })[]): void {
+    const key = siteKey(from.siteId);
+    for (let k = 0; k < list.length; ) {
+      const failed = this.failed.get(from);
+      if (failed !== undefined) {
+        for (; k < list.length; k++) results[list[k]!] = { err: failed };
+        return;
+      }
+      const first = queue[list[k]!]!;
+      let end = k + 1;
+      if (first.batch.complete && this.clean.has(key)) {
+        while (end < list.length && end - k < MAX_RUN && queue[list[end]!]!.batch.complete) end++;
+      }
+      try {
+        if (end - k > 1 || (first.batch.complete && this.clean.has(key))) {
+          const run = list.slice(k, end).map((i) => queue[i]!.batch);
+          const r = this.mergeRun(run, from);
+          run.forEach((b, j) => (results[list[k + j]!] = { ok: j === run.length - 1 ? r : { version: b.version, applied: 0, refused: [] } }));
+        } else {
+          if (!first.batch.complete) this.clean.delete(key);
+          results[list[k]!] = { ok: this.receive(first.batch, from) };
+          if (first.batch.complete) this.clean.add(key); // merged with what was staged, which is forgotten
+        }
+        if (first.batch.complete) this.merged.set(key, Math.max(this.merged.get(key) ?? -1, queue[list[end - 1]!]!.batch.version));
+      } catch (err) {
+        this.failed.set(from, err);
+        for (let j = k; j < end; j++) results[list[j]!] = { err };
+      }
+      k = end;
+    }
+  }
+
+  /**
+   * Complete pushes of one origin, with nothing staged for it, merged straight through the gate as
+   * one (as the repository feed merges one): the answer of the last holds what applied and every
+   * refusal; the pusher's tracked version is the last one's.
+   */
+  private mergeRun(run: readonly Batch[], from: PushOrigin): Received {
+    const last = run[run.length - 1]!;
+    const r = from.gate.admit(this.hosted.engine, run.length === 1 ? last.changes : run.flatMap((b) => b.changes), {
+      source: from.source,
+      peer: from.peer,
+      trackPeer: { siteId: from.siteId, version: last.version },
+      // Straight from the pusher (its site id was proved and bound in the handshake): it holds its own changes.
+      direct: from.siteId,
+      context: `staged change from ${from.source}`,
+    });
+    return { version: last.version, applied: r.applied, refused: r.refused.map((x) => ({ version: Number(x.dbVersion), message: refusalText(x) })) };
   }
 
   private take(): Engine {

@@ -1,0 +1,73 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { packColumns, type Change } from '../engine/index.ts';
+import { batchByVersion, type Batch } from './batches.ts';
+import type { FrameChannel } from './channel.ts';
+import { decodeMessage } from './messages.ts';
+import type { ChangeFeed } from './ports.ts';
+import { sendFeed } from './sender.ts';
+
+/** A feed in memory: one change per commit; its change signal reaches only who listens at that moment. */
+class MemFeed implements ChangeFeed {
+  readonly siteId = new Uint8Array(16).fill(7);
+  readonly log: Change[] = [];
+  private readonly events = new EventEmitter();
+  schema() {
+    return [{ name: 'notes', pks: ['id'], columns: ['body'] }];
+  }
+  version(): number {
+    return this.log.length;
+  }
+  commit(): void {
+    const k = this.log.length + 1;
+    this.log.push({ table: 'notes', pk: packColumns([k]), cid: 'body', val: `v${k}`, colVersion: 1, dbVersion: k, siteId: this.siteId, seq: 0, cl: 1 });
+    this.events.emit('changed');
+  }
+  async *batches(since: number): AsyncGenerator<Batch> {
+    const at = this.log.length;
+    yield* batchByVersion(this.log.slice(since, at), undefined, since);
+    yield { changes: [], version: at, complete: true };
+  }
+  changed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.events.off('changed', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.events.on('changed', done);
+      signal.addEventListener('abort', done);
+    });
+  }
+}
+
+describe('sendFeed', () => {
+  it('a following sender sends a change whose signal came while it was sending, without waiting for the next change', async () => {
+    const feed = new MemFeed();
+    const stop = new AbortController();
+    const versions: number[] = [];
+    let gotSecond!: () => void;
+    const second = new Promise<void>((resolve) => (gotSecond = resolve));
+    const channel = {
+      send: async (frame: Uint8Array) => {
+        const m = decodeMessage(frame);
+        if (m.type !== 'batch') return;
+        versions.push(m.version);
+        if (m.version === 1) feed.commit(); // committed while the first batch is being sent: nobody listens yet
+        if (m.version === 2) gotSecond();
+      },
+      close: async () => {},
+      abort: () => {},
+      [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Uint8Array>>(() => {}) }),
+    } as FrameChannel;
+    feed.commit();
+    const sending = sendFeed(channel, feed, 0, { exceptSite: new Uint8Array(16), follow: true, signal: stop.signal, keepAliveMs: 60_000 });
+    const timer = setTimeout(() => stop.abort(), 5_000);
+    await Promise.race([second, sending]);
+    clearTimeout(timer);
+    stop.abort();
+    await sending;
+    assert.deepEqual(versions, [1, 2], 'the second change is sent at once, not at the keep-alive 60 s later');
+  });
+});
