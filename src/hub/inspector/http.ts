@@ -152,7 +152,8 @@ const SECURITY_HEADERS = {
   'content-security-policy': CSP,
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a form post's Origin is 'null'
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 };
 
@@ -183,15 +184,19 @@ export function cookieOf(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-/** Whether a state-changing request comes from the hub's own pages (or from no page: curl). */
+/**
+ * Whether a state-changing request comes from the hub's own pages (or from no page: curl). The
+ * browser's Sec-Fetch-Site says so where sent; else the Origin must be the hub's own.
+ */
 function sameOrigin(req: IncomingMessage): boolean {
-  if (req.headers['sec-fetch-site'] === 'cross-site' || req.headers['sec-fetch-site'] === 'same-site') return false;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
   const origin = req.headers.origin;
-  if (origin === undefined || origin === 'null') return origin === undefined;
+  if (origin === undefined) return true;
   try {
     return new URL(origin).host === req.headers.host;
   } catch {
-    return false;
+    return false; // 'null' among others
   }
 }
 

@@ -18,7 +18,7 @@ export const CSP = [
 
 const head = (title: string): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${title}</title><link rel="stylesheet" href="/ui/style.css"></head>`;
+<title>${title}</title><link rel="stylesheet" href="/ui/style.css"></head>`;
 
 /** The login form; `failed` adds the one generic refusal line. */
 export function loginPage(failed: boolean): string {
