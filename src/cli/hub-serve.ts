@@ -88,8 +88,8 @@ Examples:
       }
       outliveStdout();
       ctx.out(`hub listening on ${server.url}`);
-      ctx.out(`storage: ${opts.databaseUrl !== undefined ? `PostgreSQL (${opts.schema ?? 'ddcp_hub'})` : dataDir}`);
       if (admins) ctx.out(`inspector: ${server.url.replace(/^ws/, 'http')}/ui`);
+      ctx.out(`storage: ${opts.databaseUrl !== undefined ? `PostgreSQL (${opts.schema ?? 'ddcp_hub'})` : dataDir}`);
       await stopped;
       log('stopping: finishing in-flight batches');
       await server.stop();
