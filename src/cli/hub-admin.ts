@@ -14,7 +14,7 @@ interface StorageOptions {
 
 function storageOptions(cmd: Command): Command {
   return cmd
-    .option('--data <dir>', "the hub's data folder (default ./hub, as for hub serve)")
+    .option('--data <dir>', "the hub's data folder (default: ./hub, as for hub serve)")
     .option('--database-url <url>', "the hub's PostgreSQL (postgres://…)")
     .option('--schema <name>', 'with --database-url: the schema of the hub tables (default: ddcp_hub)');
 }
