@@ -7,14 +7,19 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { AdminAccess } from '../../src/hub/inspector/admins.ts';
+import { PostgresAdminStore } from '../../src/hub/inspector/postgres-store.ts';
 import { SqliteAdminStore } from '../../src/hub/inspector/sqlite-store.ts';
+import { PgHubStore } from '../../src/hub/storage/postgres/store.ts';
 import type { HubServer } from '../../src/hub/server.ts';
 import type { Repository } from '../../src/index.ts';
 import { tempDir } from '../support/cli.ts';
 import { hubClient, startHub, TokenAuthenticator } from '../support/hub.ts';
+import { dropSchema, testClient } from '../support/postgres.ts';
 import { following, until } from './following.ts';
+import { PG_URL, pgSchemaName } from './pg.ts';
 
 const auth = new TokenAuthenticator();
 const dir = tempDir();
@@ -57,9 +62,9 @@ const getJson = async <T>(path: string): Promise<T> => {
 };
 
 /** Reads Server-Sent Events from `path` into `events` until aborted. */
-function sse(path: string, signal: AbortSignal, events: Record<string, unknown>[]): Promise<void> {
+function sse(path: string, signal: AbortSignal, events: Record<string, unknown>[], at = base, c = cookie): Promise<void> {
   return (async () => {
-    const res = await fetch(`${base}${path}`, { headers: { cookie }, signal });
+    const res = await fetch(`${at}${path}`, { headers: { cookie: c }, signal });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /^text\/event-stream/);
     const decoder = new TextDecoder();
@@ -178,5 +183,58 @@ describe('the inspector at /ui', () => {
     assert.equal(res.status, 303);
     assert.match(res.headers.get('set-cookie')!, /^ddcp_admin=; Path=\/ui; Max-Age=0; HttpOnly; SameSite=Strict$/);
     assert.equal((await get('/ui/api/overview')).status, 401);
+  });
+});
+
+describe('the inspector of two hubs on one PostgreSQL', () => {
+  const sql = testClient(2);
+  const schema = pgSchemaName('inspector_http');
+  const hubs: HubServer[] = [];
+  const stores: PostgresAdminStore[] = [];
+
+  after(async () => {
+    for (const h of hubs) await h.stop();
+    for (const a of stores) await a.close();
+    await dropSchema(sql, `"${schema}"`);
+    await sql.end();
+  });
+
+  it('a change pushed through one hub shows on the other\'s live feed and overview; conflicts are said not to be recorded', async () => {
+    for (let i = 0; i < 2; i++) {
+      const admins = await PostgresAdminStore.open(PG_URL, { schema, max: 1 });
+      stores.push(admins);
+      hubs.push(await startHub(join(dir, `pg-hub${i}`), auth, { store: await PgHubStore.open({ url: sql, schema }), inspector: { admins: new AdminAccess({ store: admins }), sampleMs: 100, feed: { pollMs: 200 } } }));
+    }
+    const [one, two] = hubs as [HubServer, HubServer];
+    const made = await new AdminAccess({ store: stores[0]! }).create('ops');
+    const res = await fetch(`${two.url.replace(/^ws/, 'http')}/ui/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: made.token }) });
+    assert.equal(res.status, 303);
+    const c2 = res.headers.get('set-cookie')!.split(';')[0]!;
+    const at2 = two.url.replace(/^ws/, 'http');
+    const ac = new AbortController();
+    const events: Record<string, unknown>[] = [];
+    const reading = sse('/ui/api/feed', ac.signal, events, at2, c2);
+    try {
+      const cy = await hubClient(dir, 'cy', one.url, 'pgnotes', auth.issue('tok-cy', 'cy'));
+      repos.push(cy);
+      // The database is made by the first push, through hub one; hub two's feed follows it from when
+      // it lists it, so rows are pushed until one shows there.
+      for (let i = 0; !events.some((e) => e.db === 'pgnotes'); i++) {
+        cy.db.exec(`INSERT INTO notes VALUES ('p${i}', 'via one ${i}')`);
+        await cy.push('origin');
+        await sleep(150);
+      }
+      const e = events.find((x) => x.db === 'pgnotes' && x.column === 'body')!;
+      assert.match(e.value as string, /^"via one \d+"$/);
+      assert.deepEqual([e.table, e.kind], ['notes', 'set']);
+    } finally {
+      ac.abort();
+      await reading;
+    }
+    const o = (await (await fetch(`${at2}/ui/api/overview`, { headers: { cookie: c2 } })).json()) as { databases: { name: string; owner: string }[]; clients: unknown[] };
+    assert.deepEqual(o.databases.map((d) => [d.name, d.owner]), [['pgnotes', 'cy']]);
+    assert.deepEqual(o.clients, [], 'clients are per hub process');
+    const conflicts = (await (await fetch(`${at2}/ui/api/conflicts`, { headers: { cookie: c2 } })).json()) as { recorded: boolean };
+    assert.equal(conflicts.recorded, false);
   });
 });
