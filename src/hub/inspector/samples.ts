@@ -26,8 +26,8 @@ export interface Sample {
   fanoutP95Ms: number | null;
 }
 
-/** Cumulative readings, whose differences make a sample. */
-interface Reading {
+/** Cumulative readings of the metrics, whose differences make a sample. */
+export interface Reading {
   at: number;
   connections: number;
   databases: number;
