@@ -3,8 +3,8 @@
  * the page shows only the login form and its data endpoints refuse; a wrong token is refused; with
  * the operator's token, a change a client makes through a real hub appears on the live feed, its
  * database and the connected client in the lists (a user name holding HTML shown as text), the
- * charts draw, and no CSP violation or script error occurs. A screenshot is saved
- * (tmp/screenshots/hub-inspector.png).
+ * charts draw, and no CSP violation or script error occurs. Screenshots are saved
+ * (tmp/screenshots/hub-inspector-login.png, hub-inspector.png).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -59,6 +59,7 @@ describe('the hub inspector in Chromium', () => {
       await page.fill('input#token', token.replace(/.$/, (c) => (c === '0' ? '1' : '0')));
       await page.click('button[type=submit]');
       await page.locator('#login-error').waitFor();
+      await screenshot(page, 'hub-inspector-login');
       assert.equal(await page.locator('table').count(), 0);
       assert.deepEqual(await context.cookies(), []);
 
