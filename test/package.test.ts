@@ -182,6 +182,28 @@ console.log(JSON.stringify({
     assert.equal(out.bad, 'P2pAddressError');
   });
 
+  it("its hub serves the inspector's page and Chart.js (resolved from the app's node_modules) at /ui", () => {
+    const node = join(p.app, 'node_modules', '.bin', 'node');
+    writeFileSync(join(p.app, 'inspector.mjs'), `
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdminAccess, HubServer, SqliteAdminStore, SqliteHubStore } from 'ddcp/hub';
+const dir = mkdtempSync(join(tmpdir(), 'inspector-'));
+const admins = new SqliteAdminStore(join(dir, 'auth.db'));
+const auth = { authenticate: async () => { throw new Error('no'); }, refresh: async () => { throw new Error('no'); }, valid: async () => false, accessChanged: async () => {}, onRevoked: () => () => {} };
+const hub = await HubServer.start({ store: new SqliteHubStore(join(dir, 'hub')), auth, port: 0, inspector: { admins: new AdminAccess({ store: admins }) } });
+const base = hub.url.replace(/^ws/, 'http');
+const chart = await fetch(base + '/ui/chart.js');
+const page = await fetch(base + '/ui');
+console.log(JSON.stringify({ chart: chart.status, chartJs: /Chart\\.js v4/.test(await chart.text()), page: page.status, login: (await page.text()).includes('/ui/login'), app: (await fetch(base + '/ui/app.js')).status }));
+await hub.stop();
+await admins.close();
+`);
+    const out = JSON.parse(ok(node, ['inspector.mjs'], p.app)) as Record<string, unknown>;
+    assert.deepEqual(out, { chart: 200, chartJs: true, page: 200, login: true, app: 200 });
+  });
+
   it('its library, imported on a Node.js without node:sqlite, throws NodeSqliteUnavailableError', (t) => {
     if (majorOf(SYSTEM_NODE) >= 22) return t.skip(`the system Node.js (${SYSTEM_NODE}) is not older than 22`);
     writeFileSync(join(p.app, 'old.mjs'), `

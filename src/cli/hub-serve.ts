@@ -1,7 +1,7 @@
 /** `ddcp hub serve`: the sync hub, until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { DEFAULT_HUB_PORT, handleAuthRequest, HubServer, lockDataFolder, openHubAuth, PgHubStore, SqliteHubStore, type DataFolderLock, type HubStore } from '../hub/index.ts';
+import { AdminAccess, DEFAULT_HUB_PORT, handleAuthRequest, HubServer, lockDataFolder, openAdminStore, openHubAuth, PgHubStore, SqliteHubStore, type AdminStore, type DataFolderLock, type HubStore } from '../hub/index.ts';
 import { CliError, ExitCode, outliveStdout } from './exit.ts';
 import type { Context } from './context.ts';
 
@@ -23,18 +23,20 @@ export function registerServe(hub: Command, ctx: Context): void {
     .option('--schema <name>', 'with --database-url: the schema of the hub tables (default: ddcp_hub)')
     .option('--max-frame <bytes>', 'the largest frame a client may send (default: 16 MiB)')
     .option('--docs-cache <dir>', "where the JSON document API keeps its per-user replicas, kept across restarts (default: a temporary folder removed at stop)")
+    .option('--no-inspector', "don't serve the operator's inspector at /ui")
     .addHelpText('after', `
 Clients add a database as a remote (ddcp remote add origin ws://HOST:PORT/notes) and authenticate
 with a user token (ddcp hub login ws://HOST:PORT, or DDCP_HUB_TOKEN); a database is created by its
 owner's first push (a pull creates nothing), its schema grows by added columns after it. An
 app's backend gets tokens for its users from the hub (ddcp hub credentials create). Apps without
-the library use documents over JSON at ws://HOST:PORT/v1/docs/<db> with the same tokens.
+the library use documents over JSON at ws://HOST:PORT/v1/docs/<db> with the same tokens. The
+operator's inspector is at http://HOST:PORT/ui (log in with a token of ddcp hub admin-token create).
 Stops on Ctrl-C or SIGTERM: sessions finish the batch they are merging, clients reconnect later.
 
 Examples:
   ddcp hub serve --data ./hub
   ddcp hub serve --listen 0.0.0.0:7420 --database-url postgres://127.0.0.1/hub`)
-    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string; docsCache?: string }) => {
+    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string; docsCache?: string; inspector: boolean }) => {
       const stopped = new Promise<void>((resolve_) => {
         process.once('SIGINT', () => resolve_());
         process.once('SIGTERM', () => resolve_());
@@ -60,7 +62,11 @@ Examples:
       );
       let store: HubStore | undefined;
       let server: HubServer | undefined;
+      let admins: AdminStore | undefined;
       try {
+        if (opts.inspector) {
+          admins = await openAdminStore({ ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true });
+        }
         store = opts.databaseUrl !== undefined ? await PgHubStore.open({ url: opts.databaseUrl, ...(opts.schema !== undefined && { schema: opts.schema }) }) : new SqliteHubStore(dataDir!);
         server = await HubServer.start({
           store,
@@ -71,19 +77,23 @@ Examples:
           ...(opts.docsCache !== undefined && { docs: { dir: resolve(ctx.dir(), opts.docsCache) } }),
           log: (level, message) => log(`${level === 'warn' ? 'warn: ' : ''}${message}`),
           http: (req, res) => handleAuthRequest(auth.auth, req, res),
+          ...(admins && { inspector: { admins: new AdminAccess({ store: admins, log: (level, line) => log(`${level === 'warn' ? 'warn: ' : ''}${line}`) }) } }),
         });
       } catch (err) {
         await store?.close();
+        await admins?.close();
         await auth.close();
         lock?.release();
         throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
       }
       outliveStdout();
       ctx.out(`hub listening on ${server.url}`);
+      if (admins) ctx.out(`inspector: ${server.url.replace(/^ws/, 'http')}/ui`);
       ctx.out(`storage: ${opts.databaseUrl !== undefined ? `PostgreSQL (${opts.schema ?? 'ddcp_hub'})` : dataDir}`);
       await stopped;
       log('stopping: finishing in-flight batches');
       await server.stop();
+      await admins?.close();
       await auth.close();
       lock?.release();
       log('stopped');

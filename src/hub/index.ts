@@ -22,3 +22,5 @@ export type { DatabaseInfo, HubDatabase, HubStore, HubUser } from './storage/por
 export { DOCS_PATH_PREFIX, DEFAULT_DOCS_MAX_MESSAGE_BYTES, DOCS_CLOSE } from './docs/socket.ts';
 export { DocsApiError } from './docs/errors.ts';
 export type { DocsErrorCode } from './docs/errors.ts';
+// The operator's inspector at /ui (see src/hub/inspector/http.ts).
+export * from './inspector/index.ts';

@@ -5,8 +5,8 @@
  * database is another's, or none has the name — is answered after its hello, the same way for both
  * (`forbidden`: no hint which names exist), unless it pushes to a name nobody has: that creates the
  * database, owned by the caller (a pull creates nothing). Then the session is the ordinary sync
- * session (session.ts). HTTP beside it: GET /healthz, GET /metrics (Prometheus), and the owner's
- * share endpoints (shares.ts).
+ * session (session.ts). HTTP beside it: GET /healthz, GET /metrics (Prometheus), the owner's
+ * share endpoints (shares.ts), and the operator's inspector at /ui (inspector/http.ts) when given.
  *
  * Refusals before the upgrade are an HTTP status with a JSON body `{code, message}` (the one error
  * shape of every hub endpoint); refusals during a session are the sync protocol's error messages
@@ -28,6 +28,8 @@ import { HubRequestError } from './errors.ts';
 import type { Authenticator, Principal } from './auth/port.ts';
 import { redactUrl } from './auth/authenticator.ts';
 import { HubMetrics } from './metrics.ts';
+import type { ClientInfo } from './inspector/hub.ts';
+import { Inspector, type InspectorOptions } from './inspector/http.ts';
 import { serveHubSession, type MergeClock } from './session.ts';
 import { handleShares } from './shares.ts';
 import { checkDatabaseName, DatabaseNameError, type DatabaseInfo, type HubDatabase, type HubStore } from './storage/port.ts';
@@ -63,11 +65,16 @@ export interface HubServerOptions {
    * message (default 1 MiB); false turns it off.
    */
   docs?: { dir?: string; maxMessageBytes?: number } | false;
+  /** The operator's inspector at /ui (src/hub/inspector), behind admin sessions; absent: no /ui. */
+  inspector?: InspectorOptions;
 }
 
 interface Live {
   principal: Principal;
   db: string;
+  remote: string;
+  /** When it connected (ms since the epoch). */
+  since: number;
   /** The database and the policy the session runs under (access.ts), once admitted. */
   database?: HubDatabase;
   policy?: PeerPolicy;
@@ -111,6 +118,7 @@ export class HubServer {
   private readonly clocks = new Map<string, MergeClock>();
   private readonly unsubscribe: () => void;
   private readonly docs: DocsApi | undefined;
+  private readonly inspector: Inspector | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(options: HubServerOptions) {
@@ -121,6 +129,7 @@ export class HubServer {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_HUB_MAX_FRAME_BYTES, perMessageDeflate: false });
     this.http = createServer((req, res) => void this.request(req, res));
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
+    if (options.inspector) this.inspector = new Inspector(this, { log: (line) => this.log('warn', line), ...options.inspector });
     if (options.docs !== false) this.docs = new DocsApi({ store: this.store, auth: this.auth, metrics: this.metrics, log: this.log, ...options.docs });
     this.unsubscribe = this.auth.onRevoked((app) => {
       // A credential revoked, or access to a database changed: the app's sessions are checked for
@@ -155,6 +164,11 @@ export class HubServer {
     return this.sessions.size;
   }
 
+  /** The sync sessions open on this process, for the inspector. */
+  clients(): ClientInfo[] {
+    return [...this.sessions].map((s) => ({ app: s.principal.app, user: s.principal.user, db: s.db, method: s.principal.method, remote: s.remote, since: s.since }));
+  }
+
   // --- HTTP ---
 
   private async request(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -169,6 +183,7 @@ export class HubServer {
         res.end(await this.metrics.text());
         return;
       }
+      if (this.inspector && (await this.inspector.handle(req, res))) return;
       if (await handleShares(req, res, { store: this.store, auth: this.auth, remoteAddress: req.socket.remoteAddress ?? '' })) return;
       if (this.options.http && (await this.options.http(req, res))) return;
       json(res, 404, { code: 'not-found', message: `no such endpoint: ${req.method} ${path}` });
@@ -217,7 +232,7 @@ export class HubServer {
 
   private session(ws: WebSocket, principal: Principal, name: string, access: Access | undefined, remote: string): void {
     const stop = new AbortController();
-    const live = { principal, db: name, stop } as Live;
+    const live = { principal, db: name, stop, remote, since: Date.now() } as Live;
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         this.metrics.refused('oversized');
@@ -374,6 +389,7 @@ export class HubServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.unsubscribe();
+      this.inspector?.stop();
       const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       this.http.closeAllConnections();
       for (const live of this.sessions) {

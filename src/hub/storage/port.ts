@@ -8,7 +8,7 @@
  * push). Its CRR schema comes from the first push (`declare`) and may grow by added tables and columns.
  * Its metadata says who owns it and with whom it is shared, under which sync-v2 policy.
  */
-import type { TableInfo } from '../../engine/index.ts';
+import type { Conflict, TableInfo } from '../../engine/index.ts';
 import type { PeerPolicy } from '../../sync/policy.ts';
 import type { ChangeFeed, ChangeSink } from '../../sync/ports.ts';
 import type { SiteProof } from '../../sync/proof.ts';
@@ -67,6 +67,11 @@ export interface HubDatabase {
   declare(tables: readonly TableInfo[]): Promise<void>;
   /** Shares the database with `user` (of the owner's app) under `policy`, or stops sharing (undefined). */
   share(user: string, policy: PeerPolicy | undefined): Promise<void>;
+  /**
+   * The newest conflicts its merges recorded (engine/conflicts.ts), newest first, for the inspector;
+   * absent where the store does not record them (the PostgreSQL store does not yet).
+   */
+  conflicts?(limit: number): Promise<Conflict[]>;
 }
 
 /** Where hosted databases live. */

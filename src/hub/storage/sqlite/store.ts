@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, ident, openDatabase, transaction, type SqliteConnection, type TableInfo } from '../../../engine/index.ts';
+import { Engine, ident, openDatabase, transaction, type Conflict, type SqliteConnection, type TableInfo } from '../../../engine/index.ts';
 import { createIdentity, loadIdentity, type Identity } from '../../../repo/identity.ts';
 import { Staging } from '../../../repo/staging.ts';
 import type { ChangeSink } from '../../../sync/ports.ts';
@@ -92,6 +92,10 @@ class SqliteHubDatabase implements HubDatabase {
   async share(user: string, policy: PeerPolicy | undefined): Promise<void> {
     if (policy === undefined) this.meta.prepare('DELETE FROM shares WHERE db = ? AND user = ?').run(this.name, user);
     else this.meta.prepare('INSERT OR REPLACE INTO shares VALUES (?, ?, ?)').run(this.name, user, JSON.stringify(policyToJson(policy)));
+  }
+
+  async conflicts(limit: number): Promise<Conflict[]> {
+    return this.engine.conflicts({ limit });
   }
 
   close(): void {
