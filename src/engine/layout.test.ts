@@ -75,6 +75,8 @@ describe('row-level clock layout', () => {
           const feed = [...e.changesSince(0)].map((c) => [Number(c.dbVersion), Number(c.seq)]);
           const sorted = JSON.parse(q(e.db, 'SELECT db_version, seq FROM t__ddcp_clock ORDER BY db_version, seq'));
           assert.deepEqual(feed, sorted);
+          // Newest first (logs): the feed's tail, reversed.
+          assert.deepEqual(e.recentChanges({ limit: 5 }).map((c) => [Number(c.dbVersion), Number(c.seq)]), feed.slice(-5).reverse());
           // The set-based encoding of the same clocks is the same rows.
           const stored = q(e.db, 'SELECT * FROM t__ddcp_pks ORDER BY __key') + q(e.db, 'SELECT * FROM t__ddcp_cells ORDER BY key, cid');
           e.db.exec('BEGIN');
