@@ -38,6 +38,9 @@ describe('a repository written before the row-level clock layout', () => {
   it('reads the same changes, byte for byte, after opening', () => {
     const { engine, done } = openCopy();
     try {
+      // Moved to the row-level layout: the per-cell clock table is now a view over the key map and overrides.
+      const kinds = engine.db.prepare(`SELECT name, type FROM sqlite_master WHERE name IN ('items__ddcp_clock', 'items__ddcp_cells') ORDER BY name`).all() as { name: string; type: string }[];
+      assert.deepEqual(kinds.map((r) => `${r.name} ${r.type}`), ['items__ddcp_cells table', 'items__ddcp_clock view']);
       assert.equal(lines(engine.changesSince(0)), read('changes.jsonl'));
       assert.equal(lines(engine.changesSince(3)), read('changes-since-3.jsonl'));
     } finally {
