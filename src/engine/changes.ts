@@ -11,12 +11,7 @@ import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.t
 import type { CrrTable } from './table.ts';
 import { compareInt64, int64 } from '../base/int64.ts';
 import { EXCEPT_DIRECT } from './owners.ts';
-
-/** The query reading one table's changes; columns: pk…, cid, col_version, db_version, site, seq, cl, val. */
-export function changesQuery(table: CrrTable, exceptSite: boolean, newestFirst = false, condition?: string): string {
-  const where = `c.db_version > ?${exceptSite ? ` AND ${EXCEPT_DIRECT}` : ''}${condition ? ` AND ${condition}` : ''}`;
-  return selectChanges(table, where, newestFirst ? 'c.db_version DESC, c.seq DESC LIMIT ?' : 'c.db_version, c.seq');
-}
+import { K, positions } from './layout.ts';
 
 /**
  * The query reading one filtered table's changes when its rules have a row predicate: every current
@@ -34,17 +29,97 @@ export function rowChangesQuery(table: CrrTable, exceptSite: boolean, condition:
   return selectChanges(table, where, `${table.info.pks.length + 8}, c.seq`, pos);
 }
 
-function selectChanges(table: CrrTable, where: string, order: string, extra?: string): string {
+/**
+ * The queries reading one table's changes after `since` in (db_version, seq) order, straight from the
+ * row-level layout (layout.ts) instead of its per-cell view, which SQLite would have to sort: the
+ * sentinels, the overrides, and the cells of row clocks. The last come ordered by their row clock
+ * (db_version, seq of column 0), with that seq as an extra last column, and need {@link byRowClock}
+ * to be in cell order. Parameters: since, then the excepted site if `exceptSite`, then the named
+ * parameters of `condition`. Columns: pk…, cid, col_version, db_version, site, seq, cl, val.
+ */
+export function layoutQueries(table: CrrTable, exceptSite: boolean, condition?: string, newestFirst = false): { sql: string; rowClocks: boolean }[] {
+  const { info, names: n } = table;
+  const where = `c.db_version > ?${exceptSite ? ` AND ${EXCEPT_DIRECT}` : ''}${condition ? ` AND ${condition}` : ''}`;
+  const order = newestFirst ? 'c.db_version DESC, c.seq DESC' : 'c.db_version, c.seq';
+  const out = [
+    { sql: selectChanges(table, where, order, undefined, `(SELECT __key AS key, '${SENTINEL}' AS cid, ${K.cl} AS col_version, ${K.clDbv} AS db_version, ${K.clSite} AS site, ${K.clSeq} AS seq FROM ${n.pks} WHERE ${K.clDbv} IS NOT NULL)`), rowClocks: false },
+    { sql: selectChanges(table, `${where} AND c.col_version IS NOT NULL`, order, undefined, n.cells), rowClocks: false },
+  ];
+  if (info.columns.length > 0) {
+    const cells = `(SELECT r.__key AS key, v.column1 AS cid, r.${K.cv} AS col_version, r.${K.dbv} AS db_version, r.${K.site} AS site, r.${K.seq} + v.column2 AS seq, r.${K.seq} AS base
+      FROM ${n.pks} r CROSS JOIN (VALUES ${positions(info.columns)}) v
+      WHERE r.${K.dbv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${n.cells} o WHERE o.key = r.__key AND o.cid = v.column1))`;
+    out.push({ sql: selectChanges(table, where, newestFirst ? 'c.db_version DESC, c.base DESC' : 'c.db_version, c.base', 'c.base', cells), rowClocks: true });
+  }
+  return out;
+}
+
+/**
+ * The cells of row clocks (rows of a {@link layoutQueries} query ordered by row clock) in
+ * (db_version, seq) order: a row clock's cells have seqs from its own up, so a cell is final once the
+ * next row clock starts after it. Few cells wait at a time (a row's, usually).
+ */
+export function* byRowClock(it: Iterator<SqlValue[]>, n: number): Generator<SqlValue[]> {
+  const waiting: SqlValue[][] = [];
+  const before = (a: SqlValue[], dbv: bigint, seq: bigint): boolean => (a[n + 2] as bigint) < dbv || ((a[n + 2] as bigint) === dbv && (a[n + 4] as bigint) < seq);
+  try {
+    for (let r = it.next(); !r.done; r = it.next()) {
+      const row = r.value;
+      const dbv = row[n + 2] as bigint;
+      const base = row[row.length - 1] as bigint;
+      let i = 0;
+      while (i < waiting.length && before(waiting[i]!, dbv, base)) yield waiting[i++]!;
+      if (i > 0) waiting.splice(0, i);
+      // Insert in order (usually at the end).
+      let j = waiting.length;
+      const seq = row[n + 4] as bigint;
+      while (j > 0 && !before(waiting[j - 1]!, dbv, seq)) j--;
+      waiting.splice(j, 0, row);
+    }
+    yield* waiting;
+  } finally {
+    it.return?.();
+  }
+}
+
+/**
+ * {@link byRowClock} for rows newest first (ordered by row clock descending): a cell is final once
+ * the next row clock's cells (seqs up to its own + `width` − 1) all come before it.
+ */
+export function* byRowClockDesc(it: Iterator<SqlValue[]>, n: number, width: number): Generator<SqlValue[]> {
+  const waiting: SqlValue[][] = [];
+  const after = (a: SqlValue[], dbv: bigint, seq: bigint): boolean => (a[n + 2] as bigint) > dbv || ((a[n + 2] as bigint) === dbv && (a[n + 4] as bigint) > seq);
+  const last = BigInt(width - 1);
+  try {
+    for (let r = it.next(); !r.done; r = it.next()) {
+      const row = r.value;
+      const dbv = row[n + 2] as bigint;
+      const top = (row[row.length - 1] as bigint) + last;
+      let i = 0;
+      while (i < waiting.length && after(waiting[i]!, dbv, top)) yield waiting[i++]!;
+      if (i > 0) waiting.splice(0, i);
+      let j = waiting.length;
+      const seq = row[n + 4] as bigint;
+      while (j > 0 && !after(waiting[j - 1]!, dbv, seq)) j--;
+      waiting.splice(j, 0, row);
+    }
+    yield* waiting;
+  } finally {
+    it.return?.();
+  }
+}
+
+function selectChanges(table: CrrTable, where: string, order: string, extra?: string, source?: string): string {
   const { info, names } = table;
   const t = ident(info.name);
   const pkCols = info.pks.map((p) => `p.${ident(p)}`).join(', ');
   const join = info.pks.map((p) => `t.${ident(p)} = p.${ident(p)}`).join(' AND ');
   const val = info.columns.length === 0 ? 'NULL' : `CASE c.cid ${info.columns.map((col) => `WHEN ${literal(col)} THEN t.${ident(col)}`).join(' ')} ELSE NULL END`;
   return `SELECT ${pkCols}, c.cid, c.col_version, c.db_version, c.site, c.seq,
-    CASE c.cid WHEN '${SENTINEL}' THEN c.col_version ELSE coalesce((SELECT s.col_version FROM ${names.clock} s WHERE s.key = c.key AND s.cid = '${SENTINEL}'), 1) END,
+    CASE c.cid WHEN '${SENTINEL}' THEN c.col_version ELSE coalesce(p.${K.cl}, 1) END,
     ${val}${extra ? `,
     ${extra}` : ''}
-  FROM ${names.clock} c JOIN ${names.pks} p ON p.__key = c.key LEFT JOIN ${t} t ON ${join}
+  FROM ${source ?? names.clock} c JOIN ${names.pks} p ON p.__key = c.key LEFT JOIN ${t} t ON ${join}
   WHERE ${where}
   ORDER BY ${order}`;
 }
@@ -81,19 +156,23 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
       wholeRows = condition !== undefined && since > 0 && rules.some((r) => r.where !== undefined);
     }
     const n = table.info.pks.length;
-    const stmt = db.prepare(wholeRows ? rowChangesQuery(table, exceptSite !== undefined, condition!) : changesQuery(table, exceptSite !== undefined, false, condition));
-    stmt.setReadBigInts(true);
-    stmt.setReturnArrays(true);
-    const args: SqlValue[] = wholeRows ? [BigInt(since), BigInt(since), BigInt(since), BigInt(since)] : [BigInt(since)];
-    if (exceptSite !== undefined) args.push(BigInt(exceptSite));
-    let it: Iterator<SqlValue[]>;
-    if (condition && read?.params) {
-      // Named parameters bind by name; a rule need not use all of them.
-      stmt.setAllowUnknownNamedParameters?.(true);
-      it = (stmt.iterate(read.params as Record<string, SqlValue>, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
-    } else it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
-    const first = it.next();
-    if (!first.done) cursors.push({ table, it, head: first.value, at: wholeRows ? n + 7 : n + 2 });
+    const queries = wholeRows ? [{ sql: rowChangesQuery(table, exceptSite !== undefined, condition!), rowClocks: false }] : layoutQueries(table, exceptSite !== undefined, condition);
+    for (const q of queries) {
+      const stmt = db.prepare(q.sql);
+      stmt.setReadBigInts(true);
+      stmt.setReturnArrays(true);
+      const args: SqlValue[] = wholeRows ? [BigInt(since), BigInt(since), BigInt(since), BigInt(since)] : [BigInt(since)];
+      if (exceptSite !== undefined) args.push(BigInt(exceptSite));
+      let it: Iterator<SqlValue[]>;
+      if (condition && read?.params) {
+        // Named parameters bind by name; a rule need not use all of them.
+        stmt.setAllowUnknownNamedParameters?.(true);
+        it = (stmt.iterate(read.params as Record<string, SqlValue>, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+      } else it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+      if (q.rowClocks) it = byRowClock(it, n);
+      const first = it.next();
+      if (!first.done) cursors.push({ table, it, head: first.value, at: wholeRows ? n + 7 : n + 2 });
+    }
   }
   try {
     while (cursors.length > 0) {
@@ -123,11 +202,18 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
 export function newestChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, limit: number): Change[] {
   const all: Change[] = [];
   for (const table of tables) {
-    const stmt = db.prepare(changesQuery(table, false, true));
-    stmt.setReadBigInts(true);
-    stmt.setReturnArrays(true);
     const n = table.info.pks.length;
-    for (const r of stmt.iterate(0n, BigInt(limit)) as Iterable<SqlValue[]>) all.push(toChange(table, r, n, sites));
+    // Each of the layout's streams newest first, up to `limit` of each.
+    for (const q of layoutQueries(table, false, undefined, true)) {
+      const stmt = db.prepare(q.sql);
+      stmt.setReadBigInts(true);
+      stmt.setReturnArrays(true);
+      let it: Iterator<SqlValue[]> = (stmt.iterate(0n) as Iterable<SqlValue[]>)[Symbol.iterator]();
+      if (q.rowClocks) it = byRowClockDesc(it, n, table.info.columns.length);
+      let taken = 0;
+      for (let r = it.next(); !r.done && taken < limit; r = it.next(), taken++) all.push(toChange(table, r.value, n, sites));
+      it.return?.();
+    }
   }
   all.sort((a, b) => compareInt64(b.dbVersion, a.dbVersion) || compareInt64(b.seq, a.seq));
   return all.slice(0, limit);

@@ -111,7 +111,8 @@ export function untrackSql(table: string): string {
   const n = crrNames(table);
   return `${dropTriggersSql(n)}
 DROP TABLE IF EXISTS ${n.pks};
-DROP TABLE IF EXISTS ${n.clock};
+DROP VIEW IF EXISTS ${n.clock};
+DROP TABLE IF EXISTS ${n.cells};
 DROP TABLE IF EXISTS ${n.log};`;
 }
 

@@ -13,8 +13,10 @@ import { mergeChanges, type MergeResult } from './merge.ts';
 import type { ReadFilter, WriteGuard } from './filter.ts';
 import { mergeGuarded, type Refusal } from './guard.ts';
 import { crrNames } from './names.ts';
+import { KEY_CLOCK_COLUMNS, moveLocalSite, reencodeTable } from './layout.ts';
+import { migrateLayouts } from './migrate.ts';
 import { keyColumns } from './keys.ts';
-import { checkCrrTable, describe, introspect, SENTINEL, type TableInfo } from './schema.ts';
+import { checkCrrTable, describe, introspect, type TableInfo } from './schema.ts';
 import { sealTables } from './seal.ts';
 import { checkState } from './state.ts';
 import { driftNotice, findDrift, forgetCrr, storedShape, storeShape, untrackSql } from './drift.ts';
@@ -153,6 +155,7 @@ export class Engine {
       db.exec(OWNERS_SCHEMA);
       db.exec(CONFLICTS_SCHEMA);
       upgradeHistorySchema(db);
+      migrateLayouts(db);
       const engine = new Engine(db, options);
       engine.reconcile();
       engine.upgradeTriggers();
@@ -248,8 +251,7 @@ export class Engine {
    */
   private retrack(info: TableInfo): void {
     const n = crrNames(info.name);
-    const keep = [SENTINEL, ...info.columns];
-    this.db.exec(`DELETE FROM ${n.clock} WHERE cid NOT IN (${keep.map(literal).join(', ')})`);
+    reencodeTable(this.db, info, n);
     this.db.exec(dropTriggersSql(n));
     this.db.exec(recreateLogSql(info, n));
     this.db.exec(triggersSql(info, n));
@@ -361,7 +363,7 @@ export class Engine {
       const row = this.db.prepare('SELECT altering FROM ddcp_crrs WHERE tbl = ?').get(table) as { altering: number } | undefined;
       if (!row) throw new SchemaError(`table ${table} is not a CRR`);
       const n = crrNames(table);
-      const before = introspect(this.db, `${table}__ddcp_pks`).columns.filter((c) => c !== '__key');
+      const before = introspect(this.db, `${table}__ddcp_pks`).columns.filter((c) => c !== '__key' && !KEY_CLOCK_COLUMNS.includes(c));
       const info = checkCrrTable(this.db, table);
       if (before.join('\0') !== info.pks.join('\0')) {
         throw new SchemaError(`cannot change the primary key of CRR ${table} (was ${before.join(', ')}, now ${info.pks.join(', ')})`);
@@ -551,7 +553,7 @@ export class Engine {
       this.db.prepare('UPDATE ddcp_site_id SET site_id = ? WHERE ordinal = 0').run(id);
       const moved = Number((this.db.prepare('INSERT INTO ddcp_site_id (site_id) VALUES (?) RETURNING ordinal').get(old) as { ordinal: number | bigint }).ordinal);
       for (const { tbl } of this.db.prepare('SELECT tbl FROM ddcp_crrs').all() as { tbl: string }[]) {
-        this.db.prepare(`UPDATE ${crrNames(tbl).clock} SET site = ? WHERE site = 0`).run(BigInt(moved));
+        moveLocalSite(this.db, crrNames(tbl), moved);
       }
       this.db.prepare('UPDATE ddcp_conflicts SET local_site = ? WHERE local_site = 0').run(BigInt(moved));
       this.db.prepare('UPDATE ddcp_conflicts SET incoming_site = ? WHERE incoming_site = 0').run(BigInt(moved));

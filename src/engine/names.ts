@@ -5,9 +5,15 @@ import { ident } from './sqlite.ts';
 export interface CrrNames {
   /** Map from a primary key to a small integer key (cr-sqlite's `__crsql_pks`). */
   pks: string;
-  /** One row per (key, column): col_version, db_version, origin site, seq (cr-sqlite's `__crsql_clock`). */
+  /** A view with one row per (key, column): col_version, db_version, origin site, seq (cr-sqlite's `__crsql_clock`); see layout.ts. */
   clock: string;
-  clockDbvIndex: string;
+  /** The trigger updating clocks through the view. */
+  clockUpdate: string;
+  /** Cell clocks that differ from their row's clock (layout.ts). */
+  cells: string;
+  cellsDbvIndex: string;
+  pksDbvIndex: string;
+  pksClIndex: string;
   /** Append-only record of every write by any SQLite client, turned into clocks by `seal`. */
   log: string;
   triggers: { insert: string; update: string; updateKey: string; delete: string };
@@ -19,7 +25,11 @@ export function crrNames(table: string): CrrNames {
   return {
     pks: n('pks'),
     clock: n('clock'),
-    clockDbvIndex: n('clock_dbv'),
+    clockUpdate: n('clock_upd'),
+    cells: n('cells'),
+    cellsDbvIndex: n('cells_dbv'),
+    pksDbvIndex: n('pks_dbv'),
+    pksClIndex: n('pks_cl'),
     log: n('log'),
     triggers: { insert: n('ins'), update: n('upd'), updateKey: n('updkey'), delete: n('del') },
   };

@@ -11,7 +11,7 @@
  * delete of a row), the statement fails, and its savepoint is rolled back.
  */
 import { MAX_CLOCK } from './change.ts';
-import { SENTINEL } from './schema.ts';
+import { decodeKeysSql, K, positions, startReencode, writeEncoded } from './layout.ts';
 import { ident, literal, type SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { logColumns, MASK_BITS } from './triggers.ts';
@@ -47,6 +47,9 @@ export function logRuns(db: SqliteConnection, table: CrrTable): LogRun[] {
   return rows.map((r) => ({ op: Number(r.op), lo: Number(r.lo), hi: Number(r.hi) }));
 }
 
+/** Thrown inside {@link attempt} when a run turns out to need the rules. */
+class NotThisCase extends Error {}
+
 /** Runs `fn` in a savepoint; a NOT NULL failure (the statements' way of saying "not this case") rolls it back and gives undefined. */
 function attempt<T>(db: SqliteConnection, fn: () => T): T | undefined {
   db.exec('SAVEPOINT ddcp_run');
@@ -57,19 +60,20 @@ function attempt<T>(db: SqliteConnection, fn: () => T): T | undefined {
   } catch (err) {
     db.exec('ROLLBACK TO ddcp_run');
     db.exec('RELEASE ddcp_run');
+    if (err instanceof NotThisCase) return undefined;
     const msg = (err as Error).message;
     if (/NOT NULL constraint failed|UNIQUE constraint failed/.test(msg)) return undefined;
     throw err;
   }
 }
 
+/** Whether the table has any override (layout.ts): none is common, and spares a statement or a join. */
+function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
+  return db.prepare(`SELECT 1 FROM ${table.names.cells} LIMIT 1`).get() !== undefined;
+}
+
 /** `p.k = l.k0 AND …`: a log entry's key against the key map. */
 const keyJoin = (table: CrrTable): string => table.info.pks.map((p, i) => `p.${ident(p)} = l.k${i}`).join(' AND ');
-
-/** The (column, position) list of the table's cells, as a VALUES list. */
-function cellValues(table: CrrTable): string {
-  return table.info.columns.map((c, i) => `(${literal(c)}, ${i})`).join(', ');
-}
 
 /** Whether column `i` is set in a log entry's change masks (SQL over alias `l`). */
 function maskBit(i: number): string {
@@ -77,24 +81,21 @@ function maskBit(i: number): string {
 }
 
 /**
- * Inserts of rows never seen before (each once): keys and first clocks (col_version 1 for every
- * column, or the sentinel alone for a table without columns), in two INSERT … SELECTs.
+ * Inserts of rows never seen before (each once): the key map rows with their first clocks — a row
+ * clock with col_version 1 standing for every column (layout.ts), or the sentinel alone for a table
+ * without columns — in one INSERT … SELECT.
  */
 export function sealInsertRun(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const n = table.names;
   const { info } = table;
   const keys = info.pks.map((_, i) => `l.k${i}`).join(', ');
-  const cells = info.columns.length > 0 ? info.columns : [SENTINEL];
-  const width = cells.length;
-  const values = cells.map((c, i) => `(${literal(c)}, ${i})`).join(', ');
+  const width = Math.max(info.columns.length, 1);
+  const clock = info.columns.length > 0 ? [K.cv, K.dbv, K.site, K.seq] : [K.cl, K.clDbv, K.clSite, K.clSeq];
   return attempt(db, () => {
     // Fails on a key already known (a re-insert) or inserted twice: then this isn't the simple case.
-    db.prepare(`INSERT INTO ${n.pks} (${info.pks.map(ident).join(', ')}) SELECT ${keys} FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? ORDER BY l.seq`).run(run.lo, run.hi);
     db.prepare(
-      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
-       SELECT p.__key, c.column1, 1, ?, 0, ? + (l.seq - ?) * ${width} + c.column2
-       FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} CROSS JOIN (VALUES ${values}) c
-       WHERE l.seq BETWEEN ? AND ?`,
+      `INSERT INTO ${n.pks} (${info.pks.map(ident).join(', ')}, ${clock.join(', ')})
+       SELECT ${keys}, 1, ?, 0, ? + (l.seq - ?) * ${width} FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? ORDER BY l.seq`,
     ).run(BigInt(version), BigInt(seqBase), BigInt(run.lo), BigInt(run.lo), BigInt(run.hi));
     const rows = run.hi - run.lo + 1;
     return { seqs: rows * width, rows, cells: rows * info.columns.length };
@@ -104,7 +105,8 @@ export function sealInsertRun(db: SqliteConnection, table: CrrTable, run: LogRun
 /**
  * Updates of known rows: every (entry, changed column) pair takes the next seq in log order
  * (columns in table order within an entry, as the rules stamp them); each cell ends with
- * col_version + the number of entries that changed it, and the seq of the last one.
+ * col_version + the number of entries that changed it, and the seq of the last one. The rows'
+ * clocks are decoded, stepped and encoded again (layout.ts), all set-based.
  */
 export function sealUpdateRun(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const { info, names: n } = table;
@@ -116,36 +118,114 @@ export function sealUpdateRun(db: SqliteConnection, table: CrrTable, run: LogRun
   if (cells === 0) return { seqs: 0, rows: 0, cells: 0 };
   const keys = info.pks.map((_, i) => `l.k${i}`);
   const bitOf = info.columns.length === 1 ? bits[0]! : `CASE c.column2 ${bits.map((b, i) => `WHEN ${i} THEN ${b}`).join(' ')} END`;
-  const pairs = `SELECT ${keys.map((k, i) => `${k} AS k${i}`).join(', ')}, c.column1 AS cid, ? + row_number() OVER (ORDER BY l.seq, c.column2) - 1 AS pos
-         FROM ${n.log} l CROSS JOIN (VALUES ${cellValues(table)}) c
+  const pairs = `SELECT ${keys.map((k, i) => `${k} AS k${i}`).join(', ')}, c.column1 AS cid, c.column2 AS cpos, ? + row_number() OVER (ORDER BY l.seq, c.column2) - 1 AS pos
+         FROM ${n.log} l CROSS JOIN (VALUES ${positions(info.columns)}) c
          WHERE l.seq BETWEEN ? AND ? AND ${bitOf}`;
-  const stamp = (sql: string, ...more: bigint[]): RunResult | undefined =>
-    attempt(db, () => {
-      db.prepare(sql).run(BigInt(version), BigInt(seqBase), run.lo, run.hi, ...more);
+  const width = info.columns.length;
+  const overrides = hasOverrides(db, table);
+  const uniform = overrides ? undefined : uniformUpdate(db, table, run, version, seqBase, rows, cells);
+  if (uniform) return uniform;
+  // Another common case, written straight: each row once in the run, its cells all on its row clock, and
+  // the entry changing fewer than half its columns (they become overrides and the row clock stays the
+  // largest group) or all of them (they become the new row clock). Anything else is re-encoded.
+  const fast = db
+    .prepare(
+      `SELECT count(*) = count(p.${K.cv}) AND count(DISTINCT p.__key) = count(*) AND coalesce(max(p.${K.cv}), 0) < ${MAX_CLOCK}
+         AND coalesce(max(l.b * 2 >= ${width} AND l.b < ${width}), 0) = 0
+         ${overrides ? `AND NOT EXISTS (SELECT 1 FROM ${n.cells} o WHERE o.key IN (SELECT p.__key FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} WHERE l.seq BETWEEN ? AND ?))` : ''} AS ok,
+         coalesce(sum(l.b = ${width}), 0) AS whole
+       FROM (SELECT l.*, ${bits.join(' + ')} AS b FROM ${n.log} l WHERE l.seq BETWEEN ? AND ?) l LEFT JOIN ${n.pks} p ON ${keyJoin(table)}`,
+    )
+    .get(...(overrides ? [run.lo, run.hi] : []), run.lo, run.hi) as { ok: number | bigint; whole: number | bigint };
+  if (Number(fast.ok) === 1) {
+    const whole = Number(fast.whole);
+    const done = attempt(db, () => {
+      if (whole > 0) db.prepare(
+        `UPDATE ${n.pks} AS p SET ${K.cv} = p.${K.cv} + 1, ${K.dbv} = ?, ${K.site} = 0, ${K.seq} = e.start
+         FROM (SELECT ${keys.map((k, i) => `${k} AS k${i}`).join(', ')}, b, ? + sum(b) OVER (ORDER BY l.seq ROWS UNBOUNDED PRECEDING) - b AS start
+               FROM (SELECT l.*, ${bits.join(' + ')} AS b FROM ${n.log} l WHERE l.seq BETWEEN ? AND ?) l) e
+         WHERE e.b = ${width} AND ${info.pks.map((pk, i) => `p.${ident(pk)} = e.k${i}`).join(' AND ')}`,
+      ).run(BigInt(version), BigInt(seqBase), run.lo, run.hi);
+      if (whole < rows) db.prepare(
+        `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq)
+         SELECT p.__key, l.cid, p.${K.cv} + 1, ?, 0, l.pos FROM (${pairs}) l CROSS JOIN ${n.pks} p ON ${keyJoin(table)}
+         WHERE p.${K.dbv} IS NOT ? OR p.${K.seq} < ?`,
+      ).run(BigInt(version), BigInt(seqBase), run.lo, run.hi, BigInt(version), BigInt(seqBase));
       return { seqs: cells, rows, cells };
     });
-  // A key missing from the key map gives key NULL, a col_version past MAX_CLOCK gives NULL: both
-  // fail. The common case first: each row once in the run, no grouping; a cell stamped twice in the
-  // run (seq >= the run's first) fails it, and the grouped statement counts the entries per cell.
-  return (
-    stamp(
-      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
-       SELECT p.__key, l.cid, 1, ?, 0, l.pos FROM (${pairs}) l LEFT JOIN ${n.pks} p ON ${keyJoin(table)}
-       WHERE true
-       ON CONFLICT (key, cid) DO UPDATE SET
-         col_version = CASE WHEN db_version = excluded.db_version AND seq >= ? THEN NULL WHEN col_version < ${MAX_CLOCK} THEN col_version + 1 END,
-         db_version = excluded.db_version, site = 0, seq = excluded.seq`,
-      BigInt(seqBase),
-    ) ??
-    stamp(
-      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
-       SELECT p.__key, l.cid, count(*), ?, 0, max(l.pos) FROM (${pairs}) l LEFT JOIN ${n.pks} p ON ${keyJoin(table)}
-       GROUP BY p.__key, l.cid
-       ON CONFLICT (key, cid) DO UPDATE SET
-         col_version = CASE WHEN col_version <= ${MAX_CLOCK} - excluded.col_version THEN col_version + excluded.col_version END,
-         db_version = excluded.db_version, site = 0, seq = excluded.seq`,
-    )
-  );
+    if (done) return done;
+  }
+  return attempt(db, () => {
+    startReencode(db);
+    // Per changed cell: how many entries changed it, and the seq of the last. A key missing from the
+    // key map gives key NULL: the run fails.
+    db.exec(`CREATE TEMP TABLE IF NOT EXISTS ddcp_layout_steps (key INTEGER NOT NULL, pos INTEGER NOT NULL, cid TEXT NOT NULL, n INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, pos)) WITHOUT ROWID; DELETE FROM temp.ddcp_layout_steps;`);
+    db.prepare(
+      `INSERT INTO temp.ddcp_layout_steps (key, pos, cid, n, seq)
+       SELECT p.__key, l.cpos, l.cid, count(*), max(l.pos) FROM (${pairs}) l LEFT JOIN ${n.pks} p ON ${keyJoin(table)}
+       GROUP BY p.__key, l.cpos`,
+    ).run(BigInt(seqBase), run.lo, run.hi);
+    db.exec(`INSERT INTO temp.ddcp_layout_keys (key) SELECT DISTINCT key FROM temp.ddcp_layout_steps`);
+    db.exec(decodeKeysSql(info, n));
+    // A col_version that would pass MAX_CLOCK gives cv NULL: the run fails (the rules rebase).
+    db.prepare(
+      `INSERT INTO temp.ddcp_layout_cells (key, pos, cid, cv, dbv, site, seq)
+       SELECT key, pos, cid, CASE WHEN n <= ${MAX_CLOCK} THEN n END, ?, 0, seq FROM temp.ddcp_layout_steps WHERE true
+       ON CONFLICT (key, pos) DO UPDATE SET cv = CASE WHEN cv <= ${MAX_CLOCK} - excluded.cv THEN cv + excluded.cv END, dbv = excluded.dbv, site = 0, seq = excluded.seq`,
+    ).run(BigInt(version));
+    writeEncoded(db, info, n);
+    startReencode(db);
+    return { seqs: cells, rows, cells };
+  });
+}
+
+/**
+ * Updates that all change the same columns, of rows with no overrides in a table with none (one
+ * UPDATE statement over many rows): fewer than half the columns become overrides with one INSERT,
+ * all of them the new row clock with one UPDATE — the row clock stays, or becomes, the largest group.
+ * A missing key, a row twice in the run or a clock at MAX_CLOCK changes fewer rows than the run has
+ * (or gives NULL where it can't be): then undefined, nothing changed.
+ */
+function uniformUpdate(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number, rows: number, cells: number): RunResult | undefined {
+  const { info, names: n } = table;
+  const { masks } = logColumns(info);
+  const m = db.prepare(`SELECT ${masks.map((c) => `min(${c}) = max(${c}), max(${c})`).join(', ')} FROM ${n.log} WHERE seq BETWEEN ? AND ?`);
+  m.setReadBigInts(true);
+  m.setReturnArrays(true);
+  const r = m.get(run.lo, run.hi) as (bigint | null)[];
+  if (rows !== run.hi - run.lo + 1) return undefined;
+  const changed: number[] = [];
+  for (let i = 0; i < masks.length; i++) {
+    if (r[2 * i] !== 1n) return undefined;
+    const mask = r[2 * i + 1] ?? 0n;
+    for (let b = 0; b < MASK_BITS; b++) if ((mask >> BigInt(b)) & 1n) changed.push(i * MASK_BITS + b);
+  }
+  const k = changed.length;
+  const width = info.columns.length;
+  if (k * rows !== cells || !(k * 2 < width || k === width)) return undefined;
+  const join = keyJoin(table);
+  return attempt(db, () => {
+    if (k === width) {
+      const done = db
+        .prepare(
+          `UPDATE ${n.pks} AS p SET ${K.cv} = p.${K.cv} + 1, ${K.dbv} = ?, ${K.site} = 0, ${K.seq} = ? + (l.seq - ?) * ${width}
+           FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? AND ${join} AND p.${K.cv} < ${MAX_CLOCK}`,
+        )
+        .run(BigInt(version), BigInt(seqBase), run.lo, run.lo, run.hi);
+      if (Number(done.changes) !== rows) throw new NotThisCase();
+    } else {
+      const done = db
+        .prepare(
+          `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq)
+           SELECT p.__key, c.column1, p.${K.cv} + 1, CASE WHEN p.${K.cv} < ${MAX_CLOCK} THEN ? END, 0, ? + (l.seq - ?) * ${k} + c.column2
+           FROM ${n.log} l CROSS JOIN (VALUES ${changed.map((c, j) => `(${literal(info.columns[c]!)}, ${j})`).join(', ')}) c CROSS JOIN ${n.pks} p ON ${join}
+           WHERE l.seq BETWEEN ? AND ?`,
+        )
+        .run(BigInt(version), BigInt(seqBase), run.lo, run.lo, run.hi);
+      if (Number(done.changes) !== cells) throw new NotThisCase();
+    }
+    return { seqs: cells, rows, cells };
+  });
 }
 
 /**
@@ -155,21 +235,19 @@ export function sealUpdateRun(db: SqliteConnection, table: CrrTable, run: LogRun
 export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const n = table.names;
   const rows = run.hi - run.lo + 1;
+  const next = `coalesce(p.${K.cl}, 0) + 2 - (coalesce(p.${K.cl}, 0) & 1)`;
   return attempt(db, () => {
-    // A missing key gives key NULL; a sentinel already stamped in this run (the row deleted twice) or
-    // one that would pass MAX_CLOCK gives col_version NULL: all fail.
-    db.prepare(
-      `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq)
-       SELECT p.__key, '${SENTINEL}', 2, ?, 0, ? + row_number() OVER (ORDER BY l.seq) - 1
-       FROM ${n.log} l LEFT JOIN ${n.pks} p ON ${keyJoin(table)}
-       WHERE l.seq BETWEEN ? AND ?
-       ON CONFLICT (key, cid) DO UPDATE SET
-         col_version = CASE WHEN db_version = excluded.db_version AND seq >= ? THEN NULL
-                            WHEN col_version + 2 - (col_version & 1) > ${MAX_CLOCK} THEN NULL
-                            ELSE col_version + 2 - (col_version & 1) END,
-         db_version = excluded.db_version, site = 0, seq = excluded.seq`,
-    ).run(BigInt(version), BigInt(seqBase), run.lo, run.hi, BigInt(seqBase));
-    db.prepare(`DELETE FROM ${n.clock} WHERE cid <> '${SENTINEL}' AND key IN (SELECT p.__key FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} WHERE l.seq BETWEEN ? AND ?)`).run(run.lo, run.hi);
+    // A missing key, a row deleted twice in the run, or a sentinel that would pass MAX_CLOCK updates
+    // fewer rows than the run has: the rules' case.
+    const done = db
+      .prepare(
+        `UPDATE ${n.pks} AS p SET ${K.cl} = ${next}, ${K.clDbv} = ?, ${K.clSite} = 0, ${K.clSeq} = ? + l.seq - ?,
+           ${K.cv} = NULL, ${K.dbv} = NULL, ${K.site} = NULL, ${K.seq} = NULL
+         FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? AND ${keyJoin(table)} AND ${next} <= ${MAX_CLOCK}`,
+      )
+      .run(BigInt(version), BigInt(seqBase), run.lo, run.lo, run.hi);
+    if (Number(done.changes) !== rows) throw new NotThisCase();
+    if (hasOverrides(db, table)) db.prepare(`DELETE FROM ${n.cells} WHERE key IN (SELECT p.__key FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} WHERE l.seq BETWEEN ? AND ?)`).run(run.lo, run.hi);
     return { seqs: rows, rows, cells: 0 };
   });
 }

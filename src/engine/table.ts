@@ -3,8 +3,9 @@
  * clocks. Merge and seal decide with the pure rules in `rules.ts`; this file only moves state.
  */
 import { crrNames, type CrrNames } from './names.ts';
-import { RowState, type CellClock, type RowEffects } from './rules.ts';
-import { SENTINEL, type TableInfo } from './schema.ts';
+import { RowState, type RowEffects } from './rules.ts';
+import type { TableInfo } from './schema.ts';
+import { encodeRow, KEY_CLOCK_COLUMNS } from './layout.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
 import { inFlatGroups, inGroups, placeholders, StatementCache } from './bulk.ts';
@@ -18,6 +19,8 @@ export interface RowEntry {
   row: RowState;
   /** Merge effects on the table row, if any. */
   fx?: RowEffects;
+  /** The row had overrides stored (layout.ts) when it was loaded. */
+  overrides?: boolean;
 }
 
 /** Rows per multi-row statement. */
@@ -37,14 +40,14 @@ export class CrrTable {
   readonly columnSet: ReadonlySet<string>;
   private readonly t: string;
   private readonly pkWhere: string;
-  private readonly deleteCellClocks: Statement;
   private readonly deleteRow: Statement;
   private readonly bulkUpserts = new Map<string, StatementCache>();
   private readonly keysOf: StatementCache;
-  private readonly clocksOfMany: StatementCache;
-  private readonly insertKeys: StatementCache;
+  private readonly overridesOfMany: StatementCache;
+  private readonly deleteOverrides: StatementCache;
   private readonly lastKey: Statement;
-  private readonly upsertClocks: StatementCache;
+  private readonly upsertKeys: StatementCache;
+  private readonly insertOverrides: StatementCache;
   private readonly ensureRows: StatementCache;
   private readonly valueReads = new Map<string, Statement>();
 
@@ -62,23 +65,25 @@ export class CrrTable {
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
     this.pkWhere = info.pks.map((p) => `${ident(p)} = ?`).join(' AND ');
-    this.deleteCellClocks = db.prepare(`DELETE FROM ${n.clock} WHERE key = ? AND cid <> '${SENTINEL}'`);
     this.deleteRow = db.prepare(`DELETE FROM ${this.t} WHERE ${this.pkWhere}`);
     const nk = info.pks.length;
     const qJoin = info.pks.map((p, i) => `k.${ident(p)} = v.column${i + 2}`).join(' AND ');
     // Look keys up by position in a VALUES list, so SQLite's own equality decides (1 = 1.0); CROSS
     // JOIN keeps the planner from scanning the key table instead.
-    this.keysOf = new StatementCache(db, (rows) => `SELECT v.column1, k.__key FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}`, true);
-    this.clocksOfMany = new StatementCache(db, (rows) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n.clock} WHERE key IN (${Array.from({ length: rows }, () => '?').join(', ')})`, true);
-    this.insertKeys = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}) VALUES ${placeholders(rows, nk + 1)}`);
+    const kc = KEY_CLOCK_COLUMNS.map((c) => `k.${c}`).join(', ');
+    this.keysOf = new StatementCache(db, (rows) => `SELECT v.column1, k.__key, ${kc} FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}`, true);
+    const list = (rows: number): string => Array.from({ length: rows }, () => '?').join(', ');
+    this.overridesOfMany = new StatementCache(db, (rows) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n.cells} WHERE key IN (${list(rows)})`, true);
+    this.deleteOverrides = new StatementCache(db, (rows) => `DELETE FROM ${n.cells} WHERE key IN (${list(rows)})`);
     this.lastKey = db.prepare(`SELECT max(__key) FROM ${n.pks}`);
     this.lastKey.setReadBigInts(true);
     this.lastKey.setReturnArrays(true);
-    this.upsertClocks = new StatementCache(
+    this.upsertKeys = new StatementCache(
       db,
-      (rows) => `INSERT INTO ${n.clock} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}
-       ON CONFLICT (key, cid) DO UPDATE SET col_version = excluded.col_version, db_version = excluded.db_version, site = excluded.site, seq = excluded.seq`,
+      (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, nk + 9)}
+       ON CONFLICT (__key) DO UPDATE SET ${KEY_CLOCK_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
     );
+    this.insertOverrides = new StatementCache(db, (rows) => `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}`);
     this.ensureRows = new StatementCache(db, (rows) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
   }
 
@@ -87,17 +92,29 @@ export class CrrTable {
     const entries: RowEntry[] = pks.map((pk) => ({ pk, key: undefined, row: new RowState() }));
     const lookups: SqlValue[] = [];
     entries.forEach((e, i) => void lookups.push(BigInt(i), ...e.pk));
+    const columns = this.info.columns;
     inFlatGroups(lookups, this.info.pks.length + 1, GROUP, this.keysOf, (s, p) => {
-      for (const r of s.iterate(...p) as Iterable<[bigint, bigint]>) entries[Number(r[0])]!.key = Number(r[1]);
+      for (const r of s.iterate(...p) as Iterable<(bigint | null)[]>) {
+        const e = entries[Number(r[0])]!;
+        e.key = Number(r[1]);
+        if (r[2] !== null) e.row.sentinel = { colVersion: int64(r[2]!), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) };
+        if (r[6] !== null) {
+          const colVersion = int64(r[6]!);
+          const dbVersion = Number(r[7]);
+          const site = Number(r[8]);
+          const seq = Number(r[9]);
+          for (let i = 0; i < columns.length; i++) e.row.cells.set(columns[i]!, { colVersion, dbVersion, site, seq: seq + i });
+        }
+      }
     });
-    const byKey = new Map<number, RowState>();
-    for (const e of entries) if (e.key !== undefined) byKey.set(e.key, e.row);
-    inGroups([...byKey.keys()], GROUP, this.clocksOfMany, (k) => [k], (s, p) => {
-      for (const r of s.iterate(...p) as Iterable<[bigint, string, bigint, bigint, bigint, bigint]>) {
-        const row = byKey.get(Number(r[0]))!;
-        const clock: CellClock = { colVersion: int64(r[2]), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) };
-        if (r[1] === SENTINEL) row.sentinel = clock;
-        else row.cells.set(r[1], clock);
+    const byKey = new Map<number, RowEntry>();
+    for (const e of entries) if (e.key !== undefined) byKey.set(e.key, e);
+    inGroups([...byKey.keys()], GROUP, this.overridesOfMany, (k) => [k], (s, p) => {
+      for (const r of s.iterate(...p) as Iterable<[bigint, string, bigint | null, bigint, bigint, bigint]>) {
+        const e = byKey.get(Number(r[0]))!;
+        e.overrides = true;
+        if (r[2] === null) e.row.cells.delete(r[1]);
+        else e.row.cells.set(r[1], { colVersion: int64(r[2]), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) });
       }
     });
     return entries;
@@ -143,34 +160,40 @@ export class CrrTable {
       }
       inFlatGroups(flat, this.info.pks.length + cols.length, GROUP, cache, (s, p) => void s.run(...p));
     }
-    // Keys for rows seen for the first time.
-    const fresh = dirty.filter((e) => e.key === undefined);
-    if (fresh.length > 0) {
-      // The keys SQLite would choose (the greatest so far + 1, in order), given here: no RETURNING to
-      // read back and match to rows. (Past 2^53 keys, a bigint; SQLite itself would go random only at 2^63.)
-      const last = (this.lastKey.get() as [bigint | null])[0] ?? 0n;
-      let next = last + 1n;
-      const flat: SqlValue[] = [];
-      for (const e of fresh) {
-        const key = next++;
-        e.key = Number(key);
-        if (!Number.isSafeInteger(e.key)) throw new RangeError(`key map of ${this.info.name} is full`);
-        flat.push(key);
-        for (const v of e.pk) flat.push(v);
-      }
-      inFlatGroups(flat, this.info.pks.length + 1, GROUP, this.insertKeys, (s, p) => void s.run(...p));
+    // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
+    // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
+    // SQLite itself would go random only at 2^63.)
+    let next: bigint | undefined;
+    for (const e of dirty) {
+      if (e.key !== undefined) continue;
+      next ??= ((this.lastKey.get() as [bigint | null])[0] ?? 0n) + 1n;
+      e.key = Number(next++);
+      if (!Number.isSafeInteger(e.key)) throw new RangeError(`key map of ${this.info.name} is full`);
     }
-    // The clocks.
-    // (key, cid, col_version, db_version, site, seq) per changed clock, flat.
-    const clocks: SqlValue[] = [];
-    const push = (key: number, cid: string, c: CellClock): void => void clocks.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
+    // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
+    const keys: SqlValue[] = [];
+    const cells: SqlValue[] = [];
+    const stale: number[] = [];
     for (const e of dirty) {
       const key = e.key!;
-      if (e.row.cellsCleared) this.deleteCellClocks.run(key);
-      if (e.row.sentinelDirty && e.row.sentinel) push(key, SENTINEL, e.row.sentinel);
-      for (const cid of e.row.dirtyCells) push(key, cid, e.row.cells.get(cid)!);
+      const { row, overrides } = encodeRow(this.info.columns, e.row.cells);
+      const s = e.row.sentinel;
+      keys.push(key);
+      for (const v of e.pk) keys.push(v);
+      if (s) keys.push(s.colVersion, s.dbVersion, s.site, s.seq);
+      else keys.push(null, null, null, null);
+      if (row) keys.push(row.colVersion, row.dbVersion, row.site, row.seq);
+      else keys.push(null, null, null, null);
+      if (e.overrides) stale.push(key);
+      for (const [cid, c] of overrides) {
+        if (c) cells.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
+        else cells.push(key, cid, null, 0, 0, 0);
+      }
+      e.overrides = overrides.length > 0;
     }
-    inFlatGroups(clocks, 6, GROUP, this.upsertClocks, (s, p) => void s.run(...p));
+    inFlatGroups(keys, this.info.pks.length + 9, GROUP, this.upsertKeys, (s, p) => void s.run(...p));
+    inGroups(stale, GROUP, this.deleteOverrides, (k) => [k], (s, p) => void s.run(...p));
+    inFlatGroups(cells, 6, GROUP, this.insertOverrides, (s, p) => void s.run(...p));
   }
 
   /** The current value of one column of a row (NULL if the row is missing). */

@@ -4,6 +4,7 @@
  * Python, another process) is tracked without loading anything, and an app's write costs one small
  * append. `seal` turns the log into clocks later, in one transaction, under one db_version.
  */
+import { clockViewSql, KEY_CLOCK_COLUMNS, layoutTablesSql } from './layout.ts';
 import type { CrrNames } from './names.ts';
 import type { TableInfo } from './schema.ts';
 import { ident } from './sqlite.ts';
@@ -44,17 +45,9 @@ export function tablesSql(info: TableInfo, n: CrrNames, pkTypes: readonly string
   const pkDecl = info.pks.map((p, i) => (pkTypes[i] ? `${ident(p)} ${pkTypes[i]}` : ident(p))).join(', ');
   const lc = logColumns(info);
   return `
-CREATE TABLE IF NOT EXISTS ${n.pks} (__key INTEGER PRIMARY KEY, ${pkDecl}, UNIQUE (${pkNames}));
-CREATE TABLE IF NOT EXISTS ${n.clock} (
-  key INTEGER NOT NULL,
-  cid TEXT NOT NULL,
-  col_version INTEGER NOT NULL,
-  db_version INTEGER NOT NULL,
-  site INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  PRIMARY KEY (key, cid)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ${n.clockDbvIndex} ON ${n.clock} (db_version, seq);
+CREATE TABLE IF NOT EXISTS ${n.pks} (__key INTEGER PRIMARY KEY, ${pkDecl}, ${KEY_CLOCK_COLUMNS.map((c) => `${c} INTEGER`).join(', ')}, UNIQUE (${pkNames}));
+${layoutTablesSql(n)}
+${clockViewSql(info, n)}
 ${logTableSql(info, n, lc)}`;
 }
 
