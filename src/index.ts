@@ -72,6 +72,7 @@ export { ProtocolError } from './sync/messages.ts';
 export { Sessions, SessionRevokedError } from './sync/sessions.ts';
 export type { OpenSession, SessionCheck } from './sync/sessions.ts';
 export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';
+export { ChangeLineWriter } from './sync/jsonl-writer.ts';
 export { readLines, readFileLines } from './sync/lines.ts';
 
 // A running `ddcp serve` of the same repository, reached over its control socket (no network stack).

@@ -1,6 +1,6 @@
 /** `ddcp changes`: print changes as JSON lines. */
 import type { Command } from 'commander';
-import { ChangeLineWriter } from '../sync/jsonl-writer.ts';
+import { ChangeLineWriter } from '../index.ts';
 import { CliError, ExitCode } from './exit.ts';
 import type { Context } from './context.ts';
 

@@ -8,8 +8,8 @@
  * while more than the high-water mark is buffered toward the peer (the browser gives no drain event:
  * `bufferedAmount` is polled); the browser can't pause receiving, so the inbox takes what comes.
  */
-import { FrameError, FrameInbox, FrameStreamResetError, frameOptions, sendRefusal, type FrameStream, type FrameStreamOptions, type SendOptions } from '../frames.ts';
-import type { ControlMessage } from './frames.ts';
+import { FrameError, FrameStreamResetError, frameOptions, type FrameStreamOptions, type SendOptions } from '../frames.ts';
+import { CLOSE_ABORTED, SocketFrameStream, type ControlMessage } from './socket-stream.ts';
 
 /** The query parameter the hub reads a token from when no Authorization header can be sent. */
 export const ACCESS_TOKEN_PARAM = 'access_token';
@@ -28,8 +28,6 @@ export interface BrowserSocket {
 }
 
 const OPEN = 1;
-const CLOSE_NORMAL = 1000;
-const CLOSE_ABORTED = 4000;
 
 export interface BrowserDialOptions extends FrameStreamOptions {
   /** A user token for the hub (sent as `access_token`). */
@@ -95,117 +93,52 @@ export function dialBrowserWs(url: string, options: BrowserDialOptions = {}): Pr
   });
 }
 
-export class BrowserWsFrameStream implements FrameStream {
-  readonly remotePeer: string;
-  readonly maxFrameBytes: number;
+export class BrowserWsFrameStream extends SocketFrameStream {
   readonly #ws: BrowserSocket;
-  readonly #inbox: FrameInbox;
-  readonly #highWater: number;
-  readonly #onControl: ((m: ControlMessage) => void) | undefined;
-  #chain: Promise<void> = Promise.resolve();
-  #writeClosed = false;
-  #peerEnded = false;
-  #closed: Promise<void> | null = null;
-  #error: Error | null = null;
 
   constructor(ws: BrowserSocket, options: FrameStreamOptions & { remotePeer: string; onControl?: (m: ControlMessage) => void }) {
-    const { maxFrameBytes, highWaterBytes } = frameOptions(options);
+    super({ ...options, ...frameOptions(options) });
     this.#ws = ws;
-    this.remotePeer = options.remotePeer;
-    this.maxFrameBytes = maxFrameBytes;
-    this.#highWater = highWaterBytes;
-    this.#onControl = options.onControl;
-    this.#inbox = new FrameInbox(highWaterBytes);
     ws.binaryType = 'arraybuffer';
     ws.onmessage = (ev) => this.#message(ev.data);
-    ws.onclose = (ev) => this.#closedByPeer(ev.code, ev.reason);
-    ws.onerror = () => this.#fail(new FrameStreamResetError(`connection to ${this.remotePeer} failed`));
+    ws.onclose = (ev) => this.closedByPeer(ev.code, ev.reason);
+    ws.onerror = () => this.fail(new FrameStreamResetError(`connection to ${this.remotePeer} failed`), false);
+  }
+
+  protected get socketOpen(): boolean {
+    return this.#ws.readyState === OPEN;
+  }
+
+  protected sendText(text: string): void {
+    this.#ws.send(text);
+  }
+
+  protected closeSocket(code: number): void {
+    this.#ws.close(code);
   }
 
   #message(data: unknown): void {
-    if (data instanceof ArrayBuffer) {
-      if (this.#peerEnded) return this.abort(new FrameError(`${this.remotePeer} sent a frame after ending its side`));
-      if (data.byteLength > this.maxFrameBytes) return this.abort(new FrameError(`${this.remotePeer} sent a frame of ${data.byteLength} bytes, over the ${this.maxFrameBytes}-byte limit`));
-      this.#inbox.push(new Uint8Array(data));
-      return;
-    }
-    let m: ControlMessage;
-    try {
-      const parsed = JSON.parse(String(data)) as unknown;
-      if (typeof parsed !== 'object' || parsed === null || typeof (parsed as ControlMessage).type !== 'string') throw new Error('no type');
-      m = parsed as ControlMessage;
-    } catch {
-      return this.abort(new FrameError(`${this.remotePeer} sent a malformed control message`));
-    }
-    if (m.type === 'end') {
-      this.#peerEnded = true;
-      this.#inbox.end();
-      if (this.#writeClosed) this.#ws.close(CLOSE_NORMAL);
-      return;
-    }
-    try {
-      if (!this.#onControl) throw new FrameError(`${this.remotePeer} sent an unknown control message (${m.type})`);
-      this.#onControl(m);
-    } catch (err) {
-      this.abort(err as Error);
-    }
+    if (!(data instanceof ArrayBuffer)) return this.receivedText(String(data));
+    // the browser can't cap a message's size before it arrives (as ws's maxPayload does): refuse it here
+    if (data.byteLength > this.maxFrameBytes) return this.abort(new FrameError(`${this.remotePeer} sent a frame of ${data.byteLength} bytes, over the ${this.maxFrameBytes}-byte limit`));
+    this.receivedFrame(new Uint8Array(data));
   }
 
-  #closedByPeer(code: number, reason: string): void {
-    if (this.#peerEnded && this.#writeClosed) return;
-    this.#fail(new FrameStreamResetError(`${this.remotePeer} closed the connection (code ${code}${reason ? `: ${reason}` : ''})`));
-  }
-
-  #fail(err: Error, discard = false): void {
-    if (this.#error !== null) return;
-    this.#error = err;
-    this.#inbox.fail(err, discard);
-  }
-
-  /** Sends a control message (e.g. `{type: 'refresh', token}` for a fresh token on an open session). */
-  control(message: ControlMessage): void {
-    if (this.#error === null && this.#ws.readyState === OPEN) this.#ws.send(JSON.stringify(message));
-  }
-
-  send(frame: Uint8Array, options: SendOptions = {}): Promise<void> {
-    const refused = sendRefusal(frame, this.maxFrameBytes, this.#error === null && this.#writeClosed);
-    if (refused) return Promise.reject(refused);
-    const turn = this.#chain.then(() => this.#sendNow(frame, options));
-    this.#chain = turn.catch(() => {});
-    return turn;
-  }
-
-  async #sendNow(frame: Uint8Array, options: SendOptions): Promise<void> {
-    options.signal?.throwIfAborted();
-    if (this.#error !== null) throw this.#error;
+  protected override async write(frame: Uint8Array, options: SendOptions): Promise<void> {
     this.#ws.send(frame); // the browser copies the bytes
-    for (let wait = 1; this.#ws.bufferedAmount > this.#highWater; wait = Math.min(wait * 2, 50)) {
+    if (this.#ws.bufferedAmount > this.highWaterBytes) await this.waitFor(this.#drained(), options.signal);
+  }
+
+  /** Resolves once no more than the high-water mark is buffered (the browser has no drain event: polled). */
+  async #drained(): Promise<void> {
+    for (let wait = 1; this.#ws.bufferedAmount > this.highWaterBytes && this.error === null; wait = Math.min(wait * 2, 50)) {
       await new Promise((r) => setTimeout(r, wait));
-      options.signal?.throwIfAborted();
-      if (this.#error !== null) throw this.#error;
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return this.#inbox[Symbol.asyncIterator]();
-  }
-
-  close(options: SendOptions = {}): Promise<void> {
-    this.#closed ??= this.#close(options);
-    return this.#closed;
-  }
-
-  async #close(_options: SendOptions): Promise<void> {
-    this.#writeClosed = true;
-    await this.#chain;
-    if (this.#error !== null) throw this.#error;
-    this.#ws.send(JSON.stringify({ type: 'end' }));
-    if (this.#peerEnded) this.#ws.close(CLOSE_NORMAL);
-  }
-
-  abort(err: Error): void {
-    if (this.#error !== null) return;
-    this.#fail(err, true);
+  override abort(err: Error): void {
+    if (this.error !== null) return;
+    this.fail(err, true);
     try {
       this.#ws.close(CLOSE_ABORTED, err.message.slice(0, 100));
     } catch {

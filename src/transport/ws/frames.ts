@@ -6,8 +6,8 @@
  * than the high-water mark is buffered toward the peer, and reading pauses the socket while more
  * than it waits for our reader.
  */
-import { BaseFrameStream } from '../frame-stream.ts';
-import { FrameError, FrameStreamResetError, frameOptions, type FrameStreamOptions, type SendOptions } from '../frames.ts';
+import { FrameStreamResetError, frameOptions, type SendOptions } from '../frames.ts';
+import { SocketFrameStream, type SocketFrameStreamOptions } from './socket-stream.ts';
 
 /**
  * What this stream uses of a `ws` WebSocket (structurally: the library's types stay out of our
@@ -29,38 +29,34 @@ export interface WsSocket {
   terminate(): void;
 }
 
-/** A control message: `{type: …}` plus fields. */
-export interface ControlMessage {
-  type: string;
-  [field: string]: unknown;
-}
+export { CLOSE_ABORTED, CLOSE_GOING_AWAY, CLOSE_NORMAL, type ControlMessage } from './socket-stream.ts';
 
-export interface WsFrameStreamOptions extends FrameStreamOptions {
-  /** Who is at the other end (an address, a URL), for errors and logs. */
-  remotePeer: string;
-  /** Told of each control message other than `end`; throwing fails the stream with that error. */
-  onControl?: (message: ControlMessage) => void;
-}
+/** Options of a {@link WsFrameStream}. */
+export type WsFrameStreamOptions = SocketFrameStreamOptions;
 
-/** WebSocket close codes this transport uses (4000–4999 are for applications). */
-export const CLOSE_NORMAL = 1000;
-export const CLOSE_GOING_AWAY = 1001;
-export const CLOSE_ABORTED = 4000;
-
-export class WsFrameStream extends BaseFrameStream {
+export class WsFrameStream extends SocketFrameStream {
   readonly #ws: WsSocket;
-  readonly #onControl: ((m: ControlMessage) => void) | undefined;
-  #peerEnded = false;
   #corked = false;
 
   constructor(ws: WsSocket, options: WsFrameStreamOptions) {
-    super(options.remotePeer, frameOptions(options));
+    super({ ...options, ...frameOptions(options) });
     this.#ws = ws;
-    this.#onControl = options.onControl;
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
-    ws.on('close', (code: number, reason: Buffer) => this.#closedByPeer(code, reason.toString()));
+    ws.on('close', (code: number, reason: Buffer) => this.closedByPeer(code, reason.toString()));
     ws.on('error', (err: Error) => this.fail(new FrameStreamResetError(`connection to ${this.remotePeer} failed: ${err.message}`, { cause: err }), false));
+  }
+
+  protected get socketOpen(): boolean {
+    return this.#ws.readyState === this.#ws.OPEN;
+  }
+
+  protected sendText(text: string): void {
+    this.#ws.send(text);
+  }
+
+  protected closeSocket(code: number): void {
+    this.#ws.close(code);
   }
 
   protected override resumeReading(): void {
@@ -68,44 +64,8 @@ export class WsFrameStream extends BaseFrameStream {
   }
 
   #message(data: Buffer, isBinary: boolean): void {
-    if (isBinary) {
-      if (this.#peerEnded) return this.abort(new FrameError(`${this.remotePeer} sent a frame after ending its side`));
-      const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      this.inbox.push(frame);
-      if (this.inbox.full && !this.#ws.isPaused) this.#ws.pause();
-      return;
-    }
-    let m: ControlMessage;
-    try {
-      const parsed = JSON.parse(data.toString()) as unknown;
-      if (typeof parsed !== 'object' || parsed === null || typeof (parsed as ControlMessage).type !== 'string') throw new Error('no type');
-      m = parsed as ControlMessage;
-    } catch {
-      return this.abort(new FrameError(`${this.remotePeer} sent a malformed control message`));
-    }
-    if (m.type === 'end') {
-      this.#peerEnded = true;
-      this.inbox.end();
-      if (this.writeClosed) this.#ws.close(CLOSE_NORMAL);
-      return;
-    }
-    try {
-      if (!this.#onControl) throw new FrameError(`${this.remotePeer} sent an unknown control message (${m.type})`);
-      this.#onControl(m);
-    } catch (err) {
-      this.abort(err as Error);
-    }
-  }
-
-  #closedByPeer(code: number, reason: string): void {
-    if (this.#peerEnded && this.writeClosed) return;
-    const why = reason ? `: ${reason}` : '';
-    this.fail(new FrameStreamResetError(`${this.remotePeer} closed the connection (code ${code}${why})`), false);
-  }
-
-  /** Sends a control message (the peer's `onControl` gets it). */
-  control(message: ControlMessage): void {
-    if (this.error === null && this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
+    if (!isBinary) return this.receivedText(data.toString());
+    if (this.receivedFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) && this.inbox.full && !this.#ws.isPaused) this.#ws.pause();
   }
 
   protected override async write(frame: Uint8Array, options: SendOptions): Promise<void> {
@@ -128,11 +88,6 @@ export class WsFrameStream extends BaseFrameStream {
       this.#corked = false;
       socket.uncork();
     });
-  }
-
-  protected override endWriting(): void {
-    this.#ws.send(JSON.stringify({ type: 'end' }));
-    if (this.#peerEnded) this.#ws.close(CLOSE_NORMAL);
   }
 
   override abort(err: Error): void {
