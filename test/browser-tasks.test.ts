@@ -5,7 +5,9 @@
  * edits while the others edit too, comes back online, and all three show the same list.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,5 +152,38 @@ describe('the task manager as a web page, with a terminal instance, through a hu
     assert.equal(await a.page.locator('#error').innerText(), '');
     term.keys('q');
     await term.until(shows('EXITED 0'), 'the terminal quitting cleanly');
+  });
+  it('examples/tasks-web/serve.ts: one command starts a hub and serves the page; its page and terminal lines join one list', async () => {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'examples/tasks-web/serve.ts'), '--data', join(dir, 'serve-hub'), '--hub-port', '0', '--page-port', '0', '--user', 'zoe'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = once(child, 'exit');
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => void (out += String(c)));
+    child.stderr.on('data', (c: Buffer) => void (out += String(c)));
+    try {
+      await pageUntil('serve.ts to print the page', async () => out, (o) => /^terminal: .*$/m.test(o) || child.exitCode !== null, 30_000);
+      const pageUrl = /^page: (\S+)$/m.exec(out)?.[1];
+      const command = /^terminal: node examples\/tasks\/main\.ts DIR (.+)$/m.exec(out)?.[1];
+      assert.ok(pageUrl && command, `serve.ts printed the page and the terminal's command:\n${out}`);
+      const url = new URL(pageUrl);
+      assert.equal(url.pathname, '/index.html');
+      assert.match(url.searchParams.get('hub') ?? '', /^ws:\/\/127\.0\.0\.1:\d+\/tasks$/);
+
+      const a = await openPage(url.search.slice(1));
+      await pageUntil('the served page online with the minted token', () => state(a.page), (s) => s === 'online');
+      const term = new Terminal(SOCKET, 'served', ROOT, [process.execPath, '--disable-warning=ExperimentalWarning', join(ROOT, 'examples/tasks/main.ts'), join(dir, 'served-term'), '--listen', '/ip4/127.0.0.1/tcp/0', ...command.split(' ')]);
+      await term.until(shows('online · 1 peer', 'press a'), 'the printed terminal command online with the hub');
+      await addTask(a.page, 'Served', { tags: 'demo' });
+      await term.until(shows('[ ] !!  Served #demo'), 'the served page’s task in the terminal');
+      await term.addTask('Back from the terminal');
+      await pageUntil('the terminal’s task on the served page', () => lines(a.page), (l) => l.includes('[ ] !!  Back from the terminal'));
+      await screenshot(a.page, 'browser-tasks-served-page');
+      assert.deepEqual(a.errors, []);
+      term.keys('q');
+      await term.until(shows('EXITED 0'), 'the terminal quitting cleanly');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.deepEqual(await exited, [0, null], `serve.ts stops cleanly on SIGTERM:\n${out}`);
+    assert.ok(!existsSync(join(dir, 'serve-hub', 'hub.lock')), 'the data folder is unlocked');
   });
 });
