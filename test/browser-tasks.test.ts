@@ -177,6 +177,13 @@ describe('the task manager as a web page, with a terminal instance, through a hu
       await term.addTask('Back from the terminal');
       await pageUntil('the terminal’s task on the served page', () => lines(a.page), (l) => l.includes('[ ] !!  Back from the terminal'));
       await screenshot(a.page, 'browser-tasks-served-page');
+      // A token the hub refuses: the page says why it is not online.
+      url.searchParams.set('token', 'not-a-token');
+      const refused = await openPage(url.search.slice(1));
+      const why = await pageUntil('the refusal shown', () => refused.page.locator('#hub-error').innerText(), (t) => t !== '');
+      assert.notEqual(await state(refused.page), 'online');
+      assert.match(why, /refused|401|unauthori[sz]ed|authentication/i);
+      await screenshot(refused.page, 'browser-tasks-served-page-refused');
       assert.deepEqual(a.errors, []);
       term.keys('q');
       await term.until(shows('EXITED 0'), 'the terminal quitting cleanly');

@@ -155,7 +155,8 @@ function showState(state: ConnectionState, error?: string): void {
   const badge = $('state');
   badge.textContent = state;
   badge.className = `state ${state}`;
-  if (error && state !== 'online') badge.setAttribute('title', error);
+  // Why it is not online (a refused token, an unreachable hub), until it is.
+  $('hub-error').textContent = state === 'online' ? '' : (error ?? $('hub-error').textContent ?? '');
 }
 
 async function connect(url: string, token: string): Promise<void> {
