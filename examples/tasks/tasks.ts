@@ -64,22 +64,35 @@ export function listTasks(docs: Documents): Task[] {
   return sortTasks(docs.list(COLLECTION).map(taskOf));
 }
 
-export function createTask(docs: Documents, fields: TaskFields): Task {
+/**
+ * A new task's document content (status todo, stamped now), checked: a title is required. Shared by
+ * the terminal (synchronous `Documents`) and the web page (ddcp/browser's asynchronous documents).
+ */
+export function newTaskContent(fields: TaskFields): Omit<Task, 'id'> {
   const title = fields.title.trim();
   if (!title) throw new Error('a task needs a title');
-  const doc = docs.create(COLLECTION, { ...fields, title, status: 'todo', created: Date.now() });
-  return taskOf(doc);
+  return { ...fields, title, status: 'todo', created: Date.now() };
 }
 
 /**
- * Writes only the fields that changed, each as its own patch operation, so a concurrent edit of
- * another field on another replica survives the merge.
+ * The patch that writes only the fields that changed, each as its own operation, so a concurrent
+ * edit of another field on another replica survives the merge. Empty when nothing changed.
  */
-export function editTask(docs: Documents, task: Task, fields: Partial<Omit<Task, 'id' | 'created'>>): void {
+export function taskPatch(task: Task, fields: Partial<Omit<Task, 'id' | 'created'>>): JsonPatchOperation[] {
   const ops: JsonPatchOperation[] = [];
   for (const [key, value] of Object.entries(fields) as [keyof Task, Task[keyof Task]][]) {
     if (JSON.stringify(task[key]) !== JSON.stringify(value)) ops.push({ op: 'add', path: `/${key}`, value });
   }
+  return ops;
+}
+
+export function createTask(docs: Documents, fields: TaskFields): Task {
+  return taskOf(docs.create(COLLECTION, newTaskContent(fields)));
+}
+
+/** Writes only the fields that changed (see {@link taskPatch}). */
+export function editTask(docs: Documents, task: Task, fields: Partial<Omit<Task, 'id' | 'created'>>): void {
+  const ops = taskPatch(task, fields);
   if (ops.length) docs.update(COLLECTION, task.id, ops);
 }
 

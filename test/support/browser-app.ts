@@ -3,21 +3,14 @@
  * from a tiny HTTP server on 127.0.0.1 with the right MIME types (`application/wasm` for
  * sqlite3.wasm), beside a test page that exposes `ddcp/browser` as `window.ddcp`.
  */
-import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { buildBrowser, type BrowserBuild } from '../../scripts/build-browser.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+export { serveStatic } from '../../scripts/serve-static.ts';
 
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-};
+const ROOT = join(import.meta.dirname, '..', '..');
 
 /** The page tests load: `window.ddcp` is the module; `window.show(text)` puts text on the page (for screenshots). */
 const TEST_PAGE = `<!doctype html>
@@ -61,29 +54,6 @@ export function browserBundle(extraEntries?: Record<string, string>): Promise<Br
     return b;
   });
   return built;
-}
-
-/** Serves `dir` on 127.0.0.1 (a free port); `url` is its origin. */
-export async function serveStatic(dir: string): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    try {
-      const body = readFileSync(join(dir, path));
-      // The bundle's files may be cached (an offline reload finds them there); the page may not.
-      const cache = extname(path) === '.html' ? 'no-store' : 'max-age=3600';
-      res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream', 'cache-control': cache }).end(body);
-    } catch {
-      res.writeHead(404).end('not found');
-    }
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
 }
 
 /** Opens the test page and waits for the module. */
