@@ -173,6 +173,15 @@ INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq)
  * it no longer has are forgotten. The view is made anew.
  */
 export function reencodeTable(db: SqliteConnection, info: TableInfo, n: CrrNames): void {
+  encodeFromClock(db, info, n);
+  db.exec(clockViewSql(info, n));
+}
+
+/**
+ * Encodes every row of the CRR from the per-cell clocks `n.clock` holds (the view, or the old
+ * layout's table), for the columns `info` has.
+ */
+function encodeFromClock(db: SqliteConnection, info: TableInfo, n: CrrNames): void {
   startReencode(db);
   db.exec(`INSERT INTO temp.ddcp_layout_keys (key) SELECT __key FROM ${n.pks}`);
   if (info.columns.length > 0) {
@@ -180,7 +189,6 @@ export function reencodeTable(db: SqliteConnection, info: TableInfo, n: CrrNames
   SELECT c.key, v.column2, c.cid, c.col_version, c.db_version, c.site, c.seq FROM ${n.clock} c JOIN (VALUES ${positions(info.columns)}) v ON v.column1 = c.cid`);
   }
   writeEncoded(db, info, n);
-  db.exec(clockViewSql(info, n));
   startReencode(db);
 }
 
@@ -198,14 +206,7 @@ export function migrateLayout(db: SqliteConnection, info: TableInfo, n: CrrNames
   db.exec(layoutTablesSql(n));
   db.exec(`UPDATE ${n.pks} SET ${K.cl} = c.col_version, ${K.clDbv} = c.db_version, ${K.clSite} = c.site, ${K.clSeq} = c.seq
   FROM ${n.clock} c WHERE c.key = ${n.pks}.__key AND c.cid = '${SENTINEL}'`);
-  startReencode(db);
-  db.exec(`INSERT INTO temp.ddcp_layout_keys (key) SELECT __key FROM ${n.pks}`);
-  if (info.columns.length > 0) {
-    db.exec(`INSERT INTO temp.ddcp_layout_cells (key, pos, cid, cv, dbv, site, seq)
-  SELECT c.key, v.column2, c.cid, c.col_version, c.db_version, c.site, c.seq FROM ${n.clock} c JOIN (VALUES ${positions(info.columns)}) v ON v.column1 = c.cid`);
-  }
-  writeEncoded(db, info, n);
-  startReencode(db);
+  encodeFromClock(db, info, n);
   db.exec(`DROP TABLE ${n.clock}`);
   db.exec(clockViewSql(info, n));
   return true;
