@@ -13,6 +13,7 @@ import type { Dial } from '../sync/protocol.ts';
 import type { SiteProof } from '../sync/proof.ts';
 import { StagingTarget, type MergeOutcome } from './fetch.ts';
 import type { Staging } from './staging.ts';
+import { sleep } from '../base/sleep.ts';
 
 export type FollowEvent =
   | { type: 'connected'; remote: string; siteId: Uint8Array; pushing: boolean }
@@ -42,17 +43,6 @@ export interface FollowIdentity {
   /** Checks the remote's proved site id against its address (throws for a second identity). */
   checkSite: (siteId: Uint8Array, address: string) => void;
 }
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 
 /**
  * The wait before a reconnect: between half and all of `wait`, at random ("equal jitter"), so that

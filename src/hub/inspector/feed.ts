@@ -9,6 +9,7 @@
 import type { Change } from '../../engine/index.ts';
 import type { HubStore } from '../storage/port.ts';
 import { keyText, siteText, valueText } from './render.ts';
+import { sleep } from '../../base/sleep.ts';
 
 export interface FeedEvent {
   /** Increases by one per event (the SSE id). */
@@ -165,15 +166,3 @@ function eventOf(db: string, c: Change): Omit<FeedEvent, 'seq' | 'at'> {
   };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
-}

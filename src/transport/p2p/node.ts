@@ -23,6 +23,7 @@ import { createLibp2p } from 'libp2p';
 import { DdcpError } from '../../base/errors.ts';
 import type { FrameStream, FrameStreamOptions } from '../frames.ts';
 import { libp2pFrameStream } from './frames.ts';
+import { sleep } from '../../base/sleep.ts';
 
 /** The default listen addresses: any IPv4 interface, a random port, TCP and WebSocket. */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws'];
@@ -481,7 +482,7 @@ class Node implements P2pNode {
         if (found === undefined) continue;
         const connection = await attempt(found);
         if (connection) return connection;
-        await sleepUnless(lookup, 250); // its address refused: it may be restarting elsewhere
+        await sleep(250, lookup); // its address refused: it may be restarting elsewhere
       }
     }
     signal?.throwIfAborted();
@@ -523,7 +524,7 @@ class Node implements P2pNode {
       ? this.libp2p.peerRouting.findPeer(peerId, { signal: both, useCache: false }).then(
           (info) => (info.multiaddrs.length > 0 ? info.multiaddrs.map((ma) => (ma.getComponents().findLast((c) => c.name === 'p2p')?.value === id ? ma : ma.encapsulate(`/p2p/${id}`))) : undefined),
           async () => {
-            await sleepUnless(both, 250); // not (yet) in the DHT: ask again shortly
+            await sleep(250, both); // not (yet) in the DHT: ask again shortly
             return undefined;
           },
         )
@@ -551,19 +552,6 @@ class Node implements P2pNode {
   }
 }
 
-/** Waits `ms`, or less if `signal` aborts. */
-function sleepUnless(signal: AbortSignal, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
-}
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);
 
