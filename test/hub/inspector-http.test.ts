@@ -73,9 +73,12 @@ function sse(path: string, signal: AbortSignal, events: Record<string, unknown>[
       text += decoder.decode(chunk as Uint8Array, { stream: true });
       let end: number;
       while ((end = text.indexOf('\n\n')) >= 0) {
-        const data = text.slice(0, end).split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        const lines = text.slice(0, end).split('\n');
+        const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
         text = text.slice(end + 2);
-        if (data) events.push(JSON.parse(data) as Record<string, unknown>);
+        // `event: ready`: every database is watched from here on (recorded as { ready: true })
+        if (lines.includes('event: ready')) events.push({ ready: true });
+        else if (data) events.push(JSON.parse(data) as Record<string, unknown>);
       }
     }
   })().catch((err: Error) => {
@@ -132,6 +135,7 @@ describe('the inspector at /ui', () => {
     const reading = sse('/ui/api/feed', ac.signal, events);
     await following(ann, async (follow) => {
       await until(() => follow.some((e) => e.type === 'connected'));
+      await until(() => events.some((e) => e.ready === true)); // the feed watches 'tasks' from here on
       ann.db.exec("INSERT INTO notes VALUES ('n2', '<b>bold</b>')");
       await until(() => events.some((e) => e.db === 'tasks' && e.table === 'notes' && e.key === '"n2"' && e.column === 'body'));
       const set = events.find((e) => e.key === '"n2"' && e.column === 'body')!;
@@ -171,7 +175,13 @@ describe('the inspector at /ui', () => {
   });
 
   it('samples the metrics over time: connections and changes per second', async () => {
-    const { samples } = await getJson<{ samples: { at: number; connections: number; inPerSec: number; outPerSec: number }[] }>('/ui/api/metrics');
+    type Samples = { samples: { at: number; connections: number; inPerSec: number; outPerSec: number }[] };
+    // Sampling runs on the hub's timer, which a busy test process delays: wait for three samples.
+    let { samples } = await getJson<Samples>('/ui/api/metrics');
+    for (const end = Date.now() + 10_000; samples.length < 3 && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      ({ samples } = await getJson<Samples>('/ui/api/metrics'));
+    }
     assert.ok(samples.length >= 3, `${samples.length} samples`);
     assert.ok(samples.every((s, i) => i === 0 || s.at > samples[i - 1]!.at));
     assert.ok(samples.some((s) => s.inPerSec > 0), 'a push shows as changes in per second');

@@ -78,7 +78,8 @@ export const CLIENT_JS = String.raw`'use strict';
   function follow() {
     var state = document.getElementById('feed-state');
     var source = new EventSource('/ui/api/feed');
-    source.onopen = function () { state.textContent = '(live)'; };
+    source.onopen = function () { state.textContent = '(connecting…)'; };
+    source.addEventListener('ready', function () { state.textContent = '(live)'; });
     source.onmessage = function (m) { showChange(JSON.parse(m.data)); };
     source.onerror = function () {
       state.textContent = '(reconnecting…)';

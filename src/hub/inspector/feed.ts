@@ -50,6 +50,8 @@ export class ChangeWatcher {
   readonly #watched = new Map<string, AbortController>();
   #seq = 0;
   #stop: AbortController | undefined;
+  /** Settles once the first listing's databases are all watched (their starting versions read). */
+  #ready: Promise<void> = Promise.resolve();
   #log: (line: string) => void;
 
   constructor(store: HubStore, options: WatchOptions = {}, log: (line: string) => void = () => {}) {
@@ -76,6 +78,14 @@ export class ChangeWatcher {
     };
   }
 
+  /**
+   * Resolves once every database there was when following started is watched: a change committed
+   * after that is shown (one committed before may not be — the feed starts from then).
+   */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
   /** Starts following now (also what the first subscriber does). */
   start(): void {
     if (!this.#stop) this.#start();
@@ -89,27 +99,39 @@ export class ChangeWatcher {
 
   #start(): void {
     const stop = (this.#stop = new AbortController());
+    let ready!: () => void;
+    this.#ready = new Promise<void>((resolve) => (ready = resolve));
     void (async () => {
-      while (!stop.signal.aborted) {
+      // Databases there at the start are followed from then on; one made later, from its first change.
+      for (let first = true; !stop.signal.aborted; first = false) {
+        const started: Promise<void>[] = [];
         try {
           const names = (await this.#store.list()).map((d) => d.name).slice(0, this.#maxDatabases);
-          for (const name of names) if (!this.#watched.has(name) && !stop.signal.aborted) this.#watch(name, stop.signal);
+          for (const name of names) if (!this.#watched.has(name) && !stop.signal.aborted) started.push(this.#watch(name, stop.signal, !first));
         } catch (err) {
           if (!stop.signal.aborted) this.#log(`inspector: listing databases failed: ${(err as Error).message}`);
         }
+        await Promise.all(started);
+        ready();
         await sleep(this.#pollMs, stop.signal);
       }
+      ready();
     })();
   }
 
-  #watch(name: string, parent: AbortSignal): void {
+  /** Follows `name` (from its first change if `fromStart`); resolves once its starting version is read (or it failed). */
+  #watch(name: string, parent: AbortSignal, fromStart: boolean): Promise<void> {
     const own = new AbortController();
     this.#watched.set(name, own);
     const signal = AbortSignal.any([parent, own.signal]);
+    let watching!: () => void;
+    const started = new Promise<void>((resolve) => (watching = resolve));
     void (async () => {
       const db = await this.#store.open(name);
       if (!db) return;
-      let since = await db.feed.version();
+      let since = fromStart ? 0 : await db.feed.version();
+      watching();
+      if (fromStart) since = await this.#read(name, db.feed, since);
       while (!signal.aborted) {
         // The signal, or a look now and then anyway (a missed signal costs at most pollMs).
         const wake = new AbortController();
@@ -118,10 +140,13 @@ export class ChangeWatcher {
         if (signal.aborted) break;
         since = await this.#read(name, db.feed, since);
       }
-    })().catch((err: Error) => {
-      this.#watched.delete(name);
-      if (!parent.aborted) this.#log(`inspector: following ${name} failed: ${err.message}`);
-    });
+    })()
+      .catch((err: Error) => {
+        this.#watched.delete(name);
+        if (!parent.aborted) this.#log(`inspector: following ${name} failed: ${err.message}`);
+      })
+      .finally(watching);
+    return started;
   }
 
   /** Emits the changes after `since`; returns the version read up to. */

@@ -132,6 +132,8 @@ export class Inspector {
     for (const e of this.#watcher.recent()) if (e.seq > after) write(e);
     const unsubscribe = this.#watcher.subscribe(write);
     this.#streams.add(res);
+    // The page says it is live only once every database is watched: a change made after that shows.
+    void this.#watcher.ready().then(() => res.writableEnded || res.destroyed || res.write('event: ready\ndata: {}\n\n'));
     // Comments keep proxies from timing the stream out; the session is checked again now and then.
     const cookieValue = cookieOf(req);
     const timer = setInterval(() => {
