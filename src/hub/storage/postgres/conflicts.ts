@@ -33,6 +33,12 @@ export class ConflictNotes {
   private notes: Note[] = [];
   /** Notes of the current merge, whose version is known only when it ends. */
   private open: Note[] = [];
+  private readonly keep: number;
+
+  /** `keep`: the conflicts kept per database (tests give a small one). */
+  constructor(keep = KEEP_CONFLICTS) {
+    this.keep = keep;
+  }
 
   /** Notes one concurrent cell (the rules' `onConcurrent`); `localSite`: the site of the value stored. */
   note(table: string, pk: Uint8Array, ch: IncomingCell, mine: CellClock, localSite: Uint8Array, current: SqlValue, incomingWins: boolean): void {
@@ -56,7 +62,7 @@ export class ConflictNotes {
   close(dbVersion: number | undefined, source: string | undefined): void {
     for (const n of this.open) this.notes.push({ ...n, dbVersion, source });
     this.open = [];
-    if (this.notes.length >= 2 * KEEP_CONFLICTS) this.notes = this.notes.slice(-KEEP_CONFLICTS);
+    if (this.notes.length >= 2 * this.keep) this.notes = this.notes.slice(-this.keep);
   }
 
   /** Where the current merge's notes stand (before a part of it that may be rolled back). */
@@ -70,13 +76,13 @@ export class ConflictNotes {
   }
 
   /**
-   * Inserts the notes and prunes the database's conflicts to the newest {@link KEEP_CONFLICTS}, in
+   * Inserts the notes and prunes the database's conflicts to the newest `keep`, in
    * the caller's transaction; undefined if there are none (nothing sent).
    */
   write(sql: Sql, schema: string, db: string, at: number): Promise<unknown> | undefined {
     this.open = [];
     if (this.notes.length === 0) return undefined;
-    const notes = this.notes.length > KEEP_CONFLICTS ? this.notes.slice(-KEEP_CONFLICTS) : this.notes;
+    const notes = this.notes.length > this.keep ? this.notes.slice(-this.keep) : this.notes;
     this.notes = [];
     const a = sql.array.bind(sql) as (xs: unknown[], type: number) => never;
     const text = (xs: (string | null)[]): never => a(xs, 1009);
@@ -103,7 +109,7 @@ export class ConflictNotes {
         text(notes.map((n) => hex(n.incomingSite))),
         text(notes.map((n) => n.winner)),
         // The DELETE sees the table before the INSERT (one snapshot): keep room for the new rows.
-        (KEEP_CONFLICTS - notes.length - 1) as never,
+        (this.keep - notes.length - 1) as never,
       ],
     );
   }
