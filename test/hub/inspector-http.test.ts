@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { AdminAccess } from '../../src/hub/inspector/admins.ts';
 import { PostgresAdminStore } from '../../src/hub/inspector/postgres-store.ts';
 import { SqliteAdminStore } from '../../src/hub/inspector/sqlite-store.ts';
+import { siteText } from '../../src/hub/inspector/render.ts';
 import { PgHubStore } from '../../src/hub/storage/postgres/store.ts';
 import type { HubServer } from '../../src/hub/server.ts';
 import type { Repository } from '../../src/index.ts';
@@ -60,6 +61,30 @@ const getJson = async <T>(path: string): Promise<T> => {
   assert.equal(res.status, 200, path);
   return (await res.json()) as T;
 };
+
+type ConflictsAnswer = { recorded: boolean; conflicts: ({ at: number } & Record<string, unknown>)[] };
+
+/**
+ * The view of the conflict `first` and `second` (two clients of `user`) made on row `key` of notes in
+ * database `db` — the same in SQLite and PostgreSQL mode: the second value is the greater, so it wins.
+ */
+function expectConflict(answer: ConflictsAnswer, db: string, key: string, user: string, first: Repository, second: Repository): void {
+  assert.equal(answer.recorded, true);
+  const found = answer.conflicts.filter((x) => x.db === db);
+  assert.equal(found.length, 1, JSON.stringify(answer));
+  const { at, ...view } = found[0]!;
+  assert.ok(Math.abs(Date.now() - at) < 60_000);
+  assert.deepEqual(view, {
+    db,
+    table: 'notes',
+    key: `"${key}"`,
+    column: 'body',
+    winner: 'incoming', // 'from two' > 'from one', and it came second
+    local: { value: '"from one"', site: siteText(first.engine.siteId) },
+    incoming: { value: '"from two"', site: siteText(second.engine.siteId) },
+    source: user,
+  });
+}
 
 /** Reads Server-Sent Events from `path` into `events` until aborted. */
 function sse(path: string, signal: AbortSignal, events: Record<string, unknown>[], at = base, c = cookie): Promise<void> {
@@ -166,12 +191,7 @@ describe('the inspector at /ui', () => {
     bob2.db.exec("UPDATE notes SET body = 'from two' WHERE id = 'k'");
     await bob.push('origin');
     await bob2.push('origin');
-    const { conflicts, recorded } = await getJson<{ recorded: boolean; conflicts: { db: string; table: string; key: string; column: string; winner: string; local: { value: string }; incoming: { value: string } }[] }>('/ui/api/conflicts');
-    assert.equal(recorded, true);
-    const c = conflicts.find((x) => x.db === 'shared')!;
-    assert.deepEqual([c.table, c.key, c.column], ['notes', '"k"', 'body']);
-    assert.deepEqual(new Set([c.local.value, c.incoming.value]), new Set(['"from one"', '"from two"']));
-    assert.equal(c.winner, 'incoming'); // the greater value wins the tie: 'from two' > 'from one', and it came second
+    expectConflict(await getJson<ConflictsAnswer>('/ui/api/conflicts'), 'shared', 'k', 'bob', bob, bob2);
   });
 
   it('samples the metrics over time: connections and changes per second', async () => {
@@ -209,7 +229,7 @@ describe('the inspector of two hubs on one PostgreSQL', () => {
     await sql.end();
   });
 
-  it('a change pushed through one hub shows on the other\'s live feed and overview; conflicts are said not to be recorded', async () => {
+  it('a change pushed through one hub shows on the other\'s live feed and overview; a conflict made through both is shown', async () => {
     for (let i = 0; i < 2; i++) {
       const admins = await PostgresAdminStore.open(PG_URL, { schema, max: 1 });
       stores.push(admins);
@@ -224,8 +244,9 @@ describe('the inspector of two hubs on one PostgreSQL', () => {
     const ac = new AbortController();
     const events: Record<string, unknown>[] = [];
     const reading = sse('/ui/api/feed', ac.signal, events, at2, c2);
+    let cy: Repository;
     try {
-      const cy = await hubClient(dir, 'cy', one.url, 'pgnotes', auth.issue('tok-cy', 'cy'));
+      cy = await hubClient(dir, 'cy', one.url, 'pgnotes', auth.issue('tok-cy', 'cy'));
       repos.push(cy);
       // The database is made by the first push, through hub one; hub two's feed follows it from when
       // it lists it, so rows are pushed until one shows there.
@@ -244,7 +265,16 @@ describe('the inspector of two hubs on one PostgreSQL', () => {
     const o = (await (await fetch(`${at2}/ui/api/overview`, { headers: { cookie: c2 } })).json()) as { databases: { name: string; owner: string }[]; clients: unknown[] };
     assert.deepEqual(o.databases.map((d) => [d.name, d.owner]), [['pgnotes', 'cy']]);
     assert.deepEqual(o.clients, [], 'clients are per hub process');
-    const conflicts = (await (await fetch(`${at2}/ui/api/conflicts`, { headers: { cookie: c2 } })).json()) as { recorded: boolean };
-    assert.equal(conflicts.recorded, false);
+    const none = (await (await fetch(`${at2}/ui/api/conflicts`, { headers: { cookie: c2 } })).json()) as ConflictsAnswer;
+    assert.deepEqual(none, { recorded: true, conflicts: [] });
+    // Two clients change one cell from the same base, one through each hub.
+    const cy2 = await hubClient(dir, 'cy2', two.url, 'pgnotes', auth.issue('tok-cy2', 'cy'));
+    repos.push(cy2);
+    await cy2.pull('origin');
+    cy.db.exec("UPDATE notes SET body = 'from one' WHERE id = 'p0'");
+    cy2.db.exec("UPDATE notes SET body = 'from two' WHERE id = 'p0'");
+    await cy.push('origin');
+    await cy2.push('origin');
+    expectConflict((await (await fetch(`${at2}/ui/api/conflicts`, { headers: { cookie: c2 } })).json()) as ConflictsAnswer, 'pgnotes', 'p0', 'cy', cy, cy2);
   });
 });

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Engine, openDatabase, type TableInfo } from '../../src/engine/index.ts';
+import { Engine, openDatabase, packColumns, type TableInfo } from '../../src/engine/index.ts';
 import { readBatches } from '../../src/repo/feed.ts';
 import type { Batch } from '../../src/sync/batches.ts';
 import { Gate } from '../../src/sync/gate.ts';
@@ -328,6 +328,44 @@ export function runHubStoreTests(name: string, setup: () => Promise<HubStoreFixt
         await db.share('bob', { read: 'all', write: 'all' });
         const later = (await (await reopen()).open('team'))!;
         assert.deepEqual((await later.info()).shares, { bob: { read: 'all', write: 'all' } });
+      }),
+    );
+    it(
+      'conflicts: a cell two clients changed from the same base is recorded, whichever side won, newest first',
+      withStore(async (store) => {
+        const db = (await store.open('notes', ALICE))!;
+        await db.declare([NOTES]);
+        const [a, b, c] = [client(), client(), client()];
+        try {
+          a.exec("INSERT INTO notes VALUES ('k', 'base')");
+          await push(db, a.engine);
+          for (const x of [b, c]) x.engine.applyChanges(batchesOf(a.engine).flatMap((batch) => batch.changes));
+          a.exec("UPDATE notes SET body = 'from one' WHERE id = 'k'");
+          b.exec("UPDATE notes SET body = 'from two' WHERE id = 'k'");
+          c.exec("UPDATE notes SET body = 'a low one' WHERE id = 'k'");
+          await push(db, a.engine);
+          assert.deepEqual(await db.conflicts!(10), [], 'a sequential overwrite is no conflict');
+          await push(db, b.engine); // the greater value arrives: it wins
+          await push(db, c.engine); // a lesser one: the value held wins
+          const found = await db.conflicts!(10);
+          const side = (value: string, siteId: Uint8Array) => ({ value, colVersion: 2, siteId });
+          const common = { table: 'notes', pk: packColumns(['k']), cid: 'body', source: 'alice' };
+          assert.deepEqual(
+            found.map(({ id: _i, at: _a, dbVersion: _v, ...rest }) => rest),
+            [
+              { ...common, local: side('from two', b.engine.siteId), incoming: side('a low one', c.engine.siteId), winner: 'local' },
+              { ...common, local: side('from one', a.engine.siteId), incoming: side('from two', b.engine.siteId), winner: 'incoming' },
+            ],
+          );
+          assert.ok(found[0]!.id > found[1]!.id && found[0]!.at >= found[1]!.at);
+          assert.equal(found[0]!.dbVersion, undefined, 'the merge that lost changed nothing');
+          assert.equal(typeof found[1]!.dbVersion, 'number');
+          assert.equal((await db.conflicts!(1)).length, 1);
+          const other = (await store.open('other', ALICE))!;
+          assert.deepEqual(await other.conflicts!(10), [], 'conflicts are per database');
+        } finally {
+          for (const x of [a, b, c]) x.close();
+        }
       }),
     );
   });

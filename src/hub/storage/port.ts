@@ -69,7 +69,7 @@ export interface HubDatabase {
   share(user: string, policy: PeerPolicy | undefined): Promise<void>;
   /**
    * The newest conflicts its merges recorded (engine/conflicts.ts), newest first, for the inspector;
-   * absent where the store does not record them (the PostgreSQL store does not yet).
+   * absent where the store does not record them (both stores here do; PostgreSQL's: postgres/conflicts.ts).
    */
   conflicts?(limit: number): Promise<Conflict[]>;
 }

@@ -10,7 +10,7 @@
  * commits before the push is acknowledged.
  */
 import type { Sql, TransactionSql } from 'postgres';
-import { SiteClaimError, type Change, type Refusal, type TableInfo } from '../../../engine/index.ts';
+import { SiteClaimError, type Change, type Conflict, type Refusal, type TableInfo } from '../../../engine/index.ts';
 import type { Identity } from '../../../repo/identity.ts';
 import { decodeChanges, encodeChanges } from '../../../sync/codec.ts';
 import type { Batch } from '../../../sync/batches.ts';
@@ -24,6 +24,7 @@ import { bytea, bytes, hex, PgCellIO } from './cells.ts';
 import { readBatches } from './feed.ts';
 import { mergeGuardedCells } from './guard.ts';
 import { materializeDocuments } from './documents.ts';
+import { ConflictNotes, readConflicts } from './conflicts.ts';
 import { mergeCells, rowsOf, SiteOrdinals, type MergeResult } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
@@ -277,6 +278,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   private async mergeGroup(group: readonly Entry[], alone: boolean): Promise<Received[][]> {
     const tx = await this.ctx.sql.reserve();
     const io = new PgCellIO(tx as unknown as Sql, this.s, this.id);
+    const conflicts = new ConflictNotes();
     const results: Received[][] = [];
     let applied = false;
     try {
@@ -311,7 +313,8 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         const parts: Change[][] = locks.flatMap((w) => (w.changes && w.site && hex(w.site) === site ? [decodeChanges(bytes(w.changes))] : []));
         for (const q of pushes) parts.push(q.batch.changes);
         const changes = fitting(parts.length === 1 ? parts[0]! : parts.flat(), tables, `staged change from ${from.source}`);
-        const merged = await this.merge(tx as unknown as Sql, io, tables, changes, version, from);
+        const merged = await this.merge(tx as unknown as Sql, io, tables, changes, version, from, conflicts);
+        conflicts.close(merged.applied > 0 ? version : undefined, from.source);
         tracked.site.push(site);
         tracked.version.push(last.version);
         if (merged.applied > 0) {
@@ -328,6 +331,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       await io.flushed(); // the merges' writes go first
       // Documents the merges touched are materialized again, in the same transaction (documents.ts).
       if (touched.length > 0) await materializeDocuments(tx as unknown as Sql, this.s, this.id, touched);
+      // The conflicts met, as the engine records them (source: the pusher's label, as the SQLite store).
+      const noted = conflicts.write(tx as unknown as Sql, this.s, this.id, Date.now());
+      noted?.catch(() => {}); // awaited with the commit
       // Track the pushers, record direct versions, stamp the version, tell every hub process
       // (delivered at commit): one statement; commit.
       const a = tx.array.bind(tx) as (xs: unknown[], type: number) => never;
@@ -344,7 +350,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         .execute();
       const commit = tx.unsafe('COMMIT').execute();
       // If a write or statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
-      await Promise.all([io.written(), last, commit]);
+      await Promise.all([io.written(), noted, last, commit]);
     } catch (err) {
       // Writes kept for the end are dropped (never sent after the rollback). A failed write makes
       // every later statement fail: report the write's own error.
@@ -363,15 +369,20 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     return results;
   }
 
-  private async merge(tx: Sql, io: PgCellIO, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin): Promise<MergeResult & { refused: Refusal[] }> {
+  private async merge(tx: Sql, io: PgCellIO, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin, conflicts: ConflictNotes): Promise<MergeResult & { refused: Refusal[] }> {
     const tables = new Map(list.map((t) => [t.name, t]));
     const sites = new SiteOrdinals(this.siteId);
     const guard = from.gate.writeGuard(from.peer);
     if (guard) {
       await io.uncached(); // the guard rolls refused transactions back to a savepoint
-      return mergeGuardedCells(tx, () => io, tables, sites, changes, version, guard, this.ctx.predicates);
+      return mergeGuardedCells(tx, () => io, tables, sites, changes, version, guard, this.ctx.predicates, conflicts);
     }
-    return { ...(await mergeCells(io, tables, sites, changes, version)), refused: [] };
+    return { ...(await mergeCells(io, tables, sites, changes, version, 0, conflicts)), refused: [] };
+  }
+
+  /** The newest conflicts merges into it met, newest first (conflicts.ts). */
+  async conflicts(limit: number): Promise<Conflict[]> {
+    return readConflicts(this.ctx.sql, this.s, this.id, limit);
   }
 
   async caughtUp(version: number, from: PushOrigin): Promise<void> {

@@ -23,6 +23,7 @@ import {
   type TableInfo,
   type WriteGuard,
 } from '../../../engine/index.ts';
+import type { ConflictNotes } from './conflicts.ts';
 import { mergeCells, rowId, type CellIO, type MergeResult, type SiteOrdinals, type StoredCell } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
@@ -116,6 +117,7 @@ export async function mergeGuardedCells(
   version: number,
   guard: WriteGuard,
   predicates: ScratchPredicates,
+  conflicts?: ConflictNotes,
 ): Promise<MergeResult & { refused: Refusal[] }> {
   const total: MergeResult & { refused: Refusal[] } = { received: 0, applied: 0, nextSeq: 0, refused: [] };
   const open = new Set(guard.rules.filter((r) => r.columns === undefined && r.where === undefined).map((r) => r.table));
@@ -159,7 +161,8 @@ export async function mergeGuardedCells(
     if (refused) continue;
     // Merge in a savepoint; the row after must satisfy a rule still standing.
     await tx.unsafe('SAVEPOINT ddcp_guard');
-    const result = await mergeCells(txIO, tables, sites, group.changes, version, total.nextSeq).catch(async (err: unknown) => {
+    const mark = conflicts?.mark() ?? 0;
+    const result = await mergeCells(txIO, tables, sites, group.changes, version, total.nextSeq, conflicts).catch(async (err: unknown) => {
       await tx.unsafe('ROLLBACK TO SAVEPOINT ddcp_guard');
       throw err;
     });
@@ -174,6 +177,7 @@ export async function mergeGuardedCells(
       const [row, ok] = offender;
       await tx.unsafe('ROLLBACK TO SAVEPOINT ddcp_guard');
       await tx.unsafe('RELEASE SAVEPOINT ddcp_guard');
+      conflicts?.rollbackTo(mark);
       refuse(row.table.name, row.pkBytes, ok.map(labelOf).join(' | '), `row ${keyText(row.pk)} of ${row.table.name} would be outside the write rules after the change`);
       continue;
     }

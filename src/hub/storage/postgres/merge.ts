@@ -29,6 +29,7 @@ import {
   type TableInfo,
 } from '../../../engine/index.ts';
 import { int64, type Int64 } from '../../../base/int64.ts';
+import type { ConflictNotes } from './conflicts.ts';
 
 /** One stored cell (or sentinel) of a row: its clock, with the origin's site id, and its value. */
 export interface StoredCell {
@@ -224,10 +225,10 @@ function recordOf(cells: readonly StoredCell[] | undefined, sites: SiteOrdinals)
 
 /**
  * Merges `changes` at db_version `version` (seqs from `firstSeq`), reading and writing through `io`
- * inside the caller's transaction. Throws {@link ChangeError} at the first change that is invalid or
+ * inside the caller's transaction, noting concurrent cells in `conflicts`. Throws {@link ChangeError} at the first change that is invalid or
  * doesn't fit `tables` (the caller rolls back: nothing applied).
  */
-export async function mergeCells(io: CellIO, tables: ReadonlyMap<string, TableInfo>, sites: SiteOrdinals, changes: Iterable<Change>, version: number, firstSeq = 0): Promise<MergeResult> {
+export async function mergeCells(io: CellIO, tables: ReadonlyMap<string, TableInfo>, sites: SiteOrdinals, changes: Iterable<Change>, version: number, firstSeq = 0, conflicts?: ConflictNotes): Promise<MergeResult> {
   let seq = firstSeq;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
   const result: MergeResult = { received: 0, applied: 0, nextSeq: firstSeq };
@@ -263,6 +264,7 @@ export async function mergeCells(io: CellIO, tables: ReadonlyMap<string, TableIn
             siteBytes: (site) => sites.bytesOf(site),
             siteOrdinal: (siteId) => sites.ordinalOf(siteId),
             unknownSite: () => unknown,
+            onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(table, pending.pk, ch, mine, sites.bytesOf(mine.site), current, incomingWins)),
           };
           for (const { c } of pending.changes) {
             if (mergeCell(rec.state, fx, { cid: c.cid, val: c.val, colVersion: int64(c.colVersion), cl: int64(c.cl), siteId: c.siteId }, ctx)) result.applied++;

@@ -14,7 +14,8 @@
  *   owners.ts); `direct_versions`: versions merged straight from their origin site (the feed leaves a
  *   site's own changes out for it only at those versions, as the engine does);
  * - `documents` (migration 3): each database's JSON documents as JSONB with a GIN index on
- *   `content`, kept by every merge (documents.ts).
+ *   `content`, kept by every merge (documents.ts);
+ * - `conflicts` (migration 4): concurrent cells merges met, the newest 10 000 per database (conflicts.ts).
  */
 import type { Sql } from 'postgres';
 
@@ -98,6 +99,26 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
       PRIMARY KEY (db, collection, id)
     );
     CREATE INDEX documents_content ON ${s}.documents USING gin (content);`,
+  // Conflicts merges met (conflicts.ts), as the engine's ddcp_conflicts, per database.
+  (s) => `
+    CREATE TABLE ${s}.conflicts (
+      id bigserial PRIMARY KEY,
+      db bigint NOT NULL REFERENCES ${s}.databases (id) ON DELETE CASCADE,
+      at bigint NOT NULL,
+      db_version bigint,
+      source text,
+      tbl text NOT NULL,
+      pk bytea NOT NULL,
+      cid text NOT NULL,
+      local_val bytea,
+      local_col_version bigint NOT NULL,
+      local_site bytea NOT NULL,
+      incoming_val bytea,
+      incoming_col_version bigint NOT NULL,
+      incoming_site bytea NOT NULL,
+      winner text NOT NULL
+    );
+    CREATE INDEX conflicts_by_db ON ${s}.conflicts (db, id);`,
 ];
 
 /** The schema version this code needs. */
