@@ -4,13 +4,12 @@
  * with more than `keep` keeping its newest), and a guarded merge's refused part leaving none.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Engine, openDatabase, packColumns, type Change } from '../src/engine/index.ts';
 import { ConflictNotes, readConflicts } from '../src/hub/storage/postgres/conflicts.ts';
-import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import { Gate } from '../src/sync/gate.ts';
 import type { PeerPolicy } from '../src/sync/policy.ts';
-import { dropSchema, testClient, testSchema } from './support/postgres.ts';
+import { storeInOwnSchema } from './support/postgres.ts';
 
 const NOTES = { name: 'notes', pks: ['id'], columns: ['body'] };
 const OWNER = { app: 'notes-app', user: 'alice' };
@@ -18,21 +17,11 @@ const SITE_A = new Uint8Array(16).fill(1);
 const SITE_B = new Uint8Array(16).fill(2);
 
 describe('PostgreSQL conflict records', () => {
-  const sql = testClient(2);
-  const schema = testSchema();
-  let store: PgHubStore;
-
-  before(async () => {
-    store = await PgHubStore.open({ url: sql, schema });
-  });
-  after(async () => {
-    await store.close();
-    await dropSchema(sql, schema);
-    await sql.end();
-  });
+  const pg = storeInOwnSchema(2);
+  const { sql, schema } = pg;
 
   const idOf = async (name: string): Promise<string> => {
-    await store.open(name, OWNER);
+    await pg.store.open(name, OWNER);
     const [row] = await sql.unsafe<{ id: string }[]>(`SELECT id::text AS id FROM ${schema}.databases WHERE name = $1`, [name]);
     return row!.id;
   };
@@ -64,7 +53,7 @@ describe('PostgreSQL conflict records', () => {
   });
 
   it('a guarded merge records the conflicts of what it kept, not of what it refused', async () => {
-    const db = (await store.open('guarded', OWNER))!;
+    const db = (await pg.store.open('guarded', OWNER))!;
     await db.declare([NOTES]);
     const client = () => {
       const d = openDatabase(':memory:');

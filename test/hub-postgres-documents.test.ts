@@ -8,17 +8,15 @@
  * (content, version, revision), deleted ones absent. Server-side SQL finds documents by content.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Engine, openDatabase, type Change } from '../src/engine/index.ts';
 import { Documents } from '../src/docs/documents.ts';
 import { DocumentError } from '../src/docs/errors.ts';
 import type { Json } from '../src/docs/json.ts';
-import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import type { HubDatabase } from '../src/hub/storage/port.ts';
 import { Gate } from '../src/sync/gate.ts';
-import { dropSchema, testClient } from './support/postgres.ts';
+import { storeInOwnSchema } from './support/postgres.ts';
 
 const OWNER = { app: 'test', user: 'alice' };
 const OPEN = new Gate(() => ({ read: 'all', write: 'all' }));
@@ -78,22 +76,13 @@ function act(d: Documents, a: Exclude<Action, { k: 'push' | 'pull' }>): void {
 }
 
 describe('hub PostgreSQL store: documents materialized as JSONB', () => {
-  const sql = testClient();
-  const schema = `t_docspg_${randomBytes(5).toString('hex')}`;
-  let store: PgHubStore;
+  const pg = storeInOwnSchema();
+  const { sql, schema } = pg;
   let n = 0;
-  before(async () => {
-    store = await PgHubStore.open({ url: sql, schema });
-  });
-  after(async () => {
-    await store.close();
-    await dropSchema(sql, schema);
-    await sql.end();
-  });
 
   async function hosted(): Promise<{ db: HubDatabase; dbId: string }> {
     const name = `docs${n++}`;
-    const db = (await store.open(name, OWNER))!;
+    const db = (await pg.store.open(name, OWNER))!;
     await db.declare(replica().engine.crrs());
     const [row] = await sql.unsafe<{ id: string }[]>(`SELECT id::text AS id FROM ${schema}.databases WHERE name = $1`, [name]);
     return { db, dbId: row!.id };

@@ -9,14 +9,13 @@
  * write policy both must refuse the same transactions.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Engine, ident, openDatabase, type Change, type ReadFilter, type SqlValue, type TableInfo } from '../src/engine/index.ts';
-import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import type { HubDatabase } from '../src/hub/storage/port.ts';
 import { Gate, refusalText } from '../src/sync/gate.ts';
 import type { PeerPolicy } from '../src/sync/policy.ts';
-import { dropSchema, testClient, testSchema } from './support/postgres.ts';
+import { storeInOwnSchema } from './support/postgres.ts';
 
 const TABLES: TableInfo[] = [
   { name: 'items', pks: ['id'], columns: ['a', 'b'] },
@@ -126,23 +125,13 @@ const GUARDED = gateOf({ read: 'all', write: [{ table: 'items', where: "a IS NOT
 const READ: ReadFilter = { rules: [{ table: 'items', where: "b IS NOT 'x' AND id <> :peer", columns: ['a'] }, { table: 'tags' }], params: { peer: 'k' } };
 
 describe('hub PostgreSQL store merges as the engine does', () => {
-  const sql = testClient();
-  const schema = testSchema();
-  let store: PgHubStore;
+  const pg = storeInOwnSchema();
   let n = 0;
-  before(async () => {
-    store = await PgHubStore.open({ url: sql, schema });
-  });
-  after(async () => {
-    await store.close();
-    await dropSchema(sql, schema);
-    await sql.end();
-  });
 
   /** Pushes `order` of `sets` into both; after each push both must read the same. */
   async function compare(sets: Change[][], order: number[], gate: Gate): Promise<void> {
     const ref = sqliteHosted();
-    const db = (await store.open(`p${n++}`, OWNER))!;
+    const db = (await pg.store.open(`p${n++}`, OWNER))!;
     await db.declare(TABLES);
     try {
       for (const i of order) {
@@ -190,7 +179,7 @@ describe('hub PostgreSQL store merges as the engine does', () => {
       e.db.exec(`CREATE TABLE ${ident(t.name)} (${ident(t.pks[0]!)} NOT NULL PRIMARY KEY, ${ident(t.columns[0]!)})`);
       e.asCrr(t.name);
       e.db.prepare(`INSERT INTO ${ident(t.name)} VALUES (?, ?)`).run('a\\b', 'tab\there');
-      const db = (await store.open(`odd${n++}`, OWNER))!;
+      const db = (await pg.store.open(`odd${n++}`, OWNER))!;
       await db.declare([t]);
       const changes = [...e.changesSince(0)];
       await db.sink.receive({ changes, version: e.dbVersion(), complete: true }, { siteId: e.siteId, peer: 'bob', source: 'bob', gate: OPEN });
