@@ -1,16 +1,9 @@
 /** `ddcp hub admin-token create|list|revoke`: the hub operator's tokens for the inspector at /ui. */
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
 import { AdminAccess, openAdminStore } from '../hub/index.ts';
-import { CliError, ExitCode } from './exit.ts';
+import { storageOf, type StorageOptions } from './hub-storage.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
-
-interface StorageOptions {
-  data?: string;
-  databaseUrl?: string;
-  schema?: string;
-}
 
 function storageOptions(cmd: Command): Command {
   return cmd
@@ -21,13 +14,7 @@ function storageOptions(cmd: Command): Command {
 
 /** Runs `fn` with the admin tokens of the hub's storage open, and closes them. */
 async function withAdmins<T>(ctx: Context, opts: StorageOptions, create: boolean, fn: (admins: AdminAccess) => Promise<T>): Promise<T> {
-  if (opts.schema !== undefined && opts.databaseUrl === undefined) throw new CliError('--schema goes with --database-url', ExitCode.Usage);
-  const store = await openAdminStore({
-    ...(opts.databaseUrl === undefined && { dataDir: resolve(ctx.dir(), opts.data ?? 'hub') }),
-    ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }),
-    ...(opts.schema !== undefined && { schema: opts.schema }),
-    create,
-  });
+  const store = await openAdminStore(storageOf(ctx, opts, create));
   try {
     return await fn(new AdminAccess({ store }));
   } finally {

@@ -4,14 +4,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Credentials, openAuthStore, openHubAuth, MASTER_KEY_ENV, type HubAuthStorage, type IdentityProvider } from '../hub/index.ts';
 import { CliError, ExitCode } from './exit.ts';
+import { storageOf, type StorageOptions } from './hub-storage.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
-
-interface StorageOptions {
-  data?: string;
-  databaseUrl?: string;
-  schema?: string;
-}
 
 /** The `--data DIR | --database-url URL` every credentials command takes. */
 function storageOptions(cmd: Command): Command {
@@ -19,19 +14,6 @@ function storageOptions(cmd: Command): Command {
     .option('--data <dir>', "the hub's data folder (embedded storage; holds the master key unless $" + MASTER_KEY_ENV + " is set; default ./hub, as for hub serve)")
     .option('--database-url <url>', 'the hub\'s PostgreSQL (postgres://…); the master key then comes from $' + MASTER_KEY_ENV)
     .option('--schema <name>', 'with --database-url: the schema of the auth tables (default: ddcp_hub)');
-}
-
-/** Where the hub keeps its state, from the options (relative to -C). */
-function storageOf(ctx: Context, opts: StorageOptions, create: boolean): HubAuthStorage {
-  if (opts.schema !== undefined && opts.databaseUrl === undefined) throw new CliError('--schema goes with --database-url', ExitCode.Usage);
-  // As `hub serve`: the data folder is ./hub unless PostgreSQL is given (then only if named, for the master key).
-  const data = opts.databaseUrl === undefined ? (opts.data ?? DEFAULT_DATA) : opts.data;
-  return {
-    ...(data !== undefined && { dataDir: resolve(ctx.dir(), data) }),
-    ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }),
-    ...(opts.schema !== undefined && { schema: opts.schema }),
-    create,
-  };
 }
 
 /**
@@ -54,9 +36,6 @@ async function withCredentials<T>(storage: HubAuthStorage, fn: (credentials: Cre
     await store.close();
   }
 }
-
-/** The data folder when none is named (the same as `hub serve`'s). */
-const DEFAULT_DATA = 'hub';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
