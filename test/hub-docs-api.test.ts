@@ -7,9 +7,7 @@
  * PostgreSQL mode with two hub processes on one schema (a JSON client on each).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
@@ -20,7 +18,8 @@ import { openHubAuth } from '../src/hub/auth/open.ts';
 import type { HubServer } from '../src/hub/server.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import type { Repository } from '../src/index.ts';
-import { BIN, ddcpAsync, tempDir } from './support/cli.ts';
+import { ddcpAsync, tempDir } from './support/cli.ts';
+import { serveHub, stopHub } from './support/hub-serve.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
 import { notesRepo } from './support/notes.ts';
 import { dropSchema, testClient } from './support/postgres.ts';
@@ -393,25 +392,8 @@ describe('hub JSON document API from `ddcp hub serve --docs-cache`', () => {
     const made = await ddcpAsync(dir, ['hub', 'credentials', 'create', '--name', 'notes', '--data', 'hub', '--json']);
     assert.equal(made.code, 0, made.stderr);
     const app = JSON.parse(made.stdout) as { key: string; secret: string };
-    const serve = async () => {
-      const child = spawn(process.execPath, [BIN, 'hub', 'serve', '--listen', '127.0.0.1:0', '--data', 'hub', '--docs-cache', 'cache'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stderr.resume();
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          const m = /hub listening on (ws:\/\/\S+)/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.once('exit', () => reject(new Error(`hub serve exited: ${out}`)));
-      });
-      return { child, url };
-    };
-    const stop = async (h: { child: ReturnType<typeof spawn> }) => {
-      if (h.child.exitCode !== null || h.child.signalCode !== null) return;
-      h.child.kill('SIGTERM');
-      await once(h.child, 'exit');
-    };
+    const serve = () => serveHub(dir, ['--data', 'hub', '--docs-cache', 'cache']);
+    const stop = stopHub;
     let hub = await serve();
     try {
       const body = '{}';

@@ -4,34 +4,15 @@
  * killed with -9, leaving its lock behind — the folder can be served again. Another folder is free.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { BIN, ddcpAsync, tempDir } from './support/cli.ts';
+import { describe, it } from 'node:test';
+import { ddcpAsync, tempDir } from './support/cli.ts';
+import { serveHub } from './support/hub-serve.ts';
 
 /** `ddcp hub serve --data DATA` on a free port, once it says it listens. */
-async function serve(cwd: string, data: string): Promise<ChildProcessWithoutNullStreams> {
-  const child = spawn(process.execPath, [BIN, 'hub', 'serve', '--data', data, '--listen', '127.0.0.1:0'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => void (err += String(c)));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      out += String(c);
-      if (/hub listening on ws:\/\//.test(out)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`hub serve exited (${code}) before listening: ${err}`)));
-  });
-  return child;
-}
-
-const children: ChildProcessWithoutNullStreams[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+const serve = async (cwd: string, data: string) => (await serveHub(cwd, ['--data', data])).child;
 
 describe('ddcp hub serve: one hub per data folder', () => {
   it('a second hub on a folder in use is refused in one line naming the first; another folder is free', async () => {

@@ -6,42 +6,25 @@
  * restarts on the same port, and both converge and show the same list.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { signAdminRequest } from '../src/hub/auth/hmac.ts';
-import { BIN, ddcpAsync, tempDir } from './support/cli.ts';
+import { ddcpAsync, tempDir } from './support/cli.ts';
+import { serveHub } from './support/hub-serve.ts';
 import { editWhileApart, freePort, hasTmux, killTmuxServer, shows, Terminal } from './support/terminal.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'examples/tasks/main.ts');
 const SOCKET = `ddcp-tasks-hub-test-${process.pid}`;
 
-const children: ChildProcessWithoutNullStreams[] = [];
-
 /** `ddcp hub serve` on `port` with the data folder `hub` in `dir`, once it listens. */
-async function hubServe(dir: string, port: number): Promise<ChildProcessWithoutNullStreams> {
-  const child = spawn(process.execPath, [BIN, 'hub', 'serve', '--data', 'hub', '--listen', `127.0.0.1:${port}`], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => void (err += String(c)));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      out += String(c);
-      if (out.includes('hub listening on ws://')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`hub serve exited (${code}) before listening: ${err}`)));
-  });
-  return child;
-}
+const hubServe = async (dir: string, port: number) => (await serveHub(dir, ['--data', 'hub'], { listen: `127.0.0.1:${port}` })).child;
 
 describe('the task-manager example through a hub', { skip: hasTmux ? false : 'tmux is not installed' }, () => {
   after(() => {
     killTmuxServer(SOCKET); // ends both programs
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
 
   it('two instances sync through a real hub, live; one goes offline, then the hub restarts; both converge', async () => {

@@ -5,62 +5,29 @@
  * `hub serve` processes on one PostgreSQL, one revoke closing the sessions on both (LISTEN/NOTIFY).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { signAdminRequest } from '../../src/hub/auth/hmac.ts';
 import { MASTER_KEY_ENV } from '../../src/hub/auth/masterkey.ts';
 import type { Repository } from '../../src/index.ts';
-import { BIN, ddcpAsync, tempDir } from '../support/cli.ts';
+import { ddcpAsyncOk, tempDir } from '../support/cli.ts';
+import { serveHub, stopHub, type ServedHub } from '../support/hub-serve.ts';
 import { notesRepo } from '../support/notes.ts';
 import { disconnected, following, until } from './following.ts';
 import { PG_URL, pgSchemaName } from './pg.ts';
 
-interface Hub {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  /** Everything it logged so far (standard error). */
-  log(): string;
-}
+type Hub = ServedHub;
 
-const children: ChildProcessWithoutNullStreams[] = [];
 const repos: Repository[] = [];
 after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   for (const r of repos) r.close();
 });
 
 /** `ddcp hub serve …` in `cwd`, once it says where it listens. */
-async function serve(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Hub> {
-  const child = spawn(process.execPath, [BIN, 'hub', 'serve', '--listen', '127.0.0.1:0', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  // Read on (never stop reading: a closed pipe would fail the hub's next line with EPIPE).
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /hub listening on (ws:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', () => reject(new Error(`hub serve exited without listening: ${out}${err}`)));
-  });
-  return { child, url, log: () => err };
-}
-
-async function stop(hub: Hub): Promise<void> {
-  hub.child.kill('SIGTERM');
-  await once(hub.child, 'exit');
-}
-
-const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => {
-  const r = await ddcpAsync(cwd, args, '', env);
-  assert.equal(r.code, 0, `ddcp ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const serve = (cwd: string, args: string[], env: Record<string, string> = {}): Promise<Hub> => serveHub(cwd, args, { env });
+const stop = stopHub;
+const cli = ddcpAsyncOk;
 
 /** A user token for `email`, minted through the hub's endpoint as the app's backend does. */
 async function mint(hub: Hub, app: { key: string; secret: string }, email: string): Promise<string> {

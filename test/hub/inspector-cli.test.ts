@@ -6,54 +6,20 @@
  * revocation ends it on both.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { MASTER_KEY_ENV } from '../../src/hub/auth/masterkey.ts';
-import { BIN, ddcp, ddcpAsync, tempDir } from '../support/cli.ts';
+import { ddcp, ddcpAsyncOk, tempDir } from '../support/cli.ts';
+import { serveHub, stopHub, type ServedHub } from '../support/hub-serve.ts';
 import { PG_URL, pgSchemaName } from './pg.ts';
 
-interface Hub {
-  child: ChildProcessWithoutNullStreams;
-  base: string;
-  out(): string;
-  log(): string;
-}
+type Hub = ServedHub;
 
-const children: ChildProcessWithoutNullStreams[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-async function serve(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Hub> {
-  const child = spawn(process.execPath, [BIN, 'hub', 'serve', '--listen', '127.0.0.1:0', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let err = '';
-  let out = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /hub listening on (ws:\/\/\S+)[\s\S]*storage: .*\n/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', () => reject(new Error(`hub serve exited without listening: ${out}${err}`)));
-  });
-  return { child, base: url.replace(/^ws/, 'http'), out: () => out, log: () => err };
-}
-
-async function stop(hub: Hub): Promise<void> {
-  hub.child.kill('SIGTERM');
-  await once(hub.child, 'exit');
-}
-
-const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => {
-  const r = await ddcpAsync(cwd, args, '', env);
-  assert.equal(r.code, 0, `ddcp ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+// Ready once it also printed its storage line (the inspector's address comes before it).
+const serve = (cwd: string, args: string[], env: Record<string, string> = {}): Promise<Hub> => serveHub(cwd, args, { env, ready: /hub listening on (ws:\/\/\S+)[\s\S]*storage: .*\n/ });
+const stop = stopHub;
+const cli = ddcpAsyncOk;
 
 /** Logs in at `hub`'s /ui: the session cookie, or the status of a refusal. */
 async function login(hub: Hub, token: string): Promise<string | number> {

@@ -7,6 +7,7 @@
  * real executable (test/cli-process.test.ts covers the process itself: exit codes, streams,
  * standard input); `DDCP_TEST_SPAWN=1` makes every command a real process again.
  */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -132,6 +133,13 @@ export function ddcpAsync(cwd: string, args: string[], input?: string, env: Reco
     });
     child.stdin.end(input ?? '');
   });
+}
+
+/** {@link ddcpAsync} that must succeed: its standard output (the assertion names the command and its error). */
+export async function ddcpAsyncOk(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const r = await ddcpAsync(cwd, args, '', env);
+  assert.equal(r.code, 0, `ddcp ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** `root/name`, made a repository through the CLI, with `schema` (SQL) run in its shell. */
