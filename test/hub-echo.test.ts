@@ -4,46 +4,26 @@
  * counted by what the hub receives. Her own changes, and what reached her some other way, still go.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { HubServer } from '../src/hub/server.ts';
+import { describe, it } from 'node:test';
 import type { Repository } from '../src/index.ts';
 import { tempDir } from './support/cli.ts';
-import { hubClient, startHub, TokenAuthenticator } from './support/hub.ts';
+import { hubFixture } from './support/hub.ts';
 import { following, until } from './hub/following.ts';
 
 const ids = (r: Repository): string[] => (r.db.prepare('SELECT id FROM notes ORDER BY id').all() as { id: string }[]).map((x) => x.id);
 
 describe('no echo through a hub', () => {
-  const auth = new TokenAuthenticator();
-  const dir = tempDir();
-  let hub: HubServer;
-  let http: string;
-  const repos: Repository[] = [];
-  let n = 0;
-
-  before(async () => {
-    hub = await startHub(`${dir}/hub`, auth);
-    http = hub.url.replace(/^ws/, 'http');
-  });
-  after(async () => {
-    await hub.stop();
-    for (const r of repos) r.close();
-  });
-
-  async function clientOf(user: string, db: string): Promise<Repository> {
-    const r = await hubClient(dir, `${user}-${++n}`, hub.url, db, auth.issue(`test-app:${user}`, user));
-    repos.push(r);
-    return r;
-  }
+  const fixture = hubFixture(tempDir());
+  const { clientOf } = fixture;
 
   /** Changes the hub has received from pushers so far. */
-  const received = async (): Promise<number> => (await hub.metrics.changesIn.get()).values[0]?.value ?? 0;
+  const received = async (): Promise<number> => (await fixture.hub.metrics.changesIn.get()).values[0]?.value ?? 0;
 
   async function team(db: string): Promise<{ alice: Repository; bob: Repository }> {
     const alice = await clientOf('alice', db);
     const bob = await clientOf('bob', db);
     await alice.push('origin'); // creates it, owned by alice
-    const r = await fetch(`${http}/v1/databases/${db}/shares/bob`, { method: 'PUT', headers: { authorization: 'Bearer test-app:alice' }, body: JSON.stringify({ read: 'all', write: 'all' }) });
+    const r = await fetch(`${fixture.hub.url.replace(/^ws/, 'http')}/v1/databases/${db}/shares/bob`, { method: 'PUT', headers: { authorization: 'Bearer test-app:alice' }, body: JSON.stringify({ read: 'all', write: 'all' }) });
     assert.equal(r.status, 200);
     return { alice, bob };
   }

@@ -16,7 +16,7 @@ import type { HubServer } from '../src/hub/server.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import type { Repository } from '../src/index.ts';
 import { tempDir } from './support/cli.ts';
-import { hubClient, startHub, TokenAuthenticator } from './support/hub.ts';
+import { hubFixture, startHub } from './support/hub.ts';
 import { notesRepo } from './support/notes.ts';
 import { disconnected, following, until } from './hub/following.ts';
 import { PG_URL, pgSchemaName } from './hub/pg.ts';
@@ -32,36 +32,19 @@ const share = (hub: HubServer, token: string, db: string, user: string, policy?:
   });
 
 describe('share changes reach open sessions (one hub)', () => {
-  const auth = new TokenAuthenticator();
-  const dir = tempDir();
-  let hub: HubServer;
-  const repos: Repository[] = [];
-  let n = 0;
-
-  before(async () => {
-    hub = await startHub(`${dir}/hub`, auth);
-  });
-  after(async () => {
-    await hub.stop();
-    for (const r of repos) r.close();
-  });
-
-  async function clientOf(user: string, db: string): Promise<Repository> {
-    const r = await hubClient(dir, `${user}-${++n}`, hub.url, db, auth.issue(`test-app:${user}`, user));
-    repos.push(r);
-    return r;
-  }
+  const fixture = hubFixture(tempDir());
+  const { clientOf } = fixture;
 
   it('removing a share ends the open session at once, and the user cannot come back', async () => {
     const alice = await clientOf('alice', 'removed');
     const bob = await clientOf('bob', 'removed');
     const carol = await clientOf('carol', 'removed');
     await alice.push('origin');
-    for (const u of ['bob', 'carol']) assert.equal((await share(hub, 'test-app:alice', 'removed', u, { read: 'all', write: 'all' })).status, 200);
+    for (const u of ['bob', 'carol']) assert.equal((await share(fixture.hub, 'test-app:alice', 'removed', u, { read: 'all', write: 'all' })).status, 200);
     await following(bob, (b) =>
       following(carol, async (c) => {
         await until(() => b.some((e) => e.type === 'connected') && c.some((e) => e.type === 'connected'));
-        assert.equal((await share(hub, 'test-app:alice', 'removed', 'bob')).status, 204);
+        assert.equal((await share(fixture.hub, 'test-app:alice', 'removed', 'bob')).status, 204);
         await until(() => disconnected(b, /access withdrawn: database removed is no longer shared with you/));
         await until(() => disconnected(b, /database removed is not yours and not shared with you \(forbidden\)/));
         // nothing reaches bob any more; carol's session was not touched
@@ -72,18 +55,18 @@ describe('share changes reach open sessions (one hub)', () => {
         assert.deepEqual(ids(bob), []);
       }),
     );
-    assert.match(await (await fetch(`${hub.url.replace(/^ws/, 'http')}/metrics`)).text(), /ddcp_hub_refusals_total\{reason="forbidden"\} [1-9]/);
+    assert.match(await (await fetch(`${fixture.hub.url.replace(/^ws/, 'http')}/metrics`)).text(), /ddcp_hub_refusals_total\{reason="forbidden"\} [1-9]/);
   });
 
   it('a changed policy cuts the open session; the client reconnects and syncs under the new one', async () => {
     const alice = await clientOf('alice', 'changed');
     const bob = await clientOf('bob', 'changed');
     await alice.push('origin');
-    assert.equal((await share(hub, 'test-app:alice', 'changed', 'bob', { read: 'all', write: 'none' })).status, 200);
+    assert.equal((await share(fixture.hub, 'test-app:alice', 'changed', 'bob', { read: 'all', write: 'none' })).status, 200);
     await following(bob, async (b) => {
       await until(() => b.some((e) => e.type === 'connected'));
       assert.ok(!b.some((e) => e.type === 'connected' && e.pushing), 'bob may not write yet');
-      assert.equal((await share(hub, 'test-app:alice', 'changed', 'bob', { read: 'all', write: 'all' })).status, 200);
+      assert.equal((await share(fixture.hub, 'test-app:alice', 'changed', 'bob', { read: 'all', write: 'all' })).status, 200);
       await until(() => disconnected(b, /access changed: your policy on database changed changed/));
       await until(() => b.some((e) => e.type === 'connected' && e.pushing));
       bob.db.exec("INSERT INTO notes VALUES ('b1', 'bob may write now')");
@@ -98,12 +81,12 @@ describe('share changes reach open sessions (one hub)', () => {
     const alice = await clientOf('alice', 'unchanged');
     const bob = await clientOf('bob', 'unchanged');
     await alice.push('origin');
-    assert.equal((await share(hub, 'test-app:alice', 'unchanged', 'bob', { read: 'all', write: 'none' })).status, 200);
+    assert.equal((await share(fixture.hub, 'test-app:alice', 'unchanged', 'bob', { read: 'all', write: 'none' })).status, 200);
     await following(alice, (a) =>
       following(bob, async (b) => {
         await until(() => a.some((e) => e.type === 'connected') && b.some((e) => e.type === 'connected'));
-        assert.equal((await share(hub, 'test-app:alice', 'unchanged', 'carol', { read: 'all', write: 'all' })).status, 200);
-        assert.equal((await share(hub, 'test-app:alice', 'unchanged', 'bob', { read: 'all', write: 'none' })).status, 200);
+        assert.equal((await share(fixture.hub, 'test-app:alice', 'unchanged', 'carol', { read: 'all', write: 'all' })).status, 200);
+        assert.equal((await share(fixture.hub, 'test-app:alice', 'unchanged', 'bob', { read: 'all', write: 'none' })).status, 200);
         alice.db.exec("INSERT INTO notes VALUES ('a1', 'still here')");
         await until(() => ids(bob).includes('a1'));
         assert.equal(a.filter((e) => e.type === 'disconnected').length + b.filter((e) => e.type === 'disconnected').length, 0);

@@ -4,6 +4,7 @@
  * store that hosts an existing repository as one database (for the remote conformance suite).
  */
 import { EventEmitter } from 'node:events';
+import { after, before } from 'node:test';
 import type { AuthRequest, Authenticator, Principal } from '../../src/hub/auth/port.ts';
 import { HubServer, type HubServerOptions } from '../../src/hub/server.ts';
 import { SqliteHubStore } from '../../src/hub/storage/sqlite/store.ts';
@@ -114,4 +115,49 @@ export async function hubClient(dir: string, name: string, hubUrl: string, db: s
   r.addRemote('origin', `${hubUrl}/${db}`);
   r.hubTokens.set(`${hubUrl}/${db}`, token);
   return r;
+}
+
+/** A hub for the tests of one `describe`, and client repositories of it. */
+export interface HubFixture {
+  readonly auth: TokenAuthenticator;
+  /** The folder of the hub's data and of the clients. */
+  readonly dir: string;
+  /** The hub (once `before` ran). */
+  readonly hub: HubServer;
+  /** A client repository of `user` (token auth, app `test-app`) whose 'origin' is database `db`. */
+  clientOf(user: string, db: string): Promise<Repository>;
+}
+
+/**
+ * Starts a hub (embedded SQLite store, token auth) in `dir` before the surrounding `describe`'s
+ * tests, and stops it — closing every client made through it — after them.
+ */
+export function hubFixture(dir: string): HubFixture {
+  const auth = new TokenAuthenticator();
+  let hub: HubServer | undefined;
+  const repos: Repository[] = [];
+  let n = 0;
+  before(async () => {
+    hub = await startHub(`${dir}/hub`, auth);
+  });
+  after(async () => {
+    await hub?.stop();
+    for (const r of repos) r.close();
+  });
+  const started = (): HubServer => {
+    if (!hub) throw new Error('the hub starts in before()');
+    return hub;
+  };
+  return {
+    auth,
+    dir,
+    get hub() {
+      return started();
+    },
+    async clientOf(user, db) {
+      const r = await hubClient(dir, `${user}-${++n}`, started().url, db, auth.issue(`test-app:${user}`, user));
+      repos.push(r);
+      return r;
+    },
+  };
 }
