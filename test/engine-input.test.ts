@@ -294,6 +294,8 @@ describe('asCrr refuses tables that cannot merge safely, and creates nothing', (
     { name: 'UNIQUE column', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, email TEXT UNIQUE)', table: 't', reason: /UNIQUE/ },
     { name: 'UNIQUE table constraint', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b, UNIQUE (a, b))', table: 't', reason: /UNIQUE/ },
     { name: 'unique index', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a); CREATE UNIQUE INDEX t_a ON t (a)', table: 't', reason: /UNIQUE index.*t_a/ },
+    { name: 'a NOCASE primary key', sql: 'CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL COLLATE NOCASE, a)', table: 't', reason: /primary-key column k has COLLATE NOCASE/ },
+    { name: 'a collation in a composite key', sql: 'CREATE TABLE t (x INTEGER NOT NULL, y TEXT NOT NULL, a, PRIMARY KEY (x, y COLLATE RTRIM)) WITHOUT ROWID', table: 't', reason: /primary-key column y has COLLATE RTRIM/ },
     { name: 'foreign key', sql: 'CREATE TABLE p (id INTEGER PRIMARY KEY NOT NULL); CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, p INTEGER REFERENCES p (id))', table: 't', reason: /foreign/ },
     { name: 'NOT NULL column without a default', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a TEXT NOT NULL)', table: 't', reason: /column a is NOT NULL without a DEFAULT/ },
     { name: 'a column named like the sentinel', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, "-1")', table: 't', reason: /reserved/ },

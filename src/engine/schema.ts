@@ -82,6 +82,17 @@ export function checkCrrTable(db: SqliteConnection, table: string): TableInfo {
   const indexes = db.prepare(`PRAGMA main.index_list(${literal(table)})`).all() as { name: string; unique: number | bigint; origin: string }[];
   const unique = indexes.find((i) => Number(i.unique) === 1 && i.origin !== 'pk');
   if (unique) fail(`it has a UNIQUE index besides the primary key (${unique.origin === 'u' ? 'a UNIQUE constraint' : unique.name})`);
+  // Keys are compared byte for byte everywhere (the key map, merges, peers): under another collation
+  // 'a' and 'A' would be one row here and two in the key map, so two peers could each keep a different
+  // one and never converge. (A rowid alias has no index: an integer key has no collation to speak of.)
+  const pkIndex = indexes.find((i) => i.origin === 'pk');
+  if (pkIndex) {
+    const keyCols = db.prepare(`PRAGMA main.index_xinfo(${literal(pkIndex.name)})`).all() as { name: string | null; coll: string; key: number | bigint }[];
+    const collated = keyCols.find((k) => Number(k.key) === 1 && k.name !== null && k.coll.toUpperCase() !== 'BINARY');
+    if (collated) {
+      fail(`primary-key column ${collated.name} has COLLATE ${collated.coll} (keys are compared byte for byte, so two peers could keep 'a' and 'A' as different rows; use the default BINARY collation)`);
+    }
+  }
   const fks = db.prepare(`PRAGMA main.foreign_key_list(${literal(table)})`).all();
   if (fks.length > 0) fail('it has checked foreign-key constraints, which replication could violate');
   for (const c of cols) {
