@@ -8,14 +8,14 @@
  * the next session sends it again). Push: the engine's changes after what the hub reports holding of
  * ours; local writes wake the sender at once ({@link EngineFeed.notify}).
  */
-import type { Change, Engine } from '../engine/index.ts';
+import type { Change, Engine, TableInfo } from '../engine/index.ts';
 import { batchByVersion, type Batch } from '../sync/batches.ts';
 import { runSession, type PullTarget } from '../sync/client.ts';
-import { changeFit, Gate, SchemaFitError } from '../sync/gate.ts';
+import { Gate, growingFit, SchemaFitError } from '../sync/gate.ts';
 import { misfitObject } from '../sync/compat.ts';
 import type { Welcome } from '../sync/messages.ts';
 import type { ChangeFeed, FeedRequest } from '../sync/ports.ts';
-import { isIdentityRefusal, isSchemaMisfit, nextRetryWait, retryDelay } from '../repo/follow.ts';
+import { isIdentityRefusal, isSchemaMisfit, nextRetryWait, outgrewSession, retryDelay } from '../repo/follow.ts';
 import type { ConnectionState } from '../repo/connection.ts';
 import { dialBrowserWs, type BrowserWsFrameStream } from '../transport/ws/browser.ts';
 import { FrameError } from '../transport/frames.ts';
@@ -69,7 +69,7 @@ class MergeTarget implements PullTarget {
   readonly #engine: Engine;
   readonly #source: string;
   readonly #onMerged: (applied: number) => void;
-  readonly #fits: ReturnType<typeof changeFit>;
+  readonly #fits: ReturnType<typeof growingFit>;
   #hub: Welcome | undefined;
   #pending: Change[] = [];
 
@@ -77,7 +77,7 @@ class MergeTarget implements PullTarget {
     this.#engine = engine;
     this.#source = source;
     this.#onMerged = onMerged;
-    this.#fits = changeFit(engine.crrs());
+    this.#fits = growingFit(() => engine.crrs());
   }
   from() {
     return { since: 0, held: this.#engine.trackedPeers() };
@@ -169,6 +169,7 @@ export class HubSync {
       let wait = first;
       let cleanup = (): void => {};
       while (!signal.aborted) {
+        let schema: TableInfo[] = [];
         try {
           const stream = await dialBrowserWs(hub.url, { token: this.#token, signal });
           this.#stream = stream;
@@ -181,7 +182,7 @@ export class HubSync {
             siteId: engine.siteId,
             proof: identity.proof(engine.siteId),
             address: identity.address,
-            schema: engine.crrs(),
+            schema: (schema = engine.crrs()),
             pull: {
               from: () => target.from(),
               welcome: (w) => {
@@ -198,6 +199,11 @@ export class HubSync {
           });
         } catch (err) {
           if (signal.aborted) break;
+          // A table made a CRR (or documents first used) while online: say hello again at once.
+          if (outgrewSession(err, schema, () => engine.crrs())) {
+            wait = first;
+            continue;
+          }
           const fatal = isSchemaMisfit(err) || isIdentityRefusal(err);
           setState(fatal ? 'offline' : 'reconnecting', (err as Error).message);
           if (fatal) return;

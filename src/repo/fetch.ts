@@ -2,8 +2,8 @@
 import { bytesEqual, type Change, type Engine, type Refusal } from '../engine/index.ts';
 import type { Batch } from '../sync/batches.ts';
 import type { PullTarget } from '../sync/client.ts';
-import { changeFit, misfitObject } from '../sync/compat.ts';
-import { SchemaFitError, type Gate, type Misfit } from '../sync/gate.ts';
+import { misfitObject } from '../sync/compat.ts';
+import { growingFit, SchemaFitError, type Gate, type Misfit } from '../sync/gate.ts';
 import type { Welcome } from '../sync/messages.ts';
 import { startAfter } from '../sync/server.ts';
 import type { Staging, StagingMark } from './staging.ts';
@@ -76,7 +76,7 @@ export class StagingTarget implements PullTarget {
     this.staging = staging;
     this.remote = remote;
     this.options = options;
-    this.fits = changeFit(engine.crrs());
+    this.fits = growingFit(() => engine.crrs());
     this.mark = staging.mark(remote);
   }
 

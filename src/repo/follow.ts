@@ -4,9 +4,10 @@
  * other way on the same connection. When the session breaks, it reconnects and resumes in both
  * directions (see sync/client.ts).
  */
-import { SiteClaimError, type Engine } from '../engine/index.ts';
+import { SiteClaimError, type Engine, type TableInfo } from '../engine/index.ts';
 import { runSession } from '../sync/client.ts';
 import { ProtocolError } from '../sync/messages.ts';
+import { SchemaChangedError, schemaKey } from '../sync/declared.ts';
 import type { ChangeFeed, Refusal } from '../sync/ports.ts';
 import { SchemaFitError, type Gate } from '../sync/gate.ts';
 import type { Dial } from '../sync/protocol.ts';
@@ -75,6 +76,15 @@ export function isIdentityRefusal(err: unknown): boolean {
 }
 
 /**
+ * Whether a session ended because our own CRR schema moved after its hello (see sync/declared.ts):
+ * then the cure is to say hello again at once. A misfit either way counts too when our schema is no
+ * longer the one declared — the change that did not fit may be of the new shape.
+ */
+export function outgrewSession(err: unknown, declared: readonly TableInfo[], now: () => readonly TableInfo[]): boolean {
+  return err instanceof SchemaChangedError || (isSchemaMisfit(err) && schemaKey(declared) !== schemaKey(now()));
+}
+
+/**
  * Follows until `signal` aborts, reconnecting with a doubling, jittered wait when the session breaks. A schema
  * misfit (see {@link isSchemaMisfit}) or an identity refusal ({@link isIdentityRefusal}) is not retried: it is reported as `disconnected` and the
  * returned promise rejects with it (migrate the lagging side, then follow again).
@@ -84,6 +94,7 @@ export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, st
   const first = options.retryMs ?? 500;
   let wait = first;
   while (!options.signal.aborted) {
+    let schema: TableInfo[] = [];
     try {
       const channel = await dial(options.signal);
       const target = new StagingTarget(engine, gate, staging, remote, {
@@ -100,7 +111,7 @@ export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, st
         proof: options.proof,
         checkSite: options.checkSite,
         ...(options.peerAddress !== undefined ? { peerAddress: options.peerAddress } : {}),
-        schema: engine.crrs(),
+        schema: (schema = engine.crrs()),
         pull: target,
         push: options.push,
         follow: true,
@@ -113,6 +124,10 @@ export async function followRemote(engine: Engine, gate: Pick<Gate, 'admit'>, st
     } catch (err) {
       if (options.signal.aborted) break;
       emit({ type: 'disconnected', remote, error: err as Error });
+      if (outgrewSession(err, schema, () => engine.crrs())) {
+        wait = first;
+        continue; // declare the new schema now: nothing waits on the network
+      }
       if (isSchemaMisfit(err) || isIdentityRefusal(err)) throw err;
     }
     await sleep(retryDelay(wait), options.signal);

@@ -15,6 +15,7 @@ import type { FrameChannel } from './channel.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Message, type Welcome } from './messages.ts';
 import type { ChangeFeed, Refusal } from './ports.ts';
 import { sendFeed } from './sender.ts';
+import { declaredFeed } from './declared.ts';
 import { startAfter } from './server.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
 
@@ -138,8 +139,10 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
     const check = (): void => {
       if (!options.follow && pulled && (!pushing || (sentUpTo !== undefined && pushed.version >= sentUpTo))) settle();
     };
+    // A following session outlives schema changes here: it ends (to say hello again) rather than
+    // send changes of a table or column it did not declare.
     const sending = pushing
-      ? sendFeed(channel, options.push!, welcome.yours, {
+      ? sendFeed(channel, options.follow ? declaredFeed(options.push!, options.schema) : options.push!, welcome.yours, {
           exceptSite: welcome.siteId,
           follow: options.follow ?? false,
           signal: stop.signal,

@@ -64,6 +64,19 @@ export function changeFit(ours: readonly TableInfo[]): (c: Pick<Change, 'table' 
   };
 }
 
+/**
+ * {@link changeFit} against a schema that may grow while a session runs (a table made a CRR, a column
+ * added since it began): a change that doesn't fit is checked once more against `schema()` now.
+ */
+export function growingFit(schema: () => readonly TableInfo[]): (c: Pick<Change, 'table' | 'cid'>) => Misfit | undefined {
+  let fits = changeFit(schema());
+  return (c) => {
+    if (!fits(c)) return undefined;
+    fits = changeFit(schema());
+    return fits(c);
+  };
+}
+
 /** Changes that don't fit our schema (see {@link changeFit}). */
 export class SchemaFitError extends ChangeError {
   override name = 'SchemaFitError';
