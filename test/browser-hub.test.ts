@@ -82,6 +82,16 @@ describe('browser replicas through a hub', () => {
     assert.equal(await on(tab, 'app.r.state'), 'online');
     await on(tab, `app.add('a2', 'from a second tab of A')`);
     await pageUntil('A’s second tab → B', () => ids(b.page), (v) => v.includes('a2'));
+    // Document events for what arrives from the hub: B hears A's create and patch, with the patch,
+    // marked as not made here; a subscription to another collection hears nothing.
+    await on(b.page, `window.docEvents = []; window.otherEvents = []; app.r.docs.on('*', (e) => docEvents.push(e), { collection: 'tasks' }); app.r.docs.on('*', (e) => otherEvents.push(e), { collection: 'other' })`);
+    await on(a.page, `app.r.docs.create('tasks', { title: 'write tests', done: false }, { id: 't1' })`);
+    await on(a.page, `app.r.docs.update('tasks', 't1', [{ op: 'replace', path: '/done', value: true }])`);
+    type Heard = { type: string; id: string; local: boolean; patch: unknown[] }[];
+    const heard = await pageUntil('B hears A’s document changes', () => on<Heard>(b.page, 'window.docEvents'), (v) => v.length >= 2);
+    assert.deepEqual(heard.map((e) => [e.type, e.id, e.local]), [['created', 't1', false], ['updated', 't1', false]]);
+    assert.deepEqual(heard[1]!.patch, [{ op: 'replace', path: '/done', value: true }]);
+    assert.deepEqual(await on(b.page, 'window.otherEvents'), []);
     await on(a.page, 'app.render()');
     await on(b.page, 'app.render()');
     await screenshot(a.page, 'browser-hub-live-page-a');

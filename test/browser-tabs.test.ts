@@ -48,11 +48,16 @@ describe('two tabs of one origin', () => {
         await pageUntil('both notes in each tab', () => on<string[]>(page, 'app.ids()'), (v) => v.join() === 't1,t2');
         await pageUntil('both changes heard live', () => on<number>(page, 'window.heard'), (n) => n >= 2);
       }
-      // JSON documents (ddcp/docs) through either tab, on the one replica.
+      // JSON documents (ddcp/docs) through either tab, on the one replica; both tabs hear their events.
+      for (const page of [first, second]) await on(page, `window.docEvents = []; app.r.docs.on(['created', 'updated'], (e) => docEvents.push([e.type, e.id, e.local]))`);
       await on(second, `app.r.docs.create('tasks', { title: 'from a follower', done: false }, { id: 'task-1' })`);
       await on(first, `app.r.docs.update('tasks', 'task-1', [{ op: 'replace', path: '/done', value: true }])`);
       const doc = await on<{ content: { title: string; done: boolean } }>(second, `app.r.docs.get('tasks', 'task-1')`);
       assert.deepEqual(doc.content, { title: 'from a follower', done: true });
+      for (const page of [first, second]) {
+        const events = await pageUntil('both tabs hear both document changes', () => on<unknown[]>(page, 'window.docEvents'), (v) => v.length >= 2);
+        assert.deepEqual(events, [['created', 'task-1', true], ['updated', 'task-1', true]]);
+      }
       await on(first, 'app.render()');
       await on(second, 'app.render()');
       await screenshot(first, 'browser-tabs-first-leader');

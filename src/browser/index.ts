@@ -21,12 +21,13 @@ import type { ConnectionState } from '../repo/connection.ts';
 import type { SqlValue } from '../engine/index.ts';
 import type { Document, UndoResult } from '../docs/documents.ts';
 import type { HistoryEntry } from '../docs/history.ts';
+import { Events, type DocumentEvent, type EventFilter, type EventType, type Listener } from '../docs/events.ts';
 import type { ErrorShape, Op, PageRequest, ReplicaInfo, WorkerMessage } from './protocol.ts';
 import type { ExecResult } from './replica.ts';
 import type { HubConnection } from './sync.ts';
 import type { Storage } from './sqlite.ts';
 
-export type { ConnectionState, ExecResult, HubConnection, ReplicaInfo, SqlValue, Storage };
+export type { ConnectionState, DocumentEvent, EventFilter, ExecResult, HubConnection, ReplicaInfo, SqlValue, Storage };
 
 export interface OpenReplicaOptions {
   /** The database's name: tabs opening the same name share it (1-100 of letters, digits, `_-.`). */
@@ -56,6 +57,13 @@ export interface DocumentsApi {
   delete(collection: string, id: string): Promise<void>;
   history(collection: string, id: string): Promise<HistoryEntry[]>;
   undo(collection: string, id: string): Promise<UndoResult>;
+  /**
+   * Hears document events (`created`, `updated`, `deleted` with the patch, `conflict`; `'*'` for all),
+   * optionally of one collection or document: changes made in any tab and those merged from the hub.
+   * Listeners run in this page, never inside a transaction; one that throws doesn't stop the others.
+   * Returns the unsubscribe function.
+   */
+  on(types: Exclude<EventType, 'sync'> | Exclude<EventType, 'sync'>[] | '*', listener: Listener, filter?: Omit<EventFilter, 'remote'>): () => void;
 }
 
 interface WorkerLike {
@@ -73,6 +81,9 @@ export class Replica {
   readonly #changeListeners = new Set<(c: { version: number; origin: 'local' | 'hub' }) => void>();
   readonly #stateListeners = new Set<(s: ConnectionState, error?: string) => void>();
   readonly #roleListeners = new Set<(role: 'leader' | 'follower') => void>();
+  /** This page's document-event listeners (the replica reports events once one subscribed). */
+  readonly #docEvents = new Events();
+  #watchingDocs: Promise<unknown> | undefined;
   #next = 0;
   #state: ConnectionState = 'offline';
   #role: 'leader' | 'follower' = 'follower';
@@ -91,7 +102,14 @@ export class Replica {
       this.#calls.clear();
     };
     const call = (method: string) => (...args: unknown[]) => this.#call({ op: 'docs', method, args });
-    this.docs = Object.fromEntries(['collections', 'create', 'get', 'list', 'update', 'mergePatch', 'delete', 'history', 'undo'].map((m) => [m, call(m)])) as unknown as DocumentsApi;
+    const methods = Object.fromEntries(['collections', 'create', 'get', 'list', 'update', 'mergePatch', 'delete', 'history', 'undo'].map((m) => [m, call(m)]));
+    const on = (types: EventType | EventType[] | '*', listener: Listener, filter: EventFilter = {}): (() => void) => {
+      const off = this.#docEvents.on(types, listener as Listener<never>, filter);
+      // Failing (a closed replica) leaves the subscription quiet: nothing to report.
+      this.#watchingDocs ??= this.#call({ op: 'watchDocs' }).catch(() => undefined);
+      return off;
+    };
+    this.docs = { ...methods, on } as unknown as DocumentsApi;
   }
 
   /** Runs SQL that writes: one statement with `params`, or several without. */
@@ -194,6 +212,8 @@ export class Replica {
       else if (m.event === 'state') {
         this.#state = m.state;
         for (const l of this.#stateListeners) l(m.state, m.error);
+      } else if (m.event === 'doc') {
+        this.#docEvents.deliver([m.doc]);
       } else {
         this.#role = m.role;
         for (const l of this.#roleListeners) l(m.role);

@@ -5,6 +5,7 @@
  * benchmark do.
  */
 import { Documents } from '../docs/documents.ts';
+import type { DocumentEvent } from '../docs/events.ts';
 import { Engine, transaction, type SqlValue } from '../engine/index.ts';
 import type { ConnectionState } from '../repo/connection.ts';
 import { loadIdentity, type BrowserIdentity } from './identity.ts';
@@ -42,6 +43,8 @@ export class LocalReplica {
   #version: number;
   readonly #changeListeners = new Set<ChangeListener>();
   readonly #stateListeners = new Set<StateListener>();
+  /** Whether document events are listened to ({@link onDocs}): merges from the hub are then read back for them. */
+  #docsWatched = 0;
 
   private constructor(name: string, storage: Storage, db: WasmConnection) {
     this.name = name;
@@ -123,6 +126,25 @@ export class LocalReplica {
     return () => this.#changeListeners.delete(listener);
   }
 
+  /**
+   * Hears every document event of this replica: changes made here (by any tab) as they commit, and
+   * those merged from the hub (read back after each merge, with `conflict` events for fields where
+   * the hub's value won). Returns the unsubscribe function.
+   */
+  onDocs(listener: (event: DocumentEvent) => void): () => void {
+    // Move the documents' event cursor past what is already stored: only what comes next is news.
+    if (this.#docsWatched === 0) this.docs.refresh();
+    this.#docsWatched++;
+    const off = this.docs.on('*', listener);
+    let on = true;
+    return () => {
+      if (!on) return;
+      on = false;
+      this.#docsWatched--;
+      off();
+    };
+  }
+
   /** Hears the hub connection's state. Returns the unsubscribe function. */
   onState(listener: StateListener): () => void {
     this.#stateListeners.add(listener);
@@ -169,6 +191,8 @@ export class LocalReplica {
     if (v === this.#version) return;
     this.#version = v;
     if (origin === 'local') this.#feed.notify();
+    // A merge wrote documents behind the Documents object's back: it reports them (local writes it made itself).
+    else if (this.#docsWatched > 0) this.docs.refresh();
     for (const l of this.#changeListeners) l({ version: v, origin });
   }
 }

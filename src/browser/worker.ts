@@ -32,6 +32,10 @@ let channel: Channel | undefined;
 let replica: LocalReplica | undefined;
 /** The hub to follow, as the last `connect` (from any tab) said: a new leader follows it too. */
 let hub: HubConnection | undefined;
+/** Whether some tab listens to document events (a new leader reports them too). */
+let watchingDocs = false;
+/** Whether this worker, leading, reports its replica's document events. */
+let reportingDocs = false;
 /** This page's requests sent to the leader and not answered yet (sent again to a new leader). */
 const forwarded = new Map<number, Op>();
 /** Answers the leader gave, by requester and id: a request sent again is answered, not run again. */
@@ -51,6 +55,7 @@ scope.onmessage = (ev) => {
   }
   const { id, ...op } = m;
   if (op.op === 'connect') hub = op.hub;
+  if (op.op === 'watchDocs') watchingDocs = true;
   if (replica) {
     run(op as Op).then(
       (value) => post({ id, ok: true, value }),
@@ -104,6 +109,7 @@ async function lead(name: string, storage: Storage): Promise<void> {
     post({ event: 'state', state, ...(error !== undefined ? { error } : {}) });
     channel!.postMessage({ kind: 'state', state, ...(error !== undefined ? { error } : {}) } satisfies TabMessage);
   });
+  if (watchingDocs) reportDocs();
   post({ event: 'role', role: 'leader' });
   channel!.postMessage({ kind: 'leader', leader: me } satisfies TabMessage);
   if (hub) await replica.connect(hub);
@@ -115,6 +121,16 @@ async function lead(name: string, storage: Storage): Promise<void> {
       (err) => post({ id, ok: false, error: errorShape(err) }),
     );
   }
+}
+
+/** The leader reports its replica's document events to its page and every other tab. */
+function reportDocs(): void {
+  if (reportingDocs) return;
+  reportingDocs = true;
+  replica!.onDocs((doc) => {
+    post({ event: 'doc', doc });
+    channel!.postMessage({ kind: 'doc', doc } satisfies TabMessage);
+  });
 }
 
 async function onTab(m: TabMessage): Promise<void> {
@@ -153,6 +169,11 @@ async function onTab(m: TabMessage): Promise<void> {
       return post({ event: 'change', version: m.version, origin: m.origin });
     case 'state':
       return post({ event: 'state', state: m.state, ...(m.error !== undefined ? { error: m.error } : {}) });
+    case 'doc':
+      return post({ event: 'doc', doc: m.doc });
+    case 'watchDocs':
+      watchingDocs = true;
+      return;
   }
 }
 
@@ -180,6 +201,11 @@ async function run(op: Op): Promise<unknown> {
       hub = undefined;
       channel!.postMessage({ kind: 'hub' });
       return r.disconnect();
+    case 'watchDocs':
+      watchingDocs = true;
+      channel!.postMessage({ kind: 'watchDocs' });
+      reportDocs();
+      return null;
     case 'info':
       return { name: r.name, storage: r.storage, siteId: r.siteId, address: r.address, version: r.version, state: r.state };
   }
