@@ -193,6 +193,21 @@ describe("ddcp's internal tables are never silently rebuilt", () => {
     });
   }
 
+  for (const [what, key, value, says] of [
+    ['a newer format', 'format', 3, /newer ddcp \(format 3; this ddcp reads up to \d+\)/],
+    ['newer triggers', 'triggers_version', 99, /newer ddcp \(triggers version 99; this ddcp makes \d+\)/],
+  ] as const) {
+    it(`a database written by a newer ddcp (${what}) is refused, naming it, and left as it was`, () => {
+      const dir = fresh();
+      sql(dir, `INSERT OR REPLACE INTO ddcp_state (key, value) VALUES ('${key}', ${value})`);
+      const before = query<{ key: string; value: unknown }>(dir, 'SELECT key, value FROM ddcp_state ORDER BY key');
+      refused(ddcp(dir, ['status']), 3, /ddcp\.db/, says);
+      refused(ddcp(dir, ['shell', '-c', "INSERT INTO notes VALUES ('n9', 'x')"]), 3, /ddcp\.db/, /upgrade ddcp/);
+      assert.deepEqual(query(dir, 'SELECT key, value FROM ddcp_state ORDER BY key'), before);
+      assert.deepEqual(query(dir, "SELECT id FROM notes WHERE id = 'n9'"), []);
+    });
+  }
+
   it('a brand-new database still initialises, and an existing app database is adopted', () => {
     const blank = join(root, 'blank');
     mkdirSync(blank);

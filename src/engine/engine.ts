@@ -18,7 +18,7 @@ import { migrateLayouts } from './migrate.ts';
 import { keyColumns } from './keys.ts';
 import { checkCrrTable, describe, introspect, type TableInfo } from './schema.ts';
 import { sealTables } from './seal.ts';
-import { checkState } from './state.ts';
+import { checkFormat, checkState, recordFormat } from './state.ts';
 import { driftNotice, findDrift, forgetCrr, storedShape, storeShape, untrackSql } from './drift.ts';
 import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import { CrrTable } from './table.ts';
@@ -150,12 +150,13 @@ export class Engine {
     const keep = options.keepConflicts;
     if (keep !== undefined && !(Number.isSafeInteger(keep) && keep >= 0)) throw new RangeError(`keepConflicts must be a non-negative integer, got ${keep}`);
     return transaction(db, () => {
-      checkState(db);
+      if (!checkState(db)) checkFormat(db, TRIGGERS_VERSION);
       db.exec(GLOBAL_SCHEMA);
       db.exec(OWNERS_SCHEMA);
       db.exec(CONFLICTS_SCHEMA);
       upgradeHistorySchema(db);
       migrateLayouts(db);
+      recordFormat(db);
       const engine = new Engine(db, options);
       engine.reconcile();
       engine.upgradeTriggers();

@@ -18,6 +18,31 @@ const KNOWN = [...CORE_TABLES, 'ddcp_versions', 'ddcp_tracked_peers', 'ddcp_conf
 
 const HINT = "ddcp will not rebuild it with new values (that would fork this database's history): restore the database from a backup, or clone it afresh from a peer";
 
+/**
+ * The on-disk format this ddcp writes: 1 — a clock row per cell; 2 — the row-level clock layout
+ * (layout.ts). Recorded in ddcp_state as `format` once a database is opened and migrated; a database
+ * recorded with a higher one was written by a newer ddcp, whose layout this one would misread or
+ * "repair" into damage, so it is refused (as are triggers of a newer ddcp, which we would replace).
+ */
+export const FORMAT_VERSION = 2;
+
+/** Refuses (StateError, nothing changed) a database written by a newer ddcp: a `format` or triggers above ours. */
+export function checkFormat(db: SqliteConnection, triggersVersion: number): void {
+  const value = (key: string): number | undefined => {
+    const row = db.prepare('SELECT value FROM ddcp_state WHERE key = ?').get(key) as { value: unknown } | undefined;
+    return row === undefined ? undefined : Number(row.value);
+  };
+  const format = value('format');
+  const triggers = value('triggers_version');
+  const newer = format !== undefined && format > FORMAT_VERSION ? `format ${format}; this ddcp reads up to ${FORMAT_VERSION}` : triggers !== undefined && triggers > triggersVersion ? `triggers version ${triggers}; this ddcp makes ${triggersVersion}` : undefined;
+  if (newer) throw new StateError(`this database was written by a newer ddcp (${newer}): upgrade ddcp to open it (nothing was changed)`);
+}
+
+/** Records that the database is now in this ddcp's format (after migrating it). */
+export function recordFormat(db: SqliteConnection): void {
+  db.prepare(`INSERT INTO ddcp_state (key, value) VALUES ('format', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE value < excluded.value`).run(FORMAT_VERSION);
+}
+
 /** Whether the database is new to ddcp (true) or initialised and whole (false); throws {@link StateError} if damaged. */
 export function checkState(db: SqliteConnection): boolean {
   const names = new Set(
