@@ -16,7 +16,8 @@
 import type { Change, ReadFilter } from '../engine/index.ts';
 import type { FrameChannel } from '../sync/channel.ts';
 import { encodeMessage } from '../sync/messages.ts';
-import type { ChangeFeed } from '../sync/ports.ts';
+import type { Batch } from '../sync/batches.ts';
+import type { ChangeFeed, FeedRequest } from '../sync/ports.ts';
 import { KEEPALIVE_MS } from '../sync/protocol.ts';
 import type { SendOptions } from '../sync/sender.ts';
 
@@ -30,6 +31,12 @@ export interface FanoutSource {
   readonly feed: ChangeFeed;
   /** The versions in (`since`, `until`] merged straight from their origin, with that site. */
   directVersions(since: number, until: number): Promise<Map<number, Uint8Array>>;
+  /**
+   * The feed's batches after `since`, read at once, where the store can (embedded SQLite reads on
+   * its writer's connection, between group commits: its engine's caches are current there, while a
+   * pooled reader reloads them after every commit). Absent: a group reads `feed.batches`.
+   */
+  readNow?(since: number, request: FeedRequest): Batch[];
 }
 
 /** Work done, for tests and benchmarks. */
@@ -136,7 +143,9 @@ class Group {
     let at = from;
     const batches: { changes: Change[]; version: number; complete: boolean }[] = [];
     stats.groupReads++;
-    for await (const b of source.feed.batches(from, { exceptSite: NOBODY, ...(this.read ? { read: this.read } : {}) })) {
+    const request: FeedRequest = { exceptSite: NOBODY, ...(this.read ? { read: this.read } : {}) };
+    const read = source.readNow ? source.readNow(from, request) : source.feed.batches(from, request);
+    for await (const b of read) {
       if (b.changes.length > 0) batches.push(b);
       at = Math.max(at, b.version);
     }
