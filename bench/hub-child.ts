@@ -7,7 +7,9 @@
  * Prints `listening ws://… pid N`, stops on SIGTERM.
  */
 import type { Authenticator } from '../src/hub/auth/port.ts';
+import { fanoutOf } from '../src/hub/fanout.ts';
 import { HubServer } from '../src/hub/server.ts';
+import type { HubDatabase } from '../src/hub/storage/port.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
 
@@ -25,7 +27,14 @@ const where = process.argv[2]!;
 const pg = where.startsWith('postgres://');
 const store = pg ? await PgHubStore.open({ url: where, schema: process.argv[3]!, max: 10 }) : new SqliteHubStore(where);
 const dbs = Number(process.argv[pg ? 4 : 3] ?? 0);
-for (let i = 0; i < dbs; i++) await store.open(`db${i}`, { app: 'bench', user: 'bench' });
+const opened: HubDatabase[] = [];
+for (let i = 0; i < dbs; i++) opened.push((await store.open(`db${i}`, { app: 'bench', user: 'bench' }))!);
 const hub = await HubServer.start({ store, auth, host: '127.0.0.1', port: 0 });
 console.log(`listening ${hub.url} pid ${process.pid}`);
-process.once('SIGTERM', () => void hub.stop().then(() => process.exit(0)));
+process.once('SIGTERM', () => {
+  // The fan-out's work, summed over the databases: reads of the store and frames encoded per wake.
+  const sum = (k: 'groupReads' | 'followerReads' | 'encoded'): number => opened.reduce((s, d) => s + fanoutOf(d).stats[k], 0);
+  const commits = opened.reduce((s, d) => s + ((d.feed as { commits?: number }).commits ?? 0), 0);
+  process.stderr.write(`[bench hub] hub: group reads ${sum('groupReads')}, follower reads ${sum('followerReads')}, frames encoded ${sum('encoded')}, group commits ${commits}\n`);
+  void hub.stop().then(() => process.exit(0));
+});

@@ -50,6 +50,10 @@ export interface HubLoadResult extends HubLoadOptions {
   accepted_per_s: number;
   unacked: number;
   hub_cpu_us_per_change: number;
+  /** CPU time of the client processes (all of them) per accepted change, over the write phase. */
+  clients_cpu_us_per_change: number;
+  /** Load average (1 min) when the write phase ended: what else ran on the cores. */
+  load: number;
   fanout_ms: { median: number; p99: number; samples: number };
   hub_rss_mib: { before_clients: number; clients_idle: number; after_run: number };
   rss_per_idle_client_kib: number;
@@ -77,7 +81,9 @@ class Child {
   private readonly lines: Interface;
   private readonly pending: ((m: Record<string, unknown>) => void)[] = [];
   constructor(args: string[]) {
-    this.proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // BENCH_HUB_CLIENT_PROFILE=DIR: CPU profiles of the client processes, written to DIR when they stop
+    const prof = process.env.BENCH_HUB_CLIENT_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_CLIENT_PROFILE}`] : [];
+    this.proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.lines = createInterface({ input: this.proc.stdout! });
     this.lines.on('line', (l) => this.pending.shift()?.(JSON.parse(l) as Record<string, unknown>));
   }
@@ -138,10 +144,14 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     await new Promise((r) => setTimeout(r, 1_000));
     const rssIdle = rssKiB(hub.pid);
     const cpu0 = cpuMs(hub.pid);
+    const clientsCpu = (): number => children.reduce((t, c) => t + cpuMs(c.proc.pid!), 0);
+    const ccpu0 = clientsCpu();
     log(`writing ${o.rate} changes/s for ${o.seconds} s`);
     for (const c of children) c.tell({ type: 'go', seconds: o.seconds });
     const written = await Promise.all(children.map((c) => c.next<{ committed: Record<string, number>; unacked: number; ackedAt: number; start: number }>()));
     const cpu1 = cpuMs(hub.pid);
+    const ccpu1 = clientsCpu();
+    const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
     const committedBy: Record<string, Record<string, number>> = {};
     let committed = 0;
     for (const w of written) {
@@ -170,6 +180,8 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       accepted_per_s: Math.round((committed * 1000) / acceptedMs),
       unacked,
       hub_cpu_us_per_change: Math.round(((cpu1 - cpu0) * 1000) / Math.max(1, committed)),
+      clients_cpu_us_per_change: Math.round(((ccpu1 - ccpu0) * 1000) / Math.max(1, committed)),
+      load,
       fanout_ms: { median: pct(hist, 50), p99: pct(hist, 99), samples: hist.reduce((s, n) => s + n, 0) },
       hub_rss_mib: { before_clients: +(rssBefore / 1024).toFixed(1), clients_idle: +(rssIdle / 1024).toFixed(1), after_run: +(rssKiB(hub.pid) / 1024).toFixed(1) },
       rss_per_idle_client_kib: +((rssIdle - rssBefore) / o.clients).toFixed(1),

@@ -148,6 +148,37 @@ function fanoutSuite(kind: string, open: () => Promise<{ store: HubStore; cleanu
         await cleanup();
       }
     });
+
+    it('an idle follower is sent caught-up every keep-alive period, before and after a change; it ends when aborted', async () => {
+      const { store, cleanup } = await open();
+      const db = openDatabase(':memory:');
+      const stop = new AbortController();
+      try {
+        const hosted = (await store.open('idle', { app: 'a', user: 'u' })) as HubDatabase;
+        const engine = Engine.open(db);
+        db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
+        engine.asCrr('notes');
+        await hosted.declare(engine.crrs());
+        const gate = new Gate(() => ({ read: 'all', write: 'all' }));
+        const c = new Collect();
+        const caughtUps = (): number => c.frames.filter((f) => decodeMessage(f.frame).type === 'caught-up').length;
+        const sent = fanoutOf(hosted).send(c, await hosted.feed.version(), { exceptSite: randomBytes(16), follow: true, signal: stop.signal, keepAliveMs: 20 });
+        await until(() => caughtUps() >= 3); // the first, then two keep-alives: the timer re-arms
+        db.exec("INSERT INTO notes VALUES ('a', 'one')");
+        engine.seal();
+        for (const b of readBatches(engine, 0, { exceptSite: new Uint8Array(16) })) if (b.changes.length) await hosted.sink.receive(b, { siteId: engine.siteId, peer: 'u', source: 'u', gate });
+        await until(() => c.changes().length === 1);
+        const after = caughtUps();
+        await until(() => caughtUps() >= after + 2); // and again after a change woke it
+        stop.abort();
+        assert.equal(await sent, await hosted.feed.version(), 'ends at the version it sent');
+      } finally {
+        stop.abort();
+        db.close();
+        await store.close();
+        await cleanup();
+      }
+    });
   });
 }
 

@@ -108,8 +108,28 @@ export interface HistoryOptions {
   table?: string;
 }
 
+/**
+ * The site ordinals, knowing the highest one they hold: {@link Engine.refresh} reloads them only
+ * when another connection committed (PRAGMA data_version) or the table's highest ordinal is no longer
+ * that one — an ordinal added in a transaction that rolled back (a failed COMMIT, a savepoint undone)
+ * is gone from the table but not from the cache.
+ */
+class CachedSites extends Sites {
+  /** The highest ordinal in the cache (-1: not known since the last reload, so the next refresh reloads). */
+  highest = -1;
+  override reload(): void {
+    super.reload();
+    this.highest = -1;
+  }
+  override ordinalOf(siteId: Uint8Array): number {
+    const ordinal = super.ordinalOf(siteId);
+    if (this.highest >= 0 && ordinal > this.highest) this.highest = ordinal;
+    return ordinal;
+  }
+}
+
 export class Engine {
-  private sites: Sites;
+  private sites: CachedSites;
   private readonly owners: SiteOwners;
   private readonly versions: Versions;
   private readonly peers: TrackedPeers;
@@ -118,7 +138,10 @@ export class Engine {
   private readonly onNotice: ((message: string) => void) | undefined;
   /** The schema_version the CRRs were last checked against (see {@link refresh}). */
   private schemaVersion = -1;
+  /** PRAGMA data_version when the CRR list and site ordinals were last loaded (see {@link refresh}). */
+  private loadedDataVersion = -1;
   private schemaVersionStmt: Statement | undefined;
+  private stampStmt: Statement | undefined;
   /** Prepared once: statements every merge and read runs (preparing costs as much as running them). */
   private crrNamesStmt: Statement | undefined;
   private directStmt: Statement | undefined;
@@ -135,7 +158,7 @@ export class Engine {
     this.db = db;
     this.keepConflicts = options.keepConflicts ?? DEFAULT_KEEP_CONFLICTS;
     this.onNotice = options.onNotice;
-    this.sites = new Sites(db);
+    this.sites = new CachedSites(db);
     this.versions = new Versions(db);
     this.peers = new TrackedPeers(db);
     this.owners = new SiteOwners(db);
@@ -192,15 +215,32 @@ export class Engine {
    * pick that up. The schema is checked again only when SQLite's schema_version moved.
    */
   refresh(): void {
-    if (!this.merging && this.readSchemaVersion() !== this.schemaVersion) {
+    // One statement: SQLite's schema_version, its data_version (moves when another connection
+    // commits, not for this one's own writes) and the highest site ordinal.
+    this.stampStmt ??= this.db.prepare('SELECT s.schema_version AS s, d.data_version AS d, (SELECT max(ordinal) FROM ddcp_site_id) AS o FROM pragma_schema_version s, pragma_data_version d');
+    const stamp = this.stampStmt.get() as { s: number | bigint; d: number | bigint; o: number | bigint | null };
+    const dataVersion = Number(stamp.d);
+    const highest = stamp.o === null ? -1 : Number(stamp.o);
+    if (!this.merging && Number(stamp.s) !== this.schemaVersion) {
       transaction(this.db, () => this.reconcile());
-      this.sites.reload();
+      this.reloadSites(dataVersion, highest);
       return;
     }
+    // Nobody else committed and no ordinal of ours was rolled back: the caches are the database's
+    // (this connection's own changes to them went through this engine). Saves reloading both in
+    // every transaction (a hub's group commit runs several).
+    if (dataVersion === this.loadedDataVersion && highest === this.sites.highest) return;
     this.crrNamesStmt ??= this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl');
     const names = (this.crrNamesStmt.all() as { tbl: string }[]).map((r) => r.tbl);
     if (names.join('\0') !== [...this.tables.keys()].join('\0')) this.loadTables();
+    this.reloadSites(dataVersion, highest);
+  }
+
+  /** Reloads the site ordinals, as of `dataVersion` with `highest` the table's highest ordinal (read just before). */
+  private reloadSites(dataVersion: number, highest: number): void {
     this.sites.reload();
+    this.sites.highest = highest;
+    this.loadedDataVersion = dataVersion;
   }
 
   private readSchemaVersion(): number {
@@ -561,7 +601,7 @@ export class Engine {
       this.db.prepare('UPDATE ddcp_direct_versions SET site = ? WHERE site = 0').run(BigInt(moved));
       return id;
     });
-    this.sites = new Sites(this.db);
+    this.sites = new CachedSites(this.db);
     return fresh;
   }
 

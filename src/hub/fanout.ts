@@ -16,7 +16,8 @@
 import type { Change, ReadFilter } from '../engine/index.ts';
 import type { FrameChannel } from '../sync/channel.ts';
 import { encodeMessage } from '../sync/messages.ts';
-import type { ChangeFeed } from '../sync/ports.ts';
+import type { Batch } from '../sync/batches.ts';
+import type { ChangeFeed, FeedRequest } from '../sync/ports.ts';
 import { KEEPALIVE_MS } from '../sync/protocol.ts';
 import type { SendOptions } from '../sync/sender.ts';
 
@@ -30,6 +31,12 @@ export interface FanoutSource {
   readonly feed: ChangeFeed;
   /** The versions in (`since`, `until`] merged straight from their origin, with that site. */
   directVersions(since: number, until: number): Promise<Map<number, Uint8Array>>;
+  /**
+   * The feed's batches after `since`, read at once, where the store can (embedded SQLite reads on
+   * its writer's connection, between group commits: its engine's caches are current there, while a
+   * pooled reader reloads them after every commit). Absent: a group reads `feed.batches`.
+   */
+  readNow?(since: number, request: FeedRequest): Batch[];
 }
 
 /** Work done, for tests and benchmarks. */
@@ -76,6 +83,43 @@ interface Out {
   version: number;
 }
 
+/**
+ * A follower's wait for its group's next change, kept for the follower's whole session: one timer
+ * (re-armed per wait) and one abort listener, not a new timer, promise listener pair and closure
+ * per wake of every follower.
+ */
+class Waiter {
+  private resolve: (() => void) | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly signal: AbortSignal;
+  /** Ends the current wait (a change, the keep-alive timer, the session's abort); a no-op between waits. */
+  readonly wake = (): void => {
+    const resolve = this.resolve;
+    this.resolve = undefined;
+    resolve?.();
+  };
+
+  constructor(signal: AbortSignal, ms: number) {
+    this.signal = signal;
+    this.timer = setTimeout(this.wake, ms);
+    signal.addEventListener('abort', this.wake);
+  }
+
+  /** Resolves at the next {@link wake}, or `ms` (as constructed) from now. */
+  wait(): Promise<void> {
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      this.timer.refresh();
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.signal.removeEventListener('abort', this.wake);
+    this.wake();
+  }
+}
+
 /** The followers of one database under one read filter. */
 class Group {
   readonly read: ReadFilter | undefined;
@@ -91,7 +135,7 @@ class Group {
   private reading = false;
   private dirty = false;
   private retry: NodeJS.Timeout | undefined;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Set<Waiter>();
   private readonly fanout: Fanout;
 
   constructor(fanout: Fanout, read: ReadFilter | undefined) {
@@ -136,7 +180,9 @@ class Group {
     let at = from;
     const batches: { changes: Change[]; version: number; complete: boolean }[] = [];
     stats.groupReads++;
-    for await (const b of source.feed.batches(from, { exceptSite: NOBODY, ...(this.read ? { read: this.read } : {}) })) {
+    const request: FeedRequest = { exceptSite: NOBODY, ...(this.read ? { read: this.read } : {}) };
+    const read = source.readNow ? source.readNow(from, request) : source.feed.batches(from, request);
+    for await (const b of read) {
       if (b.changes.length > 0) batches.push(b);
       at = Math.max(at, b.version);
     }
@@ -170,7 +216,7 @@ class Group {
     this.trim();
     const woken = [...this.waiters];
     this.waiters.clear();
-    for (const wake of woken) wake();
+    for (const w of woken) w.wake();
   }
 
   /** Drops frames every follower has sent, and the oldest past the log's size (whole versions). */
@@ -194,20 +240,16 @@ class Group {
     this.since = since;
   }
 
-  /** Resolves when the group has versions after `since`, after `ms`, or when `signal` aborts. */
-  next(since: number, signal: AbortSignal, ms: number): Promise<void> {
+  /** Resolves when the group has versions after `since`, or at the waiter's timer or abort. */
+  next(since: number, waiter: Waiter, signal: AbortSignal): Promise<void> {
     if (this.until > since || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-      signal.addEventListener('abort', done);
-    });
+    this.waiters.add(waiter); // woken (and dropped) at the next read; a wake between waits does nothing
+    return waiter.wait();
+  }
+
+  /** A follower left: its waiter is not woken again. */
+  forget(waiter: Waiter): void {
+    this.waiters.delete(waiter);
   }
 
   /** The frames a follower at `since` (site `site`) is sent, up to {@link until}. */
@@ -253,7 +295,8 @@ class Group {
 
   close(): void {
     clearTimeout(this.retry);
-    for (const wake of [...this.waiters]) wake();
+    for (const w of [...this.waiters]) w.wake();
+    this.waiters.clear();
   }
 }
 
@@ -322,6 +365,7 @@ export class Fanout {
     const g = this.join(options.read);
     const me = { at: since };
     g.positions.add(me);
+    let waiter: Waiter | undefined;
     const site = siteKey(options.exceptSite);
     try {
       for (;;) {
@@ -350,10 +394,14 @@ export class Fanout {
         options.onCaughtUp?.(since);
         me.at = since;
         if (!options.follow) return since;
-        await g.next(since, signal, options.keepAliveMs ?? KEEPALIVE_MS);
+        await g.next(since, (waiter ??= new Waiter(signal, options.keepAliveMs ?? KEEPALIVE_MS)), signal);
         if (signal.aborted) return since;
       }
     } finally {
+      if (waiter) {
+        waiter.dispose();
+        g.forget(waiter);
+      }
       this.leave(g, me);
     }
   }

@@ -10,6 +10,15 @@ import { packValue, unpackValue, type SqlValue } from '../../../engine/index.ts'
 import { rowId, type CellIO, type RowWrite, type StoredCell } from './merge.ts';
 
 /** A bytea parameter (postgres.js serializes Buffers). */
+/**
+ * For `sql.unsafe` statements run over and over (merges, fan-out reads): a named prepared statement
+ * per connection. Unprepared, postgres.js sends a statement with parameters as Parse + Describe and
+ * waits for the parameter types before it sends Bind + Execute — a second write and a round trip
+ * each time, which defeated the merge's pipelining. Only for fixed SQL text (one statement per
+ * text and connection is kept).
+ */
+export const PREPARED = { prepare: true } as const;
+
 export const bytea = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /** A plain Uint8Array view of a Buffer PostgreSQL returned (what the rest of ddcp compares and encodes). */
@@ -224,6 +233,7 @@ export class PgCellIO implements CellIO {
     const rows = await this.sql.unsafe<CellRow[]>(
       `SELECT h.i::int4 AS i, c.* FROM unnest($3::text[]) WITH ORDINALITY h(h, i), LATERAL (${byKey(this.s, "cid, val, col_version, db_version::float8 AS db_version, encode(site, 'hex') AS site, seq")}) c`,
       [this.db, table, this.sql.array(pks.map(hex) as never[], ARRAY.text)],
+      PREPARED,
     );
     const sites = new Map<string, Uint8Array>();
     let lastI = 0;
@@ -267,6 +277,7 @@ export class PgCellIO implements CellIO {
            SELECT c.ctid FROM unnest($2::text[], $3::text[]) AS r(tbl, pk),
              LATERAL (SELECT ctid FROM ${this.s}.cells WHERE db = $1 AND tbl = r.tbl AND pk = decode(r.pk, 'hex') AND cid <> '-1' OFFSET 0) c))`,
         [this.db, a(cleared.map((r) => r.table), ARRAY.text), a(cleared.map((r) => hex(r.pk)), ARRAY.text)],
+        PREPARED,
       ));
     }
     // New cells are inserted, stored ones updated: an upsert (ON CONFLICT) costs PostgreSQL about
@@ -297,6 +308,7 @@ export class PgCellIO implements CellIO {
          SELECT $1, x.tbl, decode(x.pk, 'hex'), x.cid, decode(x.val, 'hex'), x.cv, x.dv, decode(($10::text[])[x.site], 'hex'), x.seq
          FROM ${UNNEST}`,
         inserts.params(this.db, a),
+        PREPARED,
       ));
     }
     if (updates.size > 0) {
@@ -305,6 +317,7 @@ export class PgCellIO implements CellIO {
          FROM ${UNNEST}
          WHERE c.db = $1 AND c.tbl = x.tbl AND c.pk = decode(x.pk, 'hex') AND c.cid = x.cid`,
         updates.params(this.db, a),
+        PREPARED,
       ));
     }
   }

@@ -20,7 +20,7 @@ import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '
 import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { planDeclare } from '../declare.ts';
 import { HubStoreError, type DatabaseInfo, type HubDatabase, type HubUser } from '../port.ts';
-import { bytea, bytes, hex, PgCellIO } from './cells.ts';
+import { bytea, bytes, hex, PgCellIO, PREPARED } from './cells.ts';
 import { readBatches } from './feed.ts';
 import { mergeGuardedCells } from './guard.ts';
 import { materializeDocuments } from './documents.ts';
@@ -149,7 +149,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   }
 
   async version(): Promise<number> {
-    const [row] = await this.ctx.sql.unsafe<{ open: number }[]>(`SELECT open_version::float8 AS open FROM ${this.s}.databases WHERE id = $1`, [this.id]);
+    const [row] = await this.ctx.sql.unsafe<{ open: number }[]>(`SELECT open_version::float8 AS open FROM ${this.s}.databases WHERE id = $1`, [this.id], PREPARED);
     return Number(row?.open ?? 1) - 1;
   }
 
@@ -166,14 +166,14 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       this.id,
       since,
       until,
-    ]);
+    ], PREPARED);
     return new Map(rows.map((r) => [Number(r.v), bytes(r.site)]));
   }
 
   // --- the sink ---
 
   async trackedVersion(siteId: Uint8Array): Promise<number> {
-    const [row] = await this.ctx.sql.unsafe<{ version: number }[]>(`SELECT version::float8 AS version FROM ${this.s}.tracked WHERE db = $1 AND site_id = $2`, [this.id, bytea(siteId)]);
+    const [row] = await this.ctx.sql.unsafe<{ version: number }[]>(`SELECT version::float8 AS version FROM ${this.s}.tracked WHERE db = $1 AND site_id = $2`, [this.id, bytea(siteId)], PREPARED);
     return row ? Number(row.version) : 0;
   }
 
@@ -189,6 +189,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       `INSERT INTO ${this.s}.tracked (db, site_id, version) VALUES ($1, $2, $3)
        ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)`,
       [this.id, bytea(siteId), version],
+      PREPARED,
     );
   }
 
@@ -291,6 +292,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
                 w AS (DELETE FROM ${this.s}.pending WHERE db = $1 AND site_id IN (SELECT decode(h, 'hex') FROM unnest($2::text[]) h) RETURNING site_id, n, changes)
            SELECT d.open_version::float8 AS open, d.tables, w.site_id AS site, w.changes FROM d LEFT JOIN w ON true ORDER BY w.n`,
           [this.id, tx.array(group.map((q) => hex(q.from.siteId)) as never[], 1009)],
+          PREPARED,
         )
         .execute();
       // Run after the lock is held, so they see every merge committed before (READ COMMITTED).
@@ -346,6 +348,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
                 ov AS (UPDATE ${this.s}.databases SET open_version = $6::int8 WHERE id = $1 AND $6::int8 > $7::int8)
            SELECT CASE WHEN $6::int8 > $7::int8 THEN pg_notify($8, $9) END`,
           [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, this.name],
+          PREPARED,
         )
         .execute();
       const commit = tx.unsafe('COMMIT').execute();

@@ -14,7 +14,7 @@ import type { Sql } from 'postgres';
 import { isEven } from '../../../base/int64.ts';
 import { coversColumn, rulesOf, SENTINEL, unpackColumns, type Change, type ReadFilter, type SqlValue, type TableInfo } from '../../../engine/index.ts';
 import { BATCH_CHANGES, batchByVersion, batchByVersionAsync, type Batch } from '../../../sync/batches.ts';
-import { bytea, byKey, bytes, hex, int8, valueOf } from './cells.ts';
+import { bytea, byKey, bytes, hex, int8, valueOf, PREPARED } from './cells.ts';
 import { rowId } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
@@ -86,6 +86,7 @@ export async function* readBatches(src: FeedSource, since: number, exceptSite: U
          WHERE c.db = d.id AND c.db_version > $2 AND ${exceptDirect(S)} ORDER BY c.db_version, c.seq LIMIT $4) x ON true
        WHERE d.id = $1 ORDER BY x.db_version, x.seq`,
       [src.db, since, bytea(exceptSite), BATCH_CHANGES + 1],
+      PREPARED,
     );
     const at = Number(rows[0]?.open ?? 1) - 1;
     const changes = rows.filter((r) => r.tbl !== null);

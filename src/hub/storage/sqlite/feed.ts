@@ -249,6 +249,18 @@ export class HostedFeed extends RepoFeed {
     }
   }
 
+  /**
+   * The batches after `since`, read at once on the writer's connection (never inside a group
+   * commit: both are synchronous), for the fan-out's groups: no pooled connection, whose engine
+   * reloads its caches after every commit. The whole read is held in memory, so only for reads of
+   * what is new (a group's, since its last).
+   */
+  readNow(since: number, request: FeedRequest): Batch[] {
+    if (this.closed) return [];
+    this.reads++;
+    return [...readStamped(this.hosted.engine, since, request)];
+  }
+
   /** The versions in (`since`, `until`] merged straight from their origin, with that site. */
   directVersions(since: number, until: number): Map<number, Uint8Array> {
     return this.hosted.engine.directVersions(since, until);

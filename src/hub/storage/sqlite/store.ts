@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Engine, ident, openDatabase, transaction, type Conflict, type SqliteConnection, type TableInfo } from '../../../engine/index.ts';
 import { createIdentity, loadIdentity, type Identity } from '../../../repo/identity.ts';
 import { Staging } from '../../../repo/staging.ts';
-import type { ChangeSink } from '../../../sync/ports.ts';
+import type { Batch } from '../../../sync/batches.ts';
+import type { ChangeSink, FeedRequest } from '../../../sync/ports.ts';
 import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { planDeclare } from '../declare.ts';
@@ -62,6 +63,11 @@ class SqliteHubDatabase implements HubDatabase {
 
   async directVersions(since: number, until: number): Promise<Map<number, Uint8Array>> {
     return this.feed.directVersions(since, until);
+  }
+
+  /** For the fan-out (hub/fanout.ts): a group's read of what is new, on the writer's connection. */
+  readNow(since: number, request: FeedRequest): Batch[] {
+    return this.feed.readNow(since, request);
   }
 
   async info(): Promise<DatabaseInfo> {
