@@ -9,8 +9,8 @@ import { SENTINEL } from './schema.ts';
 import { readCondition, rulesOf, type ReadFilter } from './filter.ts';
 import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
-import { compareInt64, int64 } from '../base/int64.ts';
-import { EXCEPT_DIRECT } from './owners.ts';
+import { compareInt64, int64, type Int64 } from '../base/int64.ts';
+import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
 import { K, positions } from './layout.ts';
 
 /**
@@ -124,12 +124,213 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
   ORDER BY ${order}`;
 }
 
-interface Cursor {
-  table: CrrTable;
-  it: Iterator<SqlValue[]>;
-  head: SqlValue[] | undefined;
-  /** Index of the column ordering the stream (db_version, or the position of a row-predicate query). */
-  at: number;
+/**
+ * The query reading one table's row clocks after `since` for {@link RowClockStream}: one SQL row per
+ * table row (not one per cell, as the per-cell view gives), ordered by row clock. Columns: pk…,
+ * col_version, db_version, site, seq (of column 0), cl, the value of each column, then the positions
+ * of its overridden columns (comma-separated, NULL when none: those cells are not the row clock's).
+ * Parameters: since, then the excepted site if `exceptSite`.
+ */
+export function rowClockQuery(table: CrrTable, exceptSite: boolean): string {
+  const { info, names: n } = table;
+  const pkCols = info.pks.map((p) => `r.${ident(p)}`).join(', ');
+  const join = info.pks.map((p) => `t.${ident(p)} = r.${ident(p)}`).join(' AND ');
+  const vals = info.columns.map((c) => `t.${ident(c)}`).join(', ');
+  // Override rows of columns the table no longer has map to NULL, which group_concat skips.
+  const overridden = `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)`;
+  return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}
+  FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
+  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
+  ORDER BY r.${K.dbv}, r.${K.seq}`;
+}
+
+/**
+ * The query reading one table's sentinels after `since` straight from the key map's sentinel index
+ * (no join: a sentinel carries no value). Columns: pk…, cl, db_version, site, seq. Parameters as
+ * {@link rowClockQuery}.
+ */
+export function sentinelQuery(table: CrrTable, exceptSite: boolean): string {
+  const { info, names: n } = table;
+  return `SELECT ${info.pks.map(ident).join(', ')}, ${K.cl}, ${K.clDbv}, ${K.clSite}, ${K.clSeq} FROM ${n.pks}
+  WHERE ${K.clDbv} > ?${exceptSite ? ` AND ${exceptDirect(K.clDbv)}` : ''}
+  ORDER BY ${K.clDbv}, ${K.clSeq}`;
+}
+
+/** One ordered stream of a table's changes: `head` is the next one (undefined at the end), `pos` its position in the feed. */
+interface Stream {
+  head: Change | undefined;
+  /** The head's position: its db_version, or the position column of a row-predicate query. */
+  pos: Int64;
+  advance(): void;
+  close(): void;
+}
+
+/** A stream of query rows with one change each (pk…, cid, col_version, db_version, site, seq, cl, val). */
+class CellStream implements Stream {
+  head: Change | undefined;
+  pos: Int64 = 0;
+  private readonly it: Iterator<SqlValue[]>;
+  private readonly table: CrrTable;
+  private readonly sites: Sites;
+  /** Index of the position column, if it is not the db_version. */
+  private readonly posAt: number | undefined;
+  constructor(it: Iterator<SqlValue[]>, table: CrrTable, sites: Sites, posAt?: number) {
+    this.it = it;
+    this.table = table;
+    this.sites = sites;
+    this.posAt = posAt;
+    this.advance();
+  }
+  advance(): void {
+    const r = this.it.next();
+    if (r.done) {
+      this.head = undefined;
+      return;
+    }
+    const n = this.table.info.pks.length;
+    this.head = toChange(this.table, r.value, n, this.sites);
+    this.pos = this.posAt === undefined ? this.head.dbVersion : int64(r.value[this.posAt] as bigint);
+  }
+  close(): void {
+    this.it.return?.();
+  }
+}
+
+/** The sentinels of a {@link sentinelQuery}. */
+class SentinelStream implements Stream {
+  head: Change | undefined;
+  pos: Int64 = 0;
+  private readonly it: Iterator<SqlValue[]>;
+  private readonly table: CrrTable;
+  private readonly sites: Sites;
+  constructor(it: Iterator<SqlValue[]>, table: CrrTable, sites: Sites) {
+    this.it = it;
+    this.table = table;
+    this.sites = sites;
+    this.advance();
+  }
+  advance(): void {
+    const r = this.it.next();
+    if (r.done) {
+      this.head = undefined;
+      return;
+    }
+    const row = r.value;
+    const n = this.table.info.pks.length;
+    const cl = int64(row[n] as bigint);
+    const dbVersion = int64(row[n + 1] as bigint);
+    this.head = { table: this.table.info.name, pk: packKey(row, n), cid: SENTINEL, colVersion: cl, dbVersion, siteId: this.sites.bytesOf(Number(row[n + 2])), seq: int64(row[n + 3] as bigint), cl, val: null };
+    this.pos = dbVersion;
+  }
+  close(): void {
+    this.it.return?.();
+  }
+}
+
+/** Whether (db_version, seq) of `c` comes before (`dbv`, `seq`). */
+const before = (c: Change, dbv: Int64, seq: Int64): boolean => c.dbVersion < dbv || (c.dbVersion === dbv && c.seq < seq);
+
+/**
+ * The cells of row clocks, from the rows of a {@link rowClockQuery} (one per table row, ordered by
+ * row clock), in (db_version, seq) order: each row is expanded into the cells it stands for, which
+ * share its clock (seq + position) and primary key. As {@link byRowClock} (the same order, ties
+ * included): a row clock's cells have seqs from its own up, so a cell is final once the next row
+ * clock starts after it, and few cells wait at a time.
+ */
+class RowClockStream implements Stream {
+  head: Change | undefined;
+  pos: Int64 = 0;
+  /** Cells expanded and not yet final, in order from `from` on. */
+  private readonly waiting: Change[] = [];
+  private from = 0;
+  /** The next row, not yet expanded, and its row clock. */
+  private row: SqlValue[] | undefined;
+  private rowDbv: Int64 = 0;
+  private rowSeq: Int64 = 0;
+  private readonly n: number;
+  private readonly columns: readonly string[];
+  /** Per column, whether the row being expanded overrides it. */
+  private readonly overridden: Uint8Array;
+  private readonly it: Iterator<SqlValue[]>;
+  private readonly table: CrrTable;
+  private readonly sites: Sites;
+  constructor(it: Iterator<SqlValue[]>, table: CrrTable, sites: Sites) {
+    this.it = it;
+    this.table = table;
+    this.sites = sites;
+    this.n = table.info.pks.length;
+    this.columns = table.info.columns;
+    this.overridden = new Uint8Array(this.columns.length);
+    this.fetch();
+    this.advance();
+  }
+
+  private fetch(): void {
+    const r = this.it.next();
+    if (r.done) {
+      this.row = undefined;
+      return;
+    }
+    this.row = r.value;
+    this.rowDbv = int64(r.value[this.n + 1] as bigint);
+    this.rowSeq = int64(r.value[this.n + 3] as bigint);
+  }
+
+  advance(): void {
+    for (;;) {
+      if (this.from < this.waiting.length) {
+        const c = this.waiting[this.from]!;
+        if (this.row === undefined || before(c, this.rowDbv, this.rowSeq)) {
+          this.from++;
+          this.head = c;
+          this.pos = c.dbVersion;
+          return;
+        }
+      } else if (this.row === undefined) {
+        this.head = undefined;
+        return;
+      }
+      this.expand();
+    }
+  }
+
+  /** Moves the next row's cells into `waiting`, in order, and fetches the row after it. */
+  private expand(): void {
+    const row = this.row!;
+    const { n, columns, overridden, waiting } = this;
+    if (this.from === waiting.length) {
+      waiting.length = 0;
+      this.from = 0;
+    } else if (this.from > 1024) {
+      waiting.splice(0, this.from);
+      this.from = 0;
+    }
+    const mask = row[row.length - 1];
+    overridden.fill(0);
+    if (mask !== null) for (const p of (mask as string).split(',')) overridden[Number(p)] = 1;
+    const pk = packKey(row, n);
+    const table = this.table.info.name;
+    const colVersion = int64(row[n] as bigint);
+    const dbVersion = this.rowDbv;
+    const siteId = this.sites.bytesOf(Number(row[n + 2]));
+    const base = this.rowSeq;
+    const cl = int64(row[n + 4] as bigint);
+    for (let i = 0; i < columns.length; i++) {
+      if (overridden[i] === 1) continue;
+      const seq = typeof base === 'number' && Number.isSafeInteger(base + i) ? base + i : int64(BigInt(base) + BigInt(i));
+      const c: Change = { table, pk, cid: columns[i]!, colVersion, dbVersion, siteId, seq, cl, val: row[n + 5 + i] ?? null };
+      // Insert in order (usually at the end), before any equal cell as byRowClock does.
+      let j = waiting.length;
+      while (j > this.from && !before(waiting[j - 1]!, dbVersion, seq)) j--;
+      if (j === waiting.length) waiting.push(c);
+      else waiting.splice(j, 0, c);
+    }
+    this.fetch();
+  }
+
+  close(): void {
+    this.it.return?.();
+  }
 }
 
 /**
@@ -144,57 +345,68 @@ interface Cursor {
  * Must run inside a read transaction for a consistent snapshot (the engine does this).
  */
 export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter): Generator<Change> {
-  const cursors: Cursor[] = [];
-  for (const table of tables) {
-    let condition: string | undefined;
-    let wholeRows = false;
-    if (read) {
-      const rules = rulesOf(read.rules, table.info.name);
-      if (rules.length === 0) continue;
-      condition = readCondition(table, rules);
-      // From 0 every cell is after `since` already: the plain query says the same, cheaper.
-      wholeRows = condition !== undefined && since > 0 && rules.some((r) => r.where !== undefined);
+  const streams: Stream[] = [];
+  const iterate = (sql: string, args: SqlValue[], params?: Record<string, SqlValue>): Iterator<SqlValue[]> => {
+    const stmt = db.prepare(sql);
+    stmt.setReadBigInts(true);
+    stmt.setReturnArrays(true);
+    if (exceptSite !== undefined) args.push(BigInt(exceptSite));
+    if (params) {
+      // Named parameters bind by name; a rule need not use all of them.
+      stmt.setAllowUnknownNamedParameters?.(true);
+      return (stmt.iterate(params, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
     }
-    const n = table.info.pks.length;
-    const queries = wholeRows ? [{ sql: rowChangesQuery(table, exceptSite !== undefined, condition!), rowClocks: false }] : layoutQueries(table, exceptSite !== undefined, condition);
-    for (const q of queries) {
-      const stmt = db.prepare(q.sql);
-      stmt.setReadBigInts(true);
-      stmt.setReturnArrays(true);
-      const args: SqlValue[] = wholeRows ? [BigInt(since), BigInt(since), BigInt(since), BigInt(since)] : [BigInt(since)];
-      if (exceptSite !== undefined) args.push(BigInt(exceptSite));
-      let it: Iterator<SqlValue[]>;
-      if (condition && read?.params) {
-        // Named parameters bind by name; a rule need not use all of them.
-        stmt.setAllowUnknownNamedParameters?.(true);
-        it = (stmt.iterate(read.params as Record<string, SqlValue>, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
-      } else it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
-      if (q.rowClocks) it = byRowClock(it, n);
-      const first = it.next();
-      if (!first.done) cursors.push({ table, it, head: first.value, at: wholeRows ? n + 7 : n + 2 });
-    }
-  }
+    return (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+  };
+  const add = (s: Stream): void => {
+    if (s.head === undefined) s.close();
+    else streams.push(s);
+  };
   try {
-    while (cursors.length > 0) {
+    for (const table of tables) {
+      let condition: string | undefined;
+      let wholeRows = false;
+      if (read) {
+        const rules = rulesOf(read.rules, table.info.name);
+        if (rules.length === 0) continue;
+        condition = readCondition(table, rules);
+        // From 0 every cell is after `since` already: the plain query says the same, cheaper.
+        wholeRows = condition !== undefined && since > 0 && rules.some((r) => r.where !== undefined);
+      }
+      const n = table.info.pks.length;
+      const params = condition && read?.params ? (read.params as Record<string, SqlValue>) : undefined;
+      const s = BigInt(since);
+      if (wholeRows) {
+        add(new CellStream(iterate(rowChangesQuery(table, exceptSite !== undefined, condition!), [s, s, s, s], params), table, sites, n + 7));
+      } else if (condition !== undefined) {
+        // A condition is on cells (their cid, col_version): read them per cell.
+        for (const q of layoutQueries(table, exceptSite !== undefined, condition)) {
+          let it = iterate(q.sql, [s], params);
+          if (q.rowClocks) it = byRowClock(it, n);
+          add(new CellStream(it, table, sites));
+        }
+      } else {
+        // The same streams, the row clocks one SQL row per table row (stepping SQLite is most of a read).
+        add(new SentinelStream(iterate(sentinelQuery(table, exceptSite !== undefined), [s]), table, sites));
+        add(new CellStream(iterate(layoutQueries(table, exceptSite !== undefined)[1]!.sql, [s]), table, sites));
+        if (table.info.columns.length > 0) add(new RowClockStream(iterate(rowClockQuery(table, exceptSite !== undefined), [s]), table, sites));
+      }
+    }
+    while (streams.length > 0) {
       // Few tables: a linear scan for the smallest (position, seq) beats a heap.
       let best = 0;
-      for (let i = 1; i < cursors.length; i++) {
-        const a = cursors[i]!;
-        const b = cursors[best]!;
-        const pa = a.head![a.at] as bigint;
-        const pb = b.head![b.at] as bigint;
-        const sa = a.head![a.table.info.pks.length + 4] as bigint;
-        const sb = b.head![b.table.info.pks.length + 4] as bigint;
-        if (pa < pb || (pa === pb && sa < sb)) best = i;
+      for (let i = 1; i < streams.length; i++) {
+        const a = streams[i]!;
+        const b = streams[best]!;
+        if (a.pos < b.pos || (a.pos === b.pos && a.head!.seq < b.head!.seq)) best = i;
       }
-      const cur = cursors[best]!;
-      yield toChange(cur.table, cur.head!, cur.table.info.pks.length, sites);
-      const next = cur.it.next();
-      if (next.done) cursors.splice(best, 1);
-      else cur.head = next.value;
+      const cur = streams[best]!;
+      yield cur.head!;
+      cur.advance();
+      if (cur.head === undefined) streams.splice(best, 1);
     }
   } finally {
-    for (const c of cursors) c.it.return?.();
+    for (const s of streams) s.close();
   }
 }
 
