@@ -129,15 +129,16 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
  * table row (not one per cell, as the per-cell view gives), ordered by row clock. Columns: pk…,
  * col_version, db_version, site, seq (of column 0), cl, the value of each column, then the positions
  * of its overridden columns (comma-separated, NULL when none: those cells are not the row clock's).
- * Parameters: since, then the excepted site if `exceptSite`.
+ * Parameters: since, then the excepted site if `exceptSite`. Without `overrides` (the table has none)
+ * the last column is NULL, and one lookup per row less.
  */
-export function rowClockQuery(table: CrrTable, exceptSite: boolean): string {
+export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true): string {
   const { info, names: n } = table;
   const pkCols = info.pks.map((p) => `r.${ident(p)}`).join(', ');
   const join = info.pks.map((p) => `t.${ident(p)} = r.${ident(p)}`).join(' AND ');
   const vals = info.columns.map((c) => `t.${ident(c)}`).join(', ');
   // Override rows of columns the table no longer has map to NULL, which group_concat skips.
-  const overridden = `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)`;
+  const overridden = overrides ? `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)` : 'NULL';
   return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}
   FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
   WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
@@ -389,7 +390,11 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
         // The same streams, the row clocks one SQL row per table row (stepping SQLite is most of a read).
         add(new SentinelStream(iterate(sentinelQuery(table, exceptSite !== undefined), [s]), table, sites));
         add(new CellStream(iterate(layoutQueries(table, exceptSite !== undefined)[1]!.sql, [s]), table, sites));
-        if (table.info.columns.length > 0) add(new RowClockStream(iterate(rowClockQuery(table, exceptSite !== undefined), [s]), table, sites));
+        if (table.info.columns.length > 0) {
+          // Tables only ever inserted into or updated whole have no override: ~10% of the read.
+          const overrides = db.prepare(`SELECT 1 FROM ${table.names.cells} LIMIT 1`).get() !== undefined;
+          add(new RowClockStream(iterate(rowClockQuery(table, exceptSite !== undefined, overrides), [s]), table, sites));
+        }
       }
     }
     while (streams.length > 0) {
