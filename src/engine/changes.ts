@@ -7,7 +7,7 @@ import type { Sites } from './clock.ts';
 import { packKey } from './pack.ts';
 import { SENTINEL } from './schema.ts';
 import { readCondition, rulesOf, type ReadFilter } from './filter.ts';
-import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.ts';
+import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { compareInt64, int64, type Int64 } from '../base/int64.ts';
 import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
@@ -157,6 +157,69 @@ export function sentinelQuery(table: CrrTable, exceptSite: boolean): string {
   ORDER BY ${K.clDbv}, ${K.clSeq}`;
 }
 
+/** Idle statements kept per SQL text and connection. */
+const IDLE_PER_SQL = 4;
+
+/**
+ * The feed's prepared statements, per connection, reused from read to read: preparing them was most
+ * of a small read's CPU (a hub reads once per merge, a live follower once per commit). A statement
+ * is lent to one read at a time, since iterating it again would reset the rows another read is
+ * stepping. Their SQL texts follow from the tables' shapes, so they are few.
+ */
+const idle = new WeakMap<SqliteConnection, Map<string, Statement[]>>();
+
+function borrow(db: SqliteConnection, sql: string): Statement {
+  const stmt = idle.get(db)?.get(sql)?.pop();
+  if (stmt) return stmt;
+  const fresh = db.prepare(sql);
+  fresh.setReadBigInts(true);
+  fresh.setReturnArrays(true);
+  return fresh;
+}
+
+function giveBack(db: SqliteConnection, sql: string, stmt: Statement): void {
+  let bySql = idle.get(db);
+  if (!bySql) idle.set(db, (bySql = new Map()));
+  let stmts = bySql.get(sql);
+  if (!stmts) bySql.set(sql, (stmts = []));
+  if (stmts.length < IDLE_PER_SQL) stmts.push(stmt);
+}
+
+/** The SQL texts of a table's queries, made once per table shape (a CrrTable is made anew when its shape changes). */
+const texts = new WeakMap<CrrTable, Map<string, string>>();
+
+function sqlOf(table: CrrTable, key: string, make: () => string): string {
+  let byKey = texts.get(table);
+  if (!byKey) texts.set(table, (byKey = new Map()));
+  let sql = byKey.get(key);
+  if (sql === undefined) byKey.set(key, (sql = make()));
+  return sql;
+}
+
+/** The rows of a lent statement: `close` ends them (if they have not ended) and gives the statement back. */
+class Rows {
+  it: Iterator<SqlValue[]>;
+  private readonly db: SqliteConnection;
+  private readonly sql: string;
+  private stmt: Statement | undefined;
+  constructor(db: SqliteConnection, sql: string, args: SqlValue[], params?: Record<string, SqlValue>) {
+    this.db = db;
+    this.sql = sql;
+    const stmt = (this.stmt = borrow(db, sql));
+    if (params) {
+      // Named parameters bind by name; a rule need not use all of them.
+      stmt.setAllowUnknownNamedParameters?.(true);
+      this.it = (stmt.iterate(params, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+    } else this.it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+  }
+  close(): void {
+    if (!this.stmt) return;
+    this.it.return?.();
+    giveBack(this.db, this.sql, this.stmt);
+    this.stmt = undefined;
+  }
+}
+
 /** One ordered stream of a table's changes: `head` is the next one (undefined at the end), `pos` its position in the feed. */
 interface Stream {
   head: Change | undefined;
@@ -170,22 +233,23 @@ interface Stream {
 class CellStream implements Stream {
   head: Change | undefined;
   pos: Int64 = 0;
-  private readonly it: Iterator<SqlValue[]>;
+  private readonly rows: Rows;
   private readonly table: CrrTable;
   private readonly sites: Sites;
   /** Index of the position column, if it is not the db_version. */
   private readonly posAt: number | undefined;
-  constructor(it: Iterator<SqlValue[]>, table: CrrTable, sites: Sites, posAt?: number) {
-    this.it = it;
+  constructor(rows: Rows, table: CrrTable, sites: Sites, posAt?: number) {
+    this.rows = rows;
     this.table = table;
     this.sites = sites;
     this.posAt = posAt;
     this.advance();
   }
   advance(): void {
-    const r = this.it.next();
+    const r = this.rows.it.next();
     if (r.done) {
       this.head = undefined;
+      this.rows.close();
       return;
     }
     const n = this.table.info.pks.length;
@@ -193,7 +257,7 @@ class CellStream implements Stream {
     this.pos = this.posAt === undefined ? this.head.dbVersion : int64(r.value[this.posAt] as bigint);
   }
   close(): void {
-    this.it.return?.();
+    this.rows.close();
   }
 }
 
@@ -201,19 +265,20 @@ class CellStream implements Stream {
 class SentinelStream implements Stream {
   head: Change | undefined;
   pos: Int64 = 0;
-  private readonly it: Iterator<SqlValue[]>;
+  private readonly rows: Rows;
   private readonly table: CrrTable;
   private readonly sites: Sites;
-  constructor(it: Iterator<SqlValue[]>, table: CrrTable, sites: Sites) {
-    this.it = it;
+  constructor(rows: Rows, table: CrrTable, sites: Sites) {
+    this.rows = rows;
     this.table = table;
     this.sites = sites;
     this.advance();
   }
   advance(): void {
-    const r = this.it.next();
+    const r = this.rows.it.next();
     if (r.done) {
       this.head = undefined;
+      this.rows.close();
       return;
     }
     const row = r.value;
@@ -224,7 +289,7 @@ class SentinelStream implements Stream {
     this.pos = dbVersion;
   }
   close(): void {
-    this.it.return?.();
+    this.rows.close();
   }
 }
 
@@ -252,11 +317,11 @@ class RowClockStream implements Stream {
   private readonly columns: readonly string[];
   /** Per column, whether the row being expanded overrides it. */
   private readonly overridden: Uint8Array;
-  private readonly it: Iterator<SqlValue[]>;
+  private readonly rows: Rows;
   private readonly table: CrrTable;
   private readonly sites: Sites;
-  constructor(it: Iterator<SqlValue[]>, table: CrrTable, sites: Sites) {
-    this.it = it;
+  constructor(rows: Rows, table: CrrTable, sites: Sites) {
+    this.rows = rows;
     this.table = table;
     this.sites = sites;
     this.n = table.info.pks.length;
@@ -267,9 +332,10 @@ class RowClockStream implements Stream {
   }
 
   private fetch(): void {
-    const r = this.it.next();
+    const r = this.rows.it.next();
     if (r.done) {
       this.row = undefined;
+      this.rows.close();
       return;
     }
     this.row = r.value;
@@ -330,7 +396,7 @@ class RowClockStream implements Stream {
   }
 
   close(): void {
-    this.it.return?.();
+    this.rows.close();
   }
 }
 
@@ -347,17 +413,10 @@ class RowClockStream implements Stream {
  */
 export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter): Generator<Change> {
   const streams: Stream[] = [];
-  const iterate = (sql: string, args: SqlValue[], params?: Record<string, SqlValue>): Iterator<SqlValue[]> => {
-    const stmt = db.prepare(sql);
-    stmt.setReadBigInts(true);
-    stmt.setReturnArrays(true);
-    if (exceptSite !== undefined) args.push(BigInt(exceptSite));
-    if (params) {
-      // Named parameters bind by name; a rule need not use all of them.
-      stmt.setAllowUnknownNamedParameters?.(true);
-      return (stmt.iterate(params, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
-    }
-    return (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+  const except = exceptSite !== undefined;
+  const rows = (sql: string, args: SqlValue[], params?: Record<string, SqlValue>): Rows => {
+    if (except) args.push(BigInt(exceptSite));
+    return new Rows(db, sql, args, params);
   };
   const add = (s: Stream): void => {
     if (s.head === undefined) s.close();
@@ -378,22 +437,25 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
       const params = condition && read?.params ? (read.params as Record<string, SqlValue>) : undefined;
       const s = BigInt(since);
       if (wholeRows) {
-        add(new CellStream(iterate(rowChangesQuery(table, exceptSite !== undefined, condition!), [s, s, s, s], params), table, sites, n + 7));
+        add(new CellStream(rows(rowChangesQuery(table, except, condition!), [s, s, s, s], params), table, sites, n + 7));
       } else if (condition !== undefined) {
         // A condition is on cells (their cid, col_version): read them per cell.
-        for (const q of layoutQueries(table, exceptSite !== undefined, condition)) {
-          let it = iterate(q.sql, [s], params);
-          if (q.rowClocks) it = byRowClock(it, n);
-          add(new CellStream(it, table, sites));
+        for (const q of layoutQueries(table, except, condition)) {
+          const r = rows(q.sql, [s], params);
+          if (q.rowClocks) r.it = byRowClock(r.it, n);
+          add(new CellStream(r, table, sites));
         }
       } else {
         // The same streams, the row clocks one SQL row per table row (stepping SQLite is most of a read).
-        add(new SentinelStream(iterate(sentinelQuery(table, exceptSite !== undefined), [s]), table, sites));
-        add(new CellStream(iterate(layoutQueries(table, exceptSite !== undefined)[1]!.sql, [s]), table, sites));
+        add(new SentinelStream(rows(sqlOf(table, `sentinels ${except}`, () => sentinelQuery(table, except)), [s]), table, sites));
+        add(new CellStream(rows(sqlOf(table, `overrides ${except}`, () => layoutQueries(table, except)[1]!.sql), [s]), table, sites));
         if (table.info.columns.length > 0) {
           // Tables only ever inserted into or updated whole have no override: ~10% of the read.
-          const overrides = db.prepare(`SELECT 1 FROM ${table.names.cells} LIMIT 1`).get() !== undefined;
-          add(new RowClockStream(iterate(rowClockQuery(table, exceptSite !== undefined, overrides), [s]), table, sites));
+          const any = sqlOf(table, 'any override', () => `SELECT 1 FROM ${table.names.cells} LIMIT 1`);
+          const stmt = borrow(db, any);
+          const overrides = stmt.get() !== undefined;
+          giveBack(db, any, stmt);
+          add(new RowClockStream(rows(sqlOf(table, `row clocks ${except} ${overrides}`, () => rowClockQuery(table, except, overrides)), [s]), table, sites));
         }
       }
     }
