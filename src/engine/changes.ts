@@ -6,7 +6,7 @@ import type { Change } from './change.ts';
 import type { Sites } from './clock.ts';
 import { packKey } from './pack.ts';
 import { SENTINEL } from './schema.ts';
-import { readCondition, rulesOf, type ReadFilter } from './filter.ts';
+import { readCondition, rowPredicate, rulesOf, type ReadFilter, type RowRule } from './filter.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { compareInt64, int64, type Int64 } from '../base/int64.ts';
@@ -127,21 +127,25 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
 /**
  * The query reading one table's row clocks after `since` for {@link RowClockStream}: one SQL row per
  * table row (not one per cell, as the per-cell view gives), ordered by row clock. Columns: pk…,
- * col_version, db_version, site, seq (of column 0), cl, the value of each column, then the positions
- * of its overridden columns (comma-separated, NULL when none: those cells are not the row clock's).
- * Parameters: since, then the excepted site if `exceptSite`. Without `overrides` (the table has none)
- * the last column is NULL, and one lookup per row less.
+ * col_version, db_version, site, seq (of column 0), cl, the value of each column, the positions of
+ * its overridden columns (comma-separated, NULL when none: those cells are not the row clock's), then
+ * per rule of `rules` whether the row satisfies its `where` (1; a rule without one: always).
+ * Parameters: since, then the excepted site if `exceptSite`, then the named parameters of the
+ * rules. Without `overrides` (the table has none) the overrides column is NULL, and one lookup per
+ * row less. With `rules`, only rows some rule's `where` allows are read.
  */
-export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true): string {
+export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[]): string {
   const { info, names: n } = table;
   const pkCols = info.pks.map((p) => `r.${ident(p)}`).join(', ');
   const join = info.pks.map((p) => `t.${ident(p)} = r.${ident(p)}`).join(' AND ');
   const vals = info.columns.map((c) => `t.${ident(c)}`).join(', ');
   // Override rows of columns the table no longer has map to NULL, which group_concat skips.
   const overridden = overrides ? `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)` : 'NULL';
-  return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}
+  const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
+  const some = rules?.every((r) => r.where !== undefined) ? ` AND (${wheres.join(' OR ')})` : '';
+  return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
   FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
-  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
+  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}${some}
   ORDER BY r.${K.dbv}, r.${K.seq}`;
 }
 
@@ -183,6 +187,17 @@ function giveBack(db: SqliteConnection, sql: string, stmt: Statement): void {
   let stmts = bySql.get(sql);
   if (!stmts) bySql.set(sql, (stmts = []));
   if (stmts.length < IDLE_PER_SQL) stmts.push(stmt);
+}
+
+/** Whether `table` has overrides (tables only ever inserted into or updated whole have none: their reads skip a lookup per row, ~10%). */
+function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
+  const sql = sqlOf(table, 'any override', () => `SELECT 1 FROM ${table.names.cells} LIMIT 1`);
+  const stmt = borrow(db, sql);
+  try {
+    return stmt.get() !== undefined;
+  } finally {
+    giveBack(db, sql, stmt);
+  }
 }
 
 /** The SQL texts of a table's queries, made once per table shape (a CrrTable is made anew when its shape changes). */
@@ -315,18 +330,22 @@ class RowClockStream implements Stream {
   private rowSeq: Int64 = 0;
   private readonly n: number;
   private readonly columns: readonly string[];
-  /** Per column, whether the row being expanded overrides it. */
+  /** Per column, whether the row being expanded overrides it, or (with rules) no rule allows it. */
   private readonly overridden: Uint8Array;
+  /** Per rule of a read filter, the columns it covers (1 per position), or undefined for all. */
+  private readonly rules: readonly (Uint8Array | undefined)[] | undefined;
   private readonly rows: Rows;
   private readonly table: CrrTable;
   private readonly sites: Sites;
-  constructor(rows: Rows, table: CrrTable, sites: Sites) {
+  /** `rules`: those the query had (rowClockQuery), whose `where` columns follow the overrides. */
+  constructor(rows: Rows, table: CrrTable, sites: Sites, rules?: readonly RowRule[]) {
     this.rows = rows;
     this.table = table;
     this.sites = sites;
     this.n = table.info.pks.length;
     this.columns = table.info.columns;
     this.overridden = new Uint8Array(this.columns.length);
+    this.rules = rules?.map((r) => (r.columns === undefined ? undefined : Uint8Array.from(this.columns, (c) => (r.columns!.includes(c) ? 1 : 0))));
     this.fetch();
     this.advance();
   }
@@ -372,9 +391,19 @@ class RowClockStream implements Stream {
       waiting.splice(0, this.from);
       this.from = 0;
     }
-    const mask = row[row.length - 1];
+    const m = columns.length;
+    const mask = row[n + 5 + m];
     overridden.fill(0);
     if (mask !== null) for (const p of (mask as string).split(',')) overridden[Number(p)] = 1;
+    if (this.rules) {
+      // A cell is read if a rule covering its column allows the row (readCondition, per cell).
+      const allowed = new Uint8Array(m);
+      this.rules.forEach((covers, k) => {
+        if (row[n + 6 + m + k] !== 1n) return;
+        for (let i = 0; i < m; i++) if (!covers || covers[i] === 1) allowed[i] = 1;
+      });
+      for (let i = 0; i < m; i++) if (allowed[i] === 0) overridden[i] = 1;
+    }
     const pk = packKey(row, n);
     const table = this.table.info.name;
     const colVersion = int64(row[n] as bigint);
@@ -410,8 +439,10 @@ class RowClockStream implements Stream {
  * the row's first change after `since`, so the stream is in position order, and a cell's db_version
  * may be lower than an earlier one's (re-sending a cell the reader has is a no-op when merged).
  * Must run inside a read transaction for a consistent snapshot (the engine does this).
+ * Row clocks are read one SQL row per table row, unless `perCell` (the per-cell queries, which give
+ * the same: the property test's reference).
  */
-export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter): Generator<Change> {
+export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter, perCell = false): Generator<Change> {
   const streams: Stream[] = [];
   const except = exceptSite !== undefined;
   const rows = (sql: string, args: SqlValue[], params?: Record<string, SqlValue>): Rows => {
@@ -435,11 +466,21 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
       }
       const n = table.info.pks.length;
       const params = condition && read?.params ? (read.params as Record<string, SqlValue>) : undefined;
+      const columns = table.info.columns.length;
       const s = BigInt(since);
       if (wholeRows) {
         add(new CellStream(rows(rowChangesQuery(table, except, condition!), [s, s, s, s], params), table, sites, n + 7));
-      } else if (condition !== undefined) {
-        // A condition is on cells (their cid, col_version): read them per cell.
+      } else if (condition !== undefined && !perCell) {
+        // The condition on cells for sentinels and overrides; the row clocks per row, the rules applied to their cells here.
+        const [sentinels, overrides] = layoutQueries(table, except, condition);
+        add(new CellStream(rows(sentinels!.sql, [s], params), table, sites));
+        add(new CellStream(rows(overrides!.sql, [s], params), table, sites));
+        if (columns > 0) {
+          const rules = rulesOf(read!.rules, table.info.name);
+          add(new RowClockStream(rows(rowClockQuery(table, except, hasOverrides(db, table), rules), [s], params), table, sites, rules));
+        }
+      } else if (condition !== undefined || perCell) {
+        // Per cell (the reference the property test compares the per-row reads with).
         for (const q of layoutQueries(table, except, condition)) {
           const r = rows(q.sql, [s], params);
           if (q.rowClocks) r.it = byRowClock(r.it, n);
@@ -449,12 +490,8 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
         // The same streams, the row clocks one SQL row per table row (stepping SQLite is most of a read).
         add(new SentinelStream(rows(sqlOf(table, `sentinels ${except}`, () => sentinelQuery(table, except)), [s]), table, sites));
         add(new CellStream(rows(sqlOf(table, `overrides ${except}`, () => layoutQueries(table, except)[1]!.sql), [s]), table, sites));
-        if (table.info.columns.length > 0) {
-          // Tables only ever inserted into or updated whole have no override: ~10% of the read.
-          const any = sqlOf(table, 'any override', () => `SELECT 1 FROM ${table.names.cells} LIMIT 1`);
-          const stmt = borrow(db, any);
-          const overrides = stmt.get() !== undefined;
-          giveBack(db, any, stmt);
+        if (columns > 0) {
+          const overrides = hasOverrides(db, table);
           add(new RowClockStream(rows(sqlOf(table, `row clocks ${except} ${overrides}`, () => rowClockQuery(table, except, overrides)), [s]), table, sites));
         }
       }
