@@ -4,6 +4,8 @@
  * - all changes of BENCH_ROWS rows of `items` inserted and sealed (3 changes a row), read with
  *   `changesSince(0)`;
  * - the same after an update of one column of every third row (overrides beside row clocks);
+ * - the first read through a read filter (two of the three columns, of rows with qty > 10: a hub
+ *   share's or a peer policy's initial sync);
  * - small reads: the last version's changes (10 rows, 30 changes) of a database of 2,000 rows in
  *   200 versions and a second table, read 2,000 times (a hub reads once per merge, a live follower
  *   once per commit), in µs per read.
@@ -78,17 +80,24 @@ const setups = trees.map((t) => {
   return { t, big, updated, small, top: small.currentDbVersion() };
 });
 
-const count = (e: Engine, since: number): number => {
+const FILTER = { rules: [{ table: 'items', columns: ['name', 'qty'], where: 'qty > 10' }] };
+const count = (e: Engine, since: number, read?: typeof FILTER): number => {
   let n = 0;
-  for (const c of e.changesSince(since)) if (c.cl > 0) n++;
+  for (const c of e.changesSince(since, read ? { read } : {})) if (c.cl > 0) n++;
   return n;
 };
-const best: Record<string, { changes: number; updatedChanges: number; read: number; updated: number; small: number }> = {};
+const best: Record<string, { changes: number; updatedChanges: number; filteredChanges: number; read: number; updated: number; filtered: number; small: number }> = {};
 for (let rep = 0; rep < REPS; rep++) {
   for (const s of setups) {
-    const b = (best[s.t.label] ??= { changes: count(s.big, 0), updatedChanges: count(s.updated, 0), read: Infinity, updated: Infinity, small: Infinity });
+    const b = (best[s.t.label] ??= {
+      changes: count(s.big, 0),
+      updatedChanges: count(s.updated, 0),
+      filteredChanges: count(s.big, 0, FILTER),
+      ...{ read: Infinity, updated: Infinity, filtered: Infinity, small: Infinity },
+    });
     b.read = Math.min(b.read, cpu(() => count(s.big, 0)));
     b.updated = Math.min(b.updated, cpu(() => count(s.updated, 0)));
+    b.filtered = Math.min(b.filtered, cpu(() => count(s.big, 0, FILTER)));
     b.small = Math.min(b.small, (cpu(() => {
       for (let i = 0; i < SMALL_READS; i++) count(s.small, s.top - 1);
     }) * 1000) / SMALL_READS);
@@ -97,8 +106,8 @@ for (let rep = 0; rep < REPS; rep++) {
 for (const s of setups) for (const e of [s.big, s.updated, s.small]) e.db.close();
 scratch.cleanup();
 console.log(`${ROWS} rows, best of ${REPS}, trees interleaved; CPU of this process`);
-console.log('| tree | read ms | read /s (CPU) | read after updates ms | /s (CPU) | small read µs |');
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log('| tree | read ms | read /s (CPU) | read after updates ms | /s (CPU) | filtered read ms | /s (CPU) | small read µs |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const [label, b] of Object.entries(best)) {
-  console.log(`| ${label} | ${b.read.toFixed(0)} | ${Math.round((b.changes / b.read) * 1000)} | ${b.updated.toFixed(0)} | ${Math.round((b.updatedChanges / b.updated) * 1000)} | ${b.small.toFixed(0)} |`);
+  console.log(`| ${label} | ${b.read.toFixed(0)} | ${Math.round((b.changes / b.read) * 1000)} | ${b.updated.toFixed(0)} | ${Math.round((b.updatedChanges / b.updated) * 1000)} | ${b.filtered.toFixed(0)} | ${Math.round((b.filteredChanges / b.filtered) * 1000)} | ${b.small.toFixed(0)} |`);
 }

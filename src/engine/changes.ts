@@ -132,7 +132,8 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
  * per rule of `rules` whether the row satisfies its `where` (1; a rule without one: always).
  * Parameters: since, then the excepted site if `exceptSite`, then the named parameters of the
  * rules. Without `overrides` (the table has none) the overrides column is NULL, and one lookup per
- * row less. With `rules`, only rows some rule's `where` allows are read.
+ * row less. The rules' predicates are columns, not a WHERE: as a WHERE, SQLite would drive the
+ * query from their keys and sort, instead of streaming the index.
  */
 export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[]): string {
   const { info, names: n } = table;
@@ -142,10 +143,9 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
   // Override rows of columns the table no longer has map to NULL, which group_concat skips.
   const overridden = overrides ? `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)` : 'NULL';
   const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
-  const some = rules?.every((r) => r.where !== undefined) ? ` AND (${wheres.join(' OR ')})` : '';
   return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
   FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
-  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}${some}
+  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
   ORDER BY r.${K.dbv}, r.${K.seq}`;
 }
 
@@ -332,6 +332,8 @@ class RowClockStream implements Stream {
   private readonly columns: readonly string[];
   /** Per column, whether the row being expanded overrides it, or (with rules) no rule allows it. */
   private readonly overridden: Uint8Array;
+  /** Per column, whether a rule allows the row being expanded (scratch). */
+  private readonly allowed: Uint8Array;
   /** Per rule of a read filter, the columns it covers (1 per position), or undefined for all. */
   private readonly rules: readonly (Uint8Array | undefined)[] | undefined;
   private readonly rows: Rows;
@@ -345,6 +347,7 @@ class RowClockStream implements Stream {
     this.n = table.info.pks.length;
     this.columns = table.info.columns;
     this.overridden = new Uint8Array(this.columns.length);
+    this.allowed = new Uint8Array(this.columns.length);
     this.rules = rules?.map((r) => (r.columns === undefined ? undefined : Uint8Array.from(this.columns, (c) => (r.columns!.includes(c) ? 1 : 0))));
     this.fetch();
     this.advance();
@@ -395,13 +398,16 @@ class RowClockStream implements Stream {
     const mask = row[n + 5 + m];
     overridden.fill(0);
     if (mask !== null) for (const p of (mask as string).split(',')) overridden[Number(p)] = 1;
-    if (this.rules) {
+    const rules = this.rules;
+    if (rules) {
       // A cell is read if a rule covering its column allows the row (readCondition, per cell).
-      const allowed = new Uint8Array(m);
-      this.rules.forEach((covers, k) => {
-        if (row[n + 6 + m + k] !== 1n) return;
-        for (let i = 0; i < m; i++) if (!covers || covers[i] === 1) allowed[i] = 1;
-      });
+      const allowed = this.allowed;
+      allowed.fill(0);
+      for (let k = 0; k < rules.length; k++) {
+        if (row[n + 6 + m + k] !== 1n) continue;
+        const covers = rules[k];
+        for (let i = 0; i < m; i++) if (covers === undefined || covers[i] === 1) allowed[i] = 1;
+      }
       for (let i = 0; i < m; i++) if (allowed[i] === 0) overridden[i] = 1;
     }
     const pk = packKey(row, n);
