@@ -6,11 +6,11 @@ import type { Change } from './change.ts';
 import type { Sites } from './clock.ts';
 import { packKey } from './pack.ts';
 import { SENTINEL } from './schema.ts';
-import { readCondition, rulesOf, type ReadFilter } from './filter.ts';
-import { ident, literal, type SqlValue, type SqliteConnection } from './sqlite.ts';
+import { readCondition, rowPredicate, rulesOf, type ReadFilter, type RowRule } from './filter.ts';
+import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
-import { compareInt64, int64 } from '../base/int64.ts';
-import { EXCEPT_DIRECT } from './owners.ts';
+import { compareInt64, int64, type Int64 } from '../base/int64.ts';
+import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
 import { K, positions } from './layout.ts';
 
 /**
@@ -124,12 +124,315 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
   ORDER BY ${order}`;
 }
 
-interface Cursor {
-  table: CrrTable;
+/**
+ * The query reading one table's row clocks after `since` for {@link RowClockStream}: one SQL row per
+ * table row (not one per cell, as the per-cell view gives), ordered by row clock. Columns: pk…,
+ * col_version, db_version, site, seq (of column 0), cl, the value of each column, the positions of
+ * its overridden columns (comma-separated, NULL when none: those cells are not the row clock's), then
+ * per rule of `rules` whether the row satisfies its `where` (1; a rule without one: always).
+ * Parameters: since, then the excepted site if `exceptSite`, then the named parameters of the
+ * rules. Without `overrides` (the table has none) the overrides column is NULL, and one lookup per
+ * row less. The rules' predicates are columns, not a WHERE: as a WHERE, SQLite would drive the
+ * query from their keys and sort, instead of streaming the index.
+ */
+export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[]): string {
+  const { info, names: n } = table;
+  const pkCols = info.pks.map((p) => `r.${ident(p)}`).join(', ');
+  const join = info.pks.map((p) => `t.${ident(p)} = r.${ident(p)}`).join(' AND ');
+  const vals = info.columns.map((c) => `t.${ident(c)}`).join(', ');
+  // Override rows of columns the table no longer has map to NULL, which group_concat skips.
+  const overridden = overrides ? `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)` : 'NULL';
+  const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
+  return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
+  FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
+  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
+  ORDER BY r.${K.dbv}, r.${K.seq}`;
+}
+
+/**
+ * The query reading one table's sentinels after `since` straight from the key map's sentinel index
+ * (no join: a sentinel carries no value). Columns: pk…, cl, db_version, site, seq. Parameters as
+ * {@link rowClockQuery}.
+ */
+export function sentinelQuery(table: CrrTable, exceptSite: boolean): string {
+  const { info, names: n } = table;
+  return `SELECT ${info.pks.map(ident).join(', ')}, ${K.cl}, ${K.clDbv}, ${K.clSite}, ${K.clSeq} FROM ${n.pks}
+  WHERE ${K.clDbv} > ?${exceptSite ? ` AND ${exceptDirect(K.clDbv)}` : ''}
+  ORDER BY ${K.clDbv}, ${K.clSeq}`;
+}
+
+/** Idle statements kept per SQL text and connection. */
+const IDLE_PER_SQL = 4;
+
+/**
+ * The feed's prepared statements, per connection, reused from read to read: preparing them was most
+ * of a small read's CPU (a hub reads once per merge, a live follower once per commit). A statement
+ * is lent to one read at a time, since iterating it again would reset the rows another read is
+ * stepping. Their SQL texts follow from the tables' shapes, so they are few.
+ */
+const idle = new WeakMap<SqliteConnection, Map<string, Statement[]>>();
+
+function borrow(db: SqliteConnection, sql: string): Statement {
+  const stmt = idle.get(db)?.get(sql)?.pop();
+  if (stmt) return stmt;
+  const fresh = db.prepare(sql);
+  fresh.setReadBigInts(true);
+  fresh.setReturnArrays(true);
+  return fresh;
+}
+
+function giveBack(db: SqliteConnection, sql: string, stmt: Statement): void {
+  let bySql = idle.get(db);
+  if (!bySql) idle.set(db, (bySql = new Map()));
+  let stmts = bySql.get(sql);
+  if (!stmts) bySql.set(sql, (stmts = []));
+  if (stmts.length < IDLE_PER_SQL) stmts.push(stmt);
+}
+
+/** Whether `table` has overrides (tables only ever inserted into or updated whole have none: their reads skip a lookup per row, ~10%). */
+function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
+  const sql = sqlOf(table, 'any override', () => `SELECT 1 FROM ${table.names.cells} LIMIT 1`);
+  const stmt = borrow(db, sql);
+  try {
+    return stmt.get() !== undefined;
+  } finally {
+    giveBack(db, sql, stmt);
+  }
+}
+
+/** The SQL texts of a table's queries, made once per table shape (a CrrTable is made anew when its shape changes). */
+const texts = new WeakMap<CrrTable, Map<string, string>>();
+
+function sqlOf(table: CrrTable, key: string, make: () => string): string {
+  let byKey = texts.get(table);
+  if (!byKey) texts.set(table, (byKey = new Map()));
+  let sql = byKey.get(key);
+  if (sql === undefined) byKey.set(key, (sql = make()));
+  return sql;
+}
+
+/** The rows of a lent statement: `close` ends them (if they have not ended) and gives the statement back. */
+class Rows {
   it: Iterator<SqlValue[]>;
-  head: SqlValue[] | undefined;
-  /** Index of the column ordering the stream (db_version, or the position of a row-predicate query). */
-  at: number;
+  private readonly db: SqliteConnection;
+  private readonly sql: string;
+  private stmt: Statement | undefined;
+  constructor(db: SqliteConnection, sql: string, args: SqlValue[], params?: Record<string, SqlValue>) {
+    this.db = db;
+    this.sql = sql;
+    const stmt = (this.stmt = borrow(db, sql));
+    if (params) {
+      // Named parameters bind by name; a rule need not use all of them.
+      stmt.setAllowUnknownNamedParameters?.(true);
+      this.it = (stmt.iterate(params, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+    } else this.it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
+  }
+  close(): void {
+    if (!this.stmt) return;
+    this.it.return?.();
+    giveBack(this.db, this.sql, this.stmt);
+    this.stmt = undefined;
+  }
+}
+
+/** One ordered stream of a table's changes: `head` is the next one (undefined at the end), `pos` its position in the feed. */
+interface Stream {
+  head: Change | undefined;
+  /** The head's position: its db_version, or the position column of a row-predicate query. */
+  pos: Int64;
+  advance(): void;
+  close(): void;
+}
+
+/** A stream of query rows with one change each (pk…, cid, col_version, db_version, site, seq, cl, val). */
+class CellStream implements Stream {
+  head: Change | undefined;
+  pos: Int64 = 0;
+  private readonly rows: Rows;
+  private readonly table: CrrTable;
+  private readonly sites: Sites;
+  /** Index of the position column, if it is not the db_version. */
+  private readonly posAt: number | undefined;
+  constructor(rows: Rows, table: CrrTable, sites: Sites, posAt?: number) {
+    this.rows = rows;
+    this.table = table;
+    this.sites = sites;
+    this.posAt = posAt;
+    this.advance();
+  }
+  advance(): void {
+    const r = this.rows.it.next();
+    if (r.done) {
+      this.head = undefined;
+      this.rows.close();
+      return;
+    }
+    const n = this.table.info.pks.length;
+    this.head = toChange(this.table, r.value, n, this.sites);
+    this.pos = this.posAt === undefined ? this.head.dbVersion : int64(r.value[this.posAt] as bigint);
+  }
+  close(): void {
+    this.rows.close();
+  }
+}
+
+/** The sentinels of a {@link sentinelQuery}. */
+class SentinelStream implements Stream {
+  head: Change | undefined;
+  pos: Int64 = 0;
+  private readonly rows: Rows;
+  private readonly table: CrrTable;
+  private readonly sites: Sites;
+  constructor(rows: Rows, table: CrrTable, sites: Sites) {
+    this.rows = rows;
+    this.table = table;
+    this.sites = sites;
+    this.advance();
+  }
+  advance(): void {
+    const r = this.rows.it.next();
+    if (r.done) {
+      this.head = undefined;
+      this.rows.close();
+      return;
+    }
+    const row = r.value;
+    const n = this.table.info.pks.length;
+    const cl = int64(row[n] as bigint);
+    const dbVersion = int64(row[n + 1] as bigint);
+    this.head = { table: this.table.info.name, pk: packKey(row, n), cid: SENTINEL, colVersion: cl, dbVersion, siteId: this.sites.bytesOf(Number(row[n + 2])), seq: int64(row[n + 3] as bigint), cl, val: null };
+    this.pos = dbVersion;
+  }
+  close(): void {
+    this.rows.close();
+  }
+}
+
+/** Whether (db_version, seq) of `c` comes before (`dbv`, `seq`). */
+const before = (c: Change, dbv: Int64, seq: Int64): boolean => c.dbVersion < dbv || (c.dbVersion === dbv && c.seq < seq);
+
+/**
+ * The cells of row clocks, from the rows of a {@link rowClockQuery} (one per table row, ordered by
+ * row clock), in (db_version, seq) order: each row is expanded into the cells it stands for, which
+ * share its clock (seq + position) and primary key. As {@link byRowClock} (the same order, ties
+ * included): a row clock's cells have seqs from its own up, so a cell is final once the next row
+ * clock starts after it, and few cells wait at a time.
+ */
+class RowClockStream implements Stream {
+  head: Change | undefined;
+  pos: Int64 = 0;
+  /** Cells expanded and not yet final, in order from `from` on. */
+  private readonly waiting: Change[] = [];
+  private from = 0;
+  /** The next row, not yet expanded, and its row clock. */
+  private row: SqlValue[] | undefined;
+  private rowDbv: Int64 = 0;
+  private rowSeq: Int64 = 0;
+  private readonly n: number;
+  private readonly columns: readonly string[];
+  /** Per column, whether the row being expanded overrides it, or (with rules) no rule allows it. */
+  private readonly overridden: Uint8Array;
+  /** Per column, whether a rule allows the row being expanded (scratch). */
+  private readonly allowed: Uint8Array;
+  /** Per rule of a read filter, the columns it covers (1 per position), or undefined for all. */
+  private readonly rules: readonly (Uint8Array | undefined)[] | undefined;
+  private readonly rows: Rows;
+  private readonly table: CrrTable;
+  private readonly sites: Sites;
+  /** `rules`: those the query had (rowClockQuery), whose `where` columns follow the overrides. */
+  constructor(rows: Rows, table: CrrTable, sites: Sites, rules?: readonly RowRule[]) {
+    this.rows = rows;
+    this.table = table;
+    this.sites = sites;
+    this.n = table.info.pks.length;
+    this.columns = table.info.columns;
+    this.overridden = new Uint8Array(this.columns.length);
+    this.allowed = new Uint8Array(this.columns.length);
+    this.rules = rules?.map((r) => (r.columns === undefined ? undefined : Uint8Array.from(this.columns, (c) => (r.columns!.includes(c) ? 1 : 0))));
+    this.fetch();
+    this.advance();
+  }
+
+  private fetch(): void {
+    const r = this.rows.it.next();
+    if (r.done) {
+      this.row = undefined;
+      this.rows.close();
+      return;
+    }
+    this.row = r.value;
+    this.rowDbv = int64(r.value[this.n + 1] as bigint);
+    this.rowSeq = int64(r.value[this.n + 3] as bigint);
+  }
+
+  advance(): void {
+    for (;;) {
+      if (this.from < this.waiting.length) {
+        const c = this.waiting[this.from]!;
+        if (this.row === undefined || before(c, this.rowDbv, this.rowSeq)) {
+          this.from++;
+          this.head = c;
+          this.pos = c.dbVersion;
+          return;
+        }
+      } else if (this.row === undefined) {
+        this.head = undefined;
+        return;
+      }
+      this.expand();
+    }
+  }
+
+  /** Moves the next row's cells into `waiting`, in order, and fetches the row after it. */
+  private expand(): void {
+    const row = this.row!;
+    const { n, columns, overridden, waiting } = this;
+    if (this.from === waiting.length) {
+      waiting.length = 0;
+      this.from = 0;
+    } else if (this.from > 1024) {
+      waiting.splice(0, this.from);
+      this.from = 0;
+    }
+    const m = columns.length;
+    const mask = row[n + 5 + m];
+    overridden.fill(0);
+    if (mask !== null) for (const p of (mask as string).split(',')) overridden[Number(p)] = 1;
+    const rules = this.rules;
+    if (rules) {
+      // A cell is read if a rule covering its column allows the row (readCondition, per cell).
+      const allowed = this.allowed;
+      allowed.fill(0);
+      for (let k = 0; k < rules.length; k++) {
+        if (row[n + 6 + m + k] !== 1n) continue;
+        const covers = rules[k];
+        for (let i = 0; i < m; i++) if (covers === undefined || covers[i] === 1) allowed[i] = 1;
+      }
+      for (let i = 0; i < m; i++) if (allowed[i] === 0) overridden[i] = 1;
+    }
+    const pk = packKey(row, n);
+    const table = this.table.info.name;
+    const colVersion = int64(row[n] as bigint);
+    const dbVersion = this.rowDbv;
+    const siteId = this.sites.bytesOf(Number(row[n + 2]));
+    const base = this.rowSeq;
+    const cl = int64(row[n + 4] as bigint);
+    for (let i = 0; i < columns.length; i++) {
+      if (overridden[i] === 1) continue;
+      const seq = typeof base === 'number' && Number.isSafeInteger(base + i) ? base + i : int64(BigInt(base) + BigInt(i));
+      const c: Change = { table, pk, cid: columns[i]!, colVersion, dbVersion, siteId, seq, cl, val: row[n + 5 + i] ?? null };
+      // Insert in order (usually at the end), before any equal cell as byRowClock does.
+      let j = waiting.length;
+      while (j > this.from && !before(waiting[j - 1]!, dbVersion, seq)) j--;
+      if (j === waiting.length) waiting.push(c);
+      else waiting.splice(j, 0, c);
+    }
+    this.fetch();
+  }
+
+  close(): void {
+    this.rows.close();
+  }
 }
 
 /**
@@ -142,59 +445,78 @@ interface Cursor {
  * the row's first change after `since`, so the stream is in position order, and a cell's db_version
  * may be lower than an earlier one's (re-sending a cell the reader has is a no-op when merged).
  * Must run inside a read transaction for a consistent snapshot (the engine does this).
+ * Row clocks are read one SQL row per table row, unless `perCell` (the per-cell queries, which give
+ * the same: the property test's reference).
  */
-export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter): Generator<Change> {
-  const cursors: Cursor[] = [];
-  for (const table of tables) {
-    let condition: string | undefined;
-    let wholeRows = false;
-    if (read) {
-      const rules = rulesOf(read.rules, table.info.name);
-      if (rules.length === 0) continue;
-      condition = readCondition(table, rules);
-      // From 0 every cell is after `since` already: the plain query says the same, cheaper.
-      wholeRows = condition !== undefined && since > 0 && rules.some((r) => r.where !== undefined);
-    }
-    const n = table.info.pks.length;
-    const queries = wholeRows ? [{ sql: rowChangesQuery(table, exceptSite !== undefined, condition!), rowClocks: false }] : layoutQueries(table, exceptSite !== undefined, condition);
-    for (const q of queries) {
-      const stmt = db.prepare(q.sql);
-      stmt.setReadBigInts(true);
-      stmt.setReturnArrays(true);
-      const args: SqlValue[] = wholeRows ? [BigInt(since), BigInt(since), BigInt(since), BigInt(since)] : [BigInt(since)];
-      if (exceptSite !== undefined) args.push(BigInt(exceptSite));
-      let it: Iterator<SqlValue[]>;
-      if (condition && read?.params) {
-        // Named parameters bind by name; a rule need not use all of them.
-        stmt.setAllowUnknownNamedParameters?.(true);
-        it = (stmt.iterate(read.params as Record<string, SqlValue>, ...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
-      } else it = (stmt.iterate(...args) as Iterable<SqlValue[]>)[Symbol.iterator]();
-      if (q.rowClocks) it = byRowClock(it, n);
-      const first = it.next();
-      if (!first.done) cursors.push({ table, it, head: first.value, at: wholeRows ? n + 7 : n + 2 });
-    }
-  }
+export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter, perCell = false): Generator<Change> {
+  const streams: Stream[] = [];
+  const except = exceptSite !== undefined;
+  const rows = (sql: string, args: SqlValue[], params?: Record<string, SqlValue>): Rows => {
+    if (except) args.push(BigInt(exceptSite));
+    return new Rows(db, sql, args, params);
+  };
+  const add = (s: Stream): void => {
+    if (s.head === undefined) s.close();
+    else streams.push(s);
+  };
   try {
-    while (cursors.length > 0) {
+    for (const table of tables) {
+      let condition: string | undefined;
+      let wholeRows = false;
+      if (read) {
+        const rules = rulesOf(read.rules, table.info.name);
+        if (rules.length === 0) continue;
+        condition = readCondition(table, rules);
+        // From 0 every cell is after `since` already: the plain query says the same, cheaper.
+        wholeRows = condition !== undefined && since > 0 && rules.some((r) => r.where !== undefined);
+      }
+      const n = table.info.pks.length;
+      const params = condition && read?.params ? (read.params as Record<string, SqlValue>) : undefined;
+      const columns = table.info.columns.length;
+      const s = BigInt(since);
+      if (wholeRows) {
+        add(new CellStream(rows(rowChangesQuery(table, except, condition!), [s, s, s, s], params), table, sites, n + 7));
+      } else if (condition !== undefined && !perCell) {
+        // The condition on cells for sentinels and overrides; the row clocks per row, the rules applied to their cells here.
+        const [sentinels, overrides] = layoutQueries(table, except, condition);
+        add(new CellStream(rows(sentinels!.sql, [s], params), table, sites));
+        add(new CellStream(rows(overrides!.sql, [s], params), table, sites));
+        if (columns > 0) {
+          const rules = rulesOf(read!.rules, table.info.name);
+          add(new RowClockStream(rows(rowClockQuery(table, except, hasOverrides(db, table), rules), [s], params), table, sites, rules));
+        }
+      } else if (condition !== undefined || perCell) {
+        // Per cell (the reference the property test compares the per-row reads with).
+        for (const q of layoutQueries(table, except, condition)) {
+          const r = rows(q.sql, [s], params);
+          if (q.rowClocks) r.it = byRowClock(r.it, n);
+          add(new CellStream(r, table, sites));
+        }
+      } else {
+        // The same streams, the row clocks one SQL row per table row (stepping SQLite is most of a read).
+        add(new SentinelStream(rows(sqlOf(table, `sentinels ${except}`, () => sentinelQuery(table, except)), [s]), table, sites));
+        add(new CellStream(rows(sqlOf(table, `overrides ${except}`, () => layoutQueries(table, except)[1]!.sql), [s]), table, sites));
+        if (columns > 0) {
+          const overrides = hasOverrides(db, table);
+          add(new RowClockStream(rows(sqlOf(table, `row clocks ${except} ${overrides}`, () => rowClockQuery(table, except, overrides)), [s]), table, sites));
+        }
+      }
+    }
+    while (streams.length > 0) {
       // Few tables: a linear scan for the smallest (position, seq) beats a heap.
       let best = 0;
-      for (let i = 1; i < cursors.length; i++) {
-        const a = cursors[i]!;
-        const b = cursors[best]!;
-        const pa = a.head![a.at] as bigint;
-        const pb = b.head![b.at] as bigint;
-        const sa = a.head![a.table.info.pks.length + 4] as bigint;
-        const sb = b.head![b.table.info.pks.length + 4] as bigint;
-        if (pa < pb || (pa === pb && sa < sb)) best = i;
+      for (let i = 1; i < streams.length; i++) {
+        const a = streams[i]!;
+        const b = streams[best]!;
+        if (a.pos < b.pos || (a.pos === b.pos && a.head!.seq < b.head!.seq)) best = i;
       }
-      const cur = cursors[best]!;
-      yield toChange(cur.table, cur.head!, cur.table.info.pks.length, sites);
-      const next = cur.it.next();
-      if (next.done) cursors.splice(best, 1);
-      else cur.head = next.value;
+      const cur = streams[best]!;
+      yield cur.head!;
+      cur.advance();
+      if (cur.head === undefined) streams.splice(best, 1);
     }
   } finally {
-    for (const c of cursors) c.it.return?.();
+    for (const s of streams) s.close();
   }
 }
 

@@ -52,9 +52,6 @@ export function coversColumn(rule: RowRule, cid: string): boolean {
  * is: the row is gone, so there is nothing to test, and the delete carries only the key.
  */
 export function readCondition(table: CrrTable, rules: readonly RowRule[]): string | undefined {
-  const { info } = table;
-  const keys = info.pks.map(ident);
-  const outer = info.pks.length === 1 ? `p.${keys[0]}` : `(${info.pks.map((k) => `p.${ident(k)}`).join(', ')})`;
   const alternatives: string[] = [];
   for (const rule of rules) {
     const parts: string[] = [];
@@ -62,10 +59,22 @@ export function readCondition(table: CrrTable, rules: readonly RowRule[]): strin
       const cols = [SENTINEL, ...rule.columns.filter((c) => table.columnSet.has(c))];
       parts.push(`c.cid IN (${cols.map(literal).join(', ')})`);
     }
-    if (rule.where !== undefined) parts.push(`${outer} IN (SELECT ${keys.join(', ')} FROM ${ident(info.name)} WHERE (${rule.where}))`);
+    if (rule.where !== undefined) parts.push(rowPredicate(table, rule.where, 'p'));
     if (parts.length === 0) return undefined;
     alternatives.push(parts.join(' AND '));
   }
   if (alternatives.length === 0) return '0';
   return `((c.cid = '${SENTINEL}' AND c.col_version % 2 = 0) OR ${alternatives.map((a) => `(${a})`).join(' OR ')})`;
+}
+
+/**
+ * A rule's `where` as a condition on the row whose key columns the alias `keys` has (the key map's
+ * row in the change queries): an uncorrelated `IN (SELECT keys FROM table WHERE …)`, computed once
+ * per query.
+ */
+export function rowPredicate(table: CrrTable, where: string, keys: string): string {
+  const { info } = table;
+  const names = info.pks.map(ident);
+  const outer = info.pks.length === 1 ? `${keys}.${names[0]}` : `(${names.map((k) => `${keys}.${k}`).join(', ')})`;
+  return `${outer} IN (SELECT ${names.join(', ')} FROM ${ident(info.name)} WHERE (${where}))`;
 }

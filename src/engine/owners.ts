@@ -65,4 +65,9 @@ export class SiteOwners {
  * server held) — so sending it back would only echo it. Its changes that arrived any other way are
  * still sent to it.
  */
-export const EXCEPT_DIRECT = 'NOT EXISTS (SELECT 1 FROM ddcp_direct_versions d WHERE d.db_version = c.db_version AND d.site = ?)';
+export const EXCEPT_DIRECT = exceptDirect('c.db_version');
+
+/** {@link EXCEPT_DIRECT} for a change whose db_version is the SQL expression `dbVersion`. */
+export function exceptDirect(dbVersion: string): string {
+  return `NOT EXISTS (SELECT 1 FROM ddcp_direct_versions d WHERE d.db_version = ${dbVersion} AND d.site = ?)`;
+}
