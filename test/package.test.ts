@@ -135,6 +135,22 @@ describe('the packed package', { timeout: 600_000 }, () => {
     assert.match(ok('ddcp', ['-C', repo, 'shell', '-c', 'SELECT body FROM notes'], p.dir, onPath), /hello/);
   });
 
+  it('its CLI runs the bundled command: a quick command loads a few files, no network package', () => {
+    const pkg = join(p.globalPrefix, 'lib', 'node_modules', 'ddcp');
+    assert.ok(existsSync(join(pkg, 'dist', 'cli', 'bundle', 'ddcp.js')), 'npm run build bundles the command');
+    assert.ok(existsSync(join(pkg, 'dist', 'cli', 'bundle', 'runner.js')), "and the shell's statement runner beside it");
+    const repo = folder('bundled');
+    ok(p.globalBin, ['init'], repo);
+    const list = join(p.dir, 'bundled-modules.txt');
+    const node = join(pkg, 'node_modules', 'node', 'bin', 'node');
+    const tracer = join(REPO_ROOT, 'test', 'support', 'trace-modules.ts');
+    ok(existsSync(node) ? node : join(p.app, 'node_modules', '.bin', 'node'), ['--disable-warning=ExperimentalWarning', '--import', tracer, join(pkg, 'bin', 'ddcp.js'), 'status'], repo, { DDCP_TRACE_MODULES: list });
+    const files = readFileSync(list, 'utf8').trim().split('\n').filter((u) => u.startsWith('file:') && !u.endsWith('/trace-modules.ts'));
+    assert.ok(files.some((u) => u.endsWith('/dist/cli/bundle/ddcp.js')), files.join('\n'));
+    assert.deepEqual(files.filter((u) => u.includes('/node_modules/') || u.endsWith('/dist/cli/main.js')), [], 'no package and no module of dist/ besides the bundle');
+    assert.ok(files.length <= 12, `${files.length} files: ${files.join(', ')}`);
+  });
+
   it('its CLI on a Node.js without (enough of) node:sqlite says so and exits 70', (t) => {
     if (majorOf(SYSTEM_NODE) >= 22) return t.skip(`the system Node.js (${SYSTEM_NODE}) is not older than 22`);
     const r = sh(p.globalBin, ['status'], folder('old-node'), { DDCP_NODE: SYSTEM_NODE });
