@@ -158,6 +158,19 @@ describe('JSON lines read as bytes', () => {
     assert.match(got.error!, /^ChangeError: line 2: not valid JSON/, 'a mark after the first is text, as the line reader keeps it');
   });
 
+  it('refuses a value shorter than it says, even with the rest of a longer value left in its buffer', () => {
+    const reader = new ChangeLineReader();
+    const c: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: 'abcdef', colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
+    const full = formatChange(c);
+    const whole = encoder.encode(full);
+    assert.ok(reader.canonical(whole, 0, whole.length), 'the whole value is read');
+    const packed = Buffer.from(packColumns(['abcdef'])).toString('hex');
+    const cut = full.replace(`"val":"${packed}"`, `"val":"${packed.slice(0, -6)}"`); // says 6 bytes, holds 3
+    const bytes = encoder.encode(cut);
+    assert.equal(reader.canonical(bytes, 0, bytes.length), undefined);
+    assert.equal(parseCanonical(cut), undefined);
+  });
+
   it('shares the arrays of a repeated key and site id, and copies what it keeps out of the read buffer', () => {
     const a: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: new Uint8Array([1, 2]), colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
     const b: Change = { ...a, cid: 'qty', val: 5n, seq: 1 };

@@ -292,13 +292,15 @@ export class ChangeLineReader {
     const seq = int(b, i, e);
     if (seq === undefined || intEnd + 1 !== e || b[intEnd] !== 0x7d) return undefined;
 
-    // unpackValue's checks, without its array of one: one column, read to the last byte.
+    // unpackValue's checks, without its array of one: one column, read to the last byte. The scratch
+    // buffer may be longer than the value: a value that claims more bytes than it has ends past
+    // valLen (or reads bytes that fail), and is refused as unpackValue would refuse it.
     if (valLen === 0 || this.scratch[0] !== 1) return undefined;
     const at = this.at;
     at.pos = 1;
     let val;
     try {
-      val = readValueAt(new Uint8Array(this.scratch.buffer, 0, valLen), at);
+      val = readValueAt(this.scratch, at);
     } catch {
       return undefined;
     }
