@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 // @ts-expect-error: plain JS module without types (as in bench/)
 import { MEMORY_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
@@ -145,9 +146,10 @@ describe('the packed package', { timeout: 600_000 }, () => {
     const node = join(pkg, 'node_modules', 'node', 'bin', 'node');
     const tracer = join(REPO_ROOT, 'test', 'support', 'trace-modules.ts');
     ok(existsSync(node) ? node : join(p.app, 'node_modules', '.bin', 'node'), ['--disable-warning=ExperimentalWarning', '--import', tracer, join(pkg, 'bin', 'ddcp.js'), 'status'], repo, { DDCP_TRACE_MODULES: list });
+    const inPackage = pathToFileURL(realpathSync(pkg)).href + '/';
     const files = readFileSync(list, 'utf8').trim().split('\n').filter((u) => u.startsWith('file:') && !u.endsWith('/trace-modules.ts'));
-    assert.ok(files.some((u) => u.endsWith('/dist/cli/bundle/ddcp.js')), files.join('\n'));
-    assert.deepEqual(files.filter((u) => u.includes('/node_modules/') || u.endsWith('/dist/cli/main.js')), [], 'no package and no module of dist/ besides the bundle');
+    assert.ok(files.includes(`${inPackage}dist/cli/bundle/ddcp.js`), files.join('\n'));
+    assert.deepEqual(files.filter((u) => !u.startsWith(`${inPackage}bin/`) && !u.startsWith(`${inPackage}dist/cli/bundle/`)), [], 'no other package and no module of dist/ besides the bundle');
     assert.ok(files.length <= 12, `${files.length} files: ${files.join(', ')}`);
   });
 
