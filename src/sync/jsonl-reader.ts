@@ -410,38 +410,41 @@ function int(b: Uint8Array, i: number, e: number): Int64 | undefined {
  * The changes of a file descriptor's JSON lines, read in 64 KiB chunks and handed out a chunk's worth
  * at a time; throws the first error after the changes before it (see {@link ChangeLineReader}).
  */
-export function* readChanges(fd: number, maxLineChars = MAX_LINE_CHARS): Generator<Change> {
-  const reader = new ChangeLineReader(maxLineChars);
-  const buf = new Uint8Array(CHUNK);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, 0, CHUNK, null);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      if ((err as NodeJS.ErrnoException).code === 'EOF') n = 0;
-      else throw err;
-    }
-    const batch = n === 0 ? reader.end() : reader.push(buf.subarray(0, n));
-    for (let i = 0; i < batch.length; i++) yield batch[i]!;
-    if (reader.error !== undefined) throw reader.error;
-    if (n === 0) return;
-  }
+export function readChanges(fd: number, maxLineChars = MAX_LINE_CHARS): Generator<Change> {
+  return changesOf(() => fd, false, maxLineChars);
 }
 
 /**
  * The changes of a file of JSON lines (or of standard input for `-`/undefined): what
- * `parseChanges(readFileLines(path))` gives, errors included, read by position where it can.
+ * `parseChanges(readFileLines(path))` gives, errors included, read by position where it can. The
+ * file is opened when the first change is asked for, and closed at the end.
  */
-export function* readFileChanges(path: string | undefined, maxLineChars = MAX_LINE_CHARS): Generator<Change> {
-  if (path === undefined || path === '-') {
-    yield* readChanges(0, maxLineChars);
-    return;
-  }
-  const fd = openSync(path, 'r');
+export function readFileChanges(path: string | undefined, maxLineChars = MAX_LINE_CHARS): Generator<Change> {
+  if (path === undefined || path === '-') return changesOf(() => 0, false, maxLineChars);
+  return changesOf(() => openSync(path, 'r'), true, maxLineChars);
+}
+
+/** One generator for both (not one wrapping the other: a merge resumes it for every change). */
+function* changesOf(open: () => number, close: boolean, maxLineChars: number): Generator<Change> {
+  const fd = open();
   try {
-    yield* readChanges(fd, maxLineChars);
+    const reader = new ChangeLineReader(maxLineChars);
+    const buf = new Uint8Array(CHUNK);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, CHUNK, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        if ((err as NodeJS.ErrnoException).code === 'EOF') n = 0;
+        else throw err;
+      }
+      const batch = n === 0 ? reader.end() : reader.push(buf.subarray(0, n));
+      for (let i = 0; i < batch.length; i++) yield batch[i]!;
+      if (reader.error !== undefined) throw reader.error;
+      if (n === 0) return;
+    }
   } finally {
-    closeSync(fd);
+    if (close) closeSync(fd);
   }
 }
