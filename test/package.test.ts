@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 // @ts-expect-error: plain JS module without types (as in bench/)
 import { MEMORY_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
@@ -133,6 +134,23 @@ describe('the packed package', { timeout: 600_000 }, () => {
     // and found by name on PATH, as after `npm install -g`
     const onPath = { PATH: `${join(p.globalPrefix, 'bin')}${delimiter}${SYSTEM_PATH}` };
     assert.match(ok('ddcp', ['-C', repo, 'shell', '-c', 'SELECT body FROM notes'], p.dir, onPath), /hello/);
+  });
+
+  it('its CLI runs the bundled command: a quick command loads a few files, no network package', () => {
+    const pkg = join(p.globalPrefix, 'lib', 'node_modules', 'ddcp');
+    assert.ok(existsSync(join(pkg, 'dist', 'cli', 'bundle', 'ddcp.js')), 'npm run build bundles the command');
+    assert.ok(existsSync(join(pkg, 'dist', 'cli', 'bundle', 'runner.js')), "and the shell's statement runner beside it");
+    const repo = folder('bundled');
+    ok(p.globalBin, ['init'], repo);
+    const list = join(p.dir, 'bundled-modules.txt');
+    const node = join(pkg, 'node_modules', 'node', 'bin', 'node');
+    const tracer = join(REPO_ROOT, 'test', 'support', 'trace-modules.ts');
+    ok(existsSync(node) ? node : join(p.app, 'node_modules', '.bin', 'node'), ['--disable-warning=ExperimentalWarning', '--import', tracer, join(pkg, 'bin', 'ddcp.js'), 'status'], repo, { DDCP_TRACE_MODULES: list });
+    const inPackage = pathToFileURL(realpathSync(pkg)).href + '/';
+    const files = readFileSync(list, 'utf8').trim().split('\n').filter((u) => u.startsWith('file:') && !u.endsWith('/trace-modules.ts'));
+    assert.ok(files.includes(`${inPackage}dist/cli/bundle/ddcp.js`), files.join('\n'));
+    assert.deepEqual(files.filter((u) => !u.startsWith(`${inPackage}bin/`) && !u.startsWith(`${inPackage}dist/cli/bundle/`)), [], 'no other package and no module of dist/ besides the bundle');
+    assert.ok(files.length <= 12, `${files.length} files: ${files.join(', ')}`);
   });
 
   it('its CLI on a Node.js without (enough of) node:sqlite says so and exits 70', (t) => {

@@ -3,10 +3,29 @@
  * byte ↔ latin1/hex conversions — working both in Node.js and in a browser. In Node the native
  * implementations are used (node:crypto and Buffer, looked up at run time so that a bundler for the
  * browser never pulls them in); elsewhere WebCrypto's synchronous `getRandomValues` and the audited
- * @noble implementations (WebCrypto's digest and verify are asynchronous, and the engine is not).
+ * @noble implementations (WebCrypto's digest and verify are asynchronous, and the engine is not),
+ * which base/portable-web.ts registers: the browser entries import it, Node never loads @noble here
+ * (its ed25519 module probes WebCrypto's random source when loaded: ~10 ms of a quick command's start).
  */
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { DdcpError } from './errors.ts';
+
+/** SHA-256 and Ed25519 verification where node:crypto is missing (see base/portable-web.ts). */
+export interface PortableFallback {
+  sha256(data: Uint8Array): Uint8Array;
+  ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+let registered: PortableFallback | undefined;
+
+/** Registers the implementations used without node:crypto (base/portable-web.ts calls it when loaded). */
+export function usePortableFallback(f: PortableFallback): void {
+  registered = f;
+}
+
+function fallback(): PortableFallback {
+  if (!registered) throw new DdcpError('no SHA-256/Ed25519 here: node:crypto is missing and base/portable-web.ts was not loaded');
+  return registered;
+}
 
 type NodeCrypto = typeof import('node:crypto');
 interface NodeBufferLike {
@@ -36,23 +55,24 @@ export function randomUUID(): string {
 /** SHA-256 of bytes, or of a string's UTF-8. */
 export function sha256(data: Uint8Array | string): Uint8Array {
   if (nodeCrypto) return new Uint8Array(nodeCrypto.createHash('sha256').update(data).digest());
-  return nobleSha256(typeof data === 'string' ? utf8.encode(data) : data);
+  return fallback().sha256(typeof data === 'string' ? utf8.encode(data) : data);
 }
 
 /** SHA-256 as lowercase hex. */
 export function sha256Hex(data: Uint8Array | string): string {
   if (nodeCrypto) return nodeCrypto.createHash('sha256').update(data).digest('hex');
-  return bytesToHex(nobleSha256(typeof data === 'string' ? utf8.encode(data) : data));
+  return bytesToHex(fallback().sha256(typeof data === 'string' ? utf8.encode(data) : data));
 }
 
 /** Whether `signature` is a valid Ed25519 signature of `message` by the raw 32-byte `publicKey`. */
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const web = nodeCrypto ? undefined : fallback(); // missing: an error, not "invalid"
   try {
     if (nodeCrypto) {
       const key = nodeCrypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(publicKey) }, format: 'jwk' });
       return nodeCrypto.verify(null, message, key, signature);
     }
-    return ed25519.verify(signature, message, publicKey);
+    return web!.ed25519Verify(publicKey, message, signature);
   } catch {
     return false;
   }

@@ -4,6 +4,8 @@
  * for every tab of an origin; a page can also use one directly (in memory, one tab) — tests and the
  * benchmark do.
  */
+// SHA-256 and Ed25519 for the engine and sync here, where node:crypto is missing (base/portable.ts).
+import '../base/portable-web.ts';
 import { Documents } from '../docs/documents.ts';
 import type { DocumentEvent } from '../docs/events.ts';
 import { Engine, transaction, type SqlValue } from '../engine/index.ts';

@@ -3,6 +3,8 @@
  * origin private file system through the `opfs-sahpool` VFS (which needs no cross-origin isolation
  * headers, only a dedicated worker: it holds synchronous access handles, one connection per origin).
  */
+// SHA-256 and Ed25519 for the engine and sync here, where node:crypto is missing (base/portable.ts).
+import '../base/portable-web.ts';
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { DdcpError } from '../base/errors.ts';
 import { WasmConnection, type Sqlite3 } from './wasm-connection.ts';

@@ -27,7 +27,6 @@
  * Memory stays bounded whatever the bundle's size: the writer holds one frame, the reader one read
  * chunk (READ_CHUNK) and one frame.
  */
-import { crc32 } from 'node:zlib';
 import { DdcpError } from '../base/errors.ts';
 import { ByteWriter } from '../base/bytes.ts';
 import { writeVarint } from '../base/varint.ts';
@@ -193,6 +192,18 @@ export function u32(n: number): Buffer {
   const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(n >>> 0);
   return b;
+}
+
+type Crc32 = typeof import('node:zlib').crc32;
+let zlibCrc32: Crc32 | undefined;
+
+/**
+ * node:zlib's crc32, looked up on first use rather than imported: every command loads this module (the
+ * library's entry exports bundles), and loading zlib cost the quick ones ~5 ms of start-up.
+ */
+function crc32(data: Uint8Array, value?: number): number {
+  zlibCrc32 ??= (process.getBuiltinModule('node:zlib') as typeof import('node:zlib')).crc32;
+  return zlibCrc32(data, value);
 }
 
 /** The CRC-32 of a frame: its index, then its type and length bytes, then its payload. */

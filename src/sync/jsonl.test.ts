@@ -1,7 +1,8 @@
 /**
- * The JSON-lines format: a line reads back as the change it was written from; the fast reader of
- * canonical lines and the general strict reader agree on every line — they accept the same lines and
- * return the same change — including lines edited at random (a changed, dropped or added character).
+ * The JSON-lines format: a line reads back as the change it was written from; the fast readers of
+ * canonical lines (on text, and on bytes) and the general strict reader agree on every line — they
+ * accept the same lines and return the same change — including lines edited at random (a changed,
+ * dropped or added character).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import type { Change } from '../engine/change.ts';
 import { packColumns } from '../engine/pack.ts';
 import { int64, INT64_MAX } from '../base/int64.ts';
 import { formatChange, parseAny, parseCanonical, parseChange } from './jsonl.ts';
+import { ChangeLineReader } from './jsonl-reader.ts';
 
 const INT64_MIN = -(2n ** 63n);
 const clock = fc.oneof(fc.nat(), fc.bigInt({ min: 0n, max: INT64_MAX }).map(int64));
@@ -65,6 +67,7 @@ describe('JSON lines', () => {
   });
 
   it('the fast reader never accepts a line the strict one refuses, nor reads one differently', () => {
+    const bytesReader = new ChangeLineReader(); // one for all lines: its caches carry over
     const edit = fc.record({ at: fc.nat(), kind: fc.constantFrom('replace', 'delete', 'insert'), char: fc.constantFrom('0', '9', 'a', 'F', 'g', '"', '\\', ',', '}', ' ', '-', '.', 'e', 'é', '\u0001') });
     fc.assert(
       fc.property(change, fc.array(edit, { minLength: 1, maxLength: 3 }), (c, edits) => {
@@ -75,6 +78,11 @@ describe('JSON lines', () => {
         }
         const fast = parseCanonical(line);
         const slow = strict(line);
+        // The byte reader's read by position (`ddcp apply`'s, sync/jsonl-reader.ts) takes the same lines alike.
+        const bytes = new TextEncoder().encode(line);
+        const byBytes = bytesReader.canonical(bytes, 0, bytes.length);
+        assert.equal(byBytes === undefined, fast === undefined, `byte reader and parseCanonical disagree on: ${line}`);
+        if (byBytes) assert.deepEqual(plain(byBytes), plain(fast!));
         if (fast === undefined) return;
         assert.notEqual(slow, 'refused', `fast path accepted a line the strict reader refuses: ${line}`);
         assert.deepEqual(plain(fast), plain(slow as Change));

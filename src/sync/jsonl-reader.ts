@@ -1,0 +1,450 @@
+/**
+ * The fast reader of JSON lines (sync/jsonl.ts), the mirror of the byte writer (sync/jsonl-writer.ts):
+ * changes straight from the bytes of a file or pipe, read in chunks. `ddcp apply` reads hundreds of
+ * thousands of lines, and decoding each to a string, slicing it and decoding its hex through more
+ * strings cost about as much as merging the changes did. Here a line exactly as `ddcp changes` writes
+ * it is read by position on the bytes: hex by table lookup, table and column names kept as strings
+ * per their bytes (a database has few), a site id that repeats the previous line's is the same array,
+ * no string per line. Any other line — another layout, escapes, anything invalid, blank — is decoded
+ * as the line reader (sync/lines.ts) would and goes to {@link parseChange}, which then reads it the
+ * general strict way or explains what is wrong. So the result, the errors and their order are those of
+ * `parseChanges(readFileLines(path))` (a property test holds the two to it, on random and damaged lines
+ * cut into random chunks).
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { Change } from '../engine/index.ts';
+import { readValueAt, type ReadCursor } from '../engine/index.ts';
+import { CodecError } from '../base/errors.ts';
+import { INT64_MAX, int64, type Int64 } from '../base/int64.ts';
+import { parseChange } from './jsonl.ts';
+import { MAX_LINE_CHARS } from './lines.ts';
+
+/**
+ * Bytes read from the file at a time: ~380 lines' changes handed out together. A 1 MiB chunk's 6,000
+ * changes outlive a young-generation collection and raise peak memory by ~40 MB, for no speed.
+ */
+const CHUNK = 1 << 16;
+
+/** Each byte's value as a hex digit (either case, as Buffer's hex decoding takes), or 255. */
+const HEX = new Uint8Array(256).fill(255);
+for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
+for (let i = 0; i < 6; i++) HEX[0x61 + i] = HEX[0x41 + i] = 10 + i;
+
+const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
+// The fixed parts of a line, in order (after the opening `{"table":"` and the table's name).
+const OPEN = ascii('{"table":"');
+const PK = ascii(',"pk":"');
+const CID = ascii(',"cid":"');
+const VAL = ascii(',"val":"');
+const COL_VERSION = ascii(',"col_version":');
+const DB_VERSION = ascii(',"db_version":');
+const SITE_ID = ascii(',"site_id":"');
+const CL = ascii(',"cl":');
+const SEQ = ascii(',"seq":');
+
+/** At most this many distinct table and column names are kept (a database has few). */
+const NAME_CACHE = 256;
+/** Keys are decoded into shared blocks of this size (a key is a view of one), as Buffer pools small buffers. */
+const POOL = 1 << 16;
+
+/** A name's bytes and its string. */
+interface Name {
+  bytes: Uint8Array;
+  text: string;
+}
+
+/**
+ * Turns chunks of JSON-lines bytes into changes. {@link push} each chunk in order, then {@link end};
+ * each returns the changes of the lines it completed. An error (a line that is not a valid change, a
+ * line over the limit) is held until the changes before it were handed out — {@link error} — so a
+ * consumer meets everything in the order a line-by-line reader gives it.
+ */
+export class ChangeLineReader {
+  /** The first error, after the changes of the lines before it; nothing is read after it. */
+  error: Error | undefined;
+
+  private readonly maxLineChars: number;
+  /** Line number of the last line completed. */
+  private lineNo = 0;
+  /** The start of the current line, carried over from earlier chunks. */
+  private carry: Uint8Array[] = [];
+  private carryBytes = 0;
+  /** The carried line's length in UTF-16 code units (as the line reader measures), counted as it grows. */
+  private carryUnits = 0;
+  private readonly counter = new TextDecoder('utf-8', { ignoreBOM: true });
+  /** Whether the input's first bytes were seen (a leading byte-order mark is dropped, as TextDecoder does). */
+  private started = false;
+  private head = new Uint8Array(0);
+  // Decoding a line that isn't read by position: as the line reader's TextDecoder does (invalid bytes
+  // become U+FFFD), but with every byte-order mark after the input's first kept as text.
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+  private readonly tables: Name[] = [];
+  private readonly cids: Name[] = [];
+  private lastTable: Name | undefined;
+  private lastCid: Name | undefined;
+  /** The previous line's site id, and its 32 hex digits. */
+  private site: Uint8Array | undefined;
+  private readonly siteHex = new Uint8Array(32);
+  /** The previous line's key: consecutive changes of a row share it. */
+  private pk: Uint8Array | undefined;
+  private pool = new Uint8Array(POOL);
+  private poolPos = 0;
+  /** The packed value being decoded. */
+  private scratch = new Uint8Array(256);
+  private readonly at: ReadCursor = { pos: 1 };
+
+  /** `maxLineChars`: the longest line, in characters, as {@link readLines} takes it. */
+  constructor(maxLineChars = MAX_LINE_CHARS) {
+    this.maxLineChars = maxLineChars;
+  }
+
+  /** The changes of the lines `chunk` completes (the rest of it is kept for the next). */
+  push(chunk: Uint8Array): Change[] {
+    const out: Change[] = [];
+    if (this.error !== undefined) return out;
+    let start = 0;
+    if (!this.started) {
+      chunk = this.begin(chunk);
+      if (!this.started) return out;
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) start = 3;
+    }
+    const n = chunk.length;
+    while (start < n) {
+      const nl = chunk.indexOf(0x0a, start);
+      if (nl < 0) break;
+      if (this.carryBytes > 0) {
+        this.carryPart(chunk, start, nl);
+        if (this.error !== undefined) return out;
+        const line = this.joinCarry();
+        if (!this.line(line, 0, line.length, out)) return out;
+      } else if (!this.line(chunk, start, nl, out)) return out;
+      start = nl + 1;
+    }
+    if (start < n) this.carryPart(chunk, start, n);
+    return out;
+  }
+
+  /** The end of the input: the change of a last line without a newline, if any. */
+  end(): Change[] {
+    const out: Change[] = [];
+    if (this.error !== undefined) return out;
+    if (!this.started) {
+      const head = this.begin(new Uint8Array(0), true);
+      this.carryPart(head, 0, head.length);
+      if (this.error !== undefined) return out;
+    }
+    if (this.carryBytes > 0) {
+      const line = this.joinCarry();
+      // The line reader keeps a last line's \r (it strips one only before a newline).
+      this.line(line, 0, line.length, out, false);
+    }
+    return out;
+  }
+
+  /**
+   * The input's first bytes, held until there are three or a line ends (a pipe may hand them one by
+   * one), so that a leading byte-order mark can be told; the bytes so far once it can, with
+   * {@link started} set.
+   */
+  private begin(chunk: Uint8Array, atEnd = false): Uint8Array {
+    const head = this.head;
+    if (!atEnd && head.length + chunk.length < 3 && chunk.indexOf(0x0a) < 0) {
+      this.head = new Uint8Array(head.length + chunk.length);
+      this.head.set(head);
+      this.head.set(chunk, head.length);
+      return chunk;
+    }
+    this.started = true;
+    if (head.length === 0) return chunk;
+    const whole = new Uint8Array(head.length + chunk.length);
+    whole.set(head);
+    whole.set(chunk, head.length);
+    this.head = new Uint8Array(0);
+    return whole;
+  }
+
+  /** Keeps `chunk[from, to)` as part of the current line, failing once the line is over the limit. */
+  private carryPart(chunk: Uint8Array, from: number, to: number): void {
+    if (to === from) return;
+    const part = copyOf(chunk, from, to);
+    this.carry.push(part);
+    this.carryBytes += part.length;
+    this.carryUnits += this.counter.decode(part, { stream: true }).length;
+    if (this.carryUnits > this.maxLineChars) this.tooLong();
+  }
+
+  private joinCarry(): Uint8Array {
+    const parts = this.carry;
+    const line = parts.length === 1 ? parts[0]! : new Uint8Array(this.carryBytes);
+    if (parts.length > 1) {
+      let p = 0;
+      for (const part of parts) (line.set(part, p), (p += part.length));
+    }
+    this.carry = [];
+    this.carryBytes = this.carryUnits = 0;
+    this.counter.decode(); // reset the count's decoder
+    return line;
+  }
+
+  private tooLong(): void {
+    this.error ??= new CodecError(`line ${this.lineNo + 1} is longer than ${this.maxLineChars} characters (the limit for one line)`);
+  }
+
+  /**
+   * Reads the line `b[s, e)` (without its newline) into `out`; false after an error (kept in
+   * {@link error}). `beforeNewline`: a trailing \r is the line's end (CRLF), as the line reader takes it.
+   */
+  private line(b: Uint8Array, s: number, e: number, out: Change[], beforeNewline = true): boolean {
+    // Bytes are at least as many as the UTF-16 code units they decode to: only a long line needs counting.
+    if (e - s > this.maxLineChars && this.decoder.decode(b.subarray(s, e)).length > this.maxLineChars) {
+      this.tooLong();
+      return false;
+    }
+    this.lineNo++;
+    if (beforeNewline && e > s && b[e - 1] === 0x0d) e--;
+    if (e === s) return true;
+    const fast = this.canonical(b, s, e);
+    if (fast !== undefined) {
+      out.push(fast);
+      return true;
+    }
+    const text = this.decoder.decode(b.subarray(s, e));
+    if (text.trim() === '') return true;
+    try {
+      out.push(parseChange(text, this.lineNo));
+      return true;
+    } catch (err) {
+      this.error = err as Error;
+      return false;
+    }
+  }
+
+  /**
+   * `b[s, e)` read by position if it is exactly as `formatChange` writes it (fields in order, no
+   * spaces, no escapes in names, integers in plain digits, valid hex and packed value); else undefined.
+   * Accepts the same lines as `parseCanonical` on their text, with the same result (public for the
+   * property test that holds it to that).
+   */
+  canonical(b: Uint8Array, s: number, e: number): Change | undefined {
+    let i = lit(b, s, e, OPEN);
+    if (i < 0) return undefined;
+    const table = this.name(b, i, e, this.tables, this.lastTable);
+    if (table === undefined) return undefined;
+    this.lastTable = table;
+    i = lit(b, i + table.bytes.length + 1, e, PK);
+    if (i < 0) return undefined;
+
+    // The key: into the pool, or the previous line's if the same.
+    const pkEnd = hexEnd(b, i, e);
+    if (pkEnd <= i) return undefined;
+    const pkLen = (pkEnd - i) >> 1;
+    let pk = this.pk;
+    if (pk === undefined || pk.length !== pkLen || !sameHex(b, i, pk)) {
+      if (this.poolPos + pkLen > POOL) {
+        this.pool = new Uint8Array(Math.max(POOL, pkLen));
+        this.poolPos = 0;
+      }
+      decodeHex(b, i, pkLen, this.pool, this.poolPos);
+      pk = new Uint8Array(this.pool.buffer, this.poolPos, pkLen);
+      this.poolPos += pkLen;
+    }
+    i = lit(b, pkEnd + 1, e, CID);
+    if (i < 0) return undefined;
+
+    const cid = this.name(b, i, e, this.cids, this.lastCid);
+    if (cid === undefined) return undefined;
+    this.lastCid = cid;
+    i = lit(b, i + cid.bytes.length + 1, e, VAL);
+    if (i < 0) return undefined;
+
+    const valEnd = hexEnd(b, i, e);
+    if (valEnd < i) return undefined;
+    const valLen = (valEnd - i) >> 1;
+    if (this.scratch.length < valLen) this.scratch = new Uint8Array(Math.max(valLen, 2 * this.scratch.length));
+    decodeHex(b, i, valLen, this.scratch, 0);
+    i = lit(b, valEnd + 1, e, COL_VERSION);
+    if (i < 0) return undefined;
+
+    const colVersion = int(b, i, e);
+    if (colVersion === undefined) return undefined;
+    i = lit(b, intEnd, e, DB_VERSION);
+    if (i < 0) return undefined;
+    const dbVersion = int(b, i, e);
+    if (dbVersion === undefined) return undefined;
+    i = lit(b, intEnd, e, SITE_ID);
+    if (i < 0 || i + 33 > e || b[i + 32] !== 0x22) return undefined;
+
+    let siteId = this.site;
+    if (siteId === undefined || !sameBytes(b, i, this.siteHex)) {
+      if (hexEnd(b, i, i + 33) !== i + 32) return undefined;
+      siteId = new Uint8Array(16);
+      decodeHex(b, i, 16, siteId, 0);
+      this.site = siteId;
+      this.siteHex.set(b.subarray(i, i + 32));
+    }
+    i = lit(b, i + 33, e, CL);
+    if (i < 0) return undefined;
+    const cl = int(b, i, e);
+    if (cl === undefined) return undefined;
+    i = lit(b, intEnd, e, SEQ);
+    if (i < 0) return undefined;
+    const seq = int(b, i, e);
+    if (seq === undefined || intEnd + 1 !== e || b[intEnd] !== 0x7d) return undefined;
+
+    // unpackValue's checks, without its array of one: one column, read to the last byte. The scratch
+    // buffer may be longer than the value: a value that claims more bytes than it has ends past
+    // valLen (or reads bytes that fail), and is refused as unpackValue would refuse it.
+    if (valLen === 0 || this.scratch[0] !== 1) return undefined;
+    const at = this.at;
+    at.pos = 1;
+    let val;
+    try {
+      val = readValueAt(this.scratch, at);
+    } catch {
+      return undefined;
+    }
+    if (at.pos !== valLen) return undefined;
+    this.pk = pk;
+    return { table: table.text, pk, cid: cid.text, val, colVersion, dbVersion, siteId, cl, seq };
+  }
+
+  /**
+   * The name starting at `b[i]` up to its closing quote, if it is non-empty and has no escape or
+   * control character: the cached one if its bytes are known (the last one tried first).
+   */
+  private name(b: Uint8Array, i: number, e: number, cache: Name[], last: Name | undefined): Name | undefined {
+    if (last !== undefined && sameName(b, i, e, last.bytes)) return last;
+    for (const n of cache) if (sameName(b, i, e, n.bytes)) return n;
+    let j = i;
+    for (;;) {
+      if (j >= e) return undefined;
+      const c = b[j]!;
+      if (c === 0x22) break;
+      if (c < 0x20 || c === 0x5c) return undefined;
+      j++;
+    }
+    if (j === i) return undefined;
+    const bytes = copyOf(b, i, j);
+    // As the line reader decodes it: the bytes around a name are ASCII, so decoding it alone is the same.
+    const name: Name = { bytes, text: this.decoder.decode(bytes) };
+    if (cache.length < NAME_CACHE) cache.push(name);
+    return name;
+  }
+}
+
+/** A copy of `b[from, to)` (a Buffer's slice() would be a view of it). */
+function copyOf(b: Uint8Array, from: number, to: number): Uint8Array {
+  const out = new Uint8Array(to - from);
+  out.set(b.subarray(from, to));
+  return out;
+}
+
+/** The position after `text` if `b` has it at `i` (before `e`), else -1. */
+function lit(b: Uint8Array, i: number, e: number, text: Uint8Array): number {
+  const n = text.length;
+  if (i + n > e) return -1;
+  for (let k = 0; k < n; k++) if (b[i + k] !== text[k]) return -1;
+  return i + n;
+}
+
+/** Whether `b` has `name` at `i` followed by its closing quote (before `e`). */
+function sameName(b: Uint8Array, i: number, e: number, name: Uint8Array): boolean {
+  const n = name.length;
+  if (i + n >= e || b[i + n] !== 0x22) return false;
+  for (let k = 0; k < n; k++) if (b[i + k] !== name[k]) return false;
+  return true;
+}
+
+/** Whether `b` has the bytes of `x` at `i`. */
+function sameBytes(b: Uint8Array, i: number, x: Uint8Array): boolean {
+  for (let k = 0; k < x.length; k++) if (b[i + k] !== x[k]) return false;
+  return true;
+}
+
+/** Whether the hex digits at `b[i]` decode to `x` (their count already matches). */
+function sameHex(b: Uint8Array, i: number, x: Uint8Array): boolean {
+  for (let k = 0; k < x.length; k++) if (((HEX[b[i + 2 * k]!]! << 4) | HEX[b[i + 2 * k + 1]!]!) !== x[k]) return false;
+  return true;
+}
+
+/**
+ * The position of the closing quote after the hex digits starting at `i`, if all up to it are hex
+ * digits and even in number; else -1.
+ */
+function hexEnd(b: Uint8Array, i: number, e: number): number {
+  let j = i;
+  while (j < e && HEX[b[j]!] !== 255) j++;
+  return j < e && b[j] === 0x22 && (j - i) % 2 === 0 ? j : -1;
+}
+
+/** Decodes `n` bytes of (valid) hex at `b[i]` into `out` at `at`. */
+function decodeHex(b: Uint8Array, i: number, n: number, out: Uint8Array, at: number): void {
+  for (let k = 0; k < n; k++, i += 2) out[at + k] = (HEX[b[i]!]! << 4) | HEX[b[i + 1]!]!;
+}
+
+/** Where the digits {@link int} last read end. */
+let intEnd = 0;
+
+/** Plain digits at `b[i]` (no sign, no leading zero) as an exact non-negative int64, as parseCanonical reads them. */
+function int(b: Uint8Array, i: number, e: number): Int64 | undefined {
+  let j = i;
+  let v = 0;
+  while (j < e) {
+    const d = b[j]! - 0x30;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+    j++;
+  }
+  const digits = j - i;
+  if (digits === 0 || (digits > 1 && b[i] === 0x30)) return undefined;
+  intEnd = j;
+  if (digits < 16) return v;
+  let text = '';
+  for (let k = i; k < j; k++) text += String.fromCharCode(b[k]!);
+  const big = BigInt(text);
+  return big > INT64_MAX ? undefined : int64(big);
+}
+
+/**
+ * The changes of a file descriptor's JSON lines, read in 64 KiB chunks and handed out a chunk's worth
+ * at a time; throws the first error after the changes before it (see {@link ChangeLineReader}).
+ */
+export function readChanges(fd: number, maxLineChars = MAX_LINE_CHARS): Generator<Change> {
+  return changesOf(() => fd, false, maxLineChars);
+}
+
+/**
+ * The changes of a file of JSON lines (or of standard input for `-`/undefined): what
+ * `parseChanges(readFileLines(path))` gives, errors included, read by position where it can. The
+ * file is opened when the first change is asked for, and closed at the end.
+ */
+export function readFileChanges(path: string | undefined, maxLineChars = MAX_LINE_CHARS): Generator<Change> {
+  if (path === undefined || path === '-') return changesOf(() => 0, false, maxLineChars);
+  return changesOf(() => openSync(path, 'r'), true, maxLineChars);
+}
+
+/** One generator for both (not one wrapping the other: a merge resumes it for every change). */
+function* changesOf(open: () => number, close: boolean, maxLineChars: number): Generator<Change> {
+  const fd = open();
+  try {
+    const reader = new ChangeLineReader(maxLineChars);
+    const buf = new Uint8Array(CHUNK);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, CHUNK, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        if ((err as NodeJS.ErrnoException).code === 'EOF') n = 0;
+        else throw err;
+      }
+      const batch = n === 0 ? reader.end() : reader.push(buf.subarray(0, n));
+      for (let i = 0; i < batch.length; i++) yield batch[i]!;
+      if (reader.error !== undefined) throw reader.error;
+      if (n === 0) return;
+    }
+  } finally {
+    if (close) closeSync(fd);
+  }
+}
