@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
 import { ITEMS_DDL, makeItems, type Scratch } from './util.ts';
 // @ts-expect-error: plain JS module without types
-import { MEMORY_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
+import { MEMORY_FLAGS, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 
 export interface P2pSyncResult {
   rows: number;
@@ -58,9 +58,17 @@ export interface P2pLatencyResult {
 
 // BENCH_P2P_CHILD: another build of p2p-child (e.g. compiled against dist/, as a package runs; bench/p2p-dist.ts).
 const child = (): string => process.env.BENCH_P2P_CHILD || fileURLToPath(new URL('./p2p-child.ts', import.meta.url));
-// Both sides run with the flags of `ddcp serve` (a running node does both: serves, and fetches from
-// its remotes). BENCH_P2P_FLAGS: Node.js flags instead of those (for A/B runs of memory settings).
-const nodeArgs = (): string[] => ['--disable-warning=ExperimentalWarning', ...(process.env.BENCH_P2P_FLAGS !== undefined ? process.env.BENCH_P2P_FLAGS.split(/\s+/).filter(Boolean) : [...(MEMORY_FLAGS as string[]), ...(SERVE_FLAGS as string[])]), child()];
+// The serving child runs with the flags of `ddcp serve`, the pulling one with those of `ddcp pull`
+// (bin/ddcp); the pushing one, as before, with the serving flags (a running node serves and pushes to
+// its remotes). BENCH_P2P_FLAGS: Node.js flags for every child instead (A/B runs of memory settings);
+// BENCH_P2P_PULL_FLAGS: for the pulling child only (bench/p2p-flags-ab.ts).
+const flagsOf = (v: string): string[] => v.split(/\s+/).filter(Boolean);
+const nodeArgs = (mode: string): string[] => {
+  const pull = mode === 'pull' ? process.env.BENCH_P2P_PULL_FLAGS : undefined;
+  const own = mode === 'pull' ? [...(MEMORY_FLAGS as string[]), ...(PULL_FLAGS as string[])] : [...(MEMORY_FLAGS as string[]), ...(SERVE_FLAGS as string[])];
+  const flags = pull !== undefined ? flagsOf(pull) : process.env.BENCH_P2P_FLAGS !== undefined ? flagsOf(process.env.BENCH_P2P_FLAGS) : own;
+  return ['--disable-warning=ExperimentalWarning', ...flags, child()];
+};
 
 /** A child process speaking JSON lines. */
 class Child {
@@ -71,7 +79,7 @@ class Child {
   private readonly exited: Promise<number | null>;
 
   constructor(args: string[]) {
-    this.proc = spawn(process.execPath, [...nodeArgs(), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [...nodeArgs(args[0]!), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     this.lines = createInterface({ input: this.proc.stdout });
     this.lines.on('line', (l) => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
 import { ITEMS_DDL, makeItems, type Scratch } from './util.ts';
 // @ts-expect-error: plain JS module without types
-import { MEMORY_FLAGS } from '../bin/node-flags.js';
+import { MEMORY_FLAGS, PULL_FLAGS } from '../bin/node-flags.js';
 
 export interface PullResult {
   rows: number;
@@ -39,7 +39,7 @@ export async function measurePull(scratch: Scratch, rows: number): Promise<PullR
   bob.addRemote('alice', alice.root);
   alice.close();
   bob.close();
-  const out = JSON.parse(execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', ...(MEMORY_FLAGS as string[]), CHILD, join(scratch.dir, `bob-${rows}`)], { encoding: 'utf8' })) as {
+  const out = JSON.parse(execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', ...(MEMORY_FLAGS as string[]), ...(PULL_FLAGS as string[]), CHILD, join(scratch.dir, `bob-${rows}`)], { encoding: 'utf8' })) as {
     ms: number;
     changes: number;
     maxRssMiB: number;

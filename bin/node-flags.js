@@ -14,3 +14,9 @@ if (!serveLine) throw new Error("bin/ddcp has no DDCP_SERVE_FLAGS='…' line");
 
 /** Added for the commands that serve (`ddcp serve`, `ddcp hub serve`): an early first full collection (see bin/ddcp). */
 export const SERVE_FLAGS = serveLine[1].split(/\s+/).filter(Boolean);
+
+const pullLine = /^DDCP_PULL_FLAGS='([^']*)'$/m.exec(script);
+if (!pullLine) throw new Error("bin/ddcp has no DDCP_PULL_FLAGS='…' line");
+
+/** Added (after MEMORY_FLAGS, overriding any of the same name) for the commands that pull once (`ddcp fetch`, `ddcp pull`): smaller semi-spaces (see bin/ddcp). */
+export const PULL_FLAGS = pullLine[1].split(/\s+/).filter(Boolean);

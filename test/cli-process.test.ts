@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error: plain JS module without types
-import { MEMORY_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
+import { MEMORY_FLAGS, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 import { formatChange, Repository } from '../src/index.ts';
 import { BIN, ddcp, spawned, tempDir, type RunResult } from './support/cli.ts';
 
@@ -145,10 +145,31 @@ describe('bin/ddcp, the sh command', () => {
       const argv = line(args);
       for (const flag of serving) assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
     }
-    for (const args of [['status'], ['-C', 'serve', 'status'], ['log', '-n', '5'], ['hub', 'login', 'x'], ['changes']]) {
+    for (const args of [['status'], ['-C', 'serve', 'status'], ['log', '-n', '5'], ['hub', 'login', 'x'], ['changes'], ['push']]) {
       const argv = line(args);
       for (const flag of MEMORY_FLAGS as string[]) assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}`);
-      for (const flag of SERVE_FLAGS as string[]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
+      for (const flag of [...(SERVE_FLAGS as string[]), ...(PULL_FLAGS as string[])]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
+    }
+  });
+
+  it('adds the pulling flags to `fetch` and `pull` only, after the common ones (a later V8 flag overrides an earlier one)', () => {
+    const sh = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
+    const line = (args: string[]): string[] => {
+      const r = spawnSync(sh, args, { env: { ...process.env, DDCP_NODE: '/bin/echo' }, encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim().split(' ');
+    };
+    assert.ok((PULL_FLAGS as string[]).length > 0);
+    for (const args of [['fetch'], ['pull', 'alice'], ['-C', '/x', 'pull'], ['-C', 'serve', 'fetch', '--all']]) {
+      const argv = line(args);
+      for (const flag of PULL_FLAGS as string[]) {
+        assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
+        // the pulling flag comes after any common flag it overrides
+        const name = flag.split('=')[0]!;
+        const common = argv.findIndex((a) => a.split('=')[0] === name && a !== flag);
+        if (common >= 0) assert.ok(common < argv.indexOf(flag), `${flag} after ${argv[common]}: ${argv.join(' ')}`);
+      }
+      for (const flag of SERVE_FLAGS as string[]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}`);
     }
   });
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import { Server } from '../src/peer/server.ts';
+import { withNetwork } from '../src/peer/temporary.ts';
 import { spawn } from 'node:child_process';
 import { cutAfter } from './support/channels.ts';
 import { BIN, ddcpAsync, ok, tempDir } from './support/cli.ts';
@@ -88,6 +89,25 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     sb = await serve(bob);
     await until('catch-up', () => rows(bob) === rows(alice));
     assert.match(rows(bob), /while away/);
+  });
+
+  it('pulls over a WebSocket multiaddr as over TCP (a dial-only node loads WebSockets only for such addresses)', async () => {
+    const dir = tempDir();
+    const alice = await repo(dir, 'alice');
+    const sa = await Server.start(alice, { listen: [...LISTEN, '/ip4/127.0.0.1/tcp/0/ws'], mdns: false, dht: false });
+    servers.push(sa);
+    write(alice, "INSERT INTO notes VALUES ('w', 'over websockets')");
+    const ws = sa.addresses().find((a) => a.includes('/ws/'))!;
+    for (const [name, at] of [['ws', ws], ['tcp', tcp(sa)]] as const) {
+      const bob = await repo(dir, `bob-${name}`);
+      alice.allow(bob.address);
+      bob.addRemote('alice', at);
+      const fetched = await withNetwork(bob, [at], (dial) => bob.fetch('alice', { dial }));
+      assert.equal(fetched.changes > 0, true, `fetched over ${name}`);
+      bob.merge('alice');
+      assert.equal(rows(bob), rows(alice));
+      bob.close();
+    }
   });
 
   it('refuses a peer that is not allowed, with a clear error, and serves others meanwhile', async () => {

@@ -5,6 +5,7 @@ import { Repository } from '../src/index.ts';
 import type { RepoFeed } from '../src/repo/feed.ts';
 import type { Batch } from '../src/sync/batches.ts';
 import { runSession, type PullTarget } from '../src/sync/client.ts';
+import type { FrameChannel } from '../src/sync/channel.ts';
 import { decodeMessage, encodeMessage, ProtocolError, type Message, type Welcome } from '../src/sync/messages.ts';
 import { Gate } from '../src/sync/gate.ts';
 import { serveSession, type ServeOptions } from '../src/sync/server.ts';
@@ -60,6 +61,60 @@ const writer = new Gate(() => ({ read: 'all', write: 'all' }));
 const as = (r: Repository) => ({ siteId: r.engine.siteId, proof: r.siteProof(), schema: r.engine.crrs() });
 
 describe('sync sessions over an in-memory channel', () => {
+  it('lets the transport free a batch frame once the target has it, only for a target that copies batches', async () => {
+    const alice = await repo('alice');
+    alice.db.exec("INSERT INTO notes VALUES ('a1', 'one'), ('a2', 'two')");
+    const feed = alice.feed();
+    try {
+      for (const copies of [true, false]) {
+        const bob = await repo(`bob-${copies}`);
+        const ac = new AbortController();
+        const s = served(feed, { peer: 'bob', signal: ac.signal });
+        const received: Uint8Array[] = [];
+        const released: Uint8Array[] = [];
+        let inBatch = false;
+        // the client's end of the pair, recording what it receives and what the session releases
+        const channel: FrameChannel = {
+          send: (f, o) => s.client.send(f, o),
+          close: (o) => s.client.close(o),
+          abort: (e) => s.client.abort(e),
+          release: (f) => {
+            assert.equal(inBatch, false, 'released while the target still had the batch');
+            released.push(f);
+          },
+          async *[Symbol.asyncIterator]() {
+            for await (const f of s.client) {
+              received.push(f);
+              yield f;
+            }
+          },
+        };
+        const target = merging(bob);
+        const inner = target.batch;
+        const counting: PullTarget = {
+          ...target,
+          welcome: (w) => target.welcome(w),
+          batch: (b) => {
+            inBatch = true;
+            inner(b);
+            inBatch = false;
+          },
+          ...(copies ? { copiesBatches: true } : {}),
+        };
+        await runSession(channel, { ...as(bob), pull: counting });
+        await s.done;
+        assert.deepEqual(rows(bob), rows(alice));
+        const batches = received.filter((f) => decodeMessage(f).type === 'batch');
+        assert.ok(batches.length > 0);
+        assert.deepEqual(released, copies ? batches : []);
+        bob.close();
+      }
+    } finally {
+      feed.stop();
+      alice.close();
+    }
+  });
+
   it('fetches everything since the tracked version, never the client own changes, then ends', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');

@@ -21,12 +21,19 @@ export async function withNode<T>(repo: Repository, locations: string[], fn: (no
     dhtAnswers: false, // it only asks: a short-lived node answers nobody's DHT queries
     bootstrap: needsDiscovery ? bootstrap : [],
     lookupMs: lookupMs(),
+    // Found peers and bootstrap peers may be reachable only over WebSockets; given multiaddrs say.
+    webSockets: needsDiscovery || locations.some(isWebSocket),
   });
   try {
     return await fn(node);
   } finally {
     await node.stop();
   }
+}
+
+/** Whether a multiaddr is a WebSocket one (`…/ws`, `…/wss`, `…/tls/ws`). */
+function isWebSocket(location: string): boolean {
+  return /\/wss?(\/|$)/.test(location);
 }
 
 /** Runs `fn` with a dialer for network `locations` (see {@link withNode}); failures are worded. */

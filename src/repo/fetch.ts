@@ -56,6 +56,8 @@ export interface TargetOptions {
 }
 
 export class StagingTarget implements PullTarget {
+  /** A batch is copied into the staging database: nothing keeps a view of its bytes. */
+  readonly copiesBatches = true;
   /** Changes staged by this session. */
   changes = 0;
   private siteId: Uint8Array | undefined;

@@ -20,6 +20,13 @@ export interface FrameChannel extends AsyncIterable<Uint8Array> {
   close(options?: SendOptions): Promise<void>;
   /** Tears the channel down with an error: pending and later sends and reads fail with it. */
   abort(err: Error): void;
+  /**
+   * The reader is done with a frame it received and keeps no view of its bytes: a transport that
+   * allocated that frame may free its memory now (optional; a no-op for others). Without it, a
+   * received frame's memory goes only when the garbage collector next looks at young objects, and
+   * the frames of a fast transfer pile up meanwhile.
+   */
+  release?(frame: Uint8Array): void;
 }
 
 export interface SendOptions {

@@ -30,6 +30,12 @@ export interface PullTarget {
   welcome(welcome: Welcome): void;
   /** Stores one batch durably (a complete one records its version). */
   batch(batch: Batch): void;
+  /**
+   * True if `batch()` keeps no view of the batch's bytes once it returns (it copies what it keeps,
+   * as a staging area does): the session then lets the transport free the received frame at once
+   * (see FrameChannel's `release`).
+   */
+  readonly copiesBatches?: boolean;
   /** The server is caught up at `version`: we hold everything up to it. */
   caughtUp(version: number): void;
 }
@@ -156,7 +162,9 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
       : Promise.resolve(0);
     const reading = (async () => {
       for (;;) {
-        const m = await next(it);
+        const r = await it.next();
+        const frame = r.done ? undefined : r.value;
+        const m = frame && decodeMessage(frame);
         if (!m) {
           if (!options.follow && !(pulled && (!pushing || pushed.version >= (sentUpTo ?? Infinity)))) throw new ProtocolError('closed', 'the peer ended the session before it was done');
           return;
@@ -167,6 +175,7 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
           case 'batch':
             if (!options.pull) throw new ProtocolError('unexpected', 'unexpected batch from the server');
             options.pull.batch(m); // as received: its changes are decoded only if the target reads them
+            if (options.pull.copiesBatches) channel.release?.(frame!);
             break;
           case 'caught-up':
             if (!options.pull) throw new ProtocolError('unexpected', 'unexpected caught-up from the server');

@@ -61,6 +61,9 @@ export abstract class BaseFrameStream implements FrameStream {
   /** The inbox fell to half its high-water mark or less, or its reader left: read again if paused. */
   protected resumeReading(): void {}
 
+  /** FrameChannel's `release`: nothing to do unless the transport allocated the frame itself. */
+  release(_frame: Uint8Array): void {}
+
   /** Tears the stream down with `err` (see {@link FrameStream}); how the peer learns of it is the medium's. */
   abstract abort(err: Error): void;
 

@@ -43,6 +43,8 @@ export function libp2pFrameStream(stream: Stream, remotePeer: string, options: F
 class Libp2pFrameStream extends BaseFrameStream {
   readonly #stream: Stream;
   readonly #decoder: FrameDecoder;
+  /** Frames the decoder allocated and handed on whole: ours to free once the reader releases them. */
+  readonly #owned = new WeakSet<Uint8Array>();
   #pausePending = false;
 
   constructor(stream: Stream, remotePeer: string, options: FrameStreamOptions) {
@@ -65,7 +67,10 @@ class Libp2pFrameStream extends BaseFrameStream {
     const data = evt.data;
     try {
       for (const chunk of data instanceof Uint8Array ? [data] : data) {
-        for (const frame of this.#decoder.push(chunk)) this.inbox.push(frame);
+        for (const frame of this.#decoder.push(chunk)) {
+          this.#owned.add(frame);
+          this.inbox.push(frame);
+        }
       }
     } catch (err) {
       this.#failLocally(err as Error, false);
@@ -87,6 +92,17 @@ class Libp2pFrameStream extends BaseFrameStream {
       });
     }
   };
+
+  /**
+   * Frees a frame this stream allocated (a fresh buffer per frame, see FrameDecoder) at once: its
+   * ArrayBuffer is detached (`transfer(0)`), which releases the memory without waiting for a
+   * collection. Anything else is left alone.
+   */
+  override release(frame: Uint8Array): void {
+    if (!this.#owned.delete(frame)) return;
+    const buffer = frame.buffer;
+    if (buffer instanceof ArrayBuffer && !buffer.detached && frame.byteOffset === 0 && frame.byteLength === buffer.byteLength) buffer.transfer(0);
+  }
 
   protected override resumeReading(): void {
     if (this.#stream.readStatus === 'paused') this.#stream.resume();

@@ -141,6 +141,37 @@ for (const transport of ['tcp', 'ws'] as const) {
       await rejectsNamed(() => sends[sends.length - 1]!, 'DoneError');
       b.abort(done);
     });
+
+    const detached = (f: Uint8Array): boolean => (f.buffer as ArrayBuffer).detached;
+
+    it('release() frees a received frame at once (its buffer detached) and leaves other bytes alone', { timeout: 30_000 }, async () => {
+      const { a, b } = await factory.pair({});
+      const sent = [new Uint8Array(200_000).fill(7), text('second'), new Uint8Array(0)];
+      const it = b[Symbol.asyncIterator]();
+      for (const f of sent) await a.send(f);
+      const first = (await it.next()).value as Uint8Array;
+      assert.equal(first.length, 200_000);
+      assert.equal(first[199_999], 7);
+      b.release!(first);
+      assert.equal(detached(first), true);
+      assert.equal(first.length, 0);
+      b.release!(first); // twice: nothing more happens
+      // a frame it did not allocate, and a view into one, are not its to free
+      const foreign = new Uint8Array(16);
+      b.release!(foreign);
+      assert.equal(detached(foreign), false);
+      const second = (await it.next()).value as Uint8Array;
+      b.release!(second.subarray(1));
+      assert.equal(str(second), 'second');
+      assert.equal(((await it.next()).value as Uint8Array).length, 0);
+      // sending side: its frames are its own (the stream sent a copy)
+      assert.equal(detached(sent[0]!), false);
+      a.release!(sent[0]!);
+      assert.equal(detached(sent[0]!), false);
+      const done = new Error('done');
+      a.abort(done);
+      b.abort(done);
+    });
   });
 }
 

@@ -13,11 +13,10 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { bootstrap } from '@libp2p/bootstrap';
 import { identify, identifyPush } from '@libp2p/identify';
-import type { Connection, Libp2p, PeerDiscovery, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface';
+import type { Connection, Libp2p, PeerDiscovery, PeerId, PeerInfo, PrivateKey, Transport } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
-import { webSockets } from '@libp2p/websockets';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { DdcpError } from '../../base/errors.ts';
@@ -54,6 +53,11 @@ export interface NodeInit {
    * reset and learns nothing.
    */
   dhtAnswers?: boolean | ((peerId: string) => boolean);
+  /**
+   * Load the WebSocket transport (to listen on or dial `/ws` addresses). Default true; a node that
+   * only dials TCP addresses can do without it (its code is ~5 MiB of a process's memory).
+   */
+  webSockets?: boolean;
   /** Frame limits and buffering for every stream of this node (defaults: see transport/frames.ts). */
   frames?: FrameStreamOptions;
   /**
@@ -260,12 +264,18 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
     services.dht = typeof answers === 'function' ? (components: any) => dht(answeringOnly(components, answers)) : dht;
   }
 
+  const transports: Array<(components: any) => Transport> = [tcp()];
+  if (init.webSockets ?? true) {
+    const { webSockets } = await import('@libp2p/websockets');
+    transports.push(webSockets());
+  }
+
   let libp2p: Libp2p;
   try {
     libp2p = await createLibp2p({
       privateKey: init.privateKey,
       addresses: { listen },
-      transports: [tcp(), webSockets()],
+      transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES } })],
       connectionManager: { inboundStreamProtocolNegotiationTimeout: NEGOTIATION_TIMEOUT_MS, outboundStreamProtocolNegotiationTimeout: NEGOTIATION_TIMEOUT_MS },
