@@ -11,6 +11,7 @@ import { dropTriggersSql, triggersSql } from './triggers.ts';
 import { inFlatGroups, inGroups, placeholders, StatementCache } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
+import { NewRowColumns, type NewRow } from './new-rows.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
 export interface RowEntry {
@@ -21,6 +22,8 @@ export interface RowEntry {
   fx?: RowEffects;
   /** The row had overrides stored (layout.ts) when it was loaded. */
   overrides?: boolean;
+  /** A row new here decided in bulk (new-rows.ts): written from this instead of `row` and `fx`. */
+  fresh?: NewRow;
 }
 
 /** Rows per multi-row statement. */
@@ -55,12 +58,15 @@ export class CrrTable {
   readonly info: TableInfo;
   /** Whether a key from a peer is what SQLite would store in the key columns (keys.ts). */
   readonly keys: KeyCheck;
+  /** The columns as merge's bulk decision of new rows needs them. */
+  readonly newRows: NewRowColumns;
 
   constructor(db: SqliteConnection, info: TableInfo) {
     this.db = db;
     this.info = info;
     const n = (this.names = crrNames(info.name));
     this.columnSet = new Set(info.columns);
+    this.newRows = new NewRowColumns(info.columns);
     this.keys = new KeyCheck(db, keyColumns(db, info.name));
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
@@ -122,12 +128,23 @@ export class CrrTable {
 
   /** Writes many rows' merge effects and changed clocks, a few statements for all of them. */
   saveMany(entries: readonly RowEntry[]): void {
-    const dirty = entries.filter((e) => e.row.dirty);
+    const dirty = entries.filter((e) => e.fresh !== undefined || e.row.dirty);
     if (dirty.length === 0) return;
-    // The table rows.
-    const upserts = new Map<string, RowEntry[]>();
+    // The table rows: upserts grouped by the columns they write, groups in order of first use.
+    const upserts = new Map<string, { cols: readonly string[]; flat: SqlValue[] }>();
     const ensure: RowEntry[] = [];
     for (const e of dirty) {
+      const fresh = e.fresh;
+      if (fresh) {
+        const { id, cols } = fresh.shape;
+        let group = upserts.get(id);
+        if (!group) upserts.set(id, (group = { cols, flat: [] }));
+        const flat = group.flat;
+        for (const v of e.pk) flat.push(v);
+        const changes = fresh.changes;
+        for (let i = fresh.first, end = fresh.first + cols.length; i < end; i++) flat.push(changes[i]!.val);
+        continue;
+      }
       const fx = e.fx;
       if (!fx) continue;
       if (fx.deleteFirst) this.deleteRow.run(...e.pk);
@@ -135,14 +152,15 @@ export class CrrTable {
       if (fx.values.size === 0) ensure.push(e);
       else {
         const id = [...fx.values.keys()].join('\u0000');
-        let list = upserts.get(id);
-        if (!list) upserts.set(id, (list = []));
-        list.push(e);
+        let group = upserts.get(id);
+        if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], flat: [] }));
+        const flat = group.flat;
+        for (const v of e.pk) flat.push(v);
+        for (const v of fx.values.values()) flat.push(v);
       }
     }
     inGroups(ensure, GROUP, this.ensureRows, (e) => e.pk, (s, p) => void s.run(...p));
-    for (const [id, list] of upserts) {
-      const cols = [...list[0]!.fx!.values.keys()];
+    for (const [id, { cols, flat }] of upserts) {
       let cache = this.bulkUpserts.get(id);
       if (!cache) {
         const all = [...this.info.pks, ...cols].map(ident);
@@ -152,11 +170,6 @@ export class CrrTable {
            ON CONFLICT (${this.info.pks.map(ident).join(', ')}) DO UPDATE SET ${cols.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`,
         );
         this.bulkUpserts.set(id, cache);
-      }
-      const flat: SqlValue[] = [];
-      for (const e of list) {
-        for (const v of e.pk) flat.push(v);
-        for (const v of e.fx!.values.values()) flat.push(v);
       }
       inFlatGroups(flat, this.info.pks.length + cols.length, GROUP, cache, (s, p) => void s.run(...p));
     }
@@ -176,10 +189,23 @@ export class CrrTable {
     const stale: number[] = [];
     for (const e of dirty) {
       const key = e.key!;
-      const { row, overrides } = encodeRow(this.info.columns, e.row.cells);
-      const s = e.row.sentinel;
       keys.push(key);
       for (const v of e.pk) keys.push(v);
+      const fresh = e.fresh;
+      if (fresh) {
+        // New here: no overrides stored, none but the markers of columns it lacks.
+        const s = fresh.sentinel;
+        if (s) keys.push(s.colVersion, s.dbVersion, s.site, s.seq);
+        else keys.push(null, null, null, null);
+        const c = fresh.clock;
+        keys.push(c.colVersion, c.dbVersion, c.site, c.seq);
+        const markers = fresh.shape.markers;
+        for (let i = 0; i < markers.length; i++) cells.push(key, markers[i]!, null, 0, 0, 0);
+        e.overrides = markers.length > 0;
+        continue;
+      }
+      const { row, overrides } = encodeRow(this.info.columns, e.row.cells);
+      const s = e.row.sentinel;
       if (s) keys.push(s.colVersion, s.dbVersion, s.site, s.seq);
       else keys.push(null, null, null, null);
       if (row) keys.push(row.colVersion, row.dbVersion, row.site, row.seq);
