@@ -8,8 +8,9 @@ import { ChangeError } from './errors.ts';
 import { PackError } from '../base/errors.ts';
 import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
+import { KeyRange } from './key-range.ts';
 import { decideNewRow } from './new-rows.ts';
-import { mergeCell, RowEffects, type MergeContext, type Stamp } from './rules.ts';
+import { mergeCell, RowEffects, RowState, type MergeContext, type Stamp } from './rules.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import type { CrrTable, RowEntry } from './table.ts';
@@ -72,6 +73,7 @@ export function mergeChanges(
   const touched = new Set<CrrTable>();
   const rowsWritten = new Map<CrrTable, number>();
   const suspended = new Set<CrrTable>();
+  const ranges = new Map<CrrTable, KeyRange>();
 
   // The chunk being gathered: per table, rows by packed key.
   let chunk = new Map<CrrTable, Map<string, PendingRow>>();
@@ -92,7 +94,19 @@ export function mergeChanges(
   const processChunk = (): void => {
     for (const [table, rows] of chunk) {
       const pending = [...rows.values()];
-      const entries = table.loadMany(pending.map((r) => r.pk));
+      let range = ranges.get(table);
+      if (!range) ranges.set(table, (range = new KeyRange(newRowsInBulk && table.rowidKey && table.keyMapEmpty())));
+      // Keys are looked up only for rows that may have one (key-range.ts); the rest are new here.
+      const lookup: SqlValue[][] = [];
+      const unseen: boolean[] = new Array(pending.length);
+      for (let i = 0; i < pending.length; i++) {
+        const pk = pending[i]!.pk;
+        if (!(unseen[i] = range.unseen(pk))) lookup.push(pk);
+        range.see(pk);
+      }
+      const found = table.loadMany(lookup);
+      let next = 0;
+      const entries: RowEntry[] = pending.map((r, i) => (unseen[i] ? { pk: r.pk, key: undefined, row: new RowState() } : found[next++]!));
       const written: RowEntry[] = [];
       const name = table.info.name;
       const counts = (result.tables[name] ??= { received: 0, applied: 0 });

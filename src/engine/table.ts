@@ -49,6 +49,7 @@ export class CrrTable {
   private readonly overridesOfMany: StatementCache;
   private readonly deleteOverrides: StatementCache;
   private readonly lastKey: Statement;
+  private readonly anyKey: Statement;
   private readonly upsertKeys: StatementCache;
   private readonly insertOverrides: StatementCache;
   private readonly ensureRows: StatementCache;
@@ -60,6 +61,8 @@ export class CrrTable {
   readonly keys: KeyCheck;
   /** The columns as merge's bulk decision of new rows needs them. */
   readonly newRows: NewRowColumns;
+  /** The table is keyed by its rowid alone (an INTEGER PRIMARY KEY): keys are integers, compared as such. */
+  readonly rowidKey: boolean;
 
   constructor(db: SqliteConnection, info: TableInfo) {
     this.db = db;
@@ -67,7 +70,9 @@ export class CrrTable {
     const n = (this.names = crrNames(info.name));
     this.columnSet = new Set(info.columns);
     this.newRows = new NewRowColumns(info.columns);
-    this.keys = new KeyCheck(db, keyColumns(db, info.name));
+    const keyCols = keyColumns(db, info.name);
+    this.keys = new KeyCheck(db, keyCols);
+    this.rowidKey = keyCols.length === 1 && keyCols[0]!.rowid;
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
     this.pkWhere = info.pks.map((p) => `${ident(p)} = ?`).join(' AND ');
@@ -84,6 +89,7 @@ export class CrrTable {
     this.lastKey = db.prepare(`SELECT max(__key) FROM ${n.pks}`);
     this.lastKey.setReadBigInts(true);
     this.lastKey.setReturnArrays(true);
+    this.anyKey = db.prepare(`SELECT 1 FROM ${n.pks} LIMIT 1`);
     this.upsertKeys = new StatementCache(
       db,
       (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, nk + 9)}
@@ -91,6 +97,11 @@ export class CrrTable {
     );
     this.insertOverrides = new StatementCache(db, (rows) => `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}`);
     this.ensureRows = new StatementCache(db, (rows) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
+  }
+
+  /** Whether the key map has no row (no row of the table has ever had clocks here). */
+  keyMapEmpty(): boolean {
+    return this.anyKey.get() === undefined;
   }
 
   /** Loads the keys and clocks of many rows at once (entries come back in the same order). */
