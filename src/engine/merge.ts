@@ -44,6 +44,28 @@ export interface MergeOptions {
   newRowsInBulk?: boolean;
 }
 
+/** Stands for the clock state of a row new here until the rules need a real one (never written to). */
+const NO_CLOCKS: Readonly<RowState> = Object.freeze(new RowState());
+
+/**
+ * A string naming a packed key's bytes one to one (a map key): short keys, the common case, without
+ * making a Buffer.
+ */
+function pkId(b: Uint8Array): string {
+  switch (b.length) {
+    case 3:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!);
+    case 4:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!);
+    case 5:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!, b[4]!);
+    case 6:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[5]!);
+    default:
+      return latin1(b);
+  }
+}
+
 /** Rows buffered before their keys and clocks are loaded and written together. */
 export const CHUNK_ROWS = 256;
 
@@ -81,6 +103,8 @@ export function mergeChanges(
   let lastTable: CrrTable | undefined;
   let lastPkBytes: Uint8Array | undefined;
   let lastRow: PendingRow | undefined;
+  let lastName: string | undefined;
+  let lastNamed: CrrTable | undefined;
   // Site ordinals are looked up (and new sites added) only for changes that win: runs of changes
   // share a site id, so the last one is remembered.
   let lastSiteId: Uint8Array | undefined;
@@ -106,7 +130,8 @@ export function mergeChanges(
       }
       const found = table.loadMany(lookup);
       let next = 0;
-      const entries: RowEntry[] = pending.map((r, i) => (unseen[i] ? { pk: r.pk, key: undefined, row: new RowState() } : found[next++]!));
+      // A row new here gets its (empty) clock state only if the rules decide it.
+      const entries: RowEntry[] = pending.map((r, i) => (unseen[i] ? { pk: r.pk, key: undefined, row: NO_CLOCKS } : found[next++]!));
       const written: RowEntry[] = [];
       const name = table.info.name;
       const counts = (result.tables[name] ??= { received: 0, applied: 0 });
@@ -136,6 +161,7 @@ export function mergeChanges(
             continue;
           }
         }
+        if (entry.row === NO_CLOCKS) entry.row = new RowState();
         const fx = new RowEffects();
         for (const c of changes) {
           if (mergeCell(entry.row, fx, { cid: c.cid, val: c.val, colVersion: int64(c.colVersion), cl: int64(c.cl), siteId: c.siteId }, ctx)) {
@@ -172,8 +198,11 @@ export function mergeChanges(
     } catch (err) {
       throw new ChangeError(`change ${n}: ${(err as Error).message}`, { cause: err });
     }
-    const t = tables.get(c.table);
+    // Runs of changes share a table: its name is compared, not hashed again.
+    const t = c.table === lastName ? lastNamed : tables.get(c.table);
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
+    lastName = c.table;
+    lastNamed = t;
     if (c.cid !== SENTINEL && !t.columnSet.has(c.cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${c.cid} here (schemas differ?)`);
     if (t !== lastTable || !lastPkBytes || !bytesEqual(lastPkBytes, c.pk)) {
       let values: SqlValue[];
@@ -185,12 +214,12 @@ export function mergeChanges(
       if (values.length !== t.info.pks.length) {
         throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
       }
-      if (values.some((v) => v === null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
+      if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
       const misfit = t.keys.problem(values);
       if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
       let rows = chunk.get(t);
       if (!rows) chunk.set(t, (rows = new Map()));
-      const id = latin1(c.pk);
+      const id = pkId(c.pk);
       let row = rows.get(id);
       if (!row) {
         if (chunkRows >= CHUNK_ROWS) {

@@ -151,7 +151,8 @@ export class CrrTable {
         let group = upserts.get(id);
         if (!group) upserts.set(id, (group = { cols, flat: [] }));
         const flat = group.flat;
-        for (const v of e.pk) flat.push(v);
+        const pk = e.pk;
+        for (let i = 0; i < pk.length; i++) flat.push(pk[i]!);
         const changes = fresh.changes;
         for (let i = fresh.first, end = fresh.first + cols.length; i < end; i++) flat.push(changes[i]!.val);
         continue;
@@ -187,12 +188,12 @@ export class CrrTable {
     // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
     // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
     // SQLite itself would go random only at 2^63.)
-    let next: bigint | undefined;
+    let next: number | undefined;
     for (const e of dirty) {
       if (e.key !== undefined) continue;
-      next ??= ((this.lastKey.get() as [bigint | null])[0] ?? 0n) + 1n;
-      e.key = Number(next++);
-      if (!Number.isSafeInteger(e.key)) throw new RangeError(`key map of ${this.info.name} is full`);
+      next ??= Number((this.lastKey.get() as [bigint | null])[0] ?? 0n) + 1;
+      if (!Number.isSafeInteger(next)) throw new RangeError(`key map of ${this.info.name} is full`);
+      e.key = next++;
     }
     // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
     const keys: SqlValue[] = [];
@@ -201,7 +202,8 @@ export class CrrTable {
     for (const e of dirty) {
       const key = e.key!;
       keys.push(key);
-      for (const v of e.pk) keys.push(v);
+      const pk = e.pk;
+      for (let i = 0; i < pk.length; i++) keys.push(pk[i]!);
       const fresh = e.fresh;
       if (fresh) {
         // New here: no overrides stored, none but the markers of columns it lacks.
