@@ -5,7 +5,7 @@
 import { crrNames, type CrrNames } from './names.ts';
 import { RowState, type RowEffects } from './rules.ts';
 import type { TableInfo } from './schema.ts';
-import { encodeRow, KEY_CLOCK_COLUMNS } from './layout.ts';
+import { encodeRow, K, KEY_CLOCK_COLUMNS } from './layout.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
 import { inFlatGroups, inGroups, placeholders, StatementCache } from './bulk.ts';
@@ -51,6 +51,7 @@ export class CrrTable {
   private readonly lastKey: Statement;
   private readonly anyKey: Statement;
   private readonly upsertKeys: StatementCache;
+  private readonly insertRowClocks: StatementCache;
   private readonly insertOverrides: StatementCache;
   private readonly ensureRows: StatementCache;
   private readonly valueReads = new Map<string, Statement>();
@@ -95,6 +96,7 @@ export class CrrTable {
       (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, nk + 9)}
        ON CONFLICT (__key) DO UPDATE SET ${KEY_CLOCK_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
     );
+    this.insertRowClocks = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${K.cv}, ${K.dbv}, ${K.site}, ${K.seq}) VALUES ${placeholders(rows, nk + 5)}`);
     this.insertOverrides = new StatementCache(db, (rows) => `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}`);
     this.ensureRows = new StatementCache(db, (rows) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
   }
@@ -197,26 +199,30 @@ export class CrrTable {
     }
     // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
     const keys: SqlValue[] = [];
+    const newKeys: SqlValue[] = [];
     const cells: SqlValue[] = [];
     const stale: number[] = [];
     for (const e of dirty) {
       const key = e.key!;
-      keys.push(key);
       const pk = e.pk;
-      for (let i = 0; i < pk.length; i++) keys.push(pk[i]!);
       const fresh = e.fresh;
       if (fresh) {
-        // New here: no overrides stored, none but the markers of columns it lacks.
+        // New here: no overrides stored, none but the markers of columns it lacks. Without a sentinel,
+        // a plain insert of the row clock alone (the key is new: nothing to conflict with).
         const s = fresh.sentinel;
-        if (s) keys.push(s.colVersion, s.dbVersion, s.site, s.seq);
-        else keys.push(null, null, null, null);
         const c = fresh.clock;
-        keys.push(c.colVersion, c.dbVersion, c.site, c.seq);
+        const out = s ? keys : newKeys;
+        out.push(key);
+        for (let i = 0; i < pk.length; i++) out.push(pk[i]!);
+        if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
+        out.push(c.colVersion, c.dbVersion, c.site, c.seq);
         const markers = fresh.shape.markers;
         for (let i = 0; i < markers.length; i++) cells.push(key, markers[i]!, null, 0, 0, 0);
         e.overrides = markers.length > 0;
         continue;
       }
+      keys.push(key);
+      for (let i = 0; i < pk.length; i++) keys.push(pk[i]!);
       const { row, overrides } = encodeRow(this.info.columns, e.row.cells);
       const s = e.row.sentinel;
       if (s) keys.push(s.colVersion, s.dbVersion, s.site, s.seq);
@@ -231,6 +237,7 @@ export class CrrTable {
       e.overrides = overrides.length > 0;
     }
     inFlatGroups(keys, this.info.pks.length + 9, GROUP, this.upsertKeys, (s, p) => void s.run(...p));
+    inFlatGroups(newKeys, this.info.pks.length + 5, GROUP, this.insertRowClocks, (s, p) => void s.run(...p));
     inGroups(stale, GROUP, this.deleteOverrides, (k) => [k], (s, p) => void s.run(...p));
     inFlatGroups(cells, 6, GROUP, this.insertOverrides, (s, p) => void s.run(...p));
   }
