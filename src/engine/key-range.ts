@@ -1,9 +1,10 @@
 /**
- * Rows that certainly have no key here, known without asking SQLite. When a table's key map was empty
- * as a merge began, only rows the merge itself wrote have keys; for a table keyed by its rowid alone
- * (integers only, so SQLite's equality is the integers'), a row whose key lies outside the range of
- * keys the merge has seen so far is new. Rows usually arrive in key order (a peer's inserts), so an
- * initial sync skips nearly every key lookup. Conservative: a key inside the range is looked up.
+ * Rows that certainly have no key here, known without asking SQLite. For a table keyed by its rowid
+ * alone (integers only, so SQLite's equality is the integers'), the key map's smallest and greatest
+ * keys as a merge begins, widened by every key the merge meets, bound the keys that can exist: a row
+ * whose key lies outside is new here. Rows usually arrive in key order (a peer's inserts), so an
+ * initial sync, or a sync of rows added since the last one, skips nearly every key lookup.
+ * Conservative: a key inside the range is looked up.
  */
 import type { SqlValue } from './sqlite.ts';
 
@@ -12,9 +13,13 @@ export class KeyRange {
   private max: bigint | undefined;
   private readonly active: boolean;
 
-  /** `active`: the table is keyed by its rowid alone and its key map was empty before the merge wrote. */
-  constructor(active: boolean) {
-    this.active = active;
+  /**
+   * `bounds`: the least and greatest key in the key map of a table keyed by its rowid alone, `null`
+   * if the key map is empty; undefined when the range can't be used (another kind of key).
+   */
+  constructor(bounds: readonly [bigint, bigint] | null | undefined) {
+    this.active = bounds !== undefined;
+    if (bounds) [this.min, this.max] = bounds;
   }
 
   /** Whether the row with this key certainly has no key here yet. */

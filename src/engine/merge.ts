@@ -119,7 +119,7 @@ export function mergeChanges(
     for (const [table, rows] of chunk) {
       const pending = [...rows.values()];
       let range = ranges.get(table);
-      if (!range) ranges.set(table, (range = new KeyRange(newRowsInBulk && table.rowidKey && table.keyMapEmpty())));
+      if (!range) ranges.set(table, (range = new KeyRange(newRowsInBulk ? table.keyBounds() : undefined)));
       // Keys are looked up only for rows that may have one (key-range.ts); the rest are new here.
       const lookup: SqlValue[][] = [];
       const unseen: boolean[] = new Array(pending.length);

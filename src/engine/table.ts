@@ -49,7 +49,7 @@ export class CrrTable {
   private readonly overridesOfMany: StatementCache;
   private readonly deleteOverrides: StatementCache;
   private readonly lastKey: Statement;
-  private readonly anyKey: Statement;
+  private readonly keyBoundsStmt: Statement | undefined;
   private readonly upsertKeys: StatementCache;
   private readonly insertRowClocks: StatementCache;
   private readonly insertOverrides: StatementCache;
@@ -90,7 +90,8 @@ export class CrrTable {
     this.lastKey = db.prepare(`SELECT max(__key) FROM ${n.pks}`);
     this.lastKey.setReadBigInts(true);
     this.lastKey.setReturnArrays(true);
-    this.anyKey = db.prepare(`SELECT 1 FROM ${n.pks} LIMIT 1`);
+    // Two subqueries: each is one step down the key's index (min and max together would scan).
+    if (this.rowidKey) this.keyBoundsStmt = prepareBig(db, `SELECT (SELECT min(${pkList}) FROM ${n.pks}), (SELECT max(${pkList}) FROM ${n.pks})`);
     this.upsertKeys = new StatementCache(
       db,
       (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, nk + 9)}
@@ -101,9 +102,15 @@ export class CrrTable {
     this.ensureRows = new StatementCache(db, (rows) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
   }
 
-  /** Whether the key map has no row (no row of the table has ever had clocks here). */
-  keyMapEmpty(): boolean {
-    return this.anyKey.get() === undefined;
+  /**
+   * For a table keyed by its rowid alone: the least and greatest key in the key map (null if it is
+   * empty). Undefined for other tables, or if the key map holds anything but integers there.
+   */
+  keyBounds(): [bigint, bigint] | null | undefined {
+    if (!this.keyBoundsStmt) return undefined;
+    const [min, max] = this.keyBoundsStmt.get() as [SqlValue, SqlValue];
+    if (min === null && max === null) return null;
+    return typeof min === 'bigint' && typeof max === 'bigint' ? [min, max] : undefined;
   }
 
   /** Loads the keys and clocks of many rows at once (entries come back in the same order). */
