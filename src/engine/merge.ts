@@ -38,10 +38,12 @@ export interface MergeResult {
 /** How to merge (for tests: the result never depends on it). */
 export interface MergeOptions {
   /**
-   * Decide rows new here in bulk where they qualify (new-rows.ts), rather than cell by cell with the
-   * rules (default true; false is the reference the property test compares with).
+   * Take the bulk shortcuts (default true): rows new here decided per row (new-rows.ts), key lookups
+   * skipped where no key can exist (key-range.ts), the values a tie compares read for a chunk's rows
+   * at once. False merges cell by cell with the rules and looks everything up one by one: the
+   * reference new-rows.test.ts compares with.
    */
-  newRowsInBulk?: boolean;
+  inBulk?: boolean;
 }
 
 /** Stands for the clock state of a row new here until the rules need a real one (never written to). */
@@ -87,7 +89,7 @@ export function mergeChanges(
   version: number,
   conflicts?: ConflictRecorder,
   firstSeq = 0,
-  { newRowsInBulk = true }: MergeOptions = {},
+  { inBulk = true }: MergeOptions = {},
 ): MergeResult {
   let seq = firstSeq;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
@@ -119,7 +121,7 @@ export function mergeChanges(
     for (const [table, rows] of chunk) {
       const pending = [...rows.values()];
       let range = ranges.get(table);
-      if (!range) ranges.set(table, (range = new KeyRange(newRowsInBulk ? table.keyBounds() : undefined)));
+      if (!range) ranges.set(table, (range = new KeyRange(inBulk ? table.keyBounds() : undefined)));
       // Keys are looked up only for rows that may have one (key-range.ts); the rest are new here.
       const lookup: SqlValue[][] = [];
       const unseen: boolean[] = new Array(pending.length);
@@ -138,9 +140,20 @@ export function mergeChanges(
       // One context for the table's rows in this chunk, pointed at the row being merged (not a new
       // object and closures per row).
       let entry!: RowEntry;
+      let at = 0;
+      // Ties compare with the value here: at the first, the chunk's rows are read at once (nothing is
+      // written to the table before the chunk's rows are all decided, so they are what a read per
+      // tie would see).
+      let current: (SqlValue[] | undefined)[] | undefined;
       const ctx: MergeContext = {
         stamp,
-        currentValue: (cid) => table.value(entry.pk, cid),
+        currentValue: inBulk
+          ? (cid) => {
+              current ??= table.valuesOfMany(entries.map((e) => e.pk));
+              const row = current[at];
+              return row ? row[table.newRows.position(cid)!]! : null;
+            }
+          : (cid) => table.value(entry.pk, cid),
         siteBytes: (site) => sites.bytesOf(site),
         siteOrdinal,
         unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
@@ -148,9 +161,10 @@ export function mergeChanges(
       };
       for (let i = 0; i < entries.length; i++) {
         entry = entries[i]!;
+        at = i;
         const changes = pending[i]!.changes;
         counts.received += changes.length;
-        if (newRowsInBulk && entry.key === undefined) {
+        if (inBulk && entry.key === undefined) {
           const fresh = decideNewRow(table.newRows, changes, stamp, siteOrdinal);
           if (fresh) {
             // Every change of a row new here wins (new-rows.ts).

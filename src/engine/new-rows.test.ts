@@ -165,14 +165,14 @@ function dump(db: SqliteConnection, sql: string): string {
 }
 
 /** Merges `changes` into `e` one way, reads everything the merge could have touched, rolls back. */
-function mergeAndRead(e: Engine, changes: Change[], newRowsInBulk: boolean): string[] {
+function mergeAndRead(e: Engine, changes: Change[], inBulk: boolean): string[] {
   const db = e.db;
   db.exec('BEGIN');
   try {
     const tables = new Map(['t', 'u'].map((name) => [name, new CrrTable(db, introspect(db, name))]));
     const sites = new Sites(db);
     const conflicts = new ConflictRecorder(100);
-    const result = mergeChanges(tables, sites, changes, 50, conflicts, 3, { newRowsInBulk });
+    const result = mergeChanges(tables, sites, changes, 50, conflicts, 3, { inBulk });
     conflicts.write(db, { at: 1, dbVersion: 50, source: undefined });
     const feed = [...readChanges(db, tables.values(), sites, 0)].map((c) => JSON.stringify({ ...c, pk: Buffer.from(c.pk).toString('hex'), siteId: Buffer.from(c.siteId).toString('hex') }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)));
     return [
