@@ -80,7 +80,8 @@ interface PendingRow {
  * Merges `changes` into the tables at db_version `version`. Must run inside a transaction; throws
  * {@link ChangeError} on the first change that is invalid or doesn't fit our schema (the caller rolls
  * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
- * chunk's rows, one their clocks, and multi-row statements write them back.
+ * chunk's rows, one their clocks, and multi-row statements write them back. Rows new here that carry
+ * whole runs of cells are decided per row rather than per cell (new-rows.ts; see {@link MergeOptions}).
  */
 export function mergeChanges(
   tables: ReadonlyMap<string, CrrTable>,
