@@ -8,7 +8,9 @@ import { ChangeError } from './errors.ts';
 import { PackError } from '../base/errors.ts';
 import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
-import { mergeCell, RowEffects, type MergeContext, type Stamp } from './rules.ts';
+import { KeyRange } from './key-range.ts';
+import { decideNewRow } from './new-rows.ts';
+import { mergeCell, RowEffects, RowState, type MergeContext, type Stamp } from './rules.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import type { CrrTable, RowEntry } from './table.ts';
@@ -33,6 +35,39 @@ export interface MergeResult {
   nextSeq: number;
 }
 
+/** How to merge (for tests: the result never depends on it). */
+export interface MergeOptions {
+  /**
+   * Take the bulk shortcuts (default true): rows new here decided per row (new-rows.ts), key lookups
+   * skipped where no key can exist (key-range.ts), the values a tie compares read for a chunk's rows
+   * at once. False merges cell by cell with the rules and looks everything up one by one: the
+   * reference new-rows.test.ts compares with.
+   */
+  inBulk?: boolean;
+}
+
+/** Stands for the clock state of a row new here until the rules need a real one (never written to). */
+const NO_CLOCKS: Readonly<RowState> = Object.freeze(new RowState());
+
+/**
+ * A string naming a packed key's bytes one to one (a map key): short keys, the common case, without
+ * making a Buffer.
+ */
+function pkId(b: Uint8Array): string {
+  switch (b.length) {
+    case 3:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!);
+    case 4:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!);
+    case 5:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!, b[4]!);
+    case 6:
+      return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[5]!);
+    default:
+      return latin1(b);
+  }
+}
+
 /** Rows buffered before their keys and clocks are loaded and written together. */
 export const CHUNK_ROWS = 256;
 
@@ -45,15 +80,25 @@ interface PendingRow {
  * Merges `changes` into the tables at db_version `version`. Must run inside a transaction; throws
  * {@link ChangeError} on the first change that is invalid or doesn't fit our schema (the caller rolls
  * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
- * chunk's rows, one their clocks, and multi-row statements write them back.
+ * chunk's rows, one their clocks, and multi-row statements write them back. Rows new here that carry
+ * whole runs of cells are decided per row rather than per cell (new-rows.ts; see {@link MergeOptions}).
  */
-export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites, changes: Iterable<Change>, version: number, conflicts?: ConflictRecorder, firstSeq = 0): MergeResult {
+export function mergeChanges(
+  tables: ReadonlyMap<string, CrrTable>,
+  sites: Sites,
+  changes: Iterable<Change>,
+  version: number,
+  conflicts?: ConflictRecorder,
+  firstSeq = 0,
+  { inBulk = true }: MergeOptions = {},
+): MergeResult {
   let seq = firstSeq;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
   const result: MergeResult = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts>, nextSeq: firstSeq };
   const touched = new Set<CrrTable>();
   const rowsWritten = new Map<CrrTable, number>();
   const suspended = new Set<CrrTable>();
+  const ranges = new Map<CrrTable, KeyRange>();
 
   // The chunk being gathered: per table, rows by packed key.
   let chunk = new Map<CrrTable, Map<string, PendingRow>>();
@@ -61,6 +106,8 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
   let lastTable: CrrTable | undefined;
   let lastPkBytes: Uint8Array | undefined;
   let lastRow: PendingRow | undefined;
+  let lastName: string | undefined;
+  let lastNamed: CrrTable | undefined;
   // Site ordinals are looked up (and new sites added) only for changes that win: runs of changes
   // share a site id, so the last one is remembered.
   let lastSiteId: Uint8Array | undefined;
@@ -74,16 +121,40 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
   const processChunk = (): void => {
     for (const [table, rows] of chunk) {
       const pending = [...rows.values()];
-      const entries = table.loadMany(pending.map((r) => r.pk));
+      let range = ranges.get(table);
+      if (!range) ranges.set(table, (range = new KeyRange(inBulk ? table.keyBounds() : undefined)));
+      // Keys are looked up only for rows that may have one (key-range.ts); the rest are new here.
+      const lookup: SqlValue[][] = [];
+      const unseen: boolean[] = new Array(pending.length);
+      for (let i = 0; i < pending.length; i++) {
+        const pk = pending[i]!.pk;
+        if (!(unseen[i] = range.unseen(pk))) lookup.push(pk);
+        range.see(pk);
+      }
+      const found = table.loadMany(lookup);
+      let next = 0;
+      // A row new here gets its (empty) clock state only if the rules decide it.
+      const entries: RowEntry[] = pending.map((r, i) => (unseen[i] ? { pk: r.pk, key: undefined, row: NO_CLOCKS } : found[next++]!));
       const written: RowEntry[] = [];
       const name = table.info.name;
       const counts = (result.tables[name] ??= { received: 0, applied: 0 });
       // One context for the table's rows in this chunk, pointed at the row being merged (not a new
       // object and closures per row).
       let entry!: RowEntry;
+      let at = 0;
+      // Ties compare with the value here: at the first, the chunk's rows are read at once (nothing is
+      // written to the table before the chunk's rows are all decided, so they are what a read per
+      // tie would see).
+      let current: (SqlValue[] | undefined)[] | undefined;
       const ctx: MergeContext = {
         stamp,
-        currentValue: (cid) => table.value(entry.pk, cid),
+        currentValue: inBulk
+          ? (cid) => {
+              current ??= table.valuesOfMany(entries.map((e) => e.pk));
+              const row = current[at];
+              return row ? row[table.newRows.position(cid)!]! : null;
+            }
+          : (cid) => table.value(entry.pk, cid),
         siteBytes: (site) => sites.bytesOf(site),
         siteOrdinal,
         unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
@@ -91,9 +162,22 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
       };
       for (let i = 0; i < entries.length; i++) {
         entry = entries[i]!;
-        const fx = new RowEffects();
+        at = i;
         const changes = pending[i]!.changes;
         counts.received += changes.length;
+        if (inBulk && entry.key === undefined) {
+          const fresh = decideNewRow(table.newRows, changes, stamp, siteOrdinal);
+          if (fresh) {
+            // Every change of a row new here wins (new-rows.ts).
+            entry.fresh = fresh;
+            result.applied += changes.length;
+            counts.applied += changes.length;
+            written.push(entry);
+            continue;
+          }
+        }
+        if (entry.row === NO_CLOCKS) entry.row = new RowState();
+        const fx = new RowEffects();
         for (const c of changes) {
           if (mergeCell(entry.row, fx, { cid: c.cid, val: c.val, colVersion: int64(c.colVersion), cl: int64(c.cl), siteId: c.siteId }, ctx)) {
             result.applied++;
@@ -129,8 +213,11 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
     } catch (err) {
       throw new ChangeError(`change ${n}: ${(err as Error).message}`, { cause: err });
     }
-    const t = tables.get(c.table);
+    // Runs of changes share a table: its name is compared, not hashed again.
+    const t = c.table === lastName ? lastNamed : tables.get(c.table);
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
+    lastName = c.table;
+    lastNamed = t;
     if (c.cid !== SENTINEL && !t.columnSet.has(c.cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${c.cid} here (schemas differ?)`);
     if (t !== lastTable || !lastPkBytes || !bytesEqual(lastPkBytes, c.pk)) {
       let values: SqlValue[];
@@ -142,12 +229,12 @@ export function mergeChanges(tables: ReadonlyMap<string, CrrTable>, sites: Sites
       if (values.length !== t.info.pks.length) {
         throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
       }
-      if (values.some((v) => v === null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
+      if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
       const misfit = t.keys.problem(values);
       if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
       let rows = chunk.get(t);
       if (!rows) chunk.set(t, (rows = new Map()));
-      const id = latin1(c.pk);
+      const id = pkId(c.pk);
       let row = rows.get(id);
       if (!row) {
         if (chunkRows >= CHUNK_ROWS) {

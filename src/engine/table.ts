@@ -5,12 +5,13 @@
 import { crrNames, type CrrNames } from './names.ts';
 import { RowState, type RowEffects } from './rules.ts';
 import type { TableInfo } from './schema.ts';
-import { encodeRow, KEY_CLOCK_COLUMNS } from './layout.ts';
+import { encodeRow, K, KEY_CLOCK_COLUMNS } from './layout.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, triggersSql } from './triggers.ts';
 import { inFlatGroups, inGroups, placeholders, StatementCache } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
+import { NewRowColumns, type NewRow } from './new-rows.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
 export interface RowEntry {
@@ -21,6 +22,8 @@ export interface RowEntry {
   fx?: RowEffects;
   /** The row had overrides stored (layout.ts) when it was loaded. */
   overrides?: boolean;
+  /** A row new here decided in bulk (new-rows.ts): written from this instead of `row` and `fx`. */
+  fresh?: NewRow;
 }
 
 /** Rows per multi-row statement. */
@@ -43,10 +46,13 @@ export class CrrTable {
   private readonly deleteRow: Statement;
   private readonly bulkUpserts = new Map<string, StatementCache>();
   private readonly keysOf: StatementCache;
+  private readonly rowsOf: StatementCache;
   private readonly overridesOfMany: StatementCache;
   private readonly deleteOverrides: StatementCache;
   private readonly lastKey: Statement;
+  private readonly keyBoundsStmt: Statement | undefined;
   private readonly upsertKeys: StatementCache;
+  private readonly insertRowClocks: StatementCache;
   private readonly insertOverrides: StatementCache;
   private readonly ensureRows: StatementCache;
   private readonly valueReads = new Map<string, Statement>();
@@ -55,13 +61,20 @@ export class CrrTable {
   readonly info: TableInfo;
   /** Whether a key from a peer is what SQLite would store in the key columns (keys.ts). */
   readonly keys: KeyCheck;
+  /** The columns as merge's bulk decision of new rows needs them. */
+  readonly newRows: NewRowColumns;
+  /** The table is keyed by its rowid alone (an INTEGER PRIMARY KEY): keys are integers, compared as such. */
+  readonly rowidKey: boolean;
 
   constructor(db: SqliteConnection, info: TableInfo) {
     this.db = db;
     this.info = info;
     const n = (this.names = crrNames(info.name));
     this.columnSet = new Set(info.columns);
-    this.keys = new KeyCheck(db, keyColumns(db, info.name));
+    this.newRows = new NewRowColumns(info.columns);
+    const keyCols = keyColumns(db, info.name);
+    this.keys = new KeyCheck(db, keyCols);
+    this.rowidKey = keyCols.length === 1 && keyCols[0]!.rowid;
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
     this.pkWhere = info.pks.map((p) => `${ident(p)} = ?`).join(' AND ');
@@ -75,16 +88,33 @@ export class CrrTable {
     const list = (rows: number): string => Array.from({ length: rows }, () => '?').join(', ');
     this.overridesOfMany = new StatementCache(db, (rows) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n.cells} WHERE key IN (${list(rows)})`, true);
     this.deleteOverrides = new StatementCache(db, (rows) => `DELETE FROM ${n.cells} WHERE key IN (${list(rows)})`);
+    const tJoin = info.pks.map((p, i) => `t.${ident(p)} = v.column${i + 2}`).join(' AND ');
+    const tCols = info.columns.map((c) => `t.${ident(c)}`).join(', ');
+    this.rowsOf = new StatementCache(db, (rows) => `SELECT v.column1, ${tCols} FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${this.t} t ON ${tJoin}`, true);
     this.lastKey = db.prepare(`SELECT max(__key) FROM ${n.pks}`);
     this.lastKey.setReadBigInts(true);
     this.lastKey.setReturnArrays(true);
+    // Two subqueries: each is one step down the key's index (min and max together would scan).
+    if (this.rowidKey) this.keyBoundsStmt = prepareBig(db, `SELECT (SELECT min(${pkList}) FROM ${n.pks}), (SELECT max(${pkList}) FROM ${n.pks})`);
     this.upsertKeys = new StatementCache(
       db,
       (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, nk + 9)}
        ON CONFLICT (__key) DO UPDATE SET ${KEY_CLOCK_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
     );
+    this.insertRowClocks = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${K.cv}, ${K.dbv}, ${K.site}, ${K.seq}) VALUES ${placeholders(rows, nk + 5)}`);
     this.insertOverrides = new StatementCache(db, (rows) => `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}`);
     this.ensureRows = new StatementCache(db, (rows) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
+  }
+
+  /**
+   * For a table keyed by its rowid alone: the least and greatest key in the key map (null if it is
+   * empty). Undefined for other tables, or if the key map holds anything but integers there.
+   */
+  keyBounds(): [bigint, bigint] | null | undefined {
+    if (!this.keyBoundsStmt) return undefined;
+    const [min, max] = this.keyBoundsStmt.get() as [SqlValue, SqlValue];
+    if (min === null && max === null) return null;
+    return typeof min === 'bigint' && typeof max === 'bigint' ? [min, max] : undefined;
   }
 
   /** Loads the keys and clocks of many rows at once (entries come back in the same order). */
@@ -122,12 +152,24 @@ export class CrrTable {
 
   /** Writes many rows' merge effects and changed clocks, a few statements for all of them. */
   saveMany(entries: readonly RowEntry[]): void {
-    const dirty = entries.filter((e) => e.row.dirty);
+    const dirty = entries.filter((e) => e.fresh !== undefined || e.row.dirty);
     if (dirty.length === 0) return;
-    // The table rows.
-    const upserts = new Map<string, RowEntry[]>();
+    // The table rows: upserts grouped by the columns they write, groups in order of first use.
+    const upserts = new Map<string, { cols: readonly string[]; flat: SqlValue[] }>();
     const ensure: RowEntry[] = [];
     for (const e of dirty) {
+      const fresh = e.fresh;
+      if (fresh) {
+        const { id, cols } = fresh.shape;
+        let group = upserts.get(id);
+        if (!group) upserts.set(id, (group = { cols, flat: [] }));
+        const flat = group.flat;
+        const pk = e.pk;
+        for (let i = 0; i < pk.length; i++) flat.push(pk[i]!);
+        const changes = fresh.changes;
+        for (let i = fresh.first, end = fresh.first + cols.length; i < end; i++) flat.push(changes[i]!.val);
+        continue;
+      }
       const fx = e.fx;
       if (!fx) continue;
       if (fx.deleteFirst) this.deleteRow.run(...e.pk);
@@ -135,14 +177,15 @@ export class CrrTable {
       if (fx.values.size === 0) ensure.push(e);
       else {
         const id = [...fx.values.keys()].join('\u0000');
-        let list = upserts.get(id);
-        if (!list) upserts.set(id, (list = []));
-        list.push(e);
+        let group = upserts.get(id);
+        if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], flat: [] }));
+        const flat = group.flat;
+        for (const v of e.pk) flat.push(v);
+        for (const v of fx.values.values()) flat.push(v);
       }
     }
     inGroups(ensure, GROUP, this.ensureRows, (e) => e.pk, (s, p) => void s.run(...p));
-    for (const [id, list] of upserts) {
-      const cols = [...list[0]!.fx!.values.keys()];
+    for (const [id, { cols, flat }] of upserts) {
       let cache = this.bulkUpserts.get(id);
       if (!cache) {
         const all = [...this.info.pks, ...cols].map(ident);
@@ -153,33 +196,46 @@ export class CrrTable {
         );
         this.bulkUpserts.set(id, cache);
       }
-      const flat: SqlValue[] = [];
-      for (const e of list) {
-        for (const v of e.pk) flat.push(v);
-        for (const v of e.fx!.values.values()) flat.push(v);
-      }
       inFlatGroups(flat, this.info.pks.length + cols.length, GROUP, cache, (s, p) => void s.run(...p));
     }
     // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
     // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
     // SQLite itself would go random only at 2^63.)
-    let next: bigint | undefined;
+    let next: number | undefined;
     for (const e of dirty) {
       if (e.key !== undefined) continue;
-      next ??= ((this.lastKey.get() as [bigint | null])[0] ?? 0n) + 1n;
-      e.key = Number(next++);
-      if (!Number.isSafeInteger(e.key)) throw new RangeError(`key map of ${this.info.name} is full`);
+      next ??= Number((this.lastKey.get() as [bigint | null])[0] ?? 0n) + 1;
+      if (!Number.isSafeInteger(next)) throw new RangeError(`key map of ${this.info.name} is full`);
+      e.key = next++;
     }
     // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
     const keys: SqlValue[] = [];
+    const newKeys: SqlValue[] = [];
     const cells: SqlValue[] = [];
     const stale: number[] = [];
     for (const e of dirty) {
       const key = e.key!;
+      const pk = e.pk;
+      const fresh = e.fresh;
+      if (fresh) {
+        // New here: no overrides stored, none but the markers of columns it lacks. Without a sentinel,
+        // a plain insert of the row clock alone (the key is new: nothing to conflict with).
+        const s = fresh.sentinel;
+        const c = fresh.clock;
+        const out = s ? keys : newKeys;
+        out.push(key);
+        for (let i = 0; i < pk.length; i++) out.push(pk[i]!);
+        if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
+        out.push(c.colVersion, c.dbVersion, c.site, c.seq);
+        const markers = fresh.shape.markers;
+        for (let i = 0; i < markers.length; i++) cells.push(key, markers[i]!, null, 0, 0, 0);
+        e.overrides = markers.length > 0;
+        continue;
+      }
+      keys.push(key);
+      for (let i = 0; i < pk.length; i++) keys.push(pk[i]!);
       const { row, overrides } = encodeRow(this.info.columns, e.row.cells);
       const s = e.row.sentinel;
-      keys.push(key);
-      for (const v of e.pk) keys.push(v);
       if (s) keys.push(s.colVersion, s.dbVersion, s.site, s.seq);
       else keys.push(null, null, null, null);
       if (row) keys.push(row.colVersion, row.dbVersion, row.site, row.seq);
@@ -192,8 +248,27 @@ export class CrrTable {
       e.overrides = overrides.length > 0;
     }
     inFlatGroups(keys, this.info.pks.length + 9, GROUP, this.upsertKeys, (s, p) => void s.run(...p));
+    inFlatGroups(newKeys, this.info.pks.length + 5, GROUP, this.insertRowClocks, (s, p) => void s.run(...p));
     inGroups(stale, GROUP, this.deleteOverrides, (k) => [k], (s, p) => void s.run(...p));
     inFlatGroups(cells, 6, GROUP, this.insertOverrides, (s, p) => void s.run(...p));
+  }
+
+  /**
+   * The current values of many rows (every column, in `info.columns` order), in the order of `pks`;
+   * undefined for a row that isn't here. What {@link value} reads, a few statements for all of them.
+   */
+  valuesOfMany(pks: readonly SqlValue[][]): (SqlValue[] | undefined)[] {
+    const out: (SqlValue[] | undefined)[] = new Array(pks.length);
+    if (this.info.columns.length === 0) return out;
+    const lookups: SqlValue[] = [];
+    for (let i = 0; i < pks.length; i++) {
+      lookups.push(BigInt(i));
+      for (const v of pks[i]!) lookups.push(v);
+    }
+    inFlatGroups(lookups, this.info.pks.length + 1, GROUP, this.rowsOf, (s, p) => {
+      for (const r of s.iterate(...p) as Iterable<SqlValue[]>) out[Number(r[0])] = r.slice(1);
+    });
+    return out;
   }
 
   /** The current value of one column of a row (NULL if the row is missing). */

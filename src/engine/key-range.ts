@@ -1,0 +1,39 @@
+/**
+ * Rows that certainly have no key here, known without asking SQLite. For a table keyed by its rowid
+ * alone (integers only, so SQLite's equality is the integers'), the key map's smallest and greatest
+ * keys as a merge begins, widened by every key the merge meets, bound the keys that can exist: a row
+ * whose key lies outside is new here. Rows usually arrive in key order (a peer's inserts), so an
+ * initial sync, or a sync of rows added since the last one, skips nearly every key lookup.
+ * Conservative: a key inside the range is looked up.
+ */
+import type { SqlValue } from './sqlite.ts';
+
+export class KeyRange {
+  private min: bigint | undefined;
+  private max: bigint | undefined;
+  private readonly active: boolean;
+
+  /**
+   * `bounds`: the least and greatest key in the key map of a table keyed by its rowid alone, `null`
+   * if the key map is empty; undefined when the range can't be used (another kind of key).
+   */
+  constructor(bounds: readonly [bigint, bigint] | null | undefined) {
+    this.active = bounds !== undefined;
+    if (bounds) [this.min, this.max] = bounds;
+  }
+
+  /** Whether the row with this key certainly has no key here yet. */
+  unseen(pk: readonly SqlValue[]): boolean {
+    if (!this.active) return false;
+    const v = pk[0] as bigint;
+    return this.min === undefined || v < this.min || v > this.max!;
+  }
+
+  /** Notes a row the merge may write (before it is written). */
+  see(pk: readonly SqlValue[]): void {
+    if (!this.active) return;
+    const v = pk[0] as bigint;
+    if (this.min === undefined || v < this.min) this.min = v;
+    if (this.max === undefined || v > this.max) this.max = v;
+  }
+}
