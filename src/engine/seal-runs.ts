@@ -36,9 +36,13 @@ export interface RunResult {
 /** The log's entries as runs of one operation, in log order. */
 export function logRuns(db: SqliteConnection, table: CrrTable): LogRun[] {
   const log = table.names.log;
-  const stats = db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi, min(op) AS minOp, max(op) AS maxOp FROM ${log}`).get() as Record<string, number | bigint | null>;
-  if (stats.lo === null) return [];
-  if (stats.minOp === stats.maxOp) return [{ op: Number(stats.minOp), lo: Number(stats.lo), hi: Number(stats.hi) }];
+  // The ends by the rowid (no scan), then one scan with a single comparison and no aggregate for
+  // whether the whole log is one operation, the common case.
+  const ends = db.prepare(`SELECT (SELECT min(seq) FROM ${log}) AS lo, (SELECT max(seq) FROM ${log}) AS hi`).get() as { lo: number | bigint | null; hi: number | bigint | null };
+  if (ends.lo === null || ends.hi === null) return [];
+  const first = db.prepare(`SELECT op FROM ${log} WHERE seq = ?`).get(ends.lo) as { op: number | bigint | null };
+  const mixed = db.prepare(`SELECT EXISTS (SELECT 1 FROM ${log} WHERE op IS NOT ?) AS m`).get(first.op) as { m: number | bigint };
+  if (Number(mixed.m) === 0) return [{ op: Number(first.op), lo: Number(ends.lo), hi: Number(ends.hi) }];
   const rows = db
     .prepare(
       `SELECT op, min(seq) AS lo, max(seq) AS hi FROM (
