@@ -7,6 +7,8 @@
  * read/merge figures are bench/ddcp.ts's own (wall time).
  *
  *   node --disable-warning=ExperimentalWarning bench/ab.ts /tmp/base      (BENCH_ROWS, BENCH_REPS)
+ *
+ * BENCH_AB_WRITES=1 measures the write phases only (a minute instead of several at 100,000 rows).
  */
 import { resolve } from 'node:path';
 import { gc, ITEMS_DDL, makeItems, Scratch, type Item } from './util.ts';
@@ -24,6 +26,8 @@ interface Tree {
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
+/** BENCH_AB_WRITES=1: the write phases only (no read/merge or disk). */
+const WRITES_ONLY = process.env.BENCH_AB_WRITES === '1';
 
 async function load(label: string, root: string): Promise<Tree> {
   return {
@@ -120,14 +124,14 @@ async function main(): Promise<void> {
     const warm = makeItems(Math.min(ROWS, 5_000));
     for (const t of trees) {
       cpuWrites(t, scratch, warm, true);
-      t.bench.measureSync(scratch, warm, 1);
+      if (!WRITES_ONLY) t.bench.measureSync(scratch, warm, 1);
     }
     const writes = new Map<string, CpuRun[]>();
     const syncs = new Map<string, ReturnType<DdcpBench['measureSync']>[]>();
     for (let i = 0; i < REPS; i++) {
       for (const t of i % 2 === 0 ? trees : [...trees].reverse()) {
         (writes.get(t.label) ?? writes.set(t.label, []).get(t.label)!).push(cpuWrites(t, scratch, items, false), cpuWrites(t, scratch, items, true));
-        (syncs.get(t.label) ?? syncs.set(t.label, []).get(t.label)!).push(t.bench.measureSync(scratch, items, 1));
+        if (!WRITES_ONLY) (syncs.get(t.label) ?? syncs.set(t.label, []).get(t.label)!).push(t.bench.measureSync(scratch, items, 1));
       }
     }
     const best = (xs: number[]): number => Math.min(...xs);
@@ -143,6 +147,10 @@ async function main(): Promise<void> {
         const total = best(crr.map((r) => r[phase] + r.seals[phase]));
         out.push(`| ${t.label} | ${phase} | ${plain.toFixed(0)} | ${app.toFixed(0)} | ${seal.toFixed(0)} | ${total.toFixed(0)} | ${(total / plain).toFixed(2)}× |`);
       }
+    }
+    if (WRITES_ONLY) {
+      console.log(out.join('\n'));
+      return;
     }
     out.push('', '| tree | read /s | merge /s | plain INSERT OR REPLACE ms | merge ms | merge ratio |', '|---|---:|---:|---:|---:|---:|');
     for (const t of trees) {

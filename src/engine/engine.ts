@@ -23,7 +23,7 @@ import { driftNotice, findDrift, forgetCrr, storedShape, storeShape, untrackSql 
 import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import { CrrTable } from './table.ts';
 import { transaction } from './transaction.ts';
-import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, triggersSql } from './triggers.ts';
+import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, trackingSql, upgradeLogSql } from './triggers.ts';
 import { randomBytes, sha256Hex } from '../base/portable.ts';
 
 export interface ChangesOptions {
@@ -187,13 +187,15 @@ export class Engine {
     });
   }
 
-  /** Rebuilds the tracking triggers of every CRR if they were made by an older ddcp. */
+  /** Rebuilds the tracking triggers (and the log's shape) of every CRR if they were made by an older ddcp. */
   private upgradeTriggers(): void {
     const row = this.db.prepare(`SELECT value FROM ddcp_state WHERE key = 'triggers_version'`).get() as { value: number } | undefined;
     if (row && Number(row.value) === TRIGGERS_VERSION) return;
     for (const t of this.tables.values()) {
       this.db.exec(dropTriggersSql(t.names));
-      this.db.exec(triggersSql(t.info, t.names));
+      const log = upgradeLogSql(this.db, t.info, t.names);
+      if (log) this.db.exec(log);
+      this.db.exec(trackingSql(this.db, t.info, t.names));
     }
     this.db.prepare(`INSERT OR REPLACE INTO ddcp_state (key, value) VALUES ('triggers_version', ?)`).run(BigInt(TRIGGERS_VERSION));
   }
@@ -295,7 +297,7 @@ export class Engine {
     reencodeTable(this.db, info, n);
     this.db.exec(dropTriggersSql(n));
     this.db.exec(recreateLogSql(info, n));
-    this.db.exec(triggersSql(info, n));
+    this.db.exec(trackingSql(this.db, info, n));
     const defaults = new Map(
       (this.db.prepare(`PRAGMA main.table_xinfo(${literal(info.name)})`).all() as { name: string; dflt_value: string | null }[]).map((c) => [c.name, c.dflt_value]),
     );
@@ -371,7 +373,7 @@ export class Engine {
       this.sealInTx();
       const n = crrNames(info.name);
       this.db.exec(tablesSql(info, n, keyColumns(this.db, info.name).map((c) => c.affinity)));
-      this.db.exec(triggersSql(info, n));
+      this.db.exec(trackingSql(this.db, info, n));
       this.db.prepare('INSERT INTO ddcp_crrs (tbl) VALUES (?)').run(info.name);
       storeShape(this.db, info);
       // Backfill: log every existing row as inserted, and let the seal give them clocks.

@@ -9,6 +9,9 @@
  * Those cases are detected by the statements themselves, at no cost in the common case: they make a
  * NOT NULL column of the clock table NULL (a key not found, a clock that would overflow, a second
  * delete of a row), the statement fails, and its savepoint is rolled back.
+ *
+ * A run whose entries name one ascending stretch of the key map (keyStretch: a bulk write over rows
+ * written in order) is written by range over the key map's own key, which SQLite does in one pass.
  */
 import { MAX_CLOCK } from './change.ts';
 import { decodeKeysSql, K, positions, startReencode, writeEncoded } from './layout.ts';
@@ -33,9 +36,13 @@ export interface RunResult {
 /** The log's entries as runs of one operation, in log order. */
 export function logRuns(db: SqliteConnection, table: CrrTable): LogRun[] {
   const log = table.names.log;
-  const stats = db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi, min(op) AS minOp, max(op) AS maxOp FROM ${log}`).get() as Record<string, number | bigint | null>;
-  if (stats.lo === null) return [];
-  if (stats.minOp === stats.maxOp) return [{ op: Number(stats.minOp), lo: Number(stats.lo), hi: Number(stats.hi) }];
+  // The ends by the rowid (no scan), then one scan with a single comparison and no aggregate for
+  // whether the whole log is one operation, the common case.
+  const ends = db.prepare(`SELECT (SELECT min(seq) FROM ${log}) AS lo, (SELECT max(seq) FROM ${log}) AS hi`).get() as { lo: number | bigint | null; hi: number | bigint | null };
+  if (ends.lo === null || ends.hi === null) return [];
+  const first = db.prepare(`SELECT op FROM ${log} WHERE seq = ?`).get(ends.lo) as { op: number | bigint | null };
+  const mixed = db.prepare(`SELECT EXISTS (SELECT 1 FROM ${log} WHERE op IS NOT ?) AS m`).get(first.op) as { m: number | bigint };
+  if (Number(mixed.m) === 0) return [{ op: Number(first.op), lo: Number(ends.lo), hi: Number(ends.hi) }];
   const rows = db
     .prepare(
       `SELECT op, min(seq) AS lo, max(seq) AS hi FROM (
@@ -111,6 +118,9 @@ export function sealInsertRun(db: SqliteConnection, table: CrrTable, run: LogRun
 export function sealUpdateRun(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const { info, names: n } = table;
   if (info.columns.length === 0) return { seqs: 0, rows: 0, cells: 0 };
+  const overrides = hasOverrides(db, table);
+  const uniform = overrides ? undefined : uniformUpdate(db, table, run, version, seqBase);
+  if (uniform) return uniform;
   const bits = info.columns.map((_, i) => maskBit(i));
   const tally = db.prepare(`SELECT coalesce(sum(b), 0) AS cells, coalesce(sum(b > 0), 0) AS rows FROM (SELECT ${bits.join(' + ')} AS b FROM ${n.log} l WHERE l.seq BETWEEN ? AND ?)`).get(run.lo, run.hi) as { cells: number | bigint; rows: number | bigint };
   const cells = Number(tally.cells);
@@ -122,9 +132,6 @@ export function sealUpdateRun(db: SqliteConnection, table: CrrTable, run: LogRun
          FROM ${n.log} l CROSS JOIN (VALUES ${positions(info.columns)}) c
          WHERE l.seq BETWEEN ? AND ? AND ${bitOf}`;
   const width = info.columns.length;
-  const overrides = hasOverrides(db, table);
-  const uniform = overrides ? undefined : uniformUpdate(db, table, run, version, seqBase, rows, cells);
-  if (uniform) return uniform;
   // Another common case, written straight: each row once in the run, its cells all on its row clock, and
   // the entry changing fewer than half its columns (they become overrides and the row clock stays the
   // largest group) or all of them (they become the new row clock). Anything else is re-encoded.
@@ -184,48 +191,85 @@ export function sealUpdateRun(db: SqliteConnection, table: CrrTable, run: LogRun
  * UPDATE statement over many rows): fewer than half the columns become overrides with one INSERT,
  * all of them the new row clock with one UPDATE — the row clock stays, or becomes, the largest group.
  * A missing key, a row twice in the run or a clock at MAX_CLOCK changes fewer rows than the run has
- * (or gives NULL where it can't be): then undefined, nothing changed.
+ * (or gives NULL where it can't be): then undefined, nothing changed. Its own look at the masks
+ * tells the counts, so the general tally of changed cells is not needed.
  */
-function uniformUpdate(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number, rows: number, cells: number): RunResult | undefined {
+function uniformUpdate(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const { info, names: n } = table;
   const { masks } = logColumns(info);
-  const m = db.prepare(`SELECT ${masks.map((c) => `min(${c}) = max(${c}), max(${c})`).join(', ')} FROM ${n.log} WHERE seq BETWEEN ? AND ?`);
+  const m = db.prepare(`SELECT count(*), ${masks.map((c) => `min(${c}) = max(${c}), max(${c})`).join(', ')} FROM ${n.log} WHERE seq BETWEEN ? AND ?`);
   m.setReadBigInts(true);
   m.setReturnArrays(true);
   const r = m.get(run.lo, run.hi) as (bigint | null)[];
-  if (rows !== run.hi - run.lo + 1) return undefined;
+  const rows = run.hi - run.lo + 1;
+  if (Number(r[0]) !== rows) return undefined;
   const changed: number[] = [];
   for (let i = 0; i < masks.length; i++) {
-    if (r[2 * i] !== 1n) return undefined;
-    const mask = r[2 * i + 1] ?? 0n;
+    if (r[1 + 2 * i] !== 1n) return undefined;
+    const mask = r[2 + 2 * i] ?? 0n;
     for (let b = 0; b < MASK_BITS; b++) if ((mask >> BigInt(b)) & 1n) changed.push(i * MASK_BITS + b);
   }
   const k = changed.length;
+  // Every entry changed nothing: nothing to stamp (as the tally would find).
+  if (k === 0) return { seqs: 0, rows: 0, cells: 0 };
   const width = info.columns.length;
-  if (k * rows !== cells || !(k * 2 < width || k === width)) return undefined;
+  if (!(k * 2 < width || k === width)) return undefined;
+  const cells = k * rows;
   const join = keyJoin(table);
+  const range = keyStretch(db, table, run);
+  // Over a stretch of the key map (keyStretch) the entry for row p has seq run.lo + (p.__key - range.lo).
+  const at = range ? `(p.__key - ${range.lo})` : `(l.seq - ${run.lo})`;
+  const from = range ? `${n.pks} p` : `${n.log} l CROSS JOIN ${n.pks} p ON ${join}`;
+  const where = range ? `p.__key BETWEEN ${range.lo} AND ${range.hi}` : `l.seq BETWEEN ${run.lo} AND ${run.hi}`;
   return attempt(db, () => {
     if (k === width) {
       const done = db
         .prepare(
-          `UPDATE ${n.pks} AS p SET ${K.cv} = p.${K.cv} + 1, ${K.dbv} = ?, ${K.site} = 0, ${K.seq} = ? + (l.seq - ?) * ${width}
-           FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? AND ${join} AND p.${K.cv} < ${MAX_CLOCK}`,
+          range
+            ? `UPDATE ${n.pks} AS p SET ${K.cv} = p.${K.cv} + 1, ${K.dbv} = ?, ${K.site} = 0, ${K.seq} = ? + ${at} * ${width}
+               WHERE ${where} AND p.${K.cv} < ${MAX_CLOCK}`
+            : `UPDATE ${n.pks} AS p SET ${K.cv} = p.${K.cv} + 1, ${K.dbv} = ?, ${K.site} = 0, ${K.seq} = ? + ${at} * ${width}
+               FROM ${n.log} l WHERE ${where} AND ${join} AND p.${K.cv} < ${MAX_CLOCK}`,
         )
-        .run(BigInt(version), BigInt(seqBase), run.lo, run.lo, run.hi);
+        .run(BigInt(version), BigInt(seqBase));
       if (Number(done.changes) !== rows) throw new NotThisCase();
     } else {
       const done = db
         .prepare(
           `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq)
-           SELECT p.__key, c.column1, p.${K.cv} + 1, CASE WHEN p.${K.cv} < ${MAX_CLOCK} THEN ? END, 0, ? + (l.seq - ?) * ${k} + c.column2
-           FROM ${n.log} l CROSS JOIN (VALUES ${changed.map((c, j) => `(${literal(info.columns[c]!)}, ${j})`).join(', ')}) c CROSS JOIN ${n.pks} p ON ${join}
-           WHERE l.seq BETWEEN ? AND ?`,
+           SELECT p.__key, c.column1, p.${K.cv} + 1, CASE WHEN p.${K.cv} < ${MAX_CLOCK} THEN ? END, 0, ? + ${at} * ${k} + c.column2
+           FROM ${from} CROSS JOIN (VALUES ${changed.map((c, j) => `(${literal(info.columns[c]!)}, ${j})`).join(', ')}) c
+           WHERE ${where}`,
         )
-        .run(BigInt(version), BigInt(seqBase), run.lo, run.lo, run.hi);
+        .run(BigInt(version), BigInt(seqBase));
       if (Number(done.changes) !== cells) throw new NotThisCase();
     }
     return { seqs: cells, rows, cells };
   });
+}
+
+/**
+ * The key-map rows a run's entries name when they are one ascending stretch — the entry at seq
+ * `run.lo + i` naming row `lo + i`, every entry found — as a bulk write over rows written together,
+ * in order, makes (an app's `DELETE … WHERE` or `UPDATE … WHERE` over a range of a table filled in
+ * key order). Statements given the stretch address the key map by its own key, a range SQLite walks
+ * in one pass, instead of joining the log to it through the key index: a join makes an UPDATE or
+ * DELETE gather its rows first and write them in a second pass (twice the CPU, measured). Undefined
+ * otherwise; the run's two ends are looked at first, so a run of scattered keys costs two lookups.
+ */
+function keyStretch(db: SqliteConnection, table: CrrTable, run: LogRun): { lo: number; hi: number } | undefined {
+  const n = table.names;
+  const rows = run.hi - run.lo + 1;
+  const at = db.prepare(`SELECT p.__key AS k FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} WHERE l.seq = ?`);
+  const first = at.get(run.lo) as { k: number | bigint } | undefined;
+  const last = at.get(run.hi) as { k: number | bigint } | undefined;
+  if (!first || !last || Number(last.k) - Number(first.k) !== rows - 1) return undefined;
+  // Each row of the stretch against the entry at its place (both looked up by their own keys).
+  const r = db
+    .prepare(`SELECT count(*) AS n FROM ${n.pks} p CROSS JOIN ${n.log} l ON l.seq = p.__key + ? WHERE p.__key BETWEEN ? AND ? AND ${keyJoin(table)}`)
+    .get(BigInt(run.lo) - BigInt(first.k), first.k, last.k) as { n: number | bigint };
+  if (Number(r.n) !== rows) return undefined;
+  return { lo: Number(first.k), hi: Number(last.k) };
 }
 
 /**
@@ -235,8 +279,23 @@ function uniformUpdate(db: SqliteConnection, table: CrrTable, run: LogRun, versi
 export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const n = table.names;
   const rows = run.hi - run.lo + 1;
+  const range = keyStretch(db, table, run);
   const next = `coalesce(p.${K.cl}, 0) + 2 - (coalesce(p.${K.cl}, 0) & 1)`;
   return attempt(db, () => {
+    if (range) {
+      // The entry for row k has seq run.lo + (k - range.lo). A sentinel that would pass MAX_CLOCK
+      // updates fewer rows than the run has: the rules' case.
+      const done = db
+        .prepare(
+          `UPDATE ${n.pks} AS p SET ${K.cl} = ${next}, ${K.clDbv} = ?, ${K.clSite} = 0, ${K.clSeq} = p.__key + ?,
+             ${K.cv} = NULL, ${K.dbv} = NULL, ${K.site} = NULL, ${K.seq} = NULL
+           WHERE p.__key BETWEEN ? AND ? AND ${next} <= ${MAX_CLOCK}`,
+        )
+        .run(BigInt(version), BigInt(seqBase - range.lo), BigInt(range.lo), BigInt(range.hi));
+      if (Number(done.changes) !== rows) throw new NotThisCase();
+      if (hasOverrides(db, table)) db.prepare(`DELETE FROM ${n.cells} WHERE key BETWEEN ? AND ?`).run(BigInt(range.lo), BigInt(range.hi));
+      return { seqs: rows, rows, cells: 0 };
+    }
     // A missing key, a row deleted twice in the run, or a sentinel that would pass MAX_CLOCK updates
     // fewer rows than the run has: the rules' case.
     const done = db

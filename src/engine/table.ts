@@ -7,7 +7,7 @@ import { RowState, type RowEffects } from './rules.ts';
 import type { TableInfo } from './schema.ts';
 import { encodeRow, K, KEY_CLOCK_COLUMNS } from './layout.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
-import { dropTriggersSql, triggersSql } from './triggers.ts';
+import { dropTriggersSql, trackingSql } from './triggers.ts';
 import { inFlatGroups, inGroups, placeholders, StatementCache } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
@@ -292,7 +292,7 @@ export class CrrTable {
   }
 
   resumeTracking(): void {
-    this.db.exec(triggersSql(this.info, this.names));
+    this.db.exec(trackingSql(this.db, this.info, this.names));
   }
 
   /** Empties the write log (after a seal has consumed it, or after a merge whose own writes it recorded). */
