@@ -157,3 +157,18 @@ export function diff(a: Json | undefined, b: Json | undefined, path = ''): Opera
   }
   return jsonEqual(a, b) ? [] : [{ op: 'replace', path, value: clone(b) }];
 }
+
+/**
+ * The patch that undoes `forward` (= `diff(before, after)`): the same as `diff(after, before)`, but a
+ * patch of one `replace` — a single field changed, the common case — is undone by a `replace` of
+ * that field with its value in `before`, with no second walk of both documents.
+ */
+export function inverse(forward: readonly Operation[], before: Json | undefined, after: Json | undefined): Operation[] {
+  const only = forward.length === 1 ? forward[0]! : undefined;
+  if (only?.op !== 'replace' || only.path === '') return diff(after, before);
+  // diff() replaces only below objects (it recurses into nothing else), so the path runs through members.
+  let value: Json | undefined = before;
+  for (const token of parsePointer(only.path)) value = isObject(value) && Object.hasOwn(value, token) ? value[token] : undefined;
+  if (value === undefined) return diff(after, before);
+  return [{ op: 'replace', path: only.path, value: clone(value) }];
+}

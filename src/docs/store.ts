@@ -52,6 +52,8 @@ export interface RowWrites {
   /** The existence row: inserted (`insert`), its flag changed (`update`), or left alone. */
   doc: 'insert' | 'update' | undefined;
   deleted: number;
+  /** The rows that show once these writes are made (path → text; empty when deleted). */
+  visible: Map<string, string>;
 }
 
 /**
@@ -60,11 +62,13 @@ export interface RowWrites {
  * its clock and a concurrent edit of it elsewhere wins. Rows that were visible and are no longer
  * part of the document are cleared, and so are hidden rows under an object this change creates
  * (they belong to an older object there). Other hidden rows — e.g. members whose parent object
- * hasn't arrived yet from a peer — are left alone, so they show once it does. Pure.
+ * hasn't arrived yet from a peer — are left alone, so they show once it does (no row that is
+ * hidden now shows afterwards: what shows then is exactly `next`'s rows). `visible`: the rows that
+ * show now, if known. Pure.
  */
-export function planWrites(stored: StoredDocument, current: JsonObject | undefined, next: JsonObject | undefined): RowWrites {
+export function planWrites(stored: StoredDocument, current: JsonObject | undefined, next: JsonObject | undefined, visible?: ReadonlyMap<string, string>): RowWrites {
   const have = stored.fields;
-  const was = current ? visibleRows(valuedRows(have)) : new Map<string, string>();
+  const was = current ? (visible ?? visibleRows(valuedRows(have))) : new Map<string, string>();
   const want = next ? layout(next, was) : new Map<string, string>();
   const fresh: string[] = [];
   for (const [p, v] of want) if ((v === OBJECT_MARKER || v === ARRAY_MARKER) && was.get(p) !== v) fresh.push(p + '/');
@@ -76,7 +80,7 @@ export function planWrites(stored: StoredDocument, current: JsonObject | undefin
   }
   for (const [path, value] of want) if (have.get(path) !== value) fields.push([path, value]);
   const deleted = next ? 0 : 1;
-  return { fields, deleted, doc: stored.deleted === undefined ? 'insert' : stored.deleted !== deleted ? 'update' : undefined };
+  return { fields, deleted, doc: stored.deleted === undefined ? 'insert' : stored.deleted !== deleted ? 'update' : undefined, visible: want };
 }
 
 /** Applies {@link planWrites}' result to `stored` (a cached copy of the rows). */
