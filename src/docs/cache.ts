@@ -19,8 +19,10 @@ import type { LoadedDocument } from './store.ts';
 export interface CachedDocument extends LoadedDocument {
   /** Its content (undefined: none or deleted). Never handed out: callers get copies. */
   content: JsonObject | undefined;
-  /** The rows that show (path → text), when it has content. */
+  /** The rows that show (path → text), when it has content and they are known. */
   visible: Map<string, string> | undefined;
+  /** Whether rows were added since it was read (so they are out of the order a read gives). */
+  added: boolean;
 }
 
 /** Documents kept by default (a small task document takes about 2 kB). */
@@ -35,6 +37,8 @@ export class DocumentCache {
   /** `total_changes()` and `data_version` when the cache was last known valid (-1: not since a clear). */
   private changes = -1;
   private version = -1;
+  /** Counts the times the cache was dropped: states read before a drop may be stale. */
+  generation = 0;
 
   constructor(db: SqliteConnection, limit = DEFAULT_CACHE_SIZE) {
     this.db = db;
@@ -48,19 +52,28 @@ export class DocumentCache {
 
   /**
    * Drops every document unless nothing was written since the cache was last valid. Call it inside
-   * the write transaction the caller began, before reading from the cache.
+   * the write transaction the caller began, before reading from the cache; `again`: it was called
+   * before in this transaction (no other connection can have committed since: only this
+   * connection's writes need to be looked for, which is cheaper).
    */
-  check(): void {
+  check(again = false): void {
     if (!this.enabled) return;
+    if (again) {
+      const changes = this.totalChanges();
+      if (changes === this.changes) return;
+      this.drop();
+      this.changes = changes;
+      return;
+    }
     if (!this.stampStmt) {
       this.stampStmt = this.db.prepare('SELECT total_changes(), data_version FROM pragma_data_version');
       this.stampStmt.setReturnArrays(true);
     }
-    const [changes, version] = this.stampStmt.get() as unknown as [number, number];
+    const [changes, version] = (this.stampStmt.get() as unknown as [number, number]).map(Number) as [number, number];
     if (changes === this.changes && version === this.version) return;
-    this.map.clear();
-    this.changes = Number(changes);
-    this.version = Number(version);
+    this.drop();
+    this.changes = changes;
+    this.version = version;
   }
 
   /**
@@ -105,9 +118,14 @@ export class DocumentCache {
 
   /** Forgets everything (a rollback, a merge); the next {@link check} starts afresh. */
   clear(): void {
-    this.map.clear();
+    this.drop();
     this.changes = -1;
     this.version = -1;
+  }
+
+  private drop(): void {
+    this.map.clear();
+    this.generation++;
   }
 
   /** How many documents are kept (for tests). */

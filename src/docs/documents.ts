@@ -18,7 +18,7 @@ import { unpackColumns, transaction } from '../engine/index.ts';
 import { DocumentError, DocumentExistsError, DocumentNotFoundError, InvalidDocumentError, NothingToUndoError } from './errors.ts';
 import { changeType, Events, type AnyEvent, type ChangeEvent, type ConflictEvent, type ConnectionEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
 import { ELEMENT_TOKEN } from './elements.ts';
-import { ARRAY_MARKER, OBJECT_MARKER } from './fields.ts';
+import { ARRAY_MARKER, asRead, OBJECT_MARKER } from './fields.ts';
 import { contentOf, documentOf, revisionOf, type Document } from './decode.ts';
 import { changeId, ENTRY_COLUMNS, entriesAfter, entryRow, lastRowid, lastUndoable, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
 import { checkContent, clone, isObject, type Json, type JsonObject } from './json.ts';
@@ -28,7 +28,7 @@ import { parentPath } from './pointer.ts';
 import { matches, type Where } from './query.ts';
 import { CHANGES_TABLE, DOCS_TABLE, ensureSchema, FIELDS_TABLE } from './schema.ts';
 import { replay } from './replay.ts';
-import { applyWrites, collectionNames, liveIds, loadDocument, planWrites, upsertMany, writeRows, type LoadedDocument, type RowWrites } from './store.ts';
+import { applyWrites, collectionNames, inStoredOrder, liveIds, loadDocument, planWrites, upsertMany, writeRows, type LoadedDocument, type RowWrites } from './store.ts';
 import { DEFAULT_CACHE_SIZE, DocumentCache, type CachedDocument } from './cache.ts';
 import { planUndo } from './undo.ts';
 
@@ -308,9 +308,13 @@ export class Documents {
     const pending: Batch = { docs: new Map(), fields: new Map(), docRows: new Map(), entries: [], events: [], owned };
     this.pending = pending;
     let result: T;
+    let generation = 0;
     try {
       result = transaction(this.engine.db, () => {
-        if (owned) this.cache.check();
+        if (owned) {
+          this.cache.check();
+          generation = this.cache.generation;
+        }
         const r = fn();
         this.flush();
         return r;
@@ -321,7 +325,9 @@ export class Documents {
     } finally {
       this.pending = undefined;
     }
-    if (owned) for (const [key, doc] of pending.docs) this.cache.set(key, doc);
+    // Documents read before something else wrote (a merge in the batch…) may be stale: kept only if nothing did.
+    if (owned && this.cache.generation === generation) for (const [key, doc] of pending.docs) settle(this.cache, key, doc);
+    else if (owned) this.cache.clear();
     this.emit(pending.events);
     return result;
   }
@@ -374,7 +380,8 @@ export class Documents {
     const run = (): { doc: CachedDocument; entry?: HistoryEntry; rowid?: number; writes?: RowWrites; next?: JsonObject | undefined } => {
       let doc = batch?.docs.get(key);
       if (!doc) {
-        if (cache && !batch) cache.check();
+        // In a batch (checked when it began) only writes made in it since, e.g. a merge, can have changed anything.
+        cache?.check(batch !== undefined);
         doc = cache?.get(key) ?? cachedOf(loadDocument(db, collection, id));
         batch?.docs.set(key, doc);
       }
@@ -409,7 +416,7 @@ export class Documents {
       for (const [path, value] of writes.fields) batch.fields.set(`${key}${path}`, [collection, id, path, value]);
       if (writes.doc) batch.docRows.set(key, [collection, id, BigInt(writes.deleted)]); // INTEGER, not REAL (see entryRow)
       batch.entries.push(entry);
-      return { doc, entry };
+      return { doc, entry, next: decision.next };
     };
     let done: ReturnType<typeof run>;
     if (batch) done = run();
@@ -421,7 +428,7 @@ export class Documents {
         throw err;
       }
       if (done.writes) advance(done.doc, done.writes, done.next);
-      if (cache) cache.set(key, done.doc);
+      if (cache) settle(cache, key, done.doc);
     }
     if (done.entry) {
       if (batch) batch.events.push(this.changeEvent(done.entry, true));
@@ -432,9 +439,11 @@ export class Documents {
         this.emit([this.changeEvent(done.entry, true)]);
       }
     }
-    const { content, version } = done.doc;
-    // The cached content is never handed out (a caller may change what it gets).
-    const document: Document | undefined = content === undefined ? undefined : { collection, id, version, revision: revisionOf(version, content), content: clone(content) };
+    // The change's result as decided (key order included), else the content as read; never the
+    // cached copy itself (a caller may change what it gets).
+    const { version } = done.doc;
+    const content = done.entry ? done.next : done.doc.content && clone(done.doc.content);
+    const document: Document | undefined = content === undefined ? undefined : { collection, id, version, revision: revisionOf(version, content), content };
     return { ...(done.entry ? { entry: done.entry } : {}), ...(document ? { document } : {}) };
   }
 
@@ -448,16 +457,25 @@ export class Documents {
 
 /** A document's state as loaded, as the cache keeps it. */
 function cachedOf(loaded: LoadedDocument): CachedDocument {
-  return { ...loaded, content: contentOf(loaded.stored), visible: undefined };
+  return { ...loaded, content: contentOf(loaded.stored), visible: undefined, added: false };
 }
 
-/** Applies a change's writes to a document's state (its rows, version, next seq, content). */
+/** Applies a change's writes to a document's state (its rows, version, next seq, content as read back). */
 function advance(doc: CachedDocument, writes: RowWrites, next: JsonObject | undefined): void {
-  applyWrites(doc.stored, writes);
+  if (applyWrites(doc.stored, writes)) doc.added = true;
   doc.version++;
   doc.nextSeq++;
-  doc.content = next;
+  doc.content = next === undefined ? undefined : asRead(next);
   doc.visible = next === undefined ? undefined : writes.visible;
+}
+
+/** Keeps a document's state in the cache once its transaction committed, its rows as a new read would give them. */
+function settle(cache: DocumentCache, key: string, doc: CachedDocument): void {
+  if (doc.added) {
+    inStoredOrder(doc.stored);
+    doc.added = false;
+  }
+  cache.set(key, doc);
 }
 
 /** What a batch holds until it is written: documents as changed so far, rows to write, events. */

@@ -83,10 +83,45 @@ export function planWrites(stored: StoredDocument, current: JsonObject | undefin
   return { fields, deleted, doc: stored.deleted === undefined ? 'insert' : stored.deleted !== deleted ? 'update' : undefined, visible: want };
 }
 
-/** Applies {@link planWrites}' result to `stored` (a cached copy of the rows). */
-export function applyWrites(stored: StoredDocument & { fields: Map<string, string | null> }, w: RowWrites): void {
-  for (const [path, value] of w.fields) stored.fields.set(path, value);
+/**
+ * Applies {@link planWrites}' result to `stored` (a cached copy of the rows). Returns whether it
+ * added rows (they come last, not where {@link loadDocument} would put them: see {@link inStoredOrder}).
+ */
+export function applyWrites(stored: StoredDocument & { fields: Map<string, string | null> }, w: RowWrites): boolean {
+  let added = false;
+  for (const [path, value] of w.fields) {
+    if (!added && !stored.fields.has(path)) added = true;
+    stored.fields.set(path, value);
+  }
   if (w.doc) stored.deleted = w.deleted;
+  return added;
+}
+
+/**
+ * Compares strings as SQLite's BINARY collation does (UTF-8 bytes, i.e. code points): JavaScript's
+ * `<` compares UTF-16 units, which differs for characters above U+FFFF against U+E000–U+FFFF.
+ */
+function compareBinary(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && x <= 0xdfff && y >= 0xd800 && y <= 0xdfff) return x - y;
+    return (x >= 0xd800 && x <= 0xdfff ? 0x10000 : x) - (y >= 0xd800 && y <= 0xdfff ? 0x10000 : y);
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Puts a cached copy's rows back in the order {@link loadDocument} reads them (by path, as the
+ * primary key orders them), after {@link applyWrites} added some: the order of a change's row
+ * writes follows it, and with it the order of the changes on the wire.
+ */
+export function inStoredOrder(stored: { fields: Map<string, string | null> }): void {
+  const rows = [...stored.fields].sort((a, b) => compareBinary(a[0], b[0]));
+  stored.fields.clear();
+  for (const [p, v] of rows) stored.fields.set(p, v);
 }
 
 const SET_FIELD = `INSERT INTO ${FIELDS_TABLE} (collection, doc, path, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value`;
