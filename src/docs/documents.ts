@@ -403,7 +403,7 @@ export class Documents {
       };
       if (this.author !== undefined) entry.author = this.author;
       if (decision.undoes !== undefined) entry.undoes = decision.undoes;
-      const writes = planWrites(stored, current, decision.next, doc.visible);
+      const writes = planWrites(stored, current, decision.next, doc.visible, forward);
       if (!batch) {
         wrote = true;
         writeRows(db, collection, id, writes);

@@ -2,7 +2,8 @@
 import type { SqliteConnection, SqlValue } from '../engine/index.ts';
 import { contentOf, valuedRows, type StoredDocument } from './decode.ts';
 import { ARRAY_MARKER, layout, OBJECT_MARKER, visibleRows } from './fields.ts';
-import type { JsonObject } from './json.ts';
+import { canonical, type JsonObject } from './json.ts';
+import type { Operation } from './patch.ts';
 import { CHANGES_TABLE, DOCS_TABLE, FIELDS_TABLE } from './schema.ts';
 import { statement } from './statements.ts';
 
@@ -64,9 +65,13 @@ export interface RowWrites {
  * (they belong to an older object there). Other hidden rows — e.g. members whose parent object
  * hasn't arrived yet from a peer — are left alone, so they show once it does (no row that is
  * hidden now shows afterwards: what shows then is exactly `next`'s rows). `visible`: the rows that
- * show now, if known. Pure.
+ * show now, if known; `forward`: the patch from `current` to `next`, if known. Pure.
  */
-export function planWrites(stored: StoredDocument, current: JsonObject | undefined, next: JsonObject | undefined, visible?: ReadonlyMap<string, string>): RowWrites {
+export function planWrites(stored: StoredDocument, current: JsonObject | undefined, next: JsonObject | undefined, visible?: ReadonlyMap<string, string>, forward?: readonly Operation[]): RowWrites {
+  if (visible && current && next && forward?.length === 1) {
+    const quick = oneLeaf(stored, visible, forward[0]!);
+    if (quick) return quick;
+  }
   const have = stored.fields;
   const was = current ? (visible ?? visibleRows(valuedRows(have))) : new Map<string, string>();
   const want = next ? layout(next, was) : new Map<string, string>();
@@ -81,6 +86,21 @@ export function planWrites(stored: StoredDocument, current: JsonObject | undefin
   for (const [path, value] of want) if (have.get(path) !== value) fields.push([path, value]);
   const deleted = next ? 0 : 1;
   return { fields, deleted, doc: stored.deleted === undefined ? 'insert' : stored.deleted !== deleted ? 'update' : undefined, visible: want };
+}
+
+/**
+ * {@link planWrites} for a patch replacing one leaf with a leaf (the common edit), or undefined for
+ * any other: then the rows that show afterwards are those that show now with that one changed, and
+ * that one row is all there is to write (no container appears or goes, nothing else changes text).
+ */
+function oneLeaf(stored: StoredDocument, visible: ReadonlyMap<string, string>, op: Operation): RowWrites | undefined {
+  if (op.op !== 'replace' || (typeof op.value === 'object' && op.value !== null)) return undefined;
+  const old = visible.get(op.path);
+  if (old === undefined || old === OBJECT_MARKER || old === ARRAY_MARKER) return undefined;
+  const text = canonical(op.value);
+  const want = new Map(visible);
+  want.set(op.path, text);
+  return { fields: stored.fields.get(op.path) === text ? [] : [[op.path, text]], deleted: 0, doc: stored.deleted === 0 ? undefined : stored.deleted === undefined ? 'insert' : 'update', visible: want };
 }
 
 /**
