@@ -250,7 +250,7 @@ export class Documents {
       if (this.own.size > 0 && this.own.delete(ownKey(e))) continue;
       events.push(this.changeEvent(e, false));
     }
-    const conflicts = this.engine.conflicts({ table: FIELDS_TABLE, limit: 100_000 }).filter((c) => c.id > this.conflictCursor);
+    const conflicts = this.conflictsAfter(this.conflictCursor);
     for (const c of conflicts.reverse()) {
       this.conflictCursor = Math.max(this.conflictCursor, c.id);
       if (c.winner !== 'incoming' || c.cid !== 'value') continue;
@@ -262,6 +262,18 @@ export class Documents {
     }
     this.emit(events);
     return events;
+  }
+
+  /**
+   * The fields' conflicts recorded after `cursor`, newest first (at most 100,000). Read in growing
+   * pages, newest first, until one reaches the cursor: refreshing after a merge that recorded none
+   * reads a handful of rows, not the last 100,000.
+   */
+  private conflictsAfter(cursor: number): ReturnType<Engine['conflicts']> {
+    for (let limit = 64; ; limit = Math.min(limit * 8, 100_000)) {
+      const page = this.engine.conflicts({ table: FIELDS_TABLE, limit });
+      if (page.length < limit || page.at(-1)!.id <= cursor || limit === 100_000) return page.filter((c) => c.id > cursor);
+    }
   }
 
   /** Moves the event cursors past everything stored (nobody listens: nothing to read or report). */
