@@ -19,7 +19,7 @@ describe('Documents.refresh', () => {
     a.create('c', fields, { id: 'd' });
     b.applyChanges([...a.engine.changesSince(0)]);
     const seen: ConflictEvent[] = [];
-    a.on('conflict', (e) => seen.push(e));
+    a.on('conflict', (e) => seen.push(e as ConflictEvent));
     // Both sides set every field once (same col_version): b's values are greater, so b's win on a.
     const merge = (round: number): void => {
       a.mergePatch('c', 'd', Object.fromEntries(Object.keys(fields).map((k) => [k, `a${round}`])));

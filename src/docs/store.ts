@@ -168,13 +168,24 @@ const GROUP = 64;
 export function upsertMany(db: SqliteConnection, table: string, columns: readonly string[], keys: number, values: SqlValue[]): void {
   const width = columns.length;
   const rows = values.length / width;
-  const sqlFor = (n: number): string =>
-    `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: n }, () => `(${columns.map(() => '?').join(', ')})`).join(', ')}
-     ON CONFLICT (${columns.slice(0, keys).join(', ')}) DO UPDATE SET ${columns.slice(keys).map((c) => `${c} = excluded.${c}`).join(', ')}`;
   for (let r = 0; r < rows; r += GROUP) {
     const n = Math.min(GROUP, rows - r);
-    statement(db, sqlFor(n)).run(...values.slice(r * width, (r + n) * width));
+    statement(db, upsertSql(table, columns, keys, n)).run(...values.slice(r * width, (r + n) * width));
   }
+}
+
+/** The SQL texts of {@link upsertMany}, made once each (a batch runs the same few again and again). */
+const upserts = new Map<string, string>();
+
+function upsertSql(table: string, columns: readonly string[], keys: number, n: number): string {
+  const id = `${table}\0${columns.join(',')}\0${keys}\0${n}`;
+  let sql = upserts.get(id);
+  if (sql === undefined) {
+    sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: n }, () => `(${columns.map(() => '?').join(', ')})`).join(', ')}
+     ON CONFLICT (${columns.slice(0, keys).join(', ')}) DO UPDATE SET ${columns.slice(keys).map((c) => `${c} = excluded.${c}`).join(', ')}`;
+    upserts.set(id, sql);
+  }
+  return sql;
 }
 
 /** Ids of the live documents of a collection, in id order. */
