@@ -25,7 +25,7 @@ export interface CachedDocument extends LoadedDocument {
   added: boolean;
 }
 
-/** Documents kept by default (a small task document takes about 2 kB). */
+/** Documents kept by default (a small task document takes about 0.8 kB of heap: 8 MB for 10,000). */
 export const DEFAULT_CACHE_SIZE = 10_000;
 
 export class DocumentCache {
