@@ -397,7 +397,7 @@ export class Documents {
         doc = cache?.get(key) ?? cachedOf(loadDocument(db, collection, id));
         batch?.docs.set(key, doc);
       }
-      const { stored, version, nextSeq, content: current } = doc;
+      const { stored, nextSeq, content: current } = doc;
       const decision = decide(current);
       if (!decision) return { doc };
       const forward = diff(current, decision.next);
