@@ -60,6 +60,8 @@ export function sha256(data: Uint8Array | string): Uint8Array {
 
 /** SHA-256 as lowercase hex. */
 export function sha256Hex(data: Uint8Array | string): string {
+  // The one-shot hash() (Node ≥ 21.7) is about 3× cheaper than createHash on short inputs.
+  if (nodeCrypto?.hash) return nodeCrypto.hash('sha256', data, 'hex');
   if (nodeCrypto) return nodeCrypto.createHash('sha256').update(data).digest('hex');
   return bytesToHex(fallback().sha256(typeof data === 'string' ? utf8.encode(data) : data));
 }

@@ -18,17 +18,18 @@ import { unpackColumns, transaction } from '../engine/index.ts';
 import { DocumentError, DocumentExistsError, DocumentNotFoundError, InvalidDocumentError, NothingToUndoError } from './errors.ts';
 import { changeType, Events, type AnyEvent, type ChangeEvent, type ConflictEvent, type ConnectionEvent, type DocumentEvent, type EventFilter, type EventType, type Listener } from './events.ts';
 import { ELEMENT_TOKEN } from './elements.ts';
-import { ARRAY_MARKER, OBJECT_MARKER } from './fields.ts';
+import { ARRAY_MARKER, asRead, OBJECT_MARKER } from './fields.ts';
 import { contentOf, documentOf, revisionOf, type Document } from './decode.ts';
 import { changeId, ENTRY_COLUMNS, entriesAfter, entryRow, lastRowid, lastUndoable, readHistory, recordEntry, type ChangeKind, type HistoryEntry } from './history.ts';
 import { checkContent, clone, isObject, type Json, type JsonObject } from './json.ts';
 import { applyMergePatch } from './merge-patch.ts';
-import { applyPatch, diff } from './patch.ts';
+import { applyPatch, diff, inverse } from './patch.ts';
 import { parentPath } from './pointer.ts';
 import { matches, type Where } from './query.ts';
 import { CHANGES_TABLE, DOCS_TABLE, ensureSchema, FIELDS_TABLE } from './schema.ts';
 import { replay } from './replay.ts';
-import { applyWrites, collectionNames, liveIds, loadDocument, planWrites, upsertMany, writeRows, type LoadedDocument } from './store.ts';
+import { applyWrites, collectionNames, inStoredOrder, liveIds, loadDocument, planWrites, upsertMany, writeRows, type LoadedDocument, type RowWrites } from './store.ts';
+import { DEFAULT_CACHE_SIZE, DocumentCache, type CachedDocument } from './cache.ts';
 import { planUndo } from './undo.ts';
 
 export type { Document } from './decode.ts';
@@ -48,6 +49,13 @@ export interface DocumentsOptions {
   author?: string;
   /** Called with an error a listener threw (default: ignored). */
   onListenerError?: (err: unknown, event: DocumentEvent | ConnectionEvent) => void;
+  /**
+   * How many documents' states to keep between changes (default 10,000; 0: none), so changing a
+   * document changed (or read for a change) before needs no read. Anything written to the database
+   * other than by this object's own changes — a merge, another connection, an app's SQL — drops
+   * them all (see cache.ts).
+   */
+  cacheSize?: number;
 }
 
 /** What `undo` did. */
@@ -79,12 +87,15 @@ export class Documents {
   private readonly own = new Set<string>();
   /** The batch being run ({@link batch}), if any. */
   private pending: Batch | undefined;
+  /** Documents' states between changes. */
+  private readonly cache: DocumentCache;
 
   /** Opens documents on `engine`, creating the document tables (as CRRs) if they are missing. */
   constructor(engine: Engine, options: DocumentsOptions = {}) {
     this.engine = engine;
     this.author = options.author;
     this.events = new Events(options.onListenerError);
+    this.cache = new DocumentCache(engine.db, options.cacheSize ?? DEFAULT_CACHE_SIZE);
     ensureSchema(engine);
     this.site = toHex(engine.siteId);
     this.historyCursor = lastRowid(engine.db);
@@ -239,7 +250,7 @@ export class Documents {
       if (this.own.size > 0 && this.own.delete(ownKey(e))) continue;
       events.push(this.changeEvent(e, false));
     }
-    const conflicts = this.engine.conflicts({ table: FIELDS_TABLE, limit: 100_000 }).filter((c) => c.id > this.conflictCursor);
+    const conflicts = this.conflictsAfter(this.conflictCursor);
     for (const c of conflicts.reverse()) {
       this.conflictCursor = Math.max(this.conflictCursor, c.id);
       if (c.winner !== 'incoming' || c.cid !== 'value') continue;
@@ -251,6 +262,18 @@ export class Documents {
     }
     this.emit(events);
     return events;
+  }
+
+  /**
+   * The fields' conflicts recorded after `cursor`, newest first (at most 100,000). Read in growing
+   * pages, newest first, until one reaches the cursor: refreshing after a merge that recorded none
+   * reads a handful of rows, not the last 100,000.
+   */
+  private conflictsAfter(cursor: number): ReturnType<Engine['conflicts']> {
+    for (let limit = 64; ; limit = Math.min(limit * 8, 100_000)) {
+      const page = this.engine.conflicts({ table: FIELDS_TABLE, limit });
+      if (page.length < limit || page.at(-1)!.id <= cursor || limit === 100_000) return page.filter((c) => c.id > cursor);
+    }
   }
 
   /** Moves the event cursors past everything stored (nobody listens: nothing to read or report). */
@@ -271,6 +294,7 @@ export class Documents {
     // Inside a batch: what it changed so far is written first, and its cached rows are read again after.
     this.flush();
     this.pending?.docs.clear();
+    this.cache.clear();
     const result = this.engine.applyChanges(changes, options);
     if (this.events.listened) this.refresh();
     else this.skipToNow();
@@ -291,18 +315,31 @@ export class Documents {
    */
   batch<T>(fn: () => T): T {
     if (this.pending) return fn();
-    const pending: Batch = { docs: new Map(), fields: new Map(), docRows: new Map(), entries: [], events: [] };
+    // Only a batch that begins its own transaction knows its writes commit: only it uses the cache.
+    const owned = this.cache.enabled && !inTransaction(this.engine.db);
+    const pending: Batch = { docs: new Map(), fields: new Map(), docRows: new Map(), entries: [], events: [], owned };
     this.pending = pending;
     let result: T;
+    let generation = 0;
     try {
       result = transaction(this.engine.db, () => {
+        if (owned) {
+          this.cache.check();
+          generation = this.cache.generation;
+        }
         const r = fn();
         this.flush();
         return r;
       });
+    } catch (err) {
+      if (owned) this.cache.clear(); // documents it changed in the cache were rolled back
+      throw err;
     } finally {
       this.pending = undefined;
     }
+    // Documents read before something else wrote (a merge in the batch…) may be stale: kept only if nothing did.
+    if (owned && this.cache.generation === generation) for (const [key, doc] of pending.docs) settle(this.cache, key, doc);
+    else if (owned) this.cache.clear();
     this.emit(pending.events);
     return result;
   }
@@ -312,15 +349,19 @@ export class Documents {
     const p = this.pending;
     if (!p || (p.entries.length === 0 && p.fields.size === 0 && p.docRows.size === 0)) return;
     const db = this.engine.db;
-    const fields: SqlValue[] = [];
-    for (const row of p.fields.values()) fields.push(...row);
-    if (fields.length > 0) upsertMany(db, FIELDS_TABLE, ['collection', 'doc', 'path', 'value'], 3, fields);
-    const docs: SqlValue[] = [];
-    for (const row of p.docRows.values()) docs.push(...row);
-    if (docs.length > 0) upsertMany(db, DOCS_TABLE, ['collection', 'id', 'deleted'], 2, docs);
-    const entries: SqlValue[] = [];
-    for (const e of p.entries) entries.push(...entryRow(e));
-    if (entries.length > 0) upsertMany(db, CHANGES_TABLE, [...ENTRY_COLUMNS], 4, entries);
+    const write = (): void => {
+      const fields: SqlValue[] = [];
+      for (const row of p.fields.values()) fields.push(...row);
+      if (fields.length > 0) upsertMany(db, FIELDS_TABLE, ['collection', 'doc', 'path', 'value'], 3, fields);
+      const docs: SqlValue[] = [];
+      for (const row of p.docRows.values()) docs.push(...row);
+      if (docs.length > 0) upsertMany(db, DOCS_TABLE, ['collection', 'id', 'deleted'], 2, docs);
+      const entries: SqlValue[] = [];
+      for (const e of p.entries) entries.push(...entryRow(e));
+      if (entries.length > 0) upsertMany(db, CHANGES_TABLE, [...ENTRY_COLUMNS], 4, entries);
+    };
+    if (p.owned) this.cache.wrote(write);
+    else write();
     // Already reported (once committed): refresh() skips them, by the cursor if nothing else came in between.
     const last = lastRowid(db);
     if (last === this.historyCursor + p.entries.length) this.historyCursor = last;
@@ -344,19 +385,23 @@ export class Documents {
     checkName('id', id);
     const db = this.engine.db;
     const batch = this.pending;
-    const run = (): { current: JsonObject | undefined; version: number; entry?: HistoryEntry; rowid?: number } => {
-      const key = docKey(collection, id);
-      let loaded = batch?.docs.get(key);
-      if (!loaded) {
-        loaded = loadDocument(db, collection, id);
-        batch?.docs.set(key, loaded);
+    // The cache serves a change in a transaction this object begins (see cache.ts), or in a batch that began its own.
+    const cache = batch ? (batch.owned ? this.cache : undefined) : this.cache.enabled && !inTransaction(db) ? this.cache : undefined;
+    const key = docKey(collection, id);
+    let wrote = false;
+    const run = (): { doc: CachedDocument; entry?: HistoryEntry; rowid?: number; writes?: RowWrites; next?: JsonObject | undefined } => {
+      let doc = batch?.docs.get(key);
+      if (!doc) {
+        // In a batch (checked when it began) only writes made in it since, e.g. a merge, can have changed anything.
+        cache?.check(batch !== undefined);
+        doc = cache?.get(key) ?? cachedOf(loadDocument(db, collection, id));
+        batch?.docs.set(key, doc);
       }
-      const { stored, version, nextSeq } = loaded;
-      const current = contentOf(stored);
+      const { stored, nextSeq, content: current } = doc;
       const decision = decide(current);
-      if (!decision) return { current, version };
+      if (!decision) return { doc };
       const forward = diff(current, decision.next);
-      if (forward.length === 0) return { current, version };
+      if (forward.length === 0) return { doc };
       const entry: HistoryEntry = {
         id: changeId(this.site, nextSeq),
         collection,
@@ -366,25 +411,37 @@ export class Documents {
         site: this.site,
         op: decision.op,
         forward,
-        reverse: diff(decision.next, current),
+        reverse: inverse(forward, current, decision.next),
       };
       if (this.author !== undefined) entry.author = this.author;
       if (decision.undoes !== undefined) entry.undoes = decision.undoes;
-      const writes = planWrites(stored, current, decision.next);
+      const writes = planWrites(stored, current, decision.next, doc.visible, forward);
       if (!batch) {
+        wrote = true;
         writeRows(db, collection, id, writes);
-        return { current: decision.next, version: version + 1, entry, rowid: recordEntry(db, entry) };
+        const rowid = recordEntry(db, entry);
+        cache?.wroteSinceCheck();
+        return { doc, entry, rowid, writes, next: decision.next };
       }
-      // In a batch: the cached rows take the change, the writes wait for the flush.
-      applyWrites(stored, writes);
-      loaded.version = version + 1;
-      loaded.nextSeq = nextSeq + 1;
+      // In a batch: the cached state takes the change, the writes wait for the flush.
+      advance(doc, writes, decision.next);
       for (const [path, value] of writes.fields) batch.fields.set(`${key}${path}`, [collection, id, path, value]);
       if (writes.doc) batch.docRows.set(key, [collection, id, BigInt(writes.deleted)]); // INTEGER, not REAL (see entryRow)
       batch.entries.push(entry);
-      return { current: decision.next, version: version + 1, entry };
+      return { doc, entry, next: decision.next };
     };
-    const done = batch ? run() : transaction(db, run);
+    let done: ReturnType<typeof run>;
+    if (batch) done = run();
+    else {
+      try {
+        done = transaction(db, run);
+      } catch (err) {
+        if (wrote) this.cache.clear();
+        throw err;
+      }
+      if (done.writes) advance(done.doc, done.writes, done.next);
+      if (cache) settle(cache, key, done.doc);
+    }
     if (done.entry) {
       if (batch) batch.events.push(this.changeEvent(done.entry, true));
       else {
@@ -394,7 +451,11 @@ export class Documents {
         this.emit([this.changeEvent(done.entry, true)]);
       }
     }
-    const document: Document | undefined = done.current === undefined ? undefined : { collection, id, version: done.version, revision: revisionOf(done.version, done.current), content: done.current };
+    // The change's result as decided (key order included), else the content as read; never the
+    // cached copy itself (a caller may change what it gets).
+    const { version } = done.doc;
+    const content = done.entry ? done.next : done.doc.content && clone(done.doc.content);
+    const document: Document | undefined = content === undefined ? undefined : { collection, id, version, revision: revisionOf(version, content), content };
     return { ...(done.entry ? { entry: done.entry } : {}), ...(document ? { document } : {}) };
   }
 
@@ -406,9 +467,34 @@ export class Documents {
   }
 }
 
+/** A document's state as loaded, as the cache keeps it. */
+function cachedOf(loaded: LoadedDocument): CachedDocument {
+  return { ...loaded, content: contentOf(loaded.stored), visible: undefined, added: false };
+}
+
+/** Applies a change's writes to a document's state (its rows, version, next seq, content as read back). */
+function advance(doc: CachedDocument, writes: RowWrites, next: JsonObject | undefined): void {
+  if (applyWrites(doc.stored, writes)) doc.added = true;
+  doc.version++;
+  doc.nextSeq++;
+  doc.content = next === undefined ? undefined : asRead(next);
+  doc.visible = next === undefined ? undefined : writes.visible;
+}
+
+/** Keeps a document's state in the cache once its transaction committed, its rows as a new read would give them. */
+function settle(cache: DocumentCache, key: string, doc: CachedDocument): void {
+  if (doc.added) {
+    inStoredOrder(doc.stored);
+    doc.added = false;
+  }
+  cache.set(key, doc);
+}
+
 /** What a batch holds until it is written: documents as changed so far, rows to write, events. */
 interface Batch {
-  docs: Map<string, LoadedDocument>;
+  docs: Map<string, CachedDocument>;
+  /** Whether the batch began its transaction (and so uses, and fills, the cache). */
+  owned: boolean;
   /** Field rows to write by document key and path (the last write of a row wins). */
   fields: Map<string, [string, string, string, string | null]>;
   /** Existence rows to write (collection, id, deleted) by document key. */

@@ -102,3 +102,27 @@ export function layout(next: JsonObject, visible: ReadonlyMap<string, string>, p
   }
   return out;
 }
+
+const byToken = (a: readonly [string, string], b: readonly [string, string]): number => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
+
+/**
+ * `content` as reading back the rows that store it gives it — `unflatten(layout(content))`, without
+ * making the rows: members in the order of their escaped keys, leaves through their stored text
+ * (`-0` reads as `0`, an array's elements as their canonical JSON). A change starts from the content
+ * as read, so a cached copy must be this. Returns a new value.
+ */
+export function asRead(content: JsonObject): JsonObject {
+  const keys = Object.keys(content).map((k): [string, string] => [k, escapeToken(k)]);
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]![1] > keys[i]![1]) {
+      keys.sort(byToken);
+      break;
+    }
+  }
+  const out: JsonObject = {};
+  for (const [k] of keys) {
+    const v = content[k]!;
+    setMember(out, k, isObject(v) ? asRead(v) : Array.isArray(v) ? v.map((e) => JSON.parse(canonical(e)) as Json) : v === 0 ? 0 : v);
+  }
+  return out;
+}

@@ -47,12 +47,18 @@ export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
 
 /** JSON text with object keys sorted: equal values have equal text (the stored form of a field). */
 export function canonical(v: Json): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (isObject(v)) {
-    const keys = Object.keys(v).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(v[k]!)}`).join(',')}}`;
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v);
+  // Concatenation, not map/join: this runs for every field of every change and revision.
+  let out: string;
+  if (Array.isArray(v)) {
+    out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + canonical(v[i]!);
+    return out + ']';
   }
-  return JSON.stringify(v);
+  const keys = Object.keys(v).sort();
+  out = '{';
+  for (let i = 0; i < keys.length; i++) out += (i > 0 ? ',' : '') + JSON.stringify(keys[i]) + ':' + canonical(v[keys[i]!]!);
+  return out + '}';
 }
 
 /**
@@ -60,7 +66,9 @@ export function canonical(v: Json): string {
  * assignment would change the object's prototype instead and lose the member).
  */
 export function setMember(obj: JsonObject, key: string, value: Json): void {
-  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  // Object.prototype's only setter is __proto__: any other key is set by plain assignment (cheaper).
+  if (key !== '__proto__') obj[key] = value;
+  else Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 /** A deep copy (a plain walk: several times faster than structuredClone on small documents). */

@@ -20,11 +20,16 @@ const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
 
 /** Validates the shape of a patch (an array of operations with the members their op needs). */
 export function checkPatch(patch: unknown): asserts patch is Operation[] {
+  tokensOf(patch);
+}
+
+/** {@link checkPatch}, returning each operation's path as tokens. */
+function tokensOf(patch: unknown): string[][] {
   if (!Array.isArray(patch)) throw new PatchError('a JSON Patch must be an array of operations');
-  patch.forEach((o: unknown, i) => {
+  return patch.map((o: unknown, i) => {
     if (!isObject(o)) throw new PatchError('an operation must be an object', i);
     if (typeof o.path !== 'string') throw new PatchError(`'path' must be a string`, i);
-    parsePointer(o.path, i);
+    const tokens = parsePointer(o.path, i);
     switch (o.op) {
       case 'add':
       case 'replace':
@@ -42,6 +47,7 @@ export function checkPatch(patch: unknown): asserts patch is Operation[] {
       default:
         throw new PatchError(`unknown op ${JSON.stringify(o.op)}`, i);
     }
+    return tokens;
   });
 }
 
@@ -95,16 +101,35 @@ function removeAt(root: Json | undefined, tokens: string[], i: number, path: str
   return root;
 }
 
+/** A remove and an add at one path (so an object member moves last), finding the place once. */
+function replaceAt(root: Json | undefined, tokens: string[], value: Json, i: number, path: string): Json {
+  if (root === undefined || tokens.length === 0) {
+    getAt(root, tokens, i, path); // must exist
+    return value;
+  }
+  const parent = parentOf(root, tokens, i, path);
+  const key = tokens.at(-1)!;
+  if (Array.isArray(parent)) {
+    if (!ARRAY_INDEX.test(key) || Number(key) >= parent.length) throw new PatchError(`path '${path}' does not exist`, i);
+    parent.splice(Number(key), 1, value);
+  } else {
+    if (!Object.hasOwn(parent, key)) throw new PatchError(`path '${path}' does not exist`, i);
+    delete parent[key];
+    setMember(parent, key, value);
+  }
+  return root;
+}
+
 /**
  * Applies a JSON Patch to `doc` and returns the result (a new value; `doc` is untouched). Throws
  * {@link PatchError} naming the failing operation for a malformed patch, a path that doesn't exist,
  * a bad array index, a failed `test`, or a `move` into its own child.
  */
 export function applyPatch(doc: Json | undefined, patch: unknown): Json | undefined {
-  checkPatch(patch);
+  const paths = tokensOf(patch);
   let root: Json | undefined = doc === undefined ? undefined : clone(doc);
-  patch.forEach((o, i) => {
-    const tokens = parsePointer(o.path, i);
+  (patch as Operation[]).forEach((o, i) => {
+    const tokens = paths[i]!;
     switch (o.op) {
       case 'add':
         root = addAt(root, tokens, clone(o.value), i, o.path);
@@ -113,9 +138,7 @@ export function applyPatch(doc: Json | undefined, patch: unknown): Json | undefi
         root = removeAt(root, tokens, i, o.path);
         break;
       case 'replace':
-        getAt(root, tokens, i, o.path);
-        root = removeAt(root, tokens, i, o.path);
-        root = addAt(root, tokens, clone(o.value), i, o.path);
+        root = replaceAt(root, tokens, clone(o.value), i, o.path);
         break;
       case 'test':
         if (!jsonEqual(getAt(root, tokens, i, o.path), o.value)) throw new PatchError(`test failed at '${o.path}'`, i);
@@ -156,4 +179,19 @@ export function diff(a: Json | undefined, b: Json | undefined, path = ''): Opera
     return ops;
   }
   return jsonEqual(a, b) ? [] : [{ op: 'replace', path, value: clone(b) }];
+}
+
+/**
+ * The patch that undoes `forward` (= `diff(before, after)`): the same as `diff(after, before)`, but a
+ * patch of one `replace` — a single field changed, the common case — is undone by a `replace` of
+ * that field with its value in `before`, with no second walk of both documents.
+ */
+export function inverse(forward: readonly Operation[], before: Json | undefined, after: Json | undefined): Operation[] {
+  const only = forward.length === 1 ? forward[0]! : undefined;
+  if (only?.op !== 'replace' || only.path === '') return diff(after, before);
+  // diff() replaces only below objects (it recurses into nothing else), so the path runs through members.
+  let value: Json | undefined = before;
+  for (const token of parsePointer(only.path)) value = isObject(value) && Object.hasOwn(value, token) ? value[token] : undefined;
+  if (value === undefined) return diff(after, before);
+  return [{ op: 'replace', path: only.path, value: clone(value) }];
 }

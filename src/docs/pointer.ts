@@ -10,6 +10,7 @@ export function parsePointer(pointer: string, index?: number): string[] {
     .slice(1)
     .split('/')
     .map((t) => {
+      if (!t.includes('~')) return t;
       if (/~[^01]|~$/.test(t)) throw new PatchError(`path '${pointer}' has a bad escape`, index);
       return t.replaceAll('~1', '/').replaceAll('~0', '~');
     });
@@ -17,6 +18,7 @@ export function parsePointer(pointer: string, index?: number): string[] {
 
 /** One token escaped for a pointer. */
 export function escapeToken(token: string): string {
+  if (!token.includes('~') && !token.includes('/')) return token;
   return token.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 

@@ -97,7 +97,8 @@ export class DocsReplica {
     this.options = options;
     this.db = options.db;
     this.principal = options.principal;
-    this.docs = new Documents(repo.engine, { author: options.principal.user });
+    // A hub holds one of these per user and database: a smaller cache of documents (≈ 1 kB each) than a client's.
+    this.docs = new Documents(repo.engine, { author: options.principal.user, cacheSize: 1_000 });
     this.feed = repo.feed();
     let readyResolve!: () => void;
     let readyReject!: (err: Error) => void;
