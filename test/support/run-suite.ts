@@ -1,0 +1,107 @@
+/**
+ * `npm test`: the type-check and every test file (src/**, test/**), the slowest files first.
+ *
+ * `node --test` runs its files in name order, so the few files that take a minute of their own
+ * (packing and installing the package, cr-sqlite interop, the browser + terminal task manager…)
+ * started late and ran on alone while the other slot sat idle: the suite's length was decided by
+ * where a long file fell in the alphabet. Here they start first (longest-first, the classic
+ * schedule), the rest follow in name order, and the type-check (tsc, ~18 CPU-s on one core) runs
+ * beside them instead of before them; it fails the run as before. Which files are slow is only an
+ * order: a file missing from {@link SLOW_FIRST} still runs, a name there that no longer exists is
+ * ignored.
+ *
+ * Usage: `node --import ./test/support/compile-cache.ts test/support/run-suite.ts [FILE…]` (no
+ * files: the whole suite). `DDCP_TEST_CONCURRENCY` overrides the number of files run at once.
+ */
+import { spawn } from 'node:child_process';
+import { finished } from 'node:stream/promises';
+import { globSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * Files that take longest alone (measured: CPU-s and wall on this 2-core machine, README "Set-up"),
+ * longest first. Most of them wait as much as they compute (processes, Chromium, tmux, libp2p
+ * time-outs), so they overlap well with the short files that follow.
+ */
+const SLOW_FIRST = [
+  'test/package.test.ts',
+  'test/interop.test.ts',
+  'test/browser-tasks.test.ts',
+  'test/convergence.test.ts',
+  'test/network-cli.test.ts',
+  'test/cli-process.test.ts',
+  'test/p2p.test.ts',
+  'src/transport/p2p/node.test.ts',
+  'test/cli-revoke.test.ts',
+  'src/transport/p2p/stall.test.ts',
+  'test/docs-property.test.ts',
+  'test/remotes/libp2p.test.ts',
+  'test/browser-hub.test.ts',
+  'test/bundle.test.ts',
+  'test/hub-convergence.test.ts',
+  'test/cli-damaged.test.ts',
+  'test/hub.test.ts',
+  'test/decoders-fuzz.test.ts',
+];
+
+/**
+ * Two cores: two files at once kept both busy only while neither waited; a third overlaps one
+ * file's waiting (a process starting, a browser, a peer's time-out) with the others' work.
+ */
+const CONCURRENCY = Number(process.env.DDCP_TEST_CONCURRENCY ?? 3);
+
+function testFiles(): string[] {
+  const all = globSync(['src/**/*.test.ts', 'test/**/*.test.ts'], { cwd: ROOT }).sort();
+  const first = SLOW_FIRST.filter((f) => all.includes(f));
+  return [...first, ...all.filter((f) => !first.includes(f))];
+}
+
+/** Runs tsc's type-check of the whole project; resolves with its exit code and output. */
+function typeCheck(): Promise<{ code: number; output: string }> {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const child = spawn(process.execPath, [tsc, '-p', '.', '--incremental', '--tsBuildInfoFile', 'tmp/typecheck.tsbuildinfo'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  return new Promise((resolve) => {
+    child.on('error', (err) => resolve({ code: 1, output: `${output}${String(err)}\n` }));
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+const asked = process.argv.slice(2).map((f) => relative(ROOT, join(process.cwd(), f)));
+const files = (asked.length > 0 ? asked : testFiles()).map((f) => join(ROOT, f));
+const checked = asked.length > 0 ? undefined : typeCheck();
+
+let failed = false;
+const stream = run({ files, concurrency: CONCURRENCY, timeout: 120_000, cwd: ROOT });
+stream.on('test:fail', () => (failed = true));
+// DDCP_TEST_TIMES=FILE: each test file's first and last event, in seconds from the start (tab-separated).
+const times = process.env.DDCP_TEST_TIMES;
+const seen = new Map<string, [number, number]>();
+const t0 = performance.now();
+if (times) {
+  for (const event of ['test:dequeue', 'test:start', 'test:complete', 'test:pass', 'test:fail'] as const) {
+    stream.on(event, (data: { file?: string }) => {
+      if (!data.file) return;
+      const now = (performance.now() - t0) / 1000;
+      const span = seen.get(data.file);
+      seen.set(data.file, span ? [span[0], now] : [now, now]);
+    });
+  }
+}
+const report = stream.compose(spec);
+report.pipe(process.stdout, { end: false });
+await finished(report);
+
+if (checked) {
+  const { code, output } = await checked;
+  process.stdout.write(code === 0 ? '\ntype-check (tsc -p .): ok\n' : `\ntype-check (tsc -p .) failed:\n${output}`);
+  if (code !== 0) failed = true;
+}
+if (times) writeFileSync(times, [...seen].map(([f, [a, b]]) => `${relative(ROOT, f)}\t${a.toFixed(1)}\t${b.toFixed(1)}\n`).join(''));
+if (failed) process.exitCode = 1;
