@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
-import { globSync, writeFileSync } from 'node:fs';
+import { appendFileSync, globSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
@@ -60,6 +60,9 @@ function testFiles(): string[] {
   return [...first, ...all.filter((f) => !first.includes(f))];
 }
 
+/** When the type-check started and ended (seconds since the epoch), for DDCP_TEST_TIMES. */
+const typeCheckSpan: [number, number] = [0, 0];
+
 /** Runs tsc's type-check of the whole project; resolves with its exit code and output. */
 function typeCheck(): Promise<{ code: number; output: string }> {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -67,9 +70,13 @@ function typeCheck(): Promise<{ code: number; output: string }> {
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  typeCheckSpan[0] = Date.now() / 1000;
   return new Promise((resolve) => {
     child.on('error', (err) => resolve({ code: 1, output: `${output}${String(err)}\n` }));
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+    child.on('close', (code) => {
+      typeCheckSpan[1] = Date.now() / 1000;
+      resolve({ code: code ?? 1, output });
+    });
   });
 }
 
@@ -78,30 +85,20 @@ const files = (asked.length > 0 ? asked : testFiles()).map((f) => join(ROOT, f))
 const checked = asked.length > 0 ? undefined : typeCheck();
 
 let failed = false;
-const stream = run({ files, concurrency: CONCURRENCY, timeout: 120_000, cwd: ROOT });
-stream.on('test:fail', () => (failed = true));
-// DDCP_TEST_TIMES=FILE: each test file's first and last event, in seconds from the start (tab-separated).
+// DDCP_TEST_TIMES=FILE: each test file's process appends its span and CPU seconds (file-times.ts).
 const times = process.env.DDCP_TEST_TIMES;
-const seen = new Map<string, [number, number]>();
-const t0 = performance.now();
-if (times) {
-  for (const event of ['test:dequeue', 'test:start', 'test:complete', 'test:pass', 'test:fail'] as const) {
-    stream.on(event, (data: { file?: string }) => {
-      if (!data.file) return;
-      const now = (performance.now() - t0) / 1000;
-      const span = seen.get(data.file);
-      seen.set(data.file, span ? [span[0], now] : [now, now]);
-    });
-  }
-}
+if (times) rmSync(times, { force: true });
+const execArgv = times ? ['--import', join(ROOT, 'test', 'support', 'file-times.ts')] : [];
+const stream = run({ files, concurrency: CONCURRENCY, timeout: 120_000, cwd: ROOT, execArgv });
+stream.on('test:fail', () => (failed = true));
 const report = stream.compose(spec);
 report.pipe(process.stdout, { end: false });
 await finished(report);
 
 if (checked) {
   const { code, output } = await checked;
+  if (times) appendFileSync(times, `(type-check)\t${typeCheckSpan[0].toFixed(2)}\t${typeCheckSpan[1].toFixed(2)}\t\t\n`);
   process.stdout.write(code === 0 ? '\ntype-check (tsc -p .): ok\n' : `\ntype-check (tsc -p .) failed:\n${output}`);
   if (code !== 0) failed = true;
 }
-if (times) writeFileSync(times, [...seen].map(([f, [a, b]]) => `${relative(ROOT, f)}\t${a.toFixed(1)}\t${b.toFixed(1)}\n`).join(''));
 if (failed) process.exitCode = 1;
