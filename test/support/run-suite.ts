@@ -34,6 +34,7 @@ const SLOW_FIRST = [
   'test/convergence.test.ts',
   'test/network-cli.test.ts',
   'test/cli-process.test.ts',
+  'test/sync.test.ts',
   'test/p2p.test.ts',
   'src/transport/p2p/node.test.ts',
   'test/cli-revoke.test.ts',
@@ -46,6 +47,13 @@ const SLOW_FIRST = [
   'test/cli-damaged.test.ts',
   'test/hub.test.ts',
   'test/decoders-fuzz.test.ts',
+  'test/cli-push.test.ts',
+  'test/cli-pull.test.ts',
+  'test/remotes/hub.test.ts',
+  'test/remotes/folder.test.ts',
+  'test/hub/inspector-cli.test.ts',
+  'src/engine/seal.test.ts',
+  'test/hub-restart.test.ts',
 ];
 
 /**
