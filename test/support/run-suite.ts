@@ -23,36 +23,38 @@ import { spec } from 'node:test/reporters';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
- * Files that take longest alone (measured: CPU-s and wall on this 2-core machine, README "Set-up"),
- * longest first. Most of them wait as much as they compute (processes, Chromium, tmux, libp2p
- * time-outs), so they overlap well with the short files that follow.
+ * Files that take longest (CPU-s alone and in a whole run, wall on this 2-core machine: README
+ * "Set-up"), longest first. Many of them also wait (processes, Chromium, tmux, npm, libp2p
+ * time-outs), which the files running beside them fill.
  */
 const SLOW_FIRST = [
   'test/package.test.ts',
   'test/interop.test.ts',
   'test/browser-tasks.test.ts',
   'test/convergence.test.ts',
-  'test/network-cli.test.ts',
-  'test/cli-process.test.ts',
   'test/sync.test.ts',
+  'test/network-cli.test.ts',
+  'test/hub-convergence.test.ts',
   'test/p2p.test.ts',
   'src/transport/p2p/node.test.ts',
-  'test/cli-revoke.test.ts',
-  'src/transport/p2p/stall.test.ts',
+  'test/cli-process.test.ts',
   'test/docs-property.test.ts',
-  'test/remotes/libp2p.test.ts',
+  'src/transport/p2p/stall.test.ts',
+  'test/cli-revoke.test.ts',
+  'test/decoders-fuzz.test.ts',
+  'src/engine/seal.test.ts',
+  'src/bundle/format.test.ts',
+  'test/hub/inspector-cli.test.ts',
   'test/browser-hub.test.ts',
+  'test/hub-postgres-documents.test.ts',
+  'test/remotes/libp2p.test.ts',
   'test/bundle.test.ts',
-  'test/hub-convergence.test.ts',
   'test/cli-damaged.test.ts',
   'test/hub.test.ts',
-  'test/decoders-fuzz.test.ts',
   'test/cli-push.test.ts',
   'test/cli-pull.test.ts',
   'test/remotes/hub.test.ts',
   'test/remotes/folder.test.ts',
-  'test/hub/inspector-cli.test.ts',
-  'src/engine/seal.test.ts',
   'test/hub-restart.test.ts',
 ];
 
