@@ -1,15 +1,18 @@
 /**
- * Taking access away takes effect on open sessions at once, through the real `ddcp` executable on
+ * Taking access away takes effect on open sessions at once, between real `ddcp serve` processes on
  * 127.0.0.1 (mDNS off): `deny` cuts a following peer's session with a reason and refuses it after,
  * a peer that is only a remote can be denied (both ways: the serve stops following it too), and
- * `remote remove` stops following that remote.
+ * `remote remove` stops following that remote. The other commands (allow, deny, remote, pull) run
+ * in this process (test/support/cli.ts): they reach the serves through their control sockets and
+ * the network as a process of their own would, and nothing in this process has to keep serving
+ * while one runs.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
-import { ddcpAsync, tempDir } from './support/cli.ts';
+import { ddcp, tempDir } from './support/cli.ts';
 import { cliNoteIds, notesRepo } from './support/notes.ts';
 import { serve } from './support/serve.ts';
 
@@ -34,7 +37,7 @@ function insert(root: string, id: string): void {
 }
 
 async function run(cwd: string, args: string[]): Promise<string> {
-  const r = await ddcpAsync(cwd, args);
+  const r = ddcp(cwd, args);
   assert.equal(r.code, 0, `ddcp ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -86,7 +89,7 @@ describe('revoking access on open sessions (real CLI, 127.0.0.1)', { timeout: 12
     assert.match(await run(alice.root, ['allow', '--list']), new RegExp(`^${carol.address}  read: none  write: none`, 'm'));
     await a.waitFor(/stopped following carol: .*denied/, aAt);
     // nor is anything exchanged with her on request
-    const pulled = await ddcpAsync(alice.root, ['pull', 'carol']);
+    const pulled = ddcp(alice.root, ['pull', 'carol']);
     assert.equal(pulled.code, 1);
     assert.match(pulled.stderr, /^ddcp: error: carol: remote carol is denied here \(ddcp allow \S+ to sync with it again, or ddcp remote remove carol\)\n$/);
     await c.waitFor(/lost alice: the peer ended the session: .*denied/, cAt);

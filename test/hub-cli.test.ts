@@ -3,6 +3,9 @@
  * credentials from `ddcp hub credentials create`, a backend minting user tokens, two repositories
  * that `hub login`, `remote add origin ws://…/notes`, push and pull — and one of them under a live
  * `ddcp serve` receiving the other's push through the hub — then SIGTERM stopping the hub cleanly.
+ * The hub, the live serve and `hub login` with its token piped in are real processes; the other
+ * commands run in this process (test/support/cli.ts), which serves nothing itself, so blocking on
+ * them is safe.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -10,7 +13,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { signAdminRequest } from '../src/hub/auth/hmac.ts';
-import { BIN, ddcpAsync, initRepo, tempDir } from './support/cli.ts';
+import { BIN, ddcp, ddcpAsync, initRepo, tempDir } from './support/cli.ts';
 import { cliNoteIds as cliNoteIdsOf } from './support/notes.ts';
 
 const SCHEMA = "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');";
@@ -41,8 +44,8 @@ function line(child: ChildProcessWithoutNullStreams, re: RegExp): Promise<RegExp
   });
 }
 
-const cli = async (cwd: string, args: string[], input = ''): Promise<string> => {
-  const r = await ddcpAsync(cwd, args, input);
+const cli = async (cwd: string, args: string[]): Promise<string> => {
+  const r = ddcp(cwd, args);
   assert.equal(r.code, 0, `ddcp ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
@@ -69,7 +72,8 @@ describe('ddcp hub from the command line', () => {
     const alice2 = initRepo(dir, 'alice2', SCHEMA);
     const aliceToken = await token('alice@example.com');
     for (const repo of [alice, alice2]) {
-      await cli(repo, ['hub', 'login', url], aliceToken);
+      const login = await ddcpAsync(repo, ['hub', 'login', url], aliceToken);
+      assert.equal(login.code, 0, `ddcp hub login: ${login.stderr}`);
       await cli(repo, ['remote', 'add', 'origin', `${url}/notes`]);
     }
     assert.match(await cli(alice, ['push', 'origin']), /1|pushed/);
@@ -91,7 +95,7 @@ describe('ddcp hub from the command line', () => {
     const bob = initRepo(dir, 'bob', SCHEMA);
     await cli(bob, ['hub', 'login', url, '--token', await token('bob@example.com')]);
     await cli(bob, ['remote', 'add', 'origin', `${url}/notes`]);
-    const refused = await ddcpAsync(bob, ['pull', 'origin']);
+    const refused = ddcp(bob, ['pull', 'origin']);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /not yours and not shared with you/);
     // ...until alice shares it
