@@ -101,7 +101,8 @@ export class ChangeLineWriter {
     p = hex(buf, p, pk, pk.length);
     p = copy(buf, p, cid);
     p = hex(buf, p, packed.buf, packed.pos);
-    p = integer(buf, copy(buf, p, tail), c.seq);
+    buf.set(tail, p); // ~100 bytes: here set() beats the byte loop (in-process: warm passes ~70 → ~45 ms for 300,000 lines)
+    p = integer(buf, p + tail.length, c.seq);
     buf[p++] = 0x7d; // }
     buf[p++] = 0x0a; // \n
     this.pos = p;
