@@ -3,7 +3,12 @@
  * start, JSON lines, hex), each started as a user starts it (bin/ddcp), on the same rows the library
  * figures of this run read and merge — so the two rates can be put side by side. Best of `reps`.
  *
- *   node --disable-warning=ExperimentalWarning bench/cli-rates.ts       # 100,000 rows, best of 3
+ * From the clone, bin/ddcp runs the TypeScript in src/ (type-stripped, ~100 modules); users run the
+ * package, whose dist/cli/bundle loads a few files: given a built package (`pkg`), both are measured,
+ * interleaved.
+ *
+ *   node --disable-warning=ExperimentalWarning bench/cli-rates.ts       # 100,000 rows, best of 3, clone and package
+ *   BENCH_CLI_DIST=0 node … bench/cli-rates.ts                           # clone only
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, statSync } from 'node:fs';
@@ -11,9 +16,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
 import { ITEMS_DDL, makeItems, now, round1, Scratch, timing, type Item, type Timing } from './util.ts';
-import { childrenCpuMs } from './cli.ts';
+import { buildPackage, childrenCpuMs } from './cli.ts';
 
 const DDCP = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
+
+/** The same figures for the built package (dist/, bundled command). */
+export interface CliRatesOf {
+  print: Timing;
+  apply: Timing;
+  printCpu: number[];
+}
 
 export interface CliRates {
   changes: number;
@@ -29,6 +41,8 @@ export interface CliRates {
    */
   printCpu: number[];
   libraryReadCpu: number;
+  /** From the built package (what users run), when one was given; the fields above are the clone's. */
+  dist?: CliRatesOf;
 }
 
 /** The library's read of `dir`'s changes, as CPU ms of this process: best of `reps`. */
@@ -51,12 +65,12 @@ function libraryReadCpu(dir: string, reps: number): number {
 }
 
 /** Runs bin/ddcp with `args` in `dir`, standard output to `out` (or discarded); throws on failure. */
-function ddcp(dir: string, args: string[], out?: string, cpu?: number[]): number {
+function ddcp(dir: string, args: string[], out?: string, cpu?: number[], bin = DDCP): number {
   const fd = out === undefined ? 'ignore' : openSync(out, 'w');
   try {
     const c0 = childrenCpuMs();
     const t0 = now();
-    const r = spawnSync(DDCP, ['-C', dir, ...args], { stdio: ['ignore', fd, 'pipe'] });
+    const r = spawnSync(bin, ['-C', dir, ...args], { stdio: ['ignore', fd, 'pipe'] });
     const ms = now() - t0;
     cpu?.push(childrenCpuMs() - c0);
     if (r.status !== 0) throw new Error(`ddcp ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
@@ -78,23 +92,35 @@ async function itemsRepo(dir: string, items: Item[]): Promise<void> {
   repo.close();
 }
 
-export async function measureCliRates(scratch: Scratch, items: Item[], reps: number): Promise<CliRates> {
+export async function measureCliRates(scratch: Scratch, items: Item[], reps: number, pkg?: string): Promise<CliRates> {
   const source = join(scratch.dir, 'cli-rates-source');
   await itemsRepo(source, items);
   const file = join(scratch.dir, 'cli-rates.jsonl');
+  const distBin = pkg === undefined ? undefined : join(pkg, 'bin', 'ddcp');
   ddcp(source, ['status']); // compile cache, page cache
+  if (distBin) ddcp(source, ['status'], undefined, undefined, distBin);
   const print: number[] = [];
   const printCpu: number[] = [];
-  for (let i = 0; i < reps; i++) print.push(ddcp(source, ['changes'], file, printCpu));
+  const dist: CliRatesOf = { print: timing([0]), apply: timing([0]), printCpu: [] };
+  const distPrint: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    print.push(ddcp(source, ['changes'], file, printCpu));
+    if (distBin) distPrint.push(ddcp(source, ['changes'], file, dist.printCpu, distBin));
+  }
   const libCpu = libraryReadCpu(source, reps);
   const changes = items.length * 3;
   const apply: number[] = [];
+  const distApply: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const target = join(scratch.dir, `cli-rates-target-${i}`);
-    await itemsRepo(target, []);
-    apply.push(ddcp(target, ['apply', file]));
+    for (const [bin, into] of [[DDCP, apply], ...(distBin ? [[distBin, distApply]] : [])] as [string, number[]][]) {
+      const target = join(scratch.dir, `cli-rates-target-${i}-${into === apply ? 'clone' : 'dist'}`);
+      await itemsRepo(target, []);
+      into.push(ddcp(target, ['apply', file], undefined, undefined, bin));
+    }
   }
-  return { changes, print: timing(print), apply: timing(apply), jsonBytesPerChange: round1(statSync(file).size / changes), printCpu, libraryReadCpu: libCpu };
+  const r: CliRates = { changes, print: timing(print), apply: timing(apply), jsonBytesPerChange: round1(statSync(file).size / changes), printCpu, libraryReadCpu: libCpu };
+  if (distBin) r.dist = { print: timing(distPrint), apply: timing(distApply), printCpu: dist.printCpu };
+  return r;
 }
 
 /** Markdown beside the library's read and merge rates of the same run (changes/s), if given. */
@@ -111,11 +137,18 @@ export function cliRatesReport(r: CliRates, library?: { read: number; merge: num
   lines.push(library ? '|---|---:|---:|---:|---:|' : '|---|---:|---:|');
   lines.push(`| \`ddcp changes > FILE\` | ${r.print.best.toFixed(0)} | ${fmt(rate(r.print))}${share(rate(r.print), library?.read)} |`);
   lines.push(`| \`ddcp apply FILE\` (empty replica) | ${r.apply.best.toFixed(0)} | ${fmt(rate(r.apply))}${share(rate(r.apply), library?.merge)} |`);
-  const cpu = Math.min(...r.printCpu);
+  if (r.dist) {
+    lines.push(`| package (dist/): \`ddcp changes > FILE\` | ${r.dist.print.best.toFixed(0)} | ${fmt(rate(r.dist.print))}${share(rate(r.dist.print), library?.read)} |`);
+    lines.push(`| package (dist/): \`ddcp apply FILE\` | ${r.dist.apply.best.toFixed(0)} | ${fmt(rate(r.dist.apply))}${share(rate(r.dist.apply), library?.merge)} |`);
+  }
+  const cpuLine = (what: string, cpus: number[]): string => {
+    const cpu = Math.min(...cpus);
+    return `${what} ${cpu.toFixed(0)} ms (best of ${cpus.length}: ${cpus.join(', ')}), **${((100 * r.libraryReadCpu) / cpu).toFixed(0)}%** of the library's rate`;
+  };
   lines.push('');
-  lines.push(`By CPU time, steadier on a loaded machine: \`ddcp changes\` ${cpu.toFixed(0)} ms (best of ${r.printCpu.length}: ${r.printCpu.join(', ')}), the library's read of the same repository ${r.libraryReadCpu.toFixed(0)} ms, so the CLI reaches **${((100 * r.libraryReadCpu) / cpu).toFixed(0)}%** of the library's rate.`);
+  lines.push(`By CPU time, steadier on a loaded machine, against the library's read of the same repository (${r.libraryReadCpu.toFixed(0)} ms): ${cpuLine('`ddcp changes` from the clone', r.printCpu)}${r.dist ? `; ${cpuLine('from the package', r.dist.printCpu)}` : ''}.`);
   lines.push('');
-  lines.push(`Whole processes as a user starts them (bin/ddcp: sh, then Node.js), JSON lines of ${r.jsonBytesPerChange} bytes per change; the library columns are this run's read and merge rates.`);
+  lines.push(`Whole processes as a user starts them (bin/ddcp: sh, then Node.js; from the clone it runs the TypeScript in src/, from the package the bundled dist/cli/bundle), JSON lines of ${r.jsonBytesPerChange} bytes per change; the library columns are this run's read and merge rates.`);
   lines.push('');
   return lines.join('\n');
 }
@@ -124,7 +157,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const rows = Number(process.env.BENCH_ROWS ?? 100_000);
   const scratch = new Scratch();
   try {
-    const r = await measureCliRates(scratch, makeItems(rows), Number(process.env.BENCH_REPS ?? 3));
+    const pkg = process.env.BENCH_CLI_DIST === '0' ? undefined : buildPackage(join(scratch.dir, 'cli-package'));
+    const r = await measureCliRates(scratch, makeItems(rows), Number(process.env.BENCH_REPS ?? 3), pkg);
     process.stdout.write(cliRatesReport(r));
     process.stdout.write(JSON.stringify(r) + '\n');
   } finally {

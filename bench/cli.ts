@@ -84,7 +84,7 @@ function makeRepository(dir: string, commits: number): void {
 }
 
 /** The package as `npm run build` makes it: dist/ compiled from src/ with the command's bundle, bin/, package.json, and the clone's node_modules. */
-function buildPackage(dir: string): string {
+export function buildPackage(dir: string): string {
   const tsc = spawnSync(NODE, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { encoding: 'utf8' });
   if (tsc.status !== 0) throw new Error(`building the package failed: ${tsc.stdout}${tsc.stderr}`);
   const bundle = spawnSync(NODE, ['--disable-warning=ExperimentalWarning', join(ROOT, 'scripts', 'build-cli.ts'), join(dir, 'dist', 'cli', 'bundle')], { encoding: 'utf8' });

@@ -11,6 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crVersions, measureCrSync, measureCrWrites, CHANGES_BATCH, INSERT_BATCH, RANGE_BATCH, type CrSyncResults, type CrWriteResults } from './crsqlite.ts';
 import { measureSync, measureWrites, type SyncResults, type WriteResults } from './ddcp.ts';
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
     log('quick commands: ddcp status, ddcp log -n 5 (clone and built package)');
     const cliStart = measureCliStart(scratch, intEnv('BENCH_CLI_RUNS', 21), true, log);
     log(`command line throughput: ddcp changes / ddcp apply, ${fmtInt(ROWS)} rows × ${REPS}`);
-    const cliRates = await measureCliRates(scratch, items, REPS);
+    const cliRates = await measureCliRates(scratch, items, REPS, cliStart.dist ? join(scratch.dir, 'cli-package') : undefined);
     const docs = measureDocs(scratch, intEnv('BENCH_DOCS', 10_000), intEnv('BENCH_DOC_PATCHES', 100_000), log);
     const browser = await measureBrowser(intEnv('BENCH_BROWSER_ROWS', 50_000), REPS, log);
     const hubs: HubLoadResult[] = [];

@@ -35,5 +35,6 @@ Examples:
         if (lines.full) await ctx.write(lines.take());
       }
       if (lines.size > 0) await ctx.write(lines.take());
+      await ctx.flush();
     });
 }

@@ -15,12 +15,42 @@ export interface Context {
    * when the stream wants more, so a slow reader (a pipe) holds the writer back instead of memory growing.
    */
   write(bytes: Uint8Array): Promise<void>;
+  /** Resolves once everything given to {@link write} is written (or rejects with why it could not be). */
+  flush(): Promise<void>;
   /** Closes what the command opened. */
   close(): void;
 }
 
+/** Whether file descriptor `fd` is a regular file (`ddcp changes > FILE`), not a pipe or terminal. */
+function isRegularFile(fd: number): boolean {
+  try {
+    return process.getBuiltinModule('node:fs').fstatSync(fd).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Writes all of `bytes` to `fd` at its current offset, in the thread pool. */
+async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
+  const { write } = process.getBuiltinModule('node:fs');
+  for (let off = 0; off < bytes.length; ) {
+    off += await new Promise<number>((done, fail) => write(fd, bytes, off, bytes.length - off, null, (err, n) => (err ? fail(err) : done(n))));
+  }
+}
+
 export function createContext(getDir: () => string | undefined): Context {
   let repo: Repository | undefined;
+  // Into a regular file, process.stdout writes synchronously: the command waits for each chunk's copy
+  // into the file. Written in the thread pool instead, one chunk is copied while the next is built.
+  // Pipes and terminals keep process.stdout (its back-pressure, and `| head` ending quietly).
+  let toFile: boolean | undefined;
+  let writing: Promise<void> | undefined;
+  let failed: { err: unknown } | undefined;
+  const settle = async (): Promise<void> => {
+    await writing;
+    writing = undefined;
+    if (failed) throw failed.err;
+  };
   return {
     dir: () => resolve(getDir() ?? process.cwd()),
     repo() {
@@ -32,8 +62,15 @@ export function createContext(getDir: () => string | undefined): Context {
     },
     out: (line) => void process.stdout.write(line + '\n'),
     write: async (bytes) => {
-      if (!process.stdout.write(bytes)) await once(process.stdout, 'drain');
+      toFile ??= isRegularFile(1);
+      if (!toFile) {
+        if (!process.stdout.write(bytes)) await once(process.stdout, 'drain');
+        return;
+      }
+      await settle(); // one chunk in flight at a time, in order
+      writing = writeAll(1, bytes).catch((err: unknown) => void (failed = { err }));
     },
+    flush: settle,
     close() {
       repo?.close();
       repo = undefined;

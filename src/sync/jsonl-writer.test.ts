@@ -65,6 +65,20 @@ describe('JSON lines, fast writer', () => {
     );
   });
 
+  it('writes runs that share a clock (one transaction\'s cells) as formatChange does', () => {
+    // Few distinct clocks and sites, so consecutive lines often share all but the seq (the writer
+    // reuses that part of the line) and sometimes differ in just one of them.
+    const shared = fc.constantFrom<Change['colVersion']>(0, 1, 9, 10, Number.MAX_SAFE_INTEGER, int64(INT64_MAX));
+    const run = fc.record({ colVersion: shared, dbVersion: shared, cl: shared, siteId: fc.constantFrom(...sites), seq: clock });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(change, run), { maxLength: 40 }), fc.constantFrom(1, 64, 1 << 20), (pairs, chunkBytes) => {
+        const changes = pairs.map(([c, r]) => ({ ...c, ...r }));
+        assert.deepEqual(written(changes, chunkBytes).bytes, general(changes));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('never writes into a chunk it handed over, and reuses no site id it was shown before a change to it', () => {
     const c: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: 'x', colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
     const w = new ChangeLineWriter(16);
