@@ -95,7 +95,7 @@ async function scenario(store: HubStore, name: string, ops: readonly Op[], lateF
     // Rounds of edits; each round's pushes from every site are handed over at once (one group commit or a few).
     const pushed = engines.map(() => 0);
     for (let round = 0; round <= 3; round++) {
-      const sends: Promise<unknown>[] = [];
+      const sends: unknown[] = [];
       for (const [i, e] of engines.entries()) {
         const mine = ops.filter((o) => o.round === round && o.site === i);
         if (mine.length === 0) continue;
