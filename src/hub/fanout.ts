@@ -37,12 +37,20 @@ export interface FanoutSource {
    * pooled reader reloads them after every commit). Absent: a group reads `feed.batches`.
    */
   readNow?(since: number, request: FeedRequest): Batch[];
+  /**
+   * The batches after `since` as an unfiltered read with no site left out gives them, from what the
+   * store's merges reported storing (embedded SQLite: engine/stored.ts) rather than read back; each
+   * call takes what was reported. Undefined (or absent): read.
+   */
+  takeStored?(since: number): Batch[] | undefined;
 }
 
 /** Work done, for tests and benchmarks. */
 export interface FanoutStats {
   /** Reads of the store by groups (one per wake, however many followers). */
   groupReads: number;
+  /** Wakes of a group that took what the merges stored instead of reading it back. */
+  handedOver: number;
   /** Reads of the store by single followers (catching up from before a group's frames). */
   followerReads: number;
   /** Batches encoded: once per group batch, plus frames made for one follower. */
@@ -179,9 +187,12 @@ class Group {
     const from = this.until;
     let at = from;
     const batches: { changes: Change[]; version: number; complete: boolean }[] = [];
-    stats.groupReads++;
+    // Unfiltered, what the merges stored is what a read would give; a read filter reads (its rows come whole).
+    const handed = this.read === undefined ? source.takeStored?.(from) : undefined;
+    if (handed) stats.handedOver++;
+    else stats.groupReads++;
     const request: FeedRequest = { exceptSite: NOBODY, ...(this.read ? { read: this.read } : {}) };
-    const read = source.readNow ? source.readNow(from, request) : source.feed.batches(from, request);
+    const read = handed ?? (source.readNow ? source.readNow(from, request) : source.feed.batches(from, request));
     for await (const b of read) {
       if (b.changes.length > 0) batches.push(b);
       at = Math.max(at, b.version);
@@ -303,7 +314,7 @@ class Group {
 /** The fan-out of one hosted database (see the file comment); {@link fanoutOf} gives the one of a database. */
 export class Fanout {
   readonly source: FanoutSource;
-  readonly stats: FanoutStats = { groupReads: 0, followerReads: 0, encoded: 0 };
+  readonly stats: FanoutStats = { groupReads: 0, handedOver: 0, followerReads: 0, encoded: 0 };
   log: (level: 'info' | 'warn', message: string) => void = () => {};
   private readonly groups = new Map<string, Group>();
   private watching: AbortController | undefined;
