@@ -5,7 +5,9 @@
  * (followers under the same read filter see the same changes), one *group*:
  * - wakes once per change of the database (its feed's `changed`, which also fires for merges by
  *   another hub process), reads the new changes once — coalescing merges that land while it reads —
- *   and encodes each batch once, into a frame every follower is sent as is (`shared`: no copy);
+ *   and encodes each batch once, into a frame every follower is sent as is (`shared`: no copy); the
+ *   unfiltered group of an embedded SQLite database takes what the group commits stored instead of
+ *   reading it back, where the store can give it exactly (`takeStored`);
  * - keeps the frames of the last few thousand changes, so a follower a little behind catches up from
  *   them; one further behind (a new session, a slow socket) reads the store itself, then joins;
  * - leaves a pusher's own changes out for it (as the feed's `exceptSite`: only at versions merged
