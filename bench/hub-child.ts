@@ -33,8 +33,8 @@ const hub = await HubServer.start({ store, auth, host: '127.0.0.1', port: 0 });
 console.log(`listening ${hub.url} pid ${process.pid}`);
 process.once('SIGTERM', () => {
   // The fan-out's work, summed over the databases: reads of the store and frames encoded per wake.
-  const sum = (k: 'groupReads' | 'followerReads' | 'encoded'): number => opened.reduce((s, d) => s + fanoutOf(d).stats[k], 0);
+  const sum = (k: 'groupReads' | 'handedOver' | 'followerReads' | 'encoded'): number => opened.reduce((s, d) => s + fanoutOf(d).stats[k], 0);
   const commits = opened.reduce((s, d) => s + ((d.feed as { commits?: number }).commits ?? 0), 0);
-  process.stderr.write(`[bench hub] hub: group reads ${sum('groupReads')}, follower reads ${sum('followerReads')}, frames encoded ${sum('encoded')}, group commits ${commits}\n`);
+  process.stderr.write(`[bench hub] hub: group reads ${sum('groupReads')}, wakes handed the merged changes ${sum('handedOver')}, follower reads ${sum('followerReads')}, frames encoded ${sum('encoded')}, group commits ${commits}\n`);
   void hub.stop().then(() => process.exit(0));
 });

@@ -21,6 +21,7 @@ import { sealTables } from './seal.ts';
 import { checkFormat, checkState, recordFormat } from './state.ts';
 import { driftNotice, findDrift, forgetCrr, storedShape, storeShape, untrackSql } from './drift.ts';
 import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
+import type { StoredReport } from './stored.ts';
 import { CrrTable } from './table.ts';
 import { transaction } from './transaction.ts';
 import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, trackingSql, upgradeLogSql } from './triggers.ts';
@@ -60,6 +61,11 @@ export interface EngineOptions {
 }
 
 export interface ApplyOptions {
+  /**
+   * Noted with every row the merge writes, as written (stored.ts): what a read of the changes after
+   * the version before would give, without reading. Marked broken where the merge undoes rows it noted.
+   */
+  report?: StoredReport;
   /**
    * A label for where the changes came from, kept in the history with the merge (a remote's name, a
    * file…). The engine doesn't interpret it.
@@ -456,6 +462,15 @@ export class Engine {
   }
 
   /**
+   * The changes after `since` that merges given `report` stored, as {@link changesSince} without a
+   * filter would read them (stored.ts) — if only those merges wrote after `since` (the caller's to
+   * know); undefined where the report cannot say exactly.
+   */
+  storedChanges(report: StoredReport, since: number): Change[] | undefined {
+    return report.changes(since, this.sites);
+  }
+
+  /**
    * Merges changes from peers in one transaction: all of them or, if any is invalid or doesn't fit
    * our schema, none (throws {@link ChangeError}). With a `write` guard, source transactions it
    * refuses are left out whole (see {@link ApplyOptions.write}).
@@ -470,10 +485,11 @@ export class Engine {
       let refused: Refusal[] = [];
       this.merging = true;
       try {
-        if (options.write) ({ refused, ...result } = mergeGuarded(this.db, this.tables, this.sites, changes, version, conflicts, options.write));
-        else result = mergeChanges(this.tables, this.sites, changes, version, conflicts);
+        if (options.write) ({ refused, ...result } = mergeGuarded(this.db, this.tables, this.sites, changes, version, conflicts, options.write, options.report));
+        else result = mergeChanges(this.tables, this.sites, changes, version, conflicts, 0, options.report ? { report: options.report } : {});
       } catch (err) {
         this.sites.reload(); // ordinals added in the rolled-back transaction are gone
+        if (options.report) options.report.broken = true;
         throw err;
       } finally {
         this.merging = false;

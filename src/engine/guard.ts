@@ -16,6 +16,7 @@ import { SENTINEL } from './schema.ts';
 import { compareValues } from './value.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
+import type { StoredReport } from './stored.ts';
 import { toHex } from '../base/hex.ts';
 import { latin1 } from '../base/portable.ts';
 import type { Int64 } from '../base/int64.ts';
@@ -147,6 +148,7 @@ export function mergeGuarded(
   version: number,
   conflicts: ConflictRecorder,
   guard: WriteGuard,
+  report?: StoredReport,
 ): MergeResult & { refused: Refusal[] } {
   const total: MergeResult & { refused: Refusal[] } = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts>, nextSeq: 0, refused: [] };
   const predicates = new Predicates(db, guard.params);
@@ -192,10 +194,11 @@ export function mergeGuarded(
     const fork = conflicts.fork();
     let result: MergeResult;
     try {
-      result = mergeChanges(tables, sites, group.changes, version, fork, total.nextSeq);
+      result = mergeChanges(tables, sites, group.changes, version, fork, total.nextSeq, report ? { report } : {});
     } catch (err) {
       db.exec('ROLLBACK TO ddcp_guard');
       db.exec('RELEASE ddcp_guard');
+      if (report) report.broken = true; // it noted rows now undone
       throw err;
     }
     // The row after: it must satisfy one of the rules still standing (a deleted row has nothing to test).
@@ -211,6 +214,7 @@ export function mergeGuarded(
       db.exec('ROLLBACK TO ddcp_guard');
       db.exec('RELEASE ddcp_guard');
       sites.reload(); // site ordinals added in the rolled-back savepoint are gone
+      if (report) report.broken = true; // it noted rows now undone
       refuse(offender.table.info.name, offender.pkBytes, after!, `row ${keyText(offender.pk)} of ${offender.table.info.name} would be outside the write rules after the change`);
       continue;
     }

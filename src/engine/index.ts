@@ -4,6 +4,7 @@
  * from here, never from an engine file; tests may reach deeper.
  */
 export { Engine } from './engine.ts';
+export { StoredReport } from './stored.ts';
 export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine.ts';
 export type { Change } from './change.ts';
 export { SITE_ID_BYTES } from './clock.ts';

@@ -13,6 +13,7 @@ import { decideNewRow } from './new-rows.ts';
 import { mergeCell, RowEffects, RowState, type MergeContext, type Stamp } from './rules.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
+import type { StoredReport } from './stored.ts';
 import type { CrrTable, RowEntry } from './table.ts';
 import { bytesEqual } from './value.ts';
 import { int64 } from '../base/int64.ts';
@@ -44,6 +45,8 @@ export interface MergeOptions {
    * reference new-rows.test.ts compares with.
    */
   inBulk?: boolean;
+  /** Noted with every row written, as written (stored.ts: a reader of what was merged need not read it back). */
+  report?: StoredReport;
 }
 
 /** Stands for the clock state of a row new here until the rules need a real one (never written to). */
@@ -90,7 +93,7 @@ export function mergeChanges(
   version: number,
   conflicts?: ConflictRecorder,
   firstSeq = 0,
-  { inBulk = true }: MergeOptions = {},
+  { inBulk = true, report }: MergeOptions = {},
 ): MergeResult {
   let seq = firstSeq;
   const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
@@ -197,6 +200,7 @@ export function mergeChanges(
         suspended.add(table);
       }
       table.saveMany(written);
+      if (report) for (const e of written) report.note(table, e);
       touched.add(table);
     }
     chunk = new Map();

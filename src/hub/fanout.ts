@@ -5,7 +5,9 @@
  * (followers under the same read filter see the same changes), one *group*:
  * - wakes once per change of the database (its feed's `changed`, which also fires for merges by
  *   another hub process), reads the new changes once — coalescing merges that land while it reads —
- *   and encodes each batch once, into a frame every follower is sent as is (`shared`: no copy);
+ *   and encodes each batch once, into a frame every follower is sent as is (`shared`: no copy); the
+ *   unfiltered group of an embedded SQLite database takes what the group commits stored instead of
+ *   reading it back, where the store can give it exactly (`takeStored`);
  * - keeps the frames of the last few thousand changes, so a follower a little behind catches up from
  *   them; one further behind (a new session, a slow socket) reads the store itself, then joins;
  * - leaves a pusher's own changes out for it (as the feed's `exceptSite`: only at versions merged
@@ -37,12 +39,20 @@ export interface FanoutSource {
    * pooled reader reloads them after every commit). Absent: a group reads `feed.batches`.
    */
   readNow?(since: number, request: FeedRequest): Batch[];
+  /**
+   * The batches after `since` as an unfiltered read with no site left out gives them, from what the
+   * store's merges reported storing (embedded SQLite: engine/stored.ts) rather than read back; each
+   * call takes what was reported. Undefined (or absent): read.
+   */
+  takeStored?(since: number): Batch[] | undefined;
 }
 
 /** Work done, for tests and benchmarks. */
 export interface FanoutStats {
   /** Reads of the store by groups (one per wake, however many followers). */
   groupReads: number;
+  /** Wakes of a group that took what the merges stored instead of reading it back. */
+  handedOver: number;
   /** Reads of the store by single followers (catching up from before a group's frames). */
   followerReads: number;
   /** Batches encoded: once per group batch, plus frames made for one follower. */
@@ -179,9 +189,12 @@ class Group {
     const from = this.until;
     let at = from;
     const batches: { changes: Change[]; version: number; complete: boolean }[] = [];
-    stats.groupReads++;
+    // Unfiltered, what the merges stored is what a read would give; a read filter reads (its rows come whole).
+    const handed = this.read === undefined ? source.takeStored?.(from) : undefined;
+    if (handed) stats.handedOver++;
+    else stats.groupReads++;
     const request: FeedRequest = { exceptSite: NOBODY, ...(this.read ? { read: this.read } : {}) };
-    const read = source.readNow ? source.readNow(from, request) : source.feed.batches(from, request);
+    const read = handed ?? (source.readNow ? source.readNow(from, request) : source.feed.batches(from, request));
     for await (const b of read) {
       if (b.changes.length > 0) batches.push(b);
       at = Math.max(at, b.version);
@@ -303,7 +316,7 @@ class Group {
 /** The fan-out of one hosted database (see the file comment); {@link fanoutOf} gives the one of a database. */
 export class Fanout {
   readonly source: FanoutSource;
-  readonly stats: FanoutStats = { groupReads: 0, followerReads: 0, encoded: 0 };
+  readonly stats: FanoutStats = { groupReads: 0, handedOver: 0, followerReads: 0, encoded: 0 };
   log: (level: 'info' | 'warn', message: string) => void = () => {};
   private readonly groups = new Map<string, Group>();
   private watching: AbortController | undefined;

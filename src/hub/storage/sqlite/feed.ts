@@ -16,7 +16,7 @@
  * The pool is dropped when the schema changes (declare), so no read sees an old shape.
  */
 import { EventEmitter } from 'node:events';
-import { Engine, openDatabase, type Change } from '../../../engine/index.ts';
+import { Engine, openDatabase, StoredReport, type Change } from '../../../engine/index.ts';
 import { RepoFeed, type FeedRepository } from '../../../repo/feed.ts';
 import type { Staging } from '../../../repo/staging.ts';
 import { batchByVersion, type Batch } from '../../../sync/batches.ts';
@@ -81,6 +81,15 @@ export class HostedFeed extends RepoFeed {
   private readonly told = new EventEmitter();
   private toldVersion = -1;
   private flushing = false;
+  /**
+   * What the group commits since the fan-out last took it stored (versions `from` to `to`, nothing
+   * else written between), for the fan-out's unfiltered group instead of reading it back.
+   */
+  private stored: { from: number; to: number; report: StoredReport } | undefined;
+  /** This flush's merges all went through the report (none staged, none failed). */
+  private reported = true;
+  /** Changes handed to the fan-out from the merges' reports, for tests and benchmarks. */
+  handed = 0;
 
   constructor(repo: FeedRepository, staging: () => Staging) {
     super(repo, staging);
@@ -151,10 +160,23 @@ export class HostedFeed extends RepoFeed {
     this.flushing = true;
     try {
       db.exec('BEGIN IMMEDIATE');
-      for (const [from, list] of byOrigin) this.mergeOrigin(queue, list, from, results);
+      // The version before this commit (exact: nobody else writes while it holds the lock); the
+      // report continues the last one if nothing came between.
+      const engine = this.hosted.engine;
+      const before = engine.currentDbVersion();
+      const prior = this.stored;
+      const report = prior && !prior.report.broken && prior.to === before ? prior.report : new StoredReport();
+      this.stored = undefined; // until committed
+      this.reported = true;
+      let stamped = 0;
+      for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report);
       db.exec('COMMIT');
       this.commits++;
+      // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
+      const after = engine.currentDbVersion();
+      if (this.reported && !report.broken && after - before === stamped) this.stored = { from: report === prior?.report ? prior.from : before, to: after, report };
     } catch (err) {
+      this.stored = undefined;
       if (db.isTransaction) db.exec('ROLLBACK');
       for (const q of queue) {
         this.failed.set(q.from, err); // nothing of theirs landed: none of their later pushes may
@@ -179,13 +201,14 @@ export class HostedFeed extends RepoFeed {
    * the repository feed does. After one fails (its savepoint undone), none of the origin's later
    * pushes is merged: they come after it.
    */
-  private mergeOrigin(queue: readonly Queued[], list: readonly number[], from: PushOrigin, results: ({ ok: Received | undefined } | { err: unknown })[]): void {
+  private mergeOrigin(queue: readonly Queued[], list: readonly number[], from: PushOrigin, results: ({ ok: Received | undefined } | { err: unknown })[], report: StoredReport): number {
     const key = siteKey(from.siteId);
+    let stamped = 0;
     for (let k = 0; k < list.length; ) {
       const failed = this.failed.get(from);
       if (failed !== undefined) {
         for (; k < list.length; k++) results[list[k]!] = { err: failed };
-        return;
+        return stamped;
       }
       const first = queue[list[k]!]!;
       let end = k + 1;
@@ -195,20 +218,24 @@ export class HostedFeed extends RepoFeed {
       try {
         if (end - k > 1 || (first.batch.complete && this.clean.has(key))) {
           const run = list.slice(k, end).map((i) => queue[i]!.batch);
-          const r = this.mergeRun(run, from);
+          const r = this.mergeRun(run, from, report);
+          if (r.applied > 0) stamped++;
           run.forEach((b, j) => (results[list[k + j]!] = { ok: j === run.length - 1 ? r : { version: b.version, applied: 0, refused: [] } }));
         } else {
           if (!first.batch.complete) this.clean.delete(key);
+          this.reported = false; // staged or merged with what was: not through the report
           results[list[k]!] = { ok: this.receive(first.batch, from) };
           if (first.batch.complete) this.clean.add(key); // merged with what was staged, which is forgotten
         }
         if (first.batch.complete) this.merged.set(key, Math.max(this.merged.get(key) ?? -1, queue[list[end - 1]!]!.batch.version));
       } catch (err) {
         this.failed.set(from, err);
+        this.reported = false;
         for (let j = k; j < end; j++) results[list[j]!] = { err };
       }
       k = end;
     }
+    return stamped;
   }
 
   /**
@@ -216,7 +243,7 @@ export class HostedFeed extends RepoFeed {
    * one (as the repository feed merges one): the answer of the last holds what applied and every
    * refusal; the pusher's tracked version is the last one's.
    */
-  private mergeRun(run: readonly Batch[], from: PushOrigin): Received {
+  private mergeRun(run: readonly Batch[], from: PushOrigin, report: StoredReport): Received {
     const last = run[run.length - 1]!;
     const r = from.gate.admit(this.hosted.engine, run.length === 1 ? last.changes : run.flatMap((b) => b.changes), {
       source: from.source,
@@ -225,6 +252,7 @@ export class HostedFeed extends RepoFeed {
       // Straight from the pusher (its site id was proved and bound in the handshake): it holds its own changes.
       direct: from.siteId,
       context: `staged change from ${from.source}`,
+      report,
     });
     return { version: last.version, applied: r.applied, refused: r.refused.map((x) => ({ version: Number(x.dbVersion), message: refusalText(x) })) };
   }
@@ -259,6 +287,22 @@ export class HostedFeed extends RepoFeed {
     if (this.closed) return [];
     this.reads++;
     return [...readStamped(this.hosted.engine, since, request)];
+  }
+
+  /**
+   * The batches after `since` as {@link readNow} would read them without a filter or a site left
+   * out — from what the group commits since the last call stored (engine/stored.ts), not read back;
+   * undefined (read instead) unless those commits wrote everything after `since` and the report is
+   * exact. Each call takes what was reported: one reader (the fan-out's unfiltered group) uses it.
+   */
+  takeStored(since: number): Batch[] | undefined {
+    const s = this.stored;
+    this.stored = undefined;
+    if (!s || this.closed || s.from !== since || s.to !== this.hosted.engine.currentDbVersion()) return undefined;
+    const changes = this.hosted.engine.storedChanges(s.report, since);
+    if (!changes) return undefined;
+    this.handed += changes.length;
+    return [...batchByVersion(changes, undefined, since), { changes: [], version: s.to, complete: true }];
   }
 
   /** The versions in (`since`, `until`] merged straight from their origin, with that site. */

@@ -65,6 +65,11 @@ class SqliteHubDatabase implements HubDatabase {
     return this.feed.directVersions(since, until);
   }
 
+  /** For the fan-out (hub/fanout.ts): what the group commits since `since` stored, handed over instead of read back. */
+  takeStored(since: number): Batch[] | undefined {
+    return this.feed.takeStored(since);
+  }
+
   /** For the fan-out (hub/fanout.ts): a group's read of what is new, on the writer's connection. */
   readNow(since: number, request: FeedRequest): Batch[] {
     return this.feed.readNow(since, request);
