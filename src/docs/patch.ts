@@ -26,7 +26,9 @@ export function checkPatch(patch: unknown): asserts patch is Operation[] {
 /** {@link checkPatch}, returning each operation's path as tokens. */
 function tokensOf(patch: unknown): string[][] {
   if (!Array.isArray(patch)) throw new PatchError('a JSON Patch must be an array of operations');
-  return patch.map((o: unknown, i) => {
+  const out: string[][] = [];
+  for (let i = 0; i < patch.length; i++) {
+    const o: unknown = patch[i];
     if (!isObject(o)) throw new PatchError('an operation must be an object', i);
     if (typeof o.path !== 'string') throw new PatchError(`'path' must be a string`, i);
     const tokens = parsePointer(o.path, i);
@@ -47,8 +49,9 @@ function tokensOf(patch: unknown): string[][] {
       default:
         throw new PatchError(`unknown op ${JSON.stringify(o.op)}`, i);
     }
-    return tokens;
-  });
+    out.push(tokens);
+  }
+  return out;
 }
 
 type Container = JsonObject | Json[];
@@ -56,7 +59,8 @@ type Container = JsonObject | Json[];
 /** Finds the container holding the last token of `tokens` (which must exist and be an object or array). */
 function parentOf(root: Json, tokens: string[], i: number, path: string): Container {
   let cur: Json = root;
-  for (const t of tokens.slice(0, -1)) {
+  for (let j = 0; j < tokens.length - 1; j++) {
+    const t = tokens[j]!;
     const next: Json | undefined = Array.isArray(cur) ? (ARRAY_INDEX.test(t) ? cur[Number(t)] : undefined) : isObject(cur) ? (Object.hasOwn(cur, t) ? cur[t] : undefined) : undefined;
     if (next === undefined) throw new PatchError(`path '${path}' does not exist`, i);
     cur = next;
@@ -128,7 +132,9 @@ function replaceAt(root: Json | undefined, tokens: string[], value: Json, i: num
 export function applyPatch(doc: Json | undefined, patch: unknown): Json | undefined {
   const paths = tokensOf(patch);
   let root: Json | undefined = doc === undefined ? undefined : clone(doc);
-  (patch as Operation[]).forEach((o, i) => {
+  const ops = patch as Operation[];
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
     const tokens = paths[i]!;
     switch (o.op) {
       case 'add':
@@ -156,7 +162,7 @@ export function applyPatch(doc: Json | undefined, patch: unknown): Json | undefi
         root = addAt(root, tokens, clone(getAt(root, parsePointer(o.from, i), i, o.from)), i, o.path);
         break;
     }
-  });
+  }
   return root;
 }
 
