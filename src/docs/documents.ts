@@ -455,7 +455,10 @@ export class Documents {
     // cached copy itself (a caller may change what it gets).
     const { version } = done.doc;
     const content = done.entry ? done.next : done.doc.content && clone(done.doc.content);
-    const document: Document | undefined = content === undefined ? undefined : { collection, id, version, revision: revisionOf(version, content), content };
+    // The revision hashes the canonical text of the content as read back (the state's copy, after
+    // advance() when it changed): the same text as the result's, cheaper to make — its objects were
+    // just built, keys in order, where the patched result may hold a member moved last by a delete.
+    const document: Document | undefined = content === undefined ? undefined : { collection, id, version, revision: revisionOf(version, done.doc.content), content };
     return { ...(done.entry ? { entry: done.entry } : {}), ...(document ? { document } : {}) };
   }
 
