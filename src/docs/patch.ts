@@ -174,17 +174,26 @@ export function diff(a: Json | undefined, b: Json | undefined, path = ''): Opera
   if (a === undefined && b === undefined) return [];
   if (a === undefined) return [{ op: 'add', path, value: clone(b!) }];
   if (b === undefined) return [{ op: 'remove', path }];
+  const ops: Operation[] = [];
+  diffInto(a, b, path, ops);
+  return ops;
+}
+
+/** {@link diff} of two values, its operations appended to `ops` (one array for the whole walk). */
+function diffInto(a: Json, b: Json, path: string, ops: Operation[]): void {
+  if (a === b) return; // the same scalar (or object): nothing to do, no deep compare
   if (isObject(a) && isObject(b)) {
-    const ops: Operation[] = [];
-    for (const k of Object.keys(a)) if (!Object.hasOwn(b, k)) ops.push({ op: 'remove', path: `${path}/${escapeToken(k)}` });
-    for (const k of Object.keys(b)) {
-      const p = `${path}/${escapeToken(k)}`;
-      if (!Object.hasOwn(a, k)) ops.push({ op: 'add', path: p, value: clone(b[k]!) });
-      else ops.push(...diff(a[k], b[k], p));
+    const ka = Object.keys(a);
+    for (let i = 0; i < ka.length; i++) if (!Object.hasOwn(b, ka[i]!)) ops.push({ op: 'remove', path: `${path}/${escapeToken(ka[i]!)}` });
+    const kb = Object.keys(b);
+    for (let i = 0; i < kb.length; i++) {
+      const k = kb[i]!;
+      if (!Object.hasOwn(a, k)) ops.push({ op: 'add', path: `${path}/${escapeToken(k)}`, value: clone(b[k]!) });
+      else if (a[k] !== b[k]) diffInto(a[k]!, b[k]!, `${path}/${escapeToken(k)}`, ops);
     }
-    return ops;
+    return;
   }
-  return jsonEqual(a, b) ? [] : [{ op: 'replace', path, value: clone(b) }];
+  if (!jsonEqual(a, b)) ops.push({ op: 'replace', path, value: clone(b) });
 }
 
 /**
