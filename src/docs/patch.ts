@@ -118,8 +118,16 @@ function replaceAt(root: Json | undefined, tokens: string[], value: Json, i: num
     parent.splice(Number(key), 1, value);
   } else {
     if (!Object.hasOwn(parent, key)) throw new PatchError(`path '${path}' does not exist`, i);
-    delete parent[key];
-    setMember(parent, key, value);
+    // The member moves last, as a remove then an add would leave it — in a new object rather than
+    // by `delete`, which would turn the parent into a slow dictionary-mode object for everything after.
+    const moved: JsonObject = {};
+    for (const k of Object.keys(parent)) if (k !== key) setMember(moved, k, parent[k]!);
+    setMember(moved, key, value);
+    if (tokens.length === 1) return moved;
+    const above = parentOf(root, tokens.slice(0, -1), i, path);
+    const at = tokens.at(-2)!;
+    if (Array.isArray(above)) above[Number(at)] = moved;
+    else setMember(above, at, moved);
   }
   return root;
 }
