@@ -350,14 +350,18 @@ export class Documents {
     if (!p || (p.entries.length === 0 && p.fields.size === 0 && p.docRows.size === 0)) return;
     const db = this.engine.db;
     const write = (): void => {
+      // Flat parameter lists, pushed value by value (no spread of a fresh array per row).
       const fields: SqlValue[] = [];
-      for (const row of p.fields.values()) fields.push(...row);
+      for (const row of p.fields.values()) fields.push(row[0], row[1], row[2], row[3]);
       if (fields.length > 0) upsertMany(db, FIELDS_TABLE, ['collection', 'doc', 'path', 'value'], 3, fields);
       const docs: SqlValue[] = [];
-      for (const row of p.docRows.values()) docs.push(...row);
+      for (const row of p.docRows.values()) docs.push(row[0], row[1], row[2]);
       if (docs.length > 0) upsertMany(db, DOCS_TABLE, ['collection', 'id', 'deleted'], 2, docs);
       const entries: SqlValue[] = [];
-      for (const e of p.entries) entries.push(...entryRow(e));
+      for (const e of p.entries) {
+        const row = entryRow(e);
+        entries.push(row[0], row[1], row[2], row[3], row[4]);
+      }
       if (entries.length > 0) upsertMany(db, CHANGES_TABLE, [...ENTRY_COLUMNS], 4, entries);
     };
     if (p.owned) this.cache.wrote(write);
@@ -455,8 +459,14 @@ export class Documents {
     // cached copy itself (a caller may change what it gets).
     const { version } = done.doc;
     const content = done.entry ? done.next : done.doc.content && clone(done.doc.content);
-    const document: Document | undefined = content === undefined ? undefined : { collection, id, version, revision: revisionOf(version, content), content };
-    return { ...(done.entry ? { entry: done.entry } : {}), ...(document ? { document } : {}) };
+    // The revision hashes the canonical text of the content as read back (the state's copy, after
+    // advance() when it changed): the same text as the result's, cheaper to make — its objects were
+    // just built, keys in order, where the patched result may hold a member moved last by a delete.
+    const document: Document | undefined = content === undefined ? undefined : { collection, id, version, revision: revisionOf(version, done.doc.content), content };
+    const result: { entry?: HistoryEntry; document?: Document } = {};
+    if (done.entry) result.entry = done.entry;
+    if (document) result.document = document;
+    return result;
   }
 
   /** Delivers events now, or once the caller's own transaction (if any) has ended. */

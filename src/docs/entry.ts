@@ -54,6 +54,22 @@ function writeString(s: string): void {
   // UTF-8 takes at most 3 bytes per UTF-16 unit: write in place, then the length before it.
   const max = s.length * 3;
   w.ensure(max + 9);
+  if (s.length < 128) {
+    // ASCII (paths, most values) is copied unit by unit: cheaper than encodeInto on a fresh view.
+    const buf = w.buf;
+    const start = w.pos;
+    let i = 0;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[start + 1 + i] = c;
+    }
+    if (i === s.length) {
+      buf[start] = i;
+      w.pos = start + 1 + i;
+      return;
+    }
+  }
   if (max < 128) {
     const start = w.pos++;
     const { written } = encoder.encodeInto(s, w.buf.subarray(w.pos));
@@ -68,14 +84,15 @@ function writeString(s: string): void {
 
 function writeOps(ops: readonly Operation[], forward?: readonly Operation[]): void {
   writeVarint(w, ops.length);
-  ops.forEach((o, i) => {
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
     const kind = KINDS.indexOf(o.op as (typeof KINDS)[number]);
     if (kind < 0) throw new EntryFormatError(`a history patch holds only add, remove and replace, not ${o.op}`);
     const same = forward?.[i]?.path === o.path;
     w.byte(kind | (same ? SAME_PATH : 0));
     if (!same) writeString(o.path);
     if (o.op !== 'remove') writeString(JSON.stringify((o as { value: Json }).value));
-  });
+  }
 }
 
 /** The stored value of an entry. */

@@ -112,6 +112,24 @@ const byToken = (a: readonly [string, string], b: readonly [string, string]): nu
  * as read, so a cached copy must be this. Returns a new value.
  */
 export function asRead(content: JsonObject): JsonObject {
+  // Keys needing no escape (the common case) sort as they are: no escaped copies to make.
+  const raw = Object.keys(content);
+  let plain = true;
+  let sorted = true;
+  for (let i = 0; i < raw.length; i++) {
+    const k = raw[i]!;
+    if (k.includes('~') || k.includes('/')) {
+      plain = false;
+      break;
+    }
+    if (i > 0 && raw[i - 1]! > k) sorted = false;
+  }
+  if (plain) {
+    if (!sorted) raw.sort();
+    const out: JsonObject = {};
+    for (let i = 0; i < raw.length; i++) setMember(out, raw[i]!, readBack(content[raw[i]!]!));
+    return out;
+  }
   const keys = Object.keys(content).map((k): [string, string] => [k, escapeToken(k)]);
   for (let i = 1; i < keys.length; i++) {
     if (keys[i - 1]![1] > keys[i]![1]) {
@@ -121,8 +139,12 @@ export function asRead(content: JsonObject): JsonObject {
   }
   const out: JsonObject = {};
   for (const [k] of keys) {
-    const v = content[k]!;
-    setMember(out, k, isObject(v) ? asRead(v) : Array.isArray(v) ? v.map((e) => JSON.parse(canonical(e)) as Json) : v === 0 ? 0 : v);
+    setMember(out, k, readBack(content[k]!));
   }
   return out;
+}
+
+/** A member's value as reading its rows back gives it (see {@link asRead}). */
+function readBack(v: Json): Json {
+  return isObject(v) ? asRead(v) : Array.isArray(v) ? v.map((e) => JSON.parse(canonical(e)) as Json) : v === 0 ? 0 : v;
 }

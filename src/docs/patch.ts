@@ -26,7 +26,9 @@ export function checkPatch(patch: unknown): asserts patch is Operation[] {
 /** {@link checkPatch}, returning each operation's path as tokens. */
 function tokensOf(patch: unknown): string[][] {
   if (!Array.isArray(patch)) throw new PatchError('a JSON Patch must be an array of operations');
-  return patch.map((o: unknown, i) => {
+  const out: string[][] = [];
+  for (let i = 0; i < patch.length; i++) {
+    const o: unknown = patch[i];
     if (!isObject(o)) throw new PatchError('an operation must be an object', i);
     if (typeof o.path !== 'string') throw new PatchError(`'path' must be a string`, i);
     const tokens = parsePointer(o.path, i);
@@ -47,8 +49,9 @@ function tokensOf(patch: unknown): string[][] {
       default:
         throw new PatchError(`unknown op ${JSON.stringify(o.op)}`, i);
     }
-    return tokens;
-  });
+    out.push(tokens);
+  }
+  return out;
 }
 
 type Container = JsonObject | Json[];
@@ -56,7 +59,8 @@ type Container = JsonObject | Json[];
 /** Finds the container holding the last token of `tokens` (which must exist and be an object or array). */
 function parentOf(root: Json, tokens: string[], i: number, path: string): Container {
   let cur: Json = root;
-  for (const t of tokens.slice(0, -1)) {
+  for (let j = 0; j < tokens.length - 1; j++) {
+    const t = tokens[j]!;
     const next: Json | undefined = Array.isArray(cur) ? (ARRAY_INDEX.test(t) ? cur[Number(t)] : undefined) : isObject(cur) ? (Object.hasOwn(cur, t) ? cur[t] : undefined) : undefined;
     if (next === undefined) throw new PatchError(`path '${path}' does not exist`, i);
     cur = next;
@@ -114,8 +118,16 @@ function replaceAt(root: Json | undefined, tokens: string[], value: Json, i: num
     parent.splice(Number(key), 1, value);
   } else {
     if (!Object.hasOwn(parent, key)) throw new PatchError(`path '${path}' does not exist`, i);
-    delete parent[key];
-    setMember(parent, key, value);
+    // The member moves last, as a remove then an add would leave it — in a new object rather than
+    // by `delete`, which would turn the parent into a slow dictionary-mode object for everything after.
+    const moved: JsonObject = {};
+    for (const k of Object.keys(parent)) if (k !== key) setMember(moved, k, parent[k]!);
+    setMember(moved, key, value);
+    if (tokens.length === 1) return moved;
+    const above = parentOf(root, tokens.slice(0, -1), i, path);
+    const at = tokens.at(-2)!;
+    if (Array.isArray(above)) above[Number(at)] = moved;
+    else setMember(above, at, moved);
   }
   return root;
 }
@@ -128,7 +140,9 @@ function replaceAt(root: Json | undefined, tokens: string[], value: Json, i: num
 export function applyPatch(doc: Json | undefined, patch: unknown): Json | undefined {
   const paths = tokensOf(patch);
   let root: Json | undefined = doc === undefined ? undefined : clone(doc);
-  (patch as Operation[]).forEach((o, i) => {
+  const ops = patch as Operation[];
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
     const tokens = paths[i]!;
     switch (o.op) {
       case 'add':
@@ -156,7 +170,7 @@ export function applyPatch(doc: Json | undefined, patch: unknown): Json | undefi
         root = addAt(root, tokens, clone(getAt(root, parsePointer(o.from, i), i, o.from)), i, o.path);
         break;
     }
-  });
+  }
   return root;
 }
 
@@ -168,17 +182,26 @@ export function diff(a: Json | undefined, b: Json | undefined, path = ''): Opera
   if (a === undefined && b === undefined) return [];
   if (a === undefined) return [{ op: 'add', path, value: clone(b!) }];
   if (b === undefined) return [{ op: 'remove', path }];
+  const ops: Operation[] = [];
+  diffInto(a, b, path, ops);
+  return ops;
+}
+
+/** {@link diff} of two values, its operations appended to `ops` (one array for the whole walk). */
+function diffInto(a: Json, b: Json, path: string, ops: Operation[]): void {
+  if (a === b) return; // the same scalar (or object): nothing to do, no deep compare
   if (isObject(a) && isObject(b)) {
-    const ops: Operation[] = [];
-    for (const k of Object.keys(a)) if (!Object.hasOwn(b, k)) ops.push({ op: 'remove', path: `${path}/${escapeToken(k)}` });
-    for (const k of Object.keys(b)) {
-      const p = `${path}/${escapeToken(k)}`;
-      if (!Object.hasOwn(a, k)) ops.push({ op: 'add', path: p, value: clone(b[k]!) });
-      else ops.push(...diff(a[k], b[k], p));
+    const ka = Object.keys(a);
+    for (let i = 0; i < ka.length; i++) if (!Object.hasOwn(b, ka[i]!)) ops.push({ op: 'remove', path: `${path}/${escapeToken(ka[i]!)}` });
+    const kb = Object.keys(b);
+    for (let i = 0; i < kb.length; i++) {
+      const k = kb[i]!;
+      if (!Object.hasOwn(a, k)) ops.push({ op: 'add', path: `${path}/${escapeToken(k)}`, value: clone(b[k]!) });
+      else if (a[k] !== b[k]) diffInto(a[k]!, b[k]!, `${path}/${escapeToken(k)}`, ops);
     }
-    return ops;
+    return;
   }
-  return jsonEqual(a, b) ? [] : [{ op: 'replace', path, value: clone(b) }];
+  if (!jsonEqual(a, b)) ops.push({ op: 'replace', path, value: clone(b) });
 }
 
 /**

@@ -6,6 +6,8 @@ export function parsePointer(pointer: string, index?: number): string[] {
   if (typeof pointer !== 'string') throw new PatchError('path must be a string', index);
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) throw new PatchError(`path '${pointer}' must start with '/'`, index);
+  // No escapes (the common case): the tokens are the pieces as they are.
+  if (!pointer.includes('~')) return pointer.slice(1).split('/');
   return pointer
     .slice(1)
     .split('/')
