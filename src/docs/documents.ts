@@ -59,7 +59,8 @@ export interface DocumentsOptions {
   cacheSize?: number;
   /**
    * SQLite page cache to give the engine's connection, in bytes (default 64 MiB, used only as pages
-   * are read; never lowered; 0: leave the connection as it is). See connection.ts.
+   * are read; never lowered); its WAL checkpoints less often and its temporary storage is kept in
+   * memory too. 0: leave the connection as it is. See connection.ts.
    */
   pageCacheBytes?: number;
 }
