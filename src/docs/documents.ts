@@ -29,6 +29,7 @@ import { matches, type Where } from './query.ts';
 import { CHANGES_TABLE, DOCS_TABLE, ensureSchema, FIELDS_TABLE } from './schema.ts';
 import { replay } from './replay.ts';
 import { applyWrites, collectionNames, inStoredOrder, liveIds, loadDocument, planWrites, upsertMany, writeRows, type LoadedDocument, type RowWrites } from './store.ts';
+import { DEFAULT_PAGE_CACHE_BYTES, tuneConnection } from './connection.ts';
 import { DEFAULT_CACHE_SIZE, DocumentCache, type CachedDocument } from './cache.ts';
 import { planUndo } from './undo.ts';
 
@@ -56,6 +57,12 @@ export interface DocumentsOptions {
    * them all (see cache.ts).
    */
   cacheSize?: number;
+  /**
+   * SQLite page cache to give the engine's connection, in bytes (default 64 MiB, used only as pages
+   * are read; never lowered); its WAL checkpoints less often and its temporary storage is kept in
+   * memory too. 0: leave the connection as it is. See connection.ts.
+   */
+  pageCacheBytes?: number;
 }
 
 /** What `undo` did. */
@@ -97,6 +104,7 @@ export class Documents {
     this.events = new Events(options.onListenerError);
     this.cache = new DocumentCache(engine.db, options.cacheSize ?? DEFAULT_CACHE_SIZE);
     ensureSchema(engine);
+    tuneConnection(engine.db, options.pageCacheBytes ?? DEFAULT_PAGE_CACHE_BYTES);
     this.site = toHex(engine.siteId);
     this.historyCursor = lastRowid(engine.db);
     this.conflictCursor = engine.conflicts({ limit: 1 })[0]?.id ?? 0;

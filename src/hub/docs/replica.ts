@@ -97,8 +97,9 @@ export class DocsReplica {
     this.options = options;
     this.db = options.db;
     this.principal = options.principal;
-    // A hub holds one of these per user and database: a smaller cache of documents (≈ 1 kB each) than a client's.
-    this.docs = new Documents(repo.engine, { author: options.principal.user, cacheSize: 1_000 });
+    // A hub holds one of these per user and database: a smaller cache of documents (≈ 1 kB each) than a client's,
+    // and SQLite's default page cache (a client's 64 MiB, times users and databases, would be the hub's memory).
+    this.docs = new Documents(repo.engine, { author: options.principal.user, cacheSize: 1_000, pageCacheBytes: 0 });
     this.feed = repo.feed();
     let readyResolve!: () => void;
     let readyReject!: (err: Error) => void;
