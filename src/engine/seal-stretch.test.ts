@@ -5,65 +5,24 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Versions } from './clock.ts';
-import { Engine } from './engine.ts';
-import { introspect } from './schema.ts';
-import { sealTables, type SealOptions } from './seal.ts';
-import { openDatabase, type SqliteConnection } from './sqlite.ts';
-import { CrrTable } from './table.ts';
+import { dumpClocks, sealOnce, sealReplica } from '../../test/support/seal-replicas.ts';
 
 const SCHEMA = `
 CREATE TABLE items (id INTEGER PRIMARY KEY NOT NULL, name TEXT, qty INTEGER, price REAL);
 CREATE TABLE pairs (x TEXT NOT NULL, y INTEGER NOT NULL, v, w, PRIMARY KEY (x, y)) WITHOUT ROWID;`;
 const TABLES = ['items', 'pairs'];
 
-interface Replica {
-  db: SqliteConnection;
-  versions: Versions;
-  tables: CrrTable[];
-}
-
-function replica(): Replica {
-  const e = Engine.open(openDatabase(':memory:'));
-  e.db.exec(SCHEMA);
-  for (const t of TABLES) e.asCrr(t);
-  return { db: e.db, versions: new Versions(e.db), tables: TABLES.map((t) => new CrrTable(e.db, introspect(e.db, t))) };
-}
-
-function seal(r: Replica, options: SealOptions): string {
-  r.db.exec('BEGIN');
-  try {
-    const v = r.versions.open();
-    const counts = sealTables(r.db, r.tables, v, options);
-    if (counts) r.versions.close(v, { kind: 'commit', tables: counts }, 0);
-    return JSON.stringify(counts);
-  } finally {
-    r.db.exec('COMMIT');
-  }
-}
-
-function dump(r: Replica): string {
-  const q = (sql: string): unknown[] => {
-    const s = r.db.prepare(sql);
-    s.setReadBigInts(true);
-    s.setReturnArrays(true);
-    return s.all();
-  };
-  const text = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
-  return TABLES.map((t) => text([q(`SELECT * FROM ${t}__ddcp_cells ORDER BY key, cid`), q(`SELECT * FROM ${t}__ddcp_pks ORDER BY __key`)])).join('\n') + text(q('SELECT * FROM ddcp_versions ORDER BY db_version'));
-}
-
 const series = (lo: number, hi: number): string => `(WITH RECURSIVE g(value) AS (SELECT ${lo} UNION ALL SELECT value + 1 FROM g WHERE value < ${hi}) SELECT value FROM g)`;
 
 /** Runs each step on two replicas, seals one set-based and one through the rules, and compares. */
 function compare(steps: string[]): void {
-  const a = replica();
-  const b = replica();
+  const a = sealReplica(SCHEMA, TABLES);
+  const b = sealReplica(SCHEMA, TABLES);
   try {
     for (const sql of steps) {
       for (const r of [a, b]) r.db.exec(`BEGIN; ${sql}; COMMIT;`);
-      assert.equal(seal(a, {}), seal(b, { minRun: Infinity }), sql);
-      assert.equal(dump(a), dump(b), sql);
+      assert.deepEqual(sealOnce(a, {}), sealOnce(b, { minRun: Infinity }), sql);
+      assert.equal(dumpClocks(a, 'cells'), dumpClocks(b, 'cells'), sql);
     }
   } finally {
     a.db.close();

@@ -7,12 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MAX_CLOCK } from './change.ts';
-import { Versions } from './clock.ts';
-import { Engine } from './engine.ts';
-import { introspect } from './schema.ts';
-import { sealTables, type SealOptions } from './seal.ts';
-import { openDatabase, type SqlValue, type SqliteConnection } from './sqlite.ts';
-import { CrrTable } from './table.ts';
+import type { SqlValue } from './sqlite.ts';
+import { dumpClocks, sealOnce, sealReplica, type SealReplica } from '../../test/support/seal-replicas.ts';
 
 const WIDE = Array.from({ length: 66 }, (_, i) => `w${i}`);
 const SCHEMA = `
@@ -22,42 +18,7 @@ CREATE TABLE s (id INTEGER PRIMARY KEY NOT NULL);
 CREATE TABLE w (id INTEGER PRIMARY KEY NOT NULL, ${WIDE.join(', ')});`;
 const TABLES = ['t', 'k', 's', 'w'];
 
-interface Replica {
-  db: SqliteConnection;
-  versions: Versions;
-  tables: CrrTable[];
-}
-
-function replica(): Replica {
-  const e = Engine.open(openDatabase(':memory:'));
-  e.db.exec(SCHEMA);
-  for (const t of TABLES) e.asCrr(t);
-  return { db: e.db, versions: new Versions(e.db), tables: TABLES.map((t) => new CrrTable(e.db, introspect(e.db, t))) };
-}
-
-function seal(r: Replica, options: SealOptions): unknown {
-  r.db.exec('BEGIN');
-  try {
-    const v = r.versions.open();
-    const counts = sealTables(r.db, r.tables, v, options);
-    if (counts) r.versions.close(v, { kind: 'commit', tables: counts }, 0);
-    return counts;
-  } finally {
-    r.db.exec('COMMIT');
-  }
-}
-
-const text = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? Buffer.from(x).toString('hex') : x));
-
-function dump(r: Replica): string {
-  const q = (sql: string): unknown[] => {
-    const s = r.db.prepare(sql);
-    s.setReadBigInts(true);
-    s.setReturnArrays(true);
-    return s.all();
-  };
-  return TABLES.map((t) => text([q(`SELECT * FROM ${t}__ddcp_clock ORDER BY key, cid`), q(`SELECT * FROM ${t}__ddcp_pks ORDER BY __key`)])).join('\n') + text(q('SELECT * FROM ddcp_versions ORDER BY db_version'));
-}
+const text = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
 
 /** The integers lo…hi as a table of `value` (parameters lo, hi). */
 const SERIES = '(WITH RECURSIVE g(value) AS (SELECT ? UNION ALL SELECT value + 1 FROM g WHERE value < ?) SELECT value FROM g)';
@@ -94,7 +55,7 @@ const pump = fc.tuple(id, fc.integer({ min: 0, max: 3 })).map(([key, below]) => 
 
 const workload = fc.array(fc.record({ ops: fc.array(op, { minLength: 1, maxLength: 8 }), pump: fc.option(pump, { freq: 4 }) }), { minLength: 1, maxLength: 6 });
 
-function run(r: Replica, sql: string, params: SqlValue[]): void {
+function run(r: SealReplica, sql: string, params: SqlValue[]): void {
   r.db.prepare(sql).run(...params);
 }
 
@@ -102,8 +63,8 @@ describe('set-based seal', () => {
   it('gives the clocks, keys and counts the rules give, on random workloads', () => {
     fc.assert(
       fc.property(workload, fc.constantFrom(1, 2, 4), (txs, minRun) => {
-        const a = replica();
-        const b = replica();
+        const a = sealReplica(SCHEMA, TABLES);
+        const b = sealReplica(SCHEMA, TABLES);
         try {
           for (const tx of txs) {
             for (const r of [a, b]) {
@@ -111,8 +72,8 @@ describe('set-based seal', () => {
               for (const o of tx.ops) run(r, o.sql, o.params);
               r.db.exec('COMMIT');
             }
-            assert.equal(text(seal(a, { minRun })), text(seal(b, { minRun: Infinity })));
-            assert.equal(dump(a), dump(b));
+            assert.equal(text(sealOnce(a, { minRun })), text(sealOnce(b, { minRun: Infinity })));
+            assert.equal(dumpClocks(a, 'clock'), dumpClocks(b, 'clock'));
             if (tx.pump) for (const r of [a, b]) run(r, tx.pump.sql, tx.pump.params);
           }
         } finally {
@@ -125,8 +86,8 @@ describe('set-based seal', () => {
   });
 
   it('seals long runs of inserts, updates and deletes set-based, as the rules would', () => {
-    const a = replica();
-    const b = replica();
+    const a = sealReplica(SCHEMA, TABLES);
+    const b = sealReplica(SCHEMA, TABLES);
     const steps = [
       'INSERT INTO t (id, a, b, c) SELECT value, value, $b, 1.5 FROM (WITH RECURSIVE g(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM g WHERE value < 300) SELECT value FROM g)',
       'UPDATE t SET a = a + 1 WHERE id % 3 = 0',
@@ -138,8 +99,8 @@ describe('set-based seal', () => {
     ];
     for (const sql of steps) {
       for (const r of [a, b]) r.db.exec(sql.replaceAll('$b', "'b'"));
-      assert.equal(text(seal(a, {})), text(seal(b, { minRun: Infinity })), sql);
-      assert.equal(dump(a), dump(b), sql);
+      assert.equal(text(sealOnce(a, {})), text(sealOnce(b, { minRun: Infinity })), sql);
+      assert.equal(dumpClocks(a, 'clock'), dumpClocks(b, 'clock'), sql);
     }
     a.db.close();
     b.db.close();

@@ -1,0 +1,56 @@
+/**
+ * Two-replica comparisons of the engine's seal (src/engine/seal*.test.ts): a replica with the CRRs of
+ * a schema, one seal of what its log holds (with the seal's options: set-based or through the rules),
+ * and a dump of every clock it stored, to compare two replicas byte for byte.
+ */
+import { Versions } from '../../src/engine/clock.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { introspect } from '../../src/engine/schema.ts';
+import { sealTables, type SealOptions } from '../../src/engine/seal.ts';
+import { openDatabase, type SqliteConnection } from '../../src/engine/sqlite.ts';
+import { CrrTable } from '../../src/engine/table.ts';
+
+export interface SealReplica {
+  db: SqliteConnection;
+  versions: Versions;
+  tables: CrrTable[];
+  /** The CRRs, in the order given. */
+  names: string[];
+}
+
+/** An in-memory database with `schema` run and `tables` made CRRs. */
+export function sealReplica(schema: string, tables: string[]): SealReplica {
+  const e = Engine.open(openDatabase(':memory:'));
+  e.db.exec(schema);
+  for (const t of tables) e.asCrr(t);
+  return { db: e.db, versions: new Versions(e.db), tables: tables.map((t) => new CrrTable(e.db, introspect(e.db, t))), names: tables };
+}
+
+/** Seals what the log holds as one new version, as the engine does; returns the per-table counts. */
+export function sealOnce(r: SealReplica, options: SealOptions): unknown {
+  r.db.exec('BEGIN');
+  try {
+    const v = r.versions.open();
+    const counts = sealTables(r.db, r.tables, v, options);
+    if (counts) r.versions.close(v, { kind: 'commit', tables: counts }, 0);
+    return counts;
+  } finally {
+    r.db.exec('COMMIT');
+  }
+}
+
+const text = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? Buffer.from(x).toString('hex') : x));
+
+/**
+ * Every clock the replica stored, as text: per CRR its clocks (`clock`: the per-cell view; `cells`:
+ * the override rows as stored) and its key map, then the versions.
+ */
+export function dumpClocks(r: SealReplica, clocks: 'clock' | 'cells'): string {
+  const q = (sql: string): unknown[] => {
+    const s = r.db.prepare(sql);
+    s.setReadBigInts(true);
+    s.setReturnArrays(true);
+    return s.all();
+  };
+  return r.names.map((t) => text([q(`SELECT * FROM ${t}__ddcp_${clocks} ORDER BY key, cid`), q(`SELECT * FROM ${t}__ddcp_pks ORDER BY __key`)])).join('\n') + text(q('SELECT * FROM ddcp_versions ORDER BY db_version'));
+}
