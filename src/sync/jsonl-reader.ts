@@ -11,13 +11,13 @@
  * `parseChanges(readFileLines(path))` (a property test holds the two to it, on random and damaged lines
  * cut into random chunks).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import type { Change } from '../engine/index.ts';
 import { readValueAt, type ReadCursor } from '../engine/index.ts';
 import { CodecError } from '../base/errors.ts';
 import { INT64_MAX, int64, type Int64 } from '../base/int64.ts';
 import { parseChange } from './jsonl.ts';
-import { MAX_LINE_CHARS } from './lines.ts';
+import { MAX_LINE_CHARS, readChunk } from './lines.ts';
 
 /**
  * Bytes read from the file at a time: ~380 lines' changes handed out together. A 1 MiB chunk's 6,000
@@ -431,14 +431,7 @@ function* changesOf(open: () => number, close: boolean, maxLineChars: number): G
     const reader = new ChangeLineReader(maxLineChars);
     const buf = new Uint8Array(CHUNK);
     for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, CHUNK, null);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        if ((err as NodeJS.ErrnoException).code === 'EOF') n = 0;
-        else throw err;
-      }
+      const n = readChunk(fd, buf);
       const batch = n === 0 ? reader.end() : reader.push(buf.subarray(0, n));
       for (let i = 0; i < batch.length; i++) yield batch[i]!;
       if (reader.error !== undefined) throw reader.error;

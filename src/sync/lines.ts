@@ -14,6 +14,22 @@ export const MAX_LINE_CHARS = 64 * 1024 * 1024;
  * Lines of a file descriptor (UTF-8, `\n` or `\r\n`), read in 64 KiB chunks. Throws
  * {@link CodecError} as soon as a line grows past `maxLineChars`, without reading the rest of it.
  */
+/**
+ * Reads the next chunk of `fd` into `buf`; 0 at the end. A non-blocking descriptor with nothing yet
+ * (EAGAIN: a pipe whose writer is slow) is read again; EOF from a terminal counts as the end.
+ */
+export function readChunk(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    try {
+      return readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((err as NodeJS.ErrnoException).code === 'EOF') return 0;
+      throw err;
+    }
+  }
+}
+
 export function* readLines(fd: number, maxLineChars = MAX_LINE_CHARS): Generator<string> {
   const buf = Buffer.allocUnsafe(CHUNK);
   const decoder = new TextDecoder('utf-8');
@@ -49,14 +65,7 @@ export function* readLines(fd: number, maxLineChars = MAX_LINE_CHARS): Generator
     return done;
   };
   for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, 0, CHUNK, null);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      if ((err as NodeJS.ErrnoException).code === 'EOF') n = 0;
-      else throw err;
-    }
+    const n = readChunk(fd, buf);
     if (n === 0) break;
     for (const line of take(decoder.decode(buf.subarray(0, n), { stream: true }))) {
       lineNo++;
