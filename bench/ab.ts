@@ -11,7 +11,7 @@
  * BENCH_AB_WRITES=1 measures the write phases only (a minute instead of several at 100,000 rows).
  */
 import { resolve } from 'node:path';
-import { gc, ITEMS_DDL, makeItems, Scratch, type Item } from './util.ts';
+import { cpuMsOf, gc, ITEMS_DDL, makeItems, Scratch, type Item } from './util.ts';
 
 type DdcpBench = typeof import('./ddcp.ts');
 type EngineModule = typeof import('../src/engine/engine.ts');
@@ -46,13 +46,8 @@ interface CpuRun {
   seals: { insert: number; update: number; delete: number };
 }
 
-/** CPU ms of this process spent in `fn`. */
-function cpu(fn: () => void): number {
-  const t0 = process.cpuUsage();
-  fn();
-  const d = process.cpuUsage(t0);
-  return (d.user + d.system) / 1000;
-}
+/** CPU ms of this process spent in `fn` (no collection first: the phases are timed back to back). */
+const cpu = (fn: () => void): number => cpuMsOf(fn, false);
 
 /** The bench's write phases (bench/ddcp.ts's writeRun) in CPU time, sealing after each if CRR. */
 function cpuWrites(tree: Tree, scratch: Scratch, items: Item[], crr: boolean): CpuRun {

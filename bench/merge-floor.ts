@@ -13,7 +13,7 @@ import { crrNames } from '../src/engine/names.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { dropTriggersSql } from '../src/engine/triggers.ts';
 import { placeholders } from '../src/engine/bulk.ts';
-import { gc, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { cpuMsOf, ITEMS_DDL, makeItems, Scratch } from './util.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -22,13 +22,6 @@ const items = makeItems(ROWS);
 const scratch = new Scratch();
 const n = crrNames('items');
 
-function cpu(f: () => void, collect = true): number {
-  if (collect) gc();
-  const t = process.cpuUsage();
-  f();
-  const d = process.cpuUsage(t);
-  return (d.user + d.system) / 1000;
-}
 
 /** Runs `rows(i)`'s values through a multi-row statement, GROUP rows at a time (the rest one by one). */
 function insertAll(run: (rows: number, params: SqlValue[]) => void, width: (i: number, out: SqlValue[]) => void): void {
@@ -51,7 +44,7 @@ for (let rep = 0; rep < REPS; rep++) {
   const plain = openDatabase(plainFile);
   plain.exec(ITEMS_DDL);
   const ior = plain.prepare('INSERT OR REPLACE INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
-  const p = cpu(() => {
+  const p = cpuMsOf(() => {
     plain.exec('BEGIN');
     for (const r of items) ior.run(r[0], r[1], r[2], r[3]);
     plain.exec('COMMIT');
@@ -71,16 +64,16 @@ for (let rep = 0; rep < REPS; rep++) {
     return s;
   };
   const parts = { table: 0, keys: 0 };
-  const total = cpu(() => {
+  const total = cpuMsOf(() => {
     e.db.exec('BEGIN');
     e.db.exec(dropTriggersSql(n));
-    parts.table = cpu(() =>
+    parts.table = cpuMsOf(() =>
       insertAll(
         (rows, params) => void stmt(table, rows, (k) => `INSERT INTO items (id, name, qty, price) VALUES ${placeholders(k, 4)}`).run(...params),
         (i, out) => void out.push(...items[i]!),
       ),
     false);
-    parts.keys = cpu(() =>
+    parts.keys = cpuMsOf(() =>
       insertAll(
         (rows, params) => void stmt(keys, rows, (k) => `INSERT INTO ${n.pks} (__key, id, ${K.cv}, ${K.dbv}, ${K.site}, ${K.seq}) VALUES ${placeholders(k, 6)}`).run(...params),
         (i, out) => void out.push(i + 1, items[i]![0], 1, 1, 1, 3 * i),

@@ -14,7 +14,7 @@
  *   node --disable-warning=ExperimentalWarning bench/read-ab.ts /work/wt/main-base
  */
 import { resolve } from 'node:path';
-import { gc, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { cpuMsOf, ITEMS_DDL, makeItems, Scratch } from './util.ts';
 
 type EngineModule = typeof import('../src/engine/engine.ts');
 type SqliteModule = typeof import('../src/engine/sqlite.ts');
@@ -25,13 +25,6 @@ const REPS = Number(process.env.BENCH_REPS ?? 5);
 const SMALL_READS = 2_000;
 if (!process.argv[2]) throw new Error('usage: bench/read-ab.ts <other tree>');
 
-const cpu = (f: () => void): number => {
-  gc();
-  const t = process.cpuUsage();
-  f();
-  const d = process.cpuUsage(t);
-  return (d.user + d.system) / 1000;
-};
 
 const trees = await Promise.all(
   [
@@ -95,10 +88,10 @@ for (let rep = 0; rep < REPS; rep++) {
       filteredChanges: count(s.big, 0, FILTER),
       ...{ read: Infinity, updated: Infinity, filtered: Infinity, small: Infinity },
     });
-    b.read = Math.min(b.read, cpu(() => count(s.big, 0)));
-    b.updated = Math.min(b.updated, cpu(() => count(s.updated, 0)));
-    b.filtered = Math.min(b.filtered, cpu(() => count(s.big, 0, FILTER)));
-    b.small = Math.min(b.small, (cpu(() => {
+    b.read = Math.min(b.read, cpuMsOf(() => count(s.big, 0)));
+    b.updated = Math.min(b.updated, cpuMsOf(() => count(s.updated, 0)));
+    b.filtered = Math.min(b.filtered, cpuMsOf(() => count(s.big, 0, FILTER)));
+    b.small = Math.min(b.small, (cpuMsOf(() => {
       for (let i = 0; i < SMALL_READS; i++) count(s.small, s.top - 1);
     }) * 1000) / SMALL_READS);
   }

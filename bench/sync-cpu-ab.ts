@@ -8,20 +8,13 @@
  *   node --disable-warning=ExperimentalWarning bench/sync-cpu-ab.ts /tmp/base      (BENCH_ROWS, BENCH_REPS)
  */
 import { resolve } from 'node:path';
-import { gc, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { cpuMsOf, ITEMS_DDL, makeItems, Scratch } from './util.ts';
 
 type EngineModule = typeof import('../src/engine/engine.ts');
 type SqliteModule = typeof import('../src/engine/sqlite.ts');
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
-const cpu = (f: () => void): number => {
-  gc();
-  const t = process.cpuUsage();
-  f();
-  const d = process.cpuUsage(t);
-  return (d.user + d.system) / 1000;
-};
 
 const trees = [
   { label: 'before', root: resolve(process.argv[2] ?? '') },
@@ -50,18 +43,18 @@ for (let rep = 0; rep < REPS; rep++) {
     src.db.exec('COMMIT');
     src.seal();
     let changes = 0;
-    const read = cpu(() => {
+    const read = cpuMsOf(() => {
       for (const c of src.changesSince(0)) if (c.cl > 0) changes++;
     });
     const all = [...src.changesSince(0)];
     const dst = t.engine.Engine.open(t.sqlite.openDatabase(files[1]!));
     dst.db.exec(ITEMS_DDL);
     dst.asCrr('items');
-    const merge = cpu(() => void dst.applyChanges(all));
+    const merge = cpuMsOf(() => void dst.applyChanges(all));
     const plainDb = t.sqlite.openDatabase(files[2]!);
     plainDb.exec(ITEMS_DDL);
     const ior = plainDb.prepare('INSERT OR REPLACE INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
-    const plain = cpu(() => {
+    const plain = cpuMsOf(() => {
       plainDb.exec('BEGIN');
       for (const r of items) ior.run(r[0], r[1], r[2], r[3]);
       plainDb.exec('COMMIT');

@@ -28,6 +28,15 @@ export function gc(): void {
 
 export const now = (): number => performance.now();
 
+/** CPU ms (user + system) of this process spent in `f`, after a collection unless `collect` is false. */
+export function cpuMsOf(f: () => void, collect = true): number {
+  if (collect) gc();
+  const t = process.cpuUsage();
+  f();
+  const d = process.cpuUsage(t);
+  return (d.user + d.system) / 1000;
+}
+
 /** Best (minimum) of some samples, and the samples themselves, in ms. */
 export interface Timing {
   best: number;
