@@ -5,8 +5,6 @@
  * said in words; `remote add` tries a multiaddr first.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -18,7 +16,8 @@ import { Server } from '../src/peer/server.ts';
 import { SYNC_PROTOCOL } from '../src/sync/protocol.ts';
 import { encodeMessage } from '../src/sync/messages.ts';
 import { createNode, type P2pNode } from '../src/transport/p2p/node.ts';
-import { BIN, ddcpAsync, ok, tempDir, type RunResult } from './support/cli.ts';
+import { ddcpAsync, ok, tempDir, type RunResult } from './support/cli.ts';
+import { serve, until } from './support/serve.ts';
 
 const LOCAL = '/ip4/127.0.0.1/tcp/0';
 const cleanup: (() => Promise<unknown> | void)[] = [];
@@ -48,45 +47,6 @@ const ids = (root: string): string => ok(root, ['shell', '-c', 'SELECT id FROM n
 /** Runs the CLI without blocking the event loop, with extra environment variables. */
 const run = (cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> => ddcpAsync(cwd, args, '', env);
 
-async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-interface Serving {
-  child: ChildProcess;
-  /** Standard output and standard error, interleaved in the order written (one file). */
-  output(): string;
-  /** The TCP multiaddr on 127.0.0.1 from the banner. */
-  address(): string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts `ddcp serve ARGS` in `cwd` (mDNS off) and waits for its banner. */
-async function serve(cwd: string, args: string[]): Promise<Serving> {
-  const log = join(cwd, `serve-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
-  const fd = openSync(log, 'w');
-  // both streams into one file: the file shows the order lines were written in
-  const child = spawn(process.execPath, [BIN, 'serve', '--no-mdns', ...args], { cwd, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let done = false;
-  void exited.then(() => (done = true));
-  const stop = async (): Promise<number | null> => {
-    if (!done) child.kill('SIGTERM');
-    return exited;
-  };
-  cleanup.push(stop);
-  const output = (): string => readFileSync(log, 'utf8');
-  const address = (): string => /^listening (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)$/m.exec(output())?.[1] ?? '';
-  await until('serve to print its banner', () => done || /^allowed: |^open to any peer/m.test(output()));
-  assert.ok(!done, `serve exited: ${output()}`);
-  return { child, output, address, stop };
-}
-
 async function libp2pNode(dht: boolean): Promise<P2pNode> {
   const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: [LOCAL], mdns: false, dht });
   cleanup.push(() => node.stop());
@@ -110,13 +70,13 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     const alice = await repo(dir, 'alice', ['a1']);
     const bob = await repo(dir, 'bob');
     ok(alice.root, ['allow', bob.address]);
-    let s = await serve(alice.root, ['--listen', LOCAL]);
+    let s = await serve(alice.root, ['--listen', LOCAL], cleanup);
     const first = s.address();
     ok(bob.root, ['remote', 'add', 'alice', first]);
     assert.equal(await s.stop(), 0);
     insert(alice.root, 'a2'); // committed while alice is not serving
 
-    s = await serve(alice.root, []);
+    s = await serve(alice.root, [], cleanup);
     assert.equal(s.address(), first, s.output());
     const pulled = await run(bob.root, ['pull', 'alice']);
     assert.equal(pulled.code, 0, pulled.stderr);
@@ -128,7 +88,7 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     const squatter: NetServer = createServer();
     await new Promise<void>((r) => squatter.listen(Number(port), '127.0.0.1', () => r()));
     try {
-      s = await serve(alice.root, []);
+      s = await serve(alice.root, [], cleanup);
       assert.notEqual(s.address(), first);
       const warnings = s.output().split('\n').filter((l) => /warning:/.test(l));
       assert.equal(warnings.length, 1, s.output());
@@ -150,7 +110,7 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     const alice = await repo(dir, 'alice', ['found']);
     const bob = await repo(dir, 'bob');
     ok(alice.root, ['allow', bob.address]);
-    const s = await serve(alice.root, ['--listen', LOCAL, '--bootstrap', bootstrap]);
+    const s = await serve(alice.root, ['--listen', LOCAL, '--bootstrap', bootstrap], cleanup);
     assert.match(ok(bob.root, ['config', 'bootstrap', 'add', bootstrap]), /^added bootstrap peer /);
     assert.deepEqual(JSON.parse(ok(bob.root, ['config', 'bootstrap', 'list', '--json'])), [bootstrap]);
     ok(bob.root, ['config', 'mdns', 'off']);
@@ -220,7 +180,7 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     const bob = await repo(dir, 'bob');
     ok(alice.root, ['allow', bob.address]);
     ok(alice.root, ['remote', 'add', 'carol', carol.root]); // a folder: followed at once, and logged
-    const s = await serve(alice.root, ['--listen', LOCAL]);
+    const s = await serve(alice.root, ['--listen', LOCAL], cleanup);
     await until('alice to follow carol', () => /following carol/.test(s.output()));
     const lines = s.output().split('\n');
     assert.match(lines[0]!, /^serving /, s.output());

@@ -26,7 +26,7 @@ export interface Serving {
 }
 
 /** Starts `ddcp serve --no-mdns ARGS` in `cwd` and waits for its banner; `cleanup` gets its stop. */
-export async function serve(cwd: string, args: string[], cleanup: (() => Promise<unknown>)[]): Promise<Serving> {
+export async function serve(cwd: string, args: string[], cleanup: (() => Promise<unknown> | void)[]): Promise<Serving> {
   const log = join(cwd, `serve-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
   const fd = openSync(log, 'w');
   const child = spawn(process.execPath, [BIN, 'serve', '--no-mdns', ...args], { cwd, stdio: ['ignore', fd, fd] });
