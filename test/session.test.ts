@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { Repository } from '../src/index.ts';
 import type { RepoFeed } from '../src/repo/feed.ts';
 import type { Batch } from '../src/sync/batches.ts';
@@ -18,8 +18,23 @@ import type { SiteProof } from '../src/sync/proof.ts';
 /** Each test repository's proof of its site id, by site id (hex): a served feed answers with it. */
 const proofs = new Map<string, SiteProof>();
 
+/** What the running test opened, undone after it in reverse order: feeds stop before their repositories close. */
+const opened: (() => void)[] = [];
+afterEach(() => {
+  for (const undo of opened.splice(0).reverse()) undo();
+});
+
+/** `r`'s change feed, stopped after the test. */
+function feedOf(r: Repository): RepoFeed {
+  const feed = r.feed();
+  opened.push(() => feed.stop());
+  return feed;
+}
+
+/** A new repository with a `notes` CRR, closed after the test. */
 async function repo(name: string, schema = 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)'): Promise<Repository> {
   const r = await Repository.init(join(tempDir(), name));
+  opened.push(() => r.close());
   proofs.set(toHex(r.engine.siteId), r.siteProof());
   r.db.exec(schema);
   for (const t of r.engine.crrs()) void t;
@@ -64,54 +79,49 @@ describe('sync sessions over an in-memory channel', () => {
   it('lets the transport free a batch frame once the target has it, only for a target that copies batches', async () => {
     const alice = await repo('alice');
     alice.db.exec("INSERT INTO notes VALUES ('a1', 'one'), ('a2', 'two')");
-    const feed = alice.feed();
-    try {
-      for (const copies of [true, false]) {
-        const bob = await repo(`bob-${copies}`);
-        const ac = new AbortController();
-        const s = served(feed, { peer: 'bob', signal: ac.signal });
-        const received: Uint8Array[] = [];
-        const released: Uint8Array[] = [];
-        let inBatch = false;
-        // the client's end of the pair, recording what it receives and what the session releases
-        const channel: FrameChannel = {
-          send: (f, o) => s.client.send(f, o),
-          close: (o) => s.client.close(o),
-          abort: (e) => s.client.abort(e),
-          release: (f) => {
-            assert.equal(inBatch, false, 'released while the target still had the batch');
-            released.push(f);
-          },
-          async *[Symbol.asyncIterator]() {
-            for await (const f of s.client) {
-              received.push(f);
-              yield f;
-            }
-          },
-        };
-        const target = merging(bob);
-        const inner = target.batch;
-        const counting: PullTarget = {
-          ...target,
-          welcome: (w) => target.welcome(w),
-          batch: (b) => {
-            inBatch = true;
-            inner(b);
-            inBatch = false;
-          },
-          ...(copies ? { copiesBatches: true } : {}),
-        };
-        await runSession(channel, { ...as(bob), pull: counting });
-        await s.done;
-        assert.deepEqual(rows(bob), rows(alice));
-        const batches = received.filter((f) => decodeMessage(f).type === 'batch');
-        assert.ok(batches.length > 0);
-        assert.deepEqual(released, copies ? batches : []);
-        bob.close();
-      }
-    } finally {
-      feed.stop();
-      alice.close();
+    const feed = feedOf(alice);
+    for (const copies of [true, false]) {
+      const bob = await repo(`bob-${copies}`);
+      const ac = new AbortController();
+      const s = served(feed, { peer: 'bob', signal: ac.signal });
+      const received: Uint8Array[] = [];
+      const released: Uint8Array[] = [];
+      let inBatch = false;
+      // the client's end of the pair, recording what it receives and what the session releases
+      const channel: FrameChannel = {
+        send: (f, o) => s.client.send(f, o),
+        close: (o) => s.client.close(o),
+        abort: (e) => s.client.abort(e),
+        release: (f) => {
+          assert.equal(inBatch, false, 'released while the target still had the batch');
+          released.push(f);
+        },
+        async *[Symbol.asyncIterator]() {
+          for await (const f of s.client) {
+            received.push(f);
+            yield f;
+          }
+        },
+      };
+      const target = merging(bob);
+      const inner = target.batch;
+      const counting: PullTarget = {
+        ...target,
+        welcome: (w) => target.welcome(w),
+        batch: (b) => {
+          inBatch = true;
+          inner(b);
+          inBatch = false;
+        },
+        ...(copies ? { copiesBatches: true } : {}),
+      };
+      await runSession(channel, { ...as(bob), pull: counting });
+      await s.done;
+      assert.deepEqual(rows(bob), rows(alice));
+      const batches = received.filter((f) => decodeMessage(f).type === 'batch');
+      assert.ok(batches.length > 0);
+      assert.deepEqual(released, copies ? batches : []);
+      bob.close();
     }
   });
 
@@ -120,54 +130,42 @@ describe('sync sessions over an in-memory channel', () => {
     const bob = await repo('bob');
     alice.db.exec("INSERT INTO notes VALUES ('a1', 'one'), ('a2', 'two')");
     bob.db.exec("INSERT INTO notes VALUES ('b1', 'bob')");
-    const feed = alice.feed();
-    try {
-      const ac = new AbortController();
-      const s = served(feed, { peer: 'bob', signal: ac.signal });
-      const r = await runSession(s.client, { ...as(bob), pull: merging(bob) });
-      assert.deepEqual(r.welcome.siteId, alice.engine.siteId);
-      await s.done;
-      assert.deepEqual(rows(bob), [{ id: 'a1', body: 'one' }, { id: 'a2', body: 'two' }, { id: 'b1', body: 'bob' }]);
-      // bob's changes relayed back to alice would be echoed; a second session from bob gets nothing
-      const s2 = served(feed, { peer: 'bob', signal: ac.signal });
-      const got: unknown[] = [];
-      const since = bob.engine.trackedVersion(alice.engine.siteId);
-      await runSession(s2.client, { ...as(bob), pull: { from: () => ({ since, expect: alice.engine.siteId, held: [] }), welcome: () => {}, batch: (b) => got.push(...b.changes), caughtUp: () => {} } });
-      await s2.done;
-      assert.equal(got.length, 0);
-    } finally {
-      feed.stop();
-      alice.close();
-      bob.close();
-    }
+    const feed = feedOf(alice);
+    const ac = new AbortController();
+    const s = served(feed, { peer: 'bob', signal: ac.signal });
+    const r = await runSession(s.client, { ...as(bob), pull: merging(bob) });
+    assert.deepEqual(r.welcome.siteId, alice.engine.siteId);
+    await s.done;
+    assert.deepEqual(rows(bob), [{ id: 'a1', body: 'one' }, { id: 'a2', body: 'two' }, { id: 'b1', body: 'bob' }]);
+    // bob's changes relayed back to alice would be echoed; a second session from bob gets nothing
+    const s2 = served(feed, { peer: 'bob', signal: ac.signal });
+    const got: unknown[] = [];
+    const since = bob.engine.trackedVersion(alice.engine.siteId);
+    await runSession(s2.client, { ...as(bob), pull: { from: () => ({ since, expect: alice.engine.siteId, held: [] }), welcome: () => {}, batch: (b) => got.push(...b.changes), caughtUp: () => {} } });
+    await s2.done;
+    assert.equal(got.length, 0);
   });
 
   it('following sends commits made by another connection without being asked', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');
-    const feed = alice.feed();
+    const feed = feedOf(alice);
     const ac = new AbortController();
-    try {
-      const s = served(feed, { peer: 'bob', signal: ac.signal });
-      let caught = 0;
-      const stop = new AbortController();
-      const following = runSession(s.client, { ...as(bob), follow: true, signal: stop.signal, pull: merging(bob, (v) => ++caught >= 2 && v > 0 && stop.abort()) });
-      while (caught === 0) await new Promise((r) => setTimeout(r, 5));
-      // another connection (as an app would) commits a write
-      const app = new (await import('node:sqlite')).DatabaseSync(alice.dbPath, { timeout: 5000 });
-      const t0 = Date.now();
-      app.exec("INSERT INTO notes VALUES ('live', 'pushed')");
-      app.close();
-      await following;
-      assert.ok(Date.now() - t0 < 1000, `arrived after ${Date.now() - t0} ms`);
-      assert.deepEqual(rows(bob), [{ id: 'live', body: 'pushed' }]);
-      ac.abort();
-      await s.done;
-    } finally {
-      feed.stop();
-      alice.close();
-      bob.close();
-    }
+    const s = served(feed, { peer: 'bob', signal: ac.signal });
+    let caught = 0;
+    const stop = new AbortController();
+    const following = runSession(s.client, { ...as(bob), follow: true, signal: stop.signal, pull: merging(bob, (v) => ++caught >= 2 && v > 0 && stop.abort()) });
+    while (caught === 0) await new Promise((r) => setTimeout(r, 5));
+    // another connection (as an app would) commits a write
+    const app = new (await import('node:sqlite')).DatabaseSync(alice.dbPath, { timeout: 5000 });
+    const t0 = Date.now();
+    app.exec("INSERT INTO notes VALUES ('live', 'pushed')");
+    app.close();
+    await following;
+    assert.ok(Date.now() - t0 < 1000, `arrived after ${Date.now() - t0} ms`);
+    assert.deepEqual(rows(bob), [{ id: 'live', body: 'pushed' }]);
+    ac.abort();
+    await s.done;
   });
 
   it('refuses changes that do not fit the receiver, a denied peer, and a wrong protocol version — clearly', async () => {
@@ -175,86 +173,69 @@ describe('sync sessions over an in-memory channel', () => {
     alice.db.exec("INSERT INTO notes VALUES ('t', 'tagged', 'x')");
     const bob = await repo('bob');
     bob.addRemote('alice', alice.root);
-    const feed = alice.feed();
+    const feed = feedOf(alice);
     const ac = new AbortController();
-    try {
-      const s = served(feed, { peer: 'bob', signal: ac.signal });
-      await assert.rejects(bob.fetch('alice', { connect: async () => s.client }), /column notes\.tag, which this database lacks \(schemas differ\); nothing was fetched/);
-      await s.done;
-      assert.deepEqual(bob.remoteStatus()[0]!.staged, 0);
+    const s = served(feed, { peer: 'bob', signal: ac.signal });
+    await assert.rejects(bob.fetch('alice', { connect: async () => s.client }), /column notes\.tag, which this database lacks \(schemas differ\); nothing was fetched/);
+    await s.done;
+    assert.deepEqual(bob.remoteStatus()[0]!.staged, 0);
 
-      const s2 = served(feed, { peer: 'mallory', signal: ac.signal, authorize: () => 'peer mallory is not allowed; ddcp allow KEY' });
-      await assert.rejects(runSession(s2.client, { siteId: bob.engine.siteId, proof: bob.siteProof(), schema: alice.engine.crrs(), pull: merging(bob) }), (e: ProtocolError) => e.code === 'denied' && /not allowed/.test(e.message));
-      await s2.done;
+    const s2 = served(feed, { peer: 'mallory', signal: ac.signal, authorize: () => 'peer mallory is not allowed; ddcp allow KEY' });
+    await assert.rejects(runSession(s2.client, { siteId: bob.engine.siteId, proof: bob.siteProof(), schema: alice.engine.crrs(), pull: merging(bob) }), (e: ProtocolError) => e.code === 'denied' && /not allowed/.test(e.message));
+    await s2.done;
 
-      for (const old of [1, 99]) {
-        const s3 = served(feed, { peer: 'old', signal: ac.signal });
-        await s3.client.send(new TextEncoder().encode('\u0001' + JSON.stringify({ protocol: old, site_id: '00'.repeat(16), schema: [], since: 0, follow: false })));
-        const answer = await s3.client[Symbol.asyncIterator]().next();
-        assert.match(new TextDecoder().decode((answer.value as Uint8Array).subarray(1)), new RegExp(`protocol version ${old} is not supported \\(this peer speaks 3\\)`));
-        await s3.done;
-      }
-    } finally {
-      feed.stop();
-      alice.close();
-      bob.close();
+    for (const old of [1, 99]) {
+      const s3 = served(feed, { peer: 'old', signal: ac.signal });
+      await s3.client.send(new TextEncoder().encode('\u0001' + JSON.stringify({ protocol: old, site_id: '00'.repeat(16), schema: [], since: 0, follow: false })));
+      const answer = await s3.client[Symbol.asyncIterator]().next();
+      assert.match(new TextDecoder().decode((answer.value as Uint8Array).subarray(1)), new RegExp(`protocol version ${old} is not supported \\(this peer speaks 3\\)`));
+      await s3.done;
     }
   });
 
   it('survives garbage and protocol violations, leaving the database unchanged', async () => {
     const alice = await repo('alice');
     alice.db.exec("INSERT INTO notes VALUES ('keep', 'me')");
-    const feed = alice.feed();
+    const feed = feedOf(alice);
     const ac = new AbortController();
-    try {
-      const before = rows(alice);
-      const fuzzer = await repo('fuzzer');
-      const hello = (push: boolean) => encodeMessage({ type: 'hello', protocol: 3, siteId: fuzzer.engine.siteId, proof: fuzzer.siteProof(), schema: alice.engine.crrs(), since: 0, held: [], follow: false, pull: false, push });
-      for (const frames of [
-        [new Uint8Array([0xff, 1, 2, 3])],
-        [new Uint8Array(0)],
-        [new TextEncoder().encode('\u0001{not json')],
-        [new TextEncoder().encode('\u0001' + JSON.stringify({ protocol: 2, site_id: '00'.repeat(16), schema: [], since: 0, follow: false }))],
-        [encodeMessage({ type: 'caught-up', version: 1 })],
-        [encodeMessage({ type: 'batch', version: 1, complete: true, changes: [] })],
-        [new Uint8Array([3, 0x80])],
-        // a client that may not write pushes anyway; one that did not say it pushes sends a batch
-        [hello(true), encodeMessage({ type: 'batch', version: 1, complete: true, changes: [] })],
-        [hello(false), encodeMessage({ type: 'caught-up', version: 1 })],
-        [hello(false), encodeMessage({ type: 'ack', version: 1 })],
-      ]) {
-        const warnings: string[] = [];
-        const s = served(feed, { peer: 'fuzz', signal: ac.signal, log: (_l, m) => warnings.push(m), gate: new Gate(() => ({ read: 'all', write: 'none' })) });
-        for (const f of frames) await s.client.send(f);
-        await s.client.close();
-        await s.done;
-        assert.ok(warnings.some((w) => /refused|unexpected|malformed|may not/.test(w)), `the reason is logged: ${warnings.join('; ')}`);
-      }
-      assert.deepEqual(rows(alice), before);
-    } finally {
-      feed.stop();
-      alice.close();
+    const before = rows(alice);
+    const fuzzer = await repo('fuzzer');
+    const hello = (push: boolean) => encodeMessage({ type: 'hello', protocol: 3, siteId: fuzzer.engine.siteId, proof: fuzzer.siteProof(), schema: alice.engine.crrs(), since: 0, held: [], follow: false, pull: false, push });
+    for (const frames of [
+      [new Uint8Array([0xff, 1, 2, 3])],
+      [new Uint8Array(0)],
+      [new TextEncoder().encode('\u0001{not json')],
+      [new TextEncoder().encode('\u0001' + JSON.stringify({ protocol: 2, site_id: '00'.repeat(16), schema: [], since: 0, follow: false }))],
+      [encodeMessage({ type: 'caught-up', version: 1 })],
+      [encodeMessage({ type: 'batch', version: 1, complete: true, changes: [] })],
+      [new Uint8Array([3, 0x80])],
+      // a client that may not write pushes anyway; one that did not say it pushes sends a batch
+      [hello(true), encodeMessage({ type: 'batch', version: 1, complete: true, changes: [] })],
+      [hello(false), encodeMessage({ type: 'caught-up', version: 1 })],
+      [hello(false), encodeMessage({ type: 'ack', version: 1 })],
+    ]) {
+      const warnings: string[] = [];
+      const s = served(feed, { peer: 'fuzz', signal: ac.signal, log: (_l, m) => warnings.push(m), gate: new Gate(() => ({ read: 'all', write: 'none' })) });
+      for (const f of frames) await s.client.send(f);
+      await s.client.close();
+      await s.done;
+      assert.ok(warnings.some((w) => /refused|unexpected|malformed|may not/.test(w)), `the reason is logged: ${warnings.join('; ')}`);
     }
+    assert.deepEqual(rows(alice), before);
   });
 
   it('a following session that stays idle repeats caught-up as a keep-alive', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');
-    const feed = alice.feed();
+    const feed = feedOf(alice);
     const ac = new AbortController();
-    try {
-      const s = served(feed, { peer: 'bob', signal: ac.signal, keepAliveMs: 30 });
-      const stop = new AbortController();
-      let caughtUp = 0;
-      await runSession(s.client, { ...as(bob), follow: true, signal: stop.signal, pull: merging(bob, () => ++caughtUp === 4 && stop.abort()) });
-      assert.equal(caughtUp, 4);
-      ac.abort();
-      await s.done;
-    } finally {
-      feed.stop();
-      alice.close();
-      bob.close();
-    }
+    const s = served(feed, { peer: 'bob', signal: ac.signal, keepAliveMs: 30 });
+    const stop = new AbortController();
+    let caughtUp = 0;
+    await runSession(s.client, { ...as(bob), follow: true, signal: stop.signal, pull: merging(bob, () => ++caughtUp === 4 && stop.abort()) });
+    assert.equal(caughtUp, 4);
+    ac.abort();
+    await s.done;
   });
 
   it('every inbound door passes Gate.admit: a received push under the pusher as peer, a pulled merge for schema fit only', async () => {
@@ -274,25 +255,18 @@ describe('sync sessions over an in-memory channel', () => {
     const pushes: (string | undefined)[] = [];
     const pulls: (string | undefined)[] = [];
     Object.defineProperty(bob, 'gate', { value: recording(pulls) });
-    const feed = alice.feed();
-    const bobFeed = bob.feed();
+    const feed = feedOf(alice);
+    const bobFeed = feedOf(bob);
     const ac = new AbortController();
-    try {
-      const s = served(feed, { peer: 'bob', signal: ac.signal, gate: recording(pushes) });
-      await runSession(s.client, { ...as(bob), push: bobFeed });
-      await s.done;
-      assert.deepEqual(pushes, ['bob'], 'the push was merged through the gate, under bob\'s policy');
-      const s2 = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
-      await bob.pull('alice', { connect: async () => s2.client });
-      await s2.done;
-      assert.deepEqual(pulls, [undefined], 'the pulled merge went through the gate, schema fit only');
-      assert.deepEqual(rows(alice), rows(bob));
-    } finally {
-      feed.stop();
-      bobFeed.stop();
-      alice.close();
-      bob.close();
-    }
+    const s = served(feed, { peer: 'bob', signal: ac.signal, gate: recording(pushes) });
+    await runSession(s.client, { ...as(bob), push: bobFeed });
+    await s.done;
+    assert.deepEqual(pushes, ['bob'], 'the push was merged through the gate, under bob\'s policy');
+    const s2 = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
+    await bob.pull('alice', { connect: async () => s2.client });
+    await s2.done;
+    assert.deepEqual(pulls, [undefined], 'the pulled merge went through the gate, schema fit only');
+    assert.deepEqual(rows(alice), rows(bob));
   });
 
   it('transactions sealed together share one db_version and are judged as one source transaction by the write guard', async () => {
@@ -305,54 +279,40 @@ describe('sync sessions over an in-memory channel', () => {
     // sealed on its own: judged on its own
     bob.db.exec("INSERT INTO notes VALUES ('ok2', 'allowed')");
     bob.engine.seal();
-    const feed = alice.feed();
-    const bobFeed = bob.feed();
+    const feed = feedOf(alice);
+    const bobFeed = feedOf(bob);
     const ac = new AbortController();
-    try {
-      const s = served(feed, { peer: 'bob', signal: ac.signal, gate: new Gate(() => ({ read: 'all', write: [{ table: 'notes', where: "id LIKE 'ok%'" }] })) });
-      const r = await runSession(s.client, { ...as(bob), push: bobFeed });
-      await s.done;
-      assert.equal(r.pushed.refused.length, 1);
-      assert.deepEqual(rows(alice), [{ id: 'ok2', body: 'allowed' }]);
-    } finally {
-      feed.stop();
-      bobFeed.stop();
-      alice.close();
-      bob.close();
-    }
+    const s = served(feed, { peer: 'bob', signal: ac.signal, gate: new Gate(() => ({ read: 'all', write: [{ table: 'notes', where: "id LIKE 'ok%'" }] })) });
+    const r = await runSession(s.client, { ...as(bob), push: bobFeed });
+    await s.done;
+    assert.equal(r.pushed.refused.length, 1);
+    assert.deepEqual(rows(alice), [{ id: 'ok2', body: 'allowed' }]);
   });
 
   it('the welcome tells a pushing client whether it may write, and the version of its own the server holds', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');
     bob.db.exec("INSERT INTO notes VALUES ('b1', 'bob')");
-    const feed = alice.feed();
-    const bobFeed = bob.feed();
+    const feed = feedOf(alice);
+    const bobFeed = feedOf(bob);
     const ac = new AbortController();
-    try {
-      const denied = served(feed, { peer: 'bob', signal: ac.signal, gate: new Gate(() => ({ read: 'all', write: 'none' })) });
-      await assert.rejects(runSession(denied.client, { ...as(bob), push: bobFeed }), (e: ProtocolError) => e.code === 'denied' && /does not take our changes/.test(e.message));
-      await denied.done;
-      assert.deepEqual(rows(alice), []);
-      const ok = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
-      const r = await runSession(ok.client, { ...as(bob), push: bobFeed });
-      await ok.done;
-      assert.equal(r.welcome.yours, 0);
-      assert.equal(r.pushed.changes, 1);
-      assert.equal(r.pushed.version, bob.engine.dbVersion());
-      assert.deepEqual(rows(alice), [{ id: 'b1', body: 'bob' }]);
-      assert.equal(alice.engine.trackedVersion(bob.engine.siteId), bob.engine.dbVersion());
-      // the next push starts after what alice holds: nothing is sent again
-      const again = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
-      const r2 = await runSession(again.client, { ...as(bob), push: bobFeed });
-      await again.done;
-      assert.deepEqual([r2.welcome.yours, r2.pushed.changes], [bob.engine.dbVersion(), 0]);
-    } finally {
-      feed.stop();
-      bobFeed.stop();
-      alice.close();
-      bob.close();
-    }
+    const denied = served(feed, { peer: 'bob', signal: ac.signal, gate: new Gate(() => ({ read: 'all', write: 'none' })) });
+    await assert.rejects(runSession(denied.client, { ...as(bob), push: bobFeed }), (e: ProtocolError) => e.code === 'denied' && /does not take our changes/.test(e.message));
+    await denied.done;
+    assert.deepEqual(rows(alice), []);
+    const ok = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
+    const r = await runSession(ok.client, { ...as(bob), push: bobFeed });
+    await ok.done;
+    assert.equal(r.welcome.yours, 0);
+    assert.equal(r.pushed.changes, 1);
+    assert.equal(r.pushed.version, bob.engine.dbVersion());
+    assert.deepEqual(rows(alice), [{ id: 'b1', body: 'bob' }]);
+    assert.equal(alice.engine.trackedVersion(bob.engine.siteId), bob.engine.dbVersion());
+    // the next push starts after what alice holds: nothing is sent again
+    const again = served(feed, { peer: 'bob', signal: ac.signal, gate: writer });
+    const r2 = await runSession(again.client, { ...as(bob), push: bobFeed });
+    await again.done;
+    assert.deepEqual([r2.welcome.yours, r2.pushed.changes], [bob.engine.dbVersion(), 0]);
   });
 
   it('a session cut in the middle of a large transfer resumes after the last complete batch: nothing lost or applied twice', async () => {
@@ -367,44 +327,38 @@ describe('sync sessions over an in-memory channel', () => {
       alice.engine.seal();
     }
     bob.addRemote('alice', alice.root);
-    const feed = alice.feed();
+    const feed = feedOf(alice);
     const ac = new AbortController();
     let connections = 0;
     let applied = 0;
     let received = 0;
-    try {
-      const done = bob.follow(
-        'alice',
-        async (signal) => {
-          const [server, client] = framePair();
-          void serveSession(server, feed, feed, { peer: 'bob', proof: alice.siteProof(), signal: signal! });
-          // the first connection dies after three frames (welcome and two batches)
-          return ++connections > 1 ? client : cutAfter(client, 3);
+    const done = bob.follow(
+      'alice',
+      async (signal) => {
+        const [server, client] = framePair();
+        void serveSession(server, feed, feed, { peer: 'bob', proof: alice.siteProof(), signal: signal! });
+        // the first connection dies after three frames (welcome and two batches)
+        return ++connections > 1 ? client : cutAfter(client, 3);
+      },
+      {
+        signal: ac.signal,
+        retryMs: 10,
+        onEvent: (e) => {
+          if (e.type === 'merged') {
+            applied += e.outcome.applied;
+            received += e.outcome.received;
+          }
+          if (e.type === 'caught-up' && connections > 1) ac.abort();
         },
-        {
-          signal: ac.signal,
-          retryMs: 10,
-          onEvent: (e) => {
-            if (e.type === 'merged') {
-              applied += e.outcome.applied;
-              received += e.outcome.received;
-            }
-            if (e.type === 'caught-up' && connections > 1) ac.abort();
-          },
-        },
-      );
-      await done;
-      assert.equal(connections, 2);
-      assert.equal((bob.db.prepare('SELECT count(*) AS n FROM notes').get() as { n: number }).n, 20_000);
-      assert.deepEqual(rows(bob), rows(alice));
-      // 20,000 rows x 1 column: every change arrived once and changed something once
-      assert.equal(applied, 20_000);
-      assert.equal(received, 20_000);
-    } finally {
-      feed.stop();
-      alice.close();
-      bob.close();
-    }
+      },
+    );
+    await done;
+    assert.equal(connections, 2);
+    assert.equal((bob.db.prepare('SELECT count(*) AS n FROM notes').get() as { n: number }).n, 20_000);
+    assert.deepEqual(rows(bob), rows(alice));
+    // 20,000 rows x 1 column: every change arrived once and changed something once
+    assert.equal(applied, 20_000);
+    assert.equal(received, 20_000);
   });
 });
 
