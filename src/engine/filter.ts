@@ -44,6 +44,23 @@ export function coversColumn(rule: RowRule, cid: string): boolean {
   return cid === SENTINEL || rule.columns === undefined || rule.columns.includes(cid);
 }
 
+/** How a rule is named in a refusal: its label, else its table, columns and predicate. */
+export const labelOf = (r: RowRule): string => r.label ?? `${r.table}${r.columns ? `(${r.columns.join(',')})` : ''}${r.where !== undefined ? ` WHERE ${r.where}` : ''}`;
+
+/**
+ * The rules of `table` that cover every one of `columns` (the columns a source transaction changes
+ * in one row) — or, when none does, the refusal: the rules tried and why, without looking at any row.
+ */
+export function columnsFit(rules: readonly RowRule[], table: string, columns: readonly string[]): { fits: RowRule[] } | { rule: string; why: string } {
+  const mine = rulesOf(rules, table);
+  const fits = mine.filter((r) => columns.every((c) => coversColumn(r, c)));
+  if (fits.length > 0) return { fits };
+  if (mine.length === 0) return { rule: 'none', why: `table ${table} is not writable` };
+  const cols = columns.filter((c) => c !== SENTINEL);
+  const bad = cols.find((c) => !mine.some((r) => coversColumn(r, c)));
+  return { rule: mine.map(labelOf).join(' | '), why: bad !== undefined ? `column ${table}.${bad} is not writable` : `columns ${cols.join(', ')} of ${table} are not writable together` };
+}
+
 /**
  * The SQL condition, over the change query's aliases `c` (clock) and `p` (keys), that keeps the
  * changes `rules` allow of `table`; undefined when they allow everything. The row predicate is

@@ -8,7 +8,7 @@
 import type { Change } from './change.ts';
 import type { Sites } from './clock.ts';
 import type { ConflictRecorder } from './conflicts.ts';
-import { coversColumn, rulesOf, type RowRule, type WriteGuard } from './filter.ts';
+import { columnsFit, coversColumn, labelOf, rulesOf, type RowRule, type WriteGuard } from './filter.ts';
 import type { MergeCounts } from './history.ts';
 import { mergeChanges, type MergeResult } from './merge.ts';
 import { unpackColumns } from './pack.ts';
@@ -79,7 +79,6 @@ export function keyText(pk: readonly SqlValue[]): string {
   return `(${pk.map(one).join(', ')})`;
 }
 
-const labelOf = (r: RowRule): string => r.label ?? `${r.table}${r.columns ? `(${r.columns.join(',')})` : ''}${r.where !== undefined ? ` WHERE ${r.where}` : ''}`;
 
 /** Evaluates rule predicates on the current rows (statements cached per table and rule). */
 class Predicates {
@@ -165,18 +164,13 @@ export function mergeGuarded(
     const candidates = new Map<TouchedRow, RowRule[]>();
     let refused = false;
     for (const row of rows) {
-      const name = row.table.info.name;
-      const rules = rulesOf(guard.rules, name);
-      const fits = rules.filter((r) => [...row.columns.keys()].every((c) => coversColumn(r, c)));
-      if (fits.length === 0) {
-        const cols = [...row.columns.keys()].filter((c) => c !== SENTINEL);
-        const bad = rules.length === 0 ? undefined : cols.find((c) => !rules.some((r) => coversColumn(r, c)));
-        const what = rules.length === 0 ? `table ${name} is not writable` : bad !== undefined ? `column ${name}.${bad} is not writable` : `columns ${cols.join(', ')} of ${name} are not writable together`;
-        refuse(name, row.pkBytes, rules.length === 0 ? 'none' : rules.map(labelOf).join(' | '), `${what} (key ${keyText(row.pk)})`);
+      const fit = columnsFit(guard.rules, row.table.info.name, [...row.columns.keys()]);
+      if (!('fits' in fit)) {
+        refuse(row.table.info.name, row.pkBytes, fit.rule, `${fit.why} (key ${keyText(row.pk)})`);
         refused = true;
         break;
       }
-      candidates.set(row, fits);
+      candidates.set(row, fit.fits);
     }
     if (refused) continue;
     // The row before: a rule whose predicate the existing row fails can't allow changing it.

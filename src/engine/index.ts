@@ -29,7 +29,7 @@ export { compareValues } from './value.ts';
 export { checkChange } from './change.ts';
 export { CHUNK_ROWS } from './merge.ts';
 export { UNKNOWN_SITE } from './clock.ts';
-export { coversColumn, rulesOf } from './filter.ts';
+export { columnsFit, coversColumn, labelOf, rulesOf } from './filter.ts';
 export { keyText, sourceTransactions } from './guard.ts';
 export { mergeCell, RowEffects, RowState } from './rules.ts';
 export type { CellClock, IncomingCell, MergeContext, Stamp } from './rules.ts';

@@ -9,9 +9,11 @@
 import type { Sql } from 'postgres';
 import { isEven } from '../../../base/int64.ts';
 import {
+  columnsFit,
   compareValues,
   coversColumn,
   keyText,
+  labelOf,
   rulesOf,
   SENTINEL,
   sourceTransactions,
@@ -38,7 +40,6 @@ interface TouchedRow {
 /** A row's state as a predicate sees it: undefined if the row doesn't exist. */
 type RowNow = ReadonlyMap<string, SqlValue> | undefined;
 
-const labelOf = (r: RowRule): string => r.label ?? `${r.table}${r.columns ? `(${r.columns.join(',')})` : ''}${r.where !== undefined ? ` WHERE ${r.where}` : ''}`;
 
 /** The rows `changes` touch, of tables we have (changes that don't fit are left for the merge to reject). */
 function touchedRows(tables: ReadonlyMap<string, TableInfo>, changes: readonly Change[]): TouchedRow[] {
@@ -134,18 +135,13 @@ export async function mergeGuardedCells(
     const candidates = new Map<TouchedRow, RowRule[]>();
     let refused = false;
     for (const row of rows) {
-      const name = row.table.name;
-      const rules = rulesOf(guard.rules, name);
-      const fits = rules.filter((r) => [...row.columns.keys()].every((c) => coversColumn(r, c)));
-      if (fits.length === 0) {
-        const cols = [...row.columns.keys()].filter((c) => c !== SENTINEL);
-        const bad = rules.length === 0 ? undefined : cols.find((c) => !rules.some((r) => coversColumn(r, c)));
-        const what = rules.length === 0 ? `table ${name} is not writable` : bad !== undefined ? `column ${name}.${bad} is not writable` : `columns ${cols.join(', ')} of ${name} are not writable together`;
-        refuse(name, row.pkBytes, rules.length === 0 ? 'none' : rules.map(labelOf).join(' | '), `${what} (key ${keyText(row.pk)})`);
+      const fit = columnsFit(guard.rules, row.table.name, [...row.columns.keys()]);
+      if (!('fits' in fit)) {
+        refuse(row.table.name, row.pkBytes, fit.rule, `${fit.why} (key ${keyText(row.pk)})`);
         refused = true;
         break;
       }
-      candidates.set(row, fits);
+      candidates.set(row, fit.fits);
     }
     if (refused) continue;
     // The row before.
