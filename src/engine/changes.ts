@@ -112,8 +112,8 @@ export function* byRowClockDesc(it: Iterator<SqlValue[]>, n: number, width: numb
 function selectChanges(table: CrrTable, where: string, order: string, extra?: string, source?: string): string {
   const { info, names } = table;
   const t = ident(info.name);
-  const pkCols = info.pks.map((p) => `p.${ident(p)}`).join(', ');
-  const join = info.pks.map((p) => `t.${ident(p)} = p.${ident(p)}`).join(' AND ');
+  const pkCols = info.pks.map((p) => `p.${names.pkCol(p)}`).join(', ');
+  const join = info.pks.map((p) => `t.${ident(p)} = p.${names.pkCol(p)}`).join(' AND ');
   const val = info.columns.length === 0 ? 'NULL' : `CASE c.cid ${info.columns.map((col) => `WHEN ${literal(col)} THEN t.${ident(col)}`).join(' ')} ELSE NULL END`;
   return `SELECT ${pkCols}, c.cid, c.col_version, c.db_version, c.site, c.seq,
     CASE c.cid WHEN '${SENTINEL}' THEN c.col_version ELSE coalesce(p.${K.cl}, 1) END,
@@ -137,8 +137,8 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
  */
 export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[]): string {
   const { info, names: n } = table;
-  const pkCols = info.pks.map((p) => `r.${ident(p)}`).join(', ');
-  const join = info.pks.map((p) => `t.${ident(p)} = r.${ident(p)}`).join(' AND ');
+  const pkCols = info.pks.map((p) => `r.${n.pkCol(p)}`).join(', ');
+  const join = info.pks.map((p) => `t.${ident(p)} = r.${n.pkCol(p)}`).join(' AND ');
   const vals = info.columns.map((c) => `t.${ident(c)}`).join(', ');
   // Override rows of columns the table no longer has map to NULL, which group_concat skips.
   const overridden = overrides ? `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)` : 'NULL';
@@ -156,7 +156,7 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
  */
 export function sentinelQuery(table: CrrTable, exceptSite: boolean): string {
   const { info, names: n } = table;
-  return `SELECT ${info.pks.map(ident).join(', ')}, ${K.cl}, ${K.clDbv}, ${K.clSite}, ${K.clSeq} FROM ${n.pks}
+  return `SELECT ${info.pks.map((p) => n.pkCol(p)).join(', ')}, ${K.cl}, ${K.clDbv}, ${K.clSite}, ${K.clSeq} FROM ${n.pks}
   WHERE ${K.clDbv} > ?${exceptSite ? ` AND ${exceptDirect(K.clDbv)}` : ''}
   ORDER BY ${K.clDbv}, ${K.clSeq}`;
 }

@@ -12,7 +12,8 @@ import { readHistory, upgradeHistorySchema, type HistoryEntry } from './history.
 import { mergeChanges, type MergeResult } from './merge.ts';
 import type { ReadFilter, WriteGuard } from './filter.ts';
 import { mergeGuarded, type Refusal } from './guard.ts';
-import { crrNames } from './names.ts';
+import { crrNames, isRowidAlias, keyMapKeyedByRowid } from './names.ts';
+import { fitKeyMap } from './rekey.ts';
 import { KEY_CLOCK_COLUMNS, moveLocalSite, reencodeTable } from './layout.ts';
 import { migrateLayouts } from './migrate.ts';
 import { keyColumns } from './keys.ts';
@@ -299,8 +300,9 @@ export class Engine {
    * was written while they were off is logged.
    */
   private retrack(info: TableInfo): void {
-    const n = crrNames(info.name);
-    reencodeTable(this.db, info, n);
+    reencodeTable(this.db, info, crrNames(info.name, keyMapKeyedByRowid(this.db, info.name)));
+    // The key may have stopped (or started) being the rowid alias: the key map follows (rekey.ts).
+    const n = fitKeyMap(this.db, info);
     this.db.exec(dropTriggersSql(n));
     this.db.exec(recreateLogSql(info, n));
     this.db.exec(trackingSql(this.db, info, n));
@@ -377,7 +379,7 @@ export class Engine {
       }
       const info = checkCrrTable(this.db, table);
       this.sealInTx();
-      const n = crrNames(info.name);
+      const n = crrNames(info.name, isRowidAlias(this.db, info.name));
       this.db.exec(tablesSql(info, n, keyColumns(this.db, info.name).map((c) => c.affinity)));
       this.db.exec(trackingSql(this.db, info, n));
       this.db.prepare('INSERT INTO ddcp_crrs (tbl) VALUES (?)').run(info.name);
@@ -411,8 +413,10 @@ export class Engine {
     transaction(this.db, () => {
       const row = this.db.prepare('SELECT altering FROM ddcp_crrs WHERE tbl = ?').get(table) as { altering: number } | undefined;
       if (!row) throw new SchemaError(`table ${table} is not a CRR`);
-      const n = crrNames(table);
-      const before = introspect(this.db, `${table}__ddcp_pks`).columns.filter((c) => c !== '__key' && !KEY_CLOCK_COLUMNS.includes(c));
+      // The key map's key columns: stored copies, or the generated one of a key map keyed by the rowid alias.
+      const before = (this.db.prepare(`PRAGMA main.table_xinfo(${literal(`${table}__ddcp_pks`)})`).all() as { name: string }[])
+        .map((c) => c.name)
+        .filter((c) => c !== '__key' && !KEY_CLOCK_COLUMNS.includes(c));
       const info = checkCrrTable(this.db, table);
       if (before.join('\0') !== info.pks.join('\0')) {
         throw new SchemaError(`cannot change the primary key of CRR ${table} (was ${before.join(', ')}, now ${info.pks.join(', ')})`);

@@ -92,6 +92,7 @@ export function readCondition(table: CrrTable, rules: readonly RowRule[]): strin
 export function rowPredicate(table: CrrTable, where: string, keys: string): string {
   const { info } = table;
   const names = info.pks.map(ident);
-  const outer = info.pks.length === 1 ? `${keys}.${names[0]}` : `(${names.map((k) => `${keys}.${k}`).join(', ')})`;
+  const own = info.pks.map((p) => `${keys}.${table.names.pkCol(p)}`);
+  const outer = own.length === 1 ? own[0]! : `(${own.join(', ')})`;
   return `${outer} IN (SELECT ${names.join(', ')} FROM ${ident(info.name)} WHERE (${where}))`;
 }

@@ -80,7 +80,7 @@ function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
 }
 
 /** `p.k = l.k0 AND …`: a log entry's key against the key map. */
-const keyJoin = (table: CrrTable): string => table.info.pks.map((p, i) => `p.${ident(p)} = l.k${i}`).join(' AND ');
+const keyJoin = (table: CrrTable): string => table.info.pks.map((p, i) => `p.${table.names.pkCol(p)} = l.k${i}`).join(' AND ');
 
 /** Whether column `i` is set in a log entry's change masks (SQL over alias `l`). */
 function maskBit(i: number): string {
@@ -101,7 +101,7 @@ export function sealInsertRun(db: SqliteConnection, table: CrrTable, run: LogRun
   return attempt(db, () => {
     // Fails on a key already known (a re-insert) or inserted twice: then this isn't the simple case.
     db.prepare(
-      `INSERT INTO ${n.pks} (${info.pks.map(ident).join(', ')}, ${clock.join(', ')})
+      `INSERT INTO ${n.pks} (${n.rowidKeyed ? '__key' : info.pks.map(ident).join(', ')}, ${clock.join(', ')})
        SELECT ${keys}, 1, ?, 0, ? + (l.seq - ?) * ${width} FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? ORDER BY l.seq`,
     ).run(BigInt(version), BigInt(seqBase), BigInt(run.lo), BigInt(run.lo), BigInt(run.hi));
     const rows = run.hi - run.lo + 1;
@@ -151,7 +151,7 @@ export function sealUpdateRun(db: SqliteConnection, table: CrrTable, run: LogRun
         `UPDATE ${n.pks} AS p SET ${K.cv} = p.${K.cv} + 1, ${K.dbv} = ?, ${K.site} = 0, ${K.seq} = e.start
          FROM (SELECT ${keys.map((k, i) => `${k} AS k${i}`).join(', ')}, b, ? + sum(b) OVER (ORDER BY l.seq ROWS UNBOUNDED PRECEDING) - b AS start
                FROM (SELECT l.*, ${bits.join(' + ')} AS b FROM ${n.log} l WHERE l.seq BETWEEN ? AND ?) l) e
-         WHERE e.b = ${width} AND ${info.pks.map((pk, i) => `p.${ident(pk)} = e.k${i}`).join(' AND ')}`,
+         WHERE e.b = ${width} AND ${info.pks.map((pk, i) => `p.${n.pkCol(pk)} = e.k${i}`).join(' AND ')}`,
       ).run(BigInt(version), BigInt(seqBase), run.lo, run.hi);
       if (whole < rows) db.prepare(
         `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq)
@@ -218,9 +218,9 @@ function uniformUpdate(db: SqliteConnection, table: CrrTable, run: LogRun, versi
   const join = keyJoin(table);
   const range = keyStretch(db, table, run);
   // Over a stretch of the key map (keyStretch) the entry for row p has seq run.lo + (p.__key - range.lo).
-  const at = range ? `(p.__key - ${range.lo})` : `(l.seq - ${run.lo})`;
+  const at = range ? `(p.__key - (${range.lo}))` : `(l.seq - ${run.lo})`;
   const from = range ? `${n.pks} p` : `${n.log} l CROSS JOIN ${n.pks} p ON ${join}`;
-  const where = range ? `p.__key BETWEEN ${range.lo} AND ${range.hi}` : `l.seq BETWEEN ${run.lo} AND ${run.hi}`;
+  const where = range ? `p.__key BETWEEN (${range.lo}) AND (${range.hi})` : `l.seq BETWEEN ${run.lo} AND ${run.hi}`;
   return attempt(db, () => {
     if (k === width) {
       const done = db
@@ -257,20 +257,27 @@ function uniformUpdate(db: SqliteConnection, table: CrrTable, run: LogRun, versi
  * DELETE gather its rows first and write them in a second pass (twice the CPU, measured). Undefined
  * otherwise; the run's two ends are looked at first, so a run of scattered keys costs two lookups.
  */
-function keyStretch(db: SqliteConnection, table: CrrTable, run: LogRun): { lo: number; hi: number } | undefined {
+function keyStretch(db: SqliteConnection, table: CrrTable, run: LogRun): { lo: bigint; hi: bigint } | undefined {
   const n = table.names;
   const rows = run.hi - run.lo + 1;
+  // Keys as bigints: a key map keyed by the rowid alias holds any 64-bit key.
   const at = db.prepare(`SELECT p.__key AS k FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} WHERE l.seq = ?`);
-  const first = at.get(run.lo) as { k: number | bigint } | undefined;
-  const last = at.get(run.hi) as { k: number | bigint } | undefined;
-  if (!first || !last || Number(last.k) - Number(first.k) !== rows - 1) return undefined;
+  at.setReadBigInts(true);
+  const first = at.get(run.lo) as { k: bigint } | undefined;
+  const last = at.get(run.hi) as { k: bigint } | undefined;
+  if (!first || !last || last.k - first.k !== BigInt(rows - 1)) return undefined;
+  // Keys this negative would put the offsets from a key to its seq (here and in the callers) past
+  // 64 bits: no stretch, the join instead.
+  if (first.k < -(1n << 62n)) return undefined;
+  const offset = BigInt(run.lo) - first.k;
   // Each row of the stretch against the entry at its place (both looked up by their own keys).
   const r = db
     .prepare(`SELECT count(*) AS n FROM ${n.pks} p CROSS JOIN ${n.log} l ON l.seq = p.__key + ? WHERE p.__key BETWEEN ? AND ? AND ${keyJoin(table)}`)
-    .get(BigInt(run.lo) - BigInt(first.k), first.k, last.k) as { n: number | bigint };
+    .get(offset, first.k, last.k) as { n: number | bigint };
   if (Number(r.n) !== rows) return undefined;
-  return { lo: Number(first.k), hi: Number(last.k) };
+  return { lo: first.k, hi: last.k };
 }
+
 
 /**
  * Deletes of known rows (each once in the run): the sentinel steps to the next even causal length
@@ -291,9 +298,9 @@ export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun
              ${K.cv} = NULL, ${K.dbv} = NULL, ${K.site} = NULL, ${K.seq} = NULL
            WHERE p.__key BETWEEN ? AND ? AND ${next} <= ${MAX_CLOCK}`,
         )
-        .run(BigInt(version), BigInt(seqBase - range.lo), BigInt(range.lo), BigInt(range.hi));
+        .run(BigInt(version), BigInt(seqBase) - range.lo, range.lo, range.hi);
       if (Number(done.changes) !== rows) throw new NotThisCase();
-      if (hasOverrides(db, table)) db.prepare(`DELETE FROM ${n.cells} WHERE key BETWEEN ? AND ?`).run(BigInt(range.lo), BigInt(range.hi));
+      if (hasOverrides(db, table)) db.prepare(`DELETE FROM ${n.cells} WHERE key BETWEEN ? AND ?`).run(range.lo, range.hi);
       return { seqs: rows, rows, cells: 0 };
     }
     // A missing key, a row deleted twice in the run, or a sentinel that would pass MAX_CLOCK updates

@@ -20,11 +20,11 @@ const HINT = "ddcp will not rebuild it with new values (that would fork this dat
 
 /**
  * The on-disk format this ddcp writes: 1 — a clock row per cell; 2 — the row-level clock layout
- * (layout.ts). Recorded in ddcp_state as `format` once a database is opened and migrated; a database
+ * (layout.ts); 3 — key maps of tables keyed by their rowid alias keyed by that key (rekey.ts). Recorded in ddcp_state as `format` once a database is opened and migrated; a database
  * recorded with a higher one was written by a newer ddcp, whose layout this one would misread or
  * "repair" into damage, so it is refused (as are triggers of a newer ddcp, which we would replace).
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** Refuses (StateError, nothing changed) a database written by a newer ddcp: a `format` or triggers above ours. */
 export function checkFormat(db: SqliteConnection, triggersVersion: number): void {

@@ -2,7 +2,7 @@
  * One CRR table at run time: the prepared statements that read and write its rows, key map and
  * clocks. Merge and seal decide with the pure rules in `rules.ts`; this file only moves state.
  */
-import { crrNames, type CrrNames } from './names.ts';
+import { crrNames, keyMapKeyedByRowid, type CrrNames } from './names.ts';
 import { RowState, type RowEffects } from './rules.ts';
 import type { TableInfo } from './schema.ts';
 import { encodeRow, K, KEY_CLOCK_COLUMNS } from './layout.ts';
@@ -16,7 +16,8 @@ import { NewRowColumns, type NewRow } from './new-rows.ts';
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
 export interface RowEntry {
   pk: SqlValue[];
-  key: number | undefined;
+  /** The key-map key: a number, or the key itself (a bigint) in a key map keyed by the rowid alias. */
+  key: number | bigint | undefined;
   row: RowState;
   /** Merge effects on the table row, if any. */
   fx?: RowEffects;
@@ -65,11 +66,13 @@ export class CrrTable {
   readonly newRows: NewRowColumns;
   /** The table is keyed by its rowid alone (an INTEGER PRIMARY KEY): keys are integers, compared as such. */
   readonly rowidKey: boolean;
+  /** Key columns the key map stores beside `__key` (none when keyed by the rowid alias). */
+  private readonly kmPks: number;
 
   constructor(db: SqliteConnection, info: TableInfo) {
     this.db = db;
     this.info = info;
-    const n = (this.names = crrNames(info.name));
+    const n = (this.names = crrNames(info.name, keyMapKeyedByRowid(db, info.name)));
     this.columnSet = new Set(info.columns);
     this.newRows = new NewRowColumns(info.columns);
     const keyCols = keyColumns(db, info.name);
@@ -80,7 +83,7 @@ export class CrrTable {
     this.pkWhere = info.pks.map((p) => `${ident(p)} = ?`).join(' AND ');
     this.deleteRow = db.prepare(`DELETE FROM ${this.t} WHERE ${this.pkWhere}`);
     const nk = info.pks.length;
-    const qJoin = info.pks.map((p, i) => `k.${ident(p)} = v.column${i + 2}`).join(' AND ');
+    const qJoin = info.pks.map((p, i) => `k.${n.pkCol(p)} = v.column${i + 2}`).join(' AND ');
     // Look keys up by position in a VALUES list, so SQLite's own equality decides (1 = 1.0); CROSS
     // JOIN keeps the planner from scanning the key table instead.
     const kc = KEY_CLOCK_COLUMNS.map((c) => `k.${c}`).join(', ');
@@ -95,13 +98,16 @@ export class CrrTable {
     this.lastKey.setReadBigInts(true);
     this.lastKey.setReturnArrays(true);
     // Two subqueries: each is one step down the key's index (min and max together would scan).
-    if (this.rowidKey) this.keyBoundsStmt = prepareBig(db, `SELECT (SELECT min(${pkList}) FROM ${n.pks}), (SELECT max(${pkList}) FROM ${n.pks})`);
+    const kmKey = n.rowidKeyed ? '' : `${info.pks.map((p) => n.pkCol(p)).join(', ')}, `;
+    if (this.rowidKey) this.keyBoundsStmt = prepareBig(db, `SELECT (SELECT min(${n.pkCol(info.pks[0]!)}) FROM ${n.pks}), (SELECT max(${n.pkCol(info.pks[0]!)}) FROM ${n.pks})`);
+    // A key map keyed by the rowid alias takes the key as `__key` alone (no copy of it).
+    this.kmPks = n.rowidKeyed ? 0 : nk;
     this.upsertKeys = new StatementCache(
       db,
-      (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, nk + 9)}
+      (rows) => `INSERT INTO ${n.pks} (__key, ${kmKey}${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, this.kmPks + 9)}
        ON CONFLICT (__key) DO UPDATE SET ${KEY_CLOCK_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
     );
-    this.insertRowClocks = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${pkList}, ${K.cv}, ${K.dbv}, ${K.site}, ${K.seq}) VALUES ${placeholders(rows, nk + 5)}`);
+    this.insertRowClocks = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${kmKey}${K.cv}, ${K.dbv}, ${K.site}, ${K.seq}) VALUES ${placeholders(rows, this.kmPks + 5)}`);
     this.insertOverrides = new StatementCache(db, (rows) => `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}`);
     this.ensureRows = new StatementCache(db, (rows) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
   }
@@ -123,10 +129,11 @@ export class CrrTable {
     const lookups: SqlValue[] = [];
     entries.forEach((e, i) => void lookups.push(BigInt(i), ...e.pk));
     const columns = this.info.columns;
+    const rowidKeyed = this.names.rowidKeyed;
     inFlatGroups(lookups, this.info.pks.length + 1, GROUP, this.keysOf, (s, p) => {
       for (const r of s.iterate(...p) as Iterable<(bigint | null)[]>) {
         const e = entries[Number(r[0])]!;
-        e.key = Number(r[1]);
+        e.key = rowidKeyed ? r[1]! : Number(r[1]);
         if (r[2] !== null) e.row.sentinel = { colVersion: int64(r[2]!), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) };
         if (r[6] !== null) {
           const colVersion = int64(r[6]!);
@@ -137,11 +144,11 @@ export class CrrTable {
         }
       }
     });
-    const byKey = new Map<number, RowEntry>();
+    const byKey = new Map<number | bigint, RowEntry>();
     for (const e of entries) if (e.key !== undefined) byKey.set(e.key, e);
     inGroups([...byKey.keys()], GROUP, this.overridesOfMany, (k) => [k], (s, p) => {
       for (const r of s.iterate(...p) as Iterable<[bigint, string, bigint | null, bigint, bigint, bigint]>) {
-        const e = byKey.get(Number(r[0]))!;
+        const e = byKey.get(rowidKeyed ? r[0] : Number(r[0]))!;
         e.overrides = true;
         if (r[2] === null) e.row.cells.delete(r[1]);
         else e.row.cells.set(r[1], { colVersion: int64(r[2]), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) });
@@ -201,9 +208,14 @@ export class CrrTable {
     // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
     // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
     // SQLite itself would go random only at 2^63.)
+    // Keyed by the rowid alias, the key is the row's own (a bigint, as merge and seal give keys).
     let next: number | undefined;
     for (const e of dirty) {
       if (e.key !== undefined) continue;
+      if (this.kmPks === 0) {
+        e.key = e.pk[0] as bigint;
+        continue;
+      }
       next ??= Number((this.lastKey.get() as [bigint | null])[0] ?? 0n) + 1;
       if (!Number.isSafeInteger(next)) throw new RangeError(`key map of ${this.info.name} is full`);
       e.key = next++;
@@ -212,7 +224,8 @@ export class CrrTable {
     const keys: SqlValue[] = [];
     const newKeys: SqlValue[] = [];
     const cells: SqlValue[] = [];
-    const stale: number[] = [];
+    const stale: (number | bigint)[] = [];
+    const kmPks = this.kmPks;
     for (const e of dirty) {
       const key = e.key!;
       const pk = e.pk;
@@ -224,7 +237,7 @@ export class CrrTable {
         const c = fresh.clock;
         const out = s ? keys : newKeys;
         out.push(key);
-        for (let i = 0; i < pk.length; i++) out.push(pk[i]!);
+        for (let i = 0; i < kmPks; i++) out.push(pk[i]!);
         if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
         out.push(c.colVersion, c.dbVersion, c.site, c.seq);
         const markers = fresh.shape.markers;
@@ -233,7 +246,7 @@ export class CrrTable {
         continue;
       }
       keys.push(key);
-      for (let i = 0; i < pk.length; i++) keys.push(pk[i]!);
+      for (let i = 0; i < kmPks; i++) keys.push(pk[i]!);
       const { row, overrides } = encodeRow(this.info.columns, e.row.cells);
       const s = e.row.sentinel;
       if (s) keys.push(s.colVersion, s.dbVersion, s.site, s.seq);
@@ -247,8 +260,8 @@ export class CrrTable {
       }
       e.overrides = overrides.length > 0;
     }
-    inFlatGroups(keys, this.info.pks.length + 9, GROUP, this.upsertKeys, (s, p) => void s.run(...p));
-    inFlatGroups(newKeys, this.info.pks.length + 5, GROUP, this.insertRowClocks, (s, p) => void s.run(...p));
+    inFlatGroups(keys, kmPks + 9, GROUP, this.upsertKeys, (s, p) => void s.run(...p));
+    inFlatGroups(newKeys, kmPks + 5, GROUP, this.insertRowClocks, (s, p) => void s.run(...p));
     inGroups(stale, GROUP, this.deleteOverrides, (k) => [k], (s, p) => void s.run(...p));
     inFlatGroups(cells, 6, GROUP, this.insertOverrides, (s, p) => void s.run(...p));
   }

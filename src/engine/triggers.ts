@@ -45,14 +45,25 @@ export function logColumns(info: TableInfo): { keys: string[]; oldKeys: string[]
  * the table's key columns (`pkTypes`), so it compares keys as the table does.
  */
 export function tablesSql(info: TableInfo, n: CrrNames, pkTypes: readonly string[] = []): string {
-  const pkNames = info.pks.map((p) => ident(p)).join(', ');
-  const pkDecl = info.pks.map((p, i) => (pkTypes[i] ? `${ident(p)} ${pkTypes[i]}` : ident(p))).join(', ');
   const lc = logColumns(info);
   return `
-CREATE TABLE IF NOT EXISTS ${n.pks} (__key INTEGER PRIMARY KEY, ${pkDecl}, ${KEY_CLOCK_COLUMNS.map((c) => `${c} INTEGER`).join(', ')}, UNIQUE (${pkNames}));
+${keyMapSql(info, n, pkTypes)}
 ${layoutTablesSql(n)}
 ${clockViewSql(info, n)}
 ${logTableSql(info, n, lc)}`;
+}
+
+/**
+ * DDL of the key map (idempotent). Keyed by the table's rowid alias ({@link CrrNames.rowidKeyed}),
+ * `__key` is the key itself, and the key column a virtual generated column for SQL that names it
+ * (it stores nothing); otherwise `__key` numbers the rows and a copy of the key, UNIQUE, maps to it.
+ */
+export function keyMapSql(info: TableInfo, n: CrrNames, pkTypes: readonly string[] = [], name = n.pks): string {
+  const clocks = KEY_CLOCK_COLUMNS.map((c) => `${c} INTEGER`).join(', ');
+  if (n.rowidKeyed) return `CREATE TABLE IF NOT EXISTS ${name} (__key INTEGER PRIMARY KEY, ${ident(info.pks[0]!)} INTEGER AS (__key) VIRTUAL, ${clocks});`;
+  const pkNames = info.pks.map((p) => ident(p)).join(', ');
+  const pkDecl = info.pks.map((p, i) => (pkTypes[i] ? `${ident(p)} ${pkTypes[i]}` : ident(p))).join(', ');
+  return `CREATE TABLE IF NOT EXISTS ${name} (__key INTEGER PRIMARY KEY, ${pkDecl}, ${clocks}, UNIQUE (${pkNames}));`;
 }
 
 /**
@@ -190,10 +201,10 @@ export function dropTriggersSql(n: CrrNames): string {
 export function backfillSql(info: TableInfo, n: CrrNames, defaults: ReadonlyMap<string, string | null>): string {
   const t = ident(info.name);
   const lc = logColumns(info);
-  const keyMatch = info.pks.map((p) => `p.${ident(p)} = t.${ident(p)}`).join(' AND ');
+  const keyMatch = info.pks.map((p) => `p.${n.pkCol(p)} = t.${ident(p)}`).join(' AND ');
   const alive = (key: string): string => `EXISTS (SELECT 1 FROM ${n.clock} c WHERE c.key = ${key} AND (c.cid <> '-1' OR c.col_version % 2 = 1))`;
   const tKeys = info.pks.map((p) => `t.${ident(p)}`).join(', ');
-  const pKeys = info.pks.map((p) => `p.${ident(p)}`).join(', ');
+  const pKeys = info.pks.map((p) => `p.${n.pkCol(p)}`).join(', ');
   const out = [
     `INSERT INTO ${n.log} (op, ${lc.keys.join(', ')}) SELECT 1, ${tKeys} FROM ${t} t WHERE NOT EXISTS (SELECT 1 FROM ${n.pks} p WHERE ${keyMatch} AND ${alive('p.__key')});`,
     `INSERT INTO ${n.log} (op, ${lc.keys.join(', ')}) SELECT 3, ${pKeys} FROM ${n.pks} p WHERE ${alive('p.__key')} AND NOT EXISTS (SELECT 1 FROM ${t} t WHERE ${keyMatch});`,
