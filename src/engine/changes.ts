@@ -9,7 +9,7 @@ import { SENTINEL } from './schema.ts';
 import { readCondition, rowPredicate, rulesOf, type ReadFilter, type RowRule } from './filter.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
-import { compareInt64, int64, type Int64 } from '../base/int64.ts';
+import { compareInt64, int64, INT64_MIN, type Int64 } from '../base/int64.ts';
 import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
 import { K, positions } from './layout.ts';
 
@@ -135,7 +135,7 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
  * row less. The rules' predicates are columns, not a WHERE: as a WHERE, SQLite would drive the
  * query from their keys and sort, instead of streaming the index.
  */
-export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[]): string {
+export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[], range?: RangeBounds): string {
   const { info, names: n } = table;
   const pkCols = info.pks.map((p) => `r.${ident(p)}`).join(', ');
   const join = info.pks.map((p) => `t.${ident(p)} = r.${ident(p)}`).join(' AND ');
@@ -145,7 +145,7 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
   const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
   return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
   FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
-  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
+  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}${rangeClause(`r.${K.dbv}`, `r.${K.seq}`, range)}
   ORDER BY r.${K.dbv}, r.${K.seq}`;
 }
 
@@ -154,11 +154,28 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
  * (no join: a sentinel carries no value). Columns: pk…, cl, db_version, site, seq. Parameters as
  * {@link rowClockQuery}.
  */
-export function sentinelQuery(table: CrrTable, exceptSite: boolean): string {
+export function sentinelQuery(table: CrrTable, exceptSite: boolean, range?: RangeBounds): string {
   const { info, names: n } = table;
   return `SELECT ${info.pks.map(ident).join(', ')}, ${K.cl}, ${K.clDbv}, ${K.clSite}, ${K.clSeq} FROM ${n.pks}
-  WHERE ${K.clDbv} > ?${exceptSite ? ` AND ${exceptDirect(K.clDbv)}` : ''}
+  WHERE ${K.clDbv} > ?${exceptSite ? ` AND ${exceptDirect(K.clDbv)}` : ''}${rangeClause(K.clDbv, K.clSeq, range)}
   ORDER BY ${K.clDbv}, ${K.clSeq}`;
+}
+
+/** The overrides' query of {@link layoutQueries} (its second), with a {@link rangeClause}. */
+function overridesQuery(table: CrrTable, range: RangeBounds): string {
+  return selectChanges(table, `c.db_version > ? AND c.col_version IS NOT NULL${rangeClause('c.db_version', 'c.seq', range)}`, 'c.db_version, c.seq', undefined, table.names.cells);
+}
+
+/**
+ * Which bounds of a {@link ChangeRange} a query takes as parameters (after its others): its lower
+ * bound (db_version, seq) always, its upper bound if it has one.
+ */
+type RangeBounds = 'from' | 'from-to';
+
+/** `AND (dbv, seq) >= (?, ?)` and, for 'from-to', `AND (dbv, seq) < (?, ?)`: row values, which SQLite answers from the (dbv, seq) index. */
+function rangeClause(dbv: string, seq: string, range: RangeBounds | undefined): string {
+  if (range === undefined) return '';
+  return ` AND (${dbv}, ${seq}) >= (?, ?)${range === 'from-to' ? ` AND (${dbv}, ${seq}) < (?, ?)` : ''}`;
 }
 
 /** Idle statements kept per SQL text and connection. */
@@ -308,6 +325,23 @@ class SentinelStream implements Stream {
   }
 }
 
+/** A position in the feed: changes are read in (db_version, seq) order. */
+export interface FeedPosition {
+  dbVersion: Int64;
+  seq: Int64;
+}
+
+/**
+ * A stretch of the feed: the changes at `from` ≤ (db_version, seq) < `to` (without `to`, to the end).
+ * Reading consecutive ranges gives what one read of them all gives, in the same order (so parts of
+ * one snapshot can be read side by side, see cli/changes-parallel.ts).
+ */
+export interface ChangeRange {
+  from: FeedPosition;
+  to?: FeedPosition;
+}
+
+
 /** Whether (db_version, seq) of `c` comes before (`dbv`, `seq`). */
 const before = (c: Change, dbv: Int64, seq: Int64): boolean => c.dbVersion < dbv || (c.dbVersion === dbv && c.seq < seq);
 
@@ -446,11 +480,20 @@ class RowClockStream implements Stream {
  * may be lower than an earlier one's (re-sending a cell the reader has is a no-op when merged).
  * Must run inside a read transaction for a consistent snapshot (the engine does this).
  * Row clocks are read one SQL row per table row, unless `perCell` (the per-cell queries, which give
- * the same: the property test's reference).
+ * the same: the property test's reference). With a `range` (not with `exceptSite` or `read`), only
+ * the changes of that stretch of the feed.
  */
-export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter, perCell = false): Generator<Change> {
+export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter, perCell = false, range?: ChangeRange): Generator<Change> {
   const streams: Stream[] = [];
   const except = exceptSite !== undefined;
+  if (range && (except || read)) throw new RangeError('a range of the feed is read without a read filter or an excepted site');
+  const from = range?.from;
+  const to = range?.to;
+  // The bounds as parameters of the range's queries (their seqs clamped to 64 bits: a row clock's
+  // query starts up to its width before `from`, as its cells' seqs run from its own up).
+  const bounds: RangeBounds = to ? 'from-to' : 'from';
+  const clamp = (v: bigint): bigint => (v < INT64_MIN ? INT64_MIN : v);
+  const upper = to ? [BigInt(to.dbVersion), BigInt(to.seq)] : [];
   const rows = (sql: string, args: SqlValue[], params?: Record<string, SqlValue>): Rows => {
     if (except) args.push(BigInt(exceptSite));
     return new Rows(db, sql, args, params);
@@ -492,6 +535,16 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
           if (q.rowClocks) r.it = byRowClock(r.it, n);
           add(new CellStream(r, table, sites));
         }
+      } else if (from) {
+        // As below, each query bounded to the range (the merge below cuts the row clocks' cells exactly).
+        const lower = [BigInt(from.dbVersion), BigInt(from.seq)];
+        add(new SentinelStream(rows(sqlOf(table, `sentinels ${bounds}`, () => sentinelQuery(table, false, bounds)), [s, ...lower, ...upper]), table, sites));
+        add(new CellStream(rows(sqlOf(table, `overrides ${bounds}`, () => overridesQuery(table, bounds)), [s, ...lower, ...upper]), table, sites));
+        if (columns > 0) {
+          const overrides = hasOverrides(db, table);
+          const sql = sqlOf(table, `row clocks ${overrides} ${bounds}`, () => rowClockQuery(table, false, overrides, undefined, bounds));
+          add(new RowClockStream(rows(sql, [s, lower[0]!, clamp(lower[1]! - BigInt(columns - 1)), ...upper]), table, sites));
+        }
       } else {
         // The same streams, the row clocks one SQL row per table row (stepping SQLite is most of a read).
         add(new SentinelStream(rows(sqlOf(table, `sentinels ${except}`, () => sentinelQuery(table, except)), [s]), table, sites));
@@ -511,6 +564,15 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
         if (a.pos < b.pos || (a.pos === b.pos && a.head!.seq < b.head!.seq)) best = i;
       }
       const cur = streams[best]!;
+      if (from) {
+        // The merge is in feed order: past the range's end, the rest is too.
+        if (to && !before(cur.head!, to.dbVersion, to.seq)) break;
+        if (before(cur.head!, from.dbVersion, from.seq)) {
+          cur.advance();
+          if (cur.head === undefined) streams.splice(best, 1);
+          continue;
+        }
+      }
       yield cur.head!;
       cur.advance();
       if (cur.head === undefined) streams.splice(best, 1);

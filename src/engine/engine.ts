@@ -3,7 +3,7 @@
  * clock bookkeeping. It knows nothing of files, networks or processes.
  */
 import type { Change } from './change.ts';
-import { newestChanges, readChanges, touchesVersion, versionChanges } from './changes.ts';
+import { newestChanges, readChanges, touchesVersion, versionChanges, type ChangeRange } from './changes.ts';
 import { GLOBAL_SCHEMA, Sites, TrackedPeers, Versions, type TrackedPeer } from './clock.ts';
 import { OWNERS_SCHEMA, SiteOwners } from './owners.ts';
 import { CONFLICTS_SCHEMA, ConflictRecorder, DEFAULT_KEEP_CONFLICTS, readConflicts, type Conflict } from './conflicts.ts';
@@ -45,6 +45,11 @@ export interface ChangesOptions {
    * a database only merges write to (a hub's hosted one), where nothing is ever pending.
    */
   unsealed?: boolean;
+  /**
+   * Only this stretch of the feed (by (db_version, seq), see {@link ChangeRange}); not with
+   * `exceptSite` or `read`. Consecutive ranges read in one snapshot give what one read gives.
+   */
+  range?: ChangeRange;
 }
 
 export interface EngineOptions {
@@ -444,7 +449,7 @@ export class Engine {
     try {
       this.refresh();
       const except = options.exceptSite ? this.sites.lookup(options.exceptSite) : undefined;
-      yield* readChanges(this.db, this.tables.values(), this.sites, since, except, options.read);
+      yield* readChanges(this.db, this.tables.values(), this.sites, since, except, options.read, false, options.range);
     } finally {
       if (ownTx && this.db.isTransaction) this.db.exec('COMMIT');
     }
