@@ -1,9 +1,8 @@
 /**
  * Bundles the `ddcp` command for the package with esbuild: `dist/cli/bundle/ddcp.js` (the command
- * line and the library code every command needs), one chunk per command and shared part, the
- * shell's statement runner (`runner.js`, a process of its own) and the second thread of `ddcp
- * changes` (`changes-worker.js`). bin/ddcp.js loads `ddcp.js` instead of dist/cli/main.js when it is
- * there. A quick command then loads a few
+ * line and the library code every command needs), one chunk per command and shared part, and the
+ * shell's statement runner (`runner.js`, a process of its own). bin/ddcp.js loads `ddcp.js` instead
+ * of dist/cli/main.js when it is there. A quick command then loads a few
  * files instead of ~100 modules of dist/ and node_modules — finding, reading and linking each one
  * was most of its start-up (README, Performance). dist/ keeps tsc's JavaScript and types: the library
  * and its subpaths are imported from there as before; this is only the command's own copy.
@@ -58,9 +57,8 @@ export async function buildCli(outdir: string): Promise<CliBuild> {
   mkdirSync(outdir, { recursive: true });
   const result = await build({
     absWorkingDir: root,
-    // The shell's statement runner is a process of its own, and `ddcp changes` reads on a second
-    // thread: each started from the file beside the code that starts it.
-    entryPoints: { ddcp: 'src/cli/main.ts', runner: 'src/cli/shell/runner.ts', 'changes-worker': 'src/cli/changes-worker.ts' },
+    // The shell's statement runner is a process of its own, started from the file beside its client.
+    entryPoints: { ddcp: 'src/cli/main.ts', runner: 'src/cli/shell/runner.ts' },
     bundle: true,
     splitting: true,
     format: 'esm',

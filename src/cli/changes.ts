@@ -1,6 +1,6 @@
 /** `ddcp changes`: print changes as JSON lines. */
 import type { Command } from 'commander';
-import { printChanges } from './changes-print.ts';
+import { ChangeLineWriter } from '../index.ts';
 import { CliError, ExitCode } from './exit.ts';
 import type { Context } from './context.ts';
 
@@ -26,9 +26,15 @@ Examples:
     )
     .action(async (opts: { since: string }) => {
       const since = parseVersion(opts.since);
-      // Lines are built as bytes (formatChange's text exactly) into 1 MiB writes, on two threads when
-      // there are many (changes-print.ts).
-      await printChanges(ctx.repo(), since, ctx.write);
+      const engine = ctx.repo().engine;
+      // Lines are built as bytes (formatChange's text exactly) into 1 MiB writes: a string per line,
+      // or a write per line, would cost more than reading the changes.
+      const lines = new ChangeLineWriter(1 << 20);
+      for (const c of engine.changesSince(since)) {
+        lines.add(c);
+        if (lines.full) await ctx.write(lines.take());
+      }
+      if (lines.size > 0) await ctx.write(lines.take());
       await ctx.flush();
     });
 }

@@ -11,8 +11,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Change } from './change.ts';
 import { Engine } from './engine.ts';
-import { readChanges, type ChangeRange, type FeedPosition } from './changes.ts';
-import { SnapshotReader } from './reader.ts';
+import { readChanges } from './changes.ts';
 import { Sites } from './clock.ts';
 import type { ReadFilter, RowRule } from './filter.ts';
 import { introspect } from './schema.ts';
@@ -106,53 +105,6 @@ describe('changes feed', () => {
                 const fast = [...e.changesSince(since, { exceptSite })].map(show);
                 const perCell = [...e.changesSince(since, { exceptSite, read: EVERYTHING })].map(show);
                 assert.deepEqual(fast, perCell, `since ${since}, except ${exceptSite ? hex(exceptSite) : 'none'}`);
-              }
-            }
-          }
-        } finally {
-          for (const e of replicas) e.db.close();
-        }
-      }),
-      { numRuns: 60 },
-    );
-  });
-
-  it('reads consecutive stretches of the feed (ranges) as exactly the whole read, cut where they meet', () => {
-    // Cuts at the positions of changes read, a seq or two either side (inside a row clock's cells,
-    // between versions), and past the end; the ranges between them, read one after another by the
-    // engine and by a SnapshotReader, concatenate to the whole read.
-    const cutArb = fc.array(fc.tuple(fc.nat(), fc.integer({ min: -2, max: 2 })), { maxLength: 6 });
-    fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), cutArb, (ops, cutsAt) => {
-        const replicas = Array.from({ length: REPLICAS }, (_, i) => openReplica(i));
-        try {
-          for (const op of ops) run(replicas, op);
-          for (const e of replicas) {
-            e.seal();
-            const whole = [...e.changesSince(0)];
-            const top = Number(whole.reduce((m, c) => (c.dbVersion > m ? c.dbVersion : m), 0 as Change['dbVersion']));
-            const cuts: FeedPosition[] = cutsAt.map(([i, d]) => {
-              const c = whole[i % Math.max(1, whole.length)];
-              return c ? { dbVersion: c.dbVersion, seq: Number(c.seq) + d } : { dbVersion: top + 1, seq: d };
-            });
-            cuts.sort((a, b) => Number(a.dbVersion) - Number(b.dbVersion) || Number(a.seq) - Number(b.seq));
-            const ranges: ChangeRange[] = [];
-            let from: FeedPosition = { dbVersion: 0, seq: -1 };
-            for (const to of cuts) {
-              ranges.push({ from, to });
-              from = to;
-            }
-            ranges.push({ from });
-            for (let since = 0; since <= top; since++) {
-              const expected = [...e.changesSince(since)].map(show);
-              const byEngine = ranges.flatMap((range) => [...e.changesSince(since, { range })]).map(show);
-              assert.deepEqual(byEngine, expected, `since ${since}, cuts ${JSON.stringify(cuts)}`);
-              const reader = SnapshotReader.begin(e.db);
-              try {
-                assert.deepEqual(reader.crrs(), e.crrs());
-                assert.deepEqual(ranges.flatMap((range) => [...reader.changes(since, range)]).map(show), expected);
-              } finally {
-                reader.end();
               }
             }
           }

@@ -9,7 +9,7 @@ import { SENTINEL } from './schema.ts';
 import { readCondition, rowPredicate, rulesOf, type ReadFilter, type RowRule } from './filter.ts';
 import { ident, literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
-import { compareInt64, int64, INT64_MIN, type Int64 } from '../base/int64.ts';
+import { compareInt64, int64, type Int64 } from '../base/int64.ts';
 import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
 import { K, positions } from './layout.ts';
 
@@ -135,7 +135,7 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
  * row less. The rules' predicates are columns, not a WHERE: as a WHERE, SQLite would drive the
  * query from their keys and sort, instead of streaming the index.
  */
-export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[], range?: RangeBounds): string {
+export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[]): string {
   const { info, names: n } = table;
   const pkCols = info.pks.map((p) => `r.${ident(p)}`).join(', ');
   const join = info.pks.map((p) => `t.${ident(p)} = r.${ident(p)}`).join(' AND ');
@@ -145,7 +145,7 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
   const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
   return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
   FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
-  WHERE ${range ? rangeWhere(`r.${K.dbv}`, `r.${K.seq}`, range) : `r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}`}
+  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
   ORDER BY r.${K.dbv}, r.${K.seq}`;
 }
 
@@ -154,96 +154,11 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
  * (no join: a sentinel carries no value). Columns: pk…, cl, db_version, site, seq. Parameters as
  * {@link rowClockQuery}.
  */
-export function sentinelQuery(table: CrrTable, exceptSite: boolean, range?: RangeBounds): string {
+export function sentinelQuery(table: CrrTable, exceptSite: boolean): string {
   const { info, names: n } = table;
   return `SELECT ${info.pks.map(ident).join(', ')}, ${K.cl}, ${K.clDbv}, ${K.clSite}, ${K.clSeq} FROM ${n.pks}
-  WHERE ${range ? rangeWhere(K.clDbv, K.clSeq, range) : `${K.clDbv} > ?${exceptSite ? ` AND ${exceptDirect(K.clDbv)}` : ''}`}
+  WHERE ${K.clDbv} > ?${exceptSite ? ` AND ${exceptDirect(K.clDbv)}` : ''}
   ORDER BY ${K.clDbv}, ${K.clSeq}`;
-}
-
-/** The overrides' query of {@link layoutQueries} (its second), for a range ({@link rangeWhere}). */
-function overridesQuery(table: CrrTable, range: RangeBounds): string {
-  return selectChanges(table, `${rangeWhere('c.db_version', 'c.seq', range)} AND c.col_version IS NOT NULL`, 'c.db_version, c.seq', undefined, table.names.cells);
-}
-
-/**
- * Which bounds of a {@link ChangeRange} a query takes as its parameters, instead of `since` (folded
- * into the lower bound): the lower bound (db_version, seq) always, the upper one if there is one.
- */
-type RangeBounds = 'from' | 'from-to';
-
-/**
- * `(dbv, seq) >= (?, ?)` and, for 'from-to', `AND (dbv, seq) < (?, ?)`, with `dbv IS NOT NULL` for
- * the partial index: as row values alone, SQLite seeks the (dbv, seq) index to both bounds (beside a
- * `dbv > ?` it would scan from that instead, every read of a range passing all the ones before it).
- */
-function rangeWhere(dbv: string, seq: string, range: RangeBounds): string {
-  return `(${dbv}, ${seq}) >= (?, ?)${range === 'from-to' ? ` AND (${dbv}, ${seq}) < (?, ?)` : ''} AND ${dbv} IS NOT NULL`;
-}
-
-/** Where the feed after some `since` may be cut, and about how many rows it holds ({@link splitPositions}). */
-export interface FeedSplits {
-  /** Positions in feed order, distinct, each after `since`. */
-  cuts: FeedPosition[];
-  /** About how many rows (row clocks, sentinels, overrides) the feed after `since` reads. */
-  rows: number;
-}
-
-/**
- * Positions cutting the feed after `since` into about `pieces` stretches per stream (a table's row
- * clocks, sentinels and overrides), to read as ranges side by side. They are the positions of rows
- * sampled at evenly spaced keys — each a lookup, not a pass over the feed — so the stretches are about
- * even where positions follow keys (rows written in key order, as an import) and random but unbiased
- * otherwise: a cut is only where reading moves from one range to the next, never a change of what is
- * read. Must run inside the read transaction the ranges are read in.
- */
-export function splitPositions(db: SqliteConnection, tables: Iterable<CrrTable>, since: number, pieces: number): FeedSplits {
-  const cuts: FeedPosition[] = [];
-  let rows = 0;
-  const after = BigInt(since);
-  for (const table of tables) {
-    const { names: n } = table;
-    const streams: [string, string, string, string, string][] = [
-      ['row clocks', K.dbv, K.seq, n.pks, '__key'],
-      ['sentinels', K.clDbv, K.clSeq, n.pks, '__key'],
-      ['overrides', 'db_version', 'seq', n.cells, 'key'],
-    ];
-    for (const [what, dbv, seq, from, key] of streams) {
-      const live = what === 'overrides' ? 'col_version IS NOT NULL' : `${dbv} IS NOT NULL`;
-      // A stream with nothing after `since` (its partial index says so at once) is not sampled: each
-      // sample would step over every row it lacks.
-      const anySql = sqlOf(table, `any ${what}`, () => `SELECT 1 FROM ${from} WHERE ${dbv} > ? AND ${live} LIMIT 1`);
-      const anyStmt = borrow(db, anySql);
-      const none = anyStmt.get(after) === undefined;
-      giveBack(db, anySql, anyStmt);
-      if (none) continue;
-      // Two subqueries: each a lookup at one end of the key (together in one SELECT, SQLite scans).
-      const spanSql = sqlOf(table, `span ${what}`, () => `SELECT (SELECT min(${key}) FROM ${from}), (SELECT max(${key}) FROM ${from})`);
-      const spanStmt = borrow(db, spanSql);
-      const [lo, hi] = spanStmt.get() as [bigint | null, bigint | null];
-      giveBack(db, spanSql, spanStmt);
-      if (lo === null || hi === null) continue;
-      const sql = sqlOf(table, `sample ${what}`, () => `SELECT ${dbv}, ${seq} FROM ${from} WHERE ${key} >= ? AND ${live} ORDER BY ${key} LIMIT 1`);
-      const stmt = borrow(db, sql);
-      try {
-        const first = Number(lo);
-        const width = Number(hi) - first + 1;
-        const count = Math.max(1, Math.min(pieces, width));
-        let inFeed = 0;
-        for (let i = 0; i < count; i++) {
-          const at = stmt.get(BigInt(first + Math.floor((i * width) / count))) as SqlValue[] | undefined;
-          if (at === undefined || (at[0] as bigint) <= after) continue;
-          inFeed++;
-          if (i > 0) cuts.push({ dbVersion: int64(at[0] as bigint), seq: int64(at[1] as bigint) });
-        }
-        rows += Math.round((width * inFeed) / count);
-      } finally {
-        giveBack(db, sql, stmt);
-      }
-    }
-  }
-  cuts.sort((a, b) => compareInt64(a.dbVersion, b.dbVersion) || compareInt64(a.seq, b.seq));
-  return { cuts: cuts.filter((c, i) => i === 0 || compareInt64(c.dbVersion, cuts[i - 1]!.dbVersion) !== 0 || compareInt64(c.seq, cuts[i - 1]!.seq) !== 0), rows };
 }
 
 /** Idle statements kept per SQL text and connection. */
@@ -393,26 +308,6 @@ class SentinelStream implements Stream {
   }
 }
 
-/** A position in the feed: changes are read in (db_version, seq) order. */
-export interface FeedPosition {
-  dbVersion: Int64;
-  seq: Int64;
-}
-
-/**
- * A stretch of the feed: the changes at `from` ≤ (db_version, seq) < `to` (without `to`, to the end).
- * Reading consecutive ranges gives what one read of them all gives, in the same order (so parts of
- * one snapshot can be read side by side, see cli/changes-parallel.ts).
- */
-export interface ChangeRange {
-  from: FeedPosition;
-  to?: FeedPosition;
-}
-
-
-/** {@link before} for a range's bounds: a function of its own, so that `before`, hot in every read, sees only the clocks read. */
-const beforePosition = (c: Change, p: FeedPosition): boolean => c.dbVersion < p.dbVersion || (c.dbVersion === p.dbVersion && c.seq < p.seq);
-
 /** Whether (db_version, seq) of `c` comes before (`dbv`, `seq`). */
 const before = (c: Change, dbv: Int64, seq: Int64): boolean => c.dbVersion < dbv || (c.dbVersion === dbv && c.seq < seq);
 
@@ -551,24 +446,11 @@ class RowClockStream implements Stream {
  * may be lower than an earlier one's (re-sending a cell the reader has is a no-op when merged).
  * Must run inside a read transaction for a consistent snapshot (the engine does this).
  * Row clocks are read one SQL row per table row, unless `perCell` (the per-cell queries, which give
- * the same: the property test's reference). With a `range` (not with `exceptSite` or `read`), only
- * the changes of that stretch of the feed.
+ * the same: the property test's reference).
  */
-export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter, perCell = false, range?: ChangeRange): Generator<Change> {
+export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number, exceptSite?: number, read?: ReadFilter, perCell = false): Generator<Change> {
   const streams: Stream[] = [];
   const except = exceptSite !== undefined;
-  if (range && (except || read)) throw new RangeError('a range of the feed is read without a read filter or an excepted site');
-  const from = range?.from;
-  const to = range?.to;
-  // The bounds as parameters of the range's queries: the lower one no earlier than the first
-  // version after `since`, a row clock's up to its width before `from` (its cells' seqs run from
-  // its own up), clamped to 64 bits.
-  const bounds: RangeBounds = to ? 'from-to' : 'from';
-  const lowerBound = (dbv: bigint, seq: bigint): bigint[] => {
-    const first = BigInt(since) + 1n;
-    return dbv < first ? [first, INT64_MIN] : [dbv, seq < INT64_MIN ? INT64_MIN : seq];
-  };
-  const upper = to ? [BigInt(to.dbVersion), BigInt(to.seq)] : [];
   const rows = (sql: string, args: SqlValue[], params?: Record<string, SqlValue>): Rows => {
     if (except) args.push(BigInt(exceptSite));
     return new Rows(db, sql, args, params);
@@ -610,16 +492,6 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
           if (q.rowClocks) r.it = byRowClock(r.it, n);
           add(new CellStream(r, table, sites));
         }
-      } else if (from) {
-        // As below, each query bounded to the range (the merge below cuts the row clocks' cells exactly).
-        const lower = lowerBound(BigInt(from.dbVersion), BigInt(from.seq));
-        add(new SentinelStream(rows(sqlOf(table, `sentinels ${bounds}`, () => sentinelQuery(table, false, bounds)), [...lower, ...upper]), table, sites));
-        add(new CellStream(rows(sqlOf(table, `overrides ${bounds}`, () => overridesQuery(table, bounds)), [...lower, ...upper]), table, sites));
-        if (columns > 0) {
-          const overrides = hasOverrides(db, table);
-          const sql = sqlOf(table, `row clocks ${overrides} ${bounds}`, () => rowClockQuery(table, false, overrides, undefined, bounds));
-          add(new RowClockStream(rows(sql, [...lowerBound(BigInt(from.dbVersion), BigInt(from.seq) - BigInt(columns - 1)), ...upper]), table, sites));
-        }
       } else {
         // The same streams, the row clocks one SQL row per table row (stepping SQLite is most of a read).
         add(new SentinelStream(rows(sqlOf(table, `sentinels ${except}`, () => sentinelQuery(table, except)), [s]), table, sites));
@@ -639,15 +511,6 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
         if (a.pos < b.pos || (a.pos === b.pos && a.head!.seq < b.head!.seq)) best = i;
       }
       const cur = streams[best]!;
-      if (from) {
-        // The merge is in feed order: past the range's end, the rest is too.
-        if (to && !beforePosition(cur.head!, to)) break;
-        if (beforePosition(cur.head!, from)) {
-          cur.advance();
-          if (cur.head === undefined) streams.splice(best, 1);
-          continue;
-        }
-      }
       yield cur.head!;
       cur.advance();
       if (cur.head === undefined) streams.splice(best, 1);

@@ -3,7 +3,7 @@
  * clock bookkeeping. It knows nothing of files, networks or processes.
  */
 import type { Change } from './change.ts';
-import { newestChanges, readChanges, splitPositions, touchesVersion, versionChanges, type ChangeRange, type FeedSplits } from './changes.ts';
+import { newestChanges, readChanges, touchesVersion, versionChanges } from './changes.ts';
 import { GLOBAL_SCHEMA, Sites, TrackedPeers, Versions, type TrackedPeer } from './clock.ts';
 import { OWNERS_SCHEMA, SiteOwners } from './owners.ts';
 import { CONFLICTS_SCHEMA, ConflictRecorder, DEFAULT_KEEP_CONFLICTS, readConflicts, type Conflict } from './conflicts.ts';
@@ -45,11 +45,6 @@ export interface ChangesOptions {
    * a database only merges write to (a hub's hosted one), where nothing is ever pending.
    */
   unsealed?: boolean;
-  /**
-   * Only this stretch of the feed (by (db_version, seq), see {@link ChangeRange}); not with
-   * `exceptSite` or `read`. Consecutive ranges read in one snapshot give what one read gives.
-   */
-  range?: ChangeRange;
 }
 
 export interface EngineOptions {
@@ -449,20 +444,10 @@ export class Engine {
     try {
       this.refresh();
       const except = options.exceptSite ? this.sites.lookup(options.exceptSite) : undefined;
-      yield* readChanges(this.db, this.tables.values(), this.sites, since, except, options.read, false, options.range);
+      yield* readChanges(this.db, this.tables.values(), this.sites, since, except, options.read);
     } finally {
       if (ownTx && this.db.isTransaction) this.db.exec('COMMIT');
     }
-  }
-
-  /**
-   * Positions cutting the feed after `since` into about `pieces` stretches per stream, to read as
-   * {@link ChangesOptions.range}s side by side, and about how many rows the feed holds (see
-   * splitPositions in changes.ts). Call it inside the read transaction those ranges are read in.
-   */
-  feedSplits(since: number, pieces: number): FeedSplits {
-    this.refresh();
-    return splitPositions(this.db, this.tables.values(), since, pieces);
   }
 
   /**

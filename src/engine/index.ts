@@ -6,8 +6,6 @@
 export { Engine } from './engine.ts';
 export { StoredReport } from './stored.ts';
 export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine.ts';
-export type { ChangeRange, FeedPosition, FeedSplits } from './changes.ts';
-export { CommitWatch, SnapshotReader } from './reader.ts';
 export type { Change } from './change.ts';
 export { SITE_ID_BYTES } from './clock.ts';
 export type { TrackedPeer } from './clock.ts';
