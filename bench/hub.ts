@@ -25,6 +25,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { BUCKETS, bucketMs } from './hub-histogram.ts';
+import { TRACE, traceReport, type Trace } from './hub-trace.ts';
 import { Scratch } from './util.ts';
 
 const int = (name: string, fallback: number): number => {
@@ -95,11 +96,11 @@ class Child {
   }
 }
 
-async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: string, schema: string, dbs: number): Promise<{ proc: ChildProcess; url: string; pid: number }> {
+async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: string, schema: string, dbs: number, traceFile: string): Promise<{ proc: ChildProcess; url: string; pid: number }> {
   const args = mode === 'sqlite' ? [join(scratch.dir, `hub-${randomBytes(3).toString('hex')}`)] : [pgUrl, schema];
   // BENCH_HUB_PROFILE=DIR: a CPU profile of the hub, written to DIR when it stops
   const prof = process.env.BENCH_HUB_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROFILE}`] : [];
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, here('./hub-child.ts'), ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, here('./hub-child.ts'), ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile } });
   let out = '';
   for await (const chunk of proc.stdout!) {
     out += String(chunk);
@@ -124,8 +125,10 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
   const scratch = new Scratch();
   const pgUrl = process.env.BENCH_HUB_PG_URL ?? 'postgres://127.0.0.1:5432/test';
   const schema = `bench_hubfan_${randomBytes(4).toString('hex')}`;
-  const hub = await startHub(o.mode, scratch, pgUrl, schema, o.dbs);
+  const traceFile = join(scratch.dir, 'hub-trace.json');
+  const hub = await startHub(o.mode, scratch, pgUrl, schema, o.dbs, traceFile);
   const children: Child[] = [];
+  const traces: Trace[] = [];
   try {
     const rssBefore = rssKiB(hub.pid);
     const perDb = Math.max(1, Math.floor(o.clients / o.dbs));
@@ -166,7 +169,8 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     const unacked = written.reduce((s, w) => s + w.unacked, 0);
     log(`${committed} committed, all acknowledged after ${Math.round(acceptedMs)} ms (${unacked} not); waiting for convergence`);
     for (const c of children) c.tell({ type: 'expect', perDb: committedBy });
-    const results = await Promise.all(children.map((c) => c.next<{ hist: number[]; bytes: number; batchBytes: number; received: number; duplicates: number; missing: number; errors: string[] }>()));
+    const results = await Promise.all(children.map((c) => c.next<{ hist: number[]; bytes: number; batchBytes: number; received: number; duplicates: number; missing: number; errors: string[]; trace?: Trace }>()));
+    for (const r of results) if (r.trace) traces.push(r.trace);
     const hist = new Array<number>(BUCKETS).fill(0);
     for (const r of results) r.hist.forEach((n, b) => (hist[b]! += n));
     const received = results.reduce((s, r) => s + r.received, 0);
@@ -198,6 +202,14 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.once('exit', r)))));
     hub.proc.kill('SIGTERM');
     await new Promise((r) => (hub.proc.exitCode !== null ? r(null) : hub.proc.once('exit', r)));
+    if (TRACE && traces.length > 0) {
+      try {
+        traces.push(JSON.parse(readFileSync(traceFile, 'utf8')) as Trace);
+      } catch {
+        log('the hub wrote no trace');
+      }
+      for (const line of traceReport(traces)) log(line);
+    }
     if (o.mode === 'postgres') {
       const sql = postgres(pgUrl, { max: 1, onnotice: () => {} });
       await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
