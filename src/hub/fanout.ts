@@ -335,13 +335,24 @@ export class Fanout {
   private watch(): void {
     if (this.watching) return;
     const stop = (this.watching = new AbortController());
+    // Whether the groups were kicked in this turn of the event loop (cleared at its end).
+    let kicked = false;
+    const endOfTurn = (): void => void (kicked = false);
     void (async () => {
       while (!stop.signal.aborted) {
         await this.source.feed.changed(stop.signal);
-        // Let the rest of this turn's merges land first (one read for all), and never spin on a
-        // feed that answers at once (a closed store does).
-        await new Promise<void>((resolve) => setImmediate(resolve));
         if (stop.signal.aborted) return;
+        // At once: a store tells of a group commit once it landed (one per database and turn), so
+        // waiting for the next turn only adds a turn of everything else's work to every change's
+        // latency. A second change in the same turn waits for the next one (reads that land
+        // meanwhile are coalesced by the groups), so a feed that answers at once (a closed store
+        // does) cannot spin.
+        if (kicked) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stop.signal.aborted) return;
+        if (!kicked) {
+          kicked = true;
+          setImmediate(endOfTurn);
+        }
         for (const g of this.groups.values()) g.kick();
       }
     })();

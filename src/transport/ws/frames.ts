@@ -76,15 +76,18 @@ export class WsFrameStream extends SocketFrameStream {
   }
 
   /**
-   * Holds the socket's writes until the event loop's next turn: frames sent back to back (a batch
-   * and its caught-up, a hub's fan-out to this peer) leave in one write, not a system call each.
+   * Holds the socket's writes until the work the current callback started has run (its promise
+   * jobs, then the tick queue): frames sent back to back (a batch and its caught-up, a hub's fan-out
+   * to this peer, an ack) leave in one write, not a system call each — and at once, not a turn of
+   * the event loop later (a later turn first reads every other socket and runs every other
+   * callback waiting, which a loaded hub's followers would all wait for).
    */
   #cork(): void {
     const socket = (this.#ws as { _socket?: { cork(): void; uncork(): void; destroyed?: boolean } })._socket;
     if (this.#corked || !socket || typeof socket.cork !== 'function') return;
     this.#corked = true;
     socket.cork();
-    setImmediate(() => {
+    process.nextTick(() => {
       this.#corked = false;
       socket.uncork();
     });
