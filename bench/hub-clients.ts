@@ -6,7 +6,8 @@
  *
  *   argv: URL CONFIG_JSON   ({clients: [{i, db, writer}], ratePerWriter, maxInFlight})
  *   → {type:'connected'}                               every session welcomed and caught up
- *   ← {type:'go', seconds}  → {type:'written', committed: {i: n}, ackedAt}
+ *   ← {type:'go', seconds, ratePerWriter?}  → {type:'written', committed: {i: n}, ackedAt}
+ *                           (again for a later phase: latencies counted afresh, committed in all)
  *   ← {type:'expect', perDb: {db: {i: n}}}  → {type:'result', …}   once converged (or 60 s)
  *   ← {type:'stop'}
  */
@@ -160,6 +161,8 @@ interface Client {
   acked: number;
   /** A writer's offset in its commit period, as a fraction of it (see 'go'). */
   phase?: number;
+  /** A writer's commits before this phase. */
+  base?: number;
   done: Promise<unknown>;
 }
 
@@ -199,23 +202,30 @@ async function main(): Promise<void> {
 
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
-    const m = JSON.parse(line) as { type: string; seconds?: number; perDb?: Record<string, Record<string, number>> };
+    const m = JSON.parse(line) as { type: string; seconds?: number; ratePerWriter?: number; perDb?: Record<string, Record<string, number>> };
     if (m.type === 'go') {
-      for (const c of clients) c.got.measuring = true;
+      for (const c of clients) {
+        c.got.measuring = true;
+        c.got.hist.fill(0); // this phase's latencies only
+      }
+      const ratePerWriter = m.ratePerWriter ?? config.ratePerWriter;
       tracer?.reset();
       const writers = clients.filter((c) => c.feed);
       // Each writer commits at its own phase of the period, as independent users do: all of them
       // due at the same instant would offer the hub bursts of one change per writer, and every
       // change of a burst would wait for the whole burst (the rate is the same either way).
-      for (const w of writers) w.phase = Math.random();
+      for (const w of writers) {
+        w.phase = Math.random();
+        w.base = w.feed!.log.length; // commits of earlier phases
+      }
       const start = epoch();
       const end = start + m.seconds! * 1000;
       // each writer commits at its rate, as long as no more than maxInFlight of its changes wait for
       // the hub's ack (a saturated hub then sets the pace: what it accepts is its throughput)
       while (epoch() < end) {
-        const elapsed = ((epoch() - start) / 1000) * config.ratePerWriter; // in periods of one writer
+        const elapsed = ((epoch() - start) / 1000) * ratePerWriter; // in periods of one writer
         for (const w of writers) {
-          const due = Math.floor(elapsed + w.phase!);
+          const due = w.base! + Math.floor(elapsed + w.phase!);
           while (w.feed!.log.length < due && w.feed!.log.length - w.acked < config.maxInFlight) w.feed!.commit();
         }
         await sleep(2);

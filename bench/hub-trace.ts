@@ -68,8 +68,9 @@ export class Tracer {
       for (const e of l.getEntries()) this.gcs.push(e.duration);
     }).observe({ entryTypes: ['gc'] });
   }
-  /** Starts the health figures over (the write phase begins). */
+  /** Starts the trace and the health figures over (a write phase begins). */
   reset(): void {
+    for (const k of Object.keys(this.trace)) delete this.trace[k];
     this.loop.reset();
     this.gcs.length = 0;
   }
