@@ -76,18 +76,15 @@ export class WsFrameStream extends SocketFrameStream {
   }
 
   /**
-   * Holds the socket's writes until the work the current callback started has run (its promise
-   * jobs, then the tick queue): frames sent back to back (a batch and its caught-up, a hub's fan-out
-   * to this peer, an ack) leave in one write, not a system call each — and at once, not a turn of
-   * the event loop later (a later turn first reads every other socket and runs every other
-   * callback waiting, which a loaded hub's followers would all wait for).
+   * Holds the socket's writes until the event loop's next turn: frames sent back to back (a batch
+   * and its caught-up, a hub's fan-out to this peer) leave in one write, not a system call each.
    */
   #cork(): void {
     const socket = (this.#ws as { _socket?: { cork(): void; uncork(): void; destroyed?: boolean } })._socket;
     if (this.#corked || !socket || typeof socket.cork !== 'function') return;
     this.#corked = true;
     socket.cork();
-    process.nextTick(() => {
+    setImmediate(() => {
       this.#corked = false;
       socket.uncork();
     });
