@@ -45,6 +45,13 @@ export interface FanoutSource {
    * call takes what was reported. Undefined (or absent): read.
    */
   takeStored?(since: number): Batch[] | undefined;
+  /**
+   * The feed tells of each change once, after it committed (embedded SQLite: once per group commit,
+   * by the store itself): a group may read at once. Otherwise (PostgreSQL: this process's wake,
+   * then the notification of the same commit a little later) the groups read a turn later, so the
+   * signals of one commit arriving meanwhile make one read, not two.
+   */
+  readonly wakesOnce?: boolean;
 }
 
 /** Work done, for tests and benchmarks. */
@@ -342,12 +349,12 @@ export class Fanout {
       while (!stop.signal.aborted) {
         await this.source.feed.changed(stop.signal);
         if (stop.signal.aborted) return;
-        // At once: a store tells of a group commit once it landed (one per database and turn), so
-        // waiting for the next turn only adds a turn of everything else's work to every change's
-        // latency. A second change in the same turn waits for the next one (reads that land
-        // meanwhile are coalesced by the groups), so a feed that answers at once (a closed store
-        // does) cannot spin.
-        if (kicked) await new Promise<void>((resolve) => setImmediate(resolve));
+        // At once where the store tells of a group commit once, when it landed (one per database
+        // and turn): waiting for the next turn only added a turn of everything else's work (every
+        // socket's reads, every other callback) to every change's latency. A second change in the
+        // same turn waits for the next one (reads that land meanwhile are coalesced by the
+        // groups), so a feed that answers at once (a closed store does) cannot spin.
+        if (kicked || !this.source.wakesOnce) await new Promise<void>((resolve) => setImmediate(resolve));
         if (stop.signal.aborted) return;
         if (!kicked) {
           kicked = true;
