@@ -6,12 +6,14 @@
  * pull creates no database, so followers that connect before a writer's first push would be refused).
  * Prints `listening ws://… pid N`, stops on SIGTERM.
  */
+import { writeFileSync } from 'node:fs';
 import type { Authenticator } from '../src/hub/auth/port.ts';
 import { fanoutOf } from '../src/hub/fanout.ts';
 import { HubServer } from '../src/hub/server.ts';
 import type { HubDatabase } from '../src/hub/storage/port.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
+import { TRACE, traceHub } from './hub-trace.ts';
 
 const auth: Authenticator = {
   authenticate: async (req) => {
@@ -29,6 +31,8 @@ const store = pg ? await PgHubStore.open({ url: where, schema: process.argv[3]!,
 const dbs = Number(process.argv[pg ? 4 : 3] ?? 0);
 const opened: HubDatabase[] = [];
 for (let i = 0; i < dbs; i++) opened.push((await store.open(`db${i}`, { app: 'bench', user: 'bench' }))!);
+// BENCH_HUB_TRACE=1: the stages of traced changes in the hub, written to BENCH_HUB_TRACE_FILE when it stops (bench/hub-trace.ts).
+const tracer = TRACE ? traceHub(opened) : undefined;
 const hub = await HubServer.start({ store, auth, host: '127.0.0.1', port: 0 });
 console.log(`listening ${hub.url} pid ${process.pid}`);
 process.once('SIGTERM', () => {
@@ -36,5 +40,7 @@ process.once('SIGTERM', () => {
   const sum = (k: 'groupReads' | 'handedOver' | 'followerReads' | 'encoded'): number => opened.reduce((s, d) => s + fanoutOf(d).stats[k], 0);
   const commits = opened.reduce((s, d) => s + ((d.feed as { commits?: number }).commits ?? 0), 0);
   process.stderr.write(`[bench hub] hub: group reads ${sum('groupReads')}, wakes handed the merged changes ${sum('handedOver')}, follower reads ${sum('followerReads')}, frames encoded ${sum('encoded')}, group commits ${commits}\n`);
+  if (tracer) process.stderr.write(`[bench hub] ${tracer.health('hub (its whole life)')}\n`);
+  if (tracer && process.env.BENCH_HUB_TRACE_FILE) writeFileSync(process.env.BENCH_HUB_TRACE_FILE, JSON.stringify(tracer.trace));
   void hub.stop().then(() => process.exit(0));
 });

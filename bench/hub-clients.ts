@@ -6,7 +6,8 @@
  *
  *   argv: URL CONFIG_JSON   ({clients: [{i, db, writer}], ratePerWriter, maxInFlight})
  *   → {type:'connected'}                               every session welcomed and caught up
- *   ← {type:'go', seconds}  → {type:'written', committed: {i: n}, ackedAt}
+ *   ← {type:'go', seconds, ratePerWriter?}  → {type:'written', committed: {i: n}, ackedAt}
+ *                           (again for a later phase: latencies counted afresh, committed in all)
  *   ← {type:'expect', perDb: {db: {i: n}}}  → {type:'result', …}   once converged (or 60 s)
  *   ← {type:'stop'}
  */
@@ -22,10 +23,13 @@ import type { ChangeFeed } from '../src/sync/ports.ts';
 import { dialWs } from '../src/transport/ws/dial.ts';
 import { proofOf } from '../test/support/identity.ts';
 import { BUCKETS, bucketOf } from './hub-histogram.ts';
+import { TRACE, traced, Tracer } from './hub-trace.ts';
 
 const SCHEMA: TableInfo[] = [{ name: 'notes', pks: ['id'], columns: ['body'] }];
 
 const epoch = (): number => performance.timeOrigin + performance.now();
+/** BENCH_HUB_TRACE=1: each traced change's stages in this process (bench/hub-trace.ts). */
+const tracer = TRACE ? new Tracer() : undefined;
 
 /** WebSocket framing of a server frame (unmasked): 2 bytes, 4 past 125, 10 past 65,535. */
 const wsHeader = (n: number): number => (n < 126 ? 2 : n < 65_536 ? 4 : 10);
@@ -54,7 +58,9 @@ class MemFeed implements ChangeFeed {
   }
   commit(): void {
     const k = this.log.length + 1;
-    this.log.push({ table: 'notes', pk: packColumns([`${this.i}:${k}`]), cid: 'body', val: `${epoch().toFixed(3)} ${this.i} ${k}`, colVersion: 1, dbVersion: k, siteId: this.siteId, seq: 0, cl: 1 });
+    const at = epoch();
+    this.log.push({ table: 'notes', pk: packColumns([`${this.i}:${k}`]), cid: 'body', val: `${at.toFixed(3)} ${this.i} ${k}`, colVersion: 1, dbVersion: k, siteId: this.siteId, seq: 0, cl: 1 });
+    if (tracer && traced(k)) tracer.note('commit', `${this.i}:${k}`, at);
     this.events.emit('changed');
   }
   async *batches(since: number): AsyncGenerator<Batch> {
@@ -113,6 +119,7 @@ class Received implements PullTarget {
       bits[n >> 3]! |= 1 << (n & 7);
       this.changes++;
       if (this.measuring) this.hist[bucketOf(at - Number(v.slice(0, a)))]!++;
+      if (tracer && this.measuring && traced(n)) tracer.note('decoded', `${i}:${n}`, at);
     }
   }
   caughtUp(): void {
@@ -129,7 +136,10 @@ class Received implements PullTarget {
 /** Counts what is read from a channel, as it is on the wire (frame and WebSocket header). */
 function counted(channel: FrameChannel, r: Received): FrameChannel {
   return {
-    send: (f, o) => channel.send(f, o),
+    send: (f, o) => {
+      if (tracer && r.measuring) tracer.noteFrame('pushed', f);
+      return channel.send(f, o);
+    },
     close: (o) => channel.close(o),
     abort: (e) => channel.abort(e),
     async *[Symbol.asyncIterator]() {
@@ -149,6 +159,10 @@ interface Client {
   got: Received;
   feed?: MemFeed;
   acked: number;
+  /** A writer's offset in its commit period, as a fraction of it (see 'go'). */
+  phase?: number;
+  /** A writer's commits before this phase. */
+  base?: number;
   done: Promise<unknown>;
 }
 
@@ -188,21 +202,37 @@ async function main(): Promise<void> {
 
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
-    const m = JSON.parse(line) as { type: string; seconds?: number; perDb?: Record<string, Record<string, number>> };
+    const m = JSON.parse(line) as { type: string; seconds?: number; ratePerWriter?: number; perDb?: Record<string, Record<string, number>> };
     if (m.type === 'go') {
-      for (const c of clients) c.got.measuring = true;
+      for (const c of clients) {
+        c.got.measuring = true;
+        c.got.hist.fill(0); // this phase's latencies only
+      }
+      const ratePerWriter = m.ratePerWriter ?? config.ratePerWriter;
+      tracer?.reset();
       const writers = clients.filter((c) => c.feed);
+      // Each writer commits at its own phase of the period, as independent users do: all of them
+      // due at the same instant would offer the hub bursts of one change per writer, and every
+      // change of a burst would wait for the whole burst (the rate is the same either way).
+      for (const w of writers) {
+        w.phase = Math.random();
+        w.base = w.feed!.log.length; // commits of earlier phases
+      }
       const start = epoch();
       const end = start + m.seconds! * 1000;
       // each writer commits at its rate, as long as no more than maxInFlight of its changes wait for
       // the hub's ack (a saturated hub then sets the pace: what it accepts is its throughput)
       while (epoch() < end) {
-        const due = Math.floor(((epoch() - start) / 1000) * config.ratePerWriter);
-        for (const w of writers) while (w.feed!.log.length < due && w.feed!.log.length - w.acked < config.maxInFlight) w.feed!.commit();
+        const elapsed = ((epoch() - start) / 1000) * ratePerWriter; // in periods of one writer
+        for (const w of writers) {
+          const due = w.base! + Math.floor(elapsed + w.phase!);
+          while (w.feed!.log.length < due && w.feed!.log.length - w.acked < config.maxInFlight) w.feed!.commit();
+        }
         await sleep(2);
       }
       const deadline = epoch() + 60_000;
       while (writers.some((w) => w.acked < w.feed!.log.length) && epoch() < deadline) await sleep(5);
+      if (tracer) process.stderr.write(`[bench hub] ${tracer.health(`clients ${process.pid}`)}\n`);
       send({ type: 'written', committed: Object.fromEntries(writers.map((w) => [w.spec.i, w.feed!.log.length])), unacked: writers.reduce((s, w) => s + w.feed!.log.length - w.acked, 0), ackedAt: epoch(), start });
     } else if (m.type === 'expect') {
       const perDb = m.perDb!;
@@ -221,6 +251,7 @@ async function main(): Promise<void> {
         missing: clients.reduce((s, c) => s + missing(c), 0),
         behind: clients.filter((c) => missing(c) > 0).length,
         errors,
+        ...(tracer ? { trace: tracer.trace } : {}),
       });
     } else if (m.type === 'stop') {
       stop.abort();

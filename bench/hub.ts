@@ -25,6 +25,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { BUCKETS, bucketMs } from './hub-histogram.ts';
+import { TRACE, traceReport, type Trace } from './hub-trace.ts';
 import { Scratch } from './util.ts';
 
 const int = (name: string, fallback: number): number => {
@@ -43,6 +44,10 @@ export interface HubLoadOptions {
   /** Changes a writer may have waiting for the hub's ack before it waits too. */
   inflight: number;
   seconds: number;
+  /** The second phase's length (s; 0: none), and its offered rate: `sustainedRate`, or `sustainedShare` of what the first accepted. */
+  sustainedSeconds: number;
+  sustainedShare: number;
+  sustainedRate?: number;
 }
 
 export interface HubLoadResult extends HubLoadOptions {
@@ -55,6 +60,11 @@ export interface HubLoadResult extends HubLoadOptions {
   /** Load average (1 min) when the write phase ended: what else ran on the cores. */
   load: number;
   fanout_ms: { median: number; p99: number; samples: number };
+  /**
+   * The second phase: fan-out latency at an offered rate the hub keeps up with (the first phase
+   * offers more than the hub takes by default, so its latency is the writers' changes queued).
+   */
+  sustained?: { offered_per_s: number; accepted_per_s: number; hub_cpu_us_per_change: number; clients_cpu_us_per_change: number; load: number; fanout_ms: { median: number; p99: number; samples: number }; converged: boolean };
   hub_rss_mib: { before_clients: number; clients_idle: number; after_run: number };
   rss_per_idle_client_kib: number;
   wire_bytes_per_change: { all_frames: number; batches_only: number };
@@ -95,11 +105,11 @@ class Child {
   }
 }
 
-async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: string, schema: string, dbs: number): Promise<{ proc: ChildProcess; url: string; pid: number }> {
+async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: string, schema: string, dbs: number, traceFile: string): Promise<{ proc: ChildProcess; url: string; pid: number }> {
   const args = mode === 'sqlite' ? [join(scratch.dir, `hub-${randomBytes(3).toString('hex')}`)] : [pgUrl, schema];
   // BENCH_HUB_PROFILE=DIR: a CPU profile of the hub, written to DIR when it stops
   const prof = process.env.BENCH_HUB_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROFILE}`] : [];
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, here('./hub-child.ts'), ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, here('./hub-child.ts'), ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile } });
   let out = '';
   for await (const chunk of proc.stdout!) {
     out += String(chunk);
@@ -124,8 +134,10 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
   const scratch = new Scratch();
   const pgUrl = process.env.BENCH_HUB_PG_URL ?? 'postgres://127.0.0.1:5432/test';
   const schema = `bench_hubfan_${randomBytes(4).toString('hex')}`;
-  const hub = await startHub(o.mode, scratch, pgUrl, schema, o.dbs);
+  const traceFile = join(scratch.dir, 'hub-trace.json');
+  const hub = await startHub(o.mode, scratch, pgUrl, schema, o.dbs, traceFile);
   const children: Child[] = [];
+  const traces: Trace[] = [];
   try {
     const rssBefore = rssKiB(hub.pid);
     const perDb = Math.max(1, Math.floor(o.clients / o.dbs));
@@ -143,46 +155,74 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     log(`connected and caught up in ${Math.round(performance.now() - t0)} ms${errors.length ? `; ${errors.length} errors: ${errors[0]}` : ''}`);
     await new Promise((r) => setTimeout(r, 1_000));
     const rssIdle = rssKiB(hub.pid);
-    const cpu0 = cpuMs(hub.pid);
     const clientsCpu = (): number => children.reduce((t, c) => t + cpuMs(c.proc.pid!), 0);
-    const ccpu0 = clientsCpu();
-    log(`writing ${o.rate} changes/s for ${o.seconds} s`);
-    for (const c of children) c.tell({ type: 'go', seconds: o.seconds });
-    const written = await Promise.all(children.map((c) => c.next<{ committed: Record<string, number>; unacked: number; ackedAt: number; start: number }>()));
-    const cpu1 = cpuMs(hub.pid);
-    const ccpu1 = clientsCpu();
-    const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
     const committedBy: Record<string, Record<string, number>> = {};
-    let committed = 0;
-    for (const w of written) {
-      for (const [i, n] of Object.entries(w.committed)) {
-        const db = specs[Number(i)]!.db;
-        (committedBy[db] ??= {})[i] = n;
-        committed += n;
+    /** One write phase at `rate` changes/s offered, until every change is acknowledged and every client converged. */
+    const phase = async (rate: number, seconds: number) => {
+      const cpu0 = cpuMs(hub.pid);
+      const ccpu0 = clientsCpu();
+      log(`writing ${rate} changes/s for ${seconds} s`);
+      for (const c of children) c.tell({ type: 'go', seconds, ratePerWriter: rate / writers });
+      const written = await Promise.all(children.map((c) => c.next<{ committed: Record<string, number>; unacked: number; ackedAt: number; start: number }>()));
+      const cpu1 = cpuMs(hub.pid);
+      const ccpu1 = clientsCpu();
+      const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+      let committed = 0; // in this phase
+      for (const w of written) {
+        for (const [i, n] of Object.entries(w.committed)) {
+          const db = specs[Number(i)]!.db;
+          committed += n - (committedBy[db]?.[i] ?? 0);
+          (committedBy[db] ??= {})[i] = n;
+        }
       }
-    }
-    const start = Math.min(...written.map((w) => w.start));
-    const acceptedMs = Math.max(...written.map((w) => w.ackedAt)) - start;
-    const unacked = written.reduce((s, w) => s + w.unacked, 0);
-    log(`${committed} committed, all acknowledged after ${Math.round(acceptedMs)} ms (${unacked} not); waiting for convergence`);
-    for (const c of children) c.tell({ type: 'expect', perDb: committedBy });
-    const results = await Promise.all(children.map((c) => c.next<{ hist: number[]; bytes: number; batchBytes: number; received: number; duplicates: number; missing: number; errors: string[] }>()));
-    const hist = new Array<number>(BUCKETS).fill(0);
-    for (const r of results) r.hist.forEach((n, b) => (hist[b]! += n));
-    const received = results.reduce((s, r) => s + r.received, 0);
-    let expected = 0;
-    for (const s of specs) for (const [i, n] of Object.entries(committedBy[s.db] ?? {})) if (Number(i) !== s.i) expected += n;
-    const missing = results.reduce((s, r) => s + r.missing, 0);
-    const duplicates = results.reduce((s, r) => s + r.duplicates, 0);
+      const start = Math.min(...written.map((w) => w.start));
+      const acceptedMs = Math.max(...written.map((w) => w.ackedAt)) - start;
+      const unacked = written.reduce((s, w) => s + w.unacked, 0);
+      log(`${committed} committed, all acknowledged after ${Math.round(acceptedMs)} ms (${unacked} not); waiting for convergence`);
+      for (const c of children) c.tell({ type: 'expect', perDb: committedBy });
+      const results = await Promise.all(children.map((c) => c.next<{ hist: number[]; bytes: number; batchBytes: number; received: number; duplicates: number; missing: number; errors: string[]; trace?: Trace }>()));
+      const hist = new Array<number>(BUCKETS).fill(0);
+      for (const r of results) r.hist.forEach((n, b) => (hist[b]! += n));
+      const received = results.reduce((s, r) => s + r.received, 0);
+      let expected = 0;
+      for (const s of specs) for (const [i, n] of Object.entries(committedBy[s.db] ?? {})) if (Number(i) !== s.i) expected += n;
+      const missing = results.reduce((s, r) => s + r.missing, 0);
+      const duplicates = results.reduce((s, r) => s + r.duplicates, 0);
+      return {
+        committed,
+        accepted_per_s: Math.round((committed * 1000) / acceptedMs),
+        unacked,
+        hub_cpu_us_per_change: Math.round(((cpu1 - cpu0) * 1000) / Math.max(1, committed)),
+        clients_cpu_us_per_change: Math.round(((ccpu1 - ccpu0) * 1000) / Math.max(1, committed)),
+        load,
+        fanout_ms: { median: pct(hist, 50), p99: pct(hist, 99), samples: hist.reduce((s, n) => s + n, 0) },
+        results,
+        received,
+        expected,
+        missing,
+        duplicates,
+        converged: missing === 0 && duplicates === 0 && received === expected && unacked === 0,
+      };
+    };
+    const { committed, accepted_per_s, unacked, hub_cpu_us_per_change, clients_cpu_us_per_change, load, fanout_ms, results, received, expected, missing, duplicates, converged } = await phase(o.rate, o.seconds);
+    // The latency at a rate the hub keeps up with: a second phase offering a share of what the first accepted.
+    let sustained: HubLoadResult['sustained'];
+    if (o.sustainedSeconds > 0) {
+      const rate = o.sustainedRate ?? Math.max(writers, Math.round(accepted_per_s * o.sustainedShare));
+      const p = await phase(rate, o.sustainedSeconds);
+      sustained = { offered_per_s: rate, accepted_per_s: p.accepted_per_s, hub_cpu_us_per_change: p.hub_cpu_us_per_change, clients_cpu_us_per_change: p.clients_cpu_us_per_change, load: p.load, fanout_ms: p.fanout_ms, converged: p.converged };
+      for (const r of p.results) if (r.trace) traces.push(r.trace);
+    } else for (const r of results) if (r.trace) traces.push(r.trace);
     return {
       ...o,
       committed,
-      accepted_per_s: Math.round((committed * 1000) / acceptedMs),
+      accepted_per_s,
       unacked,
-      hub_cpu_us_per_change: Math.round(((cpu1 - cpu0) * 1000) / Math.max(1, committed)),
-      clients_cpu_us_per_change: Math.round(((ccpu1 - ccpu0) * 1000) / Math.max(1, committed)),
+      hub_cpu_us_per_change,
+      clients_cpu_us_per_change,
       load,
-      fanout_ms: { median: pct(hist, 50), p99: pct(hist, 99), samples: hist.reduce((s, n) => s + n, 0) },
+      fanout_ms,
+      ...(sustained ? { sustained } : {}),
       hub_rss_mib: { before_clients: +(rssBefore / 1024).toFixed(1), clients_idle: +(rssIdle / 1024).toFixed(1), after_run: +(rssKiB(hub.pid) / 1024).toFixed(1) },
       rss_per_idle_client_kib: +((rssIdle - rssBefore) / o.clients).toFixed(1),
       wire_bytes_per_change: { all_frames: +(results.reduce((s, r) => s + r.bytes, 0) / Math.max(1, received)).toFixed(1), batches_only: +(results.reduce((s, r) => s + r.batchBytes, 0) / Math.max(1, received)).toFixed(1) },
@@ -190,7 +230,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       expected,
       duplicates,
       missing,
-      converged: missing === 0 && duplicates === 0 && received === expected && unacked === 0,
+      converged,
       errors: [...errors, ...results.flatMap((r) => r.errors)].slice(0, 5),
     };
   } finally {
@@ -198,6 +238,14 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.once('exit', r)))));
     hub.proc.kill('SIGTERM');
     await new Promise((r) => (hub.proc.exitCode !== null ? r(null) : hub.proc.once('exit', r)));
+    if (TRACE && traces.length > 0) {
+      try {
+        traces.push(JSON.parse(readFileSync(traceFile, 'utf8')) as Trace);
+      } catch {
+        log('the hub wrote no trace');
+      }
+      for (const line of traceReport(traces)) log(line);
+    }
     if (o.mode === 'postgres') {
       const sql = postgres(pgUrl, { max: 1, onnotice: () => {} });
       await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
@@ -218,6 +266,9 @@ export function hubLoadOptions(mode: HubLoadOptions['mode']): HubLoadOptions {
     rate: int('BENCH_HUB_RATE', 20_000),
     inflight: int('BENCH_HUB_INFLIGHT', 20),
     seconds: int('BENCH_HUB_SECONDS', 10),
+    sustainedSeconds: process.env.BENCH_HUB_SUSTAINED_SECONDS === '0' ? 0 : int('BENCH_HUB_SUSTAINED_SECONDS', 5),
+    sustainedShare: Number(process.env.BENCH_HUB_SUSTAINED_SHARE ?? 0.25),
+    ...(process.env.BENCH_HUB_SUSTAINED_RATE ? { sustainedRate: int('BENCH_HUB_SUSTAINED_RATE', 1) } : {}),
   };
 }
 
@@ -234,14 +285,14 @@ export function hubLoadReport(runs: HubLoadResult[]): string {
   const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
   const rows = runs.map(
     (r) =>
-      `| ${r.mode} | ${r.clients} / ${r.writers} / ${r.dbs} | ${r.accepted_per_s.toLocaleString('en-US')} (${mark(r.accepted_per_s >= 20_000)}) | ${r.hub_cpu_us_per_change} | ${r.fanout_ms.median} / ${r.fanout_ms.p99} (${mark(r.fanout_ms.median < 10 && r.fanout_ms.p99 < 100)}) | ${r.rss_per_idle_client_kib} (${mark(r.rss_per_idle_client_kib < 100)}) | ${r.wire_bytes_per_change.all_frames} (${mark(r.wire_bytes_per_change.all_frames < 100)}) | ${r.converged ? 'yes' : `NO (missing ${r.missing}, twice ${r.duplicates}, unacked ${r.unacked})`} |`,
+      `| ${r.mode} | ${r.clients} / ${r.writers} / ${r.dbs} | ${r.accepted_per_s.toLocaleString('en-US')} (${mark(r.accepted_per_s >= 20_000)}) | ${r.hub_cpu_us_per_change} | ${r.fanout_ms.median} / ${r.fanout_ms.p99} (${mark(r.fanout_ms.median < 10 && r.fanout_ms.p99 < 100)}) | ${r.sustained ? `${r.sustained.offered_per_s} / ${r.sustained.accepted_per_s}: ${r.sustained.fanout_ms.median} / ${r.sustained.fanout_ms.p99} (${mark(r.sustained.fanout_ms.median < 10 && r.sustained.fanout_ms.p99 < 100)})` : '—'} | ${r.rss_per_idle_client_kib} (${mark(r.rss_per_idle_client_kib < 100)}) | ${r.wire_bytes_per_change.all_frames} (${mark(r.wire_bytes_per_change.all_frames < 100)}) | ${r.converged && (r.sustained?.converged ?? true) ? 'yes' : `NO (missing ${r.missing}, twice ${r.duplicates}, unacked ${r.unacked})`} |`,
   );
   return [
     '',
     '## Hub load (bench/hub.ts)',
     '',
-    '| store | clients / writers / databases | accepted changes/s (≥ 20,000) | hub CPU µs per change | fan-out ms median / p99 (< 10 / < 100) | RSS KiB per idle client (< 100) | wire bytes per change (< 100) | converged |',
-    '|---|---|---:|---:|---:|---:|---:|---|',
+    '| store | clients / writers / databases | accepted changes/s (≥ 20,000) | hub CPU µs per change | fan-out ms median / p99 (< 10 / < 100) | sustained: offered / accepted changes/s, fan-out ms median / p99 | RSS KiB per idle client (< 100) | wire bytes per change (< 100) | converged |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
   ].join('\n');

@@ -45,6 +45,13 @@ export interface FanoutSource {
    * call takes what was reported. Undefined (or absent): read.
    */
   takeStored?(since: number): Batch[] | undefined;
+  /**
+   * The feed tells of each change once, after it committed (embedded SQLite: once per group commit,
+   * by the store itself): a group may read at once. Otherwise (PostgreSQL: this process's wake,
+   * then the notification of the same commit a little later) the groups read a turn later, so the
+   * signals of one commit arriving meanwhile make one read, not two.
+   */
+  readonly wakesOnce?: boolean;
 }
 
 /** Work done, for tests and benchmarks. */
@@ -335,13 +342,24 @@ export class Fanout {
   private watch(): void {
     if (this.watching) return;
     const stop = (this.watching = new AbortController());
+    // Whether the groups were kicked in this turn of the event loop (cleared at its end).
+    let kicked = false;
+    const endOfTurn = (): void => void (kicked = false);
     void (async () => {
       while (!stop.signal.aborted) {
         await this.source.feed.changed(stop.signal);
-        // Let the rest of this turn's merges land first (one read for all), and never spin on a
-        // feed that answers at once (a closed store does).
-        await new Promise<void>((resolve) => setImmediate(resolve));
         if (stop.signal.aborted) return;
+        // At once where the store tells of a group commit once, when it landed (one per database
+        // and turn): waiting for the next turn only added a turn of everything else's work (every
+        // socket's reads, every other callback) to every change's latency. A second change in the
+        // same turn waits for the next one (reads that land meanwhile are coalesced by the
+        // groups), so a feed that answers at once (a closed store does) cannot spin.
+        if (kicked || !this.source.wakesOnce) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stop.signal.aborted) return;
+        if (!kicked) {
+          kicked = true;
+          setImmediate(endOfTurn);
+        }
         for (const g of this.groups.values()) g.kick();
       }
     })();

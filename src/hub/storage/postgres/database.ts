@@ -27,6 +27,7 @@ import { materializeDocuments } from './documents.ts';
 import { ConflictNotes, readConflicts } from './conflicts.ts';
 import { mergeCells, rowsOf, SiteOrdinals, type MergeResult } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
+import type { Slots } from './slots.ts';
 
 /** What a database needs of its store. */
 export interface StoreContext {
@@ -41,6 +42,8 @@ export interface StoreContext {
   wake(name: string): void;
   /** The most pushes merged in one transaction (1: each its own). */
   maxGroup: number;
+  /** Held by every merge for its reserved connection (slots.ts): the pool's other connections stay free for short statements. */
+  mergeSlots: Slots;
 }
 
 /** A complete pushed batch waiting for its group's transaction. */
@@ -277,7 +280,14 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
    * landed); `alone`: a push that fails also forgets what waited for it.
    */
   private async mergeGroup(group: readonly Entry[], alone: boolean): Promise<Received[][]> {
-    const tx = await this.ctx.sql.reserve();
+    await this.ctx.mergeSlots.acquire();
+    let tx: Awaited<ReturnType<Sql['reserve']>>;
+    try {
+      tx = await this.ctx.sql.reserve();
+    } catch (err) {
+      this.ctx.mergeSlots.release();
+      throw err;
+    }
     const io = new PgCellIO(tx as unknown as Sql, this.s, this.id);
     const conflicts = new ConflictNotes();
     const results: Received[][] = [];
@@ -367,6 +377,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       throw await cause;
     } finally {
       tx.release();
+      this.ctx.mergeSlots.release();
     }
     if (applied) this.ctx.wake(this.name);
     return results;

@@ -21,6 +21,7 @@ import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, 
 import { bytes } from './cells.ts';
 import { infoOf, PgHubDatabase, type StoreContext } from './database.ts';
 import { ScratchPredicates } from './predicates.ts';
+import { Slots } from './slots.ts';
 import { checkSchemaName, migrate } from './schema.ts';
 
 /** The schema the hub's tables live in unless told otherwise. */
@@ -56,9 +57,12 @@ export class PgHubStore implements HubStore {
   private closed = false;
 
   private readonly maxGroup: number;
+  private readonly mergeSlots: Slots;
 
-  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number) {
+  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number, poolSize: number) {
     this.maxGroup = maxGroup;
+    // Merges reserve at most all but two of the pool's connections (see slots.ts).
+    this.mergeSlots = new Slots(poolSize - 2);
     this.sql = sql;
     this.ownsClient = owns;
     this.schema = schema;
@@ -72,7 +76,7 @@ export class PgHubStore implements HubStore {
     checkSchemaName(schema);
     const owns = typeof options.url === 'string';
     const sql = typeof options.url === 'string' ? postgres(options.url, { max: options.max ?? 10, onnotice: () => {} }) : options.url;
-    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)));
+    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10));
     try {
       await migrate(sql, schema);
       const listening = await sql.listen(store.channel, (name) => store.events.emit(name));
@@ -91,6 +95,7 @@ export class PgHubStore implements HubStore {
       channel: this.channel,
       predicates: this.predicates,
       maxGroup: this.maxGroup,
+      mergeSlots: this.mergeSlots,
       changed: (name, signal) =>
         new Promise((resolve) => {
           if (signal.aborted || this.closed) return resolve();

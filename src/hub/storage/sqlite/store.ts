@@ -34,6 +34,8 @@ class SqliteHubDatabase implements HubDatabase {
   readonly dbPath: string;
   readonly engine: Engine;
   readonly proof: SiteProof;
+  /** The feed tells of each group commit once, after it landed (feed.ts): the fan-out reads at once. */
+  readonly wakesOnce = true;
   private readonly db: SqliteConnection;
   private readonly meta: SqliteConnection;
   private staging: Staging | undefined;
