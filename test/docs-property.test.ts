@@ -7,53 +7,23 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { Engine } from '../src/engine/engine.ts';
-import { openDatabase } from '../src/engine/sqlite.ts';
 import { Documents } from '../src/docs/documents.ts';
 import { DocumentError } from '../src/docs/errors.ts';
 import type { Json, JsonObject } from '../src/docs/json.ts';
 import { applyPatch, type Operation } from '../src/docs/patch.ts';
 import { valueAt } from '../src/docs/query.ts';
+import { freshCopy } from './support/fresh-copy.ts';
 import { rng, shuffle } from './support/random.ts';
 
 const N = 3;
 const IDS = ['d0', 'd1'];
 const PATHS = ['/a', '/b', '/n', '/n/x', '/n/y', '/n/deep/z', '/tags'];
 
-/**
- * A fresh documents database (Engine.open and the documents' CRRs) as bytes, made once and copied into
- * each replica with a new random site id: the same database but for the site id, without running the
- * DDL and three asCrr again for each of the runs' 360 replicas (a third of this file's CPU).
- */
-let image: Uint8Array | undefined;
-function freshImage(): Uint8Array {
-  if (image) return image;
-  const db = openDatabase(':memory:');
-  const engine = Engine.open(db);
-  new Documents(engine);
-  image = db.serialize();
-  db.close();
-  // The site id is stored nowhere but where newSiteId rewrites it: no byte of it is left after.
-  const check = openDatabase(':memory:');
-  check.deserialize(image);
-  check.exec('PRAGMA secure_delete = ON');
-  newSiteId(check);
-  assert.equal(Buffer.from(check.serialize()).indexOf(engine.siteId), -1, 'the site id is only in ddcp_site_id');
-  check.close();
-  return image;
-}
-
-function newSiteId(db: DatabaseSync): void {
-  db.exec('UPDATE ddcp_site_id SET site_id = randomblob(length(site_id)) WHERE ordinal = 0');
-}
-
+/** A fresh documents database (Engine.open and the documents' CRRs), copied for each of the runs' 360 replicas. */
 function replica(): Documents {
-  const db = openDatabase(':memory:');
-  db.deserialize(freshImage());
-  newSiteId(db);
-  return new Documents(Engine.open(db));
+  return new Documents(Engine.open(freshCopy('documents', (_db, engine) => new Documents(engine))));
 }
 
 const replicas = (): Documents[] => Array.from({ length: N }, replica);

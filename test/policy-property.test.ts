@@ -17,12 +17,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { Engine } from '../src/engine/engine.ts';
-import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
+import type { SqlValue } from '../src/engine/sqlite.ts';
 import { readFilterOf } from '../src/sync/gate.ts';
 import type { PeerPolicy, TableRule } from '../src/sync/policy.ts';
+import { freshCopy } from './support/fresh-copy.ts';
 
 const N = 3;
 const IDS = 4;
@@ -84,40 +84,15 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.nat(N - 1), to: fc.nat(N - 1) }), weight: 4 },
 );
 
-/**
- * A fresh replica's database (Engine.open, the schema, asCrr) as bytes, made once and copied into
- * each replica with a new random site id: the same database but for the site id, without the DDL
- * and asCrr for every run.
- */
-let image: Uint8Array | undefined;
-function freshImage(): Uint8Array {
-  if (image) return image;
-  const db = openDatabase(':memory:');
-  const e = Engine.open(db);
-  db.exec(SCHEMA);
-  e.asCrr('items');
-  e.asCrr('tags');
-  image = db.serialize();
-  db.close();
-  // The site id is stored nowhere but where newSiteId rewrites it: no byte of it is left after.
-  const check = openDatabase(':memory:');
-  check.deserialize(image);
-  check.exec('PRAGMA secure_delete = ON');
-  newSiteId(check);
-  assert.equal(Buffer.from(check.serialize()).indexOf(e.siteId), -1, 'the site id is only in ddcp_site_id');
-  check.close();
-  return image;
-}
-
-function newSiteId(db: DatabaseSync): void {
-  db.exec('UPDATE ddcp_site_id SET site_id = randomblob(length(site_id)) WHERE ordinal = 0');
-}
-
+/** A fresh replica (the schema, its CRRs), copied for each run. */
 function open(): Engine {
-  const db = openDatabase(':memory:');
-  db.deserialize(freshImage());
-  newSiteId(db);
-  return Engine.open(db);
+  return Engine.open(
+    freshCopy('policy-property', (db, e) => {
+      db.exec(SCHEMA);
+      e.asCrr('items');
+      e.asCrr('tags');
+    }),
+  );
 }
 
 function rows(e: Engine, sql: string, params: Record<string, SqlValue> = {}): string {

@@ -4,9 +4,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
-import { Engine, openDatabase } from '../engine/index.ts';
+import { Engine } from '../engine/index.ts';
+import { freshCopy } from '../../test/support/fresh-copy.ts';
 import { revisionOf } from './decode.ts';
 import { Documents } from './documents.ts';
 import type { Json } from './json.ts';
@@ -16,38 +16,9 @@ const key = fc.constantFrom('b', 'a', 'z', '9', '10', 'a~b', 'a/b', '\u{1F600}',
 const value = fc.oneof(fc.constantFrom<Json>(0, -0, 1.5, null, true, 'x', [], {}, [1, { b: 2, a: -0 }], { y: 1, x: [2] }), fc.string({ maxLength: 3 }));
 const step = fc.tuple(fc.constantFrom('add', 'replace', 'remove'), key, value, fc.boolean());
 
-/**
- * A fresh documents database (Engine.open and the documents' CRRs) as bytes, made once and copied
- * into each run's replica with a new random site id: the same database but for the site id, without
- * the DDL and three asCrr for each of the 300 runs.
- */
-let image: Uint8Array | undefined;
-function freshImage(): Uint8Array {
-  if (image) return image;
-  const db = openDatabase(':memory:');
-  const engine = Engine.open(db);
-  new Documents(engine);
-  image = db.serialize();
-  db.close();
-  // The site id is stored nowhere but where newSiteId rewrites it: no byte of it is left after.
-  const check = openDatabase(':memory:');
-  check.deserialize(image);
-  check.exec('PRAGMA secure_delete = ON');
-  newSiteId(check);
-  assert.equal(Buffer.from(check.serialize()).indexOf(engine.siteId), -1, 'the site id is only in ddcp_site_id');
-  check.close();
-  return image;
-}
-
-function newSiteId(db: DatabaseSync): void {
-  db.exec('UPDATE ddcp_site_id SET site_id = randomblob(length(site_id)) WHERE ordinal = 0');
-}
-
+/** A fresh documents database (Engine.open and the documents' CRRs), copied for each of the 300 runs. */
 function fresh(): Documents {
-  const db = openDatabase(':memory:');
-  db.deserialize(freshImage());
-  newSiteId(db);
-  return new Documents(Engine.open(db));
+  return new Documents(Engine.open(freshCopy('documents', (_db, engine) => new Documents(engine))));
 }
 
 describe('revisions', () => {

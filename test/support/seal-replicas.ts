@@ -3,13 +3,13 @@
  * a schema, one seal of what its log holds (with the seal's options: set-based or through the rules),
  * and a dump of every clock it stored, to compare two replicas byte for byte.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import { Versions } from '../../src/engine/clock.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { introspect } from '../../src/engine/schema.ts';
 import { sealTables, type SealOptions } from '../../src/engine/seal.ts';
-import { openDatabase, type SqliteConnection } from '../../src/engine/sqlite.ts';
+import type { SqliteConnection } from '../../src/engine/sqlite.ts';
 import { CrrTable } from '../../src/engine/table.ts';
+import { freshCopy } from './fresh-copy.ts';
 
 export interface SealReplica {
   db: SqliteConnection;
@@ -19,43 +19,12 @@ export interface SealReplica {
   names: string[];
 }
 
-/**
- * A fresh database (Engine.open, the schema, asCrr) as bytes, made once per schema and copied into
- * each replica, which gets a new random site id: the same database, byte for byte but for the site
- * id, at a fraction of the CPU (the property tests make hundreds of replicas, a 66-column table's
- * triggers among them).
- */
-const images = new Map<string, Uint8Array>();
-function image(schema: string, tables: string[]): Uint8Array {
-  const key = JSON.stringify([schema, tables]);
-  let bytes = images.get(key);
-  if (bytes) return bytes;
-  const db = openDatabase(':memory:');
-  const e = Engine.open(db);
-  db.exec(schema);
-  for (const t of tables) e.asCrr(t);
-  bytes = db.serialize();
-  db.close();
-  // The site id is stored nowhere but where newSiteId rewrites it: no byte of it is left after.
-  const check = openDatabase(':memory:');
-  check.deserialize(bytes);
-  check.exec('PRAGMA secure_delete = ON');
-  newSiteId(check);
-  if (Buffer.from(check.serialize()).indexOf(e.siteId) !== -1) throw new Error('the site id is stored outside ddcp_site_id: a copied image would keep it');
-  check.close();
-  images.set(key, bytes);
-  return bytes;
-}
-
-function newSiteId(db: DatabaseSync): void {
-  db.exec('UPDATE ddcp_site_id SET site_id = randomblob(length(site_id)) WHERE ordinal = 0');
-}
-
 /** An in-memory database with `schema` run and `tables` made CRRs (a copy of one made once). */
 export function sealReplica(schema: string, tables: string[]): SealReplica {
-  const db = openDatabase(':memory:');
-  db.deserialize(image(schema, tables));
-  newSiteId(db);
+  const db = freshCopy(`seal ${JSON.stringify([schema, tables])}`, (made, engine) => {
+    made.exec(schema);
+    for (const t of tables) engine.asCrr(t);
+  });
   const e = Engine.open(db);
   return { db: e.db, versions: new Versions(e.db), tables: tables.map((t) => new CrrTable(e.db, introspect(e.db, t))), names: tables };
 }
