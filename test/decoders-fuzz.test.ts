@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { Engine } from '../src/engine/engine.ts';
 import type { Change } from '../src/engine/change.ts';
@@ -35,7 +36,7 @@ const SCHEMA = `CREATE TABLE notes (id TEXT PRIMARY KEY NOT NULL, body);
 CREATE TABLE nums (n INTEGER PRIMARY KEY NOT NULL, r REAL, b BLOB);`;
 
 /** A replica with a fixed site id (so two builds are the same database), its tables and some rows. */
-function replica(site: Uint8Array, rows: (e: Engine) => void): Engine {
+function replica(site: Uint8Array, rows: (e: Engine) => void): { db: DatabaseSync; engine: Engine } {
   const db = openDatabase(':memory:');
   db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
   db.prepare('INSERT INTO ddcp_site_id VALUES (0, ?)').run(site);
@@ -45,27 +46,46 @@ function replica(site: Uint8Array, rows: (e: Engine) => void): Engine {
   e.asCrr('nums');
   rows(e);
   e.seal();
-  return e;
+  return { db, engine: e };
+}
+
+/**
+ * A fixture made once: `make`'s database as bytes, and each call a fresh copy opened as an engine —
+ * what reopening the saved repository gives (rows, clocks, log, site ids alike). The checks below
+ * make up to five replicas per run; building each again was most of this file's CPU.
+ */
+const images = new Map<string, Uint8Array>();
+function madeOnce(name: string, make: () => { db: DatabaseSync; engine: Engine }): Engine {
+  let bytes = images.get(name);
+  if (!bytes) {
+    const { db } = make();
+    bytes = db.serialize();
+    db.close();
+    images.set(name, bytes);
+  }
+  const db = openDatabase(':memory:');
+  db.deserialize(bytes);
+  return Engine.open(db);
 }
 
 /** The honest peer: rows, updates, a delete and a revival. */
 const honest = (): Engine =>
-  replica(SITE_H, (e) => {
+  madeOnce('honest', () => replica(SITE_H, (e) => {
     e.db.exec(`INSERT INTO notes VALUES ('a', 'h1'), ('b', 'h2'), ('c', 3), ('é', x'00ff');
       INSERT INTO nums VALUES (1, 1.5, x'01'), (9007199254740993, -0.0, NULL), (-5, 1e300, 'x');`);
     e.seal();
     e.db.exec(`UPDATE notes SET body = 'h1b' WHERE id = 'a'; DELETE FROM notes WHERE id = 'c'; UPDATE nums SET r = 2.5 WHERE n = 1`);
     e.seal();
     e.db.exec(`INSERT INTO notes VALUES ('c', 'back')`);
-  });
+  }));
 
 /** The target: its own rows, and part of what the honest peer has. */
 const target = (): Engine =>
-  replica(SITE_T, (e) => {
+  madeOnce('target', () => replica(SITE_T, (e) => {
     e.db.exec(`INSERT INTO notes VALUES ('a', 't1'), ('z', 't2'); INSERT INTO nums VALUES (2, 0.5, NULL)`);
     e.seal();
     e.applyChanges([...honest().changesSince(0)].slice(0, 4));
-  });
+  }));
 
 /** Rows with exact integers. */
 function big(e: Engine, sql: string): unknown[] {

@@ -9,19 +9,24 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Engine } from '../src/engine/engine.ts';
-import { openDatabase } from '../src/engine/sqlite.ts';
 import { Documents } from '../src/docs/documents.ts';
 import { DocumentError } from '../src/docs/errors.ts';
 import type { Json, JsonObject } from '../src/docs/json.ts';
 import { applyPatch, type Operation } from '../src/docs/patch.ts';
 import { valueAt } from '../src/docs/query.ts';
+import { freshCopy } from './support/fresh-copy.ts';
 import { rng, shuffle } from './support/random.ts';
 
 const N = 3;
 const IDS = ['d0', 'd1'];
 const PATHS = ['/a', '/b', '/n', '/n/x', '/n/y', '/n/deep/z', '/tags'];
 
-const replicas = (): Documents[] => Array.from({ length: N }, () => new Documents(Engine.open(openDatabase(':memory:'))));
+/** A fresh documents database (Engine.open and the documents' CRRs), copied for each of the runs' 360 replicas. */
+function replica(): Documents {
+  return new Documents(Engine.open(freshCopy('documents', (_db, engine) => new Documents(engine))));
+}
+
+const replicas = (): Documents[] => Array.from({ length: N }, replica);
 
 /** Everything of `from` since `since`, shuffled, optionally thinned and duplicated, into `to`. */
 function sync(from: Documents, to: Documents, rand: () => number, mode: 'full' | 'messy'): void {

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -540,13 +540,12 @@ test('writes by a plain SQLite connection that never loaded ddcp replicate to cr
     await fc.assert(
       fc.asyncProperty(ops(15), ops(30, { keyUpdates: true }), async (viaEngine, viaPlain) => {
         const file = join(dir, `db${++run}.sqlite`);
-        // ddcp makes the tables CRRs and writes some rows itself.
+        // ddcp makes the tables CRRs (the file starts as the fresh image the replicas copy, with its
+        // own site id) and writes some rows itself.
+        writeFileSync(file, ddImage(TABLES));
         let db = openDatabase(file);
+        newSiteId(db);
         let engine = Engine.open(db);
-        for (const t of TABLES) {
-          db.exec(t.ddl);
-          engine.asCrr(t.name);
-        }
         const ours = ddOnEngine('dd-file', db, engine);
         for (const op of viaEngine) await ours.run(op);
         const early = await ours.changes(0); // seals the engine's writes

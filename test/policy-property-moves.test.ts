@@ -23,10 +23,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Engine } from '../src/engine/engine.ts';
-import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
+import type { SqlValue } from '../src/engine/sqlite.ts';
 import { readFilterOf } from '../src/sync/gate.ts';
 import { checkPolicy, type PeerPolicy, type TableRule } from '../src/sync/policy.ts';
 import { rng } from './support/random.ts';
+import { freshCopy } from './support/fresh-copy.ts';
 
 const N = 3;
 const IDS = 3;
@@ -74,11 +75,14 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   },
 );
 
+/** A fresh replica (the schema, its CRRs), copied for each run. */
 function open(): Engine {
-  const e = Engine.open(openDatabase(':memory:'));
-  e.db.exec(SCHEMA);
-  e.asCrr('items');
-  return e;
+  return Engine.open(
+    freshCopy('policy-property-moves', (db, e) => {
+      db.exec(SCHEMA);
+      e.asCrr('items');
+    }),
+  );
 }
 
 function query(e: Engine, sql: string, params: Record<string, SqlValue> = {}): Record<string, SqlValue>[] {

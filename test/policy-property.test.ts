@@ -19,9 +19,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Engine } from '../src/engine/engine.ts';
-import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
+import type { SqlValue } from '../src/engine/sqlite.ts';
 import { readFilterOf } from '../src/sync/gate.ts';
 import type { PeerPolicy, TableRule } from '../src/sync/policy.ts';
+import { freshCopy } from './support/fresh-copy.ts';
 
 const N = 3;
 const IDS = 4;
@@ -83,12 +84,15 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.nat(N - 1), to: fc.nat(N - 1) }), weight: 4 },
 );
 
+/** A fresh replica (the schema, its CRRs), copied for each run. */
 function open(): Engine {
-  const e = Engine.open(openDatabase(':memory:'));
-  e.db.exec(SCHEMA);
-  e.asCrr('items');
-  e.asCrr('tags');
-  return e;
+  return Engine.open(
+    freshCopy('policy-property', (db, e) => {
+      db.exec(SCHEMA);
+      e.asCrr('items');
+      e.asCrr('tags');
+    }),
+  );
 }
 
 function rows(e: Engine, sql: string, params: Record<string, SqlValue> = {}): string {

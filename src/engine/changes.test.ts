@@ -28,14 +28,30 @@ function siteId(n: number): Uint8Array {
   return b;
 }
 
-function openReplica(n: number): Engine {
+/**
+ * Replica n's fresh database (its site id, Engine.open, the schema, asCrr) as bytes, made once per n
+ * and copied into each replica: the same database, without the DDL and asCrr for every run.
+ */
+const images = new Map<number, Uint8Array>();
+function image(n: number): Uint8Array {
+  let bytes = images.get(n);
+  if (bytes) return bytes;
   const db = openDatabase(':memory:');
   db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
   db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(siteId(n));
   const e = Engine.open(db);
   db.exec(SCHEMA);
   for (const t of Object.keys(TABLES)) e.asCrr(t);
-  return e;
+  bytes = db.serialize();
+  db.close();
+  images.set(n, bytes);
+  return bytes;
+}
+
+function openReplica(n: number): Engine {
+  const db = openDatabase(':memory:');
+  db.deserialize(image(n));
+  return Engine.open(db);
 }
 
 /** Every field of a change with its exact type (a clock as number or bigint, a value as SQLite's type). */

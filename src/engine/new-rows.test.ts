@@ -131,15 +131,24 @@ const stateArb = fc.record({
   earlier: fc.array(fc.oneof(rowArb, singleArb), { maxLength: 6 }).map((g) => g.flat()),
 });
 
+/** A fresh replica's database (site id LOCAL, the schema, asCrr) as bytes: made once, copied per run. */
+let image: Uint8Array | undefined;
+
 function replica(): Engine {
+  if (!image) {
+    const db = openDatabase(':memory:');
+    db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
+    db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(LOCAL);
+    const e = Engine.open(db);
+    db.exec(SCHEMA);
+    e.asCrr('t');
+    e.asCrr('u');
+    image = db.serialize();
+    db.close();
+  }
   const db = openDatabase(':memory:');
-  db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
-  db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(LOCAL);
-  const e = Engine.open(db);
-  db.exec(SCHEMA);
-  e.asCrr('t');
-  e.asCrr('u');
-  return e;
+  db.deserialize(image);
+  return Engine.open(db);
 }
 
 function build(state: typeof stateArb extends fc.Arbitrary<infer S> ? S : never): Engine {

@@ -14,8 +14,9 @@ import { Engine } from './engine.ts';
 import type { WriteGuard } from './filter.ts';
 import { packColumns } from './pack.ts';
 import { SENTINEL } from './schema.ts';
-import { openDatabase, type SqlValue } from './sqlite.ts';
+import type { SqlValue } from './sqlite.ts';
 import { StoredReport } from './stored.ts';
+import { freshCopy } from '../../test/support/fresh-copy.ts';
 
 const SCHEMA = `CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b, c);
 CREATE TABLE u (k TEXT NOT NULL, n INTEGER NOT NULL, x, y, PRIMARY KEY (k, n));`;
@@ -68,12 +69,14 @@ describe('stored report', () => {
     let compared = 0;
     fc.assert(
       fc.property(stateArb, fc.array(mergeArb, { minLength: 1, maxLength: 4 }), (state, merges) => {
-        const db = openDatabase(':memory:');
-        try {
-          db.exec(SCHEMA);
-          const e = Engine.open(db);
+        // A fresh replica, copied for each of the 300 runs.
+        const db = freshCopy('stored', (d, e) => {
+          d.exec(SCHEMA);
           e.asCrr('t');
           e.asCrr('u');
+        });
+        try {
+          const e = Engine.open(db);
           for (const w of state.local) {
             const pk = pkOf(w.table, w.row);
             const where = w.table === 't' ? 'id = ?' : 'k = ? AND n = ?';

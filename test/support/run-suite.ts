@@ -4,18 +4,17 @@
  * `node --test` runs its files in name order, so the few files that take a minute of their own
  * (packing and installing the package, cr-sqlite interop, the browser + terminal task manager…)
  * started late and ran on alone while the other slot sat idle: the suite's length was decided by
- * where a long file fell in the alphabet. Here they start first (longest-first, the classic
- * schedule), the rest follow in name order, and the type-check (tsc, ~18 CPU-s on one core) runs
- * beside them instead of before them; it fails the run as before. Which files are slow is only an
- * order: a file missing from {@link SLOW_FIRST} still runs, a name there that no longer exists is
- * ignored.
+ * where a long file fell in the alphabet. Here every file is ordered by its recorded time, longest
+ * first (the classic schedule), and the type-check (tsc, ~18 CPU-s on one core) runs beside them
+ * instead of before them; it fails the run as before. The record is only an order: a file missing
+ * from it still runs, a name there that no longer exists is ignored.
  *
  * Usage: `node --import ./test/support/compile-cache.ts test/support/run-suite.ts [FILE…]` (no
  * files: the whole suite). `DDCP_TEST_CONCURRENCY` overrides the number of files run at once.
  */
 import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
-import { appendFileSync, globSync, rmSync } from 'node:fs';
+import { appendFileSync, globSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
@@ -23,40 +22,25 @@ import { spec } from 'node:test/reporters';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
- * Files that take longest (CPU-s alone and in a whole run, wall on this 2-core machine: README
- * "Set-up"), longest first. Many of them also wait (processes, Chromium, tmux, npm, libp2p
+ * How long each file took in a whole run (`test/support/suite-times.tsv`: the lines DDCP_TEST_TIMES
+ * writes — file, start, end, CPU-s, children's CPU-s; refresh it with `DDCP_TEST_TIMES=test/support/
+ * suite-times.tsv npm test`). Many long files also wait (processes, Chromium, tmux, npm, libp2p
  * time-outs), which the files running beside them fill.
  */
-const SLOW_FIRST = [
-  'test/package.test.ts',
-  'test/interop.test.ts',
-  'test/browser-tasks.test.ts',
-  'test/convergence.test.ts',
-  'test/sync.test.ts',
-  'test/network-cli.test.ts',
-  'test/hub-convergence.test.ts',
-  'test/p2p.test.ts',
-  'src/transport/p2p/node.test.ts',
-  'test/cli-process.test.ts',
-  'test/docs-property.test.ts',
-  'src/transport/p2p/stall.test.ts',
-  'test/cli-revoke.test.ts',
-  'test/decoders-fuzz.test.ts',
-  'src/engine/seal.test.ts',
-  'src/bundle/format.test.ts',
-  'test/hub/inspector-cli.test.ts',
-  'test/browser-hub.test.ts',
-  'test/hub-postgres-documents.test.ts',
-  'test/remotes/libp2p.test.ts',
-  'test/bundle.test.ts',
-  'test/cli-damaged.test.ts',
-  'test/hub.test.ts',
-  'test/cli-push.test.ts',
-  'test/cli-pull.test.ts',
-  'test/remotes/hub.test.ts',
-  'test/remotes/folder.test.ts',
-  'test/hub-restart.test.ts',
-];
+function recordedSeconds(): Map<string, number> {
+  const seconds = new Map<string, number>();
+  let text = '';
+  try {
+    text = readFileSync(join(ROOT, 'test', 'support', 'suite-times.tsv'), 'utf8');
+  } catch {
+    return seconds; // no record: name order
+  }
+  for (const line of text.split('\n')) {
+    const [file, start, end] = line.split('\t');
+    if (file && !file.startsWith('(') && start && end) seconds.set(file, Number(end) - Number(start));
+  }
+  return seconds;
+}
 
 /**
  * Two cores: two files at once kept both busy only while neither waited; a third overlaps one
@@ -64,10 +48,19 @@ const SLOW_FIRST = [
  */
 const CONCURRENCY = Number(process.env.DDCP_TEST_CONCURRENCY ?? 3);
 
+/**
+ * Every test file, longest first by the record (the classic schedule: what is left at the end is
+ * short, so no slot runs on alone while the other idles). A file the record does not know yet counts
+ * as its median: new files are often integration tests, and a guess in the middle cannot end the run
+ * late by much.
+ */
 function testFiles(): string[] {
   const all = globSync(['src/**/*.test.ts', 'test/**/*.test.ts'], { cwd: ROOT }).sort();
-  const first = SLOW_FIRST.filter((f) => all.includes(f));
-  return [...first, ...all.filter((f) => !first.includes(f))];
+  const seconds = recordedSeconds();
+  const known = all.map((f) => seconds.get(f)).filter((s) => s !== undefined).sort((a, b) => a - b);
+  const guess = known[Math.floor(known.length / 2)] ?? 0;
+  const weight = (f: string): number => seconds.get(f) ?? guess;
+  return all.map((f) => [f, weight(f)] as const).sort((a, b) => b[1] - a[1]).map(([f]) => f); // stable: ties keep name order
 }
 
 /** When the type-check started and ended (seconds since the epoch), for DDCP_TEST_TIMES. */

@@ -7,8 +7,9 @@ import { Versions } from '../../src/engine/clock.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { introspect } from '../../src/engine/schema.ts';
 import { sealTables, type SealOptions } from '../../src/engine/seal.ts';
-import { openDatabase, type SqliteConnection } from '../../src/engine/sqlite.ts';
+import type { SqliteConnection } from '../../src/engine/sqlite.ts';
 import { CrrTable } from '../../src/engine/table.ts';
+import { freshCopy } from './fresh-copy.ts';
 
 export interface SealReplica {
   db: SqliteConnection;
@@ -18,11 +19,13 @@ export interface SealReplica {
   names: string[];
 }
 
-/** An in-memory database with `schema` run and `tables` made CRRs. */
+/** An in-memory database with `schema` run and `tables` made CRRs (a copy of one made once). */
 export function sealReplica(schema: string, tables: string[]): SealReplica {
-  const e = Engine.open(openDatabase(':memory:'));
-  e.db.exec(schema);
-  for (const t of tables) e.asCrr(t);
+  const db = freshCopy(`seal ${JSON.stringify([schema, tables])}`, (made, engine) => {
+    made.exec(schema);
+    for (const t of tables) engine.asCrr(t);
+  });
+  const e = Engine.open(db);
   return { db: e.db, versions: new Versions(e.db), tables: tables.map((t) => new CrrTable(e.db, introspect(e.db, t))), names: tables };
 }
 
