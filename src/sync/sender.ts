@@ -73,6 +73,9 @@ class ChangeWaits {
   }
 }
 
+/** A frame encoded for this one send and never touched again: the transport need not copy it. */
+const FRESH = { shared: true } as const;
+
 /** Sends `feed`'s changes after `since`; returns the last version sent (caught up to). */
 export async function sendFeed(channel: FrameChannel, feed: ChangeFeed, since: number, options: SendOptions): Promise<number> {
   const { signal } = options;
@@ -91,13 +94,13 @@ async function sendFrom(channel: FrameChannel, feed: ChangeFeed, since: number, 
     for await (const batch of feed.batches(since, { exceptSite: options.exceptSite, ...(options.read ? { read: options.read } : {}) })) {
       if (signal.aborted) return since;
       if (batch.changes.length > 0) {
-        await channel.send(encodeMessage({ type: 'batch', version: batch.version, complete: batch.complete, changes: batch.changes }));
+        await channel.send(encodeMessage({ type: 'batch', version: batch.version, complete: batch.complete, changes: batch.changes }), FRESH);
         options.onBatch?.(batch.changes.length, batch.version);
       }
       if (batch.complete) last = Math.max(last, batch.version);
     }
     since = last;
-    await channel.send(encodeMessage({ type: 'caught-up', version: since }));
+    await channel.send(encodeMessage({ type: 'caught-up', version: since }), FRESH);
     options.onCaughtUp?.(since);
     if (!options.follow) return since;
     // A change made while we were sending may have signalled before we listened (a feed's signal
