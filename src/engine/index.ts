@@ -16,7 +16,7 @@ export type { ReadFilter, RowRule, WriteGuard } from './filter.ts';
 export { registerFunctions } from './functions.ts';
 export type { Refusal } from './guard.ts';
 export type { CommitCounts, HistoryEntry, MergeCounts, VersionRecord } from './history.ts';
-export { packColumns, unpackColumns, packValue, unpackValue, readValue, readValueAt, writeValue } from './pack.ts';
+export { packColumns, unpackColumns, packValue, unpackValue, readValue, readValueAt, skipValueAt, writeValue } from './pack.ts';
 export type { ReadCursor } from './pack.ts';
 export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './schema.ts';
 export type { TableInfo } from './schema.ts';

@@ -258,6 +258,41 @@ export function readValueAt(buf: Uint8Array, at: ReadCursor): SqlValue {
 }
 
 /**
+ * Checks one tagged value at `at.pos` exactly as {@link readValueAt} reads it (same checks, same
+ * errors) and moves past it, making nothing: a received batch is checked whole before its changes
+ * are decoded (or stored undecoded), so its text is not made into strings twice.
+ */
+export function skipValueAt(buf: Uint8Array, at: ReadCursor): void {
+  const pos = at.pos;
+  if (pos + 1 > buf.length) truncated('a type tag');
+  const tag = buf[pos]!;
+  const type = tag & 0x07;
+  if (type !== T_TEXT) {
+    readValueAt(buf, at); // numbers, NULL: nothing to save; a blob's copy is small beside its checks
+    return;
+  }
+  const len = tag >> 3;
+  let p = pos + 1;
+  if (len > 4) throw new PackError(`packed text length takes ${len} bytes (at most 4)`);
+  if (p + len > buf.length) truncated('a text length');
+  let n = 0;
+  for (let j = 0; j < len; j++) n = n * 256 + buf[p + j]!;
+  p += len;
+  if (p + n > buf.length) truncated('text');
+  at.pos = p + n;
+  // ASCII is valid UTF-8: only other text goes through the decoder.
+  for (let i = p, end = p + n; i < end; i++) {
+    if (buf[i]! < 0x80) continue;
+    try {
+      decoder.decode(buf.subarray(p, p + n));
+    } catch (cause) {
+      throw new PackError('packed text is not valid UTF-8', { cause });
+    }
+    return;
+  }
+}
+
+/**
  * Unpacks a `crsql_pack_columns` record. Throws {@link PackError} on anything malformed: truncation,
  * an unknown tag, a length beyond the end, invalid UTF-8 in TEXT, or bytes after the last column.
  */

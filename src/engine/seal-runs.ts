@@ -15,7 +15,7 @@
  */
 import { MAX_CLOCK } from './change.ts';
 import { decodeKeysSql, K, positions, startReencode, writeEncoded } from './layout.ts';
-import { ident, literal, type SqliteConnection } from './sqlite.ts';
+import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { logColumns, MASK_BITS } from './triggers.ts';
 
@@ -34,14 +34,39 @@ export interface RunResult {
 }
 
 /** The log's entries as runs of one operation, in log order. */
+/** The statements of {@link logRuns} for a table, prepared once per connection (every seal and merge runs them). */
+interface LogStatements {
+  db: SqliteConnection;
+  ends: Statement;
+  first: Statement;
+  mixed: Statement;
+}
+const logStatements = new WeakMap<CrrTable, LogStatements>();
+
+function logStatementsOf(db: SqliteConnection, table: CrrTable): LogStatements {
+  let s = logStatements.get(table);
+  if (s === undefined || s.db !== db) {
+    const log = table.names.log;
+    s = {
+      db,
+      ends: db.prepare(`SELECT (SELECT min(seq) FROM ${log}) AS lo, (SELECT max(seq) FROM ${log}) AS hi`),
+      first: db.prepare(`SELECT op FROM ${log} WHERE seq = ?`),
+      mixed: db.prepare(`SELECT EXISTS (SELECT 1 FROM ${log} WHERE op IS NOT ?) AS m`),
+    };
+    logStatements.set(table, s);
+  }
+  return s;
+}
+
 export function logRuns(db: SqliteConnection, table: CrrTable): LogRun[] {
   const log = table.names.log;
+  const stmts = logStatementsOf(db, table);
   // The ends by the rowid (no scan), then one scan with a single comparison and no aggregate for
   // whether the whole log is one operation, the common case.
-  const ends = db.prepare(`SELECT (SELECT min(seq) FROM ${log}) AS lo, (SELECT max(seq) FROM ${log}) AS hi`).get() as { lo: number | bigint | null; hi: number | bigint | null };
+  const ends = stmts.ends.get() as { lo: number | bigint | null; hi: number | bigint | null };
   if (ends.lo === null || ends.hi === null) return [];
-  const first = db.prepare(`SELECT op FROM ${log} WHERE seq = ?`).get(ends.lo) as { op: number | bigint | null };
-  const mixed = db.prepare(`SELECT EXISTS (SELECT 1 FROM ${log} WHERE op IS NOT ?) AS m`).get(first.op) as { m: number | bigint };
+  const first = stmts.first.get(ends.lo) as { op: number | bigint | null };
+  const mixed = stmts.mixed.get(first.op) as { m: number | bigint };
   if (Number(mixed.m) === 0) return [{ op: Number(first.op), lo: Number(ends.lo), hi: Number(ends.hi) }];
   const rows = db
     .prepare(

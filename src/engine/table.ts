@@ -57,6 +57,7 @@ export class CrrTable {
   private readonly insertOverrides: StatementCache;
   private readonly ensureRows: StatementCache;
   private readonly valueReads = new Map<string, Statement>();
+  private clearLogStmt: Statement | undefined;
 
   private readonly db: SqliteConnection;
   readonly info: TableInfo;
@@ -310,6 +311,7 @@ export class CrrTable {
 
   /** Empties the write log (after a seal has consumed it, or after a merge whose own writes it recorded). */
   clearLog(): void {
-    this.db.exec(`DELETE FROM ${this.names.log}`);
+    // Prepared once: every merge and every seal that found writes clears the log.
+    (this.clearLogStmt ??= this.db.prepare(`DELETE FROM ${this.names.log}`)).run();
   }
 }

@@ -117,4 +117,44 @@ describe('batch codec', () => {
       { numRuns: 100 },
     );
   });
+
+  it('reuses recent names and site ids only for equal bytes: a caller changing a decoded site id in place changes no later decode', () => {
+    fc.assert(
+      fc.property(fc.array(rows, { minLength: 1, maxLength: 6 }), fc.nat(), (batches, poke) => {
+        for (const cs of batches) {
+          const bytes = encodeChanges(cs);
+          const first = decodeChanges(bytes);
+          for (const c of first) c.siteId[poke % 16]! ^= 0xff; // the caller's copy, changed
+          assert.deepEqual(plain(decodeChanges(bytes)), plain(cs));
+          const m = decodeMessage(encodeMessage({ type: 'batch', version: 1, complete: true, changes: cs }));
+          assert.ok(m.type === 'batch');
+          assert.deepEqual(plain(m.changes), plain(cs));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('decodes a received batch (checked, then decoded when read) to what decoding at once gives, or refuses it alike', () => {
+    fc.assert(
+      fc.property(rows, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (cs, flips) => {
+        const frame = encodeMessage({ type: 'batch', version: 7, complete: true, changes: cs });
+        const bad = frame.slice();
+        for (const [at, b] of flips) if (bad.length > 3) bad[3 + (at % (bad.length - 3))] = b;
+        const body = bad.subarray(3);
+        const decoded = outcome(() => decodeChanges(body));
+        let m;
+        try {
+          m = decodeMessage(bad);
+        } catch {
+          assert.notEqual(decoded, 'ok');
+          return;
+        }
+        assert.equal(decoded, 'ok');
+        assert.ok(m.type === 'batch');
+        assert.deepEqual(plain(m.changes), plain(decodeChanges(body)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });

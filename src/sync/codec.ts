@@ -13,7 +13,7 @@
  * peer or a file are untrusted.
  */
 import type { Change } from '../engine/index.ts';
-import { SITE_ID_BYTES, readValueAt, writeValue, type ReadCursor } from '../engine/index.ts';
+import { SITE_ID_BYTES, readValueAt, skipValueAt, writeValue, type ReadCursor } from '../engine/index.ts';
 import { ByteWriter } from '../base/bytes.ts';
 import { latin1 } from '../base/portable.ts';
 import { CodecError } from '../base/errors.ts';
@@ -56,14 +56,66 @@ const scratch = new ByteWriter();
 /** Past this the scratch buffer is not kept between batches (one huge batch must not pin its memory). */
 const SCRATCH_KEEP_BYTES = 4 * 1024 * 1024;
 
+/** The dictionaries and `prefix` are written here, then the batch is copied out once: reused too. */
+const headScratch = new ByteWriter();
+
+/** Writes a name as a varint length and its UTF-8 (short ASCII byte by byte, without the encoder). */
+function writeName(w: ByteWriter, s: string): void {
+  const n = s.length;
+  if (n < 0x80) {
+    w.ensure(1 + n);
+    const buf = w.buf;
+    const start = w.pos + 1;
+    let i = 0;
+    for (; i < n; i++) {
+      const code = s.charCodeAt(i);
+      if (code > 0x7f) break;
+      buf[start + i] = code;
+    }
+    if (i === n) {
+      buf[w.pos] = n;
+      w.pos = start + n;
+      return;
+    }
+  }
+  writeBytes(w, encoder.encode(s));
+}
+
+/** A batch's site ids and their indexes: a few compared byte by byte, more through a map. */
+class Sites {
+  readonly items: Uint8Array[] = [];
+  private index: Map<string, number> | undefined;
+  ref(site: Uint8Array): number {
+    const items = this.items;
+    if (this.index === undefined) {
+      for (let i = 0; i < items.length; i++) if (sameBytes(items[i]!, site, 0, site.length)) return i;
+      items.push(site);
+      if (items.length > 8) {
+        this.index = new Map();
+        items.forEach((s, i) => this.index!.set(latin1(s), i));
+      }
+      return items.length - 1;
+    }
+    const key = latin1(site);
+    let ref = this.index.get(key);
+    if (ref === undefined) {
+      ref = items.length;
+      items.push(site);
+      this.index.set(key, ref);
+    }
+    return ref;
+  }
+}
+
 /** Encodes a batch of changes (after `prefix`, if given: the bytes a message puts before them). */
 export function encodeChanges(changes: readonly Change[], prefix?: Uint8Array): Uint8Array {
   const tables = new Names();
   const cids = new Names();
-  const sites: Uint8Array[] = [];
-  const siteRefs = new Map<string, number>();
+  const sites = new Sites();
   const body = scratch;
   body.pos = 0;
+  const head = headScratch;
+  head.pos = 0;
   try {
     writeVarint(body, changes.length);
     let lastSite: Uint8Array | undefined;
@@ -83,112 +135,188 @@ export function encodeChanges(changes: readonly Change[], prefix?: Uint8Array): 
       writeVarint(body, c.dbVersion);
       if (c.siteId !== lastSite) {
         lastSite = c.siteId;
-        const key = latin1(c.siteId);
-        let ref = siteRefs.get(key);
-        if (ref === undefined) {
-          ref = sites.length;
-          sites.push(c.siteId);
-          siteRefs.set(key, ref);
-        }
-        lastSiteRef = ref;
+        lastSiteRef = sites.ref(c.siteId);
       }
       writeVarint(body, lastSiteRef);
       writeVarint(body, c.cl);
       writeVarint(body, c.seq);
     }
-    const head = new ByteWriter();
     if (prefix) head.bytes(prefix);
     for (const dict of [tables, cids]) {
       writeVarint(head, dict.items.length);
-      for (const s of dict.items) writeBytes(head, encoder.encode(s));
+      for (const s of dict.items) writeName(head, s);
     }
-    writeVarint(head, sites.length);
-    for (const s of sites) head.bytes(s);
+    writeVarint(head, sites.items.length);
+    for (const s of sites.items) head.bytes(s);
     const out = new Uint8Array(head.pos + body.pos);
     out.set(head.buf.subarray(0, head.pos), 0);
     out.set(body.buf.subarray(0, body.pos), head.pos);
     return out;
   } finally {
     if (body.buf.length > SCRATCH_KEEP_BYTES) body.buf = new Uint8Array(64);
+    if (head.buf.length > SCRATCH_KEEP_BYTES) head.buf = new Uint8Array(64);
     body.pos = 0;
+    head.pos = 0;
   }
 }
 
-/** Reads one batch: its dictionaries at once, then its changes one by one (see {@link eachChange}). */
-function batchReader(buf: Uint8Array): { count: number; tables: string[]; cids: string[]; next: () => Change; skip: () => number; finish: () => void } {
-  // One cursor for the whole batch: reading a value or a varint allocates nothing.
-  const at: ReadCursor = { pos: 0 };
-  const end = buf.length;
+/**
+ * The names and site ids of recent batches, reused when the same bytes come again: a batch's
+ * dictionaries are few and repeat from batch to batch (one table, its columns, a few sites), and
+ * decoding a name or copying a site id cost more than reading a one-change batch. A hit compares
+ * the bytes each time (a site id is handed out, and a caller could change it in place).
+ */
+const RECENT = 16;
+const recentNameBytes: Uint8Array[] = [];
+const recentNames: string[] = [];
+let recentNameNext = 0;
+const recentSites: Uint8Array[] = [];
+let recentSiteNext = 0;
+
+function sameBytes(a: Uint8Array, buf: Uint8Array, pos: number, n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== buf[pos + i]) return false;
+  return true;
+}
+
+/**
+ * Reads one batch: its dictionaries at once, then its changes one by one (see {@link eachChange}).
+ * A class, not closures: a batch of one change (a follower's usual frame) paid more for making a
+ * dozen closures than for reading its change. It is its own read cursor (`pos`).
+ */
+class BatchReader implements ReadCursor {
+  pos = 0;
+  readonly buf: Uint8Array;
+  readonly end: number;
+  readonly tables: string[];
+  readonly cids: string[];
+  readonly sites: Uint8Array[];
+  readonly count: number;
+  /** Where the changes begin (after the count). */
+  readonly start: number;
+  /** The changes of a row come together (a row's cells): they share one view of its key. */
+  private lastPk: Uint8Array | undefined;
+
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+    this.end = buf.length;
+    this.tables = this.strings('table name');
+    this.cids = this.strings('column name');
+    const nSites = this.varint();
+    if (nSites * SITE_ID_BYTES > this.end - this.pos) throw new CodecError(`truncated site ids`);
+    const sites: Uint8Array[] = [];
+    for (let i = 0; i < nSites; i++) sites.push(this.site());
+    this.sites = sites;
+    const count = this.varint();
+    if (count > this.end - this.pos) throw new CodecError(`implausible change count ${count}`);
+    this.count = count;
+    this.start = this.pos;
+  }
+
+  /** Back to the first change (the dictionaries are kept): to decode a batch that was scanned. */
+  rewind(): void {
+    this.pos = this.start;
+    this.lastPk = undefined;
+  }
+
   /**
    * A varint of up to 4 bytes (28 bits) read inline, without a result object; -1 (the cursor not
    * moved) for a longer one or an error, which the callers read through their exact slow path.
    */
-  const small = (): number => {
-    let pos = at.pos;
+  private small(): number {
+    const buf = this.buf;
+    const end = this.end;
+    let pos = this.pos;
     let value = 0;
     for (let shift = 0; shift < 28 && pos < end; shift += 7) {
       const b = buf[pos++]!;
       value |= (b & 0x7f) << shift;
       if (b < 0x80) {
-        at.pos = pos;
+        this.pos = pos;
         return value >>> 0;
       }
     }
     return -1;
-  };
-  const varint = (): number => {
-    const v = small();
+  }
+
+  private varint(): number {
+    const v = this.small();
     if (v >= 0) return v;
-    const r = readVarint(buf, at.pos);
-    at.pos = r.pos;
+    const r = readVarint(this.buf, this.pos);
+    this.pos = r.pos;
     return r.value;
-  };
+  }
+
   /** Clocks may reach 2^63 - 1: exact beyond 2^53 through readVarint64. */
-  const varint64 = (): Int64 => {
-    const v = small();
+  private varint64(): Int64 {
+    const v = this.small();
     if (v >= 0) return v;
-    const r = readVarint64(buf, at.pos);
-    at.pos = r.pos;
+    const r = readVarint64(this.buf, this.pos);
+    this.pos = r.pos;
     return r.value;
-  };
-  const bytes = (n: number, what: string): Uint8Array => {
-    const pos = at.pos;
-    if (n > end - pos) throw new CodecError(`truncated ${what}`);
-    at.pos = pos + n;
-    return buf.subarray(pos, pos + n);
-  };
-  const strings = (what: string): string[] => {
-    const n = varint();
-    if (n > end) throw new CodecError(`implausible ${what} count ${n}`);
+  }
+
+  private bytes(n: number, what: string): Uint8Array {
+    const pos = this.pos;
+    if (n > this.end - pos) throw new CodecError(`truncated ${what}`);
+    this.pos = pos + n;
+    return this.buf.subarray(pos, pos + n);
+  }
+
+  private strings(what: string): string[] {
+    const n = this.varint();
+    if (n > this.end) throw new CodecError(`implausible ${what} count ${n}`);
     const out: string[] = [];
-    for (let i = 0; i < n; i++) {
-      try {
-        out.push(decoder.decode(bytes(varint(), what)));
-      } catch (cause) {
-        if (cause instanceof CodecError) throw cause;
-        throw new CodecError(`${what} is not valid UTF-8`, { cause });
-      }
-    }
+    for (let i = 0; i < n; i++) out.push(this.name(what));
     return out;
-  };
-  const pick = <T>(list: T[], i: number, what: string): T => {
+  }
+
+  /** One name of a dictionary (a recent one's string if the bytes match). */
+  private name(what: string): string {
+    const n = this.varint();
+    const pos = this.pos;
+    if (n > this.end - pos) throw new CodecError(`truncated ${what}`);
+    this.pos = pos + n;
+    const buf = this.buf;
+    for (let i = 0; i < recentNames.length; i++) if (sameBytes(recentNameBytes[i]!, buf, pos, n)) return recentNames[i]!;
+    const bytes = buf.subarray(pos, pos + n);
+    let name: string;
+    try {
+      name = decoder.decode(bytes);
+    } catch (cause) {
+      throw new CodecError(`${what} is not valid UTF-8`, { cause });
+    }
+    if (n <= 256) {
+      recentNameBytes[recentNameNext] = bytes.slice();
+      recentNames[recentNameNext] = name;
+      recentNameNext = (recentNameNext + 1) % RECENT;
+    }
+    return name;
+  }
+
+  /** One site id of the dictionary (a recent one if the bytes match; else a copy). */
+  private site(): Uint8Array {
+    const pos = this.pos;
+    this.pos = pos + SITE_ID_BYTES; // in bounds: checked for all the site ids at once
+    const buf = this.buf;
+    for (let i = 0; i < recentSites.length; i++) if (sameBytes(recentSites[i]!, buf, pos, SITE_ID_BYTES)) return recentSites[i]!;
+    const site = buf.slice(pos, pos + SITE_ID_BYTES);
+    recentSites[recentSiteNext] = site;
+    recentSiteNext = (recentSiteNext + 1) % RECENT;
+    return site;
+  }
+
+  private pick<T>(list: T[], i: number, what: string): T {
     if (i >= list.length) throw new CodecError(`${what} reference ${i} out of range`);
     return list[i]!;
-  };
-  const tables = strings('table name');
-  const cids = strings('column name');
-  const nSites = varint();
-  if (nSites * SITE_ID_BYTES > end - at.pos) throw new CodecError(`truncated site ids`);
-  const sites: Uint8Array[] = [];
-  for (let i = 0; i < nSites; i++) sites.push(bytes(SITE_ID_BYTES, 'site id').slice());
-  const count = varint();
-  if (count > end - at.pos) throw new CodecError(`implausible change count ${count}`);
-  // The changes of a row come together (a row's cells): they share one view of its key.
-  let lastPk: Uint8Array | undefined;
-  const key = (n: number): Uint8Array => {
-    const pos = at.pos;
-    if (n > end - pos) throw new CodecError('truncated primary key');
-    at.pos = pos + n;
+  }
+
+  private key(n: number): Uint8Array {
+    const buf = this.buf;
+    const pos = this.pos;
+    if (n > this.end - pos) throw new CodecError('truncated primary key');
+    this.pos = pos + n;
+    const lastPk = this.lastPk;
     if (lastPk !== undefined && lastPk.length === n) {
       let i = 0;
       const off = lastPk.byteOffset - buf.byteOffset;
@@ -196,46 +324,52 @@ function batchReader(buf: Uint8Array): { count: number; tables: string[]; cids: 
       if (i === n) return lastPk;
     }
     // A view into `buf`, not a copy: the batch's changes live no longer than its bytes anyway.
-    return (lastPk = buf.subarray(pos, pos + n));
-  };
-  return {
-    count,
-    tables,
-    cids,
-    next: () => {
-      const table = pick(tables, varint(), 'table');
-      const cid = pick(cids, varint(), 'column');
-      const pk = key(varint());
-      const val = readValueAt(buf, at);
-      const colVersion = varint64();
-      const dbVersion = varint64();
-      const siteId = pick(sites, varint(), 'site');
-      const cl = varint64();
-      const seq = varint64();
-      return { table, pk, cid, val, colVersion, dbVersion, siteId, cl, seq };
-    },
-    /**
-     * Reads and checks the next change exactly as `next` does (same reads, same errors), keeping
-     * nothing: returns its table and column as `tableIndex * cids.length + cidIndex`.
-     */
-    skip: () => {
-      const t = varint();
-      pick(tables, t, 'table');
-      const ci = varint();
-      pick(cids, ci, 'column');
-      bytes(varint(), 'primary key');
-      readValueAt(buf, at);
-      varint64();
-      varint64();
-      pick(sites, varint(), 'site');
-      varint64();
-      varint64();
-      return t * cids.length + ci;
-    },
-    finish: () => {
-      if (at.pos !== end) throw new CodecError(`${end - at.pos} trailing bytes after the batch`);
-    },
-  };
+    return (this.lastPk = buf.subarray(pos, pos + n));
+  }
+
+  next(): Change {
+    const table = this.pick(this.tables, this.varint(), 'table');
+    const cid = this.pick(this.cids, this.varint(), 'column');
+    const pk = this.key(this.varint());
+    const val = readValueAt(this.buf, this);
+    const colVersion = this.varint64();
+    const dbVersion = this.varint64();
+    const siteId = this.pick(this.sites, this.varint(), 'site');
+    const cl = this.varint64();
+    const seq = this.varint64();
+    return { table, pk, cid, val, colVersion, dbVersion, siteId, cl, seq };
+  }
+
+  /**
+   * Reads and checks the next change exactly as `next` does (same reads, same errors), keeping
+   * nothing: returns its table and column as `tableIndex * cids.length + cidIndex`.
+   */
+  skip(): number {
+    const t = this.varint();
+    this.pick(this.tables, t, 'table');
+    const ci = this.varint();
+    this.pick(this.cids, ci, 'column');
+    this.bytes(this.varint(), 'primary key');
+    skipValueAt(this.buf, this);
+    this.varint64();
+    this.varint64();
+    this.pick(this.sites, this.varint(), 'site');
+    this.varint64();
+    this.varint64();
+    return t * this.cids.length + ci;
+  }
+
+  finish(): void {
+    if (this.pos !== this.end) throw new CodecError(`${this.end - this.pos} trailing bytes after the batch`);
+  }
+
+  /** All the changes from the first, then the end checked. */
+  all(): Change[] {
+    const out: Change[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.next();
+    this.finish();
+    return out;
+  }
 }
 
 /** Any failure while reading a batch, as a {@link CodecError}. */
@@ -258,33 +392,65 @@ export interface BatchScan {
  * fetched or pushed batch waiting in staging). Throws {@link CodecError}.
  */
 export function scanChanges(buf: Uint8Array): BatchScan {
+  return scanBatch(buf).scan;
+}
+
+/** A batch checked whole by {@link scanBatch}, its changes decoded on demand. */
+export interface ScannedBatch {
+  readonly scan: BatchScan;
+  /** Decodes the changes (each call anew; it cannot fail: the bytes were checked). */
+  decode(): Change[];
+}
+
+/**
+ * {@link scanChanges}, keeping what the scan read (the dictionaries, where the changes begin) so
+ * that decoding the changes later does not read the dictionaries again.
+ */
+export function scanBatch(buf: Uint8Array): ScannedBatch {
+  let r: BatchReader;
+  let scan: BatchScan;
   try {
-    const r = batchReader(buf);
-    const seen = new Set<number>();
-    const columns: BatchScan['columns'] = [];
-    let last = -1;
-    for (let i = 0; i < r.count; i++) {
+    r = new BatchReader(buf);
+    let columns: BatchScan['columns'];
+    const n = r.count;
+    if (n === 1) {
+      // A follower's usual frame: one change, one pair.
       const pair = r.skip();
-      if (pair === last || seen.has(pair)) continue;
-      seen.add(pair);
-      last = pair;
-      columns.push({ table: r.tables[Math.floor(pair / r.cids.length)]!, cid: r.cids[pair % r.cids.length]! });
+      columns = [{ table: r.tables[Math.floor(pair / r.cids.length)]!, cid: r.cids[pair % r.cids.length]! }];
+    } else {
+      const seen = new Set<number>();
+      columns = [];
+      let last = -1;
+      for (let i = 0; i < n; i++) {
+        const pair = r.skip();
+        if (pair === last || seen.has(pair)) continue;
+        seen.add(pair);
+        last = pair;
+        columns.push({ table: r.tables[Math.floor(pair / r.cids.length)]!, cid: r.cids[pair % r.cids.length]! });
+      }
     }
     r.finish();
-    return { count: r.count, columns };
+    scan = { count: n, columns };
   } catch (err) {
     throw asCodecError(err);
   }
+  return {
+    scan,
+    decode: () => {
+      r.rewind();
+      try {
+        return r.all();
+      } catch (err) {
+        throw asCodecError(err);
+      }
+    },
+  };
 }
 
 /** Decodes a batch; throws {@link CodecError} if the bytes are not exactly one valid batch. */
 export function decodeChanges(buf: Uint8Array): Change[] {
   try {
-    const r = batchReader(buf);
-    const out: Change[] = new Array(r.count);
-    for (let i = 0; i < r.count; i++) out[i] = r.next();
-    r.finish();
-    return out;
+    return new BatchReader(buf).all();
   } catch (err) {
     throw asCodecError(err);
   }
@@ -307,7 +473,7 @@ export function* eachChangeOf(bufs: Iterable<Uint8Array>): Generator<Change> {
   for (const buf of bufs) {
     let r;
     try {
-      r = batchReader(buf);
+      r = new BatchReader(buf);
     } catch (err) {
       throw asCodecError(err);
     }

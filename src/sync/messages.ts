@@ -8,7 +8,7 @@ import { SITE_ID_BYTES } from '../engine/index.ts';
 import { DdcpError } from '../base/errors.ts';
 import { fromHex, toHex } from '../base/hex.ts';
 import { ByteWriter } from '../base/bytes.ts';
-import { decodeChanges, encodeChanges, scanChanges, type BatchScan } from './codec.ts';
+import { encodeChanges, scanBatch, type BatchScan, type ScannedBatch } from './codec.ts';
 import { PROTOCOL_VERSION } from './protocol.ts';
 import { readVarint, writeVarint } from '../base/varint.ts';
 import { parseJson } from '../base/json.ts';
@@ -82,21 +82,32 @@ export interface BatchMessage {
 
 /**
  * A received batch: its bytes were checked whole ({@link scanChanges}); its changes are decoded
- * when first read (a batch that is only staged never is), which can no longer fail.
+ * when first read (a batch that is only staged never is), which can no longer fail. A class (its
+ * getter on the prototype): an object literal with a getter of its own cost more to make than
+ * reading a one-change batch.
  */
+class ReceivedBatch implements BatchMessage {
+  readonly type = 'batch';
+  readonly version: number;
+  readonly complete: boolean;
+  readonly encoded: Uint8Array;
+  readonly scan: BatchScan;
+  #scanned: ScannedBatch;
+  #changes: Change[] | undefined;
+  constructor(version: number, complete: boolean, encoded: Uint8Array) {
+    this.version = version;
+    this.complete = complete;
+    this.encoded = encoded;
+    this.#scanned = scanBatch(encoded);
+    this.scan = this.#scanned.scan;
+  }
+  get changes(): Change[] {
+    return (this.#changes ??= this.#scanned.decode());
+  }
+}
+
 function receivedBatch(version: number, complete: boolean, encoded: Uint8Array): BatchMessage {
-  const scan = scanChanges(encoded);
-  let changes: Change[] | undefined;
-  return {
-    type: 'batch',
-    version,
-    complete,
-    encoded,
-    scan,
-    get changes(): Change[] {
-      return (changes ??= decodeChanges(encoded));
-    },
-  };
+  return new ReceivedBatch(version, complete, encoded);
 }
 
 /** Either side after its batches: you have everything up to `version` (when following, more will come). */
@@ -146,6 +157,48 @@ function jsonFrame(type: number, body: unknown): Uint8Array {
   return out;
 }
 
+/** A batch frame's type, version and flag (copied into the frame at once): one writer, reused. */
+const batchPrefix = new ByteWriter();
+
+const VERSION_OPEN = encoder.encode('{"version":');
+
+/**
+ * `{"version":N}` after `type` (caught-up, ack: a follower gets one per wake, a pusher one per
+ * push), byte for byte what {@link jsonFrame} writes, without JSON.stringify and the encoder.
+ */
+function versionFrame(type: number, version: number): Uint8Array {
+  if (!Number.isSafeInteger(version) || version < 0) return jsonFrame(type, { version });
+  const digits = String(version);
+  const out = new Uint8Array(1 + VERSION_OPEN.length + digits.length + 1);
+  out[0] = type;
+  out.set(VERSION_OPEN, 1);
+  let at = 1 + VERSION_OPEN.length;
+  for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
+  out[at] = 0x7d; // }
+  return out;
+}
+
+/**
+ * The version of a frame that is exactly `{"version":N}` after its type byte, N a JSON integer of at
+ * most 15 digits (what {@link versionFrame} writes); -1 for any other frame, which the JSON reader
+ * reads (it would read this one as `{version: N}`).
+ */
+function versionOf(frame: Uint8Array): number {
+  const open = VERSION_OPEN.length;
+  const n = frame.length - 1 - open - 1; // digits
+  if (n < 1 || n > 15 || frame[frame.length - 1] !== 0x7d) return -1;
+  for (let i = 0; i < open; i++) if (frame[1 + i] !== VERSION_OPEN[i]) return -1;
+  const start = 1 + open;
+  if (n > 1 && frame[start] === 0x30) return -1; // a leading zero is not JSON
+  let v = 0;
+  for (let i = start; i < start + n; i++) {
+    const d = frame[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 export function encodeMessage(m: Message): Uint8Array {
   switch (m.type) {
     case 'hello':
@@ -153,15 +206,16 @@ export function encodeMessage(m: Message): Uint8Array {
     case 'welcome':
       return jsonFrame(T_WELCOME, { protocol: m.protocol, site_id: toHex(m.siteId), address: m.proof.address, proof: toHex(m.proof.signature), schema: m.schema, version: m.version, yours: m.yours, push: m.push });
     case 'caught-up':
-      return jsonFrame(T_CAUGHT_UP, { version: m.version });
+      return versionFrame(T_CAUGHT_UP, m.version);
     case 'ack':
-      return jsonFrame(T_ACK, { version: m.version });
+      return versionFrame(T_ACK, m.version);
     case 'refused':
       return jsonFrame(T_REFUSED, { version: m.version, message: m.message });
     case 'error':
       return jsonFrame(T_ERROR, { code: m.code, message: m.message });
     case 'batch': {
-      const w = new ByteWriter();
+      const w = batchPrefix;
+      w.pos = 0;
       w.byte(T_BATCH);
       writeVarint(w, m.version);
       w.byte(m.complete ? 1 : 0);
@@ -240,6 +294,10 @@ export function decodeMessage(frame: Uint8Array): Message {
       // The codec's own errors already say "malformed batch: …": don't say it twice.
       throw malformed(`batch: ${(cause as Error).message.replace(/^malformed batch: /, '')}`, cause);
     }
+  }
+  if (type === T_CAUGHT_UP || type === T_ACK) {
+    const version = versionOf(frame);
+    if (version >= 0) return type === T_ACK ? { type: 'ack', version } : { type: 'caught-up', version };
   }
   let o: Record<string, unknown>;
   try {

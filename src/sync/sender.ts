@@ -25,38 +25,89 @@ export interface SendOptions {
   onCaughtUp?: (version: number) => void;
 }
 
-async function waitForChange(feed: ChangeFeed, signal: AbortSignal, ms: number): Promise<void> {
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), ms);
-  try {
-    await feed.changed(AbortSignal.any([signal, timeout.signal]));
-  } finally {
-    clearTimeout(timer);
+/**
+ * The waits of one following sender for its feed to change: one keep-alive timer, re-armed, and one
+ * listener on the session's signal for all of them (a pushing client waits once per commit: a new
+ * timer and a composite signal each time were a visible share of its CPU).
+ */
+class ChangeWaits {
+  readonly #feed: ChangeFeed;
+  readonly #signal: AbortSignal;
+  readonly #ms: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The current wait's signal for the feed (a feed listens until it aborts); undefined between waits. */
+  #current: AbortController | undefined;
+  readonly #end = (): void => {
+    const current = this.#current;
+    this.#current = undefined;
+    current?.abort();
+  };
+
+  constructor(feed: ChangeFeed, signal: AbortSignal, ms: number) {
+    this.#feed = feed;
+    this.#signal = signal;
+    this.#ms = ms;
+    signal.addEventListener('abort', this.#end);
+  }
+
+  /** Resolves when the feed changes, `ms` pass, or the session's signal aborts. */
+  async wait(): Promise<void> {
+    if (this.#signal.aborted) return;
+    const current = (this.#current = new AbortController());
+    const timer = this.#timer;
+    if (timer === undefined || typeof (timer as { refresh?: unknown }).refresh !== 'function') {
+      if (timer !== undefined) clearTimeout(timer);
+      this.#timer = setTimeout(this.#end, this.#ms);
+    } else (timer as { refresh(): void }).refresh(); // fires once more, harmlessly, if a wait ended before it
+    try {
+      await this.#feed.changed(current.signal);
+    } finally {
+      if (this.#current === current) this.#end(); // the feed stops listening
+    }
+  }
+
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#signal.removeEventListener('abort', this.#end);
+    this.#end();
   }
 }
 
+/** A frame encoded for this one send and never touched again: the transport need not copy it. */
+const FRESH = { shared: true } as const;
+
 /** Sends `feed`'s changes after `since`; returns the last version sent (caught up to). */
 export async function sendFeed(channel: FrameChannel, feed: ChangeFeed, since: number, options: SendOptions): Promise<number> {
+  const { signal } = options;
+  let waits: ChangeWaits | undefined;
+  try {
+    return await sendFrom(channel, feed, since, options, () => (waits ??= new ChangeWaits(feed, signal, options.keepAliveMs ?? KEEPALIVE_MS)));
+  } finally {
+    waits?.dispose();
+  }
+}
+
+async function sendFrom(channel: FrameChannel, feed: ChangeFeed, since: number, options: SendOptions, waits: () => ChangeWaits): Promise<number> {
   const { signal } = options;
   for (;;) {
     let last = since;
     for await (const batch of feed.batches(since, { exceptSite: options.exceptSite, ...(options.read ? { read: options.read } : {}) })) {
       if (signal.aborted) return since;
       if (batch.changes.length > 0) {
-        await channel.send(encodeMessage({ type: 'batch', version: batch.version, complete: batch.complete, changes: batch.changes }));
+        await channel.send(encodeMessage({ type: 'batch', version: batch.version, complete: batch.complete, changes: batch.changes }), FRESH);
         options.onBatch?.(batch.changes.length, batch.version);
       }
       if (batch.complete) last = Math.max(last, batch.version);
     }
     since = last;
-    await channel.send(encodeMessage({ type: 'caught-up', version: since }));
+    await channel.send(encodeMessage({ type: 'caught-up', version: since }), FRESH);
     options.onCaughtUp?.(since);
     if (!options.follow) return since;
     // A change made while we were sending may have signalled before we listened (a feed's signal
     // is not kept for later listeners): look at the version before waiting.
     if ((await feed.version()) > since) continue;
     // Idle sessions still say caught-up now and then: transports drop streams that stay silent.
-    await waitForChange(feed, signal, options.keepAliveMs ?? KEEPALIVE_MS);
+    await waits().wait();
     if (signal.aborted) return since;
   }
 }

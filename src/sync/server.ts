@@ -203,6 +203,9 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
   }
 }
 
+/** A frame encoded for this one send and never touched again: the transport need not copy it. */
+const FRESH = { shared: true } as const;
+
 /**
  * Reads the client's side of the session: pushed batches (merged and acknowledged), until it ends.
  * Up to `pipeline` pushes are with the sink at once; their answers (refusals, ack) go out in order.
@@ -248,7 +251,7 @@ async function receive(
         answer(async (before) => {
           await before;
           await sink.caughtUp(m.version, origin);
-          await channel.send(encodeMessage({ type: 'ack', version: m.version }));
+          await channel.send(encodeMessage({ type: 'ack', version: m.version }), FRESH);
         });
         continue;
       }
@@ -267,10 +270,10 @@ async function receive(
         if (!got) return;
         for (const r of got.refused) {
           ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
-          await channel.send(encodeMessage({ type: 'refused', version: r.version, message: r.message }));
+          await channel.send(encodeMessage({ type: 'refused', version: r.version, message: r.message }), FRESH);
         }
         if (got.applied > 0) ctx.log('info', `merged ${got.applied} changes pushed by ${ctx.peer}`);
-        await channel.send(encodeMessage({ type: 'ack', version: got.version }));
+        await channel.send(encodeMessage({ type: 'ack', version: got.version }), FRESH);
       });
     }
   } finally {

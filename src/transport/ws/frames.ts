@@ -34,9 +34,27 @@ export { CLOSE_ABORTED, CLOSE_GOING_AWAY, CLOSE_NORMAL, type ControlMessage } fr
 /** Options of a {@link WsFrameStream}. */
 export type WsFrameStreamOptions = SocketFrameStreamOptions;
 
+/** The sockets corked this turn (their uncork), in order: uncorked together at the next. */
+let corked: (() => void)[] = [];
+
+function uncorkAll(): void {
+  const list = corked;
+  corked = [];
+  let failure: unknown;
+  for (const uncork of list) {
+    try {
+      uncork();
+    } catch (err) {
+      failure ??= err; // the others are uncorked all the same
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
+
 export class WsFrameStream extends SocketFrameStream {
   readonly #ws: WsSocket;
   #corked = false;
+  #uncork: (() => void) | undefined;
 
   constructor(ws: WsSocket, options: WsFrameStreamOptions) {
     super({ ...options, ...frameOptions(options) });
@@ -78,16 +96,20 @@ export class WsFrameStream extends SocketFrameStream {
   /**
    * Holds the socket's writes until the event loop's next turn: frames sent back to back (a batch
    * and its caught-up, a hub's fan-out to this peer) leave in one write, not a system call each.
+   * Every socket corked in a turn is uncorked by one immediate (a hub's wake corks each follower's).
    */
   #cork(): void {
     const socket = (this.#ws as { _socket?: { cork(): void; uncork(): void; destroyed?: boolean } })._socket;
     if (this.#corked || !socket || typeof socket.cork !== 'function') return;
     this.#corked = true;
     socket.cork();
-    setImmediate(() => {
-      this.#corked = false;
-      socket.uncork();
-    });
+    corked.push(
+      (this.#uncork ??= () => {
+        this.#corked = false;
+        socket.uncork();
+      }),
+    );
+    if (corked.length === 1) setImmediate(uncorkAll);
   }
 
   override abort(err: Error): void {
