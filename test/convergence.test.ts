@@ -18,6 +18,7 @@ import type { Change } from '../src/engine/change.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { rng, shuffle } from './support/random.ts';
 import { hex, repr, SCHEMA, TABLES, write, writeArb, type Write } from './support/convergence.ts';
+import { engineWithSite } from './support/fixed-site.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Replicas and state dumps
@@ -58,10 +59,7 @@ function image(schema: string, tables: string[]): Uint8Array {
   let bytes = images.get(key);
   if (bytes) return bytes;
   const placeholder = new Uint8Array(randomBytes(16));
-  const db = openDatabase(':memory:');
-  db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
-  db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(placeholder);
-  const e = Engine.open(db);
+  const { db, engine: e } = engineWithSite(placeholder);
   db.exec(schema);
   for (const t of tables) e.asCrr(t);
   bytes = db.serialize();

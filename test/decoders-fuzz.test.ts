@@ -27,6 +27,7 @@ import { applyBundle } from '../src/bundle/apply.ts';
 import { writeBundle } from '../src/bundle/writer.ts';
 import { BundleReader } from '../src/bundle/reader.ts';
 import { proofOf } from './support/identity.ts';
+import { engineWithSite } from './support/fixed-site.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -37,10 +38,7 @@ CREATE TABLE nums (n INTEGER PRIMARY KEY NOT NULL, r REAL, b BLOB);`;
 
 /** A replica with a fixed site id (so two builds are the same database), its tables and some rows. */
 function replica(site: Uint8Array, rows: (e: Engine) => void): { db: DatabaseSync; engine: Engine } {
-  const db = openDatabase(':memory:');
-  db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
-  db.prepare('INSERT INTO ddcp_site_id VALUES (0, ?)').run(site);
-  const e = Engine.open(db);
+  const { db, engine: e } = engineWithSite(site);
   db.exec(SCHEMA);
   e.asCrr('notes');
   e.asCrr('nums');

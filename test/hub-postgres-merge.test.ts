@@ -16,6 +16,7 @@ import type { HubDatabase } from '../src/hub/storage/port.ts';
 import { Gate, refusalText } from '../src/sync/gate.ts';
 import type { PeerPolicy } from '../src/sync/policy.ts';
 import { storeInOwnSchema } from './support/postgres.ts';
+import { engineWithSite } from './support/fixed-site.ts';
 
 const TABLES: TableInfo[] = [
   { name: 'items', pks: ['id'], columns: ['a', 'b'] },
@@ -37,13 +38,10 @@ function sqliteHosted(): Engine {
 
 /** A site with a chosen site id (ordered by n, so ties between sites are reproducible). */
 function site(n: number): Engine {
-  const db = openDatabase(':memory:');
-  db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
   const id = new Uint8Array(16).fill(n);
   id[0] = 0x40 + n;
-  db.prepare('INSERT INTO ddcp_site_id VALUES (0, ?)').run(id);
+  const { db, engine } = engineWithSite(id);
   db.exec('CREATE TABLE items (id NOT NULL PRIMARY KEY, a, b); CREATE TABLE tags (g NOT NULL, n NOT NULL, PRIMARY KEY (g, n))');
-  const engine = Engine.open(db);
   engine.asCrr('items');
   engine.asCrr('tags');
   return engine;

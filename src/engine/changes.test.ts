@@ -18,6 +18,7 @@ import { introspect } from './schema.ts';
 import { CrrTable } from './table.ts';
 import { openDatabase, type SqlValue } from './sqlite.ts';
 import { hex, repr, SCHEMA, TABLES, valueArb, write, writeArb, type Write } from '../../test/support/convergence.ts';
+import { engineWithSite } from '../../test/support/fixed-site.ts';
 
 const REPLICAS = 3;
 
@@ -36,10 +37,7 @@ const images = new Map<number, Uint8Array>();
 function image(n: number): Uint8Array {
   let bytes = images.get(n);
   if (bytes) return bytes;
-  const db = openDatabase(':memory:');
-  db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
-  db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(siteId(n));
-  const e = Engine.open(db);
+  const { db, engine: e } = engineWithSite(siteId(n));
   db.exec(SCHEMA);
   for (const t of Object.keys(TABLES)) e.asCrr(t);
   bytes = db.serialize();

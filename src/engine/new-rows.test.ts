@@ -18,6 +18,7 @@ import { packColumns } from './pack.ts';
 import { introspect, SENTINEL } from './schema.ts';
 import { openDatabase, type SqlValue, type SqliteConnection } from './sqlite.ts';
 import { CrrTable } from './table.ts';
+import { engineWithSite } from '../../test/support/fixed-site.ts';
 
 const SCHEMA = `CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b, c);
 CREATE TABLE u (k TEXT NOT NULL, n INTEGER NOT NULL, x, y, PRIMARY KEY (k, n));`;
@@ -136,10 +137,7 @@ let image: Uint8Array | undefined;
 
 function replica(): Engine {
   if (!image) {
-    const db = openDatabase(':memory:');
-    db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
-    db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(LOCAL);
-    const e = Engine.open(db);
+    const { db, engine: e } = engineWithSite(LOCAL);
     db.exec(SCHEMA);
     e.asCrr('t');
     e.asCrr('u');

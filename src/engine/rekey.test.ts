@@ -10,9 +10,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Engine } from './engine.ts';
-import { openDatabase, type SqlValue } from './sqlite.ts';
+import type { SqlValue } from './sqlite.ts';
 import type { Change } from './change.ts';
 import { formatChange } from '../sync/jsonl.ts';
+import { engineWithSite } from '../../test/support/fixed-site.ts';
 
 const ALIAS = 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b TEXT, c)';
 const NUMBERED = 'CREATE TABLE t (id INTEGER PRIMARY KEY DESC NOT NULL, a, b TEXT, c)';
@@ -22,10 +23,7 @@ function site(n: number): Uint8Array {
 }
 
 function replica(ddl: string, n: number): Engine {
-  const db = openDatabase(':memory:');
-  db.exec('CREATE TABLE ddcp_site_id (ordinal INTEGER PRIMARY KEY, site_id BLOB NOT NULL UNIQUE)');
-  db.prepare('INSERT INTO ddcp_site_id (ordinal, site_id) VALUES (0, ?)').run(site(n));
-  const e = Engine.open(db);
+  const { db, engine: e } = engineWithSite(site(n));
   db.exec(ddl);
   e.asCrr('t');
   return e;
