@@ -20,6 +20,7 @@ import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { Engine } from '../src/engine/engine.ts';
 import type { Change } from '../src/engine/change.ts';
 import { packColumns, packValue, unpackColumns, unpackValue } from '../src/engine/pack.ts';
+import { freshImage, newSiteId } from './support/fresh-copy.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -363,37 +364,18 @@ interface DdReplica extends Replica {
   readonly engine: Engine;
 }
 
-/** Gives a ddcp database that was never opened by another Engine a random site id, as a fresh one gets. */
-function newSiteId(db: DatabaseSync): void {
-  db.exec('UPDATE ddcp_site_id SET site_id = randomblob(length(site_id)) WHERE ordinal = 0');
-}
-
 /**
  * A fresh ddcp database with `tables` as CRRs, as bytes: made once per table set and copied into
  * each replica (a quarter of the CPU of running the DDL and asCrr again). Each copy gets its own
- * site id, so it is what Engine.open and asCrr make, byte for byte, but for the random site id.
+ * site id (newSiteId), so it is what Engine.open and asCrr make, byte for byte, but for the random site id.
  */
-const ddImages = new Map<readonly TableDef[], Uint8Array>();
 function ddImage(tables: readonly TableDef[]): Uint8Array {
-  let image = ddImages.get(tables);
-  if (image) return image;
-  const db = openDatabase(':memory:');
-  const engine = Engine.open(db);
-  for (const t of tables) {
-    db.exec(t.ddl);
-    engine.asCrr(t.name);
-  }
-  image = db.serialize();
-  db.close();
-  // The site id is stored nowhere but where newSiteId rewrites it: no byte of it is left after.
-  const check = openDatabase(':memory:');
-  check.deserialize(image);
-  check.exec('PRAGMA secure_delete = ON');
-  newSiteId(check);
-  assert.equal(Buffer.from(check.serialize()).indexOf(engine.siteId), -1, 'the site id is only in ddcp_site_id');
-  check.close();
-  ddImages.set(tables, image);
-  return image;
+  return freshImage(`interop:${tables.map((t) => t.ddl).join('\n')}`, (db, engine) => {
+    for (const t of tables) {
+      db.exec(t.ddl);
+      engine.asCrr(t.name);
+    }
+  });
 }
 
 let ddCount = 0;

@@ -17,12 +17,16 @@ const images = new Map<string, Uint8Array>();
  */
 export function freshCopy(key: string, make: (db: DatabaseSync, engine: Engine) => void): DatabaseSync {
   const db = openDatabase(':memory:');
-  db.deserialize(image(key, make));
+  db.deserialize(freshImage(key, make));
   newSiteId(db);
   return db;
 }
 
-function image(key: string, make: (db: DatabaseSync, engine: Engine) => void): Uint8Array {
+/**
+ * The bytes of the database `make` set up on a fresh engine, made on the first call for `key`; its
+ * site id is stored nowhere but in `ddcp_site_id` (checked), where {@link newSiteId} replaces it.
+ */
+export function freshImage(key: string, make: (db: DatabaseSync, engine: Engine) => void): Uint8Array {
   let bytes = images.get(key);
   if (bytes) return bytes;
   const db = openDatabase(':memory:');
@@ -41,6 +45,7 @@ function image(key: string, make: (db: DatabaseSync, engine: Engine) => void): U
   return bytes;
 }
 
-function newSiteId(db: DatabaseSync): void {
+/** Gives a copy of a fresh image a random site id of its own, as a fresh Engine.open would. */
+export function newSiteId(db: DatabaseSync): void {
   db.exec('UPDATE ddcp_site_id SET site_id = randomblob(length(site_id)) WHERE ordinal = 0');
 }
