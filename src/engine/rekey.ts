@@ -7,7 +7,7 @@
 import { KEY_CLOCK_COLUMNS, clockViewSql, layoutTablesSql } from './layout.ts';
 import { keyColumns } from './keys.ts';
 import { crrNames, isRowidAlias, keyMapKeyedByRowid, type CrrNames } from './names.ts';
-import type { TableInfo } from './schema.ts';
+import { INTERNAL_MARK, type TableInfo } from './schema.ts';
 import { ident, type SqliteConnection } from './sqlite.ts';
 import { keyMapSql } from './triggers.ts';
 
@@ -31,13 +31,13 @@ function wantsRowidKeying(db: SqliteConnection, info: TableInfo, n: CrrNames): b
  */
 export function fitKeyMap(db: SqliteConnection, info: TableInfo): CrrNames {
   const from = crrNames(info.name, keyMapKeyedByRowid(db, info.name));
-  const exists = db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(`${info.name}__ddcp_pks`) !== undefined;
+  const exists = db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(`${info.name}${INTERNAL_MARK}pks`) !== undefined;
   if (!exists) return from;
   const toRowid = wantsRowidKeying(db, info, from);
   if (toRowid === from.rowidKeyed) return from;
   const to = crrNames(info.name, toRowid);
-  const oldPks = ident(`${info.name}__ddcp_pks_old`);
-  const oldCells = ident(`${info.name}__ddcp_cells_old`);
+  const oldPks = ident(`${info.name}${INTERNAL_MARK}pks_old`);
+  const oldCells = ident(`${info.name}${INTERNAL_MARK}cells_old`);
   // The view (its update trigger goes with it) names the tables: dropped first, so the renames
   // below have nothing to rewrite; the indexes keep their names through a rename.
   db.exec(`DROP VIEW IF EXISTS ${from.clock};

@@ -58,12 +58,12 @@ ${logTableSql(info, n, lc)}`;
  * `__key` is the key itself, and the key column a virtual generated column for SQL that names it
  * (it stores nothing); otherwise `__key` numbers the rows and a copy of the key, UNIQUE, maps to it.
  */
-export function keyMapSql(info: TableInfo, n: CrrNames, pkTypes: readonly string[] = [], name = n.pks): string {
+export function keyMapSql(info: TableInfo, n: CrrNames, pkTypes: readonly string[] = []): string {
   const clocks = KEY_CLOCK_COLUMNS.map((c) => `${c} INTEGER`).join(', ');
-  if (n.rowidKeyed) return `CREATE TABLE IF NOT EXISTS ${name} (__key INTEGER PRIMARY KEY, ${ident(info.pks[0]!)} INTEGER AS (__key) VIRTUAL, ${clocks});`;
+  if (n.rowidKeyed) return `CREATE TABLE IF NOT EXISTS ${n.pks} (__key INTEGER PRIMARY KEY, ${ident(info.pks[0]!)} INTEGER AS (__key) VIRTUAL, ${clocks});`;
   const pkNames = info.pks.map((p) => ident(p)).join(', ');
   const pkDecl = info.pks.map((p, i) => (pkTypes[i] ? `${ident(p)} ${pkTypes[i]}` : ident(p))).join(', ');
-  return `CREATE TABLE IF NOT EXISTS ${name} (__key INTEGER PRIMARY KEY, ${pkDecl}, ${clocks}, UNIQUE (${pkNames}));`;
+  return `CREATE TABLE IF NOT EXISTS ${n.pks} (__key INTEGER PRIMARY KEY, ${pkDecl}, ${clocks}, UNIQUE (${pkNames}));`;
 }
 
 /**
