@@ -33,7 +33,6 @@ export interface RunResult {
   cells: number;
 }
 
-/** The log's entries as runs of one operation, in log order. */
 /** The statements of {@link logRuns} for a table, prepared once per connection (every seal and merge runs them). */
 interface LogStatements {
   db: SqliteConnection;
@@ -58,6 +57,7 @@ function logStatementsOf(db: SqliteConnection, table: CrrTable): LogStatements {
   return s;
 }
 
+/** The log's entries as runs of one operation, in log order. */
 export function logRuns(db: SqliteConnection, table: CrrTable): LogRun[] {
   const log = table.names.log;
   const stmts = logStatementsOf(db, table);
@@ -302,7 +302,6 @@ function keyStretch(db: SqliteConnection, table: CrrTable, run: LogRun): { lo: b
   if (Number(r.n) !== rows) return undefined;
   return { lo: first.k, hi: last.k };
 }
-
 
 /**
  * Deletes of known rows (each once in the run): the sentinel steps to the next even causal length
