@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MAX_CLOCK } from './change.ts';
+import { insertOrder, logRuns } from './seal-runs.ts';
 import type { SqlValue } from './sqlite.ts';
 import { dumpClocks, sealOnce, sealReplica, type SealReplica } from '../../test/support/seal-replicas.ts';
 
@@ -99,6 +100,35 @@ describe('set-based seal', () => {
     ];
     for (const sql of steps) {
       for (const r of [a, b]) r.db.exec(sql.replaceAll('$b', "'b'"));
+      assert.equal(text(sealOnce(a, {})), text(sealOnce(b, { minRun: Infinity })), sql);
+      assert.equal(dumpClocks(a, 'clock'), dumpClocks(b, 'clock'), sql);
+    }
+    a.db.close();
+    b.db.close();
+  });
+
+  it('writes long runs of fresh inserts with scattered keys in key order, with the clocks the rules give', () => {
+    const a = sealReplica(SCHEMA, TABLES);
+    const b = sealReplica(SCHEMA, TABLES);
+    // Distinct keys in no order: value × 2654435761 modulo a prime above 2^32.
+    const scattered = (lo: number, hi: number): string =>
+      `INSERT INTO t (id, a, b, c) SELECT (value * 2654435761) % 4294967311, value, 'b', 0.5 FROM (WITH RECURSIVE g(value) AS (SELECT ${lo} UNION ALL SELECT value + 1 FROM g WHERE value < ${hi}) SELECT value FROM g)`;
+    const steps: [string, 'log' | 'key'][] = [
+      // Into an empty key map: log order is the cheaper.
+      [scattered(1, 3000), 'log'],
+      // Into a key map holding more than a quarter as many rows as the run: key order.
+      [scattered(3001, 5000), 'key'],
+      // Keys ascending in log order: log order, whatever the key map holds.
+      ['INSERT INTO t (id, a) SELECT value, 0 FROM (WITH RECURSIVE g(value) AS (SELECT 5000000000 UNION ALL SELECT value + 1 FROM g WHERE value < 5000001999) SELECT value FROM g)', 'log'],
+      // Too short to look at.
+      [scattered(5001, 5500), 'log'],
+    ];
+    for (const [sql, order] of steps) {
+      for (const r of [a, b]) r.db.exec(sql);
+      const t = a.tables[0]!;
+      const runs = logRuns(a.db, t);
+      assert.equal(runs.length, 1, sql);
+      assert.equal(insertOrder(a.db, t, runs[0]!), order, sql);
       assert.equal(text(sealOnce(a, {})), text(sealOnce(b, { minRun: Infinity })), sql);
       assert.equal(dumpClocks(a, 'clock'), dumpClocks(b, 'clock'), sql);
     }
