@@ -41,9 +41,9 @@ function now(e: Engine, since: number, chunkBytes: number, pauses: (i: number) =
     lines.recycle(chunk);
   };
   let i = 0;
-  for (const _ of e.eachChange(since, (c) => {
+  for (const _ of e.eachChange(since, (c, group) => {
     shown.push(show(c));
-    lines.add(c);
+    lines.add(c, group);
     return lines.full || pauses(i++);
   })) {
     if (lines.full) flush();

@@ -32,8 +32,8 @@ Examples:
       // The changes come through one reused object (engine.eachChange), not an object each: the
       // read yields whenever a chunk is full, so a slow pipe holds it back.
       const lines = new ChangeLineWriter(1 << 20);
-      const full = (c: Readonly<Change>): boolean => {
-        lines.add(c);
+      const full = (c: Readonly<Change>, group: number): boolean => {
+        lines.add(c, group);
         return lines.full;
       };
       const recycle = (chunk: Uint8Array): void => lines.recycle(chunk);

@@ -25,8 +25,8 @@ interface CellStream {
   pos: Int64;
   /** The head's seq. */
   seq: Int64;
-  /** Writes the head into `out`. */
-  fill(out: Change): void;
+  /** Writes the head into `out`; returns its row group (see {@link ChangeCursor.group}), or -1 for none. */
+  fill(out: Change): number;
   advance(): void;
   close(): void;
 }
@@ -59,7 +59,7 @@ class Sentinels implements CellStream {
     this.pos = int64(row[this.n + 1] as bigint);
     this.seq = int64(row[this.n + 3] as bigint);
   }
-  fill(out: Change): void {
+  fill(out: Change): number {
     const { row, n } = this;
     const cl = int64(row[n] as bigint);
     out.table = this.table.info.name;
@@ -71,6 +71,7 @@ class Sentinels implements CellStream {
     out.seq = this.seq;
     out.cl = cl;
     out.val = null;
+    return -1;
   }
   close(): void {
     this.rows.close();
@@ -105,7 +106,7 @@ class Overrides implements CellStream {
     this.pos = int64(row[this.n + 2] as bigint);
     this.seq = int64(row[this.n + 4] as bigint);
   }
-  fill(out: Change): void {
+  fill(out: Change): number {
     const { row, n } = this;
     out.table = this.table.info.name;
     out.pk = packKey(row, n);
@@ -116,11 +117,18 @@ class Overrides implements CellStream {
     out.seq = this.seq;
     out.cl = int64(row[n + 5] as bigint);
     out.val = row[n + 6] ?? null;
+    return -1;
   }
   close(): void {
     this.rows.close();
   }
 }
+
+/** A cell of a row clock, and the row group it belongs to. */
+type Cell = Change & { group: number };
+
+/** Row groups are numbered round (they only need to differ from the previous change's). */
+const GROUPS = 0x40000000;
 
 /** Whether (db_version, seq) of `c` comes before (`dbv`, `seq`). */
 const before = (c: Change, dbv: Int64, seq: Int64): boolean => c.dbVersion < dbv || (c.dbVersion === dbv && c.seq < seq);
@@ -135,10 +143,10 @@ class RowClockCells implements CellStream {
   pos: Int64 = 0;
   seq: Int64 = 0;
   /** Cells expanded and not yet final, in order from `from` on; those before `from` are spent. */
-  private readonly waiting: Change[] = [];
+  private readonly waiting: Cell[] = [];
   private from = 0;
   /** Spent cells to fill again. */
-  private readonly pool: Change[] = [];
+  private readonly pool: Cell[] = [];
   /** The next row, not yet expanded, and its row clock. */
   private row: SqlValue[] | undefined;
   private rowDbv: Int64 = 0;
@@ -150,10 +158,12 @@ class RowClockCells implements CellStream {
   private readonly rows: Rows;
   private readonly table: CrrTable;
   private readonly sites: Sites;
-  constructor(rows: Rows, table: CrrTable, sites: Sites) {
+  private readonly groups: { next: number };
+  constructor(rows: Rows, table: CrrTable, sites: Sites, groups: { next: number }) {
     this.rows = rows;
     this.table = table;
     this.sites = sites;
+    this.groups = groups;
     this.n = table.info.pks.length;
     this.columns = table.info.columns;
     this.overridden = new Uint8Array(this.columns.length);
@@ -191,7 +201,7 @@ class RowClockCells implements CellStream {
     }
   }
 
-  fill(out: Change): void {
+  fill(out: Change): number {
     const c = this.waiting[this.from - 1]!;
     out.table = c.table;
     out.pk = c.pk;
@@ -202,6 +212,7 @@ class RowClockCells implements CellStream {
     out.seq = c.seq;
     out.cl = c.cl;
     out.val = c.val;
+    return c.group;
   }
 
   /** Moves the next row's cells into `waiting`, in order, and fetches the row after it. */
@@ -229,10 +240,11 @@ class RowClockCells implements CellStream {
     const siteId = this.sites.bytesOf(Number(row[n + 2]));
     const base = this.rowSeq;
     const cl = int64(row[n + 4] as bigint);
+    const group = (this.groups.next = (this.groups.next + 1) % GROUPS);
     for (let i = 0; i < m; i++) {
       if (overridden[i] === 1) continue;
       const seq = typeof base === 'number' && Number.isSafeInteger(base + i) ? base + i : int64(BigInt(base) + BigInt(i));
-      const c = pool.pop() ?? { table, pk, cid: '', colVersion, dbVersion, siteId, seq, cl, val: null };
+      const c = pool.pop() ?? { table, pk, cid: '', colVersion, dbVersion, siteId, seq, cl, val: null, group };
       c.table = table;
       c.pk = pk;
       c.cid = columns[i]!;
@@ -242,6 +254,7 @@ class RowClockCells implements CellStream {
       c.seq = seq;
       c.cl = cl;
       c.val = row[n + 5 + i] ?? null;
+      c.group = group;
       // Insert in order (usually at the end), before any equal cell, as readChanges does.
       let j = waiting.length;
       while (j > this.from && !before(waiting[j - 1]!, dbVersion, seq)) j--;
@@ -264,7 +277,14 @@ class RowClockCells implements CellStream {
 export class ChangeCursor {
   /** The current change once {@link next} returned true; overwritten by the next call: copy what you keep. */
   readonly change: Change = { table: '', pk: EMPTY, cid: '', colVersion: 0, dbVersion: 0, siteId: EMPTY, seq: 0, cl: 0, val: null };
+  /**
+   * The row group of {@link change}: a number ≥ 0 shared by consecutive changes that are cells of one
+   * row clock — the same table, key (the same `pk` array), col_version, db_version, site id and cl —
+   * so a consumer may reuse what it made of those for the previous change; -1 when there is none.
+   */
+  group = -1;
   private readonly streams: CellStream[] = [];
+  private readonly groups = { next: 0 };
 
   constructor(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number) {
     const s = BigInt(since);
@@ -278,7 +298,7 @@ export class ChangeCursor {
         add(new Overrides(new Rows(db, sqlOf(table, 'overrides false', () => layoutQueries(table, false)[1]!.sql), [s]), table, sites));
         if (table.info.columns.length > 0) {
           const overrides = hasOverrides(db, table);
-          add(new RowClockCells(new Rows(db, sqlOf(table, `row clocks false ${overrides}`, () => rowClockQuery(table, false, overrides)), [s]), table, sites));
+          add(new RowClockCells(new Rows(db, sqlOf(table, `row clocks false ${overrides}`, () => rowClockQuery(table, false, overrides)), [s]), table, sites, this.groups));
         }
       }
     } catch (err) {
@@ -299,7 +319,7 @@ export class ChangeCursor {
       if (a.pos < b.pos || (a.pos === b.pos && a.seq < b.seq)) best = i;
     }
     const cur = streams[best]!;
-    cur.fill(this.change);
+    this.group = cur.fill(this.change);
     cur.advance();
     if (cur.done) streams.splice(best, 1);
     return true;

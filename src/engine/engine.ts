@@ -460,10 +460,12 @@ export class Engine {
    * same order from one consistent snapshot, each handed to `each` as one reused object — valid only
    * during the call, so copy what you keep — instead of an object per change: for a consumer that
    * writes each change out at once (`ddcp changes`), the objects were a large share of the read.
+   * `group` is ≥ 0 when the change is a cell of the same row clock as the previous change given with
+   * the same group (same table, `pk` array, col_version, db_version, site id and cl), else -1.
    * Whenever `each` returns true this generator yields, so the caller can await (its output) before
    * reading on; run it to its end or `return()` it (a `for…of` does) to end the read transaction.
    */
-  *eachChange(since: number, each: (c: Readonly<Change>) => boolean): Generator<void> {
+  *eachChange(since: number, each: (c: Readonly<Change>, group: number) => boolean): Generator<void> {
     this.seal();
     const ownTx = !this.db.isTransaction;
     if (ownTx) this.db.exec('BEGIN');
@@ -471,7 +473,7 @@ export class Engine {
       this.refresh();
       const cursor = new ChangeCursor(this.db, this.tables.values(), this.sites, since);
       try {
-        while (cursor.next()) if (each(cursor.change)) yield;
+        while (cursor.next()) if (each(cursor.change, cursor.group)) yield;
       } finally {
         cursor.close();
       }
