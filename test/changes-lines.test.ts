@@ -152,7 +152,24 @@ const keyValue = (type: string): fc.Arbitrary<SqlValue> =>
       : type === 'BLOB'
         ? fc.constantFrom<SqlValue>(new Uint8Array(0), new Uint8Array([0, 255]))
         : fc.constantFrom<SqlValue>(1n, 'x', 2.5);
-type RowOp = { k: 'put' | 'update' | 'delete'; key: SqlValue[]; vals: SqlValue[]; mask: boolean[] } | { k: 'seal' } | { k: 'bulk'; vals: SqlValue[]; mask: boolean[] };
+type RowOp =
+  | { k: 'put' | 'update' | 'delete'; key: SqlValue[]; vals: SqlValue[]; mask: boolean[] }
+  | { k: 'seal' }
+  | { k: 'bulk'; vals: SqlValue[]; mask: boolean[] }
+  | { k: 'scramble'; a: number; b: number };
+
+/**
+ * Clocks moved by hand (as a tool may, through SQL) into few db_versions and seqs: row clocks whose
+ * cells interleave with other rows' and overrides', and ties in (db_version, seq) between row
+ * clocks, overrides and sentinels — orders the engine's own writes never make, which the read must
+ * still give as readChanges does.
+ */
+function scramble(db: ReturnType<typeof openDatabase>, a: number, b: number): void {
+  const mix = (col: string, mod: number): string => `(abs(${col} % 97) * ${a} + ${b}) % ${mod}`;
+  db.exec(`UPDATE t__ddcp_pks SET __ddcp_dbv = 1 + ${mix('__key', 2)}, __ddcp_seq = ${mix('__key + 1', 5)} WHERE __ddcp_dbv IS NOT NULL`);
+  db.exec(`UPDATE t__ddcp_pks SET __ddcp_cl_dbv = 1 + ${mix('__key + 2', 2)}, __ddcp_cl_seq = ${mix('__key + 3', 6)} WHERE __ddcp_cl_dbv IS NOT NULL`);
+  db.exec(`UPDATE t__ddcp_cells SET db_version = 1 + ${mix('key + length(cid)', 2)}, seq = ${mix('key * 3 + length(cid)', 7)}`);
+}
 
 function tableDdl(s: Shape): string {
   const ident = (n: string): string => `"${n.replace(/"/g, '""')}"`;
@@ -185,6 +202,7 @@ describe('ddcp changes through eachChange', () => {
         { weight: 4, arbitrary: fc.record({ k: fc.constantFrom('put' as const, 'update' as const, 'delete' as const), key, vals, mask }) },
         { weight: 1, arbitrary: fc.constant({ k: 'seal' as const }) },
         { weight: 1, arbitrary: fc.record({ k: fc.constant('bulk' as const), vals, mask }) },
+        { weight: 1, arbitrary: fc.record({ k: fc.constant('scramble' as const), a: fc.integer({ min: 1, max: 13 }), b: fc.nat(6) }) },
       );
       return fc.tuple(fc.constant(shape), fc.array(op, { maxLength: 30 }), fc.constantFrom(1, 300, 1 << 20), fc.integer({ min: 1, max: 5 }));
     });
@@ -199,6 +217,10 @@ describe('ddcp changes through eachChange', () => {
           const where = shape.pks.map((p) => `${p} = ?`).join(' AND ');
           for (const op of ops) {
             if (op.k === 'seal') e.seal();
+            else if (op.k === 'scramble') {
+              e.seal();
+              scramble(db, op.a, op.b);
+            }
             else if (op.k === 'put') db.prepare(`INSERT OR REPLACE INTO t (${[...shape.pks, ...shape.cols.map(q)].join(', ')}) VALUES (${[...shape.pks, ...shape.cols].map(() => '?').join(', ')})`).run(...op.key, ...op.vals);
             else if (op.k === 'delete') db.prepare(`DELETE FROM t WHERE ${where}`).run(...op.key);
             else {

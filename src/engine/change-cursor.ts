@@ -133,10 +133,15 @@ const GROUPS = 0x40000000;
 /** Whether (db_version, seq) of `c` comes before (`dbv`, `seq`). */
 const before = (c: Change, dbv: Int64, seq: Int64): boolean => c.dbVersion < dbv || (c.dbVersion === dbv && c.seq < seq);
 
+/** The seq of column `i` of a row clock whose column 0 has seq `base`. */
+const seqAt = (base: Int64, i: number): Int64 => (typeof base === 'number' && Number.isSafeInteger(base + i) ? base + i : int64(BigInt(base) + BigInt(i)));
+
 /**
  * The cells of row clocks from the rows of a {@link rowClockQuery} (one per table row, ordered by row
- * clock), in (db_version, seq) order — readChanges's RowClockStream without rules, its waiting cells
- * taken from a pool instead of made per cell.
+ * clock), in (db_version, seq) order — readChanges's RowClockStream without rules. A row whose cells
+ * all come before the next row clock (the common case: nothing waits) is read straight from its SQL
+ * row, cell by cell; any other is expanded into waiting cells as RowClockStream does, taken from a
+ * pool instead of made per cell.
  */
 class RowClockCells implements CellStream {
   done = false;
@@ -151,9 +156,19 @@ class RowClockCells implements CellStream {
   private row: SqlValue[] | undefined;
   private rowDbv: Int64 = 0;
   private rowSeq: Int64 = 0;
+  /** Whether the head is column `col` of the row read straight (`direct*`), not a waiting cell. */
+  private direct = false;
+  private col = 0;
+  private directRow: SqlValue[] = [];
+  private directPk: Uint8Array = EMPTY;
+  private directCv: Int64 = 0;
+  private directSite: Uint8Array = EMPTY;
+  private directBase: Int64 = 0;
+  private directCl: Int64 = 0;
+  private directGroup = 0;
   private readonly n: number;
   private readonly columns: readonly string[];
-  /** Per column, whether the row being expanded overrides it. */
+  /** Per column, whether the row being expanded (or read straight) overrides it. */
   private readonly overridden: Uint8Array;
   private readonly rows: Rows;
   private readonly table: CrrTable;
@@ -184,6 +199,18 @@ class RowClockCells implements CellStream {
   }
 
   advance(): void {
+    if (this.direct) {
+      const { overridden } = this;
+      const m = this.columns.length;
+      let i = this.col + 1;
+      while (i < m && overridden[i] === 1) i++;
+      if (i < m) {
+        this.col = i;
+        this.seq = seqAt(this.directBase, i);
+        return;
+      }
+      this.direct = false;
+    }
     for (;;) {
       if (this.from < this.waiting.length) {
         const c = this.waiting[this.from]!;
@@ -193,15 +220,28 @@ class RowClockCells implements CellStream {
           this.seq = c.seq;
           return;
         }
+        this.expand();
       } else if (this.row === undefined) {
         this.done = true;
         return;
-      }
-      this.expand();
+      } else if (this.start()) return;
     }
   }
 
   fill(out: Change): number {
+    if (this.direct) {
+      const i = this.col;
+      out.table = this.table.info.name;
+      out.pk = this.directPk;
+      out.cid = this.columns[i]!;
+      out.colVersion = this.directCv;
+      out.dbVersion = this.pos;
+      out.siteId = this.directSite;
+      out.seq = this.seq;
+      out.cl = this.directCl;
+      out.val = this.directRow[this.n + 5 + i] ?? null;
+      return this.directGroup;
+    }
     const c = this.waiting[this.from - 1]!;
     out.table = c.table;
     out.pk = c.pk;
@@ -215,9 +255,65 @@ class RowClockCells implements CellStream {
     return c.group;
   }
 
+  /**
+   * With no cell waiting: reads the next row straight if each of its cells comes before the row clock
+   * after it (then none of the later rows' cells can come between them) and returns true with the head
+   * set; else expands it into `waiting` (or skips it, if every column is overridden) and returns false.
+   */
+  private start(): boolean {
+    const row = this.row!;
+    const dbv = this.rowDbv;
+    const base = this.rowSeq;
+    this.mask(row);
+    const { overridden } = this;
+    const m = this.columns.length;
+    let first = 0;
+    while (first < m && overridden[first] === 1) first++;
+    let last = m - 1;
+    while (last >= first && overridden[last] === 1) last--;
+    if (first === m) {
+      this.fetch();
+      return false;
+    }
+    this.fetch();
+    const top = seqAt(base, last);
+    if (this.row === undefined || dbv < this.rowDbv || (dbv === this.rowDbv && top < this.rowSeq)) {
+      const n = this.n;
+      this.direct = true;
+      this.col = first;
+      this.directRow = row;
+      this.directPk = packKey(row, n);
+      this.directCv = int64(row[n] as bigint);
+      this.directSite = this.sites.bytesOf(Number(row[n + 2]));
+      this.directBase = base;
+      this.directCl = int64(row[n + 4] as bigint);
+      this.directGroup = this.groups.next = (this.groups.next + 1) % GROUPS;
+      this.pos = dbv;
+      this.seq = seqAt(base, first);
+      return true;
+    }
+    this.expandRow(row, dbv, base);
+    return false;
+  }
+
+  /** Sets {@link overridden} for `row` from its overrides column. */
+  private mask(row: SqlValue[]): void {
+    const { overridden } = this;
+    const mask = row[this.n + 5 + this.columns.length];
+    overridden.fill(0);
+    if (mask !== null) for (const p of (mask as string).split(',')) overridden[Number(p)] = 1;
+  }
+
   /** Moves the next row's cells into `waiting`, in order, and fetches the row after it. */
   private expand(): void {
     const row = this.row!;
+    this.mask(row);
+    this.expandRow(row, this.rowDbv, this.rowSeq);
+    this.fetch();
+  }
+
+  /** Moves the cells of `row` (its row clock at `dbVersion`, `base`; {@link overridden} set for it) into `waiting`, in order. */
+  private expandRow(row: SqlValue[], dbVersion: Int64, base: Int64): void {
     const { n, columns, overridden, waiting, pool } = this;
     // The head (waiting[from - 1]) has been filled out already: every cell before `from` is spent.
     if (this.from === waiting.length) {
@@ -229,21 +325,15 @@ class RowClockCells implements CellStream {
       waiting.splice(0, this.from);
       this.from = 0;
     }
-    const m = columns.length;
-    const mask = row[n + 5 + m];
-    overridden.fill(0);
-    if (mask !== null) for (const p of (mask as string).split(',')) overridden[Number(p)] = 1;
     const pk = packKey(row, n);
     const table = this.table.info.name;
     const colVersion = int64(row[n] as bigint);
-    const dbVersion = this.rowDbv;
     const siteId = this.sites.bytesOf(Number(row[n + 2]));
-    const base = this.rowSeq;
     const cl = int64(row[n + 4] as bigint);
     const group = (this.groups.next = (this.groups.next + 1) % GROUPS);
-    for (let i = 0; i < m; i++) {
+    for (let i = 0; i < columns.length; i++) {
       if (overridden[i] === 1) continue;
-      const seq = typeof base === 'number' && Number.isSafeInteger(base + i) ? base + i : int64(BigInt(base) + BigInt(i));
+      const seq = seqAt(base, i);
       const c = pool.pop() ?? { table, pk, cid: '', colVersion, dbVersion, siteId, seq, cl, val: null, group };
       c.table = table;
       c.pk = pk;
@@ -261,7 +351,6 @@ class RowClockCells implements CellStream {
       if (j === waiting.length) waiting.push(c);
       else waiting.splice(j, 0, c);
     }
-    this.fetch();
   }
 
   close(): void {
