@@ -1,6 +1,6 @@
 /** `ddcp changes`: print changes as JSON lines. */
 import type { Command } from 'commander';
-import { ChangeLineWriter } from '../index.ts';
+import { ChangeLineWriter, type Change } from '../index.ts';
 import { CliError, ExitCode } from './exit.ts';
 import type { Context } from './context.ts';
 
@@ -29,11 +29,15 @@ Examples:
       const engine = ctx.repo().engine;
       // Lines are built as bytes (formatChange's text exactly) into 1 MiB writes: a string per line,
       // or a write per line, would cost more than reading the changes.
+      // The changes come through one reused object (engine.eachChange), not an object each: the
+      // read yields whenever a chunk is full, so a slow pipe holds it back.
       const lines = new ChangeLineWriter(1 << 20);
-      for (const c of engine.changesSince(since)) {
-        lines.add(c);
-        if (lines.full) await ctx.write(lines.take());
-      }
+      const full = (c: Readonly<Change>, group: number): boolean => {
+        lines.add(c, group);
+        return lines.full;
+      };
+      const recycle = (chunk: Uint8Array): void => lines.recycle(chunk);
+      for (const _ of engine.eachChange(since, full)) await ctx.write(lines.take(), recycle);
       if (lines.size > 0) await ctx.write(lines.take());
       await ctx.flush();
     });

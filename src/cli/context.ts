@@ -13,8 +13,10 @@ export interface Context {
   /**
    * Writes bytes to standard output, handing the buffer over (it must not be changed after); resolves
    * when the stream wants more, so a slow reader (a pipe) holds the writer back instead of memory growing.
+   * `written`, if given, is called with `bytes` once they are out (or failed to be): the buffer is the
+   * caller's again.
    */
-  write(bytes: Uint8Array): Promise<void>;
+  write(bytes: Uint8Array, written?: (bytes: Uint8Array) => void): Promise<void>;
   /** Resolves once everything given to {@link write} is written (or rejects with why it could not be). */
   flush(): Promise<void>;
   /** Closes what the command opened. */
@@ -61,14 +63,17 @@ export function createContext(getDir: () => string | undefined): Context {
       return repo;
     },
     out: (line) => void process.stdout.write(line + '\n'),
-    write: async (bytes) => {
+    write: async (bytes, written) => {
       toFile ??= isRegularFile(1);
       if (!toFile) {
-        if (!process.stdout.write(bytes)) await once(process.stdout, 'drain');
+        if (!process.stdout.write(bytes, written && (() => written(bytes)))) await once(process.stdout, 'drain');
         return;
       }
       await settle(); // one chunk in flight at a time, in order
-      writing = writeAll(1, bytes).catch((err: unknown) => void (failed = { err }));
+      writing = writeAll(1, bytes).then(
+        () => written?.(bytes),
+        (err: unknown) => void (failed = { err }),
+      );
     },
     flush: settle,
     close() {

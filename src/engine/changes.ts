@@ -190,7 +190,7 @@ function giveBack(db: SqliteConnection, sql: string, stmt: Statement): void {
 }
 
 /** Whether `table` has overrides (tables only ever inserted into or updated whole have none: their reads skip a lookup per row, ~10%). */
-function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
+export function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
   const sql = sqlOf(table, 'any override', () => `SELECT 1 FROM ${table.names.cells} LIMIT 1`);
   const stmt = borrow(db, sql);
   try {
@@ -203,7 +203,7 @@ function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
 /** The SQL texts of a table's queries, made once per table shape (a CrrTable is made anew when its shape changes). */
 const texts = new WeakMap<CrrTable, Map<string, string>>();
 
-function sqlOf(table: CrrTable, key: string, make: () => string): string {
+export function sqlOf(table: CrrTable, key: string, make: () => string): string {
   let byKey = texts.get(table);
   if (!byKey) texts.set(table, (byKey = new Map()));
   let sql = byKey.get(key);
@@ -212,7 +212,7 @@ function sqlOf(table: CrrTable, key: string, make: () => string): string {
 }
 
 /** The rows of a lent statement: `close` ends them (if they have not ended) and gives the statement back. */
-class Rows {
+export class Rows {
   it: Iterator<SqlValue[]>;
   private readonly db: SqliteConnection;
   private readonly sql: string;

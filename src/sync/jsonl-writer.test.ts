@@ -80,6 +80,62 @@ describe('JSON lines, fast writer', () => {
     );
   });
 
+  it('writes the cells of row groups (Engine.eachChange: one table, key, clock and site) as formatChange does', () => {
+    // Runs of a row's cells under one group number, groups interleaved and numbers reused later for
+    // other rows (as a read's row groups are), and changes without a group between them.
+    const row = fc.record({ base: change, cells: fc.array(fc.tuple(name, change.map((c) => c.val), clock), { minLength: 1, maxLength: 4 }) });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(row, fc.integer({ min: -1, max: 3 }), fc.boolean()), { maxLength: 20 }), fc.constantFrom(1, 64, 1 << 20), (rows, chunkBytes) => {
+        const changes: Change[] = [];
+        const groups: number[] = [];
+        let last = -2;
+        for (const [{ base, cells }, group, split] of rows) {
+          // A group number right after the same number promises the same row: use another row's number only when it differs.
+          const g = group === last ? -1 : group;
+          cells.forEach(([cid, val, seq], i) => {
+            changes.push({ ...base, cid, val, seq });
+            groups.push(split && i % 2 === 1 ? -1 : g);
+          });
+          last = groups[groups.length - 1]!;
+        }
+        const w = new ChangeLineWriter(chunkBytes);
+        const chunks: Buffer[] = [];
+        changes.forEach((c, i) => {
+          w.add(c, groups[i]);
+          if (w.full) chunks.push(Buffer.from(w.take()));
+        });
+        chunks.push(Buffer.from(w.take()));
+        assert.deepEqual(Buffer.concat(chunks), general(changes));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('builds later chunks in the buffers given back, and what it hands over stays as handed', () => {
+    fc.assert(
+      fc.property(fc.array(change, { maxLength: 40 }), fc.constantFrom(1, 64, 1000), (changes, chunkBytes) => {
+        const w = new ChangeLineWriter(chunkBytes);
+        const out: Buffer[] = [];
+        const taken: Uint8Array[] = [];
+        for (const c of changes) {
+          w.add(c);
+          if (w.full) {
+            const chunk = w.take();
+            out.push(Buffer.from(chunk));
+            taken.push(chunk);
+            // Given back once "written": the chunk before this one (as the command's one write in flight).
+            if (taken.length > 1) w.recycle(taken.shift()!);
+          }
+        }
+        out.push(Buffer.from(w.take()));
+        assert.deepEqual(Buffer.concat(out), general(changes));
+        // The chunk not given back is untouched.
+        if (taken.length > 0) assert.deepEqual(Buffer.from(taken[0]!), out[out.length - 2]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never writes into a chunk it handed over, and reuses no site id it was shown before a change to it', () => {
     const c: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: 'x', colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
     const w = new ChangeLineWriter(16);

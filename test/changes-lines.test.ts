@@ -1,0 +1,257 @@
+/**
+ * `ddcp changes` reads through one reused change (Engine.eachChange, engine/change-cursor.ts) and
+ * writes its lines with recycled chunks: this holds it to the library's read (`changesSince`, every
+ * field with its exact type, the same order) and its bytes to what `ddcp changes` printed before —
+ * `formatChange(c) + '\n'` of each change of `changesSince` — on random schemas (composite, text and
+ * blob keys, typed and untyped columns, tables without columns), rows, updates, deletes,
+ * resurrections, bulk updates (row clocks and overrides) and merges of other replicas cut into
+ * chunks in either order (other rows' cells between a row clock's seqs), from every version, with the
+ * reader pausing anywhere (as the command does for its output).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { Change } from '../src/engine/change.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
+import { formatChange } from '../src/sync/jsonl.ts';
+import { ChangeLineWriter } from '../src/sync/jsonl-writer.ts';
+import { hex, repr, SCHEMA, TABLES, valueArb, write, writeArb, type Write } from './support/convergence.ts';
+import { engineWithSite } from './support/fixed-site.ts';
+
+/** Every field of a change with its exact type. */
+const show = (c: Readonly<Change>): string =>
+  [c.table, hex(c.pk), c.cid, `${typeof c.colVersion} ${c.colVersion}`, `${typeof c.dbVersion} ${c.dbVersion}`, hex(c.siteId), `${typeof c.seq} ${c.seq}`, `${typeof c.cl} ${c.cl}`, repr(c.val)].join(' ');
+
+/** What `ddcp changes --since` printed before eachChange: the library's read, formatted line by line. */
+const before = (e: Engine, since: number): Buffer => Buffer.from([...e.changesSince(since)].map((c) => formatChange(c) + '\n').join(''), 'utf8');
+
+/**
+ * What `ddcp changes --since` prints now (src/cli/changes.ts): eachChange into the byte writer, a
+ * chunk taken whenever it is full and given back once "written" (here: copied out), so later chunks
+ * are built in recycled buffers; `pauses` says after which changes the reader also pauses.
+ */
+function now(e: Engine, since: number, chunkBytes: number, pauses: (i: number) => boolean): { bytes: Buffer; shown: string[] } {
+  const lines = new ChangeLineWriter(chunkBytes);
+  const out: Buffer[] = [];
+  const shown: string[] = [];
+  const flush = (): void => {
+    const chunk = lines.take();
+    out.push(Buffer.from(chunk)); // a copy: the chunk is recycled below
+    lines.recycle(chunk);
+  };
+  let i = 0;
+  for (const _ of e.eachChange(since, (c, group) => {
+    shown.push(show(c));
+    lines.add(c, group);
+    return lines.full || pauses(i++);
+  })) {
+    if (lines.full) flush();
+  }
+  if (lines.size > 0) flush();
+  return { bytes: Buffer.concat(out), shown };
+}
+
+function check(e: Engine, chunkBytes: number, pauseEvery: number): void {
+  e.seal();
+  const top = Number([...e.changesSince(0)].reduce((m, c) => (c.dbVersion > m ? c.dbVersion : m), 0 as Change['dbVersion']));
+  for (let since = 0; since <= top + 1; since++) {
+    const got = now(e, since, chunkBytes, (i) => i % pauseEvery === 0);
+    assert.deepEqual(got.shown, [...e.changesSince(since)].map(show), `since ${since}`);
+    assert.deepEqual(got.bytes, before(e, since), `since ${since}`);
+  }
+}
+
+// --- Three replicas of the convergence suite's schema, writing and merging ---------------------------
+
+const REPLICAS = 3;
+function siteId(n: number): Uint8Array {
+  const b = new Uint8Array(16);
+  b[0] = 0x40 + n;
+  b.fill(n, 1);
+  return b;
+}
+function openReplica(n: number): Engine {
+  const { db, engine } = engineWithSite(siteId(n));
+  db.exec(SCHEMA);
+  for (const t of Object.keys(TABLES)) engine.asCrr(t);
+  return engine;
+}
+
+type Op =
+  | { k: 'write'; r: number; w: Write }
+  | { k: 'bulk'; r: number; sets: [string, SqlValue][] }
+  | { k: 'seal'; r: number }
+  | { k: 'sync'; from: number; to: number; chunk: number; reverse: boolean };
+const replica = fc.nat(REPLICAS - 1);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ k: fc.constant('write' as const), r: replica, w: writeArb }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('bulk' as const),
+      r: replica,
+      sets: fc.uniqueArray(fc.tuple(fc.constantFrom(...TABLES.items!.cols), valueArb), { minLength: 1, maxLength: 4, selector: (s) => s[0] }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('seal' as const), r: replica }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('sync' as const), from: replica, to: replica, chunk: fc.integer({ min: 1, max: 5 }), reverse: fc.boolean() }) },
+);
+
+function run(replicas: Engine[], op: Op): void {
+  switch (op.k) {
+    case 'write':
+      return write(replicas[op.r]!, op.w);
+    case 'bulk': {
+      const e = replicas[op.r]!;
+      e.db.exec('INSERT OR IGNORE INTO items (id, a) VALUES (10, 1), (11, 2), (12, 3)');
+      e.db.prepare(`UPDATE items SET ${op.sets.map(([c]) => `${c} = ?`).join(', ')}`).run(...op.sets.map((s) => s[1]));
+      return;
+    }
+    case 'seal':
+      return void replicas[op.r]!.seal();
+    case 'sync': {
+      if (op.from === op.to) return;
+      const from = replicas[op.from]!;
+      const all = [...from.changesSince(0)];
+      if (op.reverse) all.reverse();
+      for (let i = 0; i < all.length; i += op.chunk) replicas[op.to]!.applyChanges(all.slice(i, i + op.chunk), { direct: from.siteId });
+    }
+  }
+}
+
+// --- A random table ---------------------------------------------------------------------------------
+
+const TYPES = ['', 'INTEGER', 'TEXT', 'REAL', 'BLOB', 'NUMERIC', 'ANY'];
+interface Shape {
+  pks: string[];
+  pkTypes: string[];
+  cols: string[];
+  colTypes: string[];
+  rowid: boolean;
+}
+const shapeArb: fc.Arbitrary<Shape> = fc
+  .record({
+    pkTypes: fc.array(fc.constantFrom('INTEGER', 'TEXT', 'BLOB', ''), { minLength: 1, maxLength: 3 }),
+    colTypes: fc.array(fc.constantFrom(...TYPES.filter((t) => t !== 'ANY')), { maxLength: 6 }),
+    rowid: fc.boolean(),
+  })
+  .map(({ pkTypes, colTypes, rowid }) => ({
+    pks: pkTypes.map((_, i) => `k${i}`),
+    pkTypes,
+    // Names that need JSON escapes too.
+    cols: colTypes.map((_, i) => (i === 1 ? 'q"uote' : i === 2 ? 'ünï' : `c${i}`)),
+    colTypes,
+    rowid,
+  }));
+const keyValue = (type: string): fc.Arbitrary<SqlValue> =>
+  type === 'INTEGER'
+    ? fc.constantFrom<SqlValue>(0n, 1n, -7n, 2n ** 53n + 1n, 2n ** 63n - 1n)
+    : type === 'TEXT'
+      ? fc.constantFrom<SqlValue>('', 'a', 'é', '日本')
+      : type === 'BLOB'
+        ? fc.constantFrom<SqlValue>(new Uint8Array(0), new Uint8Array([0, 255]))
+        : fc.constantFrom<SqlValue>(1n, 'x', 2.5);
+type RowOp =
+  | { k: 'put' | 'update' | 'delete'; key: SqlValue[]; vals: SqlValue[]; mask: boolean[] }
+  | { k: 'seal' }
+  | { k: 'bulk'; vals: SqlValue[]; mask: boolean[] }
+  | { k: 'scramble'; a: number; b: number };
+
+/**
+ * Clocks moved by hand (as a tool may, through SQL) into few db_versions and seqs: row clocks whose
+ * cells interleave with other rows' and overrides', and ties in (db_version, seq) between row
+ * clocks, overrides and sentinels — orders the engine's own writes never make, which the read must
+ * still give as readChanges does.
+ */
+function scramble(db: ReturnType<typeof openDatabase>, a: number, b: number): void {
+  const mix = (col: string, mod: number): string => `(abs(${col} % 97) * ${a} + ${b}) % ${mod}`;
+  db.exec(`UPDATE t__ddcp_pks SET __ddcp_dbv = 1 + ${mix('__key', 2)}, __ddcp_seq = ${mix('__key + 1', 5)} WHERE __ddcp_dbv IS NOT NULL`);
+  db.exec(`UPDATE t__ddcp_pks SET __ddcp_cl_dbv = 1 + ${mix('__key + 2', 2)}, __ddcp_cl_seq = ${mix('__key + 3', 6)} WHERE __ddcp_cl_dbv IS NOT NULL`);
+  db.exec(`UPDATE t__ddcp_cells SET db_version = 1 + ${mix('key + length(cid)', 2)}, seq = ${mix('key * 3 + length(cid)', 7)}`);
+}
+
+function tableDdl(s: Shape): string {
+  const ident = (n: string): string => `"${n.replace(/"/g, '""')}"`;
+  const cols = [...s.pks.map((p, i) => `${p} ${s.pkTypes[i]} NOT NULL`), ...s.cols.map((c, i) => `${ident(c)} ${s.colTypes[i]}`)];
+  return `CREATE TABLE t (${cols.join(', ')}, PRIMARY KEY (${s.pks.join(', ')}))${s.rowid ? '' : ' WITHOUT ROWID'}`;
+}
+
+describe('ddcp changes through eachChange', () => {
+  it('reads and writes what the library read and formatChange gave, on merged replicas, from every version', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.constantFrom(1, 100, 1 << 20), fc.integer({ min: 1, max: 7 }), (ops, chunkBytes, pauseEvery) => {
+        const replicas = Array.from({ length: REPLICAS }, (_, i) => openReplica(i));
+        try {
+          for (const op of ops) run(replicas, op);
+          for (const e of replicas) check(e, chunkBytes, pauseEvery);
+        } finally {
+          for (const e of replicas) e.db.close();
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('reads and writes what the library read and formatChange gave, on random tables', () => {
+    const scenario = shapeArb.chain((shape) => {
+      const key = fc.tuple(...shape.pkTypes.map(keyValue));
+      const vals = fc.array(valueArb, { minLength: shape.cols.length, maxLength: shape.cols.length });
+      const mask = fc.array(fc.boolean(), { minLength: shape.cols.length, maxLength: shape.cols.length });
+      const op: fc.Arbitrary<RowOp> = fc.oneof(
+        { weight: 4, arbitrary: fc.record({ k: fc.constantFrom('put' as const, 'update' as const, 'delete' as const), key, vals, mask }) },
+        { weight: 1, arbitrary: fc.constant({ k: 'seal' as const }) },
+        { weight: 1, arbitrary: fc.record({ k: fc.constant('bulk' as const), vals, mask }) },
+        { weight: 1, arbitrary: fc.record({ k: fc.constant('scramble' as const), a: fc.integer({ min: 1, max: 13 }), b: fc.nat(6) }) },
+      );
+      return fc.tuple(fc.constant(shape), fc.array(op, { maxLength: 30 }), fc.constantFrom(1, 300, 1 << 20), fc.integer({ min: 1, max: 5 }));
+    });
+    fc.assert(
+      fc.property(scenario, ([shape, ops, chunkBytes, pauseEvery]) => {
+        const db = openDatabase(':memory:');
+        try {
+          const e = Engine.open(db);
+          db.exec(tableDdl(shape));
+          e.asCrr('t');
+          const q = (c: string): string => `"${c.replace(/"/g, '""')}"`;
+          const where = shape.pks.map((p) => `${p} = ?`).join(' AND ');
+          for (const op of ops) {
+            if (op.k === 'seal') e.seal();
+            else if (op.k === 'scramble') {
+              e.seal();
+              scramble(db, op.a, op.b);
+            }
+            else if (op.k === 'put') db.prepare(`INSERT OR REPLACE INTO t (${[...shape.pks, ...shape.cols.map(q)].join(', ')}) VALUES (${[...shape.pks, ...shape.cols].map(() => '?').join(', ')})`).run(...op.key, ...op.vals);
+            else if (op.k === 'delete') db.prepare(`DELETE FROM t WHERE ${where}`).run(...op.key);
+            else {
+              const cols = shape.cols.filter((_, i) => op.mask[i]);
+              if (cols.length === 0) continue;
+              const vals = op.vals.filter((_, i) => op.mask[i]);
+              if (op.k === 'update') db.prepare(`UPDATE t SET ${cols.map((c) => `${q(c)} = ?`).join(', ')} WHERE ${where}`).run(...vals, ...op.key);
+              else db.prepare(`UPDATE t SET ${cols.map((c) => `${q(c)} = ?`).join(', ')}`).run(...vals);
+            }
+          }
+          check(e, chunkBytes, pauseEvery);
+        } finally {
+          db.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('ends its read transaction when the reader stops early', () => {
+    const e = openReplica(0);
+    try {
+      for (let i = 0; i < 5; i++) write(e, { t: 'items', k: 'insert', id: BigInt(i + 1), vals: [1n, 2.5, 'x', null], or: 'REPLACE' });
+      let n = 0;
+      for (const _ of e.eachChange(0, () => ++n === 3)) break;
+      assert.equal(n, 3);
+      assert.equal(e.db.isTransaction, false);
+      // And the statements it borrowed read again from the start.
+      assert.deepEqual(now(e, 0, 1 << 20, () => false).bytes, before(e, 0));
+    } finally {
+      e.db.close();
+    }
+  });
+});
