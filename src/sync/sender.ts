@@ -26,6 +26,12 @@ export interface SendOptions {
 }
 
 /**
+ * Why a wait's signal aborts: one reason made once. `abort()` without one makes a new DOMException
+ * (and its stack) every time — per commit of a pushing client, a visible share of its CPU.
+ */
+const WAIT_OVER = new Error('the wait for a change ended');
+
+/**
  * The waits of one following sender for its feed to change: one keep-alive timer, re-armed, and one
  * listener on the session's signal for all of them (a pushing client waits once per commit: a new
  * timer and a composite signal each time were a visible share of its CPU).
@@ -40,7 +46,7 @@ class ChangeWaits {
   readonly #end = (): void => {
     const current = this.#current;
     this.#current = undefined;
-    current?.abort();
+    current?.abort(WAIT_OVER);
   };
 
   constructor(feed: ChangeFeed, signal: AbortSignal, ms: number) {

@@ -221,10 +221,17 @@ async function receive(
   const answering: Promise<void>[] = [];
   let tail: Promise<void> = Promise.resolve();
   const failures: unknown[] = []; // the first answering that failed ends the session
-  let fail!: (err: unknown) => void;
-  // Rejects at the first failure: a read waiting for the client's next frame ends then too.
-  const failing = new Promise<never>((_resolve, reject) => (fail = reject));
-  failing.catch(() => {});
+  // A read waiting for the client's next frame while answers are pending gives up at the first
+  // failure. Not by racing each read against one promise that fails then: every race leaves a
+  // reaction on that promise, which lives as long as the session (a hub session's pushes would
+  // pile up for days).
+  let giveUp: ((err: unknown) => void) | undefined;
+  const nextOrFailure = (): Promise<Message | undefined> =>
+    new Promise((resolve, reject) => {
+      if (failures.length > 0) return reject(failures[0]);
+      giveUp = reject;
+      next(it).then(resolve, reject);
+    });
   const check = (): void => {
     if (failures.length > 0) throw failures[0];
   };
@@ -232,7 +239,7 @@ async function receive(
     tail = work(tail);
     tail.catch((err: unknown) => {
       failures.push(err);
-      fail(err);
+      giveUp?.(failures[0]);
     });
     answering.push(tail);
   };
@@ -241,7 +248,8 @@ async function receive(
       // At most `pipeline` pushes unanswered: wait for the oldest.
       while (answering.length >= ctx.pipeline) await answering.shift()!.catch(() => {});
       check();
-      const m = answering.length > 0 ? await Promise.race([next(it), failing]) : await next(it);
+      const m = answering.length > 0 ? await nextOrFailure() : await next(it);
+      giveUp = undefined;
       // Ended (or revoked): nothing more is merged; unacknowledged batches are sent again next time.
       if (!m || ctx.signal.aborted || failures.length > 0) break;
       if (m.type === 'error') throw new ProtocolError('remote', `peer ${ctx.peer}: ${m.message}`);

@@ -56,6 +56,33 @@ describe('FrameStream over WebSocket', () => {
     assert.match(err.message, /ws:\/\/127\.0\.0\.1:1\/x/);
   });
 
+  it('frames sent in one callback leave in one write, before the next turn of the event loop', async () => {
+    const server = new Promise<WebSocket>((resolve) => accepted.push(resolve));
+    const a = await dialWs(`${url}/db`);
+    const ws = await server;
+    const b = new WsFrameStream(ws, { remotePeer: 'client' });
+    // the socket's writes to the kernel: one per uncork, however many frames were corked
+    const socket = (ws as unknown as { _socket: { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void } })._socket;
+    let writes = 0;
+    for (const k of ['_writev', '_write'] as const) {
+      const original = socket[k].bind(socket);
+      socket[k] = (...args: unknown[]) => {
+        writes++;
+        original(...args);
+      };
+    }
+    // queued before the sends: it runs before anything they queue for the next turn
+    let atNextTurn = -1;
+    setImmediate(() => (atNextTurn = writes));
+    const sent = Promise.all([b.send(new Uint8Array([1])), b.send(new Uint8Array([2, 2])), b.send(new Uint8Array([3, 3, 3]))]);
+    await new Promise((resolve) => setImmediate(resolve));
+    await sent;
+    assert.equal(atNextTurn, 1, 'the frames left together, before the next turn');
+    await b.close();
+    assert.deepEqual((await readAll(a)).map((f) => f.length), [1, 2, 3]);
+    await a.close();
+  });
+
   it('control messages: end half-closes, others reach onControl, malformed ones fail the stream', async () => {
     const got: unknown[] = [];
     const server = new Promise<WebSocket>((resolve) => accepted.push(resolve));

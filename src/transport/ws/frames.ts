@@ -34,7 +34,10 @@ export { CLOSE_ABORTED, CLOSE_GOING_AWAY, CLOSE_NORMAL, type ControlMessage } fr
 /** Options of a {@link WsFrameStream}. */
 export type WsFrameStreamOptions = SocketFrameStreamOptions;
 
-/** The sockets corked this turn (their uncork), in order: uncorked together at the next. */
+/**
+ * The sockets corked by the callback now running (their uncork), in order: uncorked together once
+ * it and the promise jobs it started are done.
+ */
 let corked: (() => void)[] = [];
 
 function uncorkAll(): void {
@@ -94,9 +97,12 @@ export class WsFrameStream extends SocketFrameStream {
   }
 
   /**
-   * Holds the socket's writes until the event loop's next turn: frames sent back to back (a batch
-   * and its caught-up, a hub's fan-out to this peer) leave in one write, not a system call each.
-   * Every socket corked in a turn is uncorked by one immediate (a hub's wake corks each follower's).
+   * Holds the socket's writes until the callback now running and its promise jobs are done (a
+   * `process.nextTick`, which runs after them): frames sent back to back (a batch and its caught-up,
+   * a hub's group commit's acks and fan-out to this peer) leave in one write, not a system call each.
+   * Not until the next turn of the event loop (an immediate): that held every frame behind the next
+   * turn's reads of every other socket — on a busy hub, a fan-out waited most of a turn to leave.
+   * Every socket corked in one callback is uncorked by one tick (a hub's wake corks each follower's).
    */
   #cork(): void {
     const socket = (this.#ws as { _socket?: { cork(): void; uncork(): void; destroyed?: boolean } })._socket;
@@ -109,7 +115,7 @@ export class WsFrameStream extends SocketFrameStream {
         socket.uncork();
       }),
     );
-    if (corked.length === 1) setImmediate(uncorkAll);
+    if (corked.length === 1) process.nextTick(uncorkAll);
   }
 
   override abort(err: Error): void {
