@@ -44,6 +44,28 @@ describe('seal over a stretch of the key map', () => {
     ]);
   });
 
+  it('gives what the rules give when a deleted stretch holds every override, or all but some', () => {
+    compare([
+      `INSERT INTO items (id, name, qty, price) SELECT value, 'n', value, 1.0 FROM ${series(1, 400)}`,
+      `INSERT INTO pairs (x, y, v, w) SELECT 'k', value, value, 'w' FROM ${series(1, 300)}`,
+      // Overrides on rows 101…200 only; the stretch 50…250 holds them all, with rows left on both sides.
+      'UPDATE items SET qty = 0 WHERE id BETWEEN 101 AND 200',
+      'UPDATE pairs SET v = 0 WHERE y BETWEEN 101 AND 200',
+      'DELETE FROM items WHERE id BETWEEN 50 AND 250',
+      'DELETE FROM pairs WHERE y BETWEEN 50 AND 250',
+      // Overrides below and inside the next stretch: those below stay.
+      'UPDATE items SET qty = 1 WHERE id < 20 OR id BETWEEN 300 AND 350',
+      'UPDATE pairs SET w = 1 WHERE y < 20 OR y BETWEEN 260 AND 280',
+      'DELETE FROM items WHERE id >= 290',
+      'DELETE FROM pairs WHERE y >= 255',
+      // Overrides above the stretch: they stay too.
+      'UPDATE items SET name = 2 WHERE id BETWEEN 260 AND 270',
+      'DELETE FROM items WHERE id < 260',
+      'UPDATE items SET qty = 2',
+      'DELETE FROM items',
+    ]);
+  });
+
   it('gives what the rules give when only the ends of a run line up with the key map', () => {
     const swapped = (lo: number, hi: number, t = 'items', k = 'id'): string =>
       [`DELETE FROM ${t} WHERE ${k} = ${lo}`, `DELETE FROM ${t} WHERE ${k} = ${lo + 2}`, `DELETE FROM ${t} WHERE ${k} = ${lo + 1}`, `DELETE FROM ${t} WHERE ${k} BETWEEN ${lo + 3} AND ${hi}`].join('; ');
