@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import { Engine } from '../src/engine/engine.ts';
 import { DatabaseSync } from 'node:sqlite';
 import { openDatabase, type SqliteConnection } from '../src/engine/sqlite.ts';
+import { FORMAT_VERSION } from '../src/engine/state.ts';
 import type { Change } from '../src/engine/change.ts';
 import { formatChange, parseChange } from '../src/sync/jsonl.ts';
 import { dumpRows } from './fixtures/layout-v1/shape.ts';
@@ -99,7 +100,7 @@ describe('a repository written in format 2 (key maps numbered beside a copy of t
     before.close();
     const engine = Engine.open(openDatabase(file));
     try {
-      assert.equal(count(engine.db, `SELECT value AS n FROM ddcp_state WHERE key = 'format'`), 3);
+      assert.equal(count(engine.db, `SELECT value AS n FROM ddcp_state WHERE key = 'format'`), FORMAT_VERSION);
       assert.deepEqual(['items', 'big', 'desc', 'pairs'].map((t) => keyMap(engine, t)), ['__key, id (generated)', '__key, id (generated)', '__key, id UNIQUE', '__key, g, n UNIQUE']);
       assert.deepEqual(counts(engine.db), was);
       // Every override of a rowid-alias table names a key-map row, and (the log sealed) every row has one.

@@ -305,7 +305,11 @@ function keyStretch(db: SqliteConnection, table: CrrTable, run: LogRun): { lo: b
 
 /**
  * Deletes of known rows (each once in the run): the sentinel steps to the next even causal length
- * (2 for a row known only by its cells), stamped with the entry's seq, and the cells' clocks go.
+ * (2 for a row known only by its cells), stamped with the entry's seq, and the cells' clocks go —
+ * the row clock's col_version made NULL, its (db_version, site, seq) left as they were (layout.ts:
+ * ignored without a col_version), so that its entry in the key map's (db_version, seq) index stays
+ * where it is instead of being deleted row by row (~20 ms per 100,000 rows, measured), and the
+ * overrides deleted.
  */
 export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const n = table.names;
@@ -319,7 +323,7 @@ export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun
       const done = db
         .prepare(
           `UPDATE ${n.pks} AS p SET ${K.cl} = ${next}, ${K.clDbv} = ?, ${K.clSite} = 0, ${K.clSeq} = p.__key + ?,
-             ${K.cv} = NULL, ${K.dbv} = NULL, ${K.site} = NULL, ${K.seq} = NULL
+             ${K.cv} = NULL
            WHERE p.__key BETWEEN ? AND ? AND ${next} <= ${MAX_CLOCK}`,
         )
         .run(BigInt(version), BigInt(seqBase) - range.lo, range.lo, range.hi);
@@ -338,7 +342,7 @@ export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun
     const done = db
       .prepare(
         `UPDATE ${n.pks} AS p SET ${K.cl} = ${next}, ${K.clDbv} = ?, ${K.clSite} = 0, ${K.clSeq} = ? + l.seq - ?,
-           ${K.cv} = NULL, ${K.dbv} = NULL, ${K.site} = NULL, ${K.seq} = NULL
+           ${K.cv} = NULL
          FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? AND ${keyJoin(table)} AND ${next} <= ${MAX_CLOCK}`,
       )
       .run(BigInt(version), BigInt(seqBase), run.lo, run.lo, run.hi);
