@@ -4,7 +4,8 @@
  * did then: the same changes, byte for byte, from 0 and from a later version, the same merge counts,
  * changes and rows after merging another site's changes — and nothing of its clocks is lost. So does
  * one written in format 2 (test/fixtures/layout-v2), whose rowid-alias tables' key maps are keyed
- * anew by their keys on open.
+ * anew by their keys on open, and one written in format 3 (test/fixtures/layout-v3), whose deleted
+ * rows have no row clock left at all where today's deletes leave its db_version, site and seq.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,10 +15,12 @@ import { describe, it } from 'node:test';
 import { Engine } from '../src/engine/engine.ts';
 import { DatabaseSync } from 'node:sqlite';
 import { openDatabase, type SqliteConnection } from '../src/engine/sqlite.ts';
+import { FORMAT_VERSION } from '../src/engine/state.ts';
 import type { Change } from '../src/engine/change.ts';
 import { formatChange, parseChange } from '../src/sync/jsonl.ts';
 import { dumpRows } from './fixtures/layout-v1/shape.ts';
 import { dumpRows as dumpRowsV2 } from './fixtures/layout-v2/shape.ts';
+import { dumpRows as dumpRowsV3 } from './fixtures/layout-v3/shape.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'layout-v1');
 const FIXTURE_V2 = join(import.meta.dirname, 'fixtures', 'layout-v2');
@@ -99,7 +102,7 @@ describe('a repository written in format 2 (key maps numbered beside a copy of t
     before.close();
     const engine = Engine.open(openDatabase(file));
     try {
-      assert.equal(count(engine.db, `SELECT value AS n FROM ddcp_state WHERE key = 'format'`), 3);
+      assert.equal(count(engine.db, `SELECT value AS n FROM ddcp_state WHERE key = 'format'`), FORMAT_VERSION);
       assert.deepEqual(['items', 'big', 'desc', 'pairs'].map((t) => keyMap(engine, t)), ['__key, id (generated)', '__key, id (generated)', '__key, id UNIQUE', '__key, g, n UNIQUE']);
       assert.deepEqual(counts(engine.db), was);
       // Every override of a rowid-alias table names a key-map row, and (the log sealed) every row has one.
@@ -144,6 +147,45 @@ describe('a repository written in format 2 (key maps numbered beside a copy of t
       const again = Engine.open(engine.db);
       assert.equal(lines(again.changesSince(0)), first);
       assert.equal(keyMap(again, 'items'), '__key, id (generated)');
+    } finally {
+      done();
+    }
+  });
+});
+
+const FIXTURE_V3 = join(import.meta.dirname, 'fixtures', 'layout-v3');
+
+describe('a repository written in format 3 (before deletes kept their row clocks’ leftovers)', () => {
+  const count = (db: SqliteConnection, sql: string): number => Number((db.prepare(sql).get() as { n: number | bigint }).n);
+
+  it('opens as format 4 with nothing to move, and reads the same changes, byte for byte', () => {
+    const before = new DatabaseSync(join(FIXTURE_V3, 'repo.db'), { readOnly: true });
+    assert.equal(count(before, `SELECT value AS n FROM ddcp_state WHERE key = 'format'`), 3);
+    assert.ok(count(before, 'SELECT count(*) AS n FROM items__ddcp_log') >= 64, 'the fixture has a run of deletes still to seal');
+    before.close();
+    const { engine, done } = openCopy(FIXTURE_V3);
+    try {
+      assert.equal(count(engine.db, `SELECT value AS n FROM ddcp_state WHERE key = 'format'`), FORMAT_VERSION);
+      assert.equal(lines(engine.changesSince(0)), read('changes.jsonl', FIXTURE_V3));
+      assert.equal(lines(engine.changesSince(3)), read('changes-since-3.jsonl', FIXTURE_V3));
+      // The deletes sealed here (set-based) left their rows' clocks behind, which no read gave.
+      assert.ok(count(engine.db, 'SELECT count(*) AS n FROM items__ddcp_pks WHERE __ddcp_cv IS NULL AND __ddcp_dbv IS NOT NULL') > 0);
+    } finally {
+      done();
+    }
+  });
+
+  it('merges another site’s changes and deletes every row exactly as before: counts, changes and rows', () => {
+    const { engine, done } = openCopy(FIXTURE_V3);
+    try {
+      const incoming = read('incoming.jsonl', FIXTURE_V3).split('\n').filter(Boolean).map((l, i) => parseChange(l, i + 1));
+      const r = engine.applyChanges(incoming);
+      assert.deepEqual({ received: r.received, applied: r.applied }, JSON.parse(read('merge.json', FIXTURE_V3)));
+      assert.equal(lines(engine.changesSince(0)), read('merged.jsonl', FIXTURE_V3));
+      assert.equal(dumpRowsV3(engine.db), read('rows.txt', FIXTURE_V3));
+      engine.db.exec('DELETE FROM items; DELETE FROM pairs;');
+      assert.equal(lines(engine.changesSince(0)), read('emptied.jsonl', FIXTURE_V3));
+      assert.equal(lines(engine.changesSince(5)), read('emptied-since-5.jsonl', FIXTURE_V3));
     } finally {
       done();
     }

@@ -48,7 +48,7 @@ export function layoutQueries(table: CrrTable, exceptSite: boolean, condition?: 
   if (info.columns.length > 0) {
     const cells = `(SELECT r.__key AS key, v.column1 AS cid, r.${K.cv} AS col_version, r.${K.dbv} AS db_version, r.${K.site} AS site, r.${K.seq} + v.column2 AS seq, r.${K.seq} AS base
       FROM ${n.pks} r CROSS JOIN (VALUES ${positions(info.columns)}) v
-      WHERE r.${K.dbv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${n.cells} o WHERE o.key = r.__key AND o.cid = v.column1))`;
+      WHERE r.${K.dbv} IS NOT NULL AND r.${K.cv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${n.cells} o WHERE o.key = r.__key AND o.cid = v.column1))`;
     out.push({ sql: selectChanges(table, where, newestFirst ? 'c.db_version DESC, c.base DESC' : 'c.db_version, c.base', 'c.base', cells), rowClocks: true });
   }
   return out;
@@ -145,7 +145,7 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
   const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
   return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
   FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
-  WHERE r.${K.dbv} > ?${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
+  WHERE r.${K.dbv} > ? AND r.${K.cv} IS NOT NULL${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
   ORDER BY r.${K.dbv}, r.${K.seq}`;
 }
 

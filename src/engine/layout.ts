@@ -4,6 +4,9 @@
  * - The key map (`t__ddcp_pks`) holds each row's sentinel clock (`cl` …, NULL when the row has none)
  *   and a *row clock* (col_version, db_version, site, seq) standing for every cell without an
  *   override: cell *i* (the table's columns in order) has clock (col_version, db_version, site, seq + i).
+ *   A row without a row clock has col_version NULL; its db_version, site and seq are then meaningless
+ *   and may hold the last row clock of a deleted row (format 4): a delete leaves them, so that the
+ *   row's entry in the (db_version, seq) index is not moved. Readers go by col_version alone.
  * - `t__ddcp_cells` holds the overrides: cells whose clock is not the row clock's, and markers
  *   (col_version NULL) for cells that have no clock where the row clock would give them one.
  * - `t__ddcp_clock` is a view giving today's per-cell rows, so SQL written against it reads the same.
@@ -12,7 +15,9 @@
  * largest group of cells sharing (col_version, db_version, site, seq − position), the one with the
  * earliest column on a tie, NULL when the row has no cell clock. Every path that writes clocks (the
  * rules' save, the set-based seal, migration, schema changes) writes this encoding, so any two ways of
- * reaching the same clocks store the same rows.
+ * reaching the same clocks store the same rows — but for those leftovers of a deleted row's clock,
+ * which only the set-based seal of a delete keeps (every other write of a row without a row clock
+ * makes them NULL).
  */
 import type { CrrNames } from './names.ts';
 import type { CellClock } from './rules.ts';
