@@ -127,6 +127,19 @@ export class CrrTable {
   /** Loads the keys and clocks of many rows at once (entries come back in the same order). */
   loadMany(pks: SqlValue[][]): RowEntry[] {
     const entries: RowEntry[] = pks.map((pk) => ({ pk, key: undefined, row: new RowState() }));
+    this.loadInto(entries);
+    return entries;
+  }
+
+  /**
+   * {@link loadMany} into entries the caller made (their `pk`s): each gets a new clock state, and a
+   * key, clocks and `overrides` if the row has a key here.
+   */
+  loadInto(entries: readonly RowEntry[]): void {
+    for (const e of entries) {
+      e.key = undefined;
+      e.row = new RowState();
+    }
     const lookups: SqlValue[] = [];
     entries.forEach((e, i) => void lookups.push(BigInt(i), ...e.pk));
     const columns = this.info.columns;
@@ -155,7 +168,6 @@ export class CrrTable {
         else e.row.cells.set(r[1], { colVersion: int64(r[2]), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) });
       }
     });
-    return entries;
   }
 
   /** Writes many rows' merge effects and changed clocks, a few statements for all of them. */
