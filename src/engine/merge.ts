@@ -74,20 +74,45 @@ function pkId(b: Uint8Array): string {
 /** Rows buffered before their keys and clocks are loaded and written together. */
 export const CHUNK_ROWS = 256;
 
-/** A row of the chunk being gathered: its changes, then (as the entry loaded, decided and saved) its state. */
+/**
+ * A row of the chunk being gathered: its changes, then (as the entry loaded, decided and saved) its
+ * state. Its changes are `changes[start]` to `changes[end - 1]`: a stretch of the chunk's changes
+ * while they arrive together (the common case: no array per row), else an array of its own.
+ */
 class PendingRow implements RowEntry {
   readonly pk: SqlValue[];
   /** The packed key, as received. */
   readonly bytes: Uint8Array;
-  readonly changes: Change[] = [];
+  changes: Change[];
+  start: number;
+  end: number;
   key: number | bigint | undefined = undefined;
   row: RowState = NO_CLOCKS;
   fx: RowEffects | undefined = undefined;
   overrides: boolean | undefined = undefined;
   fresh: NewRow | undefined = undefined;
-  constructor(pk: SqlValue[], bytes: Uint8Array) {
+  constructor(pk: SqlValue[], bytes: Uint8Array, changes: Change[]) {
     this.pk = pk;
     this.bytes = bytes;
+    this.changes = changes;
+    this.start = this.end = changes.length;
+  }
+
+  /** Adds a change; `all` is the chunk's changes. */
+  push(c: Change, all: Change[]): void {
+    if (this.changes === all) {
+      if (this.end === all.length) {
+        all.push(c);
+        this.end++;
+        return;
+      }
+      // Another row's changes came between: this row's go to an array of its own.
+      this.changes = all.slice(this.start, this.end);
+      this.start = 0;
+      this.end = this.changes.length;
+    }
+    this.changes.push(c);
+    this.end++;
   }
 }
 
@@ -145,11 +170,13 @@ export function mergeChanges(
   // The chunk being gathered: per table, its rows.
   let chunk = new Map<CrrTable, ChunkRows>();
   let chunkRows = 0;
+  let chunkChanges: Change[] = [];
   let lastTable: CrrTable | undefined;
   let lastPkBytes: Uint8Array | undefined;
   let lastRow: PendingRow | undefined;
   let lastName: string | undefined;
   let lastNamed: CrrTable | undefined;
+  let expect = 0;
   // Site ordinals are looked up (and new sites added) only for changes that win: runs of changes
   // share a site id, so the last one is remembered.
   let lastSiteId: Uint8Array | undefined;
@@ -169,8 +196,7 @@ export function mergeChanges(
       const lookup: PendingRow[] = [];
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i]!;
-        if (!range.unseen(e.pk)) lookup.push(e);
-        range.see(e.pk);
+        if (!range.meet(e.pk)) lookup.push(e);
       }
       if (lookup.length > 0) table.loadInto(lookup);
       const written: PendingRow[] = [];
@@ -203,21 +229,21 @@ export function mergeChanges(
       for (let i = 0; i < entries.length; i++) {
         entry = entries[i]!;
         at = i;
-        const changes = entry.changes;
-        received += changes.length;
+        const { changes, start, end } = entry;
+        received += end - start;
         if (inBulk && entry.key === undefined) {
-          const fresh = decideNewRow(table.newRows, changes, stamp, siteOrdinal);
+          const fresh = decideNewRow(table.newRows, changes, stamp, siteOrdinal, start, end);
           if (fresh) {
             // Every change of a row new here wins (new-rows.ts).
             entry.fresh = fresh;
-            applied += changes.length;
+            applied += end - start;
             written.push(entry);
             continue;
           }
         }
         if (entry.row === NO_CLOCKS) entry.row = new RowState();
         const fx = new RowEffects();
-        for (let j = 0; j < changes.length; j++) {
+        for (let j = start; j < end; j++) {
           const c = changes[j]!;
           // A change whose clocks are already plain numbers is the incoming cell as it is (int64
           // would return them unchanged): no copy per change.
@@ -245,6 +271,7 @@ export function mergeChanges(
     }
     chunk = new Map();
     chunkRows = 0;
+    chunkChanges = [];
     lastTable = undefined;
     lastPkBytes = undefined;
     lastRow = undefined;
@@ -262,10 +289,18 @@ export function mergeChanges(
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
     lastName = c.table;
     lastNamed = t;
-    if (c.cid !== SENTINEL && !t.columnSet.has(c.cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${c.cid} here (schemas differ?)`);
     const pk = c.pk;
     // Runs of changes share a row (often its very key bytes).
-    if (t !== lastTable || (pk !== lastPkBytes && !bytesEqual(lastPkBytes!, pk))) {
+    const newRow = t !== lastTable || (pk !== lastPkBytes && !bytesEqual(lastPkBytes!, pk));
+    // A row's cells usually come in column order: each is checked against the column expected next
+    // before the table's set of columns.
+    if (newRow) expect = 0;
+    const cid = c.cid;
+    if (cid !== SENTINEL) {
+      if (cid === t.info.columns[expect]) expect++;
+      else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+    }
+    if (newRow) {
       let values: SqlValue[];
       try {
         values = unpackColumns(pk);
@@ -286,14 +321,14 @@ export function mergeChanges(
           processChunk();
           chunk.set(t, (rows = new ChunkRows()));
         }
-        rows.add((row = new PendingRow(values, pk)));
+        rows.add((row = new PendingRow(values, pk, chunkChanges)));
         chunkRows++;
       }
       lastTable = t;
       lastPkBytes = pk;
       lastRow = row;
     }
-    lastRow!.changes.push(c);
+    lastRow!.push(c, chunkChanges);
   }
   processChunk();
   // Our own writes to the tables went through the triggers too; they are not local edits.
