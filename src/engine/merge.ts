@@ -177,6 +177,9 @@ export function mergeChanges(
   let lastName: string | undefined;
   let lastNamed: CrrTable | undefined;
   let expect = 0;
+  let received = 0;
+  let lastChunkTable: CrrTable | undefined;
+  let lastChunkRows: ChunkRows | undefined;
   // Site ordinals are looked up (and new sites added) only for changes that win: runs of changes
   // share a site id, so the last one is remembered.
   let lastSiteId: Uint8Array | undefined;
@@ -272,13 +275,15 @@ export function mergeChanges(
     chunk = new Map();
     chunkRows = 0;
     chunkChanges = [];
+    lastChunkTable = undefined;
+    lastChunkRows = undefined;
     lastTable = undefined;
     lastPkBytes = undefined;
     lastRow = undefined;
   };
 
   for (const c of changes) {
-    const n = ++result.received;
+    const n = ++received;
     try {
       checkChange(c);
     } catch (err) {
@@ -313,13 +318,18 @@ export function mergeChanges(
       if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
       const misfit = t.keys.problem(values);
       if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
-      let rows = chunk.get(t);
+      // Runs of rows share a table: its rows in the chunk are kept at hand.
+      let rows = t === lastChunkTable ? lastChunkRows! : chunk.get(t);
       if (!rows) chunk.set(t, (rows = new ChunkRows()));
       let row = rows.find(pk);
       if (!row) {
         if (chunkRows >= CHUNK_ROWS) {
           processChunk();
           chunk.set(t, (rows = new ChunkRows()));
+        }
+        if (t !== lastChunkTable) {
+          lastChunkTable = t;
+          lastChunkRows = rows;
         }
         rows.add((row = new PendingRow(values, pk, chunkChanges)));
         chunkRows++;
@@ -330,6 +340,7 @@ export function mergeChanges(
     }
     lastRow!.push(c, chunkChanges);
   }
+  result.received = received;
   processChunk();
   // Our own writes to the tables went through the triggers too; they are not local edits.
   for (const t of touched) t.clearLog();
