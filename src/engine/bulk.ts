@@ -55,6 +55,38 @@ export function inFlatGroups(values: readonly SqlValue[], width: number, group: 
   for (; i < rows; i++) run(cache.get(1), values.slice(i * width, (i + 1) * width));
 }
 
+/**
+ * Rows' parameters for a multi-row statement, gathered straight into arrays of `group` rows (what
+ * {@link inFlatGroups} would cut from one long array, without the copy). Push a row's `width`
+ * values to `values`, then call {@link endRow}.
+ */
+export class RowBatch {
+  private readonly width: number;
+  private readonly group: number;
+  private readonly full: SqlValue[][] = [];
+  /** The group being filled. */
+  values: SqlValue[] = [];
+
+  constructor(width: number, group: number) {
+    this.width = width;
+    this.group = group;
+  }
+
+  endRow(): void {
+    if (this.values.length === this.width * this.group) {
+      this.full.push(this.values);
+      this.values = [];
+    }
+  }
+
+  /** Runs the full groups with the statement for `group` rows, then the rest one row at a time, in order (as {@link inFlatGroups}). */
+  run(cache: StatementCache, run: (s: Statement, p: SqlValue[]) => void): void {
+    for (const p of this.full) run(cache.get(this.group), p);
+    const v = this.values;
+    for (let i = 0; i < v.length; i += this.width) run(cache.get(1), v.slice(i, i + this.width));
+  }
+}
+
 /** `(?, ?, …)` repeated: the VALUES list of a multi-row statement. */
 export function placeholders(rows: number, columns: number): string {
   const one = `(${Array.from({ length: columns }, () => '?').join(', ')})`;

@@ -22,18 +22,25 @@ export class KeyRange {
     if (bounds) [this.min, this.max] = bounds;
   }
 
-  /** Whether the row with this key certainly has no key here yet. */
-  unseen(pk: readonly SqlValue[]): boolean {
+  /**
+   * Whether the row with this key certainly has no key here yet; and notes it, as a row the merge
+   * may write (before it is written). One comparison for a key above every other, the common case.
+   */
+  meet(pk: readonly SqlValue[]): boolean {
     if (!this.active) return false;
     const v = pk[0] as bigint;
-    return this.min === undefined || v < this.min || v > this.max!;
-  }
-
-  /** Notes a row the merge may write (before it is written). */
-  see(pk: readonly SqlValue[]): void {
-    if (!this.active) return;
-    const v = pk[0] as bigint;
-    if (this.min === undefined || v < this.min) this.min = v;
-    if (this.max === undefined || v > this.max) this.max = v;
+    if (this.min === undefined) {
+      this.min = this.max = v;
+      return true;
+    }
+    if (v > this.max!) {
+      this.max = v;
+      return true;
+    }
+    if (v < this.min) {
+      this.min = v;
+      return true;
+    }
+    return false;
   }
 }

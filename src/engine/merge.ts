@@ -9,13 +9,13 @@ import { PackError } from '../base/errors.ts';
 import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
 import { KeyRange } from './key-range.ts';
-import { decideNewRow } from './new-rows.ts';
-import { mergeCell, RowEffects, RowState, type MergeContext, type Stamp } from './rules.ts';
+import { decideNewRow, type NewRow } from './new-rows.ts';
+import { mergeCell, RowEffects, RowState, type IncomingCell, type MergeContext, type Stamp } from './rules.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import type { StoredReport } from './stored.ts';
 import type { CrrTable, RowEntry } from './table.ts';
-import { bytesEqual } from './value.ts';
+import { bytesEqual, compareBytes } from './value.ts';
 import { int64 } from '../base/int64.ts';
 import { latin1 } from '../base/portable.ts';
 
@@ -74,9 +74,73 @@ function pkId(b: Uint8Array): string {
 /** Rows buffered before their keys and clocks are loaded and written together. */
 export const CHUNK_ROWS = 256;
 
-interface PendingRow {
-  pk: SqlValue[];
+/**
+ * A row of the chunk being gathered: its changes, then (as the entry loaded, decided and saved) its
+ * state. Its changes are `changes[start]` to `changes[end - 1]`: a stretch of the chunk's changes
+ * while they arrive together (the common case: no array per row), else an array of its own.
+ */
+class PendingRow implements RowEntry {
+  readonly pk: SqlValue[];
+  /** The packed key, as received. */
+  readonly bytes: Uint8Array;
   changes: Change[];
+  start: number;
+  end: number;
+  key: number | bigint | undefined = undefined;
+  row: RowState = NO_CLOCKS;
+  fx: RowEffects | undefined = undefined;
+  overrides: boolean | undefined = undefined;
+  fresh: NewRow | undefined = undefined;
+  constructor(pk: SqlValue[], bytes: Uint8Array, changes: Change[]) {
+    this.pk = pk;
+    this.bytes = bytes;
+    this.changes = changes;
+    this.start = this.end = changes.length;
+  }
+
+  /** Adds a change; `all` is the chunk's changes. */
+  push(c: Change, all: Change[]): void {
+    if (this.changes === all) {
+      if (this.end === all.length) {
+        all.push(c);
+        this.end++;
+        return;
+      }
+      // Another row's changes came between: this row's go to an array of its own.
+      this.changes = all.slice(this.start, this.end);
+      this.start = 0;
+      this.end = this.changes.length;
+    }
+    this.changes.push(c);
+    this.end++;
+  }
+}
+
+/**
+ * The chunk's rows of one table, in order of arrival, found by packed key. Rows usually arrive in
+ * ascending key order (a peer's reads): while each new key sorts after the last, it is new to the
+ * chunk without a map; the map of every row's key is built only when the order breaks.
+ */
+class ChunkRows {
+  readonly rows: PendingRow[] = [];
+  private byId: Map<string, PendingRow> | undefined;
+  private greatest: Uint8Array | undefined;
+
+  find(bytes: Uint8Array): PendingRow | undefined {
+    if (this.byId === undefined) {
+      if (this.greatest === undefined || compareBytes(bytes, this.greatest) > 0) return undefined;
+      this.byId = new Map();
+      for (const r of this.rows) this.byId.set(pkId(r.bytes), r);
+    }
+    return this.byId.get(pkId(bytes));
+  }
+
+  /** Adds a row {@link find} did not find. */
+  add(row: PendingRow): void {
+    this.rows.push(row);
+    if (this.byId) this.byId.set(pkId(row.bytes), row);
+    else this.greatest = row.bytes;
+  }
 }
 
 /**
@@ -103,14 +167,19 @@ export function mergeChanges(
   const suspended = new Set<CrrTable>();
   const ranges = new Map<CrrTable, KeyRange>();
 
-  // The chunk being gathered: per table, rows by packed key.
-  let chunk = new Map<CrrTable, Map<string, PendingRow>>();
+  // The chunk being gathered: per table, its rows.
+  let chunk = new Map<CrrTable, ChunkRows>();
   let chunkRows = 0;
+  let chunkChanges: Change[] = [];
   let lastTable: CrrTable | undefined;
   let lastPkBytes: Uint8Array | undefined;
   let lastRow: PendingRow | undefined;
   let lastName: string | undefined;
   let lastNamed: CrrTable | undefined;
+  let expect = 0;
+  let received = 0;
+  let lastChunkTable: CrrTable | undefined;
+  let lastChunkRows: ChunkRows | undefined;
   // Site ordinals are looked up (and new sites added) only for changes that win: runs of changes
   // share a site id, so the last one is remembered.
   let lastSiteId: Uint8Array | undefined;
@@ -122,28 +191,23 @@ export function mergeChanges(
   };
 
   const processChunk = (): void => {
-    for (const [table, rows] of chunk) {
-      const pending = [...rows.values()];
+    for (const [table, chunkRows] of chunk) {
+      const entries = chunkRows.rows;
       let range = ranges.get(table);
       if (!range) ranges.set(table, (range = new KeyRange(inBulk ? table.keyBounds() : undefined)));
       // Keys are looked up only for rows that may have one (key-range.ts); the rest are new here.
-      const lookup: SqlValue[][] = [];
-      const unseen: boolean[] = new Array(pending.length);
-      for (let i = 0; i < pending.length; i++) {
-        const pk = pending[i]!.pk;
-        if (!(unseen[i] = range.unseen(pk))) lookup.push(pk);
-        range.see(pk);
+      const lookup: PendingRow[] = [];
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
+        if (!range.meet(e.pk)) lookup.push(e);
       }
-      const found = table.loadMany(lookup);
-      let next = 0;
-      // A row new here gets its (empty) clock state only if the rules decide it.
-      const entries: RowEntry[] = pending.map((r, i) => (unseen[i] ? { pk: r.pk, key: undefined, row: NO_CLOCKS } : found[next++]!));
-      const written: RowEntry[] = [];
+      if (lookup.length > 0) table.loadInto(lookup);
+      const written: PendingRow[] = [];
       const name = table.info.name;
       const counts = (result.tables[name] ??= { received: 0, applied: 0 });
       // One context for the table's rows in this chunk, pointed at the row being merged (not a new
       // object and closures per row).
-      let entry!: RowEntry;
+      let entry!: PendingRow;
       let at = 0;
       // Ties compare with the value here: at the first, the chunk's rows are read at once (nothing is
       // written to the table before the chunk's rows are all decided, so they are what a read per
@@ -163,35 +227,40 @@ export function mergeChanges(
         unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
         onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(name, entry.pk, ch, () => siteOrdinal(ch.siteId), mine, current, incomingWins)),
       };
+      let received = 0;
+      let applied = 0;
       for (let i = 0; i < entries.length; i++) {
         entry = entries[i]!;
         at = i;
-        const changes = pending[i]!.changes;
-        counts.received += changes.length;
+        const { changes, start, end } = entry;
+        received += end - start;
         if (inBulk && entry.key === undefined) {
-          const fresh = decideNewRow(table.newRows, changes, stamp, siteOrdinal);
+          const fresh = decideNewRow(table.newRows, changes, stamp, siteOrdinal, start, end);
           if (fresh) {
             // Every change of a row new here wins (new-rows.ts).
             entry.fresh = fresh;
-            result.applied += changes.length;
-            counts.applied += changes.length;
+            applied += end - start;
             written.push(entry);
             continue;
           }
         }
         if (entry.row === NO_CLOCKS) entry.row = new RowState();
         const fx = new RowEffects();
-        for (const c of changes) {
-          if (mergeCell(entry.row, fx, { cid: c.cid, val: c.val, colVersion: int64(c.colVersion), cl: int64(c.cl), siteId: c.siteId }, ctx)) {
-            result.applied++;
-            counts.applied++;
-          }
+        for (let j = start; j < end; j++) {
+          const c = changes[j]!;
+          // A change whose clocks are already plain numbers is the incoming cell as it is (int64
+          // would return them unchanged): no copy per change.
+          const cell: IncomingCell = typeof c.colVersion === 'number' && typeof c.cl === 'number' ? c : { cid: c.cid, val: c.val, colVersion: int64(c.colVersion), cl: int64(c.cl), siteId: c.siteId };
+          if (mergeCell(entry.row, fx, cell, ctx)) applied++;
         }
         if (entry.row.dirty) {
           entry.fx = fx;
           written.push(entry);
         }
       }
+      result.applied += applied;
+      counts.received += received;
+      counts.applied += applied;
       if (written.length === 0) continue;
       const before = rowsWritten.get(table) ?? 0;
       rowsWritten.set(table, before + written.length);
@@ -205,13 +274,16 @@ export function mergeChanges(
     }
     chunk = new Map();
     chunkRows = 0;
+    chunkChanges = [];
+    lastChunkTable = undefined;
+    lastChunkRows = undefined;
     lastTable = undefined;
     lastPkBytes = undefined;
     lastRow = undefined;
   };
 
   for (const c of changes) {
-    const n = ++result.received;
+    const n = ++received;
     try {
       checkChange(c);
     } catch (err) {
@@ -222,11 +294,21 @@ export function mergeChanges(
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
     lastName = c.table;
     lastNamed = t;
-    if (c.cid !== SENTINEL && !t.columnSet.has(c.cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${c.cid} here (schemas differ?)`);
-    if (t !== lastTable || !lastPkBytes || !bytesEqual(lastPkBytes, c.pk)) {
+    const pk = c.pk;
+    // Runs of changes share a row (often its very key bytes).
+    const newRow = t !== lastTable || (pk !== lastPkBytes && !bytesEqual(lastPkBytes!, pk));
+    // A row's cells usually come in column order: each is checked against the column expected next
+    // before the table's set of columns.
+    if (newRow) expect = 0;
+    const cid = c.cid;
+    if (cid !== SENTINEL) {
+      if (cid === t.info.columns[expect]) expect++;
+      else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+    }
+    if (newRow) {
       let values: SqlValue[];
       try {
-        values = unpackColumns(c.pk);
+        values = unpackColumns(pk);
       } catch (err) {
         throw new ChangeError(`change ${n}: bad primary key for ${c.table}: ${(err as PackError).message}`, { cause: err });
       }
@@ -236,24 +318,29 @@ export function mergeChanges(
       if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
       const misfit = t.keys.problem(values);
       if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
-      let rows = chunk.get(t);
-      if (!rows) chunk.set(t, (rows = new Map()));
-      const id = pkId(c.pk);
-      let row = rows.get(id);
+      // Runs of rows share a table: its rows in the chunk are kept at hand.
+      let rows = t === lastChunkTable ? lastChunkRows! : chunk.get(t);
+      if (!rows) chunk.set(t, (rows = new ChunkRows()));
+      let row = rows.find(pk);
       if (!row) {
         if (chunkRows >= CHUNK_ROWS) {
           processChunk();
-          chunk.set(t, (rows = new Map()));
+          chunk.set(t, (rows = new ChunkRows()));
         }
-        rows.set(id, (row = { pk: values, changes: [] }));
+        if (t !== lastChunkTable) {
+          lastChunkTable = t;
+          lastChunkRows = rows;
+        }
+        rows.add((row = new PendingRow(values, pk, chunkChanges)));
         chunkRows++;
       }
       lastTable = t;
-      lastPkBytes = c.pk;
+      lastPkBytes = pk;
       lastRow = row;
     }
-    lastRow!.changes.push(c);
+    lastRow!.push(c, chunkChanges);
   }
+  result.received = received;
   processChunk();
   // Our own writes to the tables went through the triggers too; they are not local edits.
   for (const t of touched) t.clearLog();

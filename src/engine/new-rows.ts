@@ -52,6 +52,9 @@ export class NewRowColumns {
 
   /** The shape of `count` columns from position `pos`. */
   shape(pos: number, count: number): NewRowShape {
+    // Most rows of a merge have the shape of the row before.
+    const last = this.last;
+    if (last !== undefined && this.lastPos === pos && this.lastCount === count) return last;
     const n = this.columns.length;
     const id = pos * (n + 1) + count;
     let s = this.shapes.get(id);
@@ -60,44 +63,58 @@ export class NewRowColumns {
       s = { cols, id: cols.join('\u0000'), markers: [...this.columns.slice(0, pos), ...this.columns.slice(pos + count)] };
       this.shapes.set(id, s);
     }
+    this.last = s;
+    this.lastPos = pos;
+    this.lastCount = count;
     return s;
   }
+
+  private last: NewRowShape | undefined;
+  private lastPos = 0;
+  private lastCount = 0;
 }
 
 /**
- * Decides the changes of a row that has no key here (checked by the caller), stamping its clocks
- * from `stamp` and `siteOrdinal` in the order the rules would; or returns undefined, stamping
- * nothing, when the row needs the rules. The changes are valid (checkChange) and name columns the
- * table has.
+ * Decides the changes of a row that has no key here (checked by the caller), `changes[start]` to
+ * `changes[end - 1]`, stamping its clocks from `stamp` and `siteOrdinal` in the order the rules
+ * would; or returns undefined, stamping nothing, when the row needs the rules. The changes are valid
+ * (checkChange) and name columns the table has.
  */
-export function decideNewRow(table: NewRowColumns, changes: readonly Change[], stamp: Stamp, siteOrdinal: (siteId: Uint8Array) => number): NewRow | undefined {
-  const n = changes.length;
-  const head = changes[0]!;
+export function decideNewRow(
+  table: NewRowColumns,
+  changes: readonly Change[],
+  stamp: Stamp,
+  siteOrdinal: (siteId: Uint8Array) => number,
+  start = 0,
+  end = changes.length,
+): NewRow | undefined {
+  const head = changes[start]!;
   const cl = int64(head.cl);
   if (isEven(cl)) return undefined;
-  let lo = 0;
-  let hi = n;
+  let lo = start;
+  let hi = end;
   let sentinelFirst = false;
   let sentinelLast = false;
   if (head.cid === SENTINEL) {
-    lo = 1;
+    lo = start + 1;
     sentinelFirst = true;
   } else if (cl !== 1) {
     // A cell at a later causal length credits the revival to the unknown site: the rules decide.
     return undefined;
-  } else if (changes[n - 1]!.cid === SENTINEL) {
+  } else if (changes[end - 1]!.cid === SENTINEL) {
     // At causal length 1 the sentinel after the cells wins over none (incomingSiteWins).
-    hi = n - 1;
+    hi = end - 1;
     sentinelLast = true;
     if (int64(changes[hi]!.cl) !== cl) return undefined;
   }
   if (lo >= hi) return undefined;
   const first = changes[lo]!;
-  const pos = table.position(first.cid);
+  const columns = table.columns;
+  // The commonest row starts at the first column: no lookup for it.
+  const pos = first.cid === columns[0] ? 0 : table.position(first.cid);
   if (pos === undefined) return undefined;
   const colVersion = int64(first.colVersion);
   const site = first.siteId;
-  const columns = table.columns;
   for (let j = lo; j < hi; j++) {
     const c = changes[j]!;
     if (c.cid === SENTINEL || c.cid !== columns[pos + j - lo] || int64(c.cl) !== cl) return undefined;
@@ -110,12 +127,11 @@ export function decideNewRow(table: NewRowColumns, changes: readonly Change[], s
   const sentinel: CellClock | undefined = sentinelFirst ? { colVersion: cl, dbVersion, site: siteOrdinal(head.siteId), seq: stamp.nextSeq() } : undefined;
   const clock: CellClock = { colVersion, dbVersion, site: siteOrdinal(site), seq: stamp.nextSeq() - pos };
   for (let j = lo + 1; j < hi; j++) stamp.nextSeq();
-  const last = changes[n - 1]!;
   return {
     shape: table.shape(pos, hi - lo),
     changes,
     first: lo,
-    sentinel: sentinelLast ? { colVersion: cl, dbVersion, site: siteOrdinal(last.siteId), seq: stamp.nextSeq() } : sentinel,
+    sentinel: sentinelLast ? { colVersion: cl, dbVersion, site: siteOrdinal(changes[end - 1]!.siteId), seq: stamp.nextSeq() } : sentinel,
     clock,
   };
 }

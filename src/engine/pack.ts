@@ -299,6 +299,17 @@ export function skipValueAt(buf: Uint8Array, at: ReadCursor): void {
 export function unpackColumns(buf: Uint8Array): SqlValue[] {
   if (buf.length === 0) throw new PackError('packed record is empty');
   const count = buf[0]!;
+  // One small integer, the commonest key (a rowid): what the loop below reads, without its cursor
+  // and handler (a merge unpacks the key of every row it receives).
+  if (count === 1 && buf.length >= 2) {
+    const tag = buf[1]!;
+    const len = tag >> 3;
+    if ((tag & 0x07) === T_INTEGER && len <= 6 && buf.length === 2 + len) {
+      let n = 0;
+      for (let j = 2; j < 2 + len; j++) n = n * 256 + buf[j]!;
+      return [BigInt(n)];
+    }
+  }
   const out: SqlValue[] = new Array(count);
   const at: ReadCursor = { pos: 1 };
   for (let i = 0; i < count; i++) {

@@ -190,7 +190,6 @@ export function mergeCell(row: RowState, fx: RowEffects, ch: IncomingCell, ctx: 
   // A cell of a life that has ended here too (the same even cl): nothing to merge. cr-sqlite treats
   // any even cl as a delete and skips one it already has.
   if (ch.cl === localCl && isEven(ch.cl) && ch.cid !== SENTINEL) return false;
-  const siteWins = (mine: CellClock | undefined): boolean => incomingSiteWins(ch, mine, ctx);
 
   if (ch.cl > localCl) {
     if (isEven(ch.cl)) {

@@ -8,10 +8,10 @@ import type { TableInfo } from './schema.ts';
 import { encodeRow, K, KEY_CLOCK_COLUMNS } from './layout.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { dropTriggersSql, trackingSql } from './triggers.ts';
-import { inFlatGroups, inGroups, placeholders, StatementCache } from './bulk.ts';
+import { inFlatGroups, inGroups, placeholders, RowBatch, StatementCache } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
-import { NewRowColumns, type NewRow } from './new-rows.ts';
+import { NewRowColumns, type NewRow, type NewRowShape } from './new-rows.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
 export interface RowEntry {
@@ -127,6 +127,19 @@ export class CrrTable {
   /** Loads the keys and clocks of many rows at once (entries come back in the same order). */
   loadMany(pks: SqlValue[][]): RowEntry[] {
     const entries: RowEntry[] = pks.map((pk) => ({ pk, key: undefined, row: new RowState() }));
+    this.loadInto(entries);
+    return entries;
+  }
+
+  /**
+   * {@link loadMany} into entries the caller made (their `pk`s): each gets a new clock state, and a
+   * key, clocks and `overrides` if the row has a key here.
+   */
+  loadInto(entries: readonly RowEntry[]): void {
+    for (const e of entries) {
+      e.key = undefined;
+      e.row = new RowState();
+    }
     const lookups: SqlValue[] = [];
     entries.forEach((e, i) => void lookups.push(BigInt(i), ...e.pk));
     const columns = this.info.columns;
@@ -155,27 +168,36 @@ export class CrrTable {
         else e.row.cells.set(r[1], { colVersion: int64(r[2]), dbVersion: Number(r[3]), site: Number(r[4]), seq: Number(r[5]) });
       }
     });
-    return entries;
   }
 
   /** Writes many rows' merge effects and changed clocks, a few statements for all of them. */
   saveMany(entries: readonly RowEntry[]): void {
     const dirty = entries.filter((e) => e.fresh !== undefined || e.row.dirty);
     if (dirty.length === 0) return;
+    const nk = this.info.pks.length;
     // The table rows: upserts grouped by the columns they write, groups in order of first use.
-    const upserts = new Map<string, { cols: readonly string[]; flat: SqlValue[] }>();
+    const upserts = new Map<string, { cols: readonly string[]; batch: RowBatch }>();
     const ensure: RowEntry[] = [];
+    // Rows new here mostly share one shape: its group is kept at hand.
+    let lastShape: NewRowShape | undefined;
+    let lastBatch: RowBatch | undefined;
     for (const e of dirty) {
       const fresh = e.fresh;
       if (fresh) {
-        const { id, cols } = fresh.shape;
-        let group = upserts.get(id);
-        if (!group) upserts.set(id, (group = { cols, flat: [] }));
-        const flat = group.flat;
+        const shape = fresh.shape;
+        let batch = lastBatch;
+        if (shape !== lastShape) {
+          let group = upserts.get(shape.id);
+          if (!group) upserts.set(shape.id, (group = { cols: shape.cols, batch: new RowBatch(nk + shape.cols.length, GROUP) }));
+          batch = lastBatch = group.batch;
+          lastShape = shape;
+        }
+        const flat = batch!.values;
         const pk = e.pk;
         for (let i = 0; i < pk.length; i++) flat.push(pk[i]!);
         const changes = fresh.changes;
-        for (let i = fresh.first, end = fresh.first + cols.length; i < end; i++) flat.push(changes[i]!.val);
+        for (let i = fresh.first, end = fresh.first + shape.cols.length; i < end; i++) flat.push(changes[i]!.val);
+        batch!.endRow();
         continue;
       }
       const fx = e.fx;
@@ -186,14 +208,15 @@ export class CrrTable {
       else {
         const id = [...fx.values.keys()].join('\u0000');
         let group = upserts.get(id);
-        if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], flat: [] }));
-        const flat = group.flat;
+        if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], batch: new RowBatch(nk + fx.values.size, GROUP) }));
+        const flat = group.batch.values;
         for (const v of e.pk) flat.push(v);
         for (const v of fx.values.values()) flat.push(v);
+        group.batch.endRow();
       }
     }
     inGroups(ensure, GROUP, this.ensureRows, (e) => e.pk, (s, p) => void s.run(...p));
-    for (const [id, { cols, flat }] of upserts) {
+    for (const [id, { cols, batch }] of upserts) {
       let cache = this.bulkUpserts.get(id);
       if (!cache) {
         const all = [...this.info.pks, ...cols].map(ident);
@@ -204,7 +227,7 @@ export class CrrTable {
         );
         this.bulkUpserts.set(id, cache);
       }
-      inFlatGroups(flat, this.info.pks.length + cols.length, GROUP, cache, (s, p) => void s.run(...p));
+      batch.run(cache, (s, p) => void s.run(...p));
     }
     // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
     // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
@@ -222,11 +245,11 @@ export class CrrTable {
       e.key = next++;
     }
     // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
-    const keys: SqlValue[] = [];
-    const newKeys: SqlValue[] = [];
-    const cells: SqlValue[] = [];
-    const stale: (number | bigint)[] = [];
     const kmPks = this.kmPks;
+    const keys = new RowBatch(kmPks + 9, GROUP);
+    const newKeys = new RowBatch(kmPks + 5, GROUP);
+    const cells = new RowBatch(6, GROUP);
+    const stale: (number | bigint)[] = [];
     for (const e of dirty) {
       const key = e.key!;
       const pk = e.pk;
@@ -236,35 +259,43 @@ export class CrrTable {
         // a plain insert of the row clock alone (the key is new: nothing to conflict with).
         const s = fresh.sentinel;
         const c = fresh.clock;
-        const out = s ? keys : newKeys;
+        const batch = s ? keys : newKeys;
+        const out = batch.values;
         out.push(key);
         for (let i = 0; i < kmPks; i++) out.push(pk[i]!);
         if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
         out.push(c.colVersion, c.dbVersion, c.site, c.seq);
+        batch.endRow();
         const markers = fresh.shape.markers;
-        for (let i = 0; i < markers.length; i++) cells.push(key, markers[i]!, null, 0, 0, 0);
+        for (let i = 0; i < markers.length; i++) {
+          cells.values.push(key, markers[i]!, null, 0, 0, 0);
+          cells.endRow();
+        }
         e.overrides = markers.length > 0;
         continue;
       }
-      keys.push(key);
-      for (let i = 0; i < kmPks; i++) keys.push(pk[i]!);
+      const out = keys.values;
+      out.push(key);
+      for (let i = 0; i < kmPks; i++) out.push(pk[i]!);
       const { row, overrides } = encodeRow(this.info.columns, e.row.cells);
       const s = e.row.sentinel;
-      if (s) keys.push(s.colVersion, s.dbVersion, s.site, s.seq);
-      else keys.push(null, null, null, null);
-      if (row) keys.push(row.colVersion, row.dbVersion, row.site, row.seq);
-      else keys.push(null, null, null, null);
+      if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
+      else out.push(null, null, null, null);
+      if (row) out.push(row.colVersion, row.dbVersion, row.site, row.seq);
+      else out.push(null, null, null, null);
+      keys.endRow();
       if (e.overrides) stale.push(key);
       for (const [cid, c] of overrides) {
-        if (c) cells.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
-        else cells.push(key, cid, null, 0, 0, 0);
+        if (c) cells.values.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
+        else cells.values.push(key, cid, null, 0, 0, 0);
+        cells.endRow();
       }
       e.overrides = overrides.length > 0;
     }
-    inFlatGroups(keys, kmPks + 9, GROUP, this.upsertKeys, (s, p) => void s.run(...p));
-    inFlatGroups(newKeys, kmPks + 5, GROUP, this.insertRowClocks, (s, p) => void s.run(...p));
+    keys.run(this.upsertKeys, (s, p) => void s.run(...p));
+    newKeys.run(this.insertRowClocks, (s, p) => void s.run(...p));
     inGroups(stale, GROUP, this.deleteOverrides, (k) => [k], (s, p) => void s.run(...p));
-    inFlatGroups(cells, 6, GROUP, this.insertOverrides, (s, p) => void s.run(...p));
+    cells.run(this.insertOverrides, (s, p) => void s.run(...p));
   }
 
   /**
