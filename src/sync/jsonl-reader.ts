@@ -12,7 +12,7 @@
  * cut into random chunks).
  */
 import { closeSync, openSync } from 'node:fs';
-import type { Change } from '../engine/index.ts';
+import type { Change, SqlValue } from '../engine/index.ts';
 import { readValueAt, type ReadCursor } from '../engine/index.ts';
 import { CodecError } from '../base/errors.ts';
 import { INT64_MAX, int64, type Int64 } from '../base/int64.ts';
@@ -88,10 +88,19 @@ export class ChangeLineReader {
   private readonly siteHex = new Uint8Array(32);
   /** The previous line's key: consecutive changes of a row share it. */
   private pk: Uint8Array | undefined;
-  private pool = new Uint8Array(POOL);
+  // Small at first, so that a key soon takes the path that starts a block, while the code still
+  // gathers type feedback (not on the first line: feedback is kept from a few calls on). Taken only
+  // every ~20,000 rows otherwise, it reached the optimised code unseen, which V8 then threw away: a
+  // deoptimisation and a second optimisation of the reader, early in the one pass a process makes.
+  private pool = new Uint8Array(64);
   private poolPos = 0;
-  /** The packed value being decoded. */
+  /**
+   * The packed value being decoded, and a Buffer of the same memory for its Latin-1 decoding (see
+   * {@link asciiText}); not a Buffer itself: readValueAt copies a blob out with slice(), which on a
+   * Buffer would be a view of the scratch memory.
+   */
   private scratch = new Uint8Array(256);
+  private scratchBuffer = Buffer.from(this.scratch.buffer);
   private readonly at: ReadCursor = { pos: 1 };
 
   /** `maxLineChars`: the longest line, in characters, as {@link readLines} takes it. */
@@ -175,12 +184,11 @@ export class ChangeLineReader {
   }
 
   private joinCarry(): Uint8Array {
+    // Always a copy (one per 64 KiB chunk): a rarer path, a line in one part, would throw away the optimised code as the pool can.
     const parts = this.carry;
-    const line = parts.length === 1 ? parts[0]! : new Uint8Array(this.carryBytes);
-    if (parts.length > 1) {
-      let p = 0;
-      for (const part of parts) (line.set(part, p), (p += part.length));
-    }
+    const line = new Uint8Array(this.carryBytes);
+    let p = 0;
+    for (const part of parts) (line.set(part, p), (p += part.length));
     this.carry = [];
     this.carryBytes = this.carryUnits = 0;
     this.counter.decode(); // reset the count's decoder
@@ -241,7 +249,7 @@ export class ChangeLineReader {
     const pkLen = (pkEnd - i) >> 1;
     let pk = this.pk;
     if (pk === undefined || pk.length !== pkLen || !sameHex(b, i, pk)) {
-      if (this.poolPos + pkLen > POOL) {
+      if (this.poolPos + pkLen > this.pool.length) {
         this.pool = new Uint8Array(Math.max(POOL, pkLen));
         this.poolPos = 0;
       }
@@ -261,7 +269,10 @@ export class ChangeLineReader {
     const valEnd = hexEnd(b, i, e);
     if (valEnd < i) return undefined;
     const valLen = (valEnd - i) >> 1;
-    if (this.scratch.length < valLen) this.scratch = new Uint8Array(Math.max(valLen, 2 * this.scratch.length));
+    if (this.scratch.length < valLen) {
+      this.scratch = new Uint8Array(Math.max(valLen, 2 * this.scratch.length));
+      this.scratchBuffer = Buffer.from(this.scratch.buffer);
+    }
     decodeHex(b, i, valLen, this.scratch, 0);
     i = lit(b, valEnd + 1, e, COL_VERSION);
     if (i < 0) return undefined;
@@ -296,15 +307,17 @@ export class ChangeLineReader {
     // buffer may be longer than the value: a value that claims more bytes than it has ends past
     // valLen (or reads bytes that fail), and is refused as unpackValue would refuse it.
     if (valLen === 0 || this.scratch[0] !== 1) return undefined;
-    const at = this.at;
-    at.pos = 1;
-    let val;
-    try {
-      val = readValueAt(this.scratch, at);
-    } catch {
-      return undefined;
+    let val: SqlValue | undefined = asciiText(this.scratchBuffer, valLen);
+    if (val === undefined) {
+      const at = this.at;
+      at.pos = 1;
+      try {
+        val = readValueAt(this.scratch, at);
+      } catch {
+        return undefined;
+      }
+      if (at.pos !== valLen) return undefined;
     }
-    if (at.pos !== valLen) return undefined;
     this.pk = pk;
     return { table: table.text, pk, cid: cid.text, val, colVersion, dbVersion, siteId, cl, seq };
   }
@@ -331,6 +344,28 @@ export class ChangeLineReader {
     if (cache.length < NAME_CACHE) cache.push(name);
     return name;
   }
+}
+
+/** The type of packed text (pack.ts: a tag `(len << 3) | 3`, the byte length in `len` big-endian bytes, then the UTF-8). */
+const T_TEXT = 3;
+
+/**
+ * The packed value `buf[1, valLen)` if it is text, fills it exactly and is all ASCII: its bytes read
+ * as Latin-1, which for ASCII is their UTF-8 — what readValueAt gives (a leading byte-order mark, which
+ * its decoder would drop, is not ASCII), without a TextDecoder call and a view per value. Else
+ * undefined (readValueAt reads it, or refuses it).
+ */
+function asciiText(buf: Buffer, valLen: number): string | undefined {
+  const tag = buf[1]!;
+  const len = tag >> 3;
+  if ((tag & 7) !== T_TEXT || len > 4) return undefined;
+  const from = 2 + len;
+  if (from > valLen) return undefined;
+  let n = 0;
+  for (let j = 2; j < from; j++) n = n * 256 + buf[j]!;
+  if (from + n !== valLen) return undefined;
+  for (let j = from; j < valLen; j++) if (buf[j]! >= 0x80) return undefined;
+  return buf.toString('latin1', from, valLen);
 }
 
 /** A copy of `b[from, to)` (a Buffer's slice() would be a view of it). */
