@@ -13,7 +13,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { SiteClaimError, type Change, type Conflict, type Refusal, type TableInfo } from '../../../engine/index.ts';
 import type { Identity } from '../../../repo/identity.ts';
 import { decodeChanges, encodeChanges } from '../../../sync/codec.ts';
-import type { Batch } from '../../../sync/batches.ts';
+import { batchByVersion, type Batch } from '../../../sync/batches.ts';
 import { fitting, refusalText } from '../../../sync/gate.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '../../../sync/ports.ts';
@@ -38,8 +38,15 @@ export interface StoreContext {
   predicates: ScratchPredicates;
   /** Resolves on the next change of database `name` (any process), or when `signal` aborts. */
   changed(name: string, signal: AbortSignal): Promise<void>;
-  /** Tells this process's followers at once (the notification comes back a little later). */
-  wake(name: string): void;
+  /**
+   * Tells this process's followers at once that `name` is at `version` (the notification of the
+   * same commit, coming back a little later, then wakes nobody here).
+   */
+  wake(name: string, version: number): void;
+  /** Whether anything in this process waits for changes of `name` (see {@link changed}). */
+  following(name: string): boolean;
+  /** The newest version of `name` this process has heard of (merged here, or notified), -1 if none. */
+  heard(name: string): number;
   /** The most pushes merged in one transaction (1: each its own). */
   maxGroup: number;
   /** Held by every merge for its reserved connection (slots.ts): the pool's other connections stay free for short statements. */
@@ -63,6 +70,18 @@ interface Entry {
 /** The most pushes of one origin merged as one (bounds one merge's size). */
 const MAX_RUN = 256;
 
+/** Changes the merges keep for the fan-out to take (see takeStored); past it, they keep none (it reads). */
+const HANDED_CHANGES = 5_000;
+
+/** What this process's merges stored in the versions (`from`, `to`], for the fan-out (see takeStored). */
+interface Handed {
+  from: number;
+  to: number;
+  changes: Change[];
+  /** The versions among them merged straight from their pusher, with its site. */
+  direct: Map<number, Uint8Array>;
+}
+
 /** Tables by name, in the order the engine lists CRRs. */
 const sortTables = (tables: readonly TableInfo[]): TableInfo[] => [...tables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
@@ -72,6 +91,12 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   /** The row id in `databases`. */
   readonly id: string;
   readonly proof: SiteProof;
+  /**
+   * Each commit wakes this process's followers once: a merge here at its commit, another process's
+   * by its notification (the notification of a merge here wakes nobody, see store.ts): the fan-out
+   * reads at once.
+   */
+  readonly wakesOnce = true;
   private readonly ctx: StoreContext;
   /** Complete pushes waiting to be merged (see drain). */
   private readonly queue: Queued[] = [];
@@ -80,6 +105,12 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   private readonly merged = new Map<string, number>();
   /** Origins (sessions) one of whose pushes failed: none of their later ones is merged. */
   private readonly failed = new WeakMap<PushOrigin, unknown>();
+  /** What the merges since the fan-out last took stored (see takeStored). */
+  private handed: Handed | undefined;
+  /** The direct versions of what the fan-out took last (its next directVersions asks for them). */
+  private took: Omit<Handed, 'changes'> | undefined;
+  /** The fan-out takes what the merges stored (it asked once): keep it even between its waits. */
+  private taking = false;
 
   constructor(ctx: StoreContext, name: string, id: string, siteId: Uint8Array, identity: Identity) {
     this.ctx = ctx;
@@ -164,7 +195,33 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     return this.ctx.changed(this.name, signal);
   }
 
+  /**
+   * The batches after `since` as an unfiltered read with no site left out gives them, from what this
+   * process's merges stored since the last call (their rows, which they hold as stored) rather than
+   * read back. Undefined (read instead) unless they stored every version from `since` on, up to the
+   * newest this process has heard of (its own merges' and the notifications' — one heard of but
+   * not in them is another process's, which only a read gives). A merge heard of later wakes the
+   * fan-out again.
+   */
+  takeStored(since: number): Batch[] | undefined {
+    const h = this.handed;
+    this.handed = undefined;
+    this.taking = true;
+    if (!h || since < h.from || since > h.to || h.to < this.ctx.heard(this.name)) return undefined;
+    this.took = { from: h.from, to: h.to, direct: h.direct };
+    // A read started by the notification of a merge here may have got part of it already.
+    const changes = since === h.from ? h.changes : h.changes.filter((c) => (c.dbVersion as number) > since);
+    return [...batchByVersion(changes, undefined, since), { changes: [], version: h.to, complete: true }];
+  }
+
   async directVersions(since: number, until: number): Promise<Map<number, Uint8Array>> {
+    const took = this.took;
+    if (took && since >= took.from && until <= took.to) {
+      // Of versions this process merged and handed over: it knows them.
+      const out = new Map<number, Uint8Array>();
+      for (const [v, site] of took.direct) if (v > since && v <= until) out.set(v, site);
+      return out;
+    }
     const rows = await this.ctx.sql.unsafe<{ v: number; site: Buffer }[]>(`SELECT db_version::float8 AS v, site FROM ${this.s}.direct_versions WHERE db = $1 AND db_version > $2 AND db_version <= $3`, [
       this.id,
       since,
@@ -292,6 +349,8 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     const conflicts = new ConflictNotes();
     const results: Received[][] = [];
     let applied = false;
+    // Committed and applied something: what it stored, kept for the fan-out (see handOver).
+    let kept: { open: number; next: number; changes: Change[] | undefined; direct: { site: string[]; version: number[] } } | undefined;
     try {
       // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
       const begin = tx.unsafe('BEGIN').execute();
@@ -357,13 +416,14 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
                       ON CONFLICT (db, db_version) DO UPDATE SET site = excluded.site),
                 ov AS (UPDATE ${this.s}.databases SET open_version = $6::int8 WHERE id = $1 AND $6::int8 > $7::int8)
            SELECT CASE WHEN $6::int8 > $7::int8 THEN pg_notify($8, $9) END`,
-          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, this.name],
+          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, `${this.name} ${version - 1}`],
           PREPARED,
         )
         .execute();
       const commit = tx.unsafe('COMMIT').execute();
       // If a write or statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
       await Promise.all([io.written(), noted, last, commit]);
+      if (applied) kept = { open, next: version, changes: io.storedChanges(open - 1), direct };
     } catch (err) {
       // Writes kept for the end are dropped (never sent after the rollback). A failed write makes
       // every later statement fail: report the write's own error.
@@ -379,8 +439,32 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       tx.release();
       this.ctx.mergeSlots.release();
     }
-    if (applied) this.ctx.wake(this.name);
+    if (kept) {
+      this.handOver(kept.open, kept.next, kept.changes, kept.direct);
+      this.ctx.wake(this.name, kept.next - 1);
+    }
     return results;
+  }
+
+  /**
+   * Keeps what a committed group stored in the versions [`open`, `next`) for the fan-out to take
+   * (takeStored), after what earlier groups kept if it continues it; `changes` undefined (not
+   * known exactly): nothing is kept, the fan-out reads.
+   */
+  private handOver(open: number, next: number, changes: Change[] | undefined, direct: { site: string[]; version: number[] }): void {
+    const h = this.handed;
+    const continues = h !== undefined && h.to === open - 1;
+    // Kept only while something here follows the database (its fan-out takes it at the wake).
+    if (!changes || !(this.taking || this.ctx.following(this.name)) || (continues ? h.changes.length : 0) + changes.length > HANDED_CHANGES) {
+      this.handed = undefined;
+      return;
+    }
+    const sites = new Map(direct.version.map((v, i) => [v, Buffer.from(direct.site[i]!, 'hex')] as const));
+    if (continues) {
+      for (const c of changes) h.changes.push(c);
+      for (const [v, site] of sites) h.direct.set(v, bytes(site));
+      h.to = next - 1;
+    } else this.handed = { from: open - 1, to: next - 1, changes, direct: new Map([...sites].map(([v, s]) => [v, bytes(s)])) };
   }
 
   private async merge(tx: Sql, io: PgCellIO, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin, conflicts: ConflictNotes): Promise<MergeResult & { refused: Refusal[] }> {
