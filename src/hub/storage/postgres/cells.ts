@@ -111,16 +111,17 @@ export class PgCellIO implements CellIO {
   }
 
   /**
-   * What the transaction stored after version `since`, as the feed reads it back (feed.ts: each cell
-   * stamped after `since`, with its row's causal length, in (db_version, seq) order) — from the rows
-   * it keeps known, which hold every saved row's cells as stored now. Right only if nothing else
-   * wrote the database's cells after `since` (the caller holds its lock); undefined if some saved row
-   * was not kept known (too many rows, or a guard's savepoints).
+   * The rows the transaction saved, each with its cells stamped after version `since` as stored now
+   * — as the feed reads them back (feed.ts: with the row's causal length) — by table and row id
+   * (`<table>\u0000<id>`). From the rows it keeps known, which hold every saved row as stored. Right
+   * only if nothing else wrote the database's cells after `since` (the caller held its lock, and
+   * knows who wrote before); undefined if a saved row was not kept known (too many rows, or a
+   * guard's savepoints).
    */
-  storedChanges(since: number): Change[] | undefined {
+  storedRows(since: number): Map<string, Change[]> | undefined {
     const known = this.known;
     if (!known || !this.saved) return undefined;
-    const out: Change[] = [];
+    const out = new Map<string, Change[]>();
     for (const [table, rows] of this.saved) {
       const byId = known.get(table);
       if (!byId) return undefined;
@@ -129,12 +130,14 @@ export class PgCellIO implements CellIO {
         if (!cells) return undefined;
         const sentinel = cells.find((c) => c.cid === SENTINEL);
         const cl = sentinel ? sentinel.colVersion : 1;
+        const changes: Change[] = [];
         for (const c of cells) {
-          if (c.dbVersion > since) out.push({ table, pk, cid: c.cid, val: c.val, colVersion: c.colVersion, dbVersion: c.dbVersion, siteId: c.site, seq: c.seq, cl });
+          if (c.dbVersion > since) changes.push({ table, pk, cid: c.cid, val: c.val, colVersion: c.colVersion, dbVersion: c.dbVersion, siteId: c.site, seq: c.seq, cl });
         }
+        out.set(`${table}\u0000${id}`, changes);
       }
     }
-    return out.sort((a, b) => (a.dbVersion as number) - (b.dbVersion as number) || (a.seq as number) - (b.seq as number));
+    return out;
   }
 
   /**

@@ -39,10 +39,16 @@ export interface StoreContext {
   /** Resolves on the next change of database `name` (any process), or when `signal` aborts. */
   changed(name: string, signal: AbortSignal): Promise<void>;
   /**
-   * Tells this process's followers at once that `name` is at `version` (the notification of the
-   * same commit, coming back a little later, then wakes nobody here).
+   * A merge's COMMIT, to make `version` the newest of `name`, is sent: until {@link settled}, the
+   * notifications of versions up to it wake nobody here (the settling does).
    */
-  wake(name: string, version: number): void;
+  committing(name: string, version: number): void;
+  /**
+   * The COMMIT of {@link committing} was answered: tells this process's followers at once that
+   * `name` is at `version` (its notification, coming back, then wakes nobody here); undefined (it
+   * failed, perhaps after committing): wakes them all the same.
+   */
+  settled(name: string, version: number | undefined): void;
   /** Whether anything in this process waits for changes of `name` (see {@link changed}). */
   following(name: string): boolean;
   /** The newest version of `name` this process has heard of (merged here, or notified), -1 if none. */
@@ -77,7 +83,10 @@ const HANDED_CHANGES = 5_000;
 interface Handed {
   from: number;
   to: number;
-  changes: Change[];
+  /** The rows they wrote, each with its cells stamped after `from` as stored now (PgCellIO.storedRows). */
+  rows: Map<string, Change[]>;
+  /** Changes in `rows`. */
+  size: number;
   /** The versions among them merged straight from their pusher, with its site. */
   direct: Map<number, Uint8Array>;
 }
@@ -108,7 +117,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   /** What the merges since the fan-out last took stored (see takeStored). */
   private handed: Handed | undefined;
   /** The direct versions of what the fan-out took last (its next directVersions asks for them). */
-  private took: Omit<Handed, 'changes'> | undefined;
+  private took: Pick<Handed, 'from' | 'to' | 'direct'> | undefined;
   /** The fan-out takes what the merges stored (it asked once): keep it even between its waits. */
   private taking = false;
 
@@ -210,7 +219,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     if (!h || since < h.from || since > h.to || h.to < this.ctx.heard(this.name)) return undefined;
     this.took = { from: h.from, to: h.to, direct: h.direct };
     // A read started by the notification of a merge here may have got part of it already.
-    const changes = since === h.from ? h.changes : h.changes.filter((c) => (c.dbVersion as number) > since);
+    const changes: Change[] = [];
+    for (const cells of h.rows.values()) for (const c of cells) if ((c.dbVersion as number) > since) changes.push(c);
+    changes.sort((x, y) => (x.dbVersion as number) - (y.dbVersion as number) || (x.seq as number) - (y.seq as number));
     return [...batchByVersion(changes, undefined, since), { changes: [], version: h.to, complete: true }];
   }
 
@@ -350,7 +361,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     const results: Received[][] = [];
     let applied = false;
     // Committed and applied something: what it stored, kept for the fan-out (see handOver).
-    let kept: { open: number; next: number; changes: Change[] | undefined; direct: { site: string[]; version: number[] } } | undefined;
+    // The version its COMMIT makes the newest, once sent.
+    let committing: number | undefined;
+    let kept: { open: number; next: number; io: PgCellIO; direct: { site: string[]; version: number[] } } | undefined;
     try {
       // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
       const begin = tx.unsafe('BEGIN').execute();
@@ -420,11 +433,18 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
           PREPARED,
         )
         .execute();
+      // Its notification may come back before the COMMIT's answer: this process's wake follows.
+      if (version > open) this.ctx.committing(this.name, (committing = version - 1));
       const commit = tx.unsafe('COMMIT').execute();
       // If a write or statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
       await Promise.all([io.written(), noted, last, commit]);
-      if (applied) kept = { open, next: version, changes: io.storedChanges(open - 1), direct };
+      if (applied) kept = { open, next: version, io, direct };
     } catch (err) {
+      if (committing !== undefined) {
+        // It may have committed all the same (an answer lost): nothing is handed over, the fan-out reads.
+        this.handed = undefined;
+        this.ctx.settled(this.name, undefined);
+      }
       // Writes kept for the end are dropped (never sent after the rollback). A failed write makes
       // every later statement fail: report the write's own error.
       const cause = io.abandoned().then(
@@ -440,31 +460,35 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       this.ctx.mergeSlots.release();
     }
     if (kept) {
-      this.handOver(kept.open, kept.next, kept.changes, kept.direct);
-      this.ctx.wake(this.name, kept.next - 1);
+      this.handOver(kept.open, kept.next, kept.io, kept.direct);
+      this.ctx.settled(this.name, kept.next - 1);
     }
     return results;
   }
 
   /**
    * Keeps what a committed group stored in the versions [`open`, `next`) for the fan-out to take
-   * (takeStored), after what earlier groups kept if it continues it; `changes` undefined (not
-   * known exactly): nothing is kept, the fan-out reads.
+   * (takeStored): its rows as stored, replacing the same rows of what earlier groups kept if it
+   * continues that (a row's cells of theirs it overwrote or deleted are gone from it), or on their
+   * own. Nothing is kept if its rows are not known exactly (the fan-out reads).
    */
-  private handOver(open: number, next: number, changes: Change[] | undefined, direct: { site: string[]; version: number[] }): void {
+  private handOver(open: number, next: number, io: PgCellIO, direct: { site: string[]; version: number[] }): void {
     const h = this.handed;
     const continues = h !== undefined && h.to === open - 1;
+    this.handed = undefined;
     // Kept only while something here follows the database (its fan-out takes it at the wake).
-    if (!changes || !(this.taking || this.ctx.following(this.name)) || (continues ? h.changes.length : 0) + changes.length > HANDED_CHANGES) {
-      this.handed = undefined;
-      return;
+    if (!(this.taking || this.ctx.following(this.name))) return;
+    const rows = io.storedRows(continues ? h.from : open - 1);
+    if (!rows) return;
+    const kept: Handed = continues ? h : { from: open - 1, to: open - 1, rows: new Map(), size: 0, direct: new Map() };
+    for (const [key, cells] of rows) {
+      kept.size += cells.length - (kept.rows.get(key)?.length ?? 0);
+      kept.rows.set(key, cells);
     }
-    const sites = new Map(direct.version.map((v, i) => [v, Buffer.from(direct.site[i]!, 'hex')] as const));
-    if (continues) {
-      for (const c of changes) h.changes.push(c);
-      for (const [v, site] of sites) h.direct.set(v, bytes(site));
-      h.to = next - 1;
-    } else this.handed = { from: open - 1, to: next - 1, changes, direct: new Map([...sites].map(([v, s]) => [v, bytes(s)])) };
+    if (kept.size > HANDED_CHANGES) return;
+    direct.version.forEach((v, i) => kept.direct.set(v, bytes(Buffer.from(direct.site[i]!, 'hex'))));
+    kept.to = next - 1;
+    this.handed = kept;
   }
 
   private async merge(tx: Sql, io: PgCellIO, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin, conflicts: ConflictNotes): Promise<MergeResult & { refused: Refusal[] }> {

@@ -56,6 +56,8 @@ export class PgHubStore implements HubStore {
   private unlisten: (() => Promise<void>) | undefined;
   /** Per database open here, the newest version heard of (merged here, or notified): its followers were told of it. */
   private readonly told = new Map<string, number>();
+  /** Per database, the version a merge here is committing (see StoreContext.committing). */
+  private readonly committing = new Map<string, number>();
   /** Databases a hub that sends no versions merged into (see notified). */
   private readonly unversioned = new Set<string>();
   private closed = false;
@@ -113,7 +115,12 @@ export class PgHubStore implements HubStore {
           this.events.on('\u0000closed', done);
           signal.addEventListener('abort', done);
         }),
-      wake: (name, version) => this.tell(name, version),
+      committing: (name, version) => void this.committing.set(name, version),
+      settled: (name, version) => {
+        this.committing.delete(name);
+        if (version === undefined) this.events.emit(name);
+        else this.tell(name, version);
+      },
       following: (name) => this.events.listenerCount(name) > 0,
       heard: (name) => (this.unversioned.has(name) ? Infinity : (this.told.get(name) ?? -1)),
     };
@@ -135,6 +142,7 @@ export class PgHubStore implements HubStore {
     // Kept for databases open here (a fan-out's handover checks it, even while nobody waits).
     if (!this.opened.has(name)) return;
     const version = Number(payload.slice(space + 1));
+    if (version <= (this.committing.get(name) ?? -1)) return; // told when its COMMIT is answered
     if (Number.isFinite(version)) this.tell(name, version);
     else this.events.emit(name);
   }
