@@ -51,7 +51,7 @@ async function setup(root: string, schema: string) {
   const gate = new Gate(() => ({ read: 'all', write: 'all' }));
   const stop = new AbortController();
   const ch = { send: () => Promise.resolve(), close: async () => {}, abort() {}, async *[Symbol.asyncIterator]() {} };
-  const dbs = [];
+  const dbs: { hosted: any; fanout: any; sites: { siteId: Uint8Array; peer: string; source: string; gate: unknown; v: number; i: number }[] }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
   for (let d = 0; d < D; d++) {
     const hosted = await store.open(`db${d}`, { app: 'a', user: 'u' });
     await hosted.declare([{ name: 'notes', pks: ['id'], columns: ['body'] }]);
