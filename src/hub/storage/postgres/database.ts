@@ -287,6 +287,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     if (this.draining) return;
     this.draining = true;
     try {
+      // The pushes of this turn of the event loop (the other sockets' messages read with this one)
+      // go in the first group too, rather than this one alone and the rest after its transaction.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.queue.length > 0) {
         // One entry per site in a group (what waited in `pending` belongs to its first push).
         const group: Entry[] = [];
