@@ -70,8 +70,11 @@ describe('hub PostgreSQL store: the fan-out takes what merges stored', () => {
       await db.declare(a.crrs());
       const v0 = await db.version();
       assert.equal(db.takeStored(v0), undefined, 'nothing merged yet');
+      // Something follows it here all along (as a fan-out waits again after each wake).
       const follow = new AbortController();
-      const waiting = db.feed.changed(follow.signal); // something follows it here
+      const waits = (): Promise<void> => db.feed.changed(follow.signal).then(() => (follow.signal.aborted ? undefined : void waits()));
+      const waiting = db.feed.changed(follow.signal);
+      void waits();
       a.db.exec("INSERT INTO notes VALUES ('x', 'a1', 1)");
       a.db.exec("INSERT INTO notes VALUES ('y', 'a2', 2)");
       b.db.exec("INSERT INTO notes VALUES ('x', 'b1', 3)");
@@ -100,6 +103,11 @@ describe('hub PostgreSQL store: the fan-out takes what merges stored', () => {
       assert.ok(rest, 'handed from within what was kept');
       assert.deepEqual(text(rest), text(await read(db, mid)));
       follow.abort();
+      // Nobody follows it here now: its merges keep nothing in memory.
+      const last = await db.version();
+      a.db.exec("UPDATE notes SET body = 'a6' WHERE id = 'x'");
+      await Promise.all(push(db, a, a.dbVersion() - 1));
+      assert.equal(db.takeStored(last), undefined, 'nothing kept');
     } finally {
       await store.close();
       await dropSchema(sql, schema);
@@ -115,7 +123,10 @@ describe('hub PostgreSQL store: the fan-out takes what merges stored', () => {
       await here.declare(a.crrs());
       const there = (await two.open('h')) as PgHubDatabase;
       const v0 = await here.version();
-      here.takeStored(v0); // the fan-out takes from it: kept even between its waits
+      // Something follows it here all along (as a fan-out waits again after each wake).
+      const follow = new AbortController();
+      const waits = (): Promise<void> => here.feed.changed(follow.signal).then(() => (follow.signal.aborted ? undefined : void waits()));
+      void waits();
 
       a.db.exec("INSERT INTO notes VALUES ('x', 'a1', 1)");
       const wokeHere = woken(here, 5_000);
@@ -140,6 +151,7 @@ describe('hub PostgreSQL store: the fan-out takes what merges stored', () => {
       const next = here.takeStored(at);
       assert.ok(next, 'handed over again');
       assert.deepEqual(text(next), text(await read(here, at)));
+      follow.abort();
     } finally {
       await Promise.all([one.close(), two.close()]);
       await dropSchema(sql, schema);

@@ -118,8 +118,6 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   private handed: Handed | undefined;
   /** The direct versions of what the fan-out took last (its next directVersions asks for them). */
   private took: Pick<Handed, 'from' | 'to' | 'direct'> | undefined;
-  /** The fan-out takes what the merges stored (it asked once): keep it even between its waits. */
-  private taking = false;
 
   constructor(ctx: StoreContext, name: string, id: string, siteId: Uint8Array, identity: Identity) {
     this.ctx = ctx;
@@ -215,7 +213,6 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   takeStored(since: number): Batch[] | undefined {
     const h = this.handed;
     this.handed = undefined;
-    this.taking = true;
     if (!h || since < h.from || since > h.to || h.to < this.ctx.heard(this.name)) return undefined;
     this.took = { from: h.from, to: h.to, direct: h.direct };
     // A read started by the notification of a merge here may have got part of it already.
@@ -479,8 +476,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     const h = this.handed;
     const continues = h !== undefined && h.to === open - 1;
     this.handed = undefined;
-    // Kept only while something here follows the database (its fan-out takes it at the wake).
-    if (!(this.taking || this.ctx.following(this.name))) return;
+    // Kept only while something here waits for its changes (its fan-out, which takes it at the
+    // wake): a database nobody here follows keeps nothing in memory.
+    if (!this.ctx.following(this.name)) return;
     const rows = io.storedRows(continues ? h.from : open - 1);
     if (!rows) return;
     const kept: Handed = continues ? h : { from: open - 1, to: open - 1, rows: new Map(), size: 0, direct: new Map() };
