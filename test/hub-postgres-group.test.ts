@@ -64,6 +64,10 @@ describe('PostgreSQL hub store: group commit', () => {
         for (const c of clients) oneByOne.push(await b.sink.receive(c.batches[t]!, from(c)));
         assert.deepEqual(together, oneByOne);
       }
+      // Each round's pushes, though the first arrived alone, went in one transaction (the group
+      // starts after the turn of the event loop they arrived in): one per round.
+      const [row] = await sql.unsafe<{ n: number }[]>(`SELECT count(DISTINCT xmin::text)::int AS n FROM ${schema}.direct_versions`);
+      assert.equal(row?.n, 4, 'one transaction per round');
       const feed = await feedOf(a);
       assert.ok(feed.length > 0);
       assert.deepEqual(feed, await feedOf(b), 'the same changes, clocks, versions and seqs');

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Sql } from 'postgres';
 import { int64, type Int64 } from '../../../base/int64.ts';
-import { packValue, unpackValue, type SqlValue } from '../../../engine/index.ts';
+import { packValue, SENTINEL, unpackValue, type Change, type SqlValue } from '../../../engine/index.ts';
 import { rowId, type CellIO, type RowWrite, type StoredCell } from './merge.ts';
 
 /** A bytea parameter (postgres.js serializes Buffers). */
@@ -86,6 +86,8 @@ export class PgCellIO implements CellIO {
   private readonly buffered = new Map<string, Map<string, { pk: Uint8Array; cleared: boolean; stored: Set<string>; cells: Map<string, StoredCell> }>>();
   /** Loads sent in advance, not yet answered. */
   private readonly loading: Promise<unknown>[] = [];
+  /** The rows saved, by table and row id (for {@link storedChanges}); undefined once one was not kept known. */
+  private saved: Map<string, Map<string, Uint8Array>> | undefined = new Map();
   constructor(sql: Sql, schema: string, db: string) {
     this.sql = sql;
     this.s = schema;
@@ -105,6 +107,37 @@ export class PgCellIO implements CellIO {
   async uncached(): Promise<void> {
     await this.flush();
     this.known = undefined;
+    this.saved = undefined;
+  }
+
+  /**
+   * The rows the transaction saved, each with its cells stamped after version `since` as stored now
+   * — as the feed reads them back (feed.ts: with the row's causal length) — by table and row id
+   * (`<table>\u0000<id>`). From the rows it keeps known, which hold every saved row as stored. Right
+   * only if nothing else wrote the database's cells after `since` (the caller held its lock, and
+   * knows who wrote before); undefined if a saved row was not kept known (too many rows, or a
+   * guard's savepoints).
+   */
+  storedRows(since: number): Map<string, Change[]> | undefined {
+    const known = this.known;
+    if (!known || !this.saved) return undefined;
+    const out = new Map<string, Change[]>();
+    for (const [table, rows] of this.saved) {
+      const byId = known.get(table);
+      if (!byId) return undefined;
+      for (const [id, pk] of rows) {
+        const cells = byId.get(id);
+        if (!cells) return undefined;
+        const sentinel = cells.find((c) => c.cid === SENTINEL);
+        const cl = sentinel ? sentinel.colVersion : 1;
+        const changes: Change[] = [];
+        for (const c of cells) {
+          if (c.dbVersion > since) changes.push({ table, pk, cid: c.cid, val: c.val, colVersion: c.colVersion, dbVersion: c.dbVersion, siteId: c.site, seq: c.seq, cl });
+        }
+        out.set(`${table}\u0000${id}`, changes);
+      }
+    }
+    return out;
   }
 
   /**
@@ -197,7 +230,15 @@ export class PgCellIO implements CellIO {
       const known = this.known?.get(r.table);
       const id = rowId(r.pk);
       const before = known?.get(id);
-      if (!known || before === undefined) continue;
+      if (!known || before === undefined) {
+        this.saved = undefined;
+        continue;
+      }
+      if (this.saved) {
+        let saved = this.saved.get(r.table);
+        if (!saved) this.saved.set(r.table, (saved = new Map()));
+        saved.set(id, r.pk);
+      }
       const cells = r.cleared ? before.filter((c) => c.cid === '-1') : [...before];
       for (const c of r.cells) {
         const i = cells.findIndex((x) => x.cid === c.cid);

@@ -13,7 +13,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { SiteClaimError, type Change, type Conflict, type Refusal, type TableInfo } from '../../../engine/index.ts';
 import type { Identity } from '../../../repo/identity.ts';
 import { decodeChanges, encodeChanges } from '../../../sync/codec.ts';
-import type { Batch } from '../../../sync/batches.ts';
+import { batchByVersion, type Batch } from '../../../sync/batches.ts';
 import { fitting, refusalText } from '../../../sync/gate.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import type { ChangeFeed, ChangeSink, FeedRequest, PushOrigin, Received } from '../../../sync/ports.ts';
@@ -38,8 +38,21 @@ export interface StoreContext {
   predicates: ScratchPredicates;
   /** Resolves on the next change of database `name` (any process), or when `signal` aborts. */
   changed(name: string, signal: AbortSignal): Promise<void>;
-  /** Tells this process's followers at once (the notification comes back a little later). */
-  wake(name: string): void;
+  /**
+   * A merge's COMMIT, to make `version` the newest of `name`, is sent: until {@link settled}, the
+   * notifications of versions up to it wake nobody here (the settling does).
+   */
+  committing(name: string, version: number): void;
+  /**
+   * The COMMIT of {@link committing} was answered: tells this process's followers at once that
+   * `name` is at `version` (its notification, coming back, then wakes nobody here); undefined (it
+   * failed, perhaps after committing): wakes them all the same.
+   */
+  settled(name: string, version: number | undefined): void;
+  /** Whether anything in this process waits for changes of `name` (see {@link changed}). */
+  following(name: string): boolean;
+  /** The newest version of `name` this process has heard of (merged here, or notified), -1 if none. */
+  heard(name: string): number;
   /** The most pushes merged in one transaction (1: each its own). */
   maxGroup: number;
   /** Held by every merge for its reserved connection (slots.ts): the pool's other connections stay free for short statements. */
@@ -63,6 +76,21 @@ interface Entry {
 /** The most pushes of one origin merged as one (bounds one merge's size). */
 const MAX_RUN = 256;
 
+/** Changes the merges keep for the fan-out to take (see takeStored); past it, they keep none (it reads). */
+const HANDED_CHANGES = 5_000;
+
+/** What this process's merges stored in the versions (`from`, `to`], for the fan-out (see takeStored). */
+interface Handed {
+  from: number;
+  to: number;
+  /** The rows they wrote, each with its cells stamped after `from` as stored now (PgCellIO.storedRows). */
+  rows: Map<string, Change[]>;
+  /** Changes in `rows`. */
+  size: number;
+  /** The versions among them merged straight from their pusher, with its site. */
+  direct: Map<number, Uint8Array>;
+}
+
 /** Tables by name, in the order the engine lists CRRs. */
 const sortTables = (tables: readonly TableInfo[]): TableInfo[] => [...tables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
@@ -72,6 +100,12 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   /** The row id in `databases`. */
   readonly id: string;
   readonly proof: SiteProof;
+  /**
+   * Each commit wakes this process's followers once: a merge here at its commit, another process's
+   * by its notification (the notification of a merge here wakes nobody, see store.ts): the fan-out
+   * reads at once.
+   */
+  readonly wakesOnce = true;
   private readonly ctx: StoreContext;
   /** Complete pushes waiting to be merged (see drain). */
   private readonly queue: Queued[] = [];
@@ -80,6 +114,10 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   private readonly merged = new Map<string, number>();
   /** Origins (sessions) one of whose pushes failed: none of their later ones is merged. */
   private readonly failed = new WeakMap<PushOrigin, unknown>();
+  /** What the merges since the fan-out last took stored (see takeStored). */
+  private handed: Handed | undefined;
+  /** The direct versions of what the fan-out took last (its next directVersions asks for them). */
+  private took: Pick<Handed, 'from' | 'to' | 'direct'> | undefined;
 
   constructor(ctx: StoreContext, name: string, id: string, siteId: Uint8Array, identity: Identity) {
     this.ctx = ctx;
@@ -164,7 +202,34 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     return this.ctx.changed(this.name, signal);
   }
 
+  /**
+   * The batches after `since` as an unfiltered read with no site left out gives them, from what this
+   * process's merges stored since the last call (their rows, which they hold as stored) rather than
+   * read back. Undefined (read instead) unless they stored every version from `since` on, up to the
+   * newest this process has heard of (its own merges' and the notifications' — one heard of but
+   * not in them is another process's, which only a read gives). A merge heard of later wakes the
+   * fan-out again.
+   */
+  takeStored(since: number): Batch[] | undefined {
+    const h = this.handed;
+    this.handed = undefined;
+    if (!h || since < h.from || since > h.to || h.to < this.ctx.heard(this.name)) return undefined;
+    this.took = { from: h.from, to: h.to, direct: h.direct };
+    // A read started by the notification of a merge here may have got part of it already.
+    const changes: Change[] = [];
+    for (const cells of h.rows.values()) for (const c of cells) if ((c.dbVersion as number) > since) changes.push(c);
+    changes.sort((x, y) => (x.dbVersion as number) - (y.dbVersion as number) || (x.seq as number) - (y.seq as number));
+    return [...batchByVersion(changes, undefined, since), { changes: [], version: h.to, complete: true }];
+  }
+
   async directVersions(since: number, until: number): Promise<Map<number, Uint8Array>> {
+    const took = this.took;
+    if (took && since >= took.from && until <= took.to) {
+      // Of versions this process merged and handed over: it knows them.
+      const out = new Map<number, Uint8Array>();
+      for (const [v, site] of took.direct) if (v > since && v <= until) out.set(v, site);
+      return out;
+    }
     const rows = await this.ctx.sql.unsafe<{ v: number; site: Buffer }[]>(`SELECT db_version::float8 AS v, site FROM ${this.s}.direct_versions WHERE db = $1 AND db_version > $2 AND db_version <= $3`, [
       this.id,
       since,
@@ -219,6 +284,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     if (this.draining) return;
     this.draining = true;
     try {
+      // The pushes of this turn of the event loop (the other sockets' messages read with this one)
+      // go in the first group too, rather than this one alone and the rest after its transaction.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.queue.length > 0) {
         // One entry per site in a group (what waited in `pending` belongs to its first push).
         const group: Entry[] = [];
@@ -292,6 +360,10 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     const conflicts = new ConflictNotes();
     const results: Received[][] = [];
     let applied = false;
+    // Committed and applied something: what it stored, kept for the fan-out (see handOver).
+    // The version its COMMIT makes the newest, once sent.
+    let committing: number | undefined;
+    let kept: { open: number; next: number; io: PgCellIO; direct: { site: string[]; version: number[] } } | undefined;
     try {
       // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
       const begin = tx.unsafe('BEGIN').execute();
@@ -357,14 +429,22 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
                       ON CONFLICT (db, db_version) DO UPDATE SET site = excluded.site),
                 ov AS (UPDATE ${this.s}.databases SET open_version = $6::int8 WHERE id = $1 AND $6::int8 > $7::int8)
            SELECT CASE WHEN $6::int8 > $7::int8 THEN pg_notify($8, $9) END`,
-          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, this.name],
+          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, `${this.name} ${version - 1}`],
           PREPARED,
         )
         .execute();
+      // Its notification may come back before the COMMIT's answer: this process's wake follows.
+      if (version > open) this.ctx.committing(this.name, (committing = version - 1));
       const commit = tx.unsafe('COMMIT').execute();
       // If a write or statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
       await Promise.all([io.written(), noted, last, commit]);
+      if (applied) kept = { open, next: version, io, direct };
     } catch (err) {
+      if (committing !== undefined) {
+        // It may have committed all the same (an answer lost): nothing is handed over, the fan-out reads.
+        this.handed = undefined;
+        this.ctx.settled(this.name, undefined);
+      }
       // Writes kept for the end are dropped (never sent after the rollback). A failed write makes
       // every later statement fail: report the write's own error.
       const cause = io.abandoned().then(
@@ -379,8 +459,37 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       tx.release();
       this.ctx.mergeSlots.release();
     }
-    if (applied) this.ctx.wake(this.name);
+    if (kept) {
+      this.handOver(kept.open, kept.next, kept.io, kept.direct);
+      this.ctx.settled(this.name, kept.next - 1);
+    }
     return results;
+  }
+
+  /**
+   * Keeps what a committed group stored in the versions [`open`, `next`) for the fan-out to take
+   * (takeStored): its rows as stored, replacing the same rows of what earlier groups kept if it
+   * continues that (a row's cells of theirs it overwrote or deleted are gone from it), or on their
+   * own. Nothing is kept if its rows are not known exactly (the fan-out reads).
+   */
+  private handOver(open: number, next: number, io: PgCellIO, direct: { site: string[]; version: number[] }): void {
+    const h = this.handed;
+    const continues = h !== undefined && h.to === open - 1;
+    this.handed = undefined;
+    // Kept only while something here waits for its changes (its fan-out, which takes it at the
+    // wake): a database nobody here follows keeps nothing in memory.
+    if (!this.ctx.following(this.name)) return;
+    const rows = io.storedRows(continues ? h.from : open - 1);
+    if (!rows) return;
+    const kept: Handed = continues ? h : { from: open - 1, to: open - 1, rows: new Map(), size: 0, direct: new Map() };
+    for (const [key, cells] of rows) {
+      kept.size += cells.length - (kept.rows.get(key)?.length ?? 0);
+      kept.rows.set(key, cells);
+    }
+    if (kept.size > HANDED_CHANGES) return;
+    direct.version.forEach((v, i) => kept.direct.set(v, bytes(Buffer.from(direct.site[i]!, 'hex'))));
+    kept.to = next - 1;
+    this.handed = kept;
   }
 
   private async merge(tx: Sql, io: PgCellIO, list: TableInfo[], changes: Iterable<Change>, version: number, from: PushOrigin, conflicts: ConflictNotes): Promise<MergeResult & { refused: Refusal[] }> {

@@ -54,6 +54,12 @@ export class PgHubStore implements HubStore {
   private readonly opened = new Map<string, Promise<PgHubDatabase | undefined>>();
   private readonly predicates = new ScratchPredicates();
   private unlisten: (() => Promise<void>) | undefined;
+  /** Per database open here, the newest version heard of (merged here, or notified): its followers were told of it. */
+  private readonly told = new Map<string, number>();
+  /** Per database, the version a merge here is committing (see StoreContext.committing). */
+  private readonly committing = new Map<string, number>();
+  /** Databases a hub that sends no versions merged into (see notified). */
+  private readonly unversioned = new Set<string>();
   private closed = false;
 
   private readonly maxGroup: number;
@@ -79,7 +85,7 @@ export class PgHubStore implements HubStore {
     const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10));
     try {
       await migrate(sql, schema);
-      const listening = await sql.listen(store.channel, (name) => store.events.emit(name));
+      const listening = await sql.listen(store.channel, (payload) => store.notified(payload));
       store.unlisten = () => listening.unlisten();
     } catch (cause) {
       if (owns) await sql.end({ timeout: 5 }).catch(() => {});
@@ -109,8 +115,43 @@ export class PgHubStore implements HubStore {
           this.events.on('\u0000closed', done);
           signal.addEventListener('abort', done);
         }),
-      wake: (name) => this.events.emit(name),
+      committing: (name, version) => void this.committing.set(name, version),
+      settled: (name, version) => {
+        this.committing.delete(name);
+        if (version === undefined) this.events.emit(name);
+        else this.tell(name, version);
+      },
+      following: (name) => this.events.listenerCount(name) > 0,
+      heard: (name) => (this.unversioned.has(name) ? Infinity : (this.told.get(name) ?? -1)),
     };
+  }
+
+  /**
+   * A notification: `<database> <version>` (a merge's commit; a bare name, from a hub before
+   * versions were sent, always wakes, and ends the fan-out's handover for that database). One of a merge this process's followers were told of already
+   * — most often this process's own, told at its commit — wakes nobody: they would read nothing new.
+   */
+  private notified(payload: string): void {
+    const space = payload.indexOf(' ');
+    if (space < 0) {
+      // Of an unknown version: from now on the fan-out reads every change of it (heard: always newer).
+      this.unversioned.add(payload);
+      return void this.events.emit(payload);
+    }
+    const name = payload.slice(0, space);
+    // Kept for databases open here (a fan-out's handover checks it, even while nobody waits).
+    if (!this.opened.has(name)) return;
+    const version = Number(payload.slice(space + 1));
+    if (version <= (this.committing.get(name) ?? -1)) return; // told when its COMMIT is answered
+    if (Number.isFinite(version)) this.tell(name, version);
+    else this.events.emit(name);
+  }
+
+  /** Wakes the followers of `name`, now at `version`, unless they were told of it (or a later one) already. */
+  private tell(name: string, version: number): void {
+    if (!(version > (this.told.get(name) ?? -1))) return;
+    this.told.set(name, version);
+    this.events.emit(name);
   }
 
   open(name: string, create?: HubUser): Promise<HubDatabase | undefined> {
