@@ -47,9 +47,9 @@ export interface FanoutSource {
   takeStored?(since: number): Batch[] | undefined;
   /**
    * The feed tells of each change once, after it committed (embedded SQLite: once per group commit,
-   * by the store itself): a group may read at once. Otherwise (PostgreSQL: this process's wake,
-   * then the notification of the same commit a little later) the groups read a turn later, so the
-   * signals of one commit arriving meanwhile make one read, not two.
+   * by the store itself; PostgreSQL: a merge's own notification is ignored, its COMMIT's answer
+   * wakes): a group may read at once. Otherwise the groups read a turn later, so the signals of one
+   * commit arriving meanwhile make one read, not two.
    */
   readonly wakesOnce?: boolean;
 }
