@@ -77,10 +77,11 @@ const nodeArgs = (mode: string): string[] => {
 // stripped, and Node's type stripper (WebAssembly, ~20 MiB kept for good) is never loaded; a
 // package's JavaScript comes with V8's code cache. Each child's code runs once, in a tiny sync and
 // push, before it is measured (see warmUp). BENCH_P2P_COMPILE_CACHE=0: without it (a first run).
-const compileCache = process.env.BENCH_P2P_COMPILE_CACHE === '0' ? undefined : process.env.NODE_COMPILE_CACHE || join(tmpdir(), 'node-compile-cache');
+const compileCache = (): string | undefined => (process.env.BENCH_P2P_COMPILE_CACHE === '0' ? undefined : process.env.NODE_COMPILE_CACHE || join(tmpdir(), 'node-compile-cache'));
 const childEnv = (): NodeJS.ProcessEnv => {
   const env = { ...process.env };
-  if (compileCache) env.NODE_COMPILE_CACHE = compileCache;
+  const cache = compileCache();
+  if (cache) env.NODE_COMPILE_CACHE = cache;
   else delete env.NODE_COMPILE_CACHE;
   return env;
 };
@@ -192,7 +193,7 @@ const warmed = new Set<string>();
 
 /** Fills the compile cache for the current child's code: a tiny sync and push, not measured. */
 async function warmUp(scratch: Scratch): Promise<void> {
-  if (!compileCache || warmed.has(child())) return;
+  if (!compileCache() || warmed.has(child())) return;
   warmed.add(child());
   await syncOnce(scratch, 10, 'warm-');
   await pushOnce(scratch, 10, 'warm-');
