@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
 import { ITEMS_DDL, makeItems, type Scratch } from './util.ts';
 // @ts-expect-error: plain JS module without types
-import { MEMORY_FLAGS, PEER_SERVE_FLAGS, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
+import { MEMORY_FLAGS, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 
 export interface P2pSyncResult {
   rows: number;
@@ -66,7 +66,7 @@ const child = (): string => process.env.BENCH_P2P_CHILD || fileURLToPath(new URL
 const flagsOf = (v: string): string[] => v.split(/\s+/).filter(Boolean);
 const nodeArgs = (mode: string): string[] => {
   const pull = mode === 'pull' ? process.env.BENCH_P2P_PULL_FLAGS : undefined;
-  const own = mode === 'pull' ? [...(MEMORY_FLAGS as string[]), ...(PULL_FLAGS as string[])] : [...(MEMORY_FLAGS as string[]), ...(SERVE_FLAGS as string[]), ...(PEER_SERVE_FLAGS as string[])];
+  const own = mode === 'pull' ? [...(MEMORY_FLAGS as string[]), ...(PULL_FLAGS as string[])] : [...(MEMORY_FLAGS as string[]), ...(SERVE_FLAGS as string[])];
   const flags = pull !== undefined ? flagsOf(pull) : process.env.BENCH_P2P_FLAGS !== undefined ? flagsOf(process.env.BENCH_P2P_FLAGS) : own;
   return ['--disable-warning=ExperimentalWarning', ...flags, child()];
 };

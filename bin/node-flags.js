@@ -20,9 +20,3 @@ if (!pullLine) throw new Error("bin/ddcp has no DDCP_PULL_FLAGS='…' line");
 
 /** Added (after MEMORY_FLAGS, overriding any of the same name) for the commands that pull once (`ddcp fetch`, `ddcp pull`): smaller semi-spaces (see bin/ddcp). */
 export const PULL_FLAGS = pullLine[1].split(/\s+/).filter(Boolean);
-
-const peerServeLine = /^DDCP_PEER_SERVE_FLAGS='([^']*)'$/m.exec(script);
-if (!peerServeLine) throw new Error("bin/ddcp has no DDCP_PEER_SERVE_FLAGS='…' line");
-
-/** Added (after MEMORY_FLAGS and SERVE_FLAGS, overriding any of the same name) for `ddcp serve` only, not `hub serve`: smaller semi-spaces (see bin/ddcp). */
-export const PEER_SERVE_FLAGS = peerServeLine[1].split(/\s+/).filter(Boolean);

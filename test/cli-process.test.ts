@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error: plain JS module without types
-import { MEMORY_FLAGS, PEER_SERVE_FLAGS, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
+import { MEMORY_FLAGS, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 import { formatChange, Repository } from '../src/index.ts';
 import { BIN, ddcp, spawned, tempDir, type RunResult } from './support/cli.ts';
 
@@ -148,30 +148,7 @@ describe('bin/ddcp, the sh command', () => {
     for (const args of [['status'], ['-C', 'serve', 'status'], ['log', '-n', '5'], ['hub', 'login', 'x'], ['changes'], ['push']]) {
       const argv = line(args);
       for (const flag of MEMORY_FLAGS as string[]) assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}`);
-      for (const flag of [...(SERVE_FLAGS as string[]), ...(PULL_FLAGS as string[]), ...(PEER_SERVE_FLAGS as string[])]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
-    }
-  });
-
-  it('adds the peer-serving flags to `serve` only (not `hub serve`), after the flags they override', () => {
-    const sh = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
-    const line = (args: string[]): string[] => {
-      const r = spawnSync(sh, args, { env: { ...process.env, DDCP_NODE: '/bin/echo' }, encoding: 'utf8', timeout: 10_000 });
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout.trim().split(' ');
-    };
-    assert.ok((PEER_SERVE_FLAGS as string[]).length > 0);
-    for (const args of [['serve'], ['-C', '/x', 'serve'], ['-C', 'hub', 'serve', '--no-mdns']]) {
-      const argv = line(args);
-      for (const flag of PEER_SERVE_FLAGS as string[]) {
-        assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
-        const name = flag.split('=')[0]!;
-        const earlier = argv.findIndex((a) => a.split('=')[0] === name && a !== flag);
-        if (earlier >= 0) assert.ok(earlier < argv.indexOf(flag), `${flag} after ${argv[earlier]}: ${argv.join(' ')}`);
-      }
-    }
-    for (const args of [['hub', 'serve'], ['-C', 'serve', 'hub', 'serve']]) {
-      const argv = line(args);
-      for (const flag of PEER_SERVE_FLAGS as string[]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
+      for (const flag of [...(SERVE_FLAGS as string[]), ...(PULL_FLAGS as string[])]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
     }
   });
 

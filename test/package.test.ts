@@ -11,7 +11,7 @@ import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 // @ts-expect-error: plain JS module without types (as in bench/)
-import { MEMORY_FLAGS, PEER_SERVE_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
+import { MEMORY_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 import { packAndInstall, REPO_ROOT, removePacked, SYSTEM_NODE, SYSTEM_PATH, userEnv, type PackedInstall } from './support/packed.ts';
 
 let p: PackedInstall;
@@ -315,7 +315,7 @@ console.log(first, value, err, wrong);
       assert.ok(exe.startsWith(realpathSync(p.globalPrefix)), `serve runs on the Node.js the package brought, not ${exe}`);
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       assert.ok(argv.some((a) => a.endsWith(join('bin', 'ddcp.js'))), argv.join(' '));
-      for (const flag of [...(MEMORY_FLAGS as string[]), ...(SERVE_FLAGS as string[]), ...(PEER_SERVE_FLAGS as string[])]) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
+      for (const flag of [...(MEMORY_FLAGS as string[]), ...(SERVE_FLAGS as string[])]) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
       assert.deepEqual(descendants(pid), [], 'serve has no child processes');
 
       process.kill(pid, 'SIGTERM');
