@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
 import { ITEMS_DDL, makeItems, type Scratch } from './util.ts';
 // @ts-expect-error: plain JS module without types
-import { MEMORY_FLAGS, PEER_ENV, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
+import { MEMORY_FLAGS, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 
 export interface P2pSyncResult {
   rows: number;
@@ -78,9 +78,8 @@ const nodeArgs = (mode: string): string[] => {
 // package's JavaScript comes with V8's code cache. Each child's code runs once, in a tiny sync and
 // push, before it is measured (see warmUp). BENCH_P2P_COMPILE_CACHE=0: without it (a first run).
 const compileCache = (): string | undefined => (process.env.BENCH_P2P_COMPILE_CACHE === '0' ? undefined : process.env.NODE_COMPILE_CACHE || join(tmpdir(), 'node-compile-cache'));
-// Every child gets the environment bin/ddcp gives `serve`, `fetch` and `pull` (what is set already is kept).
 const childEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...(PEER_ENV as Record<string, string>), ...process.env };
+  const env = { ...process.env };
   const cache = compileCache();
   if (cache) env.NODE_COMPILE_CACHE = cache;
   else delete env.NODE_COMPILE_CACHE;

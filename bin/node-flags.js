@@ -20,9 +20,3 @@ if (!pullLine) throw new Error("bin/ddcp has no DDCP_PULL_FLAGS='…' line");
 
 /** Added (after MEMORY_FLAGS, overriding any of the same name) for the commands that pull once (`ddcp fetch`, `ddcp pull`): smaller semi-spaces (see bin/ddcp). */
 export const PULL_FLAGS = pullLine[1].split(/\s+/).filter(Boolean);
-
-const arenaLine = /^DDCP_PEER_MALLOC_ARENA_MAX='([^']*)'$/m.exec(script);
-if (!arenaLine) throw new Error("bin/ddcp has no DDCP_PEER_MALLOC_ARENA_MAX='…' line");
-
-/** The environment `ddcp serve`, `fetch` and `pull` get (unless already set): fewer glibc malloc arenas (see bin/ddcp). */
-export const PEER_ENV = { MALLOC_ARENA_MAX: arenaLine[1] };

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error: plain JS module without types
-import { MEMORY_FLAGS, PEER_ENV, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
+import { MEMORY_FLAGS, PULL_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 import { formatChange, Repository } from '../src/index.ts';
 import { BIN, ddcp, spawned, tempDir, type RunResult } from './support/cli.ts';
 
@@ -150,25 +150,6 @@ describe('bin/ddcp, the sh command', () => {
       for (const flag of MEMORY_FLAGS as string[]) assert.ok(argv.includes(flag), `${flag} for ddcp ${args.join(' ')}`);
       for (const flag of [...(SERVE_FLAGS as string[]), ...(PULL_FLAGS as string[])]) assert.ok(!argv.includes(flag), `no ${flag} for ddcp ${args.join(' ')}: ${argv.join(' ')}`);
     }
-  });
-
-  it('gives `serve`, `fetch` and `pull` (not `hub serve` or a quick command) fewer malloc arenas, keeping one already set', () => {
-    const sh = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
-    // A stand-in Node.js that prints the environment variable it was started with.
-    const fake = join(tempDir('ddcp-fake-node-'), 'node');
-    writeFileSync(fake, '#!/bin/sh\necho "${MALLOC_ARENA_MAX:-unset}"\n', { mode: 0o755 });
-    const arenas = (args: string[], env: NodeJS.ProcessEnv = {}): string => {
-      const base = { ...process.env };
-      delete base.MALLOC_ARENA_MAX;
-      const r = spawnSync(sh, args, { env: { ...base, ...env, DDCP_NODE: fake }, encoding: 'utf8', timeout: 10_000 });
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout.trim();
-    };
-    const want = (PEER_ENV as { MALLOC_ARENA_MAX: string }).MALLOC_ARENA_MAX;
-    assert.match(want, /^[1-9]\d*$/);
-    for (const args of [['serve'], ['-C', '/x', 'serve'], ['fetch'], ['pull', 'alice'], ['-C', 'hub', 'pull']]) assert.equal(arenas(args), want, `ddcp ${args.join(' ')}`);
-    for (const args of [['hub', 'serve'], ['-C', 'serve', 'hub', 'serve'], ['status'], ['push'], ['-C', 'serve', 'log']]) assert.equal(arenas(args), 'unset', `ddcp ${args.join(' ')}`);
-    assert.equal(arenas(['serve'], { MALLOC_ARENA_MAX: '4' }), '4', 'a value already set is kept');
   });
 
   it('adds the pulling flags to `fetch` and `pull` only, after the common ones (a later V8 flag overrides an earlier one)', () => {
