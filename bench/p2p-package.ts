@@ -40,15 +40,17 @@ export function buildPackageChild(dir: string): string {
  */
 export async function measurePackageSync(scratch: Scratch, rows: number, log: (msg: string) => void): Promise<P2pSyncResult | undefined> {
   const before = process.env.BENCH_P2P_CHILD;
+  const run = new Scratch(); // the pair's folders are named by size: not the caller's scratch, which may hold that size's pair
   try {
     const dir = join(scratch.dir, 'p2p-package');
     mkdirSync(dir);
     process.env.BENCH_P2P_CHILD = buildPackageChild(dir);
-    return await measureP2pSync(scratch, rows);
+    return await measureP2pSync(run, rows);
   } catch (err) {
     log(`p2p initial sync from the package build failed: ${(err as Error).message}`);
     return undefined;
   } finally {
+    run.cleanup();
     if (before === undefined) delete process.env.BENCH_P2P_CHILD;
     else process.env.BENCH_P2P_CHILD = before;
   }
