@@ -4,6 +4,10 @@
  * builds the package children; bench/p2p.ts measures, each tree with its own bench and flags).
  *
  *   node bench/p2p-memory-ab.ts OTHER_CHECKOUT [ROUNDS=3] [ROWS=200000] [VARIANTS=dist,clone]
+ *
+ * A variant `clone-cold` runs the clone's children without Node's compile cache (a first run: they
+ * load the type stripper), where the tree's bench/p2p.ts knows BENCH_P2P_COMPILE_CACHE. Set
+ * NODE_COMPILE_CACHE to give an older tree's children the cache as well (they inherit it).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -45,6 +49,8 @@ try {
         const { Scratch } = (await import(`${tree}/bench/util.ts`)) as typeof import('./util.ts');
         if (variant === 'dist') process.env.BENCH_P2P_CHILD = children.get(tree)!;
         else delete process.env.BENCH_P2P_CHILD;
+        if (variant === 'clone-cold') process.env.BENCH_P2P_COMPILE_CACHE = '0';
+        else delete process.env.BENCH_P2P_COMPILE_CACHE;
         const scratch = new Scratch();
         try {
           const x = await measureP2pSync(scratch, rows);

@@ -34,6 +34,28 @@ export function buildPackageChild(dir: string): string {
   return join(dir, 'bench', 'p2p-child.js');
 }
 
+/**
+ * `measureP2pSync` with both children built as the package ships (for `npm run bench`'s p2p table):
+ * builds under `scratch`; undefined, with the reason logged, if the build or the sync fails.
+ */
+export async function measurePackageSync(scratch: Scratch, rows: number, log: (msg: string) => void): Promise<P2pSyncResult | undefined> {
+  const before = process.env.BENCH_P2P_CHILD;
+  const run = new Scratch(); // the pair's folders are named by size: not the caller's scratch, which may hold that size's pair
+  try {
+    const dir = join(scratch.dir, 'p2p-package');
+    mkdirSync(dir);
+    process.env.BENCH_P2P_CHILD = buildPackageChild(dir);
+    return await measureP2pSync(run, rows);
+  } catch (err) {
+    log(`p2p initial sync from the package build failed: ${(err as Error).message}`);
+    return undefined;
+  } finally {
+    run.cleanup();
+    if (before === undefined) delete process.env.BENCH_P2P_CHILD;
+    else process.env.BENCH_P2P_CHILD = before;
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const rows = Number(process.env.BENCH_P2P_ROWS ?? 200_000);
   const reps = Number(process.env.BENCH_REPS ?? 3);

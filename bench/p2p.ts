@@ -4,6 +4,7 @@
  * and the latency of live push between two serving peers, one following the other.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
@@ -70,6 +71,21 @@ const nodeArgs = (mode: string): string[] => {
   return ['--disable-warning=ExperimentalWarning', ...flags, child()];
 };
 
+// The children run with Node's compile cache in the folder the \`ddcp\` command uses (bin/ddcp.js
+// enables it for every command, in $NODE_COMPILE_CACHE or $TMPDIR/node-compile-cache), so they load
+// code as \`ddcp serve\` and \`ddcp pull\` do from their second run on: a clone's TypeScript comes back
+// stripped, and Node's type stripper (WebAssembly, ~20 MiB kept for good) is never loaded; a
+// package's JavaScript comes with V8's code cache. Each child's code runs once, in a tiny sync and
+// push, before it is measured (see warmUp). BENCH_P2P_COMPILE_CACHE=0: without it (a first run).
+const compileCache = (): string | undefined => (process.env.BENCH_P2P_COMPILE_CACHE === '0' ? undefined : process.env.NODE_COMPILE_CACHE || join(tmpdir(), 'node-compile-cache'));
+const childEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  const cache = compileCache();
+  if (cache) env.NODE_COMPILE_CACHE = cache;
+  else delete env.NODE_COMPILE_CACHE;
+  return env;
+};
+
 /** A child process speaking JSON lines. */
 class Child {
   readonly proc: ChildProcessWithoutNullStreams;
@@ -79,7 +95,7 @@ class Child {
   private readonly exited: Promise<number | null>;
 
   constructor(args: string[]) {
-    this.proc = spawn(process.execPath, [...nodeArgs(args[0]!), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [...nodeArgs(args[0]!), ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
     this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     this.lines = createInterface({ input: this.proc.stdout });
     this.lines.on('line', (l) => {
@@ -172,9 +188,25 @@ async function servedPair(scratch: Scratch, tag: string, setup: (alice: Reposito
   }
 }
 
+/** The children whose code has run once with the compile cache (see compileCache). */
+const warmed = new Set<string>();
+
+/** Fills the compile cache for the current child's code: a tiny sync and push, not measured. */
+async function warmUp(scratch: Scratch): Promise<void> {
+  if (!compileCache() || warmed.has(child())) return;
+  warmed.add(child());
+  await syncOnce(scratch, 10, 'warm-');
+  await pushOnce(scratch, 10, 'warm-');
+}
+
 /** Initial sync: alice (serving, own process) → bob (one `pull` over a dial-only node, own process). */
 export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2pSyncResult> {
-  const { server, target, bobDir } = await servedPair(scratch, `sync-${rows}`, (alice) => insertItems(alice, rows));
+  await warmUp(scratch);
+  return syncOnce(scratch, rows);
+}
+
+async function syncOnce(scratch: Scratch, rows: number, tag = ''): Promise<P2pSyncResult> {
+  const { server, target, bobDir } = await servedPair(scratch, `${tag}sync-${rows}`, (alice) => insertItems(alice, rows));
   try {
     const client = new Child(['pull', bobDir, target]);
     const pulled = await client.next<{ ms: number; fetchMs: number; mergeMs: number; cpuS: number; fetchCpuS: number; changes: number; maxRssMiB: number }>();
@@ -204,7 +236,12 @@ export async function measureP2pSync(scratch: Scratch, rows: number): Promise<P2
 
 /** Push: bob (own process, a dial-only node) pushes N rows to alice (serving, own process), who lets him write. */
 export async function measureP2pPush(scratch: Scratch, rows: number): Promise<P2pPushResult> {
-  const { server, target, bobDir } = await servedPair(scratch, `push-${rows}`, (alice, bob) => {
+  await warmUp(scratch);
+  return pushOnce(scratch, rows);
+}
+
+async function pushOnce(scratch: Scratch, rows: number, tag = ''): Promise<P2pPushResult> {
+  const { server, target, bobDir } = await servedPair(scratch, `${tag}push-${rows}`, (alice, bob) => {
     alice.setPolicy(bob.address, { read: 'all', write: 'all' });
     insertItems(bob, rows);
   });
@@ -235,6 +272,7 @@ export async function measureP2pPush(scratch: Scratch, rows: number): Promise<P2
  * other; after each, bob's database is polled every millisecond until the row is there.
  */
 export async function measureP2pLatency(scratch: Scratch, commits: number): Promise<P2pLatencyResult> {
+  await warmUp(scratch);
   const { alice, bob } = await makePair(scratch, 'live');
   const aliceDir = alice.root;
   const aliceDbPath = alice.dbPath;

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { crVersions, measureCrSync, measureCrWrites, CHANGES_BATCH, INSERT_BATCH, RANGE_BATCH, type CrSyncResults, type CrWriteResults } from './crsqlite.ts';
 import { measureSync, measureWrites, type SyncResults, type WriteResults } from './ddcp.ts';
 import { measureP2pLatency, measureP2pPush, measureP2pSync, type P2pLatencyResult, type P2pPushResult, type P2pSyncResult } from './p2p.ts';
+import { measurePackageSync } from './p2p-package.ts';
 import { measurePull, type PullResult } from './pull.ts';
 import { cliStartReport, measureCliStart } from './cli.ts';
 import { cliRatesReport, measureCliRates } from './cli-rates.ts';
@@ -90,6 +91,9 @@ async function main(): Promise<void> {
       log(`p2p initial sync: ${fmtInt(rows)} rows`);
       p2pSyncs.push(await measureP2pSync(scratch, rows));
     }
+    // The same sync as a package runs it (issue 11 item 4 is about what users run): dist/ JavaScript.
+    log(`p2p initial sync, package build (dist/): ${fmtInt(2 * ROWS)} rows`);
+    const p2pPackage = await measurePackageSync(scratch, 2 * ROWS, log);
     const scale = SCALE_ROWS > 0 ? await measureScale(scratch, SCALE_ROWS, { pull: pulls[pulls.length - 1]!, p2p: p2pSyncs[0]! }, log) : undefined;
     log(`p2p push: ${fmtInt(ROWS)} rows`);
     const p2pPush = await measureP2pPush(scratch, ROWS);
@@ -114,8 +118,8 @@ async function main(): Promise<void> {
     process.stdout.write(report.markdown);
     process.stdout.write(pullReport(pulls));
     (report.json as Record<string, unknown>).pull = pulls;
-    process.stdout.write(p2pReport(p2pSyncs, p2pLive, p2pPush));
-    (report.json as Record<string, unknown>).p2p = { initialSync: p2pSyncs, push: p2pPush, live: p2pLive };
+    process.stdout.write(p2pReport(p2pSyncs, p2pPackage, p2pLive, p2pPush));
+    (report.json as Record<string, unknown>).p2p = { initialSync: p2pSyncs, initialSyncPackage: p2pPackage ?? null, push: p2pPush, live: p2pLive };
     if (scale) {
       process.stdout.write(scaleReport(scale));
       (report.json as Record<string, unknown>).scale = { rows: scale.rows, pull: scale.pull.large, p2p: scale.p2p.large };
@@ -317,13 +321,23 @@ function pullReport(pulls: PullResult[]): string {
 }
 
 /** The peer-to-peer section: initial sync over libp2p at two sizes, and live push latency. */
-function p2pReport(syncs: P2pSyncResult[], live: P2pLatencyResult, push: P2pPushResult): string {
+function p2pReport(syncs: P2pSyncResult[], pkg: P2pSyncResult | undefined, live: P2pLatencyResult, push: P2pPushResult): string {
   const lines = ['', '## Peer to peer (libp2p over TCP on 127.0.0.1: Noise, Yamux; no mDNS, no DHT)', ''];
-  lines.push('| rows | changes | ms | changes/s | peak RSS, serving (alice) | peak RSS, pulling (bob) | TCP bytes sent by alice | bytes/change |');
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of syncs) {
-    lines.push(`| ${fmtInt(r.rows)} | ${fmtInt(r.changes)} | ${fmtMs(r.ms)} | ${fmtInt(r.changesPerSec)} | ${r.serverMaxRssMiB.toFixed(0)} MiB | ${r.clientMaxRssMiB.toFixed(0)} MiB | ${fmtInt(r.wireBytesSent)} | ${r.wireBytesPerChange.toFixed(1)} |`);
-  }
+  lines.push('| rows | code run | changes | ms | changes/s | peak RSS, serving (alice) | peak RSS, pulling (bob) | TCP bytes sent by alice | bytes/change |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  const row = (r: P2pSyncResult, code: string): string =>
+    `| ${fmtInt(r.rows)} | ${code} | ${fmtInt(r.changes)} | ${fmtMs(r.ms)} | ${fmtInt(r.changesPerSec)} | ${r.serverMaxRssMiB.toFixed(0)} MiB | ${r.clientMaxRssMiB.toFixed(0)} MiB | ${fmtInt(r.wireBytesSent)} | ${r.wireBytesPerChange.toFixed(1)} |`;
+  for (const r of syncs) lines.push(row(r, 'clone (TypeScript)'));
+  lines.push(pkg ? row(pkg, 'package (dist/ JavaScript)') : '| | package (dist/ JavaScript) | not measured (its build failed, see the log) | | | | | | |');
+  lines.push('');
+  const serveTarget = 143; // issue 11 item 4: either side under 150 MB = 143 MiB
+  const under = (r: P2pSyncResult): boolean => Math.max(r.serverMaxRssMiB, r.clientMaxRssMiB) < serveTarget;
+  const big0 = syncs[syncs.length - 1]!;
+  lines.push(
+    `Issue 11 item 4, either side of the ${fmtInt(big0.changes)}-change sync under 150 MB (143 MiB): clone ${big0.serverMaxRssMiB.toFixed(0)} / ${big0.clientMaxRssMiB.toFixed(0)} MiB ${status(under(big0))}` +
+      (pkg ? `; package ${pkg.serverMaxRssMiB.toFixed(0)} / ${pkg.clientMaxRssMiB.toFixed(0)} MiB ${status(under(pkg))}.` : '.') +
+      ' Both run with Node\'s compile cache warm, as the `ddcp` command runs from its second start on (bin/ddcp.js enables it): the clone\'s TypeScript is read back stripped, so it does not load the type stripper (+~20 MiB on a first run, `BENCH_P2P_COMPILE_CACHE=0`); the package\'s row is what a user of the npm package runs.',
+  );
   lines.push('');
   lines.push('| push (bob → alice, who lets bob write) | rows | changes | ms | changes/s |');
   lines.push('|---|---:|---:|---:|---:|');

@@ -154,8 +154,10 @@ class Libp2pFrameStream extends BaseFrameStream {
     try {
       // two sends, one synchronous step: nothing can come between the prefix and the frame
       stream.send(encodeFrameLength(frame.length));
-      // copied: the caller may reuse its buffer once we resolve, while libp2p still holds it
-      if (frame.length > 0) stream.send(frame.slice());
+      // copied unless shared (never modified again): the caller may reuse its buffer once we
+      // resolve, while libp2p still holds it. Noise encrypts into new buffers, so a shared frame is
+      // only read; not copying it saves the serving side a second buffer per batch in flight.
+      if (frame.length > 0) stream.send(options.shared ? frame : frame.slice());
     } catch (err) {
       throw this.error ?? this.#mapError(err as Error);
     }
