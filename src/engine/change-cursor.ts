@@ -31,21 +31,28 @@ interface CellStream {
   close(): void;
 }
 
-/** The sentinels of a {@link sentinelQuery} (pk…, cl, db_version, site, seq). */
-class Sentinels implements CellStream {
+/**
+ * A stream whose query rows are one change each: the table's key columns, then the change's own
+ * columns, its db_version at `posAt` and its seq at `seqAt` past the key.
+ */
+abstract class QueryCells implements CellStream {
   done = false;
   pos: Int64 = 0;
   seq: Int64 = 0;
-  private row: SqlValue[] = [];
-  private readonly n: number;
-  private readonly rows: Rows;
-  private readonly table: CrrTable;
-  private readonly sites: Sites;
-  constructor(rows: Rows, table: CrrTable, sites: Sites) {
+  protected row: SqlValue[] = [];
+  protected readonly n: number;
+  protected readonly rows: Rows;
+  protected readonly table: CrrTable;
+  protected readonly sites: Sites;
+  private readonly posAt: number;
+  private readonly seqAt: number;
+  constructor(rows: Rows, table: CrrTable, sites: Sites, posAt: number, seqAt: number) {
     this.rows = rows;
     this.table = table;
     this.sites = sites;
     this.n = table.info.pks.length;
+    this.posAt = this.n + posAt;
+    this.seqAt = this.n + seqAt;
     this.advance();
   }
   advance(): void {
@@ -56,8 +63,19 @@ class Sentinels implements CellStream {
       return;
     }
     const row = (this.row = r.value);
-    this.pos = int64(row[this.n + 1] as bigint);
-    this.seq = int64(row[this.n + 3] as bigint);
+    this.pos = int64(row[this.posAt] as bigint);
+    this.seq = int64(row[this.seqAt] as bigint);
+  }
+  abstract fill(out: Change): number;
+  close(): void {
+    this.rows.close();
+  }
+}
+
+/** The sentinels of a {@link sentinelQuery} (pk…, cl, db_version, site, seq). */
+class Sentinels extends QueryCells {
+  constructor(rows: Rows, table: CrrTable, sites: Sites) {
+    super(rows, table, sites, 1, 3);
   }
   fill(out: Change): number {
     const { row, n } = this;
@@ -73,38 +91,12 @@ class Sentinels implements CellStream {
     out.val = null;
     return -1;
   }
-  close(): void {
-    this.rows.close();
-  }
 }
 
 /** The overrides: query rows with one change each (pk…, cid, col_version, db_version, site, seq, cl, val). */
-class Overrides implements CellStream {
-  done = false;
-  pos: Int64 = 0;
-  seq: Int64 = 0;
-  private row: SqlValue[] = [];
-  private readonly n: number;
-  private readonly rows: Rows;
-  private readonly table: CrrTable;
-  private readonly sites: Sites;
+class Overrides extends QueryCells {
   constructor(rows: Rows, table: CrrTable, sites: Sites) {
-    this.rows = rows;
-    this.table = table;
-    this.sites = sites;
-    this.n = table.info.pks.length;
-    this.advance();
-  }
-  advance(): void {
-    const r = this.rows.it.next();
-    if (r.done) {
-      this.done = true;
-      this.rows.close();
-      return;
-    }
-    const row = (this.row = r.value);
-    this.pos = int64(row[this.n + 2] as bigint);
-    this.seq = int64(row[this.n + 4] as bigint);
+    super(rows, table, sites, 2, 4);
   }
   fill(out: Change): number {
     const { row, n } = this;
@@ -118,9 +110,6 @@ class Overrides implements CellStream {
     out.cl = int64(row[n + 5] as bigint);
     out.val = row[n + 6] ?? null;
     return -1;
-  }
-  close(): void {
-    this.rows.close();
   }
 }
 
