@@ -63,11 +63,6 @@ function dump(dir: string): string {
   return ok(dir, ['shell', '--json', '-c', DUMP]);
 }
 
-/** {@link dump} for large tables (no output limit). */
-function dumpAsync(dir: string): Promise<string> {
-  return okAsync(dir, ['shell', '--json', '-c', DUMP]);
-}
-
 function count(dir: string, where = '1'): number {
   return Number(ok(dir, ['shell', '-c', `SELECT count(*) FROM notes WHERE ${where}`]).trim());
 }
@@ -81,11 +76,6 @@ function changes(dir: string, since = 0): any[] {
 /** The clocks that must agree on every copy (db_version and seq are local bookkeeping). */
 function clocks(dir: string): string[] {
   return clockKeys(changes(dir));
-}
-
-async function clocksAsync(dir: string): Promise<string[]> {
-  const out = (await okAsync(dir, ['changes'])).trim();
-  return clockKeys(out === '' ? [] : out.split('\n').map((l) => JSON.parse(l)));
 }
 
 function clockKeys(list: any[]): string[] {
@@ -370,46 +360,41 @@ describe('three repositories converge', () => {
       assert.fail('still transferring changes after 6 rounds');
     };
 
-    // phase 1: each writes alone, and all three insert the same keys with different values
-    await Promise.all([
-      okAsync(a, ['shell'], "INSERT INTO notes VALUES ('s1', 'alice', 1, 1.0, X'0A'), ('s2', 'alice', 1, NULL, NULL), ('a1', 'a only', 10, NULL, NULL), ('d1', 'doomed', 0, NULL, NULL);"),
-      okAsync(b, ['shell'], "INSERT INTO notes VALUES ('s1', 'bob', 2, 2.0, X'0B'), ('s2', NULL, 1, 2.5, NULL), ('b1', 'b only', 20, NULL, NULL);"),
-      okAsync(c, ['shell'], "INSERT INTO notes VALUES ('s1', 'carol', 3, 3.0, X'0C'), ('c1', 'c only', 30, NULL, NULL); INSERT INTO notes(id, body) VALUES ('s2', 'carol');"),
-    ]);
+    // phase 1: each writes alone, and all three insert the same keys with different values (each
+    // shell in its own repository, offline: in-process like the pulls, no process start each)
+    ok(a, ['shell'], "INSERT INTO notes VALUES ('s1', 'alice', 1, 1.0, X'0A'), ('s2', 'alice', 1, NULL, NULL), ('a1', 'a only', 10, NULL, NULL), ('d1', 'doomed', 0, NULL, NULL);");
+    ok(b, ['shell'], "INSERT INTO notes VALUES ('s1', 'bob', 2, 2.0, X'0B'), ('s2', NULL, 1, 2.5, NULL), ('b1', 'b only', 20, NULL, NULL);");
+    ok(c, ['shell'], "INSERT INTO notes VALUES ('s1', 'carol', 3, 3.0, X'0C'), ('c1', 'c only', 30, NULL, NULL); INSERT INTO notes(id, body) VALUES ('s2', 'carol');");
     t.diagnostic(`phase 1 quiet after ${untilQuiet()} rounds`);
     assert.equal(dump(b), dump(a));
     assert.equal(dump(c), dump(a));
     assert.equal(count(a), 6);
 
     // phase 2, all offline: updates of the same rows and columns, deletes against updates, re-inserts
-    await Promise.all([
-      okAsync(a, ['shell'], `UPDATE notes SET body = 'alice wins?' WHERE id = 's1';
+    ok(a, ['shell'], `UPDATE notes SET body = 'alice wins?' WHERE id = 's1';
         UPDATE notes SET body = 'alice wins?' WHERE id = 's1';
         DELETE FROM notes WHERE id = 'd1';
         INSERT INTO notes(id, body) VALUES ('d1', 'back from the dead');
         UPDATE notes SET n = n + 1 WHERE id = 'b1';
         DELETE FROM notes WHERE id = 'c1';
-        INSERT INTO notes(id, body, n) VALUES ('new', 'alice', 1);`),
-      okAsync(b, ['shell'], `UPDATE notes SET body = 'bob' || id, n = 100 WHERE id IN ('s1', 's2');
+        INSERT INTO notes(id, body, n) VALUES ('new', 'alice', 1);`);
+    ok(b, ['shell'], `UPDATE notes SET body = 'bob' || id, n = 100 WHERE id IN ('s1', 's2');
         DELETE FROM notes WHERE id = 'd1';
         UPDATE notes SET r = -0.0, b = X'' WHERE id = 'a1';
         DELETE FROM notes WHERE id = 'b1';
-        INSERT INTO notes(id, body, n) VALUES ('new', 'bob', 2);`),
-      okAsync(c, ['shell'], `UPDATE notes SET b = NULL, r = 1e300 WHERE id = 's1';
+        INSERT INTO notes(id, body, n) VALUES ('new', 'bob', 2);`);
+    ok(c, ['shell'], `UPDATE notes SET b = NULL, r = 1e300 WHERE id = 's1';
         UPDATE notes SET body = 'carol edits a doomed row' WHERE id = 'd1';
         UPDATE notes SET body = 'carol' WHERE id = 'c1';
         DELETE FROM notes WHERE id = 's2'; INSERT INTO notes(id, body, n) VALUES ('s2', 'carol again', 7);
         DELETE FROM notes WHERE id = 'a1';
-        INSERT INTO notes(id, body, n) VALUES ('new', 'carol', 3); DELETE FROM notes WHERE id = 'new';`),
-    ]);
+        INSERT INTO notes(id, body, n) VALUES ('new', 'carol', 3); DELETE FROM notes WHERE id = 'new';`);
     // partial sync, then more conflicting writes on top of half-merged state
     json(a, ['pull', 'bob']);
     json(c, ['pull', 'alice']);
-    await Promise.all([
-      okAsync(a, ['shell'], "DELETE FROM notes WHERE id = 's1'; UPDATE notes SET body = 'alice after bob' WHERE id = 'new';"),
-      okAsync(b, ['shell'], "DELETE FROM notes WHERE id = 'c1'; INSERT INTO notes(id, body) VALUES ('c1', 'bob re-inserts c1'); UPDATE notes SET body = 'bob late' WHERE id = 's1';"),
-      okAsync(c, ['shell'], "DELETE FROM notes WHERE id = 'b1'; INSERT INTO notes(id, body, n) VALUES ('b1', 'carol re-creates b1', 9); UPDATE notes SET n = -1 WHERE id = 'd1';"),
-    ]);
+    ok(a, ['shell'], "DELETE FROM notes WHERE id = 's1'; UPDATE notes SET body = 'alice after bob' WHERE id = 'new';");
+    ok(b, ['shell'], "DELETE FROM notes WHERE id = 'c1'; INSERT INTO notes(id, body) VALUES ('c1', 'bob re-inserts c1'); UPDATE notes SET body = 'bob late' WHERE id = 's1';");
+    ok(c, ['shell'], "DELETE FROM notes WHERE id = 'b1'; INSERT INTO notes(id, body, n) VALUES ('b1', 'carol re-creates b1', 9); UPDATE notes SET n = -1 WHERE id = 'd1';");
     t.diagnostic(`phase 3 quiet after ${untilQuiet()} rounds`);
 
     const reference = dump(a);
@@ -498,8 +483,8 @@ describe('a concurrent writer', () => {
     assert.equal(count(bob, "id LIKE 'a%'"), fromAlice, 'every row alice\'s writer wrote is in bob');
     assert.equal(count(alice, "id LIKE 'b%'"), fromBob, 'every row bob\'s writer wrote is in alice');
     assert.equal(count(bob), fromAlice + fromBob);
-    assert.equal(await dumpAsync(bob), await dumpAsync(alice));
-    assert.deepEqual(await clocksAsync(bob), await clocksAsync(alice));
+    assert.equal(dump(bob), dump(alice));
+    assert.deepEqual(clocks(bob), clocks(alice));
     for (const dir of [alice, bob]) assert.equal(ok(dir, ['shell', '-c', 'PRAGMA integrity_check']).trim(), 'ok');
   });
 });
