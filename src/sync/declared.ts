@@ -21,6 +21,23 @@ export function schemaKey(tables: readonly TableInfo[]): string {
     .join('\n');
 }
 
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Whether `now` has exactly `declared`'s tables, in the same order: then their {@link schemaKey}s are
+ * equal, and it is checked without making them (a pushing client checks before each commit's read).
+ * False does not mean they differ (another order): the caller then compares the keys.
+ */
+function sameTables(now: readonly TableInfo[], declared: readonly TableInfo[]): boolean {
+  if (now.length !== declared.length) return false;
+  for (let i = 0; i < now.length; i++) {
+    const a = now[i]!;
+    const b = declared[i]!;
+    if (a.name !== b.name || !sameList(a.pks, b.pks) || !sameList(a.columns, b.columns)) return false;
+  }
+  return true;
+}
+
 /** What changed between two schemas, in a few words (for the session's end). */
 function schemaChange(before: readonly TableInfo[], now: readonly TableInfo[]): string {
   const was = new Map(before.map((t) => [t.name, schemaKey([t])]));
@@ -38,6 +55,8 @@ function schemaChange(before: readonly TableInfo[], now: readonly TableInfo[]): 
  */
 export function declaredFeed(feed: ChangeFeed, declared: readonly TableInfo[]): ChangeFeed {
   const key = schemaKey(declared);
+  // as declared now (the caller's array may change later; the key would not)
+  const tables: TableInfo[] = declared.map((t) => ({ name: t.name, pks: [...t.pks], columns: [...t.columns] }));
   return {
     get siteId() {
       return feed.siteId;
@@ -47,7 +66,7 @@ export function declaredFeed(feed: ChangeFeed, declared: readonly TableInfo[]): 
     changed: (signal) => feed.changed(signal),
     async *batches(since, request) {
       const now = await feed.schema();
-      if (schemaKey(now) !== key) throw new SchemaChangedError(`our CRR schema changed during the session (${schemaChange(declared, now)}): reconnecting to declare it`);
+      if (!sameTables(now, tables) && schemaKey(now) !== key) throw new SchemaChangedError(`our CRR schema changed during the session (${schemaChange(declared, now)}): reconnecting to declare it`);
       yield* feed.batches(since, request);
     },
   };

@@ -41,12 +41,26 @@ class ChangeWaits {
   readonly #signal: AbortSignal;
   readonly #ms: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the current (or last) wait began (performance.now()). */
+  #startedAt = 0;
   /** The current wait's signal for the feed (a feed listens until it aborts); undefined between waits. */
   #current: AbortController | undefined;
   readonly #end = (): void => {
     const current = this.#current;
     this.#current = undefined;
     current?.abort(WAIT_OVER);
+  };
+
+  /**
+   * The keep-alive timer fired: it was armed by an earlier wait, so the current one (if any) may have
+   * begun since; it ends only once `ms` passed since it began, else the timer waits for the rest.
+   */
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    if (this.#current === undefined) return; // no wait now: the next one arms the timer
+    const left = this.#startedAt + this.#ms - performance.now();
+    if (left > 0) this.#timer = setTimeout(this.#expire, left);
+    else this.#end();
   };
 
   constructor(feed: ChangeFeed, signal: AbortSignal, ms: number) {
@@ -60,11 +74,10 @@ class ChangeWaits {
   async wait(): Promise<void> {
     if (this.#signal.aborted) return;
     const current = (this.#current = new AbortController());
-    const timer = this.#timer;
-    if (timer === undefined || typeof (timer as { refresh?: unknown }).refresh !== 'function') {
-      if (timer !== undefined) clearTimeout(timer);
-      this.#timer = setTimeout(this.#end, this.#ms);
-    } else (timer as { refresh(): void }).refresh(); // fires once more, harmlessly, if a wait ended before it
+    // The timer is left armed between waits, not re-armed per wait (a pushing client waits once per
+    // commit, a hub's follower once per wake; moving a timer costs more than reading the clock).
+    this.#startedAt = performance.now();
+    this.#timer ??= setTimeout(this.#expire, this.#ms);
     try {
       await this.#feed.changed(current.signal);
     } finally {

@@ -92,8 +92,15 @@ export class WsFrameStream extends SocketFrameStream {
   protected override async write(frame: Uint8Array, options: SendOptions): Promise<void> {
     // ws may keep a reference to the bytes until they are written: copy, so the caller may reuse its buffer.
     this.#cork();
-    const flushed = new Promise<void>((resolve) => this.#ws.send(options.shared ? frame : frame.slice(), { binary: true }, () => resolve()));
-    if (this.#ws.bufferedAmount > this.highWaterBytes) await this.waitFor(flushed, options.signal);
+    // The wait for the write is made only when there is one (past the high-water mark): most sends
+    // never wait, and need no promise of their own.
+    let flushed = false;
+    let onFlushed: (() => void) | undefined;
+    this.#ws.send(options.shared ? frame : frame.slice(), { binary: true }, () => {
+      flushed = true;
+      onFlushed?.();
+    });
+    if (this.#ws.bufferedAmount > this.highWaterBytes) await this.waitFor(flushed ? Promise.resolve() : new Promise<void>((resolve) => (onFlushed = resolve)), options.signal);
   }
 
   /**
