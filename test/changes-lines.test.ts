@@ -16,7 +16,7 @@ import { Engine } from '../src/engine/engine.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { formatChange } from '../src/sync/jsonl.ts';
 import { ChangeLineWriter } from '../src/sync/jsonl-writer.ts';
-import { hex, repr, SCHEMA, TABLES, valueArb, write, writeArb, type Write } from './support/convergence.ts';
+import { hex, opArb, repr, runOp, SCHEMA, TABLES, valueArb, write } from './support/convergence.ts';
 import { engineWithSite } from './support/fixed-site.ts';
 
 /** Every field of a change with its exact type. */
@@ -78,47 +78,7 @@ function openReplica(n: number): Engine {
   return engine;
 }
 
-type Op =
-  | { k: 'write'; r: number; w: Write }
-  | { k: 'bulk'; r: number; sets: [string, SqlValue][] }
-  | { k: 'seal'; r: number }
-  | { k: 'sync'; from: number; to: number; chunk: number; reverse: boolean };
-const replica = fc.nat(REPLICAS - 1);
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ k: fc.constant('write' as const), r: replica, w: writeArb }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      k: fc.constant('bulk' as const),
-      r: replica,
-      sets: fc.uniqueArray(fc.tuple(fc.constantFrom(...TABLES.items!.cols), valueArb), { minLength: 1, maxLength: 4, selector: (s) => s[0] }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('seal' as const), r: replica }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('sync' as const), from: replica, to: replica, chunk: fc.integer({ min: 1, max: 5 }), reverse: fc.boolean() }) },
-);
-
-function run(replicas: Engine[], op: Op): void {
-  switch (op.k) {
-    case 'write':
-      return write(replicas[op.r]!, op.w);
-    case 'bulk': {
-      const e = replicas[op.r]!;
-      e.db.exec('INSERT OR IGNORE INTO items (id, a) VALUES (10, 1), (11, 2), (12, 3)');
-      e.db.prepare(`UPDATE items SET ${op.sets.map(([c]) => `${c} = ?`).join(', ')}`).run(...op.sets.map((s) => s[1]));
-      return;
-    }
-    case 'seal':
-      return void replicas[op.r]!.seal();
-    case 'sync': {
-      if (op.from === op.to) return;
-      const from = replicas[op.from]!;
-      const all = [...from.changesSince(0)];
-      if (op.reverse) all.reverse();
-      for (let i = 0; i < all.length; i += op.chunk) replicas[op.to]!.applyChanges(all.slice(i, i + op.chunk), { direct: from.siteId });
-    }
-  }
-}
+const ops = opArb(REPLICAS);
 
 // --- A random table ---------------------------------------------------------------------------------
 
@@ -180,10 +140,10 @@ function tableDdl(s: Shape): string {
 describe('ddcp changes through eachChange', () => {
   it('reads and writes what the library read and formatChange gave, on merged replicas, from every version', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.constantFrom(1, 100, 1 << 20), fc.integer({ min: 1, max: 7 }), (ops, chunkBytes, pauseEvery) => {
+      fc.property(fc.array(ops, { minLength: 1, maxLength: 25 }), fc.constantFrom(1, 100, 1 << 20), fc.integer({ min: 1, max: 7 }), (steps, chunkBytes, pauseEvery) => {
         const replicas = Array.from({ length: REPLICAS }, (_, i) => openReplica(i));
         try {
-          for (const op of ops) run(replicas, op);
+          for (const op of steps) runOp(replicas, op);
           for (const e of replicas) check(e, chunkBytes, pauseEvery);
         } finally {
           for (const e of replicas) e.db.close();

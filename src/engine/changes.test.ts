@@ -17,7 +17,7 @@ import type { ReadFilter, RowRule } from './filter.ts';
 import { introspect } from './schema.ts';
 import { CrrTable } from './table.ts';
 import { openDatabase, type SqlValue } from './sqlite.ts';
-import { hex, repr, SCHEMA, TABLES, valueArb, write, writeArb, type Write } from '../../test/support/convergence.ts';
+import { hex, opArb, repr, runOp, SCHEMA, TABLES } from '../../test/support/convergence.ts';
 import { engineWithSite } from '../../test/support/fixed-site.ts';
 
 const REPLICAS = 3;
@@ -59,58 +59,15 @@ const show = (c: Change): string =>
 /** A filter allowing every column of every table: the feed through the per-cell queries. */
 const EVERYTHING: ReadFilter = { rules: Object.entries(TABLES).map(([table, { cols }]) => ({ table, columns: cols })) };
 
-type Op =
-  | { k: 'write'; r: number; w: Write }
-  | { k: 'bulk'; r: number; sets: [string, SqlValue][] }
-  | { k: 'seal'; r: number }
-  | { k: 'sync'; from: number; to: number; chunk: number; reverse: boolean };
-
-const replica = fc.nat(REPLICAS - 1);
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ k: fc.constant('write' as const), r: replica, w: writeArb }) },
-  {
-    // Updates of many rows in one statement: sealed set-based, as row clocks or overrides.
-    weight: 1,
-    arbitrary: fc.record({
-      k: fc.constant('bulk' as const),
-      r: replica,
-      sets: fc.uniqueArray(fc.tuple(fc.constantFrom(...TABLES.items!.cols), valueArb), { minLength: 1, maxLength: 4, selector: (s) => s[0] }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('seal' as const), r: replica }) },
-  // Merges cut into chunks, in either order: other rows' cells land between a row clock's seqs.
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('sync' as const), from: replica, to: replica, chunk: fc.integer({ min: 1, max: 5 }), reverse: fc.boolean() }) },
-);
-
-function run(replicas: Engine[], op: Op): void {
-  switch (op.k) {
-    case 'write':
-      return write(replicas[op.r]!, op.w);
-    case 'bulk': {
-      const e = replicas[op.r]!;
-      e.db.exec(`INSERT OR IGNORE INTO items (id, a) VALUES (10, 1), (11, 2), (12, 3)`);
-      e.db.prepare(`UPDATE items SET ${op.sets.map(([c]) => `${c} = ?`).join(', ')}`).run(...op.sets.map((s) => s[1]));
-      return;
-    }
-    case 'seal':
-      return void replicas[op.r]!.seal();
-    case 'sync': {
-      if (op.from === op.to) return;
-      const from = replicas[op.from]!;
-      const all = [...from.changesSince(0)];
-      if (op.reverse) all.reverse();
-      for (let i = 0; i < all.length; i += op.chunk) replicas[op.to]!.applyChanges(all.slice(i, i + op.chunk), { direct: from.siteId });
-    }
-  }
-}
+const ops = opArb(REPLICAS);
 
 describe('changes feed', () => {
   it('reads row clocks per row exactly as the per-cell queries read them, from any version and leaving out any site', () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
+      fc.property(fc.array(ops, { minLength: 1, maxLength: 25 }), (steps) => {
         const replicas = Array.from({ length: REPLICAS }, (_, i) => openReplica(i));
         try {
-          for (const op of ops) run(replicas, op);
+          for (const op of steps) runOp(replicas, op);
           for (const e of replicas) {
             e.seal();
             const top = Number([...e.changesSince(0)].reduce((m, c) => (c.dbVersion > m ? c.dbVersion : m), 0 as Change['dbVersion']));
@@ -152,10 +109,10 @@ describe('changes feed', () => {
       params: fc.constant({ p: 'a', unused: 1n }),
     });
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.array(filterArb, { minLength: 1, maxLength: 3 }), (ops, filters) => {
+      fc.property(fc.array(ops, { minLength: 1, maxLength: 25 }), fc.array(filterArb, { minLength: 1, maxLength: 3 }), (steps, filters) => {
         const replicas = Array.from({ length: REPLICAS }, (_, i) => openReplica(i));
         try {
-          for (const op of ops) run(replicas, op);
+          for (const op of steps) runOp(replicas, op);
           for (const e of replicas) {
             e.seal();
             const tables = Object.keys(TABLES).map((t) => new CrrTable(e.db, introspect(e.db, t)));

@@ -138,3 +138,56 @@ export function write(e: Engine, w: Write): void {
       return run('DELETE FROM tags WHERE k = ?', w.key);
   }
 }
+
+/**
+ * A step of the read-path property tests (src/engine/changes.test.ts, test/changes-lines.test.ts): a
+ * random write, an update of many rows in one statement (sealed set-based, as row clocks or
+ * overrides), a seal, or a merge cut into chunks in either order (other rows' cells land between a
+ * row clock's seqs).
+ */
+export type Op =
+  | { k: 'write'; r: number; w: Write }
+  | { k: 'bulk'; r: number; sets: [string, SqlValue][] }
+  | { k: 'seal'; r: number }
+  | { k: 'sync'; from: number; to: number; chunk: number; reverse: boolean };
+
+/** Random {@link Op}s over `replicas` replicas. */
+export function opArb(replicas: number): fc.Arbitrary<Op> {
+  const replica = fc.nat(replicas - 1);
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.record({ k: fc.constant('write' as const), r: replica, w: writeArb }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        k: fc.constant('bulk' as const),
+        r: replica,
+        sets: fc.uniqueArray(fc.tuple(fc.constantFrom(...TABLES.items!.cols), valueArb), { minLength: 1, maxLength: 4, selector: (s) => s[0] }),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('seal' as const), r: replica }) },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('sync' as const), from: replica, to: replica, chunk: fc.integer({ min: 1, max: 5 }), reverse: fc.boolean() }) },
+  );
+}
+
+/** Runs `op` on `replicas`. */
+export function runOp(replicas: Engine[], op: Op): void {
+  switch (op.k) {
+    case 'write':
+      return write(replicas[op.r]!, op.w);
+    case 'bulk': {
+      const e = replicas[op.r]!;
+      e.db.exec('INSERT OR IGNORE INTO items (id, a) VALUES (10, 1), (11, 2), (12, 3)');
+      e.db.prepare(`UPDATE items SET ${op.sets.map(([c]) => `${c} = ?`).join(', ')}`).run(...op.sets.map((s) => s[1]));
+      return;
+    }
+    case 'seal':
+      return void replicas[op.r]!.seal();
+    case 'sync': {
+      if (op.from === op.to) return;
+      const from = replicas[op.from]!;
+      const all = [...from.changesSince(0)];
+      if (op.reverse) all.reverse();
+      for (let i = 0; i < all.length; i += op.chunk) replicas[op.to]!.applyChanges(all.slice(i, i + op.chunk), { direct: from.siteId });
+    }
+  }
+}
