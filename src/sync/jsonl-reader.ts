@@ -51,6 +51,8 @@ const POOL = 1 << 16;
 interface Name {
   bytes: Uint8Array;
   text: string;
+  /** The column that followed this one on the last line that had it (columns: tried first). */
+  next: Name | undefined;
 }
 
 /**
@@ -120,6 +122,15 @@ export class ChangeLineReader {
     }
     const n = chunk.length;
     while (start < n) {
+      // A line as `ddcp changes` writes it is read where it starts, its end found by the read itself:
+      // no separate scan for the newline first (a second pass over every byte).
+      if (this.carryBytes === 0) {
+        const next = this.canonicalLine(chunk, start, n, out);
+        if (next > 0) {
+          start = next;
+          continue;
+        }
+      }
       const nl = chunk.indexOf(0x0a, start);
       if (nl < 0) break;
       if (this.carryBytes > 0) {
@@ -229,12 +240,43 @@ export class ChangeLineReader {
   }
 
   /**
+   * The line starting at `b[s]` (its newline before `n`) read by position, if it is exactly as
+   * `formatChange` writes it, ends with a newline (or CRLF) and is within the limit: its change goes
+   * to `out`, and the position after its newline is returned. Else 0, with nothing counted or kept
+   * (the general path then reads the line).
+   */
+  private canonicalLine(b: Uint8Array, s: number, n: number, out: Change[]): number {
+    const c = this.parse(b, s, n);
+    if (c === undefined) return 0;
+    let e = intEnd + 1;
+    if (e < n && b[e] === 0x0d) e++;
+    if (e >= n || b[e] !== 0x0a || e - s > this.maxLineChars) return 0;
+    this.lineNo++;
+    this.pk = c.pk as Uint8Array;
+    out.push(c);
+    return e + 1;
+  }
+
+  /**
    * `b[s, e)` read by position if it is exactly as `formatChange` writes it (fields in order, no
    * spaces, no escapes in names, integers in plain digits, valid hex and packed value); else undefined.
    * Accepts the same lines as `parseCanonical` on their text, with the same result (public for the
    * property test that holds it to that).
    */
   canonical(b: Uint8Array, s: number, e: number): Change | undefined {
+    const c = this.parse(b, s, e);
+    if (c === undefined || intEnd + 1 !== e) return undefined;
+    this.pk = c.pk as Uint8Array;
+    return c;
+  }
+
+  /**
+   * A change as `formatChange` writes it starting at `b[s]`, read up to its closing brace (before
+   * `e`), which {@link intEnd} is left at; else undefined. Whatever follows the brace is the caller's
+   * to check. The key is not yet remembered as the previous line's (the caller does once it accepts
+   * the line).
+   */
+  private parse(b: Uint8Array, s: number, e: number): Change | undefined {
     let i = lit(b, s, e, OPEN);
     if (i < 0) return undefined;
     const table = this.name(b, i, e, this.tables, this.lastTable);
@@ -260,8 +302,13 @@ export class ChangeLineReader {
     i = lit(b, pkEnd + 1, e, CID);
     if (i < 0) return undefined;
 
-    const cid = this.name(b, i, e, this.cids, this.lastCid);
+    // A row's columns come in the same order line after line: the one that followed the previous
+    // column last time is tried first.
+    const prev = this.lastCid;
+    const next = prev?.next;
+    const cid = next !== undefined && sameName(b, i, e, next.bytes) ? next : this.name(b, i, e, this.cids, prev);
     if (cid === undefined) return undefined;
+    if (prev !== undefined) prev.next = cid;
     this.lastCid = cid;
     i = lit(b, i + cid.bytes.length + 1, e, VAL);
     if (i < 0) return undefined;
@@ -301,7 +348,7 @@ export class ChangeLineReader {
     i = lit(b, intEnd, e, SEQ);
     if (i < 0) return undefined;
     const seq = int(b, i, e);
-    if (seq === undefined || intEnd + 1 !== e || b[intEnd] !== 0x7d) return undefined;
+    if (seq === undefined || intEnd >= e || b[intEnd] !== 0x7d) return undefined;
 
     // unpackValue's checks, without its array of one: one column, read to the last byte. The scratch
     // buffer may be longer than the value: a value that claims more bytes than it has ends past
@@ -318,7 +365,6 @@ export class ChangeLineReader {
       }
       if (at.pos !== valLen) return undefined;
     }
-    this.pk = pk;
     return { table: table.text, pk, cid: cid.text, val, colVersion, dbVersion, siteId, cl, seq };
   }
 
@@ -340,7 +386,7 @@ export class ChangeLineReader {
     if (j === i) return undefined;
     const bytes = copyOf(b, i, j);
     // As the line reader decodes it: the bytes around a name are ASCII, so decoding it alone is the same.
-    const name: Name = { bytes, text: this.decoder.decode(bytes) };
+    const name: Name = { bytes, text: this.decoder.decode(bytes), next: undefined };
     if (cache.length < NAME_CACHE) cache.push(name);
     return name;
   }
