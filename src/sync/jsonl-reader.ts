@@ -30,17 +30,30 @@ const HEX = new Uint8Array(256).fill(255);
 for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
 for (let i = 0; i < 6; i++) HEX[0x61 + i] = HEX[0x41 + i] = 10 + i;
 
-const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
+/** Tells whether `b` has a fixed text at `i` (before `e`): the position after it, else -1. */
+type Literal = (b: Uint8Array, i: number, e: number) => number;
+
+/**
+ * A {@link Literal} for `text` (ASCII), its bytes compared one by one as constants in one expression:
+ * no loop and no array of the text to load from — every line has ~90 bytes of these, and a loop over
+ * them was the largest part of reading a line, most of all in the one pass before V8 optimises it.
+ */
+function literal(text: string): Literal {
+  const bytes = [...text].map((ch) => ch.charCodeAt(0));
+  const same = bytes.map((c, k) => `b[i + ${k}] === ${c}`).join(' && ');
+  return new Function('b', 'i', 'e', `return i + ${bytes.length} <= e && ${same} ? i + ${bytes.length} : -1;`) as Literal;
+}
+
 // The fixed parts of a line, in order (after the opening `{"table":"` and the table's name).
-const OPEN = ascii('{"table":"');
-const PK = ascii(',"pk":"');
-const CID = ascii(',"cid":"');
-const VAL = ascii(',"val":"');
-const COL_VERSION = ascii(',"col_version":');
-const DB_VERSION = ascii(',"db_version":');
-const SITE_ID = ascii(',"site_id":"');
-const CL = ascii(',"cl":');
-const SEQ = ascii(',"seq":');
+const OPEN = literal('{"table":"');
+const PK = literal(',"pk":"');
+const CID = literal(',"cid":"');
+const VAL = literal(',"val":"');
+const COL_VERSION = literal(',"col_version":');
+const DB_VERSION = literal(',"db_version":');
+const SITE_ID = literal(',"site_id":"');
+const CL = literal(',"cl":');
+const SEQ = literal(',"seq":');
 
 /** At most this many distinct table and column names are kept (a database has few). */
 const NAME_CACHE = 256;
@@ -277,12 +290,12 @@ export class ChangeLineReader {
    * the line).
    */
   private parse(b: Uint8Array, s: number, e: number): Change | undefined {
-    let i = lit(b, s, e, OPEN);
+    let i = OPEN(b, s, e);
     if (i < 0) return undefined;
     const table = this.name(b, i, e, this.tables, this.lastTable);
     if (table === undefined) return undefined;
     this.lastTable = table;
-    i = lit(b, i + table.bytes.length + 1, e, PK);
+    i = PK(b, i + table.bytes.length + 1, e);
     if (i < 0) return undefined;
 
     // The key: into the pool, or the previous line's if the same.
@@ -299,7 +312,7 @@ export class ChangeLineReader {
       pk = new Uint8Array(this.pool.buffer, this.poolPos, pkLen);
       this.poolPos += pkLen;
     }
-    i = lit(b, pkEnd + 1, e, CID);
+    i = CID(b, pkEnd + 1, e);
     if (i < 0) return undefined;
 
     // A row's columns come in the same order line after line: the one that followed the previous
@@ -310,7 +323,7 @@ export class ChangeLineReader {
     if (cid === undefined) return undefined;
     if (prev !== undefined) prev.next = cid;
     this.lastCid = cid;
-    i = lit(b, i + cid.bytes.length + 1, e, VAL);
+    i = VAL(b, i + cid.bytes.length + 1, e);
     if (i < 0) return undefined;
 
     const valEnd = hexEnd(b, i, e);
@@ -321,16 +334,16 @@ export class ChangeLineReader {
       this.scratchBuffer = Buffer.from(this.scratch.buffer);
     }
     decodeHex(b, i, valLen, this.scratch, 0);
-    i = lit(b, valEnd + 1, e, COL_VERSION);
+    i = COL_VERSION(b, valEnd + 1, e);
     if (i < 0) return undefined;
 
     const colVersion = int(b, i, e);
     if (colVersion === undefined) return undefined;
-    i = lit(b, intEnd, e, DB_VERSION);
+    i = DB_VERSION(b, intEnd, e);
     if (i < 0) return undefined;
     const dbVersion = int(b, i, e);
     if (dbVersion === undefined) return undefined;
-    i = lit(b, intEnd, e, SITE_ID);
+    i = SITE_ID(b, intEnd, e);
     if (i < 0 || i + 33 > e || b[i + 32] !== 0x22) return undefined;
 
     let siteId = this.site;
@@ -341,11 +354,11 @@ export class ChangeLineReader {
       this.site = siteId;
       this.siteHex.set(b.subarray(i, i + 32));
     }
-    i = lit(b, i + 33, e, CL);
+    i = CL(b, i + 33, e);
     if (i < 0) return undefined;
     const cl = int(b, i, e);
     if (cl === undefined) return undefined;
-    i = lit(b, intEnd, e, SEQ);
+    i = SEQ(b, intEnd, e);
     if (i < 0) return undefined;
     const seq = int(b, i, e);
     if (seq === undefined || intEnd >= e || b[intEnd] !== 0x7d) return undefined;
@@ -410,23 +423,28 @@ function asciiText(buf: Buffer, valLen: number): string | undefined {
   let n = 0;
   for (let j = 2; j < from; j++) n = n * 256 + buf[j]!;
   if (from + n !== valLen) return undefined;
-  for (let j = from; j < valLen; j++) if (buf[j]! >= 0x80) return undefined;
-  return buf.toString('latin1', from, valLen);
+  if (n > SHORT_TEXT) {
+    for (let j = from; j < valLen; j++) if (buf[j]! >= 0x80) return undefined;
+    return buf.toString('latin1', from, valLen);
+  }
+  // Short text (most values) built in the loop that checks it: cheaper than Buffer's toString call.
+  let text = '';
+  for (let j = from; j < valLen; j++) {
+    const c = buf[j]!;
+    if (c >= 0x80) return undefined;
+    text += String.fromCharCode(c);
+  }
+  return text;
 }
+
+/** Text up to this many bytes is built character by character (V8 copies strings this short flat). */
+const SHORT_TEXT = 12;
 
 /** A copy of `b[from, to)` (a Buffer's slice() would be a view of it). */
 function copyOf(b: Uint8Array, from: number, to: number): Uint8Array {
   const out = new Uint8Array(to - from);
   out.set(b.subarray(from, to));
   return out;
-}
-
-/** The position after `text` if `b` has it at `i` (before `e`), else -1. */
-function lit(b: Uint8Array, i: number, e: number, text: Uint8Array): number {
-  const n = text.length;
-  if (i + n > e) return -1;
-  for (let k = 0; k < n; k++) if (b[i + k] !== text[k]) return -1;
-  return i + n;
 }
 
 /** Whether `b` has `name` at `i` followed by its closing quote (before `e`). */
