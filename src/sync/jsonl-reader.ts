@@ -519,24 +519,108 @@ export function readChanges(fd: number, maxLineChars = MAX_LINE_CHARS): Generato
  * file is opened when the first change is asked for, and closed at the end.
  */
 export function readFileChanges(path: string | undefined, maxLineChars = MAX_LINE_CHARS): Generator<Change> {
-  if (path === undefined || path === '-') return changesOf(() => 0, false, maxLineChars);
-  return changesOf(() => openSync(path, 'r'), true, maxLineChars);
+  return changesOf(...source(path), maxLineChars);
 }
 
-/** One generator for both (not one wrapping the other: a merge resumes it for every change). */
+/**
+ * {@link readFileChanges} as a plain iterator rather than a generator, for a consumer that takes
+ * every change in one pass (`ddcp apply`): resuming a generator and a new result object per change
+ * cost ~10 ms per 300,000 changes in a warm process, more in the one cold pass a command makes.
+ * Closed (the file too) by `return()`, as a generator is when a loop over it stops early.
+ */
+export function fileChanges(path: string | undefined, maxLineChars = MAX_LINE_CHARS): IterableIterator<Change> {
+  return new ChangeStream(...source(path), maxLineChars);
+}
+
+/** How to open `path` (standard input for `-`/undefined), and whether to close it at the end. */
+function source(path: string | undefined): [open: () => number, close: boolean] {
+  if (path === undefined || path === '-') return [() => 0, false];
+  return [() => openSync(path, 'r'), true];
+}
+
+/** The generator the library hands out (its type is part of the API): the stream below, delegated to. */
 function* changesOf(open: () => number, close: boolean, maxLineChars: number): Generator<Change> {
-  const fd = open();
-  try {
-    const reader = new ChangeLineReader(maxLineChars);
-    const buf = new Uint8Array(CHUNK);
-    for (;;) {
-      const n = readChunk(fd, buf);
-      const batch = n === 0 ? reader.end() : reader.push(buf.subarray(0, n));
-      for (let i = 0; i < batch.length; i++) yield batch[i]!;
-      if (reader.error !== undefined) throw reader.error;
-      if (n === 0) return;
+  yield* new ChangeStream(open, close, maxLineChars);
+}
+
+/**
+ * The changes of a file descriptor, a chunk's worth read at a time: the iterator protocol by hand,
+ * one result object reused for every change.
+ */
+class ChangeStream implements IterableIterator<Change> {
+  private readonly open: () => number;
+  private readonly close: boolean;
+  private readonly reader: ChangeLineReader;
+  private fd = -1;
+  private buf: Uint8Array | undefined;
+  private batch: Change[] = [];
+  private at = 0;
+  /** The input's end was read (or the stream was closed): nothing more to read. */
+  private ended = false;
+  private readonly result: { done: boolean; value: Change | undefined } = { done: false, value: undefined };
+
+  constructor(open: () => number, close: boolean, maxLineChars: number) {
+    this.open = open;
+    this.close = close;
+    this.reader = new ChangeLineReader(maxLineChars);
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<Change> {
+    const result = this.result;
+    while (this.at >= this.batch.length) {
+      if (this.ended) return this.finish();
+      this.fill();
     }
-  } finally {
-    if (close) closeSync(fd);
+    result.value = this.batch[this.at++]!;
+    return result as IteratorResult<Change>;
+  }
+
+  return(): IteratorResult<Change> {
+    this.ended = true;
+    return this.finish();
+  }
+
+  /** Reads the next chunk's changes into {@link batch}; throws the reader's error once those before it are out. */
+  private fill(): void {
+    const reader = this.reader;
+    if (reader.error !== undefined) {
+      this.ended = true;
+      this.finish();
+      throw reader.error;
+    }
+    let n: number;
+    try {
+      if (this.buf === undefined) {
+        this.fd = this.open();
+        this.buf = new Uint8Array(CHUNK);
+      }
+      n = readChunk(this.fd, this.buf);
+    } catch (err) {
+      this.ended = true;
+      this.finish();
+      throw err;
+    }
+    this.batch = n === 0 ? reader.end() : reader.push(this.buf.subarray(0, n));
+    this.at = 0;
+    if (n === 0 && reader.error === undefined) this.ended = true;
+  }
+
+  /** Done: the file closed (once), the result object says so. */
+  private finish(): IteratorResult<Change> {
+    if (this.close && this.fd >= 0) {
+      const fd = this.fd;
+      this.fd = -1;
+      closeSync(fd);
+    }
+    this.batch = [];
+    this.at = 0;
+    const result = this.result;
+    result.done = true;
+    result.value = undefined;
+    return result as IteratorResult<Change>;
   }
 }
