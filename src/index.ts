@@ -73,7 +73,7 @@ export { Sessions, SessionRevokedError } from './sync/sessions.ts';
 export type { OpenSession, SessionCheck } from './sync/sessions.ts';
 export { formatChange, parseChange, parseChanges } from './sync/jsonl.ts';
 export { ChangeLineWriter } from './sync/jsonl-writer.ts';
-export { ChangeLineReader, readChanges, readFileChanges } from './sync/jsonl-reader.ts';
+export { ChangeLineReader, fileChanges, readChanges, readFileChanges } from './sync/jsonl-reader.ts';
 export { readLines, readFileLines } from './sync/lines.ts';
 
 // A running `ddcp serve` of the same repository, reached over its control socket (no network stack).

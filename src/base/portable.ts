@@ -34,7 +34,16 @@ interface NodeBufferLike {
 }
 
 // Not an import: a browser bundle must not contain node:crypto; in Node this is the same module.
-const nodeCrypto: NodeCrypto | undefined = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+// Looked up on first use, not when this module loads: loading node:crypto (and the streams it
+// pulls in) costs ~4 ms of every command's start, and most commands never hash or verify.
+let nodeCryptoModule: NodeCrypto | null | undefined;
+/** node:crypto, or undefined where there is none (a browser). */
+function loadNodeCrypto(): NodeCrypto | undefined {
+  if (nodeCryptoModule === undefined) {
+    nodeCryptoModule = ((globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined) ?? null;
+  }
+  return nodeCryptoModule ?? undefined;
+}
 const NodeBuffer = (globalThis as { Buffer?: NodeBufferLike }).Buffer;
 
 const utf8 = new TextEncoder();
@@ -54,6 +63,7 @@ export function randomUUID(): string {
 
 /** SHA-256 of bytes, or of a string's UTF-8. */
 export function sha256(data: Uint8Array | string): Uint8Array {
+  const nodeCrypto = loadNodeCrypto();
   if (nodeCrypto) return new Uint8Array(nodeCrypto.createHash('sha256').update(data).digest());
   return fallback().sha256(typeof data === 'string' ? utf8.encode(data) : data);
 }
@@ -61,6 +71,7 @@ export function sha256(data: Uint8Array | string): Uint8Array {
 /** SHA-256 as lowercase hex. */
 export function sha256Hex(data: Uint8Array | string): string {
   // The one-shot hash() (Node ≥ 21.7) is about 3× cheaper than createHash on short inputs.
+  const nodeCrypto = loadNodeCrypto();
   if (nodeCrypto?.hash) return nodeCrypto.hash('sha256', data, 'hex');
   if (nodeCrypto) return nodeCrypto.createHash('sha256').update(data).digest('hex');
   return bytesToHex(fallback().sha256(typeof data === 'string' ? utf8.encode(data) : data));
@@ -68,6 +79,7 @@ export function sha256Hex(data: Uint8Array | string): string {
 
 /** Whether `signature` is a valid Ed25519 signature of `message` by the raw 32-byte `publicKey`. */
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const nodeCrypto = loadNodeCrypto();
   const web = nodeCrypto ? undefined : fallback(); // missing: an error, not "invalid"
   try {
     if (nodeCrypto) {

@@ -1,5 +1,6 @@
 /** Reading bundles (format.ts) as a stream, each frame checked before its changes are handed out. */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { nodeCrypto } from '../base/node-crypto.ts';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Change } from '../engine/index.ts';
 import { CodecError, DdcpError } from '../base/errors.ts';
@@ -106,7 +107,7 @@ export class BundleReader {
   readonly size: number;
   private fd: number | undefined;
   private readonly input: Input;
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash = nodeCrypto().createHash('sha256');
   private frames = 0;
   private used = false;
   private maxFrame = 0;

@@ -1,5 +1,6 @@
 /** Writing bundles (format.ts): frame by frame to an open file, or atomically to a path. */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { nodeCrypto } from '../base/node-crypto.ts';
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Change } from '../engine/index.ts';
@@ -51,7 +52,7 @@ function sizeOf(c: Change): number {
  */
 export class BundleWriter {
   private readonly fd: number;
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash = nodeCrypto().createHash('sha256');
   private readonly frameChanges: number;
   private readonly frameBytes: number;
   private pending: Change[] = [];
@@ -184,7 +185,7 @@ function syncFolder(path: string): void {
 export function writeBundle(path: string, header: BundleHeader, changes: Iterable<Change>, options: WriteBundleOptions = {}): BundleSummary {
   const cannot = (cause: unknown): BundleError => new BundleError(`cannot write ${path}: ${ioReason(cause, dirname(path))}`, 'io', { cause });
   if (existsSync(path) && statSync(path).isDirectory()) throw new BundleError(`cannot write ${path}: it is a folder`, 'io');
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`);
   let fd: number;
   try {
     fd = openSync(tmp, 'wx', 0o644);

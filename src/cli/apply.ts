@@ -1,7 +1,7 @@
 /** `ddcp apply`: merge JSON-lines changes in one transaction. */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { readFileChanges } from '../index.ts';
+import { fileChanges } from '../index.ts';
 import { CliError } from './exit.ts';
 import { counted, toJson } from './format.ts';
 import type { Context } from './context.ts';
@@ -31,7 +31,7 @@ Examples:
         // Labels the merge in `ddcp log` and `ddcp conflicts`.
         const source = file === undefined || file === '-' ? 'apply (stdin)' : `apply (${file})`;
         // Our own input: the gate checks schema fit; no peer policy applies.
-        result = repo.gate.admit(engine, readFileChanges(file), { source });
+        result = repo.gate.admit(engine, fileChanges(file), { source });
       } catch (cause) {
         throw new CliError(`${(cause as Error).message}; nothing was applied`, 1, { cause });
       }

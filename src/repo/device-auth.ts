@@ -5,7 +5,8 @@
  * `Authorization: DDCP-Device <address> <nonce> <signature>`. The hub's side is src/hub/auth/device.ts.
  * The signed message is domain-separated, so a signature made here means nothing elsewhere.
  */
-import { sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { nodeCrypto } from '../base/node-crypto.ts';
 import { DdcpError } from '../base/errors.ts';
 
 /** The Authorization scheme of a device. */
@@ -22,7 +23,7 @@ export type DeviceSigner = KeyObject | { sign(data: Uint8Array): Uint8Array | Pr
 /** The Authorization header value for `address` answering `nonce`. */
 export async function deviceAuthorization(address: string, nonce: string, signer: DeviceSigner): Promise<string> {
   const message = challengeMessage(nonce);
-  const signature = 'sign' in signer && typeof signer.sign === 'function' ? await signer.sign(message) : sign(null, message, signer as KeyObject);
+  const signature = 'sign' in signer && typeof signer.sign === 'function' ? await signer.sign(message) : nodeCrypto().sign(null, message, signer as KeyObject);
   return `${DEVICE_SCHEME} ${address} ${nonce} ${Buffer.from(signature).toString('base64url')}`;
 }
 

@@ -8,7 +8,8 @@
  * The key as libp2p's object is built on first use, by the commands that go on the network.
  */
 import type { PrivateKey } from '@libp2p/interface';
-import { createPrivateKey, generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { nodeCrypto } from '../base/node-crypto.ts';
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { addressOf, PUBLIC_KEY_LENGTH } from '../base/address.ts';
@@ -29,13 +30,13 @@ export interface Identity {
 /** node:crypto's key object for an Ed25519 seed and public key. */
 function nodeKey(seed: Uint8Array, publicKey: Uint8Array): KeyObject {
   const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
-  return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64(seed), x: b64(publicKey) }, format: 'jwk' });
+  return nodeCrypto().createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64(seed), x: b64(publicKey) }, format: 'jwk' });
 }
 
 /** A signer over a node:crypto key made on first use. */
 function signerOf(key: () => KeyObject): (message: Uint8Array) => Uint8Array {
   let k: KeyObject | undefined;
-  return (message) => new Uint8Array(edSign(null, message, (k ??= key())));
+  return (message) => new Uint8Array(nodeCrypto().sign(null, message, (k ??= key())));
 }
 
 type Keys = typeof import('@libp2p/crypto/keys');
@@ -67,7 +68,7 @@ export function publicKeyInKeyFile(bytes: Uint8Array): Uint8Array | undefined {
 
 /** A new Ed25519 key pair, as a key file's bytes (libp2p's protobuf encoding). */
 export function newKeyFile(): Uint8Array {
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  const jwk = nodeCrypto().generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
   return encodeKeyFile(Buffer.from(jwk.d!, 'base64url'), Buffer.from(jwk.x!, 'base64url'));
 }
 

@@ -93,18 +93,72 @@ export const PROGRESS_EVERY = 10_000;
 
 /**
  * Passes `changes` on, throwing {@link SchemaFitError} at the first that doesn't fit `ours`;
- * `onProgress` hears how many passed every {@link PROGRESS_EVERY} (one generator for both: a merge
- * pulls every change through each one it is wrapped in).
+ * `onProgress` hears how many passed every {@link PROGRESS_EVERY} (when the next is asked for). A
+ * plain iterator, one result object reused, not a generator: a merge pulls every change through it,
+ * and resuming a generator per change cost ~10 ms per 300,000 changes (more in a command's one cold
+ * pass). Stopped early (`return()`), it stops `changes` too, as a generator's loop would.
  */
-export function* fitting(changes: Iterable<Change>, ours: readonly TableInfo[], context = 'change', onProgress?: (done: number) => void): Generator<Change> {
-  const fit = changeFit(ours);
-  let n = 0;
-  for (const c of changes) {
-    n++;
-    const m = typeof c === 'object' && c !== null && typeof c.table === 'string' ? fit(c) : undefined;
-    if (m) throw new SchemaFitError(`${context} ${n}: ${misfitText(m)} (schemas differ?)`, m);
-    yield c;
-    if (onProgress !== undefined && n % PROGRESS_EVERY === 0) onProgress(n);
+export function fitting(changes: Iterable<Change>, ours: readonly TableInfo[], context = 'change', onProgress?: (done: number) => void): IterableIterator<Change> {
+  return new Fitting(changes[Symbol.iterator](), changeFit(ours), context, onProgress);
+}
+
+class Fitting implements IterableIterator<Change> {
+  private readonly inner: Iterator<Change>;
+  private readonly fit: (c: Pick<Change, 'table' | 'cid'>) => Misfit | undefined;
+  private readonly context: string;
+  private readonly onProgress: ((done: number) => void) | undefined;
+  private n = 0;
+  private finished = false;
+  private readonly result: { done: boolean; value: Change | undefined } = { done: false, value: undefined };
+
+  constructor(inner: Iterator<Change>, fit: (c: Pick<Change, 'table' | 'cid'>) => Misfit | undefined, context: string, onProgress: ((done: number) => void) | undefined) {
+    this.inner = inner;
+    this.fit = fit;
+    this.context = context;
+    this.onProgress = onProgress;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<Change> {
+    const result = this.result;
+    if (this.finished) return this.done();
+    if (this.onProgress !== undefined && this.n > 0 && this.n % PROGRESS_EVERY === 0) this.onProgress(this.n);
+    let r: IteratorResult<Change>;
+    try {
+      r = this.inner.next();
+    } catch (err) {
+      this.finished = true;
+      throw err;
+    }
+    if (r.done) return this.done();
+    const c = r.value;
+    const n = ++this.n;
+    const m = typeof c === 'object' && c !== null && typeof c.table === 'string' ? this.fit(c) : undefined;
+    if (m) {
+      this.return();
+      throw new SchemaFitError(`${this.context} ${n}: ${misfitText(m)} (schemas differ?)`, m);
+    }
+    result.value = c;
+    return result as IteratorResult<Change>;
+  }
+
+  return(): IteratorResult<Change> {
+    if (!this.finished) {
+      this.finished = true;
+      this.inner.return?.();
+    }
+    return this.done();
+  }
+
+  private done(): IteratorResult<Change> {
+    this.finished = true;
+    const result = this.result;
+    result.done = true;
+    result.value = undefined;
+    return result as IteratorResult<Change>;
   }
 }
 

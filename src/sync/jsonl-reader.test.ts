@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -14,7 +14,7 @@ import type { Change } from '../engine/change.ts';
 import { packColumns } from '../engine/pack.ts';
 import { int64, INT64_MAX } from '../base/int64.ts';
 import { formatChange, parseCanonical, parseChanges } from './jsonl.ts';
-import { ChangeLineReader, readFileChanges } from './jsonl-reader.ts';
+import { ChangeLineReader, fileChanges, readFileChanges } from './jsonl-reader.ts';
 import { readFileLines } from './lines.ts';
 
 const INT64_MIN = -(2n ** 63n);
@@ -142,9 +142,37 @@ describe('JSON lines read as bytes', () => {
           const expected = limit === null ? drain(parseChanges(readFileLines(file))) : lineByLine(bytes, limit, join(dir, 'before.jsonl'));
           assert.deepEqual(drain(chunked(bytes, cuts, max)), expected);
           assert.deepEqual(drain(readFileChanges(file, max)), expected);
+          assert.deepEqual(drain(fileChanges(file, max)), expected);
         }),
         { numRuns: 600 },
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes the file when a loop over the changes stops early, throws or ends, and then stays done', { skip: !existsSync('/proc/self/fd') }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jsonl-reader-'));
+    const open = () => readdirSync('/proc/self/fd').length;
+    try {
+      const file = join(dir, 'in.jsonl');
+      const c: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: 'x', colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
+      writeFileSync(file, `${formatChange(c)}\n${formatChange({ ...c, seq: 1 })}\nnot json\n`);
+      for (const read of [fileChanges, readFileChanges]) {
+        const before = open();
+        for (const got of read(file)) {
+          assert.equal(got.seq, 0);
+          assert.equal(open(), before + 1, 'the file is open while it is read');
+          break;
+        }
+        assert.equal(open(), before, 'closed by a loop that stops early');
+        const changes = read(file);
+        assert.throws(() => [...changes], /line 3: not valid JSON/);
+        assert.equal(open(), before, 'closed after the error');
+        assert.deepEqual(changes.next(), { done: true, value: undefined }, 'done after the error');
+        assert.throws(() => [...read(file, 60)], /line 1 is longer than 60 characters/);
+        assert.equal(open(), before, 'closed after a line over the limit');
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
