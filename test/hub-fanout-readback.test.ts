@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
-import { Engine, openDatabase, type Change, type ReadFilter } from '../src/engine/index.ts';
+import { Engine, type Change, type ReadFilter } from '../src/engine/index.ts';
 import { fanoutOf } from '../src/hub/fanout.ts';
 import type { HubDatabase, HubStore } from '../src/hub/storage/port.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
@@ -25,6 +25,7 @@ import { Gate } from '../src/sync/gate.ts';
 import { decodeMessage } from '../src/sync/messages.ts';
 import type { FeedRequest } from '../src/sync/ports.ts';
 import { tempDir } from './support/cli.ts';
+import { freshCopy } from './support/fresh-copy.ts';
 import { dropSchema, testClient } from './support/postgres.ts';
 
 /** A channel that keeps the changes and caught-up versions sent to it. */
@@ -68,17 +69,26 @@ const FILTER: ReadFilter = { rules: [{ table: 'notes', where: "body LIKE 'a%'", 
 
 const NOBODY = new Uint8Array(16);
 
+/**
+ * A fresh replica with the CRR `notes`: a copy of one made once (fresh-copy.ts: a random site id of
+ * its own, as a fresh Engine.open gives) — a scenario makes up to seven, and building each was most
+ * of the property's CPU.
+ */
+const notesReplica = (): { db: ReturnType<typeof freshCopy>; engine: Engine } => {
+  const db = freshCopy('fanout-readback-notes', (d, e) => {
+    d.exec('CREATE TABLE notes(id INTEGER PRIMARY KEY NOT NULL, body TEXT, n INTEGER)');
+    e.asCrr('notes');
+  });
+  return { db, engine: Engine.open(db) };
+};
+
 /** Returns how many wakes of its fan-out took what the merges stored rather than reading it back. */
 async function scenario(store: HubStore, name: string, ops: readonly Op[], lateFrom: number): Promise<number> {
-  const dbs = [0, 1, 2].map(() => openDatabase(':memory:'));
+  const replicas = [0, 1, 2].map(notesReplica);
+  const dbs = replicas.map((r) => r.db);
   const stop = new AbortController();
   try {
-    const engines = dbs.map((db) => {
-      db.exec('CREATE TABLE notes(id INTEGER PRIMARY KEY NOT NULL, body TEXT, n INTEGER)');
-      const e = Engine.open(db);
-      e.asCrr('notes');
-      return e;
-    });
+    const engines = replicas.map((r) => r.engine);
     const hosted = (await store.open(name, { app: 'a', user: 'u' })) as HubDatabase;
     await hosted.declare(engines[0]!.crrs());
     const gate = new Gate(() => ({ read: 'all', write: 'all' }));
@@ -151,11 +161,8 @@ async function scenario(store: HubStore, name: string, ops: readonly Op[], lateF
         });
         // A replica fed what was sent holds what one fed the read-back holds.
         const replica = (changes: Change[]): unknown[] => {
-          const db = openDatabase(':memory:');
+          const { db, engine: e } = notesReplica();
           try {
-            db.exec('CREATE TABLE notes(id INTEGER PRIMARY KEY NOT NULL, body TEXT, n INTEGER)');
-            const e = Engine.open(db);
-            e.asCrr('notes');
             if (changes.length) e.applyChanges(changes);
             return db.prepare('SELECT id, body, n FROM notes ORDER BY id').all().map((r) => ({ ...r }));
           } finally {

@@ -15,6 +15,7 @@ import { Engine, ident, openDatabase, type Change, type ReadFilter, type SqlValu
 import type { HubDatabase } from '../src/hub/storage/port.ts';
 import { Gate, refusalText } from '../src/sync/gate.ts';
 import type { PeerPolicy } from '../src/sync/policy.ts';
+import { freshCopy } from './support/fresh-copy.ts';
 import { storeInOwnSchema } from './support/postgres.ts';
 import { engineWithSite } from './support/fixed-site.ts';
 
@@ -25,26 +26,42 @@ const TABLES: TableInfo[] = [
 const OWNER = { app: 'test', user: 'alice' };
 const ZERO = new Uint8Array(16);
 
-/** A hosted database in SQLite, made as the hub's SQLite store makes one: untyped columns. */
+/**
+ * A hosted database in SQLite, made as the hub's SQLite store makes one: untyped columns. Built once
+ * and copied with a random site id of its own (fresh-copy.ts), as each run's reference.
+ */
 function sqliteHosted(): Engine {
-  const engine = Engine.open(openDatabase(':memory:'));
-  for (const t of TABLES) {
-    const cols = [...t.pks.map((c) => `${ident(c)} NOT NULL`), ...t.columns.map(ident)];
-    engine.db.exec(`CREATE TABLE ${ident(t.name)} (${cols.join(', ')}, PRIMARY KEY (${t.pks.map(ident).join(', ')}))`);
-    engine.asCrr(t.name);
-  }
-  return engine;
+  return Engine.open(
+    freshCopy('pg-merge-hosted', (db, engine) => {
+      for (const t of TABLES) {
+        const cols = [...t.pks.map((c) => `${ident(c)} NOT NULL`), ...t.columns.map(ident)];
+        db.exec(`CREATE TABLE ${ident(t.name)} (${cols.join(', ')}, PRIMARY KEY (${t.pks.map(ident).join(', ')}))`);
+        engine.asCrr(t.name);
+      }
+    }),
+  );
 }
+
+/** Each site's fresh database: its site id is fixed, so every build is the same bytes (made once, copied). */
+const siteImages = new Map<number, Uint8Array>();
 
 /** A site with a chosen site id (ordered by n, so ties between sites are reproducible). */
 function site(n: number): Engine {
-  const id = new Uint8Array(16).fill(n);
-  id[0] = 0x40 + n;
-  const { db, engine } = engineWithSite(id);
-  db.exec('CREATE TABLE items (id NOT NULL PRIMARY KEY, a, b); CREATE TABLE tags (g NOT NULL, n NOT NULL, PRIMARY KEY (g, n))');
-  engine.asCrr('items');
-  engine.asCrr('tags');
-  return engine;
+  let image = siteImages.get(n);
+  if (!image) {
+    const id = new Uint8Array(16).fill(n);
+    id[0] = 0x40 + n;
+    const { db, engine } = engineWithSite(id);
+    db.exec('CREATE TABLE items (id NOT NULL PRIMARY KEY, a, b); CREATE TABLE tags (g NOT NULL, n NOT NULL, PRIMARY KEY (g, n))');
+    engine.asCrr('items');
+    engine.asCrr('tags');
+    image = db.serialize();
+    db.close();
+    siteImages.set(n, image);
+  }
+  const db = openDatabase(':memory:');
+  db.deserialize(image);
+  return Engine.open(db);
 }
 
 // Few keys and values, so sites collide on cells, values and versions.

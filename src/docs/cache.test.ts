@@ -6,11 +6,12 @@
  */
 import { after, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Engine, openDatabase, transaction } from '../engine/index.ts';
+import { Engine, openDatabase, SITE_ID_BYTES, transaction } from '../engine/index.ts';
+import { freshImage } from '../../test/support/fresh-copy.ts';
 import { rng } from '../../test/support/random.ts';
 import { Documents } from './documents.ts';
 import { DocumentError } from './errors.ts';
@@ -129,6 +130,16 @@ describe('the documents cache', () => {
     const other: fc.Arbitrary<Step> = fc.record({ kind: fc.constant('other' as const), id, path: fc.constantFrom('/a', '/b', '/n/x'), value });
     const step: fc.Arbitrary<Step> = fc.oneof({ weight: 6, arbitrary: leaf }, { weight: 1, arbitrary: other }, { weight: 2, arbitrary: fc.record({ kind: fc.constant('batch' as const), steps: fc.array(leaf, { minLength: 1, maxLength: 5 }) }) });
 
+    // Each play's replicas are copies of one fresh database with the documents' tables (built once:
+    // Engine.open and the tables' triggers cost twice what copying and opening the bytes does), each
+    // given its own site id from the play's random source, as a fresh Engine.open under the mocked
+    // getRandomValues would (fresh-copy.ts checks the site id is stored nowhere else).
+    const image = freshImage('docs-cache', (_db, engine) => void new Documents(engine));
+    const newSite = (db: ReturnType<typeof openDatabase>, rand: () => number): void => {
+      const site = Uint8Array.from({ length: SITE_ID_BYTES }, () => Math.floor(rand() * 256));
+      db.prepare('UPDATE ddcp_site_id SET site_id = ? WHERE ordinal = 0').run(site);
+    };
+
     /** Runs the steps on a fresh pair of replicas (this one and a peer) with everything random made repeatable; all it saw. */
     function play(steps: Step[], seed: number, cacheSize: number): string {
       const rand = rng(seed);
@@ -141,9 +152,15 @@ describe('the documents cache', () => {
       });
       try {
         const path = file();
-        const docs = new Documents(Engine.open(openDatabase(path)), { cacheSize });
+        writeFileSync(path, image);
+        const mine = openDatabase(path);
+        newSite(mine, rand);
+        const docs = new Documents(Engine.open(mine), { cacheSize });
         const other = new Documents(Engine.open(openDatabase(path)), { cacheSize: 0 }); // another connection
-        const peer = new Documents(Engine.open(openDatabase(':memory:')), { cacheSize: 0 });
+        const theirs = openDatabase(':memory:');
+        theirs.deserialize(image);
+        newSite(theirs, rand);
+        const peer = new Documents(Engine.open(theirs), { cacheSize: 0 });
         const seen: unknown[] = [];
         docs.on('*', (e) => seen.push(e));
         const act = (s: Step): unknown => {

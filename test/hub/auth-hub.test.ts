@@ -2,8 +2,9 @@
  * The real authenticator in the real hub, end to end on 127.0.0.1: credentials made with the CLI, a
  * backend minting user tokens over HTTP (signed admin calls), a repository following a hub database
  * with its token, an enrolled device's challenge–response on the upgrade, refresh in place — and a
- * revoke run from the command line (another process) closing the open session. Then two hubs sharing
- * the PostgreSQL auth store: one CLI revoke closes the sessions on both (LISTEN/NOTIFY).
+ * revoke run from the command line (another writer of the storage) closing the open session. Then
+ * two hubs sharing the PostgreSQL auth store: one CLI revoke closes the sessions on both
+ * (LISTEN/NOTIFY).
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
@@ -23,17 +24,19 @@ import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Message } from '..
 import { makeSiteProof } from '../../src/sync/proof.ts';
 import { dialWs } from '../../src/transport/ws/dial.ts';
 import { proofOf } from '../support/identity.ts';
-import { ddcpAsync, tempDir } from '../support/cli.ts';
+import { tempDir } from '../support/cli.ts';
+import { ddcpEnvOk } from '../support/cli-env.ts';
 import { startHub } from '../support/hub.ts';
 import { notesRepo } from '../support/notes.ts';
 import { following, until } from './following.ts';
 import { PG_URL, pgSchemaName } from './pg.ts';
 
-const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => {
-  const r = await ddcpAsync(cwd, args, '', env);
-  assert.equal(r.code, 0, `ddcp ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+/**
+ * A `ddcp` command, in-process (test/support/cli.ts: a worker thread with its own modules and its own
+ * SQLite or PostgreSQL connections, so what it writes reaches the hubs of this process only through
+ * the storage, as another process's would; test/cli-process.test.ts covers the executable).
+ */
+const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => ddcpEnvOk(cwd, args, env);
 
 /** A backend's admin call: POST `path` signed with the app's key and secret. */
 async function backend(hub: HubServer, app: { key: string; secret: string }, path: string, email: string, payload: unknown): Promise<Record<string, unknown>> {
@@ -76,7 +79,7 @@ describe('the hub with its authenticator (SQLite)', () => {
     await following(ann, async (events) => {
       await until(() => events.some((e) => e.type === 'connected'));
       assert.equal(hub.connections, 1);
-      await cli(dir, ['hub', 'credentials', 'revoke', 'notes', '--data', 'hub']); // another process
+      await cli(dir, ['hub', 'credentials', 'revoke', 'notes', '--data', 'hub']); // another writer of the store
       await until(() => events.some((e) => e.type === 'disconnected' && /credentials revoked/.test(e.error?.message ?? '')));
       await until(() => events.some((e) => e.type === 'disconnected' && /authentication failed/.test(e.error?.message ?? '')));
     });

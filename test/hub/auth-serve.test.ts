@@ -1,6 +1,6 @@
 /**
  * The authenticator as `ddcp hub serve` runs it (real hub processes): a client following with a
- * backend-minted token is closed by `ddcp hub credentials revoke` (a third process), its comeback is
+ * backend-minted token is closed by `ddcp hub credentials revoke` (run in-process here), its comeback is
  * refused and the hub logs the reason while the client hears only "authentication failed"; then two
  * `hub serve` processes on one PostgreSQL, one revoke closing the sessions on both (LISTEN/NOTIFY).
  */
@@ -11,7 +11,8 @@ import postgres from 'postgres';
 import { signAdminRequest } from '../../src/hub/auth/hmac.ts';
 import { MASTER_KEY_ENV } from '../../src/hub/auth/masterkey.ts';
 import type { Repository } from '../../src/index.ts';
-import { ddcpAsyncOk, tempDir } from '../support/cli.ts';
+import { tempDir } from '../support/cli.ts';
+import { ddcpEnvOk } from '../support/cli-env.ts';
 import { serveHub, stopHub, type ServedHub } from '../support/hub-serve.ts';
 import { notesRepo } from '../support/notes.ts';
 import { disconnected, following, until } from './following.ts';
@@ -27,7 +28,8 @@ after(() => {
 /** `ddcp hub serve …` in `cwd`, once it says where it listens. */
 const serve = (cwd: string, args: string[], env: Record<string, string> = {}): Promise<Hub> => serveHub(cwd, args, { env });
 const stop = stopHub;
-const cli = ddcpAsyncOk;
+/** The credentials commands run in-process (test/support/cli.ts); the hubs are the processes under test. */
+const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => ddcpEnvOk(cwd, args, env);
 
 /** A user token for `email`, minted through the hub's endpoint as the app's backend does. */
 async function mint(hub: Hub, app: { key: string; secret: string }, email: string): Promise<string> {

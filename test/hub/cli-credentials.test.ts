@@ -1,7 +1,10 @@
 /**
- * `ddcp hub credentials create|list|revoke` through the real executable, on a data folder and on
- * PostgreSQL: the secret printed once works for admin calls and appears in no listing; a revoke run
- * from the command line reaches a running hub's onRevoked (another process on the same storage).
+ * `ddcp hub credentials create|list|revoke` on a data folder and on PostgreSQL: the secret printed
+ * once works for admin calls and appears in no listing; a revoke run from the command line reaches a
+ * running hub's onRevoked (another writer of the same storage). The commands run in-process
+ * (test/support/cli.ts: `main` in a worker thread with its own modules and its own SQLite or
+ * PostgreSQL connections, so the revoke reaches the hub only through the storage, as another
+ * process's would); test/cli-process.test.ts covers the executable itself.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +14,8 @@ import postgres from 'postgres';
 import { signAdminRequest } from '../../src/hub/auth/hmac.ts';
 import { MASTER_KEY_ENV } from '../../src/hub/auth/masterkey.ts';
 import { openHubAuth } from '../../src/hub/auth/open.ts';
-import { ddcp, ddcpAsync, ok, tempDir } from '../support/cli.ts';
+import { ddcp, ok, tempDir } from '../support/cli.ts';
+import { ddcpEnv } from '../support/cli-env.ts';
 import { request } from './auth-fixture.ts';
 import { PG_URL, pgSchemaName } from './pg.ts';
 
@@ -37,7 +41,7 @@ describe('ddcp hub credentials (data folder)', () => {
     assert.equal(ok(root, ['hub', 'credentials', 'list', '--data', 'hub', '--json']).includes(made.secret), false);
 
     const told = new Promise<string>((resolve) => hub.auth.onRevoked(resolve));
-    const revoked = await ddcpAsync(root, ['hub', 'credentials', 'revoke', made.key, '--data', 'hub']);
+    const revoked = ddcp(root, ['hub', 'credentials', 'revoke', made.key, '--data', 'hub']);
     assert.equal(revoked.stdout, `revoked ${made.key}\n`);
     assert.equal(await told, 'notes');
     await assert.rejects(hub.auth.authenticateAdmin(request(signAdminRequest({ apiKey: made.key, secret: made.secret, email: 'ann@example.com' })), ''), { name: 'AuthError' });
@@ -76,17 +80,17 @@ describe('ddcp hub credentials (PostgreSQL)', () => {
 
   it('creates with the master key from the environment; a revoke reaches every hub on the database', async () => {
     const pg = ['--database-url', PG_URL, '--schema', schema];
-    const created = await ddcpAsync(root, ['hub', 'credentials', 'create', '--name', 'notes', ...pg, '--json'], '', env);
+    const created = ddcpEnv(root, ['hub', 'credentials', 'create', '--name', 'notes', ...pg, '--json'], env);
     assert.equal(created.code, 0, created.stderr);
     const made = JSON.parse(created.stdout) as { key: string; secret: string };
     const hub = await openHubAuth({ databaseUrl: PG_URL, schema, env });
     assert.equal((await hub.auth.authenticateAdmin(request(signAdminRequest({ apiKey: made.key, secret: made.secret, email: 'a@example.com' })), '')).app, 'notes');
     const told = new Promise<string>((resolve) => hub.auth.onRevoked(resolve));
-    const revoked = await ddcpAsync(root, ['hub', 'credentials', 'revoke', 'notes', ...pg], '', {}); // revoking needs no master key
+    const revoked = ddcp(root, ['hub', 'credentials', 'revoke', 'notes', ...pg]); // revoking needs no master key
     assert.equal(revoked.code, 0, revoked.stderr);
     assert.equal(await told, 'notes');
     await hub.close();
-    const noKey = await ddcpAsync(root, ['hub', 'credentials', 'create', '--name', 'x', ...pg], '', { [MASTER_KEY_ENV]: '' });
+    const noKey = ddcpEnv(root, ['hub', 'credentials', 'create', '--name', 'x', ...pg], { [MASTER_KEY_ENV]: '' });
     assert.match(noKey.stderr, /no master key: set \$DDCP_HUB_MASTER_KEY/);
   });
 });

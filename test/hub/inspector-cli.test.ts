@@ -1,16 +1,18 @@
 /**
- * `ddcp hub admin-token` and the inspector as `ddcp hub serve` runs it (real processes): a token
+ * `ddcp hub admin-token` and the inspector as `ddcp hub serve` runs it (real hub processes): a token
  * made on the command line logs in at /ui, is listed without its secret, and revoking it while the
  * hub runs ends the session; the hub logs a refused login's reason, never a token; `--no-inspector`
  * serves no /ui. On PostgreSQL, two `hub serve` processes accept one token and one session, and a
- * revocation ends it on both.
+ * revocation ends it on both. The admin-token commands run in-process (test/support/cli.ts: a worker
+ * thread; the hubs are other processes, so the test blocking on a command blocks no hub).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { MASTER_KEY_ENV } from '../../src/hub/auth/masterkey.ts';
-import { ddcp, ddcpAsyncOk, tempDir } from '../support/cli.ts';
+import { ddcp, tempDir } from '../support/cli.ts';
+import { ddcpEnvOk } from '../support/cli-env.ts';
 import { serveHub, stopHub, type ServedHub } from '../support/hub-serve.ts';
 import { PG_URL, pgSchemaName } from './pg.ts';
 
@@ -19,7 +21,7 @@ type Hub = ServedHub;
 // Ready once it also printed its storage line (the inspector's address comes before it).
 const serve = (cwd: string, args: string[], env: Record<string, string> = {}): Promise<Hub> => serveHub(cwd, args, { env, ready: /hub listening on (ws:\/\/\S+)[\s\S]*storage: .*\n/ });
 const stop = stopHub;
-const cli = ddcpAsyncOk;
+const cli = async (cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> => ddcpEnvOk(cwd, args, env);
 
 /** Logs in at `hub`'s /ui: the session cookie, or the status of a refusal. */
 async function login(hub: Hub, token: string): Promise<string | number> {
