@@ -86,9 +86,13 @@ class MemFeed implements ChangeFeed {
 class Received implements PullTarget {
   seen = new Map<number, Uint8Array>();
   changes = 0;
+  /** Changes received in this phase. */
+  measuringChanges = 0;
   duplicates = 0;
   bytes = 0;
   batchBytes = 0;
+  /** Batch frames received while measuring (changes per frame: how much each wake of the hub carried). */
+  batchFrames = 0;
   caughtUps = 0;
   measuring = false;
   readonly hist = new Array<number>(BUCKETS).fill(0);
@@ -118,6 +122,7 @@ class Received implements PullTarget {
       }
       bits[n >> 3]! |= 1 << (n & 7);
       this.changes++;
+      if (this.measuring) this.measuringChanges++;
       if (this.measuring) this.hist[bucketOf(at - Number(v.slice(0, a)))]!++;
       if (tracer && this.measuring && traced(n)) tracer.note('decoded', `${i}:${n}`, at);
     }
@@ -146,7 +151,10 @@ function counted(channel: FrameChannel, r: Received): FrameChannel {
       for await (const f of channel) {
         if (r.measuring) {
           r.bytes += f.length + wsHeader(f.length);
-          if (f[0] === 3) r.batchBytes += f.length + wsHeader(f.length);
+          if (f[0] === 3) {
+            r.batchBytes += f.length + wsHeader(f.length);
+            r.batchFrames++;
+          }
         }
         yield f;
       }
@@ -207,6 +215,8 @@ async function main(): Promise<void> {
       for (const c of clients) {
         c.got.measuring = true;
         c.got.hist.fill(0); // this phase's latencies only
+        c.got.batchFrames = 0;
+        c.got.measuringChanges = 0;
       }
       const ratePerWriter = m.ratePerWriter ?? config.ratePerWriter;
       tracer?.reset();
@@ -246,7 +256,9 @@ async function main(): Promise<void> {
         hist,
         bytes: clients.reduce((s, c) => s + c.got.bytes, 0),
         batchBytes: clients.reduce((s, c) => s + c.got.batchBytes, 0),
+        batchFrames: clients.reduce((s, c) => s + c.got.batchFrames, 0),
         received: clients.reduce((s, c) => s + c.got.changes, 0),
+        phaseReceived: clients.reduce((s, c) => s + c.got.measuringChanges, 0),
         duplicates: clients.reduce((s, c) => s + c.got.duplicates, 0),
         missing: clients.reduce((s, c) => s + missing(c), 0),
         behind: clients.filter((c) => missing(c) > 0).length,
