@@ -17,7 +17,7 @@
  *   node --disable-warning=ExperimentalWarning bench/hub.ts             # both modes, defaults below
  *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 BENCH_HUB_WRITERS=200 BENCH_HUB_DBS=100 \
  *   BENCH_HUB_PROCS=4 BENCH_HUB_RATE=20000 BENCH_HUB_INFLIGHT=20 BENCH_HUB_SECONDS=10 \
- *   BENCH_HUB_CURVE=1000,2500,5000,10000 BENCH_HUB_CURVE_SECONDS=3 node … bench/hub.ts   # CURVE=0: none
+ *   BENCH_HUB_CURVE=250,1000,2500,5000,10000 BENCH_HUB_CURVE_SECONDS=3 node … bench/hub.ts   # CURVE=0: none
  *
  * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
  * its own, dropped after.
@@ -328,7 +328,7 @@ export function hubLoadOptions(mode: HubLoadOptions['mode']): HubLoadOptions {
     rate: int('BENCH_HUB_RATE', 20_000),
     inflight: int('BENCH_HUB_INFLIGHT', 20),
     seconds: int('BENCH_HUB_SECONDS', 10),
-    curve: (process.env.BENCH_HUB_CURVE ?? '1000,2500,5000,10000').split(',').filter((r) => r.trim() !== '' && r.trim() !== '0').map((r) => {
+    curve: (process.env.BENCH_HUB_CURVE ?? '250,1000,2500,5000,10000').split(',').filter((r) => r.trim() !== '' && r.trim() !== '0').map((r) => {
       const n = Number(r);
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`BENCH_HUB_CURVE must be positive integers separated by commas, got ${process.env.BENCH_HUB_CURVE}`);
       return n;
