@@ -39,7 +39,7 @@ process.once('SIGTERM', () => {
   // The fan-out's work, summed over the databases: reads of the store and frames encoded per wake.
   const sum = (k: 'groupReads' | 'handedOver' | 'followerReads' | 'encoded'): number => opened.reduce((s, d) => s + fanoutOf(d).stats[k], 0);
   const commits = opened.reduce((s, d) => s + ((d.feed as { commits?: number }).commits ?? 0), 0);
-  process.stderr.write(`[bench hub] hub: group reads ${sum('groupReads')}, wakes handed the merged changes ${sum('handedOver')}, follower reads ${sum('followerReads')}, frames encoded ${sum('encoded')}, group commits ${commits}\n`);
+  process.stderr.write(`[bench hub] hub: group reads ${sum('groupReads')}, wakes handed the merged changes ${sum('handedOver')}, follower reads ${sum('followerReads')}, frames encoded ${sum('encoded')}, group commits ${commits}; JS heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB used, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB\n`);
   if (tracer) process.stderr.write(`[bench hub] ${tracer.health('hub (its whole life)')}\n`);
   if (tracer && process.env.BENCH_HUB_TRACE_FILE) writeFileSync(process.env.BENCH_HUB_TRACE_FILE, JSON.stringify(tracer.trace));
   void hub.stop().then(() => process.exit(0));

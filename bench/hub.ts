@@ -9,10 +9,15 @@
  * that database: median, p99), hub RSS before clients and with them connected and idle (per client),
  * bytes on the wire per change received (WebSocket frames, all of them / batches only), and
  * convergence (every client holds every other writer's every change of its database; none twice).
+ * Then, with every client still connected, the latency-vs-offered-load curve: each rate of CURVE
+ * (changes/s in all, every writer at its own phase of its period) for CURVE_SECONDS, with its
+ * accepted rate, CPU per change (hub, clients), changes per batch frame a follower received, the
+ * cores the bench and the whole machine kept busy, and fan-out median and p99.
  *
  *   node --disable-warning=ExperimentalWarning bench/hub.ts             # both modes, defaults below
  *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 BENCH_HUB_WRITERS=200 BENCH_HUB_DBS=100 \
- *   BENCH_HUB_PROCS=4 BENCH_HUB_RATE=20000 BENCH_HUB_INFLIGHT=20 BENCH_HUB_SECONDS=10 node … bench/hub.ts
+ *   BENCH_HUB_PROCS=4 BENCH_HUB_RATE=20000 BENCH_HUB_INFLIGHT=20 BENCH_HUB_SECONDS=10 \
+ *   BENCH_HUB_CURVE=250,1000,2500,5000,10000 BENCH_HUB_CURVE_SECONDS=3 node … bench/hub.ts   # CURVE=0: none
  *
  * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
  * its own, dropped after.
@@ -44,7 +49,14 @@ export interface HubLoadOptions {
   /** Changes a writer may have waiting for the hub's ack before it waits too. */
   inflight: number;
   seconds: number;
-  /** The second phase's length (s; 0: none), and its offered rate: `sustainedRate`, or `sustainedShare` of what the first accepted. */
+  /**
+   * The latency-vs-offered-load curve, after the saturation phase: each rate (changes/s in all,
+   * paced evenly: every writer at its own phase of its period) offered for `curveSeconds`, with
+   * every client still connected. Empty: none.
+   */
+  curve: number[];
+  curveSeconds: number;
+  /** An extra phase (s; 0: none, the default), and its offered rate: `sustainedRate`, or `sustainedShare` of what the first accepted. */
   sustainedSeconds: number;
   sustainedShare: number;
   sustainedRate?: number;
@@ -59,12 +71,18 @@ export interface HubLoadResult extends HubLoadOptions {
   clients_cpu_us_per_change: number;
   /** Load average (1 min) when the write phase ended: what else ran on the cores. */
   load: number;
+  /** Cores the hub and the client processes kept busy over the write phase, and the machine's busy share (see {@link CurvePoint}). */
+  bench_cores: number;
+  machine_busy: number;
+  changes_per_frame: number;
   fanout_ms: { median: number; p99: number; samples: number };
   /**
    * The second phase: fan-out latency at an offered rate the hub keeps up with (the first phase
    * offers more than the hub takes by default, so its latency is the writers' changes queued).
    */
   sustained?: { offered_per_s: number; accepted_per_s: number; hub_cpu_us_per_change: number; clients_cpu_us_per_change: number; load: number; fanout_ms: { median: number; p99: number; samples: number }; converged: boolean };
+  /** One phase per rate of `curve`, in order. */
+  curve_runs: CurvePoint[];
   hub_rss_mib: { before_clients: number; clients_idle: number; after_run: number };
   rss_per_idle_client_kib: number;
   wire_bytes_per_change: { all_frames: number; batches_only: number };
@@ -76,6 +94,23 @@ export interface HubLoadResult extends HubLoadOptions {
   errors: string[];
 }
 
+/** One fixed offered rate of the curve. */
+export interface CurvePoint {
+  offered_per_s: number;
+  accepted_per_s: number;
+  hub_cpu_us_per_change: number;
+  clients_cpu_us_per_change: number;
+  /** Cores the hub and the client processes kept busy over the phase (CPU time ÷ wall time). */
+  bench_cores: number;
+  /** The whole machine's busy share of all its cores over the phase (/proc/stat: everything else running too), 0–1. */
+  machine_busy: number;
+  /** Changes per batch frame a follower received: how many changes each wake of the hub carried to a follower. */
+  changes_per_frame: number;
+  load: number;
+  fanout_ms: { median: number; p99: number; samples: number };
+  converged: boolean;
+}
+
 const log = (m: string): void => void process.stderr.write(`[bench hub] ${m}\n`);
 const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
@@ -83,6 +118,13 @@ const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSyn
 const cpuMs = (pid: number): number => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15 (utime, stime) in clock ticks of 1/100 s
+};
+
+/** The machine's CPU time so far, busy and in all (clock ticks, every core; /proc/stat's first line). */
+const machineTicks = (): { busy: number; all: number } => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const all = f.reduce((a, b) => a + b, 0);
+  return { busy: all - f[3]! - f[4]!, all }; // idle, iowait
 };
 
 /** A child speaking JSON lines. */
@@ -161,11 +203,15 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     const phase = async (rate: number, seconds: number) => {
       const cpu0 = cpuMs(hub.pid);
       const ccpu0 = clientsCpu();
+      const m0 = machineTicks();
+      const w0 = performance.now();
       log(`writing ${rate} changes/s for ${seconds} s`);
       for (const c of children) c.tell({ type: 'go', seconds, ratePerWriter: rate / writers });
       const written = await Promise.all(children.map((c) => c.next<{ committed: Record<string, number>; unacked: number; ackedAt: number; start: number }>()));
       const cpu1 = cpuMs(hub.pid);
       const ccpu1 = clientsCpu();
+      const m1 = machineTicks();
+      const wallMs = performance.now() - w0;
       const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
       let committed = 0; // in this phase
       for (const w of written) {
@@ -180,7 +226,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       const unacked = written.reduce((s, w) => s + w.unacked, 0);
       log(`${committed} committed, all acknowledged after ${Math.round(acceptedMs)} ms (${unacked} not); waiting for convergence`);
       for (const c of children) c.tell({ type: 'expect', perDb: committedBy });
-      const results = await Promise.all(children.map((c) => c.next<{ hist: number[]; bytes: number; batchBytes: number; received: number; duplicates: number; missing: number; errors: string[]; trace?: Trace }>()));
+      const results = await Promise.all(children.map((c) => c.next<{ hist: number[]; bytes: number; batchBytes: number; batchFrames: number; phaseReceived: number; received: number; duplicates: number; missing: number; errors: string[]; trace?: Trace }>()));
       const hist = new Array<number>(BUCKETS).fill(0);
       for (const r of results) r.hist.forEach((n, b) => (hist[b]! += n));
       const received = results.reduce((s, r) => s + r.received, 0);
@@ -194,6 +240,9 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
         unacked,
         hub_cpu_us_per_change: Math.round(((cpu1 - cpu0) * 1000) / Math.max(1, committed)),
         clients_cpu_us_per_change: Math.round(((ccpu1 - ccpu0) * 1000) / Math.max(1, committed)),
+        bench_cores: +((cpu1 - cpu0 + ccpu1 - ccpu0) / wallMs).toFixed(2),
+        machine_busy: +((m1.busy - m0.busy) / Math.max(1, m1.all - m0.all)).toFixed(2),
+        changes_per_frame: +(results.reduce((s, r) => s + r.phaseReceived, 0) / Math.max(1, results.reduce((s, r) => s + r.batchFrames, 0))).toFixed(1),
         load,
         fanout_ms: { median: pct(hist, 50), p99: pct(hist, 99), samples: hist.reduce((s, n) => s + n, 0) },
         results,
@@ -204,7 +253,16 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
         converged: missing === 0 && duplicates === 0 && received === expected && unacked === 0,
       };
     };
-    const { committed, accepted_per_s, unacked, hub_cpu_us_per_change, clients_cpu_us_per_change, load, fanout_ms, results, received, expected, missing, duplicates, converged } = await phase(o.rate, o.seconds);
+    const { committed, accepted_per_s, unacked, hub_cpu_us_per_change, clients_cpu_us_per_change, load, bench_cores, machine_busy, changes_per_frame, fanout_ms, results, received, expected, missing, duplicates, converged } = await phase(o.rate, o.seconds);
+    log(`saturation: accepted ${accepted_per_s}/s, hub ${hub_cpu_us_per_change} + clients ${clients_cpu_us_per_change} µs per change, ${changes_per_frame} changes per frame, bench ${bench_cores} cores, machine ${Math.round(machine_busy * 100)} % busy; fan-out median ${fanout_ms.median} ms, p99 ${fanout_ms.p99} ms`);
+    // The latency at fixed offered rates below (and around) what the hub takes, with every client still connected.
+    const curve_runs: CurvePoint[] = [];
+    for (const rate of o.curve) {
+      const p = await phase(rate, o.curveSeconds);
+      curve_runs.push({ offered_per_s: rate, accepted_per_s: p.accepted_per_s, hub_cpu_us_per_change: p.hub_cpu_us_per_change, clients_cpu_us_per_change: p.clients_cpu_us_per_change, bench_cores: p.bench_cores, machine_busy: p.machine_busy, changes_per_frame: p.changes_per_frame, load: p.load, fanout_ms: p.fanout_ms, converged: p.converged });
+      log(`offered ${rate}/s: accepted ${p.accepted_per_s}/s, hub ${p.hub_cpu_us_per_change} + clients ${p.clients_cpu_us_per_change} µs per change, ${p.changes_per_frame} changes per frame, bench ${p.bench_cores} cores, machine ${Math.round(p.machine_busy * 100)} % busy; fan-out median ${p.fanout_ms.median} ms, p99 ${p.fanout_ms.p99} ms`);
+      if (o.sustainedSeconds === 0) for (const r of p.results) if (r.trace) traces.push(r.trace);
+    }
     // The latency at a rate the hub keeps up with: a second phase offering a share of what the first accepted.
     let sustained: HubLoadResult['sustained'];
     if (o.sustainedSeconds > 0) {
@@ -212,7 +270,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       const p = await phase(rate, o.sustainedSeconds);
       sustained = { offered_per_s: rate, accepted_per_s: p.accepted_per_s, hub_cpu_us_per_change: p.hub_cpu_us_per_change, clients_cpu_us_per_change: p.clients_cpu_us_per_change, load: p.load, fanout_ms: p.fanout_ms, converged: p.converged };
       for (const r of p.results) if (r.trace) traces.push(r.trace);
-    } else for (const r of results) if (r.trace) traces.push(r.trace);
+    } else if (o.curve.length === 0) for (const r of results) if (r.trace) traces.push(r.trace);
     return {
       ...o,
       committed,
@@ -221,8 +279,12 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       hub_cpu_us_per_change,
       clients_cpu_us_per_change,
       load,
+      bench_cores,
+      machine_busy,
+      changes_per_frame,
       fanout_ms,
       ...(sustained ? { sustained } : {}),
+      curve_runs,
       hub_rss_mib: { before_clients: +(rssBefore / 1024).toFixed(1), clients_idle: +(rssIdle / 1024).toFixed(1), after_run: +(rssKiB(hub.pid) / 1024).toFixed(1) },
       rss_per_idle_client_kib: +((rssIdle - rssBefore) / o.clients).toFixed(1),
       wire_bytes_per_change: { all_frames: +(results.reduce((s, r) => s + r.bytes, 0) / Math.max(1, received)).toFixed(1), batches_only: +(results.reduce((s, r) => s + r.batchBytes, 0) / Math.max(1, received)).toFixed(1) },
@@ -230,7 +292,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       expected,
       duplicates,
       missing,
-      converged,
+      converged: converged && curve_runs.every((p) => p.converged) && (sustained?.converged ?? true),
       errors: [...errors, ...results.flatMap((r) => r.errors)].slice(0, 5),
     };
   } finally {
@@ -266,7 +328,13 @@ export function hubLoadOptions(mode: HubLoadOptions['mode']): HubLoadOptions {
     rate: int('BENCH_HUB_RATE', 20_000),
     inflight: int('BENCH_HUB_INFLIGHT', 20),
     seconds: int('BENCH_HUB_SECONDS', 10),
-    sustainedSeconds: process.env.BENCH_HUB_SUSTAINED_SECONDS === '0' ? 0 : int('BENCH_HUB_SUSTAINED_SECONDS', 5),
+    curve: (process.env.BENCH_HUB_CURVE ?? '250,1000,2500,5000,10000').split(',').filter((r) => r.trim() !== '' && r.trim() !== '0').map((r) => {
+      const n = Number(r);
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`BENCH_HUB_CURVE must be positive integers separated by commas, got ${process.env.BENCH_HUB_CURVE}`);
+      return n;
+    }),
+    curveSeconds: int('BENCH_HUB_CURVE_SECONDS', 3),
+    sustainedSeconds: process.env.BENCH_HUB_SUSTAINED_SECONDS ? Number(process.env.BENCH_HUB_SUSTAINED_SECONDS) : 0,
     sustainedShare: Number(process.env.BENCH_HUB_SUSTAINED_SHARE ?? 0.25),
     ...(process.env.BENCH_HUB_SUSTAINED_RATE ? { sustainedRate: int('BENCH_HUB_SUSTAINED_RATE', 1) } : {}),
   };
@@ -283,17 +351,29 @@ export function hubLoadModes(): HubLoadOptions['mode'][] {
 /** The runs as a Markdown section, each figure beside its target (issue 10, on 2 cores). */
 export function hubLoadReport(runs: HubLoadResult[]): string {
   const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+  const latency = (f: { median: number; p99: number }): string => `${f.median} / ${f.p99} (${mark(f.median < 10 && f.p99 < 100)})`;
   const rows = runs.map(
     (r) =>
-      `| ${r.mode} | ${r.clients} / ${r.writers} / ${r.dbs} | ${r.accepted_per_s.toLocaleString('en-US')} (${mark(r.accepted_per_s >= 20_000)}) | ${r.hub_cpu_us_per_change} | ${r.fanout_ms.median} / ${r.fanout_ms.p99} (${mark(r.fanout_ms.median < 10 && r.fanout_ms.p99 < 100)}) | ${r.sustained ? `${r.sustained.offered_per_s} / ${r.sustained.accepted_per_s}: ${r.sustained.fanout_ms.median} / ${r.sustained.fanout_ms.p99} (${mark(r.sustained.fanout_ms.median < 10 && r.sustained.fanout_ms.p99 < 100)})` : '—'} | ${r.rss_per_idle_client_kib} (${mark(r.rss_per_idle_client_kib < 100)}) | ${r.wire_bytes_per_change.all_frames} (${mark(r.wire_bytes_per_change.all_frames < 100)}) | ${r.converged && (r.sustained?.converged ?? true) ? 'yes' : `NO (missing ${r.missing}, twice ${r.duplicates}, unacked ${r.unacked})`} |`,
+      `| ${r.mode} | ${r.clients} / ${r.writers} / ${r.dbs} | ${r.accepted_per_s.toLocaleString('en-US')} (${mark(r.accepted_per_s >= 20_000)}) | ${r.hub_cpu_us_per_change} | ${latency(r.fanout_ms)} | ${r.rss_per_idle_client_kib} (${mark(r.rss_per_idle_client_kib < 100)}) | ${r.wire_bytes_per_change.all_frames} (${mark(r.wire_bytes_per_change.all_frames < 100)}) | ${r.converged ? 'yes' : `NO (missing ${r.missing}, twice ${r.duplicates}, unacked ${r.unacked})`} |`,
   );
+  // The latency-vs-offered-load curve: the saturation phase's row, then each fixed rate.
+  const curve = runs.flatMap((r) => [
+    ...r.curve_runs.map((p) => `| ${r.mode} | ${p.offered_per_s.toLocaleString('en-US')} | ${p.accepted_per_s.toLocaleString('en-US')} | ${p.changes_per_frame} | ${p.hub_cpu_us_per_change} + ${p.clients_cpu_us_per_change} | ${p.bench_cores} / ${Math.round(p.machine_busy * 100)} % | ${latency(p.fanout_ms)} |`),
+    `| ${r.mode} | ${r.rate.toLocaleString('en-US')} (saturation) | ${r.accepted_per_s.toLocaleString('en-US')} | ${r.changes_per_frame} | ${r.hub_cpu_us_per_change} + ${r.clients_cpu_us_per_change} | ${r.bench_cores} / ${Math.round(r.machine_busy * 100)} % | ${latency(r.fanout_ms)} |`,
+  ]);
   return [
     '',
     '## Hub load (bench/hub.ts)',
     '',
-    '| store | clients / writers / databases | accepted changes/s (≥ 20,000) | hub CPU µs per change | fan-out ms median / p99 (< 10 / < 100) | sustained: offered / accepted changes/s, fan-out ms median / p99 | RSS KiB per idle client (< 100) | wire bytes per change (< 100) | converged |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---|',
+    '| store | clients / writers / databases | accepted changes/s (≥ 20,000) | hub CPU µs per change | fan-out ms median / p99 at saturation (< 10 / < 100) | RSS KiB per idle client (< 100) | wire bytes per change (< 100) | converged |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
     ...rows,
+    '',
+    'Fan-out latency against the offered load (evenly paced, every client connected):',
+    '',
+    '| store | offered changes/s | accepted changes/s | changes per frame to a follower | CPU µs per change, hub + clients | cores busy: bench / machine | fan-out ms median / p99 (< 10 / < 100) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...curve,
     '',
   ].join('\n');
 }
