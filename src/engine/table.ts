@@ -3,7 +3,7 @@
  * clocks. Merge and seal decide with the pure rules in `rules.ts`; this file only moves state.
  */
 import { crrNames, keyMapKeyedByRowid, type CrrNames } from './names.ts';
-import { RowState, type RowEffects } from './rules.ts';
+import { RowState, type CellClock, type RowEffects } from './rules.ts';
 import type { TableInfo } from './schema.ts';
 import { encodeRow, K, KEY_CLOCK_COLUMNS } from './layout.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
@@ -31,6 +31,32 @@ export interface RowEntry {
 const GROUP = 64;
 
 type Row = SqlValue[];
+
+/** A clock's four columns (col_version, db_version, site, seq), or four NULLs for none. */
+function putClock(b: RowBatch, c: CellClock | undefined): void {
+  if (c) {
+    b.put(c.colVersion);
+    b.put(c.dbVersion);
+    b.put(c.site);
+    b.put(c.seq);
+  } else {
+    b.put(null);
+    b.put(null);
+    b.put(null);
+    b.put(null);
+  }
+}
+
+/** An override row marking a column that has no clock (layout.ts). */
+function putMarker(cells: RowBatch, key: number | bigint, cid: string): void {
+  cells.put(key);
+  cells.put(cid);
+  cells.put(null);
+  cells.put(0);
+  cells.put(0);
+  cells.put(0);
+  cells.endRow();
+}
 
 function prepareBig(db: SqliteConnection, sql: string): Statement {
   const s = db.prepare(sql);
@@ -221,26 +247,23 @@ export class CrrTable {
           batch = lastBatch = group.batch;
           lastShape = shape;
         }
-        const flat = batch!.values;
-        for (let i = 0; i < pk.length; i++) flat.push(pk[i]!);
+        for (let i = 0; i < pk.length; i++) batch!.put(pk[i]!);
         const changes = fresh.changes;
-        for (let i = fresh.first, end = fresh.first + shape.cols.length; i < end; i++) flat.push(changes[i]!.val);
+        for (let i = fresh.first, end = fresh.first + shape.cols.length; i < end; i++) batch!.put(changes[i]!.val);
         batch!.endRow();
         // New here: no overrides stored, none but the markers of columns it lacks. Without a sentinel,
         // a plain insert of the row clock alone (the key is new: nothing to conflict with).
         const s = fresh.sentinel;
         const c = fresh.clock;
         const kb = s ? keys : newKeys;
-        const out = kb.values;
-        out.push(key);
-        for (let i = 0; i < kmPks; i++) out.push(pk[i]!);
-        if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
-        out.push(c.colVersion, c.dbVersion, c.site, c.seq);
+        kb.put(key);
+        for (let i = 0; i < kmPks; i++) kb.put(pk[i]!);
+        if (s) putClock(kb, s);
+        putClock(kb, c);
         kb.endRow();
         const markers = shape.markers;
         for (let i = 0; i < markers.length; i++) {
-          cells.values.push(key, markers[i]!, null, 0, 0, 0);
-          cells.endRow();
+          putMarker(cells, key, markers[i]!);
         }
         e.overrides = markers.length > 0;
         continue;
@@ -254,28 +277,28 @@ export class CrrTable {
             const id = [...fx.values.keys()].join('\u0000');
             let group = upserts.get(id);
             if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], batch: new RowBatch(nk + fx.values.size, GROUP) }));
-            const flat = group.batch.values;
-            for (const v of pk) flat.push(v);
-            for (const v of fx.values.values()) flat.push(v);
-            group.batch.endRow();
+            const batch = group.batch;
+            for (const v of pk) batch.put(v);
+            for (const v of fx.values.values()) batch.put(v);
+            batch.endRow();
           }
         }
       }
-      const out = keys.values;
-      out.push(key);
-      for (let i = 0; i < kmPks; i++) out.push(pk[i]!);
+      keys.put(key);
+      for (let i = 0; i < kmPks; i++) keys.put(pk[i]!);
       const { row, overrides } = encodeRow(columns, e.row.cells);
       const s = e.row.sentinel;
-      if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
-      else out.push(null, null, null, null);
-      if (row) out.push(row.colVersion, row.dbVersion, row.site, row.seq);
-      else out.push(null, null, null, null);
+      putClock(keys, s);
+      putClock(keys, row);
       keys.endRow();
       if (e.overrides) stale.push(key);
       for (const [cid, c] of overrides) {
-        if (c) cells.values.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
-        else cells.values.push(key, cid, null, 0, 0, 0);
-        cells.endRow();
+        if (c) {
+          cells.put(key);
+          cells.put(cid);
+          putClock(cells, c);
+          cells.endRow();
+        } else putMarker(cells, key, cid);
       }
       e.overrides = overrides.length > 0;
     }
