@@ -108,4 +108,27 @@ describe('merge input', () => {
       { numRuns: 60 },
     );
   });
+
+  it('closes a generator when the merge throws, as a for-of loop would', () => {
+    const e = replica([]);
+    let closed = false;
+    const input = (function* (): Generator<Change> {
+      try {
+        yield toChange({ row: 1, cid: 'a', v: 1, colVersion: 1, cl: 1, site: 1 });
+        yield { ...toChange({ row: 2, cid: 'a', v: 1, colVersion: 1, cl: 1, site: 1 }), table: 'nowhere' };
+        yield toChange({ row: 3, cid: 'a', v: 1, colVersion: 1, cl: 1, site: 1 });
+      } finally {
+        closed = true;
+      }
+    })();
+    assert.throws(() => e.applyChanges(input), /change 2: no CRR table nowhere/);
+    assert.equal(closed, true);
+    // The generator's own error is the one thrown.
+    const failing = (function* (): Generator<Change> {
+      yield toChange({ row: 1, cid: 'a', v: 1, colVersion: 1, cl: 1, site: 1 });
+      throw new Error('source broke');
+    })();
+    assert.throws(() => e.applyChanges(failing), /source broke/);
+    e.db.close();
+  });
 });
