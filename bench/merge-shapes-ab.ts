@@ -7,7 +7,7 @@
  * the first; `tie` every change again into a replica that has them (every cell a tie). Per shape and
  * tree: the process's CPU (what bench/sync-cpu-ab.ts reports: it includes other threads, e.g. the
  * sweeping that follows the collection before each timing) and the main thread's, min and median
- * of BENCH_REPS (7). BENCH_STUB=1 turns every INSERT into a no-op, in both trees alike, so the
+ * of BENCH_REPS (7), and the median of the repetitions' paired differences. BENCH_STUB=1 turns every INSERT into a no-op, in both trees alike, so the
  * figures are the merge's JavaScript (and its reads) alone: the results are then wrong, the work the
  * same for `empty`.
  *
@@ -106,3 +106,13 @@ console.log(`${ROWS} rows (${all.length} changes${process.env.BENCH_DELETES ? ',
 console.log('| shape | tree | process CPU | main thread CPU |');
 console.log('|---|---|---:|---:|');
 for (const [k, m] of Object.entries(times)) console.log(`| ${k} | ${stat(m.cpu)} | ${stat(m.thread)} |`);
+// Under load the spread between repetitions exceeds small differences: the median of each
+// repetition's after − before (the two trees ran back to back) is steadier than either median.
+console.log('\n| shape | after − before, main thread CPU ms: median of the paired differences (least, greatest) |');
+console.log('|---|---:|');
+for (const shape of SHAPES) {
+  const a = times[`${shape} | after`]!.thread;
+  const b = times[`${shape} | before`]!.thread;
+  const d = a.map((x, i) => x - b[i]!).sort((x, y) => x - y);
+  console.log(`| ${shape} | ${d[d.length >> 1]!.toFixed(1)} (${d[0]!.toFixed(0)}, ${d[d.length - 1]!.toFixed(0)}) |`);
+}

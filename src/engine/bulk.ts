@@ -57,25 +57,33 @@ export function inFlatGroups(values: readonly SqlValue[], width: number, group: 
 
 /**
  * Rows' parameters for a multi-row statement, gathered straight into arrays of `group` rows (what
- * {@link inFlatGroups} would cut from one long array, without the copy). Push a row's `width`
- * values to `values`, then call {@link endRow}.
+ * {@link inFlatGroups} would cut from one long array, without the copy). {@link put} a row's `width`
+ * values, then call {@link endRow}. Each group's array is made at its full size and filled by index
+ * (cheaper than growing it by pushes: merges write a few values per change).
  */
 export class RowBatch {
   private readonly width: number;
   private readonly group: number;
   private readonly full: SqlValue[][] = [];
-  /** The group being filled. */
-  values: SqlValue[] = [];
+  /** The group being filled, and how many of its values are. */
+  private values: SqlValue[];
+  private n = 0;
 
   constructor(width: number, group: number) {
     this.width = width;
     this.group = group;
+    this.values = new Array<SqlValue>(width * group);
+  }
+
+  put(v: SqlValue): void {
+    this.values[this.n++] = v;
   }
 
   endRow(): void {
-    if (this.values.length === this.width * this.group) {
+    if (this.n === this.values.length) {
       this.full.push(this.values);
-      this.values = [];
+      this.values = new Array<SqlValue>(this.width * this.group);
+      this.n = 0;
     }
   }
 
@@ -83,7 +91,7 @@ export class RowBatch {
   run(cache: StatementCache, run: (s: Statement, p: SqlValue[]) => void): void {
     for (const p of this.full) run(cache.get(this.group), p);
     const v = this.values;
-    for (let i = 0; i < v.length; i += this.width) run(cache.get(1), v.slice(i, i + this.width));
+    for (let i = 0; i < this.n; i += this.width) run(cache.get(1), v.slice(i, i + this.width));
   }
 }
 

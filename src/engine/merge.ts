@@ -76,8 +76,9 @@ export const CHUNK_ROWS = 256;
 
 /**
  * A row of the chunk being gathered: its changes, then (as the entry loaded, decided and saved) its
- * state. Its changes are `changes[start]` to `changes[end - 1]`: a stretch of the chunk's changes
- * while they arrive together (the common case: no array per row), else an array of its own.
+ * state. Its changes are `changes[start]` to `changes[end - 1]`: a stretch of the changes received
+ * (the caller's array itself when it passed one, else the chunk's) while they arrive together (the
+ * common case: no array per row), else an array of its own.
  */
 class PendingRow implements RowEntry {
   readonly pk: SqlValue[];
@@ -91,18 +92,18 @@ class PendingRow implements RowEntry {
   fx: RowEffects | undefined = undefined;
   overrides: boolean | undefined = undefined;
   fresh: NewRow | undefined = undefined;
-  constructor(pk: SqlValue[], bytes: Uint8Array, changes: Change[]) {
+  /** `at`: where the row's first change is in `changes`. */
+  constructor(pk: SqlValue[], bytes: Uint8Array, changes: readonly Change[], at: number) {
     this.pk = pk;
     this.bytes = bytes;
-    this.changes = changes;
-    this.start = this.end = changes.length;
+    this.changes = changes as Change[];
+    this.start = this.end = at;
   }
 
-  /** Adds a change; `all` is the chunk's changes. */
-  push(c: Change, all: Change[]): void {
+  /** Adds a change, `all[at]` (`all`: the changes received, or the chunk's). */
+  push(c: Change, all: readonly Change[], at: number): void {
     if (this.changes === all) {
-      if (this.end === all.length) {
-        all.push(c);
+      if (this.end === at) {
         this.end++;
         return;
       }
@@ -170,6 +171,9 @@ export function mergeChanges(
   // The chunk being gathered: per table, its rows.
   let chunk = new Map<CrrTable, ChunkRows>();
   let chunkRows = 0;
+  // Rows' changes are stretches of the caller's array when it passed a plain one (nothing copied:
+  // its iterator visits index after index), else of the chunk's changes, kept here.
+  const given = Array.isArray(changes) && Object.getPrototypeOf(changes) === Array.prototype ? (changes as readonly Change[]) : undefined;
   let chunkChanges: Change[] = [];
   let lastTable: CrrTable | undefined;
   let lastPkBytes: Uint8Array | undefined;
@@ -331,14 +335,16 @@ export function mergeChanges(
           lastChunkTable = t;
           lastChunkRows = rows;
         }
-        rows.add((row = new PendingRow(values, pk, chunkChanges)));
+        // Its first change is this one, at n - 1 of the caller's array or next in the chunk's.
+        rows.add((row = given ? new PendingRow(values, pk, given, n - 1) : new PendingRow(values, pk, chunkChanges, chunkChanges.length)));
         chunkRows++;
       }
       lastTable = t;
       lastPkBytes = pk;
       lastRow = row;
     }
-    lastRow!.push(c, chunkChanges);
+    if (given) lastRow!.push(c, given, n - 1);
+    else lastRow!.push(c, chunkChanges, chunkChanges.push(c) - 1);
   }
   result.received = received;
   processChunk();

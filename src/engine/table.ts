@@ -3,7 +3,7 @@
  * clocks. Merge and seal decide with the pure rules in `rules.ts`; this file only moves state.
  */
 import { crrNames, keyMapKeyedByRowid, type CrrNames } from './names.ts';
-import { RowState, type RowEffects } from './rules.ts';
+import { RowState, type CellClock, type RowEffects } from './rules.ts';
 import type { TableInfo } from './schema.ts';
 import { encodeRow, K, KEY_CLOCK_COLUMNS } from './layout.ts';
 import { ident, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
@@ -31,6 +31,32 @@ export interface RowEntry {
 const GROUP = 64;
 
 type Row = SqlValue[];
+
+/** A clock's four columns (col_version, db_version, site, seq), or four NULLs for none. */
+function putClock(b: RowBatch, c: CellClock | undefined): void {
+  if (c) {
+    b.put(c.colVersion);
+    b.put(c.dbVersion);
+    b.put(c.site);
+    b.put(c.seq);
+  } else {
+    b.put(null);
+    b.put(null);
+    b.put(null);
+    b.put(null);
+  }
+}
+
+/** An override row marking a column that has no clock (layout.ts). */
+function putMarker(cells: RowBatch, key: number | bigint, cid: string): void {
+  cells.put(key);
+  cells.put(cid);
+  cells.put(null);
+  cells.put(0);
+  cells.put(0);
+  cells.put(0);
+  cells.endRow();
+}
 
 function prepareBig(db: SqliteConnection, sql: string): Statement {
   const s = db.prepare(sql);
@@ -170,19 +196,48 @@ export class CrrTable {
     });
   }
 
-  /** Writes many rows' merge effects and changed clocks, a few statements for all of them. */
+  /**
+   * Writes many rows' merge effects and changed clocks, a few statements for all of them. One pass
+   * over the rows gathers every statement's parameters (table rows, key-map rows, overrides), each
+   * statement's rows in the order of `entries`; the statements then run in a fixed order: rows
+   * deleted first, rows ensured, upserts by the columns they write, key-map rows, overrides.
+   */
   saveMany(entries: readonly RowEntry[]): void {
-    const dirty = entries.filter((e) => e.fresh !== undefined || e.row.dirty);
-    if (dirty.length === 0) return;
     const nk = this.info.pks.length;
+    const kmPks = this.kmPks;
+    const columns = this.info.columns;
     // The table rows: upserts grouped by the columns they write, groups in order of first use.
     const upserts = new Map<string, { cols: readonly string[]; batch: RowBatch }>();
     const ensure: RowEntry[] = [];
+    // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
+    const keys = new RowBatch(kmPks + 9, GROUP);
+    const newKeys = new RowBatch(kmPks + 5, GROUP);
+    const cells = new RowBatch(6, GROUP);
+    const stale: (number | bigint)[] = [];
+    // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
+    // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
+    // SQLite itself would go random only at 2^63.) The greatest is read before this call writes
+    // anything: nothing here writes the key map before its own statement.
+    // Keyed by the rowid alias, the key is the row's own (a bigint, as merge and seal give keys).
+    let next: number | undefined;
     // Rows new here mostly share one shape: its group is kept at hand.
     let lastShape: NewRowShape | undefined;
     let lastBatch: RowBatch | undefined;
-    for (const e of dirty) {
+    for (let r = 0; r < entries.length; r++) {
+      const e = entries[r]!;
       const fresh = e.fresh;
+      if (fresh === undefined && !e.row.dirty) continue;
+      const pk = e.pk;
+      let key = e.key;
+      if (key === undefined) {
+        if (kmPks === 0) key = pk[0] as bigint;
+        else {
+          next ??= Number((this.lastKey.get() as [bigint | null])[0] ?? 0n) + 1;
+          if (!Number.isSafeInteger(next)) throw new RangeError(`key map of ${this.info.name} is full`);
+          key = next++;
+        }
+        e.key = key;
+      }
       if (fresh) {
         const shape = fresh.shape;
         let batch = lastBatch;
@@ -192,28 +247,60 @@ export class CrrTable {
           batch = lastBatch = group.batch;
           lastShape = shape;
         }
-        const flat = batch!.values;
-        const pk = e.pk;
-        for (let i = 0; i < pk.length; i++) flat.push(pk[i]!);
+        for (let i = 0; i < pk.length; i++) batch!.put(pk[i]!);
         const changes = fresh.changes;
-        for (let i = fresh.first, end = fresh.first + shape.cols.length; i < end; i++) flat.push(changes[i]!.val);
+        for (let i = fresh.first, end = fresh.first + shape.cols.length; i < end; i++) batch!.put(changes[i]!.val);
         batch!.endRow();
+        // New here: no overrides stored, none but the markers of columns it lacks. Without a sentinel,
+        // a plain insert of the row clock alone (the key is new: nothing to conflict with).
+        const s = fresh.sentinel;
+        const c = fresh.clock;
+        const kb = s ? keys : newKeys;
+        kb.put(key);
+        for (let i = 0; i < kmPks; i++) kb.put(pk[i]!);
+        if (s) putClock(kb, s);
+        putClock(kb, c);
+        kb.endRow();
+        const markers = shape.markers;
+        for (let i = 0; i < markers.length; i++) {
+          putMarker(cells, key, markers[i]!);
+        }
+        e.overrides = markers.length > 0;
         continue;
       }
       const fx = e.fx;
-      if (!fx) continue;
-      if (fx.deleteFirst) this.deleteRow.run(...e.pk);
-      if (!fx.exists) continue;
-      if (fx.values.size === 0) ensure.push(e);
-      else {
-        const id = [...fx.values.keys()].join('\u0000');
-        let group = upserts.get(id);
-        if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], batch: new RowBatch(nk + fx.values.size, GROUP) }));
-        const flat = group.batch.values;
-        for (const v of e.pk) flat.push(v);
-        for (const v of fx.values.values()) flat.push(v);
-        group.batch.endRow();
+      if (fx) {
+        if (fx.deleteFirst) this.deleteRow.run(...pk);
+        if (fx.exists) {
+          if (fx.values.size === 0) ensure.push(e);
+          else {
+            const id = [...fx.values.keys()].join('\u0000');
+            let group = upserts.get(id);
+            if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], batch: new RowBatch(nk + fx.values.size, GROUP) }));
+            const batch = group.batch;
+            for (const v of pk) batch.put(v);
+            for (const v of fx.values.values()) batch.put(v);
+            batch.endRow();
+          }
+        }
       }
+      keys.put(key);
+      for (let i = 0; i < kmPks; i++) keys.put(pk[i]!);
+      const { row, overrides } = encodeRow(columns, e.row.cells);
+      const s = e.row.sentinel;
+      putClock(keys, s);
+      putClock(keys, row);
+      keys.endRow();
+      if (e.overrides) stale.push(key);
+      for (const [cid, c] of overrides) {
+        if (c) {
+          cells.put(key);
+          cells.put(cid);
+          putClock(cells, c);
+          cells.endRow();
+        } else putMarker(cells, key, cid);
+      }
+      e.overrides = overrides.length > 0;
     }
     inGroups(ensure, GROUP, this.ensureRows, (e) => e.pk, (s, p) => void s.run(...p));
     for (const [id, { cols, batch }] of upserts) {
@@ -228,69 +315,6 @@ export class CrrTable {
         this.bulkUpserts.set(id, cache);
       }
       batch.run(cache, (s, p) => void s.run(...p));
-    }
-    // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
-    // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
-    // SQLite itself would go random only at 2^63.)
-    // Keyed by the rowid alias, the key is the row's own (a bigint, as merge and seal give keys).
-    let next: number | undefined;
-    for (const e of dirty) {
-      if (e.key !== undefined) continue;
-      if (this.kmPks === 0) {
-        e.key = e.pk[0] as bigint;
-        continue;
-      }
-      next ??= Number((this.lastKey.get() as [bigint | null])[0] ?? 0n) + 1;
-      if (!Number.isSafeInteger(next)) throw new RangeError(`key map of ${this.info.name} is full`);
-      e.key = next++;
-    }
-    // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
-    const kmPks = this.kmPks;
-    const keys = new RowBatch(kmPks + 9, GROUP);
-    const newKeys = new RowBatch(kmPks + 5, GROUP);
-    const cells = new RowBatch(6, GROUP);
-    const stale: (number | bigint)[] = [];
-    for (const e of dirty) {
-      const key = e.key!;
-      const pk = e.pk;
-      const fresh = e.fresh;
-      if (fresh) {
-        // New here: no overrides stored, none but the markers of columns it lacks. Without a sentinel,
-        // a plain insert of the row clock alone (the key is new: nothing to conflict with).
-        const s = fresh.sentinel;
-        const c = fresh.clock;
-        const batch = s ? keys : newKeys;
-        const out = batch.values;
-        out.push(key);
-        for (let i = 0; i < kmPks; i++) out.push(pk[i]!);
-        if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
-        out.push(c.colVersion, c.dbVersion, c.site, c.seq);
-        batch.endRow();
-        const markers = fresh.shape.markers;
-        for (let i = 0; i < markers.length; i++) {
-          cells.values.push(key, markers[i]!, null, 0, 0, 0);
-          cells.endRow();
-        }
-        e.overrides = markers.length > 0;
-        continue;
-      }
-      const out = keys.values;
-      out.push(key);
-      for (let i = 0; i < kmPks; i++) out.push(pk[i]!);
-      const { row, overrides } = encodeRow(this.info.columns, e.row.cells);
-      const s = e.row.sentinel;
-      if (s) out.push(s.colVersion, s.dbVersion, s.site, s.seq);
-      else out.push(null, null, null, null);
-      if (row) out.push(row.colVersion, row.dbVersion, row.site, row.seq);
-      else out.push(null, null, null, null);
-      keys.endRow();
-      if (e.overrides) stale.push(key);
-      for (const [cid, c] of overrides) {
-        if (c) cells.values.push(key, cid, c.colVersion, c.dbVersion, c.site, c.seq);
-        else cells.values.push(key, cid, null, 0, 0, 0);
-        cells.endRow();
-      }
-      e.overrides = overrides.length > 0;
     }
     keys.run(this.upsertKeys, (s, p) => void s.run(...p));
     newKeys.run(this.insertRowClocks, (s, p) => void s.run(...p));
