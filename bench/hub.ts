@@ -13,6 +13,7 @@
  *   node --disable-warning=ExperimentalWarning bench/hub.ts             # both modes, defaults below
  *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 BENCH_HUB_WRITERS=200 BENCH_HUB_DBS=100 \
  *   BENCH_HUB_PROCS=4 BENCH_HUB_RATE=20000 BENCH_HUB_INFLIGHT=20 BENCH_HUB_SECONDS=10 node … bench/hub.ts
+ *   BENCH_HUB_WARMUP_SECONDS=5 …   # a write phase first whose figures are left out (JIT warm-up)
  *
  * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
  * its own, dropped after.
@@ -46,6 +47,12 @@ export interface HubLoadOptions {
   seconds: number;
   /** The second phase's length (s; 0: none), and its offered rate: `sustainedRate`, or `sustainedShare` of what the first accepted. */
   sustainedSeconds: number;
+  /**
+   * A write phase before the measured one, at the same offered rate, whose figures are left out
+   * (0: none, the default): the measured phase then starts with the write path's code already
+   * optimized by V8 (a process's one-time JIT warm-up, which a long-running hub and its clients pay once).
+   */
+  warmupSeconds?: number;
   sustainedShare: number;
   sustainedRate?: number;
 }
@@ -204,6 +211,10 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
         converged: missing === 0 && duplicates === 0 && received === expected && unacked === 0,
       };
     };
+    if (o.warmupSeconds) {
+      const w = await phase(o.rate, o.warmupSeconds);
+      log(`warm-up (left out): ${w.accepted_per_s} changes/s, hub ${w.hub_cpu_us_per_change} µs and clients ${w.clients_cpu_us_per_change} µs per change`);
+    }
     const { committed, accepted_per_s, unacked, hub_cpu_us_per_change, clients_cpu_us_per_change, load, fanout_ms, results, received, expected, missing, duplicates, converged } = await phase(o.rate, o.seconds);
     // The latency at a rate the hub keeps up with: a second phase offering a share of what the first accepted.
     let sustained: HubLoadResult['sustained'];
@@ -267,6 +278,7 @@ export function hubLoadOptions(mode: HubLoadOptions['mode']): HubLoadOptions {
     inflight: int('BENCH_HUB_INFLIGHT', 20),
     seconds: int('BENCH_HUB_SECONDS', 10),
     sustainedSeconds: process.env.BENCH_HUB_SUSTAINED_SECONDS === '0' ? 0 : int('BENCH_HUB_SUSTAINED_SECONDS', 5),
+    ...(process.env.BENCH_HUB_WARMUP_SECONDS ? { warmupSeconds: int('BENCH_HUB_WARMUP_SECONDS', 1) } : {}),
     sustainedShare: Number(process.env.BENCH_HUB_SUSTAINED_SHARE ?? 0.25),
     ...(process.env.BENCH_HUB_SUSTAINED_RATE ? { sustainedRate: int('BENCH_HUB_SUSTAINED_RATE', 1) } : {}),
   };
