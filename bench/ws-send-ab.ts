@@ -6,7 +6,11 @@
  * receiving half is the same code in both trees), median of the rounds, this tree and, with
  * BENCH_BASE=DIR (another worktree), that one, interleaved in one process.
  *
+ * With ISOLATED=1, the send path alone: a stand-in socket that takes each frame and does nothing
+ * (the real-socket figure is mostly the kernel's: each round's write and read per connection).
+ *
  *   BENCH_BASE=/path/to/base-worktree node --disable-warning=ExperimentalWarning bench/ws-send-ab.ts
+ *   ISOLATED=1 BENCH_BASE=… node --disable-warning=ExperimentalWarning bench/ws-send-ab.ts
  */
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
