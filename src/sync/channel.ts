@@ -48,17 +48,29 @@ export function withFirstFrame(first: Uint8Array, it: AsyncIterator<Uint8Array>,
     send: (frame, options) => channel.send(frame, options),
     close: (options) => channel.close(options),
     abort: (err) => channel.abort(err),
-    async *[Symbol.asyncIterator]() {
-      try {
-        yield first;
-        for (;;) {
-          const r = await it.next();
-          if (r.done) return;
-          yield r.value;
-        }
-      } finally {
-        await it.return?.();
-      }
+    // A plain iterator handing on `it`'s results, not an async generator around it: a hub session
+    // reads every frame through this (a generator's resume, await and yield per frame, for nothing).
+    [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+      let head: Uint8Array | undefined = first;
+      let over = false;
+      return {
+        next: () => {
+          if (over) return Promise.resolve({ done: true, value: undefined });
+          if (head === undefined) return it.next();
+          const value = head;
+          head = undefined;
+          return Promise.resolve({ done: false, value });
+        },
+        return: async (value?: unknown) => {
+          over = true;
+          head = undefined;
+          await it.return?.();
+          return { done: true, value };
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
     },
   };
 }

@@ -10,6 +10,9 @@
  */
 import { FrameInbox, sendRefusal, type FrameStream, type FrameStreamOptions, type SendOptions } from './frames.ts';
 
+/** A send settled at once (shared: a settled promise can be handed to any number of callers). */
+const SENT: Promise<void> = Promise.resolve();
+
 /**
  * The base of every transport's {@link FrameStream}: a subclass supplies `write`, `endWriting`,
  * `abort` and, if its reading can pause, `resumeReading`; it pushes what it receives into `inbox`
@@ -24,6 +27,8 @@ export abstract class BaseFrameStream implements FrameStream {
   protected readonly inbox: FrameInbox;
   /** Every send, in call order: each waits for the one before it. */
   #chain: Promise<void> = Promise.resolve();
+  /** Sends not settled yet (while any is, later ones queue behind it on the chain). */
+  #pending = 0;
   #writeClosed = false;
   #closed: Promise<void> | null = null;
   #error: Error | null = null;
@@ -53,7 +58,15 @@ export abstract class BaseFrameStream implements FrameStream {
    * the peer (through {@link waitFor}, or giving up likewise on failure and on `options.signal`).
    * Called in send order, never after a failure was seen.
    */
-  protected abstract write(frame: Uint8Array, options: SendOptions): Promise<void>;
+  protected abstract write(frame: Uint8Array, options: SendOptions): Promise<void> | void;
+
+  /**
+   * Whether `send()` may call {@link write} in its own turn when no send is pending (a medium that
+   * queues what it is handed in order, such as a socket): the frame then skips the send chain's
+   * promise jobs, and a `write` that returns nothing (no backpressure wait) settles the send at once.
+   * Default false: every frame goes through the chain, a microtask later.
+   */
+  protected readonly writesAtOnce: boolean = false;
 
   /** Tells the peer that no more frames come; called once, after every send has settled. */
   protected abstract endWriting(options: SendOptions): Promise<void> | void;
@@ -70,9 +83,34 @@ export abstract class BaseFrameStream implements FrameStream {
   send(frame: Uint8Array, options: SendOptions = {}): Promise<void> {
     const refused = sendRefusal(frame, this.maxFrameBytes, this.#error === null && this.#writeClosed);
     if (refused) return Promise.reject(refused);
-    const turn = this.#chain.then(() => this.#sendNow(frame, options));
-    this.#chain = turn.catch(() => {});
+    if (this.#pending === 0 && this.writesAtOnce) return this.#sendAtOnce(frame, options);
+    return this.#queued(this.#chain.then(() => this.#sendNow(frame, options)));
+  }
+
+  /** `turn` is the newest send: the next ones wait for it to settle. */
+  #queued(turn: Promise<void>): Promise<void> {
+    this.#pending++;
+    const settled = (): void => void this.#pending--;
+    this.#chain = turn.then(settled, settled);
     return turn;
+  }
+
+  /** Nothing pending: written in the caller's turn (the same checks as {@link #sendNow}, in the same order). */
+  #sendAtOnce(frame: Uint8Array, options: SendOptions): Promise<void> {
+    let wrote: Promise<void> | void;
+    try {
+      options.signal?.throwIfAborted();
+      if (this.#error !== null) throw this.#error;
+      wrote = this.write(frame, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (wrote === undefined) return this.#error === null ? SENT : Promise.reject(this.#error);
+    return this.#queued(
+      wrote.then(() => {
+        if (this.#error !== null) throw this.#error;
+      }),
+    );
   }
 
   async #sendNow(frame: Uint8Array, options: SendOptions): Promise<void> {

@@ -83,6 +83,59 @@ describe('FrameStream over WebSocket', () => {
     await a.close();
   });
 
+  /** The socket's writes to the kernel (one per uncork, however many frames were corked), and the frames handed to `ws`. */
+  const watched = async () => {
+    const server = new Promise<WebSocket>((resolve) => accepted.push(resolve));
+    const a = await dialWs(`${url}/db`);
+    const ws = await server;
+    const b = new WsFrameStream(ws, { remotePeer: 'client' });
+    const socket = (ws as unknown as { _socket: Record<'_writev' | '_write', (...a: unknown[]) => void> })._socket;
+    const count = { writes: 0, handed: 0 };
+    for (const k of ['_writev', '_write'] as const) {
+      const original = socket[k].bind(socket);
+      socket[k] = (...args: unknown[]) => {
+        count.writes++;
+        original(...args);
+      };
+    }
+    const send = ws.send.bind(ws);
+    ws.send = ((...args: Parameters<WebSocket['send']>) => {
+      count.handed++;
+      send(...args);
+    }) as WebSocket['send'];
+    return { a, b, count };
+  };
+
+  it('a send with none pending hands its frame to the socket at once; later ones keep the order', async () => {
+    const { a, b, count } = await watched();
+    const first = b.send(new Uint8Array([1]));
+    assert.equal(count.handed, 1, 'handed over in the call, not a promise job later');
+    const rest = [b.send(new Uint8Array([2, 2])), b.send(new Uint8Array([3, 3, 3]))];
+    await Promise.all([first, ...rest]);
+    await b.close();
+    assert.deepEqual((await readAll(a)).map((f) => f.length), [1, 2, 3]);
+    await a.close();
+  });
+
+  it('a send made straight in a callback and those of its promise jobs leave in one write', async () => {
+    const { a, b, count } = await watched();
+    let atNextTurn = -1;
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        setImmediate(() => {
+          atNextTurn = count.writes;
+          resolve();
+        });
+        void b.send(new Uint8Array([1])); // in the callback itself
+        void Promise.resolve().then(() => b.send(new Uint8Array([2, 2]))); // in one of its promise jobs
+      }),
+    );
+    assert.equal(atNextTurn, 1, 'one write for both frames');
+    await b.close();
+    assert.deepEqual((await readAll(a)).map((f) => f.length), [1, 2]);
+    await a.close();
+  });
+
   it('control messages: end half-closes, others reach onControl, malformed ones fail the stream', async () => {
     const got: unknown[] = [];
     const server = new Promise<WebSocket>((resolve) => accepted.push(resolve));

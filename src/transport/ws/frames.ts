@@ -54,6 +54,8 @@ function uncorkAll(): void {
   if (failure !== undefined) throw failure;
 }
 
+const tickUncork = (): void => void process.nextTick(uncorkAll);
+
 export class WsFrameStream extends SocketFrameStream {
   readonly #ws: WsSocket;
   #corked = false;
@@ -89,18 +91,21 @@ export class WsFrameStream extends SocketFrameStream {
     if (this.receivedFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) && this.inbox.full && !this.#ws.isPaused) this.#ws.pause();
   }
 
-  protected override async write(frame: Uint8Array, options: SendOptions): Promise<void> {
+  /** A socket queues what it is handed, in order: a send with none pending writes in the caller's turn. */
+  protected override readonly writesAtOnce = true;
+
+  protected override write(frame: Uint8Array, options: SendOptions): Promise<void> | void {
     // ws may keep a reference to the bytes until they are written: copy, so the caller may reuse its buffer.
     this.#cork();
     // The wait for the write is made only when there is one (past the high-water mark): most sends
-    // never wait, and need no promise of their own.
+    // never wait, and need no promise at all.
     let flushed = false;
     let onFlushed: (() => void) | undefined;
     this.#ws.send(options.shared ? frame : frame.slice(), { binary: true }, () => {
       flushed = true;
       onFlushed?.();
     });
-    if (this.#ws.bufferedAmount > this.highWaterBytes) await this.waitFor(flushed ? Promise.resolve() : new Promise<void>((resolve) => (onFlushed = resolve)), options.signal);
+    if (this.#ws.bufferedAmount > this.highWaterBytes) return this.waitFor(flushed ? Promise.resolve() : new Promise<void>((resolve) => (onFlushed = resolve)), options.signal);
   }
 
   /**
@@ -122,7 +127,10 @@ export class WsFrameStream extends SocketFrameStream {
         socket.uncork();
       }),
     );
-    if (corked.length === 1) process.nextTick(uncorkAll);
+    // The tick is queued from a promise job: a send made straight in a callback (not in one of its
+    // promise jobs) would otherwise uncork before those jobs, and their frames would leave in a
+    // second write.
+    if (corked.length === 1) queueMicrotask(tickUncork);
   }
 
   override abort(err: Error): void {
