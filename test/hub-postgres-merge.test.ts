@@ -16,7 +16,7 @@ import type { HubDatabase } from '../src/hub/storage/port.ts';
 import { Gate, refusalText } from '../src/sync/gate.ts';
 import type { PeerPolicy } from '../src/sync/policy.ts';
 import { storeInOwnSchema } from './support/postgres.ts';
-import { engineWithSite } from './support/fixed-site.ts';
+import { engineFromImage } from './support/fixed-site.ts';
 
 const TABLES: TableInfo[] = [
   { name: 'items', pks: ['id'], columns: ['a', 'b'] },
@@ -40,11 +40,12 @@ function sqliteHosted(): Engine {
 function site(n: number): Engine {
   const id = new Uint8Array(16).fill(n);
   id[0] = 0x40 + n;
-  const { db, engine } = engineWithSite(id);
-  db.exec('CREATE TABLE items (id NOT NULL PRIMARY KEY, a, b); CREATE TABLE tags (g NOT NULL, n NOT NULL, PRIMARY KEY (g, n))');
-  engine.asCrr('items');
-  engine.asCrr('tags');
-  return engine;
+  // A copy of one made once (engineFromImage).
+  return engineFromImage('hub-postgres-merge site', id, (db, engine) => {
+    db.exec('CREATE TABLE items (id NOT NULL PRIMARY KEY, a, b); CREATE TABLE tags (g NOT NULL, n NOT NULL, PRIMARY KEY (g, n))');
+    engine.asCrr('items');
+    engine.asCrr('tags');
+  }).engine;
 }
 
 // Few keys and values, so sites collide on cells, values and versions.
