@@ -12,9 +12,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
+import type { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
-import { Engine, openDatabase, type Change, type ReadFilter } from '../src/engine/index.ts';
+import { Engine, type Change, type ReadFilter } from '../src/engine/index.ts';
 import { fanoutOf } from '../src/hub/fanout.ts';
 import type { HubDatabase, HubStore } from '../src/hub/storage/port.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
@@ -25,6 +26,7 @@ import { Gate } from '../src/sync/gate.ts';
 import { decodeMessage } from '../src/sync/messages.ts';
 import type { FeedRequest } from '../src/sync/ports.ts';
 import { tempDir } from './support/cli.ts';
+import { freshCopy } from './support/fresh-copy.ts';
 import { dropSchema, testClient } from './support/postgres.ts';
 
 /** A channel that keeps the changes and caught-up versions sent to it. */
@@ -68,17 +70,23 @@ const FILTER: ReadFilter = { rules: [{ table: 'notes', where: "body LIKE 'a%'", 
 
 const NOBODY = new Uint8Array(16);
 
+/**
+ * A fresh replica's database with the notes CRR (each with a random site id of its own): a copy of one
+ * made once (freshCopy), as making it anew (Engine.open, the table, asCrr) would give it.
+ */
+function notesReplica(): DatabaseSync {
+  return freshCopy('hub-fanout-readback notes', (db, e) => {
+    db.exec('CREATE TABLE notes(id INTEGER PRIMARY KEY NOT NULL, body TEXT, n INTEGER)');
+    e.asCrr('notes');
+  });
+}
+
 /** Returns how many wakes of its fan-out took what the merges stored rather than reading it back. */
 async function scenario(store: HubStore, name: string, ops: readonly Op[], lateFrom: number): Promise<number> {
-  const dbs = [0, 1, 2].map(() => openDatabase(':memory:'));
+  const dbs = [0, 1, 2].map(notesReplica);
   const stop = new AbortController();
   try {
-    const engines = dbs.map((db) => {
-      db.exec('CREATE TABLE notes(id INTEGER PRIMARY KEY NOT NULL, body TEXT, n INTEGER)');
-      const e = Engine.open(db);
-      e.asCrr('notes');
-      return e;
-    });
+    const engines = dbs.map((db) => Engine.open(db));
     const hosted = (await store.open(name, { app: 'a', user: 'u' })) as HubDatabase;
     await hosted.declare(engines[0]!.crrs());
     const gate = new Gate(() => ({ read: 'all', write: 'all' }));
@@ -151,11 +159,9 @@ async function scenario(store: HubStore, name: string, ops: readonly Op[], lateF
         });
         // A replica fed what was sent holds what one fed the read-back holds.
         const replica = (changes: Change[]): unknown[] => {
-          const db = openDatabase(':memory:');
+          const db = notesReplica();
           try {
-            db.exec('CREATE TABLE notes(id INTEGER PRIMARY KEY NOT NULL, body TEXT, n INTEGER)');
             const e = Engine.open(db);
-            e.asCrr('notes');
             if (changes.length) e.applyChanges(changes);
             return db.prepare('SELECT id, body, n FROM notes ORDER BY id').all().map((r) => ({ ...r }));
           } finally {
