@@ -17,7 +17,7 @@ import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { formatChange } from '../src/sync/jsonl.ts';
 import { ChangeLineWriter } from '../src/sync/jsonl-writer.ts';
 import { hex, opArb, repr, runOp, SCHEMA, TABLES, valueArb, write } from './support/convergence.ts';
-import { engineWithSite } from './support/fixed-site.ts';
+import { engineFromImage } from './support/fixed-site.ts';
 
 /** Every field of a change with its exact type. */
 const show = (c: Readonly<Change>): string =>
@@ -71,11 +71,12 @@ function siteId(n: number): Uint8Array {
   b.fill(n, 1);
   return b;
 }
+/** A fresh replica with site id n: a copy of one made once (engineFromImage). */
 function openReplica(n: number): Engine {
-  const { db, engine } = engineWithSite(siteId(n));
-  db.exec(SCHEMA);
-  for (const t of Object.keys(TABLES)) engine.asCrr(t);
-  return engine;
+  return engineFromImage('changes-lines', siteId(n), (db, engine) => {
+    db.exec(SCHEMA);
+    for (const t of Object.keys(TABLES)) engine.asCrr(t);
+  }).engine;
 }
 
 const ops = opArb(REPLICAS);

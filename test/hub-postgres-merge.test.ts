@@ -17,7 +17,7 @@ import { Gate, refusalText } from '../src/sync/gate.ts';
 import type { PeerPolicy } from '../src/sync/policy.ts';
 import { freshCopy } from './support/fresh-copy.ts';
 import { storeInOwnSchema } from './support/postgres.ts';
-import { engineWithSite } from './support/fixed-site.ts';
+import { engineFromImage } from './support/fixed-site.ts';
 
 const TABLES: TableInfo[] = [
   { name: 'items', pks: ['id'], columns: ['a', 'b'] },
@@ -42,26 +42,16 @@ function sqliteHosted(): Engine {
   );
 }
 
-/** Each site's fresh database: its site id is fixed, so every build is the same bytes (made once, copied). */
-const siteImages = new Map<number, Uint8Array>();
-
 /** A site with a chosen site id (ordered by n, so ties between sites are reproducible). */
 function site(n: number): Engine {
-  let image = siteImages.get(n);
-  if (!image) {
-    const id = new Uint8Array(16).fill(n);
-    id[0] = 0x40 + n;
-    const { db, engine } = engineWithSite(id);
+  const id = new Uint8Array(16).fill(n);
+  id[0] = 0x40 + n;
+  // A copy of one made once (engineFromImage).
+  return engineFromImage('hub-postgres-merge site', id, (db, engine) => {
     db.exec('CREATE TABLE items (id NOT NULL PRIMARY KEY, a, b); CREATE TABLE tags (g NOT NULL, n NOT NULL, PRIMARY KEY (g, n))');
     engine.asCrr('items');
     engine.asCrr('tags');
-    image = db.serialize();
-    db.close();
-    siteImages.set(n, image);
-  }
-  const db = openDatabase(':memory:');
-  db.deserialize(image);
-  return Engine.open(db);
+  }).engine;
 }
 
 // Few keys and values, so sites collide on cells, values and versions.

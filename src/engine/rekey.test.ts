@@ -13,7 +13,7 @@ import { Engine } from './engine.ts';
 import type { SqlValue } from './sqlite.ts';
 import type { Change } from './change.ts';
 import { formatChange } from '../sync/jsonl.ts';
-import { engineWithSite } from '../../test/support/fixed-site.ts';
+import { engineFromImage } from '../../test/support/fixed-site.ts';
 
 const ALIAS = 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a, b TEXT, c)';
 const NUMBERED = 'CREATE TABLE t (id INTEGER PRIMARY KEY DESC NOT NULL, a, b TEXT, c)';
@@ -22,11 +22,12 @@ function site(n: number): Uint8Array {
   return new Uint8Array(16).fill(n);
 }
 
+/** A fresh replica of `ddl` with site id n (a copy of one made once per ddl: engineFromImage). */
 function replica(ddl: string, n: number): Engine {
-  const { db, engine: e } = engineWithSite(site(n));
-  db.exec(ddl);
-  e.asCrr('t');
-  return e;
+  return engineFromImage(`rekey ${ddl}`, site(n), (db, e) => {
+    db.exec(ddl);
+    e.asCrr('t');
+  }).engine;
 }
 
 /** Whether t's key map is keyed by the key (no stored copy of it). */

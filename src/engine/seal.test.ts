@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { MAX_CLOCK } from './change.ts';
 import { insertOrder, logRuns } from './seal-runs.ts';
 import type { SqlValue } from './sqlite.ts';
-import { dumpClocks, sealOnce, sealReplica, type SealReplica } from '../../test/support/seal-replicas.ts';
+import { assertSameClocks, sealOnce, sealReplica, type SealReplica } from '../../test/support/seal-replicas.ts';
 
 const WIDE = Array.from({ length: 66 }, (_, i) => `w${i}`);
 const SCHEMA = `
@@ -74,7 +74,7 @@ describe('set-based seal', () => {
               r.db.exec('COMMIT');
             }
             assert.equal(text(sealOnce(a, { minRun })), text(sealOnce(b, { minRun: Infinity })));
-            assert.equal(dumpClocks(a, 'clock'), dumpClocks(b, 'clock'));
+            assertSameClocks(a, b, 'clock');
             if (tx.pump) for (const r of [a, b]) run(r, tx.pump.sql, tx.pump.params);
           }
         } finally {
@@ -101,7 +101,7 @@ describe('set-based seal', () => {
     for (const sql of steps) {
       for (const r of [a, b]) r.db.exec(sql.replaceAll('$b', "'b'"));
       assert.equal(text(sealOnce(a, {})), text(sealOnce(b, { minRun: Infinity })), sql);
-      assert.equal(dumpClocks(a, 'clock'), dumpClocks(b, 'clock'), sql);
+      assertSameClocks(a, b, 'clock', sql);
     }
     a.db.close();
     b.db.close();
@@ -130,7 +130,7 @@ describe('set-based seal', () => {
       assert.equal(runs.length, 1, sql);
       assert.equal(insertOrder(a.db, t, runs[0]!), order, sql);
       assert.equal(text(sealOnce(a, {})), text(sealOnce(b, { minRun: Infinity })), sql);
-      assert.equal(dumpClocks(a, 'clock'), dumpClocks(b, 'clock'), sql);
+      assertSameClocks(a, b, 'clock', sql);
     }
     a.db.close();
     b.db.close();
