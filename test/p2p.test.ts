@@ -46,7 +46,8 @@ function write(r: Repository, sql: string): void {
   db.close();
 }
 
-describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
+// Timed (the relay within 3 s): alone, before the scenarios that run at once below.
+describe('p2p sync over libp2p on 127.0.0.1: live relay', { timeout: 120_000 }, () => {
   it('three peers in a chain converge live, relaying through the middle one', async () => {
     const dir = tempDir();
     const [alice, bob, carol] = [await repo(dir, 'alice'), await repo(dir, 'bob'), await repo(dir, 'carol')];
@@ -70,7 +71,11 @@ describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000 }, () => {
     assert.ok(Date.now() - t0 < 3000, `relay took ${Date.now() - t0} ms`);
     assert.equal(rows(alice), rows(carol));
   });
+});
 
+// The scenarios share nothing (each its own repositories, servers and nodes) and mostly wait for
+// processes, connections and retries: they run at once, so one's waiting overlaps the others'.
+describe('p2p sync over libp2p on 127.0.0.1', { timeout: 120_000, concurrency: true }, () => {
   it('a stopped peer catches up from where it left off when it comes back', async () => {
     const dir = tempDir();
     const alice = await repo(dir, 'alice');
