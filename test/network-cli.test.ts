@@ -21,8 +21,9 @@ import { serve, until } from './support/serve.ts';
 
 const LOCAL = '/ip4/127.0.0.1/tcp/0';
 const cleanup: (() => Promise<unknown> | void)[] = [];
+// Every serve stopped (SIGTERM, then its exit) and node closed at once: each waits only for itself.
 after(async () => {
-  for (const c of cleanup.reverse()) await c();
+  await Promise.all(cleanup.map((c) => c()));
 });
 
 /** A repository with a `notes` CRR table, closed (the CLI works on it). */
