@@ -18,8 +18,9 @@ import { serve } from './support/serve.ts';
 
 const LOCAL = '/ip4/127.0.0.1/tcp/0';
 const cleanup: (() => Promise<unknown>)[] = [];
+// Every serve stopped (SIGTERM, then its exit) and node closed at once: each waits only for itself.
 after(async () => {
-  for (const c of cleanup.reverse()) await c();
+  await Promise.all(cleanup.map((c) => c()));
 });
 
 async function repo(dir: string, name: string, rows: string[] = []): Promise<{ root: string; address: string }> {
@@ -64,8 +65,8 @@ describe('revoking access on open sessions (real CLI, 127.0.0.1)', { timeout: 12
     const a = await serve(alice.root, ['--listen', LOCAL], cleanup);
     await run(bob.root, ['remote', 'add', 'alice', a.address()]);
     await run(carol.root, ['remote', 'add', 'alice', a.address()]);
-    const b = await serve(bob.root, ['--listen', LOCAL], cleanup);
-    const c = await serve(carol.root, ['--listen', carolAt], cleanup);
+    // two processes starting: at once (each waits for its own banner)
+    const [b, c] = await Promise.all([serve(bob.root, ['--listen', LOCAL], cleanup), serve(carol.root, ['--listen', carolAt], cleanup)]);
     let bAt = await b.waitFor(/merged 1 changes from alice/);
     let cAt = await c.waitFor(/merged 1 changes from alice/);
     await a.waitFor(/following carol/);

@@ -21,8 +21,9 @@ import { serve, until } from './support/serve.ts';
 
 const LOCAL = '/ip4/127.0.0.1/tcp/0';
 const cleanup: (() => Promise<unknown> | void)[] = [];
+// Every serve stopped (SIGTERM, then its exit) and node closed at once: each waits only for itself.
 after(async () => {
-  for (const c of cleanup.reverse()) await c();
+  await Promise.all(cleanup.map((c) => c()));
 });
 
 /** A repository with a `notes` CRR table, closed (the CLI works on it). */
@@ -64,7 +65,9 @@ async function closedPort(): Promise<number> {
 
 const randomAddress = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
 
-describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () => {
+// The scenarios share nothing (each its own folders, processes and nodes) and mostly wait for
+// processes to start and for the network: they run at once, so one's waiting overlaps the others'.
+describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000, concurrency: true }, () => {
   it('serve restarted without --listen keeps its port: a remote added by multiaddr still pulls; a taken port falls back with one warning', async () => {
     const dir = tempDir();
     const alice = await repo(dir, 'alice', ['a1']);
@@ -90,10 +93,12 @@ describe('ddcp on the network (127.0.0.1, no mDNS)', { timeout: 120_000 }, () =>
     try {
       s = await serve(alice.root, [], cleanup);
       assert.notEqual(s.address(), first);
+      // the warning is logged after the banner: wait for it, then count them in the whole run's output
+      await s.waitFor(/warning:/);
+      assert.equal(await s.stop(), 0);
       const warnings = s.output().split('\n').filter((l) => /warning:/.test(l));
       assert.equal(warnings.length, 1, s.output());
       assert.match(warnings[0]!, new RegExp(`127\\.0\\.0\\.1/tcp/${port} .*is taken; listening on a random port`));
-      assert.equal(await s.stop(), 0);
       // asked for explicitly, a taken port is an error in words
       const taken = await run(alice.root, ['serve', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
       assert.equal(taken.code, 1);
