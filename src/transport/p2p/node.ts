@@ -207,6 +207,19 @@ export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
  */
 export const PING_TIMEOUT_MS = 30_000;
 
+/** How often the connection monitor pings each connection (libp2p's default, set here to size the next). */
+export const PING_INTERVAL_MS = 10_000;
+
+/**
+ * Ping streams allowed at once on a connection, each way. The monitor starts a ping every interval
+ * without waiting for the last one, so with pings allowed {@link PING_TIMEOUT_MS} (up to twice that)
+ * several can be in flight on a stalled machine; at libp2p's limit of one outbound ping the second
+ * is refused (TooManyOutboundProtocolStreamsError), which the monitor counts as a failed ping and
+ * aborts the whole connection — a sync on it cut exactly when the stall the long time-outs were
+ * meant to survive happens.
+ */
+export const PING_STREAMS = Math.ceil((2 * PING_TIMEOUT_MS) / PING_INTERVAL_MS) + 1;
+
 /**
  * How long a new stream's protocol negotiation may take, each way, before libp2p aborts the stream.
  * Its default, 10 s of wall time, is as short as the stalls of a loaded machine (up to 11 s seen):
@@ -248,7 +261,7 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
     identifyPush: identifyPush(),
-    ping: ping({ timeout: 2 * PING_TIMEOUT_MS }),
+    ping: ping({ timeout: 2 * PING_TIMEOUT_MS, maxInboundStreams: PING_STREAMS, maxOutboundStreams: PING_STREAMS }),
   };
   if (useDht) {
     const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht');
@@ -279,7 +292,7 @@ export async function createNode(init: NodeInit): Promise<P2pNode> {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES } })],
       connectionManager: { inboundStreamProtocolNegotiationTimeout: NEGOTIATION_TIMEOUT_MS, outboundStreamProtocolNegotiationTimeout: NEGOTIATION_TIMEOUT_MS },
-      connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: 2 * PING_TIMEOUT_MS } },
+      connectionMonitor: { pingInterval: PING_INTERVAL_MS, pingTimeout: { minTimeout: PING_TIMEOUT_MS, maxTimeout: 2 * PING_TIMEOUT_MS } },
       peerDiscovery,
       services,
       nodeInfo: { name: 'ddcp' },
