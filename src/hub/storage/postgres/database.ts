@@ -288,56 +288,70 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       // go in the first group too, rather than this one alone and the rest after its transaction.
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.queue.length > 0) {
-        // One entry per site in a group (what waited in `pending` belongs to its first push).
-        const group: Entry[] = [];
-        const sites = new Map<string, Entry>();
-        for (let i = 0; i < this.queue.length; ) {
-          const q = this.queue[i]!;
-          const failed = this.failed.get(q.from);
-          if (failed !== undefined) {
-            this.queue.splice(i, 1);
-            q.reject(failed);
-            continue;
-          }
-          const site = hex(q.from.siteId);
-          const entry = sites.get(site);
-          if (entry ? entry.from === q.from && entry.pushes.length < MAX_RUN : group.length < this.ctx.maxGroup) {
-            if (entry) entry.pushes.push(q);
-            else {
-              const e = { from: q.from, pushes: [q] };
-              sites.set(site, e);
-              group.push(e);
-            }
-            this.queue.splice(i, 1);
-          } else i++;
-        }
-        if (group.length === 0) continue;
-        const settle = (e: Entry, r: Received[]): void => {
-          const site = hex(e.from.siteId);
-          this.merged.set(site, Math.max(this.merged.get(site) ?? -1, e.pushes[e.pushes.length - 1]!.batch.version));
-          e.pushes.forEach((q, i) => q.resolve(r[i]!));
-        };
-        const fail = (e: Entry, err: unknown): void => {
-          this.failed.set(e.from, err);
-          for (const q of e.pushes) q.reject(err);
-        };
+        // The group is made once a merge slot is held, not before: under load a database waits for
+        // a slot, and the pushes that arrive meanwhile join this group instead of the next one — the
+        // transaction's fixed cost (round trips, statements, commit, the fan-out's wake) is shared by
+        // more changes exactly when the hub is saturated.
+        await this.ctx.mergeSlots.acquire();
         try {
-          const results = await this.mergeGroup(group, group.length === 1);
-          group.forEach((e, i) => settle(e, results[i]!));
-        } catch (err) {
-          if (group.length === 1) fail(group[0]!, err);
-          else {
-            for (const e of group) {
-              await this.mergeGroup([e], true).then(
-                ([r]) => settle(e, r!),
-                (x: unknown) => fail(e, x),
-              );
-            }
-          }
+          await this.mergeQueued();
+        } finally {
+          this.ctx.mergeSlots.release();
         }
       }
     } finally {
       this.draining = false;
+    }
+  }
+
+  /** Merges one group of what waits in the queue (drain; a merge slot is held). */
+  private async mergeQueued(): Promise<void> {
+    // One entry per site in a group (what waited in `pending` belongs to its first push).
+    const group: Entry[] = [];
+    const sites = new Map<string, Entry>();
+    for (let i = 0; i < this.queue.length; ) {
+      const q = this.queue[i]!;
+      const failed = this.failed.get(q.from);
+      if (failed !== undefined) {
+        this.queue.splice(i, 1);
+        q.reject(failed);
+        continue;
+      }
+      const site = hex(q.from.siteId);
+      const entry = sites.get(site);
+      if (entry ? entry.from === q.from && entry.pushes.length < MAX_RUN : group.length < this.ctx.maxGroup) {
+        if (entry) entry.pushes.push(q);
+        else {
+          const e = { from: q.from, pushes: [q] };
+          sites.set(site, e);
+          group.push(e);
+        }
+        this.queue.splice(i, 1);
+      } else i++;
+    }
+    if (group.length === 0) return;
+    const settle = (e: Entry, r: Received[]): void => {
+      const site = hex(e.from.siteId);
+      this.merged.set(site, Math.max(this.merged.get(site) ?? -1, e.pushes[e.pushes.length - 1]!.batch.version));
+      e.pushes.forEach((q, i) => q.resolve(r[i]!));
+    };
+    const fail = (e: Entry, err: unknown): void => {
+      this.failed.set(e.from, err);
+      for (const q of e.pushes) q.reject(err);
+    };
+    try {
+      const results = await this.mergeGroup(group, group.length === 1);
+      group.forEach((e, i) => settle(e, results[i]!));
+    } catch (err) {
+      if (group.length === 1) fail(group[0]!, err);
+      else {
+        for (const e of group) {
+          await this.mergeGroup([e], true).then(
+            ([r]) => settle(e, r!),
+            (x: unknown) => fail(e, x),
+          );
+        }
+      }
     }
   }
 
@@ -348,14 +362,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
    * landed); `alone`: a push that fails also forgets what waited for it.
    */
   private async mergeGroup(group: readonly Entry[], alone: boolean): Promise<Received[][]> {
-    await this.ctx.mergeSlots.acquire();
-    let tx: Awaited<ReturnType<Sql['reserve']>>;
-    try {
-      tx = await this.ctx.sql.reserve();
-    } catch (err) {
-      this.ctx.mergeSlots.release();
-      throw err;
-    }
+    const tx = await this.ctx.sql.reserve();
     const io = new PgCellIO(tx as unknown as Sql, this.s, this.id);
     const conflicts = new ConflictNotes();
     const results: Received[][] = [];
@@ -457,7 +464,6 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       throw await cause;
     } finally {
       tx.release();
-      this.ctx.mergeSlots.release();
     }
     if (kept) {
       this.handOver(kept.open, kept.next, kept.io, kept.direct);
