@@ -86,6 +86,37 @@ describe('PostgreSQL hub store: group commit', () => {
     }
   });
 
+  it('pushes that arrive while their database waits for a merge slot go in the group it then merges', async () => {
+    const schema = testSchema();
+    // A pool of 3: one merge slot (two connections stay free for short statements).
+    const own = testClient(3);
+    const store = await PgHubStore.open({ url: own, schema });
+    try {
+      const [a, b] = [(await store.open('a', OWNER))!, (await store.open('b', OWNER))!];
+      await a.declare([NOTES]);
+      await b.declare([NOTES]);
+      const clients = Array.from({ length: 3 }, (_, i) => client(i, 2));
+      const origins = clients.map((c) => ({ siteId: c.engine.siteId, peer: 'alice', source: 'test', gate: ALL })); // one session each
+      const from = (c: (typeof clients)[number]) => origins[clients.indexOf(c)]!;
+      // a's merge takes the slot; b's first push waits for it, and the pushes of a later turn of
+      // the event loop (a's transaction still runs: it needs PostgreSQL's answers) arrive meanwhile.
+      const pushes = [a.sink.receive(clients[0]!.batches[0]!, from(clients[0]!)), b.sink.receive(clients[1]!.batches[0]!, from(clients[1]!))];
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      pushes.push(b.sink.receive(clients[2]!.batches[0]!, from(clients[2]!)), b.sink.receive(clients[1]!.batches[1]!, from(clients[1]!)));
+      await Promise.all(pushes);
+      assert.equal(await b.feed.version(), 2);
+      const [row] = await own.unsafe<{ n: number; v: number }[]>(
+        `SELECT count(DISTINCT d.xmin::text)::int AS n, count(*)::int AS v FROM ${schema}.direct_versions d JOIN ${schema}.databases x ON x.id = d.db WHERE x.name = 'b'`,
+      );
+      assert.deepEqual(row, { n: 1, v: 2 }, "b's three pushes (two sites) in one transaction, a version per site");
+    } finally {
+      await store.close();
+      await dropSchema(own, schema);
+      await own.end();
+    }
+  });
+
   it('a push that fails in a group fails alone; the others of its group land', async () => {
     const schema = testSchema();
     const store = await PgHubStore.open({ url: sql, schema });
