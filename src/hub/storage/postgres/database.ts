@@ -23,7 +23,7 @@ import { HubStoreError, type DatabaseInfo, type HubDatabase, type HubUser } from
 import { bytea, bytes, hex, PgCellIO, PREPARED } from './cells.ts';
 import { readBatches } from './feed.ts';
 import { mergeGuardedCells } from './guard.ts';
-import { materializeDocuments } from './documents.ts';
+import { materializeDocuments, touchedDocuments } from './documents.ts';
 import { ConflictNotes, readConflicts } from './conflicts.ts';
 import { mergeCells, rowsOf, SiteOrdinals, type MergeResult } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
@@ -72,6 +72,9 @@ interface Entry {
   from: PushOrigin;
   pushes: Queued[];
 }
+
+/** Parameters of a group's last statement before those of the writes folded into it (see mergeGroup). */
+const LAST_PARAMS = 9;
 
 /** The most pushes of one origin merged as one (bounds one merge's size). */
 const MAX_RUN = 256;
@@ -419,9 +422,13 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         const refused = merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) }));
         results.push(pushes.map((q) => (q.batch === last ? { version: last.version, applied: merged.applied, refused } : { version: q.batch.version, applied: 0, refused: [] })));
       }
-      await io.flushed(); // the merges' writes go first
+      // The merges' writes go first: in the last statement if nothing reads the cells before it
+      // (no documents to materialize), else as statements of their own.
+      const docs = touched.length > 0 && touchedDocuments(touched).length > 0;
+      const folded = docs ? undefined : io.foldWrites(LAST_PARAMS + 1);
+      if (!folded) await io.flushed();
       // Documents the merges touched are materialized again, in the same transaction (documents.ts).
-      if (touched.length > 0) await materializeDocuments(tx as unknown as Sql, this.s, this.id, touched);
+      if (docs) await materializeDocuments(tx as unknown as Sql, this.s, this.id, touched);
       // The conflicts met, as the engine records them (source: the pusher's label, as the SQLite store).
       const noted = conflicts.write(tx as unknown as Sql, this.s, this.id, Date.now());
       noted?.catch(() => {}); // awaited with the commit
@@ -430,13 +437,13 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       const a = tx.array.bind(tx) as (xs: unknown[], type: number) => never;
       const last = tx
         .unsafe(
-          `WITH t AS (INSERT INTO ${this.s}.tracked (db, site_id, version) SELECT $1, decode(x.s, 'hex'), x.v FROM unnest($2::text[], $3::int8[]) AS x(s, v)
+          `WITH ${folded?.ctes.map((c) => `${c},\n`).join('') ?? ''}t AS (INSERT INTO ${this.s}.tracked (db, site_id, version) SELECT $1, decode(x.s, 'hex'), x.v FROM unnest($2::text[], $3::int8[]) AS x(s, v)
                       ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)),
                 dv AS (INSERT INTO ${this.s}.direct_versions (db, db_version, site) SELECT $1, y.v, decode(y.s, 'hex') FROM unnest($4::text[], $5::int8[]) AS y(s, v)
                       ON CONFLICT (db, db_version) DO UPDATE SET site = excluded.site),
                 ov AS (UPDATE ${this.s}.databases SET open_version = $6::int8 WHERE id = $1 AND $6::int8 > $7::int8)
            SELECT CASE WHEN $6::int8 > $7::int8 THEN pg_notify($8, $9) END`,
-          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, `${this.name} ${version - 1}`],
+          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, `${this.name} ${version - 1}`, ...(folded?.params ?? [])],
           PREPARED,
         )
         .execute();
