@@ -117,6 +117,55 @@ describe('PostgreSQL hub store: group commit', () => {
     }
   });
 
+  it('databases waiting for a merge slot share the transaction of the one that gets it; a faulty push there fails alone', async () => {
+    const schema = testSchema();
+    const own = testClient(3); // one merge slot
+    const store = await PgHubStore.open({ url: own, schema });
+    try {
+      const names = ['a', 'b', 'c', 'd'];
+      const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
+      for (const db of dbs) await db.declare([NOTES]);
+      const clients = Array.from({ length: 7 }, (_, i) => client(i, 2));
+      const origins = clients.map((c) => ({ siteId: c.engine.siteId, peer: 'alice', source: 'test', gate: ALL }));
+      const push = (d: number, c: number, batch?: Batch) => dbs[d]!.sink.receive(batch ?? clients[c]!.batches[0]!, origins[c]!);
+      const txOf = async (): Promise<Map<string, string[]>> => {
+        const rows = await own.unsafe<{ name: string; tx: string }[]>(
+          `SELECT x.name, d.xmin::text AS tx FROM ${schema}.direct_versions d JOIN ${schema}.databases x ON x.id = d.db ORDER BY x.name, d.db_version`,
+        );
+        const out = new Map<string, string[]>();
+        for (const r of rows) out.set(r.name, [...(out.get(r.name) ?? []), r.tx]);
+        return out;
+      };
+      // a takes the slot; b, c and d wait for it and go in one transaction when a is done.
+      await Promise.all([push(0, 0), push(1, 1), push(2, 2), push(2, 3), push(3, 5)]);
+      const first = await txOf();
+      assert.deepEqual(
+        names.map((n) => first.get(n)!.length),
+        [1, 1, 2, 1],
+        'a version per push',
+      );
+      const shared = first.get('b')![0]!;
+      assert.deepEqual([first.get('c'), first.get('d')], [[shared, shared], [shared]], 'b, c and d committed together');
+      assert.notEqual(first.get('a')![0], shared);
+      // Again, with a faulty push in d: the shared transaction fails, each group is merged again on
+      // its own, and only the faulty push fails.
+      const bad = clients[4]!;
+      const badBatch: Batch = { ...bad.batches[0]!, changes: bad.batches[0]!.changes.map((c) => (c.cid === 'body' ? { ...c, cid: 'nope' } : c)) };
+      const c2 = (c: number) => clients[c]!.batches[1]!;
+      const results = await Promise.allSettled([push(0, 0, c2(0)), push(1, 1, c2(1)), push(2, 2, c2(2)), push(3, 4, badBatch), push(3, 5, c2(5))]);
+      results.forEach((r, i) => {
+        if (i === 3) assert.ok(r.status === 'rejected' && /nope/.test(String((r.reason as Error).message)), String(r.status === 'rejected' ? r.reason : 'landed'));
+        else assert.ok(r.status === 'fulfilled' && r.value!.applied > 0, `push ${i}: ${r.status === 'rejected' ? String(r.reason) : 'applied 0'}`);
+      });
+      assert.deepEqual(await Promise.all(dbs.map((db) => db.feed.version())), [2, 2, 3, 2], 'a version per push that landed');
+      for (const [i, db] of dbs.entries()) assert.ok((await feedOf(db)).length > 0, names[i]);
+    } finally {
+      await store.close();
+      await dropSchema(own, schema);
+      await own.end();
+    }
+  });
+
   it('a push that fails in a group fails alone; the others of its group land', async () => {
     const schema = testSchema();
     const store = await PgHubStore.open({ url: sql, schema });

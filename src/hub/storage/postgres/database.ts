@@ -27,7 +27,7 @@ import { materializeDocuments, touchedDocuments } from './documents.ts';
 import { ConflictNotes, readConflicts } from './conflicts.ts';
 import { mergeCells, rowsOf, SiteOrdinals, type MergeResult } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
-import type { Slots } from './slots.ts';
+import type { MergeTurns } from './slots.ts';
 
 /** What a database needs of its store. */
 export interface StoreContext {
@@ -55,8 +55,20 @@ export interface StoreContext {
   heard(name: string): number;
   /** The most pushes merged in one transaction (1: each its own). */
   maxGroup: number;
-  /** Held by every merge for its reserved connection (slots.ts): the pool's other connections stay free for short statements. */
-  mergeSlots: Slots;
+  /**
+   * Taken by every merge for its reserved connection (slots.ts): the pool's other connections stay
+   * free for short statements; a database whose turn comes takes others waiting along.
+   */
+  mergeTurns: MergeTurns<PgHubDatabase>;
+}
+
+/** A transaction several databases' groups share (mergeTogether): begun and ended by its caller. */
+interface SharedTx {
+  tx: Awaited<ReturnType<Sql['reserve']>>;
+  /** The group's statements up to its last are sent (true), or it failed (false; nothing more is sent). */
+  ready(ok: boolean): void;
+  /** Resolves once the transaction's COMMIT is answered; rejects if it was rolled back. */
+  committed: Promise<void>;
 }
 
 /** A complete pushed batch waiting for its group's transaction. */
@@ -295,11 +307,12 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         // a slot, and the pushes that arrive meanwhile join this group instead of the next one — the
         // transaction's fixed cost (round trips, statements, commit, the fan-out's wake) is shared by
         // more changes exactly when the hub is saturated.
-        await this.ctx.mergeSlots.acquire();
+        const turn = await this.ctx.mergeTurns.take(this);
+        if (!turn) continue; // merged in the transaction of another database's turn
         try {
-          await this.mergeQueued();
+          await PgHubDatabase.mergeTogether([this, ...turn.along]);
         } finally {
-          this.ctx.mergeSlots.release();
+          turn.done();
         }
       }
     } finally {
@@ -307,8 +320,88 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     }
   }
 
-  /** Merges one group of what waits in the queue (drain; a merge slot is held). */
-  private async mergeQueued(): Promise<void> {
+  /**
+   * Merges a group of what waits in each database's queue (drain, a merge slot held): one
+   * transaction for all of them, their rows locked in the order of their ids (so hub processes
+   * that lock several databases' rows never wait for each other in a cycle). If it fails, each
+   * database's group is merged again on its own (and pusher by pusher if that fails too), so only a
+   * faulty push fails.
+   */
+  static async mergeTogether(dbs: readonly PgHubDatabase[]): Promise<void> {
+    const groups = dbs.map((db) => ({ db, group: db.takeGroup() })).filter((g) => g.group.length > 0);
+    if (groups.length === 0) return;
+    if (groups.length === 1) return groups[0]!.db.runGroup(groups[0]!.group);
+    groups.sort((x, y) => (x.db.id < y.db.id ? -1 : x.db.id > y.db.id ? 1 : 0));
+    const ctx = groups[0]!.db.ctx;
+    const tx = await ctx.sql.reserve();
+    let outcomes: PromiseSettledResult<Received[][]>[];
+    try {
+      // BEGIN, then each group's lock and loads, in order: statements go out in the order sent.
+      const begin = tx.unsafe('BEGIN').execute();
+      let commit!: () => void;
+      let abort!: (err: unknown) => void;
+      const committed = new Promise<void>((resolve, reject) => ((commit = resolve), (abort = reject)));
+      committed.catch(() => {}); // each group awaits it
+      const readies: Promise<boolean>[] = [];
+      const parts = groups.map(({ db, group }) => {
+        let ready!: (ok: boolean) => void;
+        readies.push(new Promise((resolve) => (ready = resolve)));
+        const part = db.mergeGroup(group, false, { tx, ready, committed });
+        part.catch(() => {}); // settled below, after the COMMIT or ROLLBACK
+        return part;
+      });
+      const failure = begin.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const ok = (await Promise.all(readies)).every(Boolean) && (await failure) === undefined;
+      if (ok) tx.unsafe('COMMIT').execute().then(() => commit(), abort);
+      else {
+        await tx.unsafe('ROLLBACK').catch(() => {});
+        abort(new HubStoreError('the shared merge transaction was rolled back'));
+      }
+      outcomes = await Promise.allSettled(parts);
+    } finally {
+      tx.release();
+    }
+    for (const [i, { db, group }] of groups.entries()) {
+      const o = outcomes[i]!;
+      if (o.status === 'fulfilled') group.forEach((e, j) => db.settle(e, o.value[j]!));
+      else await db.runGroup(group);
+    }
+  }
+
+  private settle(e: Entry, r: Received[]): void {
+    const site = hex(e.from.siteId);
+    this.merged.set(site, Math.max(this.merged.get(site) ?? -1, e.pushes[e.pushes.length - 1]!.batch.version));
+    e.pushes.forEach((q, i) => q.resolve(r[i]!));
+  }
+
+  private fail(e: Entry, err: unknown): void {
+    this.failed.set(e.from, err);
+    for (const q of e.pushes) q.reject(err);
+  }
+
+  /** Merges a group in a transaction of its own; if that fails, pusher by pusher. */
+  private async runGroup(group: readonly Entry[]): Promise<void> {
+    try {
+      const results = await this.mergeGroup(group, group.length === 1);
+      group.forEach((e, i) => this.settle(e, results[i]!));
+    } catch (err) {
+      if (group.length === 1) this.fail(group[0]!, err);
+      else {
+        for (const e of group) {
+          await this.mergeGroup([e], true).then(
+            ([r]) => this.settle(e, r!),
+            (x: unknown) => this.fail(e, x),
+          );
+        }
+      }
+    }
+  }
+
+  /** Takes the next group from the queue: one entry per pusher (site), in order of arrival. */
+  private takeGroup(): Entry[] {
     // One entry per site in a group (what waited in `pending` belongs to its first push).
     const group: Entry[] = [];
     const sites = new Map<string, Entry>();
@@ -332,40 +425,19 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         this.queue.splice(i, 1);
       } else i++;
     }
-    if (group.length === 0) return;
-    const settle = (e: Entry, r: Received[]): void => {
-      const site = hex(e.from.siteId);
-      this.merged.set(site, Math.max(this.merged.get(site) ?? -1, e.pushes[e.pushes.length - 1]!.batch.version));
-      e.pushes.forEach((q, i) => q.resolve(r[i]!));
-    };
-    const fail = (e: Entry, err: unknown): void => {
-      this.failed.set(e.from, err);
-      for (const q of e.pushes) q.reject(err);
-    };
-    try {
-      const results = await this.mergeGroup(group, group.length === 1);
-      group.forEach((e, i) => settle(e, results[i]!));
-    } catch (err) {
-      if (group.length === 1) fail(group[0]!, err);
-      else {
-        for (const e of group) {
-          await this.mergeGroup([e], true).then(
-            ([r]) => settle(e, r!),
-            (x: unknown) => fail(e, x),
-          );
-        }
-      }
-    }
+    return group;
   }
 
   /**
    * Merges pushes in one transaction, on a connection of its own run by hand and pipelined: BEGIN,
    * the lock and the load of the pushes' rows go out together; then the merges' writes, the stamps
    * and COMMIT — two round trips when the pushes fit a window. Throws if any push fails (nothing
-   * landed); `alone`: a push that fails also forgets what waited for it.
+   * landed); `alone`: a push that fails also forgets what waited for it. `shared`: in a transaction
+   * other databases' groups share (mergeTogether), begun and ended by the caller.
    */
-  private async mergeGroup(group: readonly Entry[], alone: boolean): Promise<Received[][]> {
-    const tx = await this.ctx.sql.reserve();
+  private async mergeGroup(group: readonly Entry[], alone: boolean, shared?: SharedTx): Promise<Received[][]> {
+    // Nothing awaited before the lock is sent when shared: the caller sends the groups' locks in order.
+    const tx = shared ? shared.tx : await this.ctx.sql.reserve();
     const io = new PgCellIO(tx as unknown as Sql, this.s, this.id);
     const conflicts = new ConflictNotes();
     const results: Received[][] = [];
@@ -376,7 +448,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     let kept: { open: number; next: number; io: PgCellIO; direct: { site: string[]; version: number[] } } | undefined;
     try {
       // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
-      const begin = tx.unsafe('BEGIN').execute();
+      const begin = shared ? undefined : tx.unsafe('BEGIN').execute();
       // Lock the version row, and take what waited for these batches (if anything).
       const locked = tx
         .unsafe<{ open: number; tables: TableInfo[]; site: Buffer | null; changes: Buffer | null }[]>(
@@ -449,11 +521,16 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         .execute();
       // Its notification may come back before the COMMIT's answer: this process's wake follows.
       if (version > open) this.ctx.committing(this.name, (committing = version - 1));
-      const commit = tx.unsafe('COMMIT').execute();
+      let commit: Promise<unknown>;
+      if (shared) {
+        shared.ready(true);
+        commit = shared.committed;
+      } else commit = tx.unsafe('COMMIT').execute();
       // If a write or statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
       await Promise.all([io.written(), noted, last, commit]);
       if (applied) kept = { open, next: version, io, direct };
     } catch (err) {
+      shared?.ready(false); // (no effect if it was ready)
       if (committing !== undefined) {
         // It may have committed all the same (an answer lost): nothing is handed over, the fan-out reads.
         this.handed = undefined;
@@ -465,12 +542,12 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         () => err,
         (first: unknown) => first,
       );
-      await tx.unsafe('ROLLBACK').catch(() => {});
+      if (!shared) await tx.unsafe('ROLLBACK').catch(() => {});
       // Nothing of it landed; what waited for it is not kept either (as the SQLite store forgets it).
       if (alone) await this.dropIncomplete(group[0]!.from).catch(() => {});
       throw await cause;
     } finally {
-      tx.release();
+      if (!shared) tx.release();
     }
     if (kept) {
       this.handOver(kept.open, kept.next, kept.io, kept.direct);
