@@ -63,6 +63,7 @@ interface Run {
   committed: number;
   converged: boolean;
   load: number;
+  fanout_ms: { median: number; p99: number };
 }
 
 async function run(tree: string, sql: postgres.Sql): Promise<Run & { pg_us: number; tx_per_change: number }> {
@@ -101,7 +102,7 @@ const rows: string[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, tree] of round % 2 === 0 ? trees : [...trees].reverse()) {
     const r = await run(tree, sql);
-    const line = `round ${round} ${name}: accepted ${r.accepted_per_s}/s, hub ${r.hub_cpu_us_per_change} µs, PostgreSQL ${r.pg_us} µs per change, ${r.tx_per_change} transactions per change, converged ${r.converged}, load ${r.load}`;
+    const line = `round ${round} ${name}: accepted ${r.accepted_per_s}/s, hub ${r.hub_cpu_us_per_change} µs, PostgreSQL ${r.pg_us} µs per change, ${r.tx_per_change} transactions per change, fan-out median / p99 ${r.fanout_ms.median} / ${r.fanout_ms.p99} ms, converged ${r.converged}, load ${r.load}`;
     console.log(line);
     rows.push(line);
   }
