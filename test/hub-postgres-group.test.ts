@@ -166,6 +166,43 @@ describe('PostgreSQL hub store: group commit', () => {
     }
   });
 
+  it("a group under a write guard does not share a transaction: its savepoints' rollbacks take nothing of others", async () => {
+    const schema = testSchema();
+    const own = testClient(3); // one merge slot
+    const store = await PgHubStore.open({ url: own, schema });
+    try {
+      const names = ['a', 'b', 'c', 'd', 'e'];
+      const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
+      for (const db of dbs) await db.declare([NOTES]);
+      const clients = Array.from({ length: 8 }, (_, i) => client(i, 1));
+      // b's and e's pushers may write their own rows only: each transaction (which writes a shared row too) is refused.
+      const guard = new Gate(() => ({ read: 'all', write: [{ table: 'notes', where: "id LIKE 'own-%'" }] }));
+      const origin = (c: number, gate = ALL) => ({ siteId: clients[c]!.engine.siteId, peer: 'alice', source: 'test', gate });
+      const push = (d: number, c: number, gate = ALL) => dbs[d]!.sink.receive(clients[c]!.batches[0]!, origin(c, gate));
+      const got = await Promise.all([push(0, 0), push(2, 2), push(1, 1, guard), push(4, 6, guard), push(3, 3), push(1, 4, guard), push(3, 5), push(4, 7, guard)]);
+      assert.deepEqual(
+        got.map((r) => [r!.applied, r!.refused.length]),
+        [
+          [2, 0],
+          [2, 0],
+          [0, 1],
+          [0, 1],
+          [2, 0],
+          [0, 1],
+          [2, 0],
+          [0, 1],
+        ],
+      );
+      assert.deepEqual(await Promise.all(dbs.map((db) => db.feed.version())), [1, 0, 1, 2, 0]);
+      const rows = async (db: HubDatabase): Promise<number> => (await feedOf(db)).length;
+      assert.deepEqual(await Promise.all(dbs.map(rows)), [2, 0, 2, 3, 0], "every cell of the pushes that applied is there (c's and d's too)");
+    } finally {
+      await store.close();
+      await dropSchema(own, schema);
+      await own.end();
+    }
+  });
+
   it('a push that fails in a group fails alone; the others of its group land', async () => {
     const schema = testSchema();
     const store = await PgHubStore.open({ url: sql, schema });

@@ -327,8 +327,13 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
    * database's group is merged again on its own (and pusher by pusher if that fails too), so only a
    * faulty push fails.
    */
-  static async mergeTogether(dbs: readonly PgHubDatabase[]): Promise<void> {
-    const groups = dbs.map((db) => ({ db, group: db.takeGroup() })).filter((g) => g.group.length > 0);
+  private static async mergeTogether(dbs: readonly PgHubDatabase[]): Promise<void> {
+    const taken = dbs.map((db) => ({ db, group: db.takeGroup() })).filter((g) => g.group.length > 0);
+    // A group under a write guard rolls back to savepoints (guard.ts), which would take other
+    // groups' statements sent meanwhile with them: it never shares a transaction.
+    const guarded = ({ group }: { group: Entry[] }): boolean => group.some((e) => e.from.gate.writeGuard(e.from.peer) !== undefined);
+    for (const g of taken.filter(guarded)) await g.db.runGroup(g.group);
+    const groups = taken.filter((g) => !guarded(g));
     if (groups.length === 0) return;
     if (groups.length === 1) return groups[0]!.db.runGroup(groups[0]!.group);
     groups.sort((x, y) => (x.db.id < y.db.id ? -1 : x.db.id > y.db.id ? 1 : 0));
