@@ -5,8 +5,8 @@
  *
  *   BENCH_BASE=<other checkout> BENCH_ROUNDS=3 node --disable-warning=ExperimentalWarning bench/hub-postgres-load-ab.ts
  *
- * Each run is `node <tree>/bench/hub.ts` with BENCH_HUB_MODE=postgres and no sustained phase (the
- * other BENCH_HUB_* knobs pass through; BENCH_HUB_PG_URL defaults to database `hubpg_ab`, made if
+ * Each run is `node <tree>/bench/hub.ts` with BENCH_HUB_MODE=postgres and no sustained phase unless
+ * BENCH_HUB_SUSTAINED_SECONDS says (the other BENCH_HUB_* knobs pass through; BENCH_HUB_PG_URL defaults to database `hubpg_ab`, made if
  * missing). Between the run's "writing" and "all acknowledged" lines it samples the CPU ticks of
  * every PostgreSQL process (/proc, so other users of the server count too: compare alternating
  * runs) and the server's committed transactions (pg_stat_database), per committed change.
@@ -64,12 +64,13 @@ interface Run {
   converged: boolean;
   load: number;
   fanout_ms: { median: number; p99: number };
+  sustained?: { offered_per_s: number; accepted_per_s: number; fanout_ms: { median: number; p99: number }; converged: boolean };
 }
 
 async function run(tree: string, sql: postgres.Sql): Promise<Run & { pg_us: number; tx_per_change: number }> {
   const child = spawn(join(tree, 'node_modules/.bin/node'), ['--disable-warning=ExperimentalWarning', join(tree, 'bench/hub.ts')], {
     cwd: tree,
-    env: { ...process.env, BENCH_HUB_MODE: 'postgres', BENCH_HUB_SUSTAINED_SECONDS: '0', BENCH_HUB_PG_URL: URL },
+    env: { ...process.env, BENCH_HUB_MODE: 'postgres', BENCH_HUB_SUSTAINED_SECONDS: process.env.BENCH_HUB_SUSTAINED_SECONDS ?? '0', BENCH_HUB_PG_URL: URL },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -102,7 +103,7 @@ const rows: string[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, tree] of round % 2 === 0 ? trees : [...trees].reverse()) {
     const r = await run(tree, sql);
-    const line = `round ${round} ${name}: accepted ${r.accepted_per_s}/s, hub ${r.hub_cpu_us_per_change} µs, PostgreSQL ${r.pg_us} µs per change, ${r.tx_per_change} transactions per change, fan-out median / p99 ${r.fanout_ms.median} / ${r.fanout_ms.p99} ms, converged ${r.converged}, load ${r.load}`;
+    const line = `round ${round} ${name}: accepted ${r.accepted_per_s}/s, hub ${r.hub_cpu_us_per_change} µs, PostgreSQL ${r.pg_us} µs per change, ${r.tx_per_change} transactions per change, fan-out median / p99 ${r.fanout_ms.median} / ${r.fanout_ms.p99} ms, converged ${r.converged}, load ${r.load}${r.sustained ? `; sustained ${r.sustained.offered_per_s}/s offered: fan-out ${r.sustained.fanout_ms.median} / ${r.sustained.fanout_ms.p99} ms, converged ${r.sustained.converged}` : ''}`;
     console.log(line);
     rows.push(line);
   }
