@@ -86,6 +86,123 @@ describe('PostgreSQL hub store: group commit', () => {
     }
   });
 
+  it('pushes that arrive while their database waits for a merge slot go in the group it then merges', async () => {
+    const schema = testSchema();
+    // A pool of 3: one merge slot (two connections stay free for short statements).
+    const own = testClient(3);
+    const store = await PgHubStore.open({ url: own, schema });
+    try {
+      const [a, b] = [(await store.open('a', OWNER))!, (await store.open('b', OWNER))!];
+      await a.declare([NOTES]);
+      await b.declare([NOTES]);
+      const clients = Array.from({ length: 3 }, (_, i) => client(i, 2));
+      const origins = clients.map((c) => ({ siteId: c.engine.siteId, peer: 'alice', source: 'test', gate: ALL })); // one session each
+      const from = (c: (typeof clients)[number]) => origins[clients.indexOf(c)]!;
+      // a's merge takes the slot; b's first push waits for it, and the pushes of a later turn of
+      // the event loop (a's transaction still runs: it needs PostgreSQL's answers) arrive meanwhile.
+      const pushes = [a.sink.receive(clients[0]!.batches[0]!, from(clients[0]!)), b.sink.receive(clients[1]!.batches[0]!, from(clients[1]!))];
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      pushes.push(b.sink.receive(clients[2]!.batches[0]!, from(clients[2]!)), b.sink.receive(clients[1]!.batches[1]!, from(clients[1]!)));
+      await Promise.all(pushes);
+      assert.equal(await b.feed.version(), 2);
+      const [row] = await own.unsafe<{ n: number; v: number }[]>(
+        `SELECT count(DISTINCT d.xmin::text)::int AS n, count(*)::int AS v FROM ${schema}.direct_versions d JOIN ${schema}.databases x ON x.id = d.db WHERE x.name = 'b'`,
+      );
+      assert.deepEqual(row, { n: 1, v: 2 }, "b's three pushes (two sites) in one transaction, a version per site");
+    } finally {
+      await store.close();
+      await dropSchema(own, schema);
+      await own.end();
+    }
+  });
+
+  it('databases waiting for a merge slot share the transaction of the one that gets it; a faulty push there fails alone', async () => {
+    const schema = testSchema();
+    const own = testClient(3); // one merge slot
+    const store = await PgHubStore.open({ url: own, schema });
+    try {
+      const names = ['a', 'b', 'c', 'd'];
+      const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
+      for (const db of dbs) await db.declare([NOTES]);
+      const clients = Array.from({ length: 7 }, (_, i) => client(i, 2));
+      const origins = clients.map((c) => ({ siteId: c.engine.siteId, peer: 'alice', source: 'test', gate: ALL }));
+      const push = (d: number, c: number, batch?: Batch) => dbs[d]!.sink.receive(batch ?? clients[c]!.batches[0]!, origins[c]!);
+      const txOf = async (): Promise<Map<string, string[]>> => {
+        const rows = await own.unsafe<{ name: string; tx: string }[]>(
+          `SELECT x.name, d.xmin::text AS tx FROM ${schema}.direct_versions d JOIN ${schema}.databases x ON x.id = d.db ORDER BY x.name, d.db_version`,
+        );
+        const out = new Map<string, string[]>();
+        for (const r of rows) out.set(r.name, [...(out.get(r.name) ?? []), r.tx]);
+        return out;
+      };
+      // a takes the slot; b, c and d wait for it and go in one transaction when a is done.
+      await Promise.all([push(0, 0), push(1, 1), push(2, 2), push(2, 3), push(3, 5)]);
+      const first = await txOf();
+      assert.deepEqual(
+        names.map((n) => first.get(n)!.length),
+        [1, 1, 2, 1],
+        'a version per push',
+      );
+      const shared = first.get('b')![0]!;
+      assert.deepEqual([first.get('c'), first.get('d')], [[shared, shared], [shared]], 'b, c and d committed together');
+      assert.notEqual(first.get('a')![0], shared);
+      // Again, with a faulty push in d: the shared transaction fails, each group is merged again on
+      // its own, and only the faulty push fails.
+      const bad = clients[4]!;
+      const badBatch: Batch = { ...bad.batches[0]!, changes: bad.batches[0]!.changes.map((c) => (c.cid === 'body' ? { ...c, cid: 'nope' } : c)) };
+      const c2 = (c: number) => clients[c]!.batches[1]!;
+      const results = await Promise.allSettled([push(0, 0, c2(0)), push(1, 1, c2(1)), push(2, 2, c2(2)), push(3, 4, badBatch), push(3, 5, c2(5))]);
+      results.forEach((r, i) => {
+        if (i === 3) assert.ok(r.status === 'rejected' && /nope/.test(String((r.reason as Error).message)), String(r.status === 'rejected' ? r.reason : 'landed'));
+        else assert.ok(r.status === 'fulfilled' && r.value!.applied > 0, `push ${i}: ${r.status === 'rejected' ? String(r.reason) : 'applied 0'}`);
+      });
+      assert.deepEqual(await Promise.all(dbs.map((db) => db.feed.version())), [2, 2, 3, 2], 'a version per push that landed');
+      for (const [i, db] of dbs.entries()) assert.ok((await feedOf(db)).length > 0, names[i]);
+    } finally {
+      await store.close();
+      await dropSchema(own, schema);
+      await own.end();
+    }
+  });
+
+  it("a group under a write guard does not share a transaction: its savepoints' rollbacks take nothing of others", async () => {
+    const schema = testSchema();
+    const own = testClient(3); // one merge slot
+    const store = await PgHubStore.open({ url: own, schema });
+    try {
+      const names = ['a', 'b', 'c', 'd', 'e'];
+      const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
+      for (const db of dbs) await db.declare([NOTES]);
+      const clients = Array.from({ length: 8 }, (_, i) => client(i, 1));
+      // b's and e's pushers may write their own rows only: each transaction (which writes a shared row too) is refused.
+      const guard = new Gate(() => ({ read: 'all', write: [{ table: 'notes', where: "id LIKE 'own-%'" }] }));
+      const origin = (c: number, gate = ALL) => ({ siteId: clients[c]!.engine.siteId, peer: 'alice', source: 'test', gate });
+      const push = (d: number, c: number, gate = ALL) => dbs[d]!.sink.receive(clients[c]!.batches[0]!, origin(c, gate));
+      const got = await Promise.all([push(0, 0), push(2, 2), push(1, 1, guard), push(4, 6, guard), push(3, 3), push(1, 4, guard), push(3, 5), push(4, 7, guard)]);
+      assert.deepEqual(
+        got.map((r) => [r!.applied, r!.refused.length]),
+        [
+          [2, 0],
+          [2, 0],
+          [0, 1],
+          [0, 1],
+          [2, 0],
+          [0, 1],
+          [2, 0],
+          [0, 1],
+        ],
+      );
+      assert.deepEqual(await Promise.all(dbs.map((db) => db.feed.version())), [1, 0, 1, 2, 0]);
+      const rows = async (db: HubDatabase): Promise<number> => (await feedOf(db)).length;
+      assert.deepEqual(await Promise.all(dbs.map(rows)), [2, 0, 2, 3, 0], "every cell of the pushes that applied is there (c's and d's too)");
+    } finally {
+      await store.close();
+      await dropSchema(own, schema);
+      await own.end();
+    }
+  });
+
   it('a push that fails in a group fails alone; the others of its group land', async () => {
     const schema = testSchema();
     const store = await PgHubStore.open({ url: sql, schema });

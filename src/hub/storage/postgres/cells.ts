@@ -343,31 +343,72 @@ export class PgCellIO implements CellIO {
       const into = await this.sql.unsafe(`COPY ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq) FROM STDIN`).writable();
       await pipeline(Readable.from([lines.join('')]), into);
     }
+    if (inserts.size > 0) this.send(this.sql.unsafe(insertCells(this.s, 2), [this.db as never, ...inserts.params(a)], PREPARED));
+    if (updates.size > 0) this.send(this.sql.unsafe(updateCells(this.s, 2), [this.db as never, ...updates.params(a)], PREPARED));
+  }
+
+  /**
+   * The writes kept for the end as common table expressions of the caller's last statement
+   * (`name AS (INSERT …), …`, parameters from $`at` on, $1 being the database) instead of statements
+   * of their own: one statement fewer per transaction. Only when they are inserts and updates of
+   * distinct cells (no row cleared — a delete and an insert of one cell can't share a statement —
+   * and too few new cells for COPY); undefined otherwise, and then nothing was taken. Nothing else
+   * of the transaction may read the cells before that statement.
+   */
+  foldWrites(at: number): { ctes: string[]; params: never[] } | undefined {
+    if (this.buffered.size === 0) return { ctes: [], params: [] };
+    let fresh = 0;
+    for (const byId of this.buffered.values()) {
+      for (const b of byId.values()) {
+        if (b.cleared) return undefined;
+        for (const cid of b.cells.keys()) if (!b.stored.has(cid)) fresh++;
+      }
+    }
+    if (fresh >= COPY_FROM) return undefined;
+    const a = this.sql.array.bind(this.sql) as (xs: unknown[], type: number) => never;
+    const inserts = new CellArrays();
+    const updates = new CellArrays();
+    for (const [table, byId] of this.buffered) {
+      for (const b of byId.values()) {
+        const key = hex(b.pk);
+        for (const c of b.cells.values()) (b.stored.has(c.cid) ? updates : inserts).add(table, key, c);
+      }
+    }
+    this.buffered.clear();
+    const ctes: string[] = [];
+    const params: never[] = [];
     if (inserts.size > 0) {
-      this.send(this.sql.unsafe(
-        `INSERT INTO ${this.s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq)
-         SELECT $1, x.tbl, decode(x.pk, 'hex'), x.cid, decode(x.val, 'hex'), x.cv, x.dv, decode(($10::text[])[x.site], 'hex'), x.seq
-         FROM ${UNNEST}`,
-        inserts.params(this.db, a),
-        PREPARED,
-      ));
+      ctes.push(`ci AS (${insertCells(this.s, at)})`);
+      params.push(...inserts.params(a));
     }
     if (updates.size > 0) {
-      this.send(this.sql.unsafe(
-        `UPDATE ${this.s}.cells c SET val = decode(x.val, 'hex'), col_version = x.cv, db_version = x.dv, site = decode(($10::text[])[x.site], 'hex'), seq = x.seq
-         FROM ${UNNEST}
-         WHERE c.db = $1 AND c.tbl = x.tbl AND c.pk = decode(x.pk, 'hex') AND c.cid = x.cid`,
-        updates.params(this.db, a),
-        PREPARED,
-      ));
+      ctes.push(`cu AS (${updateCells(this.s, at + params.length)})`);
+      params.push(...updates.params(a));
     }
+    return { ctes, params };
   }
 }
 
 /** The cells rows' writes insert (not stored yet). */
 const newCells = (rows: readonly RowWrite[]): number => rows.reduce((n, r) => n + r.stored.filter((x) => !x).length, 0);
 
-const UNNEST = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int4[], $9::int4[]) AS x(tbl, pk, cid, val, cv, dv, site, seq)`;
+/** The cells' parallel arrays as rows, from parameter $`at` on (the site ids' array follows them: {@link sitesAt}). */
+const unnestAt = (at: number): string =>
+  `unnest($${at}::text[], $${at + 1}::text[], $${at + 2}::text[], $${at + 3}::text[], $${at + 4}::int8[], $${at + 5}::int8[], $${at + 6}::int4[], $${at + 7}::int4[]) AS x(tbl, pk, cid, val, cv, dv, site, seq)`;
+const sitesAt = (at: number): string => `$${at + 8}::text[]`;
+
+/** New cells inserted, from parameter $`at` on ($1: the database). */
+const insertCells = (s: string, at: number): string =>
+  `INSERT INTO ${s}.cells (db, tbl, pk, cid, val, col_version, db_version, site, seq)
+   SELECT $1, x.tbl, decode(x.pk, 'hex'), x.cid, decode(x.val, 'hex'), x.cv, x.dv, decode((${sitesAt(at)})[x.site], 'hex'), x.seq
+   FROM ${unnestAt(at)}`;
+
+/** Stored cells updated, from parameter $`at` on ($1: the database). */
+const updateCells = (s: string, at: number): string =>
+  `UPDATE ${s}.cells c SET val = decode(x.val, 'hex'), col_version = x.cv, db_version = x.dv, site = decode((${sitesAt(at)})[x.site], 'hex'), seq = x.seq
+   FROM ${unnestAt(at)}
+   WHERE c.db = $1 AND c.tbl = x.tbl AND c.pk = decode(x.pk, 'hex') AND c.cid = x.cid`;
+
 
 /** A text field of COPY's text format. */
 const copyText = (t: string): string => (/[\\\t\n\r]/.test(t) ? t.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch]!) : t);
@@ -379,8 +420,8 @@ function copyLine(db: string, table: string, pk: string, c: StoredCell, site: st
 }
 
 /**
- * Cells as the parallel arrays of {@link UNNEST} ($2…$9) — bytes as hex text (postgres.js would
- * escape bytea's backslashes one by one) — and the site ids, once each, referred to by index ($10).
+ * Cells as the parallel arrays of {@link unnestAt} — bytes as hex text (postgres.js would
+ * escape bytea's backslashes one by one) — and the site ids, once each, referred to by index (the ninth).
  */
 class CellArrays {
   private readonly tbl: string[] = [];
@@ -416,8 +457,9 @@ class CellArrays {
     this.seq.push(c.seq);
   }
 
-  params(db: string, a: (xs: unknown[], type: number) => never): never[] {
-    return [db as never, a(this.tbl, ARRAY.text), a(this.pk, ARRAY.text), a(this.cid, ARRAY.text), a(this.val, ARRAY.text), a(this.colVersion, ARRAY.int8), a(this.dbVersion, ARRAY.int8), a(this.site, ARRAY.int4), a(this.seq, ARRAY.int4), a(this.sites, ARRAY.text)];
+  /** The nine parameters of {@link insertCells} or {@link updateCells}. */
+  params(a: (xs: unknown[], type: number) => never): never[] {
+    return [a(this.tbl, ARRAY.text), a(this.pk, ARRAY.text), a(this.cid, ARRAY.text), a(this.val, ARRAY.text), a(this.colVersion, ARRAY.int8), a(this.dbVersion, ARRAY.int8), a(this.site, ARRAY.int4), a(this.seq, ARRAY.int4), a(this.sites, ARRAY.text)];
   }
 }
 

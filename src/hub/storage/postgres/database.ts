@@ -23,11 +23,11 @@ import { HubStoreError, type DatabaseInfo, type HubDatabase, type HubUser } from
 import { bytea, bytes, hex, PgCellIO, PREPARED } from './cells.ts';
 import { readBatches } from './feed.ts';
 import { mergeGuardedCells } from './guard.ts';
-import { materializeDocuments } from './documents.ts';
+import { materializeDocuments, touchedDocuments } from './documents.ts';
 import { ConflictNotes, readConflicts } from './conflicts.ts';
 import { mergeCells, rowsOf, SiteOrdinals, type MergeResult } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
-import type { Slots } from './slots.ts';
+import type { MergeTurns } from './slots.ts';
 
 /** What a database needs of its store. */
 export interface StoreContext {
@@ -55,8 +55,20 @@ export interface StoreContext {
   heard(name: string): number;
   /** The most pushes merged in one transaction (1: each its own). */
   maxGroup: number;
-  /** Held by every merge for its reserved connection (slots.ts): the pool's other connections stay free for short statements. */
-  mergeSlots: Slots;
+  /**
+   * Taken by every merge for its reserved connection (slots.ts): the pool's other connections stay
+   * free for short statements; a database whose turn comes takes others waiting along.
+   */
+  mergeTurns: MergeTurns<PgHubDatabase>;
+}
+
+/** A transaction several databases' groups share (mergeTogether): begun and ended by its caller. */
+interface SharedTx {
+  tx: Awaited<ReturnType<Sql['reserve']>>;
+  /** The group's statements up to its last are sent (true), or it failed (false; nothing more is sent). */
+  ready(ok: boolean): void;
+  /** Resolves once the transaction's COMMIT is answered; rejects if it was rolled back. */
+  committed: Promise<void>;
 }
 
 /** A complete pushed batch waiting for its group's transaction. */
@@ -72,6 +84,9 @@ interface Entry {
   from: PushOrigin;
   pushes: Queued[];
 }
+
+/** Parameters of a group's last statement before those of the writes folded into it (see mergeGroup). */
+const LAST_PARAMS = 9;
 
 /** The most pushes of one origin merged as one (bounds one merge's size). */
 const MAX_RUN = 256;
@@ -288,52 +303,16 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       // go in the first group too, rather than this one alone and the rest after its transaction.
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.queue.length > 0) {
-        // One entry per site in a group (what waited in `pending` belongs to its first push).
-        const group: Entry[] = [];
-        const sites = new Map<string, Entry>();
-        for (let i = 0; i < this.queue.length; ) {
-          const q = this.queue[i]!;
-          const failed = this.failed.get(q.from);
-          if (failed !== undefined) {
-            this.queue.splice(i, 1);
-            q.reject(failed);
-            continue;
-          }
-          const site = hex(q.from.siteId);
-          const entry = sites.get(site);
-          if (entry ? entry.from === q.from && entry.pushes.length < MAX_RUN : group.length < this.ctx.maxGroup) {
-            if (entry) entry.pushes.push(q);
-            else {
-              const e = { from: q.from, pushes: [q] };
-              sites.set(site, e);
-              group.push(e);
-            }
-            this.queue.splice(i, 1);
-          } else i++;
-        }
-        if (group.length === 0) continue;
-        const settle = (e: Entry, r: Received[]): void => {
-          const site = hex(e.from.siteId);
-          this.merged.set(site, Math.max(this.merged.get(site) ?? -1, e.pushes[e.pushes.length - 1]!.batch.version));
-          e.pushes.forEach((q, i) => q.resolve(r[i]!));
-        };
-        const fail = (e: Entry, err: unknown): void => {
-          this.failed.set(e.from, err);
-          for (const q of e.pushes) q.reject(err);
-        };
+        // The group is made once a merge slot is held, not before: under load a database waits for
+        // a slot, and the pushes that arrive meanwhile join this group instead of the next one — the
+        // transaction's fixed cost (round trips, statements, commit, the fan-out's wake) is shared by
+        // more changes exactly when the hub is saturated.
+        const turn = await this.ctx.mergeTurns.take(this);
+        if (!turn) continue; // merged in the transaction of another database's turn
         try {
-          const results = await this.mergeGroup(group, group.length === 1);
-          group.forEach((e, i) => settle(e, results[i]!));
-        } catch (err) {
-          if (group.length === 1) fail(group[0]!, err);
-          else {
-            for (const e of group) {
-              await this.mergeGroup([e], true).then(
-                ([r]) => settle(e, r!),
-                (x: unknown) => fail(e, x),
-              );
-            }
-          }
+          await PgHubDatabase.mergeTogether([this, ...turn.along]);
+        } finally {
+          turn.done();
         }
       }
     } finally {
@@ -342,20 +321,128 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
   }
 
   /**
+   * Merges a group of what waits in each database's queue (drain, a merge slot held): one
+   * transaction for all of them, their rows locked in the order of their ids (so hub processes
+   * that lock several databases' rows never wait for each other in a cycle). If it fails, each
+   * database's group is merged again on its own (and pusher by pusher if that fails too), so only a
+   * faulty push fails.
+   */
+  private static async mergeTogether(dbs: readonly PgHubDatabase[]): Promise<void> {
+    const taken = dbs.map((db) => ({ db, group: db.takeGroup() })).filter((g) => g.group.length > 0);
+    // A group under a write guard rolls back to savepoints (guard.ts), which would take other
+    // groups' statements sent meanwhile with them: it never shares a transaction.
+    const guarded = ({ group }: { group: Entry[] }): boolean => group.some((e) => e.from.gate.writeGuard(e.from.peer) !== undefined);
+    for (const g of taken.filter(guarded)) await g.db.runGroup(g.group);
+    const groups = taken.filter((g) => !guarded(g));
+    if (groups.length === 0) return;
+    if (groups.length === 1) return groups[0]!.db.runGroup(groups[0]!.group);
+    groups.sort((x, y) => (x.db.id < y.db.id ? -1 : x.db.id > y.db.id ? 1 : 0));
+    const ctx = groups[0]!.db.ctx;
+    const tx = await ctx.sql.reserve();
+    let outcomes: PromiseSettledResult<Received[][]>[];
+    try {
+      // BEGIN, then each group's lock and loads, in order: statements go out in the order sent.
+      const begin = tx.unsafe('BEGIN').execute();
+      let commit!: () => void;
+      let abort!: (err: unknown) => void;
+      const committed = new Promise<void>((resolve, reject) => ((commit = resolve), (abort = reject)));
+      committed.catch(() => {}); // each group awaits it
+      const readies: Promise<boolean>[] = [];
+      const parts = groups.map(({ db, group }) => {
+        let ready!: (ok: boolean) => void;
+        readies.push(new Promise((resolve) => (ready = resolve)));
+        const part = db.mergeGroup(group, false, { tx, ready, committed });
+        part.catch(() => {}); // settled below, after the COMMIT or ROLLBACK
+        return part;
+      });
+      const failure = begin.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const ok = (await Promise.all(readies)).every(Boolean) && (await failure) === undefined;
+      if (ok) tx.unsafe('COMMIT').execute().then(() => commit(), abort);
+      else {
+        await tx.unsafe('ROLLBACK').catch(() => {});
+        abort(new HubStoreError('the shared merge transaction was rolled back'));
+      }
+      outcomes = await Promise.allSettled(parts);
+    } finally {
+      tx.release();
+    }
+    for (const [i, { db, group }] of groups.entries()) {
+      const o = outcomes[i]!;
+      if (o.status === 'fulfilled') group.forEach((e, j) => db.settle(e, o.value[j]!));
+      else await db.runGroup(group);
+    }
+  }
+
+  private settle(e: Entry, r: Received[]): void {
+    const site = hex(e.from.siteId);
+    this.merged.set(site, Math.max(this.merged.get(site) ?? -1, e.pushes[e.pushes.length - 1]!.batch.version));
+    e.pushes.forEach((q, i) => q.resolve(r[i]!));
+  }
+
+  private fail(e: Entry, err: unknown): void {
+    this.failed.set(e.from, err);
+    for (const q of e.pushes) q.reject(err);
+  }
+
+  /** Merges a group in a transaction of its own; if that fails, pusher by pusher. */
+  private async runGroup(group: readonly Entry[]): Promise<void> {
+    try {
+      const results = await this.mergeGroup(group, group.length === 1);
+      group.forEach((e, i) => this.settle(e, results[i]!));
+    } catch (err) {
+      if (group.length === 1) this.fail(group[0]!, err);
+      else {
+        for (const e of group) {
+          await this.mergeGroup([e], true).then(
+            ([r]) => this.settle(e, r!),
+            (x: unknown) => this.fail(e, x),
+          );
+        }
+      }
+    }
+  }
+
+  /** Takes the next group from the queue: one entry per pusher (site), in order of arrival. */
+  private takeGroup(): Entry[] {
+    // One entry per site in a group (what waited in `pending` belongs to its first push).
+    const group: Entry[] = [];
+    const sites = new Map<string, Entry>();
+    for (let i = 0; i < this.queue.length; ) {
+      const q = this.queue[i]!;
+      const failed = this.failed.get(q.from);
+      if (failed !== undefined) {
+        this.queue.splice(i, 1);
+        q.reject(failed);
+        continue;
+      }
+      const site = hex(q.from.siteId);
+      const entry = sites.get(site);
+      if (entry ? entry.from === q.from && entry.pushes.length < MAX_RUN : group.length < this.ctx.maxGroup) {
+        if (entry) entry.pushes.push(q);
+        else {
+          const e = { from: q.from, pushes: [q] };
+          sites.set(site, e);
+          group.push(e);
+        }
+        this.queue.splice(i, 1);
+      } else i++;
+    }
+    return group;
+  }
+
+  /**
    * Merges pushes in one transaction, on a connection of its own run by hand and pipelined: BEGIN,
    * the lock and the load of the pushes' rows go out together; then the merges' writes, the stamps
    * and COMMIT — two round trips when the pushes fit a window. Throws if any push fails (nothing
-   * landed); `alone`: a push that fails also forgets what waited for it.
+   * landed); `alone`: a push that fails also forgets what waited for it. `shared`: in a transaction
+   * other databases' groups share (mergeTogether), begun and ended by the caller.
    */
-  private async mergeGroup(group: readonly Entry[], alone: boolean): Promise<Received[][]> {
-    await this.ctx.mergeSlots.acquire();
-    let tx: Awaited<ReturnType<Sql['reserve']>>;
-    try {
-      tx = await this.ctx.sql.reserve();
-    } catch (err) {
-      this.ctx.mergeSlots.release();
-      throw err;
-    }
+  private async mergeGroup(group: readonly Entry[], alone: boolean, shared?: SharedTx): Promise<Received[][]> {
+    // Nothing awaited before the lock is sent when shared: the caller sends the groups' locks in order.
+    const tx = shared ? shared.tx : await this.ctx.sql.reserve();
     const io = new PgCellIO(tx as unknown as Sql, this.s, this.id);
     const conflicts = new ConflictNotes();
     const results: Received[][] = [];
@@ -366,7 +453,7 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     let kept: { open: number; next: number; io: PgCellIO; direct: { site: string[]; version: number[] } } | undefined;
     try {
       // postgres.js sends a query when it is awaited, or at once with execute(): BEGIN must go first.
-      const begin = tx.unsafe('BEGIN').execute();
+      const begin = shared ? undefined : tx.unsafe('BEGIN').execute();
       // Lock the version row, and take what waited for these batches (if anything).
       const locked = tx
         .unsafe<{ open: number; tables: TableInfo[]; site: Buffer | null; changes: Buffer | null }[]>(
@@ -412,9 +499,13 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         const refused = merged.refused.map((r) => ({ version: Number(r.dbVersion), message: refusalText(r) }));
         results.push(pushes.map((q) => (q.batch === last ? { version: last.version, applied: merged.applied, refused } : { version: q.batch.version, applied: 0, refused: [] })));
       }
-      await io.flushed(); // the merges' writes go first
+      // The merges' writes go first: in the last statement if nothing reads the cells before it
+      // (no documents to materialize), else as statements of their own.
+      const docs = touched.length > 0 && touchedDocuments(touched).length > 0;
+      const folded = docs ? undefined : io.foldWrites(LAST_PARAMS + 1);
+      if (!folded) await io.flushed();
       // Documents the merges touched are materialized again, in the same transaction (documents.ts).
-      if (touched.length > 0) await materializeDocuments(tx as unknown as Sql, this.s, this.id, touched);
+      if (docs) await materializeDocuments(tx as unknown as Sql, this.s, this.id, touched);
       // The conflicts met, as the engine records them (source: the pusher's label, as the SQLite store).
       const noted = conflicts.write(tx as unknown as Sql, this.s, this.id, Date.now());
       noted?.catch(() => {}); // awaited with the commit
@@ -423,23 +514,28 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       const a = tx.array.bind(tx) as (xs: unknown[], type: number) => never;
       const last = tx
         .unsafe(
-          `WITH t AS (INSERT INTO ${this.s}.tracked (db, site_id, version) SELECT $1, decode(x.s, 'hex'), x.v FROM unnest($2::text[], $3::int8[]) AS x(s, v)
+          `WITH ${folded?.ctes.map((c) => `${c},\n`).join('') ?? ''}t AS (INSERT INTO ${this.s}.tracked (db, site_id, version) SELECT $1, decode(x.s, 'hex'), x.v FROM unnest($2::text[], $3::int8[]) AS x(s, v)
                       ON CONFLICT (db, site_id) DO UPDATE SET version = GREATEST(${this.s}.tracked.version, excluded.version)),
                 dv AS (INSERT INTO ${this.s}.direct_versions (db, db_version, site) SELECT $1, y.v, decode(y.s, 'hex') FROM unnest($4::text[], $5::int8[]) AS y(s, v)
                       ON CONFLICT (db, db_version) DO UPDATE SET site = excluded.site),
                 ov AS (UPDATE ${this.s}.databases SET open_version = $6::int8 WHERE id = $1 AND $6::int8 > $7::int8)
            SELECT CASE WHEN $6::int8 > $7::int8 THEN pg_notify($8, $9) END`,
-          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, `${this.name} ${version - 1}`],
+          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, `${this.name} ${version - 1}`, ...(folded?.params ?? [])],
           PREPARED,
         )
         .execute();
       // Its notification may come back before the COMMIT's answer: this process's wake follows.
       if (version > open) this.ctx.committing(this.name, (committing = version - 1));
-      const commit = tx.unsafe('COMMIT').execute();
+      let commit: Promise<unknown>;
+      if (shared) {
+        shared.ready(true);
+        commit = shared.committed;
+      } else commit = tx.unsafe('COMMIT').execute();
       // If a write or statement failed, PostgreSQL turns the COMMIT into a rollback: nothing landed.
       await Promise.all([io.written(), noted, last, commit]);
       if (applied) kept = { open, next: version, io, direct };
     } catch (err) {
+      shared?.ready(false); // (no effect if it was ready)
       if (committing !== undefined) {
         // It may have committed all the same (an answer lost): nothing is handed over, the fan-out reads.
         this.handed = undefined;
@@ -451,13 +547,12 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
         () => err,
         (first: unknown) => first,
       );
-      await tx.unsafe('ROLLBACK').catch(() => {});
+      if (!shared) await tx.unsafe('ROLLBACK').catch(() => {});
       // Nothing of it landed; what waited for it is not kept either (as the SQLite store forgets it).
       if (alone) await this.dropIncomplete(group[0]!.from).catch(() => {});
       throw await cause;
     } finally {
-      tx.release();
-      this.ctx.mergeSlots.release();
+      if (!shared) tx.release();
     }
     if (kept) {
       this.handOver(kept.open, kept.next, kept.io, kept.direct);

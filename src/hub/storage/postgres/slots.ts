@@ -29,3 +29,55 @@ export class Slots {
     else this.free++;
   }
 }
+
+/** A turn to merge, from {@link MergeTurns.take}: the slot, and the items taken along. */
+export interface Turn<T> {
+  /** Items that waited for a slot, merged in this turn's transaction too. */
+  along: T[];
+  /** The turn's transaction is over: the items taken along go on, and the slot goes to the next. */
+  done(): void;
+}
+
+/**
+ * Merge slots (as {@link Slots}) for which databases queue, and a database that gets one takes up
+ * to `together − 1` of those still waiting along: their groups go in its transaction, so a saturated
+ * hub shares the round trips, the wake-ups and the commit of one PostgreSQL transaction among
+ * several databases' groups rather than running one per database.
+ */
+export class MergeTurns<T> {
+  private free: number;
+  private readonly together: number;
+  private readonly waiting: { item: T; resolve(turn: Turn<T> | undefined): void }[] = [];
+
+  constructor(slots: number, together: number) {
+    this.free = Math.max(1, Math.floor(slots));
+    this.together = Math.max(1, Math.floor(together));
+  }
+
+  /**
+   * Resolves with a turn once `item` holds a slot (in the order asked), or undefined once another
+   * item's turn took it along and that turn is done.
+   */
+  take(item: T): Promise<Turn<T> | undefined> {
+    return new Promise((resolve) => {
+      this.waiting.push({ item, resolve });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    while (this.free > 0 && this.waiting.length > 0) {
+      this.free--;
+      const first = this.waiting.shift()!;
+      const along = this.waiting.splice(0, this.together - 1);
+      first.resolve({
+        along: along.map((w) => w.item),
+        done: () => {
+          for (const w of along) w.resolve(undefined);
+          this.free++;
+          this.next();
+        },
+      });
+    }
+  }
+}

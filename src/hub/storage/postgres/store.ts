@@ -21,7 +21,7 @@ import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, 
 import { bytes } from './cells.ts';
 import { infoOf, PgHubDatabase, type StoreContext } from './database.ts';
 import { ScratchPredicates } from './predicates.ts';
-import { Slots } from './slots.ts';
+import { MergeTurns } from './slots.ts';
 import { checkSchemaName, migrate } from './schema.ts';
 
 /** The schema the hub's tables live in unless told otherwise. */
@@ -41,6 +41,12 @@ export interface PgHubStoreOptions {
    */
   maxGroup?: number;
 }
+
+/**
+ * Databases whose groups one merge transaction takes at most (those waiting for a merge slot when
+ * one frees: see MergeTurns).
+ */
+const DATABASES_PER_TRANSACTION = 8;
 
 /** Pushes merged in one transaction at most, by default. */
 export const DEFAULT_MAX_GROUP = 256;
@@ -63,12 +69,12 @@ export class PgHubStore implements HubStore {
   private closed = false;
 
   private readonly maxGroup: number;
-  private readonly mergeSlots: Slots;
+  private readonly mergeTurns: MergeTurns<PgHubDatabase>;
 
   private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number, poolSize: number) {
     this.maxGroup = maxGroup;
     // Merges reserve at most all but two of the pool's connections (see slots.ts).
-    this.mergeSlots = new Slots(poolSize - 2);
+    this.mergeTurns = new MergeTurns(poolSize - 2, DATABASES_PER_TRANSACTION);
     this.sql = sql;
     this.ownsClient = owns;
     this.schema = schema;
@@ -101,7 +107,7 @@ export class PgHubStore implements HubStore {
       channel: this.channel,
       predicates: this.predicates,
       maxGroup: this.maxGroup,
-      mergeSlots: this.mergeSlots,
+      mergeTurns: this.mergeTurns,
       changed: (name, signal) =>
         new Promise((resolve) => {
           if (signal.aborted || this.closed) return resolve();
