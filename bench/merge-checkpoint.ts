@@ -10,19 +10,14 @@
 import { DatabaseSync } from 'node:sqlite';
 import { Engine } from '../src/engine/engine.ts';
 import { openDatabase } from '../src/engine/sqlite.ts';
-import { cpuMsOf, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { cpuMsOf, fillItemsCrr, ITEMS_DDL, makeItems, Scratch } from './util.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const REPS = Number(process.env.BENCH_REPS ?? 7);
 const items = makeItems(ROWS);
 const scratch = new Scratch();
 const src = Engine.open(openDatabase(scratch.file('src')));
-src.db.exec(ITEMS_DDL);
-src.asCrr('items');
-const ins = src.db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
-src.db.exec('BEGIN');
-for (const r of items) ins.run(r[0], r[1], r[2], r[3]);
-src.db.exec('COMMIT');
+fillItemsCrr(src, items);
 src.seal();
 const all = [...src.changesSince(0)];
 

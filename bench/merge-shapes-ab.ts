@@ -15,7 +15,7 @@
  */
 import { resolve } from 'node:path';
 import { StatementSync } from 'node:sqlite';
-import { cpuMsOf, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { cpuMsOf, fillItemsCrr, ITEMS_DDL, makeItems, Scratch } from './util.ts';
 
 type EngineModule = typeof import('../src/engine/engine.ts');
 type SqliteModule = typeof import('../src/engine/sqlite.ts');
@@ -52,12 +52,7 @@ const items = makeItems(ROWS);
 const scratch = new Scratch();
 const { engine, sqlite } = trees[0]!;
 const src = engine.Engine.open(sqlite.openDatabase(scratch.file('src')));
-src.db.exec(ITEMS_DDL);
-src.asCrr('items');
-const ins = src.db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
-src.db.exec('BEGIN');
-for (const r of items) ins.run(r[0], r[1], r[2], r[3]);
-src.db.exec('COMMIT');
+fillItemsCrr(src, items);
 if (process.env.BENCH_DELETES) {
   src.seal();
   src.db.exec('DELETE FROM items WHERE id % 10 = 3');

@@ -8,7 +8,7 @@
  *   node --disable-warning=ExperimentalWarning bench/sync-cpu-ab.ts /tmp/base      (BENCH_ROWS, BENCH_REPS)
  */
 import { resolve } from 'node:path';
-import { cpuMsOf, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { cpuMsOf, fillItemsCrr, ITEMS_DDL, makeItems, Scratch } from './util.ts';
 
 type EngineModule = typeof import('../src/engine/engine.ts');
 type SqliteModule = typeof import('../src/engine/sqlite.ts');
@@ -35,12 +35,7 @@ for (let rep = 0; rep < REPS; rep++) {
   for (const t of loaded) {
     const files = ['src', 'dst', 'plain'].map((f) => scratch.file(`${f}-${t.label}`));
     const src = t.engine.Engine.open(t.sqlite.openDatabase(files[0]!));
-    src.db.exec(ITEMS_DDL);
-    src.asCrr('items');
-    const ins = src.db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
-    src.db.exec('BEGIN');
-    for (const r of items) ins.run(r[0], r[1], r[2], r[3]);
-    src.db.exec('COMMIT');
+    fillItemsCrr(src, items);
     src.seal();
     let changes = 0;
     const read = cpuMsOf(() => {

@@ -9,6 +9,20 @@ import { runInNewContext } from 'node:vm';
 /** The schema both engines benchmark. */
 export const ITEMS_DDL = 'CREATE TABLE items (id INTEGER PRIMARY KEY NOT NULL, name TEXT, qty INTEGER, price REAL)';
 
+/**
+ * A merge benchmark's source: `items` made a CRR in `engine`'s database and every row inserted in one
+ * transaction (not sealed: the caller seals, before or after more writes of its own). Structural, so
+ * the A/B scripts can pass engines loaded from another tree.
+ */
+export function fillItemsCrr(engine: { db: { exec(sql: string): void; prepare(sql: string): { run(...v: (bigint | string | number)[]): unknown } }; asCrr(table: string): void }, items: Item[]): void {
+  engine.db.exec(ITEMS_DDL);
+  engine.asCrr('items');
+  const ins = engine.db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
+  engine.db.exec('BEGIN');
+  for (const r of items) ins.run(r[0], r[1], r[2], r[3]);
+  engine.db.exec('COMMIT');
+}
+
 /** One row of `items`: INTEGER as bigint (node:sqlite binds JS numbers as REAL). */
 export type Item = [id: bigint, name: string, qty: bigint, price: number];
 
