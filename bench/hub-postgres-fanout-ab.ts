@@ -10,11 +10,10 @@
  *
  *   BENCH_BASE=/path/to/base-worktree node --disable-warning=ExperimentalWarning bench/hub-postgres-fanout-ab.ts
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { pgTicks } from './util.ts';
 
 const here = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const roots: [string, string][] = [...(process.env.BENCH_BASE ? [['base', process.env.BENCH_BASE] as [string, string]] : []), ['this', here]];
@@ -22,25 +21,6 @@ const D = Number(process.env.BENCH_D ?? 10), K = Number(process.env.BENCH_K ?? 8
 const PG_URL = process.env.DDCP_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** CPU ticks (1/100 s) of the PostgreSQL server: its processes, and what its ended children used. */
-function pgTicks(): number {
-  let pids: string[] = [];
-  try {
-    pids = execFileSync('pgrep', ['-u', 'postgres'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    return NaN;
-  }
-  let t = 0;
-  for (const pid of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      t += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // utime stime cutime cstime
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return t;
-}
 
 async function setup(root: string, schema: string) {
   const { PgHubStore } = await import(`${root}/src/hub/storage/postgres/store.ts`);

@@ -11,36 +11,17 @@
  * every PostgreSQL process (/proc, so other users of the server count too: compare alternating
  * runs) and the server's committed transactions (pg_stat_database), per committed change.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { pgTicks } from './util.ts';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
 const trees: [string, string][] = [...(process.env.BENCH_BASE ? [['base', process.env.BENCH_BASE] as [string, string]] : []), ['this', here]];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const URL = process.env.BENCH_HUB_PG_URL ?? 'postgres://127.0.0.1:5432/hubpg_ab';
 
-/** CPU ticks (1/100 s) of the PostgreSQL server's processes, and what its ended children used. */
-function pgTicks(): number {
-  let pids: string[] = [];
-  try {
-    pids = execFileSync('pgrep', ['-u', 'postgres'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    return NaN;
-  }
-  let t = 0;
-  for (const pid of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      t += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return t;
-}
 
 async function ensureDatabase(): Promise<void> {
   const u = new globalThis.URL(URL);

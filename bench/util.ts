@@ -127,3 +127,23 @@ export function peakRssMiB(): number {
   }
   return process.resourceUsage().maxRSS / 1024;
 }
+
+/** CPU ticks (1/100 s) of the PostgreSQL server's processes, and what its ended children used. */
+export function pgTicks(): number {
+  let pids: string[] = [];
+  try {
+    pids = execFileSync('pgrep', ['-u', 'postgres'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    return NaN;
+  }
+  let t = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      t += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return t;
+}
