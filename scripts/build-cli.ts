@@ -109,6 +109,12 @@ export async function buildCli(outdir: string): Promise<CliBuild> {
     metafile: true,
     logLevel: 'warning',
     legalComments: 'inline',
+    // Fewer bytes for Node to read, hash (compile cache) and decode at every start: ~600 → ~420 KB
+    // for `ddcp apply`, 1–4 ms CPU. Names are kept (no minifyIdentifiers); with DDCP_DEBUG,
+    // bin/ddcp.js turns source maps on so a stack names src/ files and lines.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
   });
   const meta: Metafile = result.metafile;
   const outputs: Record<string, number> = {};
