@@ -41,6 +41,8 @@ process.on('warning', (w) => { if (w.name !== 'ExperimentalWarning') process.std
 // A package has the command bundled (scripts/build-cli.ts): a few files to load instead of ~100
 // modules. Importing it runs the library's own check of node:sqlite (src/index.ts).
 const bundle = fromSource ? undefined : new URL('cli/bundle/ddcp.js', code);
+// The bundle is minified; its source maps (read only when asked) make DDCP_DEBUG's stacks name src/.
+if (bundle && process.env.DDCP_DEBUG) process.setSourceMapsEnabled?.(true);
 if (bundle && existsSync(bundle)) {
   let main;
   try {

@@ -9,10 +9,12 @@ const VERSION = '0.1.0';
 
 export async function main(argv: string[]): Promise<number> {
   // `ddcp changes | head`: the reader went away; stop quietly like other command-line tools.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
-    throw err;
-  });
+  onStdout((stdout) =>
+    stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
+      throw err;
+    }),
+  );
   const program = new Command();
   const ctx = createContext(() => program.opts<{ C?: string }>().C);
   program
@@ -47,4 +49,29 @@ Start with:
   } finally {
     ctx.close();
   }
+}
+
+/**
+ * Calls `hook` with process.stdout when something first uses it, not now: making the stream loads
+ * node:stream and its kin (~2–3 ms CPU), which `ddcp changes > FILE` never needs — it writes the
+ * file with fs.write (context.ts). Node defines process.stdout as a getter that makes the stream on
+ * first use; this wraps it once and puts it back.
+ */
+function onStdout(hook: (stdout: NodeJS.WriteStream) => void): void {
+  const own = Object.getOwnPropertyDescriptor(process, 'stdout');
+  if (!own?.get || !own.configurable) {
+    hook(process.stdout);
+    return;
+  }
+  const make = own.get;
+  Object.defineProperty(process, 'stdout', {
+    configurable: true,
+    enumerable: own.enumerable,
+    get() {
+      Object.defineProperty(process, 'stdout', own);
+      const stdout = make.call(process) as NodeJS.WriteStream;
+      hook(stdout);
+      return stdout;
+    },
+  });
 }

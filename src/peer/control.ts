@@ -4,7 +4,7 @@
  * second node — two processes never fight over one identity or port.
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
-import { createConnection, createServer, type Server as NetServer } from 'node:net';
+import type { Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { DdcpError } from '../base/errors.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -39,6 +39,15 @@ export class ControlError extends DdcpError {
   override name = 'ControlError';
 }
 
+/**
+ * node:net, looked up when first needed rather than imported: this module is part of every command
+ * (`askServer`), and loading node:net (its sockets, streams and DNS bindings) cost ~3–4 ms of the
+ * start of commands that never touch the socket (`apply`, `changes`, `log` without a running serve).
+ */
+function net(): typeof import('node:net') {
+  return process.getBuiltinModule('node:net');
+}
+
 export function socketPath(repo: Repository): string {
   return join(repo.layout.stateDir, SOCKET_FILE);
 }
@@ -50,7 +59,7 @@ export async function listenControl(repo: Repository, handler: ControlHandler): 
     if (await ping(path)) throw new ControlError(`ddcp serve is already running for ${repo.root} (control socket ${path})`);
     rmSync(path, { force: true }); // left by a serve that died
   }
-  const server = createServer((conn) => {
+  const server = net().createServer((conn) => {
     let buf = '';
     conn.setEncoding('utf8');
     conn.on('data', (chunk: string) => {
@@ -107,7 +116,7 @@ function checkPrivate(path: string): void {
 
 function ping(path: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const c = createConnection(path);
+    const c = net().createConnection(path);
     c.once('connect', () => {
       c.destroy();
       resolve(true);
@@ -124,7 +133,7 @@ export async function askServer(repo: Repository, req: ControlRequest): Promise<
   const path = socketPath(repo);
   if (!existsSync(path)) return undefined;
   return new Promise((resolve, reject) => {
-    const c = createConnection(path);
+    const c = net().createConnection(path);
     let buf = '';
     c.setEncoding('utf8');
     c.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? resolve(undefined) : reject(err)));
