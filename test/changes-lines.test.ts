@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Change } from '../src/engine/change.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { ROW_CLOCK_PAGE } from '../src/engine/row-clock-pages.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { formatChange } from '../src/sync/jsonl.ts';
 import { ChangeLineWriter } from '../src/sync/jsonl-writer.ts';
@@ -52,7 +53,21 @@ function now(e: Engine, since: number, chunkBytes: number, pauses: (i: number) =
   return { bytes: Buffer.concat(out), shown };
 }
 
-function check(e: Engine, chunkBytes: number, pauseEvery: number): void {
+/**
+ * `pageRows`: the rows of row clocks the read takes from SQLite at a time (row-clock-pages.ts); a
+ * page of one to three rows puts page ends anywhere, in runs of ties too.
+ */
+function check(e: Engine, chunkBytes: number, pauseEvery: number, pageRows = ROW_CLOCK_PAGE.rows): void {
+  const page = ROW_CLOCK_PAGE.rows;
+  ROW_CLOCK_PAGE.rows = pageRows;
+  try {
+    checkAll(e, chunkBytes, pauseEvery);
+  } finally {
+    ROW_CLOCK_PAGE.rows = page;
+  }
+}
+
+function checkAll(e: Engine, chunkBytes: number, pauseEvery: number): void {
   e.seal();
   const top = Number([...e.changesSince(0)].reduce((m, c) => (c.dbVersion > m ? c.dbVersion : m), 0 as Change['dbVersion']));
   for (let since = 0; since <= top + 1; since++) {
@@ -80,6 +95,8 @@ function openReplica(n: number): Engine {
 }
 
 const ops = opArb(REPLICAS);
+/** Row clocks per page of the read: tiny pages (ends everywhere, inside runs of ties) or the default. */
+const PAGE_ROWS = fc.constantFrom(1, 2, 3, ROW_CLOCK_PAGE.rows);
 
 // --- A random table ---------------------------------------------------------------------------------
 
@@ -141,11 +158,11 @@ function tableDdl(s: Shape): string {
 describe('ddcp changes through eachChange', () => {
   it('reads and writes what the library read and formatChange gave, on merged replicas, from every version', () => {
     fc.assert(
-      fc.property(fc.array(ops, { minLength: 1, maxLength: 25 }), fc.constantFrom(1, 100, 1 << 20), fc.integer({ min: 1, max: 7 }), (steps, chunkBytes, pauseEvery) => {
+      fc.property(fc.array(ops, { minLength: 1, maxLength: 25 }), fc.constantFrom(1, 100, 1 << 20), fc.integer({ min: 1, max: 7 }), PAGE_ROWS, (steps, chunkBytes, pauseEvery, pageRows) => {
         const replicas = Array.from({ length: REPLICAS }, (_, i) => openReplica(i));
         try {
           for (const op of steps) runOp(replicas, op);
-          for (const e of replicas) check(e, chunkBytes, pauseEvery);
+          for (const e of replicas) check(e, chunkBytes, pauseEvery, pageRows);
         } finally {
           for (const e of replicas) e.db.close();
         }
@@ -165,10 +182,10 @@ describe('ddcp changes through eachChange', () => {
         { weight: 1, arbitrary: fc.record({ k: fc.constant('bulk' as const), vals, mask }) },
         { weight: 1, arbitrary: fc.record({ k: fc.constant('scramble' as const), a: fc.integer({ min: 1, max: 13 }), b: fc.nat(6) }) },
       );
-      return fc.tuple(fc.constant(shape), fc.array(op, { maxLength: 30 }), fc.constantFrom(1, 300, 1 << 20), fc.integer({ min: 1, max: 5 }));
+      return fc.tuple(fc.constant(shape), fc.array(op, { maxLength: 30 }), fc.constantFrom(1, 300, 1 << 20), fc.integer({ min: 1, max: 5 }), PAGE_ROWS);
     });
     fc.assert(
-      fc.property(scenario, ([shape, ops, chunkBytes, pauseEvery]) => {
+      fc.property(scenario, ([shape, ops, chunkBytes, pauseEvery, pageRows]) => {
         const db = openDatabase(':memory:');
         try {
           const e = Engine.open(db);
@@ -192,13 +209,33 @@ describe('ddcp changes through eachChange', () => {
               else db.prepare(`UPDATE t SET ${cols.map((c) => `${q(c)} = ?`).join(', ')}`).run(...vals);
             }
           }
-          check(e, chunkBytes, pauseEvery);
+          check(e, chunkBytes, pauseEvery, pageRows);
         } finally {
           db.close();
         }
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('reads row clocks tied in (db_version, seq) across page ends', () => {
+    // Row clocks moved by hand into runs of ties longer than a page: a page ends inside a run, and
+    // the next must start with the rest of that run (the index's rowid order), neither skipping nor
+    // repeating rows — and a page of exactly the run's length must go on to the next seq.
+    const db = openDatabase(':memory:');
+    try {
+      const e = Engine.open(db);
+      db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY NOT NULL, a TEXT, b INTEGER)');
+      e.asCrr('t');
+      const ins = db.prepare('INSERT INTO t VALUES (?, ?, ?)');
+      for (let k = 1; k <= 24; k++) ins.run(BigInt(k), `r${k}`, BigInt(k * 10));
+      e.seal();
+      // Runs of 7, 5, 1, 3, … rows at a few (db_version, seq), keys interleaved between them.
+      db.exec(`UPDATE t__ddcp_pks SET __ddcp_dbv = 1 + (__key % 3 = 0), __ddcp_seq = CASE WHEN __key % 2 = 0 THEN 4 WHEN __key < 12 THEN 0 ELSE 9 END`);
+      for (const rows of [1, 2, 3, 5, 7, 8]) check(e, 1 << 20, 1, rows);
+    } finally {
+      db.close();
+    }
   });
 
   it('ends its read transaction when the reader stops early', () => {

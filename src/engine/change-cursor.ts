@@ -9,7 +9,8 @@
  */
 import type { Change } from './change.ts';
 import type { Sites } from './clock.ts';
-import { hasOverrides, layoutQueries, rowClockQuery, Rows, sentinelQuery, sqlOf } from './changes.ts';
+import { hasOverrides, layoutQueries, Rows, sentinelQuery, sqlOf } from './changes.ts';
+import { RowClockPages } from './row-clock-pages.ts';
 import { packKey } from './pack.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';
@@ -159,11 +160,11 @@ class RowClockCells implements CellStream {
   private readonly columns: readonly string[];
   /** Per column, whether the row being expanded (or read straight) overrides it. */
   private readonly overridden: Uint8Array;
-  private readonly rows: Rows;
+  private readonly rows: RowClockPages;
   private readonly table: CrrTable;
   private readonly sites: Sites;
   private readonly groups: { next: number };
-  constructor(rows: Rows, table: CrrTable, sites: Sites, groups: { next: number }) {
+  constructor(rows: RowClockPages, table: CrrTable, sites: Sites, groups: { next: number }) {
     this.rows = rows;
     this.table = table;
     this.sites = sites;
@@ -176,15 +177,15 @@ class RowClockCells implements CellStream {
   }
 
   private fetch(): void {
-    const r = this.rows.it.next();
-    if (r.done) {
+    const row = this.rows.next();
+    if (row === undefined) {
       this.row = undefined;
       this.rows.close();
       return;
     }
-    this.row = r.value;
-    this.rowDbv = int64(r.value[this.n + 1] as bigint);
-    this.rowSeq = int64(r.value[this.n + 3] as bigint);
+    this.row = row;
+    this.rowDbv = int64(row[this.n + 1] as bigint);
+    this.rowSeq = int64(row[this.n + 3] as bigint);
   }
 
   advance(): void {
@@ -376,7 +377,7 @@ export class ChangeCursor {
         add(new Overrides(new Rows(db, sqlOf(table, 'overrides false', () => layoutQueries(table, false)[1]!.sql), [s]), table, sites));
         if (table.info.columns.length > 0) {
           const overrides = hasOverrides(db, table);
-          add(new RowClockCells(new Rows(db, sqlOf(table, `row clocks false ${overrides}`, () => rowClockQuery(table, false, overrides)), [s]), table, sites, this.groups));
+          add(new RowClockCells(new RowClockPages(db, table, overrides, s), table, sites, this.groups));
         }
       }
     } catch (err) {

@@ -135,7 +135,7 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
  * row less. The rules' predicates are columns, not a WHERE: as a WHERE, SQLite would drive the
  * query from their keys and sort, instead of streaming the index.
  */
-export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[]): string {
+export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[], page?: RowClockPage): string {
   const { info, names: n } = table;
   const pkCols = info.pks.map((p) => `r.${n.pkCol(p)}`).join(', ');
   const join = info.pks.map((p) => `t.${ident(p)} = r.${n.pkCol(p)}`).join(' AND ');
@@ -145,9 +145,21 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
   const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
   return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
   FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
-  WHERE r.${K.dbv} > ? AND r.${K.cv} IS NOT NULL${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
-  ORDER BY r.${K.dbv}, r.${K.seq}`;
+  WHERE ${PAGE_FROM[page ?? 'since']} AND r.${K.cv} IS NOT NULL${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
+  ORDER BY r.${K.dbv}, r.${K.seq}${page === undefined ? '' : ' LIMIT ? OFFSET ?'}`;
 }
+
+/**
+ * A page of {@link rowClockQuery}'s rows (row-clock-pages.ts), its parameters two more, LIMIT and
+ * OFFSET: those after the db_version `since` (parameter: since), those of the same db_version after a
+ * seq (db_version, seq), those at a db_version and seq (the same two).
+ */
+export type RowClockPage = 'since' | 'after' | 'at';
+const PAGE_FROM: Record<RowClockPage, string> = {
+  since: `r.${K.dbv} > ?`,
+  after: `r.${K.dbv} = ? AND r.${K.seq} > ?`,
+  at: `r.${K.dbv} = ? AND r.${K.seq} = ?`,
+};
 
 /**
  * The query reading one table's sentinels after `since` straight from the key map's sentinel index
@@ -172,7 +184,8 @@ const IDLE_PER_SQL = 4;
  */
 const idle = new WeakMap<SqliteConnection, Map<string, Statement[]>>();
 
-function borrow(db: SqliteConnection, sql: string): Statement {
+/** A statement of `sql` on `db`, reading BigInts and arrays: a cached one if idle, else a new one; {@link giveBack} it when done. */
+export function borrow(db: SqliteConnection, sql: string): Statement {
   const stmt = idle.get(db)?.get(sql)?.pop();
   if (stmt) return stmt;
   const fresh = db.prepare(sql);
@@ -181,7 +194,8 @@ function borrow(db: SqliteConnection, sql: string): Statement {
   return fresh;
 }
 
-function giveBack(db: SqliteConnection, sql: string, stmt: Statement): void {
+/** Returns a statement from {@link borrow} to the idle ones (not in use: its rows read or reset). */
+export function giveBack(db: SqliteConnection, sql: string, stmt: Statement): void {
   let bySql = idle.get(db);
   if (!bySql) idle.set(db, (bySql = new Map()));
   let stmts = bySql.get(sql);
