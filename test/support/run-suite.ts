@@ -19,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
 import { accessSync, appendFileSync, constants, globSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
@@ -121,7 +122,13 @@ function scratchRoot(): string | undefined {
   }
 }
 const scratch = scratchRoot();
-if (scratch) process.env.TMPDIR = scratch;
+if (scratch) {
+  // Node's compile cache stays in the system's temporary folder, where it lives across runs (the
+  // test processes and the `ddcp` they start enable it without a folder, so they would follow
+  // TMPDIR into the scratch folder and lose it at the end).
+  process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), 'node-compile-cache');
+  process.env.TMPDIR = scratch;
+}
 
 const asked = process.argv.slice(2).map((f) => relative(ROOT, join(process.cwd(), f)));
 const { main, side } = asked.length > 0 ? { main: asked, side: [] } : testFiles();
