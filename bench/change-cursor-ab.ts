@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
-import { ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { fillItemsCrr, makeItems, Scratch } from './util.ts';
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 
@@ -40,12 +40,7 @@ else {
   try {
     const source = join(scratch.dir, 'source');
     const repo = await Repository.init(source);
-    repo.db.exec(ITEMS_DDL);
-    repo.engine.asCrr('items');
-    const ins = repo.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
-    repo.db.exec('BEGIN');
-    for (const item of makeItems(Number(process.env.BENCH_ROWS ?? 100_000))) ins.run(...item);
-    repo.db.exec('COMMIT');
+    fillItemsCrr(repo.engine, makeItems(Number(process.env.BENCH_ROWS ?? 100_000)));
     repo.engine.seal();
     repo.close();
     const out = new Map<string, string[]>(trees.map(([name]) => [name, []]));

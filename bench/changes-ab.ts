@@ -14,7 +14,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
-import { ITEMS_DDL, makeItems, now, Scratch } from './util.ts';
+import { fillItemsCrr, makeItems, now, Scratch } from './util.ts';
 import { buildPackage, childrenCpuMs } from './cli.ts';
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
@@ -26,12 +26,7 @@ const scratch = new Scratch();
 try {
   const source = join(scratch.dir, 'source');
   const repo = await Repository.init(source);
-  repo.db.exec(ITEMS_DDL);
-  repo.engine.asCrr('items');
-  const ins = repo.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
-  repo.db.exec('BEGIN');
-  for (const item of makeItems(Number(process.env.BENCH_ROWS ?? 100_000))) ins.run(...item);
-  repo.db.exec('COMMIT');
+  fillItemsCrr(repo.engine, makeItems(Number(process.env.BENCH_ROWS ?? 100_000)));
   repo.engine.seal();
   let lib = Infinity;
   for (let i = 0; i < 4; i++) {
