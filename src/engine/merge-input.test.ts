@@ -7,6 +7,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import type { Change } from './change.ts';
 import type { Engine } from './engine.ts';
@@ -130,5 +131,22 @@ describe('merge input', () => {
     })();
     assert.throws(() => e.applyChanges(failing), /source broke/);
     e.db.close();
+  });
+
+  it("keeps a chunk's rows in an array of objects from the start (V8 threw the merge's optimised code away at the first push into an empty one)", () => {
+    // V8's elements kinds are visible only through its natives syntax, hence a child process.
+    const merge = new URL('./merge.ts', import.meta.url).href;
+    const pack = new URL('./pack.ts', import.meta.url).href;
+    const script = `
+      import { ChunkRows, PendingRow } from ${JSON.stringify(merge)};
+      import { packColumns } from ${JSON.stringify(pack)};
+      const row = (n) => new PendingRow([BigInt(n)], packColumns([BigInt(n)]), [], 0);
+      const rows = new ChunkRows(row(1));
+      const first = %HasObjectElements(rows.rows);
+      rows.add(row(2));
+      process.stdout.write(JSON.stringify({ first, after: %HasObjectElements(rows.rows), found: rows.find(packColumns([2n])) !== undefined }));
+    `;
+    const out = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(out), { first: true, after: true, found: true });
   });
 });

@@ -78,9 +78,9 @@ export const CHUNK_ROWS = 256;
  * A row of the chunk being gathered: its changes, then (as the entry loaded, decided and saved) its
  * state. Its changes are `changes[start]` to `changes[end - 1]`: a stretch of the changes received
  * (the caller's array itself when it passed one, else the chunk's) while they arrive together (the
- * common case: no array per row), else an array of its own.
+ * common case: no array per row), else an array of its own. (Exported for merge-input.test.ts only.)
  */
-class PendingRow implements RowEntry {
+export class PendingRow implements RowEntry {
   readonly pk: SqlValue[];
   /** The packed key, as received. */
   readonly bytes: Uint8Array;
@@ -120,16 +120,28 @@ class PendingRow implements RowEntry {
 /**
  * The chunk's rows of one table, in order of arrival, found by packed key. Rows usually arrive in
  * ascending key order (a peer's reads): while each new key sorts after the last, it is new to the
- * chunk without a map; the map of every row's key is built only when the order breaks.
+ * chunk without a map; the map of every row's key is built only when the order breaks. (Exported for
+ * merge-input.test.ts only.)
  */
-class ChunkRows {
-  readonly rows: PendingRow[] = [];
+export class ChunkRows {
+  readonly rows: PendingRow[];
   private byId: Map<string, PendingRow> | undefined;
-  private greatest: Uint8Array | undefined;
+  private greatest: Uint8Array;
+
+  /**
+   * Made with its first row: an array made empty holds small integers to V8 until the first push
+   * turns it into an array of objects, and the merge's optimised code, compiled after seeing mostly
+   * arrays already turned, was thrown away at that first push (`--trace-deopt`: "not a Smi" in
+   * `add`, twice per `ddcp apply`, each costing a recompilation of the whole merge loop).
+   */
+  constructor(first: PendingRow) {
+    this.rows = [first];
+    this.greatest = first.bytes;
+  }
 
   find(bytes: Uint8Array): PendingRow | undefined {
     if (this.byId === undefined) {
-      if (this.greatest === undefined || compareBytes(bytes, this.greatest) > 0) return undefined;
+      if (compareBytes(bytes, this.greatest) > 0) return undefined;
       this.byId = new Map();
       for (const r of this.rows) this.byId.set(pkId(r.bytes), r);
     }
@@ -323,20 +335,21 @@ export function mergeChanges(
       const misfit = t.keys.problem(values);
       if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
       // Runs of rows share a table: its rows in the chunk are kept at hand.
-      let rows = t === lastChunkTable ? lastChunkRows! : chunk.get(t);
-      if (!rows) chunk.set(t, (rows = new ChunkRows()));
-      let row = rows.find(pk);
+      let rows = t === lastChunkTable ? lastChunkRows : chunk.get(t);
+      let row = rows?.find(pk);
       if (!row) {
         if (chunkRows >= CHUNK_ROWS) {
           processChunk();
-          chunk.set(t, (rows = new ChunkRows()));
+          rows = undefined;
         }
+        // Its first change is this one, at n - 1 of the caller's array or next in the chunk's.
+        row = given ? new PendingRow(values, pk, given, n - 1) : new PendingRow(values, pk, chunkChanges, chunkChanges.length);
+        if (rows) rows.add(row);
+        else chunk.set(t, (rows = new ChunkRows(row)));
         if (t !== lastChunkTable) {
           lastChunkTable = t;
           lastChunkRows = rows;
         }
-        // Its first change is this one, at n - 1 of the caller's array or next in the chunk's.
-        rows.add((row = given ? new PendingRow(values, pk, given, n - 1) : new PendingRow(values, pk, chunkChanges, chunkChanges.length)));
         chunkRows++;
       }
       lastTable = t;

@@ -199,6 +199,23 @@ describe('JSON lines read as bytes', () => {
     assert.equal(parseCanonical(cut), undefined);
   });
 
+  it('reads no line by position that the chunk cuts off: it waits for the line whole', () => {
+    // A read of a cut line fails inside it, on paths whole lines never take, which cost a recompile of
+    // the reader (README, *cli-apply*); each line is read by position exactly once.
+    const c: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: 'abc', colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
+    const lines = [0, 1, 2].map((seq) => `${formatChange({ ...c, seq })}\n`);
+    const bytes = encoder.encode(lines.join(''));
+    const reader = new ChangeLineReader();
+    const proto = Object.getPrototypeOf(reader) as { parse: (...args: unknown[]) => unknown };
+    let reads = 0;
+    const parse = proto.parse;
+    Object.defineProperty(reader, 'parse', { value: (...args: unknown[]) => (reads++, parse.apply(reader, args)) });
+    const cut = lines[0]!.length + 40; // inside the second line
+    const got = [...reader.push(bytes.subarray(0, cut)), ...reader.push(bytes.subarray(cut)), ...reader.end()];
+    assert.deepEqual(got.map(plain), [0, 1, 2].map((seq) => plain({ ...c, seq })));
+    assert.equal(reads, 3, 'one read by position per line');
+  });
+
   it('shares the arrays of a repeated key and site id, and copies what it keeps out of the read buffer', () => {
     const a: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: new Uint8Array([1, 2]), colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
     const b: Change = { ...a, cid: 'qty', val: 5n, seq: 1 };

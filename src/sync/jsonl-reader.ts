@@ -135,11 +135,17 @@ export class ChangeLineReader {
       if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) start = 3;
     }
     const n = chunk.length;
+    // The end of the chunk's last whole line. A line cut by the chunk's end is never read by position:
+    // such a read fails somewhere inside the line, on a path the whole lines before it never take — one
+    // without type feedback, on which V8 threw away the reader's optimised code (`--trace-deopt`: `parse`
+    // and `name`, at the first chunk's end) and compiled it again. It is carried whole into the next
+    // chunk instead, as a failed read's line was.
+    const whole = chunk.lastIndexOf(0x0a) + 1;
     while (start < n) {
       // A line as `ddcp changes` writes it is read where it starts, its end found by the read itself:
       // no separate scan for the newline first (a second pass over every byte).
-      if (this.carryBytes === 0) {
-        const next = this.canonicalLine(chunk, start, n, out);
+      if (this.carryBytes === 0 && start < whole) {
+        const next = this.canonicalLine(chunk, start, whole, out);
         if (next > 0) {
           start = next;
           continue;
