@@ -91,8 +91,8 @@ const fmt = (xs: number[]): string => {
   return `${s[0]!.toFixed(1)} / ${s[s.length >> 1]!.toFixed(1)}`;
 };
 console.log(`${ROWS} rows, ${REPS} reps, CPU ms least / median`);
-/** Each variant against today's triggers, per repetition (the two ran side by side): the median difference. */
-const base = samples.get("today's two triggers");
+/** Each variant against today's triggers (or the first variant, if BENCH_ONLY left them out), per repetition (they ran side by side): the median difference. */
+const base = samples.get("today's two triggers") ?? [...samples.values()][0];
 const paired = (xs: number[]): string => {
   if (!base || xs.length !== base.length) return '';
   const d = xs.map((x, i) => x - base[i]!).sort((a, b) => a - b);

@@ -13,7 +13,7 @@ import { ident, literal, type SqliteConnection } from './sqlite.ts';
 /**
  * Bump when the trigger SQL or the log's shape changes: databases with older triggers get them
  * rebuilt on open (and the log table made anew, its entries kept: {@link upgradeLogSql}).
- * 4: masks summed from one CASE per column, the key-change trigger an UPDATE OF the key.
+ * 4: the key-change trigger an UPDATE OF the key (keyChangingColumns).
  */
 export const TRIGGERS_VERSION = 4;
 
@@ -130,25 +130,19 @@ export function maskKinds(db: SqliteConnection, info: TableInfo): MaskKind[] {
   });
 }
 
-/**
- * `bit` if column `c` changed in an update, else 0 (see {@link MaskKind}); the mask is the sum of
- * its columns' terms. One `CASE` per column that yields the bit itself: `(a IS NOT b) << i | …`
- * took two more VDBE instructions per column (the 0/1 value, the shift) — the update trigger's
- * masks cost ~13 ms per 100,000 updated rows of three columns that way, ~8 this way (measured,
- * bench/update-log-probe.ts).
- */
-function maskTerm(c: string, kind: MaskKind, bit: bigint): string {
+/** 1 if column `c` changed in an update, else 0 (see {@link MaskKind}). */
+function changedExpr(c: string, kind: MaskKind): string {
   const nw = `NEW.${ident(c)}`;
   const old = `OLD.${ident(c)}`;
-  // `IS` alone would apply the column's collation ('a' = 'A' under NOCASE): compare bytes.
-  const same = `${nw} IS ${old} COLLATE BINARY`;
+  // `IS NOT` alone would apply the column's collation ('a' = 'A' under NOCASE): compare bytes.
+  const differs = `${nw} IS NOT ${old} COLLATE BINARY`;
   switch (kind) {
     case 'exact':
-      return `CASE WHEN ${same} THEN 0 ELSE ${bit} END`;
+      return `(${differs})`;
     case 'integer':
-      return `CASE WHEN ${nw} IS NOT ${old} COLLATE BINARY THEN ${bit} WHEN ${nw} < -9223372036854775807 THEN ((${nw} || '') IS NOT (${old} || '')) * ${bit} ELSE 0 END`;
+      return `(CASE WHEN ${differs} THEN 1 WHEN ${nw} < -9223372036854775807 THEN (${nw} || '') IS NOT (${old} || '') ELSE 0 END)`;
     case 'any':
-      return `CASE WHEN ${same} AND typeof(${nw}) = typeof(${old}) THEN 0 ELSE ${bit} END`;
+      return `(${differs} OR typeof(${nw}) <> typeof(${old}))`;
   }
 }
 
@@ -156,8 +150,7 @@ function maskExprs(info: TableInfo, kinds: readonly MaskKind[]): string[] {
   const out: string[] = [];
   for (let m = 0; m * MASK_BITS < info.columns.length; m++) {
     const part = info.columns.slice(m * MASK_BITS, (m + 1) * MASK_BITS);
-    // The bits are distinct, so their sum is their union (at most 2^62 − 1: no overflow).
-    out.push(part.map((c, i) => maskTerm(c, kinds[m * MASK_BITS + i] ?? 'any', 1n << BigInt(i))).join(' + '));
+    out.push(part.map((c, i) => `(${changedExpr(c, kinds[m * MASK_BITS + i] ?? 'any')} << ${i})`).join(' | '));
   }
   return out;
 }
