@@ -134,6 +134,18 @@ describe('seal over a stretch of the key map', () => {
     );
   });
 
+  it('gives what the rules give when a stretch read off the log names a key the key map lacks', () => {
+    // Keyed by the rowid, a stretch is read off the log alone; the range statements' counts must
+    // catch the missing row (one changed column: overrides inserted; every column: row clocks).
+    for (const set of ['qty = qty + 1', "name = 'a', qty = 4, price = 0.25"]) {
+      compare([
+        `INSERT INTO items (id, name, qty, price) SELECT value, 'n', value, 1.0 FROM ${series(1, 200)}`,
+        'DELETE FROM items__ddcp_pks WHERE __key = 150',
+        `UPDATE items SET ${set}`,
+      ]);
+    }
+  });
+
   it('gives what the rules give when only the ends of a run line up with the key map', () => {
     const swapped = (lo: number, hi: number, t = 'items', k = 'id'): string =>
       [`DELETE FROM ${t} WHERE ${k} = ${lo}`, `DELETE FROM ${t} WHERE ${k} = ${lo + 2}`, `DELETE FROM ${t} WHERE ${k} = ${lo + 1}`, `DELETE FROM ${t} WHERE ${k} BETWEEN ${lo + 3} AND ${hi}`].join('; ');
@@ -149,6 +161,14 @@ describe('seal over a stretch of the key map', () => {
       // Deletes whose stretch has a gap where a row was deleted before.
       'DELETE FROM items WHERE id = 350',
       'DELETE FROM items WHERE id > 300',
+      // A run whose log is one stretch, entry by entry, over keys of which one has no key-map row (a
+      // stretch keyed by the rowid is read off the log alone; the range statements' counts catch it).
+      `INSERT INTO items (id, name, qty, price) SELECT value, 'n', value, 1.0 FROM ${series(500, 600)}`,
+      'DELETE FROM items__ddcp_pks WHERE __key = 550',
+      'UPDATE items SET qty = 3 WHERE id BETWEEN 500 AND 600',
+      "UPDATE items SET name = 'a', qty = 4, price = 0.25 WHERE id BETWEEN 500 AND 600",
+      'DELETE FROM items__ddcp_pks WHERE __key = 560',
+      'DELETE FROM items WHERE id BETWEEN 500 AND 600',
     ]);
   });
 });
