@@ -32,7 +32,7 @@ setInterval(() => {
 }, 1000).unref();
 process.on('exit', () => {
   const file = process.env.BENCH_HUB_GC_FILE;
-  if (file) writeFileSync(file, `${JSON.stringify({ pid: process.pid, cpu: process.cpuUsage(), pauses, samples })}\n`, { flag: 'a' });
+  if (file) writeFileSync(file, `${JSON.stringify({ pid: process.pid, origin: performance.timeOrigin, cpu: process.cpuUsage(), pauses, samples })}\n`, { flag: 'a' });
 });
 
 // BENCH_HUB_ALLOC_PROF=FILE: a sampling allocation profile of the process's whole life, garbage
