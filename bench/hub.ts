@@ -25,7 +25,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -158,14 +158,29 @@ async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: s
   const args = mode === 'sqlite' ? [join(scratch.dir, `hub-${randomBytes(3).toString('hex')}`)] : [pgUrl, schema];
   // BENCH_HUB_PROFILE=DIR: a CPU profile of the hub, written to DIR when it stops
   const prof = process.env.BENCH_HUB_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROFILE}`] : [];
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, here('./hub-child.ts'), ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile } });
-  let out = '';
-  for await (const chunk of proc.stdout!) {
-    out += String(chunk);
-    const m = /listening (\S+) pid (\d+)/.exec(out);
-    if (m) return { proc, url: m[1]!, pid: Number(m[2]) };
-  }
-  throw new Error(`the hub did not start: ${out}`);
+  // BENCH_HUB_GC=FILE: the hub's GC pauses and old-generation size (bench/hub-gc-probe.ts), appended to FILE as it stops
+  const gc = process.env.BENCH_HUB_GC ? ['--import', here('./hub-gc-probe.ts')] : [];
+  // BENCH_HUB_NODE_FLAGS: extra Node.js flags for the hub (e.g. V8's heap sizes);
+  // BENCH_HUB_TREE=DIR: the hub of another checkout (DIR/bench/hub-child.ts, its src/), for A/B with the same driver and clients
+  const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = process.env.BENCH_HUB_TREE ? join(process.env.BENCH_HUB_TREE, 'bench', 'hub-child.ts') : here('./hub-child.ts');
+  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, ...gc, ...flags, child, ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile, ...(process.env.BENCH_HUB_GC ? { BENCH_HUB_GC_FILE: process.env.BENCH_HUB_GC } : {}) } });
+  // After its first line the hub's stdout is kept draining (e.g. --trace-gc in BENCH_HUB_NODE_FLAGS),
+  // to BENCH_HUB_STDOUT=FILE if set: a stream left unread would block the hub once the pipe fills.
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer): void => {
+      out += String(chunk);
+      const m = /listening (\S+) pid (\d+)/.exec(out);
+      if (!m) return;
+      proc.stdout!.off('data', onData).off('end', onEnd);
+      if (process.env.BENCH_HUB_STDOUT) proc.stdout!.pipe(createWriteStream(process.env.BENCH_HUB_STDOUT, { flags: 'a' }));
+      else proc.stdout!.resume();
+      resolve({ proc, url: m[1]!, pid: Number(m[2]) });
+    };
+    const onEnd = (): void => reject(new Error(`the hub did not start: ${out}`));
+    proc.stdout!.on('data', onData).on('end', onEnd);
+  });
 }
 
 const pct = (hist: number[], p: number): number => {
@@ -187,6 +202,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
   const hub = await startHub(o.mode, scratch, pgUrl, schema, o.dbs, traceFile);
   const children: Child[] = [];
   const traces: Trace[] = [];
+  let gcPhases: unknown[] = [];
   try {
     const rssBefore = rssKiB(hub.pid);
     const perDb = Math.max(1, Math.floor(o.clients / o.dbs));
@@ -206,12 +222,16 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     const rssIdle = rssKiB(hub.pid);
     const clientsCpu = (): number => children.reduce((t, c) => t + cpuMs(c.proc.pid!), 0);
     const committedBy: Record<string, Record<string, number>> = {};
+    // Each write phase's span (epoch ms, until converged), for BENCH_HUB_GC's figures per phase.
+    const phases: { rate: number; seconds: number; from: number; to: number; committed: number; hubCpuMs: number }[] = [];
+    gcPhases = phases;
     /** One write phase at `rate` changes/s offered, until every change is acknowledged and every client converged. */
     const phase = async (rate: number, seconds: number) => {
       const cpu0 = cpuMs(hub.pid);
       const ccpu0 = clientsCpu();
       const m0 = machineTicks();
       const w0 = performance.now();
+      const from = performance.timeOrigin + performance.now();
       log(`writing ${rate} changes/s for ${seconds} s`);
       for (const c of children) c.tell({ type: 'go', seconds, ratePerWriter: rate / writers });
       const written = await Promise.all(children.map((c) => c.next<{ committed: Record<string, number>; unacked: number; ackedAt: number; start: number }>()));
@@ -241,6 +261,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       for (const s of specs) for (const [i, n] of Object.entries(committedBy[s.db] ?? {})) if (Number(i) !== s.i) expected += n;
       const missing = results.reduce((s, r) => s + r.missing, 0);
       const duplicates = results.reduce((s, r) => s + r.duplicates, 0);
+      phases.push({ rate, seconds, from, to: performance.timeOrigin + performance.now(), committed, hubCpuMs: cpu1 - cpu0 });
       return {
         committed,
         accepted_per_s: Math.round((committed * 1000) / acceptedMs),
@@ -324,6 +345,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
       await sql.end();
     }
+    if (process.env.BENCH_HUB_GC) appendFileSync(process.env.BENCH_HUB_GC, `${JSON.stringify({ mode: o.mode, tree: process.env.BENCH_HUB_TREE ?? 'own', flags: process.env.BENCH_HUB_NODE_FLAGS ?? '', phases: gcPhases })}\n`);
     scratch.cleanup?.();
   }
 }

@@ -59,7 +59,10 @@ export function inFlatGroups(values: readonly SqlValue[], width: number, group: 
  * Rows' parameters for a multi-row statement, gathered straight into arrays of `group` rows (what
  * {@link inFlatGroups} would cut from one long array, without the copy). {@link put} a row's `width`
  * values, then call {@link endRow}. Each group's array is made at its full size and filled by index
- * (cheaper than growing it by pushes: merges write a few values per change).
+ * (cheaper than growing it by pushes: merges write a few values per change) — but no larger than
+ * the rows the caller expects (`rows`, a hint: more may come, the array then grows): a merge of one
+ * row (a hub merges a push of one change at a time at low rates) made ~12 KB of arrays of 64 empty
+ * rows per table per merge, the largest part of the hub's garbage per change.
  */
 export class RowBatch {
   private readonly width: number;
@@ -68,11 +71,14 @@ export class RowBatch {
   /** The group being filled, and how many of its values are. */
   private values: SqlValue[];
   private n = 0;
+  /** Rows still expected after the full groups (the hint less what they hold). */
+  private expected: number;
 
-  constructor(width: number, group: number) {
+  constructor(width: number, group: number, rows = group) {
     this.width = width;
     this.group = group;
-    this.values = new Array<SqlValue>(width * group);
+    this.expected = rows;
+    this.values = new Array<SqlValue>(width * Math.max(1, Math.min(group, rows)));
   }
 
   put(v: SqlValue): void {
@@ -80,9 +86,10 @@ export class RowBatch {
   }
 
   endRow(): void {
-    if (this.n === this.values.length) {
+    if (this.n === this.width * this.group) {
       this.full.push(this.values);
-      this.values = new Array<SqlValue>(this.width * this.group);
+      this.expected -= this.group;
+      this.values = new Array<SqlValue>(this.width * Math.max(1, Math.min(this.group, this.expected)));
       this.n = 0;
     }
   }

@@ -22,8 +22,20 @@ interface StoredRow {
   pk: Uint8Array;
   row: RowState | undefined;
   fresh: NewRow | undefined;
-  /** The values merges wrote to its columns (the values of its cells stamped by them). */
-  values: Map<string, SqlValue>;
+  /**
+   * The values merges wrote to its columns (the values of its cells stamped by them); undefined for
+   * a row new here that nothing wrote since (its values are `fresh`'s: no map per inserted row).
+   */
+  values: Map<string, SqlValue> | undefined;
+}
+
+/** A row's values as a map (made from `fresh` on first need). */
+function valuesOf(r: StoredRow): Map<string, SqlValue> {
+  if (r.values) return r.values;
+  const values = new Map<string, SqlValue>();
+  const fresh = r.fresh;
+  if (fresh) fresh.shape.cols.forEach((c, i) => values.set(c, fresh.changes[fresh.first + i]!.val));
+  return values;
 }
 
 /** Rows a report holds at most; past it, it gives up (the reader reads instead). */
@@ -46,14 +58,12 @@ export class StoredReport {
       this.rows.clear();
       return;
     }
-    const values = had?.values ?? new Map<string, SqlValue>();
     const fresh = entry.fresh;
     if (fresh) {
-      values.clear();
-      fresh.shape.cols.forEach((c, i) => values.set(c, fresh.changes[fresh.first + i]!.val));
-      this.rows.set(id, { table, pk, row: undefined, fresh, values });
+      this.rows.set(id, { table, pk, row: undefined, fresh, values: undefined });
       return;
     }
+    const values = had ? valuesOf(had) : new Map<string, SqlValue>();
     if (entry.fx?.deleteFirst) values.clear();
     if (entry.fx) for (const [c, v] of entry.fx.values) values.set(c, v);
     this.rows.set(id, { table, pk, row: entry.row, fresh: undefined, values });
@@ -74,16 +84,18 @@ export class StoredReport {
     for (const r of this.rows.values()) {
       const table = r.table.info.name;
       if (r.fresh) {
-        const { sentinel, clock, shape } = r.fresh;
+        // Nothing wrote the row since it was new here: its values are the merged changes'.
+        const { sentinel, clock, shape, changes, first } = r.fresh;
         const cl = sentinel ? sentinel.colVersion : 1;
         if (sentinel && sentinel.dbVersion > since) {
           out.push({ table, pk: r.pk, cid: SENTINEL, val: null, colVersion: cl, dbVersion: sentinel.dbVersion, siteId: sites.bytesOf(sentinel.site), cl, seq: sentinel.seq });
         }
         if (clock.dbVersion > since) {
           const siteId = sites.bytesOf(clock.site);
-          for (const cid of shape.cols) {
+          for (let k = 0; k < shape.cols.length; k++) {
+            const cid = shape.cols[k]!;
             const i = r.table.newRows.position(cid)!;
-            out.push({ table, pk: r.pk, cid, val: r.values.get(cid)!, colVersion: clock.colVersion, dbVersion: clock.dbVersion, siteId, cl, seq: clock.seq + i });
+            out.push({ table, pk: r.pk, cid, val: changes[first + k]!.val, colVersion: clock.colVersion, dbVersion: clock.dbVersion, siteId, cl, seq: clock.seq + i });
           }
         }
         continue;
@@ -92,10 +104,11 @@ export class StoredReport {
       const cl = row.causalLength();
       const s = row.sentinel;
       if (s && s.dbVersion > since) out.push({ table, pk: r.pk, cid: SENTINEL, val: null, colVersion: s.colVersion, dbVersion: s.dbVersion, siteId: sites.bytesOf(s.site), cl, seq: s.seq });
+      const values = r.values!; // set for every row not fresh
       for (const [cid, c] of row.cells) {
         if (c.dbVersion <= since) continue;
-        if (!r.values.has(cid)) return undefined;
-        out.push({ table, pk: r.pk, cid, val: r.values.get(cid)!, colVersion: c.colVersion, dbVersion: c.dbVersion, siteId: sites.bytesOf(c.site), cl, seq: c.seq });
+        if (!values.has(cid)) return undefined;
+        out.push({ table, pk: r.pk, cid, val: values.get(cid)!, colVersion: c.colVersion, dbVersion: c.dbVersion, siteId: sites.bytesOf(c.site), cl, seq: c.seq });
       }
     }
     out.sort((a, b) => Number(a.dbVersion) - Number(b.dbVersion) || Number(a.seq) - Number(b.seq));

@@ -210,9 +210,11 @@ export class CrrTable {
     const upserts = new Map<string, { cols: readonly string[]; batch: RowBatch }>();
     const ensure: RowEntry[] = [];
     // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
-    const keys = new RowBatch(kmPks + 9, GROUP);
-    const newKeys = new RowBatch(kmPks + 5, GROUP);
-    const cells = new RowBatch(6, GROUP);
+    // Sized for the rows given (each writes at most one key-map row; overrides may be more, and grow).
+    const rows = entries.length;
+    const keys = new RowBatch(kmPks + 9, GROUP, rows);
+    const newKeys = new RowBatch(kmPks + 5, GROUP, rows);
+    const cells = new RowBatch(6, GROUP, rows);
     const stale: (number | bigint)[] = [];
     // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
     // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
@@ -243,7 +245,7 @@ export class CrrTable {
         let batch = lastBatch;
         if (shape !== lastShape) {
           let group = upserts.get(shape.id);
-          if (!group) upserts.set(shape.id, (group = { cols: shape.cols, batch: new RowBatch(nk + shape.cols.length, GROUP) }));
+          if (!group) upserts.set(shape.id, (group = { cols: shape.cols, batch: new RowBatch(nk + shape.cols.length, GROUP, rows) }));
           batch = lastBatch = group.batch;
           lastShape = shape;
         }
@@ -276,7 +278,7 @@ export class CrrTable {
           else {
             const id = [...fx.values.keys()].join('\u0000');
             let group = upserts.get(id);
-            if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], batch: new RowBatch(nk + fx.values.size, GROUP) }));
+            if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], batch: new RowBatch(nk + fx.values.size, GROUP, rows) }));
             const batch = group.batch;
             for (const v of pk) batch.put(v);
             for (const v of fx.values.values()) batch.put(v);

@@ -91,6 +91,11 @@ export class HostedFeed extends RepoFeed {
   /** Changes handed to the fan-out from the merges' reports, for tests and benchmarks. */
   handed = 0;
 
+  /** Rows the merges' report holds for the fan-out to take (0: none kept), for tests. */
+  get storedRows(): number {
+    return this.stored?.report.size ?? 0;
+  }
+
   constructor(repo: FeedRepository, staging: () => Staging) {
     super(repo, staging);
     this.hosted = repo;
@@ -165,7 +170,10 @@ export class HostedFeed extends RepoFeed {
       const engine = this.hosted.engine;
       const before = engine.currentDbVersion();
       const prior = this.stored;
-      const report = prior && !prior.report.broken && prior.to === before ? prior.report : new StoredReport();
+      // Kept only while something here waits for the changes (the fan-out, which takes the report at
+      // its wake), as PostgreSQL's store does: a database nobody follows kept every row its merges
+      // wrote (and the pushed batches they came in) until the report's cap, 20,000 rows per database.
+      const report = this.told.listenerCount('changed') === 0 ? undefined : prior && !prior.report.broken && prior.to === before ? prior.report : new StoredReport();
       this.stored = undefined; // until committed
       this.reported = true;
       let stamped = 0;
@@ -174,7 +182,7 @@ export class HostedFeed extends RepoFeed {
       this.commits++;
       // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
       const after = engine.currentDbVersion();
-      if (this.reported && !report.broken && after - before === stamped) this.stored = { from: report === prior?.report ? prior.from : before, to: after, report };
+      if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === prior?.report ? prior.from : before, to: after, report };
     } catch (err) {
       this.stored = undefined;
       if (db.isTransaction) db.exec('ROLLBACK');
@@ -201,7 +209,7 @@ export class HostedFeed extends RepoFeed {
    * the repository feed does. After one fails (its savepoint undone), none of the origin's later
    * pushes is merged: they come after it.
    */
-  private mergeOrigin(queue: readonly Queued[], list: readonly number[], from: PushOrigin, results: ({ ok: Received | undefined } | { err: unknown })[], report: StoredReport): number {
+  private mergeOrigin(queue: readonly Queued[], list: readonly number[], from: PushOrigin, results: ({ ok: Received | undefined } | { err: unknown })[], report: StoredReport | undefined): number {
     const key = siteKey(from.siteId);
     let stamped = 0;
     for (let k = 0; k < list.length; ) {
@@ -243,7 +251,7 @@ export class HostedFeed extends RepoFeed {
    * one (as the repository feed merges one): the answer of the last holds what applied and every
    * refusal; the pusher's tracked version is the last one's.
    */
-  private mergeRun(run: readonly Batch[], from: PushOrigin, report: StoredReport): Received {
+  private mergeRun(run: readonly Batch[], from: PushOrigin, report: StoredReport | undefined): Received {
     const last = run[run.length - 1]!;
     const r = from.gate.admit(this.hosted.engine, run.length === 1 ? last.changes : run.flatMap((b) => b.changes), {
       source: from.source,
