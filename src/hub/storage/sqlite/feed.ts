@@ -121,6 +121,15 @@ export class HostedFeed extends RepoFeed {
     });
   }
 
+  /**
+   * Calls `listener` after each merge that changed something (as {@link changed} resolves then, and
+   * when stopped) until the returned function is called: one listener for a fan-out's whole watch.
+   */
+  onChanged(listener: () => void): () => void {
+    this.told.on('changed', listener);
+    return () => void this.told.off('changed', listener);
+  }
+
   /** Tells followers if the version moved (no seal: merges stamp their own versions); `known`: the version now, when the caller just read it. */
   override check(known?: number): void {
     if (this.closed || this.flushing) return; // told after the commit
