@@ -109,6 +109,31 @@ describe(`hub (${mode} store) on 127.0.0.1`, () => {
     assert.match(metrics, /ddcp_hub_fanout_seconds_count [1-9]/);
   });
 
+  it('/metrics counts the open sessions and the databases they are on, as clients come and go', async () => {
+    const gauge = async (name: string): Promise<number> => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(`${http}/metrics`)).text())?.[1]);
+    const settled = async (connections: number, databases: number): Promise<void> => {
+      for (;;) {
+        const [c, d] = [await gauge('ddcp_hub_connections'), await gauge('ddcp_hub_databases')];
+        if (c === connections && d === databases) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const a1 = await clientOf('alice', 'gauge-a');
+    const a2 = await clientOf('alice', 'gauge-a');
+    const b1 = await clientOf('alice', 'gauge-b');
+    await a1.push('origin');
+    await b1.push('origin');
+    await settled(0, 0); // the pushes' sessions ended
+    await following(a1, () =>
+      following(a2, () =>
+        following(b1, async () => {
+          await settled(3, 2); // two on one database, one on another
+        }),
+      ),
+    );
+    await settled(0, 0);
+  });
+
   it('a team database: members write only their own rows and read what their rule allows', async () => {
     const alice = await clientOf('alice', 'rules');
     const bob = await clientOf('bob', 'rules');

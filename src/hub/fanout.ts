@@ -52,6 +52,12 @@ export interface FanoutSource {
    * commit arriving meanwhile make one read, not two.
    */
   readonly wakesOnce?: boolean;
+  /**
+   * Calls `listener` after each change the feed tells of (as `feed.changed` resolves then), until
+   * the returned function is called: one listener for as long as anyone follows, not a promise and
+   * two listeners made and dropped per wake. Absent: the fan-out waits on `feed.changed`.
+   */
+  onChanged?(listener: () => void): () => void;
 }
 
 /** Work done, for tests and benchmarks. */
@@ -107,8 +113,11 @@ interface Out {
  */
 class Waiter {
   private resolve: (() => void) | undefined;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
   private readonly signal: AbortSignal;
+  private readonly ms: number;
+  /** When the current (or last) wait began (performance.now()). */
+  private startedAt = 0;
   /** Ends the current wait (a change, the keep-alive timer, the session's abort); a no-op between waits. */
   readonly wake = (): void => {
     const resolve = this.resolve;
@@ -116,9 +125,23 @@ class Waiter {
     resolve?.();
   };
 
+  /**
+   * The keep-alive timer fired. It is left armed across waits (moving it in Node's timer list per
+   * wait, once per wake of every follower, cost more than reading the clock), so the current wait
+   * may have begun since it was armed: it ends only once `ms` passed since it began, else the timer
+   * waits for the rest.
+   */
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    if (this.resolve === undefined) return; // no wait now: the next one arms the timer
+    const left = this.startedAt + this.ms - performance.now();
+    if (left > 0) this.timer = setTimeout(this.expire, left);
+    else this.wake();
+  };
+
   constructor(signal: AbortSignal, ms: number) {
     this.signal = signal;
-    this.timer = setTimeout(this.wake, ms);
+    this.ms = ms;
     signal.addEventListener('abort', this.wake);
   }
 
@@ -126,7 +149,8 @@ class Waiter {
   wait(): Promise<void> {
     return new Promise((resolve) => {
       this.resolve = resolve;
-      this.timer.refresh();
+      this.startedAt = performance.now();
+      this.timer ??= setTimeout(this.expire, this.ms);
     });
   }
 
@@ -145,10 +169,11 @@ class Group {
   until = 0;
   caughtUp: Uint8Array = new Uint8Array(0);
   readonly ready: Promise<void>;
+  /** Whether {@link ready} has settled (a follower's loop then skips awaiting it each wake). */
+  initialized = false;
   readonly positions = new Set<{ at: number }>();
   private entries: Entry[] = [];
   private changes = 0;
-  private initialized = false;
   private reading = false;
   private dirty = false;
   private retry: NodeJS.Timeout | undefined;
@@ -345,6 +370,35 @@ export class Fanout {
     // Whether the groups were kicked in this turn of the event loop (cleared at its end).
     let kicked = false;
     const endOfTurn = (): void => void (kicked = false);
+    const { onChanged } = this.source;
+    if (onChanged && this.source.wakesOnce) {
+      // The same as the loop below, with one listener: at once (a microtask later, as a resolved
+      // wait resumes) the first time in a turn, at the next turn after that (once however many).
+      let queued = false;
+      let deferred = false;
+      const kickAll = (): void => {
+        queued = deferred = false;
+        if (stop.signal.aborted) return;
+        if (!kicked) {
+          kicked = true;
+          setImmediate(endOfTurn);
+        }
+        for (const g of this.groups.values()) g.kick();
+      };
+      const unsubscribe = onChanged.call(this.source, () => {
+        if (!kicked) {
+          if (!queued) {
+            queued = true;
+            queueMicrotask(kickAll);
+          }
+        } else if (!deferred) {
+          deferred = true;
+          setImmediate(kickAll);
+        }
+      });
+      stop.signal.addEventListener('abort', unsubscribe, { once: true });
+      return;
+    }
     void (async () => {
       while (!stop.signal.aborted) {
         await this.source.feed.changed(stop.signal);
@@ -400,7 +454,7 @@ export class Fanout {
     const site = siteKey(options.exceptSite);
     try {
       for (;;) {
-        await g.ready;
+        if (!g.initialized) await g.ready;
         if (signal.aborted) return since;
         let caughtUp: Uint8Array;
         if (since < g.since) {

@@ -115,6 +115,8 @@ export class HubServer {
   private readonly wss: WebSocketServer;
   private readonly log: SessionLog;
   private readonly sessions = new Set<Live>();
+  /** Open sessions per database name (the `databases` gauge counts the names), kept as sessions come and go. */
+  private readonly perDatabase = new Map<string, number>();
   private readonly clocks = new Map<string, MergeClock>();
   private readonly unsubscribe: () => void;
   private readonly docs: DocsApi | undefined;
@@ -245,6 +247,7 @@ export class HubServer {
       onControl: (m) => this.control(live, m),
     });
     this.sessions.add(live);
+    this.perDatabase.set(name, (this.perDatabase.get(name) ?? 0) + 1);
     this.gauges();
     this.schedule(live);
     live.done = (async () => {
@@ -281,6 +284,9 @@ export class HubServer {
       .finally(() => {
         clearTimeout(live.expiry);
         this.sessions.delete(live);
+        const left = (this.perDatabase.get(name) ?? 1) - 1;
+        if (left > 0) this.perDatabase.set(name, left);
+        else this.perDatabase.delete(name);
         this.gauges();
         // The session is over even if the client does not hang up: close (after what was sent).
         if (ws.readyState === ws.OPEN) {
@@ -308,9 +314,10 @@ export class HubServer {
     return db && policy ? { db, policy } : undefined;
   }
 
+  /** Sets the gauges (per connect and disconnect: counted as sessions come and go, not from every session each time). */
   private gauges(): void {
     this.metrics.connections.set(this.sessions.size);
-    this.metrics.databases.set(new Set([...this.sessions].map((s) => s.db)).size);
+    this.metrics.databases.set(this.perDatabase.size);
   }
 
   /** Ends the session when its credentials expire (unless refreshed before). */

@@ -98,18 +98,83 @@ describe('FrameStream over WebSocket', () => {
         original(...args);
       };
     }
+    // handed over: to `ws` (which writes to the socket in the call) or, a server's frames, to the socket itself
     const send = ws.send.bind(ws);
     ws.send = ((...args: Parameters<WebSocket['send']>) => {
       count.handed++;
       send(...args);
     }) as WebSocket['send'];
+    const net = (ws as unknown as { _socket: { write: (...a: unknown[]) => boolean } })._socket;
+    const write = net.write.bind(net);
+    net.write = (...args: unknown[]) => {
+      count.handed++;
+      return write(...args);
+    };
     return { a, b, count };
   };
+
+  /** What a server-side socket is handed to write (its `write` calls), from a pair dialled to it. */
+  const tapped = async () => {
+    const server = new Promise<WebSocket>((resolve) => accepted.push(resolve));
+    const a = await dialWs(`${url}/db`, { maxFrameBytes: 1024 * 1024 });
+    const ws = await server;
+    const chunks: Buffer[] = [];
+    const net = (ws as unknown as { _socket: { write: (chunk: Buffer, ...a: unknown[]) => boolean } })._socket;
+    const write = net.write.bind(net);
+    net.write = (chunk: Buffer, ...args: unknown[]) => {
+      chunks.push(chunk);
+      return write(chunk, ...args);
+    };
+    return { a, ws, chunks };
+  };
+
+  it("a server's frames: the bytes ws writes, one chunk per frame, a shared frame framed once for every socket", async () => {
+    const sizes = [0, 1, 125, 126, 1000, 16 * 1024 - 1, 16 * 1024, 65_535, 65_536, 70_000];
+    const payloads = sizes.map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 255));
+    // what ws itself writes for these messages
+    const plain = await tapped();
+    for (const p of payloads) plain.ws.send(p, { binary: true });
+    const expected = Buffer.concat(plain.chunks);
+    plain.ws.close();
+    await plain.a.close();
+    // the same through two server streams, every frame shared by both
+    const one = await tapped();
+    const two = await tapped();
+    const streams = [one, two].map((t) => new WsFrameStream(t.ws, { remotePeer: 'client', maxFrameBytes: 1024 * 1024 }));
+    for (const p of payloads) await Promise.all(streams.map((s) => s.send(p, { shared: true })));
+    for (const t of [one, two]) assert.deepEqual(Buffer.concat(t.chunks), expected, 'the same bytes on the wire');
+    // one chunk per frame below 16 KiB (not a header and a payload), the same buffer for both sockets
+    const small = sizes.filter((n) => n < 16 * 1024).length;
+    for (let i = 0; i < small; i++) assert.equal(one.chunks[i], two.chunks[i], `frame ${i}: framed once, written to both`);
+    assert.equal(one.chunks.length, small + 2 * (sizes.length - small));
+    for (const [i, s] of streams.entries()) {
+      await s.close();
+      assert.deepEqual((await readAll([one, two][i]!.a)).map((f) => Buffer.from(f)), payloads.map((p) => Buffer.from(p)));
+    }
+    await Promise.all([one.a.close(), two.a.close()]);
+  });
+
+  it("a server's frame not shared is copied: the caller may reuse its buffer at once", async () => {
+    const t = await tapped();
+    const b = new WsFrameStream(t.ws, { remotePeer: 'client' });
+    for (const n of [3, 20_000]) {
+      const frame = new Uint8Array(n).fill(1);
+      const sent = b.send(frame);
+      frame.fill(9); // before the corked write leaves
+      await sent;
+    }
+    await b.close();
+    assert.deepEqual((await readAll(t.a)).map((f) => [f.length, new Set(f).size === 1 && f[0]]), [
+      [3, 1],
+      [20_000, 1],
+    ]);
+    await t.a.close();
+  });
 
   it('a send with none pending hands its frame to the socket at once; later ones keep the order', async () => {
     const { a, b, count } = await watched();
     const first = b.send(new Uint8Array([1]));
-    assert.equal(count.handed, 1, 'handed over in the call, not a promise job later');
+    assert.ok(count.handed > 0, 'handed over in the call, not a promise job later');
     const rest = [b.send(new Uint8Array([2, 2])), b.send(new Uint8Array([3, 3, 3]))];
     await Promise.all([first, ...rest]);
     await b.close();

@@ -56,14 +56,97 @@ function uncorkAll(): void {
 
 const tickUncork = (): void => void process.nextTick(uncorkAll);
 
+/** What this stream uses of the `ws` socket's internals to write frames itself (see {@link rawWriter}). */
+interface WsInternals {
+  _isServer?: boolean;
+  _extensions?: Record<string, unknown>;
+  _sender?: { _state?: number };
+  _socket?: { cork(): void; uncork(): void; write(chunk: Uint8Array, cb?: (err?: Error | null) => void): boolean; destroyed?: boolean };
+}
+
+/** Frames larger than this are written as header and payload (no copy of a shared frame); smaller ones as one buffer. */
+const JOIN_BELOW_BYTES = 16 * 1024;
+
+/** The WebSocket header of an unmasked final binary frame of `n` bytes (RFC 6455 §5.2). */
+function serverHeader(n: number, into: Buffer): void {
+  into[0] = 0x82; // FIN, opcode 2 (binary)
+  if (n < 126) into[1] = n;
+  else if (n < 65_536) {
+    into[1] = 126;
+    into.writeUInt16BE(n, 2);
+  } else {
+    into[1] = 127;
+    into.writeUInt16BE(0, 2);
+    into.writeUIntBE(n, 4, 6);
+  }
+}
+
+const headerBytes = (n: number): number => (n < 126 ? 2 : n < 65_536 ? 4 : 10);
+
+/**
+ * A binary message as a server sends it (unmasked: the same bytes to every client), header and
+ * payload in one buffer when small (one chunk for the socket, not two), else the two.
+ */
+function serverFrame(payload: Uint8Array, copy: boolean): Buffer[] {
+  const n = payload.byteLength;
+  const head = headerBytes(n);
+  if (n < JOIN_BELOW_BYTES) {
+    const out = Buffer.allocUnsafe(head + n);
+    serverHeader(n, out);
+    out.set(payload, head);
+    return [out];
+  }
+  const header = Buffer.allocUnsafe(head);
+  serverHeader(n, header);
+  return [header, copy ? Buffer.from(payload) : Buffer.from(payload.buffer, payload.byteOffset, n)];
+}
+
+/**
+ * Shared frames (one encoding sent to many peers: a hub's fan-out) as framed for the wire, made on
+ * first send and kept as long as the frame is: the other followers' sends of the same frame reuse
+ * them instead of framing it again each (`ws` frames every send).
+ */
+const framedOnce = new WeakMap<Uint8Array, Buffer[]>();
+
+/**
+ * Writes binary frames straight to the socket under a `ws` server-side WebSocket, where that gives
+ * the same bytes `ws` would write: no extension (no permessage-deflate), and nothing queued in
+ * `ws`'s sender (it queues only while compressing or reading a Blob, which this stream never asks
+ * for). Undefined where not: the client side (its frames are masked, a new mask each), another
+ * WebSocket implementation, a negotiated extension.
+ */
+function rawWriter(ws: WsSocket): ((frame: Uint8Array, shared: boolean, cb: (err?: Error | null) => void) => boolean) | undefined {
+  const w = ws as unknown as WsInternals;
+  const socket = w._socket;
+  if (w._isServer !== true || !w._extensions || Object.keys(w._extensions).length > 0 || !w._sender || !socket || typeof socket.write !== 'function') return undefined;
+  const sender = w._sender;
+  return (frame, shared, cb) => {
+    if (ws.readyState !== ws.OPEN || sender._state !== 0) return false;
+    let chunks = shared ? framedOnce.get(frame) : undefined;
+    if (!chunks) {
+      chunks = serverFrame(frame, !shared);
+      if (shared) framedOnce.set(frame, chunks);
+    }
+    if (chunks.length === 1) socket.write(chunks[0]!, cb);
+    else {
+      socket.write(chunks[0]!);
+      socket.write(chunks[1]!, cb);
+    }
+    return true;
+  };
+}
+
 export class WsFrameStream extends SocketFrameStream {
   readonly #ws: WsSocket;
   #corked = false;
   #uncork: (() => void) | undefined;
+  /** Writes a binary frame straight to the socket (server side, see {@link rawWriter}); false: `ws` sends it. */
+  readonly #raw: ReturnType<typeof rawWriter>;
 
   constructor(ws: WsSocket, options: WsFrameStreamOptions) {
     super({ ...options, ...frameOptions(options) });
     this.#ws = ws;
+    this.#raw = rawWriter(ws);
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.closedByPeer(code, reason.toString()));
@@ -95,16 +178,19 @@ export class WsFrameStream extends SocketFrameStream {
   protected override readonly writesAtOnce = true;
 
   protected override write(frame: Uint8Array, options: SendOptions): Promise<void> | void {
-    // ws may keep a reference to the bytes until they are written: copy, so the caller may reuse its buffer.
+    // The socket may keep a reference to the bytes until they are written: a frame not shared is
+    // copied (framed into a buffer of its own), so the caller may reuse its buffer.
     this.#cork();
     // The wait for the write is made only when there is one (past the high-water mark): most sends
     // never wait, and need no promise at all.
     let flushed = false;
     let onFlushed: (() => void) | undefined;
-    this.#ws.send(options.shared ? frame : frame.slice(), { binary: true }, () => {
+    const done = (): void => {
       flushed = true;
       onFlushed?.();
-    });
+    };
+    // A server's frame is framed here (once for all peers when shared) and written as one chunk.
+    if (!this.#raw?.(frame, options.shared === true, done)) this.#ws.send(options.shared ? frame : frame.slice(), { binary: true }, done);
     if (this.#ws.bufferedAmount > this.highWaterBytes) return this.waitFor(flushed ? Promise.resolve() : new Promise<void>((resolve) => (onFlushed = resolve)), options.signal);
   }
 

@@ -85,7 +85,13 @@ export class HostedFeed extends RepoFeed {
    * What the group commits since the fan-out last took it stored (versions `from` to `to`, nothing
    * else written between), for the fan-out's unfiltered group instead of reading it back.
    */
-  private stored: { from: number; to: number; report: StoredReport } | undefined;
+  private stored: { from: number; to: number; report: StoredReport; direct: Map<number, Uint8Array> } | undefined;
+  /**
+   * The versions the fan-out was last handed (`from`, `to`], each merged straight from its origin
+   * (every merge a report covers is), with that site: {@link directVersions} answers from it for
+   * those versions instead of reading the database (once per wake).
+   */
+  private handedDirect: { from: number; to: number; direct: Map<number, Uint8Array> } | undefined;
   /** This flush's merges all went through the report (none staged, none failed). */
   private reported = true;
   /** Changes handed to the fan-out from the merges' reports, for tests and benchmarks. */
@@ -120,10 +126,19 @@ export class HostedFeed extends RepoFeed {
     });
   }
 
-  /** Tells followers if the version moved (no seal: merges stamp their own versions). */
-  override check(): void {
+  /**
+   * Calls `listener` after each merge that changed something (as {@link changed} resolves then, and
+   * when stopped) until the returned function is called: one listener for a fan-out's whole watch.
+   */
+  onChanged(listener: () => void): () => void {
+    this.told.on('changed', listener);
+    return () => void this.told.off('changed', listener);
+  }
+
+  /** Tells followers if the version moved (no seal: merges stamp their own versions); `known`: the version now, when the caller just read it. */
+  override check(known?: number): void {
     if (this.closed || this.flushing) return; // told after the commit
-    const v = this.hosted.engine.currentDbVersion();
+    const v = known ?? this.hosted.engine.currentDbVersion();
     if (v === this.toldVersion) return;
     this.toldVersion = v;
     this.told.emit('changed', v);
@@ -163,6 +178,7 @@ export class HostedFeed extends RepoFeed {
       else byOrigin.set(q.from, [i]);
     });
     this.flushing = true;
+    let after: number;
     try {
       db.exec('BEGIN IMMEDIATE');
       // The version before this commit (exact: nobody else writes while it holds the lock); the
@@ -173,16 +189,18 @@ export class HostedFeed extends RepoFeed {
       // Kept only while something here waits for the changes (the fan-out, which takes the report at
       // its wake), as PostgreSQL's store does: a database nobody follows kept every row its merges
       // wrote (and the pushed batches they came in) until the report's cap, 20,000 rows per database.
-      const report = this.told.listenerCount('changed') === 0 ? undefined : prior && !prior.report.broken && prior.to === before ? prior.report : new StoredReport();
+      const continued = prior && !prior.report.broken && prior.to === before ? prior : undefined;
+      const report = this.told.listenerCount('changed') === 0 ? undefined : (continued?.report ?? new StoredReport());
+      const direct = continued?.direct ?? new Map<number, Uint8Array>();
       this.stored = undefined; // until committed
       this.reported = true;
       let stamped = 0;
-      for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report);
+      for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report, direct);
       db.exec('COMMIT');
       this.commits++;
       // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
-      const after = engine.currentDbVersion();
-      if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === prior?.report ? prior.from : before, to: after, report };
+      after = engine.currentDbVersion();
+      if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === continued?.report ? continued.from : before, to: after, report, direct };
     } catch (err) {
       this.stored = undefined;
       if (db.isTransaction) db.exec('ROLLBACK');
@@ -199,7 +217,7 @@ export class HostedFeed extends RepoFeed {
       if ('ok' in r) q.resolve(r.ok);
       else q.reject(r.err);
     });
-    this.check();
+    this.check(after);
   }
 
   /**
@@ -209,7 +227,14 @@ export class HostedFeed extends RepoFeed {
    * the repository feed does. After one fails (its savepoint undone), none of the origin's later
    * pushes is merged: they come after it.
    */
-  private mergeOrigin(queue: readonly Queued[], list: readonly number[], from: PushOrigin, results: ({ ok: Received | undefined } | { err: unknown })[], report: StoredReport | undefined): number {
+  private mergeOrigin(
+    queue: readonly Queued[],
+    list: readonly number[],
+    from: PushOrigin,
+    results: ({ ok: Received | undefined } | { err: unknown })[],
+    report: StoredReport | undefined,
+    direct: Map<number, Uint8Array>,
+  ): number {
     const key = siteKey(from.siteId);
     let stamped = 0;
     for (let k = 0; k < list.length; ) {
@@ -226,7 +251,7 @@ export class HostedFeed extends RepoFeed {
       try {
         if (end - k > 1 || (first.batch.complete && this.clean.has(key))) {
           const run = list.slice(k, end).map((i) => queue[i]!.batch);
-          const r = this.mergeRun(run, from, report);
+          const r = this.mergeRun(run, from, report, direct);
           if (r.applied > 0) stamped++;
           run.forEach((b, j) => (results[list[k + j]!] = { ok: j === run.length - 1 ? r : { version: b.version, applied: 0, refused: [] } }));
         } else {
@@ -251,7 +276,7 @@ export class HostedFeed extends RepoFeed {
    * one (as the repository feed merges one): the answer of the last holds what applied and every
    * refusal; the pusher's tracked version is the last one's.
    */
-  private mergeRun(run: readonly Batch[], from: PushOrigin, report: StoredReport | undefined): Received {
+  private mergeRun(run: readonly Batch[], from: PushOrigin, report: StoredReport | undefined, direct: Map<number, Uint8Array>): Received {
     const last = run[run.length - 1]!;
     const r = from.gate.admit(this.hosted.engine, run.length === 1 ? last.changes : run.flatMap((b) => b.changes), {
       source: from.source,
@@ -262,6 +287,8 @@ export class HostedFeed extends RepoFeed {
       context: `staged change from ${from.source}`,
       report,
     });
+    // The version it stamped, straight from the pusher (the engine notes it so: directVersions).
+    if (r.applied > 0) direct.set(r.dbVersion, from.siteId);
     return { version: last.version, applied: r.applied, refused: r.refused.map((x) => ({ version: Number(x.dbVersion), message: refusalText(x) })) };
   }
 
@@ -310,11 +337,23 @@ export class HostedFeed extends RepoFeed {
     const changes = this.hosted.engine.storedChanges(s.report, since);
     if (!changes) return undefined;
     this.handed += changes.length;
+    this.handedDirect = { from: s.from, to: s.to, direct: s.direct };
     return [...batchByVersion(changes, undefined, since), { changes: [], version: s.to, complete: true }];
   }
 
-  /** The versions in (`since`, `until`] merged straight from their origin, with that site. */
+  /**
+   * The versions in (`since`, `until`] merged straight from their origin, with that site: from what
+   * the fan-out was last handed when those versions are all in it (every version there was stamped
+   * by a merge straight from its pusher), else read.
+   */
   directVersions(since: number, until: number): Map<number, Uint8Array> {
+    const h = this.handedDirect;
+    if (h && since >= h.from && until <= h.to) {
+      if (since === h.from && until === h.to) return new Map(h.direct);
+      const out = new Map<number, Uint8Array>();
+      for (const [v, site] of h.direct) if (v > since && v <= until) out.set(v, site);
+      return out;
+    }
     return this.hosted.engine.directVersions(since, until);
   }
 

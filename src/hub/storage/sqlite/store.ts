@@ -63,6 +63,11 @@ class SqliteHubDatabase implements HubDatabase {
     };
   }
 
+  /** For the fan-out (hub/fanout.ts): one listener for the feed's changes while anyone follows. */
+  onChanged(listener: () => void): () => void {
+    return this.feed.onChanged(listener);
+  }
+
   async directVersions(since: number, until: number): Promise<Map<number, Uint8Array>> {
     return this.feed.directVersions(since, until);
   }

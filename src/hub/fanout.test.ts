@@ -1,0 +1,135 @@
+/** The fan-out's follower waits, over a source in memory (the stores' fan-out: test/hub-fanout*.test.ts). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { packColumns, type Change } from '../engine/index.ts';
+import { batchByVersion, type Batch } from '../sync/batches.ts';
+import type { FrameChannel } from '../sync/channel.ts';
+import { decodeMessage } from '../sync/messages.ts';
+import type { ChangeFeed } from '../sync/ports.ts';
+import { Fanout, type FanoutSource } from './fanout.ts';
+
+/** A database in memory: one change per commit, told once after it (as the SQLite store tells of a group commit). */
+class MemSource implements FanoutSource {
+  readonly log: Change[] = [];
+  readonly wakesOnce = true;
+  private readonly events = new EventEmitter();
+  readonly feed: ChangeFeed;
+  constructor() {
+    const log = this.log;
+    const events = this.events;
+    this.feed = {
+      siteId: new Uint8Array(16).fill(7),
+      schema: () => [{ name: 'notes', pks: ['id'], columns: ['body'] }],
+      version: () => log.length,
+      async *batches(since: number): AsyncGenerator<Batch> {
+        const at = log.length;
+        yield* batchByVersion(log.slice(since, at), undefined, since);
+        yield { changes: [], version: at, complete: true };
+      },
+      changed: (signal) =>
+        new Promise<void>((resolve) => {
+          const done = (): void => {
+            events.off('changed', done);
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          events.on('changed', done);
+          signal.addEventListener('abort', done);
+        }),
+    };
+  }
+  commit(): void {
+    const k = this.log.length + 1;
+    this.log.push({ table: 'notes', pk: packColumns([k]), cid: 'body', val: `v${k}`, colVersion: 1, dbVersion: k, siteId: new Uint8Array(16).fill(1), seq: 0, cl: 1 });
+    this.events.emit('changed');
+  }
+  async directVersions(): Promise<Map<number, Uint8Array>> {
+    return new Map();
+  }
+  onChanged(listener: () => void): () => void {
+    this.events.on('changed', listener);
+    return () => void this.events.off('changed', listener);
+  }
+}
+
+describe('hub fan-out: a follower', () => {
+  for (const listens of [true, false]) {
+    it(`a keep-alive caught-up comes only after keepAliveMs with no change since its wait began: the timer armed by an earlier wait does not cut a later one short (${listens ? 'one listener' : 'a wait per change'})`, async () => {
+      const ms = 60;
+      const source = new MemSource();
+      if (!listens) (source as { onChanged?: unknown }).onChanged = undefined;
+      const stop = new AbortController();
+      const sent: { type: string; version: number; at: number }[] = [];
+      const channel = {
+        send: async (frame: Uint8Array) => {
+          const m = decodeMessage(frame);
+          if (m.type === 'batch' || m.type === 'caught-up') sent.push({ type: m.type, version: m.version, at: performance.now() });
+        },
+        close: async () => {},
+        abort: () => {},
+        [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Uint8Array>>(() => {}) }),
+      } as FrameChannel;
+      const sending = new Fanout(source).send(channel, 0, { exceptSite: new Uint8Array(16), follow: true, signal: stop.signal, keepAliveMs: ms });
+      // commits at 25 and 50 ms: each ends a wait before its keep-alive, and a new wait begins
+      await new Promise((r) => setTimeout(r, 25));
+      source.commit();
+      await new Promise((r) => setTimeout(r, 25));
+      source.commit();
+      const tick = (): Promise<unknown> => new Promise((r) => setTimeout(r, 1));
+      while (!sent.some((m) => m.type === 'caught-up' && m.version === 2)) await tick();
+      const after = sent.findIndex((m) => m.type === 'caught-up' && m.version === 2) + 1;
+      while (sent.length === after) await tick();
+      stop.abort();
+      assert.equal(await sending, 2);
+      const last = sent[after - 1]!;
+      const keepAlive = sent[after]!;
+      assert.deepEqual([keepAlive.type, keepAlive.version], ['caught-up', 2]);
+      assert.ok(keepAlive.at - last.at >= ms - 2, `keep-alive ${(keepAlive.at - last.at).toFixed(1)} ms after the last caught-up`);
+      assert.deepEqual(
+        sent.filter((m) => m.type === 'batch').map((m) => m.version),
+        [1, 2],
+        'each change sent once',
+      );
+    });
+  }
+
+  it('with a source that takes a listener, the fan-out listens once for its whole watch, not once per change; every change reaches every follower once, in order', async () => {
+    const source = new MemSource();
+    let waits = 0;
+    const changed = source.feed.changed.bind(source.feed);
+    (source.feed as { changed: ChangeFeed['changed'] }).changed = (signal) => {
+      waits++;
+      return changed(signal);
+    };
+    const stop = new AbortController();
+    const fanout = new Fanout(source);
+    const got = [0, 1, 2].map(() => [] as number[]);
+    const sending = got.map((versions) =>
+      fanout.send(
+        {
+          send: async (frame: Uint8Array) => {
+            const m = decodeMessage(frame);
+            if (m.type === 'batch') versions.push(...m.changes.map((c) => Number(c.dbVersion)));
+          },
+          close: async () => {},
+          abort: () => {},
+          [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Uint8Array>>(() => {}) }),
+        } as FrameChannel,
+        0,
+        { exceptSite: new Uint8Array(16), follow: true, signal: stop.signal },
+      ),
+    );
+    for (let k = 0; k < 20; k++) {
+      source.commit();
+      if (k % 3 === 0) source.commit(); // two changes told in one turn
+      await new Promise((r) => setImmediate(r));
+    }
+    const all = Array.from({ length: source.log.length }, (_, i) => i + 1);
+    while (got.some((g) => g.length < all.length)) await new Promise((r) => setTimeout(r, 1));
+    stop.abort();
+    await Promise.all(sending);
+    for (const g of got) assert.deepEqual(g, all);
+    assert.equal(waits, 0, 'no wait on the feed per change');
+  });
+});
