@@ -56,6 +56,11 @@ export class ChangeLineWriter implements ChangeRowSink {
   private readonly cids = new Map<string, Uint8Array>();
   /** The last site id seen (a copy) and its 32 hex digits: changes come in runs from few sites. */
   private site: Uint8Array = new Uint8Array(0);
+  /**
+   * The array last given as {@link row}'s site id, whose bytes are {@link site}'s: a read gives the
+   * same array for each row of a site (only {@link row}'s callers promise it: add()'s may change theirs).
+   */
+  private siteSeen: Uint8Array | undefined;
   private siteHex: Uint8Array = new Uint8Array(0);
   /**
    * The bytes from the value's closing quote to `"seq":` for the last (col_version, db_version, site,
@@ -131,6 +136,7 @@ export class ChangeLineWriter implements ChangeRowSink {
    */
   add(c: Readonly<Change>, group = -1): void {
     if (group < 0 || group !== this.group) {
+      this.siteSeen = undefined;
       this.startRow(c.table, c.pk, c.pk.length);
       this.tail = this.tailOf(c.colVersion, c.dbVersion, c.siteId, c.cl);
       this.group = group;
@@ -143,10 +149,12 @@ export class ChangeLineWriter implements ChangeRowSink {
    * carry this clock and site (Engine.writeChanges: `ddcp changes` writes so, with no change objects).
    */
   row(table: string, columns: readonly string[], key: readonly SqlValue[], keyColumns: number, colVersion: Int64, dbVersion: Int64, siteId: Uint8Array, cl: Int64): void {
-    const k = this.key;
-    k.pos = 0;
-    writeKey(k, key, keyColumns);
-    this.startRow(table, k.buf, k.pos);
+    if (!this.startKey(table, key, keyColumns)) {
+      const k = this.key;
+      k.pos = 0;
+      writeKey(k, key, keyColumns);
+      this.startRow(table, k.buf, k.pos);
+    }
     this.tail = this.tailOf(colVersion, dbVersion, siteId, cl);
     if (columns !== this.rowColumns) {
       this.rowColumns = columns;
@@ -207,20 +215,57 @@ export class ChangeLineWriter implements ChangeRowSink {
 
   /** Makes {@link head}: `{"table":"<table>","pk":"<hex>` of the first `n` bytes of the packed key `pk`. */
   private startRow(table: string, pk: Uint8Array, n: number): void {
+    const at = this.startTable(table, 2 * n);
+    this.headLength = hex(this.head, at, pk, n);
+    this.headAt = -1;
+  }
+
+  /**
+   * Makes {@link head} for the key of the first `count` values of `key` straight (no packed key first)
+   * when each is a value {@link hexPacked} writes; false (and nothing made) if one is not.
+   */
+  private startKey(table: string, key: readonly SqlValue[], count: number): boolean {
+    if (count > 255) return false;
+    let room = 2;
+    for (let i = 0; i < count; i++) {
+      const v = key[i];
+      room += typeof v === 'string' ? 2 * v.length + 20 : 20;
+    }
+    const at = this.startTable(table, room); // may make a larger head
+    const head = this.head;
+    let p = hexByte(head, at, count);
+    for (let i = 0; i < count; i++) {
+      p = hexPacked(head, p, key[i]!);
+      if (p < 0) return false;
+    }
+    this.headLength = p;
+    this.headAt = -1;
+    return true;
+  }
+
+  /** Puts `{"table":"<table>","pk":"` at the start of {@link head} with `room` bytes after it; returns where they start. */
+  private startTable(table: string, room: number): number {
+    const start = table === this.headTable ? this.tableBytes : this.name(this.tables, table, '{"table":', ',"pk":"');
+    const size = start.length + room;
+    if (this.head.length < size) {
+      this.head = new Uint8Array(2 * size);
+      this.headTable = '';
+    }
+    // The head keeps the table's start from row to row.
     if (table !== this.headTable) {
-      this.tableBytes = this.name(this.tables, table, '{"table":', ',"pk":"');
+      copy(this.head, 0, start, start.length);
+      this.tableBytes = start;
       this.headTable = table;
     }
-    const start = this.tableBytes;
-    const size = start.length + 2 * n;
-    if (this.head.length < size) this.head = new Uint8Array(2 * size);
-    this.headLength = hex(this.head, copy(this.head, 0, start, start.length), pk, n);
-    this.headAt = -1;
+    return start.length;
   }
 
   /** `","col_version":…,"db_version":…,"site_id":"…","cl":…,"seq":` of a clock, made again only when one of its parts changes. */
   private tailOf(colVersion: Int64, dbVersion: Int64, site: Uint8Array, cl: Int64): Uint8Array {
-    if (this.tail.length > 0 && colVersion === this.tailColVersion && dbVersion === this.tailDbVersion && cl === this.tailCl && sameBytes(site, this.site)) return this.tail;
+    if (this.tail.length > 0 && colVersion === this.tailColVersion && dbVersion === this.tailDbVersion && cl === this.tailCl && (site === this.siteSeen || sameBytes(site, this.site))) {
+      this.siteSeen = site;
+      return this.tail;
+    }
     const digits = this.siteDigits(site);
     const bytes = new Uint8Array(TAIL_BYTES + width(colVersion) + width(dbVersion) + digits.length + width(cl));
     let p = integer(bytes, copy(bytes, 0, COL_VERSION, COL_VERSION.length), colVersion);
@@ -228,6 +273,7 @@ export class ChangeLineWriter implements ChangeRowSink {
     p = copy(bytes, copy(bytes, p, SITE_ID, SITE_ID.length), digits, digits.length);
     p = copy(bytes, integer(bytes, copy(bytes, p, CL, CL.length), cl), SEQ, SEQ.length);
     this.tail = bytes.subarray(0, p);
+    this.siteSeen = site;
     this.tailColVersion = colVersion;
     this.tailDbVersion = dbVersion;
     this.tailCl = cl;
@@ -268,14 +314,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Writes `crsql_pack_columns(v)` as lowercase hex at `p` for the common values — NULL, a REAL, an
- * INTEGER in [0, 2^32), an ASCII text of up to 64 characters — straight, without packing it first;
- * returns the position after, or -1 (nothing written) for any other value. The caller has room for
- * 2 × (10 + the text's length) bytes.
+ * Writes one packed value (its tag and bytes, as crsql_pack_columns packs each column) as lowercase
+ * hex at `p` for the common values — NULL, a REAL, an INTEGER in [0, 2^32), an ASCII text of up to 64
+ * characters — straight, without packing it first; returns the position after, or -1 for any other
+ * value (then what it wrote is to be overwritten). The caller has room for 2 × (9 + the text's length) bytes.
  */
-function hexValue(buf: Uint8Array, p: number, v: SqlValue): number {
-  buf[p++] = 0x30; // "01": one column
-  buf[p++] = 0x31;
+function hexPacked(buf: Uint8Array, p: number, v: SqlValue): number {
   switch (typeof v) {
     case 'bigint': {
       const n = Number(v);
@@ -308,6 +352,13 @@ function hexValue(buf: Uint8Array, p: number, v: SqlValue): number {
     default:
       return v === null ? hexByte(buf, p, T_NULL) : -1;
   }
+}
+
+/** A value's `val` as lowercase hex — `crsql_pack_columns(v)`: one column, then {@link hexPacked} — or -1 as there. */
+function hexValue(buf: Uint8Array, p: number, v: SqlValue): number {
+  buf[p] = 0x30; // "01": one column
+  buf[p + 1] = 0x31;
+  return hexPacked(buf, p + 2, v);
 }
 
 /** Writes byte `b` as two lowercase hex digits at `p`; returns the position after. */
