@@ -253,6 +253,33 @@ describe('ddcp changes through writeChanges and eachChange', () => {
     }
   });
 
+  it('writes a row read straight only up to a tie with another stream\'s head', () => {
+    // A row clock whose cells all come before the next one (written straight, in one run) with an
+    // override and a sentinel of other rows at the (db_version, seq) of its second and third cells:
+    // those come first (readChanges's tie-break: sentinels, then overrides, then row clocks).
+    const db = openDatabase(':memory:');
+    try {
+      const e = Engine.open(db);
+      db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY NOT NULL, a TEXT, b INTEGER, c REAL)');
+      e.asCrr('t');
+      const ins = db.prepare('INSERT INTO t VALUES (?, ?, ?, ?)');
+      for (let k = 1; k <= 4; k++) ins.run(BigInt(k), `r${k}`, BigInt(k), k + 0.5);
+      e.seal();
+      db.exec("UPDATE t SET a = 'x' WHERE k = 3");
+      db.exec('DELETE FROM t WHERE k = 4');
+      e.seal();
+      db.exec('UPDATE t__ddcp_pks SET __ddcp_dbv = 1, __ddcp_seq = CASE WHEN __key = 1 THEN 0 ELSE 10 + __key END WHERE __ddcp_dbv IS NOT NULL');
+      db.exec('UPDATE t__ddcp_pks SET __ddcp_cl_dbv = 1, __ddcp_cl_seq = 2 WHERE __ddcp_cl_dbv IS NOT NULL');
+      db.exec('UPDATE t__ddcp_cells SET db_version = 1, seq = 1');
+      const cells = [...e.changesSince(0)].slice(0, 5).map((c) => `${hex(c.pk)} ${c.cid} ${c.seq}`);
+      // The tie this test is about, as the library reads it.
+      assert.deepEqual(cells, ['010901 a 0', '010903 a 1', '010901 b 1', '010904 -1 2', '010901 c 2']);
+      for (const rows of [1, 2, ROW_CLOCK_PAGE.rows]) check(e, 1 << 20, 1, rows);
+    } finally {
+      db.close();
+    }
+  });
+
   it('ends its read transaction when the reader stops early', () => {
     const e = openReplica(0);
     try {

@@ -42,8 +42,16 @@ interface CellStream {
   /** Writes the head into `sink` (after {@link ChangeRowSink.row}, unless the sink has the head's row already). */
   write(sink: ChangeRowSink, groups: Groups): void;
   advance(): void;
+  /**
+   * Writes the head and the changes after it that come strictly before (`pos`, `seq`) — all, if
+   * `pos` is undefined — until the sink is full, leaving the head on the first not written.
+   */
+  run(sink: ChangeRowSink, groups: Groups, pos: Int64 | undefined, seq: Int64): void;
   close(): void;
 }
+
+/** Whether the head of `s` comes strictly before (`pos`, `seq`) (always, if `pos` is undefined). */
+const ahead = (s: CellStream, pos: Int64 | undefined, seq: Int64): boolean => pos === undefined || s.pos < pos || (s.pos === pos && s.seq < seq);
 
 /**
  * A stream whose query rows are one change each: the table's key columns, then the change's own
@@ -81,6 +89,12 @@ abstract class QueryCells implements CellStream {
     this.seq = int64(row[this.seqAt] as bigint);
   }
   abstract write(sink: ChangeRowSink, groups: Groups): void;
+  run(sink: ChangeRowSink, groups: Groups, pos: Int64 | undefined, seq: Int64): void {
+    do {
+      this.write(sink, groups);
+      this.advance();
+    } while (!this.done && !sink.full && ahead(this, pos, seq));
+  }
   close(): void {
     this.rows.close();
   }
@@ -240,6 +254,49 @@ class RowClockCells implements CellStream {
     sink.cell(this.columns[c.col]!, c.col, c.row[n + 5 + c.col] ?? null, c.seq);
   }
 
+  run(sink: ChangeRowSink, groups: Groups, pos: Int64 | undefined, seq: Int64): void {
+    do {
+      if (this.direct) this.runRow(sink, groups, pos, seq);
+      else {
+        this.write(sink, groups);
+        this.advance();
+      }
+    } while (!this.done && !sink.full && ahead(this, pos, seq));
+  }
+
+  /**
+   * {@link run} over the cells of the row read straight, in one loop (most of a read's changes come
+   * here): from the head on while they come before (`pos`, `seq`) and the sink has room; past its
+   * last cell, the head moves on as {@link advance} moves it.
+   */
+  private runRow(sink: ChangeRowSink, groups: Groups, pos: Int64 | undefined, seq: Int64): void {
+    const row = this.directRow;
+    if (groups.current !== this.directGroup) {
+      this.rowOf(sink, row, this.pos);
+      groups.current = this.directGroup;
+    }
+    const { columns, overridden } = this;
+    const m = columns.length;
+    const at = this.n + 5;
+    const base = this.directBase;
+    let i = this.col;
+    let s = this.seq;
+    for (;;) {
+      sink.cell(columns[i]!, i, row[at + i] ?? null, s);
+      i++;
+      while (i < m && overridden[i] === 1) i++;
+      if (i === m) {
+        this.direct = false;
+        this.advance();
+        return;
+      }
+      s = seqAt(base, i);
+      this.col = i;
+      this.seq = s;
+      if (sink.full || (pos !== undefined && !(this.pos < pos || (this.pos === pos && s < seq)))) return;
+    }
+  }
+
   /** {@link ChangeRowSink.row} of a row clock's `row` (its db_version `dbv`, known already). */
   private rowOf(sink: ChangeRowSink, row: SqlValue[], dbv: Int64): void {
     const n = this.n;
@@ -389,18 +446,8 @@ export class ChangeCursor {
         if (i !== best && (bound === undefined || a.pos < bound.pos || (a.pos === bound.pos && a.seq < bound.seq))) bound = a;
       }
       // Strictly before the others' heads only: on a tie the scan decides again.
-      if (bound === undefined) {
-        do {
-          cur.write(sink, groups);
-          cur.advance();
-        } while (!cur.done && !sink.full);
-      } else {
-        const { pos, seq } = bound;
-        do {
-          cur.write(sink, groups);
-          cur.advance();
-        } while (!cur.done && !sink.full && (cur.pos < pos || (cur.pos === pos && cur.seq < seq)));
-      }
+      if (bound === undefined) cur.run(sink, groups, undefined, 0);
+      else cur.run(sink, groups, bound.pos, bound.seq);
       if (cur.done) streams.splice(best, 1);
     }
   }
