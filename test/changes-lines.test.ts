@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import type { Change } from '../src/engine/change.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { ROW_CLOCK_PAGE } from '../src/engine/row-clock-pages.ts';
+import { SENTINEL } from '../src/engine/schema.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { formatChange } from '../src/sync/jsonl.ts';
 import { ChangeLineWriter } from '../src/sync/jsonl-writer.ts';
@@ -57,6 +58,8 @@ function eachChange(e: Engine, since: number, chunkBytes: number, pauses: (i: nu
   let i = 0;
   for (const _ of e.eachChange(since, (c, group) => {
     shown.push(show(c));
+    // A sentinel is no row clock's cell: no group (as eachChange always gave it).
+    if (c.cid === SENTINEL) assert.equal(group, -1);
     lines.add(c, group);
     return lines.full || pauses(i++);
   })) {

@@ -461,8 +461,9 @@ export class ChangeCursor {
 
 /**
  * A {@link ChangeRowSink} handing each change to `each` in one reused {@link Change} (Engine.eachChange):
- * `group` changes whenever the row does, so consecutive changes with the same group are cells of one
- * row clock (the same table, `pk` array, col_version, db_version, site id and cl).
+ * with a `group` ≥ 0 that changes whenever the row does for the cells of row clocks, so consecutive
+ * changes with the same group are cells of one row clock (the same table, `pk` array, col_version,
+ * db_version, site id and cl); -1 for sentinels and overrides.
  */
 export class ChangeOut implements ChangeRowSink {
   readonly change: Change = { table: '', pk: EMPTY, cid: '', colVersion: 0, dbVersion: 0, siteId: EMPTY, seq: 0, cl: 0, val: null };
@@ -483,11 +484,12 @@ export class ChangeOut implements ChangeRowSink {
     c.cl = cl;
     this.group = (this.group + 1) % GROUPS;
   }
-  cell(cid: string, _column: number, val: SqlValue, seq: Int64): void {
+  cell(cid: string, column: number, val: SqlValue, seq: Int64): void {
     const c = this.change;
     c.cid = cid;
     c.val = val;
     c.seq = seq;
-    this.full = this.each(c, this.group);
+    // A sentinel's or an override's cell (no column index) is a row of its own: no group, as before.
+    this.full = this.each(c, column < 0 ? -1 : this.group);
   }
 }

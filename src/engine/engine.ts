@@ -460,9 +460,9 @@ export class Engine {
    * The changes of {@link changesSince}`(since)` (no options: no filter, no excepted site), in the
    * same order from one consistent snapshot, each handed to `each` as one reused object — valid only
    * during the call, so copy what you keep — instead of an object per change: for a consumer that
-   * writes each change out at once, the objects were a large share of the read. `group` is ≥ 0 and
-   * the same for consecutive changes that are cells of one row clock (same table, `pk` array,
-   * col_version, db_version, site id and cl); it changes whenever the row does.
+   * writes each change out at once, the objects were a large share of the read. `group` is ≥ 0 when
+   * the change is a cell of the same row clock as the previous change given with the same group (same
+   * table, `pk` array, col_version, db_version, site id and cl), else -1.
    * Whenever `each` returns true this generator yields, so the caller can await (its output) before
    * reading on; run it to its end or `return()` it (a `for…of` does) to end the read transaction.
    */
