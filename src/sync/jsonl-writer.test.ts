@@ -163,6 +163,32 @@ describe('JSON lines, fast writer', () => {
     );
   });
 
+  it('writes values larger than a chunk\'s spare room, by add() and by cell()', () => {
+    // Past the straight hex (a long or non-ASCII text, a blob) and longer than the 4 KiB a chunk has
+    // beyond its size: the buffer grows in the middle of a line, which must keep the line's start.
+    const big = [new Uint8Array(3000).fill(0xa5), 'é'.repeat(2500), 'x'.repeat(5000), new Uint8Array(20000)];
+    for (const chunkBytes of [1, 64, 1 << 20]) {
+      const w = new ChangeLineWriter(chunkBytes);
+      const expected: Change[] = [];
+      const chunks: Buffer[] = [];
+      const site = sites[0]!;
+      for (const [i, val] of big.entries()) {
+        const c: Change = { table: 'items', pk: packColumns([BigInt(i)]), cid: 'blob', val, colVersion: 1, dbVersion: 2, siteId: site, cl: 1, seq: i };
+        w.add(c);
+        expected.push(c);
+        if (w.full) chunks.push(Buffer.from(w.take()));
+        w.row('items', ['blob'], [BigInt(i)], 1, 1, 2, site, 1);
+        w.cell('blob', 0, val, i);
+        expected.push(c);
+        w.cell('blob', 0, val, i); // the row's start copied from the line before, in a grown buffer
+        expected.push(c);
+        if (w.full) chunks.push(Buffer.from(w.take()));
+      }
+      chunks.push(Buffer.from(w.take()));
+      assert.deepEqual(Buffer.concat(chunks), general(expected));
+    }
+  });
+
   it('builds later chunks in the buffers given back, and what it hands over stays as handed', () => {
     fc.assert(
       fc.property(fc.array(change, { maxLength: 40 }), fc.constantFrom(1, 64, 1000), (changes, chunkBytes) => {

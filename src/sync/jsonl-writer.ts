@@ -201,7 +201,8 @@ export class ChangeLineWriter implements ChangeRowSink {
       packed.buf[0] = 1; // one column (its buffer always has room for this byte)
       packed.pos = 1;
       writeValue(packed, val);
-      this.ensure(room + 2 * packed.pos);
+      // The line so far (up to p) is kept if the buffer grows.
+      this.grow(p, room - headLength - cid.length + 2 * packed.pos);
       buf = this.buf;
       q = hex(buf, p, packed.buf, packed.pos);
     }
@@ -281,9 +282,14 @@ export class ChangeLineWriter implements ChangeRowSink {
   }
 
   private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(2 * this.buf.length, this.pos + n));
-    next.set(this.buf.subarray(0, this.pos));
+    this.grow(this.pos, n);
+  }
+
+  /** Makes room for `n` bytes after the first `keep`, which a larger buffer keeps. */
+  private grow(keep: number, n: number): void {
+    if (keep + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(2 * this.buf.length, keep + n));
+    next.set(this.buf.subarray(0, keep));
     this.buf = next;
   }
 
