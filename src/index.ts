@@ -37,7 +37,7 @@ export { Engine } from './engine/index.ts';
 export type { ApplyOptions, ApplyResult, ChangesOptions, EngineOptions, HistoryOptions } from './engine/index.ts';
 export type { ReadFilter, WriteGuard, RowRule, Refusal } from './engine/index.ts';
 export type { HistoryEntry, VersionRecord, CommitCounts, MergeCounts } from './engine/index.ts';
-export type { Conflict, ConflictSide, Change, TrackedPeer, TableInfo } from './engine/index.ts';
+export type { Conflict, ConflictSide, Change, ChangeRowSink, TrackedPeer, TableInfo } from './engine/index.ts';
 export { openDatabase, NodeSqliteUnavailableError, SQLITE_NODE_RANGE } from './engine/index.ts';
 import { nodeSqlite } from './engine/index.ts';
 // Fail at import, with the reason, on a Node.js whose node:sqlite is missing or too old.

@@ -1,7 +1,8 @@
 /**
- * `ddcp changes` reads through one reused change (Engine.eachChange, engine/change-cursor.ts) and
- * writes its lines with recycled chunks: this holds it to the library's read (`changesSince`, every
- * field with its exact type, the same order) and its bytes to what `ddcp changes` printed before —
+ * `ddcp changes` writes its lines straight from the read's query rows (Engine.writeChanges,
+ * engine/change-cursor.ts, into the byte writer's rows and cells) with recycled chunks; Engine.eachChange
+ * hands the same read on in one reused change. This holds both to the library's read (`changesSince`,
+ * every field with its exact type, the same order) and their bytes to what `ddcp changes` printed before —
  * `formatChange(c) + '\n'` of each change of `changesSince` — on random schemas (composite, text and
  * blob keys, typed and untyped columns, tables without columns), rows, updates, deletes,
  * resurrections, bulk updates (row clocks and overrides) and merges of other replicas cut into
@@ -14,6 +15,7 @@ import fc from 'fast-check';
 import type { Change } from '../src/engine/change.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { ROW_CLOCK_PAGE } from '../src/engine/row-clock-pages.ts';
+import { SENTINEL } from '../src/engine/schema.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { formatChange } from '../src/sync/jsonl.ts';
 import { ChangeLineWriter } from '../src/sync/jsonl-writer.ts';
@@ -28,28 +30,42 @@ const show = (c: Readonly<Change>): string =>
 const before = (e: Engine, since: number): Buffer => Buffer.from([...e.changesSince(since)].map((c) => formatChange(c) + '\n').join(''), 'utf8');
 
 /**
- * What `ddcp changes --since` prints now (src/cli/changes.ts): eachChange into the byte writer, a
- * chunk taken whenever it is full and given back once "written" (here: copied out), so later chunks
- * are built in recycled buffers; `pauses` says after which changes the reader also pauses.
+ * What `ddcp changes --since` prints now (src/cli/changes.ts): Engine.writeChanges straight into the
+ * byte writer (its rows and cells, no change objects), a chunk taken whenever it is full and given
+ * back once "written" (here: copied out), so later chunks are built in recycled buffers.
  */
-function now(e: Engine, since: number, chunkBytes: number, pauses: (i: number) => boolean): { bytes: Buffer; shown: string[] } {
+function now(e: Engine, since: number, chunkBytes: number): Buffer {
   const lines = new ChangeLineWriter(chunkBytes);
   const out: Buffer[] = [];
-  const shown: string[] = [];
   const flush = (): void => {
     const chunk = lines.take();
     out.push(Buffer.from(chunk)); // a copy: the chunk is recycled below
     lines.recycle(chunk);
   };
+  for (const _ of e.writeChanges(since, lines)) flush();
+  if (lines.size > 0) flush();
+  return Buffer.concat(out);
+}
+
+/**
+ * Engine.eachChange (the same read handing one reused change on) into the writer's add() with the
+ * row groups it gives; `pauses` says after which changes the reader also pauses.
+ */
+function eachChange(e: Engine, since: number, chunkBytes: number, pauses: (i: number) => boolean): { bytes: Buffer; shown: string[] } {
+  const lines = new ChangeLineWriter(chunkBytes);
+  const out: Buffer[] = [];
+  const shown: string[] = [];
   let i = 0;
   for (const _ of e.eachChange(since, (c, group) => {
     shown.push(show(c));
+    // A sentinel is no row clock's cell: no group (as eachChange always gave it).
+    if (c.cid === SENTINEL) assert.equal(group, -1);
     lines.add(c, group);
     return lines.full || pauses(i++);
   })) {
-    if (lines.full) flush();
+    if (lines.full) out.push(Buffer.from(lines.take()));
   }
-  if (lines.size > 0) flush();
+  out.push(Buffer.from(lines.take()));
   return { bytes: Buffer.concat(out), shown };
 }
 
@@ -71,9 +87,11 @@ function checkAll(e: Engine, chunkBytes: number, pauseEvery: number): void {
   e.seal();
   const top = Number([...e.changesSince(0)].reduce((m, c) => (c.dbVersion > m ? c.dbVersion : m), 0 as Change['dbVersion']));
   for (let since = 0; since <= top + 1; since++) {
-    const got = now(e, since, chunkBytes, (i) => i % pauseEvery === 0);
+    const expected = before(e, since);
+    assert.deepEqual(now(e, since, chunkBytes), expected, `since ${since}`);
+    const got = eachChange(e, since, chunkBytes, (i) => i % pauseEvery === 0);
     assert.deepEqual(got.shown, [...e.changesSince(since)].map(show), `since ${since}`);
-    assert.deepEqual(got.bytes, before(e, since), `since ${since}`);
+    assert.deepEqual(got.bytes, expected, `since ${since}`);
   }
 }
 
@@ -155,7 +173,7 @@ function tableDdl(s: Shape): string {
   return `CREATE TABLE t (${cols.join(', ')}, PRIMARY KEY (${s.pks.join(', ')}))${s.rowid ? '' : ' WITHOUT ROWID'}`;
 }
 
-describe('ddcp changes through eachChange', () => {
+describe('ddcp changes through writeChanges and eachChange', () => {
   it('reads and writes what the library read and formatChange gave, on merged replicas, from every version', () => {
     fc.assert(
       fc.property(fc.array(ops, { minLength: 1, maxLength: 25 }), fc.constantFrom(1, 100, 1 << 20), fc.integer({ min: 1, max: 7 }), PAGE_ROWS, (steps, chunkBytes, pauseEvery, pageRows) => {
@@ -238,6 +256,33 @@ describe('ddcp changes through eachChange', () => {
     }
   });
 
+  it('writes a row read straight only up to a tie with another stream\'s head', () => {
+    // A row clock whose cells all come before the next one (written straight, in one run) with an
+    // override and a sentinel of other rows at the (db_version, seq) of its second and third cells:
+    // those come first (readChanges's tie-break: sentinels, then overrides, then row clocks).
+    const db = openDatabase(':memory:');
+    try {
+      const e = Engine.open(db);
+      db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY NOT NULL, a TEXT, b INTEGER, c REAL)');
+      e.asCrr('t');
+      const ins = db.prepare('INSERT INTO t VALUES (?, ?, ?, ?)');
+      for (let k = 1; k <= 4; k++) ins.run(BigInt(k), `r${k}`, BigInt(k), k + 0.5);
+      e.seal();
+      db.exec("UPDATE t SET a = 'x' WHERE k = 3");
+      db.exec('DELETE FROM t WHERE k = 4');
+      e.seal();
+      db.exec('UPDATE t__ddcp_pks SET __ddcp_dbv = 1, __ddcp_seq = CASE WHEN __key = 1 THEN 0 ELSE 10 + __key END WHERE __ddcp_dbv IS NOT NULL');
+      db.exec('UPDATE t__ddcp_pks SET __ddcp_cl_dbv = 1, __ddcp_cl_seq = 2 WHERE __ddcp_cl_dbv IS NOT NULL');
+      db.exec('UPDATE t__ddcp_cells SET db_version = 1, seq = 1');
+      const cells = [...e.changesSince(0)].slice(0, 5).map((c) => `${hex(c.pk)} ${c.cid} ${c.seq}`);
+      // The tie this test is about, as the library reads it.
+      assert.deepEqual(cells, ['010901 a 0', '010903 a 1', '010901 b 1', '010904 -1 2', '010901 c 2']);
+      for (const rows of [1, 2, ROW_CLOCK_PAGE.rows]) check(e, 1 << 20, 1, rows);
+    } finally {
+      db.close();
+    }
+  });
+
   it('ends its read transaction when the reader stops early', () => {
     const e = openReplica(0);
     try {
@@ -247,7 +292,13 @@ describe('ddcp changes through eachChange', () => {
       assert.equal(n, 3);
       assert.equal(e.db.isTransaction, false);
       // And the statements it borrowed read again from the start.
-      assert.deepEqual(now(e, 0, 1 << 20, () => false).bytes, before(e, 0));
+      assert.deepEqual(now(e, 0, 1 << 20), before(e, 0));
+      // So does writeChanges, stopped early.
+      const lines = new ChangeLineWriter(1);
+      for (const _ of e.writeChanges(0, lines)) break;
+      assert.equal(e.db.isTransaction, false);
+      const all = before(e, 0);
+      assert.deepEqual(Buffer.from(lines.take()), all.subarray(0, all.indexOf(0x0a) + 1)); // its first line
     } finally {
       e.db.close();
     }

@@ -1,6 +1,6 @@
 /** `ddcp changes`: print changes as JSON lines. */
 import type { Command } from 'commander';
-import { ChangeLineWriter, type Change } from '../index.ts';
+import { ChangeLineWriter } from '../index.ts';
 import { CliError, ExitCode } from './exit.ts';
 import type { Context } from './context.ts';
 
@@ -28,16 +28,12 @@ Examples:
       const since = parseVersion(opts.since);
       const engine = ctx.repo().engine;
       // Lines are built as bytes (formatChange's text exactly) into 1 MiB writes: a string per line,
-      // or a write per line, would cost more than reading the changes.
-      // The changes come through one reused object (engine.eachChange), not an object each: the
-      // read yields whenever a chunk is full, so a slow pipe holds it back.
+      // or a write per line, would cost more than reading the changes. The read writes them straight
+      // from its query rows (engine.writeChanges: no change objects, a row's line start and clock
+      // part made once for its cells) and yields whenever a chunk is full, so a slow pipe holds it back.
       const lines = new ChangeLineWriter(1 << 20);
-      const full = (c: Readonly<Change>, group: number): boolean => {
-        lines.add(c, group);
-        return lines.full;
-      };
       const recycle = (chunk: Uint8Array): void => lines.recycle(chunk);
-      for (const _ of engine.eachChange(since, full)) await ctx.write(lines.take(), recycle);
+      for (const _ of engine.writeChanges(since, lines)) await ctx.write(lines.take(), recycle);
       if (lines.size > 0) await ctx.write(lines.take());
       await ctx.flush();
     });

@@ -1,13 +1,14 @@
 /**
  * The changes of an unfiltered read — {@link readChanges} with no read filter and no excepted site —
- * in exactly its order, through one reused {@link Change} instead of an object per change. For a
- * consumer that copies what it needs at once (the JSON-lines writer of `ddcp changes`), the 300,000
- * change objects of a large read, their collection and the generators they pass through were a
- * large share of the read: here a read allocates only what node:sqlite hands over, a packed key per
- * row and a few pooled cells. The streams and their merge are readChanges's (same queries, same
- * tie-breaks); a property test holds the two reads to the same changes.
+ * in exactly its order, written into a {@link ChangeRowSink} straight from the query's rows instead of
+ * an object per change: `ddcp changes` turns them into JSON lines at once, and the 300,000 change
+ * objects of a large read, their collection and the generators they pass through were a large share
+ * of the read. A read allocates only what node:sqlite hands over and a few pooled cells (for row
+ * clocks whose cells interleave with the next one's). The streams and their merge are readChanges's
+ * (same queries, same tie-breaks); property tests hold the two reads to the same changes and bytes.
  */
 import type { Change } from './change.ts';
+import type { ChangeRowSink } from './change-row-sink.ts';
 import type { Sites } from './clock.ts';
 import { hasOverrides, layoutQueries, Rows, sentinelQuery, sqlOf } from './changes.ts';
 import { RowClockPages } from './row-clock-pages.ts';
@@ -19,6 +20,18 @@ import { int64, type Int64 } from '../base/int64.ts';
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Which row the sink last had {@link ChangeRowSink.row} for: row clocks are numbered (round) as they are
+ * read; -1 after a sentinel or an override, which always start a row of their own.
+ */
+interface Groups {
+  next: number;
+  current: number;
+}
+
+/** Row groups are numbered round (they only need to differ from the one the sink has). */
+const GROUPS = 0x40000000;
+
 /** One ordered stream of a table's changes: while not `done`, its head is at (`pos`, `seq`). */
 interface CellStream {
   done: boolean;
@@ -26,11 +39,19 @@ interface CellStream {
   pos: Int64;
   /** The head's seq. */
   seq: Int64;
-  /** Writes the head into `out`; returns its row group (see {@link ChangeCursor.group}), or -1 for none. */
-  fill(out: Change): number;
+  /** Writes the head into `sink` (after {@link ChangeRowSink.row}, unless the sink has the head's row already). */
+  write(sink: ChangeRowSink, groups: Groups): void;
   advance(): void;
+  /**
+   * Writes the head and the changes after it that come strictly before (`pos`, `seq`) — all, if
+   * `pos` is undefined — until the sink is full, leaving the head on the first not written.
+   */
+  run(sink: ChangeRowSink, groups: Groups, pos: Int64 | undefined, seq: Int64): void;
   close(): void;
 }
+
+/** Whether the head of `s` comes strictly before (`pos`, `seq`) (always, if `pos` is undefined). */
+const ahead = (s: CellStream, pos: Int64 | undefined, seq: Int64): boolean => pos === undefined || s.pos < pos || (s.pos === pos && s.seq < seq);
 
 /**
  * A stream whose query rows are one change each: the table's key columns, then the change's own
@@ -67,7 +88,13 @@ abstract class QueryCells implements CellStream {
     this.pos = int64(row[this.posAt] as bigint);
     this.seq = int64(row[this.seqAt] as bigint);
   }
-  abstract fill(out: Change): number;
+  abstract write(sink: ChangeRowSink, groups: Groups): void;
+  run(sink: ChangeRowSink, groups: Groups, pos: Int64 | undefined, seq: Int64): void {
+    do {
+      this.write(sink, groups);
+      this.advance();
+    } while (!this.done && !sink.full && ahead(this, pos, seq));
+  }
   close(): void {
     this.rows.close();
   }
@@ -78,19 +105,12 @@ class Sentinels extends QueryCells {
   constructor(rows: Rows, table: CrrTable, sites: Sites) {
     super(rows, table, sites, 1, 3);
   }
-  fill(out: Change): number {
+  write(sink: ChangeRowSink, groups: Groups): void {
     const { row, n } = this;
     const cl = int64(row[n] as bigint);
-    out.table = this.table.info.name;
-    out.pk = packKey(row, n);
-    out.cid = SENTINEL;
-    out.colVersion = cl;
-    out.dbVersion = this.pos;
-    out.siteId = this.sites.bytesOf(Number(row[n + 2]));
-    out.seq = this.seq;
-    out.cl = cl;
-    out.val = null;
-    return -1;
+    groups.current = -1;
+    sink.row(this.table.info.name, this.table.info.columns, row, n, cl, this.pos, this.sites.bytesOf(Number(row[n + 2])), cl);
+    sink.cell(SENTINEL, -1, null, this.seq);
   }
 }
 
@@ -99,29 +119,28 @@ class Overrides extends QueryCells {
   constructor(rows: Rows, table: CrrTable, sites: Sites) {
     super(rows, table, sites, 2, 4);
   }
-  fill(out: Change): number {
+  write(sink: ChangeRowSink, groups: Groups): void {
     const { row, n } = this;
-    out.table = this.table.info.name;
-    out.pk = packKey(row, n);
-    out.cid = row[n] as string;
-    out.colVersion = int64(row[n + 1] as bigint);
-    out.dbVersion = this.pos;
-    out.siteId = this.sites.bytesOf(Number(row[n + 3]));
-    out.seq = this.seq;
-    out.cl = int64(row[n + 5] as bigint);
-    out.val = row[n + 6] ?? null;
-    return -1;
+    groups.current = -1;
+    sink.row(this.table.info.name, this.table.info.columns, row, n, int64(row[n + 1] as bigint), this.pos, this.sites.bytesOf(Number(row[n + 3])), int64(row[n + 5] as bigint));
+    sink.cell(row[n] as string, -1, row[n + 6] ?? null, this.seq);
   }
 }
 
-/** A cell of a row clock, and the row group it belongs to. */
-type Cell = Change & { group: number };
-
-/** Row groups are numbered round (they only need to differ from the previous change's). */
-const GROUPS = 0x40000000;
+/**
+ * A cell of a row clock expanded to wait for other rows' cells (rare: clocks moved by hand make
+ * rows whose cells interleave): column `col` of `row`, its row clock at `dbv`, its own `seq`.
+ */
+interface Cell {
+  row: SqlValue[];
+  col: number;
+  dbv: Int64;
+  seq: Int64;
+  group: number;
+}
 
 /** Whether (db_version, seq) of `c` comes before (`dbv`, `seq`). */
-const before = (c: Change, dbv: Int64, seq: Int64): boolean => c.dbVersion < dbv || (c.dbVersion === dbv && c.seq < seq);
+const before = (c: Cell, dbv: Int64, seq: Int64): boolean => c.dbv < dbv || (c.dbv === dbv && c.seq < seq);
 
 /** The seq of column `i` of a row clock whose column 0 has seq `base`. */
 const seqAt = (base: Int64, i: number): Int64 => (typeof base === 'number' && Number.isSafeInteger(base + i) ? base + i : int64(BigInt(base) + BigInt(i)));
@@ -129,9 +148,9 @@ const seqAt = (base: Int64, i: number): Int64 => (typeof base === 'number' && Nu
 /**
  * The cells of row clocks from the rows of a {@link rowClockQuery} (one per table row, ordered by row
  * clock), in (db_version, seq) order — readChanges's RowClockStream without rules. A row whose cells
- * all come before the next row clock (the common case: nothing waits) is read straight from its SQL
- * row, cell by cell; any other is expanded into waiting cells as RowClockStream does, taken from a
- * pool instead of made per cell.
+ * all come before the next row clock (the common case: nothing waits) is written straight from its
+ * SQL row, cell by cell; any other is expanded into waiting cells as RowClockStream does, taken from
+ * a pool instead of made per cell.
  */
 class RowClockCells implements CellStream {
   done = false;
@@ -146,30 +165,27 @@ class RowClockCells implements CellStream {
   private row: SqlValue[] | undefined;
   private rowDbv: Int64 = 0;
   private rowSeq: Int64 = 0;
-  /** Whether the head is column `col` of the row read straight (`direct*`), not a waiting cell. */
+  /** Whether the head is column `col` of the row read straight (`directRow`), not a waiting cell. */
   private direct = false;
   private col = 0;
   private directRow: SqlValue[] = [];
-  private directPk: Uint8Array = EMPTY;
-  private directCv: Int64 = 0;
-  private directSite: Uint8Array = EMPTY;
+  /** The seq of column 0 of `directRow`'s row clock. */
   private directBase: Int64 = 0;
-  private directCl: Int64 = 0;
   private directGroup = 0;
   private readonly n: number;
+  private readonly name: string;
   private readonly columns: readonly string[];
   /** Per column, whether the row being expanded (or read straight) overrides it. */
   private readonly overridden: Uint8Array;
   private readonly rows: RowClockPages;
-  private readonly table: CrrTable;
   private readonly sites: Sites;
-  private readonly groups: { next: number };
-  constructor(rows: RowClockPages, table: CrrTable, sites: Sites, groups: { next: number }) {
+  private readonly groups: Groups;
+  constructor(rows: RowClockPages, table: CrrTable, sites: Sites, groups: Groups) {
     this.rows = rows;
-    this.table = table;
     this.sites = sites;
     this.groups = groups;
     this.n = table.info.pks.length;
+    this.name = table.info.name;
     this.columns = table.info.columns;
     this.overridden = new Uint8Array(this.columns.length);
     this.fetch();
@@ -206,7 +222,7 @@ class RowClockCells implements CellStream {
         const c = this.waiting[this.from]!;
         if (this.row === undefined || before(c, this.rowDbv, this.rowSeq)) {
           this.from++;
-          this.pos = c.dbVersion;
+          this.pos = c.dbv;
           this.seq = c.seq;
           return;
         }
@@ -218,31 +234,73 @@ class RowClockCells implements CellStream {
     }
   }
 
-  fill(out: Change): number {
+  write(sink: ChangeRowSink, groups: Groups): void {
+    const n = this.n;
     if (this.direct) {
+      const row = this.directRow;
+      if (groups.current !== this.directGroup) {
+        this.rowOf(sink, row, this.pos);
+        groups.current = this.directGroup;
+      }
       const i = this.col;
-      out.table = this.table.info.name;
-      out.pk = this.directPk;
-      out.cid = this.columns[i]!;
-      out.colVersion = this.directCv;
-      out.dbVersion = this.pos;
-      out.siteId = this.directSite;
-      out.seq = this.seq;
-      out.cl = this.directCl;
-      out.val = this.directRow[this.n + 5 + i] ?? null;
-      return this.directGroup;
+      sink.cell(this.columns[i]!, i, row[n + 5 + i] ?? null, this.seq);
+      return;
     }
     const c = this.waiting[this.from - 1]!;
-    out.table = c.table;
-    out.pk = c.pk;
-    out.cid = c.cid;
-    out.colVersion = c.colVersion;
-    out.dbVersion = c.dbVersion;
-    out.siteId = c.siteId;
-    out.seq = c.seq;
-    out.cl = c.cl;
-    out.val = c.val;
-    return c.group;
+    if (groups.current !== c.group) {
+      this.rowOf(sink, c.row, c.dbv);
+      groups.current = c.group;
+    }
+    sink.cell(this.columns[c.col]!, c.col, c.row[n + 5 + c.col] ?? null, c.seq);
+  }
+
+  run(sink: ChangeRowSink, groups: Groups, pos: Int64 | undefined, seq: Int64): void {
+    do {
+      if (this.direct) this.runRow(sink, groups, pos, seq);
+      else {
+        this.write(sink, groups);
+        this.advance();
+      }
+    } while (!this.done && !sink.full && ahead(this, pos, seq));
+  }
+
+  /**
+   * {@link run} over the cells of the row read straight, in one loop (most of a read's changes come
+   * here): from the head on while they come before (`pos`, `seq`) and the sink has room; past its
+   * last cell, the head moves on as {@link advance} moves it.
+   */
+  private runRow(sink: ChangeRowSink, groups: Groups, pos: Int64 | undefined, seq: Int64): void {
+    const row = this.directRow;
+    if (groups.current !== this.directGroup) {
+      this.rowOf(sink, row, this.pos);
+      groups.current = this.directGroup;
+    }
+    const { columns, overridden } = this;
+    const m = columns.length;
+    const at = this.n + 5;
+    const base = this.directBase;
+    let i = this.col;
+    let s = this.seq;
+    for (;;) {
+      sink.cell(columns[i]!, i, row[at + i] ?? null, s);
+      i++;
+      while (i < m && overridden[i] === 1) i++;
+      if (i === m) {
+        this.direct = false;
+        this.advance();
+        return;
+      }
+      s = seqAt(base, i);
+      this.col = i;
+      this.seq = s;
+      if (sink.full || (pos !== undefined && !(this.pos < pos || (this.pos === pos && s < seq)))) return;
+    }
+  }
+
+  /** {@link ChangeRowSink.row} of a row clock's `row` (its db_version `dbv`, known already). */
+  private rowOf(sink: ChangeRowSink, row: SqlValue[], dbv: Int64): void {
+    const n = this.n;
+    sink.row(this.name, this.columns, row, n, int64(row[n] as bigint), dbv, this.sites.bytesOf(Number(row[n + 2])), int64(row[n + 4] as bigint));
   }
 
   /**
@@ -268,15 +326,10 @@ class RowClockCells implements CellStream {
     this.fetch();
     const top = seqAt(base, last);
     if (this.row === undefined || dbv < this.rowDbv || (dbv === this.rowDbv && top < this.rowSeq)) {
-      const n = this.n;
       this.direct = true;
       this.col = first;
       this.directRow = row;
-      this.directPk = packKey(row, n);
-      this.directCv = int64(row[n] as bigint);
-      this.directSite = this.sites.bytesOf(Number(row[n + 2]));
       this.directBase = base;
-      this.directCl = int64(row[n + 4] as bigint);
       this.directGroup = this.groups.next = (this.groups.next + 1) % GROUPS;
       this.pos = dbv;
       this.seq = seqAt(base, first);
@@ -302,10 +355,10 @@ class RowClockCells implements CellStream {
     this.fetch();
   }
 
-  /** Moves the cells of `row` (its row clock at `dbVersion`, `base`; {@link overridden} set for it) into `waiting`, in order. */
-  private expandRow(row: SqlValue[], dbVersion: Int64, base: Int64): void {
-    const { n, columns, overridden, waiting, pool } = this;
-    // The head (waiting[from - 1]) has been filled out already: every cell before `from` is spent.
+  /** Moves the cells of `row` (its row clock at `dbv`, `base`; {@link overridden} set for it) into `waiting`, in order. */
+  private expandRow(row: SqlValue[], dbv: Int64, base: Int64): void {
+    const { columns, overridden, waiting, pool } = this;
+    // The head (waiting[from - 1]) has been written out already: every cell before `from` is spent.
     if (this.from === waiting.length) {
       for (let i = 0; i < waiting.length; i++) pool.push(waiting[i]!);
       waiting.length = 0;
@@ -315,29 +368,19 @@ class RowClockCells implements CellStream {
       waiting.splice(0, this.from);
       this.from = 0;
     }
-    const pk = packKey(row, n);
-    const table = this.table.info.name;
-    const colVersion = int64(row[n] as bigint);
-    const siteId = this.sites.bytesOf(Number(row[n + 2]));
-    const cl = int64(row[n + 4] as bigint);
     const group = (this.groups.next = (this.groups.next + 1) % GROUPS);
     for (let i = 0; i < columns.length; i++) {
       if (overridden[i] === 1) continue;
       const seq = seqAt(base, i);
-      const c = pool.pop() ?? { table, pk, cid: '', colVersion, dbVersion, siteId, seq, cl, val: null, group };
-      c.table = table;
-      c.pk = pk;
-      c.cid = columns[i]!;
-      c.colVersion = colVersion;
-      c.dbVersion = dbVersion;
-      c.siteId = siteId;
+      const c = pool.pop() ?? { row, col: i, dbv, seq, group };
+      c.row = row;
+      c.col = i;
+      c.dbv = dbv;
       c.seq = seq;
-      c.cl = cl;
-      c.val = row[n + 5 + i] ?? null;
       c.group = group;
       // Insert in order (usually at the end), before any equal cell, as readChanges does.
       let j = waiting.length;
-      while (j > this.from && !before(waiting[j - 1]!, dbVersion, seq)) j--;
+      while (j > this.from && !before(waiting[j - 1]!, dbv, seq)) j--;
       if (j === waiting.length) waiting.push(c);
       else waiting.splice(j, 0, c);
     }
@@ -350,20 +393,12 @@ class RowClockCells implements CellStream {
 
 /**
  * Every change with db_version > `since` across `tables`, as {@link readChanges}`(db, tables, sites,
- * since)` gives them, one at a time in {@link change}. Must run inside a read transaction (the
- * engine's `eachChange` does); {@link close} it if not read to the end.
+ * since)` gives them, written into a {@link ChangeRowSink} by {@link pump}. Must run inside a read
+ * transaction (the engine's `eachChange` and `writeChanges` do); {@link close} it if not read to the end.
  */
 export class ChangeCursor {
-  /** The current change once {@link next} returned true; overwritten by the next call: copy what you keep. */
-  readonly change: Change = { table: '', pk: EMPTY, cid: '', colVersion: 0, dbVersion: 0, siteId: EMPTY, seq: 0, cl: 0, val: null };
-  /**
-   * The row group of {@link change}: a number ≥ 0 shared by consecutive changes that are cells of one
-   * row clock — the same table, key (the same `pk` array), col_version, db_version, site id and cl —
-   * so a consumer may reuse what it made of those for the previous change; -1 when there is none.
-   */
-  group = -1;
   private readonly streams: CellStream[] = [];
-  private readonly groups = { next: 0 };
+  private readonly groups: Groups = { next: 0, current: -1 };
 
   constructor(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number) {
     const s = BigInt(since);
@@ -386,27 +421,75 @@ export class ChangeCursor {
     }
   }
 
-  /** Moves to the next change (in {@link change}); false at the end. */
-  next(): boolean {
+  /**
+   * Writes the next changes into `sink` until it is {@link ChangeRowSink.full} (then returns true: call
+   * again to go on) or none are left (returns false).
+   */
+  pump(sink: ChangeRowSink): boolean {
     const streams = this.streams;
-    if (streams.length === 0) return false;
-    // Few tables: a linear scan for the smallest (db_version, seq), the first stream on a tie, as readChanges.
-    let best = 0;
-    for (let i = 1; i < streams.length; i++) {
-      const a = streams[i]!;
-      const b = streams[best]!;
-      if (a.pos < b.pos || (a.pos === b.pos && a.seq < b.seq)) best = i;
+    const groups = this.groups;
+    for (;;) {
+      if (sink.full) return true;
+      if (streams.length === 0) return false;
+      // Few tables: a linear scan for the smallest (db_version, seq), the first stream on a tie, as
+      // readChanges; and the smallest of the others, up to which the chosen one goes on unasked.
+      let best = 0;
+      for (let i = 1; i < streams.length; i++) {
+        const a = streams[i]!;
+        const b = streams[best]!;
+        if (a.pos < b.pos || (a.pos === b.pos && a.seq < b.seq)) best = i;
+      }
+      const cur = streams[best]!;
+      let bound: CellStream | undefined;
+      for (let i = 0; i < streams.length; i++) {
+        const a = streams[i]!;
+        if (i !== best && (bound === undefined || a.pos < bound.pos || (a.pos === bound.pos && a.seq < bound.seq))) bound = a;
+      }
+      // Strictly before the others' heads only: on a tie the scan decides again.
+      if (bound === undefined) cur.run(sink, groups, undefined, 0);
+      else cur.run(sink, groups, bound.pos, bound.seq);
+      if (cur.done) streams.splice(best, 1);
     }
-    const cur = streams[best]!;
-    this.group = cur.fill(this.change);
-    cur.advance();
-    if (cur.done) streams.splice(best, 1);
-    return true;
   }
 
   /** Ends the read early (returns its statements). */
   close(): void {
     for (const s of this.streams) s.close();
     this.streams.length = 0;
+  }
+}
+
+/**
+ * A {@link ChangeRowSink} handing each change to `each` in one reused {@link Change} (Engine.eachChange):
+ * with a `group` ≥ 0 that changes whenever the row does for the cells of row clocks, so consecutive
+ * changes with the same group are cells of one row clock (the same table, `pk` array, col_version,
+ * db_version, site id and cl); -1 for sentinels and overrides.
+ */
+export class ChangeOut implements ChangeRowSink {
+  readonly change: Change = { table: '', pk: EMPTY, cid: '', colVersion: 0, dbVersion: 0, siteId: EMPTY, seq: 0, cl: 0, val: null };
+  group = -1;
+  /** What `each` returned for the last change (the reader resets it when it has paused). */
+  full = false;
+  private readonly each: (c: Readonly<Change>, group: number) => boolean;
+  constructor(each: (c: Readonly<Change>, group: number) => boolean) {
+    this.each = each;
+  }
+  row(table: string, _columns: readonly string[], key: readonly SqlValue[], keyColumns: number, colVersion: Int64, dbVersion: Int64, siteId: Uint8Array, cl: Int64): void {
+    const c = this.change;
+    c.table = table;
+    c.pk = packKey(key, keyColumns);
+    c.colVersion = colVersion;
+    c.dbVersion = dbVersion;
+    c.siteId = siteId;
+    c.cl = cl;
+    this.group = (this.group + 1) % GROUPS;
+  }
+  cell(cid: string, column: number, val: SqlValue, seq: Int64): void {
+    const c = this.change;
+    c.cid = cid;
+    c.val = val;
+    c.seq = seq;
+    // A sentinel's or an override's cell (no column index) is a row of its own: no group, as before.
+    this.full = this.each(c, column < 0 ? -1 : this.group);
   }
 }

@@ -4,7 +4,8 @@
  */
 import type { Change } from './change.ts';
 import { newestChanges, readChanges, touchesVersion, versionChanges } from './changes.ts';
-import { ChangeCursor } from './change-cursor.ts';
+import { ChangeCursor, ChangeOut } from './change-cursor.ts';
+import type { ChangeRowSink } from './change-row-sink.ts';
 import { GLOBAL_SCHEMA, Sites, TrackedPeers, Versions, type TrackedPeer } from './clock.ts';
 import { OWNERS_SCHEMA, SiteOwners } from './owners.ts';
 import { CONFLICTS_SCHEMA, ConflictRecorder, DEFAULT_KEEP_CONFLICTS, readConflicts, type Conflict } from './conflicts.ts';
@@ -459,13 +460,28 @@ export class Engine {
    * The changes of {@link changesSince}`(since)` (no options: no filter, no excepted site), in the
    * same order from one consistent snapshot, each handed to `each` as one reused object — valid only
    * during the call, so copy what you keep — instead of an object per change: for a consumer that
-   * writes each change out at once (`ddcp changes`), the objects were a large share of the read.
-   * `group` is ≥ 0 when the change is a cell of the same row clock as the previous change given with
-   * the same group (same table, `pk` array, col_version, db_version, site id and cl), else -1.
+   * writes each change out at once, the objects were a large share of the read. `group` is ≥ 0 when
+   * the change is a cell of the same row clock as the previous change given with the same group (same
+   * table, `pk` array, col_version, db_version, site id and cl), else -1.
    * Whenever `each` returns true this generator yields, so the caller can await (its output) before
    * reading on; run it to its end or `return()` it (a `for…of` does) to end the read transaction.
    */
   *eachChange(since: number, each: (c: Readonly<Change>, group: number) => boolean): Generator<void> {
+    const out = new ChangeOut(each);
+    for (const _ of this.writeChanges(since, out)) {
+      out.full = false;
+      yield;
+    }
+  }
+
+  /**
+   * The changes of {@link changesSince}`(since)` (no options), in the same order from one consistent
+   * snapshot, written into `sink` straight from the query's rows (no object per change: `ddcp
+   * changes` writes its JSON lines so). Whenever the sink is {@link ChangeRowSink.full} this generator
+   * yields, so the caller can empty it (and await its output) before reading on; run it to its end
+   * or `return()` it (a `for…of` does) to end the read transaction.
+   */
+  *writeChanges(since: number, sink: ChangeRowSink): Generator<void> {
     this.seal();
     const ownTx = !this.db.isTransaction;
     if (ownTx) this.db.exec('BEGIN');
@@ -473,7 +489,7 @@ export class Engine {
       this.refresh();
       const cursor = new ChangeCursor(this.db, this.tables.values(), this.sites, since);
       try {
-        while (cursor.next()) if (each(cursor.change, cursor.group)) yield;
+        while (cursor.pump(sink)) yield;
       } finally {
         cursor.close();
       }

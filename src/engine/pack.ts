@@ -151,11 +151,9 @@ let slabUsed = 0;
  * what reading changes cost). Use `byteOffset`/`byteLength` with its `buffer`, as with any view.
  */
 export function packKey(values: readonly SqlValue[], count = values.length): Uint8Array {
-  if (count > 255) throw new PackError(`cannot pack ${count} columns (at most 255)`);
   const w = keyWriter;
   w.pos = 0;
-  w.byte(count);
-  for (let i = 0; i < count; i++) writeValue(w, values[i]!);
+  writeKey(w, values, count);
   const n = w.pos;
   if (n > SLAB_BYTES / 8) {
     const own = w.buf.slice(0, n);
@@ -171,6 +169,13 @@ export function packKey(values: readonly SqlValue[], count = values.length): Uin
   // Keep views 8-byte aligned, as allocators do.
   slabUsed += (n + 7) & ~7;
   return out;
+}
+
+/** Appends {@link packColumns} of the first `count` values to `w` (the bytes of {@link packKey}, without its copy). */
+export function writeKey(w: ByteWriter, values: readonly SqlValue[], count: number): void {
+  if (count > 255) throw new PackError(`cannot pack ${count} columns (at most 255)`);
+  w.byte(count);
+  for (let i = 0; i < count; i++) writeValue(w, values[i]!);
 }
 
 /** Packs one value (the CLI's `val` encoding). */

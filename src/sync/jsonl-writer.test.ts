@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Change } from '../engine/change.ts';
+import type { SqlValue } from '../engine/sqlite.ts';
 import { packColumns } from '../engine/pack.ts';
 import { int64, INT64_MAX } from '../base/int64.ts';
 import { formatChange } from './jsonl.ts';
@@ -109,6 +110,83 @@ describe('JSON lines, fast writer', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('writes rows and cells (ChangeRowSink: Engine.writeChanges, `ddcp changes`) as formatChange does', () => {
+    // Values at the edges of the writer's straight hex (integers in [0, 2^32) by their byte count,
+    // ASCII texts up to 64 characters) and past them (negative and wide integers, longer or
+    // non-ASCII texts, blobs), as keys and as values; rows of several tables and columns arrays;
+    // sites given as the same array from row to row or as equal copies; add() between rows.
+    const edge = fc.constantFrom<SqlValue>(null, 0n, 1n, 255n, 256n, 65535n, 65536n, 2n ** 24n - 1n, 2n ** 24n, 2n ** 32n - 1n, 2n ** 32n, -1n, 0.0, -0.0, 2.5, '', 'a', 'a'.repeat(64), 'b'.repeat(65), 'é', '\u007f', '\u0080', new Uint8Array(0));
+    const value = fc.oneof(edge, change.map((c) => c.val), fc.string({ maxLength: 70 }));
+    const columns = [['a', 'q"uote', 'ünï'], ['x'], []].map((cols) => cols as readonly string[]);
+    const tables = ['items', 'tëst', 'a"b'];
+    const cell = fc.tuple(fc.nat(3), name, value, clock);
+    const step = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ k: fc.constant('row' as const), table: fc.nat(2), columns: fc.nat(2), key: fc.array(value, { minLength: 1, maxLength: 3 }), colVersion: clock, dbVersion: clock, site: fc.nat(2), copy: fc.boolean(), cl: clock, cells: fc.array(cell, { minLength: 1, maxLength: 4 }) }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('add' as const), c: change }) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 25 }), fc.constantFrom(1, 64, 1 << 20), (steps, chunkBytes) => {
+        const w = new ChangeLineWriter(chunkBytes);
+        const chunks: Buffer[] = [];
+        const expected: Change[] = [];
+        const full = (): void => {
+          if (w.full) chunks.push(Buffer.from(w.take()));
+        };
+        for (const s of steps) {
+          if (s.k === 'add') {
+            w.add(s.c);
+            expected.push(s.c);
+            full();
+            continue;
+          }
+          const cols = columns[s.columns]!;
+          const table = tables[s.table]!;
+          const siteId = s.copy ? sites[s.site]!.slice() : sites[s.site]!;
+          // The key among other values, as a query row holds it.
+          w.row(table, cols, [...s.key, 'not', 'key'], s.key.length, s.colVersion, s.dbVersion, siteId, s.cl);
+          const pk = packColumns(s.key);
+          for (const [i, cid, val, seq] of s.cells) {
+            // A column of the row's columns by index, or a named one (a sentinel's, an override's).
+            const column = i < cols.length ? i : -1;
+            const id = column >= 0 ? cols[column]! : cid;
+            w.cell(id, column, val, seq);
+            expected.push({ table, pk, cid: id, val, colVersion: s.colVersion, dbVersion: s.dbVersion, siteId, cl: s.cl, seq });
+            full();
+          }
+        }
+        chunks.push(Buffer.from(w.take()));
+        assert.deepEqual(Buffer.concat(chunks), general(expected));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('writes values larger than a chunk\'s spare room, by add() and by cell()', () => {
+    // Past the straight hex (a long or non-ASCII text, a blob) and longer than the 4 KiB a chunk has
+    // beyond its size: the buffer grows in the middle of a line, which must keep the line's start.
+    const big = [new Uint8Array(3000).fill(0xa5), 'é'.repeat(2500), 'x'.repeat(5000), new Uint8Array(20000)];
+    for (const chunkBytes of [1, 64, 1 << 20]) {
+      const w = new ChangeLineWriter(chunkBytes);
+      const expected: Change[] = [];
+      const chunks: Buffer[] = [];
+      const site = sites[0]!;
+      for (const [i, val] of big.entries()) {
+        const c: Change = { table: 'items', pk: packColumns([BigInt(i)]), cid: 'blob', val, colVersion: 1, dbVersion: 2, siteId: site, cl: 1, seq: i };
+        w.add(c);
+        expected.push(c);
+        if (w.full) chunks.push(Buffer.from(w.take()));
+        w.row('items', ['blob'], [BigInt(i)], 1, 1, 2, site, 1);
+        w.cell('blob', 0, val, i);
+        expected.push(c);
+        w.cell('blob', 0, val, i); // the row's start copied from the line before, in a grown buffer
+        expected.push(c);
+        if (w.full) chunks.push(Buffer.from(w.take()));
+      }
+      chunks.push(Buffer.from(w.take()));
+      assert.deepEqual(Buffer.concat(chunks), general(expected));
+    }
   });
 
   it('builds later chunks in the buffers given back, and what it hands over stays as handed', () => {
