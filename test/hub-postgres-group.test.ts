@@ -98,9 +98,12 @@ describe('PostgreSQL hub store: group commit', () => {
       const clients = Array.from({ length: 3 }, (_, i) => client(i, 2));
       const origins = clients.map((c) => ({ siteId: c.engine.siteId, peer: 'alice', source: 'test', gate: ALL })); // one session each
       const from = (c: (typeof clients)[number]) => origins[clients.indexOf(c)]!;
-      // a's merge takes the slot; b's first push waits for it, and the pushes of a later turn of
-      // the event loop (a's transaction still runs: it needs PostgreSQL's answers) arrive meanwhile.
-      const pushes = [a.sink.receive(clients[0]!.batches[0]!, from(clients[0]!)), b.sink.receive(clients[1]!.batches[0]!, from(clients[1]!))];
+      // a's merge takes the slot (its turn is handed out at the turn's setImmediate); b's first push,
+      // a turn later, waits for it, and the pushes of a later turn of the event loop (a's transaction
+      // still runs: it needs PostgreSQL's answers) arrive meanwhile.
+      const pushes = [a.sink.receive(clients[0]!.batches[0]!, from(clients[0]!))];
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      pushes.push(b.sink.receive(clients[1]!.batches[0]!, from(clients[1]!)));
       await new Promise<void>((resolve) => setImmediate(resolve));
       await new Promise<void>((resolve) => setImmediate(resolve));
       pushes.push(b.sink.receive(clients[2]!.batches[0]!, from(clients[2]!)), b.sink.receive(clients[1]!.batches[1]!, from(clients[1]!)));
@@ -136,8 +139,11 @@ describe('PostgreSQL hub store: group commit', () => {
         for (const r of rows) out.set(r.name, [...(out.get(r.name) ?? []), r.tx]);
         return out;
       };
-      // a takes the slot; b, c and d wait for it and go in one transaction when a is done.
-      await Promise.all([push(0, 0), push(1, 1), push(2, 2), push(2, 3), push(3, 5)]);
+      // a takes the slot; b, c and d, pushed a turn of the event loop later, wait for it and go in
+      // one transaction when a is done.
+      const a0 = push(0, 0);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await Promise.all([a0, push(1, 1), push(2, 2), push(2, 3), push(3, 5)]);
       const first = await txOf();
       assert.deepEqual(
         names.map((n) => first.get(n)!.length),
@@ -163,6 +169,32 @@ describe('PostgreSQL hub store: group commit', () => {
       await store.close();
       await dropSchema(own, schema);
       await own.end();
+    }
+  });
+
+  it('databases pushed to in one turn of the event loop share one transaction though merge slots are free', async () => {
+    const schema = testSchema();
+    const store = await PgHubStore.open({ url: sql, schema }); // a pool of 10: eight merge slots
+    try {
+      const names = ['a', 'b', 'c'];
+      const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
+      for (const db of dbs) await db.declare([NOTES]);
+      const clients = Array.from({ length: 4 }, (_, i) => client(i, 2));
+      const origin = (c: number) => ({ siteId: clients[c]!.engine.siteId, peer: 'alice', source: 'test', gate: ALL });
+      const push = (d: number, c: number, t = 0) => dbs[d]!.sink.receive(clients[c]!.batches[t]!, origin(c));
+      // As a hub reads several sockets in one poll: a push into each database within one turn.
+      const got = await Promise.all([push(0, 0), push(1, 1), push(2, 2), push(2, 3)]);
+      assert.deepEqual(got.map((r) => r!.applied), [2, 2, 2, 2]);
+      const txOf = async (): Promise<string[]> =>
+        (await sql.unsafe<{ tx: string }[]>(`SELECT DISTINCT d.xmin::text AS tx FROM ${schema}.direct_versions d`)).map((r) => r.tx);
+      assert.equal((await txOf()).length, 1, 'the three databases committed in one transaction');
+      // A push in a later turn, while nothing else waits, gets a transaction of its own at once.
+      assert.equal((await push(1, 1, 1))!.applied, 2);
+      assert.equal((await txOf()).length, 2);
+      assert.deepEqual(await Promise.all(dbs.map((db) => db.feed.version())), [1, 2, 2], 'a version per push');
+    } finally {
+      await store.close();
+      await dropSchema(sql, schema);
     }
   });
 
