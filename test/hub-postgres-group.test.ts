@@ -174,7 +174,7 @@ describe('PostgreSQL hub store: group commit', () => {
 
   it('databases pushed to in one turn of the event loop share one transaction though merge slots are free', async () => {
     const schema = testSchema();
-    const store = await PgHubStore.open({ url: sql, schema }); // a pool of 10: eight merge slots
+    const store = await PgHubStore.open({ url: sql, schema }); // a pool of 4: two merge slots, free
     try {
       const names = ['a', 'b', 'c'];
       const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
@@ -195,6 +195,37 @@ describe('PostgreSQL hub store: group commit', () => {
     } finally {
       await store.close();
       await dropSchema(sql, schema);
+    }
+  });
+
+  it('a hub runs two merge transactions at once at most: databases pushed to meanwhile share the next one', async () => {
+    const schema = testSchema();
+    const own = testClient(10); // room for eight merge transactions besides the short statements
+    const store = await PgHubStore.open({ url: own, schema });
+    try {
+      const names = ['a', 'b', 'c', 'd'];
+      const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
+      for (const db of dbs) await db.declare([NOTES]);
+      const clients = Array.from({ length: 4 }, (_, i) => client(i, 1));
+      const push = (d: number) => dbs[d]!.sink.receive(clients[d]!.batches[0]!, { siteId: clients[d]!.engine.siteId, peer: 'alice', source: 'test', gate: ALL });
+      // Each a turn of the event loop after the other: a's and b's transactions still run (each
+      // needs PostgreSQL's answers and a WAL flush) when c and d ask.
+      const pushes: unknown[] = [];
+      for (let d = 0; d < 4; d++) {
+        pushes.push(push(d));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(pushes);
+      const rows = await own.unsafe<{ name: string; tx: string }[]>(
+        `SELECT x.name, d.xmin::text AS tx FROM ${schema}.direct_versions d JOIN ${schema}.databases x ON x.id = d.db ORDER BY x.name`,
+      );
+      const tx = Object.fromEntries(rows.map((r) => [r.name, r.tx]));
+      assert.equal(new Set([tx.a, tx.b, tx.c]).size, 3, 'a, b and c: one transaction each');
+      assert.equal(tx.d, tx.c, 'c and d waited for a slot and went in one transaction');
+    } finally {
+      await store.close();
+      await dropSchema(own, schema);
+      await own.end();
     }
   });
 
