@@ -47,9 +47,10 @@ export interface Turn<T> {
  * Turns are handed out once per turn of the event loop (at its `setImmediate`), not at each ask:
  * the databases whose pushes were read in one turn (one poll of every socket) then share one
  * transaction even while slots are free. Handing a free slot out at the ask gave each of them a
- * transaction of its own below saturation — one transaction per change at 1,000 changes/s over
- * 100 databases, whose PostgreSQL CPU (~0.5 ms each, on the cores the hub shares) was what a
- * change waited for. A turn that ends hands the slot on at once (those waiting asked a turn ago).
+ * transaction of its own below saturation — nearly one per change at 250–1,000 changes/s over 100
+ * databases, each a WAL flush that notifying commits take one at a time (see MERGE_SLOTS in
+ * store.ts) and ~0.6–0.8 ms of PostgreSQL's CPU on the cores the hub shares. A turn that ends
+ * hands the slot on at once (those waiting asked a turn ago).
  */
 export class MergeTurns<T> {
   private free: number;
