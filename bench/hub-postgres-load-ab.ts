@@ -46,9 +46,18 @@ interface Run {
   load: number;
   fanout_ms: { median: number; p99: number };
   sustained?: { offered_per_s: number; accepted_per_s: number; fanout_ms: { median: number; p99: number }; converged: boolean };
+  curveSeconds?: number;
+  curve_runs?: { committed?: number; offered_per_s: number; accepted_per_s: number; hub_cpu_us_per_change: number; clients_cpu_us_per_change: number; changes_per_frame: number; machine_busy: number; fanout_ms: { median: number; p99: number }; converged: boolean }[];
+  warmupSeconds?: number;
 }
 
-async function run(tree: string, sql: postgres.Sql): Promise<Run & { pg_us: number; tx_per_change: number }> {
+/** PostgreSQL's CPU ticks and commits over one write phase (its "writing" line to its "all acknowledged" line). */
+interface PhasePg {
+  ticks: number;
+  commits: number;
+}
+
+async function run(tree: string, sql: postgres.Sql): Promise<Run & { pg_us: number; tx_per_change: number; phases: PhasePg[] }> {
   const child = spawn(join(tree, 'node_modules/.bin/node'), ['--disable-warning=ExperimentalWarning', join(tree, 'bench/hub.ts')], {
     cwd: tree,
     env: { ...process.env, BENCH_HUB_MODE: 'postgres', BENCH_HUB_SUSTAINED_SECONDS: process.env.BENCH_HUB_SUSTAINED_SECONDS ?? '0', BENCH_HUB_PG_URL: URL },
@@ -57,6 +66,8 @@ async function run(tree: string, sql: postgres.Sql): Promise<Run & { pg_us: numb
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
   let t0 = 0, x0 = 0, t1 = 0, x1 = 0;
+  // Every write phase in order: warm-up (if any), saturation, then the curve's rates.
+  const phases: PhasePg[] = [];
   let pending: Promise<void> = Promise.resolve();
   let err = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -69,13 +80,16 @@ async function run(tree: string, sql: postgres.Sql): Promise<Run & { pg_us: numb
     if (s.includes('all acknowledged')) pending = pending.then(async () => {
         t1 = pgTicks();
         x1 = await commits(sql);
+        phases.push({ ticks: t1 - t0, commits: x1 - x0 });
       });
   });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   await pending;
   if (code !== 0) throw new Error(`${tree}: bench/hub.ts exited ${code}\n${err.slice(-2000)}`);
   const r = JSON.parse(out) as Run;
-  return { ...r, pg_us: Math.round(((t1 - t0) * 10_000) / r.committed), tx_per_change: +((x1 - x0) / r.committed).toFixed(3) };
+  const first = phases.length - (r.curve_runs?.length ?? 0) - 1; // the saturation phase's
+  const sat = phases[first] ?? { ticks: t1 - t0, commits: x1 - x0 };
+  return { ...r, pg_us: Math.round((sat.ticks * 10_000) / r.committed), tx_per_change: +(sat.commits / r.committed).toFixed(3), phases: phases.slice(first + 1) };
 }
 
 await ensureDatabase();
@@ -87,6 +101,14 @@ for (let round = 0; round < ROUNDS; round++) {
     const line = `round ${round} ${name}: accepted ${r.accepted_per_s}/s, hub ${r.hub_cpu_us_per_change} µs, PostgreSQL ${r.pg_us} µs per change, ${r.tx_per_change} transactions per change, fan-out median / p99 ${r.fanout_ms.median} / ${r.fanout_ms.p99} ms, converged ${r.converged}, load ${r.load}${r.sustained ? `; sustained ${r.sustained.offered_per_s}/s offered: fan-out ${r.sustained.fanout_ms.median} / ${r.sustained.fanout_ms.p99} ms, converged ${r.sustained.converged}` : ''}`;
     console.log(line);
     rows.push(line);
+    // The latency curve's rates: the phase's figures and PostgreSQL's CPU and commits per accepted change.
+    (r.curve_runs ?? []).forEach((c, i) => {
+      const pg = r.phases[i];
+      // Committed in the phase: its count where the tree reports it, else what was offered (all of it is, when it converged).
+      const n = c.committed ?? c.offered_per_s * (r.curveSeconds ?? 3);
+      const pgText = pg ? `PostgreSQL ${Math.round((pg.ticks * 10_000) / n)} µs, ${(pg.commits / n).toFixed(3)} transactions per change` : 'PostgreSQL ?';
+      console.log(`  ${name} offered ${c.offered_per_s}/s: accepted ${c.accepted_per_s}/s, hub ${c.hub_cpu_us_per_change} + clients ${c.clients_cpu_us_per_change} µs per change, ${pgText}, ${c.changes_per_frame} changes per frame, machine ${Math.round(c.machine_busy * 100)} % busy, fan-out median / p99 ${c.fanout_ms.median} / ${c.fanout_ms.p99} ms, converged ${c.converged}`);
+    });
   }
 }
 await sql.end();

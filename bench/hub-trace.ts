@@ -22,6 +22,7 @@ import type { ChangeSink, Received } from '../src/sync/ports.ts';
 import type { HubDatabase } from '../src/hub/storage/port.ts';
 import { WsFrameStream } from '../src/transport/ws/frames.ts';
 import { HostedFeed } from '../src/hub/storage/sqlite/feed.ts';
+import { PgHubDatabase } from '../src/hub/storage/postgres/database.ts';
 
 export const TRACE = process.env.BENCH_HUB_TRACE === '1';
 const EVERY = Math.max(1, Number(process.env.BENCH_HUB_TRACE_EVERY ?? 1));
@@ -135,6 +136,44 @@ export function traceHub(dbs: HubDatabase[]): Tracer {
       const end = epoch();
       for (const k of ks) t.note('flush-end', k, end);
     }
+  };
+  // The PostgreSQL store's group commit: a group is made once its database holds a merge turn
+  // (flush-start), and its transaction ends at its COMMIT's answer (flush-end).
+  const pgProto = PgHubDatabase.prototype as unknown as {
+    takeGroup(): { pushes: { batch: { changes: { val: unknown }[] } }[] }[];
+    mergeGroup(group: { pushes: { batch: { changes: { val: unknown }[] } }[] }[], ...rest: unknown[]): Promise<unknown>;
+  };
+  const keysOfGroup = (group: { pushes: { batch: { changes: { val: unknown }[] } }[] }[]): string[] => {
+    const ks: string[] = [];
+    for (const e of group) for (const q of e.pushes) for (const c of q.batch.changes) if (typeof c.val === 'string') {
+      const [, i, k] = c.val.split(' ');
+      if (traced(Number(k))) ks.push(`${i}:${k}`);
+    }
+    return ks;
+  };
+  const takeGroup = pgProto.takeGroup;
+  pgProto.takeGroup = function (this: unknown) {
+    const group = takeGroup.call(this);
+    const ks = keysOfGroup(group);
+    const at = epoch();
+    const cpu = threadCpuMs();
+    for (const k of ks) {
+      t.note('flush-start', k, at);
+      const q = queuedAt.get(k);
+      if (q) t.waits.push([at - q[0], cpu - q[1]]);
+    }
+    return group;
+  };
+  const mergeGroup = pgProto.mergeGroup;
+  pgProto.mergeGroup = function (this: unknown, group, ...rest) {
+    const ks = keysOfGroup(group);
+    const end = (): void => {
+      const at = epoch();
+      for (const k of ks) t.note('flush-end', k, at);
+    };
+    const p = mergeGroup.call(this, group, ...rest);
+    p.then(end, () => {});
+    return p;
   };
   for (const db of dbs) {
     const sink = db.sink;

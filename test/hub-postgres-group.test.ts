@@ -98,9 +98,12 @@ describe('PostgreSQL hub store: group commit', () => {
       const clients = Array.from({ length: 3 }, (_, i) => client(i, 2));
       const origins = clients.map((c) => ({ siteId: c.engine.siteId, peer: 'alice', source: 'test', gate: ALL })); // one session each
       const from = (c: (typeof clients)[number]) => origins[clients.indexOf(c)]!;
-      // a's merge takes the slot; b's first push waits for it, and the pushes of a later turn of
-      // the event loop (a's transaction still runs: it needs PostgreSQL's answers) arrive meanwhile.
-      const pushes = [a.sink.receive(clients[0]!.batches[0]!, from(clients[0]!)), b.sink.receive(clients[1]!.batches[0]!, from(clients[1]!))];
+      // a's merge takes the slot (its turn is handed out at the turn's setImmediate); b's first push,
+      // a turn later, waits for it, and the pushes of a later turn of the event loop (a's transaction
+      // still runs: it needs PostgreSQL's answers) arrive meanwhile.
+      const pushes = [a.sink.receive(clients[0]!.batches[0]!, from(clients[0]!))];
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      pushes.push(b.sink.receive(clients[1]!.batches[0]!, from(clients[1]!)));
       await new Promise<void>((resolve) => setImmediate(resolve));
       await new Promise<void>((resolve) => setImmediate(resolve));
       pushes.push(b.sink.receive(clients[2]!.batches[0]!, from(clients[2]!)), b.sink.receive(clients[1]!.batches[1]!, from(clients[1]!)));
@@ -136,8 +139,11 @@ describe('PostgreSQL hub store: group commit', () => {
         for (const r of rows) out.set(r.name, [...(out.get(r.name) ?? []), r.tx]);
         return out;
       };
-      // a takes the slot; b, c and d wait for it and go in one transaction when a is done.
-      await Promise.all([push(0, 0), push(1, 1), push(2, 2), push(2, 3), push(3, 5)]);
+      // a takes the slot; b, c and d, pushed a turn of the event loop later, wait for it and go in
+      // one transaction when a is done.
+      const a0 = push(0, 0);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await Promise.all([a0, push(1, 1), push(2, 2), push(2, 3), push(3, 5)]);
       const first = await txOf();
       assert.deepEqual(
         names.map((n) => first.get(n)!.length),
@@ -159,6 +165,63 @@ describe('PostgreSQL hub store: group commit', () => {
       });
       assert.deepEqual(await Promise.all(dbs.map((db) => db.feed.version())), [2, 2, 3, 2], 'a version per push that landed');
       for (const [i, db] of dbs.entries()) assert.ok((await feedOf(db)).length > 0, names[i]);
+    } finally {
+      await store.close();
+      await dropSchema(own, schema);
+      await own.end();
+    }
+  });
+
+  it('databases pushed to in one turn of the event loop share one transaction though merge slots are free', async () => {
+    const schema = testSchema();
+    const store = await PgHubStore.open({ url: sql, schema }); // a pool of 4: two merge slots, free
+    try {
+      const names = ['a', 'b', 'c'];
+      const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
+      for (const db of dbs) await db.declare([NOTES]);
+      const clients = Array.from({ length: 4 }, (_, i) => client(i, 2));
+      const origin = (c: number) => ({ siteId: clients[c]!.engine.siteId, peer: 'alice', source: 'test', gate: ALL });
+      const push = (d: number, c: number, t = 0) => dbs[d]!.sink.receive(clients[c]!.batches[t]!, origin(c));
+      // As a hub reads several sockets in one poll: a push into each database within one turn.
+      const got = await Promise.all([push(0, 0), push(1, 1), push(2, 2), push(2, 3)]);
+      assert.deepEqual(got.map((r) => r!.applied), [2, 2, 2, 2]);
+      const txOf = async (): Promise<string[]> =>
+        (await sql.unsafe<{ tx: string }[]>(`SELECT DISTINCT d.xmin::text AS tx FROM ${schema}.direct_versions d`)).map((r) => r.tx);
+      assert.equal((await txOf()).length, 1, 'the three databases committed in one transaction');
+      // A push in a later turn, while nothing else waits, gets a transaction of its own at once.
+      assert.equal((await push(1, 1, 1))!.applied, 2);
+      assert.equal((await txOf()).length, 2);
+      assert.deepEqual(await Promise.all(dbs.map((db) => db.feed.version())), [1, 2, 2], 'a version per push');
+    } finally {
+      await store.close();
+      await dropSchema(sql, schema);
+    }
+  });
+
+  it('a hub runs two merge transactions at once at most: databases pushed to meanwhile share the next one', async () => {
+    const schema = testSchema();
+    const own = testClient(10); // room for eight merge transactions besides the short statements
+    const store = await PgHubStore.open({ url: own, schema });
+    try {
+      const names = ['a', 'b', 'c', 'd'];
+      const dbs = await Promise.all(names.map(async (n) => (await store.open(n, OWNER))!));
+      for (const db of dbs) await db.declare([NOTES]);
+      const clients = Array.from({ length: 4 }, (_, i) => client(i, 1));
+      const push = (d: number) => dbs[d]!.sink.receive(clients[d]!.batches[0]!, { siteId: clients[d]!.engine.siteId, peer: 'alice', source: 'test', gate: ALL });
+      // Each a turn of the event loop after the other: a's and b's transactions still run (each
+      // needs PostgreSQL's answers and a WAL flush) when c and d ask.
+      const pushes: unknown[] = [];
+      for (let d = 0; d < 4; d++) {
+        pushes.push(push(d));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(pushes);
+      const rows = await own.unsafe<{ name: string; tx: string }[]>(
+        `SELECT x.name, d.xmin::text AS tx FROM ${schema}.direct_versions d JOIN ${schema}.databases x ON x.id = d.db ORDER BY x.name`,
+      );
+      const tx = Object.fromEntries(rows.map((r) => [r.name, r.tx]));
+      assert.equal(new Set([tx.a, tx.b, tx.c]).size, 3, 'a, b and c: one transaction each');
+      assert.equal(tx.d, tx.c, 'c and d waited for a slot and went in one transaction');
     } finally {
       await store.close();
       await dropSchema(own, schema);

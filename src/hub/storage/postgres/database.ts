@@ -299,9 +299,9 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
     if (this.draining) return;
     this.draining = true;
     try {
-      // The pushes of this turn of the event loop (the other sockets' messages read with this one)
-      // go in the first group too, rather than this one alone and the rest after its transaction.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // A turn is handed out at this turn of the event loop's setImmediate at the earliest (slots.ts):
+      // the pushes read from the other sockets in this turn go in the first group too, and other
+      // databases' groups of this turn in its transaction.
       while (this.queue.length > 0) {
         // The group is made once a merge slot is held, not before: under load a database waits for
         // a slot, and the pushes that arrive meanwhile join this group instead of the next one — the
