@@ -1,7 +1,7 @@
 /**
  * Applying changes from peers: the whole call is one transaction, stamped with one db_version.
  */
-import { checkChange, type Change } from './change.ts';
+import { checkChangeAfter, type Change } from './change.ts';
 import { UNKNOWN_SITE, type Sites } from './clock.ts';
 import type { ConflictRecorder } from './conflicts.ts';
 import { ChangeError } from './errors.ts';
@@ -10,7 +10,7 @@ import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
 import { KeyRange } from './key-range.ts';
 import { decideNewRow, type NewRow } from './new-rows.ts';
-import { mergeCell, RowEffects, RowState, type IncomingCell, type MergeContext, type Stamp } from './rules.ts';
+import { mergeCell, RowEffects, RowState, type CellClock, type IncomingCell, type MergeContext, type Stamp } from './rules.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import type { StoredReport } from './stored.ts';
@@ -145,60 +145,137 @@ class ChunkRows {
 }
 
 /**
- * Merges `changes` into the tables at db_version `version`. Must run inside a transaction; throws
- * {@link ChangeError} on the first change that is invalid or doesn't fit our schema (the caller rolls
- * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
- * chunk's rows, one their clocks, and multi-row statements write them back. Rows new here that carry
- * whole runs of cells are decided per row rather than per cell (new-rows.ts; see {@link MergeOptions}).
+ * The next seq of a merge's db_version. A class rather than a closure (as are {@link SiteOrdinals},
+ * {@link ChunkContext} and {@link ChunkMerger}): code that calls a closure made per merge meets a
+ * new function every merge, and V8 throws away its optimized code ("wrong call target") — the
+ * merge's loop then ran unoptimized until recompiled, every merge.
  */
-export function mergeChanges(
-  tables: ReadonlyMap<string, CrrTable>,
-  sites: Sites,
-  changes: Iterable<Change>,
-  version: number,
-  conflicts?: ConflictRecorder,
-  firstSeq = 0,
-  { inBulk = true, report }: MergeOptions = {},
-): MergeResult {
-  let seq = firstSeq;
-  const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
-  const result: MergeResult = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts>, nextSeq: firstSeq };
-  const touched = new Set<CrrTable>();
-  const rowsWritten = new Map<CrrTable, number>();
-  const suspended = new Set<CrrTable>();
-  const ranges = new Map<CrrTable, KeyRange>();
+class SeqStamp implements Stamp {
+  readonly dbVersion: number;
+  seq: number;
+  constructor(dbVersion: number, seq: number) {
+    this.dbVersion = dbVersion;
+    this.seq = seq;
+  }
 
-  // The chunk being gathered: per table, its rows.
-  let chunk = new Map<CrrTable, ChunkRows>();
-  let chunkRows = 0;
-  // Rows' changes are stretches of the caller's array when it passed a plain one (nothing copied:
-  // its iterator visits index after index), else of the chunk's changes, kept here.
-  const given = Array.isArray(changes) && Object.getPrototypeOf(changes) === Array.prototype ? (changes as readonly Change[]) : undefined;
-  let chunkChanges: Change[] = [];
-  let lastTable: CrrTable | undefined;
-  let lastPkBytes: Uint8Array | undefined;
-  let lastRow: PendingRow | undefined;
-  let lastName: string | undefined;
-  let lastNamed: CrrTable | undefined;
-  let expect = 0;
-  let received = 0;
-  let lastChunkTable: CrrTable | undefined;
-  let lastChunkRows: ChunkRows | undefined;
-  // Site ordinals are looked up (and new sites added) only for changes that win: runs of changes
-  // share a site id, so the last one is remembered.
-  let lastSiteId: Uint8Array | undefined;
-  let lastSite = 0;
-  const siteOrdinal = (siteId: Uint8Array): number => {
-    if (siteId !== lastSiteId && (lastSiteId === undefined || !bytesEqual(siteId, lastSiteId))) lastSite = sites.ordinalOf(siteId);
-    lastSiteId = siteId;
-    return lastSite;
-  };
+  nextSeq(): number {
+    return this.seq++;
+  }
+}
 
-  const processChunk = (): void => {
+/**
+ * Site ordinals, looked up (and new sites added) only for changes that win: runs of changes share a
+ * site id, so the last one is remembered.
+ */
+class SiteOrdinals {
+  private readonly sites: Sites;
+  private lastSiteId: Uint8Array | undefined;
+  private lastSite = 0;
+  constructor(sites: Sites) {
+    this.sites = sites;
+  }
+
+  ordinal(siteId: Uint8Array): number {
+    const last = this.lastSiteId;
+    if (siteId !== last && (last === undefined || !bytesEqual(siteId, last))) this.lastSite = this.sites.ordinalOf(siteId);
+    this.lastSiteId = siteId;
+    return this.lastSite;
+  }
+}
+
+/**
+ * The rules' context for the rows of one table in one chunk, pointed at the row being merged (one
+ * object per merge, not a new object and closures per chunk or row).
+ */
+class ChunkContext implements MergeContext {
+  readonly stamp: Stamp;
+  private readonly sites: Sites;
+  private readonly ordinals: SiteOrdinals;
+  private readonly conflicts: ConflictRecorder | undefined;
+  private readonly inBulk: boolean;
+  private table!: CrrTable;
+  private entries!: readonly PendingRow[];
+  /** The row being merged: `entries[at]`. */
+  at = 0;
+  // Ties compare with the value here: at the first, the chunk's rows are read at once (nothing is
+  // written to the table before the chunk's rows are all decided, so they are what a read per tie
+  // would see).
+  private current: (SqlValue[] | undefined)[] | undefined;
+
+  constructor(stamp: Stamp, sites: Sites, ordinals: SiteOrdinals, conflicts: ConflictRecorder | undefined, inBulk: boolean) {
+    this.stamp = stamp;
+    this.sites = sites;
+    this.ordinals = ordinals;
+    this.conflicts = conflicts;
+    this.inBulk = inBulk;
+  }
+
+  /** Points the context at `table`'s rows of a chunk. */
+  reset(table: CrrTable, entries: readonly PendingRow[]): void {
+    this.table = table;
+    this.entries = entries;
+    this.at = 0;
+    this.current = undefined;
+  }
+
+  currentValue(cid: string): SqlValue {
+    const table = this.table;
+    if (!this.inBulk) return table.value(this.entries[this.at]!.pk, cid);
+    const current = (this.current ??= table.valuesOfMany(this.entries.map((e) => e.pk)));
+    const row = current[this.at];
+    return row ? row[table.newRows.position(cid)!]! : null;
+  }
+
+  siteBytes(site: number): Uint8Array {
+    return this.sites.bytesOf(site);
+  }
+
+  siteOrdinal(siteId: Uint8Array): number {
+    return this.ordinals.ordinal(siteId);
+  }
+
+  unknownSite(): number {
+    return this.sites.ordinalOf(UNKNOWN_SITE);
+  }
+
+  onConcurrent(ch: IncomingCell, mine: CellClock, current: SqlValue, incomingWins: boolean): void {
+    const conflicts = this.conflicts;
+    if (!conflicts) return;
+    conflicts.note(this.table.info.name, this.entries[this.at]!.pk, ch, () => this.ordinals.ordinal(ch.siteId), mine, current, incomingWins);
+  }
+}
+
+/** A merge's chunks decided and written: its state across chunks, and its result. */
+class ChunkMerger {
+  readonly result: MergeResult;
+  readonly stamp: SeqStamp;
+  private readonly ordinals: SiteOrdinals;
+  private readonly ctx: ChunkContext;
+  private readonly inBulk: boolean;
+  private readonly report: StoredReport | undefined;
+  private readonly touched = new Set<CrrTable>();
+  private readonly rowsWritten = new Map<CrrTable, number>();
+  private readonly suspended = new Set<CrrTable>();
+  private readonly ranges = new Map<CrrTable, KeyRange>();
+  /** The chunk being gathered (merge.ts's gather): per table, its rows. */
+  chunk = new Map<CrrTable, ChunkRows>();
+
+  constructor(sites: Sites, version: number, firstSeq: number, conflicts: ConflictRecorder | undefined, inBulk: boolean, report: StoredReport | undefined) {
+    this.stamp = new SeqStamp(version, firstSeq);
+    this.ordinals = new SiteOrdinals(sites);
+    this.ctx = new ChunkContext(this.stamp, sites, this.ordinals, conflicts, inBulk);
+    this.inBulk = inBulk;
+    this.report = report;
+    this.result = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts>, nextSeq: firstSeq };
+  }
+
+  /** Decides and writes a chunk's rows, table by table. */
+  process(chunk: ReadonlyMap<CrrTable, ChunkRows>): void {
+    const { inBulk, stamp, ordinals, ctx, result } = this;
     for (const [table, chunkRows] of chunk) {
       const entries = chunkRows.rows;
-      let range = ranges.get(table);
-      if (!range) ranges.set(table, (range = new KeyRange(inBulk ? table.keyBounds() : undefined)));
+      let range = this.ranges.get(table);
+      if (!range) this.ranges.set(table, (range = new KeyRange(inBulk ? table.keyBounds() : undefined)));
       // Keys are looked up only for rows that may have one (key-range.ts); the rest are new here.
       const lookup: PendingRow[] = [];
       for (let i = 0; i < entries.length; i++) {
@@ -207,39 +284,17 @@ export function mergeChanges(
       }
       if (lookup.length > 0) table.loadInto(lookup);
       const written: PendingRow[] = [];
-      const name = table.info.name;
-      const counts = (result.tables[name] ??= { received: 0, applied: 0 });
-      // One context for the table's rows in this chunk, pointed at the row being merged (not a new
-      // object and closures per row).
-      let entry!: PendingRow;
-      let at = 0;
-      // Ties compare with the value here: at the first, the chunk's rows are read at once (nothing is
-      // written to the table before the chunk's rows are all decided, so they are what a read per
-      // tie would see).
-      let current: (SqlValue[] | undefined)[] | undefined;
-      const ctx: MergeContext = {
-        stamp,
-        currentValue: inBulk
-          ? (cid) => {
-              current ??= table.valuesOfMany(entries.map((e) => e.pk));
-              const row = current[at];
-              return row ? row[table.newRows.position(cid)!]! : null;
-            }
-          : (cid) => table.value(entry.pk, cid),
-        siteBytes: (site) => sites.bytesOf(site),
-        siteOrdinal,
-        unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
-        onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(name, entry.pk, ch, () => siteOrdinal(ch.siteId), mine, current, incomingWins)),
-      };
+      const counts = (result.tables[table.info.name] ??= { received: 0, applied: 0 });
+      ctx.reset(table, entries);
       let received = 0;
       let applied = 0;
       for (let i = 0; i < entries.length; i++) {
-        entry = entries[i]!;
-        at = i;
+        const entry = entries[i]!;
+        ctx.at = i;
         const { changes, start, end } = entry;
         received += end - start;
         if (inBulk && entry.key === undefined) {
-          const fresh = decideNewRow(table.newRows, changes, stamp, siteOrdinal, start, end);
+          const fresh = decideNewRow(table.newRows, changes, stamp, ordinals, start, end);
           if (fresh) {
             // Every change of a row new here wins (new-rows.ts).
             entry.fresh = fresh;
@@ -266,33 +321,89 @@ export function mergeChanges(
       counts.received += received;
       counts.applied += applied;
       if (written.length === 0) continue;
-      const before = rowsWritten.get(table) ?? 0;
-      rowsWritten.set(table, before + written.length);
-      if (!suspended.has(table) && before + written.length >= SUSPEND_TRACKING_AFTER) {
+      const before = this.rowsWritten.get(table) ?? 0;
+      this.rowsWritten.set(table, before + written.length);
+      if (!this.suspended.has(table) && before + written.length >= SUSPEND_TRACKING_AFTER) {
         table.suspendTracking();
-        suspended.add(table);
+        this.suspended.add(table);
       }
       table.saveMany(written);
-      if (report) for (const e of written) report.note(table, e);
-      touched.add(table);
+      if (this.report) for (const e of written) this.report.note(table, e);
+      this.touched.add(table);
     }
-    chunk = new Map();
-    chunkRows = 0;
-    chunkChanges = [];
-    lastChunkTable = undefined;
-    lastChunkRows = undefined;
-    lastTable = undefined;
-    lastPkBytes = undefined;
-    lastRow = undefined;
-  };
+  }
+
+  /** After the last chunk: the log of the tables written cleared, their tracking resumed. */
+  finish(): void {
+    // Our own writes to the tables went through the triggers too; they are not local edits.
+    for (const t of this.touched) t.clearLog();
+    for (const t of this.suspended) t.resumeTracking();
+    this.result.nextSeq = this.stamp.seq;
+  }
+}
+
+/**
+ * Merges `changes` into the tables at db_version `version`. Must run inside a transaction; throws
+ * {@link ChangeError} on the first change that is invalid or doesn't fit our schema (the caller rolls
+ * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
+ * chunk's rows, one their clocks, and multi-row statements write them back. Rows new here that carry
+ * whole runs of cells are decided per row rather than per cell (new-rows.ts; see {@link MergeOptions}).
+ */
+export function mergeChanges(
+  tables: ReadonlyMap<string, CrrTable>,
+  sites: Sites,
+  changes: Iterable<Change>,
+  version: number,
+  conflicts?: ConflictRecorder,
+  firstSeq = 0,
+  { inBulk = true, report }: MergeOptions = {},
+): MergeResult {
+  const merger = new ChunkMerger(sites, version, firstSeq, conflicts, inBulk, report);
+  const received = gather(merger, tables, changes);
+  // The last chunk: called here, out of gather's loop (whose optimized code, compiled while the
+  // first merge was still in it, would stop at a call it had never seen made).
+  merger.process(merger.chunk);
+  merger.finish();
+  const result = merger.result;
+  result.received = received;
+  return result;
+}
+
+/**
+ * Reads, checks and groups the changes into chunks of rows, handing each full chunk to `merger`;
+ * leaves the last in `merger.chunk`. Returns the number of changes read.
+ */
+function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, changes: Iterable<Change>): number {
+  // The chunk being gathered: per table, its rows.
+  let chunk = merger.chunk;
+  let chunkRows = 0;
+  // Rows' changes are stretches of the caller's array when it passed a plain one (nothing copied:
+  // its iterator visits index after index), else of the chunk's changes, kept here.
+  const given = Array.isArray(changes) && Object.getPrototypeOf(changes) === Array.prototype ? (changes as readonly Change[]) : undefined;
+  let chunkChanges: Change[] = [];
+  let lastTable: CrrTable | undefined;
+  let lastPkBytes: Uint8Array | undefined;
+  let lastRow: PendingRow | undefined;
+  let lastName: string | undefined;
+  let lastNamed: CrrTable | undefined;
+  let expect = 0;
+  let received = 0;
+  // The key and site id objects of the last change that passed (checkChangeAfter).
+  let checkedPk: Uint8Array | undefined;
+  let checkedSite: Uint8Array | undefined;
+  let lastChunkTable: CrrTable | undefined;
+  let lastChunkRows: ChunkRows | undefined;
 
   for (const c of changes) {
     const n = ++received;
     try {
-      checkChange(c);
+      checkChangeAfter(c, checkedPk, checkedSite);
     } catch (err) {
       throw new ChangeError(`change ${n}: ${(err as Error).message}`, { cause: err });
     }
+    checkedPk = c.pk;
+    // A sentinel's site id may be the zero site, which passes only there.
+    if (c.cid !== SENTINEL) checkedSite = c.siteId;
     // Runs of changes share a table: its name is compared, not hashed again.
     const t = c.table === lastName ? lastNamed : tables.get(c.table);
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
@@ -328,8 +439,12 @@ export function mergeChanges(
       let row = rows.find(pk);
       if (!row) {
         if (chunkRows >= CHUNK_ROWS) {
-          processChunk();
-          chunk.set(t, (rows = new ChunkRows()));
+          merger.process(chunk);
+          chunk = merger.chunk = new Map([[t, (rows = new ChunkRows())]]);
+          chunkRows = 0;
+          chunkChanges = [];
+          lastChunkTable = undefined;
+          lastChunkRows = undefined;
         }
         if (t !== lastChunkTable) {
           lastChunkTable = t;
@@ -346,11 +461,5 @@ export function mergeChanges(
     if (given) lastRow!.push(c, given, n - 1);
     else lastRow!.push(c, chunkChanges, chunkChanges.push(c) - 1);
   }
-  result.received = received;
-  processChunk();
-  // Our own writes to the tables went through the triggers too; they are not local edits.
-  for (const t of touched) t.clearLog();
-  for (const t of suspended) t.resumeTracking();
-  result.nextSeq = seq;
-  return result;
+  return received;
 }
