@@ -369,51 +369,159 @@ export function mergeChanges(
   return result;
 }
 
+/** `Array.prototype[Symbol.iterator]` and the array iterators' `next`, as this module found them. */
+const ARRAY_VALUES = Array.prototype[Symbol.iterator];
+const ARRAY_ITERATOR = Object.getPrototypeOf([][Symbol.iterator]()) as { next: unknown; return?: unknown };
+const ARRAY_NEXT = ARRAY_ITERATOR.next;
+
+/**
+ * Whether `changes` is a plain array that `for … of` would walk index by index: then reading it by
+ * index does exactly that, with less work a change (its iterator object, in the loop's code compiled
+ * on stack, is not optimized away). Anything else (a subclass, an own or altered iterator) is iterated.
+ */
+function plainArray(changes: Iterable<Change>): readonly Change[] | undefined {
+  if (!Array.isArray(changes) || Object.getPrototypeOf(changes) !== Array.prototype) return undefined;
+  if (changes[Symbol.iterator] !== ARRAY_VALUES || ARRAY_ITERATOR.next !== ARRAY_NEXT || 'return' in ARRAY_ITERATOR) return undefined;
+  return changes as readonly Change[];
+}
+
+/**
+ * The chunk being gathered, per table its rows, and what it takes to add a row: state used once per
+ * row (the loops in {@link gather} keep what they use per change in locals).
+ */
+class ChunkGatherer {
+  private readonly merger: ChunkMerger;
+  /** The caller's array when a plain one (rows' changes are stretches of it), else undefined. */
+  private readonly given: readonly Change[] | undefined;
+  private rows = 0;
+  /** The chunk's changes, when not given an array. */
+  changes: Change[] = [];
+  private lastTable: CrrTable | undefined;
+  private lastRows: ChunkRows | undefined;
+
+  constructor(merger: ChunkMerger, given: readonly Change[] | undefined) {
+    this.merger = merger;
+    this.given = given;
+  }
+
+  /**
+   * The row of change number `n`, `c` (of table `t`, whose changes before were another row's): its
+   * key unpacked and checked, found in the chunk or added to it (the chunk handed to the merger first
+   * when full). Its first change is `c` itself, at n - 1 of the caller's array or next in the chunk's.
+   */
+  row(t: CrrTable, c: Change, n: number): PendingRow {
+    const pk = c.pk;
+    let values: SqlValue[];
+    try {
+      values = unpackColumns(pk);
+    } catch (err) {
+      throw new ChangeError(`change ${n}: bad primary key for ${c.table}: ${(err as PackError).message}`, { cause: err });
+    }
+    if (values.length !== t.info.pks.length) {
+      throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
+    }
+    if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
+    const misfit = t.keys.problem(values);
+    if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
+    const merger = this.merger;
+    // Runs of rows share a table: its rows in the chunk are kept at hand.
+    let rows = t === this.lastTable ? this.lastRows! : merger.chunk.get(t);
+    if (!rows) merger.chunk.set(t, (rows = new ChunkRows()));
+    let row = rows.find(pk);
+    if (!row) {
+      if (this.rows >= CHUNK_ROWS) {
+        merger.process(merger.chunk);
+        merger.chunk = new Map([[t, (rows = new ChunkRows())]]);
+        this.rows = 0;
+        this.changes = [];
+        this.lastTable = undefined;
+      }
+      if (t !== this.lastTable) {
+        this.lastTable = t;
+        this.lastRows = rows;
+      }
+      const given = this.given;
+      rows.add((row = given ? new PendingRow(values, pk, given, n - 1) : new PendingRow(values, pk, this.changes, this.changes.length)));
+      this.rows++;
+    }
+    return row;
+  }
+}
+
 /**
  * Reads, checks and groups the changes into chunks of rows, handing each full chunk to `merger`;
- * leaves the last in `merger.chunk`. Returns the number of changes read.
+ * leaves the last in `merger.chunk`. Returns the number of changes read. A plain array is read by
+ * index, anything else with `for … of` (closed on a throw, as before): the per-change part of the
+ * two loops is the same code, written twice.
  */
 function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, changes: Iterable<Change>): number {
-  // The chunk being gathered: per table, its rows.
-  let chunk = merger.chunk;
-  let chunkRows = 0;
-  // Rows' changes are stretches of the caller's array when it passed a plain one (nothing copied:
-  // its iterator visits index after index), else of the chunk's changes, kept here.
-  const given = Array.isArray(changes) && Object.getPrototypeOf(changes) === Array.prototype ? (changes as readonly Change[]) : undefined;
-  let chunkChanges: Change[] = [];
+  const given = plainArray(changes);
+  const g = new ChunkGatherer(merger, given);
   let lastTable: CrrTable | undefined;
   let lastPkBytes: Uint8Array | undefined;
   let lastRow: PendingRow | undefined;
   let lastName: string | undefined;
   let lastNamed: CrrTable | undefined;
   let expect = 0;
-  let received = 0;
   // The key and site id objects of the last change that passed (checkChangeAfter).
   let checkedPk: Uint8Array | undefined;
   let checkedSite: Uint8Array | undefined;
-  let lastChunkTable: CrrTable | undefined;
-  let lastChunkRows: ChunkRows | undefined;
 
+  if (given) {
+    // Rows' changes are stretches of the caller's array (nothing copied).
+    let n = 0;
+    for (; n < given.length; ) {
+      const c = given[n++]!;
+      try {
+        checkChangeAfter(c, checkedPk, checkedSite);
+      } catch (err) {
+        throw new ChangeError(`change ${n}: ${(err as Error).message}`, { cause: err });
+      }
+      checkedPk = c.pk;
+      // A sentinel's site id may be the zero site, which passes only there.
+      if (c.cid !== SENTINEL) checkedSite = c.siteId;
+      // Runs of changes share a table: its name is compared, not hashed again.
+      const t = c.table === lastName ? lastNamed : tables.get(c.table);
+      if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
+      lastName = c.table;
+      lastNamed = t;
+      const pk = c.pk;
+      // Runs of changes share a row (often its very key bytes).
+      const newRow = t !== lastTable || (pk !== lastPkBytes && !bytesEqual(lastPkBytes!, pk));
+      // A row's cells usually come in column order: each is checked against the column expected next
+      // before the table's set of columns.
+      if (newRow) expect = 0;
+      const cid = c.cid;
+      if (cid !== SENTINEL) {
+        if (cid === t.info.columns[expect]) expect++;
+        else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+      }
+      if (newRow) {
+        lastRow = g.row(t, c, n);
+        lastTable = t;
+        lastPkBytes = pk;
+      }
+      lastRow!.push(c, given, n - 1);
+    }
+    return n;
+  }
+  // The same for any other iterable; rows' changes are stretches of the chunk's changes.
+  let n = 0;
   for (const c of changes) {
-    const n = ++received;
+    ++n;
     try {
       checkChangeAfter(c, checkedPk, checkedSite);
     } catch (err) {
       throw new ChangeError(`change ${n}: ${(err as Error).message}`, { cause: err });
     }
     checkedPk = c.pk;
-    // A sentinel's site id may be the zero site, which passes only there.
     if (c.cid !== SENTINEL) checkedSite = c.siteId;
-    // Runs of changes share a table: its name is compared, not hashed again.
     const t = c.table === lastName ? lastNamed : tables.get(c.table);
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
     lastName = c.table;
     lastNamed = t;
     const pk = c.pk;
-    // Runs of changes share a row (often its very key bytes).
     const newRow = t !== lastTable || (pk !== lastPkBytes && !bytesEqual(lastPkBytes!, pk));
-    // A row's cells usually come in column order: each is checked against the column expected next
-    // before the table's set of columns.
     if (newRow) expect = 0;
     const cid = c.cid;
     if (cid !== SENTINEL) {
@@ -421,45 +529,12 @@ function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, chan
       else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
     }
     if (newRow) {
-      let values: SqlValue[];
-      try {
-        values = unpackColumns(pk);
-      } catch (err) {
-        throw new ChangeError(`change ${n}: bad primary key for ${c.table}: ${(err as PackError).message}`, { cause: err });
-      }
-      if (values.length !== t.info.pks.length) {
-        throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
-      }
-      if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
-      const misfit = t.keys.problem(values);
-      if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
-      // Runs of rows share a table: its rows in the chunk are kept at hand.
-      let rows = t === lastChunkTable ? lastChunkRows! : chunk.get(t);
-      if (!rows) chunk.set(t, (rows = new ChunkRows()));
-      let row = rows.find(pk);
-      if (!row) {
-        if (chunkRows >= CHUNK_ROWS) {
-          merger.process(chunk);
-          chunk = merger.chunk = new Map([[t, (rows = new ChunkRows())]]);
-          chunkRows = 0;
-          chunkChanges = [];
-          lastChunkTable = undefined;
-          lastChunkRows = undefined;
-        }
-        if (t !== lastChunkTable) {
-          lastChunkTable = t;
-          lastChunkRows = rows;
-        }
-        // Its first change is this one, at n - 1 of the caller's array or next in the chunk's.
-        rows.add((row = given ? new PendingRow(values, pk, given, n - 1) : new PendingRow(values, pk, chunkChanges, chunkChanges.length)));
-        chunkRows++;
-      }
+      lastRow = g.row(t, c, n);
       lastTable = t;
       lastPkBytes = pk;
-      lastRow = row;
     }
-    if (given) lastRow!.push(c, given, n - 1);
-    else lastRow!.push(c, chunkChanges, chunkChanges.push(c) - 1);
+    const chunkChanges = g.changes;
+    lastRow!.push(c, chunkChanges, chunkChanges.push(c) - 1);
   }
-  return received;
+  return n;
 }
