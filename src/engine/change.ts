@@ -46,9 +46,19 @@ function bad(what: string): never {
 
 /** Checks the shape of an untrusted change (once per change merged: no closure); throws {@link ChangeError} naming the bad field. */
 export function checkChange(c: Change): void {
+  checkChangeAfter(c, undefined, undefined);
+}
+
+/**
+ * {@link checkChange} for a stream of changes: `pk` and `siteId`, if given, are the very objects (by
+ * identity) of a change that passed before, whose checks of that field this one then skips (runs of
+ * changes share their row's key and their origin's site id: a merge checks each once per run, as it
+ * treats a key or site id it has seen, by identity, as the same bytes). Throws what checkChange would.
+ */
+export function checkChangeAfter(c: Change, pk: Uint8Array | undefined, siteId: Uint8Array | undefined): void {
   if (typeof c !== 'object' || c === null) bad('not an object');
   if (typeof c.table !== 'string' || c.table === '') bad('table must be a non-empty string');
-  if (!(c.pk instanceof Uint8Array) || c.pk.length === 0) bad('pk must be packed bytes');
+  if (c.pk !== pk && (!(c.pk instanceof Uint8Array) || c.pk.length === 0)) bad('pk must be packed bytes');
   if (typeof c.cid !== 'string' || c.cid === '') bad('cid must be a non-empty string');
   const v = c.val;
   if (!(v === null || typeof v === 'bigint' || typeof v === 'number' || typeof v === 'string' || v instanceof Uint8Array)) bad('val is not an SQLite value');
@@ -57,10 +67,12 @@ export function checkChange(c: Change): void {
   if (!isCount(c.dbVersion)) bad('db_version must be an integer from 0 to 2^63-1');
   if (!isCount(c.seq)) bad('seq must be an integer from 0 to 2^63-1');
   if (!isCount(c.cl, MAX_CLOCK) || c.cl < 1) bad(`cl must be an integer from 1 to ${MAX_CLOCK} (2^63 - 2^32)`);
-  if (!(c.siteId instanceof Uint8Array) || c.siteId.length !== SITE_ID_BYTES) bad(`site_id must be ${SITE_ID_BYTES} bytes`);
-  // ddcp itself sends the zero site only as the origin of a revived row's sentinel (rules.ts: a cell
-  // at a new causal length doesn't say who revived the row); anything else claiming it is forged.
-  if (isZero(c.siteId) && !(c.cid === '-1' && !isEven(c.cl) && c.cl > 1)) bad('site_id is all zero (the unknown site, not a database)');
+  if (c.siteId !== siteId) {
+    if (!(c.siteId instanceof Uint8Array) || c.siteId.length !== SITE_ID_BYTES) bad(`site_id must be ${SITE_ID_BYTES} bytes`);
+    // ddcp itself sends the zero site only as the origin of a revived row's sentinel (rules.ts: a cell
+    // at a new causal length doesn't say who revived the row); anything else claiming it is forged.
+    if (isZero(c.siteId) && !(c.cid === '-1' && !isEven(c.cl) && c.cl > 1)) bad('site_id is all zero (the unknown site, not a database)');
+  }
   if (c.cid === '-1' && c.colVersion != c.cl) bad('a row sentinel must have col_version equal to cl');
   if (c.cid === '-1' && c.val !== null) bad('a row sentinel carries no value');
 }

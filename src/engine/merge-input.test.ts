@@ -3,7 +3,8 @@
  * them per chunk otherwise (merge.ts): both must leave exactly the same state. Random streams —
  * rows whose changes arrive apart, rows repeated past a chunk's end, more rows than a chunk holds —
  * merged into the same replica from an array and from a generator; and an array subclass whose
- * iterator goes backwards merges as a generator of the changes backwards.
+ * iterator goes backwards, or a plain array given such an iterator of its own, merges as a
+ * generator of the changes backwards.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,6 +106,10 @@ describe('merge input', () => {
         assert.equal(merged(generator(changes)), merged(changes));
         const backwards = Backwards.from(changes);
         assert.equal(merged(backwards), merged(generator([...changes].reverse())));
+        // A plain array with an iterator of its own: read as iterated too, not by index.
+        const own = [...changes];
+        Object.defineProperty(own, Symbol.iterator, { value: Backwards.prototype[Symbol.iterator] });
+        assert.equal(merged(own), merged(generator([...changes].reverse())));
       }),
       { numRuns: 60 },
     );

@@ -1,7 +1,7 @@
 /**
  * Applying changes from peers: the whole call is one transaction, stamped with one db_version.
  */
-import { checkChange, type Change } from './change.ts';
+import { checkChangeAfter, type Change } from './change.ts';
 import { UNKNOWN_SITE, type Sites } from './clock.ts';
 import type { ConflictRecorder } from './conflicts.ts';
 import { ChangeError } from './errors.ts';
@@ -10,7 +10,7 @@ import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
 import { KeyRange } from './key-range.ts';
 import { decideNewRow, type NewRow } from './new-rows.ts';
-import { mergeCell, RowEffects, RowState, type IncomingCell, type MergeContext, type Stamp } from './rules.ts';
+import { mergeCell, RowEffects, RowState, type CellClock, type IncomingCell, type MergeContext, type Stamp } from './rules.ts';
 import { SENTINEL } from './schema.ts';
 import type { SqlValue } from './sqlite.ts';
 import type { StoredReport } from './stored.ts';
@@ -157,60 +157,137 @@ export class ChunkRows {
 }
 
 /**
- * Merges `changes` into the tables at db_version `version`. Must run inside a transaction; throws
- * {@link ChangeError} on the first change that is invalid or doesn't fit our schema (the caller rolls
- * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
- * chunk's rows, one their clocks, and multi-row statements write them back. Rows new here that carry
- * whole runs of cells are decided per row rather than per cell (new-rows.ts; see {@link MergeOptions}).
+ * The next seq of a merge's db_version. A class rather than a closure (as are {@link SiteOrdinals},
+ * {@link ChunkContext} and {@link ChunkMerger}): code that calls a closure made per merge meets a
+ * new function every merge, and V8 throws away its optimized code ("wrong call target") — the
+ * merge's loop then ran unoptimized until recompiled, every merge.
  */
-export function mergeChanges(
-  tables: ReadonlyMap<string, CrrTable>,
-  sites: Sites,
-  changes: Iterable<Change>,
-  version: number,
-  conflicts?: ConflictRecorder,
-  firstSeq = 0,
-  { inBulk = true, report }: MergeOptions = {},
-): MergeResult {
-  let seq = firstSeq;
-  const stamp: Stamp = { dbVersion: version, nextSeq: () => seq++ };
-  const result: MergeResult = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts>, nextSeq: firstSeq };
-  const touched = new Set<CrrTable>();
-  const rowsWritten = new Map<CrrTable, number>();
-  const suspended = new Set<CrrTable>();
-  const ranges = new Map<CrrTable, KeyRange>();
+class SeqStamp implements Stamp {
+  readonly dbVersion: number;
+  seq: number;
+  constructor(dbVersion: number, seq: number) {
+    this.dbVersion = dbVersion;
+    this.seq = seq;
+  }
 
-  // The chunk being gathered: per table, its rows.
-  let chunk = new Map<CrrTable, ChunkRows>();
-  let chunkRows = 0;
-  // Rows' changes are stretches of the caller's array when it passed a plain one (nothing copied:
-  // its iterator visits index after index), else of the chunk's changes, kept here.
-  const given = Array.isArray(changes) && Object.getPrototypeOf(changes) === Array.prototype ? (changes as readonly Change[]) : undefined;
-  let chunkChanges: Change[] = [];
-  let lastTable: CrrTable | undefined;
-  let lastPkBytes: Uint8Array | undefined;
-  let lastRow: PendingRow | undefined;
-  let lastName: string | undefined;
-  let lastNamed: CrrTable | undefined;
-  let expect = 0;
-  let received = 0;
-  let lastChunkTable: CrrTable | undefined;
-  let lastChunkRows: ChunkRows | undefined;
-  // Site ordinals are looked up (and new sites added) only for changes that win: runs of changes
-  // share a site id, so the last one is remembered.
-  let lastSiteId: Uint8Array | undefined;
-  let lastSite = 0;
-  const siteOrdinal = (siteId: Uint8Array): number => {
-    if (siteId !== lastSiteId && (lastSiteId === undefined || !bytesEqual(siteId, lastSiteId))) lastSite = sites.ordinalOf(siteId);
-    lastSiteId = siteId;
-    return lastSite;
-  };
+  nextSeq(): number {
+    return this.seq++;
+  }
+}
 
-  const processChunk = (): void => {
+/**
+ * Site ordinals, looked up (and new sites added) only for changes that win: runs of changes share a
+ * site id, so the last one is remembered.
+ */
+class SiteOrdinals {
+  private readonly sites: Sites;
+  private lastSiteId: Uint8Array | undefined;
+  private lastSite = 0;
+  constructor(sites: Sites) {
+    this.sites = sites;
+  }
+
+  ordinal(siteId: Uint8Array): number {
+    const last = this.lastSiteId;
+    if (siteId !== last && (last === undefined || !bytesEqual(siteId, last))) this.lastSite = this.sites.ordinalOf(siteId);
+    this.lastSiteId = siteId;
+    return this.lastSite;
+  }
+}
+
+/**
+ * The rules' context for the rows of one table in one chunk, pointed at the row being merged (one
+ * object per merge, not a new object and closures per chunk or row).
+ */
+class ChunkContext implements MergeContext {
+  readonly stamp: Stamp;
+  private readonly sites: Sites;
+  private readonly ordinals: SiteOrdinals;
+  private readonly conflicts: ConflictRecorder | undefined;
+  private readonly inBulk: boolean;
+  private table!: CrrTable;
+  private entries!: readonly PendingRow[];
+  /** The row being merged: `entries[at]`. */
+  at = 0;
+  // Ties compare with the value here: at the first, the chunk's rows are read at once (nothing is
+  // written to the table before the chunk's rows are all decided, so they are what a read per tie
+  // would see).
+  private current: (SqlValue[] | undefined)[] | undefined;
+
+  constructor(stamp: Stamp, sites: Sites, ordinals: SiteOrdinals, conflicts: ConflictRecorder | undefined, inBulk: boolean) {
+    this.stamp = stamp;
+    this.sites = sites;
+    this.ordinals = ordinals;
+    this.conflicts = conflicts;
+    this.inBulk = inBulk;
+  }
+
+  /** Points the context at `table`'s rows of a chunk. */
+  reset(table: CrrTable, entries: readonly PendingRow[]): void {
+    this.table = table;
+    this.entries = entries;
+    this.at = 0;
+    this.current = undefined;
+  }
+
+  currentValue(cid: string): SqlValue {
+    const table = this.table;
+    if (!this.inBulk) return table.value(this.entries[this.at]!.pk, cid);
+    const current = (this.current ??= table.valuesOfMany(this.entries.map((e) => e.pk)));
+    const row = current[this.at];
+    return row ? row[table.newRows.position(cid)!]! : null;
+  }
+
+  siteBytes(site: number): Uint8Array {
+    return this.sites.bytesOf(site);
+  }
+
+  siteOrdinal(siteId: Uint8Array): number {
+    return this.ordinals.ordinal(siteId);
+  }
+
+  unknownSite(): number {
+    return this.sites.ordinalOf(UNKNOWN_SITE);
+  }
+
+  onConcurrent(ch: IncomingCell, mine: CellClock, current: SqlValue, incomingWins: boolean): void {
+    const conflicts = this.conflicts;
+    if (!conflicts) return;
+    conflicts.note(this.table.info.name, this.entries[this.at]!.pk, ch, () => this.ordinals.ordinal(ch.siteId), mine, current, incomingWins);
+  }
+}
+
+/** A merge's chunks decided and written: its state across chunks, and its result. */
+class ChunkMerger {
+  readonly result: MergeResult;
+  readonly stamp: SeqStamp;
+  private readonly ordinals: SiteOrdinals;
+  private readonly ctx: ChunkContext;
+  private readonly inBulk: boolean;
+  private readonly report: StoredReport | undefined;
+  private readonly touched = new Set<CrrTable>();
+  private readonly rowsWritten = new Map<CrrTable, number>();
+  private readonly suspended = new Set<CrrTable>();
+  private readonly ranges = new Map<CrrTable, KeyRange>();
+  /** The chunk being gathered (merge.ts's gather): per table, its rows. */
+  chunk = new Map<CrrTable, ChunkRows>();
+
+  constructor(sites: Sites, version: number, firstSeq: number, conflicts: ConflictRecorder | undefined, inBulk: boolean, report: StoredReport | undefined) {
+    this.stamp = new SeqStamp(version, firstSeq);
+    this.ordinals = new SiteOrdinals(sites);
+    this.ctx = new ChunkContext(this.stamp, sites, this.ordinals, conflicts, inBulk);
+    this.inBulk = inBulk;
+    this.report = report;
+    this.result = { received: 0, applied: 0, tables: Object.create(null) as Record<string, MergeCounts>, nextSeq: firstSeq };
+  }
+
+  /** Decides and writes a chunk's rows, table by table. */
+  process(chunk: ReadonlyMap<CrrTable, ChunkRows>): void {
+    const { inBulk, stamp, ordinals, ctx, result } = this;
     for (const [table, chunkRows] of chunk) {
       const entries = chunkRows.rows;
-      let range = ranges.get(table);
-      if (!range) ranges.set(table, (range = new KeyRange(inBulk ? table.keyBounds() : undefined)));
+      let range = this.ranges.get(table);
+      if (!range) this.ranges.set(table, (range = new KeyRange(inBulk ? table.keyBounds() : undefined)));
       // Keys are looked up only for rows that may have one (key-range.ts); the rest are new here.
       const lookup: PendingRow[] = [];
       for (let i = 0; i < entries.length; i++) {
@@ -219,39 +296,17 @@ export function mergeChanges(
       }
       if (lookup.length > 0) table.loadInto(lookup);
       const written: PendingRow[] = [];
-      const name = table.info.name;
-      const counts = (result.tables[name] ??= { received: 0, applied: 0 });
-      // One context for the table's rows in this chunk, pointed at the row being merged (not a new
-      // object and closures per row).
-      let entry!: PendingRow;
-      let at = 0;
-      // Ties compare with the value here: at the first, the chunk's rows are read at once (nothing is
-      // written to the table before the chunk's rows are all decided, so they are what a read per
-      // tie would see).
-      let current: (SqlValue[] | undefined)[] | undefined;
-      const ctx: MergeContext = {
-        stamp,
-        currentValue: inBulk
-          ? (cid) => {
-              current ??= table.valuesOfMany(entries.map((e) => e.pk));
-              const row = current[at];
-              return row ? row[table.newRows.position(cid)!]! : null;
-            }
-          : (cid) => table.value(entry.pk, cid),
-        siteBytes: (site) => sites.bytesOf(site),
-        siteOrdinal,
-        unknownSite: () => sites.ordinalOf(UNKNOWN_SITE),
-        onConcurrent: conflicts && ((ch, mine, current, incomingWins) => conflicts.note(name, entry.pk, ch, () => siteOrdinal(ch.siteId), mine, current, incomingWins)),
-      };
+      const counts = (result.tables[table.info.name] ??= { received: 0, applied: 0 });
+      ctx.reset(table, entries);
       let received = 0;
       let applied = 0;
       for (let i = 0; i < entries.length; i++) {
-        entry = entries[i]!;
-        at = i;
+        const entry = entries[i]!;
+        ctx.at = i;
         const { changes, start, end } = entry;
         received += end - start;
         if (inBulk && entry.key === undefined) {
-          const fresh = decideNewRow(table.newRows, changes, stamp, siteOrdinal, start, end);
+          const fresh = decideNewRow(table.newRows, changes, stamp, ordinals, start, end);
           if (fresh) {
             // Every change of a row new here wins (new-rows.ts).
             entry.fresh = fresh;
@@ -278,43 +333,211 @@ export function mergeChanges(
       counts.received += received;
       counts.applied += applied;
       if (written.length === 0) continue;
-      const before = rowsWritten.get(table) ?? 0;
-      rowsWritten.set(table, before + written.length);
-      if (!suspended.has(table) && before + written.length >= SUSPEND_TRACKING_AFTER) {
+      const before = this.rowsWritten.get(table) ?? 0;
+      this.rowsWritten.set(table, before + written.length);
+      if (!this.suspended.has(table) && before + written.length >= SUSPEND_TRACKING_AFTER) {
         table.suspendTracking();
-        suspended.add(table);
+        this.suspended.add(table);
       }
       table.saveMany(written);
-      if (report) for (const e of written) report.note(table, e);
-      touched.add(table);
+      if (this.report) for (const e of written) this.report.note(table, e);
+      this.touched.add(table);
     }
-    chunk = new Map();
-    chunkRows = 0;
-    chunkChanges = [];
-    lastChunkTable = undefined;
-    lastChunkRows = undefined;
-    lastTable = undefined;
-    lastPkBytes = undefined;
-    lastRow = undefined;
-  };
+  }
 
-  for (const c of changes) {
-    const n = ++received;
+  /** After the last chunk: the log of the tables written cleared, their tracking resumed. */
+  finish(): void {
+    // Our own writes to the tables went through the triggers too; they are not local edits.
+    for (const t of this.touched) t.clearLog();
+    for (const t of this.suspended) t.resumeTracking();
+    this.result.nextSeq = this.stamp.seq;
+  }
+}
+
+/**
+ * Merges `changes` into the tables at db_version `version`. Must run inside a transaction; throws
+ * {@link ChangeError} on the first change that is invalid or doesn't fit our schema (the caller rolls
+ * back, so nothing is applied). Rows are processed in chunks: one statement loads the keys of a
+ * chunk's rows, one their clocks, and multi-row statements write them back. Rows new here that carry
+ * whole runs of cells are decided per row rather than per cell (new-rows.ts; see {@link MergeOptions}).
+ */
+export function mergeChanges(
+  tables: ReadonlyMap<string, CrrTable>,
+  sites: Sites,
+  changes: Iterable<Change>,
+  version: number,
+  conflicts?: ConflictRecorder,
+  firstSeq = 0,
+  { inBulk = true, report }: MergeOptions = {},
+): MergeResult {
+  const merger = new ChunkMerger(sites, version, firstSeq, conflicts, inBulk, report);
+  const received = gather(merger, tables, changes);
+  // The last chunk: called here, out of gather's loop (whose optimized code, compiled while the
+  // first merge was still in it, would stop at a call it had never seen made).
+  merger.process(merger.chunk);
+  merger.finish();
+  const result = merger.result;
+  result.received = received;
+  return result;
+}
+
+/** `Array.prototype[Symbol.iterator]` and the array iterators' `next`, as this module found them. */
+const ARRAY_VALUES = Array.prototype[Symbol.iterator];
+const ARRAY_ITERATOR = Object.getPrototypeOf([][Symbol.iterator]()) as { next: unknown; return?: unknown };
+const ARRAY_NEXT = ARRAY_ITERATOR.next;
+
+/**
+ * Whether `changes` is a plain array that `for … of` would walk index by index: then reading it by
+ * index does exactly that, with less work a change (its iterator object, in the loop's code compiled
+ * on stack, is not optimized away). Anything else (a subclass, an own or altered iterator) is iterated.
+ */
+function plainArray(changes: Iterable<Change>): readonly Change[] | undefined {
+  if (!Array.isArray(changes) || Object.getPrototypeOf(changes) !== Array.prototype) return undefined;
+  if (changes[Symbol.iterator] !== ARRAY_VALUES || ARRAY_ITERATOR.next !== ARRAY_NEXT || 'return' in ARRAY_ITERATOR) return undefined;
+  return changes as readonly Change[];
+}
+
+/**
+ * The chunk being gathered, per table its rows, and what it takes to add a row: state used once per
+ * row (the loops in {@link gather} keep what they use per change in locals).
+ */
+class ChunkGatherer {
+  private readonly merger: ChunkMerger;
+  /** The caller's array when a plain one (rows' changes are stretches of it), else undefined. */
+  private readonly given: readonly Change[] | undefined;
+  private rows = 0;
+  /** The chunk's changes, when not given an array. */
+  changes: Change[] = [];
+  private lastTable: CrrTable | undefined;
+  private lastRows: ChunkRows | undefined;
+
+  constructor(merger: ChunkMerger, given: readonly Change[] | undefined) {
+    this.merger = merger;
+    this.given = given;
+  }
+
+  /**
+   * The row of change number `n`, `c` (of table `t`, whose changes before were another row's): its
+   * key unpacked and checked, found in the chunk or added to it (the chunk handed to the merger first
+   * when full). Its first change is `c` itself, at n - 1 of the caller's array or next in the chunk's.
+   */
+  row(t: CrrTable, c: Change, n: number): PendingRow {
+    const pk = c.pk;
+    let values: SqlValue[];
     try {
-      checkChange(c);
+      values = unpackColumns(pk);
+    } catch (err) {
+      throw new ChangeError(`change ${n}: bad primary key for ${c.table}: ${(err as PackError).message}`, { cause: err });
+    }
+    if (values.length !== t.info.pks.length) {
+      throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
+    }
+    if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
+    const misfit = t.keys.problem(values);
+    if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
+    const merger = this.merger;
+    // Runs of rows share a table: its rows in the chunk are kept at hand.
+    let rows = t === this.lastTable ? this.lastRows : merger.chunk.get(t);
+    let row = rows?.find(pk);
+    if (!row) {
+      if (this.rows >= CHUNK_ROWS) {
+        merger.process(merger.chunk);
+        merger.chunk = new Map();
+        this.rows = 0;
+        this.changes = [];
+        this.lastTable = undefined;
+        rows = undefined;
+      }
+      const given = this.given;
+      // Its first change is this one, at n - 1 of the caller's array or next in the chunk's.
+      row = given ? new PendingRow(values, pk, given, n - 1) : new PendingRow(values, pk, this.changes, this.changes.length);
+      // A table's rows are made with their first row (ChunkRows: no array made empty).
+      if (rows) rows.add(row);
+      else merger.chunk.set(t, (rows = new ChunkRows(row)));
+      if (t !== this.lastTable) {
+        this.lastTable = t;
+        this.lastRows = rows;
+      }
+      this.rows++;
+    }
+    return row;
+  }
+}
+
+/**
+ * Reads, checks and groups the changes into chunks of rows, handing each full chunk to `merger`;
+ * leaves the last in `merger.chunk`. Returns the number of changes read. A plain array is read by
+ * index, anything else with `for … of` (closed on a throw, as before): the per-change part of the
+ * two loops is the same code, written twice.
+ */
+function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, changes: Iterable<Change>): number {
+  const given = plainArray(changes);
+  const g = new ChunkGatherer(merger, given);
+  let lastTable: CrrTable | undefined;
+  let lastPkBytes: Uint8Array | undefined;
+  let lastRow: PendingRow | undefined;
+  let lastName: string | undefined;
+  let lastNamed: CrrTable | undefined;
+  let expect = 0;
+  // The key and site id objects of the last change that passed (checkChangeAfter).
+  let checkedPk: Uint8Array | undefined;
+  let checkedSite: Uint8Array | undefined;
+
+  if (given) {
+    // Rows' changes are stretches of the caller's array (nothing copied).
+    let n = 0;
+    for (; n < given.length; ) {
+      const c = given[n++]!;
+      try {
+        checkChangeAfter(c, checkedPk, checkedSite);
+      } catch (err) {
+        throw new ChangeError(`change ${n}: ${(err as Error).message}`, { cause: err });
+      }
+      checkedPk = c.pk;
+      // A sentinel's site id may be the zero site, which passes only there.
+      if (c.cid !== SENTINEL) checkedSite = c.siteId;
+      // Runs of changes share a table: its name is compared, not hashed again.
+      const t = c.table === lastName ? lastNamed : tables.get(c.table);
+      if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
+      lastName = c.table;
+      lastNamed = t;
+      const pk = c.pk;
+      // Runs of changes share a row (often its very key bytes).
+      const newRow = t !== lastTable || (pk !== lastPkBytes && !bytesEqual(lastPkBytes!, pk));
+      // A row's cells usually come in column order: each is checked against the column expected next
+      // before the table's set of columns.
+      if (newRow) expect = 0;
+      const cid = c.cid;
+      if (cid !== SENTINEL) {
+        if (cid === t.info.columns[expect]) expect++;
+        else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+      }
+      if (newRow) {
+        lastRow = g.row(t, c, n);
+        lastTable = t;
+        lastPkBytes = pk;
+      }
+      lastRow!.push(c, given, n - 1);
+    }
+    return n;
+  }
+  // The same for any other iterable; rows' changes are stretches of the chunk's changes.
+  let n = 0;
+  for (const c of changes) {
+    ++n;
+    try {
+      checkChangeAfter(c, checkedPk, checkedSite);
     } catch (err) {
       throw new ChangeError(`change ${n}: ${(err as Error).message}`, { cause: err });
     }
-    // Runs of changes share a table: its name is compared, not hashed again.
+    checkedPk = c.pk;
+    if (c.cid !== SENTINEL) checkedSite = c.siteId;
     const t = c.table === lastName ? lastNamed : tables.get(c.table);
     if (!t) throw new ChangeError(`change ${n}: no CRR table ${c.table} here (schemas differ?)`);
     lastName = c.table;
     lastNamed = t;
     const pk = c.pk;
-    // Runs of changes share a row (often its very key bytes).
     const newRow = t !== lastTable || (pk !== lastPkBytes && !bytesEqual(lastPkBytes!, pk));
-    // A row's cells usually come in column order: each is checked against the column expected next
-    // before the table's set of columns.
     if (newRow) expect = 0;
     const cid = c.cid;
     if (cid !== SENTINEL) {
@@ -322,48 +545,12 @@ export function mergeChanges(
       else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
     }
     if (newRow) {
-      let values: SqlValue[];
-      try {
-        values = unpackColumns(pk);
-      } catch (err) {
-        throw new ChangeError(`change ${n}: bad primary key for ${c.table}: ${(err as PackError).message}`, { cause: err });
-      }
-      if (values.length !== t.info.pks.length) {
-        throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
-      }
-      if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
-      const misfit = t.keys.problem(values);
-      if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
-      // Runs of rows share a table: its rows in the chunk are kept at hand.
-      let rows = t === lastChunkTable ? lastChunkRows : chunk.get(t);
-      let row = rows?.find(pk);
-      if (!row) {
-        if (chunkRows >= CHUNK_ROWS) {
-          processChunk();
-          rows = undefined;
-        }
-        // Its first change is this one, at n - 1 of the caller's array or next in the chunk's.
-        row = given ? new PendingRow(values, pk, given, n - 1) : new PendingRow(values, pk, chunkChanges, chunkChanges.length);
-        if (rows) rows.add(row);
-        else chunk.set(t, (rows = new ChunkRows(row)));
-        if (t !== lastChunkTable) {
-          lastChunkTable = t;
-          lastChunkRows = rows;
-        }
-        chunkRows++;
-      }
+      lastRow = g.row(t, c, n);
       lastTable = t;
       lastPkBytes = pk;
-      lastRow = row;
     }
-    if (given) lastRow!.push(c, given, n - 1);
-    else lastRow!.push(c, chunkChanges, chunkChanges.push(c) - 1);
+    const chunkChanges = g.changes;
+    lastRow!.push(c, chunkChanges, chunkChanges.push(c) - 1);
   }
-  result.received = received;
-  processChunk();
-  // Our own writes to the tables went through the triggers too; they are not local edits.
-  for (const t of touched) t.clearLog();
-  for (const t of suspended) t.resumeTracking();
-  result.nextSeq = seq;
-  return result;
+  return n;
 }

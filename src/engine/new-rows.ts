@@ -35,6 +35,11 @@ export interface NewRow {
   readonly clock: CellClock;
 }
 
+/** The local ordinal of a site id, added if new (an object with a method: see merge.ts's SeqStamp for why not a closure). */
+export interface SiteOrdinalOf {
+  ordinal(siteId: Uint8Array): number;
+}
+
 /** The columns of a table as the bulk decision needs them. */
 export class NewRowColumns {
   readonly columns: readonly string[];
@@ -76,7 +81,7 @@ export class NewRowColumns {
 
 /**
  * Decides the changes of a row that has no key here (checked by the caller), `changes[start]` to
- * `changes[end - 1]`, stamping its clocks from `stamp` and `siteOrdinal` in the order the rules
+ * `changes[end - 1]`, stamping its clocks from `stamp` and `sites` in the order the rules
  * would; or returns undefined, stamping nothing, when the row needs the rules. The changes are valid
  * (checkChange) and name columns the table has.
  */
@@ -84,7 +89,7 @@ export function decideNewRow(
   table: NewRowColumns,
   changes: readonly Change[],
   stamp: Stamp,
-  siteOrdinal: (siteId: Uint8Array) => number,
+  sites: SiteOrdinalOf,
   start = 0,
   end = changes.length,
 ): NewRow | undefined {
@@ -124,14 +129,14 @@ export function decideNewRow(
   }
   // Stamped in the rules' order: each change takes the next seq as it wins.
   const dbVersion = stamp.dbVersion;
-  const sentinel: CellClock | undefined = sentinelFirst ? { colVersion: cl, dbVersion, site: siteOrdinal(head.siteId), seq: stamp.nextSeq() } : undefined;
-  const clock: CellClock = { colVersion, dbVersion, site: siteOrdinal(site), seq: stamp.nextSeq() - pos };
+  const sentinel: CellClock | undefined = sentinelFirst ? { colVersion: cl, dbVersion, site: sites.ordinal(head.siteId), seq: stamp.nextSeq() } : undefined;
+  const clock: CellClock = { colVersion, dbVersion, site: sites.ordinal(site), seq: stamp.nextSeq() - pos };
   for (let j = lo + 1; j < hi; j++) stamp.nextSeq();
   return {
     shape: table.shape(pos, hi - lo),
     changes,
     first: lo,
-    sentinel: sentinelLast ? { colVersion: cl, dbVersion, site: siteOrdinal(changes[end - 1]!.siteId), seq: stamp.nextSeq() } : sentinel,
+    sentinel: sentinelLast ? { colVersion: cl, dbVersion, site: sites.ordinal(changes[end - 1]!.siteId), seq: stamp.nextSeq() } : sentinel,
     clock,
   };
 }
