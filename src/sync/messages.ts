@@ -317,9 +317,8 @@ function schema(v: unknown): TableInfo[] {
   });
 }
 
-/** A hello's or welcome's feature names: absent means none; anything but a short list of short strings is malformed. */
+/** A hello's or welcome's feature names (present: absent means none); anything but a short list of short strings is malformed. */
 function features(v: unknown): string[] {
-  if (v === undefined) return [];
   if (!Array.isArray(v) || v.length > MAX_FEATURES || v.some((x) => typeof x !== 'string' || x.length === 0 || x.length > MAX_FEATURE_LENGTH)) throw malformed('features');
   return v as string[];
 }
@@ -390,12 +389,12 @@ export function decodeMessage(frame: Uint8Array): Message {
         follow: o.follow,
         pull: o.pull,
         push: o.push,
-        features: features(o.features),
+        ...(o.features === undefined ? {} : { features: features(o.features) }),
       };
     case T_WELCOME:
       if (o.protocol !== PROTOCOL_VERSION) return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: new Uint8Array(SITE_ID_BYTES), proof: NO_PROOF, schema: [], version: 0, yours: 0, push: false };
       if (typeof o.push !== 'boolean') throw malformed('welcome');
-      return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), proof: proof(o.address, o.proof), schema: schema(o.schema), version: count(o.version, 'version'), yours: count(o.yours, 'yours'), push: o.push, features: features(o.features) };
+      return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), proof: proof(o.address, o.proof), schema: schema(o.schema), version: count(o.version, 'version'), yours: count(o.yours, 'yours'), push: o.push, ...(o.features === undefined ? {} : { features: features(o.features) }) };
     case T_ACK:
       return { type: 'ack', version: count(o.version, 'version') };
     case T_REFUSED:
