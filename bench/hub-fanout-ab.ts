@@ -54,7 +54,7 @@ if (process.argv[2] === 'drain') {
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
   /** F server-side sockets, connected from a reader process of tree `root`; `cpu()` asks for that process's CPU (µs). */
-  async function sockets(root: string): Promise<{ list: WebSocket[]; cpu: () => Promise<number>; close: () => void }> {
+  async function sockets(root: string): Promise<{ list: WebSocket[]; cpu: () => Promise<number>; changes: () => number; close: () => void }> {
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
     await new Promise<void>((r) => wss.once('listening', () => r()));
     const list: WebSocket[] = [];
@@ -62,10 +62,16 @@ if (process.argv[2] === 'drain') {
     const { port } = wss.address() as { port: number };
     const drain = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(import.meta.url), 'drain', `ws://127.0.0.1:${port}`, String(F), root], { stdio: ['pipe', 'pipe', 'inherit'] });
     const answers: ((us: number) => void)[] = [];
-    createInterface({ input: drain.stdout! }).on('line', (l) => answers.shift()?.(Number(l.split(' ')[0])));
+    let changes = 0; // changes the reader decoded, as of its last answer
+    createInterface({ input: drain.stdout! }).on('line', (l) => {
+      const [us, n] = l.split(' ').map(Number);
+      changes = n!;
+      answers.shift()?.(us!);
+    });
     await all;
     return {
       list,
+      changes: () => changes,
       cpu: () =>
         new Promise<number>((resolve) => {
           answers.push(resolve);
@@ -112,6 +118,8 @@ if (process.argv[2] === 'drain') {
     return {
       round,
       clientsCpu: socks.cpu,
+      /** Changes the reader decoded (a check that it read every frame: each round's change reaches F − 1 followers). */
+      decoded: socks.changes,
       done: async () => {
         stop.abort();
         await turn();
@@ -144,5 +152,7 @@ if (process.argv[2] === 'drain') {
   const line = (r: Record<string, number[]>) => Object.entries(r).map(([k, a]) => `${k} ${med(a).toFixed(1)} µs per wake (min ${Math.min(...a).toFixed(1)}, max ${Math.max(...a).toFixed(1)})`).join('  →  ');
   console.log(`F=${F}, one change per wake: hub`, line(res));
   console.log(`F=${F}, one change per wake: ${F} clients' reads`, line(cli));
+  for (const [k] of roots) await envs[k]!.clientsCpu();
+  console.log('changes decoded by the readers:', roots.map(([k]) => `${k} ${envs[k]!.decoded()}`).join(', '), `(each round's change reaches ${F - 1} followers)`);
   for (const e of Object.values(envs)) await e.done();
 }
