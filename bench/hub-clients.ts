@@ -149,7 +149,9 @@ function counted(channel: FrameChannel, r: Received): FrameChannel {
     if (!x.done && r.measuring) {
       const f = x.value;
       r.bytes += f.length + wsHeader(f.length);
-      if (f[0] === 3) {
+      // A batch (3), or a batch paired with its caught-up (8: batch-caught-up, which these clients
+      // announce as every real client does): one batch frame each.
+      if (f[0] === 3 || f[0] === 8) {
         r.batchBytes += f.length + wsHeader(f.length);
         r.batchFrames++;
       }

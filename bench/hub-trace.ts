@@ -38,14 +38,16 @@ export const epoch = (): number => performance.timeOrigin + performance.now();
 export type Trace = Record<string, Record<string, number[]>>;
 
 const BATCH = 3; // a batch frame's first byte (messages.ts: T_BATCH)
+const BATCH_CAUGHT_UP = 8; // a batch paired with its caught-up (messages.ts: T_BATCH_CAUGHT_UP)
 
 /** Whether change `k` of a writer is traced. */
 export const traced = (k: number): boolean => k % EVERY === 0;
 
 /** The traced keys of a batch frame's changes (`i:k` from each value `${t} ${i} ${k}`). */
 function keysOf(frame: Uint8Array): string[] {
-  if (frame[0] !== BATCH) return [];
-  const m = decodeMessage(frame);
+  if (frame[0] !== BATCH && frame[0] !== BATCH_CAUGHT_UP) return [];
+  const d = decodeMessage(frame);
+  const m = d.type === 'batch-caught-up' ? d.batch : d;
   if (m.type !== 'batch') return [];
   const out: string[] = [];
   for (const c of m.changes) {
@@ -105,7 +107,7 @@ export function traceHub(dbs: HubDatabase[]): Tracer {
   const keys = new WeakMap<Uint8Array, string[]>();
   const write = proto.write;
   proto.write = function (this: unknown, f: Uint8Array, o: unknown) {
-    if (f[0] === BATCH) {
+    if (f[0] === BATCH || f[0] === BATCH_CAUGHT_UP) {
       let ks = keys.get(f);
       if (!ks) keys.set(f, (ks = keysOf(f)));
       const at = epoch();

@@ -8,6 +8,7 @@ import type { FrameChannel } from '../sync/channel.ts';
 import { decodeMessage } from '../sync/messages.ts';
 import type { ChangeFeed } from '../sync/ports.ts';
 import { Fanout, type FanoutSource } from './fanout.ts';
+import { FEATURE_BATCH_CAUGHT_UP } from '../sync/features.ts';
 
 /** A database in memory: one change per commit, told once after it (as the SQLite store tells of a group commit). */
 class MemSource implements FanoutSource {
@@ -131,5 +132,44 @@ describe('hub fan-out: a follower', () => {
     await Promise.all(sending);
     for (const g of got) assert.deepEqual(g, all);
     assert.equal(waits, 0, 'no wait on the feed per change');
+  });
+
+  it('a follower that negotiated batch-caught-up is sent one frame per wake, its batch and caught-up paired; the pair is made once per wake for every such follower, and the others get the two frames', async () => {
+    const source = new MemSource();
+    const stop = new AbortController();
+    const fanout = new Fanout(source);
+    const frames = [0, 1, 2, 3].map(() => [] as Uint8Array[]);
+    const sending = frames.map((got, i) =>
+      fanout.send(
+        {
+          send: async (frame: Uint8Array) => void got.push(frame),
+          close: async () => {},
+          abort: () => {},
+          [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Uint8Array>>(() => {}) }),
+        } as FrameChannel,
+        0,
+        { exceptSite: new Uint8Array(16), follow: true, signal: stop.signal, ...(i < 3 ? { features: [FEATURE_BATCH_CAUGHT_UP] } : {}) },
+      ),
+    );
+    const caughtUpTo = (got: Uint8Array[], v: number): boolean => got.some((f) => {
+      const m = decodeMessage(f);
+      return (m.type === 'caught-up' || m.type === 'batch-caught-up') && m.version >= v;
+    });
+    while (!frames.every((got) => caughtUpTo(got, 0))) await new Promise((r) => setTimeout(r, 1));
+    const n = 10;
+    for (let k = 1; k <= n; k++) {
+      source.commit();
+      while (!frames.every((got) => caughtUpTo(got, k))) await new Promise((r) => setTimeout(r, 1));
+    }
+    stop.abort();
+    await Promise.all(sending);
+    for (const got of frames.slice(0, 3)) {
+      const wakes = got.slice(1).map((f) => decodeMessage(f));
+      assert.deepEqual(wakes.map((m) => m.type), new Array(n).fill('batch-caught-up'));
+      assert.deepEqual(wakes.map((m) => (m.type === 'batch-caught-up' ? [m.version, m.batch.changes.map((c) => Number(c.dbVersion))] : [])), Array.from({ length: n }, (_, i) => [i + 1, [i + 1]]));
+      got.slice(1).forEach((f, i) => assert.equal(f, frames[0]![i + 1], 'the same frame object for every follower'));
+    }
+    assert.deepEqual(frames[3]!.slice(1).map((f) => decodeMessage(f).type), Array.from({ length: 2 * n }, (_, i) => (i % 2 === 0 ? 'batch' : 'caught-up')));
+    assert.equal(fanout.stats.paired, n, 'one pairing per wake');
   });
 });

@@ -17,7 +17,8 @@
  */
 import type { Change, ReadFilter } from '../engine/index.ts';
 import type { FrameChannel } from '../sync/channel.ts';
-import { encodeMessage } from '../sync/messages.ts';
+import { encodeMessage, pairWithCaughtUp } from '../sync/messages.ts';
+import { FEATURE_BATCH_CAUGHT_UP } from '../sync/features.ts';
 import type { Batch } from '../sync/batches.ts';
 import type { ChangeFeed, FeedRequest } from '../sync/ports.ts';
 import { KEEPALIVE_MS } from '../sync/protocol.ts';
@@ -70,6 +71,8 @@ export interface FanoutStats {
   followerReads: number;
   /** Batches encoded: once per group batch, plus frames made for one follower. */
   encoded: number;
+  /** Batch frames paired with a caught-up (`batch-caught-up`): once per frame and caught-up, however many followers take it. */
+  paired: number;
 }
 
 const NOBODY = new Uint8Array(16);
@@ -179,6 +182,8 @@ class Group {
   private retry: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<Waiter>();
   private readonly fanout: Fanout;
+  /** Each frame's pairing with the caught-up last made for it (a wake's followers share one). */
+  private readonly pairs = new WeakMap<Uint8Array, { version: number; frame: Uint8Array }>();
 
   constructor(fanout: Fanout, read: ReadFilter | undefined) {
     this.fanout = fanout;
@@ -338,6 +343,19 @@ class Group {
     return out;
   }
 
+  /**
+   * `frame` and caught-up at `version` as one `batch-caught-up` frame: made once per frame and
+   * version, so every follower of a wake is sent the same object (framed once by the transport).
+   */
+  paired(frame: Uint8Array, version: number): Uint8Array {
+    const p = this.pairs.get(frame);
+    if (p !== undefined && p.version === version) return p.frame;
+    const made = pairWithCaughtUp(frame, version);
+    this.fanout.stats.paired++;
+    this.pairs.set(frame, { version, frame: made });
+    return made;
+  }
+
   close(): void {
     clearTimeout(this.retry);
     for (const w of [...this.waiters]) w.wake();
@@ -348,7 +366,7 @@ class Group {
 /** The fan-out of one hosted database (see the file comment); {@link fanoutOf} gives the one of a database. */
 export class Fanout {
   readonly source: FanoutSource;
-  readonly stats: FanoutStats = { groupReads: 0, handedOver: 0, followerReads: 0, encoded: 0 };
+  readonly stats: FanoutStats = { groupReads: 0, handedOver: 0, followerReads: 0, encoded: 0, paired: 0 };
   log: (level: 'info' | 'warn', message: string) => void = () => {};
   private readonly groups = new Map<string, Group>();
   private watching: AbortController | undefined;
@@ -443,7 +461,8 @@ export class Fanout {
   /**
    * Sends the database's changes after `since` to one follower, as {@link sendFeed} does (batches,
    * then caught-up; when following, again on every change, and caught-up now and then when idle);
-   * returns the last version sent.
+   * returns the last version sent. A follower that negotiated `batch-caught-up` (options.features)
+   * is sent a wake's last batch and the caught-up after it as one frame.
    */
   async send(channel: FrameChannel, since: number, options: SendOptions): Promise<number> {
     const { signal } = options;
@@ -452,11 +471,13 @@ export class Fanout {
     g.positions.add(me);
     let waiter: Waiter | undefined;
     const site = siteKey(options.exceptSite);
+    const pair = options.features?.includes(FEATURE_BATCH_CAUGHT_UP) === true;
     try {
       for (;;) {
         if (!g.initialized) await g.ready;
         if (signal.aborted) return since;
-        let caughtUp: Uint8Array;
+        /** The caught-up to send after the batches; undefined once it went with the last one. */
+        let caughtUp: Uint8Array | undefined;
         if (since < g.since) {
           // Before the group's frames: read the store, for this follower alone.
           since = await this.fromStore(channel, since, options);
@@ -465,17 +486,21 @@ export class Fanout {
         } else {
           const until = g.until;
           const shared = g.caughtUp;
-          for (const o of g.after(since, site)) {
-            await channel.send(o.frame, { shared: o.shared, signal });
+          const outs = g.after(since, site);
+          // Paired, the last batch carries the caught-up (the group's, at `until`: frames exist only up to it).
+          const last = pair && until >= since ? outs.length - 1 : -1;
+          for (let i = 0; i < outs.length; i++) {
+            const o = outs[i]!;
+            await channel.send(i === last ? g.paired(o.frame, until) : o.frame, { shared: o.shared, signal });
             if (signal.aborted) return since;
             options.onBatch?.(o.changes, o.version);
           }
           if (until >= since) {
-            caughtUp = shared;
+            caughtUp = last >= 0 ? undefined : shared;
             since = until;
           } else caughtUp = encodeMessage({ type: 'caught-up', version: since }); // ahead of the group (it read the store)
         }
-        await channel.send(caughtUp, { shared: true, signal });
+        if (caughtUp !== undefined) await channel.send(caughtUp, { shared: true, signal });
         options.onCaughtUp?.(since);
         me.at = since;
         if (!options.follow) return since;

@@ -55,6 +55,8 @@ export interface HubServerOptions {
   maxFrameBytes?: number;
   log?: SessionLog;
   keepAliveMs?: number;
+  /** The optional protocol features (sync/features.ts) the hub takes up when a client announces them (default: all it knows; `[]`: none, as a hub from before features). */
+  features?: readonly string[];
   /** How long {@link HubServer.stop} lets sessions finish what they are doing (ms, default 5,000). */
   shutdownMs?: number;
   /** More HTTP endpoints (e.g. the auth endpoints): answer and resolve true, or resolve false. */
@@ -278,6 +280,7 @@ export class HubServer {
         clock,
         log: this.log,
         ...(this.options.keepAliveMs !== undefined ? { keepAliveMs: this.options.keepAliveMs } : {}),
+        ...(this.options.features !== undefined ? { features: this.options.features } : {}),
       });
     })()
       .catch((err: Error) => this.log('warn', `session of ${principal.user} on ${name} failed: ${err.message}`))

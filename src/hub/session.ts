@@ -33,6 +33,8 @@ export interface HubSessionOptions {
   clock: MergeClock;
   log: SessionLog;
   keepAliveMs?: number;
+  /** The protocol features the hub takes up (default: all it knows; see sync/features.ts). */
+  features?: readonly string[];
 }
 
 /** The first byte of the frames counted as refusals (no other frame is decoded again). */
@@ -157,5 +159,6 @@ export async function serveHubSession(channel: FrameChannel, o: HubSessionOption
     // Both stores merge an origin's pushes in order and none after one that failed (storage/port.ts).
     pipeline: HUB_PUSH_PIPELINE,
     ...(o.keepAliveMs !== undefined ? { keepAliveMs: o.keepAliveMs } : {}),
+    ...(o.features !== undefined ? { features: o.features } : {}),
   });
 }

@@ -12,12 +12,13 @@
 import type { TableInfo } from '../engine/index.ts';
 import type { Batch } from './batches.ts';
 import type { FrameChannel } from './channel.ts';
-import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Message, type Welcome } from './messages.ts';
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type BatchMessage, type Message, type Welcome } from './messages.ts';
 import type { ChangeFeed, Refusal } from './ports.ts';
 import { sendFeed } from './sender.ts';
 import { declaredFeed } from './declared.ts';
 import { startAfter } from './server.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
+import { FEATURE_BATCH_CAUGHT_UP, KNOWN_FEATURES } from './features.ts';
 
 /** Where pulled batches go (a staging area; a follower also merges them). */
 export interface PullTarget {
@@ -72,6 +73,11 @@ export interface ClientOptions {
   onRefused?: (r: Refusal) => void;
   /** Told when a pushed version is acknowledged. */
   onAck?: (version: number) => void;
+  /**
+   * The optional protocol features (features.ts) to announce in hello (default: every one this
+   * implementation reads; `[]` says hello as a client from before features).
+   */
+  features?: readonly string[];
 }
 
 export interface SessionResult {
@@ -95,7 +101,7 @@ async function next(it: AsyncIterator<Uint8Array>): Promise<Message | undefined>
 async function handshake(channel: FrameChannel, it: AsyncIterator<Uint8Array>, options: ClientOptions): Promise<Welcome> {
   const pull = options.pull !== undefined;
   const push = options.push !== undefined;
-  await channel.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: options.siteId, proof: options.proof, schema: options.schema, ...(options.pull?.from() ?? { since: 0, held: [] }), follow: options.follow ?? false, pull, push }));
+  await channel.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: options.siteId, proof: options.proof, schema: options.schema, ...(options.pull?.from() ?? { since: 0, held: [] }), follow: options.follow ?? false, pull, push, features: [...(options.features ?? KNOWN_FEATURES)] }));
   const first = await next(it);
   if (!first) throw new ProtocolError('closed', 'the peer closed the session without answering');
   if (first.type === 'error') throw new ProtocolError(first.code, `the peer refused: ${first.message}`);
@@ -160,6 +166,18 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
           },
         })
       : Promise.resolve(0);
+    // The server may pair a batch with its caught-up only if it took that feature up.
+    const paired = welcome.features?.includes(FEATURE_BATCH_CAUGHT_UP) === true && (options.features ?? KNOWN_FEATURES).includes(FEATURE_BATCH_CAUGHT_UP);
+    const batch = (m: BatchMessage): void => {
+      if (!options.pull) throw new ProtocolError('unexpected', 'unexpected batch from the server');
+      options.pull.batch(m); // as received: its changes are decoded only if the target reads them
+    };
+    const caughtUp = (version: number): void => {
+      if (!options.pull) throw new ProtocolError('unexpected', 'unexpected caught-up from the server');
+      options.pull.caughtUp(version);
+      pulled = true;
+      check();
+    };
     const reading = (async () => {
       for (;;) {
         const r = await it.next();
@@ -173,15 +191,17 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
           case 'error':
             throw new ProtocolError(m.code, `the peer ended the session: ${m.message}`);
           case 'batch':
-            if (!options.pull) throw new ProtocolError('unexpected', 'unexpected batch from the server');
-            options.pull.batch(m); // as received: its changes are decoded only if the target reads them
-            if (options.pull.copiesBatches) channel.release?.(frame!);
+            batch(m);
+            if (options.pull!.copiesBatches) channel.release?.(frame!);
+            break;
+          case 'batch-caught-up':
+            if (!paired) throw new ProtocolError('unexpected', 'unexpected batch-caught-up from the server (a feature this session did not negotiate)');
+            batch(m.batch);
+            caughtUp(m.version);
+            if (options.pull!.copiesBatches) channel.release?.(frame!);
             break;
           case 'caught-up':
-            if (!options.pull) throw new ProtocolError('unexpected', 'unexpected caught-up from the server');
-            options.pull.caughtUp(m.version);
-            pulled = true;
-            check();
+            caughtUp(m.version);
             break;
           case 'ack':
             if (!pushing) throw new ProtocolError('unexpected', 'unexpected ack from the server');

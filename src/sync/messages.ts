@@ -14,6 +14,7 @@ import { readVarint, writeVarint } from '../base/varint.ts';
 import { parseJson } from '../base/json.ts';
 import { isAddress } from '../base/address.ts';
 import { SIGNATURE_BYTES, type SiteProof } from './proof.ts';
+import { MAX_FEATURE_LENGTH, MAX_FEATURES } from './features.ts';
 
 export { PROTOCOL_VERSION };
 
@@ -51,6 +52,11 @@ export interface Hello {
   pull: boolean;
   /** I will send my changes (after the version of mine you report in welcome). */
   push: boolean;
+  /**
+   * Optional protocol features this client reads (see features.ts); absent or empty: none, as a
+   * client from before features were negotiated says.
+   */
+  features?: string[];
 }
 
 /** Server → client: accepted; my identity and current version. */
@@ -66,6 +72,11 @@ export interface Welcome {
   yours: number;
   /** Whether the server accepts the client's changes at all (its write policy for the client). */
   push: boolean;
+  /**
+   * The features of the client's hello that the server took up (it may use them from now on);
+   * absent or empty: none, as a server from before features were negotiated says.
+   */
+  features?: string[];
 }
 
 /** Either side (the server, or a pushing client): changes; `complete` when the batch ends at a version boundary. */
@@ -136,7 +147,19 @@ export interface ErrorMessage {
   message: string;
 }
 
-export type Message = Hello | Welcome | BatchMessage | CaughtUp | Ack | Refused | ErrorMessage;
+/**
+ * Server → a client that negotiated the `batch-caught-up` feature (features.ts): a batch and, after it, caught-up
+ * at `version` — the two messages a follower is sent per change of the database, in one frame (one
+ * WebSocket message, one read and decode at the client instead of two). It means exactly `batch`
+ * followed by `{type: 'caught-up', version}`.
+ */
+export interface BatchCaughtUp {
+  type: 'batch-caught-up';
+  batch: BatchMessage;
+  version: number;
+}
+
+export type Message = Hello | Welcome | BatchMessage | CaughtUp | Ack | Refused | ErrorMessage | BatchCaughtUp;
 
 const T_HELLO = 1;
 const T_WELCOME = 2;
@@ -145,6 +168,7 @@ const T_CAUGHT_UP = 4;
 const T_ERROR = 5;
 const T_ACK = 6;
 const T_REFUSED = 7;
+const T_BATCH_CAUGHT_UP = 8;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -202,9 +226,10 @@ function versionOf(frame: Uint8Array): number {
 export function encodeMessage(m: Message): Uint8Array {
   switch (m.type) {
     case 'hello':
-      return jsonFrame(T_HELLO, { protocol: m.protocol, site_id: toHex(m.siteId), address: m.proof.address, proof: toHex(m.proof.signature), schema: m.schema, since: m.since, expect: m.expect && toHex(m.expect), held: m.held.map((h) => [toHex(h.siteId), h.version]), follow: m.follow, pull: m.pull, push: m.push });
+      // `features` only when there are some: an older peer's frame is then byte for byte what it was.
+      return jsonFrame(T_HELLO, { protocol: m.protocol, site_id: toHex(m.siteId), address: m.proof.address, proof: toHex(m.proof.signature), schema: m.schema, since: m.since, expect: m.expect && toHex(m.expect), held: m.held.map((h) => [toHex(h.siteId), h.version]), follow: m.follow, pull: m.pull, push: m.push, features: m.features?.length ? m.features : undefined });
     case 'welcome':
-      return jsonFrame(T_WELCOME, { protocol: m.protocol, site_id: toHex(m.siteId), address: m.proof.address, proof: toHex(m.proof.signature), schema: m.schema, version: m.version, yours: m.yours, push: m.push });
+      return jsonFrame(T_WELCOME, { protocol: m.protocol, site_id: toHex(m.siteId), address: m.proof.address, proof: toHex(m.proof.signature), schema: m.schema, version: m.version, yours: m.yours, push: m.push, features: m.features?.length ? m.features : undefined });
     case 'caught-up':
       return versionFrame(T_CAUGHT_UP, m.version);
     case 'ack':
@@ -221,7 +246,29 @@ export function encodeMessage(m: Message): Uint8Array {
       w.byte(m.complete ? 1 : 0);
       return encodeChanges(m.changes, w.buf.subarray(0, w.pos));
     }
+    case 'batch-caught-up':
+      return pairWithCaughtUp(encodeMessage(m.batch), m.version);
   }
+}
+
+/**
+ * A batch frame (as {@link encodeMessage} wrote it) and caught-up at `version`, as one
+ * `batch-caught-up` frame: its type, the caught-up version as a varint, then the batch frame after
+ * its type byte — a copy of its bytes, not a new encoding (the hub pairs the one frame it encoded
+ * for a wake with the wake's caught-up, once for all followers).
+ */
+export function pairWithCaughtUp(batchFrame: Uint8Array, version: number): Uint8Array {
+  if (batchFrame[0] !== T_BATCH) throw new TypeError('not a batch frame');
+  if (!Number.isSafeInteger(version) || version < 0) throw new TypeError(`caught-up version ${version} is not a non-negative integer`);
+  const w = batchPrefix;
+  w.pos = 0;
+  w.byte(T_BATCH_CAUGHT_UP);
+  writeVarint(w, version);
+  const head = w.pos;
+  const out = new Uint8Array(head + batchFrame.length - 1);
+  out.set(w.buf.subarray(0, head), 0);
+  out.set(batchFrame.subarray(1), head);
+  return out;
 }
 
 /** Stands for the proof an older peer's hello or welcome lacks (answered with the version mismatch). */
@@ -270,6 +317,12 @@ function schema(v: unknown): TableInfo[] {
   });
 }
 
+/** A hello's or welcome's feature names (present: absent means none); anything but a short list of short strings is malformed. */
+function features(v: unknown): string[] {
+  if (!Array.isArray(v) || v.length > MAX_FEATURES || v.some((x) => typeof x !== 'string' || x.length === 0 || x.length > MAX_FEATURE_LENGTH)) throw malformed('features');
+  return v as string[];
+}
+
 function held(v: unknown): { siteId: Uint8Array; version: number }[] {
   if (!Array.isArray(v) || v.length > 100_000) throw malformed('held versions');
   return v.map((h: unknown) => {
@@ -278,22 +331,34 @@ function held(v: unknown): { siteId: Uint8Array; version: number }[] {
   });
 }
 
+/** The batch at `pos` of a frame (version varint, complete flag, the changes to its end), checked whole. */
+function batchAt(frame: Uint8Array, pos: number, what: string): BatchMessage {
+  try {
+    const v = readVarint(frame, pos);
+    const complete = frame[v.pos];
+    if (complete !== 0 && complete !== 1) throw malformed(`${what} flag`);
+    const encoded = frame.subarray(v.pos + 1);
+    return receivedBatch(v.value, complete === 1, encoded);
+  } catch (cause) {
+    if (cause instanceof ProtocolError) throw cause;
+    // The codec's own errors already say "malformed batch: …": don't say it twice.
+    throw malformed(`${what}: ${(cause as Error).message.replace(/^malformed batch: /, '')}`, cause);
+  }
+}
+
 /** Decodes one frame; throws {@link ProtocolError} ('malformed') for anything invalid. */
 export function decodeMessage(frame: Uint8Array): Message {
   if (frame.length === 0) throw malformed('frame (empty)');
   const type = frame[0]!;
-  if (type === T_BATCH) {
+  if (type === T_BATCH) return batchAt(frame, 1, 'batch');
+  if (type === T_BATCH_CAUGHT_UP) {
+    let v: { value: number; pos: number };
     try {
-      const v = readVarint(frame, 1);
-      const complete = frame[v.pos];
-      if (complete !== 0 && complete !== 1) throw malformed('batch flag');
-      const encoded = frame.subarray(v.pos + 1);
-      return receivedBatch(v.value, complete === 1, encoded);
+      v = readVarint(frame, 1);
     } catch (cause) {
-      if (cause instanceof ProtocolError) throw cause;
-      // The codec's own errors already say "malformed batch: …": don't say it twice.
-      throw malformed(`batch: ${(cause as Error).message.replace(/^malformed batch: /, '')}`, cause);
+      throw malformed(`batch-caught-up: caught-up version (${(cause as Error).message})`, cause);
     }
+    return { type: 'batch-caught-up', version: v.value, batch: batchAt(frame, v.pos, 'batch-caught-up') };
   }
   if (type === T_CAUGHT_UP || type === T_ACK) {
     const version = versionOf(frame);
@@ -324,11 +389,12 @@ export function decodeMessage(frame: Uint8Array): Message {
         follow: o.follow,
         pull: o.pull,
         push: o.push,
+        ...(o.features === undefined ? {} : { features: features(o.features) }),
       };
     case T_WELCOME:
       if (o.protocol !== PROTOCOL_VERSION) return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: new Uint8Array(SITE_ID_BYTES), proof: NO_PROOF, schema: [], version: 0, yours: 0, push: false };
       if (typeof o.push !== 'boolean') throw malformed('welcome');
-      return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), proof: proof(o.address, o.proof), schema: schema(o.schema), version: count(o.version, 'version'), yours: count(o.yours, 'yours'), push: o.push };
+      return { type: 'welcome', protocol: count(o.protocol, 'protocol'), siteId: siteId(o.site_id), proof: proof(o.address, o.proof), schema: schema(o.schema), version: count(o.version, 'version'), yours: count(o.yours, 'yours'), push: o.push, ...(o.features === undefined ? {} : { features: features(o.features) }) };
     case T_ACK:
       return { type: 'ack', version: count(o.version, 'version') };
     case T_REFUSED:

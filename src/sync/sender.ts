@@ -23,6 +23,11 @@ export interface SendOptions {
   onBatch?: (changes: number, version: number) => void;
   /** Called with each caught-up version sent. */
   onCaughtUp?: (version: number) => void;
+  /**
+   * The optional features (features.ts) negotiated with the peer, which a sender may use (the hub's
+   * fan-out pairs a batch with its caught-up in one frame); absent: none.
+   */
+  features?: readonly string[];
 }
 
 /**

@@ -19,6 +19,7 @@ import { sendFeed, type SendOptions } from './sender.ts';
 import { SessionRevokedError } from './sessions.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
 import { DdcpError } from '../base/errors.ts';
+import { KNOWN_FEATURES, negotiate } from './features.ts';
 
 export interface SessionLog {
   (level: 'info' | 'warn', message: string): void;
@@ -67,6 +68,11 @@ export interface ServeOptions {
    * is recorded, and every answer sent, in the client's order.
    */
   pipeline?: number;
+  /**
+   * The optional protocol features (features.ts) this server takes up when a client announces them
+   * (default: every one this implementation knows; `[]` answers as a server from before features).
+   */
+  features?: readonly string[];
 }
 
 /** How long a revoked session waits for its error to reach the peer and the peer to hang up (ms). */
@@ -161,7 +167,8 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     const origin: PushOrigin = { siteId: hello.siteId, peer: options.peer, source: options.peer, gate };
     if (hello.push && !writeDenied) await sink.dropIncomplete(origin);
     const yours = await sink.trackedVersion(hello.siteId);
-    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, proof: options.proof, schema: await feed.schema(), version: await feed.version(), yours, push: !writeDenied }));
+    const features = negotiate(hello.features, options.features ?? KNOWN_FEATURES);
+    await channel.send(encodeMessage({ type: 'welcome', protocol: PROTOCOL_VERSION, siteId: feed.siteId, proof: options.proof, schema: await feed.schema(), version: await feed.version(), yours, push: !writeDenied, features }));
     const modes = [hello.pull && `sending changes after version ${startAfter(hello, feed.siteId)}`, hello.push && (writeDenied ? `not taking its changes (${writeDenied})` : `taking its changes after its version ${yours}`), hello.follow && 'following'];
     log('info', `session with ${options.peer}: ${modes.filter(Boolean).join(', ')}`);
     if (hello.push && writeDenied) log('warn', `${options.peer} may not write here: ${writeDenied}`);
@@ -174,7 +181,7 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     inbound.then(onAbort, onAbort);
     try {
       const read = gate.readFilter(options.peer);
-      if (hello.pull) await (options.send ?? sendFeed)(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs });
+      if (hello.pull) await (options.send ?? sendFeed)(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs, features });
       // A pushing client hangs up once everything it sent is acknowledged.
       if (hello.push || hello.follow) await Promise.race([inbound, aborted(options.signal)]);
       const revoked = revocation(options.signal);
