@@ -8,21 +8,16 @@ import type { SqliteConnection, Statement } from './sqlite.ts';
  * recent savepoint of that name, and {@link transaction} nests strictly.
  */
 class Control {
-  readonly begin: Statement;
-  readonly beginRead: Statement;
-  readonly commit: Statement;
-  readonly rollback: Statement;
-  readonly savepoint: Statement;
-  readonly release: Statement;
-  readonly rollbackTo: Statement;
+  private readonly db: SqliteConnection;
+  private readonly prepared = new Map<string, Statement>();
   constructor(db: SqliteConnection) {
-    this.begin = db.prepare('BEGIN IMMEDIATE');
-    this.beginRead = db.prepare('BEGIN');
-    this.commit = db.prepare('COMMIT');
-    this.rollback = db.prepare('ROLLBACK');
-    this.savepoint = db.prepare('SAVEPOINT ddcp_sp');
-    this.release = db.prepare('RELEASE ddcp_sp');
-    this.rollbackTo = db.prepare('ROLLBACK TO ddcp_sp');
+    this.db = db;
+  }
+  /** Runs `sql`, prepared at its first use on this connection (a short-lived one prepares only what it runs). */
+  run(sql: string): void {
+    let s = this.prepared.get(sql);
+    if (!s) this.prepared.set(sql, (s = this.db.prepare(sql)));
+    s.run();
   }
 }
 
@@ -37,22 +32,22 @@ function control(db: SqliteConnection): Control {
 
 /** `BEGIN IMMEDIATE` through a prepared statement (for callers that run several transactions' work in one). */
 export function beginImmediate(db: SqliteConnection): void {
-  control(db).begin.run();
+  control(db).run('BEGIN IMMEDIATE');
 }
 
 /** A deferred `BEGIN` (a read's snapshot) through a prepared statement. */
 export function beginRead(db: SqliteConnection): void {
-  control(db).beginRead.run();
+  control(db).run('BEGIN');
 }
 
 /** `COMMIT` through a prepared statement. */
 export function commit(db: SqliteConnection): void {
-  control(db).commit.run();
+  control(db).run('COMMIT');
 }
 
 /** `ROLLBACK` through a prepared statement. */
 export function rollback(db: SqliteConnection): void {
-  control(db).rollback.run();
+  control(db).run('ROLLBACK');
 }
 
 /**
@@ -63,24 +58,24 @@ export function rollback(db: SqliteConnection): void {
 export function transaction<T>(db: SqliteConnection, fn: () => T): T {
   const c = control(db);
   if (db.isTransaction) {
-    c.savepoint.run();
+    c.run('SAVEPOINT ddcp_sp');
     try {
       const result = fn();
-      c.release.run();
+      c.run('RELEASE ddcp_sp');
       return result;
     } catch (err) {
-      c.rollbackTo.run();
-      c.release.run();
+      c.run('ROLLBACK TO ddcp_sp');
+      c.run('RELEASE ddcp_sp');
       throw err;
     }
   }
-  c.begin.run();
+  c.run('BEGIN IMMEDIATE');
   try {
     const result = fn();
-    c.commit.run();
+    c.run('COMMIT');
     return result;
   } catch (err) {
-    if (db.isTransaction) c.rollback.run();
+    if (db.isTransaction) c.run('ROLLBACK');
     throw err;
   }
 }
