@@ -115,5 +115,10 @@ if (process.argv[2] === 'drain') {
   }
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
   console.log(`F=${F}, one change per wake:`, Object.entries(res).map(([k, a]) => `${k} ${med(a).toFixed(1)} µs per wake (min ${Math.min(...a).toFixed(1)}, max ${Math.max(...a).toFixed(1)})`).join('  →  '));
+  // Each rep ran both trees back to back: the median of the paired differences cancels the machine's drift.
+  if (res.base && res.this) {
+    const diffs = res.this.map((x, i) => x - res.base![i]!);
+    console.log(`paired (this − base) per wake: median ${med(diffs).toFixed(1)} µs, ${diffs.filter((d) => d < 0).length} of ${diffs.length} reps lower`);
+  }
   for (const e of Object.values(envs)) await e.done();
 }

@@ -62,7 +62,7 @@ const frames: Record<string, number[]> = {};
 for (let rep = 0; rep < REPS; rep++) {
   for (const [k] of rep % 2 === 0 ? roots : [...roots].reverse()) {
     const e = envs[k]!;
-    for (let i = 0; i < 50; i++) e.round();
+    for (let i = 0; i < Math.min(50, ROUNDS); i++) e.round();
     e.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     const w0 = e.wal();
     const t = process.cpuUsage();
@@ -80,5 +80,10 @@ console.log(
     .map(([k, a]) => `${k} ${med(a).toFixed(1)} µs per merge (min ${Math.min(...a).toFixed(1)}, max ${Math.max(...a).toFixed(1)}; ${med(frames[k]!).toFixed(2)} WAL pages per commit)`)
     .join('  →  '),
 );
+// Each rep ran both trees back to back: the median of the paired differences cancels the machine's drift.
+if (res.base && res.this) {
+  const diffs = res.this.map((x, i) => x - res.base![i]!);
+  console.log(`paired (this − base) per merge: median ${med(diffs).toFixed(1)} µs, ${diffs.filter((d) => d < 0).length} of ${diffs.length} reps lower`);
+}
 for (const e of Object.values(envs)) e.db.close();
 scratch.cleanup();
