@@ -7,7 +7,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, ident, openDatabase, transaction, type Conflict, type SqliteConnection, type TableInfo } from '../../../engine/index.ts';
-import { tuneHostedWriter } from './checkpoint.ts';
 import { createIdentity, loadIdentity, type Identity } from '../../../repo/identity.ts';
 import { Staging } from '../../../repo/staging.ts';
 import type { Batch } from '../../../sync/batches.ts';
@@ -47,7 +46,6 @@ class SqliteHubDatabase implements HubDatabase {
     this.dbPath = join(dir, `${name}.db`);
     this.db = openDatabase(this.dbPath);
     try {
-      tuneHostedWriter(this.db);
       this.engine = Engine.open(this.db);
     } catch (cause) {
       this.db.close();
