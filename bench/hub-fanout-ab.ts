@@ -152,6 +152,11 @@ if (process.argv[2] === 'drain') {
   const line = (r: Record<string, number[]>) => Object.entries(r).map(([k, a]) => `${k} ${med(a).toFixed(1)} µs per wake (min ${Math.min(...a).toFixed(1)}, max ${Math.max(...a).toFixed(1)})`).join('  →  ');
   console.log(`F=${F}, one change per wake: hub`, line(res));
   console.log(`F=${F}, one change per wake: ${F} clients' reads`, line(cli));
+  // Each rep ran both trees back to back: the median of the paired differences cancels the machine's drift.
+  if (res.base && res.this) {
+    const diffs = res.this.map((x, i) => x - res.base![i]!);
+    console.log(`paired (this − base) hub per wake: median ${med(diffs).toFixed(1)} µs, ${diffs.filter((d) => d < 0).length} of ${diffs.length} reps lower`);
+  }
   for (const [k] of roots) await envs[k]!.clientsCpu();
   console.log('changes decoded by the readers:', roots.map(([k]) => `${k} ${envs[k]!.decoded()}`).join(', '), `(each round's change reaches ${F - 1} followers)`);
   for (const e of Object.values(envs)) await e.done();

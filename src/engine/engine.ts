@@ -26,7 +26,7 @@ import { driftNotice, findDrift, forgetCrr, storedShape, storeShape, untrackSql 
 import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { StoredReport } from './stored.ts';
 import { CrrTable } from './table.ts';
-import { transaction } from './transaction.ts';
+import { beginRead, commit, transaction } from './transaction.ts';
 import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, trackingSql, upgradeLogSql } from './triggers.ts';
 import { randomBytes, sha256Hex } from '../base/portable.ts';
 
@@ -226,25 +226,38 @@ export class Engine {
    * pick that up. The schema is checked again only when SQLite's schema_version moved.
    */
   refresh(): void {
+    this.refreshed();
+  }
+
+  /**
+   * {@link refresh}, answering the open version its statement read too when nothing after the read
+   * moved it (undefined when the schema was reconciled, which may seal): exact for the caller's
+   * transaction, so a merge or seal right after need not read the counter again.
+   */
+  private refreshed(): number | undefined {
     // One statement: SQLite's schema_version, its data_version (moves when another connection
-    // commits, not for this one's own writes) and the highest site ordinal.
-    this.stampStmt ??= this.db.prepare('SELECT s.schema_version AS s, d.data_version AS d, (SELECT max(ordinal) FROM ddcp_site_id) AS o FROM pragma_schema_version s, pragma_data_version d');
-    const stamp = this.stampStmt.get() as { s: number | bigint; d: number | bigint; o: number | bigint | null };
+    // commits, not for this one's own writes), the highest site ordinal and the open version.
+    this.stampStmt ??= this.db.prepare(
+      `SELECT s.schema_version AS s, d.data_version AS d, (SELECT max(ordinal) FROM ddcp_site_id) AS o, (SELECT value FROM ddcp_state WHERE key = 'open_version') AS v FROM pragma_schema_version s, pragma_data_version d`,
+    );
+    const stamp = this.stampStmt.get() as { s: number | bigint; d: number | bigint; o: number | bigint | null; v: number | bigint };
     const dataVersion = Number(stamp.d);
     const highest = stamp.o === null ? -1 : Number(stamp.o);
     if (!this.merging && Number(stamp.s) !== this.schemaVersion) {
       transaction(this.db, () => this.reconcile());
       this.reloadSites(dataVersion, highest);
-      return;
+      return undefined;
     }
+    const open = Number(stamp.v);
     // Nobody else committed and no ordinal of ours was rolled back: the caches are the database's
     // (this connection's own changes to them went through this engine). Saves reloading both in
     // every transaction (a hub's group commit runs several).
-    if (dataVersion === this.loadedDataVersion && highest === this.sites.highest) return;
+    if (dataVersion === this.loadedDataVersion && highest === this.sites.highest) return open;
     this.crrNamesStmt ??= this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl');
     const names = (this.crrNamesStmt.all() as { tbl: string }[]).map((r) => r.tbl);
     if (names.join('\0') !== [...this.tables.keys()].join('\0')) this.loadTables();
     this.reloadSites(dataVersion, highest);
+    return open;
   }
 
   /** Reloads the site ordinals, as of `dataVersion` with `highest` the table's highest ordinal (read just before). */
@@ -345,16 +358,17 @@ export class Engine {
     return transaction(this.db, () => this.sealInTx());
   }
 
+  /** Seals inside the caller's transaction; returns the db_version after (read once: the refresh's). */
   private sealInTx(): number {
-    this.refresh();
-    this.sealWith(this.tables.values());
-    return this.versions.open() - 1;
+    return this.sealWith(this.tables.values(), this.refreshed()) - 1;
   }
 
-  private sealWith(tables: Iterable<CrrTable>): void {
-    const open = this.versions.open();
+  /** Seals `tables` at the open version (`open` when the caller just read it); returns the open version after. */
+  private sealWith(tables: Iterable<CrrTable>, open = this.versions.open()): number {
     const counts = sealTables(this.db, tables, open);
-    if (counts) this.versions.close(open, { kind: 'commit', tables: counts });
+    if (!counts) return open;
+    this.versions.close(open, { kind: 'commit', tables: counts });
+    return open + 1;
   }
 
   /** The db_version last stamped, without sealing (cheap; writes not yet sealed don't count). */
@@ -446,13 +460,13 @@ export class Engine {
   *changesSince(since = 0, options: ChangesOptions = {}): Generator<Change> {
     if (!options.unsealed) this.seal();
     const ownTx = !this.db.isTransaction;
-    if (ownTx) this.db.exec('BEGIN');
+    if (ownTx) beginRead(this.db);
     try {
       this.refresh();
       const except = options.exceptSite ? this.sites.lookup(options.exceptSite) : undefined;
       yield* readChanges(this.db, this.tables.values(), this.sites, since, except, options.read);
     } finally {
-      if (ownTx && this.db.isTransaction) this.db.exec('COMMIT');
+      if (ownTx && this.db.isTransaction) commit(this.db);
     }
   }
 
@@ -484,7 +498,7 @@ export class Engine {
   *writeChanges(since: number, sink: ChangeRowSink): Generator<void> {
     this.seal();
     const ownTx = !this.db.isTransaction;
-    if (ownTx) this.db.exec('BEGIN');
+    if (ownTx) beginRead(this.db);
     try {
       this.refresh();
       const cursor = new ChangeCursor(this.db, this.tables.values(), this.sites, since);
@@ -494,7 +508,7 @@ export class Engine {
         cursor.close();
       }
     } finally {
-      if (ownTx && this.db.isTransaction) this.db.exec('COMMIT');
+      if (ownTx && this.db.isTransaction) commit(this.db);
     }
   }
 
@@ -526,8 +540,8 @@ export class Engine {
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
     return transaction(this.db, () => {
       if (options.bind) this.owners.bind(options.bind.siteId, options.bind.owner);
-      this.sealInTx();
-      const version = this.versions.open();
+      // The version this merge stamps: the open one after the seal (nothing else moves it until the close below).
+      const version = this.sealInTx() + 1;
       const conflicts = new ConflictRecorder(this.keepConflicts);
       let result: MergeResult;
       let refused: Refusal[] = [];
@@ -554,7 +568,7 @@ export class Engine {
         this.directInsertStmt ??= this.db.prepare('INSERT OR REPLACE INTO ddcp_direct_versions (db_version, site) VALUES (?, ?)');
         this.directInsertStmt.run(BigInt(version), BigInt(this.sites.ordinalOf(options.direct)));
       }
-      return { received: result.received, applied: result.applied, refused, dbVersion: this.versions.open() - 1, conflicts: conflicts.count };
+      return { received: result.received, applied: result.applied, refused, dbVersion: result.applied > 0 ? version : version - 1, conflicts: conflicts.count };
     });
   }
 

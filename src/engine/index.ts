@@ -23,7 +23,7 @@ export { INTERNAL_MARK, INTERNAL_PREFIX, SENTINEL } from './schema.ts';
 export type { TableInfo } from './schema.ts';
 export { NodeSqliteUnavailableError, SQLITE_NODE_RANGE, ident, nodeSqlite, openDatabase } from './sqlite.ts';
 export type { SqlValue, SqliteConnection, Statement } from './sqlite.ts';
-export { transaction } from './transaction.ts';
+export { beginImmediate, commit, rollback, transaction } from './transaction.ts';
 export { compareValues } from './value.ts';
 // The merge rules as pure functions, for a store that keeps CRR state outside SQLite (the hub's
 // PostgreSQL store): it must merge exactly as the engine does.

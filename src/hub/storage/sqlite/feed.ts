@@ -16,7 +16,7 @@
  * The pool is dropped when the schema changes (declare), so no read sees an old shape.
  */
 import { EventEmitter } from 'node:events';
-import { Engine, openDatabase, StoredReport, type Change } from '../../../engine/index.ts';
+import { beginImmediate, commit, Engine, openDatabase, rollback, StoredReport, type Change } from '../../../engine/index.ts';
 import { RepoFeed, type FeedRepository } from '../../../repo/feed.ts';
 import type { Staging } from '../../../repo/staging.ts';
 import { batchByVersion, type Batch } from '../../../sync/batches.ts';
@@ -94,6 +94,8 @@ export class HostedFeed extends RepoFeed {
   private handedDirect: { from: number; to: number; direct: Map<number, Uint8Array> } | undefined;
   /** This flush's merges all went through the report (none staged, none failed). */
   private reported = true;
+  /** The db_version after this flush's last merge through the report (-1: none yet). */
+  private lastMerged = -1;
   /** Changes handed to the fan-out from the merges' reports, for tests and benchmarks. */
   handed = 0;
 
@@ -180,7 +182,7 @@ export class HostedFeed extends RepoFeed {
     this.flushing = true;
     let after: number;
     try {
-      db.exec('BEGIN IMMEDIATE');
+      beginImmediate(db);
       // The version before this commit (exact: nobody else writes while it holds the lock); the
       // report continues the last one if nothing came between.
       const engine = this.hosted.engine;
@@ -194,16 +196,18 @@ export class HostedFeed extends RepoFeed {
       const direct = continued?.direct ?? new Map<number, Uint8Array>();
       this.stored = undefined; // until committed
       this.reported = true;
+      this.lastMerged = -1;
       let stamped = 0;
       for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report, direct);
-      db.exec('COMMIT');
+      commit(db);
       this.commits++;
       // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
-      after = engine.currentDbVersion();
+      // The version the last merge left (each through the report, nothing else between: exact), else read.
+      after = this.reported && this.lastMerged >= 0 ? this.lastMerged : engine.currentDbVersion();
       if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === continued?.report ? continued.from : before, to: after, report, direct };
     } catch (err) {
       this.stored = undefined;
-      if (db.isTransaction) db.exec('ROLLBACK');
+      if (db.isTransaction) rollback(db);
       for (const q of queue) {
         this.failed.set(q.from, err); // nothing of theirs landed: none of their later pushes may
         q.reject(err);
@@ -289,6 +293,7 @@ export class HostedFeed extends RepoFeed {
     });
     // The version it stamped, straight from the pusher (the engine notes it so: directVersions).
     if (r.applied > 0) direct.set(r.dbVersion, from.siteId);
+    this.lastMerged = r.dbVersion;
     return { version: last.version, applied: r.applied, refused: r.refused.map((x) => ({ version: Number(x.dbVersion), message: refusalText(x) })) };
   }
 
