@@ -12,11 +12,11 @@
  *   BENCH_BASE=/path/to/base-worktree node --disable-warning=ExperimentalWarning bench/hub-alloc-ab.ts
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostedNotes } from './util.ts';
 
 const here = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const roots: [string, string][] = [...(process.env.BENCH_BASE ? [['base', process.env.BENCH_BASE] as [string, string]] : []), ['this', here]];
@@ -36,17 +36,7 @@ interface ProfileNode {
 const total = (n: ProfileNode): number => n.selfSize + n.children.reduce((s, c) => s + total(c), 0);
 
 async function setup(root: string) {
-  const { SqliteHubStore } = await import(`${root}/src/hub/storage/sqlite/store.ts`);
-  const { Gate } = await import(`${root}/src/sync/gate.ts`);
-  const { fanoutOf } = await import(`${root}/src/hub/fanout.ts`);
-  const { packColumns } = await import(`${root}/src/engine/index.ts`);
-  const dir = mkdtempSync(join(tmpdir(), 'hab-'));
-  const store = new SqliteHubStore(dir);
-  const hosted = await store.open('db1', { app: 'a', user: 'u' });
-  await hosted.declare([{ name: 'notes', pks: ['id'], columns: ['body'] }]);
-  const gate = new Gate(() => ({ read: 'all', write: 'all' }));
-  const fanout = fanoutOf(hosted);
-  const stop = new AbortController();
+  const { store, hosted, gate, fanout, packColumns, dir, stop } = await hostedNotes(root, 'hab-');
   const ch = { send: () => Promise.resolve(), close: async () => {}, abort() {}, async *[Symbol.asyncIterator]() {} };
   const v0 = await hosted.feed.version();
   for (let f = 0; f < F; f++) void fanout.send(ch, v0, { exceptSite: randomBytes(16), follow: true, signal: stop.signal });

@@ -16,12 +16,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { hostedNotes } from './util.ts';
 
 const F = Number(process.env.BENCH_F ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);
@@ -86,18 +86,8 @@ if (process.argv[2] === 'drain') {
   }
 
   async function setup(root: string) {
-    const { SqliteHubStore } = await import(`${root}/src/hub/storage/sqlite/store.ts`);
-    const { Gate } = await import(`${root}/src/sync/gate.ts`);
-    const { fanoutOf } = await import(`${root}/src/hub/fanout.ts`);
+    const { store, hosted, gate, fanout, packColumns, dir, stop } = await hostedNotes(root, 'fab-');
     const { WsFrameStream } = await import(`${root}/src/transport/ws/frames.ts`);
-    const { packColumns } = await import(`${root}/src/engine/index.ts`);
-    const dir = mkdtempSync(join(tmpdir(), 'fab-'));
-    const store = new SqliteHubStore(dir);
-    const hosted = await store.open('db1', { app: 'a', user: 'u' });
-    await hosted.declare([{ name: 'notes', pks: ['id'], columns: ['body'] }]);
-    const gate = new Gate(() => ({ read: 'all', write: 'all' }));
-    const fanout = fanoutOf(hosted);
-    const stop = new AbortController();
     const socks = await sockets(root);
     const sites = [randomBytes(16), randomBytes(16)];
     const v0 = await hosted.feed.version();

@@ -10,25 +10,15 @@
  */
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostedNotes } from './util.ts';
 const here = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const roots: [string, string][] = [...(process.env.BENCH_BASE ? [['base', process.env.BENCH_BASE] as [string, string]] : []), ['this', here]];
 const K = Number(process.env.BENCH_K ?? 8), W = Number(process.env.BENCH_W ?? 2), F = Number(process.env.BENCH_F ?? 10), ROUNDS = Number(process.env.BENCH_ROUNDS ?? 150);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function setup(root: string) {
-  const { SqliteHubStore } = await import(`${root}/src/hub/storage/sqlite/store.ts`);
-  const { Gate } = await import(`${root}/src/sync/gate.ts`);
-  const { fanoutOf } = await import(`${root}/src/hub/fanout.ts`);
-  const { packColumns } = await import(`${root}/src/engine/index.ts`);
-  const dir = mkdtempSync(join(tmpdir(), 'mab-'));
-  const store = new SqliteHubStore(dir);
-  const hosted = await store.open('db1', { app: 'a', user: 'u' });
-  await hosted.declare([{ name: 'notes', pks: ['id'], columns: ['body'] }]);
-  const gate = new Gate(() => ({ read: 'all', write: 'all' }));
-  const fanout = fanoutOf(hosted);
-  const stop = new AbortController();
+  const { store, hosted, gate, fanout, packColumns, dir, stop } = await hostedNotes(root, 'mab-');
   let sent = 0;
   const ch = { send: () => { sent++; return Promise.resolve(); }, close: async () => {}, abort() {}, async *[Symbol.asyncIterator]() {} };
   const v0 = await hosted.feed.version();

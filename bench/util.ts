@@ -147,3 +147,22 @@ export function pgTicks(): number {
   }
   return t;
 }
+
+/**
+ * The set-up the hub's in-process A/B benches share: the SQLite hub store of the tree at `root`
+ * (this checkout or a base worktree) in a fresh folder named `prefix…`, its database `db1` declaring
+ * `notes(id, body)`, an open gate, the database's fan-out and a stop signal for followers.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- modules of another tree, loaded by path
+export async function hostedNotes(root: string, prefix: string): Promise<Record<'store' | 'hosted' | 'gate' | 'fanout' | 'packColumns', any> & { dir: string; stop: AbortController }> {
+  const { SqliteHubStore } = await import(`${root}/src/hub/storage/sqlite/store.ts`);
+  const { Gate } = await import(`${root}/src/sync/gate.ts`);
+  const { fanoutOf } = await import(`${root}/src/hub/fanout.ts`);
+  const { packColumns } = await import(`${root}/src/engine/index.ts`);
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const store = new SqliteHubStore(dir);
+  const hosted = await store.open('db1', { app: 'a', user: 'u' });
+  await hosted.declare([{ name: 'notes', pks: ['id'], columns: ['body'] }]);
+  const gate = new Gate(() => ({ read: 'all', write: 'all' }));
+  return { store, hosted, gate, fanout: fanoutOf(hosted), packColumns, dir, stop: new AbortController() };
+}
