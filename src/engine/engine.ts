@@ -360,7 +360,9 @@ export class Engine {
 
   /** Seals inside the caller's transaction; returns the db_version after (read once: the refresh's). */
   private sealInTx(): number {
-    return this.sealWith(this.tables.values(), this.refreshed()) - 1;
+    // The refresh first: it may reload the tables (a schema change), and the seal must see the new ones.
+    const open = this.refreshed();
+    return this.sealWith(this.tables.values(), open) - 1;
   }
 
   /** Seals `tables` at the open version (`open` when the caller just read it); returns the open version after. */
