@@ -381,8 +381,8 @@ export class DocsApi {
     this.options.metrics.docsConnections.set(this.open.size);
     const replicaClosed = entry.conns.size === 0 && this.entries.get(entry.key) === entry ? this.drop(entry) : this.closing.get(entry.key);
     // The replica syncs with the database until it closed: held until then.
-    if (replicaClosed) void replicaClosed.finally(() => conn.db.release?.());
-    else conn.db.release?.();
+    if (!replicaClosed) return conn.db.release?.();
+    void replicaClosed.then(() => conn.db.release?.()).catch((err: Error) => this.options.log('warn', `releasing database ${conn.db.name} failed: ${err.message}`));
   }
 
   /** Closes an entry's replica (its connections are gone or being closed). */

@@ -45,8 +45,7 @@ export class Leases<T extends Leasable> {
   private readonly closing = new Map<string, Promise<void>>();
   private readonly idleMs: number;
   private readonly onCloseError: (name: string, err: Error) => void;
-  /** Databases closed for being idle, for tests and metrics. */
-  closedIdle = 0;
+  private drained = false;
 
   constructor(options: LeaseOptions = {}) {
     this.idleMs = Math.max(0, options.idleMs ?? DEFAULT_IDLE_CLOSE_MS);
@@ -86,8 +85,12 @@ export class Leases<T extends Leasable> {
     return entry.opening;
   }
 
-  /** Gives back one hold on `name` (one per acquire that returned a database). */
+  /**
+   * Gives back one hold on `name` (one per acquire that returned a database). After {@link drain}
+   * (the store closed) there is nothing left to give back to: a holder ending later is no error.
+   */
   release(name: string): void {
+    if (this.drained) return;
     const entry = this.entries.get(name);
     if (!entry || entry.holds === 0) throw new HubStoreError(`hosted database ${name} was released more often than it was opened`);
     if (--entry.holds === 0) this.idle(name, entry);
@@ -101,7 +104,6 @@ export class Leases<T extends Leasable> {
         if (entry.holds > 0 || this.entries.get(name) !== entry || !db) return;
         if (db.busy()) return this.idle(name, entry); // work in flight: look again later
         this.entries.delete(name);
-        this.closedIdle++;
         this.close(name, db);
       });
     }, this.idleMs);
@@ -124,6 +126,7 @@ export class Leases<T extends Leasable> {
 
   /** Every open database, forgotten (held or not): for the store to close them all. */
   async drain(): Promise<T[]> {
+    this.drained = true;
     const all = [...this.entries.values()];
     this.entries.clear();
     for (const e of all) clearTimeout(e.timer);
