@@ -100,10 +100,33 @@ for (const mode of ['sqlite', 'postgres'] as const) {
       }
     });
 
-    it('a database with a connected follower is never closed; its follower still gets changes after the idle time', async () => {
+    it('reopened, a database proves the same site, holds the same schema, data and tracked versions', async () => {
+      const c = await clientOf('rita', 'reopened');
+      c.db.exec("INSERT INTO notes VALUES ('r1', 'kept')");
+      await c.push('origin');
+      await until(() => hub.store.openDatabases === 0);
+      const before = (await hub.store.open('reopened'))!;
+      const seen = { address: before.proof.address, info: await before.info(), version: await before.feed.version(), tracked: await before.sink.trackedVersion(c.engine.siteId) };
+      before.release!();
+      await until(() => hub.store.openDatabases === 0);
+      const after = (await hub.store.open('reopened'))!;
+      try {
+        assert.notEqual(after, before, 'a new object: the old one was closed');
+        assert.equal(after.proof.address, seen.address);
+        assert.deepEqual(await after.info(), seen.info);
+        assert.equal(await after.feed.version(), seen.version);
+        assert.equal(await after.sink.trackedVersion(c.engine.siteId), seen.tracked);
+        assert.ok(seen.tracked > 0);
+      } finally {
+        after.release!();
+      }
+    });
+
+    it('a database with a connected follower is never closed; its follower (from a reopen) still gets changes live after the idle time', async () => {
       const alice = await clientOf('alice', 'followed');
       const alice2 = await clientOf('alice', 'followed');
       await alice.push('origin');
+      await until(() => hub.store.openDatabases === 0); // followed from a reopen: a new fan-out, a new stored report
       await following(alice2, async () => {
         await until(() => hub.connections === 1);
         await sleep(IDLE_MS * 4);
