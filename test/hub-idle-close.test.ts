@@ -122,6 +122,14 @@ for (const mode of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    it('an open that creates, in the same turn as one that finds none, creates', async () => {
+      const [none, made] = await Promise.all([hub.store.open('raced'), hub.store.open('raced', { app: 'test-app', user: 'zed' })]);
+      assert.equal(none, undefined);
+      assert.ok(made, 'created, not the answer of the open that found none');
+      assert.equal((await made.info()).owner.user, 'zed');
+      made.release!();
+    });
+
     it('a database with a connected follower is never closed; its follower (from a reopen) still gets changes live after the idle time', async () => {
       const alice = await clientOf('alice', 'followed');
       const alice2 = await clientOf('alice', 'followed');

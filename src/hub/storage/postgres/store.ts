@@ -190,7 +190,9 @@ export class PgHubStore implements HubStore {
     }
     if (this.closed) return Promise.reject(new HubStoreError('the hub store is closed'));
     // (a database that isn't there may be created later, by us or another hub: not remembered)
-    return this.leases.acquire(name, () => this.find(name, create));
+    const find = (): Promise<PgHubDatabase | undefined> => this.find(name, create);
+    // Joined an open (without `create`) that found none: this one creates it.
+    return this.leases.acquire(name, find).then((db) => (db || !create ? db : this.leases.acquire(name, find)));
   }
 
   /** Hosted databases open here now (held, or idle and not yet dropped). */

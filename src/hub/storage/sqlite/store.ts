@@ -15,7 +15,7 @@ import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { planDeclare } from '../declare.ts';
 import { HostedFeed } from './feed.ts';
-import { Leases, type LeaseOptions } from '../leases.ts';
+import { Leases } from '../leases.ts';
 import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 
 const META_SCHEMA = `
@@ -190,7 +190,9 @@ export class SqliteHubStore implements HubStore {
   async open(name: string, create?: HubUser): Promise<HubDatabase | undefined> {
     checkDatabaseName(name);
     if (this.closed) throw new HubStoreError('the hub store is closed');
-    return this.leases.acquire(name, () => this.load(name, create));
+    const db = await this.leases.acquire(name, () => this.load(name, create));
+    // Joined an open (without `create`) that found none: this one creates it.
+    return db || !create ? db : this.leases.acquire(name, () => this.load(name, create));
   }
 
   private async load(name: string, create?: HubUser): Promise<SqliteHubDatabase | undefined> {
