@@ -23,6 +23,12 @@ export class HubMetrics {
   readonly connections = new Gauge({ name: 'ddcp_hub_connections', help: 'Open sync sessions.', registers: [this.registry] });
   readonly docsConnections = new Gauge({ name: 'ddcp_hub_docs_connections', help: 'Open connections of the JSON document API (/v1/docs/<db>).', registers: [this.registry] });
   readonly databases = new Gauge({ name: 'ddcp_hub_databases', help: 'Hosted databases with an open session.', registers: [this.registry] });
+  /** Set from the store at each scrape (see {@link HubMetrics.openDatabasesOf}); 0 for a store that does not count them. */
+  readonly openDatabases = new Gauge({
+    name: 'ddcp_hub_open_databases',
+    help: 'Hosted databases the store holds open (in use, or idle and not yet closed): its engines, statements and file handles.',
+    registers: [this.registry],
+  });
   readonly changesIn = new Counter({ name: 'ddcp_hub_changes_in_total', help: 'Changes received from clients (pushed).', registers: [this.registry] });
   readonly changesOut = new Counter({ name: 'ddcp_hub_changes_out_total', help: 'Changes sent to clients.', registers: [this.registry] });
   readonly refusals = new Counter({ name: 'ddcp_hub_refusals_total', help: 'Connections, sessions and transactions refused, by reason.', labelNames: ['reason'] as const, registers: [this.registry] });
@@ -33,12 +39,20 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  /** Reads the open databases from `count` (the store's) at each scrape. */
+  openDatabasesOf(count: () => number | undefined): void {
+    this.#openDatabases = count;
+  }
+  #openDatabases: () => number | undefined = () => undefined;
+
   refused(reason: RefusalReason, n = 1): void {
     this.refusals.inc({ reason }, n);
   }
 
   /** The Prometheus text exposition. */
   text(): Promise<string> {
+    const open = this.#openDatabases();
+    if (open !== undefined) this.openDatabases.set(open);
     return this.registry.metrics();
   }
 

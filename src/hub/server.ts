@@ -130,6 +130,7 @@ export class HubServer {
     this.store = options.store;
     this.auth = options.auth;
     this.log = options.log ?? (() => {});
+    this.metrics.openDatabasesOf(() => this.store.openDatabases);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_HUB_MAX_FRAME_BYTES, perMessageDeflate: false });
     this.http = createServer((req, res) => void this.request(req, res));
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));
@@ -218,12 +219,22 @@ export class HubServer {
         throw new HubRequestError(401, 'unauthenticated', 'authentication failed');
       }
       const db = await this.store.open(name);
-      const policy = db && accessOf(await db.info(), principal);
-      if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
-      // Without access — the database is another's, or there is none yet — the answer comes after
-      // the client's hello, the same either way (no hint which names exist), unless it pushes to a
-      // name nobody has: then the database is created, its own (a pull creates nothing).
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, principal, name, db && policy ? { db, policy } : undefined, remote));
+      // Given back below unless a session with access takes it over (and gives it back when it ends).
+      let held = db;
+      try {
+        const policy = db && accessOf(await db.info(), principal);
+        if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
+        // Without access — the database is another's, or there is none yet — the answer comes after
+        // the client's hello, the same either way (no hint which names exist), unless it pushes to a
+        // name nobody has: then the database is created, its own (a pull creates nothing).
+        // (ws calls back synchronously, or never: a refused upgrade, a socket gone meanwhile.)
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          if (policy) held = undefined;
+          this.session(ws, principal, name, db && policy ? { db, policy } : undefined, remote);
+        });
+      } finally {
+        held?.release?.();
+      }
     } catch (err) {
       const e = err instanceof HubRequestError ? err : new HubRequestError(500, 'unavailable', 'the hub could not open the database');
       if (!(err instanceof HubRequestError)) this.log('warn', `connection from ${remote} to ${redactUrl(req.url)} failed: ${(err as Error).message}`);
@@ -285,11 +296,15 @@ export class HubServer {
     })()
       .catch((err: Error) => this.log('warn', `session of ${principal.user} on ${name} failed: ${err.message}`))
       .finally(() => {
+        access?.db.release?.(); // the session's hold on its database (the upgrade's, or admit's)
         clearTimeout(live.expiry);
         this.sessions.delete(live);
         const left = (this.perDatabase.get(name) ?? 1) - 1;
         if (left > 0) this.perDatabase.set(name, left);
-        else this.perDatabase.delete(name);
+        else {
+          this.perDatabase.delete(name);
+          this.clocks.delete(name); // (kept per database with a session: one per database ever served otherwise)
+        }
         this.gauges();
         // The session is over even if the client does not hang up: close (after what was sent).
         if (ws.readyState === ws.OPEN) {
@@ -313,7 +328,12 @@ export class HubServer {
     if (m.type !== 'hello' || !m.push) return undefined;
     const db = (await this.store.open(name)) ?? (await this.store.open(name, { app: principal.app, user: principal.user }));
     // (someone else may have created it meanwhile: then their access rules)
-    const policy = db && accessOf(await db.info(), principal);
+    let policy: PeerPolicy | undefined;
+    try {
+      policy = db && accessOf(await db.info(), principal);
+    } finally {
+      if (db && !policy) db.release?.(); // held by the session only with access
+    }
     return db && policy ? { db, policy } : undefined;
   }
 

@@ -18,7 +18,7 @@ import { checkPolicy, PolicyError, policyFromJson, type PeerPolicy } from '../sy
 import { accessOf, isOwner } from './access.ts';
 import type { Authenticator, Principal } from './auth/port.ts';
 import { HubRequestError } from './errors.ts';
-import { checkDatabaseName, DatabaseNameError, type HubStore } from './storage/port.ts';
+import { checkDatabaseName, DatabaseNameError, type HubDatabase, type HubStore } from './storage/port.ts';
 
 /** The largest request body read (bytes). */
 const MAX_BODY = 64 * 1024;
@@ -85,6 +85,15 @@ export async function handleShares(req: IncomingMessage, res: ServerResponse, ct
     throw err;
   }
   const db = await ctx.store.open(name);
+  try {
+    return await shareOn(req, res, ctx, db, name, user, who);
+  } finally {
+    db?.release?.(); // held for this call only
+  }
+}
+
+/** A share's PUT or DELETE on `db` (open, or undefined if none), answered. */
+async function shareOn(req: IncomingMessage, res: ServerResponse, ctx: SharesContext, db: HubDatabase | undefined, name: string, user: string, who: Principal): Promise<boolean> {
   const info = db && (await db.info());
   // The same answer whether it is missing or someone else's: no hint which databases exist.
   if (!db || !info || !isOwner(info, who)) throw new HubRequestError(403, 'forbidden', `database ${name} is not yours: only its owner shares it`);

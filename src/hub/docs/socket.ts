@@ -63,6 +63,8 @@ interface Entry {
 
 interface Conn {
   ws: WebSocket;
+  /** Held (store.open) from the upgrade until the connection closed and, if it was the replica's last, the replica too. */
+  db: HubDatabase;
   principal: Principal;
   policy: PeerPolicy;
   entry: Entry;
@@ -152,10 +154,19 @@ export class DocsApi {
       }
       const store = this.options.store;
       const db = (await store.open(name)) ?? (await store.open(name, { app: principal.app, user: principal.user }))!;
-      const policy = accessOf(await db.info(), principal);
-      if (!policy) throw new HubRequestError(403, 'forbidden', `database ${name} is not yours and not shared with you`);
-      if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.connection(ws, principal, db, policy, remote));
+      // Given back below unless a connection takes it over (ws calls back synchronously, or never).
+      let held: HubDatabase | undefined = db;
+      try {
+        const policy = accessOf(await db.info(), principal);
+        if (!policy) throw new HubRequestError(403, 'forbidden', `database ${name} is not yours and not shared with you`);
+        if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          held = undefined;
+          this.connection(ws, principal, db, policy, remote);
+        });
+      } finally {
+        held?.release?.();
+      }
     } catch (err) {
       const e = err instanceof HubRequestError ? err : new HubRequestError(500, 'unavailable', 'the hub could not open the database');
       if (!(err instanceof HubRequestError)) this.options.log('warn', `document connection from ${remote} to ${redactUrl(req.url)} failed: ${(err as Error).message}`);
@@ -169,7 +180,7 @@ export class DocsApi {
 
   private connection(ws: WebSocket, principal: Principal, db: HubDatabase, policy: PeerPolicy, remote: string): void {
     const entry = this.acquire(db, principal);
-    const conn: Conn = { ws, principal, policy, entry, subscriptions: new Map(), chain: Promise.resolve(), replies: Promise.resolve(), pending: 0 };
+    const conn: Conn = { ws, db, principal, policy, entry, subscriptions: new Map(), chain: Promise.resolve(), replies: Promise.resolve(), pending: 0 };
     entry.conns.add(conn);
     this.open.add(conn);
     this.options.metrics.docsConnections.set(this.open.size);
@@ -368,7 +379,10 @@ export class DocsApi {
     entry.conns.delete(conn);
     this.open.delete(conn);
     this.options.metrics.docsConnections.set(this.open.size);
-    if (entry.conns.size === 0 && this.entries.get(entry.key) === entry) this.drop(entry);
+    const replicaClosed = entry.conns.size === 0 && this.entries.get(entry.key) === entry ? this.drop(entry) : this.closing.get(entry.key);
+    // The replica syncs with the database until it closed: held until then.
+    if (!replicaClosed) return conn.db.release?.();
+    void replicaClosed.then(() => conn.db.release?.()).catch((err: Error) => this.options.log('warn', `releasing database ${conn.db.name} failed: ${err.message}`));
   }
 
   /** Closes an entry's replica (its connections are gone or being closed). */

@@ -103,9 +103,14 @@ export async function recentConflicts(hub: InspectedHub): Promise<{ conflicts: C
   let recorded = names.length === 0;
   for (const name of names) {
     const db = await hub.store.open(name);
-    if (!db?.conflicts) continue;
-    recorded = true;
-    for (const c of await db.conflicts(MAX_CONFLICTS)) found.push(viewOf(name, c));
+    if (!db) continue;
+    try {
+      if (!db.conflicts) continue;
+      recorded = true;
+      for (const c of await db.conflicts(MAX_CONFLICTS)) found.push(viewOf(name, c));
+    } finally {
+      db.release?.();
+    }
   }
   found.sort((a, b) => b.at - a.at);
   return { conflicts: found.slice(0, MAX_CONFLICTS), recorded };

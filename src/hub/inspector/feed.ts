@@ -129,16 +129,20 @@ export class ChangeWatcher {
     void (async () => {
       const db = await this.#store.open(name);
       if (!db) return;
-      let since = fromStart ? 0 : await db.feed.version();
-      watching();
-      if (fromStart) since = await this.#read(name, db.feed, since);
-      while (!signal.aborted) {
-        // The signal, or a look now and then anyway (a missed signal costs at most pollMs).
-        const wake = new AbortController();
-        await Promise.race([db.feed.changed(AbortSignal.any([signal, wake.signal])), sleep(this.#pollMs, signal)]);
-        wake.abort();
-        if (signal.aborted) break;
-        since = await this.#read(name, db.feed, since);
+      try {
+        let since = fromStart ? 0 : await db.feed.version();
+        watching();
+        if (fromStart) since = await this.#read(name, db.feed, since);
+        while (!signal.aborted) {
+          // The signal, or a look now and then anyway (a missed signal costs at most pollMs).
+          const wake = new AbortController();
+          await Promise.race([db.feed.changed(AbortSignal.any([signal, wake.signal])), sleep(this.#pollMs, signal)]);
+          wake.abort();
+          if (signal.aborted) break;
+          since = await this.#read(name, db.feed, since);
+        }
+      } finally {
+        db.release?.(); // held while followed
       }
     })()
       .catch((err: Error) => {

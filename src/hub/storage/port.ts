@@ -72,18 +72,28 @@ export interface HubDatabase {
    * absent where the store does not record them (both stores here do; PostgreSQL's: postgres/conflicts.ts).
    */
   conflicts?(limit: number): Promise<Conflict[]>;
+  /**
+   * Gives back the hold the `open` that returned it took: call it once per such open, when done
+   * with the database (a session ended, an API call answered). A database nobody holds, with no work
+   * in flight, is closed after the store's idle time and opened again by the next `open`
+   * (storage/leases.ts). Absent: the store keeps its databases open while it runs.
+   */
+  release?(): void;
 }
 
 /** Where hosted databases live. */
 export interface HubStore {
   /**
-   * The database called `name`, open (every caller gets the same one), or undefined if there is
-   * none — unless `create` is given: then a missing one is created, owned by `create`.
+   * The database called `name`, open and held until its `release()` (every holder at a time gets the
+   * same one), or undefined if there is none — unless `create` is given: then a missing one is
+   * created, owned by `create`.
    * Throws {@link DatabaseNameError} for a name that is not a valid database name.
    */
   open(name: string, create?: HubUser): Promise<HubDatabase | undefined>;
   /** Every hosted database's metadata, by name. */
   list(): Promise<DatabaseInfo[]>;
+  /** Hosted databases open now (held, or idle and not closed yet), for the `ddcp_hub_open_databases` gauge. */
+  readonly openDatabases?: number;
   /** Closes every open database; pending writes are durable when it resolves. */
   close(): Promise<void>;
 }

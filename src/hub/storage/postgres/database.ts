@@ -55,6 +55,10 @@ export interface StoreContext {
   heard(name: string): number;
   /** The most pushes merged in one transaction (1: each its own). */
   maxGroup: number;
+  /** Gives back one hold on `name` (see storage/leases.ts). */
+  release(name: string): void;
+  /** `name` was dropped, idle: what the store keeps of it goes too. */
+  closed(name: string): void;
   /**
    * Taken by every merge for its reserved connection (slots.ts): the pool's other connections stay
    * free for short statements; a database whose turn comes takes others waiting along.
@@ -144,6 +148,24 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
 
   get feed(): ChangeFeed {
     return this;
+  }
+
+  /** Ends one open's hold (see storage/leases.ts). */
+  release(): void {
+    this.ctx.release(this.name);
+  }
+
+  /** Pushes queued or being merged, or a follower waiting for changes: not closed then (storage/leases.ts). */
+  busy(): boolean {
+    return this.queue.length > 0 || this.draining || this.ctx.following(this.name);
+  }
+
+  /**
+   * Dropped, idle (nothing queued or merging: see busy): nothing of it is only in memory — every
+   * acknowledged merge was committed, and a later open reads it from PostgreSQL again.
+   */
+  close(): void {
+    this.ctx.closed(this.name);
   }
 
   get sink(): ChangeSink {

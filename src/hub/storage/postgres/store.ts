@@ -19,6 +19,7 @@ import { identityFromKeyFile, newKeyFile } from '../../../repo/identity.ts';
 import { policyFromJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 import { bytes } from './cells.ts';
+import { Leases } from '../leases.ts';
 import { infoOf, PgHubDatabase, type StoreContext } from './database.ts';
 import { ScratchPredicates } from './predicates.ts';
 import { MergeTurns } from './slots.ts';
@@ -40,6 +41,11 @@ export interface PgHubStoreOptions {
    * and then go in together, each at its own version.
    */
   maxGroup?: number;
+  /**
+   * How long (ms) a hosted database nobody uses stays cached (its object, its fan-out's frames,
+   * what this process heard of it) before it is dropped; default 5 s (storage/leases.ts).
+   */
+  idleCloseMs?: number;
 }
 
 /**
@@ -69,7 +75,8 @@ export class PgHubStore implements HubStore {
   private readonly ownsClient: boolean;
   private readonly channel: string;
   private readonly events = new EventEmitter();
-  private readonly opened = new Map<string, Promise<PgHubDatabase | undefined>>();
+  /** The databases open here, held by sessions and API calls, dropped once idle (storage/leases.ts). */
+  private readonly leases: Leases<PgHubDatabase>;
   private readonly predicates = new ScratchPredicates();
   private unlisten: (() => Promise<void>) | undefined;
   /** Per database open here, the newest version heard of (merged here, or notified): its followers were told of it. */
@@ -83,8 +90,9 @@ export class PgHubStore implements HubStore {
   private readonly maxGroup: number;
   private readonly mergeTurns: MergeTurns<PgHubDatabase>;
 
-  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number, poolSize: number) {
+  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number, poolSize: number, idleCloseMs: number | undefined) {
     this.maxGroup = maxGroup;
+    this.leases = new Leases({ ...(idleCloseMs !== undefined && { idleMs: idleCloseMs }) });
     // Merges reserve at most all but two of the pool's connections (see slots.ts), and MERGE_SLOTS.
     this.mergeTurns = new MergeTurns(Math.min(MERGE_SLOTS, poolSize - 2), DATABASES_PER_TRANSACTION);
     this.sql = sql;
@@ -100,7 +108,7 @@ export class PgHubStore implements HubStore {
     checkSchemaName(schema);
     const owns = typeof options.url === 'string';
     const sql = typeof options.url === 'string' ? postgres(options.url, { max: options.max ?? 10, onnotice: () => {} }) : options.url;
-    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10));
+    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10), options.idleCloseMs);
     try {
       await migrate(sql, schema);
       const listening = await sql.listen(store.channel, (payload) => store.notified(payload));
@@ -120,6 +128,8 @@ export class PgHubStore implements HubStore {
       predicates: this.predicates,
       maxGroup: this.maxGroup,
       mergeTurns: this.mergeTurns,
+      release: (name) => this.leases.release(name),
+      closed: (name) => this.forget(name),
       changed: (name, signal) =>
         new Promise((resolve) => {
           if (signal.aborted || this.closed) return resolve();
@@ -158,7 +168,7 @@ export class PgHubStore implements HubStore {
     }
     const name = payload.slice(0, space);
     // Kept for databases open here (a fan-out's handover checks it, even while nobody waits).
-    if (!this.opened.has(name)) return;
+    if (!this.leases.has(name)) return;
     const version = Number(payload.slice(space + 1));
     if (version <= (this.committing.get(name) ?? -1)) return; // told when its COMMIT is answered
     if (Number.isFinite(version)) this.tell(name, version);
@@ -179,13 +189,21 @@ export class PgHubStore implements HubStore {
       return Promise.reject(err);
     }
     if (this.closed) return Promise.reject(new HubStoreError('the hub store is closed'));
-    const open = this.opened.get(name);
-    if (open) return open;
-    const opening = this.find(name, create);
-    this.opened.set(name, opening);
-    // A database that isn't there may be created later (by us or another hub): don't remember that.
-    opening.then((db) => db === undefined && this.opened.get(name) === opening && this.opened.delete(name), () => this.opened.delete(name));
-    return opening;
+    // (a database that isn't there may be created later, by us or another hub: not remembered)
+    const find = (): Promise<PgHubDatabase | undefined> => this.find(name, create);
+    // Joined an open (without `create`) that found none: this one creates it.
+    return this.leases.acquire(name, find).then((db) => (db || !create ? db : this.leases.acquire(name, find)));
+  }
+
+  /** Hosted databases open here now (held, or idle and not yet dropped). */
+  get openDatabases(): number {
+    return this.leases.size;
+  }
+
+  /** A database dropped for being idle: what this process heard of it goes too (heard again from PostgreSQL). */
+  private forget(name: string): void {
+    this.told.delete(name);
+    this.committing.delete(name);
   }
 
   private async find(name: string, create?: HubUser): Promise<PgHubDatabase | undefined> {
@@ -233,7 +251,7 @@ export class PgHubStore implements HubStore {
     if (this.closed) return;
     this.closed = true;
     this.events.emit('\u0000closed'); // followers end their waits
-    this.opened.clear();
+    await this.leases.drain();
     await this.unlisten?.().catch(() => {});
     if (this.ownsClient) await this.sql.end({ timeout: 5 });
     this.predicates.close();

@@ -81,6 +81,8 @@ export class HostedFeed extends RepoFeed {
   private readonly told = new EventEmitter();
   private toldVersion = -1;
   private flushing = false;
+  /** Reads on pooled engines under way (a store closes an idle database only when none is). */
+  private reading = 0;
   /**
    * What the group commits since the fan-out last took it stored (versions `from` to `to`, nothing
    * else written between), for the fan-out's unfiltered group instead of reading it back.
@@ -297,6 +299,14 @@ export class HostedFeed extends RepoFeed {
     return { version: last.version, applied: r.applied, refused: r.refused.map((x) => ({ version: Number(x.dbVersion), message: refusalText(x) })) };
   }
 
+  /**
+   * Work in flight that closing the database would cut short: pushes queued or being committed, a
+   * follower waiting for the next change, a read under way (see storage/leases.ts).
+   */
+  get busy(): boolean {
+    return this.queue.length > 0 || this.flushing || this.reading > 0 || this.told.listenerCount('changed') > 0;
+  }
+
   private take(): Engine {
     this.reads++;
     return this.idle.pop() ?? Engine.open(openDatabase(this.path));
@@ -310,9 +320,11 @@ export class HostedFeed extends RepoFeed {
   override async *batches(since: number, request: FeedRequest): AsyncGenerator<Batch> {
     const generation = this.idle;
     const engine = this.take();
+    this.reading++;
     try {
       yield* readStamped(engine, since, request);
     } finally {
+      this.reading--;
       this.give(engine, generation);
     }
   }

@@ -15,6 +15,7 @@ import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { planDeclare } from '../declare.ts';
 import { HostedFeed } from './feed.ts';
+import { Leases } from '../leases.ts';
 import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 
 const META_SCHEMA = `
@@ -25,6 +26,11 @@ interface MetaRow {
   name: string;
   app: string;
   owner: string;
+}
+
+interface DatabaseHooks {
+  release(): void;
+  closed(): void;
 }
 
 class SqliteHubDatabase implements HubDatabase {
@@ -39,9 +45,12 @@ class SqliteHubDatabase implements HubDatabase {
   private readonly db: SqliteConnection;
   private readonly meta: SqliteConnection;
   private staging: Staging | undefined;
+  /** The store's: one hold given back, and this closed. */
+  private readonly hooks: DatabaseHooks;
 
-  constructor(meta: SqliteConnection, dir: string, name: string, identity: Identity) {
+  constructor(meta: SqliteConnection, dir: string, name: string, identity: Identity, hooks: DatabaseHooks) {
     this.name = name;
+    this.hooks = hooks;
     this.meta = meta;
     this.dbPath = join(dir, `${name}.db`);
     this.db = openDatabase(this.dbPath);
@@ -116,10 +125,22 @@ class SqliteHubDatabase implements HubDatabase {
     return this.engine.conflicts({ limit });
   }
 
+  /** Ends one open's hold (see storage/leases.ts). */
+  release(): void {
+    this.hooks.release();
+  }
+
+  /** Work in flight a close would cut short (see HostedFeed.busy). */
+  busy(): boolean {
+    return this.feed.busy;
+  }
+
+  /** Lands what is queued, closes the read pool, then the writer (its last connection: SQLite checkpoints the WAL). */
   close(): void {
     this.feed.stop();
     this.staging?.close();
     this.db.close();
+    this.hooks.closed();
   }
 }
 
@@ -128,25 +149,54 @@ function sharesOf(meta: SqliteConnection, name: string): Record<string, PeerPoli
   return Object.fromEntries(rows.map((r) => [r.user, policyFromJson(JSON.parse(r.policy), `share of ${name} with ${r.user}`)]));
 }
 
-/** Hosted databases in a data folder (created if missing). */
+/** Options of the embedded store. */
+export interface SqliteHubStoreOptions {
+  /**
+   * How long (ms) a hosted database nobody uses (no session, follower, push, API call) stays open
+   * before its engine and read pool are closed; default 5 s (storage/leases.ts).
+   */
+  idleCloseMs?: number;
+  /** Told when closing an idle database failed (it is forgotten anyway). */
+  log?: (line: string) => void;
+}
+
+/** Hosted databases in a data folder (created if missing); each open while used (see storage/leases.ts). */
 export class SqliteHubStore implements HubStore {
   readonly dir: string;
   private readonly meta: SqliteConnection;
+  private readonly leases: Leases<SqliteHubDatabase>;
+  /** The open databases (opened, not yet closed), for `list`. */
   private readonly opened = new Map<string, SqliteHubDatabase>();
   private closed = false;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: SqliteHubStoreOptions = {}) {
     this.dir = dir;
+    const log = options.log;
+    this.leases = new Leases({
+      ...(options.idleCloseMs !== undefined && { idleMs: options.idleCloseMs }),
+      onCloseError: (name, err) => log?.(`closing idle hosted database ${name} failed: ${err.message}`),
+    });
     mkdirSync(join(dir, 'databases'), { recursive: true });
     this.meta = openDatabase(join(dir, 'hub.db'));
     this.meta.exec(META_SCHEMA);
   }
 
+  /** Hosted databases open now (held, or idle and not yet closed). */
+  get openDatabases(): number {
+    return this.leases.size;
+  }
+
+  /** The database, held until its `release()` (once per open that returned one). */
   async open(name: string, create?: HubUser): Promise<HubDatabase | undefined> {
     checkDatabaseName(name);
     if (this.closed) throw new HubStoreError('the hub store is closed');
-    const open = this.opened.get(name);
-    if (open) return open;
+    const db = await this.leases.acquire(name, () => this.load(name, create));
+    // Joined an open (without `create`) that found none: this one creates it.
+    return db || !create ? db : this.leases.acquire(name, () => this.load(name, create));
+  }
+
+  private async load(name: string, create?: HubUser): Promise<SqliteHubDatabase | undefined> {
+    if (this.closed) throw new HubStoreError('the hub store is closed');
     const known = this.meta.prepare('SELECT 1 FROM databases WHERE name = ?').get(name) !== undefined;
     if (!known) {
       if (!create) return undefined;
@@ -157,9 +207,10 @@ export class SqliteHubStore implements HubStore {
     const keyPath = join(dir, `${name}.key`);
     const identity = existsSync(keyPath) ? loadIdentity(keyPath) : await createIdentity(keyPath);
     if (this.closed) throw new HubStoreError('the hub store is closed');
-    const again = this.opened.get(name);
-    if (again) return again;
-    const db = new SqliteHubDatabase(this.meta, dir, name, identity);
+    const db: SqliteHubDatabase = new SqliteHubDatabase(this.meta, dir, name, identity, {
+      release: () => this.leases.release(name),
+      closed: () => this.opened.get(name) === db && this.opened.delete(name),
+    });
     this.opened.set(name, db);
     return db;
   }
@@ -187,7 +238,7 @@ export class SqliteHubStore implements HubStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const db of this.opened.values()) db.close();
+    for (const db of await this.leases.drain()) db.close();
     this.opened.clear();
     this.meta.close();
   }
