@@ -1,4 +1,4 @@
-// Prototype of the row-level clock layout (README "The row-level clock layout"): insert + seal and disk of 100,000 rows in pure SQL, today's layout beside it, CPU time, best of 3.
+// Prototype of the row-level clock layout (docs/performance.md, "The row-level clock layout"): insert + seal and disk of 100,000 rows in pure SQL, today's layout beside it, CPU time, best of 3.
 // node --disable-warning=ExperimentalWarning bench/layout-prototype.ts
 import { ITEMS_DDL, makeItems } from './util.ts';
 import { openDatabase } from '../src/engine/sqlite.ts';

@@ -4,7 +4,7 @@
  * shell's statement runner (`runner.js`, a process of its own). bin/ddcp.js loads `ddcp.js` instead
  * of dist/cli/main.js when it is there. A quick command then loads a few
  * files instead of ~100 modules of dist/ and node_modules — finding, reading and linking each one
- * was most of its start-up (README, Performance). dist/ keeps tsc's JavaScript and types: the library
+ * was most of its start-up (docs/performance.md). dist/ keeps tsc's JavaScript and types: the library
  * and its subpaths are imported from there as before; this is only the command's own copy.
  *
  * The two small packages every command uses (commander, valibot) are bundled; the others (libp2p,

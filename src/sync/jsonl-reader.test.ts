@@ -201,7 +201,7 @@ describe('JSON lines read as bytes', () => {
 
   it('reads no line by position that the chunk cuts off: it waits for the line whole', () => {
     // A read of a cut line fails inside it, on paths whole lines never take, which cost a recompile of
-    // the reader (README, *cli-apply*); each line is read by position exactly once.
+    // the reader (docs/performance.md, *cli-apply*); each line is read by position exactly once.
     const c: Change = { table: 'items', pk: packColumns([1n]), cid: 'name', val: 'abc', colVersion: 1, dbVersion: 2, siteId: new Uint8Array(16).fill(7), cl: 1, seq: 0 };
     const lines = [0, 1, 2].map((seq) => `${formatChange({ ...c, seq })}\n`);
     const bytes = encoder.encode(lines.join(''));
