@@ -13,19 +13,32 @@
  */
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { packColumns, type Change, type TableInfo } from '../src/engine/index.ts';
-import { batchByVersion, type Batch } from '../src/sync/batches.ts';
+import type { Batch } from '../src/sync/batches.ts';
 import type { FrameChannel } from '../src/sync/channel.ts';
 import { runSession, type PullTarget } from '../src/sync/client.ts';
-import type { ChangeFeed } from '../src/sync/ports.ts';
 import { dialWs } from '../src/transport/ws/dial.ts';
 import { proofOf } from '../test/support/identity.ts';
+import { MemFeed, NOTES } from '../test/support/mem-feed.ts';
 import { BUCKETS, bucketOf } from './hub-histogram.ts';
 import { TRACE, traced, Tracer } from './hub-trace.ts';
 
-const SCHEMA: TableInfo[] = [{ name: 'notes', pks: ['id'], columns: ['body'] }];
+const SCHEMA = NOTES;
+
+/** A writer's database in memory: each commit one new row `<i>:<version>` whose body is its commit time. */
+class Writer extends MemFeed {
+  private readonly i: number;
+  constructor(i: number) {
+    super(randomBytes(16));
+    this.i = i;
+  }
+  override commit(): number {
+    const k = this.log.length + 1;
+    const at = epoch();
+    if (tracer && traced(k)) tracer.note('commit', `${this.i}:${k}`, at);
+    return super.commit(`${this.i}:${k}`, `${at.toFixed(3)} ${this.i} ${k}`);
+  }
+}
 
 const epoch = (): number => performance.timeOrigin + performance.now();
 /** BENCH_HUB_TRACE=1: each traced change's stages in this process (bench/hub-trace.ts). */
@@ -40,47 +53,6 @@ interface ClientSpec {
   writer: boolean;
 }
 
-/** A writer's database, in memory: each commit one new row with one column (a single-cell change). */
-class MemFeed implements ChangeFeed {
-  readonly siteId = randomBytes(16);
-  readonly log: Change[] = [];
-  private readonly events = new EventEmitter();
-  private readonly i: number;
-  constructor(i: number) {
-    this.i = i;
-    this.events.setMaxListeners(0);
-  }
-  schema(): TableInfo[] {
-    return SCHEMA;
-  }
-  version(): number {
-    return this.log.length;
-  }
-  commit(): void {
-    const k = this.log.length + 1;
-    const at = epoch();
-    this.log.push({ table: 'notes', pk: packColumns([`${this.i}:${k}`]), cid: 'body', val: `${at.toFixed(3)} ${this.i} ${k}`, colVersion: 1, dbVersion: k, siteId: this.siteId, seq: 0, cl: 1 });
-    if (tracer && traced(k)) tracer.note('commit', `${this.i}:${k}`, at);
-    this.events.emit('changed');
-  }
-  async *batches(since: number): AsyncGenerator<Batch> {
-    const at = this.log.length;
-    yield* batchByVersion(this.log.slice(since, at), undefined, since);
-    yield { changes: [], version: at, complete: true };
-  }
-  changed(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.events.off('changed', done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      if (signal.aborted) return resolve();
-      this.events.on('changed', done);
-      signal.addEventListener('abort', done);
-    });
-  }
-}
 
 /** What a client got: every writer's rows (one bit each), the latency of each, bytes on the wire. */
 class Received implements PullTarget {
@@ -181,7 +153,7 @@ function counted(channel: FrameChannel, r: Received): FrameChannel {
 interface Client {
   spec: ClientSpec;
   got: Received;
-  feed?: MemFeed;
+  feed?: Writer;
   acked: number;
   /** A writer's offset in its commit period, as a fraction of it (see 'go'). */
   phase?: number;
@@ -204,7 +176,7 @@ async function main(): Promise<void> {
     Array.from({ length: 25 }, async () => {
       for (let spec = queue.shift(); spec; spec = queue.shift()) {
         const got = new Received();
-        const feed = spec.writer ? new MemFeed(spec.i) : undefined;
+        const feed = spec.writer ? new Writer(spec.i) : undefined;
         const siteId = feed?.siteId ?? randomBytes(16);
         const c: Client = { spec, got, acked: 0, done: Promise.resolve(), ...(feed ? { feed } : {}) };
         const channel = counted(await dialWs(`${url}/${spec.db}`, { token: 'bench' }), got);

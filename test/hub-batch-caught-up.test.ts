@@ -7,65 +7,29 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { packColumns, type Change, type TableInfo } from '../src/engine/index.ts';
 import type { HubServer } from '../src/hub/server.ts';
-import { batchByVersion, type Batch } from '../src/sync/batches.ts';
+import type { Batch } from '../src/sync/batches.ts';
 import type { FrameChannel } from '../src/sync/channel.ts';
 import { runSession, type PullTarget } from '../src/sync/client.ts';
 import { FEATURE_BATCH_CAUGHT_UP } from '../src/sync/features.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Welcome } from '../src/sync/messages.ts';
-import type { ChangeFeed } from '../src/sync/ports.ts';
 import { serveSession } from '../src/sync/server.ts';
 import { dialWs } from '../src/transport/ws/dial.ts';
 import { framePair } from '../src/transport/memory.ts';
 import { tempDir } from './support/cli.ts';
 import { proofOf } from './support/identity.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
+import { MemFeed, NOTES } from './support/mem-feed.ts';
 
-const SCHEMA: TableInfo[] = [{ name: 'notes', pks: ['id'], columns: ['body'] }];
+const SCHEMA = NOTES;
 const T_BATCH = 3;
 const T_CAUGHT_UP = 4;
 const T_BATCH_CAUGHT_UP = 8;
 
-/** A writer's database in memory: one single-cell change per commit. */
-class MemFeed implements ChangeFeed {
-  readonly siteId = randomBytes(16);
-  readonly log: Change[] = [];
-  private readonly events = new EventEmitter();
-  schema(): TableInfo[] {
-    return SCHEMA;
-  }
-  version(): number {
-    return this.log.length;
-  }
-  commit(): void {
-    const k = this.log.length + 1;
-    this.log.push({ table: 'notes', pk: packColumns([`w:${k}`]), cid: 'body', val: `v${k}`, colVersion: 1, dbVersion: k, siteId: this.siteId, seq: 0, cl: 1 });
-    this.events.emit('changed');
-  }
-  async *batches(since: number): AsyncGenerator<Batch> {
-    const at = this.log.length;
-    yield* batchByVersion(this.log.slice(since, at), undefined, since);
-    yield { changes: [], version: at, complete: true };
-  }
-  changed(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.events.off('changed', done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      if (signal.aborted) return resolve();
-      this.events.on('changed', done);
-      signal.addEventListener('abort', done);
-    });
-  }
-}
 
 /** What a follower pulled: the values, in order, and every caught-up. */
 class Pulled implements PullTarget {
@@ -133,7 +97,7 @@ describe('hub: batch and caught-up in one message (the negotiated batch-caught-u
   async function run(server: HubServer, db: string, n: number, followers: { features?: string[] }[]) {
     const stop = new AbortController();
     const sessions: Promise<unknown>[] = [];
-    const writer = new MemFeed();
+    const writer = new MemFeed(randomBytes(16));
     const session = (feed: MemFeed | undefined, pull: Pulled | undefined, frames: Uint8Array[], features?: string[]) => {
       const siteId = feed?.siteId ?? randomBytes(16);
       return dialWs(`${server.url}/${db}`, { token: 'alice-token' }).then((ch) =>
@@ -198,7 +162,7 @@ describe('hub: batch and caught-up in one message (the negotiated batch-caught-u
   });
 
   it('the hub refuses a batch-caught-up frame pushed to it (a server → client frame), closing the session with a clear error', async () => {
-    const writer = new MemFeed();
+    const writer = new MemFeed(randomBytes(16));
     writer.commit();
     const ch = await dialWs(`${hub.url}/refused`, { token: 'alice-token' });
     await ch.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, siteId: writer.siteId, proof: proofOf(writer.siteId), schema: SCHEMA, since: 0, held: [], follow: false, pull: false, push: true, features: [FEATURE_BATCH_CAUGHT_UP] }));
@@ -220,7 +184,7 @@ describe('client: batch-caught-up only where negotiated', () => {
   /** A server from before (no features), or one that breaks the rule: it sends what `frames` says after its welcome. */
   async function against(announce: string[] | undefined, welcomeFeatures: string[], frames: (feed: MemFeed) => Uint8Array[]) {
     const [server, client] = framePair();
-    const feed = new MemFeed();
+    const feed = new MemFeed(randomBytes(16));
     feed.commit();
     const serverSite = randomBytes(16);
     const pull = new Pulled();
@@ -273,7 +237,7 @@ describe('client: batch-caught-up only where negotiated', () => {
       [undefined, ['some-future-feature'], []],
     ] as [string[] | undefined, string[], string[]][]) {
       const [server, client] = framePair();
-      const feed = new MemFeed();
+      const feed = new MemFeed(randomBytes(16));
       const serverProof = proofOf(feed.siteId);
       const sink = { trackedVersion: async () => 0, bindSite: async () => {}, receive: async () => undefined, caughtUp: async () => {}, dropIncomplete: async () => {} };
       const stop = new AbortController();

@@ -1,50 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { packColumns, type Change } from '../engine/index.ts';
-import { batchByVersion, type Batch } from './batches.ts';
 import type { FrameChannel } from './channel.ts';
 import { decodeMessage } from './messages.ts';
-import type { ChangeFeed } from './ports.ts';
 import { sendFeed } from './sender.ts';
+import { MemFeed } from '../../test/support/mem-feed.ts';
 
-/** A feed in memory: one change per commit; its change signal reaches only who listens at that moment. */
-class MemFeed implements ChangeFeed {
-  readonly siteId = new Uint8Array(16).fill(7);
-  readonly log: Change[] = [];
-  private readonly events = new EventEmitter();
-  schema() {
-    return [{ name: 'notes', pks: ['id'], columns: ['body'] }];
-  }
-  version(): number {
-    return this.log.length;
-  }
-  commit(): void {
-    const k = this.log.length + 1;
-    this.log.push({ table: 'notes', pk: packColumns([k]), cid: 'body', val: `v${k}`, colVersion: 1, dbVersion: k, siteId: this.siteId, seq: 0, cl: 1 });
-    this.events.emit('changed');
-  }
-  async *batches(since: number): AsyncGenerator<Batch> {
-    const at = this.log.length;
-    yield* batchByVersion(this.log.slice(since, at), undefined, since);
-    yield { changes: [], version: at, complete: true };
-  }
-  changed(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.events.off('changed', done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.events.on('changed', done);
-      signal.addEventListener('abort', done);
-    });
-  }
-}
 
 describe('sendFeed', () => {
   it('a following sender sends a change whose signal came while it was sending, without waiting for the next change', async () => {
-    const feed = new MemFeed();
+    const feed = new MemFeed(new Uint8Array(16).fill(7));
     const stop = new AbortController();
     const versions: number[] = [];
     let gotSecond!: () => void;
@@ -73,7 +37,7 @@ describe('sendFeed', () => {
 
   it('a keep-alive caught-up comes only after keepAliveMs with no change since the last wait began (the timer armed by an earlier wait does not cut a later one short)', async () => {
     const ms = 60;
-    const feed = new MemFeed();
+    const feed = new MemFeed(new Uint8Array(16).fill(7));
     const stop = new AbortController();
     const sent: { type: string; version: number; at: number }[] = [];
     const channel = {
