@@ -24,9 +24,10 @@ import { HubStoreError } from './errors.ts';
 export const DEFAULT_IDLE_CLOSE_MS = 5_000;
 
 /**
- * At most this many databases open at once by default, unless all are held (see the file comment):
- * about 10,000 file handles for embedded SQLite, under the usual 65,536 per process limit with room
- * for connections.
+ * At most this many databases open at once by default, unless all are held (see the file comment).
+ * An idle embedded SQLite database holds 5 file handles, up to 21 once 8 reads ran on it at once
+ * (bench/hub-max-open.ts): 5,000–21,000 in all, within the usual per-process limits with room for
+ * connections; a host with a lower limit passes a lower cap (`--max-open`).
  */
 export const DEFAULT_MAX_OPEN = 1_000;
 
