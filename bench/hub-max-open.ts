@@ -9,6 +9,9 @@
  *    times in this process: the peak of open handles on hosted files, databases open at the end, and
  *    CPU per use (a close for the cap included).
  *
+ * BENCH_MAX_OPEN sets the cap (1,000); BENCH_ONLY=capped|uncapped runs one side (e.g. under a low
+ * `ulimit -n`, where the uncapped side runs out of file handles).
+ *
  *   node --disable-warning=ExperimentalWarning bench/hub-max-open.ts
  */
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
@@ -18,6 +21,8 @@ import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
 
 const N = Number(process.env.BENCH_N ?? 1_200);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const CAP = Number(process.env.BENCH_MAX_OPEN ?? 1_000);
+const ONLY = process.env.BENCH_ONLY;
 const NOBODY = new Uint8Array(16);
 const TABLES = [{ name: 'notes', pks: ['id'], columns: ['body'] }] as never;
 
@@ -74,7 +79,8 @@ async function run(maxOpen: number): Promise<{ peak: number; open: number; cpuMs
 
 const results: Record<string, { peak: number[]; open: number[]; cpuMs: number[] }> = {};
 for (let r = 0; r < RUNS; r++) {
-  for (const [label, maxOpen] of [['uncapped', Number.MAX_SAFE_INTEGER], ['cap 1,000', 1_000]] as const) {
+  for (const [label, maxOpen] of [['uncapped', Number.MAX_SAFE_INTEGER], [`cap ${CAP}`, CAP]] as const) {
+    if (ONLY !== undefined && ONLY !== (label === 'uncapped' ? 'uncapped' : 'capped')) continue;
     const x = await run(maxOpen);
     const acc = (results[label] ??= { peak: [], open: [], cpuMs: [] });
     acc.peak.push(x.peak);
