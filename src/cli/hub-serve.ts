@@ -13,6 +13,22 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
+/** `--idle-close SECONDS`: a non-negative number of seconds (fractions allowed) → milliseconds. */
+export function parseIdleClose(text: string): number {
+  const s = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(s) || s * 1000 > 2 ** 31 - 1) {
+    throw new CliError(`bad --idle-close ${JSON.stringify(text)}: expected a number of seconds, 0 or more (e.g. 5 or 0.5)`, ExitCode.Usage);
+  }
+  return Math.round(s * 1000);
+}
+
+/** `--max-open N`: a positive whole number of databases. */
+export function parseMaxOpen(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new CliError(`bad --max-open ${JSON.stringify(text)}: expected a whole number of databases, 1 or more`, ExitCode.Usage);
+  return n;
+}
+
 export function registerServe(hub: Command, ctx: Context): void {
   hub
     .command('serve')
@@ -21,6 +37,8 @@ export function registerServe(hub: Command, ctx: Context): void {
     .option('--data <dir>', 'the data folder: embedded SQLite storage, one file per database (default: ./hub)')
     .option('--database-url <url>', 'PostgreSQL instead (postgres://…): all state there, so several hubs can serve one storage')
     .option('--schema <name>', 'with --database-url: the schema of the hub tables (default: ddcp_hub)')
+    .option('--idle-close <seconds>', 'close a hosted database this long after its last client or call ended; opened again when used (default: 5)')
+    .option('--max-open <n>', 'at most this many hosted databases open at once: one more closes the least recently used idle ones first (default: 1000; exceeded, and counted in /metrics, only if all are in use)')
     .option('--max-frame <bytes>', 'the largest frame a client may send (default: 16 MiB)')
     .option('--docs-cache <dir>', "where the JSON document API keeps its per-user replicas, kept across restarts (default: a temporary folder removed at stop)")
     .option('--no-inspector', "don't serve the operator's inspector at /ui")
@@ -35,8 +53,9 @@ Stops on Ctrl-C or SIGTERM: sessions finish the batch they are merging, clients 
 
 Examples:
   ddcp hub serve --data ./hub
+  ddcp hub serve --data ./hub --idle-close 30 --max-open 5000
   ddcp hub serve --listen 0.0.0.0:7420 --database-url postgres://127.0.0.1/hub`)
-    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string; docsCache?: string; inspector: boolean }) => {
+    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string; docsCache?: string; idleClose?: string; maxOpen?: string; inspector: boolean }) => {
       const stopped = new Promise<void>((resolve_) => {
         process.once('SIGINT', () => resolve_());
         process.once('SIGTERM', () => resolve_());
@@ -45,6 +64,9 @@ Examples:
       const { host, port } = parseListen(opts.listen ?? `127.0.0.1:${DEFAULT_HUB_PORT}`);
       const maxFrameBytes = opts.maxFrame === undefined ? undefined : Number(opts.maxFrame);
       if (maxFrameBytes !== undefined && !(Number.isSafeInteger(maxFrameBytes) && maxFrameBytes >= 1024)) throw new CliError(`bad --max-frame ${opts.maxFrame}: a number of bytes, at least 1024`, ExitCode.Usage);
+      const idleCloseMs = opts.idleClose === undefined ? undefined : parseIdleClose(opts.idleClose);
+      const maxOpen = opts.maxOpen === undefined ? undefined : parseMaxOpen(opts.maxOpen);
+      const leases = { ...(idleCloseMs !== undefined && { idleCloseMs }), ...(maxOpen !== undefined && { maxOpen }) };
       const dataDir = opts.databaseUrl === undefined || opts.data !== undefined ? resolve(ctx.dir(), opts.data ?? 'hub') : undefined;
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       // One hub per embedded data folder (a second would not hear of the first's merges).
@@ -67,7 +89,7 @@ Examples:
         if (opts.inspector) {
           admins = await openAdminStore({ ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true });
         }
-        store = opts.databaseUrl !== undefined ? await PgHubStore.open({ url: opts.databaseUrl, ...(opts.schema !== undefined && { schema: opts.schema }) }) : new SqliteHubStore(dataDir!);
+        store = opts.databaseUrl !== undefined ? await PgHubStore.open({ url: opts.databaseUrl, ...(opts.schema !== undefined && { schema: opts.schema }), ...leases }) : new SqliteHubStore(dataDir!, { ...leases, log });
         server = await HubServer.start({
           store,
           auth: auth.auth,

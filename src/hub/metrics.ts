@@ -29,6 +29,12 @@ export class HubMetrics {
     help: 'Hosted databases the store holds open (in use, or idle and not yet closed): its engines, statements and file handles.',
     registers: [this.registry],
   });
+  /** Raised from the store at each scrape (see {@link HubMetrics.openDatabasesOf}). */
+  readonly opensOverCap = new Counter({
+    name: 'ddcp_hub_opens_over_cap_total',
+    help: 'Hosted databases opened past the cap on open databases (--max-open) because every open one was in use.',
+    registers: [this.registry],
+  });
   readonly changesIn = new Counter({ name: 'ddcp_hub_changes_in_total', help: 'Changes received from clients (pushed).', registers: [this.registry] });
   readonly changesOut = new Counter({ name: 'ddcp_hub_changes_out_total', help: 'Changes sent to clients.', registers: [this.registry] });
   readonly refusals = new Counter({ name: 'ddcp_hub_refusals_total', help: 'Connections, sessions and transactions refused, by reason.', labelNames: ['reason'] as const, registers: [this.registry] });
@@ -40,10 +46,14 @@ export class HubMetrics {
   });
 
   /** Reads the open databases from `count` (the store's) at each scrape. */
-  openDatabasesOf(count: () => number | undefined): void {
+  openDatabasesOf(count: () => number | undefined, overCap: () => number | undefined = () => undefined): void {
     this.#openDatabases = count;
+    this.#opensOverCap = overCap;
   }
   #openDatabases: () => number | undefined = () => undefined;
+  #opensOverCap: () => number | undefined = () => undefined;
+  /** What the store had counted at the last scrape: the counter rises by the difference. */
+  #overCapSeen = 0;
 
   refused(reason: RefusalReason, n = 1): void {
     this.refusals.inc({ reason }, n);
@@ -53,6 +63,9 @@ export class HubMetrics {
   text(): Promise<string> {
     const open = this.#openDatabases();
     if (open !== undefined) this.openDatabases.set(open);
+    const over = this.#opensOverCap() ?? 0;
+    if (over > this.#overCapSeen) this.opensOverCap.inc(over - this.#overCapSeen);
+    this.#overCapSeen = Math.max(this.#overCapSeen, over);
     return this.registry.metrics();
   }
 

@@ -130,7 +130,10 @@ export class HubServer {
     this.store = options.store;
     this.auth = options.auth;
     this.log = options.log ?? (() => {});
-    this.metrics.openDatabasesOf(() => this.store.openDatabases);
+    this.metrics.openDatabasesOf(
+      () => this.store.openDatabases,
+      () => this.store.opensOverCap,
+    );
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_HUB_MAX_FRAME_BYTES, perMessageDeflate: false });
     this.http = createServer((req, res) => void this.request(req, res));
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.upgrade(req, socket, head));

@@ -94,6 +94,11 @@ export interface HubStore {
   list(): Promise<DatabaseInfo[]>;
   /** Hosted databases open now (held, or idle and not closed yet), for the `ddcp_hub_open_databases` gauge. */
   readonly openDatabases?: number;
+  /**
+   * Opens that went past the store's cap on open databases because every open one was in use
+   * (storage/leases.ts), for the `ddcp_hub_opens_over_cap_total` counter.
+   */
+  readonly opensOverCap?: number;
   /** Closes every open database; pending writes are durable when it resolves. */
   close(): Promise<void>;
 }

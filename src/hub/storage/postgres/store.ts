@@ -46,6 +46,8 @@ export interface PgHubStoreOptions {
    * what this process heard of it) before it is dropped; default 5 s (storage/leases.ts).
    */
   idleCloseMs?: number;
+  /** At most this many hosted databases cached at once, least recently released idle ones dropped first; default 1,000 (storage/leases.ts). */
+  maxOpen?: number;
 }
 
 /**
@@ -90,9 +92,9 @@ export class PgHubStore implements HubStore {
   private readonly maxGroup: number;
   private readonly mergeTurns: MergeTurns<PgHubDatabase>;
 
-  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number, poolSize: number, idleCloseMs: number | undefined) {
+  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number, poolSize: number, idleCloseMs: number | undefined, maxOpen: number | undefined) {
     this.maxGroup = maxGroup;
-    this.leases = new Leases({ ...(idleCloseMs !== undefined && { idleMs: idleCloseMs }) });
+    this.leases = new Leases({ ...(idleCloseMs !== undefined && { idleMs: idleCloseMs }), ...(maxOpen !== undefined && { maxOpen }) });
     // Merges reserve at most all but two of the pool's connections (see slots.ts), and MERGE_SLOTS.
     this.mergeTurns = new MergeTurns(Math.min(MERGE_SLOTS, poolSize - 2), DATABASES_PER_TRANSACTION);
     this.sql = sql;
@@ -108,7 +110,7 @@ export class PgHubStore implements HubStore {
     checkSchemaName(schema);
     const owns = typeof options.url === 'string';
     const sql = typeof options.url === 'string' ? postgres(options.url, { max: options.max ?? 10, onnotice: () => {} }) : options.url;
-    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10), options.idleCloseMs);
+    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10), options.idleCloseMs, options.maxOpen);
     try {
       await migrate(sql, schema);
       const listening = await sql.listen(store.channel, (payload) => store.notified(payload));
@@ -198,6 +200,11 @@ export class PgHubStore implements HubStore {
   /** Hosted databases open here now (held, or idle and not yet dropped). */
   get openDatabases(): number {
     return this.leases.size;
+  }
+
+  /** Opens past `maxOpen` because every cached database was in use (storage/leases.ts). */
+  get opensOverCap(): number {
+    return this.leases.opensOverCap;
   }
 
   /** A database dropped for being idle: what this process heard of it goes too (heard again from PostgreSQL). */

@@ -156,6 +156,12 @@ export interface SqliteHubStoreOptions {
    * before its engine and read pool are closed; default 5 s (storage/leases.ts).
    */
   idleCloseMs?: number;
+  /**
+   * At most this many hosted databases open at once: opening one more first closes the least
+   * recently released idle ones (each holds a writer, pooled readers, WAL and shm handles); default
+   * 1,000 (storage/leases.ts).
+   */
+  maxOpen?: number;
   /** Told when closing an idle database failed (it is forgotten anyway). */
   log?: (line: string) => void;
 }
@@ -174,6 +180,7 @@ export class SqliteHubStore implements HubStore {
     const log = options.log;
     this.leases = new Leases({
       ...(options.idleCloseMs !== undefined && { idleMs: options.idleCloseMs }),
+      ...(options.maxOpen !== undefined && { maxOpen: options.maxOpen }),
       onCloseError: (name, err) => log?.(`closing idle hosted database ${name} failed: ${err.message}`),
     });
     mkdirSync(join(dir, 'databases'), { recursive: true });
@@ -184,6 +191,11 @@ export class SqliteHubStore implements HubStore {
   /** Hosted databases open now (held, or idle and not yet closed). */
   get openDatabases(): number {
     return this.leases.size;
+  }
+
+  /** Opens past `maxOpen` because every open database was in use (storage/leases.ts). */
+  get opensOverCap(): number {
+    return this.leases.opensOverCap;
   }
 
   /** The database, held until its `release()` (once per open that returned one). */
