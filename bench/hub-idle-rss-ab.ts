@@ -11,11 +11,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { handlesUnder } from '../test/support/handles.ts';
 
 const N = Number(process.env.BENCH_N ?? 1_000);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 1_000);
@@ -29,18 +30,6 @@ interface Measured {
   cpuMs: number;
 }
 
-/** Open file handles of this process on files under `dir`. */
-function handlesUnder(dir: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
 
 async function child(mode: string, root: string, dir: string): Promise<void> {
   const { SqliteHubStore } = await import(`${root}/src/hub/storage/sqlite/store.ts`);

@@ -14,10 +14,11 @@
  *
  *   node --disable-warning=ExperimentalWarning bench/hub-max-open.ts
  */
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
+import { handlesUnder } from '../test/support/handles.ts';
 
 const N = Number(process.env.BENCH_N ?? 1_200);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -26,17 +27,6 @@ const ONLY = process.env.BENCH_ONLY;
 const NOBODY = new Uint8Array(16);
 const TABLES = [{ name: 'notes', pks: ['id'], columns: ['body'] }] as never;
 
-function handlesUnder(dir: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
 
 async function use(store: SqliteHubStore, name: string, reads: number): Promise<void> {
   const db = (await store.open(name, { app: 'a', user: 'u' }))!;

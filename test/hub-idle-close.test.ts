@@ -6,7 +6,6 @@
  * life. A followed database is never closed, and a push queued while the idle time runs out lands.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Engine } from '../src/engine/index.ts';
@@ -22,24 +21,13 @@ import { freshCopy } from './support/fresh-copy.ts';
 import { hubClient, startHub, TokenAuthenticator } from './support/hub.ts';
 import { dropSchema, testClient, testSchema } from './support/postgres.ts';
 import { following, until } from './hub/following.ts';
+import { handlesUnder } from './support/handles.ts';
 
 const IDLE_MS = 150;
 const NOBODY = new Uint8Array(16);
 
 const ids = (r: Repository): string[] => (r.db.prepare('SELECT id FROM notes ORDER BY id').all() as { id: string }[]).map((x) => x.id);
 
-/** This process's open file handles on files under `dir`. */
-function handlesUnder(dir: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
 
 for (const mode of ['sqlite', 'postgres'] as const) {
   describe(`hub (${mode}): a hosted database nobody uses is closed, and opened again when used`, () => {

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signAdminRequest } from '../src/hub/auth/hmac.ts';
@@ -20,22 +19,11 @@ import type { Repository } from '../src/index.ts';
 import { BIN, ddcp, tempDir } from './support/cli.ts';
 import { hubClient, startHub, TokenAuthenticator } from './support/hub.ts';
 import { dropSchema, testClient, testSchema } from './support/postgres.ts';
+import { handlesUnder } from './support/handles.ts';
 
 const NOBODY = new Uint8Array(16);
 const LONG = 60_000;
 
-/** This process's open file handles on files under `dir`. */
-function handlesUnder(dir: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
 
 /** A database of the leases' tests: records its close; `busy` while work is in flight. */
 class Fake implements Leasable {
