@@ -1,56 +1,26 @@
 /** The fan-out's follower waits, over a source in memory (the stores' fan-out: test/hub-fanout*.test.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { packColumns, type Change } from '../engine/index.ts';
-import { batchByVersion, type Batch } from '../sync/batches.ts';
 import type { FrameChannel } from '../sync/channel.ts';
 import { decodeMessage } from '../sync/messages.ts';
 import type { ChangeFeed } from '../sync/ports.ts';
 import { Fanout, type FanoutSource } from './fanout.ts';
 import { FEATURE_BATCH_CAUGHT_UP } from '../sync/features.ts';
+import { MemFeed } from '../../test/support/mem-feed.ts';
 
 /** A database in memory: one change per commit, told once after it (as the SQLite store tells of a group commit). */
 class MemSource implements FanoutSource {
-  readonly log: Change[] = [];
   readonly wakesOnce = true;
-  private readonly events = new EventEmitter();
-  readonly feed: ChangeFeed;
-  constructor() {
-    const log = this.log;
-    const events = this.events;
-    this.feed = {
-      siteId: new Uint8Array(16).fill(7),
-      schema: () => [{ name: 'notes', pks: ['id'], columns: ['body'] }],
-      version: () => log.length,
-      async *batches(since: number): AsyncGenerator<Batch> {
-        const at = log.length;
-        yield* batchByVersion(log.slice(since, at), undefined, since);
-        yield { changes: [], version: at, complete: true };
-      },
-      changed: (signal) =>
-        new Promise<void>((resolve) => {
-          const done = (): void => {
-            events.off('changed', done);
-            signal.removeEventListener('abort', done);
-            resolve();
-          };
-          events.on('changed', done);
-          signal.addEventListener('abort', done);
-        }),
-    };
-  }
+  readonly feed = new MemFeed(new Uint8Array(16).fill(7));
+  readonly log = this.feed.log;
   commit(): void {
-    const k = this.log.length + 1;
-    this.log.push({ table: 'notes', pk: packColumns([k]), cid: 'body', val: `v${k}`, colVersion: 1, dbVersion: k, siteId: new Uint8Array(16).fill(1), seq: 0, cl: 1 });
-    this.events.emit('changed');
+    this.feed.commit();
   }
   async directVersions(): Promise<Map<number, Uint8Array>> {
     return new Map();
   }
   onChanged(listener: () => void): () => void {
-    this.events.on('changed', listener);
-    return () => void this.events.off('changed', listener);
+    return this.feed.onChanged(listener);
   }
 }
 

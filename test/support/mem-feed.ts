@@ -37,6 +37,12 @@ export class MemFeed implements ChangeFeed {
     return k;
   }
 
+  /** Calls `listener` after every commit until the returned function is called (a hub store's watch). */
+  onChanged(listener: () => void): () => void {
+    this.events.on('changed', listener);
+    return () => void this.events.off('changed', listener);
+  }
+
   async *batches(since: number): AsyncGenerator<Batch> {
     const at = this.log.length;
     yield* batchByVersion(this.log.slice(since, at), undefined, since);
