@@ -121,7 +121,7 @@ describe('hub (SQLite): an open database closes its spare readers after a quiet 
       const floor = wal(); // the writer and one reader
       await Promise.all(Array.from({ length: 4 }, () => bodies()));
       // A read left part-way (its reader out of the pool) while the spare readers go.
-      const long = db.feed.batches(0, { exceptSite: NOBODY });
+      const long = db.feed.batches(0, { exceptSite: NOBODY })[Symbol.asyncIterator]();
       const got: Batch[] = [];
       const first = await long.next();
       got.push(first.value as Batch);
