@@ -13,7 +13,9 @@
  *   a hosted database: the data folder is the hub's), without sealing or polling data_version.
  * Fan-out to many followers (one read per merge, frames encoded once) is the hub's (hub/fanout.ts);
  * `directVersions` gives it what it needs to leave each pusher's own changes out for it.
- * The pool is dropped when the schema changes (declare), so no read sees an old shape.
+ * The pool is dropped when the schema changes (declare), so no read sees an old shape, and trimmed
+ * to one reader once its spares went unused for a while (a quiet database a follower holds open kept
+ * every reader a burst of reads opened: 2 file handles each, up to 16 beyond the writer's 5).
  */
 import { EventEmitter } from 'node:events';
 import { beginImmediate, commit, Engine, openDatabase, rollback, StoredReport, type Change } from '../../../engine/index.ts';
@@ -38,6 +40,15 @@ const siteKey = (site: Uint8Array): string => Buffer.from(site.buffer, site.byte
 
 /** Idle read engines kept per database (more concurrent reads open more, closed after). */
 export const READ_POOL_SIZE = 8;
+
+/** How long (ms) a spare pooled reader may go unused before it is closed; the pool keeps one. */
+export const READ_TRIM_MS = 5_000;
+
+/** Options of a hosted feed. */
+export interface HostedFeedOptions {
+  /** Spare readers unused this long (ms) are closed, down to one; default {@link READ_TRIM_MS}. */
+  readerTrimMs?: number;
+}
 
 /** Changes after `since` as bounded batches, ending with an empty complete batch at the version read at; never seals. */
 function* readStamped(engine: Engine, since: number, request: FeedRequest): Generator<Batch> {
@@ -65,8 +76,19 @@ function* readStamped(engine: Engine, since: number, request: FeedRequest): Gene
 export class HostedFeed extends RepoFeed {
   private readonly path: string;
   private readonly hosted: FeedRepository;
+  /** Idle readers, a stack: the last given back is taken first, so the bottom ones are the coldest. */
   private idle: Engine[] = [];
   private closed = false;
+  private readonly trimMs: number;
+  /** The sweep closing spare readers, armed only while there are spares (more than one idle). */
+  private trimTimer: NodeJS.Timeout | undefined;
+  /**
+   * The fewest idle readers since the last sweep: the bottom `lowWater` of the stack were not taken
+   * since, so they are the spares a sweep may close (one compare per read, no timer per read).
+   */
+  private lowWater = 0;
+  /** Pooled readers closed by the sweep, for tests and benchmarks. */
+  trimmed = 0;
   /** Reads of the database, for tests and benchmarks. */
   reads = 0;
   /** Group commits, for tests and benchmarks. */
@@ -106,10 +128,11 @@ export class HostedFeed extends RepoFeed {
     return this.stored?.report.size ?? 0;
   }
 
-  constructor(repo: FeedRepository, staging: () => Staging) {
+  constructor(repo: FeedRepository, staging: () => Staging, options: HostedFeedOptions = {}) {
     super(repo, staging);
     this.hosted = repo;
     this.path = repo.dbPath;
+    this.trimMs = options.readerTrimMs ?? READ_TRIM_MS;
   }
 
   override version(): number {
@@ -309,12 +332,44 @@ export class HostedFeed extends RepoFeed {
 
   private take(): Engine {
     this.reads++;
-    return this.idle.pop() ?? Engine.open(openDatabase(this.path));
+    const engine = this.idle.pop();
+    if (this.idle.length < this.lowWater) this.lowWater = this.idle.length;
+    return engine ?? Engine.open(openDatabase(this.path));
   }
 
   private give(engine: Engine, generation: Engine[]): void {
-    if (!this.closed && generation === this.idle && !engine.db.isTransaction && this.idle.length < READ_POOL_SIZE) this.idle.push(engine);
-    else engine.db.close();
+    if (!this.closed && generation === this.idle && !engine.db.isTransaction && this.idle.length < READ_POOL_SIZE) {
+      this.idle.push(engine);
+      if (this.idle.length > 1 && this.trimTimer === undefined) this.armTrim();
+    } else engine.db.close();
+  }
+
+  /** Arms the sweep: spares not taken from now until it fires are closed then. */
+  private armTrim(): void {
+    this.lowWater = this.idle.length;
+    this.trimTimer = setTimeout(() => this.trim(), this.trimMs);
+    // A quiet pool must not keep the process alive.
+    this.trimTimer.unref();
+  }
+
+  /**
+   * Closes the readers that stayed idle since the sweep was armed (the bottom of the stack), keeping
+   * at least one idle; readers in use are not in the pool, so never closed. Rearmed while spares remain.
+   */
+  private trim(): void {
+    this.trimTimer = undefined;
+    if (this.closed) return;
+    const n = Math.min(this.lowWater, this.idle.length - 1);
+    if (n > 0) {
+      for (const e of this.idle.splice(0, n)) e.db.close();
+      this.trimmed += n;
+    }
+    if (this.idle.length > 1) this.armTrim();
+  }
+
+  private stopTrim(): void {
+    if (this.trimTimer !== undefined) clearTimeout(this.trimTimer);
+    this.trimTimer = undefined;
   }
 
   override async *batches(since: number, request: FeedRequest): AsyncGenerator<Batch> {
@@ -376,6 +431,7 @@ export class HostedFeed extends RepoFeed {
 
   /** The schema changed: reads from now on use new engines. */
   schemaChanged(): void {
+    this.stopTrim();
     for (const e of this.idle) e.db.close();
     this.idle = [];
   }

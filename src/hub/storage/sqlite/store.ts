@@ -14,7 +14,7 @@ import type { ChangeSink, FeedRequest } from '../../../sync/ports.ts';
 import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { planDeclare } from '../declare.ts';
-import { HostedFeed } from './feed.ts';
+import { HostedFeed, type HostedFeedOptions } from './feed.ts';
 import { Leases } from '../leases.ts';
 import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 
@@ -48,7 +48,7 @@ class SqliteHubDatabase implements HubDatabase {
   /** The store's: one hold given back, and this closed. */
   private readonly hooks: DatabaseHooks;
 
-  constructor(meta: SqliteConnection, dir: string, name: string, identity: Identity, hooks: DatabaseHooks) {
+  constructor(meta: SqliteConnection, dir: string, name: string, identity: Identity, hooks: DatabaseHooks, feedOptions: HostedFeedOptions) {
     this.name = name;
     this.hooks = hooks;
     this.meta = meta;
@@ -61,7 +61,7 @@ class SqliteHubDatabase implements HubDatabase {
       throw new HubStoreError(`cannot open hosted database ${name} (${this.dbPath}): ${(cause as Error).message}`, { cause });
     }
     this.proof = makeSiteProof(this.engine.siteId, identity.address, (m) => identity.sign(m));
-    const feed = (this.feed = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`)))));
+    const feed = (this.feed = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))), feedOptions));
     // Pushes go through the feed's group commit (see feed.ts).
     this.sink = {
       trackedVersion: (siteId) => feed.trackedVersion(siteId),
@@ -164,6 +164,11 @@ export interface SqliteHubStoreOptions {
   maxOpen?: number;
   /** Told when closing an idle database failed (it is forgotten anyway). */
   log?: (line: string) => void;
+  /**
+   * How long (ms) a spare pooled reader of an open database may go unused before it is closed, down
+   * to one reader (a database held open by a quiet follower keeps no more); default 5 s (sqlite/feed.ts).
+   */
+  readerTrimMs?: number;
 }
 
 /** Hosted databases in a data folder (created if missing); each open while used (see storage/leases.ts). */
@@ -174,9 +179,11 @@ export class SqliteHubStore implements HubStore {
   /** The open databases (opened, not yet closed), for `list`. */
   private readonly opened = new Map<string, SqliteHubDatabase>();
   private closed = false;
+  private readonly feedOptions: HostedFeedOptions;
 
   constructor(dir: string, options: SqliteHubStoreOptions = {}) {
     this.dir = dir;
+    this.feedOptions = options.readerTrimMs !== undefined ? { readerTrimMs: options.readerTrimMs } : {};
     const log = options.log;
     this.leases = new Leases({
       ...(options.idleCloseMs !== undefined && { idleMs: options.idleCloseMs }),
@@ -222,7 +229,7 @@ export class SqliteHubStore implements HubStore {
     const db: SqliteHubDatabase = new SqliteHubDatabase(this.meta, dir, name, identity, {
       release: () => this.leases.release(name),
       closed: () => this.opened.get(name) === db && this.opened.delete(name),
-    });
+    }, this.feedOptions);
     this.opened.set(name, db);
     return db;
   }
