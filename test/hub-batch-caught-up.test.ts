@@ -15,7 +15,7 @@ import type { HubServer } from '../src/hub/server.ts';
 import type { Batch } from '../src/sync/batches.ts';
 import type { FrameChannel } from '../src/sync/channel.ts';
 import { runSession, type PullTarget } from '../src/sync/client.ts';
-import { FEATURE_BATCH_CAUGHT_UP } from '../src/sync/features.ts';
+import { FEATURE_BATCH_CAUGHT_UP, KNOWN_FEATURES } from '../src/sync/features.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Welcome } from '../src/sync/messages.ts';
 import { serveSession } from '../src/sync/server.ts';
 import { dialWs } from '../src/transport/ws/dial.ts';
@@ -131,7 +131,7 @@ describe('hub: batch and caught-up in one message (the negotiated batch-caught-u
     const n = 12;
     const got = await run(hub, 'paired', n, [{}, {}, {}]);
     for (const g of got) {
-      assert.deepEqual(g.pull.welcomed?.features, [FEATURE_BATCH_CAUGHT_UP]);
+      assert.deepEqual(g.pull.welcomed?.features, [...KNOWN_FEATURES], 'everything it announced (the default: all it knows)');
       assert.deepEqual(g.pull.values, Array.from({ length: n + 1 }, (_, i) => `v${i + 1}`), 'every change, once, in order');
       assert.deepEqual(g.wakeFrames.map((f) => f[0]), new Array(n).fill(T_BATCH_CAUGHT_UP), 'one message per wake');
       const decoded = g.wakeFrames.map((f) => decodeMessage(f));
@@ -207,7 +207,8 @@ describe('client: batch-caught-up only where negotiated', () => {
   it('announces the feature in its hello and reads a paired frame once the server took it up', async () => {
     const r = await against(undefined, [FEATURE_BATCH_CAUGHT_UP], (feed) => [encodeMessage({ type: 'batch-caught-up', version: 1, batch: batch(feed) })]);
     assert.equal(r.result.status, 'fulfilled', String((r.result as PromiseRejectedResult).reason));
-    assert.deepEqual(r.hello?.type === 'hello' && r.hello.features, [FEATURE_BATCH_CAUGHT_UP]);
+    assert.deepEqual(r.hello?.type === 'hello' && r.hello.features, [...KNOWN_FEATURES]);
+    assert.ok(KNOWN_FEATURES.includes(FEATURE_BATCH_CAUGHT_UP));
     assert.deepEqual(r.pull.values, ['v1']);
     assert.deepEqual(r.pull.caughtUps, [1]);
   });

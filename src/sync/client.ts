@@ -18,7 +18,7 @@ import { sendFeed } from './sender.ts';
 import { declaredFeed } from './declared.ts';
 import { startAfter } from './server.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
-import { FEATURE_BATCH_CAUGHT_UP, KNOWN_FEATURES } from './features.ts';
+import { FEATURE_BATCH_CAUGHT_UP, FEATURE_PUSH_BATCH_CAUGHT_UP, inForce, KNOWN_FEATURES } from './features.ts';
 
 /** Where pulled batches go (a staging area; a follower also merges them). */
 export interface PullTarget {
@@ -153,12 +153,15 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
     };
     // A following session outlives schema changes here: it ends (to say hello again) rather than
     // send changes of a table or column it did not declare.
+    const announced = options.features ?? KNOWN_FEATURES;
     const sending = pushing
       ? sendFeed(channel, options.follow ? declaredFeed(options.push!, options.schema) : options.push!, welcome.yours, {
           exceptSite: welcome.siteId,
           follow: options.follow ?? false,
           signal: stop.signal,
           keepAliveMs: options.keepAliveMs,
+          // Only to a server that said it reads the paired frame: one from before refuses it.
+          pairCaughtUp: inForce(FEATURE_PUSH_BATCH_CAUGHT_UP, announced, welcome.features),
           onBatch: (n) => (pushed.changes += n),
           onCaughtUp: (v) => {
             sentUpTo = v;
@@ -167,7 +170,7 @@ export async function runSession(channel: FrameChannel, options: ClientOptions):
         })
       : Promise.resolve(0);
     // The server may pair a batch with its caught-up only if it took that feature up.
-    const paired = welcome.features?.includes(FEATURE_BATCH_CAUGHT_UP) === true && (options.features ?? KNOWN_FEATURES).includes(FEATURE_BATCH_CAUGHT_UP);
+    const paired = inForce(FEATURE_BATCH_CAUGHT_UP, announced, welcome.features);
     const batch = (m: BatchMessage): void => {
       if (!options.pull) throw new ProtocolError('unexpected', 'unexpected batch from the server');
       options.pull.batch(m); // as received: its changes are decoded only if the target reads them

@@ -5,7 +5,7 @@
  */
 import type { ReadFilter } from '../engine/index.ts';
 import type { FrameChannel } from './channel.ts';
-import { encodeMessage } from './messages.ts';
+import { encodeMessage, pairWithCaughtUp } from './messages.ts';
 import type { ChangeFeed } from './ports.ts';
 import { KEEPALIVE_MS } from './protocol.ts';
 
@@ -28,6 +28,12 @@ export interface SendOptions {
    * fan-out pairs a batch with its caught-up in one frame); absent: none.
    */
   features?: readonly string[];
+  /**
+   * Send the last batch before each caught-up together with it, as one `batch-caught-up` frame (a
+   * pushing client whose server took up `push-batch-caught-up`, features.ts): one message per commit
+   * instead of two. The batch waits for the next one or the caught-up; `onBatch` is told when it is sent.
+   */
+  pairCaughtUp?: boolean;
 }
 
 /**
@@ -115,16 +121,26 @@ async function sendFrom(channel: FrameChannel, feed: ChangeFeed, since: number, 
   const { signal } = options;
   for (;;) {
     let last = since;
+    // Pairing: the batch last encoded, not yet sent (it goes with the caught-up if nothing follows it).
+    let held: { frame: Uint8Array; changes: number; version: number } | undefined;
     for await (const batch of feed.batches(since, { exceptSite: options.exceptSite, ...(options.read ? { read: options.read } : {}) })) {
       if (signal.aborted) return since;
       if (batch.changes.length > 0) {
-        await channel.send(encodeMessage({ type: 'batch', version: batch.version, complete: batch.complete, changes: batch.changes }), FRESH);
-        options.onBatch?.(batch.changes.length, batch.version);
+        const frame = encodeMessage({ type: 'batch', version: batch.version, complete: batch.complete, changes: batch.changes });
+        if (options.pairCaughtUp) {
+          if (held) await sendHeld(channel, held, held.frame, options);
+          held = { frame, changes: batch.changes.length, version: batch.version };
+        } else {
+          await channel.send(frame, FRESH);
+          options.onBatch?.(batch.changes.length, batch.version);
+        }
       }
       if (batch.complete) last = Math.max(last, batch.version);
     }
+    if (signal.aborted && held) return since; // as if aborted before it: the peer never acknowledged it
     since = last;
-    await channel.send(encodeMessage({ type: 'caught-up', version: since }), FRESH);
+    if (held) await sendHeld(channel, held, pairWithCaughtUp(held.frame, since), options);
+    else await channel.send(encodeMessage({ type: 'caught-up', version: since }), FRESH);
     options.onCaughtUp?.(since);
     if (!options.follow) return since;
     // A change made while we were sending may have signalled before we listened (a feed's signal
@@ -134,4 +150,10 @@ async function sendFrom(channel: FrameChannel, feed: ChangeFeed, since: number, 
     await waits().wait();
     if (signal.aborted) return since;
   }
+}
+
+/** Sends a held batch's frame (alone, or paired with its caught-up) and reports the batch. */
+async function sendHeld(channel: FrameChannel, held: { changes: number; version: number }, frame: Uint8Array, options: SendOptions): Promise<void> {
+  await channel.send(frame, FRESH);
+  options.onBatch?.(held.changes, held.version);
 }

@@ -13,13 +13,13 @@ import { bytesEqual } from '../engine/index.ts';
 import type { FrameChannel } from './channel.ts';
 import { misfitObject } from './compat.ts';
 import { Gate, SchemaFitError } from './gate.ts';
-import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type Hello, type Message } from './messages.ts';
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION, ProtocolError, type BatchMessage, type Hello, type Message } from './messages.ts';
 import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
 import { sendFeed, type SendOptions } from './sender.ts';
 import { SessionRevokedError } from './sessions.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
 import { DdcpError } from '../base/errors.ts';
-import { KNOWN_FEATURES, negotiate } from './features.ts';
+import { FEATURE_PUSH_BATCH_CAUGHT_UP, KNOWN_FEATURES, negotiate } from './features.ts';
 
 export interface SessionLog {
   (level: 'info' | 'warn', message: string): void;
@@ -176,7 +176,7 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
     options.signal.addEventListener('abort', onAbort);
-    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, peer: options.peer, log, signal: options.signal, pipeline: Math.max(1, options.pipeline ?? 1) });
+    const inbound = receive(channel, it, sink, origin, { push: hello.push && !writeDenied, peer: options.peer, log, signal: options.signal, pipeline: Math.max(1, options.pipeline ?? 1), pairedPush: features.includes(FEATURE_PUSH_BATCH_CAUGHT_UP) });
     // A client that ends its side (or breaks the protocol) ends what we send, too.
     inbound.then(onAbort, onAbort);
     try {
@@ -222,7 +222,7 @@ async function receive(
   it: AsyncIterator<Uint8Array>,
   sink: ChangeSink,
   origin: PushOrigin,
-  ctx: { push: boolean; peer: string; log: SessionLog; signal: AbortSignal; pipeline: number },
+  ctx: { push: boolean; peer: string; log: SessionLog; signal: AbortSignal; pipeline: number; pairedPush: boolean },
 ): Promise<void> {
   // Each push's answering, chained: it waits for the one before, so answers keep the client's order.
   const answering: Promise<void>[] = [];
@@ -260,7 +260,8 @@ async function receive(
       // Ended (or revoked): nothing more is merged; unacknowledged batches are sent again next time.
       if (!m || ctx.signal.aborted || failures.length > 0) break;
       if (m.type === 'error') throw new ProtocolError('remote', `peer ${ctx.peer}: ${m.message}`);
-      if (!ctx.push || (m.type !== 'batch' && m.type !== 'caught-up')) throw new ProtocolError('unexpected', `unexpected ${m.type} from the client`);
+      if (m.type === 'batch-caught-up' && ctx.push && !ctx.pairedPush) throw new ProtocolError('unexpected', `unexpected batch-caught-up from the client (the ${FEATURE_PUSH_BATCH_CAUGHT_UP} feature was not negotiated in this session)`);
+      if (!ctx.push || (m.type !== 'batch' && m.type !== 'caught-up' && m.type !== 'batch-caught-up')) throw new ProtocolError('unexpected', `unexpected ${m.type} from the client`);
       if (m.type === 'caught-up') {
         // Recorded only once every push before it is merged (it says we hold all up to its version).
         answer(async (before) => {
@@ -270,25 +271,36 @@ async function receive(
         });
         continue;
       }
-      if (!m.complete) {
+      // A paired push (negotiated): its batch, then its caught-up, answered with one ack.
+      const batch: BatchMessage = m.type === 'batch-caught-up' ? m.batch : m;
+      const caughtUp = m.type === 'batch-caught-up' ? m.version : undefined;
+      if (!batch.complete) {
         // Part of a larger transaction: handed over once the pushes before it are answered (the
         // sink keeps the parts until the last one, which goes with them).
         await tail.catch(() => {});
         check();
       }
       // As received: its changes are decoded only if the sink reads them (a staged part of a larger transaction isn't).
-      const merging = received(() => sink.receive(m, origin), ctx.peer);
+      const merging = received(() => sink.receive(batch, origin), ctx.peer);
       merging.catch(() => {}); // its failure is answered in order, below
       answer(async (before) => {
         await before;
         const got = await merging;
-        if (!got) return;
-        for (const r of got.refused) {
-          ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
-          await channel.send(encodeMessage({ type: 'refused', version: r.version, message: r.message }), FRESH);
+        if (got) {
+          for (const r of got.refused) {
+            ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
+            await channel.send(encodeMessage({ type: 'refused', version: r.version, message: r.message }), FRESH);
+          }
+          if (got.applied > 0) ctx.log('info', `merged ${got.applied} changes pushed by ${ctx.peer}`);
         }
-        if (got.applied > 0) ctx.log('info', `merged ${got.applied} changes pushed by ${ctx.peer}`);
-        await channel.send(encodeMessage({ type: 'ack', version: got.version }), FRESH);
+        if (caughtUp === undefined) {
+          if (got) await channel.send(encodeMessage({ type: 'ack', version: got.version }), FRESH);
+          return;
+        }
+        // Recorded once the batch is merged, as a caught-up of its own would be; the one ack says what
+        // the two would have (the larger of their versions).
+        await sink.caughtUp(caughtUp, origin);
+        await channel.send(encodeMessage({ type: 'ack', version: Math.max(caughtUp, got?.version ?? 0) }), FRESH);
       });
     }
   } finally {
