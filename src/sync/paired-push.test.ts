@@ -3,7 +3,8 @@
  * (runSession / serveSession over an in-memory channel, as p2p and the hub use it): the sink is
  * handed the batch and then the caught-up, exactly as for the two messages; refusals still go out
  * one by one, before the one ack; with several pushes in flight (a pipelined sink) the answers keep
- * the client's order.
+ * the client's order. And the other direction: a client following the shared server (a p2p peer)
+ * gets each commit as one `batch-caught-up` message where it reads that frame, as two where not.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,7 @@ import { framePair } from '../transport/memory.ts';
 import { proofOf } from '../../test/support/identity.ts';
 import { MemFeed, NOTES } from '../../test/support/mem-feed.ts';
 import type { FrameChannel } from './channel.ts';
-import { runSession } from './client.ts';
+import { runSession, type PullTarget } from './client.ts';
 import { Gate } from './gate.ts';
 import type { ChangeSink } from './ports.ts';
 import { serveSession } from './server.ts';
@@ -75,6 +76,40 @@ describe('a paired push through the shared session code', () => {
       assert.deepEqual(read, [2, 6, 7, 6, 6], 'welcome, an ack per commit, the refusal before its ack');
       assert.deepEqual(refused, [2]);
       assert.deepEqual(calls, ['receive 1', 'caught-up 1', 'receive 2', 'caught-up 2', 'receive 3', 'caught-up 3']);
+    });
+  }
+});
+
+describe('a client following the shared server (a p2p peer)', () => {
+  for (const announce of [undefined, [] as string[]]) {
+    it(`gets each commit as ${announce ? 'a batch and a caught-up (it announced no features)' : 'one batch-caught-up message (negotiated)'}`, async () => {
+      const feed = new MemFeed(randomBytes(16));
+      const [client, server] = framePair();
+      const stop = new AbortController();
+      const serving = serveSession(server, feed, sink([], []), { peer: 'client', proof: proofOf(feed.siteId), signal: stop.signal, gate: new Gate(() => ({ read: 'all', write: 'all' })) });
+      const values: string[] = [];
+      let caught = -1;
+      const pull: PullTarget = {
+        from: () => ({ since: 0, held: [] }),
+        welcome: () => {},
+        batch: (b) => void values.push(...b.changes.map((c) => String(c.val))),
+        caughtUp: (v) => void (caught = v),
+      };
+      const site = randomBytes(16);
+      const sent: number[] = [];
+      const read: number[] = [];
+      const session = runSession(recorded(client, sent, read), { siteId: site, proof: proofOf(site), schema: NOTES, pull, follow: true, signal: stop.signal, ...(announce ? { features: announce } : {}) });
+      while (caught < 0) await new Promise((r) => setTimeout(r, 2));
+      for (let k = 1; k <= 3; k++) {
+        feed.commit();
+        while (caught < k) await new Promise((r) => setTimeout(r, 2));
+      }
+      stop.abort();
+      await session;
+      await serving;
+      assert.deepEqual(values, ['v1', 'v2', 'v3']);
+      // welcome, the first caught-up (nothing to send yet), then each commit
+      assert.deepEqual(read, announce ? [2, 4, 3, 4, 3, 4, 3, 4] : [2, 4, 8, 8, 8]);
     });
   }
 });

@@ -19,7 +19,7 @@ import { sendFeed, type SendOptions } from './sender.ts';
 import { SessionRevokedError } from './sessions.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
 import { DdcpError } from '../base/errors.ts';
-import { FEATURE_PUSH_BATCH_CAUGHT_UP, KNOWN_FEATURES, negotiate } from './features.ts';
+import { FEATURE_BATCH_CAUGHT_UP, FEATURE_PUSH_BATCH_CAUGHT_UP, KNOWN_FEATURES, negotiate } from './features.ts';
 
 export interface SessionLog {
   (level: 'info' | 'warn', message: string): void;
@@ -181,7 +181,12 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     inbound.then(onAbort, onAbort);
     try {
       const read = gate.readFilter(options.peer);
-      if (hello.pull) await (options.send ?? sendFeed)(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs, features });
+      // The default sender pairs its last batch with the caught-up where the client reads that frame
+      // (a hub's fan-out, options.send, pairs by the same negotiated features itself).
+      if (hello.pull) {
+        const pairCaughtUp = features.includes(FEATURE_BATCH_CAUGHT_UP);
+        await (options.send ?? sendFeed)(channel, feed, startAfter(hello, feed.siteId), { exceptSite: hello.siteId, ...(read ? { read } : {}), follow: hello.follow, signal: stop.signal, keepAliveMs: options.keepAliveMs, features, pairCaughtUp });
+      }
       // A pushing client hangs up once everything it sent is acknowledged.
       if (hello.push || hello.follow) await Promise.race([inbound, aborted(options.signal)]);
       const revoked = revocation(options.signal);
