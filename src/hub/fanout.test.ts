@@ -7,6 +7,7 @@ import type { ChangeFeed } from '../sync/ports.ts';
 import { Fanout, type FanoutSource } from './fanout.ts';
 import { FEATURE_BATCH_CAUGHT_UP } from '../sync/features.ts';
 import { MemFeed } from '../../test/support/mem-feed.ts';
+import { sendLog, type Sent } from '../../test/support/send-log.ts';
 
 /** A database in memory: one change per commit, told once after it (as the SQLite store tells of a group commit). */
 class MemSource implements FanoutSource {
@@ -31,16 +32,8 @@ describe('hub fan-out: a follower', () => {
       const source = new MemSource();
       if (!listens) (source as { onChanged?: unknown }).onChanged = undefined;
       const stop = new AbortController();
-      const sent: { type: string; version: number; at: number }[] = [];
-      const channel = {
-        send: async (frame: Uint8Array) => {
-          const m = decodeMessage(frame);
-          if (m.type === 'batch' || m.type === 'caught-up') sent.push({ type: m.type, version: m.version, at: performance.now() });
-        },
-        close: async () => {},
-        abort: () => {},
-        [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Uint8Array>>(() => {}) }),
-      } as FrameChannel;
+      const sent: Sent[] = [];
+      const channel = sendLog(sent);
       const sending = new Fanout(source).send(channel, 0, { exceptSite: new Uint8Array(16), follow: true, signal: stop.signal, keepAliveMs: ms });
       // commits at 25 and 50 ms: each ends a wait before its keep-alive, and a new wait begins
       await new Promise((r) => setTimeout(r, 25));

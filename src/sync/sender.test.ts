@@ -4,6 +4,7 @@ import type { FrameChannel } from './channel.ts';
 import { decodeMessage } from './messages.ts';
 import { sendFeed } from './sender.ts';
 import { MemFeed } from '../../test/support/mem-feed.ts';
+import { sendLog, type Sent } from '../../test/support/send-log.ts';
 
 
 describe('sendFeed', () => {
@@ -39,16 +40,8 @@ describe('sendFeed', () => {
     const ms = 60;
     const feed = new MemFeed(new Uint8Array(16).fill(7));
     const stop = new AbortController();
-    const sent: { type: string; version: number; at: number }[] = [];
-    const channel = {
-      send: async (frame: Uint8Array) => {
-        const m = decodeMessage(frame);
-        if (m.type === 'batch' || m.type === 'caught-up') sent.push({ type: m.type, version: m.version, at: performance.now() });
-      },
-      close: async () => {},
-      abort: () => {},
-      [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Uint8Array>>(() => {}) }),
-    } as FrameChannel;
+    const sent: Sent[] = [];
+    const channel = sendLog(sent);
     const sending = sendFeed(channel, feed, 0, { exceptSite: new Uint8Array(16), follow: true, signal: stop.signal, keepAliveMs: ms });
     // commits at 25 and 50 ms: each ends a wait before its keep-alive, and a new wait begins
     await new Promise((r) => setTimeout(r, 25));
