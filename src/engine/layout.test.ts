@@ -134,8 +134,9 @@ describe('row-level clock layout', () => {
     ];
     // A row without a row clock may keep a deleted row clock's db_version, site and seq, or not, by the
     // path that deleted it (format 4): not clocks, left out.
-    const keyMap = `SELECT __key, id, __ddcp_cl, __ddcp_cl_dbv, __ddcp_cl_site, __ddcp_cl_seq, __ddcp_cv, ${['__ddcp_dbv', '__ddcp_site', '__ddcp_seq'].map((c) => `CASE WHEN __ddcp_cv IS NOT NULL THEN ${c} END`).join(', ')} FROM t__ddcp_pks ORDER BY __key`;
-    const dump = (r: typeof a): string => q(r.db, keyMap) + q(r.db, 'SELECT * FROM t__ddcp_cells ORDER BY key, cid') + q(r.db, 'SELECT * FROM t__ddcp_clock ORDER BY key, cid');
+    const keyMap = `SELECT __key, id, __ddcp_cv, ${['__ddcp_dbv', '__ddcp_site', '__ddcp_seq'].map((c) => `CASE WHEN __ddcp_cv IS NOT NULL THEN ${c} END`).join(', ')} FROM t__ddcp_pks ORDER BY __key`;
+    const dump = (r: typeof a): string =>
+      q(r.db, keyMap) + q(r.db, 'SELECT * FROM t__ddcp_sentinels ORDER BY key') + q(r.db, 'SELECT * FROM t__ddcp_cells ORDER BY key, cid') + q(r.db, 'SELECT * FROM t__ddcp_clock ORDER BY key, cid');
     const seal = (r: typeof a, minRun: number): string => {
       r.db.exec('BEGIN');
       const v = r.versions.open();
