@@ -422,9 +422,14 @@ export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun
       // fewer rows than the run has, as does a sentinel that would pass MAX_CLOCK: the rules' case.
       const cleared = db.prepare(`UPDATE ${n.pks} SET ${K.cv} = NULL WHERE __key BETWEEN ? AND ?`).run(range.lo, range.hi);
       if (Number(cleared.changes) !== rows) throw new NotThisCase();
+      // Rows never deleted before (the common case) have no sentinel yet: theirs is 2, appended
+      // without a lookup or an upsert's conflict check.
+      const fresh = db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM ${n.sentinels} WHERE key BETWEEN ? AND ?) AS fresh`).get(range.lo, range.hi) as { fresh: number | bigint };
       const done = db
         .prepare(
-          `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
+          Number(fresh.fresh) === 1
+            ? `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq) SELECT __key, 2, ?, 0, __key + ? FROM ${n.pks} WHERE __key BETWEEN ? AND ?`
+            : `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
            SELECT p.__key, ${next}, ?, 0, p.__key + ? FROM ${n.pks} p LEFT JOIN ${n.sentinels} s ON s.key = p.__key
            WHERE p.__key BETWEEN ? AND ? AND ${next} <= ${MAX_CLOCK} ORDER BY p.__key
            ${upsert}`,
@@ -444,9 +449,14 @@ export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun
     // and a sentinel that would pass MAX_CLOCK writes fewer sentinels: the rules' case.
     const cleared = db.prepare(`UPDATE ${n.pks} AS p SET ${K.cv} = NULL FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? AND ${keyJoin(table)}`).run(run.lo, run.hi);
     if (Number(cleared.changes) !== rows) throw new NotThisCase();
+    // A table without any sentinel yet: every one is 2, inserted without a lookup or an upsert.
+    const none = db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM ${n.sentinels}) AS none`).get() as { none: number | bigint };
     const done = db
       .prepare(
-        `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
+        Number(none.none) === 1
+          ? `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
+         SELECT p.__key, 2, ?, 0, ? + l.seq - ? FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} WHERE l.seq BETWEEN ? AND ? ORDER BY p.__key`
+          : `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
          SELECT p.__key, ${next}, ?, 0, ? + l.seq - ? FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} LEFT JOIN ${n.sentinels} s ON s.key = p.__key
          WHERE l.seq BETWEEN ? AND ? AND ${next} <= ${MAX_CLOCK} ORDER BY p.__key
          ${upsert}`,
