@@ -80,6 +80,8 @@ export class CrrTable {
   private readonly deleteRow: Statement;
   private readonly bulkUpserts = new Map<string, StatementCache>();
   private readonly keysOf: StatementCache;
+  private readonly keysOfBare: StatementCache;
+  private readonly anySentinel: Statement;
   private readonly rowsOf: StatementCache;
   private readonly overridesOfMany: StatementCache;
   private readonly deleteOverrides: StatementCache;
@@ -128,6 +130,14 @@ export class CrrTable {
        LEFT JOIN ${n.sentinels} s ON s.key = k.__key`,
       true,
     );
+    // The same without the sentinels' lookup, for a table that has none (never deleted from: the
+    // common case, where the join would cost a step down an empty B-tree per row).
+    this.keysOfBare = new StatementCache(
+      db,
+      (rows) => `SELECT v.column1, k.__key, NULL, NULL, NULL, NULL, ${kc} FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}`,
+      true,
+    );
+    this.anySentinel = db.prepare(`SELECT 1 FROM ${n.sentinels} LIMIT 1`);
     const list = (rows: number): string => Array.from({ length: rows }, () => '?').join(', ');
     this.overridesOfMany = new StatementCache(db, (rows) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n.cells} WHERE key IN (${list(rows)})`, true);
     this.deleteOverrides = new StatementCache(db, (rows) => `DELETE FROM ${n.cells} WHERE key IN (${list(rows)})`);
@@ -188,7 +198,8 @@ export class CrrTable {
     entries.forEach((e, i) => void lookups.push(BigInt(i), ...e.pk));
     const columns = this.info.columns;
     const rowidKeyed = this.names.rowidKeyed;
-    inFlatGroups(lookups, this.info.pks.length + 1, GROUP, this.keysOf, (s, p) => {
+    const keysOf = this.anySentinel.get() === undefined ? this.keysOfBare : this.keysOf;
+    inFlatGroups(lookups, this.info.pks.length + 1, GROUP, keysOf, (s, p) => {
       for (const r of s.iterate(...p) as Iterable<(bigint | null)[]>) {
         const e = entries[Number(r[0])]!;
         e.key = rowidKeyed ? r[1]! : Number(r[1]);
