@@ -148,9 +148,10 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
   // Override rows of columns the table no longer has map to NULL, which group_concat skips.
   const overridden = overrides ? `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)` : 'NULL';
   const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
-  const cl = sentinels ? causalLength(n, 'r') : '1';
+  const cl = sentinels ? 'coalesce(s.cl, 1)' : '1';
+  const sjoin = sentinels ? ` LEFT JOIN ${n.sentinels} s ON s.key = r.__key` : '';
   return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, ${cl}, ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
-  FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
+  FROM ${n.pks} r${sjoin} LEFT JOIN ${ident(info.name)} t ON ${join}
   WHERE ${PAGE_FROM[page ?? 'since']} AND r.${K.cv} IS NOT NULL${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
   ORDER BY r.${K.dbv}, r.${K.seq}${page === undefined ? '' : ' LIMIT ? OFFSET ?'}`;
 }
