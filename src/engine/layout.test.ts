@@ -153,6 +153,9 @@ describe('row-level clock layout', () => {
       // An update of every column of rows on their row clocks leaves no override; one of a column, one each.
       if (i === 1) assert.equal(q(a.db, 'SELECT count(*) FROM t__ddcp_cells'), '[[0]]');
       if (i === 2) assert.equal(q(a.db, `SELECT count(*), min(cid) FROM t__ddcp_cells`), '[[200,"c"]]');
+      // Rows never deleted have no sentinel stored (format 5); each deleted row one, at causal length 2.
+      if (i === 0) assert.equal(q(a.db, 'SELECT count(*) FROM t__ddcp_sentinels'), '[[0]]');
+      if (i === 6) assert.equal(q(a.db, 'SELECT count(*), min(key), max(key), min(cl), max(cl) FROM t__ddcp_sentinels'), '[[50,251,300,2,2]]');
     }
     a.db.close();
     b.db.close();
