@@ -20,7 +20,8 @@
  *   looks every row's cl up there.
  * - packed: cv, site, cl and cl_site in one stored column, read through virtual generated columns.
  *
- * docs/performance.md's *4 Dec 2026: disk* has the figures and why none was built.
+ * docs/performance.md's *4 Dec 2026: disk* has the figures; `five` was built afterwards as format 5
+ * (the *disk5* paragraph after it).
  */
 import { DatabaseSync } from 'node:sqlite';
 import { cpuMsOf, ITEMS_DDL, makeItems, Scratch } from './util.ts';

@@ -163,7 +163,7 @@ type RowOp =
 function scramble(db: ReturnType<typeof openDatabase>, a: number, b: number): void {
   const mix = (col: string, mod: number): string => `(abs(${col} % 97) * ${a} + ${b}) % ${mod}`;
   db.exec(`UPDATE t__ddcp_pks SET __ddcp_dbv = 1 + ${mix('__key', 2)}, __ddcp_seq = ${mix('__key + 1', 5)} WHERE __ddcp_dbv IS NOT NULL`);
-  db.exec(`UPDATE t__ddcp_pks SET __ddcp_cl_dbv = 1 + ${mix('__key + 2', 2)}, __ddcp_cl_seq = ${mix('__key + 3', 6)} WHERE __ddcp_cl_dbv IS NOT NULL`);
+  db.exec(`UPDATE t__ddcp_sentinels SET db_version = 1 + ${mix('key + 2', 2)}, seq = ${mix('key + 3', 6)}`);
   db.exec(`UPDATE t__ddcp_cells SET db_version = 1 + ${mix('key + length(cid)', 2)}, seq = ${mix('key * 3 + length(cid)', 7)}`);
 }
 
@@ -272,7 +272,7 @@ describe('ddcp changes through writeChanges and eachChange', () => {
       db.exec('DELETE FROM t WHERE k = 4');
       e.seal();
       db.exec('UPDATE t__ddcp_pks SET __ddcp_dbv = 1, __ddcp_seq = CASE WHEN __key = 1 THEN 0 ELSE 10 + __key END WHERE __ddcp_dbv IS NOT NULL');
-      db.exec('UPDATE t__ddcp_pks SET __ddcp_cl_dbv = 1, __ddcp_cl_seq = 2 WHERE __ddcp_cl_dbv IS NOT NULL');
+      db.exec('UPDATE t__ddcp_sentinels SET db_version = 1, seq = 2');
       db.exec('UPDATE t__ddcp_cells SET db_version = 1, seq = 1');
       const cells = [...e.changesSince(0)].slice(0, 5).map((c) => `${hex(c.pk)} ${c.cid} ${c.seq}`);
       // The tie this test is about, as the library reads it.

@@ -194,7 +194,7 @@ describe("ddcp's internal tables are never silently rebuilt", () => {
   }
 
   for (const [what, key, value, says] of [
-    ['a newer format', 'format', 5, /newer ddcp \(format 5; this ddcp reads up to \d+\)/],
+    ['a newer format', 'format', 6, /newer ddcp \(format 6; this ddcp reads up to \d+\)/],
     ['newer triggers', 'triggers_version', 99, /newer ddcp \(triggers version 99; this ddcp makes \d+\)/],
   ] as const) {
     it(`a database written by a newer ddcp (${what}) is refused, naming it, and left as it was`, () => {

@@ -5,7 +5,9 @@
  * changes and rows after merging another site's changes — and nothing of its clocks is lost. So does
  * one written in format 2 (test/fixtures/layout-v2), whose rowid-alias tables' key maps are keyed
  * anew by their keys on open, and one written in format 3 (test/fixtures/layout-v3), whose deleted
- * rows have no row clock left at all where today's deletes leave its db_version, site and seq.
+ * rows have no row clock left at all where today's deletes leave its db_version, site and seq, and
+ * one written in format 4 (test/fixtures/layout-v4), whose sentinels move from the key map to a table
+ * of their own on open, every clock kept.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { formatChange, parseChange } from '../src/sync/jsonl.ts';
 import { dumpRows } from './fixtures/layout-v1/shape.ts';
 import { dumpRows as dumpRowsV2 } from './fixtures/layout-v2/shape.ts';
 import { dumpRows as dumpRowsV3 } from './fixtures/layout-v3/shape.ts';
+import { dumpClocks as dumpClocksV4, dumpRows as dumpRowsV4 } from './fixtures/layout-v4/shape.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'layout-v1');
 const FIXTURE_V2 = join(import.meta.dirname, 'fixtures', 'layout-v2');
@@ -186,6 +189,54 @@ describe('a repository written in format 3 (before deletes kept their row clocks
       engine.db.exec('DELETE FROM items; DELETE FROM pairs;');
       assert.equal(lines(engine.changesSince(0)), read('emptied.jsonl', FIXTURE_V3));
       assert.equal(lines(engine.changesSince(5)), read('emptied-since-5.jsonl', FIXTURE_V3));
+    } finally {
+      done();
+    }
+  });
+});
+
+const FIXTURE_V4 = join(import.meta.dirname, 'fixtures', 'layout-v4');
+
+describe('a repository written in format 4 (sentinels in the key map)', () => {
+  const count = (db: SqliteConnection, sql: string): number => Number((db.prepare(sql).get() as { n: number | bigint }).n);
+  const columns = (db: SqliteConnection, t: string): string[] => (db.prepare(`PRAGMA table_xinfo("${t}__ddcp_pks")`).all() as { name: string }[]).map((c) => c.name);
+
+  it('opens as format 5: the sentinels moved to their own table, every clock kept, the same changes byte for byte', () => {
+    const before = new DatabaseSync(join(FIXTURE_V4, 'repo.db'), { readOnly: true });
+    assert.equal(count(before, `SELECT value AS n FROM ddcp_state WHERE key = 'format'`), 4);
+    for (const t of ['items', 'pairs']) assert.ok(columns(before, t).includes('__ddcp_cl'), `${t}'s key map holds the sentinels`);
+    assert.ok(count(before, 'SELECT count(*) AS n FROM items__ddcp_pks WHERE __ddcp_cl IS NOT NULL') > 0, 'the fixture has sentinels to move');
+    assert.ok(count(before, 'SELECT count(*) AS n FROM items__ddcp_pks WHERE __ddcp_cl_site <> 0') > 0, 'some stamped by another site');
+    before.close();
+    const { engine, done } = openCopy(FIXTURE_V4);
+    try {
+      assert.equal(count(engine.db, `SELECT value AS n FROM ddcp_state WHERE key = 'format'`), FORMAT_VERSION);
+      for (const t of ['items', 'pairs']) {
+        assert.deepEqual(columns(engine.db, t).filter((c) => c.startsWith('__ddcp_cl')), [], `${t}'s key map keeps no sentinel columns`);
+        assert.ok(count(engine.db, `SELECT count(*) AS n FROM "${t}__ddcp_sentinels"`) > 0);
+      }
+      assert.equal(count(engine.db, `SELECT count(*) AS n FROM sqlite_master WHERE name LIKE '%__ddcp_pks_cl'`), 0);
+      assert.equal(dumpClocksV4(engine.db), read('clocks.txt', FIXTURE_V4));
+      assert.equal(lines(engine.changesSince(0)), read('changes.jsonl', FIXTURE_V4));
+      assert.equal(lines(engine.changesSince(3)), read('changes-since-3.jsonl', FIXTURE_V4));
+      const again = Engine.open(engine.db);
+      assert.equal(lines(again.changesSince(0)), read('changes.jsonl', FIXTURE_V4));
+    } finally {
+      done();
+    }
+  });
+
+  it('merges another site’s changes and deletes every row exactly as before: counts, changes and rows', () => {
+    const { engine, done } = openCopy(FIXTURE_V4);
+    try {
+      const incoming = read('incoming.jsonl', FIXTURE_V4).split('\n').filter(Boolean).map((l, i) => parseChange(l, i + 1));
+      const r = engine.applyChanges(incoming);
+      assert.deepEqual({ received: r.received, applied: r.applied }, JSON.parse(read('merge.json', FIXTURE_V4)));
+      assert.equal(lines(engine.changesSince(0)), read('merged.jsonl', FIXTURE_V4));
+      assert.equal(dumpRowsV4(engine.db), read('rows.txt', FIXTURE_V4));
+      engine.db.exec('DELETE FROM items; DELETE FROM pairs;');
+      assert.equal(lines(engine.changesSince(0)), read('emptied.jsonl', FIXTURE_V4));
+      assert.equal(lines(engine.changesSince(5)), read('emptied-since-5.jsonl', FIXTURE_V4));
     } finally {
       done();
     }

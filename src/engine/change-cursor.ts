@@ -10,7 +10,7 @@
 import type { Change } from './change.ts';
 import type { ChangeRowSink } from './change-row-sink.ts';
 import type { Sites } from './clock.ts';
-import { hasOverrides, layoutQueries, Rows, sentinelQuery, sqlOf } from './changes.ts';
+import { hasOverrides, hasSentinels, layoutQueries, Rows, sentinelQuery, sqlOf } from './changes.ts';
 import { RowClockPages } from './row-clock-pages.ts';
 import { packKey } from './pack.ts';
 import { SENTINEL } from './schema.ts';
@@ -412,7 +412,7 @@ export class ChangeCursor {
         add(new Overrides(new Rows(db, sqlOf(table, 'overrides false', () => layoutQueries(table, false)[1]!.sql), [s]), table, sites));
         if (table.info.columns.length > 0) {
           const overrides = hasOverrides(db, table);
-          add(new RowClockCells(new RowClockPages(db, table, overrides, s), table, sites, this.groups));
+          add(new RowClockCells(new RowClockPages(db, table, overrides, hasSentinels(db, table), s), table, sites, this.groups));
         }
       }
     } catch (err) {

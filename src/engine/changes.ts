@@ -42,7 +42,7 @@ export function layoutQueries(table: CrrTable, exceptSite: boolean, condition?: 
   const where = `c.db_version > ?${exceptSite ? ` AND ${EXCEPT_DIRECT}` : ''}${condition ? ` AND ${condition}` : ''}`;
   const order = newestFirst ? 'c.db_version DESC, c.seq DESC' : 'c.db_version, c.seq';
   const out = [
-    { sql: selectChanges(table, where, order, undefined, `(SELECT __key AS key, '${SENTINEL}' AS cid, ${K.cl} AS col_version, ${K.clDbv} AS db_version, ${K.clSite} AS site, ${K.clSeq} AS seq FROM ${n.pks} WHERE ${K.clDbv} IS NOT NULL)`), rowClocks: false },
+    { sql: selectChanges(table, where, order, undefined, `(SELECT key, '${SENTINEL}' AS cid, cl AS col_version, db_version, site, seq FROM ${n.sentinels})`), rowClocks: false },
     { sql: selectChanges(table, `${where} AND c.col_version IS NOT NULL`, order, undefined, n.cells), rowClocks: false },
   ];
   if (info.columns.length > 0) {
@@ -109,6 +109,11 @@ export function* byRowClockDesc(it: Iterator<SqlValue[]>, n: number, width: numb
   }
 }
 
+/** A row's causal length (SQL, the key-map row aliased `alias`): its sentinel's, 1 without one (layout.ts). */
+function causalLength(n: CrrTable['names'], alias: string): string {
+  return `coalesce((SELECT s.cl FROM ${n.sentinels} s WHERE s.key = ${alias}.__key), 1)`;
+}
+
 function selectChanges(table: CrrTable, where: string, order: string, extra?: string, source?: string): string {
   const { info, names } = table;
   const t = ident(info.name);
@@ -116,7 +121,7 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
   const join = info.pks.map((p) => `t.${ident(p)} = p.${names.pkCol(p)}`).join(' AND ');
   const val = info.columns.length === 0 ? 'NULL' : `CASE c.cid ${info.columns.map((col) => `WHEN ${literal(col)} THEN t.${ident(col)}`).join(' ')} ELSE NULL END`;
   return `SELECT ${pkCols}, c.cid, c.col_version, c.db_version, c.site, c.seq,
-    CASE c.cid WHEN '${SENTINEL}' THEN c.col_version ELSE coalesce(p.${K.cl}, 1) END,
+    CASE c.cid WHEN '${SENTINEL}' THEN c.col_version ELSE ${causalLength(names, 'p')} END,
     ${val}${extra ? `,
     ${extra}` : ''}
   FROM ${source ?? names.clock} c JOIN ${names.pks} p ON p.__key = c.key LEFT JOIN ${t} t ON ${join}
@@ -132,10 +137,10 @@ function selectChanges(table: CrrTable, where: string, order: string, extra?: st
  * per rule of `rules` whether the row satisfies its `where` (1; a rule without one: always).
  * Parameters: since, then the excepted site if `exceptSite`, then the named parameters of the
  * rules. Without `overrides` (the table has none) the overrides column is NULL, and one lookup per
- * row less. The rules' predicates are columns, not a WHERE: as a WHERE, SQLite would drive the
+ * row less; without `sentinels` (the table has none: no row was ever deleted) every cl is 1, another. The rules' predicates are columns, not a WHERE: as a WHERE, SQLite would drive the
  * query from their keys and sort, instead of streaming the index.
  */
-export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[], page?: RowClockPage): string {
+export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = true, rules?: readonly RowRule[], page?: RowClockPage, sentinels = true): string {
   const { info, names: n } = table;
   const pkCols = info.pks.map((p) => `r.${n.pkCol(p)}`).join(', ');
   const join = info.pks.map((p) => `t.${ident(p)} = r.${n.pkCol(p)}`).join(' AND ');
@@ -143,8 +148,10 @@ export function rowClockQuery(table: CrrTable, exceptSite: boolean, overrides = 
   // Override rows of columns the table no longer has map to NULL, which group_concat skips.
   const overridden = overrides ? `(SELECT group_concat(CASE o.cid ${info.columns.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END) FROM ${n.cells} o WHERE o.key = r.__key)` : 'NULL';
   const wheres = (rules ?? []).map((r) => (r.where === undefined ? '1' : rowPredicate(table, r.where, 'r')));
-  return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, coalesce(r.${K.cl}, 1), ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
-  FROM ${n.pks} r LEFT JOIN ${ident(info.name)} t ON ${join}
+  const cl = sentinels ? 'coalesce(s.cl, 1)' : '1';
+  const sjoin = sentinels ? ` LEFT JOIN ${n.sentinels} s ON s.key = r.__key` : '';
+  return `SELECT ${pkCols}, r.${K.cv}, r.${K.dbv}, r.${K.site}, r.${K.seq}, ${cl}, ${vals}, ${overridden}${wheres.map((w) => `, ${w}`).join('')}
+  FROM ${n.pks} r${sjoin} LEFT JOIN ${ident(info.name)} t ON ${join}
   WHERE ${PAGE_FROM[page ?? 'since']} AND r.${K.cv} IS NOT NULL${exceptSite ? ` AND ${exceptDirect(`r.${K.dbv}`)}` : ''}
   ORDER BY r.${K.dbv}, r.${K.seq}${page === undefined ? '' : ' LIMIT ? OFFSET ?'}`;
 }
@@ -162,15 +169,18 @@ const PAGE_FROM: Record<RowClockPage, string> = {
 };
 
 /**
- * The query reading one table's sentinels after `since` straight from the key map's sentinel index
- * (no join: a sentinel carries no value). Columns: pk…, cl, db_version, site, seq. Parameters as
- * {@link rowClockQuery}.
+ * The query reading one table's sentinels after `since` straight from the sentinels table's
+ * (db_version, seq) index (no join to the table: a sentinel carries no value; none to the key map
+ * either when it is keyed by the rowid alias, whose `__key` is the key). Columns: pk…, cl, db_version,
+ * site, seq. Parameters as {@link rowClockQuery}.
  */
 export function sentinelQuery(table: CrrTable, exceptSite: boolean): string {
   const { info, names: n } = table;
-  return `SELECT ${info.pks.map((p) => n.pkCol(p)).join(', ')}, ${K.cl}, ${K.clDbv}, ${K.clSite}, ${K.clSeq} FROM ${n.pks}
-  WHERE ${K.clDbv} > ?${exceptSite ? ` AND ${exceptDirect(K.clDbv)}` : ''}
-  ORDER BY ${K.clDbv}, ${K.clSeq}`;
+  const keys = n.rowidKeyed ? 's.key' : info.pks.map((p) => `p.${n.pkCol(p)}`).join(', ');
+  const join = n.rowidKeyed ? '' : ` CROSS JOIN ${n.pks} p ON p.__key = s.key`;
+  return `SELECT ${keys}, s.cl, s.db_version, s.site, s.seq FROM ${n.sentinels} s${join}
+  WHERE s.db_version > ?${exceptSite ? ` AND ${exceptDirect('s.db_version')}` : ''}
+  ORDER BY s.db_version, s.seq`;
 }
 
 /** Idle statements kept per SQL text and connection. */
@@ -206,6 +216,17 @@ export function giveBack(db: SqliteConnection, sql: string, stmt: Statement): vo
 /** Whether `table` has overrides (tables only ever inserted into or updated whole have none: their reads skip a lookup per row, ~10%). */
 export function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
   const sql = sqlOf(table, 'any override', () => `SELECT 1 FROM ${table.names.cells} LIMIT 1`);
+  const stmt = borrow(db, sql);
+  try {
+    return stmt.get() !== undefined;
+  } finally {
+    giveBack(db, sql, stmt);
+  }
+}
+
+/** Whether `table` has any sentinel (tables never deleted from have none: their reads skip a lookup per row). */
+export function hasSentinels(db: SqliteConnection, table: CrrTable): boolean {
+  const sql = sqlOf(table, 'any sentinel', () => `SELECT 1 FROM ${table.names.sentinels} LIMIT 1`);
   const stmt = borrow(db, sql);
   try {
     return stmt.get() !== undefined;
@@ -512,7 +533,8 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
         add(new CellStream(rows(sqlOf(table, `overrides ${except}`, () => layoutQueries(table, except)[1]!.sql), [s]), table, sites));
         if (columns > 0) {
           const overrides = hasOverrides(db, table);
-          add(new RowClockStream(rows(sqlOf(table, `row clocks ${except} ${overrides}`, () => rowClockQuery(table, except, overrides)), [s]), table, sites));
+          const sentinels = hasSentinels(db, table);
+          add(new RowClockStream(rows(sqlOf(table, `row clocks ${except} ${overrides} ${sentinels}`, () => rowClockQuery(table, except, overrides, undefined, undefined, sentinels)), [s]), table, sites));
         }
       }
     }

@@ -113,6 +113,7 @@ export function untrackSql(table: string): string {
 DROP TABLE IF EXISTS ${n.pks};
 DROP VIEW IF EXISTS ${n.clock};
 DROP TABLE IF EXISTS ${n.cells};
+DROP TABLE IF EXISTS ${n.sentinels};
 DROP TABLE IF EXISTS ${n.log};`;
 }
 

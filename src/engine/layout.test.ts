@@ -134,8 +134,9 @@ describe('row-level clock layout', () => {
     ];
     // A row without a row clock may keep a deleted row clock's db_version, site and seq, or not, by the
     // path that deleted it (format 4): not clocks, left out.
-    const keyMap = `SELECT __key, id, __ddcp_cl, __ddcp_cl_dbv, __ddcp_cl_site, __ddcp_cl_seq, __ddcp_cv, ${['__ddcp_dbv', '__ddcp_site', '__ddcp_seq'].map((c) => `CASE WHEN __ddcp_cv IS NOT NULL THEN ${c} END`).join(', ')} FROM t__ddcp_pks ORDER BY __key`;
-    const dump = (r: typeof a): string => q(r.db, keyMap) + q(r.db, 'SELECT * FROM t__ddcp_cells ORDER BY key, cid') + q(r.db, 'SELECT * FROM t__ddcp_clock ORDER BY key, cid');
+    const keyMap = `SELECT __key, id, __ddcp_cv, ${['__ddcp_dbv', '__ddcp_site', '__ddcp_seq'].map((c) => `CASE WHEN __ddcp_cv IS NOT NULL THEN ${c} END`).join(', ')} FROM t__ddcp_pks ORDER BY __key`;
+    const dump = (r: typeof a): string =>
+      q(r.db, keyMap) + q(r.db, 'SELECT * FROM t__ddcp_sentinels ORDER BY key') + q(r.db, 'SELECT * FROM t__ddcp_cells ORDER BY key, cid') + q(r.db, 'SELECT * FROM t__ddcp_clock ORDER BY key, cid');
     const seal = (r: typeof a, minRun: number): string => {
       r.db.exec('BEGIN');
       const v = r.versions.open();
@@ -152,6 +153,9 @@ describe('row-level clock layout', () => {
       // An update of every column of rows on their row clocks leaves no override; one of a column, one each.
       if (i === 1) assert.equal(q(a.db, 'SELECT count(*) FROM t__ddcp_cells'), '[[0]]');
       if (i === 2) assert.equal(q(a.db, `SELECT count(*), min(cid) FROM t__ddcp_cells`), '[[200,"c"]]');
+      // Rows never deleted have no sentinel stored (format 5); each deleted row one, at causal length 2.
+      if (i === 0) assert.equal(q(a.db, 'SELECT count(*) FROM t__ddcp_sentinels'), '[[0]]');
+      if (i === 6) assert.equal(q(a.db, 'SELECT count(*), min(key), max(key), min(cl), max(cl) FROM t__ddcp_sentinels'), '[[50,251,300,2,2]]');
     }
     a.db.close();
     b.db.close();

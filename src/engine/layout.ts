@@ -1,12 +1,16 @@
 /**
  * The row-level clock layout: one bookkeeping row per row in the common case instead of one per cell.
  *
- * - The key map (`t__ddcp_pks`) holds each row's sentinel clock (`cl` …, NULL when the row has none)
- *   and a *row clock* (col_version, db_version, site, seq) standing for every cell without an
- *   override: cell *i* (the table's columns in order) has clock (col_version, db_version, site, seq + i).
- *   A row without a row clock has col_version NULL; its db_version, site and seq are then meaningless
- *   and may hold the last row clock of a deleted row (format 4): a delete leaves them, so that the
- *   row's entry in the (db_version, seq) index is not moved. Readers go by col_version alone.
+ * - The key map (`t__ddcp_pks`) holds each row's *row clock* (col_version, db_version, site, seq)
+ *   standing for every cell without an override: cell *i* (the table's columns in order) has clock
+ *   (col_version, db_version, site, seq + i). A row without a row clock has col_version NULL; its
+ *   db_version, site and seq are then meaningless and may hold the last row clock of a deleted row
+ *   (format 4): a delete leaves them, so that the row's entry in the (db_version, seq) index is not
+ *   moved. Readers go by col_version alone.
+ * - `t__ddcp_sentinels` holds the sentinels (causal length, db_version, site, seq) of the rows that
+ *   have one — rows deleted or re-inserted, or whose sentinel came from a peer; a row without one
+ *   (causal length 1, the common case) has no row there (format 5: in format 4 they were four more
+ *   columns of the key map, NULL in most rows but costing a byte each in every row's record).
  * - `t__ddcp_cells` holds the overrides: cells whose clock is not the row clock's, and markers
  *   (col_version NULL) for cells that have no clock where the row clock would give them one.
  * - `t__ddcp_clock` is a view giving today's per-cell rows, so SQL written against it reads the same.
@@ -21,15 +25,11 @@
  */
 import type { CrrNames } from './names.ts';
 import type { CellClock } from './rules.ts';
-import { SENTINEL, type TableInfo } from './schema.ts';
+import { INTERNAL_MARK, SENTINEL, type TableInfo } from './schema.ts';
 import { ident, literal, type SqliteConnection } from './sqlite.ts';
 
 /** The key map's clock columns (reserved: column names containing `__ddcp_` are refused). */
 export const K = {
-  cl: '__ddcp_cl',
-  clDbv: '__ddcp_cl_dbv',
-  clSite: '__ddcp_cl_site',
-  clSeq: '__ddcp_cl_seq',
   cv: '__ddcp_cv',
   dbv: '__ddcp_dbv',
   site: '__ddcp_site',
@@ -37,12 +37,15 @@ export const K = {
 } as const;
 export const KEY_CLOCK_COLUMNS: readonly string[] = Object.values(K);
 
+/** Format 4's sentinel columns of the key map (moved to the sentinels table on open: {@link moveSentinels}). */
+const OLD_SENTINEL_COLUMNS = ['__ddcp_cl', '__ddcp_cl_dbv', '__ddcp_cl_site', '__ddcp_cl_seq'] as const;
+
 /** `('a', 0), ('b', 1), …`: the columns with their positions, for a VALUES list. */
 export function positions(columns: readonly string[]): string {
   return columns.map((c, i) => `(${literal(c)}, ${i})`).join(', ');
 }
 
-/** DDL of the overrides table and the key map's clock indexes (the key map itself is made by triggers.ts). */
+/** DDL of the overrides and sentinels tables and the clock indexes (the key map itself is made by triggers.ts). */
 export function layoutTablesSql(n: CrrNames): string {
   return `
 CREATE TABLE IF NOT EXISTS ${n.cells} (
@@ -56,7 +59,14 @@ CREATE TABLE IF NOT EXISTS ${n.cells} (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ${n.cellsDbvIndex} ON ${n.cells} (db_version, seq) WHERE col_version IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ${n.pksDbvIndex} ON ${n.pks} (${K.dbv}, ${K.seq}) WHERE ${K.dbv} IS NOT NULL;
-CREATE INDEX IF NOT EXISTS ${n.pksClIndex} ON ${n.pks} (${K.clDbv}, ${K.clSeq}) WHERE ${K.clDbv} IS NOT NULL;`;
+CREATE TABLE IF NOT EXISTS ${n.sentinels} (
+  key INTEGER PRIMARY KEY,
+  cl INTEGER NOT NULL,
+  db_version INTEGER NOT NULL,
+  site INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${n.sentinelsDbvIndex} ON ${n.sentinels} (db_version, seq);`;
 }
 
 /**
@@ -64,7 +74,7 @@ CREATE INDEX IF NOT EXISTS ${n.pksClIndex} ON ${n.pks} (${K.clDbv}, ${K.clSeq}) 
  * update a clock through it (tools and tests do; the engine writes the tables).
  */
 export function clockViewSql(info: TableInfo, n: CrrNames): string {
-  const parts = [`SELECT __key, '${SENTINEL}', ${K.cl}, ${K.clDbv}, ${K.clSite}, ${K.clSeq} FROM ${n.pks} WHERE ${K.cl} IS NOT NULL`];
+  const parts = [`SELECT key, '${SENTINEL}', cl, db_version, site, seq FROM ${n.sentinels}`];
   if (info.columns.length > 0) {
     parts.push(`SELECT p.__key, v.column1, p.${K.cv}, p.${K.dbv}, p.${K.site}, p.${K.seq} + v.column2 FROM ${n.pks} p CROSS JOIN (VALUES ${positions(info.columns)}) v
    WHERE p.${K.cv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${n.cells} o WHERE o.key = p.__key AND o.cid = v.column1)`);
@@ -75,7 +85,7 @@ DROP VIEW IF EXISTS ${n.clock};
 CREATE VIEW ${n.clock} (key, cid, col_version, db_version, site, seq) AS
   ${parts.join('\n  UNION ALL ')};
 CREATE TRIGGER ${n.clockUpdate} INSTEAD OF UPDATE ON ${n.clock} BEGIN
-  UPDATE ${n.pks} SET ${K.cl} = NEW.col_version, ${K.clDbv} = NEW.db_version, ${K.clSite} = NEW.site, ${K.clSeq} = NEW.seq WHERE OLD.cid = '${SENTINEL}' AND __key = OLD.key;
+  UPDATE ${n.sentinels} SET cl = NEW.col_version, db_version = NEW.db_version, site = NEW.site, seq = NEW.seq WHERE OLD.cid = '${SENTINEL}' AND key = OLD.key;
   INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq) SELECT OLD.key, OLD.cid, NEW.col_version, NEW.db_version, NEW.site, NEW.seq WHERE OLD.cid <> '${SENTINEL}'
     ON CONFLICT (key, cid) DO UPDATE SET col_version = excluded.col_version, db_version = excluded.db_version, site = excluded.site, seq = excluded.seq;
 END;`;
@@ -209,8 +219,8 @@ export function migrateLayout(db: SqliteConnection, info: TableInfo, n: CrrNames
   if (kind?.type !== 'table') return false;
   for (const c of KEY_CLOCK_COLUMNS) db.exec(`ALTER TABLE ${n.pks} ADD COLUMN ${ident(c)} INTEGER`);
   db.exec(layoutTablesSql(n));
-  db.exec(`UPDATE ${n.pks} SET ${K.cl} = c.col_version, ${K.clDbv} = c.db_version, ${K.clSite} = c.site, ${K.clSeq} = c.seq
-  FROM ${n.clock} c WHERE c.key = ${n.pks}.__key AND c.cid = '${SENTINEL}'`);
+  db.exec(`INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
+  SELECT c.key, c.col_version, c.db_version, c.site, c.seq FROM ${n.clock} c WHERE c.cid = '${SENTINEL}' ORDER BY c.key`);
   encodeFromClock(db, info, n);
   db.exec(`DROP TABLE ${n.clock}`);
   db.exec(clockViewSql(info, n));
@@ -220,7 +230,26 @@ export function migrateLayout(db: SqliteConnection, info: TableInfo, n: CrrNames
 /** Gives the clocks stamped by this database (site 0) the site ordinal `to` (a renewed site id). */
 export function moveLocalSite(db: SqliteConnection, n: CrrNames, to: number): void {
   const o = BigInt(to);
-  db.prepare(`UPDATE ${n.pks} SET ${K.clSite} = ? WHERE ${K.clSite} = 0`).run(o);
+  db.prepare(`UPDATE ${n.sentinels} SET site = ? WHERE site = 0`).run(o);
   db.prepare(`UPDATE ${n.pks} SET ${K.site} = ? WHERE ${K.site} = 0`).run(o);
   db.prepare(`UPDATE ${n.cells} SET site = ? WHERE site = 0 AND col_version IS NOT NULL`).run(o);
+}
+
+/**
+ * Moves the sentinels of a CRR in format 4 — four columns of the key map — to the sentinels table
+ * (format 5), inside the caller's transaction: copied row for row, then the columns dropped (SQLite
+ * rewrites the key map without them). The view and its trigger, which name those columns, are made
+ * anew for `info`'s columns. Returns whether there was anything to move.
+ */
+export function moveSentinels(db: SqliteConnection, info: TableInfo, n: CrrNames): boolean {
+  const cols = (db.prepare(`PRAGMA main.table_xinfo(${literal(`${info.name}${INTERNAL_MARK}pks`)})`).all() as { name: string }[]).map((c) => c.name);
+  if (!cols.includes(OLD_SENTINEL_COLUMNS[0])) return false;
+  const [cl, dbv, site, seq] = OLD_SENTINEL_COLUMNS;
+  db.exec(`DROP VIEW IF EXISTS ${n.clock};
+DROP INDEX IF EXISTS ${n.pksClIndex};
+${layoutTablesSql(n)}
+INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq) SELECT __key, ${cl}, ${dbv}, ${site}, ${seq} FROM ${n.pks} WHERE ${cl} IS NOT NULL ORDER BY __key;`);
+  for (const c of OLD_SENTINEL_COLUMNS) db.exec(`ALTER TABLE ${n.pks} DROP COLUMN ${ident(c)}`);
+  db.exec(clockViewSql(info, n));
+  return true;
 }

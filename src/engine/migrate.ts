@@ -1,10 +1,11 @@
 /**
  * Opening a database written by an older ddcp: each CRR still in the per-cell clock layout is moved
- * to the row-level one (layout.ts), and a key map of a table keyed by its rowid alias is keyed by
- * that key (rekey.ts: format 2 → 3), in the opening transaction.
+ * to the row-level one (layout.ts), the sentinels kept in the key map are moved to their own table
+ * (layout.ts: format 4 → 5), and a key map of a table keyed by its rowid alias is keyed by that key
+ * (rekey.ts: format 2 → 3), in the opening transaction.
  */
 import { storedShape } from './drift.ts';
-import { migrateLayout } from './layout.ts';
+import { migrateLayout, moveSentinels } from './layout.ts';
 import { fitKeyMap } from './rekey.ts';
 import { crrNames } from './names.ts';
 import { introspect } from './schema.ts';
@@ -21,7 +22,8 @@ export function migrateLayouts(db: SqliteConnection): void {
     const exists = db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(tbl) !== undefined;
     const info = storedShape(db, tbl) ?? (exists ? introspect(db, tbl) : undefined);
     if (info) {
-      migrateLayout(db, info, n);
+      // Sentinels first: rekeying copies the key map by the columns this version gives it.
+      if (!migrateLayout(db, info, n)) moveSentinels(db, info, n);
       if (exists && rekey) fitKeyMap(db, info);
     }
     // A table gone without a recorded shape: its tracking is removed on open (drift), clocks and all.

@@ -13,6 +13,10 @@ export interface CrrNames {
   cells: string;
   cellsDbvIndex: string;
   pksDbvIndex: string;
+  /** The sentinels (causal length and its clock) of rows that have one (layout.ts). */
+  sentinels: string;
+  sentinelsDbvIndex: string;
+  /** Format 4's index of the sentinel columns the key map then had (dropped by migration). */
   pksClIndex: string;
   /** Append-only record of every write by any SQLite client, turned into clocks by `seal`. */
   log: string;
@@ -41,6 +45,8 @@ export function crrNames(table: string, rowidKeyed = false): CrrNames {
     cells: n('cells'),
     cellsDbvIndex: n('cells_dbv'),
     pksDbvIndex: n('pks_dbv'),
+    sentinels: n('sentinels'),
+    sentinelsDbvIndex: n('sentinels_dbv'),
     pksClIndex: n('pks_cl'),
     log: n('log'),
     triggers: { insert: n('ins'), update: n('upd'), updateKey: n('updkey'), delete: n('del') },

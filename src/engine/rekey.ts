@@ -26,7 +26,7 @@ function wantsRowidKeying(db: SqliteConnection, info: TableInfo, n: CrrNames): b
 /**
  * Gives CRR `info`'s key map the keying its table calls for ({@link wantsRowidKeying}), inside the
  * caller's transaction, and returns its names. Nothing is lost: moving to the rowid keying, each
- * row's key becomes the table's key and the overrides follow it; moving back, the keys stay and the
+ * row's key becomes the table's key and the overrides and sentinel follow it; moving back, the keys stay and the
  * key column is stored again. The clock view is made anew for `info`'s columns.
  */
 export function fitKeyMap(db: SqliteConnection, info: TableInfo): CrrNames {
@@ -38,29 +38,35 @@ export function fitKeyMap(db: SqliteConnection, info: TableInfo): CrrNames {
   const to = crrNames(info.name, toRowid);
   const oldPks = ident(`${info.name}${INTERNAL_MARK}pks_old`);
   const oldCells = ident(`${info.name}${INTERNAL_MARK}cells_old`);
+  const oldSentinels = ident(`${info.name}${INTERNAL_MARK}sentinels_old`);
   // The view (its update trigger goes with it) names the tables: dropped first, so the renames
   // below have nothing to rewrite; the indexes keep their names through a rename.
   db.exec(`DROP VIEW IF EXISTS ${from.clock};
 DROP INDEX IF EXISTS ${from.pksDbvIndex};
-DROP INDEX IF EXISTS ${from.pksClIndex};
 DROP INDEX IF EXISTS ${from.cellsDbvIndex};
+DROP INDEX IF EXISTS ${from.sentinelsDbvIndex};
 ALTER TABLE ${from.pks} RENAME TO ${oldPks};
-ALTER TABLE ${from.cells} RENAME TO ${oldCells};`);
+ALTER TABLE ${from.cells} RENAME TO ${oldCells};
+ALTER TABLE ${from.sentinels} RENAME TO ${oldSentinels};`);
   db.exec(keyMapSql(info, to, keyColumns(db, info.name).map((c) => c.affinity)));
   db.exec(layoutTablesSql(to));
   const clocks = KEY_CLOCK_COLUMNS.join(', ');
   const cellCols = 'cid, col_version, db_version, site, seq';
+  const sentinelCols = 'cl, db_version, site, seq';
   if (toRowid) {
     const pk = ident(info.pks[0]!);
     db.exec(`INSERT INTO ${to.pks} (__key, ${clocks}) SELECT ${pk}, ${clocks} FROM ${oldPks} ORDER BY ${pk};
-INSERT INTO ${to.cells} (key, ${cellCols}) SELECT p.${pk}, o.cid, o.col_version, o.db_version, o.site, o.seq FROM ${oldCells} o JOIN ${oldPks} p ON p.__key = o.key;`);
+INSERT INTO ${to.cells} (key, ${cellCols}) SELECT p.${pk}, o.cid, o.col_version, o.db_version, o.site, o.seq FROM ${oldCells} o JOIN ${oldPks} p ON p.__key = o.key;
+INSERT INTO ${to.sentinels} (key, ${sentinelCols}) SELECT p.${pk}, s.cl, s.db_version, s.site, s.seq FROM ${oldSentinels} s JOIN ${oldPks} p ON p.__key = s.key ORDER BY p.${pk};`);
   } else {
     const pks = info.pks.map(ident).join(', ');
     db.exec(`INSERT INTO ${to.pks} (__key, ${pks}, ${clocks}) SELECT __key, __key, ${clocks} FROM ${oldPks} ORDER BY __key;
-INSERT INTO ${to.cells} (key, ${cellCols}) SELECT key, ${cellCols} FROM ${oldCells};`);
+INSERT INTO ${to.cells} (key, ${cellCols}) SELECT key, ${cellCols} FROM ${oldCells};
+INSERT INTO ${to.sentinels} (key, ${sentinelCols}) SELECT key, ${sentinelCols} FROM ${oldSentinels} ORDER BY key;`);
   }
   db.exec(`DROP TABLE ${oldPks};
 DROP TABLE ${oldCells};
+DROP TABLE ${oldSentinels};
 ${clockViewSql(info, to)}`);
   return to;
 }

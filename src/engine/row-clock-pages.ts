@@ -33,11 +33,11 @@ export class RowClockPages {
   private readonly dbvAt: number;
   private readonly seqAt: number;
 
-  constructor(db: SqliteConnection, table: CrrTable, overrides: boolean, since: bigint, size = ROW_CLOCK_PAGE.rows) {
+  constructor(db: SqliteConnection, table: CrrTable, overrides: boolean, sentinels: boolean, since: bigint, size = ROW_CLOCK_PAGE.rows) {
     this.db = db;
     this.size = size;
     this.dbv = since;
-    const of = (page: RowClockPage): string => sqlOf(table, `row clock page ${page} ${overrides}`, () => rowClockQuery(table, false, overrides, undefined, page));
+    const of = (page: RowClockPage): string => sqlOf(table, `row clock page ${page} ${overrides} ${sentinels}`, () => rowClockQuery(table, false, overrides, undefined, page, sentinels));
     this.sql = { since: of('since'), after: of('after'), at: of('at') };
     const n = table.info.pks.length;
     this.dbvAt = n + 1;

@@ -153,22 +153,31 @@ export function insertOrder(db: SqliteConnection, table: CrrTable, run: LogRun):
 
 /**
  * Inserts of rows never seen before (each once): the key map rows with their first clocks — a row
- * clock with col_version 1 standing for every column (layout.ts), or the sentinel alone for a table
- * without columns — in one INSERT … SELECT, in the order {@link insertOrder} picks.
+ * clock with col_version 1 standing for every column (layout.ts), or for a table without columns no
+ * clock but the sentinel (causal length 1, in the sentinels table) — in one INSERT … SELECT each, in
+ * the order {@link insertOrder} picks.
  */
 export function sealInsertRun(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const n = table.names;
   const { info } = table;
   const keys = info.pks.map((_, i) => `l.k${i}`).join(', ');
   const width = Math.max(info.columns.length, 1);
-  const clock = info.columns.length > 0 ? [K.cv, K.dbv, K.site, K.seq] : [K.cl, K.clDbv, K.clSite, K.clSeq];
   const order = insertOrder(db, table, run) === 'key' ? 'l.k0' : 'l.seq';
+  const target = n.rowidKeyed ? '__key' : info.pks.map(ident).join(', ');
   return attempt(db, () => {
     // Fails on a key already known (a re-insert) or inserted twice: then this isn't the simple case.
-    db.prepare(
-      `INSERT INTO ${n.pks} (${n.rowidKeyed ? '__key' : info.pks.map(ident).join(', ')}, ${clock.join(', ')})
-       SELECT ${keys}, 1, ?, 0, ? + (l.seq - ?) * ${width} FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? ORDER BY ${order}`,
-    ).run(BigInt(version), BigInt(seqBase), BigInt(run.lo), BigInt(run.lo), BigInt(run.hi));
+    if (info.columns.length > 0) {
+      db.prepare(
+        `INSERT INTO ${n.pks} (${target}, ${K.cv}, ${K.dbv}, ${K.site}, ${K.seq})
+         SELECT ${keys}, 1, ?, 0, ? + (l.seq - ?) * ${width} FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? ORDER BY ${order}`,
+      ).run(BigInt(version), BigInt(seqBase), BigInt(run.lo), BigInt(run.lo), BigInt(run.hi));
+    } else {
+      db.prepare(`INSERT INTO ${n.pks} (${target}) SELECT ${keys} FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? ORDER BY ${order}`).run(BigInt(run.lo), BigInt(run.hi));
+      db.prepare(
+        `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
+         SELECT p.__key, 1, ?, 0, ? + (l.seq - ?) FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} WHERE l.seq BETWEEN ? AND ? ORDER BY p.__key`,
+      ).run(BigInt(version), BigInt(seqBase), BigInt(run.lo), BigInt(run.lo), BigInt(run.hi));
+    }
     const rows = run.hi - run.lo + 1;
     return { seqs: rows * width, rows, cells: rows * info.columns.length };
   });
@@ -398,22 +407,32 @@ function rowidStretchEnds(db: SqliteConnection, table: CrrTable, run: LogRun): S
  * the row clock's col_version made NULL, its (db_version, site, seq) left as they were (layout.ts:
  * ignored without a col_version), so that its entry in the key map's (db_version, seq) index stays
  * where it is instead of being deleted row by row (~20 ms per 100,000 rows, measured), and the
- * overrides deleted.
+ * overrides deleted. The sentinels are written to their own table (layout.ts), a row each, in key
+ * order: appended when the rows had none.
  */
 export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun, version: number, seqBase: number): RunResult | undefined {
   const n = table.names;
   const rows = run.hi - run.lo + 1;
   const range = keyStretch(db, table, run);
-  const next = `coalesce(p.${K.cl}, 0) + 2 - (coalesce(p.${K.cl}, 0) & 1)`;
+  const next = `coalesce(s.cl, 0) + 2 - (coalesce(s.cl, 0) & 1)`;
+  const upsert = `ON CONFLICT (key) DO UPDATE SET cl = excluded.cl, db_version = excluded.db_version, site = excluded.site, seq = excluded.seq`;
   return attempt(db, () => {
     if (range) {
-      // The entry for row k has seq run.lo + (k - range.lo). A sentinel that would pass MAX_CLOCK
-      // updates fewer rows than the run has: the rules' case.
+      // The entry for row k has seq run.lo + (k - range.lo). A key missing from the stretch updates
+      // fewer rows than the run has, as does a sentinel that would pass MAX_CLOCK: the rules' case.
+      const cleared = db.prepare(`UPDATE ${n.pks} SET ${K.cv} = NULL WHERE __key BETWEEN ? AND ?`).run(range.lo, range.hi);
+      if (Number(cleared.changes) !== rows) throw new NotThisCase();
+      // Rows never deleted before (the common case) have no sentinel yet: theirs is 2, appended
+      // without a lookup or an upsert's conflict check.
+      const fresh = db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM ${n.sentinels} WHERE key BETWEEN ? AND ?) AS fresh`).get(range.lo, range.hi) as { fresh: number | bigint };
       const done = db
         .prepare(
-          `UPDATE ${n.pks} AS p SET ${K.cl} = ${next}, ${K.clDbv} = ?, ${K.clSite} = 0, ${K.clSeq} = p.__key + ?,
-             ${K.cv} = NULL
-           WHERE p.__key BETWEEN ? AND ? AND ${next} <= ${MAX_CLOCK}`,
+          Number(fresh.fresh) === 1
+            ? `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq) SELECT __key, 2, ?, 0, __key + ? FROM ${n.pks} WHERE __key BETWEEN ? AND ?`
+            : `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
+           SELECT p.__key, ${next}, ?, 0, p.__key + ? FROM ${n.pks} p LEFT JOIN ${n.sentinels} s ON s.key = p.__key
+           WHERE p.__key BETWEEN ? AND ? AND ${next} <= ${MAX_CLOCK} ORDER BY p.__key
+           ${upsert}`,
         )
         .run(BigInt(version), BigInt(seqBase) - range.lo, range.lo, range.hi);
       if (Number(done.changes) !== rows) throw new NotThisCase();
@@ -426,13 +445,21 @@ export function sealDeleteRun(db: SqliteConnection, table: CrrTable, run: LogRun
       }
       return { seqs: rows, rows, cells: 0 };
     }
-    // A missing key, a row deleted twice in the run, or a sentinel that would pass MAX_CLOCK updates
-    // fewer rows than the run has: the rules' case.
+    // A missing key or a row deleted twice in the run updates fewer key-map rows than the run has,
+    // and a sentinel that would pass MAX_CLOCK writes fewer sentinels: the rules' case.
+    const cleared = db.prepare(`UPDATE ${n.pks} AS p SET ${K.cv} = NULL FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? AND ${keyJoin(table)}`).run(run.lo, run.hi);
+    if (Number(cleared.changes) !== rows) throw new NotThisCase();
+    // A table without any sentinel yet: every one is 2, inserted without a lookup or an upsert.
+    const none = db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM ${n.sentinels}) AS none`).get() as { none: number | bigint };
     const done = db
       .prepare(
-        `UPDATE ${n.pks} AS p SET ${K.cl} = ${next}, ${K.clDbv} = ?, ${K.clSite} = 0, ${K.clSeq} = ? + l.seq - ?,
-           ${K.cv} = NULL
-         FROM ${n.log} l WHERE l.seq BETWEEN ? AND ? AND ${keyJoin(table)} AND ${next} <= ${MAX_CLOCK}`,
+        Number(none.none) === 1
+          ? `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
+         SELECT p.__key, 2, ?, 0, ? + l.seq - ? FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} WHERE l.seq BETWEEN ? AND ? ORDER BY p.__key`
+          : `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq)
+         SELECT p.__key, ${next}, ?, 0, ? + l.seq - ? FROM ${n.log} l CROSS JOIN ${n.pks} p ON ${keyJoin(table)} LEFT JOIN ${n.sentinels} s ON s.key = p.__key
+         WHERE l.seq BETWEEN ? AND ? AND ${next} <= ${MAX_CLOCK} ORDER BY p.__key
+         ${upsert}`,
       )
       .run(BigInt(version), BigInt(seqBase), run.lo, run.lo, run.hi);
     if (Number(done.changes) !== rows) throw new NotThisCase();

@@ -23,11 +23,12 @@ const HINT = "ddcp will not rebuild it with new values (that would fork this dat
  * (layout.ts); 3 — key maps of tables keyed by their rowid alias keyed by that key (rekey.ts); 4 — a
  * key-map row without a row clock (col_version NULL) may keep a deleted row clock's db_version, site
  * and seq, which readers before 4 would take for a clock (layout.ts; nothing to migrate: a format-3
- * database is a format-4 one). Recorded in ddcp_state as `format` once a database is opened and migrated; a database
+ * database is a format-4 one); 5 — the sentinels in a table of their own instead of four columns of the
+key map (layout.ts, moved on open). Recorded in ddcp_state as `format` once a database is opened and migrated; a database
  * recorded with a higher one was written by a newer ddcp, whose layout this one would misread or
  * "repair" into damage, so it is refused (as are triggers of a newer ddcp, which we would replace).
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 
 /** Refuses (StateError, nothing changed) a database written by a newer ddcp: a `format` or triggers above ours. */
 export function checkFormat(db: SqliteConnection, triggersVersion: number): void {

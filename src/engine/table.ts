@@ -47,6 +47,13 @@ function putClock(b: RowBatch, c: CellClock | undefined): void {
   }
 }
 
+/** A sentinels-table row: the row's key and its sentinel clock. */
+function putSentinel(b: RowBatch, key: number | bigint, c: CellClock): void {
+  b.put(key);
+  putClock(b, c);
+  b.endRow();
+}
+
 /** An override row marking a column that has no clock (layout.ts). */
 function putMarker(cells: RowBatch, key: number | bigint, cid: string): void {
   cells.put(key);
@@ -73,6 +80,8 @@ export class CrrTable {
   private readonly deleteRow: Statement;
   private readonly bulkUpserts = new Map<string, StatementCache>();
   private readonly keysOf: StatementCache;
+  private readonly keysOfBare: StatementCache;
+  private readonly anySentinel: Statement;
   private readonly rowsOf: StatementCache;
   private readonly overridesOfMany: StatementCache;
   private readonly deleteOverrides: StatementCache;
@@ -80,6 +89,7 @@ export class CrrTable {
   private readonly keyBoundsStmt: Statement | undefined;
   private readonly upsertKeys: StatementCache;
   private readonly insertRowClocks: StatementCache;
+  private readonly upsertSentinels: StatementCache;
   private readonly insertOverrides: StatementCache;
   private readonly ensureRows: StatementCache;
   private readonly valueReads = new Map<string, Statement>();
@@ -114,7 +124,20 @@ export class CrrTable {
     // Look keys up by position in a VALUES list, so SQLite's own equality decides (1 = 1.0); CROSS
     // JOIN keeps the planner from scanning the key table instead.
     const kc = KEY_CLOCK_COLUMNS.map((c) => `k.${c}`).join(', ');
-    this.keysOf = new StatementCache(db, (rows) => `SELECT v.column1, k.__key, ${kc} FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}`, true);
+    this.keysOf = new StatementCache(
+      db,
+      (rows) => `SELECT v.column1, k.__key, s.cl, s.db_version, s.site, s.seq, ${kc} FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}
+       LEFT JOIN ${n.sentinels} s ON s.key = k.__key`,
+      true,
+    );
+    // The same without the sentinels' lookup, for a table that has none (never deleted from: the
+    // common case, where the join would cost a step down an empty B-tree per row).
+    this.keysOfBare = new StatementCache(
+      db,
+      (rows) => `SELECT v.column1, k.__key, NULL, NULL, NULL, NULL, ${kc} FROM (VALUES ${placeholders(rows, nk + 1)}) v CROSS JOIN ${n.pks} k ON ${qJoin}`,
+      true,
+    );
+    this.anySentinel = db.prepare(`SELECT 1 FROM ${n.sentinels} LIMIT 1`);
     const list = (rows: number): string => Array.from({ length: rows }, () => '?').join(', ');
     this.overridesOfMany = new StatementCache(db, (rows) => `SELECT key, cid, col_version, db_version, site, seq FROM ${n.cells} WHERE key IN (${list(rows)})`, true);
     this.deleteOverrides = new StatementCache(db, (rows) => `DELETE FROM ${n.cells} WHERE key IN (${list(rows)})`);
@@ -131,8 +154,13 @@ export class CrrTable {
     this.kmPks = n.rowidKeyed ? 0 : nk;
     this.upsertKeys = new StatementCache(
       db,
-      (rows) => `INSERT INTO ${n.pks} (__key, ${kmKey}${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, this.kmPks + 9)}
+      (rows) => `INSERT INTO ${n.pks} (__key, ${kmKey}${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, this.kmPks + 5)}
        ON CONFLICT (__key) DO UPDATE SET ${KEY_CLOCK_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
+    );
+    this.upsertSentinels = new StatementCache(
+      db,
+      (rows) => `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq) VALUES ${placeholders(rows, 5)}
+       ON CONFLICT (key) DO UPDATE SET cl = excluded.cl, db_version = excluded.db_version, site = excluded.site, seq = excluded.seq`,
     );
     this.insertRowClocks = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${kmKey}${K.cv}, ${K.dbv}, ${K.site}, ${K.seq}) VALUES ${placeholders(rows, this.kmPks + 5)}`);
     this.insertOverrides = new StatementCache(db, (rows) => `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}`);
@@ -170,7 +198,8 @@ export class CrrTable {
     entries.forEach((e, i) => void lookups.push(BigInt(i), ...e.pk));
     const columns = this.info.columns;
     const rowidKeyed = this.names.rowidKeyed;
-    inFlatGroups(lookups, this.info.pks.length + 1, GROUP, this.keysOf, (s, p) => {
+    const keysOf = this.anySentinel.get() === undefined ? this.keysOfBare : this.keysOf;
+    inFlatGroups(lookups, this.info.pks.length + 1, GROUP, keysOf, (s, p) => {
       for (const r of s.iterate(...p) as Iterable<(bigint | null)[]>) {
         const e = entries[Number(r[0])]!;
         e.key = rowidKeyed ? r[1]! : Number(r[1]);
@@ -209,11 +238,13 @@ export class CrrTable {
     // The table rows: upserts grouped by the columns they write, groups in order of first use.
     const upserts = new Map<string, { cols: readonly string[]; batch: RowBatch }>();
     const ensure: RowEntry[] = [];
-    // The key map rows with their sentinels and row clocks, then the overrides (layout.ts).
-    // Sized for the rows given (each writes at most one key-map row; overrides may be more, and grow).
+    // The key map rows with their row clocks, the sentinels, then the overrides (layout.ts).
+    // Sized for the rows given (each writes at most one key-map row and one sentinel; overrides may
+    // be more, and grow).
     const rows = entries.length;
-    const keys = new RowBatch(kmPks + 9, GROUP, rows);
+    const keys = new RowBatch(kmPks + 5, GROUP, rows);
     const newKeys = new RowBatch(kmPks + 5, GROUP, rows);
+    const sentinels = new RowBatch(5, GROUP, rows);
     const cells = new RowBatch(6, GROUP, rows);
     const stale: (number | bigint)[] = [];
     // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
@@ -253,16 +284,14 @@ export class CrrTable {
         const changes = fresh.changes;
         for (let i = fresh.first, end = fresh.first + shape.cols.length; i < end; i++) batch!.put(changes[i]!.val);
         batch!.endRow();
-        // New here: no overrides stored, none but the markers of columns it lacks. Without a sentinel,
-        // a plain insert of the row clock alone (the key is new: nothing to conflict with).
+        // New here: no overrides stored, none but the markers of columns it lacks; a plain insert of
+        // the row clock (the key is new: nothing to conflict with), and of its sentinel if any.
         const s = fresh.sentinel;
-        const c = fresh.clock;
-        const kb = s ? keys : newKeys;
-        kb.put(key);
-        for (let i = 0; i < kmPks; i++) kb.put(pk[i]!);
-        if (s) putClock(kb, s);
-        putClock(kb, c);
-        kb.endRow();
+        newKeys.put(key);
+        for (let i = 0; i < kmPks; i++) newKeys.put(pk[i]!);
+        putClock(newKeys, fresh.clock);
+        newKeys.endRow();
+        if (s) putSentinel(sentinels, key, s);
         const markers = shape.markers;
         for (let i = 0; i < markers.length; i++) {
           putMarker(cells, key, markers[i]!);
@@ -289,10 +318,11 @@ export class CrrTable {
       keys.put(key);
       for (let i = 0; i < kmPks; i++) keys.put(pk[i]!);
       const { row, overrides } = encodeRow(columns, e.row.cells);
-      const s = e.row.sentinel;
-      putClock(keys, s);
       putClock(keys, row);
       keys.endRow();
+      // A sentinel is never taken away (causal lengths only grow): rows without one have none stored.
+      const s = e.row.sentinel;
+      if (s) putSentinel(sentinels, key, s);
       if (e.overrides) stale.push(key);
       for (const [cid, c] of overrides) {
         if (c) {
@@ -320,6 +350,7 @@ export class CrrTable {
     }
     keys.run(this.upsertKeys, (s, p) => void s.run(...p));
     newKeys.run(this.insertRowClocks, (s, p) => void s.run(...p));
+    sentinels.run(this.upsertSentinels, (s, p) => void s.run(...p));
     inGroups(stale, GROUP, this.deleteOverrides, (k) => [k], (s, p) => void s.run(...p));
     cells.run(this.insertOverrides, (s, p) => void s.run(...p));
   }
