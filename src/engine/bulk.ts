@@ -4,6 +4,7 @@
  */
 import type { SqlValue, SqliteConnection, Statement } from './sqlite.ts';
 import { toHex } from '../base/hex.ts';
+import { keepHiddenClasses } from './hidden-classes.ts';
 
 /** A cache of statements built from a row count. */
 export class StatementCache {
@@ -101,6 +102,9 @@ export class RowBatch {
     for (let i = 0; i < this.n; i += this.width) run(cache.get(1), v.slice(i, i + this.width));
   }
 }
+
+// Every merge makes RowBatches and drops them (hidden-classes.ts).
+keepHiddenClasses(new RowBatch(1, 1, 1));
 
 /** `(?, ?, …)` repeated: the VALUES list of a multi-row statement. */
 export function placeholders(rows: number, columns: number): string {

@@ -16,6 +16,7 @@
  */
 import { inGroups, placeholders, StatementCache } from './bulk.ts';
 import type { Sites } from './clock.ts';
+import { keepHiddenClasses } from './hidden-classes.ts';
 import { packColumns } from './pack.ts';
 import type { CellClock, IncomingCell } from './rules.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';
@@ -151,6 +152,9 @@ export class ConflictRecorder {
     db.prepare('DELETE FROM ddcp_conflicts WHERE id <= (SELECT max(id) FROM ddcp_conflicts) - ?').run(BigInt(this.keep));
   }
 }
+
+// Every merge makes one and drops it (hidden-classes.ts).
+keepHiddenClasses(new ConflictRecorder(0));
 
 type Row = [bigint, bigint, bigint | null, string | null, string, Uint8Array, string, SqlValue, bigint, bigint, SqlValue, bigint, bigint, string];
 

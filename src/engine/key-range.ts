@@ -6,6 +6,7 @@
  * initial sync, or a sync of rows added since the last one, skips nearly every key lookup.
  * Conservative: a key inside the range is looked up.
  */
+import { keepHiddenClasses } from './hidden-classes.ts';
 import type { SqlValue } from './sqlite.ts';
 
 export class KeyRange {
@@ -44,3 +45,6 @@ export class KeyRange {
     return false;
   }
 }
+
+// Every merge makes one per table and drops it (hidden-classes.ts).
+keepHiddenClasses(new KeyRange(undefined));

@@ -8,6 +8,7 @@ import { ChangeError } from './errors.ts';
 import { PackError } from '../base/errors.ts';
 import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
+import { keepHiddenClasses } from './hidden-classes.ts';
 import { KeyRange } from './key-range.ts';
 import { decideNewRow, type NewRow } from './new-rows.ts';
 import { mergeCell, RowEffects, RowState, type CellClock, type IncomingCell, type MergeContext, type Stamp } from './rules.ts';
@@ -553,4 +554,12 @@ function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, chan
     lastRow!.push(c, chunkChanges, chunkChanges.push(c) - 1);
   }
   return n;
+}
+
+// An instance of each class a merge makes and drops, kept so that a full collection between merges
+// doesn't throw away the merge's optimized code (hidden-classes.ts). Never used: its sites are none.
+{
+  const merger = new ChunkMerger(undefined as unknown as Sites, 0, 0, undefined, true, undefined);
+  const row = new PendingRow([], new Uint8Array(0), [], 0);
+  keepHiddenClasses(merger, new ChunkGatherer(merger, undefined), row, new ChunkRows(row), new RowState(), new RowEffects());
 }

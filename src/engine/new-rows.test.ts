@@ -221,6 +221,29 @@ describe('rows new here, decided in bulk', () => {
     );
   });
 
+  it('write the row clocks of whole statements of rows from one origin as the rules do, and of statements where one row differs', () => {
+    // table.ts writes new rows' row clocks 64 to a statement: rows from one origin (every statement's
+    // rows share col_version, db_version and site), then one row in 50 from another origin or at
+    // another col_version. (The random cases above rarely fill a statement with rows of one table.)
+    for (const table of ['t', 'u']) {
+      for (const disturb of [undefined, 'site', 'cv'] as const) {
+        const e = replica();
+        try {
+          const changes: Change[] = [];
+          for (let r = 1; r <= CHUNK_ROWS + 200; r++) {
+            const odd = disturb !== undefined && r % 50 === 7;
+            const s = odd && disturb === 'site' ? 3 : 2;
+            const cv = odd && disturb === 'cv' ? 2 : 1;
+            for (const cid of COLUMNS[table]!) changes.push(toChange({ table, row: r, cid, v: r % VALUES.length, cv, cl: 1, s }));
+          }
+          same(e, changes);
+        } finally {
+          e.db.close();
+        }
+      }
+    }
+  });
+
   it('leave what the rules leave across chunks, with rows repeated in later chunks and tracking suspended', () => {
     fc.assert(
       fc.property(fc.array(rowArb, { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 3 }), (rows, repeat) => {
