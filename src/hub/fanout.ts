@@ -71,7 +71,10 @@ export interface FanoutStats {
   followerReads: number;
   /** Batches encoded: once per group batch, plus frames made for one follower. */
   encoded: number;
-  /** Batch frames paired with a caught-up (`batch-caught-up`): once per frame and caught-up, however many followers take it. */
+  /**
+   * Batch frames paired with a caught-up (`batch-caught-up`): once per frame and caught-up, however
+   * many followers take it, and once per follower's catch-up read from the store that ended paired.
+   */
   paired: number;
 }
 
