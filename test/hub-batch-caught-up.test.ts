@@ -2,8 +2,10 @@
  * The negotiated `batch-caught-up` feature through a real hub over WebSocket: a follower that
  * announces it gets one message per change of the database (the batch and its caught-up paired),
  * made once for all followers; a follower that does not (a client from before) and a hub that does
- * not take it up (a hub from before) keep the two messages, and both still converge. The client
- * refuses a paired frame it did not negotiate; the hub refuses one pushed to it.
+ * not take it up (a hub from before) keep the two messages, and both still converge. A follower
+ * that connects behind (its catch-up read from the store, in both storage modes) gets that read's
+ * last batch paired too. The client refuses a paired frame it did not negotiate; the hub refuses
+ * one pushed to it.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,8 +13,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HubServer } from '../src/hub/server.ts';
-import type { Batch } from '../src/sync/batches.ts';
+import { HubServer } from '../src/hub/server.ts';
+import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
+import { BATCH_CHANGES, type Batch } from '../src/sync/batches.ts';
 import type { FrameChannel } from '../src/sync/channel.ts';
 import { runSession, type PullTarget } from '../src/sync/client.ts';
 import { FEATURE_BATCH_CAUGHT_UP, KNOWN_FEATURES } from '../src/sync/features.ts';
@@ -22,6 +25,7 @@ import { dialWs } from '../src/transport/ws/dial.ts';
 import { framePair } from '../src/transport/memory.ts';
 import { tempDir } from './support/cli.ts';
 import { proofOf } from './support/identity.ts';
+import { dropSchema, PG_URL, testClient, testSchema } from './support/postgres.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
 import { MemFeed, NOTES } from './support/mem-feed.ts';
 
@@ -80,12 +84,17 @@ describe('hub: batch and caught-up in one message (the negotiated batch-caught-u
   let dir: string;
   let hub: HubServer;
   let legacyHub: HubServer;
+  let pgHub: HubServer;
+  const sql = testClient(2);
+  const schema = testSchema();
   before(async () => {
     dir = tempDir();
-    [hub, legacyHub] = await Promise.all([startHub(join(dir, 'hub'), auth), startHub(join(dir, 'legacy'), auth, { features: [] })]);
+    [hub, legacyHub, pgHub] = await Promise.all([startHub(join(dir, 'hub'), auth), startHub(join(dir, 'legacy'), auth, { features: [] }), PgHubStore.open({ url: PG_URL, schema }).then((store) => HubServer.start({ store, auth, host: '127.0.0.1', port: 0 }))]);
   });
   after(async () => {
-    await Promise.all([hub?.stop(), legacyHub?.stop()]);
+    await Promise.all([hub?.stop(), legacyHub?.stop(), pgHub?.stop()]);
+    await dropSchema(sql, schema);
+    await sql.end();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -160,6 +169,60 @@ describe('hub: batch and caught-up in one message (the negotiated batch-caught-u
     assert.deepEqual(g!.wakeFrames.map((f) => f[0]), Array.from({ length: 2 * n }, (_, i) => (i % 2 === 0 ? T_BATCH : T_CAUGHT_UP)));
     assert.deepEqual(g!.pull.values, Array.from({ length: n + 1 }, (_, i) => `v${i + 1}`));
   });
+
+  /**
+   * A writer pushes more changes than one batch holds to database `db` of `server`; then two
+   * followers connect behind (the store holds the history; no group frames cover it): one that
+   * announces the feature and one from before. Then one more change. Returns both.
+   */
+  async function behind(server: HubServer, db: string) {
+    const stop = new AbortController();
+    const sessions: Promise<unknown>[] = [];
+    const writer = new MemFeed(randomBytes(16));
+    // More changes than one batch holds: the catch-up is several batches.
+    const n = 2 * BATCH_CHANGES + 1;
+    for (let k = 0; k < n; k++) writer.commit();
+    let acked = 0;
+    sessions.push(
+      dialWs(`${server.url}/${db}`, { token: 'alice-token' }).then((ch) =>
+        runSession(ch, { siteId: writer.siteId, proof: proofOf(writer.siteId), schema: SCHEMA, push: writer, follow: true, signal: stop.signal, onAck: (v) => (acked = Math.max(acked, v)) }),
+      ),
+    );
+    await until(() => acked >= n, 'the history pushed');
+    const got = [{}, { features: [] as string[] }].map((f) => ({ pull: new Pulled(), frames: [] as Uint8Array[], ...f }));
+    for (const g of got) {
+      const siteId = randomBytes(16);
+      sessions.push(
+        dialWs(`${server.url}/${db}`, { token: 'alice-token' }).then((ch) =>
+          runSession(recorded(ch, g.frames), { siteId, proof: proofOf(siteId), schema: SCHEMA, pull: g.pull, follow: true, signal: stop.signal, ...(g.features ? { features: g.features } : {}) }),
+        ),
+      );
+    }
+    // (The hub's versions are its own: a follower is caught up when it has every change and a caught-up after it.)
+    const caughtUpAfter = (g: (typeof got)[number], values: number): boolean => g.pull.values.length === values && g.pull.caughtUps.length === g.frames.filter((f) => f[0] === T_CAUGHT_UP || f[0] === T_BATCH_CAUGHT_UP).length && g.frames.at(-1)![0] !== T_BATCH;
+    await until(() => got.every((g) => caughtUpAfter(g, n)), 'the followers caught up');
+    const first = got.map((g) => g.pull.caughtUps.slice());
+    writer.commit();
+    await until(() => got.every((g) => caughtUpAfter(g, n + 1) && g.pull.caughtUps.length > first[0]!.length), 'the next change at both');
+    stop.abort();
+    await Promise.allSettled(sessions);
+    return { n, got };
+  }
+
+  for (const [kind, server] of [['SQLite', () => hub], ['PostgreSQL', () => pgHub]] as const) {
+    it(`a follower that connects behind (history in the store) gets its catch-up as batches with the last one paired, no separate caught-up; a client from before gets batches and a caught-up, as always; both converge (${kind} hub)`, async () => {
+      const { n, got } = await behind(server(), 'behind');
+      const [paired, legacy] = got;
+      const batches = Math.ceil(n / BATCH_CHANGES);
+      // After the welcome: the catch-up, then the one wake.
+      assert.deepEqual(paired!.frames.slice(1).map((f) => f[0]), [...new Array(batches - 1).fill(T_BATCH), T_BATCH_CAUGHT_UP, T_BATCH_CAUGHT_UP]);
+      assert.deepEqual(legacy!.frames.slice(1).map((f) => f[0]), [...new Array(batches).fill(T_BATCH), T_CAUGHT_UP, T_BATCH, T_CAUGHT_UP]);
+      assert.equal(paired!.pull.caughtUps.length, 2);
+      assert.deepEqual(legacy!.pull.caughtUps, paired!.pull.caughtUps, 'the same caught-up versions');
+      assert.deepEqual(paired!.pull.values, Array.from({ length: n + 1 }, (_, i) => `v${i + 1}`), 'every change, once, in order');
+      assert.deepEqual(legacy!.pull.values, paired!.pull.values);
+    });
+  }
 
   it('the hub refuses a batch-caught-up frame pushed to it (a server → client frame), closing the session with a clear error', async () => {
     const writer = new MemFeed(randomBytes(16));

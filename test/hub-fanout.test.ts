@@ -15,8 +15,10 @@ import type { HubDatabase, HubStore } from '../src/hub/storage/port.ts';
 import { PgHubStore } from '../src/hub/storage/postgres/store.ts';
 import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
 import { readBatches } from '../src/repo/feed.ts';
+import { BATCH_CHANGES } from '../src/sync/batches.ts';
 import type { FrameChannel, SendOptions } from '../src/sync/channel.ts';
 import { Gate } from '../src/sync/gate.ts';
+import { FEATURE_BATCH_CAUGHT_UP } from '../src/sync/features.ts';
 import { decodeMessage } from '../src/sync/messages.ts';
 import { tempDir } from './support/cli.ts';
 import { dropSchema, testClient } from './support/postgres.ts';
@@ -47,6 +49,10 @@ class Collect implements FrameChannel {
     return Math.max(-1, ...this.frames.map((f) => decodeMessage(f.frame)).flatMap((m) => (m.type === 'caught-up' ? [m.version] : [])));
   }
 }
+
+const T_BATCH = 3;
+const T_CAUGHT_UP = 4;
+const T_BATCH_CAUGHT_UP = 8;
 
 async function until(check: () => boolean): Promise<void> {
   while (!check()) await sleep(5);
@@ -141,6 +147,88 @@ function fanoutSuite(kind: string, open: () => Promise<{ store: HubStore; cleanu
         await until(() => late.caughtUp() >= v4);
         assert.ok(late.changes().includes(`body=four@${v4}`));
         assert.equal(fanout.stats.followerReads - reads, 1, 'then it follows with the group');
+      } finally {
+        stop.abort();
+        db.close();
+        await store.close();
+        await cleanup();
+      }
+    });
+
+    it('a follower catching up from the store that negotiated batch-caught-up gets its last batch paired with the caught-up, no separate caught-up; one that did not gets batches then caught-up, as before; an empty read ends with a plain caught-up', async () => {
+      const { store, cleanup } = await open();
+      const db = openDatabase(':memory:');
+      const stop = new AbortController();
+      try {
+        const hosted = (await store.open('behind', { app: 'a', user: 'u' })) as HubDatabase;
+        const engine = Engine.open(db);
+        db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
+        engine.asCrr('notes');
+        await hosted.declare(engine.crrs());
+        const gate = new Gate(() => ({ read: 'all', write: 'all' }));
+        let pushed = 0;
+        const commit = async (sql: string): Promise<void> => {
+          db.exec(sql);
+          engine.seal();
+          for (const b of readBatches(engine, pushed, { exceptSite: new Uint8Array(16) })) {
+            if (b.changes.length) await hosted.sink.receive(b, { siteId: engine.siteId, peer: 'u', source: 'u', gate });
+            pushed = b.version;
+          }
+        };
+        // History in the store before anyone follows: several versions, more changes than one batch holds.
+        const rows = Math.ceil((2 * BATCH_CHANGES) / 4) + 1;
+        for (let k = 1; k <= 4; k++) await commit(Array.from({ length: rows }, (_, j) => `INSERT INTO notes VALUES ('r${k}-${j}', 'v${k}');`).join('\n'));
+        const v1 = await hosted.feed.version();
+        const fanout = fanoutOf(hosted);
+        const reads = fanout.stats.followerReads;
+        const types = (c: Collect): number[] => c.frames.map((f) => f.frame[0]!);
+        /** Each frame as its batch's changes (`cid=value@version`) and its caught-up version, whichever it holds. */
+        const decoded = (c: Collect) =>
+          c.frames.map((f) => {
+            const m = decodeMessage(f.frame);
+            const b = m.type === 'batch' ? m : m.type === 'batch-caught-up' ? m.batch : undefined;
+            return { changes: b?.changes.map((ch) => `${ch.cid}=${String(ch.val)}@${ch.dbVersion}`) ?? [], batch: b && { version: b.version, complete: b.complete }, caughtUp: m.type === 'caught-up' || m.type === 'batch-caught-up' ? m.version : undefined };
+          });
+        const paired = new Collect();
+        const legacy = new Collect();
+        const sentPaired = fanout.send(paired, 0, { exceptSite: randomBytes(16), follow: false, signal: stop.signal, features: [FEATURE_BATCH_CAUGHT_UP] });
+        const sentLegacy = fanout.send(legacy, 0, { exceptSite: randomBytes(16), follow: false, signal: stop.signal });
+        assert.equal(await sentPaired, v1);
+        assert.equal(await sentLegacy, v1, 'both end at the same version');
+        assert.equal(fanout.stats.followerReads - reads, 2, 'both read the store (behind the group)');
+        const n = legacy.frames.length - 1;
+        assert.ok(n >= 2, `several batches (${n})`);
+        assert.deepEqual(types(legacy), [...new Array(n).fill(T_BATCH), T_CAUGHT_UP], 'no feature: batches, then a caught-up, as before');
+        assert.deepEqual(types(paired), [...new Array(n - 1).fill(T_BATCH), T_BATCH_CAUGHT_UP], 'the feature: the same batches, the last paired, no separate caught-up');
+        const p = decoded(paired);
+        const l = decoded(legacy);
+        assert.deepEqual(p.map((f) => f.changes), l.slice(0, n).map((f) => f.changes), 'the same changes in the same batches');
+        assert.deepEqual(p.map((f) => f.batch), l.slice(0, n).map((f) => f.batch));
+        assert.equal(p.at(-1)!.caughtUp, l.at(-1)!.caughtUp, 'the caught-up version that went alone');
+        assert.equal(p.at(-1)!.caughtUp, v1);
+        assert.equal(l.flatMap((f) => f.changes).length, 4 * rows);
+
+        // An empty read (everything after `since` is the follower's own): a plain caught-up, paired or not.
+        const own = new Collect();
+        assert.equal(await fanout.send(own, 0, { exceptSite: engine.siteId, follow: false, signal: stop.signal, features: [FEATURE_BATCH_CAUGHT_UP] }), v1);
+        assert.deepEqual(types(own), [T_CAUGHT_UP]);
+        assert.equal(decodeMessage(own.frames[0]!.frame).type === 'caught-up' && (decodeMessage(own.frames[0]!.frame) as { version: number }).version, v1);
+
+        // Following from behind: the catch-up as above, then each wake with the group (paired or not).
+        const follower = new Collect();
+        const old = new Collect();
+        void fanout.send(follower, 0, { exceptSite: randomBytes(16), follow: true, signal: stop.signal, features: [FEATURE_BATCH_CAUGHT_UP] });
+        void fanout.send(old, 0, { exceptSite: randomBytes(16), follow: true, signal: stop.signal });
+        const last = (c: Collect): number => decoded(c).reduce((v, f) => Math.max(v, f.caughtUp ?? -1), -1);
+        await until(() => last(follower) >= v1 && last(old) >= v1);
+        await commit("UPDATE notes SET body = 'w' WHERE id = 'r1-0'");
+        const v2 = await hosted.feed.version();
+        await until(() => last(follower) >= v2 && last(old) >= v2);
+        assert.deepEqual(types(follower), [...new Array(n - 1).fill(T_BATCH), T_BATCH_CAUGHT_UP, T_BATCH_CAUGHT_UP]);
+        assert.deepEqual(types(old), [...new Array(n).fill(T_BATCH), T_CAUGHT_UP, T_BATCH, T_CAUGHT_UP]);
+        assert.deepEqual(decoded(follower).flatMap((f) => f.changes), decoded(old).flatMap((f) => f.changes), 'the same changes');
+        assert.deepEqual(decoded(follower).flatMap((f) => (f.caughtUp === undefined ? [] : [f.caughtUp])), [v1, v2]);
+        assert.deepEqual(decoded(old).flatMap((f) => (f.caughtUp === undefined ? [] : [f.caughtUp])), [v1, v2]);
       } finally {
         stop.abort();
         db.close();

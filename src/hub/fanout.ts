@@ -71,7 +71,10 @@ export interface FanoutStats {
   followerReads: number;
   /** Batches encoded: once per group batch, plus frames made for one follower. */
   encoded: number;
-  /** Batch frames paired with a caught-up (`batch-caught-up`): once per frame and caught-up, however many followers take it. */
+  /**
+   * Batch frames paired with a caught-up (`batch-caught-up`): once per frame and caught-up, however
+   * many followers take it, and once per follower's catch-up read from the store that ended paired.
+   */
   paired: number;
 }
 
@@ -462,7 +465,8 @@ export class Fanout {
    * Sends the database's changes after `since` to one follower, as {@link sendFeed} does (batches,
    * then caught-up; when following, again on every change, and caught-up now and then when idle);
    * returns the last version sent. A follower that negotiated `batch-caught-up` (options.features)
-   * is sent a wake's last batch and the caught-up after it as one frame.
+   * is sent a wake's last batch and the caught-up after it as one frame, and so the last batch of its
+   * catch-up read from the store.
    */
   async send(channel: FrameChannel, since: number, options: SendOptions): Promise<number> {
     const { signal } = options;
@@ -479,10 +483,12 @@ export class Fanout {
         /** The caught-up to send after the batches; undefined once it went with the last one. */
         let caughtUp: Uint8Array | undefined;
         if (since < g.since) {
-          // Before the group's frames: read the store, for this follower alone.
-          since = await this.fromStore(channel, since, options);
+          // Before the group's frames: read the store, for this follower alone (paired, its last
+          // batch carries the caught-up; a read with no batch still ends with a plain one).
+          const read = await this.fromStore(channel, since, options, pair);
+          since = read.version;
           if (signal.aborted) return since;
-          caughtUp = encodeMessage({ type: 'caught-up', version: since });
+          caughtUp = read.paired ? undefined : encodeMessage({ type: 'caught-up', version: since });
         } else {
           const until = g.until;
           const shared = g.caughtUp;
@@ -516,19 +522,39 @@ export class Fanout {
     }
   }
 
-  /** One follower's read of the store (the sender's loop, once): batches after `since`; returns the version reached. */
-  private async fromStore(channel: FrameChannel, since: number, options: SendOptions): Promise<number> {
+  /**
+   * One follower's read of the store (the sender's loop, once): batches after `since`; returns the
+   * version reached, and whether the last batch went paired with the caught-up at that version
+   * (`pair`: the follower negotiated `batch-caught-up`). Paired, each batch is held until the next
+   * one with changes comes (or the read ends), so the last can carry the caught-up: one message per
+   * catch-up fewer, the caught-up's version exactly the one sent alone otherwise.
+   */
+  private async fromStore(channel: FrameChannel, since: number, options: SendOptions, pair: boolean): Promise<{ version: number; paired: boolean }> {
     this.stats.followerReads++;
+    const { signal } = options;
     let last = since;
+    let held: { frame: Uint8Array; changes: number; version: number } | undefined;
+    const sendOut = async (frame: Uint8Array, changes: number, version: number): Promise<void> => {
+      await channel.send(frame, { shared: true, signal });
+      options.onBatch?.(changes, version);
+    };
     for await (const b of this.source.feed.batches(since, { exceptSite: options.exceptSite, ...(options.read ? { read: options.read } : {}) })) {
-      if (options.signal.aborted) return since;
+      if (signal.aborted) return { version: since, paired: false };
       if (b.changes.length > 0) {
-        await channel.send(this.encode(b), { shared: true, signal: options.signal });
-        options.onBatch?.(b.changes.length, b.version);
+        const frame = this.encode(b);
+        if (pair) {
+          if (held) await sendOut(held.frame, held.changes, held.version);
+          held = { frame, changes: b.changes.length, version: b.version };
+        } else await sendOut(frame, b.changes.length, b.version);
       }
       if (b.complete) last = Math.max(last, b.version);
     }
-    return last;
+    if (held === undefined) return { version: last, paired: false };
+    // Aborted before the last batch went: as if aborted in the read (nothing past `since` is claimed sent).
+    if (signal.aborted) return { version: since, paired: false };
+    this.stats.paired++;
+    await sendOut(pairWithCaughtUp(held.frame, last), held.changes, held.version);
+    return { version: last, paired: true };
   }
 }
 

@@ -4,7 +4,8 @@
  * handed the batch and then the caught-up, exactly as for the two messages; refusals still go out
  * one by one, before the one ack; with several pushes in flight (a pipelined sink) the answers keep
  * the client's order. And the other direction: a client following the shared server (a p2p peer)
- * gets each commit as one `batch-caught-up` message where it reads that frame, as two where not.
+ * gets each commit as one `batch-caught-up` message where it reads that frame, as two where not,
+ * and so its catch-up when it connects behind (the last batch of the initial read paired).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { describe, it } from 'node:test';
 import { framePair } from '../transport/memory.ts';
 import { proofOf } from '../../test/support/identity.ts';
 import { MemFeed, NOTES } from '../../test/support/mem-feed.ts';
+import { BATCH_CHANGES } from './batches.ts';
 import type { FrameChannel } from './channel.ts';
 import { runSession, type PullTarget } from './client.ts';
 import { Gate } from './gate.ts';
@@ -110,6 +112,36 @@ describe('a client following the shared server (a p2p peer)', () => {
       assert.deepEqual(values, ['v1', 'v2', 'v3']);
       // welcome, the first caught-up (nothing to send yet), then each commit
       assert.deepEqual(read, announce ? [2, 4, 3, 4, 3, 4, 3, 4] : [2, 4, 8, 8, 8]);
+    });
+
+    it(`connecting behind (more history than one batch) gets its catch-up as ${announce ? 'batches and a caught-up (it announced no features)' : 'batches, the last one paired with the caught-up (negotiated)'}`, async () => {
+      const feed = new MemFeed(randomBytes(16));
+      const n = 2 * BATCH_CHANGES + 1;
+      for (let k = 0; k < n; k++) feed.commit();
+      const [client, server] = framePair();
+      const stop = new AbortController();
+      const serving = serveSession(server, feed, sink([], []), { peer: 'client', proof: proofOf(feed.siteId), signal: stop.signal, gate: new Gate(() => ({ read: 'all', write: 'all' })) });
+      let values = 0;
+      const caught: number[] = [];
+      const pull: PullTarget = {
+        from: () => ({ since: 0, held: [] }),
+        welcome: () => {},
+        batch: (b) => void (values += b.changes.length),
+        caughtUp: (v) => void caught.push(v),
+      };
+      const site = randomBytes(16);
+      const read: number[] = [];
+      const session = runSession(recorded(client, [], read), { siteId: site, proof: proofOf(site), schema: NOTES, pull, follow: true, signal: stop.signal, ...(announce ? { features: announce } : {}) });
+      while (caught.length === 0) await new Promise((r) => setTimeout(r, 2));
+      stop.abort();
+      await session;
+      await serving;
+      assert.equal(values, n);
+      assert.deepEqual(caught, [n]);
+      // welcome, batches (the sender's size), then the caught-up alone or with the last batch
+      const batches = read.length - 2 + (announce ? 0 : 1);
+      assert.ok(batches >= Math.ceil(n / BATCH_CHANGES), `several batches (${batches})`);
+      assert.deepEqual(read, announce ? [2, ...new Array(batches).fill(3), 4] : [2, ...new Array(batches - 1).fill(3), 8]);
     });
   }
 });
