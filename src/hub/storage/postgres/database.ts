@@ -5,10 +5,9 @@
  *
  * A merge locks the database's row (its db_version counter) for its transaction: merges into one
  * database commit one after another, in version order, so a reader that saw version v has every
- * version below it. The transaction also stamps the version and records the pusher's version, and
- * it commits before the push is acknowledged; the change notification to other hub processes is
- * sent after the COMMIT (store.ts, announce.ts), so merges' commits don't queue for PostgreSQL's
- * notification lock.
+ * version below it. The transaction also stamps the version, records the pusher's version and
+ * sends the change notification (NOTIFY is delivered at commit, and only if it commits), and it
+ * commits before the push is acknowledged.
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { SiteClaimError, type Change, type Conflict, type Refusal, type TableInfo } from '../../../engine/index.ts';
@@ -34,6 +33,8 @@ import type { MergeTurns } from './slots.ts';
 export interface StoreContext {
   sql: Sql;
   schema: string;
+  /** The notification channel of this hub's storage. */
+  channel: string;
   predicates: ScratchPredicates;
   /** Resolves on the next change of database `name` (any process), or when `signal` aborts. */
   changed(name: string, signal: AbortSignal): Promise<void>;
@@ -44,9 +45,8 @@ export interface StoreContext {
   committing(name: string, version: number): void;
   /**
    * The COMMIT of {@link committing} was answered: tells this process's followers at once that
-   * `name` is at `version` and then the other hub processes (its notification, coming back, wakes
-   * nobody here); undefined (it failed, perhaps after committing): wakes them all the same, and
-   * other processes' polls find it if it did commit.
+   * `name` is at `version` (its notification, coming back, then wakes nobody here); undefined (it
+   * failed, perhaps after committing): wakes them all the same.
    */
   settled(name: string, version: number | undefined): void;
   /** Whether anything in this process waits for changes of `name` (see {@link changed}). */
@@ -90,7 +90,7 @@ interface Entry {
 }
 
 /** Parameters of a group's last statement before those of the writes folded into it (see mergeGroup). */
-const LAST_PARAMS = 7;
+const LAST_PARAMS = 9;
 
 /** The most pushes of one origin merged as one (bounds one merge's size). */
 const MAX_RUN = 256;
@@ -531,7 +531,8 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
       // The conflicts met, as the engine records them (source: the pusher's label, as the SQLite store).
       const noted = conflicts.write(tx as unknown as Sql, this.s, this.id, Date.now());
       noted?.catch(() => {}); // awaited with the commit
-      // Track the pushers, record direct versions, stamp the version: one statement; commit.
+      // Track the pushers, record direct versions, stamp the version, tell every hub process
+      // (delivered at commit): one statement; commit.
       const a = tx.array.bind(tx) as (xs: unknown[], type: number) => never;
       const last = tx
         .unsafe(
@@ -540,12 +541,12 @@ export class PgHubDatabase implements HubDatabase, ChangeFeed, ChangeSink {
                 dv AS (INSERT INTO ${this.s}.direct_versions (db, db_version, site) SELECT $1, y.v, decode(y.s, 'hex') FROM unnest($4::text[], $5::int8[]) AS y(s, v)
                       ON CONFLICT (db, db_version) DO UPDATE SET site = excluded.site),
                 ov AS (UPDATE ${this.s}.databases SET open_version = $6::int8 WHERE id = $1 AND $6::int8 > $7::int8)
-           SELECT 1`,
-          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, ...(folded?.params ?? [])],
+           SELECT CASE WHEN $6::int8 > $7::int8 THEN pg_notify($8, $9) END`,
+          [this.id, a(tracked.site, 1009), a(tracked.version, 1016), a(direct.site, 1009), a(direct.version, 1016), version, open, this.ctx.channel, `${this.name} ${version - 1}`, ...(folded?.params ?? [])],
           PREPARED,
         )
         .execute();
-      // This process's poll may read it before the COMMIT's answer: the wake is the settling's.
+      // Its notification may come back before the COMMIT's answer: this process's wake follows.
       if (version > open) this.ctx.committing(this.name, (committing = version - 1));
       let commit: Promise<unknown>;
       if (shared) {

@@ -3,16 +3,13 @@
  * one schema (schema.ts), migrated at start. All state is in PostgreSQL, so several hub processes
  * can share it and any of them serves any client.
  *
- * Scale-out uses PostgreSQL's own LISTEN/NOTIFY: once a merge's COMMIT is answered, the hub sends
- * `NOTIFY <channel>, '<database> <version>'` (announce.ts: batched per turn of the event loop, outside
- * the merges' transactions, which then commit concurrently), and every hub process LISTENs on the
- * channel and wakes the followers of that database. Chosen over NATS because it needs no second
- * service to run and secure, and because it is sent only after the commit, never for a rolled-back
- * merge, never before the change is readable. A notification that never comes — its hub killed
- * between COMMIT and NOTIFY, the listening connection reconnecting — is made good by a poll: every
- * `pollMs` each hub reads the versions of the databases its followers wait on (one short query) and
- * wakes those that moved on unheard. Its limits (payloads under 8 KB, one queue per database server)
- * don't matter for a few bytes per database per turn.
+ * Scale-out uses PostgreSQL's own LISTEN/NOTIFY: a merge sends `NOTIFY <channel>, '<database>'` in
+ * its transaction, and every hub process LISTENs on the channel and wakes the followers of that
+ * database. Chosen over NATS because it needs no second service to run and secure, and because the
+ * notification is transactional — sent exactly when the commit happens, never for a rolled-back
+ * merge, never before the change is readable — where a separate bus would be a second write that can
+ * be lost or overtake the commit. Its limits (payloads under 8 KB, one queue per database server)
+ * don't matter for a few bytes per merged push.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -23,7 +20,6 @@ import { policyFromJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 import { bytes } from './cells.ts';
 import { Leases } from '../leases.ts';
-import { Announcer } from './announce.ts';
 import { infoOf, PgHubDatabase, type StoreContext } from './database.ts';
 import { ScratchPredicates } from './predicates.ts';
 import { MergeTurns } from './slots.ts';
@@ -52,17 +48,7 @@ export interface PgHubStoreOptions {
   idleCloseMs?: number;
   /** At most this many hosted databases cached at once, least recently released idle ones dropped first; default 1,000 (storage/leases.ts). */
   maxOpen?: number;
-  /**
-   * How often (ms) this process reads the versions of the databases its followers wait on, waking
-   * those another hub changed without a notification arriving (a hub killed between its COMMIT and
-   * its NOTIFY; see the file comment); default {@link DEFAULT_POLL_MS}. It bounds how late such a
-   * change reaches them; notified changes don't wait for it.
-   */
-  pollMs?: number;
 }
-
-/** How often (ms) a hub polls the versions of the databases it has followers for, by default. */
-export const DEFAULT_POLL_MS = 1_000;
 
 /**
  * Databases whose groups one merge transaction takes at most (those waiting for a merge slot when
@@ -102,19 +88,12 @@ export class PgHubStore implements HubStore {
   /** Databases a hub that sends no versions merged into (see notified). */
   private readonly unversioned = new Set<string>();
   private closed = false;
-  /** Sends this process's commits to the other hub processes (announce.ts). */
-  private readonly announcer: Announcer;
-  private readonly pollMs: number;
-  private pollTimer: NodeJS.Timeout | undefined;
-  /** The poll's query in flight, if any (one at a time). */
-  private polling: Promise<void> | undefined;
 
   private readonly maxGroup: number;
   private readonly mergeTurns: MergeTurns<PgHubDatabase>;
 
-  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number, poolSize: number, idleCloseMs: number | undefined, maxOpen: number | undefined, pollMs: number | undefined) {
+  private constructor(sql: Sql, owns: boolean, schema: string, maxGroup: number, poolSize: number, idleCloseMs: number | undefined, maxOpen: number | undefined) {
     this.maxGroup = maxGroup;
-    this.pollMs = Math.max(1, pollMs ?? DEFAULT_POLL_MS);
     this.leases = new Leases({ ...(idleCloseMs !== undefined && { idleMs: idleCloseMs }), ...(maxOpen !== undefined && { maxOpen }) });
     // Merges reserve at most all but two of the pool's connections (see slots.ts), and MERGE_SLOTS.
     this.mergeTurns = new MergeTurns(Math.min(MERGE_SLOTS, poolSize - 2), DATABASES_PER_TRANSACTION);
@@ -122,7 +101,6 @@ export class PgHubStore implements HubStore {
     this.ownsClient = owns;
     this.schema = schema;
     this.channel = `${schema}_changed`;
-    this.announcer = new Announcer(sql, this.channel);
     this.events.setMaxListeners(0);
   }
 
@@ -132,12 +110,11 @@ export class PgHubStore implements HubStore {
     checkSchemaName(schema);
     const owns = typeof options.url === 'string';
     const sql = typeof options.url === 'string' ? postgres(options.url, { max: options.max ?? 10, onnotice: () => {} }) : options.url;
-    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10), options.idleCloseMs, options.maxOpen, options.pollMs);
+    const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10), options.idleCloseMs, options.maxOpen);
     try {
       await migrate(sql, schema);
       const listening = await sql.listen(store.channel, (payload) => store.notified(payload));
       store.unlisten = () => listening.unlisten();
-      store.pollTimer = setInterval(() => (store.polling ??= store.poll().finally(() => (store.polling = undefined))), store.pollMs).unref();
     } catch (cause) {
       if (owns) await sql.end({ timeout: 5 }).catch(() => {});
       throw new HubStoreError(`cannot open the hub's PostgreSQL storage (schema ${schema}): ${(cause as Error).message}`, { cause });
@@ -149,6 +126,7 @@ export class PgHubStore implements HubStore {
     return {
       sql: this.sql,
       schema: this.schema,
+      channel: this.channel,
       predicates: this.predicates,
       maxGroup: this.maxGroup,
       mergeTurns: this.mergeTurns,
@@ -171,10 +149,7 @@ export class PgHubStore implements HubStore {
       settled: (name, version) => {
         this.committing.delete(name);
         if (version === undefined) this.events.emit(name);
-        else {
-          this.tell(name, version);
-          this.announcer.announce(name, version);
-        }
+        else this.tell(name, version);
       },
       following: (name) => this.events.listenerCount(name) > 0,
       heard: (name) => (this.unversioned.has(name) ? Infinity : (this.told.get(name) ?? -1)),
@@ -200,28 +175,6 @@ export class PgHubStore implements HubStore {
     if (version <= (this.committing.get(name) ?? -1)) return; // told when its COMMIT is answered
     if (Number.isFinite(version)) this.tell(name, version);
     else this.events.emit(name);
-  }
-
-  /**
-   * Reads the versions of the databases followers here wait on and wakes those at a version this
-   * process has not heard of: committed by a hub whose notification never came (see the file
-   * comment). One short query; nothing when nobody follows.
-   */
-  private async poll(): Promise<void> {
-    const names = this.events.eventNames().filter((n): n is string => typeof n === 'string' && n !== '\u0000closed');
-    if (names.length === 0 || this.closed) return;
-    try {
-      const rows = await this.sql.unsafe<{ name: string; v: number }[]>(`SELECT name, open_version::float8 - 1 AS v FROM ${this.schema}.databases WHERE name = ANY($1::text[])`, [
-        this.sql.array(names as never[], 1009),
-      ]);
-      for (const { name, v } of rows) {
-        // A merge here committing it tells its followers when its COMMIT is answered.
-        if (!this.leases.has(name) || v <= (this.committing.get(name) ?? -1)) continue;
-        this.tell(name, Number(v));
-      }
-    } catch {
-      // (PostgreSQL unreachable: the next poll tries again)
-    }
   }
 
   /** Wakes the followers of `name`, now at `version`, unless they were told of it (or a later one) already. */
@@ -305,11 +258,7 @@ export class PgHubStore implements HubStore {
     if (this.closed) return;
     this.closed = true;
     this.events.emit('\u0000closed'); // followers end their waits
-    clearInterval(this.pollTimer);
     await this.leases.drain();
-    // What committed was acknowledged already; the other hubs are told of it before the pool ends.
-    await this.announcer.flushed();
-    await this.polling;
     await this.unlisten?.().catch(() => {});
     if (this.ownsClient) await this.sql.end({ timeout: 5 });
     this.predicates.close();
