@@ -24,6 +24,7 @@
  *   BENCH_HUB_WARMUP_SECONDS=3 …   # default: a write phase first whose figures are left out (JIT warm-up); 0: none
  *   BENCH_HUB_GROUP=db …           # each database's clients in one process (default: client i in process i mod PROCS)
  *   BENCH_HUB_CLIENT_SCHED=batch … # client processes under SCHED_BATCH (Linux, `chrt`): a woken client does not preempt the hub
+ *   BENCH_HUB_APART=1 …            # the hub in a session of its own (Linux autogroup: its own share of the CPU, not one with its clients)
  *
  * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
  * its own, dropped after.
@@ -188,7 +189,10 @@ async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: s
   // BENCH_HUB_TREE=DIR: the hub of another checkout (DIR/bench/hub-child.ts, its src/), for A/B with the same driver and clients
   const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const child = process.env.BENCH_HUB_TREE ? join(process.env.BENCH_HUB_TREE, 'bench', 'hub-child.ts') : here('./hub-child.ts');
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, ...gc, ...flags, child, ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile, ...(process.env.BENCH_HUB_GC ? { BENCH_HUB_GC_FILE: process.env.BENCH_HUB_GC } : {}) } });
+  // BENCH_HUB_APART=1: the hub in a session of its own (setsid), so where the kernel groups CPU time by
+  // session (autogroup) it is shared between the hub and its clients' session, not among all the bench's processes.
+  const apart = process.env.BENCH_HUB_APART === '1';
+  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, ...gc, ...flags, child, ...args, String(dbs)], { detached: apart, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile, ...(process.env.BENCH_HUB_GC ? { BENCH_HUB_GC_FILE: process.env.BENCH_HUB_GC } : {}) } });
   // After its first line the hub's stdout is kept draining (e.g. --trace-gc in BENCH_HUB_NODE_FLAGS),
   // to BENCH_HUB_STDOUT=FILE if set: a stream left unread would block the hub once the pipe fills.
   return new Promise((resolve, reject) => {
