@@ -12,13 +12,19 @@
  * Then, with every client still connected, the latency-vs-offered-load curve: each rate of CURVE
  * (changes/s in all, every writer at its own phase of its period) for CURVE_SECONDS, with its
  * accepted rate, CPU per change (hub, clients), changes per batch frame a follower received, the
- * cores the bench and the whole machine kept busy, and fan-out median and p99.
+ * cores the bench and the whole machine kept busy, and fan-out median and p99. Each phase also
+ * counts context switches per accepted change (/proc/PID/status): the hub's voluntary ones (it
+ * waited for input: ~0 means it never went idle) and preempted ones (taken off its core while
+ * runnable, on loopback mostly by the client processes its own writes woke), and the clients'.
  *
  *   node --disable-warning=ExperimentalWarning bench/hub.ts             # both modes, defaults below
  *   BENCH_HUB_MODE=sqlite BENCH_HUB_CLIENTS=1000 BENCH_HUB_WRITERS=200 BENCH_HUB_DBS=100 \
  *   BENCH_HUB_PROCS=4 BENCH_HUB_RATE=30000 BENCH_HUB_INFLIGHT=20 BENCH_HUB_SECONDS=10 \
  *   BENCH_HUB_CURVE=250,1000,2500,5000,10000 BENCH_HUB_CURVE_SECONDS=3 node … bench/hub.ts   # CURVE=0: none
  *   BENCH_HUB_WARMUP_SECONDS=3 …   # default: a write phase first whose figures are left out (JIT warm-up); 0: none
+ *   BENCH_HUB_GROUP=db …           # each database's clients in one process (default: client i in process i mod PROCS)
+ *   BENCH_HUB_CLIENT_SCHED=batch … # client processes under SCHED_BATCH (Linux, `chrt`): a woken client does not preempt the hub
+ *   BENCH_HUB_APART=1 …            # the hub in a session of its own (Linux autogroup: its own share of the CPU, not one with its clients)
  *
  * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
  * its own, dropped after.
@@ -49,6 +55,8 @@ export interface HubLoadOptions {
   rate: number;
   /** Changes a writer may have waiting for the hub's ack before it waits too. */
   inflight: number;
+  /** How clients are spread over the processes: `client` (client i in process i mod procs) or `db` (a database's clients together). */
+  group?: 'client' | 'db';
   seconds: number;
   /**
    * The latency-vs-offered-load curve, after the saturation phase: each rate (changes/s in all,
@@ -81,6 +89,9 @@ export interface HubLoadResult extends HubLoadOptions {
   /** Cores the hub and the client processes kept busy over the write phase, and the machine's busy share (see {@link CurvePoint}). */
   bench_cores: number;
   machine_busy: number;
+  /** Context switches per accepted change over the phase: the hub's (voluntary: it waited for input; preempted: taken off its core while runnable) and the client processes' preempted. */
+  hub_switches_per_change: { voluntary: number; preempted: number };
+  clients_preempted_per_change: number;
   changes_per_frame: number;
   fanout_ms: { median: number; p99: number; samples: number };
   /**
@@ -112,6 +123,9 @@ export interface CurvePoint {
   /** The whole machine's busy share of all its cores over the phase (/proc/stat: everything else running too), 0–1. */
   machine_busy: number;
   /** Changes per batch frame a follower received: how many changes each wake of the hub carried to a follower. */
+  /** Context switches per accepted change over the phase: the hub's (voluntary: it waited for input; preempted: taken off its core while runnable) and the client processes' preempted. */
+  hub_switches_per_change: { voluntary: number; preempted: number };
+  clients_preempted_per_change: number;
   changes_per_frame: number;
   load: number;
   fanout_ms: { median: number; p99: number; samples: number };
@@ -125,6 +139,12 @@ const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSyn
 const cpuMs = (pid: number): number => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15 (utime, stime) in clock ticks of 1/100 s
+};
+
+/** Context switches of a process so far: given up (waiting for input) and taken (preempted while runnable). */
+const switches = (pid: number): { voluntary: number; preempted: number } => {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { voluntary: Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(st)![1]), preempted: Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(st)![1]) };
 };
 
 /** The machine's CPU time so far, busy and in all (clock ticks, every core; /proc/stat's first line). */
@@ -142,7 +162,12 @@ class Child {
   constructor(args: string[]) {
     // BENCH_HUB_CLIENT_PROFILE=DIR: CPU profiles of the client processes, written to DIR when they stop
     const prof = process.env.BENCH_HUB_CLIENT_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_CLIENT_PROFILE}`] : [];
-    this.proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // BENCH_HUB_CLIENT_SCHED=batch: the client processes under Linux's SCHED_BATCH (`chrt -b 0`, which
+    // execs node: the pid stays the child's), so a client woken by the hub's write does not preempt
+    // the hub on its core — as clients on other machines never do (see hub-load in docs/performance.md).
+    const sched = process.env.BENCH_HUB_CLIENT_SCHED === 'batch' ? ['chrt', '-b', '0'] : [];
+    const argv = [...sched, process.execPath, '--disable-warning=ExperimentalWarning', ...prof, ...args];
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.lines = createInterface({ input: this.proc.stdout! });
     this.lines.on('line', (l) => this.pending.shift()?.(JSON.parse(l) as Record<string, unknown>));
   }
@@ -164,7 +189,10 @@ async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: s
   // BENCH_HUB_TREE=DIR: the hub of another checkout (DIR/bench/hub-child.ts, its src/), for A/B with the same driver and clients
   const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const child = process.env.BENCH_HUB_TREE ? join(process.env.BENCH_HUB_TREE, 'bench', 'hub-child.ts') : here('./hub-child.ts');
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, ...gc, ...flags, child, ...args, String(dbs)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile, ...(process.env.BENCH_HUB_GC ? { BENCH_HUB_GC_FILE: process.env.BENCH_HUB_GC } : {}) } });
+  // BENCH_HUB_APART=1: the hub in a session of its own (setsid), so where the kernel groups CPU time by
+  // session (autogroup) it is shared between the hub and its clients' session, not among all the bench's processes.
+  const apart = process.env.BENCH_HUB_APART === '1';
+  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, ...gc, ...flags, child, ...args, String(dbs)], { detached: apart, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile, ...(process.env.BENCH_HUB_GC ? { BENCH_HUB_GC_FILE: process.env.BENCH_HUB_GC } : {}) } });
   // After its first line the hub's stdout is kept draining (e.g. --trace-gc in BENCH_HUB_NODE_FLAGS),
   // to BENCH_HUB_STDOUT=FILE if set: a stream left unread would block the hub once the pipe fills.
   return new Promise((resolve, reject) => {
@@ -212,7 +240,9 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     log(`${o.mode}: hub ${hub.url} RSS ${(rssBefore / 1024).toFixed(1)} MiB; connecting ${o.clients} clients from ${o.procs} processes to ${o.dbs} databases (${writers} writers)`);
     const t0 = performance.now();
     for (let p = 0; p < o.procs; p++) {
-      const mine = specs.filter((s) => s.i % o.procs === p);
+      // BENCH_HUB_GROUP=db: each database's clients in one process (a wake of a database then wakes one
+      // client process, not every one); default: client i in process i mod PROCS.
+      const mine = specs.filter((s) => (o.group === 'db' ? Number(s.db.slice(2)) : s.i) % o.procs === p);
       children.push(new Child([here('./hub-clients.ts'), hub.url, JSON.stringify({ clients: mine, ratePerWriter: o.rate / writers, maxInFlight: o.inflight })]));
     }
     const connected = await Promise.all(children.map((c) => c.next<{ errors: string[] }>()));
@@ -221,6 +251,7 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     await new Promise((r) => setTimeout(r, 1_000));
     const rssIdle = rssKiB(hub.pid);
     const clientsCpu = (): number => children.reduce((t, c) => t + cpuMs(c.proc.pid!), 0);
+    const clientsPreempted = (): number => children.reduce((t, c) => t + switches(c.proc.pid!).preempted, 0);
     const committedBy: Record<string, Record<string, number>> = {};
     // Each write phase's span (epoch ms, until converged), for BENCH_HUB_GC's figures per phase.
     const phases: { rate: number; seconds: number; from: number; to: number; committed: number; hubCpuMs: number }[] = [];
@@ -229,6 +260,8 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
     const phase = async (rate: number, seconds: number) => {
       const cpu0 = cpuMs(hub.pid);
       const ccpu0 = clientsCpu();
+      const sw0 = switches(hub.pid);
+      const csw0 = clientsPreempted();
       const m0 = machineTicks();
       const w0 = performance.now();
       const from = performance.timeOrigin + performance.now();
@@ -237,6 +270,8 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       const written = await Promise.all(children.map((c) => c.next<{ committed: Record<string, number>; unacked: number; ackedAt: number; start: number }>()));
       const cpu1 = cpuMs(hub.pid);
       const ccpu1 = clientsCpu();
+      const sw1 = switches(hub.pid);
+      const csw1 = clientsPreempted();
       const m1 = machineTicks();
       const wallMs = performance.now() - w0;
       const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
@@ -270,6 +305,8 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
         clients_cpu_us_per_change: Math.round(((ccpu1 - ccpu0) * 1000) / Math.max(1, committed)),
         bench_cores: +((cpu1 - cpu0 + ccpu1 - ccpu0) / wallMs).toFixed(2),
         machine_busy: +((m1.busy - m0.busy) / Math.max(1, m1.all - m0.all)).toFixed(2),
+        hub_switches_per_change: { voluntary: +((sw1.voluntary - sw0.voluntary) / Math.max(1, committed)).toFixed(3), preempted: +((sw1.preempted - sw0.preempted) / Math.max(1, committed)).toFixed(3) },
+        clients_preempted_per_change: +((csw1 - csw0) / Math.max(1, committed)).toFixed(3),
         changes_per_frame: +(results.reduce((s, r) => s + r.phaseReceived, 0) / Math.max(1, results.reduce((s, r) => s + r.batchFrames, 0))).toFixed(1),
         load,
         fanout_ms: { median: pct(hist, 50), p99: pct(hist, 99), samples: hist.reduce((s, n) => s + n, 0) },
@@ -285,14 +322,14 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       const w = await phase(o.rate, o.warmupSeconds);
       log(`warm-up (left out): ${w.accepted_per_s} changes/s, hub ${w.hub_cpu_us_per_change} µs and clients ${w.clients_cpu_us_per_change} µs per change`);
     }
-    const { committed, accepted_per_s, unacked, hub_cpu_us_per_change, clients_cpu_us_per_change, load, bench_cores, machine_busy, changes_per_frame, fanout_ms, results, received, expected, missing, duplicates, converged } = await phase(o.rate, o.seconds);
-    log(`saturation: accepted ${accepted_per_s}/s, hub ${hub_cpu_us_per_change} + clients ${clients_cpu_us_per_change} µs per change, ${changes_per_frame} changes per frame, bench ${bench_cores} cores, machine ${Math.round(machine_busy * 100)} % busy; fan-out median ${fanout_ms.median} ms, p99 ${fanout_ms.p99} ms`);
+    const { committed, accepted_per_s, unacked, hub_cpu_us_per_change, clients_cpu_us_per_change, load, bench_cores, machine_busy, hub_switches_per_change, clients_preempted_per_change, changes_per_frame, fanout_ms, results, received, expected, missing, duplicates, converged } = await phase(o.rate, o.seconds);
+    log(`saturation: accepted ${accepted_per_s}/s, hub ${hub_cpu_us_per_change} + clients ${clients_cpu_us_per_change} µs per change, ${changes_per_frame} changes per frame, bench ${bench_cores} cores, machine ${Math.round(machine_busy * 100)} % busy; hub ${hub_switches_per_change.voluntary} waits + ${hub_switches_per_change.preempted} preemptions, clients ${clients_preempted_per_change} preemptions per change; fan-out median ${fanout_ms.median} ms, p99 ${fanout_ms.p99} ms`);
     // The latency at fixed offered rates below (and around) what the hub takes, with every client still connected.
     const curve_runs: CurvePoint[] = [];
     for (const rate of o.curve) {
       const p = await phase(rate, o.curveSeconds);
-      curve_runs.push({ offered_per_s: rate, accepted_per_s: p.accepted_per_s, hub_cpu_us_per_change: p.hub_cpu_us_per_change, clients_cpu_us_per_change: p.clients_cpu_us_per_change, bench_cores: p.bench_cores, machine_busy: p.machine_busy, changes_per_frame: p.changes_per_frame, load: p.load, fanout_ms: p.fanout_ms, converged: p.converged });
-      log(`offered ${rate}/s: accepted ${p.accepted_per_s}/s, hub ${p.hub_cpu_us_per_change} + clients ${p.clients_cpu_us_per_change} µs per change, ${p.changes_per_frame} changes per frame, bench ${p.bench_cores} cores, machine ${Math.round(p.machine_busy * 100)} % busy; fan-out median ${p.fanout_ms.median} ms, p99 ${p.fanout_ms.p99} ms`);
+      curve_runs.push({ offered_per_s: rate, accepted_per_s: p.accepted_per_s, hub_cpu_us_per_change: p.hub_cpu_us_per_change, clients_cpu_us_per_change: p.clients_cpu_us_per_change, bench_cores: p.bench_cores, machine_busy: p.machine_busy, hub_switches_per_change: p.hub_switches_per_change, clients_preempted_per_change: p.clients_preempted_per_change, changes_per_frame: p.changes_per_frame, load: p.load, fanout_ms: p.fanout_ms, converged: p.converged });
+      log(`offered ${rate}/s: accepted ${p.accepted_per_s}/s, hub ${p.hub_cpu_us_per_change} + clients ${p.clients_cpu_us_per_change} µs per change, ${p.changes_per_frame} changes per frame, bench ${p.bench_cores} cores, machine ${Math.round(p.machine_busy * 100)} % busy; hub ${p.hub_switches_per_change.voluntary} waits + ${p.hub_switches_per_change.preempted} preemptions, clients ${p.clients_preempted_per_change} preemptions per change; fan-out median ${p.fanout_ms.median} ms, p99 ${p.fanout_ms.p99} ms`);
       if (o.sustainedSeconds === 0) for (const r of p.results) if (r.trace) traces.push(r.trace);
     }
     // The latency at a rate the hub keeps up with: a second phase offering a share of what the first accepted.
@@ -313,6 +350,8 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
       load,
       bench_cores,
       machine_busy,
+      hub_switches_per_change,
+      clients_preempted_per_change,
       changes_per_frame,
       fanout_ms,
       ...(sustained ? { sustained } : {}),
@@ -362,6 +401,7 @@ export function hubLoadOptions(mode: HubLoadOptions['mode']): HubLoadOptions {
     // short of it (pacing lags of ~1–3 %) however much more the hub could take.
     rate: int('BENCH_HUB_RATE', 30_000),
     inflight: int('BENCH_HUB_INFLIGHT', 20),
+    ...(process.env.BENCH_HUB_GROUP === 'db' ? { group: 'db' as const } : {}),
     seconds: int('BENCH_HUB_SECONDS', 10),
     curve: (process.env.BENCH_HUB_CURVE ?? '250,1000,2500,5000,10000').split(',').filter((r) => r.trim() !== '' && r.trim() !== '0').map((r) => {
       const n = Number(r);
