@@ -8,16 +8,18 @@
  */
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 
 const h = monitorEventLoopDelay({ resolution: 2 });
-h.enable();
+// The main thread's loop only (worker threads inherit --import: the hub's checkpoint thread).
+if (isMainThread) h.enable();
 const ms = (ns: number): number => +(ns / 1e6).toFixed(3);
 const windows: [number, number, number, number, number, number][] = [];
-setInterval(() => {
+if (isMainThread) setInterval(() => {
   windows.push([Math.round(performance.timeOrigin + performance.now()), h.count, ms(h.percentile(50)), ms(h.percentile(90)), ms(h.percentile(99)), ms(h.max)]);
   h.reset();
 }, 1000).unref();
-process.on('exit', () => {
+if (isMainThread) process.on('exit', () => {
   const file = process.env.BENCH_HUB_LOOP_FILE;
   if (file) writeFileSync(file, `${JSON.stringify({ pid: process.pid, windows })}\n`, { flag: 'a' });
 });

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 
 const lines = (f: string): any[] => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const runs = lines(process.argv[2]!).filter((l) => l.phases);
-const probes = lines(process.argv[3]!);
+// One line per process: a worker thread's probe (threads inherit --import) writes its own first, with the same pid.
+const probes = lines(process.argv[3]!).filter((l, i, all) => all[i + 1]?.pid !== l.pid);
 const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 runs.forEach((run, i) => {
   const w: [number, number, number, number, number, number][] = probes[i]?.windows ?? [];

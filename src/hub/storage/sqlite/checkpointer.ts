@@ -88,13 +88,21 @@ export class Checkpointer {
       return undefined;
     }
     writer.exec('PRAGMA wal_autocheckpoint = 0');
-    this.thread(); // started now: a thread takes a while to start, longer than a busy database takes to fill its WAL
     return new WalWatch(this, path, writer, index);
   }
 
   /** Checkpoint requests out now (asked, not yet answered), for tests. */
   get pending(): number {
     return this.waiting.size;
+  }
+
+  /**
+   * @internal Starts the thread ahead of the first request (a WAL half full): a thread takes a while
+   * to start — on a loaded machine longer than a busy database takes to fill the rest — and a hub
+   * whose databases never fill one needs none.
+   */
+  prepare(): void {
+    if (!this.failed && !this.stopped) this.thread();
   }
 
   /** @internal A watch's request; false if the thread is gone (the watch checkpoints itself). */
@@ -192,6 +200,7 @@ export class WalWatch {
     const fill = this.index.read();
     if (!fill || fill.frames < this.stuckUntil) return;
     const { pages, hardPages } = this.owner;
+    if (!this.asked && fill.frames >= pages / 2) this.owner.prepare();
     const pending = fill.frames - fill.backfilled;
     const hard = fill.frames >= hardPages;
     // Filled and not started over: the thread catches up (less each time) until a few frames are left.
