@@ -40,9 +40,6 @@ process.once('SIGTERM', () => {
   const sum = (k: 'groupReads' | 'handedOver' | 'followerReads' | 'encoded'): number => opened.reduce((s, d) => s + fanoutOf(d).stats[k], 0);
   const commits = opened.reduce((s, d) => s + ((d.feed as { commits?: number }).commits ?? 0), 0);
   process.stderr.write(`[bench hub] hub: group reads ${sum('groupReads')}, wakes handed the merged changes ${sum('handedOver')}, follower reads ${sum('followerReads')}, frames encoded ${sum('encoded')}, group commits ${commits}; JS heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB used, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB\n`);
-  // The WAL checkpoints of the hosted databases (src/hub/storage/sqlite/checkpointer.ts), where the tree has them.
-  const ck = (store as { checkpointer?: { checkpoints: number; tails: number; truncations: number } }).checkpointer;
-  if (ck) process.stderr.write(`[bench hub] checkpoints by the thread ${ck.checkpoints}, tails by the writers ${ck.tails}, truncations ${ck.truncations}\n`);
   if (tracer) process.stderr.write(`[bench hub] ${tracer.health('hub (its whole life)')}\n`);
   if (tracer && process.env.BENCH_HUB_TRACE_FILE) writeFileSync(process.env.BENCH_HUB_TRACE_FILE, JSON.stringify(tracer.trace));
   void hub.stop().then(() => process.exit(0));

@@ -48,8 +48,6 @@ export const READ_TRIM_MS = 5_000;
 export interface HostedFeedOptions {
   /** Spare readers unused this long (ms) are closed, down to one; default {@link READ_TRIM_MS}. */
   readerTrimMs?: number;
-  /** Called after each group commit (the store's WAL watch, sqlite/checkpointer.ts). */
-  afterCommit?: () => void;
 }
 
 /** Changes after `since` as bounded batches, ending with an empty complete batch at the version read at; never seals. */
@@ -82,7 +80,6 @@ export class HostedFeed extends RepoFeed {
   private idle: Engine[] = [];
   private closed = false;
   private readonly trimMs: number;
-  private readonly afterCommit: (() => void) | undefined;
   /** The sweep closing spare readers, armed only while there are spares (more than one idle). */
   private trimTimer: NodeJS.Timeout | undefined;
   /**
@@ -136,7 +133,6 @@ export class HostedFeed extends RepoFeed {
     this.hosted = repo;
     this.path = repo.dbPath;
     this.trimMs = options.readerTrimMs ?? READ_TRIM_MS;
-    this.afterCommit = options.afterCommit;
   }
 
   override version(): number {
@@ -245,7 +241,6 @@ export class HostedFeed extends RepoFeed {
     } finally {
       this.flushing = false;
     }
-    this.afterCommit?.();
     queue.forEach((q, i) => {
       const r = results[i]!;
       if ('ok' in r) q.resolve(r.ok);

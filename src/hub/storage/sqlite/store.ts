@@ -14,7 +14,6 @@ import type { ChangeSink, FeedRequest } from '../../../sync/ports.ts';
 import { makeSiteProof, type SiteProof } from '../../../sync/proof.ts';
 import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/policy.ts';
 import { planDeclare } from '../declare.ts';
-import { Checkpointer, type WalWatch } from './checkpointer.ts';
 import { HostedFeed, type HostedFeedOptions } from './feed.ts';
 import { Leases } from '../leases.ts';
 import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
@@ -48,10 +47,8 @@ class SqliteHubDatabase implements HubDatabase {
   private staging: Staging | undefined;
   /** The store's: one hold given back, and this closed. */
   private readonly hooks: DatabaseHooks;
-  /** Its WAL's checkpoints, off the event loop (sqlite/checkpointer.ts); none: SQLite's automatic ones. */
-  private readonly wal: WalWatch | undefined;
 
-  constructor(meta: SqliteConnection, dir: string, name: string, identity: Identity, hooks: DatabaseHooks, feedOptions: HostedFeedOptions, checkpointer: Checkpointer | undefined) {
+  constructor(meta: SqliteConnection, dir: string, name: string, identity: Identity, hooks: DatabaseHooks, feedOptions: HostedFeedOptions) {
     this.name = name;
     this.hooks = hooks;
     this.meta = meta;
@@ -64,17 +61,13 @@ class SqliteHubDatabase implements HubDatabase {
       throw new HubStoreError(`cannot open hosted database ${name} (${this.dbPath}): ${(cause as Error).message}`, { cause });
     }
     this.proof = makeSiteProof(this.engine.siteId, identity.address, (m) => identity.sign(m));
-    const wal = (this.wal = checkpointer?.watch(this.dbPath, this.db));
-    const feed = (this.feed = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))), wal ? { ...feedOptions, afterCommit: () => wal.committed() } : feedOptions));
+    const feed = (this.feed = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))), feedOptions));
     // Pushes go through the feed's group commit (see feed.ts).
     this.sink = {
       trackedVersion: (siteId) => feed.trackedVersion(siteId),
       bindSite: (siteId, address) => feed.bindSite(siteId, address),
       receive: (batch, from) => feed.receiveGrouped(batch, from),
-      caughtUp: (version, from) => {
-        feed.caughtUp(version, from);
-        wal?.committed(); // it may have written the pusher's tracked version
-      },
+      caughtUp: (version, from) => feed.caughtUp(version, from),
       dropIncomplete: (from) => feed.dropIncomplete(from),
     };
   }
@@ -120,7 +113,6 @@ class SqliteHubDatabase implements HubDatabase {
         this.engine.commitAlter(a.table);
       }
     });
-    this.wal?.committed();
     this.feed.schemaChanged();
   }
 
@@ -143,15 +135,11 @@ class SqliteHubDatabase implements HubDatabase {
     return this.feed.busy;
   }
 
-  /**
-   * Lands what is queued, closes the read pool, then the writer; the last connection to close
-   * checkpoints the WAL — the checkpoint thread's, after this, if it has one (sqlite/checkpointer.ts).
-   */
+  /** Lands what is queued, closes the read pool, then the writer (its last connection: SQLite checkpoints the WAL). */
   close(): void {
     this.feed.stop();
     this.staging?.close();
     this.db.close();
-    this.wal?.close();
     this.hooks.closed();
   }
 }
@@ -181,14 +169,6 @@ export interface SqliteHubStoreOptions {
    * to one reader (a database held open by a quiet follower keeps no more); default 5 s (sqlite/feed.ts).
    */
   readerTrimMs?: number;
-  /**
-   * A hosted database's WAL is checkpointed by a worker thread once this many frames wait to be
-   * copied (sqlite/checkpointer.ts); default 1,000 (SQLite's automatic checkpoint's); 0: by SQLite's
-   * automatic checkpoint inside the commit, on the event loop.
-   */
-  checkpointPages?: number;
-  /** WAL frames past which the thread also tries a TRUNCATE checkpoint; default 10,000 (sqlite/checkpointer.ts). */
-  walHardPages?: number;
 }
 
 /** Hosted databases in a data folder (created if missing); each open while used (see storage/leases.ts). */
@@ -200,8 +180,6 @@ export class SqliteHubStore implements HubStore {
   private readonly opened = new Map<string, SqliteHubDatabase>();
   private closed = false;
   private readonly feedOptions: HostedFeedOptions;
-  /** Checkpoints the hosted databases' WALs off the event loop; undefined with `checkpointPages: 0`. */
-  readonly checkpointer: Checkpointer | undefined;
 
   constructor(dir: string, options: SqliteHubStoreOptions = {}) {
     this.dir = dir;
@@ -211,11 +189,6 @@ export class SqliteHubStore implements HubStore {
       ...(options.idleCloseMs !== undefined && { idleMs: options.idleCloseMs }),
       ...(options.maxOpen !== undefined && { maxOpen: options.maxOpen }),
       onCloseError: (name, err) => log?.(`closing idle hosted database ${name} failed: ${err.message}`),
-    });
-    this.checkpointer = options.checkpointPages === 0 ? undefined : new Checkpointer({
-      ...(options.checkpointPages !== undefined && { pages: options.checkpointPages }),
-      ...(options.walHardPages !== undefined && { hardPages: options.walHardPages }),
-      log: (line) => log?.(line),
     });
     mkdirSync(join(dir, 'databases'), { recursive: true });
     this.meta = openDatabase(join(dir, 'hub.db'));
@@ -256,7 +229,7 @@ export class SqliteHubStore implements HubStore {
     const db: SqliteHubDatabase = new SqliteHubDatabase(this.meta, dir, name, identity, {
       release: () => this.leases.release(name),
       closed: () => this.opened.get(name) === db && this.opened.delete(name),
-    }, this.feedOptions, this.checkpointer);
+    }, this.feedOptions);
     this.opened.set(name, db);
     return db;
   }
@@ -286,8 +259,6 @@ export class SqliteHubStore implements HubStore {
     this.closed = true;
     for (const db of await this.leases.drain()) db.close();
     this.opened.clear();
-    // The thread closes its connections after the writers: the last of each checkpoints the WAL.
-    await this.checkpointer?.close();
     this.meta.close();
   }
 }
