@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Repository, type Change } from '../src/index.ts';
 import { ITEMS_DDL, gc, makeItems, now, Scratch } from './util.ts';
 import { buildPackage, childrenCpuMs } from './cli.ts';
+import { itemsRepo } from './items-repo.ts';
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 const other = resolve(process.argv[2] ?? '');
@@ -21,18 +22,6 @@ if (!process.argv[2]) throw new Error('usage: apply-ab.ts OTHER_TREE [rounds]');
 const rounds = Number(process.argv[3] ?? 5);
 const rows = Number(process.env.BENCH_ROWS ?? 100_000);
 const clone = process.env.BENCH_APPLY_CLONE === '1';
-
-async function itemsRepo(dir: string, n: number): Promise<void> {
-  const repo = await Repository.init(dir);
-  repo.db.exec(ITEMS_DDL);
-  repo.engine.asCrr('items');
-  const ins = repo.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
-  repo.db.exec('BEGIN');
-  for (const item of makeItems(n)) ins.run(...item);
-  repo.db.exec('COMMIT');
-  repo.engine.seal();
-  repo.close();
-}
 
 function run(bin: string, args: string[], out?: string): { wall: number; cpu: number } {
   const fd = out === undefined ? 'ignore' : openSync(out, 'w');

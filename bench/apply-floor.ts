@@ -28,23 +28,12 @@ import { openDatabase } from '../src/engine/sqlite.ts';
 import { Repository, type Change } from '../src/index.ts';
 import { ITEMS_DDL, gc, makeItems, now, Scratch } from './util.ts';
 import { buildPackage, childrenCpuMs } from './cli.ts';
+import { itemsRepo } from './items-repo.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
 const rounds = Number(process.argv[2] ?? 5);
 const rows = Number(process.env.BENCH_ROWS ?? 100_000);
-
-async function itemsRepo(dir: string, n: number): Promise<void> {
-  const repo = await Repository.init(dir);
-  repo.db.exec(ITEMS_DDL);
-  repo.engine.asCrr('items');
-  const ins = repo.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
-  repo.db.exec('BEGIN');
-  for (const item of makeItems(n)) ins.run(...item);
-  repo.db.exec('COMMIT');
-  repo.engine.seal();
-  repo.close();
-}
 
 /**
  * A child's phase, timed inside it (wall ms printed): `read`, `merge`, `raw` or `stream` (see the

@@ -18,6 +18,7 @@ import { Repository } from '../src/index.ts';
 import { MEMORY_FLAGS } from '../bin/node-flags.js';
 import { ITEMS_DDL, makeItems, now, Scratch } from './util.ts';
 import { buildPackage, childrenCpuMs } from './cli.ts';
+import { itemsRepo } from './items-repo.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
@@ -27,18 +28,6 @@ if ((command !== 'apply' && command !== 'changes') || variants.length === 0) {
 }
 const rounds = Number(roundsArg);
 const rows = Number(process.env.BENCH_ROWS ?? 100_000);
-
-async function itemsRepo(dir: string, n: number): Promise<void> {
-  const repo = await Repository.init(dir);
-  repo.db.exec(ITEMS_DDL);
-  repo.engine.asCrr('items');
-  const ins = repo.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
-  repo.db.exec('BEGIN');
-  for (const item of makeItems(n)) ins.run(...item);
-  repo.db.exec('COMMIT');
-  repo.engine.seal();
-  repo.close();
-}
 
 /** One process: `node [bin/ddcp's flags] FLAGS pkg/bin/ddcp.js ARGS`, standard output to `out` or nowhere. */
 function run(flags: string[], args: string[], out?: string): { wall: number; cpu: number } {

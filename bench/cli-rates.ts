@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Repository } from '../src/index.ts';
 import { ITEMS_DDL, makeItems, now, round1, Scratch, timing, type Item, type Timing } from './util.ts';
 import { buildPackage, childrenCpuMs } from './cli.ts';
+import { itemsRepo } from './items-repo.ts';
 
 const DDCP = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
 
@@ -78,18 +79,6 @@ function ddcp(dir: string, args: string[], out?: string, cpu?: number[], bin = D
   } finally {
     if (typeof fd === 'number') closeSync(fd);
   }
-}
-
-async function itemsRepo(dir: string, items: Item[]): Promise<void> {
-  const repo = await Repository.init(dir);
-  repo.db.exec(ITEMS_DDL);
-  repo.engine.asCrr('items');
-  const ins = repo.db.prepare('INSERT INTO items VALUES (?, ?, ?, ?)');
-  repo.db.exec('BEGIN');
-  for (const item of items) ins.run(...item);
-  repo.db.exec('COMMIT');
-  repo.engine.seal();
-  repo.close();
 }
 
 export async function measureCliRates(scratch: Scratch, items: Item[], reps: number, pkg?: string): Promise<CliRates> {

@@ -14,23 +14,14 @@
  */
 import { resolve } from 'node:path';
 import { fillItemsCrr, gc, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { engineTrees } from './trees.ts';
 
 type EngineModule = typeof import('../src/engine/engine.ts');
 type SqliteModule = typeof import('../src/engine/sqlite.ts');
 
-if (!process.argv[2]) throw new Error('usage: bench/merge-batch-ab.ts <other tree>');
 const PER = Number(process.env.BENCH_PER ?? 4);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 11);
-const trees = await Promise.all(
-  [
-    { label: 'before', root: resolve(process.argv[2]) },
-    { label: 'after', root: resolve(import.meta.dirname, '..') },
-  ].map(async (t) => ({
-    ...t,
-    engine: (await import(resolve(t.root, 'src/engine/engine.ts'))) as EngineModule,
-    sqlite: (await import(resolve(t.root, 'src/engine/sqlite.ts'))) as SqliteModule,
-  })),
-);
+const trees = await engineTrees('bench/merge-batch-ab.ts');
 
 const scratch = new Scratch();
 const items = makeItems(100_000);

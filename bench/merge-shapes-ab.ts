@@ -16,24 +16,15 @@
 import { resolve } from 'node:path';
 import { StatementSync } from 'node:sqlite';
 import { cpuMsOf, fillItemsCrr, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { engineTrees } from './trees.ts';
 
 type EngineModule = typeof import('../src/engine/engine.ts');
 type SqliteModule = typeof import('../src/engine/sqlite.ts');
 
-if (!process.argv[2]) throw new Error('usage: bench/merge-shapes-ab.ts <other tree>');
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const REPS = Number(process.env.BENCH_REPS ?? 7);
 const SHAPES = (process.env.BENCH_SHAPES ?? 'empty,half,tie').split(',');
-const trees = await Promise.all(
-  [
-    { label: 'before', root: resolve(process.argv[2]) },
-    { label: 'after', root: resolve(import.meta.dirname, '..') },
-  ].map(async (t) => ({
-    ...t,
-    engine: (await import(resolve(t.root, 'src/engine/engine.ts'))) as EngineModule,
-    sqlite: (await import(resolve(t.root, 'src/engine/sqlite.ts'))) as SqliteModule,
-  })),
-);
+const trees = await engineTrees('bench/merge-shapes-ab.ts');
 
 let stubbed = false;
 if (process.env.BENCH_STUB) {

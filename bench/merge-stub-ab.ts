@@ -13,23 +13,14 @@
 import { resolve } from 'node:path';
 import { StatementSync } from 'node:sqlite';
 import { fillItemsCrr, gc, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { engineTrees } from './trees.ts';
 
 type EngineModule = typeof import('../src/engine/engine.ts');
 type SqliteModule = typeof import('../src/engine/sqlite.ts');
 
-if (!process.argv[2]) throw new Error('usage: bench/merge-stub-ab.ts <other tree>');
 const PER = Number(process.env.BENCH_PER ?? 8);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 11);
-const trees = await Promise.all(
-  [
-    { label: 'before', root: resolve(process.argv[2]) },
-    { label: 'after', root: resolve(import.meta.dirname, '..') },
-  ].map(async (t) => ({
-    ...t,
-    engine: (await import(resolve(t.root, 'src/engine/engine.ts'))) as EngineModule,
-    sqlite: (await import(resolve(t.root, 'src/engine/sqlite.ts'))) as SqliteModule,
-  })),
-);
+const trees = await engineTrees('bench/merge-stub-ab.ts');
 
 let stubbed = false;
 const run = StatementSync.prototype.run;

@@ -15,6 +15,7 @@
  */
 import { resolve } from 'node:path';
 import { cpuMsOf, ITEMS_DDL, makeItems, Scratch } from './util.ts';
+import { engineTrees } from './trees.ts';
 
 type EngineModule = typeof import('../src/engine/engine.ts');
 type SqliteModule = typeof import('../src/engine/sqlite.ts');
@@ -23,19 +24,9 @@ type Engine = import('../src/engine/engine.ts').Engine;
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const SMALL_READS = 2_000;
-if (!process.argv[2]) throw new Error('usage: bench/read-ab.ts <other tree>');
 
 
-const trees = await Promise.all(
-  [
-    { label: 'before', root: resolve(process.argv[2]) },
-    { label: 'after', root: resolve(import.meta.dirname, '..') },
-  ].map(async (t) => ({
-    ...t,
-    engine: (await import(resolve(t.root, 'src/engine/engine.ts'))) as EngineModule,
-    sqlite: (await import(resolve(t.root, 'src/engine/sqlite.ts'))) as SqliteModule,
-  })),
-);
+const trees = await engineTrees('bench/read-ab.ts');
 const items = makeItems(ROWS);
 const scratch = new Scratch();
 
