@@ -58,6 +58,27 @@ async function until(check: () => boolean): Promise<void> {
   while (!check()) await sleep(5);
 }
 
+/**
+ * Hosted database `name` holding the CRR `notes`, the client engine on `db` that writes it, and `push`:
+ * that engine's changes not yet pushed, received by the hub under an allow-all policy.
+ */
+async function notesDatabase(store: HubStore, name: string, db: ReturnType<typeof openDatabase>) {
+  const hosted = (await store.open(name, { app: 'a', user: 'u' })) as HubDatabase;
+  const engine = Engine.open(db);
+  db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
+  engine.asCrr('notes');
+  await hosted.declare(engine.crrs());
+  const gate = new Gate(() => ({ read: 'all', write: 'all' }));
+  let pushed = 0;
+  const push = async (): Promise<void> => {
+    for (const b of readBatches(engine, pushed, { exceptSite: new Uint8Array(16) })) {
+      if (b.changes.length) await hosted.sink.receive(b, { siteId: engine.siteId, peer: 'u', source: 'u', gate });
+      pushed = b.version;
+    }
+  };
+  return { hosted, engine, push };
+}
+
 function fanoutSuite(kind: string, open: () => Promise<{ store: HubStore; cleanup: () => Promise<void> }>): void {
   describe(`hub fan-out (${kind})`, () => {
     it('one read and one encoding per merge for fifty followers; the same frame to each; never a pusher its own changes', async () => {
@@ -65,19 +86,7 @@ function fanoutSuite(kind: string, open: () => Promise<{ store: HubStore; cleanu
       const db = openDatabase(':memory:');
       const stop = new AbortController();
       try {
-        const hosted = (await store.open('notes', { app: 'a', user: 'u' })) as HubDatabase;
-        const engine = Engine.open(db);
-        db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
-        engine.asCrr('notes');
-        await hosted.declare(engine.crrs());
-        const gate = new Gate(() => ({ read: 'all', write: 'all' }));
-        let pushed = 0;
-        const push = async (): Promise<void> => {
-          for (const b of readBatches(engine, pushed, { exceptSite: new Uint8Array(16) })) {
-            if (b.changes.length) await hosted.sink.receive(b, { siteId: engine.siteId, peer: 'u', source: 'u', gate });
-            pushed = b.version;
-          }
-        };
+        const { hosted, engine, push } = await notesDatabase(store, 'notes', db);
         const fanout = fanoutOf(hosted);
         assert.equal(fanoutOf(hosted), fanout, 'one fan-out per database');
         const v0 = await hosted.feed.version();
@@ -160,20 +169,11 @@ function fanoutSuite(kind: string, open: () => Promise<{ store: HubStore; cleanu
       const db = openDatabase(':memory:');
       const stop = new AbortController();
       try {
-        const hosted = (await store.open('behind', { app: 'a', user: 'u' })) as HubDatabase;
-        const engine = Engine.open(db);
-        db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
-        engine.asCrr('notes');
-        await hosted.declare(engine.crrs());
-        const gate = new Gate(() => ({ read: 'all', write: 'all' }));
-        let pushed = 0;
+        const { hosted, engine, push } = await notesDatabase(store, 'behind', db);
         const commit = async (sql: string): Promise<void> => {
           db.exec(sql);
           engine.seal();
-          for (const b of readBatches(engine, pushed, { exceptSite: new Uint8Array(16) })) {
-            if (b.changes.length) await hosted.sink.receive(b, { siteId: engine.siteId, peer: 'u', source: 'u', gate });
-            pushed = b.version;
-          }
+          await push();
         };
         // History in the store before anyone follows: several versions, more changes than one batch holds.
         const rows = Math.ceil((2 * BATCH_CHANGES) / 4) + 1;
@@ -242,19 +242,14 @@ function fanoutSuite(kind: string, open: () => Promise<{ store: HubStore; cleanu
       const db = openDatabase(':memory:');
       const stop = new AbortController();
       try {
-        const hosted = (await store.open('idle', { app: 'a', user: 'u' })) as HubDatabase;
-        const engine = Engine.open(db);
-        db.exec('CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT)');
-        engine.asCrr('notes');
-        await hosted.declare(engine.crrs());
-        const gate = new Gate(() => ({ read: 'all', write: 'all' }));
+        const { hosted, engine, push } = await notesDatabase(store, 'idle', db);
         const c = new Collect();
         const caughtUps = (): number => c.frames.filter((f) => decodeMessage(f.frame).type === 'caught-up').length;
         const sent = fanoutOf(hosted).send(c, await hosted.feed.version(), { exceptSite: randomBytes(16), follow: true, signal: stop.signal, keepAliveMs: 20 });
         await until(() => caughtUps() >= 3); // the first, then two keep-alives: the timer re-arms
         db.exec("INSERT INTO notes VALUES ('a', 'one')");
         engine.seal();
-        for (const b of readBatches(engine, 0, { exceptSite: new Uint8Array(16) })) if (b.changes.length) await hosted.sink.receive(b, { siteId: engine.siteId, peer: 'u', source: 'u', gate });
+        await push();
         await until(() => c.changes().length === 1);
         const after = caughtUps();
         await until(() => caughtUps() >= after + 2); // and again after a change woke it
