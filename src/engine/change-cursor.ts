@@ -17,7 +17,7 @@ import { SENTINEL } from './schema.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { int64, type Int64 } from '../base/int64.ts';
-import { keepHiddenClasses } from './hidden-classes.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 
 const EMPTY = new Uint8Array(0);
 

@@ -12,7 +12,7 @@ import type { CrrTable } from './table.ts';
 import { compareInt64, int64, type Int64 } from '../base/int64.ts';
 import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
 import { K, positions } from './layout.ts';
-import { keepHiddenClasses } from './hidden-classes.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 
 /**
  * The query reading one filtered table's changes when its rules have a row predicate: every current
