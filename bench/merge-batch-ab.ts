@@ -6,7 +6,7 @@
  * up BENCH_PER (4) merges (the thread CPU clock advances in steps of up to ~4 ms on this kernel, too
  * coarse for one merge); the trees alternate which goes first (A B, B A, …). Each tree keeps an
  * engine of its own open throughout, as the bench keeps its source (a class with no instance left
- * loses its hidden classes, and the code built for them, at a full collection: src/engine/hidden-classes.ts).
+ * loses its hidden classes, and the code built for them, at a full collection: src/base/hidden-classes.ts).
  * Per sample the plain `INSERT OR REPLACE` of the same rows is timed too, for the ratio.
  * BENCH_SAMPLES (11); prints min / median per merge and the median of the samples' paired after − before.
  *

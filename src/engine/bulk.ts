@@ -4,7 +4,7 @@
  */
 import type { SqlValue, SqliteConnection, Statement } from './sqlite.ts';
 import { toHex } from '../base/hex.ts';
-import { keepHiddenClasses } from './hidden-classes.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 
 /** A cache of statements built from a row count. */
 export class StatementCache {

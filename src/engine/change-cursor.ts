@@ -17,6 +17,7 @@ import { SENTINEL } from './schema.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { int64, type Int64 } from '../base/int64.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 
 const EMPTY = new Uint8Array(0);
 
@@ -32,7 +33,11 @@ interface Groups {
 /** Row groups are numbered round (they only need to differ from the one the sink has). */
 const GROUPS = 0x40000000;
 
-/** One ordered stream of a table's changes: while not `done`, its head is at (`pos`, `seq`). */
+/**
+ * One ordered stream of a table's changes: while not `done`, its head is at (`pos`, `seq`). {@link
+ * first} reads the first, not the constructor: the streams kept for their hidden classes (below) read
+ * nothing.
+ */
 interface CellStream {
   done: boolean;
   /** The head's db_version. */
@@ -41,6 +46,7 @@ interface CellStream {
   seq: Int64;
   /** Writes the head into `sink` (after {@link ChangeRowSink.row}, unless the sink has the head's row already). */
   write(sink: ChangeRowSink, groups: Groups): void;
+  first(): void;
   advance(): void;
   /**
    * Writes the head and the changes after it that come strictly before (`pos`, `seq`) — all, if
@@ -75,6 +81,8 @@ abstract class QueryCells implements CellStream {
     this.n = table.info.pks.length;
     this.posAt = this.n + posAt;
     this.seqAt = this.n + seqAt;
+  }
+  first(): void {
     this.advance();
   }
   advance(): void {
@@ -188,6 +196,9 @@ class RowClockCells implements CellStream {
     this.name = table.info.name;
     this.columns = table.info.columns;
     this.overridden = new Uint8Array(this.columns.length);
+  }
+
+  first(): void {
     this.fetch();
     this.advance();
   }
@@ -403,6 +414,7 @@ export class ChangeCursor {
   constructor(db: SqliteConnection, tables: Iterable<CrrTable>, sites: Sites, since: number) {
     const s = BigInt(since);
     const add = (stream: CellStream): void => {
+      stream.first();
       if (stream.done) stream.close();
       else this.streams.push(stream);
     };
@@ -412,7 +424,7 @@ export class ChangeCursor {
         add(new Overrides(new Rows(db, sqlOf(table, 'overrides false', () => layoutQueries(table, false)[1]!.sql), [s]), table, sites));
         if (table.info.columns.length > 0) {
           const overrides = hasOverrides(db, table);
-          add(new RowClockCells(new RowClockPages(db, table, overrides, hasSentinels(db, table), s), table, sites, this.groups));
+          add(new RowClockCells(RowClockPages.of(db, table, overrides, hasSentinels(db, table), s), table, sites, this.groups));
         }
       }
     } catch (err) {
@@ -492,4 +504,14 @@ export class ChangeOut implements ChangeRowSink {
     // A sentinel's or an override's cell (no column index) is a row of its own: no group, as before.
     this.full = this.each(c, column < 0 ? -1 : this.group);
   }
+}
+
+// An instance of each class a read makes and drops, kept so that a full collection between reads
+// doesn't throw away the read's optimized code (hidden-classes.ts). Never started: they read nothing.
+{
+  const table = { info: { name: '', pks: [], columns: [] } } as unknown as CrrTable;
+  const none = undefined as unknown;
+  const pages = new RowClockPages(none as SqliteConnection, { since: '', after: '', at: '' }, 0, 0n);
+  const cursor = new ChangeCursor(none as SqliteConnection, [], none as Sites, 0);
+  keepHiddenClasses(new Sentinels(none as Rows, table, none as Sites), new Overrides(none as Rows, table, none as Sites), pages, new RowClockCells(pages, table, none as Sites, { next: 0, current: -1 }), cursor, new ChangeOut(() => false));
 }

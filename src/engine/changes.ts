@@ -12,6 +12,7 @@ import type { CrrTable } from './table.ts';
 import { compareInt64, int64, type Int64 } from '../base/int64.ts';
 import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
 import { K, positions } from './layout.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 
 /**
  * The query reading one filtered table's changes when its rules have a row predicate: every current
@@ -270,11 +271,16 @@ export class Rows {
   }
 }
 
-/** One ordered stream of a table's changes: `head` is the next one (undefined at the end), `pos` its position in the feed. */
+/**
+ * One ordered stream of a table's changes: `head` is the next one (undefined at the end), `pos` its
+ * position in the feed. {@link first} reads the first, not the constructor: the streams kept for their
+ * hidden classes (below) read nothing.
+ */
 interface Stream {
   head: Change | undefined;
   /** The head's position: its db_version, or the position column of a row-predicate query. */
   pos: Int64;
+  first(): void;
   advance(): void;
   close(): void;
 }
@@ -293,6 +299,8 @@ class CellStream implements Stream {
     this.table = table;
     this.sites = sites;
     this.posAt = posAt;
+  }
+  first(): void {
     this.advance();
   }
   advance(): void {
@@ -322,6 +330,8 @@ class SentinelStream implements Stream {
     this.rows = rows;
     this.table = table;
     this.sites = sites;
+  }
+  first(): void {
     this.advance();
   }
   advance(): void {
@@ -384,6 +394,9 @@ class RowClockStream implements Stream {
     this.overridden = new Uint8Array(this.columns.length);
     this.allowed = new Uint8Array(this.columns.length);
     this.rules = rules?.map((r) => (r.columns === undefined ? undefined : Uint8Array.from(this.columns, (c) => (r.columns!.includes(c) ? 1 : 0))));
+  }
+
+  first(): void {
     this.fetch();
     this.advance();
   }
@@ -491,6 +504,7 @@ export function* readChanges(db: SqliteConnection, tables: Iterable<CrrTable>, s
     return new Rows(db, sql, args, params);
   };
   const add = (s: Stream): void => {
+    s.first();
     if (s.head === undefined) s.close();
     else streams.push(s);
   };
@@ -610,4 +624,15 @@ function toChange(table: CrrTable, r: SqlValue[], n: number, sites: Sites): Chan
     cl: int64(r[n + 5] as bigint),
     val: r[n + 6] ?? null,
   };
+}
+
+// An instance of each class a read makes and drops, kept so that a full collection between reads
+// doesn't throw away the read's optimized code (hidden-classes.ts). Never started: they read nothing.
+// The Rows reads no database: its statement is a stand-in with no rows.
+{
+  const table = { info: { pks: [], columns: [] } } as unknown as CrrTable;
+  const none = undefined as unknown;
+  const stmt = { setReadBigInts() {}, setReturnArrays() {}, iterate: () => [] };
+  const rows = new Rows({ prepare: () => stmt } as unknown as SqliteConnection, '', []);
+  keepHiddenClasses(rows, new CellStream(rows, table, none as Sites), new SentinelStream(rows, table, none as Sites), new RowClockStream(rows, table, none as Sites));
 }

@@ -16,7 +16,7 @@
  */
 import { inGroups, placeholders, StatementCache } from './bulk.ts';
 import type { Sites } from './clock.ts';
-import { keepHiddenClasses } from './hidden-classes.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 import { packColumns } from './pack.ts';
 import type { CellClock, IncomingCell } from './rules.ts';
 import type { SqlValue, SqliteConnection } from './sqlite.ts';

@@ -6,7 +6,7 @@
  * initial sync, or a sync of rows added since the last one, skips nearly every key lookup.
  * Conservative: a key inside the range is looked up.
  */
-import { keepHiddenClasses } from './hidden-classes.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 import type { SqlValue } from './sqlite.ts';
 
 export class KeyRange {

@@ -8,7 +8,7 @@ import { ChangeError } from './errors.ts';
 import { PackError } from '../base/errors.ts';
 import type { MergeCounts } from './history.ts';
 import { unpackColumns } from './pack.ts';
-import { keepHiddenClasses } from './hidden-classes.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 import { KeyRange } from './key-range.ts';
 import { decideNewRow, type NewRow } from './new-rows.ts';
 import { mergeCell, RowEffects, RowState, type CellClock, type IncomingCell, type MergeContext, type Stamp } from './rules.ts';

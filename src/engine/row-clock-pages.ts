@@ -33,15 +33,20 @@ export class RowClockPages {
   private readonly dbvAt: number;
   private readonly seqAt: number;
 
-  constructor(db: SqliteConnection, table: CrrTable, overrides: boolean, sentinels: boolean, since: bigint, size = ROW_CLOCK_PAGE.rows) {
+  /** The pages of `table`'s rows after `since` (its {@link rowClockQuery} with `overrides` and `sentinels`). */
+  static of(db: SqliteConnection, table: CrrTable, overrides: boolean, sentinels: boolean, since: bigint, size = ROW_CLOCK_PAGE.rows): RowClockPages {
+    const of = (page: RowClockPage): string => sqlOf(table, `row clock page ${page} ${overrides} ${sentinels}`, () => rowClockQuery(table, false, overrides, undefined, page, sentinels));
+    return new RowClockPages(db, { since: of('since'), after: of('after'), at: of('at') }, table.info.pks.length, since, size);
+  }
+
+  /** `sql`: the query's text per kind of page; `keyColumns`: the table's primary key columns. */
+  constructor(db: SqliteConnection, sql: Record<RowClockPage, string>, keyColumns: number, since: bigint, size = ROW_CLOCK_PAGE.rows) {
     this.db = db;
     this.size = size;
     this.dbv = since;
-    const of = (page: RowClockPage): string => sqlOf(table, `row clock page ${page} ${overrides} ${sentinels}`, () => rowClockQuery(table, false, overrides, undefined, page, sentinels));
-    this.sql = { since: of('since'), after: of('after'), at: of('at') };
-    const n = table.info.pks.length;
-    this.dbvAt = n + 1;
-    this.seqAt = n + 3;
+    this.sql = sql;
+    this.dbvAt = keyColumns + 1;
+    this.seqAt = keyColumns + 3;
   }
 
   /** The next row, or undefined at the end. */

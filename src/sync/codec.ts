@@ -15,6 +15,7 @@
 import type { Change } from '../engine/index.ts';
 import { SITE_ID_BYTES, readValueAt, skipValueAt, writeValue, type ReadCursor } from '../engine/index.ts';
 import { ByteWriter } from '../base/bytes.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 import { latin1 } from '../base/portable.ts';
 import { CodecError } from '../base/errors.ts';
 import { readVarint, readVarint64, writeVarint } from '../base/varint.ts';
@@ -106,6 +107,10 @@ class Sites {
     return ref;
   }
 }
+
+// An instance of each class an encoding makes and drops, kept so that a full collection between
+// batches doesn't throw away encodeChanges's optimized code (base/hidden-classes.ts).
+keepHiddenClasses(new Names(), new Sites());
 
 /** Encodes a batch of changes (after `prefix`, if given: the bytes a message puts before them). */
 export function encodeChanges(changes: readonly Change[], prefix?: Uint8Array): Uint8Array {

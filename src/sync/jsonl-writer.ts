@@ -9,6 +9,7 @@
 import type { Change, ChangeRowSink, SqlValue } from '../engine/index.ts';
 import { writeKey, writeValue } from '../engine/index.ts';
 import { ByteWriter } from '../base/bytes.ts';
+import { keepHiddenClasses } from '../base/hidden-classes.ts';
 import type { Int64 } from '../base/int64.ts';
 
 const DIGITS = '0123456789abcdef';
@@ -416,3 +417,7 @@ function integer(buf: Uint8Array, p: number, v: Int64): number {
   for (let i = 0; i < text.length; i++) buf[p + i] = text.charCodeAt(i);
   return p + text.length;
 }
+
+// One kept (with a 4 KiB buffer), so that a full collection between reads doesn't throw away the
+// optimized code of the lines, and of the read calling them (base/hidden-classes.ts).
+keepHiddenClasses(new ChangeLineWriter(0));

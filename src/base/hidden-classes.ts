@@ -6,7 +6,9 @@
  * code … embedded weak objects cleared" for the merge's loops after every collection). The next merge
  * then ran in V8's lower tiers until they were optimized again, ~10% of a large merge
  * (bench/merge-batch-ab.ts; bench/ddcp.ts collects before every timed merge, a long-running process
- * from time to time). One instance of each such class, kept here, keeps its maps and that code.
+ * from time to time). A read's streams, a feed's batch encoding and `ddcp changes`' line writer are
+ * made and dropped per read alike (bench/read-gc-ab.ts). One instance of each such class, kept here,
+ * keeps its maps and that code. It lives in base/ because classes of every layer need it.
  */
 
 const kept: object[] = [];
