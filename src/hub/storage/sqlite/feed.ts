@@ -33,6 +33,13 @@ interface Queued {
   reject: (err: unknown) => void;
 }
 
+/** A hosted database's staging area, opened on demand (see HostedFeed.stagingSlot). */
+interface StagingSlot {
+  open: () => Staging;
+  staging: Staging | undefined;
+  empty: boolean;
+}
+
 /** The most pushes of one origin merged as one (bounds one merge's size). */
 const MAX_RUN = 256;
 
@@ -122,14 +129,32 @@ export class HostedFeed extends RepoFeed {
   private lastMerged = -1;
   /** Changes handed to the fan-out from the merges' reports, for tests and benchmarks. */
   handed = 0;
+  /**
+   * The staging area (a push in parts waits there), open only while something may be staged: each
+   * session's start drops what its site left, and then, if nothing is left at all, the connection is
+   * closed (a connection costs ~200 KiB — SQLite's lookaside and first page-cache block — and
+   * pushes in parts are rare). `empty`: known to hold nothing since, so a session's start opens none.
+   */
+  private readonly stagingSlot: StagingSlot;
+
+  /** The staging area is open now, for tests. */
+  get stagingOpen(): boolean {
+    return this.stagingSlot.staging !== undefined;
+  }
 
   /** Rows the merges' report holds for the fan-out to take (0: none kept), for tests. */
   get storedRows(): number {
     return this.stored?.report.size ?? 0;
   }
 
-  constructor(repo: FeedRepository, staging: () => Staging, options: HostedFeedOptions = {}) {
-    super(repo, staging);
+  /** `openStaging` opens the database's staging area (a new connection each call: this feed closes it). */
+  constructor(repo: FeedRepository, openStaging: () => Staging, options: HostedFeedOptions = {}) {
+    const slot: StagingSlot = { open: openStaging, staging: undefined, empty: false };
+    super(repo, () => {
+      slot.empty = false;
+      return (slot.staging ??= slot.open());
+    });
+    this.stagingSlot = slot;
     this.hosted = repo;
     this.path = repo.dbPath;
     this.trimMs = options.readerTrimMs ?? READ_TRIM_MS;
@@ -181,7 +206,15 @@ export class HostedFeed extends RepoFeed {
 
   /** A pusher's session starts: what it staged before is dropped, so nothing waits for it now. */
   override dropIncomplete(from: PushOrigin): void {
-    super.dropIncomplete(from);
+    const slot = this.stagingSlot;
+    if (!slot.empty) {
+      super.dropIncomplete(from);
+      if (slot.staging?.empty()) {
+        slot.staging.close();
+        slot.staging = undefined;
+        slot.empty = true;
+      }
+    }
     this.clean.add(siteKey(from.siteId));
   }
 
@@ -440,6 +473,8 @@ export class HostedFeed extends RepoFeed {
     this.flush(); // pushes queued for the next commit land (and are acknowledged) before the store closes
     this.closed = true;
     this.schemaChanged();
+    this.stagingSlot.staging?.close();
+    this.stagingSlot.staging = undefined;
     super.stop();
     this.told.emit('changed', this.toldVersion); // wake waiting followers so they can end
   }
