@@ -5,6 +5,7 @@
  * - No connection of its own for PRAGMA data_version: the repository feed opens that one for its
  *   first follower (a repository's watch), and the hub's feed is told of changes by its merges.
  * - The staging area (a push in parts waits there) is open only while something is staged.
+ * - Pooled readers keep a small page cache (each read of a 2 MiB database otherwise kept ~2 MiB).
  * Counted by the handles on each file: every connection holds one on the database's WAL.
  */
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { Staging } from '../src/repo/staging.ts';
 import type { Batch } from '../src/sync/batches.ts';
 import type { PushOrigin } from '../src/sync/ports.ts';
 import type { HubDatabase } from '../src/hub/storage/port.ts';
+import { READER_CACHE_KIB } from '../src/hub/storage/sqlite/feed.ts';
 import { SqliteHubStore } from '../src/hub/storage/sqlite/store.ts';
 import { Gate } from '../src/sync/gate.ts';
 import { tempDir } from './support/cli.ts';
@@ -91,6 +93,20 @@ describe('hub (SQLite): a held database holds only the connections it uses', () 
       assert.equal(h.staging(), 0);
     } finally {
       c.close();
+      await h.close();
+    }
+  });
+
+  it("pooled readers keep a small page cache, the writer SQLite's default", async () => {
+    const h = await setup('cache');
+    try {
+      await Promise.all([h.bodies(), h.bodies()]);
+      const cacheSize = (db: SqliteConnection): number => (db.prepare('PRAGMA cache_size').get() as { cache_size: number }).cache_size;
+      const readers = (h.db.feed as unknown as { idle: Engine[] }).idle;
+      assert.equal(readers.length, 2);
+      for (const r of readers) assert.equal(cacheSize(r.db), -READER_CACHE_KIB);
+      assert.equal(cacheSize((h.db as unknown as { engine: Engine }).engine.db), -2000);
+    } finally {
       await h.close();
     }
   });

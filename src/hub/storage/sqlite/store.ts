@@ -163,8 +163,8 @@ export interface SqliteHubStoreOptions {
   /** Told when closing an idle database failed (it is forgotten anyway). */
   log?: (line: string) => void;
   /**
-   * How long (ms) a spare pooled reader of an open database may go unused before it is closed, down
-   * to one reader (a database held open by a quiet follower keeps no more); default 5 s (sqlite/feed.ts).
+   * How long (ms) a pooled reader of an open database may go unused before it is closed (a database
+   * held open by a quiet follower keeps only its writer); default 5 s (sqlite/feed.ts).
    */
   readerTrimMs?: number;
 }
