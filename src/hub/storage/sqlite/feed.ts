@@ -51,7 +51,7 @@ export const READ_POOL_SIZE = 8;
 
 /**
  * How long (ms) a pooled reader may go unused before it is closed: a quiet database keeps only its
- * writer (a reader costs ~300 KiB; the next read opens one again, ~1 ms).
+ * writer (a reader costs ~300 KiB; the next read opens one again, ~0.7 ms of CPU).
  */
 export const READ_TRIM_MS = 5_000;
 
