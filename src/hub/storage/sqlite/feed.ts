@@ -14,8 +14,8 @@
  * Fan-out to many followers (one read per merge, frames encoded once) is the hub's (hub/fanout.ts);
  * `directVersions` gives it what it needs to leave each pusher's own changes out for it.
  * The pool is dropped when the schema changes (declare), so no read sees an old shape, and its
- * readers are closed once they went unused for a while (a quiet database a follower holds open kept
- * every reader a burst of reads opened: ~300 KiB and 2 file handles each, up to 8; then one).
+ * readers are closed once they went unused for a while, the last one too (a quiet database a follower
+ * holds open kept every reader a burst of reads opened, up to 8 at ~300 KiB and 2 file handles each).
  * Readers keep a small page cache (READER_CACHE_KIB).
  */
 import { EventEmitter } from 'node:events';
