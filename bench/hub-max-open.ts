@@ -4,7 +4,7 @@
  * 1. File handles one idle open database holds after uses with 0, 1, 4 and 8 reads at once (its
  *    writer's database, WAL and shared memory, plus those of the read connections its pool opened
  *    on demand), then after a quiet spell (BENCH_TRIM_MS, 300 ms here for the pool's 5 s), when the
- *    pool closed its spare readers: as a database a quiet follower holds open keeps them.
+ *    pool closed its unused readers: as a database a quiet follower holds open keeps them.
  * 2. BENCH_N (1,200) databases each used once (made, its table declared, 4 reads at once, released)
  *    within the idle time (60 s), with the default cap (1,000) and uncapped, alternated BENCH_RUNS (3)
  *    times in this process: the peak of open handles on hosted files, databases open at the end, and

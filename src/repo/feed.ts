@@ -48,8 +48,12 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
   private readonly repo: FeedRepository;
   private readonly stagingOf: () => Staging;
   private readonly events = new EventEmitter();
-  private readonly watchDb: SqliteConnection;
-  private readonly dataVersion: Statement;
+  /**
+   * A connection of its own for PRAGMA data_version (it changes when another connection commits, so
+   * it sees this process's merges as well as other processes' writes), opened by the first follower:
+   * a feed only read or pushed to (a hub's hosted database) holds no third connection for it.
+   */
+  private watching: { db: SqliteConnection; dataVersion: Statement } | undefined;
   private lastDataVersion = -1;
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
@@ -61,10 +65,6 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
     this.repo = repo;
     this.stagingOf = staging;
     this.events.setMaxListeners(0);
-    // PRAGMA data_version changes when another connection commits: a connection of its own sees
-    // this process's merges as well as other processes' writes.
-    this.watchDb = openDatabase(repo.dbPath);
-    this.dataVersion = this.watchDb.prepare('PRAGMA data_version');
     this.version_ = repo.engine.dbVersion();
   }
 
@@ -169,6 +169,8 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
   /** Starts watching the database (the first follower does it; see {@link changed}). */
   start(): void {
     if (this.timer || this.stopped) return;
+    const db = openDatabase(this.repo.dbPath);
+    this.watching = { db, dataVersion: db.prepare('PRAGMA data_version') };
     this.lastDataVersion = this.readDataVersion();
     this.timer = setInterval(() => this.check(), WATCH_INTERVAL_MS);
     this.timer.unref();
@@ -187,7 +189,7 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
   }
 
   private readDataVersion(): number {
-    return Number((this.dataVersion.get() as { data_version: number }).data_version);
+    return Number((this.watching!.dataVersion.get() as { data_version: number }).data_version);
   }
 
   /** Looks for new commits; seals them and tells followers. */
@@ -222,7 +224,8 @@ export class RepoFeed implements ChangeFeed, ChangeSink {
     this.timer = undefined;
     this.watcher?.close();
     this.watcher = undefined;
-    this.watchDb.close();
+    this.watching?.db.close();
+    this.watching = undefined;
     this.events.emit('changed', this.version_); // wake waiting sessions so they can end
   }
 }

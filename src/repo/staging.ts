@@ -182,6 +182,11 @@ export class Staging {
     this.db.prepare('DELETE FROM batches WHERE remote = ?').run(remote);
   }
 
+  /** Nothing is staged for any remote, nor any fetch state kept. */
+  empty(): boolean {
+    return (this.db.prepare('SELECT NOT EXISTS (SELECT 1 FROM batches) AND NOT EXISTS (SELECT 1 FROM fetched) AS e').get() as { e: number }).e === 1;
+  }
+
   /** Forgets a remote entirely. */
   forget(remote: string): void {
     transaction(this.db, () => {

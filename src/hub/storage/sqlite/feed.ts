@@ -13,9 +13,10 @@
  *   a hosted database: the data folder is the hub's), without sealing or polling data_version.
  * Fan-out to many followers (one read per merge, frames encoded once) is the hub's (hub/fanout.ts);
  * `directVersions` gives it what it needs to leave each pusher's own changes out for it.
- * The pool is dropped when the schema changes (declare), so no read sees an old shape, and trimmed
- * to one reader once its spares went unused for a while (a quiet database a follower holds open kept
- * every reader a burst of reads opened: 2 file handles each, up to 16 beyond the writer's 5).
+ * The pool is dropped when the schema changes (declare), so no read sees an old shape, and its
+ * readers are closed once they went unused for a while, the last one too (a quiet database a follower
+ * holds open kept every reader a burst of reads opened, up to 8 at ~300 KiB and 2 file handles each).
+ * Readers keep a small page cache (READER_CACHE_KIB).
  */
 import { EventEmitter } from 'node:events';
 import { beginImmediate, commit, Engine, openDatabase, rollback, StoredReport, type Change } from '../../../engine/index.ts';
@@ -33,6 +34,13 @@ interface Queued {
   reject: (err: unknown) => void;
 }
 
+/** A hosted database's staging area, opened on demand (see HostedFeed.stagingSlot). */
+interface StagingSlot {
+  open: () => Staging;
+  staging: Staging | undefined;
+  empty: boolean;
+}
+
 /** The most pushes of one origin merged as one (bounds one merge's size). */
 const MAX_RUN = 256;
 
@@ -41,12 +49,26 @@ const siteKey = (site: Uint8Array): string => Buffer.from(site.buffer, site.byte
 /** Idle read engines kept per database (more concurrent reads open more, closed after). */
 export const READ_POOL_SIZE = 8;
 
-/** How long (ms) a spare pooled reader may go unused before it is closed; the pool keeps one. */
+/**
+ * How long (ms) a pooled reader may go unused before it is closed: a quiet database keeps only its
+ * writer (a reader costs ~300 KiB; the next read opens one again, ~0.7 ms of CPU).
+ */
 export const READ_TRIM_MS = 5_000;
+
+/**
+ * A pooled reader's page cache, KiB (`PRAGMA cache_size = -N`; SQLite's default is 2,000): in WAL
+ * mode a reader's cache is dropped whenever another connection committed since its last read, so on
+ * a database being written it keeps nothing from one read to the next, and a read's own working set
+ * (the interior pages of the few B-trees it walks, the leaf under each) fits within this — about the
+ * 20 pages SQLite allocates for a cache at once anyway. Up to 8 readers per open database each kept
+ * up to ~2 MiB of the pages a catch-up read went through; reads cost the same CPU with this, full
+ * reads of a 1,100-page database included (bench/hub-reader-cache.ts).
+ */
+export const READER_CACHE_KIB = 128;
 
 /** Options of a hosted feed. */
 export interface HostedFeedOptions {
-  /** Spare readers unused this long (ms) are closed, down to one; default {@link READ_TRIM_MS}. */
+  /** Pooled readers unused this long (ms) are closed; default {@link READ_TRIM_MS}. */
   readerTrimMs?: number;
 }
 
@@ -80,11 +102,11 @@ export class HostedFeed extends RepoFeed {
   private idle: Engine[] = [];
   private closed = false;
   private readonly trimMs: number;
-  /** The sweep closing spare readers, armed only while there are spares (more than one idle). */
+  /** The sweep closing unused readers, armed only while some are idle. */
   private trimTimer: NodeJS.Timeout | undefined;
   /**
    * The fewest idle readers since the last sweep: the bottom `lowWater` of the stack were not taken
-   * since, so they are the spares a sweep may close (one compare per read, no timer per read).
+   * since, so they are the ones a sweep may close (one compare per read, no timer per read).
    */
   private lowWater = 0;
   /** Pooled readers closed by the sweep, for tests and benchmarks. */
@@ -122,14 +144,32 @@ export class HostedFeed extends RepoFeed {
   private lastMerged = -1;
   /** Changes handed to the fan-out from the merges' reports, for tests and benchmarks. */
   handed = 0;
+  /**
+   * The staging area (a push in parts waits there), open only while something may be staged: each
+   * session's start drops what its site left, and then, if nothing is left at all, the connection is
+   * closed (a connection costs ~200 KiB — SQLite's lookaside and first page-cache block — and
+   * pushes in parts are rare). `empty`: known to hold nothing since, so a session's start opens none.
+   */
+  private readonly stagingSlot: StagingSlot;
+
+  /** The staging area is open now, for tests. */
+  get stagingOpen(): boolean {
+    return this.stagingSlot.staging !== undefined;
+  }
 
   /** Rows the merges' report holds for the fan-out to take (0: none kept), for tests. */
   get storedRows(): number {
     return this.stored?.report.size ?? 0;
   }
 
-  constructor(repo: FeedRepository, staging: () => Staging, options: HostedFeedOptions = {}) {
-    super(repo, staging);
+  /** `openStaging` opens the database's staging area (a new connection each call: this feed closes it). */
+  constructor(repo: FeedRepository, openStaging: () => Staging, options: HostedFeedOptions = {}) {
+    const slot: StagingSlot = { open: openStaging, staging: undefined, empty: false };
+    super(repo, () => {
+      slot.empty = false;
+      return (slot.staging ??= slot.open());
+    });
+    this.stagingSlot = slot;
     this.hosted = repo;
     this.path = repo.dbPath;
     this.trimMs = options.readerTrimMs ?? READ_TRIM_MS;
@@ -181,7 +221,15 @@ export class HostedFeed extends RepoFeed {
 
   /** A pusher's session starts: what it staged before is dropped, so nothing waits for it now. */
   override dropIncomplete(from: PushOrigin): void {
-    super.dropIncomplete(from);
+    const slot = this.stagingSlot;
+    if (!slot.empty) {
+      super.dropIncomplete(from);
+      if (slot.staging?.empty()) {
+        slot.staging.close();
+        slot.staging = undefined;
+        slot.empty = true;
+      }
+    }
     this.clean.add(siteKey(from.siteId));
   }
 
@@ -334,17 +382,29 @@ export class HostedFeed extends RepoFeed {
     this.reads++;
     const engine = this.idle.pop();
     if (this.idle.length < this.lowWater) this.lowWater = this.idle.length;
-    return engine ?? Engine.open(openDatabase(this.path));
+    return engine ?? this.openReader();
+  }
+
+  /** A new pooled reader: its own connection, with a small page cache (see {@link READER_CACHE_KIB}). */
+  private openReader(): Engine {
+    const db = openDatabase(this.path);
+    try {
+      db.exec(`PRAGMA cache_size = -${READER_CACHE_KIB}`);
+      return Engine.open(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
 
   private give(engine: Engine, generation: Engine[]): void {
     if (!this.closed && generation === this.idle && !engine.db.isTransaction && this.idle.length < READ_POOL_SIZE) {
       this.idle.push(engine);
-      if (this.idle.length > 1 && this.trimTimer === undefined) this.armTrim();
+      if (this.trimTimer === undefined) this.armTrim();
     } else engine.db.close();
   }
 
-  /** Arms the sweep: spares not taken from now until it fires are closed then. */
+  /** Arms the sweep: idle readers not taken from now until it fires are closed then. */
   private armTrim(): void {
     this.lowWater = this.idle.length;
     this.trimTimer = setTimeout(() => this.trim(), this.trimMs);
@@ -353,18 +413,18 @@ export class HostedFeed extends RepoFeed {
   }
 
   /**
-   * Closes the readers that stayed idle since the sweep was armed (the bottom of the stack), keeping
-   * at least one idle; readers in use are not in the pool, so never closed. Rearmed while spares remain.
+   * Closes the readers that stayed idle since the sweep was armed (the bottom of the stack); readers
+   * in use are not in the pool, so never closed. Rearmed while any stay idle.
    */
   private trim(): void {
     this.trimTimer = undefined;
     if (this.closed) return;
-    const n = Math.min(this.lowWater, this.idle.length - 1);
+    const n = Math.min(this.lowWater, this.idle.length);
     if (n > 0) {
       for (const e of this.idle.splice(0, n)) e.db.close();
       this.trimmed += n;
     }
-    if (this.idle.length > 1) this.armTrim();
+    if (this.idle.length > 0) this.armTrim();
   }
 
   private stopTrim(): void {
@@ -440,6 +500,8 @@ export class HostedFeed extends RepoFeed {
     this.flush(); // pushes queued for the next commit land (and are acknowledged) before the store closes
     this.closed = true;
     this.schemaChanged();
+    this.stagingSlot.staging?.close();
+    this.stagingSlot.staging = undefined;
     super.stop();
     this.told.emit('changed', this.toldVersion); // wake waiting followers so they can end
   }

@@ -44,7 +44,6 @@ class SqliteHubDatabase implements HubDatabase {
   readonly wakesOnce = true;
   private readonly db: SqliteConnection;
   private readonly meta: SqliteConnection;
-  private staging: Staging | undefined;
   /** The store's: one hold given back, and this closed. */
   private readonly hooks: DatabaseHooks;
 
@@ -61,7 +60,7 @@ class SqliteHubDatabase implements HubDatabase {
       throw new HubStoreError(`cannot open hosted database ${name} (${this.dbPath}): ${(cause as Error).message}`, { cause });
     }
     this.proof = makeSiteProof(this.engine.siteId, identity.address, (m) => identity.sign(m));
-    const feed = (this.feed = new HostedFeed(this, () => (this.staging ??= new Staging(join(dir, `${name}.staging.db`))), feedOptions));
+    const feed = (this.feed = new HostedFeed(this, () => new Staging(join(dir, `${name}.staging.db`)), feedOptions));
     // Pushes go through the feed's group commit (see feed.ts).
     this.sink = {
       trackedVersion: (siteId) => feed.trackedVersion(siteId),
@@ -137,8 +136,7 @@ class SqliteHubDatabase implements HubDatabase {
 
   /** Lands what is queued, closes the read pool, then the writer (its last connection: SQLite checkpoints the WAL). */
   close(): void {
-    this.feed.stop();
-    this.staging?.close();
+    this.feed.stop(); // and its staging area
     this.db.close();
     this.hooks.closed();
   }
@@ -165,8 +163,8 @@ export interface SqliteHubStoreOptions {
   /** Told when closing an idle database failed (it is forgotten anyway). */
   log?: (line: string) => void;
   /**
-   * How long (ms) a spare pooled reader of an open database may go unused before it is closed, down
-   * to one reader (a database held open by a quiet follower keeps no more); default 5 s (sqlite/feed.ts).
+   * How long (ms) a pooled reader of an open database may go unused before it is closed (a database
+   * held open by a quiet follower keeps only its writer); default 5 s (sqlite/feed.ts).
    */
   readerTrimMs?: number;
 }
