@@ -14,7 +14,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crVersions, measureCrSync, measureCrWrites, CHANGES_BATCH, INSERT_BATCH, RANGE_BATCH, type CrSyncResults, type CrWriteResults } from './crsqlite.ts';
-import { measureSync, measureWrites, type SyncResults, type WriteResults } from './ddcp.ts';
+import { measureDisk, measureSync, measureWrites, type DiskResult, type SyncResults, type WriteResults } from './ddcp.ts';
 import { measureP2pLatency, measureP2pPush, measureP2pSync, type P2pLatencyResult, type P2pPushResult, type P2pSyncResult } from './p2p.ts';
 import { measurePackageSync } from './p2p-package.ts';
 import { measurePull, type PullResult } from './pull.ts';
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     const items = makeItems(ROWS);
     log(`ddcp writes: ${fmtInt(ROWS)} rows × ${REPS}`);
     const dw = measureWrites(scratch, items, REPS);
+    const disk = measureDisk(scratch, items);
     log('ddcp read/merge');
     const ds = measureSync(scratch, items, REPS);
     log(`cr-sqlite writes: ${fmtInt(ROWS)} rows × ${REPS}`);
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
     }
 
     const seconds = (now() - started) / 1000;
-    const report = buildReport(before, dw, ds, cw, cs, await versions(), seconds);
+    const report = buildReport(before, dw, disk, ds, cw, cs, await versions(), seconds);
     process.stdout.write(report.markdown);
     process.stdout.write(pullReport(pulls));
     (report.json as Record<string, unknown>).pull = pulls;
@@ -151,7 +152,7 @@ async function versions(): Promise<{ nodeSqlite: string; crsqliteWasmSqlite: str
   return { nodeSqlite: v, crsqliteWasmSqlite: (await crVersions()).sqlite, crsqlite: '0.16.0 (@vlcn.io/crsqlite-wasm)' };
 }
 
-function buildReport(m: Machine, dw: WriteResults, ds: SyncResults, cw: CrWriteResults, cs: CrSyncResults, v: Awaited<ReturnType<typeof versions>>, seconds: number) {
+function buildReport(m: Machine, dw: WriteResults, disk: DiskResult, ds: SyncResults, cw: CrWriteResults, cs: CrSyncResults, v: Awaited<ReturnType<typeof versions>>, seconds: number) {
   const loadAfter = machine().loadAverage;
   const rev = revision(fileURLToPath(new URL('..', import.meta.url)));
   const command = `npm run bench  (node --disable-warning=ExperimentalWarning bench/run.ts; BENCH_ROWS=${ROWS}, BENCH_REPS=${REPS})`;
@@ -191,6 +192,10 @@ function buildReport(m: Machine, dw: WriteResults, ds: SyncResults, cw: CrWriteR
     };
   }
   p();
+  const diskRatio = disk.crr / disk.plain;
+  p(`Bytes on disk, the ${fmtInt(ROWS)} rows inserted (and sealed), \`VACUUM\`ed: plain ${fmtInt(disk.plain)}, CRR ${fmtInt(disk.crr)} — ${fmtRatio(diskRatio)}.`);
+  writeJson.disk = { ...disk, ratio: round2(diskRatio) };
+  p();
 
   // Sync.
   const dRead = perSec(ds.changes, ds.read.best);
@@ -227,6 +232,11 @@ function buildReport(m: Machine, dw: WriteResults, ds: SyncResults, cw: CrWriteR
       target: 'insert overhead ≤ 2.0× plain (incl. seal)',
       ddcp: { value: round2(insTotal), display: fmtRatio(insTotal), pass: insTotal <= 2 },
       crsqlite: { value: round2(cInsRatio), display: fmtRatio(cInsRatio), pass: cInsRatio <= 2 },
+    },
+    {
+      target: 'disk ≤ 2.0× plain (rows inserted and sealed, VACUUMed)',
+      ddcp: { value: round2(diskRatio), display: fmtRatio(diskRatio), pass: diskRatio <= 2 },
+      crsqlite: null,
     },
     {
       target: 'merge ≤ 2× plain INSERT OR REPLACE',
