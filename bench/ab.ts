@@ -12,6 +12,7 @@
  */
 import { resolve } from 'node:path';
 import { cpuMsOf, gc, ITEMS_DDL, makeItems, Scratch, type Item } from './util.ts';
+import { diskUse } from './disk.ts';
 
 type DdcpBench = typeof import('./ddcp.ts');
 type EngineModule = typeof import('../src/engine/engine.ts');
@@ -87,28 +88,6 @@ function cpuWrites(tree: Tree, scratch: Scratch, items: Item[], crr: boolean): C
   return { crr, insert, update, delete: remove, seals: { insert: s1, update: s2, delete: s3 } };
 }
 
-/** Bytes of the database file (checkpointed) and per table/index (dbstat), with `items` as a CRR or not. */
-function disk(tree: Tree, scratch: Scratch, items: Item[], crr: boolean): { total: number; objects: Record<string, number> } {
-  const path = scratch.file('disk');
-  const db = tree.sqlite.openDatabase(path);
-  db.exec(ITEMS_DDL);
-  const engine = crr ? tree.engine.Engine.open(db) : undefined;
-  engine?.asCrr('items');
-  const ins = db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
-  db.exec('BEGIN');
-  for (const r of items) ins.run(r[0], r[1], r[2], r[3]);
-  db.exec('COMMIT');
-  engine?.seal();
-  db.exec('VACUUM');
-  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-  const objects: Record<string, number> = {};
-  for (const r of db.prepare(`SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name HAVING name LIKE 'items%' ORDER BY name`).all() as { name: string; bytes: number }[]) objects[r.name] = Number(r.bytes);
-  const total = Number((db.prepare('SELECT page_count * page_size AS b FROM pragma_page_count, pragma_page_size').get() as { b: number }).b);
-  db.close();
-  scratch.remove(path);
-  return { total, objects };
-}
-
 async function main(): Promise<void> {
   const other = process.argv[2];
   if (!other) throw new Error('usage: bench/ab.ts OTHER_TREE');
@@ -158,8 +137,8 @@ async function main(): Promise<void> {
     }
     out.push('', '| tree | plain bytes | CRR bytes | ratio | bytes/row | CRR objects |', '|---|---:|---:|---:|---:|---|');
     for (const t of trees) {
-      const plain = disk(t, scratch, items, false);
-      const crr = disk(t, scratch, items, true);
+      const plain = diskUse(t, scratch, items, false);
+      const crr = diskUse(t, scratch, items, true);
       out.push(`| ${t.label} | ${plain.total} | ${crr.total} | ${(crr.total / plain.total).toFixed(2)}× | ${(crr.total / ROWS).toFixed(1)} | ${Object.entries(crr.objects).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
     }
     console.log(out.join('\n'));

@@ -7,6 +7,9 @@ import type { Change } from '../src/engine/change.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { openDatabase } from '../src/engine/sqlite.ts';
 import { gc, ITEMS_DDL, now, timing, type Item, type Scratch, type Timing } from './util.ts';
+import { diskUse } from './disk.ts';
+
+const thisTree = { engine: { Engine }, sqlite: { openDatabase } };
 
 export interface PhaseResult {
   plain: Timing;
@@ -117,24 +120,6 @@ export function measureWrites(scratch: Scratch, items: Item[], reps: number): Wr
   return { insert: phase('insert', 0), update: phase('update', 1), delete: phase('delete', 2) };
 }
 
-/** Bytes of the database file with `items` holding the rows — as a CRR, inserted and sealed, or plain — VACUUMed and checkpointed. */
-function diskBytes(scratch: Scratch, items: Item[], crr: boolean): number {
-  const { path, db } = openItems(scratch, crr ? 'disk-crr' : 'disk-plain');
-  const engine = crr ? Engine.open(db) : undefined;
-  engine?.asCrr('items');
-  const ins = db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
-  db.exec('BEGIN');
-  for (const r of items) ins.run(r[0], r[1], r[2], r[3]);
-  db.exec('COMMIT');
-  engine?.seal();
-  db.exec('VACUUM');
-  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-  const bytes = Number((db.prepare('SELECT page_count * page_size AS b FROM pragma_page_count, pragma_page_size').get() as { b: number }).b);
-  db.close();
-  scratch.remove(path);
-  return bytes;
-}
-
 export interface DiskResult {
   plain: number;
   crr: number;
@@ -142,7 +127,7 @@ export interface DiskResult {
 
 /** What a CRR costs on disk: the file holding the rows inserted and sealed, against the plain table's. */
 export function measureDisk(scratch: Scratch, items: Item[]): DiskResult {
-  return { plain: diskBytes(scratch, items, false), crr: diskBytes(scratch, items, true) };
+  return { plain: diskUse(thisTree, scratch, items, false).total, crr: diskUse(thisTree, scratch, items, true).total };
 }
 
 /** Changes read and merged per second, and the plain INSERT OR REPLACE baseline. */
