@@ -25,7 +25,10 @@
  *   BENCH_HUB_GROUP=db …           # each database's clients in one process (default: client i in process i mod PROCS)
  *   BENCH_HUB_CLIENT_SCHED=batch … # client processes under SCHED_BATCH (Linux, `chrt`): a woken client does not preempt the hub
  *   BENCH_HUB_APART=1 …            # the hub in a session of its own (Linux autogroup: its own share of the CPU, not one with its clients)
+ *   BENCH_HUB_GC=FILE BENCH_HUB_CLIENT_GC=1 …   # GC pauses of the hub and (CLIENT_GC) of every client process, one JSON line each in FILE (bench/hub-gc-report.ts wants the hub's alone)
+ *   BENCH_HUB_TRACE=1 BENCH_HUB_TRACE_DUMP=FILE …  # also every process's raw trace to FILE (epoch ms), to match with the GC pauses
  *
+ * The hub runs with the Node.js flags `ddcp hub serve` runs with (bin/node-flags.js), then BENCH_HUB_NODE_FLAGS.
  * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
  * its own, dropped after.
  */
