@@ -25,7 +25,10 @@
  *   BENCH_HUB_GROUP=db …           # each database's clients in one process (default: client i in process i mod PROCS)
  *   BENCH_HUB_CLIENT_SCHED=batch … # client processes under SCHED_BATCH (Linux, `chrt`): a woken client does not preempt the hub
  *   BENCH_HUB_APART=1 …            # the hub in a session of its own (Linux autogroup: its own share of the CPU, not one with its clients)
+ *   BENCH_HUB_GC=FILE BENCH_HUB_CLIENT_GC=1 …   # GC pauses of the hub and (CLIENT_GC) of every client process, one JSON line each in FILE (bench/hub-gc-report.ts wants the hub's alone)
+ *   BENCH_HUB_TRACE=1 BENCH_HUB_TRACE_DUMP=FILE …  # also every process's raw trace to FILE (epoch ms), to match with the GC pauses
  *
+ * The hub runs with the Node.js flags `ddcp hub serve` runs with (bin/node-flags.js), then BENCH_HUB_NODE_FLAGS.
  * PostgreSQL mode uses BENCH_HUB_PG_URL (default postgres://127.0.0.1:5432/test) and a schema of
  * its own, dropped after.
  */
@@ -36,6 +39,8 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+// @ts-expect-error: plain JS module without types
+import { MEMORY_FLAGS, SERVE_FLAGS } from '../bin/node-flags.js';
 import { BUCKETS, bucketMs } from './hub-histogram.ts';
 import { TRACE, traceReport, type Trace } from './hub-trace.ts';
 import { Scratch } from './util.ts';
@@ -166,8 +171,10 @@ class Child {
     // execs node: the pid stays the child's), so a client woken by the hub's write does not preempt
     // the hub on its core — as clients on other machines never do (see hub-load in docs/performance.md).
     const sched = process.env.BENCH_HUB_CLIENT_SCHED === 'batch' ? ['chrt', '-b', '0'] : [];
-    const argv = [...sched, process.execPath, '--disable-warning=ExperimentalWarning', ...prof, ...args];
-    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+    // BENCH_HUB_CLIENT_GC=1 (with BENCH_HUB_GC=FILE): the client processes' GC pauses too, one line each in FILE
+    const gc = process.env.BENCH_HUB_CLIENT_GC === '1' && process.env.BENCH_HUB_GC ? ['--import', here('./hub-gc-probe.ts')] : [];
+    const argv = [...sched, process.execPath, '--disable-warning=ExperimentalWarning', ...prof, ...gc, ...args];
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...(gc.length ? { BENCH_HUB_GC_FILE: process.env.BENCH_HUB_GC } : {}) } });
     this.lines = createInterface({ input: this.proc.stdout! });
     this.lines.on('line', (l) => this.pending.shift()?.(JSON.parse(l) as Record<string, unknown>));
   }
@@ -185,14 +192,17 @@ async function startHub(mode: HubLoadOptions['mode'], scratch: Scratch, pgUrl: s
   const prof = process.env.BENCH_HUB_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROFILE}`] : [];
   // BENCH_HUB_GC=FILE: the hub's GC pauses and old-generation size (bench/hub-gc-probe.ts), appended to FILE as it stops
   const gc = process.env.BENCH_HUB_GC ? ['--import', here('./hub-gc-probe.ts')] : [];
-  // BENCH_HUB_NODE_FLAGS: extra Node.js flags for the hub (e.g. V8's heap sizes);
+  // The hub runs with the Node.js flags `ddcp hub serve` runs with (bin/ddcp: a 16 MB young generation, an early
+  // first full collection): without them V8 sized its young generation from the machine's memory and the load run
+  // measured scavenges of tens of milliseconds that the command does not have (docs/performance.md, hub-p99).
+  // BENCH_HUB_NODE_FLAGS: extra Node.js flags for the hub (e.g. V8's heap sizes; after these, so a flag given again wins);
   // BENCH_HUB_TREE=DIR: the hub of another checkout (DIR/bench/hub-child.ts, its src/), for A/B with the same driver and clients
   const flags = (process.env.BENCH_HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const child = process.env.BENCH_HUB_TREE ? join(process.env.BENCH_HUB_TREE, 'bench', 'hub-child.ts') : here('./hub-child.ts');
   // BENCH_HUB_APART=1: the hub in a session of its own (setsid), so where the kernel groups CPU time by
   // session (autogroup) it is shared between the hub and its clients' session, not among all the bench's processes.
   const apart = process.env.BENCH_HUB_APART === '1';
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...prof, ...gc, ...flags, child, ...args, String(dbs)], { detached: apart, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile, ...(process.env.BENCH_HUB_GC ? { BENCH_HUB_GC_FILE: process.env.BENCH_HUB_GC } : {}) } });
+  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...MEMORY_FLAGS, ...SERVE_FLAGS, ...prof, ...gc, ...flags, child, ...args, String(dbs)], { detached: apart, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_HUB_TRACE_FILE: traceFile, ...(process.env.BENCH_HUB_GC ? { BENCH_HUB_GC_FILE: process.env.BENCH_HUB_GC } : {}) } });
   // After its first line the hub's stdout is kept draining (e.g. --trace-gc in BENCH_HUB_NODE_FLAGS),
   // to BENCH_HUB_STDOUT=FILE if set: a stream left unread would block the hub once the pipe fills.
   return new Promise((resolve, reject) => {
@@ -378,6 +388,9 @@ export async function measureHubLoad(o: HubLoadOptions): Promise<HubLoadResult> 
         log('the hub wrote no trace');
       }
       for (const line of traceReport(traces)) log(line);
+      // BENCH_HUB_TRACE_DUMP=FILE: every process's trace, one JSON line per process, appended (to match the
+      // slowest traced changes with the GC pauses of BENCH_HUB_GC, on the same epoch clock)
+      if (process.env.BENCH_HUB_TRACE_DUMP) for (const t of traces) appendFileSync(process.env.BENCH_HUB_TRACE_DUMP, `${JSON.stringify(t)}\n`);
     }
     if (o.mode === 'postgres') {
       const sql = postgres(pgUrl, { max: 1, onnotice: () => {} });
