@@ -214,9 +214,9 @@ export function giveBack(db: SqliteConnection, sql: string, stmt: Statement): vo
   if (stmts.length < IDLE_PER_SQL) stmts.push(stmt);
 }
 
-/** Whether `table` has overrides (tables only ever inserted into or updated whole have none: their reads skip a lookup per row, ~10%). */
-export function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
-  const sql = sqlOf(table, 'any override', () => `SELECT 1 FROM ${table.names.cells} LIMIT 1`);
+/** Whether `table`'s side table `what` holds any row (a borrowed statement, prepared once per connection). */
+function hasAny(db: SqliteConnection, table: CrrTable, what: 'cells' | 'sentinels'): boolean {
+  const sql = sqlOf(table, `any ${what}`, () => `SELECT 1 FROM ${table.names[what]} LIMIT 1`);
   const stmt = borrow(db, sql);
   try {
     return stmt.get() !== undefined;
@@ -225,15 +225,14 @@ export function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
   }
 }
 
+/** Whether `table` has overrides (tables only ever inserted into or updated whole have none: their reads skip a lookup per row, ~10%). */
+export function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
+  return hasAny(db, table, 'cells');
+}
+
 /** Whether `table` has any sentinel (tables never deleted from have none: their reads skip a lookup per row). */
 export function hasSentinels(db: SqliteConnection, table: CrrTable): boolean {
-  const sql = sqlOf(table, 'any sentinel', () => `SELECT 1 FROM ${table.names.sentinels} LIMIT 1`);
-  const stmt = borrow(db, sql);
-  try {
-    return stmt.get() !== undefined;
-  } finally {
-    giveBack(db, sql, stmt);
-  }
+  return hasAny(db, table, 'sentinels');
 }
 
 /** The SQL texts of a table's queries, made once per table shape (a CrrTable is made anew when its shape changes). */

@@ -14,6 +14,7 @@
  * written in order) is written by range over the key map's own key, which SQLite does in one pass.
  */
 import { MAX_CLOCK } from './change.ts';
+import { hasOverrides } from './changes.ts';
 import { decodeKeysSql, K, positions, startReencode, writeEncoded } from './layout.ts';
 import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
@@ -97,11 +98,6 @@ function attempt<T>(db: SqliteConnection, fn: () => T): T | undefined {
     if (/NOT NULL constraint failed|UNIQUE constraint failed/.test(msg)) return undefined;
     throw err;
   }
-}
-
-/** Whether the table has any override (layout.ts): none is common, and spares a statement or a join. */
-function hasOverrides(db: SqliteConnection, table: CrrTable): boolean {
-  return db.prepare(`SELECT 1 FROM ${table.names.cells} LIMIT 1`).get() !== undefined;
 }
 
 /** `p.k = l.k0 AND …`: a log entry's key against the key map. */
