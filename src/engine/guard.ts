@@ -63,14 +63,16 @@ export function* sourceTransactions(changes: Iterable<Change>): Generator<Group>
   yield* run.values();
 }
 
-/** A row a group touches, with the columns it changes there. */
-interface TouchedRow {
-  table: CrrTable;
+/** A row a source transaction touches, of a table described by `T`, with the columns it changes there. */
+export interface TouchedRowOf<T> {
+  table: T;
   pkBytes: Uint8Array;
   pk: SqlValue[];
   /** The columns it changes, with the last value it gives each. */
   columns: Map<string, SqlValue>;
 }
+
+type TouchedRow = TouchedRowOf<CrrTable>;
 
 /** SQL text of a key, for messages: `(1, 'a')`. */
 export function keyText(pk: readonly SqlValue[]): string {
@@ -158,7 +160,7 @@ export function mergeGuarded(
       total.refused.push({ siteId: group.siteId, dbVersion: group.dbVersion, table, pk, rule, message: why });
     };
     // Tables with a rule that allows everything of them need no row-level checks.
-    const rows = group.changes.every((c) => open.has(c.table)) ? [] : touchedRows(tables, group.changes);
+    const rows = group.changes.every((c) => open.has(c.table)) ? [] : touchedRows(tables, (t) => t.info.pks.length, group.changes);
     for (const row of rows) dropNeutral(row, rulesOf(guard.rules, row.table.info.name), predicates);
     // Static rules first: no database work for a table or column nobody may write.
     const candidates = new Map<TouchedRow, RowRule[]>();
@@ -239,12 +241,16 @@ function dropNeutral(row: TouchedRow, rules: readonly RowRule[], predicates: Pre
   }
 }
 
-/** The rows a group touches, for tables we have (changes that don't fit are left for the merge to reject). */
-function touchedRows(tables: ReadonlyMap<string, CrrTable>, changes: readonly Change[]): TouchedRow[] {
-  const rows = new Map<string, TouchedRow>();
+/**
+ * The rows `changes` touch, of tables we have (`keyWidth`: a table's number of key columns), each
+ * with the last value a change gives each column. Changes that don't fit are left out, for the merge
+ * to reject with the reason. Shared by the engine's guard and the PostgreSQL store's.
+ */
+export function touchedRows<T>(tables: ReadonlyMap<string, T>, keyWidth: (table: T) => number, changes: readonly Change[]): TouchedRowOf<T>[] {
+  const rows = new Map<string, TouchedRowOf<T>>();
   for (const c of changes) {
     const table = tables.get(c.table);
-    if (!table || !(c.pk instanceof Uint8Array)) continue;
+    if (table === undefined || !(c.pk instanceof Uint8Array)) continue;
     const id = `${c.table}\u0000${latin1(c.pk)}`;
     let row = rows.get(id);
     if (!row) {
@@ -252,9 +258,9 @@ function touchedRows(tables: ReadonlyMap<string, CrrTable>, changes: readonly Ch
       try {
         pk = unpackColumns(c.pk);
       } catch {
-        continue; // the merge rejects it with the reason
+        continue;
       }
-      if (pk.length !== table.info.pks.length) continue;
+      if (pk.length !== keyWidth(table)) continue;
       rows.set(id, (row = { table, pkBytes: c.pk, pk, columns: new Map() }));
     }
     row.columns.set(c.cid, c.val);

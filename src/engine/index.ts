@@ -31,7 +31,7 @@ export { checkChange } from './change.ts';
 export { CHUNK_ROWS } from './merge.ts';
 export { UNKNOWN_SITE } from './clock.ts';
 export { columnsFit, coversColumn, labelOf, rulesOf } from './filter.ts';
-export { keyText, sourceTransactions } from './guard.ts';
+export { keyText, sourceTransactions, touchedRows, type TouchedRowOf } from './guard.ts';
 export { mergeCell, RowEffects, RowState } from './rules.ts';
 export type { CellClock, IncomingCell, MergeContext, Stamp } from './rules.ts';
 export { bytesEqual, compareBytes } from './value.ts';

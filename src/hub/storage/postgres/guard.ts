@@ -17,52 +17,23 @@ import {
   rulesOf,
   SENTINEL,
   sourceTransactions,
-  unpackColumns,
+  touchedRows,
   type Change,
   type Refusal,
   type RowRule,
   type SqlValue,
   type TableInfo,
+  type TouchedRowOf,
   type WriteGuard,
 } from '../../../engine/index.ts';
 import type { ConflictNotes } from './conflicts.ts';
 import { mergeCells, rowId, type CellIO, type MergeResult, type SiteOrdinals, type StoredCell } from './merge.ts';
 import type { ScratchPredicates } from './predicates.ts';
 
-/** A row a source transaction touches, with the last value it gives each column. */
-interface TouchedRow {
-  table: TableInfo;
-  pkBytes: Uint8Array;
-  pk: SqlValue[];
-  columns: Map<string, SqlValue>;
-}
+type TouchedRow = TouchedRowOf<TableInfo>;
 
 /** A row's state as a predicate sees it: undefined if the row doesn't exist. */
 type RowNow = ReadonlyMap<string, SqlValue> | undefined;
-
-
-/** The rows `changes` touch, of tables we have (changes that don't fit are left for the merge to reject). */
-function touchedRows(tables: ReadonlyMap<string, TableInfo>, changes: readonly Change[]): TouchedRow[] {
-  const rows = new Map<string, TouchedRow>();
-  for (const c of changes) {
-    const table = tables.get(c.table);
-    if (!table || !(c.pk instanceof Uint8Array)) continue;
-    const id = `${c.table}\u0000${rowId(c.pk)}`;
-    let row = rows.get(id);
-    if (!row) {
-      let pk: SqlValue[];
-      try {
-        pk = unpackColumns(c.pk);
-      } catch {
-        continue;
-      }
-      if (pk.length !== table.pks.length) continue;
-      rows.set(id, (row = { table, pkBytes: c.pk, pk, columns: new Map() }));
-    }
-    row.columns.set(c.cid, c.val);
-  }
-  return [...rows.values()];
-}
 
 /** The current state of `rows` (a row exists while its causal length is odd). */
 async function rowsNow(io: CellIO, rows: readonly TouchedRow[]): Promise<Map<TouchedRow, RowNow>> {
@@ -128,7 +99,7 @@ export async function mergeGuardedCells(
     const refuse = (table: string, pk: Uint8Array, rule: string, why: string): void => {
       total.refused.push({ siteId: group.siteId, dbVersion: group.dbVersion, table, pk, rule, message: why });
     };
-    const rows = group.changes.every((c) => open.has(c.table)) ? [] : touchedRows(tables, group.changes);
+    const rows = group.changes.every((c) => open.has(c.table)) ? [] : touchedRows(tables, (t) => t.pks.length, group.changes);
     const before = await rowsNow(txIO, rows);
     for (const row of rows) dropNeutral(row, rulesOf(guard.rules, row.table.name), before.get(row));
     // Static rules first.
