@@ -97,6 +97,13 @@ export interface ApplyOptions {
    * {@link ApplyResult.refused}; the others apply. Without it, everything is merged as one.
    */
   write?: WriteGuard;
+  /**
+   * Merge straight into the caller's open transaction, without a savepoint of its own (SQLite copies
+   * every existing page written inside a savepoint to its sub-journal, so a group commit of several
+   * merges paid for a copy of each page per merge). If the call throws, what it wrote so far is NOT
+   * undone: the caller must roll its whole transaction back. Without an open transaction, ignored.
+   */
+  inCallerTransaction?: boolean;
 }
 
 export interface ApplyResult {
@@ -540,38 +547,42 @@ export class Engine {
    * refuses are left out whole (see {@link ApplyOptions.write}).
    */
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
-    return transaction(this.db, () => {
-      if (options.bind) this.owners.bind(options.bind.siteId, options.bind.owner);
-      // The version this merge stamps: the open one after the seal (nothing else moves it until the close below).
-      const version = this.sealInTx() + 1;
-      const conflicts = new ConflictRecorder(this.keepConflicts);
-      let result: MergeResult;
-      let refused: Refusal[] = [];
-      this.merging = true;
-      try {
-        if (options.write) ({ refused, ...result } = mergeGuarded(this.db, this.tables, this.sites, changes, version, conflicts, options.write, options.report));
-        else result = mergeChanges(this.tables, this.sites, changes, version, conflicts, 0, options.report ? { report: options.report } : {});
-      } catch (err) {
-        this.sites.reload(); // ordinals added in the rolled-back transaction are gone
-        if (options.report) options.report.broken = true;
-        throw err;
-      } finally {
-        this.merging = false;
-      }
-      const { source } = options;
-      const at = Date.now();
-      if (result.applied > 0) {
-        const { received, applied, tables } = result;
-        this.versions.close(version, { kind: 'merge', source, received, applied, conflicts: conflicts.count, tables }, at);
-      }
-      conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
-      if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
-      if (options.direct && result.applied > 0) {
-        this.directInsertStmt ??= this.db.prepare('INSERT OR REPLACE INTO ddcp_direct_versions (db_version, site) VALUES (?, ?)');
-        this.directInsertStmt.run(BigInt(version), BigInt(this.sites.ordinalOf(options.direct)));
-      }
-      return { received: result.received, applied: result.applied, refused, dbVersion: result.applied > 0 ? version : version - 1, conflicts: conflicts.count };
-    });
+    if (options.inCallerTransaction && this.db.isTransaction) return this.applyInTx(changes, options);
+    return transaction(this.db, () => this.applyInTx(changes, options));
+  }
+
+  /** {@link applyChanges} inside the caller's transaction (or savepoint). */
+  private applyInTx(changes: Iterable<Change>, options: ApplyOptions): ApplyResult {
+    if (options.bind) this.owners.bind(options.bind.siteId, options.bind.owner);
+    // The version this merge stamps: the open one after the seal (nothing else moves it until the close below).
+    const version = this.sealInTx() + 1;
+    const conflicts = new ConflictRecorder(this.keepConflicts);
+    let result: MergeResult;
+    let refused: Refusal[] = [];
+    this.merging = true;
+    try {
+      if (options.write) ({ refused, ...result } = mergeGuarded(this.db, this.tables, this.sites, changes, version, conflicts, options.write, options.report));
+      else result = mergeChanges(this.tables, this.sites, changes, version, conflicts, 0, options.report ? { report: options.report } : {});
+    } catch (err) {
+      this.sites.reload(); // ordinals added in the rolled-back transaction are gone
+      if (options.report) options.report.broken = true;
+      throw err;
+    } finally {
+      this.merging = false;
+    }
+    const { source } = options;
+    const at = Date.now();
+    if (result.applied > 0) {
+      const { received, applied, tables } = result;
+      this.versions.close(version, { kind: 'merge', source, received, applied, conflicts: conflicts.count, tables }, at);
+    }
+    conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
+    if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
+    if (options.direct && result.applied > 0) {
+      this.directInsertStmt ??= this.db.prepare('INSERT OR REPLACE INTO ddcp_direct_versions (db_version, site) VALUES (?, ?)');
+      this.directInsertStmt.run(BigInt(version), BigInt(this.sites.ordinalOf(options.direct)));
+    }
+    return { received: result.received, applied: result.applied, refused, dbVersion: result.applied > 0 ? version : version - 1, conflicts: conflicts.count };
   }
 
   /**
