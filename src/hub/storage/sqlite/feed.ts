@@ -456,7 +456,8 @@ export class HostedFeed extends RepoFeed {
     const db = openDatabase(this.path);
     try {
       db.exec(`PRAGMA cache_size = -${READER_CACHE_KIB}`);
-      return Engine.open(db);
+      // Merge-only as the writer (store.ts): a reader opened without it would put the triggers back.
+      return Engine.open(db, { mergeOnly: true });
     } catch (err) {
       db.close();
       throw err;
