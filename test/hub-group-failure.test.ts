@@ -155,5 +155,35 @@ for (const kind of stores) {
         }
       });
     }
+
+    it('a push refused in part by its write policy, between good ones in one group: the refused transaction leaves nothing, the rest lands', async () => {
+      const { store, done } = await kind.open();
+      try {
+        const db = (await store.open('notes', OWNER))!;
+        await db.declare([NOTES]);
+        const a = writer('a', 1);
+        const c = writer('c', 1);
+        const r = writer('r', 3);
+        // r's pusher may not write its second row: that transaction is refused whole, the others apply.
+        const guarded = new Gate(() => ({ read: 'all', write: [{ table: 'notes', where: "id IS NOT 'r1'" }] }));
+        const oa: PushOrigin = { siteId: a.siteId, peer: 'alice', source: 'a', gate: ALL };
+        const oc: PushOrigin = { siteId: c.siteId, peer: 'alice', source: 'c', gate: ALL };
+        const or: PushOrigin = { siteId: r.siteId, peer: 'bob', source: 'r', gate: guarded };
+        for (const o of [oa, oc, or]) await db.sink.dropIncomplete(o);
+        const commits = (db.feed as HostedFeed).commits;
+        const answers = await Promise.all([db.sink.receive(a.batches[0]!, oa), ...r.batches.map((b) => db.sink.receive(b, or)), db.sink.receive(c.batches[0]!, oc)]);
+        if (kind.name === 'SQLite') assert.equal((db.feed as HostedFeed).commits, commits + 1, 'one group commit');
+        const last = answers[3]!;
+        assert.deepEqual(last.refused.map((x) => x.version), [r.batches[1]!.version], "r's second transaction refused");
+        assert.ok(answers[0]!.applied > 0 && answers[4]!.applied > 0);
+        assert.deepEqual(await rowIds(db), ['a0', 'c0', 'r0', 'r2']);
+        assert.equal(await db.sink.trackedVersion(a.siteId), a.batches[0]!.version);
+        assert.equal(await db.sink.trackedVersion(c.siteId), c.batches[0]!.version);
+        db.release?.();
+      } finally {
+        await store.close();
+        await done();
+      }
+    });
   });
 }

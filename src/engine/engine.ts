@@ -69,7 +69,10 @@ export interface EngineOptions {
    * them. The database remembers it (ddcp_state `merge_only`): an engine opened on it without this
    * option puts the triggers back, and one with it takes them off again. Needs a connection with
    * `setAuthorizer` (node:sqlite from Node 24.10); on one without, the engine tracks as usual.
-   * Writes by other programs to the file while it is merge-only are not tracked.
+   * Writes by other programs to the file while it is merge-only are not tracked (nor is a CRR another
+   * program dropped and made again in the same shape found: no trigger went with it), and an engine
+   * opened on it without this option while a merge-only one writes it makes them fight over the
+   * triggers: don't.
    */
   mergeOnly?: boolean;
 }
