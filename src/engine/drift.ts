@@ -48,8 +48,12 @@ function triggerNames(table: string): string[] {
   return ['ins', 'upd', 'updkey', 'del'].map((s) => `${table}${INTERNAL_MARK}${s}`);
 }
 
-/** Every CRR (not being altered) whose table no longer matches its tracking. */
-export function findDrift(db: SqliteConnection): Drift[] {
+/**
+ * Every CRR (not being altered) whose table no longer matches its tracking. `untracked`: the database
+ * is kept without tracking triggers (a merge-only engine's, see {@link isMergeOnly}), so a CRR with
+ * none is as it should be.
+ */
+export function findDrift(db: SqliteConnection, untracked = false): Drift[] {
   const out: Drift[] = [];
   const crrs = db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl').all() as { tbl: string }[];
   const triggersOf = db.prepare(`SELECT name, tbl_name FROM main.sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?, ?)`);
@@ -62,7 +66,7 @@ export function findDrift(db: SqliteConnection): Drift[] {
       continue;
     }
     const before = storedShape(db, tbl);
-    const tracked = triggers.length === 4 && triggers.every((t) => t.tbl_name === tbl);
+    const tracked = untracked ? triggers.length === 0 : triggers.length === 4 && triggers.every((t) => t.tbl_name === tbl);
     const current = introspect(db, tbl);
     if (!before && tracked) {
       storeShape(db, current); // made by a ddcp that didn't record shapes: the triggers match the table
@@ -115,6 +119,19 @@ DROP VIEW IF EXISTS ${n.clock};
 DROP TABLE IF EXISTS ${n.cells};
 DROP TABLE IF EXISTS ${n.sentinels};
 DROP TABLE IF EXISTS ${n.log};`;
+}
+
+const MERGE_ONLY_KEY = 'merge_only';
+
+/** The database's CRRs are kept without tracking triggers: the last engine to fit them was merge-only (EngineOptions.mergeOnly). */
+export function isMergeOnly(db: SqliteConnection): boolean {
+  return db.prepare('SELECT 1 FROM ddcp_state WHERE key = ?').get(MERGE_ONLY_KEY) !== undefined;
+}
+
+/** Records whether the CRRs are kept without tracking triggers (see {@link isMergeOnly}). */
+export function markMergeOnly(db: SqliteConnection, on: boolean): void {
+  if (on) db.prepare('INSERT OR REPLACE INTO ddcp_state (key, value) VALUES (?, 1)').run(MERGE_ONLY_KEY);
+  else db.prepare('DELETE FROM ddcp_state WHERE key = ?').run(MERGE_ONLY_KEY);
 }
 
 /** Forgets a table that is no longer tracked (after {@link untrackSql}). */

@@ -14,7 +14,7 @@ import { readHistory, upgradeHistorySchema, type HistoryEntry } from './history.
 import { mergeChanges, type MergeResult } from './merge.ts';
 import type { ReadFilter, WriteGuard } from './filter.ts';
 import { mergeGuarded, type Refusal } from './guard.ts';
-import { crrNames, isRowidAlias, keyMapKeyedByRowid } from './names.ts';
+import { crrNames, isRowidAlias, keyMapKeyedByRowid, type CrrNames } from './names.ts';
 import { fitKeyMap } from './rekey.ts';
 import { KEY_CLOCK_COLUMNS, moveLocalSite, reencodeTable } from './layout.ts';
 import { migrateLayouts } from './migrate.ts';
@@ -22,8 +22,8 @@ import { keyColumns } from './keys.ts';
 import { checkCrrTable, describe, introspect, type TableInfo } from './schema.ts';
 import { sealTables } from './seal.ts';
 import { checkFormat, checkState, recordFormat } from './state.ts';
-import { driftNotice, findDrift, forgetCrr, storedShape, storeShape, untrackSql } from './drift.ts';
-import { ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
+import { driftNotice, findDrift, forgetCrr, isMergeOnly, markMergeOnly, storedShape, storeShape, untrackSql } from './drift.ts';
+import { AUTH_DELETE, AUTH_DENY, AUTH_INSERT, AUTH_OK, AUTH_UPDATE, ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { StoredReport } from './stored.ts';
 import { CrrTable } from './table.ts';
 import { beginRead, commit, transaction } from './transaction.ts';
@@ -61,6 +61,20 @@ export interface EngineOptions {
    * that records new ones). Default 10,000; 0 records none.
    */
   keepConflicts?: number;
+  /**
+   * Nothing but merges writes this database (a hub's hosted one): its CRRs are kept without tracking
+   * triggers, so a merge's writes fire none and log nothing to clear. On open, what was logged is
+   * sealed first and the triggers dropped; writes to the CRRs through this connection other than the
+   * engine's merges are refused (SQLite's authorizer: "not authorized"), since nothing would track
+   * them. The database remembers it (ddcp_state `merge_only`): an engine opened on it without this
+   * option puts the triggers back, and one with it takes them off again. Needs a connection with
+   * `setAuthorizer` (node:sqlite from Node 24.10); on one without, the engine tracks as usual.
+   * Writes by other programs to the file while it is merge-only are not tracked (nor is a CRR another
+   * program dropped and made again in the same shape found: no trigger went with it), and an engine
+   * opened on it without this option while a merge-only one writes it makes them fight over the
+   * triggers: don't.
+   */
+  mergeOnly?: boolean;
 }
 
 export interface ApplyOptions {
@@ -97,6 +111,13 @@ export interface ApplyOptions {
    * {@link ApplyResult.refused}; the others apply. Without it, everything is merged as one.
    */
   write?: WriteGuard;
+  /**
+   * Merge straight into the caller's open transaction, without a savepoint of its own (SQLite copies
+   * every existing page written inside a savepoint to its sub-journal, so a group commit of several
+   * merges paid for a copy of each page per merge). If the call throws, what it wrote so far is NOT
+   * undone: the caller must roll its whole transaction back. Without an open transaction, ignored.
+   */
+  inCallerTransaction?: boolean;
 }
 
 export interface ApplyResult {
@@ -157,6 +178,10 @@ export class Engine {
   private directInsertStmt: Statement | undefined;
   /** A merge is running: its own trigger suspension is not drift. */
   private merging = false;
+  /** The engine prepares statements of its own (a table's, whose writes a merge-only engine allows). */
+  private ownStatements = 0;
+  /** Kept without tracking triggers, other writes to the CRRs on this connection refused (see {@link EngineOptions.mergeOnly}). */
+  readonly mergeOnly: boolean;
 
   /** The connection the engine works on. */
   readonly db: SqliteConnection;
@@ -171,6 +196,51 @@ export class Engine {
     this.versions = new Versions(db);
     this.peers = new TrackedPeers(db);
     this.owners = new SiteOwners(db);
+    this.mergeOnly = options.mergeOnly === true && typeof db.setAuthorizer === 'function';
+    if (this.mergeOnly) db.setAuthorizer!((action, table, _column, dbName) => this.authorize(action, table, dbName));
+  }
+
+  /**
+   * A merge-only engine's authorizer: writes to a CRR are the engine's own (a merge, or a table's
+   * statements being prepared), else refused — no trigger would log them for peers.
+   */
+  private authorize(action: number, table: string | null, dbName: string | null): number {
+    if (action !== AUTH_INSERT && action !== AUTH_UPDATE && action !== AUTH_DELETE) return AUTH_OK;
+    if (this.merging || this.ownStatements > 0 || table === null || (dbName !== null && dbName !== 'main')) return AUTH_OK;
+    const name = table.toLowerCase();
+    for (const t of this.tables.keys()) if (t.toLowerCase() === name) return AUTH_DENY;
+    return AUTH_OK;
+  }
+
+  /** A CRR's run-time table (its statements prepared as the engine's own). */
+  private newTable(info: TableInfo): CrrTable {
+    this.ownStatements++;
+    try {
+      return new CrrTable(this.db, info, !this.mergeOnly);
+    } finally {
+      this.ownStatements--;
+    }
+  }
+
+  /** Creates a CRR's tracking triggers, unless merge-only (kept without them). */
+  private track(info: TableInfo, n: CrrNames): void {
+    if (!this.mergeOnly) this.db.exec(trackingSql(this.db, info, n));
+  }
+
+  /**
+   * Puts the CRRs' tracking in this engine's way (see {@link EngineOptions.mergeOnly}), `untracked`
+   * saying how the database keeps them now: merge-only, what was logged is sealed (local writes, under
+   * our site) before the triggers go; otherwise the triggers come back. In the caller's transaction.
+   */
+  private fitTracking(untracked: boolean): void {
+    if (this.mergeOnly === untracked) return;
+    if (this.mergeOnly) {
+      this.sealWith(this.tables.values());
+      for (const t of this.tables.values()) this.db.exec(dropTriggersSql(t.names));
+    } else {
+      for (const t of this.tables.values()) this.track(t.info, t.names);
+    }
+    markMergeOnly(this.db, this.mergeOnly);
   }
 
   /**
@@ -204,7 +274,7 @@ export class Engine {
       this.db.exec(dropTriggersSql(t.names));
       const log = upgradeLogSql(this.db, t.info, t.names);
       if (log) this.db.exec(log);
-      this.db.exec(trackingSql(this.db, t.info, t.names));
+      this.track(t.info, t.names);
     }
     this.db.prepare(`INSERT OR REPLACE INTO ddcp_state (key, value) VALUES ('triggers_version', ?)`).run(BigInt(TRIGGERS_VERSION));
   }
@@ -217,7 +287,7 @@ export class Engine {
   private loadTables(): void {
     const next = new Map<string, CrrTable>();
     const rows = this.db.prepare('SELECT tbl FROM ddcp_crrs WHERE altering = 0 ORDER BY tbl').all() as { tbl: string }[];
-    for (const { tbl } of rows) next.set(tbl, this.tables.get(tbl) ?? new CrrTable(this.db, introspect(this.db, tbl)));
+    for (const { tbl } of rows) next.set(tbl, this.tables.get(tbl) ?? this.newTable(introspect(this.db, tbl)));
     this.tables = next;
   }
 
@@ -278,7 +348,8 @@ export class Engine {
    * are tracked again in their new shape; each is reported. Runs inside the caller's transaction.
    */
   private reconcile(): void {
-    const drift = findDrift(this.db);
+    const untracked = isMergeOnly(this.db);
+    const drift = findDrift(this.db, untracked);
     if (drift.length > 0) {
       const byTable = new Map(drift.map((d) => [d.table, d]));
       const pending: CrrTable[] = [];
@@ -286,7 +357,7 @@ export class Engine {
         const d = byTable.get(tbl);
         if (d && d.kind !== 'changed') continue; // gone or unfit: what it logged goes with its tracking
         const info = d?.kind === 'changed' ? d.before : (storedShape(this.db, tbl) ?? introspect(this.db, tbl));
-        pending.push(new CrrTable(this.db, info));
+        pending.push(this.newTable(info));
       }
       this.sealWith(pending);
       for (const d of drift) {
@@ -300,6 +371,7 @@ export class Engine {
     }
     this.loadTables();
     if (drift.some((d) => d.kind === 'changed')) this.sealWith(this.tables.values()); // the backfill
+    this.fitTracking(untracked);
     for (const d of drift) this.notify(driftNotice(d));
     this.schemaVersion = this.readSchemaVersion();
   }
@@ -320,7 +392,7 @@ export class Engine {
     const n = fitKeyMap(this.db, info);
     this.db.exec(dropTriggersSql(n));
     this.db.exec(recreateLogSql(info, n));
-    this.db.exec(trackingSql(this.db, info, n));
+    this.track(info, n);
     const defaults = new Map(
       (this.db.prepare(`PRAGMA main.table_xinfo(${literal(info.name)})`).all() as { name: string; dflt_value: string | null }[]).map((c) => [c.name, c.dflt_value]),
     );
@@ -399,7 +471,7 @@ export class Engine {
       this.sealInTx();
       const n = crrNames(info.name, isRowidAlias(this.db, info.name));
       this.db.exec(tablesSql(info, n, keyColumns(this.db, info.name).map((c) => c.affinity)));
-      this.db.exec(trackingSql(this.db, info, n));
+      this.track(info, n);
       this.db.prepare('INSERT INTO ddcp_crrs (tbl) VALUES (?)').run(info.name);
       storeShape(this.db, info);
       // Backfill: log every existing row as inserted, and let the seal give them clocks.
@@ -540,38 +612,42 @@ export class Engine {
    * refuses are left out whole (see {@link ApplyOptions.write}).
    */
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
-    return transaction(this.db, () => {
-      if (options.bind) this.owners.bind(options.bind.siteId, options.bind.owner);
-      // The version this merge stamps: the open one after the seal (nothing else moves it until the close below).
-      const version = this.sealInTx() + 1;
-      const conflicts = new ConflictRecorder(this.keepConflicts);
-      let result: MergeResult;
-      let refused: Refusal[] = [];
-      this.merging = true;
-      try {
-        if (options.write) ({ refused, ...result } = mergeGuarded(this.db, this.tables, this.sites, changes, version, conflicts, options.write, options.report));
-        else result = mergeChanges(this.tables, this.sites, changes, version, conflicts, 0, options.report ? { report: options.report } : {});
-      } catch (err) {
-        this.sites.reload(); // ordinals added in the rolled-back transaction are gone
-        if (options.report) options.report.broken = true;
-        throw err;
-      } finally {
-        this.merging = false;
-      }
-      const { source } = options;
-      const at = Date.now();
-      if (result.applied > 0) {
-        const { received, applied, tables } = result;
-        this.versions.close(version, { kind: 'merge', source, received, applied, conflicts: conflicts.count, tables }, at);
-      }
-      conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
-      if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
-      if (options.direct && result.applied > 0) {
-        this.directInsertStmt ??= this.db.prepare('INSERT OR REPLACE INTO ddcp_direct_versions (db_version, site) VALUES (?, ?)');
-        this.directInsertStmt.run(BigInt(version), BigInt(this.sites.ordinalOf(options.direct)));
-      }
-      return { received: result.received, applied: result.applied, refused, dbVersion: result.applied > 0 ? version : version - 1, conflicts: conflicts.count };
-    });
+    if (options.inCallerTransaction && this.db.isTransaction) return this.applyInTx(changes, options);
+    return transaction(this.db, () => this.applyInTx(changes, options));
+  }
+
+  /** {@link applyChanges} inside the caller's transaction (or savepoint). */
+  private applyInTx(changes: Iterable<Change>, options: ApplyOptions): ApplyResult {
+    if (options.bind) this.owners.bind(options.bind.siteId, options.bind.owner);
+    // The version this merge stamps: the open one after the seal (nothing else moves it until the close below).
+    const version = this.sealInTx() + 1;
+    const conflicts = new ConflictRecorder(this.keepConflicts);
+    let result: MergeResult;
+    let refused: Refusal[] = [];
+    this.merging = true;
+    try {
+      if (options.write) ({ refused, ...result } = mergeGuarded(this.db, this.tables, this.sites, changes, version, conflicts, options.write, options.report));
+      else result = mergeChanges(this.tables, this.sites, changes, version, conflicts, 0, options.report ? { report: options.report } : {});
+    } catch (err) {
+      this.sites.reload(); // ordinals added in the rolled-back transaction are gone
+      if (options.report) options.report.broken = true;
+      throw err;
+    } finally {
+      this.merging = false;
+    }
+    const { source } = options;
+    const at = Date.now();
+    if (result.applied > 0) {
+      const { received, applied, tables } = result;
+      this.versions.close(version, { kind: 'merge', source, received, applied, conflicts: conflicts.count, tables }, at);
+    }
+    conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
+    if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);
+    if (options.direct && result.applied > 0) {
+      this.directInsertStmt ??= this.db.prepare('INSERT OR REPLACE INTO ddcp_direct_versions (db_version, site) VALUES (?, ?)');
+      this.directInsertStmt.run(BigInt(version), BigInt(this.sites.ordinalOf(options.direct)));
+    }
+    return { received: result.received, applied: result.applied, refused, dbVersion: result.applied > 0 ? version : version - 1, conflicts: conflicts.count };
   }
 
   /**

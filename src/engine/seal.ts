@@ -141,7 +141,7 @@ export function sealTables(db: SqliteConnection, tables: Iterable<CrrTable>, ver
       general = general ? { lo: general.lo, hi: run.hi } : { lo: run.lo, hi: run.hi };
     }
     flush();
-    table.clearLog();
+    table.emptyLog();
     (done ??= Object.create(null) as Record<string, CommitCounts>)[table.info.name] = counts;
   }
   return done;

@@ -111,6 +111,56 @@ describe('a small merge', () => {
     check({ dbVersion: e.currentDbVersion() });
     assert.equal((e.db.prepare(`SELECT count(*) AS n FROM notes`).get() as { n: number }).n, 5);
   });
+
+  it('merges straight in the caller\'s transaction with inCallerTransaction: no savepoint, the same result', () => {
+    const c = counting(openDatabase(':memory:'));
+    const e = open(c.db);
+    const plain = open();
+    const a = peerChanges(3, 'a');
+    const b = peerChanges(2, 'b');
+    const opts = (p: { site: Uint8Array }) => ({ source: 'peer', trackPeer: { siteId: p.site, version: 1 }, direct: p.site });
+    c.on.v = true;
+    e.db.prepare('BEGIN IMMEDIATE').run();
+    const r = [a, b].map((p) => e.applyChanges(p.changes, { ...opts(p), inCallerTransaction: true }));
+    e.db.prepare('COMMIT').run();
+    c.on.v = false;
+    assert.deepEqual(c.ran.filter((s) => /SAVEPOINT|RELEASE/.test(s)), [], 'no savepoint');
+    const expected = [a, b].map((p) => plain.applyChanges(p.changes, opts(p)));
+    assert.deepEqual(r, expected);
+    assert.deepEqual([...e.changesSince(0)].map((x) => ({ ...x, siteId: [...x.siteId] })), [...plain.changesSince(0)].map((x) => ({ ...x, siteId: [...x.siteId] })));
+    assert.deepEqual(e.trackedPeers(), plain.trackedPeers());
+    assert.deepEqual(e.directVersions(0, 10), plain.directVersions(0, 10));
+    // Without a transaction open, the option changes nothing: the merge is its own transaction.
+    const d = peerChanges(1, 'd');
+    assert.throws(() => e.applyChanges([...d.changes, { ...d.changes[0]!, table: 'nope' }], { inCallerTransaction: true }));
+    assert.equal(e.db.isTransaction, false);
+    assert.equal((e.db.prepare(`SELECT count(*) AS n FROM notes WHERE id = 'd0'`).get() as { n: number }).n, 0);
+  });
+
+  it('leaves a failed merge to the caller\'s rollback with inCallerTransaction, and is right after it', () => {
+    const e = open();
+    const a = peerChanges(1, 'a');
+    // More rows than a chunk: the first ones are written before the last change fails.
+    const big = peerChanges(300, 'b');
+    const bad = [...big.changes.slice(0, -1), { ...big.changes.at(-1)!, cid: 'nope' }];
+    const count = (): number => Number((e.db.prepare('SELECT count(*) AS n FROM notes').get() as { n: number }).n);
+    const v0 = e.currentDbVersion();
+    e.db.prepare('BEGIN IMMEDIATE').run();
+    e.applyChanges(a.changes, { inCallerTransaction: true, trackPeer: { siteId: a.site, version: 1 } });
+    assert.throws(() => e.applyChanges(bad, { inCallerTransaction: true, trackPeer: { siteId: big.site, version: 1 } }), /no column nope/);
+    assert.ok(count() > 1, 'its first rows are still there until the caller rolls back');
+    e.db.prepare('ROLLBACK').run();
+    assert.equal(count(), 0);
+    assert.equal(e.currentDbVersion(), v0);
+    assert.deepEqual(e.trackedPeers(), []);
+    // The engine's caches (site ordinals added in the undone transaction) follow the rollback.
+    const r = e.applyChanges(big.changes, { trackPeer: { siteId: big.site, version: 1 }, direct: big.site });
+    assert.equal(r.applied, big.changes.length);
+    assert.equal(count(), 300);
+    assert.deepEqual([...e.directVersions(0, 10).values()].map((s) => [...s]), [[...big.site]]);
+    const read = [...e.changesSince(0)];
+    assert.ok(read.every((x) => [...x.siteId].join() === [...big.site].join()), 'every change under its own site');
+  });
 });
 
 describe('transaction', () => {

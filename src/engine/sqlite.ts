@@ -100,12 +100,27 @@ export interface FunctionOptions {
   useBigIntArguments?: boolean;
 }
 
+/**
+ * SQLite's authorizer (`sqlite3_set_authorizer`): asked while a statement is prepared, per action;
+ * answers {@link AUTH_OK} or {@link AUTH_DENY} (the statement then fails to prepare).
+ */
+export type Authorizer = (action: number, arg1: string | null, arg2: string | null, dbName: string | null, trigger: string | null) => number;
+
+/** SQLite's authorizer answers and the action codes the engine looks at (sqlite3.h). */
+export const AUTH_OK = 0;
+export const AUTH_DENY = 1;
+export const AUTH_DELETE = 9;
+export const AUTH_INSERT = 18;
+export const AUTH_UPDATE = 23;
+
 export interface SqliteConnection {
   exec(sql: string): void;
   prepare(sql: string): Statement;
   function(name: string, options: FunctionOptions, fn: (...args: any[]) => SqlValue): void;
   close(): void;
   readonly isTransaction: boolean;
+  /** Where the binding has it (node:sqlite from 24.10): a merge-only engine refuses other writes through it. */
+  setAuthorizer?(callback: Authorizer | null): void;
 }
 
 /** How long a writer waits for another connection's lock before giving up (ms). */

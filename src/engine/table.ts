@@ -106,8 +106,15 @@ export class CrrTable {
   /** Key columns the key map stores beside `__key` (none when keyed by the rowid alias). */
   private readonly kmPks: number;
 
-  constructor(db: SqliteConnection, info: TableInfo) {
+  /**
+   * The table has tracking triggers (false: a merge-only engine's, EngineOptions.mergeOnly): a merge's
+   * own writes are logged, to be cleared after, and a large merge suspends them.
+   */
+  readonly tracked: boolean;
+
+  constructor(db: SqliteConnection, info: TableInfo, tracked = true) {
     this.db = db;
+    this.tracked = tracked;
     this.info = info;
     const n = (this.names = crrNames(info.name, keyMapKeyedByRowid(db, info.name)));
     this.columnSet = new Set(info.columns);
@@ -390,15 +397,23 @@ export class CrrTable {
    * them back before the commit. A rollback restores them by itself.
    */
   suspendTracking(): void {
-    this.db.exec(dropTriggersSql(this.names));
+    if (this.tracked) this.db.exec(dropTriggersSql(this.names));
   }
 
   resumeTracking(): void {
-    this.db.exec(trackingSql(this.db, this.info, this.names));
+    if (this.tracked) this.db.exec(trackingSql(this.db, this.info, this.names));
   }
 
-  /** Empties the write log (after a seal has consumed it, or after a merge whose own writes it recorded). */
+  /**
+   * Empties the write log of what a merge's own writes logged. Untracked, nothing was: the log is left
+   * alone (emptying even an empty table writes its root page, a WAL frame per commit).
+   */
   clearLog(): void {
+    if (this.tracked) this.emptyLog();
+  }
+
+  /** Empties the write log (after a seal has consumed it). */
+  emptyLog(): void {
     // Prepared once: every merge and every seal that found writes clears the log.
     (this.clearLogStmt ??= this.db.prepare(`DELETE FROM ${this.names.log}`)).run();
   }

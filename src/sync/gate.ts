@@ -185,7 +185,7 @@ export function refusalText(r: Refusal): string {
 /** Where the gate learns each peer's policy (the repository's config, or an app's own). */
 export type PolicyLookup = (peer: string) => PeerPolicy;
 
-export interface AdmitOptions extends Pick<ApplyOptions, 'source' | 'trackPeer' | 'direct' | 'bind' | 'report'> {
+export interface AdmitOptions extends Pick<ApplyOptions, 'source' | 'trackPeer' | 'direct' | 'bind' | 'report' | 'inCallerTransaction'> {
   /** The peer the changes come from; its write policy applies. Omitted: our own input (no policy). */
   peer?: string;
   /** Names the input in schema errors (`change`, `line`…). */

@@ -6,9 +6,11 @@
  *   merge stamps its own version, so there is never anything pending to seal.
  * - Pushes are merged in group commits: the batches pushed (by every session) while the event loop
  *   was busy are merged in one SQLite transaction — each session's waiting batches as one, at its
- *   own version, in a savepoint of its own, refused or failed alone — and acknowledged once that
- *   commits: one WAL commit for many pushes, not one each. None of a session's pushes is merged
- *   after one of its pushes failed (they come after it).
+ *   own version, refused or failed alone — and acknowledged once that commits: one WAL commit for
+ *   many pushes, not one each. The merges run straight in the transaction, without a savepoint each
+ *   (whose sub-journal copied every page again per merge); if one throws, the group is rolled back
+ *   and merged again with a savepoint per session, so the failure stays that session's. None of a
+ *   session's pushes is merged after one of its pushes failed (they come after it).
  * - Followers are told of changes by the merges themselves, after they commit (nothing else writes
  *   a hosted database: the data folder is the hub's), without sealing or polling data_version.
  * Fan-out to many followers (one read per merge, frames encoded once) is the hub's (hub/fanout.ts);
@@ -39,6 +41,19 @@ interface StagingSlot {
   open: () => Staging;
   staging: Staging | undefined;
   empty: boolean;
+}
+
+/** A group commit's answers (per queued push, in queue order) and the version after it. */
+interface Group {
+  results: ({ ok: Received | undefined } | { err: unknown })[];
+  after: number;
+}
+
+/** A merge of a group merged straight failed: the group is undone and merged again, origin by origin (HostedFeed.commitGroup). */
+class MergeFailed extends Error {
+  constructor(cause: unknown) {
+    super('a merge of the group failed', { cause });
+  }
 }
 
 /** The most pushes of one origin merged as one (bounds one merge's size). */
@@ -243,8 +258,6 @@ export class HostedFeed extends RepoFeed {
     const queue = this.queue;
     this.queue = [];
     if (queue.length === 0) return;
-    const db = this.hosted.engine.db;
-    const results: ({ ok: Received | undefined } | { err: unknown })[] = new Array(queue.length);
     // Each origin's pushes in order; the origins one after another (their order is nobody's concern).
     const byOrigin = new Map<PushOrigin, number[]>();
     queue.forEach((q, i) => {
@@ -253,34 +266,16 @@ export class HostedFeed extends RepoFeed {
       else byOrigin.set(q.from, [i]);
     });
     this.flushing = true;
-    let after: number;
+    const prior = this.stored;
+    this.stored = undefined; // until committed
+    let group: Group;
     try {
-      beginImmediate(db);
-      // The version before this commit (exact: nobody else writes while it holds the lock); the
-      // report continues the last one if nothing came between.
-      const engine = this.hosted.engine;
-      const before = engine.currentDbVersion();
-      const prior = this.stored;
-      // Kept only while something here waits for the changes (the fan-out, which takes the report at
-      // its wake), as PostgreSQL's store does: a database nobody follows kept every row its merges
-      // wrote (and the pushed batches they came in) until the report's cap, 20,000 rows per database.
-      const continued = prior && !prior.report.broken && prior.to === before ? prior : undefined;
-      const report = this.told.listenerCount('changed') === 0 ? undefined : (continued?.report ?? new StoredReport());
-      const direct = continued?.direct ?? new Map<number, Uint8Array>();
-      this.stored = undefined; // until committed
-      this.reported = true;
-      this.lastMerged = -1;
-      let stamped = 0;
-      for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report, direct);
-      commit(db);
-      this.commits++;
-      // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
-      // The version the last merge left (each through the report, nothing else between: exact), else read.
-      after = this.reported && this.lastMerged >= 0 ? this.lastMerged : engine.currentDbVersion();
-      if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === continued?.report ? continued.from : before, to: after, report, direct };
+      // Every origin's merge straight in the group's transaction when each goes through the gate alone
+      // (nothing staged); if one of them throws, the whole group is undone and merged again with a
+      // savepoint per origin, so that one fails alone (see commitGroup).
+      group = (this.straightEligible(queue, byOrigin) && this.commitGroup(queue, byOrigin, prior, true)) || this.commitGroup(queue, byOrigin, prior, false)!;
     } catch (err) {
       this.stored = undefined;
-      if (db.isTransaction) rollback(db);
       for (const q of queue) {
         this.failed.set(q.from, err); // nothing of theirs landed: none of their later pushes may
         q.reject(err);
@@ -289,6 +284,7 @@ export class HostedFeed extends RepoFeed {
     } finally {
       this.flushing = false;
     }
+    const { results, after } = group;
     queue.forEach((q, i) => {
       const r = results[i]!;
       if ('ok' in r) q.resolve(r.ok);
@@ -298,19 +294,86 @@ export class HostedFeed extends RepoFeed {
   }
 
   /**
+   * Whether every queued push can be merged straight through the gate (complete, its origin with
+   * nothing staged) or is answered without merging (its origin failed before): then no merge of the
+   * group writes the staging area, which a rolled-back group would not undo.
+   */
+  private straightEligible(queue: readonly Queued[], byOrigin: ReadonlyMap<PushOrigin, number[]>): boolean {
+    for (const [from, list] of byOrigin) {
+      if (this.failed.has(from)) continue;
+      if (!this.clean.has(siteKey(from.siteId))) return false;
+      for (const i of list) if (!queue[i]!.batch.complete) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Merges the queued pushes in one transaction and commits it; the answers, and the version after.
+   * `straight`: each origin's merge runs in the transaction itself, without a savepoint (SQLite copies
+   * every existing page a savepoint writes to its sub-journal — for a group of several origins each
+   * page again per origin, past 64 KiB into a temporary file); if a merge throws, the transaction is
+   * rolled back and undefined returned (nothing of the group landed, nothing here changed but the
+   * report, now broken): the caller merges the group again without `straight`, where each origin's
+   * merge has a savepoint of its own, refused or failed alone. Throws (nothing landed) if the
+   * transaction itself fails.
+   */
+  private commitGroup(queue: readonly Queued[], byOrigin: ReadonlyMap<PushOrigin, number[]>, prior: HostedFeed['stored'], straight: boolean): Group | undefined {
+    const db = this.hosted.engine.db;
+    const results: Group['results'] = new Array(queue.length);
+    // The newest version merged per site, noted once the commit landed (a rolled-back group merged none).
+    const merged = new Map<string, number>();
+    let report: StoredReport | undefined;
+    let after: number;
+    try {
+      beginImmediate(db);
+      // The version before this commit (exact: nobody else writes while it holds the lock); the
+      // report continues the last one if nothing came between.
+      const engine = this.hosted.engine;
+      const before = engine.currentDbVersion();
+      // Kept only while something here waits for the changes (the fan-out, which takes the report at
+      // its wake), as PostgreSQL's store does: a database nobody follows kept every row its merges
+      // wrote (and the pushed batches they came in) until the report's cap, 20,000 rows per database.
+      const continued = prior && !prior.report.broken && prior.to === before ? prior : undefined;
+      report = this.told.listenerCount('changed') === 0 ? undefined : (continued?.report ?? new StoredReport());
+      const direct = continued?.direct ?? new Map<number, Uint8Array>();
+      this.reported = true;
+      this.lastMerged = -1;
+      let stamped = 0;
+      for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report, direct, merged, straight);
+      commit(db);
+      this.commits++;
+      // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
+      // The version the last merge left (each through the report, nothing else between: exact), else read.
+      after = this.reported && this.lastMerged >= 0 ? this.lastMerged : engine.currentDbVersion();
+      if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === continued?.report ? continued.from : before, to: after, report, direct };
+    } catch (err) {
+      if (db.isTransaction) rollback(db);
+      if (!(err instanceof MergeFailed)) throw err;
+      // What it noted of the undone merges (and the prior commits' rows with it) is not given out.
+      if (report) report.broken = true;
+      return undefined;
+    }
+    for (const [key, version] of merged) this.merged.set(key, Math.max(this.merged.get(key) ?? -1, version));
+    return { results, after };
+  }
+
+  /**
    * One origin's queued pushes (`list`: indices into `queue`, in order), inside the group's
    * transaction. A run of complete ones with nothing staged for the site is merged as one (one
    * version, one pass through the gate and the engine); a part of a larger transaction is staged as
    * the repository feed does. After one fails (its savepoint undone), none of the origin's later
-   * pushes is merged: they come after it.
+   * pushes is merged: they come after it. `straight` (see {@link commitGroup}): merged without a
+   * savepoint, and a failure throws {@link MergeFailed} instead.
    */
   private mergeOrigin(
     queue: readonly Queued[],
     list: readonly number[],
     from: PushOrigin,
-    results: ({ ok: Received | undefined } | { err: unknown })[],
+    results: Group['results'],
     report: StoredReport | undefined,
     direct: Map<number, Uint8Array>,
+    merged: Map<string, number>,
+    straight: boolean,
   ): number {
     const key = siteKey(from.siteId);
     let stamped = 0;
@@ -328,7 +391,7 @@ export class HostedFeed extends RepoFeed {
       try {
         if (end - k > 1 || (first.batch.complete && this.clean.has(key))) {
           const run = list.slice(k, end).map((i) => queue[i]!.batch);
-          const r = this.mergeRun(run, from, report, direct);
+          const r = this.mergeRun(run, from, report, direct, straight);
           if (r.applied > 0) stamped++;
           run.forEach((b, j) => (results[list[k + j]!] = { ok: j === run.length - 1 ? r : { version: b.version, applied: 0, refused: [] } }));
         } else {
@@ -337,8 +400,9 @@ export class HostedFeed extends RepoFeed {
           results[list[k]!] = { ok: this.receive(first.batch, from) };
           if (first.batch.complete) this.clean.add(key); // merged with what was staged, which is forgotten
         }
-        if (first.batch.complete) this.merged.set(key, Math.max(this.merged.get(key) ?? -1, queue[list[end - 1]!]!.batch.version));
+        if (first.batch.complete) merged.set(key, Math.max(merged.get(key) ?? -1, queue[list[end - 1]!]!.batch.version));
       } catch (err) {
+        if (straight) throw new MergeFailed(err);
         this.failed.set(from, err);
         this.reported = false;
         for (let j = k; j < end; j++) results[list[j]!] = { err };
@@ -353,7 +417,7 @@ export class HostedFeed extends RepoFeed {
    * one (as the repository feed merges one): the answer of the last holds what applied and every
    * refusal; the pusher's tracked version is the last one's.
    */
-  private mergeRun(run: readonly Batch[], from: PushOrigin, report: StoredReport | undefined, direct: Map<number, Uint8Array>): Received {
+  private mergeRun(run: readonly Batch[], from: PushOrigin, report: StoredReport | undefined, direct: Map<number, Uint8Array>, straight: boolean): Received {
     const last = run[run.length - 1]!;
     const r = from.gate.admit(this.hosted.engine, run.length === 1 ? last.changes : run.flatMap((b) => b.changes), {
       source: from.source,
@@ -363,6 +427,8 @@ export class HostedFeed extends RepoFeed {
       direct: from.siteId,
       context: `staged change from ${from.source}`,
       report,
+      // Straight: the group's transaction is rolled back whole if this throws (see commitGroup).
+      inCallerTransaction: straight,
     });
     // The version it stamped, straight from the pusher (the engine notes it so: directVersions).
     if (r.applied > 0) direct.set(r.dbVersion, from.siteId);
@@ -390,7 +456,8 @@ export class HostedFeed extends RepoFeed {
     const db = openDatabase(this.path);
     try {
       db.exec(`PRAGMA cache_size = -${READER_CACHE_KIB}`);
-      return Engine.open(db);
+      // Merge-only as the writer (store.ts): a reader opened without it would put the triggers back.
+      return Engine.open(db, { mergeOnly: true });
     } catch (err) {
       db.close();
       throw err;

@@ -54,7 +54,9 @@ class SqliteHubDatabase implements HubDatabase {
     this.dbPath = join(dir, `${name}.db`);
     this.db = openDatabase(this.dbPath);
     try {
-      this.engine = Engine.open(this.db);
+      // Only merges write a hosted database (the document API writes through replicas that push):
+      // kept without tracking triggers, which would only log each merged row to clear it again.
+      this.engine = Engine.open(this.db, { mergeOnly: true });
     } catch (cause) {
       this.db.close();
       throw new HubStoreError(`cannot open hosted database ${name} (${this.dbPath}): ${(cause as Error).message}`, { cause });
@@ -246,7 +248,7 @@ export class SqliteHubStore implements HubStore {
   private tablesOf(name: string): TableInfo[] {
     const db = openDatabase(join(this.dir, 'databases', `${name}.db`));
     try {
-      return Engine.open(db).crrs();
+      return Engine.open(db, { mergeOnly: true }).crrs(); // merge-only, as the database is kept
     } finally {
       db.close();
     }
