@@ -9,6 +9,8 @@
  * BENCH_REPS (9) times per database, alternating; the median of the paired differences; WAL pages
  * per commit.
  *
+ * BENCH_DDL: the table's DDL instead of the bench's `items` (same columns), as in small-merge-ab.ts.
+ *
  *   BENCH_N=10 node --disable-warning=ExperimentalWarning bench/small-merge-triggers.ts
  */
 import { randomBytes } from 'node:crypto';
@@ -27,7 +29,7 @@ function setup(triggers: boolean) {
   const path = scratch.file('small');
   const db = openDatabase(path);
   const engine = Engine.open(db);
-  db.exec(ITEMS_DDL);
+  db.exec(process.env.BENCH_DDL ?? ITEMS_DDL);
   engine.asCrr('items');
   const ins = db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
   db.exec('BEGIN');
