@@ -9,6 +9,9 @@
  *   node --disable-warning=ExperimentalWarning bench/ab.ts /tmp/base      (BENCH_ROWS, BENCH_REPS)
  *
  * BENCH_AB_WRITES=1 measures the write phases only (a minute instead of several at 100,000 rows).
+ * BENCH_DDL: the write phases' table instead of the bench's `items` (the same columns id, name, qty,
+ * price), e.g. untyped columns as a hub declares them: `CREATE TABLE items (id NOT NULL, name, qty,
+ * price, PRIMARY KEY (id))`.
  */
 import { resolve } from 'node:path';
 import { cpuMsOf, gc, ITEMS_DDL, makeItems, Scratch, type Item } from './util.ts';
@@ -54,7 +57,7 @@ const cpu = (fn: () => void): number => cpuMsOf(fn, false);
 function cpuWrites(tree: Tree, scratch: Scratch, items: Item[], crr: boolean): CpuRun {
   const path = scratch.file('cpu');
   const db = tree.sqlite.openDatabase(path);
-  db.exec(ITEMS_DDL);
+  db.exec(process.env.BENCH_DDL ?? ITEMS_DDL);
   const engine = crr ? tree.engine.Engine.open(db) : undefined;
   engine?.asCrr('items');
   const ins = db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');

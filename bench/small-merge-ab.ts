@@ -6,7 +6,9 @@
  * peer's tracked version and `direct`, as a live push is merged — each an update of an existing row
  * (spread over the table) or, with BENCH_NEW=1, a new row. µs of this process's CPU per merge (commit
  * included) over BENCH_ROUNDS (2,000) merges, BENCH_REPS (9) times per tree, alternating; also the
- * WAL frames (pages) written per commit.
+ * WAL frames (pages) written per commit. BENCH_DDL: the table's DDL instead of the bench's `items`
+ * (the columns id, name, qty, price), e.g. a hub's table: `CREATE TABLE items (id NOT NULL, name,
+ * qty, price, PRIMARY KEY (id))`.
  *
  *   BENCH_BASE=/path/to/base-worktree node --disable-warning=ExperimentalWarning bench/small-merge-ab.ts
  */
@@ -20,6 +22,7 @@ const N = Number(process.env.BENCH_N ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2000);
 const REPS = Number(process.env.BENCH_REPS ?? 9);
 const NEW = process.env.BENCH_NEW === '1';
+const DDL = process.env.BENCH_DDL ?? ITEMS_DDL;
 const here = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const roots: [string, string][] = [...(process.env.BENCH_BASE ? [['base', process.env.BENCH_BASE] as [string, string]] : []), ['this', here]];
 const scratch = new Scratch();
@@ -29,7 +32,7 @@ async function setup(root: string) {
   const path = scratch.file('small');
   const db = openDatabase(path);
   const engine = Engine.open(db);
-  db.exec(ITEMS_DDL);
+  db.exec(DDL);
   engine.asCrr('items');
   const ins = db.prepare('INSERT INTO items (id, name, qty, price) VALUES (?, ?, ?, ?)');
   db.exec('BEGIN');

@@ -159,19 +159,27 @@ export class CrrTable {
     if (this.rowidKey) this.keyBoundsStmt = prepareBig(db, `SELECT (SELECT min(${n.pkCol(info.pks[0]!)}) FROM ${n.pks}), (SELECT max(${n.pkCol(info.pks[0]!)}) FROM ${n.pks})`);
     // A key map keyed by the rowid alias takes the key as `__key` alone (no copy of it).
     this.kmPks = n.rowidKeyed ? 0 : nk;
+    // The writes below (and the table's upserts in saveMany) are `INSERT OR FAIL`: a statement that
+    // writes several rows, or fires triggers, and may abort on a constraint (a key's NOT NULL, a key
+    // map's UNIQUE key, the table's CHECKs) gets a statement journal from SQLite — each page it
+    // touches copied first, spilled to a temporary file past 64 KiB — so that ABORT can undo it
+    // alone. No caller needs that: every merge and seal runs in a transaction or savepoint that is
+    // rolled back whole when a statement fails (merge-abort.test.ts), and OR FAIL only leaves the
+    // failed statement's earlier rows for that rollback. (An upsert's DO UPDATE part is always
+    // ABORT: a NOT NULL or CHECK column it sets still gets the journal.)
     this.upsertKeys = new StatementCache(
       db,
-      (rows) => `INSERT INTO ${n.pks} (__key, ${kmKey}${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, this.kmPks + 5)}
+      (rows) => `INSERT OR FAIL INTO ${n.pks} (__key, ${kmKey}${KEY_CLOCK_COLUMNS.join(', ')}) VALUES ${placeholders(rows, this.kmPks + 5)}
        ON CONFLICT (__key) DO UPDATE SET ${KEY_CLOCK_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
     );
     this.upsertSentinels = new StatementCache(
       db,
-      (rows) => `INSERT INTO ${n.sentinels} (key, cl, db_version, site, seq) VALUES ${placeholders(rows, 5)}
+      (rows) => `INSERT OR FAIL INTO ${n.sentinels} (key, cl, db_version, site, seq) VALUES ${placeholders(rows, 5)}
        ON CONFLICT (key) DO UPDATE SET cl = excluded.cl, db_version = excluded.db_version, site = excluded.site, seq = excluded.seq`,
     );
-    this.insertRowClocks = new StatementCache(db, (rows) => `INSERT INTO ${n.pks} (__key, ${kmKey}${K.cv}, ${K.dbv}, ${K.site}, ${K.seq}) VALUES ${placeholders(rows, this.kmPks + 5)}`);
-    this.insertOverrides = new StatementCache(db, (rows) => `INSERT INTO ${n.cells} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}`);
-    this.ensureRows = new StatementCache(db, (rows) => `INSERT INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
+    this.insertRowClocks = new StatementCache(db, (rows) => `INSERT OR FAIL INTO ${n.pks} (__key, ${kmKey}${K.cv}, ${K.dbv}, ${K.site}, ${K.seq}) VALUES ${placeholders(rows, this.kmPks + 5)}`);
+    this.insertOverrides = new StatementCache(db, (rows) => `INSERT OR FAIL INTO ${n.cells} (key, cid, col_version, db_version, site, seq) VALUES ${placeholders(rows, 6)}`);
+    this.ensureRows = new StatementCache(db, (rows) => `INSERT OR FAIL INTO ${this.t} (${pkList}) VALUES ${placeholders(rows, nk)} ON CONFLICT DO NOTHING`);
   }
 
   /**
@@ -348,7 +356,7 @@ export class CrrTable {
         const all = [...this.info.pks, ...cols].map(ident);
         cache = new StatementCache(
           this.db,
-          (n) => `INSERT INTO ${this.t} (${all.join(', ')}) VALUES ${placeholders(n, all.length)}
+          (n) => `INSERT OR FAIL INTO ${this.t} (${all.join(', ')}) VALUES ${placeholders(n, all.length)}
            ON CONFLICT (${this.info.pks.map(ident).join(', ')}) DO UPDATE SET ${cols.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`,
         );
         this.bulkUpserts.set(id, cache);
