@@ -21,7 +21,7 @@
  * Readers keep a small page cache (READER_CACHE_KIB).
  */
 import { EventEmitter } from 'node:events';
-import { beginImmediate, commit, Engine, openDatabase, rollback, StoredReport, type Change } from '../../../engine/index.ts';
+import { Engine, openDatabase, StoredReport, type Change } from '../../../engine/index.ts';
 import { RepoFeed, type FeedRepository } from '../../../repo/feed.ts';
 import type { Staging } from '../../../repo/staging.ts';
 import { batchByVersion, type Batch } from '../../../sync/batches.ts';
@@ -318,36 +318,37 @@ export class HostedFeed extends RepoFeed {
    * transaction itself fails.
    */
   private commitGroup(queue: readonly Queued[], byOrigin: ReadonlyMap<PushOrigin, number[]>, prior: HostedFeed['stored'], straight: boolean): Group | undefined {
-    const db = this.hosted.engine.db;
     const results: Group['results'] = new Array(queue.length);
     // The newest version merged per site, noted once the commit landed (a rolled-back group merged none).
     const merged = new Map<string, number>();
     let report: StoredReport | undefined;
-    let after: number;
+    let after = -1;
+    const engine = this.hosted.engine;
     try {
-      beginImmediate(db);
-      // The version before this commit (exact: nobody else writes while it holds the lock); the
-      // report continues the last one if nothing came between.
-      const engine = this.hosted.engine;
-      const before = engine.currentDbVersion();
-      // Kept only while something here waits for the changes (the fan-out, which takes the report at
-      // its wake), as PostgreSQL's store does: a database nobody follows kept every row its merges
-      // wrote (and the pushed batches they came in) until the report's cap, 20,000 rows per database.
-      const continued = prior && !prior.report.broken && prior.to === before ? prior : undefined;
-      report = this.told.listenerCount('changed') === 0 ? undefined : (continued?.report ?? new StoredReport());
-      const direct = continued?.direct ?? new Map<number, Uint8Array>();
-      this.reported = true;
-      this.lastMerged = -1;
-      let stamped = 0;
-      for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report, direct, merged, straight);
-      commit(db);
+      // One write transaction, the engine refreshing once for all the group's merges (writeGroup).
+      engine.writeGroup(() => {
+        // The version before this commit (exact: nobody else writes while it holds the lock); the
+        // report continues the last one if nothing came between.
+        const before = engine.currentDbVersion();
+        // Kept only while something here waits for the changes (the fan-out, which takes the report at
+        // its wake), as PostgreSQL's store does: a database nobody follows kept every row its merges
+        // wrote (and the pushed batches they came in) until the report's cap, 20,000 rows per database.
+        const continued = prior && !prior.report.broken && prior.to === before ? prior : undefined;
+        report = this.told.listenerCount('changed') === 0 ? undefined : (continued?.report ?? new StoredReport());
+        const direct = continued?.direct ?? new Map<number, Uint8Array>();
+        this.reported = true;
+        this.lastMerged = -1;
+        let stamped = 0;
+        for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report, direct, merged, straight);
+        // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
+        // The version the last merge left (each through the report, nothing else between: exact), else read
+        // (before the commit: nothing else can write until it).
+        after = this.reported && this.lastMerged >= 0 ? this.lastMerged : engine.currentDbVersion();
+        if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === continued?.report ? continued.from : before, to: after, report, direct };
+      });
       this.commits++;
-      // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
-      // The version the last merge left (each through the report, nothing else between: exact), else read.
-      after = this.reported && this.lastMerged >= 0 ? this.lastMerged : engine.currentDbVersion();
-      if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === continued?.report ? continued.from : before, to: after, report, direct };
     } catch (err) {
-      if (db.isTransaction) rollback(db);
+      this.stored = undefined; // set in the group, which did not commit
       if (!(err instanceof MergeFailed)) throw err;
       // What it noted of the undone merges (and the prior commits' rows with it) is not given out.
       if (report) report.broken = true;
