@@ -529,11 +529,16 @@ export class HostedFeed extends RepoFeed {
    * out — from what the group commits since the last call stored (engine/stored.ts), not read back;
    * undefined (read instead) unless those commits wrote everything after `since` and the report is
    * exact. Each call takes what was reported: one reader (the fan-out's unfiltered group) uses it.
+   * The version is not read again to see that nothing came after `to`: only group commits write the
+   * database here (each continues the report or drops it) and a schema change drops it
+   * ({@link schemaChanged}) — a read per wake that cost as much as the group commit's refresh. Had
+   * another program written the file meanwhile (not the hub's to allow), its version would follow at
+   * the next wake instead of this one.
    */
   takeStored(since: number): Batch[] | undefined {
     const s = this.stored;
     this.stored = undefined;
-    if (!s || this.closed || s.from !== since || s.to !== this.hosted.engine.currentDbVersion()) return undefined;
+    if (!s || this.closed || s.from !== since) return undefined;
     const changes = this.hosted.engine.storedChanges(s.report, since);
     if (!changes) return undefined;
     this.handed += changes.length;
@@ -557,8 +562,9 @@ export class HostedFeed extends RepoFeed {
     return this.hosted.engine.directVersions(since, until);
   }
 
-  /** The schema changed: reads from now on use new engines. */
+  /** The schema changed: reads from now on use new engines; what the merges stored is not all there is after it (a backfill may have stamped a version). */
   schemaChanged(): void {
+    this.stored = undefined;
     this.stopTrim();
     for (const e of this.idle) e.db.close();
     this.idle = [];
