@@ -314,7 +314,7 @@ export class Engine {
    * reading as usual. `fn` must not change the schema or the ddcp tables but through the engine.
    */
   writeGroup<T>(fn: () => T): T {
-    beginImmediate(this.db);
+    beginImmediate(this.db); // outside the try: inside a caller's transaction it throws, and that is not ours to roll back
     try {
       this.groupOpen = this.refreshed() ?? this.versions.open();
       const result = fn();

@@ -140,6 +140,16 @@ describe('a write group', () => {
     });
   }
 
+  it("refuses to start inside the caller's transaction, leaving it open", () => {
+    const e = open(openDatabase(':memory:'), true);
+    e.db.prepare('BEGIN IMMEDIATE').run();
+    e.applyChanges(peerChanges(1, 'a').changes, { inCallerTransaction: true });
+    assert.throws(() => e.writeGroup(() => 1), /within a transaction/);
+    assert.equal(e.db.isTransaction, true, "the caller's transaction is still open");
+    e.db.prepare('COMMIT').run();
+    assert.equal((e.db.prepare('SELECT count(*) AS n FROM notes').get() as { n: number }).n, 1);
+  });
+
   it('merge-only: what another program logged meanwhile (triggers put back) is sealed by the group before its merges', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ddcp-write-group-'));
     try {
