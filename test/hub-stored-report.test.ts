@@ -83,4 +83,43 @@ describe('hub (SQLite): what merges stored is kept for the fan-out only while so
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a schema change after a group commit drops what it stored: the fan-out reads instead', async () => {
+    const dir = tempDir();
+    const store = new SqliteHubStore(dir);
+    const db = freshCopy('stored-report-notes', (d, e) => {
+      d.exec('CREATE TABLE notes(id INTEGER PRIMARY KEY NOT NULL, body TEXT)');
+      e.asCrr('notes');
+    });
+    try {
+      const client = Engine.open(db);
+      const hosted = (await store.open('altered', { app: 'a', user: 'u' })) as HubDatabase;
+      await hosted.declare(client.crrs());
+      const feed = hosted.feed as HostedFeed;
+      const off = feed.onChanged(() => {}); // someone follows: the merges' report is kept
+      const gate = new Gate(() => ({ read: 'all', write: 'all' }));
+      const origin = { siteId: client.siteId, peer: 'u', source: 'c', gate };
+      hosted.sink.dropIncomplete(origin);
+      const since = await hosted.feed.version();
+      db.prepare('INSERT INTO notes (body) VALUES (?)').run('one');
+      client.seal();
+      for (const b of readBatches(client, 0, { exceptSite: NOBODY })) if (b.changes.length) await hosted.sink.receive(b, origin);
+      assert.ok(feed.storedRows > 0, 'the group commit stored its rows');
+      // The fan-out no longer reads the version to see that nothing came after what was stored: a
+      // schema change (which may stamp a version, e.g. a backfill) drops it instead.
+      client.beginAlter('notes');
+      db.exec(`ALTER TABLE notes ADD COLUMN tag TEXT DEFAULT 'x'`);
+      client.commitAlter('notes');
+      await hosted.declare(client.crrs());
+      const now = await hosted.feed.version();
+      assert.equal(feed.takeStored(since), undefined, 'not handed across the schema change');
+      const read = feed.readNow(since, { exceptSite: NOBODY });
+      assert.equal(read.at(-1)!.version, now);
+      off();
+    } finally {
+      db.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

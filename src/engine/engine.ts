@@ -26,7 +26,7 @@ import { driftNotice, findDrift, forgetCrr, isMergeOnly, markMergeOnly, storedSh
 import { AUTH_DELETE, AUTH_DENY, AUTH_INSERT, AUTH_OK, AUTH_UPDATE, ident, literal, type SqliteConnection, type Statement } from './sqlite.ts';
 import type { StoredReport } from './stored.ts';
 import { CrrTable } from './table.ts';
-import { beginRead, commit, transaction } from './transaction.ts';
+import { beginImmediate, beginRead, commit, rollback, transaction } from './transaction.ts';
 import { TRIGGERS_VERSION, backfillSql, dropTriggersSql, logColumns, recreateLogSql, tablesSql, trackingSql, upgradeLogSql } from './triggers.ts';
 import { randomBytes, sha256Hex } from '../base/portable.ts';
 
@@ -172,6 +172,11 @@ export class Engine {
   private loadedDataVersion = -1;
   private schemaVersionStmt: Statement | undefined;
   private stampStmt: Statement | undefined;
+  /**
+   * Inside {@link writeGroup}, until anything but a straight merge runs in it: the open version, kept
+   * in memory (the group holds the write lock and refreshed at its start, so nothing else moves it).
+   */
+  private groupOpen: number | undefined;
   /** Prepared once: statements every merge and read runs (preparing costs as much as running them). */
   private crrNamesStmt: Statement | undefined;
   private directStmt: Statement | undefined;
@@ -296,7 +301,31 @@ export class Engine {
    * pick that up. The schema is checked again only when SQLite's schema_version moved.
    */
   refresh(): void {
-    this.refreshed();
+    // In a write group refreshed at its start (nothing else can commit while it holds the lock).
+    if (this.groupOpen === undefined) this.refreshed();
+  }
+
+  /**
+   * Runs `fn` in one write transaction (`BEGIN IMMEDIATE` … `COMMIT`; rolled back, and the error
+   * rethrown, if it throws), for many merges in a row with {@link ApplyOptions.inCallerTransaction}:
+   * the schema and caches are refreshed once, at the start, and those merges carry the open version
+   * in memory instead of reading it (and the refresh's statement) each — the group holds the write
+   * lock, so no other connection can commit in between. Any other engine call in it goes back to
+   * reading as usual. `fn` must not change the schema or the ddcp tables but through the engine.
+   */
+  writeGroup<T>(fn: () => T): T {
+    beginImmediate(this.db); // outside the try: inside a caller's transaction it throws, and that is not ours to roll back
+    try {
+      this.groupOpen = this.refreshed() ?? this.versions.open();
+      const result = fn();
+      commit(this.db);
+      return result;
+    } catch (err) {
+      if (this.db.isTransaction) rollback(this.db);
+      throw err;
+    } finally {
+      this.groupOpen = undefined;
+    }
   }
 
   /**
@@ -432,6 +461,7 @@ export class Engine {
 
   /** Seals inside the caller's transaction; returns the db_version after (read once: the refresh's). */
   private sealInTx(): number {
+    this.groupOpen = undefined; // it may write anything: read again from here on
     // The refresh first: it may reload the tables (a schema change), and the seal must see the new ones.
     const open = this.refreshed();
     return this.sealWith(this.tables.values(), open) - 1;
@@ -447,7 +477,7 @@ export class Engine {
 
   /** The db_version last stamped, without sealing (cheap; writes not yet sealed don't count). */
   currentDbVersion(): number {
-    return this.versions.open() - 1;
+    return (this.groupOpen ?? this.versions.open()) - 1;
   }
 
   /** The current db_version (after sealing pending writes). */
@@ -612,15 +642,29 @@ export class Engine {
    * refuses are left out whole (see {@link ApplyOptions.write}).
    */
   applyChanges(changes: Iterable<Change>, options: ApplyOptions = {}): ApplyResult {
-    if (options.inCallerTransaction && this.db.isTransaction) return this.applyInTx(changes, options);
-    return transaction(this.db, () => this.applyInTx(changes, options));
+    if (options.inCallerTransaction && this.db.isTransaction) return this.applyInTx(changes, options, true);
+    return transaction(this.db, () => this.applyInTx(changes, options, false));
   }
 
-  /** {@link applyChanges} inside the caller's transaction (or savepoint). */
-  private applyInTx(changes: Iterable<Change>, options: ApplyOptions): ApplyResult {
+  /**
+   * The version a merge stamps: the open one (nothing else moves it until the merge closes it) —
+   * after sealing what was logged, unless merge-only: its CRRs have no triggers, so nothing is ever
+   * logged to seal. Not even by another program writing the file: tracking again needs triggers made,
+   * which moves the schema version, and the refresh then reconciles (sealing what they logged and
+   * dropping them) before this merge. `straight`: merged straight in the caller's transaction — in a
+   * {@link writeGroup}, the open version the group carries (it refreshed at its start).
+   */
+  private openForMerge(straight: boolean): number {
+    if (!this.mergeOnly) return this.sealInTx() + 1;
+    if (straight && this.groupOpen !== undefined) return this.groupOpen;
+    this.groupOpen = undefined; // a merge in a savepoint may be undone: read again from here on
+    return this.refreshed() ?? this.versions.open();
+  }
+
+  /** {@link applyChanges} inside the caller's transaction (or savepoint; `straight`: not). */
+  private applyInTx(changes: Iterable<Change>, options: ApplyOptions, straight: boolean): ApplyResult {
     if (options.bind) this.owners.bind(options.bind.siteId, options.bind.owner);
-    // The version this merge stamps: the open one after the seal (nothing else moves it until the close below).
-    const version = this.sealInTx() + 1;
+    const version = this.openForMerge(straight);
     const conflicts = new ConflictRecorder(this.keepConflicts);
     let result: MergeResult;
     let refused: Refusal[] = [];
@@ -640,6 +684,7 @@ export class Engine {
     if (result.applied > 0) {
       const { received, applied, tables } = result;
       this.versions.close(version, { kind: 'merge', source, received, applied, conflicts: conflicts.count, tables }, at);
+      if (this.groupOpen !== undefined) this.groupOpen = version + 1;
     }
     conflicts.write(this.db, { at, dbVersion: result.applied > 0 ? version : undefined, source });
     if (options.trackPeer) this.peers.record(options.trackPeer.siteId, options.trackPeer.version);

@@ -21,7 +21,7 @@
  * Readers keep a small page cache (READER_CACHE_KIB).
  */
 import { EventEmitter } from 'node:events';
-import { beginImmediate, commit, Engine, openDatabase, rollback, StoredReport, type Change } from '../../../engine/index.ts';
+import { Engine, openDatabase, StoredReport, type Change } from '../../../engine/index.ts';
 import { RepoFeed, type FeedRepository } from '../../../repo/feed.ts';
 import type { Staging } from '../../../repo/staging.ts';
 import { batchByVersion, type Batch } from '../../../sync/batches.ts';
@@ -318,36 +318,37 @@ export class HostedFeed extends RepoFeed {
    * transaction itself fails.
    */
   private commitGroup(queue: readonly Queued[], byOrigin: ReadonlyMap<PushOrigin, number[]>, prior: HostedFeed['stored'], straight: boolean): Group | undefined {
-    const db = this.hosted.engine.db;
     const results: Group['results'] = new Array(queue.length);
     // The newest version merged per site, noted once the commit landed (a rolled-back group merged none).
     const merged = new Map<string, number>();
     let report: StoredReport | undefined;
-    let after: number;
+    let after = -1;
+    const engine = this.hosted.engine;
     try {
-      beginImmediate(db);
-      // The version before this commit (exact: nobody else writes while it holds the lock); the
-      // report continues the last one if nothing came between.
-      const engine = this.hosted.engine;
-      const before = engine.currentDbVersion();
-      // Kept only while something here waits for the changes (the fan-out, which takes the report at
-      // its wake), as PostgreSQL's store does: a database nobody follows kept every row its merges
-      // wrote (and the pushed batches they came in) until the report's cap, 20,000 rows per database.
-      const continued = prior && !prior.report.broken && prior.to === before ? prior : undefined;
-      report = this.told.listenerCount('changed') === 0 ? undefined : (continued?.report ?? new StoredReport());
-      const direct = continued?.direct ?? new Map<number, Uint8Array>();
-      this.reported = true;
-      this.lastMerged = -1;
-      let stamped = 0;
-      for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report, direct, merged, straight);
-      commit(db);
+      // One write transaction, the engine refreshing once for all the group's merges (writeGroup).
+      engine.writeGroup(() => {
+        // The version before this commit (exact: nobody else writes while it holds the lock); the
+        // report continues the last one if nothing came between.
+        const before = engine.currentDbVersion();
+        // Kept only while something here waits for the changes (the fan-out, which takes the report at
+        // its wake), as PostgreSQL's store does: a database nobody follows kept every row its merges
+        // wrote (and the pushed batches they came in) until the report's cap, 20,000 rows per database.
+        const continued = prior && !prior.report.broken && prior.to === before ? prior : undefined;
+        report = this.told.listenerCount('changed') === 0 ? undefined : (continued?.report ?? new StoredReport());
+        const direct = continued?.direct ?? new Map<number, Uint8Array>();
+        this.reported = true;
+        this.lastMerged = -1;
+        let stamped = 0;
+        for (const [from, list] of byOrigin) stamped += this.mergeOrigin(queue, list, from, results, report, direct, merged, straight);
+        // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
+        // The version the last merge left (each through the report, nothing else between: exact), else read
+        // (before the commit: nothing else can write until it).
+        after = this.reported && this.lastMerged >= 0 ? this.lastMerged : engine.currentDbVersion();
+        if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === continued?.report ? continued.from : before, to: after, report, direct };
+      });
       this.commits++;
-      // Each merge that applied something stamped one version; any other (a seal of local writes) makes the report partial.
-      // The version the last merge left (each through the report, nothing else between: exact), else read.
-      after = this.reported && this.lastMerged >= 0 ? this.lastMerged : engine.currentDbVersion();
-      if (report && this.reported && !report.broken && after - before === stamped) this.stored = { from: report === continued?.report ? continued.from : before, to: after, report, direct };
     } catch (err) {
-      if (db.isTransaction) rollback(db);
+      this.stored = undefined; // set in the group, which did not commit
       if (!(err instanceof MergeFailed)) throw err;
       // What it noted of the undone merges (and the prior commits' rows with it) is not given out.
       if (report) report.broken = true;
@@ -528,11 +529,16 @@ export class HostedFeed extends RepoFeed {
    * out — from what the group commits since the last call stored (engine/stored.ts), not read back;
    * undefined (read instead) unless those commits wrote everything after `since` and the report is
    * exact. Each call takes what was reported: one reader (the fan-out's unfiltered group) uses it.
+   * The version is not read again to see that nothing came after `to`: only group commits write the
+   * database here (each continues the report or drops it) and a schema change drops it
+   * ({@link schemaChanged}) — a read per wake that cost as much as the group commit's refresh. Had
+   * another program written the file meanwhile (not the hub's to allow), its version would follow at
+   * the next wake instead of this one.
    */
   takeStored(since: number): Batch[] | undefined {
     const s = this.stored;
     this.stored = undefined;
-    if (!s || this.closed || s.from !== since || s.to !== this.hosted.engine.currentDbVersion()) return undefined;
+    if (!s || this.closed || s.from !== since) return undefined;
     const changes = this.hosted.engine.storedChanges(s.report, since);
     if (!changes) return undefined;
     this.handed += changes.length;
@@ -556,8 +562,9 @@ export class HostedFeed extends RepoFeed {
     return this.hosted.engine.directVersions(since, until);
   }
 
-  /** The schema changed: reads from now on use new engines. */
+  /** The schema changed: reads from now on use new engines; what the merges stored is not all there is after it (a backfill may have stamped a version). */
   schemaChanged(): void {
+    this.stored = undefined;
     this.stopTrim();
     for (const e of this.idle) e.db.close();
     this.idle = [];
