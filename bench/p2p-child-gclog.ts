@@ -1,4 +1,9 @@
 /**
+ * bench/p2p-child.ts with a GC log for the pulling side (a copy, kept for the pull-peak probe,
+ * docs/performance.md): with BENCH_P2P_CHILD=this file and GC_LOG=FILE, a pulling child appends its
+ * GC events (PerformanceObserver: kind, flags, duration) and, every 50 ms, its old/new space, RSS and
+ * ArrayBuffers with the phase (fetch, merge) to FILE. Otherwise as bench/p2p-child.ts:
+ *
  * One side of the peer-to-peer benchmark in its own process (so its peak memory is its own):
  *
  *   node p2p-child.ts serve DIR            serves DIR on 127.0.0.1 (no mDNS, no DHT), following its

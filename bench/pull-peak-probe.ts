@@ -2,7 +2,7 @@
  * Peak memory of `pull` run after run (the distribution, not one figure): one source of ROWS rows, a
  * fresh copy of an empty puller per run, VARIANTS alternated (each `label=FLAGS…`, flags added after
  * bin/ddcp's for a pull). `node bench/pull-peak-probe.ts ROUNDS ROWS 'base=' 'x=--some-flag' …`
- * With BENCH_BASE=OTHER_CHECKOUT, variants labelled base… run that checkout's code (its bench/pull-peak-child.ts).
+ * With BENCH_BASE=OTHER_CHECKOUT, variants labelled base… run that checkout's code and flags (its bin/ddcp; the child is copied there as bench/pull-peak-child.ts).
  * Prefix a flag list with `ENV:NAME=VALUE,` to set an environment variable for that child.
  */
 import { execFileSync } from 'node:child_process';
@@ -29,6 +29,11 @@ const variants = (variantArgs.length ? variantArgs : ['base=']).map((v) => {
   return { label: v.slice(0, i), flags: rest.split(/\s+/).filter(Boolean), env };
 });
 const CHILD = process.env.PROBE_CHILD ?? fileURLToPath(new URL('./pull-peak-child.ts', import.meta.url));
+// The other checkout's own flags (bin/ddcp's, as its bench/pull.ts reads them).
+const baseFlags = process.env.BENCH_BASE ? await (async () => {
+  const f = await import(join(process.env.BENCH_BASE!, 'bin', 'node-flags.js'));
+  return [...(f.MEMORY_FLAGS as string[]), ...(f.PULL_FLAGS as string[])];
+})() : undefined;
 const scratch = new Scratch();
 try {
   const alice = await Repository.init(join(scratch.dir, 'alice'));
@@ -50,9 +55,10 @@ try {
       const dir = join(scratch.dir, `bob-run`);
       rmSync(dir, { recursive: true, force: true });
       cpSync(join(scratch.dir, 'bob'), dir, { recursive: true });
-      // A label starting with "base" runs the child of the checkout BENCH_BASE names (its code, this bench's flags).
+      // A label starting with "base" runs the child of the checkout BENCH_BASE names (its code and bin/ddcp's flags).
       const child = v.label.startsWith('base') && process.env.BENCH_BASE ? join(process.env.BENCH_BASE, 'bench', 'pull-peak-child.ts') : CHILD;
-      const out = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', ...(MEMORY_FLAGS as string[]), ...(PULL_FLAGS as string[]), ...v.flags, child, dir], {
+      const own = child === CHILD ? [...(MEMORY_FLAGS as string[]), ...(PULL_FLAGS as string[])] : baseFlags!;
+      const out = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', ...own, ...v.flags, child, dir], {
         encoding: 'utf8',
         env: { ...process.env, ...v.env },
         maxBuffer: 1 << 28,
