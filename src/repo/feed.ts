@@ -36,6 +36,7 @@ export function* readBatches(engine: Engine, since: number, request: FeedRequest
   let last = since;
   for (const batch of batchByVersion(engine.changesSince(since, request), undefined, since)) {
     last = batch.version;
+    batch.disposable = true; // made for this read alone
     yield batch;
   }
   yield { changes: [] as Change[], version: Math.max(at, last), complete: true };

@@ -25,6 +25,13 @@ export interface Batch {
    * only stored never makes them).
    */
   scan?: BatchScan;
+  /**
+   * Made for this one read and referenced by nothing else the reader does not own: once its changes
+   * are encoded the reader may empty `changes` (a sender does, so that the 5,000 change objects are
+   * not kept alive while it awaits the peer — kept, they outlive young-generation collections and
+   * pile up in V8's old generation). Absent: the batch may be shared (a cache, a fan-out), leave it.
+   */
+  disposable?: boolean;
 }
 
 /** How many changes a batch holds (without decoding a received one's). */

@@ -127,12 +127,16 @@ async function sendFrom(channel: FrameChannel, feed: ChangeFeed, since: number, 
       if (signal.aborted) return since;
       if (batch.changes.length > 0) {
         const frame = encodeMessage({ type: 'batch', version: batch.version, complete: batch.complete, changes: batch.changes });
+        const count = batch.changes.length;
+        // The feed's generators still hold the batch while we await the peer: its changes, encoded,
+        // need not live that long (see Batch.disposable).
+        if (batch.disposable) batch.changes.length = 0;
         if (options.pairCaughtUp) {
           if (held) await sendHeld(channel, held, held.frame, options);
-          held = { frame, changes: batch.changes.length, version: batch.version };
+          held = { frame, changes: count, version: batch.version };
         } else {
           await channel.send(frame, FRESH);
-          options.onBatch?.(batch.changes.length, batch.version);
+          options.onBatch?.(count, batch.version);
         }
       }
       if (batch.complete) last = Math.max(last, batch.version);
