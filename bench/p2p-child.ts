@@ -72,16 +72,21 @@ if (mode === 'serve') {
     });
   });
 } else if (mode === 'pull') {
+  // GC_LOG=FILE: the pulling side's GC events and heap spaces by phase (bench/gc-log.ts)
+  const phase = process.env.GC_LOG ? (await import('./gc-log.ts')).startGcLog(process.env.GC_LOG, peakRssMiB) : () => {};
   const repo = Repository.open(dir!);
   repo.addRemote('alice', target!);
   const r = await withNetwork(repo, [target!], async (dial) => {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    phase('fetch');
     const fetched = await repo.fetch('alice', { dial });
     const t1 = performance.now();
     const fetchCpuS = cpuSeconds(cpu0);
+    phase('merge');
     const merged = repo.merge('alice', { dial });
     const t2 = performance.now();
+    phase('end');
     if (merged.received !== fetched.changes) throw new Error(`fetched ${fetched.changes} changes but merged ${merged.received}`);
     return { ms: t2 - t0, fetchMs: t1 - t0, mergeMs: t2 - t1, cpuS: cpuSeconds(cpu0), fetchCpuS, changes: merged.received };
   });
