@@ -18,5 +18,5 @@ export const SERVE_FLAGS = serveLine[1].split(/\s+/).filter(Boolean);
 const pullLine = /^DDCP_PULL_FLAGS='([^']*)'$/m.exec(script);
 if (!pullLine) throw new Error("bin/ddcp has no DDCP_PULL_FLAGS='…' line");
 
-/** Added (after MEMORY_FLAGS, overriding any of the same name) for the commands that pull once (`ddcp fetch`, `ddcp pull`): smaller semi-spaces (see bin/ddcp). */
+/** Added (after MEMORY_FLAGS, overriding any of the same name) for the commands that pull once (`ddcp fetch`, `ddcp pull`): smaller semi-spaces, no allocation-site pretenuring (see bin/ddcp). */
 export const PULL_FLAGS = pullLine[1].split(/\s+/).filter(Boolean);
