@@ -26,10 +26,8 @@
  *     node --disable-warning=ExperimentalWarning bench/merge-journal-probe.ts small 1
  */
 import { copyFileSync, openSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { Engine, openDatabase, packColumns } from '../src/engine/index.ts';
-import type { Change } from '../src/engine/index.ts';
-import { gc, ITEMS_DDL, makeItems, Scratch, type Item } from './util.ts';
+import { gc, ITEMS_DDL, makeItems, Scratch, smallMerges, type Item } from './util.ts';
 
 const [kind = 'small', arg = '1', arg2] = process.argv.slice(2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2000);
@@ -63,18 +61,7 @@ if (kind === 'small') {
   const engine = Engine.open(openDatabase(scratch.file('small')));
   fill(engine, makeItems(ROWS));
   engine.seal();
-  const site = randomBytes(16);
-  let v = 0;
-  let next = ROWS;
-  const round = (): void => {
-    const version = ++v;
-    const changes: Change[] = [];
-    for (let j = 0; j < N; j++) {
-      const id = NEW ? ++next : (((version * N + j) * 7919) % ROWS) + 1;
-      changes.push({ table: 'items', pk: packColumns([BigInt(id)]), cid: 'qty', val: BigInt(version), colVersion: 1 + version, dbVersion: version, siteId: site, seq: j, cl: 1 });
-    }
-    engine.applyChanges(changes, { source: 'peer', trackPeer: { siteId: site, version }, direct: site });
-  };
+  const round = smallMerges(engine, packColumns, N, ROWS, NEW);
   for (let i = 0; i < 200; i++) round();
   perf('enable');
   const t0 = threadMs();

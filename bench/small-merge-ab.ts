@@ -12,10 +12,9 @@
  *
  *   BENCH_BASE=/path/to/base-worktree node --disable-warning=ExperimentalWarning bench/small-merge-ab.ts
  */
-import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ITEMS_DDL, Scratch } from './util.ts';
+import { ITEMS_DDL, Scratch, smallMerges, timeSmallMerges } from './util.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const N = Number(process.env.BENCH_N ?? 1);
@@ -42,40 +41,14 @@ async function setup(root: string) {
   // No automatic checkpoint while measuring (it would restart the WAL): the file's growth counts the frames.
   db.exec('PRAGMA wal_autocheckpoint = 0');
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-  const site = randomBytes(16);
-  let v = 0;
-  let next = ROWS;
-  const round = () => {
-    const version = ++v;
-    const changes = [];
-    for (let j = 0; j < N; j++) {
-      const id = NEW ? ++next : ((version * N + j) * 7919) % ROWS + 1;
-      changes.push({ table: 'items', pk: packColumns([BigInt(id)]), cid: 'qty', val: BigInt(version), colVersion: 1 + version, dbVersion: version, siteId: site, seq: j, cl: 1 });
-    }
-    engine.applyChanges(changes, { source: 'peer', trackPeer: { siteId: site, version }, direct: site });
-  };
+  const round = smallMerges(engine, packColumns, N, ROWS, NEW);
   const wal = () => statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
   return { round, wal, db };
 }
 
 const envs: Record<string, Awaited<ReturnType<typeof setup>>> = {};
 for (const [k, r] of roots) envs[k] = await setup(r);
-const res: Record<string, number[]> = {};
-const frames: Record<string, number[]> = {};
-for (let rep = 0; rep < REPS; rep++) {
-  for (const [k] of rep % 2 === 0 ? roots : [...roots].reverse()) {
-    const e = envs[k]!;
-    for (let i = 0; i < Math.min(50, ROUNDS); i++) e.round();
-    e.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    const w0 = e.wal();
-    const t = process.cpuUsage();
-    for (let i = 0; i < ROUNDS; i++) e.round();
-    const d = process.cpuUsage(t);
-    (res[k] ??= []).push((d.user + d.system) / ROUNDS);
-    // A frame is a 24-byte header and a 4,096-byte page; the WAL restarts only at the checkpoint before each block.
-    (frames[k] ??= []).push((e.wal() - w0) / (4096 + 24) / ROUNDS);
-  }
-}
+const { cpu: res, frames } = timeSmallMerges(envs, REPS, ROUNDS);
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 console.log(
   `${N} ${NEW ? 'new rows' : 'updates'} per merge into ${ROWS} rows:`,

@@ -13,10 +13,9 @@
  *
  *   BENCH_N=10 node --disable-warning=ExperimentalWarning bench/small-merge-triggers.ts
  */
-import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { Engine, openDatabase, packColumns, type Change } from '../src/engine/index.ts';
-import { ITEMS_DDL, Scratch } from './util.ts';
+import { Engine, openDatabase, packColumns } from '../src/engine/index.ts';
+import { ITEMS_DDL, Scratch, smallMerges, timeSmallMerges } from './util.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const N = Number(process.env.BENCH_N ?? 1);
@@ -43,18 +42,7 @@ function setup(triggers: boolean) {
   }
   db.exec('PRAGMA wal_autocheckpoint = 0');
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-  const site = randomBytes(16);
-  let v = 0;
-  let next = ROWS;
-  const round = (): void => {
-    const version = ++v;
-    const changes: Change[] = [];
-    for (let j = 0; j < N; j++) {
-      const id = NEW ? ++next : (((version * N + j) * 7919) % ROWS) + 1;
-      changes.push({ table: 'items', pk: packColumns([BigInt(id)]), cid: 'qty', val: BigInt(version), colVersion: 1 + version, dbVersion: version, siteId: site, seq: j, cl: 1 });
-    }
-    engine.applyChanges(changes, { source: 'peer', trackPeer: { siteId: site, version }, direct: site });
-  };
+  const round = smallMerges(engine, packColumns, N, ROWS, NEW);
   const wal = (): number => statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
   const count = (): number => Number((db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'items'").get() as { n: number }).n);
   return { round, wal, db, count };
@@ -62,21 +50,7 @@ function setup(triggers: boolean) {
 
 const envs = { triggers: setup(true), none: setup(false) };
 const keys = Object.keys(envs) as (keyof typeof envs)[];
-const res: Record<string, number[]> = {};
-const frames: Record<string, number[]> = {};
-for (let rep = 0; rep < REPS; rep++) {
-  for (const k of rep % 2 === 0 ? keys : [...keys].reverse()) {
-    const e = envs[k];
-    for (let i = 0; i < Math.min(50, ROUNDS); i++) e.round();
-    e.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    const w0 = e.wal();
-    const t = process.cpuUsage();
-    for (let i = 0; i < ROUNDS; i++) e.round();
-    const d = process.cpuUsage(t);
-    (res[k] ??= []).push((d.user + d.system) / ROUNDS);
-    (frames[k] ??= []).push((e.wal() - w0) / (4096 + 24) / ROUNDS);
-  }
-}
+const { cpu: res, frames } = timeSmallMerges(envs, REPS, ROUNDS);
 // The trigger-less database stayed so (the engine did not repair it), the other kept its triggers.
 if (envs.none.count() !== 0 || envs.triggers.count() !== 4) throw new Error(`triggers: ${envs.triggers.count()} and ${envs.none.count()}`);
 const med = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;

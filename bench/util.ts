@@ -1,5 +1,7 @@
 /** Timing helpers, data generation and machine facts shared by the benchmark's two halves. */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { ApplyOptions, Change } from '../src/engine/index.ts';
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -165,4 +167,64 @@ export async function hostedNotes(root: string, prefix: string): Promise<Record<
   await hosted.declare([{ name: 'notes', pks: ['id'], columns: ['body'] }]);
   const gate = new Gate(() => ({ read: 'all', write: 'all' }));
   return { store, hosted, gate, fanout: fanoutOf(hosted), packColumns, dir, stop: new AbortController() };
+}
+
+/**
+ * A peer's small merges into `engine`'s `items` table of `rows` rows, as a live push is merged
+ * (`applyChanges` with a source, the peer's tracked version and `direct`): each call merges `n`
+ * changes of the next version — updates of `qty` spread over the table, or with `fresh` new rows.
+ * `packColumns` comes with the engine (A/B benches load another tree's).
+ */
+export function smallMerges(
+  engine: { applyChanges(changes: Change[], options: ApplyOptions): unknown },
+  packColumns: (values: bigint[]) => Uint8Array,
+  n: number,
+  rows: number,
+  fresh: boolean,
+): () => void {
+  const site = randomBytes(16);
+  let v = 0;
+  let next = rows;
+  return () => {
+    const version = ++v;
+    const changes: Change[] = [];
+    for (let j = 0; j < n; j++) {
+      const id = fresh ? ++next : (((version * n + j) * 7919) % rows) + 1;
+      changes.push({ table: 'items', pk: packColumns([BigInt(id)]), cid: 'qty', val: BigInt(version), colVersion: 1 + version, dbVersion: version, siteId: site, seq: j, cl: 1 });
+    }
+    engine.applyChanges(changes, { source: 'peer', trackPeer: { siteId: site, version }, direct: site });
+  };
+}
+
+/** A variant of a small-merge A/B: its merge, its database, and the size of its WAL file. */
+export interface SmallMergeVariant {
+  round: () => void;
+  db: { exec(sql: string): void };
+  wal: () => number;
+}
+
+/**
+ * Times `rounds` merges of each variant, `reps` times, alternating (the order reversed every other
+ * rep), after a warm-up and a TRUNCATE checkpoint each time: per variant, µs of this process's CPU
+ * per merge and the WAL frames (a 24-byte header and a 4,096-byte page) each commit wrote.
+ */
+export function timeSmallMerges(variants: Record<string, SmallMergeVariant>, reps: number, rounds: number): { cpu: Record<string, number[]>; frames: Record<string, number[]> } {
+  const keys = Object.keys(variants);
+  const cpu: Record<string, number[]> = {};
+  const frames: Record<string, number[]> = {};
+  for (let rep = 0; rep < reps; rep++) {
+    for (const k of rep % 2 === 0 ? keys : [...keys].reverse()) {
+      const e = variants[k]!;
+      for (let i = 0; i < Math.min(50, rounds); i++) e.round();
+      e.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      const w0 = e.wal();
+      const t = process.cpuUsage();
+      for (let i = 0; i < rounds; i++) e.round();
+      const d = process.cpuUsage(t);
+      (cpu[k] ??= []).push((d.user + d.system) / rounds);
+      // The WAL restarts only at the checkpoint before each block, so its growth counts the frames.
+      (frames[k] ??= []).push((e.wal() - w0) / (4096 + 24) / rounds);
+    }
+  }
+  return { cpu, frames };
 }
