@@ -31,7 +31,7 @@ import { buildPackage, childrenCpuMs } from './cli.ts';
 import { itemsRepo } from './items-repo.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
+const NODE = realpathSync(join(ROOT, 'node_modules', '.bin', 'node'));
 const rounds = Number(process.argv[2] ?? 5);
 const rows = Number(process.env.BENCH_ROWS ?? 100_000);
 

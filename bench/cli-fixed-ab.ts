@@ -16,7 +16,7 @@ import { buildPackage, childrenCpuMs } from './cli.ts';
 import { now, Scratch } from './util.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
+const NODE = realpathSync(join(ROOT, 'node_modules', '.bin', 'node'));
 
 if (process.argv[2] === '--build') {
   buildPackage(resolve(process.argv[4]!));

@@ -21,7 +21,7 @@ import { buildPackage, childrenCpuMs } from './cli.ts';
 import { itemsRepo } from './items-repo.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
+const NODE = realpathSync(join(ROOT, 'node_modules', '.bin', 'node'));
 const [command, roundsArg, ...variants] = process.argv.slice(2);
 if ((command !== 'apply' && command !== 'changes') || variants.length === 0) {
   throw new Error("usage: cli-flags-ab.ts apply|changes ROUNDS 'FLAGS' ['FLAGS'…]");

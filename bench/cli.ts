@@ -20,7 +20,7 @@ import { loadavg } from 'node:os';
 import { now, round1, Scratch } from './util.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
+const NODE = realpathSync(join(ROOT, 'node_modules', '.bin', 'node'));
 
 /** Median and spread of some wall times, and the mean CPU time per run (null off Linux), in ms. */
 export interface WallTimes {

@@ -16,7 +16,7 @@ function fail(message) {
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
-const hint = `install ddcp with its optional dependency 'node' (Node.js 24), or set DDCP_NODE to a newer node`;
+const hint = `install ddcp with its optional dependencies (its Node.js 24 for Linux x64/arm64 and macOS x64), put Node.js 22.16+ or 24+ on PATH, or set DDCP_NODE to one`;
 
 // A clone (or `npm link` of one) has src/ and runs the TypeScript; a package ships only dist/.
 const fromSource = existsSync(new URL('../src/cli/main.ts', import.meta.url));

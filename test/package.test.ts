@@ -143,9 +143,9 @@ describe('the packed package', { timeout: 600_000 }, () => {
     const repo = folder('bundled');
     ok(p.globalBin, ['init'], repo);
     const list = join(p.dir, 'bundled-modules.txt');
-    const node = join(pkg, 'node_modules', 'node', 'bin', 'node');
+    const node = join(p.app, 'node_modules', '.bin', 'node');
     const tracer = join(REPO_ROOT, 'test', 'support', 'trace-modules.ts');
-    ok(existsSync(node) ? node : join(p.app, 'node_modules', '.bin', 'node'), ['--disable-warning=ExperimentalWarning', '--import', tracer, join(pkg, 'bin', 'ddcp.js'), 'status'], repo, { DDCP_TRACE_MODULES: list });
+    ok(node, ['--disable-warning=ExperimentalWarning', '--import', tracer, join(pkg, 'bin', 'ddcp.js'), 'status'], repo, { DDCP_TRACE_MODULES: list });
     const inPackage = pathToFileURL(realpathSync(pkg)).href + '/';
     const files = readFileSync(list, 'utf8').trim().split('\n').filter((u) => u.startsWith('file:') && !u.endsWith('/trace-modules.ts'));
     assert.ok(files.includes(`${inPackage}dist/cli/bundle/ddcp.js`), files.join('\n'));
@@ -158,7 +158,7 @@ describe('the packed package', { timeout: 600_000 }, () => {
     // subcommands ddcp has none of; the control socket's node:net is looked up only to reach a serve;
     // `changes` into a file writes with fs.write, so process.stdout (a stream) is never made.
     const pkg = join(p.globalPrefix, 'lib', 'node_modules', 'ddcp');
-    const node = existsSync(join(pkg, 'node_modules', 'node', 'bin', 'node')) ? join(pkg, 'node_modules', 'node', 'bin', 'node') : join(p.app, 'node_modules', '.bin', 'node');
+    const node = join(p.app, 'node_modules', '.bin', 'node');
     const repo = folder('lazy-builtins');
     ok(p.globalBin, ['init'], repo);
     ok(p.globalBin, ['shell', '-c', `${SCHEMA} INSERT INTO notes VALUES ('n1', 'hello')`], repo);

@@ -75,12 +75,13 @@ export async function packAndInstall(): Promise<PackedInstall> {
     const globalPrefix = join(dir, 'global');
     const app = join(dir, 'app');
     mkdirSync(app);
-    // allowScripts: the `node` package's install script puts the Node 24 binary in place. (Not
-    // `--allow-scripts=node` for -g: npm hands it on to the `npm install` that script runs, which refuses it.)
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { node: true } }));
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+    // --ignore-scripts: as npm 12 installs (it runs no dependency's install script that the app did not
+    // allow): ddcp and its Node 24 must need none. (The `node` package ddcp once depended on did, and
+    // `--allow-scripts=node` with -g broke it: npm handed the flag on to the `npm install` its script ran.)
     await Promise.all([
-      npm(['install', '-g', '--prefix', globalPrefix, ...NPM_QUIET, tarball], dir),
-      npm(['install', ...NPM_QUIET, tarball], app),
+      npm(['install', '-g', '--ignore-scripts', '--prefix', globalPrefix, ...NPM_QUIET, tarball], dir),
+      npm(['install', '--ignore-scripts', ...NPM_QUIET, tarball], app),
     ]);
     const t2 = performance.now();
     return { dir, tarball, globalPrefix, globalBin: join(globalPrefix, 'bin', 'ddcp'), app, packSeconds: (t1 - t0) / 1000, installSeconds: (t2 - t1) / 1000 };
