@@ -34,9 +34,18 @@ export function keyColumns(db: SqliteConnection, table: string): KeyColumn[] {
   const cols = (db.prepare(`PRAGMA main.table_xinfo(${literal(table)})`).all() as { name: string; type: string; pk: number | bigint }[])
     .filter((c) => Number(c.pk) > 0)
     .sort((a, b) => Number(a.pk) - Number(b.pk));
-  const list = db.prepare(`PRAGMA main.table_list(${literal(table)})`).get() as { wr: number | bigint } | undefined;
+  const list = db.prepare(`PRAGMA main.table_list(${literal(table)})`).get() as { wr: number | bigint; strict: number | bigint } | undefined;
   const withoutRowid = Number(list?.wr ?? 0) === 1;
-  return cols.map((c) => ({ name: c.name, affinity: affinityOf(c.type), rowid: !withoutRowid && cols.length === 1 && c.type.toUpperCase() === 'INTEGER' }));
+  const strict = Number(list?.strict ?? 0) === 1;
+  return cols.map((c) => ({ name: c.name, affinity: columnAffinity(c.type, strict), rowid: !withoutRowid && cols.length === 1 && c.type.toUpperCase() === 'INTEGER' }));
+}
+
+/**
+ * The affinity of a column declared `declared`, in a STRICT table if `strict`: there ANY has none
+ * (it keeps '1', 1 and 1.0 apart), where outside STRICT the same word gives NUMERIC.
+ */
+export function columnAffinity(declared: string, strict: boolean): Affinity {
+  return strict && declared.toUpperCase() === 'ANY' ? 'BLOB' : affinityOf(declared);
 }
 
 const TYPE_NAME = (v: SqlValue): string => (typeof v === 'bigint' ? 'INTEGER' : typeof v === 'number' ? 'REAL' : typeof v === 'string' ? 'TEXT' : 'BLOB');

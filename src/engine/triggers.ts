@@ -4,7 +4,7 @@
  * Python, another process) is tracked without loading anything, and an app's write costs one small
  * append. `seal` turns the log into clocks later, in one transaction, under one db_version.
  */
-import { affinityOf } from './keys.ts';
+import { columnAffinity } from './keys.ts';
 import { clockViewSql, KEY_CLOCK_COLUMNS, layoutTablesSql } from './layout.ts';
 import type { CrrNames } from './names.ts';
 import { INTERNAL_MARK, type TableInfo } from './schema.ts';
@@ -131,8 +131,8 @@ export function maskKinds(db: SqliteConnection, info: TableInfo): MaskKind[] {
   const strict = Number(list?.strict ?? 0) === 1;
   return info.columns.map((c) => {
     const declared = types.get(c);
-    if (declared === undefined || (strict && declared.toUpperCase() === 'ANY')) return 'any';
-    const a = affinityOf(declared);
+    if (declared === undefined) return 'any';
+    const a = columnAffinity(declared, strict);
     return a === 'TEXT' || a === 'REAL' ? 'exact' : a === 'BLOB' ? 'any' : 'integer';
   });
 }
