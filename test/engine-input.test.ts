@@ -132,6 +132,9 @@ describe('applyChanges refuses bad input and applies nothing', () => {
     { name: 'value that is not an SQLite value (object)', bad: (v) => ({ ...item(v), val: { x: 1 } }), message: /val/ },
     { name: 'value that is not an SQLite value (array)', bad: (v) => ({ ...item(v), val: [1] }), message: /val/ },
     { name: 'not an object', bad: () => null },
+    // b is TEXT: SQLite would store these as text, and a tie would be decided on what was sent.
+    { name: 'an INTEGER for a TEXT column', bad: (v) => ({ ...item(v), cid: 'b', val: 5n }), message: /items\.b .*TEXT affinity: SQLite would store INTEGER 5 as TEXT/ },
+    { name: 'a REAL for a TEXT column', bad: (v) => ({ ...item(v), cid: 'b', val: 1.5 }), message: /TEXT affinity/ },
   ];
 
   for (const { name, bad, message } of cases) {
@@ -158,6 +161,30 @@ describe('applyChanges refuses bad input and applies nothing', () => {
       }
     });
   }
+
+  it('a value the column would store as another one is refused (delivery order decided a tie between it and another value)', () => {
+    // Before: TEXT '007' and INTEGER 5 at one col_version in an INTEGER column: '007' lost to 5 where
+    // it arrived second (TEXT < INTEGER), and won where it arrived first (stored as 7, and 7 > 5).
+    const schema = 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, n INTEGER, r REAL, s TEXT, d NUMERIC, x)';
+    const cell = (cid: string, val: SqlValue, site: number): Change => ({ table: 't', pk: packColumns([1n]), cid, val, colVersion: 1, dbVersion: 1, siteId: new Uint8Array(16).fill(site), cl: 1, seq: 0 });
+    const misfits: [string, SqlValue, SqlValue][] = [['n', '007', 5n], ['n', 2.0, 1n], ['r', 5n, 5.5], ['s', 10n, '9'], ['d', ' 12 ', 3n], ['d', '1e3', 3n]];
+    for (const [cid, odd, other] of misfits) {
+      const a = open(schema, ['t']);
+      const b = open(schema, ['t']);
+      a.applyChanges([cell(cid, other, 2)]);
+      assertChangeError(() => a.applyChanges([cell(cid, odd, 1)]), new RegExp(`t\\.${cid} doesn't fit here: column ${cid} has`));
+      assertChangeError(() => b.applyChanges([cell(cid, odd, 1), cell(cid, other, 2)]), /change 1\b/);
+      assert.deepEqual(rows(b.db as DatabaseSync, 'SELECT * FROM t'), [], `${cid}: nothing applied`);
+    }
+    // What an honest replica stores passes: text, reals and blobs where the affinity keeps them.
+    const a = open(schema, ['t']);
+    a.db.prepare('INSERT INTO t VALUES (1, ?, ?, ?, ?, ?)').run('abc', 1e300, '12', 1.5, '007');
+    a.db.prepare('INSERT INTO t VALUES (2, ?, ?, ?, ?, ?)').run(1.5, -1.5, new Uint8Array([1]), '2024-01-01', 7n);
+    a.db.prepare('INSERT INTO t VALUES (3, ?, ?, ?, ?, ?)').run(2 ** 63, 'x', '', 'x', 1.0);
+    const b = open(schema, ['t']);
+    b.applyChanges([...a.changesSince(0)]);
+    assert.deepEqual(rows(b.db as DatabaseSync, 'SELECT * FROM t ORDER BY id'), rows(a.db as DatabaseSync, 'SELECT * FROM t ORDER BY id'));
+  });
 
   it('the error names the position of the bad change', () => {
     const { here, peer, valid } = setup();

@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { affinityOf, KeyCheck, keyColumns, type Affinity } from './keys.ts';
+import { KeyCheck, keyColumns } from './keys.ts';
+import { affinityOf, type Affinity } from './affinity.ts';
 import { Engine } from './engine.ts';
 import { openDatabase, type SqlValue } from './sqlite.ts';
 import { valuesKey } from './bulk.ts';

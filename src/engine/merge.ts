@@ -510,8 +510,11 @@ function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, chan
       if (newRow) expect = 0;
       const cid = c.cid;
       if (cid !== SENTINEL) {
+        let at = expect;
         if (cid === t.info.columns[expect]) expect++;
-        else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+        else if ((at = t.newRows.position(cid) ?? -1) < 0) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+        const misfit = t.valueProblem(at, c.val);
+        if (misfit) throw new ChangeError(`change ${n}: value of ${c.table}.${cid} doesn't fit here: ${misfit}`);
       }
       if (newRow) {
         lastRow = g.row(t, c, n);
@@ -542,8 +545,11 @@ function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, chan
     if (newRow) expect = 0;
     const cid = c.cid;
     if (cid !== SENTINEL) {
+      let at = expect;
       if (cid === t.info.columns[expect]) expect++;
-      else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+      else if ((at = t.newRows.position(cid) ?? -1) < 0) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+      const misfit = t.valueProblem(at, c.val);
+      if (misfit) throw new ChangeError(`change ${n}: value of ${c.table}.${cid} doesn't fit here: ${misfit}`);
     }
     if (newRow) {
       lastRow = g.row(t, c, n);

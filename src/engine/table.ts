@@ -11,6 +11,7 @@ import { dropTriggersSql, trackingSql } from './triggers.ts';
 import { inFlatGroups, inGroups, placeholders, RowBatch, StatementCache } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
+import { AffinityProbe, columnAffinities, type Affinity } from './affinity.ts';
 import { NewRowColumns, type NewRow, type NewRowShape } from './new-rows.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
@@ -101,6 +102,9 @@ export class CrrTable {
   readonly keys: KeyCheck;
   /** The columns as merge's bulk decision of new rows needs them. */
   readonly newRows: NewRowColumns;
+  /** The affinity of each column (`info.columns` order): a value from a peer must be what SQLite would store (affinity.ts). */
+  private readonly affinities: readonly Affinity[];
+  private readonly probe: AffinityProbe;
   /** The table is keyed by its rowid alone (an INTEGER PRIMARY KEY): keys are integers, compared as such. */
   readonly rowidKey: boolean;
   /** Key columns the key map stores beside `__key` (none when keyed by the rowid alias). */
@@ -121,6 +125,8 @@ export class CrrTable {
     this.newRows = new NewRowColumns(info.columns);
     const keyCols = keyColumns(db, info.name);
     this.keys = new KeyCheck(db, keyCols);
+    this.affinities = columnAffinities(db, info.name, info.columns);
+    this.probe = new AffinityProbe(db);
     this.rowidKey = keyCols.length === 1 && keyCols[0]!.rowid;
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
@@ -397,6 +403,12 @@ export class CrrTable {
     }
     const r = s.get(...pk) as [SqlValue] | undefined;
     return r ? r[0] : null;
+  }
+
+  /** Why `v` can't be column number `at`'s value from a peer (SQLite would store it as something else), or undefined. */
+  valueProblem(at: number, v: SqlValue): string | undefined {
+    const a = this.affinities[at]!;
+    return this.probe.fits(a, v) ? undefined : this.probe.problem(`column ${this.info.columns[at]!}`, a, v);
   }
 
   /**
