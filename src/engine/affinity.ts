@@ -43,8 +43,11 @@ export function columnAffinities(db: SqliteConnection, table: string, columns: r
 /** The storage class's name of a value, for messages. */
 export const TYPE_NAME = (v: SqlValue): string => (v === null ? 'NULL' : typeof v === 'bigint' ? 'INTEGER' : typeof v === 'number' ? 'REAL' : typeof v === 'string' ? 'TEXT' : 'BLOB');
 
-/** Characters of a text SQLite may read as a number (its whitespace, digits, sign, point, exponent). */
-const NUMERIC_LOOKING = /^[\t\n\v\f\r 0-9+\-.eE]*$/;
+/**
+ * The shape of a text SQLite may read as a number: a decimal literal between its whitespace. Only
+ * such a text is put to SQLite (a date such as '2024-01-05' in a NUMERIC column is not).
+ */
+const NUMERIC_LOOKING = /^[\t\n\v\f\r ]*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[\t\n\v\f\r ]*$/;
 
 /** Asks SQLite itself what a column of some affinity stores for a value. */
 export class AffinityProbe {
