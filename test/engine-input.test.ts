@@ -323,6 +323,9 @@ describe('asCrr refuses tables that cannot merge safely, and creates nothing', (
     { name: 'unique index', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a); CREATE UNIQUE INDEX t_a ON t (a)', table: 't', reason: /UNIQUE index.*t_a/ },
     { name: 'a NOCASE primary key', sql: 'CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL COLLATE NOCASE, a)', table: 't', reason: /primary-key column k has COLLATE NOCASE/ },
     { name: 'a collation in a composite key', sql: 'CREATE TABLE t (x INTEGER NOT NULL, y TEXT NOT NULL, a, PRIMARY KEY (x, y COLLATE RTRIM)) WITHOUT ROWID', table: 't', reason: /primary-key column y has COLLATE RTRIM/ },
+    // The key map names its own key `__key` (SQLite names are case-insensitive): it was a bare SQLite "duplicate column name".
+    { name: 'a key column named __key', sql: 'CREATE TABLE t ("__Key" TEXT PRIMARY KEY NOT NULL, a)', table: 't', reason: /primary-key column __Key: the name __key is reserved for ddcp/ },
+    { name: 'an INTEGER PRIMARY KEY named __key', sql: 'CREATE TABLE t ("__key" INTEGER PRIMARY KEY NOT NULL, a)', table: 't', reason: /reserved/ },
     { name: 'foreign key', sql: 'CREATE TABLE p (id INTEGER PRIMARY KEY NOT NULL); CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, p INTEGER REFERENCES p (id))', table: 't', reason: /foreign/ },
     { name: 'NOT NULL column without a default', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a TEXT NOT NULL)', table: 't', reason: /column a is NOT NULL without a DEFAULT/ },
     { name: 'a column named like the sentinel', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, "-1")', table: 't', reason: /reserved/ },
