@@ -102,7 +102,7 @@ export class CrrTable {
   readonly keys: KeyCheck;
   /** The columns as merge's bulk decision of new rows needs them. */
   readonly newRows: NewRowColumns;
-  /** The affinity of each column (`info.columns` order): a value from a peer must be what SQLite would store (affinity.ts). */
+  /** The affinity of each column (`info.columns` order): a value from a peer is merged as SQLite would store it (affinity.ts). */
   private readonly affinities: readonly Affinity[];
   private readonly probe: AffinityProbe;
   /** The table is keyed by its rowid alone (an INTEGER PRIMARY KEY): keys are integers, compared as such. */
@@ -405,10 +405,14 @@ export class CrrTable {
     return r ? r[0] : null;
   }
 
-  /** Why `v` can't be column number `at`'s value from a peer (SQLite would store it as something else), or undefined. */
-  valueProblem(at: number, v: SqlValue): string | undefined {
-    const a = this.affinities[at]!;
-    return this.probe.fits(a, v) ? undefined : this.probe.problem(`column ${this.info.columns[at]!}`, a, v);
+  /** Whether column number `at` stores `v` as given (the common case: decided without SQLite but for numeric-looking text). */
+  valueFits(at: number, v: SqlValue): boolean {
+    return this.probe.fits(this.affinities[at]!, v);
+  }
+
+  /** What column number `at` stores for `v`, as SQLite converts it by the column's affinity (asked of SQLite). */
+  storedValue(at: number, v: SqlValue): SqlValue {
+    return this.probe.store(this.affinities[at]!, v);
   }
 
   /**
