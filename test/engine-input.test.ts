@@ -162,7 +162,7 @@ describe('applyChanges refuses bad input and applies nothing', () => {
   it('a value the column would store as another one is merged as stored, so both orders of delivery keep the same value', () => {
     // Refused before (so one misfit value from a hub stalled a client's sync for good); before that,
     // TEXT '007' and INTEGER 5 at one col_version in an INTEGER column: '007' lost to 5 where it
-    // arrived second (TEXT > INTEGER went by what was sent), and won where it arrived first (stored as
+    // arrived second (compared as sent, and TEXT < INTEGER), and won where it arrived first (stored as
     // 7, and 7 > 5). Now it is merged as the 7 SQLite stores, in either order.
     const schema = 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, n INTEGER, r REAL, s TEXT, d NUMERIC, x)';
     const cell = (cid: string, val: SqlValue, site: number): Change => ({ table: 't', pk: packColumns([1n]), cid, val, colVersion: 1, dbVersion: 1, siteId: new Uint8Array(16).fill(site), cl: 1, seq: 0 });
