@@ -14,6 +14,7 @@ import { Engine } from '../src/engine/engine.ts';
 import type { Change } from '../src/engine/change.ts';
 import { packColumns } from '../src/engine/pack.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
+import { StoredReport } from '../src/engine/stored.ts';
 import { rng, shuffle } from './support/random.ts';
 import { hex, repr } from './support/convergence.ts';
 
@@ -64,18 +65,22 @@ function change(c: Cell, seq: number): Change {
   return { table: 't', pk: packColumns([c.id]), cid: c.cid, val: c.val, colVersion: c.colVersion, dbVersion: 1, siteId: site(c.site), cl: 1, seq };
 }
 
-/** Delivers `changes` in an order and batches drawn from `seed`, each batch an array or an iterable. */
-function deliver(e: Engine, changes: readonly Change[], seed: number): void {
+/**
+ * Delivers `changes` in an order and batches drawn from `seed`, each batch an array or an iterable,
+ * every merge noting what it stored in `report`.
+ */
+function deliver(e: Engine, changes: readonly Change[], seed: number, report: StoredReport): void {
   const rand = rng(seed);
   const order = shuffle(changes, rand);
   while (order.length > 0) {
     const batch = order.splice(0, 1 + Math.floor(rand() * 4));
-    if (rand() < 0.5) e.applyChanges(batch);
+    if (rand() < 0.5) e.applyChanges(batch, { report });
     else
       e.applyChanges(
         (function* () {
           yield* batch;
         })(),
+        { report },
       );
   }
 }
@@ -87,9 +92,11 @@ function rows(e: Engine): string[] {
   return (s.all() as unknown as SqlValue[][]).map((r) => r.map(repr).join(', '));
 }
 
+const line = (c: Change): string => `${hex(c.pk)} ${c.cid} ${repr(c.val)} ${c.colVersion} ${hex(c.siteId)} ${c.cl}`;
+
 /** Every cell's value and winning clock (col_version, origin), as a peer would read them. */
 function clocks(e: Engine): string[] {
-  return [...e.changesSince(0)].map((c) => `${hex(c.pk)} ${c.cid} ${repr(c.val)} ${c.colVersion} ${hex(c.siteId)} ${c.cl}`).sort();
+  return [...e.changesSince(0)].map(line).sort();
 }
 
 describe('values a column converts', () => {
@@ -99,7 +106,10 @@ describe('values a column converts', () => {
         const changes = cells.map(change);
         const replicas = seeds.map((seed) => {
           const e = open(TYPED);
-          deliver(e, changes, seed);
+          const report = new StoredReport();
+          deliver(e, changes, seed, report);
+          // What the merges reported as stored (a hub's fan-out hands it over) is what was stored.
+          assert.deepEqual(e.storedChanges(report, 0)?.map(line).sort(), clocks(e), 'stored report');
           return e;
         });
         const [first, ...rest] = replicas;
@@ -156,5 +166,16 @@ describe('values a column converts', () => {
       // The winning clock is the pushing client's everywhere (col_version 1, site 9).
       for (const e of [a, b, hub]) assert.deepEqual(clocks(e).map((l) => l.split(' ').slice(-3).join(' ')), [`1 ${hex(site(9))} 1`], cid);
     }
+  });
+
+  it('the conflicts log names the converted value', () => {
+    const e = open(TYPED);
+    const cell = (val: SqlValue, n: number): Change => change({ id: 1n, cid: 'i', val, colVersion: 1, site: n }, 0);
+    e.applyChanges([cell(5n, 2)]);
+    e.applyChanges([cell('007', 1)]);
+    const [c] = e.conflicts();
+    assert.equal(c?.incoming.value, 7n);
+    assert.equal(c?.local.value, 5n);
+    assert.equal(c?.winner, 'incoming');
   });
 });
