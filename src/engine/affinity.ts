@@ -2,8 +2,9 @@
  * Whether SQLite would store a value unchanged in a column of a given affinity. A change from a peer
  * carries the value as the peer stored it; one that our affinity would convert (TEXT '007' into an
  * INTEGER column becomes 7) is compared in a tie as what it is but stored as something else, so the
- * order of delivery would decide the winner and replicas would part. Honest replicas of one schema
- * only ever send what SQLite stored; the rest is refused (keys.ts does the same for keys).
+ * order of delivery would decide the winner and replicas would part. So the merge takes such a value
+ * as what SQLite stores (merge.ts's storedAs); a key that doesn't fit is refused instead (keys.ts:
+ * converting it would change the row's identity).
  */
 import { literal, type SqlValue, type SqliteConnection, type Statement } from './sqlite.ts';
 import { valuesKey } from './bulk.ts';
