@@ -159,6 +159,54 @@ describe('applyChanges refuses bad input and applies nothing', () => {
     });
   }
 
+  it('a value the column would store as another one is merged as stored, so both orders of delivery keep the same value', () => {
+    // Refused before (so one misfit value from a hub stalled a client's sync for good); before that,
+    // TEXT '007' and INTEGER 5 at one col_version in an INTEGER column: '007' lost to 5 where it
+    // arrived second (compared as sent, and TEXT < INTEGER), and won where it arrived first (stored as
+    // 7, and 7 > 5). Now it is merged as the 7 SQLite stores, in either order.
+    const schema = 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, n INTEGER, r REAL, s TEXT, d NUMERIC, x)';
+    const cell = (cid: string, val: SqlValue, site: number): Change => ({ table: 't', pk: packColumns([1n]), cid, val, colVersion: 1, dbVersion: 1, siteId: new Uint8Array(16).fill(site), cl: 1, seq: 0 });
+    // [column, the misfit value, another value at the same clock, what both replicas keep]
+    const misfits: [string, SqlValue, SqlValue, SqlValue][] = [
+      ['n', '007', 5n, 7n],
+      ['n', 2.0, 1n, 2n],
+      ['r', 5n, 4.5, 5.0],
+      ['s', 10n, '09', '10'],
+      ['d', ' 12 ', 3n, 12n],
+      ['d', '1e3', 3n, 1000n],
+      ['d', 4.0, 3n, 4n],
+    ];
+    for (const [cid, odd, other, kept] of misfits) {
+      const a = open(schema, ['t']);
+      const b = open(schema, ['t']);
+      const c = open(schema, ['t']);
+      assert.equal(a.applyChanges([cell(cid, other, 2)]).applied, 1);
+      a.applyChanges([cell(cid, odd, 1)]);
+      // Applied, not refused: the converted value, which then wins the tie with the other.
+      assert.equal(b.applyChanges([cell(cid, odd, 1), cell(cid, other, 2)]).applied, 1, `${cid}: applied`);
+      // Not a plain array: the other way of reading the changes.
+      c.applyChanges((function* () {
+        yield cell(cid, odd, 1);
+      })());
+      c.applyChanges([cell(cid, other, 2)]);
+      for (const [name, e] of [['a', a], ['b', b], ['c', c]] as const) {
+        assert.deepEqual(rows(e.db as DatabaseSync, `SELECT ${cid}, typeof(${cid}) FROM t`), [[kept, typeof kept === 'bigint' ? 'integer' : typeof kept === 'number' ? 'real' : 'text']], `${cid} ${repr(odd)} on ${name}`);
+      }
+      // The clocks agree too: the winner's origin is the same site everywhere.
+      const clocks = (e: Engine) => [...e.changesSince(0)].map((ch) => `${ch.cid} ${repr(ch.val)} ${ch.colVersion} ${hex(ch.siteId)}`);
+      assert.deepEqual(clocks(b), clocks(a), `${cid}: clocks`);
+      assert.deepEqual(clocks(c), clocks(a), `${cid}: clocks`);
+    }
+    // What an honest replica stores is merged as sent: text, reals and blobs where the affinity keeps them.
+    const a = open(schema, ['t']);
+    a.db.prepare('INSERT INTO t VALUES (1, ?, ?, ?, ?, ?)').run('abc', 1e300, '12', 1.5, '007');
+    a.db.prepare('INSERT INTO t VALUES (2, ?, ?, ?, ?, ?)').run(1.5, -1.5, new Uint8Array([1]), '2024-01-01', 7n);
+    a.db.prepare('INSERT INTO t VALUES (3, ?, ?, ?, ?, ?)').run(2 ** 63, 'x', '', 'x', 1.0);
+    const b = open(schema, ['t']);
+    b.applyChanges([...a.changesSince(0)]);
+    assert.deepEqual(rows(b.db as DatabaseSync, 'SELECT * FROM t ORDER BY id'), rows(a.db as DatabaseSync, 'SELECT * FROM t ORDER BY id'));
+  });
+
   it('the error names the position of the bad change', () => {
     const { here, peer, valid } = setup();
     try {
@@ -296,6 +344,9 @@ describe('asCrr refuses tables that cannot merge safely, and creates nothing', (
     { name: 'unique index', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a); CREATE UNIQUE INDEX t_a ON t (a)', table: 't', reason: /UNIQUE index.*t_a/ },
     { name: 'a NOCASE primary key', sql: 'CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL COLLATE NOCASE, a)', table: 't', reason: /primary-key column k has COLLATE NOCASE/ },
     { name: 'a collation in a composite key', sql: 'CREATE TABLE t (x INTEGER NOT NULL, y TEXT NOT NULL, a, PRIMARY KEY (x, y COLLATE RTRIM)) WITHOUT ROWID', table: 't', reason: /primary-key column y has COLLATE RTRIM/ },
+    // The key map names its own key `__key` (SQLite names are case-insensitive): it was a bare SQLite "duplicate column name".
+    { name: 'a key column named __key', sql: 'CREATE TABLE t ("__Key" TEXT PRIMARY KEY NOT NULL, a)', table: 't', reason: /primary-key column __Key: the name __key is reserved for ddcp/ },
+    { name: 'an INTEGER PRIMARY KEY named __key', sql: 'CREATE TABLE t ("__key" INTEGER PRIMARY KEY NOT NULL, a)', table: 't', reason: /reserved/ },
     { name: 'foreign key', sql: 'CREATE TABLE p (id INTEGER PRIMARY KEY NOT NULL); CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, p INTEGER REFERENCES p (id))', table: 't', reason: /foreign/ },
     { name: 'NOT NULL column without a default', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, a TEXT NOT NULL)', table: 't', reason: /column a is NOT NULL without a DEFAULT/ },
     { name: 'a column named like the sentinel', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY NOT NULL, "-1")', table: 't', reason: /reserved/ },

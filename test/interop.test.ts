@@ -920,3 +920,31 @@ test('bulk: thousands of rows in one merge, both ways, and local writes after it
     }
   }
 });
+
+test("a STRICT table's ANY key keeps each key's storage class, as cr-sqlite does ('1', 1 and 2.0 are three rows), both ways", async () => {
+  // ddcp took ANY for NUMERIC: it refused cr-sqlite's TEXT '1' key, and its own seal failed on '1' beside 1.
+  const strict: TableDef = {
+    name: 'anykey',
+    ddl: 'CREATE TABLE anykey (id ANY PRIMARY KEY NOT NULL, v TEXT) STRICT',
+    pks: ['id'],
+    cols: ['v'],
+    key: fc.constant([1n]),
+  };
+  const rows = "INSERT INTO anykey VALUES ('1', 'text'), (1, 'integer'), (2.0, 'real'), (x'01', 'blob')";
+  for (const crFirst of [true, false]) {
+    const cr = await crReplica([strict]);
+    const dd = ddReplica([strict]);
+    const [first, second] = crFirst ? [cr, dd] : [dd, cr];
+    try {
+      await first.exec(rows);
+      await new Link(first, second).sync();
+      await second.exec("UPDATE anykey SET v = 'text again' WHERE id = '1'");
+      await new Link(second, first).sync();
+      const dump = await first.dump();
+      assert.deepEqual(await second.dump(), dump, `${first.name} ⇄ ${second.name}`);
+      assert.equal(dump.anykey!.length, 4, `${first.name}: four rows`);
+    } finally {
+      await closeAll(cr, dd);
+    }
+  }
+});

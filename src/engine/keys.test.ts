@@ -2,7 +2,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { affinityOf, KeyCheck, type Affinity } from './keys.ts';
+import { KeyCheck, keyColumns } from './keys.ts';
+import { affinityOf, type Affinity } from './affinity.ts';
+import { Engine } from './engine.ts';
 import { openDatabase, type SqlValue } from './sqlite.ts';
 import { valuesKey } from './bulk.ts';
 
@@ -62,5 +64,31 @@ describe('KeyCheck', () => {
     assert.match(check.problem(['2']) ?? '', /would store TEXT 2 as INTEGER/);
     assert.equal(check.problem(['x']), undefined);
     db.exec('COMMIT');
+  });
+});
+
+describe('keys of a STRICT table', () => {
+  // ANY in a STRICT table has no affinity ('1', 1 and 1.5 are three keys); outside STRICT the same
+  // declared type has NUMERIC affinity. The key map declared NUMERIC turned '1' into 1 (peers got an
+  // INTEGER key for a TEXT one) and made '1' and 1 one key (the seal failed: UNIQUE constraint).
+  const SCHEMA = 'CREATE TABLE t (id ANY PRIMARY KEY NOT NULL, v TEXT) STRICT';
+  const open = (): Engine => {
+    const e = Engine.open(openDatabase(':memory:'));
+    e.db.exec(SCHEMA);
+    e.asCrr('t');
+    return e;
+  };
+  const rows = (e: Engine): unknown[] => e.db.prepare('SELECT typeof(id), id, v FROM t ORDER BY typeof(id), id').all().map((r) => ({ ...(r as object) }));
+
+  it('an ANY key keeps its storage class: keys equal as numbers but of other classes are other rows, here and on a peer', () => {
+    const a = open();
+    const b = open();
+    a.db.exec("INSERT INTO t VALUES ('1', 'text'), (1, 'integer'), (1.5, 'real'), (2.0, 'real two'), (X'01', 'blob')");
+    const changes = [...a.changesSince(0)];
+    b.applyChanges(changes);
+    assert.deepEqual(rows(b), rows(a));
+    assert.equal(rows(b).length, 5);
+    // A key from a peer of any class fits (nothing for SQLite to convert).
+    assert.equal(keyColumns(a.db, 't')[0]!.affinity, 'BLOB');
   });
 });

@@ -116,6 +116,20 @@ export class PendingRow implements RowEntry {
     this.changes.push(c);
     this.end++;
   }
+
+  /**
+   * Adds `c`, which is not the change at its place in `all` (a value converted, merge.ts's storedAs):
+   * the row's changes go to an array of its own if they were a stretch of `all`.
+   */
+  pushOwn(c: Change, all: readonly Change[]): void {
+    if (this.changes === all) {
+      this.changes = all.slice(this.start, this.end);
+      this.start = 0;
+      this.end = this.changes.length;
+    }
+    this.changes.push(c);
+    this.end++;
+  }
 }
 
 /**
@@ -466,6 +480,17 @@ class ChunkGatherer {
 }
 
 /**
+ * `c` (a cell of column number `at` of `t`) with its value as the column stores it. A peer's value
+ * that our column's affinity converts (TEXT '007' into an INTEGER column is 7; the protocol declares
+ * no column types, so a hub or a peer of another declared type may send it) is merged as if sent
+ * converted: the tie-break, the clocks, the conflicts log and the report all see what SQLite stores,
+ * so the order of delivery decides nothing. A copy: the caller's change is left as given.
+ */
+function storedAs(t: CrrTable, at: number, c: Change): Change {
+  return { table: c.table, pk: c.pk, cid: c.cid, val: t.storedValue(at, c.val), colVersion: c.colVersion, dbVersion: c.dbVersion, siteId: c.siteId, cl: c.cl, seq: c.seq };
+}
+
+/**
  * Reads, checks and groups the changes into chunks of rows, handing each full chunk to `merger`;
  * leaves the last in `merger.chunk`. Returns the number of changes read. A plain array is read by
  * index, anything else with `for … of` (closed on a throw, as before): the per-change part of the
@@ -488,7 +513,7 @@ function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, chan
     // Rows' changes are stretches of the caller's array (nothing copied).
     let n = 0;
     for (; n < given.length; ) {
-      const c = given[n++]!;
+      let c = given[n++]!;
       try {
         checkChangeAfter(c, checkedPk, checkedSite);
       } catch (err) {
@@ -510,8 +535,21 @@ function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, chan
       if (newRow) expect = 0;
       const cid = c.cid;
       if (cid !== SENTINEL) {
+        let at = expect;
         if (cid === t.info.columns[expect]) expect++;
-        else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+        else if ((at = t.newRows.position(cid) ?? -1) < 0) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+        if (!t.valueFits(at, c.val)) {
+          // Merged as stored (see storedAs); the caller's array is left as given, so the row takes
+          // its changes into an array of its own.
+          c = storedAs(t, at, c);
+          if (newRow) {
+            lastRow = g.row(t, c, n);
+            lastTable = t;
+            lastPkBytes = pk;
+          }
+          lastRow!.pushOwn(c, given);
+          continue;
+        }
       }
       if (newRow) {
         lastRow = g.row(t, c, n);
@@ -524,7 +562,7 @@ function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, chan
   }
   // The same for any other iterable; rows' changes are stretches of the chunk's changes.
   let n = 0;
-  for (const c of changes) {
+  for (let c of changes) {
     ++n;
     try {
       checkChangeAfter(c, checkedPk, checkedSite);
@@ -542,8 +580,10 @@ function gather(merger: ChunkMerger, tables: ReadonlyMap<string, CrrTable>, chan
     if (newRow) expect = 0;
     const cid = c.cid;
     if (cid !== SENTINEL) {
+      let at = expect;
       if (cid === t.info.columns[expect]) expect++;
-      else if (!t.columnSet.has(cid)) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+      else if ((at = t.newRows.position(cid) ?? -1) < 0) throw new ChangeError(`change ${n}: table ${c.table} has no column ${cid} here (schemas differ?)`);
+      if (!t.valueFits(at, c.val)) c = storedAs(t, at, c);
     }
     if (newRow) {
       lastRow = g.row(t, c, n);

@@ -74,6 +74,8 @@ export function checkCrrTable(db: SqliteConnection, table: string): TableInfo {
   for (const c of pkCols) {
     if (Number(c.notnull) === 0 && !withoutRowid) fail(`primary-key column ${c.name} is nullable (declare it NOT NULL)`);
     if (Number(c.hidden) !== 0) fail(`primary-key column ${c.name} is generated`);
+    // The key map keeps the key columns beside its own `__key` (SQLite names ignore case).
+    if (c.name.toLowerCase() === '__key') fail(`primary-key column ${c.name}: the name __key is reserved for ddcp (rename the column)`);
   }
   if (pkCols.length > 255) fail('its primary key has more than 255 columns');
   if (/\bautoincrement\b/i.test(master.sql)) {

@@ -11,6 +11,7 @@ import { dropTriggersSql, trackingSql } from './triggers.ts';
 import { inFlatGroups, inGroups, placeholders, RowBatch, StatementCache } from './bulk.ts';
 import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
+import { AffinityProbe, columnAffinities, type Affinity } from './affinity.ts';
 import { NewRowColumns, type NewRow, type NewRowShape } from './new-rows.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
@@ -101,6 +102,9 @@ export class CrrTable {
   readonly keys: KeyCheck;
   /** The columns as merge's bulk decision of new rows needs them. */
   readonly newRows: NewRowColumns;
+  /** The affinity of each column (`info.columns` order): a value from a peer is merged as SQLite would store it (affinity.ts). */
+  private readonly affinities: readonly Affinity[];
+  private readonly probe: AffinityProbe;
   /** The table is keyed by its rowid alone (an INTEGER PRIMARY KEY): keys are integers, compared as such. */
   readonly rowidKey: boolean;
   /** Key columns the key map stores beside `__key` (none when keyed by the rowid alias). */
@@ -121,6 +125,8 @@ export class CrrTable {
     this.newRows = new NewRowColumns(info.columns);
     const keyCols = keyColumns(db, info.name);
     this.keys = new KeyCheck(db, keyCols);
+    this.affinities = columnAffinities(db, info.name, info.columns);
+    this.probe = new AffinityProbe(db);
     this.rowidKey = keyCols.length === 1 && keyCols[0]!.rowid;
     this.t = ident(info.name);
     const pkList = info.pks.map(ident).join(', ');
@@ -397,6 +403,16 @@ export class CrrTable {
     }
     const r = s.get(...pk) as [SqlValue] | undefined;
     return r ? r[0] : null;
+  }
+
+  /** Whether column number `at` stores `v` as given (the common case: decided without SQLite but for numeric-looking text). */
+  valueFits(at: number, v: SqlValue): boolean {
+    return this.probe.fits(this.affinities[at]!, v);
+  }
+
+  /** What column number `at` stores for `v`, as SQLite converts it by the column's affinity (asked of SQLite). */
+  storedValue(at: number, v: SqlValue): SqlValue {
+    return this.probe.store(this.affinities[at]!, v);
   }
 
   /**

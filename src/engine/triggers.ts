@@ -4,7 +4,7 @@
  * Python, another process) is tracked without loading anything, and an app's write costs one small
  * append. `seal` turns the log into clocks later, in one transaction, under one db_version.
  */
-import { affinityOf } from './keys.ts';
+import { columnAffinities } from './affinity.ts';
 import { clockViewSql, KEY_CLOCK_COLUMNS, layoutTablesSql } from './layout.ts';
 import type { CrrNames } from './names.ts';
 import { INTERNAL_MARK, type TableInfo } from './schema.ts';
@@ -124,17 +124,7 @@ export type MaskKind = 'exact' | 'integer' | 'any';
 
 /** The {@link MaskKind} of each of the table's columns (`info.columns` order). */
 export function maskKinds(db: SqliteConnection, info: TableInfo): MaskKind[] {
-  const types = new Map(
-    (db.prepare(`PRAGMA main.table_xinfo(${literal(info.name)})`).all() as { name: string; type: string }[]).map((c) => [c.name, c.type]),
-  );
-  const list = db.prepare(`PRAGMA main.table_list(${literal(info.name)})`).get() as { strict?: number | bigint } | undefined;
-  const strict = Number(list?.strict ?? 0) === 1;
-  return info.columns.map((c) => {
-    const declared = types.get(c);
-    if (declared === undefined || (strict && declared.toUpperCase() === 'ANY')) return 'any';
-    const a = affinityOf(declared);
-    return a === 'TEXT' || a === 'REAL' ? 'exact' : a === 'BLOB' ? 'any' : 'integer';
-  });
+  return columnAffinities(db, info.name, info.columns).map((a) => (a === 'TEXT' || a === 'REAL' ? 'exact' : a === 'BLOB' ? 'any' : 'integer'));
 }
 
 /** 1 if column `c` changed in an update, else 0 (see {@link MaskKind}). */
