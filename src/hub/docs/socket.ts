@@ -11,14 +11,14 @@
  * one removed at stop) and close when their user's last JSON connection does.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { DocumentEvent } from '../../docs/index.ts';
-import type { PeerPolicy } from '../../sync/policy.ts';
+import { policyToJson, type PeerPolicy } from '../../sync/policy.ts';
 import type { SessionLog } from '../../sync/server.ts';
 import { accessOf } from '../access.ts';
 import type { Authenticator, Principal } from '../auth/port.ts';
@@ -40,7 +40,10 @@ const MAX_PENDING = 1_000;
 const MAX_BUFFERED = 16 * 1024 * 1024;
 
 /** WebSocket close codes of the API. */
-export const DOCS_CLOSE = { malformed: 1007, unsupported: 1003, goingAway: 1001, reset: 1012, tooSlow: 1013, unauthorized: 4401, failed: 1011 } as const;
+export const DOCS_CLOSE = { malformed: 1007, unsupported: 1003, goingAway: 1001, reset: 1012, tooSlow: 1013, unauthorized: 4401, forbidden: 4403, failed: 1011 } as const;
+
+/** The file in a replica's folder naming the policy it was filled under (a replica holds only what that policy let its user read). */
+const POLICY_FILE = 'policy.json';
 
 export interface DocsApiOptions {
   store: HubStore;
@@ -57,6 +60,8 @@ export interface DocsApiOptions {
 interface Entry {
   key: string;
   dir: string;
+  /** The policy its replica follows the database under (policyText). */
+  policy: string;
   replica: Promise<DocsReplica>;
   conns: Set<Conn>;
 }
@@ -79,6 +84,9 @@ interface Conn {
 
 /** A reply's fields. */
 type Fields = Record<string, unknown>;
+
+/** A policy as text, to compare. */
+const policyText = (p: PeerPolicy): string => JSON.stringify(policyToJson(p));
 
 const mayWrite = (p: PeerPolicy): boolean => p.write === 'all' || (p.write !== 'none' && p.write.length > 0);
 
@@ -179,7 +187,7 @@ export class DocsApi {
   }
 
   private connection(ws: WebSocket, principal: Principal, db: HubDatabase, policy: PeerPolicy, remote: string): void {
-    const entry = this.acquire(db, principal);
+    const entry = this.acquire(db, principal, policy);
     const conn: Conn = { ws, db, principal, policy, entry, subscriptions: new Map(), chain: Promise.resolve(), replies: Promise.resolve(), pending: 0 };
     entry.conns.add(conn);
     this.open.add(conn);
@@ -354,17 +362,26 @@ export class DocsApi {
     return join(this.root, db, user);
   }
 
-  private acquire(db: HubDatabase, who: Principal): Entry {
+  private acquire(db: HubDatabase, who: Principal, policy: PeerPolicy): Entry {
     const key = `${db.name}\0${who.app}\0${who.user}`;
+    const text = policyText(policy);
     const open = this.entries.get(key);
-    if (open) return open;
+    if (open?.policy === text) return open;
+    // A replica filled under another policy holds what this one may not allow: not reused.
+    if (open) this.withdraw(open, 'policy');
     const dir = this.replicaDir(db.name, who);
     const previous = this.closing.get(key) ?? Promise.resolve();
     const entry: Entry = {
       key,
       dir,
+      policy: text,
       conns: new Set(),
-      replica: previous.then(() => DocsReplica.open({ dir, db, principal: who, metrics: this.options.metrics, log: this.options.log })),
+      replica: previous.then(async () => {
+        forgetOtherPolicy(dir, text);
+        const replica = await DocsReplica.open({ dir, db, principal: who, metrics: this.options.metrics, log: this.options.log });
+        writeFileSync(join(dir, POLICY_FILE), text);
+        return replica;
+      }),
     };
     entry.replica.catch(() => {}); // heard by the connection that waits on it
     this.entries.set(key, entry);
@@ -413,6 +430,21 @@ export class DocsApi {
     void this.drop(entry, true);
   }
 
+  /**
+   * The user's access to the entry's database was withdrawn or changed: its connections are closed
+   * (4403; a changed one may reconnect under the new policy) and its replica removed, since it holds
+   * what the old policy let the user read.
+   */
+  private withdraw(entry: Entry, reason: 'forbidden' | 'policy'): void {
+    if (this.entries.get(entry.key) !== entry) return;
+    const [db] = entry.key.split('\0');
+    const text = reason === 'forbidden' ? `access withdrawn: database ${db} is no longer shared with you` : `access changed: your policy on database ${db} changed; reconnect to use the new one`;
+    this.options.metrics.refused(reason);
+    this.options.log('warn', `closed the document connections of ${entry.key.split('\0')[2]} on ${db}: ${text}`);
+    for (const c of entry.conns) c.ws.close(DOCS_CLOSE.forbidden, text);
+    void this.drop(entry, true);
+  }
+
   // --- credentials ---
 
   private schedule(conn: Conn): void {
@@ -423,6 +455,11 @@ export class DocsApi {
     conn.expiry.unref();
   }
 
+  /**
+   * Closes the connection if its principal is no longer valid (revoked, expired) or — after a
+   * revocation, which may be of access (a share removed or changed) — if its access to the
+   * database is not what it connected with.
+   */
   private async recheck(conn: Conn, reason: 'revoked' | 'expired'): Promise<void> {
     let ok = false;
     try {
@@ -430,9 +467,21 @@ export class DocsApi {
     } catch (err) {
       this.options.log('warn', `checking the credentials of ${conn.principal.user} failed: ${(err as Error).message}`);
     }
-    if (ok) return this.schedule(conn);
-    this.options.metrics.refused(reason);
-    conn.ws.close(DOCS_CLOSE.unauthorized, reason === 'expired' ? 'credentials expired: reconnect with a fresh token' : 'credentials revoked');
+    if (!ok) {
+      this.options.metrics.refused(reason);
+      conn.ws.close(DOCS_CLOSE.unauthorized, reason === 'expired' ? 'credentials expired: reconnect with a fresh token' : 'credentials revoked');
+      return;
+    }
+    this.schedule(conn);
+    if (reason !== 'revoked') return;
+    let now: PeerPolicy | undefined;
+    try {
+      now = accessOf(await conn.db.info(), conn.principal);
+    } catch (err) {
+      return this.options.log('warn', `checking the access of ${conn.principal.user} to ${conn.db.name} failed: ${(err as Error).message}`);
+    }
+    if (!now) this.withdraw(conn.entry, 'forbidden');
+    else if (policyText(now) !== conn.entry.policy) this.withdraw(conn.entry, 'policy');
   }
 
   /** Closes every connection (1001) and replica; removes a temporary cache folder. */
@@ -448,6 +497,13 @@ export class DocsApi {
     })();
     return this.stopping;
   }
+}
+
+/** Empties a replica folder filled under another policy than `policy` (or under an unknown one), so it starts afresh. */
+function forgetOtherPolicy(dir: string, policy: string): void {
+  const file = join(dir, POLICY_FILE);
+  if (!existsSync(dir) || (existsSync(file) && readFileSync(file, 'utf8') === policy)) return;
+  rmSync(dir, { recursive: true, force: true });
 }
 
 function safeParse(data: RawData): unknown {
