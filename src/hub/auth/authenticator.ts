@@ -13,7 +13,7 @@ import { IdentityProviders } from './jwks.ts';
 import type { AuthRequest, Authenticator, Principal } from './port.ts';
 import { FailureLimiter, type RateLimitOptions } from './ratelimit.ts';
 import { ReplayCache } from './replay.ts';
-import type { AuthStore } from './store.ts';
+import type { AuthStore, CredentialRecord } from './store.ts';
 import { DEFAULT_TOKEN_TTL_MS, HUB_ISSUER, MAX_TOKEN_TTL_MS, peekJwt, UserTokens } from './tokens.ts';
 import { isAddress } from '../../repo/address.ts';
 
@@ -29,10 +29,11 @@ export interface AuthEvent {
 
 export type AuthLogger = (event: AuthEvent) => void;
 
-/** A principal with what the hub needs to re-check it: the minting key of a user token, a device's address. */
+/** A principal with what the hub needs to re-check it: the minting key of a user token, a device's address, a provider JWT's issuer. */
 export interface HubPrincipal extends Principal {
   credential?: string;
   address?: string;
+  issuer?: string;
 }
 
 /** Who an admin call comes from: the app (through one of its keys) and the user it acts for. */
@@ -129,6 +130,8 @@ export class HubAuthenticator implements Authenticator {
       const d = await this.#store.device(hp.address);
       if (!d || d.app !== p.app || d.user !== p.user) return false;
     }
+    // A provider's JWT holds while a key of its app still trusts that provider (not merely any key of the app).
+    if (p.method === 'jwt' && hp.issuer !== undefined) return (await this.#store.credentials()).some((c) => c.app === p.app && c.revokedAt === undefined && c.idp?.issuer === hp.issuer);
     return await this.#appActive(p.app);
   }
 
@@ -227,10 +230,35 @@ export class HubAuthenticator implements Authenticator {
       return { app: claims.app, user: claims.user, method: 'token', expiresAt: claims.expiresAt, credential: claims.credential };
     }
     if (peek.issuer === undefined) throw new AuthFailure('JWT without an issuer');
-    const c = (await this.#store.credentials()).find((x) => x.revokedAt === undefined && x.idp?.issuer === peek.issuer);
-    if (!c?.idp) throw new AuthFailure(`JWT of issuer ${peek.issuer}, which no active app trusts`);
-    const { user, expiresAt } = await this.#providers.verify(token, c.idp, now);
-    return { app: c.app, user, method: 'jwt', expiresAt };
+    const issuer = peek.issuer;
+    const trusting = (await this.#store.credentials()).filter((x) => x.revokedAt === undefined && x.idp?.issuer === issuer);
+    if (trusting.length === 0) throw new AuthFailure(`JWT of issuer ${issuer}, which no active app trusts`);
+    const { app, user, expiresAt } = await this.#verifyForOneApp(token, trusting, now);
+    return { app, user, method: 'jwt', expiresAt, issuer };
+  }
+
+  /**
+   * The app whose provider setting a JWT is valid under, among the active keys trusting its issuer:
+   * several apps may use one provider (told apart by audience) and one app may have several keys
+   * (rotating its provider's key). An app naming the token's audience goes before one taking any; a
+   * token still valid for two apps is refused rather than given to either.
+   */
+  async #verifyForOneApp(token: string, trusting: readonly CredentialRecord[], now: number): Promise<{ app: string; user: string; expiresAt: number }> {
+    const valid: { app: string; user: string; expiresAt: number; audience: boolean }[] = [];
+    const failures: AuthFailure[] = [];
+    for (const c of trusting) {
+      try {
+        valid.push({ app: c.app, ...(await this.#providers.verify(token, c.idp!, now)), audience: c.idp!.audience !== undefined });
+      } catch (err) {
+        if (!(err instanceof AuthFailure)) throw err;
+        failures.push(err);
+      }
+    }
+    if (valid.length === 0) throw failures.length === 1 ? failures[0]! : new AuthFailure(failures.map((e) => e.message).join('; '), { cause: failures[0] });
+    const best = valid.some((v) => v.audience) ? valid.filter((v) => v.audience) : valid;
+    const apps = [...new Set(best.map((v) => v.app))].sort();
+    if (apps.length > 1) throw new AuthFailure(`JWT valid for several apps (${apps.join(', ')}): give each app its provider's audience`);
+    return best[0]!;
   }
 
   async #device(header: string): Promise<HubPrincipal> {
