@@ -25,6 +25,7 @@ import { CLOSE_GOING_AWAY, CLOSE_NORMAL, WsFrameStream, type ControlMessage } fr
 import { accessOf } from './access.ts';
 import { DocsApi } from './docs/socket.ts';
 import { HubRequestError } from './errors.ts';
+import { decodeSegment } from './path.ts';
 import type { Authenticator, Principal } from './auth/port.ts';
 import { redactUrl } from './auth/authenticator.ts';
 import { HubMetrics } from './metrics.ts';
@@ -98,7 +99,7 @@ const NO_ACCESS_TEXT = (name: string): string => `database ${name} is not yours 
 /** The database name a request's path names (`/<db>`, a query allowed). */
 export function databaseOf(url: string | undefined): string {
   const path = new URL(url ?? '/', 'http://hub.invalid').pathname;
-  const name = decodeURIComponent(path.slice(1));
+  const name = decodeSegment(path.slice(1));
   try {
     checkDatabaseName(name);
   } catch (err) {

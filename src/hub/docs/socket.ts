@@ -24,6 +24,7 @@ import { accessOf } from '../access.ts';
 import type { Authenticator, Principal } from '../auth/port.ts';
 import { redactUrl } from '../auth/authenticator.ts';
 import { HubRequestError } from '../errors.ts';
+import { decodeSegment } from '../path.ts';
 import type { HubMetrics } from '../metrics.ts';
 import { checkDatabaseName, DatabaseNameError, type HubDatabase, type HubStore } from '../storage/port.ts';
 import { DocsApiError } from './errors.ts';
@@ -94,7 +95,7 @@ const mayWrite = (p: PeerPolicy): boolean => p.write === 'all' || (p.write !== '
 export function docsDatabaseOf(url: string | undefined): string | undefined {
   const path = new URL(url ?? '/', 'http://hub.invalid').pathname;
   if (!path.startsWith(DOCS_PATH_PREFIX)) return undefined;
-  const name = decodeURIComponent(path.slice(DOCS_PATH_PREFIX.length));
+  const name = decodeSegment(path.slice(DOCS_PATH_PREFIX.length));
   try {
     checkDatabaseName(name);
   } catch (err) {
