@@ -34,6 +34,8 @@ export interface HubPrincipal extends Principal {
   credential?: string;
   address?: string;
   issuer?: string;
+  /** A device's: the host its signature named (a refresh is checked against it). */
+  host?: string;
 }
 
 /** Who an admin call comes from: the app (through one of its keys) and the user it acts for. */
@@ -100,7 +102,7 @@ export class HubAuthenticator implements Authenticator {
       : presented.kind === 'bearer' ? bearerAttempt(presented.value) : { method: 'none' };
     return await this.#guard(req.remoteAddress, attempt, async (now) => {
       if (presented.kind === 'none') throw new AuthFailure(presented.why);
-      return presented.kind === 'device' ? await this.#device(presented.value) : await this.#bearer(presented.value, now);
+      return presented.kind === 'device' ? await this.#device(presented.value, hostOf(req)) : await this.#bearer(presented.value, now);
     });
   }
 
@@ -111,7 +113,8 @@ export class HubAuthenticator implements Authenticator {
       throw new AuthError();
     }
     const authorization = token.startsWith(`${DEVICE_SCHEME} `) || token.startsWith('Bearer ') ? token : `Bearer ${token}`;
-    const next = await this.authenticate({ headers: { authorization }, remoteAddress: sessionAddress(p), url: '/' });
+    const host = (p as HubPrincipal).host;
+    const next = await this.authenticate({ headers: { authorization, ...(host !== undefined && { host }) }, remoteAddress: sessionAddress(p), url: '/' });
     if (next.app !== p.app || next.user !== p.user) {
       this.#log({ reason: `refresh names another user (${next.app}/${next.user})`, method: next.method, remoteAddress: sessionAddress(p) });
       throw new AuthError();
@@ -261,17 +264,18 @@ export class HubAuthenticator implements Authenticator {
     return best[0]!;
   }
 
-  async #device(header: string): Promise<HubPrincipal> {
+  async #device(header: string, host: string | undefined): Promise<HubPrincipal> {
     const parts = parseDeviceAuthorization(header);
     if (!parts) throw new AuthFailure('malformed DDCP-Device authorization');
+    if (host === undefined) throw new AuthFailure('DDCP-Device authorization without a Host header (the signature names the hub)');
     const now = this.#now();
     // The nonce is spent by any attempt, right or wrong: one nonce, one try.
     if (!(await this.#store.takeNonce('challenge', parts.nonce, now))) throw new AuthFailure('device challenge unknown, used or expired');
-    if (!deviceSignatureValid(parts.address, parts.nonce, parts.signature)) throw new AuthFailure('device signature does not match its address');
+    if (!deviceSignatureValid(parts.address, parts.nonce, parts.signature, host)) throw new AuthFailure(`device signature does not match its address and this hub (${host})`);
     const d = await this.#store.device(parts.address);
     if (!d) throw new AuthFailure('device not enrolled');
     if (!(await this.#appActive(d.app))) throw new AuthFailure('device of an app with no active API key');
-    return { app: d.app, user: d.user, method: 'device', address: d.address };
+    return { app: d.app, user: d.user, method: 'device', address: d.address, host };
   }
 
   async #appActive(app: string): Promise<boolean> {
@@ -292,6 +296,12 @@ function presentedCredential(req: AuthRequest): Presented {
   }
   const token = new URL(req.url, 'http://hub.invalid').searchParams.get(TOKEN_PARAM);
   return token ? { kind: 'bearer', value: token } : { kind: 'none', why: `no credentials (no Authorization header or ${TOKEN_PARAM})` };
+}
+
+/** The Host a request was sent to (what a device's signature must name). */
+function hostOf(req: AuthRequest): string | undefined {
+  const h = req.headers.host;
+  return typeof h === 'string' && h !== '' ? h : undefined;
 }
 
 function bearerAttempt(token: string): Attempt {
