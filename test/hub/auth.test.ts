@@ -220,6 +220,22 @@ describe('enrolled devices (Ed25519 challenge–response)', () => {
     await refused(f, f.auth.authenticate(await signIn(ann)), /not enrolled/);
   });
 
+  it("enrolling a device to another user fires onRevoked, so its sessions as the former user end", async () => {
+    const d = device();
+    await f.auth.enrollDevice(await admin('ann@example.com'), d.address);
+    const p = await f.auth.authenticate(await signIn(d));
+    let fired = 0;
+    f.auth.onRevoked(() => fired++);
+    await f.auth.enrollDevice(await admin('ann@example.com'), d.address); // the same user again: nothing to end
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(fired, 0);
+    await f.auth.enrollDevice(await admin('bob@example.com'), d.address);
+    for (const deadline = Date.now() + 2_000; fired === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(fired, 1, 'the open sessions are checked again');
+    assert.equal(await f.auth.valid(p), false);
+    assert.equal((await f.auth.authenticate(await signIn(d))).user, 'bob@example.com');
+  });
+
   it('refuses to enroll what is not an address, or a device of another app', async () => {
     await assert.rejects(f.auth.enrollDevice(await admin(), 'not-an-address'), { name: 'CredentialError', message: /not a repository address/ });
     const d = device();

@@ -185,11 +185,16 @@ export class HubAuthenticator implements Authenticator {
     return { nonce, expiresAt };
   }
 
-  /** Enrolls a device (its address) to the user an admin call acts for. */
+  /**
+   * Enrolls a device (its address) to the user an admin call acts for. Moved from another user of
+   * the app, its open sessions as that user are checked again (through onRevoked) and end.
+   */
   async enrollDevice(admin: AdminPrincipal, address: string): Promise<void> {
     if (!isAddress(address)) throw new CredentialError(`${JSON.stringify(address)} is not a repository address (12D3KooW…)`);
+    const before = await this.#store.device(address);
     const ok = await this.#store.enrollDevice({ address, app: admin.app, user: admin.email, createdAt: this.#now() });
     if (!ok) throw new CredentialError(`device ${address} is enrolled to another app`);
+    if (before !== undefined && before.app === admin.app && before.user !== admin.email) await this.#store.accessChanged(admin.app, this.#now());
   }
 
   /** Removes an app's enrollment of a device (its open sessions are told through onRevoked); false if none. */
