@@ -125,11 +125,14 @@ export class DocsApi {
   private ownRoot = false;
   private stopping: Promise<void> | undefined;
   private subscriptionIds = 0;
+  /** Revocations heard so far: a connection admitted while one came is checked again once registered. */
+  private revocations = 0;
 
   constructor(options: DocsApiOptions) {
     this.options = options;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes ?? DEFAULT_DOCS_MAX_MESSAGE_BYTES, perMessageDeflate: false });
     this.unsubscribe = options.auth.onRevoked((app) => {
+      this.revocations++;
       for (const e of this.entries.values()) for (const c of e.conns) if (c.principal.app === app) void this.recheck(c, 'revoked');
     });
   }
@@ -153,6 +156,7 @@ export class DocsApi {
       if (name === undefined) return false;
       socket.on('error', () => {}); // a client that vanishes mid-upgrade is not our error
       if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
+      const heard = this.revocations;
       let principal: Principal;
       try {
         principal = await this.options.auth.authenticate({ headers: req.headers, remoteAddress: remote, url: req.url ?? '/' });
@@ -171,7 +175,7 @@ export class DocsApi {
         if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           held = undefined;
-          this.connection(ws, principal, db, policy, remote);
+          this.connection(ws, principal, db, policy, remote, heard);
         });
       } finally {
         held?.release?.();
@@ -187,7 +191,8 @@ export class DocsApi {
     return true;
   }
 
-  private connection(ws: WebSocket, principal: Principal, db: HubDatabase, policy: PeerPolicy, remote: string): void {
+  /** `heard`: the revocation count before its credentials were checked. */
+  private connection(ws: WebSocket, principal: Principal, db: HubDatabase, policy: PeerPolicy, remote: string, heard: number): void {
     const entry = this.acquire(db, principal, policy);
     const conn: Conn = { ws, db, principal, policy, entry, subscriptions: new Map(), chain: Promise.resolve(), replies: Promise.resolve(), pending: 0 };
     entry.conns.add(conn);
@@ -201,6 +206,8 @@ export class DocsApi {
       }
     });
     ws.on('close', () => this.release(conn));
+    // A revocation heard since the credentials (and access) were checked missed this connection, not yet registered then.
+    if (this.revocations !== heard) void this.recheck(conn, 'revoked');
     // Requests wait for the replica to catch up with the database; the client is told when it has.
     conn.chain = entry.replica
       .then(async (replica) => {
