@@ -92,6 +92,9 @@ describe('identity-provider JWTs (a configured PEM public key)', () => {
     await assert.rejects(f.auth.credentials.create('notes', { idp: { issuer: ISSUER, publicKey: 'not a key' } }), { name: 'CredentialError', message: /not a PEM public key/ });
     await assert.rejects(f.auth.credentials.create('notes', { idp: { issuer: ISSUER } }), { message: /exactly one of a JWKS URL and a public key/ });
     await assert.rejects(f.auth.credentials.create('notes', { idp: { issuer: ISSUER, jwksUrl: 'ftp://x/jwks' } }), { message: /must be http\(s\)/ });
+    // keys fetched in the clear could be anyone's: plain http only on this machine's loopback
+    await assert.rejects(f.auth.credentials.create('notes', { idp: { issuer: ISSUER, jwksUrl: 'http://id.notes.example/jwks.json' } }), { name: 'CredentialError', message: /must be https .*loopback/ });
+    for (const local of ['http://127.0.0.1:9/jwks', 'http://localhost:9/jwks', 'http://[::1]:9/jwks']) await f.auth.credentials.create('notes', { idp: { issuer: ISSUER, jwksUrl: local } });
   });
 });
 
