@@ -113,7 +113,12 @@ export class PgHubStore implements HubStore {
     const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10), options.idleCloseMs, options.maxOpen);
     try {
       await migrate(sql, schema);
-      const listening = await sql.listen(store.channel, (payload) => store.notified(payload));
+      let first = true;
+      const listened = (): void => {
+        if (first) first = false;
+        else store.relistened();
+      };
+      const listening = await sql.listen(store.channel, (payload) => store.notified(payload), listened);
       store.unlisten = () => listening.unlisten();
     } catch (cause) {
       if (owns) await sql.end({ timeout: 5 }).catch(() => {});
@@ -175,6 +180,15 @@ export class PgHubStore implements HubStore {
     if (version <= (this.committing.get(name) ?? -1)) return; // told when its COMMIT is answered
     if (Number.isFinite(version)) this.tell(name, version);
     else this.events.emit(name);
+  }
+
+  /**
+   * Listening again after the connection dropped (a network blip, a PostgreSQL restart): merges
+   * other processes made meanwhile were never notified here, so every database with followers here
+   * wakes them (they read what is new; a wake with nothing new reads nothing).
+   */
+  private relistened(): void {
+    for (const name of this.events.eventNames()) if (typeof name === 'string' && name !== '\u0000closed') this.events.emit(name);
   }
 
   /** Wakes the followers of `name`, now at `version`, unless they were told of it (or a later one) already. */
