@@ -67,7 +67,8 @@ export async function handleShares(req: IncomingMessage, res: ServerResponse, ct
   const path = new URL(req.url ?? '/', 'http://hub.invalid').pathname;
   if (path === '/v1/databases' && req.method === 'GET') {
     const who = await principalOf(req, ctx);
-    const mine = (await ctx.store.list()).flatMap((info) => {
+    const all = ctx.store.listFor ? await ctx.store.listFor(who) : await ctx.store.list();
+    const mine = all.flatMap((info) => {
       const access = accessOf(info, who);
       return access ? [{ name: info.name, owner: info.owner.user, access }] : [];
     });

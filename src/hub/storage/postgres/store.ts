@@ -17,7 +17,7 @@ import postgres, { type Sql } from 'postgres';
 import { SITE_ID_BYTES, type TableInfo } from '../../../engine/index.ts';
 import { identityFromKeyFile, newKeyFile } from '../../../repo/identity.ts';
 import { policyFromJson, type PeerPolicy } from '../../../sync/policy.ts';
-import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
+import { checkDatabaseName, HubStoreError, type DatabaseAccess, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 import { bytes } from './cells.ts';
 import { Leases } from '../leases.ts';
 import { infoOf, PgHubDatabase, type StoreContext } from './database.ts';
@@ -264,6 +264,20 @@ export class PgHubStore implements HubStore {
       const mine: Record<string, PeerPolicy> = {};
       for (const sh of shares) if (sh.db === r.id) mine[sh.user] = policyFromJson(sh.policy, `share of ${r.name} with ${sh.user}`);
       return infoOf(r, mine);
+    });
+  }
+
+  async listFor(who: HubUser): Promise<DatabaseAccess[]> {
+    const s = this.schema;
+    const rows = await this.sql.unsafe<{ id: string; name: string; app: string; owner: string }[]>(
+      `SELECT id::text AS id, name, app, owner FROM ${s}.databases d WHERE app = $1 AND (owner = $2 OR EXISTS (SELECT 1 FROM ${s}.shares sh WHERE sh.db = d.id AND sh."user" = $2)) ORDER BY name`,
+      [who.app, who.user],
+    );
+    const shares = rows.length === 0 ? [] : await this.sql.unsafe<{ db: string; user: string; policy: unknown }[]>(`SELECT db::text AS db, "user", policy FROM ${s}.shares WHERE db = ANY($1::bigint[]) ORDER BY "user"`, [rows.map((r) => r.id) as never]);
+    return rows.map((r) => {
+      const mine: Record<string, PeerPolicy> = {};
+      for (const sh of shares) if (sh.db === r.id) mine[sh.user] = policyFromJson(sh.policy, `share of ${r.name} with ${sh.user}`);
+      return { name: r.name, owner: { app: r.app, user: r.owner }, shares: mine };
     });
   }
 
