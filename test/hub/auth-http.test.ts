@@ -86,6 +86,9 @@ describe('auth endpoints', () => {
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { message: string }).message, /not a repository address/);
     assert.equal((await call('POST', '/auth/token', 'ann@example.com', { ttl_seconds: 'long' })).status, 400);
+    const broken = await call('DELETE', '/auth/devices/%E0%A4%A', 'bob@example.com');
+    assert.equal(broken.status, 400);
+    assert.match(((await broken.json()) as { message: string }).message, /malformed percent-encoding/);
     assert.equal((await fetch(`${base}/auth/token`, { method: 'POST', body: 'x'.repeat(20_000) })).status, 413);
     assert.equal((await fetch(`${base}/healthz`)).status, 404, 'not an auth path: the server\'s');
   });
