@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { Documents } from '../src/docs/index.ts';
@@ -444,6 +444,8 @@ describe('hub JSON document API from `ddcp hub serve --docs-cache`', () => {
       a.close();
       await stop(hub);
       assert.deepEqual(readdirSync(`${dir}/cache`), ['cached'], 'the replica stays in the cache folder');
+      // every user's readable documents are in it: only the hub's own user may look inside
+      assert.equal(statSync(`${dir}/cache`).mode & 0o077, 0, 'the cache folder is private to the hub');
       hub = await serve();
       const b = await JsonClient.connect(`${hub.url}/v1/docs/cached`, token);
       assert.deepEqual(content(await b.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { v: 1 });

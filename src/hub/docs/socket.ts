@@ -11,7 +11,7 @@
  * one removed at stop) and close when their user's last JSON connection does.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -360,8 +360,11 @@ export class DocsApi {
 
   private replicaDir(db: string, who: Principal): string {
     if (this.root === undefined) {
-      if (this.options.dir !== undefined) this.root = this.options.dir;
-      else {
+      if (this.options.dir !== undefined) {
+        this.root = this.options.dir;
+        // Every user's readable documents go in it: a folder made here is the hub's own (as the temporary one is).
+        mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      } else {
         this.root = mkdtempSync(join(tmpdir(), 'ddcp-hub-docs-'));
         this.ownRoot = true;
       }
