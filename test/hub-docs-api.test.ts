@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { Documents } from '../src/docs/index.ts';
@@ -353,6 +353,46 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
     assert.equal(version(seen), 1);
   });
 
+  it("a share removed or its policy changed ends the user's open connection (4403); nothing more is read or written under the old policy", async () => {
+    const a = await connect('unshared', alice);
+    await a.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { v: 1 } });
+    const http = hub.url.replace(/^ws/, 'http');
+    const share = (method: string, policy?: unknown) => fetch(`${http}/v1/databases/unshared/shares/bob`, { method, headers: { authorization: `Bearer ${alice}` }, ...(policy !== undefined && { body: JSON.stringify(policy) }) });
+    assert.equal((await share('PUT', { read: 'all', write: 'all' })).status, 200);
+    const b = await connect('unshared', bob);
+    await b.ok({ type: 'subscribe', collection: 'c' });
+    assert.equal((await share('PUT', { read: 'all', write: 'none' })).status, 200);
+    await until(() => b.closed !== undefined);
+    assert.equal(b.closed!.code, 4403);
+    const b2 = await connect('unshared', bob);
+    const w = await b2.request({ type: 'update_document', collection: 'c', doc: 'd', patch: [{ op: 'replace', path: '/v', value: 2 }] });
+    assert.equal(w.error?.code, 'forbidden', 'the new connection runs under the new policy');
+    await b2.ok({ type: 'subscribe', collection: 'c' });
+    assert.equal((await share('DELETE')).status, 204);
+    await until(() => b2.closed !== undefined);
+    assert.equal(b2.closed!.code, 4403);
+    await a.ok({ type: 'update_document', collection: 'c', doc: 'd', patch: [{ op: 'replace', path: '/v', value: 3 }] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(!b2.messages.some((m) => m.event === 'updated'), 'no event of a change made after the share was removed');
+    await assert.rejects(connect('unshared', bob), { status: 403 });
+  });
+
+  it("a user's cached replica is not served after their read policy narrowed while they were away", async () => {
+    const a = await connect('narrowed', alice);
+    await a.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { secret: 1 } });
+    const http = hub.url.replace(/^ws/, 'http');
+    const share = (policy: unknown) => fetch(`${http}/v1/databases/narrowed/shares/bob`, { method: 'PUT', headers: { authorization: `Bearer ${alice}` }, body: JSON.stringify(policy) });
+    assert.equal((await share({ read: 'all', write: 'none' })).status, 200);
+    const b = await connect('narrowed', bob);
+    assert.deepEqual(content(await b.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { secret: 1 });
+    b.close();
+    await until(() => b.closed !== undefined);
+    assert.equal((await share({ read: [], write: 'none' })).status, 200);
+    const again = await connect('narrowed', bob);
+    const r = await again.request({ type: 'get_document', collection: 'c', doc: 'd' });
+    assert.equal(r.error?.code, 'not-found', `bob may read nothing now, got ${JSON.stringify(r)}`);
+  });
+
   it('ends a connection whose token is revoked (4401)', async () => {
     const carol = auth.issue('test-app:carol', 'carol');
     const c = await connect('revoked', carol);
@@ -404,6 +444,8 @@ describe('hub JSON document API from `ddcp hub serve --docs-cache`', () => {
       a.close();
       await stop(hub);
       assert.deepEqual(readdirSync(`${dir}/cache`), ['cached'], 'the replica stays in the cache folder');
+      // every user's readable documents are in it: only the hub's own user may look inside
+      assert.equal(statSync(`${dir}/cache`).mode & 0o077, 0, 'the cache folder is private to the hub');
       hub = await serve();
       const b = await JsonClient.connect(`${hub.url}/v1/docs/cached`, token);
       assert.deepEqual(content(await b.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { v: 1 });

@@ -88,6 +88,23 @@ describe('hub: bad input', () => {
     c.close();
   });
 
+  it('a path whose percent-encoding is broken is a bad request (400) naming it, on sync, documents and the share routes', async () => {
+    for (const path of ['%E0%A4%A', 'v1/docs/%ZZ']) {
+      await assert.rejects(dialWs(`${hub.url}/${path}`, { token: 'alice' }), (e: Error & { status?: number; code?: string }) => {
+        assert.equal(e.status, 400, `${path}: ${e.message}`);
+        assert.equal(e.code, 'bad-request');
+        assert.match(e.message, /percent-encoding/);
+        return true;
+      });
+    }
+    const http = hub.url.replace(/^ws/, 'http');
+    const res = await fetch(`${http}/v1/databases/%ZZ/shares/bob`, { method: 'PUT', headers: { authorization: 'Bearer alice' }, body: '{"read":"all","write":"none"}' });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { code: string; message: string };
+    assert.equal(body.code, 'bad-request');
+    assert.match(body.message, /percent-encoding/);
+  });
+
   it('garbage, a batch before hello, another protocol version: answered with an error code and closed', async () => {
     const cases: [Uint8Array, string][] = [
       [Uint8Array.of(0xff, 1, 2, 3), 'malformed'],

@@ -53,7 +53,13 @@ export function exitCodeOf(err: unknown): number {
   return ExitCode.Failure;
 }
 
-const oneLine = (msg: string): string => `ddcp: error: ${msg.replace(/\s*\n\s*/g, ' ')}`;
+/**
+ * An error as one line of text: line breaks folded, and every other control character (C0, DEL, C1)
+ * shown escaped — a message may carry a remote's words (a hub's refusal), which must not reach the
+ * terminal as escape sequences (retitling, clearing or rewriting what the user sees).
+ */
+const oneLine = (msg: string): string =>
+  `ddcp: error: ${msg.replace(/\s*\n\s*/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`;
 
 /** What is printed for an error: the message flattened to one line (one line per failed remote). */
 export function errorLine(err: unknown): string {

@@ -25,6 +25,7 @@ import { CLOSE_GOING_AWAY, CLOSE_NORMAL, WsFrameStream, type ControlMessage } fr
 import { accessOf } from './access.ts';
 import { DocsApi } from './docs/socket.ts';
 import { HubRequestError } from './errors.ts';
+import { decodeSegment } from './path.ts';
 import type { Authenticator, Principal } from './auth/port.ts';
 import { redactUrl } from './auth/authenticator.ts';
 import { HubMetrics } from './metrics.ts';
@@ -98,7 +99,7 @@ const NO_ACCESS_TEXT = (name: string): string => `database ${name} is not yours 
 /** The database name a request's path names (`/<db>`, a query allowed). */
 export function databaseOf(url: string | undefined): string {
   const path = new URL(url ?? '/', 'http://hub.invalid').pathname;
-  const name = decodeURIComponent(path.slice(1));
+  const name = decodeSegment(path.slice(1));
   try {
     checkDatabaseName(name);
   } catch (err) {
@@ -124,6 +125,8 @@ export class HubServer {
   private readonly docs: DocsApi | undefined;
   private readonly inspector: Inspector | undefined;
   private stopping: Promise<void> | undefined;
+  /** Revocations heard so far: a connection admitted while one came is checked again once registered. */
+  private revocations = 0;
 
   private constructor(options: HubServerOptions) {
     this.options = options;
@@ -140,6 +143,7 @@ export class HubServer {
     if (options.inspector) this.inspector = new Inspector(this, { log: (line) => this.log('warn', line), ...options.inspector });
     if (options.docs !== false) this.docs = new DocsApi({ store: this.store, auth: this.auth, metrics: this.metrics, log: this.log, ...options.docs });
     this.unsubscribe = this.auth.onRevoked((app) => {
+      this.revocations++;
       // A credential revoked, or access to a database changed: the app's sessions are checked for
       // both, each database's metadata read once.
       const infos = new Map<string, Promise<DatabaseInfo>>();
@@ -213,6 +217,7 @@ export class HubServer {
       if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
       if (this.docs && (await this.docs.upgrade(req, socket, head))) return;
       const name = databaseOf(req.url);
+      const heard = this.revocations;
       let principal: Principal;
       try {
         principal = await this.auth.authenticate({ headers: req.headers, remoteAddress: remote, url: req.url ?? '/' });
@@ -233,7 +238,7 @@ export class HubServer {
         // (ws calls back synchronously, or never: a refused upgrade, a socket gone meanwhile.)
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           if (policy) held = undefined;
-          this.session(ws, principal, name, db && policy ? { db, policy } : undefined, remote);
+          this.session(ws, principal, name, db && policy ? { db, policy } : undefined, remote, heard);
         });
       } finally {
         held?.release?.();
@@ -248,7 +253,8 @@ export class HubServer {
     }
   }
 
-  private session(ws: WebSocket, principal: Principal, name: string, access: Access | undefined, remote: string): void {
+  /** `heard`: the revocation count before its credentials were checked. */
+  private session(ws: WebSocket, principal: Principal, name: string, access: Access | undefined, remote: string, heard: number): void {
     const stop = new AbortController();
     const live = { principal, db: name, stop, remote, since: Date.now() } as Live;
     ws.on('error', (err: Error & { code?: string }) => {
@@ -315,6 +321,9 @@ export class HubServer {
           setTimeout(() => ws.terminate(), 2_000).unref();
         }
       });
+    // A revocation heard since the credentials (and access) were checked was not applied to this
+    // session, not yet registered then: it is checked now.
+    if (this.revocations !== heard) void this.recheck(live, 'revoked', new Map());
   }
 
   /**

@@ -18,6 +18,7 @@ import { checkPolicy, PolicyError, policyFromJson, type PeerPolicy } from '../sy
 import { accessOf, isOwner } from './access.ts';
 import type { Authenticator, Principal } from './auth/port.ts';
 import { HubRequestError } from './errors.ts';
+import { decodeSegment } from './path.ts';
 import { checkDatabaseName, DatabaseNameError, type HubDatabase, type HubStore } from './storage/port.ts';
 
 /** The largest request body read (bytes). */
@@ -66,7 +67,8 @@ export async function handleShares(req: IncomingMessage, res: ServerResponse, ct
   const path = new URL(req.url ?? '/', 'http://hub.invalid').pathname;
   if (path === '/v1/databases' && req.method === 'GET') {
     const who = await principalOf(req, ctx);
-    const mine = (await ctx.store.list()).flatMap((info) => {
+    const all = ctx.store.listFor ? await ctx.store.listFor(who) : await ctx.store.list();
+    const mine = all.flatMap((info) => {
       const access = accessOf(info, who);
       return access ? [{ name: info.name, owner: info.owner.user, access }] : [];
     });
@@ -76,8 +78,8 @@ export async function handleShares(req: IncomingMessage, res: ServerResponse, ct
   const m = /^\/v1\/databases\/([^/]+)\/shares\/([^/]+)$/.exec(path);
   if (!m || (req.method !== 'PUT' && req.method !== 'DELETE')) return false;
   const who = await principalOf(req, ctx);
-  const name = decodeURIComponent(m[1]!);
-  const user = decodeURIComponent(m[2]!);
+  const name = decodeSegment(m[1]!);
+  const user = decodeSegment(m[2]!);
   try {
     checkDatabaseName(name);
   } catch (err) {

@@ -71,10 +71,11 @@ describe('auth endpoints', () => {
     const enrolled = await call('POST', '/auth/devices', 'bob@example.com', { address });
     assert.deepEqual(await enrolled.json(), { address, user: 'bob@example.com' });
     const { nonce } = (await (await fetch(`${base}/auth/challenge`)).json()) as { nonce: string };
-    const p = await f.auth.authenticate(request({ authorization: await deviceAuthorization(address, nonce, privateKey) }));
+    const host = new URL(base).host;
+    const p = await f.auth.authenticate(request({ authorization: await deviceAuthorization(address, nonce, privateKey, host), host }));
     assert.equal(p.user, 'bob@example.com');
     const again = await fetchDeviceAuthorization(base.replace('http:', 'ws:') + '/notes', address, privateKey); // what a client calls
-    assert.equal((await f.auth.authenticate(request({ authorization: again }))).user, 'bob@example.com');
+    assert.equal((await f.auth.authenticate(request({ authorization: again, host }))).user, 'bob@example.com');
     assert.equal((await call('DELETE', `/auth/devices/${address}`, 'bob@example.com')).status, 204);
     assert.equal(await f.auth.valid(p), false);
     assert.equal((await call('DELETE', `/auth/devices/${address}`, 'bob@example.com')).status, 404);
@@ -85,6 +86,9 @@ describe('auth endpoints', () => {
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { message: string }).message, /not a repository address/);
     assert.equal((await call('POST', '/auth/token', 'ann@example.com', { ttl_seconds: 'long' })).status, 400);
+    const broken = await call('DELETE', '/auth/devices/%E0%A4%A', 'bob@example.com');
+    assert.equal(broken.status, 400);
+    assert.match(((await broken.json()) as { message: string }).message, /malformed percent-encoding/);
     assert.equal((await fetch(`${base}/auth/token`, { method: 'POST', body: 'x'.repeat(20_000) })).status, 413);
     assert.equal((await fetch(`${base}/healthz`)).status, 404, 'not an auth path: the server\'s');
   });

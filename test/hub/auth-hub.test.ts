@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { WebSocket } from 'ws';
@@ -143,6 +145,27 @@ describe('the hub with its authenticator (SQLite)', () => {
     assert.ok(hub.connections >= 1, 'the refreshed session is still open');
     kept.abort(new Error('done'));
   });
+  it("a device's answer to a challenge another hub relayed does not let that hub in as the device", async () => {
+    const app4 = JSON.parse(await cli(dir, ['hub', 'credentials', 'create', '--name', 'devices-relay', '--data', 'hub', '--json'])) as { key: string; secret: string };
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const address = addressOf(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'));
+    await backend(hub, app4, '/auth/devices', 'rae@example.com', { address });
+    // Another hub the device dials (its own remote, or a URL it was given) hands out this hub's challenge as its own.
+    const relay = createServer((req, res) => {
+      void fetch(hub.url.replace(/^ws/, 'http') + '/auth/challenge').then(async (r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text()));
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const relayed = await fetchDeviceAuthorization(`ws://127.0.0.1:${(relay.address() as AddressInfo).port}/raes-notes`, address, privateKey);
+      await assert.rejects(dialWs(`${hub.url}/raes-notes`, { authorization: relayed }), (e: Error & { status?: number }) => e.status === 401);
+      assert.match(log.at(-1)?.reason ?? '', /signature does not match/);
+    } finally {
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+    const own = await fetchDeviceAuthorization(`${hub.url}/raes-notes`, address, privateKey);
+    (await dialWs(`${hub.url}/raes-notes`, { authorization: own })).abort(new Error('done'));
+  });
+
   it('a repository enrolled by the backend syncs with no token (its identity answers the challenge); one not enrolled is told how to get in', async () => {
     const devices = await hubAuth.credentials.create('devices');
     const carol = await notesRepo(dir, 'carol');

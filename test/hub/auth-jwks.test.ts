@@ -56,7 +56,7 @@ describe('identity-provider JWTs (JWKS)', () => {
   it('lets a user in with the provider\'s token: the subject is the user, the expiry ends the session', async () => {
     const token = await jwt(f);
     const p = await f.auth.authenticate(bearer(token));
-    assert.deepEqual(p, { app: 'notes', user: 'ann@example.com', method: 'jwt', expiresAt: (Math.floor(f.clock.now / 1000) + 300) * 1000 });
+    assert.deepEqual(p, { app: 'notes', user: 'ann@example.com', method: 'jwt', expiresAt: (Math.floor(f.clock.now / 1000) + 300) * 1000, issuer: ISSUER });
     assert.ok(fetches >= 1, 'the key set came from the JWKS URL');
     assert.equal(await f.auth.valid(p), true);
   });
@@ -92,5 +92,43 @@ describe('identity-provider JWTs (a configured PEM public key)', () => {
     await assert.rejects(f.auth.credentials.create('notes', { idp: { issuer: ISSUER, publicKey: 'not a key' } }), { name: 'CredentialError', message: /not a PEM public key/ });
     await assert.rejects(f.auth.credentials.create('notes', { idp: { issuer: ISSUER } }), { message: /exactly one of a JWKS URL and a public key/ });
     await assert.rejects(f.auth.credentials.create('notes', { idp: { issuer: ISSUER, jwksUrl: 'ftp://x/jwks' } }), { message: /must be http\(s\)/ });
+    // keys fetched in the clear could be anyone's: plain http only on this machine's loopback
+    await assert.rejects(f.auth.credentials.create('notes', { idp: { issuer: ISSUER, jwksUrl: 'http://id.notes.example/jwks.json' } }), { name: 'CredentialError', message: /must be https .*loopback/ });
+    for (const local of ['http://127.0.0.1:9/jwks', 'http://localhost:9/jwks', 'http://[::1]:9/jwks']) await f.auth.credentials.create('notes', { idp: { issuer: ISSUER, jwksUrl: local } });
+  });
+});
+
+describe('identity-provider JWTs: one issuer trusted by several keys or apps', () => {
+  it('each app trusting the issuer under its own audience gets its own users; an app rotating its provider key accepts both', async () => {
+    const f = authFixture(new SqliteAuthStore(':memory:'));
+    const pem = await exportSPKI(signing.publicKey);
+    await f.auth.credentials.create('notes', { idp: { issuer: ISSUER, audience: 'notes-hub', publicKey: pem } });
+    await f.auth.credentials.create('tasks', { idp: { issuer: ISSUER, audience: 'tasks-hub', publicKey: pem } });
+    assert.equal((await f.auth.authenticate(bearer(await jwt(f, { aud: 'notes-hub' })))).app, 'notes');
+    assert.equal((await f.auth.authenticate(bearer(await jwt(f, { aud: 'tasks-hub' })))).app, 'tasks');
+    // notes moves to a new provider key: a second credential with it, the old one kept while tokens of both are about
+    await f.auth.credentials.create('notes', { idp: { issuer: ISSUER, audience: 'notes-hub', publicKey: await exportSPKI(stranger.publicKey) } });
+    assert.equal((await f.auth.authenticate(bearer(await jwt(f, { aud: 'notes-hub', key: stranger.privateKey })))).app, 'notes');
+    assert.equal((await f.auth.authenticate(bearer(await jwt(f, { aud: 'notes-hub' })))).app, 'notes');
+  });
+
+  it('refuses a token that is valid for two apps rather than pick one; an app naming the audience wins over one taking any', async () => {
+    const f = authFixture(new SqliteAuthStore(':memory:'));
+    const pem = await exportSPKI(signing.publicKey);
+    await f.auth.credentials.create('notes', { idp: { issuer: ISSUER, publicKey: pem } });
+    await f.auth.credentials.create('tasks', { idp: { issuer: ISSUER, publicKey: pem } });
+    await refused(f, f.auth.authenticate(bearer(await jwt(f, { aud: 'tasks-hub' }))), /valid for several apps \(notes, tasks\)/);
+    await f.auth.credentials.create('tasks', { idp: { issuer: ISSUER, audience: 'tasks-hub', publicKey: pem } });
+    assert.equal((await f.auth.authenticate(bearer(await jwt(f, { aud: 'tasks-hub' })))).app, 'tasks');
+  });
+
+  it("revoking the key that trusts the provider ends its users' sessions, though the app keeps another key", async () => {
+    const f = authFixture(new SqliteAuthStore(':memory:'));
+    const trusting = await f.auth.credentials.create('notes', { idp: { issuer: ISSUER, publicKey: await exportSPKI(signing.publicKey) } });
+    await f.auth.credentials.create('notes'); // the backend's key for admin calls
+    const p = await f.auth.authenticate(bearer(await jwt(f)));
+    assert.equal(await f.auth.valid(p), true);
+    await f.auth.credentials.revoke(trusting.key);
+    assert.equal(await f.auth.valid(p), false, 'no active key of the app trusts the issuer any more');
   });
 });

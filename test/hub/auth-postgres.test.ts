@@ -51,3 +51,29 @@ describe('two hubs on one PostgreSQL', () => {
     assert.match(two.log.at(-1)!.reason, /revoked or unknown API key/);
   });
 });
+
+describe('a hub whose revocation channel dropped', () => {
+  it("checks every app's sessions again once it listens again (a revocation made while it was not listening was never heard)", async () => {
+    await one.auth.credentials.create('tasks');
+    const heard = new Set<string>();
+    two.auth.onRevoked((app) => heard.add(app));
+    const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    try {
+      // the listening connections go away (a network blip, a PostgreSQL restart), and come back
+      const listen = `listen "ddcp_auth_revoked_${schema}"`;
+      const before = (await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE query = ${listen}`).map((r) => r.pid);
+      assert.equal(before.length, 2, 'both stores listen');
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN ${sql(before)}`;
+      let back = false;
+      for (const deadline = Date.now() + 5_000; !back && Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+        const now = (await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE query = ${listen}`).map((r) => r.pid);
+        back = now.length === 2 && now.every((p) => !before.includes(p));
+      }
+      assert.ok(back, 'both listen again');
+      for (const deadline = Date.now() + 2_000; heard.size < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual([...heard].sort(), ['notes', 'tasks']);
+    } finally {
+      await sql.end();
+    }
+  });
+});

@@ -1,7 +1,10 @@
 /** Secrets at rest: sealed under the master key (never in the database in clear); the master key's file and variable. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -58,5 +61,34 @@ describe('the master key', () => {
     assert.throws(() => loadMasterKey({ env: {}, dataDir: data }), { name: 'MasterKeyError', message: /readable by others; run: chmod 600/ });
     assert.throws(() => loadMasterKey({ env: {}, dataDir: join(dir, 'empty') }), { message: /no master key at/ });
     assert.throws(() => loadMasterKey({ env: {} }), { message: new RegExp(`set \\$${MASTER_KEY_ENV}`) });
+  });
+});
+
+describe('the master key made by two processes at once', () => {
+  it('keeps the one made first: a second creator does not replace it (secrets sealed under it would never open again)', { skip: process.platform === 'win32' && 'needs mkfifo' }, async () => {
+    const data = join(dir, 'racing');
+    mkdirSync(data);
+    const path = join(data, 'master.key');
+    // A creator whose write of its new key waits (on a FIFO at its temporary file) until we — the
+    // other process, deciding at the same moment — have made our key file: it looked before ours appeared.
+    const creator = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { execFileSync } from 'node:child_process';
+      import { loadMasterKey } from ${JSON.stringify(new URL('../../src/hub/auth/masterkey.ts', import.meta.url).href)};
+      execFileSync('mkfifo', [${JSON.stringify(path)} + '.tmp-' + process.pid]);
+      console.log(loadMasterKey({ env: {}, dataDir: ${JSON.stringify(data)}, create: true }).toString('base64'));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    creator.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => creator.on('exit', resolve));
+    let fifo: string | undefined;
+    for (const deadline = Date.now() + 10_000; !fifo && Date.now() < deadline; await sleep(10)) fifo = readdirSync(data).find((f) => f.startsWith('master.key.tmp-'));
+    assert.ok(fifo, 'the creator is about to write its key');
+    const ours = newMasterKey();
+    writeFileSync(path, ours + '\n', { mode: 0o600 });
+    await readFile(join(data, fifo)); // lets its write through
+    const code = await Promise.race([exited, sleep(5_000).then(() => 'hung')]);
+    creator.kill();
+    assert.ok(statSync(path).isFile() && readFileSync(path, 'utf8').trim() === ours, 'the key file made first was replaced');
+    assert.equal(code, 0);
+    assert.equal(out.trim(), ours, 'the creator took the key made first');
   });
 });

@@ -176,17 +176,18 @@ describe('enrolled devices (Ed25519 challenge–response)', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     return { key: privateKey, address: addressOf(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url')) };
   };
-  const signIn = async (d: { key: KeyObject; address: string }, nonce?: string) => {
+  const HOST = 'hub.example:7420';
+  const signIn = async (d: { key: KeyObject; address: string }, nonce?: string, host = HOST) => {
     nonce ??= (await f.auth.issueChallenge('192.0.2.9')).nonce;
-    return request({ authorization: await deviceAuthorization(d.address, nonce, d.key) }, '192.0.2.9');
+    return request({ authorization: await deviceAuthorization(d.address, nonce, d.key, host), host: HOST }, '192.0.2.9');
   };
 
   it('lets an enrolled repository identity in (libp2p key of `ddcp init`), once per nonce', async () => {
     const identity = await createIdentity(join(dir, `identity-${n}.key`));
     await f.auth.enrollDevice(await admin(), identity.address);
     const { nonce } = await f.auth.issueChallenge('192.0.2.9');
-    const req = request({ authorization: await deviceAuthorization(identity.address, nonce, identity.privateKey) }, '192.0.2.9');
-    assert.deepEqual(await f.auth.authenticate(req), { app: 'notes', user: 'ann@example.com', method: 'device', address: identity.address });
+    const req = request({ authorization: await deviceAuthorization(identity.address, nonce, identity.privateKey, HOST), host: HOST }, '192.0.2.9');
+    assert.deepEqual(await f.auth.authenticate(req), { app: 'notes', user: 'ann@example.com', method: 'device', address: identity.address, host: HOST });
     await refused(f, f.auth.authenticate(req), /challenge unknown, used or expired/);
   });
 
@@ -196,6 +197,9 @@ describe('enrolled devices (Ed25519 challenge–response)', () => {
     await f.auth.enrollDevice(await admin(), ann.address);
     await refused(f, f.auth.authenticate(await signIn({ address: ann.address, key: eve.key })), /signature does not match/);
     await refused(f, f.auth.authenticate(await signIn(eve)), /not enrolled/);
+    await refused(f, f.auth.authenticate(await signIn(ann, undefined, 'other-hub.example:7420')), /signature does not match its address and this hub/);
+    const { headers } = await signIn(ann);
+    await refused(f, f.auth.authenticate(request({ authorization: headers.authorization }, '192.0.2.9')), /without a Host header/);
     const { nonce } = await f.auth.issueChallenge('192.0.2.9');
     f.clock.now += 60_001;
     await refused(f, f.auth.authenticate(await signIn(ann, nonce)), /challenge unknown, used or expired/);
@@ -214,6 +218,22 @@ describe('enrolled devices (Ed25519 challenge–response)', () => {
     assert.equal(await fired, 'notes');
     assert.equal(await f.auth.valid(p), false);
     await refused(f, f.auth.authenticate(await signIn(ann)), /not enrolled/);
+  });
+
+  it("enrolling a device to another user fires onRevoked, so its sessions as the former user end", async () => {
+    const d = device();
+    await f.auth.enrollDevice(await admin('ann@example.com'), d.address);
+    const p = await f.auth.authenticate(await signIn(d));
+    let fired = 0;
+    f.auth.onRevoked(() => fired++);
+    await f.auth.enrollDevice(await admin('ann@example.com'), d.address); // the same user again: nothing to end
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(fired, 0);
+    await f.auth.enrollDevice(await admin('bob@example.com'), d.address);
+    for (const deadline = Date.now() + 2_000; fired === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(fired, 1, 'the open sessions are checked again');
+    assert.equal(await f.auth.valid(p), false);
+    assert.equal((await f.auth.authenticate(await signIn(d))).user, 'bob@example.com');
   });
 
   it('refuses to enroll what is not an address, or a device of another app', async () => {

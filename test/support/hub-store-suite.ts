@@ -331,6 +331,24 @@ export function runHubStoreTests(name: string, setup: () => Promise<HubStoreFixt
       }),
     );
     it(
+      "listFor: the databases a user owns or is shared with, with their shares, nobody else's",
+      withStore(async (store) => {
+        const team = (await store.open('team', ALICE))!;
+        await team.share('bob', { read: 'all', write: 'none' });
+        (await store.open('alices', ALICE))!;
+        (await store.open('bobs', { app: ALICE.app, user: 'bob' }))!;
+        (await store.open('other-app', { app: 'other', user: 'bob' }))!;
+        assert.ok(store.listFor, 'the store lists from its metadata');
+        assert.deepEqual(await store.listFor({ app: ALICE.app, user: 'bob' }), [
+          { name: 'bobs', owner: { app: ALICE.app, user: 'bob' }, shares: {} },
+          { name: 'team', owner: ALICE, shares: { bob: { read: 'all', write: 'none' } } },
+        ]);
+        assert.deepEqual((await store.listFor(ALICE)).map((d) => d.name), ['alices', 'team']);
+        assert.deepEqual(await store.listFor({ app: ALICE.app, user: 'carol' }), []);
+      }),
+    );
+
+    it(
       'conflicts: a cell two clients changed from the same base is recorded, whichever side won, newest first',
       withStore(async (store) => {
         const db = (await store.open('notes', ALICE))!;

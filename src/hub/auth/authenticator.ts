@@ -13,7 +13,7 @@ import { IdentityProviders } from './jwks.ts';
 import type { AuthRequest, Authenticator, Principal } from './port.ts';
 import { FailureLimiter, type RateLimitOptions } from './ratelimit.ts';
 import { ReplayCache } from './replay.ts';
-import type { AuthStore } from './store.ts';
+import type { AuthStore, CredentialRecord } from './store.ts';
 import { DEFAULT_TOKEN_TTL_MS, HUB_ISSUER, MAX_TOKEN_TTL_MS, peekJwt, UserTokens } from './tokens.ts';
 import { isAddress } from '../../repo/address.ts';
 
@@ -29,10 +29,13 @@ export interface AuthEvent {
 
 export type AuthLogger = (event: AuthEvent) => void;
 
-/** A principal with what the hub needs to re-check it: the minting key of a user token, a device's address. */
+/** A principal with what the hub needs to re-check it: the minting key of a user token, a device's address, a provider JWT's issuer. */
 export interface HubPrincipal extends Principal {
   credential?: string;
   address?: string;
+  issuer?: string;
+  /** A device's: the host its signature named (a refresh is checked against it). */
+  host?: string;
 }
 
 /** Who an admin call comes from: the app (through one of its keys) and the user it acts for. */
@@ -99,7 +102,7 @@ export class HubAuthenticator implements Authenticator {
       : presented.kind === 'bearer' ? bearerAttempt(presented.value) : { method: 'none' };
     return await this.#guard(req.remoteAddress, attempt, async (now) => {
       if (presented.kind === 'none') throw new AuthFailure(presented.why);
-      return presented.kind === 'device' ? await this.#device(presented.value) : await this.#bearer(presented.value, now);
+      return presented.kind === 'device' ? await this.#device(presented.value, hostOf(req)) : await this.#bearer(presented.value, now);
     });
   }
 
@@ -110,7 +113,8 @@ export class HubAuthenticator implements Authenticator {
       throw new AuthError();
     }
     const authorization = token.startsWith(`${DEVICE_SCHEME} `) || token.startsWith('Bearer ') ? token : `Bearer ${token}`;
-    const next = await this.authenticate({ headers: { authorization }, remoteAddress: sessionAddress(p), url: '/' });
+    const host = (p as HubPrincipal).host;
+    const next = await this.authenticate({ headers: { authorization, ...(host !== undefined && { host }) }, remoteAddress: sessionAddress(p), url: '/' });
     if (next.app !== p.app || next.user !== p.user) {
       this.#log({ reason: `refresh names another user (${next.app}/${next.user})`, method: next.method, remoteAddress: sessionAddress(p) });
       throw new AuthError();
@@ -129,6 +133,8 @@ export class HubAuthenticator implements Authenticator {
       const d = await this.#store.device(hp.address);
       if (!d || d.app !== p.app || d.user !== p.user) return false;
     }
+    // A provider's JWT holds while a key of its app still trusts that provider (not merely any key of the app).
+    if (p.method === 'jwt' && hp.issuer !== undefined) return (await this.#store.credentials()).some((c) => c.app === p.app && c.revokedAt === undefined && c.idp?.issuer === hp.issuer);
     return await this.#appActive(p.app);
   }
 
@@ -179,11 +185,16 @@ export class HubAuthenticator implements Authenticator {
     return { nonce, expiresAt };
   }
 
-  /** Enrolls a device (its address) to the user an admin call acts for. */
+  /**
+   * Enrolls a device (its address) to the user an admin call acts for. Moved from another user of
+   * the app, its open sessions as that user are checked again (through onRevoked) and end.
+   */
   async enrollDevice(admin: AdminPrincipal, address: string): Promise<void> {
     if (!isAddress(address)) throw new CredentialError(`${JSON.stringify(address)} is not a repository address (12D3KooW…)`);
+    const before = await this.#store.device(address);
     const ok = await this.#store.enrollDevice({ address, app: admin.app, user: admin.email, createdAt: this.#now() });
     if (!ok) throw new CredentialError(`device ${address} is enrolled to another app`);
+    if (before !== undefined && before.app === admin.app && before.user !== admin.email) await this.#store.accessChanged(admin.app, this.#now());
   }
 
   /** Removes an app's enrollment of a device (its open sessions are told through onRevoked); false if none. */
@@ -227,23 +238,49 @@ export class HubAuthenticator implements Authenticator {
       return { app: claims.app, user: claims.user, method: 'token', expiresAt: claims.expiresAt, credential: claims.credential };
     }
     if (peek.issuer === undefined) throw new AuthFailure('JWT without an issuer');
-    const c = (await this.#store.credentials()).find((x) => x.revokedAt === undefined && x.idp?.issuer === peek.issuer);
-    if (!c?.idp) throw new AuthFailure(`JWT of issuer ${peek.issuer}, which no active app trusts`);
-    const { user, expiresAt } = await this.#providers.verify(token, c.idp, now);
-    return { app: c.app, user, method: 'jwt', expiresAt };
+    const issuer = peek.issuer;
+    const trusting = (await this.#store.credentials()).filter((x) => x.revokedAt === undefined && x.idp?.issuer === issuer);
+    if (trusting.length === 0) throw new AuthFailure(`JWT of issuer ${issuer}, which no active app trusts`);
+    const { app, user, expiresAt } = await this.#verifyForOneApp(token, trusting, now);
+    return { app, user, method: 'jwt', expiresAt, issuer };
   }
 
-  async #device(header: string): Promise<HubPrincipal> {
+  /**
+   * The app whose provider setting a JWT is valid under, among the active keys trusting its issuer:
+   * several apps may use one provider (told apart by audience) and one app may have several keys
+   * (rotating its provider's key). An app naming the token's audience goes before one taking any; a
+   * token still valid for two apps is refused rather than given to either.
+   */
+  async #verifyForOneApp(token: string, trusting: readonly CredentialRecord[], now: number): Promise<{ app: string; user: string; expiresAt: number }> {
+    const valid: { app: string; user: string; expiresAt: number; audience: boolean }[] = [];
+    const failures: AuthFailure[] = [];
+    for (const c of trusting) {
+      try {
+        valid.push({ app: c.app, ...(await this.#providers.verify(token, c.idp!, now)), audience: c.idp!.audience !== undefined });
+      } catch (err) {
+        if (!(err instanceof AuthFailure)) throw err;
+        failures.push(err);
+      }
+    }
+    if (valid.length === 0) throw failures.length === 1 ? failures[0]! : new AuthFailure(failures.map((e) => e.message).join('; '), { cause: failures[0] });
+    const best = valid.some((v) => v.audience) ? valid.filter((v) => v.audience) : valid;
+    const apps = [...new Set(best.map((v) => v.app))].sort();
+    if (apps.length > 1) throw new AuthFailure(`JWT valid for several apps (${apps.join(', ')}): give each app its provider's audience`);
+    return best[0]!;
+  }
+
+  async #device(header: string, host: string | undefined): Promise<HubPrincipal> {
     const parts = parseDeviceAuthorization(header);
     if (!parts) throw new AuthFailure('malformed DDCP-Device authorization');
+    if (host === undefined) throw new AuthFailure('DDCP-Device authorization without a Host header (the signature names the hub)');
     const now = this.#now();
     // The nonce is spent by any attempt, right or wrong: one nonce, one try.
     if (!(await this.#store.takeNonce('challenge', parts.nonce, now))) throw new AuthFailure('device challenge unknown, used or expired');
-    if (!deviceSignatureValid(parts.address, parts.nonce, parts.signature)) throw new AuthFailure('device signature does not match its address');
+    if (!deviceSignatureValid(parts.address, parts.nonce, parts.signature, host)) throw new AuthFailure(`device signature does not match its address and this hub (${host})`);
     const d = await this.#store.device(parts.address);
     if (!d) throw new AuthFailure('device not enrolled');
     if (!(await this.#appActive(d.app))) throw new AuthFailure('device of an app with no active API key');
-    return { app: d.app, user: d.user, method: 'device', address: d.address };
+    return { app: d.app, user: d.user, method: 'device', address: d.address, host };
   }
 
   async #appActive(app: string): Promise<boolean> {
@@ -264,6 +301,12 @@ function presentedCredential(req: AuthRequest): Presented {
   }
   const token = new URL(req.url, 'http://hub.invalid').searchParams.get(TOKEN_PARAM);
   return token ? { kind: 'bearer', value: token } : { kind: 'none', why: `no credentials (no Authorization header or ${TOKEN_PARAM})` };
+}
+
+/** The Host a request was sent to (what a device's signature must name). */
+function hostOf(req: AuthRequest): string | undefined {
+  const h = req.headers.host;
+  return typeof h === 'string' && h !== '' ? h : undefined;
 }
 
 function bearerAttempt(token: string): Attempt {

@@ -102,6 +102,8 @@ export function checkIdentityProvider(idp: IdentityProvider): void {
       throw new CredentialError(`JWKS URL ${idp.jwksUrl} is not a URL`, { cause });
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new CredentialError(`JWKS URL ${idp.jwksUrl} must be http(s)`);
+    // Whoever can change the key set in transit can sign tokens for any user.
+    if (url.protocol === 'http:' && !isLoopback(url.hostname)) throw new CredentialError(`JWKS URL ${idp.jwksUrl} must be https (plain http only on this machine's loopback: keys fetched in the clear could be anyone's)`);
   }
   if (idp.publicKey !== undefined) {
     try {
@@ -110,4 +112,9 @@ export function checkIdentityProvider(idp: IdentityProvider): void {
       throw new CredentialError(`the identity provider's public key is not a PEM public key: ${(cause as Error).message}`, { cause });
     }
   }
+}
+
+/** Whether a URL's hostname is this machine's loopback (127.0.0.0/8, ::1, localhost). */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }

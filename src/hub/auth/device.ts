@@ -29,11 +29,11 @@ export function parseDeviceAuthorization(value: string): { address: string; nonc
   return m ? { address: m[1]!, nonce: m[2]!, signature: Buffer.from(m[3]!, 'base64url') } : undefined;
 }
 
-/** Whether `signature` is `address`'s key's signature of the challenge `nonce`. */
-export function deviceSignatureValid(address: string, nonce: string, signature: Uint8Array): boolean {
+/** Whether `signature` is `address`'s key's signature of the challenge `nonce` for the hub at `host` (the request's Host). */
+export function deviceSignatureValid(address: string, nonce: string, signature: Uint8Array, host: string): boolean {
   const raw = publicKeyOf(address);
   if (!raw || signature.length !== 64) return false;
   const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
-  return verify(null, challengeMessage(nonce), key, signature);
+  return verify(null, challengeMessage(nonce, host), key, signature);
 }
 

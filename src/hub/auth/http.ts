@@ -60,7 +60,7 @@ export async function handleAuthRequest(auth: HubAuthenticator, req: IncomingMes
     const device = /^\/auth\/devices\/([^/]+)$/.exec(url.pathname);
     if (device && req.method === 'DELETE') {
       const { admin } = await admitted(auth, req, remoteAddress);
-      const removed = await auth.removeDevice(admin, decodeURIComponent(device[1]!));
+      const removed = await auth.removeDevice(admin, decodedSegment(device[1]!));
       if (!removed) throw new BadRequest(404, 'no such device enrolled to this app');
       res.writeHead(204).end();
       return true;
@@ -99,6 +99,15 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** A path segment percent-decoded; a 400 if its encoding is malformed (not the hub's own 500). */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequest(400, `the request path has malformed percent-encoding: ${JSON.stringify(segment.slice(0, 100))}`);
+  }
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): true {

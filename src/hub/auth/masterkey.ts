@@ -6,7 +6,7 @@
  * share) or from a file in the hub's data folder, created on first use with mode 0600.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MasterKeyError } from './errors.ts';
 
@@ -54,7 +54,16 @@ export function loadMasterKey(source: MasterKeySource): Buffer {
     const tmp = `${path}.tmp-${process.pid}`;
     writeFileSync(tmp, newMasterKey() + '\n', { mode: 0o600 });
     chmodSync(tmp, 0o600); // in case the umask widened it
-    renameSync(tmp, path); // atomic: two starting processes never read half a key
+    try {
+      // A link, not a rename: it fails if another process made the key meanwhile, whose key is then
+      // the key (a rename would replace it, and what it sealed would never open again). Either way
+      // no process reads half a key.
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
   if ((statSync(path).mode & 0o077) !== 0) throw new MasterKeyError(`master key ${path} is readable by others; run: chmod 600 ${path}`);
   let text: string;

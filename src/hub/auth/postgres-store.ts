@@ -46,12 +46,31 @@ export class PostgresAuthStore implements AuthStore {
     try {
       await migrate(sql, schema);
       const store = new PostgresAuthStore(sql, `ddcp_auth_revoked_${schema}`.slice(0, 63));
-      store.#listening = await sql.listen(store.#channel, (payload) => store.#events.emit('revoked', JSON.parse(payload) as Revocation));
+      let first = true;
+      const listened = (): void => {
+        if (first) first = false;
+        else void store.#caughtUp();
+      };
+      store.#listening = await sql.listen(store.#channel, (payload) => store.#events.emit('revoked', JSON.parse(payload) as Revocation), listened);
       return store;
     } catch (err) {
       await sql.end({ timeout: 1 });
       throw err;
     }
+  }
+
+  /**
+   * Listening again after the connection dropped: what was revoked meanwhile was never heard (a
+   * NOTIFY reaches only who listens then), so every app's sessions are told to check again.
+   */
+  async #caughtUp(): Promise<void> {
+    let apps: Set<string>;
+    try {
+      apps = new Set((await this.credentials()).map((c) => c.app));
+    } catch {
+      return; // down again: the next reconnect catches up
+    }
+    for (const app of apps) this.#events.emit('revoked', { app } satisfies Revocation);
   }
 
   async addCredential(c: CredentialRecord): Promise<void> {

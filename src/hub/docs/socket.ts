@@ -11,19 +11,20 @@
  * one removed at stop) and close when their user's last JSON connection does.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { DocumentEvent } from '../../docs/index.ts';
-import type { PeerPolicy } from '../../sync/policy.ts';
+import { policyToJson, type PeerPolicy } from '../../sync/policy.ts';
 import type { SessionLog } from '../../sync/server.ts';
 import { accessOf } from '../access.ts';
 import type { Authenticator, Principal } from '../auth/port.ts';
 import { redactUrl } from '../auth/authenticator.ts';
 import { HubRequestError } from '../errors.ts';
+import { decodeSegment } from '../path.ts';
 import type { HubMetrics } from '../metrics.ts';
 import { checkDatabaseName, DatabaseNameError, type HubDatabase, type HubStore } from '../storage/port.ts';
 import { DocsApiError } from './errors.ts';
@@ -40,7 +41,10 @@ const MAX_PENDING = 1_000;
 const MAX_BUFFERED = 16 * 1024 * 1024;
 
 /** WebSocket close codes of the API. */
-export const DOCS_CLOSE = { malformed: 1007, unsupported: 1003, goingAway: 1001, reset: 1012, tooSlow: 1013, unauthorized: 4401, failed: 1011 } as const;
+export const DOCS_CLOSE = { malformed: 1007, unsupported: 1003, goingAway: 1001, reset: 1012, tooSlow: 1013, unauthorized: 4401, forbidden: 4403, failed: 1011 } as const;
+
+/** The file in a replica's folder naming the policy it was filled under (a replica holds only what that policy let its user read). */
+const POLICY_FILE = 'policy.json';
 
 export interface DocsApiOptions {
   store: HubStore;
@@ -57,6 +61,8 @@ export interface DocsApiOptions {
 interface Entry {
   key: string;
   dir: string;
+  /** The policy its replica follows the database under (policyText). */
+  policy: string;
   replica: Promise<DocsReplica>;
   conns: Set<Conn>;
 }
@@ -80,13 +86,16 @@ interface Conn {
 /** A reply's fields. */
 type Fields = Record<string, unknown>;
 
+/** A policy as text, to compare. */
+const policyText = (p: PeerPolicy): string => JSON.stringify(policyToJson(p));
+
 const mayWrite = (p: PeerPolicy): boolean => p.write === 'all' || (p.write !== 'none' && p.write.length > 0);
 
 /** The database a `/v1/docs/<db>` request names (a query allowed), or undefined for another path. */
 export function docsDatabaseOf(url: string | undefined): string | undefined {
   const path = new URL(url ?? '/', 'http://hub.invalid').pathname;
   if (!path.startsWith(DOCS_PATH_PREFIX)) return undefined;
-  const name = decodeURIComponent(path.slice(DOCS_PATH_PREFIX.length));
+  const name = decodeSegment(path.slice(DOCS_PATH_PREFIX.length));
   try {
     checkDatabaseName(name);
   } catch (err) {
@@ -116,11 +125,14 @@ export class DocsApi {
   private ownRoot = false;
   private stopping: Promise<void> | undefined;
   private subscriptionIds = 0;
+  /** Revocations heard so far: a connection admitted while one came is checked again once registered. */
+  private revocations = 0;
 
   constructor(options: DocsApiOptions) {
     this.options = options;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes ?? DEFAULT_DOCS_MAX_MESSAGE_BYTES, perMessageDeflate: false });
     this.unsubscribe = options.auth.onRevoked((app) => {
+      this.revocations++;
       for (const e of this.entries.values()) for (const c of e.conns) if (c.principal.app === app) void this.recheck(c, 'revoked');
     });
   }
@@ -144,6 +156,7 @@ export class DocsApi {
       if (name === undefined) return false;
       socket.on('error', () => {}); // a client that vanishes mid-upgrade is not our error
       if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
+      const heard = this.revocations;
       let principal: Principal;
       try {
         principal = await this.options.auth.authenticate({ headers: req.headers, remoteAddress: remote, url: req.url ?? '/' });
@@ -162,7 +175,7 @@ export class DocsApi {
         if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           held = undefined;
-          this.connection(ws, principal, db, policy, remote);
+          this.connection(ws, principal, db, policy, remote, heard);
         });
       } finally {
         held?.release?.();
@@ -178,8 +191,9 @@ export class DocsApi {
     return true;
   }
 
-  private connection(ws: WebSocket, principal: Principal, db: HubDatabase, policy: PeerPolicy, remote: string): void {
-    const entry = this.acquire(db, principal);
+  /** `heard`: the revocation count before its credentials were checked. */
+  private connection(ws: WebSocket, principal: Principal, db: HubDatabase, policy: PeerPolicy, remote: string, heard: number): void {
+    const entry = this.acquire(db, principal, policy);
     const conn: Conn = { ws, db, principal, policy, entry, subscriptions: new Map(), chain: Promise.resolve(), replies: Promise.resolve(), pending: 0 };
     entry.conns.add(conn);
     this.open.add(conn);
@@ -192,6 +206,8 @@ export class DocsApi {
       }
     });
     ws.on('close', () => this.release(conn));
+    // A revocation heard since the credentials (and access) were checked missed this connection, not yet registered then.
+    if (this.revocations !== heard) void this.recheck(conn, 'revoked');
     // Requests wait for the replica to catch up with the database; the client is told when it has.
     conn.chain = entry.replica
       .then(async (replica) => {
@@ -344,8 +360,11 @@ export class DocsApi {
 
   private replicaDir(db: string, who: Principal): string {
     if (this.root === undefined) {
-      if (this.options.dir !== undefined) this.root = this.options.dir;
-      else {
+      if (this.options.dir !== undefined) {
+        this.root = this.options.dir;
+        // Every user's readable documents go in it: a folder made here is the hub's own (as the temporary one is).
+        mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      } else {
         this.root = mkdtempSync(join(tmpdir(), 'ddcp-hub-docs-'));
         this.ownRoot = true;
       }
@@ -354,17 +373,26 @@ export class DocsApi {
     return join(this.root, db, user);
   }
 
-  private acquire(db: HubDatabase, who: Principal): Entry {
+  private acquire(db: HubDatabase, who: Principal, policy: PeerPolicy): Entry {
     const key = `${db.name}\0${who.app}\0${who.user}`;
+    const text = policyText(policy);
     const open = this.entries.get(key);
-    if (open) return open;
+    if (open?.policy === text) return open;
+    // A replica filled under another policy holds what this one may not allow: not reused.
+    if (open) this.withdraw(open, 'policy');
     const dir = this.replicaDir(db.name, who);
     const previous = this.closing.get(key) ?? Promise.resolve();
     const entry: Entry = {
       key,
       dir,
+      policy: text,
       conns: new Set(),
-      replica: previous.then(() => DocsReplica.open({ dir, db, principal: who, metrics: this.options.metrics, log: this.options.log })),
+      replica: previous.then(async () => {
+        forgetOtherPolicy(dir, text);
+        const replica = await DocsReplica.open({ dir, db, principal: who, metrics: this.options.metrics, log: this.options.log });
+        writeFileSync(join(dir, POLICY_FILE), text);
+        return replica;
+      }),
     };
     entry.replica.catch(() => {}); // heard by the connection that waits on it
     this.entries.set(key, entry);
@@ -413,6 +441,21 @@ export class DocsApi {
     void this.drop(entry, true);
   }
 
+  /**
+   * The user's access to the entry's database was withdrawn or changed: its connections are closed
+   * (4403; a changed one may reconnect under the new policy) and its replica removed, since it holds
+   * what the old policy let the user read.
+   */
+  private withdraw(entry: Entry, reason: 'forbidden' | 'policy'): void {
+    if (this.entries.get(entry.key) !== entry) return;
+    const [db] = entry.key.split('\0');
+    const text = reason === 'forbidden' ? `access withdrawn: database ${db} is no longer shared with you` : `access changed: your policy on database ${db} changed; reconnect to use the new one`;
+    this.options.metrics.refused(reason);
+    this.options.log('warn', `closed the document connections of ${entry.key.split('\0')[2]} on ${db}: ${text}`);
+    for (const c of entry.conns) c.ws.close(DOCS_CLOSE.forbidden, text);
+    void this.drop(entry, true);
+  }
+
   // --- credentials ---
 
   private schedule(conn: Conn): void {
@@ -423,6 +466,11 @@ export class DocsApi {
     conn.expiry.unref();
   }
 
+  /**
+   * Closes the connection if its principal is no longer valid (revoked, expired) or — after a
+   * revocation, which may be of access (a share removed or changed) — if its access to the
+   * database is not what it connected with.
+   */
   private async recheck(conn: Conn, reason: 'revoked' | 'expired'): Promise<void> {
     let ok = false;
     try {
@@ -430,9 +478,21 @@ export class DocsApi {
     } catch (err) {
       this.options.log('warn', `checking the credentials of ${conn.principal.user} failed: ${(err as Error).message}`);
     }
-    if (ok) return this.schedule(conn);
-    this.options.metrics.refused(reason);
-    conn.ws.close(DOCS_CLOSE.unauthorized, reason === 'expired' ? 'credentials expired: reconnect with a fresh token' : 'credentials revoked');
+    if (!ok) {
+      this.options.metrics.refused(reason);
+      conn.ws.close(DOCS_CLOSE.unauthorized, reason === 'expired' ? 'credentials expired: reconnect with a fresh token' : 'credentials revoked');
+      return;
+    }
+    this.schedule(conn);
+    if (reason !== 'revoked') return;
+    let now: PeerPolicy | undefined;
+    try {
+      now = accessOf(await conn.db.info(), conn.principal);
+    } catch (err) {
+      return this.options.log('warn', `checking the access of ${conn.principal.user} to ${conn.db.name} failed: ${(err as Error).message}`);
+    }
+    if (!now) this.withdraw(conn.entry, 'forbidden');
+    else if (policyText(now) !== conn.entry.policy) this.withdraw(conn.entry, 'policy');
   }
 
   /** Closes every connection (1001) and replica; removes a temporary cache folder. */
@@ -448,6 +508,13 @@ export class DocsApi {
     })();
     return this.stopping;
   }
+}
+
+/** Empties a replica folder filled under another policy than `policy` (or under an unknown one), so it starts afresh. */
+function forgetOtherPolicy(dir: string, policy: string): void {
+  const file = join(dir, POLICY_FILE);
+  if (!existsSync(dir) || (existsSync(file) && readFileSync(file, 'utf8') === policy)) return;
+  rmSync(dir, { recursive: true, force: true });
 }
 
 function safeParse(data: RawData): unknown {

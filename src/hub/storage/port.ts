@@ -32,6 +32,9 @@ export interface DatabaseInfo {
   tables: TableInfo[];
 }
 
+/** A hosted database's name, owner and shares: its metadata without its tables. */
+export type DatabaseAccess = Pick<DatabaseInfo, 'name' | 'owner' | 'shares'>;
+
 /** One hosted database, open. */
 export interface HubDatabase {
   readonly name: string;
@@ -92,6 +95,12 @@ export interface HubStore {
   open(name: string, create?: HubUser): Promise<HubDatabase | undefined>;
   /** Every hosted database's metadata, by name. */
   list(): Promise<DatabaseInfo[]>;
+  /**
+   * The databases `who` owns or is shared with, by name, without their tables: from the store's
+   * metadata alone, opening no database (any user may ask, as often as they like). Absent: the
+   * server filters {@link list}.
+   */
+  listFor?(who: HubUser): Promise<DatabaseAccess[]>;
   /** Hosted databases open now (held, or idle and not closed yet), for the `ddcp_hub_open_databases` gauge. */
   readonly openDatabases?: number;
   /**

@@ -17,7 +17,7 @@ import postgres, { type Sql } from 'postgres';
 import { SITE_ID_BYTES, type TableInfo } from '../../../engine/index.ts';
 import { identityFromKeyFile, newKeyFile } from '../../../repo/identity.ts';
 import { policyFromJson, type PeerPolicy } from '../../../sync/policy.ts';
-import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
+import { checkDatabaseName, HubStoreError, type DatabaseAccess, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 import { bytes } from './cells.ts';
 import { Leases } from '../leases.ts';
 import { infoOf, PgHubDatabase, type StoreContext } from './database.ts';
@@ -113,7 +113,12 @@ export class PgHubStore implements HubStore {
     const store = new PgHubStore(sql, owns, schema, Math.max(1, Math.floor(options.maxGroup ?? DEFAULT_MAX_GROUP)), owns ? (options.max ?? 10) : ((sql.options as { max?: number } | undefined)?.max ?? 10), options.idleCloseMs, options.maxOpen);
     try {
       await migrate(sql, schema);
-      const listening = await sql.listen(store.channel, (payload) => store.notified(payload));
+      let first = true;
+      const listened = (): void => {
+        if (first) first = false;
+        else store.relistened();
+      };
+      const listening = await sql.listen(store.channel, (payload) => store.notified(payload), listened);
       store.unlisten = () => listening.unlisten();
     } catch (cause) {
       if (owns) await sql.end({ timeout: 5 }).catch(() => {});
@@ -175,6 +180,15 @@ export class PgHubStore implements HubStore {
     if (version <= (this.committing.get(name) ?? -1)) return; // told when its COMMIT is answered
     if (Number.isFinite(version)) this.tell(name, version);
     else this.events.emit(name);
+  }
+
+  /**
+   * Listening again after the connection dropped (a network blip, a PostgreSQL restart): merges
+   * other processes made meanwhile were never notified here, so every database with followers here
+   * wakes them (they read what is new; a wake with nothing new reads nothing).
+   */
+  private relistened(): void {
+    for (const name of this.events.eventNames()) if (typeof name === 'string' && name !== '\u0000closed') this.events.emit(name);
   }
 
   /** Wakes the followers of `name`, now at `version`, unless they were told of it (or a later one) already. */
@@ -250,6 +264,20 @@ export class PgHubStore implements HubStore {
       const mine: Record<string, PeerPolicy> = {};
       for (const sh of shares) if (sh.db === r.id) mine[sh.user] = policyFromJson(sh.policy, `share of ${r.name} with ${sh.user}`);
       return infoOf(r, mine);
+    });
+  }
+
+  async listFor(who: HubUser): Promise<DatabaseAccess[]> {
+    const s = this.schema;
+    const rows = await this.sql.unsafe<{ id: string; name: string; app: string; owner: string }[]>(
+      `SELECT id::text AS id, name, app, owner FROM ${s}.databases d WHERE app = $1 AND (owner = $2 OR EXISTS (SELECT 1 FROM ${s}.shares sh WHERE sh.db = d.id AND sh."user" = $2)) ORDER BY name`,
+      [who.app, who.user],
+    );
+    const shares = rows.length === 0 ? [] : await this.sql.unsafe<{ db: string; user: string; policy: unknown }[]>(`SELECT db::text AS db, "user", policy FROM ${s}.shares WHERE db = ANY($1::bigint[]) ORDER BY "user"`, [rows.map((r) => r.id) as never]);
+    return rows.map((r) => {
+      const mine: Record<string, PeerPolicy> = {};
+      for (const sh of shares) if (sh.db === r.id) mine[sh.user] = policyFromJson(sh.policy, `share of ${r.name} with ${sh.user}`);
+      return { name: r.name, owner: { app: r.app, user: r.owner }, shares: mine };
     });
   }
 

@@ -16,7 +16,7 @@ import { policyFromJson, policyToJson, type PeerPolicy } from '../../../sync/pol
 import { planDeclare } from '../declare.ts';
 import { HostedFeed, type HostedFeedOptions } from './feed.ts';
 import { Leases } from '../leases.ts';
-import { checkDatabaseName, HubStoreError, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
+import { checkDatabaseName, HubStoreError, type DatabaseAccess, type DatabaseInfo, type HubDatabase, type HubStore, type HubUser } from '../port.ts';
 
 const META_SCHEMA = `
 CREATE TABLE IF NOT EXISTS databases (name TEXT PRIMARY KEY, app TEXT NOT NULL, owner TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
@@ -242,6 +242,13 @@ export class SqliteHubStore implements HubStore {
       out.push(open ? await open.info() : { name: r.name, owner: { app: r.app, user: r.owner }, shares: sharesOf(this.meta, r.name), tables: this.tablesOf(r.name) });
     }
     return out;
+  }
+
+  async listFor(who: HubUser): Promise<DatabaseAccess[]> {
+    const rows = this.meta
+      .prepare('SELECT name, app, owner FROM databases WHERE app = ? AND (owner = ? OR name IN (SELECT db FROM shares WHERE user = ?)) ORDER BY name')
+      .all(who.app, who.user, who.user) as unknown as MetaRow[];
+    return rows.map((r) => ({ name: r.name, owner: { app: r.app, user: r.owner }, shares: sharesOf(this.meta, r.name) }));
   }
 
   /** A closed database's tables, read without opening its engine for good. */
