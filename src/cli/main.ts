@@ -23,7 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION, '-V, --version')
     .option('-C <dir>', 'run as if started in <dir>')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s.trimEnd()} (see --help)\n`) });
+    // One line, as every error (commander puts its "(Did you mean …?)" on a line of its own).
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s.trim().replace(/\s*\n\s*/g, ' ')} (see --help)\n`) });
   await registerCommands(program, ctx, argv);
   program.addHelpText(
     'after',
