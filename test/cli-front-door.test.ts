@@ -21,4 +21,16 @@ describe('CLI front door', () => {
     refused(ddcp(dir, ['status', '--jsn']), 2, /unknown option '--jsn' \(Did you mean --json\?\)/);
     refused(ddcp(dir, ['hub', 'serv']), 2, /unknown command 'serv' \(Did you mean serve\?\)/);
   });
+
+  it('a command group without its subcommand (or ddcp alone) shows its help on standard error and exits 2', () => {
+    const dir = tempDir();
+    for (const args of [[], ['bundle'], ['doc'], ['hub'], ['config'], ['hub', 'credentials'], ['hub', 'admin-token'], ['config', 'bootstrap']]) {
+      const r = ddcp(dir, args);
+      assert.equal(r.code, 2, `ddcp ${args.join(' ')}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^Usage: ddcp ${args.join(' ')}${args.length ? ' ' : ''}\\[options\\] \\[command\\]`));
+    }
+    // asking for help is not a mistake
+    for (const args of [['help'], ['--help'], ['bundle', '--help'], ['help', 'bundle']]) assert.equal(ddcp(dir, args).code, 0, `ddcp ${args.join(' ')}`);
+  });
 });

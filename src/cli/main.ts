@@ -41,7 +41,9 @@ Start with:
     return ExitCode.Ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.Ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.Ok;
+      // `ddcp help` asked for it (exit code 0); `ddcp bundle` without its subcommand is a bad command line.
+      if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
       return ExitCode.Usage; // commander already printed the one-line reason
     }
     process.stderr.write(errorLine(err) + '\n');
