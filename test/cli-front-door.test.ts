@@ -3,6 +3,8 @@
  * answered with one line naming the cause and the documented exit code, and nothing is left behind.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ddcp, tempDir } from './support/cli.ts';
 
@@ -32,5 +34,23 @@ describe('CLI front door', () => {
     }
     // asking for help is not a mistake
     for (const args of [['help'], ['--help'], ['bundle', '--help'], ['help', 'bundle']]) assert.equal(ddcp(dir, args).code, 0, `ddcp ${args.join(' ')}`);
+  });
+
+  it('a file that is not a SQLite database is named once, whether adopted by init --db or a repository\'s own', () => {
+    const dir = tempDir();
+    const file = join(dir, 'notes.txt');
+    writeFileSync(file, 'these are my notes, not a database\n'.repeat(20));
+    const said = `ddcp: error: cannot open ${file} as a SQLite database: file is not a database\n`;
+    const init = ddcp(dir, ['init', '--db', 'notes.txt']);
+    assert.equal(init.stderr, said);
+    assert.equal(init.code, 3);
+    assert.deepEqual(readdirSync(dir), ['notes.txt'], 'no half-made repository');
+    const repo = tempDir();
+    assert.equal(ddcp(repo, ['init']).code, 0);
+    writeFileSync(join(repo, 'ddcp.db'), 'damaged\n'.repeat(100));
+    for (const f of ['ddcp.db-wal', 'ddcp.db-shm']) if (existsSync(join(repo, f))) writeFileSync(join(repo, f), '');
+    const status = ddcp(repo, ['status']);
+    assert.equal(status.stderr, `ddcp: error: cannot open ${join(repo, 'ddcp.db')} as a SQLite database: file is not a database\n`);
+    assert.equal(status.code, 3);
   });
 });
