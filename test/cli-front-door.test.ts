@@ -4,11 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ddcp, tempDir } from './support/cli.ts';
 
 /** Asserts a failure: exit `code`, nothing on standard output, exactly one `ddcp: error:` line matching `line`. */
+/** A loopback port nothing listens on (taken, then given back). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
+}
+
 function refused(r: { code: number; stdout: string; stderr: string }, code: number, line: RegExp): void {
   assert.equal(r.code, code, r.stderr);
   assert.equal(r.stdout, '');
@@ -52,5 +62,13 @@ describe('CLI front door', () => {
     const status = ddcp(repo, ['status']);
     assert.equal(status.stderr, `ddcp: error: cannot open ${join(repo, 'ddcp.db')} as a SQLite database: file is not a database\n`);
     assert.equal(status.code, 3);
+  });
+
+  it('hub share to a hub that refuses the connection names why, not "fetch failed"', async () => {
+    const repo = tempDir();
+    assert.equal(ddcp(repo, ['init']).code, 0);
+    const hub = `ws://127.0.0.1:${await closedPort()}`;
+    assert.equal(ddcp(repo, ['hub', 'login', hub, '--token', 'abc']).code, 0);
+    refused(ddcp(repo, ['hub', 'share', `${hub}/notes`, 'bob']), 1, new RegExp(`^ddcp: error: cannot reach ${hub}: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+\\n$`));
   });
 });

@@ -79,7 +79,7 @@ Examples:
           ...(policy ? { body: JSON.stringify(policy) } : {}),
         });
       } catch (err) {
-        throw new CliError(`cannot reach ${origin}: ${(err as Error).message}`, ExitCode.Failure);
+        throw new CliError(`cannot reach ${origin}: ${fetchFailure(err)}`, ExitCode.Failure, { cause: err });
       }
       if (!res.ok) {
         const body = (await res.json().catch(() => ({}))) as { message?: string };
@@ -87,4 +87,14 @@ Examples:
       }
       ctx.out(policy ? `shared ${db} with ${user}` : `stopped sharing ${db} with ${user}`);
     });
+}
+
+/**
+ * Why a fetch failed: its message is only "fetch failed"; the reason (`connect ECONNREFUSED …`,
+ * `getaddrinfo ENOTFOUND …`) is its cause, or the first of an AggregateError's (one per address tried).
+ */
+function fetchFailure(err: unknown): string {
+  let reason: unknown = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  if (reason instanceof AggregateError && reason.errors.length > 0) reason = reason.errors[0];
+  return reason instanceof Error ? reason.message || ((reason as NodeJS.ErrnoException).code ?? String(reason)) : String(reason);
 }
