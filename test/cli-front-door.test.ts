@@ -71,4 +71,25 @@ describe('CLI front door', () => {
     assert.equal(ddcp(repo, ['hub', 'login', hub, '--token', 'abc']).code, 0);
     refused(ddcp(repo, ['hub', 'share', `${hub}/notes`, 'bob']), 1, new RegExp(`^ddcp: error: cannot reach ${hub}: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+\\n$`));
   });
+
+  it('--database-url that is not a PostgreSQL URL is a usage error; one nobody answers is named as PostgreSQL', async () => {
+    const dir = tempDir();
+    const before = process.env.DDCP_HUB_MASTER_KEY;
+    process.env.DDCP_HUB_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+    try {
+      for (const args of [['hub', 'serve'], ['hub', 'credentials', 'list'], ['hub', 'credentials', 'create', '--name', 'notes'], ['hub', 'admin-token', 'list']]) {
+        refused(ddcp(dir, [...args, '--database-url', 'notaurl']), 2, /^ddcp: error: --database-url is not a PostgreSQL URL: expected postgres:\/\/\[USER@\]HOST\[:PORT\]\/DATABASE\n$/);
+        refused(ddcp(dir, [...args, '--database-url', 'http://127.0.0.1/x']), 2, /--database-url is not a PostgreSQL URL/);
+      }
+      const port = await closedPort();
+      for (const args of [['hub', 'serve'], ['hub', 'credentials', 'list'], ['hub', 'credentials', 'revoke', 'notes'], ['hub', 'admin-token', 'create', '--name', 'ops']]) {
+        refused(ddcp(dir, [...args, '--database-url', `postgres://me:secret@127.0.0.1:${port}/hub`]), 1, new RegExp(`PostgreSQL.*127\\.0\\.0\\.1:${port}.*ECONNREFUSED`));
+      }
+      assert.doesNotMatch(ddcp(dir, ['hub', 'credentials', 'list', '--database-url', `postgres://me:secret@127.0.0.1:${port}/hub`]).stderr, /secret/, 'the password is not printed');
+      assert.deepEqual(readdirSync(dir), [], 'nothing made');
+    } finally {
+      if (before === undefined) delete process.env.DDCP_HUB_MASTER_KEY;
+      else process.env.DDCP_HUB_MASTER_KEY = before;
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Credentials, openAuthStore, openHubAuth, MASTER_KEY_ENV, type HubAuthStorage, type IdentityProvider } from '../hub/index.ts';
 import { CliError, ExitCode } from './exit.ts';
-import { storageOf, type StorageOptions } from './hub-storage.ts';
+import { connecting, storageOf, type StorageOptions } from './hub-storage.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
 
@@ -22,14 +22,14 @@ function storageOptions(cmd: Command): Command {
  */
 async function withCredentials<T>(storage: HubAuthStorage, fn: (credentials: Credentials) => Promise<T>): Promise<T> {
   if (storage.create) {
-    const opened = await openHubAuth(storage);
+    const opened = await connecting(storage.databaseUrl, () => openHubAuth(storage));
     try {
       return await fn(opened.auth.credentials);
     } finally {
       await opened.close();
     }
   }
-  const store = await openAuthStore(storage);
+  const store = await connecting(storage.databaseUrl, () => openAuthStore(storage));
   try {
     return await fn(new Credentials(store));
   } finally {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { AdminAccess, DEFAULT_HUB_PORT, handleAuthRequest, HubServer, lockDataFolder, openAdminStore, openHubAuth, PgHubStore, SqliteHubStore, type AdminStore, type DataFolderLock, type HubStore } from '../hub/index.ts';
 import { CliError, ExitCode, outliveStdout } from './exit.ts';
 import type { Context } from './context.ts';
+import { checkDatabaseUrl, connecting } from './hub-storage.ts';
 
 /** `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` → host and port. */
 export function parseListen(text: string): { host: string; port: number } {
@@ -61,6 +62,7 @@ Examples:
         process.once('SIGTERM', () => resolve_());
       });
       if (opts.schema !== undefined && opts.databaseUrl === undefined) throw new CliError('--schema goes with --database-url', ExitCode.Usage);
+      if (opts.databaseUrl !== undefined) checkDatabaseUrl(opts.databaseUrl);
       const { host, port } = parseListen(opts.listen ?? `127.0.0.1:${DEFAULT_HUB_PORT}`);
       const maxFrameBytes = opts.maxFrame === undefined ? undefined : Number(opts.maxFrame);
       if (maxFrameBytes !== undefined && !(Number.isSafeInteger(maxFrameBytes) && maxFrameBytes >= 1024)) throw new CliError(`bad --max-frame ${opts.maxFrame}: a number of bytes, at least 1024`, ExitCode.Usage);
@@ -78,10 +80,10 @@ Examples:
           throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
         }
       }
-      const auth = await openHubAuth(
+      const auth = await connecting(opts.databaseUrl, () => openHubAuth(
         { ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true },
         { log: (e) => log(`auth refused (${e.method}) from ${e.remoteAddress}${e.key ? ` [${e.key}]` : ''}: ${e.reason}`) },
-      );
+      ));
       let store: HubStore | undefined;
       let server: HubServer | undefined;
       let admins: AdminStore | undefined;
