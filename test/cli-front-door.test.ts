@@ -92,4 +92,12 @@ describe('CLI front door', () => {
       else process.env.DDCP_HUB_MASTER_KEY = before;
     }
   });
+
+  it('serve --bootstrap with something that is not a multiaddr says which option and value, and leaves no socket', () => {
+    const repo = tempDir();
+    assert.equal(ddcp(repo, ['init']).code, 0);
+    refused(ddcp(repo, ['serve', '--bootstrap', 'garbage']), 1, /^ddcp: error: bootstrap address garbage is not a multiaddr \(like \/ip4\/192\.0\.2\.7\/tcp\/4001\/p2p\/12D3KooW…\)\n$/);
+    refused(ddcp(repo, ['serve', '--bootstrap', '/ip4/127.0.0.1/tcp/4001']), 1, /bootstrap address \/ip4\/127\.0\.0\.1\/tcp\/4001 must end in \/p2p\/<peer id>/);
+    assert.deepEqual(readdirSync(join(repo, '.ddcp')).sort(), ['config.json', 'identity.key'], 'no control socket or listen.json left');
+  });
 });
