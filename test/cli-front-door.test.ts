@@ -7,7 +7,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ddcp, tempDir } from './support/cli.ts';
+import { ddcp, ok, tempDir } from './support/cli.ts';
 
 /** Asserts a failure: exit `code`, nothing on standard output, exactly one `ddcp: error:` line matching `line`. */
 /** A loopback port nothing listens on (taken, then given back). */
@@ -99,5 +99,18 @@ describe('CLI front door', () => {
     refused(ddcp(repo, ['serve', '--bootstrap', 'garbage']), 1, /^ddcp: error: bootstrap address garbage is not a multiaddr \(like \/ip4\/192\.0\.2\.7\/tcp\/4001\/p2p\/12D3KooW…\)\n$/);
     refused(ddcp(repo, ['serve', '--bootstrap', '/ip4/127.0.0.1/tcp/4001']), 1, /bootstrap address \/ip4\/127\.0\.0\.1\/tcp\/4001 must end in \/p2p\/<peer id>/);
     assert.deepEqual(readdirSync(join(repo, '.ddcp')).sort(), ['config.json', 'identity.key'], 'no control socket or listen.json left');
+  });
+
+  it('apply FILE with -C reads FILE from that folder, as bundle apply does ("run as if started in <dir>")', () => {
+    const root = tempDir();
+    const schema = "CREATE TABLE t(id INTEGER PRIMARY KEY NOT NULL, v TEXT); SELECT crsql_as_crr('t');";
+    for (const name of ['a', 'b']) {
+      ok(root, ['-C', name, 'init']);
+      ok(root, ['-C', name, 'shell'], schema);
+    }
+    ok(root, ['-C', 'a', 'shell', '-c', "INSERT INTO t VALUES (1, 'one')"]);
+    writeFileSync(join(root, 'b', 'changes.jsonl'), ok(root, ['-C', 'a', 'changes']));
+    assert.match(ok(root, ['-C', 'b', 'apply', 'changes.jsonl']), /^merged 1 change \(1 new\)/);
+    assert.equal(ok(root, ['-C', 'b', 'shell', '-c', 'SELECT v FROM t']), 'one\n');
   });
 });
