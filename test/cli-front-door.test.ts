@@ -3,7 +3,7 @@
  * answered with one line naming the cause and the documented exit code, and nothing is left behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -112,5 +112,12 @@ describe('CLI front door', () => {
     writeFileSync(join(root, 'b', 'changes.jsonl'), ok(root, ['-C', 'a', 'changes']));
     assert.match(ok(root, ['-C', 'b', 'apply', 'changes.jsonl']), /^merged 1 change \(1 new\)/);
     assert.equal(ok(root, ['-C', 'b', 'shell', '-c', 'SELECT v FROM t']), 'one\n');
+  });
+
+  it('apply of a folder names it, as bundle does', () => {
+    const repo = tempDir();
+    ok(repo, ['init']);
+    mkdirSync(join(repo, 'changes'));
+    refused(ddcp(repo, ['apply', 'changes']), 1, /^ddcp: error: cannot read changes: it is a folder; nothing was applied\n$/);
   });
 });

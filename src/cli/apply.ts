@@ -1,6 +1,6 @@
 /** `ddcp apply`: merge JSON-lines changes in one transaction. */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileChanges } from '../index.ts';
 import { CliError } from './exit.ts';
@@ -26,6 +26,7 @@ Examples:
     .action((file: string | undefined, opts: { json?: boolean }) => {
       const path = file === undefined || file === '-' ? undefined : resolve(ctx.dir(), file); // as bundle's FILE: relative to -C
       if (path !== undefined && !existsSync(path)) throw new CliError(`no such file: ${file}`);
+      if (path !== undefined && statSync(path).isDirectory()) throw new CliError(`cannot read ${file}: it is a folder; nothing was applied`);
       const repo = ctx.repo();
       const engine = repo.engine;
       let result;
