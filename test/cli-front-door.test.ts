@@ -120,4 +120,11 @@ describe('CLI front door', () => {
     mkdirSync(join(repo, 'changes'));
     refused(ddcp(repo, ['apply', 'changes']), 1, /^ddcp: error: cannot read changes: it is a folder; nothing was applied\n$/);
   });
+
+  it('remote add --help shows a hub database among the locations, with an example (the README says it shows each)', () => {
+    const help = ok(tempDir(), ['remote', 'add', '--help']);
+    assert.match(help, /^ {2}a hub database +ws:\/\/HOST:PORT\/DATABASE/m);
+    assert.match(help, /^ {2}ddcp remote add \w+ wss?:\/\/[\w.]+(:\d+)?\/[a-z0-9_-]+$/m);
+    assert.match(help.replace(/\s+/g, ' '), /where it is: a path, a peer address \(12D3KooW…\), a multiaddr \(…\/p2p\/12D3KooW…\) or a hub database \(ws:\/\/HOST:PORT\/DATABASE\)/);
+  });
 });
