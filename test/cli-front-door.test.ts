@@ -127,4 +127,16 @@ describe('CLI front door', () => {
     assert.match(help, /^ {2}ddcp remote add \w+ wss?:\/\/[\w.]+(:\d+)?\/[a-z0-9_-]+$/m);
     assert.match(help.replace(/\s+/g, ' '), /where it is: a path, a peer address \(12D3KooW…\), a multiaddr \(…\/p2p\/12D3KooW…\) or a hub database \(ws:\/\/HOST:PORT\/DATABASE\)/);
   });
+
+  it('hub credentials/admin-token create with a bad name (or identity provider) create no data folder, master key or auth.db', () => {
+    const dir = tempDir();
+    refused(ddcp(dir, ['hub', 'credentials', 'create', '--name', 'bad name']), 1, /app name "bad name" is not valid/);
+    refused(ddcp(dir, ['hub', 'credentials', 'create', '--name', 'notes', '--jwt-issuer', 'https://id.example', '--jwks-url', 'not a url']), 1, /JWKS|jwks|URL/);
+    refused(ddcp(dir, ['hub', 'admin-token', 'create', '--name', 'bad name!']), 1, /admin token name "bad name!" is not valid/);
+    assert.deepEqual(readdirSync(dir), [], 'no ./hub made');
+    mkdirSync(join(dir, 'hub'));
+    refused(ddcp(dir, ['hub', 'admin-token', 'create', '--name', 'bad name!']), 1, /is not valid/);
+    refused(ddcp(dir, ['hub', 'credentials', 'create', '--name', 'bad name']), 1, /is not valid/);
+    assert.deepEqual(readdirSync(join(dir, 'hub')), [], 'nothing made in an existing data folder');
+  });
 });
