@@ -3,7 +3,7 @@
  * answered with one line naming the cause and the documented exit code, and nothing is left behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -138,5 +138,14 @@ describe('CLI front door', () => {
     refused(ddcp(dir, ['hub', 'admin-token', 'create', '--name', 'bad name!']), 1, /is not valid/);
     refused(ddcp(dir, ['hub', 'credentials', 'create', '--name', 'bad name']), 1, /is not valid/);
     assert.deepEqual(readdirSync(join(dir, 'hub')), [], 'nothing made in an existing data folder');
+  });
+
+  it('hub serve that cannot start (a master key others can read) leaves no hub.lock behind', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'hub'));
+    writeFileSync(join(dir, 'hub', 'master.key'), Buffer.alloc(32, 1).toString('base64') + '\n');
+    chmodSync(join(dir, 'hub', 'master.key'), 0o644);
+    refused(ddcp(dir, ['hub', 'serve', '--listen', '127.0.0.1:0']), 1, /master key .* is readable by others/);
+    assert.deepEqual(readdirSync(join(dir, 'hub')), ['master.key']);
   });
 });

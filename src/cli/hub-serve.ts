@@ -80,10 +80,16 @@ Examples:
           throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
         }
       }
-      const auth = await connecting(opts.databaseUrl, () => openHubAuth(
-        { ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true },
-        { log: (e) => log(`auth refused (${e.method}) from ${e.remoteAddress}${e.key ? ` [${e.key}]` : ''}: ${e.reason}`) },
-      ));
+      let auth: Awaited<ReturnType<typeof openHubAuth>>;
+      try {
+        auth = await connecting(opts.databaseUrl, () => openHubAuth(
+          { ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true },
+          { log: (e) => log(`auth refused (${e.method}) from ${e.remoteAddress}${e.key ? ` [${e.key}]` : ''}: ${e.reason}`) },
+        ));
+      } catch (err) {
+        lock?.release(); // a hub that never started holds nothing (a stale pid could later be another process's)
+        throw err;
+      }
       let store: HubStore | undefined;
       let server: HubServer | undefined;
       let admins: AdminStore | undefined;
