@@ -148,4 +148,15 @@ describe('CLI front door', () => {
     refused(ddcp(dir, ['hub', 'serve', '--listen', '127.0.0.1:0']), 1, /master key .* is readable by others/);
     assert.deepEqual(readdirSync(join(dir, 'hub')), ['master.key']);
   });
+
+  it('-C naming a folder that does not exist (or a file) is refused, not taken for the repository around it', () => {
+    const root = tempDir();
+    ok(root, ['-C', 'notes', 'init']); // init makes -C's folder
+    ok(root, ['-C', 'notes', 'shell'], "CREATE TABLE t(id INTEGER PRIMARY KEY NOT NULL); SELECT crsql_as_crr('t'); INSERT INTO t VALUES (1);");
+    refused(ddcp(root, ['-C', 'notes/typo', 'shell', '-c', 'DELETE FROM t']), 3, new RegExp(`^ddcp: error: -C notes/typo: no such folder \\(${join(root, 'notes', 'typo')}\\)\\n$`));
+    refused(ddcp(root, ['-C', 'notes/ddcp.db', 'status']), 3, /^ddcp: error: -C notes\/ddcp\.db: not a folder/);
+    refused(ddcp(root, ['-C', 'notes/typo', 'hub', 'serve', '--listen', '127.0.0.1:0']), 3, /no such folder/);
+    assert.equal(ok(root, ['-C', 'notes', 'shell', '-c', 'SELECT count(*) FROM t']), '1\n', 'the repository around it untouched');
+    assert.deepEqual(readdirSync(join(root, 'notes')).filter((f) => !f.startsWith('ddcp.db')), ['.ddcp']);
+  });
 });
