@@ -3,7 +3,7 @@
  * answered with one line naming the cause and the documented exit code, and nothing is left behind.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -158,5 +158,16 @@ describe('CLI front door', () => {
     refused(ddcp(root, ['-C', 'notes/typo', 'hub', 'serve', '--listen', '127.0.0.1:0']), 3, /no such folder/);
     assert.equal(ok(root, ['-C', 'notes', 'shell', '-c', 'SELECT count(*) FROM t']), '1\n', 'the repository around it untouched');
     assert.deepEqual(readdirSync(join(root, 'notes')).filter((f) => !f.startsWith('ddcp.db')), ['.ddcp']);
+  });
+
+  it('remote add with this repository\'s own address is refused as the repository itself, like its own path', () => {
+    const repo = tempDir();
+    ok(repo, ['init']);
+    const address = JSON.parse(ok(repo, ['status', '--json'])).address as string;
+    const config = readFileSync(join(repo, '.ddcp', 'config.json'), 'utf8');
+    refused(ddcp(repo, ['remote', 'add', 'me', address]), 1, new RegExp(`^ddcp: error: ${address} is this repository's own address\\n$`));
+    refused(ddcp(repo, ['remote', 'add', 'me', `/ip4/127.0.0.1/tcp/4001/p2p/${address}`, '--no-check']), 1, /is this repository's own address/);
+    refused(ddcp(repo, ['remote', 'add', 'me', '.']), 1, /is this repository itself/);
+    assert.equal(readFileSync(join(repo, '.ddcp', 'config.json'), 'utf8'), config, 'no remote added');
   });
 });

@@ -261,6 +261,7 @@ export class Repository {
     const resolved = resolveLocation(location, base);
     if (resolve(resolved) === this.root) throw new RemoteError(`${resolved} is this repository itself`);
     const peer = networkPeer(resolved);
+    if (peer !== undefined && peer === this.address) throw new RemoteError(`${resolved} is this repository's own address`);
     return peer === undefined ? { name, location: resolved } : { name, location: resolved, peer };
   }
 
