@@ -93,12 +93,23 @@ describe('CLI front door', () => {
     }
   });
 
-  it('serve --bootstrap with something that is not a multiaddr says which option and value, and leaves no socket', () => {
+  it('a bootstrap peer in the config that is not a multiaddr is named when serve starts, and leaves no socket', () => {
     const repo = tempDir();
     assert.equal(ddcp(repo, ['init']).code, 0);
-    refused(ddcp(repo, ['serve', '--bootstrap', 'garbage']), 1, /^ddcp: error: bootstrap address garbage is not a multiaddr \(like \/ip4\/192\.0\.2\.7\/tcp\/4001\/p2p\/12D3KooW…\)\n$/);
-    refused(ddcp(repo, ['serve', '--bootstrap', '/ip4/127.0.0.1/tcp/4001']), 1, /bootstrap address \/ip4\/127\.0\.0\.1\/tcp\/4001 must end in \/p2p\/<peer id>/);
+    const file = join(repo, '.ddcp', 'config.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), bootstrap: ['garbage'] }));
+    refused(ddcp(repo, ['serve']), 1, /^ddcp: error: bootstrap address garbage is not a multiaddr \(like \/ip4\/192\.0\.2\.7\/tcp\/4001\/p2p\/12D3KooW…\)\n$/);
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }));
+    refused(ddcp(repo, ['serve']), 1, /bootstrap address \/ip4\/127\.0\.0\.1\/tcp\/4001 must end in \/p2p\/<peer id>/);
     assert.deepEqual(readdirSync(join(repo, '.ddcp')).sort(), ['config.json', 'identity.key'], 'no control socket or listen.json left');
+  });
+
+  it('serve --listen or --bootstrap that is not a multiaddr is a bad command line (exit 2), as hub serve --listen and config bootstrap add are', () => {
+    const repo = tempDir();
+    assert.equal(ddcp(repo, ['init']).code, 0);
+    refused(ddcp(repo, ['serve', '--listen', 'garbage']), 2, /^ddcp: error: listen address garbage is not a multiaddr \(like \/ip4\/0\.0\.0\.0\/tcp\/4001\)\n$/);
+    refused(ddcp(repo, ['serve', '--bootstrap', 'garbage']), 2, /bootstrap address garbage is not a multiaddr/);
+    assert.deepEqual(readdirSync(join(repo, '.ddcp')).sort(), ['config.json', 'identity.key']);
   });
 
   it('apply FILE with -C reads FILE from that folder, as bundle apply does ("run as if started in <dir>")', () => {
