@@ -181,4 +181,14 @@ describe('CLI front door', () => {
     refused(ddcp(repo, ['remote', 'add', 'me', '.']), 1, /is this repository itself/);
     assert.equal(readFileSync(join(repo, '.ddcp', 'config.json'), 'utf8'), config, 'no remote added');
   });
+
+  it('hub share with a malformed SPEC is a bad command line (exit 2), as for ddcp allow, before any connection', async () => {
+    const repo = tempDir();
+    ok(repo, ['init']);
+    const hub = `ws://127.0.0.1:${await closedPort()}`;
+    ok(repo, ['hub', 'login', hub, '--token', 'abc']);
+    refused(ddcp(repo, ['hub', 'share', `${hub}/notes`, 'bob', '--read', 'notes((']), 2, /^ddcp: error: bad rule "notes\(\("/);
+    refused(ddcp(repo, ['hub', 'share', `${hub}/notes`, 'bob', '--write', 'notes WHERE']), 2, /bad rule/);
+    refused(ddcp(repo, ['allow', '12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4', '--read', 'notes((']), 2, /^ddcp: error: bad rule "notes\(\("/);
+  });
 });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { readFromSpecs, writeFromSpecs } from '../index.ts';
 import { CliError, ExitCode } from './exit.ts';
 import type { Context } from './context.ts';
+import { specs } from './allow.ts';
 
 /** Reads all of standard input (a token piped in, so it stays out of the shell history). */
 async function stdin(): Promise<string> {
@@ -67,9 +68,9 @@ Examples:
       const origin = originOf(dbUrl);
       const db = new URL(dbUrl).pathname.slice(1);
       if (!db) throw new CliError(`${dbUrl} names no database: expected ws://HOST:PORT/<db>`, ExitCode.Usage);
+      const policy = opts.remove ? undefined : { read: specs(opts.read ?? ['*'], readFromSpecs), write: specs(opts.write ?? ['none'], writeFromSpecs) };
       const token = ctx.repo().hubTokens.get(origin);
       if (!token) throw new CliError(`no token for ${origin}: run ddcp hub login ${origin} (or set DDCP_HUB_TOKEN)`, ExitCode.Failure);
-      const policy = opts.remove ? undefined : { read: readFromSpecs(opts.read ?? ['*']), write: writeFromSpecs(opts.write ?? ['none']) };
       const http = origin.replace(/^ws/i, 'http');
       let res: Response;
       try {
