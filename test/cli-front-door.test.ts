@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { ddcp, ok, tempDir } from './support/cli.ts';
 
@@ -190,5 +192,14 @@ describe('CLI front door', () => {
     refused(ddcp(repo, ['hub', 'share', `${hub}/notes`, 'bob', '--read', 'notes((']), 2, /^ddcp: error: bad rule "notes\(\("/);
     refused(ddcp(repo, ['hub', 'share', `${hub}/notes`, 'bob', '--write', 'notes WHERE']), 2, /bad rule/);
     refused(ddcp(repo, ['allow', '12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4', '--read', 'notes((']), 2, /^ddcp: error: bad rule "notes\(\("/);
+  });
+
+  it('DDCP_NODE naming no program is one ddcp error line (exit 70), not the shell\'s "exec: …: not found"', () => {
+    const sh = fileURLToPath(new URL('../bin/ddcp', import.meta.url));
+    for (const node of ['/nonexistent/node', tempDir()]) {
+      const r = spawnSync(sh, ['status'], { env: { ...process.env, DDCP_NODE: node }, encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 70, r.stderr);
+      assert.equal(r.stderr, `ddcp: error: DDCP_NODE=${node} is not a program that can run (set it to a Node.js 22.16+ or 24+, or unset it)\n`);
+    }
   });
 });
