@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { ddcp, ok, tempDir } from './support/cli.ts';
+import { ddcp, ddcpAsync, ok, tempDir } from './support/cli.ts';
 
 /** Asserts a failure: exit `code`, nothing on standard output, exactly one `ddcp: error:` line matching `line`. */
 /** A loopback port nothing listens on (taken, then given back). */
@@ -200,6 +200,25 @@ describe('CLI front door', () => {
       const r = spawnSync(sh, ['status'], { env: { ...process.env, DDCP_NODE: node }, encoding: 'utf8', timeout: 10_000 });
       assert.equal(r.status, 70, r.stderr);
       assert.equal(r.stderr, `ddcp: error: DDCP_NODE=${node} is not a program that can run (set it to a Node.js 22.16+ or 24+, or unset it)\n`);
+    }
+  });
+
+  it('hub serve that cannot listen leaves no data folder it made (an existing one keeps its files)', async () => {
+    const dir = tempDir();
+    const busy = createServer();
+    await new Promise<void>((done) => busy.listen(0, '127.0.0.1', done));
+    try {
+      const listen = `127.0.0.1:${(busy.address() as { port: number }).port}`;
+      const r = await ddcpAsync(dir, ['hub', 'serve', '--listen', listen, '--data', 'new-hub']);
+      refused(r, 1, /^ddcp: error: cannot start the hub: listen EADDRINUSE/);
+      assert.deepEqual(readdirSync(dir), [], 'no new-hub folder');
+      ok(dir, ['hub', 'credentials', 'create', '--name', 'notes', '--data', 'old-hub']);
+      const before = readdirSync(join(dir, 'old-hub')).sort();
+      refused(await ddcpAsync(dir, ['hub', 'serve', '--listen', listen, '--data', 'old-hub']), 1, /EADDRINUSE/);
+      assert.deepEqual(readdirSync(join(dir, 'old-hub')).sort().filter((f) => before.includes(f)), before, 'what was there stays');
+      assert.ok(!readdirSync(join(dir, 'old-hub')).includes('hub.lock'));
+    } finally {
+      busy.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 /** `ddcp hub serve`: the sync hub, until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdminAccess, DEFAULT_HUB_PORT, handleAuthRequest, HubServer, lockDataFolder, openAdminStore, openHubAuth, PgHubStore, SqliteHubStore, type AdminStore, type DataFolderLock, type HubStore } from '../hub/index.ts';
 import { CliError, ExitCode, outliveStdout } from './exit.ts';
@@ -73,6 +74,12 @@ Examples:
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       // One hub per embedded data folder (a second would not hear of the first's merges).
       let lock: DataFolderLock | undefined;
+      // A data folder this start makes is removed if the hub does not start: no half-made hub left behind.
+      const made = dataDir !== undefined && !existsSync(dataDir);
+      const giveUp = (): void => {
+        lock?.release(); // a hub that never started holds nothing (a stale pid could later be another process's)
+        if (made) rmSync(dataDir!, { recursive: true, force: true });
+      };
       if (opts.databaseUrl === undefined) {
         try {
           lock = lockDataFolder(dataDir!);
@@ -87,7 +94,7 @@ Examples:
           { log: (e) => log(`auth refused (${e.method}) from ${e.remoteAddress}${e.key ? ` [${e.key}]` : ''}: ${e.reason}`) },
         ));
       } catch (err) {
-        lock?.release(); // a hub that never started holds nothing (a stale pid could later be another process's)
+        giveUp();
         throw err;
       }
       let store: HubStore | undefined;
@@ -113,7 +120,7 @@ Examples:
         await store?.close();
         await admins?.close();
         await auth.close();
-        lock?.release();
+        giveUp();
         throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
       }
       outliveStdout();
