@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { ddcp, ddcpAsync, ok, tempDir } from './support/cli.ts';
+import { BIN, ddcp, ddcpAsync, ok, tempDir } from './support/cli.ts';
+import { Pty } from './support/pty.ts';
 
 /** Asserts a failure: exit `code`, nothing on standard output, exactly one `ddcp: error:` line matching `line`. */
 /** A loopback port nothing listens on (taken, then given back). */
@@ -219,6 +220,28 @@ describe('CLI front door', () => {
       assert.ok(!readdirSync(join(dir, 'old-hub')).includes('hub.lock'));
     } finally {
       busy.close();
+    }
+  });
+
+  it('hub login at a terminal asks for the token (one line), and outside a repository says so before waiting for one', async () => {
+    const repo = tempDir();
+    ok(repo, ['init']);
+    const asks = new Pty(process.execPath, [BIN, 'hub', 'login', 'ws://127.0.0.1:7420'], repo);
+    try {
+      await asks.waitFor(/token for ws:\/\/127\.0\.0\.1:7420: $/, 20_000);
+      asks.type('tok-123\r');
+      await asks.waitFor(/stored a token for ws:\/\/127\.0\.0\.1:7420/, 20_000);
+      assert.equal(await asks.exited(20_000), 0);
+    } finally {
+      asks.kill();
+    }
+    assert.match(readFileSync(join(repo, '.ddcp', 'hub-tokens.json'), 'utf8'), /tok-123/);
+    const nowhere = new Pty(process.execPath, [BIN, 'hub', 'login', 'ws://127.0.0.1:7420'], tempDir());
+    try {
+      assert.equal(await nowhere.exited(20_000), 3, nowhere.output);
+      assert.match(nowhere.output, /ddcp: error: not a ddcp repository/);
+    } finally {
+      nowhere.kill();
     }
   });
 });

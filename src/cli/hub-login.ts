@@ -5,8 +5,20 @@ import { CliError, ExitCode } from './exit.ts';
 import type { Context } from './context.ts';
 import { specs } from './allow.ts';
 
-/** Reads all of standard input (a token piped in, so it stays out of the shell history). */
-async function stdin(): Promise<string> {
+/**
+ * The token from standard input: piped in (so it stays out of the shell history), all of it; at a
+ * terminal, asked for on standard error and read as one line (waiting silently for Ctrl-D looked hung).
+ */
+async function tokenFromStdin(origin: string): Promise<string> {
+  if (process.stdin.isTTY) {
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    try {
+      return (await rl.question(`token for ${origin}: `)).trim();
+    } finally {
+      rl.close();
+    }
+  }
   let text = '';
   for await (const chunk of process.stdin) text += String(chunk);
   return text.trim();
@@ -35,9 +47,10 @@ Examples:
   my-backend token-for alice | ddcp hub login wss://hub.example.com`)
     .action(async (url: string, opts: { token?: string }) => {
       const origin = originOf(url);
-      const token = opts.token ?? (await stdin());
+      const repo = ctx.repo(); // outside a repository, say so before waiting for a token
+      const token = opts.token ?? (await tokenFromStdin(origin));
       if (!token || /\s/.test(token)) throw new CliError('no token given (use --token TOKEN or pipe it in); a token has no spaces', ExitCode.Usage);
-      ctx.repo().hubTokens.set(origin, token);
+      repo.hubTokens.set(origin, token);
       ctx.out(`stored a token for ${origin}`);
     });
 
