@@ -244,4 +244,13 @@ describe('CLI front door', () => {
       nowhere.kill();
     }
   });
+
+  it('hub logout says whether there was a token to forget', () => {
+    const repo = tempDir();
+    ok(repo, ['init']);
+    assert.equal(ok(repo, ['hub', 'logout', 'ws://127.0.0.1:7420']), 'no token was stored for ws://127.0.0.1:7420\n');
+    ok(repo, ['hub', 'login', 'ws://127.0.0.1:7420', '--token', 'abc']);
+    assert.equal(ok(repo, ['hub', 'logout', 'ws://127.0.0.1:7420/notes']), 'forgot the token for ws://127.0.0.1:7420\n');
+    assert.equal(ok(repo, ['hub', 'logout', 'ws://127.0.0.1:7420']), 'no token was stored for ws://127.0.0.1:7420\n');
+  });
 });

@@ -60,8 +60,10 @@ Examples:
     .argument('<url>', 'the hub: ws://HOST:PORT')
     .action((url: string) => {
       const origin = originOf(url);
-      ctx.repo().hubTokens.set(origin, undefined);
-      ctx.out(`forgot the token for ${origin}`);
+      const tokens = ctx.repo().hubTokens;
+      const stored = tokens.get(origin, {}) !== undefined; // what is stored, not DDCP_HUB_TOKEN
+      tokens.set(origin, undefined);
+      ctx.out(stored ? `forgot the token for ${origin}` : `no token was stored for ${origin}`);
     });
 
   hub
