@@ -253,4 +253,13 @@ describe('CLI front door', () => {
     assert.equal(ok(repo, ['hub', 'logout', 'ws://127.0.0.1:7420/notes']), 'forgot the token for ws://127.0.0.1:7420\n');
     assert.equal(ok(repo, ['hub', 'logout', 'ws://127.0.0.1:7420']), 'no token was stored for ws://127.0.0.1:7420\n');
   });
+
+  it('remote add with a URL that is not a hub database says so, not "no such repository (…/ws:)"', () => {
+    const repo = tempDir();
+    ok(repo, ['init']);
+    for (const url of ['ws://', 'wss:///notes', 'http://127.0.0.1:7420/notes', 'https://hub.example.com/notes']) {
+      refused(ddcp(repo, ['remote', 'add', 'h', url]), 1, new RegExp(`^ddcp: error: ${url.replace(/[.:/]/g, (c) => `\\${c}`)} is not a hub database URL: expected ws://HOST:PORT/DATABASE or wss://HOST/DATABASE\\n$`));
+    }
+    assert.equal(ok(repo, ['remote']), '');
+  });
 });
