@@ -12,7 +12,6 @@ import { describe, it } from 'node:test';
 import { BIN, ddcp, ddcpAsync, ok, tempDir } from './support/cli.ts';
 import { Pty } from './support/pty.ts';
 
-/** Asserts a failure: exit `code`, nothing on standard output, exactly one `ddcp: error:` line matching `line`. */
 /** A loopback port nothing listens on (taken, then given back). */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -22,6 +21,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** Asserts a failure: exit `code`, nothing on standard output, exactly one `ddcp: error:` line matching `line`. */
 function refused(r: { code: number; stdout: string; stderr: string }, code: number, line: RegExp): void {
   assert.equal(r.code, code, r.stderr);
   assert.equal(r.stdout, '');
