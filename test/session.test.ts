@@ -169,6 +169,25 @@ describe('sync sessions over an in-memory channel', () => {
     await s.done;
   });
 
+  it('a follower that hangs up is one log line of the server, not one for each direction', async () => {
+    const alice = await repo('alice');
+    const bob = await repo('bob');
+    alice.db.exec("INSERT INTO notes VALUES ('a1', 'one')");
+    const feed = feedOf(alice);
+    const lines: string[] = [];
+    const ac = new AbortController();
+    const s = served(feed, { peer: 'bob', signal: ac.signal, gate: writer, log: (level, line) => lines.push(`${level}: ${line}`) });
+    const stop = new AbortController();
+    // bob follows both ways (as a serve does) and stops once caught up: it hangs up at once
+    await runSession(s.client, { ...as(bob), follow: true, push: feedOf(bob), signal: stop.signal, pull: merging(bob, () => stop.abort()) });
+    await s.done;
+    await new Promise((r) => setTimeout(r, 20)); // what the server reports after the session returned
+    const ended = lines.filter((l) => l.startsWith('warn:'));
+    assert.equal(ended.length, 1, lines.join('\n'));
+    assert.match(ended[0]!, /^warn: session with bob( failed)?: .*reset the stream/);
+    ac.abort();
+  });
+
   it('refuses changes that do not fit the receiver, a denied peer, and a wrong protocol version — clearly', async () => {
     const alice = await repo('alice', 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, tag TEXT)');
     alice.db.exec("INSERT INTO notes VALUES ('t', 'tagged', 'x')");

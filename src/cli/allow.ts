@@ -9,7 +9,7 @@ import { changeConfig } from './serving.ts';
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** The access a list of SPECs gives; a malformed SPEC is a bad command line (exit 2). */
-function specs<T>(list: string[], from: (s: string[]) => T): T {
+export function specs<T>(list: string[], from: (s: string[]) => T): T {
   try {
     return from(list);
   } catch (cause) {

@@ -1,6 +1,7 @@
 /** `ddcp apply`: merge JSON-lines changes in one transaction. */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileChanges } from '../index.ts';
 import { CliError } from './exit.ts';
 import { counted, toJson } from './format.ts';
@@ -23,7 +24,9 @@ Examples:
   other-ddcp changes | ddcp apply`,
     )
     .action((file: string | undefined, opts: { json?: boolean }) => {
-      if (file !== undefined && file !== '-' && !existsSync(file)) throw new CliError(`no such file: ${file}`);
+      const path = file === undefined || file === '-' ? undefined : resolve(ctx.dir(), file); // as bundle's FILE: relative to -C
+      if (path !== undefined && !existsSync(path)) throw new CliError(`no such file: ${file}`);
+      if (path !== undefined && statSync(path).isDirectory()) throw new CliError(`cannot read ${file}: it is a folder; nothing was applied`);
       const repo = ctx.repo();
       const engine = repo.engine;
       let result;
@@ -31,7 +34,7 @@ Examples:
         // Labels the merge in `ddcp log` and `ddcp conflicts`.
         const source = file === undefined || file === '-' ? 'apply (stdin)' : `apply (${file})`;
         // Our own input: the gate checks schema fit; no peer policy applies.
-        result = repo.gate.admit(engine, fileChanges(file), { source });
+        result = repo.gate.admit(engine, fileChanges(path), { source });
       } catch (cause) {
         throw new CliError(`${(cause as Error).message}; nothing was applied`, 1, { cause });
       }

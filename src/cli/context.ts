@@ -2,10 +2,14 @@
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { Repository } from '../index.ts';
+import { CliError, ExitCode } from './exit.ts';
 
 export interface Context {
-  /** The folder the command works in (`-C`, default: the current folder). */
-  dir(): string;
+  /**
+   * The folder the command works in (`-C`, default: the current folder). A `-C` folder must exist
+   * (else a typo would fall through to a repository around it), unless `create` (init makes it).
+   */
+  dir(options?: { create?: boolean }): string;
   /** The repository there (opened on first use, closed when the command ends). */
   repo(): Repository;
   /** Prints a line on standard output. */
@@ -54,7 +58,16 @@ export function createContext(getDir: () => string | undefined): Context {
     if (failed) throw failed.err;
   };
   return {
-    dir: () => resolve(getDir() ?? process.cwd()),
+    dir(options = {}) {
+      const given = getDir();
+      const dir = resolve(given ?? process.cwd());
+      if (given !== undefined && !options.create) {
+        const stat = process.getBuiltinModule('node:fs').statSync(dir, { throwIfNoEntry: false });
+        if (!stat) throw new CliError(`-C ${given}: no such folder (${dir})`, ExitCode.Repository);
+        if (!stat.isDirectory()) throw new CliError(`-C ${given}: not a folder (${dir})`, ExitCode.Repository);
+      }
+      return dir;
+    },
     repo() {
       if (!repo) {
         repo = Repository.open(this.dir());

@@ -1,7 +1,7 @@
 /** `ddcp hub admin-token create|list|revoke`: the hub operator's tokens for the inspector at /ui. */
 import type { Command } from 'commander';
-import { AdminAccess, openAdminStore } from '../hub/index.ts';
-import { storageOf, type StorageOptions } from './hub-storage.ts';
+import { AdminAccess, checkAdminTokenName, openAdminStore } from '../hub/index.ts';
+import { connecting, storageOf, type StorageOptions } from './hub-storage.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
 
@@ -14,7 +14,8 @@ function storageOptions(cmd: Command): Command {
 
 /** Runs `fn` with the admin tokens of the hub's storage open, and closes them. */
 async function withAdmins<T>(ctx: Context, opts: StorageOptions, create: boolean, fn: (admins: AdminAccess) => Promise<T>): Promise<T> {
-  const store = await openAdminStore(storageOf(ctx, opts, create));
+  const storage = storageOf(ctx, opts, create);
+  const store = await connecting(storage.databaseUrl, () => openAdminStore(storage));
   try {
     return await fn(new AdminAccess({ store }));
   } finally {
@@ -45,6 +46,7 @@ Examples:
     .requiredOption('--name <label>', 'who or what holds it (letters, digits, . _ @ -)')
     .option('--json', 'print {id, name, token} as JSON')
     .action(async (opts: StorageOptions & { name: string; json?: boolean }) => {
+      checkAdminTokenName(opts.name); // before the storage is opened (and, the first time, made)
       const made = await withAdmins(ctx, opts, true, (admins) => admins.create(opts.name));
       if (opts.json) return ctx.out(toJson(made));
       ctx.out(`created admin token ${made.id} (${made.name})`);

@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Credentials, openAuthStore, openHubAuth, MASTER_KEY_ENV, type HubAuthStorage, type IdentityProvider } from '../hub/index.ts';
+import { checkAppName, checkIdentityProvider, Credentials, openAuthStore, openHubAuth, MASTER_KEY_ENV, type HubAuthStorage, type IdentityProvider } from '../hub/index.ts';
 import { CliError, ExitCode } from './exit.ts';
-import { storageOf, type StorageOptions } from './hub-storage.ts';
+import { connecting, storageOf, type StorageOptions } from './hub-storage.ts';
 import { toJson } from './format.ts';
 import type { Context } from './context.ts';
 
@@ -22,14 +22,14 @@ function storageOptions(cmd: Command): Command {
  */
 async function withCredentials<T>(storage: HubAuthStorage, fn: (credentials: Credentials) => Promise<T>): Promise<T> {
   if (storage.create) {
-    const opened = await openHubAuth(storage);
+    const opened = await connecting(storage.databaseUrl, () => openHubAuth(storage));
     try {
       return await fn(opened.auth.credentials);
     } finally {
       await opened.close();
     }
   }
-  const store = await openAuthStore(storage);
+  const store = await connecting(storage.databaseUrl, () => openAuthStore(storage));
   try {
     return await fn(new Credentials(store));
   } finally {
@@ -64,6 +64,9 @@ Examples:
     .option('--json', 'print {app, key, secret} as JSON')
     .action(async (opts: StorageOptions & { name: string; jwtIssuer?: string; jwksUrl?: string; jwtPublicKey?: string; jwtAudience?: string; json?: boolean }) => {
       const idp = identityProvider(ctx, opts);
+      // checked before the storage is opened (and, the first time, made): bad input leaves nothing behind
+      checkAppName(opts.name);
+      if (idp) checkIdentityProvider(idp);
       const made = await withCredentials(storageOf(ctx, opts, true), (credentials) => credentials.create(opts.name, idp ? { idp } : {}));
       if (opts.json) return ctx.out(toJson(made));
       ctx.out(`created credentials for app ${made.app}`);

@@ -3,9 +3,22 @@ import type { Command } from 'commander';
 import { readFromSpecs, writeFromSpecs } from '../index.ts';
 import { CliError, ExitCode } from './exit.ts';
 import type { Context } from './context.ts';
+import { specs } from './allow.ts';
 
-/** Reads all of standard input (a token piped in, so it stays out of the shell history). */
-async function stdin(): Promise<string> {
+/**
+ * The token from standard input: piped in (so it stays out of the shell history), all of it; at a
+ * terminal, asked for on standard error and read as one line (waiting silently for Ctrl-D looked hung).
+ */
+async function tokenFromStdin(origin: string): Promise<string> {
+  if (process.stdin.isTTY) {
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    try {
+      return (await rl.question(`token for ${origin}: `)).trim();
+    } finally {
+      rl.close();
+    }
+  }
   let text = '';
   for await (const chunk of process.stdin) text += String(chunk);
   return text.trim();
@@ -34,9 +47,10 @@ Examples:
   my-backend token-for alice | ddcp hub login wss://hub.example.com`)
     .action(async (url: string, opts: { token?: string }) => {
       const origin = originOf(url);
-      const token = opts.token ?? (await stdin());
+      const repo = ctx.repo(); // outside a repository, say so before waiting for a token
+      const token = opts.token ?? (await tokenFromStdin(origin));
       if (!token || /\s/.test(token)) throw new CliError('no token given (use --token TOKEN or pipe it in); a token has no spaces', ExitCode.Usage);
-      ctx.repo().hubTokens.set(origin, token);
+      repo.hubTokens.set(origin, token);
       ctx.out(`stored a token for ${origin}`);
     });
 
@@ -46,8 +60,10 @@ Examples:
     .argument('<url>', 'the hub: ws://HOST:PORT')
     .action((url: string) => {
       const origin = originOf(url);
-      ctx.repo().hubTokens.set(origin, undefined);
-      ctx.out(`forgot the token for ${origin}`);
+      const tokens = ctx.repo().hubTokens;
+      const stored = tokens.get(origin, {}) !== undefined; // what is stored, not DDCP_HUB_TOKEN
+      tokens.set(origin, undefined);
+      ctx.out(stored ? `forgot the token for ${origin}` : `no token was stored for ${origin}`);
     });
 
   hub
@@ -67,9 +83,9 @@ Examples:
       const origin = originOf(dbUrl);
       const db = new URL(dbUrl).pathname.slice(1);
       if (!db) throw new CliError(`${dbUrl} names no database: expected ws://HOST:PORT/<db>`, ExitCode.Usage);
+      const policy = opts.remove ? undefined : { read: specs(opts.read ?? ['*'], readFromSpecs), write: specs(opts.write ?? ['none'], writeFromSpecs) };
       const token = ctx.repo().hubTokens.get(origin);
       if (!token) throw new CliError(`no token for ${origin}: run ddcp hub login ${origin} (or set DDCP_HUB_TOKEN)`, ExitCode.Failure);
-      const policy = opts.remove ? undefined : { read: readFromSpecs(opts.read ?? ['*']), write: writeFromSpecs(opts.write ?? ['none']) };
       const http = origin.replace(/^ws/i, 'http');
       let res: Response;
       try {
@@ -79,7 +95,7 @@ Examples:
           ...(policy ? { body: JSON.stringify(policy) } : {}),
         });
       } catch (err) {
-        throw new CliError(`cannot reach ${origin}: ${(err as Error).message}`, ExitCode.Failure);
+        throw new CliError(`cannot reach ${origin}: ${fetchFailure(err)}`, ExitCode.Failure, { cause: err });
       }
       if (!res.ok) {
         const body = (await res.json().catch(() => ({}))) as { message?: string };
@@ -87,4 +103,14 @@ Examples:
       }
       ctx.out(policy ? `shared ${db} with ${user}` : `stopped sharing ${db} with ${user}`);
     });
+}
+
+/**
+ * Why a fetch failed: its message is only "fetch failed"; the reason (`connect ECONNREFUSED …`,
+ * `getaddrinfo ENOTFOUND …`) is its cause, or the first of an AggregateError's (one per address tried).
+ */
+function fetchFailure(err: unknown): string {
+  let reason: unknown = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  if (reason instanceof AggregateError && reason.errors.length > 0) reason = reason.errors[0];
+  return reason instanceof Error ? reason.message || ((reason as NodeJS.ErrnoException).code ?? String(reason)) : String(reason);
 }

@@ -1,9 +1,11 @@
 /** `ddcp hub serve`: the sync hub, until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdminAccess, DEFAULT_HUB_PORT, handleAuthRequest, HubServer, lockDataFolder, openAdminStore, openHubAuth, PgHubStore, SqliteHubStore, type AdminStore, type DataFolderLock, type HubStore } from '../hub/index.ts';
 import { CliError, ExitCode, outliveStdout } from './exit.ts';
 import type { Context } from './context.ts';
+import { checkDatabaseUrl, connecting } from './hub-storage.ts';
 
 /** `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` → host and port. */
 export function parseListen(text: string): { host: string; port: number } {
@@ -61,6 +63,7 @@ Examples:
         process.once('SIGTERM', () => resolve_());
       });
       if (opts.schema !== undefined && opts.databaseUrl === undefined) throw new CliError('--schema goes with --database-url', ExitCode.Usage);
+      if (opts.databaseUrl !== undefined) checkDatabaseUrl(opts.databaseUrl);
       const { host, port } = parseListen(opts.listen ?? `127.0.0.1:${DEFAULT_HUB_PORT}`);
       const maxFrameBytes = opts.maxFrame === undefined ? undefined : Number(opts.maxFrame);
       if (maxFrameBytes !== undefined && !(Number.isSafeInteger(maxFrameBytes) && maxFrameBytes >= 1024)) throw new CliError(`bad --max-frame ${opts.maxFrame}: a number of bytes, at least 1024`, ExitCode.Usage);
@@ -71,6 +74,12 @@ Examples:
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       // One hub per embedded data folder (a second would not hear of the first's merges).
       let lock: DataFolderLock | undefined;
+      // A data folder this start makes is removed if the hub does not start: no half-made hub left behind.
+      const made = dataDir !== undefined && !existsSync(dataDir);
+      const giveUp = (): void => {
+        lock?.release(); // a hub that never started holds nothing (a stale pid could later be another process's)
+        if (made) rmSync(dataDir!, { recursive: true, force: true });
+      };
       if (opts.databaseUrl === undefined) {
         try {
           lock = lockDataFolder(dataDir!);
@@ -78,10 +87,16 @@ Examples:
           throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
         }
       }
-      const auth = await openHubAuth(
-        { ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true },
-        { log: (e) => log(`auth refused (${e.method}) from ${e.remoteAddress}${e.key ? ` [${e.key}]` : ''}: ${e.reason}`) },
-      );
+      let auth: Awaited<ReturnType<typeof openHubAuth>>;
+      try {
+        auth = await connecting(opts.databaseUrl, () => openHubAuth(
+          { ...(dataDir !== undefined && { dataDir }), ...(opts.databaseUrl !== undefined && { databaseUrl: opts.databaseUrl }), ...(opts.schema !== undefined && { schema: opts.schema }), create: true },
+          { log: (e) => log(`auth refused (${e.method}) from ${e.remoteAddress}${e.key ? ` [${e.key}]` : ''}: ${e.reason}`) },
+        ));
+      } catch (err) {
+        giveUp();
+        throw err;
+      }
       let store: HubStore | undefined;
       let server: HubServer | undefined;
       let admins: AdminStore | undefined;
@@ -105,7 +120,7 @@ Examples:
         await store?.close();
         await admins?.close();
         await auth.close();
-        lock?.release();
+        giveUp();
         throw new CliError(`cannot start the hub: ${(err as Error).message}`, ExitCode.Failure);
       }
       outliveStdout();

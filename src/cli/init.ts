@@ -41,7 +41,7 @@ refuse the second identity claiming it ("two identities claim site id …"). Run
         }
         return;
       }
-      const repo = await Repository.init(ctx.dir(), { db: opts.db });
+      const repo = await Repository.init(ctx.dir({ create: true }), { db: opts.db });
       try {
         const siteId = toHex(repo.engine.siteId);
         if (opts.json) ctx.out(toJson({ root: repo.root, db: repo.dbPath, site_id: siteId, address: repo.address }));

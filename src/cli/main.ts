@@ -23,7 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION, '-V, --version')
     .option('-C <dir>', 'run as if started in <dir>')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s.trimEnd()} (see --help)\n`) });
+    // One line, as every error (commander puts its "(Did you mean …?)" on a line of its own).
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`ddcp: ${s.trim().replace(/\s*\n\s*/g, ' ')} (see --help)\n`) });
   await registerCommands(program, ctx, argv);
   program.addHelpText(
     'after',
@@ -40,7 +41,9 @@ Start with:
     return ExitCode.Ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.Ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.Ok;
+      // `ddcp help` asked for it (exit code 0); `ddcp bundle` without its subcommand is a bad command line.
+      if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
       return ExitCode.Usage; // commander already printed the one-line reason
     }
     process.stderr.write(errorLine(err) + '\n');

@@ -31,7 +31,7 @@ Examples:
     .command('add')
     .description('add a remote: a name and the location of another repository')
     .argument('<name>', 'a short name (letters, digits, . _ -)')
-    .argument('<location>', 'where it is: a path, a peer address (12D3KooW…) or a multiaddr (…/p2p/12D3KooW…)')
+    .argument('<location>', 'where it is: a path, a peer address (12D3KooW…), a multiaddr (…/p2p/12D3KooW…) or a hub database (ws://HOST:PORT/DATABASE)')
     .addHelpText('after', `
 LOCATION is one of:
   a path           another ddcp repository on this machine (relative to the current folder)
@@ -39,17 +39,21 @@ LOCATION is one of:
                    or through the DHT bootstrap peers
   a multiaddr      ending in /p2p/12D3KooW…, e.g. /ip4/HOST/tcp/PORT/p2p/12D3KooW…, as
                    'ddcp serve' prints it: dialed directly
+  a hub database   ws://HOST:PORT/DATABASE (or wss://…) on a 'ddcp hub serve'; authenticated with
+                   the token of 'ddcp hub login' (or DDCP_HUB_TOKEN)
 
 Examples:
   ddcp remote add alice ~/sync/alice
   ddcp remote add usb /media/usb/notes
   ddcp remote add phone 12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4
-  ddcp remote add office /ip4/192.168.1.20/tcp/4001/p2p/12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4`)
+  ddcp remote add office /ip4/192.168.1.20/tcp/4001/p2p/12D3KooWPX8CPSfyUAQs89e1XoMPenW7kYCty1ovA3JyefsXtmH4
+  ddcp remote add origin ws://127.0.0.1:7420/notes`)
     .option('--no-check', 'add a multiaddr without trying to reach it (for a peer that is offline now)')
     .addHelpText('after', `
 A multiaddr is tried first (a few seconds) and refused if nothing listens there, unless --no-check.
 A bare address (12D3KooW…) is not dialed: that database may be offline now; fetch and pull look
-for it (mDNS, DHT bootstrap peers) when they run.`)
+for it (mDNS, DHT bootstrap peers) when they run. Nor is a hub database: it is made by its owner's
+first push.`)
     .action(async (name: string, location: string, opts: { check: boolean }) => {
       const repo = ctx.repo();
       // A multiaddr is tried before it is added (a bare address may be offline; it is looked up when used).

@@ -1,7 +1,7 @@
 /** `ddcp serve`: publish the database on the p2p network, follow remotes, push changes live. */
 import type { Command } from 'commander';
 import type { Context } from './context.ts';
-import { outliveStdout } from './exit.ts';
+import { CliError, ExitCode, outliveStdout } from './exit.ts';
 
 export function register(program: Command, ctx: Context): void {
   program
@@ -30,7 +30,14 @@ Examples:
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
-      const { Server } = await import('../peer/index.ts'); // the network stack, only for serve
+      const { Server, checkListenAddress, checkPeerAddress, P2pAddressError } = await import('../peer/index.ts'); // the network stack, only for serve
+      try {
+        for (const address of opts.listen ?? []) checkListenAddress(address);
+        for (const address of opts.bootstrap ?? []) checkPeerAddress(address, 'bootstrap address');
+      } catch (err) {
+        if (err instanceof P2pAddressError) throw new CliError(err.message, ExitCode.Usage); // a bad command line
+        throw err;
+      }
       const server = await Server.start(repo, {
         listen: opts.listen,
         public: opts.public,

@@ -19,5 +19,5 @@ export { withNetwork, withNode } from './temporary.ts';
 export { probe, RemoteUnreachableError, LOOKUP_ENV } from './reach.ts';
 export { askServer, ControlError, SOCKET_FILE } from './control.ts';
 export type { ControlRequest } from './control.ts';
-export { checkPeerAddress, P2pAddressError, PeerUnreachableError, PeerNotFoundError, ListenError, DEFAULT_LISTEN } from '../transport/p2p/node.ts';
+export { checkListenAddress, checkPeerAddress, P2pAddressError, PeerUnreachableError, PeerNotFoundError, ListenError, DEFAULT_LISTEN } from '../transport/p2p/node.ts';
 export type { P2pNode } from '../transport/p2p/node.ts';

@@ -16,7 +16,7 @@ import { Gate } from '../sync/gate.ts';
 import { DEFAULT_POLICY, grantsNothing, policyToJson, type PeerPolicy } from '../sync/policy.ts';
 import { serveSession } from '../sync/server.ts';
 import { Sessions } from '../sync/sessions.ts';
-import { createNode, type P2pNode } from '../transport/p2p/node.ts';
+import { checkPeerAddress, createNode, type P2pNode } from '../transport/p2p/node.ts';
 import type { Server as NetServer } from 'node:net';
 import { listenControl, socketPath, type ConfigChange, type ControlRequest } from './control.ts';
 import { isDisconnect, watchChannel } from './disconnect.ts';
@@ -106,6 +106,8 @@ export class Server extends EventEmitter<ServerEvents> {
       const choice = await chooseListen(repo, options.listen);
       warnings = choice.warnings;
       const bootstrap = options.bootstrap ?? repo.config.bootstrap ?? [];
+      // checked before dhtAnswers reads them (createNode checks too, but only after)
+      for (const address of bootstrap) checkPeerAddress(address, 'bootstrap address');
       node = await createNode({
         privateKey: repo.identity.privateKey,
         listen: choice.listen,

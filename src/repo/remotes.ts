@@ -46,6 +46,8 @@ export function networkPeer(location: string): string | undefined {
 export function resolveLocation(location: string, cwd: string): string {
   if (location.trim() === '') throw new RemoteError('the remote location is empty');
   if (isWsUrl(location)) return checkHubLocation(location);
+  // Any other URL (http://, a ws:// with no host) is a mistaken hub address, not a folder named "ws:".
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) throw new RemoteError(`${location} is not a hub database URL: expected ws://HOST:PORT/DATABASE or wss://HOST/DATABASE`);
   if (networkPeer(location)) return location;
   const path = isAbsolute(location) ? location : resolve(cwd, location);
   if (existsSync(layout(path).config)) return path;

@@ -261,6 +261,7 @@ export class Repository {
     const resolved = resolveLocation(location, base);
     if (resolve(resolved) === this.root) throw new RemoteError(`${resolved} is this repository itself`);
     const peer = networkPeer(resolved);
+    if (peer !== undefined && peer === this.address) throw new RemoteError(`${resolved} is this repository's own address`);
     return peer === undefined ? { name, location: resolved } : { name, location: resolved, peer };
   }
 
@@ -593,6 +594,7 @@ function checkAddress(address: string): void {
 
 /** SQLite's "file is not a database" as a repository error naming the file; other errors unchanged. */
 function notADatabase(path: string, cause: unknown): unknown {
+  if (cause instanceof RepositoryError) return cause; // already said (the engine wraps what opening the connection threw)
   const msg = cause instanceof Error ? cause.message : String(cause);
   return /file is not a database|malformed|unable to open/i.test(msg) ? new RepositoryError(`cannot open ${path} as a SQLite database: ${msg}`, { cause }) : cause;
 }

@@ -156,6 +156,8 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     if (err) (watchdog = setTimeout(() => channel.abort(err), 2 * (options.revokeGraceMs ?? REVOKE_GRACE_MS))).unref();
   };
   options.signal.addEventListener('abort', onRevoked, { once: true });
+  // What the session failed with, once logged: the client's side failing with it too says nothing new.
+  let failed: Error | undefined;
   try {
     const hello = await checkHello(await next(it), feed, sink, options);
     if (!hello) return;
@@ -199,15 +201,18 @@ export async function serveSession(channel: FrameChannel, feed: ChangeFeed, sink
     } finally {
       options.signal.removeEventListener('abort', onAbort);
       // Don't wait for a pulling client to hang up; only report how it went if it misbehaved.
-      inbound.catch((err: Error) => log('warn', `session with ${options.peer}: ${err.message}`));
+      inbound.catch((err: Error) => {
+        if (err !== failed && err.message !== failed?.message) log('warn', `session with ${options.peer}: ${err.message}`);
+      });
     }
   } catch (err) {
     if (err instanceof ProtocolError) {
       log('warn', `refused ${options.peer}: ${err.message}`);
       await refuse(channel, err);
     } else {
-      log('warn', `session with ${options.peer} failed: ${(err as Error).message}`);
-      channel.abort(err as Error);
+      failed = err as Error;
+      log('warn', `session with ${options.peer} failed: ${failed.message}`);
+      channel.abort(failed);
     }
   } finally {
     clearTimeout(watchdog);

@@ -35,6 +35,11 @@ export function isApiKey(text: string): boolean {
   return API_KEY.test(text);
 }
 
+/** Throws {@link CredentialError} unless `app` is a valid app name (checked by `create`; callers may check before opening a store). */
+export function checkAppName(app: string): void {
+  if (!APP_NAME.test(app)) throw new CredentialError(`app name ${JSON.stringify(app)} is not valid: 1–64 letters, digits, . _ - (starting with a letter or digit)`);
+}
+
 export class Credentials {
   readonly #store: AuthStore;
   readonly #masterKey: Uint8Array | undefined;
@@ -47,7 +52,7 @@ export class Credentials {
 
   /** Makes a key and secret for `app` (optionally with its identity provider for JWTs). */
   async create(app: string, options: { idp?: IdentityProvider; now?: number } = {}): Promise<NewCredential> {
-    if (!APP_NAME.test(app)) throw new CredentialError(`app name ${JSON.stringify(app)} is not valid: 1–64 letters, digits, . _ - (starting with a letter or digit)`);
+    checkAppName(app);
     if (options.idp) checkIdentityProvider(options.idp);
     const key = `ddcpk_${randomBytes(16).toString('hex')}`;
     const secret = randomBytes(32).toString('hex');

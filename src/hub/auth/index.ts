@@ -5,7 +5,7 @@
 export type { AuthRequest, Authenticator, Principal } from './port.ts';
 export { HubAuthenticator, TOKEN_PARAM } from './authenticator.ts';
 export type { AdminPrincipal, AuthEvent, AuthLogger, HubAuthOptions, HubPrincipal } from './authenticator.ts';
-export { Credentials, isApiKey } from './credentials.ts';
+export { checkAppName, checkIdentityProvider, Credentials, isApiKey } from './credentials.ts';
 export type { CredentialInfo, NewCredential } from './credentials.ts';
 export { CHALLENGE_TTL_MS, DEVICE_SCHEME, deviceAuthorization, fetchDeviceAuthorization } from './device.ts';
 export type { DeviceSigner } from './device.ts';

@@ -33,6 +33,11 @@ export interface AdminAccessOptions {
   now?: () => number;
 }
 
+/** Throws {@link AdminTokenError} unless `name` is a valid admin token label (checked by `create`; callers may check before opening a store). */
+export function checkAdminTokenName(name: string): void {
+  if (!NAME.test(name)) throw new AdminTokenError(`admin token name ${JSON.stringify(name)} is not valid: 1–64 letters, digits, . _ @ - (starting with a letter or digit)`);
+}
+
 export class AdminAccess {
   readonly #store: AdminStore;
   readonly #failures: FailureLimiter;
@@ -48,7 +53,7 @@ export class AdminAccess {
 
   /** Makes a token labelled `name`; the token is returned only now. */
   async create(name: string): Promise<{ id: string; name: string; token: string }> {
-    if (!NAME.test(name)) throw new AdminTokenError(`admin token name ${JSON.stringify(name)} is not valid: 1–64 letters, digits, . _ @ - (starting with a letter or digit)`);
+    checkAdminTokenName(name);
     const t = makeAdminToken();
     await this.#store.addToken({ id: t.id, name, hash: t.hash, createdAt: this.#now() });
     return { id: t.id, name, token: t.token };

@@ -2,7 +2,7 @@
  * The hub operator's inspector at /ui: admin tokens and sessions, the page, its data endpoints and
  * the live feed of changes.
  */
-export { AdminAccess, SESSION_TTL_MS } from './admins.ts';
+export { AdminAccess, checkAdminTokenName, SESSION_TTL_MS } from './admins.ts';
 export type { AdminAccessOptions, AdminTokenInfo } from './admins.ts';
 export { AdminLoginError, AdminTokenError } from './errors.ts';
 export { Inspector, INSPECTOR_PATH, SESSION_COOKIE } from './http.ts';

@@ -357,6 +357,15 @@ export function checkPeerAddress(address: string, what = 'address'): void {
   }
 }
 
+/** Checks that `address` is a multiaddr to listen on; throws {@link P2pAddressError} naming it otherwise. */
+export function checkListenAddress(address: string): void {
+  try {
+    multiaddr(address);
+  } catch (cause) {
+    throw new P2pAddressError(`listen address ${address} is not a multiaddr (like /ip4/0.0.0.0/tcp/4001)`, { cause });
+  }
+}
+
 function parseMultiaddr(address: string): Multiaddr {
   try {
     return multiaddr(address);
