@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import type { HubServer } from '../src/hub/server.ts';
+import { allStarted } from './support/settle.ts';
 import { launchBrowser, pageErrors, screenshot } from './support/browser.ts';
 import { browserBundle, on, openTestPage, pageUntil, serveStatic } from './support/browser-app.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
@@ -27,10 +28,11 @@ describe('browser replicas through a hub', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ddcp-browser-hub-'));
-    [outdir, hub, browser] = await Promise.all([
+    // Each is kept as it starts, so after() stops it even if another failed to start.
+    [outdir] = await allStarted([
       browserBundle().then((b) => b.outdir),
-      startHub(join(dir, 'hub'), auth, { log: (_level, line) => void logs.push(line) }),
-      launchBrowser(),
+      startHub(join(dir, 'hub'), auth, { log: (_level, line) => void logs.push(line) }).then((h) => (hub = h)),
+      launchBrowser().then((b) => (browser = b)),
     ]);
     site = await serveStatic(outdir);
   });

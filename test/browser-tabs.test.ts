@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
+import { allStarted } from './support/settle.ts';
 import { launchBrowser, pageErrors, screenshot } from './support/browser.ts';
 import { browserBundle, on, openTestPage, pageUntil, serveStatic } from './support/browser-app.ts';
 
@@ -14,8 +15,8 @@ describe('two tabs of one origin', () => {
   let site: Awaited<ReturnType<typeof serveStatic>>;
 
   before(async () => {
-    const [b, launched] = await Promise.all([browserBundle(), launchBrowser()]);
-    browser = launched;
+    // The browser is kept as it starts, so after() closes it even if the bundle failed.
+    const [b] = await allStarted([browserBundle(), launchBrowser().then((l) => (browser = l))]);
     site = await serveStatic(b.outdir);
   });
 

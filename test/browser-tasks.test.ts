@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildTasksWeb } from '../examples/tasks-web/build.ts';
 import type { HubServer } from '../src/hub/server.ts';
+import { allStarted } from './support/settle.ts';
 import { launchBrowser, pageErrors, screenshot } from './support/browser.ts';
 import { pageUntil, serveStatic } from './support/browser-app.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
@@ -34,10 +35,11 @@ describe('the task manager as a web page, with a terminal instance, through a hu
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ddcp-browser-tasks-'));
     let outdir: string;
-    [outdir, hub, browser] = await Promise.all([
+    // Each is kept as it starts, so after() stops it even if another failed to start.
+    [outdir] = await allStarted([
       buildTasksWeb(join(ROOT, 'tmp', `tasks-web-${process.pid}`), { minify: false }).then((b) => b.outdir),
-      startHub(join(dir, 'hub'), auth),
-      launchBrowser(),
+      startHub(join(dir, 'hub'), auth).then((h) => (hub = h)),
+      launchBrowser().then((b) => (browser = b)),
     ]);
     site = await serveStatic(outdir);
   });
