@@ -18,6 +18,7 @@ import type { SqlValue, SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { int64, type Int64 } from '../base/int64.ts';
 import { keepHiddenClasses } from '../base/hidden-classes.ts';
+import { exactRow, exactText } from './exact-text.ts';
 
 const EMPTY = new Uint8Array(0);
 
@@ -131,7 +132,10 @@ class Overrides extends QueryCells {
     const { row, n } = this;
     groups.current = -1;
     sink.row(this.table.info.name, this.table.info.columns, row, n, int64(row[n + 1] as bigint), this.pos, this.sites.bytesOf(Number(row[n + 3])), int64(row[n + 5] as bigint));
-    sink.cell(row[n] as string, -1, row[n + 6] ?? null, this.seq);
+    let val = row[n + 6] ?? null;
+    // U+FFFD may stand for bytes that aren't UTF-8: the cell's exact text instead (exact-text.ts).
+    if (typeof val === 'string' && val.indexOf('\uFFFD') !== -1) val = exactText(this.rows.db, this.table, row, n, row[n] as string, val);
+    sink.cell(row[n] as string, -1, val, this.seq);
   }
 }
 
@@ -182,6 +186,7 @@ class RowClockCells implements CellStream {
   private directGroup = 0;
   private readonly n: number;
   private readonly name: string;
+  private readonly table: CrrTable;
   private readonly columns: readonly string[];
   /** Per column, whether the row being expanded (or read straight) overrides it. */
   private readonly overridden: Uint8Array;
@@ -192,6 +197,7 @@ class RowClockCells implements CellStream {
     this.rows = rows;
     this.sites = sites;
     this.groups = groups;
+    this.table = table;
     this.n = table.info.pks.length;
     this.name = table.info.name;
     this.columns = table.info.columns;
@@ -213,6 +219,7 @@ class RowClockCells implements CellStream {
     this.row = row;
     this.rowDbv = int64(row[this.n + 1] as bigint);
     this.rowSeq = int64(row[this.n + 3] as bigint);
+    exactRow(this.rows.db, this.table, row, this.n, this.n + 5, this.columns);
   }
 
   advance(): void {

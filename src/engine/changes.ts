@@ -13,6 +13,7 @@ import { compareInt64, int64, type Int64 } from '../base/int64.ts';
 import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
 import { K, positions } from './layout.ts';
 import { keepHiddenClasses } from '../base/hidden-classes.ts';
+import { exactRow, exactText } from './exact-text.ts';
 
 /**
  * The query reading one filtered table's changes when its rules have a row predicate: every current
@@ -249,7 +250,7 @@ export function sqlOf(table: CrrTable, key: string, make: () => string): string 
 /** The rows of a lent statement: `close` ends them (if they have not ended) and gives the statement back. */
 export class Rows {
   it: Iterator<SqlValue[]>;
-  private readonly db: SqliteConnection;
+  readonly db: SqliteConnection;
   private readonly sql: string;
   private stmt: Statement | undefined;
   constructor(db: SqliteConnection, sql: string, args: SqlValue[], params?: Record<string, SqlValue>) {
@@ -310,7 +311,7 @@ class CellStream implements Stream {
       return;
     }
     const n = this.table.info.pks.length;
-    this.head = toChange(this.table, r.value, n, this.sites);
+    this.head = toChange(this.rows.db, this.table, r.value, n, this.sites);
     this.pos = this.posAt === undefined ? this.head.dbVersion : int64(r.value[this.posAt] as bigint);
   }
   close(): void {
@@ -410,6 +411,7 @@ class RowClockStream implements Stream {
     this.row = r.value;
     this.rowDbv = int64(r.value[this.n + 1] as bigint);
     this.rowSeq = int64(r.value[this.n + 3] as bigint);
+    exactRow(this.rows.db, this.table, r.value, this.n, this.n + 5, this.columns);
   }
 
   advance(): void {
@@ -582,7 +584,7 @@ export function newestChanges(db: SqliteConnection, tables: Iterable<CrrTable>, 
       let it: Iterator<SqlValue[]> = (stmt.iterate(0n) as Iterable<SqlValue[]>)[Symbol.iterator]();
       if (q.rowClocks) it = byRowClockDesc(it, n, table.info.columns.length);
       let taken = 0;
-      for (let r = it.next(); !r.done && taken < limit; r = it.next(), taken++) all.push(toChange(table, r.value, n, sites));
+      for (let r = it.next(); !r.done && taken < limit; r = it.next(), taken++) all.push(toChange(db, table, r.value, n, sites));
       it.return?.();
     }
   }
@@ -601,7 +603,7 @@ export function versionChanges(db: SqliteConnection, tables: Iterable<CrrTable>,
     stmt.setReadBigInts(true);
     stmt.setReturnArrays(true);
     const n = table.info.pks.length;
-    for (const r of stmt.iterate(BigInt(version)) as Iterable<SqlValue[]>) all.push(toChange(table, r, n, sites));
+    for (const r of stmt.iterate(BigInt(version)) as Iterable<SqlValue[]>) all.push(toChange(db, table, r, n, sites));
   }
   return all.sort((a, b) => compareInt64(a.seq, b.seq));
 }
@@ -611,7 +613,10 @@ export function touchesVersion(db: SqliteConnection, table: CrrTable, version: n
   return db.prepare(`SELECT 1 FROM ${table.names.clock} WHERE db_version = ? LIMIT 1`).get(BigInt(version)) !== undefined;
 }
 
-function toChange(table: CrrTable, r: SqlValue[], n: number, sites: Sites): Change {
+function toChange(db: SqliteConnection, table: CrrTable, r: SqlValue[], n: number, sites: Sites): Change {
+  let val = r[n + 6] ?? null;
+  // U+FFFD may stand for bytes that aren't UTF-8: the cell's exact text instead (exact-text.ts).
+  if (typeof val === 'string' && val.indexOf('\uFFFD') !== -1) val = exactText(db, table, r, n, r[n] as string, val);
   return {
     table: table.info.name,
     pk: packKey(r, n),
@@ -621,7 +626,7 @@ function toChange(table: CrrTable, r: SqlValue[], n: number, sites: Sites): Chan
     siteId: sites.bytesOf(Number(r[n + 3])),
     seq: int64(r[n + 4] as bigint),
     cl: int64(r[n + 5] as bigint),
-    val: r[n + 6] ?? null,
+    val,
   };
 }
 

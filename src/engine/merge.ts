@@ -448,6 +448,9 @@ class ChunkGatherer {
       throw new ChangeError(`change ${n}: primary key of ${c.table} has ${values.length} columns, here it has ${t.info.pks.length} (schemas differ?)`);
     }
     if (values.includes(null)) throw new ChangeError(`change ${n}: primary key of ${c.table} contains NULL`);
+    // A key's text goes through node:sqlite as a string, which can't hold invalid UTF-8 (its bytes
+    // would change): refused, as the reads refuse such a key (exact-text.ts). Values carry it exactly.
+    for (const v of values) if (typeof v === 'string' && !v.isWellFormed()) throw new ChangeError(`change ${n}: primary key of ${c.table} holds text that is not valid UTF-8 (ddcp can't key rows by it)`);
     const misfit = t.keys.problem(values);
     if (misfit) throw new ChangeError(`change ${n}: primary key of ${c.table} doesn't fit here: ${misfit}`);
     const merger = this.merger;

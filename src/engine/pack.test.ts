@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { packColumns, packKey, packValue, unpackColumns, unpackValue } from './pack.ts';
+import { packColumns, packKey, packValue, skipValueAt, unpackColumns, unpackValue } from './pack.ts';
 import { PackError } from '../base/errors.ts';
 import type { SqlValue } from './sqlite.ts';
 import { openCr } from '../../test/support/crsqlite.ts';
@@ -216,13 +216,21 @@ describe('unpackColumns: malformed input → PackError', () => {
     throwsPackError(() => unpackColumns(bytes('02 09 01')), /truncated/); // says 2 columns, holds 1
   });
 
-  it('invalid UTF-8 in TEXT', () => {
-    for (const bad of ['ff', 'c0 80', 'ed a0 80', 'e2 82', 'f4 90 80 80', '80']) {
+  it('invalid UTF-8 in TEXT is TEXT, carried byte for byte (SQLite and cr-sqlite keep it)', () => {
+    for (const bad of ['ff', 'c0 80', 'ed a0 80', 'e2 82', 'f4 90 80 80', '80', 'ff 80', '61 ff 62', 'c3 a9 ff', 'f0 9f 98 80 80']) {
       const b = bytes(bad);
       const p = new Uint8Array([1, (1 << 3) | 3, b.length, ...b]);
-      throwsPackError(() => unpackColumns(p), /UTF-8/);
+      const v = unpackValue(p);
+      assert.equal(typeof v, 'string');
+      assert.equal(hex(packValue(v)), hex(p), bad);
+      const at = { pos: 1 };
+      skipValueAt(p, at);
+      assert.equal(at.pos, p.length);
     }
-    // The same bytes are fine as a BLOB.
+    // A real U+FFFD is valid text, and stays U+FFFD.
+    assert.equal(unpackValue(bytes('01 0b 03 efbfbd')), '\uFFFD');
+    assert.equal(hex(packValue('\uFFFD')), '010b03efbfbd');
+    // The same bytes are a BLOB as a BLOB.
     assert.equal(hex(unpackValue(bytes('01 0c 01 ff')) as Uint8Array), 'ff');
   });
 

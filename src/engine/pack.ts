@@ -5,10 +5,14 @@
  * - INTEGER: `len` big-endian bytes of the value as unsigned 64-bit (0 → no bytes; negatives take 8);
  * - REAL: 8 bytes, IEEE-754 big-endian;
  * - TEXT/BLOB: the byte length in `len` big-endian bytes, then the bytes (UTF-8 for TEXT).
+ *
+ * TEXT that is not valid UTF-8 (SQLite and cr-sqlite keep it as written) is carried exactly: it reads
+ * as a string with its invalid bytes escaped, which writes back as the same bytes (text-bytes.ts).
  */
 import { PackError } from '../base/errors.ts';
 import { ByteWriter } from '../base/bytes.ts';
 import type { SqlValue } from './sqlite.ts';
+import { textBytes, textOf } from './text-bytes.ts';
 
 const T_INTEGER = 1;
 const T_REAL = 2;
@@ -108,7 +112,8 @@ export function writeValue(w: ByteWriter, v: SqlValue): void {
     }
     case 'string': {
       if (v.length <= ASCII_FAST_PATH && writeAscii(w, v)) return;
-      const b = encoder.encode(v);
+      // Not well-formed: text with escaped invalid bytes (text-bytes.ts), written as those bytes.
+      const b = v.isWellFormed() ? encoder.encode(v) : textBytes(v);
       const len = smallLength(b.length);
       w.byte((len << 3) | T_TEXT);
       w.uint(b.length, len);
@@ -249,8 +254,9 @@ export function readValueAt(buf: Uint8Array, at: ReadCursor): SqlValue {
       if (type === T_BLOB) return bytes.slice();
       try {
         return decoder.decode(bytes);
-      } catch (cause) {
-        throw new PackError('packed text is not valid UTF-8', { cause });
+      } catch {
+        // Invalid UTF-8 is TEXT all the same (SQLite and cr-sqlite keep such bytes): carried exactly.
+        return textOf(bytes);
       }
     }
     case T_NULL:
@@ -285,21 +291,12 @@ export function skipValueAt(buf: Uint8Array, at: ReadCursor): void {
   p += len;
   if (p + n > buf.length) truncated('text');
   at.pos = p + n;
-  // ASCII is valid UTF-8: only other text goes through the decoder.
-  for (let i = p, end = p + n; i < end; i++) {
-    if (buf[i]! < 0x80) continue;
-    try {
-      decoder.decode(buf.subarray(p, p + n));
-    } catch (cause) {
-      throw new PackError('packed text is not valid UTF-8', { cause });
-    }
-    return;
-  }
+  // Any bytes are TEXT (invalid UTF-8 is carried exactly, text-bytes.ts): nothing to check in them.
 }
 
 /**
  * Unpacks a `crsql_pack_columns` record. Throws {@link PackError} on anything malformed: truncation,
- * an unknown tag, a length beyond the end, invalid UTF-8 in TEXT, or bytes after the last column.
+ * an unknown tag, a length beyond the end, or bytes after the last column.
  */
 export function unpackColumns(buf: Uint8Array): SqlValue[] {
   if (buf.length === 0) throw new PackError('packed record is empty');

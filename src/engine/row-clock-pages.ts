@@ -26,7 +26,7 @@ export class RowClockPages {
   private ties = 0;
   private ended = false;
   private readonly size: number;
-  private readonly db: SqliteConnection;
+  readonly db: SqliteConnection;
   private readonly sql: Record<RowClockPage, string>;
   private stmts: Partial<Record<RowClockPage, Statement>> = {};
   /** Where the db_version and seq are in a row (past the key columns). */

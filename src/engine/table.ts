@@ -13,6 +13,8 @@ import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
 import { AffinityProbe, columnAffinities, type Affinity } from './affinity.ts';
 import { NewRowColumns, type NewRow, type NewRowShape } from './new-rows.ts';
+import { exactText, mayBeLossy } from './exact-text.ts';
+import { textBytes } from './text-bytes.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
 export interface RowEntry {
@@ -94,6 +96,7 @@ export class CrrTable {
   private readonly insertOverrides: StatementCache;
   private readonly ensureRows: StatementCache;
   private readonly valueReads = new Map<string, Statement>();
+  private readonly rawTextWrites = new Map<string, Statement>();
   private clearLogStmt: Statement | undefined;
 
   private readonly db: SqliteConnection;
@@ -268,6 +271,9 @@ export class CrrTable {
     const sentinels = new RowBatch(5, GROUP, rows);
     const cells = new RowBatch(6, GROUP, rows);
     const stale: (number | bigint)[] = [];
+    // Texts that aren't valid UTF-8 (escaped, text-bytes.ts), by row key and column: a bound string
+    // can't hold their bytes, so they are written again after the upserts, as their bytes.
+    const raw: (readonly SqlValue[] | string)[] = [];
     // Keys for rows seen for the first time: the keys SQLite would choose (the greatest so far + 1, in
     // order), given here: no RETURNING to read back and match to rows. (Past 2^53 keys, a bigint;
     // SQLite itself would go random only at 2^63.) The greatest is read before this call writes
@@ -303,7 +309,11 @@ export class CrrTable {
         }
         for (let i = 0; i < pk.length; i++) batch!.put(pk[i]!);
         const changes = fresh.changes;
-        for (let i = fresh.first, end = fresh.first + shape.cols.length; i < end; i++) batch!.put(changes[i]!.val);
+        for (let i = fresh.first, end = fresh.first + shape.cols.length; i < end; i++) {
+          const v = changes[i]!.val;
+          batch!.put(v);
+          if (typeof v === 'string' && !v.isWellFormed()) raw.push(pk, shape.cols[i - fresh.first]!, v);
+        }
         batch!.endRow();
         // New here: no overrides stored, none but the markers of columns it lacks; a plain insert of
         // the row clock (the key is new: nothing to conflict with), and of its sentinel if any.
@@ -331,7 +341,10 @@ export class CrrTable {
             if (!group) upserts.set(id, (group = { cols: [...fx.values.keys()], batch: new RowBatch(nk + fx.values.size, GROUP, rows) }));
             const batch = group.batch;
             for (const v of pk) batch.put(v);
-            for (const v of fx.values.values()) batch.put(v);
+            for (const [c, v] of fx.values) {
+              batch.put(v);
+              if (typeof v === 'string' && !v.isWellFormed()) raw.push(pk, c, v);
+            }
             batch.endRow();
           }
         }
@@ -369,6 +382,7 @@ export class CrrTable {
       }
       batch.run(cache, (s, p) => void s.run(...p));
     }
+    for (let i = 0; i < raw.length; i += 3) this.writeRawText(raw[i] as readonly SqlValue[], raw[i + 1] as string, raw[i + 2] as string);
     keys.run(this.upsertKeys, (s, p) => void s.run(...p));
     newKeys.run(this.insertRowClocks, (s, p) => void s.run(...p));
     sentinels.run(this.upsertSentinels, (s, p) => void s.run(...p));
@@ -391,6 +405,16 @@ export class CrrTable {
     inFlatGroups(lookups, this.info.pks.length + 1, GROUP, this.rowsOf, (s, p) => {
       for (const r of s.iterate(...p) as Iterable<SqlValue[]>) out[Number(r[0])] = r.slice(1);
     });
+    // A tie compares the stored bytes: text that isn't UTF-8 as it is (exact-text.ts).
+    const columns = this.info.columns;
+    for (let i = 0; i < out.length; i++) {
+      const values = out[i];
+      if (values === undefined) continue;
+      for (let c = 0; c < columns.length; c++) {
+        const v = values[c]!;
+        if (typeof v === 'string' && v.indexOf('\uFFFD') !== -1) values[c] = exactText(this.db, this, pks[i]!, pks[i]!.length, columns[c]!, v);
+      }
+    }
     return out;
   }
 
@@ -402,7 +426,19 @@ export class CrrTable {
       this.valueReads.set(cid, s);
     }
     const r = s.get(...pk) as [SqlValue] | undefined;
-    return r ? r[0] : null;
+    if (!r) return null;
+    // A tie compares the stored bytes: text that isn't UTF-8 as it is (exact-text.ts).
+    return mayBeLossy(r[0]) ? exactText(this.db, this, pk, pk.length, cid, r[0]) : r[0];
+  }
+
+  /** Stores `v`, text with escaped invalid bytes (text-bytes.ts), as TEXT of exactly those bytes. */
+  private writeRawText(pk: readonly SqlValue[], cid: string, v: string): void {
+    let s = this.rawTextWrites.get(cid);
+    if (!s) {
+      s = this.db.prepare(`UPDATE ${this.t} SET ${ident(cid)} = CAST(? AS TEXT) WHERE ${this.pkWhere}`);
+      this.rawTextWrites.set(cid, s);
+    }
+    s.run(textBytes(v), ...pk);
   }
 
   /** Whether column number `at` stores `v` as given (the common case: decided without SQLite but for numeric-looking text). */

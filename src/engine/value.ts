@@ -4,6 +4,7 @@
  * or bytewise (TEXT compares as UTF-8 bytes, as `memcmp` would).
  */
 import type { SqlValue } from './sqlite.ts';
+import { textBytes } from './text-bytes.ts';
 
 /** Storage classes in cr-sqlite's merge order. */
 export const StorageClass = { Null: 0, Blob: 1, Text: 2, Real: 3, Integer: 4 } as const;
@@ -22,8 +23,6 @@ export function storageClass(v: SqlValue): StorageClass {
   }
 }
 
-const utf8 = new TextEncoder();
-
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
@@ -37,7 +36,8 @@ function compareText(a: string, b: string): number {
   if (a === b) return 0;
   // Plain ASCII orders the same in UTF-16 and UTF-8; only fall back to bytes when needed.
   if (/^[\x00-\x7f]*$/.test(a) && /^[\x00-\x7f]*$/.test(b)) return a < b ? -1 : 1;
-  return compareBytes(utf8.encode(a), utf8.encode(b));
+  // textBytes: the real bytes also of text that isn't valid UTF-8 (escaped, text-bytes.ts).
+  return compareBytes(textBytes(a), textBytes(b));
 }
 
 /** Compares two values in cr-sqlite's merge order: negative, zero or positive. */
