@@ -332,6 +332,29 @@ describe('hub JSON document API (SQLite store), raw WebSocket client', () => {
     assert.deepEqual(content(await a.ok({ type: 'get_document', collection: 'c', doc: 'd' })), { v: 1 });
   });
 
+  it("a user who writes only some tables cannot add the document tables to the owner's database by opening the API", async () => {
+    // alice's database holds notes only (a library client without documents)
+    const owner = await notesRepo(dir, `alice-plain-${randomBytes(3).toString('hex')}`);
+    repos.push(owner);
+    owner.addRemote('origin', `${hub.url}/plain`);
+    owner.hubTokens.set(`${hub.url}/plain`, alice);
+    owner.db.exec("INSERT INTO notes VALUES ('n1', 'x')");
+    await owner.push('origin');
+    const http = hub.url.replace(/^ws/, 'http');
+    const res = await fetch(`${http}/v1/databases/plain/shares/bob`, { method: 'PUT', headers: { authorization: `Bearer ${alice}` }, body: JSON.stringify({ read: 'all', write: [{ table: 'notes' }] }) });
+    assert.equal(res.status, 200);
+    const b = await connect('plain', bob, { ready: false });
+    const failed = await b.waitFor((m) => m.ok === false || m.event === 'ready');
+    assert.equal(failed.error?.code, 'unavailable', JSON.stringify(failed));
+    assert.match(failed.error!.message, /database plain: table ddcpdoc_\w+ is not in its schema \(only its owner, or a user who may write everything, adds tables and columns\)/);
+    const db = (await hub.store.open('plain'))!;
+    try {
+      assert.deepEqual((await db.info()).tables.map((t) => t.name), ['notes'], 'no table of the document API was added');
+    } finally {
+      db.release?.();
+    }
+  });
+
   it("refuses a change the user's write policy does not allow, changing nothing, and rebuilds the replica", async () => {
     const a = await connect('partial', alice);
     await a.ok({ type: 'create_document', collection: 'c', doc: 'd', content: { v: 1 } });

@@ -209,6 +209,47 @@ describe(`hub (${mode} store) on 127.0.0.1`, () => {
     await assert.rejects(odd.push('origin'), /database growing: table notes has primary key \(body\) there, \(id\) here/);
   });
 
+  it("only the owner or a member who may write everything grows the schema; a limited writer's wider schema is refused, nothing stored", async () => {
+    const alice = await clientOf('alice', 'guarded');
+    alice.db.exec("INSERT INTO notes VALUES ('a', 'one', 'alice')");
+    await alice.push('origin');
+    assert.equal((await share('alice', 'guarded', 'bob', { read: 'all', write: [{ table: 'notes', where: 'owner = :peer' }] })).status, 200);
+    assert.equal((await share('alice', 'guarded', 'dave', { read: 'all', write: 'all' })).status, 200);
+    const tables = async (): Promise<string[]> => {
+      const db = (await store.open('guarded'))!;
+      try {
+        return (await db.info()).tables.map((t) => `${t.name}(${[...t.pks, ...t.columns].join(',')})`);
+      } finally {
+        db.release?.();
+      }
+    };
+    const before = await tables();
+    assert.deepEqual(before, ['notes(id,body,owner)']);
+    // bob writes his own rows only: a column he adds to alice's table is refused, naming it
+    const wider = await clientOf('bob', 'guarded', 'test-app', 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, owner TEXT, secret TEXT)');
+    wider.db.exec("INSERT INTO notes VALUES ('b1', 'mine', 'bob', 'x')");
+    await assert.rejects(wider.push('origin'), /database guarded: table notes, column secret is not in its schema/);
+    // … and so is a table of his own
+    const extra = await clientOf('bob', 'guarded');
+    extra.db.exec('CREATE TABLE extra(k TEXT PRIMARY KEY NOT NULL, v TEXT)');
+    extra.engine.asCrr('extra');
+    extra.db.exec("INSERT INTO notes VALUES ('b2', 'mine', 'bob'); INSERT INTO extra VALUES ('k', 'v')");
+    await assert.rejects(extra.push('origin'), /database guarded: table extra is not in its schema/);
+    assert.deepEqual(await tables(), before, 'nothing of his schema was stored');
+    // with the schema as it is, his own rows land
+    const fits = await clientOf('bob', 'guarded');
+    fits.db.exec("INSERT INTO notes VALUES ('b3', 'mine', 'bob')");
+    await fits.push('origin');
+    // a member who may write everything grows it, as the owner does
+    const dave = await clientOf('dave', 'guarded', 'test-app', 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, owner TEXT, tag TEXT)');
+    dave.db.exec("INSERT INTO notes VALUES ('d1', 'dave', 'dave', 'red')");
+    await dave.push('origin');
+    assert.deepEqual(await tables(), ['notes(id,body,owner,tag)']);
+    const grown = await clientOf('alice', 'guarded', 'test-app', 'CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT, owner TEXT, tag TEXT)');
+    await grown.pull('origin');
+    assert.deepEqual(ids(grown), ['a', 'b3', 'd1']);
+  });
+
   it('revoking a credential ends the open session, and the client cannot come back with it', async () => {
     const dave = await clientOf('dave', 'revoked');
     await dave.push('origin');

@@ -40,7 +40,8 @@ export function registerLogin(hub: Command, ctx: Context): void {
     .addHelpText('after', `
 The token is a user token your app's backend got from the hub for you (or a JWT of the app's
 identity provider). fetch, pull, push and serve use it for every database on that hub; the
-environment variable DDCP_HUB_TOKEN, when set, is used instead.
+environment variable DDCP_HUB_TOKEN, when set, is used instead at one hub: the one
+DDCP_HUB_TOKEN_HUB names (ws://HOST:PORT), or without it the hub when all hub remotes are on it.
 
 Examples:
   ddcp hub login ws://127.0.0.1:7420 --token eyJ…
@@ -84,8 +85,10 @@ Examples:
       const db = new URL(dbUrl).pathname.slice(1);
       if (!db) throw new CliError(`${dbUrl} names no database: expected ws://HOST:PORT/<db>`, ExitCode.Usage);
       const policy = opts.remove ? undefined : { read: specs(opts.read ?? ['*'], readFromSpecs), write: specs(opts.write ?? ['none'], writeFromSpecs) };
-      const token = ctx.repo().hubTokens.get(origin);
-      if (!token) throw new CliError(`no token for ${origin}: run ddcp hub login ${origin} (or set DDCP_HUB_TOKEN)`, ExitCode.Failure);
+      const tokens = ctx.repo().hubTokens;
+      const token = tokens.get(origin);
+      const why = token ? undefined : tokens.withheld(origin);
+      if (!token) throw new CliError(`no token for ${origin}: run ddcp hub login ${origin} (or set DDCP_HUB_TOKEN)${why ? `; ${why}` : ''}`, ExitCode.Failure);
       const http = origin.replace(/^ws/i, 'http');
       let res: Response;
       try {

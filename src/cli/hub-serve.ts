@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AdminAccess, DEFAULT_HUB_PORT, handleAuthRequest, HubServer, lockDataFolder, openAdminStore, openHubAuth, PgHubStore, SqliteHubStore, type AdminStore, type DataFolderLock, type HubStore } from '../hub/index.ts';
+import { AdminAccess, DEFAULT_HUB_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_HUB_PORT, handleAuthRequest, HubServer, lockDataFolder, openAdminStore, openHubAuth, PgHubStore, SqliteHubStore, type AdminStore, type DataFolderLock, type HubStore } from '../hub/index.ts';
 import { CliError, ExitCode, outliveStdout } from './exit.ts';
 import type { Context } from './context.ts';
 import { checkDatabaseUrl, connecting } from './hub-storage.ts';
@@ -24,6 +24,15 @@ export function parseIdleClose(text: string): number {
   return Math.round(s * 1000);
 }
 
+/** `--max-connections-per-address N`: a positive whole number of connections. */
+export function parseMaxPerAddress(text: string): number {
+  const n = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new CliError(`bad --max-connections-per-address ${JSON.stringify(text)}: expected a whole number of connections, 1 or more`, ExitCode.Usage);
+  }
+  return n;
+}
+
 /** `--max-open N`: a positive whole number of databases. */
 export function parseMaxOpen(text: string): number {
   const n = Number(text);
@@ -42,6 +51,7 @@ export function registerServe(hub: Command, ctx: Context): void {
     .option('--idle-close <seconds>', 'close a hosted database this long after its last client or call ended; opened again when used (default: 5)')
     .option('--max-open <n>', 'at most this many hosted databases open at once: one more closes the least recently used idle ones first (default: 1000; exceeded, and counted in /metrics, only if all are in use)')
     .option('--max-frame <bytes>', 'the largest frame a client may send (default: 16 MiB)')
+    .option('--max-connections-per-address <n>', `at most this many WebSocket connections open from one client address at once; one more is refused (HTTP 429, too-many-connections) (default: ${DEFAULT_HUB_MAX_CONNECTIONS_PER_ADDRESS}; behind a reverse proxy all clients share its address)`)
     .option('--docs-cache <dir>', "where the JSON document API keeps its per-user replicas, kept across restarts (default: a temporary folder removed at stop)")
     .option('--no-inspector', "don't serve the operator's inspector at /ui")
     .addHelpText('after', `
@@ -57,7 +67,7 @@ Examples:
   ddcp hub serve --data ./hub
   ddcp hub serve --data ./hub --idle-close 30 --max-open 5000
   ddcp hub serve --listen 0.0.0.0:7420 --database-url postgres://127.0.0.1/hub`)
-    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string; docsCache?: string; idleClose?: string; maxOpen?: string; inspector: boolean }) => {
+    .action(async (opts: { listen?: string; data?: string; databaseUrl?: string; schema?: string; maxFrame?: string; docsCache?: string; idleClose?: string; maxOpen?: string; maxConnectionsPerAddress?: string; inspector: boolean }) => {
       const stopped = new Promise<void>((resolve_) => {
         process.once('SIGINT', () => resolve_());
         process.once('SIGTERM', () => resolve_());
@@ -69,6 +79,7 @@ Examples:
       if (maxFrameBytes !== undefined && !(Number.isSafeInteger(maxFrameBytes) && maxFrameBytes >= 1024)) throw new CliError(`bad --max-frame ${opts.maxFrame}: a number of bytes, at least 1024`, ExitCode.Usage);
       const idleCloseMs = opts.idleClose === undefined ? undefined : parseIdleClose(opts.idleClose);
       const maxOpen = opts.maxOpen === undefined ? undefined : parseMaxOpen(opts.maxOpen);
+      const maxConnectionsPerAddress = opts.maxConnectionsPerAddress === undefined ? undefined : parseMaxPerAddress(opts.maxConnectionsPerAddress);
       const leases = { ...(idleCloseMs !== undefined && { idleCloseMs }), ...(maxOpen !== undefined && { maxOpen }) };
       const dataDir = opts.databaseUrl === undefined || opts.data !== undefined ? resolve(ctx.dir(), opts.data ?? 'hub') : undefined;
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);
@@ -111,6 +122,7 @@ Examples:
           host,
           port,
           ...(maxFrameBytes !== undefined && { maxFrameBytes }),
+          ...(maxConnectionsPerAddress !== undefined && { maxConnectionsPerAddress }),
           ...(opts.docsCache !== undefined && { docs: { dir: resolve(ctx.dir(), opts.docsCache) } }),
           log: (level, message) => log(`${level === 'warn' ? 'warn: ' : ''}${message}`),
           http: (req, res) => handleAuthRequest(auth.auth, req, res),

@@ -40,7 +40,8 @@ LOCATION is one of:
   a multiaddr      ending in /p2p/12D3KooW…, e.g. /ip4/HOST/tcp/PORT/p2p/12D3KooW…, as
                    'ddcp serve' prints it: dialed directly
   a hub database   ws://HOST:PORT/DATABASE (or wss://…) on a 'ddcp hub serve'; authenticated with
-                   the token of 'ddcp hub login' (or DDCP_HUB_TOKEN)
+                   the token of 'ddcp hub login' (or DDCP_HUB_TOKEN, for one hub: see
+                   'ddcp hub login --help')
 
 Examples:
   ddcp remote add alice ~/sync/alice

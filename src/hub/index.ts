@@ -6,7 +6,7 @@
 export * from './auth/index.ts';
 
 // The hub server and its storage (see src/hub/server.ts, src/hub/storage/port.ts).
-export { HubServer, DEFAULT_HUB_PORT, DEFAULT_HUB_MAX_FRAME_BYTES, CLOSE_UNAUTHORIZED, databaseOf } from './server.ts';
+export { HubServer, DEFAULT_HUB_PORT, DEFAULT_HUB_MAX_FRAME_BYTES, DEFAULT_HUB_MAX_CONNECTIONS_PER_ADDRESS, CLOSE_UNAUTHORIZED, databaseOf } from './server.ts';
 export type { HubServerOptions } from './server.ts';
 export { HubRequestError } from './errors.ts';
 export { HubMetrics } from './metrics.ts';

@@ -14,6 +14,7 @@ export type RefusalReason =
   | 'policy'
   | 'protocol'
   | 'oversized'
+  | 'too-many-connections'
   | 'revoked'
   | 'expired'
   | 'unavailable';

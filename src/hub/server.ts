@@ -40,6 +40,12 @@ import { policyToJson, type PeerPolicy } from '../sync/policy.ts';
 export const DEFAULT_HUB_PORT = 7420;
 /** The largest frame a client may send by default: 16 MiB (a batch is far smaller). */
 export const DEFAULT_HUB_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * The most WebSocket connections (sync sessions and JSON document API) open from one remote address
+ * at once, by default: one address cannot take all of a hub's sockets, yet the hub bench's 1,000
+ * loopback clients (bench/hub.ts, all from 127.0.0.1) and a large office behind one NAT fit.
+ */
+export const DEFAULT_HUB_MAX_CONNECTIONS_PER_ADDRESS = 5_000;
 /** WebSocket close code for a session whose credentials were revoked or expired. */
 export const CLOSE_UNAUTHORIZED = 4401;
 /** WebSocket close code for a session whose access was withdrawn or changed (it may reconnect under the new policy). */
@@ -52,6 +58,12 @@ export interface HubServerOptions {
   host?: string;
   /** Port (default {@link DEFAULT_HUB_PORT}; 0 picks a free one). */
   port?: number;
+  /**
+   * The most WebSocket connections open from one remote address at once (default
+   * {@link DEFAULT_HUB_MAX_CONNECTIONS_PER_ADDRESS}); one more is refused before authentication
+   * (HTTP 429, `too-many-connections`). Behind a reverse proxy every client has the proxy's address.
+   */
+  maxConnectionsPerAddress?: number;
   /** The largest frame accepted (default {@link DEFAULT_HUB_MAX_FRAME_BYTES}); a larger one closes the connection (1009). */
   maxFrameBytes?: number;
   log?: SessionLog;
@@ -121,6 +133,8 @@ export class HubServer {
   /** Open sessions per database name (the `databases` gauge counts the names), kept as sessions come and go. */
   private readonly perDatabase = new Map<string, number>();
   private readonly clocks = new Map<string, MergeClock>();
+  /** WebSocket connections (from their upgrade request until the socket closes) per remote address. */
+  private readonly perAddress = new Map<string, number>();
   private readonly unsubscribe: () => void;
   private readonly docs: DocsApi | undefined;
   private readonly inspector: Inspector | undefined;
@@ -215,6 +229,7 @@ export class HubServer {
     const remote = req.socket.remoteAddress ?? 'unknown';
     try {
       if (this.stopping) throw new HubRequestError(503, 'unavailable', 'the hub is shutting down; try again shortly');
+      this.admitAddress(remote, socket);
       if (this.docs && (await this.docs.upgrade(req, socket, head))) return;
       const name = databaseOf(req.url);
       const heard = this.revocations;
@@ -251,6 +266,22 @@ export class HubServer {
       const body = JSON.stringify({ code: e.code, message: e.message });
       socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     }
+  }
+
+  /**
+   * Counts the socket against its remote address until it closes, or refuses it (before any
+   * authentication work) if the address already has the most connections allowed.
+   */
+  private admitAddress(remote: string, socket: Socket): void {
+    const max = this.options.maxConnectionsPerAddress ?? DEFAULT_HUB_MAX_CONNECTIONS_PER_ADDRESS;
+    const now = this.perAddress.get(remote) ?? 0;
+    if (now >= max) throw new HubRequestError(429, 'too-many-connections', `too many connections from ${remote} (at most ${max} at once); close some or try again later`);
+    this.perAddress.set(remote, now + 1);
+    socket.once('close', () => {
+      const left = (this.perAddress.get(remote) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(remote, left);
+      else this.perAddress.delete(remote);
+    });
   }
 
   /** `heard`: the revocation count before its credentials were checked. */

@@ -1,10 +1,11 @@
 /**
  * One client's sync session at the hub, over any FrameChannel: the ordinary sync server
  * (sync/server.ts) answering from the hosted database, behind what the hub adds — the database's
- * schema grows from a writer's hello before it is answered (a misfit is refused naming table and
- * column), the user's policy is the gate, and changes in and out, refusals and fan-out latency are
- * counted. What it sends goes through the database's fan-out (fanout.ts), shared with every other
- * session following that database.
+ * schema grows from the hello of a writer who may write everything before it is answered (a misfit,
+ * or a table or column another writer declares that it lacks, is refused naming table and column),
+ * the user's policy is the gate, and changes in and out, refusals and fan-out latency are counted.
+ * What it sends goes through the database's fan-out (fanout.ts), shared with every other session
+ * following that database.
  */
 import { NO_ACCESS, type PeerPolicy } from '../sync/policy.ts';
 import { withFirstFrame, type FrameChannel } from '../sync/channel.ts';
@@ -16,6 +17,7 @@ import { refuse, serveSession, type ServeOptions, type SessionLog } from '../syn
 import { fanoutOf } from './fanout.ts';
 import type { Principal } from './auth/port.ts';
 import type { HubMetrics, RefusalReason } from './metrics.ts';
+import { checkHeld } from './storage/declare.ts';
 import { SchemaDeclareError, type HubDatabase } from './storage/port.ts';
 
 /** When a database last merged pushed changes (for the fan-out latency). */
@@ -132,8 +134,12 @@ export async function serveHubSession(channel: FrameChannel, o: HubSessionOption
     // serveSession answers the malformed frame
   }
   if (hello?.type === 'hello' && hello.push && mayWrite(o.policy)) {
+    // Growing the schema writes to every row of the database (a new column, a new table), so only
+    // who may write everything — its owner, a member so shared — grows it; anyone else's must fit.
+    const grows = o.policy.write === 'all';
     try {
-      await o.db.declare(hello.schema);
+      if (grows) await o.db.declare(hello.schema);
+      else checkHeld((await o.db.info()).tables, hello.schema);
     } catch (err) {
       if (!(err instanceof SchemaDeclareError)) {
         o.log('warn', `declaring the schema of ${o.db.name} for ${user} failed: ${(err as Error).message}`);
@@ -141,7 +147,8 @@ export async function serveHubSession(channel: FrameChannel, o: HubSessionOption
         return;
       }
       o.log('warn', `refused ${user} on ${o.db.name}: ${err.message}`);
-      await refuse(out, new ProtocolError('schema', `database ${o.db.name}: ${err.message} (its schema can only grow by added tables and columns)`, { cause: err }));
+      const why = grows ? 'its schema can only grow by added tables and columns' : 'only its owner, or a user who may write everything, adds tables and columns';
+      await refuse(out, new ProtocolError('schema', `database ${o.db.name}: ${err.message} (${why})`, { cause: err }));
       return;
     }
   }

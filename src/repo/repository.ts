@@ -217,9 +217,9 @@ export class Repository {
     return this.stage;
   }
 
-  /** Tokens for hub remotes, per hub (`ddcp hub login`); `DDCP_HUB_TOKEN` wins over them. */
+  /** Tokens for hub remotes, per hub (`ddcp hub login`); `DDCP_HUB_TOKEN` wins over them at the hub it is meant for (see hub.ts). */
   get hubTokens(): HubTokens {
-    return new HubTokens(this.layout.stateDir);
+    return new HubTokens(this.layout.stateDir, () => this.remotes().flatMap((r) => (isHubLocation(r.location) ? [r.location] : [])));
   }
 
   // --- remotes ---
@@ -418,7 +418,8 @@ export class Repository {
     if (options.connect) return { dial: options.connect, close: () => {} };
     if (isHubLocation(remote.location)) {
       const device = () => fetchDeviceAuthorization(remote.location, this.identity.address, this.identity.privateKey);
-      return { dial: hubDial(remote.location, () => this.hubTokens.get(remote.location), device), close: () => {} };
+      const tokens = this.hubTokens;
+      return { dial: hubDial(remote.location, () => tokens.get(remote.location), device, () => tokens.withheld(remote.location)), close: () => {} };
     }
     if (this.isNetworkRemote(remote)) {
       if (!options.dial) throw new RemoteError(`remote ${remote.name} is on the network (${remote.location}); it needs a running node`);

@@ -54,3 +54,16 @@ export function planDeclare(ours: readonly TableInfo[], declared: readonly Table
   }
   return plan;
 }
+
+/**
+ * Checks that `ours` already holds `declared` — for a user who may use the database but not grow its
+ * schema — throwing {@link SchemaDeclareError} for a declared schema that cannot fit (as
+ * {@link planDeclare}) or names a table or column we don't have.
+ */
+export function checkHeld(ours: readonly TableInfo[], declared: readonly TableInfo[]): void {
+  const plan = planDeclare(ours, declared);
+  const t = plan.create[0];
+  if (t) throw new SchemaDeclareError(`table ${t.name} is not in its schema`, t.name);
+  const a = plan.add[0];
+  if (a) throw new SchemaDeclareError(`table ${a.table}, column ${a.columns[0]} is not in its schema`, a.table, a.columns[0]);
+}
