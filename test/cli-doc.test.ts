@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ddcp, ok, tempDir } from './support/cli.ts';
+import { BIN, ddcp, ok, tempDir } from './support/cli.ts';
+import { Pty } from './support/pty.ts';
 
 const json = (dir: string, args: string[], input?: string): any => JSON.parse(ok(dir, [...args, '--json'], input));
 
@@ -103,5 +104,31 @@ describe('ddcp doc', () => {
     const final = { title: 'Bob title', status: 'open', meta: { prio: 3 } };
     assert.deepEqual(json(bob, ['doc', 'get', 'tasks', 't1']).content, final);
     assert.deepEqual(json(alice, ['doc', 'get', 'tasks', 't1']).content, final);
+  });
+
+  it('at a terminal, doc create and update without JSON ask for it on standard error instead of waiting silently', async () => {
+    const dir = tempDir();
+    ok(dir, ['init']);
+    const create = new Pty(process.execPath, [BIN, 'doc', 'create', 'tasks', '--id', 't1'], dir);
+    try {
+      await create.waitFor(/^the document as JSON, then Ctrl-D on a line of its own:\n$/, 20_000);
+      create.type('{"title":"typed"}\r\x04');
+      await create.waitFor(/created tasks\/t1 \(version 1\)/, 20_000);
+      assert.equal(await create.exited(20_000), 0, create.output);
+    } finally {
+      create.kill();
+    }
+    const update = new Pty(process.execPath, [BIN, 'doc', 'update', 'tasks', 't1', '--merge'], dir);
+    try {
+      await update.waitFor(/^the patch as JSON, then Ctrl-D on a line of its own:\n$/, 20_000);
+      update.type('{"done":true}\r\x04');
+      await update.waitFor(/updated tasks\/t1 \(version 2\)/, 20_000);
+      assert.equal(await update.exited(20_000), 0, update.output);
+    } finally {
+      update.kill();
+    }
+    assert.deepEqual(JSON.parse(ok(dir, ['doc', 'get', 'tasks', 't1'])), { title: 'typed', done: true });
+    // piped in, nothing is asked
+    assert.equal(ddcp(dir, ['doc', 'create', 'tasks', '--id', 't2'], '{}').stderr, '');
   });
 });

@@ -67,12 +67,12 @@ describe('revoking access on open sessions (real CLI, 127.0.0.1)', { timeout: 12
     await run(carol.root, ['remote', 'add', 'alice', a.address()]);
     // two processes starting: at once (each waits for its own banner)
     const [b, c] = await Promise.all([serve(bob.root, ['--listen', LOCAL], cleanup), serve(carol.root, ['--listen', carolAt], cleanup)]);
-    let bAt = await b.waitFor(/merged 1 changes from alice/);
-    let cAt = await c.waitFor(/merged 1 changes from alice/);
+    let bAt = await b.waitFor(/merged 1 change from alice/);
+    let cAt = await c.waitFor(/merged 1 change from alice/);
     await a.waitFor(/following carol/);
     insert(alice.root, 'a2');
-    bAt = await b.waitFor(/merged 1 changes from alice/, bAt); // live
-    cAt = await c.waitFor(/merged 1 changes from alice/, cAt);
+    bAt = await b.waitFor(/merged 1 change from alice/, bAt); // live
+    cAt = await c.waitFor(/merged 1 change from alice/, cAt);
 
     const denied = await run(alice.root, ['deny', bob.address]);
     assert.match(denied, new RegExp(`^denied ${bob.address}\\b`));
@@ -82,7 +82,7 @@ describe('revoking access on open sessions (real CLI, 127.0.0.1)', { timeout: 12
     const aAt = a.output().length;
     insert(alice.root, 'a3');
     await a.waitFor(new RegExp(`refused ${bob.address}: .*denied`), aAt);
-    cAt = await c.waitFor(/merged 1 changes from alice/, cAt); // carol still follows
+    cAt = await c.waitFor(/merged 1 change from alice/, cAt); // carol still follows
 
     // carol is only a remote: deny works, is recorded and listed, and the serve stops following her
     const deniedCarol = await run(alice.root, ['deny', carol.address]);
@@ -113,7 +113,7 @@ describe('revoking access on open sessions (real CLI, 127.0.0.1)', { timeout: 12
     const b = await serve(bob.root, ['--listen', LOCAL], cleanup);
     await run(alice.root, ['remote', 'add', 'bob', b.address()]);
     const a = await serve(alice.root, ['--listen', LOCAL], cleanup);
-    const aAt = await a.waitFor(/merged 1 changes from bob/);
+    const aAt = await a.waitFor(/merged 1 change from bob/);
     const bAt = b.output().length;
     const removed = await run(alice.root, ['remote', 'remove', 'bob']);
     assert.match(removed, /the running serve stopped following bob/);

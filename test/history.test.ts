@@ -125,6 +125,16 @@ describe('ddcp log', () => {
     assert.equal(ok(alice, ['log', '-n', '2']).trim().split('\n').filter((l) => l.startsWith('v')).length, 2, '-n counts entries');
   });
 
+  it('an empty history says so in a line (--json stays an empty array); so does a --table nothing touched', async () => {
+    const empty = await makeRepo(join(tempDir(), 'empty'));
+    assert.equal(ok(empty, ['log']), 'no commits or merges yet\n');
+    assert.deepEqual(json(empty, ['log']), []);
+    const { alice } = await concurrentEdit();
+    ok(alice, ['shell', '-c', "CREATE TABLE tags(id TEXT PRIMARY KEY NOT NULL, name TEXT); SELECT crsql_as_crr('tags')"]);
+    assert.equal(ok(alice, ['log', '--table', 'tags']), 'no commits or merges touched table tags\n');
+    assert.deepEqual(json(alice, ['log', '--table', 'tags']), []);
+  });
+
   it('-p shows the cells each entry wrote that are still current, with their origin', async () => {
     const { alice } = await concurrentEdit();
     ok(alice, ['shell', '-c', "INSERT INTO notes VALUES ('n2', 'two', 1)"]);

@@ -169,6 +169,19 @@ describe('sync sessions over an in-memory channel', () => {
     await s.done;
   });
 
+  it('logs a push it merged with the count in words: "merged 1 change", not "1 changes"', async () => {
+    const alice = await repo('alice');
+    const bob = await repo('bob');
+    bob.db.exec("INSERT INTO notes VALUES ('b1', 'one')");
+    const lines: string[] = [];
+    const ac = new AbortController();
+    const s = served(feedOf(alice), { peer: 'bob', signal: ac.signal, gate: writer, log: (level, line) => lines.push(`${level}: ${line}`) });
+    await runSession(s.client, { ...as(bob), push: feedOf(bob) });
+    await s.done;
+    assert.ok(lines.includes('info: merged 1 change pushed by bob'), lines.join('\n'));
+    ac.abort();
+  });
+
   it('a follower that hangs up is one log line of the server, not one for each direction', async () => {
     const alice = await repo('alice');
     const bob = await repo('bob');

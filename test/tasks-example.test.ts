@@ -4,6 +4,7 @@
  * in one shows in the other; one goes offline, both edit, it comes back, and both show the same list.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
@@ -17,6 +18,23 @@ const SOCKET = `ddcp-tasks-test-${process.pid}`;
 
 /** One task manager in its own terminal. */
 const taskManager = (name: string, args: string[]): Terminal => new Terminal(SOCKET, name, ROOT, [process.execPath, '--disable-warning=ExperimentalWarning', MAIN, ...args]);
+
+describe('the task-manager example\'s command line', () => {
+  const run = (args: string[]) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+
+  it('--help (and -h) prints the usage on standard output, exit 0; without DIR it is a usage error, exit 2', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run([flag]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^usage: node examples\/tasks\/main\.ts DIR .*--author NAME/);
+      assert.equal(r.stderr, '');
+    }
+    const bare = run([]);
+    assert.equal(bare.status, 2);
+    assert.equal(bare.stdout, '');
+    assert.match(bare.stderr, /^usage: node examples\/tasks\/main\.ts DIR /);
+  });
+});
 
 describe('the task-manager example', { skip: hasTmux ? false : 'tmux is not installed' }, () => {
   after(() => {

@@ -3,6 +3,7 @@
  *
  *   node examples/tasks/main.ts DIR [--listen MULTIADDR]… [--peer ADDRESS]… [--token TOKEN] [--offline]
  *   node examples/tasks/main.ts DIR --address      prints this replica's address and exits
+ *   node examples/tasks/main.ts --help             prints the usage
  *
  * DIR is a ddcp repository (created if missing). Each --peer is added as a remote and allowed to
  * read and write; both instances name each other and sync directly — or both name one database on
@@ -23,6 +24,8 @@ async function openOrInit(dir: string): Promise<Repository> {
   return existsSync(join(dir, '.ddcp', 'config.json')) ? Repository.open(dir) : await Repository.init(dir);
 }
 
+const USAGE = 'usage: node examples/tasks/main.ts DIR [--listen MULTIADDR]… [--peer ADDRESS | ws://HUB/DB]… [--token TOKEN] [--offline] [--address] [--author NAME]\n';
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -34,11 +37,16 @@ async function main(argv: string[]): Promise<number> {
       offline: { type: 'boolean', default: false },
       address: { type: 'boolean', default: false },
       author: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const dir = positionals[0];
   if (!dir || positionals.length > 1) {
-    process.stderr.write('usage: node examples/tasks/main.ts DIR [--listen MULTIADDR]… [--peer ADDRESS | ws://HUB/DB]… [--token TOKEN] [--offline] [--address]\n');
+    process.stderr.write(USAGE);
     return 2;
   }
   const repo = await openOrInit(dir);

@@ -1,5 +1,6 @@
 /** `ddcp doc create|get|list|update|delete|history|undo`: JSON documents (see src/docs/). */
 import { readFileSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { Command } from 'commander';
 import { Documents, DocumentNotFoundError, type Document, type DocumentHistoryEntry as HistoryEntry, type Json } from '../docs/index.ts';
 import { fromHex } from '../index.ts';
@@ -9,9 +10,19 @@ import { originNamer } from './origin.ts';
 import { localTime } from './time.ts';
 import type { Context } from './context.ts';
 
+/**
+ * Standard input, all of it. At a terminal it is asked for on standard error first, as `hub login`
+ * asks for its token: waiting silently for Ctrl-D looked hung. (isatty, not process.stdin, which would
+ * make the descriptor non-blocking under readFileSync.)
+ */
+function readStdin(what: string): string {
+  if (isatty(0)) process.stderr.write(`the ${what} as JSON, then Ctrl-D on a line of its own:\n`);
+  return readFileSync(0, 'utf8');
+}
+
 /** JSON from the argument, or standard input when it is absent or `-`. */
 function readJson(text: string | undefined, what: string): unknown {
-  const source = text === undefined || text === '-' ? readFileSync(0, 'utf8') : text;
+  const source = text === undefined || text === '-' ? readStdin(what) : text;
   if (source.trim() === '') throw new CliError(`no ${what} given (as an argument or on standard input)`, ExitCode.Usage);
   try {
     return JSON.parse(source);
@@ -59,7 +70,8 @@ over every remote. Concurrent edits of different fields of a document all surviv
 edited on two sides converges to one value everywhere (see 'ddcp conflicts'). Elements added to
 one array on two sides all survive. A deletion wins over a concurrent edit.
 
-JSON arguments may be given on standard input instead (omit them or pass -).
+JSON arguments may be given on standard input instead (omit them or pass -; at a terminal
+they are asked for, ended by Ctrl-D).
 
 Examples:
   ddcp doc create tasks '{"title": "Write docs", "status": "open"}' --id t1

@@ -113,6 +113,11 @@ Examples:
         );
         return;
       }
+      // As `conflicts` does: an empty answer is a line, not silence (which reads as a hang or a bug).
+      if (entries.length === 0) {
+        ctx.out(opts.table === undefined ? 'no commits or merges yet' : `no commits or merges touched table ${opts.table}`);
+        return;
+      }
       entries.forEach((e, i) => {
         if (opts.changes && i > 0) ctx.out('');
         ctx.out(title(e));

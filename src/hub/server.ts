@@ -21,6 +21,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { withFirstFrame, type FrameChannel } from '../sync/channel.ts';
 import { decodeMessage, ProtocolError, type Message } from '../sync/messages.ts';
 import { refuse, type SessionLog } from '../sync/server.ts';
+import { FrameStreamResetError } from '../transport/frames.ts';
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, WsFrameStream, type ControlMessage } from '../transport/ws/frames.ts';
 import { accessOf } from './access.ts';
 import { DocsApi } from './docs/socket.ts';
@@ -105,6 +106,20 @@ interface Access {
   policy: PeerPolicy;
 }
 
+/**
+ * Close codes of a client that simply left: done (1000), going away (1001), no code (1005), or the
+ * connection dropped without a close (1006: a `terminate()`, a killed process). Others say why.
+ */
+const LEFT_CODES = new Set([1000, 1001, 1005, 1006]);
+
+/** Whether a session's stream ended because the client left (not a protocol or frame error). */
+function wentAway(err: Error): boolean {
+  if (!(err instanceof FrameStreamResetError)) return false;
+  if (err.closeCode !== undefined) return LEFT_CODES.has(err.closeCode);
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 /** The one answer to a client without access to a database, whether it exists or not. */
 const NO_ACCESS_TEXT = (name: string): string => `database ${name} is not yours and not shared with you (forbidden)`;
 
@@ -139,6 +154,8 @@ export class HubServer {
   private readonly docs: DocsApi | undefined;
   private readonly inspector: Inspector | undefined;
   private stopping: Promise<void> | undefined;
+  /** What {@link stop} ends sessions with (one error: their log lines recognize it). */
+  private readonly shutdown = new HubRequestError(503, 'unavailable', 'the hub is shutting down');
   /** Revocations heard so far: a connection admitted while one came is checked again once registered. */
   private revocations = 0;
 
@@ -284,6 +301,20 @@ export class HubServer {
     });
   }
 
+  /**
+   * A session's log. A session that ended because the client went away (it closed or dropped the
+   * connection: a pull that is done, a follower that stopped) or because the hub is stopping ended
+   * ordinarily: one `info` line, not a `warn` saying it failed. Other failures keep their level.
+   */
+  private sessionLog(live: Live): SessionLog {
+    return (level, line) => {
+      const failure = live.stream.failure;
+      const ordinary = failure !== undefined && (failure === this.shutdown || wentAway(failure));
+      if (level === 'warn' && ordinary && line.endsWith(failure.message)) this.log('info', `session with ${live.principal.user} ended: ${failure.message}`);
+      else this.log(level, line);
+    };
+  }
+
   /** `heard`: the revocation count before its credentials were checked. */
   private session(ws: WebSocket, principal: Principal, name: string, access: Access | undefined, remote: string, heard: number): void {
     const stop = new AbortController();
@@ -329,7 +360,7 @@ export class HubServer {
         signal: stop.signal,
         metrics: this.metrics,
         clock,
-        log: this.log,
+        log: this.sessionLog(live),
         ...(this.options.keepAliveMs !== undefined ? { keepAliveMs: this.options.keepAliveMs } : {}),
         ...(this.options.features !== undefined ? { features: this.options.features } : {}),
       });
@@ -468,7 +499,7 @@ export class HubServer {
       for (const live of this.sessions) {
         clearTimeout(live.expiry);
         live.stop.abort();
-        live.stream.end(CLOSE_GOING_AWAY, 'the hub is shutting down', new HubRequestError(503, 'unavailable', 'the hub is shutting down'));
+        live.stream.end(CLOSE_GOING_AWAY, 'the hub is shutting down', this.shutdown);
       }
       const all = Promise.all([...this.sessions].map((s) => s.done));
       await Promise.race([all, new Promise((resolve) => setTimeout(resolve, this.options.shutdownMs ?? 5_000).unref())]);

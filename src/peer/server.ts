@@ -11,6 +11,7 @@ import { ConnectionStates, stateAfter, type ConnectionChange, type ConnectionSta
 import { isSchemaMisfit, type FollowEvent } from '../repo/follow.ts';
 import { networkPeer } from '../repo/remotes.ts';
 import type { Repository } from '../repo/repository.ts';
+import { counted } from '../base/counted.ts';
 import { SYNC_PROTOCOL, type Dial } from '../sync/protocol.ts';
 import { Gate } from '../sync/gate.ts';
 import { DEFAULT_POLICY, grantsNothing, policyToJson, type PeerPolicy } from '../sync/policy.ts';
@@ -398,7 +399,7 @@ export class Server extends EventEmitter<ServerEvents> {
       const state = stateAfter(e, signal.aborted);
       if (state) this.states.set(name, state, e.type === 'disconnected' ? e.error?.message : undefined);
       if (e.type === 'merged') {
-        if (e.outcome.received > 0) this.log(`merged ${e.outcome.received} changes from ${name} (${e.outcome.applied} new), db_version ${e.outcome.dbVersion}`);
+        if (e.outcome.received > 0) this.log(`merged ${counted(e.outcome.received, 'change')} from ${name} (${e.outcome.applied} new), db_version ${e.outcome.dbVersion}`);
         this.emit('changes', { remote: name, received: e.outcome.received, applied: e.outcome.applied, dbVersion: e.outcome.dbVersion });
         this.feed.check(); // our followers hear of it at once
       } else if (e.type === 'caught-up') this.emit('sync', { remote: name, version: e.version });

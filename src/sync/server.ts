@@ -18,6 +18,7 @@ import type { ChangeFeed, ChangeSink, PushOrigin } from './ports.ts';
 import { sendFeed, type SendOptions } from './sender.ts';
 import { SessionRevokedError } from './sessions.ts';
 import { siteClaimProblem, type SiteProof } from './proof.ts';
+import { counted } from '../base/counted.ts';
 import { DdcpError } from '../base/errors.ts';
 import { FEATURE_BATCH_CAUGHT_UP, FEATURE_PUSH_BATCH_CAUGHT_UP, KNOWN_FEATURES, negotiate } from './features.ts';
 
@@ -301,7 +302,7 @@ async function receive(
             ctx.log('warn', `refused a transaction from ${ctx.peer} (its version ${r.version}): ${r.message}`);
             await channel.send(encodeMessage({ type: 'refused', version: r.version, message: r.message }), FRESH);
           }
-          if (got.applied > 0) ctx.log('info', `merged ${got.applied} changes pushed by ${ctx.peer}`);
+          if (got.applied > 0) ctx.log('info', `merged ${counted(got.applied, 'change')} pushed by ${ctx.peer}`);
         }
         if (caughtUp === undefined) {
           if (got) await channel.send(encodeMessage({ type: 'ack', version: got.version }), FRESH);

@@ -48,6 +48,11 @@ export abstract class BaseFrameStream implements FrameStream {
     return this.#error;
   }
 
+  /** Why the stream failed, if it did: lets a server tell a peer going away from a failure in its log. */
+  get failure(): Error | undefined {
+    return this.#error ?? undefined;
+  }
+
   /** Whether `close()` was called (sends are refused from then on). */
   protected get writeClosed(): boolean {
     return this.#writeClosed;

@@ -79,6 +79,8 @@ export class FrameStreamClosedError extends FrameError {
 /** The peer (or the connection to it) reset the stream. */
 export class FrameStreamResetError extends FrameError {
   override name = 'FrameStreamResetError';
+  /** The WebSocket close code the peer closed with, when that is how the stream ended. */
+  closeCode?: number;
 }
 
 /**

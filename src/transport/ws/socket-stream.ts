@@ -84,7 +84,9 @@ export abstract class SocketFrameStream extends BaseFrameStream {
   protected closedByPeer(code: number, reason: string): void {
     if (this.#peerEnded && this.writeClosed) return;
     const why = reason ? `: ${reason}` : '';
-    this.fail(new FrameStreamResetError(`${this.remotePeer} closed the connection (code ${code}${why})`), false);
+    const err = new FrameStreamResetError(`${this.remotePeer} closed the connection (code ${code}${why})`);
+    err.closeCode = code;
+    this.fail(err, false);
   }
 
   /** Sends a control message (the peer's `onControl` gets it). */
