@@ -21,12 +21,4 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' || v instanceof Uint8Array ? valueJson(v) : v));
 }
 
-/** The noun for a count: singular for exactly one (`plural(1, 'change')` → "change"), else plural. */
-export function plural(n: number, noun: string, many = `${noun}s`): string {
-  return n === 1 ? noun : many;
-}
-
-/** A count with its noun: `counted(1, 'change')` → "1 change", `counted(3, 'change')` → "3 changes". */
-export function counted(n: number, noun: string, many = `${noun}s`): string {
-  return `${n} ${plural(n, noun, many)}`;
-}
+export { counted, plural } from '../base/counted.ts';

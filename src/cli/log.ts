@@ -2,23 +2,22 @@
 import type { Command } from 'commander';
 import { toHex, unpackColumns, SENTINEL, type Change, type Engine, type CommitCounts, type HistoryEntry, type MergeCounts } from '../index.ts';
 import { parseCount } from './count.ts';
-import { toJson, valueJson, valueText } from './format.ts';
+import { counted, toJson, valueJson, valueText } from './format.ts';
 import { originNamer } from './origin.ts';
 import { localTime } from './time.ts';
 import type { Context } from './context.ts';
 
 const clip = (s: string, n: number): string => (s.length > n ? s.slice(0, n - 1) + '…' : s);
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** "1 row inserted, 2 updated; 5 cells set" — the parts that aren't zero. */
 function commitText(c: CommitCounts): string {
   const parts = ([[c.inserted, 'inserted'], [c.updated, 'updated'], [c.deleted, 'deleted']] as const).filter(([n]) => n > 0);
   if (parts.length === 0) return 'nothing changed';
-  const rows = parts.map(([n, what], i) => (i === 0 ? `${plural(n, 'row')} ${what}` : `${n} ${what}`)).join(', ');
-  return c.cells > 0 ? `${rows}; ${plural(c.cells, 'cell')} set` : rows;
+  const rows = parts.map(([n, what], i) => (i === 0 ? `${counted(n, 'row')} ${what}` : `${n} ${what}`)).join(', ');
+  return c.cells > 0 ? `${rows}; ${counted(c.cells, 'cell')} set` : rows;
 }
 
-const mergeText = (m: MergeCounts): string => `${plural(m.received, 'change')} received, ${m.applied} applied`;
+const mergeText = (m: MergeCounts): string => `${counted(m.received, 'change')} received, ${m.applied} applied`;
 
 /** The entry's title line. */
 function title(e: HistoryEntry): string {
@@ -27,7 +26,7 @@ function title(e: HistoryEntry): string {
     case 'commit':
       return `${head}commit`;
     case 'merge': {
-      const conflicts = e.conflicts > 0 ? `, ${plural(e.conflicts, 'conflict')} (see ddcp conflicts)` : '';
+      const conflicts = e.conflicts > 0 ? `, ${counted(e.conflicts, 'conflict')} (see ddcp conflicts)` : '';
       return `${head}merge from ${e.source ?? 'an unnamed source'}: ${mergeText(e)}${conflicts}`;
     }
     default:
