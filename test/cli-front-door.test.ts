@@ -128,6 +128,15 @@ describe('CLI front door', () => {
     assert.equal(ok(root, ['-C', 'b', 'shell', '-c', 'SELECT v FROM t']), 'one\n');
   });
 
+  it('shell runs every -c, in order, each as its own script; the first that fails stops the rest', () => {
+    const repo = tempDir();
+    ok(repo, ['init']);
+    // The first has no closing ';': it must not run into the second.
+    assert.equal(ok(repo, ['shell', '-c', 'CREATE TABLE t(id INTEGER PRIMARY KEY NOT NULL, v TEXT)', '-c', "INSERT INTO t VALUES (1, 'one');", '-c', 'SELECT v FROM t']), 'one\n');
+    refused(ddcp(repo, ['shell', '-c', "INSERT INTO t VALUES (2, 'two')", '-c', 'SELECT nope FROM t', '-c', "INSERT INTO t VALUES (3, 'three')"]), 1, /no such column: nope/);
+    assert.equal(ok(repo, ['shell', '-c', 'SELECT group_concat(id) FROM t']), '1,2\n');
+  });
+
   it('apply of a folder names it, as bundle does', () => {
     const repo = tempDir();
     ok(repo, ['init']);

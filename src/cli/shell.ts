@@ -15,7 +15,8 @@ export interface ShellOptions {
   json?: boolean;
   header?: boolean;
   mode?: Mode;
-  command?: string;
+  /** Each `-c`, in order. */
+  command?: string[];
 }
 
 /** The output settings the command line asks for (`--json` is one JSON object per line). */
@@ -27,7 +28,7 @@ export function register(program: Command, ctx: Context): void {
   program
     .command('shell')
     .description('run SQL against the database (cr-sqlite functions available)')
-    .option('-c, --command <sql>', 'run this SQL instead of reading standard input')
+    .option('-c, --command <sql>', 'run this SQL instead of reading standard input (repeatable: each runs in order, as its own script)', (sql: string, before: string[] = []) => [...before, sql])
     .option('--json', 'print each result row as a JSON object on its own line')
     .option('--header', 'print column names before result rows')
     .addOption(new Option('--mode <mode>', 'print rows as list, csv, json (one array) or table, as .mode does').choices(USER_MODES))
@@ -48,6 +49,7 @@ Writes made by any other program (the sqlite3 CLI, your app) are tracked too.
 Examples:
   echo "CREATE TABLE notes(id TEXT PRIMARY KEY NOT NULL, body TEXT); SELECT crsql_as_crr('notes');" | ddcp shell
   ddcp shell -c "SELECT * FROM notes" --json
+  ddcp shell -c "INSERT INTO notes VALUES ('n9', 'hi', 0)" -c "SELECT count(*) FROM notes"
   ddcp shell -c "SELECT * FROM notes" --mode table`,
     )
     .action(async (opts: ShellOptions) => {
@@ -58,6 +60,9 @@ Examples:
       const write = (text: string): void => void process.stdout.write(text);
       const session = new SqlSession(repo, write);
       // Standard input is read line by line: a dump of any size streams through.
-      runScript(session, opts.command === undefined ? readLines(0) : opts.command.split('\n'), settings, write);
+      if (opts.command === undefined) return runScript(session, readLines(0), settings, write);
+      // Each -c is a script of its own (as psql's), so one without a closing `;` doesn't run into
+      // the next; the first that fails stops the rest.
+      for (const sql of opts.command) runScript(session, sql.split('\n'), settings, write);
     });
 }
