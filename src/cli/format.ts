@@ -21,4 +21,15 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' || v instanceof Uint8Array ? valueJson(v) : v));
 }
 
-export { counted, plural } from '../base/counted.ts';
+/** The noun for a count: singular for exactly one (`plural(1, 'change')` → "change"), else plural. */
+export function plural(n: number, noun: string, many = `${noun}s`): string {
+  return n === 1 ? noun : many;
+}
+
+/**
+ * A count with its noun: `counted(1, 'change')` → "1 change", `counted(3, 'change')` → "3 changes".
+ * (The library's log lines have their own in base/counted.ts: the CLI imports only the public API.)
+ */
+export function counted(n: number, noun: string, many = `${noun}s`): string {
+  return `${n} ${plural(n, noun, many)}`;
+}
