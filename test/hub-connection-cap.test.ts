@@ -7,7 +7,6 @@
  * leaves room for the hub bench's 1,000 loopback clients.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
@@ -15,8 +14,9 @@ import { DEFAULT_HUB_MAX_CONNECTIONS_PER_ADDRESS, type HubServer } from '../src/
 import { dialWs, WsRefusedError } from '../src/transport/ws/dial.ts';
 import type { WsFrameStream } from '../src/transport/ws/frames.ts';
 import { signAdminRequest } from '../src/hub/auth/hmac.ts';
-import { BIN, ddcp, tempDir } from './support/cli.ts';
+import { ddcp, tempDir } from './support/cli.ts';
 import { startHub, TokenAuthenticator } from './support/hub.ts';
+import { serveHub, stopHub } from './support/hub-serve.ts';
 
 /** The HTTP status and body a refused WebSocket upgrade to `url` gets (or 101 once it opens). */
 function upgradeStatus(url: string, token: string): Promise<{ status: number; body: string }> {
@@ -84,11 +84,6 @@ describe('a cap on connections per remote address', () => {
 });
 
 describe('ddcp hub serve --max-connections-per-address', () => {
-  const children: ChildProcessWithoutNullStreams[] = [];
-  after(() => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  });
-
   it('a bad value is a usage error', () => {
     for (const bad of ['0', '-1', 'x', '1.5']) {
       const r = ddcp(tempDir(), ['hub', 'serve', '--data', 'hub', '--listen', '127.0.0.1:0', '--max-connections-per-address', bad]);
@@ -102,18 +97,8 @@ describe('ddcp hub serve --max-connections-per-address', () => {
     const made = ddcp(dir, ['hub', 'credentials', 'create', '--name', 'notes', '--data', 'hub', '--json']);
     assert.equal(made.code, 0, made.stderr);
     const app = JSON.parse(made.stdout) as { key: string; secret: string };
-    const hub = spawn(process.execPath, [BIN, 'hub', 'serve', '--data', 'hub', '--listen', '127.0.0.1:0', '--max-connections-per-address', '1'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(hub);
-    hub.stderr.resume();
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      hub.stdout.on('data', (chunk: Buffer) => {
-        out += String(chunk);
-        const m = /hub listening on (ws:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      hub.once('exit', () => reject(new Error(`hub exited: ${out}`)));
-    });
+    const hub = await serveHub(dir, ['--data', 'hub', '--max-connections-per-address', '1']);
+    const url = hub.url;
     const body = JSON.stringify({ ttl_seconds: 600 });
     const res = await fetch(`${url.replace(/^ws/, 'http')}/auth/token`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...signAdminRequest({ apiKey: app.key, secret: app.secret, email: 'alice@example.com', body }) } });
     assert.equal(res.status, 200);
@@ -121,6 +106,6 @@ describe('ddcp hub serve --max-connections-per-address', () => {
     const first = await dialWs(`${url}/notes`, { token });
     await assert.rejects(dialWs(`${url}/notes`, { token }), /too many connections from 127\.0\.0\.1 \(at most 1 at once\)/);
     first.abort(new Error('done'));
-    hub.kill('SIGTERM');
+    await stopHub(hub);
   });
 });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { binaryString } from './support/binary-string.ts';
-import { openCrDirect as openCr, type CrDb } from './support/crsqlite.ts';
+import { crExport, openCrDirect as openCr, type CrDb } from './support/crsqlite.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { Engine } from '../src/engine/engine.ts';
 import type { Change } from '../src/engine/change.ts';
@@ -265,25 +265,6 @@ interface Replica {
   apply(changes: Change[]): Promise<void>;
   dump(): Promise<Dump>;
   close(): Promise<void>;
-}
-
-async function crExport(db: CrDb, since = 0, exceptSite?: Uint8Array): Promise<Change[]> {
-  const rows = await db.execA<unknown[]>(
-    `SELECT "table", pk, cid, crsql_pack_columns(val), col_version, db_version, site_id, cl, seq FROM crsql_changes
-     WHERE db_version > ?${exceptSite ? ' AND site_id IS NOT ?' : ''}`,
-    exceptSite ? [since, exceptSite] : [since],
-  );
-  return rows.map((r) => ({
-    table: r[0] as string,
-    pk: new Uint8Array(r[1] as Uint8Array),
-    cid: String(r[2]),
-    val: unpackValue(new Uint8Array(r[3] as Uint8Array)),
-    colVersion: Number(r[4]),
-    dbVersion: Number(r[5]),
-    siteId: new Uint8Array(r[6] as Uint8Array),
-    cl: Number(r[7]),
-    seq: Number(r[8]),
-  }));
 }
 
 /**

@@ -21,7 +21,7 @@ import { StoredReport } from '../src/engine/stored.ts';
 import { decodeChanges, encodeChanges } from '../src/sync/codec.ts';
 import { ChangeLineWriter } from '../src/sync/jsonl-writer.ts';
 import { formatChange, parseChanges } from '../src/sync/jsonl.ts';
-import { openCrDirect, type CrDb } from './support/crsqlite.ts';
+import { crExport, openCrDirect, type CrDb } from './support/crsqlite.ts';
 
 const SCHEMA = 'CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, v TEXT, n ANY)';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -156,22 +156,6 @@ describe('TEXT that is not valid UTF-8 reaches every replica byte for byte', () 
     }
   });
 });
-
-/** cr-sqlite's changes, values unpacked as ddcp unpacks them. */
-async function crExport(db: CrDb): Promise<Change[]> {
-  const rows = await db.execA<unknown[]>(`SELECT "table", pk, cid, crsql_pack_columns(val), col_version, db_version, site_id, cl, seq FROM crsql_changes`);
-  return rows.map((r) => ({
-    table: r[0] as string,
-    pk: new Uint8Array(r[1] as Uint8Array),
-    cid: String(r[2]),
-    val: unpackValue(new Uint8Array(r[3] as Uint8Array)),
-    colVersion: Number(r[4]),
-    dbVersion: Number(r[5]),
-    siteId: new Uint8Array(r[6] as Uint8Array),
-    cl: Number(r[7]),
-    seq: Number(r[8]),
-  }));
-}
 
 /** ddcp's changes into cr-sqlite: a text as its bytes (its exact ones: text-bytes.ts), cast to TEXT. */
 async function crImport(db: CrDb, changes: Iterable<Change>): Promise<void> {

@@ -6,6 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Change } from '../../src/engine/change.ts';
+import { unpackValue } from '../../src/engine/pack.ts';
 
 export interface CrDb {
   exec(sql: string, bind?: unknown[]): Promise<void>;
@@ -199,4 +201,27 @@ function copyOfImage(api: WaSqlite, setup: string): Promise<number> {
   });
   copying = copy.catch(() => {});
   return copy;
+}
+
+/**
+ * cr-sqlite's changes (its `crsql_changes`) as ddcp's, values unpacked as ddcp unpacks them: those
+ * after db_version `since`, without `exceptSite`'s if given.
+ */
+export async function crExport(db: CrDb, since = 0, exceptSite?: Uint8Array): Promise<Change[]> {
+  const rows = await db.execA<unknown[]>(
+    `SELECT "table", pk, cid, crsql_pack_columns(val), col_version, db_version, site_id, cl, seq FROM crsql_changes
+     WHERE db_version > ?${exceptSite ? ' AND site_id IS NOT ?' : ''}`,
+    exceptSite ? [since, exceptSite] : [since],
+  );
+  return rows.map((r) => ({
+    table: r[0] as string,
+    pk: new Uint8Array(r[1] as Uint8Array),
+    cid: String(r[2]),
+    val: unpackValue(new Uint8Array(r[3] as Uint8Array)),
+    colVersion: Number(r[4]),
+    dbVersion: Number(r[5]),
+    siteId: new Uint8Array(r[6] as Uint8Array),
+    cl: Number(r[7]),
+    seq: Number(r[8]),
+  }));
 }
