@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { binaryString } from './support/binary-string.ts';
-import { crExport, openCrDirect as openCr, type CrDb } from './support/crsqlite.ts';
+import { crExport, crImport, openCrDirect as openCr, type CrDb } from './support/crsqlite.ts';
 import { openDatabase, type SqlValue } from '../src/engine/sqlite.ts';
 import { Engine } from '../src/engine/engine.ts';
 import type { Change } from '../src/engine/change.ts';
@@ -265,49 +265,6 @@ interface Replica {
   apply(changes: Change[]): Promise<void>;
   dump(): Promise<Dump>;
   close(): Promise<void>;
-}
-
-/**
- * A change's value for crImport: bound where the binding keeps it exact, so the INSERT's SQL is one
- * of six and stays prepared (crEmbed spells texts and blobs into the SQL: a new statement to parse
- * for every change). Texts go in as their UTF-8 bytes (a bound text stops at NUL) and an empty blob
- * or text binds as NULL, hence the coalesce.
- */
-const crBound: Embed = (v) => {
-  switch (typeof v) {
-    case 'bigint':
-      return ['?', [v]];
-    case 'string':
-      return ["coalesce(CAST(? AS TEXT), '')", [utf8.encode(v)]];
-    case 'object':
-      return v === null ? ['NULL', []] : ["coalesce(?, X'')", [v]];
-    default:
-      return crEmbed(v);
-  }
-};
-
-async function crImport(db: CrDb, changes: Iterable<Change>): Promise<void> {
-  await db.exec('BEGIN');
-  try {
-    for (const c of changes) {
-      const [val, binds] = crBound(c.val);
-      await db.exec(`INSERT INTO crsql_changes ("table", pk, cid, val, col_version, db_version, site_id, cl, seq) VALUES (?, ?, ?, ${val}, ?, ?, ?, ?, ?)`, [
-        c.table,
-        c.pk,
-        c.cid,
-        ...binds,
-        BigInt(c.colVersion),
-        BigInt(c.dbVersion),
-        c.siteId,
-        BigInt(c.cl),
-        BigInt(c.seq),
-      ]);
-    }
-    await db.exec('COMMIT');
-  } catch (err) {
-    await db.exec('ROLLBACK');
-    throw err;
-  }
 }
 
 async function crDump(db: CrDb, tables: readonly TableDef[] = TABLES): Promise<Dump> {

@@ -16,12 +16,11 @@ import type { Change } from '../src/engine/change.ts';
 import { openDatabase, type SqliteConnection } from '../src/engine/sqlite.ts';
 import { packValue, unpackValue } from '../src/engine/pack.ts';
 import { SENTINEL } from '../src/engine/schema.ts';
-import { textBytes } from '../src/engine/text-bytes.ts';
 import { StoredReport } from '../src/engine/stored.ts';
 import { decodeChanges, encodeChanges } from '../src/sync/codec.ts';
 import { ChangeLineWriter } from '../src/sync/jsonl-writer.ts';
 import { formatChange, parseChanges } from '../src/sync/jsonl.ts';
-import { crExport, openCrDirect, type CrDb } from './support/crsqlite.ts';
+import { crExport, crImport, openCrDirect, type CrDb } from './support/crsqlite.ts';
 
 const SCHEMA = 'CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, v TEXT, n ANY)';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -156,25 +155,6 @@ describe('TEXT that is not valid UTF-8 reaches every replica byte for byte', () 
     }
   });
 });
-
-/** ddcp's changes into cr-sqlite: a text as its bytes (its exact ones: text-bytes.ts), cast to TEXT. */
-async function crImport(db: CrDb, changes: Iterable<Change>): Promise<void> {
-  for (const c of changes) {
-    const v = c.val;
-    const [sql, binds] = typeof v === 'string' ? ['CAST(? AS TEXT)', [textBytes(v)]] : v === null ? ['NULL', []] : ['?', [v]];
-    await db.exec(`INSERT INTO crsql_changes ("table", pk, cid, val, col_version, db_version, site_id, cl, seq) VALUES (?, ?, ?, ${sql}, ?, ?, ?, ?, ?)`, [
-      c.table,
-      c.pk,
-      c.cid,
-      ...binds,
-      BigInt(c.colVersion),
-      BigInt(c.dbVersion),
-      c.siteId,
-      BigInt(c.cl),
-      BigInt(c.seq),
-    ]);
-  }
-}
 
 async function crStored(db: CrDb): Promise<string[]> {
   const rows = await db.execA<[string, string, string, string, string]>(`SELECT id, typeof(v), hex(CAST(v AS BLOB)), typeof(n), hex(CAST(n AS BLOB)) FROM t ORDER BY id`);

@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Change } from '../../src/engine/change.ts';
 import { unpackValue } from '../../src/engine/pack.ts';
+import type { SqlValue } from '../../src/engine/sqlite.ts';
+import { textBytes } from '../../src/engine/text-bytes.ts';
 
 export interface CrDb {
   exec(sql: string, bind?: unknown[]): Promise<void>;
@@ -224,4 +226,48 @@ export async function crExport(db: CrDb, since = 0, exceptSite?: Uint8Array): Pr
     cl: Number(r[7]),
     seq: Number(r[8]),
   }));
+}
+
+/**
+ * A change's value as SQL for {@link crImport}: bound where the wasm binding keeps it exact, so the
+ * INSERT is one of a few statements and stays prepared. A text goes in as its exact bytes (a bound
+ * text stops at NUL; text that is not valid UTF-8 is carried escaped, text-bytes.ts), and an empty
+ * blob or text binds as NULL, hence the coalesce; -0.0 and a REAL are spelled so no affinity applies.
+ */
+function crBound(v: SqlValue): [string, unknown[]] {
+  switch (typeof v) {
+    case 'bigint':
+      return ['?', [v]];
+    case 'string':
+      return ["coalesce(CAST(? AS TEXT), '')", [textBytes(v)]];
+    case 'number':
+      return Object.is(v, -0) ? ['-0.0', []] : ['(CAST(? AS REAL) * 1.0)', [v]];
+    default:
+      return v === null ? ['NULL', []] : ["coalesce(?, X'')", [v]];
+  }
+}
+
+/** Merges ddcp's changes into cr-sqlite (an INSERT into its `crsql_changes` each), in one transaction. */
+export async function crImport(db: CrDb, changes: Iterable<Change>): Promise<void> {
+  await db.exec('BEGIN');
+  try {
+    for (const c of changes) {
+      const [val, binds] = crBound(c.val);
+      await db.exec(`INSERT INTO crsql_changes ("table", pk, cid, val, col_version, db_version, site_id, cl, seq) VALUES (?, ?, ?, ${val}, ?, ?, ?, ?, ?)`, [
+        c.table,
+        c.pk,
+        c.cid,
+        ...binds,
+        BigInt(c.colVersion),
+        BigInt(c.dbVersion),
+        c.siteId,
+        BigInt(c.cl),
+        BigInt(c.seq),
+      ]);
+    }
+    await db.exec('COMMIT');
+  } catch (err) {
+    await db.exec('ROLLBACK');
+    throw err;
+  }
 }
