@@ -18,7 +18,7 @@ import type { SqlValue, SqliteConnection } from './sqlite.ts';
 import type { CrrTable } from './table.ts';
 import { int64, type Int64 } from '../base/int64.ts';
 import { keepHiddenClasses } from '../base/hidden-classes.ts';
-import { exactRow, exactText } from './exact-text.ts';
+import { exactRow, exactValue } from './exact-text.ts';
 
 const EMPTY = new Uint8Array(0);
 
@@ -132,10 +132,8 @@ class Overrides extends QueryCells {
     const { row, n } = this;
     groups.current = -1;
     sink.row(this.table.info.name, this.table.info.columns, row, n, int64(row[n + 1] as bigint), this.pos, this.sites.bytesOf(Number(row[n + 3])), int64(row[n + 5] as bigint));
-    let val = row[n + 6] ?? null;
     // U+FFFD may stand for bytes that aren't UTF-8: the cell's exact text instead (exact-text.ts).
-    if (typeof val === 'string' && val.indexOf('\uFFFD') !== -1) val = exactText(this.rows.db, this.table, row, n, row[n] as string, val);
-    sink.cell(row[n] as string, -1, val, this.seq);
+    sink.cell(row[n] as string, -1, exactValue(this.rows.db, this.table, row, n, row[n] as string, row[n + 6] ?? null), this.seq);
   }
 }
 

@@ -13,7 +13,7 @@ import { compareInt64, int64, type Int64 } from '../base/int64.ts';
 import { EXCEPT_DIRECT, exceptDirect } from './owners.ts';
 import { K, positions } from './layout.ts';
 import { keepHiddenClasses } from '../base/hidden-classes.ts';
-import { exactRow, exactText } from './exact-text.ts';
+import { exactRow, exactValue } from './exact-text.ts';
 
 /**
  * The query reading one filtered table's changes when its rules have a row predicate: every current
@@ -614,9 +614,8 @@ export function touchesVersion(db: SqliteConnection, table: CrrTable, version: n
 }
 
 function toChange(db: SqliteConnection, table: CrrTable, r: SqlValue[], n: number, sites: Sites): Change {
-  let val = r[n + 6] ?? null;
   // U+FFFD may stand for bytes that aren't UTF-8: the cell's exact text instead (exact-text.ts).
-  if (typeof val === 'string' && val.indexOf('\uFFFD') !== -1) val = exactText(db, table, r, n, r[n] as string, val);
+  const val = exactValue(db, table, r, n, r[n] as string, r[n + 6] ?? null);
   return {
     table: table.info.name,
     pk: packKey(r, n),

@@ -48,10 +48,12 @@ export function exactText(db: SqliteConnection, table: CrrTable, key: readonly S
   return r[0] instanceof Uint8Array ? textOf(r[0]) : v;
 }
 
-/** Makes each value of `row[from..from + columns.length)` (of `columns`, in order) that {@link mayBeLossy} exact, in place. */
+/** `v`, column `cid` of the row keyed by `key[0..n)`, as stored: itself unless it {@link mayBeLossy} (then {@link exactText}). */
+export function exactValue(db: SqliteConnection, table: CrrTable, key: readonly SqlValue[], n: number, cid: string, v: SqlValue): SqlValue {
+  return mayBeLossy(v) ? exactText(db, table, key, n, cid, v) : v;
+}
+
+/** Makes each value of `row[from..from + columns.length)` (of `columns`, in order) exact ({@link exactValue}), in place. */
 export function exactRow(db: SqliteConnection, table: CrrTable, row: SqlValue[], n: number, from: number, columns: readonly string[]): void {
-  for (let i = 0; i < columns.length; i++) {
-    const v = row[from + i]!;
-    if (typeof v === 'string' && v.indexOf('\uFFFD') !== -1) row[from + i] = exactText(db, table, row, n, columns[i]!, v);
-  }
+  for (let i = 0; i < columns.length; i++) row[from + i] = exactValue(db, table, row, n, columns[i]!, row[from + i]!);
 }

@@ -20,7 +20,6 @@ const T_TEXT = 3;
 const T_BLOB = 4;
 const T_NULL = 5;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Bytes needed for an unsigned 64-bit value (0 for 0). */
@@ -112,8 +111,8 @@ export function writeValue(w: ByteWriter, v: SqlValue): void {
     }
     case 'string': {
       if (v.length <= ASCII_FAST_PATH && writeAscii(w, v)) return;
-      // Not well-formed: text with escaped invalid bytes (text-bytes.ts), written as those bytes.
-      const b = v.isWellFormed() ? encoder.encode(v) : textBytes(v);
+      // (textBytes: text with escaped invalid bytes, text-bytes.ts, is written as those bytes)
+      const b = textBytes(v);
       const len = smallLength(b.length);
       w.byte((len << 3) | T_TEXT);
       w.uint(b.length, len);

@@ -13,7 +13,7 @@ import { int64 } from '../base/int64.ts';
 import { KeyCheck, keyColumns } from './keys.ts';
 import { AffinityProbe, columnAffinities, type Affinity } from './affinity.ts';
 import { NewRowColumns, type NewRow, type NewRowShape } from './new-rows.ts';
-import { exactText, mayBeLossy } from './exact-text.ts';
+import { exactValue } from './exact-text.ts';
 import { textBytes } from './text-bytes.ts';
 
 /** One row in a bulk load/save: its primary key, and after loading its key and clocks. */
@@ -410,10 +410,7 @@ export class CrrTable {
     for (let i = 0; i < out.length; i++) {
       const values = out[i];
       if (values === undefined) continue;
-      for (let c = 0; c < columns.length; c++) {
-        const v = values[c]!;
-        if (typeof v === 'string' && v.indexOf('\uFFFD') !== -1) values[c] = exactText(this.db, this, pks[i]!, pks[i]!.length, columns[c]!, v);
-      }
+      for (let c = 0; c < columns.length; c++) values[c] = exactValue(this.db, this, pks[i]!, pks[i]!.length, columns[c]!, values[c]!);
     }
     return out;
   }
@@ -428,7 +425,7 @@ export class CrrTable {
     const r = s.get(...pk) as [SqlValue] | undefined;
     if (!r) return null;
     // A tie compares the stored bytes: text that isn't UTF-8 as it is (exact-text.ts).
-    return mayBeLossy(r[0]) ? exactText(this.db, this, pk, pk.length, cid, r[0]) : r[0];
+    return exactValue(this.db, this, pk, pk.length, cid, r[0]);
   }
 
   /** Stores `v`, text with escaped invalid bytes (text-bytes.ts), as TEXT of exactly those bytes. */
