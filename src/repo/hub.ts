@@ -48,12 +48,9 @@ export function hubOrigin(location: string): string {
 function namedHub(env: NodeJS.ProcessEnv): string | undefined {
   const named = env[HUB_TOKEN_HUB_ENV];
   if (!named) return undefined;
-  if (!isWsUrl(named)) throw new RemoteError(`${HUB_TOKEN_HUB_ENV}=${named} is not a hub URL (expected ws://HOST:PORT or wss://HOST:PORT)`);
-  try {
-    return hubOrigin(named);
-  } catch (cause) {
-    throw new RemoteError(`${HUB_TOKEN_HUB_ENV}=${named} is not a hub URL (expected ws://HOST:PORT or wss://HOST:PORT)`, { cause });
-  }
+  const origin = isWsUrl(named) ? originOrNone(named) : undefined;
+  if (origin === undefined) throw new RemoteError(`${HUB_TOKEN_HUB_ENV}=${named} is not a hub URL (expected ws://HOST:PORT or wss://HOST:PORT)`);
+  return origin;
 }
 
 /** The hub of a remote's location, or undefined for one that is not a valid URL. */
